@@ -1,0 +1,25 @@
+//! Code that two or more components of the cluster need: tracing setup and, behind the
+//! `testing` feature, the harness that runs real dependencies (etcd) for tests and benchmarks.
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+/// Installs the process-wide `tracing` subscriber: human-readable lines on stderr, filtered by
+/// `RUST_LOG` (default `info`). Calling it twice is harmless; the second call does nothing.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// What the entry point of a component that is not built yet returns, so that nothing pretends
+/// to work before it does.
+#[derive(Debug, thiserror::Error)]
+#[error("{component} is not implemented yet (issue #{issue})")]
+pub struct NotImplemented {
+    pub component: &'static str,
+    pub issue: u32,
+}

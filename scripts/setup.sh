@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what the project needs on a fresh Debian machine (as root) and builds the workspace.
+# Idempotent and quiet when everything is already there. Usage: scripts/setup.sh [--no-build]
+set -euo pipefail
+
+# libprotobuf-dev carries the well-known .proto files that etcd-client's build needs beside protoc.
+PACKAGES=(etcd-server etcd-client containerd runc containernetworking-plugins docker.io
+          docker-registry protobuf-compiler libprotobuf-dev iptables busybox-static)
+
+log() { printf '%s\n' "setup: $*" >&2; }
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$pkg")
+    fi
+done
+
+if ((${#missing[@]})); then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Package scripts try to start services; there is no init system here, so tell them not to.
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+fi
+
+# No Docker engine runs on a fresh machine; the cluster tool and e2e tests need one.
+if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd"
+    mkdir -p /var/log
+    nohup dockerd >/var/log/dockerd.log 2>&1 &
+    for _ in $(seq 1 60); do
+        docker info >/dev/null 2>&1 && break
+        sleep 0.5
+    done
+    docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/dockerd.log"; exit 1; }
+fi
+
+if [[ "${1:-}" != "--no-build" ]]; then
+    cd "$(dirname "$0")/.."
+    log "building the workspace (release)"
+    cargo build --release --workspace --quiet
+fi

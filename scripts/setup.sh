@@ -5,7 +5,7 @@ set -euo pipefail
 
 # libprotobuf-dev carries the well-known .proto files that etcd-client's build needs beside protoc.
 PACKAGES=(etcd-server etcd-client containerd runc containernetworking-plugins docker.io
-          docker-registry protobuf-compiler libprotobuf-dev iptables busybox-static)
+          docker-registry protobuf-compiler libprotobuf-dev iptables busybox-static curl)
 
 log() { printf '%s\n' "setup: $*" >&2; }
 

@@ -1,8 +1,9 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     common::init_tracing();
-    apiserver::run(apiserver::Config::parse()).await?;
-    Ok(())
+    if let Err(err) = apiserver::run(apiserver::Config::parse()).await {
+        common::exit_with_error(&err);
+    }
 }

@@ -12,6 +12,7 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -22,4 +23,17 @@ pub fn init_tracing() {
 pub struct NotImplemented {
     pub component: &'static str,
     pub issue: u32,
+}
+
+/// Ends a binary the way a command-line user expects after a failure: one line with the error
+/// and its causes (no debug output, no backtrace), exit code 1.
+pub fn exit_with_error(err: &dyn std::error::Error) -> ! {
+    let mut line = format!("error: {err}");
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    eprintln!("{line}");
+    std::process::exit(1)
 }

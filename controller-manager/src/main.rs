@@ -1,7 +1,9 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     common::init_tracing();
-    Ok(controller_manager::run(controller_manager::Config::parse()).await?)
+    if let Err(err) = controller_manager::run(controller_manager::Config::parse()).await {
+        common::exit_with_error(&err);
+    }
 }

@@ -1,7 +1,9 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     common::init_tracing();
-    Ok(ctl::run(ctl::Config::parse()).await?)
+    if let Err(err) = ctl::run(ctl::Config::parse()).await {
+        common::exit_with_error(&err);
+    }
 }

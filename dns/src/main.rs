@@ -1,7 +1,9 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     common::init_tracing();
-    Ok(dns::run(dns::Config::parse()).await?)
+    if let Err(err) = dns::run(dns::Config::parse()).await {
+        common::exit_with_error(&err);
+    }
 }

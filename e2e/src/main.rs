@@ -1,7 +1,9 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     common::init_tracing();
-    Ok(e2e::run(e2e::Config::parse()).await?)
+    if let Err(err) = e2e::run(e2e::Config::parse()).await {
+        common::exit_with_error(&err);
+    }
 }

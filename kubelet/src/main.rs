@@ -1,7 +1,9 @@
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     common::init_tracing();
-    Ok(kubelet::run(kubelet::Config::parse()).await?)
+    if let Err(err) = kubelet::run(kubelet::Config::parse()).await {
+        common::exit_with_error(&err);
+    }
 }

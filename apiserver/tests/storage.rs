@@ -597,3 +597,18 @@ async fn etcd_down_gives_a_clear_error_and_the_store_reconnects() {
     assert_eq!(kv.expect("key survived").value, object("x", 1));
     store.create("/registry/a/y", object("y", 1)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etcd_that_is_not_there_gives_a_clear_error_without_hanging() {
+    let endpoint = format!("http://127.0.0.1:{}", common::testing::free_port().unwrap());
+    let attempt = async {
+        let store = EtcdStore::connect(&[endpoint.clone()]).await?;
+        store.get("/registry/a/x").await
+    };
+    let err = tokio::time::timeout(Duration::from_secs(30), attempt)
+        .await
+        .expect("talking to an absent etcd hung")
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(err.to_string().contains(&endpoint), "{err}");
+}

@@ -2,6 +2,7 @@
 //! API (issue #3); today it opens the configured store and serves the health and version
 //! endpoints, so that a started cluster can be probed.
 
+pub mod patch;
 pub mod storage;
 
 mod server;

@@ -1,6 +1,7 @@
 //! Code that two or more components of the cluster need: tracing setup and, behind the
 //! `testing` feature, the harness that runs real dependencies (etcd) for tests and benchmarks.
 
+pub mod selector;
 #[cfg(feature = "testing")]
 pub mod testing;
 

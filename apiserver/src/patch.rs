@@ -1,0 +1,1 @@
+//! Patches (placeholder: being written).

@@ -27,6 +27,13 @@ if ((${#missing[@]})); then
     rm -f /usr/sbin/policy-rc.d
 fi
 
+# The Python kubernetes client is one of the outside clients the tests drive.
+if ! python3 -c 'import kubernetes' >/dev/null 2>&1; then
+    log "installing the Python kubernetes client"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore kubernetes \
+        >/tmp/setup-pip.log 2>&1 || { cat /tmp/setup-pip.log >&2; exit 1; }
+fi
+
 # No Docker engine runs on a fresh machine; the cluster tool and e2e tests need one.
 if ! docker info >/dev/null 2>&1; then
     log "starting dockerd"

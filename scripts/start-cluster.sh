@@ -19,7 +19,25 @@ nohup target/release/apiserver --storage embedded --data-dir "$CLUSTER_DIR" --bi
 echo $! >"$CLUSTER_DIR/apiserver.pid"
 for _ in $(seq 1 100); do
     if curl -fsS "http://$ADDRESS/readyz" >/dev/null 2>&1; then
+        cat >"$CLUSTER_DIR/kubeconfig" <<KUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: local
+  cluster:
+    server: http://$ADDRESS
+contexts:
+- name: local
+  context:
+    cluster: local
+    user: local
+current-context: local
+users:
+- name: local
+  user: {}
+KUBECONFIG
         echo "✓ apiserver ready at http://$ADDRESS (state in $CLUSTER_DIR, log $CLUSTER_DIR/apiserver.log)"
+        echo "  export KUBECONFIG=$CLUSTER_DIR/kubeconfig"
         exit 0
     fi
     kill -0 "$(cat "$CLUSTER_DIR/apiserver.pid")" 2>/dev/null || break

@@ -1,10 +1,23 @@
-//! The API server: the only component that touches storage. It will serve the Kubernetes REST
-//! API (issue #3); today it opens the configured store and serves the health and version
-//! endpoints, so that a started cluster can be probed.
+//! The API server: the only component that touches storage. It serves the Kubernetes REST API
+//! (discovery, the core resources' verbs, watch) over the `Store`, etcd or the embedded one.
 
+pub mod admission;
 pub mod patch;
 pub mod storage;
 
+mod allocators;
+mod discovery;
+mod errors;
+mod meta;
+mod metrics;
+mod openapi;
+mod protobuf;
+mod resources;
+mod rest;
 mod server;
+mod table;
+mod watch_cache;
 
-pub use server::{Config, StorageKind, run};
+pub use errors::{ApiError, Cause};
+pub use resources::ResourceType;
+pub use server::{Config, ServeError, StorageKind, run, serve};

@@ -1,18 +1,21 @@
-//! The HTTP server. Until the REST API lands it answers `/healthz`, `/livez`, `/readyz` (which
-//! asks the store for its revision) and `/version`; every other path is a Kubernetes `Status`
-//! 404, so clients see an honest "not served" rather than a pretend success.
+//! The HTTP server: health endpoints, discovery and the REST API, over the configured store.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
+use axum::routing::{any, get};
 
-use crate::storage::{EmbeddedStore, EtcdStore, Store, StoreError};
+use crate::{discovery, openapi};
+use crate::errors::ApiError;
+use crate::rest::{self, Api};
+use crate::metrics::Metrics;
+use crate::storage::{EmbeddedStore, EtcdStore, Revision, Store, StoreError};
+use crate::watch_cache::WatchCache;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum StorageKind {
@@ -36,6 +39,10 @@ pub struct Config {
     /// etcd client URLs, comma-separated (with --storage etcd).
     #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
     pub etcd_servers: Vec<String>,
+    /// How often storage history is compacted, in seconds (0: never). Watches can resume from
+    /// any revision of the last interval.
+    #[arg(long, default_value_t = 300)]
+    pub compaction_interval_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -61,21 +68,71 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         }
         StorageKind::Etcd => Arc::new(EtcdStore::connect(&config.etcd_servers).await?),
     };
-    let app = Router::new()
-        .route("/healthz", get(healthy))
-        .route("/livez", get(healthy))
-        .route("/readyz", get(ready))
-        .route("/version", get(version))
-        .fallback(not_found)
-        .with_state(store);
     let listener = tokio::net::TcpListener::bind(config.bind_address)
         .await
         .map_err(|source| ServeError::Listen { address: config.bind_address, source })?;
     tracing::info!(address = %config.bind_address, storage = ?config.storage, "apiserver listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(ServeError::Serve)
+    serve(listener, store, std::time::Duration::from_secs(config.compaction_interval_seconds), shutdown_signal()).await
+}
+
+/// Serves the API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn Store>,
+    compaction_interval: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let cache = WatchCache::start(store.clone());
+    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default() });
+    let compactor = (!compaction_interval.is_zero()).then(|| tokio::spawn(compact_periodically(store.clone(), compaction_interval)));
+    let app = Router::new()
+        .route("/healthz", get(healthy))
+        .route("/livez", get(healthy))
+        .route("/readyz", get(ready).with_state(store))
+        .route("/version", get(discovery::version))
+        .route("/metrics", get(metrics).with_state(api.clone()))
+        .route("/api", get(discovery::api_versions))
+        .route("/api/v1", get(discovery::core_resources))
+        .route("/apis", get(discovery::api_groups))
+        .route("/apis/{group}", get(discovery::api_group))
+        .route("/apis/{group}/{version}", get(discovery::group_resources))
+        .route("/openapi/v3", get(openapi::root))
+        .route("/openapi/v3/api/{version}", get(openapi::core_document))
+        .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document))
+        .route("/api/{*rest}", any(rest::handle).with_state(api.clone()))
+        .route("/apis/{group}/{version}/{*rest}", any(rest::handle).with_state(api))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::disable());
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve);
+    if let Some(compactor) = compactor {
+        compactor.abort();
+    }
+    served
+}
+
+/// Compacts storage history as kube-apiserver does: every interval, up to the revision that was
+/// current one interval earlier, so that watches may resume from any revision of the last
+/// interval and older ones get 410 Gone.
+async fn compact_periodically(store: Arc<dyn Store>, interval: std::time::Duration) {
+    let mut previous: Option<Revision> = None;
+    let mut ticks = tokio::time::interval(interval);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Some(revision) = previous {
+            match store.compact(revision).await {
+                Ok(()) => tracing::info!(revision, "compacted storage history"),
+                // Another apiserver (or an earlier tick) compacted at least this far already.
+                Err(StoreError::Compacted { .. }) => {}
+                Err(err) => tracing::warn!(revision, error = %err, "storage compaction failed"),
+            }
+        }
+        previous = store.current_revision().await.ok();
+    }
+}
+
+async fn metrics(State(api): State<Arc<Api>>) -> impl IntoResponse {
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], api.metrics.render())
 }
 
 async fn shutdown_signal() {
@@ -105,25 +162,6 @@ async fn ready(State(store): State<Arc<dyn Store>>) -> impl IntoResponse {
     }
 }
 
-async fn version() -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "major": "1",
-        "minor": "32",
-        "gitVersion": concat!("v1.32.0-", env!("CARGO_PKG_VERSION")),
-        "platform": "linux/amd64",
-    }))
-}
-
-async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
-    let status = serde_json::json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": format!("the server could not find the requested resource ({}): the REST API is not served yet", uri.path()),
-        "reason": "NotFound",
-        "details": {},
-        "code": 404,
-    });
-    (StatusCode::NOT_FOUND, Json(status))
+async fn not_found() -> impl IntoResponse {
+    ApiError::path_not_found()
 }

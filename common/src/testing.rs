@@ -101,7 +101,7 @@ impl EtcdServer {
                     break;
                 }
             }
-            if http_get_ok(self.client_port, "/health") {
+            if http_get_ok(self.client_port, "/health", "\"true\"") {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -126,8 +126,8 @@ impl Drop for EtcdServer {
 }
 
 /// A plain HTTP/1.0 GET on loopback that reports whether the answer was `200` with a body
-/// saying healthy; enough for a health probe without pulling an HTTP client into the harness.
-fn http_get_ok(port: u16, path: &str) -> bool {
+/// containing `expect`; enough for a health probe without pulling an HTTP client into the harness.
+fn http_get_ok(port: u16, path: &str, expect: &str) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     if stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").as_bytes()).is_err() {
@@ -135,7 +135,161 @@ fn http_get_ok(port: u16, path: &str) -> bool {
     }
     let mut answer = String::new();
     let _ = stream.read_to_string(&mut answer);
-    answer.starts_with("HTTP/1.") && answer.contains(" 200 ") && answer.contains("\"true\"")
+    answer.starts_with("HTTP/1.") && answer.contains(" 200 ") && answer.contains(expect)
+}
+
+/// The path of a binary of this workspace: `$<NAME>_BIN` if set, else beside the running test
+/// (tests run from `target/<profile>/deps/`, binaries live in `target/<profile>/`), which
+/// `cargo test --workspace` builds.
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let variable = format!("{}_BIN", name.to_ascii_uppercase().replace('-', "_"));
+    if let Ok(path) = std::env::var(variable) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    profile_dir.join(name)
+}
+
+/// Which store an [`ApiServer`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Storage {
+    Embedded,
+    Etcd,
+}
+
+/// The real `apiserver` binary on a free loopback port, on its own embedded store or etcd.
+pub struct ApiServer {
+    child: Option<Child>,
+    dir: tempfile::TempDir,
+    port: u16,
+    /// Kept alive (and killed) with the server when the storage is etcd.
+    pub etcd: Option<EtcdServer>,
+    extra_args: Vec<String>,
+}
+
+impl ApiServer {
+    pub fn start(storage: Storage) -> Result<Self, HarnessError> {
+        Self::start_with_args(storage, &[])
+    }
+
+    /// Starts it with extra command-line flags.
+    pub fn start_with_args(storage: Storage, args: &[&str]) -> Result<Self, HarnessError> {
+        let etcd = match storage {
+            Storage::Etcd => Some(EtcdServer::start()?),
+            Storage::Embedded => None,
+        };
+        let mut server = Self {
+            child: None,
+            dir: tempfile::Builder::new().prefix("apiserver-test-").tempdir()?,
+            port: free_port()?,
+            etcd,
+            extra_args: args.iter().map(|arg| arg.to_string()).collect(),
+        };
+        server.write_kubeconfig()?;
+        server.start_again()?;
+        Ok(server)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// A kubeconfig (kubectl's format) pointing at this server.
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    fn write_kubeconfig(&self) -> Result<(), HarnessError> {
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: default\ncurrent-context: test\nusers:\n- name: test\n  user: {{}}\n",
+            self.url()
+        );
+        std::fs::write(self.kubeconfig(), text)?;
+        Ok(())
+    }
+
+    /// Kills the apiserver with SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the apiserver again on the same port and data (after `kill`), waits until ready.
+    pub fn start_again(&mut self) -> Result<(), HarnessError> {
+        self.kill();
+        let program = workspace_binary("apiserver");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
+        let mut command = Command::new(&program);
+        command
+            .arg(format!("--bind-address=127.0.0.1:{}", self.port))
+            .arg(format!("--data-dir={}", self.dir.path().join("data").display()))
+            .args(&self.extra_args)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        match &self.etcd {
+            Some(etcd) => command.arg("--storage=etcd").arg(format!("--etcd-servers={}", etcd.endpoint())),
+            None => command.arg("--storage=embedded"),
+        };
+        die_with_parent(&mut command);
+        let program_name = program.display().to_string();
+        let child = command
+            .spawn()
+            .map_err(|source| HarnessError::Spawn { program: program_name.clone(), source })?;
+        self.child = Some(child);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+            }
+            if http_get_ok(self.port, "/readyz", "ok") {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(20).collect();
+        self.kill();
+        Err(HarnessError::NotHealthy {
+            program: program_name,
+            waited: started.elapsed(),
+            log: self.log_path().display().to_string(),
+            tail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        })
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("apiserver.log")
+    }
+
+    /// The apiserver's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is still running (it has not crashed).
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The peak resident set size (VmHWM) of a process, in KiB, from `/proc`.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Asks the kernel to SIGKILL the child when the process that started it goes away, so that a

@@ -1,0 +1,187 @@
+//! API benchmark: the real apiserver binary on etcd and on the embedded store. 32 concurrent
+//! clients create 10,000 ConfigMaps, then get them, list them all, and 1,000 watchers wait for
+//! one change; beside, raw etcd puts of the same objects to the same etcd in the same run.
+//! Prints throughput, p50/p99 and the apiserver's peak RSS.
+//!
+//! Run: `cargo bench -p apiserver --bench api` (`-- --quick` for a short run).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::testing::{ApiServer, Storage, peak_rss_kib};
+use futures::StreamExt;
+use serde_json::json;
+
+const CONCURRENCY: usize = 32;
+
+struct Stats {
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Stats {
+    fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Self {
+        latencies.sort_unstable();
+        let at = |quantile: f64| {
+            let index = ((latencies.len() as f64 * quantile).ceil() as usize).saturating_sub(1);
+            latencies.get(index).copied().unwrap_or_default()
+        };
+        Self { per_second: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.5), p99: at(0.99) }
+    }
+
+    fn print(&self, operation: &str, backend: &str) {
+        println!(
+            "{operation:<34} {backend:<9} {:>10.0}/s  p50 {:>8.2} ms  p99 {:>8.2} ms",
+            self.per_second,
+            self.p50.as_secs_f64() * 1e3,
+            self.p99.as_secs_f64() * 1e3
+        );
+    }
+}
+
+async fn measure<F, Fut>(total: usize, concurrency: usize, op: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (op, next) = (op.clone(), next.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= total {
+                    return latencies;
+                }
+                let began = Instant::now();
+                op(index).await;
+                latencies.push(began.elapsed());
+            }
+        });
+    }
+    let latencies: Vec<Duration> = tasks.join_all().await.into_iter().flatten().collect();
+    Stats::of(latencies, started.elapsed())
+}
+
+fn configmap(name: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "bench", "labels": {"app": "bench"}},
+        "data": {"config.json": "{\"environment\": \"dev\"}", "url": "http://example-service:80/api"},
+    })
+}
+
+async fn bench_server(backend: &str, server: &ApiServer, objects: usize, watchers: usize) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(CONCURRENCY * 2).build()?;
+    let base = server.url();
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bench"}});
+    http.post(format!("{base}/api/v1/namespaces")).json(&namespace).send().await?.error_for_status()?;
+    let collection = format!("{base}/api/v1/namespaces/bench/configmaps");
+
+    let (client, url) = (http.clone(), collection.clone());
+    let creates = measure(objects, CONCURRENCY, move |i| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let response = client.post(&url).json(&configmap(&format!("cm-{i:06}"))).send().await;
+            assert!(response.is_ok_and(|r| r.status().as_u16() == 201), "create {i} failed");
+        }
+    })
+    .await;
+    creates.print(&format!("create ({CONCURRENCY} clients)"), backend);
+
+    let (client, url) = (http.clone(), collection.clone());
+    let gets = measure(objects, CONCURRENCY, move |i| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let response = client.get(format!("{url}/cm-{i:06}")).send().await;
+            assert!(response.is_ok_and(|r| r.status().is_success()), "get {i} failed");
+        }
+    })
+    .await;
+    gets.print(&format!("get ({CONCURRENCY} clients)"), backend);
+
+    let (client, url) = (http.clone(), collection.clone());
+    let lists = measure(10, 1, move |_| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let list: serde_json::Value = client.get(&url).send().await.expect("list").json().await.expect("list body");
+            assert_eq!(list["items"].as_array().map(Vec::len), Some(objects));
+        }
+    })
+    .await;
+    lists.print(&format!("list {objects} objects"), backend);
+
+    // Watchers from the current revision, then one change; each reports when it saw it.
+    let list: serde_json::Value = http.get(format!("{collection}?limit=1")).send().await?.json().await?;
+    let revision = list["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
+    let mut streams = Vec::with_capacity(watchers);
+    let watch_client = reqwest::Client::builder().pool_max_idle_per_host(0).build()?;
+    for _ in 0..watchers {
+        let response = watch_client
+            .get(format!("{collection}?watch=true&resourceVersion={revision}&timeoutSeconds=60"))
+            .send()
+            .await?;
+        streams.push(response.bytes_stream());
+    }
+    let changed_at = Instant::now();
+    http.post(&collection).json(&configmap("the-change")).send().await?.error_for_status()?;
+    let mut waits = tokio::task::JoinSet::new();
+    for mut stream in streams {
+        waits.spawn(async move {
+            let arrived = tokio::time::timeout(Duration::from_secs(30), stream.next()).await;
+            arrived.ok().flatten().and_then(Result::ok).map(|_| changed_at.elapsed())
+        });
+    }
+    let latencies: Vec<Duration> = waits.join_all().await.into_iter().flatten().collect();
+    let received = latencies.len();
+    let fanout = Stats::of(latencies, changed_at.elapsed());
+    println!(
+        "{:<34} {backend:<9} {received}/{watchers} received  p50 {:>8.2} ms  p99 {:>8.2} ms",
+        format!("{watchers} watchers, one change"),
+        fanout.p50.as_secs_f64() * 1e3,
+        fanout.p99.as_secs_f64() * 1e3
+    );
+    if let Some(peak) = server.pid().and_then(peak_rss_kib) {
+        println!("{:<34} {backend:<9} {:.1} MiB", "apiserver peak RSS", peak as f64 / 1024.0);
+    }
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let quick = std::env::args().any(|arg| arg == "--quick");
+    let (objects, watchers) = if quick { (2_000, 200) } else { (10_000, 1_000) };
+    println!("API benchmark: {objects} ConfigMaps, {CONCURRENCY} concurrent clients, {watchers} watchers");
+    println!();
+
+    let server = ApiServer::start(Storage::Etcd)?;
+    let endpoint = server.etcd.as_ref().map(|etcd| etcd.endpoint()).unwrap_or_default();
+    let raw = etcd_client::Client::connect([endpoint], None).await?;
+    let kv = raw.kv_client();
+    let body = configmap("raw").to_string();
+    let raw_puts = measure(objects, CONCURRENCY, move |i| {
+        let (mut kv, body) = (kv.clone(), body.clone());
+        async move {
+            kv.put(format!("/raw/configmaps/cm-{i:06}"), body, None).await.expect("raw put");
+        }
+    })
+    .await;
+    raw_puts.print(&format!("raw etcd put ({CONCURRENCY} clients)"), "etcd");
+    bench_server("etcd", &server, objects, watchers).await?;
+    drop(server);
+
+    println!();
+    let server = ApiServer::start(Storage::Embedded)?;
+    bench_server("embedded", &server, objects, watchers).await?;
+    println!();
+    println!("create/s over raw etcd put/s is what the API layer costs on top of storage writes");
+    Ok(())
+}

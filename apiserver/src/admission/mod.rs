@@ -1,0 +1,325 @@
+//! Admission: what kube-apiserver does to an object between decoding a request body and storing
+//! it, for the kinds this server serves.
+//!
+//! 1. Decode the JSON into the kind's typed k8s-openapi struct (`decode.rs`): wrong types are a
+//!    400 naming the field; unknown fields are pruned and reported per `?fieldValidation=`.
+//! 2. Apply the `v1` defaults (`pkg/apis/*/v1/defaults.go`) and the registry strategy's
+//!    `PrepareForCreate`/`PrepareForUpdate` (status reset on create, fields a client may not
+//!    set).
+//! 3. Validate (`pkg/apis/*/validation`), collecting every cause into one 422 Invalid with
+//!    Kubernetes' field paths and wording.
+//!
+//! The result is the typed struct serialized again, so what is stored is what Kubernetes would
+//! store: unknown fields dropped, defaults filled in.
+//!
+//! What the REST layer does around this, and admission therefore does not: server-owned
+//! metadata (uid, creationTimestamp, generation, resourceVersion), name generation, namespace
+//! existence, keeping the stored status on a plain update and the stored spec on a status
+//! update, and Service ClusterIP/NodePort allocation. For Services, admission expects to run
+//! before allocation on create (an empty `spec.clusterIP` is left empty, to be allocated; a
+//! requested one is checked and gets `clusterIPs`, `ipFamilies` and `ipFamilyPolicy`), and on
+//! update it keeps the allocated `clusterIP`/`clusterIPs` and NodePorts a PUT leaves out, as
+//! Kubernetes does.
+
+mod config_map;
+mod decode;
+mod deployment;
+mod endpoints;
+mod event;
+mod field;
+mod lease;
+mod metadata;
+mod names;
+mod namespace;
+mod node;
+mod pod;
+mod pod_spec;
+mod quantity;
+mod replica_set;
+mod secret;
+mod service;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::errors::ApiError;
+use crate::resources::ResourceType;
+use field::Causes;
+use names::NameFormat;
+use quantity::QuantityError;
+
+/// The `?fieldValidation=` query parameter: what to do with fields the kind does not have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldValidation {
+    /// Drop them silently.
+    Ignore,
+    /// Drop them and answer with a `Warning` header for each (kube-apiserver's default).
+    Warn,
+    /// Reject the request (400), as `kubectl` asks by default.
+    Strict,
+}
+
+impl FieldValidation {
+    /// Parses the query parameter; absent or empty means `Warn`, as in kube-apiserver.
+    pub fn parse(value: Option<&str>) -> Result<Self, ApiError> {
+        match value {
+            None | Some("") | Some("Warn") => Ok(Self::Warn),
+            Some("Ignore") => Ok(Self::Ignore),
+            Some("Strict") => Ok(Self::Strict),
+            Some(other) => Err(ApiError::bad_request(format!(
+                "fieldValidation: Unsupported value: {other:?}: supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
+            ))),
+        }
+    }
+}
+
+/// An object that passed admission: the object to store and the warnings for the client.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Admitted {
+    pub object: Value,
+    pub warnings: Vec<String>,
+}
+
+/// Create: decode the object as its kind's typed struct, apply Kubernetes' defaults, validate.
+pub fn admit_create(resource: &ResourceType, object: Value, validation: FieldValidation) -> Result<Admitted, ApiError> {
+    dispatch(resource, object, None, Operation::Create, validation)
+}
+
+/// Update (PUT or the result of a PATCH) of the object itself (not a subresource): as create,
+/// plus the update rules (immutable fields) against `old`.
+pub fn admit_update(
+    resource: &ResourceType,
+    object: Value,
+    old: &Value,
+    validation: FieldValidation,
+) -> Result<Admitted, ApiError> {
+    dispatch(resource, object, Some(old), Operation::Update, validation)
+}
+
+/// Update of the status subresource: validate the status part only (e.g. pod phase values,
+/// conditions' types/status) against old.
+pub fn admit_status_update(
+    resource: &ResourceType,
+    object: Value,
+    old: &Value,
+    validation: FieldValidation,
+) -> Result<Admitted, ApiError> {
+    dispatch(resource, object, Some(old), Operation::StatusUpdate, validation)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Operation {
+    Create,
+    Update,
+    StatusUpdate,
+}
+
+fn dispatch(
+    resource: &ResourceType,
+    object: Value,
+    old: Option<&Value>,
+    operation: Operation,
+    validation: FieldValidation,
+) -> Result<Admitted, ApiError> {
+    match (resource.group, resource.kind) {
+        ("", "Pod") => admit::<Pod>(resource, object, old, operation, validation),
+        ("", "Service") => admit::<Service>(resource, object, old, operation, validation),
+        ("", "ConfigMap") => admit::<ConfigMap>(resource, object, old, operation, validation),
+        ("", "Secret") => admit::<Secret>(resource, object, old, operation, validation),
+        ("", "Namespace") => admit::<Namespace>(resource, object, old, operation, validation),
+        ("", "Node") => admit::<Node>(resource, object, old, operation, validation),
+        ("", "Endpoints") => admit::<Endpoints>(resource, object, old, operation, validation),
+        ("", "Event") => admit::<Event>(resource, object, old, operation, validation),
+        ("apps", "Deployment") => admit::<Deployment>(resource, object, old, operation, validation),
+        ("apps", "ReplicaSet") => admit::<ReplicaSet>(resource, object, old, operation, validation),
+        ("coordination.k8s.io", "Lease") => admit::<Lease>(resource, object, old, operation, validation),
+        // A kind this module does not know yet is stored as given.
+        _ => Ok(Admitted { object, warnings: Vec::new() }),
+    }
+}
+
+/// What validation may need besides the object.
+pub(crate) struct Context {
+    /// The request's object, without `null`s.
+    input: Value,
+}
+
+impl Context {
+    /// Whether the request left out the field at this JSON pointer (`/spec/selector`), which
+    /// k8s-openapi decodes as its default and Go as `nil`.
+    pub(crate) fn was_missing(&self, pointer: &str) -> bool {
+        self.input.pointer(pointer).is_none()
+    }
+}
+
+/// One served kind: its defaults, its strategy's preparation and its validation, each named
+/// after the Kubernetes function it follows.
+pub(crate) trait Kind:
+    DeserializeOwned + Serialize + Clone + k8s_openapi::Metadata<Ty = ObjectMeta>
+{
+    /// How `metadata.name` is checked.
+    const NAME_FORMAT: NameFormat = NameFormat::Dns1123Subdomain;
+
+    /// Quantities that must parse: Kubernetes' decoder rejects the body (400) otherwise.
+    fn check_quantities(&self) -> Result<(), QuantityError> {
+        Ok(())
+    }
+
+    /// `SetDefaults_*`, which decoding applies to every body (and to stored objects).
+    fn apply_defaults(&mut self) {}
+
+    /// The strategy's `PrepareForCreate`.
+    fn prepare_for_create(&mut self) {}
+
+    /// The strategy's `PrepareForUpdate`.
+    fn prepare_for_update(&mut self, _old: &Self) {}
+
+    /// The status strategy's `PrepareForUpdate`.
+    fn prepare_for_status_update(&mut self, _old: &Self) {}
+
+    /// The kind's validation beyond `metadata` (which is checked for every kind).
+    fn validate(&self, context: &Context, causes: &mut Causes);
+
+    /// The kind's update rules; by default, the update must simply be valid.
+    fn validate_update(&self, _old: &Self, context: &Context, causes: &mut Causes) {
+        self.validate(context, causes);
+    }
+
+    /// The status subresource's validation (the `metadata` immutables are checked for every kind).
+    fn validate_status_update(&self, _old: &Self, _context: &Context, _causes: &mut Causes) {}
+}
+
+fn admit<T: Kind>(
+    resource: &ResourceType,
+    object: Value,
+    old: Option<&Value>,
+    operation: Operation,
+    validation: FieldValidation,
+) -> Result<Admitted, ApiError> {
+    let decoded = decode::decode::<T>(resource, object, validation)?;
+    let mut value = decoded.value;
+    let context = Context { input: decoded.input };
+    value
+        .check_quantities()
+        .map_err(|err| ApiError::bad_request(format!("{}: {err}", decode::cannot_handle(resource))))?;
+    value.apply_defaults();
+    let old = match old {
+        Some(old) => {
+            let mut old: T = decode::decode_stored(resource, old)?;
+            old.apply_defaults();
+            Some(old)
+        }
+        None => None,
+    };
+    let mut causes = Causes::new();
+    match (operation, &old) {
+        (Operation::Create, _) | (_, None) => {
+            value.prepare_for_create();
+            metadata::validate(value.metadata(), resource.namespaced, T::NAME_FORMAT, &mut causes);
+            value.validate(&context, &mut causes);
+        }
+        (Operation::Update, Some(old)) => {
+            value.prepare_for_update(old);
+            metadata::validate_update(value.metadata(), old.metadata(), &mut causes);
+            metadata::validate(value.metadata(), resource.namespaced, T::NAME_FORMAT, &mut causes);
+            value.validate_update(old, &context, &mut causes);
+        }
+        (Operation::StatusUpdate, Some(old)) => {
+            value.prepare_for_status_update(old);
+            metadata::validate_update(value.metadata(), old.metadata(), &mut causes);
+            value.validate_status_update(old, &context, &mut causes);
+        }
+    }
+    if !causes.is_empty() {
+        let name = value.metadata().name.clone().unwrap_or_default();
+        return Err(ApiError::invalid(resource, &name, causes.into_vec()));
+    }
+    let object = serde_json::to_value(&value).map_err(|err| ApiError::internal(format!("encoding: {err}")))?;
+    Ok(Admitted { object, warnings: decoded.warnings })
+}
+
+#[cfg(test)]
+mod test_support;
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::test_support::*;
+    use super::*;
+
+    #[test]
+    fn field_validation_parses_as_kube_apiserver() {
+        assert_eq!(FieldValidation::parse(None).ok(), Some(FieldValidation::Warn));
+        assert_eq!(FieldValidation::parse(Some("")).ok(), Some(FieldValidation::Warn));
+        assert_eq!(FieldValidation::parse(Some("Strict")).ok(), Some(FieldValidation::Strict));
+        assert_eq!(FieldValidation::parse(Some("Ignore")).ok(), Some(FieldValidation::Ignore));
+        let err = FieldValidation::parse(Some("strict")).expect_err("case matters");
+        assert_eq!(err.code, 400);
+        assert_eq!(
+            err.message,
+            "fieldValidation: Unsupported value: \"strict\": supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_pruned_and_warned_about() {
+        let mut object = config_map("settings");
+        object["colour"] = json!("red");
+        object["metadata"]["extra"] = json!({"a": 1});
+        let admitted = admit_create(resource("configmaps"), object, FieldValidation::Warn).expect("admitted");
+        assert_eq!(admitted.warnings, vec!["unknown field \"colour\"", "unknown field \"metadata.extra\""]);
+        assert_eq!(admitted.object.get("colour"), None);
+        assert_eq!(admitted.object["metadata"].get("extra"), None);
+        assert_eq!(admitted.object["apiVersion"], "v1");
+        assert_eq!(admitted.object["kind"], "ConfigMap");
+    }
+
+    #[test]
+    fn a_kind_not_handled_here_passes_unchanged() {
+        let other = ResourceType {
+            group: "example.com",
+            version: "v1",
+            kind: "Widget",
+            plural: "widgets",
+            singular: "widget",
+            namespaced: true,
+            short_names: &[],
+            categories: &[],
+            subresources: &[],
+            tracks_generation: false,
+        };
+        let object = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"anything": 1}});
+        let admitted = admit_create(&other, object.clone(), FieldValidation::Strict).expect("admitted");
+        assert_eq!(admitted.object, object);
+    }
+
+    #[test]
+    fn quantities_that_do_not_parse_are_a_bad_request() {
+        let mut object = pod("web");
+        object["spec"]["containers"][0]["resources"] = json!({"limits": {"cpu": "lots"}});
+        let err = admit_create(resource("pods"), object, FieldValidation::Strict).expect_err("rejected");
+        assert_eq!(err.code, 400);
+        assert_eq!(
+            err.message,
+            "Pod in version \"v1\" cannot be handled as a Pod: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        );
+    }
+
+    #[test]
+    fn every_cause_is_reported_at_once() {
+        let object = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "Bad_Name", "namespace": "demo",
+            "labels": {"-x": "y"}}, "spec": {"containers": [{"name": "a"}], "restartPolicy": "Sometimes"}});
+        let err = admit_create(resource("pods"), object, FieldValidation::Strict).expect_err("rejected");
+        assert_eq!(
+            cause_fields(&err),
+            vec!["metadata.name", "metadata.labels", "spec.containers[0].image", "spec.restartPolicy"]
+        );
+        assert!(err.message.starts_with("Pod \"Bad_Name\" is invalid: ["), "{}", err.message);
+    }
+}

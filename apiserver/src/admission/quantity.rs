@@ -1,0 +1,295 @@
+//! Resource quantities (`100m`, `1.5Gi`, `2e3`) parsed as `k8s.io/apimachinery/pkg/api/resource`
+//! parses them, exactly enough to check that they parse, compare them (requests against limits)
+//! and add them (the pod's QoS class).
+//!
+//! A value is kept as `mantissa × 10^exponent` with an `i128` mantissa; binary suffixes multiply
+//! the mantissa. Numbers too large for that saturate, which only matters far beyond the 2^63
+//! Kubernetes itself caps quantities at.
+
+use std::cmp::Ordering;
+
+/// The messages are `resource.ErrFormatWrong` and `resource.ErrSuffix`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum QuantityError {
+    #[error("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")]
+    Format,
+    #[error("unable to parse quantity's suffix")]
+    Suffix,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Quantity {
+    mantissa: i128,
+    exponent: i32,
+}
+
+/// The parts of a quantity's text, split as `parseQuantityString` splits them.
+struct Parts<'a> {
+    positive: bool,
+    whole: &'a str,
+    fraction: &'a str,
+    suffix: &'a str,
+}
+
+fn split(text: &str) -> Result<Parts<'_>, QuantityError> {
+    let bytes = text.as_bytes();
+    let end = bytes.len();
+    let mut position = 0;
+    let mut positive = true;
+    match bytes.first() {
+        Some(b'-') => {
+            positive = false;
+            position += 1;
+        }
+        Some(b'+') => position += 1,
+        _ => {}
+    }
+    while position < end && bytes[position] == b'0' {
+        position += 1;
+    }
+    let whole_start = position;
+    while position < end && bytes[position].is_ascii_digit() {
+        position += 1;
+    }
+    let whole = &text[whole_start..position];
+    let mut fraction = "";
+    if position < end && bytes[position] == b'.' {
+        position += 1;
+        let fraction_start = position;
+        while position < end && bytes[position].is_ascii_digit() {
+            position += 1;
+        }
+        fraction = &text[fraction_start..position];
+    }
+    let suffix_start = position;
+    while position < end && b"eEinumkKMGTP".contains(&bytes[position]) {
+        position += 1;
+    }
+    if position < end && matches!(bytes[position], b'-' | b'+') {
+        position += 1;
+    }
+    while position < end && bytes[position].is_ascii_digit() {
+        position += 1;
+    }
+    if position != end {
+        return Err(QuantityError::Format);
+    }
+    Ok(Parts { positive, whole, fraction, suffix: &text[suffix_start..] })
+}
+
+/// What a suffix multiplies by: `(base, exponent)`.
+fn interpret_suffix(suffix: &str) -> Result<(u32, i32), QuantityError> {
+    let decimal = |exponent| Ok((10, exponent));
+    let binary = |exponent| Ok((2, exponent));
+    match suffix {
+        "" => decimal(0),
+        "n" => decimal(-9),
+        "u" => decimal(-6),
+        "m" => decimal(-3),
+        "k" => decimal(3),
+        "M" => decimal(6),
+        "G" => decimal(9),
+        "T" => decimal(12),
+        "P" => decimal(15),
+        "E" => decimal(18),
+        "Ki" => binary(10),
+        "Mi" => binary(20),
+        "Gi" => binary(30),
+        "Ti" => binary(40),
+        "Pi" => binary(50),
+        "Ei" => binary(60),
+        _ => {
+            let rest = suffix.strip_prefix('e').or_else(|| suffix.strip_prefix('E')).ok_or(QuantityError::Suffix)?;
+            let exponent: i64 = rest.parse().map_err(|_| QuantityError::Suffix)?;
+            // Beyond this the value is 0 or saturated anyway.
+            decimal(exponent.clamp(-1000, 1000) as i32)
+        }
+    }
+}
+
+fn saturate(positive: bool) -> i128 {
+    if positive { i128::MAX } else { i128::MIN }
+}
+
+pub(crate) fn parse(text: &str) -> Result<Quantity, QuantityError> {
+    if text.is_empty() {
+        return Err(QuantityError::Format);
+    }
+    let parts = split(text)?;
+    let (base, suffix_exponent) = interpret_suffix(parts.suffix)?;
+    let fraction = parts.fraction.trim_end_matches('0');
+    let digits = format!("{}{fraction}", parts.whole);
+    let digits = digits.trim_start_matches('0');
+    let mut exponent = -(fraction.len() as i32);
+    let mut mantissa: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse::<i128>().unwrap_or_else(|_| saturate(true))
+    };
+    if base == 10 {
+        exponent += suffix_exponent;
+    } else {
+        // 2^60 fits easily; the product may not.
+        let factor = 1i128 << suffix_exponent;
+        mantissa = mantissa.checked_mul(factor).unwrap_or_else(|| saturate(true));
+    }
+    if !parts.positive {
+        mantissa = -mantissa;
+    }
+    Ok(Quantity { mantissa, exponent })
+}
+
+fn pow10(power: u32) -> Option<i128> {
+    10i128.checked_pow(power)
+}
+
+impl Quantity {
+    pub(crate) fn is_negative(&self) -> bool {
+        self.mantissa < 0
+    }
+
+    pub(crate) fn is_positive(&self) -> bool {
+        self.mantissa > 0
+    }
+
+    /// Whether the value is a whole number (extended resources must be).
+    pub(crate) fn is_integer(&self) -> bool {
+        if self.exponent >= 0 || self.mantissa == 0 {
+            return true;
+        }
+        match pow10(self.exponent.unsigned_abs()) {
+            Some(divisor) => self.mantissa % divisor == 0,
+            // |mantissa| < 10^39 < divisor: only zero divides evenly, handled above.
+            None => false,
+        }
+    }
+
+    fn approximate(&self) -> f64 {
+        self.mantissa as f64 * 10f64.powi(self.exponent)
+    }
+
+    /// Both mantissas at the smaller exponent, if that fits.
+    fn aligned(&self, other: &Self) -> Option<(i128, i128, i32)> {
+        let exponent = self.exponent.min(other.exponent);
+        let scale = |quantity: &Self| {
+            pow10((quantity.exponent - exponent).unsigned_abs()).and_then(|factor| quantity.mantissa.checked_mul(factor))
+        };
+        Some((scale(self)?, scale(other)?, exponent))
+    }
+
+    pub(crate) fn compare(&self, other: &Self) -> Ordering {
+        match self.aligned(other) {
+            Some((left, right, _)) => left.cmp(&right),
+            None => self.approximate().partial_cmp(&other.approximate()).unwrap_or(Ordering::Equal),
+        }
+    }
+
+    pub(crate) fn add(&self, other: &Self) -> Self {
+        match self.aligned(other) {
+            Some((left, right, exponent)) => match left.checked_add(right) {
+                Some(mantissa) => Self { mantissa, exponent },
+                None => Self { mantissa: saturate(left > 0), exponent },
+            },
+            None => {
+                if self.approximate().abs() >= other.approximate().abs() {
+                    *self
+                } else {
+                    *other
+                }
+            }
+        }
+    }
+}
+
+impl PartialEq for Quantity {
+    fn eq(&self, other: &Self) -> bool {
+        self.compare(other) == Ordering::Equal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(text: &str) -> Quantity {
+        parse(text).unwrap_or_else(|err| panic!("{text:?}: {err}"))
+    }
+
+    #[test]
+    fn parses_every_suffix_form() {
+        let equal = [
+            ("1", "1000m"),
+            ("0.5", "500m"),
+            (".5", "500m"),
+            ("1k", "1000"),
+            ("1Ki", "1024"),
+            ("1.5Gi", "1536Mi"),
+            ("1e3", "1k"),
+            ("1E-3", "1m"),
+            ("1e+3", "1000"),
+            ("100n", "0.1u"),
+            ("+2", "2"),
+            ("-1", "-1000m"),
+            ("007", "7"),
+            ("1.", "1"),
+            ("0", "0m"),
+            ("1E", "1000P"),
+        ];
+        for (left, right) in equal {
+            assert_eq!(q(left).compare(&q(right)), Ordering::Equal, "{left} == {right}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_kubernetes_rejects() {
+        let cases = [
+            ("", QuantityError::Format),
+            ("abc", QuantityError::Format),
+            ("1Gb", QuantityError::Format),
+            ("1.5.5", QuantityError::Format),
+            ("1 Gi", QuantityError::Format),
+            ("1K", QuantityError::Suffix),
+            ("1iK", QuantityError::Suffix),
+            ("1e", QuantityError::Suffix),
+            ("1Mii", QuantityError::Suffix),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse(text).err(), Some(expected.clone()), "{text:?}");
+        }
+        assert_eq!(
+            QuantityError::Format.to_string(),
+            "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+        );
+    }
+
+    #[test]
+    fn compares_and_adds() {
+        assert_eq!(q("500m").compare(&q("1")), Ordering::Less);
+        assert_eq!(q("2Gi").compare(&q("2G")), Ordering::Greater);
+        assert_eq!(q("1n").compare(&q("1E")), Ordering::Less);
+        assert_eq!(q("100m").add(&q("900m")).compare(&q("1")), Ordering::Equal);
+        assert_eq!(q("1Ki").add(&q("1k")), q("2024"));
+        assert!(q("-1").is_negative());
+        assert!(q("1m").is_positive());
+        assert!(!q("0").is_positive());
+        assert!(q("0").compare(&q("-0")).is_eq());
+    }
+
+    #[test]
+    fn knows_whole_numbers() {
+        assert!(q("2").is_integer());
+        assert!(q("2000m").is_integer());
+        assert!(q("1k").is_integer());
+        assert!(!q("1.5").is_integer());
+        assert!(!q("500m").is_integer());
+    }
+
+    #[test]
+    fn huge_values_saturate_instead_of_panicking() {
+        let huge = q("99999999999999999999999999999999999999999999999Ei");
+        assert_eq!(huge.compare(&q("1")), Ordering::Greater);
+        assert_eq!(q("1e1000").compare(&q("1e-1000")), Ordering::Greater);
+        let _ = huge.add(&huge);
+        assert!(q("1e-1000").is_positive());
+    }
+}

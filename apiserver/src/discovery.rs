@@ -1,0 +1,116 @@
+//! API discovery as kubectl and client-go read it: `/api`, `/apis`, the resource list of each
+//! group version, and `/version`. These are the legacy (unaggregated) documents; clients that
+//! ask for aggregated discovery fall back to them when the answer is plain `application/json`.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::errors::ApiError;
+use crate::resources::{self, RESOURCES, ResourceType};
+
+const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
+
+pub async fn api_versions() -> Response {
+    ok(json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+    }))
+}
+
+pub async fn api_groups() -> Response {
+    let groups: Vec<Value> = resources::group_versions()
+        .into_iter()
+        .filter(|(group, _)| !group.is_empty())
+        .map(|(group, version)| group_json(group, version))
+        .collect();
+    ok(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
+}
+
+fn group_json(group: &str, version: &str) -> Value {
+    let group_version = json!({"groupVersion": format!("{group}/{version}"), "version": version});
+    json!({"name": group, "versions": [group_version], "preferredVersion": group_version})
+}
+
+pub async fn api_group(Path(group): Path<String>) -> Response {
+    match resources::group_versions().into_iter().find(|(name, _)| *name == group) {
+        Some((group, version)) => {
+            let mut document = group_json(group, version);
+            document["kind"] = json!("APIGroup");
+            document["apiVersion"] = json!("v1");
+            ok(document)
+        }
+        None => ApiError::path_not_found().into_response(),
+    }
+}
+
+pub async fn core_resources() -> Response {
+    resource_list("", "v1")
+}
+
+pub async fn group_resources(Path((group, version)): Path<(String, String)>) -> Response {
+    resource_list(&group, &version)
+}
+
+fn resource_list(group: &str, version: &str) -> Response {
+    let served: Vec<&ResourceType> =
+        RESOURCES.iter().filter(|resource| resource.group == group && resource.version == version).collect();
+    if served.is_empty() {
+        return ApiError::path_not_found().into_response();
+    }
+    let mut entries = Vec::new();
+    for resource in served {
+        entries.push(json!({
+            "name": resource.plural,
+            "singularName": resource.singular,
+            "namespaced": resource.namespaced,
+            "kind": resource.kind,
+            "verbs": VERBS,
+            "shortNames": resource.short_names,
+            "categories": resource.categories,
+        }));
+        for subresource in resource.subresources {
+            entries.push(subresource_json(resource, subresource));
+        }
+    }
+    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    ok(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}))
+}
+
+fn subresource_json(resource: &ResourceType, subresource: &str) -> Value {
+    let name = format!("{}/{subresource}", resource.plural);
+    let (kind, verbs, group_version): (&str, &[&str], Option<(&str, &str)>) = match subresource {
+        "status" => (resource.kind, &["get", "patch", "update"], None),
+        "scale" => ("Scale", &["get", "patch", "update"], Some(("autoscaling", "v1"))),
+        "binding" => ("Binding", &["create"], None),
+        "log" => ("Pod", &["get"], None),
+        "finalize" => (resource.kind, &["update"], None),
+        _ => (resource.kind, &["get"], None),
+    };
+    let mut entry = json!({"name": name, "singularName": "", "namespaced": resource.namespaced, "kind": kind, "verbs": verbs});
+    if let Some((group, version)) = group_version {
+        entry["group"] = json!(group);
+        entry["version"] = json!(version);
+    }
+    entry
+}
+
+pub async fn version() -> Response {
+    ok(json!({
+        "major": "1",
+        "minor": "33",
+        "gitVersion": concat!("v1.33.0+cluster-", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "rustc",
+        "platform": "linux/amd64",
+    }))
+}
+
+fn ok(document: Value) -> Response {
+    (StatusCode::OK, axum::Json(document)).into_response()
+}

@@ -1,0 +1,238 @@
+//! API errors as Kubernetes reports them: a `metav1.Status` body with the HTTP code, the reason
+//! and a message worded as kube-apiserver words it, so that kubectl prints
+//! `Error from server (NotFound): pods "web" not found` and clients can branch on the reason.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::resources::ResourceType;
+use crate::storage::StoreError;
+
+/// One field-level cause of a 422 Invalid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cause {
+    /// `FieldValueRequired`, `FieldValueInvalid`, `FieldValueNotSupported`, ...
+    pub reason: &'static str,
+    pub field: String,
+    pub message: String,
+}
+
+impl Cause {
+    pub fn required(field: impl Into<String>, detail: &str) -> Self {
+        let message = if detail.is_empty() { "Required value".to_string() } else { format!("Required value: {detail}") };
+        Self { reason: "FieldValueRequired", field: field.into(), message }
+    }
+
+    pub fn invalid(field: impl Into<String>, value: &Value, detail: &str) -> Self {
+        let shown = match value {
+            Value::String(text) => format!("{text:?}"),
+            other => other.to_string(),
+        };
+        Self {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: format!("Invalid value: {shown}: {detail}"),
+        }
+    }
+
+    pub fn not_supported(field: impl Into<String>, value: &Value, supported: &[&str]) -> Self {
+        let supported: Vec<String> = supported.iter().map(|value| format!("{value:?}")).collect();
+        Self {
+            reason: "FieldValueNotSupported",
+            field: field.into(),
+            message: format!("Unsupported value: {value}: supported values: {}", supported.join(", ")),
+        }
+    }
+
+    pub fn forbidden(field: impl Into<String>, detail: &str) -> Self {
+        Self { reason: "FieldValueForbidden", field: field.into(), message: format!("Forbidden: {detail}") }
+    }
+
+    pub fn duplicate(field: impl Into<String>, value: &Value) -> Self {
+        Self { reason: "FieldValueDuplicate", field: field.into(), message: format!("Duplicate value: {value}") }
+    }
+
+    pub fn immutable(field: impl Into<String>) -> Self {
+        Self {
+            reason: "FieldValueInvalid",
+            field: field.into(),
+            message: "Invalid value: field is immutable".to_string(),
+        }
+    }
+
+    fn rendered(&self) -> String {
+        format!("{}: {}", self.field, self.message)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    /// `details` of the Status: name, group, kind, causes.
+    pub details: Value,
+}
+
+impl ApiError {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self { code, reason, message: message.into(), details: json!({}) }
+    }
+
+    fn about(mut self, resource: &ResourceType, name: &str) -> Self {
+        self.details = json!({"name": name, "group": resource.group, "kind": resource.plural});
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    pub fn not_found(resource: &ResourceType, name: &str) -> Self {
+        Self::new(404, "NotFound", format!("{} {name:?} not found", resource.qualified_plural())).about(resource, name)
+    }
+
+    pub fn path_not_found() -> Self {
+        Self::new(404, "NotFound", "the server could not find the requested resource")
+    }
+
+    pub fn already_exists(resource: &ResourceType, name: &str) -> Self {
+        Self::new(409, "AlreadyExists", format!("{} {name:?} already exists", resource.qualified_plural()))
+            .about(resource, name)
+    }
+
+    pub fn conflict(resource: &ResourceType, name: &str, why: &str) -> Self {
+        Self::new(
+            409,
+            "Conflict",
+            format!("Operation cannot be fulfilled on {} {name:?}: {why}", resource.qualified_plural()),
+        )
+        .about(resource, name)
+    }
+
+    pub fn modified(resource: &ResourceType, name: &str) -> Self {
+        Self::conflict(
+            resource,
+            name,
+            "the object has been modified; please apply your changes to the latest version and try again",
+        )
+    }
+
+    pub fn invalid(resource: &ResourceType, name: &str, causes: Vec<Cause>) -> Self {
+        let rendered: Vec<String> = causes.iter().map(Cause::rendered).collect();
+        let summary = match rendered.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        let causes: Vec<Value> = causes
+            .iter()
+            .map(|cause| json!({"reason": cause.reason, "message": cause.message, "field": cause.field}))
+            .collect();
+        let mut error = Self::new(422, "Invalid", format!("{} {name:?} is invalid: {summary}", resource.kind));
+        error.details = json!({"name": name, "group": resource.group, "kind": resource.kind, "causes": causes});
+        error
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "Forbidden", message)
+    }
+
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        Self::new(405, "MethodNotAllowed", message)
+    }
+
+    pub fn gone(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
+    }
+
+    pub fn too_large_patch(message: impl Into<String>) -> Self {
+        Self::new(413, "RequestEntityTooLarge", message)
+    }
+
+    pub fn unsupported_media_type(content_type: &str, accepted: &[&str]) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format ({content_type:?}) - accepted media types include: {}",
+                accepted.join(", ")
+            ),
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(503, "ServiceUnavailable", message)
+    }
+
+    /// The storage failure behind a request on `resource`/`name`, as a Status.
+    pub fn from_store(err: StoreError, resource: &ResourceType, name: &str) -> Self {
+        match err {
+            StoreError::AlreadyExists { .. } => Self::already_exists(resource, name),
+            StoreError::NotFound { .. } => Self::not_found(resource, name),
+            StoreError::Conflict { .. } => Self::modified(resource, name),
+            StoreError::Compacted { requested, oldest } => Self::gone(match oldest {
+                Some(oldest) => format!("too old resource version: {requested} ({oldest})"),
+                None => format!("too old resource version: {requested}"),
+            }),
+            StoreError::FutureRevision { requested, .. } => Self::new(
+                504,
+                "Timeout",
+                format!("Too large resource version: {requested}, current: unknown"),
+            ),
+            StoreError::Corrupt { .. } => Self::internal(err.to_string()),
+            StoreError::Unavailable(message) => Self::unavailable(message),
+            StoreError::Internal(message) => Self::internal(message),
+        }
+    }
+
+    pub fn status(&self) -> Value {
+        json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "details": self.details,
+            "code": self.code,
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if code.is_server_error() {
+            tracing::warn!(code = self.code, reason = self.reason, message = %self.message, "request failed");
+        }
+        (code, axum::Json(self.status())).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::find;
+
+    #[test]
+    fn messages_are_worded_as_kubernetes_words_them() {
+        let pods = find("", "v1", "pods").unwrap();
+        let deployments = find("apps", "v1", "deployments").unwrap();
+        assert_eq!(ApiError::not_found(pods, "web").message, "pods \"web\" not found");
+        assert_eq!(ApiError::already_exists(deployments, "web").message, "deployments.apps \"web\" already exists");
+        let invalid = ApiError::invalid(deployments, "web", vec![Cause::required("spec.selector", "")]);
+        assert_eq!(invalid.message, "Deployment \"web\" is invalid: spec.selector: Required value");
+        assert_eq!(invalid.status()["details"]["causes"][0]["field"], "spec.selector");
+        let two = ApiError::invalid(pods, "x", vec![Cause::required("a", ""), Cause::required("b", "")]);
+        assert_eq!(two.message, "Pod \"x\" is invalid: [a: Required value, b: Required value]");
+    }
+}

@@ -1,0 +1,127 @@
+//! Reading and writing `metadata` fields of objects held as JSON.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::storage::Revision;
+
+pub fn metadata(object: &Value) -> Option<&Map<String, Value>> {
+    object.get("metadata")?.as_object()
+}
+
+/// The object's `metadata`, created empty if missing (or if it was not an object).
+pub fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
+    if !object.is_object() {
+        *object = Value::Object(Map::new());
+    }
+    let Value::Object(fields) = object else { unreachable!("made an object just above") };
+    let metadata = fields.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    if !metadata.is_object() {
+        *metadata = Value::Object(Map::new());
+    }
+    match metadata {
+        Value::Object(map) => map,
+        _ => unreachable!("made an object just above"),
+    }
+}
+
+pub fn string<'a>(object: &'a Value, field: &str) -> Option<&'a str> {
+    metadata(object)?.get(field)?.as_str()
+}
+
+pub fn name(object: &Value) -> Option<&str> {
+    string(object, "name").filter(|name| !name.is_empty())
+}
+
+pub fn namespace(object: &Value) -> Option<&str> {
+    string(object, "namespace").filter(|namespace| !namespace.is_empty())
+}
+
+pub fn set(object: &mut Value, field: &str, value: Value) {
+    metadata_mut(object).insert(field.to_string(), value);
+}
+
+pub fn remove(object: &mut Value, field: &str) -> Option<Value> {
+    metadata_mut(object).remove(field)
+}
+
+pub fn labels(object: &Value) -> BTreeMap<String, String> {
+    string_map(object, "labels")
+}
+
+fn string_map(object: &Value, field: &str) -> BTreeMap<String, String> {
+    metadata(object)
+        .and_then(|metadata| metadata.get(field))
+        .and_then(Value::as_object)
+        .map(|map| {
+            map.iter()
+                .filter_map(|(key, value)| Some((key.clone(), value.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn finalizers(object: &Value) -> Vec<String> {
+    metadata(object)
+        .and_then(|metadata| metadata.get("finalizers"))
+        .and_then(Value::as_array)
+        .map(|list| list.iter().filter_map(|item| item.as_str().map(str::to_string)).collect())
+        .unwrap_or_default()
+}
+
+pub fn is_being_deleted(object: &Value) -> bool {
+    string(object, "deletionTimestamp").is_some()
+}
+
+/// Parses a `resourceVersion` as a store revision; `None` for empty.
+pub fn parse_resource_version(text: &str) -> Result<Option<Revision>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse::<Revision>()
+        .ok()
+        .filter(|revision| *revision >= 0)
+        .map(Some)
+        .ok_or_else(|| format!("invalid resource version {text:?}: must be a non-negative integer"))
+}
+
+pub fn now() -> String {
+    // Kubernetes timestamps are RFC 3339 in UTC at second precision.
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+/// `now` plus `seconds`, in the same format.
+pub fn seconds_from_now(seconds: i64) -> String {
+    let later = jiff::Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_secs(seconds))
+        .unwrap_or_else(|_| jiff::Timestamp::now());
+    later.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn metadata_helpers_tolerate_odd_shapes() {
+        let mut object = json!({"metadata": "not a map"});
+        assert_eq!(name(&object), None);
+        set(&mut object, "name", json!("x"));
+        assert_eq!(name(&object), Some("x"));
+        let mut scalar = json!(3);
+        set(&mut scalar, "name", json!("y"));
+        assert_eq!(name(&scalar), Some("y"));
+        let labelled = json!({"metadata": {"labels": {"app": "web", "bad": 3}}});
+        assert_eq!(labels(&labelled), BTreeMap::from([("app".to_string(), "web".to_string())]));
+    }
+
+    #[test]
+    fn resource_versions() {
+        assert_eq!(parse_resource_version(""), Ok(None));
+        assert_eq!(parse_resource_version("42"), Ok(Some(42)));
+        assert!(parse_resource_version("abc").is_err());
+        assert!(parse_resource_version("-1").is_err());
+    }
+}

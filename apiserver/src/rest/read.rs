@@ -1,0 +1,454 @@
+//! get, list and watch.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use base64::Engine;
+use common::selector::{FieldSelector, LabelSelector};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::{Api, Params, Target, json_response};
+use crate::errors::ApiError;
+use crate::meta;
+use crate::resources::ResourceType;
+use crate::table;
+use crate::storage::{ListOptions, Revision, StoreError};
+use crate::watch_cache::{self, CachedEvent, EventType, Start};
+
+/// The default and largest page size of a list read from storage in one go.
+const STORAGE_PAGE: usize = 500;
+/// How long a watch lasts when the client gives no timeout (kube-apiserver picks 30-60 min).
+const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
+
+pub async fn get(api: &Api, target: &Target, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let name = target.name.as_deref().unwrap_or_default();
+    let object = fetch(api, target, name).await?;
+    if target.subresource.is_none() && table::wants_table(accept(headers)) {
+        let resource_version = meta::string(&object, "resourceVersion").unwrap_or_default().to_string();
+        let table = table::table(target.resource, &[object], json!({"resourceVersion": resource_version}));
+        return Ok(json_response(StatusCode::OK, &table));
+    }
+    Ok(json_response(StatusCode::OK, &object))
+}
+
+fn accept(headers: &HeaderMap) -> &str {
+    headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or_default()
+}
+
+/// The stored object with its resourceVersion; 404 when absent, 500 when undecodable.
+pub async fn fetch(api: &Api, target: &Target, name: &str) -> Result<Value, ApiError> {
+    let key = target.key(name);
+    let kv = api
+        .store
+        .get(&key)
+        .await
+        .map_err(|err| ApiError::from_store(err, target.resource, name))?
+        .ok_or_else(|| ApiError::not_found(target.resource, name))?;
+    let mut object: Value = kv.decode().map_err(|err| ApiError::internal(err.to_string()))?;
+    meta::set(&mut object, "resourceVersion", json!(kv.mod_revision.to_string()));
+    Ok(object)
+}
+
+/// Which objects a list or watch selects: namespace, label selector, field selector.
+pub struct Filter {
+    namespace: Option<String>,
+    labels: LabelSelector,
+    fields: FieldSelector,
+    resource: &'static ResourceType,
+}
+
+impl Filter {
+    pub fn new(target: &Target, params: &Params) -> Result<Self, ApiError> {
+        let labels = LabelSelector::parse(params.get("labelSelector").unwrap_or_default())
+            .map_err(|err| ApiError::bad_request(err.to_string()))?;
+        let fields = FieldSelector::parse(params.get("fieldSelector").unwrap_or_default())
+            .map_err(|err| ApiError::bad_request(err.to_string()))?;
+        for requirement in fields.requirements() {
+            if !supported_field(target.resource, requirement.field()) {
+                return Err(ApiError::bad_request(format!(
+                    "field label not supported: {}",
+                    requirement.field()
+                )));
+            }
+        }
+        Ok(Self { namespace: target.namespace.clone(), labels, fields, resource: target.resource })
+    }
+
+    pub fn matches(&self, object: &Value) -> bool {
+        if let Some(namespace) = &self.namespace {
+            if self.resource.namespaced && meta::namespace(object) != Some(namespace.as_str()) {
+                return false;
+            }
+        }
+        self.labels.matches(&meta::labels(object)) && self.fields.matches(|field| field_value(object, field))
+    }
+}
+
+/// The field selectors Kubernetes supports on every kind, plus the per-kind ones clients use.
+fn supported_field(resource: &ResourceType, field: &str) -> bool {
+    matches!(field, "metadata.name" | "metadata.namespace")
+        || match resource.kind {
+            "Pod" => matches!(field, "spec.nodeName" | "status.phase" | "spec.schedulerName" | "spec.restartPolicy" | "status.podIP"),
+            "Secret" => field == "type",
+            "Event" => field.starts_with("involvedObject.") || matches!(field, "reason" | "type" | "source"),
+            "Node" => field == "spec.unschedulable",
+            "Namespace" => field == "status.phase",
+            "ReplicaSet" => field == "status.replicas",
+            _ => false,
+        }
+}
+
+fn field_value(object: &Value, field: &str) -> Option<String> {
+    let mut current = object;
+    for part in field.split('.') {
+        current = current.get(part)?;
+    }
+    match current {
+        Value::String(text) => Some(text.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct ContinueToken {
+    /// The revision the list is read at.
+    rv: Revision,
+    /// The storage key to continue from.
+    start: String,
+}
+
+fn encode_continue(revision: Revision, start: &str) -> String {
+    let token = json!({"rv": revision, "start": start});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
+}
+
+fn decode_continue(token: &str, prefix: &str) -> Result<ContinueToken, ApiError> {
+    let invalid = || ApiError::bad_request("continue key is not valid: it is not a token this server issued");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let token: ContinueToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if !token.start.starts_with(prefix) {
+        return Err(invalid());
+    }
+    Ok(token)
+}
+
+pub async fn list(api: &Api, target: &Target, params: &Params, headers: &HeaderMap) -> Result<Response, ApiError> {
+    let filter = Filter::new(target, params)?;
+    let (items, revision, next) = list_objects(api, target, params, &filter).await?;
+    let mut metadata = json!({"resourceVersion": revision.to_string()});
+    if let Some((token, remaining)) = next {
+        metadata["continue"] = json!(token);
+        if let Some(remaining) = remaining {
+            metadata["remainingItemCount"] = json!(remaining);
+        }
+    }
+    if table::wants_table(accept(headers)) {
+        return Ok(json_response(StatusCode::OK, &table::table(target.resource, &items, metadata)));
+    }
+    let list = json!({
+        "kind": format!("{}List", target.resource.kind),
+        "apiVersion": target.resource.api_version(),
+        "metadata": metadata,
+        "items": items,
+    });
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+/// The selected objects, the revision they were read at, and the continue token (with the
+/// remaining count when known) when the limit cut the list short.
+pub async fn list_objects(
+    api: &Api,
+    target: &Target,
+    params: &Params,
+    filter: &Filter,
+) -> Result<(Vec<Value>, Revision, Option<(String, Option<u64>)>), ApiError> {
+    let prefix = target.resource.namespace_prefix(target.namespace.as_deref());
+    let limit = match params.number("limit")? {
+        Some(limit) if limit > 0 => Some(limit as usize),
+        _ => None,
+    };
+    let continue_token = params.get("continue").filter(|token| !token.is_empty());
+    let resource_version = params.get("resourceVersion").unwrap_or_default();
+    if continue_token.is_some() && !resource_version.is_empty() && resource_version != "0" {
+        return Err(ApiError::bad_request(
+            "specifying resource version is not allowed when using continue",
+        ));
+    }
+
+    // resourceVersion=0 means "any version is fine": serve it from the watch cache.
+    if resource_version == "0" && limit.is_none() && continue_token.is_none() {
+        if let Some(cache) = api.cache.of(target.resource) {
+            cache.wait_ready().await;
+            let (objects, revision, _) = cache.snapshot();
+            let items = objects.iter().filter(|object| filter.matches(object)).map(|object| (**object).clone()).collect();
+            return Ok((items, revision, None));
+        }
+    }
+
+    let mut options = ListOptions::default();
+    if let Some(token) = continue_token {
+        let token = decode_continue(token, &prefix)?;
+        options.revision = Some(token.rv);
+        options.start_key = Some(token.start);
+    } else if let Some(revision) = meta::parse_resource_version(resource_version).map_err(ApiError::bad_request)? {
+        // An exact revision (resourceVersionMatch=Exact) reads at it; otherwise anything at
+        // least as new will do, and the newest is that.
+        if params.get("resourceVersionMatch") == Some("Exact") {
+            options.revision = Some(revision);
+        }
+    }
+    let mut items = Vec::new();
+    let wanted = limit.unwrap_or(usize::MAX);
+    let label = |err: StoreError| ApiError::from_store(err, target.resource, "");
+    loop {
+        options.limit = Some(STORAGE_PAGE.min(wanted.saturating_sub(items.len()).max(1)));
+        if limit.is_none() {
+            options.limit = Some(STORAGE_PAGE);
+        }
+        let page = api.store.list(&prefix, options.clone()).await.map_err(label)?;
+        options.revision = Some(page.revision);
+        for kv in &page.items {
+            let Some(object) = watch_cache::decode(kv) else { continue };
+            if filter.matches(&object) {
+                items.push(object);
+            }
+        }
+        match page.next_key {
+            Some(next) if items.len() >= wanted => {
+                let remaining = filter_is_trivial(params).then_some(page.remaining);
+                return Ok((items, page.revision, Some((encode_continue(page.revision, &next), remaining))));
+            }
+            Some(next) => options.start_key = Some(next),
+            None => return Ok((items, page.revision, None)),
+        }
+    }
+}
+
+/// Kubernetes reports `remainingItemCount` only when no selector filters the list.
+fn filter_is_trivial(params: &Params) -> bool {
+    params.get("labelSelector").is_none_or(str::is_empty) && params.get("fieldSelector").is_none_or(str::is_empty)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watch
+
+enum Feed {
+    Cache(broadcast::Receiver<Arc<CachedEvent>>),
+    Store(crate::storage::WatchStream),
+}
+
+struct WatchState {
+    resource: &'static ResourceType,
+    filter: Filter,
+    pending: std::collections::VecDeque<Value>,
+    feed: Feed,
+    /// The last revision delivered (events at or before it are skipped).
+    delivered: Revision,
+    bookmarks: bool,
+    deadline: tokio::time::Instant,
+    next_bookmark: tokio::time::Instant,
+    done: bool,
+}
+
+pub async fn watch(api: &Api, target: &Target, params: &Params) -> Result<Response, ApiError> {
+    let filter = Filter::new(target, params)?;
+    let timeout = params
+        .number("timeoutSeconds")?
+        .filter(|seconds| *seconds > 0)
+        .map_or(DEFAULT_WATCH_TIMEOUT, |seconds| Duration::from_secs(seconds as u64));
+    let cache = api
+        .cache
+        .of(target.resource)
+        .ok_or_else(|| ApiError::internal(format!("no watch cache for {}", target.resource.plural)))?;
+    cache.wait_ready().await;
+
+    let requested = meta::parse_resource_version(params.get("resourceVersion").unwrap_or_default())
+        .map_err(ApiError::bad_request)?;
+    let mut pending = std::collections::VecDeque::new();
+    let (feed, delivered) = match requested {
+        // No resourceVersion, or 0: the current state as ADDED events, then the changes.
+        None | Some(0) => {
+            let (objects, revision, live) = cache.snapshot();
+            for object in objects.iter().filter(|object| filter.matches(object)) {
+                pending.push_back(event_json(EventType::Added, object));
+            }
+            (Feed::Cache(live), revision)
+        }
+        Some(revision) => match cache.start_after(revision) {
+            Start::Resume { replay, live } => {
+                for event in replay {
+                    if let Some(line) = filtered(&filter, &event) {
+                        pending.push_back(line);
+                    }
+                }
+                (Feed::Cache(live), revision)
+            }
+            Start::TooOld => {
+                let prefix = target.resource.namespace_prefix(target.namespace.as_deref());
+                match api.store.watch(&prefix, revision + 1).await {
+                    Ok(stream) => (Feed::Store(stream), revision),
+                    Err(err) => return Ok(single_error(ApiError::from_store(err, target.resource, ""))),
+                }
+            }
+        },
+    };
+    let now = tokio::time::Instant::now();
+    let state = WatchState {
+        resource: target.resource,
+        filter,
+        pending,
+        feed,
+        delivered,
+        bookmarks: params.flag("allowWatchBookmarks"),
+        deadline: now + timeout,
+        next_bookmark: now + BOOKMARK_EVERY,
+        done: false,
+    };
+    let body = futures::stream::unfold(state, next_line).map(Ok::<_, std::convert::Infallible>);
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(body))
+        .unwrap_or_else(|_| ApiError::internal("building the watch response").into_response_body()))
+}
+
+trait IntoResponseBody {
+    fn into_response_body(self) -> Response;
+}
+
+impl IntoResponseBody for ApiError {
+    fn into_response_body(self) -> Response {
+        axum::response::IntoResponse::into_response(self)
+    }
+}
+
+/// A watch answered with one ERROR event, as kube-apiserver reports a watch it cannot start
+/// (e.g. 410 Expired for a compacted resourceVersion).
+fn single_error(err: ApiError) -> Response {
+    let line = format!("{}\n", json!({"type": "ERROR", "object": err.status()}));
+    json_response_text(line)
+}
+
+fn json_response_text(text: String) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(text))
+        .unwrap_or_default()
+}
+
+fn event_json(kind: EventType, object: &Value) -> Value {
+    json!({"type": kind.as_str(), "object": object})
+}
+
+/// The event as this watcher sees it: objects moving into the selection are ADDED, out of it
+/// DELETED, as kube-apiserver reports selector transitions.
+fn filtered(filter: &Filter, event: &CachedEvent) -> Option<Value> {
+    let now = filter.matches(&event.object);
+    let before = event.previous.as_deref().map(|previous| filter.matches(previous));
+    let kind = match (event.kind, now, before) {
+        (EventType::Deleted, true, _) => EventType::Deleted,
+        (EventType::Deleted, false, _) => return None,
+        (EventType::Added, true, _) => EventType::Added,
+        (EventType::Modified, true, Some(false)) => EventType::Added,
+        (EventType::Modified, true, _) => EventType::Modified,
+        (EventType::Modified, false, Some(true)) => EventType::Deleted,
+        (_, false, _) => return None,
+    };
+    Some(event_json(kind, &event.object))
+}
+
+async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
+    loop {
+        if let Some(event) = state.pending.pop_front() {
+            return Some((format!("{event}\n"), state));
+        }
+        if state.done {
+            return None;
+        }
+        let deadline = state.deadline;
+        let wake = if state.bookmarks { state.next_bookmark.min(deadline) } else { deadline };
+        let next = tokio::select! {
+            next = next_event(&mut state.feed) => next,
+            () = tokio::time::sleep_until(wake) => {
+                if tokio::time::Instant::now() >= deadline {
+                    state.done = true;
+                }
+                if state.bookmarks {
+                    state.next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
+                    let bookmark = json!({
+                        "type": "BOOKMARK",
+                        "object": {
+                            "kind": state.resource.kind,
+                            "apiVersion": state.resource.api_version(),
+                            "metadata": {"resourceVersion": state.delivered.to_string()},
+                        },
+                    });
+                    state.pending.push_back(bookmark);
+                }
+                continue;
+            }
+        };
+        match next {
+            Ok(Some(event)) => {
+                if event.revision <= state.delivered {
+                    continue;
+                }
+                state.delivered = event.revision;
+                if let Some(line) = filtered(&state.filter, &event) {
+                    state.pending.push_back(line);
+                }
+            }
+            // The feed ended (cache reset, slow watcher cut off, store watch ended): close the
+            // response; the client resumes from the last resourceVersion it saw.
+            Ok(None) => state.done = true,
+            Err(err) => {
+                state.pending.push_back(json!({"type": "ERROR", "object": err.status()}));
+                state.done = true;
+            }
+        }
+    }
+}
+
+async fn next_event(feed: &mut Feed) -> Result<Option<Arc<CachedEvent>>, ApiError> {
+    match feed {
+        Feed::Cache(live) => match live.recv().await {
+            Ok(event) => Ok(Some(event)),
+            Err(broadcast::error::RecvError::Lagged(_) | broadcast::error::RecvError::Closed) => Ok(None),
+        },
+        Feed::Store(stream) => loop {
+            match stream.next().await {
+                None => return Ok(None),
+                Some(Err(StoreError::Compacted { requested, oldest })) => {
+                    let message = match oldest {
+                        Some(oldest) => format!("too old resource version: {} ({oldest})", requested - 1),
+                        None => format!("too old resource version: {}", requested - 1),
+                    };
+                    return Err(ApiError::gone(message));
+                }
+                Some(Err(_)) => return Ok(None),
+                Some(Ok(event)) => {
+                    if let Some(event) = watch_cache::convert(event, |_| None) {
+                        return Ok(Some(Arc::new(event)));
+                    }
+                }
+            }
+        },
+    }
+}
+
+/// Lists every object in the target's scope that the filter selects (for deletecollection).
+pub async fn all_selected(api: &Api, target: &Target, params: &Params) -> Result<Vec<Value>, ApiError> {
+    let filter = Filter::new(target, params)?;
+    let unpaged = Params(BTreeMap::<String, String>::new().into_iter().collect());
+    let (items, _, _) = list_objects(api, target, &unpaged, &filter).await?;
+    Ok(items)
+}

@@ -1,0 +1,928 @@
+//! create, update, patch, delete, deletecollection, pods/binding and the scale subresource.
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::read::{self, fetch};
+use super::{Api, Params, Target, content_type, json_body, json_response, parse_json};
+use crate::admission::{self, FieldValidation};
+use crate::allocators;
+use crate::errors::{ApiError, Cause};
+use crate::meta;
+use crate::patch::{self, PatchType};
+use crate::resources::{self, ResourceType};
+use crate::storage::{Revision, StoreError};
+
+/// How often an unconditional write retries after losing a compare-and-swap race.
+const UPDATE_ATTEMPTS: usize = 16;
+
+/// Metadata only the server sets: kept from the stored object on every update.
+const SERVER_METADATA: &[&str] =
+    &["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"];
+
+fn field_validation(params: &Params) -> Result<FieldValidation, ApiError> {
+    FieldValidation::parse(params.get("fieldValidation"))
+}
+
+/// The body's apiVersion and kind must be the endpoint's; missing ones default to it, as
+/// kube-apiserver's decoder defaults them from the request path.
+fn check_type_meta(resource: &ResourceType, object: &mut Value) -> Result<(), ApiError> {
+    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or_default().to_string();
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or_default().to_string();
+    if !api_version.is_empty() && api_version != resource.api_version() {
+        return Err(ApiError::bad_request(format!(
+            "the API version in the data ({api_version}) does not match the expected API version ({})",
+            resource.api_version()
+        )));
+    }
+    if !kind.is_empty() && kind != resource.kind {
+        return Err(ApiError::bad_request(format!(
+            "the kind in the data ({kind}) does not match the expected kind ({}) of {}",
+            resource.kind,
+            resource.qualified_plural()
+        )));
+    }
+    if let Some(fields) = object.as_object_mut() {
+        fields.insert("apiVersion".into(), json!(resource.api_version()));
+        fields.insert("kind".into(), json!(resource.kind));
+    }
+    Ok(())
+}
+
+/// The body's namespace must be empty or the one in the path; an empty one takes the path's.
+fn reconcile_namespace(target: &Target, object: &mut Value) -> Result<(), ApiError> {
+    if !target.resource.namespaced {
+        meta::remove(object, "namespace");
+        return Ok(());
+    }
+    let path = target.namespace.as_deref().unwrap_or_default();
+    match meta::namespace(object) {
+        Some(body) if body != path => Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        )),
+        _ => {
+            meta::set(object, "namespace", json!(path));
+            Ok(())
+        }
+    }
+}
+
+/// Objects may only be created in a namespace that exists and is not terminating.
+async fn check_namespace_open(api: &Api, target: &Target) -> Result<(), ApiError> {
+    let Some(namespace) = target.namespace.as_deref().filter(|_| target.resource.namespaced) else {
+        return Ok(());
+    };
+    let key = resources::namespaces().key(None, namespace);
+    let stored = api
+        .store
+        .get(&key)
+        .await
+        .map_err(|err| ApiError::from_store(err, resources::namespaces(), namespace))?
+        .ok_or_else(|| ApiError::not_found(resources::namespaces(), namespace))?;
+    let object: Value = stored.decode().map_err(|err| ApiError::internal(err.to_string()))?;
+    if meta::is_being_deleted(&object) {
+        return Err(ApiError::forbidden(format!(
+            "unable to create new content in namespace {namespace} because it is being terminated"
+        )));
+    }
+    Ok(())
+}
+
+/// A name for `generateName`: the prefix and five characters from Kubernetes' alphabet.
+fn generate_name(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let entropy = uuid::Uuid::new_v4();
+    let suffix: String =
+        entropy.as_bytes().iter().take(5).map(|byte| ALPHABET[*byte as usize % ALPHABET.len()] as char).collect();
+    format!("{prefix}{suffix}")
+}
+
+/// Serializes an object for storage: everything but its resourceVersion, which is the store's.
+fn to_stored(object: &Value) -> Result<Vec<u8>, ApiError> {
+    let mut stored = object.clone();
+    meta::remove(&mut stored, "resourceVersion");
+    serde_json::to_vec(&stored).map_err(|err| ApiError::internal(format!("serializing: {err}")))
+}
+
+fn with_revision(mut object: Value, revision: Revision) -> Value {
+    meta::set(&mut object, "resourceVersion", json!(revision.to_string()));
+    object
+}
+
+fn warning_headers(response: &mut Response, warnings: &[String]) {
+    for warning in warnings {
+        let text = format!("299 - {:?}", warning);
+        if let Ok(value) = axum::http::HeaderValue::from_str(&text) {
+            response.headers_mut().append("warning", value);
+        }
+    }
+}
+
+pub async fn create(
+    api: &Api,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let resource = target.resource;
+    let mut object = json_body(headers, body)?;
+    check_type_meta(resource, &mut object)?;
+    reconcile_namespace(target, &mut object)?;
+    if meta::string(&object, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
+        return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
+    }
+    let generate = meta::string(&object, "generateName").filter(|prefix| !prefix.is_empty()).map(str::to_string);
+    if meta::name(&object).is_none() {
+        match &generate {
+            Some(prefix) => meta::set(&mut object, "name", json!(generate_name(prefix))),
+            None => {
+                let causes = vec![Cause::required("metadata.name", "name or generateName is required")];
+                return Err(ApiError::invalid(resource, "", causes));
+            }
+        }
+    }
+    check_namespace_open(api, target).await?;
+
+    for field in SERVER_METADATA {
+        meta::remove(&mut object, field);
+    }
+    meta::set(&mut object, "uid", json!(uuid::Uuid::new_v4().to_string()));
+    meta::set(&mut object, "creationTimestamp", json!(meta::now()));
+    if resource.tracks_generation {
+        meta::set(&mut object, "generation", json!(1));
+    }
+    let admitted = admission::admit_create(resource, object, field_validation(params)?)?;
+    let mut object = admitted.object;
+    let dry_run = params.dry_run()?;
+    let allocated = if resource.kind == "Service" && !dry_run {
+        allocate_service(api, target, &mut object).await?
+    } else {
+        Allocated::default()
+    };
+
+    let mut attempts = 0;
+    let revision = loop {
+        let name = meta::name(&object).unwrap_or_default().to_string();
+        if dry_run {
+            break 0;
+        }
+        match api.store.create(&target.key(&name), to_stored(&object)?).await {
+            Ok(revision) => break revision,
+            // A generated name that happens to be taken: draw another, as Kubernetes' client
+            // would have to otherwise.
+            Err(StoreError::AlreadyExists { .. }) if generate.is_some() && attempts < 8 => {
+                attempts += 1;
+                let prefix = generate.as_deref().unwrap_or_default();
+                meta::set(&mut object, "name", json!(generate_name(prefix)));
+            }
+            Err(err) => {
+                allocated.release(api).await;
+                return Err(ApiError::from_store(err, resource, &name));
+            }
+        }
+    };
+    let name = meta::name(&object).unwrap_or_default().to_string();
+    if !dry_run {
+        tracing::info!(kind = resource.kind, namespace = ?target.namespace, name, revision, "created");
+    }
+    let object = if dry_run { object } else { with_revision(object, revision) };
+    let mut response = json_response(StatusCode::CREATED, &object);
+    warning_headers(&mut response, &admitted.warnings);
+    Ok(response)
+}
+
+/// What an update does to the stored object.
+enum Change {
+    /// Write this object.
+    Write(Value),
+    /// The object needs no write (the result is the current object).
+    Unchanged,
+    /// Its finalizers are gone while it is being deleted: remove it.
+    Remove,
+}
+
+/// Reads, changes and writes one object with compare-and-swap, retrying races when the
+/// caller gave no resourceVersion precondition. Returns the object as stored afterwards (or as
+/// it was when removed) and whether it was removed.
+async fn guaranteed_update<F>(
+    api: &Api,
+    target: &Target,
+    name: &str,
+    dry_run: bool,
+    mut change: F,
+) -> Result<(Value, bool), ApiError>
+where
+    F: FnMut(&Value, Revision) -> Result<Change, ApiError>,
+{
+    let resource = target.resource;
+    let key = target.key(name);
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = fetch(api, target, name).await?;
+        let revision = meta::string(&current, "resourceVersion")
+            .and_then(|rv| rv.parse::<Revision>().ok())
+            .unwrap_or_default();
+        let outcome = change(&current, revision)?;
+        let result = match outcome {
+            Change::Unchanged => return Ok((current, false)),
+            Change::Write(object) if dry_run => return Ok((with_revision(object, revision), false)),
+            Change::Remove if dry_run => return Ok((current, true)),
+            Change::Write(object) => {
+                api.store.update(&key, to_stored(&object)?, revision).await.map(|new| (with_revision(object, new), false))
+            }
+            Change::Remove => api.store.delete(&key, Some(revision)).await.map(|_| (current, true)),
+        };
+        match result {
+            Ok(done) => return Ok(done),
+            Err(StoreError::Conflict { .. }) => continue,
+            Err(err) => return Err(ApiError::from_store(err, resource, name)),
+        }
+    }
+    Err(ApiError::modified(resource, name))
+}
+
+/// The precondition a body's resourceVersion sets: it must be the stored one.
+fn check_precondition(target: &Target, name: &str, body: &Value, revision: Revision) -> Result<(), ApiError> {
+    match meta::string(body, "resourceVersion").filter(|rv| !rv.is_empty()) {
+        None => Ok(()),
+        Some(rv) => {
+            let expected = meta::parse_resource_version(rv).map_err(ApiError::bad_request)?;
+            if expected == Some(revision) { Ok(()) } else { Err(ApiError::modified(target.resource, name)) }
+        }
+    }
+}
+
+/// The new object an update of `target` (the object, its status, or a namespace's finalize)
+/// makes from `body`, admitted, or `Unchanged`/`Remove`.
+fn updated(target: &Target, name: &str, current: &Value, body: &Value, validation: FieldValidation) -> Result<(Change, Vec<String>), ApiError> {
+    let resource = target.resource;
+    let subresource = target.subresource.as_deref();
+    let mut candidate = match subresource {
+        None => {
+            let mut candidate = body.clone();
+            if resource.has_subresource("status") {
+                set_field(&mut candidate, "status", current.get("status").cloned());
+            }
+            candidate
+        }
+        Some("status") => {
+            let mut candidate = current.clone();
+            set_field(&mut candidate, "status", body.get("status").cloned());
+            candidate
+        }
+        Some("finalize") => {
+            let mut candidate = current.clone();
+            let finalizers = body.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+            if let Some(spec) = candidate.get_mut("spec").and_then(Value::as_object_mut) {
+                spec.insert("finalizers".into(), finalizers);
+            } else {
+                set_field(&mut candidate, "spec", Some(json!({"finalizers": finalizers})));
+            }
+            candidate
+        }
+        Some(other) => return Err(ApiError::method_not_allowed(format!("cannot update the {other} subresource"))),
+    };
+    for field in SERVER_METADATA {
+        match meta::metadata(current).and_then(|metadata| metadata.get(*field)) {
+            Some(value) => meta::set(&mut candidate, field, value.clone()),
+            None => {
+                meta::remove(&mut candidate, field);
+            }
+        }
+    }
+    meta::set(&mut candidate, "name", json!(name));
+    if let Some(namespace) = &target.namespace {
+        meta::set(&mut candidate, "namespace", json!(namespace));
+    }
+    let admitted = match subresource {
+        Some("status") => admission::admit_status_update(resource, candidate, current, validation)?,
+        _ => admission::admit_update(resource, candidate, current, validation)?,
+    };
+    let mut object = admitted.object;
+    if resource.tracks_generation && object.get("spec") != current.get("spec") {
+        let generation = meta::metadata(current).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
+        meta::set(&mut object, "generation", json!(generation + 1));
+    }
+    if finalized(&object) {
+        return Ok((Change::Remove, admitted.warnings));
+    }
+    let mut comparable = object.clone();
+    meta::remove(&mut comparable, "resourceVersion");
+    let mut stored = current.clone();
+    meta::remove(&mut stored, "resourceVersion");
+    let change = if comparable == stored { Change::Unchanged } else { Change::Write(object) };
+    Ok((change, admitted.warnings))
+}
+
+/// Whether an object being deleted has no finalizers left (for namespaces, in spec too).
+fn finalized(object: &Value) -> bool {
+    meta::is_being_deleted(object)
+        && meta::finalizers(object).is_empty()
+        && object.pointer("/spec/finalizers").and_then(Value::as_array).is_none_or(Vec::is_empty)
+}
+
+fn set_field(object: &mut Value, field: &str, value: Option<Value>) {
+    if let Some(map) = object.as_object_mut() {
+        match value {
+            Some(value) => map.insert(field.to_string(), value),
+            None => map.remove(field),
+        };
+    }
+}
+
+fn check_body_identity(target: &Target, name: &str, body: &Value) -> Result<(), ApiError> {
+    if let Some(body_name) = meta::name(body) {
+        if body_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )));
+        }
+    }
+    if target.resource.namespaced {
+        if let (Some(body_namespace), Some(path)) = (meta::namespace(body), target.namespace.as_deref()) {
+            if body_namespace != path {
+                return Err(ApiError::bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn update(
+    api: &Api,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let name = target.name.clone().unwrap_or_default();
+    let mut body = json_body(headers, body)?;
+    check_type_meta(target.resource, &mut body)?;
+    check_body_identity(target, &name, &body)?;
+    let validation = field_validation(params)?;
+    let mut warnings = Vec::new();
+    let (object, _) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
+        check_precondition(target, &name, &body, revision)?;
+        let (change, found) = updated(target, &name, current, &body, validation)?;
+        warnings = found;
+        Ok(change)
+    })
+    .await?;
+    let mut response = json_response(StatusCode::OK, &object);
+    warning_headers(&mut response, &warnings);
+    Ok(response)
+}
+
+const PATCH_TYPES: &[&str] =
+    &["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"];
+
+fn patch_type(headers: &HeaderMap, resource: &ResourceType) -> Result<PatchType, ApiError> {
+    let content_type = content_type(headers);
+    match PatchType::from_content_type(&content_type) {
+        Some(PatchType::StrategicMerge) if !patch::supports_strategic_merge(resource.kind) => {
+            Err(ApiError::unsupported_media_type(&content_type, &PATCH_TYPES[..2]))
+        }
+        Some(kind) => Ok(kind),
+        None => Err(ApiError::unsupported_media_type(&content_type, PATCH_TYPES)),
+    }
+}
+
+fn apply_patch(kind: PatchType, resource: &ResourceType, current: &Value, patch_body: &Value) -> Result<Value, ApiError> {
+    let result = match kind {
+        PatchType::Json => patch::json_patch(current, patch_body),
+        PatchType::Merge => patch::json_merge_patch(current, patch_body),
+        PatchType::StrategicMerge => patch::strategic_merge_patch(resource.kind, current, patch_body),
+    };
+    result.map_err(|err| patch_error(resource, current, &err))
+}
+
+/// A patch failure as kube-apiserver reports it: 400 for a malformed patch, 413 for too many
+/// operations, 422 for a patch that does not apply to the stored object.
+fn patch_error(resource: &ResourceType, current: &Value, err: &patch::PatchError) -> ApiError {
+    match err.status_code() {
+        400 => ApiError::bad_request(err.to_string()),
+        413 => ApiError::too_large_patch(err.to_string()),
+        _ => {
+            let name = meta::name(current).unwrap_or_default();
+            let cause = Cause { reason: "FieldValueInvalid", field: String::new(), message: err.to_string() };
+            ApiError::invalid(resource, name, vec![cause])
+        }
+    }
+}
+
+fn parse_patch_body(body: &Bytes) -> Result<Value, ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty: a patch is required"));
+    }
+    serde_json::from_slice(body).map_err(|err| ApiError::bad_request(format!("the patch is not valid JSON: {err}")))
+}
+
+pub async fn patch(
+    api: &Api,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let name = target.name.clone().unwrap_or_default();
+    let kind = patch_type(headers, target.resource)?;
+    let patch_body = parse_patch_body(body)?;
+    let validation = field_validation(params)?;
+    let mut warnings = Vec::new();
+    let (object, _) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
+        let patched = apply_patch(kind, target.resource, current, &patch_body)?;
+        check_precondition(target, &name, &patched, revision)?;
+        check_body_identity(target, &name, &patched)?;
+        let (change, found) = updated(target, &name, current, &patched, validation)?;
+        warnings = found;
+        Ok(change)
+    })
+    .await?;
+    let mut response = json_response(StatusCode::OK, &object);
+    warning_headers(&mut response, &warnings);
+    Ok(response)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Service addresses
+
+/// The ClusterIP and NodePorts a Service holds.
+#[derive(Default)]
+struct Allocated {
+    ip: Option<String>,
+    ports: Vec<u16>,
+}
+
+impl Allocated {
+    fn of(service: &Value) -> Self {
+        let ip = service
+            .pointer("/spec/clusterIP")
+            .and_then(Value::as_str)
+            .filter(|ip| !ip.is_empty() && *ip != "None")
+            .map(str::to_string);
+        let ports = service
+            .pointer("/spec/ports")
+            .and_then(Value::as_array)
+            .map(|ports| {
+                ports
+                    .iter()
+                    .filter_map(|port| port.get("nodePort").and_then(Value::as_u64))
+                    .filter_map(|port| u16::try_from(port).ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self { ip, ports }
+    }
+
+    async fn release(&self, api: &Api) {
+        if let Some(ip) = &self.ip {
+            allocators::release_ip(api.store.as_ref(), ip).await;
+        }
+        for port in &self.ports {
+            allocators::release_port(api.store.as_ref(), *port).await;
+        }
+    }
+}
+
+/// Gives a new Service its ClusterIP (unless headless or ExternalName) and its NodePorts
+/// (for NodePort and LoadBalancer types), taking the ones it names or free ones.
+async fn allocate_service(api: &Api, target: &Target, service: &mut Value) -> Result<Allocated, ApiError> {
+    let mut allocated = Allocated::default();
+    let result = allocate_service_into(api, target, service, &mut allocated).await;
+    if result.is_err() {
+        allocated.release(api).await;
+    }
+    result.map(|()| allocated)
+}
+
+async fn allocate_service_into(
+    api: &Api,
+    target: &Target,
+    service: &mut Value,
+    allocated: &mut Allocated,
+) -> Result<(), ApiError> {
+    let store = api.store.as_ref();
+    let name = meta::name(service).unwrap_or_default().to_string();
+    let owner = format!("{}/{name}", target.namespace.as_deref().unwrap_or_default());
+    let invalid = |field: String, value: Value, err: allocators::AllocationError| {
+        let detail = format!("failed to allocate: {err}");
+        ApiError::invalid(target.resource, &name, vec![Cause::invalid(field, &value, &detail)])
+    };
+    let kind = service.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
+    let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
+        return Err(ApiError::invalid(target.resource, &name, vec![Cause::required("spec", "")]));
+    };
+    if kind != "ExternalName" {
+        let requested = spec.get("clusterIP").and_then(Value::as_str).unwrap_or_default().to_string();
+        let ip = match requested.as_str() {
+            "None" => "None".to_string(),
+            "" => {
+                let ip = allocators::allocate_ip(store, &owner)
+                    .await
+                    .map_err(|err| invalid("spec.clusterIP".into(), json!(requested), err))?;
+                allocated.ip = Some(ip.to_string());
+                ip.to_string()
+            }
+            text => {
+                let ip: std::net::Ipv4Addr = text.parse().map_err(|_| {
+                    let detail = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+                    ApiError::invalid(target.resource, &name, vec![Cause::invalid("spec.clusterIP", &json!(text), detail)])
+                })?;
+                allocators::reserve_ip(store, ip, &owner)
+                    .await
+                    .map_err(|err| invalid("spec.clusterIP".into(), json!(text), err))?;
+                allocated.ip = Some(ip.to_string());
+                ip.to_string()
+            }
+        };
+        spec.insert("clusterIP".into(), json!(ip));
+        spec.insert("clusterIPs".into(), json!([ip]));
+        if ip != "None" || spec.contains_key("selector") {
+            spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
+            spec.entry("ipFamilyPolicy").or_insert_with(|| json!("SingleStack"));
+        }
+    }
+    if kind == "NodePort" || kind == "LoadBalancer" {
+        let ports = spec.get_mut("ports").and_then(Value::as_array_mut).map(std::mem::take).unwrap_or_default();
+        let mut assigned = Vec::with_capacity(ports.len());
+        for (index, mut port) in ports.into_iter().enumerate() {
+            let field = format!("spec.ports[{index}].nodePort");
+            match port.get("nodePort").and_then(Value::as_u64) {
+                Some(requested) if requested > 0 => {
+                    let number = u16::try_from(requested).map_err(|_| {
+                        invalid(field.clone(), json!(requested), allocators::AllocationError::PortOutOfRange)
+                    })?;
+                    allocators::reserve_port(store, number, &owner)
+                        .await
+                        .map_err(|err| invalid(field.clone(), json!(requested), err))?;
+                    allocated.ports.push(number);
+                }
+                _ => {
+                    let number = allocators::allocate_port(store, &owner)
+                        .await
+                        .map_err(|err| invalid(field.clone(), json!(0), err))?;
+                    allocated.ports.push(number);
+                    if let Some(port) = port.as_object_mut() {
+                        port.insert("nodePort".into(), json!(number));
+                    }
+                }
+            }
+            assigned.push(port);
+        }
+        spec.insert("ports".into(), json!(assigned));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delete
+
+struct DeleteOptions {
+    grace_period: Option<i64>,
+    propagation: Option<String>,
+    uid: Option<String>,
+    resource_version: Option<String>,
+}
+
+fn delete_options(params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<DeleteOptions, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) { json!({}) } else { json_body(headers, body)? };
+    let grace_period = match params.number("gracePeriodSeconds")? {
+        Some(seconds) => Some(seconds),
+        None => body.get("gracePeriodSeconds").and_then(Value::as_i64),
+    };
+    let mut propagation = params
+        .get("propagationPolicy")
+        .map(str::to_string)
+        .or_else(|| body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string));
+    let orphan = params.get("orphanDependents").map(|value| value == "true").or_else(|| body.get("orphanDependents").and_then(Value::as_bool));
+    if orphan == Some(true) && propagation.is_none() {
+        propagation = Some("Orphan".into());
+    }
+    if let Some(policy) = &propagation {
+        if !matches!(policy.as_str(), "Orphan" | "Background" | "Foreground") {
+            return Err(ApiError::bad_request(format!(
+                "DeleteOptions.propagationPolicy: Unsupported value: {policy:?}: supported values: \"Foreground\", \"Background\", \"Orphan\""
+            )));
+        }
+    }
+    if grace_period.is_some_and(|seconds| seconds < 0) {
+        return Err(ApiError::bad_request("DeleteOptions.gracePeriodSeconds: must be greater than or equal to 0"));
+    }
+    let precondition = |field: &str| body.pointer(&format!("/preconditions/{field}")).and_then(Value::as_str).map(str::to_string);
+    Ok(DeleteOptions {
+        grace_period,
+        propagation,
+        uid: precondition("uid"),
+        resource_version: precondition("resourceVersion"),
+    })
+}
+
+/// What deleting `current` does: remove it now, or mark it (deletionTimestamp, finalizers)
+/// for the component that finishes the job.
+fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, options: &DeleteOptions) -> Result<Change, ApiError> {
+    let resource = target.resource;
+    if let Some(uid) = &options.uid {
+        let actual = meta::string(current, "uid").unwrap_or_default();
+        if uid != actual {
+            return Err(ApiError::conflict(resource, name, &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {actual}"
+            )));
+        }
+    }
+    if let Some(rv) = &options.resource_version {
+        if rv != &revision.to_string() {
+            return Err(ApiError::conflict(resource, name, &format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {revision}"
+            )));
+        }
+    }
+    let mut object = current.clone();
+    let mut finalizers = meta::finalizers(&object);
+    let extra = match options.propagation.as_deref() {
+        Some("Foreground") => Some("foregroundDeletion"),
+        Some("Orphan") => Some("orphan"),
+        _ => None,
+    };
+    if let Some(extra) = extra {
+        if !finalizers.iter().any(|finalizer| finalizer == extra) {
+            finalizers.push(extra.to_string());
+            meta::set(&mut object, "finalizers", json!(finalizers));
+        }
+    }
+    // Pods on a node stop gracefully: the kubelet kills the containers and then deletes the
+    // pod with grace 0. A pod never bound to a node has nothing to stop.
+    let pod_grace = if resource.kind == "Pod" && object.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|node| !node.is_empty()) {
+        let spec_grace = object.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
+        Some(options.grace_period.unwrap_or(spec_grace))
+    } else {
+        None
+    };
+    let namespace_finalizers = resource.kind == "Namespace"
+        && object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|list| !list.is_empty());
+    let graceful = pod_grace.is_some_and(|grace| grace > 0);
+    if finalizers.is_empty() && !graceful && !namespace_finalizers {
+        return Ok(Change::Remove);
+    }
+    let already = meta::is_being_deleted(&object);
+    if !already || graceful {
+        let grace = pod_grace.unwrap_or(0);
+        let shorter = meta::metadata(&object)
+            .and_then(|metadata| metadata.get("deletionGracePeriodSeconds"))
+            .and_then(Value::as_i64)
+            .is_none_or(|existing| grace < existing);
+        if !already || shorter {
+            meta::set(&mut object, "deletionTimestamp", json!(meta::seconds_from_now(grace)));
+            meta::set(&mut object, "deletionGracePeriodSeconds", json!(grace));
+        }
+    }
+    if resource.kind == "Namespace" {
+        if let Some(status) = object.as_object_mut() {
+            status.insert("status".into(), json!({"phase": "Terminating"}));
+        }
+    }
+    if resource.tracks_generation && !already {
+        let generation = meta::metadata(&object).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
+        meta::set(&mut object, "generation", json!(generation + 1));
+    }
+    let mut stored = current.clone();
+    meta::remove(&mut stored, "resourceVersion");
+    let mut changed = object.clone();
+    meta::remove(&mut changed, "resourceVersion");
+    if changed == stored { Ok(Change::Unchanged) } else { Ok(Change::Write(object)) }
+}
+
+fn success_status(resource: &ResourceType, object: &Value) -> Value {
+    json!({
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success",
+        "details": {
+            "name": meta::name(object).unwrap_or_default(),
+            "group": resource.group,
+            "kind": resource.plural,
+            "uid": meta::string(object, "uid").unwrap_or_default(),
+        },
+    })
+}
+
+pub async fn delete(
+    api: &Api,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let name = target.name.clone().unwrap_or_default();
+    let options = delete_options(params, headers, body)?;
+    let (object, removed) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
+        deletion(target, &name, current, revision, &options)
+    })
+    .await?;
+    if removed {
+        tracing::info!(kind = target.resource.kind, namespace = ?target.namespace, name, "deleted");
+        if target.resource.kind == "Service" && !params.dry_run()? {
+            Allocated::of(&object).release(api).await;
+        }
+        if target.resource.kind == "Pod" {
+            return Ok(json_response(StatusCode::OK, &object));
+        }
+        return Ok(json_response(StatusCode::OK, &success_status(target.resource, &object)));
+    }
+    Ok(json_response(StatusCode::OK, &object))
+}
+
+pub async fn delete_collection(
+    api: &Api,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let options = delete_options(params, headers, body)?;
+    let dry_run = params.dry_run()?;
+    let mut deleted = Vec::new();
+    for object in read::all_selected(api, target, params).await? {
+        let name = meta::name(&object).unwrap_or_default().to_string();
+        let item_target = Target {
+            resource: target.resource,
+            namespace: meta::namespace(&object).map(str::to_string).or_else(|| target.namespace.clone()),
+            name: Some(name.clone()),
+            subresource: None,
+            watch: false,
+        };
+        let outcome = guaranteed_update(api, &item_target, &name, dry_run, |current, revision| {
+            deletion(&item_target, &name, current, revision, &options)
+        })
+        .await;
+        match outcome {
+            Ok((object, _)) => deleted.push(object),
+            // Gone in the meantime: what was asked for is done.
+            Err(err) if err.code == 404 => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let list = json!({
+        "kind": format!("{}List", target.resource.kind),
+        "apiVersion": target.resource.api_version(),
+        "metadata": {},
+        "items": deleted,
+    });
+    Ok(json_response(StatusCode::OK, &list))
+}
+
+// ---------------------------------------------------------------------------------------------
+// pods/binding
+
+pub async fn bind(
+    api: &Api,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let name = target.name.clone().unwrap_or_default();
+    let binding = json_body(headers, body)?;
+    let node = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or_default().to_string();
+    if node.is_empty() {
+        let causes = vec![Cause::required("target.name", "")];
+        return Err(ApiError::invalid(target.resource, &name, causes));
+    }
+    let pod_target = Target { subresource: None, ..clone_target(target) };
+    guaranteed_update(api, &pod_target, &name, params.dry_run()?, |current, _| {
+        if meta::is_being_deleted(current) {
+            return Err(ApiError::conflict(target.resource, &name, "pod is being deleted, cannot be assigned to a host"));
+        }
+        if let Some(existing) = current.pointer("/spec/nodeName").and_then(Value::as_str).filter(|node| !node.is_empty()) {
+            return Err(ApiError::conflict(target.resource, &name, &format!("pod {name} is already assigned to node {existing:?}")));
+        }
+        let mut pod = current.clone();
+        if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.insert("nodeName".into(), json!(node));
+        }
+        set_condition(&mut pod, json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": meta::now()}));
+        Ok(Change::Write(pod))
+    })
+    .await?;
+    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
+    Ok(json_response(StatusCode::CREATED, &status))
+}
+
+fn clone_target(target: &Target) -> Target {
+    Target {
+        resource: target.resource,
+        namespace: target.namespace.clone(),
+        name: target.name.clone(),
+        subresource: target.subresource.clone(),
+        watch: target.watch,
+    }
+}
+
+/// Replaces the status condition of the same type, or appends it.
+fn set_condition(object: &mut Value, condition: Value) {
+    let Some(map) = object.as_object_mut() else { return };
+    let status = map.entry("status").or_insert_with(|| json!({}));
+    let Some(status) = status.as_object_mut() else { return };
+    let conditions = status.entry("conditions").or_insert_with(|| json!([]));
+    let Some(list) = conditions.as_array_mut() else { return };
+    let kind = condition.get("type").cloned();
+    match list.iter_mut().find(|existing| existing.get("type") == kind.as_ref()) {
+        Some(existing) => *existing = condition,
+        None => list.push(condition),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// scale
+
+fn scale_of(object: &Value) -> Value {
+    let selector = object
+        .pointer("/spec/selector/matchLabels")
+        .and_then(Value::as_object)
+        .map(|labels| {
+            labels.iter().map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")
+        })
+        .unwrap_or_default();
+    let metadata = meta::metadata(object).cloned().unwrap_or_default();
+    let pick = |field: &str| metadata.get(field).cloned().unwrap_or(Value::Null);
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": pick("name"),
+            "namespace": pick("namespace"),
+            "uid": pick("uid"),
+            "resourceVersion": pick("resourceVersion"),
+            "creationTimestamp": pick("creationTimestamp"),
+        },
+        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "status": {
+            "replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "selector": selector,
+        },
+    })
+}
+
+pub async fn get_scale(api: &Api, target: &Target) -> Result<Response, ApiError> {
+    let name = target.name.clone().unwrap_or_default();
+    let object = fetch(api, target, &name).await?;
+    Ok(json_response(StatusCode::OK, &scale_of(&object)))
+}
+
+async fn rescale<F>(api: &Api, target: &Target, params: &Params, mut new_scale: F) -> Result<Response, ApiError>
+where
+    F: FnMut(&Value) -> Result<Value, ApiError>,
+{
+    let name = target.name.clone().unwrap_or_default();
+    let object_target = Target { subresource: None, ..clone_target(target) };
+    let validation = field_validation(params)?;
+    let (object, _) = guaranteed_update(api, &object_target, &name, params.dry_run()?, |current, revision| {
+        let scale = new_scale(&scale_of(current))?;
+        check_precondition(target, &name, &scale, revision)?;
+        let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
+        if replicas < 0 {
+            let causes = vec![Cause::invalid("spec.replicas", &json!(replicas), "must be greater than or equal to 0")];
+            return Err(ApiError::invalid(target.resource, &name, causes));
+        }
+        let mut object = current.clone();
+        if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
+            spec.insert("replicas".into(), json!(replicas));
+        }
+        updated(&object_target, &name, current, &object, validation).map(|(change, _)| change)
+    })
+    .await?;
+    Ok(json_response(StatusCode::OK, &scale_of(&object)))
+}
+
+pub async fn update_scale(
+    api: &Api,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let body = json_body(headers, body)?;
+    rescale(api, target, params, |_| Ok(body.clone())).await
+}
+
+pub async fn patch_scale(
+    api: &Api,
+    target: &Target,
+    params: &Params,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let content_type = content_type(headers);
+    let kind = match PatchType::from_content_type(&content_type) {
+        // Scale has no lists, so a strategic merge is a merge.
+        Some(PatchType::StrategicMerge) => PatchType::Merge,
+        Some(kind) => kind,
+        None => return Err(ApiError::unsupported_media_type(&content_type, PATCH_TYPES)),
+    };
+    let patch_body = parse_json(body).or_else(|_| parse_patch_body(body))?;
+    rescale(api, target, params, |scale| apply_patch(kind, target.resource, scale, &patch_body)).await
+}

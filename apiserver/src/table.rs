@@ -1,0 +1,398 @@
+//! Server-side printing: the `meta.k8s.io/v1` `Table` that `kubectl get` asks for
+//! (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`), with the columns kube-apiserver's
+//! printers give each kind (priority 1 columns are the `-o wide` extras).
+
+use serde_json::{Value, json};
+
+use crate::meta;
+use crate::resources::ResourceType;
+
+/// Whether the client asked for a Table.
+pub fn wants_table(accept: &str) -> bool {
+    accept.split(',').any(|choice| {
+        let parts: Vec<&str> = choice.split(';').map(str::trim).collect();
+        parts.contains(&"as=Table") && parts.contains(&"g=meta.k8s.io") && (parts.contains(&"v=v1") || parts.contains(&"v=v1beta1"))
+    })
+}
+
+struct Column {
+    name: &'static str,
+    kind: &'static str,
+    priority: u8,
+    description: &'static str,
+}
+
+const fn column(name: &'static str, kind: &'static str, priority: u8, description: &'static str) -> Column {
+    Column { name, kind, priority, description }
+}
+
+fn columns(kind: &str) -> Vec<Column> {
+    let name = column("Name", "string", 0, "Name must be unique within a namespace.");
+    let age = column("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when this object was created.");
+    match kind {
+        "Pod" => vec![
+            name,
+            column("Ready", "string", 0, "The aggregate readiness state of this pod for accepting traffic."),
+            column("Status", "string", 0, "The aggregate status of the containers in this pod."),
+            column("Restarts", "string", 0, "The number of times the containers in this pod have been restarted."),
+            age,
+            column("IP", "string", 1, "IP address allocated to the pod."),
+            column("Node", "string", 1, "Name of the node this pod is assigned to."),
+            column("Nominated Node", "string", 1, "Name of the node this pod is nominated to."),
+            column("Readiness Gates", "string", 1, "Readiness gates of this pod."),
+        ],
+        "Deployment" => vec![
+            name,
+            column("Ready", "string", 0, "Number of the pod with ready state"),
+            column("Up-to-date", "integer", 0, "Total number of non-terminated pods targeted by this deployment that have the desired template spec."),
+            column("Available", "integer", 0, "Total number of available pods (ready for at least minReadySeconds) targeted by this deployment."),
+            age,
+            column("Containers", "string", 1, "Names of each container in the template."),
+            column("Images", "string", 1, "Images referenced by each container in the template."),
+            column("Selector", "string", 1, "Label selector for pods."),
+        ],
+        "ReplicaSet" => vec![
+            name,
+            column("Desired", "integer", 0, "Number of desired pods."),
+            column("Current", "integer", 0, "Number of actual replicas."),
+            column("Ready", "integer", 0, "The number of ready replicas for this replica set."),
+            age,
+            column("Containers", "string", 1, "Names of each container in the template."),
+            column("Images", "string", 1, "Images referenced by each container in the template."),
+            column("Selector", "string", 1, "Label selector for pods."),
+        ],
+        "Service" => vec![
+            name,
+            column("Type", "string", 0, "The type of service."),
+            column("Cluster-IP", "string", 0, "The cluster IP of the service."),
+            column("External-IP", "string", 0, "The external IP of the service."),
+            column("Port(s)", "string", 0, "The ports of the service."),
+            age,
+            column("Selector", "string", 1, "Label selector of the service."),
+        ],
+        "ConfigMap" => vec![name, column("Data", "integer", 0, "Number of data keys."), age],
+        "Secret" => vec![
+            name,
+            column("Type", "string", 0, "The type of the secret."),
+            column("Data", "integer", 0, "Number of data keys."),
+            age,
+        ],
+        "Namespace" => vec![name, column("Status", "string", 0, "The status of the namespace."), age],
+        "Node" => vec![
+            name,
+            column("Status", "string", 0, "The status of the node."),
+            column("Roles", "string", 0, "The roles of the node."),
+            age,
+            column("Version", "string", 0, "Kubelet Version reported by the node."),
+            column("Internal-IP", "string", 1, "List of internal IPs for the node."),
+            column("External-IP", "string", 1, "List of external IPs for the node."),
+            column("OS-Image", "string", 1, "OS image reported by the node."),
+            column("Kernel-Version", "string", 1, "Kernel version reported by the node."),
+            column("Container-Runtime", "string", 1, "Container runtime and version reported by the node."),
+        ],
+        "Endpoints" => vec![name, column("Endpoints", "string", 0, "Endpoints of the service."), age],
+        "Event" => vec![
+            column("Last Seen", "string", 0, "Time of the last occurrence."),
+            column("Type", "string", 0, "Type of the event."),
+            column("Reason", "string", 0, "Reason of the event."),
+            column("Object", "string", 0, "The object this event is about."),
+            column("Message", "string", 0, "A human-readable description of the event."),
+        ],
+        "Lease" => vec![name, column("Holder", "string", 0, "The holder of the lease."), age],
+        _ => vec![name, age],
+    }
+}
+
+/// The Table of `objects`, each row carrying the object itself so that clients can print it
+/// in any other form too.
+pub fn table(resource: &ResourceType, objects: &[Value], list_metadata: Value) -> Value {
+    let definitions: Vec<Value> = columns(resource.kind)
+        .iter()
+        .map(|column| {
+            let format = if column.name == "Name" { "name" } else { "" };
+            json!({"name": column.name, "type": column.kind, "format": format, "description": column.description, "priority": column.priority})
+        })
+        .collect();
+    let rows: Vec<Value> = objects.iter().map(|object| json!({"cells": cells(resource.kind, object), "object": object})).collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_metadata, "columnDefinitions": definitions, "rows": rows})
+}
+
+fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
+    object.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn number(object: &Value, pointer: &str) -> i64 {
+    object.pointer(pointer).and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn list<'a>(object: &'a Value, pointer: &str) -> &'a [Value] {
+    object.pointer(pointer).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+}
+
+fn or_none(text: String) -> String {
+    if text.is_empty() { "<none>".to_string() } else { text }
+}
+
+fn cells(kind: &str, object: &Value) -> Vec<Value> {
+    let name = json!(meta::name(object).unwrap_or_default());
+    let age_cell = json!(age(meta::string(object, "creationTimestamp")));
+    match kind {
+        "Pod" => {
+            let statuses = list(object, "/status/containerStatuses");
+            let ready = statuses.iter().filter(|status| status.get("ready").and_then(Value::as_bool) == Some(true)).count();
+            let total = list(object, "/spec/containers").len();
+            let restarts: i64 = statuses.iter().map(|status| status.get("restartCount").and_then(Value::as_i64).unwrap_or(0)).sum();
+            let waiting = statuses
+                .iter()
+                .find_map(|status| status.pointer("/state/waiting/reason").and_then(Value::as_str))
+                .map(str::to_string);
+            let status = if meta::is_being_deleted(object) {
+                "Terminating".to_string()
+            } else {
+                waiting.or_else(|| object.pointer("/status/reason").and_then(Value::as_str).map(str::to_string)).unwrap_or_else(|| {
+                    let phase = text(object, "/status/phase");
+                    if phase.is_empty() { "Pending".to_string() } else { phase.to_string() }
+                })
+            };
+            vec![
+                name,
+                json!(format!("{ready}/{total}")),
+                json!(status),
+                json!(restarts.to_string()),
+                age_cell,
+                json!(or_none(text(object, "/status/podIP").to_string())),
+                json!(or_none(text(object, "/spec/nodeName").to_string())),
+                json!(or_none(text(object, "/status/nominatedNodeName").to_string())),
+                json!("<none>"),
+            ]
+        }
+        "Deployment" | "ReplicaSet" => {
+            let containers = list(object, "/spec/template/spec/containers");
+            let names: Vec<&str> = containers.iter().map(|c| c.get("name").and_then(Value::as_str).unwrap_or_default()).collect();
+            let images: Vec<&str> = containers.iter().map(|c| c.get("image").and_then(Value::as_str).unwrap_or_default()).collect();
+            let selector = selector_text(object.pointer("/spec/selector"));
+            let desired = number(object, "/spec/replicas");
+            let mut row = if kind == "Deployment" {
+                vec![
+                    name,
+                    json!(format!("{}/{desired}", number(object, "/status/readyReplicas"))),
+                    json!(number(object, "/status/updatedReplicas")),
+                    json!(number(object, "/status/availableReplicas")),
+                ]
+            } else {
+                vec![
+                    name,
+                    json!(desired),
+                    json!(number(object, "/status/replicas")),
+                    json!(number(object, "/status/readyReplicas")),
+                ]
+            };
+            row.extend([age_cell, json!(names.join(",")), json!(images.join(",")), json!(selector)]);
+            row
+        }
+        "Service" => {
+            let ports: Vec<String> = list(object, "/spec/ports")
+                .iter()
+                .map(|port| {
+                    let number = port.get("port").and_then(Value::as_i64).unwrap_or(0);
+                    let protocol = port.get("protocol").and_then(Value::as_str).unwrap_or("TCP");
+                    match port.get("nodePort").and_then(Value::as_i64) {
+                        Some(node_port) => format!("{number}:{node_port}/{protocol}"),
+                        None => format!("{number}/{protocol}"),
+                    }
+                })
+                .collect();
+            let service_type = text(object, "/spec/type");
+            let external = match service_type {
+                "ExternalName" => text(object, "/spec/externalName").to_string(),
+                "LoadBalancer" => "<pending>".to_string(),
+                _ => "<none>".to_string(),
+            };
+            let selector = object
+                .pointer("/spec/selector")
+                .and_then(Value::as_object)
+                .map(|labels| labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
+                .unwrap_or_default();
+            vec![
+                name,
+                json!(service_type),
+                json!(or_none(text(object, "/spec/clusterIP").to_string())),
+                json!(external),
+                json!(or_none(ports.join(","))),
+                age_cell,
+                json!(or_none(selector)),
+            ]
+        }
+        "ConfigMap" => {
+            let count = map_len(object, "/data") + map_len(object, "/binaryData");
+            vec![name, json!(count), age_cell]
+        }
+        "Secret" => vec![name, json!(text(object, "/type")), json!(map_len(object, "/data")), age_cell],
+        "Namespace" => vec![name, json!(text(object, "/status/phase")), age_cell],
+        "Node" => {
+            let ready = list(object, "/status/conditions")
+                .iter()
+                .find(|condition| condition.get("type").and_then(Value::as_str) == Some("Ready"))
+                .and_then(|condition| condition.get("status").and_then(Value::as_str));
+            let mut status = match ready {
+                Some("True") => "Ready".to_string(),
+                _ => "NotReady".to_string(),
+            };
+            if object.pointer("/spec/unschedulable").and_then(Value::as_bool) == Some(true) {
+                status.push_str(",SchedulingDisabled");
+            }
+            let roles: Vec<String> = meta::labels(object)
+                .keys()
+                .filter_map(|key| key.strip_prefix("node-role.kubernetes.io/").map(str::to_string))
+                .collect();
+            let address = |kind: &str| {
+                list(object, "/status/addresses")
+                    .iter()
+                    .filter(|address| address.get("type").and_then(Value::as_str) == Some(kind))
+                    .filter_map(|address| address.get("address").and_then(Value::as_str))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            vec![
+                name,
+                json!(status),
+                json!(or_none(roles.join(","))),
+                age_cell,
+                json!(text(object, "/status/nodeInfo/kubeletVersion")),
+                json!(or_none(address("InternalIP"))),
+                json!(or_none(address("ExternalIP"))),
+                json!(text(object, "/status/nodeInfo/osImage")),
+                json!(text(object, "/status/nodeInfo/kernelVersion")),
+                json!(text(object, "/status/nodeInfo/containerRuntimeVersion")),
+            ]
+        }
+        "Endpoints" => {
+            let mut endpoints = Vec::new();
+            for subset in list(object, "/subsets") {
+                let ports: Vec<i64> = list(subset, "/ports").iter().filter_map(|p| p.get("port").and_then(Value::as_i64)).collect();
+                for address in list(subset, "/addresses") {
+                    let ip = address.get("ip").and_then(Value::as_str).unwrap_or_default();
+                    if ports.is_empty() {
+                        endpoints.push(ip.to_string());
+                    }
+                    endpoints.extend(ports.iter().map(|port| format!("{ip}:{port}")));
+                }
+            }
+            vec![name, json!(or_none(endpoints.join(","))), age_cell]
+        }
+        "Event" => {
+            let last = meta::string(object, "creationTimestamp");
+            let last = object.get("lastTimestamp").and_then(Value::as_str).or(last);
+            let involved = format!(
+                "{}/{}",
+                text(object, "/involvedObject/kind").to_ascii_lowercase(),
+                text(object, "/involvedObject/name")
+            );
+            vec![
+                json!(age(last)),
+                json!(text(object, "/type")),
+                json!(text(object, "/reason")),
+                json!(involved),
+                json!(text(object, "/message")),
+            ]
+        }
+        "Lease" => vec![name, json!(text(object, "/spec/holderIdentity")), age_cell],
+        _ => vec![name, age_cell],
+    }
+}
+
+fn map_len(object: &Value, pointer: &str) -> usize {
+    object.pointer(pointer).and_then(Value::as_object).map_or(0, serde_json::Map::len)
+}
+
+fn selector_text(selector: Option<&Value>) -> String {
+    let Some(selector) = selector else { return "<none>".to_string() };
+    let mut parts: Vec<String> = selector
+        .get("matchLabels")
+        .and_then(Value::as_object)
+        .map(|labels| labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect())
+        .unwrap_or_default();
+    for expression in selector.get("matchExpressions").and_then(Value::as_array).map_or(&[][..], Vec::as_slice) {
+        let key = expression.get("key").and_then(Value::as_str).unwrap_or_default();
+        let values: Vec<&str> = expression.get("values").and_then(Value::as_array).map_or(Vec::new(), |v| v.iter().filter_map(Value::as_str).collect());
+        let part = match expression.get("operator").and_then(Value::as_str).unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            other => format!("{key} {other}"),
+        };
+        parts.push(part);
+    }
+    if parts.is_empty() { "<none>".to_string() } else { parts.join(",") }
+}
+
+/// An age as kubectl shows it (`12s`, `5m3s`, `4h`, `3d2h`, `2y`), or `<unknown>`.
+pub fn age(timestamp: Option<&str>) -> String {
+    let Some(then) = timestamp.and_then(|text| text.parse::<jiff::Timestamp>().ok()) else {
+        return "<unknown>".to_string();
+    };
+    let seconds = jiff::Timestamp::now().as_second().saturating_sub(then.as_second()).max(0);
+    human_duration(seconds)
+}
+
+/// Kubernetes' `duration.HumanDuration`.
+pub fn human_duration(seconds: i64) -> String {
+    let minutes = seconds / 60;
+    let hours = seconds / 3600;
+    let days = hours / 24;
+    let years = days / 365;
+    if seconds < 60 * 2 {
+        format!("{seconds}s")
+    } else if minutes < 10 {
+        let rest = seconds % 60;
+        if rest == 0 { format!("{minutes}m") } else { format!("{minutes}m{rest}s") }
+    } else if minutes < 60 * 3 {
+        format!("{minutes}m")
+    } else if hours < 8 {
+        let rest = minutes % 60;
+        if rest == 0 { format!("{hours}h") } else { format!("{hours}h{rest}m") }
+    } else if hours < 48 {
+        format!("{hours}h")
+    } else if hours < 24 * 8 {
+        let rest = hours % 24;
+        if rest == 0 { format!("{days}d") } else { format!("{days}d{rest}h") }
+    } else if hours < 24 * 365 * 2 {
+        format!("{days}d")
+    } else if hours < 24 * 365 * 8 {
+        let rest = days % 365;
+        if rest == 0 { format!("{years}y") } else { format!("{years}y{rest}d") }
+    } else {
+        format!("{years}y")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_durations_match_kubectl() {
+        for (seconds, shown) in [(5, "5s"), (119, "119s"), (120, "2m"), (125, "2m5s"), (600, "10m"), (3 * 3600, "3h"), (3 * 3600 + 120, "3h2m"), (30 * 3600, "30h"), (50 * 3600, "2d2h"), (10 * 86400, "10d"), (800 * 86400, "2y70d")] {
+            assert_eq!(human_duration(seconds), shown, "{seconds}");
+        }
+    }
+
+    #[test]
+    fn accept_headers() {
+        assert!(wants_table("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"));
+        assert!(!wants_table("application/json"));
+        assert!(!wants_table(""));
+    }
+
+    #[test]
+    fn rows_of_a_service_and_a_deployment() {
+        let service = json!({"metadata": {"name": "web"}, "spec": {"type": "NodePort", "clusterIP": "10.96.1.2", "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}], "selector": {"app": "web"}}});
+        let row = cells("Service", &service);
+        assert_eq!(row[1..5], [json!("NodePort"), json!("10.96.1.2"), json!("<none>"), json!("80:30080/TCP")]);
+        let deployment = json!({"metadata": {"name": "web"}, "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}, "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}});
+        let row = cells("Deployment", &deployment);
+        assert_eq!(row[1], json!("2/3"));
+        assert_eq!(row[7], json!("app=web"));
+    }
+}

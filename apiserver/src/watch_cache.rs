@@ -1,0 +1,337 @@
+//! The watch cache: one storage watch per resource type, fanned out to every client watch.
+//!
+//! Each resource type's cache lists its prefix once, then follows one storage watch from that
+//! revision, keeping the current objects and a window of recent events. A client watch from a
+//! resourceVersion inside the window is served from it and then from the live feed, so a
+//! thousand watchers cost one storage watch. A resourceVersion older than the window falls back
+//! to a storage watch of its own (the store still has that history until compaction; after
+//! it, the client gets 410 Gone, as from kube-apiserver).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinSet;
+
+use crate::meta;
+use crate::resources::{RESOURCES, ResourceType};
+use crate::storage::{KeyValue, ListOptions, Revision, Store, StoreError, WatchEvent};
+
+/// Events kept per resource type for watches that resume from a recent resourceVersion.
+const HISTORY: usize = 10_000;
+/// Events buffered per live watcher before it is cut off as too slow (it then resumes).
+const LIVE_BUFFER: usize = 4_096;
+const LIST_PAGE: usize = 1_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventType {
+    Added,
+    Modified,
+    Deleted,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Added => "ADDED",
+            EventType::Modified => "MODIFIED",
+            EventType::Deleted => "DELETED",
+        }
+    }
+}
+
+/// A change to one object, with `metadata.resourceVersion` set on the objects.
+#[derive(Debug)]
+pub struct CachedEvent {
+    pub kind: EventType,
+    pub revision: Revision,
+    pub key: String,
+    /// The object after the change; for a delete, its last state at the delete's revision.
+    pub object: Arc<Value>,
+    pub previous: Option<Arc<Value>>,
+}
+
+/// The watch caches of every served resource type, and the tasks that feed them.
+pub struct WatchCache {
+    caches: HashMap<String, Arc<ResourceCache>>,
+    tasks: JoinSet<()>,
+}
+
+impl WatchCache {
+    /// Starts one feeding task per resource type; they run until the cache is dropped.
+    pub fn start(store: Arc<dyn Store>) -> Self {
+        let mut caches = HashMap::new();
+        let mut tasks = JoinSet::new();
+        for resource in RESOURCES {
+            let cache = Arc::new(ResourceCache::new(resource));
+            caches.insert(resource.prefix(), cache.clone());
+            tasks.spawn(feed(cache, store.clone()));
+        }
+        Self { caches, tasks }
+    }
+
+    pub fn of(&self, resource: &ResourceType) -> Option<&Arc<ResourceCache>> {
+        self.caches.get(&resource.prefix())
+    }
+}
+
+impl Drop for WatchCache {
+    fn drop(&mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+pub struct ResourceCache {
+    resource: &'static ResourceType,
+    state: RwLock<State>,
+    ready: watch::Sender<bool>,
+}
+
+struct State {
+    objects: BTreeMap<String, Arc<Value>>,
+    history: VecDeque<Arc<CachedEvent>>,
+    /// Every event after this revision is in `history` or still to come.
+    horizon: Revision,
+    /// The newest revision the cache has seen (a list's or an event's).
+    revision: Revision,
+    live: broadcast::Sender<Arc<CachedEvent>>,
+}
+
+/// Where a client watch starts from.
+pub enum Start {
+    /// Cached events after the requested revision, then the live feed.
+    Resume { replay: Vec<Arc<CachedEvent>>, live: broadcast::Receiver<Arc<CachedEvent>> },
+    /// The revision is older than the cache's window.
+    TooOld,
+}
+
+impl ResourceCache {
+    fn new(resource: &'static ResourceType) -> Self {
+        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        let state = State { objects: BTreeMap::new(), history: VecDeque::new(), horizon: 0, revision: 0, live };
+        Self { resource, state: RwLock::new(state), ready: watch::Sender::new(false) }
+    }
+
+    pub async fn wait_ready(&self) {
+        let mut ready = self.ready.subscribe();
+        let _ = ready.wait_for(|ready| *ready).await;
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        // A panic while holding the lock cannot leave the state half-updated in a way that
+        // matters more than stopping would: recover the guard.
+        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The current objects and the revision they are at, plus the live feed after it,
+    /// taken atomically so that nothing falls between the two.
+    pub fn snapshot(&self) -> (Vec<Arc<Value>>, Revision, broadcast::Receiver<Arc<CachedEvent>>) {
+        let state = self.read();
+        (state.objects.values().cloned().collect(), state.revision, state.live.subscribe())
+    }
+
+    /// The events after `revision` and the live feed after them.
+    pub fn start_after(&self, revision: Revision) -> Start {
+        let state = self.read();
+        if revision < state.horizon {
+            return Start::TooOld;
+        }
+        let replay = state.history.iter().filter(|event| event.revision > revision).cloned().collect();
+        Start::Resume { replay, live: state.live.subscribe() }
+    }
+
+    fn reset(&self, objects: BTreeMap<String, Arc<Value>>, revision: Revision) {
+        let mut state = self.write();
+        state.objects = objects;
+        state.history.clear();
+        state.horizon = revision;
+        state.revision = revision;
+        // Watchers of the previous incarnation may have missed events: close their feed so
+        // that they resume from their last resourceVersion (and get 410 if it is gone).
+        let (live, _) = broadcast::channel(LIVE_BUFFER);
+        state.live = live;
+        drop(state);
+        self.ready.send_replace(true);
+    }
+
+    fn apply(&self, event: CachedEvent) {
+        let event = Arc::new(event);
+        let mut state = self.write();
+        match event.kind {
+            EventType::Deleted => state.objects.remove(&event.key),
+            _ => state.objects.insert(event.key.clone(), event.object.clone()),
+        };
+        state.revision = state.revision.max(event.revision);
+        state.history.push_back(event.clone());
+        while state.history.len() > HISTORY {
+            if let Some(dropped) = state.history.pop_front() {
+                state.horizon = dropped.revision;
+            }
+        }
+        // No receivers is fine: nobody is watching.
+        let _ = state.live.send(event);
+    }
+
+    /// The previous state of `key` as the cache knows it (for storage events without one).
+    fn current(&self, key: &str) -> Option<Arc<Value>> {
+        self.read().objects.get(key).cloned()
+    }
+}
+
+async fn feed(cache: Arc<ResourceCache>, store: Arc<dyn Store>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let resource = cache.resource.plural;
+        match fill_and_follow(&cache, store.as_ref()).await {
+            Ok(()) => backoff = Duration::from_millis(100),
+            Err(err) => {
+                tracing::warn!(resource, error = %err, retry_in = ?backoff, "watch cache lost its storage watch");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Lists the resource type, then applies its storage watch until that ends.
+async fn fill_and_follow(cache: &ResourceCache, store: &dyn Store) -> Result<(), StoreError> {
+    let prefix = cache.resource.prefix();
+    let mut options = ListOptions { limit: Some(LIST_PAGE), ..ListOptions::default() };
+    let mut objects = BTreeMap::new();
+    let revision = loop {
+        let page = store.list(&prefix, options.clone()).await?;
+        for kv in page.items {
+            if let Some(object) = decode(&kv) {
+                objects.insert(kv.key, Arc::new(object));
+            }
+        }
+        match page.next_key {
+            Some(next) => {
+                options.start_key = Some(next);
+                options.revision = Some(page.revision);
+            }
+            None => break page.revision,
+        }
+    };
+    let mut stream = store.watch(&prefix, revision + 1).await?;
+    cache.reset(objects, revision);
+    tracing::debug!(resource = cache.resource.plural, revision, "watch cache filled");
+    while let Some(event) = stream.next().await {
+        if let Some(event) = convert(event?, |key| cache.current(key)) {
+            cache.apply(event);
+        }
+    }
+    Err(StoreError::Unavailable("the storage watch ended".into()))
+}
+
+/// A storage event as a cached event; `None` for an object that cannot be decoded (logged).
+pub fn convert(event: WatchEvent, current: impl Fn(&str) -> Option<Arc<Value>>) -> Option<CachedEvent> {
+    let revision = event.revision();
+    match event {
+        WatchEvent::Created(kv) => Some(CachedEvent {
+            kind: EventType::Added,
+            revision,
+            object: Arc::new(decode(&kv)?),
+            key: kv.key,
+            previous: None,
+        }),
+        WatchEvent::Updated { current: kv, previous } => {
+            let previous = previous.and_then(|previous| decode(&previous)).map(Arc::new).or_else(|| current(&kv.key));
+            Some(CachedEvent {
+                kind: EventType::Modified,
+                revision,
+                object: Arc::new(decode(&kv)?),
+                key: kv.key,
+                previous,
+            })
+        }
+        WatchEvent::Deleted { key, revision, previous } => {
+            let last = previous.and_then(|previous| decode(&previous)).map(Arc::new).or_else(|| current(&key))?;
+            // A deleted object is reported at the revision of its deletion, as Kubernetes does.
+            let mut object = (*last).clone();
+            meta::set(&mut object, "resourceVersion", json!(revision.to_string()));
+            Some(CachedEvent { kind: EventType::Deleted, revision, key, object: Arc::new(object), previous: Some(last) })
+        }
+    }
+}
+
+/// The stored object with its `resourceVersion` filled in from the store revision.
+pub fn decode(kv: &KeyValue) -> Option<Value> {
+    match kv.decode::<Value>() {
+        Ok(mut object) => {
+            meta::set(&mut object, "resourceVersion", json!(kv.mod_revision.to_string()));
+            Some(object)
+        }
+        Err(err) => {
+            tracing::error!(key = %kv.key, error = %err, "skipping an object that cannot be decoded");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources;
+
+    fn event(revision: Revision, name: &str, kind: EventType) -> CachedEvent {
+        let object = json!({"metadata": {"name": name, "resourceVersion": revision.to_string()}});
+        CachedEvent { kind, revision, key: format!("/registry/core/configmaps/ns/{name}"), object: Arc::new(object), previous: None }
+    }
+
+    fn configmaps() -> ResourceCache {
+        ResourceCache::new(resources::find("", "v1", "configmaps").expect("served"))
+    }
+
+    #[test]
+    fn resumes_from_any_revision_in_its_window() {
+        let cache = configmaps();
+        cache.reset(BTreeMap::new(), 10);
+        for revision in 11..=20 {
+            cache.apply(event(revision, &format!("cm-{revision}"), EventType::Added));
+        }
+        let Start::Resume { replay, .. } = cache.start_after(15) else { panic!("15 is in the window") };
+        let revisions: Vec<Revision> = replay.iter().map(|event| event.revision).collect();
+        assert_eq!(revisions, vec![16, 17, 18, 19, 20]);
+        let Start::Resume { replay, .. } = cache.start_after(10) else { panic!("10 is the list revision") };
+        assert_eq!(replay.len(), 10);
+        assert!(matches!(cache.start_after(9), Start::TooOld));
+        let (objects, revision, _) = cache.snapshot();
+        assert_eq!((objects.len(), revision), (10, 20));
+    }
+
+    #[test]
+    fn the_window_slides_and_deletes_leave_the_snapshot() {
+        let cache = configmaps();
+        cache.reset(BTreeMap::new(), 0);
+        let last = HISTORY as Revision + 5;
+        for revision in 1..=last {
+            cache.apply(event(revision, "same", EventType::Modified));
+        }
+        assert!(matches!(cache.start_after(4), Start::TooOld));
+        assert!(matches!(cache.start_after(5), Start::Resume { .. }));
+        cache.apply(event(last + 1, "same", EventType::Deleted));
+        assert!(cache.snapshot().0.is_empty());
+    }
+
+    #[tokio::test]
+    async fn live_events_follow_the_replay_without_a_gap() {
+        let cache = configmaps();
+        cache.reset(BTreeMap::new(), 0);
+        cache.apply(event(1, "a", EventType::Added));
+        let Start::Resume { replay, mut live } = cache.start_after(0) else { panic!("in window") };
+        cache.apply(event(2, "b", EventType::Added));
+        assert_eq!(replay.iter().map(|event| event.revision).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(live.recv().await.expect("live event").revision, 2);
+        // A reset (relist) closes the live feed so that watchers resume from their revision.
+        cache.reset(BTreeMap::new(), 2);
+        assert!(live.recv().await.is_err());
+    }
+}

@@ -1,0 +1,462 @@
+//! The real `apiserver` binary, on the embedded store and on etcd, driven by outside clients:
+//! the real `kubectl`, the Python `kubernetes` client, and raw HTTP for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use common::testing::{ApiServer, Storage};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(common::testing::Storage::Embedded).await;
+                }
+            )*
+        }
+        mod etcd {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test(common::testing::Storage::Etcd).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_stores!(
+    kubectl_applies_gets_and_deletes_the_demo_app,
+    python_client_creates_lists_watches_and_deletes_configmaps,
+    restart_loses_nothing_and_watches_resume,
+    bad_input_gets_the_right_status_and_changes_nothing,
+    a_watch_from_compacted_history_is_gone,
+    lists_page_and_dry_runs_and_deletecollection_write_nothing_else,
+    watches_end_at_their_timeout_with_a_bookmark,
+);
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn kubectl(server: &ApiServer, args: &[&str]) -> Output {
+    Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+        .args(args)
+        .output()
+        .expect("run kubectl")
+}
+
+/// Runs kubectl and returns its stdout, failing the test with its stderr if it fails.
+fn kubectl_ok(server: &ApiServer, args: &[&str]) -> String {
+    let output = kubectl(server, args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "kubectl {args:?} failed:\n{stdout}\n{stderr}\n--- apiserver log:\n{}", log_tail(server));
+    stdout
+}
+
+fn log_tail(server: &ApiServer) -> String {
+    let text = std::fs::read_to_string(server.log_path()).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(30).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+async fn kubectl_applies_gets_and_deletes_the_demo_app(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap();
+    let demo = workspace_root().join("manifests/demo/app.yaml");
+    let demo = demo.to_str().unwrap();
+
+    assert_eq!(kubectl_ok(&server, &["create", "namespace", "demo"]).trim(), "namespace/demo created");
+    let applied = kubectl_ok(&server, &["apply", "-n", "demo", "-f", demo]);
+    for line in [
+        "configmap/example-config created",
+        "secret/example-secret created",
+        "deployment.apps/example created",
+        "service/example-service created",
+    ] {
+        assert!(applied.contains(line), "{line:?} missing from:\n{applied}");
+    }
+
+    // Applying it again changed: a second apply patches, it does not fail.
+    let original = std::fs::read_to_string(demo).unwrap();
+    let changed = original.replace("replicas: 2", "replicas: 3").replace("url: example-service", "url: example-service.demo");
+    assert_ne!(changed, original);
+    let dir = tempfile::tempdir().unwrap();
+    let changed_path = dir.path().join("app.yaml");
+    std::fs::write(&changed_path, &changed).unwrap();
+    let reapplied = kubectl_ok(&server, &["apply", "-n", "demo", "-f", changed_path.to_str().unwrap()]);
+    for line in [
+        "configmap/example-config configured",
+        "secret/example-secret unchanged",
+        "deployment.apps/example configured",
+        "service/example-service unchanged",
+    ] {
+        assert!(reapplied.contains(line), "{line:?} missing from:\n{reapplied}");
+    }
+
+    let listed = kubectl_ok(&server, &["get", "deploy,svc,cm,secret", "-n", "demo"]);
+    for name in ["deployment.apps/example", "service/example-service", "configmap/example-config", "secret/example-secret"] {
+        assert!(listed.contains(name), "{name} missing from:\n{listed}");
+    }
+    let yaml = kubectl_ok(&server, &["get", "deploy", "example", "-n", "demo", "-o", "yaml"]);
+    assert!(yaml.contains("replicas: 3"), "{yaml}");
+    let deployment: Value = serde_json::from_str(&kubectl_ok(&server, &["get", "deploy", "example", "-n", "demo", "-o", "json"])).unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 3);
+    assert_eq!(deployment["metadata"]["generation"], 2);
+    let config: Value = serde_json::from_str(&kubectl_ok(&server, &["get", "cm", "example-config", "-n", "demo", "-o", "json"])).unwrap();
+    assert_eq!(config["data"]["url"], "example-service.demo");
+    let service: Value = serde_json::from_str(&kubectl_ok(&server, &["get", "svc", "example-service", "-n", "demo", "-o", "json"])).unwrap();
+    let cluster_ip = service["spec"]["clusterIP"].as_str().unwrap();
+    assert!(cluster_ip.starts_with("10.9") || cluster_ip.starts_with("10.10") || cluster_ip.starts_with("10.11"), "{cluster_ip}");
+
+    let pods = kubectl(&server, &["get", "pods", "-A"]);
+    assert!(pods.status.success());
+    assert!(String::from_utf8_lossy(&pods.stderr).contains("No resources found"), "{pods:?}");
+
+    let deleted = kubectl_ok(&server, &["delete", "-n", "demo", "-f", changed_path.to_str().unwrap()]);
+    assert!(deleted.contains("deployment.apps \"example\" deleted"), "{deleted}");
+    let left = kubectl(&server, &["get", "deploy,svc,cm,secret", "-n", "demo"]);
+    assert!(String::from_utf8_lossy(&left.stderr).contains("No resources found"), "{left:?}");
+}
+
+async fn python_client_creates_lists_watches_and_deletes_configmaps(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap();
+    let script = r#"
+import sys
+from kubernetes import client, config, watch
+config.load_kube_config(config_file=sys.argv[1])
+v1 = client.CoreV1Api()
+v1.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name="py")))
+for name, tier in [("a", "web"), ("b", "web"), ("c", "db")]:
+    body = client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name, labels={"tier": tier}), data={"k": name})
+    v1.create_namespaced_config_map("py", body)
+web = v1.list_namespaced_config_map("py", label_selector="tier=web")
+assert sorted(item.metadata.name for item in web.items) == ["a", "b"], web.items
+rv = web.metadata.resource_version
+v1.create_namespaced_config_map("py", client.V1ConfigMap(metadata=client.V1ObjectMeta(name="d", labels={"tier": "web"})))
+v1.patch_namespaced_config_map("c", "py", {"metadata": {"labels": {"tier": "web"}}})
+seen = []
+w = watch.Watch()
+for event in w.stream(v1.list_namespaced_config_map, "py", label_selector="tier=web", resource_version=rv, timeout_seconds=5):
+    seen.append((event["type"], event["object"].metadata.name))
+    if len(seen) == 2:
+        w.stop()
+assert seen == [("ADDED", "d"), ("ADDED", "c")], seen
+for name in ["a", "b", "c", "d"]:
+    v1.delete_namespaced_config_map(name, "py")
+left = v1.list_namespaced_config_map("py")
+assert left.items == [], left.items
+print("python client OK")
+"#;
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(server.kubeconfig())
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("python client OK"),
+        "python client failed:\n{stdout}\n{}\n--- apiserver log:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        log_tail(&server)
+    );
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    fn new(server: &ApiServer) -> Self {
+        Self { http: reqwest::Client::new(), base: server.url() }
+    }
+
+    async fn send(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).body(body);
+        if !content_type.is_empty() {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.expect("request");
+        let code = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn json(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
+        self.send(method, path, "application/json", body.to_string().into_bytes()).await
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send("GET", path, "", Vec::new()).await
+    }
+}
+
+fn configmap(name: &str, data: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": data}})
+}
+
+/// Reads watch events from a streaming response until `count` arrived (30 s at most).
+async fn watch_events(client: &Client, path: &str, count: usize) -> Vec<Value> {
+    let response = client.http.get(format!("{}{path}", client.base)).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let mut body = response.bytes_stream();
+    let mut buffer = Vec::new();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while events.len() < count {
+        let chunk = tokio::time::timeout_at(deadline, body.next())
+            .await
+            .unwrap_or_else(|_| panic!("watch stalled after {events:?}"))
+            .expect("watch ended early")
+            .unwrap();
+        buffer.extend_from_slice(&chunk);
+        while let Some(end) = buffer.iter().position(|byte| *byte == b'\n') {
+            let line: Vec<u8> = buffer.drain(..=end).collect();
+            events.push(serde_json::from_slice(&line).unwrap());
+        }
+    }
+    events
+}
+
+async fn restart_loses_nothing_and_watches_resume(storage: Storage) {
+    let mut server = ApiServer::start(storage).unwrap();
+    let client = Client::new(&server);
+    assert_eq!(client.json("POST", "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keep"}})).await.0, 201);
+    let collection = "/api/v1/namespaces/keep/configmaps";
+    for i in 0..20 {
+        assert_eq!(client.json("POST", collection, &configmap(&format!("cm-{i}"), "before")).await.0, 201);
+    }
+    let (_, list) = client.get(collection).await;
+    let seen = list["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+
+    // Changes the watcher has not seen yet, then a crash.
+    assert_eq!(client.json("POST", collection, &configmap("while-away", "x")).await.0, 201);
+    assert_eq!(client.send("DELETE", &format!("{collection}/cm-0"), "", Vec::new()).await.0, 200);
+    server.kill();
+    server.start_again().unwrap();
+
+    let (_, after) = client.get(collection).await;
+    let names = |list: &Value| -> Vec<String> {
+        list["items"].as_array().unwrap().iter().map(|item| item["metadata"]["name"].as_str().unwrap().to_string()).collect()
+    };
+    let mut expected = names(&list);
+    expected.retain(|name| name != "cm-0");
+    expected.push("while-away".into());
+    expected.sort();
+    let mut found = names(&after);
+    found.sort();
+    assert_eq!(found, expected);
+
+    assert_eq!(client.json("POST", collection, &configmap("after-restart", "y")).await.0, 201);
+    let events = watch_events(&client, &format!("{collection}?watch=true&resourceVersion={seen}"), 3).await;
+    let summary: Vec<(String, String)> = events
+        .iter()
+        .map(|event| (event["type"].as_str().unwrap().to_string(), event["object"]["metadata"]["name"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(summary, vec![
+        ("ADDED".to_string(), "while-away".to_string()),
+        ("DELETED".to_string(), "cm-0".to_string()),
+        ("ADDED".to_string(), "after-restart".to_string()),
+    ]);
+}
+
+async fn bad_input_gets_the_right_status_and_changes_nothing(storage: Storage) {
+    let mut server = ApiServer::start(storage).unwrap();
+    let client = Client::new(&server);
+    assert_eq!(client.json("POST", "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "bad"}})).await.0, 201);
+    let collection = "/api/v1/namespaces/bad/configmaps";
+    assert_eq!(client.json("POST", collection, &configmap("existing", "v")).await.0, 201);
+    let (_, before) = client.get(collection).await;
+
+    let big = "x".repeat(4 * 1024 * 1024);
+    let rows: Vec<(&str, String, &str, Vec<u8>, u16, &str)> = vec![
+        ("POST", collection.to_string(), "application/json", b"{\"apiVersion\": \"v1\", \"kind\": ".to_vec(), 400, "BadRequest"),
+        ("POST", collection.to_string(), "application/json", b"[1, 2]".to_vec(), 400, "BadRequest"),
+        ("POST", collection.to_string(), "application/yaml", b"kind: ConfigMap\n\tname: x".to_vec(), 415, "UnsupportedMediaType"),
+        ("POST", collection.to_string(), "application/json", json!({"apiVersion": "apps/v1", "kind": "ConfigMap", "metadata": {"name": "x"}}).to_string().into_bytes(), 400, "BadRequest"),
+        ("POST", collection.to_string(), "application/json", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}}).to_string().into_bytes(), 400, "BadRequest"),
+        ("POST", collection.to_string(), "application/json", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}).to_string().into_bytes(), 422, "Invalid"),
+        ("POST", collection.to_string(), "application/json", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "Not_Valid"}}).to_string().into_bytes(), 422, "Invalid"),
+        ("POST", collection.to_string(), "application/json", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "namespace": "other"}}).to_string().into_bytes(), 400, "BadRequest"),
+        ("POST", collection.to_string(), "application/json", format!("{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"big\"}}, \"data\": {{\"k\": \"{big}\"}}}}").into_bytes(), 413, "RequestEntityTooLarge"),
+        ("POST", format!("{collection}?fieldValidation=Strict"), "application/json", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "spec": {"unknown": 1}}).to_string().into_bytes(), 400, "BadRequest"),
+        ("POST", collection.to_string(), "application/json", configmap("existing", "again").to_string().into_bytes(), 409, "AlreadyExists"),
+        ("POST", "/api/v1/namespaces/missing/configmaps".to_string(), "application/json", configmap("x", "v").to_string().into_bytes(), 404, "NotFound"),
+        ("PUT", format!("{collection}/existing"), "application/json", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "existing", "resourceVersion": "1"}}).to_string().into_bytes(), 409, "Conflict"),
+        ("PUT", format!("{collection}/existing"), "application/json", configmap("other-name", "v").to_string().into_bytes(), 400, "BadRequest"),
+        ("PATCH", format!("{collection}/existing"), "application/json-patch+json", json!([{"op": "test", "path": "/data/k", "value": "nope"}]).to_string().into_bytes(), 422, "Invalid"),
+        ("PATCH", format!("{collection}/existing"), "text/plain", b"{}".to_vec(), 415, "UnsupportedMediaType"),
+        ("GET", format!("{collection}/missing"), "", Vec::new(), 404, "NotFound"),
+        ("GET", format!("{collection}?labelSelector=a%20in%20(b"), "", Vec::new(), 400, "BadRequest"),
+        ("GET", format!("{collection}?fieldSelector=spec.nodeName%3Dx"), "", Vec::new(), 400, "BadRequest"),
+        ("GET", format!("{collection}?limit=abc"), "", Vec::new(), 400, "BadRequest"),
+        ("GET", "/api/v1/widgets".to_string(), "", Vec::new(), 404, "NotFound"),
+        ("DELETE", format!("{collection}/missing"), "", Vec::new(), 404, "NotFound"),
+        ("POST", format!("{collection}/existing"), "application/json", b"{}".to_vec(), 405, "MethodNotAllowed"),
+    ];
+    for (method, path, content_type, body, code, reason) in rows {
+        let (got, status) = client.send(method, &path, content_type, body).await;
+        assert_eq!((got, status["reason"].as_str().unwrap_or_default()), (code, reason), "{method} {path}: {status}");
+        assert_eq!(status["kind"], "Status", "{method} {path}: {status}");
+        assert!(!status["message"].as_str().unwrap_or_default().is_empty(), "{status}");
+    }
+
+    assert!(server.is_running(), "the apiserver died:\n{}", log_tail(&server));
+    let (_, after) = client.get(collection).await;
+    assert_eq!(after["items"], before["items"], "bad input changed what is stored");
+}
+
+/// etcd's own count of its watchers, from its metrics endpoint.
+async fn etcd_watchers(endpoint: &str) -> u64 {
+    let metrics = reqwest::get(format!("{endpoint}/metrics")).await.unwrap().text().await.unwrap();
+    metrics
+        .lines()
+        .find(|line| line.starts_with("etcd_debugging_mvcc_watcher_total "))
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|value| value.parse::<f64>().ok())
+        .map(|value| value as u64)
+        .unwrap_or_else(|| panic!("etcd reports no watcher count:\n{metrics}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_watchers_share_one_storage_watch_per_resource() {
+    let server = ApiServer::start(Storage::Etcd).unwrap();
+    let endpoint = server.etcd.as_ref().unwrap().endpoint();
+    let client = Client::new(&server);
+    assert_eq!(client.json("POST", "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "many"}})).await.0, 201);
+    let before = etcd_watchers(&endpoint).await;
+    let (_, list) = client.get("/api/v1/namespaces/many/configmaps").await;
+    let revision = list["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let mut streams = Vec::new();
+    for _ in 0..1000 {
+        let response = http
+            .get(format!("{}/api/v1/namespaces/many/configmaps?watch=true&resourceVersion={revision}", server.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        streams.push(response.bytes_stream());
+    }
+    let during = etcd_watchers(&endpoint).await;
+    assert!(during <= before + 2, "1,000 watchers opened {} storage watches", during - before);
+
+    assert_eq!(client.json("POST", "/api/v1/namespaces/many/configmaps", &configmap("one-change", "v")).await.0, 201);
+    let mut received = 0;
+    for stream in &mut streams {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), stream.next()).await.expect("a watcher got nothing");
+        let text = String::from_utf8(chunk.unwrap().unwrap().to_vec()).unwrap();
+        assert!(text.contains("\"ADDED\"") && text.contains("one-change"), "{text}");
+        received += 1;
+    }
+    assert_eq!(received, 1000);
+}
+
+async fn a_watch_from_compacted_history_is_gone(storage: Storage) {
+    let mut server = ApiServer::start_with_args(storage, &["--compaction-interval-seconds=1"]).unwrap();
+    let client = Client::new(&server);
+    assert_eq!(client.json("POST", "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "old"}})).await.0, 201);
+    let collection = "/api/v1/namespaces/old/configmaps";
+    let (_, first) = client.json("POST", collection, &configmap("first", "v")).await;
+    let old = first["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    assert_eq!(client.json("POST", collection, &configmap("second", "v")).await.0, 201);
+    // Each compaction tick compacts up to what was current at the tick before, so within a few
+    // ticks after a later write, history up to "second" is gone. A restarted apiserver's watch
+    // cache starts at the present, so the old revision can then only come from storage.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(client.json("POST", collection, &configmap("third", "v")).await.0, 201);
+    let old_revision: i64 = old.parse().unwrap();
+    let compacted_past_old = || {
+        std::fs::read_to_string(server.log_path()).unwrap_or_default().lines().any(|line| {
+            line.contains("compacted storage history")
+                && line.split("revision=").nth(1).and_then(|rest| rest.split_whitespace().next()).and_then(|n| n.parse::<i64>().ok()).is_some_and(|n| n > old_revision + 1)
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !compacted_past_old() {
+        assert!(std::time::Instant::now() < deadline, "storage was never compacted:\n{}", log_tail(&server));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.kill();
+    server.start_again().unwrap();
+    let events = watch_events(&client, &format!("{collection}?watch=true&resourceVersion={old}"), 1).await;
+    assert_eq!(events[0]["type"], "ERROR", "{events:?}");
+    assert_eq!(events[0]["object"]["code"], 410, "{events:?}");
+    assert_eq!(events[0]["object"]["reason"], "Expired", "{events:?}");
+    let (code, status) = client.get(&format!("{collection}?resourceVersion={old}&resourceVersionMatch=Exact")).await;
+    assert_eq!((code, status["reason"].as_str()), (410, Some("Expired")), "{status}");
+}
+
+async fn lists_page_and_dry_runs_and_deletecollection_write_nothing_else(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap();
+    let client = Client::new(&server);
+    assert_eq!(client.json("POST", "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "pages"}})).await.0, 201);
+    let collection = "/api/v1/namespaces/pages/configmaps";
+    for i in 0..25 {
+        let mut object = configmap(&format!("cm-{i:02}"), "v");
+        object["metadata"]["labels"] = json!({"parity": if i % 2 == 0 { "even" } else { "odd" }});
+        assert_eq!(client.json("POST", collection, &object).await.0, 201);
+    }
+    let (_, first) = client.get(&format!("{collection}?limit=10")).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 10);
+    assert_eq!(first["metadata"]["remainingItemCount"], 15);
+    let mut names: Vec<String> = Vec::new();
+    let mut page = first;
+    loop {
+        names.extend(page["items"].as_array().unwrap().iter().map(|item| item["metadata"]["name"].as_str().unwrap().to_string()));
+        let Some(token) = page["metadata"]["continue"].as_str().filter(|token| !token.is_empty()) else { break };
+        page = client.get(&format!("{collection}?limit=10&continue={token}")).await.1;
+    }
+    let expected: Vec<String> = (0..25).map(|i| format!("cm-{i:02}")).collect();
+    assert_eq!(names, expected);
+    let (code, _) = client.get(&format!("{collection}?limit=10&continue=not-a-token")).await;
+    assert_eq!(code, 400);
+
+    let (code, created) = client.json("POST", &format!("{collection}?dryRun=All"), &configmap("dry", "v")).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(client.get(&format!("{collection}/dry")).await.0, 404, "a dry run stored the object");
+    let (code, _) = client.send("DELETE", &format!("{collection}/cm-00?dryRun=All"), "", Vec::new()).await;
+    assert_eq!(code, 200);
+    assert_eq!(client.get(&format!("{collection}/cm-00")).await.0, 200, "a dry-run delete deleted");
+
+    let (code, deleted) = client.send("DELETE", &format!("{collection}?labelSelector=parity%3Deven"), "", Vec::new()).await;
+    assert_eq!(code, 200, "{deleted}");
+    assert_eq!(deleted["items"].as_array().unwrap().len(), 13);
+    let (_, left) = client.get(collection).await;
+    let left: Vec<&str> = left["items"].as_array().unwrap().iter().map(|item| item["metadata"]["labels"]["parity"].as_str().unwrap()).collect();
+    assert_eq!(left.len(), 12);
+    assert!(left.iter().all(|parity| *parity == "odd"));
+
+    let metrics = reqwest::get(format!("{}/metrics", server.url())).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("apiserver_request_total{code=\"201\",resource=\"configmaps\",verb=\"POST\"} 26"), "{metrics}");
+    assert!(metrics.contains("apiserver_request_total{code=\"200\",resource=\"configmaps\",verb=\"DELETECOLLECTION\"} 1"), "{metrics}");
+}
+
+async fn watches_end_at_their_timeout_with_a_bookmark(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap();
+    let client = Client::new(&server);
+    let (_, list) = client.get("/api/v1/namespaces").await;
+    let revision = list["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+    let started = std::time::Instant::now();
+    let response = client
+        .http
+        .get(format!("{}/api/v1/namespaces?watch=true&resourceVersion={revision}&allowWatchBookmarks=true&timeoutSeconds=1", client.base))
+        .send()
+        .await
+        .unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(20), response.text()).await.expect("the watch outlived its timeout").unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    let last: Value = serde_json::from_str(body.lines().last().expect("no bookmark")).unwrap();
+    assert_eq!(last["type"], "BOOKMARK", "{body}");
+    assert_eq!(last["object"]["metadata"]["resourceVersion"], json!(revision));
+}

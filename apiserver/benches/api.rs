@@ -5,69 +5,21 @@
 //!
 //! Run: `cargo bench -p apiserver --bench api` (`-- --quick` for a short run).
 
-use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::testing::{ApiServer, Storage, peak_rss_kib};
+use common::testing::{ApiServer, Stats, Storage, measure, peak_rss_kib};
 use futures::StreamExt;
 use serde_json::json;
 
 const CONCURRENCY: usize = 32;
 
-struct Stats {
-    per_second: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-impl Stats {
-    fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Self {
-        latencies.sort_unstable();
-        let at = |quantile: f64| {
-            let index = ((latencies.len() as f64 * quantile).ceil() as usize).saturating_sub(1);
-            latencies.get(index).copied().unwrap_or_default()
-        };
-        Self { per_second: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.5), p99: at(0.99) }
-    }
-
-    fn print(&self, operation: &str, backend: &str) {
-        println!(
-            "{operation:<34} {backend:<9} {:>10.0}/s  p50 {:>8.2} ms  p99 {:>8.2} ms",
-            self.per_second,
-            self.p50.as_secs_f64() * 1e3,
-            self.p99.as_secs_f64() * 1e3
-        );
-    }
-}
-
-async fn measure<F, Fut>(total: usize, concurrency: usize, op: F) -> Stats
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (op, next) = (op.clone(), next.clone());
-        tasks.spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= total {
-                    return latencies;
-                }
-                let began = Instant::now();
-                op(index).await;
-                latencies.push(began.elapsed());
-            }
-        });
-    }
-    let latencies: Vec<Duration> = tasks.join_all().await.into_iter().flatten().collect();
-    Stats::of(latencies, started.elapsed())
+fn print(stats: &Stats, operation: &str, backend: &str) {
+    println!(
+        "{operation:<34} {backend:<9} {:>10.0}/s  p50 {:>8.2} ms  p99 {:>8.2} ms",
+        stats.per_second,
+        stats.p50.as_secs_f64() * 1e3,
+        stats.p99.as_secs_f64() * 1e3
+    );
 }
 
 fn configmap(name: &str) -> serde_json::Value {
@@ -95,7 +47,7 @@ async fn bench_server(backend: &str, server: &ApiServer, objects: usize, watcher
         }
     })
     .await;
-    creates.print(&format!("create ({CONCURRENCY} clients)"), backend);
+    print(&creates, &format!("create ({CONCURRENCY} clients)"), backend);
 
     let (client, url) = (http.clone(), collection.clone());
     let gets = measure(objects, CONCURRENCY, move |i| {
@@ -106,7 +58,7 @@ async fn bench_server(backend: &str, server: &ApiServer, objects: usize, watcher
         }
     })
     .await;
-    gets.print(&format!("get ({CONCURRENCY} clients)"), backend);
+    print(&gets, &format!("get ({CONCURRENCY} clients)"), backend);
 
     let (client, url) = (http.clone(), collection.clone());
     let lists = measure(10, 1, move |_| {
@@ -117,7 +69,7 @@ async fn bench_server(backend: &str, server: &ApiServer, objects: usize, watcher
         }
     })
     .await;
-    lists.print(&format!("list {objects} objects"), backend);
+    print(&lists, &format!("list {objects} objects"), backend);
 
     // Watchers from the current revision, then one change; each reports when it saw it.
     let list: serde_json::Value = http.get(format!("{collection}?limit=1")).send().await?.json().await?;
@@ -174,7 +126,7 @@ async fn main() -> anyhow::Result<()> {
         }
     })
     .await;
-    raw_puts.print(&format!("raw etcd put ({CONCURRENCY} clients)"), "etcd");
+    print(&raw_puts, &format!("raw etcd put ({CONCURRENCY} clients)"), "etcd");
     bench_server("etcd", &server, objects, watchers).await?;
     drop(server);
 

@@ -5,13 +5,10 @@
 //!
 //! Run: `cargo bench -p apiserver --bench storage` (`-- --quick` for a short run).
 
-use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use apiserver::storage::{EmbeddedStore, EtcdStore, ListOptions, Store};
-use common::testing::EtcdServer;
+use common::testing::{EtcdServer, Stats, measure};
 use etcd_client::{Compare, CompareOp, GetOptions, KvClient, Txn, TxnOp};
 
 struct Sizes {
@@ -24,47 +21,6 @@ struct Sizes {
 }
 
 const CONCURRENCY: usize = 32;
-
-struct Stats {
-    ops_per_second: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-/// Runs `op(0..total)` on `concurrency` tasks that take indices from a shared counter.
-async fn measure<F, Fut>(total: usize, concurrency: usize, op: F) -> Stats
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = ()> + Send,
-{
-    let op = Arc::new(op);
-    let next = Arc::new(AtomicUsize::new(0));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let (op, next) = (op.clone(), next.clone());
-        tasks.spawn(async move {
-            let mut latencies = Vec::new();
-            loop {
-                let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= total {
-                    return latencies;
-                }
-                let began = Instant::now();
-                op(index).await;
-                latencies.push(began.elapsed());
-            }
-        });
-    }
-    let mut latencies: Vec<Duration> = tasks.join_all().await.into_iter().flatten().collect();
-    let elapsed = started.elapsed();
-    latencies.sort_unstable();
-    let at = |quantile: f64| {
-        let index = ((latencies.len() as f64 * quantile).ceil() as usize).saturating_sub(1);
-        latencies.get(index).copied().unwrap_or_default()
-    };
-    Stats { ops_per_second: total as f64 / elapsed.as_secs_f64(), p50: at(0.50), p99: at(0.99) }
-}
 
 fn configmap(name: &str) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
@@ -79,13 +35,13 @@ fn configmap(name: &str) -> Vec<u8> {
 fn row(operation: &str, backend: &str, ours: &Stats, raw: &Stats) {
     println!(
         "{operation:<26} {backend:<9} {:>11.0} {:>9.2} {:>9.2} | {:>11.0} {:>9.2} {:>9.2} | {:>6.2}",
-        ours.ops_per_second,
+        ours.per_second,
         ours.p50.as_secs_f64() * 1e3,
         ours.p99.as_secs_f64() * 1e3,
-        raw.ops_per_second,
+        raw.per_second,
         raw.p50.as_secs_f64() * 1e3,
         raw.p99.as_secs_f64() * 1e3,
-        ours.ops_per_second / raw.ops_per_second,
+        ours.per_second / raw.per_second,
     );
 }
 
@@ -273,7 +229,7 @@ async fn main() -> anyhow::Result<()> {
     let txn = &baseline.concurrent_txn_creates;
     println!(
         "raw create-if-absent txn (what our etcd create sends), 32 concurrent: {:.0} ops/s, p50 {:.2} ms, p99 {:.2} ms",
-        txn.ops_per_second,
+        txn.per_second,
         txn.p50.as_secs_f64() * 1e3,
         txn.p99.as_secs_f64() * 1e3,
     );

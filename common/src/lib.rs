@@ -1,6 +1,9 @@
-//! Code that two or more components of the cluster need: tracing setup and, behind the
-//! `testing` feature, the harness that runs real dependencies (etcd) for tests and benchmarks.
+//! Code that two or more components of the cluster need: Kubernetes' name formats, quantities,
+//! label and field selectors, tracing setup, and, behind the `testing` feature, the harness that
+//! runs real processes (etcd, the apiserver) for tests and benchmarks.
 
+pub mod names;
+pub mod quantity;
 pub mod selector;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -6,6 +6,7 @@
 //! `found 'x', expected: ...`, `can't understand '...'`) inside a [`SelectorError`] that also names
 //! the whole selector; [`SelectorError::reason`] gives the Kubernetes part alone.
 
+use crate::names;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
@@ -486,7 +487,7 @@ impl Parser {
         let Token::Identifier(key) = token else {
             return Err(format!("found '{}', expected: identifier", token.literal()));
         };
-        let problems = qualified_name_errors(&key);
+        let problems = names::qualified_name(&key);
         if !problems.is_empty() {
             return Err(invalid_value(&ErrorPaths::Parsed.key(), &key, &problems.join("; ")));
         }
@@ -645,7 +646,7 @@ fn new_requirement(
     paths: &ErrorPaths,
 ) -> Result<LabelRequirement, String> {
     let mut problems = Vec::new();
-    let key_problems = qualified_name_errors(key);
+    let key_problems = names::qualified_name(key);
     if !key_problems.is_empty() {
         problems.push(invalid_value(&paths.key(), key, &key_problems.join("; ")));
     }
@@ -679,7 +680,7 @@ fn new_requirement(
         }
     }
     for (index, value) in values.iter().enumerate() {
-        let value_problems = label_value_errors(value);
+        let value_problems = names::label_value(value);
         if !value_problems.is_empty() {
             problems.push(invalid_value(&paths.label_value(index, key), value, &value_problems.join("; ")));
         }
@@ -692,114 +693,6 @@ fn new_requirement(
         1 => Err(problems.concat()),
         _ => Err(format!("[{}]", problems.join(", "))),
     }
-}
-
-// Validation of label keys and values, with the limits and messages of Kubernetes'
-// `k8s.io/apimachinery/pkg/util/validation` (`IsQualifiedName`, `IsValidLabelValue`).
-
-const QUALIFIED_NAME_FORMAT: &str = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
-const QUALIFIED_NAME_MESSAGE: &str =
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const QUALIFIED_NAME_MAX_LENGTH: usize = 63;
-const LABEL_VALUE_FORMAT: &str = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
-const LABEL_VALUE_MESSAGE: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character";
-const LABEL_VALUE_MAX_LENGTH: usize = 63;
-const DNS1123_SUBDOMAIN_FORMAT: &str = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
-const DNS1123_SUBDOMAIN_MESSAGE: &str = "a DNS-1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character";
-const DNS1123_SUBDOMAIN_MAX_LENGTH: usize = 253;
-
-/// Kubernetes' `validation.RegexError`, spacing included, so messages read the same.
-fn regex_error(message: &str, format: &str, examples: &[&str]) -> String {
-    let mut text = format!("{message} (e.g. ");
-    for (index, example) in examples.iter().enumerate() {
-        if index > 0 {
-            text.push_str(" or ");
-        }
-        text.push_str(&format!("'{example}', "));
-    }
-    text.push_str(&format!("regex used for validation is '{format}')"));
-    text
-}
-
-fn max_length_error(length: usize) -> String {
-    format!("must be no more than {length} characters")
-}
-
-/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`, without a regex engine.
-fn is_qualified_name(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
-        return false;
-    };
-    first.is_ascii_alphanumeric()
-        && last.is_ascii_alphanumeric()
-        && bytes.iter().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'))
-}
-
-/// `[a-z0-9]([-a-z0-9]*[a-z0-9])?` separated by dots, without a regex engine.
-fn is_dns1123_subdomain(text: &str) -> bool {
-    let is_lower_alphanumeric = |byte: &u8| byte.is_ascii_lowercase() || byte.is_ascii_digit();
-    text.split('.').all(|label| {
-        let bytes = label.as_bytes();
-        let (Some(first), Some(last)) = (bytes.first(), bytes.last()) else {
-            return false;
-        };
-        is_lower_alphanumeric(first)
-            && is_lower_alphanumeric(last)
-            && bytes.iter().all(|byte| is_lower_alphanumeric(byte) || *byte == b'-')
-    })
-}
-
-/// Kubernetes' `IsQualifiedName`: an optional DNS-1123 subdomain prefix (at most 253 characters)
-/// and `/`, then a name of at most 63 characters. Returns every problem, empty when valid.
-fn qualified_name_errors(key: &str) -> Vec<String> {
-    let mut problems = Vec::new();
-    let parts: Vec<&str> = key.split('/').collect();
-    let name = match parts.as_slice() {
-        [name] => *name,
-        [prefix, name] => {
-            if prefix.is_empty() {
-                problems.push("prefix part must be non-empty".to_owned());
-            } else {
-                if prefix.len() > DNS1123_SUBDOMAIN_MAX_LENGTH {
-                    problems.push(format!("prefix part {}", max_length_error(DNS1123_SUBDOMAIN_MAX_LENGTH)));
-                }
-                if !is_dns1123_subdomain(prefix) {
-                    let message = regex_error(DNS1123_SUBDOMAIN_MESSAGE, DNS1123_SUBDOMAIN_FORMAT, &["example.com"]);
-                    problems.push(format!("prefix part {message}"));
-                }
-            }
-            *name
-        }
-        _ => {
-            let message = regex_error(QUALIFIED_NAME_MESSAGE, QUALIFIED_NAME_FORMAT, &["MyName", "my.name", "123-abc"]);
-            return vec![format!(
-                "a qualified name {message} with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"
-            )];
-        }
-    };
-    if name.is_empty() {
-        problems.push("name part must be non-empty".to_owned());
-    } else if name.len() > QUALIFIED_NAME_MAX_LENGTH {
-        problems.push(format!("name part {}", max_length_error(QUALIFIED_NAME_MAX_LENGTH)));
-    }
-    if !is_qualified_name(name) {
-        let message = regex_error(QUALIFIED_NAME_MESSAGE, QUALIFIED_NAME_FORMAT, &["MyName", "my.name", "123-abc"]);
-        problems.push(format!("name part {message}"));
-    }
-    problems
-}
-
-/// Kubernetes' `IsValidLabelValue`: empty, or at most 63 characters shaped like a name.
-fn label_value_errors(value: &str) -> Vec<String> {
-    let mut problems = Vec::new();
-    if value.len() > LABEL_VALUE_MAX_LENGTH {
-        problems.push(max_length_error(LABEL_VALUE_MAX_LENGTH));
-    }
-    if !value.is_empty() && !is_qualified_name(value) {
-        problems.push(regex_error(LABEL_VALUE_MESSAGE, LABEL_VALUE_FORMAT, &["MyValue", "my_value", "12345"]));
-    }
-    problems
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1093,8 +986,8 @@ mod tests {
             ("ünicode".into(), "key: Invalid value: \"ünicode\": name part must consist of"),
             ("a/b/c".into(), "key: Invalid value: \"a/b/c\": a qualified name must consist of"),
             ("/x".into(), "key: Invalid value: \"/x\": prefix part must be non-empty"),
-            ("Example.com/x".into(), "prefix part a DNS-1123 subdomain must consist of lower case"),
-            ("a..b/x".into(), "prefix part a DNS-1123 subdomain must consist of lower case"),
+            ("Example.com/x".into(), "prefix part a lowercase RFC 1123 subdomain must consist of lower case"),
+            ("a..b/x".into(), "prefix part a lowercase RFC 1123 subdomain must consist of lower case"),
             ("x/".into(), "key: Invalid value: \"x/\": name part must be non-empty"),
             (format!("{}=a", "n".repeat(64)), "name part must be no more than 63 characters"),
             (format!("{}.com/x", "p".repeat(250)), "prefix part must be no more than 253 characters"),

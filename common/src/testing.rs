@@ -18,6 +18,70 @@ pub enum HarnessError {
     Io(#[from] std::io::Error),
 }
 
+/// One child process with its log file: started, polled until healthy, killed on drop.
+struct Process {
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Process {
+    fn new(log: PathBuf) -> Self {
+        Self { child: None, log }
+    }
+
+    /// Starts `command` (after killing any earlier run) with its output appended to the log,
+    /// then polls `healthy` until it answers true, the process exits, or 30 s pass.
+    fn start(&mut self, mut command: Command, healthy: impl Fn() -> bool) -> Result<(), HarnessError> {
+        self.kill();
+        let program = command.get_program().to_string_lossy().into_owned();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log)?;
+        command.stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
+        die_with_parent(&mut command);
+        let child = command.spawn().map_err(|source| HarnessError::Spawn { program: program.clone(), source })?;
+        self.child = Some(child);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(30) {
+            if !self.is_running() {
+                break;
+            }
+            if healthy() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(20).collect();
+        self.kill();
+        Err(HarnessError::NotHealthy {
+            program,
+            waited: started.elapsed(),
+            log: self.log.display().to_string(),
+            tail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        })
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// A loopback TCP port that was free a moment ago.
 pub fn free_port() -> Result<u16, HarnessError> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
@@ -25,7 +89,7 @@ pub fn free_port() -> Result<u16, HarnessError> {
 
 /// A single-member etcd (the system's `etcd` binary, or `$ETCD_BIN`) with its own data dir.
 pub struct EtcdServer {
-    child: Option<Child>,
+    process: Process,
     dir: tempfile::TempDir,
     client_port: u16,
     peer_port: u16,
@@ -33,9 +97,10 @@ pub struct EtcdServer {
 
 impl EtcdServer {
     pub fn start() -> Result<Self, HarnessError> {
+        let dir = tempfile::Builder::new().prefix("etcd-test-").tempdir()?;
         let mut server = Self {
-            child: None,
-            dir: tempfile::Builder::new().prefix("etcd-test-").tempdir()?,
+            process: Process::new(dir.path().join("etcd.log")),
+            dir,
             client_port: free_port()?,
             peer_port: free_port()?,
         };
@@ -54,20 +119,14 @@ impl EtcdServer {
 
     /// Kills etcd with SIGKILL (no clean shutdown), as a crash would.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
     /// Starts etcd again on the same ports and data dir (after `kill`) and waits until healthy.
     pub fn start_again(&mut self) -> Result<(), HarnessError> {
-        self.kill();
         let program = std::env::var("ETCD_BIN").unwrap_or_else(|_| "etcd".to_string());
         let client = self.endpoint();
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
-        let log_path = self.log_path();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
         let mut command = Command::new(&program);
         command
             .arg("--name=test")
@@ -77,51 +136,9 @@ impl EtcdServer {
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
             .arg(format!("--initial-cluster=test={peer}"))
-            .arg("--log-level=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
-        die_with_parent(&mut command);
-        let child = command
-            .spawn()
-            .map_err(|source| HarnessError::Spawn { program: program.clone(), source })?;
-        self.child = Some(child);
-        self.wait_healthy(&program, Duration::from_secs(30))
-    }
-
-    fn log_path(&self) -> PathBuf {
-        self.dir.path().join("etcd.log")
-    }
-
-    fn wait_healthy(&mut self, program: &str, limit: Duration) -> Result<(), HarnessError> {
-        let started = Instant::now();
-        while started.elapsed() < limit {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(_status)) = child.try_wait() {
-                    break;
-                }
-            }
-            if http_get_ok(self.client_port, "/health", "\"true\"") {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(20).collect();
-        let tail = tail.into_iter().rev().collect::<Vec<_>>().join("\n");
-        self.kill();
-        Err(HarnessError::NotHealthy {
-            program: program.to_string(),
-            waited: started.elapsed(),
-            log: self.log_path().display().to_string(),
-            tail,
-        })
-    }
-}
-
-impl Drop for EtcdServer {
-    fn drop(&mut self) {
-        self.kill();
+            .arg("--log-level=warn");
+        let port = self.client_port;
+        self.process.start(command, || http_get_ok(port, "/health", "\"true\""))
     }
 }
 
@@ -160,7 +177,7 @@ pub enum Storage {
 
 /// The real `apiserver` binary on a free loopback port, on its own embedded store or etcd.
 pub struct ApiServer {
-    child: Option<Child>,
+    process: Process,
     dir: tempfile::TempDir,
     port: u16,
     /// Kept alive (and killed) with the server when the storage is etcd.
@@ -179,9 +196,10 @@ impl ApiServer {
             Storage::Etcd => Some(EtcdServer::start()?),
             Storage::Embedded => None,
         };
+        let dir = tempfile::Builder::new().prefix("apiserver-test-").tempdir()?;
         let mut server = Self {
-            child: None,
-            dir: tempfile::Builder::new().prefix("apiserver-test-").tempdir()?,
+            process: Process::new(dir.path().join("apiserver.log")),
+            dir,
             port: free_port()?,
             etcd,
             extra_args: args.iter().map(|arg| arg.to_string()).collect(),
@@ -211,77 +229,37 @@ impl ApiServer {
 
     /// Kills the apiserver with SIGKILL, as a crash would.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
     /// Starts the apiserver again on the same port and data (after `kill`), waits until ready.
     pub fn start_again(&mut self) -> Result<(), HarnessError> {
-        self.kill();
-        let program = workspace_binary("apiserver");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.log_path())?;
-        let mut command = Command::new(&program);
+        let mut command = Command::new(workspace_binary("apiserver"));
         command
             .arg(format!("--bind-address=127.0.0.1:{}", self.port))
             .arg(format!("--data-dir={}", self.dir.path().join("data").display()))
             .args(&self.extra_args)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log);
+            .env("RUST_LOG", "info");
         match &self.etcd {
             Some(etcd) => command.arg("--storage=etcd").arg(format!("--etcd-servers={}", etcd.endpoint())),
             None => command.arg("--storage=embedded"),
         };
-        die_with_parent(&mut command);
-        let program_name = program.display().to_string();
-        let child = command
-            .spawn()
-            .map_err(|source| HarnessError::Spawn { program: program_name.clone(), source })?;
-        self.child = Some(child);
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(30) {
-            if let Some(child) = self.child.as_mut() {
-                if let Ok(Some(_)) = child.try_wait() {
-                    break;
-                }
-            }
-            if http_get_ok(self.port, "/readyz", "ok") {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let text = std::fs::read_to_string(self.log_path()).unwrap_or_default();
-        let tail: Vec<&str> = text.lines().rev().take(20).collect();
-        self.kill();
-        Err(HarnessError::NotHealthy {
-            program: program_name,
-            waited: started.elapsed(),
-            log: self.log_path().display().to_string(),
-            tail: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
-        })
+        let port = self.port;
+        self.process.start(command, || http_get_ok(port, "/readyz", "ok"))
     }
 
     pub fn log_path(&self) -> PathBuf {
-        self.dir.path().join("apiserver.log")
+        self.process.log.clone()
     }
 
     /// The apiserver's process id while it runs.
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.process.pid()
     }
 
     /// Whether the process is still running (it has not crashed).
     pub fn is_running(&mut self) -> bool {
-        self.child.as_mut().is_some_and(|child| matches!(child.try_wait(), Ok(None)))
-    }
-}
-
-impl Drop for ApiServer {
-    fn drop(&mut self) {
-        self.kill();
+        self.process.is_running()
     }
 }
 
@@ -304,4 +282,55 @@ fn die_with_parent(command: &mut Command) {
             Ok(())
         });
     }
+}
+
+/// Throughput and latency of a measured operation, for benchmarks.
+pub struct Stats {
+    pub per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl Stats {
+    /// From each operation's latency and the wall time all of them took.
+    pub fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Self {
+        latencies.sort_unstable();
+        let at = |quantile: f64| {
+            let index = ((latencies.len() as f64 * quantile).ceil() as usize).saturating_sub(1);
+            latencies.get(index).copied().unwrap_or_default()
+        };
+        Self { per_second: latencies.len() as f64 / elapsed.as_secs_f64(), p50: at(0.5), p99: at(0.99) }
+    }
+}
+
+/// Runs `op(0..total)` on `concurrency` tasks that take indices from a shared counter, timing
+/// each call.
+pub async fn measure<F, Fut>(total: usize, concurrency: usize, op: F) -> Stats
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let op = Arc::new(op);
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (op, next) = (op.clone(), next.clone());
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                if index >= total {
+                    return latencies;
+                }
+                let began = Instant::now();
+                op(index).await;
+                latencies.push(began.elapsed());
+            }
+        });
+    }
+    let latencies: Vec<Duration> = tasks.join_all().await.into_iter().flatten().collect();
+    Stats::of(latencies, started.elapsed())
 }

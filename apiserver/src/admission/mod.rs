@@ -29,12 +29,10 @@ mod event;
 mod field;
 mod lease;
 mod metadata;
-mod names;
 mod namespace;
 mod node;
 mod pod;
 mod pod_spec;
-mod quantity;
 mod replica_set;
 mod secret;
 mod service;
@@ -50,8 +48,8 @@ use serde_json::Value;
 use crate::errors::ApiError;
 use crate::resources::ResourceType;
 use field::Causes;
-use names::NameFormat;
-use quantity::QuantityError;
+use common::names::{self, NameFormat};
+use common::quantity::{self, QuantityError};
 
 /// The `?fieldValidation=` query parameter: what to do with fields the kind does not have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -359,13 +359,24 @@ pub async fn update(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let name = target.name.clone().unwrap_or_default();
     let mut body = json_body(headers, body)?;
     check_type_meta(target.resource, &mut body)?;
-    check_body_identity(target, &name, &body)?;
+    check_body_identity(target, target.name.as_deref().unwrap_or_default(), &body)?;
+    write_new_version(api, target, params, |_| Ok(body.clone())).await
+}
+
+/// Writes the object `new_version` makes of the stored one (the body of a PUT, or the stored
+/// object patched), with the body's resourceVersion as precondition, and answers with it.
+async fn write_new_version<F>(api: &Api, target: &Target, params: &Params, new_version: F) -> Result<Response, ApiError>
+where
+    F: Fn(&Value) -> Result<Value, ApiError>,
+{
+    let name = target.name.clone().unwrap_or_default();
     let validation = field_validation(params)?;
     let mut warnings = Vec::new();
     let (object, _) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
+        let body = new_version(current)?;
+        check_body_identity(target, &name, &body)?;
         check_precondition(target, &name, &body, revision)?;
         let (change, found) = updated(target, &name, current, &body, validation)?;
         warnings = found;
@@ -428,23 +439,9 @@ pub async fn patch(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let name = target.name.clone().unwrap_or_default();
     let kind = patch_type(headers, target.resource)?;
     let patch_body = parse_patch_body(body)?;
-    let validation = field_validation(params)?;
-    let mut warnings = Vec::new();
-    let (object, _) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
-        let patched = apply_patch(kind, target.resource, current, &patch_body)?;
-        check_precondition(target, &name, &patched, revision)?;
-        check_body_identity(target, &name, &patched)?;
-        let (change, found) = updated(target, &name, current, &patched, validation)?;
-        warnings = found;
-        Ok(change)
-    })
-    .await?;
-    let mut response = json_response(StatusCode::OK, &object);
-    warning_headers(&mut response, &warnings);
-    Ok(response)
+    write_new_version(api, target, params, |current| apply_patch(kind, target.resource, current, &patch_body)).await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,8 +28,8 @@ const PERCENT_MESSAGE: &str = "a valid percent string must be a numeric string f
 const HTTP_HEADER_FORMAT: &str = "[-A-Za-z0-9]+";
 const HTTP_HEADER_MESSAGE: &str = "a valid HTTP header must consist of alphanumeric characters or '-'";
 
-pub(crate) const IP_MESSAGE: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
-pub(crate) const CIDR_MESSAGE: &str = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)";
+pub const IP_MESSAGE: &str = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
+pub const CIDR_MESSAGE: &str = "must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)";
 
 /// `validation.RegexError`, including its double space between examples.
 fn regex_error(message: &str, format: &str, examples: &[&str]) -> String {
@@ -47,11 +47,11 @@ fn regex_error(message: &str, format: &str, examples: &[&str]) -> String {
     text
 }
 
-pub(crate) fn max_length_error(length: usize) -> String {
+pub fn max_length_error(length: usize) -> String {
     format!("must be no more than {length} characters")
 }
 
-pub(crate) fn inclusive_range_error(low: i64, high: i64) -> String {
+pub fn inclusive_range_error(low: i64, high: i64) -> String {
     format!("must be between {low} and {high}, inclusive")
 }
 
@@ -80,7 +80,7 @@ fn matches_qualified_name_part(value: &str) -> bool {
 }
 
 /// `IsDNS1123Label`: container, port, volume names; namespace names; hostnames.
-pub(crate) fn dns1123_label(value: &str) -> Vec<String> {
+pub fn dns1123_label(value: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if value.len() > DNS1123_LABEL_MAX {
         errors.push(max_length_error(DNS1123_LABEL_MAX));
@@ -97,7 +97,7 @@ pub(crate) fn dns1123_label(value: &str) -> Vec<String> {
 }
 
 /// `IsDNS1123Subdomain`: most object names.
-pub(crate) fn dns1123_subdomain(value: &str) -> Vec<String> {
+pub fn dns1123_subdomain(value: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if value.len() > DNS1123_SUBDOMAIN_MAX {
         errors.push(max_length_error(DNS1123_SUBDOMAIN_MAX));
@@ -109,7 +109,7 @@ pub(crate) fn dns1123_subdomain(value: &str) -> Vec<String> {
 }
 
 /// `IsDNS1035Label`: Service names.
-pub(crate) fn dns1035_label(value: &str) -> Vec<String> {
+pub fn dns1035_label(value: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if value.len() > DNS1123_LABEL_MAX {
         errors.push(max_length_error(DNS1123_LABEL_MAX));
@@ -124,14 +124,14 @@ pub(crate) fn dns1035_label(value: &str) -> Vec<String> {
 /// How an object's name is checked (`ValidateNameFunc`). With `prefix` (a `generateName`), a
 /// trailing dash is allowed, as `maskTrailingDash` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum NameFormat {
+pub enum NameFormat {
     Dns1123Subdomain,
     Dns1123Label,
     Dns1035Label,
 }
 
 impl NameFormat {
-    pub(crate) fn check(self, name: &str, prefix: bool) -> Vec<String> {
+    pub fn check(self, name: &str, prefix: bool) -> Vec<String> {
         let masked;
         let name = if prefix && name.len() > 1 && name.ends_with('-') {
             masked = format!("{}a", &name[..name.len() - 1]);
@@ -148,7 +148,7 @@ impl NameFormat {
 }
 
 /// `IsQualifiedName`: label keys, annotation keys, finalizers, condition types.
-pub(crate) fn qualified_name(value: &str) -> Vec<String> {
+pub fn qualified_name(value: &str) -> Vec<String> {
     let mut errors = Vec::new();
     let parts: Vec<&str> = value.split('/').collect();
     let name = match parts.as_slice() {
@@ -186,7 +186,7 @@ pub(crate) fn qualified_name(value: &str) -> Vec<String> {
 }
 
 /// `IsValidLabelValue`.
-pub(crate) fn label_value(value: &str) -> Vec<String> {
+pub fn label_value(value: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if value.len() > LABEL_VALUE_MAX {
         errors.push(max_length_error(LABEL_VALUE_MAX));
@@ -198,7 +198,7 @@ pub(crate) fn label_value(value: &str) -> Vec<String> {
 }
 
 /// `IsConfigMapKey`: keys of ConfigMap and Secret data.
-pub(crate) fn config_map_key(value: &str) -> Vec<String> {
+pub fn config_map_key(value: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if value.len() > DNS1123_SUBDOMAIN_MAX {
         errors.push(max_length_error(DNS1123_SUBDOMAIN_MAX));
@@ -223,7 +223,7 @@ fn chdir_prefix(value: &str) -> Vec<String> {
 
 /// `IsRelaxedEnvVarName`: the check for environment variable names and `envFrom` prefixes
 /// since the RelaxedEnvironmentVariableValidation gate went beta (on by default) in 1.32.
-pub(crate) fn env_var_name(value: &str) -> Vec<String> {
+pub fn env_var_name(value: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if value.is_empty() {
         errors.push("environment variable name must be non-empty".to_string());
@@ -238,7 +238,7 @@ pub(crate) fn env_var_name(value: &str) -> Vec<String> {
 }
 
 /// `IsValidPortName` (an IANA_SVC_NAME).
-pub(crate) fn port_name(value: &str) -> Vec<String> {
+pub fn port_name(value: &str) -> Vec<String> {
     let mut errors = Vec::new();
     if value.len() > PORT_NAME_MAX {
         errors.push(max_length_error(PORT_NAME_MAX));
@@ -259,12 +259,12 @@ pub(crate) fn port_name(value: &str) -> Vec<String> {
 }
 
 /// `IsValidPortNum`.
-pub(crate) fn port_number(value: i64) -> Vec<String> {
+pub fn port_number(value: i64) -> Vec<String> {
     if (1..=65535).contains(&value) { Vec::new() } else { vec![inclusive_range_error(1, 65535)] }
 }
 
 /// `IsValidPercent`: `[0-9]+%`.
-pub(crate) fn percent(value: &str) -> Vec<String> {
+pub fn percent(value: &str) -> Vec<String> {
     let digits = value.strip_suffix('%').unwrap_or("");
     if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
         Vec::new()
@@ -274,7 +274,7 @@ pub(crate) fn percent(value: &str) -> Vec<String> {
 }
 
 /// `IsHTTPHeaderName`.
-pub(crate) fn http_header_name(value: &str) -> Vec<String> {
+pub fn http_header_name(value: &str) -> Vec<String> {
     if !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
         Vec::new()
     } else {
@@ -282,16 +282,16 @@ pub(crate) fn http_header_name(value: &str) -> Vec<String> {
     }
 }
 
-pub(crate) fn parse_ip(value: &str) -> Option<IpAddr> {
+pub fn parse_ip(value: &str) -> Option<IpAddr> {
     value.parse().ok()
 }
 
-pub(crate) fn is_ip(value: &str) -> bool {
+pub fn is_ip(value: &str) -> bool {
     parse_ip(value).is_some()
 }
 
 /// A CIDR such as `10.244.1.0/24` (host bits may be set, as Go's `ParseCIDR` allows).
-pub(crate) fn parse_cidr(value: &str) -> Option<(IpAddr, u8)> {
+pub fn parse_cidr(value: &str) -> Option<(IpAddr, u8)> {
     let (address, prefix) = value.split_once('/')?;
     let address: IpAddr = address.parse().ok()?;
     if prefix.is_empty() || !prefix.chars().all(|c| c.is_ascii_digit()) {

@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 
 /// The messages are `resource.ErrFormatWrong` and `resource.ErrSuffix`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum QuantityError {
+pub enum QuantityError {
     #[error("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'")]
     Format,
     #[error("unable to parse quantity's suffix")]
@@ -18,7 +18,7 @@ pub(crate) enum QuantityError {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Quantity {
+pub struct Quantity {
     mantissa: i128,
     exponent: i32,
 }
@@ -111,7 +111,7 @@ fn saturate(positive: bool) -> i128 {
     if positive { i128::MAX } else { i128::MIN }
 }
 
-pub(crate) fn parse(text: &str) -> Result<Quantity, QuantityError> {
+pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
     if text.is_empty() {
         return Err(QuantityError::Format);
     }
@@ -144,16 +144,16 @@ fn pow10(power: u32) -> Option<i128> {
 }
 
 impl Quantity {
-    pub(crate) fn is_negative(&self) -> bool {
+    pub fn is_negative(&self) -> bool {
         self.mantissa < 0
     }
 
-    pub(crate) fn is_positive(&self) -> bool {
+    pub fn is_positive(&self) -> bool {
         self.mantissa > 0
     }
 
     /// Whether the value is a whole number (extended resources must be).
-    pub(crate) fn is_integer(&self) -> bool {
+    pub fn is_integer(&self) -> bool {
         if self.exponent >= 0 || self.mantissa == 0 {
             return true;
         }
@@ -177,14 +177,14 @@ impl Quantity {
         Some((scale(self)?, scale(other)?, exponent))
     }
 
-    pub(crate) fn compare(&self, other: &Self) -> Ordering {
+    pub fn compare(&self, other: &Self) -> Ordering {
         match self.aligned(other) {
             Some((left, right, _)) => left.cmp(&right),
             None => self.approximate().partial_cmp(&other.approximate()).unwrap_or(Ordering::Equal),
         }
     }
 
-    pub(crate) fn add(&self, other: &Self) -> Self {
+    pub fn add(&self, other: &Self) -> Self {
         match self.aligned(other) {
             Some((left, right, exponent)) => match left.checked_add(right) {
                 Some(mantissa) => Self { mantissa, exponent },

@@ -281,7 +281,9 @@ async fn bad_input_gets_the_right_status_and_changes_nothing(storage: Storage) {
     let rows: Vec<(&str, String, &str, Vec<u8>, u16, &str)> = vec![
         ("POST", collection.to_string(), "application/json", b"{\"apiVersion\": \"v1\", \"kind\": ".to_vec(), 400, "BadRequest"),
         ("POST", collection.to_string(), "application/json", b"[1, 2]".to_vec(), 400, "BadRequest"),
-        ("POST", collection.to_string(), "application/yaml", b"kind: ConfigMap\n\tname: x".to_vec(), 415, "UnsupportedMediaType"),
+        ("POST", collection.to_string(), "application/yaml", b"kind: ConfigMap\nmetadata:\n\tname: x".to_vec(), 400, "BadRequest"),
+        ("POST", collection.to_string(), "application/yaml", b"- just\n- a list".to_vec(), 400, "BadRequest"),
+        ("POST", collection.to_string(), "application/xml", b"<ConfigMap/>".to_vec(), 415, "UnsupportedMediaType"),
         ("POST", collection.to_string(), "application/json", json!({"apiVersion": "apps/v1", "kind": "ConfigMap", "metadata": {"name": "x"}}).to_string().into_bytes(), 400, "BadRequest"),
         ("POST", collection.to_string(), "application/json", json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "x"}}).to_string().into_bytes(), 400, "BadRequest"),
         ("POST", collection.to_string(), "application/json", json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {}}).to_string().into_bytes(), 422, "Invalid"),
@@ -313,6 +315,12 @@ async fn bad_input_gets_the_right_status_and_changes_nothing(storage: Storage) {
     assert!(server.is_running(), "the apiserver died:\n{}", log_tail(&server));
     let (_, after) = client.get(collection).await;
     assert_eq!(after["items"], before["items"], "bad input changed what is stored");
+
+    // Well-formed YAML is as good as JSON.
+    let yaml = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-yaml\ndata:\n  k: v\n".to_vec();
+    let (code, created) = client.send("POST", collection, "application/yaml", yaml).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["data"]["k"], "v");
 }
 
 /// etcd's own count of its watchers, from its metrics endpoint.

@@ -137,10 +137,11 @@ impl Params {
 /// protobuf as kubectl's typed commands (`create namespace`, `create configmap`, ...) send it;
 /// with the errors Kubernetes gives for the wrong media type or malformed content.
 pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
-    const ACCEPTED: &[&str] = &["application/json", protobuf::CONTENT_TYPE];
+    const ACCEPTED: &[&str] = &["application/json", "application/yaml", protobuf::CONTENT_TYPE];
     let content_type = content_type(headers);
     match content_type.as_str() {
         "" | "application/json" | "*/*" => parse_json(body),
+        "application/yaml" => parse_yaml(body),
         protobuf::CONTENT_TYPE => protobuf::decode(body).map_err(|err| match err {
             protobuf::ProtobufError::UnsupportedKind { .. } | protobuf::ProtobufError::UnsupportedContentEncoding(_) => {
                 ApiError::unsupported_media_type(&content_type, &ACCEPTED[..1])
@@ -163,6 +164,20 @@ pub fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
         ))),
         Err(err) => Err(ApiError::bad_request(format!(
             "the object provided is unrecognized or couldn't be decoded: {err}"
+        ))),
+    }
+}
+
+/// One YAML document as the object's JSON, as kube-apiserver accepts `application/yaml` bodies.
+fn parse_yaml(body: &Bytes) -> Result<Value, ApiError> {
+    match serde_yaml_ng::from_slice::<Value>(body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(other) => Err(ApiError::bad_request(format!(
+            "the object provided is unrecognized or couldn't be decoded: expected a YAML mapping, got {}",
+            json_type(&other)
+        ))),
+        Err(err) => Err(ApiError::bad_request(format!(
+            "the object provided is unrecognized or couldn't be decoded: error converting YAML to JSON: {err}"
         ))),
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::testing::{ApiServer, Storage};
@@ -38,6 +39,7 @@ on_both_stores!(
     a_watch_from_compacted_history_is_gone,
     lists_page_and_dry_runs_and_deletecollection_write_nothing_else,
     watches_end_at_their_timeout_with_a_bookmark,
+    service_addresses_are_unique_and_released,
 );
 
 fn workspace_root() -> PathBuf {
@@ -467,4 +469,60 @@ async fn watches_end_at_their_timeout_with_a_bookmark(storage: Storage) {
     let last: Value = serde_json::from_str(body.lines().last().expect("no bookmark")).unwrap();
     assert_eq!(last["type"], "BOOKMARK", "{body}");
     assert_eq!(last["object"]["metadata"]["resourceVersion"], json!(revision));
+}
+
+fn service(name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec})
+}
+
+async fn service_addresses_are_unique_and_released(storage: Storage) {
+    let mut server = ApiServer::start(storage).unwrap();
+    let client = Arc::new(Client::new(&server));
+    assert_eq!(client.json("POST", "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "svc"}})).await.0, 201);
+    let collection = "/api/v1/namespaces/svc/services";
+    let ports = json!([{"port": 80, "targetPort": 8080}]);
+
+    // Many at once: no address handed out twice.
+    let mut creates = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (client, ports) = (client.clone(), ports.clone());
+        creates.spawn(async move {
+            let (code, created) = client.json("POST", collection, &service(&format!("s{i}"), json!({"ports": ports, "type": "NodePort"}))).await;
+            assert_eq!(code, 201, "{created}");
+            (i, created["spec"]["clusterIP"].as_str().unwrap().to_string(), created["spec"]["ports"][0]["nodePort"].as_u64().unwrap())
+        });
+    }
+    let mut assigned = creates.join_all().await;
+    assigned.sort();
+    let ips: std::collections::BTreeSet<&String> = assigned.iter().map(|(_, ip, _)| ip).collect();
+    let node_ports: std::collections::BTreeSet<u64> = assigned.iter().map(|(_, _, port)| *port).collect();
+    assert_eq!((ips.len(), node_ports.len()), (40, 40), "{assigned:?}");
+    assert!(node_ports.iter().all(|port| (30000..=32767).contains(port)));
+
+    // Asking for taken ones is refused, also after a restart.
+    let (_, taken_ip, taken_port) = assigned[0].clone();
+    server.kill();
+    server.start_again().unwrap();
+    let (code, status) = client.json("POST", collection, &service("same-ip", json!({"ports": ports, "clusterIP": taken_ip}))).await;
+    assert_eq!((code, status["reason"].as_str()), (422, Some("Invalid")), "{status}");
+    let nodeport_ports = json!([{"port": 80, "nodePort": taken_port}]);
+    let (code, status) = client.json("POST", collection, &service("same-port", json!({"ports": nodeport_ports, "type": "NodePort"}))).await;
+    assert_eq!((code, status["reason"].as_str()), (422, Some("Invalid")), "{status}");
+
+    // Switching s0 to ClusterIP gives its NodePort back; deleting it gives its address back.
+    let patch = json!({"spec": {"type": "ClusterIP", "ports": [{"port": 80, "targetPort": 8080, "nodePort": null}]}});
+    let (code, patched) = client.send("PATCH", &format!("{collection}/s0"), "application/merge-patch+json", patch.to_string().into_bytes()).await;
+    assert_eq!(code, 200, "{patched}");
+    assert_eq!(patched["spec"]["clusterIP"], json!(taken_ip), "the ClusterIP changed on a type change");
+    let (code, created) = client.json("POST", collection, &service("same-port", json!({"ports": nodeport_ports, "type": "NodePort"}))).await;
+    assert_eq!(code, 201, "the NodePort was not released: {created}");
+    assert_eq!(client.send("DELETE", &format!("{collection}/s0"), "", Vec::new()).await.0, 200);
+    let (code, created) = client.json("POST", collection, &service("same-ip", json!({"ports": ports, "clusterIP": taken_ip}))).await;
+    assert_eq!(code, 201, "the ClusterIP was not released: {created}");
+
+    // A ClusterIP service turned NodePort gets a NodePort.
+    let patch = json!({"spec": {"type": "NodePort"}});
+    let (code, patched) = client.send("PATCH", &format!("{collection}/same-ip"), "application/merge-patch+json", patch.to_string().into_bytes()).await;
+    assert_eq!(code, 200, "{patched}");
+    assert!(patched["spec"]["ports"][0]["nodePort"].as_u64().is_some(), "{patched}");
 }

@@ -158,7 +158,7 @@ pub async fn create(
     let mut object = admitted.object;
     let dry_run = params.dry_run()?;
     let allocated = if resource.kind == "Service" && !dry_run {
-        allocate_service(api, target, &mut object).await?
+        allocate_service(api, target, &Value::Null, &mut object).await?
     } else {
         Allocated::default()
     };
@@ -229,10 +229,29 @@ where
             Change::Unchanged => return Ok((current, false)),
             Change::Write(object) if dry_run => return Ok((with_revision(object, revision), false)),
             Change::Remove if dry_run => return Ok((current, true)),
-            Change::Write(object) => {
-                api.store.update(&key, to_stored(&object)?, revision).await.map(|new| (with_revision(object, new), false))
+            Change::Write(mut object) => {
+                let service = resource.kind == "Service";
+                let fresh = if service { allocate_service(api, target, &current, &mut object).await? } else { Allocated::default() };
+                match api.store.update(&key, to_stored(&object)?, revision).await {
+                    Ok(new) => {
+                        if service {
+                            Allocated::of(&current).without(&Allocated::of(&object)).release(api).await;
+                        }
+                        Ok((with_revision(object, new), false))
+                    }
+                    Err(err) => {
+                        fresh.release(api).await;
+                        Err(err)
+                    }
+                }
             }
-            Change::Remove => api.store.delete(&key, Some(revision)).await.map(|_| (current, true)),
+            Change::Remove => {
+                let removed = api.store.delete(&key, Some(revision)).await;
+                if removed.is_ok() && resource.kind == "Service" {
+                    Allocated::of(&current).release(api).await;
+                }
+                removed.map(|_| (current, true))
+            }
         };
         match result {
             Ok(done) => return Ok(done),
@@ -475,6 +494,14 @@ impl Allocated {
         Self { ip, ports }
     }
 
+    /// What `self` holds that `kept` does not.
+    fn without(self, kept: &Allocated) -> Self {
+        Self {
+            ip: self.ip.filter(|ip| kept.ip.as_ref() != Some(ip)),
+            ports: self.ports.into_iter().filter(|port| !kept.ports.contains(port)).collect(),
+        }
+    }
+
     async fn release(&self, api: &Api) {
         if let Some(ip) = &self.ip {
             allocators::release_ip(api.store.as_ref(), ip).await;
@@ -485,11 +512,13 @@ impl Allocated {
     }
 }
 
-/// Gives a new Service its ClusterIP (unless headless or ExternalName) and its NodePorts
-/// (for NodePort and LoadBalancer types), taking the ones it names or free ones.
-async fn allocate_service(api: &Api, target: &Target, service: &mut Value) -> Result<Allocated, ApiError> {
+/// Gives a Service the ClusterIP (unless headless or ExternalName) and NodePorts (for NodePort
+/// and LoadBalancer types) it needs and `previous` (its stored version, or null) does not hold
+/// yet, taking the ones it names or free ones. Returns what was newly allocated.
+async fn allocate_service(api: &Api, target: &Target, previous: &Value, service: &mut Value) -> Result<Allocated, ApiError> {
     let mut allocated = Allocated::default();
-    let result = allocate_service_into(api, target, service, &mut allocated).await;
+    let held = Allocated::of(previous);
+    let result = allocate_service_into(api, target, &held, service, &mut allocated).await;
     if result.is_err() {
         allocated.release(api).await;
     }
@@ -499,6 +528,7 @@ async fn allocate_service(api: &Api, target: &Target, service: &mut Value) -> Re
 async fn allocate_service_into(
     api: &Api,
     target: &Target,
+    held: &Allocated,
     service: &mut Value,
     allocated: &mut Allocated,
 ) -> Result<(), ApiError> {
@@ -517,6 +547,7 @@ async fn allocate_service_into(
         let requested = spec.get("clusterIP").and_then(Value::as_str).unwrap_or_default().to_string();
         let ip = match requested.as_str() {
             "None" => "None".to_string(),
+            ip if held.ip.as_deref() == Some(ip) => ip.to_string(),
             "" => {
                 let ip = allocators::allocate_ip(store, &owner)
                     .await
@@ -549,6 +580,7 @@ async fn allocate_service_into(
         for (index, mut port) in ports.into_iter().enumerate() {
             let field = format!("spec.ports[{index}].nodePort");
             match port.get("nodePort").and_then(Value::as_u64) {
+                Some(requested) if u16::try_from(requested).is_ok_and(|number| held.ports.contains(&number)) => {}
                 Some(requested) if requested > 0 => {
                     let number = u16::try_from(requested).map_err(|_| {
                         invalid(field.clone(), json!(requested), allocators::AllocationError::PortOutOfRange)
@@ -722,9 +754,6 @@ pub async fn delete(
     .await?;
     if removed {
         tracing::info!(kind = target.resource.kind, namespace = ?target.namespace, name, "deleted");
-        if target.resource.kind == "Service" && !params.dry_run()? {
-            Allocated::of(&object).release(api).await;
-        }
         if target.resource.kind == "Pod" {
             return Ok(json_response(StatusCode::OK, &object));
         }

@@ -40,6 +40,7 @@ on_both_stores!(
     lists_page_and_dry_runs_and_deletecollection_write_nothing_else,
     watches_end_at_their_timeout_with_a_bookmark,
     service_addresses_are_unique_and_released,
+    object_lifecycle_follows_kubernetes_semantics,
 );
 
 fn workspace_root() -> PathBuf {
@@ -525,4 +526,76 @@ async fn service_addresses_are_unique_and_released(storage: Storage) {
     let (code, patched) = client.send("PATCH", &format!("{collection}/same-ip"), "application/merge-patch+json", patch.to_string().into_bytes()).await;
     assert_eq!(code, 200, "{patched}");
     assert!(patched["spec"]["ports"][0]["nodePort"].as_u64().is_some(), "{patched}");
+}
+
+async fn object_lifecycle_follows_kubernetes_semantics(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap();
+    let client = Client::new(&server);
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "life"}});
+    assert_eq!(client.json("POST", "/api/v1/namespaces", &namespace).await.0, 201);
+    let deployments = "/apis/apps/v1/namespaces/life/deployments";
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}},
+    });
+    let (code, created) = client.json("POST", deployments, &deployment).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(created["metadata"]["generation"], 1);
+    let merge = |body: Value| body.to_string().into_bytes();
+
+    // Metadata changes leave generation alone; spec changes bump it; status writes through the
+    // main resource are ignored, and spec writes through status are ignored.
+    let (_, labelled) = client.send("PATCH", &format!("{deployments}/web"), "application/merge-patch+json", merge(json!({"metadata": {"labels": {"x": "y"}}}))).await;
+    assert_eq!(labelled["metadata"]["generation"], 1, "{labelled}");
+    let (_, scaled) = client.send("PATCH", &format!("{deployments}/web"), "application/merge-patch+json", merge(json!({"spec": {"replicas": 3}, "status": {"replicas": 7}}))).await;
+    assert_eq!((scaled["metadata"]["generation"].clone(), scaled["spec"]["replicas"].clone()), (json!(2), json!(3)), "{scaled}");
+    assert!(scaled["status"].get("replicas").is_none(), "a main-resource write set status: {scaled}");
+    let (code, status) = client.send("PATCH", &format!("{deployments}/web/status"), "application/merge-patch+json", merge(json!({"spec": {"replicas": 9}, "status": {"replicas": 3}}))).await;
+    assert_eq!(code, 200, "{status}");
+    assert_eq!((status["spec"]["replicas"].clone(), status["status"]["replicas"].clone()), (json!(3), json!(3)), "{status}");
+    assert_eq!(status["metadata"]["generation"], 2);
+    let (code, scale) = client.get(&format!("{deployments}/web/scale")).await;
+    assert_eq!((code, scale["spec"]["replicas"].clone(), scale["status"]["selector"].clone()), (200, json!(3), json!("app=web")));
+
+    // A finalizer holds a deleted object until it is removed.
+    let (_, held) = client.send("PATCH", &format!("{deployments}/web"), "application/merge-patch+json", merge(json!({"metadata": {"finalizers": ["example.com/hold"]}}))).await;
+    assert_eq!(held["metadata"]["finalizers"], json!(["example.com/hold"]));
+    let (code, marked) = client.send("DELETE", &format!("{deployments}/web"), "", Vec::new()).await;
+    assert_eq!(code, 200);
+    assert!(marked["metadata"]["deletionTimestamp"].is_string(), "{marked}");
+    assert_eq!(client.get(&format!("{deployments}/web")).await.0, 200, "deleted despite its finalizer");
+    let (code, _) = client.send("PATCH", &format!("{deployments}/web"), "application/merge-patch+json", merge(json!({"metadata": {"finalizers": null}}))).await;
+    assert_eq!(code, 200);
+    assert_eq!(client.get(&format!("{deployments}/web")).await.0, 404, "not removed when its last finalizer went");
+
+    // A pod never bound goes at once; a bound pod is marked, and goes when deleted with grace 0.
+    let pods = "/api/v1/namespaces/life/pods";
+    let pod = |name: &str| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}});
+    assert_eq!(client.json("POST", pods, &pod("unbound")).await.0, 201);
+    assert_eq!(client.send("DELETE", &format!("{pods}/unbound"), "", Vec::new()).await.0, 200);
+    assert_eq!(client.get(&format!("{pods}/unbound")).await.0, 404);
+    assert_eq!(client.json("POST", pods, &pod("bound")).await.0, 201);
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "bound"}, "target": {"kind": "Node", "name": "node-1"}});
+    assert_eq!(client.json("POST", &format!("{pods}/bound/binding"), &binding).await.0, 201);
+    let (code, again) = client.json("POST", &format!("{pods}/bound/binding"), &binding).await;
+    assert_eq!((code, again["reason"].as_str()), (409, Some("Conflict")), "{again}");
+    let (_, bound) = client.get(&format!("{pods}/bound")).await;
+    assert_eq!(bound["spec"]["nodeName"], "node-1");
+    assert_eq!(bound["status"]["conditions"][0]["type"], "PodScheduled");
+    let (_, terminating) = client.send("DELETE", &format!("{pods}/bound"), "", Vec::new()).await;
+    assert_eq!(terminating["metadata"]["deletionGracePeriodSeconds"], 30, "{terminating}");
+    assert_eq!(client.get(&format!("{pods}/bound")).await.0, 200, "a bound pod went before its kubelet confirmed");
+    assert_eq!(client.send("DELETE", &format!("{pods}/bound?gracePeriodSeconds=0"), "", Vec::new()).await.0, 200);
+    assert_eq!(client.get(&format!("{pods}/bound")).await.0, 404);
+
+    // A terminating namespace takes no new objects.
+    let (code, namespace) = client.send("DELETE", "/api/v1/namespaces/life", "", Vec::new()).await;
+    assert_eq!((code, namespace["status"]["phase"].as_str()), (200, Some("Terminating")), "{namespace}");
+    let (code, refused) = client.json("POST", pods, &pod("late")).await;
+    assert_eq!((code, refused["reason"].as_str()), (403, Some("Forbidden")), "{refused}");
+    // The namespace goes when its finalizers are done (the namespace controller's job).
+    let finalize = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "life"}, "spec": {"finalizers": []}});
+    assert_eq!(client.json("PUT", "/api/v1/namespaces/life/finalize", &finalize).await.0, 200);
+    assert_eq!(client.get("/api/v1/namespaces/life").await.0, 404);
 }

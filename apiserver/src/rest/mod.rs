@@ -23,6 +23,8 @@ use crate::watch_cache::WatchCache;
 
 /// Request bodies above this are refused with 413, as kube-apiserver refuses them.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
+/// How much of a too-large body is read and discarded before the 413 goes out.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 /// What the REST handlers share.
 pub struct Api {
@@ -236,17 +238,26 @@ fn verb(method: &Method, target: &Target, params: &Params) -> String {
 }
 
 async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY).await.map_err(|err| {
-        // `to_bytes` reports the limit as a length-limit error somewhere in the source chain.
-        let mut source: Option<&dyn std::error::Error> = Some(&err);
-        while let Some(cause) = source {
-            if cause.to_string().contains("length limit exceeded") {
-                return ApiError::too_large(MAX_BODY);
+    use futures::StreamExt;
+    let mut chunks = body.into_data_stream();
+    let mut buffer = Vec::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|err| ApiError::bad_request(format!("cannot read the request body: {err}")))?;
+        if buffer.len() + chunk.len() > MAX_BODY {
+            // Read what the client is still sending (up to a bound) before answering, so that
+            // it gets the 413 rather than a connection reset in the middle of its upload.
+            let mut drained = buffer.len() + chunk.len();
+            while let Some(Ok(chunk)) = chunks.next().await {
+                drained += chunk.len();
+                if drained > DRAIN_LIMIT {
+                    break;
+                }
             }
-            source = cause.source();
+            return Err(ApiError::too_large(MAX_BODY));
         }
-        ApiError::bad_request(format!("cannot read the request body: {err}"))
-    })
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buffer))
 }
 
 async fn dispatch(

@@ -142,34 +142,62 @@ fn decode_continue(token: &str, prefix: &str) -> Result<ContinueToken, ApiError>
 
 pub async fn list(api: &Api, target: &Target, params: &Params, headers: &HeaderMap) -> Result<Response, ApiError> {
     let filter = Filter::new(target, params)?;
-    let (items, revision, next) = list_objects(api, target, params, &filter).await?;
-    let mut metadata = json!({"resourceVersion": revision.to_string()});
-    if let Some((token, remaining)) = next {
-        metadata["continue"] = json!(token);
-        if let Some(remaining) = remaining {
-            metadata["remainingItemCount"] = json!(remaining);
+    let list_metadata = |revision: Revision, next: Option<(String, Option<u64>)>| {
+        let mut metadata = json!({"resourceVersion": revision.to_string()});
+        if let Some((token, remaining)) = next {
+            metadata["continue"] = json!(token);
+            if let Some(remaining) = remaining {
+                metadata["remainingItemCount"] = json!(remaining);
+            }
         }
-    }
+        metadata
+    };
     if table::wants_table(accept(headers)) {
-        return Ok(json_response(StatusCode::OK, &table::table(target.resource, &items, metadata)));
+        let mut items = Vec::new();
+        let (revision, next) = list_objects(api, target, params, &filter, &mut |object| items.push(object.clone())).await?;
+        let table = table::table(target.resource, &items, list_metadata(revision, next));
+        return Ok(json_response(StatusCode::OK, &table));
     }
-    let list = json!({
-        "kind": format!("{}List", target.resource.kind),
-        "apiVersion": target.resource.api_version(),
-        "metadata": metadata,
-        "items": items,
-    });
-    Ok(json_response(StatusCode::OK, &list))
+    // The list is written out object by object as it is read, rather than built as one JSON
+    // tree first: a list of many objects then costs its text, not several times that.
+    let head = json!({"kind": format!("{}List", target.resource.kind), "apiVersion": target.resource.api_version()});
+    let mut body = head.to_string().into_bytes();
+    body.pop();
+    body.extend_from_slice(b",\"items\":[");
+    let mut first = true;
+    let mut failed = None;
+    let (revision, next) = list_objects(api, target, params, &filter, &mut |object| {
+        if !first {
+            body.push(b',');
+        }
+        first = false;
+        if let Err(err) = serde_json::to_writer(&mut body, object) {
+            failed.get_or_insert(err);
+        }
+    })
+    .await?;
+    if let Some(err) = failed {
+        return Err(ApiError::internal(format!("encoding the list: {err}")));
+    }
+    body.extend_from_slice(b"],\"metadata\":");
+    body.extend_from_slice(list_metadata(revision, next).to_string().as_bytes());
+    body.push(b'}');
+    Ok(Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body))
+        .unwrap_or_default())
 }
 
-/// The selected objects, the revision they were read at, and the continue token (with the
-/// remaining count when known) when the limit cut the list short.
+/// Hands each selected object to `sink`; returns the revision they were read at, and the
+/// continue token (with the remaining count when known) when the limit cut the list short.
 pub async fn list_objects(
     api: &Api,
     target: &Target,
     params: &Params,
     filter: &Filter,
-) -> Result<(Vec<Value>, Revision, Option<(String, Option<u64>)>), ApiError> {
+    sink: &mut (dyn FnMut(&Value) + Send),
+) -> Result<(Revision, Option<(String, Option<u64>)>), ApiError> {
     let prefix = target.resource.namespace_prefix(target.namespace.as_deref());
     let limit = match params.number("limit")? {
         Some(limit) if limit > 0 => Some(limit as usize),
@@ -188,8 +216,8 @@ pub async fn list_objects(
         if let Some(cache) = api.cache.of(target.resource) {
             cache.wait_ready().await;
             let (objects, revision, _) = cache.snapshot();
-            let items = objects.iter().filter(|object| filter.matches(object)).map(|object| (**object).clone()).collect();
-            return Ok((items, revision, None));
+            objects.iter().filter(|object| filter.matches(object)).for_each(|object| sink(object));
+            return Ok((revision, None));
         }
     }
 
@@ -205,11 +233,11 @@ pub async fn list_objects(
             options.revision = Some(revision);
         }
     }
-    let mut items = Vec::new();
+    let mut selected = 0;
     let wanted = limit.unwrap_or(usize::MAX);
     let label = |err: StoreError| ApiError::from_store(err, target.resource, "");
     loop {
-        options.limit = Some(STORAGE_PAGE.min(wanted.saturating_sub(items.len()).max(1)));
+        options.limit = Some(STORAGE_PAGE.min(wanted.saturating_sub(selected).max(1)));
         if limit.is_none() {
             options.limit = Some(STORAGE_PAGE);
         }
@@ -218,16 +246,17 @@ pub async fn list_objects(
         for kv in &page.items {
             let Some(object) = watch_cache::decode(kv) else { continue };
             if filter.matches(&object) {
-                items.push(object);
+                sink(&object);
+                selected += 1;
             }
         }
         match page.next_key {
-            Some(next) if items.len() >= wanted => {
+            Some(next) if selected >= wanted => {
                 let remaining = filter_is_trivial(params).then_some(page.remaining);
-                return Ok((items, page.revision, Some((encode_continue(page.revision, &next), remaining))));
+                return Ok((page.revision, Some((encode_continue(page.revision, &next), remaining))));
             }
             Some(next) => options.start_key = Some(next),
-            None => return Ok((items, page.revision, None)),
+            None => return Ok((page.revision, None)),
         }
     }
 }
@@ -449,6 +478,7 @@ async fn next_event(feed: &mut Feed) -> Result<Option<Arc<CachedEvent>>, ApiErro
 pub async fn all_selected(api: &Api, target: &Target, params: &Params) -> Result<Vec<Value>, ApiError> {
     let filter = Filter::new(target, params)?;
     let unpaged = Params(BTreeMap::<String, String>::new().into_iter().collect());
-    let (items, _, _) = list_objects(api, target, &unpaged, &filter).await?;
+    let mut items = Vec::new();
+    list_objects(api, target, &unpaged, &filter, &mut |object| items.push(object.clone())).await?;
     Ok(items)
 }

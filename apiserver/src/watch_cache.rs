@@ -43,6 +43,73 @@ impl EventType {
     }
 }
 
+/// The field paths selectors may name (see `rest::read`); their values are kept with each
+/// cached object so that filtering never parses it again.
+const SELECTABLE_FIELDS: &[&str] = &[
+    "metadata.name",
+    "metadata.namespace",
+    "spec.nodeName",
+    "spec.schedulerName",
+    "spec.restartPolicy",
+    "spec.unschedulable",
+    "status.phase",
+    "status.podIP",
+    "status.replicas",
+    "type",
+    "reason",
+    "source",
+    "involvedObject.kind",
+    "involvedObject.namespace",
+    "involvedObject.name",
+    "involvedObject.uid",
+    "involvedObject.apiVersion",
+    "involvedObject.resourceVersion",
+    "involvedObject.fieldPath",
+];
+
+/// An object as the cache keeps it: its JSON text (with its resourceVersion) and what label and
+/// field selectors read. A parsed JSON tree costs several times the text, so the cache keeps the
+/// text and parses only where a whole object is needed (Tables, deletecollection).
+#[derive(Debug, PartialEq)]
+pub struct CachedObject {
+    pub json: Box<str>,
+    pub labels: BTreeMap<String, String>,
+    fields: Vec<(&'static str, String)>,
+}
+
+impl CachedObject {
+    pub fn new(object: &Value) -> Self {
+        let fields = SELECTABLE_FIELDS.iter().filter_map(|field| Some((*field, field_value(object, field)?))).collect();
+        Self { json: object.to_string().into_boxed_str(), labels: meta::labels(object), fields }
+    }
+
+    pub fn namespace(&self) -> Option<&str> {
+        self.field("metadata.namespace")
+    }
+
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields.iter().find(|(field, _)| *field == name).map(|(_, value)| value.as_str())
+    }
+
+    /// The object parsed again; the text was serialized from a `Value`, so it parses.
+    pub fn value(&self) -> Value {
+        serde_json::from_str(&self.json).unwrap_or(Value::Null)
+    }
+}
+
+/// The value of a dotted field path as a field selector compares it.
+pub fn field_value(object: &Value, field: &str) -> Option<String> {
+    let mut current = object;
+    for part in field.split('.') {
+        current = current.get(part)?;
+    }
+    match current {
+        Value::String(text) => Some(text.clone()),
+        Value::Null => None,
+        other => Some(other.to_string()),
+    }
+}
+
 /// A change to one object, with `metadata.resourceVersion` set on the objects.
 #[derive(Debug)]
 pub struct CachedEvent {
@@ -50,8 +117,8 @@ pub struct CachedEvent {
     pub revision: Revision,
     pub key: String,
     /// The object after the change; for a delete, its last state at the delete's revision.
-    pub object: Arc<Value>,
-    pub previous: Option<Arc<Value>>,
+    pub object: Arc<CachedObject>,
+    pub previous: Option<Arc<CachedObject>>,
 }
 
 /// The watch caches of every served resource type, and the tasks that feed them.
@@ -91,7 +158,7 @@ pub struct ResourceCache {
 }
 
 struct State {
-    objects: BTreeMap<String, Arc<Value>>,
+    objects: BTreeMap<String, Arc<CachedObject>>,
     history: VecDeque<Arc<CachedEvent>>,
     /// Every event after this revision is in `history` or still to come.
     horizon: Revision,
@@ -132,7 +199,7 @@ impl ResourceCache {
 
     /// The current objects and the revision they are at, plus the live feed after it,
     /// taken atomically so that nothing falls between the two.
-    pub fn snapshot(&self) -> (Vec<Arc<Value>>, Revision, broadcast::Receiver<Arc<CachedEvent>>) {
+    pub fn snapshot(&self) -> (Vec<Arc<CachedObject>>, Revision, broadcast::Receiver<Arc<CachedEvent>>) {
         let state = self.read();
         (state.objects.values().cloned().collect(), state.revision, state.live.subscribe())
     }
@@ -147,7 +214,7 @@ impl ResourceCache {
         Start::Resume { replay, live: state.live.subscribe() }
     }
 
-    fn reset(&self, objects: BTreeMap<String, Arc<Value>>, revision: Revision) {
+    fn reset(&self, objects: BTreeMap<String, Arc<CachedObject>>, revision: Revision) {
         let mut state = self.write();
         state.objects = objects;
         state.history.clear();
@@ -180,7 +247,7 @@ impl ResourceCache {
     }
 
     /// The previous state of `key` as the cache knows it (for storage events without one).
-    fn current(&self, key: &str) -> Option<Arc<Value>> {
+    fn current(&self, key: &str) -> Option<Arc<CachedObject>> {
         self.read().objects.get(key).cloned()
     }
 }
@@ -209,7 +276,7 @@ async fn fill_and_follow(cache: &ResourceCache, store: &dyn Store) -> Result<(),
         let page = store.list(&prefix, options.clone()).await?;
         for kv in page.items {
             if let Some(object) = decode(&kv) {
-                objects.insert(kv.key, Arc::new(object));
+                objects.insert(kv.key, Arc::new(CachedObject::new(&object)));
             }
         }
         match page.next_key {
@@ -232,32 +299,24 @@ async fn fill_and_follow(cache: &ResourceCache, store: &dyn Store) -> Result<(),
 }
 
 /// A storage event as a cached event; `None` for an object that cannot be decoded (logged).
-pub fn convert(event: WatchEvent, current: impl Fn(&str) -> Option<Arc<Value>>) -> Option<CachedEvent> {
+pub fn convert(event: WatchEvent, current: impl Fn(&str) -> Option<Arc<CachedObject>>) -> Option<CachedEvent> {
     let revision = event.revision();
+    let cached = |kv: &KeyValue| decode(kv).map(|object| Arc::new(CachedObject::new(&object)));
     match event {
-        WatchEvent::Created(kv) => Some(CachedEvent {
-            kind: EventType::Added,
-            revision,
-            object: Arc::new(decode(&kv)?),
-            key: kv.key,
-            previous: None,
-        }),
+        WatchEvent::Created(kv) => {
+            Some(CachedEvent { kind: EventType::Added, revision, object: cached(&kv)?, key: kv.key, previous: None })
+        }
         WatchEvent::Updated { current: kv, previous } => {
-            let previous = previous.and_then(|previous| decode(&previous)).map(Arc::new).or_else(|| current(&kv.key));
-            Some(CachedEvent {
-                kind: EventType::Modified,
-                revision,
-                object: Arc::new(decode(&kv)?),
-                key: kv.key,
-                previous,
-            })
+            let previous = previous.and_then(|previous| cached(&previous)).or_else(|| current(&kv.key));
+            Some(CachedEvent { kind: EventType::Modified, revision, object: cached(&kv)?, key: kv.key, previous })
         }
         WatchEvent::Deleted { key, revision, previous } => {
-            let last = previous.and_then(|previous| decode(&previous)).map(Arc::new).or_else(|| current(&key))?;
+            let last = previous.and_then(|previous| cached(&previous)).or_else(|| current(&key))?;
             // A deleted object is reported at the revision of its deletion, as Kubernetes does.
-            let mut object = (*last).clone();
+            let mut object = last.value();
             meta::set(&mut object, "resourceVersion", json!(revision.to_string()));
-            Some(CachedEvent { kind: EventType::Deleted, revision, key, object: Arc::new(object), previous: Some(last) })
+            let object = Arc::new(CachedObject::new(&object));
+            Some(CachedEvent { kind: EventType::Deleted, revision, key, object, previous: Some(last) })
         }
     }
 }
@@ -283,7 +342,7 @@ mod tests {
 
     fn event(revision: Revision, name: &str, kind: EventType) -> CachedEvent {
         let object = json!({"metadata": {"name": name, "resourceVersion": revision.to_string()}});
-        CachedEvent { kind, revision, key: format!("/registry/core/configmaps/ns/{name}"), object: Arc::new(object), previous: None }
+        CachedEvent { kind, revision, key: format!("/registry/core/configmaps/ns/{name}"), object: Arc::new(CachedObject::new(&object)), previous: None }
     }
 
     fn configmaps() -> ResourceCache {

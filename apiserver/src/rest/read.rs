@@ -19,7 +19,7 @@ use crate::meta;
 use crate::resources::ResourceType;
 use crate::table;
 use crate::storage::{ListOptions, Revision, StoreError};
-use crate::watch_cache::{self, CachedEvent, EventType, Start};
+use crate::watch_cache::{self, CachedEvent, CachedObject, EventType, Start, field_value};
 
 /// The default and largest page size of a list read from storage in one go.
 const STORAGE_PAGE: usize = 500;
@@ -82,12 +82,22 @@ impl Filter {
     }
 
     pub fn matches(&self, object: &Value) -> bool {
-        if let Some(namespace) = &self.namespace {
-            if self.resource.namespaced && meta::namespace(object) != Some(namespace.as_str()) {
-                return false;
-            }
+        self.namespace_matches(meta::namespace(object))
+            && self.labels.matches(&meta::labels(object))
+            && self.fields.matches(|field| field_value(object, field))
+    }
+
+    pub fn matches_cached(&self, object: &CachedObject) -> bool {
+        self.namespace_matches(object.namespace())
+            && self.labels.matches(&object.labels)
+            && self.fields.matches(|field| object.field(field).map(str::to_string))
+    }
+
+    fn namespace_matches(&self, namespace: Option<&str>) -> bool {
+        match &self.namespace {
+            Some(wanted) if self.resource.namespaced => namespace == Some(wanted.as_str()),
+            _ => true,
         }
-        self.labels.matches(&meta::labels(object)) && self.fields.matches(|field| field_value(object, field))
     }
 }
 
@@ -105,17 +115,6 @@ fn supported_field(resource: &ResourceType, field: &str) -> bool {
         }
 }
 
-fn field_value(object: &Value, field: &str) -> Option<String> {
-    let mut current = object;
-    for part in field.split('.') {
-        current = current.get(part)?;
-    }
-    match current {
-        Value::String(text) => Some(text.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
-    }
-}
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
@@ -154,7 +153,7 @@ pub async fn list(api: &Api, target: &Target, params: &Params, headers: &HeaderM
     };
     if table::wants_table(accept(headers)) {
         let mut items = Vec::new();
-        let (revision, next) = list_objects(api, target, params, &filter, &mut |object| items.push(object.clone())).await?;
+        let (revision, next) = list_objects(api, target, params, &filter, &mut |object| items.push(object.to_value())).await?;
         let table = table::table(target.resource, &items, list_metadata(revision, next));
         return Ok(json_response(StatusCode::OK, &table));
     }
@@ -171,7 +170,7 @@ pub async fn list(api: &Api, target: &Target, params: &Params, headers: &HeaderM
             body.push(b',');
         }
         first = false;
-        if let Err(err) = serde_json::to_writer(&mut body, object) {
+        if let Err(err) = object.write_json(&mut body) {
             failed.get_or_insert(err);
         }
     })
@@ -189,6 +188,31 @@ pub async fn list(api: &Api, target: &Target, params: &Params, headers: &HeaderM
         .unwrap_or_default())
 }
 
+/// A listed object, as read from storage or as the watch cache keeps it.
+pub enum Item<'a> {
+    Parsed(&'a Value),
+    Cached(&'a CachedObject),
+}
+
+impl Item<'_> {
+    pub fn to_value(&self) -> Value {
+        match self {
+            Item::Parsed(object) => (*object).clone(),
+            Item::Cached(object) => object.value(),
+        }
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        match self {
+            Item::Parsed(object) => serde_json::to_writer(out, object),
+            Item::Cached(object) => {
+                out.extend_from_slice(object.json.as_bytes());
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Hands each selected object to `sink`; returns the revision they were read at, and the
 /// continue token (with the remaining count when known) when the limit cut the list short.
 pub async fn list_objects(
@@ -196,7 +220,7 @@ pub async fn list_objects(
     target: &Target,
     params: &Params,
     filter: &Filter,
-    sink: &mut (dyn FnMut(&Value) + Send),
+    sink: &mut (dyn FnMut(Item<'_>) + Send),
 ) -> Result<(Revision, Option<(String, Option<u64>)>), ApiError> {
     let prefix = target.resource.namespace_prefix(target.namespace.as_deref());
     let limit = match params.number("limit")? {
@@ -216,7 +240,7 @@ pub async fn list_objects(
         if let Some(cache) = api.cache.of(target.resource) {
             cache.wait_ready().await;
             let (objects, revision, _) = cache.snapshot();
-            objects.iter().filter(|object| filter.matches(object)).for_each(|object| sink(object));
+            objects.iter().filter(|object| filter.matches_cached(object)).for_each(|object| sink(Item::Cached(object)));
             return Ok((revision, None));
         }
     }
@@ -246,7 +270,7 @@ pub async fn list_objects(
         for kv in &page.items {
             let Some(object) = watch_cache::decode(kv) else { continue };
             if filter.matches(&object) {
-                sink(&object);
+                sink(Item::Parsed(&object));
                 selected += 1;
             }
         }
@@ -277,7 +301,8 @@ enum Feed {
 struct WatchState {
     resource: &'static ResourceType,
     filter: Filter,
-    pending: std::collections::VecDeque<Value>,
+    /// Lines to send, each one event.
+    pending: std::collections::VecDeque<String>,
     feed: Feed,
     /// The last revision delivered (events at or before it are skipped).
     delivered: Revision,
@@ -306,8 +331,8 @@ pub async fn watch(api: &Api, target: &Target, params: &Params) -> Result<Respon
         // No resourceVersion, or 0: the current state as ADDED events, then the changes.
         None | Some(0) => {
             let (objects, revision, live) = cache.snapshot();
-            for object in objects.iter().filter(|object| filter.matches(object)) {
-                pending.push_back(event_json(EventType::Added, object));
+            for object in objects.iter().filter(|object| filter.matches_cached(object)) {
+                pending.push_back(event_line(EventType::Added, object));
             }
             (Feed::Cache(live), revision)
         }
@@ -374,15 +399,16 @@ fn json_response_text(text: String) -> Response {
         .unwrap_or_default()
 }
 
-fn event_json(kind: EventType, object: &Value) -> Value {
-    json!({"type": kind.as_str(), "object": object})
+/// One watch event as a line of the response, the cached JSON text written in as it is.
+fn event_line(kind: EventType, object: &CachedObject) -> String {
+    format!("{{\"type\":\"{}\",\"object\":{}}}\n", kind.as_str(), object.json)
 }
 
 /// The event as this watcher sees it: objects moving into the selection are ADDED, out of it
 /// DELETED, as kube-apiserver reports selector transitions.
-fn filtered(filter: &Filter, event: &CachedEvent) -> Option<Value> {
-    let now = filter.matches(&event.object);
-    let before = event.previous.as_deref().map(|previous| filter.matches(previous));
+fn filtered(filter: &Filter, event: &CachedEvent) -> Option<String> {
+    let now = filter.matches_cached(&event.object);
+    let before = event.previous.as_deref().map(|previous| filter.matches_cached(previous));
     let kind = match (event.kind, now, before) {
         (EventType::Deleted, true, _) => EventType::Deleted,
         (EventType::Deleted, false, _) => return None,
@@ -392,13 +418,13 @@ fn filtered(filter: &Filter, event: &CachedEvent) -> Option<Value> {
         (EventType::Modified, false, Some(true)) => EventType::Deleted,
         (_, false, _) => return None,
     };
-    Some(event_json(kind, &event.object))
+    Some(event_line(kind, &event.object))
 }
 
 async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
     loop {
-        if let Some(event) = state.pending.pop_front() {
-            return Some((format!("{event}\n"), state));
+        if let Some(line) = state.pending.pop_front() {
+            return Some((line, state));
         }
         if state.done {
             return None;
@@ -421,7 +447,7 @@ async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
                             "metadata": {"resourceVersion": state.delivered.to_string()},
                         },
                     });
-                    state.pending.push_back(bookmark);
+                    state.pending.push_back(format!("{bookmark}\n"));
                 }
                 continue;
             }
@@ -440,7 +466,7 @@ async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
             // response; the client resumes from the last resourceVersion it saw.
             Ok(None) => state.done = true,
             Err(err) => {
-                state.pending.push_back(json!({"type": "ERROR", "object": err.status()}));
+                state.pending.push_back(format!("{}\n", json!({"type": "ERROR", "object": err.status()})));
                 state.done = true;
             }
         }
@@ -479,6 +505,6 @@ pub async fn all_selected(api: &Api, target: &Target, params: &Params) -> Result
     let filter = Filter::new(target, params)?;
     let unpaged = Params(BTreeMap::<String, String>::new().into_iter().collect());
     let mut items = Vec::new();
-    list_objects(api, target, &unpaged, &filter, &mut |object| items.push(object.clone())).await?;
+    list_objects(api, target, &unpaged, &filter, &mut |object| items.push(object.to_value())).await?;
     Ok(items)
 }

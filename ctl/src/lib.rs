@@ -1,5 +1,7 @@
 //! ctl: the command-line client for the cluster. Not built yet (issue #4): `run` says so instead of pretending.
 
+pub mod manifest;
+
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, clap::Parser)]

@@ -47,8 +47,12 @@ fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
 }
 
-fn kubectl(server: &ApiServer, args: &[&str]) -> Output {
-    Command::new("kubectl")
+/// The kubectl on PATH picks its version to match the server's (this image's dispatcher); the
+/// demo test also runs the 1.32 client by name, the version the project promises to support.
+const KUBECTL_1_32: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32";
+
+fn kubectl_binary(binary: &str, server: &ApiServer, args: &[&str]) -> Output {
+    Command::new(binary)
         .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
         .args(args)
         .output()
@@ -56,8 +60,8 @@ fn kubectl(server: &ApiServer, args: &[&str]) -> Output {
 }
 
 /// Runs kubectl and returns its stdout, failing the test with its stderr if it fails.
-fn kubectl_ok(server: &ApiServer, args: &[&str]) -> String {
-    let output = kubectl(server, args);
+fn kubectl_binary_ok(binary: &str, server: &ApiServer, args: &[&str]) -> String {
+    let output = kubectl_binary(binary, server, args);
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "kubectl {args:?} failed:\n{stdout}\n{stderr}\n--- apiserver log:\n{}", log_tail(server));
@@ -71,6 +75,14 @@ fn log_tail(server: &ApiServer) -> String {
 }
 
 async fn kubectl_applies_gets_and_deletes_the_demo_app(storage: Storage) {
+    demo_round_trip("kubectl", storage);
+    assert!(Path::new(KUBECTL_1_32).exists(), "{KUBECTL_1_32} is missing from this machine");
+    demo_round_trip(KUBECTL_1_32, storage);
+}
+
+fn demo_round_trip(kubectl_path: &str, storage: Storage) {
+    let kubectl = |server: &ApiServer, args: &[&str]| kubectl_binary(kubectl_path, server, args);
+    let kubectl_ok = |server: &ApiServer, args: &[&str]| kubectl_binary_ok(kubectl_path, server, args);
     let server = ApiServer::start(storage).unwrap();
     let demo = workspace_root().join("manifests/demo/app.yaml");
     let demo = demo.to_str().unwrap();

@@ -1,17 +1,75 @@
-//! ctl: the command-line client for the cluster. Not built yet (issue #4): `run` says so instead of pretending.
+//! ctl: the command-line client for the cluster, after kubectl's conventions. Today it has
+//! `version`, `config` and `get`; the other commands of issue #4 are still to come, and say so.
 
 pub mod manifest;
+
+mod get;
+mod kubeconfig;
 
 use std::path::PathBuf;
 
 #[derive(Clone, Debug, clap::Parser)]
 #[command(name = "ctl", about = "ctl: the command-line client for the cluster", version)]
 pub struct Config {
-    /// Path to the kubeconfig used to reach the apiserver.
-    #[arg(long, env = "KUBECONFIG")]
+    /// Path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true)]
     pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use instead of the current one.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// The namespace (default: the context's, then "default").
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-pub async fn run(_config: Config) -> Result<(), common::NotImplemented> {
-    Err(common::NotImplemented { component: "ctl", issue: 4 })
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print the client and server versions.
+    Version,
+    /// Read and change kubeconfig files.
+    #[command(subcommand)]
+    Config(kubeconfig::ConfigCommand),
+    /// List objects, or show one, as a table or in full.
+    Get(get::GetArgs),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    #[error(transparent)]
+    Kubeconfig(#[from] kubeconfig::KubeconfigError),
+    #[error("cannot reach the cluster: {0}")]
+    Client(#[from] kube::Error),
+    /// As kubectl prints server errors: `Error from server (NotFound): ...`.
+    #[error("Error from server ({reason}): {message}")]
+    Server { reason: String, message: String },
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot write output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl CtlError {
+    fn from_kube(err: kube::Error) -> Self {
+        match err {
+            kube::Error::Api(status) => Self::Server { reason: status.reason.clone(), message: status.message.clone() },
+            other => Self::Client(other),
+        }
+    }
+}
+
+/// Runs one command; what it prints goes to stdout, messages about nothing found to stderr.
+pub async fn run(config: Config) -> Result<(), CtlError> {
+    match &config.command {
+        Command::Config(command) => kubeconfig::run(&config, command),
+        Command::Version => {
+            let client = kubeconfig::client(&config).await?;
+            let server = client.apiserver_version().await.map_err(CtlError::from_kube)?;
+            println!("Client Version: v{}", env!("CARGO_PKG_VERSION"));
+            println!("Server Version: {}", server.git_version);
+            Ok(())
+        }
+        Command::Get(args) => get::run(&config, args).await,
+    }
 }

@@ -4,6 +4,11 @@ use clap::Parser;
 async fn main() {
     common::init_tracing();
     if let Err(err) = ctl::run(ctl::Config::parse()).await {
-        common::exit_with_error(&err);
+        // Server errors read as kubectl prints them; the rest get kubectl's `error: ` prefix.
+        match err {
+            ctl::CtlError::Server { .. } => eprintln!("{err}"),
+            other => eprintln!("error: {other}"),
+        }
+        std::process::exit(1);
     }
 }

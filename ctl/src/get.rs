@@ -1,0 +1,323 @@
+//! `ctl get`: resolves kind names through the server's discovery (plurals, singulars, kinds,
+//! short names), asks the server for Tables (its printers hold the columns, as with kubectl),
+//! and prints them as kubectl does; `-o json|yaml|name` print the objects instead.
+
+use http::header::ACCEPT;
+use serde_json::{Value, json};
+
+use crate::kubeconfig::client_and_namespace;
+use crate::{Config, CtlError};
+
+const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct GetArgs {
+    /// KIND[,KIND...], e.g. pods, deploy,svc
+    pub kinds: String,
+    /// One object's name.
+    pub name: Option<String>,
+    /// Output format: wide, json, yaml or name.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    /// List in every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Label selector, e.g. app=web,tier!=db
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Field selector, e.g. status.phase=Running
+    #[arg(long)]
+    pub field_selector: Option<String>,
+}
+
+/// A served resource type, as discovery describes it.
+#[derive(Clone, Debug)]
+struct Resource {
+    group: String,
+    version: String,
+    plural: String,
+    singular: String,
+    kind: String,
+    namespaced: bool,
+    short_names: Vec<String>,
+}
+
+impl Resource {
+    fn matches(&self, name: &str) -> bool {
+        let name = name.to_ascii_lowercase();
+        let qualified = |word: &str| if self.group.is_empty() { word.to_string() } else { format!("{word}.{}", self.group) };
+        [&self.plural, &self.singular, &self.kind.to_ascii_lowercase()]
+            .into_iter()
+            .any(|word| *word == name || qualified(word) == name)
+            || self.short_names.iter().any(|short| *short == name)
+    }
+
+    /// `deployment.apps` or `configmap`, as kubectl prefixes names.
+    fn kind_prefix(&self) -> String {
+        let kind = self.kind.to_ascii_lowercase();
+        if self.group.is_empty() { kind } else { format!("{kind}.{}", self.group) }
+    }
+
+    fn path(&self, namespace: Option<&str>, name: Option<&str>) -> String {
+        let mut path = if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        };
+        if let (true, Some(namespace)) = (self.namespaced, namespace) {
+            path.push_str(&format!("/namespaces/{namespace}"));
+        }
+        path.push_str(&format!("/{}", self.plural));
+        if let Some(name) = name {
+            path.push_str(&format!("/{name}"));
+        }
+        path
+    }
+}
+
+async fn get_json(client: &kube::Client, path: &str, accept: &str) -> Result<Value, CtlError> {
+    let request = http::Request::get(path)
+        .header(ACCEPT, accept)
+        .body(Vec::new())
+        .map_err(|err| CtlError::Usage(format!("bad request path {path}: {err}")))?;
+    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
+    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON for {path}: {err}")))
+}
+
+/// Every resource type the server serves (subresources left out).
+async fn discover(client: &kube::Client) -> Result<Vec<Resource>, CtlError> {
+    let mut group_versions = vec![(String::new(), "v1".to_string())];
+    let groups = get_json(client, "/apis", "application/json").await?;
+    for group in groups["groups"].as_array().into_iter().flatten() {
+        let name = group["name"].as_str().unwrap_or_default().to_string();
+        if let Some(version) = group["preferredVersion"]["version"].as_str() {
+            group_versions.push((name, version.to_string()));
+        }
+    }
+    let mut resources = Vec::new();
+    for (group, version) in group_versions {
+        let path = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
+        let list = get_json(client, &path, "application/json").await?;
+        for entry in list["resources"].as_array().into_iter().flatten() {
+            let plural = entry["name"].as_str().unwrap_or_default();
+            if plural.contains('/') {
+                continue;
+            }
+            let strings = |field: &str| -> Vec<String> {
+                entry[field].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+            };
+            resources.push(Resource {
+                group: group.clone(),
+                version: version.clone(),
+                plural: plural.to_string(),
+                singular: entry["singularName"].as_str().unwrap_or_default().to_string(),
+                kind: entry["kind"].as_str().unwrap_or_default().to_string(),
+                namespaced: entry["namespaced"].as_bool().unwrap_or(false),
+                short_names: strings("shortNames"),
+            });
+        }
+    }
+    Ok(resources)
+}
+
+pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
+    let (client, namespace) = client_and_namespace(config).await?;
+    let served = discover(&client).await?;
+    let mut resources = Vec::new();
+    for word in args.kinds.split(',').filter(|word| !word.is_empty()) {
+        let resource = served
+            .iter()
+            .find(|resource| resource.matches(word))
+            .ok_or_else(|| CtlError::Usage(format!("the server doesn't have a resource type {word:?}")))?;
+        resources.push(resource.clone());
+    }
+    if resources.is_empty() {
+        return Err(CtlError::Usage("you must specify the type of resource to get".into()));
+    }
+    if args.name.is_some() && resources.len() > 1 {
+        return Err(CtlError::Usage("a name can only be given with one resource type".into()));
+    }
+    let scope = (!args.all_namespaces).then_some(namespace.as_str());
+    let mut query = Vec::new();
+    if let Some(selector) = &args.selector {
+        query.push(format!("labelSelector={}", encode(selector)));
+    }
+    if let Some(selector) = &args.field_selector {
+        query.push(format!("fieldSelector={}", encode(selector)));
+    }
+    let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+    let output = args.output.as_deref().unwrap_or("");
+    let several = resources.len() > 1;
+
+    let mut printed_any = false;
+    let mut listed = Vec::new();
+    for resource in &resources {
+        let path = format!("{}{query}", resource.path(scope, args.name.as_deref()));
+        match output {
+            "" | "wide" => {
+                let table = get_json(&client, &path, TABLE).await?;
+                let text = render_table(&table, resource, output == "wide", several, args.all_namespaces && resource.namespaced);
+                if let Some(text) = text {
+                    if printed_any {
+                        println!();
+                    }
+                    print!("{text}");
+                    printed_any = true;
+                }
+            }
+            "json" | "yaml" | "name" => {
+                let found = get_json(&client, &path, "application/json").await?;
+                match found["items"].as_array() {
+                    Some(items) if args.name.is_none() => listed.extend(items.iter().cloned().map(|mut item| {
+                        item["apiVersion"] = json!(api_version(resource));
+                        item["kind"] = json!(resource.kind);
+                        item
+                    })),
+                    _ => listed.push(found),
+                }
+            }
+            other => return Err(CtlError::Usage(format!("unable to match a printer suitable for the output format {other:?}, allowed formats are: json,name,wide,yaml"))),
+        }
+        if output == "name" {
+            for object in listed.drain(..) {
+                println!("{}/{}", resource.kind_prefix(), object["metadata"]["name"].as_str().unwrap_or_default());
+                printed_any = true;
+            }
+        }
+    }
+    if matches!(output, "json" | "yaml") {
+        let document = if args.name.is_some() {
+            listed.pop().unwrap_or(Value::Null)
+        } else {
+            json!({"apiVersion": "v1", "kind": "List", "items": listed, "metadata": {"resourceVersion": ""}})
+        };
+        let text = if output == "json" {
+            serde_json::to_string_pretty(&document).map_err(|err| CtlError::Usage(err.to_string()))? + "\n"
+        } else {
+            serde_yaml_ng::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?
+        };
+        print!("{text}");
+        return Ok(());
+    }
+    if !printed_any {
+        match scope {
+            Some(namespace) if resources.iter().any(|resource| resource.namespaced) => {
+                eprintln!("No resources found in {namespace} namespace.");
+            }
+            _ => eprintln!("No resources found"),
+        }
+    }
+    Ok(())
+}
+
+fn api_version(resource: &Resource) -> String {
+    if resource.group.is_empty() { resource.version.clone() } else { format!("{}/{}", resource.group, resource.version) }
+}
+
+/// Percent-encodes a query parameter value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// A server Table as kubectl prints it: upper-case headers, `-o wide` adding priority-1 columns,
+/// `NAMESPACE` first across namespaces, `kind/name` names when several types are listed.
+fn render_table(table: &Value, resource: &Resource, wide: bool, several: bool, namespaces: bool) -> Option<String> {
+    let definitions = table["columnDefinitions"].as_array()?;
+    let rows = table["rows"].as_array()?;
+    if rows.is_empty() {
+        return None;
+    }
+    let shown: Vec<usize> = definitions
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| wide || column["priority"].as_i64().unwrap_or(0) == 0)
+        .map(|(index, _)| index)
+        .collect();
+    let mut lines = Vec::new();
+    let mut header: Vec<String> = shown.iter().map(|index| definitions[*index]["name"].as_str().unwrap_or_default().to_ascii_uppercase()).collect();
+    if namespaces {
+        header.insert(0, "NAMESPACE".into());
+    }
+    lines.push(header);
+    for row in rows {
+        let cells = row["cells"].as_array().map_or(&[][..], Vec::as_slice);
+        let mut line: Vec<String> = shown
+            .iter()
+            .map(|index| {
+                let cell = cells.get(*index).cloned().unwrap_or(Value::Null);
+                let text = match cell {
+                    Value::String(text) => text,
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                let is_name = definitions[*index]["format"].as_str() == Some("name");
+                if is_name && several { format!("{}/{text}", resource.kind_prefix()) } else { text }
+            })
+            .collect();
+        if namespaces {
+            line.insert(0, row["object"]["metadata"]["namespace"].as_str().unwrap_or_default().to_string());
+        }
+        lines.push(line);
+    }
+    Some(columns(&lines))
+}
+
+/// Left-aligned columns three spaces apart, the last one unpadded, as kubectl aligns them.
+pub fn columns(rows: &[Vec<String>]) -> String {
+    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..count).map(|column| rows.iter().filter_map(|row| row.get(column)).map(|cell| cell.chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (column, cell) in row.iter().enumerate() {
+            if column + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}   ", width = widths[column]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_aligned_as_kubectl_aligns_them() {
+        let rows = vec![
+            vec!["NAME".to_string(), "DATA".to_string(), "AGE".to_string()],
+            vec!["example-config".to_string(), "2".to_string(), "5s".to_string()],
+        ];
+        assert_eq!(columns(&rows), "NAME             DATA   AGE\nexample-config   2      5s\n");
+    }
+
+    #[test]
+    fn names_resolve_like_kubectl() {
+        let deployments = Resource {
+            group: "apps".into(),
+            version: "v1".into(),
+            plural: "deployments".into(),
+            singular: "deployment".into(),
+            kind: "Deployment".into(),
+            namespaced: true,
+            short_names: vec!["deploy".into()],
+        };
+        for name in ["deployments", "deployment", "Deployment", "deploy", "deployments.apps"] {
+            assert!(deployments.matches(name), "{name}");
+        }
+        assert!(!deployments.matches("deployments.extensions"));
+        assert_eq!(deployments.path(Some("demo"), Some("web")), "/apis/apps/v1/namespaces/demo/deployments/web");
+        assert_eq!(encode("app in (a,b)"), "app%20in%20%28a%2Cb%29");
+    }
+}

@@ -2,9 +2,9 @@
 //! short names), asks the server for Tables (its printers hold the columns, as with kubectl),
 //! and prints them as kubectl does; `-o json|yaml|name` print the objects instead.
 
-use http::header::ACCEPT;
 use serde_json::{Value, json};
 
+use crate::discovery::{Resource, api_version, discover, get_json};
 use crate::kubeconfig::client_and_namespace;
 use crate::{Config, CtlError};
 
@@ -28,96 +28,6 @@ pub struct GetArgs {
     /// Field selector, e.g. status.phase=Running
     #[arg(long)]
     pub field_selector: Option<String>,
-}
-
-/// A served resource type, as discovery describes it.
-#[derive(Clone, Debug)]
-struct Resource {
-    group: String,
-    version: String,
-    plural: String,
-    singular: String,
-    kind: String,
-    namespaced: bool,
-    short_names: Vec<String>,
-}
-
-impl Resource {
-    fn matches(&self, name: &str) -> bool {
-        let name = name.to_ascii_lowercase();
-        let qualified = |word: &str| if self.group.is_empty() { word.to_string() } else { format!("{word}.{}", self.group) };
-        [&self.plural, &self.singular, &self.kind.to_ascii_lowercase()]
-            .into_iter()
-            .any(|word| *word == name || qualified(word) == name)
-            || self.short_names.iter().any(|short| *short == name)
-    }
-
-    /// `deployment.apps` or `configmap`, as kubectl prefixes names.
-    fn kind_prefix(&self) -> String {
-        let kind = self.kind.to_ascii_lowercase();
-        if self.group.is_empty() { kind } else { format!("{kind}.{}", self.group) }
-    }
-
-    fn path(&self, namespace: Option<&str>, name: Option<&str>) -> String {
-        let mut path = if self.group.is_empty() {
-            format!("/api/{}", self.version)
-        } else {
-            format!("/apis/{}/{}", self.group, self.version)
-        };
-        if let (true, Some(namespace)) = (self.namespaced, namespace) {
-            path.push_str(&format!("/namespaces/{namespace}"));
-        }
-        path.push_str(&format!("/{}", self.plural));
-        if let Some(name) = name {
-            path.push_str(&format!("/{name}"));
-        }
-        path
-    }
-}
-
-async fn get_json(client: &kube::Client, path: &str, accept: &str) -> Result<Value, CtlError> {
-    let request = http::Request::get(path)
-        .header(ACCEPT, accept)
-        .body(Vec::new())
-        .map_err(|err| CtlError::Usage(format!("bad request path {path}: {err}")))?;
-    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
-    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON for {path}: {err}")))
-}
-
-/// Every resource type the server serves (subresources left out).
-async fn discover(client: &kube::Client) -> Result<Vec<Resource>, CtlError> {
-    let mut group_versions = vec![(String::new(), "v1".to_string())];
-    let groups = get_json(client, "/apis", "application/json").await?;
-    for group in groups["groups"].as_array().into_iter().flatten() {
-        let name = group["name"].as_str().unwrap_or_default().to_string();
-        if let Some(version) = group["preferredVersion"]["version"].as_str() {
-            group_versions.push((name, version.to_string()));
-        }
-    }
-    let mut resources = Vec::new();
-    for (group, version) in group_versions {
-        let path = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
-        let list = get_json(client, &path, "application/json").await?;
-        for entry in list["resources"].as_array().into_iter().flatten() {
-            let plural = entry["name"].as_str().unwrap_or_default();
-            if plural.contains('/') {
-                continue;
-            }
-            let strings = |field: &str| -> Vec<String> {
-                entry[field].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
-            };
-            resources.push(Resource {
-                group: group.clone(),
-                version: version.clone(),
-                plural: plural.to_string(),
-                singular: entry["singularName"].as_str().unwrap_or_default().to_string(),
-                kind: entry["kind"].as_str().unwrap_or_default().to_string(),
-                namespaced: entry["namespaced"].as_bool().unwrap_or(false),
-                short_names: strings("shortNames"),
-            });
-        }
-    }
-    Ok(resources)
 }
 
 pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
@@ -208,10 +118,6 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
         }
     }
     Ok(())
-}
-
-fn api_version(resource: &Resource) -> String {
-    if resource.group.is_empty() { resource.version.clone() } else { format!("{}/{}", resource.group, resource.version) }
 }
 
 /// Percent-encodes a query parameter value.

@@ -1,8 +1,11 @@
 //! ctl: the command-line client for the cluster, after kubectl's conventions. Today it has
-//! `version`, `config` and `get`; the other commands of issue #4 are still to come, and say so.
+//! `version`, `config`, `get`, `apply -f` and `delete -f`; the other commands of issue #4 are
+//! still to come.
 
 pub mod manifest;
 
+mod apply;
+mod discovery;
 mod get;
 mod kubeconfig;
 
@@ -33,6 +36,10 @@ pub enum Command {
     Config(kubeconfig::ConfigCommand),
     /// List objects, or show one, as a table or in full.
     Get(get::GetArgs),
+    /// Create or update the objects of manifests.
+    Apply(apply::FileArgs),
+    /// Delete the objects of manifests.
+    Delete(apply::FileArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +53,8 @@ pub enum CtlError {
     Server { reason: String, message: String },
     #[error("{0}")]
     Usage(String),
+    #[error("error parsing manifests: {0}")]
+    Manifest(#[from] manifest::ManifestError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -71,5 +80,7 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
             Ok(())
         }
         Command::Get(args) => get::run(&config, args).await,
+        Command::Apply(args) => apply::apply(&config, args).await,
+        Command::Delete(args) => apply::delete(&config, args).await,
     }
 }

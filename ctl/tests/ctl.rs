@@ -93,3 +93,77 @@ fn config_and_version() {
     let version = stdout_ok(ctl(&server, &["version"]));
     assert!(version.contains("Server Version: v1.33.0"), "{version}");
 }
+
+fn stored(server: &ApiServer, namespace: &str) -> Vec<serde_json::Value> {
+    let text = stdout_ok(run("kubectl", server, &["get", "deploy,svc,cm,secret", "-n", namespace, "-o", "json"]));
+    let list: serde_json::Value = serde_json::from_str(&text).unwrap();
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            let mut item = item.clone();
+            let metadata = item["metadata"].as_object_mut().unwrap();
+            for field in ["uid", "creationTimestamp", "resourceVersion", "namespace"] {
+                metadata.remove(field);
+            }
+            if let Some(annotations) = metadata.get_mut("annotations").and_then(|a| a.as_object_mut()) {
+                if let Some(applied) = annotations.get_mut("kubectl.kubernetes.io/last-applied-configuration") {
+                    *applied = serde_json::Value::String(applied.as_str().unwrap().replace(&format!("\"namespace\":\"{namespace}\""), ""));
+                }
+            }
+            if let Some(spec) = item.get_mut("spec").and_then(|s| s.as_object_mut()) {
+                spec.remove("clusterIP");
+                spec.remove("clusterIPs");
+            }
+            item
+        })
+        .collect()
+}
+
+#[test]
+fn apply_and_delete_interoperate_with_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/demo/app.yaml");
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "by-ctl"]));
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "by-kubectl"]));
+
+    let ours = stdout_ok(ctl(&server, &["apply", "-n", "by-ctl", "-f", demo]));
+    let theirs = stdout_ok(run("kubectl", &server, &["apply", "-n", "by-kubectl", "-f", demo]));
+    assert_eq!(ours, theirs);
+    assert_eq!(stored(&server, "by-ctl"), stored(&server, "by-kubectl"), "ctl and kubectl stored different objects");
+
+    // Each reads what the other wrote: re-applying with the other tool changes nothing. (kubectl
+    // may still send a patch, e.g. `$retainKeys` for the Deployment's defaulted strategy, and so
+    // print "configured"; what is stored must not change.)
+    let before = stored(&server, "by-ctl");
+    stdout_ok(run("kubectl", &server, &["apply", "-n", "by-ctl", "-f", demo]));
+    assert_eq!(stored(&server, "by-ctl"), before, "kubectl changed what ctl applied");
+    let again = stdout_ok(ctl(&server, &["apply", "-n", "by-kubectl", "-f", demo]));
+    assert!(again.lines().all(|line| line.ends_with(" unchanged")), "{again}");
+
+    // A changed manifest patches, and a removed key is removed.
+    let dir = tempfile::tempdir().unwrap();
+    let changed = std::fs::read_to_string(demo).unwrap().replace("replicas: 2", "replicas: 3").replace("  url: example-service\n", "");
+    let changed_path = dir.path().join("app.yaml");
+    std::fs::write(&changed_path, changed).unwrap();
+    let changed_path = changed_path.to_str().unwrap();
+    let ours = stdout_ok(ctl(&server, &["apply", "-n", "by-ctl", "-f", changed_path]));
+    let theirs = stdout_ok(run("kubectl", &server, &["apply", "-n", "by-kubectl", "-f", changed_path]));
+    assert_eq!(ours, theirs);
+    assert!(ours.contains("configmap/example-config configured") && ours.contains("deployment.apps/example configured"), "{ours}");
+    assert_eq!(stored(&server, "by-ctl"), stored(&server, "by-kubectl"));
+
+    // A manifest indented with tabs is refused before anything is sent.
+    let tabs = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/bad/tabs.yaml");
+    let refused = ctl(&server, &["apply", "-n", "by-ctl", "-f", tabs]);
+    assert!(!refused.status.success());
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(message.contains("tabs.yaml: document 1, line 4: a tab character is used for indentation"), "{message}");
+
+    let ours = stdout_ok(ctl(&server, &["delete", "-n", "by-ctl", "-f", changed_path]));
+    let theirs = stdout_ok(run("kubectl", &server, &["delete", "-n", "by-kubectl", "-f", changed_path]));
+    assert_eq!(ours, theirs);
+    let left = ctl(&server, &["get", "deploy,svc,cm,secret", "-n", "by-ctl"]);
+    assert_eq!(String::from_utf8_lossy(&left.stderr).trim(), "No resources found in by-ctl namespace.");
+}

@@ -1,0 +1,201 @@
+//! `ctl apply -f` and `ctl delete -f`: every manifest is read and resolved before anything is
+//! sent, so a bad file applies nothing. Apply creates what is missing and patches what exists,
+//! keeping kubectl's last-applied annotation so that fields removed from a manifest are removed
+//! from the object, and objects applied by kubectl and by ctl stay interchangeable.
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value, json};
+
+use crate::discovery::{Resource, api_version, discover};
+use crate::kubeconfig::client_and_namespace;
+use crate::manifest::{self, Manifest};
+use crate::{Config, CtlError};
+
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct FileArgs {
+    /// Manifest files or directories, or - for standard input.
+    #[arg(short = 'f', long = "filename", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Read directories recursively.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// `server` to have the server check everything without storing it.
+    #[arg(long, value_parser = ["none", "server"], default_value = "none")]
+    pub dry_run: String,
+}
+
+/// One manifest with where its object lives.
+struct Target {
+    manifest: Manifest,
+    resource: Resource,
+    namespace: Option<String>,
+    name: String,
+}
+
+async fn resolve(config: &Config, args: &FileArgs) -> Result<(kube::Client, Vec<Target>), CtlError> {
+    let manifests = manifest::read_paths(&args.files, args.recursive, &mut std::io::stdin())?;
+    if manifests.is_empty() {
+        return Err(CtlError::Usage("no objects passed to apply".into()));
+    }
+    let (client, namespace) = client_and_namespace(config).await?;
+    let served = discover(&client).await?;
+    let mut targets = Vec::new();
+    for manifest in manifests {
+        let object = &manifest.object;
+        let wanted_version = object["apiVersion"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let resource = served
+            .iter()
+            .find(|resource| api_version(resource) == wanted_version && resource.kind == kind)
+            .cloned()
+            .ok_or_else(|| {
+                CtlError::Usage(format!(
+                    "resource mapping not found for name: {name:?} from {:?} (document {}, line {}): no matches for kind {kind:?} in version {wanted_version:?}",
+                    manifest.source, manifest.document, manifest.line
+                ))
+            })?;
+        let target_namespace = if resource.namespaced {
+            let from_file = object["metadata"]["namespace"].as_str().filter(|namespace| !namespace.is_empty());
+            match (from_file, &config.namespace) {
+                (Some(file), Some(flag)) if file != flag => {
+                    return Err(CtlError::Usage(format!(
+                        "the namespace from the provided object {file:?} does not match the namespace {flag:?}. You must pass '--namespace={file}' to perform this operation."
+                    )));
+                }
+                (Some(file), _) => Some(file.to_string()),
+                (None, _) => Some(namespace.clone()),
+            }
+        } else {
+            None
+        };
+        targets.push(Target { manifest, resource, namespace: target_namespace, name });
+    }
+    Ok((client, targets))
+}
+
+/// The manifest as kubectl records it in the last-applied annotation: namespace filled in, the
+/// annotation itself left out, keys sorted, compact, with a final newline.
+fn last_applied(target: &Target) -> (Value, String) {
+    let mut object = target.manifest.object.clone();
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(namespace) = &target.namespace {
+            metadata.insert("namespace".into(), json!(namespace));
+        }
+        let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(map) = annotations.as_object_mut() {
+            map.remove(LAST_APPLIED);
+        }
+    }
+    let text = format!("{object}\n");
+    (object, text)
+}
+
+/// A merge patch that makes `current` what `applied` says, and removes what `previous` (the
+/// last applied manifest) had and `applied` no longer has.
+fn three_way_patch(previous: &Value, applied: &Value) -> Value {
+    match (previous, applied) {
+        (Value::Object(previous), Value::Object(applied)) => {
+            let mut patch = Map::new();
+            for (key, value) in applied {
+                let before = previous.get(key).unwrap_or(&Value::Null);
+                patch.insert(key.clone(), if value.is_object() { three_way_patch(before, value) } else { value.clone() });
+            }
+            for key in previous.keys() {
+                if !applied.contains_key(key) {
+                    patch.insert(key.clone(), Value::Null);
+                }
+            }
+            Value::Object(patch)
+        }
+        (_, applied) => applied.clone(),
+    }
+}
+
+async fn send(client: &kube::Client, request: http::Request<Vec<u8>>) -> Result<Value, CtlError> {
+    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
+    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON: {err}")))
+}
+
+fn request(method: &str, path: &str, content_type: &str, body: &Value) -> Result<http::Request<Vec<u8>>, CtlError> {
+    http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header(http::header::ACCEPT, "application/json")
+        .body(body.to_string().into_bytes())
+        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))
+}
+
+pub async fn apply(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
+    let (client, targets) = resolve(config, args).await?;
+    let dry_run = args.dry_run == "server";
+    let suffix = if dry_run { " (server dry run)" } else { "" };
+    let query = if dry_run { "?dryRun=All&fieldManager=ctl" } else { "?fieldManager=ctl" };
+    for target in &targets {
+        let (object, annotation) = last_applied(target);
+        let mut desired = object.clone();
+        desired["metadata"]["annotations"][LAST_APPLIED] = json!(annotation);
+        let label = format!("{}/{}", target.resource.kind_prefix(), target.name);
+        let item_path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
+        let current = match client.request_text(request("GET", &item_path, "application/json", &Value::Null)?).await {
+            Ok(text) => Some(serde_json::from_str::<Value>(&text).map_err(|err| CtlError::Usage(err.to_string()))?),
+            Err(kube::Error::Api(status)) if status.code == 404 => None,
+            Err(err) => return Err(CtlError::from_kube(err)),
+        };
+        match current {
+            None => {
+                let collection = target.resource.path(target.namespace.as_deref(), None);
+                send(&client, request("POST", &format!("{collection}{query}"), "application/json", &desired)?).await?;
+                println!("{label} created{suffix}");
+            }
+            Some(current) => {
+                let previous = current["metadata"]["annotations"][LAST_APPLIED]
+                    .as_str()
+                    .and_then(|text| serde_json::from_str::<Value>(text).ok())
+                    .unwrap_or_else(|| json!({}));
+                let patch = three_way_patch(&previous, &desired);
+                let patched = send(&client, request("PATCH", &format!("{item_path}{query}"), "application/merge-patch+json", &patch)?).await?;
+                let changed = patched["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"]
+                    || (dry_run && patched != current);
+                println!("{label} {}{suffix}", if changed { "configured" } else { "unchanged" });
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn delete(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
+    let (client, targets) = resolve(config, args).await?;
+    let query = if args.dry_run == "server" { "?dryRun=All" } else { "" };
+    let options = json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"});
+    let mut failed = None;
+    for target in &targets {
+        let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
+        match send(&client, request("DELETE", &format!("{path}{query}"), "application/json", &options)?).await {
+            Ok(_) => println!("{} {:?} deleted", target.resource.kind_prefix(), target.name),
+            // As kubectl: report each failure and go on with the rest.
+            Err(err) => {
+                eprintln!("{err}");
+                failed = Some(err);
+            }
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removed_fields_are_deleted_and_new_ones_set() {
+        let previous = json!({"data": {"a": "1", "b": "2"}, "metadata": {"labels": {"x": "y"}}});
+        let applied = json!({"data": {"a": "1", "c": "3"}, "metadata": {}});
+        let patch = three_way_patch(&previous, &applied);
+        assert_eq!(patch, json!({"data": {"a": "1", "b": null, "c": "3"}, "metadata": {"labels": null}}));
+    }
+}

@@ -172,7 +172,7 @@ pub async fn delete(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
     let (client, targets) = resolve(config, args).await?;
     let query = if args.dry_run == "server" { "?dryRun=All" } else { "" };
     let options = json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"});
-    let mut failed = None;
+    let mut failed = 0;
     for target in &targets {
         let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
         match send(&client, request("DELETE", &format!("{path}{query}"), "application/json", &options)?).await {
@@ -180,11 +180,11 @@ pub async fn delete(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
             // As kubectl: report each failure and go on with the rest.
             Err(err) => {
                 eprintln!("{err}");
-                failed = Some(err);
+                failed += 1;
             }
         }
     }
-    failed.map_or(Ok(()), Err)
+    if failed > 0 { Err(CtlError::Reported(failed)) } else { Ok(()) }
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
 }
 
 /// Percent-encodes a query parameter value.
-fn encode(value: &str) -> String {
+pub fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|byte| match byte {

@@ -1,10 +1,11 @@
-//! ctl: the command-line client for the cluster, after kubectl's conventions. Today it has
-//! `version`, `config`, `get`, `apply -f` and `delete -f`; the other commands of issue #4 are
-//! still to come.
+//! ctl: the command-line client for the cluster, after kubectl's conventions: `version`,
+//! `config`, `get`, `apply`, `delete`, `create`, `scale`, `api-resources`, `completion`. Still to
+//! come (issue #4): `describe`, `logs`, `rollout`, `get -w`.
 
 pub mod manifest;
 
 mod apply;
+mod commands;
 mod discovery;
 mod get;
 mod kubeconfig;
@@ -38,8 +39,17 @@ pub enum Command {
     Get(get::GetArgs),
     /// Create or update the objects of manifests.
     Apply(apply::FileArgs),
-    /// Delete the objects of manifests.
-    Delete(apply::FileArgs),
+    /// Delete objects: by manifest (-f), by name, by label (-l) or all of a kind (--all).
+    Delete(commands::DeleteArgs),
+    /// Create a namespace, ConfigMap or Secret from the command line.
+    #[command(subcommand)]
+    Create(commands::CreateCommand),
+    /// Set the replicas of a Deployment or ReplicaSet.
+    Scale(commands::ScaleArgs),
+    /// List the resource types the server serves.
+    ApiResources,
+    /// Print a shell completion script (bash or zsh).
+    Completion { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +63,9 @@ pub enum CtlError {
     Server { reason: String, message: String },
     #[error("{0}")]
     Usage(String),
+    /// Some of several operations failed; each failure was printed as it happened.
+    #[error("{0} operation(s) failed")]
+    Reported(usize),
     #[error("error parsing manifests: {0}")]
     Manifest(#[from] manifest::ManifestError),
     #[error("cannot write output: {0}")]
@@ -81,6 +94,13 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         }
         Command::Get(args) => get::run(&config, args).await,
         Command::Apply(args) => apply::apply(&config, args).await,
-        Command::Delete(args) => apply::delete(&config, args).await,
+        Command::Delete(args) => commands::delete(&config, args).await,
+        Command::Create(command) => commands::create(&config, command).await,
+        Command::Scale(args) => commands::scale(&config, args).await,
+        Command::ApiResources => commands::api_resources(&config).await,
+        Command::Completion { shell } => {
+            commands::completion(*shell);
+            Ok(())
+        }
     }
 }

@@ -6,6 +6,7 @@ async fn main() {
     if let Err(err) = ctl::run(ctl::Config::parse()).await {
         // Server errors read as kubectl prints them; the rest get kubectl's `error: ` prefix.
         match err {
+            ctl::CtlError::Reported(_) => {}
             ctl::CtlError::Server { .. } => eprintln!("{err}"),
             other => eprintln!("error: {other}"),
         }

@@ -167,3 +167,48 @@ fn apply_and_delete_interoperate_with_kubectl() {
     let left = ctl(&server, &["get", "deploy,svc,cm,secret", "-n", "by-ctl"]);
     assert_eq!(String::from_utf8_lossy(&left.stderr).trim(), "No resources found in by-ctl namespace.");
 }
+
+#[test]
+fn create_scale_delete_and_api_resources_match_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("settings.json");
+    std::fs::write(&file, "{\"a\": 1}\n").unwrap();
+    let file = file.to_str().unwrap();
+
+    for (namespace, tool) in [("by-ctl", env!("CARGO_BIN_EXE_ctl")), ("by-kubectl", "kubectl")] {
+        let out = stdout_ok(run(tool, &server, &["create", "namespace", namespace]));
+        assert_eq!(out.trim(), format!("namespace/{namespace} created"));
+        let out = stdout_ok(run(tool, &server, &["create", "configmap", "cm", "-n", namespace, "--from-literal=k=v", &format!("--from-file={file}")]));
+        assert_eq!(out.trim(), "configmap/cm created");
+        let out = stdout_ok(run(tool, &server, &["create", "secret", "generic", "s", "-n", namespace, "--from-literal=password=s3cr3t"]));
+        assert_eq!(out.trim(), "secret/s created");
+    }
+    let data = |namespace: &str, kind: &str, name: &str| {
+        let text = stdout_ok(run("kubectl", &server, &["get", kind, name, "-n", namespace, "-o", "json"]));
+        let object: serde_json::Value = serde_json::from_str(&text).unwrap();
+        (object["data"].clone(), object["type"].clone())
+    };
+    assert_eq!(data("by-ctl", "cm", "cm"), data("by-kubectl", "cm", "cm"));
+    assert_eq!(data("by-ctl", "secret", "s"), data("by-kubectl", "secret", "s"));
+
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/demo/app.yaml");
+    stdout_ok(ctl(&server, &["apply", "-n", "by-ctl", "-f", demo]));
+    assert_eq!(stdout_ok(ctl(&server, &["scale", "deployment/example", "-n", "by-ctl", "--replicas=4"])).trim(), "deployment.apps/example scaled");
+    let replicas = stdout_ok(run("kubectl", &server, &["get", "deploy", "example", "-n", "by-ctl", "-o", "jsonpath={.spec.replicas}"]));
+    assert_eq!(replicas, "4");
+
+    let out = stdout_ok(ctl(&server, &["delete", "cm", "cm", "example-config", "-n", "by-ctl"]));
+    assert_eq!(out, "configmap \"cm\" deleted\nconfigmap \"example-config\" deleted\n");
+    let out = stdout_ok(ctl(&server, &["delete", "secret", "--all", "-n", "by-ctl"]));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let out = stdout_ok(ctl(&server, &["delete", "deploy", "-l", "app=example", "-n", "by-ctl"]));
+    assert_eq!(out.trim(), "deployment.apps \"example\" deleted");
+    let missing = ctl(&server, &["delete", "cm", "nope", "-n", "by-ctl"]);
+    assert!(!missing.status.success());
+    assert_eq!(String::from_utf8_lossy(&missing.stderr).trim(), "Error from server (NotFound): configmaps \"nope\" not found");
+
+    assert_eq!(stdout_ok(ctl(&server, &["api-resources"])), stdout_ok(run("kubectl", &server, &["api-resources"])));
+    let completion = stdout_ok(ctl(&server, &["completion", "bash"]));
+    assert!(completion.contains("_ctl()"), "{completion}");
+}

@@ -1,0 +1,282 @@
+//! The smaller commands: `create namespace|configmap|secret generic`, `delete` by name, label or
+//! `--all`, `scale`, `api-resources` and shell completions.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::discovery::{Resource, api_version, discover, get_json};
+use crate::kubeconfig::client_and_namespace;
+use crate::{Config, CtlError};
+
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum CreateCommand {
+    /// Create a namespace.
+    Namespace { name: String },
+    /// Create a ConfigMap from literal values and files.
+    Configmap(DataArgs),
+    /// Create a Secret.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum SecretCommand {
+    /// A generic (Opaque) Secret from literal values and files.
+    Generic(DataArgs),
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct DataArgs {
+    pub name: String,
+    /// key=value, repeatable.
+    #[arg(long = "from-literal")]
+    pub literals: Vec<String>,
+    /// A file (its name is the key), or key=path; repeatable.
+    #[arg(long = "from-file")]
+    pub files: Vec<String>,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// KIND, or KIND/NAME ...
+    pub kind: Option<String>,
+    /// Names of objects of KIND.
+    pub names: Vec<String>,
+    /// Manifest files, directories or - (as with apply).
+    #[arg(short = 'f', long = "filename")]
+    pub files: Vec<PathBuf>,
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// Delete the objects matching this label selector.
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
+    /// Delete every object of KIND in the namespace.
+    #[arg(long)]
+    pub all: bool,
+    /// Seconds the objects get to stop (pods), overriding their own setting.
+    #[arg(long)]
+    pub grace_period: Option<i64>,
+    /// Wait until the objects are gone.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub wait: bool,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct ScaleArgs {
+    /// KIND/NAME, or KIND NAME.
+    pub target: String,
+    pub name: Option<String>,
+    #[arg(long)]
+    pub replicas: i64,
+}
+
+fn find<'a>(served: &'a [Resource], word: &str) -> Result<&'a Resource, CtlError> {
+    served
+        .iter()
+        .find(|resource| resource.matches(word))
+        .ok_or_else(|| CtlError::Usage(format!("the server doesn't have a resource type {word:?}")))
+}
+
+async fn send(client: &kube::Client, method: &str, path: &str, content_type: &str, body: &Value) -> Result<Value, CtlError> {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header(http::header::ACCEPT, "application/json")
+        .body(if body.is_null() { Vec::new() } else { body.to_string().into_bytes() })
+        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
+    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
+    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON: {err}")))
+}
+
+/// The data of `--from-literal` and `--from-file`, as kubectl reads them.
+fn data(args: &DataArgs) -> Result<BTreeMap<String, Vec<u8>>, CtlError> {
+    let mut data = BTreeMap::new();
+    for literal in &args.literals {
+        let (key, value) = literal
+            .split_once('=')
+            .ok_or_else(|| CtlError::Usage(format!("invalid literal source {literal}, expected key=value")))?;
+        data.insert(key.to_string(), value.as_bytes().to_vec());
+    }
+    for source in &args.files {
+        let (key, path) = match source.split_once('=') {
+            Some((key, path)) => (key.to_string(), PathBuf::from(path)),
+            None => {
+                let path = PathBuf::from(source);
+                let key = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
+                (key, path)
+            }
+        };
+        let bytes = std::fs::read(&path).map_err(|err| CtlError::Usage(format!("error reading {}: {err}", path.display())))?;
+        data.insert(key, bytes);
+    }
+    Ok(data)
+}
+
+pub async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlError> {
+    let (client, namespace) = client_and_namespace(config).await?;
+    let (path, object, label) = match command {
+        CreateCommand::Namespace { name } => (
+            "/api/v1/namespaces".to_string(),
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+            format!("namespace/{name}"),
+        ),
+        CreateCommand::Configmap(args) => {
+            let mut text = serde_json::Map::new();
+            let mut binary = serde_json::Map::new();
+            for (key, bytes) in data(args)? {
+                match String::from_utf8(bytes) {
+                    Ok(value) => text.insert(key, json!(value)),
+                    Err(err) => binary.insert(key, json!(base64::engine::general_purpose::STANDARD.encode(err.into_bytes()))),
+                };
+            }
+            let mut object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": args.name}, "data": text});
+            if !binary.is_empty() {
+                object["binaryData"] = Value::Object(binary);
+            }
+            (format!("/api/v1/namespaces/{namespace}/configmaps"), object, format!("configmap/{}", args.name))
+        }
+        CreateCommand::Secret(SecretCommand::Generic(args)) => {
+            let encoded: serde_json::Map<String, Value> = data(args)?
+                .into_iter()
+                .map(|(key, bytes)| (key, json!(base64::engine::general_purpose::STANDARD.encode(bytes))))
+                .collect();
+            let object = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": args.name}, "data": encoded});
+            (format!("/api/v1/namespaces/{namespace}/secrets"), object, format!("secret/{}", args.name))
+        }
+    };
+    send(&client, "POST", &format!("{path}?fieldManager=ctl-create"), "application/json", &object).await?;
+    println!("{label} created");
+    Ok(())
+}
+
+pub async fn delete(config: &Config, args: &DeleteArgs) -> Result<(), CtlError> {
+    if !args.files.is_empty() {
+        let file_args = crate::apply::FileArgs { files: args.files.clone(), recursive: args.recursive, dry_run: "none".into() };
+        return crate::apply::delete(config, &file_args).await;
+    }
+    let (client, namespace) = client_and_namespace(config).await?;
+    let served = discover(&client).await?;
+    let Some(kind) = &args.kind else {
+        return Err(CtlError::Usage("you must provide one or more resources by argument or filename".into()));
+    };
+    // `kind/name` arguments, or one kind and names after it.
+    let mut targets: Vec<(Resource, String)> = Vec::new();
+    if kind.contains('/') {
+        for word in std::iter::once(kind).chain(args.names.iter()) {
+            let (kind, name) = word
+                .split_once('/')
+                .ok_or_else(|| CtlError::Usage(format!("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'ctl get resource/<resource_name>' instead of 'ctl get resource resource/<resource_name>': {word}")))?;
+            targets.push((find(&served, kind)?.clone(), name.to_string()));
+        }
+    } else {
+        for name in &args.names {
+            targets.push((find(&served, kind)?.clone(), name.clone()));
+        }
+    }
+    if targets.is_empty() {
+        let resource = find(&served, kind)?.clone();
+        if args.selector.is_none() && !args.all {
+            return Err(CtlError::Usage("resource(s) were provided, but no name was specified".into()));
+        }
+        let mut path = resource.path(Some(&namespace), None);
+        if let Some(selector) = &args.selector {
+            path.push_str(&format!("?labelSelector={}", crate::get::encode(selector)));
+        }
+        let list = get_json(&client, &path, "application/json").await?;
+        for item in list["items"].as_array().into_iter().flatten() {
+            targets.push((resource.clone(), item["metadata"]["name"].as_str().unwrap_or_default().to_string()));
+        }
+        if targets.is_empty() {
+            eprintln!("No resources found");
+            return Ok(());
+        }
+    }
+    let mut options = json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"});
+    if let Some(grace) = args.grace_period {
+        options["gracePeriodSeconds"] = json!(grace.max(0));
+    }
+    let mut failed = 0;
+    let mut deleted = Vec::new();
+    for (resource, name) in &targets {
+        let path = resource.path(Some(&namespace), Some(name));
+        match send(&client, "DELETE", &path, "application/json", &options).await {
+            Ok(_) => {
+                println!("{} {name:?} deleted", resource.kind_prefix());
+                deleted.push(path);
+            }
+            Err(err) => {
+                eprintln!("{err}");
+                failed += 1;
+            }
+        }
+    }
+    if args.wait {
+        wait_gone(&client, &deleted).await?;
+    }
+    if failed > 0 { Err(CtlError::Reported(failed)) } else { Ok(()) }
+}
+
+/// Waits (up to a minute) until every path answers 404, as `kubectl delete --wait` does.
+async fn wait_gone(client: &kube::Client, paths: &[String]) -> Result<(), CtlError> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for path in paths {
+        loop {
+            match get_json(client, path, "application/json").await {
+                Err(CtlError::Server { reason, .. }) if reason == "NotFound" => break,
+                Err(err) => return Err(err),
+                Ok(_) if Instant::now() > deadline => {
+                    return Err(CtlError::Usage(format!("timed out waiting for {path} to be deleted")));
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn scale(config: &Config, args: &ScaleArgs) -> Result<(), CtlError> {
+    let (client, namespace) = client_and_namespace(config).await?;
+    let served = discover(&client).await?;
+    let (kind, name) = match (args.target.split_once('/'), &args.name) {
+        (Some((kind, name)), None) => (kind.to_string(), name.to_string()),
+        (None, Some(name)) => (args.target.clone(), name.clone()),
+        _ => return Err(CtlError::Usage("give KIND/NAME or KIND NAME".into())),
+    };
+    let resource = find(&served, &kind)?;
+    if args.replicas < 0 {
+        return Err(CtlError::Usage("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0".into()));
+    }
+    let path = format!("{}/scale", resource.path(Some(&namespace), Some(&name)));
+    let patch = json!({"spec": {"replicas": args.replicas}});
+    send(&client, "PATCH", &path, "application/merge-patch+json", &patch).await?;
+    println!("{}/{name} scaled", resource.kind_prefix());
+    Ok(())
+}
+
+pub async fn api_resources(config: &Config) -> Result<(), CtlError> {
+    let (client, _) = client_and_namespace(config).await?;
+    let mut served = discover(&client).await?;
+    served.sort_by(|a, b| (a.group.as_str(), a.plural.as_str()).cmp(&(b.group.as_str(), b.plural.as_str())));
+    let mut rows = vec![["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"].map(String::from).to_vec()];
+    for resource in &served {
+        rows.push(vec![
+            resource.plural.clone(),
+            resource.short_names.join(","),
+            api_version(resource),
+            resource.namespaced.to_string(),
+            resource.kind.clone(),
+        ]);
+    }
+    print!("{}", crate::get::columns(&rows));
+    Ok(())
+}
+
+pub fn completion(shell: clap_complete::Shell) {
+    let mut command = <crate::Config as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut command, "ctl", &mut std::io::stdout());
+}

@@ -9,10 +9,10 @@ pub mod selector;
 pub mod testing;
 
 /// Installs the process-wide `tracing` subscriber: human-readable lines on stderr, filtered by
-/// `RUST_LOG` (default `info`). Calling it twice is harmless; the second call does nothing.
-pub fn init_tracing() {
+/// `RUST_LOG` (else `default_filter`). Calling it twice is harmless; the second call does nothing.
+pub fn init_tracing(default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -28,6 +28,9 @@ pub struct GetArgs {
     /// Field selector, e.g. status.phase=Running
     #[arg(long)]
     pub field_selector: Option<String>,
+    /// After listing, keep printing changes.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
 }
 
 pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
@@ -58,6 +61,10 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
     let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
     let output = args.output.as_deref().unwrap_or("");
     let several = resources.len() > 1;
+    if args.watch && (several || !matches!(output, "" | "wide")) {
+        return Err(CtlError::Usage("watch is only supported on one resource type, printed as a table".into()));
+    }
+    let mut watch_from = None;
 
     let mut printed_any = false;
     let mut listed = Vec::new();
@@ -66,6 +73,7 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
         match output {
             "" | "wide" => {
                 let table = get_json(&client, &path, TABLE).await?;
+                watch_from = table["metadata"]["resourceVersion"].as_str().map(str::to_string);
                 let text = render_table(&table, resource, output == "wide", several, args.all_namespaces && resource.namespaced);
                 if let Some(text) = text {
                     if printed_any {
@@ -109,12 +117,51 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
         print!("{text}");
         return Ok(());
     }
+    if args.watch {
+        if !printed_any {
+            eprintln!("No resources found");
+        }
+        let resource = &resources[0];
+        let separator = if query.is_empty() { "?" } else { "&" };
+        let revision = watch_from.unwrap_or_default();
+        let path = format!("{}{query}{separator}watch=true&resourceVersion={revision}", resource.path(scope, args.name.as_deref()));
+        return watch(&client, &path, resource, output == "wide", args.all_namespaces && resource.namespaced, !printed_any).await;
+    }
     if !printed_any {
         match scope {
             Some(namespace) if resources.iter().any(|resource| resource.namespaced) => {
                 eprintln!("No resources found in {namespace} namespace.");
             }
             _ => eprintln!("No resources found"),
+        }
+    }
+    Ok(())
+}
+
+/// Prints the rows of every change as it comes (the header too, if nothing was listed first).
+async fn watch(client: &kube::Client, path: &str, resource: &Resource, wide: bool, namespaces: bool, mut header: bool) -> Result<(), CtlError> {
+    use futures::{AsyncBufReadExt, StreamExt};
+    let request = http::Request::get(path)
+        .header(http::header::ACCEPT, TABLE)
+        .body(Vec::new())
+        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
+    let mut lines = client.request_stream(request).await.map_err(CtlError::from_kube)?.lines();
+    while let Some(line) = lines.next().await {
+        let event: Value = serde_json::from_str(&line?).map_err(|err| CtlError::Usage(format!("bad watch event: {err}")))?;
+        if event["type"] == "ERROR" {
+            let status = &event["object"];
+            return Err(CtlError::Server {
+                reason: status["reason"].as_str().unwrap_or_default().to_string(),
+                message: status["message"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+        if event["type"] == "BOOKMARK" {
+            continue;
+        }
+        if let Some(text) = render_table(&event["object"], resource, wide, false, namespaces) {
+            let rows: Vec<&str> = text.lines().skip(usize::from(!header)).collect();
+            header = false;
+            println!("{}", rows.join("\n"));
         }
     }
     Ok(())

@@ -75,9 +75,12 @@ pub async fn client_and_namespace(config: &Config) -> Result<(kube::Client, Stri
         .and_then(|context| context.context.as_ref())
         .and_then(|context| context.namespace.clone());
     let options = KubeConfigOptions { context: config.context.clone(), ..KubeConfigOptions::default() };
-    let client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+    let mut client_config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
         .await
         .map_err(|source| KubeconfigError::Invalid { path: path.display().to_string(), source })?;
+    // kubectl does not retry a 503 on its own; kube's default retry would hold `ctl logs` for
+    // half a minute before saying that no kubelet answers.
+    client_config.default_retry = false;
     let client = kube::Client::try_from(client_config)?;
     let namespace = config.namespace.clone().or(context_namespace).unwrap_or_else(|| "default".to_string());
     Ok((client, namespace))

@@ -1,6 +1,6 @@
 //! ctl: the command-line client for the cluster, after kubectl's conventions: `version`,
-//! `config`, `get`, `apply`, `delete`, `create`, `scale`, `api-resources`, `completion`. Still to
-//! come (issue #4): `describe`, `logs`, `rollout`, `get -w`.
+//! `config`, `get`, `apply`, `delete`, `create`, `scale`, `describe`, `logs`, `rollout`,
+//! `api-resources`, `completion`.
 
 pub mod manifest;
 
@@ -8,6 +8,7 @@ mod apply;
 mod commands;
 mod discovery;
 mod get;
+mod inspect;
 mod kubeconfig;
 
 use std::path::PathBuf;
@@ -48,6 +49,13 @@ pub enum Command {
     Scale(commands::ScaleArgs),
     /// List the resource types the server serves.
     ApiResources,
+    /// Show an object in detail, with its events.
+    Describe(inspect::DescribeArgs),
+    /// Print a pod's container log.
+    Logs(inspect::LogsArgs),
+    /// Manage a Deployment's rollout.
+    #[command(subcommand)]
+    Rollout(inspect::RolloutCommand),
     /// Print a shell completion script (bash or zsh).
     Completion { shell: clap_complete::Shell },
 }
@@ -98,6 +106,9 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Create(command) => commands::create(&config, command).await,
         Command::Scale(args) => commands::scale(&config, args).await,
         Command::ApiResources => commands::api_resources(&config).await,
+        Command::Describe(args) => inspect::describe(&config, args).await,
+        Command::Logs(args) => inspect::logs(&config, args).await,
+        Command::Rollout(command) => inspect::rollout(&config, command).await,
         Command::Completion { shell } => {
             commands::completion(*shell);
             Ok(())

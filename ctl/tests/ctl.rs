@@ -212,3 +212,47 @@ fn create_scale_delete_and_api_resources_match_kubectl() {
     let completion = stdout_ok(ctl(&server, &["completion", "bash"]));
     assert!(completion.contains("_ctl()"), "{completion}");
 }
+
+#[test]
+fn describe_rollout_logs_and_watch() {
+    use std::io::{BufRead, BufReader};
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/demo/app.yaml");
+    stdout_ok(ctl(&server, &["create", "namespace", "demo"]));
+    stdout_ok(ctl(&server, &["apply", "-n", "demo", "-f", demo]));
+
+    let described = stdout_ok(ctl(&server, &["describe", "deployment", "example", "-n", "demo"]));
+    for expected in ["Name:         example", "Namespace:    demo", "Labels:       app=example", "Replicas:  2", "Image:  busybox:local", "Events:       <none>"] {
+        assert!(described.contains(expected), "{expected:?} missing from:\n{described}");
+    }
+    assert!(!described.contains("last-applied-configuration"), "{described}");
+
+    assert_eq!(stdout_ok(ctl(&server, &["rollout", "restart", "deployment/example", "-n", "demo"])).trim(), "deployment.apps/example restarted");
+    let template = stdout_ok(run("kubectl", &server, &["get", "deploy", "example", "-n", "demo", "-o", "jsonpath={.spec.template.metadata.annotations}"]));
+    assert!(template.contains("kubectl.kubernetes.io/restartedAt"), "{template}");
+    let history = stdout_ok(ctl(&server, &["rollout", "history", "deployment/example", "-n", "demo"]));
+    assert_eq!(history, "deployment.apps/example\nREVISION   CHANGE-CAUSE\n");
+
+    // No kubelet runs here, so the apiserver says why there is no log.
+    let logs = ctl(&server, &["logs", "some-pod", "-n", "demo"]);
+    assert!(!logs.status.success());
+    let stderr = String::from_utf8_lossy(&logs.stderr);
+    assert!(stderr.starts_with("Error from server (ServiceUnavailable): "), "{logs:?}");
+    assert_eq!(stderr.lines().count(), 1, "only kubectl's one error line, no client logs: {stderr}");
+
+    // get -w prints the table, then a row per change.
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_ctl"))
+        .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+        .args(["get", "configmaps", "-n", "demo", "-w"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watcher.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().starts_with("NAME"));
+    assert!(lines.next().unwrap().unwrap().starts_with("example-config"));
+    stdout_ok(ctl(&server, &["create", "configmap", "watched", "-n", "demo", "--from-literal=a=b"]));
+    let row = lines.next().unwrap().unwrap();
+    assert!(row.starts_with("watched "), "{row}");
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+}

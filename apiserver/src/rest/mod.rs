@@ -271,7 +271,7 @@ async fn dispatch(
     let item = target.name.is_some();
     let subresource = target.subresource.as_deref();
     match (method.as_str(), item, subresource) {
-        ("GET", false, None) if target.watch || params.flag("watch") => read::watch(api, &target, params).await,
+        ("GET", false, None) if target.watch || params.flag("watch") => read::watch(api, &target, params, headers).await,
         ("GET", false, None) => read::list(api, &target, params, headers).await,
         ("GET", true, None | Some("status")) => read::get(api, &target, headers).await,
         ("GET", true, Some("scale")) => write::get_scale(api, &target).await,

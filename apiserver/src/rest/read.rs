@@ -298,9 +298,17 @@ enum Feed {
     Store(crate::storage::WatchStream),
 }
 
+/// How watch events carry their objects: as they are, or as one-row Tables (`kubectl get -w`).
+#[derive(Clone, Copy)]
+enum Encoding {
+    Json,
+    Table(&'static ResourceType),
+}
+
 struct WatchState {
     resource: &'static ResourceType,
     filter: Filter,
+    encoding: Encoding,
     /// Lines to send, each one event.
     pending: std::collections::VecDeque<String>,
     feed: Feed,
@@ -312,8 +320,9 @@ struct WatchState {
     done: bool,
 }
 
-pub async fn watch(api: &Api, target: &Target, params: &Params) -> Result<Response, ApiError> {
+pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &HeaderMap) -> Result<Response, ApiError> {
     let filter = Filter::new(target, params)?;
+    let encoding = if table::wants_table(accept(headers)) { Encoding::Table(target.resource) } else { Encoding::Json };
     let timeout = params
         .number("timeoutSeconds")?
         .filter(|seconds| *seconds > 0)
@@ -332,14 +341,14 @@ pub async fn watch(api: &Api, target: &Target, params: &Params) -> Result<Respon
         None | Some(0) => {
             let (objects, revision, live) = cache.snapshot();
             for object in objects.iter().filter(|object| filter.matches_cached(object)) {
-                pending.push_back(event_line(EventType::Added, object));
+                pending.push_back(event_line(EventType::Added, object, encoding));
             }
             (Feed::Cache(live), revision)
         }
         Some(revision) => match cache.start_after(revision) {
             Start::Resume { replay, live } => {
                 for event in replay {
-                    if let Some(line) = filtered(&filter, &event) {
+                    if let Some(line) = filtered(&filter, &event, encoding) {
                         pending.push_back(line);
                     }
                 }
@@ -358,6 +367,7 @@ pub async fn watch(api: &Api, target: &Target, params: &Params) -> Result<Respon
     let state = WatchState {
         resource: target.resource,
         filter,
+        encoding,
         pending,
         feed,
         delivered,
@@ -400,13 +410,20 @@ fn json_response_text(text: String) -> Response {
 }
 
 /// One watch event as a line of the response, the cached JSON text written in as it is.
-fn event_line(kind: EventType, object: &CachedObject) -> String {
-    format!("{{\"type\":\"{}\",\"object\":{}}}\n", kind.as_str(), object.json)
+fn event_line(kind: EventType, object: &CachedObject, encoding: Encoding) -> String {
+    match encoding {
+        Encoding::Json => format!("{{\"type\":\"{}\",\"object\":{}}}\n", kind.as_str(), object.json),
+        Encoding::Table(resource) => {
+            let object = object.value();
+            let metadata = json!({"resourceVersion": meta::string(&object, "resourceVersion").unwrap_or_default()});
+            format!("{}\n", json!({"type": kind.as_str(), "object": table::table(resource, &[object], metadata)}))
+        }
+    }
 }
 
 /// The event as this watcher sees it: objects moving into the selection are ADDED, out of it
 /// DELETED, as kube-apiserver reports selector transitions.
-fn filtered(filter: &Filter, event: &CachedEvent) -> Option<String> {
+fn filtered(filter: &Filter, event: &CachedEvent, encoding: Encoding) -> Option<String> {
     let now = filter.matches_cached(&event.object);
     let before = event.previous.as_deref().map(|previous| filter.matches_cached(previous));
     let kind = match (event.kind, now, before) {
@@ -418,7 +435,7 @@ fn filtered(filter: &Filter, event: &CachedEvent) -> Option<String> {
         (EventType::Modified, false, Some(true)) => EventType::Deleted,
         (_, false, _) => return None,
     };
-    Some(event_line(kind, &event.object))
+    Some(event_line(kind, &event.object, encoding))
 }
 
 async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
@@ -458,7 +475,7 @@ async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
                     continue;
                 }
                 state.delivered = event.revision;
-                if let Some(line) = filtered(&state.filter, &event) {
+                if let Some(line) = filtered(&state.filter, &event, state.encoding) {
                     state.pending.push_back(line);
                 }
             }

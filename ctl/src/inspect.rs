@@ -1,0 +1,352 @@
+//! Commands that look at objects over time or in depth: `describe`, `logs`, `get -w` (in
+//! `get.rs`) and `rollout status|history|undo|restart` for Deployments.
+
+use std::time::{Duration, Instant};
+
+use futures::{AsyncBufReadExt, StreamExt};
+use serde_json::{Value, json};
+
+use crate::discovery::{Resource, discover, get_json};
+use crate::get::{columns, encode};
+use crate::kubeconfig::client_and_namespace;
+use crate::{Config, CtlError};
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct DescribeArgs {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct LogsArgs {
+    pub pod: String,
+    /// The container (default: the pod's only one).
+    #[arg(short = 'c', long)]
+    pub container: Option<String>,
+    /// Keep streaming new lines.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Only the last N lines.
+    #[arg(long)]
+    pub tail: Option<i64>,
+    /// The previous run of the container.
+    #[arg(short = 'p', long)]
+    pub previous: bool,
+}
+
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum RolloutCommand {
+    /// Wait until a Deployment's rollout is complete.
+    Status {
+        target: String,
+        #[arg(long, default_value_t = 300)]
+        timeout_seconds: u64,
+    },
+    /// List a Deployment's revisions.
+    History { target: String },
+    /// Go back to the previous (or a given) revision.
+    Undo {
+        target: String,
+        #[arg(long)]
+        to_revision: Option<i64>,
+    },
+    /// Restart a Deployment's pods by changing its template.
+    Restart { target: String },
+}
+
+async fn send(client: &kube::Client, method: &str, path: &str, content_type: &str, body: &Value) -> Result<Value, CtlError> {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header(http::header::ACCEPT, "application/json")
+        .body(body.to_string().into_bytes())
+        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
+    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
+    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON: {err}")))
+}
+
+fn find(served: &[Resource], word: &str) -> Result<Resource, CtlError> {
+    served
+        .iter()
+        .find(|resource| resource.matches(word))
+        .cloned()
+        .ok_or_else(|| CtlError::Usage(format!("the server doesn't have a resource type {word:?}")))
+}
+
+/// `describe`: the object's metadata, then its spec and status as indented fields, then the
+/// events about it, as kubectl's generic describer lays them out.
+pub async fn describe(config: &Config, args: &DescribeArgs) -> Result<(), CtlError> {
+    let (client, namespace) = client_and_namespace(config).await?;
+    let served = discover(&client).await?;
+    let (kind, name) = match args.kind.split_once('/') {
+        Some((kind, name)) => (kind.to_string(), name.to_string()),
+        None => (args.kind.clone(), args.name.clone()),
+    };
+    let resource = find(&served, &kind)?;
+    let object = get_json(&client, &resource.path(Some(&namespace), Some(&name)), "application/json").await?;
+    let metadata = &object["metadata"];
+    let mut out = String::new();
+    out.push_str(&format!("Name:         {}\n", metadata["name"].as_str().unwrap_or_default()));
+    if resource.namespaced {
+        out.push_str(&format!("Namespace:    {}\n", metadata["namespace"].as_str().unwrap_or_default()));
+    }
+    out.push_str(&format!("Labels:       {}\n", pairs(&metadata["labels"], "              ")));
+    let mut annotations = metadata["annotations"].clone();
+    if let Some(map) = annotations.as_object_mut() {
+        map.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+    out.push_str(&format!("Annotations:  {}\n", pairs(&annotations, "              ")));
+    out.push_str(&format!("API Version:  {}\n", object["apiVersion"].as_str().unwrap_or_default()));
+    out.push_str(&format!("Kind:         {}\n", object["kind"].as_str().unwrap_or_default()));
+    for section in ["spec", "data", "status"] {
+        if let Some(value) = object.get(section).filter(|value| !value.is_null()) {
+            out.push_str(&format!("{}:\n", capitalize(section)));
+            fields(value, 1, &mut out);
+        }
+    }
+    let selector = format!(
+        "involvedObject.name={name},involvedObject.namespace={},involvedObject.kind={}",
+        if resource.namespaced { namespace.as_str() } else { "" },
+        resource.kind
+    );
+    let events = get_json(&client, &format!("/api/v1/namespaces/{namespace}/events?fieldSelector={}", encode(&selector)), "application/json").await;
+    let items = events.as_ref().ok().and_then(|events| events["items"].as_array()).cloned().unwrap_or_default();
+    if items.is_empty() {
+        out.push_str("Events:       <none>\n");
+    } else {
+        out.push_str("Events:\n");
+        let mut rows = vec![vec!["  Type".to_string(), "Reason".into(), "Age".into(), "From".into(), "Message".into()]];
+        for event in items {
+            rows.push(vec![
+                format!("  {}", event["type"].as_str().unwrap_or_default()),
+                event["reason"].as_str().unwrap_or_default().to_string(),
+                event["lastTimestamp"].as_str().or(event["metadata"]["creationTimestamp"].as_str()).unwrap_or_default().to_string(),
+                event["source"]["component"].as_str().unwrap_or_default().to_string(),
+                event["message"].as_str().unwrap_or_default().to_string(),
+            ]);
+        }
+        out.push_str(&columns(&rows));
+    }
+    print!("{out}");
+    Ok(())
+}
+
+fn capitalize(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|first| first.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
+
+fn pairs(map: &Value, indent: &str) -> String {
+    match map.as_object().filter(|map| !map.is_empty()) {
+        None => "<none>".to_string(),
+        Some(map) => map
+            .iter()
+            .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default()))
+            .collect::<Vec<_>>()
+            .join(&format!("\n{indent}")),
+    }
+}
+
+/// Nested fields, two spaces per level, with lists as `-` items.
+fn fields(value: &Value, depth: usize, out: &mut String) {
+    let indent = "  ".repeat(depth);
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match value {
+                    Value::Object(inner) if !inner.is_empty() => {
+                        out.push_str(&format!("{indent}{}:\n", capitalize(key)));
+                        fields(value, depth + 1, out);
+                    }
+                    Value::Array(items) if !items.is_empty() => {
+                        out.push_str(&format!("{indent}{}:\n", capitalize(key)));
+                        for item in items {
+                            match item {
+                                Value::Object(_) => {
+                                    out.push_str(&format!("{indent}  -\n"));
+                                    fields(item, depth + 2, out);
+                                }
+                                other => out.push_str(&format!("{indent}  {}\n", scalar(other))),
+                            }
+                        }
+                    }
+                    other => out.push_str(&format!("{indent}{}:  {}\n", capitalize(key), scalar(other))),
+                }
+            }
+        }
+        other => out.push_str(&format!("{indent}{}\n", scalar(other))),
+    }
+}
+
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "<none>".into(),
+        Value::Object(_) => "<none>".into(),
+        Value::Array(_) => "<none>".into(),
+        other => other.to_string(),
+    }
+}
+
+/// `logs`: the pod's log through the apiserver (which proxies it from the node's kubelet).
+pub async fn logs(config: &Config, args: &LogsArgs) -> Result<(), CtlError> {
+    let (client, namespace) = client_and_namespace(config).await?;
+    let mut query = Vec::new();
+    if let Some(container) = &args.container {
+        query.push(format!("container={}", encode(container)));
+    }
+    if args.follow {
+        query.push("follow=true".to_string());
+    }
+    if let Some(tail) = args.tail {
+        query.push(format!("tailLines={tail}"));
+    }
+    if args.previous {
+        query.push("previous=true".to_string());
+    }
+    let pod = args.pod.strip_prefix("pod/").unwrap_or(&args.pod);
+    let path = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log?{}", query.join("&"));
+    let request = http::Request::get(&path)
+        .body(Vec::new())
+        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
+    let stream = client.request_stream(request).await.map_err(CtlError::from_kube)?;
+    let mut lines = stream.lines();
+    while let Some(line) = lines.next().await {
+        println!("{}", line?);
+    }
+    Ok(())
+}
+
+fn deployment_name(target: &str) -> Result<&str, CtlError> {
+    match target.split_once('/') {
+        Some(("deployment" | "deployments" | "deploy" | "deployment.apps" | "deployments.apps", name)) => Ok(name),
+        Some((kind, _)) => Err(CtlError::Usage(format!("no rollouts for {kind:?}: only Deployments are supported"))),
+        None => Err(CtlError::Usage(format!("give the target as deployment/NAME, not {target:?}"))),
+    }
+}
+
+/// The ReplicaSets a Deployment owns, with their revision numbers, oldest first.
+async fn revisions(client: &kube::Client, namespace: &str, deployment: &Value) -> Result<Vec<(i64, Value)>, CtlError> {
+    let uid = deployment["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    let sets = get_json(client, &format!("/apis/apps/v1/namespaces/{namespace}/replicasets"), "application/json").await?;
+    let mut owned: Vec<(i64, Value)> = sets["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|set| set["metadata"]["ownerReferences"].as_array().into_iter().flatten().any(|owner| owner["uid"] == json!(uid)))
+        .map(|set| {
+            let revision = set["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str().and_then(|r| r.parse().ok()).unwrap_or(0);
+            (revision, set.clone())
+        })
+        .collect();
+    owned.sort_by_key(|(revision, _)| *revision);
+    Ok(owned)
+}
+
+pub async fn rollout(config: &Config, command: &RolloutCommand) -> Result<(), CtlError> {
+    let (client, namespace) = client_and_namespace(config).await?;
+    let path = |name: &str| format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}");
+    match command {
+        RolloutCommand::Restart { target } => {
+            let name = deployment_name(target)?;
+            let now = jiff_now();
+            let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
+            send(&client, "PATCH", &path(name), "application/merge-patch+json", &patch).await?;
+            println!("deployment.apps/{name} restarted");
+        }
+        RolloutCommand::Status { target, timeout_seconds } => {
+            let name = deployment_name(target)?;
+            let deadline = Instant::now() + Duration::from_secs(*timeout_seconds);
+            let mut last = String::new();
+            loop {
+                let deployment = get_json(&client, &path(name), "application/json").await?;
+                let (done, message) = rollout_progress(&deployment, name);
+                if message != last {
+                    println!("{message}");
+                    last = message;
+                }
+                if done {
+                    return Ok(());
+                }
+                if Instant::now() > deadline {
+                    return Err(CtlError::Usage(format!("timed out waiting for the rollout of deployment {name:?}")));
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+        RolloutCommand::History { target } => {
+            let name = deployment_name(target)?;
+            let deployment = get_json(&client, &path(name), "application/json").await?;
+            let mut rows = vec![vec!["REVISION".to_string(), "CHANGE-CAUSE".to_string()]];
+            for (revision, set) in revisions(&client, &namespace, &deployment).await? {
+                let cause = set["metadata"]["annotations"]["kubernetes.io/change-cause"].as_str().unwrap_or("<none>");
+                rows.push(vec![revision.to_string(), cause.to_string()]);
+            }
+            println!("deployment.apps/{name}");
+            print!("{}", columns(&rows));
+        }
+        RolloutCommand::Undo { target, to_revision } => {
+            let name = deployment_name(target)?;
+            let deployment = get_json(&client, &path(name), "application/json").await?;
+            let history = revisions(&client, &namespace, &deployment).await?;
+            let wanted = match to_revision {
+                Some(revision) => history.iter().find(|(number, _)| number == revision),
+                // The newest revision is the current one; undo goes to the one before it.
+                None => history.iter().rev().nth(1),
+            };
+            let Some((_, set)) = wanted else {
+                return Err(CtlError::Usage(format!("no rollout history found for deployment {name:?}")));
+            };
+            let mut template = set["spec"]["template"].clone();
+            if let Some(labels) = template["metadata"]["labels"].as_object_mut() {
+                labels.remove("pod-template-hash");
+            }
+            let patch = json!({"spec": {"template": template}});
+            send(&client, "PATCH", &path(name), "application/merge-patch+json", &patch).await?;
+            println!("deployment.apps/{name} rolled back");
+        }
+    }
+    Ok(())
+}
+
+/// kubectl's rollout status messages, from the Deployment's status.
+fn rollout_progress(deployment: &Value, name: &str) -> (bool, String) {
+    let number = |pointer: &str| deployment.pointer(pointer).and_then(Value::as_i64).unwrap_or(0);
+    let generation = number("/metadata/generation");
+    let observed = number("/status/observedGeneration");
+    if observed < generation {
+        return (false, "Waiting for deployment spec update to be observed...".into());
+    }
+    let desired = number("/spec/replicas");
+    let updated = number("/status/updatedReplicas");
+    let total = number("/status/replicas");
+    let available = number("/status/availableReplicas");
+    if updated < desired {
+        return (false, format!("Waiting for deployment {name:?} rollout to finish: {updated} out of {desired} new replicas have been updated..."));
+    }
+    if total > updated {
+        return (false, format!("Waiting for deployment {name:?} rollout to finish: {} old replicas are pending termination...", total - updated));
+    }
+    if available < updated {
+        return (false, format!("Waiting for deployment {name:?} rollout to finish: {available} of {updated} updated replicas are available..."));
+    }
+    (true, format!("deployment {name:?} successfully rolled out"))
+}
+
+fn jiff_now() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_messages() {
+        let deployment = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3}, "status": {"observedGeneration": 2, "updatedReplicas": 1, "replicas": 3, "availableReplicas": 2}});
+        assert_eq!(rollout_progress(&deployment, "web").1, "Waiting for deployment \"web\" rollout to finish: 1 out of 3 new replicas have been updated...");
+        let done = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3}, "status": {"observedGeneration": 2, "updatedReplicas": 3, "replicas": 3, "availableReplicas": 3}});
+        assert_eq!(rollout_progress(&done, "web"), (true, "deployment \"web\" successfully rolled out".to_string()));
+    }
+}

@@ -3,9 +3,10 @@
 # Idempotent and quiet when everything is already there. Usage: scripts/setup.sh [--no-build]
 set -euo pipefail
 
-# libprotobuf-dev carries the well-known .proto files that etcd-client's build needs beside protoc.
+# libprotobuf-dev carries the well-known .proto files that etcd-client's build needs beside protoc;
+# zsh is there so that the tests load ctl's zsh completion script in the shell it is for.
 PACKAGES=(etcd-server etcd-client containerd runc containernetworking-plugins docker.io
-          docker-registry protobuf-compiler libprotobuf-dev iptables busybox-static curl)
+          docker-registry protobuf-compiler libprotobuf-dev iptables busybox-static curl zsh)
 
 log() { printf '%s\n' "setup: $*" >&2; }
 
@@ -22,8 +23,8 @@ if ((${#missing[@]})); then
     # Package scripts try to start services; there is no init system here, so tell them not to.
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
     chmod +x /usr/sbin/policy-rc.d
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+        >/tmp/setup-apt.log 2>&1 || { rm -f /usr/sbin/policy-rc.d; cat /tmp/setup-apt.log >&2; exit 1; }
     rm -f /usr/sbin/policy-rc.d
 fi
 

@@ -39,8 +39,9 @@ pub enum RolloutCommand {
     /// Wait until a Deployment's rollout is complete.
     Status {
         target: String,
-        #[arg(long, default_value_t = 300)]
-        timeout_seconds: u64,
+        /// How long to wait, as kubectl takes it (`90s`, `5m`, `1m30s`); 0 waits for ever.
+        #[arg(long, default_value = "0s", value_parser = parse_duration)]
+        timeout: Duration,
     },
     /// List a Deployment's revisions.
     History { target: String },
@@ -255,9 +256,9 @@ pub async fn rollout(config: &Config, command: &RolloutCommand) -> Result<(), Ct
             send(&client, "PATCH", &path(name), "application/merge-patch+json", &patch).await?;
             println!("deployment.apps/{name} restarted");
         }
-        RolloutCommand::Status { target, timeout_seconds } => {
+        RolloutCommand::Status { target, timeout } => {
             let name = deployment_name(target)?;
-            let deadline = Instant::now() + Duration::from_secs(*timeout_seconds);
+            let deadline = (!timeout.is_zero()).then(|| Instant::now() + *timeout);
             let mut last = String::new();
             loop {
                 let deployment = get_json(&client, &path(name), "application/json").await?;
@@ -269,7 +270,7 @@ pub async fn rollout(config: &Config, command: &RolloutCommand) -> Result<(), Ct
                 if done {
                     return Ok(());
                 }
-                if Instant::now() > deadline {
+                if deadline.is_some_and(|deadline| Instant::now() > deadline) {
                     return Err(CtlError::Usage(format!("timed out waiting for the rollout of deployment {name:?}")));
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -334,6 +335,35 @@ fn rollout_progress(deployment: &Value, name: &str) -> (bool, String) {
     (true, format!("deployment {name:?} successfully rolled out"))
 }
 
+/// A duration as Go writes it, which is what kubectl's flags take: `0`, `500ms`, `30s`, `1h5m`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let invalid = || format!("invalid duration {text:?}: give it as 30s, 5m or 1m30s");
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(invalid)?;
+        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
+        rest = &rest[digits..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
+        let unit = match &rest[..unit_len] {
+            "ms" => Duration::from_millis(1),
+            "s" => Duration::from_secs(1),
+            "m" => Duration::from_secs(60),
+            "h" => Duration::from_secs(3600),
+            _ => return Err(invalid()),
+        };
+        total += unit * u32::try_from(number).map_err(|_| invalid())?;
+        rest = &rest[unit_len..];
+    }
+    if text.is_empty() {
+        return Err(invalid());
+    }
+    Ok(total)
+}
+
 fn jiff_now() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
@@ -341,6 +371,18 @@ fn jiff_now() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_kubectl_reads_them() {
+        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["", "30", "s", "3x", "1.5s", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 
     #[test]
     fn rollout_messages() {

@@ -211,6 +211,22 @@ fn create_scale_delete_and_api_resources_match_kubectl() {
     assert_eq!(stdout_ok(ctl(&server, &["api-resources"])), stdout_ok(run("kubectl", &server, &["api-resources"])));
     let completion = stdout_ok(ctl(&server, &["completion", "bash"]));
     assert!(completion.contains("_ctl()"), "{completion}");
+    assert!(completion.contains("rollout"), "subcommands complete: {completion}");
+    let completion = stdout_ok(ctl(&server, &["completion", "zsh"]));
+    assert!(completion.starts_with("#compdef ctl"), "{completion}");
+    assert!(completion.contains("rollout"), "subcommands complete: {completion}");
+    // Each script loads in its shell without error.
+    for (shell, script) in [("bash", "source /dev/stdin"), ("zsh", "autoload -U compinit && compinit -u; source /dev/stdin")] {
+        if shell == "zsh" && Command::new("zsh").arg("--version").output().is_err() {
+            panic!("zsh is missing: scripts/setup.sh installs it");
+        }
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{} completion {shell} | {shell} -c '{script}'", env!("CARGO_BIN_EXE_ctl")))
+            .output()
+            .unwrap();
+        assert!(output.status.success() && output.stderr.is_empty(), "{shell}: {output:?}");
+    }
 }
 
 #[test]
@@ -255,4 +271,78 @@ fn describe_rollout_logs_and_watch() {
     assert!(row.starts_with("watched "), "{row}");
     let _ = watcher.kill();
     let _ = watcher.wait();
+}
+
+/// Runs `kubectl` with a manifest on stdin.
+fn kubectl_stdin(server: &ApiServer, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    stdout_ok(child.wait_with_output().unwrap())
+}
+
+#[test]
+fn rollout_status_and_undo_read_the_deployment_and_its_replicasets() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/demo/app.yaml");
+    stdout_ok(ctl(&server, &["create", "namespace", "demo"]));
+    stdout_ok(ctl(&server, &["apply", "-n", "demo", "-f", demo]));
+    let get = |path: &str| stdout_ok(run("kubectl", &server, &["get", "deploy", "example", "-n", "demo", "-o", &format!("jsonpath={path}")]));
+
+    // No controller runs here, so the test plays its part: the status says how far the rollout is.
+    let generation = get("{.metadata.generation}");
+    let set_status = |status: &str| {
+        stdout_ok(run("kubectl", &server, &["patch", "deploy", "example", "-n", "demo", "--subresource=status", "--type=merge", "-p", &format!(r#"{{"status":{status}}}"#)]));
+    };
+    for (status, waiting) in [
+        ("{}".to_string(), "Waiting for deployment spec update to be observed...".to_string()),
+        (format!(r#"{{"observedGeneration":{generation},"replicas":2}}"#), r#"Waiting for deployment "example" rollout to finish: 0 out of 2 new replicas have been updated..."#.to_string()),
+        (format!(r#"{{"replicas":3,"updatedReplicas":2}}"#), r#"Waiting for deployment "example" rollout to finish: 1 old replicas are pending termination..."#.to_string()),
+        (format!(r#"{{"replicas":2,"readyReplicas":1,"availableReplicas":1}}"#), r#"Waiting for deployment "example" rollout to finish: 1 of 2 updated replicas are available..."#.to_string()),
+    ] {
+        set_status(&status);
+        let output = ctl(&server, &["rollout", "status", "deployment/example", "-n", "demo", "--timeout=600ms"]);
+        assert!(!output.status.success());
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), waiting, "{output:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: timed out"), "{output:?}");
+    }
+    set_status(r#"{"availableReplicas":2,"readyReplicas":2}"#);
+    let status = stdout_ok(ctl(&server, &["rollout", "status", "deployment/example", "-n", "demo"]));
+    assert_eq!(status, "deployment \"example\" successfully rolled out\n");
+
+    // Two revisions as the Deployment controller leaves them: ReplicaSets owned by the Deployment.
+    let uid = get("{.metadata.uid}");
+    for (revision, image) in [(1, "busybox:old"), (2, "busybox:local")] {
+        let set = format!(
+            r#"{{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{{"name":"example-{revision}","namespace":"demo",
+              "annotations":{{"deployment.kubernetes.io/revision":"{revision}","kubernetes.io/change-cause":"step {revision}"}},
+              "ownerReferences":[{{"apiVersion":"apps/v1","kind":"Deployment","name":"example","uid":"{uid}","controller":true}}]}},
+              "spec":{{"replicas":0,"selector":{{"matchLabels":{{"app":"example","pod-template-hash":"h{revision}"}}}},
+              "template":{{"metadata":{{"labels":{{"app":"example","pod-template-hash":"h{revision}"}}}},
+              "spec":{{"containers":[{{"name":"example","image":"{image}"}}]}}}}}}}}"#
+        );
+        kubectl_stdin(&server, &["create", "-f", "-"], &set);
+    }
+    let history = stdout_ok(ctl(&server, &["rollout", "history", "deployment/example", "-n", "demo"]));
+    assert_eq!(history, "deployment.apps/example\nREVISION   CHANGE-CAUSE\n1          step 1\n2          step 2\n");
+
+    assert_eq!(stdout_ok(ctl(&server, &["rollout", "undo", "deployment/example", "-n", "demo"])), "deployment.apps/example rolled back\n");
+    assert_eq!(get("{.spec.template.spec.containers[0].image}"), "busybox:old");
+    assert_eq!(get("{.spec.template.metadata.labels}"), r#"{"app":"example"}"#, "the pod-template-hash label stays with the ReplicaSet");
+    stdout_ok(ctl(&server, &["rollout", "undo", "deployment/example", "-n", "demo", "--to-revision=2"]));
+    assert_eq!(get("{.spec.template.spec.containers[0].image}"), "busybox:local");
+
+    let missing = ctl(&server, &["rollout", "undo", "deployment/example", "-n", "demo", "--to-revision=7"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).starts_with("error: "), "{missing:?}");
+    let wrong_kind = ctl(&server, &["rollout", "status", "configmap/example-config", "-n", "demo"]);
+    assert!(!wrong_kind.status.success());
+    assert!(String::from_utf8_lossy(&wrong_kind.stderr).starts_with("error: "), "{wrong_kind:?}");
 }

@@ -84,11 +84,19 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     let cache = WatchCache::start(store.clone());
     let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default() });
+    let bootstrapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    tokio::spawn({
+        let (api, bootstrapped) = (api.clone(), bootstrapped.clone());
+        async move {
+            rest::ensure_system_namespaces(&api).await;
+            bootstrapped.store(true, std::sync::atomic::Ordering::Release);
+        }
+    });
     let compactor = (!compaction_interval.is_zero()).then(|| tokio::spawn(compact_periodically(store.clone(), compaction_interval)));
     let app = Router::new()
         .route("/healthz", get(healthy))
         .route("/livez", get(healthy))
-        .route("/readyz", get(ready).with_state(store))
+        .route("/readyz", get(ready).with_state((store, bootstrapped)))
         .route("/version", get(discovery::version))
         .route("/metrics", get(metrics).with_state(api.clone()))
         .route("/api", get(discovery::api_versions))
@@ -155,7 +163,12 @@ async fn healthy() -> &'static str {
     "ok"
 }
 
-async fn ready(State(store): State<Arc<dyn Store>>) -> impl IntoResponse {
+/// Ready once storage answers and the system namespaces exist, as kube-apiserver's readyz waits
+/// for its bootstrap post-start hooks.
+async fn ready(State((store, bootstrapped)): State<(Arc<dyn Store>, Arc<std::sync::atomic::AtomicBool>)>) -> impl IntoResponse {
+    if !bootstrapped.load(std::sync::atomic::Ordering::Acquire) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "system namespaces not created yet".to_string());
+    }
     match store.current_revision().await {
         Ok(_) => (StatusCode::OK, "ok".to_string()),
         Err(err) => (StatusCode::SERVICE_UNAVAILABLE, format!("storage not ready: {err}")),

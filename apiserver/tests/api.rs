@@ -41,7 +41,42 @@ on_both_stores!(
     watches_end_at_their_timeout_with_a_bookmark,
     service_addresses_are_unique_and_released,
     object_lifecycle_follows_kubernetes_semantics,
+    system_namespaces_exist_from_the_start_and_stay,
 );
+
+async fn system_namespaces_exist_from_the_start_and_stay(storage: Storage) {
+    let mut server = ApiServer::start(storage).unwrap();
+    let client = Client::new(&server);
+    let names = |list: &Value| -> Vec<String> {
+        list["items"].as_array().into_iter().flatten().filter_map(|ns| ns["metadata"]["name"].as_str().map(str::to_string)).collect()
+    };
+    let (code, list) = client.json("GET", "/api/v1/namespaces", &Value::Null).await;
+    assert_eq!(code, 200);
+    assert_eq!(names(&list), ["default", "kube-node-lease", "kube-public", "kube-system"]);
+    for namespace in list["items"].as_array().into_iter().flatten() {
+        assert_eq!(namespace["status"]["phase"], "Active", "{namespace}");
+        assert_eq!(namespace["spec"]["finalizers"], json!(["kubernetes"]), "{namespace}");
+    }
+    // The first thing a user does on a new cluster works without creating a namespace.
+    let created = kubectl_binary_ok("kubectl", &server, &["create", "configmap", "first", "--from-literal=a=b"]);
+    assert_eq!(created.trim(), "configmap/first created");
+
+    for name in ["default", "kube-system", "kube-public"] {
+        let (code, status) = client.json("DELETE", &format!("/api/v1/namespaces/{name}"), &json!({})).await;
+        assert_eq!((code, status["reason"].as_str()), (403, Some("Forbidden")), "{status}");
+        assert_eq!(status["message"], format!("namespaces \"{name}\" is forbidden: this namespace may not be deleted"));
+    }
+    let refused = kubectl_binary("kubectl", &server, &["delete", "namespace", "kube-system"]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Error from server (Forbidden)"), "{refused:?}");
+
+    // A restart finds them there and creates nothing twice.
+    let (_, before) = client.json("GET", "/api/v1/namespaces", &Value::Null).await;
+    server.kill();
+    server.start_again().unwrap();
+    let (_, after) = client.json("GET", "/api/v1/namespaces", &Value::Null).await;
+    let uids = |list: &Value| list["items"].as_array().into_iter().flatten().map(|ns| ns["metadata"]["uid"].clone()).collect::<Vec<_>>();
+    assert_eq!(uids(&before), uids(&after));
+}
 
 fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()

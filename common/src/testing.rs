@@ -270,6 +270,44 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// What one run of a command cost: its wall time and the peak RSS the kernel counted for it.
+pub struct Measured {
+    pub elapsed: Duration,
+    pub peak_rss_kib: u64,
+    pub success: bool,
+    pub stdout: Vec<u8>,
+}
+
+/// Runs a command to its end, keeping its stdout, and reads its peak RSS from `wait4`'s rusage,
+/// which (unlike `/proc`) is still there once the process has exited.
+#[allow(unsafe_code)]
+pub fn run_measured(command: &mut Command) -> std::io::Result<Measured> {
+    let started = Instant::now();
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).spawn()?;
+    let mut stdout_pipe = child.stdout.take().ok_or_else(|| std::io::Error::other("no stdout pipe"))?;
+    let reader = std::thread::spawn(move || {
+        let mut stdout = Vec::new();
+        stdout_pipe.read_to_end(&mut stdout).map(|_| stdout)
+    });
+    let pid = libc::pid_t::try_from(child.id()).map_err(std::io::Error::other)?;
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value; wait4 only writes into the two locals.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: waits for our own child, which std has not reaped (we never call `wait` on it).
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let elapsed = started.elapsed();
+    if reaped != pid {
+        return Err(std::io::Error::last_os_error());
+    }
+    let stdout = reader.join().map_err(|_| std::io::Error::other("stdout reader panicked"))??;
+    Ok(Measured {
+        elapsed,
+        peak_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        stdout,
+    })
+}
+
 /// Asks the kernel to SIGKILL the child when the process that started it goes away, so that a
 /// test binary killed mid-run does not leave its etcd behind.
 #[allow(unsafe_code)]

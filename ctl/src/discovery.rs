@@ -52,12 +52,17 @@ impl Resource {
 }
 
 pub async fn get_json(client: &kube::Client, path: &str, accept: &str) -> Result<Value, CtlError> {
+    get_typed(client, path, accept).await
+}
+
+/// GETs `path` and reads the JSON answer as `T`.
+pub async fn get_typed<T: serde::de::DeserializeOwned>(client: &kube::Client, path: &str, accept: &str) -> Result<T, CtlError> {
     let request = http::Request::get(path)
         .header(ACCEPT, accept)
         .body(Vec::new())
         .map_err(|err| CtlError::Usage(format!("bad request path {path}: {err}")))?;
     let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
-    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON for {path}: {err}")))
+    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something unexpected for {path}: {err}")))
 }
 
 /// Every resource type the server serves (subresources left out).

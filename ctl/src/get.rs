@@ -4,11 +4,87 @@
 
 use serde_json::{Value, json};
 
-use crate::discovery::{Resource, api_version, discover, get_json};
+use crate::discovery::{Resource, api_version, discover, get_json, get_typed};
 use crate::kubeconfig::client_and_namespace;
 use crate::{Config, CtlError};
 
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
+/// Rows asked for per request, as kubectl's `--chunk-size` default: big lists come in pages, and
+/// only the printed cells of each page are kept.
+const CHUNK: usize = 500;
+
+/// What of a server Table the printer reads; the rest of each row's object is skipped unparsed.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Table {
+    #[serde(default)]
+    column_definitions: Vec<ColumnDefinition>,
+    #[serde(default)]
+    rows: Vec<Row>,
+    #[serde(default)]
+    metadata: ListMeta,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ColumnDefinition {
+    name: String,
+    #[serde(default)]
+    priority: i64,
+    #[serde(default)]
+    format: String,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct Row {
+    #[serde(default)]
+    cells: Vec<Value>,
+    #[serde(default)]
+    object: RowObject,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct RowObject {
+    #[serde(default)]
+    metadata: RowMeta,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct RowMeta {
+    #[serde(default)]
+    namespace: String,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListMeta {
+    resource_version: Option<String>,
+    #[serde(rename = "continue")]
+    next: Option<String>,
+}
+
+/// A list as a Table, fetched page by page; the rows of all pages in one Table.
+async fn get_table(client: &kube::Client, path: &str, paged: bool) -> Result<Table, CtlError> {
+    let mut table = Table::default();
+    let mut next: Option<String> = None;
+    loop {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let page_path = match (&next, paged) {
+            (_, false) => path.to_string(),
+            (None, true) => format!("{path}{separator}limit={CHUNK}"),
+            (Some(token), true) => format!("{path}{separator}limit={CHUNK}&continue={}", encode(token)),
+        };
+        let page: Table = get_typed(client, &page_path, TABLE).await?;
+        if table.column_definitions.is_empty() {
+            table.column_definitions = page.column_definitions;
+        }
+        table.rows.extend(page.rows);
+        table.metadata.resource_version = page.metadata.resource_version.or(table.metadata.resource_version);
+        next = page.metadata.next.filter(|token| !token.is_empty());
+        if next.is_none() || !paged {
+            return Ok(table);
+        }
+    }
+}
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct GetArgs {
@@ -72,8 +148,8 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
         let path = format!("{}{query}", resource.path(scope, args.name.as_deref()));
         match output {
             "" | "wide" => {
-                let table = get_json(&client, &path, TABLE).await?;
-                watch_from = table["metadata"]["resourceVersion"].as_str().map(str::to_string);
+                let table = get_table(&client, &path, args.name.is_none()).await?;
+                watch_from.clone_from(&table.metadata.resource_version);
                 let text = render_table(&table, resource, output == "wide", several, args.all_namespaces && resource.namespaced);
                 if let Some(text) = text {
                     if printed_any {
@@ -147,7 +223,7 @@ async fn watch(client: &kube::Client, path: &str, resource: &Resource, wide: boo
         .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
     let mut lines = client.request_stream(request).await.map_err(CtlError::from_kube)?.lines();
     while let Some(line) = lines.next().await {
-        let event: Value = serde_json::from_str(&line?).map_err(|err| CtlError::Usage(format!("bad watch event: {err}")))?;
+        let mut event: Value = serde_json::from_str(&line?).map_err(|err| CtlError::Usage(format!("bad watch event: {err}")))?;
         if event["type"] == "ERROR" {
             let status = &event["object"];
             return Err(CtlError::Server {
@@ -158,7 +234,8 @@ async fn watch(client: &kube::Client, path: &str, resource: &Resource, wide: boo
         if event["type"] == "BOOKMARK" {
             continue;
         }
-        if let Some(text) = render_table(&event["object"], resource, wide, false, namespaces) {
+        let table: Table = serde_json::from_value(event["object"].take()).map_err(|err| CtlError::Usage(format!("bad watch event: {err}")))?;
+        if let Some(text) = render_table(&table, resource, wide, false, namespaces) {
             let rows: Vec<&str> = text.lines().skip(usize::from(!header)).collect();
             header = false;
             println!("{}", rows.join("\n"));
@@ -180,42 +257,36 @@ pub fn encode(value: &str) -> String {
 
 /// A server Table as kubectl prints it: upper-case headers, `-o wide` adding priority-1 columns,
 /// `NAMESPACE` first across namespaces, `kind/name` names when several types are listed.
-fn render_table(table: &Value, resource: &Resource, wide: bool, several: bool, namespaces: bool) -> Option<String> {
-    let definitions = table["columnDefinitions"].as_array()?;
-    let rows = table["rows"].as_array()?;
-    if rows.is_empty() {
+fn render_table(table: &Table, resource: &Resource, wide: bool, several: bool, namespaces: bool) -> Option<String> {
+    let definitions = &table.column_definitions;
+    if table.rows.is_empty() {
         return None;
     }
     let shown: Vec<usize> = definitions
         .iter()
         .enumerate()
-        .filter(|(_, column)| wide || column["priority"].as_i64().unwrap_or(0) == 0)
+        .filter(|(_, column)| wide || column.priority == 0)
         .map(|(index, _)| index)
         .collect();
-    let mut lines = Vec::new();
-    let mut header: Vec<String> = shown.iter().map(|index| definitions[*index]["name"].as_str().unwrap_or_default().to_ascii_uppercase()).collect();
+    let mut lines = Vec::with_capacity(table.rows.len() + 1);
+    let mut header: Vec<String> = shown.iter().map(|index| definitions[*index].name.to_ascii_uppercase()).collect();
     if namespaces {
         header.insert(0, "NAMESPACE".into());
     }
     lines.push(header);
-    for row in rows {
-        let cells = row["cells"].as_array().map_or(&[][..], Vec::as_slice);
-        let mut line: Vec<String> = shown
-            .iter()
-            .map(|index| {
-                let cell = cells.get(*index).cloned().unwrap_or(Value::Null);
-                let text = match cell {
-                    Value::String(text) => text,
-                    Value::Null => String::new(),
-                    other => other.to_string(),
-                };
-                let is_name = definitions[*index]["format"].as_str() == Some("name");
-                if is_name && several { format!("{}/{text}", resource.kind_prefix()) } else { text }
-            })
-            .collect();
+    for row in &table.rows {
+        let mut line: Vec<String> = Vec::with_capacity(shown.len() + 1);
         if namespaces {
-            line.insert(0, row["object"]["metadata"]["namespace"].as_str().unwrap_or_default().to_string());
+            line.push(row.object.metadata.namespace.clone());
         }
+        line.extend(shown.iter().map(|index| {
+            let text = match row.cells.get(*index) {
+                Some(Value::String(text)) => text.clone(),
+                None | Some(Value::Null) => String::new(),
+                Some(other) => other.to_string(),
+            };
+            if definitions[*index].format == "name" && several { format!("{}/{text}", resource.kind_prefix()) } else { text }
+        }));
         lines.push(line);
     }
     Some(columns(&lines))

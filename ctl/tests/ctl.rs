@@ -346,3 +346,19 @@ fn rollout_status_and_undo_read_the_deployment_and_its_replicasets() {
     assert!(!wrong_kind.status.success());
     assert!(String::from_utf8_lossy(&wrong_kind.stderr).starts_with("error: "), "{wrong_kind:?}");
 }
+
+#[test]
+fn long_lists_come_in_pages_and_print_as_one_table() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    stdout_ok(ctl(&server, &["create", "namespace", "many"]));
+    // Past two pages of 500, so that the continue token is followed twice.
+    let items: Vec<String> = (0..1_203)
+        .map(|index| format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"cm-{index:04}","namespace":"many"}},"data":{{"k":"{}"}}}}"#, "v".repeat(index % 40)))
+        .collect();
+    kubectl_stdin(&server, &["create", "-f", "-"], &items.join("\n---\n"));
+    for args in [&["get", "cm", "-n", "many"][..], &["get", "cm", "-A"][..]] {
+        let ours = stdout_ok(ctl(&server, args));
+        assert_eq!(ours.lines().count(), 1_204, "header and every row of {args:?}");
+        assert_eq!(without_ages(&ours), without_ages(&stdout_ok(run("kubectl", &server, args))), "ctl {args:?} differs from kubectl");
+    }
+}

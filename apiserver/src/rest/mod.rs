@@ -322,3 +322,35 @@ mod tests {
         }
     }
 }
+
+/// The namespaces every Kubernetes cluster has from its start, which kube-apiserver's bootstrap
+/// controller creates: users expect `default` to exist, and components their `kube-*` ones.
+pub const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Creates whichever system namespace is missing, through the same admission as a client's
+/// create. Retries while the store is unavailable, so that an apiserver started before its
+/// etcd still gets them once etcd is there.
+pub async fn ensure_system_namespaces(api: &Api) {
+    let Some(resource) = resources::find("", "v1", "namespaces") else {
+        return;
+    };
+    let target = Target { resource, namespace: None, name: None, subresource: None, watch: false };
+    let mut delay = std::time::Duration::from_millis(100);
+    for name in SYSTEM_NAMESPACES {
+        loop {
+            let body = Bytes::from(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).to_string());
+            match write::create(api, &target, &Params::default(), &HeaderMap::new(), &body).await {
+                Ok(_) => tracing::info!(namespace = name, "created system namespace"),
+                Err(err) if err.reason == "AlreadyExists" => {}
+                Err(err) if err.code >= 500 => {
+                    tracing::warn!(namespace = name, error = %err.message, "storage unavailable, retrying the system namespace");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                    continue;
+                }
+                Err(err) => tracing::error!(namespace = name, error = %err.message, "cannot create system namespace"),
+            }
+            break;
+        }
+    }
+}

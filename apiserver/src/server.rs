@@ -83,7 +83,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let cache = WatchCache::start(store.clone());
-    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default() });
+    // Connecting is bounded; a followed log may then stream for as long as the container runs.
+    let kubelet = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .build()
+        .map_err(|err| ServeError::Serve(std::io::Error::other(err)))?;
+    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet });
     let bootstrapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::spawn({
         let (api, bootstrapped) = (api.clone(), bootstrapped.clone());

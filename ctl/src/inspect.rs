@@ -26,9 +26,9 @@ pub struct LogsArgs {
     /// Keep streaming new lines.
     #[arg(short = 'f', long)]
     pub follow: bool,
-    /// Only the last N lines.
-    #[arg(long)]
-    pub tail: Option<i64>,
+    /// Only the last N lines (-1, the default, for all).
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+    pub tail: i64,
     /// The previous run of the container.
     #[arg(short = 'p', long)]
     pub previous: bool,
@@ -106,28 +106,21 @@ pub async fn describe(config: &Config, args: &DescribeArgs) -> Result<(), CtlErr
             fields(value, 1, &mut out);
         }
     }
+    // The uid too, as kubectl's describe: events of an earlier object of the same name are not
+    // this one's.
     let selector = format!(
-        "involvedObject.name={name},involvedObject.namespace={},involvedObject.kind={}",
+        "involvedObject.name={name},involvedObject.namespace={},involvedObject.kind={},involvedObject.uid={}",
         if resource.namespaced { namespace.as_str() } else { "" },
-        resource.kind
+        resource.kind,
+        object["metadata"]["uid"].as_str().unwrap_or_default()
     );
     let events = get_json(&client, &format!("/api/v1/namespaces/{namespace}/events?fieldSelector={}", encode(&selector)), "application/json").await;
-    let items = events.as_ref().ok().and_then(|events| events["items"].as_array()).cloned().unwrap_or_default();
+    let mut items = events.as_ref().ok().and_then(|events| events["items"].as_array()).cloned().unwrap_or_default();
     if items.is_empty() {
         out.push_str("Events:       <none>\n");
     } else {
         out.push_str("Events:\n");
-        let mut rows = vec![vec!["  Type".to_string(), "Reason".into(), "Age".into(), "From".into(), "Message".into()]];
-        for event in items {
-            rows.push(vec![
-                format!("  {}", event["type"].as_str().unwrap_or_default()),
-                event["reason"].as_str().unwrap_or_default().to_string(),
-                event["lastTimestamp"].as_str().or(event["metadata"]["creationTimestamp"].as_str()).unwrap_or_default().to_string(),
-                event["source"]["component"].as_str().unwrap_or_default().to_string(),
-                event["message"].as_str().unwrap_or_default().to_string(),
-            ]);
-        }
-        out.push_str(&columns(&rows));
+        out.push_str(&event_rows(&mut items));
     }
     print!("{out}");
     Ok(())
@@ -193,20 +186,26 @@ fn scalar(value: &Value) -> String {
 /// `logs`: the pod's log through the apiserver (which proxies it from the node's kubelet).
 pub async fn logs(config: &Config, args: &LogsArgs) -> Result<(), CtlError> {
     let (client, namespace) = client_and_namespace(config).await?;
-    let mut query = Vec::new();
-    if let Some(container) = &args.container {
-        query.push(format!("container={}", encode(container)));
-    }
+    let pod = args.pod.strip_prefix("pod/").unwrap_or(&args.pod);
+    let object = get_json(&client, &format!("/api/v1/namespaces/{namespace}/pods/{pod}"), "application/json").await?;
+    let container = match &args.container {
+        // Checked here as kubectl does, so that the message is the same.
+        Some(container) if !pod_containers(&object).contains(container) => {
+            return Err(CtlError::Usage(format!("container {container} is not valid for pod {pod}")));
+        }
+        Some(container) => container.clone(),
+        None => default_container(&object),
+    };
+    let mut query = vec![format!("container={}", encode(&container))];
     if args.follow {
         query.push("follow=true".to_string());
     }
-    if let Some(tail) = args.tail {
-        query.push(format!("tailLines={tail}"));
+    if args.tail >= 0 {
+        query.push(format!("tailLines={}", args.tail));
     }
     if args.previous {
         query.push("previous=true".to_string());
     }
-    let pod = args.pod.strip_prefix("pod/").unwrap_or(&args.pod);
     let path = format!("/api/v1/namespaces/{namespace}/pods/{pod}/log?{}", query.join("&"));
     let request = http::Request::get(&path)
         .body(Vec::new())
@@ -217,6 +216,34 @@ pub async fn logs(config: &Config, args: &LogsArgs) -> Result<(), CtlError> {
         println!("{}", line?);
     }
     Ok(())
+}
+
+/// The container kubectl picks when none is named: the pod's default-container annotation, else
+/// its first container, with kubectl's notice when there was a choice.
+fn default_container(pod: &Value) -> String {
+    let names = |field: &str| container_names(pod, field);
+    let containers = names("containers");
+    if let Some(annotated) = pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"].as_str() {
+        if containers.iter().any(|name| name == annotated) {
+            return annotated.to_string();
+        }
+    }
+    let first = containers.first().cloned().unwrap_or_default();
+    let init = names("initContainers");
+    if containers.len() + init.len() > 1 {
+        let all: Vec<String> = containers.iter().cloned().chain(init.iter().map(|name| format!("{name} (init)"))).collect();
+        eprintln!("Defaulted container {first:?} out of: {}", all.join(", "));
+    }
+    first
+}
+
+fn container_names(pod: &Value, field: &str) -> Vec<String> {
+    pod["spec"][field].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_string)).collect()
+}
+
+/// Every container a log can be asked of: regular, init and ephemeral.
+fn pod_containers(pod: &Value) -> Vec<String> {
+    ["containers", "initContainers", "ephemeralContainers"].iter().flat_map(|field| container_names(pod, field)).collect()
 }
 
 fn deployment_name(target: &str) -> Result<&str, CtlError> {
@@ -362,6 +389,43 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err(invalid());
     }
     Ok(total)
+}
+
+/// kubectl's events table under `describe`: oldest last-seen first, an age with the repeat count
+/// (`10s (x3 over 2m)`), two-space gaps and a dashed rule under the header.
+fn event_rows(events: &mut [Value]) -> String {
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+    events.sort_by_key(|event| text(&event["lastTimestamp"]));
+    let mut rows = vec![
+        ["Type", "Reason", "Age", "From", "Message"].map(String::from),
+        ["----", "------", "----", "----", "-------"].map(String::from),
+    ];
+    for event in events.iter() {
+        let count = event["count"].as_i64().unwrap_or(0);
+        let first = event["firstTimestamp"].as_str().or_else(|| event["eventTime"].as_str());
+        let age = if count > 1 {
+            format!("{} (x{count} over {})", common::durations::age(event["lastTimestamp"].as_str()), common::durations::age(first))
+        } else {
+            common::durations::age(first)
+        };
+        let from = event["source"]["component"].as_str().filter(|from| !from.is_empty()).or_else(|| event["reportingComponent"].as_str());
+        rows.push([text(&event["type"]), text(&event["reason"]), age, from.unwrap_or_default().to_string(), text(&event["message"])]);
+    }
+    let widths: Vec<usize> = (0..5).map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::from("  ");
+        for (column, cell) in row.iter().enumerate() {
+            if column == 4 {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[column]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn jiff_now() -> String {

@@ -2,6 +2,7 @@
 //! the dispatch of each verb to `read` (get, list, watch) or `write` (create, update, patch,
 //! delete, binding, scale).
 
+mod logs;
 mod read;
 mod write;
 
@@ -31,6 +32,8 @@ pub struct Api {
     pub store: Arc<dyn Store>,
     pub cache: WatchCache,
     pub metrics: Metrics,
+    /// For the requests proxied to nodes' kubelets.
+    pub kubelet: reqwest::Client,
 }
 
 /// What a request path names.
@@ -285,9 +288,7 @@ async fn dispatch(
         ("PATCH", true, Some("scale")) => write::patch_scale(api, &target, params, headers, body).await,
         ("DELETE", true, None) => write::delete(api, &target, params, headers, body).await,
         ("DELETE", false, None) => write::delete_collection(api, &target, params, headers, body).await,
-        (_, _, Some("log")) => Err(ApiError::unavailable(
-            "pod logs are served through the node's kubelet, which is not running yet",
-        )),
+        ("GET", true, Some("log")) if target.resource.kind == "Pod" => logs::get(api, &target, params).await,
         (method, _, _) => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({method} {})",
             target.resource.qualified_plural()

@@ -144,13 +144,16 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
 
     let mut printed_any = false;
     let mut listed = Vec::new();
-    for resource in &resources {
+    for (index, resource) in resources.iter().enumerate() {
         let path = format!("{}{query}", resource.path(scope, args.name.as_deref()));
         match output {
             "" | "wide" => {
                 let table = get_table(&client, &path, args.name.is_none()).await?;
                 watch_from.clone_from(&table.metadata.resource_version);
-                let text = render_table(&table, resource, output == "wide", several, args.all_namespaces && resource.namespaced);
+                // As kubectl: across namespaces, once a namespaced kind was asked for, the tables
+                // after it keep the NAMESPACE column, empty for cluster-scoped kinds.
+                let namespaces = args.all_namespaces && resources[..=index].iter().any(|earlier| earlier.namespaced);
+                let text = render_table(&table, resource, output == "wide", several, namespaces);
                 if let Some(text) = text {
                     if printed_any {
                         println!();

@@ -2,7 +2,11 @@
 //! label and field selectors, tracing setup, and, behind the `testing` feature, the harness that
 //! runs real processes (etcd, the apiserver) for tests and benchmarks.
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod durations;
+#[cfg(feature = "client")]
+pub mod leader;
 pub mod names;
 pub mod quantity;
 pub mod selector;

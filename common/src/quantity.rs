@@ -164,6 +164,34 @@ impl Quantity {
         }
     }
 
+    /// The value scaled by 10^`scale`, rounded up to a whole number and clamped to i64, as
+    /// Kubernetes' `ScaledValue` rounds: a request of 0.5m cpu still takes 1m.
+    fn scaled_ceiling(&self, scale: i32) -> i64 {
+        let exponent = self.exponent + scale;
+        let value = if exponent >= 0 {
+            pow10(exponent.unsigned_abs()).and_then(|factor| self.mantissa.checked_mul(factor)).unwrap_or(saturate(self.mantissa > 0))
+        } else {
+            match pow10(exponent.unsigned_abs()) {
+                Some(divisor) => {
+                    let quotient = self.mantissa / divisor;
+                    if self.mantissa % divisor > 0 { quotient + 1 } else { quotient }
+                }
+                None => i128::from(self.mantissa > 0),
+            }
+        };
+        i64::try_from(value).unwrap_or(if value > 0 { i64::MAX } else { i64::MIN })
+    }
+
+    /// Thousandths, rounded up: how cpu is counted (`100m` is 100, `2` is 2000).
+    pub fn milli_value(&self) -> i64 {
+        self.scaled_ceiling(3)
+    }
+
+    /// The value, rounded up: how memory, pods and other integral resources are counted.
+    pub fn value(&self) -> i64 {
+        self.scaled_ceiling(0)
+    }
+
     fn approximate(&self) -> f64 {
         self.mantissa as f64 * 10f64.powi(self.exponent)
     }
@@ -210,6 +238,23 @@ impl PartialEq for Quantity {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaled_values_round_up_as_kubernetes_does() {
+        for (text, milli, value) in [
+            ("100m", 100, 1),
+            ("2", 2000, 2),
+            ("1.5", 1500, 2),
+            ("0.5m", 1, 1),
+            ("64Mi", 67_108_864_000, 67_108_864),
+            ("1Gi", 1_073_741_824_000, 1_073_741_824),
+            ("1k", 1_000_000, 1000),
+            ("0", 0, 0),
+        ] {
+            assert_eq!((q(text).milli_value(), q(text).value()), (milli, value), "{text}");
+        }
+        assert_eq!(q("1E").milli_value(), i64::MAX, "saturates");
+    }
 
     fn q(text: &str) -> Quantity {
         parse(text).unwrap_or_else(|err| panic!("{text:?}: {err}"))

@@ -1,0 +1,28 @@
+//! The kube client every component builds the same way: from `--kubeconfig` when given, else as
+//! kube finds it (`$KUBECONFIG`, `~/.kube/config`, in-cluster).
+
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot read kubeconfig {path}: {source}")]
+    Kubeconfig { path: String, source: kube::config::KubeconfigError },
+    #[error("no usable kubeconfig or in-cluster configuration: {0}")]
+    Infer(#[from] kube::config::InferConfigError),
+    #[error("cannot build the client: {0}")]
+    Build(#[from] kube::Error),
+}
+
+pub async fn from_kubeconfig(path: Option<&Path>) -> Result<kube::Client, ClientError> {
+    let config = match path {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|source| ClientError::Kubeconfig { path: path.display().to_string(), source })?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|source| ClientError::Kubeconfig { path: path.display().to_string(), source })?
+        }
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}

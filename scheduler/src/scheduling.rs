@@ -1,0 +1,471 @@
+//! The scheduling loop: one task owns the cache and the queue, takes in watch events and binding
+//! outcomes, and schedules pods in between. Bindings are written by spawned tasks (a bounded
+//! number at a time), events and status conditions by a reporter task, so that the loop never
+//! waits on the apiserver.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Binding, Event, EventSource, Node, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::Config;
+use crate::cache::{Cache, NodeInfo, PodInfo};
+use crate::plugins;
+use crate::queue::Queue;
+
+const COMPONENT: &str = "default-scheduler";
+/// Pods scheduled between two looks at the inputs, so that watch events and binding outcomes
+/// are taken in promptly while a long queue drains.
+const BATCH: usize = 32;
+
+enum Input {
+    Nodes(watcher::Event<Node>),
+    Pods(watcher::Event<Pod>),
+    Bound { info: Arc<PodInfo>, node: String, outcome: Result<(), kube::Error> },
+}
+
+enum Report {
+    Scheduled { info: Arc<PodInfo>, node: String },
+    Unschedulable { info: Arc<PodInfo>, message: String },
+}
+
+pub async fn run(client: kube::Client, config: Config, identity: String) {
+    let (inputs, mut received) = mpsc::channel(8192);
+    let nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default()).default_backoff();
+    tokio::spawn(forward(nodes, inputs.clone(), Input::Nodes, "nodes"));
+    // Finished pods take nothing from their node; the apiserver leaves them out of the watch.
+    let pods_config = watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed");
+    let pods = watcher(Api::<Pod>::all(client.clone()), pods_config).default_backoff();
+    tokio::spawn(forward(pods, inputs.clone(), Input::Pods, "pods"));
+    let (reports, report_queue) = mpsc::channel(16_384);
+    tokio::spawn(report(client.clone(), identity, report_queue));
+
+    let mut state = State {
+        cache: Cache::default(),
+        queue: Queue::default(),
+        scheduler_name: config.scheduler_name.clone(),
+        client,
+        inputs,
+        reports,
+        bindings: Arc::new(Semaphore::new(config.parallel_bindings.max(1))),
+        next_start: 0,
+        random: seed(),
+        nodes_seen: None,
+        pods_seen: None,
+    };
+    tracing::info!("scheduler started");
+    loop {
+        let wait = if state.queue.has_active() {
+            Duration::ZERO
+        } else {
+            state.queue.next_deadline().map_or(Duration::from_secs(1), |deadline| deadline.saturating_duration_since(Instant::now()))
+        };
+        tokio::select! {
+            input = received.recv() => match input {
+                Some(input) => state.handle(input),
+                None => return,
+            },
+            () = tokio::time::sleep(wait) => {}
+        }
+        while let Ok(input) = received.try_recv() {
+            state.handle(input);
+        }
+        let now = Instant::now();
+        for _ in 0..BATCH {
+            let Some(info) = state.queue.pop(now) else {
+                break;
+            };
+            state.schedule(info);
+        }
+    }
+}
+
+async fn forward<K, S>(stream: S, inputs: mpsc::Sender<Input>, wrap: fn(watcher::Event<K>) -> Input, what: &'static str)
+where
+    S: futures::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+{
+    futures::pin_mut!(stream);
+    while let Some(event) = stream.next().await {
+        match event {
+            Ok(event) => {
+                if inputs.send(wrap(event)).await.is_err() {
+                    return;
+                }
+            }
+            // The stream backs off and re-lists or resumes by itself.
+            Err(err) => tracing::warn!(watch = what, error = %err, "watch failed, retrying"),
+        }
+    }
+}
+
+struct State {
+    cache: Cache,
+    queue: Queue,
+    scheduler_name: String,
+    client: kube::Client,
+    inputs: mpsc::Sender<Input>,
+    reports: mpsc::Sender<Report>,
+    bindings: Arc<Semaphore>,
+    /// Where the next search for feasible nodes starts, so that pods are spread round the nodes.
+    next_start: usize,
+    random: u64,
+    /// While a watch re-lists: what it has listed so far, to drop what is gone after.
+    nodes_seen: Option<HashSet<String>>,
+    pods_seen: Option<HashSet<String>>,
+}
+
+impl State {
+    fn handle(&mut self, input: Input) {
+        let now = Instant::now();
+        match input {
+            Input::Nodes(event) => match event {
+                watcher::Event::Init => self.nodes_seen = Some(HashSet::new()),
+                watcher::Event::InitApply(node) | watcher::Event::Apply(node) => {
+                    if let (Some(seen), Some(name)) = (self.nodes_seen.as_mut(), node.metadata.name.as_ref()) {
+                        seen.insert(name.clone());
+                    }
+                    self.cache.set_node(Arc::new(node));
+                    self.queue.move_unschedulable(now);
+                }
+                watcher::Event::Delete(node) => {
+                    if let Some(name) = &node.metadata.name {
+                        self.cache.remove_node(name);
+                    }
+                }
+                watcher::Event::InitDone => {
+                    if let Some(seen) = self.nodes_seen.take() {
+                        for name in self.cache.node_names() {
+                            if !seen.contains(&name) {
+                                self.cache.remove_node(&name);
+                            }
+                        }
+                    }
+                }
+            },
+            Input::Pods(event) => match event {
+                watcher::Event::Init => self.pods_seen = Some(HashSet::new()),
+                watcher::Event::InitApply(pod) | watcher::Event::Apply(pod) => {
+                    if let (Some(seen), Some(uid)) = (self.pods_seen.as_mut(), pod.metadata.uid.as_ref()) {
+                        seen.insert(uid.clone());
+                    }
+                    self.pod_changed(pod, now);
+                }
+                watcher::Event::Delete(pod) => {
+                    if let Some(uid) = &pod.metadata.uid {
+                        self.pod_gone(uid, now);
+                    }
+                }
+                watcher::Event::InitDone => {
+                    if let Some(seen) = self.pods_seen.take() {
+                        for uid in self.cache.confirmed_pods().into_iter().chain(self.queue.uids()) {
+                            if !seen.contains(&uid) {
+                                self.pod_gone(&uid, now);
+                            }
+                        }
+                    }
+                }
+            },
+            Input::Bound { info, node, outcome } => match outcome {
+                Ok(()) => {
+                    self.queue.remove(&info.uid);
+                    let _ = self.reports.try_send(Report::Scheduled { info, node });
+                }
+                // Gone, or bound by someone else meanwhile: the watch tells the rest.
+                Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {
+                    tracing::debug!(namespace = %info.namespace, pod = %info.name, %node, reason = %status.reason, "binding refused");
+                    self.cache.forget(&info.uid);
+                    self.queue.remove(&info.uid);
+                }
+                Err(err) => {
+                    tracing::warn!(namespace = %info.namespace, pod = %info.name, %node, error = %err, "binding failed, will retry");
+                    self.cache.forget(&info.uid);
+                    self.queue.retry_later(&info.uid, now);
+                    self.queue.move_unschedulable(now);
+                }
+            },
+        }
+    }
+
+    fn pod_changed(&mut self, pod: Pod, now: Instant) {
+        let phase = pod.status.as_ref().and_then(|status| status.phase.as_deref());
+        if matches!(phase, Some("Succeeded" | "Failed")) {
+            if let Some(uid) = &pod.metadata.uid {
+                self.pod_gone(uid, now);
+            }
+            return;
+        }
+        let info = Arc::new(PodInfo::new(Arc::new(pod)));
+        if info.node_name().is_some() {
+            self.queue.remove(&info.uid);
+            self.cache.set_pod(info);
+            return;
+        }
+        let spec = info.pod.spec.as_ref();
+        let ours = spec.and_then(|spec| spec.scheduler_name.as_deref()).unwrap_or(COMPONENT) == self.scheduler_name;
+        let deleting = info.pod.metadata.deletion_timestamp.is_some();
+        if !ours || deleting {
+            self.queue.remove(&info.uid);
+        } else if !self.cache.is_assumed(&info.uid) {
+            self.queue.add_or_update(info);
+        }
+    }
+
+    fn pod_gone(&mut self, uid: &str, now: Instant) {
+        self.queue.remove(uid);
+        if self.cache.remove_pod(uid) {
+            // What it took is free again.
+            self.queue.move_unschedulable(now);
+        }
+    }
+
+    fn schedule(&mut self, info: Arc<PodInfo>) {
+        let span = tracing::debug_span!("schedule", namespace = %info.namespace, pod = %info.name);
+        let _entered = span.enter();
+        let count = self.cache.node_count();
+        if count == 0 {
+            self.unschedulable(info, "no nodes available to schedule pods".into());
+            return;
+        }
+        let wanted = feasible_to_find(count);
+        let start = self.next_start % count;
+        let mut feasible: Vec<&NodeInfo> = Vec::with_capacity(wanted);
+        let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+        let mut examined = 0;
+        for offset in 0..count {
+            let Some(node) = self.cache.node_at((start + offset) % count) else {
+                continue;
+            };
+            examined += 1;
+            match plugins::filter(&info, node) {
+                Ok(()) => feasible.push(node),
+                Err(why) => {
+                    for reason in why {
+                        *reasons.entry(reason).or_default() += 1;
+                    }
+                }
+            }
+            if feasible.len() >= wanted {
+                break;
+            }
+        }
+        self.next_start = (start + examined) % count;
+        if feasible.is_empty() {
+            self.unschedulable(info, unschedulable_message(count, &reasons));
+            return;
+        }
+        let scores = plugins::score(&info, &feasible);
+        let best = pick_best(&scores, &mut self.random);
+        let node = feasible[best].name().to_string();
+        tracing::debug!(%node, candidates = feasible.len(), "chose node");
+        self.cache.assume(info.clone(), &node);
+        let (client, inputs, bindings) = (self.client.clone(), self.inputs.clone(), self.bindings.clone());
+        tokio::spawn(async move {
+            let _permit = bindings.acquire_owned().await;
+            let outcome = bind(&client, &info, &node).await;
+            let _ = inputs.send(Input::Bound { info, node, outcome }).await;
+        });
+    }
+
+    fn unschedulable(&mut self, info: Arc<PodInfo>, message: String) {
+        tracing::debug!(namespace = %info.namespace, pod = %info.name, %message, "unschedulable");
+        self.queue.unschedulable(&info.uid, Instant::now());
+        let _ = self.reports.try_send(Report::Unschedulable { info, message });
+    }
+}
+
+/// kube-scheduler's adaptive search: in big clusters, stop after enough feasible nodes (all of
+/// them below 100 nodes; 50% less 1% per 125 nodes, at least 5%, at least 100 nodes).
+fn feasible_to_find(nodes: usize) -> usize {
+    if nodes < 100 {
+        return nodes;
+    }
+    let percent = 50usize.saturating_sub(nodes / 125).max(5);
+    (nodes * percent / 100).max(100)
+}
+
+/// `0/3 nodes are available: 1 node(s) had untolerated taint {a: b}, 2 Insufficient cpu.`, the
+/// counts and reasons sorted as kube-scheduler sorts them.
+fn unschedulable_message(nodes: usize, reasons: &BTreeMap<String, usize>) -> String {
+    let mut parts: Vec<String> = reasons.iter().map(|(reason, count)| format!("{count} {reason}")).collect();
+    parts.sort();
+    format!("0/{nodes} nodes are available: {}.", parts.join(", "))
+}
+
+/// The index of the highest score, ties broken at random as kube-scheduler breaks them.
+fn pick_best(scores: &[i64], random: &mut u64) -> usize {
+    let mut best = 0;
+    let mut ties = 0u64;
+    for (index, score) in scores.iter().enumerate() {
+        if *score > scores[best] {
+            best = index;
+            ties = 1;
+        } else if *score == scores[best] {
+            ties += 1;
+            if next_random(random) % ties == 0 {
+                best = index;
+            }
+        }
+    }
+    best
+}
+
+fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64);
+    nanos | 1
+}
+
+/// xorshift64: enough randomness to break ties.
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+async fn bind(client: &kube::Client, info: &PodInfo, node: &str) -> Result<(), kube::Error> {
+    let binding = Binding {
+        metadata: ObjectMeta {
+            name: Some(info.name.clone()),
+            namespace: Some(info.namespace.clone()),
+            uid: Some(info.uid.clone()),
+            ..ObjectMeta::default()
+        },
+        target: ObjectReference { api_version: Some("v1".into()), kind: Some("Node".into()), name: Some(node.to_string()), ..ObjectReference::default() },
+    };
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &info.namespace);
+    pods.create_subresource::<_, serde_json::Value>("binding", &info.name, &PostParams::default(), &binding).await?;
+    Ok(())
+}
+
+/// Writes events and PodScheduled conditions, a few at a time, off the scheduling loop. Like
+/// Kubernetes' event broadcaster it drops what it cannot keep up with rather than slow anyone.
+async fn report(client: kube::Client, identity: String, queue: mpsc::Receiver<Report>) {
+    let counter = Arc::new(AtomicU64::new(0));
+    tokio_stream_of(queue)
+        .for_each_concurrent(16, |report| {
+            let (client, identity, counter) = (client.clone(), identity.clone(), counter.clone());
+            async move {
+                let (info, kind, reason, message) = match report {
+                    Report::Scheduled { info, node } => {
+                        let message = format!("Successfully assigned {}/{} to {node}", info.namespace, info.name);
+                        (info, "Normal", "Scheduled", message)
+                    }
+                    Report::Unschedulable { info, message } => {
+                        if let Err(err) = set_unschedulable_condition(&client, &info, &message).await {
+                            tracing::warn!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot set the PodScheduled condition");
+                        }
+                        (info, "Warning", "FailedScheduling", message)
+                    }
+                };
+                let sequence = counter.fetch_add(1, Ordering::Relaxed);
+                if let Err(err) = record_event(&client, &identity, &info, kind, reason, &message, sequence).await {
+                    tracing::debug!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot record event");
+                }
+            }
+        })
+        .await;
+}
+
+fn tokio_stream_of<T>(mut receiver: mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |context| receiver.poll_recv(context))
+}
+
+async fn set_unschedulable_condition(client: &kube::Client, info: &PodInfo, message: &str) -> Result<(), kube::Error> {
+    let current = info.pod.status.as_ref().and_then(|status| status.conditions.as_ref()).and_then(|conditions| {
+        conditions.iter().find(|condition| condition.type_ == "PodScheduled")
+    });
+    if current.is_some_and(|condition| condition.status == "False" && condition.message.as_deref() == Some(message)) {
+        return Ok(());
+    }
+    let patch = serde_json::json!({"status": {"conditions": [{
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": "Unschedulable",
+        "message": message,
+        "lastProbeTime": null,
+        "lastTransitionTime": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
+    }]}});
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &info.namespace);
+    pods.patch_status(&info.name, &PatchParams::default(), &Patch::Strategic(patch)).await?;
+    Ok(())
+}
+
+async fn record_event(
+    client: &kube::Client,
+    identity: &str,
+    info: &PodInfo,
+    kind: &str,
+    reason: &str,
+    message: &str,
+    sequence: u64,
+) -> Result<(), kube::Error> {
+    let now = jiff::Timestamp::now();
+    let event = Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{}.{:x}{:04x}", info.name, now.as_nanosecond(), sequence % 0x10000)),
+            namespace: Some(info.namespace.clone()),
+            ..ObjectMeta::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            name: Some(info.name.clone()),
+            namespace: Some(info.namespace.clone()),
+            uid: Some(info.uid.clone()),
+            resource_version: info.pod.metadata.resource_version.clone(),
+            ..ObjectReference::default()
+        },
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        type_: Some(kind.into()),
+        source: Some(EventSource { component: Some(COMPONENT.into()), host: None }),
+        first_timestamp: Some(Time(now)),
+        last_timestamp: Some(Time(now)),
+        event_time: Some(MicroTime(now)),
+        count: Some(1),
+        reporting_component: Some(COMPONENT.into()),
+        reporting_instance: Some(identity.into()),
+        action: Some(if reason == "Scheduled" { "Binding".into() } else { "Scheduling".into() }),
+        ..Event::default()
+    };
+    let events: Api<Event> = Api::namespaced(client.clone(), &info.namespace);
+    events.create(&PostParams::default(), &event).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_search_stops_early_only_in_big_clusters() {
+        assert_eq!(feasible_to_find(3), 3);
+        assert_eq!(feasible_to_find(99), 99);
+        assert_eq!(feasible_to_find(200), 100);
+        assert_eq!(feasible_to_find(5_000), 500);
+        assert_eq!(feasible_to_find(100_000), 5_000);
+    }
+
+    #[test]
+    fn messages_read_as_kube_schedulers() {
+        let reasons = BTreeMap::from([("Insufficient cpu".to_string(), 2), ("node(s) had untolerated taint {dedicated: gpu}".to_string(), 1)]);
+        assert_eq!(unschedulable_message(3, &reasons), "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 Insufficient cpu.");
+    }
+
+    #[test]
+    fn ties_are_broken_among_the_best_only() {
+        let mut random = seed();
+        let mut picked = HashSet::new();
+        for _ in 0..200 {
+            picked.insert(pick_best(&[5, 9, 1, 9, 9], &mut random));
+        }
+        assert_eq!(picked, HashSet::from([1, 3, 4]));
+    }
+}

@@ -263,6 +263,55 @@ impl ApiServer {
     }
 }
 
+/// A component binary of this workspace (scheduler, controller-manager, ...) run with its
+/// arguments, its output in a log file; killed on drop.
+pub struct Component {
+    process: Process,
+    binary: PathBuf,
+    args: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Component {
+    /// Starts `name` (see [`workspace_binary`]) with `args` and `RUST_LOG=info`.
+    pub fn start(name: &str, args: &[String]) -> Result<Self, HarnessError> {
+        let dir = tempfile::Builder::new().prefix(&format!("{name}-test-")).tempdir()?;
+        let mut component = Self {
+            process: Process::new(dir.path().join(format!("{name}.log"))),
+            binary: workspace_binary(name),
+            args: args.to_vec(),
+            _dir: dir,
+        };
+        component.start_again()?;
+        Ok(component)
+    }
+
+    /// Starts it again after `kill`, with the same arguments.
+    pub fn start_again(&mut self) -> Result<(), HarnessError> {
+        let mut command = Command::new(&self.binary);
+        command.args(&self.args).env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()));
+        // Components have no health endpoint of their own yet: started is what can be waited for.
+        self.process.start(command, || true)
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        self.process.kill();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.process.is_running()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.process.pid()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.process.log).unwrap_or_default()
+    }
+}
+
 /// The peak resident set size (VmHWM) of a process, in KiB, from `/proc`.
 pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds the workspace and starts a one-machine cluster in the background:
-# for now the apiserver on the embedded store (the other components arrive with their issues).
-# Stop it with: kill "$(cat "$CLUSTER_DIR/apiserver.pid")"
+# for now the apiserver on the embedded store and the scheduler (the other components arrive with
+# their issues). Stop it with: kill $(cat "$CLUSTER_DIR"/*.pid)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +37,10 @@ users:
   user: {}
 KUBECONFIG
         echo "✓ apiserver ready at http://$ADDRESS (state in $CLUSTER_DIR, log $CLUSTER_DIR/apiserver.log)"
+        nohup target/release/scheduler --kubeconfig "$CLUSTER_DIR/kubeconfig" \
+            >"$CLUSTER_DIR/scheduler.log" 2>&1 &
+        echo $! >"$CLUSTER_DIR/scheduler.pid"
+        echo "✓ scheduler started (log $CLUSTER_DIR/scheduler.log)"
         echo "  export KUBECONFIG=$CLUSTER_DIR/kubeconfig"
         exit 0
     fi

@@ -3,7 +3,7 @@
 //! number at a time), events and status conditions by a reporter task, so that the loop never
 //! waits on the apiserver.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -346,11 +346,14 @@ async fn bind(client: &kube::Client, info: &PodInfo, node: &str) -> Result<(), k
 
 /// Writes events and PodScheduled conditions, a few at a time, off the scheduling loop. Like
 /// Kubernetes' event broadcaster it drops what it cannot keep up with rather than slow anyone.
+/// Repeats of an event (same pod, reason and message) count up on the first one, as Kubernetes'
+/// event correlator does, instead of piling up new events while a pod keeps waiting.
 async fn report(client: kube::Client, identity: String, queue: mpsc::Receiver<Report>) {
     let counter = Arc::new(AtomicU64::new(0));
+    let recorded: Arc<std::sync::Mutex<HashMap<(String, String), (String, i32)>>> = Arc::default();
     tokio_stream_of(queue)
         .for_each_concurrent(16, |report| {
-            let (client, identity, counter) = (client.clone(), identity.clone(), counter.clone());
+            let (client, identity, counter, recorded) = (client.clone(), identity.clone(), counter.clone(), recorded.clone());
             async move {
                 let (info, kind, reason, message) = match report {
                     Report::Scheduled { info, node } => {
@@ -364,9 +367,31 @@ async fn report(client: kube::Client, identity: String, queue: mpsc::Receiver<Re
                         (info, "Warning", "FailedScheduling", message)
                     }
                 };
+                let key = (info.uid.clone(), format!("{reason}/{message}"));
+                let earlier = recorded.lock().ok().and_then(|recorded| recorded.get(&key).cloned());
+                if let Some((name, count)) = earlier {
+                    match count_repeat(&client, &info.namespace, &name, count + 1).await {
+                        Ok(()) => {
+                            if let Ok(mut recorded) = recorded.lock() {
+                                recorded.insert(key, (name, count + 1));
+                            }
+                            return;
+                        }
+                        Err(err) => tracing::debug!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot count a repeated event"),
+                    }
+                }
                 let sequence = counter.fetch_add(1, Ordering::Relaxed);
-                if let Err(err) = record_event(&client, &identity, &info, kind, reason, &message, sequence).await {
-                    tracing::debug!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot record event");
+                match record_event(&client, &identity, &info, kind, reason, &message, sequence).await {
+                    Ok(name) => {
+                        if let Ok(mut recorded) = recorded.lock() {
+                            // Bounded as client-go's correlator cache is.
+                            if recorded.len() >= 4096 {
+                                recorded.clear();
+                            }
+                            recorded.insert(key, (name, 1));
+                        }
+                    }
+                    Err(err) => tracing::debug!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot record event"),
                 }
             }
         })
@@ -397,6 +422,14 @@ async fn set_unschedulable_condition(client: &kube::Client, info: &PodInfo, mess
     Ok(())
 }
 
+async fn count_repeat(client: &kube::Client, namespace: &str, name: &str, count: i32) -> Result<(), kube::Error> {
+    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    events.patch(name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"count": count, "lastTimestamp": now}))).await?;
+    Ok(())
+}
+
+/// Creates the event; returns its name.
 async fn record_event(
     client: &kube::Client,
     identity: &str,
@@ -405,11 +438,12 @@ async fn record_event(
     reason: &str,
     message: &str,
     sequence: u64,
-) -> Result<(), kube::Error> {
+) -> Result<String, kube::Error> {
     let now = jiff::Timestamp::now();
+    let name = format!("{}.{:x}{:04x}", info.name, now.as_nanosecond(), sequence % 0x10000);
     let event = Event {
         metadata: ObjectMeta {
-            name: Some(format!("{}.{:x}{:04x}", info.name, now.as_nanosecond(), sequence % 0x10000)),
+            name: Some(name.clone()),
             namespace: Some(info.namespace.clone()),
             ..ObjectMeta::default()
         },
@@ -437,7 +471,7 @@ async fn record_event(
     };
     let events: Api<Event> = Api::namespaced(client.clone(), &info.namespace);
     events.create(&PostParams::default(), &event).await?;
-    Ok(())
+    Ok(name)
 }
 
 #[cfg(test)]

@@ -139,6 +139,36 @@ async fn requests_decide_the_node_and_a_new_node_takes_a_pod_that_fit_nowhere() 
     assert_eq!(message, "0/2 nodes are available: 2 Insufficient cpu.");
     assert_eq!(cluster.wait_event("three-cpus", "FailedScheduling").await, message);
 
+    // Another node that does not help: the pod is tried again, and the same event counts up.
+    cluster.node("tiny", "1", 110, json!({}), json!({})).await;
+    let started = Instant::now();
+    let repeated = loop {
+        let list = cluster.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name=three-cpus,reason=FailedScheduling").await;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        if items.iter().any(|event| event["message"] == "0/3 nodes are available: 3 Insufficient cpu.") {
+            break items;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{items:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(repeated.len(), 2, "one event per distinct message: {repeated:?}");
+    // A pod that goes away sends it round again with the same verdict: the event counts up.
+    cluster.pod("passing", None, json!({})).await;
+    cluster.bound_node("passing").await;
+    let (code, _) = cluster.send(reqwest::Method::DELETE, "/api/v1/namespaces/default/pods/passing?gracePeriodSeconds=0", None).await;
+    assert_eq!(code, 200);
+    let started = Instant::now();
+    loop {
+        let list = cluster.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name=three-cpus,reason=FailedScheduling").await;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        if items.iter().any(|event| event["message"] == "0/3 nodes are available: 3 Insufficient cpu." && event["count"] == 2) {
+            assert_eq!(items.len(), 2, "{items:?}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{items:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
     cluster.node("huge", "8", 110, json!({}), json!({})).await;
     assert_eq!(cluster.bound_node("three-cpus").await, "huge");
 

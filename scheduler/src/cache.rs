@@ -247,17 +247,22 @@ impl Cache {
         self.nodes.get(name).filter(|info| info.node.is_some())
     }
 
-    pub fn set_node(&mut self, node: Arc<Node>) {
+    /// Adds or updates a node; true when what scheduling reads of it changed (a new node, or
+    /// its allocatable, labels, taints or cordon), so that waiting pods may now fit.
+    pub fn set_node(&mut self, node: Arc<Node>) -> bool {
         let Some(name) = node.metadata.name.clone() else {
-            return;
+            return false;
         };
         let info = self.nodes.entry(name.clone()).or_default();
         let new = info.node.is_none();
+        let before = (info.allocatable, info.labels.clone(), info.taints.clone(), info.unschedulable);
         info.set_node(node);
+        let changed = new || before != (info.allocatable, info.labels.clone(), info.taints.clone(), info.unschedulable);
         if new {
             let at = self.names.binary_search(&name).unwrap_or_else(|at| at);
             self.names.insert(at, name);
         }
+        changed
     }
 
     pub fn remove_node(&mut self, name: &str) {
@@ -378,6 +383,16 @@ mod tests {
         assert_eq!(cache.node("n1").unwrap().requested.milli_cpu, 1000, "a confirmed pod is not forgotten");
         assert!(cache.remove_pod("u1"));
         assert_eq!(cache.node("n1").unwrap().requested, Resources::default());
+    }
+
+    #[test]
+    fn only_changes_that_scheduling_reads_count_as_node_changes() {
+        let mut cache = Cache::default();
+        assert!(cache.set_node(node("n1", "2")), "a new node");
+        let mut heartbeat = (*node("n1", "2")).clone();
+        heartbeat.status.get_or_insert_default().conditions = Some(vec![serde_json::from_value(json!({"type": "Ready", "status": "True"})).unwrap()]);
+        assert!(!cache.set_node(Arc::new(heartbeat)), "a status heartbeat");
+        assert!(cache.set_node(node("n1", "4")), "more allocatable cpu");
     }
 
     #[test]

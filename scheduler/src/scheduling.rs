@@ -131,8 +131,10 @@ impl State {
                     if let (Some(seen), Some(name)) = (self.nodes_seen.as_mut(), node.metadata.name.as_ref()) {
                         seen.insert(name.clone());
                     }
-                    self.cache.set_node(Arc::new(node));
-                    self.queue.move_unschedulable(now);
+                    // Heartbeats change nothing scheduling reads; only real changes retry pods.
+                    if self.cache.set_node(Arc::new(node)) {
+                        self.queue.move_unschedulable(now);
+                    }
                 }
                 watcher::Event::Delete(node) => {
                     if let Some(name) = &node.metadata.name {

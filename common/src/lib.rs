@@ -6,6 +6,8 @@
 pub mod client;
 pub mod durations;
 #[cfg(feature = "client")]
+pub mod events;
+#[cfg(feature = "client")]
 pub mod leader;
 pub mod names;
 pub mod quantity;

@@ -3,14 +3,15 @@
 //! number at a time), events and status conditions by a reporter task, so that the loop never
 //! waits on the apiserver.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::events::{Recorder, reference};
+
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Binding, Event, EventSource, Node, ObjectReference, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::{Semaphore, mpsc};
@@ -348,52 +349,26 @@ async fn bind(client: &kube::Client, info: &PodInfo, node: &str) -> Result<(), k
 
 /// Writes events and PodScheduled conditions, a few at a time, off the scheduling loop. Like
 /// Kubernetes' event broadcaster it drops what it cannot keep up with rather than slow anyone.
-/// Repeats of an event (same pod, reason and message) count up on the first one, as Kubernetes'
-/// event correlator does, instead of piling up new events while a pod keeps waiting.
 async fn report(client: kube::Client, identity: String, queue: mpsc::Receiver<Report>) {
-    let counter = Arc::new(AtomicU64::new(0));
-    let recorded: Arc<std::sync::Mutex<HashMap<(String, String), (String, i32)>>> = Arc::default();
+    let recorder = Arc::new(Recorder::new(client.clone(), COMPONENT, &identity));
     tokio_stream_of(queue)
         .for_each_concurrent(16, |report| {
-            let (client, identity, counter, recorded) = (client.clone(), identity.clone(), counter.clone(), recorded.clone());
+            let (client, recorder) = (client.clone(), recorder.clone());
             async move {
-                let (info, kind, reason, message) = match report {
+                let (info, kind, reason, action, message) = match report {
                     Report::Scheduled { info, node } => {
                         let message = format!("Successfully assigned {}/{} to {node}", info.namespace, info.name);
-                        (info, "Normal", "Scheduled", message)
+                        (info, "Normal", "Scheduled", "Binding", message)
                     }
                     Report::Unschedulable { info, message } => {
                         if let Err(err) = set_unschedulable_condition(&client, &info, &message).await {
                             tracing::warn!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot set the PodScheduled condition");
                         }
-                        (info, "Warning", "FailedScheduling", message)
+                        (info, "Warning", "FailedScheduling", "Scheduling", message)
                     }
                 };
-                let key = (info.uid.clone(), format!("{reason}/{message}"));
-                let earlier = recorded.lock().ok().and_then(|recorded| recorded.get(&key).cloned());
-                if let Some((name, count)) = earlier {
-                    match count_repeat(&client, &info.namespace, &name, count + 1).await {
-                        Ok(()) => {
-                            if let Ok(mut recorded) = recorded.lock() {
-                                recorded.insert(key, (name, count + 1));
-                            }
-                            return;
-                        }
-                        Err(err) => tracing::debug!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot count a repeated event"),
-                    }
-                }
-                let sequence = counter.fetch_add(1, Ordering::Relaxed);
-                match record_event(&client, &identity, &info, kind, reason, &message, sequence).await {
-                    Ok(name) => {
-                        if let Ok(mut recorded) = recorded.lock() {
-                            // Bounded as client-go's correlator cache is.
-                            if recorded.len() >= 4096 {
-                                recorded.clear();
-                            }
-                            recorded.insert(key, (name, 1));
-                        }
-                    }
-                    Err(err) => tracing::debug!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot record event"),
+                if let Err(err) = recorder.record(&reference(&*info.pod), kind, reason, action, &message).await {
+                    tracing::debug!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot record event");
                 }
             }
         })
@@ -422,58 +397,6 @@ async fn set_unschedulable_condition(client: &kube::Client, info: &PodInfo, mess
     let pods: Api<Pod> = Api::namespaced(client.clone(), &info.namespace);
     pods.patch_status(&info.name, &PatchParams::default(), &Patch::Strategic(patch)).await?;
     Ok(())
-}
-
-async fn count_repeat(client: &kube::Client, namespace: &str, name: &str, count: i32) -> Result<(), kube::Error> {
-    let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
-    events.patch(name, &PatchParams::default(), &Patch::Merge(serde_json::json!({"count": count, "lastTimestamp": now}))).await?;
-    Ok(())
-}
-
-/// Creates the event; returns its name.
-async fn record_event(
-    client: &kube::Client,
-    identity: &str,
-    info: &PodInfo,
-    kind: &str,
-    reason: &str,
-    message: &str,
-    sequence: u64,
-) -> Result<String, kube::Error> {
-    let now = jiff::Timestamp::now();
-    let name = format!("{}.{:x}{:04x}", info.name, now.as_nanosecond(), sequence % 0x10000);
-    let event = Event {
-        metadata: ObjectMeta {
-            name: Some(name.clone()),
-            namespace: Some(info.namespace.clone()),
-            ..ObjectMeta::default()
-        },
-        involved_object: ObjectReference {
-            api_version: Some("v1".into()),
-            kind: Some("Pod".into()),
-            name: Some(info.name.clone()),
-            namespace: Some(info.namespace.clone()),
-            uid: Some(info.uid.clone()),
-            resource_version: info.pod.metadata.resource_version.clone(),
-            ..ObjectReference::default()
-        },
-        reason: Some(reason.into()),
-        message: Some(message.into()),
-        type_: Some(kind.into()),
-        source: Some(EventSource { component: Some(COMPONENT.into()), host: None }),
-        first_timestamp: Some(Time(now)),
-        last_timestamp: Some(Time(now)),
-        event_time: Some(MicroTime(now)),
-        count: Some(1),
-        reporting_component: Some(COMPONENT.into()),
-        reporting_instance: Some(identity.into()),
-        action: Some(if reason == "Scheduled" { "Binding".into() } else { "Scheduling".into() }),
-        ..Event::default()
-    };
-    let events: Api<Event> = Api::namespaced(client.clone(), &info.namespace);
-    events.create(&PostParams::default(), &event).await?;
-    Ok(name)
 }
 
 #[cfg(test)]

@@ -10,6 +10,52 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use kube::api::{Api, PostParams};
 
+/// The leader-election flags every replicated component takes (the Lease's name is the
+/// component's own flag, as its default differs).
+#[derive(Clone, Debug, clap::Args)]
+pub struct LeaderElectionArgs {
+    /// Run as one of several replicas, working only while holding the Lease.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_elect: bool,
+    #[arg(long, default_value = "kube-system")]
+    pub leader_elect_resource_namespace: String,
+    /// How long a lease that is not renewed stays the leader's. With the retry period, a standby
+    /// takes over at most this plus 2.4 s after the leader dies.
+    #[arg(long, default_value_t = 10)]
+    pub leader_elect_lease_duration_seconds: u64,
+    #[arg(long, default_value_t = 8)]
+    pub leader_elect_renew_deadline_seconds: u64,
+    #[arg(long, default_value_t = 2)]
+    pub leader_elect_retry_period_seconds: u64,
+    /// This replica's name in the Lease (default: hostname and process id).
+    #[arg(long)]
+    pub identity: Option<String>,
+}
+
+impl LeaderElectionArgs {
+    pub fn identity(&self) -> String {
+        self.identity.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+            format!("{}_{}", host.trim(), std::process::id())
+        })
+    }
+
+    /// The lease to hold, or why the flags do not make one.
+    pub fn lease(&self, name: &str) -> Result<LeaseConfig, String> {
+        if self.leader_elect_renew_deadline_seconds >= self.leader_elect_lease_duration_seconds {
+            return Err("--leader-elect-renew-deadline-seconds must be less than --leader-elect-lease-duration-seconds".into());
+        }
+        Ok(LeaseConfig {
+            namespace: self.leader_elect_resource_namespace.clone(),
+            name: name.to_string(),
+            identity: self.identity(),
+            lease_duration: Duration::from_secs(self.leader_elect_lease_duration_seconds),
+            renew_deadline: Duration::from_secs(self.leader_elect_renew_deadline_seconds),
+            retry_period: Duration::from_secs(self.leader_elect_retry_period_seconds),
+        })
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct LeaseConfig {
     pub namespace: String,

@@ -131,9 +131,24 @@ impl PodInfo {
         }
     }
 
+    /// What the pod takes from its node: all the cache keeps of a placed pod, so that thousands
+    /// of running pods cost a few hundred bytes each rather than their whole objects.
+    pub fn usage(&self) -> Usage {
+        Usage { uid: self.uid.clone(), requests: self.requests, non_zero: self.non_zero, host_ports: self.host_ports.clone(), owner: self.owner.clone() }
+    }
+
     pub fn node_name(&self) -> Option<&str> {
         self.pod.spec.as_ref().and_then(|spec| spec.node_name.as_deref()).filter(|name| !name.is_empty())
     }
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Usage {
+    uid: String,
+    requests: Resources,
+    non_zero: Resources,
+    host_ports: Vec<HostPort>,
+    owner: Option<String>,
 }
 
 /// One node and the sums of what its pods take.
@@ -170,7 +185,7 @@ impl NodeInfo {
         self.node = Some(node);
     }
 
-    fn add_pod(&mut self, pod: &PodInfo) {
+    fn add_pod(&mut self, pod: &Usage) {
         if !self.pods.insert(pod.uid.clone()) {
             return;
         }
@@ -182,7 +197,7 @@ impl NodeInfo {
         }
     }
 
-    fn remove_pod(&mut self, pod: &PodInfo) {
+    fn remove_pod(&mut self, pod: &Usage) {
         if !self.pods.remove(&pod.uid) {
             return;
         }
@@ -215,7 +230,7 @@ impl NodeInfo {
 
 struct Placed {
     node: String,
-    info: Arc<PodInfo>,
+    usage: Usage,
     /// Chosen by us, not yet seen bound by the watch.
     assumed: bool,
 }
@@ -289,21 +304,24 @@ impl Cache {
         let Some(node) = info.node_name().map(str::to_string) else {
             return;
         };
-        if let Some(placed) = self.pods.get(&info.uid) {
-            if placed.node == node && Arc::ptr_eq(&placed.info, &info) {
+        let usage = info.usage();
+        if let Some(placed) = self.pods.get_mut(&info.uid) {
+            if placed.node == node && placed.usage == usage {
+                placed.assumed = false;
                 return;
             }
         }
         self.remove_pod(&info.uid);
-        self.nodes.entry(node.clone()).or_default().add_pod(&info);
-        self.pods.insert(info.uid.clone(), Placed { node, info, assumed: false });
+        self.nodes.entry(node.clone()).or_default().add_pod(&usage);
+        self.pods.insert(info.uid.clone(), Placed { node, usage, assumed: false });
     }
 
     /// Counts a pod against the node chosen for it, before the binding is written.
-    pub fn assume(&mut self, info: Arc<PodInfo>, node: &str) {
+    pub fn assume(&mut self, info: &PodInfo, node: &str) {
         self.remove_pod(&info.uid);
-        self.nodes.entry(node.to_string()).or_default().add_pod(&info);
-        self.pods.insert(info.uid.clone(), Placed { node: node.to_string(), info, assumed: true });
+        let usage = info.usage();
+        self.nodes.entry(node.to_string()).or_default().add_pod(&usage);
+        self.pods.insert(info.uid.clone(), Placed { node: node.to_string(), usage, assumed: true });
     }
 
     /// Undoes `assume` after a failed binding; a pod the watch has confirmed stays.
@@ -322,7 +340,7 @@ impl Cache {
             return false;
         };
         if let Some(node) = self.nodes.get_mut(&placed.node) {
-            node.remove_pod(&placed.info);
+            node.remove_pod(&placed.usage);
             if node.node.is_none() && node.pods.is_empty() {
                 self.nodes.remove(&placed.node);
             }
@@ -369,13 +387,13 @@ mod tests {
         let mut cache = Cache::default();
         cache.set_node(node("n1", "2"));
         let first = pod(json!({"metadata": {"name": "p", "uid": "u1"}, "spec": {"containers": [{"name": "a", "image": "i", "resources": {"requests": {"cpu": "1"}}}]}}));
-        cache.assume(first.clone(), "n1");
+        cache.assume(&first, "n1");
         assert_eq!(cache.node("n1").unwrap().requested.milli_cpu, 1000);
         assert!(cache.is_assumed("u1"));
         cache.forget("u1");
         assert_eq!(cache.node("n1").unwrap().requested, Resources::default());
 
-        cache.assume(first, "n1");
+        cache.assume(&first, "n1");
         let bound = pod(json!({"metadata": {"name": "p", "uid": "u1"}, "spec": {"nodeName": "n1", "containers": [{"name": "a", "image": "i", "resources": {"requests": {"cpu": "1"}}}]}}));
         cache.set_pod(bound);
         assert!(!cache.is_assumed("u1"));

@@ -275,7 +275,7 @@ mod tests {
         assert_eq!(verdict(&pod(json!({})), &cache, "small"), Err(vec!["node(s) were unschedulable".to_string()]));
         assert_eq!(verdict(&big, &cache, "small"), Err(vec!["Insufficient cpu".to_string(), "Insufficient memory".to_string()]));
         let holder = Arc::new(pod(json!({"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80, "hostPort": 80}]}]})));
-        cache.assume(holder, "small");
+        cache.assume(&holder, "small");
         assert_eq!(verdict(&big, &cache, "small"), Err(vec!["node(s) didn't have free ports for the requested pod ports".to_string()]));
     }
 
@@ -294,7 +294,7 @@ mod tests {
                 "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "rs-1", "controller": true}]},
                 "spec": {"containers": [{"name": "c", "image": "i"}]}})).unwrap())))
         };
-        cache.assume(owned("one"), "a");
+        cache.assume(&owned("one"), "a");
         let candidates: Vec<&NodeInfo> = cache.nodes().collect();
         let scores = score(&owned("two"), &candidates);
         assert!(scores[1] > scores[0], "the owner's second pod goes to the other node: {scores:?}");

@@ -267,7 +267,7 @@ impl State {
         let best = pick_best(&scores, &mut self.random);
         let node = feasible[best].name().to_string();
         tracing::debug!(%node, candidates = feasible.len(), "chose node");
-        self.cache.assume(info.clone(), &node);
+        self.cache.assume(&info, &node);
         let (client, inputs, bindings) = (self.client.clone(), self.inputs.clone(), self.bindings.clone());
         tokio::spawn(async move {
             let _permit = bindings.acquire_owned().await;

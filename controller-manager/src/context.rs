@@ -1,0 +1,76 @@
+//! What every controller gets: the client, the shared informers, the settings and the metrics.
+
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service};
+use kube::api::Api;
+
+use crate::informer::Informer;
+use crate::metrics::Metrics;
+
+/// The flags controllers read.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long a node's Lease may go unrenewed before the node is `Ready=Unknown`.
+    pub node_monitor_grace_period: std::time::Duration,
+    /// How often the node lifecycle controller looks at the nodes' leases.
+    pub node_monitor_period: std::time::Duration,
+    /// The toleration for `node.kubernetes.io/unreachable` a pod without its own gets.
+    pub default_unreachable_toleration: std::time::Duration,
+    pub cluster_cidr: String,
+    pub node_cidr_mask_size: u8,
+    pub concurrent_syncs: u16,
+}
+
+pub struct Context {
+    pub client: kube::Client,
+    pub settings: Settings,
+    pub metrics: Arc<Metrics>,
+    /// This replica's name, for events.
+    pub identity: String,
+    pub pods: Informer<Pod>,
+    pub replicasets: Informer<ReplicaSet>,
+    pub deployments: Informer<Deployment>,
+    pub services: Informer<Service>,
+    pub endpoints: Informer<Endpoints>,
+    pub nodes: Informer<Node>,
+    pub namespaces: Informer<Namespace>,
+    /// Node heartbeats, in `kube-node-lease`.
+    pub node_leases: Informer<Lease>,
+}
+
+impl Context {
+    /// Starts every informer and waits until each has listed.
+    pub async fn start(client: kube::Client, settings: Settings, metrics: Arc<Metrics>, identity: String) -> Arc<Self> {
+        let context = Self {
+            pods: Informer::start(Api::all(client.clone()), "pods"),
+            replicasets: Informer::start(Api::all(client.clone()), "replicasets"),
+            deployments: Informer::start(Api::all(client.clone()), "deployments"),
+            services: Informer::start(Api::all(client.clone()), "services"),
+            endpoints: Informer::start(Api::all(client.clone()), "endpoints"),
+            nodes: Informer::start(Api::all(client.clone()), "nodes"),
+            namespaces: Informer::start(Api::all(client.clone()), "namespaces"),
+            node_leases: Informer::start(Api::namespaced(client.clone(), "kube-node-lease"), "node leases"),
+            client,
+            settings,
+            metrics,
+            identity,
+        };
+        context.pods.ready().await;
+        context.replicasets.ready().await;
+        context.deployments.ready().await;
+        context.services.ready().await;
+        context.endpoints.ready().await;
+        context.nodes.ready().await;
+        context.namespaces.ready().await;
+        context.node_leases.ready().await;
+        Arc::new(context)
+    }
+
+    /// An event recorder that signs as `component` (`deployment-controller`, ...).
+    pub fn recorder(&self, component: &str) -> common::events::Recorder {
+        common::events::Recorder::new(self.client.clone(), component, &self.identity)
+    }
+}

@@ -1,0 +1,126 @@
+//! The harness the controller tests share: a real apiserver, the real controller-manager binary
+//! against it, and small JSON helpers. Pods' status is written by the tests, as no kubelet runs.
+
+#![allow(dead_code)]
+
+use std::time::{Duration, Instant};
+
+use common::testing::{ApiServer, Component, Storage, free_port};
+use serde_json::{Value, json};
+
+pub struct Cluster {
+    pub server: ApiServer,
+    pub http: reqwest::Client,
+}
+
+impl Cluster {
+    pub fn start() -> Self {
+        Self { server: ApiServer::start(Storage::Embedded).unwrap(), http: reqwest::Client::new() }
+    }
+
+    /// The controller-manager with `extra` flags (leader election off unless asked for).
+    pub fn controller_manager(&self, extra: &[&str]) -> Component {
+        let mut args = vec![
+            format!("--kubeconfig={}", self.server.kubeconfig().display()),
+            format!("--metrics-bind-address=127.0.0.1:{}", free_port().unwrap()),
+        ];
+        if !extra.iter().any(|arg| arg.starts_with("--leader-elect=")) {
+            args.push("--leader-elect=false".into());
+        }
+        args.extend(extra.iter().map(|arg| arg.to_string()));
+        Component::start("controller-manager", &args).unwrap()
+    }
+
+    pub async fn send(&self, method: reqwest::Method, path: &str, content_type: &str, body: Option<&Value>) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.server.url()));
+        if let Some(body) = body {
+            request = request.header("content-type", content_type).body(body.to_string());
+        }
+        match request.send().await {
+            Ok(response) => {
+                let code = response.status().as_u16();
+                (code, response.json().await.unwrap_or(Value::Null))
+            }
+            Err(err) => (0, json!({"error": err.to_string()})),
+        }
+    }
+
+    pub async fn create(&self, path: &str, body: &Value) -> Value {
+        let (code, answer) = self.send(reqwest::Method::POST, path, "application/json", Some(body)).await;
+        assert_eq!(code, 201, "POST {path}: {answer}");
+        answer
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        self.send(reqwest::Method::GET, path, "", None).await.1
+    }
+
+    /// GET that tells a missing object (None) apart.
+    pub async fn get_opt(&self, path: &str) -> Option<Value> {
+        let (code, answer) = self.send(reqwest::Method::GET, path, "", None).await;
+        (code == 200).then_some(answer)
+    }
+
+    pub async fn merge_patch(&self, path: &str, patch: &Value) -> Value {
+        let (code, answer) = self.send(reqwest::Method::PATCH, path, "application/merge-patch+json", Some(patch)).await;
+        assert_eq!(code, 200, "PATCH {path}: {answer}");
+        answer
+    }
+
+    pub async fn delete(&self, path: &str, options: &Value) -> (u16, Value) {
+        self.send(reqwest::Method::DELETE, path, "application/json", Some(options)).await
+    }
+
+    pub async fn items(&self, path: &str) -> Vec<Value> {
+        self.get(path).await["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Polls `probe` every 100 ms until it returns Some, or panics after `within` with the last
+    /// thing it saw.
+    pub async fn wait_for<T, F, Fut>(&self, what: &str, within: Duration, probe: F) -> T
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, String>>,
+    {
+        let started = Instant::now();
+        loop {
+            match probe().await {
+                Ok(found) => return found,
+                Err(last) if started.elapsed() > within => panic!("{what}: not after {within:?}; last seen: {last}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
+    /// A Node as a kubelet would register it, Ready.
+    pub async fn node(&self, name: &str) -> Value {
+        let body = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+            "status": {"allocatable": {"cpu": "8", "memory": "16Gi", "pods": "110"}, "capacity": {"cpu": "8", "memory": "16Gi", "pods": "110"},
+                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
+                       "addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]}});
+        self.create("/api/v1/nodes", &body).await
+    }
+
+    pub async fn namespace(&self, name: &str) {
+        self.create("/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})).await;
+    }
+
+    /// Plays the kubelet's part for a pod: bound to `node`, Running, with the Ready condition
+    /// `ready` and an IP.
+    pub async fn run_pod(&self, namespace: &str, name: &str, node: &str, ip: &str, ready: bool) {
+        let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}, "target": {"apiVersion": "v1", "kind": "Node", "name": node}});
+        let pod = self.get(&format!("/api/v1/namespaces/{namespace}/pods/{name}")).await;
+        if pod["spec"]["nodeName"].is_null() {
+            self.create(&format!("/api/v1/namespaces/{namespace}/pods/{name}/binding"), &binding).await;
+        }
+        self.set_pod_status(namespace, name, ip, ready).await;
+    }
+
+    pub async fn set_pod_status(&self, namespace: &str, name: &str, ip: &str, ready: bool) {
+        let status = if ready { "True" } else { "False" };
+        let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let patch = json!({"status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "hostIP": "172.18.0.2", "startTime": now,
+            "conditions": [{"type": "Ready", "status": status, "lastTransitionTime": now}, {"type": "ContainersReady", "status": status, "lastTransitionTime": now}]}});
+        self.merge_patch(&format!("/api/v1/namespaces/{namespace}/pods/{name}/status"), &patch).await;
+    }
+}

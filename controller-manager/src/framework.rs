@@ -87,6 +87,12 @@ where
     tracing::info!(controller = name, "controller stopped");
 }
 
+/// Whether the apiserver answered with one of `codes` (404 for gone, 409 for a conflict), the
+/// answers a reconcile treats as "someone else got there first".
+pub fn answered(result: &kube::Error, codes: &[u16]) -> bool {
+    matches!(result, kube::Error::Api(status) if codes.contains(&status.code))
+}
+
 fn queue_key<K: Resource<DynamicType = ()>>(reference: &ObjectRef<K>) -> String {
     format!("{}/{}", reference.namespace.as_deref().unwrap_or_default(), reference.name)
 }

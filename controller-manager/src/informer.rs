@@ -56,7 +56,7 @@ where
     }
 
     /// Every object that changes from now on (deleted ones included, as they were last seen).
-    pub fn changes(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+    pub fn changes(&self) -> impl Stream<Item = Arc<K>> + Send + use<K> {
         let what = self.what;
         futures::stream::unfold(self.changes.subscribe(), move |mut receiver| async move {
             loop {

@@ -1,9 +1,378 @@
-//! Not written yet (issue #6): started, it only says so.
+//! The ReplicaSet controller: keeps as many pods as `spec.replicas` asks for, owned by the set
+//! (adopting orphans its selector matches and releasing pods it no longer matches), and reports
+//! how many are ready and available.
+//!
+//! Pods are created with generated names, so a create cannot be made idempotent by its name:
+//! like Kubernetes' controller, it remembers what it created and deleted ("expectations") and does
+//! not act again for a set until the informer has seen all of it, so that a set is never
+//! reconciled against a store that lags its own writes.
 
-use std::sync::Arc;
+use std::cmp::Reverse;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::selector::LabelSelector;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::ObjectRef;
 
 use crate::context::Context;
+use crate::framework::{self, ReconcileError};
 
-pub async fn run(_context: Arc<Context>) {
-    tracing::warn!(controller = "replicaset", "not implemented yet (issue #6)");
+const COMPONENT: &str = "replicaset-controller";
+/// Expectations older than this are given up on, as Kubernetes does, in case a watch event was
+/// lost for good.
+const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(300);
+/// Pods created or deleted at once for one set.
+const BURST: usize = 64;
+
+#[derive(Default)]
+struct Expected {
+    created: HashSet<String>,
+    deleted: HashSet<String>,
+    since: Option<Instant>,
+}
+
+struct Controller {
+    context: Arc<Context>,
+    recorder: common::events::Recorder,
+    /// By ReplicaSet uid.
+    expectations: Mutex<HashMap<String, Expected>>,
+}
+
+pub async fn run(context: Arc<Context>) {
+    let controller = Arc::new(Controller { recorder: context.recorder(COMPONENT), context: context.clone(), expectations: Mutex::default() });
+    let sets = context.replicasets.store();
+    let own = context.replicasets.changes().map(|set| ObjectRef::from_obj(&*set)).boxed();
+    let pods = context.pods.changes().flat_map({
+        let sets = sets.clone();
+        move |pod| futures::stream::iter(sets_for_pod(&sets, &pod))
+    });
+    framework::run("replicaset", context.metrics.clone(), controller, sets, vec![own, pods.boxed()], context.settings.concurrent_syncs, reconcile).await;
+}
+
+/// The set that controls the pod, or, for an orphan, every set in its namespace that would adopt it.
+fn sets_for_pod(sets: &kube::runtime::reflector::Store<ReplicaSet>, pod: &Pod) -> Vec<ObjectRef<ReplicaSet>> {
+    if let Some(owner) = pod.metadata.owner_references.iter().flatten().find(|owner| owner.controller == Some(true)) {
+        if owner.kind != "ReplicaSet" {
+            return Vec::new();
+        }
+        let mut reference = ObjectRef::new(&owner.name);
+        if let Some(namespace) = &pod.metadata.namespace {
+            reference = reference.within(namespace);
+        }
+        return vec![reference];
+    }
+    let labels = pod.metadata.labels.clone().unwrap_or_default();
+    sets.state()
+        .iter()
+        .filter(|set| set.metadata.namespace == pod.metadata.namespace)
+        .filter(|set| selector_of(set).is_some_and(|selector| !selector.is_empty() && selector.matches(&labels)))
+        .map(|set| ObjectRef::from_obj(&**set))
+        .collect()
+}
+
+fn selector_of(set: &ReplicaSet) -> Option<LabelSelector> {
+    LabelSelector::from_optional_k8s(set.spec.as_ref().map(|spec| &spec.selector)).ok()
+}
+
+fn owner_reference(set: &ReplicaSet) -> OwnerReference {
+    OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "ReplicaSet".into(),
+        name: set.metadata.name.clone().unwrap_or_default(),
+        uid: set.metadata.uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+pub fn is_active(pod: &Pod) -> bool {
+    let phase = pod.status.as_ref().and_then(|status| status.phase.as_deref());
+    pod.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
+}
+
+/// When the pod became Ready, if it is.
+pub fn ready_since(pod: &Pod) -> Option<jiff::Timestamp> {
+    let condition = pod.status.as_ref()?.conditions.as_ref()?.iter().find(|condition| condition.type_ == "Ready")?;
+    if condition.status != "True" {
+        return None;
+    }
+    Some(condition.last_transition_time.as_ref().map_or(jiff::Timestamp::UNIX_EPOCH, |time| time.0))
+}
+
+/// Ready for at least `min_ready` by `now`.
+pub fn is_available(pod: &Pod, min_ready: Duration, now: jiff::Timestamp) -> bool {
+    ready_since(pod).is_some_and(|since| min_ready.is_zero() || since.as_second() + i64::try_from(min_ready.as_secs()).unwrap_or(i64::MAX) <= now.as_second())
+}
+
+/// Kubernetes' order for choosing pods to delete: unscheduled before scheduled, pending before
+/// running, not ready before ready, ready for less time before longer, more restarts before
+/// fewer, newer before older.
+type Rank = (bool, u8, bool, Reverse<Option<jiff::Timestamp>>, Reverse<i32>, Reverse<Option<jiff::Timestamp>>);
+
+fn deletion_rank(pod: &Pod) -> Rank {
+    let assigned = pod.spec.as_ref().and_then(|spec| spec.node_name.as_deref()).is_some_and(|node| !node.is_empty());
+    let phase = match pod.status.as_ref().and_then(|status| status.phase.as_deref()) {
+        Some("Pending") | None => 0,
+        Some("Unknown") => 1,
+        _ => 2,
+    };
+    let ready = ready_since(pod);
+    let restarts: i32 = pod
+        .status
+        .as_ref()
+        .and_then(|status| status.container_statuses.as_ref())
+        .map_or(0, |statuses| statuses.iter().map(|status| status.restart_count).sum());
+    let created = pod.metadata.creation_timestamp.as_ref().map(|time| time.0);
+    (assigned, phase, ready.is_some(), Reverse(ready), Reverse(restarts), Reverse(created))
+}
+
+async fn reconcile(set: Arc<ReplicaSet>, controller: Arc<Controller>) -> Result<Action, ReconcileError> {
+    let context = &controller.context;
+    let namespace = set.metadata.namespace.clone().unwrap_or_default();
+    let name = set.metadata.name.clone().unwrap_or_default();
+    let uid = set.metadata.uid.clone().unwrap_or_default();
+    let pods_api: Api<Pod> = Api::namespaced(context.client.clone(), &namespace);
+    let Some(selector) = selector_of(&set) else {
+        return Ok(Action::requeue(framework::RESYNC));
+    };
+    let deleting = set.metadata.deletion_timestamp.is_some();
+
+    // Claim: adopt matching orphans, release owned pods that no longer match.
+    let mut owned: Vec<Arc<Pod>> = Vec::new();
+    for pod in context.pods.store().state().into_iter().filter(|pod| pod.metadata.namespace.as_deref() == Some(namespace.as_str())) {
+        let labels = pod.metadata.labels.clone().unwrap_or_default();
+        let matches = !selector.is_empty() && selector.matches(&labels);
+        let controller_ref = pod.metadata.owner_references.iter().flatten().find(|owner| owner.controller == Some(true));
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        match controller_ref {
+            Some(owner) if owner.uid == uid => {
+                if matches {
+                    owned.push(pod);
+                } else {
+                    release(&pods_api, &pod, &uid).await?;
+                }
+            }
+            None if matches && !deleting && pod.metadata.deletion_timestamp.is_none() => {
+                let mut references = pod.metadata.owner_references.clone().unwrap_or_default();
+                references.push(owner_reference(&set));
+                // The resourceVersion makes the adoption fail if the pod changed meanwhile.
+                let patch = serde_json::json!({"metadata": {"ownerReferences": references, "resourceVersion": pod.metadata.resource_version}});
+                match pods_api.patch(&pod_name, &PatchParams::default(), &Patch::Merge(patch)).await {
+                    Ok(adopted) => owned.push(Arc::new(adopted)),
+                    Err(err) if framework::answered(&err, &[404, 409]) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            _ => {}
+        }
+    }
+    let active: Vec<Arc<Pod>> = owned.iter().filter(|pod| is_active(pod)).cloned().collect();
+
+    let satisfied = controller.expectations_met(&uid, &owned);
+    if satisfied && !deleting {
+        let wanted = usize::try_from(set.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1)).unwrap_or(0);
+        if active.len() < wanted {
+            controller.create_pods(&set, &pods_api, wanted - active.len()).await?;
+        } else if active.len() > wanted {
+            let mut victims = active.clone();
+            victims.sort_by_key(|pod| deletion_rank(pod));
+            victims.truncate(active.len() - wanted);
+            controller.delete_pods(&set, &pods_api, &victims).await?;
+        }
+    }
+
+    let min_ready = Duration::from_secs(u64::try_from(set.spec.as_ref().and_then(|spec| spec.min_ready_seconds).unwrap_or(0)).unwrap_or(0));
+    let now = jiff::Timestamp::now();
+    let template_labels = set.spec.as_ref().and_then(|spec| spec.template.as_ref()).and_then(|template| template.metadata.as_ref()).and_then(|meta| meta.labels.clone()).unwrap_or_default();
+    let count = |filter: &dyn Fn(&Pod) -> bool| i32::try_from(active.iter().filter(|pod| filter(pod)).count()).unwrap_or(i32::MAX);
+    let status = ReplicaSetStatus {
+        replicas: count(&|_| true),
+        fully_labeled_replicas: Some(count(&|pod: &Pod| {
+            let labels = pod.metadata.labels.clone().unwrap_or_default();
+            template_labels.iter().all(|(key, value)| labels.get(key) == Some(value))
+        })),
+        ready_replicas: Some(count(&|pod: &Pod| ready_since(pod).is_some())),
+        available_replicas: Some(count(&|pod: &Pod| is_available(pod, min_ready, now))),
+        observed_generation: set.metadata.generation,
+        conditions: set.status.as_ref().and_then(|status| status.conditions.clone()),
+        terminating_replicas: None,
+    };
+    if set.status.as_ref() != Some(&status) {
+        let sets: Api<ReplicaSet> = Api::namespaced(context.client.clone(), &namespace);
+        let patch = serde_json::json!({"status": status});
+        match sets.patch_status(&name, &PatchParams::default(), &Patch::Merge(patch)).await {
+            Err(err) if !framework::answered(&err, &[404]) => return Err(err.into()),
+            _ => {}
+        }
+    }
+    // Pods that will turn available once minReadySeconds have passed need a look then.
+    let waiting_available = status.ready_replicas.unwrap_or(0) > status.available_replicas.unwrap_or(0);
+    if waiting_available && !min_ready.is_zero() {
+        return Ok(Action::requeue(min_ready.min(Duration::from_secs(30)).max(Duration::from_secs(1))));
+    }
+    Ok(Action::requeue(framework::RESYNC))
+}
+
+/// Drops the set's owner reference from a pod its selector no longer matches.
+async fn release(pods: &Api<Pod>, pod: &Pod, uid: &str) -> Result<(), ReconcileError> {
+    let references: Vec<&OwnerReference> = pod.metadata.owner_references.iter().flatten().filter(|owner| owner.uid != uid).collect();
+    let patch = serde_json::json!({"metadata": {"ownerReferences": references, "resourceVersion": pod.metadata.resource_version}});
+    match pods.patch(pod.metadata.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(patch)).await {
+        Err(err) if !framework::answered(&err, &[404, 409]) => Err(err.into()),
+        _ => Ok(()),
+    }
+}
+
+impl Controller {
+    /// Whether every pod this set was last seen creating has appeared, and every pod it deleted
+    /// has gone (or is going); clears what has been seen.
+    fn expectations_met(&self, uid: &str, owned: &[Arc<Pod>]) -> bool {
+        let Ok(mut expectations) = self.expectations.lock() else {
+            return true;
+        };
+        let Some(expected) = expectations.get_mut(uid) else {
+            return true;
+        };
+        let present: HashMap<&str, &Pod> = owned.iter().filter_map(|pod| Some((pod.metadata.name.as_deref()?, &**pod))).collect();
+        expected.created.retain(|name| !present.contains_key(name.as_str()));
+        expected.deleted.retain(|name| present.get(name.as_str()).is_some_and(|pod| pod.metadata.deletion_timestamp.is_none()));
+        let timed_out = expected.since.is_some_and(|since| since.elapsed() > EXPECTATIONS_TIMEOUT);
+        if (expected.created.is_empty() && expected.deleted.is_empty()) || timed_out {
+            expectations.remove(uid);
+            return true;
+        }
+        false
+    }
+
+    fn expect(&self, uid: &str, created: Option<String>, deleted: Option<String>) {
+        if let Ok(mut expectations) = self.expectations.lock() {
+            let expected = expectations.entry(uid.to_string()).or_default();
+            expected.since = Some(Instant::now());
+            expected.created.extend(created);
+            expected.deleted.extend(deleted);
+        }
+    }
+
+    async fn create_pods(&self, set: &ReplicaSet, pods: &Api<Pod>, count: usize) -> Result<(), ReconcileError> {
+        let uid = set.metadata.uid.clone().unwrap_or_default();
+        let name = set.metadata.name.clone().unwrap_or_default();
+        let template = set.spec.as_ref().and_then(|spec| spec.template.clone()).unwrap_or_default();
+        let template_meta = template.metadata.unwrap_or_default();
+        let pod = Pod {
+            metadata: ObjectMeta {
+                generate_name: Some(format!("{name}-")),
+                namespace: set.metadata.namespace.clone(),
+                labels: template_meta.labels,
+                annotations: template_meta.annotations,
+                finalizers: template_meta.finalizers,
+                owner_references: Some(vec![owner_reference(set)]),
+                ..ObjectMeta::default()
+            },
+            spec: template.spec,
+            status: None,
+        };
+        let params = PostParams::default();
+        let results: Vec<Result<Pod, kube::Error>> =
+            futures::stream::iter(0..count).map(|_| pods.create(&params, &pod)).buffer_unordered(BURST).collect().await;
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(created) => {
+                    let pod_name = created.metadata.name.clone().unwrap_or_default();
+                    self.expect(&uid, Some(pod_name.clone()), None);
+                    self.event(set, "Normal", "SuccessfulCreate", &format!("Created pod: {pod_name}")).await;
+                }
+                Err(err) => {
+                    self.event(set, "Warning", "FailedCreate", &format!("Error creating: {err}")).await;
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), |err| Err(err.into()))
+    }
+
+    async fn delete_pods(&self, set: &ReplicaSet, pods: &Api<Pod>, victims: &[Arc<Pod>]) -> Result<(), ReconcileError> {
+        let uid = set.metadata.uid.clone().unwrap_or_default();
+        for victim in victims {
+            self.expect(&uid, None, victim.metadata.name.clone());
+        }
+        let results: Vec<(String, Result<(), kube::Error>)> = futures::stream::iter(victims.iter().cloned())
+            .map(|victim| async move {
+                let pod_name = victim.metadata.name.clone().unwrap_or_default();
+                let outcome = match pods.delete(&pod_name, &DeleteParams::default()).await {
+                    Err(err) if !framework::answered(&err, &[404]) => Err(err),
+                    _ => Ok(()),
+                };
+                (pod_name, outcome)
+            })
+            .buffer_unordered(BURST)
+            .collect()
+            .await;
+        let mut first_error = None;
+        for (pod_name, result) in results {
+            match result {
+                Ok(()) => self.event(set, "Normal", "SuccessfulDelete", &format!("Deleted pod: {pod_name}")).await,
+                Err(err) => {
+                    // Not deleted: nothing to wait for.
+                    if let Ok(mut expectations) = self.expectations.lock() {
+                        if let Some(expected) = expectations.get_mut(&uid) {
+                            expected.deleted.remove(&pod_name);
+                        }
+                    }
+                    self.event(set, "Warning", "FailedDelete", &format!("Error deleting: {err}")).await;
+                    first_error.get_or_insert(err);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), |err| Err(err.into()))
+    }
+
+    async fn event(&self, set: &ReplicaSet, kind: &str, reason: &str, message: &str) {
+        if let Err(err) = self.recorder.record(&common::events::reference(set), kind, reason, "Reconcile", message).await {
+            tracing::debug!(namespace = ?set.metadata.namespace, name = ?set.metadata.name, error = %err, "cannot record event");
+        }
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod(value: serde_json::Value) -> Pod {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn pods_to_delete_first_are_unscheduled_then_not_ready_then_newest() {
+        let unscheduled = pod(json!({"metadata": {"name": "unscheduled", "creationTimestamp": "2026-01-01T00:00:00Z"}}));
+        let not_ready = pod(json!({"metadata": {"name": "not-ready", "creationTimestamp": "2026-01-01T00:00:00Z"}, "spec": {"nodeName": "n", "containers": []},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}}));
+        let ready_old = pod(json!({"metadata": {"name": "ready-old", "creationTimestamp": "2026-01-01T00:00:00Z"}, "spec": {"nodeName": "n", "containers": []},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:10Z"}]}}));
+        let ready_new = pod(json!({"metadata": {"name": "ready-new", "creationTimestamp": "2026-01-02T00:00:00Z"}, "spec": {"nodeName": "n", "containers": []},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-02T00:00:10Z"}]}}));
+        let mut pods = vec![ready_old, ready_new, not_ready, unscheduled];
+        pods.sort_by_key(deletion_rank);
+        let names: Vec<_> = pods.iter().map(|pod| pod.metadata.name.clone().unwrap_or_default()).collect();
+        assert_eq!(names, ["unscheduled", "not-ready", "ready-new", "ready-old"]);
+    }
+
+    #[test]
+    fn availability_waits_for_min_ready_seconds() {
+        let ready = pod(json!({"metadata": {"name": "p"}, "status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}}));
+        let at = |text: &str| text.parse::<jiff::Timestamp>().unwrap();
+        assert!(is_available(&ready, Duration::ZERO, at("2026-01-01T00:00:00Z")));
+        assert!(!is_available(&ready, Duration::from_secs(10), at("2026-01-01T00:00:05Z")));
+        assert!(is_available(&ready, Duration::from_secs(10), at("2026-01-01T00:00:10Z")));
+    }
 }

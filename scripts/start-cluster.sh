@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up the machine, builds the workspace and starts a one-machine cluster in the background:
-# for now the apiserver on the embedded store and the scheduler (the other components arrive with
-# their issues). Stop it with: kill $(cat "$CLUSTER_DIR"/*.pid)
+# for now the apiserver on the embedded store, the scheduler and the controller-manager (the
+# kubelet arrives with its issue). Stop it with: kill $(cat "$CLUSTER_DIR"/*.pid)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +41,10 @@ KUBECONFIG
             >"$CLUSTER_DIR/scheduler.log" 2>&1 &
         echo $! >"$CLUSTER_DIR/scheduler.pid"
         echo "✓ scheduler started (log $CLUSTER_DIR/scheduler.log)"
+        nohup target/release/controller-manager --kubeconfig "$CLUSTER_DIR/kubeconfig" \
+            >"$CLUSTER_DIR/controller-manager.log" 2>&1 &
+        echo $! >"$CLUSTER_DIR/controller-manager.pid"
+        echo "✓ controller-manager started (log $CLUSTER_DIR/controller-manager.log)"
         echo "  export KUBECONFIG=$CLUSTER_DIR/kubeconfig"
         exit 0
     fi

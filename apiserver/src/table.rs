@@ -267,20 +267,7 @@ fn cells(kind: &str, object: &Value) -> Vec<Value> {
                 json!(text(object, "/status/nodeInfo/containerRuntimeVersion")),
             ]
         }
-        "Endpoints" => {
-            let mut endpoints = Vec::new();
-            for subset in list(object, "/subsets") {
-                let ports: Vec<i64> = list(subset, "/ports").iter().filter_map(|p| p.get("port").and_then(Value::as_i64)).collect();
-                for address in list(subset, "/addresses") {
-                    let ip = address.get("ip").and_then(Value::as_str).unwrap_or_default();
-                    if ports.is_empty() {
-                        endpoints.push(ip.to_string());
-                    }
-                    endpoints.extend(ports.iter().map(|port| format!("{ip}:{port}")));
-                }
-            }
-            vec![name, json!(or_none(endpoints.join(","))), age_cell]
-        }
+        "Endpoints" => vec![name, json!(endpoints_cell(object)), age_cell],
         "Event" => {
             let last = meta::string(object, "creationTimestamp");
             let last = object.get("lastTimestamp").and_then(Value::as_str).or(last);
@@ -328,9 +315,45 @@ fn selector_text(selector: Option<&Value>) -> String {
     if parts.is_empty() { "<none>".to_string() } else { parts.join(",") }
 }
 
+/// kubectl's ENDPOINTS column: ports outside, addresses inside, `[v6]:port`, at most three and
+/// then `+ N more...`; `<none>` only when there are no subsets at all.
+fn endpoints_cell(object: &Value) -> String {
+    const SHOWN: usize = 3;
+    let subsets = list(object, "/subsets");
+    if subsets.is_empty() {
+        return "<none>".into();
+    }
+    let mut shown = Vec::new();
+    let mut count = 0;
+    for subset in subsets {
+        let addresses: Vec<&str> = list(subset, "/addresses").iter().filter_map(|address| address.get("ip").and_then(Value::as_str)).collect();
+        let ports: Vec<i64> = list(subset, "/ports").iter().filter_map(|port| port.get("port").and_then(Value::as_i64)).collect();
+        let entries: Vec<String> = if ports.is_empty() {
+            addresses.iter().map(|ip| ip.to_string()).collect()
+        } else {
+            ports
+                .iter()
+                .flat_map(|port| addresses.iter().map(move |ip| if ip.contains(':') { format!("[{ip}]:{port}") } else { format!("{ip}:{port}") }))
+                .collect()
+        };
+        count += entries.len();
+        shown.extend(entries.into_iter().take(SHOWN.saturating_sub(shown.len())));
+    }
+    let text = shown.join(",");
+    if count > SHOWN { format!("{text} + {} more...", count - SHOWN) } else { text }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn endpoints_show_three_then_how_many_more() {
+        let endpoints = json!({"subsets": [{"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}, {"ip": "fd00::3"}], "ports": [{"port": 80}, {"port": 443}]}]});
+        assert_eq!(endpoints_cell(&endpoints), "10.0.0.1:80,10.0.0.2:80,[fd00::3]:80 + 3 more...");
+        assert_eq!(endpoints_cell(&json!({"subsets": [{"notReadyAddresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]})), "");
+        assert_eq!(endpoints_cell(&json!({})), "<none>");
+    }
 
     #[test]
     fn accept_headers() {

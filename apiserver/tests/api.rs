@@ -42,7 +42,26 @@ on_both_stores!(
     service_addresses_are_unique_and_released,
     object_lifecycle_follows_kubernetes_semantics,
     system_namespaces_exist_from_the_start_and_stay,
+    a_uid_in_the_body_must_be_the_objects,
 );
+
+async fn a_uid_in_the_body_must_be_the_objects(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap();
+    let client = Client::new(&server);
+    let (code, created) = client.json("POST", "/api/v1/namespaces/default/configmaps", &configmap("held", "1")).await;
+    assert_eq!(code, 201, "{created}");
+    let mut stale = created.clone();
+    stale["metadata"]["uid"] = json!("0d7e3a7e-0000-4000-8000-000000000000");
+    stale["data"] = json!({"value": "2"});
+    let (code, status) = client.json("PUT", "/api/v1/namespaces/default/configmaps/held", &stale).await;
+    assert_eq!((code, status["reason"].as_str()), (409, Some("Conflict")), "{status}");
+    assert!(status["message"].as_str().unwrap_or_default().contains("Precondition failed: UID in precondition"), "{status}");
+    let mut right = created.clone();
+    right["data"] = json!({"value": "2"});
+    let (code, updated) = client.json("PUT", "/api/v1/namespaces/default/configmaps/held", &right).await;
+    assert_eq!(code, 200, "{updated}");
+    assert_eq!(updated["metadata"]["uid"], created["metadata"]["uid"]);
+}
 
 async fn system_namespaces_exist_from_the_start_and_stay(storage: Storage) {
     let mut server = ApiServer::start(storage).unwrap();

@@ -33,6 +33,8 @@ impl Kind for Pod {
         let spec = self.spec.get_or_insert_with(Default::default);
         pod_spec::apply_defaults(spec);
         pod_spec::apply_pod_only_defaults(spec);
+        // An admission plugin in Kubernetes, on create and update alike.
+        add_default_tolerations(spec);
     }
 
     fn prepare_for_create(&mut self) {
@@ -138,6 +140,29 @@ impl Kind for Pod {
 
 /// `validatePodMetadataAndSpec` beyond `metadata`: the spec, and images without surrounding
 /// blanks (checked for Pods only, not templates).
+/// The DefaultTolerationSeconds admission plugin: a pod that does not say how long it stays on a
+/// not-ready or unreachable node stays 300 s, after which the node lifecycle controller evicts it.
+fn add_default_tolerations(spec: &mut PodSpec) {
+    const SECONDS: i64 = 300;
+    let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
+    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+        let covered = tolerations.iter().any(|toleration| {
+            let toleration_key = toleration.key.as_deref().unwrap_or_default();
+            let effect = toleration.effect.as_deref().unwrap_or_default();
+            (toleration_key == key || toleration_key.is_empty()) && (effect == "NoExecute" || effect.is_empty())
+        });
+        if !covered {
+            tolerations.push(k8s_openapi::api::core::v1::Toleration {
+                key: Some(key.into()),
+                operator: Some("Exists".into()),
+                effect: Some("NoExecute".into()),
+                toleration_seconds: Some(SECONDS),
+                value: None,
+            });
+        }
+    }
+}
+
 fn validate_metadata_and_spec(spec: &PodSpec, causes: &mut Causes) {
     let spec_path = Path::new("spec");
     pod_spec::validate(spec, &spec_path, true, causes);
@@ -403,11 +428,31 @@ mod tests {
                 }],
                 "volumes": [{"name": "config", "configMap": {"name": "app", "defaultMode": 420}}, {"name": "scratch", "emptyDir": {}}],
                 "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
-                "schedulerName": "default-scheduler", "securityContext": {}, "enableServiceLinks": true
+                "schedulerName": "default-scheduler", "securityContext": {}, "enableServiceLinks": true,
+                "tolerations": [
+                    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
+                    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+                ]
             },
             "status": {"phase": "Pending", "qosClass": "BestEffort"}
         });
         assert_eq!(admitted.object, expected);
+    }
+
+    #[test]
+    fn default_tolerations_leave_a_pods_own_alone() {
+        let object = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}],
+                     "tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]}});
+        let admitted = admit_create(resource("pods"), object, FieldValidation::Strict).expect("admitted");
+        assert_eq!(admitted.object["spec"]["tolerations"], json!([
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5},
+            {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
+        ]));
+        let everything = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "demo"},
+            "spec": {"containers": [{"name": "web", "image": "nginx"}], "tolerations": [{"operator": "Exists"}]}});
+        let admitted = admit_create(resource("pods"), everything, FieldValidation::Strict).expect("admitted");
+        assert_eq!(admitted.object["spec"]["tolerations"], json!([{"operator": "Exists"}]));
     }
 
     #[test]
@@ -511,7 +556,7 @@ mod tests {
             ("image", with(old.clone(), "/spec/containers/0/image", json!("nginx:1.27")), Outcome::Admitted),
             ("labels", with(old.clone(), "/metadata/labels", json!({"a": "b"})), Outcome::Admitted),
             ("activeDeadlineSeconds set", with(old.clone(), "/spec/activeDeadlineSeconds", json!(60)), Outcome::Admitted),
-            ("toleration added", with(old.clone(), "/spec/tolerations", json!([{"key": "k", "operator": "Exists"}])), Outcome::Admitted),
+            ("toleration added", with(old.clone(), "/spec/tolerations/2", json!({"key": "k", "operator": "Exists"})), Outcome::Admitted),
             ("restartPolicy", with(old.clone(), "/spec/restartPolicy", json!("Never")), invalid(&["spec"], "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)\n  spec.restartPolicy: \"Always\" -> \"Never\"")),
             ("container added", with(old.clone(), "/spec/containers/1", json!({"name": "b", "image": "x"})), invalid(&["spec.containers"], "pod updates may not add or remove containers")),
             ("image removed", without(old.clone(), "/spec/containers/0/image"), invalid(&["spec.containers[0].image"], "Required value")),

@@ -263,7 +263,13 @@ where
 }
 
 /// The precondition a body's resourceVersion sets: it must be the stored one.
-fn check_precondition(target: &Target, name: &str, body: &Value, revision: Revision) -> Result<(), ApiError> {
+fn check_precondition(target: &Target, name: &str, body: &Value, current: &Value, revision: Revision) -> Result<(), ApiError> {
+    // A uid in the body is a precondition too: the object must be that one, not a namesake.
+    if let (Some(wanted), Some(actual)) = (meta::string(body, "uid").filter(|uid| !uid.is_empty()), meta::string(current, "uid")) {
+        if wanted != actual {
+            return Err(ApiError::conflict(target.resource, name, &format!("Precondition failed: UID in precondition: {wanted}, UID in object meta: {actual}")));
+        }
+    }
     match meta::string(body, "resourceVersion").filter(|rv| !rv.is_empty()) {
         None => Ok(()),
         Some(rv) => {
@@ -396,7 +402,7 @@ where
     let (object, _) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
         let body = new_version(current)?;
         check_body_identity(target, &name, &body)?;
-        check_precondition(target, &name, &body, revision)?;
+        check_precondition(target, &name, &body, current, revision)?;
         let (change, found) = updated(target, &name, current, &body, validation)?;
         warnings = found;
         Ok(change)
@@ -912,7 +918,7 @@ where
     let validation = field_validation(params)?;
     let (object, _) = guaranteed_update(api, &object_target, &name, params.dry_run()?, |current, revision| {
         let scale = new_scale(&scale_of(current))?;
-        check_precondition(target, &name, &scale, revision)?;
+        check_precondition(target, &name, &scale, current, revision)?;
         let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
         if replicas < 0 {
             let causes = vec![Cause::invalid("spec.replicas", &json!(replicas), "must be greater than or equal to 0")];

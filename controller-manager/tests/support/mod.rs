@@ -20,10 +20,10 @@ impl Cluster {
 
     /// The controller-manager with `extra` flags (leader election off unless asked for).
     pub fn controller_manager(&self, extra: &[&str]) -> Component {
-        let mut args = vec![
-            format!("--kubeconfig={}", self.server.kubeconfig().display()),
-            format!("--metrics-bind-address=127.0.0.1:{}", free_port().unwrap()),
-        ];
+        let mut args = vec![format!("--kubeconfig={}", self.server.kubeconfig().display())];
+        if !extra.iter().any(|arg| arg.starts_with("--metrics-bind-address=")) {
+            args.push(format!("--metrics-bind-address=127.0.0.1:{}", free_port().unwrap()));
+        }
         if !extra.iter().any(|arg| arg.starts_with("--leader-elect=")) {
             args.push("--leader-elect=false".into());
         }

@@ -1,9 +1,682 @@
-//! Not written yet (issue #6): started, it only says so.
+//! The garbage collector: ownerReferences cascade, as Kubernetes' garbage collector does.
+//!
+//! - An object all of whose owners are gone (no object of that name, or one with another uid) is
+//!   deleted; one that still has a live owner only loses the references to the gone ones.
+//! - An owner deleted in the foreground (deletionTimestamp and the `foregroundDeletion`
+//!   finalizer) has its dependents deleted, those with dependents of their own in the
+//!   foreground too, and loses the finalizer once no dependent with `blockOwnerDeletion` is left.
+//! - An owner deleted with the `orphan` finalizer has its references removed from every
+//!   dependent, then loses the finalizer.
+//!
+//! It collects pods, replicasets, deployments, services, endpoints, nodes and namespaces (the
+//! shared informers) and configmaps and secrets (informers of its own), one `framework::run` per
+//! kind. Each object is looked at when it changes, when an owner of it goes or starts a
+//! foreground deletion, and when a dependent of it goes. The caches decide when all is well;
+//! anything that would delete or detach is first checked with live reads, so an owner that a
+//! cache has not seen yet is never taken for gone (Kubernetes' collector reads owners live too).
+//! Owners of other kinds (a Lease) are read live, found through discovery; no change of theirs
+//! arrives, so their dependents look again every half minute. Objects of other kinds are not
+//! collected (Kubernetes' collector covers every kind through metadata-only informers, which
+//! this apiserver does not serve).
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, Preconditions, PropagationPolicy};
+use kube::core::discovery::Scope;
+use kube::runtime::controller::Action;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::Resource;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use crate::context::Context;
+use crate::framework::{self, RESYNC, ReconcileError};
+use crate::informer::Informer;
+use crate::metrics::Metrics;
 
-pub async fn run(_context: Arc<Context>) {
-    tracing::warn!(controller = "garbage_collector", "not implemented yet (issue #6)");
+/// `metav1.FinalizerDeleteDependents`: the owner goes once its blocking dependents are gone.
+const FOREGROUND: &str = "foregroundDeletion";
+/// `metav1.FinalizerOrphanDependents`: the owner goes once no dependent refers to it.
+const ORPHAN: &str = "orphan";
+/// How many owners known to be gone (by uid) are remembered, to spare a live read per
+/// dependent; uids are never reused, so the memory is never wrong, only forgotten when full.
+const ABSENT_REMEMBERED: usize = 4096;
+/// How soon an owner in foreground deletion looks again at dependents that block it, in case
+/// the change that releases it (a reference edited away) names no owner any more.
+const BLOCKED_RECHECK: Duration = Duration::from_secs(5);
+/// How often a dependent with an owner of a kind no informer keeps (a Lease, say) looks again.
+const UNCACHED_OWNER_RECHECK: Duration = Duration::from_secs(30);
+/// Attempts at a read-modify-write of an object's metadata before the framework's backoff.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// A kind's informer store, seen as metadata.
+trait Objects: Send + Sync {
+    fn find(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta>;
+    fn each(&self, visit: &mut dyn FnMut(&ObjectMeta));
+}
+
+impl<K> Objects for Store<K>
+where
+    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+{
+    fn find(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
+        let mut reference = ObjectRef::<K>::new(name);
+        if let Some(namespace) = namespace {
+            reference = reference.within(namespace);
+        }
+        self.get(&reference).map(|object| object.meta().clone())
+    }
+
+    fn each(&self, visit: &mut dyn FnMut(&ObjectMeta)) {
+        for object in self.state() {
+            visit(object.meta());
+        }
+    }
+}
+
+/// A change of a watched object, as the collector needs it to find who should look again.
+#[derive(Debug)]
+struct Changed {
+    kind: usize,
+    namespace: Option<String>,
+    name: String,
+    uid: String,
+    owners: Vec<OwnerReference>,
+    /// Gone from its store (deleted), or replaced by an object with another uid.
+    gone: bool,
+    /// Being deleted in the foreground: its dependents are to go first.
+    cascading: bool,
+}
+
+/// A new subscription to a kind's changes, given the kind's index.
+type ChangeSource = Box<dyn Fn(usize) -> BoxStream<'static, Changed> + Send + Sync>;
+
+/// One kind the collector collects, from an informer: its objects are reconciled by a
+/// `framework::run` of its own, and its cache finds owners and dependents without reads.
+struct Watched {
+    /// The name its `framework::run` reports under.
+    controller: &'static str,
+    resource: ApiResource,
+    namespaced: bool,
+    objects: Box<dyn Objects>,
+    changes: ChangeSource,
+}
+
+impl Watched {
+    fn new<K, S>(controller: &'static str, namespaced: bool, store: Store<K>, subscribe: impl Fn() -> S + Send + Sync + 'static) -> Self
+    where
+        K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
+        S: Stream<Item = Arc<K>> + Send + 'static,
+    {
+        let objects = store.clone();
+        let changes: ChangeSource = Box::new(move |kind| {
+            let store = store.clone();
+            subscribe().map(move |object| changed(kind, &*object, &store)).boxed()
+        });
+        Self { controller, resource: ApiResource::erase::<K>(&()), namespaced, objects: Box::new(objects), changes }
+    }
+
+    /// Whether `owner` names an object of this kind (any version of its group).
+    fn is(&self, owner: &OwnerReference) -> bool {
+        owner.kind == self.resource.kind && group_of(&owner.api_version) == self.resource.group
+    }
+}
+
+fn changed<K: Resource<DynamicType = ()> + Clone>(kind: usize, object: &K, store: &Store<K>) -> Changed {
+    let meta = object.meta();
+    let uid = meta.uid.clone().unwrap_or_default();
+    // The reflector updates the store before it passes the change on, so the store already
+    // says whether this was a deletion.
+    let gone = store.get(&ObjectRef::from_obj(object)).is_none_or(|now| now.meta().uid.as_deref() != Some(uid.as_str()));
+    Changed {
+        kind,
+        namespace: meta.namespace.clone(),
+        name: meta.name.clone().unwrap_or_default(),
+        uid,
+        owners: meta.owner_references.clone().unwrap_or_default(),
+        gone,
+        cascading: meta.deletion_timestamp.is_some() && has_finalizer(meta, FOREGROUND),
+    }
+}
+
+fn group_of(api_version: &str) -> &str {
+    api_version.split_once('/').map_or("", |(group, _)| group)
+}
+
+fn has_finalizer(meta: &ObjectMeta, finalizer: &str) -> bool {
+    meta.finalizers.as_ref().is_some_and(|finalizers| finalizers.iter().any(|have| have == finalizer))
+}
+
+fn refers_to(meta: &ObjectMeta, uid: &str) -> bool {
+    meta.owner_references.as_ref().is_some_and(|owners| owners.iter().any(|owner| owner.uid == uid))
+}
+
+/// What an owner reference points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    Live,
+    /// No object of that name, or one with another uid.
+    Gone,
+    /// Being deleted in the foreground: it waits for its dependents to go.
+    Waiting,
+}
+
+/// What to do with a dependent, given its owners' states (`attemptToDeleteItem`'s cases).
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Every owner is live.
+    Keep,
+    /// Some owner is live: drop the references to the gone and the waiting ones.
+    Detach(HashSet<String>),
+    /// No owner is live and one waits for its dependents: delete it in the foreground if it
+    /// has dependents of its own, so that they go first.
+    DeleteForWaitingOwner,
+    /// No owner is live: delete it.
+    Delete,
+}
+
+fn verdict(owners: &[(OwnerReference, Owner)]) -> Verdict {
+    let with = |state: Owner| owners.iter().filter(move |(_, owner)| *owner == state);
+    if with(Owner::Gone).next().is_none() && with(Owner::Waiting).next().is_none() {
+        return Verdict::Keep;
+    }
+    if with(Owner::Live).next().is_some() {
+        return Verdict::Detach(with(Owner::Gone).chain(with(Owner::Waiting)).map(|(reference, _)| reference.uid.clone()).collect());
+    }
+    if with(Owner::Waiting).next().is_some() { Verdict::DeleteForWaitingOwner } else { Verdict::Delete }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum CollectorError {
+    #[error("{namespace}/{name}: {source}")]
+    Api { namespace: String, name: String, source: kube::Error },
+    #[error("{namespace}/{name}: the owner {kind} {owner} has a kind the apiserver does not serve: {source}")]
+    UnknownOwnerKind { namespace: String, name: String, kind: String, owner: String, source: kube::Error },
+    #[error("{namespace}/{name}: still changing after {WRITE_ATTEMPTS} attempts to update it")]
+    Contended { namespace: String, name: String },
+}
+
+impl CollectorError {
+    fn api(object: &ObjectMeta, source: kube::Error) -> Self {
+        Self::Api { namespace: field(object.namespace.as_deref()).into(), name: field(object.name.as_deref()).into(), source }
+    }
+}
+
+impl From<CollectorError> for ReconcileError {
+    fn from(err: CollectorError) -> Self {
+        match err {
+            CollectorError::Api { source, .. } => ReconcileError::Api(source),
+            other => ReconcileError::Other(other.to_string()),
+        }
+    }
+}
+
+pub struct Collector {
+    client: kube::Client,
+    /// The kinds collected, by index.
+    kinds: Vec<Watched>,
+    /// Owner kinds no informer keeps, as discovery resolved them: (apiVersion, kind) → the
+    /// resource and whether it is namespaced.
+    discovered: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    /// Uids of owners a live read found gone.
+    absent: Mutex<HashSet<String>>,
+}
+
+pub async fn run(context: Arc<Context>) {
+    let configmaps = Arc::new(Informer::<ConfigMap>::start(Api::all(context.client.clone()), "configmaps"));
+    let secrets = Arc::new(Informer::<Secret>::start(Api::all(context.client.clone()), "secrets"));
+    configmaps.ready().await;
+    secrets.ready().await;
+    // In the order of the indices `collect` is given below.
+    let kinds = vec![
+        Watched::new("garbagecollector-pods", true, context.pods.store(), {
+            let context = context.clone();
+            move || context.pods.changes()
+        }),
+        Watched::new("garbagecollector-replicasets", true, context.replicasets.store(), {
+            let context = context.clone();
+            move || context.replicasets.changes()
+        }),
+        Watched::new("garbagecollector-deployments", true, context.deployments.store(), {
+            let context = context.clone();
+            move || context.deployments.changes()
+        }),
+        Watched::new("garbagecollector-services", true, context.services.store(), {
+            let context = context.clone();
+            move || context.services.changes()
+        }),
+        Watched::new("garbagecollector-endpoints", true, context.endpoints.store(), {
+            let context = context.clone();
+            move || context.endpoints.changes()
+        }),
+        Watched::new("garbagecollector-configmaps", true, configmaps.store(), {
+            let configmaps = configmaps.clone();
+            move || configmaps.changes()
+        }),
+        Watched::new("garbagecollector-secrets", true, secrets.store(), {
+            let secrets = secrets.clone();
+            move || secrets.changes()
+        }),
+        // Cluster-scoped owners: nodes own their mirror pods, and a node or a namespace deleted
+        // with `orphan` or `foregroundDeletion` waits for the collector like any owner.
+        Watched::new("garbagecollector-nodes", false, context.nodes.store(), {
+            let context = context.clone();
+            move || context.nodes.changes()
+        }),
+        Watched::new("garbagecollector-namespaces", false, context.namespaces.store(), {
+            let context = context.clone();
+            move || context.namespaces.changes()
+        }),
+    ];
+    let collector = Arc::new(Collector { client: context.client.clone(), kinds, discovered: Mutex::default(), absent: Mutex::default() });
+    let (metrics, concurrency) = (context.metrics.clone(), context.settings.concurrent_syncs);
+    futures::join!(
+        collect(collector.clone(), metrics.clone(), concurrency, 0, context.pods.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 1, context.replicasets.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 2, context.deployments.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 3, context.services.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 4, context.endpoints.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 5, configmaps.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 6, secrets.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 7, context.nodes.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 8, context.namespaces.store()),
+    );
+}
+
+/// Runs the collector over the objects of one kind, woken by changes of every kind.
+async fn collect<K>(collector: Arc<Collector>, metrics: Arc<Metrics>, concurrency: u16, kind: usize, store: Store<K>)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+{
+    let Some(watched) = collector.kinds.get(kind).filter(|watched| watched.resource == ApiResource::erase::<K>(&())) else {
+        tracing::error!(kind, "garbage collector misconfigured: the kind index does not name this kind");
+        return;
+    };
+    let name = watched.controller;
+    let changes = futures::stream::select_all(collector.kinds.iter().enumerate().map(|(index, watched)| (watched.changes)(index)));
+    let requests = changes
+        .flat_map({
+            let (collector, store) = (collector.clone(), store.clone());
+            move |changed| futures::stream::iter(collector.requests(kind, &store, &changed))
+        })
+        .boxed();
+    framework::run(name, metrics, collector.clone(), store, vec![requests], concurrency, move |object: Arc<K>, collector: Arc<Collector>| async move {
+        collector.sync(kind, object.meta()).await.map_err(ReconcileError::from)
+    })
+    .await;
+}
+
+fn field(value: Option<&str>) -> &str {
+    value.unwrap_or_default()
+}
+
+impl Collector {
+    fn resource(&self, kind: usize) -> Option<&ApiResource> {
+        self.kinds.get(kind).map(|watched| &watched.resource)
+    }
+
+    /// The objects of kind `kind` that should look again after `changed`: the object itself,
+    /// its owners of this kind (one in foreground deletion may be waiting for it to go), and,
+    /// when it went or is cascading, its dependents of this kind.
+    fn requests<K>(&self, kind: usize, store: &Store<K>, changed: &Changed) -> Vec<ObjectRef<K>>
+    where
+        K: Resource<DynamicType = ()> + Clone,
+    {
+        let Some(watched) = self.kinds.get(kind) else { return Vec::new() };
+        let at = |name: &str| {
+            let reference = ObjectRef::<K>::new(name);
+            match &changed.namespace {
+                Some(namespace) if watched.namespaced => reference.within(namespace),
+                _ => reference,
+            }
+        };
+        let mut requests = Vec::new();
+        if changed.kind == kind && !changed.gone {
+            requests.push(at(&changed.name));
+        }
+        requests.extend(changed.owners.iter().filter(|owner| watched.is(owner)).map(|owner| at(&owner.name)));
+        if changed.gone || changed.cascading {
+            // A cluster-scoped owner (a node) may own objects in any namespace.
+            let dependents = store.state().into_iter().filter(|object| {
+                let meta = object.meta();
+                refers_to(meta, &changed.uid) && (changed.namespace.is_none() || meta.namespace == changed.namespace)
+            });
+            requests.extend(dependents.map(|object| ObjectRef::from_obj(&*object)));
+        }
+        requests
+    }
+
+    async fn sync(&self, kind: usize, object: &ObjectMeta) -> Result<Action, CollectorError> {
+        if object.deletion_timestamp.is_some() {
+            if has_finalizer(object, ORPHAN) {
+                self.orphan_dependents(kind, object).await?;
+                return Ok(Action::requeue(RESYNC));
+            }
+            if has_finalizer(object, FOREGROUND) {
+                return self.delete_dependents(kind, object).await;
+            }
+            // Going anyway; its dependents are looked at once it has gone.
+            return Ok(Action::requeue(RESYNC));
+        }
+        self.collect_if_orphaned(kind, object).await?;
+        let references = object.owner_references.as_deref().unwrap_or_default();
+        // No change of an owner no informer keeps wakes its dependents: they look again sooner.
+        let uncached = references.iter().any(|reference| !self.kinds.iter().any(|watched| watched.is(reference)));
+        Ok(Action::requeue(if uncached { UNCACHED_OWNER_RECHECK } else { RESYNC }))
+    }
+
+    fn api(&self, resource: &ApiResource, namespace: Option<&str>) -> Api<DynamicObject> {
+        match namespace {
+            Some(namespace) => Api::namespaced_with(self.client.clone(), namespace, resource),
+            None => Api::all_with(self.client.clone(), resource),
+        }
+    }
+
+    /// Every collected object that `owner` owns (in its namespace, when it has one).
+    fn dependents(&self, owner: &ObjectMeta) -> Vec<(usize, ObjectMeta)> {
+        let uid = field(owner.uid.as_deref());
+        let mut found = Vec::new();
+        for (kind, watched) in self.kinds.iter().enumerate() {
+            watched.objects.each(&mut |meta| {
+                if refers_to(meta, uid) && (owner.namespace.is_none() || meta.namespace == owner.namespace) {
+                    found.push((kind, meta.clone()));
+                }
+            });
+        }
+        found
+    }
+
+    /// Deletes `object` if its owners are all gone, or drops the references to the gone ones
+    /// if some owner is still there (`attemptToDeleteItem`).
+    async fn collect_if_orphaned(&self, kind: usize, object: &ObjectMeta) -> Result<(), CollectorError> {
+        let references = object.owner_references.as_deref().unwrap_or_default();
+        // The common case, answered from the caches alone: every owner is there.
+        if references.iter().all(|reference| self.owner_from_cache(object.namespace.as_deref(), reference) == Some(Owner::Live)) {
+            return Ok(());
+        }
+        let Some(resource) = self.resource(kind) else { return Ok(()) };
+        let namespace = object.namespace.as_deref();
+        let name = field(object.name.as_deref());
+        let api = self.api(resource, namespace);
+        // Decide on the object as it is now, as Kubernetes does: its references may have changed.
+        let live = api.get_opt(name).await.map_err(|source| CollectorError::api(object, source))?;
+        let Some(live) = live.filter(|live| live.metadata.uid == object.uid && live.metadata.deletion_timestamp.is_none()) else {
+            return Ok(());
+        };
+        let mut owners = Vec::new();
+        for reference in live.metadata.owner_references.clone().unwrap_or_default() {
+            let state = self.owner(&live.metadata, &reference).await?;
+            owners.push((reference, state));
+        }
+        let kind_name = resource.kind.as_str();
+        match verdict(&owners) {
+            Verdict::Keep => Ok(()),
+            Verdict::Detach(uids) => {
+                tracing::info!(kind = kind_name, namespace = field(namespace), name, owners = ?uids, "removing references to owners that are gone or deleting their dependents");
+                self.remove_owner_references(&api, &live.metadata, &uids).await
+            }
+            Verdict::DeleteForWaitingOwner if !self.dependents(&live.metadata).is_empty() => {
+                // A dependent that is itself waiting for this object would wait forever on a
+                // blocking reference: make this object's references non-blocking first, as
+                // Kubernetes' cycle breaking does.
+                let waiting_below = self
+                    .dependents(&live.metadata)
+                    .iter()
+                    .any(|(_, dependent)| dependent.deletion_timestamp.is_some() && has_finalizer(dependent, FOREGROUND));
+                if waiting_below {
+                    self.unblock_owner_references(&api, &live.metadata).await?;
+                }
+                self.delete(&api, kind_name, &live.metadata, PropagationPolicy::Foreground).await
+            }
+            Verdict::DeleteForWaitingOwner | Verdict::Delete => {
+                // Honour a deletion policy the object already asks for through its finalizers.
+                let policy = if has_finalizer(&live.metadata, ORPHAN) {
+                    PropagationPolicy::Orphan
+                } else if has_finalizer(&live.metadata, FOREGROUND) {
+                    PropagationPolicy::Foreground
+                } else {
+                    PropagationPolicy::Background
+                };
+                self.delete(&api, kind_name, &live.metadata, policy).await
+            }
+        }
+    }
+
+    /// An owner's state from the informer caches, if they can tell: an owner found there with
+    /// the same uid, or one a live read found gone. Absence from a cache proves nothing (it may
+    /// not have caught up yet).
+    fn owner_from_cache(&self, namespace: Option<&str>, reference: &OwnerReference) -> Option<Owner> {
+        if self.absent.lock().is_ok_and(|absent| absent.contains(&reference.uid)) {
+            return Some(Owner::Gone);
+        }
+        let watched = self.kinds.iter().find(|watched| watched.is(reference))?;
+        let found = watched.objects.find(namespace.filter(|_| watched.namespaced), &reference.name)?;
+        (found.uid.as_deref() == Some(reference.uid.as_str())).then(|| state_of(&found))
+    }
+
+    /// The state of an owner of `dependent`: from the caches when they have it, else from a
+    /// live read.
+    async fn owner(&self, dependent: &ObjectMeta, reference: &OwnerReference) -> Result<Owner, CollectorError> {
+        let namespace = dependent.namespace.as_deref();
+        if let Some(state) = self.owner_from_cache(namespace, reference) {
+            return Ok(state);
+        }
+        let (resource, namespaced) = self.resolve(dependent, reference).await?;
+        let api = self.api(&resource, namespace.filter(|_| namespaced));
+        let found = api.get_opt(&reference.name).await.map_err(|source| CollectorError::api(dependent, source))?;
+        match found {
+            Some(owner) if owner.metadata.uid.as_deref() == Some(reference.uid.as_str()) => Ok(state_of(&owner.metadata)),
+            _ => {
+                if let Ok(mut absent) = self.absent.lock() {
+                    if absent.len() >= ABSENT_REMEMBERED {
+                        absent.clear();
+                    }
+                    absent.insert(reference.uid.clone());
+                }
+                Ok(Owner::Gone)
+            }
+        }
+    }
+
+    /// How to read an owner of the kind `reference` names: a watched kind, or one discovery
+    /// finds (a Lease, a Namespace, ...).
+    async fn resolve(&self, dependent: &ObjectMeta, reference: &OwnerReference) -> Result<(ApiResource, bool), CollectorError> {
+        if let Some(watched) = self.kinds.iter().find(|watched| watched.is(reference)) {
+            return Ok((watched.resource.clone(), watched.namespaced));
+        }
+        let key = (reference.api_version.clone(), reference.kind.clone());
+        if let Some(known) = self.discovered.lock().ok().and_then(|discovered| discovered.get(&key).cloned()) {
+            return Ok(known);
+        }
+        let (group, version) = reference.api_version.split_once('/').unwrap_or(("", reference.api_version.as_str()));
+        let kind = GroupVersionKind::gvk(group, version, &reference.kind);
+        let (resource, capabilities) = kube::discovery::pinned_kind(&self.client, &kind).await.map_err(|source| CollectorError::UnknownOwnerKind {
+            namespace: field(dependent.namespace.as_deref()).into(),
+            name: field(dependent.name.as_deref()).into(),
+            kind: reference.kind.clone(),
+            owner: reference.name.clone(),
+            source,
+        })?;
+        let known = (resource, capabilities.scope == Scope::Namespaced);
+        if let Ok(mut discovered) = self.discovered.lock() {
+            discovered.insert(key, known.clone());
+        }
+        Ok(known)
+    }
+
+    /// Deletes `object` with `policy`, its uid as the precondition: a new object of the same
+    /// name is not the one judged here.
+    async fn delete(&self, api: &Api<DynamicObject>, kind: &str, object: &ObjectMeta, policy: PropagationPolicy) -> Result<(), CollectorError> {
+        let (namespace, name) = (field(object.namespace.as_deref()), field(object.name.as_deref()));
+        let options = DeleteParams {
+            propagation_policy: Some(policy.clone()),
+            preconditions: Some(Preconditions { uid: object.uid.clone(), resource_version: None }),
+            ..DeleteParams::default()
+        };
+        tracing::info!(kind, namespace, name, propagation = ?policy, "deleting a dependent whose owners are gone or deleting their dependents");
+        match api.delete(name, &options).await {
+            Ok(_) => Ok(()),
+            // Gone already, or replaced by another object of that name.
+            Err(kube::Error::Api(status)) if status.is_not_found() || status.is_conflict() => Ok(()),
+            Err(source) => Err(CollectorError::api(object, source)),
+        }
+    }
+
+    /// Reads `object` live and merge-patches its metadata with what `change` makes of it, the
+    /// resourceVersion as the precondition, retrying on conflict. Nothing is written when the
+    /// object is gone, is another object by now, or `change` has nothing to do.
+    async fn change_metadata(&self, api: &Api<DynamicObject>, object: &ObjectMeta, change: impl Fn(&ObjectMeta) -> Option<Value>) -> Result<(), CollectorError> {
+        let name = field(object.name.as_deref());
+        for _ in 0..WRITE_ATTEMPTS {
+            let Some(live) = api.get_opt(name).await.map_err(|source| CollectorError::api(object, source))? else { return Ok(()) };
+            if live.metadata.uid != object.uid {
+                return Ok(());
+            }
+            let Some(mut fields) = change(&live.metadata) else { return Ok(()) };
+            fields["resourceVersion"] = json!(live.metadata.resource_version);
+            match api.patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": fields}))).await {
+                Ok(_) => return Ok(()),
+                Err(kube::Error::Api(status)) if status.is_conflict() => continue,
+                Err(kube::Error::Api(status)) if status.is_not_found() => return Ok(()),
+                Err(source) => return Err(CollectorError::api(object, source)),
+            }
+        }
+        Err(CollectorError::Contended { namespace: field(object.namespace.as_deref()).into(), name: name.into() })
+    }
+
+    async fn remove_owner_references(&self, api: &Api<DynamicObject>, object: &ObjectMeta, uids: &HashSet<String>) -> Result<(), CollectorError> {
+        self.change_metadata(api, object, |live| {
+            let references = live.owner_references.clone().unwrap_or_default();
+            let kept: Vec<&OwnerReference> = references.iter().filter(|reference| !uids.contains(&reference.uid)).collect();
+            if kept.len() == references.len() {
+                return None;
+            }
+            // As Kubernetes' patch: null, not an empty list, when none is left.
+            let kept = if kept.is_empty() { Value::Null } else { json!(kept) };
+            Some(json!({"ownerReferences": kept}))
+        })
+        .await
+    }
+
+    async fn unblock_owner_references(&self, api: &Api<DynamicObject>, object: &ObjectMeta) -> Result<(), CollectorError> {
+        self.change_metadata(api, object, |live| {
+            let mut references = live.owner_references.clone().unwrap_or_default();
+            let mut changed = false;
+            for reference in references.iter_mut().filter(|reference| reference.block_owner_deletion == Some(true)) {
+                reference.block_owner_deletion = Some(false);
+                changed = true;
+            }
+            changed.then(|| json!({"ownerReferences": references}))
+        })
+        .await
+    }
+
+    async fn remove_finalizer(&self, kind: usize, object: &ObjectMeta, finalizer: &str) -> Result<(), CollectorError> {
+        let Some(resource) = self.resource(kind) else { return Ok(()) };
+        let api = self.api(resource, object.namespace.as_deref());
+        self.change_metadata(&api, object, |live| {
+            let finalizers = live.finalizers.clone().unwrap_or_default();
+            let kept: Vec<&String> = finalizers.iter().filter(|have| *have != finalizer).collect();
+            if kept.len() == finalizers.len() {
+                return None;
+            }
+            let kept = if kept.is_empty() { Value::Null } else { json!(kept) };
+            Some(json!({"finalizers": kept}))
+        })
+        .await
+    }
+
+    /// An owner deleted with `orphan`: its dependents lose their references to it, then it
+    /// loses the finalizer (`attemptToOrphan`). Dependents the caches have not seen yet keep
+    /// theirs, as in Kubernetes, whose graph is a cache too.
+    async fn orphan_dependents(&self, kind: usize, owner: &ObjectMeta) -> Result<(), CollectorError> {
+        let uid: HashSet<String> = owner.uid.iter().cloned().collect();
+        let dependents = self.dependents(owner);
+        for (dependent_kind, dependent) in &dependents {
+            let Some(resource) = self.resource(*dependent_kind) else { continue };
+            let api = self.api(resource, dependent.namespace.as_deref());
+            self.remove_owner_references(&api, dependent, &uid).await?;
+        }
+        let (namespace, name) = (field(owner.namespace.as_deref()), field(owner.name.as_deref()));
+        tracing::info!(namespace, name, dependents = dependents.len(), "dependents orphaned; releasing the owner");
+        self.remove_finalizer(kind, owner, ORPHAN).await
+    }
+
+    /// An owner deleted in the foreground: its dependents go (each deletes itself when it sees
+    /// its owner waiting for it), and it loses the finalizer once none that blocks it is left
+    /// (`processDeletingDependentsItem`).
+    async fn delete_dependents(&self, kind: usize, owner: &ObjectMeta) -> Result<Action, CollectorError> {
+        let uid = field(owner.uid.as_deref());
+        let (namespace, name) = (field(owner.namespace.as_deref()), field(owner.name.as_deref()));
+        let blocking = self
+            .dependents(owner)
+            .iter()
+            .filter(|(_, dependent)| {
+                let references = dependent.owner_references.as_deref().unwrap_or_default();
+                references.iter().any(|reference| reference.uid == uid && reference.block_owner_deletion == Some(true))
+            })
+            .count();
+        if blocking > 0 {
+            tracing::debug!(namespace, name, blocking, "waiting for dependents to go");
+            return Ok(Action::requeue(BLOCKED_RECHECK));
+        }
+        tracing::info!(namespace, name, "dependents gone; releasing the owner");
+        self.remove_finalizer(kind, owner, FOREGROUND).await?;
+        Ok(Action::requeue(RESYNC))
+    }
+}
+
+fn state_of(owner: &ObjectMeta) -> Owner {
+    if owner.deletion_timestamp.is_some() && has_finalizer(owner, FOREGROUND) { Owner::Waiting } else { Owner::Live }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use k8s_openapi::api::apps::v1::ReplicaSet;
+
+    use super::*;
+
+    fn reference(uid: &str) -> OwnerReference {
+        OwnerReference { api_version: "apps/v1".into(), kind: "ReplicaSet".into(), name: format!("rs-{uid}"), uid: uid.into(), ..OwnerReference::default() }
+    }
+
+    #[test]
+    fn verdicts_follow_kubernetes_attempt_to_delete() {
+        let keep = [(reference("a"), Owner::Live), (reference("b"), Owner::Live)];
+        assert_eq!(verdict(&keep), Verdict::Keep);
+        let partly = [(reference("a"), Owner::Live), (reference("b"), Owner::Gone), (reference("c"), Owner::Waiting)];
+        assert_eq!(verdict(&partly), Verdict::Detach(["b".to_string(), "c".to_string()].into_iter().collect()));
+        assert_eq!(verdict(&[(reference("a"), Owner::Gone), (reference("b"), Owner::Gone)]), Verdict::Delete);
+        assert_eq!(verdict(&[(reference("a"), Owner::Gone), (reference("b"), Owner::Waiting)]), Verdict::DeleteForWaitingOwner);
+    }
+
+    #[test]
+    fn owners_are_matched_by_group_and_kind() {
+        let store: Store<ReplicaSet> = kube::runtime::reflector::store().0;
+        let watched = Watched::new("test", true, store, futures::stream::empty::<Arc<ReplicaSet>>);
+        assert!(watched.is(&reference("a")));
+        let other_version = OwnerReference { api_version: "apps/v1beta2".into(), ..reference("a") };
+        assert!(watched.is(&other_version));
+        let other_group = OwnerReference { api_version: "extensions/v1beta1".into(), ..reference("a") };
+        assert!(!watched.is(&other_group));
+        assert_eq!(group_of("v1"), "");
+    }
+
+    #[test]
+    fn only_a_foreground_deletion_makes_an_owner_wait() {
+        let mut owner = ObjectMeta { deletion_timestamp: Some(Time(jiff::Timestamp::now())), ..ObjectMeta::default() };
+        assert_eq!(state_of(&owner), Owner::Live);
+        owner.finalizers = Some(vec![ORPHAN.into()]);
+        assert_eq!(state_of(&owner), Owner::Live);
+        owner.finalizers = Some(vec![FOREGROUND.into()]);
+        assert_eq!(state_of(&owner), Owner::Waiting);
+    }
 }

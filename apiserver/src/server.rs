@@ -43,6 +43,12 @@ pub struct Config {
     /// any revision of the last interval.
     #[arg(long, default_value_t = 300)]
     pub compaction_interval_seconds: u64,
+    /// The tolerationSeconds of the not-ready toleration every pod gets unless it has its own.
+    #[arg(long, default_value_t = 300)]
+    pub default_not_ready_toleration_seconds: i64,
+    /// The tolerationSeconds of the unreachable toleration every pod gets unless it has its own.
+    #[arg(long, default_value_t = 300)]
+    pub default_unreachable_toleration_seconds: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +65,7 @@ pub enum ServeError {
 
 /// Opens the store, serves until SIGINT/SIGTERM, then returns.
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    crate::admission::set_default_tolerations(config.default_not_ready_toleration_seconds, config.default_unreachable_toleration_seconds);
     let store: Arc<dyn Store> = match config.storage {
         StorageKind::Embedded => {
             tokio::fs::create_dir_all(&config.data_dir)

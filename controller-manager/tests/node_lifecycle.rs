@@ -18,6 +18,9 @@ const NS: &str = "work";
 const GRACE: &str = "--node-monitor-grace-period-seconds=3";
 const PERIOD: &str = "--node-monitor-period-seconds=1";
 const TOLERATION: &str = "--default-unreachable-toleration-seconds=2";
+/// The apiserver gives pods their default tolerations (DefaultTolerationSeconds), as in
+/// Kubernetes; the controller's flag covers pods that came without.
+const APISERVER_TOLERATIONS: &[&str] = &["--default-not-ready-toleration-seconds=2", "--default-unreachable-toleration-seconds=2"];
 const WITHIN: Duration = Duration::from_secs(20);
 
 fn now() -> String {
@@ -178,7 +181,7 @@ fn deleting(pod: &Value) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_node_goes_unknown_its_pods_are_evicted_and_it_recovers() {
-    let cluster = Arc::new(Cluster::start());
+    let cluster = Arc::new(Cluster::start_with(APISERVER_TOLERATIONS));
     let _manager = cluster.controller_manager(&[GRACE, PERIOD, TOLERATION, "--controllers=nodelifecycle"]);
     cluster.namespace(NS).await;
     let lost = kubelet_node(&cluster, "lost").await;
@@ -244,7 +247,7 @@ async fn lost_node_goes_unknown_its_pods_are_evicted_and_it_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_its_kubelet_calls_not_ready_is_tainted_not_ready() {
-    let cluster = Arc::new(Cluster::start());
+    let cluster = Arc::new(Cluster::start_with(APISERVER_TOLERATIONS));
     let _manager = cluster.controller_manager(&[GRACE, PERIOD, TOLERATION, "--controllers=nodelifecycle"]);
     cluster.namespace(NS).await;
     kubelet_node(&cluster, "sick").await;
@@ -265,7 +268,7 @@ async fn node_its_kubelet_calls_not_ready_is_tainted_not_ready() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_every_node_evicts_nothing() {
-    let cluster = Arc::new(Cluster::start());
+    let cluster = Arc::new(Cluster::start_with(&["--default-not-ready-toleration-seconds=30", "--default-unreachable-toleration-seconds=30"]));
     // A long default toleration: a node seen lost a pass before the other may be tainted for
     // that pass, as in Kubernetes; what matters is that the taint goes when all are lost.
     let _manager = cluster.controller_manager(&[GRACE, PERIOD, "--default-unreachable-toleration-seconds=30", "--controllers=nodelifecycle"]);
@@ -333,7 +336,7 @@ async fn live_pods(cluster: &Cluster) -> Vec<(String, String, bool)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pods_of_a_lost_node_are_replaced_on_another() {
-    let cluster = Arc::new(Cluster::start());
+    let cluster = Arc::new(Cluster::start_with(APISERVER_TOLERATIONS));
     let _manager = cluster.controller_manager(&[GRACE, PERIOD, TOLERATION, "--controllers=nodelifecycle,replicaset"]);
     let scheduler = common::testing::workspace_binary("scheduler");
     assert!(scheduler.exists(), "{} is missing: build it first (cargo build -p scheduler)", scheduler.display());

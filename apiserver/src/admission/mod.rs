@@ -84,6 +84,18 @@ pub struct Admitted {
 }
 
 /// Create: decode the object as its kind's typed struct, apply Kubernetes' defaults, validate.
+/// The DefaultTolerationSeconds plugin's two flags (not-ready, unreachable), set once at start;
+/// Kubernetes' 300 s each until then.
+static DEFAULT_TOLERATIONS: std::sync::OnceLock<(i64, i64)> = std::sync::OnceLock::new();
+
+pub fn set_default_tolerations(not_ready_seconds: i64, unreachable_seconds: i64) {
+    let _ = DEFAULT_TOLERATIONS.set((not_ready_seconds, unreachable_seconds));
+}
+
+fn default_tolerations() -> (i64, i64) {
+    DEFAULT_TOLERATIONS.get().copied().unwrap_or((300, 300))
+}
+
 pub fn admit_create(resource: &ResourceType, object: Value, validation: FieldValidation) -> Result<Admitted, ApiError> {
     dispatch(resource, object, None, Operation::Create, validation)
 }

@@ -143,9 +143,9 @@ impl Kind for Pod {
 /// The DefaultTolerationSeconds admission plugin: a pod that does not say how long it stays on a
 /// not-ready or unreachable node stays 300 s, after which the node lifecycle controller evicts it.
 fn add_default_tolerations(spec: &mut PodSpec) {
-    const SECONDS: i64 = 300;
+    let (not_ready, unreachable) = super::default_tolerations();
     let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
-    for key in ["node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"] {
+    for (key, seconds) in [("node.kubernetes.io/not-ready", not_ready), ("node.kubernetes.io/unreachable", unreachable)] {
         let covered = tolerations.iter().any(|toleration| {
             let toleration_key = toleration.key.as_deref().unwrap_or_default();
             let effect = toleration.effect.as_deref().unwrap_or_default();
@@ -156,7 +156,7 @@ fn add_default_tolerations(spec: &mut PodSpec) {
                 key: Some(key.into()),
                 operator: Some("Exists".into()),
                 effect: Some("NoExecute".into()),
-                toleration_seconds: Some(SECONDS),
+                toleration_seconds: Some(seconds),
                 value: None,
             });
         }

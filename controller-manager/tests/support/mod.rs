@@ -15,7 +15,12 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn start() -> Self {
-        Self { server: ApiServer::start(Storage::Embedded).unwrap(), http: reqwest::Client::new() }
+        Self::start_with(&[])
+    }
+
+    /// With extra apiserver flags.
+    pub fn start_with(apiserver_args: &[&str]) -> Self {
+        Self { server: ApiServer::start_with_args(Storage::Embedded, apiserver_args).unwrap(), http: reqwest::Client::new() }
     }
 
     /// The controller-manager with `extra` flags (leader election off unless asked for).

@@ -43,7 +43,51 @@ on_both_stores!(
     object_lifecycle_follows_kubernetes_semantics,
     system_namespaces_exist_from_the_start_and_stay,
     a_uid_in_the_body_must_be_the_objects,
+    deletion_follows_grace_periods_and_propagation_policies,
 );
+
+async fn deletion_follows_grace_periods_and_propagation_policies(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap();
+    let client = Client::new(&server);
+    let pods = "/api/v1/namespaces/default/pods";
+    let pod = |name: &str| json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    for name in ["stopping", "finished"] {
+        assert_eq!(client.json("POST", pods, &pod(name)).await.0, 201);
+        let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}, "target": {"kind": "Node", "name": "node-1"}});
+        assert_eq!(client.json("POST", &format!("{pods}/{name}/binding"), &binding).await.0, 201);
+    }
+    // A pod stopping on its node stays while its kubelet reports on it.
+    let (code, marked) = client.json("DELETE", &format!("{pods}/stopping"), &json!({})).await;
+    assert_eq!((code, marked["metadata"]["deletionGracePeriodSeconds"].as_i64()), (200, Some(30)), "{marked}");
+    let status = json!({"status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "False"}]}});
+    let (code, _) = client.send("PATCH", &format!("{pods}/stopping/status"), "application/merge-patch+json", status.to_string().into_bytes()).await;
+    assert_eq!(code, 200);
+    assert_eq!(client.json("GET", &format!("{pods}/stopping"), &Value::Null).await.0, 200, "a status update during the grace period keeps the pod");
+    assert_eq!(client.json("DELETE", &format!("{pods}/stopping"), &json!({"gracePeriodSeconds": 0})).await.0, 200);
+    assert_eq!(client.json("GET", &format!("{pods}/stopping"), &Value::Null).await.0, 404);
+
+    // A finished pod has nothing to stop: it goes at once.
+    let finished = json!({"status": {"phase": "Succeeded"}});
+    let (code, _) = client.send("PATCH", &format!("{pods}/finished/status"), "application/merge-patch+json", finished.to_string().into_bytes()).await;
+    assert_eq!(code, 200);
+    assert_eq!(client.json("DELETE", &format!("{pods}/finished"), &json!({})).await.0, 200);
+    assert_eq!(client.json("GET", &format!("{pods}/finished"), &Value::Null).await.0, 404);
+
+    // Each policy replaces the garbage-collector finalizer an earlier delete asked for.
+    let mut held = configmap("held", "1");
+    held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    assert_eq!(client.json("POST", "/api/v1/namespaces/default/configmaps", &held).await.0, 201);
+    let path = "/api/v1/namespaces/default/configmaps/held";
+    for (policy, expected) in [
+        ("Orphan", json!(["example.com/hold", "orphan"])),
+        ("Foreground", json!(["example.com/hold", "foregroundDeletion"])),
+        ("Background", json!(["example.com/hold"])),
+    ] {
+        let (code, object) = client.json("DELETE", path, &json!({"propagationPolicy": policy})).await;
+        assert_eq!(code, 200, "{object}");
+        assert_eq!(object["metadata"]["finalizers"], expected, "after {policy}");
+    }
+}
 
 async fn a_uid_in_the_body_must_be_the_objects(storage: Storage) {
     let server = ApiServer::start(storage).unwrap();

@@ -342,8 +342,12 @@ fn updated(target: &Target, name: &str, current: &Value, body: &Value, validatio
 }
 
 /// Whether an object being deleted has no finalizers left (for namespaces, in spec too).
+/// Deleted, with nothing left to wait for: no finalizers and no grace period still running (a
+/// kubelet updating the status of a pod it is stopping must not remove it; `shouldDeleteDuringUpdate`).
 fn finalized(object: &Value) -> bool {
+    let grace = meta::metadata(object).and_then(|metadata| metadata.get("deletionGracePeriodSeconds")).and_then(Value::as_i64).unwrap_or(0);
     meta::is_being_deleted(object)
+        && grace == 0
         && meta::finalizers(object).is_empty()
         && object.pointer("/spec/finalizers").and_then(Value::as_array).is_none_or(Vec::is_empty)
 }
@@ -681,20 +685,25 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
     }
     let mut object = current.clone();
     let mut finalizers = meta::finalizers(&object);
-    let extra = match options.propagation.as_deref() {
-        Some("Foreground") => Some("foregroundDeletion"),
-        Some("Orphan") => Some("orphan"),
-        _ => None,
-    };
-    if let Some(extra) = extra {
-        if !finalizers.iter().any(|finalizer| finalizer == extra) {
-            finalizers.push(extra.to_string());
+    // A policy given replaces the one an earlier delete asked for, as Kubernetes swaps the
+    // garbage collector's finalizers; none given leaves them.
+    if let Some(policy) = options.propagation.as_deref() {
+        let before = finalizers.clone();
+        finalizers.retain(|finalizer| finalizer != "orphan" && finalizer != "foregroundDeletion");
+        match policy {
+            "Foreground" => finalizers.push("foregroundDeletion".to_string()),
+            "Orphan" => finalizers.push("orphan".to_string()),
+            _ => {}
+        }
+        if finalizers != before {
             meta::set(&mut object, "finalizers", json!(finalizers));
         }
     }
     // Pods on a node stop gracefully: the kubelet kills the containers and then deletes the
-    // pod with grace 0. A pod never bound to a node has nothing to stop.
-    let pod_grace = if resource.kind == "Pod" && object.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|node| !node.is_empty()) {
+    // pod with grace 0. A pod never bound to a node, or finished, has nothing to stop.
+    let finished = matches!(object.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
+    let bound = object.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|node| !node.is_empty());
+    let pod_grace = if resource.kind == "Pod" && bound && !finished {
         let spec_grace = object.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
         Some(options.grace_period.unwrap_or(spec_grace))
     } else {

@@ -13,9 +13,10 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
-/// How many changes a slow controller may fall behind before it misses some (it then relies
-/// on its periodic resync, and says so in the log).
-const BACKLOG: usize = 65_536;
+/// How many changes a slow controller may fall behind before it misses some; it then gets every
+/// object of the store as changed. The channel keeps this many objects alive, so it is a bound on
+/// memory too.
+const BACKLOG: usize = 8_192;
 
 pub struct Informer<K: Resource<DynamicType = ()> + 'static> {
     store: Store<K>,
@@ -56,16 +57,29 @@ where
     }
 
     /// Every object that changes from now on (deleted ones included, as they were last seen).
+    /// A controller that falls too far behind gets every object in the store instead of what it
+    /// missed; deletions it missed are caught by its periodic resync.
     pub fn changes(&self) -> impl Stream<Item = Arc<K>> + Send + use<K> {
         let what = self.what;
-        futures::stream::unfold(self.changes.subscribe(), move |mut receiver| async move {
-            loop {
-                match receiver.recv().await {
-                    Ok(object) => return Some((object, receiver)),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(watch = what, missed, "a controller fell behind; the periodic resync will catch up");
+        let store = self.store.clone();
+        futures::stream::unfold((self.changes.subscribe(), Vec::new()), move |(mut receiver, mut replay): (broadcast::Receiver<Arc<K>>, Vec<Arc<K>>)| {
+            let store = store.clone();
+            async move {
+                if let Some(object) = replay.pop() {
+                    return Some((object, (receiver, replay)));
+                }
+                loop {
+                    match receiver.recv().await {
+                        Ok(object) => return Some((object, (receiver, replay))),
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(watch = what, missed, "a controller fell behind; it gets everything again");
+                            replay = store.state();
+                            if let Some(object) = replay.pop() {
+                                return Some((object, (receiver, replay)));
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
             }
         })

@@ -146,13 +146,21 @@ async fn reconcile(set: Arc<ReplicaSet>, controller: Arc<Controller>) -> Result<
 
     // Claim: adopt matching orphans, release owned pods that no longer match.
     let mut owned: Vec<Arc<Pod>> = Vec::new();
-    for pod in context.pods.store().state().into_iter().filter(|pod| pod.metadata.namespace.as_deref() == Some(namespace.as_str())) {
-        let labels = pod.metadata.labels.clone().unwrap_or_default();
-        let matches = !selector.is_empty() && selector.matches(&labels);
+    let no_labels = std::collections::BTreeMap::new();
+    for pod in context.pods.store().state() {
+        if pod.metadata.namespace.as_deref() != Some(namespace.as_str()) {
+            continue;
+        }
+        // Pods of other controllers are none of this set's business: skip them before looking
+        // at labels, as most pods of a busy namespace are such.
         let controller_ref = pod.metadata.owner_references.iter().flatten().find(|owner| owner.controller == Some(true));
+        if controller_ref.is_some_and(|owner| owner.uid != uid) {
+            continue;
+        }
+        let matches = !selector.is_empty() && selector.matches(pod.metadata.labels.as_ref().unwrap_or(&no_labels));
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
         match controller_ref {
-            Some(owner) if owner.uid == uid => {
+            Some(_) => {
                 if matches {
                     owned.push(pod);
                 } else {
@@ -170,7 +178,7 @@ async fn reconcile(set: Arc<ReplicaSet>, controller: Arc<Controller>) -> Result<
                     Err(err) => return Err(err.into()),
                 }
             }
-            _ => {}
+            None => {}
         }
     }
     let active: Vec<Arc<Pod>> = owned.iter().filter(|pod| is_active(pod)).cloned().collect();
@@ -282,19 +290,22 @@ impl Controller {
         let results: Vec<Result<Pod, kube::Error>> =
             futures::stream::iter(0..count).map(|_| pods.create(&params, &pod)).buffer_unordered(BURST).collect().await;
         let mut first_error = None;
+        let mut events = Vec::new();
         for result in results {
             match result {
                 Ok(created) => {
                     let pod_name = created.metadata.name.clone().unwrap_or_default();
                     self.expect(&uid, Some(pod_name.clone()), None);
-                    self.event(set, "Normal", "SuccessfulCreate", &format!("Created pod: {pod_name}")).await;
+                    events.push(("Normal", "SuccessfulCreate", format!("Created pod: {pod_name}")));
                 }
                 Err(err) => {
-                    self.event(set, "Warning", "FailedCreate", &format!("Error creating: {err}")).await;
+                    events.push(("Warning", "FailedCreate", format!("Error creating: {err}")));
                     first_error.get_or_insert(err);
                 }
             }
         }
+        // Recorded side by side: a set of fifty pods need not wait for fifty event writes in turn.
+        futures::future::join_all(events.iter().map(|(kind, reason, message)| self.event(set, kind, reason, message))).await;
         first_error.map_or(Ok(()), |err| Err(err.into()))
     }
 
@@ -316,9 +327,10 @@ impl Controller {
             .collect()
             .await;
         let mut first_error = None;
+        let mut events = Vec::new();
         for (pod_name, result) in results {
             match result {
-                Ok(()) => self.event(set, "Normal", "SuccessfulDelete", &format!("Deleted pod: {pod_name}")).await,
+                Ok(()) => events.push(("Normal", "SuccessfulDelete", format!("Deleted pod: {pod_name}"))),
                 Err(err) => {
                     // Not deleted: nothing to wait for.
                     if let Ok(mut expectations) = self.expectations.lock() {
@@ -326,11 +338,12 @@ impl Controller {
                             expected.deleted.remove(&pod_name);
                         }
                     }
-                    self.event(set, "Warning", "FailedDelete", &format!("Error deleting: {err}")).await;
+                    events.push(("Warning", "FailedDelete", format!("Error deleting: {err}")));
                     first_error.get_or_insert(err);
                 }
             }
         }
+        futures::future::join_all(events.iter().map(|(kind, reason, message)| self.event(set, kind, reason, message))).await;
         first_error.map_or(Ok(()), |err| Err(err.into()))
     }
 

@@ -319,3 +319,30 @@ async fn a_controller_manager_killed_mid_rollout_converges_to_the_same_end() {
     let replicas: BTreeSet<(i64, String)> = sets.values().cloned().collect();
     assert_eq!(replicas, BTreeSet::from([(0, "1".to_string()), (6, "2".to_string())]), "{sets:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_that_makes_no_progress_says_so_after_its_deadline() {
+    let cluster = Arc::new(Cluster::start());
+    let _manager = cluster.controller_manager(&["--controllers=replicaset,deployment"]);
+    cluster.namespace(NS).await;
+    // No node runs the pods: they never become ready.
+    let mut body = deployment("stuck", 2, "busybox:1", json!({"type": "RollingUpdate"}));
+    body["spec"]["progressDeadlineSeconds"] = json!(2);
+    cluster.create(&format!("/apis/apps/v1/namespaces/{NS}/deployments"), &body).await;
+    let conditions = cluster
+        .wait_for("the deadline to pass", Duration::from_secs(20), || async {
+            let deployment = cluster.get(&format!("/apis/apps/v1/namespaces/{NS}/deployments/stuck")).await;
+            let conditions = deployment["status"]["conditions"].as_array().cloned().unwrap_or_default();
+            let exceeded = conditions.iter().any(|c| c["type"] == "Progressing" && c["status"] == "False" && c["reason"] == "ProgressDeadlineExceeded");
+            if exceeded { Ok(conditions) } else { Err(format!("{conditions:?}")) }
+        })
+        .await;
+    let available = conditions.iter().find(|c| c["type"] == "Available").cloned().unwrap_or_default();
+    assert_eq!((available["status"].as_str(), available["reason"].as_str()), (Some("False"), Some("MinimumReplicasUnavailable")), "{conditions:?}");
+    let status = std::process::Command::new("kubectl")
+        .args([&format!("--kubeconfig={}", cluster.server.kubeconfig().display()), "-n", NS, "rollout", "status", "deployment/stuck", "--timeout=5s"])
+        .output()
+        .unwrap();
+    assert!(!status.status.success());
+    assert!(String::from_utf8_lossy(&status.stderr).contains("exceeded its progress deadline"), "{status:?}");
+}

@@ -392,6 +392,22 @@ impl Collector {
         found
     }
 
+    /// Every collected object that `owner` owns, read from the API rather than the caches.
+    async fn live_dependents(&self, owner: &ObjectMeta) -> Result<Vec<(usize, ObjectMeta)>, CollectorError> {
+        let uid = field(owner.uid.as_deref());
+        let mut found = Vec::new();
+        for (kind, watched) in self.kinds.iter().enumerate() {
+            let namespace = owner.namespace.as_deref().filter(|_| watched.namespaced);
+            if owner.namespace.is_some() && !watched.namespaced {
+                // A namespaced owner cannot own cluster-scoped objects.
+                continue;
+            }
+            let list = self.api(&watched.resource, namespace).list(&kube::api::ListParams::default()).await.map_err(|source| CollectorError::api(owner, source))?;
+            found.extend(list.items.into_iter().filter(|item| refers_to(&item.metadata, uid)).map(|item| (kind, item.metadata)));
+        }
+        Ok(found)
+    }
+
     /// Deletes `object` if its owners are all gone, or drops the references to the gone ones
     /// if some owner is still there (`attemptToDeleteItem`).
     async fn collect_if_orphaned(&self, kind: usize, object: &ObjectMeta) -> Result<(), CollectorError> {
@@ -510,13 +526,14 @@ impl Collector {
         Ok(known)
     }
 
-    /// Deletes `object` with `policy`, its uid as the precondition: a new object of the same
-    /// name is not the one judged here.
+    /// Deletes `object` with `policy`, its uid and resourceVersion as preconditions: a new
+    /// object of the same name is not the one judged here, and neither is this one changed since
+    /// (say, orphaned by its owner's deletion between our read and this delete).
     async fn delete(&self, api: &Api<DynamicObject>, kind: &str, object: &ObjectMeta, policy: PropagationPolicy) -> Result<(), CollectorError> {
         let (namespace, name) = (field(object.namespace.as_deref()), field(object.name.as_deref()));
         let options = DeleteParams {
             propagation_policy: Some(policy.clone()),
-            preconditions: Some(Preconditions { uid: object.uid.clone(), resource_version: None }),
+            preconditions: Some(Preconditions { uid: object.uid.clone(), resource_version: object.resource_version.clone() }),
             ..DeleteParams::default()
         };
         tracing::info!(kind, namespace, name, propagation = ?policy, "deleting a dependent whose owners are gone or deleting their dependents");
@@ -593,11 +610,12 @@ impl Collector {
     }
 
     /// An owner deleted with `orphan`: its dependents lose their references to it, then it
-    /// loses the finalizer (`attemptToOrphan`). Dependents the caches have not seen yet keep
-    /// theirs, as in Kubernetes, whose graph is a cache too.
+    /// loses the finalizer (`attemptToOrphan`). The dependents are listed live, not from the
+    /// caches: one created just before the delete and not cached yet would otherwise keep its
+    /// reference, and be collected as soon as the owner is gone.
     async fn orphan_dependents(&self, kind: usize, owner: &ObjectMeta) -> Result<(), CollectorError> {
         let uid: HashSet<String> = owner.uid.iter().cloned().collect();
-        let dependents = self.dependents(owner);
+        let dependents = self.live_dependents(owner).await?;
         for (dependent_kind, dependent) in &dependents {
             let Some(resource) = self.resource(*dependent_kind) else { continue };
             let api = self.api(resource, dependent.namespace.as_deref());

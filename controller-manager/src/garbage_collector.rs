@@ -58,7 +58,6 @@ const WRITE_ATTEMPTS: usize = 3;
 /// A kind's informer store, seen as metadata.
 trait Objects: Send + Sync {
     fn find(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta>;
-    fn each(&self, visit: &mut dyn FnMut(&ObjectMeta));
 }
 
 impl<K> Objects for Store<K>
@@ -71,12 +70,6 @@ where
             reference = reference.within(namespace);
         }
         self.get(&reference).map(|object| object.meta().clone())
-    }
-
-    fn each(&self, visit: &mut dyn FnMut(&ObjectMeta)) {
-        for object in self.state() {
-            visit(object.meta());
-        }
     }
 }
 
@@ -378,19 +371,6 @@ impl Collector {
         }
     }
 
-    /// Every collected object that `owner` owns (in its namespace, when it has one).
-    fn dependents(&self, owner: &ObjectMeta) -> Vec<(usize, ObjectMeta)> {
-        let uid = field(owner.uid.as_deref());
-        let mut found = Vec::new();
-        for (kind, watched) in self.kinds.iter().enumerate() {
-            watched.objects.each(&mut |meta| {
-                if refers_to(meta, uid) && (owner.namespace.is_none() || meta.namespace == owner.namespace) {
-                    found.push((kind, meta.clone()));
-                }
-            });
-        }
-        found
-    }
 
     /// Every collected object that `owner` owns, read from the API rather than the caches.
     async fn live_dependents(&self, owner: &ObjectMeta) -> Result<Vec<(usize, ObjectMeta)>, CollectorError> {
@@ -431,20 +411,22 @@ impl Collector {
             owners.push((reference, state));
         }
         let kind_name = resource.kind.as_str();
-        match verdict(&owners) {
+        let decision = verdict(&owners);
+        // Whether it has dependents decides how a dependent of a waiting owner is deleted; they
+        // are read live, as one created a moment ago may not be cached yet.
+        let dependents = if decision == Verdict::DeleteForWaitingOwner { self.live_dependents(&live.metadata).await? } else { Vec::new() };
+        match decision {
             Verdict::Keep => Ok(()),
             Verdict::Detach(uids) => {
                 tracing::info!(kind = kind_name, namespace = field(namespace), name, owners = ?uids, "removing references to owners that are gone or deleting their dependents");
                 self.remove_owner_references(&api, &live.metadata, &uids).await
             }
-            Verdict::DeleteForWaitingOwner if !self.dependents(&live.metadata).is_empty() => {
+            Verdict::DeleteForWaitingOwner if !dependents.is_empty() => {
                 // A dependent that is itself waiting for this object would wait forever on a
                 // blocking reference: make this object's references non-blocking first, as
                 // Kubernetes' cycle breaking does.
-                let waiting_below = self
-                    .dependents(&live.metadata)
-                    .iter()
-                    .any(|(_, dependent)| dependent.deletion_timestamp.is_some() && has_finalizer(dependent, FOREGROUND));
+                let waiting_below =
+                    dependents.iter().any(|(_, dependent)| dependent.deletion_timestamp.is_some() && has_finalizer(dependent, FOREGROUND));
                 if waiting_below {
                     self.unblock_owner_references(&api, &live.metadata).await?;
                 }
@@ -632,8 +614,11 @@ impl Collector {
     async fn delete_dependents(&self, kind: usize, owner: &ObjectMeta) -> Result<Action, CollectorError> {
         let uid = field(owner.uid.as_deref());
         let (namespace, name) = (field(owner.namespace.as_deref()), field(owner.name.as_deref()));
+        // Read live, as for orphaning: a dependent created just before the delete may not be
+        // cached yet, and releasing the owner early would orphan it.
         let blocking = self
-            .dependents(owner)
+            .live_dependents(owner)
+            .await?
             .iter()
             .filter(|(_, dependent)| {
                 let references = dependent.owner_references.as_deref().unwrap_or_default();

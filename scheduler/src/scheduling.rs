@@ -33,7 +33,8 @@ enum Input {
 }
 
 enum Report {
-    Scheduled { info: Arc<PodInfo>, node: String },
+    /// Only the reference: the pod object is not kept alive while events queue up.
+    Scheduled { pod: ObjectReference, node: String },
     Unschedulable { info: Arc<PodInfo>, message: String },
 }
 
@@ -178,7 +179,7 @@ impl State {
             Input::Bound { info, node, outcome } => match outcome {
                 Ok(()) => {
                     self.queue.remove(&info.uid);
-                    let _ = self.reports.try_send(Report::Scheduled { info, node });
+                    let _ = self.reports.try_send(Report::Scheduled { pod: reference(&*info.pod), node });
                 }
                 // Gone, or bound by someone else meanwhile: the watch tells the rest.
                 Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {
@@ -355,20 +356,24 @@ async fn report(client: kube::Client, identity: String, queue: mpsc::Receiver<Re
         .for_each_concurrent(16, |report| {
             let (client, recorder) = (client.clone(), recorder.clone());
             async move {
-                let (info, kind, reason, action, message) = match report {
-                    Report::Scheduled { info, node } => {
-                        let message = format!("Successfully assigned {}/{} to {node}", info.namespace, info.name);
-                        (info, "Normal", "Scheduled", "Binding", message)
+                let (pod, kind, reason, action, message) = match report {
+                    Report::Scheduled { pod, node } => {
+                        let message = format!(
+                            "Successfully assigned {}/{} to {node}",
+                            pod.namespace.as_deref().unwrap_or_default(),
+                            pod.name.as_deref().unwrap_or_default()
+                        );
+                        (pod, "Normal", "Scheduled", "Binding", message)
                     }
                     Report::Unschedulable { info, message } => {
                         if let Err(err) = set_unschedulable_condition(&client, &info, &message).await {
                             tracing::warn!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot set the PodScheduled condition");
                         }
-                        (info, "Warning", "FailedScheduling", "Scheduling", message)
+                        (reference(&*info.pod), "Warning", "FailedScheduling", "Scheduling", message)
                     }
                 };
-                if let Err(err) = recorder.record(&reference(&*info.pod), kind, reason, action, &message).await {
-                    tracing::debug!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot record event");
+                if let Err(err) = recorder.record(&pod, kind, reason, action, &message).await {
+                    tracing::debug!(namespace = ?pod.namespace, pod = ?pod.name, error = %err, "cannot record event");
                 }
             }
         })

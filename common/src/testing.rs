@@ -16,6 +16,23 @@ pub enum HarnessError {
     NotHealthy { program: String, waited: Duration, log: String, tail: String },
     #[error("harness I/O: {0}")]
     Io(#[from] std::io::Error),
+    #[error("building the release binaries {0:?} failed")]
+    Build(Vec<String>),
+}
+
+/// Builds the release binaries a benchmark runs (other packages' binaries, which `cargo bench -p`
+/// does not build), unless `$APISERVER_BIN` says they are provided.
+pub fn build_release_binaries(packages: &[&str]) -> Result<(), HarnessError> {
+    if std::env::var_os("APISERVER_BIN").is_some() {
+        return Ok(());
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut command = Command::new(cargo);
+    command.args(["build", "--release", "--locked"]);
+    for package in packages {
+        command.args(["-p", package, "--bin", package]);
+    }
+    if command.status()?.success() { Ok(()) } else { Err(HarnessError::Build(packages.iter().map(|p| p.to_string()).collect())) }
 }
 
 /// One child process with its log file: started, polled until healthy, killed on drop.

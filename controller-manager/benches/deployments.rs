@@ -6,7 +6,6 @@
 //!
 //! Run: `cargo bench -p controller-manager --bench deployments` (`-- --quick` for 100).
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::testing::{ApiServer, Component, Storage, free_port, measure, peak_rss_kib};
@@ -111,15 +110,7 @@ async fn bench(server: &ApiServer, deployments: usize) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|arg| arg == "--quick");
     let deployments = if quick { 100 } else { 1_000 };
-    // The apiserver is another package's binary, which `cargo bench -p controller-manager` does
-    // not build; the controller-manager is built in release too.
-    if std::env::var_os("APISERVER_BIN").is_none() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo)
-            .args(["build", "--release", "--locked", "-p", "apiserver", "--bin", "apiserver", "-p", "controller-manager", "--bin", "controller-manager"])
-            .status()?;
-        anyhow::ensure!(built.success(), "building the apiserver and the controller-manager failed");
-    }
+    common::testing::build_release_binaries(&["apiserver", "controller-manager"])?;
     let server = ApiServer::start(Storage::Embedded)?;
     println!("controller-manager benchmark: {deployments} deployments of {REPLICAS} replicas, apiserver on the embedded store");
     println!();

@@ -13,7 +13,7 @@ use common::selector::LabelSelector;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector as K8sSelector, ObjectMeta, OwnerReference, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector as K8sSelector, ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -168,7 +168,7 @@ async fn reconcile(deployment: Arc<Deployment>, controller: Arc<Controller>) -> 
             Some(owner) if owner.uid == uid => owned.push((*set).clone()),
             None if !selector.is_empty() && selector.matches(&labels) && set.metadata.deletion_timestamp.is_none() => {
                 let mut references = set.metadata.owner_references.clone().unwrap_or_default();
-                references.push(owner_reference(&deployment));
+                references.push(framework::controller_reference(&*deployment));
                 let patch = serde_json::json!({"metadata": {"ownerReferences": references, "resourceVersion": set.metadata.resource_version}});
                 match sets_api.patch(set.metadata.name.as_deref().unwrap_or_default(), &PatchParams::default(), &Patch::Merge(patch)).await {
                     Ok(adopted) => owned.push(adopted),
@@ -219,17 +219,6 @@ async fn reconcile(deployment: Arc<Deployment>, controller: Arc<Controller>) -> 
     update_status(context, &deployment, &owned, new_set, paused).await
 }
 
-fn owner_reference(deployment: &Deployment) -> OwnerReference {
-    OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "Deployment".into(),
-        name: deployment.metadata.name.clone().unwrap_or_default(),
-        uid: deployment.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
 async fn annotate(sets: &Api<ReplicaSet>, set: &ReplicaSet, pairs: &[(&str, String)]) -> Result<ReplicaSet, ReconcileError> {
     let annotations: BTreeMap<&str, &str> = pairs.iter().map(|(key, value)| (*key, value.as_str())).collect();
     let patch = serde_json::json!({"metadata": {"annotations": annotations}});
@@ -266,7 +255,7 @@ impl Controller {
                     (DESIRED.to_string(), desired.to_string()),
                     (MAX_REPLICAS.to_string(), max_replicas.to_string()),
                 ])),
-                owner_references: Some(vec![owner_reference(deployment)]),
+                owner_references: Some(vec![framework::controller_reference(deployment)]),
                 ..ObjectMeta::default()
             },
             spec: Some(ReplicaSetSpec {

@@ -97,6 +97,19 @@ fn queue_key<K: Resource<DynamicType = ()>>(reference: &ObjectRef<K>) -> String 
     format!("{}/{}", reference.namespace.as_deref().unwrap_or_default(), reference.name)
 }
 
+/// The reference a controller puts on what it creates: controlling, and blocking the owner's
+/// foreground deletion until it is gone.
+pub fn controller_reference<K: Resource<DynamicType = ()>>(owner: &K) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        api_version: K::api_version(&()).into_owned(),
+        kind: K::kind(&()).into_owned(),
+        name: owner.meta().name.clone().unwrap_or_default(),
+        uid: owner.meta().uid.clone().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
 /// The owner references of `object` that are controllers of kind `kind`, as requests for them.
 pub fn controller_of<K, O>(object: &O, kind: &str) -> Option<ObjectRef<K>>
 where

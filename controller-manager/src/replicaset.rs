@@ -81,17 +81,6 @@ fn selector_of(set: &ReplicaSet) -> Option<LabelSelector> {
     LabelSelector::from_optional_k8s(set.spec.as_ref().map(|spec| &spec.selector)).ok()
 }
 
-fn owner_reference(set: &ReplicaSet) -> OwnerReference {
-    OwnerReference {
-        api_version: "apps/v1".into(),
-        kind: "ReplicaSet".into(),
-        name: set.metadata.name.clone().unwrap_or_default(),
-        uid: set.metadata.uid.clone().unwrap_or_default(),
-        controller: Some(true),
-        block_owner_deletion: Some(true),
-    }
-}
-
 pub fn is_active(pod: &Pod) -> bool {
     let phase = pod.status.as_ref().and_then(|status| status.phase.as_deref());
     pod.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
@@ -169,7 +158,7 @@ async fn reconcile(set: Arc<ReplicaSet>, controller: Arc<Controller>) -> Result<
             }
             None if matches && !deleting && pod.metadata.deletion_timestamp.is_none() => {
                 let mut references = pod.metadata.owner_references.clone().unwrap_or_default();
-                references.push(owner_reference(&set));
+                references.push(framework::controller_reference(&*set));
                 // The resourceVersion makes the adoption fail if the pod changed meanwhile.
                 let patch = serde_json::json!({"metadata": {"ownerReferences": references, "resourceVersion": pod.metadata.resource_version}});
                 match pods_api.patch(&pod_name, &PatchParams::default(), &Patch::Merge(patch)).await {
@@ -280,7 +269,7 @@ impl Controller {
                 labels: template_meta.labels,
                 annotations: template_meta.annotations,
                 finalizers: template_meta.finalizers,
-                owner_references: Some(vec![owner_reference(set)]),
+                owner_references: Some(vec![framework::controller_reference(set)]),
                 ..ObjectMeta::default()
             },
             spec: template.spec,

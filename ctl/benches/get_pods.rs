@@ -102,12 +102,7 @@ fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|arg| arg == "--quick");
     let runs = if quick { 3 } else { 10 };
     let kubectl = if Path::new(KUBECTL_1_32).exists() { KUBECTL_1_32 } else { "kubectl" };
-    // The apiserver is another package's binary, which `cargo bench -p ctl` does not build.
-    if std::env::var_os("APISERVER_BIN").is_none() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo).args(["build", "--release", "--locked", "-p", "apiserver", "--bin", "apiserver"]).status()?;
-        anyhow::ensure!(built.success(), "building the apiserver failed");
-    }
+    common::testing::build_release_binaries(&["apiserver"])?;
     let server = ApiServer::start(Storage::Embedded)?;
     tokio::runtime::Runtime::new()?.block_on(fill(&server))?;
 

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
-use crate::discovery::{Resource, api_version, discover};
+use crate::discovery::{Resource, api_version, discover, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::manifest::{self, Manifest};
 use crate::{Config, CtlError};
@@ -115,21 +115,6 @@ fn three_way_patch(previous: &Value, applied: &Value) -> Value {
     }
 }
 
-async fn send(client: &kube::Client, request: http::Request<Vec<u8>>) -> Result<Value, CtlError> {
-    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
-    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON: {err}")))
-}
-
-fn request(method: &str, path: &str, content_type: &str, body: &Value) -> Result<http::Request<Vec<u8>>, CtlError> {
-    http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(http::header::CONTENT_TYPE, content_type)
-        .header(http::header::ACCEPT, "application/json")
-        .body(body.to_string().into_bytes())
-        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))
-}
-
 pub async fn apply(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
     let (client, targets) = resolve(config, args).await?;
     let dry_run = args.dry_run == "server";
@@ -141,15 +126,15 @@ pub async fn apply(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
         desired["metadata"]["annotations"][LAST_APPLIED] = json!(annotation);
         let label = format!("{}/{}", target.resource.kind_prefix(), target.name);
         let item_path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
-        let current = match client.request_text(request("GET", &item_path, "application/json", &Value::Null)?).await {
-            Ok(text) => Some(serde_json::from_str::<Value>(&text).map_err(|err| CtlError::Usage(err.to_string()))?),
-            Err(kube::Error::Api(status)) if status.code == 404 => None,
-            Err(err) => return Err(CtlError::from_kube(err)),
+        let current = match send(&client, "GET", &item_path, "application/json", &Value::Null).await {
+            Ok(current) => Some(current),
+            Err(CtlError::Server { reason, .. }) if reason == "NotFound" => None,
+            Err(err) => return Err(err),
         };
         match current {
             None => {
                 let collection = target.resource.path(target.namespace.as_deref(), None);
-                send(&client, request("POST", &format!("{collection}{query}"), "application/json", &desired)?).await?;
+                send(&client, "POST", &format!("{collection}{query}"), "application/json", &desired).await?;
                 println!("{label} created{suffix}");
             }
             Some(current) => {
@@ -158,7 +143,7 @@ pub async fn apply(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
                     .and_then(|text| serde_json::from_str::<Value>(text).ok())
                     .unwrap_or_else(|| json!({}));
                 let patch = three_way_patch(&previous, &desired);
-                let patched = send(&client, request("PATCH", &format!("{item_path}{query}"), "application/merge-patch+json", &patch)?).await?;
+                let patched = send(&client, "PATCH", &format!("{item_path}{query}"), "application/merge-patch+json", &patch).await?;
                 let changed = patched["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"]
                     || (dry_run && patched != current);
                 println!("{label} {}{suffix}", if changed { "configured" } else { "unchanged" });
@@ -175,7 +160,7 @@ pub async fn delete(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
     let mut failed = 0;
     for target in &targets {
         let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
-        match send(&client, request("DELETE", &format!("{path}{query}"), "application/json", &options)?).await {
+        match send(&client, "DELETE", &format!("{path}{query}"), "application/json", &options).await {
             Ok(_) => println!("{} {:?} deleted", target.resource.kind_prefix(), target.name),
             // As kubectl: report each failure and go on with the rest.
             Err(err) => {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::{Value, json};
 
-use crate::discovery::{Resource, api_version, discover, get_json};
+use crate::discovery::{Resource, api_version, discover, get_json, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::{Config, CtlError};
 
@@ -79,18 +79,6 @@ fn find<'a>(served: &'a [Resource], word: &str) -> Result<&'a Resource, CtlError
         .iter()
         .find(|resource| resource.matches(word))
         .ok_or_else(|| CtlError::Usage(format!("the server doesn't have a resource type {word:?}")))
-}
-
-async fn send(client: &kube::Client, method: &str, path: &str, content_type: &str, body: &Value) -> Result<Value, CtlError> {
-    let request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(http::header::CONTENT_TYPE, content_type)
-        .header(http::header::ACCEPT, "application/json")
-        .body(if body.is_null() { Vec::new() } else { body.to_string().into_bytes() })
-        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
-    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
-    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON: {err}")))
 }
 
 /// The data of `--from-literal` and `--from-file`, as kubectl reads them.

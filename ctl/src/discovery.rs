@@ -55,6 +55,19 @@ pub async fn get_json(client: &kube::Client, path: &str, accept: &str) -> Result
     get_typed(client, path, accept).await
 }
 
+/// Sends `body` (none when null) with `method` and reads the JSON answer.
+pub async fn send(client: &kube::Client, method: &str, path: &str, content_type: &str, body: &Value) -> Result<Value, CtlError> {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header(http::header::CONTENT_TYPE, content_type)
+        .header(ACCEPT, "application/json")
+        .body(if body.is_null() { Vec::new() } else { body.to_string().into_bytes() })
+        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
+    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
+    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON: {err}")))
+}
+
 /// GETs `path` and reads the JSON answer as `T`.
 pub async fn get_typed<T: serde::de::DeserializeOwned>(client: &kube::Client, path: &str, accept: &str) -> Result<T, CtlError> {
     let request = http::Request::get(path)

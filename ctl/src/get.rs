@@ -297,17 +297,23 @@ fn render_table(table: &Table, resource: &Resource, wide: bool, several: bool, n
 
 /// Left-aligned columns three spaces apart, the last one unpadded, as kubectl aligns them.
 pub fn columns(rows: &[Vec<String>]) -> String {
+    aligned(rows, "", "   ")
+}
+
+/// Left-aligned columns `gap` apart, each line after `indent`, the last column unpadded:
+/// kubectl's tables use three spaces, `describe`'s sections an indent and two.
+pub fn aligned(rows: &[Vec<String>], indent: &str, gap: &str) -> String {
     let count = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> =
         (0..count).map(|column| rows.iter().filter_map(|row| row.get(column)).map(|cell| cell.chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for row in rows {
-        let mut line = String::new();
+        let mut line = String::from(indent);
         for (column, cell) in row.iter().enumerate() {
             if column + 1 == row.len() {
                 line.push_str(cell);
             } else {
-                line.push_str(&format!("{cell:<width$}   ", width = widths[column]));
+                line.push_str(&format!("{cell:<width$}{gap}", width = widths[column]));
             }
         }
         out.push_str(line.trim_end());

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use futures::{AsyncBufReadExt, StreamExt};
 use serde_json::{Value, json};
 
-use crate::discovery::{Resource, discover, get_json};
-use crate::get::{columns, encode};
+use crate::discovery::{Resource, discover, get_json, send};
+use crate::get::{aligned, columns, encode};
 use crate::kubeconfig::client_and_namespace;
 use crate::{Config, CtlError};
 
@@ -53,18 +53,6 @@ pub enum RolloutCommand {
     },
     /// Restart a Deployment's pods by changing its template.
     Restart { target: String },
-}
-
-async fn send(client: &kube::Client, method: &str, path: &str, content_type: &str, body: &Value) -> Result<Value, CtlError> {
-    let request = http::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(http::header::CONTENT_TYPE, content_type)
-        .header(http::header::ACCEPT, "application/json")
-        .body(body.to_string().into_bytes())
-        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
-    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
-    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON: {err}")))
 }
 
 fn find(served: &[Resource], word: &str) -> Result<Resource, CtlError> {
@@ -397,8 +385,8 @@ fn event_rows(events: &mut [Value]) -> String {
     let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
     events.sort_by_key(|event| text(&event["lastTimestamp"]));
     let mut rows = vec![
-        ["Type", "Reason", "Age", "From", "Message"].map(String::from),
-        ["----", "------", "----", "----", "-------"].map(String::from),
+        ["Type", "Reason", "Age", "From", "Message"].map(String::from).to_vec(),
+        ["----", "------", "----", "----", "-------"].map(String::from).to_vec(),
     ];
     for event in events.iter() {
         let count = event["count"].as_i64().unwrap_or(0);
@@ -409,23 +397,9 @@ fn event_rows(events: &mut [Value]) -> String {
             common::durations::age(first)
         };
         let from = event["source"]["component"].as_str().filter(|from| !from.is_empty()).or_else(|| event["reportingComponent"].as_str());
-        rows.push([text(&event["type"]), text(&event["reason"]), age, from.unwrap_or_default().to_string(), text(&event["message"])]);
+        rows.push(vec![text(&event["type"]), text(&event["reason"]), age, from.unwrap_or_default().to_string(), text(&event["message"])]);
     }
-    let widths: Vec<usize> = (0..5).map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for row in &rows {
-        let mut line = String::from("  ");
-        for (column, cell) in row.iter().enumerate() {
-            if column == 4 {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}  ", width = widths[column]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    aligned(&rows, "  ", "  ")
 }
 
 fn jiff_now() -> String {

@@ -491,14 +491,7 @@ async fn schedule(
 fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|arg| arg == "--quick");
     let (nodes, pods) = if quick { (1_000, 2_000) } else { (5_000, 10_000) };
-    // The apiserver is another package's binary, which `cargo bench -p scheduler` does not build.
-    if std::env::var_os("APISERVER_BIN").is_none() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let built = Command::new(cargo)
-            .args(["build", "--release", "--locked", "-p", "apiserver", "--bin", "apiserver", "-p", "scheduler", "--bin", "scheduler"])
-            .status()?;
-        anyhow::ensure!(built.success(), "building the apiserver and the scheduler failed");
-    }
+    common::testing::build_release_binaries(&["apiserver", "scheduler"])?;
     let server = ApiServer::start(Storage::Embedded)?;
     println!("scheduler benchmark: {nodes} nodes, {pods} pending pods, apiserver on the embedded store");
     println!();

@@ -1,6 +1,11 @@
 //! Test harness for real dependencies. Each process it starts lives on free loopback ports in a
 //! temp dir, dies with its guard (`Drop`), and dies with the test process even when that is
 //! killed outright (parent-death signal), so a failing or aborted test leaves nothing running.
+//! [`Containerd`] (in `testing/containerd.rs`) runs a private containerd for the kubelet's tests.
+
+mod containerd;
+
+pub use containerd::Containerd;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,6 +23,10 @@ pub enum HarnessError {
     Io(#[from] std::io::Error),
     #[error("building the release binaries {0:?} failed")]
     Build(Vec<String>),
+    #[error("`{command}` failed ({status}): {output}")]
+    Command { command: String, status: String, output: String },
+    #[error("building the test images failed: {0}")]
+    Images(String),
 }
 
 /// Builds the release binaries a benchmark runs (other packages' binaries, which `cargo bench -p`
@@ -82,6 +91,18 @@ impl Process {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Asks the process to stop (SIGTERM), and kills it if it has not within `grace`.
+    fn terminate(&mut self, grace: Duration) {
+        if let Some(pid) = self.pid() {
+            send_signal("TERM", &[pid]);
+            let asked = Instant::now();
+            while self.is_running() && asked.elapsed() < grace {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        self.kill();
     }
 
     fn is_running(&mut self) -> bool {
@@ -372,6 +393,20 @@ pub fn run_measured(command: &mut Command) -> std::io::Result<Measured> {
         success: libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         stdout,
     })
+}
+
+/// Sends `signal` (a name: `TERM`, `KILL`) to the processes, ignoring those already gone. It is
+/// the shell's builtin `kill` rather than `libc::kill`, which would need `unsafe`, or procps'
+/// binary, which minimal images lack.
+fn send_signal(signal: &str, pids: &[u32]) {
+    if pids.is_empty() {
+        return;
+    }
+    let _ = Command::new("sh")
+        .args(["-c", "signal=$1; shift; kill -s \"$signal\" \"$@\" 2>/dev/null", "sh", signal])
+        .args(pids.iter().map(u32::to_string))
+        .stdin(Stdio::null())
+        .status();
 }
 
 /// Asks the kernel to SIGKILL the child when the process that started it goes away, so that a

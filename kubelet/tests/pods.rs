@@ -256,3 +256,66 @@ async fn bad_pods_say_why_and_others_keep_running() {
     maps.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "absent"}, "data": {"x": "1"}})).unwrap()).await.unwrap();
     node.wait_running("no-config").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn init_containers_run_in_order_then_the_pod_completes() {
+    let node = Node::start().await;
+    let manifest = json!({
+        "metadata": {"name": "steps"},
+        "spec": {
+            "restartPolicy": "Never",
+            "volumes": [{"name": "work", "emptyDir": {}}],
+            "initContainers": [
+                {"name": "first", "image": "localhost/busybox:local", "command": ["sh", "-c", "sleep 1; echo first >> /work/order"], "volumeMounts": [{"name": "work", "mountPath": "/work"}]},
+                {"name": "second", "image": "localhost/busybox:local", "command": ["sh", "-c", "echo second >> /work/order"], "volumeMounts": [{"name": "work", "mountPath": "/work"}]},
+            ],
+            "containers": [{"name": "main", "image": "localhost/busybox:local", "command": ["sh", "-c", "cat /work/order; id -u; touch /probe-write 2>/dev/null || echo read-only"],
+                            "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+                            "securityContext": {"runAsUser": 65534, "readOnlyRootFilesystem": true}}],
+        },
+    });
+    node.run_pod(manifest).await;
+    let pod = node.wait_pod("steps", "Succeeded", 60, |pod| phase(pod) == "Succeeded").await;
+    let status = pod.and_then(|pod| pod.status).expect("status");
+    let init: Vec<_> = status.init_container_statuses.unwrap_or_default().into_iter().map(|s| (s.name, s.state.and_then(|s| s.terminated).map(|t| (t.exit_code, t.reason)))).collect();
+    assert_eq!(init, vec![("first".to_string(), Some((0, Some("Completed".to_string())))), ("second".to_string(), Some((0, Some("Completed".to_string()))))]);
+    assert!(status.conditions.unwrap_or_default().iter().any(|c| c.type_ == "Ready" && c.status == "False" && c.reason.as_deref() == Some("PodCompleted")));
+    let logs = node.kubectl(&["logs", "steps"]);
+    assert_eq!(String::from_utf8_lossy(&logs.stdout), "first\nsecond\n65534\nread-only\n", "{}", String::from_utf8_lossy(&logs.stderr));
+    let init_logs = node.kubectl(&["logs", "steps", "-c", "first"]);
+    assert_eq!(String::from_utf8_lossy(&init_logs.stdout), "", "the init container wrote to the volume only");
+
+    // A container that fails under restartPolicy Never fails the pod.
+    node.run_pod(json!({"metadata": {"name": "fails"}, "spec": {"restartPolicy": "Never",
+        "containers": [{"name": "main", "image": "localhost/busybox:local", "command": ["sh", "-c", "exit 4"]}]}})).await;
+    let failed = node.wait_pod("fails", "Failed", 60, |pod| phase(pod) == "Failed").await;
+    let terminated = container(failed.as_ref()).and_then(|c| c.state?.terminated).expect("terminated");
+    assert_eq!((terminated.exit_code, terminated.reason.as_deref()), (4, Some("Error")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_and_tcp_probes_and_followed_logs() {
+    let node = Node::start().await;
+    let mut server = busybox("server", "mkdir -p /www && echo ok > /www/healthz && echo serving && httpd -f -p 8080 -h /www");
+    server["spec"]["containers"][0]["ports"] = json!([{"name": "http", "containerPort": 8080}]);
+    server["spec"]["containers"][0]["livenessProbe"] = json!({"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 1, "failureThreshold": 2});
+    server["spec"]["containers"][0]["readinessProbe"] = json!({"tcpSocket": {"port": 8080}, "periodSeconds": 1});
+    node.run_pod(server).await;
+    node.wait_pod("server", "Ready", 60, |pod| condition(pod, "Ready").as_deref() == Some("True")).await;
+    // Healthy probes restart nothing.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pod = node.pods().get("server").await.unwrap();
+    assert_eq!(container(Some(&pod)).map(|c| (c.restart_count, c.ready)), Some((0, true)));
+
+    // `kubectl logs -f` streams until the container ends.
+    node.run_pod(json!({"metadata": {"name": "counter"}, "spec": {"restartPolicy": "Never",
+        "containers": [{"name": "main", "image": "localhost/busybox:local", "command": ["sh", "-c", "for i in 1 2 3; do echo line $i; sleep 1; done"]}]}})).await;
+    node.wait_pod("counter", "started", 60, |pod| matches!(phase(pod), "Running" | "Succeeded")).await;
+    let followed = node.kubectl(&["logs", "-f", "counter"]);
+    assert_eq!(String::from_utf8_lossy(&followed.stdout), "line 1\nline 2\nline 3\n", "{}", String::from_utf8_lossy(&followed.stderr));
+    let tail = node.kubectl(&["logs", "counter", "--tail=1", "--timestamps"]);
+    let tail = String::from_utf8_lossy(&tail.stdout).to_string();
+    let (stamp, line) = tail.trim_end().split_once(' ').expect("timestamp and line");
+    assert!(stamp.parse::<jiff::Timestamp>().is_ok(), "{stamp}");
+    assert_eq!(line, "line 3");
+}

@@ -3,6 +3,7 @@
 //! on them (restarts on liveness or startup failure, readiness in the status).
 
 use std::net::IpAddr;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -87,24 +88,36 @@ fn update(target: &Target, state: &Mutex<ProbeState>, change: impl FnOnce(&mut P
 }
 
 async fn run(target: Arc<Target>, state: Arc<Mutex<ProbeState>>) {
+    let restart = |kind: &str| format!("Container {} failed {kind} probe, will be restarted", target.container.name);
     if let Some(probe) = &target.container.startup_probe {
-        match until_verdict(&target, probe, Kind::Startup).await {
-            Ok(()) => update(&target, &state, |state| state.started = true),
-            Err(message) => {
-                update(&target, &state, |state| state.failed = Some(message));
-                return;
-            }
+        probe_loop(&target, probe, Kind::Startup, |passed| {
+            update(&target, &state, |state| if passed { state.started = true } else { state.failed = Some(restart("startup")) });
+            ControlFlow::Break(())
+        })
+        .await;
+        if !state.lock().is_ok_and(|state| state.started) {
+            return;
         }
     }
     let liveness = async {
-        if let Some(probe) = &target.container.liveness_probe
-            && let Err(message) = until_verdict(&target, probe, Kind::Liveness).await {
-                update(&target, &state, |state| state.failed = Some(message));
-            }
+        if let Some(probe) = &target.container.liveness_probe {
+            probe_loop(&target, probe, Kind::Liveness, |passed| {
+                if passed {
+                    return ControlFlow::Continue(());
+                }
+                update(&target, &state, |state| state.failed = Some(restart("liveness")));
+                ControlFlow::Break(())
+            })
+            .await;
+        }
     };
     let readiness = async {
         if let Some(probe) = &target.container.readiness_probe {
-            readiness(&target, probe, &state).await;
+            probe_loop(&target, probe, Kind::Readiness, |passed| {
+                update(&target, &state, |state| state.ready = passed);
+                ControlFlow::Continue(())
+            })
+            .await;
         }
     };
     tokio::join!(liveness, readiness);
@@ -129,57 +142,31 @@ fn timing(probe: &Probe) -> Timing {
     }
 }
 
-/// Probes every period until the probe succeeds `successThreshold` times in a row (Ok) — for
-/// startup — or, for liveness, until it fails `failureThreshold` times in a row (Err). Liveness
-/// never returns Ok.
-async fn until_verdict(target: &Target, probe: &Probe, kind: Kind) -> Result<(), String> {
+/// Probes every period after the initial delay, counting consecutive results as the thresholds
+/// do; `verdict` hears each threshold reached (true: successes, false: failures) and says
+/// whether to go on.
+async fn probe_loop(target: &Target, probe: &Probe, kind: Kind, mut verdict: impl FnMut(bool) -> ControlFlow<()>) {
     let timing = timing(probe);
     tokio::time::sleep(timing.initial.saturating_sub(target.running_for)).await;
     let (mut successes, mut failures) = (0, 0);
     loop {
-        match probe_once(target, probe, timing.timeout).await {
+        let reached = match probe_once(target, probe, timing.timeout).await {
             Ok(()) => {
                 failures = 0;
                 successes += 1;
-                if matches!(kind, Kind::Startup) && successes >= timing.success {
-                    return Ok(());
-                }
+                (successes >= timing.success).then_some(true)
             }
             Err(message) => {
                 successes = 0;
                 failures += 1;
                 report(target, kind, &message).await;
-                if failures >= timing.failure {
-                    let verb = if matches!(kind, Kind::Startup) { "startup" } else { "liveness" };
-                    return Err(format!("Container {} failed {verb} probe, will be restarted", target.container.name));
-                }
+                (failures >= timing.failure).then_some(false)
             }
-        }
-        tokio::time::sleep(timing.period).await;
-    }
-}
-
-async fn readiness(target: &Target, probe: &Probe, state: &Mutex<ProbeState>) {
-    let timing = timing(probe);
-    tokio::time::sleep(timing.initial.saturating_sub(target.running_for)).await;
-    let (mut successes, mut failures) = (0, 0);
-    loop {
-        match probe_once(target, probe, timing.timeout).await {
-            Ok(()) => {
-                failures = 0;
-                successes += 1;
-                if successes >= timing.success {
-                    update(target, state, |state| state.ready = true);
-                }
-            }
-            Err(message) => {
-                successes = 0;
-                failures += 1;
-                report(target, Kind::Readiness, &message).await;
-                if failures >= timing.failure {
-                    update(target, state, |state| state.ready = false);
-                }
-            }
+        };
+        if let Some(passed) = reached
+            && verdict(passed).is_break()
+        {
+            return;
         }
         tokio::time::sleep(timing.period).await;
     }

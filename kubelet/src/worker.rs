@@ -135,6 +135,15 @@ impl Worker {
         }
     }
 
+    /// A failed write is tried again soon rather than at the next resync.
+    fn wake_later(&self) {
+        let wake = self.wake.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(SETUP_RETRY).await;
+            wake.notify_one();
+        });
+    }
+
     async fn event(&self, kind: &str, reason: &str, message: &str) {
         // Events with an eventTime need an action; the reason names it well enough.
         if let Err(err) = self.kubelet.recorder.record(&self.reference, kind, reason, reason, message).await {
@@ -562,12 +571,7 @@ impl Worker {
             Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => tracing::debug!("pod gone before its status was written"),
             Err(err) => {
                 tracing::warn!("cannot write the pod's status: {err}");
-                // Try again soon rather than at the next resync.
-                let wake = self.wake.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(SETUP_RETRY).await;
-                    wake.notify_one();
-                });
+                self.wake_later();
             }
         }
     }
@@ -589,11 +593,7 @@ impl Worker {
                 Ok(snapshot) => snapshot,
                 Err(err) => {
                     tracing::warn!("cannot read the pod's containers to stop them: {err}");
-                    let wake = self.wake.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(SETUP_RETRY).await;
-                        wake.notify_one();
-                    });
+                    self.wake_later();
                     return;
                 }
             };
@@ -640,11 +640,7 @@ impl Worker {
                 Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {}
                 Err(err) => {
                     tracing::warn!("cannot delete the stopped pod: {err}");
-                    let wake = self.wake.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(SETUP_RETRY).await;
-                        wake.notify_one();
-                    });
+                    self.wake_later();
                 }
             }
         }

@@ -2,6 +2,7 @@
 //! label and field selectors, tracing setup, and, behind the `testing` feature, the harness that
 //! runs real processes (etcd, the apiserver) for tests and benchmarks.
 
+pub mod cgroups;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod durations;

@@ -2,6 +2,8 @@
 //! and dropping it leaves nothing on the host, even when containerd was killed with containers
 //! and pods running.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

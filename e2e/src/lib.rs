@@ -1,15 +1,116 @@
-//! The kind-style local cluster tool (nodes as Docker containers) and the end-to-end tests. Not built yet (issue #8): `run` says so instead of pretending.
+//! `cluster`, the kind-style local cluster tool: nodes are Docker containers on a network of
+//! their own, built from this workspace's binaries. The end-to-end tests drive it (`tests/`).
+
+pub mod cluster;
+mod docker;
+mod image;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Clone, Debug, clap::Parser)]
-#[command(name = "cluster", about = "The kind-style local cluster tool (nodes as Docker containers) and the end-to-end tests", version)]
+#[command(name = "cluster", about = "Local clusters whose nodes are Docker containers, as kind makes them", version)]
 pub struct Config {
-    /// Path to the kubeconfig used to reach the apiserver.
-    #[arg(long, env = "KUBECONFIG")]
-    pub kubeconfig: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-pub async fn run(_config: Config) -> Result<(), common::NotImplemented> {
-    Err(common::NotImplemented { component: "cluster", issue: 8 })
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Creates a cluster and waits until every node is Ready.
+    Create {
+        #[arg(long, default_value = "kind")]
+        name: String,
+        /// How many nodes: one control plane, the rest workers.
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
+        #[arg(long, value_enum, default_value = "embedded")]
+        storage: cluster::Storage,
+        /// Also write the cluster's kubeconfig here (it is always merged into ~/.kube/config).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// The directory holding the release binaries (default: beside this program).
+        #[arg(long)]
+        binaries: Option<PathBuf>,
+        /// How long to wait for the nodes to be Ready, in seconds.
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
+    },
+    /// Deletes a cluster: its nodes, network and kubeconfig entries.
+    Delete {
+        #[arg(long, default_value = "kind")]
+        name: String,
+    },
+    /// Lists clusters or a cluster's nodes.
+    Get {
+        #[command(subcommand)]
+        what: Get,
+    },
+    /// Loads images from the local Docker engine into every node.
+    LoadImage {
+        #[arg(required = true)]
+        images: Vec<String>,
+        #[arg(long, default_value = "kind")]
+        name: String,
+    },
+    /// Copies every component's log from every node.
+    Export {
+        #[command(subcommand)]
+        what: Export,
+    },
+}
+
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Get {
+    Clusters,
+    Nodes {
+        #[arg(long, default_value = "kind")]
+        name: String,
+    },
+}
+
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Export {
+    Logs {
+        dir: PathBuf,
+        #[arg(long, default_value = "kind")]
+        name: String,
+    },
+}
+
+pub async fn run(config: Config) -> Result<(), cluster::ClusterError> {
+    match config.command {
+        Command::Create { name, nodes, storage, kubeconfig, binaries, wait } => {
+            let binaries = binaries.unwrap_or_else(|| std::env::current_exe().ok().and_then(|exe| exe.parent().map(PathBuf::from)).unwrap_or_default());
+            let options = cluster::CreateOptions { name, nodes, storage, binaries, kubeconfig, wait: Duration::from_secs(wait) };
+            let created = cluster::create(&options).await?;
+            println!("Set kubectl context to {:?} ({}):", created.context, created.kubeconfig.display());
+            println!("  kubectl cluster-info --context {}", created.context);
+            println!("  kubectl get nodes --context {}", created.context);
+        }
+        Command::Delete { name } => {
+            cluster::delete(&name).await?;
+            println!("Deleted cluster {name:?}");
+        }
+        Command::Get { what: Get::Clusters } => {
+            let clusters = cluster::clusters().await?;
+            if clusters.is_empty() {
+                eprintln!("No clusters found.");
+            }
+            for name in clusters {
+                println!("{name}");
+            }
+        }
+        Command::Get { what: Get::Nodes { name } } => {
+            for node in cluster::nodes(&name).await? {
+                println!("{node}");
+            }
+        }
+        Command::LoadImage { images, name } => cluster::load_images(&name, &images).await?,
+        Command::Export { what: Export::Logs { dir, name } } => {
+            cluster::export_logs(&name, &dir).await?;
+            println!("Exported logs of cluster {name:?} to {}", dir.display());
+        }
+    }
+    Ok(())
 }

@@ -54,6 +54,9 @@ pub struct Config {
     pub address: IpAddr,
     #[arg(long, default_value_t = 10250)]
     pub port: u16,
+    /// Taints to register the node with, `key=value:Effect,...` (the value may be empty).
+    #[arg(long, value_delimiter = ',')]
+    pub register_with_taints: Vec<String>,
     /// The most pods this node takes (its `pods` capacity).
     #[arg(long, default_value_t = 110)]
     pub max_pods: u32,
@@ -125,6 +128,7 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
         None => node::default_route_ip().ok_or_else(|| KubeletError::Config("no default route to take the node IP from; pass --node-ip".into()))?,
     };
     node::Thresholds::parse(&config.eviction_hard).map_err(KubeletError::Config)?;
+    node::taints(&config.register_with_taints).map_err(KubeletError::Config)?;
     for dir in [&config.root_dir, &config.pod_logs_dir] {
         std::fs::create_dir_all(dir).map_err(|source| KubeletError::Io { path: dir.clone(), source })?;
     }

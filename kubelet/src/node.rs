@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
-use k8s_openapi::api::core::v1::{Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus, NodeSystemInfo, DaemonEndpoint};
+use k8s_openapi::api::core::v1::{DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus, NodeSystemInfo, Taint};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -18,6 +18,7 @@ const LEASE_NAMESPACE: &str = "kube-node-lease";
 const LEASE_SECONDS: i32 = 40;
 /// How often the Lease is renewed and the status looked at (the kubelet's 10 s).
 const HEARTBEAT: Duration = Duration::from_secs(10);
+const NOT_READY_PACE: Duration = Duration::from_secs(1);
 /// An unchanged status is still posted this often, so that its heartbeat times move.
 const STATUS_REPORT: Duration = Duration::from_secs(60);
 const PID_PRESSURE_PERCENT: u64 = 5;
@@ -114,12 +115,16 @@ pub async fn run(kubelet: Arc<Kubelet>, runtime_info: String) {
                 nodes.patch_status(&kubelet.node_name, &PatchParams::default(), &Patch::Merge(patch)).await?;
                 last_posted = Some((status, Instant::now()));
             }
-            Ok::<_, kube::Error>(())
+            let ready = last_posted.as_ref().and_then(|(status, _)| status.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready").map(|c| c.status == "True"));
+            Ok::<_, kube::Error>(ready.unwrap_or(false))
         };
         match step.await {
-            Ok(()) => {
+            Ok(ready) => {
                 backoff = Duration::from_millis(500);
-                tokio::time::sleep(HEARTBEAT.saturating_sub(started.elapsed())).await;
+                // Until the node is Ready (its podCIDR assigned, the network up) it looks again
+                // every second, so that it is Ready moments after it can be.
+                let pace = if ready { HEARTBEAT } else { NOT_READY_PACE };
+                tokio::time::sleep(pace.saturating_sub(started.elapsed())).await;
             }
             Err(err) => {
                 tracing::warn!(node = %kubelet.node_name, "node heartbeat failed, retrying in {backoff:?}: {err}");
@@ -149,7 +154,12 @@ async fn register(kubelet: &Kubelet, nodes: &Api<Node>) -> Result<Node, kube::Er
     }
     let node = Node {
         metadata: ObjectMeta { name: Some(kubelet.node_name.clone()), labels: Some(labels.clone()), ..ObjectMeta::default() },
-        spec: Some(NodeSpec { pod_cidr: kubelet.config.pod_cidr.clone(), pod_cidrs: kubelet.config.pod_cidr.clone().map(|cidr| vec![cidr]), ..NodeSpec::default() }),
+        spec: Some(NodeSpec {
+            pod_cidr: kubelet.config.pod_cidr.clone(),
+            pod_cidrs: kubelet.config.pod_cidr.clone().map(|cidr| vec![cidr]),
+            taints: Some(taints(&kubelet.config.register_with_taints).unwrap_or_default()).filter(|taints| !taints.is_empty()),
+            ..NodeSpec::default()
+        }),
         status: None,
     };
     match nodes.create(&PostParams::default(), &node).await {
@@ -163,6 +173,25 @@ async fn register(kubelet: &Kubelet, nodes: &Api<Node>) -> Result<Node, kube::Er
         }
         Err(err) => Err(err),
     }
+}
+
+/// `--register-with-taints`: `key=value:Effect` or `key:Effect`.
+pub fn taints(specs: &[String]) -> Result<Vec<Taint>, String> {
+    specs
+        .iter()
+        .filter(|spec| !spec.is_empty())
+        .map(|spec| {
+            let (key_value, effect) = spec.rsplit_once(':').ok_or_else(|| format!("--register-with-taints: {spec:?} has no :Effect"))?;
+            if !matches!(effect, "NoSchedule" | "PreferNoSchedule" | "NoExecute") {
+                return Err(format!("--register-with-taints: {spec:?}: effect must be NoSchedule, PreferNoSchedule or NoExecute"));
+            }
+            let (key, value) = key_value.split_once('=').unwrap_or((key_value, ""));
+            if let Some(problem) = common::names::qualified_name(key).first() {
+                return Err(format!("--register-with-taints: key {key:?}: {problem}"));
+            }
+            Ok(Taint { key: key.to_string(), value: Some(value.to_string()).filter(|v| !v.is_empty()), effect: effect.to_string(), time_added: None })
+        })
+        .collect()
 }
 
 async fn renew_lease(kubelet: &Kubelet, node_uid: Option<&str>) -> Result<(), kube::Error> {
@@ -364,5 +393,15 @@ mod tests {
         assert!(Thresholds::parse("memory.available>1").is_err());
         assert!(Thresholds::parse("cpu.available<1").is_err());
         assert!(Thresholds::parse("nodefs.available<150%").is_err());
+    }
+
+    #[test]
+    fn taints_parse_as_the_kubelets_flag() {
+        let parsed = taints(&["node-role.kubernetes.io/control-plane=:NoSchedule".into(), "dedicated=gpu:NoExecute".into()]).unwrap();
+        assert_eq!(parsed[0].key, "node-role.kubernetes.io/control-plane");
+        assert_eq!((parsed[0].value.as_deref(), parsed[0].effect.as_str()), (None, "NoSchedule"));
+        assert_eq!((parsed[1].value.as_deref(), parsed[1].effect.as_str()), (Some("gpu"), "NoExecute"));
+        assert!(taints(&["no-effect".into()]).is_err());
+        assert!(taints(&["k=v:Sometimes".into()]).is_err());
     }
 }

@@ -705,25 +705,5 @@ pub fn cleanup_pod_files(kubelet: &Kubelet, namespace: &str, name: &str, uid: &s
         tracing::warn!("cannot remove the pod's volumes: {err}");
     }
     let _ = std::fs::remove_dir_all(spec::log_directory_of(kubelet, namespace, name, uid));
-    remove_cgroup(&spec::cgroup_parent(kubelet, uid));
-}
-
-/// Removes a cgroup under every v1 controller (and the v2 hierarchy), deepest first.
-pub fn remove_cgroup(path: &str) {
-    let relative = path.trim_start_matches('/');
-    let Ok(controllers) = std::fs::read_dir("/sys/fs/cgroup") else { return };
-    let mut roots: Vec<std::path::PathBuf> = controllers.flatten().map(|entry| entry.path().join(relative)).collect();
-    roots.push(std::path::Path::new("/sys/fs/cgroup").join(relative));
-    for root in roots {
-        let mut stack = vec![root.clone()];
-        let mut dirs = Vec::new();
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-            dirs.push(dir);
-            stack.extend(entries.flatten().filter(|entry| entry.file_type().is_ok_and(|t| t.is_dir())).map(|entry| entry.path()));
-        }
-        for dir in dirs.iter().rev() {
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
+    common::cgroups::remove_tree(&spec::cgroup_parent(kubelet, uid));
 }

@@ -1,0 +1,402 @@
+//! Clusters whose nodes are Docker containers on a network of their own, as kind makes them: one
+//! control plane (apiserver, scheduler, controller-manager and a kubelet) and workers (a
+//! kubelet each), every node with its own containerd.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::docker::{self, DockerError};
+use crate::image;
+
+/// The label every container and network of a cluster carries, with the cluster's name.
+pub const CLUSTER_LABEL: &str = "dev.cluster.name";
+const ROLE_LABEL: &str = "dev.cluster.role";
+/// The apiserver's port inside the control plane.
+const API_PORT: u16 = 6443;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(transparent)]
+    Docker(#[from] DockerError),
+    #[error("a cluster named {0:?} already exists (`cluster delete --name {0}` removes it)")]
+    Exists(String),
+    #[error("no cluster named {0:?}")]
+    Missing(String),
+    #[error("cluster name {0:?}: {1}")]
+    Name(String, String),
+    #[error("{0}")]
+    Image(#[from] image::ImageError),
+    #[error("{0}")]
+    NotReady(String),
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("the kubeconfig {path}: {message}")]
+    Kubeconfig { path: String, message: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Storage {
+    Embedded,
+}
+
+pub struct CreateOptions {
+    pub name: String,
+    pub nodes: usize,
+    pub storage: Storage,
+    /// Where the workspace's release binaries are.
+    pub binaries: PathBuf,
+    /// Written besides being merged into `~/.kube/config` (or `$KUBECONFIG`).
+    pub kubeconfig: Option<PathBuf>,
+    pub wait: Duration,
+}
+
+/// What `create` made.
+pub struct Created {
+    pub server: String,
+    pub kubeconfig: PathBuf,
+    pub context: String,
+    pub nodes: Vec<String>,
+}
+
+pub fn node_names(cluster: &str, count: usize) -> Vec<String> {
+    let mut names = vec![format!("{cluster}-control-plane")];
+    for index in 1..count {
+        names.push(if index == 1 { format!("{cluster}-worker") } else { format!("{cluster}-worker{index}") });
+    }
+    names
+}
+
+pub fn context_name(cluster: &str) -> String {
+    format!("cluster-{cluster}")
+}
+
+fn step(started: Instant, what: &str) {
+    println!(" ✓ {what} ({:.1}s)", started.elapsed().as_secs_f64());
+}
+
+pub async fn create(options: &CreateOptions) -> Result<Created, ClusterError> {
+    if let Some(problem) = common::names::dns1123_label(&options.name).first() {
+        return Err(ClusterError::Name(options.name.clone(), problem.clone()));
+    }
+    if options.name.len() > 40 {
+        return Err(ClusterError::Name(options.name.clone(), "must be at most 40 characters, so that node names stay short".into()));
+    }
+    if options.nodes == 0 {
+        return Err(ClusterError::Name(options.name.clone(), "a cluster needs at least one node".into()));
+    }
+    docker::check().await?;
+    if !docker::containers_with(&format!("{CLUSTER_LABEL}={}", options.name)).await?.is_empty() {
+        return Err(ClusterError::Exists(options.name.clone()));
+    }
+    println!("Creating cluster {:?} ({} node{}) ...", options.name, options.nodes, if options.nodes == 1 { "" } else { "s" });
+    let started = Instant::now();
+    let tag = image::ensure(&options.binaries).await?;
+    step(started, &format!("Ensuring node image ({tag})"));
+    match bring_up(options, &tag, started).await {
+        Ok(created) => Ok(created),
+        Err(err) => {
+            // A failed create leaves nothing behind; keep the nodes' logs for a look first.
+            let logs = std::env::temp_dir().join(format!("cluster-{}-failed-logs", options.name));
+            if export_logs(&options.name, &logs).await.is_ok() {
+                eprintln!("the nodes' logs are in {}", logs.display());
+            }
+            let _ = delete(&options.name).await;
+            Err(err)
+        }
+    }
+}
+
+async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Result<Created, ClusterError> {
+    let label = format!("{CLUSTER_LABEL}={}", options.name);
+    docker::run(&["network", "create", "--label", &label, &options.name]).await?;
+    let nodes = node_names(&options.name, options.nodes);
+    for (index, node) in nodes.iter().enumerate() {
+        let role = if index == 0 { "control-plane" } else { "worker" };
+        let role_label = format!("{ROLE_LABEL}={role}");
+        let publish = format!("127.0.0.1::{API_PORT}");
+        let mut args = vec!["run", "-d", "--name", node, "--hostname", node, "--network", &options.name, "--label", &label, "--label", &role_label];
+        // The flags ARCHITECTURE.md records as what works here: all capabilities but
+        // CAP_SYS_RESOURCE (outside the bounding set), the host's cgroups (v1, shared, so each
+        // node keeps its pods under a cgroup root of its own), and containerd's state on a volume
+        // (overlay snapshots on the container's overlay root fail).
+        args.extend([
+            "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
+            "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined", "--security-opt", "systempaths=unconfined",
+            "--device-cgroup-rule", "a *:* rwm", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+            "-v", "/var/lib/containerd",
+        ]);
+        if index == 0 {
+            args.extend(["-p", &publish]);
+        }
+        args.push(tag);
+        docker::run(&args).await?;
+    }
+    step(started, "Preparing nodes");
+
+    let control_plane = &nodes[0];
+    let kubeconfig = node_kubeconfig(&format!("http://{control_plane}:{API_PORT}"));
+    for (index, node) in nodes.iter().enumerate() {
+        write_file(node, "/etc/cluster/kubeconfig", kubeconfig.as_bytes()).await?;
+        let script = run_script(&options.name, node, index == 0, options.storage);
+        write_file(node, "/etc/cluster/run.tmp", script.as_bytes()).await?;
+        // The entrypoint waits for this file; the rename hands it over whole.
+        docker::run(&["exec", node, "mv", "/etc/cluster/run.tmp", "/etc/cluster/run"]).await?;
+    }
+    let mapped = docker::run(&["port", control_plane, &format!("{API_PORT}/tcp")]).await?;
+    let address = mapped.lines().find(|line| line.starts_with("127.0.0.1:")).unwrap_or(mapped.as_str()).to_string();
+    let server = format!("http://{address}");
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|err| ClusterError::NotReady(err.to_string()))?;
+    let deadline = Instant::now() + options.wait;
+    while !http.get(format!("{server}/readyz")).send().await.is_ok_and(|response| response.status().is_success()) {
+        if Instant::now() > deadline {
+            return Err(ClusterError::NotReady(format!("the apiserver at {server} did not become ready within {:?}", options.wait)));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    step(started, "Starting control plane");
+
+    loop {
+        let ready = ready_nodes(&http, &server).await;
+        if nodes.iter().all(|node| ready.contains(node)) {
+            break;
+        }
+        if Instant::now() > deadline {
+            let missing: Vec<&String> = nodes.iter().filter(|node| !ready.contains(node)).collect();
+            return Err(ClusterError::NotReady(format!("nodes {missing:?} not Ready within {:?}", options.wait)));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    step(started, &format!("Waiting for {} node{} Ready", nodes.len(), if nodes.len() == 1 { "" } else { "s" }));
+
+    let context = context_name(&options.name);
+    let path = match &options.kubeconfig {
+        Some(path) => {
+            write_kubeconfig(path, &context, &server, false)?;
+            path.clone()
+        }
+        None => default_kubeconfig(),
+    };
+    write_kubeconfig(&default_kubeconfig(), &context, &server, true)?;
+    Ok(Created { server, kubeconfig: path, context, nodes })
+}
+
+async fn ready_nodes(http: &reqwest::Client, server: &str) -> Vec<String> {
+    let Ok(response) = http.get(format!("{server}/api/v1/nodes")).send().await else { return Vec::new() };
+    let Ok(list) = response.json::<serde_json::Value>().await else { return Vec::new() };
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|node| node["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        .filter_map(|node| node["metadata"]["name"].as_str().map(str::to_string))
+        .collect()
+}
+
+async fn write_file(node: &str, path: &str, content: &[u8]) -> Result<(), ClusterError> {
+    let dir = Path::new(path).parent().map(|p| p.display().to_string()).unwrap_or_else(|| "/".into());
+    docker::run_with_input(&["exec", "-i", node, "sh", "-c", &format!("mkdir -p {dir} && cat > {path}")], Some(content)).await?;
+    Ok(())
+}
+
+fn node_kubeconfig(server: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: cluster\n  cluster:\n    server: {server}\ncontexts:\n- name: node\n  context:\n    cluster: cluster\n    user: node\ncurrent-context: node\nusers:\n- name: node\n  user: {{}}\n"
+    )
+}
+
+/// What a node runs at every boot (the entrypoint starts containerd first). Each component is
+/// restarted when it exits, as a service manager would.
+fn run_script(cluster: &str, node: &str, control_plane: bool, storage: Storage) -> String {
+    let Storage::Embedded = storage;
+    let mut script = String::from(
+        "#!/bin/sh\n\
+         # Written by `cluster create`; run by node-entrypoint at every boot of this node.\n\
+         mkdir -p /var/log/cluster /var/lib/cluster\n\
+         supervise() {\n  name=$1; shift\n  while true; do\n    \"$@\" >>/var/log/cluster/$name.log 2>&1\n    echo \"$name exited ($?); restarting\" >>/var/log/cluster/$name.log\n    sleep 1\n  done\n}\n",
+    );
+    if control_plane {
+        script.push_str(&format!(
+            "supervise apiserver apiserver --storage embedded --data-dir /var/lib/cluster/apiserver --bind-address 0.0.0.0:{API_PORT} &\n\
+             until wget -q -O /dev/null http://127.0.0.1:{API_PORT}/readyz; do sleep 0.1; done\n\
+             supervise scheduler scheduler --kubeconfig /etc/cluster/kubeconfig &\n\
+             supervise controller-manager controller-manager --kubeconfig /etc/cluster/kubeconfig &\n"
+        ));
+    }
+    let mut kubelet = format!(
+        "supervise kubelet kubelet --kubeconfig /etc/cluster/kubeconfig --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
+         --cni-conf-dir /etc/cni/net.d --eviction-hard 'memory.available<100Mi,nodefs.available<1%'"
+    );
+    if control_plane {
+        kubelet.push_str(" --node-labels 'node-role.kubernetes.io/control-plane=' --register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'");
+    }
+    script.push_str(&kubelet);
+    script.push_str(" &\nwait\n");
+    script
+}
+
+pub fn default_kubeconfig() -> PathBuf {
+    if let Some(first) = std::env::var_os("KUBECONFIG").and_then(|value| std::env::split_paths(&value).next()) {
+        return first;
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
+    home.join(".kube").join("config")
+}
+
+/// Adds (or replaces) the cluster's cluster, user and context in the kubeconfig at `path`, kept
+/// otherwise as it is, and makes it current.
+fn write_kubeconfig(path: &Path, context: &str, server: &str, merge: bool) -> Result<(), ClusterError> {
+    use serde_yaml_ng::Value;
+    let failed = |message: String| ClusterError::Kubeconfig { path: path.display().to_string(), message };
+    let mut config: Value = match std::fs::read_to_string(path) {
+        Ok(text) if merge && !text.trim().is_empty() => serde_yaml_ng::from_str(&text).map_err(|err| failed(err.to_string()))?,
+        _ => serde_yaml_ng::from_str("apiVersion: v1\nkind: Config\npreferences: {}\n").map_err(|err| failed(err.to_string()))?,
+    };
+    let Value::Mapping(map) = &mut config else { return Err(failed("is not a YAML mapping".into())) };
+    let entry = |key: &str, body: Value| -> Value {
+        let mut entry = serde_yaml_ng::Mapping::new();
+        entry.insert("name".into(), context.into());
+        entry.insert(key.into(), body);
+        Value::Mapping(entry)
+    };
+    let cluster: Value = serde_yaml_ng::from_str(&format!("server: {server}")).map_err(|err| failed(err.to_string()))?;
+    let user = Value::Mapping(serde_yaml_ng::Mapping::new());
+    let ctx: Value = serde_yaml_ng::from_str(&format!("cluster: {context}\nuser: {context}")).map_err(|err| failed(err.to_string()))?;
+    for (list, key, body) in [("clusters", "cluster", cluster), ("users", "user", user), ("contexts", "context", ctx)] {
+        let items = map.entry(list.into()).or_insert_with(|| Value::Sequence(Vec::new()));
+        if !items.is_sequence() {
+            *items = Value::Sequence(Vec::new());
+        }
+        if let Value::Sequence(items) = items {
+            items.retain(|item| item.get("name").and_then(Value::as_str) != Some(context));
+            items.push(entry(key, body));
+        }
+    }
+    map.insert("current-context".into(), context.into());
+    let text = serde_yaml_ng::to_string(&config).map_err(|err| failed(err.to_string()))?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|err| failed(err.to_string()))?;
+    }
+    std::fs::write(path, text).map_err(|err| failed(err.to_string()))
+}
+
+/// Takes the cluster's entries out of the kubeconfig at `path` (if there).
+fn forget_kubeconfig(path: &Path, context: &str) -> Result<(), ClusterError> {
+    use serde_yaml_ng::Value;
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
+    let failed = |message: String| ClusterError::Kubeconfig { path: path.display().to_string(), message };
+    let mut config: Value = serde_yaml_ng::from_str(&text).map_err(|err| failed(err.to_string()))?;
+    let Value::Mapping(map) = &mut config else { return Ok(()) };
+    for list in ["clusters", "users", "contexts"] {
+        if let Some(Value::Sequence(items)) = map.get_mut(list) {
+            items.retain(|item| item.get("name").and_then(Value::as_str) != Some(context));
+        }
+    }
+    if map.get("current-context").and_then(Value::as_str) == Some(context) {
+        map.insert("current-context".into(), "".into());
+    }
+    let text = serde_yaml_ng::to_string(&config).map_err(|err| failed(err.to_string()))?;
+    std::fs::write(path, text).map_err(|err| failed(err.to_string()))
+}
+
+/// Removes the cluster's containers (with their volumes), its network, its nodes' pod cgroups
+/// and its kubeconfig entries. Deleting a cluster that is not there is not an error, as with kind.
+pub async fn delete(name: &str) -> Result<(), ClusterError> {
+    docker::check().await?;
+    let label = format!("{CLUSTER_LABEL}={name}");
+    let containers = docker::containers_with(&label).await?;
+    if !containers.is_empty() {
+        let mut args = vec!["rm", "-f", "-v"];
+        args.extend(containers.iter().map(String::as_str));
+        docker::run(&args).await?;
+    }
+    let networks = docker::run(&["network", "ls", "-q", "--filter", &format!("label={label}")]).await?;
+    for network in networks.lines().filter(|line| !line.trim().is_empty()) {
+        docker::run(&["network", "rm", network.trim()]).await?;
+    }
+    // The nodes kept their pods under `/cluster-<name>/<node>` in the shared kernel's cgroups.
+    common::cgroups::remove_tree(&format!("cluster-{name}"));
+    forget_kubeconfig(&default_kubeconfig(), &context_name(name))?;
+    Ok(())
+}
+
+pub async fn clusters() -> Result<Vec<String>, ClusterError> {
+    docker::check().await?;
+    let out = docker::run(&["ps", "-a", "--filter", &format!("label={CLUSTER_LABEL}"), "--format", &format!("{{{{.Label \"{CLUSTER_LABEL}\"}}}}")]).await?;
+    let mut names: Vec<String> = out.lines().map(str::trim).filter(|line| !line.is_empty()).map(str::to_string).collect();
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+pub async fn nodes(name: &str) -> Result<Vec<String>, ClusterError> {
+    docker::check().await?;
+    let nodes = docker::containers_with(&format!("{CLUSTER_LABEL}={name}")).await?;
+    if nodes.is_empty() {
+        return Err(ClusterError::Missing(name.to_string()));
+    }
+    Ok(nodes)
+}
+
+/// Copies images from the local Docker engine into every node's containerd (`k8s.io`
+/// namespace), as `kind load docker-image` does.
+pub async fn load_images(name: &str, images: &[String]) -> Result<(), ClusterError> {
+    let nodes = nodes(name).await?;
+    let dir = tempfile::tempdir().map_err(|source| ClusterError::Io { what: "a temporary directory".into(), source })?;
+    let archive = dir.path().join("images.tar");
+    let archive_text = archive.display().to_string();
+    let mut args = vec!["save", "-o", archive_text.as_str()];
+    args.extend(images.iter().map(String::as_str));
+    docker::run(&args).await?;
+    for node in &nodes {
+        let target = format!("{node}:/tmp/images.tar");
+        docker::run(&["cp", &archive_text, &target]).await?;
+        docker::run(&["exec", node, "sh", "-c", "ctr -n k8s.io images import --snapshotter overlayfs /tmp/images.tar && rm /tmp/images.tar"]).await?;
+    }
+    Ok(())
+}
+
+/// Every component's log from every node into `dir/<node>/`.
+pub async fn export_logs(name: &str, dir: &Path) -> Result<(), ClusterError> {
+    let nodes = nodes(name).await?;
+    for node in &nodes {
+        let target = dir.join(node);
+        std::fs::create_dir_all(&target).map_err(|source| ClusterError::Io { what: format!("creating {}", target.display()), source })?;
+        let target_text = target.display().to_string();
+        for path in ["/var/log/cluster", "/var/log/containerd.log", "/var/log/pods"] {
+            // A node that has not written a log yet simply has none to give.
+            let _ = docker::run(&["cp", &format!("{node}:{path}"), &target_text]).await;
+        }
+        let inspect = docker::run(&["inspect", node]).await.unwrap_or_default();
+        let _ = std::fs::write(target.join("inspect.json"), inspect);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_are_named_as_kind_names_them() {
+        assert_eq!(node_names("demo", 3), vec!["demo-control-plane", "demo-worker", "demo-worker2"]);
+        assert_eq!(node_names("one", 1), vec!["one-control-plane"]);
+    }
+
+    #[test]
+    fn kubeconfig_entries_are_merged_and_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://elsewhere\ncontexts: []\nusers: []\ncurrent-context: other\n").unwrap();
+        write_kubeconfig(&path, "cluster-a", "http://127.0.0.1:1234", true).unwrap();
+        write_kubeconfig(&path, "cluster-a", "http://127.0.0.1:5678", true).unwrap();
+        let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let clusters = config["clusters"].as_sequence().unwrap();
+        assert_eq!(clusters.len(), 2, "the other cluster is kept and ours is there once");
+        assert_eq!(clusters[1]["cluster"]["server"].as_str(), Some("http://127.0.0.1:5678"));
+        assert_eq!(config["current-context"].as_str(), Some("cluster-a"));
+        forget_kubeconfig(&path, "cluster-a").unwrap();
+        let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(config["clusters"].as_sequence().unwrap().len(), 1);
+        assert_eq!(config["contexts"].as_sequence().unwrap().len(), 0);
+    }
+}

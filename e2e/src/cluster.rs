@@ -224,7 +224,7 @@ fn run_script(cluster: &str, node: &str, control_plane: bool, storage: Storage) 
     }
     let mut kubelet = format!(
         "supervise kubelet kubelet --kubeconfig /etc/cluster/kubeconfig --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
-         --cni-conf-dir /etc/cni/net.d --eviction-hard 'memory.available<100Mi,nodefs.available<1%'"
+         --cni-conf-dir /etc/cni/net.d --pod-routes --proxy --eviction-hard 'memory.available<100Mi,nodefs.available<1%'"
     );
     if control_plane {
         kubelet.push_str(" --node-labels 'node-role.kubernetes.io/control-plane=' --register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'");

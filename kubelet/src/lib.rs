@@ -13,6 +13,8 @@ mod logs;
 mod node;
 mod pods;
 mod probes;
+mod proxy;
+mod routes;
 mod server;
 mod spec;
 mod status;
@@ -76,6 +78,16 @@ pub struct Config {
     /// Pressure is reported; pods are not evicted.
     #[arg(long, default_value = "memory.available<100Mi,nodefs.available<10%")]
     pub eviction_hard: String,
+    /// Route the other nodes' podCIDRs via their InternalIPs (for nodes that share a network
+    /// segment, as a kind-style cluster's do).
+    #[arg(long)]
+    pub pod_routes: bool,
+    /// Program Services into the nat table as kube-proxy's iptables mode does.
+    #[arg(long)]
+    pub proxy: bool,
+    /// The cluster's pod network: traffic from it to elsewhere is masqueraded by the proxy.
+    #[arg(long, default_value = "10.244.0.0/16")]
+    pub cluster_cidr: String,
     /// The bridge that the CNI config names (at most 15 characters).
     #[arg(long, default_value = "cni0")]
     pub cni_bridge: String,
@@ -129,6 +141,9 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     };
     node::Thresholds::parse(&config.eviction_hard).map_err(KubeletError::Config)?;
     node::taints(&config.register_with_taints).map_err(KubeletError::Config)?;
+    if common::names::parse_cidr(&config.cluster_cidr).is_none() {
+        return Err(KubeletError::Config(format!("--cluster-cidr {:?} is not a CIDR", config.cluster_cidr)));
+    }
     for dir in [&config.root_dir, &config.pod_logs_dir] {
         std::fs::create_dir_all(dir).map_err(|source| KubeletError::Io { path: dir.clone(), source })?;
     }
@@ -138,6 +153,12 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     let recorder = common::events::Recorder::new(client.clone(), "kubelet", &node_name);
     let kubelet = Arc::new(Kubelet { client, runtime, node_name, node_ip, config, recorder });
     let runtime_info = format!("{}://{}", version.runtime_name, version.runtime_version);
+    if kubelet.config.pod_routes {
+        tokio::spawn(routes::run(kubelet.clone()));
+    }
+    if kubelet.config.proxy {
+        tokio::spawn(proxy::run(kubelet.clone(), kubelet.config.cluster_cidr.clone()));
+    }
     tokio::select! {
         () = node::run(kubelet.clone(), runtime_info) => Ok(()),
         () = pods::run(kubelet.clone()) => Ok(()),

@@ -673,7 +673,7 @@ mod tests {
                 (1, 3, "ConfigMap", "example-config"),
                 (2, 14, "Secret", "example-secret"),
                 (3, 23, "Deployment", "example"),
-                (4, 77, "Service", "example-service"),
+                (4, 88, "Service", "example-service"),
             ])
         );
         assert!(

@@ -135,6 +135,12 @@ fn stored(server: &ApiServer, namespace: &str) -> Vec<serde_json::Value> {
             if let Some(spec) = item.get_mut("spec").and_then(|s| s.as_object_mut()) {
                 spec.remove("clusterIP");
                 spec.remove("clusterIPs");
+                // Allocated, so different per object, like the ClusterIP.
+                for port in spec.get_mut("ports").and_then(|p| p.as_array_mut()).into_iter().flatten() {
+                    if let Some(port) = port.as_object_mut() {
+                        port.remove("nodePort");
+                    }
+                }
             }
             item
         })
@@ -258,7 +264,7 @@ fn describe_rollout_logs_and_watch() {
     stdout_ok(ctl(&server, &["apply", "-n", "demo", "-f", demo]));
 
     let described = stdout_ok(ctl(&server, &["describe", "deployment", "example", "-n", "demo"]));
-    for expected in ["Name:         example", "Namespace:    demo", "Labels:       app=example", "Replicas:  2", "Image:  busybox:local", "Events:       <none>"] {
+    for expected in ["Name:         example", "Namespace:    demo", "Labels:       app=example", "Replicas:  2", "Image:  localhost/busybox:local", "Events:       <none>"] {
         assert!(described.contains(expected), "{expected:?} missing from:\n{described}");
     }
     assert!(!described.contains("last-applied-configuration"), "{described}");

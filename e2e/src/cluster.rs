@@ -30,6 +30,8 @@ pub enum ClusterError {
     NotReady(String),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
+    #[error("the cluster config {path}: {message}")]
+    Config { path: String, message: String },
     #[error("the kubeconfig {path}: {message}")]
     Kubeconfig { path: String, message: String },
 }
@@ -48,6 +50,69 @@ pub struct CreateOptions {
     /// Written besides being merged into `~/.kube/config` (or `$KUBECONFIG`).
     pub kubeconfig: Option<PathBuf>,
     pub wait: Duration,
+    /// Extra flags per component, from `--config`.
+    pub extra_args: ExtraArgs,
+}
+
+/// Flags added to the components' command lines, as kind's config patches do.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExtraArgs {
+    pub apiserver: Vec<String>,
+    pub scheduler: Vec<String>,
+    pub controller_manager: Vec<String>,
+    pub kubelet: Vec<String>,
+}
+
+/// A cluster config file:
+///
+/// ```yaml
+/// nodes: 3                   # optional, overrides --nodes
+/// apiserver: ["--default-not-ready-toleration-seconds=10"]
+/// scheduler: []
+/// controllerManager: ["--node-monitor-grace-period=10"]
+/// kubelet: []
+/// ```
+pub fn read_config(path: &Path) -> Result<(Option<usize>, ExtraArgs), ClusterError> {
+    let failed = |message: String| ClusterError::Config { path: path.display().to_string(), message };
+    let text = std::fs::read_to_string(path).map_err(|err| failed(err.to_string()))?;
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).map_err(|err| failed(err.to_string()))?;
+    let Some(map) = value.as_mapping() else { return Err(failed("is not a YAML mapping".into())) };
+    let mut extra = ExtraArgs::default();
+    let mut nodes = None;
+    for (key, item) in map {
+        let key = key.as_str().unwrap_or_default();
+        let list = || -> Result<Vec<String>, ClusterError> {
+            item.as_sequence()
+                .ok_or_else(|| failed(format!("{key}: a list of flags is expected")))?
+                .iter()
+                .map(|flag| flag.as_str().map(str::to_string).ok_or_else(|| failed(format!("{key}: every flag must be a string"))))
+                .collect()
+        };
+        match key {
+            "nodes" => nodes = Some(item.as_u64().and_then(|n| usize::try_from(n).ok()).filter(|n| *n > 0).ok_or_else(|| failed("nodes: a positive number is expected".into()))?),
+            "apiserver" => extra.apiserver = list()?,
+            "scheduler" => extra.scheduler = list()?,
+            "controllerManager" => extra.controller_manager = list()?,
+            "kubelet" => extra.kubelet = list()?,
+            "kind" | "apiVersion" => {}
+            other => return Err(failed(format!("unknown key {other:?} (nodes, apiserver, scheduler, controllerManager, kubelet)"))),
+        }
+    }
+    Ok((nodes, extra))
+}
+
+/// A flag as one shell word.
+fn quote(arg: &str) -> String {
+    format!("'{}'", arg.replace('\'', "'\\''"))
+}
+
+fn with_extra(command: String, extra: &[String]) -> String {
+    let mut command = command;
+    for arg in extra {
+        command.push(' ');
+        command.push_str(&quote(arg));
+    }
+    command
 }
 
 /// What `create` made.
@@ -137,7 +202,7 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     let kubeconfig = node_kubeconfig(&format!("http://{control_plane}:{API_PORT}"));
     for (index, node) in nodes.iter().enumerate() {
         write_file(node, "/etc/cluster/kubeconfig", kubeconfig.as_bytes()).await?;
-        let script = run_script(&options.name, node, index == 0, options.storage);
+        let script = run_script(&options.name, node, index == 0, options.storage, &options.extra_args);
         write_file(node, "/etc/cluster/run.tmp", script.as_bytes()).await?;
         // The entrypoint waits for this file; the rename hands it over whole.
         docker::run(&["exec", node, "mv", "/etc/cluster/run.tmp", "/etc/cluster/run"]).await?;
@@ -206,7 +271,7 @@ fn node_kubeconfig(server: &str) -> String {
 
 /// What a node runs at every boot (the entrypoint starts containerd first). Each component is
 /// restarted when it exits, as a service manager would.
-fn run_script(cluster: &str, node: &str, control_plane: bool, storage: Storage) -> String {
+fn run_script(cluster: &str, node: &str, control_plane: bool, storage: Storage, extra: &ExtraArgs) -> String {
     let Storage::Embedded = storage;
     let mut script = String::from(
         "#!/bin/sh\n\
@@ -215,12 +280,12 @@ fn run_script(cluster: &str, node: &str, control_plane: bool, storage: Storage) 
          supervise() {\n  name=$1; shift\n  while true; do\n    \"$@\" >>/var/log/cluster/$name.log 2>&1\n    echo \"$name exited ($?); restarting\" >>/var/log/cluster/$name.log\n    sleep 1\n  done\n}\n",
     );
     if control_plane {
-        script.push_str(&format!(
-            "supervise apiserver apiserver --storage embedded --data-dir /var/lib/cluster/apiserver --bind-address 0.0.0.0:{API_PORT} &\n\
-             until wget -q -O /dev/null http://127.0.0.1:{API_PORT}/readyz; do sleep 0.1; done\n\
-             supervise scheduler scheduler --kubeconfig /etc/cluster/kubeconfig &\n\
-             supervise controller-manager controller-manager --kubeconfig /etc/cluster/kubeconfig &\n"
-        ));
+        let apiserver = format!("supervise apiserver apiserver --storage embedded --data-dir /var/lib/cluster/apiserver --bind-address 0.0.0.0:{API_PORT}");
+        let scheduler = "supervise scheduler scheduler --kubeconfig /etc/cluster/kubeconfig".to_string();
+        let manager = "supervise controller-manager controller-manager --kubeconfig /etc/cluster/kubeconfig".to_string();
+        script.push_str(&format!("{} &\nuntil wget -q -O /dev/null http://127.0.0.1:{API_PORT}/readyz; do sleep 0.1; done\n", with_extra(apiserver, &extra.apiserver)));
+        script.push_str(&format!("{} &\n", with_extra(scheduler, &extra.scheduler)));
+        script.push_str(&format!("{} &\n", with_extra(manager, &extra.controller_manager)));
     }
     let mut kubelet = format!(
         "supervise kubelet kubelet --kubeconfig /etc/cluster/kubeconfig --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
@@ -229,7 +294,7 @@ fn run_script(cluster: &str, node: &str, control_plane: bool, storage: Storage) 
     if control_plane {
         kubelet.push_str(" --node-labels 'node-role.kubernetes.io/control-plane=' --register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'");
     }
-    script.push_str(&kubelet);
+    script.push_str(&with_extra(kubelet, &extra.kubelet));
     script.push_str(" &\nwait\n");
     script
 }
@@ -380,6 +445,20 @@ mod tests {
     fn nodes_are_named_as_kind_names_them() {
         assert_eq!(node_names("demo", 3), vec!["demo-control-plane", "demo-worker", "demo-worker2"]);
         assert_eq!(node_names("one", 1), vec!["one-control-plane"]);
+    }
+
+    #[test]
+    fn configs_add_flags_quoted_for_the_shell() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.yaml");
+        std::fs::write(&path, "nodes: 2\napiserver: [\"--x=it's\"]\ncontrollerManager: [\"--node-monitor-grace-period=10\"]\n").unwrap();
+        let (nodes, extra) = read_config(&path).unwrap();
+        assert_eq!(nodes, Some(2));
+        let script = run_script("c", "c-control-plane", true, Storage::Embedded, &extra);
+        assert!(script.contains("--bind-address 0.0.0.0:6443 '--x=it'\\''s' &"), "{script}");
+        assert!(script.contains("controller-manager --kubeconfig /etc/cluster/kubeconfig '--node-monitor-grace-period=10' &"));
+        std::fs::write(&path, "workers: 2\n").unwrap();
+        assert!(read_config(&path).is_err(), "unknown keys are refused");
     }
 
     #[test]

@@ -24,6 +24,10 @@ pub enum Command {
         /// How many nodes: one control plane, the rest workers.
         #[arg(long, default_value_t = 1)]
         nodes: usize,
+        /// A cluster config (YAML): `nodes`, and extra flags per component under `apiserver`,
+        /// `scheduler`, `controllerManager`, `kubelet`.
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "embedded")]
         storage: cluster::Storage,
         /// Also write the cluster's kubeconfig here (it is always merged into ~/.kube/config).
@@ -80,9 +84,14 @@ pub enum Export {
 
 pub async fn run(config: Config) -> Result<(), cluster::ClusterError> {
     match config.command {
-        Command::Create { name, nodes, storage, kubeconfig, binaries, wait } => {
+        Command::Create { name, nodes, config, storage, kubeconfig, binaries, wait } => {
+            let (configured_nodes, extra_args) = match &config {
+                Some(path) => cluster::read_config(path)?,
+                None => (None, cluster::ExtraArgs::default()),
+            };
+            let nodes = configured_nodes.unwrap_or(nodes);
             let binaries = binaries.unwrap_or_else(|| std::env::current_exe().ok().and_then(|exe| exe.parent().map(PathBuf::from)).unwrap_or_default());
-            let options = cluster::CreateOptions { name, nodes, storage, binaries, kubeconfig, wait: Duration::from_secs(wait) };
+            let options = cluster::CreateOptions { name, nodes, storage, binaries, kubeconfig, wait: Duration::from_secs(wait), extra_args };
             let created = cluster::create(&options).await?;
             println!("Set kubectl context to {:?} ({}):", created.context, created.kubeconfig.display());
             println!("  kubectl cluster-info --context {}", created.context);

@@ -174,7 +174,12 @@ fn scalar(value: &Value) -> String {
 /// `logs`: the pod's log through the apiserver (which proxies it from the node's kubelet).
 pub async fn logs(config: &Config, args: &LogsArgs) -> Result<(), CtlError> {
     let (client, namespace) = client_and_namespace(config).await?;
-    let pod = args.pod.strip_prefix("pod/").unwrap_or(&args.pod);
+    let pod = match args.pod.split_once('/') {
+        None => args.pod.clone(),
+        Some(("pod" | "pods" | "po", name)) => name.to_string(),
+        Some((kind, name)) => pod_of(&client, &namespace, kind, name).await?,
+    };
+    let pod = pod.as_str();
     let object = get_json(&client, &format!("/api/v1/namespaces/{namespace}/pods/{pod}"), "application/json").await?;
     let container = match &args.container {
         // Checked here as kubectl does, so that the message is the same.
@@ -204,6 +209,35 @@ pub async fn logs(config: &Config, args: &LogsArgs) -> Result<(), CtlError> {
         println!("{}", line?);
     }
     Ok(())
+}
+
+/// The pod whose logs `logs TYPE/NAME` shows for a workload or Service, chosen as kubectl
+/// chooses: among the pods its selector matches, one not being deleted, running and ready if
+/// any, the newest; with kubectl's notice when there was a choice.
+async fn pod_of(client: &kube::Client, namespace: &str, kind: &str, name: &str) -> Result<String, CtlError> {
+    // Workloads select with a LabelSelector's matchLabels, Services with a plain map.
+    let (path, pointer) = match kind {
+        "deployment" | "deployments" | "deploy" => (format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}"), "/spec/selector/matchLabels"),
+        "replicaset" | "replicasets" | "rs" => (format!("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}"), "/spec/selector/matchLabels"),
+        "service" | "services" | "svc" => (format!("/api/v1/namespaces/{namespace}/services/{name}"), "/spec/selector"),
+        other => return Err(CtlError::Usage(format!("cannot get the logs of a {other}: name a pod, deployment, replicaset or service"))),
+    };
+    let object = get_json(client, &path, "application/json").await?;
+    let labels = object.pointer(pointer).and_then(Value::as_object);
+    let selector: Vec<String> = labels.into_iter().flatten().filter_map(|(key, value)| value.as_str().map(|value| format!("{key}={value}"))).collect();
+    if selector.is_empty() {
+        return Err(CtlError::Usage(format!("{kind}/{name} selects no pods")));
+    }
+    let list = get_json(client, &format!("/api/v1/namespaces/{namespace}/pods?labelSelector={}", encode(&selector.join(","))), "application/json").await?;
+    let mut pods: Vec<&Value> = list["items"].as_array().into_iter().flatten().collect();
+    let ready = |pod: &Value| pod["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True");
+    let rank = |pod: &Value| (pod["metadata"]["deletionTimestamp"].is_null(), pod["status"]["phase"] == "Running", ready(pod), pod["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string());
+    pods.sort_by_key(|pod| std::cmp::Reverse(rank(pod)));
+    let chosen = pods.first().and_then(|pod| pod["metadata"]["name"].as_str()).ok_or_else(|| CtlError::Usage(format!("no pods found for {kind}/{name}")))?;
+    if pods.len() > 1 {
+        eprintln!("Found {} pods, using pod/{chosen}", pods.len());
+    }
+    Ok(chosen.to_string())
 }
 
 /// The container kubectl picks when none is named: the pod's default-container annotation, else

@@ -1,0 +1,139 @@
+//! The end-to-end harness: a kind-style cluster made by the real `cluster` tool from the
+//! workspace's release binaries, driven by `kubectl` and `ctl`, deleted when the test ends
+//! (also when it fails).
+
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The release directory beside the test binary's (`target/debug/deps/..` → `target/release`).
+fn release_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent().and_then(Path::parent).and_then(Path::parent).expect("target dir").join("release")
+}
+
+/// Builds the release binaries the node image and the tests use, once per test process.
+fn build_release() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--release", "--locked", "--bins"])
+            .args(["-p", "apiserver", "-p", "scheduler", "-p", "controller-manager", "-p", "kubelet", "-p", "ctl", "-p", "e2e"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .status()
+            .expect("cargo");
+        assert!(status.success(), "building the release binaries failed");
+        release_dir()
+    })
+}
+
+pub struct Cluster {
+    pub name: String,
+    pub dir: tempfile::TempDir,
+    pub binaries: PathBuf,
+}
+
+pub fn text(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn ok(output: Output) -> String {
+    assert!(output.status.success(), "failed: {}{}", text(&output), String::from_utf8_lossy(&output.stderr));
+    text(&output)
+}
+
+impl Cluster {
+    /// A cluster of `nodes` nodes, with `config` (YAML) for `--config` when given.
+    pub fn create(nodes: usize, config: Option<&str>) -> Self {
+        let binaries = build_release().to_path_buf();
+        let name = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
+        let dir = tempfile::Builder::new().prefix("e2e-").tempdir().expect("temp dir");
+        let cluster = Self { name, dir, binaries };
+        let mut args = vec!["create".to_string(), "--name".into(), cluster.name.clone(), "--nodes".into(), nodes.to_string()];
+        if let Some(config) = config {
+            let path = cluster.dir.path().join("cluster.yaml");
+            std::fs::write(&path, config).expect("config");
+            args.extend(["--config".to_string(), path.display().to_string()]);
+        }
+        let output = cluster.tool(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(output.status.success(), "cluster create failed: {}{}", text(&output), String::from_utf8_lossy(&output.stderr));
+        cluster
+    }
+
+    pub fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    /// The cluster tool, with its kubeconfig kept in the test's directory.
+    pub fn tool(&self, args: &[&str]) -> Output {
+        Command::new(self.binaries.join("cluster")).args(args).env("KUBECONFIG", self.kubeconfig()).output().expect("cluster tool")
+    }
+
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl").arg(format!("--kubeconfig={}", self.kubeconfig().display())).args(args).output().expect("kubectl")
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(self.binaries.join("ctl")).env("KUBECONFIG", self.kubeconfig()).args(args).output().expect("ctl")
+    }
+
+    /// `client` is "kubectl" or "ctl": the same verbs through either.
+    pub fn client(&self, client: &str, args: &[&str]) -> Output {
+        if client == "ctl" { self.ctl(args) } else { self.kubectl(args) }
+    }
+
+    pub fn node(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.name)
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        Command::new("docker").args(args).output().expect("docker")
+    }
+
+    /// A node container's address on the cluster network.
+    pub fn node_ip(&self, node: &str) -> String {
+        ok(self.docker(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", node])).trim().to_string()
+    }
+
+    /// `kubectl get ... -o jsonpath=...`.
+    pub fn jsonpath(&self, args: &[&str], path: &str) -> String {
+        let mut all: Vec<&str> = vec!["get"];
+        all.extend(args);
+        let output_arg = format!("-o=jsonpath={path}");
+        all.push(&output_arg);
+        text(&self.kubectl(&all))
+    }
+
+    /// Polls `check` every 250 ms until it holds, failing after `seconds` with what `describe`
+    /// returns.
+    pub fn wait(&self, what: &str, seconds: u64, check: impl Fn() -> bool, describe: impl Fn() -> String) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        while !check() {
+            if Instant::now() > deadline {
+                // Outside the test's directory, so that they outlive the cluster.
+                let logs = std::env::temp_dir().join(format!("{}-logs", self.name));
+                let _ = self.tool(&["export", "logs", &logs.display().to_string(), "--name", &self.name]);
+                panic!("{what}: not within {seconds} s; {}\n(node logs exported to {})", describe(), logs.display());
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    pub fn http_get(url: &str) -> Result<String, String> {
+        let output = Command::new("curl").args(["-sS", "-m", "2", "-f", url]).output().map_err(|err| err.to_string())?;
+        if output.status.success() { Ok(text(&output)) } else { Err(String::from_utf8_lossy(&output.stderr).trim().to_string()) }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let output = self.tool(&["delete", "--name", &self.name]);
+        if !output.status.success() {
+            eprintln!("deleting cluster {} failed: {}", self.name, String::from_utf8_lossy(&output.stderr));
+        }
+    }
+}

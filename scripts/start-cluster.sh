@@ -1,56 +1,29 @@
 #!/usr/bin/env bash
-# Sets up the machine, builds the workspace and starts a one-machine cluster in the background:
-# for now the apiserver on the embedded store, the scheduler and the controller-manager (the
-# kubelet arrives with its issue). Stop it with: kill $(cat "$CLUSTER_DIR"/*.pid)
+# Sets up the machine (packages, Docker, a release build), creates a 3-node kind-style cluster
+# whose nodes are Docker containers, and runs the demo app of manifests/demo on it.
+# Remove it with: target/release/cluster delete --name demo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CLUSTER_DIR="${CLUSTER_DIR:-$HOME/.local/share/cluster}"
-ADDRESS="${ADDRESS:-127.0.0.1:6443}"
+NAME="${CLUSTER_NAME:-demo}"
+NODES="${CLUSTER_NODES:-3}"
 
 bash scripts/setup.sh
-mkdir -p "$CLUSTER_DIR"
-if [[ -f "$CLUSTER_DIR/apiserver.pid" ]] && kill -0 "$(cat "$CLUSTER_DIR/apiserver.pid")" 2>/dev/null; then
-    echo "a cluster is already running (pid $(cat "$CLUSTER_DIR/apiserver.pid")) with its state in $CLUSTER_DIR" >&2
+if target/release/cluster get nodes --name "$NAME" >/dev/null 2>&1; then
+    echo "a cluster named $NAME is already running; remove it with: target/release/cluster delete --name $NAME" >&2
     exit 1
 fi
-nohup target/release/apiserver --storage embedded --data-dir "$CLUSTER_DIR" --bind-address "$ADDRESS" \
-    >"$CLUSTER_DIR/apiserver.log" 2>&1 &
-echo $! >"$CLUSTER_DIR/apiserver.pid"
-for _ in $(seq 1 100); do
-    if curl -fsS "http://$ADDRESS/readyz" >/dev/null 2>&1; then
-        cat >"$CLUSTER_DIR/kubeconfig" <<KUBECONFIG
-apiVersion: v1
-kind: Config
-clusters:
-- name: local
-  cluster:
-    server: http://$ADDRESS
-contexts:
-- name: local
-  context:
-    cluster: local
-    user: local
-current-context: local
-users:
-- name: local
-  user: {}
-KUBECONFIG
-        echo "✓ apiserver ready at http://$ADDRESS (state in $CLUSTER_DIR, log $CLUSTER_DIR/apiserver.log)"
-        nohup target/release/scheduler --kubeconfig "$CLUSTER_DIR/kubeconfig" \
-            >"$CLUSTER_DIR/scheduler.log" 2>&1 &
-        echo $! >"$CLUSTER_DIR/scheduler.pid"
-        echo "✓ scheduler started (log $CLUSTER_DIR/scheduler.log)"
-        nohup target/release/controller-manager --kubeconfig "$CLUSTER_DIR/kubeconfig" \
-            >"$CLUSTER_DIR/controller-manager.log" 2>&1 &
-        echo $! >"$CLUSTER_DIR/controller-manager.pid"
-        echo "✓ controller-manager started (log $CLUSTER_DIR/controller-manager.log)"
-        echo "  export KUBECONFIG=$CLUSTER_DIR/kubeconfig"
-        exit 0
-    fi
-    kill -0 "$(cat "$CLUSTER_DIR/apiserver.pid")" 2>/dev/null || break
-    sleep 0.1
-done
-echo "the apiserver did not become ready; its log:" >&2
-cat "$CLUSTER_DIR/apiserver.log" >&2
-exit 1
+target/release/cluster create --name "$NAME" --nodes "$NODES"
+
+ctl=target/release/ctl
+"$ctl" create namespace demo >/dev/null
+"$ctl" apply -n demo -f manifests/demo/app.yaml
+"$ctl" rollout status deployment/example -n demo --timeout=120s
+
+port=$("$ctl" get service example-service -n demo -o json | python3 -c 'import json, sys; print(json.load(sys.stdin)["spec"]["ports"][0]["nodePort"])')
+ip=$(docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NAME-worker" 2>/dev/null || docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$NAME-control-plane")
+echo
+echo "✓ The demo answers on every node's NodePort, e.g. http://$ip:$port/ (try: curl http://$ip:$port/url)"
+echo "  kubectl and ctl use the context cluster-$NAME in ~/.kube/config"
+echo
+"$ctl" get pods -A

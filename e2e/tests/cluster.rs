@@ -2,6 +2,8 @@
 //! rolled back with both `ctl` and `kubectl`; the cluster surviving its components' crashes and a
 //! stopped worker.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

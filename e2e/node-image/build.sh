@@ -13,7 +13,7 @@
 #
 # Prints the image id (sha256:...) on stdout; progress goes to stderr.
 # Needs: bash, coreutils, tar, ldd, dpkg, docker, and the Debian packages containerd runc
-# containernetworking-plugins iptables iproute2 busybox-static (plus what
+# containernetworking-plugins iptables iproute2 busybox-static etcd-server docker-registry (plus what
 # scripts/build-test-images.sh needs).
 # Usage: e2e/node-image/build.sh OUTDIR BINDIR TAG
 #        e2e/node-image/build.sh --print-inputs BINDIR
@@ -93,7 +93,7 @@ add() {
 }
 
 echo "$0: assembling the root filesystem in $root" >&2
-for file in /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/ctr /usr/sbin/runc \
+for file in /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/ctr /usr/sbin/runc /usr/bin/etcd /usr/bin/docker-registry \
     /usr/lib/cni/* /usr/bin/ip /usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi \
     /usr/lib/*-linux-gnu/xtables/*.so /etc/os-release /etc/protocols /etc/services \
     /etc/ethertypes /etc/iproute2/*; do
@@ -160,6 +160,11 @@ printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$root/etc/group"
 printf '%s\n' 'passwd: files' 'group: files' 'shadow: files' 'hosts: files dns' \
     'networks: files' 'protocols: files' 'services: files' >"$root/etc/nsswitch.conf"
 cp "$images_tar" "$root/opt/images/images.tar"
+# The same image runs a cluster's local registry (`cluster create --registry`): Debian's
+# docker-registry, plain HTTP, its blobs on the container's own disk.
+mkdir -p "$root/etc/docker/registry" "$root/var/lib/registry"
+printf '%s\n' 'version: 0.1' 'storage:' '  filesystem:' '    rootdirectory: /var/lib/registry' 'http:' '  addr: :5000' \
+    >"$root/etc/docker/registry/config.yml"
 
 echo "$0: importing $tag" >&2
 # Sorted entries, epoch mtimes and root owners: the same inputs make the same layer. The tar is

@@ -36,9 +36,22 @@ pub enum ClusterError {
     Kubeconfig { path: String, message: String },
 }
 
+/// Where the apiserver keeps the cluster's objects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Storage {
+    /// The apiserver's own single-file store, on the control plane.
     Embedded,
+    /// One etcd member on the control plane.
+    Etcd,
+    /// Three control-plane nodes, each with an etcd member of one cluster, an apiserver, and a
+    /// scheduler and controller-manager that elect a leader.
+    EtcdHa,
+}
+
+impl Storage {
+    fn control_planes(self) -> usize {
+        if self == Self::EtcdHa { 3 } else { 1 }
+    }
 }
 
 pub struct CreateOptions {
@@ -52,6 +65,9 @@ pub struct CreateOptions {
     pub wait: Duration,
     /// Extra flags per component, from `--config`.
     pub extra_args: ExtraArgs,
+    /// Run a local registry on the cluster's network, published on this host port; pods pull
+    /// `localhost:<port>/...` images from it.
+    pub registry: Option<u16>,
 }
 
 /// Flags added to the components' command lines, as kind's config patches do.
@@ -123,12 +139,11 @@ pub struct Created {
     pub nodes: Vec<String>,
 }
 
-pub fn node_names(cluster: &str, count: usize) -> Vec<String> {
-    let mut names = vec![format!("{cluster}-control-plane")];
-    for index in 1..count {
-        names.push(if index == 1 { format!("{cluster}-worker") } else { format!("{cluster}-worker{index}") });
-    }
-    names
+/// kind's names: `<cluster>-control-plane[N]`, then `<cluster>-worker[N]`.
+pub fn node_names(cluster: &str, count: usize, control_planes: usize) -> Vec<String> {
+    let numbered = |role: &str, index: usize| if index == 1 { format!("{cluster}-{role}") } else { format!("{cluster}-{role}{index}") };
+    let control_planes = control_planes.min(count);
+    (1..=control_planes).map(|index| numbered("control-plane", index)).chain((1..=count - control_planes).map(|index| numbered("worker", index))).collect()
 }
 
 pub fn context_name(cluster: &str) -> String {
@@ -145,6 +160,9 @@ pub async fn create(options: &CreateOptions) -> Result<Created, ClusterError> {
     }
     if options.name.len() > 40 {
         return Err(ClusterError::Name(options.name.clone(), "must be at most 40 characters, so that node names stay short".into()));
+    }
+    if options.nodes < options.storage.control_planes() {
+        return Err(ClusterError::Name(options.name.clone(), format!("--storage {:?} needs at least {} nodes", options.storage, options.storage.control_planes())));
     }
     if options.nodes == 0 {
         return Err(ClusterError::Name(options.name.clone(), "a cluster needs at least one node".into()));
@@ -174,9 +192,23 @@ pub async fn create(options: &CreateOptions) -> Result<Created, ClusterError> {
 async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Result<Created, ClusterError> {
     let label = format!("{CLUSTER_LABEL}={}", options.name);
     docker::run(&["network", "create", "--label", &label, &options.name]).await?;
-    let nodes = node_names(&options.name, options.nodes);
+    let mut mirror = None;
+    if let Some(port) = options.registry {
+        let registry = format!("{}-registry", options.name);
+        let publish = format!("127.0.0.1:{port}:5000");
+        let role_label = format!("{ROLE_LABEL}=registry");
+        let args = [
+            "run", "-d", "--name", &registry, "--network", &options.name, "--label", &label, "--label", &role_label, "-p", &publish,
+            "--entrypoint", "/usr/bin/docker-registry", tag, "serve", "/etc/docker/registry/config.yml",
+        ];
+        docker::run(&args).await?;
+        mirror = Some(format!("REGISTRY_MIRROR=localhost:{port}=http://{registry}:5000"));
+        step(started, &format!("Starting the local registry (localhost:{port})"));
+    }
+    let control_planes = options.storage.control_planes();
+    let nodes = node_names(&options.name, options.nodes, control_planes);
     for (index, node) in nodes.iter().enumerate() {
-        let role = if index == 0 { "control-plane" } else { "worker" };
+        let role = if index < control_planes { "control-plane" } else { "worker" };
         let role_label = format!("{ROLE_LABEL}={role}");
         let publish = format!("127.0.0.1::{API_PORT}");
         let mut args = vec!["run", "-d", "--name", node, "--hostname", node, "--network", &options.name, "--label", &label, "--label", &role_label];
@@ -193,6 +225,9 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
         if index == 0 {
             args.extend(["-p", &publish]);
         }
+        if let Some(mirror) = &mirror {
+            args.extend(["-e", mirror]);
+        }
         args.push(tag);
         docker::run(&args).await?;
     }
@@ -202,7 +237,8 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     let kubeconfig = node_kubeconfig(&format!("http://{control_plane}:{API_PORT}"));
     for (index, node) in nodes.iter().enumerate() {
         write_file(node, "/etc/cluster/kubeconfig", kubeconfig.as_bytes()).await?;
-        let script = run_script(&options.name, node, index == 0, options.storage, &options.extra_args);
+        let control_plane = (index < control_planes).then(|| ControlPlane { storage: options.storage, members: &nodes[..control_planes] });
+        let script = run_script(&options.name, node, control_plane.as_ref(), &options.extra_args);
         write_file(node, "/etc/cluster/run.tmp", script.as_bytes()).await?;
         // The entrypoint waits for this file; the rename hands it over whole.
         docker::run(&["exec", node, "mv", "/etc/cluster/run.tmp", "/etc/cluster/run"]).await?;
@@ -271,16 +307,54 @@ fn node_kubeconfig(server: &str) -> String {
 
 /// What a node runs at every boot (the entrypoint starts containerd first). Each component is
 /// restarted when it exits, as a service manager would.
-fn run_script(cluster: &str, node: &str, control_plane: bool, storage: Storage, extra: &ExtraArgs) -> String {
-    let Storage::Embedded = storage;
+/// What a control-plane node needs to know to run its part.
+struct ControlPlane<'a> {
+    storage: Storage,
+    /// Every control-plane node, this one among them.
+    members: &'a [String],
+}
+
+impl ControlPlane<'_> {
+    /// The etcd member (if any) and the apiserver's storage flags.
+    fn storage_commands(&self, node: &str) -> (Option<String>, String) {
+        let member = |listen: &str, advertise: &str| {
+            format!(
+                "supervise etcd etcd --name {node} --data-dir /var/lib/cluster/etcd --listen-client-urls http://{listen}:2379 --advertise-client-urls http://{advertise}:2379 \
+                 --listen-peer-urls http://{listen}:2380 --initial-advertise-peer-urls http://{advertise}:2380"
+            )
+        };
+        match self.storage {
+            Storage::Embedded => (None, "--storage embedded --data-dir /var/lib/cluster/apiserver".into()),
+            Storage::Etcd => {
+                let etcd = format!("{} --initial-cluster {node}=http://127.0.0.1:2380", member("127.0.0.1", "127.0.0.1"));
+                (Some(etcd), "--storage etcd --etcd-servers http://127.0.0.1:2379".into())
+            }
+            Storage::EtcdHa => {
+                let peers: Vec<String> = self.members.iter().map(|member| format!("{member}=http://{member}:2380")).collect();
+                let etcd = format!("{} --initial-cluster {} --initial-cluster-state new --initial-cluster-token cluster", member("0.0.0.0", node), peers.join(","));
+                // Each apiserver talks to its own member, as kubeadm's stacked etcd does: a lost
+                // control plane takes one apiserver and one member, and the others keep quorum.
+                (Some(etcd), "--storage etcd --etcd-servers http://127.0.0.1:2379".into())
+            }
+        }
+    }
+}
+
+/// What a node runs at every boot (the entrypoint starts containerd first). Each component is
+/// restarted when it exits, as a service manager would.
+fn run_script(cluster: &str, node: &str, control_plane: Option<&ControlPlane<'_>>, extra: &ExtraArgs) -> String {
     let mut script = String::from(
         "#!/bin/sh\n\
          # Written by `cluster create`; run by node-entrypoint at every boot of this node.\n\
          mkdir -p /var/log/cluster /var/lib/cluster\n\
          supervise() {\n  name=$1; shift\n  while true; do\n    \"$@\" >>/var/log/cluster/$name.log 2>&1\n    echo \"$name exited ($?); restarting\" >>/var/log/cluster/$name.log\n    sleep 1\n  done\n}\n",
     );
-    if control_plane {
-        let apiserver = format!("supervise apiserver apiserver --storage embedded --data-dir /var/lib/cluster/apiserver --bind-address 0.0.0.0:{API_PORT}");
+    if let Some(control_plane) = control_plane {
+        let (etcd, storage) = control_plane.storage_commands(node);
+        if let Some(etcd) = etcd {
+            script.push_str(&format!("{etcd} &\n"));
+        }
+        let apiserver = format!("supervise apiserver apiserver {storage} --bind-address 0.0.0.0:{API_PORT}");
         let scheduler = "supervise scheduler scheduler --kubeconfig /etc/cluster/kubeconfig".to_string();
         let manager = "supervise controller-manager controller-manager --kubeconfig /etc/cluster/kubeconfig".to_string();
         script.push_str(&format!("{} &\nuntil wget -q -O /dev/null http://127.0.0.1:{API_PORT}/readyz; do sleep 0.1; done\n", with_extra(apiserver, &extra.apiserver)));
@@ -291,7 +365,7 @@ fn run_script(cluster: &str, node: &str, control_plane: bool, storage: Storage, 
         "supervise kubelet kubelet --kubeconfig /etc/cluster/kubeconfig --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
          --cni-conf-dir /etc/cni/net.d --pod-routes --proxy --eviction-hard 'memory.available<100Mi,nodefs.available<1%'"
     );
-    if control_plane {
+    if control_plane.is_some() {
         kubelet.push_str(" --node-labels 'node-role.kubernetes.io/control-plane=' --register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'");
     }
     script.push_str(&with_extra(kubelet, &extra.kubelet));
@@ -393,12 +467,18 @@ pub async fn clusters() -> Result<Vec<String>, ClusterError> {
     Ok(names)
 }
 
+/// The cluster's node containers (not its registry).
 pub async fn nodes(name: &str) -> Result<Vec<String>, ClusterError> {
     docker::check().await?;
-    let nodes = docker::containers_with(&format!("{CLUSTER_LABEL}={name}")).await?;
+    let mut nodes = Vec::new();
+    for role in ["control-plane", "worker"] {
+        let filters = [format!("{CLUSTER_LABEL}={name}"), format!("{ROLE_LABEL}={role}")];
+        nodes.extend(docker::containers_with_all(&filters).await?);
+    }
     if nodes.is_empty() {
         return Err(ClusterError::Missing(name.to_string()));
     }
+    nodes.sort();
     Ok(nodes)
 }
 
@@ -443,8 +523,9 @@ mod tests {
 
     #[test]
     fn nodes_are_named_as_kind_names_them() {
-        assert_eq!(node_names("demo", 3), vec!["demo-control-plane", "demo-worker", "demo-worker2"]);
-        assert_eq!(node_names("one", 1), vec!["one-control-plane"]);
+        assert_eq!(node_names("demo", 3, 1), vec!["demo-control-plane", "demo-worker", "demo-worker2"]);
+        assert_eq!(node_names("one", 1, 1), vec!["one-control-plane"]);
+        assert_eq!(node_names("ha", 4, 3), vec!["ha-control-plane", "ha-control-plane2", "ha-control-plane3", "ha-worker"]);
     }
 
     #[test]
@@ -454,9 +535,15 @@ mod tests {
         std::fs::write(&path, "nodes: 2\napiserver: [\"--x=it's\"]\ncontrollerManager: [\"--node-monitor-grace-period=10\"]\n").unwrap();
         let (nodes, extra) = read_config(&path).unwrap();
         assert_eq!(nodes, Some(2));
-        let script = run_script("c", "c-control-plane", true, Storage::Embedded, &extra);
+        let members = ["c-control-plane".to_string()];
+        let script = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members }), &extra);
         assert!(script.contains("--bind-address 0.0.0.0:6443 '--x=it'\\''s' &"), "{script}");
         assert!(script.contains("controller-manager --kubeconfig /etc/cluster/kubeconfig '--node-monitor-grace-period=10' &"));
+        let ha = ["h-control-plane".to_string(), "h-control-plane2".to_string(), "h-control-plane3".to_string()];
+        let second = run_script("h", "h-control-plane2", Some(&ControlPlane { storage: Storage::EtcdHa, members: &ha }), &ExtraArgs::default());
+        assert!(second.contains("--initial-cluster h-control-plane=http://h-control-plane:2380,h-control-plane2=http://h-control-plane2:2380,h-control-plane3=http://h-control-plane3:2380"), "{second}");
+        assert!(second.contains("--listen-client-urls http://0.0.0.0:2379 --advertise-client-urls http://h-control-plane2:2379"), "{second}");
+        assert!(second.contains("--etcd-servers http://127.0.0.1:2379"));
         std::fs::write(&path, "workers: 2\n").unwrap();
         assert!(read_config(&path).is_err(), "unknown keys are refused");
     }

@@ -55,7 +55,17 @@ pub async fn check() -> Result<(), DockerError> {
 
 /// Names of the containers carrying `label` (`key=value`), running or not.
 pub async fn containers_with(label: &str) -> Result<Vec<String>, DockerError> {
-    let out = run(&["ps", "-a", "--filter", &format!("label={label}"), "--format", "{{.Names}}"]).await?;
+    containers_with_all(&[label.to_string()]).await
+}
+
+/// Names of the containers carrying every one of `labels`.
+pub async fn containers_with_all(labels: &[String]) -> Result<Vec<String>, DockerError> {
+    let mut args = vec!["ps".to_string(), "-a".into()];
+    for label in labels {
+        args.extend(["--filter".to_string(), format!("label={label}")]);
+    }
+    args.extend(["--format".to_string(), "{{.Names}}".into()]);
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await?;
     let mut names: Vec<String> = out.lines().map(str::trim).filter(|name| !name.is_empty()).map(str::to_string).collect();
     names.sort();
     Ok(names)

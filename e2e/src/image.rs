@@ -58,5 +58,11 @@ pub async fn ensure(binaries: &Path) -> Result<String, ImageError> {
     if !output.status.success() {
         return Err(ImageError::Build(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))));
     }
+    // Each build of the workspace makes a new image of a few hundred MB; older ones go, but for
+    // those a cluster still runs on (Docker refuses to remove them).
+    let images = docker::run(&["images", "--format", "{{.Repository}}:{{.Tag}}", "cluster-node"]).await.unwrap_or_default();
+    for old in images.lines().filter(|image| *image != tag) {
+        let _ = docker::run(&["rmi", old]).await;
+    }
     Ok(tag)
 }

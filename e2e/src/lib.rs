@@ -36,6 +36,10 @@ pub enum Command {
         /// The directory holding the release binaries (default: beside this program).
         #[arg(long)]
         binaries: Option<PathBuf>,
+        /// Run a local registry (Debian's docker-registry) on the cluster's network, published on
+        /// 127.0.0.1:PORT; pods pull `localhost:PORT/...` images from it.
+        #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "5001")]
+        registry: Option<u16>,
         /// How long to wait for the nodes to be Ready, in seconds.
         #[arg(long, default_value_t = 120)]
         wait: u64,
@@ -84,14 +88,14 @@ pub enum Export {
 
 pub async fn run(config: Config) -> Result<(), cluster::ClusterError> {
     match config.command {
-        Command::Create { name, nodes, config, storage, kubeconfig, binaries, wait } => {
+        Command::Create { name, nodes, config, storage, kubeconfig, binaries, registry, wait } => {
             let (configured_nodes, extra_args) = match &config {
                 Some(path) => cluster::read_config(path)?,
                 None => (None, cluster::ExtraArgs::default()),
             };
             let nodes = configured_nodes.unwrap_or(nodes);
             let binaries = binaries.unwrap_or_else(|| std::env::current_exe().ok().and_then(|exe| exe.parent().map(PathBuf::from)).unwrap_or_default());
-            let options = cluster::CreateOptions { name, nodes, storage, binaries, kubeconfig, wait: Duration::from_secs(wait), extra_args };
+            let options = cluster::CreateOptions { name, nodes, storage, binaries, kubeconfig, wait: Duration::from_secs(wait), extra_args, registry };
             let created = cluster::create(&options).await?;
             println!("Set kubectl context to {:?} ({}):", created.context, created.kubeconfig.display());
             println!("  kubectl cluster-info --context {}", created.context);

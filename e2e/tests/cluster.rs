@@ -76,6 +76,20 @@ fn demo_scenario(cluster: &Cluster, client: &str) {
         assert_eq!(Cluster::http_get(&node_port_url(cluster, &namespace, &node)).as_deref(), Ok("example-service"), "NodePort on {node} from the host");
     }
 
+    if client == "kubectl" {
+        // A pod the Service selects but that is not Ready gets no traffic.
+        let unready = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"unready","labels":{"app":"example"}},"spec":{"containers":[{"name":"web","image":"localhost/busybox:local",
+            "command":["sh","-c","mkdir /www && echo wrong > /www/url && httpd -f -p 5000 -h /www"],"ports":[{"containerPort":5000}],
+            "readinessProbe":{"exec":{"command":["false"]},"periodSeconds":1}}]}}"#;
+        ok(cluster.kubectl_stdin(&["apply", "-n", &namespace, "-f", "-"], unready));
+        cluster.wait("the unready pod running", 60, || cluster.jsonpath(&["pod", "unready", "-n", &namespace], "{.status.phase}") == "Running", String::new);
+        let url = node_port_url(cluster, &namespace, &workers[1]);
+        for _ in 0..20 {
+            assert_eq!(Cluster::http_get(&url).as_deref(), Ok("example-service"), "only ready pods answer");
+        }
+        ok(cluster.kubectl(&["delete", "pod", "unready", "-n", &namespace, "--grace-period=1"]));
+    }
+
     // A rolling update to a new image, with a client asking all along.
     let url = node_port_url(cluster, &namespace, &workers[0]);
     let (asked, failed, stop) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicBool::new(false)));
@@ -118,12 +132,17 @@ fn demo_scenario(cluster: &Cluster, client: &str) {
     cluster.wait("demo pods gone", 90, || demo_pods(cluster, &namespace).is_empty() && text(&cluster.kubectl(&["get", "pods", "-n", &namespace, "-l", "app=example", "-o", "name"])).trim().is_empty(), || text(&cluster.kubectl(&["get", "pods", "-n", &namespace])));
 }
 
-/// A second image version for rolling updates: the test busybox image under another name, loaded
-/// from the local Docker engine into every node, as `kind load docker-image` does.
-fn load_second_version(cluster: &Cluster) {
+/// The test images (`localhost/busybox:local`, `localhost/pause:local`) in the local Docker engine.
+fn load_test_images_into_docker(cluster: &Cluster) {
     let images = cluster.dir.path().join("images");
     ok(std::process::Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/build-test-images.sh")).arg(&images).output().unwrap());
     ok(cluster.docker(&["load", "-i", &images.join("images.tar").display().to_string()]));
+}
+
+/// A second image version for rolling updates: the test busybox image under another name, loaded
+/// from the local Docker engine into every node, as `kind load docker-image` does.
+fn load_second_version(cluster: &Cluster) {
+    load_test_images_into_docker(cluster);
     ok(cluster.docker(&["tag", "localhost/busybox:local", "localhost/demo:v2"]));
     ok(cluster.tool(&["load-image", "localhost/demo:v2", "--name", &cluster.name]));
 }
@@ -179,4 +198,81 @@ fn the_cluster_survives_crashed_components_and_a_stopped_worker() {
     assert_eq!(Cluster::http_get(&node_port_url(&cluster, "demo", &other)).as_deref(), Ok("example-service"));
     ok(cluster.docker(&["start", &stopped]));
     cluster.wait("the worker Ready again", 60, || ready(&stopped) == "True", || ready(&stopped));
+}
+
+#[test]
+fn etcd_ha_keeps_working_without_one_control_plane() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let cluster = Cluster::create_with(4, None, &["--storage", "etcd-ha"]);
+    let nodes = ok(cluster.kubectl(&["get", "nodes"]));
+    assert_eq!(nodes.lines().filter(|line| line.contains(" Ready ")).count(), 4, "{nodes}");
+    assert_eq!(nodes.lines().filter(|line| line.contains("control-plane")).count(), 3, "{nodes}");
+    ok(cluster.kubectl(&["create", "namespace", "demo"]));
+    ok(cluster.kubectl(&["apply", "-n", "demo", "-f", DEMO]));
+    ok(cluster.kubectl(&["rollout", "status", "deployment/example", "-n", "demo", "--timeout=90s"]));
+    // A third of etcd gone (with an apiserver, and perhaps the leading scheduler or
+    // controller-manager): the others keep the cluster going.
+    ok(cluster.docker(&["stop", &cluster.node("control-plane3")]));
+    ok(cluster.kubectl(&["scale", "deployment/example", "-n", "demo", "--replicas=3"]));
+    let three = || cluster.jsonpath(&["deployment", "example", "-n", "demo"], "{.status.availableReplicas}") == "3";
+    cluster.wait("3 replicas with a control plane down", 90, three, || text(&cluster.kubectl(&["get", "pods", "-n", "demo", "-o", "wide"])));
+    ok(cluster.docker(&["start", &cluster.node("control-plane3")]));
+    let ready = || cluster.jsonpath(&["node", &cluster.node("control-plane3")], "{.status.conditions[?(@.type==\"Ready\")].status}") == "True";
+    cluster.wait("the control plane back", 90, ready, String::new);
+    assert_eq!(cluster.jsonpath(&["deployment", "example", "-n", "demo"], "{.spec.replicas}"), "3");
+}
+
+#[test]
+fn the_tool_serves_a_local_registry_refuses_a_taken_name_and_leaves_nothing_behind() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let cluster = Cluster::create_with(2, None, &["--storage", "etcd", "--registry", &port]);
+
+    // An image pushed to the local registry from the host is pulled by a pod through the
+    // kubelet's normal pull path.
+    load_test_images_into_docker(&cluster);
+    let image = format!("localhost:{port}/hello:1");
+    ok(cluster.docker(&["tag", "localhost/busybox:local", &image]));
+    ok(cluster.docker(&["push", &image]));
+    let overrides = r#"{"spec":{"containers":[{"name":"hello","image":"IMAGE","imagePullPolicy":"Always","command":["echo","pulled"]}]}}"#.replace("IMAGE", &image);
+    ok(cluster.kubectl(&["run", "hello", &format!("--image={image}"), "--restart=Never", &format!("--overrides={overrides}")]));
+    let done = || cluster.jsonpath(&["pod", "hello"], "{.status.phase}") == "Succeeded";
+    cluster.wait("the pod from the local registry", 60, done, || text(&cluster.kubectl(&["describe", "pod", "hello"])));
+    assert_eq!(text(&cluster.kubectl(&["logs", "hello"])), "pulled\n");
+    let _ = cluster.docker(&["rmi", &image]);
+    assert_eq!(ok(cluster.tool(&["get", "nodes", "--name", &cluster.name])).lines().count(), 2, "the registry is no node");
+    let again = cluster.tool(&["create", "--name", &cluster.name]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains(&format!("a cluster named \"{}\" already exists", cluster.name)), "{again:?}");
+    assert!(ok(cluster.kubectl(&["get", "nodes"])).contains(" Ready "), "the existing cluster is untouched");
+
+    let logs = cluster.dir.path().join("logs");
+    ok(cluster.tool(&["export", "logs", &logs.display().to_string(), "--name", &cluster.name]));
+    for log in ["cluster/apiserver.log", "cluster/etcd.log", "cluster/kubelet.log", "containerd.log"] {
+        let path = logs.join(cluster.node("control-plane")).join(log);
+        assert!(std::fs::metadata(&path).is_ok_and(|m| m.len() > 0), "{} exported", path.display());
+    }
+
+    // A create that fails (a kubelet that cannot start) removes what it made.
+    let broken = format!("{}-broken", cluster.name);
+    let config = cluster.dir.path().join("broken.yaml");
+    std::fs::write(&config, "kubelet: [\"--no-such-flag\"]\n").unwrap();
+    let failed = cluster.tool(&["create", "--name", &broken, "--nodes", "2", "--wait", "15", "--config", &config.display().to_string()]);
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("not Ready within"), "{}", String::from_utf8_lossy(&failed.stderr));
+    for leftover in [cluster.docker(&["ps", "-a", "--filter", &format!("label=dev.cluster.name={broken}"), "-q"]), cluster.docker(&["network", "ls", "-q", "--filter", &format!("label=dev.cluster.name={broken}")])] {
+        assert_eq!(text(&leftover).trim(), "", "nothing of the failed cluster is left");
+    }
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/memory/cluster-{broken}")).exists());
+    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("cluster-{broken}-failed-logs")));
+
+    // Without Docker, the tool says so and what to do.
+    let without = std::process::Command::new(cluster.binaries.join("cluster")).args(["get", "clusters"]).env("PATH", "/nonexistent").output().unwrap();
+    assert!(!without.status.success());
+    assert!(String::from_utf8_lossy(&without.stderr).contains("Docker is not available"), "{without:?}");
+
+    ok(cluster.tool(&["delete", "--name", &cluster.name]));
+    assert_eq!(text(&cluster.docker(&["ps", "-a", "--filter", &format!("label=dev.cluster.name={}", cluster.name), "-q"])).trim(), "");
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/memory/cluster-{}", cluster.name)).exists(), "the nodes' cgroups are gone");
+    assert!(!ok(cluster.tool(&["get", "clusters"])).lines().any(|line| line == cluster.name));
 }

@@ -49,11 +49,17 @@ pub fn ok(output: Output) -> String {
 impl Cluster {
     /// A cluster of `nodes` nodes, with `config` (YAML) for `--config` when given.
     pub fn create(nodes: usize, config: Option<&str>) -> Self {
+        Self::create_with(nodes, config, &[])
+    }
+
+    /// The same with more `cluster create` flags.
+    pub fn create_with(nodes: usize, config: Option<&str>, flags: &[&str]) -> Self {
         let binaries = build_release().to_path_buf();
         let name = format!("e2e-{}", &uuid::Uuid::new_v4().simple().to_string()[..6]);
         let dir = tempfile::Builder::new().prefix("e2e-").tempdir().expect("temp dir");
         let cluster = Self { name, dir, binaries };
         let mut args = vec!["create".to_string(), "--name".into(), cluster.name.clone(), "--nodes".into(), nodes.to_string()];
+        args.extend(flags.iter().map(|flag| flag.to_string()));
         if let Some(config) = config {
             let path = cluster.dir.path().join("cluster.yaml");
             std::fs::write(&path, config).expect("config");
@@ -75,6 +81,20 @@ impl Cluster {
 
     pub fn kubectl(&self, args: &[&str]) -> Output {
         Command::new("kubectl").arg(format!("--kubeconfig={}", self.kubeconfig().display())).args(args).output().expect("kubectl")
+    }
+
+    pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = Command::new("kubectl")
+            .arg(format!("--kubeconfig={}", self.kubeconfig().display()))
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl");
+        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
+        child.wait_with_output().expect("kubectl")
     }
 
     pub fn ctl(&self, args: &[&str]) -> Output {

@@ -8,14 +8,17 @@
 # the inputs. When OUTDIR/images.tar was built from the same inputs (this script, pause.c, the
 # busybox binary) it does nothing. The tarball is written aside and renamed into place, so a
 # concurrent caller sees the old tarball or the new one, never half of one.
+# More images may be added to the same tarball, each as NAME ROOTFS CONFIG_JSON (a directory
+# to take whole as the image's one layer, and the image config's "config" object); the node image
+# adds the cluster DNS server's this way.
 # Needs: bash, coreutils, tar, gcc and libc6-dev (for -static), busybox-static, dpkg.
-# Usage: scripts/build-test-images.sh OUTDIR
+# Usage: scripts/build-test-images.sh OUTDIR [NAME ROOTFS CONFIG_JSON]...
 set -euo pipefail
 umask 022
 export LC_ALL=C
 
-if (($# != 1)); then
-    echo "usage: $0 OUTDIR" >&2
+if (($# < 1 || ($# - 1) % 3 != 0)); then
+    echo "usage: $0 OUTDIR [NAME ROOTFS CONFIG_JSON]..." >&2
     exit 2
 fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -23,11 +26,17 @@ script=$here/$(basename "${BASH_SOURCE[0]}")
 pause_source=$here/images/pause.c
 busybox=/bin/busybox
 out_dir=$1
+shift
+extra=("$@")
 out=$out_dir/images.tar
 stamp=$out_dir/images.tar.inputs
 
 mkdir -p "$out_dir"
-inputs=$(sha256sum "$script" "$pause_source" "$busybox" | cut -d' ' -f1 | sha256sum | cut -d' ' -f1)
+extra_inputs=""
+for ((i = 0; i < ${#extra[@]}; i += 3)); do
+    extra_inputs+="${extra[i]} ${extra[i + 2]} $(tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "${extra[i + 1]}" -cf - . | sha256sum | cut -d' ' -f1)"$'\n'
+done
+inputs=$( (sha256sum "$script" "$pause_source" "$busybox" | cut -d' ' -f1; printf '%s' "$extra_inputs") | sha256sum | cut -d' ' -f1)
 if [[ -f $out && -f $stamp && "$(cat "$stamp")" == "$inputs" ]]; then
     echo "$out"
     exit 0
@@ -92,10 +101,17 @@ busybox_config=$(image_config \
     '{"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],"Cmd":["sh"]}' \
     "$busybox_layer")
 
-printf '[{"Config":"%s","RepoTags":["localhost/pause:local"],"Layers":["%s/layer.tar"]},{"Config":"%s","RepoTags":["localhost/busybox:local"],"Layers":["%s/layer.tar"]}]\n' \
-    "$pause_config" "$pause_layer" "$busybox_config" "$busybox_layer" >"$archive/manifest.json"
-printf '{"localhost/pause":{"local":"%s"},"localhost/busybox":{"local":"%s"}}\n' \
-    "$pause_layer" "$busybox_layer" >"$archive/repositories"
+manifest=$(printf '{"Config":"%s","RepoTags":["localhost/pause:local"],"Layers":["%s/layer.tar"]},{"Config":"%s","RepoTags":["localhost/busybox:local"],"Layers":["%s/layer.tar"]}' \
+    "$pause_config" "$pause_layer" "$busybox_config" "$busybox_layer")
+repositories=$(printf '"localhost/pause":{"local":"%s"},"localhost/busybox":{"local":"%s"}' "$pause_layer" "$busybox_layer")
+for ((i = 0; i < ${#extra[@]}; i += 3)); do
+    name=${extra[i]} extra_layer=$(layer "${extra[i + 1]}")
+    extra_config=$(image_config "${extra[i + 2]}" "$extra_layer")
+    manifest+=$(printf ',{"Config":"%s","RepoTags":["%s"],"Layers":["%s/layer.tar"]}' "$extra_config" "$name" "$extra_layer")
+    repositories+=$(printf ',"%s":{"%s":"%s"}' "${name%:*}" "${name##*:}" "$extra_layer")
+done
+printf '[%s]\n' "$manifest" >"$archive/manifest.json"
+printf '{%s}\n' "$repositories" >"$archive/repositories"
 
 mapfile -t entries < <(cd "$archive" && ls -A)
 reproducible_tar --create --file="$work/images.tar" --directory="$archive" -- "${entries[@]}"

@@ -41,7 +41,7 @@ fn node_port_url(cluster: &Cluster, namespace: &str, node: &str) -> String {
 /// A pod on `node` that asks `target` (`ip:port`) for /url `count` times; its log.
 fn ask_from_pod(cluster: &Cluster, namespace: &str, name: &str, node: &str, target: &str, count: usize) -> String {
     let (host, port) = target.split_once(':').unwrap();
-    // busybox's wget crashes on Debian 12 (a static glibc build); nc speaks plain HTTP well enough.
+    // Debian 12's busybox wget crashes when given a timeout (-T); nc with -w speaks plain HTTP well enough.
     let script = format!("for i in $(seq {count}); do printf 'GET /url HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port} | tail -n 1; echo; done");
     let overrides = format!(r#"{{"spec":{{"nodeName":"{node}","tolerations":[{{"operator":"Exists"}}]}}}}"#);
     ok(cluster.kubectl(&["run", name, "-n", namespace, "--image=localhost/busybox:local", "--restart=Never", &format!("--overrides={overrides}"), "--", "sh", "-c", &script]));
@@ -213,7 +213,15 @@ fn etcd_ha_keeps_working_without_one_control_plane() {
     // A third of etcd gone (with an apiserver, and perhaps the leading scheduler or
     // controller-manager): the others keep the cluster going.
     ok(cluster.docker(&["stop", &cluster.node("control-plane3")]));
-    ok(cluster.kubectl(&["scale", "deployment/example", "-n", "demo", "--replicas=3"]));
+    // While the remaining members elect a leader, a write may be refused with 503 ("etcdserver:
+    // leader changed"), as kube-apiserver refuses it; a user tries again.
+    let scaled = || {
+        let output = cluster.kubectl(&["scale", "deployment/example", "-n", "demo", "--replicas=3"]);
+        let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+        assert!(output.status.success() || stderr.contains("Unavailable") || stderr.contains("leader"), "scale failed otherwise: {stderr}");
+        output.status.success()
+    };
+    cluster.wait("a scale accepted while etcd elects a leader", 30, scaled, String::new);
     let three = || cluster.jsonpath(&["deployment", "example", "-n", "demo"], "{.status.availableReplicas}") == "3";
     cluster.wait("3 replicas with a control plane down", 90, three, || text(&cluster.kubectl(&["get", "pods", "-n", "demo", "-o", "wide"])));
     ok(cluster.docker(&["start", &cluster.node("control-plane3")]));

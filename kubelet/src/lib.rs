@@ -8,6 +8,7 @@
 
 mod cni;
 pub mod cri;
+mod dns;
 mod env;
 mod logs;
 mod node;
@@ -88,6 +89,12 @@ pub struct Config {
     /// The cluster's pod network: traffic from it to elsewhere is masqueraded by the proxy.
     #[arg(long, default_value = "10.244.0.0/16")]
     pub cluster_cidr: String,
+    /// The cluster DNS servers pods with dnsPolicy ClusterFirst resolve through.
+    #[arg(long, value_delimiter = ',')]
+    pub cluster_dns: Vec<String>,
+    /// The cluster's DNS domain.
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
     /// The bridge that the CNI config names (at most 15 characters).
     #[arg(long, default_value = "cni0")]
     pub cni_bridge: String,

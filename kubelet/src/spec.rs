@@ -52,12 +52,9 @@ pub fn sandbox_config(kubelet: &Kubelet, pod: &Pod, attempt: u32) -> api::PodSan
     let mut labels: HashMap<String, String> = pod.metadata.labels.clone().unwrap_or_default().into_iter().collect();
     labels.extend(pod_labels(pod));
     let host_network = spec.host_network.unwrap_or(false);
-    let hostname = if host_network {
-        crate::node::hostname().unwrap_or_default()
-    } else {
-        let name = spec.hostname.clone().unwrap_or_else(|| pod.metadata.name.clone().unwrap_or_default());
-        name.chars().take(63).collect::<String>().trim_end_matches(['-', '.']).to_string()
-    };
+    let hostname = if host_network { crate::node::hostname().unwrap_or_default() } else { crate::dns::sandbox_hostname(pod, &kubelet.config.cluster_domain) };
+    let cluster = crate::dns::Cluster { servers: &kubelet.config.cluster_dns, domain: &kubelet.config.cluster_domain };
+    let dns_config = crate::dns::config(pod, &cluster, &crate::dns::ResolvConf::of_host());
     let port_mappings = spec
         .containers
         .iter()
@@ -88,7 +85,7 @@ pub fn sandbox_config(kubelet: &Kubelet, pod: &Pod, attempt: u32) -> api::PodSan
         }),
         hostname,
         log_directory: log_directory(kubelet, pod).to_string_lossy().into_owned(),
-        dns_config: None,
+        dns_config: Some(dns_config),
         port_mappings,
         labels,
         annotations: pod.metadata.annotations.clone().unwrap_or_default().into_iter().collect(),

@@ -300,7 +300,25 @@ impl Worker {
                 return Some(SETUP_RETRY);
             }
         };
-        let mut context = StartContext { pod, sandbox, sources: &mut sources, host: &host, volumes: &volumes };
+        // Pods on their own network get the kubelet's /etc/hosts (their own name, hostAliases);
+        // on the node's network they see the node's, as the runtime mounts it.
+        let hosts = if pod.spec.as_ref().and_then(|spec| spec.host_network).unwrap_or(false) {
+            None
+        } else {
+            let path = crate::volumes::pod_dir(&self.kubelet.config.root_dir, spec::uid(pod)).join("etc-hosts");
+            let text = crate::dns::hosts_file(pod, &pod_ip_text, &self.kubelet.config.cluster_domain);
+            let written = path.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| {
+                if std::fs::read_to_string(&path).is_ok_and(|existing| existing == text) { Ok(()) } else { std::fs::write(&path, &text) }
+            });
+            match written {
+                Ok(()) => Some(path),
+                Err(err) => {
+                    tracing::warn!("cannot write the pod's hosts file: {err}");
+                    return Some(SETUP_RETRY);
+                }
+            }
+        };
+        let mut context = StartContext { pod, sandbox, sources: &mut sources, host: &host, volumes: &volumes, hosts: hosts.as_deref() };
         let policy = spec.restart_policy.as_deref().unwrap_or("Always");
         let current: Vec<&Instance> = snapshot.instances.iter().filter(|instance| instance.sandbox_id == sandbox.id).collect();
         let mut wait: Option<Duration> = None;
@@ -424,7 +442,10 @@ impl Worker {
                 return Err(config_error(err.to_string()));
             }
         };
-        let mounts = crate::volumes::mounts(container, context.volumes).map_err(config_error)?;
+        let mut mounts = crate::volumes::mounts(container, context.volumes).map_err(config_error)?;
+        if let Some(hosts) = context.hosts.filter(|_| !mounts.iter().any(|mount| mount.container_path == "/etc/hosts")) {
+            mounts.push(api::Mount { container_path: "/etc/hosts".into(), host_path: hosts.to_string_lossy().into_owned(), ..Default::default() });
+        }
         let log_dir = spec::log_directory(&self.kubelet, context.pod).join(&container.name);
         std::fs::create_dir_all(&log_dir).map_err(|err| config_error(format!("cannot create {}: {err}", log_dir.display())))?;
         let config = spec::container_config(ContainerInput { pod: context.pod, container, init, attempt, image_ref, env, mounts });
@@ -690,6 +711,8 @@ struct StartContext<'a> {
     sources: &'a mut Sources,
     host: &'a Host<'a>,
     volumes: &'a HashMap<String, crate::volumes::Prepared>,
+    /// The pod's managed /etc/hosts, for pods on their own network.
+    hosts: Option<&'a std::path::Path>,
 }
 
 fn min_wait(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {

@@ -319,3 +319,38 @@ async fn http_and_tcp_probes_and_followed_logs() {
     assert!(stamp.parse::<jiff::Timestamp>().is_ok(), "{stamp}");
     assert_eq!(line, "line 3");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resolv_conf_hosts_and_hostname_follow_the_pod() {
+    let node = Node::start().await;
+    let mut first = busybox("cluster-first", "cat /etc/resolv.conf; echo ---; cat /etc/hosts; echo ---; hostname");
+    first["spec"]["restartPolicy"] = json!("Never");
+    first["spec"]["hostname"] = json!("db");
+    first["spec"]["subdomain"] = json!("backend");
+    first["spec"]["hostAliases"] = json!([{"ip": "10.1.2.3", "hostnames": ["foo.local", "bar.local"]}]);
+    node.run_pod(first).await;
+    let mut custom = busybox("custom", "cat /etc/resolv.conf; hostname");
+    custom["spec"]["restartPolicy"] = json!("Never");
+    custom["spec"]["dnsPolicy"] = json!("None");
+    custom["spec"]["dnsConfig"] = json!({"nameservers": ["192.0.2.53"], "searches": ["example.test"], "options": [{"name": "ndots", "value": "2"}]});
+    custom["spec"]["hostname"] = json!("api");
+    custom["spec"]["subdomain"] = json!("svc-a");
+    custom["spec"]["setHostnameAsFQDN"] = json!(true);
+    node.run_pod(custom).await;
+    let pod = node.wait_pod("cluster-first", "Succeeded", 60, |pod| phase(pod) == "Succeeded").await;
+    let ip = pod.and_then(|p| p.status?.pod_ip).expect("podIP");
+    let logs = String::from_utf8_lossy(&node.kubectl(&["logs", "cluster-first"]).stdout).to_string();
+    let mut parts = logs.split("---\n");
+    let (resolv, hosts, hostname) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    assert!(resolv.contains("nameserver 10.96.0.10"), "{resolv}");
+    assert!(resolv.contains("search default.svc.cluster.local svc.cluster.local cluster.local"), "{resolv}");
+    assert!(resolv.contains("options ndots:5"), "{resolv}");
+    assert!(hosts.contains(&format!("{ip}\tdb.backend.default.svc.cluster.local\tdb")), "{hosts}");
+    assert!(hosts.contains("10.1.2.3\tfoo.local\tbar.local"), "{hosts}");
+    assert_eq!(hostname.trim(), "db");
+    node.wait_pod("custom", "Succeeded", 60, |pod| phase(pod) == "Succeeded").await;
+    let logs = String::from_utf8_lossy(&node.kubectl(&["logs", "custom"]).stdout).to_string();
+    assert!(logs.contains("nameserver 192.0.2.53") && !logs.contains("10.96.0.10"), "{logs}");
+    assert!(logs.contains("search example.test") && logs.contains("options ndots:2"), "{logs}");
+    assert!(logs.trim_end().ends_with("api.svc-a.default.svc.cluster.local"), "setHostnameAsFQDN: {logs}");
+}

@@ -43,6 +43,7 @@ impl Node {
             format!("--cni-bridge={}", containerd.bridge_name()),
             // The machines tests run on may be short of disk; pressure is not what is tested.
             "--eviction-hard=memory.available<1Mi,nodefs.available<1%".to_string(),
+            "--cluster-dns=10.96.0.10".to_string(),
         ];
         let kubelet = Component::start("kubelet", &args).expect("kubelet");
         let client = common::client::from_kubeconfig(Some(&server.kubeconfig())).await.expect("client");

@@ -116,8 +116,21 @@ impl Monitor {
     async fn run(mut self) {
         let mut ticker = tokio::time::interval(self.context.settings.node_monitor_period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A node whose Ready condition changes is looked at at once, not at the next tick, as
+        // Kubernetes' controller handles node updates: a node that turns Ready loses its
+        // not-ready taint moments later, before pods are scheduled around it.
+        let mut changes = std::pin::pin!(self.context.nodes.changes());
+        let mut readiness: HashMap<String, Option<String>> = HashMap::new();
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                Some(node) = changes.next() => {
+                    let ready = ready_status(&node).map(str::to_string);
+                    if readiness.insert(name_of(&node), ready.clone()) == Some(ready) {
+                        continue;
+                    }
+                }
+            }
             self.pass().await;
         }
     }

@@ -289,6 +289,8 @@ async fn ready_nodes(http: &reqwest::Client, server: &str) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter(|node| node["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        // Ready as the scheduler sees it too: the not-ready taint of its first moments gone.
+        .filter(|node| !node["spec"]["taints"].as_array().into_iter().flatten().any(|t| t["key"] == "node.kubernetes.io/not-ready" || t["key"] == "node.kubernetes.io/unreachable"))
         .filter_map(|node| node["metadata"]["name"].as_str().map(str::to_string))
         .collect()
 }

@@ -2,7 +2,7 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() {
-    common::init_tracing("info");
+    dns::init_tracing();
     if let Err(err) = dns::run(dns::Config::parse()).await {
         common::exit_with_error(&err);
     }

@@ -23,7 +23,7 @@ export LC_ALL=C
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-components=(apiserver scheduler controller-manager kubelet)
+components=(apiserver scheduler controller-manager kubelet dns)
 label=node-image.inputs
 
 # The hash of every input. The whole dpkg list stands for the host files copied in: cheaper than
@@ -61,7 +61,6 @@ if [[ "$(docker image inspect --format "{{index .Config.Labels \"$label\"}}" "$t
 fi
 
 mkdir -p "$out_dir"
-images_tar=$("$repo/scripts/build-test-images.sh" "$out_dir/test-images")
 work=$(mktemp -d "$out_dir/.node-image.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 root=$work/rootfs
@@ -159,6 +158,25 @@ printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/none
 printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$root/etc/group"
 printf '%s\n' 'passwd: files' 'group: files' 'shadow: files' 'hosts: files dns' \
     'networks: files' 'protocols: files' 'services: files' >"$root/etc/nsswitch.conf"
+# The cluster DNS server runs as pods, from an image of its own: the binary, its libraries and
+# little else, added to the test images' tarball that every node imports at boot.
+dns_root=$work/dns-rootfs
+mkdir -p "$dns_root"/usr/{bin,lib,lib64,local/bin} "$dns_root"/{etc,tmp}
+for dir in bin lib lib64; do
+    ln -s "usr/$dir" "$dns_root/$dir"
+done
+chmod 1777 "$dns_root/tmp"
+cp "$bin_dir/dns" "$dns_root/usr/local/bin/dns"
+(
+    root=$dns_root
+    while read -r library; do
+        add "$library"
+    done < <(ldd "$bin_dir/dns" | awk '$2 == "=>" && $3 ~ /^\// {print $3} $1 ~ /^\// && $2 ~ /^\(0x/ {print $1}' | sort -u)
+)
+printf '%s\n' 'root:x:0:0:root:/root:/bin/sh' 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >"$dns_root/etc/passwd"
+printf '%s\n' 'root:x:0:' 'nogroup:x:65534:' >"$dns_root/etc/group"
+images_tar=$("$repo/scripts/build-test-images.sh" "$out_dir/test-images" \
+    localhost/cluster-dns:local "$dns_root" '{"Entrypoint":["/usr/local/bin/dns"],"User":"0"}')
 cp "$images_tar" "$root/opt/images/images.tar"
 # The same image runs a cluster's local registry (`cluster create --registry`): Debian's
 # docker-registry, plain HTTP, its blobs on the container's own disk.

@@ -13,6 +13,8 @@ pub const CLUSTER_LABEL: &str = "dev.cluster.name";
 const ROLE_LABEL: &str = "dev.cluster.role";
 /// The apiserver's port inside the control plane.
 const API_PORT: u16 = 6443;
+/// The cluster DNS Service's address, as kubeadm and kind give it.
+pub const DNS_SERVICE_IP: &str = "10.96.0.10";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -269,6 +271,10 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     }
     step(started, &format!("Waiting for {} node{} Ready", nodes.len(), if nodes.len() == 1 { "" } else { "s" }));
 
+    let control_plane_ip = docker::run(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", control_plane]).await?;
+    install_dns(&http, &server, &control_plane_ip).await?;
+    step(started, "Installing cluster DNS");
+
     let context = context_name(&options.name);
     let path = match &options.kubeconfig {
         Some(path) => {
@@ -279,6 +285,54 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     };
     write_kubeconfig(&default_kubeconfig(), &context, &server, true)?;
     Ok(Created { server, kubeconfig: path, context, nodes })
+}
+
+/// The cluster DNS as kubeadm installs CoreDNS: a Deployment of 2 in `kube-system` behind the
+/// Service `kube-dns` at 10.96.0.10. Its pods reach the apiserver at the control plane's address
+/// through a kubeconfig in a ConfigMap (service account tokens arrive with issue #12).
+async fn install_dns(http: &reqwest::Client, server: &str, control_plane_ip: &str) -> Result<(), ClusterError> {
+    let labels = serde_json::json!({"k8s-app": "kube-dns"});
+    let objects = [
+        ("/api/v1/namespaces/kube-system/configmaps", serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cluster-dns-kubeconfig"},
+            "data": {"kubeconfig": node_kubeconfig(&format!("http://{control_plane_ip}:{API_PORT}"))},
+        })),
+        ("/api/v1/namespaces/kube-system/services", serde_json::json!({
+            "apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "labels": labels},
+            "spec": {"clusterIP": DNS_SERVICE_IP, "selector": labels, "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+                {"name": "metrics", "port": 8080, "protocol": "TCP", "targetPort": 8080},
+            ]},
+        })),
+        ("/apis/apps/v1/namespaces/kube-system/deployments", serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "cluster-dns", "labels": labels},
+            "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
+                // Not itself: it forwards to what the node uses.
+                "dnsPolicy": "Default",
+                "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}, {"key": "CriticalAddonsOnly", "operator": "Exists"}],
+                "containers": [{
+                    "name": "dns", "image": "localhost/cluster-dns:local", "imagePullPolicy": "IfNotPresent",
+                    "args": ["--kubeconfig=/etc/cluster-dns/kubeconfig", "--listen=0.0.0.0:53", "--health-address=0.0.0.0:8080"],
+                    "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"}, {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"}, {"name": "metrics", "containerPort": 8080, "protocol": "TCP"}],
+                    "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 2},
+                    "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10, "failureThreshold": 5},
+                    "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+                    "volumeMounts": [{"name": "kubeconfig", "mountPath": "/etc/cluster-dns"}],
+                }],
+                "volumes": [{"name": "kubeconfig", "configMap": {"name": "cluster-dns-kubeconfig"}}],
+            }}},
+        })),
+    ];
+    for (path, object) in objects {
+        let response = http.post(format!("{server}{path}")).json(&object).send().await.map_err(|err| ClusterError::NotReady(format!("installing cluster DNS: {err}")))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let body = response.text().await.unwrap_or_default();
+            return Err(ClusterError::NotReady(format!("installing cluster DNS: POST {path}: {status}: {body}")));
+        }
+    }
+    Ok(())
 }
 
 async fn ready_nodes(http: &reqwest::Client, server: &str) -> Vec<String> {
@@ -365,7 +419,7 @@ fn run_script(cluster: &str, node: &str, control_plane: Option<&ControlPlane<'_>
     }
     let mut kubelet = format!(
         "supervise kubelet kubelet --kubeconfig /etc/cluster/kubeconfig --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
-         --cni-conf-dir /etc/cni/net.d --pod-routes --proxy --eviction-hard 'memory.available<100Mi,nodefs.available<1%'"
+         --cni-conf-dir /etc/cni/net.d --pod-routes --proxy --cluster-dns {DNS_SERVICE_IP} --eviction-hard 'memory.available<100Mi,nodefs.available<1%'"
     );
     if control_plane.is_some() {
         kubelet.push_str(" --node-labels 'node-role.kubernetes.io/control-plane=' --register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'");

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::docker;
 
-/// The components a node runs.
-pub const BINARIES: [&str; 4] = ["apiserver", "scheduler", "controller-manager", "kubelet"];
+/// The components a node runs (the DNS server as pods, from an image built beside).
+pub const BINARIES: [&str; 5] = ["apiserver", "scheduler", "controller-manager", "kubelet", "dns"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {

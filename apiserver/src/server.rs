@@ -79,7 +79,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Listen { address: config.bind_address, source })?;
     tracing::info!(address = %config.bind_address, storage = ?config.storage, "apiserver listening");
-    serve(listener, store, std::time::Duration::from_secs(config.compaction_interval_seconds), shutdown_signal()).await
+    serve(listener, store, std::time::Duration::from_secs(config.compaction_interval_seconds), async {
+        common::signals::shutdown().await;
+        tracing::info!("shutting down");
+    })
+    .await
 }
 
 /// Serves the API on `listener` until `shutdown` completes.
@@ -153,22 +157,6 @@ async fn compact_periodically(store: Arc<dyn Store>, interval: std::time::Durati
 
 async fn metrics(State(api): State<Arc<Api>>) -> impl IntoResponse {
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], api.metrics.render())
-}
-
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down");
 }
 
 async fn healthy() -> &'static str {

@@ -13,6 +13,8 @@ pub mod leader;
 pub mod names;
 pub mod quantity;
 pub mod selector;
+#[cfg(feature = "signals")]
+pub mod signals;
 #[cfg(feature = "testing")]
 pub mod testing;
 

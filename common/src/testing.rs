@@ -4,8 +4,10 @@
 //! [`Containerd`] (in `testing/containerd.rs`) runs a private containerd for the kubelet's tests.
 
 mod containerd;
+mod rest;
 
 pub use containerd::Containerd;
+pub use rest::Rest;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

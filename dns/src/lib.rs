@@ -136,7 +136,7 @@ pub async fn run(config: Config) -> Result<(), DnsError> {
             Ok(result) => result,
             Err(err) => Err(DnsError::Serve(format!("a background task ended: {err}"))),
         }),
-        () = shutdown_signal() => None,
+        () = common::signals::shutdown() => None,
     };
     match stopped {
         Some(result) => result,
@@ -158,21 +158,5 @@ async fn system_upstreams(listen: SocketAddr) -> Vec<SocketAddr> {
             tracing::warn!("cannot read /etc/resolv.conf: {err}");
             Vec::new()
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            // Without a SIGTERM handler, Ctrl-C (below) still stops the server.
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
     }
 }

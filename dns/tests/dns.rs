@@ -110,7 +110,8 @@ async fn answers_services_endpoints_and_pods_as_the_specification_says() {
     let one_srv = dns.udp("_pg._tcp.db.shop.svc.cluster.local.", RecordType::SRV).await;
     assert_eq!(answers(&one_srv), ["SRV 0 100 5432 10-244-2-6.db.shop.svc.cluster.local."]);
     // And a deleted Service goes away.
-    cluster.delete("/api/v1/namespaces/shop/services/late").await;
+    let (code, answer) = cluster.delete("/api/v1/namespaces/shop/services/late", &serde_json::json!({})).await;
+    assert_eq!(code, 200, "{answer}");
     dns.wait_for("late.shop.svc.cluster.local.", RecordType::A, Duration::from_secs(1), is_nxdomain).await;
 
     // Metrics count what was asked.

@@ -5,12 +5,21 @@
 
 use std::time::{Duration, Instant};
 
-use common::testing::{ApiServer, Component, Storage, free_port};
+use common::testing::{ApiServer, Component, Rest, Storage, free_port};
 use serde_json::{Value, json};
 
 pub struct Cluster {
     pub server: ApiServer,
-    pub http: reqwest::Client,
+    pub rest: Rest,
+}
+
+/// The cluster's REST helpers (create, get, merge_patch, ...) as its own.
+impl std::ops::Deref for Cluster {
+    type Target = Rest;
+
+    fn deref(&self) -> &Rest {
+        &self.rest
+    }
 }
 
 impl Cluster {
@@ -20,7 +29,9 @@ impl Cluster {
 
     /// With extra apiserver flags.
     pub fn start_with(apiserver_args: &[&str]) -> Self {
-        Self { server: ApiServer::start_with_args(Storage::Embedded, apiserver_args).unwrap(), http: reqwest::Client::new() }
+        let server = ApiServer::start_with_args(Storage::Embedded, apiserver_args).unwrap();
+        let rest = Rest::new(&server.url());
+        Self { server, rest }
     }
 
     /// The controller-manager with `extra` flags (leader election off unless asked for).
@@ -34,50 +45,6 @@ impl Cluster {
         }
         args.extend(extra.iter().map(|arg| arg.to_string()));
         Component::start("controller-manager", &args).unwrap()
-    }
-
-    pub async fn send(&self, method: reqwest::Method, path: &str, content_type: &str, body: Option<&Value>) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.server.url()));
-        if let Some(body) = body {
-            request = request.header("content-type", content_type).body(body.to_string());
-        }
-        match request.send().await {
-            Ok(response) => {
-                let code = response.status().as_u16();
-                (code, response.json().await.unwrap_or(Value::Null))
-            }
-            Err(err) => (0, json!({"error": err.to_string()})),
-        }
-    }
-
-    pub async fn create(&self, path: &str, body: &Value) -> Value {
-        let (code, answer) = self.send(reqwest::Method::POST, path, "application/json", Some(body)).await;
-        assert_eq!(code, 201, "POST {path}: {answer}");
-        answer
-    }
-
-    pub async fn get(&self, path: &str) -> Value {
-        self.send(reqwest::Method::GET, path, "", None).await.1
-    }
-
-    /// GET that tells a missing object (None) apart.
-    pub async fn get_opt(&self, path: &str) -> Option<Value> {
-        let (code, answer) = self.send(reqwest::Method::GET, path, "", None).await;
-        (code == 200).then_some(answer)
-    }
-
-    pub async fn merge_patch(&self, path: &str, patch: &Value) -> Value {
-        let (code, answer) = self.send(reqwest::Method::PATCH, path, "application/merge-patch+json", Some(patch)).await;
-        assert_eq!(code, 200, "PATCH {path}: {answer}");
-        answer
-    }
-
-    pub async fn delete(&self, path: &str, options: &Value) -> (u16, Value) {
-        self.send(reqwest::Method::DELETE, path, "application/json", Some(options)).await
-    }
-
-    pub async fn items(&self, path: &str) -> Vec<Value> {
-        self.get(path).await["items"].as_array().cloned().unwrap_or_default()
     }
 
     /// Polls `probe` every 100 ms until it returns Some, or panics after `within` with the last
@@ -104,10 +71,6 @@ impl Cluster {
                        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}],
                        "addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]}});
         self.create("/api/v1/nodes", &body).await
-    }
-
-    pub async fn namespace(&self, name: &str) {
-        self.create("/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})).await;
     }
 
     /// Plays the kubelet's part for a pod: bound to `node`, Running, with the Ready condition

@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::testing::{ApiServer, Component, Storage, free_port};
+use common::testing::{ApiServer, Component, Rest, Storage, free_port};
 use hickory_server::proto::op::{Edns, Message, Query, ResponseCode};
 use hickory_server::proto::rr::rdata::A;
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
@@ -18,47 +18,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 pub struct Cluster {
     pub server: ApiServer,
-    pub http: reqwest::Client,
+    pub rest: Rest,
+}
+
+/// The cluster's REST helpers (create, merge_patch, ...) as its own.
+impl std::ops::Deref for Cluster {
+    type Target = Rest;
+
+    fn deref(&self) -> &Rest {
+        &self.rest
+    }
 }
 
 impl Cluster {
     pub fn start() -> Self {
-        Self { server: ApiServer::start(Storage::Embedded).unwrap(), http: reqwest::Client::new() }
-    }
-
-    pub async fn send(&self, method: reqwest::Method, path: &str, content_type: &str, body: Option<&Value>) -> (u16, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.server.url()));
-        if let Some(body) = body {
-            request = request.header("content-type", content_type).body(body.to_string());
-        }
-        match request.send().await {
-            Ok(response) => {
-                let code = response.status().as_u16();
-                (code, response.json().await.unwrap_or(Value::Null))
-            }
-            Err(err) => (0, json!({"error": err.to_string()})),
-        }
-    }
-
-    pub async fn create(&self, path: &str, body: &Value) -> Value {
-        let (code, answer) = self.send(reqwest::Method::POST, path, "application/json", Some(body)).await;
-        assert_eq!(code, 201, "POST {path}: {answer}");
-        answer
-    }
-
-    pub async fn merge_patch(&self, path: &str, patch: &Value) -> Value {
-        let (code, answer) = self.send(reqwest::Method::PATCH, path, "application/merge-patch+json", Some(patch)).await;
-        assert_eq!(code, 200, "PATCH {path}: {answer}");
-        answer
-    }
-
-    pub async fn delete(&self, path: &str) {
-        let (code, answer) = self.send(reqwest::Method::DELETE, path, "application/json", Some(&json!({}))).await;
-        assert_eq!(code, 200, "DELETE {path}: {answer}");
-    }
-
-    pub async fn namespace(&self, name: &str) {
-        self.create("/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})).await;
+        let server = ApiServer::start(Storage::Embedded).unwrap();
+        let rest = Rest::new(&server.url());
+        Self { server, rest }
     }
 
     /// A ClusterIP Service with these ports (`[name, port, protocol]`); returns its ClusterIP.

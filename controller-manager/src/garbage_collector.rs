@@ -102,6 +102,15 @@ struct Watched {
 }
 
 impl Watched {
+    /// A kind the collector follows through one of the shared informers.
+    fn of<K>(controller: &'static str, namespaced: bool, informer: &Informer<K>) -> Self
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    {
+        let changes = informer.clone();
+        Self::new(controller, namespaced, informer.store(), move || changes.changes())
+    }
+
     fn new<K, S>(controller: &'static str, namespaced: bool, store: Store<K>, subscribe: impl Fn() -> S + Send + Sync + 'static) -> Self
     where
         K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
@@ -222,50 +231,23 @@ pub struct Collector {
 }
 
 pub async fn run(context: Arc<Context>) {
-    let configmaps = Arc::new(Informer::<ConfigMap>::start(Api::all(context.client.clone()), "configmaps"));
-    let secrets = Arc::new(Informer::<Secret>::start(Api::all(context.client.clone()), "secrets"));
+    let configmaps = Informer::<ConfigMap>::start(Api::all(context.client.clone()), "configmaps");
+    let secrets = Informer::<Secret>::start(Api::all(context.client.clone()), "secrets");
     configmaps.ready().await;
     secrets.ready().await;
     // In the order of the indices `collect` is given below.
     let kinds = vec![
-        Watched::new("garbagecollector-pods", true, context.pods.store(), {
-            let context = context.clone();
-            move || context.pods.changes()
-        }),
-        Watched::new("garbagecollector-replicasets", true, context.replicasets.store(), {
-            let context = context.clone();
-            move || context.replicasets.changes()
-        }),
-        Watched::new("garbagecollector-deployments", true, context.deployments.store(), {
-            let context = context.clone();
-            move || context.deployments.changes()
-        }),
-        Watched::new("garbagecollector-services", true, context.services.store(), {
-            let context = context.clone();
-            move || context.services.changes()
-        }),
-        Watched::new("garbagecollector-endpoints", true, context.endpoints.store(), {
-            let context = context.clone();
-            move || context.endpoints.changes()
-        }),
-        Watched::new("garbagecollector-configmaps", true, configmaps.store(), {
-            let configmaps = configmaps.clone();
-            move || configmaps.changes()
-        }),
-        Watched::new("garbagecollector-secrets", true, secrets.store(), {
-            let secrets = secrets.clone();
-            move || secrets.changes()
-        }),
+        Watched::of("garbagecollector-pods", true, &context.pods),
+        Watched::of("garbagecollector-replicasets", true, &context.replicasets),
+        Watched::of("garbagecollector-deployments", true, &context.deployments),
+        Watched::of("garbagecollector-services", true, &context.services),
+        Watched::of("garbagecollector-endpoints", true, &context.endpoints),
+        Watched::of("garbagecollector-configmaps", true, &configmaps),
+        Watched::of("garbagecollector-secrets", true, &secrets),
         // Cluster-scoped owners: nodes own their mirror pods, and a node or a namespace deleted
         // with `orphan` or `foregroundDeletion` waits for the collector like any owner.
-        Watched::new("garbagecollector-nodes", false, context.nodes.store(), {
-            let context = context.clone();
-            move || context.nodes.changes()
-        }),
-        Watched::new("garbagecollector-namespaces", false, context.namespaces.store(), {
-            let context = context.clone();
-            move || context.namespaces.changes()
-        }),
+        Watched::of("garbagecollector-nodes", false, &context.nodes),
+        Watched::of("garbagecollector-namespaces", false, &context.namespaces),
     ];
     let collector = Arc::new(Collector { client: context.client.clone(), kinds, discovered: Mutex::default(), absent: Mutex::default() });
     let (metrics, concurrency) = (context.metrics.clone(), context.settings.concurrent_syncs);

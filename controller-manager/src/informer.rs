@@ -18,6 +18,8 @@ use tokio::sync::broadcast;
 /// memory too.
 const BACKLOG: usize = 8_192;
 
+/// Cheap to clone: the clones share the store and the stream of changes.
+#[derive(Clone)]
 pub struct Informer<K: Resource<DynamicType = ()> + 'static> {
     store: Store<K>,
     changes: broadcast::Sender<Arc<K>>,

@@ -43,10 +43,7 @@ fn ask_from_pod(cluster: &Cluster, namespace: &str, name: &str, node: &str, targ
     let (host, port) = target.split_once(':').unwrap();
     // Debian 12's busybox wget crashes when given a timeout (-T); nc with -w speaks plain HTTP well enough.
     let script = format!("for i in $(seq {count}); do printf 'GET /url HTTP/1.0\\r\\n\\r\\n' | nc -w 3 {host} {port} | tail -n 1; echo; done");
-    let overrides = format!(r#"{{"spec":{{"nodeName":"{node}","tolerations":[{{"operator":"Exists"}}]}}}}"#);
-    ok(cluster.kubectl(&["run", name, "-n", namespace, "--image=localhost/busybox:local", "--restart=Never", &format!("--overrides={overrides}"), "--", "sh", "-c", &script]));
-    cluster.wait(&format!("pod {name} done"), 60, || cluster.jsonpath(&["pod", name, "-n", namespace], "{.status.phase}") == "Succeeded", || text(&cluster.kubectl(&["describe", "pod", name, "-n", namespace])));
-    text(&cluster.kubectl(&["logs", name, "-n", namespace]))
+    cluster.run_on(namespace, name, node, &script)
 }
 
 /// The demo through `client`: apply, spread over the workers, reached from a pod on another node

@@ -13,15 +13,6 @@ const DEMO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/demo/app.y
 const CLIENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/demo/client.yaml");
 const DOMAIN: &str = "cluster.local";
 
-/// Runs `script` in a pod on `node` in `namespace` and returns its log once it has finished.
-fn run_on(cluster: &Cluster, namespace: &str, name: &str, node: &str, script: &str) -> String {
-    let overrides = format!(r#"{{"spec":{{"nodeName":"{node}","tolerations":[{{"operator":"Exists"}}]}}}}"#);
-    ok(cluster.kubectl(&["run", name, "-n", namespace, "--image=localhost/busybox:local", "--restart=Never", &format!("--overrides={overrides}"), "--", "sh", "-c", script]));
-    let finished = || matches!(cluster.jsonpath(&["pod", name, "-n", namespace], "{.status.phase}").as_str(), "Succeeded" | "Failed");
-    cluster.wait(&format!("pod {name} finished"), 120, finished, || text(&cluster.kubectl(&["describe", "pod", name, "-n", namespace])));
-    text(&cluster.kubectl(&["logs", name, "-n", namespace]))
-}
-
 fn dns_available(cluster: &Cluster) -> bool {
     cluster.jsonpath(&["deployment", "cluster-dns", "-n", "kube-system"], "{.status.availableReplicas}") == "2"
 }
@@ -63,7 +54,7 @@ fn services_and_pods_are_found_by_name_from_every_node() {
              start=$(date +%s); nslookup nothing-here.demo.svc.{DOMAIN}; echo took $(($(date +%s) - start)); echo ---; \
              nslookup {cluster_ip}"
         );
-        let log = run_on(&cluster, "demo", &format!("ask-{index}"), node, &script);
+        let log = cluster.run_on("demo", &format!("ask-{index}"), node, &script);
         let parts: Vec<&str> = log.split("---\n").collect();
         assert_eq!(parts.len(), 7, "{log}");
         assert!(parts[0].contains(&format!("Address: {cluster_ip}")), "A from {node}: {}", parts[0]);
@@ -80,7 +71,7 @@ fn services_and_pods_are_found_by_name_from_every_node() {
 
     // The headless answer follows readiness.
     cluster.wait("peer-late Ready", 90, || cluster.jsonpath(&["pod", "peer-late", "-n", "demo"], "{.status.conditions[?(@.type==\"Ready\")].status}") == "True", String::new);
-    let later = run_on(&cluster, "demo", "ask-later", &cluster.node("worker"), &format!("sleep 1; nslookup peers.demo.svc.{DOMAIN}"));
+    let later = cluster.run_on("demo", "ask-later", &cluster.node("worker"), &format!("sleep 1; nslookup peers.demo.svc.{DOMAIN}"));
     assert!(later.contains(&late_ip) && later.contains(&ready_ip()), "{later}");
 
     // The demo's client calls the Service by the name in its ConfigMap.
@@ -99,7 +90,7 @@ fn lookups_survive_a_lost_dns_pod_and_bad_packets() {
          printf '\\377\\377' | nc -w 1 10.96.0.10 53; \
          nslookup kube-dns.kube-system.svc.{DOMAIN}"
     );
-    let log = run_on(&cluster, "default", "abuse", &cluster.node("worker"), &abuse);
+    let log = cluster.run_on("default", "abuse", &cluster.node("worker"), &abuse);
     assert!(log.contains("Address: 10.96.0.10"), "still answering after bad input: {log}");
     let restarts = cluster.jsonpath(&["pods", "-n", "kube-system", "-l", "k8s-app=kube-dns"], "{.items[*].status.containerStatuses[0].restartCount}");
     assert!(restarts.split_whitespace().all(|count| count == "0"), "no DNS pod crashed: {restarts}");

@@ -248,8 +248,7 @@ async fn node_status(kubelet: &Kubelet, runtime_info: &str, previous: Option<&No
     let memory = MemInfo::read();
     let disk = rustix::fs::statvfs(&kubelet.config.root_dir).ok();
     let mut capacity = BTreeMap::new();
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    capacity.insert("cpu".to_string(), Quantity(cpus.to_string()));
+    capacity.insert("cpu".to_string(), Quantity(cpus().to_string()));
     if let Some(memory) = &memory {
         capacity.insert("memory".to_string(), Quantity(format!("{}Ki", memory.total_kib)));
     }
@@ -348,6 +347,16 @@ fn arch() -> &'static str {
         "aarch64" => "arm64",
         other => other,
     }
+}
+
+/// The host's CPUs, as its capacity counts them.
+pub fn cpus() -> u64 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+}
+
+/// The host's memory in bytes (0 when /proc/meminfo cannot be read).
+pub fn memory_bytes() -> u64 {
+    MemInfo::read().map_or(0, |memory| memory.total_kib * 1024)
 }
 
 struct MemInfo {

@@ -21,12 +21,35 @@ const MASQUERADE_MARK: &str = "0x4000/0x4000";
 /// Changes that come together are written together.
 const SETTLE: Duration = Duration::from_millis(100);
 
+/// The node's own network tools (iptables, ip), which the proxy and the pod routes program the
+/// node with.
 #[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
+pub enum HostCommandError {
     #[error("cannot run {0}: {1}")]
     Spawn(&'static str, std::io::Error),
     #[error("{command} failed: {message}")]
     Failed { command: String, message: String },
+}
+
+/// Runs `program args...` with `input` on its stdin; its stdout when it succeeds.
+pub async fn command(program: &'static str, args: &[&str], input: Option<&str>) -> Result<String, HostCommandError> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(if input.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|err| HostCommandError::Spawn(program, err))?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(input.as_bytes()).await.map_err(|err| HostCommandError::Spawn(program, err))?;
+    }
+    let output = child.wait_with_output().await.map_err(|err| HostCommandError::Spawn(program, err))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(HostCommandError::Failed { command: format!("{program} {}", args.join(" ")), message: String::from_utf8_lossy(&output.stderr).trim().to_string() })
+    }
 }
 
 /// One service port as the rules need it.
@@ -216,27 +239,7 @@ fn rules(ports: &[Port], cluster_cidr: &str, existing: &BTreeSet<String>) -> Str
     out
 }
 
-async fn command(program: &'static str, args: &[&str], input: Option<&str>) -> Result<String, ProxyError> {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(if input.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|err| ProxyError::Spawn(program, err))?;
-    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
-        stdin.write_all(input.as_bytes()).await.map_err(|err| ProxyError::Spawn(program, err))?;
-    }
-    let output = child.wait_with_output().await.map_err(|err| ProxyError::Spawn(program, err))?;
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-    } else {
-        Err(ProxyError::Failed { command: format!("{program} {}", args.join(" ")), message: String::from_utf8_lossy(&output.stderr).trim().to_string() })
-    }
-}
-
-async fn existing_chains() -> Result<BTreeSet<String>, ProxyError> {
+async fn existing_chains() -> Result<BTreeSet<String>, HostCommandError> {
     let saved = command("iptables-save", &["-t", "nat"], None).await?;
     Ok(saved
         .lines()
@@ -247,7 +250,7 @@ async fn existing_chains() -> Result<BTreeSet<String>, ProxyError> {
         .collect())
 }
 
-async fn apply(rules: &str) -> Result<(), ProxyError> {
+async fn apply(rules: &str) -> Result<(), HostCommandError> {
     command("iptables-restore", &["--noflush"], Some(rules)).await?;
     // The built-in chains lead to ours; added once, checked every time.
     for (chain, target) in [("PREROUTING", "KUBE-SERVICES"), ("OUTPUT", "KUBE-SERVICES"), ("POSTROUTING", "KUBE-POSTROUTING")] {

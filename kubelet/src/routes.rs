@@ -23,11 +23,6 @@ fn wanted<'a>(nodes: impl Iterator<Item = &'a Node>, own: &str) -> BTreeMap<Stri
         .collect()
 }
 
-async fn ip(args: &[&str]) -> Result<(), String> {
-    let output = tokio::process::Command::new("ip").args(args).output().await.map_err(|err| format!("cannot run ip: {err}"))?;
-    if output.status.success() { Ok(()) } else { Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim())) }
-}
-
 pub async fn run(kubelet: Arc<Kubelet>) {
     let mut nodes: BTreeMap<String, Node> = BTreeMap::new();
     let mut installed: BTreeMap<String, String> = BTreeMap::new();
@@ -59,8 +54,8 @@ pub async fn run(kubelet: Arc<Kubelet>) {
         let want = wanted(nodes.values(), &kubelet.node_name);
         for (cidr, via) in &want {
             if installed.get(cidr) != Some(via) {
-                match ip(&["route", "replace", cidr, "via", via]).await {
-                    Ok(()) => {
+                match crate::proxy::command("ip", &["route", "replace", cidr, "via", via], None).await {
+                    Ok(_) => {
                         tracing::info!(%cidr, %via, "pod route set");
                         installed.insert(cidr.clone(), via.clone());
                     }
@@ -70,7 +65,7 @@ pub async fn run(kubelet: Arc<Kubelet>) {
         }
         let gone: Vec<String> = installed.keys().filter(|cidr| !want.contains_key(*cidr)).cloned().collect();
         for cidr in gone {
-            if let Err(err) = ip(&["route", "del", &cidr]).await {
+            if let Err(err) = crate::proxy::command("ip", &["route", "del", &cidr], None).await {
                 tracing::warn!("{err}");
             }
             installed.remove(&cidr);

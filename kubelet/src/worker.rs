@@ -278,17 +278,13 @@ impl Worker {
     /// Init containers one at a time, then every container; returns when to look again.
     async fn sync_containers(&mut self, pod: &Arc<Pod>, sandbox: &api::PodSandbox, pod_ip: Option<IpAddr>, snapshot: &Snapshot) -> Option<Duration> {
         let spec = pod.spec.clone().unwrap_or_default();
-        let memory_bytes = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|text| text.lines().find_map(|line| line.strip_prefix("MemTotal:")).and_then(|rest| rest.split_whitespace().next()?.parse::<u64>().ok()))
-            .map_or(0, |kib| kib * 1024);
         let host_ip = self.kubelet.node_ip.to_string();
         let pod_ip_text = pod_ip.map(|ip| ip.to_string()).unwrap_or_default();
         let host = Host {
             host_ip: &host_ip,
             pod_ip: &pod_ip_text,
-            cpus: std::thread::available_parallelism().map_or(1, |n| n.get() as u64),
-            memory_bytes,
+            cpus: crate::node::cpus(),
+            memory_bytes: crate::node::memory_bytes(),
         };
         let mut sources = Sources::new(&self.kubelet.client, pod.metadata.namespace.as_deref().unwrap_or("default"));
         let volumes = match crate::volumes::prepare(&self.kubelet.config.root_dir, pod, &mut sources, &host).await {
@@ -318,7 +314,9 @@ impl Worker {
                 }
             }
         };
-        let mut context = StartContext { pod, sandbox, sources: &mut sources, host: &host, volumes: &volumes, hosts: hosts.as_deref() };
+        // What the runtime is told of the sandbox with every pull and container it makes in it.
+        let sandbox_config = spec::sandbox_config(&self.kubelet, pod, sandbox.metadata.as_ref().map_or(0, |metadata| metadata.attempt));
+        let mut context = StartContext { pod, sandbox, sandbox_config: &sandbox_config, sources: &mut sources, host: &host, volumes: &volumes, hosts: hosts.as_deref() };
         let policy = spec.restart_policy.as_deref().unwrap_or("Always");
         let current: Vec<&Instance> = snapshot.instances.iter().filter(|instance| instance.sandbox_id == sandbox.id).collect();
         let mut wait: Option<Duration> = None;
@@ -433,7 +431,7 @@ impl Worker {
     async fn try_start(&mut self, context: &mut StartContext<'_>, container: &Container, init: bool, attempt: u32) -> Result<(), (&'static str, String, Duration)> {
         let runtime = self.kubelet.runtime.clone();
         let image = container.image.clone().unwrap_or_default();
-        let image_ref = self.ensure_image(&image, container.image_pull_policy.as_deref(), context.pod, context.sandbox).await?;
+        let image_ref = self.ensure_image(&image, container.image_pull_policy.as_deref(), context.sandbox_config).await?;
         let config_error = |message: String| ("CreateContainerConfigError", message, SETUP_RETRY);
         let env = match crate::env::container_env(context.sources, context.pod, container, context.host).await {
             Ok(env) => env,
@@ -449,9 +447,7 @@ impl Worker {
         let log_dir = spec::log_directory(&self.kubelet, context.pod).join(&container.name);
         std::fs::create_dir_all(&log_dir).map_err(|err| config_error(format!("cannot create {}: {err}", log_dir.display())))?;
         let config = spec::container_config(ContainerInput { pod: context.pod, container, init, attempt, image_ref, env, mounts });
-        let sandbox_attempt = context.sandbox.metadata.as_ref().map_or(0, |metadata| metadata.attempt);
-        let sandbox_config = spec::sandbox_config(&self.kubelet, context.pod, sandbox_attempt);
-        let id = match runtime.create_container(&context.sandbox.id, config, sandbox_config).await {
+        let id = match runtime.create_container(&context.sandbox.id, config, context.sandbox_config.clone()).await {
             Ok(id) => id,
             Err(err) => {
                 self.event("Warning", "Failed", &format!("Error: {}", err.message)).await;
@@ -486,7 +482,7 @@ impl Worker {
     }
 
     /// The image by the pod's pull policy; the runtime's reference to it.
-    async fn ensure_image(&mut self, image: &str, policy: Option<&str>, pod: &Pod, sandbox: &api::PodSandbox) -> Result<String, (&'static str, String, Duration)> {
+    async fn ensure_image(&mut self, image: &str, policy: Option<&str>, sandbox_config: &api::PodSandboxConfig) -> Result<String, (&'static str, String, Duration)> {
         let runtime = &self.kubelet.runtime;
         let untagged_or_latest = {
             let last = image.rsplit('/').next().unwrap_or(image);
@@ -510,9 +506,7 @@ impl Worker {
         }
         self.event("Normal", "Pulling", &format!("Pulling image \"{image}\"")).await;
         let started = Instant::now();
-        let sandbox_attempt = sandbox.metadata.as_ref().map_or(0, |metadata| metadata.attempt);
-        let sandbox_config = spec::sandbox_config(&self.kubelet, pod, sandbox_attempt);
-        match runtime.pull_image(image, Some(sandbox_config)).await {
+        match runtime.pull_image(image, Some(sandbox_config.clone())).await {
             Ok(image_ref) => {
                 self.pulls.remove(image);
                 self.event("Normal", "Pulled", &format!("Successfully pulled image \"{image}\" in {:.3}s", started.elapsed().as_secs_f64())).await;
@@ -708,6 +702,7 @@ impl Worker {
 struct StartContext<'a> {
     pod: &'a Pod,
     sandbox: &'a api::PodSandbox,
+    sandbox_config: &'a api::PodSandboxConfig,
     sources: &'a mut Sources,
     host: &'a Host<'a>,
     volumes: &'a HashMap<String, crate::volumes::Prepared>,

@@ -143,6 +143,16 @@ impl Cluster {
         }
     }
 
+    /// Runs `script` under busybox's sh in a pod on `node` (any taint tolerated) and returns its
+    /// log once it has finished.
+    pub fn run_on(&self, namespace: &str, name: &str, node: &str, script: &str) -> String {
+        let overrides = format!(r#"{{"spec":{{"nodeName":"{node}","tolerations":[{{"operator":"Exists"}}]}}}}"#);
+        ok(self.kubectl(&["run", name, "-n", namespace, "--image=localhost/busybox:local", "--restart=Never", &format!("--overrides={overrides}"), "--", "sh", "-c", script]));
+        let finished = || matches!(self.jsonpath(&["pod", name, "-n", namespace], "{.status.phase}").as_str(), "Succeeded" | "Failed");
+        self.wait(&format!("pod {name} finished"), 120, finished, || text(&self.kubectl(&["describe", "pod", name, "-n", namespace])));
+        text(&self.kubectl(&["logs", name, "-n", namespace]))
+    }
+
     pub fn http_get(url: &str) -> Result<String, String> {
         let output = Command::new("curl").args(["-sS", "-m", "2", "-f", url]).output().map_err(|err| err.to_string())?;
         if output.status.success() { Ok(text(&output)) } else { Err(String::from_utf8_lossy(&output.stderr).trim().to_string()) }

@@ -86,6 +86,9 @@ fn subresource_json(resource: &ResourceType, subresource: &str) -> Value {
         "scale" => ("Scale", &["get", "patch", "update"], Some(("autoscaling", "v1"))),
         "binding" => ("Binding", &["create"], None),
         "log" => ("Pod", &["get"], None),
+        "exec" => ("PodExecOptions", &["create", "get"], None),
+        "attach" => ("PodAttachOptions", &["create", "get"], None),
+        "portforward" => ("PodPortForwardOptions", &["create", "get"], None),
         "finalize" => (resource.kind, &["update"], None),
         _ => (resource.kind, &["get"], None),
     };

@@ -44,7 +44,7 @@ pub static RESOURCES: &[ResourceType] = &[
         namespaced: true,
         short_names: &["po"],
         categories: ALL,
-        subresources: &["status", "binding", "log"],
+        subresources: &["status", "binding", "log", "exec", "attach", "portforward"],
         tracks_generation: true,
     },
     ResourceType {

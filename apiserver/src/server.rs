@@ -99,7 +99,7 @@ pub async fn serve(
         .connect_timeout(std::time::Duration::from_secs(5))
         .build()
         .map_err(|err| ServeError::Serve(std::io::Error::other(err)))?;
-    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet });
+    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default() });
     let bootstrapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     tokio::spawn({
         let (api, bootstrapped) = (api.clone(), bootstrapped.clone());
@@ -156,7 +156,11 @@ async fn compact_periodically(store: Arc<dyn Store>, interval: std::time::Durati
 }
 
 async fn metrics(State(api): State<Arc<Api>>) -> impl IntoResponse {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], api.metrics.render())
+    let mut text = api.metrics.render();
+    text.push_str("# HELP apiserver_streams_open Exec, attach and port-forward connections being spliced to kubelets.\n");
+    text.push_str("# TYPE apiserver_streams_open gauge\n");
+    text.push_str(&format!("apiserver_streams_open {}\n", api.streams.get()));
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 async fn healthy() -> &'static str {

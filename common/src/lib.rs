@@ -17,6 +17,8 @@ pub mod selector;
 pub mod signals;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "upgrade")]
+pub mod upgrade;
 
 /// Installs the process-wide `tracing` subscriber: human-readable lines on stderr, filtered by
 /// `RUST_LOG` (else `default_filter`). Calling it twice is harmless; the second call does nothing.

@@ -151,6 +151,23 @@ impl Runtime {
         answer("ExecSync", self.runtime.clone().exec_sync(request(message, timeout + Duration::from_secs(5))).await)
     }
 
+    /// Where the runtime's streaming server runs `cmd` in the container (a single-use URL).
+    pub async fn exec(&self, message: api::ExecRequest) -> Result<String> {
+        Ok(answer("Exec", self.runtime.clone().exec(request(message, CALL_TIMEOUT)).await)?.url)
+    }
+
+    /// Where the runtime's streaming server attaches to the container's main process.
+    pub async fn attach(&self, message: api::AttachRequest) -> Result<String> {
+        Ok(answer("Attach", self.runtime.clone().attach(request(message, CALL_TIMEOUT)).await)?.url)
+    }
+
+    /// Where the runtime's streaming server forwards connections into the sandbox's network. Its
+    /// WebSocket protocol serves `ports`; SPDY clients name a port per stream.
+    pub async fn port_forward(&self, sandbox_id: &str, ports: Vec<i32>) -> Result<String> {
+        let message = api::PortForwardRequest { pod_sandbox_id: sandbox_id.to_string(), port: ports };
+        Ok(answer("PortForward", self.runtime.clone().port_forward(request(message, CALL_TIMEOUT)).await)?.url)
+    }
+
     /// The image's reference as the runtime knows it (its repo digest or id), when present.
     pub async fn image_status(&self, image: &str) -> Result<Option<api::Image>> {
         let message = api::ImageStatusRequest { image: Some(image_spec(image)), verbose: false };

@@ -19,6 +19,7 @@ mod routes;
 mod server;
 mod spec;
 mod status;
+mod stream;
 mod volumes;
 mod worker;
 
@@ -124,6 +125,8 @@ pub(crate) struct Kubelet {
     pub node_ip: IpAddr,
     pub config: Config,
     pub recorder: common::events::Recorder,
+    /// The exec, attach and port-forward sessions being relayed.
+    pub streams: common::upgrade::Gauge,
 }
 
 pub async fn run(config: Config) -> Result<(), KubeletError> {
@@ -158,7 +161,7 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     let listen = SocketAddr::new(config.address, config.port);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|err| KubeletError::Listen(listen, err))?;
     let recorder = common::events::Recorder::new(client.clone(), "kubelet", &node_name);
-    let kubelet = Arc::new(Kubelet { client, runtime, node_name, node_ip, config, recorder });
+    let kubelet = Arc::new(Kubelet { client, runtime, node_name, node_ip, config, recorder, streams: common::upgrade::Gauge::default() });
     let runtime_info = format!("{}://{}", version.runtime_name, version.runtime_version);
     if kubelet.config.pod_routes {
         tokio::spawn(routes::run(kubelet.clone()));

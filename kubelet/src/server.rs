@@ -1,4 +1,5 @@
-//! The kubelet's HTTP server: container logs for the apiserver's `pods/log`, and health.
+//! The kubelet's HTTP server: container logs for the apiserver's `pods/log`; exec, attach and
+//! port-forward for its `pods/exec`, `pods/attach` and `pods/portforward`; health and metrics.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,22 +9,35 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get};
 
 use crate::Kubelet;
 use crate::logs::{self, Options, Renderer};
 use crate::spec;
+use crate::stream;
 
 pub async fn serve(kubelet: Arc<Kubelet>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/containerLogs/{namespace}/{pod}/{container}", get(container_logs))
+        .route("/exec/{namespace}/{pod}/{container}", any(stream::exec))
+        .route("/attach/{namespace}/{pod}/{container}", any(stream::attach))
+        .route("/portForward/{namespace}/{pod}", any(stream::port_forward))
         .with_state(kubelet);
     axum::serve(listener, app).await
 }
 
+async fn metrics(State(kubelet): State<Arc<Kubelet>>) -> Response {
+    let text = format!(
+        "# HELP kubelet_streams_open Exec, attach and port-forward sessions being relayed.\n# TYPE kubelet_streams_open gauge\nkubelet_streams_open {}\n",
+        kubelet.streams.get()
+    );
+    (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], text).into_response()
+}
+
 /// A refusal as Kubernetes writes it, so that the apiserver can pass its message on.
-fn refuse(code: StatusCode, message: String) -> Response {
+pub(crate) fn refuse(code: StatusCode, message: String) -> Response {
     let reason = if code == StatusCode::NOT_FOUND { "NotFound" } else { "BadRequest" };
     let body = serde_json::json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",

@@ -68,14 +68,6 @@ pub fn sandbox_config(kubelet: &Kubelet, pod: &Pod, attempt: u32) -> api::PodSan
         })
         .collect();
     let security = spec.security_context.clone().unwrap_or_default();
-    let mode = |host: Option<bool>| if host.unwrap_or(false) { api::NamespaceMode::Node } else { api::NamespaceMode::Pod };
-    let pid = if spec.host_pid.unwrap_or(false) {
-        api::NamespaceMode::Node
-    } else if spec.share_process_namespace.unwrap_or(false) {
-        api::NamespaceMode::Pod
-    } else {
-        api::NamespaceMode::Container
-    };
     api::PodSandboxConfig {
         metadata: Some(api::PodSandboxMetadata {
             name: pod.metadata.name.clone().unwrap_or_default(),
@@ -92,12 +84,7 @@ pub fn sandbox_config(kubelet: &Kubelet, pod: &Pod, attempt: u32) -> api::PodSan
         linux: Some(api::LinuxPodSandboxConfig {
             cgroup_parent: cgroup_parent(kubelet, uid(pod)),
             security_context: Some(api::LinuxSandboxSecurityContext {
-                namespace_options: Some(api::NamespaceOption {
-                    network: mode(spec.host_network) as i32,
-                    pid: pid as i32,
-                    ipc: mode(spec.host_ipc) as i32,
-                    ..Default::default()
-                }),
+                namespace_options: Some(namespaces(&spec)),
                 run_as_user: security.run_as_user.map(|value| api::Int64Value { value }),
                 run_as_group: security.run_as_group.map(|value| api::Int64Value { value }),
                 supplemental_groups: security.supplemental_groups.clone().unwrap_or_default(),
@@ -108,6 +95,21 @@ pub fn sandbox_config(kubelet: &Kubelet, pod: &Pod, attempt: u32) -> api::PodSan
         }),
         windows: None,
     }
+}
+
+/// The pod's namespaces as the kubelet gives them to the sandbox and to each container: the
+/// host's where asked for, else the pod's; processes each in their container's own PID
+/// namespace unless the pod shares one.
+fn namespaces(spec: &k8s_openapi::api::core::v1::PodSpec) -> api::NamespaceOption {
+    let mode = |host: Option<bool>| if host.unwrap_or(false) { api::NamespaceMode::Node } else { api::NamespaceMode::Pod };
+    let pid = if spec.host_pid.unwrap_or(false) {
+        api::NamespaceMode::Node
+    } else if spec.share_process_namespace.unwrap_or(false) {
+        api::NamespaceMode::Pod
+    } else {
+        api::NamespaceMode::Container
+    };
+    api::NamespaceOption { network: mode(spec.host_network) as i32, pid: pid as i32, ipc: mode(spec.host_ipc) as i32, ..Default::default() }
 }
 
 fn protocol(name: Option<&str>) -> api::Protocol {
@@ -162,7 +164,7 @@ pub fn container_config(input: ContainerInput<'_>) -> api::ContainerConfig {
             security_context: Some(api::LinuxContainerSecurityContext {
                 capabilities,
                 privileged: security.privileged.unwrap_or(false),
-                namespace_options: None,
+                namespace_options: pod.spec.as_ref().map(namespaces),
                 run_as_user: security.run_as_user.or(pod_security.run_as_user).map(|value| api::Int64Value { value }),
                 run_as_group: security.run_as_group.or(pod_security.run_as_group).map(|value| api::Int64Value { value }),
                 readonly_rootfs: security.read_only_root_filesystem.unwrap_or(false),

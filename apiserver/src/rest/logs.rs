@@ -59,7 +59,7 @@ pub async fn get(api: &Api, target: &Target, params: &Params) -> Result<Response
 
 /// The container a log request names: the one asked for, the pod's default-container
 /// annotation, or its only container; else the error kube-apiserver gives.
-fn container(pod: &Value, pod_name: &str, asked: Option<&str>) -> Result<String, ApiError> {
+pub(super) fn container(pod: &Value, pod_name: &str, asked: Option<&str>) -> Result<String, ApiError> {
     let names = |field: &str| -> Vec<String> {
         pod["spec"][field].as_array().into_iter().flatten().filter_map(|c| c["name"].as_str().map(str::to_string)).collect()
     };
@@ -88,8 +88,14 @@ fn container(pod: &Value, pod_name: &str, asked: Option<&str>) -> Result<String,
     }
 }
 
-/// Where a node's kubelet listens: its InternalIP (else its Hostname) and its reported port.
+/// The base URL of a node's kubelet.
 pub async fn kubelet_url(api: &Api, node_name: &str) -> Result<String, ApiError> {
+    Ok(format!("http://{}", kubelet_address(api, node_name).await?))
+}
+
+/// Where a node's kubelet listens (`host:port`): its InternalIP (else its Hostname) and its
+/// reported port.
+pub(super) async fn kubelet_address(api: &Api, node_name: &str) -> Result<String, ApiError> {
     let nodes = resources::find("", "v1", "nodes").ok_or_else(|| ApiError::internal("nodes are not served"))?;
     let target = Target { resource: nodes, namespace: None, name: None, subresource: None, watch: false };
     let node = read::fetch(api, &target, node_name).await?;
@@ -100,11 +106,11 @@ pub async fn kubelet_url(api: &Api, node_name: &str) -> Result<String, ApiError>
         .ok_or_else(|| ApiError::unavailable(format!("node {node_name:?} reports no address for its kubelet")))?;
     let port = node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"].as_u64().filter(|port| *port > 0).unwrap_or(DEFAULT_KUBELET_PORT);
     let host = if host.contains(':') { format!("[{host}]") } else { host };
-    Ok(format!("http://{host}:{port}"))
+    Ok(format!("{host}:{port}"))
 }
 
 /// A kubelet's refusal as the client should see it: its Status when it sent one, else its text.
-fn kubelet_error(code: reqwest::StatusCode, text: &str) -> ApiError {
+pub(super) fn kubelet_error(code: reqwest::StatusCode, text: &str) -> ApiError {
     let status: Option<Value> = serde_json::from_str(text).ok();
     let message = status
         .as_ref()

@@ -4,9 +4,9 @@
 
 mod logs;
 mod read;
+mod stream;
 mod write;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -34,6 +34,8 @@ pub struct Api {
     pub metrics: Metrics,
     /// For the requests proxied to nodes' kubelets.
     pub kubelet: reqwest::Client,
+    /// The exec, attach and port-forward connections being spliced to kubelets.
+    pub streams: common::upgrade::Gauge,
 }
 
 /// What a request path names.
@@ -101,7 +103,7 @@ pub fn parse_path(path: &str) -> Result<Target, ApiError> {
 
 /// The query parameters the verbs read.
 #[derive(Debug, Default)]
-pub struct Params(HashMap<String, String>);
+pub struct Params(Vec<(String, String)>);
 
 impl Params {
     fn parse(query: Option<&str>) -> Self {
@@ -109,8 +111,14 @@ impl Params {
         Self(pairs.unwrap_or_default())
     }
 
+    /// The parameter's value; the last one when it is given more than once.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
+        self.0.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
+    }
+
+    /// Every value of a repeated parameter (exec's `command`), in order.
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str()).collect()
     }
 
     pub fn flag(&self, name: &str) -> bool {
@@ -215,11 +223,17 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response {
 /// Serves every `/api/...` and `/apis/...` resource request.
 pub async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
     let started = std::time::Instant::now();
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let params = Params::parse(parts.uri.query());
     let target = parse_path(parts.uri.path());
     let resource = target.as_ref().map_or("", |target| target.resource.plural);
     let verb = target.as_ref().map_or_else(|_| parts.method.to_string(), |target| verb(&parts.method, target, &params));
+    if let Some(target) = target.as_ref().ok().filter(|target| is_stream(&parts.method, target)) {
+        // The body is the stream itself: the connection is handed on, not read here.
+        let response = stream::connect(&api, target, &params, &mut parts).await.unwrap_or_else(IntoResponse::into_response);
+        api.metrics.record("CONNECT", resource, response.status().as_u16(), started.elapsed());
+        return response;
+    }
     let result = match (target, read_body(body).await) {
         (Ok(target), Ok(body)) => dispatch(&api, &parts.method, &parts.headers, target, &params, &body).await,
         (Err(err), _) | (_, Err(err)) => Err(err),
@@ -227,6 +241,12 @@ pub async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
     let response = result.unwrap_or_else(IntoResponse::into_response);
     api.metrics.record(&verb, resource, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// exec, attach and port-forward on a pod (GET or POST, as clients send either).
+fn is_stream(method: &Method, target: &Target) -> bool {
+    let subresource = target.subresource.as_deref().unwrap_or_default();
+    target.resource.kind == "Pod" && target.name.is_some() && stream::SUBRESOURCES.contains(&subresource) && (method == Method::GET || method == Method::POST)
 }
 
 /// The verb as kube-apiserver's metrics name it.

@@ -1,6 +1,5 @@
 //! get, list and watch.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -520,7 +519,7 @@ async fn next_event(feed: &mut Feed) -> Result<Option<Arc<CachedEvent>>, ApiErro
 /// Lists every object in the target's scope that the filter selects (for deletecollection).
 pub async fn all_selected(api: &Api, target: &Target, params: &Params) -> Result<Vec<Value>, ApiError> {
     let filter = Filter::new(target, params)?;
-    let unpaged = Params(BTreeMap::<String, String>::new().into_iter().collect());
+    let unpaged = Params(Vec::new());
     let mut items = Vec::new();
     list_objects(api, target, &unpaged, &filter, &mut |object| items.push(object.to_value())).await?;
     Ok(items)

@@ -1,0 +1,166 @@
+//! HTTP/1.1 upgrades handed on to another server: the apiserver hands exec, attach and
+//! port-forward connections to the pod's kubelet, and the kubelet to the runtime's streaming
+//! server. Whatever protocol the two ends then speak (WebSocket or SPDY) passes through as bytes.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::upgrade::{OnUpgrade, Upgraded};
+use hyper_util::rt::TokioIo;
+
+/// An upgraded connection.
+pub type Io = TokioIo<Upgraded>;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the other server may take to answer the upgrade request (an exec first starts the
+/// process in the runtime).
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How much of a refusal's body is kept (it is a Status or a line of text).
+const REFUSAL_LIMIT: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpgradeError {
+    #[error("cannot connect to {address}: {source}")]
+    Connect { address: String, source: std::io::Error },
+    #[error("{address} did not answer within {} s", ANSWER_TIMEOUT.as_secs())]
+    Timeout { address: String },
+    #[error("{address}: {source}")]
+    Http { address: String, source: hyper::Error },
+    #[error("invalid upgrade request for {address}: {source}")]
+    Request { address: String, source: http::Error },
+    #[error("the upgraded connection to {address} failed: {source}")]
+    Upgrade { address: String, source: hyper::Error },
+}
+
+/// What the other server answered.
+pub enum Dialed {
+    /// 101 Switching Protocols: its headers (the protocol it chose) and the connection.
+    Switched { headers: HeaderMap, io: Io },
+    /// Anything else: its status and (the start of) its body, usually a Status.
+    Refused { status: StatusCode, body: Bytes },
+}
+
+/// True when the request asks to switch protocols (`Connection: Upgrade` with an `Upgrade`).
+pub fn is_upgrade(headers: &HeaderMap) -> bool {
+    let connection = headers.get_all(header::CONNECTION).iter().filter_map(|value| value.to_str().ok());
+    let asks = connection.flat_map(|value| value.split(',')).any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    asks && headers.contains_key(header::UPGRADE)
+}
+
+/// The upgrade protocol asked for, lower-cased (`websocket`, `spdy/3.1`).
+pub fn protocol(headers: &HeaderMap) -> String {
+    headers.get(header::UPGRADE).and_then(|value| value.to_str().ok()).unwrap_or_default().trim().to_ascii_lowercase()
+}
+
+/// Sends an upgrade request to `address` (`host:port`) with `headers` (the client's, as they
+/// came: Upgrade, Connection, the WebSocket key and protocols, X-Stream-Protocol-Version) and
+/// returns what it answered.
+pub async fn dial(address: &str, method: Method, path_and_query: &str, headers: &HeaderMap) -> Result<Dialed, UpgradeError> {
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address))
+        .await
+        .map_err(|_| UpgradeError::Connect { address: address.to_string(), source: std::io::ErrorKind::TimedOut.into() })?
+        .map_err(|source| UpgradeError::Connect { address: address.to_string(), source })?;
+    let _ = stream.set_nodelay(true);
+    let http = |source| UpgradeError::Http { address: address.to_string(), source };
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http)?;
+    tokio::spawn(async move {
+        // Ends when the upgrade hands the connection over, or when the server goes away.
+        let _ = connection.with_upgrades().await;
+    });
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path_and_query)
+        .body(Empty::<Bytes>::new())
+        .map_err(|source| UpgradeError::Request { address: address.to_string(), source })?;
+    for (name, value) in headers {
+        if ![header::HOST, header::CONTENT_LENGTH, header::TRANSFER_ENCODING, header::AUTHORIZATION].contains(name) {
+            request.headers_mut().append(name, value.clone());
+        }
+    }
+    if let Ok(host) = HeaderValue::from_str(address) {
+        request.headers_mut().insert(header::HOST, host);
+    }
+    let response = tokio::time::timeout(ANSWER_TIMEOUT, sender.send_request(request))
+        .await
+        .map_err(|_| UpgradeError::Timeout { address: address.to_string() })?
+        .map_err(http)?;
+    let status = response.status();
+    if status != StatusCode::SWITCHING_PROTOCOLS {
+        let body = match tokio::time::timeout(ANSWER_TIMEOUT, Limited::new(response.into_body(), REFUSAL_LIMIT).collect()).await {
+            Ok(Ok(collected)) => collected.to_bytes(),
+            _ => Bytes::new(),
+        };
+        return Ok(Dialed::Refused { status, body });
+    }
+    let headers = response.headers().clone();
+    let upgraded = hyper::upgrade::on(response).await.map_err(|source| UpgradeError::Upgrade { address: address.to_string(), source })?;
+    Ok(Dialed::Switched { headers, io: TokioIo::new(upgraded) })
+}
+
+/// Counts the connections a server is splicing or translating, for its metrics and for tests
+/// that check that aborted sessions leave nothing open.
+#[derive(Clone, Debug, Default)]
+pub struct Gauge(Arc<AtomicI64>);
+
+impl Gauge {
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Counts one until the returned guard is dropped.
+    pub fn hold(&self) -> Held {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Held(self.0.clone())
+    }
+}
+
+pub struct Held(Arc<AtomicI64>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Waits for the client's side of the upgrade, then copies both ways between it and `io` until
+/// either side closes or fails; both connections are closed then.
+pub async fn splice(client: OnUpgrade, mut io: Io, gauge: Gauge) {
+    let _held = gauge.hold();
+    let Ok(upgraded) = client.await else { return };
+    let mut client = TokioIo::new(upgraded);
+    if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut io).await {
+        tracing::debug!(error = %err, "spliced connection ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upgrade_requests_are_recognised() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, Upgrade"));
+        assert!(!is_upgrade(&headers), "an Upgrade header is needed too");
+        headers.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+        assert!(is_upgrade(&headers));
+        assert_eq!(protocol(&headers), "spdy/3.1");
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        assert!(!is_upgrade(&headers));
+    }
+
+    #[test]
+    fn the_gauge_counts_what_is_held() {
+        let gauge = Gauge::default();
+        let first = gauge.hold();
+        let second = gauge.hold();
+        assert_eq!(gauge.get(), 2);
+        drop(first);
+        drop(second);
+        assert_eq!(gauge.get(), 0);
+    }
+}

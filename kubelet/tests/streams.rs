@@ -1,0 +1,113 @@
+//! exec, attach and port-forward through the real apiserver to the kubelet and containerd's
+//! streaming server, driven by kubectl over each protocol it speaks: WebSocket first (v5 exec,
+//! SPDY tunnelled in WebSocket for port-forward) and SPDY when told to fall back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use support::{Node, busybox, condition};
+
+/// kubectl with `env` set (the protocol switches), `input` on stdin.
+fn kubectl(node: &Node, env: &[(&str, &str)], input: Option<&[u8]>, args: &[&str]) -> Output {
+    let mut command = Command::new("kubectl");
+    command.arg(format!("--kubeconfig={}", node.server.kubeconfig().display())).args(args).envs(env.iter().copied());
+    command.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = command.spawn().expect("kubectl");
+    if let Some(input) = input {
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input).expect("write stdin");
+    }
+    wait_bounded(child, Duration::from_secs(60))
+}
+
+/// Waits for the child (reading its output as it comes), killing it and failing after
+/// `limit`: a session that never ends is the bug these tests look for.
+fn wait_bounded(child: std::process::Child, limit: Duration) -> Output {
+    let pid = child.id().to_string();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(child.wait_with_output().expect("output")));
+    match receiver.recv_timeout(limit) {
+        Ok(output) => output,
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+            let output = receiver.recv().expect("output");
+            let shown = &output.stdout[..output.stdout.len().min(2000)];
+            panic!("kubectl did not finish within {limit:?} ({} bytes out): {}{}", output.stdout.len(), String::from_utf8_lossy(shown), String::from_utf8_lossy(&output.stderr));
+        }
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+const WEBSOCKET: &[(&str, &str)] = &[];
+const SPDY: &[(&str, &str)] = &[("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false"), ("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false")];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_and_attach_over_websocket_and_spdy() {
+    let node = Node::start().await;
+    let mut two = busybox("two", "echo started; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done");
+    two["metadata"]["annotations"] = json!({"kubectl.kubernetes.io/default-container": "side"});
+    two["spec"]["containers"].as_array_mut().unwrap().push(json!({"name": "side", "image": "localhost/busybox:local", "command": ["sleep", "3600"]}));
+    node.run_pod(two).await;
+    node.wait_pod("two", "Ready", 60, |pod| condition(pod, "Ready").as_deref() == Some("True")).await;
+
+    for (protocol, env) in [("websocket", WEBSOCKET), ("spdy", SPDY)] {
+        // stdin is piped in and closed: cat ends, and so does the session.
+        let piped = kubectl(&node, env, Some(b"hello\nworld\n"), &["exec", "-i", "two", "-c", "main", "--", "cat"]);
+        assert!(piped.status.success(), "{protocol}: {}\nkubelet log:\n{}", stderr(&piped), node.log_tail());
+        assert_eq!(stdout(&piped), "hello\nworld\n", "{protocol}");
+        // Exit codes come back as kubectl's own.
+        let failed = kubectl(&node, env, None, &["exec", "two", "-c", "main", "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+        assert_eq!(failed.status.code(), Some(3), "{protocol}: {}", stderr(&failed));
+        assert_eq!(stdout(&failed), "out\n", "{protocol}");
+        assert!(stderr(&failed).contains("err\n"), "{protocol}: {}", stderr(&failed));
+        // Without -c, the default-container annotation picks the container.
+        let default = kubectl(&node, env, None, &["exec", "two", "--", "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '"]);
+        assert_eq!(stdout(&default).trim(), "sleep 3600", "{protocol}: {}", stderr(&default));
+        // A large output arrives whole.
+        let big = kubectl(&node, env, None, &["exec", "two", "-c", "main", "--", "sh", "-c", "head -c 3000000 /dev/zero | tr '\\0' x"]);
+        assert_eq!(big.stdout.len(), 3_000_000, "{protocol}: {}", stderr(&big));
+        // A large input too (no flow-control stall).
+        let input = vec![b'y'; 2_000_000];
+        let counted = kubectl(&node, env, Some(&input), &["exec", "-i", "two", "-c", "main", "--", "wc", "-c"]);
+        assert_eq!(stdout(&counted).trim(), "2000000", "{protocol}: {}", stderr(&counted));
+        // attach follows the main process's output.
+        let mut attach = Command::new("kubectl")
+            .arg(format!("--kubeconfig={}", node.server.kubeconfig().display()))
+            .args(["attach", "two", "-c", "main"])
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl attach");
+        let mut out = attach.stdout.take().expect("stdout");
+        let mut seen = Vec::new();
+        let mut chunk = [0u8; 256];
+        while !String::from_utf8_lossy(&seen).contains("tick") {
+            let read = out.read(&mut chunk).expect("read attach");
+            assert!(read > 0, "{protocol}: attach ended early: {}", String::from_utf8_lossy(&seen));
+            seen.extend_from_slice(&chunk[..read]);
+        }
+        let _ = attach.kill();
+        let _ = attach.wait();
+    }
+
+    // Bad input: a container the pod does not have, and a pod that is not there.
+    let missing = kubectl(&node, WEBSOCKET, None, &["exec", "two", "-c", "nope", "--", "true"]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("container nope is not valid for pod two"), "{}", stderr(&missing));
+    let absent = kubectl(&node, WEBSOCKET, None, &["exec", "absent", "--", "true"]);
+    assert!(stderr(&absent).contains("pods \"absent\" not found"), "{}", stderr(&absent));
+}

@@ -126,14 +126,35 @@ impl Drop for Held {
     }
 }
 
+/// How long the server may go on answering after the client has stopped sending.
+const LINGER: Duration = Duration::from_secs(2);
+
 /// Waits for the client's side of the upgrade, then copies both ways between it and `io` until
-/// either side closes or fails; both connections are closed then.
-pub async fn splice(client: OnUpgrade, mut io: Io, gauge: Gauge) {
+/// the session is over: when the server ends it, or shortly after the client stops sending. A
+/// streaming client that half-closes has gone (the protocols close streams in their own
+/// frames), and a runtime may keep its side open for ever (containerd does for attach).
+pub async fn splice(client: OnUpgrade, io: Io, gauge: Gauge) {
+    use tokio::io::AsyncWriteExt;
     let _held = gauge.hold();
     let Ok(upgraded) = client.await else { return };
-    let mut client = TokioIo::new(upgraded);
-    if let Err(err) = tokio::io::copy_bidirectional(&mut client, &mut io).await {
-        tracing::debug!(error = %err, "spliced connection ended");
+    let (mut from_client, mut to_client) = tokio::io::split(TokioIo::new(upgraded));
+    let (mut from_server, mut to_server) = tokio::io::split(io);
+    let up = async {
+        let copied = tokio::io::copy(&mut from_client, &mut to_server).await;
+        let _ = to_server.shutdown().await;
+        copied
+    };
+    let down = async {
+        let copied = tokio::io::copy(&mut from_server, &mut to_client).await;
+        let _ = to_client.shutdown().await;
+        copied
+    };
+    tokio::pin!(up, down);
+    tokio::select! {
+        _ = &mut down => {}
+        _ = &mut up => {
+            let _ = tokio::time::timeout(LINGER, &mut down).await;
+        }
     }
 }
 

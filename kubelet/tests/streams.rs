@@ -110,4 +110,118 @@ async fn exec_and_attach_over_websocket_and_spdy() {
     assert!(stderr(&missing).contains("container nope is not valid for pod two"), "{}", stderr(&missing));
     let absent = kubectl(&node, WEBSOCKET, None, &["exec", "absent", "--", "true"]);
     assert!(stderr(&absent).contains("pods \"absent\" not found"), "{}", stderr(&absent));
+
+    // Clients that vanish mid-session (killed with their stdin still open) leave no process in
+    // the container and no session open in the kubelet or the apiserver.
+    let cats = || kubectl(&node, WEBSOCKET, None, &["exec", "two", "-c", "main", "--", "sh", "-c", "ps -o comm | grep -c '^cat$' || true"]);
+    assert_eq!(stdout(&cats()).trim(), "0");
+    for (protocol, env) in [("websocket", WEBSOCKET), ("spdy", SPDY)] {
+        let sessions: Vec<std::process::Child> = (0..10)
+            .map(|_| {
+                Command::new("kubectl")
+                    .arg(format!("--kubeconfig={}", node.server.kubeconfig().display()))
+                    .args(["exec", "-i", "two", "-c", "main", "--", "cat"])
+                    .envs(env.iter().copied())
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .expect("kubectl")
+            })
+            .collect();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while stdout(&cats()).trim() != "10" {
+            assert!(std::time::Instant::now() < deadline, "{protocol}: the 10 sessions did not start: {}", stdout(&cats()));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        for mut session in sessions {
+            let _ = session.kill();
+            let _ = session.wait();
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while stdout(&cats()).trim() != "0" {
+            assert!(std::time::Instant::now() < deadline, "{protocol}: processes left behind: {}", stdout(&cats()));
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        assert_eq!(node.kubelet_streams_open().await, 0, "{protocol}");
+        assert_eq!(node.apiserver_streams_open().await, 0, "{protocol}");
+    }
+}
+
+/// `kubectl port-forward` with `env`, to `ports` (`LOCAL:REMOTE`), until dropped.
+struct Forward(std::process::Child);
+
+impl Forward {
+    fn start(node: &Node, env: &[(&str, &str)], pod: &str, ports: &[String]) -> Self {
+        let mut child = Command::new("kubectl")
+            .arg(format!("--kubeconfig={}", node.server.kubeconfig().display()))
+            .args(["port-forward", pod])
+            .args(ports)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl port-forward");
+        // It says "Forwarding from ..." once per port when it listens.
+        let mut out = child.stdout.take().expect("stdout");
+        let mut seen = String::new();
+        let mut chunk = [0u8; 512];
+        while seen.matches("Forwarding from 127.0.0.1").count() < ports.len() {
+            let read = out.read(&mut chunk).expect("read");
+            assert!(read > 0, "port-forward ended: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&chunk[..read]));
+        }
+        // Keep draining its output so that it never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        Self(child)
+    }
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn get(port: u16, path: &str) -> Result<String, String> {
+    let output = Command::new("curl").args(["-sS", "-m", "10", "-f", &format!("http://127.0.0.1:{port}{path}")]).output().map_err(|err| err.to_string())?;
+    if output.status.success() { Ok(stdout(&output)) } else { Err(stderr(&output)) }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn port_forward_over_the_websocket_tunnel_and_spdy() {
+    let node = Node::start().await;
+    node.run_pod(busybox("web", "mkdir -p /www && seq 1 20000 > /www/big && echo hello > /www/index.html && httpd -f -p 8080 -h /www")).await;
+    node.wait_running("web").await;
+    let expected_big: String = (1..=20000).map(|n| format!("{n}\n")).collect();
+
+    for (protocol, env) in [("websocket", WEBSOCKET), ("spdy", SPDY)] {
+        let local = common::testing::free_port().expect("port");
+        let forward = Forward::start(&node, env, "web", &[format!("{local}:8080")]);
+        // The server may take a moment to listen; the first answer says it does.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while get(local, "/index.html").is_err() {
+            assert!(std::time::Instant::now() < deadline, "{protocol}: no answer through the forward");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // 100 requests at once, each its own connection through the one tunnel.
+        let answers: Vec<Result<String, String>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..100).map(|n| scope.spawn(move || get(local, if n % 10 == 0 { "/big" } else { "/index.html" }))).collect();
+            handles.into_iter().map(|handle| handle.join().expect("thread")).collect()
+        });
+        for (n, answer) in answers.iter().enumerate() {
+            let expected = if n % 10 == 0 { expected_big.as_str() } else { "hello\n" };
+            assert_eq!(answer.as_deref(), Ok(expected), "{protocol}: request {n}");
+        }
+        drop(forward);
+    }
+
+    // A port nothing listens on: the connection fails, and kubectl reports it as on Kubernetes
+    // (where kubectl 1.32 then ends the whole forward).
+    let local = common::testing::free_port().expect("port");
+    let forward = Forward::start(&node, WEBSOCKET, "web", &[format!("{local}:9999")]);
+    assert!(get(local, "/").is_err());
+    drop(forward);
+    assert_eq!(node.kubelet_streams_open().await, 0);
 }

@@ -124,6 +124,36 @@ impl Node {
 }
 
 impl Node {
+    /// The kubelet's gauge of exec, attach and port-forward sessions still open, once it has
+    /// settled (sessions end a moment after their clients do).
+    pub async fn kubelet_streams_open(&self) -> i64 {
+        let mut open = -1;
+        for _ in 0..50 {
+            let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.port)).await.expect("kubelet metrics").text().await.expect("text");
+            open = text.lines().find_map(|line| line.strip_prefix("kubelet_streams_open ")).and_then(|n| n.trim().parse().ok()).expect("gauge");
+            if open == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        open
+    }
+
+    /// The apiserver's gauge of exec, attach and port-forward connections still spliced.
+    pub async fn apiserver_streams_open(&self) -> i64 {
+        let mut open = -1;
+        for _ in 0..50 {
+            let output = self.kubectl(&["get", "--raw", "/metrics"]);
+            let text = String::from_utf8_lossy(&output.stdout).to_string();
+            open = text.lines().find_map(|line| line.strip_prefix("apiserver_streams_open ")).and_then(|n| n.trim().parse().ok()).expect("gauge");
+            if open == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        open
+    }
+
     /// The containerd containers (sandboxes' pause containers included) the runtime holds.
     pub fn runtime_containers(&self) -> Vec<String> {
         self.containerd.ctr(&["containers", "ls", "-q"]).expect("ctr containers ls").lines().map(str::to_string).collect()

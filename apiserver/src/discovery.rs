@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::errors::ApiError;
+use crate::resource_metrics;
 use crate::resources::{self, RESOURCES, ResourceType};
 
 const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
@@ -20,8 +21,15 @@ pub async fn api_versions() -> Response {
     }))
 }
 
+/// Every group version served: the stored resources', and the resource metrics.
+fn group_versions() -> Vec<(&'static str, &'static str)> {
+    let mut all = resources::group_versions();
+    all.push((resource_metrics::GROUP, resource_metrics::VERSION));
+    all
+}
+
 pub async fn api_groups() -> Response {
-    let groups: Vec<Value> = resources::group_versions()
+    let groups: Vec<Value> = group_versions()
         .into_iter()
         .filter(|(group, _)| !group.is_empty())
         .map(|(group, version)| group_json(group, version))
@@ -35,7 +43,7 @@ fn group_json(group: &str, version: &str) -> Value {
 }
 
 pub async fn api_group(Path(group): Path<String>) -> Response {
-    match resources::group_versions().into_iter().find(|(name, _)| *name == group) {
+    match group_versions().into_iter().find(|(name, _)| *name == group) {
         Some((group, version)) => {
             let mut document = group_json(group, version);
             document["kind"] = json!("APIGroup");
@@ -55,6 +63,9 @@ pub async fn group_resources(Path((group, version)): Path<(String, String)>) -> 
 }
 
 fn resource_list(group: &str, version: &str) -> Response {
+    if (group, version) == (resource_metrics::GROUP, resource_metrics::VERSION) {
+        return ok(resource_metrics::resource_list());
+    }
     let served: Vec<&ResourceType> =
         RESOURCES.iter().filter(|resource| resource.group == group && resource.version == version).collect();
     if served.is_empty() {

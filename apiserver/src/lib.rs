@@ -12,6 +12,7 @@ mod meta;
 mod metrics;
 mod openapi;
 mod protobuf;
+mod resource_metrics;
 mod resources;
 mod rest;
 mod server;

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::Router;
 use axum::routing::{any, get};
 
-use crate::{discovery, openapi};
+use crate::{discovery, openapi, resource_metrics};
 use crate::errors::ApiError;
 use crate::rest::{self, Api};
 use crate::metrics::Metrics;
@@ -124,6 +124,7 @@ pub async fn serve(
         .route("/openapi/v3/api/{version}", get(openapi::core_document))
         .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document))
         .route("/api/{*rest}", any(rest::handle).with_state(api.clone()))
+        .route("/apis/metrics.k8s.io/v1beta1/{*rest}", any(resource_metrics::handle).with_state(api.clone()))
         .route("/apis/{group}/{version}/{*rest}", any(rest::handle).with_state(api))
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable());

@@ -20,6 +20,10 @@ pub mod testing;
 #[cfg(feature = "upgrade")]
 pub mod upgrade;
 
+/// How often kubelets sample containers' CPU and memory, and so the window over which the
+/// resource metrics API reports CPU usage.
+pub const RESOURCE_USAGE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Installs the process-wide `tracing` subscriber: human-readable lines on stderr, filtered by
 /// `RUST_LOG` (else `default_filter`). Calling it twice is harmless; the second call does nothing.
 pub fn init_tracing(default_filter: &str) {

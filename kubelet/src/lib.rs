@@ -18,6 +18,7 @@ mod proxy;
 mod routes;
 mod server;
 mod spec;
+mod stats;
 mod status;
 mod stream;
 mod volumes;
@@ -127,6 +128,8 @@ pub(crate) struct Kubelet {
     pub recorder: common::events::Recorder,
     /// The exec, attach and port-forward sessions being relayed.
     pub streams: common::upgrade::Gauge,
+    /// Resource usage samples for `/stats/summary`.
+    pub stats: stats::Stats,
 }
 
 pub async fn run(config: Config) -> Result<(), KubeletError> {
@@ -161,8 +164,9 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     let listen = SocketAddr::new(config.address, config.port);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|err| KubeletError::Listen(listen, err))?;
     let recorder = common::events::Recorder::new(client.clone(), "kubelet", &node_name);
-    let kubelet = Arc::new(Kubelet { client, runtime, node_name, node_ip, config, recorder, streams: common::upgrade::Gauge::default() });
+    let kubelet = Arc::new(Kubelet { client, runtime, node_name, node_ip, config, recorder, streams: common::upgrade::Gauge::default(), stats: stats::Stats::default() });
     let runtime_info = format!("{}://{}", version.runtime_name, version.runtime_version);
+    tokio::spawn(stats::run(kubelet.clone()));
     if kubelet.config.pod_routes {
         tokio::spawn(routes::run(kubelet.clone()));
     }

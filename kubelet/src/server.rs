@@ -20,6 +20,7 @@ pub async fn serve(kubelet: Arc<Kubelet>, listener: tokio::net::TcpListener) -> 
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route("/stats/summary", get(|State(kubelet): State<Arc<Kubelet>>| async move { axum::Json(crate::stats::summary(&kubelet)) }))
         .route("/containerLogs/{namespace}/{pod}/{container}", get(container_logs))
         .route("/exec/{namespace}/{pod}/{container}", any(stream::exec))
         .route("/attach/{namespace}/{pod}/{container}", any(stream::attach))

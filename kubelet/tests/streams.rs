@@ -225,3 +225,45 @@ async fn port_forward_over_the_websocket_tunnel_and_spdy() {
     drop(forward);
     assert_eq!(node.kubelet_streams_open().await, 0);
 }
+
+/// `kubectl top` CPU in millicores from its table (`124m`).
+fn millicores(cell: &str) -> u64 {
+    cell.trim_end_matches('m').parse().unwrap_or_else(|_| panic!("cpu cell {cell:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn top_shows_what_pods_and_the_node_use() {
+    let node = Node::start().await;
+    node.run_pod(busybox("busy", "while true; do :; done")).await;
+    node.run_pod(busybox("idle", "sleep 3600")).await;
+    node.wait_running("busy").await;
+    node.wait_running("idle").await;
+    // Two samples are needed for a rate; until then kubectl says the metrics are not there.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let table = loop {
+        let top = node.kubectl(&["top", "pods", "--no-headers"]);
+        if top.status.success() && stdout(&top).lines().count() == 2 {
+            break stdout(&top);
+        }
+        assert!(std::time::Instant::now() < deadline, "no pod metrics: {}{}", stdout(&top), stderr(&top));
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let row = |name: &str| table.lines().find(|line| line.starts_with(name)).map(|line| line.split_whitespace().map(str::to_string).collect::<Vec<_>>()).expect("row");
+    let (busy, idle) = (row("busy"), row("idle"));
+    assert!(millicores(&busy[1]) >= 300, "a spinning shell uses most of a core: {table}");
+    assert!(millicores(&idle[1]) < millicores(&busy[1]) / 10, "{table}");
+    assert!(busy[2].ends_with("Mi") && idle[2].ends_with("Mi"), "{table}");
+
+    let nodes = node.kubectl(&["top", "nodes", "--no-headers"]);
+    let line = stdout(&nodes);
+    let cells: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(cells.first(), Some(&node.name.as_str()), "{line}{}", stderr(&nodes));
+    assert!(millicores(cells[1]) >= millicores(&busy[1]) / 2, "the node's CPU includes the busy pod's: {line}");
+    // metrics.k8s.io as clients read it directly.
+    let raw = node.kubectl(&["get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/busy"]);
+    let metrics: serde_json::Value = serde_json::from_slice(&raw.stdout).expect("PodMetrics");
+    assert_eq!((metrics["kind"].as_str(), metrics["containers"][0]["name"].as_str()), (Some("PodMetrics"), Some("main")));
+    assert_eq!(metrics["window"], "5s");
+    let missing = node.kubectl(&["top", "pod", "absent"]);
+    assert!(stderr(&missing).contains("podmetrics.metrics.k8s.io \"default/absent\" not found"), "{}", stderr(&missing));
+}

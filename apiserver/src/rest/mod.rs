@@ -4,6 +4,9 @@
 
 mod logs;
 mod read;
+
+pub use logs::kubelet_url;
+pub use read::all_selected;
 mod stream;
 mod write;
 
@@ -106,7 +109,7 @@ pub fn parse_path(path: &str) -> Result<Target, ApiError> {
 pub struct Params(Vec<(String, String)>);
 
 impl Params {
-    fn parse(query: Option<&str>) -> Self {
+    pub fn parse(query: Option<&str>) -> Self {
         let pairs = query.map(|query| form_urlencoded::parse(query.as_bytes()).into_owned().collect());
         Self(pairs.unwrap_or_default())
     }

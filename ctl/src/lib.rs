@@ -1,6 +1,7 @@
 //! ctl: the command-line client for the cluster, after kubectl's conventions: `version`,
 //! `config`, `get`, `apply`, `delete`, `create`, `scale`, `describe`, `logs`, `rollout`,
-//! `api-resources`, `completion`.
+//! `api-resources`, `completion`, and the interactive `exec`, `attach`, `port-forward`, `cp`
+//! and `top`.
 
 pub mod manifest;
 
@@ -10,6 +11,8 @@ mod discovery;
 mod get;
 mod inspect;
 mod kubeconfig;
+mod stream;
+mod top;
 
 use std::path::PathBuf;
 
@@ -56,6 +59,17 @@ pub enum Command {
     /// Manage a Deployment's rollout.
     #[command(subcommand)]
     Rollout(inspect::RolloutCommand),
+    /// Run a command in a container.
+    Exec(stream::ExecArgs),
+    /// Attach to a container's main process.
+    Attach(stream::AttachArgs),
+    /// Forward local ports to a pod's ports.
+    PortForward(stream::PortForwardArgs),
+    /// Copy files into and out of containers.
+    Cp(stream::CpArgs),
+    /// Show the CPU and memory nodes and pods use.
+    #[command(subcommand)]
+    Top(top::TopCommand),
     /// Print a shell completion script (bash or zsh).
     Completion { shell: clap_complete::Shell },
 }
@@ -78,6 +92,9 @@ pub enum CtlError {
     Manifest(#[from] manifest::ManifestError),
     #[error("cannot write output: {0}")]
     Output(#[from] std::io::Error),
+    /// A remote command's exit code, which becomes ctl's.
+    #[error("command terminated with exit code {0}")]
+    Exit(i32),
 }
 
 impl CtlError {
@@ -109,6 +126,11 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Describe(args) => inspect::describe(&config, args).await,
         Command::Logs(args) => inspect::logs(&config, args).await,
         Command::Rollout(command) => inspect::rollout(&config, command).await,
+        Command::Exec(args) => stream::exec(&config, args).await,
+        Command::Attach(args) => stream::attach(&config, args).await,
+        Command::PortForward(args) => stream::port_forward(&config, args).await,
+        Command::Cp(args) => stream::cp(&config, args).await,
+        Command::Top(command) => top::run(&config, command).await,
         Command::Completion { shell } => {
             commands::completion(*shell);
             Ok(())

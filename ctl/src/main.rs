@@ -10,6 +10,10 @@ async fn main() {
         match err {
             ctl::CtlError::Reported(_) => {}
             ctl::CtlError::Server { .. } => eprintln!("{err}"),
+            ctl::CtlError::Exit(code) => {
+                eprintln!("{err}");
+                std::process::exit(code);
+            }
             other => eprintln!("error: {other}"),
         }
         std::process::exit(1);

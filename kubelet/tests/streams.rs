@@ -104,6 +104,23 @@ async fn exec_and_attach_over_websocket_and_spdy() {
         let _ = attach.wait();
     }
 
+    // The Python client (v5 over WebSocket): text frames for its str input, the exit code.
+    let script = r#"
+import sys
+from kubernetes import client, config
+from kubernetes.stream import stream
+config.load_kube_config(config_file=sys.argv[1])
+resp = stream(client.CoreV1Api().connect_get_namespaced_pod_exec, "two", "default", container="main",
+              command=["sh", "-c", "read line; echo got-$line; exit 4"], stderr=True, stdin=True, stdout=True, tty=False,
+              _preload_content=False)
+resp.write_stdin("py-line\n")
+resp.run_forever(timeout=30)
+print(resp.read_stdout().strip(), resp.returncode)
+"#;
+    let python = Command::new("python3").args(["-c", script]).arg(node.server.kubeconfig()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("python3");
+    let python = wait_bounded(python, Duration::from_secs(60));
+    assert_eq!(stdout(&python).trim(), "got-py-line 4", "{}", stderr(&python));
+
     // Bad input: a container the pod does not have, and a pod that is not there.
     let missing = kubectl(&node, WEBSOCKET, None, &["exec", "two", "-c", "nope", "--", "true"]);
     assert!(!missing.status.success());

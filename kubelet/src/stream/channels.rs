@@ -107,6 +107,14 @@ struct Session {
     channels: Vec<Channel>,
     streams: Streams,
     version: Version,
+    /// The runtime has sent the client a status (the exit code, or why it failed).
+    status_sent: bool,
+}
+
+/// How a session ended.
+enum Ending {
+    ClientGone,
+    RuntimeDone,
 }
 
 impl Session {
@@ -120,7 +128,7 @@ impl Session {
             .zip((1u32..).step_by(2))
             .map(|((channel, _), id)| Channel { channel, id, replied: false, closed: false })
             .collect();
-        Self { reader, writer, buffer: BytesMut::with_capacity(64 * 1024), encoder: Encoder::default(), channels, streams, version }
+        Self { reader, writer, buffer: BytesMut::with_capacity(64 * 1024), encoder: Encoder::default(), channels, streams, version, status_sent: false }
     }
 
     fn stream_of(&self, channel: u8) -> Option<&Channel> {
@@ -128,6 +136,29 @@ impl Session {
     }
 
     async fn relay(mut self, mut socket: Socket) -> Result<(), RelayError> {
+        let failure = match self.run(&mut socket).await {
+            Ok(Ending::ClientGone) => return Ok(()),
+            Ok(Ending::RuntimeDone) => None,
+            Err(err @ RelayError::Client(_)) => return Err(err),
+            Err(err) => Some(err.to_string()),
+        };
+        if !self.status_sent {
+            // Without a status a client would take the session for a success.
+            let why = failure.unwrap_or_else(|| "the container runtime ended the session without a status".into());
+            let status = serde_json::json!({"metadata": {}, "status": "Failure", "message": format!("Internal error occurred: {why}"), "reason": "InternalError", "code": 500});
+            let mut message = vec![ERROR];
+            message.extend_from_slice(status.to_string().as_bytes());
+            socket.send(Message::binary(message)).await?;
+        }
+        // A normal close, which kubectl needs to read the exit code rather than report a broken
+        // connection.
+        socket.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }))).await?;
+        // The client answers the close; wait briefly for it so the close handshake completes.
+        let _ = tokio::time::timeout(Duration::from_secs(5), async { while let Some(Ok(_)) = socket.next().await {} }).await;
+        Ok(())
+    }
+
+    async fn run(&mut self, socket: &mut Socket) -> Result<Ending, RelayError> {
         for index in 0..self.channels.len() {
             let (id, channel) = (self.channels[index].id, self.channels[index].channel);
             let kind = match channel {
@@ -143,39 +174,36 @@ impl Session {
         // containerd drops data on a stream it has not yet answered; wait for every answer.
         let answered = async {
             while !self.channels.iter().all(|c| c.replied) {
-                if self.fill().await? == 0 || !self.from_runtime(&mut socket).await? {
+                if self.fill().await? == 0 || !self.from_runtime(socket).await? {
                     return Ok::<bool, RelayError>(false);
                 }
             }
             Ok(true)
         };
-        let open = tokio::time::timeout(STREAMS_TIMEOUT, answered).await.map_err(|_| RelayError::StreamsTimeout)??;
-        if open {
-            // As containerd's own WebSocket server does: an empty message on the lowest channel
-            // the client reads, to say the session is up.
-            let first = if self.streams.stdout { STDOUT } else if self.streams.stderr && !self.streams.tty { STDERR } else { ERROR };
-            socket.send(Message::binary(vec![first])).await?;
-            loop {
-                tokio::select! {
-                    message = socket.next() => match message {
-                        Some(Ok(Message::Binary(bytes))) => self.from_client(&bytes).await?,
-                        Some(Ok(Message::Close(_)) | Err(_)) | None => return Ok(()),
-                        Some(Ok(_)) => {}
-                    },
-                    read = Self::fill_into(&mut self.reader, &mut self.buffer) => {
-                        if read? == 0 || !self.from_runtime(&mut socket).await? {
-                            break;
-                        }
+        if !tokio::time::timeout(STREAMS_TIMEOUT, answered).await.map_err(|_| RelayError::StreamsTimeout)?? {
+            return Ok(Ending::RuntimeDone);
+        }
+        // As containerd's own WebSocket server does: an empty message on the lowest channel the
+        // client reads, to say the session is up.
+        let first = if self.streams.stdout { STDOUT } else if self.streams.stderr && !self.streams.tty { STDERR } else { ERROR };
+        socket.send(Message::binary(vec![first])).await?;
+        loop {
+            tokio::select! {
+                message = socket.next() => match message {
+                    Some(Ok(Message::Binary(bytes))) => self.from_client(&bytes).await?,
+                    // The Python client sends text frames for str data; Kubernetes' server reads
+                    // both kinds alike.
+                    Some(Ok(Message::Text(text))) => self.from_client(text.as_bytes()).await?,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return Ok(Ending::ClientGone),
+                    Some(Ok(_)) => {}
+                },
+                read = Self::fill_into(&mut self.reader, &mut self.buffer) => {
+                    if read? == 0 || !self.from_runtime(socket).await? {
+                        return Ok(Ending::RuntimeDone);
                     }
                 }
             }
         }
-        // Status sent (or the runtime gone): a normal close, which kubectl needs to read the
-        // exit code rather than report a broken connection.
-        socket.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }))).await?;
-        // The client answers the close; wait briefly for it so the close handshake completes.
-        let _ = tokio::time::timeout(Duration::from_secs(5), async { while let Some(Ok(_)) = socket.next().await {} }).await;
-        Ok(())
     }
 
     async fn fill(&mut self) -> std::io::Result<usize> {
@@ -222,6 +250,7 @@ impl Session {
                         channel.closed = true;
                     }
                     let number = channel.channel;
+                    self.status_sent |= number == ERROR && !data.is_empty();
                     if !data.is_empty() && matches!(number, STDOUT | STDERR | ERROR) {
                         let mut message = Vec::with_capacity(1 + data.len());
                         message.push(number);

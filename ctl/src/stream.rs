@@ -417,7 +417,8 @@ async fn copy_from(config: &Config, args: &CpArgs, namespace: Option<String>, po
         let Ok(relative) = name.strip_prefix(&prefix) else {
             return Err(CtlError::Usage("tar contents corrupted".into()));
         };
-        let target = destination.join(relative);
+        // A single file is the destination itself; a directory's members go under it.
+        let target = if relative.as_os_str().is_empty() { destination.clone() } else { destination.join(relative) };
         // Nothing outside the destination, and no links (kubectl skips them too).
         if relative.components().any(|part| matches!(part, Component::ParentDir | Component::RootDir)) || entry.header().entry_type().is_symlink() || entry.header().entry_type().is_hard_link() {
             eprintln!("warning: skipping {}: outside the destination or a link", name.display());

@@ -167,3 +167,183 @@ impl Drop for Cluster {
         }
     }
 }
+
+impl Cluster {
+    /// `client` ("kubectl" or "ctl") as a command pointed at this cluster, for callers that run
+    /// it themselves (in the background, with stdin, with a deadline).
+    pub fn command(&self, client: &str, args: &[&str]) -> Command {
+        let mut command = if client == "ctl" {
+            let mut command = Command::new(self.binaries.join("ctl"));
+            command.env("KUBECONFIG", self.kubeconfig());
+            command
+        } else {
+            let mut command = Command::new("kubectl");
+            command.arg(format!("--kubeconfig={}", self.kubeconfig().display()));
+            command
+        };
+        command.args(args);
+        command
+    }
+}
+
+/// A process running in the background (a port-forward, an attach, an exec fed by the test):
+/// its output gathered as it comes, killed (SIGKILL) when dropped.
+pub struct Background {
+    pub what: String,
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// How a process run with [`Background::finish`] or [`run_timed`] ended.
+#[derive(Debug)]
+pub struct Finished {
+    /// None when it was killed at the deadline (or by a signal).
+    pub code: Option<i32>,
+    pub timed_out: bool,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Finished {
+    /// Exited by itself with `code`.
+    pub fn exited(&self, code: i32) -> bool {
+        !self.timed_out && self.code == Some(code)
+    }
+}
+
+fn gather(mut from: impl std::io::Read + Send + 'static, into: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            match from.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(read) => into.lock().unwrap().extend_from_slice(&buffer[..read]),
+            }
+        }
+    })
+}
+
+impl Background {
+    pub fn start(mut command: Command) -> Self {
+        use std::process::Stdio;
+        let what = format!("{command:?}");
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap_or_else(|err| panic!("{what}: {err}"));
+        let (stdout, stderr) = (std::sync::Arc::default(), std::sync::Arc::default());
+        let readers = vec![gather(child.stdout.take().unwrap(), std::sync::Arc::clone(&stdout)), gather(child.stderr.take().unwrap(), std::sync::Arc::clone(&stderr))];
+        Self { what, stdin: child.stdin.take(), child, stdout, stderr, readers }
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+
+    pub fn stdout_bytes(&self) -> Vec<u8> {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Writes to its stdin (which stays open).
+    pub fn write(&mut self, data: &[u8]) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        if let Err(err) = stdin.write_all(data).and_then(|()| stdin.flush()) {
+            panic!("writing to {}: {err}; stderr: {}", self.what, self.stderr());
+        }
+    }
+
+    /// Feeds `data` to its stdin from another thread, then closes stdin (EOF).
+    pub fn feed(&mut self, data: Vec<u8>) {
+        use std::io::Write;
+        if let Some(mut stdin) = self.stdin.take() {
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&data);
+            });
+        }
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Polls until `check` holds for its stdout so far; fails after `seconds`, with both outputs.
+    pub fn wait_stdout(&mut self, what: &str, seconds: u64, check: impl Fn(&str) -> bool) {
+        self.wait_output(what, seconds, |stdout, _| check(stdout));
+    }
+
+    /// The same with stdout and stderr.
+    pub fn wait_output(&mut self, what: &str, seconds: u64, check: impl Fn(&str, &str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(seconds);
+        loop {
+            if check(&self.stdout(), &self.stderr()) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let state = match self.child.try_wait() {
+                    Ok(Some(status)) => format!("exited: {status}"),
+                    _ => "still running".to_string(),
+                };
+                panic!("{what}: not within {seconds} s from {} ({state})\nstdout: {:?}\nstderr: {:?}", self.what, self.stdout(), self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Waits for it to exit, closing its stdin first; killed after `seconds`.
+    pub fn finish(&mut self, seconds: u64) -> Finished {
+        let started = Instant::now();
+        self.stdin = None;
+        let deadline = started + Duration::from_secs(seconds);
+        let (status, timed_out) = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break (Some(status), false),
+                Ok(None) if Instant::now() > deadline => {
+                    let _ = self.child.kill();
+                    break (self.child.wait().ok(), true);
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(err) => panic!("waiting for {}: {err}", self.what),
+            }
+        };
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = reader.join();
+        }
+        Finished { code: status.and_then(|status| status.code()), timed_out, stdout: self.stdout(), stderr: self.stderr(), elapsed: started.elapsed() }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `command` with `input` on its stdin (then EOF), killing it after `seconds`.
+pub fn run_timed(command: Command, input: &[u8], seconds: u64) -> Finished {
+    let started = Instant::now();
+    let mut process = Background::start(command);
+    process.feed(input.to_vec());
+    let mut finished = process.finish(seconds);
+    finished.elapsed = started.elapsed();
+    finished
+}
+
+/// A TCP port free on 127.0.0.1 just now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}

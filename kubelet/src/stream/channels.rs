@@ -57,10 +57,10 @@ pub fn choose(offered: &[String]) -> Option<Version> {
 }
 
 pub async fn serve(headers: &HeaderMap, client: OnUpgrade, address: &str, path: &str, streams: Streams, version: Version, gauge: Gauge) -> Response {
-    let accepted = match websocket::accept(headers, version.name()) {
-        Ok(response) => response,
-        Err(refusal) => return refusal,
-    };
+    let accepted = websocket::accept(headers, version.name());
+    if accepted.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return accepted;
+    }
     let io = match upgrade::dial(address, Method::POST, path, &spdy_request("v4.channel.k8s.io")).await {
         Ok(Dialed::Switched { io, .. }) => io,
         Ok(Dialed::Refused { status, body }) => {
@@ -174,7 +174,7 @@ impl Session {
         // containerd drops data on a stream it has not yet answered; wait for every answer.
         let answered = async {
             while !self.channels.iter().all(|c| c.replied) {
-                if self.fill().await? == 0 || !self.from_runtime(socket).await? {
+                if self.fill().await? == 0 || !self.runtime_frames(socket).await? {
                     return Ok::<bool, RelayError>(false);
                 }
             }
@@ -190,15 +190,15 @@ impl Session {
         loop {
             tokio::select! {
                 message = socket.next() => match message {
-                    Some(Ok(Message::Binary(bytes))) => self.from_client(&bytes).await?,
+                    Some(Ok(Message::Binary(bytes))) => self.client_message(&bytes).await?,
                     // The Python client sends text frames for str data; Kubernetes' server reads
                     // both kinds alike.
-                    Some(Ok(Message::Text(text))) => self.from_client(text.as_bytes()).await?,
+                    Some(Ok(Message::Text(text))) => self.client_message(text.as_bytes()).await?,
                     Some(Ok(Message::Close(_)) | Err(_)) | None => return Ok(Ending::ClientGone),
                     Some(Ok(_)) => {}
                 },
                 read = Self::fill_into(&mut self.reader, &mut self.buffer) => {
-                    if read? == 0 || !self.from_runtime(socket).await? {
+                    if read? == 0 || !self.runtime_frames(socket).await? {
                         return Ok(Ending::RuntimeDone);
                     }
                 }
@@ -216,7 +216,7 @@ impl Session {
         reader.read_buf(buffer).await
     }
 
-    async fn from_client(&mut self, message: &[u8]) -> Result<(), RelayError> {
+    async fn client_message(&mut self, message: &[u8]) -> Result<(), RelayError> {
         let Some((&channel, data)) = message.split_first() else { return Ok(()) };
         match channel {
             STDIN | RESIZE => {
@@ -241,7 +241,7 @@ impl Session {
 
     /// Passes on the frames the runtime has sent; false once the session is over (the runtime
     /// said goodbye, or every stream it writes has ended).
-    async fn from_runtime(&mut self, socket: &mut Socket) -> Result<bool, RelayError> {
+    async fn runtime_frames(&mut self, socket: &mut Socket) -> Result<bool, RelayError> {
         while let Some(frame) = spdy::next_frame(&mut self.buffer)? {
             match frame {
                 Frame::Data { stream, fin, data } => {

@@ -28,10 +28,10 @@ pub fn spdy_request(protocol: &'static str) -> HeaderMap {
 }
 
 pub async fn serve(headers: &HeaderMap, client: OnUpgrade, address: &str, path: &str, gauge: Gauge) -> Response {
-    let accepted = match websocket::accept(headers, PROTOCOL) {
-        Ok(response) => response,
-        Err(refusal) => return refusal,
-    };
+    let accepted = websocket::accept(headers, PROTOCOL);
+    if accepted.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return accepted;
+    }
     let io = match upgrade::dial(address, Method::POST, path, &spdy_request(PORT_FORWARD)).await {
         Ok(Dialed::Switched { io, .. }) => io,
         Ok(Dialed::Refused { status, body }) => {
@@ -56,11 +56,7 @@ async fn relay(socket: Socket, io: Io) {
     let upstream = async {
         while let Some(Ok(message)) = from_client.next().await {
             match message {
-                Message::Binary(bytes) => {
-                    if to_runtime.write_all(&bytes).await.is_err() {
-                        break;
-                    }
-                }
+                Message::Binary(bytes) if to_runtime.write_all(&bytes).await.is_err() => break,
                 Message::Close(_) => break,
                 _ => {}
             }

@@ -28,17 +28,18 @@ pub fn offered(headers: &HeaderMap) -> Vec<String> {
 
 /// The 101 answer that accepts the handshake with `protocol`, or the 400 for a request that is
 /// not a valid WebSocket handshake.
-pub fn accept(headers: &HeaderMap, protocol: &str) -> Result<Response, Response> {
-    let key = headers
-        .get(header::SEC_WEBSOCKET_KEY)
-        .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "a WebSocket upgrade needs Sec-WebSocket-Key".into()))?;
+pub fn accept(headers: &HeaderMap, protocol: &str) -> Response {
+    handshake(headers, protocol).unwrap_or_else(|why| refuse(StatusCode::BAD_REQUEST, why))
+}
+
+fn handshake(headers: &HeaderMap, protocol: &str) -> Result<Response, String> {
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).ok_or("a WebSocket upgrade needs Sec-WebSocket-Key")?;
     let version = headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|value| value.to_str().ok()).unwrap_or_default();
     if version.trim() != "13" {
-        return Err(refuse(StatusCode::BAD_REQUEST, format!("unsupported WebSocket version {version:?} (13 is supported)")));
+        return Err(format!("unsupported WebSocket version {version:?} (13 is supported)"));
     }
-    let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
-        .map_err(|err| refuse(StatusCode::BAD_REQUEST, format!("bad Sec-WebSocket-Key: {err}")))?;
-    let protocol = HeaderValue::from_str(protocol).map_err(|err| refuse(StatusCode::BAD_REQUEST, format!("bad protocol: {err}")))?;
+    let accept = HeaderValue::from_str(&derive_accept_key(key.as_bytes())).map_err(|err| format!("bad Sec-WebSocket-Key: {err}"))?;
+    let protocol = HeaderValue::from_str(protocol).map_err(|err| format!("bad protocol: {err}"))?;
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let answer = response.headers_mut();
@@ -67,10 +68,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("v5.channel.k8s.io, v4.channel.k8s.io"));
         assert_eq!(offered(&headers), ["v5.channel.k8s.io", "v4.channel.k8s.io"]);
-        assert!(accept(&headers, "v5.channel.k8s.io").is_err(), "no key");
+        assert_eq!(accept(&headers, "v5.channel.k8s.io").status(), StatusCode::BAD_REQUEST, "no key");
         headers.insert(header::SEC_WEBSOCKET_KEY, HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="));
         headers.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
-        let response = accept(&headers, "v5.channel.k8s.io").unwrap();
+        let response = accept(&headers, "v5.channel.k8s.io");
         assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
         // The example of RFC 6455 section 1.3.
         assert_eq!(response.headers()[header::SEC_WEBSOCKET_ACCEPT], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");

@@ -14,6 +14,7 @@ use crate::{discovery, openapi, resource_metrics};
 use crate::errors::ApiError;
 use crate::rest::{self, Api};
 use crate::metrics::Metrics;
+use crate::storage::encryption::{EncryptedStore, Encryption};
 use crate::storage::{EmbeddedStore, EtcdStore, Revision, Store, StoreError};
 use crate::watch_cache::WatchCache;
 
@@ -43,6 +44,10 @@ pub struct Config {
     /// any revision of the last interval.
     #[arg(long, default_value_t = 300)]
     pub compaction_interval_seconds: u64,
+    /// An `EncryptionConfiguration` file: which resources are encrypted at rest, with which
+    /// providers and keys (aesgcm, identity). Without it everything is stored as it is.
+    #[arg(long)]
+    pub encryption_provider_config: Option<PathBuf>,
     /// The tolerationSeconds of the not-ready toleration every pod gets unless it has its own.
     #[arg(long, default_value_t = 300)]
     pub default_not_ready_toleration_seconds: i64,
@@ -57,6 +62,8 @@ pub enum ServeError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("error while parsing file: {0}")]
+    Encryption(#[from] crate::storage::encryption::ConfigError),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: SocketAddr, source: std::io::Error },
     #[error("server failed: {0}")]
@@ -74,6 +81,14 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             Arc::new(EmbeddedStore::open(config.data_dir.join("store.redb")).await?)
         }
         StorageKind::Etcd => Arc::new(EtcdStore::connect(&config.etcd_servers).await?),
+    };
+    let store: Arc<dyn Store> = match &config.encryption_provider_config {
+        Some(path) => {
+            let encryption = Encryption::load(path)?;
+            tracing::info!(config = %path.display(), ?encryption, "encrypting at rest");
+            Arc::new(EncryptedStore::new(store, encryption))
+        }
+        None => store,
     };
     let listener = tokio::net::TcpListener::bind(config.bind_address)
         .await

@@ -195,9 +195,18 @@ mod tests {
     /// A loopback upstream on one port: UDP answers (truncated when `truncate_udp`), TCP answers
     /// in full. First it sends a stray datagram with the wrong id, which must be ignored.
     async fn fake_upstream(truncate_udp: bool) -> (SocketAddr, tokio::task::JoinSet<()>) {
-        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        let address = udp.local_addr().unwrap();
-        let tcp = tokio::net::TcpListener::bind(address).await.unwrap();
+        // The port the system picks for UDP may be taken for TCP (by any connection on the
+        // machine); then another is tried.
+        let mut attempts = 0;
+        let (udp, tcp, address) = loop {
+            let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let address = udp.local_addr().unwrap();
+            match tokio::net::TcpListener::bind(address).await {
+                Ok(tcp) => break (udp, tcp, address),
+                Err(_) if attempts < 50 => attempts += 1,
+                Err(err) => panic!("no port free for both UDP and TCP: {err}"),
+            }
+        };
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(async move {
             let mut buffer = vec![0; MAX_MESSAGE];

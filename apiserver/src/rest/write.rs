@@ -224,7 +224,12 @@ where
         let revision = meta::string(&current, "resourceVersion")
             .and_then(|rv| rv.parse::<Revision>().ok())
             .unwrap_or_default();
-        let outcome = change(&current, revision)?;
+        let mut outcome = change(&current, revision)?;
+        if matches!(outcome, Change::Unchanged) && !dry_run && api.store.stale(&key).await {
+            // Stored under an old encryption key (or unencrypted): written again, as
+            // kube-apiserver does, so that rewriting every object moves them to the current key.
+            outcome = Change::Write(current.clone());
+        }
         let result = match outcome {
             Change::Unchanged => return Ok((current, false)),
             Change::Write(object) if dry_run => return Ok((with_revision(object, revision), false)),

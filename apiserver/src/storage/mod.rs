@@ -15,6 +15,7 @@
 //! anybody decodes it ([`KeyValue::decode`]), never as a panic.
 
 pub mod embedded;
+pub mod encryption;
 pub mod etcd;
 
 use std::fmt;
@@ -192,6 +193,12 @@ pub trait Store: Send + Sync + 'static {
     async fn compact(&self, revision: Revision) -> Result<()>;
 
     async fn current_revision(&self) -> Result<Revision>;
+
+    /// Whether `key`'s value is stored other than a write would store it now (under an older
+    /// encryption key, or unencrypted): an update that changes nothing still rewrites it then.
+    async fn stale(&self, _key: &str) -> bool {
+        false
+    }
 }
 
 /// The end (exclusive) of the key range that starts with `prefix`, as etcd computes it.

@@ -6,6 +6,7 @@ pub mod patch;
 pub mod storage;
 
 mod allocators;
+mod audit;
 mod discovery;
 mod errors;
 mod meta;

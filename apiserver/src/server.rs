@@ -10,6 +10,7 @@ use axum::response::IntoResponse;
 use axum::Router;
 use axum::routing::{any, get};
 
+use crate::audit::{self, AuditLog};
 use crate::{discovery, openapi, resource_metrics};
 use crate::errors::ApiError;
 use crate::rest::{self, Api};
@@ -48,6 +49,10 @@ pub struct Config {
     /// providers and keys (aesgcm, identity). Without it everything is stored as it is.
     #[arg(long)]
     pub encryption_provider_config: Option<PathBuf>,
+    /// Where to write the audit log (JSON lines, Metadata level); `-` is stdout. No audit log
+    /// without it.
+    #[arg(long)]
+    pub audit_log_path: Option<PathBuf>,
     /// The tolerationSeconds of the not-ready toleration every pod gets unless it has its own.
     #[arg(long, default_value_t = 300)]
     pub default_not_ready_toleration_seconds: i64,
@@ -66,6 +71,8 @@ pub enum ServeError {
     Encryption(#[from] crate::storage::encryption::ConfigError),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: SocketAddr, source: std::io::Error },
+    #[error("cannot open the audit log {path}: {source}")]
+    Audit { path: PathBuf, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -94,7 +101,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .await
         .map_err(|source| ServeError::Listen { address: config.bind_address, source })?;
     tracing::info!(address = %config.bind_address, storage = ?config.storage, "apiserver listening");
-    serve(listener, store, std::time::Duration::from_secs(config.compaction_interval_seconds), async {
+    let audit = match &config.audit_log_path {
+        Some(path) => Some(AuditLog::open(path).map_err(|source| ServeError::Audit { path: path.clone(), source })?),
+        None => None,
+    };
+    serve(listener, store, audit, std::time::Duration::from_secs(config.compaction_interval_seconds), async {
         common::signals::shutdown().await;
         tracing::info!("shutting down");
     })
@@ -105,6 +116,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
+    audit: Option<AuditLog>,
     compaction_interval: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
@@ -142,7 +154,9 @@ pub async fn serve(
         .route("/apis/metrics.k8s.io/v1beta1/{*rest}", any(resource_metrics::handle).with_state(api.clone()))
         .route("/apis/{group}/{version}/{*rest}", any(rest::handle).with_state(api))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(audit, audit::middleware))
         .layer(DefaultBodyLimit::disable());
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve);
     if let Some(compactor) = compactor {
         compactor.abort();

@@ -13,7 +13,7 @@
 #
 # Prints the image id (sha256:...) on stdout; progress goes to stderr.
 # Needs: bash, coreutils, tar, ldd, dpkg, docker, and the Debian packages containerd runc
-# containernetworking-plugins iptables iproute2 busybox-static etcd-server docker-registry (plus what
+# containernetworking-plugins iptables iproute2 busybox-static etcd-server etcd-client docker-registry (plus what
 # scripts/build-test-images.sh needs).
 # Usage: e2e/node-image/build.sh OUTDIR BINDIR TAG
 #        e2e/node-image/build.sh --print-inputs BINDIR
@@ -92,7 +92,7 @@ add() {
 }
 
 echo "$0: assembling the root filesystem in $root" >&2
-for file in /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/ctr /usr/sbin/runc /usr/bin/etcd /usr/bin/docker-registry \
+for file in /usr/bin/containerd /usr/bin/containerd-shim-runc-v2 /usr/bin/ctr /usr/sbin/runc /usr/bin/etcd /usr/bin/etcdctl /usr/bin/docker-registry \
     /usr/lib/cni/* /usr/bin/ip /usr/sbin/xtables-nft-multi /usr/sbin/xtables-legacy-multi \
     /usr/lib/*-linux-gnu/xtables/*.so /etc/os-release /etc/protocols /etc/services \
     /etc/ethertypes /etc/iproute2/*; do

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::docker::{self, DockerError};
+use crate::encryption;
 use crate::image;
 
 /// The label every container and network of a cluster carries, with the cluster's name.
 pub const CLUSTER_LABEL: &str = "dev.cluster.name";
 const ROLE_LABEL: &str = "dev.cluster.role";
 /// The apiserver's port inside the control plane.
-const API_PORT: u16 = 6443;
+pub(crate) const API_PORT: u16 = 6443;
 /// The cluster DNS Service's address, as kubeadm and kind give it.
 pub const DNS_SERVICE_IP: &str = "10.96.0.10";
 
@@ -237,17 +238,19 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
 
     let control_plane = &nodes[0];
     let kubeconfig = node_kubeconfig(&format!("http://{control_plane}:{API_PORT}"));
+    let key = encryption::Key::generate()?;
     for (index, node) in nodes.iter().enumerate() {
         write_file(node, "/etc/cluster/kubeconfig", kubeconfig.as_bytes()).await?;
+        if index < control_planes {
+            encryption::write(node, std::slice::from_ref(&key)).await?;
+        }
         let control_plane = (index < control_planes).then(|| ControlPlane { storage: options.storage, members: &nodes[..control_planes] });
         let script = run_script(&options.name, node, control_plane.as_ref(), &options.extra_args);
         write_file(node, "/etc/cluster/run.tmp", script.as_bytes()).await?;
         // The entrypoint waits for this file; the rename hands it over whole.
         docker::run(&["exec", node, "mv", "/etc/cluster/run.tmp", "/etc/cluster/run"]).await?;
     }
-    let mapped = docker::run(&["port", control_plane, &format!("{API_PORT}/tcp")]).await?;
-    let address = mapped.lines().find(|line| line.starts_with("127.0.0.1:")).unwrap_or(mapped.as_str()).to_string();
-    let server = format!("http://{address}");
+    let server = server_url(control_plane).await?;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|err| ClusterError::NotReady(err.to_string()))?;
     let deadline = Instant::now() + options.wait;
     while !http.get(format!("{server}/readyz")).send().await.is_ok_and(|response| response.status().is_success()) {
@@ -410,7 +413,7 @@ fn run_script(cluster: &str, node: &str, control_plane: Option<&ControlPlane<'_>
         if let Some(etcd) = etcd {
             script.push_str(&format!("{etcd} &\n"));
         }
-        let apiserver = format!("supervise apiserver apiserver {storage} --bind-address 0.0.0.0:{API_PORT}");
+        let apiserver = format!("supervise apiserver apiserver {storage} --bind-address 0.0.0.0:{API_PORT} --encryption-provider-config {} --audit-log-path /var/log/cluster/audit.log", encryption::CONFIG_PATH);
         let scheduler = "supervise scheduler scheduler --kubeconfig /etc/cluster/kubeconfig".to_string();
         let manager = "supervise controller-manager controller-manager --kubeconfig /etc/cluster/kubeconfig".to_string();
         script.push_str(&format!("{} &\nuntil wget -q -O /dev/null http://127.0.0.1:{API_PORT}/readyz; do sleep 0.1; done\n", with_extra(apiserver, &extra.apiserver)));
@@ -514,6 +517,25 @@ pub async fn delete(name: &str) -> Result<(), ClusterError> {
     Ok(())
 }
 
+/// The apiserver's address as published on the host by the first control plane.
+pub(crate) async fn server_url(control_plane: &str) -> Result<String, ClusterError> {
+    let mapped = docker::run(&["port", control_plane, &format!("{API_PORT}/tcp")]).await?;
+    let address = mapped.lines().find(|line| line.starts_with("127.0.0.1:")).unwrap_or(mapped.as_str()).trim().to_string();
+    Ok(format!("http://{address}"))
+}
+
+/// The cluster's control-plane nodes, the one publishing the apiserver first.
+pub(crate) async fn control_planes(name: &str) -> Result<Vec<String>, ClusterError> {
+    docker::check().await?;
+    let filters = [format!("{CLUSTER_LABEL}={name}"), format!("{ROLE_LABEL}=control-plane")];
+    let mut nodes = docker::containers_with_all(&filters).await?;
+    if nodes.is_empty() {
+        return Err(ClusterError::Missing(name.to_string()));
+    }
+    nodes.sort();
+    Ok(nodes)
+}
+
 pub async fn clusters() -> Result<Vec<String>, ClusterError> {
     docker::check().await?;
     let out = docker::run(&["ps", "-a", "--filter", &format!("label={CLUSTER_LABEL}"), "--format", &format!("{{{{.Label \"{CLUSTER_LABEL}\"}}}}")]).await?;
@@ -593,7 +615,7 @@ mod tests {
         assert_eq!(nodes, Some(2));
         let members = ["c-control-plane".to_string()];
         let script = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members }), &extra);
-        assert!(script.contains("--bind-address 0.0.0.0:6443 '--x=it'\\''s' &"), "{script}");
+        assert!(script.contains("--bind-address 0.0.0.0:6443 --encryption-provider-config /etc/cluster/encryption.yaml --audit-log-path /var/log/cluster/audit.log '--x=it'\\''s' &"), "{script}");
         assert!(script.contains("controller-manager --kubeconfig /etc/cluster/kubeconfig '--node-monitor-grace-period=10' &"));
         let ha = ["h-control-plane".to_string(), "h-control-plane2".to_string(), "h-control-plane3".to_string()];
         let second = run_script("h", "h-control-plane2", Some(&ControlPlane { storage: Storage::EtcdHa, members: &ha }), &ExtraArgs::default());

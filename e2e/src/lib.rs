@@ -3,6 +3,7 @@
 
 pub mod cluster;
 mod docker;
+mod encryption;
 mod image;
 
 use std::path::PathBuf;
@@ -58,6 +59,12 @@ pub enum Command {
     LoadImage {
         #[arg(required = true)]
         images: Vec<String>,
+        #[arg(long, default_value = "kind")]
+        name: String,
+    },
+    /// Replaces the key that encrypts Secrets at rest: the new key is added, made the one that
+    /// encrypts, every Secret is rewritten under it, and the old key is dropped.
+    RotateEncryptionKey {
         #[arg(long, default_value = "kind")]
         name: String,
     },
@@ -120,6 +127,10 @@ pub async fn run(config: Config) -> Result<(), cluster::ClusterError> {
             }
         }
         Command::LoadImage { images, name } => cluster::load_images(&name, &images).await?,
+        Command::RotateEncryptionKey { name } => {
+            let key = encryption::rotate(&name).await?;
+            println!("Secrets of cluster {name:?} are now encrypted under {}", key.name);
+        }
         Command::Export { what: Export::Logs { dir, name } } => {
             cluster::export_logs(&name, &dir).await?;
             println!("Exported logs of cluster {name:?} to {}", dir.display());

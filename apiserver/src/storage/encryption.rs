@@ -84,17 +84,17 @@ struct Key {
 /// One AES-GCM key, of 128, 192 or 256 bits.
 #[derive(Clone)]
 enum Cipher {
-    Aes128(Aes128Gcm),
+    Aes128(Box<Aes128Gcm>),
     Aes192(Box<Aes192Gcm>),
-    Aes256(Aes256Gcm),
+    Aes256(Box<Aes256Gcm>),
 }
 
 impl Cipher {
     fn new(key: &[u8]) -> Option<Self> {
         match key.len() {
-            16 => Aes128Gcm::new_from_slice(key).ok().map(Self::Aes128),
+            16 => Aes128Gcm::new_from_slice(key).ok().map(|cipher| Self::Aes128(Box::new(cipher))),
             24 => Aes192Gcm::new_from_slice(key).ok().map(|cipher| Self::Aes192(Box::new(cipher))),
-            32 => Aes256Gcm::new_from_slice(key).ok().map(Self::Aes256),
+            32 => Aes256Gcm::new_from_slice(key).ok().map(|cipher| Self::Aes256(Box::new(cipher))),
             _ => None,
         }
     }

@@ -1,0 +1,165 @@
+//! The audit log (`--audit-log-path`): one `audit.k8s.io/v1` Event per line, at Metadata level —
+//! who asked, what, about which object, and the answer's code — never a request's or a
+//! response's body, so Secret data and tokens never reach it. Every request gets a
+//! `RequestReceived` event and then a `ResponseComplete` one (`ResponseStarted` for watches and
+//! streams, whose answer goes on), with the same `auditID`, also sent as the `Audit-ID` header.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::mpsc::{Sender, channel};
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::rest::{self, Params};
+
+/// Where events go: a thread appends them to the file, so that requests never wait on the disk.
+#[derive(Clone)]
+pub struct AuditLog {
+    lines: Sender<String>,
+}
+
+impl AuditLog {
+    /// Opens (appends to) `path`; `-` is stdout.
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        let mut out: Box<dyn Write + Send> = if path == Path::new("-") {
+            Box::new(std::io::stdout())
+        } else {
+            Box::new(std::fs::OpenOptions::new().create(true).append(true).open(path)?)
+        };
+        let (lines, received) = channel::<String>();
+        std::thread::Builder::new().name("audit-log".into()).spawn(move || {
+            while let Ok(line) = received.recv() {
+                if out.write_all(line.as_bytes()).and_then(|()| out.flush()).is_err() {
+                    tracing::error!("cannot write the audit log");
+                }
+            }
+        })?;
+        Ok(Self { lines })
+    }
+
+    fn write(&self, event: &Value) {
+        let _ = self.lines.send(format!("{event}\n"));
+    }
+}
+
+fn timestamp() -> String {
+    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
+}
+
+/// The verb as Kubernetes' audit and authorization name it.
+fn verb(method: &Method, collection: bool, watch: bool) -> String {
+    match method.as_str() {
+        "GET" | "HEAD" if collection && watch => "watch".into(),
+        "GET" | "HEAD" if collection => "list".into(),
+        "GET" | "HEAD" => "get".into(),
+        "POST" => "create".into(),
+        "PUT" => "update".into(),
+        "PATCH" => "patch".into(),
+        "DELETE" if collection => "deletecollection".into(),
+        "DELETE" => "delete".into(),
+        other => other.to_ascii_lowercase(),
+    }
+}
+
+/// The addresses the request came through: X-Forwarded-For's, then X-Real-Ip.
+fn source_ips(headers: &HeaderMap, peer: Option<String>) -> Vec<String> {
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_string);
+    let mut ips: Vec<String> = header("x-forwarded-for").into_iter().flat_map(|list| list.split(',').map(|ip| ip.trim().to_string()).collect::<Vec<_>>()).filter(|ip| !ip.is_empty()).collect();
+    ips.extend(header("x-real-ip"));
+    ips.extend(peer);
+    ips.dedup();
+    ips
+}
+
+/// The event's request part: what is known before the handler runs.
+fn received(request: &Request, id: &str, at: &str) -> Value {
+    let uri = request.uri();
+    let params = Params::parse(uri.query());
+    let target = rest::parse_path(uri.path()).ok();
+    let watch = target.as_ref().is_some_and(|target| target.watch) || params.flag("watch");
+    let collection = target.as_ref().is_none_or(|target| target.name.is_none());
+    let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip().to_string());
+    let mut event = json!({
+        "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": id, "stage": "RequestReceived",
+        "requestURI": uri.to_string(),
+        "verb": if target.is_some() { verb(request.method(), collection, watch) } else { request.method().as_str().to_ascii_lowercase() },
+        // Until requests are authenticated, every one is anonymous.
+        "user": {"username": "system:anonymous", "groups": ["system:unauthenticated"]},
+        "sourceIPs": source_ips(request.headers(), peer),
+    });
+    if let Some(agent) = request.headers().get("user-agent").and_then(|value| value.to_str().ok()) {
+        event["userAgent"] = json!(agent);
+    }
+    if let Some(target) = &target {
+        let resource = target.resource;
+        let mut object = json!({"resource": resource.plural, "apiVersion": resource.version});
+        if !resource.group.is_empty() {
+            object["apiGroup"] = json!(resource.group);
+        }
+        for (field, value) in [("namespace", &target.namespace), ("name", &target.name), ("subresource", &target.subresource)] {
+            if let Some(value) = value {
+                object[field] = json!(value);
+            }
+        }
+        event["objectRef"] = object;
+    }
+    event["requestReceivedTimestamp"] = json!(at);
+    event["stageTimestamp"] = json!(at);
+    event
+}
+
+/// Whether the answer goes on after its headers (watches, followed logs, exec and the like).
+fn long_running(event: &Value) -> bool {
+    let subresource = event["objectRef"]["subresource"].as_str().unwrap_or_default();
+    let uri = event["requestURI"].as_str().unwrap_or_default();
+    event["verb"] == "watch" || matches!(subresource, "exec" | "attach" | "portforward") || (subresource == "log" && uri.contains("follow=true"))
+}
+
+pub async fn middleware(State(log): State<Option<AuditLog>>, request: Request, next: Next) -> Response {
+    let Some(log) = log else { return next.run(request).await };
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut event = received(&request, &id, &timestamp());
+    log.write(&event);
+    let mut response = next.run(request).await;
+    let code = response.status().as_u16();
+    event["stage"] = json!(if long_running(&event) { "ResponseStarted" } else { "ResponseComplete" });
+    event["stageTimestamp"] = json!(timestamp());
+    event["responseStatus"] = if code < 400 { json!({"metadata": {}, "code": code}) } else { json!({"metadata": {}, "status": "Failure", "code": code}) };
+    log.write(&event);
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert("audit-id", value);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_described_as_kubernetes_audits_them() {
+        let request = Request::builder()
+            .method("GET")
+            .uri("/api/v1/namespaces/default/secrets/db?resourceVersion=0")
+            .header("user-agent", "kubectl/v1.32.0")
+            .header("x-forwarded-for", "10.0.0.1, 10.0.0.2")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let event = received(&request, "id-1", "2026-11-25T00:00:00.000000Z");
+        assert_eq!(event["verb"], "get");
+        assert_eq!(event["objectRef"], json!({"resource": "secrets", "namespace": "default", "name": "db", "apiVersion": "v1"}));
+        assert_eq!(event["sourceIPs"], json!(["10.0.0.1", "10.0.0.2"]));
+        assert_eq!(event["userAgent"], "kubectl/v1.32.0");
+        let watch = Request::builder().uri("/apis/apps/v1/deployments?watch=true").body(axum::body::Body::empty()).unwrap();
+        let event = received(&watch, "id-2", "t");
+        assert_eq!((event["verb"].as_str(), event["objectRef"]["apiGroup"].as_str()), (Some("watch"), Some("apps")));
+        assert!(long_running(&event));
+        let discovery = Request::builder().uri("/apis").body(axum::body::Body::empty()).unwrap();
+        let event = received(&discovery, "id-3", "t");
+        assert_eq!((event["verb"].as_str(), event.get("objectRef")), (Some("get"), None));
+    }
+}

@@ -656,6 +656,9 @@ const NODE: &[Field] = &[
     Field::object("status", &[Field::merge_by("conditions", "type", &[]), Field::merge_by("addresses", "type", &[])]),
 ];
 
+/// ServiceAccount's secrets merge by name.
+const SERVICE_ACCOUNT: &[Field] = &[Field::merge_by("secrets", "name", &[])];
+
 /// The patch metadata of a served kind. Endpoints, ConfigMap, Secret, Event (core/v1 and
 /// events.k8s.io/v1 alike) and Lease have none outside their metadata.
 fn kind_schema(kind: &str) -> Option<&'static [Field]> {
@@ -665,6 +668,7 @@ fn kind_schema(kind: &str) -> Option<&'static [Field]> {
         "Service" => Some(SERVICE),
         "Namespace" => Some(NAMESPACE),
         "Node" => Some(NODE),
+        "ServiceAccount" => Some(SERVICE_ACCOUNT),
         "Endpoints" | "ConfigMap" | "Secret" | "Event" | "Lease" => Some(METADATA_ONLY),
         _ => None,
     }

@@ -74,6 +74,18 @@ pub static RESOURCES: &[ResourceType] = &[
     ResourceType {
         group: "",
         version: "v1",
+        kind: "ServiceAccount",
+        plural: "serviceaccounts",
+        singular: "serviceaccount",
+        namespaced: true,
+        short_names: &["sa"],
+        categories: &[],
+        subresources: &[],
+        tracks_generation: false,
+    },
+    ResourceType {
+        group: "",
+        version: "v1",
         kind: "ConfigMap",
         plural: "configmaps",
         singular: "configmap",

@@ -72,6 +72,7 @@ fn columns(kind: &str) -> Vec<Column> {
             column("Selector", "string", 1, "Label selector of the service."),
         ],
         "ConfigMap" => vec![name, column("Data", "integer", 0, "Number of data keys."), age],
+        "ServiceAccount" => vec![name, column("Secrets", "integer", 0, "Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use."), age],
         "Secret" => vec![
             name,
             column("Type", "string", 0, "The type of the secret."),
@@ -229,6 +230,7 @@ fn cells(kind: &str, object: &Value) -> Vec<Value> {
             vec![name, json!(count), age_cell]
         }
         "Secret" => vec![name, json!(text(object, "/type")), json!(map_len(object, "/data")), age_cell],
+        "ServiceAccount" => vec![name, json!(list(object, "/secrets").len()), age_cell],
         "Namespace" => vec![name, json!(text(object, "/status/phase")), age_cell],
         "Node" => {
             let ready = list(object, "/status/conditions")

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service, ServiceAccount};
 use kube::api::Api;
 
 use crate::informer::Informer;
@@ -37,6 +37,7 @@ pub struct Context {
     pub endpoints: Informer<Endpoints>,
     pub nodes: Informer<Node>,
     pub namespaces: Informer<Namespace>,
+    pub service_accounts: Informer<ServiceAccount>,
     /// Node heartbeats, in `kube-node-lease`.
     pub node_leases: Informer<Lease>,
 }
@@ -52,6 +53,7 @@ impl Context {
             endpoints: Informer::start(Api::all(client.clone()), "endpoints"),
             nodes: Informer::start(Api::all(client.clone()), "nodes"),
             namespaces: Informer::start(Api::all(client.clone()), "namespaces"),
+            service_accounts: Informer::start(Api::all(client.clone()), "service accounts"),
             node_leases: Informer::start(Api::namespaced(client.clone(), "kube-node-lease"), "node leases"),
             client,
             settings,
@@ -65,6 +67,7 @@ impl Context {
         context.endpoints.ready().await;
         context.nodes.ready().await;
         context.namespaces.ready().await;
+        context.service_accounts.ready().await;
         context.node_leases.ready().await;
         Arc::new(context)
     }

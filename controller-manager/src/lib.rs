@@ -15,6 +15,7 @@ mod namespace;
 mod node_ipam;
 mod node_lifecycle;
 mod replicaset;
+mod serviceaccount;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -24,7 +25,7 @@ use std::time::Duration;
 use crate::context::{Context, Settings};
 
 /// Every controller, by the name `--controllers` takes.
-const CONTROLLERS: [&str; 7] = ["deployment", "replicaset", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam"];
+const CONTROLLERS: [&str; 8] = ["deployment", "replicaset", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam", "serviceaccount"];
 
 #[derive(Clone, Debug, clap::Parser)]
 #[command(name = "controller-manager", about = "The controller-manager: reconciling controllers that drive actual state toward desired state", version)]
@@ -37,7 +38,8 @@ pub struct Config {
     #[arg(long, default_value = "kube-controller-manager")]
     pub leader_elect_resource_name: String,
     /// Which controllers run: `*` for all, names to add, `-name` to leave one out
-    /// (deployment, replicaset, endpoints, namespace, garbagecollector, nodelifecycle, nodeipam).
+    /// (deployment, replicaset, endpoints, namespace, garbagecollector, nodelifecycle, nodeipam,
+    /// serviceaccount).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
     /// How long a node's Lease may go unrenewed before the node is marked `Ready=Unknown`.
@@ -127,6 +129,7 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
             start(&mut controllers, "garbagecollector", garbage_collector::run(context.clone()).boxed());
             start(&mut controllers, "nodelifecycle", node_lifecycle::run(context.clone()).boxed());
             start(&mut controllers, "nodeipam", node_ipam::run(context.clone()).boxed());
+            start(&mut controllers, "serviceaccount", serviceaccount::run(context.clone()).boxed());
             while controllers.join_next().await.is_some() {}
         }
     };

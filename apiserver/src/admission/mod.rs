@@ -36,10 +36,11 @@ mod pod_spec;
 mod replica_set;
 mod secret;
 mod service;
+mod service_account;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -141,6 +142,7 @@ fn dispatch(
         ("", "Service") => admit::<Service>(resource, object, old, operation, validation),
         ("", "ConfigMap") => admit::<ConfigMap>(resource, object, old, operation, validation),
         ("", "Secret") => admit::<Secret>(resource, object, old, operation, validation),
+        ("", "ServiceAccount") => admit::<ServiceAccount>(resource, object, old, operation, validation),
         ("", "Namespace") => admit::<Namespace>(resource, object, old, operation, validation),
         ("", "Node") => admit::<Node>(resource, object, old, operation, validation),
         ("", "Endpoints") => admit::<Endpoints>(resource, object, old, operation, validation),

@@ -51,7 +51,7 @@ fn timestamp() -> String {
 }
 
 /// The verb as Kubernetes' audit and authorization name it.
-fn verb(method: &Method, collection: bool, watch: bool) -> String {
+pub(crate) fn verb(method: &Method, collection: bool, watch: bool) -> String {
     match method.as_str() {
         "GET" | "HEAD" if collection && watch => "watch".into(),
         "GET" | "HEAD" if collection => "list".into(),

@@ -24,6 +24,7 @@ pub async fn api_versions() -> Response {
 /// Every group version served: the stored resources', and the resource metrics.
 fn group_versions() -> Vec<(&'static str, &'static str)> {
     let mut all = resources::group_versions();
+    all.push(("authorization.k8s.io", "v1"));
     all.push((resource_metrics::GROUP, resource_metrics::VERSION));
     all
 }
@@ -65,6 +66,9 @@ pub async fn group_resources(Path((group, version)): Path<(String, String)>) -> 
 fn resource_list(group: &str, version: &str) -> Response {
     if (group, version) == (resource_metrics::GROUP, resource_metrics::VERSION) {
         return ok(resource_metrics::resource_list());
+    }
+    if (group, version) == ("authorization.k8s.io", "v1") {
+        return ok(crate::rbac::review_resources());
     }
     let served: Vec<&ResourceType> =
         RESOURCES.iter().filter(|resource| resource.group == group && resource.version == version).collect();

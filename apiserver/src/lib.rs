@@ -7,17 +7,20 @@ pub mod storage;
 
 mod allocators;
 mod audit;
+mod auth;
 mod discovery;
 mod errors;
 mod meta;
 mod metrics;
 mod openapi;
 mod protobuf;
+mod rbac;
 mod resource_metrics;
 mod resources;
 mod rest;
 mod server;
 mod table;
+mod tls;
 mod watch_cache;
 
 pub use errors::{ApiError, Cause};

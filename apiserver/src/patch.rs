@@ -669,7 +669,7 @@ fn kind_schema(kind: &str) -> Option<&'static [Field]> {
         "Namespace" => Some(NAMESPACE),
         "Node" => Some(NODE),
         "ServiceAccount" => Some(SERVICE_ACCOUNT),
-        "Endpoints" | "ConfigMap" | "Secret" | "Event" | "Lease" => Some(METADATA_ONLY),
+        "Endpoints" | "ConfigMap" | "Secret" | "Event" | "Lease" | "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => Some(METADATA_ONLY),
         _ => None,
     }
 }

@@ -1173,6 +1173,13 @@ mod schema {
         ("apps/v1", "Deployment", &DEPLOYMENT),
         ("apps/v1", "ReplicaSet", &REPLICA_SET),
         ("coordination.k8s.io/v1", "Lease", &LEASE),
+        ("authorization.k8s.io/v1", "SelfSubjectAccessReview", &SELF_SUBJECT_ACCESS_REVIEW),
+        ("authorization.k8s.io/v1", "SubjectAccessReview", &SUBJECT_ACCESS_REVIEW),
+        ("authorization.k8s.io/v1", "SelfSubjectRulesReview", &SELF_SUBJECT_RULES_REVIEW),
+        ("rbac.authorization.k8s.io/v1", "Role", &ROLE),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole", &CLUSTER_ROLE),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding", &ROLE_BINDING),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &CLUSTER_ROLE_BINDING),
         ("autoscaling/v1", "Scale", &SCALE),
     ];
 
@@ -3061,6 +3068,79 @@ mod schema {
     // --- Lease and the messages first reached from it --------------------------------------------
 
     // k8s.io.api.coordination.v1.Lease
+    // k8s.io.api.authorization.v1.SelfSubjectAccessReview (the request: no status)
+    static SELF_SUBJECT_ACCESS_REVIEW: Message =
+        message("SelfSubjectAccessReview", &[field(1, "metadata", Msg(&OBJECT_META)), field(2, "spec", Msg(&SELF_SUBJECT_ACCESS_REVIEW_SPEC))]);
+    static SELF_SUBJECT_ACCESS_REVIEW_SPEC: Message = message(
+        "SelfSubjectAccessReviewSpec",
+        &[field(1, "resourceAttributes", Msg(&RESOURCE_ATTRIBUTES)), field(2, "nonResourceAttributes", Msg(&NON_RESOURCE_ATTRIBUTES))],
+    );
+    // k8s.io.api.authorization.v1.SubjectAccessReview
+    static SUBJECT_ACCESS_REVIEW: Message =
+        message("SubjectAccessReview", &[field(1, "metadata", Msg(&OBJECT_META)), field(2, "spec", Msg(&SUBJECT_ACCESS_REVIEW_SPEC))]);
+    static SUBJECT_ACCESS_REVIEW_SPEC: Message = message(
+        "SubjectAccessReviewSpec",
+        &[
+            field(1, "resourceAttributes", Msg(&RESOURCE_ATTRIBUTES)),
+            field(2, "nonResourceAttributes", Msg(&NON_RESOURCE_ATTRIBUTES)),
+            field(3, "user", Str),
+            list(4, "groups", Str),
+            field(6, "uid", Str),
+        ],
+    );
+    // k8s.io.api.authorization.v1.SelfSubjectRulesReview
+    static SELF_SUBJECT_RULES_REVIEW: Message =
+        message("SelfSubjectRulesReview", &[field(1, "metadata", Msg(&OBJECT_META)), field(2, "spec", Msg(&SELF_SUBJECT_RULES_REVIEW_SPEC))]);
+    static SELF_SUBJECT_RULES_REVIEW_SPEC: Message = message("SelfSubjectRulesReviewSpec", &[field(1, "namespace", Str)]);
+    // k8s.io.api.authorization.v1.ResourceAttributes
+    static RESOURCE_ATTRIBUTES: Message = message(
+        "ResourceAttributes",
+        &[
+            field(1, "namespace", Str),
+            field(2, "verb", Str),
+            field(3, "group", Str),
+            field(4, "version", Str),
+            field(5, "resource", Str),
+            field(6, "subresource", Str),
+            field(7, "name", Str),
+        ],
+    );
+    // k8s.io.api.authorization.v1.NonResourceAttributes
+    static NON_RESOURCE_ATTRIBUTES: Message = message("NonResourceAttributes", &[field(1, "path", Str), field(2, "verb", Str)]);
+    // k8s.io.api.rbac.v1.Role
+    static ROLE: Message = message("Role", &[field(1, "metadata", Msg(&OBJECT_META)), list(2, "rules", Msg(&POLICY_RULE))]);
+    // k8s.io.api.rbac.v1.ClusterRole
+    static CLUSTER_ROLE: Message = message(
+        "ClusterRole",
+        &[field(1, "metadata", Msg(&OBJECT_META)), list(2, "rules", Msg(&POLICY_RULE)), field(3, "aggregationRule", Msg(&AGGREGATION_RULE))],
+    );
+    // k8s.io.api.rbac.v1.AggregationRule
+    static AGGREGATION_RULE: Message = message("AggregationRule", &[list(1, "clusterRoleSelectors", Msg(&LABEL_SELECTOR))]);
+    // k8s.io.api.rbac.v1.PolicyRule
+    static POLICY_RULE: Message = message(
+        "PolicyRule",
+        &[
+            list(1, "verbs", Str),
+            list(2, "apiGroups", Str),
+            list(3, "resources", Str),
+            list(4, "resourceNames", Str),
+            list(5, "nonResourceURLs", Str),
+        ],
+    );
+    // k8s.io.api.rbac.v1.RoleBinding
+    static ROLE_BINDING: Message = message(
+        "RoleBinding",
+        &[field(1, "metadata", Msg(&OBJECT_META)), list(2, "subjects", Msg(&SUBJECT)), field(3, "roleRef", Msg(&ROLE_REF))],
+    );
+    // k8s.io.api.rbac.v1.ClusterRoleBinding
+    static CLUSTER_ROLE_BINDING: Message = message(
+        "ClusterRoleBinding",
+        &[field(1, "metadata", Msg(&OBJECT_META)), list(2, "subjects", Msg(&SUBJECT)), field(3, "roleRef", Msg(&ROLE_REF))],
+    );
+    // k8s.io.api.rbac.v1.Subject
+    static SUBJECT: Message = message("Subject", &[keep(1, "kind", Str), field(2, "apiGroup", Str), keep(3, "name", Str), field(4, "namespace", Str)]);
+    // k8s.io.api.rbac.v1.RoleRef
+    static ROLE_REF: Message = message("RoleRef", &[keep(1, "apiGroup", Str), keep(2, "kind", Str), keep(3, "name", Str)]);
     static LEASE: Message = message(
         "Lease",
         &[

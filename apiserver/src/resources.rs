@@ -156,6 +156,54 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: true,
     },
     ResourceType {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "Role",
+        plural: "roles",
+        singular: "role",
+        namespaced: true,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        tracks_generation: false,
+    },
+    ResourceType {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "ClusterRole",
+        plural: "clusterroles",
+        singular: "clusterrole",
+        namespaced: false,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        tracks_generation: false,
+    },
+    ResourceType {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "RoleBinding",
+        plural: "rolebindings",
+        singular: "rolebinding",
+        namespaced: true,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        tracks_generation: false,
+    },
+    ResourceType {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "ClusterRoleBinding",
+        plural: "clusterrolebindings",
+        singular: "clusterrolebinding",
+        namespaced: false,
+        short_names: &[],
+        categories: &[],
+        subresources: &[],
+        tracks_generation: false,
+    },
+    ResourceType {
         group: "coordination.k8s.io",
         version: "v1",
         kind: "Lease",
@@ -251,6 +299,6 @@ mod tests {
     fn lookups() {
         assert_eq!(find("apps", "v1", "deployments").unwrap().kind, "Deployment");
         assert!(find("", "v1", "deployments").is_none());
-        assert_eq!(group_versions(), vec![("", "v1"), ("apps", "v1"), ("coordination.k8s.io", "v1")]);
+        assert_eq!(group_versions(), vec![("", "v1"), ("apps", "v1"), ("rbac.authorization.k8s.io", "v1"), ("coordination.k8s.io", "v1")]);
     }
 }

@@ -11,6 +11,8 @@ use axum::Router;
 use axum::routing::{any, get};
 
 use crate::audit::{self, AuditLog};
+use crate::auth::{self, Authenticator};
+use crate::rbac::{self, Authorizer};
 use crate::{discovery, openapi, resource_metrics};
 use crate::errors::ApiError;
 use crate::rest::{self, Api};
@@ -53,12 +55,41 @@ pub struct Config {
     /// without it.
     #[arg(long)]
     pub audit_log_path: Option<PathBuf>,
+    /// Serve HTTPS with this certificate (PEM, the chain) and --tls-private-key-file's key.
+    #[arg(long, requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// A static token file (CSV: `token,user,uid,"group1,group2"`). With it, requests without
+    /// a valid bearer token get 401 (but for health and version).
+    #[arg(long)]
+    pub token_auth_file: Option<PathBuf>,
+    /// How requests are authorised: AlwaysAllow, or RBAC (roles and bindings).
+    #[arg(long, value_enum, default_value = "always-allow")]
+    pub authorization_mode: AuthorizationMode,
     /// The tolerationSeconds of the not-ready toleration every pod gets unless it has its own.
     #[arg(long, default_value_t = 300)]
     pub default_not_ready_toleration_seconds: i64,
     /// The tolerationSeconds of the unreachable toleration every pod gets unless it has its own.
     #[arg(long, default_value_t = 300)]
     pub default_unreachable_toleration_seconds: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthorizationMode {
+    #[value(name = "AlwaysAllow", alias = "always-allow")]
+    AlwaysAllow,
+    #[value(name = "RBAC", alias = "rbac")]
+    Rbac,
+}
+
+/// Who may do what.
+#[derive(Clone, Debug, Default)]
+pub struct Security {
+    pub authenticator: Option<Authenticator>,
+    pub rbac: bool,
+    /// HTTPS, when configured.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +102,10 @@ pub enum ServeError {
     Encryption(#[from] crate::storage::encryption::ConfigError),
     #[error("cannot listen on {address}: {source}")]
     Listen { address: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Tokens(#[from] crate::auth::AuthFileError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     #[error("cannot open the audit log {path}: {source}")]
     Audit { path: PathBuf, source: std::io::Error },
     #[error("server failed: {0}")]
@@ -105,7 +140,15 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Some(path) => Some(AuditLog::open(path).map_err(|source| ServeError::Audit { path: path.clone(), source })?),
         None => None,
     };
-    serve(listener, store, audit, std::time::Duration::from_secs(config.compaction_interval_seconds), async {
+    let security = Security {
+        authenticator: config.token_auth_file.as_deref().map(Authenticator::load_tokens).transpose()?,
+        rbac: config.authorization_mode == AuthorizationMode::Rbac,
+        tls: match (&config.tls_cert_file, &config.tls_private_key_file) {
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            _ => None,
+        },
+    };
+    serve(listener, store, audit, security, std::time::Duration::from_secs(config.compaction_interval_seconds), async {
         common::signals::shutdown().await;
         tracing::info!("shutting down");
     })
@@ -117,6 +160,7 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     store: Arc<dyn Store>,
     audit: Option<AuditLog>,
+    security: Security,
     compaction_interval: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
@@ -128,10 +172,16 @@ pub async fn serve(
         .map_err(|err| ServeError::Serve(std::io::Error::other(err)))?;
     let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default() });
     let bootstrapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let rbac = security.rbac;
+    let authorizer = rbac.then(|| Authorizer::new(api.clone()));
+    let authenticator = security.authenticator.map(Arc::new);
     tokio::spawn({
         let (api, bootstrapped) = (api.clone(), bootstrapped.clone());
         async move {
             rest::ensure_system_namespaces(&api).await;
+            if rbac {
+                rest::ensure_defaults(&api, crate::rbac::defaults()).await;
+            }
             bootstrapped.store(true, std::sync::atomic::Ordering::Release);
         }
     });
@@ -152,12 +202,20 @@ pub async fn serve(
         .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document))
         .route("/api/{*rest}", any(rest::handle).with_state(api.clone()))
         .route("/apis/metrics.k8s.io/v1beta1/{*rest}", any(resource_metrics::handle).with_state(api.clone()))
+        .route("/apis/authorization.k8s.io/v1/{resource}", axum::routing::post(rbac::review_handler).with_state(authorizer.clone()))
         .route("/apis/{group}/{version}/{*rest}", any(rest::handle).with_state(api))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(authorizer, rbac::middleware))
         .layer(axum::middleware::from_fn_with_state(audit, audit::middleware))
+        .layer(axum::middleware::from_fn_with_state(authenticator, auth::middleware))
         .layer(DefaultBodyLimit::disable());
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve);
+    let served = match security.tls {
+        Some(tls) => crate::tls::serve(listener, app, tls, shutdown).await.map_err(ServeError::Serve),
+        None => {
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
+        }
+    };
     if let Some(compactor) = compactor {
         compactor.abort();
     }

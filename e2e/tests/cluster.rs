@@ -112,8 +112,9 @@ fn demo_scenario(cluster: &Cluster, client: &str) {
     let failures = failed.lock().unwrap().clone();
     assert!(failures.is_empty(), "{} of {} requests failed during the rolling update: {failures:?}", failures.len(), asked.load(Ordering::Relaxed));
     assert!(asked.load(Ordering::Relaxed) > 50, "the client kept asking");
-    let images = cluster.jsonpath(&["pods", "-n", &namespace, "-l", "app=example"], "{.items[*].spec.containers[0].image}");
-    assert!(images.split_whitespace().all(|image| image == "localhost/demo:v2"), "{images}");
+    // The old pods finish their preStop hook and grace period after the rollout is complete.
+    let images = || cluster.jsonpath(&["pods", "-n", &namespace, "-l", "app=example"], "{.items[*].spec.containers[0].image}");
+    cluster.wait("only pods of the new image", 60, || images().split_whitespace().all(|image| image == "localhost/demo:v2"), images);
 
     ok(cluster.client(client, &["rollout", "undo", "deployment/example", "-n", &namespace]));
     ok(cluster.client(client, &["rollout", "status", "deployment/example", "-n", &namespace, "--timeout=120s"]));

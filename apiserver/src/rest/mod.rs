@@ -355,24 +355,34 @@ pub const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public
 /// create. Retries while the store is unavailable, so that an apiserver started before its
 /// etcd still gets them once etcd is there.
 pub async fn ensure_system_namespaces(api: &Api) {
-    let Some(resource) = resources::find("", "v1", "namespaces") else {
-        return;
-    };
-    let target = Target { resource, namespace: None, name: None, subresource: None, watch: false };
+    let namespaces = SYSTEM_NAMESPACES.iter().map(|name| ("namespaces", serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})));
+    ensure_defaults(api, namespaces.collect()).await;
+}
+
+/// Creates each `(plural, object)` that does not exist yet (cluster-scoped objects of served
+/// kinds), retrying while storage is unavailable.
+pub async fn ensure_defaults(api: &Api, objects: Vec<(&str, Value)>) {
     let mut delay = std::time::Duration::from_millis(100);
-    for name in SYSTEM_NAMESPACES {
+    for (plural, object) in objects {
+        let (group, version) = match object["apiVersion"].as_str().unwrap_or_default().split_once('/') {
+            Some((group, version)) => (group.to_string(), version.to_string()),
+            None => (String::new(), object["apiVersion"].as_str().unwrap_or_default().to_string()),
+        };
+        let Some(resource) = resources::find(&group, &version, plural) else { continue };
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let target = Target { resource, namespace: None, name: None, subresource: None, watch: false };
         loop {
-            let body = Bytes::from(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).to_string());
+            let body = Bytes::from(object.to_string());
             match write::create(api, &target, &Params::default(), &HeaderMap::new(), &body).await {
-                Ok(_) => tracing::info!(namespace = name, "created system namespace"),
+                Ok(_) => tracing::info!(kind = resource.kind, name, "created default object"),
                 Err(err) if err.reason == "AlreadyExists" => {}
                 Err(err) if err.code >= 500 => {
-                    tracing::warn!(namespace = name, error = %err.message, "storage unavailable, retrying the system namespace");
+                    tracing::warn!(kind = resource.kind, name, error = %err.message, "storage unavailable, retrying a default object");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(std::time::Duration::from_secs(5));
                     continue;
                 }
-                Err(err) => tracing::error!(namespace = name, error = %err.message, "cannot create system namespace"),
+                Err(err) => tracing::error!(kind = resource.kind, name, error = %err.message, "cannot create a default object"),
             }
             break;
         }

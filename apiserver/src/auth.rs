@@ -1,0 +1,144 @@
+//! Authentication: who a request comes from. Bearer tokens from a static token file
+//! (`--token-auth-file`, kube-apiserver's CSV: `token,user,uid,"group1,group2"`). When an
+//! authenticator is configured, a request without valid credentials gets 401, except the health
+//! and version endpoints; without one, every request acts as a cluster administrator, as before.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::errors::ApiError;
+
+/// The identity a request acts as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub uid: String,
+    pub groups: Vec<String>,
+}
+
+impl User {
+    /// Who requests act as when no authenticator is configured.
+    pub fn unauthenticated_admin() -> Self {
+        Self { name: "system:admin".into(), uid: String::new(), groups: vec!["system:masters".into(), "system:authenticated".into()] }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthFileError {
+    #[error("cannot read the token file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("the token file {path}, line {line}: {why}")]
+    Line { path: String, line: usize, why: String },
+}
+
+/// The configured authenticators.
+#[derive(Clone, Debug, Default)]
+pub struct Authenticator {
+    tokens: HashMap<String, User>,
+}
+
+/// The paths anyone may read, as kube-apiserver's `system:public-info-viewer` allows.
+const PUBLIC: [&str; 4] = ["/healthz", "/livez", "/readyz", "/version"];
+
+impl Authenticator {
+    pub fn load_tokens(path: &Path) -> Result<Self, AuthFileError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| AuthFileError::Read { path: shown.clone(), source })?;
+        let mut tokens = HashMap::new();
+        for (index, line) in text.lines().enumerate() {
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let fields = csv_fields(line);
+            let bad = |why: &str| AuthFileError::Line { path: shown.clone(), line: index + 1, why: why.into() };
+            let [token, name, uid, rest @ ..] = fields.as_slice() else { return Err(bad("expected token,user,uid[,\"groups\"]")) };
+            if token.is_empty() || name.is_empty() {
+                return Err(bad("the token and the user name must not be empty"));
+            }
+            let mut groups: Vec<String> = rest.first().map(|groups| groups.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect()).unwrap_or_default();
+            groups.push("system:authenticated".into());
+            tokens.insert(token.clone(), User { name: name.clone(), uid: uid.clone(), groups });
+        }
+        Ok(Self { tokens })
+    }
+
+    /// The user a request's credentials name: None without credentials, an error for ones that
+    /// do not hold.
+    fn authenticate(&self, request: &Request) -> Result<Option<User>, ()> {
+        let Some(value) = request.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+        let value = value.to_str().map_err(|_| ())?;
+        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(())?.trim();
+        self.tokens.get(token).cloned().map(Some).ok_or(())
+    }
+}
+
+/// Splits one CSV line, with double-quoted fields (which may hold commas).
+fn csv_fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(std::mem::take(&mut field).trim().to_string()),
+            c => field.push(c),
+        }
+    }
+    fields.push(field.trim().to_string());
+    fields
+}
+
+fn unauthorized() -> Response {
+    ApiError::new(401, "Unauthorized", "Unauthorized").into_response()
+}
+
+/// Puts the request's [`User`] in its extensions, or answers 401.
+pub async fn middleware(State(authenticator): State<Option<Arc<Authenticator>>>, mut request: Request, next: Next) -> Response {
+    let user = match &authenticator {
+        None => User::unauthenticated_admin(),
+        Some(authenticator) => match authenticator.authenticate(&request) {
+            Ok(Some(user)) => user,
+            Ok(None) if PUBLIC.iter().any(|path| request.uri().path() == *path || request.uri().path().starts_with(&format!("{path}/"))) => {
+                User { name: "system:anonymous".into(), uid: String::new(), groups: vec!["system:unauthenticated".into()] }
+            }
+            Ok(None) | Err(()) => return unauthorized(),
+        },
+    };
+    request.extensions_mut().insert(user);
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_files_read_as_kube_apiserver_reads_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.csv");
+        std::fs::write(&path, "# comment\nt0ken,jane,42,\"devs,ops\"\nother,bob,43\n").unwrap();
+        let authenticator = Authenticator::load_tokens(&path).unwrap();
+        let jane = &authenticator.tokens["t0ken"];
+        assert_eq!((jane.name.as_str(), jane.uid.as_str()), ("jane", "42"));
+        assert_eq!(jane.groups, ["devs", "ops", "system:authenticated"]);
+        assert_eq!(authenticator.tokens["other"].groups, ["system:authenticated"]);
+        std::fs::write(&path, "only-a-token\n").unwrap();
+        assert!(Authenticator::load_tokens(&path).unwrap_err().to_string().contains("line 1"));
+    }
+
+    #[test]
+    fn bearer_tokens_name_their_user() {
+        let authenticator = Authenticator { tokens: HashMap::from([("good".to_string(), User::unauthenticated_admin())]) };
+        let with = |value: &str| Request::builder().header(header::AUTHORIZATION, value).body(axum::body::Body::empty()).unwrap();
+        assert_eq!(authenticator.authenticate(&with("Bearer good")), Ok(Some(User::unauthenticated_admin())));
+        assert_eq!(authenticator.authenticate(&with("Bearer bad")), Err(()));
+        assert_eq!(authenticator.authenticate(&with("Basic Zm9vOmJhcg==")), Err(()));
+        assert_eq!(authenticator.authenticate(&Request::new(axum::body::Body::empty())), Ok(None));
+    }
+}

@@ -1,0 +1,87 @@
+//! HTTPS (`--tls-cert-file`, `--tls-private-key-file`): rustls on every accepted connection,
+//! then the same HTTP service as plain serving, with upgrades (exec and the like) and a bound on
+//! how long a client may take to send its request headers.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+/// How long a client has for the TLS handshake, and then for its request headers.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("cannot read the certificate {path}: {why}")]
+    Certificate { path: String, why: String },
+    #[error("cannot read the private key {path}: {why}")]
+    Key { path: String, why: String },
+    #[error("the certificate and key do not make a TLS configuration: {0}")]
+    Config(#[from] rustls::Error),
+}
+
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|err| TlsError::Certificate { path: cert.display().to_string(), why: err.to_string() })?;
+    if chain.is_empty() {
+        return Err(TlsError::Certificate { path: cert.display().to_string(), why: "no certificate in it".into() });
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|err| TlsError::Key { path: key.display().to_string(), why: err.to_string() })?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// Serves `app` over TLS until `shutdown` completes.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router, config: Arc<rustls::ServerConfig>, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(config);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                // Out of descriptors and the like: go on with the next connection.
+                Err(err) => {
+                    tracing::warn!(error = %err, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => return Ok(()),
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else {
+                tracing::debug!(%peer, "TLS handshake failed or timed out");
+                return;
+            };
+            let service = app.map_request(move |request: hyper::Request<hyper::body::Incoming>| {
+                let mut request = request.map(axum::body::Body::new);
+                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+                request
+            });
+            let mut builder = Builder::new(TokioExecutor::new());
+            builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+            if let Err(err) = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(service)).await {
+                tracing::debug!(%peer, error = %err, "connection ended");
+            }
+        });
+    }
+}

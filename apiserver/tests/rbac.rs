@@ -1,0 +1,143 @@
+//! Authentication by bearer token and authorisation by RBAC in the real apiserver, driven by
+//! kubectl as two users: an administrator (`system:masters`) and a user bound to `view` in one
+//! namespace.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::testing::{free_port, workspace_binary};
+
+/// The apiserver binary on HTTPS (a self-signed certificate for 127.0.0.1), killed when dropped.
+struct Server {
+    child: std::process::Child,
+    url: String,
+    ca: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(dir: &Path, args: &[&str]) -> Self {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("certificate");
+        let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+        let port = free_port().expect("port");
+        let child = Command::new(workspace_binary("apiserver"))
+            .args([&format!("--bind-address=127.0.0.1:{port}"), &format!("--data-dir={}", dir.join("data").display())])
+            .args([&format!("--tls-cert-file={}", cert.display()), &format!("--tls-private-key-file={}", key.display())])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("apiserver.log")).unwrap())
+            .spawn()
+            .expect("apiserver");
+        let server = Self { child, url: format!("https://127.0.0.1:{port}"), ca: cert.display().to_string() };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while server.status("/readyz", None) != 200 {
+            assert!(std::time::Instant::now() < deadline, "the apiserver did not become ready: {}", std::fs::read_to_string(dir.join("apiserver.log")).unwrap_or_default());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server
+    }
+
+    fn status(&self, path: &str, token: Option<&str>) -> u16 {
+        let mut command = Command::new("curl");
+        command.args(["-s", "--cacert", &self.ca, "-o", "/dev/null", "-w", "%{http_code}", &format!("{}{path}", self.url)]);
+        if let Some(token) = token {
+            command.args(["-H", &format!("Authorization: Bearer {token}")]);
+        }
+        String::from_utf8_lossy(&command.output().expect("curl").stdout).parse().unwrap_or(0)
+    }
+}
+
+fn kubeconfig(dir: &Path, name: &str, server: &Server, token: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.kubeconfig"));
+    let (url, ca) = (&server.url, &server.ca);
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\n    certificate-authority: {ca}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n    namespace: demo\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: {token}\n"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn kubectl(config: &Path, args: &[&str], input: Option<&str>) -> Output {
+    use std::io::Write;
+    let mut child = Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", config.display()))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    if let Some(input) = input {
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("kubectl")
+}
+
+fn out(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+#[test]
+fn tokens_authenticate_and_rbac_authorises_as_kubernetes_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\njane-token,jane,2\n").unwrap();
+    let server = Server::start(dir.path(), &[&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC"]);
+
+    // Anonymous: only health and version.
+    assert_eq!(server.status("/api/v1/namespaces", None), 401);
+    assert_eq!(server.status("/api/v1/namespaces", Some("forged")), 401);
+    assert_eq!(server.status("/version", None), 200);
+    assert_eq!(server.status("/healthz", None), 200);
+
+    let admin = kubeconfig(dir.path(), "admin", &server, "admin-token");
+    let jane = kubeconfig(dir.path(), "jane", &server, "jane-token");
+    // The default roles are there, and the administrator may do anything.
+    let roles = out(&kubectl(&admin, &["get", "clusterroles", "-o", "name"], None));
+    for role in ["cluster-admin", "admin", "edit", "view"] {
+        assert!(roles.contains(&format!("clusterrole.rbac.authorization.k8s.io/{role}\n")), "{roles}");
+    }
+    assert!(kubectl(&admin, &["create", "namespace", "demo"], None).status.success());
+    assert!(kubectl(&admin, &["create", "namespace", "other"], None).status.success());
+    assert!(kubectl(&admin, &["create", "configmap", "settings", "--from-literal=a=b"], None).status.success());
+    assert!(kubectl(&admin, &["create", "secret", "generic", "s1", "--from-literal=p=q"], None).status.success());
+    let binding = r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"jane-view","namespace":"demo"},
+        "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"jane"}]}"#;
+    let applied = kubectl(&admin, &["apply", "-f", "-"], Some(binding));
+    assert!(applied.status.success(), "{}", out(&applied));
+
+    // jane reads in demo, and nothing more.
+    let listed = kubectl(&jane, &["get", "configmaps"], None);
+    assert!(listed.status.success() && out(&listed).contains("settings"), "{}", out(&listed));
+    let created = kubectl(&jane, &["create", "configmap", "mine", "--from-literal=x=y"], None);
+    assert!(!created.status.success());
+    assert!(
+        out(&created).contains("configmaps is forbidden: User \"jane\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"demo\""),
+        "{}",
+        out(&created)
+    );
+    let secret = kubectl(&jane, &["get", "secret", "s1"], None);
+    assert!(out(&secret).contains("secrets \"s1\" is forbidden: User \"jane\" cannot get resource \"secrets\" in API group \"\" in the namespace \"demo\""), "{}", out(&secret));
+    let elsewhere = kubectl(&jane, &["get", "pods", "-n", "other"], None);
+    assert!(out(&elsewhere).contains("in the namespace \"other\""), "{}", out(&elsewhere));
+
+    // kubectl auth can-i, for one question and for the list of rules.
+    assert_eq!(out(&kubectl(&jane, &["auth", "can-i", "list", "pods"], None)).trim(), "yes");
+    let cannot = kubectl(&jane, &["auth", "can-i", "create", "configmaps"], None);
+    assert_eq!((out(&cannot).trim(), cannot.status.code()), ("no", Some(1)));
+    let rules = out(&kubectl(&jane, &["auth", "can-i", "--list"], None));
+    assert!(rules.lines().any(|line| line.starts_with("pods ") && line.contains("[get list watch]")), "{rules}");
+    assert!(!rules.lines().any(|line| line.starts_with("secrets ")), "{rules}");
+    assert_eq!(String::from_utf8_lossy(&kubectl(&admin, &["auth", "can-i", "delete", "nodes"], None).stdout).trim(), "yes");
+}

@@ -148,12 +148,29 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             _ => None,
         },
     };
-    serve(listener, store, audit, security, std::time::Duration::from_secs(config.compaction_interval_seconds), async {
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let signalled = stopping.clone();
+    let served = serve(listener, store, audit, security, std::time::Duration::from_secs(config.compaction_interval_seconds), async move {
         common::signals::shutdown().await;
         tracing::info!("shutting down");
-    })
-    .await
+        signalled.notify_one();
+    });
+    // Watches and streams never end by themselves: in-flight requests get a grace period, then
+    // the server stops with them, as kube-apiserver closes its watches.
+    tokio::select! {
+        result = served => result,
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::info!("stopped, closing the connections still open");
+            Ok(())
+        }
+    }
 }
+
+/// How long requests in flight may go on after SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Serves the API on `listener` until `shutdown` completes.
 pub async fn serve(

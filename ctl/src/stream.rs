@@ -13,13 +13,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::kubeconfig::client_and_namespace;
 use crate::{Config, CtlError};
 
+/// What exec and attach share: the pod, the container and the streams.
 #[derive(Clone, Debug, clap::Args)]
-pub struct ExecArgs {
+pub struct AttachArgs {
     /// POD or pod/POD.
     pub pod: String,
-    /// The command and its arguments, after `--`.
-    #[arg(last = true, required = true)]
-    pub command: Vec<String>,
     /// The container (default: the pod's default-container annotation, else its first).
     #[arg(short = 'c', long)]
     pub container: Option<String>,
@@ -35,17 +33,12 @@ pub struct ExecArgs {
 }
 
 #[derive(Clone, Debug, clap::Args)]
-pub struct AttachArgs {
-    /// POD or pod/POD.
-    pub pod: String,
-    #[arg(short = 'c', long)]
-    pub container: Option<String>,
-    #[arg(short = 'i', long)]
-    pub stdin: bool,
-    #[arg(short = 't', long)]
-    pub tty: bool,
-    #[arg(short = 'q', long)]
-    pub quiet: bool,
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub session: AttachArgs,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -130,28 +123,32 @@ fn terminal_size() -> Option<TerminalSize> {
 }
 
 pub async fn exec(config: &Config, args: &ExecArgs) -> Result<(), CtlError> {
-    let (client, namespace) = client_and_namespace(config).await?;
-    let pods: Api<Pod> = Api::namespaced(client, &namespace);
-    let name = pod_name(&args.pod)?;
-    let container = running_pod(&pods, &name, args.container.as_deref(), "exec into").await?;
-    let tty = tty_wanted(args.tty, args.stdin, args.quiet);
-    let params = AttachParams { container: Some(container), stdin: args.stdin, stdout: true, stderr: !tty, tty, ..AttachParams::default() };
-    let process = pods.exec(&name, args.command.clone(), &params).await.map_err(CtlError::from_kube)?;
-    session(process, args.stdin, tty).await
+    connect(config, &args.session, Some(&args.command)).await
 }
 
 pub async fn attach(config: &Config, args: &AttachArgs) -> Result<(), CtlError> {
+    connect(config, args, None).await
+}
+
+/// An exec of `command`, or an attach without one.
+async fn connect(config: &Config, args: &AttachArgs, command: Option<&[String]>) -> Result<(), CtlError> {
     let (client, namespace) = client_and_namespace(config).await?;
     let pods: Api<Pod> = Api::namespaced(client, &namespace);
     let name = pod_name(&args.pod)?;
-    let container = running_pod(&pods, &name, args.container.as_deref(), "attach to").await?;
+    let verb = if command.is_some() { "exec into" } else { "attach to" };
+    let container = running_pod(&pods, &name, args.container.as_deref(), verb).await?;
     let tty = tty_wanted(args.tty, args.stdin, args.quiet);
-    if !args.quiet {
-        eprintln!("If you don't see a command prompt, try pressing enter.");
-    }
     let params = AttachParams { container: Some(container), stdin: args.stdin, stdout: true, stderr: !tty, tty, ..AttachParams::default() };
-    let process = pods.attach(&name, &params).await.map_err(CtlError::from_kube)?;
-    session(process, args.stdin, tty).await
+    let process = match command {
+        Some(command) => pods.exec(&name, command.to_vec(), &params).await,
+        None => {
+            if !args.quiet {
+                eprintln!("If you don't see a command prompt, try pressing enter.");
+            }
+            pods.attach(&name, &params).await
+        }
+    };
+    session(process.map_err(CtlError::from_kube)?, args.stdin, tty).await
 }
 
 /// A TTY only when asked for and stdin is one (kubectl's warning otherwise).

@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::BytesMut;
-use common::upgrade::{self, Dialed, Gauge, Io};
+use common::upgrade::{Gauge, Io};
 use futures::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
@@ -21,9 +21,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use super::Streams;
 use super::spdy::{self, Encoder, Frame};
-use super::tunnel::spdy_request;
-use super::websocket::{self, Socket};
-use crate::server::refuse;
+use super::websocket::Socket;
 
 const STDIN: u8 = 0;
 const STDOUT: u8 = 1;
@@ -57,25 +55,12 @@ pub fn choose(offered: &[String]) -> Option<Version> {
 }
 
 pub async fn serve(headers: &HeaderMap, client: OnUpgrade, address: &str, path: &str, streams: Streams, version: Version, gauge: Gauge) -> Response {
-    let accepted = websocket::accept(headers, version.name());
-    if accepted.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return accepted;
-    }
-    let io = match upgrade::dial(address, Method::POST, path, &spdy_request("v4.channel.k8s.io")).await {
-        Ok(Dialed::Switched { io, .. }) => io,
-        Ok(Dialed::Refused { status, body }) => {
-            return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("the runtime refused the stream ({status}): {}", String::from_utf8_lossy(&body).trim()));
-        }
-        Err(err) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot reach the runtime's streaming server: {err}")),
-    };
-    tokio::spawn(async move {
-        let _held = gauge.hold();
-        let Some(socket) = websocket::open(client).await else { return };
+    super::websocket_to_spdy(headers, client, (address, path), version.name(), "v4.channel.k8s.io", gauge, move |socket, io| async move {
         if let Err(err) = Session::new(io, streams, version).relay(socket).await {
             tracing::warn!(error = %err, "exec/attach stream failed");
         }
-    });
-    accepted
+    })
+    .await
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -170,6 +170,52 @@ async fn hand_on(request: Request, url: &str, session: Session, gauge: Gauge) ->
     }
 }
 
+/// The headers of a SPDY upgrade request for `protocol` (an `X-Stream-Protocol-Version`).
+fn spdy_request(protocol: &'static str) -> axum::http::HeaderMap {
+    use axum::http::HeaderValue;
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+    headers.insert("x-stream-protocol-version", HeaderValue::from_static(protocol));
+    headers
+}
+
+/// Switches the runtime's connection at `(address, path)` to SPDY `spdy_protocol`, then accepts
+/// the client's WebSocket handshake with `protocol` and runs `session` on the two; a refusal
+/// by the runtime is the client's answer instead.
+async fn websocket_to_spdy<F, Fut>(
+    headers: &axum::http::HeaderMap,
+    client: OnUpgrade,
+    (address, path): (&str, &str),
+    protocol: &str,
+    spdy_protocol: &'static str,
+    gauge: Gauge,
+    session: F,
+) -> Response
+where
+    F: FnOnce(websocket::Socket, common::upgrade::Io) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let accepted = websocket::accept(headers, protocol);
+    if accepted.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return accepted;
+    }
+    let io = match upgrade::dial(address, axum::http::Method::POST, path, &spdy_request(spdy_protocol)).await {
+        Ok(Dialed::Switched { io, .. }) => io,
+        Ok(Dialed::Refused { status, body }) => {
+            return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("the runtime refused the stream ({status}): {}", String::from_utf8_lossy(&body).trim()));
+        }
+        Err(err) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot reach the runtime's streaming server: {err}")),
+    };
+    tokio::spawn(async move {
+        let _held = gauge.hold();
+        if let Some(socket) = websocket::open(client).await {
+            session(socket, io).await;
+        }
+    });
+    accepted
+}
+
 /// A 101 answer carrying `headers` (the protocol chosen).
 fn switched(headers: &axum::http::HeaderMap) -> Response {
     let mut response = Response::new(Body::empty());

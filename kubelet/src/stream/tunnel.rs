@@ -2,50 +2,23 @@
 //! runtime speaks SPDY port-forward itself, so the frames are unwrapped and passed on as bytes,
 //! and its answers wrapped again.
 
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
-use common::upgrade::{self, Dialed, Gauge, Io};
+use common::upgrade::{Gauge, Io};
 use futures::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
-use super::websocket::{self, Socket};
-use crate::server::refuse;
+use super::websocket::Socket;
 
 /// The subprotocol kubectl 1.30+ offers for port-forward over WebSocket.
 pub const PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
 /// The SPDY protocol the runtime is asked for.
 const PORT_FORWARD: &str = "portforward.k8s.io";
 
-/// The headers of a SPDY upgrade request for `protocol` (an `X-Stream-Protocol-Version`).
-pub fn spdy_request(protocol: &'static str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
-    headers.insert("x-stream-protocol-version", HeaderValue::from_static(protocol));
-    headers
-}
-
 pub async fn serve(headers: &HeaderMap, client: OnUpgrade, address: &str, path: &str, gauge: Gauge) -> Response {
-    let accepted = websocket::accept(headers, PROTOCOL);
-    if accepted.status() != StatusCode::SWITCHING_PROTOCOLS {
-        return accepted;
-    }
-    let io = match upgrade::dial(address, Method::POST, path, &spdy_request(PORT_FORWARD)).await {
-        Ok(Dialed::Switched { io, .. }) => io,
-        Ok(Dialed::Refused { status, body }) => {
-            return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("the runtime refused port-forward ({status}): {}", String::from_utf8_lossy(&body).trim()));
-        }
-        Err(err) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot reach the runtime's streaming server: {err}")),
-    };
-    tokio::spawn(async move {
-        let _held = gauge.hold();
-        if let Some(socket) = websocket::open(client).await {
-            relay(socket, io).await;
-        }
-    });
-    accepted
+    super::websocket_to_spdy(headers, client, (address, path), PROTOCOL, PORT_FORWARD, gauge, relay).await
 }
 
 /// Until either side ends: each binary message's bytes to the runtime, and what the runtime

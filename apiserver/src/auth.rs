@@ -1,5 +1,7 @@
-//! Authentication: who a request comes from. Bearer tokens from a static token file
-//! (`--token-auth-file`, kube-apiserver's CSV: `token,user,uid,"group1,group2"`). When an
+//! Authentication: who a request comes from. x509 client certificates signed by
+//! `--client-ca-file`'s authorities (the subject's CN is the user, its O values the groups), and
+//! bearer tokens from a static token file (`--token-auth-file`, kube-apiserver's CSV:
+//! `token,user,uid,"group1,group2"`). When an
 //! authenticator is configured, a request without valid credentials gets 401, except the health
 //! and version endpoints; without one, every request acts as a cluster administrator, as before.
 
@@ -41,6 +43,8 @@ pub enum AuthFileError {
 #[derive(Clone, Debug, Default)]
 pub struct Authenticator {
     tokens: HashMap<String, User>,
+    /// Checks client certificate chains against the client CA.
+    pub client_certificates: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 }
 
 /// The paths anyone may read, as kube-apiserver's `system:public-info-viewer` allows.
@@ -65,17 +69,85 @@ impl Authenticator {
             groups.push("system:authenticated".into());
             tokens.insert(token.clone(), User { name: name.clone(), uid: uid.clone(), groups });
         }
-        Ok(Self { tokens })
+        Ok(Self { tokens, client_certificates: None })
     }
 
     /// The user a request's credentials name: None without credentials, an error for ones that
     /// do not hold.
     fn authenticate(&self, request: &Request) -> Result<Option<User>, ()> {
-        let Some(value) = request.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+        let Some(value) = request.headers().get(header::AUTHORIZATION) else { return self.certificate_user(request) };
         let value = value.to_str().map_err(|_| ())?;
         let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(())?.trim();
         self.tokens.get(token).cloned().map(Some).ok_or(())
     }
+}
+
+impl Authenticator {
+    /// The user a verified client certificate names; an error for one that does not verify.
+    fn certificate_user(&self, request: &Request) -> Result<Option<User>, ()> {
+        let (Some(verifier), Some(presented)) = (&self.client_certificates, request.extensions().get::<crate::tls::PeerCertificates>()) else { return Ok(None) };
+        let Some((leaf, intermediates)) = presented.0.split_first() else { return Ok(None) };
+        verifier.verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now()).map_err(|err| tracing::debug!(error = %err, "client certificate refused"))?;
+        let (name, mut groups) = subject(leaf).ok_or(())?;
+        if name.is_empty() {
+            return Err(());
+        }
+        groups.push("system:authenticated".into());
+        Ok(Some(User { name, uid: String::new(), groups }))
+    }
+}
+
+/// One DER element: its tag, its contents and what follows it.
+fn element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (length, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 || rest.len() < count {
+            return None;
+        }
+        let length = rest[..count].iter().fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
+        (length, &rest[count..])
+    };
+    (rest.len() >= length).then(|| (tag, &rest[..length], &rest[length..]))
+}
+
+/// A certificate's subject CN and O values (the user and groups Kubernetes reads from it).
+fn subject(der: &[u8]) -> Option<(String, Vec<String>)> {
+    const SEQUENCE: u8 = 0x30;
+    let (SEQUENCE, certificate, _) = element(der)? else { return None };
+    let (SEQUENCE, tbs, _) = element(certificate)? else { return None };
+    let mut rest = tbs;
+    // [0] version (optional), serial number, signature algorithm, issuer, validity, subject.
+    let (tag, _, after) = element(rest)?;
+    if tag == 0xa0 {
+        rest = after;
+    }
+    for _ in 0..4 {
+        rest = element(rest)?.2;
+    }
+    let (SEQUENCE, mut names, _) = element(rest)? else { return None };
+    let (mut common_name, mut organizations) = (String::new(), Vec::new());
+    while !names.is_empty() {
+        let (_, set, after) = element(names)?;
+        names = after;
+        let mut attributes = set;
+        while !attributes.is_empty() {
+            let (_, attribute, after) = element(attributes)?;
+            attributes = after;
+            let (0x06, oid, value) = element(attribute)? else { return None };
+            let (_, text, _) = element(value)?;
+            let text = String::from_utf8_lossy(text).into_owned();
+            match oid {
+                [0x55, 0x04, 0x03] => common_name = text,
+                [0x55, 0x04, 0x0a] => organizations.push(text),
+                _ => {}
+            }
+        }
+    }
+    Some((common_name, organizations))
 }
 
 /// Splits one CSV line, with double-quoted fields (which may hold commas).
@@ -133,8 +205,23 @@ mod tests {
     }
 
     #[test]
+    fn certificate_subjects_give_the_user_and_groups() {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, "system:node:worker");
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, "system:nodes");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        assert_eq!(subject(cert.der()), Some(("system:node:worker".to_string(), vec!["system:nodes".to_string()])));
+        // Garbage and truncations are refusals, never panics.
+        assert_eq!(subject(b"\x30\x82\xff"), None);
+        for cut in 0..cert.der().len() {
+            let _ = subject(&cert.der()[..cut]);
+        }
+    }
+
+    #[test]
     fn bearer_tokens_name_their_user() {
-        let authenticator = Authenticator { tokens: HashMap::from([("good".to_string(), User::unauthenticated_admin())]) };
+        let authenticator = Authenticator { tokens: HashMap::from([("good".to_string(), User::unauthenticated_admin())]), client_certificates: None };
         let with = |value: &str| Request::builder().header(header::AUTHORIZATION, value).body(axum::body::Body::empty()).unwrap();
         assert_eq!(authenticator.authenticate(&with("Bearer good")), Ok(Some(User::unauthenticated_admin())));
         assert_eq!(authenticator.authenticate(&with("Bearer bad")), Err(()));

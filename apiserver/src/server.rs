@@ -60,6 +60,10 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     #[arg(long, requires = "tls_cert_file")]
     pub tls_private_key_file: Option<PathBuf>,
+    /// Authenticate clients by certificates these authorities signed (CN the user, O the
+    /// groups), as kube-apiserver does; needs HTTPS.
+    #[arg(long, requires = "tls_cert_file")]
+    pub client_ca_file: Option<PathBuf>,
     /// A static token file (CSV: `token,user,uid,"group1,group2"`). With it, requests without
     /// a valid bearer token get 401 (but for health and version).
     #[arg(long)]
@@ -140,11 +144,16 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Some(path) => Some(AuditLog::open(path).map_err(|source| ServeError::Audit { path: path.clone(), source })?),
         None => None,
     };
+    let clients = config.client_ca_file.as_deref().map(crate::tls::client_verifier).transpose()?;
+    let mut authenticator = config.token_auth_file.as_deref().map(Authenticator::load_tokens).transpose()?;
+    if let Some(verifier) = &clients {
+        authenticator.get_or_insert_with(Authenticator::default).client_certificates = Some(verifier.clone());
+    }
     let security = Security {
-        authenticator: config.token_auth_file.as_deref().map(Authenticator::load_tokens).transpose()?,
+        authenticator,
         rbac: config.authorization_mode == AuthorizationMode::Rbac,
         tls: match (&config.tls_cert_file, &config.tls_private_key_file) {
-            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key, clients)?),
             _ => None,
         },
     };

@@ -141,3 +141,78 @@ fn tokens_authenticate_and_rbac_authorises_as_kubernetes_does() {
     assert!(!rules.lines().any(|line| line.starts_with("secrets ")), "{rules}");
     assert_eq!(String::from_utf8_lossy(&kubectl(&admin, &["auth", "can-i", "delete", "nodes"], None).stdout).trim(), "yes");
 }
+
+/// A CA, and a client certificate it signs for `name` in `groups` (expired if asked).
+fn client_certificate(dir: &Path, file: &str, ca: &(rcgen::Certificate, rcgen::KeyPair), name: &str, groups: &[&str], expired: bool) -> (PathBuf, PathBuf) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    for group in groups {
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, *group);
+    }
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    }
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.0, &ca.1).unwrap();
+    let (cert_path, key_path) = (dir.join(format!("{file}.crt")), dir.join(format!("{file}.key")));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key.serialize_pem()).unwrap();
+    (cert_path, key_path)
+}
+
+fn authority(name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
+    let key = rcgen::KeyPair::generate().unwrap();
+    (params.self_signed(&key).unwrap(), key)
+}
+
+fn certificate_kubeconfig(dir: &Path, name: &str, server: &Server, (cert, key): &(PathBuf, PathBuf)) -> PathBuf {
+    let path = dir.join(format!("{name}.kubeconfig"));
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority: {}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n    namespace: default\ncurrent-context: c\nusers:\n- name: u\n  user:\n    client-certificate: {}\n    client-key: {}\n",
+        server.url,
+        server.ca,
+        cert.display(),
+        key.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn client_certificates_authenticate_and_untrusted_ones_get_401() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = authority("cluster-ca");
+    let ca_path = dir.path().join("client-ca.crt");
+    std::fs::write(&ca_path, ca.0.pem()).unwrap();
+    let server = Server::start(dir.path(), &[&format!("--client-ca-file={}", ca_path.display()), "--authorization-mode=RBAC"]);
+
+    let admin = certificate_kubeconfig(dir.path(), "admin", &server, &client_certificate(dir.path(), "admin", &ca, "kubernetes-admin", &["system:masters"], false));
+    let created = kubectl(&admin, &["create", "namespace", "demo"], None);
+    assert!(created.status.success(), "{}", out(&created));
+    // CN is the user: jane is known by name, and may do nothing yet.
+    let jane = certificate_kubeconfig(dir.path(), "jane", &server, &client_certificate(dir.path(), "jane", &ca, "jane", &["devs"], false));
+    let denied = kubectl(&jane, &["get", "pods"], None);
+    assert!(out(&denied).contains("pods is forbidden: User \"jane\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""), "{}", out(&denied));
+    // O is a group: bound to the group, jane may list.
+    let binding = r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"devs-view","namespace":"default"},
+        "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"devs"}]}"#;
+    assert!(kubectl(&admin, &["apply", "-f", "-"], Some(binding)).status.success());
+    let listed = kubectl(&jane, &["get", "pods"], None);
+    assert!(listed.status.success(), "{}", out(&listed));
+
+    // No certificate, another CA's, an expired one: 401.
+    let unauthorized = "You must be logged in to the server";
+    let none = kubeconfig(dir.path(), "none", &server, "no-such-token");
+    assert!(out(&kubectl(&none, &["get", "pods"], None)).contains(unauthorized));
+    let stranger = authority("another-ca");
+    let foreign = certificate_kubeconfig(dir.path(), "foreign", &server, &client_certificate(dir.path(), "foreign", &stranger, "kubernetes-admin", &["system:masters"], false));
+    assert!(out(&kubectl(&foreign, &["get", "pods"], None)).contains(unauthorized));
+    let old = certificate_kubeconfig(dir.path(), "old", &server, &client_certificate(dir.path(), "old", &ca, "kubernetes-admin", &["system:masters"], true));
+    assert!(out(&kubectl(&old, &["get", "pods"], None)).contains(unauthorized));
+}

@@ -24,6 +24,7 @@ pub struct Attributes {
     /// Resource requests: the group, resource, subresource, namespace and name.
     pub resource: Option<String>,
     pub group: String,
+    pub version: String,
     pub subresource: String,
     pub namespace: String,
     pub name: String,
@@ -35,9 +36,9 @@ impl Attributes {
     /// The attributes of a request path and method (with `watch` from the query).
     pub fn of(method: &str, path: &str, watch_param: bool) -> Self {
         let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|part| !part.is_empty()).collect();
-        let (group, rest) = match parts.as_slice() {
-            ["api", _version, rest @ ..] => ("", rest),
-            ["apis", group, _version, rest @ ..] => (*group, rest),
+        let (group, version, rest) = match parts.as_slice() {
+            ["api", version, rest @ ..] => ("", *version, rest),
+            ["apis", group, version, rest @ ..] => (*group, *version, rest),
             _ => return Self { verb: method.to_ascii_lowercase(), path: path.to_string(), ..Self::default() },
         };
         let mut rest = rest.to_vec();
@@ -65,7 +66,7 @@ impl Attributes {
         let subresource = rest.get(2).map(|sub| (*sub).to_string()).unwrap_or_default();
         let collection = name.is_empty();
         let verb = crate::audit::verb(&method.parse().unwrap_or(axum::http::Method::GET), collection, watch);
-        Self { verb, resource: Some(resource), group: group.to_string(), subresource, namespace, name, path: path.to_string() }
+        Self { verb, resource: Some(resource), group: group.to_string(), version: version.to_string(), subresource, namespace, name, path: path.to_string() }
     }
 
     fn resource_path(&self) -> Option<String> {
@@ -149,21 +150,26 @@ struct Policy {
     bindings: Vec<Value>,
 }
 
-async fn objects(api: &Api, plural: &str) -> Vec<Value> {
-    let Some(resource) = resources::find("rbac.authorization.k8s.io", "v1", plural) else { return Vec::new() };
-    let Some(cache) = api.cache.of(resource) else { return Vec::new() };
-    cache.wait_ready().await;
-    cache.snapshot().0.iter().filter_map(|object| serde_json::from_str(&object.json).ok()).collect()
+/// The RBAC kinds, in the order [`Policy`] holds them.
+const KINDS: [&str; 4] = ["clusterroles", "roles", "clusterrolebindings", "rolebindings"];
+
+/// The watch caches of the RBAC kinds, ready.
+async fn caches(api: &Api) -> Vec<Arc<crate::watch_cache::ResourceCache>> {
+    let mut caches = Vec::new();
+    for plural in KINDS {
+        if let Some(cache) = resources::find("rbac.authorization.k8s.io", "v1", plural).and_then(|resource| api.cache.of(resource)) {
+            cache.wait_ready().await;
+            caches.push(cache.clone());
+        }
+    }
+    caches
 }
 
 impl Policy {
-    async fn read(api: &Api) -> Self {
-        Self {
-            cluster_roles: objects(api, "clusterroles").await,
-            roles: objects(api, "roles").await,
-            cluster_bindings: objects(api, "clusterrolebindings").await,
-            bindings: objects(api, "rolebindings").await,
-        }
+    fn read(caches: &[Arc<crate::watch_cache::ResourceCache>]) -> Self {
+        let mut kinds = caches.iter().map(|cache| cache.snapshot().0.iter().filter_map(|object| serde_json::from_str(&object.json).ok()).collect());
+        let mut next = || kinds.next().unwrap_or_default();
+        Self { cluster_roles: next(), roles: next(), cluster_bindings: next(), bindings: next() }
     }
 
     fn cluster_role_rules(&self, name: &str) -> Vec<Rule> {
@@ -216,19 +222,35 @@ impl Policy {
     }
 }
 
-/// The RBAC authorizer.
+/// The RBAC authorizer. The objects are parsed again only when one of their caches has moved.
 #[derive(Clone)]
 pub struct Authorizer {
     api: Arc<Api>,
+    parsed: Arc<std::sync::Mutex<Option<(Vec<crate::storage::Revision>, Arc<Policy>)>>>,
 }
 
 impl Authorizer {
     pub fn new(api: Arc<Api>) -> Self {
-        Self { api }
+        Self { api, parsed: Arc::default() }
+    }
+
+    async fn policy(&self) -> Arc<Policy> {
+        let caches = caches(&self.api).await;
+        let revisions: Vec<crate::storage::Revision> = caches.iter().map(|cache| cache.revision()).collect();
+        let mut parsed = self.parsed.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match parsed.as_ref() {
+            Some((seen, policy)) if *seen == revisions => policy.clone(),
+            _ => {
+                // Read after the revisions: a change in between only makes the next call parse again.
+                let policy = Arc::new(Policy::read(&caches));
+                *parsed = Some((revisions, policy.clone()));
+                policy
+            }
+        }
     }
 
     pub async fn allowed(&self, user: &User, attributes: &Attributes) -> bool {
-        Policy::read(&self.api).await.rules(user, &attributes.namespace).iter().any(|rule| rule.allows(attributes))
+        self.policy().await.rules(user, &attributes.namespace).iter().any(|rule| rule.allows(attributes))
     }
 }
 
@@ -285,7 +307,7 @@ async fn review(authorizer: Option<&Authorizer>, user: &User, resource: &str, re
     if resource == "selfsubjectrulesreviews" {
         let namespace = spec["namespace"].as_str().unwrap_or_default();
         let rules = match authorizer {
-            Some(authorizer) => Policy::read(&authorizer.api).await.rules(&subject, namespace),
+            Some(authorizer) => authorizer.policy().await.rules(&subject, namespace),
             None => vec![Rule { verbs: vec!["*".into()], api_groups: vec!["*".into()], resources: vec!["*".into()], ..Rule::default() }, Rule { verbs: vec!["*".into()], non_resource_urls: vec!["*".into()], ..Rule::default() }],
         };
         let (resource_rules, other): (Vec<&Rule>, Vec<&Rule>) = rules.iter().partition(|rule| rule.non_resource_urls.is_empty());
@@ -300,6 +322,7 @@ async fn review(authorizer: Option<&Authorizer>, user: &User, resource: &str, re
                 verb: asked["verb"].as_str().unwrap_or_default().to_string(),
                 resource: Some(asked["resource"].as_str().unwrap_or_default().to_string()),
                 group: asked["group"].as_str().unwrap_or_default().to_string(),
+                version: asked["version"].as_str().unwrap_or_default().to_string(),
                 subresource: asked["subresource"].as_str().unwrap_or_default().to_string(),
                 namespace: asked["namespace"].as_str().unwrap_or_default().to_string(),
                 name: asked["name"].as_str().unwrap_or_default().to_string(),

@@ -197,6 +197,11 @@ impl ResourceCache {
         self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The newest revision the cache has seen: it moves whenever its objects change.
+    pub fn revision(&self) -> Revision {
+        self.read().revision
+    }
+
     /// The current objects and the revision they are at, plus the live feed after it,
     /// taken atomically so that nothing falls between the two.
     pub fn snapshot(&self) -> (Vec<Arc<CachedObject>>, Revision, broadcast::Receiver<Arc<CachedEvent>>) {

@@ -14,7 +14,9 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::rest::{self, Params};
+use crate::auth::User;
+use crate::rbac::Attributes;
+use crate::rest::Params;
 
 /// Where events go: a thread appends them to the file, so that requests never wait on the disk.
 #[derive(Clone)]
@@ -78,30 +80,24 @@ fn source_ips(headers: &HeaderMap, peer: Option<String>) -> Vec<String> {
 /// The event's request part: what is known before the handler runs.
 fn received(request: &Request, id: &str, at: &str) -> Value {
     let uri = request.uri();
-    let params = Params::parse(uri.query());
-    let target = rest::parse_path(uri.path()).ok();
-    let watch = target.as_ref().is_some_and(|target| target.watch) || params.flag("watch");
-    let collection = target.as_ref().is_none_or(|target| target.name.is_none());
+    let watch = Params::parse(uri.query()).flag("watch");
+    let asked = Attributes::of(request.method().as_str(), uri.path(), watch);
     let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip().to_string());
+    let user = request.extensions().get::<User>().cloned().unwrap_or_else(User::unauthenticated_admin);
     let mut event = json!({
         "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": id, "stage": "RequestReceived",
         "requestURI": uri.to_string(),
-        "verb": if target.is_some() { verb(request.method(), collection, watch) } else { request.method().as_str().to_ascii_lowercase() },
-        // Until requests are authenticated, every one is anonymous.
-        "user": {"username": "system:anonymous", "groups": ["system:unauthenticated"]},
+        "verb": asked.verb,
+        "user": {"username": user.name, "groups": user.groups},
         "sourceIPs": source_ips(request.headers(), peer),
     });
     if let Some(agent) = request.headers().get("user-agent").and_then(|value| value.to_str().ok()) {
         event["userAgent"] = json!(agent);
     }
-    if let Some(target) = &target {
-        let resource = target.resource;
-        let mut object = json!({"resource": resource.plural, "apiVersion": resource.version});
-        if !resource.group.is_empty() {
-            object["apiGroup"] = json!(resource.group);
-        }
-        for (field, value) in [("namespace", &target.namespace), ("name", &target.name), ("subresource", &target.subresource)] {
-            if let Some(value) = value {
+    if let Some(resource) = &asked.resource {
+        let mut object = json!({"resource": resource, "apiVersion": asked.version});
+        for (field, value) in [("apiGroup", &asked.group), ("namespace", &asked.namespace), ("name", &asked.name), ("subresource", &asked.subresource)] {
+            if !value.is_empty() {
                 object[field] = json!(value);
             }
         }

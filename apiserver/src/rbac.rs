@@ -226,8 +226,11 @@ impl Policy {
 #[derive(Clone)]
 pub struct Authorizer {
     api: Arc<Api>,
-    parsed: Arc<std::sync::Mutex<Option<(Vec<crate::storage::Revision>, Arc<Policy>)>>>,
+    parsed: Arc<std::sync::Mutex<Option<Parsed>>>,
 }
+
+/// A parsed policy and the cache revisions it was read at.
+type Parsed = (Vec<crate::storage::Revision>, Arc<Policy>);
 
 impl Authorizer {
     pub fn new(api: Arc<Api>) -> Self {

@@ -35,6 +35,11 @@ pub enum AllocationError {
     Store(#[from] StoreError),
 }
 
+/// The Service network's first address, which the `kubernetes` Service takes.
+pub fn first_cluster_ip() -> Ipv4Addr {
+    Ipv4Addr::from(SERVICE_NETWORK + 1)
+}
+
 fn random_u32() -> u32 {
     let bytes = uuid::Uuid::new_v4().into_bytes();
     u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])

@@ -15,6 +15,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::errors::ApiError;
+use crate::rest::Api;
+use crate::service_account_token::Signer;
 
 /// The identity a request acts as.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,11 +42,23 @@ pub enum AuthFileError {
 }
 
 /// The configured authenticators.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Authenticator {
     tokens: HashMap<String, User>,
     /// Checks client certificate chains against the client CA.
     pub client_certificates: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+    /// Checks service account tokens, and the objects they are bound to in the API.
+    pub service_accounts: Option<(Arc<Signer>, Arc<Api>)>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("tokens", &self.tokens.len())
+            .field("client_certificates", &self.client_certificates.is_some())
+            .field("service_accounts", &self.service_accounts.as_ref().map(|(signer, _)| signer))
+            .finish()
+    }
 }
 
 /// The paths anyone may read, as kube-apiserver's `system:public-info-viewer` allows.
@@ -69,16 +83,43 @@ impl Authenticator {
             groups.push("system:authenticated".into());
             tokens.insert(token.clone(), User { name: name.clone(), uid: uid.clone(), groups });
         }
-        Ok(Self { tokens, client_certificates: None })
+        Ok(Self { tokens, ..Self::default() })
     }
 
     /// The user a request's credentials name: None without credentials, an error for ones that
     /// do not hold.
-    fn authenticate(&self, request: &Request) -> Result<Option<User>, ()> {
-        let Some(value) = request.headers().get(header::AUTHORIZATION) else { return self.certificate_user(request) };
+    #[cfg(test)]
+    async fn authenticate(&self, request: &Request) -> Result<Option<User>, ()> {
+        let token = self.bearer_token(request)?;
+        self.user_of(token).await
+    }
+
+    /// The request's bearer token, or the user its client certificate names. Taken out of the
+    /// request before anything is awaited: a request is not `Sync`.
+    fn bearer_token(&self, request: &Request) -> Result<Result<String, Option<User>>, ()> {
+        let Some(value) = request.headers().get(header::AUTHORIZATION) else { return self.certificate_user(request).map(Err) };
         let value = value.to_str().map_err(|_| ())?;
-        let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(())?.trim();
-        self.tokens.get(token).cloned().map(Some).ok_or(())
+        Ok(Ok(value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(())?.trim().to_string()))
+    }
+
+    async fn user_of(&self, credentials: Result<String, Option<User>>) -> Result<Option<User>, ()> {
+        match credentials {
+            Ok(token) => self.token_user(&token).await,
+            Err(user) => Ok(user),
+        }
+    }
+
+    async fn token_user(&self, token: &str) -> Result<Option<User>, ()> {
+        if let Some(user) = self.tokens.get(token) {
+            return Ok(Some(user.clone()));
+        }
+        let Some((signer, api)) = &self.service_accounts else { return Err(()) };
+        let claims = signer.verify(token, crate::service_account_token::unix_now()).map_err(|err| tracing::debug!(error = %err, "service account token refused"))?;
+        if !crate::rest::still_bound(api, &claims).await {
+            tracing::debug!(subject = claims.sub, "service account token refused: its service account or pod is gone");
+            return Err(());
+        }
+        Ok(Some(claims.user()))
     }
 }
 
@@ -174,13 +215,19 @@ fn unauthorized() -> Response {
 pub async fn middleware(State(authenticator): State<Option<Arc<Authenticator>>>, mut request: Request, next: Next) -> Response {
     let user = match &authenticator {
         None => User::unauthenticated_admin(),
-        Some(authenticator) => match authenticator.authenticate(&request) {
-            Ok(Some(user)) => user,
-            Ok(None) if PUBLIC.iter().any(|path| request.uri().path() == *path || request.uri().path().starts_with(&format!("{path}/"))) => {
-                User { name: "system:anonymous".into(), uid: String::new(), groups: vec!["system:unauthenticated".into()] }
+        Some(authenticator) => {
+            let found = match authenticator.bearer_token(&request) {
+                Ok(credentials) => authenticator.user_of(credentials).await,
+                Err(()) => Err(()),
+            };
+            match found {
+                Ok(Some(user)) => user,
+                Ok(None) if PUBLIC.iter().any(|path| request.uri().path() == *path || request.uri().path().starts_with(&format!("{path}/"))) => {
+                    User { name: "system:anonymous".into(), uid: String::new(), groups: vec!["system:unauthenticated".into()] }
+                }
+                Ok(None) | Err(()) => return unauthorized(),
             }
-            Ok(None) | Err(()) => return unauthorized(),
-        },
+        }
     };
     request.extensions_mut().insert(user);
     next.run(request).await
@@ -219,13 +266,13 @@ mod tests {
         }
     }
 
-    #[test]
-    fn bearer_tokens_name_their_user() {
-        let authenticator = Authenticator { tokens: HashMap::from([("good".to_string(), User::unauthenticated_admin())]), client_certificates: None };
+    #[tokio::test]
+    async fn bearer_tokens_name_their_user() {
+        let authenticator = Authenticator { tokens: HashMap::from([("good".to_string(), User::unauthenticated_admin())]), ..Authenticator::default() };
         let with = |value: &str| Request::builder().header(header::AUTHORIZATION, value).body(axum::body::Body::empty()).unwrap();
-        assert_eq!(authenticator.authenticate(&with("Bearer good")), Ok(Some(User::unauthenticated_admin())));
-        assert_eq!(authenticator.authenticate(&with("Bearer bad")), Err(()));
-        assert_eq!(authenticator.authenticate(&with("Basic Zm9vOmJhcg==")), Err(()));
-        assert_eq!(authenticator.authenticate(&Request::new(axum::body::Body::empty())), Ok(None));
+        assert_eq!(authenticator.authenticate(&with("Bearer good")).await, Ok(Some(User::unauthenticated_admin())));
+        assert_eq!(authenticator.authenticate(&with("Bearer bad")).await, Err(()));
+        assert_eq!(authenticator.authenticate(&with("Basic Zm9vOmJhcg==")).await, Err(()));
+        assert_eq!(authenticator.authenticate(&Request::new(axum::body::Body::empty())).await, Ok(None));
     }
 }

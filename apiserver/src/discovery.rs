@@ -105,6 +105,7 @@ fn subresource_json(resource: &ResourceType, subresource: &str) -> Value {
         "attach" => ("PodAttachOptions", &["create", "get"], None),
         "portforward" => ("PodPortForwardOptions", &["create", "get"], None),
         "finalize" => (resource.kind, &["update"], None),
+        "token" => ("TokenRequest", &["create"], Some(("authentication.k8s.io", "v1"))),
         _ => (resource.kind, &["get"], None),
     };
     let mut entry = json!({"name": name, "singularName": "", "namespaced": resource.namespaced, "kind": kind, "verbs": verbs});

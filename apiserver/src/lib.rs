@@ -19,6 +19,7 @@ mod resource_metrics;
 mod resources;
 mod rest;
 mod server;
+mod service_account_token;
 mod table;
 mod tls;
 mod watch_cache;

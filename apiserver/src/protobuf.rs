@@ -1181,6 +1181,7 @@ mod schema {
         ("rbac.authorization.k8s.io/v1", "RoleBinding", &ROLE_BINDING),
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &CLUSTER_ROLE_BINDING),
         ("autoscaling/v1", "Scale", &SCALE),
+        ("authentication.k8s.io/v1", "TokenRequest", &TOKEN_REQUEST),
     ];
 
     /// The message of an object of `kind` in `api_version`, if it has a table here.
@@ -3195,6 +3196,14 @@ mod schema {
     // --- ServiceAccount and the messages first reached from it -----------------------------------
 
     // k8s.io.api.core.v1.ServiceAccount
+    // k8s.io.api.authentication.v1.TokenRequest (the request: no status)
+    static TOKEN_REQUEST: Message = message("TokenRequest", &[field(1, "metadata", Msg(&OBJECT_META)), field(2, "spec", Msg(&TOKEN_REQUEST_SPEC))]);
+    static TOKEN_REQUEST_SPEC: Message = message(
+        "TokenRequestSpec",
+        &[list(1, "audiences", Str), field(3, "boundObjectRef", Msg(&BOUND_OBJECT_REFERENCE)), keep(4, "expirationSeconds", I64)],
+    );
+    static BOUND_OBJECT_REFERENCE: Message =
+        message("BoundObjectReference", &[field(1, "kind", Str), field(2, "apiVersion", Str), field(3, "name", Str), field(4, "uid", Str)]);
     static SERVICE_ACCOUNT: Message = message(
         "ServiceAccount",
         &[

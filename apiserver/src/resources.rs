@@ -80,7 +80,7 @@ pub static RESOURCES: &[ResourceType] = &[
         namespaced: true,
         short_names: &["sa"],
         categories: &[],
-        subresources: &[],
+        subresources: &["token"],
         tracks_generation: false,
     },
     ResourceType {

@@ -71,6 +71,20 @@ pub struct Config {
     /// How requests are authorised: AlwaysAllow, or RBAC (roles and bindings).
     #[arg(long, value_enum, default_value = "always-allow")]
     pub authorization_mode: AuthorizationMode,
+    /// Signs service account tokens with this key (PEM, PKCS#8 ECDSA P-256), and accepts
+    /// the tokens it signed as credentials; serves `serviceaccounts/token` (TokenRequest).
+    #[arg(long)]
+    pub service_account_signing_key_file: Option<PathBuf>,
+    /// The `iss` of the tokens this apiserver signs and accepts.
+    #[arg(long, default_value = "https://kubernetes.default.svc.cluster.local")]
+    pub service_account_issuer: String,
+    /// What service account tokens must be meant for (`aud`); the issuer when not given.
+    #[arg(long, value_delimiter = ',')]
+    pub api_audiences: Vec<String>,
+    /// The address other nodes' pods reach this apiserver at: with it, the Service `kubernetes`
+    /// in `default` points here.
+    #[arg(long)]
+    pub advertise_address: Option<std::net::IpAddr>,
     /// The tolerationSeconds of the not-ready toleration every pod gets unless it has its own.
     #[arg(long, default_value_t = 300)]
     pub default_not_ready_toleration_seconds: i64,
@@ -94,6 +108,10 @@ pub struct Security {
     pub rbac: bool,
     /// HTTPS, when configured.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Signs service account tokens and checks them, when configured.
+    pub service_accounts: Option<Arc<crate::service_account_token::Signer>>,
+    /// Where pods reach this apiserver, for the Service `kubernetes`.
+    pub advertise: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +128,8 @@ pub enum ServeError {
     Tokens(#[from] crate::auth::AuthFileError),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    ServiceAccountKey(#[from] crate::service_account_token::KeyError),
     #[error("cannot open the audit log {path}: {source}")]
     Audit { path: PathBuf, source: std::io::Error },
     #[error("server failed: {0}")]
@@ -156,6 +176,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key, clients)?),
             _ => None,
         },
+        service_accounts: match &config.service_account_signing_key_file {
+            Some(path) => Some(Arc::new(crate::service_account_token::Signer::load(path, config.service_account_issuer.clone(), config.api_audiences.clone())?)),
+            None => None,
+        },
+        advertise: config.advertise_address.map(|address| SocketAddr::new(address, config.bind_address.port())),
     };
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
@@ -196,11 +221,17 @@ pub async fn serve(
         .connect_timeout(std::time::Duration::from_secs(5))
         .build()
         .map_err(|err| ServeError::Serve(std::io::Error::other(err)))?;
-    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default() });
+    let tokens = security.service_accounts.clone();
+    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default(), tokens });
     let bootstrapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let rbac = security.rbac;
     let authorizer = rbac.then(|| Authorizer::new(api.clone()));
-    let authenticator = security.authenticator.map(Arc::new);
+    let mut authenticator = security.authenticator;
+    if let Some(signer) = security.service_accounts {
+        authenticator.get_or_insert_with(Authenticator::default).service_accounts = Some((signer, api.clone()));
+    }
+    let authenticator = authenticator.map(Arc::new);
+    let advertise = security.advertise;
     tokio::spawn({
         let (api, bootstrapped) = (api.clone(), bootstrapped.clone());
         async move {
@@ -209,6 +240,13 @@ pub async fn serve(
                 rest::ensure_defaults(&api, crate::rbac::defaults()).await;
             }
             bootstrapped.store(true, std::sync::atomic::Ordering::Release);
+            if let Some(advertise) = advertise {
+                // Again now and then, in case the Service or Endpoints were deleted.
+                loop {
+                    rest::reconcile_kubernetes_service(&api, advertise.ip(), advertise.port()).await;
+                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+                }
+            }
         }
     });
     let compactor = (!compaction_interval.is_zero()).then(|| tokio::spawn(compact_periodically(store.clone(), compaction_interval)));

@@ -202,6 +202,11 @@ impl ResourceCache {
         self.read().revision
     }
 
+    /// The object stored under `key`, as far as the cache has seen.
+    pub fn get(&self, key: &str) -> Option<Arc<CachedObject>> {
+        self.read().objects.get(key).cloned()
+    }
+
     /// The current objects and the revision they are at, plus the live feed after it,
     /// taken atomically so that nothing falls between the two.
     pub fn snapshot(&self) -> (Vec<Arc<CachedObject>>, Revision, broadcast::Receiver<Arc<CachedEvent>>) {

@@ -8,7 +8,10 @@ mod read;
 pub use logs::kubelet_url;
 pub use read::all_selected;
 mod stream;
+mod token;
 mod write;
+
+pub use token::still_bound;
 
 use std::sync::Arc;
 
@@ -39,6 +42,8 @@ pub struct Api {
     pub kubelet: reqwest::Client,
     /// The exec, attach and port-forward connections being spliced to kubelets.
     pub streams: common::upgrade::Gauge,
+    /// Signs service account tokens (TokenRequest), when a signing key is configured.
+    pub tokens: Option<Arc<crate::service_account_token::Signer>>,
 }
 
 /// What a request path names.
@@ -303,6 +308,7 @@ async fn dispatch(
         ("GET", true, Some("scale")) => write::get_scale(api, &target).await,
         ("POST", false, None) => write::create(api, &target, params, headers, body).await,
         ("POST", true, Some("binding")) => write::bind(api, &target, params, headers, body).await,
+        ("POST", true, Some("token")) => token::request(api, &target, headers, body).await,
         ("PUT", true, None | Some("status") | Some("finalize")) => {
             write::update(api, &target, params, headers, body).await
         }
@@ -359,8 +365,8 @@ pub async fn ensure_system_namespaces(api: &Api) {
     ensure_defaults(api, namespaces.collect()).await;
 }
 
-/// Creates each `(plural, object)` that does not exist yet (cluster-scoped objects of served
-/// kinds), retrying while storage is unavailable.
+/// Creates each `(plural, object)` that does not exist yet (objects of served kinds), retrying
+/// while storage is unavailable.
 pub async fn ensure_defaults(api: &Api, objects: Vec<(&str, Value)>) {
     let mut delay = std::time::Duration::from_millis(100);
     for (plural, object) in objects {
@@ -370,7 +376,8 @@ pub async fn ensure_defaults(api: &Api, objects: Vec<(&str, Value)>) {
         };
         let Some(resource) = resources::find(&group, &version, plural) else { continue };
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        let target = Target { resource, namespace: None, name: None, subresource: None, watch: false };
+        let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+        let target = Target { resource, namespace, name: None, subresource: None, watch: false };
         loop {
             let body = Bytes::from(object.to_string());
             match write::create(api, &target, &Params::default(), &HeaderMap::new(), &body).await {
@@ -385,6 +392,52 @@ pub async fn ensure_defaults(api: &Api, objects: Vec<(&str, Value)>) {
                 Err(err) => tracing::error!(kind = resource.kind, name, error = %err.message, "cannot create a default object"),
             }
             break;
+        }
+    }
+}
+
+/// The port the `kubernetes` Service offers the apiserver on, as in every Kubernetes cluster.
+const KUBERNETES_SERVICE_PORT: u16 = 443;
+
+/// Keeps the Service `kubernetes` in `default` (the first ClusterIP, port 443) and this
+/// apiserver's address among its Endpoints, as kube-apiserver's bootstrap controller does, so
+/// that pods reach the API at `KUBERNETES_SERVICE_HOST`. Every apiserver adds itself; one that
+/// goes away stays listed (kube-apiserver's lease reconciler removes it: not done here).
+pub async fn reconcile_kubernetes_service(api: &Api, address: std::net::IpAddr, port: u16) {
+    let ports = serde_json::json!([{"name": "https", "port": port, "protocol": "TCP"}]);
+    let service = serde_json::json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"type": "ClusterIP", "clusterIP": crate::allocators::first_cluster_ip().to_string(), "sessionAffinity": "None",
+                 "ports": [{"name": "https", "port": KUBERNETES_SERVICE_PORT, "protocol": "TCP", "targetPort": port}]},
+    });
+    let endpoints = serde_json::json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{"addresses": [{"ip": address.to_string()}], "ports": ports}],
+    });
+    ensure_defaults(api, vec![("services", service), ("endpoints", endpoints)]).await;
+    let Some(resource) = resources::find("", "v1", "endpoints") else { return };
+    let target = Target { resource, namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None, watch: false };
+    for _ in 0..5 {
+        let Ok(mut current) = read::fetch(api, &target, "kubernetes").await else { return };
+        let listed = |current: &Value| {
+            current["subsets"].as_array().into_iter().flatten().flat_map(|subset| subset["addresses"].as_array().into_iter().flatten()).any(|entry| entry["ip"] == address.to_string())
+        };
+        if listed(&current) {
+            return;
+        }
+        let mut addresses: Vec<Value> = current["subsets"][0]["addresses"].as_array().cloned().unwrap_or_default();
+        addresses.push(serde_json::json!({"ip": address.to_string()}));
+        current["subsets"] = serde_json::json!([{"addresses": addresses, "ports": ports}]);
+        match write::update(api, &target, &Params::default(), &HeaderMap::new(), &Bytes::from(current.to_string())).await {
+            Ok(_) => return,
+            // Another apiserver wrote it meanwhile: read it again.
+            Err(err) if err.code == 409 => continue,
+            Err(err) => {
+                tracing::warn!(error = %err.message, "cannot add this apiserver to the kubernetes Endpoints");
+                return;
+            }
         }
     }
 }

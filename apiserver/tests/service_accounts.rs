@@ -1,0 +1,183 @@
+//! ServiceAccount tokens in the real apiserver: TokenRequest through `kubectl create token`,
+//! tokens as credentials under RBAC, and tokens that die with their Pod or ServiceAccount; the
+//! Service `kubernetes` pointing at the apiserver.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::testing::{free_port, workspace_binary};
+
+struct Server {
+    child: std::process::Child,
+    url: String,
+    ca: String,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(dir: &Path, signing_key: &Path) -> Self {
+        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let (cert, key, tokens) = (dir.join("tls.crt"), dir.join("tls.key"), dir.join("tokens.csv"));
+        std::fs::write(&cert, certified.cert.pem()).unwrap();
+        std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+        std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\n").unwrap();
+        let port = free_port().unwrap();
+        let child = Command::new(workspace_binary("apiserver"))
+            .args([&format!("--bind-address=127.0.0.1:{port}"), &format!("--data-dir={}", dir.join("data").display())])
+            .args([&format!("--tls-cert-file={}", cert.display()), &format!("--tls-private-key-file={}", key.display())])
+            .args([&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC", "--advertise-address=192.0.2.10"])
+            .arg(format!("--service-account-signing-key-file={}", signing_key.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(dir.join("apiserver.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let server = Self { child, url: format!("https://127.0.0.1:{port}"), ca: cert.display().to_string(), port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while server.get("/readyz", None).0 != 200 {
+            assert!(std::time::Instant::now() < deadline, "not ready: {}", std::fs::read_to_string(dir.join("apiserver.log")).unwrap_or_default());
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// The status code and body of a GET with `token`.
+    fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let mut command = Command::new("curl");
+        command.args(["-s", "--cacert", &self.ca, "-w", "\n%{http_code}", &format!("{}{path}", self.url)]);
+        if let Some(token) = token {
+            command.args(["-H", &format!("Authorization: Bearer {token}")]);
+        }
+        let output = String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned();
+        let (body, code) = output.rsplit_once('\n').unwrap_or_default();
+        (code.parse().unwrap_or(0), body.to_string())
+    }
+
+    fn kubectl(&self, dir: &Path, args: &[&str]) -> Output {
+        let config = dir.join("admin.kubeconfig");
+        let text = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority: {}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n    namespace: demo\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: admin-token\n",
+            self.url, self.ca
+        );
+        std::fs::write(&config, text).unwrap();
+        Command::new("kubectl").arg(format!("--kubeconfig={}", config.display())).args(args).output().unwrap()
+    }
+}
+
+fn out(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+fn ok(output: Output) -> String {
+    assert!(output.status.success(), "{}", out(&output));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn signing_key(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    path
+}
+
+#[test]
+fn service_account_tokens_authenticate_until_their_pod_or_account_is_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &signing_key(dir.path(), "sa.key"));
+    let kubectl = |args: &[&str]| server.kubectl(dir.path(), args);
+    ok(kubectl(&["create", "namespace", "demo"]));
+    ok(kubectl(&["create", "serviceaccount", "robot"]));
+    ok(kubectl(&["run", "web", "--image=busybox", "--overrides={\"spec\":{\"serviceAccountName\":\"robot\"}}"]));
+
+    // TokenRequest through kubectl (protobuf on the wire), bound to the pod and unbound.
+    let bound = ok(kubectl(&["create", "token", "robot", "--bound-object-kind=Pod", "--bound-object-name=web"]));
+    let unbound = ok(kubectl(&["create", "token", "robot", "--duration=20m"]));
+    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(bound.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    assert_eq!(claims["sub"], "system:serviceaccount:demo:robot");
+    assert_eq!(claims["aud"][0], "https://kubernetes.default.svc.cluster.local");
+    assert_eq!(claims["kubernetes.io"]["pod"]["name"], "web");
+    let short = kubectl(&["create", "token", "robot", "--duration=1m"]);
+    assert!(out(&short).contains("may not specify a duration less than 10 minutes"), "{}", out(&short));
+    let missing = kubectl(&["create", "token", "robot", "--bound-object-kind=Pod", "--bound-object-name=absent"]);
+    assert!(out(&missing).contains("pods \"absent\" not found"), "{}", out(&missing));
+
+    // The token is the ServiceAccount: forbidden until a RoleBinding allows it.
+    let (code, body) = server.get("/api/v1/namespaces/demo/pods", Some(&bound));
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("User \\\"system:serviceaccount:demo:robot\\\" cannot list resource \\\"pods\\\""), "{body}");
+    ok(kubectl(&["create", "rolebinding", "robot-view", "--clusterrole=view", "--serviceaccount=demo:robot"]));
+    assert_eq!(server.get("/api/v1/namespaces/demo/pods", Some(&bound)).0, 200);
+    assert_eq!(server.get("/api/v1/namespaces/demo/pods", Some(&unbound)).0, 200);
+
+    // Forgeries: `alg: none`, the claims altered, another key's signature.
+    let parts: Vec<&str> = bound.split('.').collect();
+    let none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+    let mut altered_claims = claims.clone();
+    altered_claims["kubernetes.io"]["serviceaccount"]["name"] = "default".into();
+    let altered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(altered_claims.to_string()), parts[2]);
+    for forged in [none, altered, format!("{}.{}.{}", parts[0], parts[1], URL_SAFE_NO_PAD.encode([7u8; 64]))] {
+        let (code, body) = server.get("/api/v1/namespaces/demo/pods", Some(&forged));
+        assert_eq!(code, 401, "{forged}: {body}");
+        assert!(body.contains("\"reason\":\"Unauthorized\""), "{body}");
+    }
+
+    // A token dies with its pod; an unbound one with its ServiceAccount.
+    ok(kubectl(&["delete", "pod", "web", "--grace-period=0", "--force"]));
+    let gone = || server.get("/api/v1/namespaces/demo/pods", Some(&bound)).0 == 401;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !gone() {
+        assert!(std::time::Instant::now() < deadline, "the pod-bound token still works after the pod is gone");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(server.get("/api/v1/namespaces/demo/pods", Some(&unbound)).0, 200);
+    ok(kubectl(&["delete", "serviceaccount", "robot"]));
+    // Recreated under the same name, it is another account: the old token stays dead.
+    ok(kubectl(&["create", "serviceaccount", "robot"]));
+    assert_eq!(server.get("/api/v1/namespaces/demo/pods", Some(&unbound)).0, 401);
+}
+
+#[test]
+fn tokens_of_another_cluster_are_refused_and_the_kubernetes_service_points_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &signing_key(dir.path(), "sa.key"));
+    let kubectl = |args: &[&str]| server.kubectl(dir.path(), args);
+    ok(kubectl(&["create", "namespace", "demo"]));
+    ok(kubectl(&["create", "serviceaccount", "robot"]));
+    let token = ok(kubectl(&["create", "token", "robot"]));
+
+    // (The advertised address is TEST-NET-1: Endpoints may not be loopback, and nothing dials it.)
+    // The same account in a cluster with another key: its token means nothing here.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = Server::start(other_dir.path(), &signing_key(other_dir.path(), "sa.key"));
+    ok(other.kubectl(other_dir.path(), &["create", "namespace", "demo"]));
+    ok(other.kubectl(other_dir.path(), &["create", "serviceaccount", "robot"]));
+    assert_eq!(other.get("/api/v1/namespaces/demo/pods", Some(&token)).0, 401);
+    assert_eq!(server.get("/api/v1/namespaces/demo/serviceaccounts", Some(&token)).0, 403, "known here, and not allowed");
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let service = out(&kubectl(&["get", "service", "kubernetes", "-n", "default", "-o", "jsonpath={.spec.clusterIP} {.spec.ports[0].port} {.spec.ports[0].targetPort}"]));
+        let endpoints = out(&kubectl(&["get", "endpoints", "kubernetes", "-n", "default", "-o", "jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}"]));
+        if service == format!("10.96.0.1 443 {}", server.port) && endpoints == format!("192.0.2.10:{}", server.port) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "service {service:?}, endpoints {endpoints:?}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Deleted, it comes back.
+    ok(kubectl(&["delete", "endpoints", "kubernetes", "-n", "default"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !kubectl(&["get", "endpoints", "kubernetes", "-n", "default"]).status.success() {
+        assert!(std::time::Instant::now() < deadline, "the kubernetes Endpoints did not come back");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

@@ -125,3 +125,12 @@ mod tests {
         assert!(parse_resource_version("-1").is_err());
     }
 }
+
+/// A name for `generateName`: the prefix and five characters from Kubernetes' alphabet.
+pub fn generate_name(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let entropy = uuid::Uuid::new_v4();
+    let suffix: String =
+        entropy.as_bytes().iter().take(5).map(|byte| ALPHABET[*byte as usize % ALPHABET.len()] as char).collect();
+    format!("{prefix}{suffix}")
+}

@@ -139,6 +139,7 @@ pub enum ServeError {
 /// Opens the store, serves until SIGINT/SIGTERM, then returns.
 pub async fn run(config: Config) -> Result<(), ServeError> {
     crate::admission::set_default_tolerations(config.default_not_ready_toleration_seconds, config.default_unreachable_toleration_seconds);
+    crate::admission::set_mount_service_account_tokens(config.service_account_signing_key_file.is_some());
     let store: Arc<dyn Store> = match config.storage {
         StorageKind::Embedded => {
             tokio::fs::create_dir_all(&config.data_dir)

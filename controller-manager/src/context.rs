@@ -22,6 +22,8 @@ pub struct Settings {
     pub cluster_cidr: String,
     pub node_cidr_mask_size: u8,
     pub concurrent_syncs: u16,
+    /// The cluster CA to publish in every namespace, when given.
+    pub root_ca: Option<String>,
 }
 
 pub struct Context {

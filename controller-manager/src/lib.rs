@@ -39,7 +39,7 @@ pub struct Config {
     pub leader_elect_resource_name: String,
     /// Which controllers run: `*` for all, names to add, `-name` to leave one out
     /// (deployment, replicaset, endpoints, namespace, garbagecollector, nodelifecycle, nodeipam,
-    /// serviceaccount).
+    /// serviceaccount, which also publishes `kube-root-ca.crt`).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
     /// How long a node's Lease may go unrenewed before the node is marked `Ready=Unknown`.
@@ -58,6 +58,10 @@ pub struct Config {
     /// How many objects each controller reconciles at once.
     #[arg(long, default_value_t = 16)]
     pub concurrent_syncs: u16,
+    /// The cluster CA (PEM) published as the ConfigMap `kube-root-ca.crt` in every namespace, for
+    /// pods' service account volumes.
+    #[arg(long)]
+    pub root_ca_file: Option<PathBuf>,
     /// Where `/metrics` and `/healthz` are served.
     #[arg(long, default_value = "127.0.0.1:10257")]
     pub metrics_bind_address: SocketAddr,
@@ -97,6 +101,10 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
             return Err(ControllerManagerError::Config(format!("unknown controller {name:?}; known: {}", CONTROLLERS.join(", "))));
         }
     }
+    let root_ca = match &config.root_ca_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|err| ControllerManagerError::Config(format!("--root-ca-file {}: {err}", path.display())))?),
+        None => None,
+    };
     let client = common::client::from_kubeconfig(config.kubeconfig.as_deref()).await?;
     let lease = config.leader_election.lease(&config.leader_elect_resource_name).map_err(ControllerManagerError::Config)?;
     let metrics = Arc::new(metrics::Metrics::default());
@@ -109,6 +117,7 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
         cluster_cidr: config.cluster_cidr.clone(),
         node_cidr_mask_size: config.node_cidr_mask_size,
         concurrent_syncs: config.concurrent_syncs.max(1),
+        root_ca,
     };
     let work = {
         let (client, config, identity) = (client.clone(), config.clone(), lease.identity.clone());

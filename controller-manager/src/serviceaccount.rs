@@ -1,11 +1,13 @@
 //! The ServiceAccounts controller: every namespace that is not being deleted has a
 //! ServiceAccount named `default` (the one pods run as unless they name another), made again
-//! when it is deleted.
+//! when it is deleted. With a root CA it is also kube-controller-manager's root CA publisher:
+//! every namespace has the ConfigMap `kube-root-ca.crt` holding it as `ca.crt`, which pods'
+//! service account volumes project.
 
 use std::sync::Arc;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, PostParams};
 use kube::runtime::controller::Action;
@@ -37,12 +39,54 @@ async fn reconcile(namespace: Arc<Namespace>, context: Arc<Context>) -> Result<A
     if namespace.meta().deletion_timestamp.is_some() {
         return Ok(Action::await_change());
     }
-    let existing = ObjectRef::<ServiceAccount>::new(DEFAULT).within(&name);
+    if let Some(ca) = &context.settings.root_ca {
+        publish_root_ca(&context.client, &name, ca).await?;
+    }
+    let next = if context.settings.root_ca.is_some() {
+        // ConfigMaps are not watched here (there may be many): a deleted or edited
+        // `kube-root-ca.crt` is put back at the next look.
+        Action::requeue(ROOT_CA_RECHECK)
+    } else {
+        Action::await_change()
+    };
+    default_account(&name, &context).await?;
+    Ok(next)
+}
+
+const ROOT_CA: &str = "kube-root-ca.crt";
+const ROOT_CA_RECHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn publish_root_ca(client: &kube::Client, namespace: &str, ca: &str) -> Result<(), ReconcileError> {
+    let api = Api::<ConfigMap>::namespaced(client.clone(), namespace);
+    let data = std::collections::BTreeMap::from([("ca.crt".to_string(), ca.to_string())]);
+    let result = match api.get_opt(ROOT_CA).await? {
+        Some(existing) if existing.data.as_ref() == Some(&data) => return Ok(()),
+        Some(mut existing) => {
+            existing.data = Some(data);
+            api.replace(ROOT_CA, &PostParams::default(), &existing).await.map(drop)
+        }
+        None => {
+            let map = ConfigMap { metadata: ObjectMeta { name: Some(ROOT_CA.into()), ..ObjectMeta::default() }, data: Some(data), ..ConfigMap::default() };
+            api.create(&PostParams::default(), &map).await.map(drop)
+        }
+    };
+    match result {
+        Ok(()) => {
+            tracing::info!(namespace, "published the root CA");
+            Ok(())
+        }
+        Err(err) if answered(&err, &[409, 403, 404]) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn default_account(name: &str, context: &Context) -> Result<Action, ReconcileError> {
+    let existing = ObjectRef::<ServiceAccount>::new(DEFAULT).within(name);
     if context.service_accounts.store().get(&existing).is_some_and(|account| account.meta().deletion_timestamp.is_none()) {
         return Ok(Action::await_change());
     }
     let account = ServiceAccount { metadata: ObjectMeta { name: Some(DEFAULT.into()), ..ObjectMeta::default() }, ..ServiceAccount::default() };
-    match Api::<ServiceAccount>::namespaced(context.client.clone(), &name).create(&PostParams::default(), &account).await {
+    match Api::<ServiceAccount>::namespaced(context.client.clone(), name).create(&PostParams::default(), &account).await {
         Ok(_) => {
             tracing::info!(namespace = %name, "created the default ServiceAccount");
             Ok(Action::await_change())

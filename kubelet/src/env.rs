@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar, ObjectFieldSelector, Pod, ResourceFieldSelector, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Container, EnvVar, ObjectFieldSelector, Pod, ResourceFieldSelector, Secret, Service};
 use kube::api::Api;
 
 /// Why a container cannot be configured (the pod shows `CreateContainerConfigError`).
@@ -17,10 +17,17 @@ pub enum ConfigError {
     Read { kind: &'static str, name: String, source: kube::Error },
     #[error("{0}")]
     Unsupported(String),
+    #[error("cannot get a token for service account \"{service_account}\": {source}")]
+    Token { service_account: String, source: kube::Error },
+    #[error("services have not yet been read at least once, cannot construct envvars: {0}")]
+    Services(kube::Error),
 }
 
-/// The ConfigMaps and Secrets of the pod's namespace, each fetched at most once per sync.
-pub struct Sources {
+/// The ConfigMaps and Secrets of the pod's namespace, each fetched at most once per sync, and
+/// the pod's service account tokens.
+pub struct Sources<'a> {
+    client: &'a kube::Client,
+    tokens: &'a crate::tokens::Tokens,
     config_maps: Api<ConfigMap>,
     secrets: Api<Secret>,
     namespace: String,
@@ -50,9 +57,11 @@ impl SourceKind {
     }
 }
 
-impl Sources {
-    pub fn new(client: &kube::Client, namespace: &str) -> Self {
+impl<'a> Sources<'a> {
+    pub fn new(client: &'a kube::Client, tokens: &'a crate::tokens::Tokens, namespace: &str) -> Self {
         Self {
+            client,
+            tokens,
             config_maps: Api::namespaced(client.clone(), namespace),
             secrets: Api::namespaced(client.clone(), namespace),
             namespace: namespace.to_string(),
@@ -99,6 +108,30 @@ impl Sources {
         }
     }
 
+    /// A token of the pod's ServiceAccount, bound to the pod.
+    pub async fn token(&self, pod: &Pod, audience: Option<&str>, seconds: i64) -> Result<String, ConfigError> {
+        self.tokens.get(self.client, pod, audience, seconds).await.map_err(|source| ConfigError::Token {
+            service_account: pod.spec.as_ref().and_then(|spec| spec.service_account_name.clone()).unwrap_or_else(|| "default".into()),
+            source,
+        })
+    }
+
+    /// The Service environment variables (`<NAME>_SERVICE_HOST`, `<NAME>_PORT_...`) of the
+    /// pod's namespace (unless `enableServiceLinks` is false) and always of the `kubernetes`
+    /// Service in `default`, as the kubelet sets them.
+    async fn service_env(&self, links: bool) -> Result<Vec<(String, String)>, ConfigError> {
+        let mut services = Vec::new();
+        if links {
+            let listed = Api::<Service>::namespaced(self.client.clone(), &self.namespace).list(&Default::default()).await.map_err(ConfigError::Services)?;
+            services.extend(listed.items);
+        }
+        if self.namespace != "default" || !links {
+            let master = Api::<Service>::namespaced(self.client.clone(), "default").get_opt("kubernetes").await.map_err(ConfigError::Services)?;
+            services.extend(master);
+        }
+        Ok(services.iter().flat_map(service_variables).collect())
+    }
+
     async fn key(&mut self, kind: SourceKind, name: &str, key: &str, optional: bool) -> Result<Option<String>, ConfigError> {
         let Some(data) = self.required(kind, name, optional).await? else { return Ok(None) };
         match data.get(key) {
@@ -119,8 +152,11 @@ pub struct Host<'a> {
 
 /// The container's environment in the kubelet's order: `envFrom` sources, then `env`, each value
 /// expanded against what is defined before it.
-pub async fn container_env(sources: &mut Sources, pod: &Pod, container: &Container, host: &Host<'_>) -> Result<Vec<(String, String)>, ConfigError> {
-    let mut env: Vec<(String, String)> = Vec::new();
+pub async fn container_env(sources: &mut Sources<'_>, pod: &Pod, container: &Container, host: &Host<'_>) -> Result<Vec<(String, String)>, ConfigError> {
+    let links = pod.spec.as_ref().and_then(|spec| spec.enable_service_links).unwrap_or(true);
+    // The Services' variables come first, so that the container's own override them and
+    // `$(VAR)` can name them.
+    let mut env: Vec<(String, String)> = sources.service_env(links).await?;
     let set = |env: &mut Vec<(String, String)>, name: String, value: String| match env.iter_mut().find(|(existing, _)| *existing == name) {
         Some(entry) => entry.1 = value,
         None => env.push((name, value)),
@@ -149,7 +185,7 @@ pub async fn container_env(sources: &mut Sources, pod: &Pod, container: &Contain
     Ok(env)
 }
 
-async fn env_value(sources: &mut Sources, pod: &Pod, container: &Container, host: &Host<'_>, variable: &EnvVar, defined: &[(String, String)]) -> Result<Option<String>, ConfigError> {
+async fn env_value(sources: &mut Sources<'_>, pod: &Pod, container: &Container, host: &Host<'_>, variable: &EnvVar, defined: &[(String, String)]) -> Result<Option<String>, ConfigError> {
     let Some(from) = &variable.value_from else {
         return Ok(Some(expand(variable.value.as_deref().unwrap_or_default(), defined)));
     };
@@ -166,6 +202,32 @@ async fn env_value(sources: &mut Sources, pod: &Pod, container: &Container, host
         return resource_value(pod, Some(container), host, selector).map(Some);
     }
     Ok(None)
+}
+
+/// One Service's variables, as Docker links named them: only Services with a cluster IP.
+fn service_variables(service: &Service) -> Vec<(String, String)> {
+    let Some(spec) = &service.spec else { return Vec::new() };
+    let Some(ip) = spec.cluster_ip.as_deref().filter(|ip| !ip.is_empty() && *ip != "None") else { return Vec::new() };
+    let name = service.metadata.name.as_deref().unwrap_or_default().to_uppercase().replace('-', "_");
+    let ports = spec.ports.as_deref().unwrap_or_default();
+    let Some(first) = ports.first() else { return Vec::new() };
+    let mut env = vec![(format!("{name}_SERVICE_HOST"), ip.to_string()), (format!("{name}_SERVICE_PORT"), first.port.to_string())];
+    for port in ports {
+        if let Some(port_name) = port.name.as_deref().filter(|port_name| !port_name.is_empty()) {
+            env.push((format!("{name}_SERVICE_PORT_{}", port_name.to_uppercase().replace('-', "_")), port.port.to_string()));
+        }
+    }
+    let protocol = |port: &k8s_openapi::api::core::v1::ServicePort| port.protocol.clone().unwrap_or_else(|| "TCP".into());
+    env.push((format!("{name}_PORT"), format!("{}://{ip}:{}", protocol(first).to_lowercase(), first.port)));
+    for port in ports {
+        let (protocol, number) = (protocol(port), port.port);
+        let prefix = format!("{name}_PORT_{number}_{}", protocol.to_uppercase());
+        env.push((prefix.clone(), format!("{}://{ip}:{number}", protocol.to_lowercase())));
+        env.push((format!("{prefix}_PROTO"), protocol.to_lowercase()));
+        env.push((format!("{prefix}_PORT"), number.to_string()));
+        env.push((format!("{prefix}_ADDR"), ip.to_string()));
+    }
+    env
 }
 
 /// Kubernetes' `$(VAR)` expansion: defined names are replaced, undefined ones stay as written,

@@ -21,6 +21,7 @@ mod spec;
 mod stats;
 mod status;
 mod stream;
+mod tokens;
 mod volumes;
 mod worker;
 
@@ -130,6 +131,8 @@ pub(crate) struct Kubelet {
     pub streams: common::upgrade::Gauge,
     /// Resource usage samples for `/stats/summary`.
     pub stats: stats::Stats,
+    /// Service account tokens of projected volumes.
+    pub tokens: tokens::Tokens,
 }
 
 pub async fn run(config: Config) -> Result<(), KubeletError> {
@@ -164,7 +167,7 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     let listen = SocketAddr::new(config.address, config.port);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|err| KubeletError::Listen(listen, err))?;
     let recorder = common::events::Recorder::new(client.clone(), "kubelet", &node_name);
-    let kubelet = Arc::new(Kubelet { client, runtime, node_name, node_ip, config, recorder, streams: common::upgrade::Gauge::default(), stats: stats::Stats::default() });
+    let kubelet = Arc::new(Kubelet { client, runtime, node_name, node_ip, config, recorder, streams: common::upgrade::Gauge::default(), stats: stats::Stats::default(), tokens: tokens::Tokens::default() });
     let runtime_info = format!("{}://{}", version.runtime_name, version.runtime_version);
     tokio::spawn(stats::run(kubelet.clone()));
     if kubelet.config.pod_routes {

@@ -31,7 +31,7 @@ pub fn pod_dir(root: &Path, uid: &str) -> PathBuf {
 }
 
 /// Makes every volume of the pod ready on the node (and brings written ones up to date).
-pub async fn prepare(root: &Path, pod: &Pod, sources: &mut Sources, host: &Host<'_>) -> Result<HashMap<String, Prepared>, VolumeError> {
+pub async fn prepare(root: &Path, pod: &Pod, sources: &mut Sources<'_>, host: &Host<'_>) -> Result<HashMap<String, Prepared>, VolumeError> {
     let uid = pod.metadata.uid.as_deref().unwrap_or_default();
     let base = pod_dir(root, uid).join("volumes");
     let mut prepared = HashMap::new();
@@ -90,8 +90,15 @@ pub async fn prepare(root: &Path, pod: &Pod, sources: &mut Sources, host: &Host<
                 if let Some(api) = &projection.downward_api {
                     files.extend(downward(pod, host, api.items.as_deref().unwrap_or_default(), source.default_mode).map_err(from_source)?);
                 }
-                if projection.service_account_token.is_some() || projection.cluster_trust_bundle.is_some() {
-                    return Err(set_up("service account tokens and trust bundles are not served yet".into()));
+                if let Some(token) = &projection.service_account_token {
+                    let path = safe_relative(&token.path).ok_or_else(|| set_up(format!("invalid token path {:?}", token.path)))?;
+                    let seconds = token.expiration_seconds.unwrap_or(3600);
+                    let value = sources.token(pod, token.audience.as_deref().filter(|audience| !audience.is_empty()), seconds).await.map_err(from_source)?;
+                    // Only the pod's user may read its token.
+                    files.insert(path, (value.into_bytes(), source.default_mode.map_or(0o600, |mode| mode as u32 & 0o600)));
+                }
+                if projection.cluster_trust_bundle.is_some() {
+                    return Err(set_up("cluster trust bundles are not served yet".into()));
                 }
             }
             write_atomically(&dir, &files).map_err(|err| set_up(err.to_string()))?;

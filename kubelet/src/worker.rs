@@ -286,7 +286,9 @@ impl Worker {
             cpus: crate::node::cpus(),
             memory_bytes: crate::node::memory_bytes(),
         };
-        let mut sources = Sources::new(&self.kubelet.client, pod.metadata.namespace.as_deref().unwrap_or("default"));
+        // Its own handle: the sources borrow from it while the worker changes itself.
+        let kubelet = self.kubelet.clone();
+        let mut sources = Sources::new(&kubelet.client, &kubelet.tokens, pod.metadata.namespace.as_deref().unwrap_or("default"));
         let volumes = match crate::volumes::prepare(&self.kubelet.config.root_dir, pod, &mut sources, &host).await {
             Ok(volumes) => volumes,
             Err(err) => {
@@ -385,7 +387,7 @@ impl Worker {
     }
 
     /// A container that exited (or never started) and is to run again, after its back-off.
-    async fn restart(&mut self, context: &mut StartContext<'_>, container: &Container, init: bool, instance: &Instance, snapshot: &Snapshot) -> Option<Duration> {
+    async fn restart(&mut self, context: &mut StartContext<'_, '_>, container: &Container, init: bool, instance: &Instance, snapshot: &Snapshot) -> Option<Duration> {
         let ran_for = Duration::from_nanos(u64::try_from((instance.status.finished_at - instance.status.started_at).max(0)).unwrap_or(0));
         if instance.status.started_at > 0 && ran_for >= BACKOFF_RESET {
             self.restarts.remove(&container.name);
@@ -414,7 +416,7 @@ impl Worker {
 
     /// Pulls the image, creates and starts the container; a failure is kept as the container's
     /// waiting reason. Returns when to try again after a failure.
-    async fn start(&mut self, context: &mut StartContext<'_>, container: &Container, init: bool, attempt: u32) -> Option<Duration> {
+    async fn start(&mut self, context: &mut StartContext<'_, '_>, container: &Container, init: bool, attempt: u32) -> Option<Duration> {
         match self.try_start(context, container, init, attempt).await {
             Ok(()) => {
                 self.waiting.remove(&container.name);
@@ -428,7 +430,7 @@ impl Worker {
         }
     }
 
-    async fn try_start(&mut self, context: &mut StartContext<'_>, container: &Container, init: bool, attempt: u32) -> Result<(), (&'static str, String, Duration)> {
+    async fn try_start(&mut self, context: &mut StartContext<'_, '_>, container: &Container, init: bool, attempt: u32) -> Result<(), (&'static str, String, Duration)> {
         let runtime = self.kubelet.runtime.clone();
         let image = container.image.clone().unwrap_or_default();
         let image_ref = self.ensure_image(&image, container.image_pull_policy.as_deref(), context.sandbox_config).await?;
@@ -699,11 +701,11 @@ impl Worker {
     }
 }
 
-struct StartContext<'a> {
+struct StartContext<'a, 's> {
     pod: &'a Pod,
     sandbox: &'a api::PodSandbox,
     sandbox_config: &'a api::PodSandboxConfig,
-    sources: &'a mut Sources,
+    sources: &'a mut Sources<'s>,
     host: &'a Host<'a>,
     volumes: &'a HashMap<String, crate::volumes::Prepared>,
     /// The pod's managed /etc/hosts, for pods on their own network.

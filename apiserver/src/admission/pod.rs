@@ -38,6 +38,7 @@ impl Kind for Pod {
     }
 
     fn prepare_for_create(&mut self) {
+        super::service_account::admit_pod(self);
         let spec = spec_of(self);
         let mut status =
             PodStatus { phase: Some("Pending".into()), qos_class: Some(qos_class(&spec).into()), ..Default::default() };
@@ -429,6 +430,8 @@ mod tests {
                 "volumes": [{"name": "config", "configMap": {"name": "app", "defaultMode": 420}}, {"name": "scratch", "emptyDir": {}}],
                 "restartPolicy": "Always", "dnsPolicy": "ClusterFirst", "terminationGracePeriodSeconds": 30,
                 "schedulerName": "default-scheduler", "securityContext": {}, "enableServiceLinks": true,
+                // The ServiceAccount admission plugin's (no token volume: no signing key here).
+                "serviceAccountName": "default", "serviceAccount": "default",
                 "tolerations": [
                     {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300},
                     {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
@@ -621,6 +624,8 @@ mod tests {
         // A PUT of the pod as first written (without the defaults) changes nothing.
         let mut bare = pod("web");
         bare["metadata"] = old["metadata"].clone();
+        // Set by admission at creation, which an update does not repeat: as a client reads it.
+        bare["spec"]["serviceAccountName"] = old["spec"]["serviceAccountName"].clone();
         admit_update(resource("pods"), bare, &old, FieldValidation::Strict).expect("admitted");
     }
 }

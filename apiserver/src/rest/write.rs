@@ -90,15 +90,6 @@ async fn check_namespace_open(api: &Api, target: &Target) -> Result<(), ApiError
     Ok(())
 }
 
-/// A name for `generateName`: the prefix and five characters from Kubernetes' alphabet.
-fn generate_name(prefix: &str) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let entropy = uuid::Uuid::new_v4();
-    let suffix: String =
-        entropy.as_bytes().iter().take(5).map(|byte| ALPHABET[*byte as usize % ALPHABET.len()] as char).collect();
-    format!("{prefix}{suffix}")
-}
-
 /// Serializes an object for storage: everything but its resourceVersion, which is the store's.
 fn to_stored(object: &Value) -> Result<Vec<u8>, ApiError> {
     let mut stored = object.clone();
@@ -137,7 +128,7 @@ pub async fn create(
     let generate = meta::string(&object, "generateName").filter(|prefix| !prefix.is_empty()).map(str::to_string);
     if meta::name(&object).is_none() {
         match &generate {
-            Some(prefix) => meta::set(&mut object, "name", json!(generate_name(prefix))),
+            Some(prefix) => meta::set(&mut object, "name", json!(meta::generate_name(prefix))),
             None => {
                 let causes = vec![Cause::required("metadata.name", "name or generateName is required")];
                 return Err(ApiError::invalid(resource, "", causes));
@@ -176,7 +167,7 @@ pub async fn create(
             Err(StoreError::AlreadyExists { .. }) if generate.is_some() && attempts < 8 => {
                 attempts += 1;
                 let prefix = generate.as_deref().unwrap_or_default();
-                meta::set(&mut object, "name", json!(generate_name(prefix)));
+                meta::set(&mut object, "name", json!(meta::generate_name(prefix)));
             }
             Err(err) => {
                 allocated.release(api).await;

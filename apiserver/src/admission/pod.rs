@@ -35,6 +35,7 @@ impl Kind for Pod {
         pod_spec::apply_pod_only_defaults(spec);
         // An admission plugin in Kubernetes, on create and update alike.
         add_default_tolerations(spec);
+        super::service_account::mirror_deprecated_name(spec);
     }
 
     fn prepare_for_create(&mut self) {

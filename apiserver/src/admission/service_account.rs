@@ -28,6 +28,15 @@ pub fn set_mount_tokens(mount: bool) {
     let _ = MOUNT_TOKENS.set(mount);
 }
 
+/// The deprecated `serviceAccount` mirrors `serviceAccountName`, as Kubernetes' conversion of
+/// every pod keeps them.
+pub(crate) fn mirror_deprecated_name(spec: &mut k8s_openapi::api::core::v1::PodSpec) {
+    if spec.service_account_name.as_deref().unwrap_or_default().is_empty() {
+        spec.service_account_name = spec.service_account.clone().filter(|name| !name.is_empty());
+    }
+    spec.service_account = spec.service_account_name.clone();
+}
+
 /// Where every container finds its token, `ca.crt` and `namespace`, as client libraries expect.
 pub const MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -37,9 +46,9 @@ pub const MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 pub(crate) fn admit_pod(pod: &mut Pod) {
     let spec = pod.spec.get_or_insert_with(Default::default);
     if spec.service_account_name.as_deref().unwrap_or_default().is_empty() {
-        spec.service_account_name = Some(spec.service_account.clone().filter(|name| !name.is_empty()).unwrap_or_else(|| "default".into()));
+        spec.service_account_name = Some("default".into());
+        spec.service_account = spec.service_account_name.clone();
     }
-    spec.service_account = spec.service_account_name.clone();
     if !MOUNT_TOKENS.get().copied().unwrap_or(false) || spec.automount_service_account_token == Some(false) {
         return;
     }

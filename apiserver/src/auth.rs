@@ -130,8 +130,10 @@ impl Authenticator {
         let Some((leaf, intermediates)) = presented.0.split_first() else { return Ok(None) };
         verifier.verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now()).map_err(|err| tracing::debug!(error = %err, "client certificate refused"))?;
         let (name, mut groups) = subject(leaf).ok_or(())?;
+        // A certificate naming no one is no credential at all, as Kubernetes reads it: the
+        // request goes on as anonymous.
         if name.is_empty() {
-            return Err(());
+            return Ok(None);
         }
         groups.push("system:authenticated".into());
         Ok(Some(User { name, uid: String::new(), groups }))
@@ -179,8 +181,8 @@ fn subject(der: &[u8]) -> Option<(String, Vec<String>)> {
             let (_, attribute, after) = element(attributes)?;
             attributes = after;
             let (0x06, oid, value) = element(attribute)? else { return None };
-            let (_, text, _) = element(value)?;
-            let text = String::from_utf8_lossy(text).into_owned();
+            let (string_type, text, _) = element(value)?;
+            let text = directory_string(string_type, text)?;
             match oid {
                 [0x55, 0x04, 0x03] => common_name = text,
                 [0x55, 0x04, 0x0a] => organizations.push(text),
@@ -189,6 +191,21 @@ fn subject(der: &[u8]) -> Option<(String, Vec<String>)> {
         }
     }
     Some((common_name, organizations))
+}
+
+/// An X.509 DirectoryString as Go decodes it: UTF8String must be UTF-8, BMPString is UTF-16,
+/// the others (Printable, IA5, Teletex) are read as single bytes.
+fn directory_string(string_type: u8, bytes: &[u8]) -> Option<String> {
+    const UTF8_STRING: u8 = 0x0c;
+    const BMP_STRING: u8 = 0x1e;
+    match string_type {
+        UTF8_STRING => String::from_utf8(bytes.to_vec()).ok(),
+        BMP_STRING => {
+            let units: Vec<u16> = bytes.chunks(2).map(|pair| if let [high, low] = pair { Some(u16::from_be_bytes([*high, *low])) } else { None }).collect::<Option<_>>()?;
+            String::from_utf16(&units).ok()
+        }
+        _ => Some(bytes.iter().map(|byte| char::from(*byte)).collect()),
+    }
 }
 
 /// Splits one CSV line, with double-quoted fields (which may hold commas).

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::DigitallySignedStruct;
@@ -138,9 +137,12 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, config: Arc<r
                 }
                 request
             });
-            let mut builder = Builder::new(TokioExecutor::new());
-            builder.http1().timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
-            if let Err(err) = builder.serve_connection_with_upgrades(TokioIo::new(tls), TowerToHyperService::new(service)).await {
+            // HTTP/1.1 only (ALPN offers nothing else): hyper-util's auto builder would first
+            // read a preface to choose a protocol, with no deadline, so a client silent after
+            // the handshake would hold its connection for ever.
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+            if let Err(err) = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service)).with_upgrades().await {
                 tracing::debug!(%peer, error = %err, "connection ended");
             }
         });

@@ -12,6 +12,7 @@ mod discovery;
 mod errors;
 mod meta;
 mod metrics;
+mod node_authorizer;
 mod openapi;
 mod protobuf;
 mod rbac;

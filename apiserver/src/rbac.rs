@@ -1,10 +1,17 @@
-//! Authorization by RBAC (`--authorization-mode=RBAC`): a request is allowed when a
-//! ClusterRoleBinding, or a RoleBinding in its namespace, binds its user (or one of its groups)
-//! to a role with a rule that covers it. ClusterRoles with an aggregation rule hold the rules of
-//! the ClusterRoles their selectors pick. The default roles (`cluster-admin`, `admin`, `edit`,
-//! `view`, and those discovery needs) are created at start. Self and subject access reviews
+//! Authorization (`--authorization-mode`, a list as kube-apiserver takes it: `Node,RBAC`). Each
+//! mode in turn allows a request or has no opinion; a request none allows gets 403. RBAC allows
+//! a request when a ClusterRoleBinding, or a RoleBinding in its namespace, binds its user (or one
+//! of its groups) to a role with a rule that covers it. ClusterRoles with an aggregation rule
+//! hold the rules of the ClusterRoles their selectors pick. The Node mode is
+//! [`crate::node_authorizer`]. The default roles (`cluster-admin`, `admin`, `edit`, `view`, the
+//! components' and those discovery needs) are created at start. Self and subject access reviews
 //! answer `kubectl auth can-i`.
+//!
+//! RBAC objects cannot be used to escalate (`pkg/registry/rbac/*/policybased`): a Role or
+//! ClusterRole may only be written by someone who holds every rule it grants (or may `escalate`
+//! roles), a binding only by someone who holds every rule of its role (or may `bind` it).
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -14,8 +21,11 @@ use serde_json::{Value, json};
 
 use crate::auth::User;
 use crate::errors::ApiError;
-use crate::resources;
+use crate::meta;
+use crate::node_authorizer::{self, NodeAuthorizer};
+use crate::resources::{self, ResourceType};
 use crate::rest::{self, Api};
+use crate::server::AuthorizationMode;
 
 /// What a request asks to do, as Kubernetes' RequestInfo describes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -74,16 +84,17 @@ impl Attributes {
         Some(if self.subresource.is_empty() { resource.clone() } else { format!("{resource}/{}", self.subresource) })
     }
 
-    /// kube-apiserver's 403 message.
-    fn forbidden(&self, user: &User) -> ApiError {
+    /// kube-apiserver's 403 message, with the modes' reasons (the Node authorizer's) after it.
+    fn forbidden(&self, user: &User, reason: &str) -> ApiError {
+        let reason = if reason.is_empty() { String::new() } else { format!(": {reason}") };
         let Some(resource) = self.resource_path() else {
-            return ApiError::forbidden(format!("forbidden: User {:?} cannot {} path {:?}", user.name, self.verb, self.path));
+            return ApiError::forbidden(format!("forbidden: User {:?} cannot {} path {:?}{reason}", user.name, self.verb, self.path));
         };
         let plural = self.resource.clone().unwrap_or_default();
         let qualified = if self.group.is_empty() { plural } else { format!("{plural}.{}", self.group) };
         let subject = if self.name.is_empty() { qualified } else { format!("{qualified} {:?}", self.name) };
         let scope = if self.namespace.is_empty() { "at the cluster scope".to_string() } else { format!("in the namespace {:?}", self.namespace) };
-        ApiError::forbidden(format!("{subject} is forbidden: User {:?} cannot {} resource {resource:?} in API group {:?} {scope}", user.name, self.verb, self.group))
+        ApiError::forbidden(format!("{subject} is forbidden: User {:?} cannot {} resource {resource:?} in API group {:?} {scope}{reason}", user.name, self.verb, self.group))
     }
 }
 
@@ -102,7 +113,7 @@ fn strings(value: &Value) -> Vec<String> {
 }
 
 impl Rule {
-    fn parse(value: &Value) -> Self {
+    pub fn parse(value: &Value) -> Self {
         Self {
             verbs: strings(&value["verbs"]),
             api_groups: strings(&value["apiGroups"]),
@@ -140,9 +151,96 @@ impl Rule {
             None => self.non_resource_urls.iter().any(|url| url == "*" || *url == attributes.path || url.strip_suffix('*').is_some_and(|prefix| attributes.path.starts_with(prefix))),
         }
     }
+
+    /// The rule as rules of one verb and one group, resource and name (or one URL), as
+    /// Kubernetes' `breakdownRule` splits it before comparing.
+    fn atoms(&self) -> Vec<Rule> {
+        let mut atoms = Vec::new();
+        for group in &self.api_groups {
+            for resource in &self.resources {
+                for verb in &self.verbs {
+                    let atom = |names: Vec<String>| Rule { verbs: vec![verb.clone()], api_groups: vec![group.clone()], resources: vec![resource.clone()], resource_names: names, non_resource_urls: Vec::new() };
+                    if self.resource_names.is_empty() {
+                        atoms.push(atom(Vec::new()));
+                    } else {
+                        atoms.extend(self.resource_names.iter().map(|name| atom(vec![name.clone()])));
+                    }
+                }
+            }
+        }
+        for url in &self.non_resource_urls {
+            for verb in &self.verbs {
+                atoms.push(Rule { verbs: vec![verb.clone()], non_resource_urls: vec![url.clone()], ..Rule::default() });
+            }
+        }
+        atoms
+    }
+
+    /// Whether this rule grants all that `atom` (one of [`Rule::atoms`]) does, as `ruleCovers`
+    /// decides: `*` covers anything, `*/status` any status subresource, `/apis/*` any path
+    /// under it, and a rule without names every name.
+    fn covers(&self, atom: &Rule) -> bool {
+        let all = |owned: &[String], wanted: &[String]| owned.iter().any(|item| item == "*") || wanted.iter().all(|item| owned.contains(item));
+        let resources = self.resources.iter().any(|item| item == "*")
+            || atom.resources.iter().all(|wanted| {
+                self.resources.contains(wanted) || wanted.split_once('/').is_some_and(|(_, subresource)| self.resources.contains(&format!("*/{subresource}")))
+            });
+        let urls = atom.non_resource_urls.iter().all(|wanted| {
+            self.non_resource_urls.iter().any(|owned| owned == wanted || (owned.ends_with('*') && wanted.starts_with(owned.trim_end_matches('*'))))
+        });
+        let names = if atom.resource_names.is_empty() {
+            self.resource_names.is_empty()
+        } else {
+            self.resource_names.is_empty() || atom.resource_names.iter().all(|name| self.resource_names.contains(name))
+        };
+        all(&self.verbs, &atom.verbs) && all(&self.api_groups, &atom.api_groups) && resources && urls && names
+    }
+
+    /// The rule as escalation errors show it (`CompactString`: Go's `%q` of each list).
+    fn compact_string(&self) -> String {
+        let parts: Vec<String> = [
+            ("APIGroups", &self.api_groups),
+            ("Resources", &self.resources),
+            ("NonResourceURLs", &self.non_resource_urls),
+            ("ResourceNames", &self.resource_names),
+            ("Verbs", &self.verbs),
+        ]
+        .into_iter()
+        .filter(|(_, list)| !list.is_empty())
+        .map(|(field, list)| format!("{field}:{}", go_quoted(list)))
+        .collect();
+        format!("{{{}}}", parts.join(", "))
+    }
+}
+
+/// A list of strings as Go's `%q` prints it: `["a" "b"]`.
+fn go_quoted(list: &[String]) -> String {
+    let items: Vec<String> = list.iter().map(|item| format!("{item:?}")).collect();
+    format!("[{}]", items.join(" "))
+}
+
+/// The rules of `servant` that `owner` does not cover, compacted and worded as Kubernetes'
+/// escalation error lists them: one line per rule, sorted, rules of one group and resource that
+/// differ only by verb made one.
+fn uncovered(owner: &[Rule], servant: &[Rule]) -> Vec<String> {
+    let missing = servant.iter().flat_map(Rule::atoms).filter(|atom| !owner.iter().any(|rule| rule.covers(atom)));
+    let mut compacted: Vec<Rule> = Vec::new();
+    let mut simple: Vec<Rule> = Vec::new();
+    for atom in missing {
+        if !atom.resource_names.is_empty() || !atom.non_resource_urls.is_empty() {
+            compacted.push(atom);
+        } else if let Some(same) = simple.iter_mut().find(|rule| rule.api_groups == atom.api_groups && rule.resources == atom.resources) {
+            same.verbs.extend(atom.verbs);
+        } else {
+            simple.push(atom);
+        }
+    }
+    compacted.extend(simple);
+    compacted.iter().map(Rule::compact_string).collect::<BTreeSet<_>>().into_iter().collect()
 }
 
 /// The RBAC objects at one moment.
+#[derive(Clone)]
 struct Policy {
     cluster_roles: Vec<Value>,
     roles: Vec<Value>,
@@ -199,6 +297,16 @@ impl Policy {
         })
     }
 
+    /// The rules of a binding's role: a ClusterRole, or a Role in the binding's `namespace`;
+    /// None when there is no such role.
+    fn role_ref_rules(&self, kind: &str, name: &str, namespace: &str) -> Option<Vec<Rule>> {
+        if kind == "ClusterRole" {
+            return self.cluster_roles.iter().any(|role| role["metadata"]["name"] == name).then(|| self.cluster_role_rules(name));
+        }
+        let role = self.roles.iter().find(|role| role["metadata"]["namespace"] == namespace && role["metadata"]["name"] == name)?;
+        Some(role["rules"].as_array().into_iter().flatten().map(Rule::parse).collect())
+    }
+
     /// Every rule that applies to `user` in `namespace` (cluster-wide ones included).
     fn rules(&self, user: &User, namespace: &str) -> Vec<Rule> {
         let mut rules = Vec::new();
@@ -222,19 +330,46 @@ impl Policy {
     }
 }
 
-/// The RBAC authorizer. The objects are parsed again only when one of their caches has moved.
+/// What one mode, or the chain of them, says of a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    /// Not allowed by this mode; the reason (often empty) goes into the 403 message.
+    NoOpinion { reason: String },
+}
+
+impl Decision {
+    pub fn no_opinion(reason: impl Into<String>) -> Self {
+        Self::NoOpinion { reason: reason.into() }
+    }
+}
+
+/// The authorizer: the configured modes, asked in turn. The RBAC objects are parsed again only
+/// when one of their caches has moved.
 #[derive(Clone)]
 pub struct Authorizer {
     api: Arc<Api>,
+    modes: Arc<[AuthorizationMode]>,
     parsed: Arc<std::sync::Mutex<Option<Parsed>>>,
+    nodes: NodeAuthorizer,
 }
 
 /// A parsed policy and the cache revisions it was read at.
 type Parsed = (Vec<crate::storage::Revision>, Arc<Policy>);
 
 impl Authorizer {
-    pub fn new(api: Arc<Api>) -> Self {
-        Self { api, parsed: Arc::default() }
+    /// None when every request is allowed: no mode given, or AlwaysAllow among them (the other
+    /// modes only ever allow, so it would decide every request kube-apiserver's way too).
+    pub fn new(api: Arc<Api>, modes: &[AuthorizationMode]) -> Option<Self> {
+        if modes.is_empty() || modes.contains(&AuthorizationMode::AlwaysAllow) {
+            return None;
+        }
+        let nodes = NodeAuthorizer::new(api.clone());
+        Some(Self { api, modes: modes.into(), parsed: Arc::default(), nodes })
+    }
+
+    fn rbac(&self) -> bool {
+        self.modes.contains(&AuthorizationMode::Rbac)
     }
 
     async fn policy(&self) -> Arc<Policy> {
@@ -252,21 +387,179 @@ impl Authorizer {
         }
     }
 
-    pub async fn allowed(&self, user: &User, attributes: &Attributes) -> bool {
-        self.policy().await.rules(user, &attributes.namespace).iter().any(|rule| rule.allows(attributes))
+    /// Asks each mode in turn, as kube-apiserver's union authorizer: the first to allow
+    /// decides; the reasons of those that did not are kept for the 403.
+    pub async fn authorize(&self, user: &User, attributes: &Attributes) -> Decision {
+        let mut reasons = Vec::new();
+        for mode in self.modes.iter() {
+            let decision = match mode {
+                AuthorizationMode::AlwaysAllow => Decision::Allow,
+                AuthorizationMode::Node => self.nodes.authorize(user, attributes).await,
+                AuthorizationMode::Rbac => {
+                    if self.policy().await.rules(user, &attributes.namespace).iter().any(|rule| rule.allows(attributes)) { Decision::Allow } else { Decision::no_opinion("") }
+                }
+            };
+            match decision {
+                Decision::Allow => return Decision::Allow,
+                Decision::NoOpinion { reason } if !reason.is_empty() => reasons.push(reason),
+                Decision::NoOpinion { .. } => {}
+            }
+        }
+        Decision::no_opinion(reasons.join("\n"))
     }
 }
 
-/// Answers 403 for what the request's user may not do; reviews are answered here.
+/// Who the request being served comes from, for the checks made while its object is written
+/// (RBAC's escalation prevention, NodeRestriction), which Kubernetes makes with the user of the
+/// request's context. The authorization middleware sets it around the handler; it is absent for
+/// the server's own writes (the default objects) and when every request is allowed.
+#[derive(Clone)]
+pub struct Requester {
+    pub user: User,
+    /// The RBAC objects as the request was authorized against them.
+    policy: Arc<Policy>,
+    /// Whether RBAC is among the modes: of the modes, only it can grant `bind` and `escalate`
+    /// (the Node authorizer has no rule on RBAC objects).
+    rbac: bool,
+}
+
+tokio::task_local! {
+    static REQUESTER: Requester;
+}
+
+/// Runs `check` with the request's [`Requester`]; `None` when there is none.
+pub fn with_requester<T>(check: impl FnOnce(&Requester) -> T) -> Option<T> {
+    REQUESTER.try_with(check).ok()
+}
+
+/// `kind "name" is forbidden: why`, as Kubernetes' `NewForbidden` words it for an object.
+pub fn object_forbidden(resource: &ResourceType, name: &str, why: &str) -> ApiError {
+    let subject = if name.is_empty() { resource.qualified_plural() } else { format!("{} {name:?}", resource.qualified_plural()) };
+    let mut error = ApiError::forbidden(format!("{subject} is forbidden: {why}"));
+    error.details = json!({"name": name, "group": resource.group, "kind": resource.plural});
+    error
+}
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+impl Requester {
+    /// Whether the modes grant `attributes` (`bind`, `escalate`) to the requester.
+    fn authorized(&self, attributes: &Attributes) -> bool {
+        self.rbac && self.policy.rules(&self.user, &attributes.namespace).iter().any(|rule| rule.allows(attributes))
+    }
+
+    /// `ConfirmNoEscalation`: whether the requester holds every rule of `servant` in
+    /// `namespace` (cluster-wide only for ""), by RBAC; else why not, in Kubernetes' words.
+    fn holds(&self, namespace: &str, servant: &[Rule]) -> Result<(), String> {
+        let missing = uncovered(&self.policy.rules(&self.user, namespace), servant);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "user {:?} (groups={}) is attempting to grant RBAC permissions not currently held:\n{}",
+            self.user.name,
+            go_quoted(&self.user.groups),
+            missing.join("\n")
+        ))
+    }
+
+    /// Escalation prevention for a create (`old` None) or update of a Role, ClusterRole,
+    /// RoleBinding or ClusterRoleBinding, with `object` as it would be stored.
+    pub fn check_escalation(&self, resource: &ResourceType, object: &Value, old: Option<&Value>) -> Result<(), ApiError> {
+        if resource.group != RBAC_GROUP || self.user.groups.iter().any(|group| group == "system:masters") {
+            return Ok(());
+        }
+        // The garbage collector's writes (owners, finalizers) grant nothing.
+        if old.is_some_and(|old| only_garbage_collector_fields_differ(object, old)) {
+            return Ok(());
+        }
+        let name = meta::name(object).unwrap_or_default();
+        let namespace = if resource.namespaced { meta::namespace(object).unwrap_or_default() } else { "" };
+        let forbidden = |why: String| object_forbidden(resource, name, &why);
+        match resource.plural {
+            "roles" | "clusterroles" => {
+                // As RequestInfo has it: a create's path names no object, so `escalate` limited
+                // to names never covers one.
+                let escalate = Attributes {
+                    verb: "escalate".into(),
+                    resource: Some(resource.plural.into()),
+                    group: RBAC_GROUP.into(),
+                    namespace: namespace.into(),
+                    name: if old.is_some() { name.into() } else { String::new() },
+                    ..Attributes::default()
+                };
+                if self.authorized(&escalate) {
+                    return Ok(());
+                }
+                let rules: Vec<Rule> = object["rules"].as_array().into_iter().flatten().map(Rule::parse).collect();
+                self.holds(namespace, &rules).map_err(forbidden)?;
+                // An aggregation rule can gather anything (and keep it from being tightened).
+                let aggregates = |role: &Value| role["aggregationRule"]["clusterRoleSelectors"].as_array().is_some_and(|selectors| !selectors.is_empty());
+                if resource.plural == "clusterroles" && (aggregates(object) || old.is_some_and(aggregates)) {
+                    let everything = [
+                        Rule { verbs: vec!["*".into()], api_groups: vec!["*".into()], resources: vec!["*".into()], ..Rule::default() },
+                        Rule { verbs: vec!["*".into()], non_resource_urls: vec!["*".into()], ..Rule::default() },
+                    ];
+                    self.holds("", &everything).map_err(|_| forbidden("must have cluster-admin privileges to use the aggregationRule".into()))?;
+                }
+                Ok(())
+            }
+            "rolebindings" | "clusterrolebindings" => {
+                let role_ref = &object["roleRef"];
+                let (kind, role) = (role_ref["kind"].as_str().unwrap_or_default(), role_ref["name"].as_str().unwrap_or_default());
+                let role_resource = match kind {
+                    "ClusterRole" => "clusterroles",
+                    "Role" => "roles",
+                    other => return Err(ApiError::bad_request(format!("unsupported role reference kind: {other:?}"))),
+                };
+                // Checked in the binding's namespace, so that `bind` may be delegated per namespace.
+                let bind = Attributes {
+                    verb: "bind".into(),
+                    resource: Some(role_resource.into()),
+                    group: role_ref["apiGroup"].as_str().unwrap_or_default().into(),
+                    namespace: namespace.into(),
+                    name: role.into(),
+                    ..Attributes::default()
+                };
+                if self.authorized(&bind) {
+                    return Ok(());
+                }
+                let rules = self.policy.role_ref_rules(kind, role, namespace).ok_or_else(|| match resources::find(RBAC_GROUP, "v1", role_resource) {
+                    Some(role_resource) => ApiError::not_found(role_resource, role),
+                    None => ApiError::internal(format!("{role_resource} are not served")),
+                })?;
+                self.holds(namespace, &rules).map_err(forbidden)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `IsOnlyMutatingGCFields`: the objects are the same but for owner references and finalizers
+/// (and the resourceVersion, which a write carries or not).
+fn only_garbage_collector_fields_differ(object: &Value, old: &Value) -> bool {
+    let strip = |object: &Value| {
+        let mut object = object.clone();
+        for field in ["ownerReferences", "finalizers", "selfLink", "resourceVersion", "managedFields"] {
+            meta::remove(&mut object, field);
+        }
+        object
+    };
+    strip(object) == strip(old)
+}
+
+/// Answers 403 for what the request's user may not do; reviews are answered here. Allowed
+/// requests run with their [`Requester`].
 pub async fn middleware(State(authorizer): State<Option<Authorizer>>, request: Request, next: Next) -> Response {
     let Some(authorizer) = authorizer else { return next.run(request).await };
     let Some(user) = request.extensions().get::<User>().cloned() else { return next.run(request).await };
     let watch = request.uri().query().is_some_and(|query| query.split('&').any(|pair| pair == "watch=true" || pair == "watch=1"));
     let attributes = Attributes::of(request.method().as_str(), request.uri().path(), watch);
-    if !authorizer.allowed(&user, &attributes).await {
-        return attributes.forbidden(&user).into_response();
+    if let Decision::NoOpinion { reason } = authorizer.authorize(&user, &attributes).await {
+        return attributes.forbidden(&user, &reason).into_response();
     }
-    next.run(request).await
+    let requester = Requester { user, policy: authorizer.policy().await, rbac: authorizer.rbac() };
+    REQUESTER.scope(requester, next.run(request)).await
 }
 
 /// The review resources of `authorization.k8s.io/v1`, for discovery.
@@ -279,8 +572,8 @@ pub fn review_resources() -> Value {
     ]})
 }
 
-/// SelfSubjectAccessReview, SubjectAccessReview and SelfSubjectRulesReview. Without RBAC every
-/// request is allowed, and so is every review.
+/// SelfSubjectAccessReview, SubjectAccessReview and SelfSubjectRulesReview. Without an
+/// authorizer every request is allowed, and so is every review.
 pub async fn review_handler(State(authorizer): State<Option<Authorizer>>, axum::extract::Path(resource): axum::extract::Path<String>, request: Request) -> Response {
     let user = request.extensions().get::<User>().cloned().unwrap_or_else(User::unauthenticated_admin);
     review(authorizer.as_ref(), &user, &resource, request).await
@@ -313,11 +606,14 @@ async fn review(authorizer: Option<&Authorizer>, user: &User, resource: &str, re
             Some(authorizer) => authorizer.policy().await.rules(&subject, namespace),
             None => vec![Rule { verbs: vec!["*".into()], api_groups: vec!["*".into()], resources: vec!["*".into()], ..Rule::default() }, Rule { verbs: vec!["*".into()], non_resource_urls: vec!["*".into()], ..Rule::default() }],
         };
+        // The Node authorizer's grants depend on the node's pods and are not listed, as
+        // Kubernetes marks such a list incomplete.
+        let incomplete = authorizer.is_some_and(|authorizer| authorizer.modes.contains(&AuthorizationMode::Node)) && node_authorizer::node_identity(&subject).is_some();
         let (resource_rules, other): (Vec<&Rule>, Vec<&Rule>) = rules.iter().partition(|rule| rule.non_resource_urls.is_empty());
         review["status"] = json!({
             "resourceRules": resource_rules.iter().map(|rule| rule.to_json()).collect::<Vec<_>>(),
             "nonResourceRules": other.iter().map(|rule| json!({"verbs": rule.verbs, "nonResourceURLs": rule.non_resource_urls})).collect::<Vec<_>>(),
-            "incomplete": false,
+            "incomplete": incomplete,
         });
     } else {
         let attributes = match (spec.get("resourceAttributes"), spec.get("nonResourceAttributes")) {
@@ -334,11 +630,15 @@ async fn review(authorizer: Option<&Authorizer>, user: &User, resource: &str, re
             (None, Some(asked)) => Attributes { verb: asked["verb"].as_str().unwrap_or_default().to_string(), path: asked["path"].as_str().unwrap_or_default().to_string(), ..Attributes::default() },
             (None, None) => return ApiError::bad_request("exactly one of nonResourceAttributes or resourceAttributes must be specified").into_response(),
         };
-        let allowed = match authorizer {
-            Some(authorizer) => authorizer.allowed(&subject, &attributes).await,
-            None => true,
+        let decision = match authorizer {
+            Some(authorizer) => authorizer.authorize(&subject, &attributes).await,
+            None => Decision::Allow,
         };
-        review["status"] = if allowed { json!({"allowed": true, "reason": "RBAC: allowed"}) } else { json!({"allowed": false}) };
+        review["status"] = match decision {
+            Decision::Allow => json!({"allowed": true, "reason": "RBAC: allowed"}),
+            Decision::NoOpinion { reason } if reason.is_empty() => json!({"allowed": false}),
+            Decision::NoOpinion { reason } => json!({"allowed": false, "reason": reason}),
+        };
     }
     rest::json_response(axum::http::StatusCode::CREATED, &review)
 }
@@ -354,8 +654,9 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
                "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {format!("rbac.authorization.k8s.io/aggregate-to-{name}"): "true"}}]}, "rules": []})
     };
-    let binding = |name: &str, role: &str, groups: &[&str]| {
-        let subjects: Vec<Value> = groups.iter().map(|group| json!({"kind": "Group", "apiGroup": "rbac.authorization.k8s.io", "name": group})).collect();
+    // Subjects as (kind, name): `User` or `Group`.
+    let binding = |name: &str, role: &str, subjects: &[(&str, &str)]| {
+        let subjects: Vec<Value> = subjects.iter().map(|(kind, name)| json!({"kind": kind, "apiGroup": "rbac.authorization.k8s.io", "name": name})).collect();
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}, "subjects": subjects})
     };
@@ -363,6 +664,10 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
     let apps_read = ["deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status"];
     let core_write = ["pods", "pods/exec", "pods/attach", "pods/portforward", "configmaps", "endpoints", "secrets", "services", "serviceaccounts"];
     let apps_write = ["deployments", "deployments/scale", "replicasets", "replicasets/scale"];
+    let labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
+    // `eventsRule()`: what components that record events need.
+    let events = json!({"apiGroups": [""], "resources": ["events"], "verbs": ["create", "update", "patch"]});
+    let events_v1 = json!({"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "update", "patch"]});
     vec![
         ("clusterroles", role("cluster-admin", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]))),
@@ -386,10 +691,48 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
             {"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))),
         ("clusterroles", role("system:public-info-viewer", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
             {"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))),
-        ("clusterrolebindings", binding("cluster-admin", "cluster-admin", &["system:masters"])),
-        ("clusterrolebindings", binding("system:basic-user", "system:basic-user", &["system:authenticated"])),
-        ("clusterrolebindings", binding("system:discovery", "system:discovery", &["system:authenticated"])),
-        ("clusterrolebindings", binding("system:public-info-viewer", "system:public-info-viewer", &["system:authenticated", "system:unauthenticated"])),
+        ("clusterroles", role("system:node", labels.clone(), node_authorizer::node_rules())),
+        ("clusterroles", role("system:node-proxier", labels.clone(), json!([
+            {"apiGroups": [""], "resources": ["services", "endpoints"], "verbs": ["list", "watch"]},
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": read},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+            events.clone(), events_v1.clone()]))),
+        ("clusterroles", role("system:kube-scheduler", labels.clone(), json!([
+            events.clone(), events_v1.clone(),
+            // Leader election, in --leader-elect-resource-namespace (kube-system).
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["kube-scheduler"], "verbs": ["get", "update"]},
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": read},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
+            {"apiGroups": [""], "resources": ["pods/binding", "bindings"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch", "update"]},
+            // What selects pods, and namespaces for affinity's namespace selectors.
+            {"apiGroups": [""], "resources": ["services", "namespaces"], "verbs": read},
+            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": read},
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
+        // Broader than Kubernetes' role of the same name: kube-controller-manager runs each
+        // controller with a service account of its own, bound to a role for that controller,
+        // while this controller-manager runs them all as itself. The garbage collector and the
+        // namespace controller read, patch and delete objects of every kind (and the
+        // namespace controller finalizes namespaces), node lifecycle writes node status and
+        // taints and deletes pods, node IPAM patches nodes; the deployment, ReplicaSet,
+        // endpoints and service account controllers create what they own.
+        ("clusterroles", role("system:kube-controller-manager", labels.clone(), json!([
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "update", "patch", "delete", "deletecollection"]},
+            {"apiGroups": [""], "resources": ["pods", "endpoints", "serviceaccounts", "serviceaccounts/token"], "verbs": ["create"]},
+            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["create"]},
+            // Leader election, in --leader-elect-resource-namespace (kube-system).
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            events, events_v1,
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
+        ("clusterrolebindings", binding("cluster-admin", "cluster-admin", &[("Group", "system:masters")])),
+        ("clusterrolebindings", binding("system:basic-user", "system:basic-user", &[("Group", "system:authenticated")])),
+        ("clusterrolebindings", binding("system:discovery", "system:discovery", &[("Group", "system:authenticated")])),
+        ("clusterrolebindings", binding("system:public-info-viewer", "system:public-info-viewer", &[("Group", "system:authenticated"), ("Group", "system:unauthenticated")])),
+        // Kubernetes binds it to kube-proxy alone; here every kubelet runs a service proxy too.
+        ("clusterrolebindings", binding("system:node-proxier", "system:node-proxier", &[("User", "system:kube-proxy"), ("Group", node_authorizer::NODES_GROUP)])),
+        ("clusterrolebindings", binding("system:kube-scheduler", "system:kube-scheduler", &[("User", "system:kube-scheduler")])),
+        ("clusterrolebindings", binding("system:kube-controller-manager", "system:kube-controller-manager", &[("User", "system:kube-controller-manager")])),
     ]
 }
 
@@ -450,12 +793,163 @@ mod tests {
         assert!(can("GET", "/apis"), "discovery for every authenticated user");
         let admin = user("root", &["system:masters"]);
         assert!(policy.rules(&admin, "").iter().any(|rule| rule.allows(&Attributes::of("DELETE", "/api/v1/nodes/n1", false))));
-        let denied = Attributes::of("POST", "/api/v1/namespaces/demo/configmaps", false).forbidden(&jane);
+        let denied = Attributes::of("POST", "/api/v1/namespaces/demo/configmaps", false).forbidden(&jane, "");
         assert_eq!(denied.message, "configmaps is forbidden: User \"jane\" cannot create resource \"configmaps\" in API group \"\" in the namespace \"demo\"");
-        let secret = Attributes::of("GET", "/api/v1/namespaces/demo/secrets/s", false).forbidden(&jane);
+        let secret = Attributes::of("GET", "/api/v1/namespaces/demo/secrets/s", false).forbidden(&jane, "");
         assert_eq!(secret.message, "secrets \"s\" is forbidden: User \"jane\" cannot get resource \"secrets\" in API group \"\" in the namespace \"demo\"");
-        let nodes = Attributes::of("GET", "/api/v1/nodes", false).forbidden(&jane);
+        let nodes = Attributes::of("GET", "/api/v1/nodes", false).forbidden(&jane, "");
         assert_eq!(nodes.message, "nodes is forbidden: User \"jane\" cannot list resource \"nodes\" in API group \"\" at the cluster scope");
-        assert_eq!(Attributes::of("GET", "/metrics", false).forbidden(&jane).message, "forbidden: User \"jane\" cannot get path \"/metrics\"");
+        assert_eq!(Attributes::of("GET", "/metrics", false).forbidden(&jane, "").message, "forbidden: User \"jane\" cannot get path \"/metrics\"");
     }
+
+    fn rule(verbs: &[&str], groups: &[&str], resources: &[&str], names: &[&str]) -> Rule {
+        let list = |items: &[&str]| items.iter().map(|item| (*item).to_string()).collect();
+        Rule { verbs: list(verbs), api_groups: list(groups), resources: list(resources), resource_names: list(names), non_resource_urls: Vec::new() }
+    }
+
+    #[test]
+    fn rules_cover_as_kubernetes_compares_them() {
+        let owner = [rule(&["get", "list"], &[""], &["pods", "*/status"], &[]), rule(&["*"], &["apps"], &["deployments"], &["web"])];
+        let covered = |servant: Rule| uncovered(&owner, &[servant]).is_empty();
+        assert!(covered(rule(&["get"], &[""], &["pods", "pods/status", "nodes/status"], &[])));
+        assert!(covered(rule(&["get"], &[""], &["pods"], &["any"])), "no names covers every name");
+        assert!(!covered(rule(&["get"], &[""], &["pods/log"], &[])));
+        assert!(!covered(rule(&["watch"], &[""], &["pods"], &[])));
+        assert!(covered(rule(&["delete", "escalate"], &["apps"], &["deployments"], &["web"])));
+        assert!(!covered(rule(&["get"], &["apps"], &["deployments"], &[])), "names do not cover all of them");
+        let urls = [Rule { verbs: vec!["get".into()], non_resource_urls: vec!["/apis/*".into()], ..Rule::default() }];
+        assert!(uncovered(&urls, &[Rule { verbs: vec!["get".into()], non_resource_urls: vec!["/apis/apps".into()], ..Rule::default() }]).is_empty());
+        // What is missing is listed one line per group and resource, verbs merged, sorted.
+        let missing = uncovered(&owner, &[rule(&["get", "watch", "delete"], &["", "apps"], &["secrets", "pods"], &[]), rule(&["get"], &[""], &["configmaps"], &["a", "b"])]);
+        assert_eq!(missing, [
+            "{APIGroups:[\"\"], Resources:[\"configmaps\"], ResourceNames:[\"a\"], Verbs:[\"get\"]}",
+            "{APIGroups:[\"\"], Resources:[\"configmaps\"], ResourceNames:[\"b\"], Verbs:[\"get\"]}",
+            "{APIGroups:[\"\"], Resources:[\"pods\"], Verbs:[\"watch\" \"delete\"]}",
+            "{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\" \"watch\" \"delete\"]}",
+            "{APIGroups:[\"apps\"], Resources:[\"pods\"], Verbs:[\"get\" \"watch\" \"delete\"]}",
+            "{APIGroups:[\"apps\"], Resources:[\"secrets\"], Verbs:[\"get\" \"watch\" \"delete\"]}",
+        ]);
+    }
+
+    fn rbac(plural: &str) -> &'static ResourceType {
+        resources::find(RBAC_GROUP, "v1", plural).unwrap()
+    }
+
+    fn role_binding(namespace: &str, name: &str, kind: &str, role: &str) -> Value {
+        let mut binding = json!({"metadata": {"name": name}, "roleRef": {"apiGroup": RBAC_GROUP, "kind": kind, "name": role}, "subjects": [{"kind": "User", "name": "someone"}]});
+        if !namespace.is_empty() {
+            binding["metadata"]["namespace"] = json!(namespace);
+        }
+        binding
+    }
+
+    fn role(namespace: &str, name: &str, rules: Value) -> Value {
+        let mut role = json!({"metadata": {"name": name}, "rules": rules});
+        if !namespace.is_empty() {
+            role["metadata"]["namespace"] = json!(namespace);
+        }
+        role
+    }
+
+    #[test]
+    fn roles_and_bindings_grant_only_what_their_writer_holds() {
+        let mut policy = Policy { cluster_roles: Vec::new(), roles: Vec::new(), cluster_bindings: Vec::new(), bindings: Vec::new() };
+        for (kind, object) in defaults() {
+            match kind {
+                "clusterroles" => policy.cluster_roles.push(object),
+                _ => policy.cluster_bindings.push(object),
+            }
+        }
+        let jane_binding = |name: &str, kind: &str, role: &str| {
+            json!({"metadata": {"name": name, "namespace": "demo"}, "roleRef": {"kind": kind, "name": role}, "subjects": [{"kind": "User", "name": "jane"}]})
+        };
+        policy.bindings.push(jane_binding("jane-view", "ClusterRole", "view"));
+        policy.roles.push(role("demo", "binder", json!([{"apiGroups": [RBAC_GROUP], "resources": ["roles", "rolebindings"], "verbs": ["create", "update", "patch"]}])));
+        policy.bindings.push(jane_binding("jane-binder", "Role", "binder"));
+        let policy = Arc::new(policy);
+        let jane = Requester { user: user("jane", &["devs", "system:authenticated"]), policy: policy.clone(), rbac: true };
+        let held = "user \"jane\" (groups=[\"devs\" \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n";
+
+        assert!(jane.check_escalation(rbac("rolebindings"), &role_binding("demo", "b", "ClusterRole", "view"), None).is_ok());
+        let admin = jane.check_escalation(rbac("rolebindings"), &role_binding("demo", "b", "ClusterRole", "admin"), None).unwrap_err();
+        assert_eq!(admin.code, 403);
+        assert!(admin.message.starts_with(&format!("rolebindings.rbac.authorization.k8s.io \"b\" is forbidden: {held}")), "{}", admin.message);
+        assert!(admin.message.contains("\n{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"create\" \"delete\" \"deletecollection\" \"patch\" \"update\" \"get\" \"list\" \"watch\"]}"), "{}", admin.message);
+        assert!(jane.check_escalation(rbac("rolebindings"), &role_binding("demo", "b", "ClusterRole", "cluster-admin"), None).is_err());
+        let secrets = role("demo", "secret-reader", json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list"]}]));
+        assert_eq!(
+            jane.check_escalation(rbac("roles"), &secrets, None).unwrap_err().message,
+            format!("roles.rbac.authorization.k8s.io \"secret-reader\" is forbidden: {held}{{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\" \"list\"]}}")
+        );
+        let pods = role("demo", "pod-reader", json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]));
+        assert!(jane.check_escalation(rbac("roles"), &pods, None).is_ok());
+        // What jane holds in demo she does not hold cluster-wide, nor in other namespaces.
+        assert!(jane.check_escalation(rbac("clusterroles"), &role("", "pod-reader", json!([{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}])), None).is_err());
+        assert!(jane.check_escalation(rbac("clusterrolebindings"), &role_binding("", "b", "ClusterRole", "view"), None).is_err());
+        assert!(jane.check_escalation(rbac("rolebindings"), &role_binding("other", "b", "ClusterRole", "view"), None).is_err());
+        let missing = jane.check_escalation(rbac("rolebindings"), &role_binding("demo", "b", "Role", "nothing"), None).unwrap_err();
+        assert_eq!((missing.code, missing.message.as_str()), (404, "roles.rbac.authorization.k8s.io \"nothing\" not found"));
+        // An update is checked on the object as it would be stored, but for the garbage
+        // collector's fields.
+        let mut owned = secrets.clone();
+        owned["metadata"]["ownerReferences"] = json!([{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": "1"}]);
+        assert!(jane.check_escalation(rbac("roles"), &owned, Some(&secrets)).is_ok());
+        assert!(jane.check_escalation(rbac("roles"), &secrets, Some(&pods)).is_err());
+
+        // `bind` on one ClusterRole, `escalate` on Roles: delegated, as Kubernetes allows.
+        let mut delegated = (*policy).clone();
+        delegated.roles.push(role("demo", "delegate", json!([
+            {"apiGroups": [RBAC_GROUP], "resources": ["clusterroles"], "resourceNames": ["admin"], "verbs": ["bind"]},
+            {"apiGroups": [RBAC_GROUP], "resources": ["roles"], "verbs": ["escalate"]}])));
+        delegated.bindings.push(jane_binding("jane-delegate", "Role", "delegate"));
+        let jane = Requester { policy: Arc::new(delegated), ..jane };
+        assert!(jane.check_escalation(rbac("rolebindings"), &role_binding("demo", "b", "ClusterRole", "admin"), None).is_ok());
+        assert!(jane.check_escalation(rbac("rolebindings"), &role_binding("demo", "b", "ClusterRole", "cluster-admin"), None).is_err());
+        assert!(jane.check_escalation(rbac("roles"), &secrets, None).is_ok());
+        // Without RBAC among the modes, nothing grants bind or escalate.
+        let unbound = Requester { rbac: false, ..jane.clone() };
+        assert!(unbound.check_escalation(rbac("roles"), &secrets, None).is_err());
+
+        // An aggregation rule needs every right, whoever writes it; system:masters bypass.
+        let aggregating = json!({"metadata": {"name": "gather"}, "rules": [], "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {"x": "y"}}]}});
+        assert_eq!(
+            jane.check_escalation(rbac("clusterroles"), &aggregating, None).unwrap_err().message,
+            "clusterroles.rbac.authorization.k8s.io \"gather\" is forbidden: must have cluster-admin privileges to use the aggregationRule"
+        );
+        let root = Requester { user: user("root", &["system:masters"]), policy, rbac: true };
+        assert!(root.check_escalation(rbac("clusterroles"), &aggregating, None).is_ok());
+        assert!(root.check_escalation(rbac("clusterrolebindings"), &role_binding("", "b", "ClusterRole", "cluster-admin"), None).is_ok());
+    }
+
+    #[test]
+    fn the_components_roles_let_them_do_their_work() {
+        let mut policy = Policy { cluster_roles: Vec::new(), roles: Vec::new(), cluster_bindings: Vec::new(), bindings: Vec::new() };
+        for (kind, object) in defaults() {
+            match kind {
+                "clusterroles" => policy.cluster_roles.push(object),
+                _ => policy.cluster_bindings.push(object),
+            }
+        }
+        let can = |who: &User, method: &str, path: &str| {
+            let attributes = Attributes::of(method, path, false);
+            policy.rules(who, &attributes.namespace).iter().any(|rule| rule.allows(&attributes))
+        };
+        let scheduler = user("system:kube-scheduler", &["system:authenticated"]);
+        for (method, path) in [("GET", "/api/v1/pods"), ("GET", "/api/v1/nodes"), ("POST", "/api/v1/namespaces/demo/pods/web/binding"), ("PATCH", "/api/v1/namespaces/demo/pods/web/status"),
+                               ("POST", "/api/v1/namespaces/demo/events"), ("PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-scheduler")] {
+            assert!(can(&scheduler, method, path), "scheduler: {method} {path}");
+        }
+        assert!(!can(&scheduler, "PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager"));
+        assert!(!can(&scheduler, "GET", "/api/v1/namespaces/demo/secrets/s"));
+        let manager = user("system:kube-controller-manager", &["system:authenticated"]);
+        for (method, path) in [("GET", "/api/v1/secrets"), ("DELETE", "/apis/apps/v1/namespaces/demo/deployments/web"), ("POST", "/api/v1/namespaces/demo/pods"),
+                               ("POST", "/apis/apps/v1/namespaces/demo/replicasets"), ("PUT", "/api/v1/namespaces/demo/finalize"), ("PATCH", "/api/v1/nodes/n1/status"),
+                               ("POST", "/api/v1/namespaces/demo/endpoints"), ("POST", "/api/v1/namespaces/demo/serviceaccounts"), ("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")] {
+            assert!(can(&manager, method, path), "controller-manager: {method} {path}");
+        }
+        assert!(!can(&manager, "POST", "/api/v1/namespaces/demo/secrets"));
+        let kubelet = user("system:node:n1", &["system:nodes", "system:authenticated"]);
+        assert!(can(&kubelet, "GET", "/api/v1/endpoints") && can(&kubelet, "GET", "/api/v1/nodes") && !can(&kubelet, "GET", "/api/v1/secrets"), "kubelets proxy services");
+    }
+
 }

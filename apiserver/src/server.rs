@@ -68,9 +68,10 @@ pub struct Config {
     /// a valid bearer token get 401 (but for health and version).
     #[arg(long)]
     pub token_auth_file: Option<PathBuf>,
-    /// How requests are authorised: AlwaysAllow, or RBAC (roles and bindings).
-    #[arg(long, value_enum, default_value = "always-allow")]
-    pub authorization_mode: AuthorizationMode,
+    /// How requests are authorised, comma-separated modes asked in turn as kube-apiserver asks
+    /// them: AlwaysAllow, Node (kubelets, by their pods), RBAC (roles and bindings).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "AlwaysAllow")]
+    pub authorization_mode: Vec<AuthorizationMode>,
     /// Signs service account tokens with this key (PEM, PKCS#8 ECDSA P-256), and accepts
     /// the tokens it signed as credentials; serves `serviceaccounts/token` (TokenRequest).
     #[arg(long)]
@@ -99,13 +100,16 @@ pub enum AuthorizationMode {
     AlwaysAllow,
     #[value(name = "RBAC", alias = "rbac")]
     Rbac,
+    #[value(name = "Node", alias = "node")]
+    Node,
 }
 
 /// Who may do what.
 #[derive(Clone, Debug, Default)]
 pub struct Security {
     pub authenticator: Option<Authenticator>,
-    pub rbac: bool,
+    /// The authorization modes; none allows every request.
+    pub authorization: Vec<AuthorizationMode>,
     /// HTTPS, when configured.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Signs service account tokens and checks them, when configured.
@@ -172,7 +176,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     }
     let security = Security {
         authenticator,
-        rbac: config.authorization_mode == AuthorizationMode::Rbac,
+        authorization: config.authorization_mode.clone(),
         tls: match (&config.tls_cert_file, &config.tls_private_key_file) {
             (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key, clients)?),
             _ => None,
@@ -225,8 +229,8 @@ pub async fn serve(
     let tokens = security.service_accounts.clone();
     let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default(), tokens });
     let bootstrapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let rbac = security.rbac;
-    let authorizer = rbac.then(|| Authorizer::new(api.clone()));
+    let rbac = security.authorization.contains(&AuthorizationMode::Rbac);
+    let authorizer = Authorizer::new(api.clone(), &security.authorization);
     let mut authenticator = security.authenticator;
     if let Some(signer) = security.service_accounts {
         authenticator.get_or_insert_with(Authenticator::default).service_accounts = Some((signer, api.clone()));

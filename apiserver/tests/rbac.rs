@@ -216,3 +216,92 @@ fn client_certificates_authenticate_and_untrusted_ones_get_401() {
     let old = certificate_kubeconfig(dir.path(), "old", &server, &client_certificate(dir.path(), "old", &ca, "kubernetes-admin", &["system:masters"], true));
     assert!(out(&kubectl(&old, &["get", "pods"], None)).contains(unauthorized));
 }
+
+/// Runs kubectl until it succeeds (a grant takes a moment to reach the authorizer's caches).
+fn eventually(config: &Path, args: &[&str], input: Option<&str>) -> Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let output = kubectl(config, args, input);
+        if output.status.success() || std::time::Instant::now() > deadline {
+            return output;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn admin_applies(admin: &Path, objects: &[&str]) {
+    for object in objects {
+        let applied = kubectl(admin, &["apply", "-f", "-"], Some(object));
+        assert!(applied.status.success(), "{}", out(&applied));
+    }
+}
+
+#[test]
+fn roles_and_bindings_grant_only_what_their_writer_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\njane-token,jane,2,\"devs\"\n").unwrap();
+    let server = Server::start(dir.path(), &[&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC"]);
+    let admin = kubeconfig(dir.path(), "admin", &server, "admin-token");
+    let jane = kubeconfig(dir.path(), "jane", &server, "jane-token");
+    assert!(kubectl(&admin, &["create", "namespace", "demo"], None).status.success());
+    // jane views demo, may write roles and bindings there, and ClusterRoles anywhere.
+    admin_applies(&admin, &[
+        r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"jane-view","namespace":"demo"},
+            "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"view"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"jane"}]}"#,
+        r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"rbac-writer","namespace":"demo"},
+            "rules":[{"apiGroups":["rbac.authorization.k8s.io"],"resources":["roles","rolebindings"],"verbs":["get","list","create","update","patch"]}]}"#,
+        r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"jane-rbac-writer","namespace":"demo"},
+            "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"rbac-writer"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"jane"}]}"#,
+        r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"cluster-rbac-writer"},
+            "rules":[{"apiGroups":["rbac.authorization.k8s.io"],"resources":["clusterroles","clusterrolebindings"],"verbs":["get","create"]}]}"#,
+        r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"jane-cluster-rbac-writer"},
+            "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"cluster-rbac-writer"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"jane"}]}"#,
+    ]);
+    let held = "user \"jane\" (groups=[\"devs\" \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n";
+
+    // What jane holds in demo she may hand on there.
+    let viewers = eventually(&jane, &["create", "rolebinding", "viewers", "--clusterrole=view", "--user=bob", "-n", "demo"], None);
+    assert!(viewers.status.success(), "{}", out(&viewers));
+    let pod_reader = kubectl(&jane, &["create", "role", "pod-reader", "--verb=get", "--resource=pods", "-n", "demo"], None);
+    assert!(pod_reader.status.success(), "{}", out(&pod_reader));
+    // What she does not hold, she may not.
+    let admins = kubectl(&jane, &["create", "rolebinding", "admins", "--clusterrole=admin", "--user=bob", "-n", "demo"], None);
+    assert!(!admins.status.success());
+    assert!(out(&admins).contains(&format!("rolebindings.rbac.authorization.k8s.io \"admins\" is forbidden: {held}")), "{}", out(&admins));
+    assert!(out(&admins).contains("\n{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"create\" \"delete\" \"deletecollection\" \"patch\" \"update\" \"get\" \"list\" \"watch\"]}"), "{}", out(&admins));
+    let root = kubectl(&jane, &["create", "rolebinding", "root", "--clusterrole=cluster-admin", "--user=jane", "-n", "demo"], None);
+    assert!(out(&root).contains("{APIGroups:[\"*\"], Resources:[\"*\"], Verbs:[\"*\"]}\n{NonResourceURLs:[\"*\"], Verbs:[\"*\"]}"), "{}", out(&root));
+    let secrets = kubectl(&jane, &["create", "role", "secret-reader", "--verb=get", "--resource=secrets", "-n", "demo"], None);
+    assert!(
+        out(&secrets).contains(&format!("roles.rbac.authorization.k8s.io \"secret-reader\" is forbidden: {held}{{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"get\"]}}")),
+        "{}",
+        out(&secrets)
+    );
+    // An update is judged on the object it makes.
+    let widened = kubectl(&jane, &["patch", "role", "pod-reader", "-n", "demo", "--type=json", "-p", r#"[{"op":"add","path":"/rules/-","value":{"apiGroups":[""],"resources":["secrets"],"verbs":["list"]}}]"#], None);
+    assert!(out(&widened).contains(&format!("roles.rbac.authorization.k8s.io \"pod-reader\" is forbidden: {held}{{APIGroups:[\"\"], Resources:[\"secrets\"], Verbs:[\"list\"]}}")), "{}", out(&widened));
+    // Held in one namespace is not held cluster-wide.
+    let cluster_role = kubectl(&jane, &["create", "clusterrole", "pods-everywhere", "--verb=get", "--resource=pods"], None);
+    assert!(out(&cluster_role).contains(&format!("clusterroles.rbac.authorization.k8s.io \"pods-everywhere\" is forbidden: {held}{{APIGroups:[\"\"], Resources:[\"pods\"], Verbs:[\"get\"]}}")), "{}", out(&cluster_role));
+    let cluster_binding = kubectl(&jane, &["create", "clusterrolebinding", "view-all", "--clusterrole=view", "--user=jane"], None);
+    assert!(out(&cluster_binding).contains(&format!("clusterrolebindings.rbac.authorization.k8s.io \"view-all\" is forbidden: {held}")), "{}", out(&cluster_binding));
+
+    // `bind` on the admin ClusterRole in demo, and `escalate` on Roles there.
+    admin_applies(&admin, &[
+        r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"Role","metadata":{"name":"delegate","namespace":"demo"},
+            "rules":[{"apiGroups":["rbac.authorization.k8s.io"],"resources":["clusterroles"],"resourceNames":["admin"],"verbs":["bind"]},
+                     {"apiGroups":["rbac.authorization.k8s.io"],"resources":["roles"],"verbs":["escalate"]}]}"#,
+        r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"jane-delegate","namespace":"demo"},
+            "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"delegate"},"subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"jane"}]}"#,
+    ]);
+    let admins = eventually(&jane, &["create", "rolebinding", "admins", "--clusterrole=admin", "--user=bob", "-n", "demo"], None);
+    assert!(admins.status.success(), "{}", out(&admins));
+    let root = kubectl(&jane, &["create", "rolebinding", "root", "--clusterrole=cluster-admin", "--user=jane", "-n", "demo"], None);
+    assert!(out(&root).contains("is attempting to grant RBAC permissions not currently held"), "bind names admin only: {}", out(&root));
+    let secrets = kubectl(&jane, &["create", "role", "secret-reader", "--verb=get", "--resource=secrets", "-n", "demo"], None);
+    assert!(secrets.status.success(), "{}", out(&secrets));
+    // The administrator (system:masters) grants anything.
+    let granted = kubectl(&admin, &["create", "clusterrolebinding", "bob-root", "--clusterrole=cluster-admin", "--user=bob"], None);
+    assert!(granted.status.success(), "{}", out(&granted));
+}

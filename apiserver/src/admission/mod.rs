@@ -31,6 +31,7 @@ mod lease;
 mod metadata;
 mod namespace;
 mod node;
+mod node_restriction;
 mod pod;
 mod pod_spec;
 mod replica_set;
@@ -132,6 +133,27 @@ enum Operation {
     StatusUpdate,
 }
 
+/// Delete: what depends on who asks (NodeRestriction), with the object as it is stored.
+pub fn admit_delete(resource: &ResourceType, current: &Value) -> Result<(), ApiError> {
+    check_requester(resource, &node_restriction::Write::Delete(current))
+}
+
+/// The plugins that judge the request's user rather than its object alone: NodeRestriction,
+/// and RBAC's escalation prevention (which Kubernetes makes in the RBAC kinds' storage, on the
+/// object as it would be stored, as here). The server's own writes have no requester and pass.
+fn check_requester(resource: &ResourceType, write: &node_restriction::Write<'_>) -> Result<(), ApiError> {
+    use node_restriction::Write;
+    crate::rbac::with_requester(|requester| {
+        node_restriction::admit(&requester.user, resource, write)?;
+        match write {
+            Write::Create(object) => requester.check_escalation(resource, object, None),
+            Write::Update { object, old } | Write::StatusUpdate { object, old } => requester.check_escalation(resource, object, Some(old)),
+            Write::Delete(_) => Ok(()),
+        }
+    })
+    .unwrap_or(Ok(()))
+}
+
 fn dispatch(
     resource: &ResourceType,
     object: Value,
@@ -139,6 +161,12 @@ fn dispatch(
     operation: Operation,
     validation: FieldValidation,
 ) -> Result<Admitted, ApiError> {
+    let write = match (operation, old) {
+        (Operation::Update, Some(old)) => node_restriction::Write::Update { object: &object, old },
+        (Operation::StatusUpdate, Some(old)) => node_restriction::Write::StatusUpdate { object: &object, old },
+        _ => node_restriction::Write::Create(&object),
+    };
+    check_requester(resource, &write)?;
     match (resource.group, resource.kind) {
         ("", "Pod") => admit::<Pod>(resource, object, old, operation, validation),
         ("", "Service") => admit::<Service>(resource, object, old, operation, validation),

@@ -660,6 +660,7 @@ fn delete_options(params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<
 /// for the component that finishes the job.
 fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, options: &DeleteOptions) -> Result<Change, ApiError> {
     let resource = target.resource;
+    admission::admit_delete(resource, current)?;
     // As kube-apiserver's namespace lifecycle admission: the cluster's own namespaces stay.
     if resource.kind == "Namespace" && ["default", "kube-system", "kube-public"].contains(&name) {
         return Err(ApiError::forbidden(format!("namespaces {name:?} is forbidden: this namespace may not be deleted")));

@@ -1,0 +1,251 @@
+//! NodeRestriction (`plugin/pkg/admission/noderestriction`): the Node authorizer lets every
+//! kubelet write Nodes, pod statuses and Leases; this plugin keeps each to its own. A node may
+//! create and change only its own Node (not its taints, and not labels a kubelet may not set,
+//! which would let it steer workloads to itself), write the status of and delete only the pods
+//! bound to it, and use only its own Lease in `kube-node-lease`. Requests from anyone else pass.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::auth::User;
+use crate::errors::ApiError;
+use crate::meta;
+use crate::node_authorizer::{NODE_LEASE_NAMESPACE, node_identity};
+use crate::resources::ResourceType;
+
+/// A write, with the object as it would be stored and the one it replaces.
+pub(crate) enum Write<'a> {
+    Create(&'a Value),
+    Update { object: &'a Value, old: &'a Value },
+    StatusUpdate { object: &'a Value, old: &'a Value },
+    Delete(&'a Value),
+}
+
+impl Write<'_> {
+    /// The object written, or the one deleted.
+    fn object(&self) -> &Value {
+        match self {
+            Write::Create(object) | Write::Update { object, .. } | Write::StatusUpdate { object, .. } | Write::Delete(object) => object,
+        }
+    }
+
+    fn operation(&self) -> &'static str {
+        match self {
+            Write::Create(_) => "CREATE",
+            Write::Update { .. } | Write::StatusUpdate { .. } => "UPDATE",
+            Write::Delete(_) => "DELETE",
+        }
+    }
+}
+
+/// Refuses a node's write of what is not its own (403, in Kubernetes' words).
+pub(crate) fn admit(user: &User, resource: &ResourceType, write: &Write<'_>) -> Result<(), ApiError> {
+    let Some(node) = node_identity(user) else { return Ok(()) };
+    let name = meta::name(write.object()).unwrap_or_default();
+    let forbidden = |why: String| crate::rbac::object_forbidden(resource, name, &why);
+    if node.is_empty() {
+        return Err(forbidden(format!("could not determine node from user {:?}", user.name)));
+    }
+    match (resource.group, resource.plural) {
+        ("", "pods") => admit_pod(node, write).map_err(forbidden),
+        ("", "nodes") => admit_node(node, name, write).map_err(forbidden),
+        ("coordination.k8s.io", "leases") => admit_lease(node, name, write).map_err(forbidden),
+        _ => Ok(()),
+    }
+}
+
+fn node_name(pod: &Value) -> &str {
+    pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default()
+}
+
+fn admit_pod(node: &str, write: &Write<'_>) -> Result<(), String> {
+    match write {
+        Write::Create(pod) => {
+            if meta::metadata(pod).and_then(|metadata| metadata.get("annotations")).and_then(|annotations| annotations.get(MIRROR_POD_ANNOTATION)).is_none() {
+                return Err(format!("pod does not have {MIRROR_POD_ANNOTATION:?} annotation, node {node:?} can only create mirror pods"));
+            }
+            // Kubernetes admits mirror pods of a node's static pods; there are no static pods here.
+            Err(format!("node {node:?} cannot create mirror pods: static pods are not supported"))
+        }
+        Write::StatusUpdate { object, old } => {
+            if node_name(old) != node {
+                return Err(format!("node {node:?} can only update pod status for pods with spec.nodeName set to itself"));
+            }
+            if meta::labels(object) != meta::labels(old) {
+                return Err(format!("node {node:?} cannot update labels through pod status"));
+            }
+            Ok(())
+        }
+        Write::Delete(pod) if node_name(pod) != node => Err(format!("node {node:?} can only delete pods with spec.nodeName set to itself")),
+        Write::Delete(_) => Ok(()),
+        Write::Update { .. } => Err(format!("unexpected operation {:?}, node {node:?} can only create and delete mirror pods", write.operation())),
+    }
+}
+
+/// What marks a mirror pod, the API's copy of a kubelet's static pod.
+const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+fn admit_node(node: &str, name: &str, write: &Write<'_>) -> Result<(), String> {
+    if name != node {
+        return Err(format!("node {node:?} is not allowed to modify node {name:?}"));
+    }
+    match write {
+        Write::Create(object) => {
+            let forbidden = forbidden_labels(&modified_labels(&meta::labels(object), &BTreeMap::new()));
+            if !forbidden.is_empty() {
+                return Err(format!("node {node:?} is not allowed to set the following labels: {}", forbidden.join(", ")));
+            }
+            Ok(())
+        }
+        Write::Update { object, old } | Write::StatusUpdate { object, old } => {
+            // Removing or changing its taints would let a node take pods meant to keep away.
+            let taints = |node: &Value| node.pointer("/spec/taints").and_then(Value::as_array).filter(|taints| !taints.is_empty()).cloned();
+            if taints(object) != taints(old) {
+                return Err(format!("node {node:?} is not allowed to modify taints"));
+            }
+            let forbidden = forbidden_labels(&modified_labels(&meta::labels(object), &meta::labels(old)));
+            if !forbidden.is_empty() {
+                // Kubernetes' message has no node name here.
+                return Err(format!("is not allowed to modify labels: {}", forbidden.join(", ")));
+            }
+            Ok(())
+        }
+        Write::Delete(_) => Ok(()),
+    }
+}
+
+/// The keys whose values differ between the two label sets (added, removed or changed).
+fn modified_labels(new: &BTreeMap<String, String>, old: &BTreeMap<String, String>) -> BTreeSet<String> {
+    let changed = |a: &BTreeMap<String, String>, b: &BTreeMap<String, String>| a.iter().filter(|(key, value)| b.get(*key) != Some(*value)).map(|(key, _)| key.clone()).collect::<Vec<_>>();
+    changed(new, old).into_iter().chain(changed(old, new)).collect()
+}
+
+/// The labels a kubelet may not add, remove or change: those under
+/// `node-restriction.kubernetes.io/` (kept for administrators to steer workloads with, knowing
+/// nodes cannot set them), and those of `kubernetes.io` and `k8s.io` that are not a kubelet's.
+fn forbidden_labels(modified: &BTreeSet<String>) -> Vec<String> {
+    modified
+        .iter()
+        .filter(|label| {
+            let prefix = label_prefix(label);
+            let restricted = prefix == NODE_RESTRICTION_PREFIX || prefix.ends_with(&format!(".{NODE_RESTRICTION_PREFIX}"));
+            let kubernetes = ["kubernetes.io", "k8s.io"].iter().any(|domain| prefix == *domain || prefix.ends_with(&format!(".{domain}")));
+            restricted || (kubernetes && !is_kubelet_label(label))
+        })
+        .cloned()
+        .collect()
+}
+
+const NODE_RESTRICTION_PREFIX: &str = "node-restriction.kubernetes.io";
+
+fn label_prefix(key: &str) -> &str {
+    key.split_once('/').map(|(prefix, _)| prefix).unwrap_or_default()
+}
+
+/// The labels kubelets set on their Node (`k8s.io/kubelet/pkg/apis.IsKubeletLabel`).
+fn is_kubelet_label(key: &str) -> bool {
+    const LABELS: &[&str] = &[
+        "kubernetes.io/hostname",
+        "topology.kubernetes.io/zone",
+        "topology.kubernetes.io/region",
+        "failure-domain.beta.kubernetes.io/zone",
+        "failure-domain.beta.kubernetes.io/region",
+        "node.kubernetes.io/instance-type",
+        "beta.kubernetes.io/instance-type",
+        "kubernetes.io/os",
+        "kubernetes.io/arch",
+        "beta.kubernetes.io/os",
+        "beta.kubernetes.io/arch",
+    ];
+    const PREFIXES: &[&str] = &["kubelet.kubernetes.io", "node.kubernetes.io"];
+    let prefix = label_prefix(key);
+    LABELS.contains(&key) || PREFIXES.iter().any(|allowed| prefix == *allowed || prefix.ends_with(&format!(".{allowed}")))
+}
+
+fn admit_lease(node: &str, name: &str, write: &Write<'_>) -> Result<(), String> {
+    if meta::namespace(write.object()).unwrap_or_default() != NODE_LEASE_NAMESPACE {
+        return Err(format!("can only access leases in the {NODE_LEASE_NAMESPACE:?} system namespace"));
+    }
+    if name != node {
+        return Err("can only access node lease with the same name as the requesting node".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::admission::test_support::resource;
+
+    fn node_user(name: &str) -> User {
+        User { name: format!("system:node:{name}"), uid: String::new(), groups: vec!["system:nodes".into(), "system:authenticated".into()] }
+    }
+
+    fn pod(name: &str, node: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": "demo", "labels": {"app": "web"}}, "spec": {"nodeName": node}})
+    }
+
+    fn node(name: &str, labels: Value, taints: Value) -> Value {
+        json!({"metadata": {"name": name, "labels": labels}, "spec": {"taints": taints}})
+    }
+
+    fn lease(namespace: &str, name: &str) -> Value {
+        json!({"metadata": {"name": name, "namespace": namespace}})
+    }
+
+    #[test]
+    fn nodes_write_only_what_is_their_own() {
+        let n1 = node_user("n1");
+        let mine = pod("web", "n1");
+        let theirs = pod("db", "n2");
+        let mut relabelled = mine.clone();
+        relabelled["metadata"]["labels"]["app"] = json!("other");
+        let plain = node("n1", json!({"kubernetes.io/hostname": "n1", "team": "a"}), json!([]));
+        let mut labelled = plain.clone();
+        labelled["metadata"]["labels"]["node.kubernetes.io/exclude-from-external-load-balancers"] = json!("true");
+        let mut restricted = plain.clone();
+        restricted["metadata"]["labels"]["node-restriction.kubernetes.io/dedicated"] = json!("gpu");
+        let mut role = plain.clone();
+        role["metadata"]["labels"]["node-role.kubernetes.io/control-plane"] = json!("");
+        let tainted = node("n1", json!({"kubernetes.io/hostname": "n1", "team": "a"}), json!([{"key": "k", "effect": "NoSchedule"}]));
+        let other = node("n2", json!({}), json!([]));
+        let (own_lease, other_lease, system_lease, config_map) = (lease("kube-node-lease", "n1"), lease("kube-node-lease", "n2"), lease("kube-system", "n1"), lease("demo", "anything"));
+        let rows: Vec<(&str, Write<'_>, Option<&str>)> = vec![
+            ("pods", Write::StatusUpdate { object: &mine, old: &mine }, None),
+            ("pods", Write::StatusUpdate { object: &theirs, old: &theirs }, Some("pods \"db\" is forbidden: node \"n1\" can only update pod status for pods with spec.nodeName set to itself")),
+            ("pods", Write::StatusUpdate { object: &relabelled, old: &mine }, Some("pods \"web\" is forbidden: node \"n1\" cannot update labels through pod status")),
+            ("pods", Write::Delete(&mine), None),
+            ("pods", Write::Delete(&theirs), Some("pods \"db\" is forbidden: node \"n1\" can only delete pods with spec.nodeName set to itself")),
+            ("pods", Write::Create(&mine), Some("pods \"web\" is forbidden: pod does not have \"kubernetes.io/config.mirror\" annotation, node \"n1\" can only create mirror pods")),
+            ("pods", Write::Update { object: &mine, old: &mine }, Some("pods \"web\" is forbidden: unexpected operation \"UPDATE\", node \"n1\" can only create and delete mirror pods")),
+            ("nodes", Write::Create(&plain), None),
+            ("nodes", Write::Create(&other), Some("nodes \"n2\" is forbidden: node \"n1\" is not allowed to modify node \"n2\"")),
+            ("nodes", Write::Create(&restricted), Some("nodes \"n1\" is forbidden: node \"n1\" is not allowed to set the following labels: node-restriction.kubernetes.io/dedicated")),
+            ("nodes", Write::Create(&role), Some("nodes \"n1\" is forbidden: node \"n1\" is not allowed to set the following labels: node-role.kubernetes.io/control-plane")),
+            ("nodes", Write::Update { object: &labelled, old: &plain }, None),
+            ("nodes", Write::StatusUpdate { object: &plain, old: &plain }, None),
+            ("nodes", Write::Update { object: &plain, old: &restricted }, Some("nodes \"n1\" is forbidden: is not allowed to modify labels: node-restriction.kubernetes.io/dedicated")),
+            ("nodes", Write::Update { object: &plain, old: &tainted }, Some("nodes \"n1\" is forbidden: node \"n1\" is not allowed to modify taints")),
+            ("nodes", Write::Update { object: &other, old: &other }, Some("nodes \"n2\" is forbidden: node \"n1\" is not allowed to modify node \"n2\"")),
+            ("leases", Write::Create(&own_lease), None),
+            ("leases", Write::Create(&other_lease), Some("leases.coordination.k8s.io \"n2\" is forbidden: can only access node lease with the same name as the requesting node")),
+            ("leases", Write::Update { object: &system_lease, old: &system_lease }, Some("leases.coordination.k8s.io \"n1\" is forbidden: can only access leases in the \"kube-node-lease\" system namespace")),
+            ("configmaps", Write::Create(&config_map), None),
+        ];
+        for (plural, write, expected) in rows {
+            let result = admit(&n1, resource(plural), &write);
+            assert_eq!(result.as_ref().err().map(|err| err.message.as_str()), expected, "{plural} {}", write.operation());
+            if let Err(err) = result {
+                assert_eq!(err.code, 403);
+            }
+        }
+        // Anyone else passes; a node user without a name is refused everything.
+        let admin = User { name: "admin".into(), uid: String::new(), groups: vec!["system:masters".into()] };
+        assert!(admit(&admin, resource("nodes"), &Write::Delete(&node("n2", json!({}), json!([])))).is_ok());
+        let nameless = admit(&node_user(""), resource("configmaps"), &Write::Create(&lease("demo", "x"))).unwrap_err();
+        assert_eq!(nameless.message, "configmaps \"x\" is forbidden: could not determine node from user \"system:node:\"");
+    }
+}

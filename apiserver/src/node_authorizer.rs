@@ -188,10 +188,11 @@ impl Index {
         }
         let (objects, _, feed) = pods.snapshot();
         let mut graph = Graph::default();
-        for object in objects {
-            let pod = object.value();
-            let key = resources::find("", "v1", "pods").map(|resource| resource.key(pod["metadata"]["namespace"].as_str(), pod["metadata"]["name"].as_str().unwrap_or_default()));
-            if let Some(key) = key {
+        if let Some(resource) = resources::find("", "v1", "pods") {
+            for object in objects {
+                let pod = object.value();
+                // The key the feed's events carry for this pod.
+                let key = resource.key(pod["metadata"]["namespace"].as_str(), pod["metadata"]["name"].as_str().unwrap_or_default());
                 graph.set(&key, Some(&pod));
             }
         }
@@ -233,7 +234,13 @@ impl NodeAuthorizer {
 
 /// The requests whose answer depends on the node's pods.
 fn uses_graph(attributes: &Attributes) -> bool {
-    attributes.group.is_empty() && matches!(attributes.resource.as_deref(), Some("secrets" | "configmaps" | "serviceaccounts" | "pods"))
+    let pod_get = attributes.verb == "get" && attributes.subresource.is_empty();
+    attributes.group.is_empty()
+        && match attributes.resource.as_deref() {
+            Some("secrets" | "configmaps" | "serviceaccounts") => true,
+            Some("pods") => pod_get,
+            _ => false,
+        }
 }
 
 /// The decision for `node`'s request, with `graph` the relations of the pods bound to nodes.

@@ -716,10 +716,11 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         // namespace controller read, patch and delete objects of every kind (and the
         // namespace controller finalizes namespaces), node lifecycle writes node status and
         // taints and deletes pods, node IPAM patches nodes; the deployment, ReplicaSet,
-        // endpoints and service account controllers create what they own.
+        // endpoints and service account controllers create what they own (the latter also each
+        // namespace's kube-root-ca.crt ConfigMap).
         ("clusterroles", role("system:kube-controller-manager", labels.clone(), json!([
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "update", "patch", "delete", "deletecollection"]},
-            {"apiGroups": [""], "resources": ["pods", "endpoints", "serviceaccounts", "serviceaccounts/token"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["pods", "endpoints", "serviceaccounts", "serviceaccounts/token", "configmaps"], "verbs": ["create"]},
             {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["create"]},
             // Leader election, in --leader-elect-resource-namespace (kube-system).
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
@@ -944,7 +945,7 @@ mod tests {
         let manager = user("system:kube-controller-manager", &["system:authenticated"]);
         for (method, path) in [("GET", "/api/v1/secrets"), ("DELETE", "/apis/apps/v1/namespaces/demo/deployments/web"), ("POST", "/api/v1/namespaces/demo/pods"),
                                ("POST", "/apis/apps/v1/namespaces/demo/replicasets"), ("PUT", "/api/v1/namespaces/demo/finalize"), ("PATCH", "/api/v1/nodes/n1/status"),
-                               ("POST", "/api/v1/namespaces/demo/endpoints"), ("POST", "/api/v1/namespaces/demo/serviceaccounts"), ("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")] {
+                               ("POST", "/api/v1/namespaces/demo/endpoints"), ("POST", "/api/v1/namespaces/demo/serviceaccounts"), ("POST", "/api/v1/namespaces/demo/configmaps"), ("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")] {
             assert!(can(&manager, method, path), "controller-manager: {method} {path}");
         }
         assert!(!can(&manager, "POST", "/api/v1/namespaces/demo/secrets"));

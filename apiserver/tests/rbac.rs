@@ -305,3 +305,112 @@ fn roles_and_bindings_grant_only_what_their_writer_holds() {
     let granted = kubectl(&admin, &["create", "clusterrolebinding", "bob-root", "--clusterrole=cluster-admin", "--user=bob"], None);
     assert!(granted.status.success(), "{}", out(&granted));
 }
+
+/// A merge patch as a kubelet sends it, straight to the path (kubectl's `patch --subresource`
+/// reads the subresource first, which a node may not, on Kubernetes either): the HTTP status and
+/// the message of the Status that came back, if one did.
+fn patch_as(server: &Server, (cert, key): &(PathBuf, PathBuf), path: &str, patch: &str) -> (u16, String) {
+    let output = Command::new("curl")
+        .args(["-s", "--cacert", &server.ca, "--cert", &cert.display().to_string(), "--key", &key.display().to_string(), "-X", "PATCH"])
+        .args(["-H", "Content-Type: application/merge-patch+json", "-d", patch, "-w", "\n%{http_code}", &format!("{}{path}", server.url)])
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|status| Some(status["message"].as_str()?.to_string()));
+    (code.parse().unwrap_or(0), message.unwrap_or_default())
+}
+
+fn assert_ok(output: &Output) {
+    assert!(output.status.success(), "{}", out(output));
+}
+
+fn assert_forbidden(output: &Output, message: &str) {
+    assert!(!output.status.success() && out(output).contains(message), "expected {message:?}, got: {}", out(output));
+}
+
+#[test]
+fn nodes_reach_what_their_pods_use_and_write_only_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = authority("cluster-ca");
+    let ca_path = dir.path().join("client-ca.crt");
+    std::fs::write(&ca_path, ca.0.pem()).unwrap();
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\nscheduler-token,system:kube-scheduler,2\n").unwrap();
+    let server = Server::start(dir.path(), &[&format!("--client-ca-file={}", ca_path.display()), &format!("--token-auth-file={}", tokens.display()), "--authorization-mode=Node,RBAC"]);
+    let admin = kubeconfig(dir.path(), "admin", &server, "admin-token");
+    let scheduler = kubeconfig(dir.path(), "scheduler", &server, "scheduler-token");
+    let n1_credentials = client_certificate(dir.path(), "n1", &ca, "system:node:n1", &["system:nodes"], false);
+    let n1 = certificate_kubeconfig(dir.path(), "n1", &server, &n1_credentials);
+
+    assert_ok(&kubectl(&admin, &["create", "namespace", "demo"], None));
+    for secret in ["mounted", "unused", "later"] {
+        assert_ok(&kubectl(&admin, &["create", "secret", "generic", secret, "--from-literal=k=v", "-n", "demo"], None));
+    }
+    assert_ok(&kubectl(&admin, &["create", "configmap", "settings", "--from-literal=k=v", "-n", "demo"], None));
+    let pod = |name: &str, node: &str, secret: &str| {
+        let node = if node.is_empty() { String::new() } else { format!(r#""nodeName":"{node}","#) };
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","namespace":"demo"}},"spec":{{{node}"containers":[{{"name":"c","image":"busybox",
+                "envFrom":[{{"configMapRef":{{"name":"settings"}}}}]}}],"volumes":[{{"name":"s","secret":{{"secretName":"{secret}"}}}}]}}}}"#
+        )
+    };
+    admin_applies(&admin, &[&pod("mine", "n1", "mounted"), &pod("theirs", "n2", "unused"), &pod("pending", "", "later")]);
+
+    // The kubelet registers its Node, reads it and every other, and reports its status.
+    let node = |name: &str| format!(r#"{{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{name}","labels":{{"kubernetes.io/hostname":"{name}"}}}}}}"#);
+    assert_ok(&kubectl(&n1, &["create", "-f", "-"], Some(&node("n1"))));
+    assert_forbidden(&kubectl(&n1, &["create", "-f", "-"], Some(&node("n3"))), "nodes \"n3\" is forbidden: node \"n1\" is not allowed to modify node \"n3\"");
+    assert_ok(&kubectl(&admin, &["create", "-f", "-"], Some(&node("n2"))));
+    let own = kubectl(&n1, &["get", "node", "n1", "-o", "name"], None);
+    assert!(own.status.success() && out(&own).contains("node/n1"), "{}", out(&own));
+    assert_ok(&kubectl(&n1, &["get", "nodes"], None));
+    assert_eq!(patch_as(&server, &n1_credentials, "/api/v1/nodes/n1/status", r#"{"status":{"capacity":{"pods":"110"}}}"#).0, 200);
+    assert_ok(&kubectl(&n1, &["label", "node", "n1", "team=blue"], None));
+    // Not another node's, and not the labels administrators steer workloads with.
+    assert_forbidden(&kubectl(&n1, &["patch", "node", "n2", "--type=merge", "-p", r#"{"metadata":{"labels":{"team":"blue"}}}"#], None), "nodes \"n2\" is forbidden: node \"n1\" is not allowed to modify node \"n2\"");
+    let (code, message) = patch_as(&server, &n1_credentials, "/api/v1/nodes/n2/status", r#"{"status":{"capacity":{"pods":"1"}}}"#);
+    assert!(code == 403 && message == "nodes \"n2\" is forbidden: node \"n1\" is not allowed to modify node \"n2\"", "{code} {message}");
+    assert_forbidden(&kubectl(&n1, &["label", "node", "n1", "node-restriction.kubernetes.io/dedicated=gpu"], None), "nodes \"n1\" is forbidden: is not allowed to modify labels: node-restriction.kubernetes.io/dedicated");
+    assert_forbidden(&kubectl(&n1, &["delete", "node", "n2"], None), "nodes \"n2\" is forbidden: User \"system:node:n1\" cannot delete resource \"nodes\" in API group \"\" at the cluster scope");
+
+    // What its pods use, and nothing else.
+    assert_ok(&kubectl(&n1, &["get", "secret", "mounted", "-n", "demo"], None));
+    assert_ok(&kubectl(&n1, &["get", "configmap", "settings", "-n", "demo"], None));
+    assert_ok(&kubectl(&n1, &["get", "pod", "mine", "-n", "demo"], None));
+    let unrelated = "no relationship found between node 'n1' and this object";
+    assert_forbidden(
+        &kubectl(&n1, &["get", "secret", "unused", "-n", "demo"], None),
+        &format!("secrets \"unused\" is forbidden: User \"system:node:n1\" cannot get resource \"secrets\" in API group \"\" in the namespace \"demo\": {unrelated}"),
+    );
+    assert_forbidden(&kubectl(&n1, &["get", "pod", "theirs", "-n", "demo"], None), unrelated);
+    assert_forbidden(&kubectl(&n1, &["get", "secrets", "-n", "demo"], None), "secrets is forbidden: User \"system:node:n1\" cannot list resource \"secrets\"");
+    // The status of its own pods only, and its own pods to delete.
+    let running = r#"{"status":{"phase":"Running"}}"#;
+    assert_eq!(patch_as(&server, &n1_credentials, "/api/v1/namespaces/demo/pods/mine/status", running).0, 200);
+    let (code, message) = patch_as(&server, &n1_credentials, "/api/v1/namespaces/demo/pods/theirs/status", running);
+    assert!(code == 403 && message == "pods \"theirs\" is forbidden: node \"n1\" can only update pod status for pods with spec.nodeName set to itself", "{code} {message}");
+    assert_forbidden(&kubectl(&n1, &["delete", "pod", "theirs", "-n", "demo", "--wait=false"], None), "pods \"theirs\" is forbidden: node \"n1\" can only delete pods with spec.nodeName set to itself");
+    assert_forbidden(&kubectl(&n1, &["run", "extra", "--image=busybox", "-n", "demo"], None), "pods is forbidden: User \"system:node:n1\" cannot create resource \"pods\"");
+    // Its own Lease.
+    let lease = |name: &str| format!(r#"{{"apiVersion":"coordination.k8s.io/v1","kind":"Lease","metadata":{{"name":"{name}","namespace":"kube-node-lease"}},"spec":{{"holderIdentity":"{name}"}}}}"#);
+    assert_ok(&kubectl(&n1, &["create", "-f", "-"], Some(&lease("n1"))));
+    assert_forbidden(&kubectl(&n1, &["create", "-f", "-"], Some(&lease("n2"))), "leases.coordination.k8s.io \"n2\" is forbidden: can only access node lease with the same name as the requesting node");
+
+    // The scheduler binds the pending pod to n1, which may then read its Secret.
+    assert_forbidden(&kubectl(&n1, &["get", "secret", "later", "-n", "demo"], None), unrelated);
+    let binding = dir.path().join("binding.json");
+    std::fs::write(&binding, r#"{"apiVersion":"v1","kind":"Binding","metadata":{"name":"pending","namespace":"demo"},"target":{"apiVersion":"v1","kind":"Node","name":"n1"}}"#).unwrap();
+    assert_ok(&kubectl(&scheduler, &["create", "--raw", "/api/v1/namespaces/demo/pods/pending/binding", "-f", &binding.display().to_string()], None));
+    let bound = kubectl(&admin, &["get", "pod", "pending", "-n", "demo", "-o", "jsonpath={.spec.nodeName}"], None);
+    assert_eq!(out(&bound), "n1");
+    assert_ok(&eventually(&n1, &["get", "secret", "later", "-n", "demo"], None));
+    assert_forbidden(&kubectl(&scheduler, &["get", "secret", "later", "-n", "demo"], None), "secrets \"later\" is forbidden: User \"system:kube-scheduler\" cannot get resource \"secrets\"");
+    // And the pod deleted, its Secret is the node's no more.
+    assert_ok(&kubectl(&admin, &["delete", "pod", "mine", "-n", "demo", "--grace-period=0", "--force"], None));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while kubectl(&n1, &["get", "secret", "mounted", "-n", "demo"], None).status.success() {
+        assert!(std::time::Instant::now() < deadline, "the deleted pod's Secret stayed readable");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}

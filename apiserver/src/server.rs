@@ -86,6 +86,10 @@ pub struct Config {
     /// in `default` points here.
     #[arg(long)]
     pub advertise_address: Option<std::net::IpAddr>,
+    /// Also serve /healthz, /livez and /readyz over plain HTTP on this loopback address, for
+    /// local probes (busybox's wget cannot answer the client-certificate request of HTTPS).
+    #[arg(long)]
+    pub health_bind_address: Option<SocketAddr>,
     /// The tolerationSeconds of the not-ready toleration every pod gets unless it has its own.
     #[arg(long, default_value_t = 300)]
     pub default_not_ready_toleration_seconds: i64,
@@ -116,6 +120,9 @@ pub struct Security {
     pub service_accounts: Option<Arc<crate::service_account_token::Signer>>,
     /// Where pods reach this apiserver, for the Service `kubernetes`.
     pub advertise: Option<SocketAddr>,
+    /// A loopback address to serve the health endpoints on over plain HTTP, for local probes
+    /// that cannot speak the API's TLS.
+    pub health: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -186,7 +193,11 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             None => None,
         },
         advertise: config.advertise_address.map(|address| SocketAddr::new(address, config.bind_address.port())),
+        health: config.health_bind_address,
     };
+    if let Some(address) = security.health.filter(|address| !address.ip().is_loopback()) {
+        return Err(ServeError::Listen { address, source: std::io::Error::other("--health-bind-address must be a loopback address") });
+    }
     let stopping = Arc::new(tokio::sync::Notify::new());
     let signalled = stopping.clone();
     let served = serve(listener, store, audit, security, std::time::Duration::from_secs(config.compaction_interval_seconds), async move {
@@ -255,6 +266,17 @@ pub async fn serve(
         }
     });
     let compactor = (!compaction_interval.is_zero()).then(|| tokio::spawn(compact_periodically(store.clone(), compaction_interval)));
+    let health = match security.health {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address).await.map_err(|source| ServeError::Listen { address, source })?;
+            let routes = Router::new()
+                .route("/healthz", get(healthy))
+                .route("/livez", get(healthy))
+                .route("/readyz", get(ready).with_state((store.clone(), bootstrapped.clone())));
+            Some(tokio::spawn(async move { axum::serve(listener, routes).await }))
+        }
+        None => None,
+    };
     let app = Router::new()
         .route("/healthz", get(healthy))
         .route("/livez", get(healthy))
@@ -285,8 +307,8 @@ pub async fn serve(
             axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
         }
     };
-    if let Some(compactor) = compactor {
-        compactor.abort();
+    for task in [compactor.map(|task| task.abort_handle()), health.map(|task| task.abort_handle())].into_iter().flatten() {
+        task.abort();
     }
     served
 }

@@ -5,9 +5,12 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
+
 use crate::docker::{self, DockerError};
 use crate::encryption;
 use crate::image;
+use crate::pki;
 
 /// The label every container and network of a cluster carries, with the cluster's name.
 pub const CLUSTER_LABEL: &str = "dev.cluster.name";
@@ -16,6 +19,17 @@ const ROLE_LABEL: &str = "dev.cluster.role";
 pub(crate) const API_PORT: u16 = 6443;
 /// The cluster DNS Service's address, as kubeadm and kind give it.
 pub const DNS_SERVICE_IP: &str = "10.96.0.10";
+/// How the apiservers authorise: kubelets by the Node authoriser, everyone by RBAC.
+const AUTHORIZATION_MODES: &str = "Node,RBAC";
+
+/// Where each control plane's apiserver serves its health over plain HTTP, on loopback only,
+/// for the node's own scripts (busybox's wget speaks no TLS with client certificates).
+const HEALTH_PORT: u16 = 6080;
+
+/// A shell test, on a control plane, that its apiserver is ready.
+pub(crate) fn ready_check() -> String {
+    format!("wget -q -O /dev/null http://127.0.0.1:{HEALTH_PORT}/readyz")
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -237,10 +251,36 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     step(started, "Preparing nodes");
 
     let control_plane = &nodes[0];
-    let kubeconfig = node_kubeconfig(&format!("http://{control_plane}:{API_PORT}"));
     let key = encryption::Key::generate()?;
+    let authority = pki::Authority::generate(&options.name)?;
+    let ca = authority.cert_pem();
+    let service_account_key = pki::service_account_key()?;
+    let admin = authority.client("kubernetes-admin", &["system:masters"])?;
     for (index, node) in nodes.iter().enumerate() {
-        write_file(node, "/etc/cluster/kubeconfig", kubeconfig.as_bytes()).await?;
+        // Kubelets reach the first control plane by name; control-plane components their own
+        // apiserver, as kubeadm's static pods do.
+        let kubelet = authority.client(&format!("system:node:{node}"), &["system:nodes"])?;
+        let mut files = vec![
+            ("ca.crt".to_string(), ca.clone()),
+            ("kubelet.kubeconfig".to_string(), pki::kubeconfig(&format!("https://{control_plane}:{API_PORT}"), &ca, &kubelet, "kubelet")),
+        ];
+        if index < control_planes {
+            let ip = docker::run(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", node]).await?;
+            let serving = authority.apiserver(node, ip.trim())?;
+            let local = format!("https://127.0.0.1:{API_PORT}");
+            files.extend([
+                ("ca.key".to_string(), authority.key_pem()),
+                ("apiserver.crt".to_string(), serving.cert),
+                ("apiserver.key".to_string(), serving.key),
+                ("sa.key".to_string(), service_account_key.clone()),
+                ("admin.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &admin, "admin")),
+                ("scheduler.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &authority.client("system:kube-scheduler", &[])?, "scheduler")),
+                ("controller-manager.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &authority.client("system:kube-controller-manager", &[])?, "controller-manager")),
+            ]);
+        }
+        for (file, content) in &files {
+            write_file(node, &format!("{}/{file}", pki::DIR), content.as_bytes()).await?;
+        }
         if index < control_planes {
             encryption::write(node, std::slice::from_ref(&key)).await?;
         }
@@ -251,9 +291,9 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
         docker::run(&["exec", node, "mv", "/etc/cluster/run.tmp", "/etc/cluster/run"]).await?;
     }
     let server = server_url(control_plane).await?;
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().map_err(|err| ClusterError::NotReady(err.to_string()))?;
+    let client = client(&server, &ca, &admin).await?;
     let deadline = Instant::now() + options.wait;
-    while !http.get(format!("{server}/readyz")).send().await.is_ok_and(|response| response.status().is_success()) {
+    while !request(&client, http::Method::GET, "/readyz", None).await.is_ok() {
         if Instant::now() > deadline {
             return Err(ClusterError::NotReady(format!("the apiserver at {server} did not become ready within {:?}", options.wait)));
         }
@@ -262,7 +302,7 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     step(started, "Starting control plane");
 
     loop {
-        let ready = ready_nodes(&http, &server).await;
+        let ready = ready_nodes(&client).await;
         if nodes.iter().all(|node| ready.contains(node)) {
             break;
         }
@@ -274,31 +314,54 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     }
     step(started, &format!("Waiting for {} node{} Ready", nodes.len(), if nodes.len() == 1 { "" } else { "s" }));
 
-    let control_plane_ip = docker::run(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", control_plane]).await?;
-    install_dns(&http, &server, &control_plane_ip).await?;
+    for node in &nodes[..control_planes] {
+        let label = serde_json::json!({"metadata": {"labels": {"node-role.kubernetes.io/control-plane": ""}}});
+        let patch = http::Request::builder()
+            .method(http::Method::PATCH)
+            .uri(format!("/api/v1/nodes/{node}"))
+            .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
+            .body(label.to_string().into_bytes())
+            .map_err(|err| ClusterError::NotReady(err.to_string()))?;
+        client.request_text(patch).await.map_err(|err| ClusterError::NotReady(format!("labelling {node} as a control plane: {err}")))?;
+    }
+
+    install_dns(&client).await?;
     step(started, "Installing cluster DNS");
 
     let context = context_name(&options.name);
+    let credentials = Credentials { ca: &ca, client: &admin };
     let path = match &options.kubeconfig {
         Some(path) => {
-            write_kubeconfig(path, &context, &server, false)?;
+            write_kubeconfig(path, &context, &server, &credentials, false)?;
             path.clone()
         }
         None => default_kubeconfig(),
     };
-    write_kubeconfig(&default_kubeconfig(), &context, &server, true)?;
+    write_kubeconfig(&default_kubeconfig(), &context, &server, &credentials, true)?;
     Ok(Created { server, kubeconfig: path, context, nodes })
 }
 
 /// The cluster DNS as kubeadm installs CoreDNS: a Deployment of 2 in `kube-system` behind the
-/// Service `kube-dns` at 10.96.0.10. Its pods reach the apiserver at the control plane's address
-/// through a kubeconfig in a ConfigMap (service account tokens arrive with issue #12).
-async fn install_dns(http: &reqwest::Client, server: &str, control_plane_ip: &str) -> Result<(), ClusterError> {
+/// Service `kube-dns` at 10.96.0.10, running as the ServiceAccount `cluster-dns`, which may read
+/// what it serves (kubeadm's `system:coredns` role) and reaches the API from its pods as any
+/// in-cluster client does.
+async fn install_dns(client: &kube::Client) -> Result<(), ClusterError> {
     let labels = serde_json::json!({"k8s-app": "kube-dns"});
     let objects = [
-        ("/api/v1/namespaces/kube-system/configmaps", serde_json::json!({
-            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cluster-dns-kubeconfig"},
-            "data": {"kubeconfig": node_kubeconfig(&format!("http://{control_plane_ip}:{API_PORT}"))},
+        ("/api/v1/namespaces/kube-system/serviceaccounts", serde_json::json!({
+            "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "cluster-dns"},
+        })),
+        ("/apis/rbac.authorization.k8s.io/v1/clusterroles", serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "system:cluster-dns"},
+            "rules": [
+                {"apiGroups": [""], "resources": ["endpoints", "services", "pods", "namespaces"], "verbs": ["list", "watch"]},
+                {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+            ],
+        })),
+        ("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", serde_json::json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": "system:cluster-dns"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:cluster-dns"},
+            "subjects": [{"kind": "ServiceAccount", "name": "cluster-dns", "namespace": "kube-system"}],
         })),
         ("/api/v1/namespaces/kube-system/services", serde_json::json!({
             "apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "labels": labels},
@@ -313,34 +376,64 @@ async fn install_dns(http: &reqwest::Client, server: &str, control_plane_ip: &st
             "spec": {"replicas": 2, "selector": {"matchLabels": labels}, "template": {"metadata": {"labels": labels}, "spec": {
                 // Not itself: it forwards to what the node uses.
                 "dnsPolicy": "Default",
+                "serviceAccountName": "cluster-dns",
                 "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}, {"key": "CriticalAddonsOnly", "operator": "Exists"}],
                 "containers": [{
                     "name": "dns", "image": "localhost/cluster-dns:local", "imagePullPolicy": "IfNotPresent",
-                    "args": ["--kubeconfig=/etc/cluster-dns/kubeconfig", "--listen=0.0.0.0:53", "--health-address=0.0.0.0:8080"],
+                    "args": ["--listen=0.0.0.0:53", "--health-address=0.0.0.0:8080"],
                     "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"}, {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"}, {"name": "metrics", "containerPort": 8080, "protocol": "TCP"}],
                     "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 2},
                     "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10, "failureThreshold": 5},
                     "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-                    "volumeMounts": [{"name": "kubeconfig", "mountPath": "/etc/cluster-dns"}],
                 }],
-                "volumes": [{"name": "kubeconfig", "configMap": {"name": "cluster-dns-kubeconfig"}}],
             }}},
         })),
     ];
     for (path, object) in objects {
-        let response = http.post(format!("{server}{path}")).json(&object).send().await.map_err(|err| ClusterError::NotReady(format!("installing cluster DNS: {err}")))?;
-        if !response.status().is_success() {
-            let status = response.status();
-            let body = response.text().await.unwrap_or_default();
-            return Err(ClusterError::NotReady(format!("installing cluster DNS: POST {path}: {status}: {body}")));
-        }
+        request(client, http::Method::POST, path, Some(&object)).await.map_err(|err| ClusterError::NotReady(format!("installing cluster DNS: POST {path}: {err}")))?;
     }
     Ok(())
 }
 
-async fn ready_nodes(http: &reqwest::Client, server: &str) -> Vec<String> {
-    let Ok(response) = http.get(format!("{server}/api/v1/nodes")).send().await else { return Vec::new() };
-    let Ok(list) = response.json::<serde_json::Value>().await else { return Vec::new() };
+/// A client of the cluster's apiserver at `server` as `user`, trusting the cluster CA.
+pub(crate) async fn client(server: &str, ca: &str, user: &pki::Issued) -> Result<kube::Client, ClusterError> {
+    let failed = |err: String| ClusterError::NotReady(format!("a client for {server}: {err}"));
+    let text = pki::kubeconfig(server, ca, user, "admin");
+    let kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|err| failed(err.to_string()))?;
+    let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await.map_err(|err| failed(err.to_string()))?;
+    config.connect_timeout = Some(Duration::from_secs(5));
+    config.read_timeout = Some(Duration::from_secs(30));
+    kube::Client::try_from(config).map_err(|err| failed(err.to_string()))
+}
+
+/// A client of cluster `name` as its administrator, through the address published on the host
+/// (the control planes keep the administrator's kubeconfig, as kubeadm's `admin.conf`).
+pub(crate) async fn admin_client(name: &str) -> Result<kube::Client, ClusterError> {
+    let control_planes = control_planes(name).await?;
+    let first = control_planes.first().ok_or_else(|| ClusterError::Missing(name.to_string()))?;
+    let text = docker::run(&["exec", first, "cat", &format!("{}/admin.kubeconfig", pki::DIR)]).await?;
+    let failed = |err: String| ClusterError::Kubeconfig { path: format!("{first}:{}/admin.kubeconfig", pki::DIR), message: err };
+    let mut kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|err| failed(err.to_string()))?;
+    let server = server_url(first).await?;
+    for cluster in &mut kubeconfig.clusters {
+        if let Some(cluster) = cluster.cluster.as_mut() {
+            cluster.server = Some(server.clone());
+        }
+    }
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await.map_err(|err| failed(err.to_string()))?;
+    kube::Client::try_from(config).map_err(|err| failed(err.to_string()))
+}
+
+/// One request with a JSON body (or none); the answer's JSON, or what went wrong.
+pub(crate) async fn request(client: &kube::Client, method: http::Method, path: &str, body: Option<&serde_json::Value>) -> Result<serde_json::Value, String> {
+    let body = body.map(|body| body.to_string().into_bytes()).unwrap_or_default();
+    let request = http::Request::builder().method(method).uri(path).header(http::header::CONTENT_TYPE, "application/json").body(body).map_err(|err| err.to_string())?;
+    let text = client.request_text(request).await.map_err(|err| err.to_string())?;
+    Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+async fn ready_nodes(client: &kube::Client) -> Vec<String> {
+    let Ok(list) = request(client, http::Method::GET, "/api/v1/nodes", None).await else { return Vec::new() };
     list["items"]
         .as_array()
         .into_iter()
@@ -358,14 +451,6 @@ async fn write_file(node: &str, path: &str, content: &[u8]) -> Result<(), Cluste
     Ok(())
 }
 
-fn node_kubeconfig(server: &str) -> String {
-    format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: cluster\n  cluster:\n    server: {server}\ncontexts:\n- name: node\n  context:\n    cluster: cluster\n    user: node\ncurrent-context: node\nusers:\n- name: node\n  user: {{}}\n"
-    )
-}
-
-/// What a node runs at every boot (the entrypoint starts containerd first). Each component is
-/// restarted when it exits, as a service manager would.
 /// What a control-plane node needs to know to run its part.
 struct ControlPlane<'a> {
     storage: Storage,
@@ -413,19 +498,30 @@ fn run_script(cluster: &str, node: &str, control_plane: Option<&ControlPlane<'_>
         if let Some(etcd) = etcd {
             script.push_str(&format!("{etcd} &\n"));
         }
-        let apiserver = format!("supervise apiserver apiserver {storage} --bind-address 0.0.0.0:{API_PORT} --encryption-provider-config {} --audit-log-path /var/log/cluster/audit.log", encryption::CONFIG_PATH);
-        let scheduler = "supervise scheduler scheduler --kubeconfig /etc/cluster/kubeconfig".to_string();
-        let manager = "supervise controller-manager controller-manager --kubeconfig /etc/cluster/kubeconfig".to_string();
-        script.push_str(&format!("{} &\nuntil wget -q -O /dev/null http://127.0.0.1:{API_PORT}/readyz; do sleep 0.1; done\n", with_extra(apiserver, &extra.apiserver)));
+        let pki = pki::DIR;
+        // The node's address on the cluster network, which pods reach the `kubernetes` Service at.
+        script.push_str("address=$(hostname -i | cut -d' ' -f1)\n");
+        let apiserver = format!(
+            "supervise apiserver apiserver {storage} --bind-address 0.0.0.0:{API_PORT} --advertise-address \"$address\" --encryption-provider-config {} --audit-log-path /var/log/cluster/audit.log \
+             --tls-cert-file {pki}/apiserver.crt --tls-private-key-file {pki}/apiserver.key --client-ca-file {pki}/ca.crt --authorization-mode {AUTHORIZATION_MODES} \
+             --service-account-signing-key-file {pki}/sa.key --health-bind-address 127.0.0.1:{HEALTH_PORT}",
+            encryption::CONFIG_PATH
+        );
+        let scheduler = format!("supervise scheduler scheduler --kubeconfig {pki}/scheduler.kubeconfig");
+        let manager = format!("supervise controller-manager controller-manager --kubeconfig {pki}/controller-manager.kubeconfig --root-ca-file {pki}/ca.crt");
+        script.push_str(&format!("{} &\nuntil {}; do sleep 0.1; done\n", with_extra(apiserver, &extra.apiserver), ready_check()));
         script.push_str(&format!("{} &\n", with_extra(scheduler, &extra.scheduler)));
         script.push_str(&format!("{} &\n", with_extra(manager, &extra.controller_manager)));
     }
     let mut kubelet = format!(
-        "supervise kubelet kubelet --kubeconfig /etc/cluster/kubeconfig --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
-         --cni-conf-dir /etc/cni/net.d --pod-routes --proxy --cluster-dns {DNS_SERVICE_IP} --eviction-hard 'memory.available<100Mi,nodefs.available<1%'"
+        "supervise kubelet kubelet --kubeconfig {}/kubelet.kubeconfig --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
+         --cni-conf-dir /etc/cni/net.d --pod-routes --proxy --cluster-dns {DNS_SERVICE_IP} --eviction-hard 'memory.available<100Mi,nodefs.available<1%'",
+        pki::DIR
     );
     if control_plane.is_some() {
-        kubelet.push_str(" --node-labels 'node-role.kubernetes.io/control-plane=' --register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'");
+        // The role label is the administrator's to set (NodeRestriction refuses it from a
+        // kubelet, as on Kubernetes): `create` adds it once the node is there, as kubeadm does.
+        kubelet.push_str(" --register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'");
     }
     script.push_str(&with_extra(kubelet, &extra.kubelet));
     script.push_str(" &\nwait\n");
@@ -442,7 +538,14 @@ pub fn default_kubeconfig() -> PathBuf {
 
 /// Adds (or replaces) the cluster's cluster, user and context in the kubeconfig at `path`, kept
 /// otherwise as it is, and makes it current.
-fn write_kubeconfig(path: &Path, context: &str, server: &str, merge: bool) -> Result<(), ClusterError> {
+/// What the kubeconfig's cluster and user carry: the CA to trust and the administrator's
+/// certificate.
+struct Credentials<'a> {
+    ca: &'a str,
+    client: &'a pki::Issued,
+}
+
+fn write_kubeconfig(path: &Path, context: &str, server: &str, credentials: &Credentials<'_>, merge: bool) -> Result<(), ClusterError> {
     use serde_yaml_ng::Value;
     let failed = |message: String| ClusterError::Kubeconfig { path: path.display().to_string(), message };
     let mut config: Value = match std::fs::read_to_string(path) {
@@ -456,8 +559,14 @@ fn write_kubeconfig(path: &Path, context: &str, server: &str, merge: bool) -> Re
         entry.insert(key.into(), body);
         Value::Mapping(entry)
     };
-    let cluster: Value = serde_yaml_ng::from_str(&format!("server: {server}")).map_err(|err| failed(err.to_string()))?;
-    let user = Value::Mapping(serde_yaml_ng::Mapping::new());
+    let data = |pem: &str| Value::from(base64::engine::general_purpose::STANDARD.encode(pem));
+    let mut cluster = serde_yaml_ng::Mapping::new();
+    cluster.insert("server".into(), server.into());
+    cluster.insert("certificate-authority-data".into(), data(credentials.ca));
+    let mut user = serde_yaml_ng::Mapping::new();
+    user.insert("client-certificate-data".into(), data(&credentials.client.cert));
+    user.insert("client-key-data".into(), data(&credentials.client.key));
+    let (cluster, user) = (Value::Mapping(cluster), Value::Mapping(user));
     let ctx: Value = serde_yaml_ng::from_str(&format!("cluster: {context}\nuser: {context}")).map_err(|err| failed(err.to_string()))?;
     for (list, key, body) in [("clusters", "cluster", cluster), ("users", "user", user), ("contexts", "context", ctx)] {
         let items = map.entry(list.into()).or_insert_with(|| Value::Sequence(Vec::new()));
@@ -521,7 +630,7 @@ pub async fn delete(name: &str) -> Result<(), ClusterError> {
 pub(crate) async fn server_url(control_plane: &str) -> Result<String, ClusterError> {
     let mapped = docker::run(&["port", control_plane, &format!("{API_PORT}/tcp")]).await?;
     let address = mapped.lines().find(|line| line.starts_with("127.0.0.1:")).unwrap_or(mapped.as_str()).trim().to_string();
-    Ok(format!("http://{address}"))
+    Ok(format!("https://{address}"))
 }
 
 /// The cluster's control-plane nodes, the one publishing the apiserver first.
@@ -615,8 +724,9 @@ mod tests {
         assert_eq!(nodes, Some(2));
         let members = ["c-control-plane".to_string()];
         let script = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members }), &extra);
-        assert!(script.contains("--bind-address 0.0.0.0:6443 --encryption-provider-config /etc/cluster/encryption.yaml --audit-log-path /var/log/cluster/audit.log '--x=it'\\''s' &"), "{script}");
-        assert!(script.contains("controller-manager --kubeconfig /etc/cluster/kubeconfig '--node-monitor-grace-period=10' &"));
+        assert!(script.contains("--service-account-signing-key-file /etc/cluster/pki/sa.key '--x=it'\\''s' &"), "{script}");
+        assert!(script.contains("--tls-cert-file /etc/cluster/pki/apiserver.crt --tls-private-key-file /etc/cluster/pki/apiserver.key --client-ca-file /etc/cluster/pki/ca.crt"), "{script}");
+        assert!(script.contains("controller-manager --kubeconfig /etc/cluster/pki/controller-manager.kubeconfig --root-ca-file /etc/cluster/pki/ca.crt '--node-monitor-grace-period=10' &"), "{script}");
         let ha = ["h-control-plane".to_string(), "h-control-plane2".to_string(), "h-control-plane3".to_string()];
         let second = run_script("h", "h-control-plane2", Some(&ControlPlane { storage: Storage::EtcdHa, members: &ha }), &ExtraArgs::default());
         assert!(second.contains("--initial-cluster h-control-plane=http://h-control-plane:2380,h-control-plane2=http://h-control-plane2:2380,h-control-plane3=http://h-control-plane3:2380"), "{second}");
@@ -631,12 +741,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
         std::fs::write(&path, "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://elsewhere\ncontexts: []\nusers: []\ncurrent-context: other\n").unwrap();
-        write_kubeconfig(&path, "cluster-a", "http://127.0.0.1:1234", true).unwrap();
-        write_kubeconfig(&path, "cluster-a", "http://127.0.0.1:5678", true).unwrap();
+        let authority = pki::Authority::generate("a").unwrap();
+        let admin = authority.client("kubernetes-admin", &["system:masters"]).unwrap();
+        let credentials = Credentials { ca: &authority.cert_pem(), client: &admin };
+        write_kubeconfig(&path, "cluster-a", "https://127.0.0.1:1234", &credentials, true).unwrap();
+        write_kubeconfig(&path, "cluster-a", "https://127.0.0.1:5678", &credentials, true).unwrap();
         let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let clusters = config["clusters"].as_sequence().unwrap();
         assert_eq!(clusters.len(), 2, "the other cluster is kept and ours is there once");
-        assert_eq!(clusters[1]["cluster"]["server"].as_str(), Some("http://127.0.0.1:5678"));
+        assert_eq!(clusters[1]["cluster"]["server"].as_str(), Some("https://127.0.0.1:5678"));
+        assert!(clusters[1]["cluster"]["certificate-authority-data"].as_str().is_some_and(|data| !data.is_empty()));
+        let users = config["users"].as_sequence().unwrap();
+        assert!(users[0]["user"]["client-key-data"].as_str().is_some_and(|data| !data.is_empty()));
         assert_eq!(config["current-context"].as_str(), Some("cluster-a"));
         forget_kubeconfig(&path, "cluster-a").unwrap();
         let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

@@ -68,7 +68,7 @@ async fn restart_apiservers(control_planes: &[String]) -> Result<(), ClusterErro
         let deadline = Instant::now() + Duration::from_secs(60);
         // The old process may answer for a moment while it stops; wait for it to go first.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        while docker::run(&["exec", node, "wget", "-q", "-O", "/dev/null", &format!("http://127.0.0.1:{}/readyz", cluster::API_PORT)]).await.is_err() {
+        while docker::run(&["exec", node, "sh", "-c", &cluster::ready_check()]).await.is_err() {
             if Instant::now() > deadline {
                 return Err(ClusterError::NotReady(format!("the apiserver on {node} did not come back within 60 s (see `cluster export logs`)")));
             }
@@ -79,25 +79,27 @@ async fn restart_apiservers(control_planes: &[String]) -> Result<(), ClusterErro
 }
 
 /// Writes every Secret back unchanged, so that each is stored under the first key.
-async fn rewrite_secrets(server: &str) -> Result<usize, ClusterError> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().map_err(|err| ClusterError::NotReady(err.to_string()))?;
+async fn rewrite_secrets(client: &kube::Client) -> Result<usize, ClusterError> {
+    use http::Method;
     let failed = |what: String| ClusterError::NotReady(what);
-    let list: Value = http.get(format!("{server}/api/v1/secrets")).send().await.map_err(|err| failed(format!("listing Secrets: {err}")))?.json().await.map_err(|err| failed(format!("listing Secrets: {err}")))?;
+    let list = cluster::request(client, Method::GET, "/api/v1/secrets", None).await.map_err(|err| failed(format!("listing Secrets: {err}")))?;
     let mut count = 0;
     for item in list["items"].as_array().into_iter().flatten() {
         let (namespace, name) = (item["metadata"]["namespace"].as_str().unwrap_or_default(), item["metadata"]["name"].as_str().unwrap_or_default());
-        let url = format!("{server}/api/v1/namespaces/{namespace}/secrets/{name}");
+        let path = format!("/api/v1/namespaces/{namespace}/secrets/{name}");
         let mut body = item.clone();
         body["apiVersion"] = "v1".into();
         body["kind"] = "Secret".into();
         for _ in 0..5 {
-            let answer = http.put(&url).json(&body).send().await.map_err(|err| failed(format!("rewriting Secret {namespace}/{name}: {err}")))?;
-            match answer.status().as_u16() {
-                200 | 201 | 404 => break,
+            match cluster::request(client, Method::PUT, &path, Some(&body)).await {
+                Ok(_) => break,
+                Err(err) if err.contains("NotFound") || err.contains("not found") => break,
                 // Changed meanwhile (and so written under the current key anyway): take the
                 // latest and write it again.
-                409 => body = http.get(&url).send().await.map_err(|err| failed(err.to_string()))?.json().await.map_err(|err| failed(err.to_string()))?,
-                code => return Err(failed(format!("rewriting Secret {namespace}/{name}: {code} {}", answer.text().await.unwrap_or_default()))),
+                Err(err) if err.contains("Conflict") || err.contains("modified") => {
+                    body = cluster::request(client, Method::GET, &path, None).await.map_err(|err| failed(format!("reading Secret {namespace}/{name}: {err}")))?;
+                }
+                Err(err) => return Err(failed(format!("rewriting Secret {namespace}/{name}: {err}"))),
             }
         }
         count += 1;
@@ -111,7 +113,6 @@ pub async fn rotate(name: &str) -> Result<Key, ClusterError> {
     let first = control_planes.first().ok_or_else(|| ClusterError::Missing(name.to_string()))?;
     let old = keys_of(&docker::run(&["exec", first, "cat", CONFIG_PATH]).await?)?;
     let new = Key::generate()?;
-    let server = cluster::server_url(first).await?;
     let started = Instant::now();
     let steps: [(&str, Vec<Key>); 2] = [
         ("Adding the new key (every apiserver can read it)", [old.clone(), vec![new.clone()]].concat()),
@@ -124,7 +125,7 @@ pub async fn rotate(name: &str) -> Result<Key, ClusterError> {
         restart_apiservers(&control_planes).await?;
         println!(" ✓ {what} ({:.1}s)", started.elapsed().as_secs_f64());
     }
-    let rewritten = rewrite_secrets(&server).await?;
+    let rewritten = rewrite_secrets(&cluster::admin_client(name).await?).await?;
     println!(" ✓ Rewriting {rewritten} Secret(s) under the new key ({:.1}s)", started.elapsed().as_secs_f64());
     for node in &control_planes {
         write(node, std::slice::from_ref(&new)).await?;

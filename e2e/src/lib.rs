@@ -5,6 +5,7 @@ pub mod cluster;
 mod docker;
 mod encryption;
 mod image;
+mod pki;
 
 use std::path::PathBuf;
 use std::time::Duration;

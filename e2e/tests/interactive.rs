@@ -743,10 +743,12 @@ fn server(cluster: &Cluster) -> String {
     ok(cluster.kubectl(&["config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"])).trim().to_string()
 }
 
-/// A WebSocket upgrade request (as kubectl's first try) to `path`: the HTTP code and the body.
-fn upgrade_request(server: &str, path: &str) -> (String, String) {
+/// A WebSocket upgrade request (as kubectl's first try) to `path`, as the administrator: the
+/// HTTP code and the body.
+fn upgrade_request(cluster: &Cluster, server: &str, path: &str) -> (String, String) {
     let output = Command::new("curl")
         .args(["-sS", "-m", "10", "-o", "-", "-w", "\n%{http_code}"])
+        .args(cluster.curl_credentials())
         .args(["-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13"])
         .args(["-H", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "-H", "Sec-WebSocket-Protocol: v5.channel.k8s.io"])
         .arg(format!("{server}{path}"))
@@ -811,13 +813,13 @@ fn bad_requests_fail_at_once_and_vanished_clients_leave_nothing_behind() {
         ("/api/v1/namespaces/default/pods/pending/exec?command=true&stdout=true", "pod pending does not have a host assigned"),
         ("/api/v1/namespaces/default/pods/shell/exec?command=true", "you must specify at least 1 of stdin, stdout, stderr"),
     ] {
-        let (code, body) = upgrade_request(&server, path);
+        let (code, body) = upgrade_request(&cluster, &server, path);
         assert_eq!(code, "400", "{path}: {body}");
         let status: Value = serde_json::from_str(&body).unwrap_or_else(|err| panic!("{path}: a Status, not {body:?}: {err}"));
         assert_eq!((status["kind"].as_str(), status["status"].as_str(), status["reason"].as_str(), status["code"].as_u64()), (Some("Status"), Some("Failure"), Some("BadRequest"), Some(400)), "{path}: {status}");
         assert_eq!(status["message"], message, "{path}");
     }
-    let (code, body) = upgrade_request(&server, "/api/v1/namespaces/default/pods/no-such-pod/exec?command=true&stdout=true");
+    let (code, body) = upgrade_request(&cluster, &server, "/api/v1/namespaces/default/pods/no-such-pod/exec?command=true&stdout=true");
     assert_eq!(code, "404", "exec into a pod that does not exist: {body}");
 
     // Through the clients: an error that says what is wrong, at once, and no hang.

@@ -1,10 +1,15 @@
-//! Security on the kind-style cluster (issue 12, in part): Secrets are ciphertext in etcd (read
-//! with etcdctl on the control plane), `cluster rotate-encryption-key` moves every Secret to a
-//! new key with their data unchanged, and a wrong key fails clearly without changing anything.
+//! Security on the kind-style cluster: Secrets are ciphertext in etcd (read with etcdctl on the
+//! control plane), `cluster rotate-encryption-key` moves every Secret to a new key with their
+//! data unchanged, and a wrong key fails clearly without changing anything; every client is
+//! authenticated (certificates, service account tokens) and authorised (RBAC, the Node
+//! authoriser), from the host, from pods and from nodes.
 
 #![allow(clippy::unwrap_used)]
 
 mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use support::{Cluster, ok, text};
 
@@ -29,7 +34,7 @@ fn key_name(value: &[u8]) -> String {
 /// Gives the control plane's apiserver `config` and waits until it has restarted.
 fn reconfigure(cluster: &Cluster, config: &str) {
     let node = cluster.node("control-plane");
-    let script = format!("cat > /etc/cluster/encryption.yaml <<'END'\n{config}END\nkillall apiserver; sleep 1; until wget -q -O /dev/null http://127.0.0.1:6443/readyz; do sleep 0.2; done");
+    let script = format!("cat > /etc/cluster/encryption.yaml <<'END'\n{config}END\nkillall apiserver; sleep 1; until wget -q -O /dev/null http://127.0.0.1:6080/readyz; do sleep 0.2; done");
     ok(cluster.docker(&["exec", &node, "sh", "-c", &script]));
 }
 
@@ -73,4 +78,157 @@ fn secrets_are_ciphertext_in_etcd_and_the_key_rotates() {
     let audit = ok(cluster.docker(&["exec", &cluster.node("control-plane"), "cat", "/var/log/cluster/audit.log"]));
     assert!(audit.lines().any(|line| line.contains(r#""verb":"get""#) && line.contains(r#""resource":"secrets""#) && line.contains(r#""name":"s1""#)), "no audited read of s1");
     assert!(!audit.contains("hunter2") && !audit.contains("aHVudGVyMg=="), "Secret data in the audit log");
+}
+
+fn out(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// The cluster's CA, rebuilt around its key on the control plane (its subject is the tool's
+/// `<cluster>-ca`), so that the test can sign certificates the cluster trusts.
+fn cluster_ca(cluster: &Cluster) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let key = ok(cluster.docker(&["exec", &cluster.node("control-plane"), "cat", "/etc/cluster/pki/ca.key"]));
+    let key = rcgen::KeyPair::from_pem(&key).unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.distinguished_name.push(rcgen::DnType::CommonName, format!("{}-ca", cluster.name));
+    (params.self_signed(&key).unwrap(), key)
+}
+
+/// A kubeconfig for the cluster's server and CA with `user` (YAML under `user:`).
+fn kubeconfig_with(cluster: &Cluster, name: &str, user: &str) -> PathBuf {
+    let server = ok(cluster.kubectl(&["config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"]));
+    let ca = ok(cluster.kubectl(&["config", "view", "--raw", "-o", "jsonpath={.clusters[0].cluster.certificate-authority-data}"]));
+    let path = cluster.kubeconfig().with_file_name(format!("{name}.kubeconfig"));
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority-data: {}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n    namespace: demo\ncurrent-context: c\nusers:\n- name: u\n  user:\n{user}\n",
+        server.trim(),
+        ca.trim()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A kubeconfig presenting a certificate for `name` in `groups`, signed by `ca`.
+fn certificate_user(cluster: &Cluster, ca: &(rcgen::Certificate, rcgen::KeyPair), name: &str, groups: &[&str], expired: bool) -> PathBuf {
+    use base64::Engine;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    for group in groups {
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, *group);
+    }
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    if expired {
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+    }
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.0, &ca.1).unwrap();
+    let data = |pem: String| base64::engine::general_purpose::STANDARD.encode(pem);
+    let user = format!("    client-certificate-data: {}\n    client-key-data: {}", data(cert.pem()), data(key.serialize_pem()));
+    kubeconfig_with(cluster, &format!("{}-{}", name.replace(':', "-"), if expired { "expired" } else { "valid" }), &user)
+}
+
+fn kubectl_as(config: &Path, args: &[&str]) -> Output {
+    Command::new("kubectl").arg(format!("--kubeconfig={}", config.display())).args(args).output().unwrap()
+}
+
+/// Runs `command` in a pod of `localhost/incluster:e2e` as ServiceAccount `robot` in `demo`, and
+/// returns its log once it has finished.
+fn in_cluster(cluster: &Cluster, name: &str, command: &[&str]) -> String {
+    let overrides = serde_json::json!({"spec": {"serviceAccountName": "robot", "containers": [{"name": name, "image": "localhost/incluster:e2e", "imagePullPolicy": "Never", "command": command}]}});
+    ok(cluster.kubectl(&["run", name, "-n", "demo", "--image=localhost/incluster:e2e", "--restart=Never", &format!("--overrides={overrides}")]));
+    let finished = || matches!(cluster.jsonpath(&["pod", name, "-n", "demo"], "{.status.phase}").as_str(), "Succeeded" | "Failed");
+    cluster.wait(&format!("pod {name} finished"), 120, finished, || text(&cluster.kubectl(&["describe", "pod", name, "-n", "demo"])));
+    text(&cluster.kubectl(&["logs", name, "-n", "demo"]))
+}
+
+const PYTHON_LIST_PODS: &str = "from kubernetes import client, config
+config.load_incluster_config()
+try:
+    print('LISTED', len(client.CoreV1Api().list_namespaced_pod('demo').items))
+except client.exceptions.ApiException as error:
+    print('STATUS', error.status)";
+
+#[test]
+fn every_client_is_authenticated_and_authorised() {
+    let cluster = Cluster::create(2, None);
+    let worker = cluster.node("worker");
+    let unauthorized = "You must be logged in to the server";
+
+    // The generated kubeconfig: kubectl and the Python client, as the administrator.
+    assert!(ok(cluster.kubectl(&["get", "nodes"])).contains(&worker));
+    let python = format!("from kubernetes import client, config\nconfig.load_kube_config(config_file={:?})\nprint(len(client.CoreV1Api().list_node().items))", cluster.kubeconfig().display().to_string());
+    assert_eq!(ok(Command::new("python3").args(["-c", &python]).output().unwrap()).trim(), "2");
+
+    // No certificate, another CA's, an expired one of the cluster's: 401.
+    let anonymous = kubeconfig_with(&cluster, "anonymous", "    {}");
+    assert!(out(&kubectl_as(&anonymous, &["get", "pods"])).contains(unauthorized));
+    let stranger = {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, format!("{}-ca", cluster.name));
+        (params.self_signed(&key).unwrap(), key)
+    };
+    let ca = cluster_ca(&cluster);
+    assert!(out(&kubectl_as(&certificate_user(&cluster, &stranger, "kubernetes-admin", &["system:masters"], false), &["get", "pods"])).contains(unauthorized));
+    assert!(out(&kubectl_as(&certificate_user(&cluster, &ca, "kubernetes-admin", &["system:masters"], true), &["get", "pods"])).contains(unauthorized));
+
+    // A user bound to view in demo: reads there, nothing more; and grants no more than held.
+    ok(cluster.kubectl(&["create", "namespace", "demo"]));
+    ok(cluster.kubectl(&["create", "configmap", "settings", "-n", "demo", "--from-literal=a=b"]));
+    ok(cluster.kubectl(&["create", "secret", "generic", "hidden", "-n", "demo", "--from-literal=p=q"]));
+    ok(cluster.kubectl(&["create", "rolebinding", "jane-view", "-n", "demo", "--clusterrole=view", "--user=jane"]));
+    let jane = certificate_user(&cluster, &ca, "jane", &["devs"], false);
+    assert!(ok(kubectl_as(&jane, &["get", "configmaps"])).contains("settings"));
+    let created = kubectl_as(&jane, &["create", "configmap", "mine", "--from-literal=x=y"]);
+    assert!(out(&created).contains(r#"configmaps is forbidden: User "jane" cannot create resource "configmaps" in API group "" in the namespace "demo""#), "{}", out(&created));
+    assert!(out(&kubectl_as(&jane, &["get", "secret", "hidden"])).contains(r#"secrets "hidden" is forbidden: User "jane" cannot get resource "secrets""#));
+    let rules = ok(kubectl_as(&jane, &["auth", "can-i", "--list"]));
+    assert!(rules.lines().any(|line| line.starts_with("pods ") && line.contains("[get list watch]")), "{rules}");
+    assert!(!rules.lines().any(|line| line.starts_with("secrets ")), "{rules}");
+    ok(cluster.kubectl(&["create", "role", "binder", "-n", "demo", "--verb=create", "--resource=rolebindings.rbac.authorization.k8s.io"]));
+    ok(cluster.kubectl(&["create", "rolebinding", "jane-binder", "-n", "demo", "--role=binder", "--user=jane"]));
+    ok(kubectl_as(&jane, &["create", "rolebinding", "bob-view", "--clusterrole=view", "--user=bob"]));
+    let escalated = kubectl_as(&jane, &["create", "rolebinding", "jane-admin", "--clusterrole=admin", "--user=jane"]);
+    assert!(out(&escalated).contains("is attempting to grant RBAC permissions not currently held"), "{}", out(&escalated));
+
+    // From a pod: the Python client and kubectl, in-cluster, as the pod's ServiceAccount.
+    let image = "localhost/incluster:e2e";
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/incluster-image.sh");
+    ok(Command::new("bash").arg(script).arg(image).output().unwrap());
+    ok(cluster.tool(&["load-image", image, "--name", &cluster.name]));
+    ok(cluster.kubectl(&["create", "serviceaccount", "robot", "-n", "demo"]));
+    assert_eq!(in_cluster(&cluster, "python-before", &["python3", "-c", PYTHON_LIST_PODS]).trim(), "STATUS 403");
+    let denied = in_cluster(&cluster, "kubectl-before", &["sh", "-c", "kubectl get pods -n demo 2>&1"]);
+    assert!(denied.contains(r#"pods is forbidden: User "system:serviceaccount:demo:robot" cannot list resource "pods""#), "{denied}");
+    ok(cluster.kubectl(&["create", "rolebinding", "robot-view", "-n", "demo", "--clusterrole=view", "--serviceaccount=demo:robot"]));
+    let listed = in_cluster(&cluster, "python-after", &["python3", "-c", PYTHON_LIST_PODS]);
+    assert!(listed.starts_with("LISTED "), "{listed}");
+    assert!(in_cluster(&cluster, "kubectl-after", &["sh", "-c", "kubectl get pods -n demo 2>&1"]).contains("python-after"));
+    let environment = in_cluster(&cluster, "environment", &["sh", "-c", "echo $KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT; cat /var/run/secrets/kubernetes.io/serviceaccount/namespace"]);
+    assert_eq!(environment, "10.96.0.1:443\ndemo");
+
+    // A token bound to a pod dies with it.
+    let token = ok(cluster.kubectl(&["create", "token", "robot", "-n", "demo", "--bound-object-kind=Pod", "--bound-object-name=environment"]));
+    let bearer = kubeconfig_with(&cluster, "bearer", &format!("    token: {}", token.trim()));
+    ok(kubectl_as(&bearer, &["get", "pods"]));
+    ok(cluster.kubectl(&["delete", "pod", "environment", "-n", "demo"]));
+    cluster.wait("the deleted pod's token refused", 30, || out(&kubectl_as(&bearer, &["get", "pods"])).contains(unauthorized), || out(&kubectl_as(&bearer, &["get", "pods"])));
+
+    // A kubelet's certificate: its own Node, not another's; the Secrets of its pods, no others.
+    ok(cluster.kubectl(&["create", "secret", "generic", "mounted", "-n", "demo", "--from-literal=k=v"]));
+    let overrides = serde_json::json!({"spec": {"nodeName": worker, "volumes": [{"name": "s", "secret": {"secretName": "mounted"}}],
+        "containers": [{"name": "main", "image": "localhost/busybox:local", "command": ["sleep", "3600"], "volumeMounts": [{"name": "s", "mountPath": "/s"}]}]}});
+    ok(cluster.kubectl(&["run", "mounter", "-n", "demo", "--image=localhost/busybox:local", &format!("--overrides={overrides}")]));
+    let kubelet_config = ok(cluster.docker(&["exec", &worker, "cat", "/etc/cluster/pki/kubelet.kubeconfig"]));
+    let kubelet_user = kubelet_config.split("users:").nth(1).and_then(|users| users.split("user:\n").nth(1)).unwrap().trim_end().to_string();
+    let kubelet = kubeconfig_with(&cluster, "kubelet", &kubelet_user);
+    ok(kubectl_as(&kubelet, &["get", "node", &worker]));
+    let other = kubectl_as(&kubelet, &["label", "node", &cluster.node("control-plane"), "stolen=yes"]);
+    assert!(!other.status.success() && out(&other).contains("forbidden"), "{}", out(&other));
+    cluster.wait("the kubelet reads its pod's Secret", 30, || kubectl_as(&kubelet, &["get", "secret", "mounted"]).status.success(), || out(&kubectl_as(&kubelet, &["get", "secret", "mounted"])));
+    let unrelated = kubectl_as(&kubelet, &["get", "secret", "hidden"]);
+    assert!(out(&unrelated).contains(&format!(r#"User "system:node:{worker}" cannot get resource "secrets""#)), "{}", out(&unrelated));
 }

@@ -416,8 +416,13 @@ pub async fn reconcile_kubernetes_service(api: &Api, address: std::net::IpAddr, 
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": [{"ip": address.to_string()}], "ports": ports}],
     });
-    ensure_defaults(api, vec![("services", service), ("endpoints", endpoints)]).await;
-    let Some(resource) = resources::find("", "v1", "endpoints") else { return };
+    let (Some(services), Some(resource)) = (resources::find("", "v1", "services"), resources::find("", "v1", "endpoints")) else { return };
+    // Created once: a create of an existing Service would first find its ClusterIP taken.
+    let existing = Target { resource: services, namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None, watch: false };
+    if read::fetch(api, &existing, "kubernetes").await.is_err() {
+        ensure_defaults(api, vec![("services", service)]).await;
+    }
+    ensure_defaults(api, vec![("endpoints", endpoints)]).await;
     let target = Target { resource, namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None, watch: false };
     for _ in 0..5 {
         let Ok(mut current) = read::fetch(api, &target, "kubernetes").await else { return };

@@ -153,6 +153,24 @@ impl Cluster {
         text(&self.kubectl(&["logs", name, "-n", namespace]))
     }
 
+    /// curl's flags to reach the apiserver as the kubeconfig's administrator: the cluster CA,
+    /// the client certificate and its key, written beside the kubeconfig.
+    pub fn curl_credentials(&self) -> Vec<String> {
+        use base64::Engine;
+        let mut flags = Vec::new();
+        for (flag, file, field) in [
+            ("--cacert", "ca.crt", "{.clusters[0].cluster.certificate-authority-data}"),
+            ("--cert", "admin.crt", "{.users[0].user.client-certificate-data}"),
+            ("--key", "admin.key", "{.users[0].user.client-key-data}"),
+        ] {
+            let data = ok(self.kubectl(&["config", "view", "--raw", "-o", &format!("jsonpath={field}")]));
+            let path = self.dir.path().join(file);
+            std::fs::write(&path, base64::engine::general_purpose::STANDARD.decode(data.trim()).expect("base64 in the kubeconfig")).expect("write");
+            flags.extend([flag.to_string(), path.display().to_string()]);
+        }
+        flags
+    }
+
     pub fn http_get(url: &str) -> Result<String, String> {
         let output = Command::new("curl").args(["-sS", "-m", "2", "-f", url]).output().map_err(|err| err.to_string())?;
         if output.status.success() { Ok(text(&output)) } else { Err(String::from_utf8_lossy(&output.stderr).trim().to_string()) }

@@ -55,7 +55,21 @@ impl Renderer {
     }
 
     fn format(&mut self, time: &str, content: &str) -> Vec<u8> {
-        let mut out = if self.options.timestamps { format!("{time} {content}\n") } else { format!("{content}\n") }.into_bytes();
+        self.format_line(time, content, true)
+    }
+
+    /// A partial line still open when the text read so far ends is given out as it is, without
+    /// a newline, as the kubelet does: a container's last words need not end a line.
+    fn flush_partial(&mut self) -> Vec<u8> {
+        match self.partial.take() {
+            Some((time, content)) if self.keep(&time) && !self.done() => self.format_line(&time, &content, false),
+            _ => Vec::new(),
+        }
+    }
+
+    fn format_line(&mut self, time: &str, content: &str, complete: bool) -> Vec<u8> {
+        let newline = if complete { "\n" } else { "" };
+        let mut out = if self.options.timestamps { format!("{time} {content}{newline}") } else { format!("{content}{newline}") }.into_bytes();
         if let Some(limit) = self.options.limit_bytes {
             out.truncate(limit.saturating_sub(self.written));
         }
@@ -75,6 +89,7 @@ impl Renderer {
             }
             out.extend(self.format(time, content));
         }
+        out.extend(self.flush_partial());
         out
     }
 
@@ -90,6 +105,7 @@ impl Renderer {
                     out.extend(self.format(&time, &content));
                 }
         }
+        out.extend(self.flush_partial());
         out
     }
 }
@@ -126,5 +142,15 @@ mod tests {
         assert_eq!(Renderer::new(since).render_all(LOG), b"two\nthree\n");
         let limited = Options { limit_bytes: Some(6), ..Options::default() };
         assert_eq!(Renderer::new(limited).render_all(LOG), b"one\ntw");
+    }
+
+    #[test]
+    fn a_last_line_without_a_newline_is_not_lost() {
+        let unfinished = "2026-01-01T00:00:01.000000001Z stdout F one\n2026-01-01T00:00:02.000000000Z stdout P demo\n";
+        assert_eq!(Renderer::new(Options::default()).render_all(unfinished), b"one\ndemo");
+        // Followed, the rest of the line comes later and completes it.
+        let mut followed = Renderer::new(Options::default());
+        assert_eq!(followed.render_all(unfinished), b"one\ndemo");
+        assert_eq!(followed.render_more("2026-01-01T00:00:03.000000000Z stdout F !\n"), b"!\n");
     }
 }

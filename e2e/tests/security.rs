@@ -162,8 +162,14 @@ fn every_client_is_authenticated_and_authorised() {
     assert_eq!(ok(Command::new("python3").args(["-c", &python]).output().unwrap()).trim(), "2");
 
     // No certificate, another CA's, an expired one of the cluster's: 401.
-    let anonymous = kubeconfig_with(&cluster, "anonymous", "    {}");
-    assert!(out(&kubectl_as(&anonymous, &["get", "pods"])).contains(unauthorized));
+    // (kubectl asks for a user name when its kubeconfig has no credentials at all, so curl
+    // shows the bare request, and kubectl a token that names no one.)
+    let credentials = cluster.curl_credentials();
+    let server = ok(cluster.kubectl(&["config", "view", "-o", "jsonpath={.clusters[0].cluster.server}"]));
+    let anonymous = ok(Command::new("curl").args(["-s", "--cacert", &credentials[1], "-w", "\n%{http_code}", &format!("{}/api/v1/namespaces/default/pods", server.trim())]).output().unwrap());
+    assert!(anonymous.ends_with("\n401") && anonymous.contains(r#""reason":"Unauthorized""#), "{anonymous}");
+    let unknown = kubeconfig_with(&cluster, "unknown", "    token: not-a-token");
+    assert!(out(&kubectl_as(&unknown, &["get", "pods"])).contains(unauthorized));
     let stranger = {
         let key = rcgen::KeyPair::generate().unwrap();
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -172,8 +178,13 @@ fn every_client_is_authenticated_and_authorised() {
         (params.self_signed(&key).unwrap(), key)
     };
     let ca = cluster_ca(&cluster);
-    assert!(out(&kubectl_as(&certificate_user(&cluster, &stranger, "kubernetes-admin", &["system:masters"], false), &["get", "pods"])).contains(unauthorized));
-    assert!(out(&kubectl_as(&certificate_user(&cluster, &ca, "kubernetes-admin", &["system:masters"], true), &["get", "pods"])).contains(unauthorized));
+    for (what, config) in [
+        ("another CA's certificate", certificate_user(&cluster, &stranger, "kubernetes-admin", &["system:masters"], false)),
+        ("an expired certificate", certificate_user(&cluster, &ca, "kubernetes-admin", &["system:masters"], true)),
+    ] {
+        let refused = kubectl_as(&config, &["get", "pods"]);
+        assert!(out(&refused).contains(unauthorized), "{what}: {}", out(&refused));
+    }
 
     // A user bound to view in demo: reads there, nothing more; and grants no more than held.
     ok(cluster.kubectl(&["create", "namespace", "demo"]));

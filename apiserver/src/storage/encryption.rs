@@ -1,8 +1,18 @@
 //! Encryption at rest, as kube-apiserver does it from `--encryption-provider-config`: an
 //! `EncryptionConfiguration` names, per resource, providers in order; writes use the first
-//! provider's first key, reads try each provider whose prefix the value carries. Values are
-//! stored as `k8s:enc:aesgcm:v1:<key name>:` + nonce + ciphertext + tag, with the storage key as
-//! the additional authenticated data, so a value copied to another key does not decrypt.
+//! provider's first key, reads try each provider whose prefix the value carries (`identity`, with
+//! no prefix, reads whatever is not encrypted, wherever it is listed). Values are stored as
+//! kube-apiserver stores them, so that etcd data moves between it and us either way:
+//!
+//! - `aesgcm` (16, 24 or 32-byte keys): `k8s:enc:aesgcm:v1:<key name>:` + 12-byte nonce +
+//!   ciphertext + tag, with the storage key as the additional authenticated data, so a value
+//!   copied to another key does not decrypt. Our recommended provider.
+//! - `secretbox` (32-byte keys): `k8s:enc:secretbox:v1:<key name>:` + 24-byte nonce + NaCl
+//!   secretbox (XSalsa20-Poly1305, Poly1305 tag first, as Go's `nacl/secretbox` seals).
+//! - `aescbc` (16, 24 or 32-byte keys): `k8s:enc:aescbc:v1:<key name>:` + 16-byte IV + AES-CBC
+//!   ciphertext with PKCS#7 padding, unauthenticated. Kubernetes' documentation calls it weak
+//!   (CBC is open to padding oracle attacks) and advises against it; it is here to read and
+//!   migrate clusters that used it.
 //!
 //! [`EncryptedStore`] wraps any [`Store`]: everything above it sees plaintext, everything below
 //! (etcd, the embedded file) only ciphertext for the resources configured.
@@ -10,10 +20,15 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use aes_gcm::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use aes_gcm::aead::rand_core::RngCore;
+use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload};
+use aes_gcm::aes::{Aes128, Aes192, Aes256};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, AesGcm};
 use async_trait::async_trait;
 use base64::Engine;
+use cbc::cipher::block_padding::{NoPadding, Pkcs7};
+use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit};
+use crypto_secretbox::XSalsa20Poly1305;
 use futures::StreamExt;
 use serde::Deserialize;
 
@@ -21,7 +36,14 @@ use super::{Deleted, KeyValue, ListOptions, ListPage, Result, Revision, Store, S
 
 type Aes192Gcm = AesGcm<aes_gcm::aes::Aes192, aes_gcm::aead::consts::U12>;
 
-const NONCE: usize = 12;
+/// AES-GCM's nonce; Kubernetes refuses any other size ("all data in etcd will be broken if this
+/// ever changes").
+const GCM_NONCE: usize = 12;
+/// XSalsa20's nonce, and Poly1305's tag.
+const SECRETBOX_NONCE: usize = 24;
+const SECRETBOX_TAG: usize = 16;
+/// AES's block, the size of CBC's IV.
+const AES_BLOCK: usize = 16;
 /// What every encrypted value starts with; plaintext objects (JSON) never do.
 const ENCRYPTED: &[u8] = b"k8s:enc:";
 
@@ -83,13 +105,13 @@ struct Key {
 
 /// One AES-GCM key, of 128, 192 or 256 bits.
 #[derive(Clone)]
-enum Cipher {
+enum GcmCipher {
     Aes128(Box<Aes128Gcm>),
     Aes192(Box<Aes192Gcm>),
     Aes256(Box<Aes256Gcm>),
 }
 
-impl Cipher {
+impl GcmCipher {
     fn new(key: &[u8]) -> Option<Self> {
         match key.len() {
             16 => Aes128Gcm::new_from_slice(key).ok().map(|cipher| Self::Aes128(Box::new(cipher))),
@@ -99,23 +121,25 @@ impl Cipher {
         }
     }
 
-    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> Option<Vec<u8>> {
-        let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
+    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        let mut nonce = [0u8; GCM_NONCE];
+        OsRng.try_fill_bytes(&mut nonce).map_err(|err| format!("failed to write nonce for AES-GCM: {err}"))?;
+        let nonce = aes_gcm::Nonce::from_slice(&nonce);
         let payload = Payload { msg: plaintext, aad };
         let sealed = match self {
-            Self::Aes128(cipher) => cipher.encrypt(&nonce, payload),
-            Self::Aes192(cipher) => cipher.encrypt(&nonce, payload),
-            Self::Aes256(cipher) => cipher.encrypt(&nonce, payload),
+            Self::Aes128(cipher) => cipher.encrypt(nonce, payload),
+            Self::Aes192(cipher) => cipher.encrypt(nonce, payload),
+            Self::Aes256(cipher) => cipher.encrypt(nonce, payload),
         }
-        .ok()?;
-        Some([nonce.as_slice(), &sealed].concat())
+        .map_err(|_| "AES-GCM could not seal the value".to_string())?;
+        Ok([nonce.as_slice(), &sealed].concat())
     }
 
     fn open(&self, data: &[u8], aad: &[u8]) -> std::result::Result<Vec<u8>, String> {
-        if data.len() < NONCE {
+        if data.len() < GCM_NONCE {
             return Err("the stored data was shorter than the required size".into());
         }
-        let (nonce, sealed) = data.split_at(NONCE);
+        let (nonce, sealed) = data.split_at(GCM_NONCE);
         let nonce = aes_gcm::Nonce::from_slice(nonce);
         let payload = Payload { msg: sealed, aad };
         match self {
@@ -127,10 +151,193 @@ impl Cipher {
     }
 }
 
+/// One AES key for CBC mode, of 128, 192 or 256 bits: Kubernetes' CBC transformer
+/// (`k8s.io/apiserver/pkg/storage/value/encrypt/aes`). It authenticates nothing, neither the
+/// value nor the storage key, which is why Kubernetes' documentation rates it weak.
+#[derive(Clone)]
+enum CbcCipher {
+    Aes128(Box<Aes128>),
+    Aes192(Box<Aes192>),
+    Aes256(Box<Aes256>),
+}
+
+impl CbcCipher {
+    fn new(key: &[u8]) -> Option<Self> {
+        match key.len() {
+            16 => Aes128::new_from_slice(key).ok().map(|cipher| Self::Aes128(Box::new(cipher))),
+            24 => Aes192::new_from_slice(key).ok().map(|cipher| Self::Aes192(Box::new(cipher))),
+            32 => Aes256::new_from_slice(key).ok().map(|cipher| Self::Aes256(Box::new(cipher))),
+            _ => None,
+        }
+    }
+
+    /// A random IV, then the plaintext padded to whole blocks with PKCS#7 (a whole block of
+    /// padding when it already fills its blocks) and encrypted.
+    fn seal(&self, plaintext: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        let mut iv = [0u8; AES_BLOCK];
+        OsRng.try_fill_bytes(&mut iv).map_err(|_| "unable to read sufficient random bytes".to_string())?;
+        let iv_array = (&iv).into();
+        let sealed = match self {
+            Self::Aes128(block) => cbc::Encryptor::<Aes128>::inner_iv_init((**block).clone(), iv_array).encrypt_padded_vec_mut::<Pkcs7>(plaintext),
+            Self::Aes192(block) => cbc::Encryptor::<Aes192>::inner_iv_init((**block).clone(), iv_array).encrypt_padded_vec_mut::<Pkcs7>(plaintext),
+            Self::Aes256(block) => cbc::Encryptor::<Aes256>::inner_iv_init((**block).clone(), iv_array).encrypt_padded_vec_mut::<Pkcs7>(plaintext),
+        };
+        Ok([iv.as_slice(), &sealed].concat())
+    }
+
+    /// Decrypts and strips the padding, checking it as Kubernetes does (each padding byte equal
+    /// to the padding's length, which is neither 0 nor longer than the data), with its errors.
+    fn open(&self, data: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        if data.len() < AES_BLOCK {
+            return Err("the stored data was shorter than the required size".into());
+        }
+        let (iv, ciphertext) = data.split_at(AES_BLOCK);
+        if !ciphertext.len().is_multiple_of(AES_BLOCK) {
+            return Err("the stored data is not a multiple of the block size".into());
+        }
+        let iv = iv.into();
+        let decrypted = match self {
+            Self::Aes128(block) => cbc::Decryptor::<Aes128>::inner_iv_init((**block).clone(), iv).decrypt_padded_vec_mut::<NoPadding>(ciphertext),
+            Self::Aes192(block) => cbc::Decryptor::<Aes192>::inner_iv_init((**block).clone(), iv).decrypt_padded_vec_mut::<NoPadding>(ciphertext),
+            Self::Aes256(block) => cbc::Decryptor::<Aes256>::inner_iv_init((**block).clone(), iv).decrypt_padded_vec_mut::<NoPadding>(ciphertext),
+        }
+        .map_err(|_| "the stored data is not a multiple of the block size".to_string())?;
+        // An IV with no blocks after it is "empty" here; Kubernetes' code would index past it.
+        let invalid_data = || "invalid PKCS7 data (empty or not padded)".to_string();
+        let padding = *decrypted.last().ok_or_else(invalid_data)?;
+        let padding_length = usize::from(padding);
+        if padding_length == 0 || padding_length > decrypted.len() {
+            return Err(invalid_data());
+        }
+        let (plaintext, padded) = decrypted.split_at(decrypted.len() - padding_length);
+        if padded.iter().any(|byte| *byte != padding) {
+            return Err("invalid padding on input".into());
+        }
+        Ok(plaintext.to_vec())
+    }
+}
+
+/// One secretbox key: NaCl's XSalsa20-Poly1305 as Kubernetes' secretbox transformer uses it
+/// through Go's `golang.org/x/crypto/nacl/secretbox`, which has no additional authenticated data.
+/// Kubernetes passes none ("Does not perform authentication of the data at rest"), so unlike
+/// aesgcm the value is not bound to its storage key: one copied to another key still opens. We do
+/// the same, or values written by either could not be read by the other.
+#[derive(Clone)]
+struct SecretboxCipher(Box<XSalsa20Poly1305>);
+
+impl SecretboxCipher {
+    fn new(key: &[u8]) -> Option<Self> {
+        XSalsa20Poly1305::new_from_slice(key).ok().map(|cipher| Self(Box::new(cipher)))
+    }
+
+    /// A random nonce, then the box: tag, then ciphertext (`crypto_secretbox` prepends the tag,
+    /// as NaCl and Go's `secretbox.Seal` do).
+    fn seal(&self, plaintext: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        let mut nonce = [0u8; SECRETBOX_NONCE];
+        OsRng.try_fill_bytes(&mut nonce).map_err(|_| "unable to read sufficient random bytes".to_string())?;
+        let sealed = self.0.encrypt(crypto_secretbox::Nonce::from_slice(&nonce), plaintext).map_err(|_| "secretbox could not seal the value".to_string())?;
+        Ok([nonce.as_slice(), &sealed].concat())
+    }
+
+    fn open(&self, data: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        if data.len() < SECRETBOX_NONCE + SECRETBOX_TAG {
+            return Err("the stored data was shorter than the required size".into());
+        }
+        let (nonce, sealed) = data.split_at(SECRETBOX_NONCE);
+        // Kubernetes' words for a box that does not open (wrong key, or altered), odd as they are.
+        self.0.decrypt(crypto_secretbox::Nonce::from_slice(nonce), sealed).map_err(|_| "output array was not large enough for encryption".into())
+    }
+}
+
+/// The providers that encrypt, each with its own prefix and keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    AesGcm,
+    AesCbc,
+    Secretbox,
+}
+
+impl Kind {
+    /// The provider's field in the configuration, and its part of the stored prefix.
+    fn name(self) -> &'static str {
+        match self {
+            Self::AesGcm => "aesgcm",
+            Self::AesCbc => "aescbc",
+            Self::Secretbox => "secretbox",
+        }
+    }
+
+    /// `k8s:enc:<provider>:v1:`, before the key name.
+    fn prefix(self) -> String {
+        format!("k8s:enc:{}:v1:", self.name())
+    }
+
+    fn key_sizes(self) -> &'static [usize] {
+        match self {
+            Self::AesGcm | Self::AesCbc => &[16, 24, 32],
+            Self::Secretbox => &[32],
+        }
+    }
+
+    /// What kube-apiserver says when a value carries this prefix but no configured key's name.
+    fn no_matching_key(self) -> &'static str {
+        match self {
+            Self::AesGcm | Self::AesCbc => "no matching key was found for the provided AES transformer",
+            Self::Secretbox => "no matching key was found for the provided Secretbox transformer",
+        }
+    }
+}
+
+/// One named key of an encrypting provider.
+#[derive(Clone)]
+enum KeyCipher {
+    Gcm(GcmCipher),
+    Cbc(CbcCipher),
+    Secretbox(SecretboxCipher),
+}
+
+impl KeyCipher {
+    fn new(kind: Kind, key: &[u8]) -> Option<Self> {
+        match kind {
+            Kind::AesGcm => GcmCipher::new(key).map(Self::Gcm),
+            Kind::AesCbc => CbcCipher::new(key).map(Self::Cbc),
+            Kind::Secretbox => SecretboxCipher::new(key).map(Self::Secretbox),
+        }
+    }
+
+    /// `aad` (the storage key) is authenticated by AES-GCM only, as in Kubernetes.
+    fn seal(&self, plaintext: &[u8], aad: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        match self {
+            Self::Gcm(cipher) => cipher.seal(plaintext, aad),
+            Self::Cbc(cipher) => cipher.seal(plaintext),
+            Self::Secretbox(cipher) => cipher.seal(plaintext),
+        }
+    }
+
+    fn open(&self, data: &[u8], aad: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        match self {
+            Self::Gcm(cipher) => cipher.open(data, aad),
+            Self::Cbc(cipher) => cipher.open(data),
+            Self::Secretbox(cipher) => cipher.open(data),
+        }
+    }
+}
+
 #[derive(Clone)]
 enum Provider {
     Identity,
-    AesGcm(Vec<(String, Cipher)>),
+    /// Keys in order: the first seals, any opens a value that names it.
+    Encrypting { kind: Kind, keys: Vec<(String, KeyCipher)> },
+}
+
+impl Provider {
+    /// The prefix of the values this provider writes now.
+    fn current_prefix(&self) -> Option<String> {
+        match self {
+            Self::Identity => None,
+            Self::Encrypting { kind, keys } => keys.first().map(|(name, _)| format!("{}{name}:", kind.prefix())),
+        }
+    }
 }
 
 /// The providers of the resources one configuration entry names, in order.
@@ -156,7 +363,7 @@ impl std::fmt::Debug for Encryption {
             .map(|rule| {
                 let providers = rule.providers.iter().map(|provider| match provider {
                     Provider::Identity => "identity".to_string(),
-                    Provider::AesGcm(keys) => format!("aesgcm({})", keys.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(",")),
+                    Provider::Encrypting { kind, keys } => format!("{}({})", kind.name(), keys.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>().join(",")),
                 });
                 (rule.prefixes.iter().map(String::as_str).collect(), providers.collect())
             })
@@ -228,19 +435,21 @@ impl Encryption {
     pub fn seal(&self, key: &str, plaintext: Vec<u8>) -> Result<Vec<u8>> {
         match self.providers(key).and_then(<[Provider]>::first) {
             None | Some(Provider::Identity) => Ok(plaintext),
-            Some(Provider::AesGcm(keys)) => {
-                let (name, cipher) = keys.first().ok_or_else(|| StoreError::Internal("aesgcm provider without keys".into()))?;
-                let sealed = cipher.seal(&plaintext, key.as_bytes()).ok_or_else(|| StoreError::Internal(format!("cannot encrypt {key}")))?;
-                Ok([format!("k8s:enc:aesgcm:v1:{name}:").as_bytes(), &sealed].concat())
+            Some(Provider::Encrypting { kind, keys }) => {
+                let (name, cipher) = keys.first().ok_or_else(|| StoreError::Internal(format!("{} provider without keys", kind.name())))?;
+                let sealed = cipher.seal(&plaintext, key.as_bytes()).map_err(StoreError::Internal)?;
+                Ok([format!("{}{name}:", kind.prefix()).as_bytes(), &sealed].concat())
             }
         }
     }
 
-    /// Whether a stored value was written other than `seal` would write it now.
+    /// Whether a stored value was written other than `seal` would write it now: plaintext where
+    /// the first provider encrypts, or another provider's or key's prefix (Kubernetes reports a
+    /// value read by any but the first provider, or its first key, as stale).
     fn is_stale(&self, key: &str, stored: &[u8]) -> bool {
         match self.providers(key).and_then(<[Provider]>::first) {
             None | Some(Provider::Identity) => stored.starts_with(ENCRYPTED),
-            Some(Provider::AesGcm(keys)) => keys.first().is_none_or(|(name, _)| !stored.starts_with(format!("k8s:enc:aesgcm:v1:{name}:").as_bytes())),
+            Some(first) => first.current_prefix().is_none_or(|prefix| !stored.starts_with(prefix.as_bytes())),
         }
     }
 
@@ -254,8 +463,8 @@ impl Encryption {
             match provider {
                 Provider::Identity if !stored.starts_with(ENCRYPTED) => return Ok(stored),
                 Provider::Identity => {}
-                Provider::AesGcm(keys) => {
-                    let Some(rest) = stored.strip_prefix(b"k8s:enc:aesgcm:v1:".as_slice()) else { continue };
+                Provider::Encrypting { kind, keys } => {
+                    let Some(rest) = stored.strip_prefix(kind.prefix().as_bytes()) else { continue };
                     let mut matched = false;
                     for (name, cipher) in keys {
                         let Some(sealed) = rest.strip_prefix(format!("{name}:").as_bytes()) else { continue };
@@ -266,7 +475,7 @@ impl Encryption {
                         }
                     }
                     if !matched {
-                        errors.push("no matching key was found for the provided AES transformer".into());
+                        errors.push(kind.no_matching_key().into());
                     }
                 }
             }
@@ -306,20 +515,23 @@ fn build_provider(provider: &ProviderConfiguration, at: &str) -> std::result::Re
         1 => {}
         _ => return Err(vec![format!("{at}: Invalid value: \"\": more than one provider specified in a single element, should split into different list elements")]),
     }
-    if provider.identity.is_some() {
-        return Ok(Provider::Identity);
-    }
-    let Some(aesgcm) = &provider.aesgcm else {
-        let name = if provider.aescbc.is_some() { "aescbc" } else if provider.secretbox.is_some() { "secretbox" } else { "kms" };
-        return Err(vec![format!("{at}.{name}: Unsupported value: {name:?}: supported values: \"aesgcm\", \"identity\"")]);
+    let (kind, configured) = match (&provider.aesgcm, &provider.aescbc, &provider.secretbox) {
+        (Some(keys), _, _) => (Kind::AesGcm, keys),
+        (_, Some(keys), _) => (Kind::AesCbc, keys),
+        (_, _, Some(keys)) => (Kind::Secretbox, keys),
+        _ if provider.identity.is_some() => return Ok(Provider::Identity),
+        _ => return Err(vec![format!("{at}.kms: Unsupported value: \"kms\": supported values: \"aescbc\", \"aesgcm\", \"identity\", \"secretbox\"")]),
     };
+    // Kubernetes' validation (`validateKeys`): every key is checked and every problem reported.
     let mut errors = Vec::new();
-    if aesgcm.keys.is_empty() {
-        errors.push(format!("{at}.aesgcm.keys: Required value: at least one keys is required"));
+    let at = format!("{at}.{}.keys", kind.name());
+    if configured.keys.is_empty() {
+        errors.push(format!("{at}: Required value: at least one keys is required"));
     }
+    let sizes = kind.key_sizes();
     let mut keys = Vec::new();
-    for (index, key) in aesgcm.keys.iter().enumerate() {
-        let here = format!("{at}.aesgcm.keys[{index}]");
+    for (index, key) in configured.keys.iter().enumerate() {
+        let here = format!("{at}[{index}]");
         if key.name.is_empty() {
             errors.push(format!("{here}.name: Required value: name is a mandatory field for a key"));
         }
@@ -331,12 +543,16 @@ fn build_provider(provider: &ProviderConfiguration, at: &str) -> std::result::Re
             errors.push(format!("{here}.secret: Invalid value: \"REDACTED\": secrets must be base64 encoded"));
             continue;
         };
-        match Cipher::new(&bytes) {
+        match KeyCipher::new(kind, &bytes).filter(|_| sizes.contains(&bytes.len())) {
             Some(cipher) => keys.push((key.name.clone(), cipher)),
-            None => errors.push(format!("{here}.secret: Invalid value: \"REDACTED\": secret is not of the expected length, got {}, expected one of [16 24 32]", bytes.len())),
+            None => {
+                // Go prints the sizes as `%v` prints a slice: `[16 24 32]`, `[32]`.
+                let expected = sizes.iter().map(usize::to_string).collect::<Vec<_>>().join(" ");
+                errors.push(format!("{here}.secret: Invalid value: \"REDACTED\": secret is not of the expected length, got {}, expected one of [{expected}]", bytes.len()));
+            }
         }
     }
-    if errors.is_empty() { Ok(Provider::AesGcm(keys)) } else { Err(errors) }
+    if errors.is_empty() { Ok(Provider::Encrypting { kind, keys }) } else { Err(errors) }
 }
 
 /// A store whose values for the configured resources are encrypted.
@@ -486,6 +702,185 @@ mod tests {
         let specific = config(&format!("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers: [{{aesgcm: {{keys: [{{name: a, secret: {KEY1}}}]}}}}]\n- resources: ['*.*']\n  providers: [{{identity: {{}}}}]\n")).unwrap();
         assert!(specific.seal("/registry/core/secrets/n/s", b"{}".to_vec()).unwrap().starts_with(ENCRYPTED), "the most specific rule wins");
         assert_eq!(specific.seal("/registry/apps/deployments/n/d", b"{}".to_vec()).unwrap(), b"{}");
+    }
+
+    const KEY3: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="; // 32 bytes
+    const SECRET_KEY: &str = "/registry/core/secrets/default/s1";
+
+    /// A Secrets-only configuration with these providers (YAML flow mappings), in order.
+    fn providers(providers: &[&str]) -> std::result::Result<Encryption, Vec<String>> {
+        let providers: Vec<String> = providers.iter().map(|provider| format!("  - {provider}\n")).collect();
+        config(&format!("apiVersion: apiserver.config.k8s.io/v1\nkind: EncryptionConfiguration\nresources:\n- resources: [secrets]\n  providers:\n{}", providers.concat()))
+    }
+
+    fn keyed(kind: &str, keys: &[(&str, &str)]) -> String {
+        let keys: Vec<String> = keys.iter().map(|(name, secret)| format!("{{name: {name}, secret: {secret}}}")).collect();
+        format!("{{{kind}: {{keys: [{}]}}}}", keys.join(", "))
+    }
+
+    fn hex(text: &str) -> Vec<u8> {
+        (0..text.len()).step_by(2).map(|at| u8::from_str_radix(&text[at..at + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn secretbox_reads_what_nacl_seals() {
+        // Key of 1s, nonce of 2s, 64 bytes of 3s, sealed by NaCl's C implementation (the vector
+        // golang.org/x/crypto/nacl/secretbox tests against): tag first, then ciphertext.
+        let sealed = hex("8442bc313f4626f1359e3b50122b6ce6fe66ddfe7d39d14e637eb4fd5b45beadab55198df6ab5368439792a23c87db70acb6156dc5ef957ac04f6276cf6093b84be77ff0849cc33e34b7254d5a8f65ad");
+        let cipher = SecretboxCipher::new(&[1; 32]).unwrap();
+        assert_eq!(cipher.open(&[[2u8; 24].as_slice(), &sealed].concat()).unwrap(), [3; 64]);
+        assert_eq!(cipher.0.encrypt(crypto_secretbox::Nonce::from_slice(&[2; 24]), [3u8; 64].as_slice()).unwrap(), sealed);
+    }
+
+    #[test]
+    fn aescbc_reads_what_openssl_seals() {
+        // `openssl enc -aes-128-cbc` / `-aes-256-cbc` (PKCS#7 padding, as Go's CBC transformer):
+        // IV first, then ciphertext; a plaintext of whole blocks gets a whole block of padding.
+        let short = CbcCipher::new(b"0123456789abcdef").unwrap();
+        let iv = hex("000102030405060708090a0b0c0d0e0f");
+        assert_eq!(short.open(&[iv, hex("694616090fad0ca896b88b3f9da8733e")].concat()).unwrap(), b"{\"data\":1}");
+        let long = CbcCipher::new(b"secret is secure, I think so, be").unwrap();
+        let iv = hex("0f0e0d0c0b0a09080706050403020100");
+        let sealed = hex("6a083c6c36419f22a2f1c22c61e5ee35514b07594b98cd6174d14f5a15ed832a36b7912e34d8acd9bc0dbc642349240d");
+        assert_eq!(long.open(&[iv, sealed].concat()).unwrap(), b"0123456789abcdef0123456789abcdef");
+        for size in [16, 24, 32] {
+            let cipher = CbcCipher::new(&vec![7; size]).unwrap();
+            for length in [0, 1, 15, 16, 17, 100] {
+                let plaintext = vec![b'x'; length];
+                let sealed = cipher.seal(&plaintext).unwrap();
+                assert_eq!(sealed.len(), AES_BLOCK + (length / AES_BLOCK + 1) * AES_BLOCK, "IV, then padded blocks");
+                assert_eq!(cipher.open(&sealed).unwrap(), plaintext, "AES-{} CBC, {length} bytes", size * 8);
+            }
+        }
+    }
+
+    #[test]
+    fn secretbox_and_aescbc_values_carry_their_prefix_and_round_trip() {
+        for (kind, key, prefix) in [("secretbox", KEY1, "k8s:enc:secretbox:v1:key1:"), ("aescbc", KEY1, "k8s:enc:aescbc:v1:key1:"), ("aescbc", KEY2, "k8s:enc:aescbc:v1:key1:")] {
+            let encryption = providers(&[&keyed(kind, &[("key1", key)]), "{identity: {}}"]).unwrap();
+            let sealed = encryption.seal(SECRET_KEY, b"{\"data\":\"hunter2\"}".to_vec()).unwrap();
+            assert!(sealed.starts_with(prefix.as_bytes()), "{}", String::from_utf8_lossy(&sealed));
+            assert!(!sealed.windows(7).any(|w| w == b"hunter2"), "no plaintext in the stored value");
+            assert_ne!(sealed, encryption.seal(SECRET_KEY, b"{\"data\":\"hunter2\"}".to_vec()).unwrap(), "a fresh nonce or IV every time");
+            assert_eq!(encryption.open(SECRET_KEY, sealed.clone()).unwrap(), b"{\"data\":\"hunter2\"}");
+            assert!(!encryption.is_stale(SECRET_KEY, &sealed) && encryption.is_stale(SECRET_KEY, b"{}"));
+            // Neither binds the value to its storage key (Kubernetes passes no authenticated
+            // data to either), unlike aesgcm.
+            assert_eq!(encryption.open("/registry/core/secrets/default/other", sealed).unwrap(), b"{\"data\":\"hunter2\"}");
+        }
+    }
+
+    #[test]
+    fn secretbox_refuses_altered_values_and_unknown_keys() {
+        let encryption = providers(&[&keyed("secretbox", &[("key1", KEY1)])]).unwrap();
+        let sealed = encryption.seal(SECRET_KEY, b"{\"data\":1}".to_vec()).unwrap();
+        let body = "k8s:enc:secretbox:v1:key1:".len();
+        for at in [body, body + SECRETBOX_NONCE, body + SECRETBOX_NONCE + SECRETBOX_TAG, sealed.len() - 1] {
+            let mut tampered = sealed.clone();
+            tampered[at] ^= 0x20;
+            assert_eq!(encryption.open(SECRET_KEY, tampered).unwrap_err(), "output array was not large enough for encryption", "byte {at} altered");
+        }
+        assert_eq!(encryption.open(SECRET_KEY, sealed[..body + 39].to_vec()).unwrap_err(), "the stored data was shorter than the required size");
+        // The same name with another secret, then only another name.
+        let other_secret = providers(&[&keyed("secretbox", &[("key1", KEY3)])]).unwrap();
+        assert_eq!(other_secret.open(SECRET_KEY, sealed.clone()).unwrap_err(), "output array was not large enough for encryption");
+        let other_name = providers(&[&keyed("secretbox", &[("key3", KEY3)])]).unwrap();
+        assert_eq!(other_name.open(SECRET_KEY, sealed.clone()).unwrap_err(), "no matching key was found for the provided Secretbox transformer");
+        // An aesgcm-only configuration has no provider for the prefix at all.
+        let aesgcm = providers(&[&keyed("aesgcm", &[("key1", KEY1)])]).unwrap();
+        assert_eq!(aesgcm.open(SECRET_KEY, sealed).unwrap_err(), "no matching prefix found");
+    }
+
+    #[test]
+    fn aescbc_reports_bad_values_as_kubernetes_does() {
+        let encryption = providers(&[&keyed("aescbc", &[("key1", KEY2)])]).unwrap();
+        let prefix = b"k8s:enc:aescbc:v1:key1:".as_slice();
+        // The openssl vector above, under KEY2: fixed, so that the wrong key's garbage is too.
+        let sealed = [prefix, &hex("000102030405060708090a0b0c0d0e0f694616090fad0ca896b88b3f9da8733e")].concat();
+        assert_eq!(encryption.open(SECRET_KEY, sealed.clone()).unwrap(), b"{\"data\":1}");
+        assert_eq!(encryption.open(SECRET_KEY, [prefix, &[0; 15]].concat()).unwrap_err(), "the stored data was shorter than the required size");
+        assert_eq!(encryption.open(SECRET_KEY, [prefix, &[0; 33]].concat()).unwrap_err(), "the stored data is not a multiple of the block size");
+        assert_eq!(encryption.open(SECRET_KEY, [prefix, &[0; 16]].concat()).unwrap_err(), "invalid PKCS7 data (empty or not padded)");
+        // Unauthenticated: another key's (or an altered) value decrypts to garbage, caught only
+        // when its padding is wrong.
+        let other = providers(&[&keyed("aescbc", &[("key1", KEY1)])]).unwrap();
+        assert_eq!(other.open(SECRET_KEY, sealed.clone()).unwrap_err(), "invalid PKCS7 data (empty or not padded)");
+        // Flipping IV bits flips the same plaintext bits: padding 6 made 2 or 0 is caught, `{`
+        // made `[` is not.
+        let iv = prefix.len();
+        let altered = |at: usize, mask: u8| {
+            let mut altered = sealed.clone();
+            altered[iv + at] ^= mask;
+            encryption.open(SECRET_KEY, altered)
+        };
+        assert_eq!(altered(15, 0x06 ^ 0x02).unwrap_err(), "invalid padding on input");
+        assert_eq!(altered(15, 0x06).unwrap_err(), "invalid PKCS7 data (empty or not padded)");
+        assert_eq!(altered(0, b'{' ^ b'[').unwrap(), b"[\"data\":1}");
+        let renamed = providers(&[&keyed("aescbc", &[("key2", KEY2)])]).unwrap();
+        assert_eq!(renamed.open(SECRET_KEY, sealed).unwrap_err(), "no matching key was found for the provided AES transformer");
+    }
+
+    #[test]
+    fn providers_of_every_kind_mix_for_rotation() {
+        let secretbox = keyed("secretbox", &[("box", KEY1)]);
+        let aesgcm = keyed("aesgcm", &[("gcm", KEY3)]);
+        let aescbc = keyed("aescbc", &[("cbc", KEY2)]);
+        let secretbox_first = providers(&[&secretbox, &aesgcm, &aescbc]).unwrap();
+        let aesgcm_first = providers(&[&aesgcm, &secretbox, "{identity: {}}"]).unwrap();
+        let aescbc_first = providers(&[&aescbc, &secretbox]).unwrap();
+        let plaintext = b"{\"data\":1}".to_vec();
+
+        // Written under secretbox, read where aesgcm comes first and secretbox second: stale there.
+        let boxed = secretbox_first.seal(SECRET_KEY, plaintext.clone()).unwrap();
+        assert!(boxed.starts_with(b"k8s:enc:secretbox:v1:box:"));
+        assert_eq!(aesgcm_first.open(SECRET_KEY, boxed.clone()).unwrap(), plaintext);
+        assert!(aesgcm_first.is_stale(SECRET_KEY, &boxed) && !secretbox_first.is_stale(SECRET_KEY, &boxed));
+        // And the other way round.
+        let gcm = aesgcm_first.seal(SECRET_KEY, plaintext.clone()).unwrap();
+        assert!(gcm.starts_with(b"k8s:enc:aesgcm:v1:gcm:"));
+        assert_eq!(secretbox_first.open(SECRET_KEY, gcm.clone()).unwrap(), plaintext);
+        assert!(secretbox_first.is_stale(SECRET_KEY, &gcm) && !aesgcm_first.is_stale(SECRET_KEY, &gcm));
+        // aescbc to secretbox: the old values read, new writes are secretbox.
+        let cbc = aescbc_first.seal(SECRET_KEY, plaintext.clone()).unwrap();
+        assert!(cbc.starts_with(b"k8s:enc:aescbc:v1:cbc:"));
+        assert_eq!(secretbox_first.open(SECRET_KEY, cbc.clone()).unwrap(), plaintext);
+        assert!(secretbox_first.is_stale(SECRET_KEY, &cbc));
+        // Identity anywhere reads plaintext; without it plaintext is refused.
+        assert_eq!(aesgcm_first.open(SECRET_KEY, plaintext.clone()).unwrap(), plaintext);
+        assert_eq!(secretbox_first.open(SECRET_KEY, plaintext.clone()).unwrap_err(), "no matching prefix found");
+        let identity_first = providers(&["{identity: {}}", &secretbox]).unwrap();
+        assert_eq!(identity_first.seal(SECRET_KEY, plaintext.clone()).unwrap(), plaintext, "identity first writes plaintext");
+        assert_eq!(identity_first.open(SECRET_KEY, boxed.clone()).unwrap(), plaintext, "and still reads secretbox");
+        assert!(identity_first.is_stale(SECRET_KEY, &boxed));
+        // A value no provider can open: each one's error, as Kubernetes aggregates them.
+        let wrong = providers(&[&keyed("aesgcm", &[("gcm", KEY1)]), &keyed("secretbox", &[("other", KEY1)])]).unwrap();
+        assert_eq!(wrong.open(SECRET_KEY, boxed).unwrap_err(), "no matching key was found for the provided Secretbox transformer");
+        assert_eq!(wrong.open(SECRET_KEY, gcm).unwrap_err(), "cipher: message authentication failed");
+        assert_eq!(format!("{wrong:?}"), r#"Encryption { rules: [(["/registry/core/secrets/"], ["aesgcm(gcm)", "secretbox(other)"])] }"#, "names, never secrets");
+    }
+
+    #[test]
+    fn bad_keys_are_reported_as_kube_apiserver_reports_them() {
+        let at = "resources[0].providers[0]";
+        let rows: [(String, Vec<String>); 7] = [
+            (keyed("secretbox", &[("k", KEY2)]), vec![format!("{at}.secretbox.keys[0].secret: Invalid value: \"REDACTED\": secret is not of the expected length, got 16, expected one of [32]")]),
+            (keyed("aescbc", &[("k", "c2hvcnQ=")]), vec![format!("{at}.aescbc.keys[0].secret: Invalid value: \"REDACTED\": secret is not of the expected length, got 5, expected one of [16 24 32]")]),
+            (keyed("secretbox", &[("k", "not base64!")]), vec![format!("{at}.secretbox.keys[0].secret: Invalid value: \"REDACTED\": secrets must be base64 encoded")]),
+            ("{aescbc: {keys: []}}".into(), vec![format!("{at}.aescbc.keys: Required value: at least one keys is required")]),
+            (
+                "{secretbox: {keys: [{name: '', secret: ''}]}}".into(),
+                vec![format!("{at}.secretbox.keys[0].name: Required value: name is a mandatory field for a key"), format!("{at}.secretbox.keys[0].secret: Required value: secret is a mandatory field for a key")],
+            ),
+            ("{secretbox: {keys: []}, aescbc: {keys: []}}".into(), vec![format!("{at}: Invalid value: \"\": more than one provider specified in a single element, should split into different list elements")]),
+            ("{kms: {}}".into(), vec![format!("{at}.kms: Unsupported value: \"kms\": supported values: \"aescbc\", \"aesgcm\", \"identity\", \"secretbox\"")]),
+        ];
+        for (provider, expected) in rows {
+            assert_eq!(providers(&[&provider]).err().unwrap(), expected, "{provider}");
+        }
+        // Every key of every provider is checked, in order.
+        let both = providers(&[&keyed("aescbc", &[("a", KEY1), ("b", "c2hvcnQ=")]), &keyed("secretbox", &[("c", KEY2)])]).err().unwrap();
+        assert_eq!(both.len(), 2);
+        assert!(both[0].starts_with("resources[0].providers[0].aescbc.keys[1].secret") && both[1].starts_with("resources[0].providers[1].secretbox.keys[0].secret"), "{both:?}");
     }
 
     #[test]

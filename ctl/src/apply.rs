@@ -1,7 +1,8 @@
-//! `ctl apply -f` and `ctl delete -f`: every manifest is read and resolved before anything is
-//! sent, so a bad file applies nothing. Apply creates what is missing and patches what exists,
-//! keeping kubectl's last-applied annotation so that fields removed from a manifest are removed
-//! from the object, and objects applied by kubectl and by ctl stay interchangeable.
+//! `ctl apply -f` and `ctl delete -f` (and, through [`resolve`], `ctl replace -f`): every manifest
+//! is read and resolved before anything is sent, so a bad file applies nothing. Apply creates
+//! what is missing and patches what exists, keeping kubectl's last-applied annotation so that
+//! fields removed from a manifest are removed from the object, and objects applied by kubectl and
+//! by ctl stay interchangeable.
 
 use std::path::PathBuf;
 
@@ -28,17 +29,21 @@ pub struct FileArgs {
 }
 
 /// One manifest with where its object lives.
-struct Target {
-    manifest: Manifest,
-    resource: Resource,
-    namespace: Option<String>,
-    name: String,
+pub struct Target {
+    pub manifest: Manifest,
+    pub resource: Resource,
+    /// The manifest's namespace, else `-n`, else the context's; `None` for cluster-scoped kinds.
+    pub namespace: Option<String>,
+    pub name: String,
 }
 
-async fn resolve(config: &Config, args: &FileArgs) -> Result<(kube::Client, Vec<Target>), CtlError> {
+/// Reads every `-f` manifest and finds its resource through discovery and its namespace, failing
+/// before anything is sent if one cannot be. `verb` names the command in kubectl's "no objects
+/// passed to ..." error.
+pub async fn resolve(config: &Config, args: &FileArgs, verb: &str) -> Result<(kube::Client, Vec<Target>), CtlError> {
     let manifests = manifest::read_paths(&args.files, args.recursive, &mut std::io::stdin())?;
     if manifests.is_empty() {
-        return Err(CtlError::Usage("no objects passed to apply".into()));
+        return Err(CtlError::Usage(format!("no objects passed to {verb}")));
     }
     let (client, namespace) = client_and_namespace(config).await?;
     let served = discover(&client).await?;
@@ -116,7 +121,7 @@ fn three_way_patch(previous: &Value, applied: &Value) -> Value {
 }
 
 pub async fn apply(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
-    let (client, targets) = resolve(config, args).await?;
+    let (client, targets) = resolve(config, args, "apply").await?;
     let dry_run = args.dry_run == "server";
     let suffix = if dry_run { " (server dry run)" } else { "" };
     let query = if dry_run { "?dryRun=All&fieldManager=ctl" } else { "?fieldManager=ctl" };
@@ -154,7 +159,7 @@ pub async fn apply(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
 }
 
 pub async fn delete(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
-    let (client, targets) = resolve(config, args).await?;
+    let (client, targets) = resolve(config, args, "delete").await?;
     let query = if args.dry_run == "server" { "?dryRun=All" } else { "" };
     let options = json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"});
     let mut failed = 0;

@@ -1,7 +1,7 @@
 //! ctl: the command-line client for the cluster, after kubectl's conventions: `version`,
-//! `config`, `get`, `apply`, `delete`, `create`, `scale`, `describe`, `logs`, `rollout`,
-//! `api-resources`, `completion`, and the interactive `exec`, `attach`, `port-forward`, `cp`
-//! and `top`.
+//! `config`, `get`, `apply`, `replace`, `delete`, `create`, `scale`, `describe`, `logs`,
+//! `rollout`, `api-resources`, `completion`, and the interactive `exec`, `attach`,
+//! `port-forward`, `cp` and `top`.
 
 pub mod manifest;
 
@@ -11,6 +11,7 @@ mod discovery;
 mod get;
 mod inspect;
 mod kubeconfig;
+mod replace;
 mod stream;
 mod top;
 
@@ -43,6 +44,8 @@ pub enum Command {
     Get(get::GetArgs),
     /// Create or update the objects of manifests.
     Apply(apply::FileArgs),
+    /// Replace objects with the manifests' versions of them (PUT); each must exist.
+    Replace(apply::FileArgs),
     /// Delete objects: by manifest (-f), by name, by label (-l) or all of a kind (--all).
     Delete(commands::DeleteArgs),
     /// Create a namespace, ConfigMap or Secret from the command line.
@@ -119,6 +122,7 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         }
         Command::Get(args) => get::run(&config, args).await,
         Command::Apply(args) => apply::apply(&config, args).await,
+        Command::Replace(args) => replace::replace(&config, args).await,
         Command::Delete(args) => commands::delete(&config, args).await,
         Command::Create(command) => commands::create(&config, command).await,
         Command::Scale(args) => commands::scale(&config, args).await,

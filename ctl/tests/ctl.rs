@@ -297,19 +297,24 @@ fn describe_rollout_logs_and_watch() {
     let _ = watcher.wait();
 }
 
-/// Runs `kubectl` with a manifest on stdin.
-fn kubectl_stdin(server: &ApiServer, args: &[&str], input: &str) -> String {
+/// Runs `binary` (ctl or kubectl) with `input` on stdin.
+fn run_stdin(binary: &str, server: &ApiServer, args: &[&str], input: &str) -> Output {
     use std::io::Write;
-    let mut child = Command::new("kubectl")
+    let mut child = Command::new(binary)
         .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap_or_else(|err| panic!("cannot run {binary}: {err}"));
     child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    stdout_ok(child.wait_with_output().unwrap())
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `kubectl` with a manifest on stdin.
+fn kubectl_stdin(server: &ApiServer, args: &[&str], input: &str) -> String {
+    stdout_ok(run_stdin("kubectl", server, args, input))
 }
 
 #[test]
@@ -369,6 +374,89 @@ fn rollout_status_and_undo_read_the_deployment_and_its_replicasets() {
     let wrong_kind = ctl(&server, &["rollout", "status", "configmap/example-config", "-n", "demo"]);
     assert!(!wrong_kind.status.success());
     assert!(String::from_utf8_lossy(&wrong_kind.stderr).starts_with("error: "), "{wrong_kind:?}");
+}
+
+#[test]
+fn replace_puts_each_object_in_place_as_kubectl_does() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let write = |file: &str, text: &str| {
+        let path = dir.path().join(file);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let configmap = |name: &str, value: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: {value}\n");
+    let data = |namespace: &str, name: &str| stdout_ok(run("kubectl", &server, &["get", "cm", name, "-n", namespace, "-o", "jsonpath={.data.k}"]));
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    // Each tool replaces the same files in a namespace of its own, with the same ConfigMaps.
+    let both = |args: &[&str]| {
+        let mut ours = vec!["replace", "-n", "by-ctl"];
+        ours.extend_from_slice(args);
+        let mut theirs = vec!["replace", "-n", "by-kubectl"];
+        theirs.extend_from_slice(args);
+        (ctl(&server, &ours), run("kubectl", &server, &theirs))
+    };
+    for (namespace, tool) in [("by-ctl", env!("CARGO_BIN_EXE_ctl")), ("by-kubectl", "kubectl")] {
+        stdout_ok(run(tool, &server, &["create", "namespace", namespace]));
+        for name in ["a", "b"] {
+            stdout_ok(run(tool, &server, &["create", "configmap", name, "-n", namespace, "--from-literal=k=old"]));
+        }
+    }
+
+    // A manifest without a resourceVersion overwrites the stored object.
+    let one = write("one.yaml", &configmap("a", "new"));
+    let (ours, theirs) = both(&["-f", &one]);
+    assert_eq!(stdout_ok(ours), "configmap/a replaced\n");
+    assert_eq!(stdout_ok(theirs), "configmap/a replaced\n");
+    assert_eq!((data("by-ctl", "a"), data("by-ctl", "b")), ("new".to_string(), "old".to_string()));
+
+    // A missing object is reported with its file; the others are still replaced; the exit fails.
+    let three = write("three.yaml", &[configmap("a", "newer"), configmap("missing", "x"), configmap("b", "newer")].join("---\n"));
+    let (ours, theirs) = both(&["-f", &three]);
+    assert!(!ours.status.success(), "{ours:?}");
+    assert_eq!(text(&ours.stdout), "configmap/a replaced\nconfigmap/b replaced\n");
+    assert_eq!(text(&ours.stderr), format!("Error from server (NotFound): error when replacing {three:?}: configmaps \"missing\" not found\n"));
+    assert_eq!((ours.status.code(), ours.stdout, ours.stderr), (theirs.status.code(), theirs.stdout, theirs.stderr), "kubectl does the same");
+    assert_eq!((data("by-ctl", "a"), data("by-ctl", "b")), ("newer".to_string(), "newer".to_string()));
+
+    // A List as `ctl get -o json` prints it, changed and piped back: each item is replaced.
+    let list = stdout_ok(ctl(&server, &["get", "configmaps", "-n", "by-ctl", "-o", "json"])).replace("\"newer\"", "\"listed\"");
+    assert!(list.contains("\"kind\": \"List\"") && list.contains("\"resourceVersion\""), "{list}");
+    assert_eq!(stdout_ok(run_stdin(env!("CARGO_BIN_EXE_ctl"), &server, &["replace", "-f", "-"], &list)), "configmap/a replaced\nconfigmap/b replaced\n");
+    assert_eq!((data("by-ctl", "a"), data("by-ctl", "b")), ("listed".to_string(), "listed".to_string()));
+
+    // The same List again carries the resourceVersions it was read at, now stale: a Conflict per
+    // item, nothing changed, and a failed exit, as kubectl (which needs --validate=false to read
+    // a List without /openapi/v2) reports it.
+    let conflict = |name: &str| {
+        format!(
+            "Error from server (Conflict): error when replacing \"STDIN\": Operation cannot be fulfilled on configmaps \"{name}\": \
+             the object has been modified; please apply your changes to the latest version and try again\n"
+        )
+    };
+    let stale = run_stdin(env!("CARGO_BIN_EXE_ctl"), &server, &["replace", "-f", "-"], &list.replace("\"listed\"", "\"stale\""));
+    assert!(!stale.status.success(), "{stale:?}");
+    assert_eq!(text(&stale.stdout), "");
+    assert_eq!(text(&stale.stderr), conflict("a") + &conflict("b"));
+    let theirs = run_stdin("kubectl", &server, &["replace", "--validate=false", "-f", "-"], &list.replace("\"listed\"", "\"stale\""));
+    assert_eq!((stale.status.code(), stale.stderr), (theirs.status.code(), theirs.stderr), "kubectl does the same");
+    assert_eq!((data("by-ctl", "a"), data("by-ctl", "b")), ("listed".to_string(), "listed".to_string()));
+
+    // A bad manifest is refused before anything is sent, naming its file, document and line.
+    let bad = write("bad.yaml", &format!("{}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n\tname: b\n", configmap("a", "bad")));
+    let refused = ctl(&server, &["replace", "-n", "by-ctl", "-f", &bad]);
+    assert!(!refused.status.success());
+    assert_eq!(text(&refused.stderr), format!("error: error parsing manifests: {bad}: document 2, line 11: a tab character is used for indentation; YAML allows only spaces\n"));
+    assert_eq!(data("by-ctl", "a"), "listed", "nothing of the bad file was replaced");
+    let empty = ctl(&server, &["replace", "-f", "/dev/null"]);
+    assert!(!empty.status.success());
+    assert_eq!(text(&empty.stderr), "error: no objects passed to replace\n");
+
+    // A server dry run checks and stores nothing.
+    let (ours, theirs) = both(&["-f", &one, "--dry-run=server"]);
+    assert_eq!(stdout_ok(ours), "configmap/a replaced (server dry run)\n");
+    assert_eq!(stdout_ok(theirs), "configmap/a replaced (server dry run)\n");
+    assert_eq!(data("by-ctl", "a"), "listed");
 }
 
 #[test]

@@ -126,10 +126,10 @@ impl Authenticator {
 impl Authenticator {
     /// The user a verified client certificate names; an error for one that does not verify.
     fn certificate_user(&self, request: &Request) -> Result<Option<User>, ()> {
-        let (Some(verifier), Some(presented)) = (&self.client_certificates, request.extensions().get::<crate::tls::PeerCertificates>()) else { return Ok(None) };
+        let (Some(verifier), Some(presented)) = (&self.client_certificates, request.extensions().get::<common::tls::PeerCertificates>()) else { return Ok(None) };
         let Some((leaf, intermediates)) = presented.0.split_first() else { return Ok(None) };
         verifier.verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now()).map_err(|err| tracing::debug!(error = %err, "client certificate refused"))?;
-        let (name, mut groups) = subject(leaf).ok_or(())?;
+        let (name, mut groups) = common::tls::subject(leaf).ok_or(())?;
         // A certificate naming no one is no credential at all, as Kubernetes reads it: the
         // request goes on as anonymous.
         if name.is_empty() {
@@ -137,74 +137,6 @@ impl Authenticator {
         }
         groups.push("system:authenticated".into());
         Ok(Some(User { name, uid: String::new(), groups }))
-    }
-}
-
-/// One DER element: its tag, its contents and what follows it.
-fn element(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = der.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (length, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 || rest.len() < count {
-            return None;
-        }
-        let length = rest[..count].iter().fold(0usize, |length, byte| (length << 8) | usize::from(*byte));
-        (length, &rest[count..])
-    };
-    (rest.len() >= length).then(|| (tag, &rest[..length], &rest[length..]))
-}
-
-/// A certificate's subject CN and O values (the user and groups Kubernetes reads from it).
-fn subject(der: &[u8]) -> Option<(String, Vec<String>)> {
-    const SEQUENCE: u8 = 0x30;
-    let (SEQUENCE, certificate, _) = element(der)? else { return None };
-    let (SEQUENCE, tbs, _) = element(certificate)? else { return None };
-    let mut rest = tbs;
-    // [0] version (optional), serial number, signature algorithm, issuer, validity, subject.
-    let (tag, _, after) = element(rest)?;
-    if tag == 0xa0 {
-        rest = after;
-    }
-    for _ in 0..4 {
-        rest = element(rest)?.2;
-    }
-    let (SEQUENCE, mut names, _) = element(rest)? else { return None };
-    let (mut common_name, mut organizations) = (String::new(), Vec::new());
-    while !names.is_empty() {
-        let (_, set, after) = element(names)?;
-        names = after;
-        let mut attributes = set;
-        while !attributes.is_empty() {
-            let (_, attribute, after) = element(attributes)?;
-            attributes = after;
-            let (0x06, oid, value) = element(attribute)? else { return None };
-            let (string_type, text, _) = element(value)?;
-            let text = directory_string(string_type, text)?;
-            match oid {
-                [0x55, 0x04, 0x03] => common_name = text,
-                [0x55, 0x04, 0x0a] => organizations.push(text),
-                _ => {}
-            }
-        }
-    }
-    Some((common_name, organizations))
-}
-
-/// An X.509 DirectoryString as Go decodes it: UTF8String must be UTF-8, BMPString is UTF-16,
-/// the others (Printable, IA5, Teletex) are read as single bytes.
-fn directory_string(string_type: u8, bytes: &[u8]) -> Option<String> {
-    const UTF8_STRING: u8 = 0x0c;
-    const BMP_STRING: u8 = 0x1e;
-    match string_type {
-        UTF8_STRING => String::from_utf8(bytes.to_vec()).ok(),
-        BMP_STRING => {
-            let units: Vec<u16> = bytes.chunks(2).map(|pair| if let [high, low] = pair { Some(u16::from_be_bytes([*high, *low])) } else { None }).collect::<Option<_>>()?;
-            String::from_utf16(&units).ok()
-        }
-        _ => Some(bytes.iter().map(|byte| char::from(*byte)).collect()),
     }
 }
 
@@ -266,21 +198,6 @@ mod tests {
         assert_eq!(authenticator.tokens["other"].groups, ["system:authenticated"]);
         std::fs::write(&path, "only-a-token\n").unwrap();
         assert!(Authenticator::load_tokens(&path).unwrap_err().to_string().contains("line 1"));
-    }
-
-    #[test]
-    fn certificate_subjects_give_the_user_and_groups() {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, "system:node:worker");
-        params.distinguished_name.push(rcgen::DnType::OrganizationName, "system:nodes");
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
-        assert_eq!(subject(cert.der()), Some(("system:node:worker".to_string(), vec!["system:nodes".to_string()])));
-        // Garbage and truncations are refusals, never panics.
-        assert_eq!(subject(b"\x30\x82\xff"), None);
-        for cut in 0..cert.der().len() {
-            let _ = subject(&cert.der()[..cut]);
-        }
     }
 
     #[tokio::test]

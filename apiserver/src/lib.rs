@@ -22,7 +22,6 @@ mod rest;
 mod server;
 mod service_account_token;
 mod table;
-mod tls;
 mod watch_cache;
 
 pub use errors::{ApiError, Cause};

@@ -52,12 +52,22 @@ async fn selected(api: &Api, plural: &str, namespace: Option<&str>, params: &Par
     rest::all_selected(api, &target, params).await
 }
 
+/// The most of a kubelet's Summary read (a few KiB per pod).
+const SUMMARY_LIMIT: usize = 64 * 1024 * 1024;
+
 /// The Summary API of the kubelets of `nodes` (by name), those that answered.
 async fn summaries(api: &Api, nodes: impl IntoIterator<Item = String>) -> HashMap<String, Value> {
     let asks = nodes.into_iter().map(|node| async move {
-        let url = format!("{}/stats/summary", rest::kubelet_url(api, &node).await.ok()?);
-        let answer = api.kubelet.get(&url).timeout(KUBELET_TIMEOUT).send().await.ok()?;
-        let summary: Value = answer.error_for_status().ok()?.json().await.ok()?;
+        let address = rest::kubelet_address(api, &node).await.ok()?;
+        let asked = async {
+            let answer = common::upgrade::get(&api.kubelet, &address, "/stats/summary").await.ok()?;
+            if !answer.status().is_success() {
+                return None;
+            }
+            let body = axum::body::to_bytes(axum::body::Body::new(answer.into_body()), SUMMARY_LIMIT).await.ok()?;
+            serde_json::from_slice::<Value>(&body).ok()
+        };
+        let summary = tokio::time::timeout(KUBELET_TIMEOUT, asked).await.ok()??;
         Some((node, summary))
     });
     futures::future::join_all(asks).await.into_iter().flatten().collect()

@@ -86,6 +86,15 @@ pub struct Config {
     /// in `default` points here.
     #[arg(long)]
     pub advertise_address: Option<std::net::IpAddr>,
+    /// The client certificate (PEM) the apiserver presents to kubelets; with it, and
+    /// --kubelet-client-key and --kubelet-certificate-authority, kubelets are called over HTTPS.
+    #[arg(long, requires_all = ["kubelet_client_key", "kubelet_certificate_authority"])]
+    pub kubelet_client_certificate: Option<PathBuf>,
+    #[arg(long, requires = "kubelet_client_certificate")]
+    pub kubelet_client_key: Option<PathBuf>,
+    /// The authority kubelets' serving certificates are checked against.
+    #[arg(long, requires = "kubelet_client_certificate")]
+    pub kubelet_certificate_authority: Option<PathBuf>,
     /// Also serve /healthz, /livez and /readyz over plain HTTP on this loopback address, for
     /// local probes (busybox's wget cannot answer the client-certificate request of HTTPS).
     #[arg(long)]
@@ -123,6 +132,8 @@ pub struct Security {
     /// A loopback address to serve the health endpoints on over plain HTTP, for local probes
     /// that cannot speak the API's TLS.
     pub health: Option<SocketAddr>,
+    /// How kubelets are reached.
+    pub kubelet: common::upgrade::Connector,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -138,7 +149,7 @@ pub enum ServeError {
     #[error(transparent)]
     Tokens(#[from] crate::auth::AuthFileError),
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] common::tls::TlsError),
     #[error(transparent)]
     ServiceAccountKey(#[from] crate::service_account_token::KeyError),
     #[error("cannot open the audit log {path}: {source}")]
@@ -176,7 +187,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         Some(path) => Some(AuditLog::open(path).map_err(|source| ServeError::Audit { path: path.clone(), source })?),
         None => None,
     };
-    let clients = config.client_ca_file.as_deref().map(crate::tls::client_verifier).transpose()?;
+    let clients = config.client_ca_file.as_deref().map(common::tls::client_verifier).transpose()?;
     let mut authenticator = config.token_auth_file.as_deref().map(Authenticator::load_tokens).transpose()?;
     if let Some(verifier) = &clients {
         authenticator.get_or_insert_with(Authenticator::default).client_certificates = Some(verifier.clone());
@@ -185,7 +196,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         authenticator,
         authorization: config.authorization_mode.clone(),
         tls: match (&config.tls_cert_file, &config.tls_private_key_file) {
-            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key, clients)?),
+            (Some(cert), Some(key)) => Some(common::tls::server_config(cert, key, clients.map_or(common::tls::ClientAuth::None, common::tls::ClientAuth::Requested))?),
             _ => None,
         },
         service_accounts: match &config.service_account_signing_key_file {
@@ -194,6 +205,10 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         },
         advertise: config.advertise_address.map(|address| SocketAddr::new(address, config.bind_address.port())),
         health: config.health_bind_address,
+        kubelet: match (&config.kubelet_certificate_authority, &config.kubelet_client_certificate, &config.kubelet_client_key) {
+            (Some(ca), Some(cert), Some(key)) => common::upgrade::Connector::tls(common::tls::client_config(ca, cert, key)?),
+            _ => common::upgrade::Connector::default(),
+        },
     };
     if let Some(address) = security.health.filter(|address| !address.ip().is_loopback()) {
         return Err(ServeError::Listen { address, source: std::io::Error::other("--health-bind-address must be a loopback address") });
@@ -232,11 +247,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let cache = WatchCache::start(store.clone());
-    // Connecting is bounded; a followed log may then stream for as long as the container runs.
-    let kubelet = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .build()
-        .map_err(|err| ServeError::Serve(std::io::Error::other(err)))?;
+    let kubelet = security.kubelet.clone();
     let tokens = security.service_accounts.clone();
     let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default(), tokens });
     let bootstrapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -301,7 +312,7 @@ pub async fn serve(
         .layer(axum::middleware::from_fn_with_state(authenticator, auth::middleware))
         .layer(DefaultBodyLimit::disable());
     let served = match security.tls {
-        Some(tls) => crate::tls::serve(listener, app, tls, shutdown).await.map_err(ServeError::Serve),
+        Some(tls) => common::tls::serve(listener, app, tls, shutdown).await.map_err(ServeError::Serve),
         None => {
             let app = app.into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)

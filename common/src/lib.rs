@@ -17,6 +17,8 @@ pub mod selector;
 pub mod signals;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 #[cfg(feature = "upgrade")]
 pub mod upgrade;
 

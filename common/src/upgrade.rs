@@ -56,15 +56,78 @@ pub fn protocol(headers: &HeaderMap) -> String {
     headers.get(header::UPGRADE).and_then(|value| value.to_str().ok()).unwrap_or_default().trim().to_ascii_lowercase()
 }
 
+/// A byte stream to another server, plain or TLS.
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+/// How connections to the other server are made: plain TCP, or TLS with a client certificate
+/// (the apiserver to kubelets).
+#[derive(Clone, Default)]
+pub struct Connector {
+    tls: Option<tokio_rustls::TlsConnector>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector").field("tls", &self.tls.is_some()).finish()
+    }
+}
+
+impl Connector {
+    pub fn tls(config: Arc<rustls::ClientConfig>) -> Self {
+        Self { tls: Some(tokio_rustls::TlsConnector::from(config)) }
+    }
+
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() { "https" } else { "http" }
+    }
+
+    async fn connect(&self, address: &str) -> Result<Box<dyn Stream>, UpgradeError> {
+        let failed = |source| UpgradeError::Connect { address: address.to_string(), source };
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address))
+            .await
+            .map_err(|_| failed(std::io::ErrorKind::TimedOut.into()))?
+            .map_err(failed)?;
+        let _ = stream.set_nodelay(true);
+        let Some(tls) = &self.tls else { return Ok(Box::new(stream)) };
+        // The server is named by the host part of `host:port` (an IP address for kubelets).
+        let host = address.rsplit_once(':').map_or(address, |(host, _)| host).trim_start_matches('[').trim_end_matches(']');
+        let name = rustls::pki_types::ServerName::try_from(host.to_string()).map_err(|err| failed(std::io::Error::other(err)))?;
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tls.connect(name, stream))
+            .await
+            .map_err(|_| failed(std::io::ErrorKind::TimedOut.into()))?
+            .map_err(failed)?;
+        Ok(Box::new(stream))
+    }
+}
+
+/// A GET of `path_and_query` from `address`: the answer, its body still to be read (a followed
+/// log streams for as long as the container runs).
+pub async fn get(connector: &Connector, address: &str, path_and_query: &str) -> Result<http::Response<hyper::body::Incoming>, UpgradeError> {
+    let stream = connector.connect(address).await?;
+    let http = |source| UpgradeError::Http { address: address.to_string(), source };
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http)?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut request = Request::builder()
+        .uri(path_and_query)
+        .body(Empty::<Bytes>::new())
+        .map_err(|source| UpgradeError::Request { address: address.to_string(), source })?;
+    if let Ok(host) = HeaderValue::from_str(address) {
+        request.headers_mut().insert(header::HOST, host);
+    }
+    tokio::time::timeout(ANSWER_TIMEOUT, sender.send_request(request))
+        .await
+        .map_err(|_| UpgradeError::Timeout { address: address.to_string() })?
+        .map_err(http)
+}
+
 /// Sends an upgrade request to `address` (`host:port`) with `headers` (the client's, as they
 /// came: Upgrade, Connection, the WebSocket key and protocols, X-Stream-Protocol-Version) and
 /// returns what it answered.
-pub async fn dial(address: &str, method: Method, path_and_query: &str, headers: &HeaderMap) -> Result<Dialed, UpgradeError> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(address))
-        .await
-        .map_err(|_| UpgradeError::Connect { address: address.to_string(), source: std::io::ErrorKind::TimedOut.into() })?
-        .map_err(|source| UpgradeError::Connect { address: address.to_string(), source })?;
-    let _ = stream.set_nodelay(true);
+pub async fn dial(connector: &Connector, address: &str, method: Method, path_and_query: &str, headers: &HeaderMap) -> Result<Dialed, UpgradeError> {
+    let stream = connector.connect(address).await?;
     let http = |source| UpgradeError::Http { address: address.to_string(), source };
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.map_err(http)?;
     tokio::spawn(async move {

@@ -260,19 +260,26 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
         // Kubelets reach the first control plane by name; control-plane components their own
         // apiserver, as kubeadm's static pods do.
         let kubelet = authority.client(&format!("system:node:{node}"), &["system:nodes"])?;
+        let ip = docker::run(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", node]).await?;
+        // The apiserver dials kubelets at their InternalIP.
+        let kubelet_serving = authority.server(node, &[node.clone(), ip.trim().to_string()])?;
         let mut files = vec![
             ("ca.crt".to_string(), ca.clone()),
             ("kubelet.kubeconfig".to_string(), pki::kubeconfig(&format!("https://{control_plane}:{API_PORT}"), &ca, &kubelet, "kubelet")),
+            ("kubelet.crt".to_string(), kubelet_serving.cert),
+            ("kubelet.key".to_string(), kubelet_serving.key),
         ];
         if index < control_planes {
-            let ip = docker::run(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", node]).await?;
             let serving = authority.apiserver(node, ip.trim())?;
+            let kubelet_client = authority.client("kube-apiserver-kubelet-client", &["system:masters"])?;
             let local = format!("https://127.0.0.1:{API_PORT}");
             files.extend([
                 ("ca.key".to_string(), authority.key_pem()),
                 ("apiserver.crt".to_string(), serving.cert),
                 ("apiserver.key".to_string(), serving.key),
                 ("sa.key".to_string(), service_account_key.clone()),
+                ("apiserver-kubelet-client.crt".to_string(), kubelet_client.cert),
+                ("apiserver-kubelet-client.key".to_string(), kubelet_client.key),
                 ("admin.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &admin, "admin")),
                 ("scheduler.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &authority.client("system:kube-scheduler", &[])?, "scheduler")),
                 ("controller-manager.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &authority.client("system:kube-controller-manager", &[])?, "controller-manager")),
@@ -504,7 +511,8 @@ fn run_script(cluster: &str, node: &str, control_plane: Option<&ControlPlane<'_>
         let apiserver = format!(
             "supervise apiserver apiserver {storage} --bind-address 0.0.0.0:{API_PORT} --advertise-address \"$address\" --encryption-provider-config {} --audit-log-path /var/log/cluster/audit.log \
              --tls-cert-file {pki}/apiserver.crt --tls-private-key-file {pki}/apiserver.key --client-ca-file {pki}/ca.crt --authorization-mode {AUTHORIZATION_MODES} \
-             --service-account-signing-key-file {pki}/sa.key --health-bind-address 127.0.0.1:{HEALTH_PORT}",
+             --service-account-signing-key-file {pki}/sa.key --health-bind-address 127.0.0.1:{HEALTH_PORT} \
+             --kubelet-client-certificate {pki}/apiserver-kubelet-client.crt --kubelet-client-key {pki}/apiserver-kubelet-client.key --kubelet-certificate-authority {pki}/ca.crt",
             encryption::CONFIG_PATH
         );
         let scheduler = format!("supervise scheduler scheduler --kubeconfig {pki}/scheduler.kubeconfig");
@@ -514,9 +522,9 @@ fn run_script(cluster: &str, node: &str, control_plane: Option<&ControlPlane<'_>
         script.push_str(&format!("{} &\n", with_extra(manager, &extra.controller_manager)));
     }
     let mut kubelet = format!(
-        "supervise kubelet kubelet --kubeconfig {}/kubelet.kubeconfig --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
+        "supervise kubelet kubelet --kubeconfig {pki}/kubelet.kubeconfig --tls-cert-file {pki}/kubelet.crt --tls-private-key-file {pki}/kubelet.key --client-ca-file {pki}/ca.crt --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
          --cni-conf-dir /etc/cni/net.d --pod-routes --proxy --cluster-dns {DNS_SERVICE_IP} --eviction-hard 'memory.available<100Mi,nodefs.available<1%'",
-        pki::DIR
+        pki = pki::DIR
     );
     if control_plane.is_some() {
         // The role label is the administrator's to set (NodeRestriction refuses it from a

@@ -778,7 +778,9 @@ fn apiserver_streams(cluster: &Cluster) -> Option<f64> {
 }
 
 fn kubelet_streams(cluster: &Cluster, node: &str) -> Option<f64> {
-    gauge(&Cluster::http_get(&format!("http://{}:10250/metrics", cluster.node_ip(node))).ok()?, "kubelet_streams_open")
+    // The kubelet serves cluster administrators alone, over HTTPS.
+    let output = Command::new("curl").args(["-sS", "-m", "2", "-f"]).args(cluster.curl_credentials()).arg(format!("https://{}:10250/metrics", cluster.node_ip(node))).output().ok()?;
+    gauge(&text(&output), "kubelet_streams_open")
 }
 
 /// Open file descriptors of `program` in the node container.

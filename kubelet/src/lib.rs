@@ -60,6 +60,15 @@ pub struct Config {
     pub address: IpAddr,
     #[arg(long, default_value_t = 10250)]
     pub port: u16,
+    /// Serve HTTPS with this certificate (PEM) and --tls-private-key-file's key.
+    #[arg(long, requires = "tls_private_key_file")]
+    pub tls_cert_file: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert_file")]
+    pub tls_private_key_file: Option<PathBuf>,
+    /// Only clients with a certificate these authorities signed may connect, and only cluster
+    /// administrators (`system:masters`, as the apiserver's kubelet client is) are served.
+    #[arg(long, requires = "tls_cert_file")]
+    pub client_ca_file: Option<PathBuf>,
     /// Taints to register the node with, `key=value:Effect,...` (the value may be empty).
     #[arg(long, value_delimiter = ',')]
     pub register_with_taints: Vec<String>,
@@ -117,6 +126,8 @@ pub enum KubeletError {
     Config(String),
     #[error("cannot prepare {path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Tls(#[from] common::tls::TlsError),
 }
 
 /// What every part of the kubelet reads: clients and the node's settings.
@@ -164,6 +175,16 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
         std::fs::create_dir_all(dir).map_err(|source| KubeletError::Io { path: dir.clone(), source })?;
     }
     tracing::info!(node = %node_name, runtime = %format!("{} {}", version.runtime_name, version.runtime_version), "kubelet starting");
+    let tls = match (&config.tls_cert_file, &config.tls_private_key_file) {
+        (Some(cert), Some(key)) => {
+            let clients = match &config.client_ca_file {
+                Some(ca) => common::tls::ClientAuth::Required(common::tls::client_verifier(ca)?),
+                None => common::tls::ClientAuth::None,
+            };
+            Some(common::tls::server_config(cert, key, clients)?)
+        }
+        _ => None,
+    };
     let listen = SocketAddr::new(config.address, config.port);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|err| KubeletError::Listen(listen, err))?;
     let recorder = common::events::Recorder::new(client.clone(), "kubelet", &node_name);
@@ -179,7 +200,7 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     tokio::select! {
         () = node::run(kubelet.clone(), runtime_info) => Ok(()),
         () = pods::run(kubelet.clone()) => Ok(()),
-        result = server::serve(kubelet, listener) => result.map_err(|err| KubeletError::Listen(listen, err)),
+        result = server::serve(kubelet, listener, tls) => result.map_err(|err| KubeletError::Listen(listen, err)),
         _ = tokio::signal::ctrl_c() => Ok(()),
     }
 }

@@ -6,6 +6,8 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use serde_json::Value;
 
+use common::upgrade;
+
 use super::{Api, Params, Target, read};
 use crate::errors::ApiError;
 use crate::resources;
@@ -29,7 +31,7 @@ pub async fn get(api: &Api, target: &Target, params: &Params) -> Result<Response
     let node_name = pod["spec"]["nodeName"].as_str().filter(|node| !node.is_empty()).ok_or_else(|| {
         ApiError::bad_request(format!("pod {name} does not have a host assigned"))
     })?;
-    let base = kubelet_url(api, node_name).await?;
+    let address = kubelet_address(api, node_name).await?;
 
     let mut query: Vec<String> = PASSED_ON
         .iter()
@@ -38,24 +40,24 @@ pub async fn get(api: &Api, target: &Target, params: &Params) -> Result<Response
     if let Some(since) = params.get("sinceTime").filter(|since| !since.is_empty()) {
         query.push(format!("sinceTime={}", encode(since)));
     }
-    let url = format!("{base}/containerLogs/{namespace}/{name}/{container}?{}", query.join("&"));
-    let answer = api
-        .kubelet
-        .get(&url)
-        .send()
+    let path = format!("/containerLogs/{namespace}/{name}/{container}?{}", query.join("&"));
+    let answer = upgrade::get(&api.kubelet, &address, &path)
         .await
-        .map_err(|err| ApiError::internal(format!("Get \"{url}\": {}", error_chain(&err))))?;
+        .map_err(|err| ApiError::internal(format!("Get \"{}://{address}{path}\": {}", api.kubelet.scheme(), error_chain(&err))))?;
     if !answer.status().is_success() {
         let code = answer.status();
-        let text = answer.text().await.unwrap_or_default();
-        return Err(kubelet_error(code, &text));
+        let body = axum::body::to_bytes(Body::new(answer.into_body()), REFUSAL_LIMIT).await.unwrap_or_default();
+        return Err(kubelet_error(code, &String::from_utf8_lossy(&body)));
     }
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/plain")
-        .body(Body::from_stream(answer.bytes_stream()))
+        .body(Body::new(answer.into_body()))
         .map_err(|err| ApiError::internal(err.to_string()))
 }
+
+/// How much of a kubelet's refusal is read (a Status or a line of text).
+const REFUSAL_LIMIT: usize = 64 * 1024;
 
 /// The container a log request names: the one asked for, the pod's default-container
 /// annotation, or its only container; else the error kube-apiserver gives.
@@ -88,14 +90,9 @@ pub(super) fn container(pod: &Value, pod_name: &str, asked: Option<&str>) -> Res
     }
 }
 
-/// The base URL of a node's kubelet.
-pub async fn kubelet_url(api: &Api, node_name: &str) -> Result<String, ApiError> {
-    Ok(format!("http://{}", kubelet_address(api, node_name).await?))
-}
-
 /// Where a node's kubelet listens (`host:port`): its InternalIP (else its Hostname) and its
 /// reported port.
-pub(super) async fn kubelet_address(api: &Api, node_name: &str) -> Result<String, ApiError> {
+pub async fn kubelet_address(api: &Api, node_name: &str) -> Result<String, ApiError> {
     let nodes = resources::find("", "v1", "nodes").ok_or_else(|| ApiError::internal("nodes are not served"))?;
     let target = Target { resource: nodes, namespace: None, name: None, subresource: None, watch: false };
     let node = read::fetch(api, &target, node_name).await?;
@@ -110,7 +107,7 @@ pub(super) async fn kubelet_address(api: &Api, node_name: &str) -> Result<String
 }
 
 /// A kubelet's refusal as the client should see it: its Status when it sent one, else its text.
-pub(super) fn kubelet_error(code: reqwest::StatusCode, text: &str) -> ApiError {
+pub(super) fn kubelet_error(code: axum::http::StatusCode, text: &str) -> ApiError {
     let status: Option<Value> = serde_json::from_str(text).ok();
     let message = status
         .as_ref()
@@ -159,8 +156,8 @@ mod tests {
     #[test]
     fn kubelet_refusals_keep_their_message() {
         let status = r#"{"kind":"Status","message":"container \"app\" in pod \"web\" is waiting to start: ContainerCreating","code":400}"#;
-        let err = kubelet_error(reqwest::StatusCode::BAD_REQUEST, status);
+        let err = kubelet_error(StatusCode::BAD_REQUEST, status);
         assert_eq!((err.code, err.message.as_str()), (400, "container \"app\" in pod \"web\" is waiting to start: ContainerCreating"));
-        assert_eq!(kubelet_error(reqwest::StatusCode::INTERNAL_SERVER_ERROR, "boom\n").message, "Internal error occurred: boom");
+        assert_eq!(kubelet_error(StatusCode::INTERNAL_SERVER_ERROR, "boom\n").message, "Internal error occurred: boom");
     }
 }

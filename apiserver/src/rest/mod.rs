@@ -5,7 +5,7 @@
 mod logs;
 mod read;
 
-pub use logs::kubelet_url;
+pub use logs::kubelet_address;
 pub use read::all_selected;
 mod stream;
 mod token;
@@ -38,8 +38,9 @@ pub struct Api {
     pub store: Arc<dyn Store>,
     pub cache: WatchCache,
     pub metrics: Metrics,
-    /// For the requests proxied to nodes' kubelets.
-    pub kubelet: reqwest::Client,
+    /// How the requests proxied to nodes' kubelets connect (TLS with the apiserver's client
+    /// certificate, when configured).
+    pub kubelet: common::upgrade::Connector,
     /// The exec, attach and port-forward connections being spliced to kubelets.
     pub streams: common::upgrade::Gauge,
     /// Signs service account tokens (TokenRequest), when a signing key is configured.

@@ -40,13 +40,12 @@ pub async fn connect(api: &Api, target: &Target, params: &Params, parts: &mut Pa
         .extensions
         .remove::<hyper::upgrade::OnUpgrade>()
         .ok_or_else(|| ApiError::bad_request("the connection cannot be upgraded (HTTP/1.1 is required)"))?;
-    let dialed = upgrade::dial(&address, parts.method.clone(), &path, &parts.headers)
+    let dialed = upgrade::dial(&api.kubelet, &address, parts.method.clone(), &path, &parts.headers)
         .await
         .map_err(|err| ApiError::internal(format!("error dialing backend: {err}")))?;
     match dialed {
         Dialed::Refused { status, body } => {
-            let code = reqwest::StatusCode::from_u16(status.as_u16()).unwrap_or(reqwest::StatusCode::INTERNAL_SERVER_ERROR);
-            Err(kubelet_error(code, &String::from_utf8_lossy(&body)))
+            Err(kubelet_error(status, &String::from_utf8_lossy(&body)))
         }
         Dialed::Switched { headers, io } => {
             tracing::debug!(namespace, pod = name, subresource, node, "streaming");

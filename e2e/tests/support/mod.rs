@@ -163,9 +163,11 @@ impl Cluster {
             ("--cert", "admin.crt", "{.users[0].user.client-certificate-data}"),
             ("--key", "admin.key", "{.users[0].user.client-key-data}"),
         ] {
-            let data = ok(self.kubectl(&["config", "view", "--raw", "-o", &format!("jsonpath={field}")]));
             let path = self.dir.path().join(file);
-            std::fs::write(&path, base64::engine::general_purpose::STANDARD.decode(data.trim()).expect("base64 in the kubeconfig")).expect("write");
+            if !path.exists() {
+                let data = ok(self.kubectl(&["config", "view", "--raw", "-o", &format!("jsonpath={field}")]));
+                std::fs::write(&path, base64::engine::general_purpose::STANDARD.decode(data.trim()).expect("base64 in the kubeconfig")).expect("write");
+            }
             flags.extend([flag.to_string(), path.display().to_string()]);
         }
         flags

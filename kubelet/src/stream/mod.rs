@@ -156,7 +156,7 @@ async fn hand_on(request: Request, url: &str, session: Session, gauge: Gauge) ->
         }
     }
     // Everything else is containerd's to speak: SPDY, and the WebSocket protocols it knows.
-    match upgrade::dial(&address, parts.method.clone(), &path, &parts.headers).await {
+    match upgrade::dial(&upgrade::Connector::default(), &address, parts.method.clone(), &path, &parts.headers).await {
         Ok(Dialed::Switched { headers, io }) => {
             tokio::spawn(upgrade::splice(client, io, gauge));
             switched(&headers)
@@ -200,7 +200,7 @@ where
     if accepted.status() != StatusCode::SWITCHING_PROTOCOLS {
         return accepted;
     }
-    let io = match upgrade::dial(address, axum::http::Method::POST, path, &spdy_request(spdy_protocol)).await {
+    let io = match upgrade::dial(&upgrade::Connector::default(), address, axum::http::Method::POST, path, &spdy_request(spdy_protocol)).await {
         Ok(Dialed::Switched { io, .. }) => io,
         Ok(Dialed::Refused { status, body }) => {
             return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("the runtime refused the stream ({status}): {}", String::from_utf8_lossy(&body).trim()));

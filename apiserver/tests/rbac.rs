@@ -337,7 +337,12 @@ fn nodes_reach_what_their_pods_use_and_write_only_their_own() {
     std::fs::write(&ca_path, ca.0.pem()).unwrap();
     let tokens = dir.path().join("tokens.csv");
     std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\nscheduler-token,system:kube-scheduler,2\n").unwrap();
-    let server = Server::start(dir.path(), &[&format!("--client-ca-file={}", ca_path.display()), &format!("--token-auth-file={}", tokens.display()), "--authorization-mode=Node,RBAC"]);
+    let signing_key = dir.path().join("sa.key");
+    std::fs::write(&signing_key, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[&format!("--client-ca-file={}", ca_path.display()), &format!("--token-auth-file={}", tokens.display()), "--authorization-mode=Node,RBAC", &format!("--service-account-signing-key-file={}", signing_key.display())],
+    );
     let admin = kubeconfig(dir.path(), "admin", &server, "admin-token");
     let scheduler = kubeconfig(dir.path(), "scheduler", &server, "scheduler-token");
     let n1_credentials = client_certificate(dir.path(), "n1", &ca, "system:node:n1", &["system:nodes"], false);
@@ -406,6 +411,14 @@ fn nodes_reach_what_their_pods_use_and_write_only_their_own() {
     assert_eq!(out(&bound), "n1");
     assert_ok(&eventually(&n1, &["get", "secret", "later", "-n", "demo"], None));
     assert_forbidden(&kubectl(&scheduler, &["get", "secret", "later", "-n", "demo"], None), "secrets \"later\" is forbidden: User \"system:kube-scheduler\" cannot get resource \"secrets\"");
+    // Tokens of its pods' ServiceAccount, bound to a pod on it and nothing else (NodeRestriction).
+    assert_ok(&kubectl(&admin, &["create", "serviceaccount", "default", "-n", "demo"], None));
+    assert_ok(&kubectl(&n1, &["create", "token", "default", "-n", "demo", "--bound-object-kind=Pod", "--bound-object-name=mine"], None));
+    assert_forbidden(&kubectl(&n1, &["create", "token", "default", "-n", "demo"], None), "serviceaccounts \"default\" is forbidden: node requested token not bound to a pod");
+    assert_forbidden(
+        &kubectl(&n1, &["create", "token", "default", "-n", "demo", "--bound-object-kind=Pod", "--bound-object-name=theirs"], None),
+        "serviceaccounts \"default\" is forbidden: node requested token bound to a pod scheduled on a different node",
+    );
     // And the pod deleted, its Secret is the node's no more.
     assert_ok(&kubectl(&admin, &["delete", "pod", "mine", "-n", "demo", "--grace-period=0", "--force"], None));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);

@@ -56,6 +56,16 @@ pub async fn request(api: &Api, target: &Target, headers: &HeaderMap, body: &Byt
         _ => signer.audiences.clone(),
     };
 
+    // NodeRestriction: a node asks only for tokens bound to pods on it.
+    let node = crate::rbac::with_requester(|requester| crate::node_authorizer::node_identity(&requester.user).map(str::to_string)).flatten();
+    if node.is_some() {
+        let forbidden = |why: String| crate::rbac::object_forbidden(target.resource, &name, &why);
+        match request["spec"]["boundObjectRef"]["kind"].as_str() {
+            None => return Err(forbidden("node requested token not bound to a pod".into())),
+            Some("Pod") => {}
+            Some(other) => return Err(forbidden(format!("node requested token bound to a {other}"))),
+        }
+    }
     let account = current(api, target.resource, Some(&namespace), &name).await?.ok_or_else(|| ApiError::not_found(target.resource, &name))?;
     let mut binding = Binding { namespace: namespace.clone(), serviceaccount: Reference { name: name.clone(), uid: uid(&account) }, pod: None, node: None, secret: None };
     let bound = &spec["boundObjectRef"];
@@ -74,6 +84,11 @@ pub async fn request(api: &Api, target: &Target, headers: &HeaderMap, body: &Byt
             return Err(ApiError::conflict(resource, bound_name, &format!("the UID in the bound object reference ({wanted}) does not match the UID in record. The object might have been deleted and then recreated")));
         }
         let reference = Reference { name: bound_name.to_string(), uid: uid(&object) };
+        if let Some(node) = &node
+            && object["spec"]["nodeName"].as_str() != Some(node.as_str())
+        {
+            return Err(crate::rbac::object_forbidden(target.resource, &name, "node requested token bound to a pod scheduled on a different node"));
+        }
         if kind == "Pod" {
             // The pod's node goes in too, as Kubernetes 1.30 adds it: the node authoriser reads it.
             if let Some(node) = object["spec"]["nodeName"].as_str().filter(|node| !node.is_empty()) {

@@ -41,6 +41,12 @@ pub enum AuthFileError {
     Line { path: String, line: usize, why: String },
 }
 
+enum Credentials {
+    Token(String),
+    /// A verified certificate's user (none without a certificate or with a nameless one).
+    Certificate(Option<User>),
+}
+
 /// The configured authenticators.
 #[derive(Clone, Default)]
 pub struct Authenticator {
@@ -90,22 +96,22 @@ impl Authenticator {
     /// do not hold.
     #[cfg(test)]
     async fn authenticate(&self, request: &Request) -> Result<Option<User>, ()> {
-        let token = self.bearer_token(request)?;
-        self.user_of(token).await
+        let credentials = self.credentials(request)?;
+        self.user_of(credentials).await
     }
 
-    /// The request's bearer token, or the user its client certificate names. Taken out of the
-    /// request before anything is awaited: a request is not `Sync`.
-    fn bearer_token(&self, request: &Request) -> Result<Result<String, Option<User>>, ()> {
-        let Some(value) = request.headers().get(header::AUTHORIZATION) else { return self.certificate_user(request).map(Err) };
+    /// What the request presents, taken out of it before anything is awaited (a request is not
+    /// `Sync`): a bearer token, else the user its client certificate names, if any.
+    fn credentials(&self, request: &Request) -> Result<Credentials, ()> {
+        let Some(value) = request.headers().get(header::AUTHORIZATION) else { return self.certificate_user(request).map(Credentials::Certificate) };
         let value = value.to_str().map_err(|_| ())?;
-        Ok(Ok(value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(())?.trim().to_string()))
+        Ok(Credentials::Token(value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).ok_or(())?.trim().to_string()))
     }
 
-    async fn user_of(&self, credentials: Result<String, Option<User>>) -> Result<Option<User>, ()> {
+    async fn user_of(&self, credentials: Credentials) -> Result<Option<User>, ()> {
         match credentials {
-            Ok(token) => self.token_user(&token).await,
-            Err(user) => Ok(user),
+            Credentials::Token(token) => self.token_user(&token).await,
+            Credentials::Certificate(user) => Ok(user),
         }
     }
 
@@ -165,7 +171,7 @@ pub async fn middleware(State(authenticator): State<Option<Arc<Authenticator>>>,
     let user = match &authenticator {
         None => User::unauthenticated_admin(),
         Some(authenticator) => {
-            let found = match authenticator.bearer_token(&request) {
+            let found = match authenticator.credentials(&request) {
                 Ok(credentials) => authenticator.user_of(credentials).await,
                 Err(()) => Err(()),
             };

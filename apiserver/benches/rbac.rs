@@ -8,21 +8,21 @@
 //! Run: `cargo bench -p apiserver --bench rbac` (`-- --quick` for a short run).
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use bytes::Bytes;
-use common::testing::{Stats, free_port, peak_rss_kib, workspace_binary};
+use common::testing::pki::Authority;
+use common::testing::{ApiServer, Stats, Storage, peak_rss_kib};
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -42,106 +42,39 @@ fn bench_namespace() -> String {
     namespace_of(ROLES - 1)
 }
 
-/// The certificates both servers use: the server's own, the client CA, an administrator's
-/// (O system:masters) and the benchmark user's.
-struct Pki {
-    dir: tempfile::TempDir,
+/// One apiserver on HTTPS with its own embedded store, taking the client certificates the CA
+/// in `client_ca` signs, with RBAC or with authorisation off.
+fn start(client_ca: &Path, rbac: bool) -> anyhow::Result<ApiServer> {
+    let client_ca = format!("--client-ca-file={}", client_ca.display());
+    let args: Vec<&str> = if rbac { vec![&client_ca, "--authorization-mode=RBAC"] } else { vec![&client_ca] };
+    // The harness waits for readiness with blocking sleeps.
+    tokio::task::block_in_place(|| ApiServer::start_https(Storage::Embedded, &args))
+        .context("starting the apiserver (cargo bench builds it; or set APISERVER_BIN)")
+}
+
+/// The clients of both servers: an administrator (O system:masters) and the benchmark user,
+/// each with a certificate the CA signs, trusting both servers' certificates.
+struct Clients {
     admin: Arc<rustls::ClientConfig>,
     bench: Arc<rustls::ClientConfig>,
 }
 
-impl Pki {
-    fn new() -> anyhow::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("rbac-bench-").tempdir()?;
-        let server = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()])?;
-        std::fs::write(dir.path().join("tls.crt"), server.cert.pem())?;
-        std::fs::write(dir.path().join("tls.key"), server.key_pair.serialize_pem())?;
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params.distinguished_name.push(rcgen::DnType::CommonName, "bench-ca");
-        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
-        let ca_key = rcgen::KeyPair::generate()?;
-        let ca = params.self_signed(&ca_key)?;
-        std::fs::write(dir.path().join("client-ca.crt"), ca.pem())?;
-        let server_der = server.cert.der().clone();
+impl Clients {
+    fn new(ca: &Authority, servers: &[&ApiServer]) -> anyhow::Result<Self> {
+        let mut roots = rustls::RootCertStore::empty();
+        for server in servers {
+            roots.add(CertificateDer::from(server.tls_certificate().context("the apiserver is not on HTTPS")?.der().to_vec()))?;
+        }
         let client = |name: &str, group: &str| -> anyhow::Result<Arc<rustls::ClientConfig>> {
-            let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
-            params.distinguished_name.push(rcgen::DnType::CommonName, name);
-            params.distinguished_name.push(rcgen::DnType::OrganizationName, group);
-            params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-            let key = rcgen::KeyPair::generate()?;
-            let cert = params.signed_by(&key, &ca, &ca_key)?;
-            let mut roots = rustls::RootCertStore::empty();
-            roots.add(server_der.clone())?;
+            let certificate = ca.client_certificate(name, &[group])?;
+            let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certificate.key().serialize_der()));
             let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()?
-                .with_root_certificates(roots)
-                .with_client_auth_cert(vec![cert.der().clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))?;
+                .with_root_certificates(roots.clone())
+                .with_client_auth_cert(vec![CertificateDer::from(certificate.der().to_vec())], key)?;
             Ok(Arc::new(config))
         };
-        let (admin, bench) = (client("admin", "system:masters")?, client(BENCH_USER, "bench-team")?);
-        Ok(Self { dir, admin, bench })
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-}
-
-/// One apiserver binary on its own embedded store, killed when dropped.
-struct Server {
-    child: Child,
-    dir: tempfile::TempDir,
-    address: SocketAddr,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(pki: &Pki, rbac: bool) -> anyhow::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("rbac-bench-apiserver-").tempdir()?;
-        let address: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-        let shown = |path: &Path| path.display().to_string();
-        let mut command = Command::new(workspace_binary("apiserver"));
-        command
-            .arg(format!("--bind-address={address}"))
-            .arg(format!("--data-dir={}", shown(&dir.path().join("data"))))
-            .arg(format!("--tls-cert-file={}", shown(&pki.file("tls.crt"))))
-            .arg(format!("--tls-private-key-file={}", shown(&pki.file("tls.key"))))
-            .arg(format!("--client-ca-file={}", shown(&pki.file("client-ca.crt"))));
-        if rbac {
-            command.arg("--authorization-mode=RBAC");
-        }
-        let child = command
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("apiserver.log"))?)
-            .spawn()
-            .context("starting the apiserver (cargo bench builds it; or set APISERVER_BIN)")?;
-        Ok(Self { child, dir, address })
-    }
-
-    async fn wait_ready(&self, pki: &Pki) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = async {
-                let mut sender = open(self.address, &pki.admin).await?;
-                exchange(&mut sender, request(Method::GET, "/readyz", None)).await
-            };
-            if let Ok((200, _)) = ready.await {
-                return Ok(());
-            }
-            if Instant::now() > deadline {
-                bail!("the apiserver did not become ready: {}", std::fs::read_to_string(self.dir.path().join("apiserver.log")).unwrap_or_default());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        Ok(Self { admin: client("admin", "system:masters")?, bench: client(BENCH_USER, "bench-team")? })
     }
 }
 
@@ -247,13 +180,13 @@ fn binding(index: usize) -> Value {
 }
 
 /// The same objects on either server, created by the administrator.
-async fn populate(server: &Server, pki: &Pki) -> anyhow::Result<()> {
-    drive(server.address, &pki.admin, NAMESPACES, |index| {
+async fn populate(server: &ApiServer, clients: &Clients) -> anyhow::Result<()> {
+    drive(server.address(), &clients.admin, NAMESPACES, |index| {
         let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace_of(index)}});
         (request(Method::POST, "/api/v1/namespaces", Some(&namespace)), 201)
     })
     .await?;
-    drive(server.address, &pki.admin, 2 * ROLES + CONFIGMAPS, |index| {
+    drive(server.address(), &clients.admin, 2 * ROLES + CONFIGMAPS, |index| {
         let rbac = "/apis/rbac.authorization.k8s.io/v1/namespaces";
         let (path, body) = match index {
             _ if index < ROLES => (format!("{rbac}/{}/roles", namespace_of(index)), role(index)),
@@ -287,23 +220,25 @@ fn figures(stats: &Stats) -> String {
 async fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|arg| arg == "--quick");
     let (gets, lists) = if quick { (4_000, 2_000) } else { (20_000, 10_000) };
-    let pki = Pki::new()?;
-    let rbac = Server::start(&pki, true)?;
-    let off = Server::start(&pki, false)?;
-    rbac.wait_ready(&pki).await?;
-    off.wait_ready(&pki).await?;
+    let dir = tempfile::Builder::new().prefix("rbac-bench-").tempdir()?;
+    let ca = Authority::new("bench-ca")?;
+    let client_ca = dir.path().join("client-ca.crt");
+    ca.write(&client_ca)?;
+    let rbac = start(&client_ca, true)?;
+    let off = start(&client_ca, false)?;
+    let clients = Clients::new(&ca, &[&rbac, &off])?;
     let started = Instant::now();
-    populate(&rbac, &pki).await?;
-    populate(&off, &pki).await?;
+    populate(&rbac, &clients).await?;
+    populate(&off, &clients).await?;
     let populated = started.elapsed();
 
     // RBAC is on where it should be: the benchmark user is refused outside its one binding.
     let elsewhere = |_: usize| (request(Method::GET, "/api/v1/namespaces/ns-00/configmaps", None), 403);
-    drive(rbac.address, &pki.bench, 1, elsewhere).await.context("RBAC should refuse the benchmark user in ns-00")?;
-    drive(off.address, &pki.bench, 1, |_| (request(Method::GET, "/api/v1/namespaces/ns-00/configmaps", None), 200)).await?;
+    drive(rbac.address(), &clients.bench, 1, elsewhere).await.context("RBAC should refuse the benchmark user in ns-00")?;
+    drive(off.address(), &clients.bench, 1, |_| (request(Method::GET, "/api/v1/namespaces/ns-00/configmaps", None), 200)).await?;
     // Warm-up: connections, caches, the RBAC policy parsed once.
     for server in [&rbac, &off] {
-        drive(server.address, &pki.bench, 1_000, get_configmap).await?;
+        drive(server.address(), &clients.bench, 1_000, get_configmap).await?;
     }
 
     println!("RBAC ({ROLES} roles, {ROLES} bindings) vs authorisation off, HTTPS + client certificates, {CLIENTS} clients");
@@ -311,8 +246,8 @@ async fn main() -> anyhow::Result<()> {
     let operations: [(&str, usize, fn(usize) -> (Request<Full<Bytes>>, u16)); 2] =
         [("get configmap", gets, get_configmap), (&format!("list {CONFIGMAPS} configmaps"), lists, list_configmaps)];
     for (label, total, make) in operations {
-        let with_rbac = drive(rbac.address, &pki.bench, total, make).await?;
-        let without = drive(off.address, &pki.bench, total, make).await?;
+        let with_rbac = drive(rbac.address(), &clients.bench, total, make).await?;
+        let without = drive(off.address(), &clients.bench, total, make).await?;
         println!(
             "  {label:<18} rbac {}   off {}   ratio {:.2}   ({total} requests each)",
             figures(&with_rbac),
@@ -320,7 +255,7 @@ async fn main() -> anyhow::Result<()> {
             with_rbac.per_second / without.per_second
         );
     }
-    let rss = |server: &Server| peak_rss_kib(server.child.id()).map_or("?".to_string(), |kib| format!("{:.1} MiB", kib as f64 / 1024.0));
+    let rss = |server: &ApiServer| server.pid().and_then(peak_rss_kib).map_or("?".to_string(), |kib| format!("{:.1} MiB", kib as f64 / 1024.0));
     println!("  apiserver peak RSS  rbac {}   off {}", rss(&rbac), rss(&off));
     Ok(())
 }

@@ -7,13 +7,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::testing::{free_port, workspace_binary};
+use common::testing::pki::{self, Authority};
+use common::testing::{ApiServer, Storage};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::header::{AUTHORIZATION, HOST, HeaderName, HeaderValue};
@@ -38,25 +37,13 @@ const EXCHANGE_LIMIT: Duration = Duration::from_secs(20);
 
 const ADMIN_TOKEN: &str = "admin-token";
 
-type Authority = (rcgen::Certificate, rcgen::KeyPair);
-
-/// The apiserver binary on HTTPS with `--client-ca-file`, `--token-auth-file` and RBAC, killed
-/// when dropped.
+/// The apiserver binary on HTTPS with `--client-ca-file`, `--token-auth-file` and RBAC.
 struct Server {
-    child: Child,
-    dir: tempfile::TempDir,
-    address: SocketAddr,
-    /// The server's own (self-signed) certificate, which clients trust.
-    certificate: CertificateDer<'static>,
+    apiserver: ApiServer,
+    /// Holds the client CA's certificate and the token file.
+    _dir: tempfile::TempDir,
     /// The authority `--client-ca-file` names.
     client_ca: Authority,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// How one exchange ended.
@@ -73,49 +60,25 @@ impl Server {
     async fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = |name: &str| dir.path().join(name);
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
-        std::fs::write(path("tls.crt"), certified.cert.pem()).unwrap();
-        std::fs::write(path("tls.key"), certified.key_pair.serialize_pem()).unwrap();
-        let client_ca = authority("hostile-test-ca");
-        std::fs::write(path("client-ca.crt"), client_ca.0.pem()).unwrap();
+        let client_ca = Authority::new("hostile-test-ca").unwrap();
+        client_ca.write(&path("client-ca.crt")).unwrap();
         std::fs::write(path("tokens.csv"), format!("{ADMIN_TOKEN},admin,1,\"system:masters\"\njane-token,jane,2\n")).unwrap();
-        let address: SocketAddr = format!("127.0.0.1:{}", free_port().unwrap()).parse().unwrap();
         let shown = |name: &str| path(name).display().to_string();
-        let child = Command::new(workspace_binary("apiserver"))
-            .arg(format!("--bind-address={address}"))
-            .arg(format!("--data-dir={}", shown("data")))
-            .arg(format!("--tls-cert-file={}", shown("tls.crt")))
-            .arg(format!("--tls-private-key-file={}", shown("tls.key")))
-            .arg(format!("--client-ca-file={}", shown("client-ca.crt")))
-            .arg(format!("--token-auth-file={}", shown("tokens.csv")))
-            .arg("--authorization-mode=RBAC")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(path("apiserver.log")).unwrap())
-            .spawn()
-            .expect("apiserver");
-        let server = Self { child, dir, address, certificate: certified.cert.der().clone(), client_ca };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Outcome::Answered(200, _) = server.send(&server.tls(None), get("/readyz").body(Full::default()).unwrap()).await {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the apiserver did not become ready: {}", server.log());
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        server
+        let args: [&str; 3] = [&format!("--client-ca-file={}", shown("client-ca.crt")), &format!("--token-auth-file={}", shown("tokens.csv")), "--authorization-mode=RBAC"];
+        // The harness waits for readiness with blocking sleeps.
+        let apiserver = tokio::task::block_in_place(|| ApiServer::start_https(Storage::Embedded, &args)).expect("apiserver");
+        Self { apiserver, _dir: dir, client_ca }
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("apiserver.log")).unwrap_or_default()
+        std::fs::read_to_string(self.apiserver.log_path()).unwrap_or_default()
     }
 
     /// A client configuration that trusts the server and presents `identity`, if any, whatever
     /// it holds: rustls checks nothing of a certificate it is handed this way.
     fn tls(&self, identity: Option<Arc<CertifiedKey>>) -> Arc<rustls::ClientConfig> {
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.certificate.clone()).unwrap();
+        roots.add(CertificateDer::from(self.apiserver.tls_certificate().unwrap().der().to_vec())).unwrap();
         let builder = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
             .unwrap()
@@ -129,7 +92,7 @@ impl Server {
     /// A TLS connection, handshake done (from the client's side: in TLS 1.3 the server judges the
     /// client's certificate after the client has finished).
     async fn connect(&self, tls: &Arc<rustls::ClientConfig>) -> std::io::Result<TlsStream<TcpStream>> {
-        let tcp = TcpStream::connect(self.address).await?;
+        let tcp = TcpStream::connect(self.apiserver.address()).await?;
         let name = ServerName::try_from("127.0.0.1").map_err(std::io::Error::other)?;
         TlsConnector::from(tls.clone()).connect(name, tcp).await
     }
@@ -165,7 +128,7 @@ impl Server {
     async fn assert_unharmed(&mut self) {
         let took = self.serves().await;
         assert!(took < PROMPT, "a good request took {took:?}");
-        assert!(self.child.try_wait().unwrap().is_none(), "the apiserver exited:\n{}", self.log());
+        assert!(self.apiserver.is_running(), "the apiserver exited:\n{}", self.log());
         let log = self.log();
         assert!(!log.contains("panicked"), "the apiserver panicked:\n{log}");
     }
@@ -196,30 +159,9 @@ fn identity(chain: Vec<Vec<u8>>, key: &rcgen::KeyPair) -> Arc<CertifiedKey> {
     Arc::new(CertifiedKey::new(chain.into_iter().map(CertificateDer::from).collect(), signer))
 }
 
-fn authority(name: &str) -> Authority {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.distinguished_name.push(rcgen::DnType::CommonName, name);
-    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
-    let key = rcgen::KeyPair::generate().unwrap();
-    (params.self_signed(&key).unwrap(), key)
-}
-
-/// Client certificate parameters with these subject attributes.
-fn client_params(subject: Vec<(rcgen::DnType, rcgen::DnValue)>) -> rcgen::CertificateParams {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    for (kind, value) in subject {
-        params.distinguished_name.push(kind, value);
-    }
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    params
-}
-
 fn signed(params: rcgen::CertificateParams, by: &Authority) -> (Vec<u8>, rcgen::KeyPair) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &by.0, &by.1).unwrap();
-    (cert.der().to_vec(), key)
+    let certificate = by.sign(params).unwrap();
+    (certificate.der().to_vec(), certificate.into_key())
 }
 
 fn self_signed(params: rcgen::CertificateParams) -> (Vec<u8>, rcgen::KeyPair) {
@@ -245,7 +187,7 @@ fn assert_unauthorized_status(body: &[u8], case: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_client_certificates_fail_the_handshake_or_get_401() {
     let mut server = Server::start().await;
-    let (good, good_key) = signed(client_params(admin_subject()), &server.client_ca);
+    let (good, good_key) = signed(pki::client_params(admin_subject()), &server.client_ca);
     // The good certificate works, so that the refusals below are the certificates' doing.
     let outcome = server.send(&server.tls(Some(identity(vec![good.clone()], &good_key))), get("/api/v1/namespaces").body(Full::default()).unwrap()).await;
     assert!(matches!(outcome, Outcome::Answered(200, _)), "a good client certificate: {outcome:?}");
@@ -256,14 +198,14 @@ async fn malformed_client_certificates_fail_the_handshake_or_get_401() {
     let mut misframed = good.clone();
     misframed[2] ^= 0x40;
     let (inverted, inverted_key) = self_signed({
-        let mut params = client_params(admin_subject());
+        let mut params = pki::client_params(admin_subject());
         params.not_before = rcgen::date_time_ymd(2030, 1, 1);
         params.not_after = rcgen::date_time_ymd(2020, 1, 1);
         params
     });
-    let (masters, masters_key) = self_signed(client_params(admin_subject()));
-    let (nameless, nameless_key) = self_signed(client_params(Vec::new()));
-    let (bloated, bloated_key) = self_signed(client_params(
+    let (masters, masters_key) = self_signed(pki::client_params(admin_subject()));
+    let (nameless, nameless_key) = self_signed(pki::client_params(Vec::new()));
+    let (bloated, bloated_key) = self_signed(pki::client_params(
         std::iter::once((rcgen::DnType::CommonName, rcgen::DnValue::from("a".repeat(10_000))))
             .chain((0..500).map(|i| (rcgen::DnType::OrganizationName, rcgen::DnValue::from(format!("group-{i}")))))
             .collect(),
@@ -281,7 +223,7 @@ async fn malformed_client_certificates_fail_the_handshake_or_get_401() {
         ("self-signed, valid from 2030 to 2020", identity(vec![inverted], &inverted_key)),
         ("self-signed, with an empty subject", identity(vec![nameless], &nameless_key)),
         ("self-signed, a 10,000-byte CN and 500 O values", identity(vec![bloated], &bloated_key)),
-        ("the client CA's own certificate, with its key", identity(vec![server.client_ca.0.der().to_vec()], &server.client_ca.1)),
+        ("the client CA's own certificate, with its key", identity(vec![server.client_ca.certificate().der().to_vec()], server.client_ca.certificate().key())),
     ];
     for (case, certified) in cases {
         let started = Instant::now();
@@ -308,8 +250,8 @@ async fn malformed_client_certificates_fail_the_handshake_or_get_401() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_without_a_common_name_counts_as_no_credentials() {
     let mut server = Server::start().await;
-    let no_cn = signed(client_params(vec![(rcgen::DnType::OrganizationName, "system:masters".into())]), &server.client_ca);
-    let empty_cn = signed(client_params(vec![(rcgen::DnType::CommonName, "".into()), (rcgen::DnType::OrganizationName, "system:masters".into())]), &server.client_ca);
+    let no_cn = signed(pki::client_params(vec![(rcgen::DnType::OrganizationName, "system:masters".into())]), &server.client_ca);
+    let empty_cn = signed(pki::client_params(vec![(rcgen::DnType::CommonName, "".into()), (rcgen::DnType::OrganizationName, "system:masters".into())]), &server.client_ca);
     let mut mismatches = Vec::new();
     for (case, (cert, key)) in [("no CN attribute", no_cn), ("an empty CN", empty_cn)] {
         for path in ["/api/v1/namespaces", "/healthz", "/version"] {
@@ -342,7 +284,7 @@ async fn a_certificate_without_a_common_name_counts_as_no_credentials() {
 async fn a_common_name_in_a_bmp_string_names_the_user_as_on_kubernetes() {
     let mut server = Server::start().await;
     let bmp = rcgen::DnValue::BmpString(rcgen::BmpString::try_from("jane").unwrap());
-    let (cert, key) = signed(client_params(vec![(rcgen::DnType::CommonName, bmp)]), &server.client_ca);
+    let (cert, key) = signed(pki::client_params(vec![(rcgen::DnType::CommonName, bmp)]), &server.client_ca);
     let outcome = server.send(&server.tls(Some(identity(vec![cert], &key))), get("/api/v1/namespaces/default/configmaps").body(Full::default()).unwrap()).await;
     server.assert_unharmed().await;
     let Outcome::Answered(403, body) = &outcome else { panic!("jane may not list configmaps: expected 403, got {outcome:?}") };
@@ -443,7 +385,7 @@ async fn slow_and_silent_clients_are_cut_off_while_others_are_served() {
         std::future::pending::<()>().await;
     });
     // A client that opens TCP and sends nothing.
-    let silent = TcpStream::connect(server.address).await.unwrap();
+    let silent = TcpStream::connect(server.apiserver.address()).await.unwrap();
 
     let done = tokio::sync::Notify::new();
     let cut_off = async {
@@ -487,7 +429,7 @@ async fn idle_connections_do_not_keep_others_from_being_served() {
     let mut idle_tcp = Vec::new();
     let mut idle_tls = Vec::new();
     for _ in 0..100 {
-        idle_tcp.push(TcpStream::connect(server.address).await.unwrap());
+        idle_tcp.push(TcpStream::connect(server.apiserver.address()).await.unwrap());
         idle_tls.push(server.connect(&tls).await.unwrap());
     }
     let took = server.serves().await;

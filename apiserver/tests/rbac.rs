@@ -7,64 +7,27 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::testing::{free_port, workspace_binary};
+use common::testing::pki::{Authority, PemFiles};
+use common::testing::{ApiServer, Credentials, Storage};
 
-/// The apiserver binary on HTTPS (a self-signed certificate for 127.0.0.1), killed when dropped.
-struct Server {
-    child: std::process::Child,
-    url: String,
-    ca: String,
+/// The apiserver binary on HTTPS with `args`.
+fn start(args: &[&str]) -> ApiServer {
+    ApiServer::start_https(Storage::Embedded, args).expect("apiserver")
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The status code of a GET with `token`.
+fn status(server: &ApiServer, path: &str, token: Option<&str>) -> u16 {
+    let mut command = Command::new("curl");
+    command.arg("-s").arg("--cacert").arg(server.certificate_authority().expect("HTTPS"));
+    command.args(["-o", "/dev/null", "-w", "%{http_code}", &format!("{}{path}", server.url())]);
+    if let Some(token) = token {
+        command.args(["-H", &format!("Authorization: Bearer {token}")]);
     }
+    String::from_utf8_lossy(&command.output().expect("curl").stdout).parse().unwrap_or(0)
 }
 
-impl Server {
-    fn start(dir: &Path, args: &[&str]) -> Self {
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).expect("certificate");
-        let (cert, key) = (dir.join("tls.crt"), dir.join("tls.key"));
-        std::fs::write(&cert, certified.cert.pem()).unwrap();
-        std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
-        let port = free_port().expect("port");
-        let child = Command::new(workspace_binary("apiserver"))
-            .args([&format!("--bind-address=127.0.0.1:{port}"), &format!("--data-dir={}", dir.join("data").display())])
-            .args([&format!("--tls-cert-file={}", cert.display()), &format!("--tls-private-key-file={}", key.display())])
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.join("apiserver.log")).unwrap())
-            .spawn()
-            .expect("apiserver");
-        let server = Self { child, url: format!("https://127.0.0.1:{port}"), ca: cert.display().to_string() };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while server.status("/readyz", None) != 200 {
-            assert!(std::time::Instant::now() < deadline, "the apiserver did not become ready: {}", std::fs::read_to_string(dir.join("apiserver.log")).unwrap_or_default());
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        server
-    }
-
-    fn status(&self, path: &str, token: Option<&str>) -> u16 {
-        let mut command = Command::new("curl");
-        command.args(["-s", "--cacert", &self.ca, "-o", "/dev/null", "-w", "%{http_code}", &format!("{}{path}", self.url)]);
-        if let Some(token) = token {
-            command.args(["-H", &format!("Authorization: Bearer {token}")]);
-        }
-        String::from_utf8_lossy(&command.output().expect("curl").stdout).parse().unwrap_or(0)
-    }
-}
-
-fn kubeconfig(dir: &Path, name: &str, server: &Server, token: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.kubeconfig"));
-    let (url, ca) = (&server.url, &server.ca);
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {url}\n    certificate-authority: {ca}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n    namespace: demo\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: {token}\n"
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+fn kubeconfig(name: &str, server: &ApiServer, token: &str) -> PathBuf {
+    server.kubeconfig_as(name, "demo", Credentials::Token(token)).unwrap()
 }
 
 fn kubectl(config: &Path, args: &[&str], input: Option<&str>) -> Output {
@@ -93,16 +56,16 @@ fn tokens_authenticate_and_rbac_authorises_as_kubernetes_does() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.csv");
     std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\njane-token,jane,2\n").unwrap();
-    let server = Server::start(dir.path(), &[&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC"]);
+    let server = start(&[&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC"]);
 
     // Anonymous: only health and version.
-    assert_eq!(server.status("/api/v1/namespaces", None), 401);
-    assert_eq!(server.status("/api/v1/namespaces", Some("forged")), 401);
-    assert_eq!(server.status("/version", None), 200);
-    assert_eq!(server.status("/healthz", None), 200);
+    assert_eq!(status(&server, "/api/v1/namespaces", None), 401);
+    assert_eq!(status(&server, "/api/v1/namespaces", Some("forged")), 401);
+    assert_eq!(status(&server, "/version", None), 200);
+    assert_eq!(status(&server, "/healthz", None), 200);
 
-    let admin = kubeconfig(dir.path(), "admin", &server, "admin-token");
-    let jane = kubeconfig(dir.path(), "jane", &server, "jane-token");
+    let admin = kubeconfig("admin", &server, "admin-token");
+    let jane = kubeconfig("jane", &server, "jane-token");
     // The default roles are there, and the administrator may do anything.
     let roles = out(&kubectl(&admin, &["get", "clusterroles", "-o", "name"], None));
     for role in ["cluster-admin", "admin", "edit", "view"] {
@@ -142,61 +105,30 @@ fn tokens_authenticate_and_rbac_authorises_as_kubernetes_does() {
     assert_eq!(String::from_utf8_lossy(&kubectl(&admin, &["auth", "can-i", "delete", "nodes"], None).stdout).trim(), "yes");
 }
 
-/// A CA, and a client certificate it signs for `name` in `groups` (expired if asked).
-fn client_certificate(dir: &Path, file: &str, ca: &(rcgen::Certificate, rcgen::KeyPair), name: &str, groups: &[&str], expired: bool) -> (PathBuf, PathBuf) {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.distinguished_name.push(rcgen::DnType::CommonName, name);
-    for group in groups {
-        params.distinguished_name.push(rcgen::DnType::OrganizationName, *group);
-    }
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    if expired {
-        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
-    }
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.0, &ca.1).unwrap();
-    let (cert_path, key_path) = (dir.join(format!("{file}.crt")), dir.join(format!("{file}.key")));
-    std::fs::write(&cert_path, cert.pem()).unwrap();
-    std::fs::write(&key_path, key.serialize_pem()).unwrap();
-    (cert_path, key_path)
+/// A client certificate `ca` signs for `name` in `groups` (expired if asked), written as
+/// `<file>.crt` and `<file>.key`.
+fn client_certificate(dir: &Path, file: &str, ca: &Authority, name: &str, groups: &[&str], expired: bool) -> PemFiles {
+    let certificate = if expired { ca.expired_client_certificate(name, groups) } else { ca.client_certificate(name, groups) };
+    certificate.unwrap().write(dir, file).unwrap()
 }
 
-fn authority(name: &str) -> (rcgen::Certificate, rcgen::KeyPair) {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params.distinguished_name.push(rcgen::DnType::CommonName, name);
-    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::DigitalSignature];
-    let key = rcgen::KeyPair::generate().unwrap();
-    (params.self_signed(&key).unwrap(), key)
-}
-
-fn certificate_kubeconfig(dir: &Path, name: &str, server: &Server, (cert, key): &(PathBuf, PathBuf)) -> PathBuf {
-    let path = dir.join(format!("{name}.kubeconfig"));
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority: {}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n    namespace: default\ncurrent-context: c\nusers:\n- name: u\n  user:\n    client-certificate: {}\n    client-key: {}\n",
-        server.url,
-        server.ca,
-        cert.display(),
-        key.display()
-    );
-    std::fs::write(&path, text).unwrap();
-    path
+fn certificate_kubeconfig(name: &str, server: &ApiServer, files: &PemFiles) -> PathBuf {
+    server.kubeconfig_as(name, "default", Credentials::Certificate(files)).unwrap()
 }
 
 #[test]
 fn client_certificates_authenticate_and_untrusted_ones_get_401() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = authority("cluster-ca");
+    let ca = Authority::new("cluster-ca").unwrap();
     let ca_path = dir.path().join("client-ca.crt");
-    std::fs::write(&ca_path, ca.0.pem()).unwrap();
-    let server = Server::start(dir.path(), &[&format!("--client-ca-file={}", ca_path.display()), "--authorization-mode=RBAC"]);
+    ca.write(&ca_path).unwrap();
+    let server = start(&[&format!("--client-ca-file={}", ca_path.display()), "--authorization-mode=RBAC"]);
 
-    let admin = certificate_kubeconfig(dir.path(), "admin", &server, &client_certificate(dir.path(), "admin", &ca, "kubernetes-admin", &["system:masters"], false));
+    let admin = certificate_kubeconfig("admin", &server, &client_certificate(dir.path(), "admin", &ca, "kubernetes-admin", &["system:masters"], false));
     let created = kubectl(&admin, &["create", "namespace", "demo"], None);
     assert!(created.status.success(), "{}", out(&created));
     // CN is the user: jane is known by name, and may do nothing yet.
-    let jane = certificate_kubeconfig(dir.path(), "jane", &server, &client_certificate(dir.path(), "jane", &ca, "jane", &["devs"], false));
+    let jane = certificate_kubeconfig("jane", &server, &client_certificate(dir.path(), "jane", &ca, "jane", &["devs"], false));
     let denied = kubectl(&jane, &["get", "pods"], None);
     assert!(out(&denied).contains("pods is forbidden: User \"jane\" cannot list resource \"pods\" in API group \"\" in the namespace \"default\""), "{}", out(&denied));
     // O is a group: bound to the group, jane may list.
@@ -208,12 +140,12 @@ fn client_certificates_authenticate_and_untrusted_ones_get_401() {
 
     // No certificate, another CA's, an expired one: 401.
     let unauthorized = "You must be logged in to the server";
-    let none = kubeconfig(dir.path(), "none", &server, "no-such-token");
+    let none = kubeconfig("none", &server, "no-such-token");
     assert!(out(&kubectl(&none, &["get", "pods"], None)).contains(unauthorized));
-    let stranger = authority("another-ca");
-    let foreign = certificate_kubeconfig(dir.path(), "foreign", &server, &client_certificate(dir.path(), "foreign", &stranger, "kubernetes-admin", &["system:masters"], false));
+    let stranger = Authority::new("another-ca").unwrap();
+    let foreign = certificate_kubeconfig("foreign", &server, &client_certificate(dir.path(), "foreign", &stranger, "kubernetes-admin", &["system:masters"], false));
     assert!(out(&kubectl(&foreign, &["get", "pods"], None)).contains(unauthorized));
-    let old = certificate_kubeconfig(dir.path(), "old", &server, &client_certificate(dir.path(), "old", &ca, "kubernetes-admin", &["system:masters"], true));
+    let old = certificate_kubeconfig("old", &server, &client_certificate(dir.path(), "old", &ca, "kubernetes-admin", &["system:masters"], true));
     assert!(out(&kubectl(&old, &["get", "pods"], None)).contains(unauthorized));
 }
 
@@ -241,9 +173,9 @@ fn roles_and_bindings_grant_only_what_their_writer_holds() {
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.csv");
     std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\njane-token,jane,2,\"devs\"\n").unwrap();
-    let server = Server::start(dir.path(), &[&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC"]);
-    let admin = kubeconfig(dir.path(), "admin", &server, "admin-token");
-    let jane = kubeconfig(dir.path(), "jane", &server, "jane-token");
+    let server = start(&[&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC"]);
+    let admin = kubeconfig("admin", &server, "admin-token");
+    let jane = kubeconfig("jane", &server, "jane-token");
     assert!(kubectl(&admin, &["create", "namespace", "demo"], None).status.success());
     // jane views demo, may write roles and bindings there, and ClusterRoles anywhere.
     admin_applies(&admin, &[
@@ -309,10 +241,16 @@ fn roles_and_bindings_grant_only_what_their_writer_holds() {
 /// A merge patch as a kubelet sends it, straight to the path (kubectl's `patch --subresource`
 /// reads the subresource first, which a node may not, on Kubernetes either): the HTTP status and
 /// the message of the Status that came back, if one did.
-fn patch_as(server: &Server, (cert, key): &(PathBuf, PathBuf), path: &str, patch: &str) -> (u16, String) {
+fn patch_as(server: &ApiServer, client: &PemFiles, path: &str, patch: &str) -> (u16, String) {
     let output = Command::new("curl")
-        .args(["-s", "--cacert", &server.ca, "--cert", &cert.display().to_string(), "--key", &key.display().to_string(), "-X", "PATCH"])
-        .args(["-H", "Content-Type: application/merge-patch+json", "-d", patch, "-w", "\n%{http_code}", &format!("{}{path}", server.url)])
+        .arg("-s")
+        .arg("--cacert")
+        .arg(server.certificate_authority().expect("HTTPS"))
+        .arg("--cert")
+        .arg(&client.certificate)
+        .arg("--key")
+        .arg(&client.key)
+        .args(["-X", "PATCH", "-H", "Content-Type: application/merge-patch+json", "-d", patch, "-w", "\n%{http_code}", &format!("{}{path}", server.url())])
         .output()
         .expect("curl");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -332,21 +270,20 @@ fn assert_forbidden(output: &Output, message: &str) {
 #[test]
 fn nodes_reach_what_their_pods_use_and_write_only_their_own() {
     let dir = tempfile::tempdir().unwrap();
-    let ca = authority("cluster-ca");
+    let ca = Authority::new("cluster-ca").unwrap();
     let ca_path = dir.path().join("client-ca.crt");
-    std::fs::write(&ca_path, ca.0.pem()).unwrap();
+    ca.write(&ca_path).unwrap();
     let tokens = dir.path().join("tokens.csv");
     std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\nscheduler-token,system:kube-scheduler,2\n").unwrap();
     let signing_key = dir.path().join("sa.key");
     std::fs::write(&signing_key, rcgen::KeyPair::generate().unwrap().serialize_pem()).unwrap();
-    let server = Server::start(
-        dir.path(),
+    let server = start(
         &[&format!("--client-ca-file={}", ca_path.display()), &format!("--token-auth-file={}", tokens.display()), "--authorization-mode=Node,RBAC", &format!("--service-account-signing-key-file={}", signing_key.display())],
     );
-    let admin = kubeconfig(dir.path(), "admin", &server, "admin-token");
-    let scheduler = kubeconfig(dir.path(), "scheduler", &server, "scheduler-token");
+    let admin = kubeconfig("admin", &server, "admin-token");
+    let scheduler = kubeconfig("scheduler", &server, "scheduler-token");
     let n1_credentials = client_certificate(dir.path(), "n1", &ca, "system:node:n1", &["system:nodes"], false);
-    let n1 = certificate_kubeconfig(dir.path(), "n1", &server, &n1_credentials);
+    let n1 = certificate_kubeconfig("n1", &server, &n1_credentials);
 
     assert_ok(&kubectl(&admin, &["create", "namespace", "demo"], None));
     for secret in ["mounted", "unused", "later"] {

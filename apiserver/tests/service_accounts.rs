@@ -9,52 +9,43 @@ use std::process::{Command, Output};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::testing::{free_port, workspace_binary};
+use common::testing::{ApiServer, Credentials, Storage};
 
+/// The apiserver on HTTPS with a token file (the administrator's `admin-token`), RBAC, an
+/// advertised address and `signing_key` for ServiceAccount tokens.
 struct Server {
-    child: std::process::Child,
-    url: String,
-    ca: String,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    apiserver: ApiServer,
+    /// The administrator's kubeconfig, default namespace `demo`.
+    admin: PathBuf,
 }
 
 impl Server {
     fn start(dir: &Path, signing_key: &Path) -> Self {
-        let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-        let (cert, key, tokens) = (dir.join("tls.crt"), dir.join("tls.key"), dir.join("tokens.csv"));
-        std::fs::write(&cert, certified.cert.pem()).unwrap();
-        std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+        let tokens = dir.join("tokens.csv");
         std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\n").unwrap();
-        let port = free_port().unwrap();
-        let child = Command::new(workspace_binary("apiserver"))
-            .args([&format!("--bind-address=127.0.0.1:{port}"), &format!("--data-dir={}", dir.join("data").display())])
-            .args([&format!("--tls-cert-file={}", cert.display()), &format!("--tls-private-key-file={}", key.display())])
-            .args([&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC", "--advertise-address=192.0.2.10"])
-            .arg(format!("--service-account-signing-key-file={}", signing_key.display()))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(dir.join("apiserver.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let server = Self { child, url: format!("https://127.0.0.1:{port}"), ca: cert.display().to_string(), port };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        while server.get("/readyz", None).0 != 200 {
-            assert!(std::time::Instant::now() < deadline, "not ready: {}", std::fs::read_to_string(dir.join("apiserver.log")).unwrap_or_default());
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        server
+        let apiserver = ApiServer::start_https(
+            Storage::Embedded,
+            &[
+                &format!("--token-auth-file={}", tokens.display()),
+                "--authorization-mode=RBAC",
+                "--advertise-address=192.0.2.10",
+                &format!("--service-account-signing-key-file={}", signing_key.display()),
+            ],
+        )
+        .unwrap();
+        let admin = apiserver.kubeconfig_as("admin", "demo", Credentials::Token("admin-token")).unwrap();
+        Self { apiserver, admin }
+    }
+
+    fn port(&self) -> u16 {
+        self.apiserver.address().port()
     }
 
     /// The status code and body of a GET with `token`.
     fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
         let mut command = Command::new("curl");
-        command.args(["-s", "--cacert", &self.ca, "-w", "\n%{http_code}", &format!("{}{path}", self.url)]);
+        command.arg("-s").arg("--cacert").arg(self.apiserver.certificate_authority().unwrap());
+        command.args(["-w", "\n%{http_code}", &format!("{}{path}", self.apiserver.url())]);
         if let Some(token) = token {
             command.args(["-H", &format!("Authorization: Bearer {token}")]);
         }
@@ -63,14 +54,8 @@ impl Server {
         (code.parse().unwrap_or(0), body.to_string())
     }
 
-    fn kubectl(&self, dir: &Path, args: &[&str]) -> Output {
-        let config = dir.join("admin.kubeconfig");
-        let text = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority: {}\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\n    namespace: demo\ncurrent-context: c\nusers:\n- name: u\n  user:\n    token: admin-token\n",
-            self.url, self.ca
-        );
-        std::fs::write(&config, text).unwrap();
-        Command::new("kubectl").arg(format!("--kubeconfig={}", config.display())).args(args).output().unwrap()
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl").arg(format!("--kubeconfig={}", self.admin.display())).args(args).output().unwrap()
     }
 }
 
@@ -93,7 +78,7 @@ fn signing_key(dir: &Path, name: &str) -> PathBuf {
 fn service_account_tokens_authenticate_until_their_pod_or_account_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &signing_key(dir.path(), "sa.key"));
-    let kubectl = |args: &[&str]| server.kubectl(dir.path(), args);
+    let kubectl = |args: &[&str]| server.kubectl(args);
     ok(kubectl(&["create", "namespace", "demo"]));
     ok(kubectl(&["create", "serviceaccount", "robot"]));
     ok(kubectl(&["run", "web", "--image=busybox", "--overrides={\"spec\":{\"serviceAccountName\":\"robot\"}}"]));
@@ -149,7 +134,7 @@ fn service_account_tokens_authenticate_until_their_pod_or_account_is_gone() {
 fn tokens_of_another_cluster_are_refused_and_the_kubernetes_service_points_here() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), &signing_key(dir.path(), "sa.key"));
-    let kubectl = |args: &[&str]| server.kubectl(dir.path(), args);
+    let kubectl = |args: &[&str]| server.kubectl(args);
     ok(kubectl(&["create", "namespace", "demo"]));
     ok(kubectl(&["create", "serviceaccount", "robot"]));
     let token = ok(kubectl(&["create", "token", "robot"]));
@@ -158,8 +143,8 @@ fn tokens_of_another_cluster_are_refused_and_the_kubernetes_service_points_here(
     // The same account in a cluster with another key: its token means nothing here.
     let other_dir = tempfile::tempdir().unwrap();
     let other = Server::start(other_dir.path(), &signing_key(other_dir.path(), "sa.key"));
-    ok(other.kubectl(other_dir.path(), &["create", "namespace", "demo"]));
-    ok(other.kubectl(other_dir.path(), &["create", "serviceaccount", "robot"]));
+    ok(other.kubectl(&["create", "namespace", "demo"]));
+    ok(other.kubectl(&["create", "serviceaccount", "robot"]));
     assert_eq!(other.get("/api/v1/namespaces/demo/pods", Some(&token)).0, 401);
     assert_eq!(server.get("/api/v1/namespaces/demo/serviceaccounts", Some(&token)).0, 403, "known here, and not allowed");
 
@@ -167,7 +152,7 @@ fn tokens_of_another_cluster_are_refused_and_the_kubernetes_service_points_here(
     loop {
         let service = out(&kubectl(&["get", "service", "kubernetes", "-n", "default", "-o", "jsonpath={.spec.clusterIP} {.spec.ports[0].port} {.spec.ports[0].targetPort}"]));
         let endpoints = out(&kubectl(&["get", "endpoints", "kubernetes", "-n", "default", "-o", "jsonpath={.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}"]));
-        if service == format!("10.96.0.1 443 {}", server.port) && endpoints == format!("192.0.2.10:{}", server.port) {
+        if service == format!("10.96.0.1 443 {}", server.port()) && endpoints == format!("192.0.2.10:{}", server.port()) {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "service {service:?}, endpoints {endpoints:?}");

@@ -1,9 +1,11 @@
 //! Test harness for real dependencies. Each process it starts lives on free loopback ports in a
 //! temp dir, dies with its guard (`Drop`), and dies with the test process even when that is
 //! killed outright (parent-death signal), so a failing or aborted test leaves nothing running.
-//! [`Containerd`] (in `testing/containerd.rs`) runs a private containerd for the kubelet's tests.
+//! [`Containerd`] (in `testing/containerd.rs`) runs a private containerd for the kubelet's tests;
+//! [`pki`] makes the certificates of an [`ApiServer`] on HTTPS and of its clients.
 
 mod containerd;
+pub mod pki;
 mod rest;
 
 pub use containerd::Containerd;
@@ -29,6 +31,8 @@ pub enum HarnessError {
     Command { command: String, status: String, output: String },
     #[error("building the test images failed: {0}")]
     Images(String),
+    #[error(transparent)]
+    Pki(#[from] pki::PkiError),
 }
 
 /// Builds the release binaries a benchmark runs (other packages' binaries, which `cargo bench -p`
@@ -215,7 +219,8 @@ pub enum Storage {
     Etcd,
 }
 
-/// The real `apiserver` binary on a free loopback port, on its own embedded store or etcd.
+/// The real `apiserver` binary on a free loopback port, on its own embedded store or etcd, over
+/// plain HTTP or (with [`start_https`](Self::start_https)) HTTPS.
 pub struct ApiServer {
     process: Process,
     dir: tempfile::TempDir,
@@ -223,6 +228,24 @@ pub struct ApiServer {
     /// Kept alive (and killed) with the server when the storage is etcd.
     pub etcd: Option<EtcdServer>,
     extra_args: Vec<String>,
+    https: Option<Https>,
+}
+
+/// What an apiserver on HTTPS has besides: its serving certificate, and the loopback port of its
+/// plain-HTTP health endpoints (`--health-bind-address`), which the harness polls, having no
+/// HTTPS client of its own.
+struct Https {
+    certificate: pki::Certificate,
+    files: pki::PemFiles,
+    health_port: u16,
+}
+
+/// What the user of a kubeconfig written by [`ApiServer::kubeconfig_as`] presents.
+pub enum Credentials<'a> {
+    /// A bearer token (`--token-auth-file`'s, a ServiceAccount's).
+    Token(&'a str),
+    /// A client certificate and its key (see [`pki::Authority`]).
+    Certificate(&'a pki::PemFiles),
 }
 
 impl ApiServer {
@@ -232,39 +255,96 @@ impl ApiServer {
 
     /// Starts it with extra command-line flags.
     pub fn start_with_args(storage: Storage, args: &[&str]) -> Result<Self, HarnessError> {
+        Self::start_serving(storage, args, false)
+    }
+
+    /// Starts it on HTTPS, with a self-signed serving certificate for 127.0.0.1 (see
+    /// [`tls_certificate`](Self::tls_certificate) and
+    /// [`certificate_authority`](Self::certificate_authority)) and extra command-line flags.
+    pub fn start_https(storage: Storage, args: &[&str]) -> Result<Self, HarnessError> {
+        Self::start_serving(storage, args, true)
+    }
+
+    fn start_serving(storage: Storage, args: &[&str], https: bool) -> Result<Self, HarnessError> {
         let etcd = match storage {
             Storage::Etcd => Some(EtcdServer::start()?),
             Storage::Embedded => None,
         };
         let dir = tempfile::Builder::new().prefix("apiserver-test-").tempdir()?;
+        let https = if https {
+            let certificate = pki::serving_certificate()?;
+            let files = certificate.write(dir.path(), "tls")?;
+            Some(Https { certificate, files, health_port: free_port()? })
+        } else {
+            None
+        };
         let mut server = Self {
             process: Process::new(dir.path().join("apiserver.log")),
             dir,
             port: free_port()?,
             etcd,
             extra_args: args.iter().map(|arg| arg.to_string()).collect(),
+            https,
         };
         server.write_kubeconfig()?;
         server.start_again()?;
         Ok(server)
     }
 
+    /// `http://127.0.0.1:<port>`, or `https://` when started with [`start_https`](Self::start_https).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        let scheme = if self.https.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
-    /// A kubeconfig (kubectl's format) pointing at this server.
+    /// The address the API is served on.
+    pub fn address(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// On HTTPS, the serving certificate, which clients trust as it is (it is self-signed).
+    pub fn tls_certificate(&self) -> Option<&pki::Certificate> {
+        self.https.as_ref().map(|https| &https.certificate)
+    }
+
+    /// On HTTPS, the PEM file of the serving certificate, for `curl --cacert` and kubeconfigs.
+    pub fn certificate_authority(&self) -> Option<&Path> {
+        self.https.as_ref().map(|https| https.files.certificate.as_path())
+    }
+
+    /// A kubeconfig (kubectl's format) pointing at this server, with no credentials.
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join("kubeconfig")
     }
 
     fn write_kubeconfig(&self) -> Result<(), HarnessError> {
-        let text = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: default\ncurrent-context: test\nusers:\n- name: test\n  user: {{}}\n",
-            self.url()
-        );
-        std::fs::write(self.kubeconfig(), text)?;
+        std::fs::write(self.kubeconfig(), self.kubeconfig_text("default", " {}"))?;
         Ok(())
+    }
+
+    /// Writes a kubeconfig `<name>.kubeconfig` pointing at this server (trusting its certificate
+    /// on HTTPS) as a user presenting `credentials`, `namespace` its default namespace.
+    pub fn kubeconfig_as(&self, name: &str, namespace: &str, credentials: Credentials<'_>) -> Result<PathBuf, HarnessError> {
+        let user = match credentials {
+            Credentials::Token(token) => format!("\n    token: {token}"),
+            Credentials::Certificate(files) => {
+                format!("\n    client-certificate: {}\n    client-key: {}", files.certificate.display(), files.key.display())
+            }
+        };
+        let path = self.dir.path().join(format!("{name}.kubeconfig"));
+        std::fs::write(&path, self.kubeconfig_text(namespace, &user))?;
+        Ok(path)
+    }
+
+    fn kubeconfig_text(&self, namespace: &str, user: &str) -> String {
+        let authority = match self.certificate_authority() {
+            Some(path) => format!("\n    certificate-authority: {}", path.display()),
+            None => String::new(),
+        };
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {}{authority}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: test\n    namespace: {namespace}\ncurrent-context: test\nusers:\n- name: test\n  user:{user}\n",
+            self.url()
+        )
     }
 
     /// Kills the apiserver with SIGKILL, as a crash would.
@@ -284,8 +364,17 @@ impl ApiServer {
             Some(etcd) => command.arg("--storage=etcd").arg(format!("--etcd-servers={}", etcd.endpoint())),
             None => command.arg("--storage=embedded"),
         };
-        let port = self.port;
-        self.process.start(command, || http_get_ok(port, "/readyz", "ok"))
+        let ready_port = match &self.https {
+            Some(https) => {
+                command
+                    .arg(format!("--tls-cert-file={}", https.files.certificate.display()))
+                    .arg(format!("--tls-private-key-file={}", https.files.key.display()))
+                    .arg(format!("--health-bind-address=127.0.0.1:{}", https.health_port));
+                https.health_port
+            }
+            None => self.port,
+        };
+        self.process.start(command, || http_get_ok(ready_port, "/readyz", "ok"))
     }
 
     pub fn log_path(&self) -> PathBuf {

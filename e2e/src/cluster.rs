@@ -732,7 +732,8 @@ mod tests {
         assert_eq!(nodes, Some(2));
         let members = ["c-control-plane".to_string()];
         let script = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members }), &extra);
-        assert!(script.contains("--service-account-signing-key-file /etc/cluster/pki/sa.key '--x=it'\\''s' &"), "{script}");
+        assert!(script.contains("--kubelet-certificate-authority /etc/cluster/pki/ca.crt '--x=it'\\''s' &"), "{script}");
+        assert!(script.contains("kubelet --kubeconfig /etc/cluster/pki/kubelet.kubeconfig --tls-cert-file /etc/cluster/pki/kubelet.crt --tls-private-key-file /etc/cluster/pki/kubelet.key --client-ca-file /etc/cluster/pki/ca.crt"), "{script}");
         assert!(script.contains("--tls-cert-file /etc/cluster/pki/apiserver.crt --tls-private-key-file /etc/cluster/pki/apiserver.key --client-ca-file /etc/cluster/pki/ca.crt"), "{script}");
         assert!(script.contains("controller-manager --kubeconfig /etc/cluster/pki/controller-manager.kubeconfig --root-ca-file /etc/cluster/pki/ca.crt '--node-monitor-grace-period=10' &"), "{script}");
         let ha = ["h-control-plane".to_string(), "h-control-plane2".to_string(), "h-control-plane3".to_string()];

@@ -86,6 +86,10 @@ impl Authority {
     fn issue(&self, common_name: &str, groups: &[&str], names: &[String], usages: &[ExtendedKeyUsagePurpose]) -> Result<Issued, ClusterError> {
         let mut params = CertificateParams::new(names.to_vec()).map_err(failed(common_name))?;
         params.distinguished_name.push(DnType::CommonName, common_name);
+        // rcgen keeps one value per subject attribute: a second group would replace the first.
+        if let [_, _, ..] = groups {
+            return Err(ClusterError::NotReady(format!("making {common_name}: a certificate names one group at most here, not {groups:?}")));
+        }
         for group in groups {
             params.distinguished_name.push(DnType::OrganizationName, *group);
         }

@@ -123,8 +123,9 @@ pub enum ClientAuth {
     None,
     /// Asked for; the chain is the application's to check (the apiserver answers 401).
     Requested(Arc<dyn ClientCertVerifier>),
-    /// Required and checked at the handshake (the kubelet talks to the apiserver alone).
-    Required(Arc<dyn ClientCertVerifier>),
+    /// Asked for and, when presented, checked at the handshake; the server answers 401 to a
+    /// client without one, as the kubelet does.
+    Verified(Arc<dyn ClientCertVerifier>),
 }
 
 pub fn server_config(cert: &Path, key: &Path, clients: ClientAuth) -> Result<Arc<rustls::ServerConfig>, TlsError> {
@@ -133,7 +134,7 @@ pub fn server_config(cert: &Path, key: &Path, clients: ClientAuth) -> Result<Arc
     let builder = rustls::ServerConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?;
     let builder = match clients {
         ClientAuth::Requested(verifier) => builder.with_client_cert_verifier(Arc::new(RequestCertificate(verifier))),
-        ClientAuth::Required(verifier) => builder.with_client_cert_verifier(verifier),
+        ClientAuth::Verified(verifier) => builder.with_client_cert_verifier(verifier),
         ClientAuth::None => builder.with_no_client_auth(),
     };
     let mut config = builder.with_single_cert(chain, key)?;

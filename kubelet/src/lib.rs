@@ -65,8 +65,9 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     #[arg(long, requires = "tls_cert_file")]
     pub tls_private_key_file: Option<PathBuf>,
-    /// Only clients with a certificate these authorities signed may connect, and only cluster
-    /// administrators (`system:masters`, as the apiserver's kubelet client is) are served.
+    /// Clients must present a certificate these authorities signed (401 without one), and only
+    /// cluster administrators (`system:masters`, as the apiserver's kubelet client is) are
+    /// served.
     #[arg(long, requires = "tls_cert_file")]
     pub client_ca_file: Option<PathBuf>,
     /// Taints to register the node with, `key=value:Effect,...` (the value may be empty).
@@ -178,7 +179,7 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     let tls = match (&config.tls_cert_file, &config.tls_private_key_file) {
         (Some(cert), Some(key)) => {
             let clients = match &config.client_ca_file {
-                Some(ca) => common::tls::ClientAuth::Required(common::tls::client_verifier(ca)?),
+                Some(ca) => common::tls::ClientAuth::Verified(common::tls::client_verifier(ca)?),
                 None => common::tls::ClientAuth::None,
             };
             Some(common::tls::server_config(cert, key, clients)?)

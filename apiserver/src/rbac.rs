@@ -11,7 +11,7 @@
 //! ClusterRole may only be written by someone who holds every rule it grants (or may `escalate`
 //! roles), a binding only by someone who holds every rule of its role (or may `bind` it).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -240,12 +240,37 @@ fn uncovered(owner: &[Rule], servant: &[Rule]) -> Vec<String> {
 }
 
 /// The RBAC objects at one moment.
-#[derive(Clone)]
+#[derive(Default)]
 struct Policy {
     cluster_roles: Vec<Value>,
     roles: Vec<Value>,
     cluster_bindings: Vec<Value>,
     bindings: Vec<Value>,
+    /// What every request would otherwise work out again from the JSON; built on first use,
+    /// once the objects are all in.
+    index: std::sync::OnceLock<Index>,
+}
+
+impl Clone for Policy {
+    /// The objects; the index is built again for the copy, which may be changed.
+    fn clone(&self) -> Self {
+        Self {
+            cluster_roles: self.cluster_roles.clone(),
+            roles: self.roles.clone(),
+            cluster_bindings: self.cluster_bindings.clone(),
+            bindings: self.bindings.clone(),
+            index: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// The roles' rules parsed (ClusterRoles with their aggregated ones) and the RoleBindings by
+/// namespace, so that a request looks at its namespace's bindings alone.
+#[derive(Default)]
+struct Index {
+    cluster_role_rules: HashMap<String, Vec<Rule>>,
+    role_rules: HashMap<(String, String), Vec<Rule>>,
+    bindings: HashMap<String, Vec<usize>>,
 }
 
 /// The RBAC kinds, in the order [`Policy`] holds them.
@@ -267,10 +292,32 @@ impl Policy {
     fn read(caches: &[Arc<crate::watch_cache::ResourceCache>]) -> Self {
         let mut kinds = caches.iter().map(|cache| cache.snapshot().0.iter().filter_map(|object| serde_json::from_str(&object.json).ok()).collect());
         let mut next = || kinds.next().unwrap_or_default();
-        Self { cluster_roles: next(), roles: next(), cluster_bindings: next(), bindings: next() }
+        Self { cluster_roles: next(), roles: next(), cluster_bindings: next(), bindings: next(), index: std::sync::OnceLock::new() }
+    }
+
+    fn index(&self) -> &Index {
+        self.index.get_or_init(|| {
+            let name = |object: &Value, field: &str| object["metadata"][field].as_str().unwrap_or_default().to_string();
+            let mut index = Index::default();
+            for role in &self.cluster_roles {
+                index.cluster_role_rules.insert(name(role, "name"), self.parse_cluster_role_rules(&name(role, "name")));
+            }
+            for role in &self.roles {
+                let rules = role["rules"].as_array().into_iter().flatten().map(Rule::parse).collect();
+                index.role_rules.insert((name(role, "namespace"), name(role, "name")), rules);
+            }
+            for (position, binding) in self.bindings.iter().enumerate() {
+                index.bindings.entry(name(binding, "namespace")).or_default().push(position);
+            }
+            index
+        })
     }
 
     fn cluster_role_rules(&self, name: &str) -> Vec<Rule> {
+        self.index().cluster_role_rules.get(name).cloned().unwrap_or_default()
+    }
+
+    fn parse_cluster_role_rules(&self, name: &str) -> Vec<Rule> {
         let Some(role) = self.cluster_roles.iter().find(|role| role["metadata"]["name"] == name) else { return Vec::new() };
         let mut rules: Vec<Rule> = role["rules"].as_array().into_iter().flatten().map(Rule::parse).collect();
         for selector in role["aggregationRule"]["clusterRoleSelectors"].as_array().into_iter().flatten() {
@@ -300,11 +347,11 @@ impl Policy {
     /// The rules of a binding's role: a ClusterRole, or a Role in the binding's `namespace`;
     /// None when there is no such role.
     fn role_ref_rules(&self, kind: &str, name: &str, namespace: &str) -> Option<Vec<Rule>> {
+        let index = self.index();
         if kind == "ClusterRole" {
-            return self.cluster_roles.iter().any(|role| role["metadata"]["name"] == name).then(|| self.cluster_role_rules(name));
+            return index.cluster_role_rules.get(name).cloned();
         }
-        let role = self.roles.iter().find(|role| role["metadata"]["namespace"] == namespace && role["metadata"]["name"] == name)?;
-        Some(role["rules"].as_array().into_iter().flatten().map(Rule::parse).collect())
+        index.role_rules.get(&(namespace.to_string(), name.to_string())).cloned()
     }
 
     /// Every rule that applies to `user` in `namespace` (cluster-wide ones included).
@@ -316,14 +363,13 @@ impl Policy {
         if namespace.is_empty() {
             return rules;
         }
-        for binding in self.bindings.iter().filter(|binding| binding["metadata"]["namespace"] == namespace && Self::binds(binding, user)) {
+        let index = self.index();
+        let in_namespace = index.bindings.get(namespace).into_iter().flatten().filter_map(|position| self.bindings.get(*position));
+        for binding in in_namespace.filter(|binding| Self::binds(binding, user)) {
             let role = binding["roleRef"]["name"].as_str().unwrap_or_default();
             match binding["roleRef"]["kind"].as_str() {
                 Some("ClusterRole") => rules.extend(self.cluster_role_rules(role)),
-                _ => {
-                    let found = self.roles.iter().find(|r| r["metadata"]["namespace"] == namespace && r["metadata"]["name"] == role);
-                    rules.extend(found.into_iter().flat_map(|r| r["rules"].as_array().cloned().unwrap_or_default()).map(|rule| Rule::parse(&rule)));
-                }
+                _ => rules.extend(index.role_rules.get(&(namespace.to_string(), role.to_string())).cloned().unwrap_or_default()),
             }
         }
         rules
@@ -776,7 +822,7 @@ mod tests {
 
     #[test]
     fn bindings_aggregation_and_messages() {
-        let mut policy = Policy { cluster_roles: Vec::new(), roles: Vec::new(), cluster_bindings: Vec::new(), bindings: Vec::new() };
+        let mut policy = Policy::default();
         for (kind, object) in defaults() {
             match kind {
                 "clusterroles" => policy.cluster_roles.push(object),
@@ -854,7 +900,7 @@ mod tests {
 
     #[test]
     fn roles_and_bindings_grant_only_what_their_writer_holds() {
-        let mut policy = Policy { cluster_roles: Vec::new(), roles: Vec::new(), cluster_bindings: Vec::new(), bindings: Vec::new() };
+        let mut policy = Policy::default();
         for (kind, object) in defaults() {
             match kind {
                 "clusterroles" => policy.cluster_roles.push(object),
@@ -924,7 +970,7 @@ mod tests {
 
     #[test]
     fn the_components_roles_let_them_do_their_work() {
-        let mut policy = Policy { cluster_roles: Vec::new(), roles: Vec::new(), cluster_bindings: Vec::new(), bindings: Vec::new() };
+        let mut policy = Policy::default();
         for (kind, object) in defaults() {
             match kind {
                 "clusterroles" => policy.cluster_roles.push(object),

@@ -30,18 +30,21 @@ fn services_and_pods_are_found_by_name_from_every_node() {
     ok(cluster.kubectl(&["apply", "-n", "demo", "-f", CLIENT]));
     ok(cluster.kubectl(&["rollout", "status", "deployment/example", "-n", "demo", "--timeout=90s"]));
     // A headless Service over two pods of which only one is ready at first (the other turns ready
-    // later), and an ExternalName Service.
+    // when the test says so, after the lookups), and an ExternalName Service.
     for object in [
         r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"peers"},"spec":{"clusterIP":"None","selector":{"app":"peer"},"ports":[{"name":"http","port":5000,"protocol":"TCP"}]}}"#,
         r#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"elsewhere"},"spec":{"type":"ExternalName","externalName":"example.org"}}"#,
         r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"peer-ready","labels":{"app":"peer"}},"spec":{"containers":[{"name":"p","image":"localhost/busybox:local","command":["sh","-c","touch /tmp/ready; sleep 3600"],"readinessProbe":{"exec":{"command":["cat","/tmp/ready"]},"periodSeconds":1}}]}}"#,
-        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"peer-late","labels":{"app":"peer"}},"spec":{"containers":[{"name":"p","image":"localhost/busybox:local","command":["sh","-c","sleep 25; touch /tmp/ready; sleep 3600"],"readinessProbe":{"exec":{"command":["cat","/tmp/ready"]},"periodSeconds":1}}]}}"#,
+        r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"peer-late","labels":{"app":"peer"}},"spec":{"containers":[{"name":"p","image":"localhost/busybox:local","command":["sleep","3600"],"readinessProbe":{"exec":{"command":["cat","/tmp/ready"]},"periodSeconds":1}}]}}"#,
     ] {
         apply(&cluster, "demo", object);
     }
     let ready_ip = || cluster.jsonpath(&["pod", "peer-ready", "-n", "demo"], "{.status.podIP}");
     cluster.wait("peer-ready Ready", 60, || cluster.jsonpath(&["pod", "peer-ready", "-n", "demo"], "{.status.conditions[?(@.type==\"Ready\")].status}") == "True", String::new);
+    // Read once the pod has one: an empty IP would be "contained" in any answer.
+    cluster.wait("peer-late running", 60, || cluster.jsonpath(&["pod", "peer-late", "-n", "demo"], "{.status.phase}") == "Running", String::new);
     let late_ip = cluster.jsonpath(&["pod", "peer-late", "-n", "demo"], "{.status.podIP}");
+    assert!(!late_ip.is_empty(), "a running pod has an IP");
     let cluster_ip = cluster.jsonpath(&["svc", "example-service", "-n", "demo"], "{.spec.clusterIP}");
 
     for (index, node) in [cluster.node("control-plane"), cluster.node("worker"), cluster.node("worker2")].iter().enumerate() {
@@ -70,6 +73,7 @@ fn services_and_pods_are_found_by_name_from_every_node() {
     }
 
     // The headless answer follows readiness.
+    ok(cluster.kubectl(&["exec", "peer-late", "-n", "demo", "--", "touch", "/tmp/ready"]));
     cluster.wait("peer-late Ready", 90, || cluster.jsonpath(&["pod", "peer-late", "-n", "demo"], "{.status.conditions[?(@.type==\"Ready\")].status}") == "True", String::new);
     let later = cluster.run_on("demo", "ask-later", &cluster.node("worker"), &format!("sleep 1; nslookup peers.demo.svc.{DOMAIN}"));
     assert!(later.contains(&late_ip) && later.contains(&ready_ip()), "{later}");

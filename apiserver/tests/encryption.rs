@@ -31,16 +31,9 @@ fn mixed_config(providers: &[(&str, &[(&str, &str)])], identity: bool) -> String
 }
 
 fn kubectl(server: &ApiServer, args: &[&str], input: Option<&str>) -> Output {
-    use std::io::Write;
     let mut command = Command::new("kubectl");
     command.arg(format!("--kubeconfig={}", server.kubeconfig().display())).args(args);
-    command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().expect("kubectl");
-    if let Some(input) = input {
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("stdin");
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("kubectl")
+    common::testing::output_with_input(&mut command, input.unwrap_or_default().as_bytes()).expect("kubectl")
 }
 
 fn ok(output: Output) -> String {

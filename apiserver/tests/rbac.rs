@@ -31,20 +31,9 @@ fn kubeconfig(name: &str, server: &ApiServer, token: &str) -> PathBuf {
 }
 
 fn kubectl(config: &Path, args: &[&str], input: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut child = Command::new("kubectl")
-        .arg(format!("--kubeconfig={}", config.display()))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("kubectl");
-    if let Some(input) = input {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().expect("kubectl")
+    let mut command = Command::new("kubectl");
+    command.arg(format!("--kubeconfig={}", config.display())).args(args);
+    common::testing::output_with_input(&mut command, input.unwrap_or_default().as_bytes()).expect("kubectl")
 }
 
 fn out(output: &Output) -> String {

@@ -126,6 +126,18 @@ impl Drop for Process {
     }
 }
 
+/// Runs `command` with `input` written to its standard input (then closed) and collects its
+/// output, as a client fed a manifest on stdin.
+pub fn output_with_input(command: &mut std::process::Command, input: &[u8]) -> std::io::Result<std::process::Output> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input)?;
+    }
+    child.wait_with_output()
+}
+
 /// A loopback TCP port that was free a moment ago.
 pub fn free_port() -> Result<u16, HarnessError> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())

@@ -299,17 +299,9 @@ fn describe_rollout_logs_and_watch() {
 
 /// Runs `binary` (ctl or kubectl) with `input` on stdin.
 fn run_stdin(binary: &str, server: &ApiServer, args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(binary)
-        .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|err| panic!("cannot run {binary}: {err}"));
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(binary);
+    command.arg(format!("--kubeconfig={}", server.kubeconfig().display())).args(args);
+    common::testing::output_with_input(&mut command, input.as_bytes()).unwrap_or_else(|err| panic!("cannot run {binary}: {err}"))
 }
 
 /// Runs `kubectl` with a manifest on stdin.
@@ -500,16 +492,9 @@ fn apply_sources_dry_run_contexts_events_and_waiting_deletes() {
     assert_eq!(stdout_ok(in_work(&["apply", "-R", "-f", tree])), "configmap/deep created\nconfigmap/top unchanged\n");
 
     // Standard input, and a stream with one bad document, which applies nothing.
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ctl"))
-        .env("KUBECONFIG", &context_config)
-        .args(["--context=work", "apply", "-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(configmap("piped").as_bytes()).unwrap();
-    assert_eq!(stdout_ok(child.wait_with_output().unwrap()), "configmap/piped created\n");
+    let mut piped = Command::new(env!("CARGO_BIN_EXE_ctl"));
+    piped.env("KUBECONFIG", &context_config).args(["--context=work", "apply", "-f", "-"]);
+    assert_eq!(stdout_ok(common::testing::output_with_input(&mut piped, configmap("piped").as_bytes()).unwrap()), "configmap/piped created\n");
     let mixed = dir.path().join("mixed.yaml");
     std::fs::write(&mixed, format!("{}---\n{}---\napiVersion: v1\nmetadata:\n  name: kindless\n", configmap("first"), configmap("second"))).unwrap();
     let refused = in_work(&["apply", "-f", mixed.to_str().unwrap()]);

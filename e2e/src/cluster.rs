@@ -323,13 +323,9 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
 
     for node in &nodes[..control_planes] {
         let label = serde_json::json!({"metadata": {"labels": {"node-role.kubernetes.io/control-plane": ""}}});
-        let patch = http::Request::builder()
-            .method(http::Method::PATCH)
-            .uri(format!("/api/v1/nodes/{node}"))
-            .header(http::header::CONTENT_TYPE, "application/merge-patch+json")
-            .body(label.to_string().into_bytes())
-            .map_err(|err| ClusterError::NotReady(err.to_string()))?;
-        client.request_text(patch).await.map_err(|err| ClusterError::NotReady(format!("labelling {node} as a control plane: {err}")))?;
+        request_as(&client, http::Method::PATCH, &format!("/api/v1/nodes/{node}"), Some(&label), "application/merge-patch+json")
+            .await
+            .map_err(|err| ClusterError::NotReady(format!("labelling {node} as a control plane: {err}")))?;
     }
 
     install_dns(&client).await?;
@@ -433,8 +429,13 @@ pub(crate) async fn admin_client(name: &str) -> Result<kube::Client, ClusterErro
 
 /// One request with a JSON body (or none); the answer's JSON, or what went wrong.
 pub(crate) async fn request(client: &kube::Client, method: http::Method, path: &str, body: Option<&serde_json::Value>) -> Result<serde_json::Value, String> {
+    request_as(client, method, path, body, "application/json").await
+}
+
+/// The same with the body's content type (a patch's kind).
+async fn request_as(client: &kube::Client, method: http::Method, path: &str, body: Option<&serde_json::Value>, content_type: &str) -> Result<serde_json::Value, String> {
     let body = body.map(|body| body.to_string().into_bytes()).unwrap_or_default();
-    let request = http::Request::builder().method(method).uri(path).header(http::header::CONTENT_TYPE, "application/json").body(body).map_err(|err| err.to_string())?;
+    let request = http::Request::builder().method(method).uri(path).header(http::header::CONTENT_TYPE, content_type).body(body).map_err(|err| err.to_string())?;
     let text = client.request_text(request).await.map_err(|err| err.to_string())?;
     Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }

@@ -418,15 +418,18 @@ pub async fn reconcile_kubernetes_service(api: &Api, address: std::net::IpAddr, 
         "subsets": [{"addresses": [{"ip": address.to_string()}], "ports": ports}],
     });
     let (Some(services), Some(resource)) = (resources::find("", "v1", "services"), resources::find("", "v1", "endpoints")) else { return };
-    // Created once: a create of an existing Service would first find its ClusterIP taken.
-    let existing = Target { resource: services, namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None, watch: false };
-    if read::fetch(api, &existing, "kubernetes").await.is_err() {
+    // Looked up in the watch cache first, so that the steady state writes nothing: a create of
+    // the existing Service would even find its ClusterIP taken.
+    let missing = |resource| async move { matches!(read::current(api, resource, Some("default"), "kubernetes").await, Ok(None)) };
+    if missing(services).await {
         ensure_defaults(api, vec![("services", service)]).await;
     }
-    ensure_defaults(api, vec![("endpoints", endpoints)]).await;
+    if missing(resource).await {
+        ensure_defaults(api, vec![("endpoints", endpoints)]).await;
+    }
     let target = Target { resource, namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None, watch: false };
     for _ in 0..5 {
-        let Ok(mut current) = read::fetch(api, &target, "kubernetes").await else { return };
+        let Ok(Some(mut current)) = read::current(api, resource, Some("default"), "kubernetes").await else { return };
         let listed = |current: &Value| {
             current["subsets"].as_array().into_iter().flatten().flat_map(|subset| subset["addresses"].as_array().into_iter().flatten()).any(|entry| entry["ip"] == address.to_string())
         };

@@ -6,22 +6,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::read::current;
 use super::{Api, Target, json_body, json_response};
 use crate::errors::ApiError;
 use crate::resources;
 use crate::service_account_token::{self as tokens, Binding, Claims, Reference};
-use crate::watch_cache::CachedObject;
-
-/// The object stored under `resource`/`namespace`/`name`: from the watch cache when it has it,
-/// else from storage, so that an object created a moment ago is found and a deleted one is not.
-pub async fn current(api: &Api, resource: &resources::ResourceType, namespace: Option<&str>, name: &str) -> Result<Option<Value>, ApiError> {
-    let key = resource.key(namespace, name);
-    if let Some(cached) = api.cache.of(resource).and_then(|cache| cache.get(&key)) {
-        return Ok(Some(CachedObject::value(&cached)));
-    }
-    let stored = api.store.get(&key).await.map_err(|err| ApiError::from_store(err, resource, name))?;
-    stored.map(|kv| kv.decode::<Value>().map_err(|err| ApiError::internal(err.to_string()))).transpose()
-}
 
 fn uid(object: &Value) -> String {
     object["metadata"]["uid"].as_str().unwrap_or_default().to_string()

@@ -84,17 +84,9 @@ impl Cluster {
     }
 
     pub fn kubectl_stdin(&self, args: &[&str], input: &str) -> Output {
-        use std::io::Write;
-        let mut child = Command::new("kubectl")
-            .arg(format!("--kubeconfig={}", self.kubeconfig().display()))
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("kubectl");
-        child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write");
-        child.wait_with_output().expect("kubectl")
+        let mut command = Command::new("kubectl");
+        command.arg(format!("--kubeconfig={}", self.kubeconfig().display())).args(args);
+        common::testing::output_with_input(&mut command, input.as_bytes()).expect("kubectl")
     }
 
     pub fn ctl(&self, args: &[&str]) -> Output {

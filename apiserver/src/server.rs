@@ -259,7 +259,12 @@ pub async fn serve(
     }
     let authenticator = authenticator.map(Arc::new);
     let advertise = security.advertise;
-    tokio::spawn({
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping.send(true);
+    };
+    let mut bootstrap = tokio::spawn({
         let (api, bootstrapped) = (api.clone(), bootstrapped.clone());
         async move {
             rest::ensure_system_namespaces(&api).await;
@@ -267,13 +272,19 @@ pub async fn serve(
                 rest::ensure_defaults(&api, crate::rbac::defaults()).await;
             }
             bootstrapped.store(true, std::sync::atomic::Ordering::Release);
-            if let Some(advertise) = advertise {
-                // Again now and then, in case the Service or Endpoints were deleted.
-                loop {
-                    rest::reconcile_kubernetes_service(&api, advertise.ip(), advertise.port()).await;
-                    tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            let Some(advertise) = advertise else { return };
+            let mut reconciler = rest::KubernetesServiceReconciler::new(advertise.ip(), advertise.port());
+            loop {
+                reconciler.reconcile(&api).await;
+                let stopping = async {
+                    let _ = stopped.wait_for(|stopped| *stopped).await;
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(rest::KUBERNETES_SERVICE_INTERVAL) => {}
+                    () = stopping => break,
                 }
             }
+            reconciler.withdraw(&api).await;
         }
     });
     let compactor = (!compaction_interval.is_zero()).then(|| tokio::spawn(compact_periodically(store.clone(), compaction_interval)));
@@ -318,7 +329,12 @@ pub async fn serve(
             axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
         }
     };
-    for task in [compactor.map(|task| task.abort_handle()), health.map(|task| task.abort_handle())].into_iter().flatten() {
+    // Leaving the kubernetes Endpoints takes a write or two; more than this and the others will
+    // notice the lease expire instead.
+    if advertise.is_some() {
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut bootstrap).await;
+    }
+    for task in [Some(bootstrap.abort_handle()), compactor.map(|task| task.abort_handle()), health.map(|task| task.abort_handle())].into_iter().flatten() {
         task.abort();
     }
     served

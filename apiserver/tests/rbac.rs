@@ -275,6 +275,8 @@ fn nodes_reach_what_their_pods_use_and_write_only_their_own() {
     let n1 = certificate_kubeconfig("n1", &server, &n1_credentials);
 
     assert_ok(&kubectl(&admin, &["create", "namespace", "demo"], None));
+    // What the controller-manager would make: pods run as a ServiceAccount that exists.
+    assert_ok(&kubectl(&admin, &["create", "serviceaccount", "default", "-n", "demo"], None));
     for secret in ["mounted", "unused", "later"] {
         assert_ok(&kubectl(&admin, &["create", "secret", "generic", secret, "--from-literal=k=v", "-n", "demo"], None));
     }
@@ -338,7 +340,6 @@ fn nodes_reach_what_their_pods_use_and_write_only_their_own() {
     assert_ok(&eventually(&n1, &["get", "secret", "later", "-n", "demo"], None));
     assert_forbidden(&kubectl(&scheduler, &["get", "secret", "later", "-n", "demo"], None), "secrets \"later\" is forbidden: User \"system:kube-scheduler\" cannot get resource \"secrets\"");
     // Tokens of its pods' ServiceAccount, bound to a pod on it and nothing else (NodeRestriction).
-    assert_ok(&kubectl(&admin, &["create", "serviceaccount", "default", "-n", "demo"], None));
     assert_ok(&kubectl(&n1, &["create", "token", "default", "-n", "demo", "--bound-object-kind=Pod", "--bound-object-name=mine"], None));
     assert_forbidden(&kubectl(&n1, &["create", "token", "default", "-n", "demo"], None), "serviceaccounts \"default\" is forbidden: node requested token not bound to a pod");
     assert_forbidden(

@@ -80,8 +80,15 @@ fn service_account_tokens_authenticate_until_their_pod_or_account_is_gone() {
     let server = Server::start(dir.path(), &signing_key(dir.path(), "sa.key"));
     let kubectl = |args: &[&str]| server.kubectl(args);
     ok(kubectl(&["create", "namespace", "demo"]));
+    // A pod runs as a ServiceAccount that exists (no controller makes `default` here).
+    let run_as = |account: &str| kubectl(&["run", "web", "--image=busybox", &format!("--overrides={{\"spec\":{{\"serviceAccountName\":\"{account}\"}}}}")]);
+    for account in ["robot", "default"] {
+        let refused = run_as(account);
+        let expected = format!("pods \"web\" is forbidden: error looking up service account demo/{account}: serviceaccount \"{account}\" not found");
+        assert!(!refused.status.success() && out(&refused).contains(&expected), "{}", out(&refused));
+    }
     ok(kubectl(&["create", "serviceaccount", "robot"]));
-    ok(kubectl(&["run", "web", "--image=busybox", "--overrides={\"spec\":{\"serviceAccountName\":\"robot\"}}"]));
+    ok(run_as("robot"));
 
     // TokenRequest through kubectl (protobuf on the wire), bound to the pod and unbound.
     let bound = ok(kubectl(&["create", "token", "robot", "--bound-object-kind=Pod", "--bound-object-name=web"]));
@@ -165,4 +172,62 @@ fn tokens_of_another_cluster_are_refused_and_the_kubernetes_service_points_here(
         assert!(std::time::Instant::now() < deadline, "the kubernetes Endpoints did not come back");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// Three apiservers on one etcd, as an HA control plane: the `kubernetes` Endpoints list the
+/// three; one stopped leaves them at once, one killed leaves them once its lease expires, and a
+/// restarted one is back.
+#[test]
+fn the_kubernetes_endpoints_list_the_apiservers_alive() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\n").unwrap();
+    let token_file = format!("--token-auth-file={}", tokens.display());
+    let args = |address: &str| [token_file.clone(), format!("--advertise-address={address}")];
+    let start = |address: &str, beside: Option<&ApiServer>| {
+        let args = args(address);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        match beside {
+            Some(first) => first.start_https_beside(&args).unwrap(),
+            None => ApiServer::start_https(Storage::Etcd, &args).unwrap(),
+        }
+    };
+    let first = start("192.0.2.10", None);
+    let mut second = start("192.0.2.11", Some(&first));
+    let mut third = start("192.0.2.12", Some(&first));
+    let admin = first.kubeconfig_as("admin", "default", Credentials::Token("admin-token")).unwrap();
+    let listed = || {
+        let output = Command::new("kubectl")
+            .arg(format!("--kubeconfig={}", admin.display()))
+            .args(["get", "endpoints", "kubernetes", "-n", "default", "-o", "jsonpath={.subsets[*].addresses[*].ip}"])
+            .output()
+            .unwrap();
+        out(&output)
+    };
+    let await_listed = |expected: &str, within: u64| {
+        let asked = std::time::Instant::now();
+        loop {
+            let now = listed();
+            if now == expected {
+                return asked.elapsed();
+            }
+            assert!(asked.elapsed() < std::time::Duration::from_secs(within), "the Endpoints list {now:?}, not {expected:?}");
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    };
+    await_listed("192.0.2.10 192.0.2.11 192.0.2.12", 20);
+
+    // Stopped: it takes itself out as it goes.
+    second.stop();
+    let took = await_listed("192.0.2.10 192.0.2.12", 3);
+    eprintln!("a stopped apiserver left the Endpoints after {took:?}");
+
+    // Killed: the others notice its lease is no longer renewed (15 s, checked every 5 s).
+    third.kill();
+    let took = await_listed("192.0.2.10", 40);
+    eprintln!("a killed apiserver left the Endpoints after {took:?}");
+    assert!(took >= std::time::Duration::from_secs(10), "not before its lease could expire ({took:?})");
+
+    second.start_again().unwrap();
+    await_listed("192.0.2.10 192.0.2.11", 20);
 }

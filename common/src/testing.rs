@@ -224,6 +224,14 @@ pub fn workspace_binary(name: &str) -> PathBuf {
     profile_dir.join(name)
 }
 
+/// A new etcd for an apiserver on `storage` etcd.
+fn own_etcd(storage: Storage) -> Result<Option<EtcdServer>, HarnessError> {
+    Ok(match storage {
+        Storage::Etcd => Some(EtcdServer::start()?),
+        Storage::Embedded => None,
+    })
+}
+
 /// Which store an [`ApiServer`] runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Storage {
@@ -239,6 +247,8 @@ pub struct ApiServer {
     port: u16,
     /// Kept alive (and killed) with the server when the storage is etcd.
     pub etcd: Option<EtcdServer>,
+    /// Another server's etcd, when started [`beside`](Self::start_https_beside) it.
+    shared_etcd: Option<String>,
     extra_args: Vec<String>,
     https: Option<Https>,
 }
@@ -267,21 +277,25 @@ impl ApiServer {
 
     /// Starts it with extra command-line flags.
     pub fn start_with_args(storage: Storage, args: &[&str]) -> Result<Self, HarnessError> {
-        Self::start_serving(storage, args, false)
+        Self::start_serving(own_etcd(storage)?, None, args, false)
     }
 
     /// Starts it on HTTPS, with a self-signed serving certificate for 127.0.0.1 (see
     /// [`tls_certificate`](Self::tls_certificate) and
     /// [`certificate_authority`](Self::certificate_authority)) and extra command-line flags.
     pub fn start_https(storage: Storage, args: &[&str]) -> Result<Self, HarnessError> {
-        Self::start_serving(storage, args, true)
+        Self::start_serving(own_etcd(storage)?, None, args, true)
     }
 
-    fn start_serving(storage: Storage, args: &[&str], https: bool) -> Result<Self, HarnessError> {
-        let etcd = match storage {
-            Storage::Etcd => Some(EtcdServer::start()?),
-            Storage::Embedded => None,
-        };
+    /// Starts another apiserver on HTTPS on this one's etcd, as the apiservers of an HA control
+    /// plane share one, with its own port, serving certificate and extra flags.
+    pub fn start_https_beside(&self, args: &[&str]) -> Result<Self, HarnessError> {
+        let endpoint = self.etcd.as_ref().map(EtcdServer::endpoint).or_else(|| self.shared_etcd.clone());
+        let endpoint = endpoint.ok_or_else(|| HarnessError::Io(std::io::Error::other("only an apiserver on etcd shares its storage")))?;
+        Self::start_serving(None, Some(endpoint), args, true)
+    }
+
+    fn start_serving(etcd: Option<EtcdServer>, shared_etcd: Option<String>, args: &[&str], https: bool) -> Result<Self, HarnessError> {
         let dir = tempfile::Builder::new().prefix("apiserver-test-").tempdir()?;
         let https = if https {
             let certificate = pki::serving_certificate()?;
@@ -295,6 +309,7 @@ impl ApiServer {
             dir,
             port: free_port()?,
             etcd,
+            shared_etcd,
             extra_args: args.iter().map(|arg| arg.to_string()).collect(),
             https,
         };
@@ -364,6 +379,11 @@ impl ApiServer {
         self.process.kill();
     }
 
+    /// Stops it as an operator would (SIGTERM), waiting up to 10 s before killing it.
+    pub fn stop(&mut self) {
+        self.process.terminate(Duration::from_secs(10));
+    }
+
     /// Starts the apiserver again on the same port and data (after `kill`), waits until ready.
     pub fn start_again(&mut self) -> Result<(), HarnessError> {
         let mut command = Command::new(workspace_binary("apiserver"));
@@ -372,8 +392,8 @@ impl ApiServer {
             .arg(format!("--data-dir={}", self.dir.path().join("data").display()))
             .args(&self.extra_args)
             .env("RUST_LOG", "info");
-        match &self.etcd {
-            Some(etcd) => command.arg("--storage=etcd").arg(format!("--etcd-servers={}", etcd.endpoint())),
+        match self.etcd.as_ref().map(EtcdServer::endpoint).or_else(|| self.shared_etcd.clone()) {
+            Some(endpoint) => command.arg("--storage=etcd").arg(format!("--etcd-servers={endpoint}")),
             None => command.arg("--storage=embedded"),
         };
         let ready_port = match &self.https {

@@ -300,7 +300,7 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     let server = server_url(control_plane).await?;
     let client = client(&server, &ca, &admin).await?;
     let deadline = Instant::now() + options.wait;
-    while !request(&client, http::Method::GET, "/readyz", None).await.is_ok() {
+    while request(&client, http::Method::GET, "/readyz", None).await.is_err() {
         if Instant::now() > deadline {
             return Err(ClusterError::NotReady(format!("the apiserver at {server} did not become ready within {:?}", options.wait)));
         }

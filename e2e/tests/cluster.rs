@@ -208,6 +208,12 @@ fn etcd_ha_keeps_working_without_one_control_plane() {
     ok(cluster.kubectl(&["create", "namespace", "demo"]));
     ok(cluster.kubectl(&["apply", "-n", "demo", "-f", DEMO]));
     ok(cluster.kubectl(&["rollout", "status", "deployment/example", "-n", "demo", "--timeout=90s"]));
+    // Pods reach the API through the Service `kubernetes`, whose Endpoints list the apiservers alive.
+    let apiservers = || cluster.jsonpath(&["endpoints", "kubernetes", "-n", "default"], "{.subsets[*].addresses[*].ip}");
+    let address = |node: &str| cluster.jsonpath(&["node", &cluster.node(node)], "{.status.addresses[?(@.type==\"InternalIP\")].address}");
+    let mut all: Vec<String> = ["control-plane", "control-plane2", "control-plane3"].iter().map(|node| address(node)).collect();
+    all.sort();
+    cluster.wait("the three apiservers in the kubernetes Endpoints", 30, || apiservers() == all.join(" "), apiservers);
     // A third of etcd gone (with an apiserver, and perhaps the leading scheduler or
     // controller-manager): the others keep the cluster going.
     ok(cluster.docker(&["stop", &cluster.node("control-plane3")]));
@@ -222,9 +228,12 @@ fn etcd_ha_keeps_working_without_one_control_plane() {
     cluster.wait("a scale accepted while etcd elects a leader", 30, scaled, String::new);
     let three = || cluster.jsonpath(&["deployment", "example", "-n", "demo"], "{.status.availableReplicas}") == "3";
     cluster.wait("3 replicas with a control plane down", 90, three, || text(&cluster.kubectl(&["get", "pods", "-n", "demo", "-o", "wide"])));
+    let gone = address("control-plane3");
+    cluster.wait("the stopped apiserver out of the kubernetes Endpoints", 60, || !apiservers().contains(&gone), apiservers);
     ok(cluster.docker(&["start", &cluster.node("control-plane3")]));
     let ready = || cluster.jsonpath(&["node", &cluster.node("control-plane3")], "{.status.conditions[?(@.type==\"Ready\")].status}") == "True";
     cluster.wait("the control plane back", 90, ready, String::new);
+    cluster.wait("the three apiservers in the kubernetes Endpoints again", 30, || apiservers() == all.join(" "), apiservers);
     assert_eq!(cluster.jsonpath(&["deployment", "example", "-n", "demo"], "{.spec.replicas}"), "3");
 }
 

@@ -90,7 +90,7 @@ pub struct Admitted {
 /// Kubernetes' 300 s each until then.
 static DEFAULT_TOLERATIONS: std::sync::OnceLock<(i64, i64)> = std::sync::OnceLock::new();
 
-pub use service_account::set_mount_tokens as set_mount_service_account_tokens;
+pub use service_account::{enabled as service_account_admission, set_mount_tokens as set_mount_service_account_tokens};
 
 pub fn set_default_tolerations(not_ready_seconds: i64, unreachable_seconds: i64) {
     let _ = DEFAULT_TOLERATIONS.set((not_ready_seconds, unreachable_seconds));

@@ -28,6 +28,11 @@ pub fn set_mount_tokens(mount: bool) {
     let _ = MOUNT_TOKENS.set(mount);
 }
 
+/// Whether the ServiceAccount admission plugin runs (it does where tokens are issued).
+pub fn enabled() -> bool {
+    MOUNT_TOKENS.get().copied().unwrap_or(false)
+}
+
 /// The deprecated `serviceAccount` mirrors `serviceAccountName`, as Kubernetes' conversion of
 /// every pod keeps them.
 pub(crate) fn mirror_deprecated_name(spec: &mut k8s_openapi::api::core::v1::PodSpec) {
@@ -49,7 +54,7 @@ pub(crate) fn admit_pod(pod: &mut Pod) {
         spec.service_account_name = Some("default".into());
         spec.service_account = spec.service_account_name.clone();
     }
-    if !MOUNT_TOKENS.get().copied().unwrap_or(false) || spec.automount_service_account_token == Some(false) {
+    if !enabled() || spec.automount_service_account_token == Some(false) {
         return;
     }
     let name = crate::meta::generate_name("kube-api-access-");

@@ -2,9 +2,11 @@
 //! the dispatch of each verb to `read` (get, list, watch) or `write` (create, update, patch,
 //! delete, binding, scale).
 
+mod kubernetes_service;
 mod logs;
 mod read;
 
+pub use kubernetes_service::{INTERVAL as KUBERNETES_SERVICE_INTERVAL, Reconciler as KubernetesServiceReconciler};
 pub use logs::kubelet_address;
 pub use read::all_selected;
 mod stream;
@@ -48,7 +50,7 @@ pub struct Api {
 }
 
 /// What a request path names.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Target {
     pub resource: &'static ResourceType,
     pub namespace: Option<String>,
@@ -393,60 +395,6 @@ pub async fn ensure_defaults(api: &Api, objects: Vec<(&str, Value)>) {
                 Err(err) => tracing::error!(kind = resource.kind, name, error = %err.message, "cannot create a default object"),
             }
             break;
-        }
-    }
-}
-
-/// The port the `kubernetes` Service offers the apiserver on, as in every Kubernetes cluster.
-const KUBERNETES_SERVICE_PORT: u16 = 443;
-
-/// Keeps the Service `kubernetes` in `default` (the first ClusterIP, port 443) and this
-/// apiserver's address among its Endpoints, as kube-apiserver's bootstrap controller does, so
-/// that pods reach the API at `KUBERNETES_SERVICE_HOST`. Every apiserver adds itself; one that
-/// goes away stays listed (kube-apiserver's lease reconciler removes it: not done here).
-pub async fn reconcile_kubernetes_service(api: &Api, address: std::net::IpAddr, port: u16) {
-    let ports = serde_json::json!([{"name": "https", "port": port, "protocol": "TCP"}]);
-    let service = serde_json::json!({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
-        "spec": {"type": "ClusterIP", "clusterIP": crate::allocators::first_cluster_ip().to_string(), "sessionAffinity": "None",
-                 "ports": [{"name": "https", "port": KUBERNETES_SERVICE_PORT, "protocol": "TCP", "targetPort": port}]},
-    });
-    let endpoints = serde_json::json!({
-        "apiVersion": "v1", "kind": "Endpoints",
-        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
-        "subsets": [{"addresses": [{"ip": address.to_string()}], "ports": ports}],
-    });
-    let (Some(services), Some(resource)) = (resources::find("", "v1", "services"), resources::find("", "v1", "endpoints")) else { return };
-    // Looked up in the watch cache first, so that the steady state writes nothing: a create of
-    // the existing Service would even find its ClusterIP taken.
-    let missing = |resource| async move { matches!(read::current(api, resource, Some("default"), "kubernetes").await, Ok(None)) };
-    if missing(services).await {
-        ensure_defaults(api, vec![("services", service)]).await;
-    }
-    if missing(resource).await {
-        ensure_defaults(api, vec![("endpoints", endpoints)]).await;
-    }
-    let target = Target { resource, namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None, watch: false };
-    for _ in 0..5 {
-        let Ok(Some(mut current)) = read::current(api, resource, Some("default"), "kubernetes").await else { return };
-        let listed = |current: &Value| {
-            current["subsets"].as_array().into_iter().flatten().flat_map(|subset| subset["addresses"].as_array().into_iter().flatten()).any(|entry| entry["ip"] == address.to_string())
-        };
-        if listed(&current) {
-            return;
-        }
-        let mut addresses: Vec<Value> = current["subsets"][0]["addresses"].as_array().cloned().unwrap_or_default();
-        addresses.push(serde_json::json!({"ip": address.to_string()}));
-        current["subsets"] = serde_json::json!([{"addresses": addresses, "ports": ports}]);
-        match write::update(api, &target, &Params::default(), &HeaderMap::new(), &Bytes::from(current.to_string())).await {
-            Ok(_) => return,
-            // Another apiserver wrote it meanwhile: read it again.
-            Err(err) if err.code == 409 => continue,
-            Err(err) => {
-                tracing::warn!(error = %err.message, "cannot add this apiserver to the kubernetes Endpoints");
-                return;
-            }
         }
     }
 }

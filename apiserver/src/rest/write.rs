@@ -90,6 +90,34 @@ async fn check_namespace_open(api: &Api, target: &Target) -> Result<(), ApiError
     Ok(())
 }
 
+/// The ServiceAccount admission plugin's other half: a pod runs as a ServiceAccount that
+/// exists. The `default` one is made by a controller when the namespace is, so it is looked for
+/// a while longer (kube-apiserver tries ten times, 100 to 200 ms apart; this waits up to 3 s, as
+/// a loaded node may be slower). On when this apiserver issues tokens, as kube-apiserver always
+/// does; mirror pods, which may not name one, are left to validation.
+async fn check_service_account(api: &Api, target: &Target, pod: &Value) -> Result<(), ApiError> {
+    if !admission::service_account_admission() || pod["metadata"]["annotations"].get("kubernetes.io/config.mirror").is_some() {
+        return Ok(());
+    }
+    let (Some(namespace), Some(name)) = (target.namespace.as_deref(), pod["spec"]["serviceAccountName"].as_str()) else {
+        return Ok(());
+    };
+    let accounts = resources::find("", "v1", "serviceaccounts").ok_or_else(|| ApiError::internal("no serviceaccounts resource"))?;
+    let attempts = if name == "default" { 20 } else { 1 };
+    for attempt in 0..attempts {
+        if attempt > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        }
+        if read::current(api, accounts, Some(namespace), name).await?.is_some() {
+            return Ok(());
+        }
+    }
+    let pod_name = meta::name(pod).unwrap_or_default();
+    Err(ApiError::forbidden(format!(
+        "pods \"{pod_name}\" is forbidden: error looking up service account {namespace}/{name}: serviceaccount \"{name}\" not found"
+    )))
+}
+
 /// Serializes an object for storage: everything but its resourceVersion, which is the store's.
 fn to_stored(object: &Value) -> Result<Vec<u8>, ApiError> {
     let mut stored = object.clone();
@@ -147,6 +175,9 @@ pub async fn create(
     }
     let admitted = admission::admit_create(resource, object, field_validation(params)?)?;
     let mut object = admitted.object;
+    if resource.kind == "Pod" {
+        check_service_account(api, target, &object).await?;
+    }
     let dry_run = params.dry_run()?;
     let allocated = if resource.kind == "Service" && !dry_run {
         allocate_service(api, target, &Value::Null, &mut object).await?

@@ -738,6 +738,10 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         ("clusterroles", role("system:public-info-viewer", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
             {"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))),
         ("clusterroles", role("system:node", labels.clone(), node_authorizer::node_rules())),
+        // What a client of the kubelets' API needs (their authorizer asks about nodes' subresources).
+        ("clusterroles", role("system:kubelet-api-admin", labels.clone(), json!([
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch", "proxy"]},
+            {"apiGroups": [""], "resources": ["nodes/log", "nodes/metrics", "nodes/proxy", "nodes/stats"], "verbs": ["*"]}]))),
         ("clusterroles", role("system:node-proxier", labels.clone(), json!([
             {"apiGroups": [""], "resources": ["services", "endpoints"], "verbs": ["list", "watch"]},
             {"apiGroups": [""], "resources": ["nodes"], "verbs": read},

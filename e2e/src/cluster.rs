@@ -523,7 +523,7 @@ fn run_script(cluster: &str, node: &str, control_plane: Option<&ControlPlane<'_>
         script.push_str(&format!("{} &\n", with_extra(manager, &extra.controller_manager)));
     }
     let mut kubelet = format!(
-        "supervise kubelet kubelet --kubeconfig {pki}/kubelet.kubeconfig --tls-cert-file {pki}/kubelet.crt --tls-private-key-file {pki}/kubelet.key --client-ca-file {pki}/ca.crt --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
+        "supervise kubelet kubelet --kubeconfig {pki}/kubelet.kubeconfig --tls-cert-file {pki}/kubelet.crt --tls-private-key-file {pki}/kubelet.key --client-ca-file {pki}/ca.crt --authorization-mode Webhook --hostname-override {node} --cgroup-root /cluster-{cluster}/{node} \
          --cni-conf-dir /etc/cni/net.d --pod-routes --proxy --cluster-dns {DNS_SERVICE_IP} --eviction-hard 'memory.available<100Mi,nodefs.available<1%'",
         pki = pki::DIR
     );
@@ -734,7 +734,7 @@ mod tests {
         let members = ["c-control-plane".to_string()];
         let script = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members }), &extra);
         assert!(script.contains("--kubelet-certificate-authority /etc/cluster/pki/ca.crt '--x=it'\\''s' &"), "{script}");
-        assert!(script.contains("kubelet --kubeconfig /etc/cluster/pki/kubelet.kubeconfig --tls-cert-file /etc/cluster/pki/kubelet.crt --tls-private-key-file /etc/cluster/pki/kubelet.key --client-ca-file /etc/cluster/pki/ca.crt"), "{script}");
+        assert!(script.contains("kubelet --kubeconfig /etc/cluster/pki/kubelet.kubeconfig --tls-cert-file /etc/cluster/pki/kubelet.crt --tls-private-key-file /etc/cluster/pki/kubelet.key --client-ca-file /etc/cluster/pki/ca.crt --authorization-mode Webhook"), "{script}");
         assert!(script.contains("--tls-cert-file /etc/cluster/pki/apiserver.crt --tls-private-key-file /etc/cluster/pki/apiserver.key --client-ca-file /etc/cluster/pki/ca.crt"), "{script}");
         assert!(script.contains("controller-manager --kubeconfig /etc/cluster/pki/controller-manager.kubeconfig --root-ca-file /etc/cluster/pki/ca.crt '--node-monitor-grace-period=10' &"), "{script}");
         let ha = ["h-control-plane".to_string(), "h-control-plane2".to_string(), "h-control-plane3".to_string()];

@@ -243,10 +243,13 @@ fn every_client_is_authenticated_and_authorised() {
     let unrelated = kubectl_as(&kubelet, &["get", "secret", "hidden"]);
     assert!(out(&unrelated).contains(&format!(r#"User "system:node:{worker}" cannot get resource "secrets""#)), "{}", out(&unrelated));
 
-    // The kubelet's own port is HTTPS for cluster administrators (the apiserver) alone: logs go
-    // through it; jane's certificate is refused (403), no certificate gets 401, as from a
-    // kubelet without anonymous access.
+    // The kubelet's own port is HTTPS, and the apiserver decides who may use it (a
+    // SubjectAccessReview on the Node): logs go through it as the apiserver's client; jane may
+    // read stats once granted `nodes/stats` and nothing else there; no certificate gets 401, as
+    // from a kubelet without anonymous access.
     assert!(ok(cluster.kubectl(&["logs", "python-after", "-n", "demo"])).starts_with("LISTED "));
+    ok(cluster.kubectl(&["create", "clusterrole", "node-stats", "--verb=get", "--resource=nodes/stats"]));
+    ok(cluster.kubectl(&["create", "clusterrolebinding", "jane-node-stats", "--clusterrole=node-stats", "--user=jane"]));
     let kubelet_url = format!("https://{}:10250/metrics", cluster.node_ip(&worker));
     let decode = |field: &str| {
         use base64::Engine;
@@ -256,8 +259,18 @@ fn every_client_is_authenticated_and_authorised() {
     let (jane_cert, jane_key) = (jane.with_extension("crt"), jane.with_extension("key"));
     std::fs::write(&jane_cert, decode("client-certificate-data")).unwrap();
     std::fs::write(&jane_key, decode("client-key-data")).unwrap();
-    let as_jane = ok(Command::new("curl").args(["-s", "-w", " %{http_code}", "--cacert", &credentials[1], "--cert", &jane_cert.display().to_string(), "--key", &jane_key.display().to_string(), &kubelet_url]).output().unwrap());
-    assert_eq!(as_jane, "Forbidden (user=jane, verb=get, resource=nodes, subresource=proxy) 403");
+    let as_jane = |url: &str| {
+        let output = Command::new("curl").args(["-s", "-w", " %{http_code}", "--cacert", &credentials[1], "--cert", &jane_cert.display().to_string(), "--key", &jane_key.display().to_string(), url]).output().unwrap();
+        ok(output)
+    };
+    assert_eq!(as_jane(&kubelet_url), "Forbidden (user=jane, verb=get, resource=nodes, subresource=metrics) 403");
+    let pod = ok(cluster.kubectl(&["get", "pod", "python-after", "-n", "demo", "-o", "jsonpath={.metadata.name}/{.spec.containers[0].name}"]));
+    let logs_url = format!("https://{}:10250/containerLogs/demo/{pod}", cluster.node_ip(&worker));
+    assert_eq!(as_jane(&logs_url), "Forbidden (user=jane, verb=get, resource=nodes, subresource=proxy) 403");
+    // (A refusal is remembered for 30 s, as by Kubernetes' kubelet, so the grant may take that long to be seen.)
+    let stats_url = format!("https://{}:10250/stats/summary", cluster.node_ip(&worker));
+    cluster.wait("jane reading the kubelet's stats", 60, || as_jane(&stats_url).ends_with(" 200"), || as_jane(&stats_url));
+    assert!(as_jane(&stats_url).contains(&format!("\"nodeName\":\"{worker}\"")), "{}", as_jane(&stats_url));
     let without = ok(Command::new("curl").args(["-s", "-w", " %{http_code}", "--cacert", &credentials[1], &kubelet_url]).output().unwrap());
     assert_eq!(without, "Unauthorized 401");
 }

@@ -6,6 +6,7 @@
 //! spec and writes the pod's status. A relist of the runtime every second ([`pods`]) wakes the
 //! workers whose containers changed, as the kubelet's PLEG does.
 
+mod authz;
 mod cni;
 pub mod cri;
 mod dns;
@@ -65,11 +66,13 @@ pub struct Config {
     pub tls_cert_file: Option<PathBuf>,
     #[arg(long, requires = "tls_cert_file")]
     pub tls_private_key_file: Option<PathBuf>,
-    /// Clients must present a certificate these authorities signed (401 without one), and only
-    /// cluster administrators (`system:masters`, as the apiserver's kubelet client is) are
-    /// served.
+    /// Clients must present a certificate these authorities signed (401 without one).
     #[arg(long, requires = "tls_cert_file")]
     pub client_ca_file: Option<PathBuf>,
+    /// Who of those clients is served: all (`AlwaysAllow`), or those the apiserver allows the
+    /// request's verb on this Node's subresource (`Webhook`, a SubjectAccessReview).
+    #[arg(long, value_enum, default_value = "AlwaysAllow", requires = "client_ca_file")]
+    pub authorization_mode: authz::Mode,
     /// Taints to register the node with, `key=value:Effect,...` (the value may be empty).
     #[arg(long, value_delimiter = ',')]
     pub register_with_taints: Vec<String>,

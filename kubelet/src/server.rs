@@ -17,7 +17,9 @@ use crate::spec;
 use crate::stream;
 
 pub async fn serve(kubelet: Arc<Kubelet>, listener: tokio::net::TcpListener, tls: Option<Arc<rustls::ServerConfig>>) -> std::io::Result<()> {
-    let checks_clients = kubelet.config.client_ca_file.is_some();
+    let authorizer = kubelet.config.client_ca_file.is_some().then(|| {
+        Arc::new(crate::authz::Authorizer::new(kubelet.config.authorization_mode, kubelet.client.clone(), kubelet.node_name.clone()))
+    });
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -29,25 +31,13 @@ pub async fn serve(kubelet: Arc<Kubelet>, listener: tokio::net::TcpListener, tls
         .with_state(kubelet);
     match tls {
         Some(config) => {
-            let app = if checks_clients { app.layer(axum::middleware::from_fn(administrators_only)) } else { app };
+            let app = match authorizer {
+                Some(authorizer) => app.layer(axum::middleware::from_fn_with_state(authorizer, crate::authz::middleware)),
+                None => app,
+            };
             common::tls::serve(listener, app, config, std::future::pending()).await
         }
         None => axum::serve(listener, app).await,
-    }
-}
-
-/// Who may use the kubelet's API when clients must present certificates: cluster
-/// administrators (`system:masters`), as the apiserver's kubelet client is. Kubernetes' kubelet
-/// asks the apiserver (SubjectAccessReview) instead; for the apiserver, that answers the same.
-async fn administrators_only(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let subject = request.extensions().get::<common::tls::PeerCertificates>().and_then(|certificates| certificates.0.first()).and_then(|leaf| common::tls::subject(leaf));
-    match subject {
-        Some((_, groups)) if groups.iter().any(|group| group == "system:masters") => next.run(request).await,
-        Some((user, _)) => {
-            let message = format!("Forbidden (user={user}, verb={}, resource=nodes, subresource=proxy)", request.method().as_str().to_lowercase());
-            (StatusCode::FORBIDDEN, message).into_response()
-        }
-        None => (StatusCode::UNAUTHORIZED, "Unauthorized").into_response(),
     }
 }
 

@@ -26,6 +26,7 @@ use crate::node_authorizer::{self, NodeAuthorizer};
 use crate::resources::{self, ResourceType};
 use crate::rest::{self, Api};
 use crate::server::AuthorizationMode;
+use crate::watch_cache::CachedObject;
 
 /// What a request asks to do, as Kubernetes' RequestInfo describes it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -242,10 +243,14 @@ fn uncovered(owner: &[Rule], servant: &[Rule]) -> Vec<String> {
 /// The RBAC objects at one moment.
 #[derive(Default)]
 struct Policy {
-    cluster_roles: Vec<Value>,
-    roles: Vec<Value>,
-    cluster_bindings: Vec<Value>,
-    bindings: Vec<Value>,
+    cluster_roles: Vec<Arc<Value>>,
+    roles: Vec<Arc<Value>>,
+    cluster_bindings: Vec<Arc<Value>>,
+    bindings: Vec<Arc<Value>>,
+    /// Each object parsed, by the watch cache entry it was parsed from (kept, so that its
+    /// address stays its own): the next version parses only what changed, and versions alive at
+    /// once (one per request in flight) share the objects rather than each holding a copy.
+    parsed: HashMap<usize, (Arc<CachedObject>, Arc<Value>)>,
     /// What every request would otherwise work out again from the JSON; built on first use,
     /// once the objects are all in.
     index: std::sync::OnceLock<Index>,
@@ -259,6 +264,7 @@ impl Clone for Policy {
             roles: self.roles.clone(),
             cluster_bindings: self.cluster_bindings.clone(),
             bindings: self.bindings.clone(),
+            parsed: HashMap::new(),
             index: std::sync::OnceLock::new(),
         }
     }
@@ -289,10 +295,28 @@ async fn caches(api: &Api) -> Vec<Arc<crate::watch_cache::ResourceCache>> {
 }
 
 impl Policy {
-    fn read(caches: &[Arc<crate::watch_cache::ResourceCache>]) -> Self {
-        let mut kinds = caches.iter().map(|cache| cache.snapshot().0.iter().filter_map(|object| serde_json::from_str(&object.json).ok()).collect());
+    /// The objects in the caches now, reusing those of `previous` that have not changed.
+    fn read(caches: &[Arc<crate::watch_cache::ResourceCache>], previous: Option<&Policy>) -> Self {
+        let mut parsed = HashMap::new();
+        let mut kinds = caches.iter().map(|cache| {
+            let mut objects = Vec::new();
+            for cached in cache.snapshot().0 {
+                let address = Arc::as_ptr(&cached) as usize;
+                let value = match previous.and_then(|previous| previous.parsed.get(&address)) {
+                    Some((_, value)) => value.clone(),
+                    None => match serde_json::from_str(&cached.json) {
+                        Ok(value) => Arc::new(value),
+                        Err(_) => continue,
+                    },
+                };
+                objects.push(value.clone());
+                parsed.insert(address, (cached, value));
+            }
+            objects
+        });
         let mut next = || kinds.next().unwrap_or_default();
-        Self { cluster_roles: next(), roles: next(), cluster_bindings: next(), bindings: next(), index: std::sync::OnceLock::new() }
+        let (cluster_roles, roles, cluster_bindings, bindings) = (next(), next(), next(), next());
+        Self { cluster_roles, roles, cluster_bindings, bindings, parsed, index: std::sync::OnceLock::new() }
     }
 
     fn index(&self) -> &Index {
@@ -300,7 +324,7 @@ impl Policy {
             let name = |object: &Value, field: &str| object["metadata"][field].as_str().unwrap_or_default().to_string();
             let mut index = Index::default();
             for role in &self.cluster_roles {
-                index.cluster_role_rules.insert(name(role, "name"), self.parse_cluster_role_rules(&name(role, "name")));
+                index.cluster_role_rules.insert(name(role, "name"), self.parse_cluster_role_rules(role));
             }
             for role in &self.roles {
                 let rules = role["rules"].as_array().into_iter().flatten().map(Rule::parse).collect();
@@ -317,14 +341,14 @@ impl Policy {
         self.index().cluster_role_rules.get(name).cloned().unwrap_or_default()
     }
 
-    fn parse_cluster_role_rules(&self, name: &str) -> Vec<Rule> {
-        let Some(role) = self.cluster_roles.iter().find(|role| role["metadata"]["name"] == name) else { return Vec::new() };
+    fn parse_cluster_role_rules(&self, role: &Value) -> Vec<Rule> {
+        let name = &role["metadata"]["name"];
         let mut rules: Vec<Rule> = role["rules"].as_array().into_iter().flatten().map(Rule::parse).collect();
         for selector in role["aggregationRule"]["clusterRoleSelectors"].as_array().into_iter().flatten() {
             let Ok(selector) = serde_json::from_value(selector.clone()).map_err(drop).and_then(|s| common::selector::LabelSelector::from_k8s(&s).map_err(drop)) else { continue };
             for other in &self.cluster_roles {
                 let labels: std::collections::BTreeMap<String, String> = serde_json::from_value(other["metadata"]["labels"].clone()).unwrap_or_default();
-                if other["metadata"]["name"] != name && selector.matches(&labels) {
+                if other["metadata"]["name"] != *name && selector.matches(&labels) {
                     rules.extend(other["rules"].as_array().into_iter().flatten().map(Rule::parse));
                 }
             }
@@ -426,7 +450,7 @@ impl Authorizer {
             Some((seen, policy)) if *seen == revisions => policy.clone(),
             _ => {
                 // Read after the revisions: a change in between only makes the next call parse again.
-                let policy = Arc::new(Policy::read(&caches));
+                let policy = Arc::new(Policy::read(&caches, parsed.as_ref().map(|(_, policy)| policy.as_ref())));
                 *parsed = Some((revisions, policy.clone()));
                 policy
             }
@@ -829,11 +853,11 @@ mod tests {
         let mut policy = Policy::default();
         for (kind, object) in defaults() {
             match kind {
-                "clusterroles" => policy.cluster_roles.push(object),
-                _ => policy.cluster_bindings.push(object),
+                "clusterroles" => policy.cluster_roles.push(object.into()),
+                _ => policy.cluster_bindings.push(object.into()),
             }
         }
-        policy.bindings.push(json!({"metadata": {"name": "jane-view", "namespace": "demo"}, "roleRef": {"kind": "ClusterRole", "name": "view"}, "subjects": [{"kind": "User", "name": "jane"}]}));
+        policy.bindings.push(json!({"metadata": {"name": "jane-view", "namespace": "demo"}, "roleRef": {"kind": "ClusterRole", "name": "view"}, "subjects": [{"kind": "User", "name": "jane"}]}).into());
         let jane = user("jane", &["system:authenticated"]);
         let can = |method: &str, path: &str| policy.rules(&jane, &Attributes::of(method, path, false).namespace).iter().any(|rule| rule.allows(&Attributes::of(method, path, false)));
         assert!(can("GET", "/api/v1/namespaces/demo/pods"));
@@ -907,16 +931,16 @@ mod tests {
         let mut policy = Policy::default();
         for (kind, object) in defaults() {
             match kind {
-                "clusterroles" => policy.cluster_roles.push(object),
-                _ => policy.cluster_bindings.push(object),
+                "clusterroles" => policy.cluster_roles.push(object.into()),
+                _ => policy.cluster_bindings.push(object.into()),
             }
         }
         let jane_binding = |name: &str, kind: &str, role: &str| {
             json!({"metadata": {"name": name, "namespace": "demo"}, "roleRef": {"kind": kind, "name": role}, "subjects": [{"kind": "User", "name": "jane"}]})
         };
-        policy.bindings.push(jane_binding("jane-view", "ClusterRole", "view"));
-        policy.roles.push(role("demo", "binder", json!([{"apiGroups": [RBAC_GROUP], "resources": ["roles", "rolebindings"], "verbs": ["create", "update", "patch"]}])));
-        policy.bindings.push(jane_binding("jane-binder", "Role", "binder"));
+        policy.bindings.push(jane_binding("jane-view", "ClusterRole", "view").into());
+        policy.roles.push(role("demo", "binder", json!([{"apiGroups": [RBAC_GROUP], "resources": ["roles", "rolebindings"], "verbs": ["create", "update", "patch"]}])).into());
+        policy.bindings.push(jane_binding("jane-binder", "Role", "binder").into());
         let policy = Arc::new(policy);
         let jane = Requester { user: user("jane", &["devs", "system:authenticated"]), policy: policy.clone(), rbac: true };
         let held = "user \"jane\" (groups=[\"devs\" \"system:authenticated\"]) is attempting to grant RBAC permissions not currently held:\n";
@@ -951,8 +975,8 @@ mod tests {
         let mut delegated = (*policy).clone();
         delegated.roles.push(role("demo", "delegate", json!([
             {"apiGroups": [RBAC_GROUP], "resources": ["clusterroles"], "resourceNames": ["admin"], "verbs": ["bind"]},
-            {"apiGroups": [RBAC_GROUP], "resources": ["roles"], "verbs": ["escalate"]}])));
-        delegated.bindings.push(jane_binding("jane-delegate", "Role", "delegate"));
+            {"apiGroups": [RBAC_GROUP], "resources": ["roles"], "verbs": ["escalate"]}])).into());
+        delegated.bindings.push(jane_binding("jane-delegate", "Role", "delegate").into());
         let jane = Requester { policy: Arc::new(delegated), ..jane };
         assert!(jane.check_escalation(rbac("rolebindings"), &role_binding("demo", "b", "ClusterRole", "admin"), None).is_ok());
         assert!(jane.check_escalation(rbac("rolebindings"), &role_binding("demo", "b", "ClusterRole", "cluster-admin"), None).is_err());
@@ -977,8 +1001,8 @@ mod tests {
         let mut policy = Policy::default();
         for (kind, object) in defaults() {
             match kind {
-                "clusterroles" => policy.cluster_roles.push(object),
-                _ => policy.cluster_bindings.push(object),
+                "clusterroles" => policy.cluster_roles.push(object.into()),
+                _ => policy.cluster_bindings.push(object.into()),
             }
         }
         let can = |who: &User, method: &str, path: &str| {

@@ -290,8 +290,7 @@ impl ApiServer {
     /// Starts another apiserver on HTTPS on this one's etcd, as the apiservers of an HA control
     /// plane share one, with its own port, serving certificate and extra flags.
     pub fn start_https_beside(&self, args: &[&str]) -> Result<Self, HarnessError> {
-        let endpoint = self.etcd.as_ref().map(EtcdServer::endpoint).or_else(|| self.shared_etcd.clone());
-        let endpoint = endpoint.ok_or_else(|| HarnessError::Io(std::io::Error::other("only an apiserver on etcd shares its storage")))?;
+        let endpoint = self.etcd_endpoint().ok_or_else(|| HarnessError::Io(std::io::Error::other("only an apiserver on etcd shares its storage")))?;
         Self::start_serving(None, Some(endpoint), args, true)
     }
 
@@ -379,6 +378,10 @@ impl ApiServer {
         self.process.kill();
     }
 
+    fn etcd_endpoint(&self) -> Option<String> {
+        self.etcd.as_ref().map(EtcdServer::endpoint).or_else(|| self.shared_etcd.clone())
+    }
+
     /// Stops it as an operator would (SIGTERM), waiting up to 10 s before killing it.
     pub fn stop(&mut self) {
         self.process.terminate(Duration::from_secs(10));
@@ -392,7 +395,7 @@ impl ApiServer {
             .arg(format!("--data-dir={}", self.dir.path().join("data").display()))
             .args(&self.extra_args)
             .env("RUST_LOG", "info");
-        match self.etcd.as_ref().map(EtcdServer::endpoint).or_else(|| self.shared_etcd.clone()) {
+        match self.etcd_endpoint() {
             Some(endpoint) => command.arg("--storage=etcd").arg(format!("--etcd-servers={endpoint}")),
             None => command.arg("--storage=embedded"),
         };

@@ -337,10 +337,6 @@ impl Policy {
         })
     }
 
-    fn cluster_role_rules(&self, name: &str) -> Vec<Rule> {
-        self.index().cluster_role_rules.get(name).cloned().unwrap_or_default()
-    }
-
     fn parse_cluster_role_rules(&self, role: &Value) -> Vec<Rule> {
         let name = &role["metadata"]["name"];
         let mut rules: Vec<Rule> = role["rules"].as_array().into_iter().flatten().map(Rule::parse).collect();
@@ -370,33 +366,41 @@ impl Policy {
 
     /// The rules of a binding's role: a ClusterRole, or a Role in the binding's `namespace`;
     /// None when there is no such role.
-    fn role_ref_rules(&self, kind: &str, name: &str, namespace: &str) -> Option<Vec<Rule>> {
+    fn role_ref_rules(&self, kind: &str, name: &str, namespace: &str) -> Option<&[Rule]> {
         let index = self.index();
-        if kind == "ClusterRole" {
-            return index.cluster_role_rules.get(name).cloned();
+        let rules = match kind {
+            "ClusterRole" => index.cluster_role_rules.get(name),
+            _ => index.role_rules.get(&(namespace.to_string(), name.to_string())),
+        };
+        rules.map(Vec::as_slice)
+    }
+
+    /// The rules of every role bound to `user` in `namespace` (cluster-wide ones included),
+    /// borrowed from the index: authorizing a request copies none of them.
+    fn rule_sets(&self, user: &User, namespace: &str) -> Vec<&[Rule]> {
+        fn role(binding: &Value) -> &str {
+            binding["roleRef"]["name"].as_str().unwrap_or_default()
         }
-        index.role_rules.get(&(namespace.to_string(), name.to_string())).cloned()
+        let cluster_wide = self.cluster_bindings.iter().filter(|binding| Self::binds(binding, user));
+        let mut sets: Vec<&[Rule]> = cluster_wide.filter_map(|binding| self.role_ref_rules("ClusterRole", role(binding), "")).collect();
+        if !namespace.is_empty() {
+            let index = self.index();
+            let in_namespace = index.bindings.get(namespace).into_iter().flatten().filter_map(|position| self.bindings.get(*position));
+            for binding in in_namespace.filter(|binding| Self::binds(binding, user)) {
+                sets.extend(self.role_ref_rules(binding["roleRef"]["kind"].as_str().unwrap_or_default(), role(binding), namespace));
+            }
+        }
+        sets
     }
 
     /// Every rule that applies to `user` in `namespace` (cluster-wide ones included).
     fn rules(&self, user: &User, namespace: &str) -> Vec<Rule> {
-        let mut rules = Vec::new();
-        for binding in self.cluster_bindings.iter().filter(|binding| Self::binds(binding, user)) {
-            rules.extend(self.cluster_role_rules(binding["roleRef"]["name"].as_str().unwrap_or_default()));
-        }
-        if namespace.is_empty() {
-            return rules;
-        }
-        let index = self.index();
-        let in_namespace = index.bindings.get(namespace).into_iter().flatten().filter_map(|position| self.bindings.get(*position));
-        for binding in in_namespace.filter(|binding| Self::binds(binding, user)) {
-            let role = binding["roleRef"]["name"].as_str().unwrap_or_default();
-            match binding["roleRef"]["kind"].as_str() {
-                Some("ClusterRole") => rules.extend(self.cluster_role_rules(role)),
-                _ => rules.extend(index.role_rules.get(&(namespace.to_string(), role.to_string())).cloned().unwrap_or_default()),
-            }
-        }
-        rules
+        self.rule_sets(user, namespace).into_iter().flatten().cloned().collect()
+    }
+
+    /// Whether a rule that applies to `user` allows `attributes`.
+    fn allows(&self, user: &User, attributes: &Attributes) -> bool {
+        self.rule_sets(user, &attributes.namespace).into_iter().flatten().any(|rule| rule.allows(attributes))
     }
 }
 
@@ -466,7 +470,7 @@ impl Authorizer {
                 AuthorizationMode::AlwaysAllow => Decision::Allow,
                 AuthorizationMode::Node => self.nodes.authorize(user, attributes).await,
                 AuthorizationMode::Rbac => {
-                    if self.policy().await.rules(user, &attributes.namespace).iter().any(|rule| rule.allows(attributes)) { Decision::Allow } else { Decision::no_opinion("") }
+                    if self.policy().await.allows(user, attributes) { Decision::Allow } else { Decision::no_opinion("") }
                 }
             };
             match decision {
@@ -515,7 +519,7 @@ const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
 impl Requester {
     /// Whether the modes grant `attributes` (`bind`, `escalate`) to the requester.
     fn authorized(&self, attributes: &Attributes) -> bool {
-        self.rbac && self.policy.rules(&self.user, &attributes.namespace).iter().any(|rule| rule.allows(attributes))
+        self.rbac && self.policy.allows(&self.user, attributes)
     }
 
     /// `ConfirmNoEscalation`: whether the requester holds every rule of `servant` in
@@ -598,7 +602,7 @@ impl Requester {
                     Some(role_resource) => ApiError::not_found(role_resource, role),
                     None => ApiError::internal(format!("{role_resource} are not served")),
                 })?;
-                self.holds(namespace, &rules).map_err(forbidden)
+                self.holds(namespace, rules).map_err(forbidden)
             }
             _ => Ok(()),
         }

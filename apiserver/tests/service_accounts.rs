@@ -21,12 +21,10 @@ struct Server {
 
 impl Server {
     fn start(dir: &Path, signing_key: &Path) -> Self {
-        let tokens = dir.join("tokens.csv");
-        std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\n").unwrap();
         let apiserver = ApiServer::start_https(
             Storage::Embedded,
             &[
-                &format!("--token-auth-file={}", tokens.display()),
+                &admin_token_file(dir),
                 "--authorization-mode=RBAC",
                 "--advertise-address=192.0.2.10",
                 &format!("--service-account-signing-key-file={}", signing_key.display()),
@@ -57,6 +55,13 @@ impl Server {
     fn kubectl(&self, args: &[&str]) -> Output {
         Command::new("kubectl").arg(format!("--kubeconfig={}", self.admin.display())).args(args).output().unwrap()
     }
+}
+
+/// The `--token-auth-file` flag of a file in `dir` naming the administrator's `admin-token`.
+fn admin_token_file(dir: &Path) -> String {
+    let tokens = dir.join("tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\n").unwrap();
+    format!("--token-auth-file={}", tokens.display())
 }
 
 fn out(output: &Output) -> String {
@@ -180,9 +185,7 @@ fn tokens_of_another_cluster_are_refused_and_the_kubernetes_service_points_here(
 #[test]
 fn the_kubernetes_endpoints_list_the_apiservers_alive() {
     let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens.csv");
-    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\n").unwrap();
-    let token_file = format!("--token-auth-file={}", tokens.display());
+    let token_file = admin_token_file(dir.path());
     let args = |address: &str| [token_file.clone(), format!("--advertise-address={address}")];
     let start = |address: &str, beside: Option<&ApiServer>| {
         let args = args(address);

@@ -109,7 +109,7 @@ fn verb(method: &Method) -> &'static str {
 
 /// The Node subresource a path belongs to: a few have their own, the rest are `proxy`.
 fn subresource(path: &str) -> &'static str {
-    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    let under = |prefix: &str| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
     match () {
         () if under("/stats") => "stats",
         () if under("/metrics") => "metrics",

@@ -9,14 +9,14 @@ use std::path::Path;
 use std::sync::mpsc::{Sender, channel};
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::auth::User;
 use crate::rbac::Attributes;
-use crate::rest::Params;
+use crate::request::Parsed;
 
 /// Where events go: a thread appends them to the file, so that requests never wait on the disk.
 #[derive(Clone)]
@@ -52,21 +52,6 @@ fn timestamp() -> String {
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S.%6fZ").to_string()
 }
 
-/// The verb as Kubernetes' audit and authorization name it.
-pub(crate) fn verb(method: &Method, collection: bool, watch: bool) -> String {
-    match method.as_str() {
-        "GET" | "HEAD" if collection && watch => "watch".into(),
-        "GET" | "HEAD" if collection => "list".into(),
-        "GET" | "HEAD" => "get".into(),
-        "POST" => "create".into(),
-        "PUT" => "update".into(),
-        "PATCH" => "patch".into(),
-        "DELETE" if collection => "deletecollection".into(),
-        "DELETE" => "delete".into(),
-        other => other.to_ascii_lowercase(),
-    }
-}
-
 /// The addresses the request came through: X-Forwarded-For's, then X-Real-Ip.
 fn source_ips(headers: &HeaderMap, peer: Option<String>) -> Vec<String> {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_string);
@@ -80,8 +65,10 @@ fn source_ips(headers: &HeaderMap, peer: Option<String>) -> Vec<String> {
 /// The event's request part: what is known before the handler runs.
 fn received(request: &Request, id: &str, at: &str) -> Value {
     let uri = request.uri();
-    let watch = Params::parse(uri.query()).flag("watch");
-    let asked = Attributes::of(request.method().as_str(), uri.path(), watch);
+    let asked = match Parsed::from_extensions(request) {
+        Ok(parsed) => Attributes::of_request(&parsed.info),
+        Err(_) => Attributes { verb: request.method().as_str().to_ascii_lowercase(), path: uri.path().to_string(), ..Attributes::default() },
+    };
     let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip().to_string());
     let user = request.extensions().get::<User>().cloned().unwrap_or_else(User::unauthenticated_admin);
     let mut event = json!({
@@ -108,21 +95,15 @@ fn received(request: &Request, id: &str, at: &str) -> Value {
     event
 }
 
-/// Whether the answer goes on after its headers (watches, followed logs, exec and the like).
-fn long_running(event: &Value) -> bool {
-    let subresource = event["objectRef"]["subresource"].as_str().unwrap_or_default();
-    let uri = event["requestURI"].as_str().unwrap_or_default();
-    event["verb"] == "watch" || matches!(subresource, "exec" | "attach" | "portforward") || (subresource == "log" && uri.contains("follow=true"))
-}
-
 pub async fn middleware(State(log): State<Option<AuditLog>>, request: Request, next: Next) -> Response {
     let Some(log) = log else { return next.run(request).await };
     let id = uuid::Uuid::new_v4().to_string();
     let mut event = received(&request, &id, &timestamp());
+    let long_running = Parsed::from_extensions(&request).is_ok_and(|parsed| parsed.info.is_long_running());
     log.write(&event);
     let mut response = next.run(request).await;
     let code = response.status().as_u16();
-    event["stage"] = json!(if long_running(&event) { "ResponseStarted" } else { "ResponseComplete" });
+    event["stage"] = json!(if long_running { "ResponseStarted" } else { "ResponseComplete" });
     event["stageTimestamp"] = json!(timestamp());
     event["responseStatus"] = if code < 400 { json!({"metadata": {}, "code": code}) } else { json!({"metadata": {}, "status": "Failure", "code": code}) };
     log.write(&event);
@@ -153,7 +134,6 @@ mod tests {
         let watch = Request::builder().uri("/apis/apps/v1/deployments?watch=true").body(axum::body::Body::empty()).unwrap();
         let event = received(&watch, "id-2", "t");
         assert_eq!((event["verb"].as_str(), event["objectRef"]["apiGroup"].as_str()), (Some("watch"), Some("apps")));
-        assert!(long_running(&event));
         let discovery = Request::builder().uri("/apis").body(axum::body::Body::empty()).unwrap();
         let event = received(&discovery, "id-3", "t");
         assert_eq!((event["verb"].as_str(), event.get("objectRef")), (Some("get"), None));

@@ -167,6 +167,13 @@ fn unauthorized() -> Response {
 }
 
 /// Puts the request's [`User`] in its extensions, or answers 401.
+/// Whether the request's path (as parsed once) is one anonymous clients may reach.
+fn is_public(request: &Request) -> bool {
+    let Ok(parsed) = crate::request::Parsed::from_extensions(request) else { return false };
+    let path = parsed.info.path.as_str();
+    PUBLIC.iter().any(|public| path == *public || path.strip_prefix(public).is_some_and(|rest| rest.starts_with('/')))
+}
+
 pub async fn middleware(State(authenticator): State<Option<Arc<Authenticator>>>, mut request: Request, next: Next) -> Response {
     let user = match &authenticator {
         None => User::unauthenticated_admin(),
@@ -177,7 +184,7 @@ pub async fn middleware(State(authenticator): State<Option<Arc<Authenticator>>>,
             };
             match found {
                 Ok(Some(user)) => user,
-                Ok(None) if PUBLIC.iter().any(|path| request.uri().path() == *path || request.uri().path().starts_with(&format!("{path}/"))) => {
+                Ok(None) if is_public(&request) => {
                     User { name: "system:anonymous".into(), uid: String::new(), groups: vec!["system:unauthenticated".into()] }
                 }
                 Ok(None) | Err(()) => return unauthorized(),

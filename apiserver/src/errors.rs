@@ -150,6 +150,11 @@ impl ApiError {
         Self::new(413, "RequestEntityTooLarge", format!("Request entity too large: limit is {limit}"))
     }
 
+    /// The 504 kube-apiserver's timeout filter answers a request that outlived its deadline.
+    pub fn timeout() -> Self {
+        Self::new(504, "Timeout", "Timeout: request did not complete within requested timeout - context deadline exceeded")
+    }
+
     pub fn too_large_patch(message: impl Into<String>) -> Self {
         Self::new(413, "RequestEntityTooLarge", message)
     }

@@ -16,6 +16,7 @@ mod node_authorizer;
 mod openapi;
 mod protobuf;
 mod rbac;
+mod request;
 mod resource_metrics;
 mod resources;
 mod rest;

@@ -23,6 +23,7 @@ use crate::auth::User;
 use crate::errors::ApiError;
 use crate::meta;
 use crate::node_authorizer::{self, NodeAuthorizer};
+use crate::request::RequestInfo;
 use crate::resources::{self, ResourceType};
 use crate::rest::{self, Api};
 use crate::server::AuthorizationMode;
@@ -44,40 +45,29 @@ pub struct Attributes {
 }
 
 impl Attributes {
-    /// The attributes of a request path and method (with `watch` from the query).
-    pub fn of(method: &str, path: &str, watch_param: bool) -> Self {
-        let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|part| !part.is_empty()).collect();
-        let (group, version, rest) = match parts.as_slice() {
-            ["api", version, rest @ ..] => ("", *version, rest),
-            ["apis", group, version, rest @ ..] => (*group, *version, rest),
-            _ => return Self { verb: method.to_ascii_lowercase(), path: path.to_string(), ..Self::default() },
-        };
-        let mut rest = rest.to_vec();
-        let watch = rest.first() == Some(&"watch") || watch_param;
-        if rest.first() == Some(&"watch") {
-            rest.remove(0);
+    /// What the request's one parse says it asks.
+    pub fn of_request(info: &RequestInfo) -> Self {
+        if !info.is_resource_request {
+            return Self { verb: info.verb.clone(), path: info.path.clone(), ..Self::default() };
         }
-        if rest.is_empty() {
-            return Self { verb: method.to_ascii_lowercase(), path: path.to_string(), ..Self::default() };
+        Self {
+            verb: info.verb.clone(),
+            resource: Some(info.resource.clone()),
+            group: info.api_group.clone(),
+            version: info.api_version.clone(),
+            subresource: info.subresource.clone(),
+            namespace: info.namespace.clone(),
+            name: info.name.clone(),
+            path: info.path.clone(),
         }
-        let mut namespace = String::new();
-        if rest[0] == "namespaces" && rest.len() >= 2 {
-            namespace = rest[1].to_string();
-            if rest.len() >= 3 {
-                rest.drain(..2);
-            } else {
-                // `/api/v1/namespaces/demo` is the namespace itself.
-                rest = vec!["namespaces", rest[1]];
-                namespace.clear();
-                namespace.push_str(rest[1]);
-            }
-        }
-        let resource = rest[0].to_string();
-        let name = rest.get(1).map(|name| (*name).to_string()).unwrap_or_default();
-        let subresource = rest.get(2).map(|sub| (*sub).to_string()).unwrap_or_default();
-        let collection = name.is_empty();
-        let verb = crate::audit::verb(&method.parse().unwrap_or(axum::http::Method::GET), collection, watch);
-        Self { verb, resource: Some(resource), group: group.to_string(), version: version.to_string(), subresource, namespace, name, path: path.to_string() }
+    }
+
+    /// The attributes of a method and path (with `watch` as a query parameter), for tests.
+    #[cfg(test)]
+    pub fn of(method: &str, path: &str, watch: bool) -> Self {
+        let params = crate::request::Params::parse(watch.then_some("watch=1"));
+        let info = RequestInfo::new(&method.parse().unwrap_or(axum::http::Method::GET), path, &params).unwrap_or_default();
+        Self::of_request(&info)
     }
 
     fn resource_path(&self) -> Option<String> {
@@ -627,8 +617,11 @@ fn only_garbage_collector_fields_differ(object: &Value, old: &Value) -> bool {
 pub async fn middleware(State(authorizer): State<Option<Authorizer>>, request: Request, next: Next) -> Response {
     let Some(authorizer) = authorizer else { return next.run(request).await };
     let Some(user) = request.extensions().get::<User>().cloned() else { return next.run(request).await };
-    let watch = request.uri().query().is_some_and(|query| query.split('&').any(|pair| pair == "watch=true" || pair == "watch=1"));
-    let attributes = Attributes::of(request.method().as_str(), request.uri().path(), watch);
+    let parsed = match crate::request::Parsed::from_extensions(&request) {
+        Ok(parsed) => parsed,
+        Err(err) => return ApiError::bad_request(err.to_string()).into_response(),
+    };
+    let attributes = Attributes::of_request(&parsed.info);
     if let Decision::NoOpinion { reason } = authorizer.authorize(&user, &attributes).await {
         return attributes.forbidden(&user, &reason).into_response();
     }
@@ -646,11 +639,19 @@ pub fn review_resources() -> Value {
     ]})
 }
 
-/// SelfSubjectAccessReview, SubjectAccessReview and SelfSubjectRulesReview. Without an
-/// authorizer every request is allowed, and so is every review.
-pub async fn review_handler(State(authorizer): State<Option<Authorizer>>, axum::extract::Path(resource): axum::extract::Path<String>, request: Request) -> Response {
+pub const REVIEW_GROUP: &str = "authorization.k8s.io";
+
+/// SelfSubjectAccessReview, SubjectAccessReview and SelfSubjectRulesReview, as the request's
+/// one parse names them. Without an authorizer every request is allowed, and so is every review.
+pub async fn review_handler(authorizer: Option<&Authorizer>, info: &RequestInfo, request: Request) -> Response {
+    if info.parts.len() != 1 || !info.namespace.is_empty() {
+        return ApiError::path_not_found().into_response();
+    }
+    if info.verb != "create" {
+        return ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({})", request.method())).into_response();
+    }
     let user = request.extensions().get::<User>().cloned().unwrap_or_else(User::unauthenticated_admin);
-    review(authorizer.as_ref(), &user, &resource, request).await
+    review(authorizer, &user, &info.resource, request).await
 }
 
 async fn review(authorizer: Option<&Authorizer>, user: &User, resource: &str, request: Request) -> Response {

@@ -3,15 +3,15 @@
 //! kubelets keep the samples). What `kubectl top` reads.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Request, State};
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::errors::ApiError;
+use crate::request::{Parsed, RequestInfo};
 use crate::resources;
 use crate::rest::{self, Api, Params, Target};
 
@@ -30,17 +30,21 @@ pub fn resource_list() -> Value {
     ]})
 }
 
-pub async fn handle(State(api): State<Arc<Api>>, Path(rest): Path<String>, request: Request) -> Response {
-    let params = rest::Params::parse(request.uri().query());
-    let segments: Vec<&str> = rest.trim_matches('/').split('/').collect();
-    let result = match (request.method().as_str(), segments.as_slice()) {
-        ("GET", ["nodes"]) => nodes(&api, &params, None).await,
-        ("GET", ["nodes", name]) => nodes(&api, &params, Some(name)).await,
-        ("GET", ["pods"]) => pods(&api, &params, None, None).await,
-        ("GET", ["namespaces", namespace, "pods"]) => pods(&api, &params, Some(namespace), None).await,
-        ("GET", ["namespaces", namespace, "pods", name]) => pods(&api, &params, Some(namespace), Some(name)).await,
-        ("GET", _) => Err(ApiError::path_not_found()),
-        (method, _) => Err(ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({method})"))),
+/// Serves the group's resource requests, as the request's one parse names them.
+pub async fn handle(api: &Api, info: &RequestInfo, request: Request) -> Response {
+    let params = match Parsed::from_extensions(&request) {
+        Ok(parsed) => parsed.params,
+        Err(err) => return ApiError::bad_request(err.to_string()).into_response(),
+    };
+    let parts: Vec<&str> = info.parts.iter().map(String::as_str).collect();
+    let namespace = Some(info.namespace.as_str()).filter(|namespace| !namespace.is_empty());
+    let result = match (info.verb.as_str(), namespace, parts.as_slice()) {
+        ("list", None, ["nodes"]) => nodes(api, &params, None).await,
+        ("get", None, ["nodes", name]) => nodes(api, &params, Some(name)).await,
+        ("list", _, ["pods"]) => pods(api, &params, namespace, None).await,
+        ("get", Some(namespace), ["pods", name]) => pods(api, &params, Some(namespace), Some(name)).await,
+        ("get" | "list" | "watch", _, _) => Err(ApiError::path_not_found()),
+        _ => Err(ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({})", request.method()))),
     };
     result.map_or_else(IntoResponse::into_response, |value| rest::json_response(StatusCode::OK, &value))
 }
@@ -48,7 +52,7 @@ pub async fn handle(State(api): State<Arc<Api>>, Path(rest): Path<String>, reque
 /// The objects of `plural` (core v1) that the request's selectors pick, in `namespace`.
 async fn selected(api: &Api, plural: &str, namespace: Option<&str>, params: &Params) -> Result<Vec<Value>, ApiError> {
     let resource = resources::find("", "v1", plural).ok_or_else(|| ApiError::internal(format!("{plural} are not served")))?;
-    let target = Target { resource, namespace: namespace.map(str::to_string), name: None, subresource: None, watch: false };
+    let target = Target { resource, namespace: namespace.map(str::to_string), name: None, subresource: None };
     rest::all_selected(api, &target, params).await
 }
 

@@ -13,7 +13,7 @@ use axum::routing::{any, get};
 use crate::audit::{self, AuditLog};
 use crate::auth::{self, Authenticator};
 use crate::rbac::{self, Authorizer};
-use crate::{discovery, openapi, resource_metrics};
+use crate::{discovery, openapi, request, resource_metrics};
 use crate::errors::ApiError;
 use crate::rest::{self, Api};
 use crate::metrics::Metrics;
@@ -99,12 +99,20 @@ pub struct Config {
     /// local probes (busybox's wget cannot answer the client-certificate request of HTTPS).
     #[arg(long)]
     pub health_bind_address: Option<SocketAddr>,
+    /// How long a request that is not long-running (watch, exec, attach, port-forward, logs)
+    /// may take before it is answered 504, as a Go duration (`60s`, `2m`).
+    #[arg(long, default_value = "60s", value_parser = parse_request_timeout)]
+    pub request_timeout: std::time::Duration,
     /// The tolerationSeconds of the not-ready toleration every pod gets unless it has its own.
     #[arg(long, default_value_t = 300)]
     pub default_not_ready_toleration_seconds: i64,
     /// The tolerationSeconds of the unreachable toleration every pod gets unless it has its own.
     #[arg(long, default_value_t = 300)]
     pub default_unreachable_toleration_seconds: i64,
+}
+
+fn parse_request_timeout(text: &str) -> Result<std::time::Duration, String> {
+    crate::request::go_duration(text).filter(|timeout| !timeout.is_zero()).ok_or_else(|| format!("{text:?} is not a positive duration such as 60s"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -118,7 +126,7 @@ pub enum AuthorizationMode {
 }
 
 /// Who may do what.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Security {
     pub authenticator: Option<Authenticator>,
     /// The authorization modes; none allows every request.
@@ -134,6 +142,8 @@ pub struct Security {
     pub health: Option<SocketAddr>,
     /// How kubelets are reached.
     pub kubelet: common::upgrade::Connector,
+    /// How long a request that is not long-running may take.
+    pub request_timeout: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +167,24 @@ pub enum ServeError {
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
+
+impl Default for Security {
+    fn default() -> Self {
+        Self {
+            authenticator: None,
+            authorization: Vec::new(),
+            tls: None,
+            service_accounts: None,
+            advertise: None,
+            health: None,
+            kubelet: common::upgrade::Connector::default(),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+}
+
+/// kube-apiserver's `--request-timeout` default.
+const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Opens the store, serves until SIGINT/SIGTERM, then returns.
 pub async fn run(config: Config) -> Result<(), ServeError> {
@@ -209,6 +237,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
             (Some(ca), Some(cert), Some(key)) => common::upgrade::Connector::tls(common::tls::client_config(ca, cert, key)?),
             _ => common::upgrade::Connector::default(),
         },
+        request_timeout: config.request_timeout,
     };
     if let Some(address) = security.health.filter(|address| !address.ip().is_loopback()) {
         return Err(ServeError::Listen { address, source: std::io::Error::other("--health-bind-address must be a loopback address") });
@@ -249,7 +278,7 @@ pub async fn serve(
     let cache = WatchCache::start(store.clone());
     let kubelet = security.kubelet.clone();
     let tokens = security.service_accounts.clone();
-    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default(), tokens });
+    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default(), tokens, request_timeout: security.request_timeout });
     let bootstrapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let rbac = security.authorization.contains(&AuthorizationMode::Rbac);
     let authorizer = Authorizer::new(api.clone(), &security.authorization);
@@ -313,14 +342,12 @@ pub async fn serve(
         .route("/openapi/v3", get(openapi::root))
         .route("/openapi/v3/api/{version}", get(openapi::core_document))
         .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document))
-        .route("/api/{*rest}", any(rest::handle).with_state(api.clone()))
-        .route("/apis/metrics.k8s.io/v1beta1/{*rest}", any(resource_metrics::handle).with_state(api.clone()))
-        .route("/apis/authorization.k8s.io/v1/{resource}", axum::routing::post(rbac::review_handler).with_state(authorizer.clone()))
-        .route("/apis/{group}/{version}/{*rest}", any(rest::handle).with_state(api))
-        .fallback(not_found)
+        // Every resource request, routed by its one parse rather than by the raw path.
+        .fallback(any(resource_request).with_state((api, authorizer.clone())))
         .layer(axum::middleware::from_fn_with_state(authorizer, rbac::middleware))
         .layer(axum::middleware::from_fn_with_state(audit, audit::middleware))
         .layer(axum::middleware::from_fn_with_state(authenticator, auth::middleware))
+        .layer(axum::middleware::from_fn(request::middleware))
         .layer(DefaultBodyLimit::disable());
     let served = match security.tls {
         Some(tls) => common::tls::serve(listener, app, tls, shutdown).await.map_err(ServeError::Serve),
@@ -385,6 +412,18 @@ async fn ready(State((store, bootstrapped)): State<(Arc<dyn Store>, Arc<std::syn
     }
 }
 
-async fn not_found() -> impl IntoResponse {
-    ApiError::path_not_found()
+/// Serves what the request's one parse names: a resource of a served group, or 404.
+async fn resource_request(State((api, authorizer)): State<(Arc<Api>, Option<Authorizer>)>, request: axum::extract::Request) -> axum::response::Response {
+    let info = match request::Parsed::from_extensions(&request) {
+        Ok(parsed) => parsed.info,
+        Err(err) => return ApiError::bad_request(err.to_string()).into_response(),
+    };
+    if !info.is_resource_request {
+        return ApiError::path_not_found().into_response();
+    }
+    match (info.api_prefix.as_str(), info.api_group.as_str(), info.api_version.as_str()) {
+        ("apis", resource_metrics::GROUP, resource_metrics::VERSION) => resource_metrics::handle(&api, &info, request).await,
+        ("apis", rbac::REVIEW_GROUP, "v1") => rbac::review_handler(authorizer.as_ref(), &info, request).await,
+        _ => rest::handle(State(api), request).await,
+    }
 }

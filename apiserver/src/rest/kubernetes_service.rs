@@ -148,7 +148,7 @@ impl Reconciler {
             true => json!([]),
             false => json!([{"addresses": addresses.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>(), "ports": ports}]),
         };
-        let target = Target { resource, namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None, watch: false };
+        let target = Target { resource, namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None };
         // A conflict means another apiserver wrote them meanwhile: read them again.
         for _ in 0..5 {
             let current = match read::current(api, resource, Some("default"), "kubernetes").await {

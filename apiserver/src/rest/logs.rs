@@ -94,7 +94,7 @@ pub(super) fn container(pod: &Value, pod_name: &str, asked: Option<&str>) -> Res
 /// reported port.
 pub async fn kubelet_address(api: &Api, node_name: &str) -> Result<String, ApiError> {
     let nodes = resources::find("", "v1", "nodes").ok_or_else(|| ApiError::internal("nodes are not served"))?;
-    let target = Target { resource: nodes, namespace: None, name: None, subresource: None, watch: false };
+    let target = Target { resource: nodes, namespace: None, name: None, subresource: None };
     let node = read::fetch(api, &target, node_name).await?;
     let addresses = node["status"]["addresses"].as_array().cloned().unwrap_or_default();
     let address_of = |kind: &str| addresses.iter().find(|a| a["type"] == kind).and_then(|a| a["address"].as_str()).map(str::to_string);

@@ -14,6 +14,7 @@ mod token;
 mod write;
 
 pub use token::still_bound;
+pub use crate::request::Params;
 
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ use serde_json::Value;
 use crate::errors::ApiError;
 use crate::metrics::Metrics;
 use crate::protobuf;
+use crate::request::{self, Parsed, RequestInfo};
 use crate::resources::{self, ResourceType};
 use crate::storage::Store;
 use crate::watch_cache::WatchCache;
@@ -47,6 +49,8 @@ pub struct Api {
     pub streams: common::upgrade::Gauge,
     /// Signs service account tokens (TokenRequest), when a signing key is configured.
     pub tokens: Option<Arc<crate::service_account_token::Signer>>,
+    /// How long a request that is not long-running may take (`--request-timeout`).
+    pub request_timeout: std::time::Duration,
 }
 
 /// What a request path names.
@@ -56,105 +60,53 @@ pub struct Target {
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub subresource: Option<String>,
-    /// The legacy `/watch/` path form.
-    pub watch: bool,
 }
 
 impl Target {
     pub fn key(&self, name: &str) -> String {
         self.resource.key(self.namespace.as_deref(), name)
     }
-}
 
-/// Parses `/api/v1/...` and `/apis/{group}/{version}/...` resource paths.
-pub fn parse_path(path: &str) -> Result<Target, ApiError> {
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let (group, version, mut rest) = match segments.as_slice() {
-        ["api", version, rest @ ..] => ("", *version, rest),
-        ["apis", group, version, rest @ ..] => (*group, *version, rest),
-        _ => return Err(ApiError::path_not_found()),
-    };
-    let watch = rest.first() == Some(&"watch");
-    if watch {
-        rest = &rest[1..];
-    }
-    let find = |plural: &str| resources::find(group, version, plural).ok_or_else(ApiError::path_not_found);
-    let target = |resource, namespace: Option<&str>, name: Option<&str>, subresource: Option<&str>| Target {
-        resource,
-        namespace: namespace.map(str::to_string),
-        name: name.map(str::to_string),
-        subresource: subresource.map(str::to_string),
-        watch,
-    };
-    let target = match rest {
-        [plural] => target(find(plural)?, None, None, None),
-        ["namespaces", namespace, plural, tail @ ..] if find(plural).is_ok_and(|r| r.namespaced) => {
-            let resource = find(plural)?;
-            match tail {
-                [] => target(resource, Some(namespace), None, None),
-                [name] => target(resource, Some(namespace), Some(name), None),
-                [name, subresource] => target(resource, Some(namespace), Some(name), Some(subresource)),
-                _ => return Err(ApiError::path_not_found()),
-            }
-        }
-        [plural, name] => target(find(plural)?, None, Some(name), None),
-        [plural, name, subresource] => target(find(plural)?, None, Some(name), Some(subresource)),
-        _ => return Err(ApiError::path_not_found()),
-    };
-    if target.resource.namespaced && target.namespace.is_none() && target.name.is_some() {
-        return Err(ApiError::path_not_found());
-    }
-    if let Some(subresource) = &target.subresource {
-        if !target.resource.has_subresource(subresource) {
+    /// The served resource a request names, from its one parse: 404 for what no resource
+    /// serves (an empty segment anywhere, a group under `/api` or none under `/apis`, more
+    /// segments than resource/name/subresource), 400 for a name or namespace that cannot be a
+    /// path segment, as kube-apiserver's key functions answer.
+    pub fn of(info: &RequestInfo) -> Result<Self, ApiError> {
+        let has_empty_segment = info.path.trim_matches('/').split('/').any(str::is_empty);
+        let grouped = info.api_prefix == "apis";
+        if !info.is_resource_request || has_empty_segment || grouped == info.api_group.is_empty() || info.verb == "proxy" || info.parts.is_empty() || info.parts.len() > 3 {
             return Err(ApiError::path_not_found());
         }
+        let resource = resources::find(&info.api_group, &info.api_version, &info.resource).ok_or_else(ApiError::path_not_found)?;
+        let name = info.parts.get(1).cloned();
+        let namespace = match (resource.namespaced, info.namespace.as_str()) {
+            (true, "") if name.is_some() => return Err(ApiError::path_not_found()),
+            (true, "") => None,
+            (true, namespace) => Some(namespace.to_string()),
+            // `/api/v1/namespaces/{name}` is the namespace itself, not a resource in it.
+            (false, namespace) if !namespace.is_empty() && resource.plural != "namespaces" => return Err(ApiError::path_not_found()),
+            (false, _) => None,
+        };
+        if let Some(namespace) = namespace.as_deref().filter(|namespace| !request::valid_path_segment(namespace)) {
+            return Err(ApiError::bad_request(format!("Namespace parameter invalid: {namespace:?}: {}", path_segment_problem(namespace))));
+        }
+        if let Some(name) = name.as_deref().filter(|name| !request::valid_path_segment(name)) {
+            return Err(ApiError::bad_request(format!("Name parameter invalid: {name:?}: {}", path_segment_problem(name))));
+        }
+        let subresource = info.parts.get(2).cloned();
+        if subresource.as_deref().is_some_and(|subresource| !resource.has_subresource(subresource)) {
+            return Err(ApiError::path_not_found());
+        }
+        Ok(Self { resource, namespace, name, subresource })
     }
-    Ok(target)
 }
 
-/// The query parameters the verbs read.
-#[derive(Debug, Default)]
-pub struct Params(Vec<(String, String)>);
-
-impl Params {
-    pub fn parse(query: Option<&str>) -> Self {
-        let pairs = query.map(|query| form_urlencoded::parse(query.as_bytes()).into_owned().collect());
-        Self(pairs.unwrap_or_default())
+/// Why `path.IsValidPathSegmentName` refuses a segment, in its words.
+fn path_segment_problem(segment: &str) -> String {
+    if segment == "." || segment == ".." {
+        return format!("may not be '{segment}'");
     }
-
-    /// The parameter's value; the last one when it is given more than once.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().rev().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
-    }
-
-    /// Every value of a repeated parameter (exec's `command`), in order.
-    pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str()).collect()
-    }
-
-    pub fn flag(&self, name: &str) -> bool {
-        matches!(self.get(name), Some("true" | "1"))
-    }
-
-    pub fn number(&self, name: &str) -> Result<Option<i64>, ApiError> {
-        match self.get(name) {
-            None | Some("") => Ok(None),
-            Some(text) => text.parse().map(Some).map_err(|_| {
-                ApiError::bad_request(format!("invalid value {text:?} for query parameter {name}: must be an integer"))
-            }),
-        }
-    }
-
-    /// `dryRun=All` (the only value Kubernetes accepts).
-    pub fn dry_run(&self) -> Result<bool, ApiError> {
-        match self.get("dryRun") {
-            None | Some("") => Ok(false),
-            Some("All") => Ok(true),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "Invalid dry run value {other:?}: supported values are \"All\""
-            ))),
-        }
-    }
+    ['/', '%'].iter().filter(|bad| segment.contains(**bad)).map(|bad| format!("may not contain '{bad}'")).collect::<Vec<_>>().join(";")
 }
 
 /// Parses a request body into the object's JSON: JSON as most clients send it, or Kubernetes'
@@ -231,48 +183,71 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response()
 }
 
-/// Serves every `/api/...` and `/apis/...` resource request.
+/// Serves every `/api/...` and `/apis/...` resource request, as its one parse names it.
 pub async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
     let started = std::time::Instant::now();
+    let parsed = match Parsed::from_extensions(&request) {
+        Ok(parsed) => parsed,
+        Err(err) => return ApiError::bad_request(err.to_string()).into_response(),
+    };
+    let (info, params) = (&*parsed.info, &*parsed.params);
     let (mut parts, body) = request.into_parts();
-    let params = Params::parse(parts.uri.query());
-    let target = parse_path(parts.uri.path());
+    let target = Target::of(info);
     let resource = target.as_ref().map_or("", |target| target.resource.plural);
-    let verb = target.as_ref().map_or_else(|_| parts.method.to_string(), |target| verb(&parts.method, target, &params));
-    if let Some(target) = target.as_ref().ok().filter(|target| is_stream(&parts.method, target)) {
+    if let Some(target) = target.as_ref().ok().filter(|target| is_stream(info, target)) {
         // The body is the stream itself: the connection is handed on, not read here.
-        let response = stream::connect(&api, target, &params, &mut parts).await.unwrap_or_else(IntoResponse::into_response);
+        let response = stream::connect(&api, target, params, &mut parts).await.unwrap_or_else(IntoResponse::into_response);
         api.metrics.record("CONNECT", resource, response.status().as_u16(), started.elapsed());
         return response;
     }
-    let result = match (target, read_body(body).await) {
-        (Ok(target), Ok(body)) => dispatch(&api, &parts.method, &parts.headers, target, &params, &body).await,
-        (Err(err), _) | (_, Err(err)) => Err(err),
+    let served = async {
+        let target = target?;
+        let body = read_body(&parts.headers, body).await?;
+        dispatch(&api, info, &parts.method, &parts.headers, target, params, &body).await
+    };
+    let result = if info.is_long_running() {
+        served.await
+    } else {
+        match request_timeout(&api, params) {
+            Ok(limit) => tokio::time::timeout(limit, served).await.unwrap_or_else(|_| Err(ApiError::timeout())),
+            Err(err) => Err(err),
+        }
     };
     let response = result.unwrap_or_else(IntoResponse::into_response);
-    api.metrics.record(&verb, resource, response.status().as_u16(), started.elapsed());
+    api.metrics.record(&metrics_verb(info, &parts.method), resource, response.status().as_u16(), started.elapsed());
     response
 }
 
+/// `--request-timeout`, or less when the request's `timeout` parameter asks for less (more is
+/// not granted), as kube-apiserver's `WithRequestDeadline` computes it.
+fn request_timeout(api: &Api, params: &Params) -> Result<std::time::Duration, ApiError> {
+    let Some(text) = params.get("timeout").filter(|text| !text.is_empty()) else { return Ok(api.request_timeout) };
+    let asked = request::go_duration(text).ok_or_else(|| ApiError::bad_request("invalid timeout specified in the request URL"))?;
+    Ok(if asked.is_zero() { api.request_timeout } else { asked.min(api.request_timeout) })
+}
+
 /// exec, attach and port-forward on a pod (GET or POST, as clients send either).
-fn is_stream(method: &Method, target: &Target) -> bool {
+fn is_stream(info: &RequestInfo, target: &Target) -> bool {
     let subresource = target.subresource.as_deref().unwrap_or_default();
-    target.resource.kind == "Pod" && target.name.is_some() && stream::SUBRESOURCES.contains(&subresource) && (method == Method::GET || method == Method::POST)
+    target.resource.kind == "Pod" && target.name.is_some() && stream::SUBRESOURCES.contains(&subresource) && matches!(info.verb.as_str(), "get" | "create")
 }
 
 /// The verb as kube-apiserver's metrics name it.
-fn verb(method: &Method, target: &Target, params: &Params) -> String {
-    let collection = target.name.is_none();
-    match method.as_str() {
-        "GET" if collection && (target.watch || params.flag("watch")) => "WATCH".into(),
-        "GET" if collection => "LIST".into(),
-        "DELETE" if collection => "DELETECOLLECTION".into(),
-        other => other.to_string(),
+fn metrics_verb(info: &RequestInfo, method: &Method) -> String {
+    match info.verb.as_str() {
+        "watch" | "list" | "deletecollection" => info.verb.to_ascii_uppercase(),
+        _ => method.to_string(),
     }
 }
 
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+/// The body, refused with 413 beyond [`MAX_BODY`]: from the `Content-Length` header when it
+/// says so, without reading anything.
+async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     use futures::StreamExt;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()).and_then(|value| value.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+        return Err(ApiError::too_large(MAX_BODY));
+    }
     let mut chunks = body.into_data_stream();
     let mut buffer = Vec::new();
     while let Some(chunk) = chunks.next().await {
@@ -294,34 +269,26 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     Ok(Bytes::from(buffer))
 }
 
-async fn dispatch(
-    api: &Api,
-    method: &Method,
-    headers: &HeaderMap,
-    target: Target,
-    params: &Params,
-    body: &Bytes,
-) -> Result<Response, ApiError> {
+async fn dispatch(api: &Api, info: &RequestInfo, method: &Method, headers: &HeaderMap, target: Target, params: &Params, body: &Bytes) -> Result<Response, ApiError> {
     let item = target.name.is_some();
     let subresource = target.subresource.as_deref();
-    match (method.as_str(), item, subresource) {
-        ("GET", false, None) if target.watch || params.flag("watch") => read::watch(api, &target, params, headers).await,
-        ("GET", false, None) => read::list(api, &target, params, headers).await,
-        ("GET", true, None | Some("status")) => read::get(api, &target, headers).await,
-        ("GET", true, Some("scale")) => write::get_scale(api, &target).await,
-        ("POST", false, None) => write::create(api, &target, params, headers, body).await,
-        ("POST", true, Some("binding")) => write::bind(api, &target, params, headers, body).await,
-        ("POST", true, Some("token")) => token::request(api, &target, headers, body).await,
-        ("PUT", true, None | Some("status") | Some("finalize")) => {
-            write::update(api, &target, params, headers, body).await
-        }
-        ("PUT", true, Some("scale")) => write::update_scale(api, &target, params, headers, body).await,
-        ("PATCH", true, None | Some("status")) => write::patch(api, &target, params, headers, body).await,
-        ("PATCH", true, Some("scale")) => write::patch_scale(api, &target, params, headers, body).await,
-        ("DELETE", true, None) => write::delete(api, &target, params, headers, body).await,
-        ("DELETE", false, None) => write::delete_collection(api, &target, params, headers, body).await,
-        ("GET", true, Some("log")) if target.resource.kind == "Pod" => logs::get(api, &target, params).await,
-        (method, _, _) => Err(ApiError::method_not_allowed(format!(
+    match (info.verb.as_str(), item, subresource) {
+        // A watch may name one object (the legacy `/watch/namespaces/{ns}/{resource}/{name}`).
+        ("watch", _, None) => read::watch(api, &target, params, headers).await,
+        ("list", false, None) => read::list(api, &target, params, headers).await,
+        ("get", true, None | Some("status")) => read::get(api, &target, headers).await,
+        ("get", true, Some("scale")) => write::get_scale(api, &target).await,
+        ("get", true, Some("log")) if target.resource.kind == "Pod" => logs::get(api, &target, params).await,
+        ("create", false, None) => write::create(api, &target, params, headers, body).await,
+        ("create", true, Some("binding")) => write::bind(api, &target, params, headers, body).await,
+        ("create", true, Some("token")) => token::request(api, &target, headers, body).await,
+        ("update", true, None | Some("status") | Some("finalize")) => write::update(api, &target, params, headers, body).await,
+        ("update", true, Some("scale")) => write::update_scale(api, &target, params, headers, body).await,
+        ("patch", true, None | Some("status")) => write::patch(api, &target, params, headers, body).await,
+        ("patch", true, Some("scale")) => write::patch_scale(api, &target, params, headers, body).await,
+        ("delete", true, None) => write::delete(api, &target, params, headers, body).await,
+        ("deletecollection", false, None) => write::delete_collection(api, &target, params, headers, body).await,
+        _ => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({method} {})",
             target.resource.qualified_plural()
         ))),
@@ -331,6 +298,11 @@ async fn dispatch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_path(path: &str) -> Result<Target, ApiError> {
+        let info = RequestInfo::new(&Method::GET, path, &Params::default()).map_err(|err| ApiError::bad_request(err.to_string()))?;
+        Target::of(&info)
+    }
 
     #[test]
     fn paths() {
@@ -347,10 +319,10 @@ mod tests {
         let all = parse_path("/apis/apps/v1/deployments").unwrap();
         assert_eq!((all.resource.plural, all.namespace), ("deployments", None));
         let watch = parse_path("/api/v1/watch/namespaces/demo/configmaps").unwrap();
-        assert!(watch.watch);
+        assert_eq!((watch.resource.plural, watch.namespace.as_deref()), ("configmaps", Some("demo")));
         let node = parse_path("/api/v1/nodes/n1/status").unwrap();
         assert_eq!(node.name.as_deref(), Some("n1"));
-        for bad in ["/api/v1/widgets", "/api/v2/pods", "/apis/apps/v1/pods", "/api/v1/pods/web", "/api/v1/namespaces/demo/configmaps/x/status", "/apis"] {
+        for bad in ["/api/v1/widgets", "/api/v2/pods", "/apis/apps/v1/pods", "/api/v1/pods/web", "/api/v1/namespaces/demo/configmaps/x/status", "/apis", "/apis//v1/secrets", "/api/apps/v1/deployments", "/api/v1/namespaces//secrets", "/api/v1/namespaces/demo/nodes", "/api/v1/namespaces/demo/pods/web/exec/extra", "/api/v1/proxy/nodes/n1"] {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
     }
@@ -380,7 +352,7 @@ pub async fn ensure_defaults(api: &Api, objects: Vec<(&str, Value)>) {
         let Some(resource) = resources::find(&group, &version, plural) else { continue };
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
-        let target = Target { resource, namespace, name: None, subresource: None, watch: false };
+        let target = Target { resource, namespace, name: None, subresource: None };
         loop {
             let body = Bytes::from(object.to_string());
             match write::create(api, &target, &Params::default(), &HeaderMap::new(), &body).await {

@@ -55,9 +55,11 @@ pub async fn fetch(api: &Api, target: &Target, name: &str) -> Result<Value, ApiE
     Ok(object)
 }
 
-/// Which objects a list or watch selects: namespace, label selector, field selector.
+/// Which objects a list or watch selects: namespace, label selector, field selector (and the
+/// object's name, for a watch of one object by its path).
 pub struct Filter {
     namespace: Option<String>,
+    name: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
     resource: &'static ResourceType,
@@ -77,19 +79,25 @@ impl Filter {
                 )));
             }
         }
-        Ok(Self { namespace: target.namespace.clone(), labels, fields, resource: target.resource })
+        Ok(Self { namespace: target.namespace.clone(), name: target.name.clone(), labels, fields, resource: target.resource })
     }
 
     pub fn matches(&self, object: &Value) -> bool {
         self.namespace_matches(meta::namespace(object))
+            && self.name_matches(meta::name(object))
             && self.labels.matches(&meta::labels(object))
             && self.fields.matches(|field| field_value(object, field))
     }
 
     pub fn matches_cached(&self, object: &CachedObject) -> bool {
         self.namespace_matches(object.namespace())
+            && self.name_matches(object.field("metadata.name"))
             && self.labels.matches(&object.labels)
             && self.fields.matches(|field| object.field(field).map(str::to_string))
+    }
+
+    fn name_matches(&self, name: Option<&str>) -> bool {
+        self.name.as_deref().is_none_or(|wanted| name == Some(wanted))
     }
 
     fn namespace_matches(&self, namespace: Option<&str>) -> bool {
@@ -519,7 +527,7 @@ async fn next_event(feed: &mut Feed) -> Result<Option<Arc<CachedEvent>>, ApiErro
 /// Lists every object in the target's scope that the filter selects (for deletecollection).
 pub async fn all_selected(api: &Api, target: &Target, params: &Params) -> Result<Vec<Value>, ApiError> {
     let filter = Filter::new(target, params)?;
-    let unpaged = Params(Vec::new());
+    let unpaged = Params::default();
     let mut items = Vec::new();
     list_objects(api, target, &unpaged, &filter, &mut |object| items.push(object.to_value())).await?;
     Ok(items)

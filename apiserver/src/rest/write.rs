@@ -826,7 +826,6 @@ pub async fn delete_collection(
             namespace: meta::namespace(&object).map(str::to_string).or_else(|| target.namespace.clone()),
             name: Some(name.clone()),
             subresource: None,
-            watch: false,
         };
         let outcome = guaranteed_update(api, &item_target, &name, dry_run, |current, revision| {
             deletion(&item_target, &name, current, revision, &options)
@@ -891,7 +890,6 @@ fn clone_target(target: &Target) -> Target {
         namespace: target.namespace.clone(),
         name: target.name.clone(),
         subresource: target.subresource.clone(),
-        watch: target.watch,
     }
 }
 

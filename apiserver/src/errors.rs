@@ -152,7 +152,7 @@ impl ApiError {
 
     /// The 504 kube-apiserver's timeout filter answers a request that outlived its deadline.
     pub fn timeout() -> Self {
-        Self::new(504, "Timeout", "Timeout: request did not complete within requested timeout - context deadline exceeded")
+        Self::new(504, "Timeout", "Timeout: request did not complete within the allotted timeout")
     }
 
     pub fn too_large_patch(message: impl Into<String>) -> Self {

@@ -156,12 +156,12 @@ impl RequestInfo {
                 .to_string();
             }
         }
-        if rest.first() == Some(&"namespaces") {
-            if let Some(namespace) = rest.get(1) {
-                info.namespace = (*namespace).to_string();
-                if rest.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&rest[2]) {
-                    rest = &rest[2..];
-                }
+        if rest.first() == Some(&"namespaces")
+            && let Some(namespace) = rest.get(1)
+        {
+            info.namespace = (*namespace).to_string();
+            if rest.len() > 2 && !NAMESPACE_SUBRESOURCES.contains(&rest[2]) {
+                rest = &rest[2..];
             }
         }
         info.parts = rest.iter().map(|part| (*part).to_string()).collect();
@@ -175,10 +175,11 @@ impl RequestInfo {
         if info.name.is_empty() && info.verb == "get" {
             info.verb = if params.flag("watch") { "watch" } else { "list" }.to_string();
         }
-        if info.name.is_empty() && matches!(info.verb.as_str(), "list" | "watch") {
-            if let Some(name) = params.get("fieldSelector").and_then(exact_name) {
-                info.name = name;
-            }
+        if info.name.is_empty()
+            && matches!(info.verb.as_str(), "list" | "watch")
+            && let Some(name) = params.get("fieldSelector").and_then(exact_name)
+        {
+            info.name = name;
         }
         if info.name.is_empty() && info.verb == "delete" {
             info.verb = "deletecollection".into();

@@ -351,10 +351,7 @@ pub async fn serve(
         .layer(DefaultBodyLimit::disable());
     let served = match security.tls {
         Some(tls) => common::tls::serve(listener, app, tls, shutdown).await.map_err(ServeError::Serve),
-        None => {
-            let app = app.into_make_service_with_connect_info::<SocketAddr>();
-            axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(ServeError::Serve)
-        }
+        None => common::tls::serve_plain(listener, app, shutdown).await.map_err(ServeError::Serve),
     };
     // Leaving the kubernetes Endpoints takes a write or two; more than this and the others will
     // notice the lease expire instead.

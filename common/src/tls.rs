@@ -142,9 +142,24 @@ pub fn server_config(cert: &Path, key: &Path, clients: ClientAuth) -> Result<Arc
     Ok(Arc::new(config))
 }
 
+/// Go's `http.DefaultMaxHeaderBytes` (1 MiB), plus the 4096 bytes of slack its server adds for
+/// the request line, as kube-apiserver and the kubelet accept request heads.
+const MAX_HEAD_BYTES: usize = (1 << 20) + 4096;
+/// Go's server has no bound on the number of header fields within those bytes; hyper needs one
+/// (it sizes a table for each request by it), so this is generous: ten times hyper's default.
+const MAX_HEADERS: usize = 1024;
+
 /// Serves `app` over TLS until `shutdown` completes.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router, config: Arc<rustls::ServerConfig>, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(config);
+    accept(listener, app, Some(TlsAcceptor::from(config)), shutdown).await
+}
+
+/// Serves `app` over plain HTTP until `shutdown` completes, with the same bounds as [`serve`].
+pub async fn serve_plain(listener: tokio::net::TcpListener, app: Router, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    accept(listener, app, None, shutdown).await
+}
+
+async fn accept(listener: tokio::net::TcpListener, app: Router, acceptor: Option<TlsAcceptor>, shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -162,29 +177,66 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router, config: Arc<r
         let (acceptor, app) = (acceptor.clone(), app.clone());
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
+            let Some(acceptor) = acceptor else {
+                serve_connection(stream, peer, None, app).await;
+                return;
+            };
             let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await else {
                 tracing::debug!(%peer, "TLS handshake failed or timed out");
                 return;
             };
             let certificates = tls.get_ref().1.peer_certificates().map(|certs| PeerCertificates(Arc::new(certs.iter().map(|cert| cert.clone().into_owned()).collect())));
-            let service = app.map_request(move |request: hyper::Request<hyper::body::Incoming>| {
-                let mut request = request.map(axum::body::Body::new);
-                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
-                if let Some(certificates) = &certificates {
-                    request.extensions_mut().insert(certificates.clone());
-                }
-                request
-            });
-            // HTTP/1.1 only (ALPN offers nothing else): hyper-util's auto builder would first
-            // read a preface to choose a protocol, with no deadline, so a client silent after
-            // the handshake would hold its connection for ever.
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
-            if let Err(err) = builder.serve_connection(TokioIo::new(tls), TowerToHyperService::new(service)).with_upgrades().await {
-                tracing::debug!(%peer, error = %err, "connection ended");
-            }
+            serve_connection(tls, peer, certificates, app).await;
         });
     }
+}
+
+/// HTTP/1.1 on one connection (ALPN offers nothing else): hyper-util's auto builder would first
+/// read a preface to choose a protocol, with no deadline, so a client silent after connecting
+/// would hold its connection for ever.
+async fn serve_connection<IO>(io: IO, peer: SocketAddr, certificates: Option<PeerCertificates>, app: Router)
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = tower::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+        let mut request = request.map(axum::body::Body::new);
+        request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
+        if let Some(certificates) = &certificates {
+            request.extensions_mut().insert(certificates.clone());
+        }
+        let app = app.clone();
+        async move {
+            if let Some(refusal) = host_refusal(&request) {
+                return Ok(refusal);
+            }
+            app.oneshot(request).await
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_buf_size(MAX_HEAD_BYTES).max_header_size(MAX_HEAD_BYTES).max_headers(MAX_HEADERS);
+    if let Err(err) = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)).with_upgrades().await {
+        tracing::debug!(%peer, error = %err, "connection ended");
+    }
+}
+
+/// Go's server refuses an HTTP/1.1 request without exactly one Host header, before any
+/// handler sees it: `400 Bad Request: missing required Host header` or `too many Host headers`,
+/// as plain text, closing the connection.
+fn host_refusal(request: &axum::extract::Request) -> Option<axum::response::Response> {
+    if request.version() != hyper::Version::HTTP_11 {
+        return None;
+    }
+    let why = match request.headers().get_all(hyper::header::HOST).iter().count() {
+        1 => return None,
+        0 => "missing required Host header",
+        _ => "too many Host headers",
+    };
+    let mut response = axum::response::Response::new(axum::body::Body::from(format!("400 Bad Request: {why}")));
+    *response.status_mut() = hyper::StatusCode::BAD_REQUEST;
+    let headers = response.headers_mut();
+    headers.insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+    Some(response)
 }
 
 /// One DER element: its tag, its contents and what follows it.

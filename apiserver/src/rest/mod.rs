@@ -83,9 +83,10 @@ impl Target {
             (true, "") if name.is_some() => return Err(ApiError::path_not_found()),
             (true, "") => None,
             (true, namespace) => Some(namespace.to_string()),
+            (false, "") => None,
             // `/api/v1/namespaces/{name}` is the namespace itself, not a resource in it.
-            (false, namespace) if !namespace.is_empty() && resource.plural != "namespaces" => return Err(ApiError::path_not_found()),
-            (false, _) => None,
+            (false, namespace) if resource.plural == "namespaces" && name.as_deref() == Some(namespace) => None,
+            (false, _) => return Err(ApiError::path_not_found()),
         };
         if let Some(namespace) = namespace.as_deref().filter(|namespace| !request::valid_path_segment(namespace)) {
             return Err(ApiError::bad_request(format!("Namespace parameter invalid: {namespace:?}: {}", path_segment_problem(namespace))));
@@ -202,6 +203,7 @@ pub async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
     }
     let served = async {
         let target = target?;
+        check_acceptable(info, &parts.headers)?;
         let body = read_body(&parts.headers, body).await?;
         dispatch(&api, info, &parts.method, &parts.headers, target, params, &body).await
     };
@@ -222,8 +224,29 @@ pub async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
 /// not granted), as kube-apiserver's `WithRequestDeadline` computes it.
 fn request_timeout(api: &Api, params: &Params) -> Result<std::time::Duration, ApiError> {
     let Some(text) = params.get("timeout").filter(|text| !text.is_empty()) else { return Ok(api.request_timeout) };
-    let asked = request::go_duration(text).ok_or_else(|| ApiError::bad_request("invalid timeout specified in the request URL"))?;
+    let asked = request::go_duration(text).ok_or_else(|| ApiError::bad_request(format!("invalid timeout specified in the request URL - time: invalid duration {text:?}")))?;
     Ok(if asked.is_zero() { api.request_timeout } else { asked.min(api.request_timeout) })
+}
+
+/// The media types resource endpoints produce, as go-restful lists them for a route's
+/// `Produces` (CBOR off, as in Kubernetes 1.33).
+const PRODUCED: [&str; 5] = ["application/json", "application/yaml", protobuf::CONTENT_TYPE, "application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch"];
+
+/// 406 when the request's `Accept` names nothing an endpoint produces, as go-restful answers
+/// before any handler runs; logs (text) and streams have no such check here.
+fn check_acceptable(info: &RequestInfo, headers: &HeaderMap) -> Result<(), ApiError> {
+    if matches!(info.subresource.as_str(), "log" | "exec" | "attach" | "portforward" | "proxy") {
+        return Ok(());
+    }
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).filter(|accept| !accept.trim().is_empty()) else { return Ok(()) };
+    let ranges = accept.split(',').map(|range| range.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+    let acceptable = ranges.into_iter().any(|range| {
+        range == "*/*" || range == "application/*" || PRODUCED.iter().any(|produced| produced.split(';').next() == Some(range.as_str()))
+    });
+    if acceptable {
+        return Ok(());
+    }
+    Err(ApiError::new(406, "NotAcceptable", format!("406: Not Acceptable\n\nAvailable representations: {}", PRODUCED.join(", "))))
 }
 
 /// exec, attach and port-forward on a pod (GET or POST, as clients send either).
@@ -240,28 +263,24 @@ fn metrics_verb(info: &RequestInfo, method: &Method) -> String {
     }
 }
 
-/// The body, refused with 413 beyond [`MAX_BODY`]: from the `Content-Length` header when it
-/// says so, without reading anything.
+/// The body, refused with 413 beyond [`MAX_BODY`], decided from `Content-Length` when it says
+/// so: nothing of such a body is kept, and one too large even to drain (see [`drain`]) is not
+/// read at all.
 async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     use futures::StreamExt;
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok()).and_then(|value| value.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY as u64) {
+    let mut chunks = body.into_data_stream();
+    if let Some(declared) = declared.filter(|length| *length > MAX_BODY as u64) {
+        if declared <= DRAIN_LIMIT as u64 {
+            drain(&mut chunks, 0).await;
+        }
         return Err(ApiError::too_large(MAX_BODY));
     }
-    let mut chunks = body.into_data_stream();
     let mut buffer = Vec::new();
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|err| ApiError::bad_request(format!("cannot read the request body: {err}")))?;
         if buffer.len() + chunk.len() > MAX_BODY {
-            // Read what the client is still sending (up to a bound) before answering, so that
-            // it gets the 413 rather than a connection reset in the middle of its upload.
-            let mut drained = buffer.len() + chunk.len();
-            while let Some(Ok(chunk)) = chunks.next().await {
-                drained += chunk.len();
-                if drained > DRAIN_LIMIT {
-                    break;
-                }
-            }
+            drain(&mut chunks, buffer.len() + chunk.len()).await;
             return Err(ApiError::too_large(MAX_BODY));
         }
         buffer.extend_from_slice(&chunk);
@@ -269,29 +288,86 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     Ok(Bytes::from(buffer))
 }
 
+/// Reads what the client is still sending of a refused body, up to [`DRAIN_LIMIT`] in all,
+/// so that it gets the 413 rather than a connection reset in the middle of its upload.
+async fn drain(chunks: &mut axum::body::BodyDataStream, mut drained: usize) {
+    use futures::StreamExt;
+    while let Some(Ok(chunk)) = chunks.next().await {
+        drained += chunk.len();
+        if drained > DRAIN_LIMIT {
+            break;
+        }
+    }
+}
+
+/// What the server does for a request: one handler per verb and subresource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Operation {
+    Watch,
+    List,
+    Get,
+    GetScale,
+    Log,
+    Create,
+    Bind,
+    Token,
+    Update,
+    UpdateScale,
+    Patch,
+    PatchScale,
+    Delete,
+    DeleteCollection,
+}
+
+impl Operation {
+    /// The operation the request's verb asks of its target; None when the target does not
+    /// serve that verb (405).
+    fn of(info: &RequestInfo, method: &Method, target: &Target) -> Option<Self> {
+        let item = target.name.is_some();
+        Some(match (info.verb.as_str(), item, target.subresource.as_deref()) {
+            // A watch may name one object (the legacy `/watch/namespaces/{ns}/{resource}/{name}`);
+            // the `/watch/` paths serve GET alone.
+            ("watch", _, None) if *method == Method::GET => Self::Watch,
+            ("list", false, None) => Self::List,
+            ("get", true, None | Some("status")) => Self::Get,
+            ("get", true, Some("scale")) => Self::GetScale,
+            ("get", true, Some("log")) if target.resource.kind == "Pod" => Self::Log,
+            ("create", false, None) => Self::Create,
+            ("create", true, Some("binding")) => Self::Bind,
+            ("create", true, Some("token")) => Self::Token,
+            ("update", true, None | Some("status") | Some("finalize")) => Self::Update,
+            ("update", true, Some("scale")) => Self::UpdateScale,
+            ("patch", true, None | Some("status")) => Self::Patch,
+            ("patch", true, Some("scale")) => Self::PatchScale,
+            ("delete", true, None) => Self::Delete,
+            ("deletecollection", false, None) => Self::DeleteCollection,
+            _ => return None,
+        })
+    }
+}
+
 async fn dispatch(api: &Api, info: &RequestInfo, method: &Method, headers: &HeaderMap, target: Target, params: &Params, body: &Bytes) -> Result<Response, ApiError> {
-    let item = target.name.is_some();
-    let subresource = target.subresource.as_deref();
-    match (info.verb.as_str(), item, subresource) {
-        // A watch may name one object (the legacy `/watch/namespaces/{ns}/{resource}/{name}`).
-        ("watch", _, None) => read::watch(api, &target, params, headers).await,
-        ("list", false, None) => read::list(api, &target, params, headers).await,
-        ("get", true, None | Some("status")) => read::get(api, &target, headers).await,
-        ("get", true, Some("scale")) => write::get_scale(api, &target).await,
-        ("get", true, Some("log")) if target.resource.kind == "Pod" => logs::get(api, &target, params).await,
-        ("create", false, None) => write::create(api, &target, params, headers, body).await,
-        ("create", true, Some("binding")) => write::bind(api, &target, params, headers, body).await,
-        ("create", true, Some("token")) => token::request(api, &target, headers, body).await,
-        ("update", true, None | Some("status") | Some("finalize")) => write::update(api, &target, params, headers, body).await,
-        ("update", true, Some("scale")) => write::update_scale(api, &target, params, headers, body).await,
-        ("patch", true, None | Some("status")) => write::patch(api, &target, params, headers, body).await,
-        ("patch", true, Some("scale")) => write::patch_scale(api, &target, params, headers, body).await,
-        ("delete", true, None) => write::delete(api, &target, params, headers, body).await,
-        ("deletecollection", false, None) => write::delete_collection(api, &target, params, headers, body).await,
-        _ => Err(ApiError::method_not_allowed(format!(
+    let Some(operation) = Operation::of(info, method, &target) else {
+        return Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({method} {})",
             target.resource.qualified_plural()
-        ))),
+        )));
+    };
+    match operation {
+        Operation::Watch => read::watch(api, &target, params, headers).await,
+        Operation::List => read::list(api, &target, params, headers).await,
+        Operation::Get => read::get(api, &target, headers).await,
+        Operation::GetScale => write::get_scale(api, &target).await,
+        Operation::Log => logs::get(api, &target, params).await,
+        Operation::Create => write::create(api, &target, params, headers, body).await,
+        Operation::Bind => write::bind(api, &target, params, headers, body).await,
+        Operation::Token => token::request(api, &target, headers, body).await,
+        Operation::Update => write::update(api, &target, params, headers, body).await,
+        Operation::UpdateScale => write::update_scale(api, &target, params, headers, body).await,
+        Operation::Patch => write::patch(api, &target, params, headers, body).await,
+        Operation::PatchScale => write::patch_scale(api, &target, params, headers, body).await,
+        Operation::Delete => write::delete(api, &target, params, headers, body).await,
+        Operation::DeleteCollection => write::delete_collection(api, &target, params, headers, body).await,
     }
 }
 
@@ -302,6 +378,101 @@ mod tests {
     fn parse_path(path: &str) -> Result<Target, ApiError> {
         let info = RequestInfo::new(&Method::GET, path, &Params::default()).map_err(|err| ApiError::bad_request(err.to_string()))?;
         Target::of(&info)
+    }
+
+    /// A small deterministic generator (xorshift64*), so that a failure reproduces.
+    struct Generator(u64);
+
+    impl Generator {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            from[(self.next() % from.len() as u64) as usize]
+        }
+    }
+
+    /// Property: for any path and query (empty, dot and encoded segments, repeated and encoded
+    /// parameters), whenever the router serves a request, the resource, group, version,
+    /// namespace, name, subresource and verb it serves are the ones authorization was asked about.
+    #[test]
+    fn authorization_sees_what_the_router_serves() {
+        const QUERIES: &[&str] = &[
+            "", "watch=1", "watch=0", "watch=%74rue", "watch=%31", "watch=yes", "watch=", "watch=FALSE", "watch=1&watch=0", "watch=0&watch=1",
+            "fieldSelector=metadata.name%3Dx", "fieldSelector=metadata.name%3D%3Dy&watch=true", "fieldSelector=metadata.name!%3Dx", "limit=1&watch",
+        ];
+        const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+        let mut generator = Generator(0x9e37_79b9_7f4a_7c15);
+        let mut served = 0;
+        for _ in 0..100_000 {
+            // Mostly well-formed paths, then broken in one of the ways clients break them.
+            let mut segments: Vec<&str> = Vec::new();
+            match generator.next() % 6 {
+                0..=2 => segments.push(generator.pick(&["api", "api", "%61pi", "apis"])),
+                _ => segments.extend(["apis", generator.pick(&["apps", "apps", "rbac.authorization.k8s.io", "", "%61pps", "v1"])]),
+            }
+            segments.push(generator.pick(&["v1", "v1", "v1", "%76%31", "", "v2"]));
+            if generator.next() % 4 == 0 {
+                segments.push(generator.pick(&["watch", "watch", "proxy"]));
+            }
+            if generator.next() % 2 == 0 {
+                segments.extend(["namespaces", generator.pick(&["default", "kube-system", "", ".", "..", "%2E%2E", "a%2Fb", "x%25"])]);
+            }
+            if generator.next() % 5 != 0 {
+                segments.push(generator.pick(&["pods", "secrets", "configmaps", "deployments", "nodes", "namespaces", "roles", "", "secrets%2Fx"]));
+            }
+            if generator.next() % 2 == 0 {
+                segments.push(generator.pick(&["x", "n1", "default", "..", ".", "", "a%2Fb", "%2E"]));
+                if generator.next() % 2 == 0 {
+                    segments.push(generator.pick(&["status", "scale", "finalize", "exec", "log", "binding", "token", "", "x"]));
+                }
+            }
+            if generator.next() % 4 == 0 {
+                let at = (generator.next() % (segments.len() as u64 + 1)) as usize;
+                segments.insert(at, generator.pick(&["", ".", "..", "%2F", "x"]));
+            }
+            let mut path = format!("/{}", segments.join("/"));
+            if generator.next() % 4 == 0 {
+                path.push('/');
+            }
+            let query = generator.pick(QUERIES);
+            let method: Method = generator.pick(METHODS).parse().unwrap();
+            let params = Params::parse(Some(query));
+            let Ok(info) = RequestInfo::new(&method, &path, &params) else { continue };
+            let attributes = crate::rbac::Attributes::of_request(&info);
+            let Ok(target) = Target::of(&info) else { continue };
+            let Some(operation) = Operation::of(&info, &method, &target) else { continue };
+            served += 1;
+            let case = format!("{method} {path}?{query}: {info:?}");
+            assert!(info.is_resource_request, "{case}");
+            assert_eq!(attributes.resource.as_deref(), Some(target.resource.plural), "{case}");
+            assert_eq!((attributes.group.as_str(), attributes.version.as_str()), (target.resource.group, target.resource.version), "{case}");
+            assert_eq!(attributes.subresource, target.subresource.clone().unwrap_or_default(), "{case}");
+            let namespace = if target.resource.plural == "namespaces" { target.name.clone() } else { target.namespace.clone() };
+            assert_eq!(attributes.namespace, namespace.unwrap_or_default(), "{case}");
+            match &target.name {
+                Some(name) => assert_eq!(&attributes.name, name, "{case}"),
+                // A collection: the name authorization sees can only be an exact field selector's.
+                None => assert!(attributes.name.is_empty() || (matches!(attributes.verb.as_str(), "list" | "watch") && query.contains("metadata.name")), "{case}"),
+            }
+            let verb = match operation {
+                Operation::Watch => "watch",
+                Operation::List => "list",
+                Operation::Get | Operation::GetScale | Operation::Log => "get",
+                Operation::Create | Operation::Bind | Operation::Token => "create",
+                Operation::Update | Operation::UpdateScale => "update",
+                Operation::Patch | Operation::PatchScale => "patch",
+                Operation::Delete => "delete",
+                Operation::DeleteCollection => "deletecollection",
+            };
+            assert_eq!(attributes.verb, verb, "{case}: served as {operation:?}");
+            assert_eq!(attributes.verb == "watch", method == Method::GET && (path.contains("/watch/") || params.flag("watch")) && (target.name.is_none() || path.contains("/watch/")), "{case}");
+        }
+        assert!(served > 1_000, "the generator must reach served paths often enough to mean something: {served}");
     }
 
     #[test]

@@ -24,6 +24,9 @@ use crate::watch_cache::{self, CachedEvent, CachedObject, EventType, Start, fiel
 const STORAGE_PAGE: usize = 500;
 /// How long a watch lasts when the client gives no timeout (kube-apiserver picks 30-60 min).
 const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The longest watch granted: a client asking for more (up to `i64::MAX` seconds, which would
+/// overflow the deadline) gets this, and watches again as it does after any timeout.
+const MAX_WATCH_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn get(api: &Api, target: &Target, headers: &HeaderMap) -> Result<Response, ApiError> {
@@ -333,7 +336,7 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
     let timeout = params
         .number("timeoutSeconds")?
         .filter(|seconds| *seconds > 0)
-        .map_or(DEFAULT_WATCH_TIMEOUT, |seconds| Duration::from_secs(seconds as u64));
+        .map_or(DEFAULT_WATCH_TIMEOUT, |seconds| Duration::from_secs(seconds.unsigned_abs()).min(MAX_WATCH_TIMEOUT));
     let cache = api
         .cache
         .of(target.resource)
@@ -379,7 +382,7 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
         feed,
         delivered,
         bookmarks: params.flag("allowWatchBookmarks"),
-        deadline: now + timeout,
+        deadline: now.checked_add(timeout).unwrap_or(now),
         next_bookmark: now + BOOKMARK_EVERY,
         done: false,
     };

@@ -371,6 +371,49 @@ async fn dispatch(api: &Api, info: &RequestInfo, method: &Method, headers: &Head
     }
 }
 
+/// The namespaces every Kubernetes cluster has from its start, which kube-apiserver's bootstrap
+/// controller creates: users expect `default` to exist, and components their `kube-*` ones.
+pub const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Creates whichever system namespace is missing, through the same admission as a client's
+/// create. Retries while the store is unavailable, so that an apiserver started before its
+/// etcd still gets them once etcd is there.
+pub async fn ensure_system_namespaces(api: &Api) {
+    let namespaces = SYSTEM_NAMESPACES.iter().map(|name| ("namespaces", serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})));
+    ensure_defaults(api, namespaces.collect()).await;
+}
+
+/// Creates each `(plural, object)` that does not exist yet (objects of served kinds), retrying
+/// while storage is unavailable.
+pub async fn ensure_defaults(api: &Api, objects: Vec<(&str, Value)>) {
+    let mut delay = std::time::Duration::from_millis(100);
+    for (plural, object) in objects {
+        let (group, version) = match object["apiVersion"].as_str().unwrap_or_default().split_once('/') {
+            Some((group, version)) => (group.to_string(), version.to_string()),
+            None => (String::new(), object["apiVersion"].as_str().unwrap_or_default().to_string()),
+        };
+        let Some(resource) = resources::find(&group, &version, plural) else { continue };
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
+        let target = Target { resource, namespace, name: None, subresource: None };
+        loop {
+            let body = Bytes::from(object.to_string());
+            match write::create(api, &target, &Params::default(), &HeaderMap::new(), &body).await {
+                Ok(_) => tracing::info!(kind = resource.kind, name, "created default object"),
+                Err(err) if err.reason == "AlreadyExists" => {}
+                Err(err) if err.code >= 500 => {
+                    tracing::warn!(kind = resource.kind, name, error = %err.message, "storage unavailable, retrying a default object");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
+                    continue;
+                }
+                Err(err) => tracing::error!(kind = resource.kind, name, error = %err.message, "cannot create a default object"),
+            }
+            break;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,6 +432,10 @@ mod tests {
             self.0 ^= self.0 << 25;
             self.0 ^= self.0 >> 27;
             self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+
+        fn one_in(&mut self, n: u64) -> bool {
+            self.next().is_multiple_of(n)
         }
 
         fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
@@ -416,27 +463,27 @@ mod tests {
                 _ => segments.extend(["apis", generator.pick(&["apps", "apps", "rbac.authorization.k8s.io", "", "%61pps", "v1"])]),
             }
             segments.push(generator.pick(&["v1", "v1", "v1", "%76%31", "", "v2"]));
-            if generator.next() % 4 == 0 {
+            if generator.one_in(4) {
                 segments.push(generator.pick(&["watch", "watch", "proxy"]));
             }
-            if generator.next() % 2 == 0 {
+            if generator.one_in(2) {
                 segments.extend(["namespaces", generator.pick(&["default", "kube-system", "", ".", "..", "%2E%2E", "a%2Fb", "x%25"])]);
             }
-            if generator.next() % 5 != 0 {
+            if !generator.one_in(5) {
                 segments.push(generator.pick(&["pods", "secrets", "configmaps", "deployments", "nodes", "namespaces", "roles", "", "secrets%2Fx"]));
             }
-            if generator.next() % 2 == 0 {
+            if generator.one_in(2) {
                 segments.push(generator.pick(&["x", "n1", "default", "..", ".", "", "a%2Fb", "%2E"]));
-                if generator.next() % 2 == 0 {
+                if generator.one_in(2) {
                     segments.push(generator.pick(&["status", "scale", "finalize", "exec", "log", "binding", "token", "", "x"]));
                 }
             }
-            if generator.next() % 4 == 0 {
+            if generator.one_in(4) {
                 let at = (generator.next() % (segments.len() as u64 + 1)) as usize;
                 segments.insert(at, generator.pick(&["", ".", "..", "%2F", "x"]));
             }
             let mut path = format!("/{}", segments.join("/"));
-            if generator.next() % 4 == 0 {
+            if generator.one_in(4) {
                 path.push('/');
             }
             let query = generator.pick(QUERIES);
@@ -495,49 +542,6 @@ mod tests {
         assert_eq!(node.name.as_deref(), Some("n1"));
         for bad in ["/api/v1/widgets", "/api/v2/pods", "/apis/apps/v1/pods", "/api/v1/pods/web", "/api/v1/namespaces/demo/configmaps/x/status", "/apis", "/apis//v1/secrets", "/api/apps/v1/deployments", "/api/v1/namespaces//secrets", "/api/v1/namespaces/demo/nodes", "/api/v1/namespaces/demo/pods/web/exec/extra", "/api/v1/proxy/nodes/n1"] {
             assert!(parse_path(bad).is_err(), "{bad}");
-        }
-    }
-}
-
-/// The namespaces every Kubernetes cluster has from its start, which kube-apiserver's bootstrap
-/// controller creates: users expect `default` to exist, and components their `kube-*` ones.
-pub const SYSTEM_NAMESPACES: [&str; 4] = ["default", "kube-system", "kube-public", "kube-node-lease"];
-
-/// Creates whichever system namespace is missing, through the same admission as a client's
-/// create. Retries while the store is unavailable, so that an apiserver started before its
-/// etcd still gets them once etcd is there.
-pub async fn ensure_system_namespaces(api: &Api) {
-    let namespaces = SYSTEM_NAMESPACES.iter().map(|name| ("namespaces", serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})));
-    ensure_defaults(api, namespaces.collect()).await;
-}
-
-/// Creates each `(plural, object)` that does not exist yet (objects of served kinds), retrying
-/// while storage is unavailable.
-pub async fn ensure_defaults(api: &Api, objects: Vec<(&str, Value)>) {
-    let mut delay = std::time::Duration::from_millis(100);
-    for (plural, object) in objects {
-        let (group, version) = match object["apiVersion"].as_str().unwrap_or_default().split_once('/') {
-            Some((group, version)) => (group.to_string(), version.to_string()),
-            None => (String::new(), object["apiVersion"].as_str().unwrap_or_default().to_string()),
-        };
-        let Some(resource) = resources::find(&group, &version, plural) else { continue };
-        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
-        let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
-        let target = Target { resource, namespace, name: None, subresource: None };
-        loop {
-            let body = Bytes::from(object.to_string());
-            match write::create(api, &target, &Params::default(), &HeaderMap::new(), &body).await {
-                Ok(_) => tracing::info!(kind = resource.kind, name, "created default object"),
-                Err(err) if err.reason == "AlreadyExists" => {}
-                Err(err) if err.code >= 500 => {
-                    tracing::warn!(kind = resource.kind, name, error = %err.message, "storage unavailable, retrying a default object");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(std::time::Duration::from_secs(5));
-                    continue;
-                }
-                Err(err) => tracing::error!(kind = resource.kind, name, error = %err.message, "cannot create a default object"),
-            }
-            break;
         }
     }
 }

@@ -411,16 +411,16 @@ async fn ready(State((store, bootstrapped)): State<(Arc<dyn Store>, Arc<std::syn
 
 /// Serves what the request's one parse names: a resource of a served group, or 404.
 async fn resource_request(State((api, authorizer)): State<(Arc<Api>, Option<Authorizer>)>, request: axum::extract::Request) -> axum::response::Response {
-    let info = match request::Parsed::from_extensions(&request) {
-        Ok(parsed) => parsed.info,
+    let (info, params) = match request::Parsed::from_extensions(&request) {
+        Ok(parsed) => (parsed.info, parsed.params),
         Err(err) => return ApiError::bad_request(err.to_string()).into_response(),
     };
     if !info.is_resource_request {
         return ApiError::path_not_found().into_response();
     }
     match (info.api_prefix.as_str(), info.api_group.as_str(), info.api_version.as_str()) {
-        ("apis", resource_metrics::GROUP, resource_metrics::VERSION) => resource_metrics::handle(&api, &info, request).await,
-        ("apis", rbac::REVIEW_GROUP, "v1") => rbac::review_handler(authorizer.as_ref(), &info, request).await,
+        ("apis", resource_metrics::GROUP, resource_metrics::VERSION) => rest::within_deadline(&api, &info, &params, resource_metrics::handle(&api, &info, request)).await,
+        ("apis", rbac::REVIEW_GROUP, "v1") => rest::within_deadline(&api, &info, &params, rbac::review_handler(authorizer.as_ref(), &info, request)).await,
         _ => rest::handle(State(api), request).await,
     }
 }

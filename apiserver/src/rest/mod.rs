@@ -68,11 +68,14 @@ impl Target {
     }
 
     /// The served resource a request names, from its one parse: 404 for what no resource
-    /// serves (an empty segment anywhere, a group under `/api` or none under `/apis`, more
+    /// serves (an empty version, resource, name or subresource, a group under `/api` or none under `/apis`, more
     /// segments than resource/name/subresource), 400 for a name or namespace that cannot be a
     /// path segment, as kube-apiserver's key functions answer.
     pub fn of(info: &RequestInfo) -> Result<Self, ApiError> {
-        let has_empty_segment = info.path.trim_matches('/').split('/').any(str::is_empty);
+        // An empty namespace segment (`/api/v1/namespaces//pods`) is no namespace, as
+        // kube-apiserver's router takes it (authorization too saw the cluster scope); empty
+        // segments anywhere else name nothing.
+        let has_empty_segment = info.api_version.is_empty() || info.parts.iter().any(String::is_empty);
         let grouped = info.api_prefix == "apis";
         if !info.is_resource_request || has_empty_segment || grouped == info.api_group.is_empty() || info.verb == "proxy" || info.parts.is_empty() || info.parts.len() > 3 {
             return Err(ApiError::path_not_found());
@@ -83,6 +86,9 @@ impl Target {
             (true, "") if name.is_some() => return Err(ApiError::path_not_found()),
             (true, "") => None,
             (true, namespace) => Some(namespace.to_string()),
+            // A namespace by name is only ever `/api/v1/namespaces/{name}`, whose parse names it
+            // as its own namespace.
+            (false, "") if resource.plural == "namespaces" && name.is_some() => return Err(ApiError::path_not_found()),
             (false, "") => None,
             // `/api/v1/namespaces/{name}` is the namespace itself, not a resource in it.
             (false, namespace) if resource.plural == "namespaces" && name.as_deref() == Some(namespace) => None,
@@ -204,20 +210,25 @@ pub async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
     let served = async {
         let target = target?;
         check_acceptable(info, &parts.headers)?;
-        let body = read_body(&parts.headers, body).await?;
+        // Long-running requests too have a deadline for their body.
+        let body = tokio::time::timeout(api.request_timeout, read_body(&parts.headers, body)).await.map_err(|_| ApiError::timeout())??;
         dispatch(&api, info, &parts.method, &parts.headers, target, params, &body).await
     };
-    let result = if info.is_long_running() {
-        served.await
-    } else {
-        match request_timeout(&api, params) {
-            Ok(limit) => tokio::time::timeout(limit, served).await.unwrap_or_else(|_| Err(ApiError::timeout())),
-            Err(err) => Err(err),
-        }
-    };
-    let response = result.unwrap_or_else(IntoResponse::into_response);
+    let response = within_deadline(&api, info, params, async { served.await.unwrap_or_else(IntoResponse::into_response) }).await;
     api.metrics.record(&metrics_verb(info, &parts.method), resource, response.status().as_u16(), started.elapsed());
     response
+}
+
+/// Runs `serve` within the request's deadline unless it is long-running: 504 past it, 400 for
+/// a `timeout` parameter that is no duration.
+pub async fn within_deadline(api: &Api, info: &RequestInfo, params: &Params, serve: impl std::future::Future<Output = Response>) -> Response {
+    if info.is_long_running() {
+        return serve.await;
+    }
+    match request_timeout(api, params) {
+        Ok(limit) => tokio::time::timeout(limit, serve).await.unwrap_or_else(|_| ApiError::timeout().into_response()),
+        Err(err) => err.into_response(),
+    }
 }
 
 /// `--request-timeout`, or less when the request's `timeout` parameter asks for less (more is
@@ -540,7 +551,7 @@ mod tests {
         assert_eq!((watch.resource.plural, watch.namespace.as_deref()), ("configmaps", Some("demo")));
         let node = parse_path("/api/v1/nodes/n1/status").unwrap();
         assert_eq!(node.name.as_deref(), Some("n1"));
-        for bad in ["/api/v1/widgets", "/api/v2/pods", "/apis/apps/v1/pods", "/api/v1/pods/web", "/api/v1/namespaces/demo/configmaps/x/status", "/apis", "/apis//v1/secrets", "/api/apps/v1/deployments", "/api/v1/namespaces//secrets", "/api/v1/namespaces/demo/nodes", "/api/v1/namespaces/demo/pods/web/exec/extra", "/api/v1/proxy/nodes/n1"] {
+        for bad in ["/api/v1/widgets", "/api/v2/pods", "/apis/apps/v1/pods", "/api/v1/pods/web", "/api/v1/namespaces/demo/configmaps/x/status", "/apis", "/apis//v1/secrets", "/api/apps/v1/deployments", "/api/v1/namespaces/demo/nodes", "/api/v1/namespaces/demo//pods", "/api/v1/namespaces/demo/pods//status", "/api/v1/namespaces/demo/pods/web/exec/extra", "/api/v1/proxy/nodes/n1"] {
             assert!(parse_path(bad).is_err(), "{bad}");
         }
     }

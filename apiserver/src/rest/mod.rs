@@ -366,7 +366,12 @@ async fn dispatch(api: &Api, info: &RequestInfo, method: &Method, headers: &Head
     };
     match operation {
         Operation::Watch => read::watch(api, &target, params, headers).await,
-        Operation::List => read::list(api, &target, params, headers).await,
+        Operation::List => {
+            // A list decodes the whole of ListOptions, as kube-apiserver does, so a watch's
+            // parameter that is no number is refused here too.
+            params.number("timeoutSeconds")?;
+            read::list(api, &target, params, headers).await
+        }
         Operation::Get => read::get(api, &target, headers).await,
         Operation::GetScale => write::get_scale(api, &target).await,
         Operation::Log => logs::get(api, &target, params).await,

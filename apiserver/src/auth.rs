@@ -166,7 +166,6 @@ fn unauthorized() -> Response {
     ApiError::new(401, "Unauthorized", "Unauthorized").into_response()
 }
 
-/// Puts the request's [`User`] in its extensions, or answers 401.
 /// Whether the request's path (as parsed once) is one anonymous clients may reach.
 fn is_public(request: &Request) -> bool {
     let Ok(parsed) = crate::request::Parsed::from_extensions(request) else { return false };
@@ -174,6 +173,7 @@ fn is_public(request: &Request) -> bool {
     PUBLIC.iter().any(|public| path == *public || path.strip_prefix(public).is_some_and(|rest| rest.starts_with('/')))
 }
 
+/// Puts the request's [`User`] in its extensions, or answers 401.
 pub async fn middleware(State(authenticator): State<Option<Arc<Authenticator>>>, mut request: Request, next: Next) -> Response {
     let user = match &authenticator {
         None => User::unauthenticated_admin(),

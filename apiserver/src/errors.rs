@@ -213,13 +213,95 @@ impl ApiError {
     }
 }
 
+/// A `metav1.Status` in the order kube-apiserver's encoder writes its fields, empty ones left
+/// out as Go's `omitempty` leaves them.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusBody<'a> {
+    kind: &'static str,
+    api_version: &'static str,
+    metadata: Empty,
+    status: &'static str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reason: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<DetailsBody<'a>>,
+    code: u16,
+}
+
+#[derive(serde::Serialize)]
+struct Empty {}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DetailsBody<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    group: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    kind: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    uid: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    causes: Vec<CauseBody<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_seconds: Option<i64>,
+}
+
+#[derive(serde::Serialize)]
+struct CauseBody<'a> {
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reason: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    message: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    field: &'a str,
+}
+
+impl ApiError {
+    /// The Status as kube-apiserver writes it: its field order, empty fields omitted, and a
+    /// newline.
+    pub fn status_text(&self) -> String {
+        fn text(value: &Value) -> &str {
+            value.as_str().unwrap_or_default()
+        }
+        let details = &self.details;
+        let causes = details["causes"].as_array().map(|causes| {
+            causes.iter().map(|cause| CauseBody { reason: text(&cause["reason"]), message: text(&cause["message"]), field: text(&cause["field"]) }).collect()
+        });
+        let body = StatusBody {
+            kind: "Status",
+            api_version: "v1",
+            metadata: Empty {},
+            status: "Failure",
+            message: &self.message,
+            reason: self.reason,
+            details: details.as_object().is_some_and(|fields| !fields.is_empty()).then(|| DetailsBody {
+                name: text(&details["name"]),
+                group: text(&details["group"]),
+                kind: text(&details["kind"]),
+                uid: text(&details["uid"]),
+                causes: causes.unwrap_or_default(),
+                retry_after_seconds: details["retryAfterSeconds"].as_i64(),
+            }),
+            code: self.code,
+        };
+        let mut out = serde_json::to_string(&body).unwrap_or_else(|_| self.status().to_string());
+        out.push('\n');
+        out
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let code = StatusCode::from_u16(self.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if code.is_server_error() {
             tracing::warn!(code = self.code, reason = self.reason, message = %self.message, "request failed");
         }
-        (code, axum::Json(self.status())).into_response()
+        (code, [(axum::http::header::CONTENT_TYPE, "application/json")], self.status_text()).into_response()
     }
 }
 
@@ -239,5 +321,17 @@ mod tests {
         assert_eq!(invalid.status()["details"]["causes"][0]["field"], "spec.selector");
         let two = ApiError::invalid(pods, "x", vec![Cause::required("a", ""), Cause::required("b", "")]);
         assert_eq!(two.message, "Pod \"x\" is invalid: [a: Required value, b: Required value]");
+    }
+
+    #[test]
+    fn statuses_are_written_as_kube_apiserver_writes_them() {
+        let pods = find("", "v1", "pods").unwrap();
+        assert_eq!(
+            ApiError::not_found(pods, "web").status_text(),
+            "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"pods \\\"web\\\" not found\",\"reason\":\"NotFound\",\"details\":{\"name\":\"web\",\"kind\":\"pods\"},\"code\":404}\n"
+        );
+        let invalid = ApiError::invalid(pods, "x", vec![Cause::required("spec.containers", "")]);
+        assert!(invalid.status_text().contains("\"details\":{\"name\":\"x\",\"kind\":\"Pod\",\"causes\":[{\"reason\":\"FieldValueRequired\",\"message\":\"Required value\",\"field\":\"spec.containers\"}]},\"code\":422}"), "{}", invalid.status_text());
+        assert!(ApiError::bad_request("no").status_text().ends_with("\"message\":\"no\",\"reason\":\"BadRequest\",\"code\":400}\n"));
     }
 }

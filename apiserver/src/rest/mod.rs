@@ -10,6 +10,7 @@ pub use kubernetes_service::{INTERVAL as KUBERNETES_SERVICE_INTERVAL, Reconciler
 pub use logs::kubelet_address;
 pub use read::all_selected;
 mod stream;
+mod subresource;
 mod token;
 mod write;
 
@@ -281,7 +282,7 @@ async fn dispatch(api: &Api, info: &RequestInfo, method: &Method, headers: &Head
         ("get", true, Some("log")) if target.resource.kind == "Pod" => logs::get(api, &target, params).await,
         ("create", false, None) => write::create(api, &target, params, headers, body).await,
         ("create", true, Some("binding")) => write::bind(api, &target, params, headers, body).await,
-        ("create", true, Some("token")) => token::request(api, &target, headers, body).await,
+        ("create", true, Some("token")) => token::request(api, &target, params, headers, body).await,
         ("update", true, None | Some("status") | Some("finalize")) => write::update(api, &target, params, headers, body).await,
         ("update", true, Some("scale")) => write::update_scale(api, &target, params, headers, body).await,
         ("patch", true, None | Some("status")) => write::patch(api, &target, params, headers, body).await,

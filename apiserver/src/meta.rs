@@ -99,6 +99,33 @@ pub fn seconds_from_now(seconds: i64) -> String {
     later.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// How many random characters follow a `generateName` prefix (`randomLength`).
+const GENERATED_SUFFIX_LENGTH: usize = 5;
+/// The longest prefix kept (`maxGeneratedNameLength`): with the suffix, a name fits the 63
+/// characters of a DNS label.
+const MAX_GENERATED_PREFIX_LENGTH: usize = 63 - GENERATED_SUFFIX_LENGTH;
+
+/// A name for `generateName`, as Kubernetes' `SimpleNameGenerator` makes it: the prefix cut to
+/// 58 bytes, then five characters from its alphabet (`utilrand.String`: no vowels, nothing
+/// that reads as another character).
+pub fn generate_name(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    // Go cuts at a byte; a prefix that is not ASCII fails name validation either way, so the
+    // cut here backs off to a character boundary rather than split one.
+    let mut end = prefix.len().min(MAX_GENERATED_PREFIX_LENGTH);
+    while !prefix.is_char_boundary(end) {
+        end -= 1;
+    }
+    let entropy = uuid::Uuid::new_v4();
+    let suffix: String = entropy
+        .as_bytes()
+        .iter()
+        .take(GENERATED_SUFFIX_LENGTH)
+        .map(|byte| ALPHABET[*byte as usize % ALPHABET.len()] as char)
+        .collect();
+    format!("{}{suffix}", &prefix[..end])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +144,28 @@ mod tests {
         assert_eq!(labels(&labelled), BTreeMap::from([("app".to_string(), "web".to_string())]));
     }
 
+    /// Each row: a `generateName` prefix, and the part of it the generated name starts with.
+    #[test]
+    fn generated_names_cut_the_prefix_to_58_bytes() {
+        let long = "a".repeat(70);
+        let accented = format!("{}é-", "a".repeat(57));
+        let rows = [
+            ("web-", "web-"),
+            (long.as_str(), &long[..58]),
+            (&long[..58], &long[..58]),
+            (&long[..59], &long[..58]),
+            // `é` takes bytes 57 and 58: the cut backs off before it instead of splitting it.
+            (accented.as_str(), &accented[..57]),
+        ];
+        for (prefix, kept) in rows {
+            let name = generate_name(prefix);
+            let suffix = name.strip_prefix(kept).unwrap_or_else(|| panic!("{name:?} does not start with {kept:?}"));
+            assert_eq!(suffix.len(), 5, "{name:?}");
+            assert!(suffix.bytes().all(|byte| b"bcdfghjklmnpqrstvwxz2456789".contains(&byte)), "{name:?}");
+        }
+        assert_eq!(generate_name(&long).len(), 63);
+    }
+
     #[test]
     fn resource_versions() {
         assert_eq!(parse_resource_version(""), Ok(None));
@@ -124,13 +173,4 @@ mod tests {
         assert!(parse_resource_version("abc").is_err());
         assert!(parse_resource_version("-1").is_err());
     }
-}
-
-/// A name for `generateName`: the prefix and five characters from Kubernetes' alphabet.
-pub fn generate_name(prefix: &str) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let entropy = uuid::Uuid::new_v4();
-    let suffix: String =
-        entropy.as_bytes().iter().take(5).map(|byte| ALPHABET[*byte as usize % ALPHABET.len()] as char).collect();
-    format!("{prefix}{suffix}")
 }

@@ -44,6 +44,8 @@ on_both_stores!(
     system_namespaces_exist_from_the_start_and_stay,
     a_uid_in_the_body_must_be_the_objects,
     deletion_follows_grace_periods_and_propagation_policies,
+    a_malformed_or_misaddressed_scale_changes_nothing,
+    generated_names_keep_58_characters_of_their_prefix,
 );
 
 async fn deletion_follows_grace_periods_and_propagation_policies(storage: Storage) {
@@ -708,4 +710,99 @@ async fn object_lifecycle_follows_kubernetes_semantics(storage: Storage) {
     let finalize = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "life"}, "spec": {"finalizers": []}});
     assert_eq!(client.json("PUT", "/api/v1/namespaces/life/finalize", &finalize).await.0, 200);
     assert_eq!(client.get("/api/v1/namespaces/life").await.0, 404);
+}
+
+/// A deployment or replica set named `name` with 2 replicas.
+fn scalable(kind: &str, name: &str) -> Value {
+    json!({
+        "apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}},
+    })
+}
+
+async fn a_malformed_or_misaddressed_scale_changes_nothing(storage: Storage) {
+    let mut server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = Client::new(&server);
+    assert_eq!(client.json("POST", "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scaling"}})).await.0, 201);
+    for (kind, plural) in [("Deployment", "deployments"), ("ReplicaSet", "replicasets")] {
+        let collection = format!("/apis/apps/v1/namespaces/scaling/{plural}");
+        for name in ["web", "other"] {
+            let (code, created) = client.json("POST", &collection, &scalable(kind, name)).await;
+            assert_eq!(code, 201, "{created}");
+        }
+        let scale = format!("{collection}/web/scale");
+        let (_, before) = client.get(&format!("{collection}/web")).await;
+
+        // Sent as text, so that `1e3` reaches the server as written.
+        let mut rows: Vec<(String, &str, String, u16, &str)> = Vec::new();
+        for value in ["\"3\"", "1e3", "2.5", "true", "{\"replicas\": 3}"] {
+            let put = format!(r#"{{"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {{"name": "web", "namespace": "scaling"}}, "spec": {{"replicas": {value}}}}}"#);
+            rows.push((format!("PUT {value}"), "application/json", put, 400, "BadRequest"));
+            let merge = format!(r#"{{"spec": {{"replicas": {value}}}}}"#);
+            rows.push((format!("merge patch {value}"), "application/merge-patch+json", merge.clone(), 422, "Invalid"));
+            if value != "1e3" {
+                // kube-apiserver's strategic merge takes a whole float as an integer.
+                rows.push((format!("strategic merge patch {value}"), "application/strategic-merge-patch+json", merge, 422, "Invalid"));
+            }
+            let json_patch = format!(r#"[{{"op": "replace", "path": "/spec/replicas", "value": {value}}}]"#);
+            rows.push((format!("JSON patch {value}"), "application/json-patch+json", json_patch, 422, "Invalid"));
+        }
+        let misaddressed = [
+            ("PUT naming another object", "application/json", r#"{"metadata": {"name": "other"}, "spec": {"replicas": 5}}"#, 400, "BadRequest"),
+            ("PUT naming no object", "application/json", r#"{"spec": {"replicas": 5}}"#, 400, "BadRequest"),
+            ("PUT in another namespace", "application/json", r#"{"metadata": {"name": "web", "namespace": "default"}, "spec": {"replicas": 5}}"#, 400, "BadRequest"),
+            ("merge patch naming another object", "application/merge-patch+json", r#"{"metadata": {"name": "other"}, "spec": {"replicas": 5}}"#, 400, "BadRequest"),
+            ("merge patch into another namespace", "application/merge-patch+json", r#"{"metadata": {"namespace": "default"}, "spec": {"replicas": 5}}"#, 400, "BadRequest"),
+            ("PUT -1", "application/json", r#"{"metadata": {"name": "web"}, "spec": {"replicas": -1}}"#, 422, "Invalid"),
+        ];
+        rows.extend(misaddressed.map(|(row, content_type, body, code, reason)| (row.to_string(), content_type, body.to_string(), code, reason)));
+        for (row, content_type, body, code, reason) in rows {
+            let method = if content_type == "application/json" { "PUT" } else { "PATCH" };
+            let (got, status) = client.send(method, &scale, content_type, body.into_bytes()).await;
+            assert_eq!((got, status["reason"].as_str().unwrap_or_default()), (code, reason), "{plural}: {row}: {status}");
+            let message = status["message"].as_str().unwrap_or_default();
+            match (code, row.as_str()) {
+                (400, row) if row.starts_with("PUT ") && !row.contains("object") && !row.contains("namespace") => {
+                    assert!(message.starts_with("Scale in version \"v1\" cannot be handled as a Scale: spec.replicas: "), "{plural}: {row}: {message}")
+                }
+                (422, row) if row != "PUT -1" => assert!(message.starts_with(" \"\" is invalid: patch: Invalid value: ") && message.contains("spec.replicas: "), "{plural}: {row}: {message}"),
+                _ => {}
+            }
+        }
+        let (_, status) = client.send("PUT", &scale, "application/json", br#"{"metadata": {"name": "other"}, "spec": {"replicas": 5}}"#.to_vec()).await;
+        assert_eq!(status["message"], "the name of the object (other) does not match the name on the URL (web)");
+        let (_, status) = client.send("PATCH", &scale, "application/merge-patch+json", br#"{"metadata": {"namespace": "default"}}"#.to_vec()).await;
+        assert_eq!(status["message"], "the namespace of the provided object does not match the namespace sent on the request");
+
+        assert!(server.is_running(), "the apiserver died:\n{}", log_tail(&server));
+        let (_, after) = client.get(&format!("{collection}/web")).await;
+        assert_eq!((after["spec"]["replicas"].clone(), after["metadata"]["resourceVersion"].clone()), (json!(2), before["metadata"]["resourceVersion"].clone()), "{plural}: {after}");
+        let (_, other) = client.get(&format!("{collection}/other")).await;
+        assert_eq!(other["spec"]["replicas"], 2, "{plural}: {other}");
+
+        // Well-formed ones still scale.
+        let (code, scaled) = client.send("PATCH", &scale, "application/merge-patch+json", br#"{"spec": {"replicas": 4}}"#.to_vec()).await;
+        assert_eq!((code, scaled["spec"]["replicas"].clone()), (200, json!(4)), "{plural}: {scaled}");
+        let (code, scaled) = client.send("PATCH", &scale, "application/strategic-merge-patch+json", br#"{"spec": {"replicas": 1e1}}"#.to_vec()).await;
+        assert_eq!((code, scaled["spec"]["replicas"].clone()), (200, json!(10)), "{plural}: {scaled}");
+        let put = json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web", "namespace": "scaling"}, "spec": {"replicas": 3}});
+        let (code, scaled) = client.json("PUT", &scale, &put).await;
+        assert_eq!((code, scaled["spec"]["replicas"].clone()), (200, json!(3)), "{plural}: {scaled}");
+        assert_eq!(client.get(&format!("{collection}/web")).await.1["spec"]["replicas"], 3);
+    }
+}
+
+async fn generated_names_keep_58_characters_of_their_prefix(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = Client::new(&server);
+    let prefix = "g".repeat(70);
+    let configmap = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": prefix}});
+    let (code, created) = client.json("POST", "/api/v1/namespaces/default/configmaps", &configmap).await;
+    assert_eq!(code, 201, "{created}");
+    let name = created["metadata"]["name"].as_str().unwrap_or_default();
+    assert_eq!(name.len(), 63, "{name}");
+    assert!(name.starts_with(&prefix[..58]) && !name.starts_with(&prefix[..59]), "{name}");
+    assert_eq!(created["metadata"]["generateName"], prefix.as_str());
+    assert_eq!(client.get(&format!("/api/v1/namespaces/default/configmaps/{name}")).await.0, 200);
 }

@@ -126,6 +126,16 @@ pub fn admit_status_update(
     dispatch(resource, object, Some(old), Operation::StatusUpdate, validation)
 }
 
+/// A subresource's body (a Scale, a Binding, a TokenRequest) as its typed struct, decoded as
+/// every object is: a wrong type is a 400 naming the field, unknown fields are reported per
+/// `?fieldValidation=` (returned as warnings). `kind` names the body's type, not the resource's.
+pub(crate) fn decode_body<T: DeserializeOwned + Serialize>(kind: &ResourceType, object: Value, validation: FieldValidation) -> Result<(T, Vec<String>), ApiError> {
+    let decoded = decode::decode::<T>(kind, object, validation)?;
+    Ok((decoded.value, decoded.warnings))
+}
+
+pub(crate) use decode::cannot_handle;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Operation {
     Create,

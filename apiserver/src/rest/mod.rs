@@ -10,6 +10,7 @@ pub use kubernetes_service::{INTERVAL as KUBERNETES_SERVICE_INTERVAL, Reconciler
 pub use logs::kubelet_address;
 pub use read::all_selected;
 mod stream;
+mod subresource;
 mod token;
 mod write;
 
@@ -377,7 +378,7 @@ async fn dispatch(api: &Api, info: &RequestInfo, method: &Method, headers: &Head
         Operation::Log => logs::get(api, &target, params).await,
         Operation::Create => write::create(api, &target, params, headers, body).await,
         Operation::Bind => write::bind(api, &target, params, headers, body).await,
-        Operation::Token => token::request(api, &target, headers, body).await,
+        Operation::Token => token::request(api, &target, params, headers, body).await,
         Operation::Update => write::update(api, &target, params, headers, body).await,
         Operation::UpdateScale => write::update_scale(api, &target, params, headers, body).await,
         Operation::Patch => write::patch(api, &target, params, headers, body).await,

@@ -3,9 +3,12 @@
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use k8s_openapi::api::autoscaling::v1::Scale;
+use k8s_openapi::api::core::v1::Binding;
 use serde_json::{Value, json};
 
 use super::read::{self, fetch};
+use super::subresource;
 use super::{Api, Params, Target, content_type, json_body, json_response, parse_json};
 use crate::admission::{self, FieldValidation};
 use crate::allocators;
@@ -130,7 +133,7 @@ fn with_revision(mut object: Value, revision: Revision) -> Value {
     object
 }
 
-fn warning_headers(response: &mut Response, warnings: &[String]) {
+pub(super) fn warning_headers(response: &mut Response, warnings: &[String]) {
     for warning in warnings {
         let text = format!("299 - {:?}", warning);
         if let Ok(value) = axum::http::HeaderValue::from_str(&text) {
@@ -388,24 +391,34 @@ fn set_field(object: &mut Value, field: &str, value: Option<Value>) {
     }
 }
 
+/// The body must be for the object the URL names. A whole object without a name takes the
+/// URL's.
 fn check_body_identity(target: &Target, name: &str, body: &Value) -> Result<(), ApiError> {
-    if let Some(body_name) = meta::name(body) {
-        if body_name != name {
-            return Err(ApiError::bad_request(format!(
-                "the name of the object ({body_name}) does not match the name on the URL ({name})"
-            )));
-        }
-    }
-    if target.resource.namespaced {
-        if let (Some(body_namespace), Some(path)) = (meta::namespace(body), target.namespace.as_deref()) {
-            if body_namespace != path {
-                return Err(ApiError::bad_request(
-                    "the namespace of the provided object does not match the namespace sent on the request",
-                ));
-            }
-        }
+    check_identity(target, name, meta::namespace(body), meta::name(body).unwrap_or(name))
+}
+
+/// kube-apiserver's update and patch handlers' checks, in their order: the body's namespace
+/// (`EnsureObjectNamespaceMatchesRequestNamespace`), then its name as given (`checkName`: an
+/// empty one does not match either).
+fn check_identity(target: &Target, name: &str, body_namespace: Option<&str>, body_name: &str) -> Result<(), ApiError> {
+    check_body_namespace(target, body_namespace)?;
+    if body_name != name {
+        return Err(ApiError::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
     }
     Ok(())
+}
+
+/// A namespace in the body, when it gives one, must be the URL's.
+fn check_body_namespace(target: &Target, body_namespace: Option<&str>) -> Result<(), ApiError> {
+    let path = target.namespace.as_deref().filter(|_| target.resource.namespaced);
+    match (body_namespace.filter(|namespace| !namespace.is_empty()), path) {
+        (Some(body), Some(path)) if body != path => {
+            Err(ApiError::bad_request("the namespace of the provided object does not match the namespace sent on the request"))
+        }
+        _ => Ok(()),
+    }
 }
 
 pub async fn update(
@@ -858,30 +871,71 @@ pub async fn bind(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let name = target.name.clone().unwrap_or_default();
-    let binding = json_body(headers, body)?;
-    let node = binding.pointer("/target/name").and_then(Value::as_str).unwrap_or_default().to_string();
-    if node.is_empty() {
-        let causes = vec![Cause::required("target.name", "")];
-        return Err(ApiError::invalid(target.resource, &name, causes));
-    }
+    let (binding, warnings) = subresource::decode::<Binding>(&subresource::BINDING, json_body(headers, body)?, field_validation(params)?)?;
+    check_binding(target, &name, &binding)?;
+    // The binding's uid and resourceVersion are preconditions on the pod (kube-apiserver keeps
+    // them for this: `PreserveRequestObjectMetaSystemFieldsOnSubresourceCreate`), so that a
+    // scheduler never binds a namesake made after it decided.
+    let preconditions = json!({"metadata": {"uid": binding.metadata.uid, "resourceVersion": binding.metadata.resource_version}});
     let pod_target = Target { subresource: None, ..clone_target(target) };
-    guaranteed_update(api, &pod_target, &name, params.dry_run()?, |current, _| {
-        if meta::is_being_deleted(current) {
-            return Err(ApiError::conflict(target.resource, &name, "pod is being deleted, cannot be assigned to a host"));
-        }
-        if let Some(existing) = current.pointer("/spec/nodeName").and_then(Value::as_str).filter(|node| !node.is_empty()) {
-            return Err(ApiError::conflict(target.resource, &name, &format!("pod {name} is already assigned to node {existing:?}")));
-        }
-        let mut pod = current.clone();
-        if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
-            spec.insert("nodeName".into(), json!(node));
-        }
-        set_condition(&mut pod, json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": meta::now()}));
-        Ok(Change::Write(pod))
+    guaranteed_update(api, &pod_target, &name, params.dry_run()?, |current, revision| {
+        check_precondition(&pod_target, &name, &preconditions, current, revision)?;
+        bound(target, &name, current, &binding).map(Change::Write)
     })
     .await?;
     let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
-    Ok(json_response(StatusCode::CREATED, &status))
+    let mut response = json_response(StatusCode::CREATED, &status);
+    warning_headers(&mut response, &warnings);
+    Ok(response)
+}
+
+/// What kube-apiserver checks of a Binding before it reads the pod: the create handler its
+/// namespace, `BindingREST.Create` its name (which must be given), `ValidatePodBinding` its
+/// target. kube-apiserver returns the last as a plain error, hence a 500; they are the
+/// client's, so here they are the 422 Invalid its messages describe.
+fn check_binding(target: &Target, name: &str, binding: &Binding) -> Result<(), ApiError> {
+    check_body_namespace(target, binding.metadata.namespace.as_deref())?;
+    if binding.metadata.name.as_deref().unwrap_or_default() != name {
+        return Err(ApiError::bad_request("name in URL does not match name in Binding object"));
+    }
+    let mut causes = Vec::new();
+    let kind = binding.target.kind.as_deref().unwrap_or_default();
+    if !kind.is_empty() && kind != "Node" {
+        causes.push(Cause::not_supported("target.kind", &json!(kind), &["Node", "<empty>"]));
+    }
+    if binding.target.name.as_deref().unwrap_or_default().is_empty() {
+        causes.push(Cause::required("target.name", ""));
+    }
+    if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid(&subresource::BINDING, name, causes)) }
+}
+
+/// The pod `current` bound as `setPodHostAndAnnotations` binds it: only a pod that is not being
+/// deleted, not bound yet and not gated; the binding's annotations are added to the pod's.
+fn bound(target: &Target, name: &str, current: &Value, binding: &Binding) -> Result<Value, ApiError> {
+    if meta::is_being_deleted(current) {
+        return Err(ApiError::conflict(target.resource, name, "pod is being deleted, cannot be assigned to a host"));
+    }
+    if let Some(existing) = current.pointer("/spec/nodeName").and_then(Value::as_str).filter(|node| !node.is_empty()) {
+        return Err(ApiError::conflict(target.resource, name, &format!("pod {name} is already assigned to node {existing:?}")));
+    }
+    if current.pointer("/spec/schedulingGates").and_then(Value::as_array).is_some_and(|gates| !gates.is_empty()) {
+        return Err(ApiError::conflict(target.resource, name, &format!("pod {name} has non-empty .spec.schedulingGates")));
+    }
+    let mut pod = current.clone();
+    if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("nodeName".into(), json!(binding.target.name.as_deref().unwrap_or_default()));
+    }
+    if let Some(added) = binding.metadata.annotations.as_ref().filter(|added| !added.is_empty()) {
+        let annotations = meta::metadata_mut(&mut pod).entry("annotations").or_insert_with(|| json!({}));
+        if !annotations.is_object() {
+            *annotations = json!({});
+        }
+        if let Some(annotations) = annotations.as_object_mut() {
+            annotations.extend(added.iter().map(|(key, value)| (key.clone(), json!(value))));
+        }
+    }
+    set_condition(&mut pod, json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": meta::now()}));
+    Ok(pod)
 }
 
 fn clone_target(target: &Target) -> Target {
@@ -944,29 +998,92 @@ pub async fn get_scale(api: &Api, target: &Target) -> Result<Response, ApiError>
     Ok(json_response(StatusCode::OK, &scale_of(&object)))
 }
 
-async fn rescale<F>(api: &Api, target: &Target, params: &Params, mut new_scale: F) -> Result<Response, ApiError>
-where
-    F: FnMut(&Value) -> Result<Value, ApiError>,
-{
+/// Where a new Scale comes from: the body of a PUT (decoded, with its warnings), or a patch of
+/// the current Scale.
+enum ScaleChange {
+    Replace(Box<Scale>, Vec<String>),
+    Patch(PatchType, Value),
+}
+
+impl ScaleChange {
+    /// The Scale this change makes of `current` (the stored object's), with the unknown-field
+    /// warnings its decoding found.
+    fn apply(&self, resource: &ResourceType, current: &Value, validation: FieldValidation) -> Result<(Scale, Vec<String>), ApiError> {
+        match self {
+            Self::Replace(scale, warnings) => Ok((Scale::clone(scale), warnings.clone())),
+            Self::Patch(kind, patch_body) => {
+                // A Scale has no lists, so a strategic merge patch merges as a JSON merge patch.
+                let merge = if *kind == PatchType::StrategicMerge { PatchType::Merge } else { *kind };
+                let mut patched = apply_patch(merge, resource, current, patch_body)?;
+                if *kind == PatchType::StrategicMerge {
+                    whole_floats_as_integers(&mut patched);
+                }
+                subresource::decode_patched(&subresource::SCALE, patched, validation)
+            }
+        }
+    }
+}
+
+/// A strategic merge patch's result reaches kube-apiserver's typed Scale through the
+/// unstructured converter, which takes a float without a fraction for an integer field
+/// (`fromUnstructured`): there `1e3` sets 1000, where a JSON or merge patch's `1e3` does not
+/// decode. A Scale has no float fields, so every such number is an integer's.
+fn whole_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(number) if number.is_f64() => {
+            let whole = number.as_f64().filter(|float| float.fract() == 0.0 && (i64::MIN as f64..i64::MAX as f64).contains(float));
+            if let Some(float) = whole {
+                // In range and without a fraction, as just checked: the cast is exact.
+                *value = json!(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),
+        Value::Object(fields) => fields.values_mut().for_each(whole_floats_as_integers),
+        _ => {}
+    }
+}
+
+/// A Scale must be the one of the object the URL names, as kube-apiserver's update and patch
+/// handlers check any body: its namespace if it gives one, its name always.
+fn check_scale_identity(target: &Target, name: &str, scale: &Scale) -> Result<(), ApiError> {
+    check_identity(target, name, scale.metadata.namespace.as_deref(), scale.metadata.name.as_deref().unwrap_or_default())
+}
+
+/// The stored object with the replicas `scale` asks for, as `scaleUpdatedObjectInfo` makes it:
+/// the Scale's uid and resourceVersion are preconditions on the object, and `ValidateScale`
+/// refuses negative replicas.
+fn scaled(target: &Target, name: &str, current: &Value, revision: Revision, scale: &Scale) -> Result<Value, ApiError> {
+    check_scale_identity(target, name, scale)?;
+    let preconditions = json!({"metadata": {"uid": scale.metadata.uid, "resourceVersion": scale.metadata.resource_version}});
+    check_precondition(target, name, &preconditions, current, revision)?;
+    // `replicas` is a plain int32 in kube-apiserver's Scale: left out, it is 0.
+    let replicas = scale.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(0);
+    if replicas < 0 {
+        let causes = vec![Cause::invalid("spec.replicas", &json!(replicas), "must be greater than or equal to 0")];
+        return Err(ApiError::invalid(&subresource::SCALE, name, causes));
+    }
+    let mut object = current.clone();
+    if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.insert("replicas".into(), json!(replicas));
+    }
+    Ok(object)
+}
+
+async fn rescale(api: &Api, target: &Target, params: &Params, change: ScaleChange) -> Result<Response, ApiError> {
     let name = target.name.clone().unwrap_or_default();
     let object_target = Target { subresource: None, ..clone_target(target) };
     let validation = field_validation(params)?;
+    let mut warnings = Vec::new();
     let (object, _) = guaranteed_update(api, &object_target, &name, params.dry_run()?, |current, revision| {
-        let scale = new_scale(&scale_of(current))?;
-        check_precondition(target, &name, &scale, current, revision)?;
-        let replicas = scale.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(0);
-        if replicas < 0 {
-            let causes = vec![Cause::invalid("spec.replicas", &json!(replicas), "must be greater than or equal to 0")];
-            return Err(ApiError::invalid(target.resource, &name, causes));
-        }
-        let mut object = current.clone();
-        if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
-            spec.insert("replicas".into(), json!(replicas));
-        }
+        let (scale, found) = change.apply(target.resource, &scale_of(current), validation)?;
+        warnings = found;
+        let object = scaled(target, &name, current, revision, &scale)?;
         updated(&object_target, &name, current, &object, validation).map(|(change, _)| change)
     })
     .await?;
-    Ok(json_response(StatusCode::OK, &scale_of(&object)))
+    let mut response = json_response(StatusCode::OK, &scale_of(&object));
+    warning_headers(&mut response, &warnings);
+    Ok(response)
 }
 
 pub async fn update_scale(
@@ -976,8 +1093,10 @@ pub async fn update_scale(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let body = json_body(headers, body)?;
-    rescale(api, target, params, |_| Ok(body.clone())).await
+    let (scale, warnings) = subresource::decode::<Scale>(&subresource::SCALE, json_body(headers, body)?, field_validation(params)?)?;
+    // Checked before the object is read, as kube-apiserver's update handler checks it.
+    check_scale_identity(target, target.name.as_deref().unwrap_or_default(), &scale)?;
+    rescale(api, target, params, ScaleChange::Replace(Box::new(scale), warnings)).await
 }
 
 pub async fn patch_scale(
@@ -988,12 +1107,236 @@ pub async fn patch_scale(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let content_type = content_type(headers);
-    let kind = match PatchType::from_content_type(&content_type) {
-        // Scale has no lists, so a strategic merge is a merge.
-        Some(PatchType::StrategicMerge) => PatchType::Merge,
-        Some(kind) => kind,
-        None => return Err(ApiError::unsupported_media_type(&content_type, PATCH_TYPES)),
+    let Some(kind) = PatchType::from_content_type(&content_type) else {
+        return Err(ApiError::unsupported_media_type(&content_type, PATCH_TYPES));
     };
     let patch_body = parse_json(body).or_else(|_| parse_patch_body(body))?;
-    rescale(api, target, params, |scale| apply_patch(kind, target.resource, scale, &patch_body)).await
+    rescale(api, target, params, ScaleChange::Patch(kind, patch_body)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(plural: &str, subresource: &str) -> Target {
+        let group = if plural == "pods" { "" } else { "apps" };
+        let resource = resources::find(group, "v1", plural).unwrap_or_else(|| panic!("{plural} is served"));
+        Target { resource, namespace: Some("demo".into()), name: Some("web".into()), subresource: Some(subresource.into()) }
+    }
+
+    fn deployment() -> Value {
+        json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "demo", "uid": "u-1", "resourceVersion": "7", "creationTimestamp": "2025-01-01T00:00:00Z"},
+            "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}}},
+        })
+    }
+
+    /// What a Scale sets a deployment's replicas to (the stored one has 2, at revision 7), or
+    /// the status code, reason and message it is refused with.
+    enum Input {
+        Put(Value),
+        Patch(PatchType, Value),
+    }
+
+    fn rescaled(input: Input) -> Result<i64, (u16, &'static str, String)> {
+        let refused = |err: ApiError| (err.code, err.reason, err.message);
+        let target = target("deployments", "scale");
+        let change = match input {
+            // As `update_scale` takes a body: decoded, and checked before the object is read.
+            Input::Put(body) => {
+                let (scale, warnings) = subresource::decode::<Scale>(&subresource::SCALE, body, FieldValidation::Strict).map_err(refused)?;
+                check_scale_identity(&target, "web", &scale).map_err(refused)?;
+                ScaleChange::Replace(Box::new(scale), warnings)
+            }
+            Input::Patch(kind, patch) => ScaleChange::Patch(kind, patch),
+        };
+        let current = deployment();
+        let (scale, _) = change.apply(target.resource, &scale_of(&current), FieldValidation::Strict).map_err(refused)?;
+        let object = scaled(&target, "web", &current, 7, &scale).map_err(refused)?;
+        Ok(object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(-1))
+    }
+
+    /// What a row expects: the replicas set, a refusal, or a patch refused with 422 on the
+    /// field `patch` (its message quotes the patched Scale, then says why).
+    enum Outcome {
+        Replicas(i64),
+        Refused(u16, &'static str, String),
+        BadPatch(&'static str),
+    }
+
+    fn put(replicas: Value) -> Input {
+        Input::Put(json!({"apiVersion": "autoscaling/v1", "kind": "Scale", "metadata": {"name": "web", "namespace": "demo"}, "spec": {"replicas": replicas}}))
+    }
+
+    fn merge(patch: Value) -> Input {
+        Input::Patch(PatchType::Merge, patch)
+    }
+
+    #[test]
+    fn a_scale_sets_replicas_only_when_it_is_a_well_formed_scale_of_this_object() {
+        let cannot = "Scale in version \"v1\" cannot be handled as a Scale: ";
+        let other_name = "the name of the object (other) does not match the name on the URL (web)";
+        let no_name = "the name of the object () does not match the name on the URL (web)";
+        let other_namespace = "the namespace of the provided object does not match the namespace sent on the request";
+        let bad_request = |message: String| Outcome::Refused(400, "BadRequest", message);
+        let bad_patch = Outcome::BadPatch;
+        let rows: Vec<(&str, Input, Outcome)> = vec![
+            ("PUT 3", put(json!(3)), Outcome::Replicas(3)),
+            ("PUT 0", put(json!(0)), Outcome::Replicas(0)),
+            ("PUT without replicas", Input::Put(json!({"metadata": {"name": "web"}, "spec": {}})), Outcome::Replicas(0)),
+            ("PUT \"3\"", put(json!("3")), bad_request(format!("{cannot}spec.replicas: invalid type: string \"3\", expected i32"))),
+            ("PUT 1e3", put(json!(1e3)), bad_request(format!("{cannot}spec.replicas: invalid type: floating point `1000.0`, expected i32"))),
+            ("PUT 2.5", put(json!(2.5)), bad_request(format!("{cannot}spec.replicas: invalid type: floating point `2.5`, expected i32"))),
+            ("PUT true", put(json!(true)), bad_request(format!("{cannot}spec.replicas: invalid type: boolean `true`, expected i32"))),
+            ("PUT an object", put(json!({"value": 3})), bad_request(format!("{cannot}spec.replicas: invalid type: map, expected i32"))),
+            (
+                "PUT -1",
+                put(json!(-1)),
+                Outcome::Refused(422, "Invalid", "Scale \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0".into()),
+            ),
+            ("PUT naming another object", Input::Put(json!({"metadata": {"name": "other"}, "spec": {"replicas": 3}})), bad_request(other_name.into())),
+            ("PUT naming no object", Input::Put(json!({"spec": {"replicas": 3}})), bad_request(no_name.into())),
+            (
+                "PUT in another namespace",
+                Input::Put(json!({"metadata": {"name": "other", "namespace": "other"}, "spec": {"replicas": 3}})),
+                bad_request(other_namespace.into()),
+            ),
+            (
+                "PUT of another uid",
+                Input::Put(json!({"metadata": {"name": "web", "uid": "u-2"}, "spec": {"replicas": 3}})),
+                Outcome::Refused(409, "Conflict", "Operation cannot be fulfilled on deployments.apps \"web\": Precondition failed: UID in precondition: u-2, UID in object meta: u-1".into()),
+            ),
+            (
+                "PUT at an old resourceVersion",
+                Input::Put(json!({"metadata": {"name": "web", "resourceVersion": "6"}, "spec": {"replicas": 3}})),
+                Outcome::Refused(409, "Conflict", "Operation cannot be fulfilled on deployments.apps \"web\": the object has been modified; please apply your changes to the latest version and try again".into()),
+            ),
+            ("PUT at the current resourceVersion", Input::Put(json!({"metadata": {"name": "web", "resourceVersion": "7"}, "spec": {"replicas": 4}})), Outcome::Replicas(4)),
+            ("merge 5", merge(json!({"spec": {"replicas": 5}})), Outcome::Replicas(5)),
+            ("merge \"3\"", merge(json!({"spec": {"replicas": "3"}})), bad_patch("spec.replicas: invalid type: string \"3\", expected i32")),
+            ("merge 1e3", merge(json!({"spec": {"replicas": 1e3}})), bad_patch("spec.replicas: invalid type: floating point `1000.0`, expected i32")),
+            ("merge true", merge(json!({"spec": {"replicas": true}})), bad_patch("spec.replicas: invalid type: boolean `true`, expected i32")),
+            ("merge an object", merge(json!({"spec": {"replicas": {"value": 3}}})), bad_patch("spec.replicas: invalid type: map, expected i32")),
+            ("merge naming another object", merge(json!({"metadata": {"name": "other"}})), bad_request(other_name.into())),
+            ("merge removing the name", merge(json!({"metadata": {"name": null}})), bad_request(no_name.into())),
+            ("merge into another namespace", merge(json!({"metadata": {"namespace": "other"}})), bad_request(other_namespace.into())),
+            (
+                "JSON patch 2.5",
+                Input::Patch(PatchType::Json, json!([{"op": "replace", "path": "/spec/replicas", "value": 2.5}])),
+                bad_patch("spec.replicas: invalid type: floating point `2.5`, expected i32"),
+            ),
+            (
+                "JSON patch \"3\"",
+                Input::Patch(PatchType::Json, json!([{"op": "replace", "path": "/spec/replicas", "value": "3"}])),
+                bad_patch("spec.replicas: invalid type: string \"3\", expected i32"),
+            ),
+            ("JSON patch 6", Input::Patch(PatchType::Json, json!([{"op": "replace", "path": "/spec/replicas", "value": 6}])), Outcome::Replicas(6)),
+            // Through kube-apiserver's unstructured converter a whole float is an integer.
+            ("strategic merge 1e3", Input::Patch(PatchType::StrategicMerge, json!({"spec": {"replicas": 1e3}})), Outcome::Replicas(1000)),
+            (
+                "strategic merge 2.5",
+                Input::Patch(PatchType::StrategicMerge, json!({"spec": {"replicas": 2.5}})),
+                bad_patch("spec.replicas: invalid type: floating point `2.5`, expected i32"),
+            ),
+            (
+                "strategic merge \"3\"",
+                Input::Patch(PatchType::StrategicMerge, json!({"spec": {"replicas": "3"}})),
+                bad_patch("spec.replicas: invalid type: string \"3\", expected i32"),
+            ),
+        ];
+        for (row, input, expected) in rows {
+            match (rescaled(input), expected) {
+                (Err((code, reason, message)), Outcome::BadPatch(why)) => {
+                    assert_eq!((code, reason), (422, "Invalid"), "{row}: {message}");
+                    assert!(message.starts_with(" \"\" is invalid: patch: Invalid value: \"{"), "{row}: {message}");
+                    assert!(message.ends_with(&format!("}}\": {why}")), "{row}: {message}");
+                }
+                (got, Outcome::Replicas(replicas)) => assert_eq!(got, Ok(replicas), "{row}"),
+                (got, Outcome::Refused(code, reason, message)) => assert_eq!(got, Err((code, reason, message)), "{row}"),
+                (got, Outcome::BadPatch(why)) => panic!("{row}: {got:?}, not a patch refused for {why}"),
+            }
+        }
+    }
+
+    fn binding(metadata: Value, target: Value) -> Binding {
+        serde_json::from_value(json!({"apiVersion": "v1", "kind": "Binding", "metadata": metadata, "target": target})).unwrap_or_else(|err| panic!("a Binding: {err}"))
+    }
+
+    fn pod(spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": "demo", "uid": "p-1", "annotations": {"kept": "yes"}}, "spec": spec})
+    }
+
+    /// A Binding and the pod it binds, and the node the pod is then on or the status code and
+    /// message it is refused with.
+    type BindingRow = (&'static str, Binding, Value, Result<&'static str, (u16, &'static str)>);
+
+    #[test]
+    fn a_binding_binds_only_its_own_unbound_pod() {
+        let target = target("pods", "binding");
+        let node = json!({"kind": "Node", "name": "node-1"});
+        let web = json!({"name": "web"});
+        let containers = json!({"containers": [{"name": "c", "image": "busybox"}]});
+        let rows: Vec<BindingRow> = vec![
+            ("a binding", binding(web.clone(), node.clone()), pod(containers.clone()), Ok("node-1")),
+            ("no target kind", binding(web.clone(), json!({"name": "node-1"})), pod(containers.clone()), Ok("node-1")),
+            ("another pod's", binding(json!({"name": "other"}), node.clone()), pod(containers.clone()), Err((400, "name in URL does not match name in Binding object"))),
+            ("nameless", binding(json!({}), node.clone()), pod(containers.clone()), Err((400, "name in URL does not match name in Binding object"))),
+            (
+                "another namespace's",
+                binding(json!({"name": "web", "namespace": "other"}), node.clone()),
+                pod(containers.clone()),
+                Err((400, "the namespace of the provided object does not match the namespace sent on the request")),
+            ),
+            (
+                "to a pod",
+                binding(web.clone(), json!({"kind": "Pod", "name": "x"})),
+                pod(containers.clone()),
+                Err((422, "Binding \"web\" is invalid: target.kind: Unsupported value: \"Pod\": supported values: \"Node\", \"<empty>\"")),
+            ),
+            ("to no node", binding(web.clone(), json!({"kind": "Node"})), pod(containers.clone()), Err((422, "Binding \"web\" is invalid: target.name: Required value"))),
+            (
+                "of a bound pod",
+                binding(web.clone(), node.clone()),
+                pod(json!({"nodeName": "node-2"})),
+                Err((409, "Operation cannot be fulfilled on pods \"web\": pod web is already assigned to node \"node-2\"")),
+            ),
+            (
+                "of a gated pod",
+                binding(web.clone(), node.clone()),
+                pod(json!({"schedulingGates": [{"name": "example.com/wait"}]})),
+                Err((409, "Operation cannot be fulfilled on pods \"web\": pod web has non-empty .spec.schedulingGates")),
+            ),
+        ];
+        for (row, binding, current, expected) in rows {
+            let result = check_binding(&target, "web", &binding).and_then(|()| bound(&target, "web", &current, &binding));
+            let got = result.as_ref().map(|pod| pod.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or_default()).map_err(|err| (err.code, err.message.as_str()));
+            assert_eq!(got, expected, "{row}");
+        }
+    }
+
+    #[test]
+    fn a_binding_adds_its_annotations_and_the_scheduled_condition() {
+        let target = target("pods", "binding");
+        let binding = binding(json!({"name": "web", "annotations": {"added": "by-scheduler"}}), json!({"name": "node-1"}));
+        let pod = bound(&target, "web", &pod(json!({})), &binding).unwrap_or_else(|err| panic!("bound: {}", err.message));
+        assert_eq!(pod["metadata"]["annotations"], json!({"kept": "yes", "added": "by-scheduler"}));
+        assert_eq!((pod["status"]["conditions"][0]["type"].clone(), pod["status"]["conditions"][0]["status"].clone()), (json!("PodScheduled"), json!("True")));
+    }
+
+    #[test]
+    fn a_whole_object_names_its_url_or_nothing() {
+        let target = target("deployments", "scale");
+        let rows = [
+            (json!({"metadata": {"name": "web", "namespace": "demo"}}), Ok(())),
+            (json!({"metadata": {}}), Ok(())),
+            (json!({"metadata": {"name": "other"}}), Err("the name of the object (other) does not match the name on the URL (web)")),
+            // The namespace is checked first, as kube-apiserver checks it.
+            (json!({"metadata": {"name": "other", "namespace": "other"}}), Err("the namespace of the provided object does not match the namespace sent on the request")),
+        ];
+        for (body, expected) in rows {
+            let got = check_body_identity(&target, "web", &body).map_err(|err| err.message);
+            assert_eq!(got, expected.map_err(str::to_string), "{body}");
+        }
+    }
 }

@@ -38,6 +38,14 @@ if ! python3 -c 'import kubernetes' >/dev/null 2>&1; then
         >/tmp/setup-pip.log 2>&1 || { cat /tmp/setup-pip.log >&2; exit 1; }
 fi
 
+# The Python client 36, which Airflow pins (it writes booleans as `True`), beside the newest,
+# for the e2e tests to run with PYTHONPATH.
+if ! PYTHONPATH=/opt/python-kubernetes-36 python3 -c 'import kubernetes, sys; sys.exit(not kubernetes.__version__.startswith("36."))' >/dev/null 2>&1; then
+    log "installing the Python kubernetes client 36 in /opt/python-kubernetes-36"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --target /opt/python-kubernetes-36 'kubernetes==36.0.3' \
+        >/tmp/setup-pip.log 2>&1 || { cat /tmp/setup-pip.log >&2; exit 1; }
+fi
+
 # No Docker engine runs on a fresh machine; the cluster tool and e2e tests need one.
 if ! docker info >/dev/null 2>&1; then
     log "starting dockerd"

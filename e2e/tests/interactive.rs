@@ -368,12 +368,33 @@ fn follow_logs(cluster: &Cluster, client: &str) {
 
 const PYTHON: &str = r#"
 import sys
-from kubernetes import client, config
+import kubernetes
+from kubernetes import client, config, watch
 from kubernetes.stream import stream
 
 config.load_kube_config(config_file=sys.argv[1])
 api = client.CoreV1Api()
 name, namespace = sys.argv[2], sys.argv[3]
+print("VERSION=%s" % kubernetes.__version__)
+
+# A watch (the client before 37 sends watch=True), until it has seen the pod.
+seen = []
+w = watch.Watch()
+for event in w.stream(api.list_namespaced_pod, namespace, timeout_seconds=30):
+    seen.append(event["object"].metadata.name)
+    if name in seen:
+        w.stop()
+print("WATCHED=%r" % (name in seen))
+
+# Followed logs (follow=True), two lines of the ticker, then the stream is closed.
+logs = api.read_namespaced_pod_log("ticker", namespace, follow=True, _preload_content=False)
+lines = []
+for line in logs.stream():
+    lines.extend(l for l in line.decode().splitlines() if l.startswith("tick"))
+    if len(lines) >= 2:
+        break
+logs.release_conn()
+print("FOLLOWED=%r" % (len(lines) >= 2))
 
 out = stream(api.connect_get_namespaced_pod_exec, name, namespace,
              command=["sh", "-c", "echo from-python; echo python-stderr >&2"],
@@ -396,13 +417,29 @@ print("STDIN=%r" % resp.read_stdout())
 print("RC2=%r" % resp.returncode)
 "#;
 
-/// The Python client's `stream(connect_get_namespaced_pod_exec, ...)` (WebSocket, v4 or v5).
+/// Where scripts/setup.sh installs the Python client 36 (the release Airflow pins), beside the
+/// newest one.
+const PYTHON_CLIENT_36: &str = "/opt/python-kubernetes-36";
+
+/// The Python client's watch, followed logs and `stream(connect_get_namespaced_pod_exec, ...)`
+/// (WebSocket, v4 or v5): the newest client, then 36, which writes booleans as `True`.
 fn python_client(cluster: &Cluster) {
+    python_client_at(cluster, None, "37.");
+    python_client_at(cluster, Some(PYTHON_CLIENT_36), "36.");
+}
+
+fn python_client_at(cluster: &Cluster, path: Option<&str>, version: &str) {
     let mut command = Command::new("python3");
     command.args(["-c", PYTHON]).arg(cluster.kubeconfig()).args(["shell", "default"]);
+    if let Some(path) = path {
+        command.env("PYTHONPATH", path);
+    }
     let run = run_timed(command, b"", 180);
-    assert!(run.exited(0), "the Python client: {run:?}");
+    assert!(run.exited(0), "the Python client {version}x: {run:?}");
     let field = |key: &str| run.stdout.lines().find_map(|line| line.strip_prefix(&format!("{key}="))).map(str::to_string).unwrap_or_default();
+    assert!(field("VERSION").starts_with(version), "the Python client {version}x is the one that ran: {run:?}");
+    assert_eq!(field("WATCHED"), "True", "the Python client {version}x watches pods: {run:?}");
+    assert_eq!(field("FOLLOWED"), "True", "the Python client {version}x follows logs: {run:?}");
     assert!(field("PRELOADED").contains("from-python"), "stream() returns the command's output: {run:?}");
     assert!(field("STDOUT").contains("before-exit"), "{run:?}");
     assert_eq!(field("RC"), "7", "returncode after run_forever: {run:?}");

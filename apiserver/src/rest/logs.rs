@@ -15,15 +15,18 @@ use crate::resources;
 /// The kubelet's port when its Node does not say (`status.daemonEndpoints.kubeletEndpoint`).
 const DEFAULT_KUBELET_PORT: u64 = 10250;
 
-/// Query parameters of `pods/log` that the kubelet's `containerLogs` takes as they are.
-const PASSED_ON: [&str; 6] = ["follow", "previous", "timestamps", "tailLines", "sinceSeconds", "limitBytes"];
+/// Boolean query parameters of `pods/log` for the kubelet's `containerLogs`, passed on as
+/// `true` or `false` whatever form the client wrote (the Python client before 37 sends `True`).
+const PASSED_ON_FLAGS: [&str; 3] = ["follow", "previous", "timestamps"];
+/// Integer query parameters of `pods/log`, checked here and passed on as they are.
+const PASSED_ON_NUMBERS: [&str; 3] = ["tailLines", "sinceSeconds", "limitBytes"];
 
 pub async fn get(api: &Api, target: &Target, params: &Params) -> Result<Response, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
     let namespace = target.namespace.as_deref().unwrap_or_default();
     let pod = read::fetch(api, target, name).await?;
     let container = container(&pod, name, params.get("container"))?;
-    for number in ["tailLines", "sinceSeconds", "limitBytes"] {
+    for number in PASSED_ON_NUMBERS {
         if params.number(number)?.is_some_and(|value| value < 0) {
             return Err(ApiError::bad_request(format!("{number} must be a non-negative integer")));
         }
@@ -33,10 +36,9 @@ pub async fn get(api: &Api, target: &Target, params: &Params) -> Result<Response
     })?;
     let address = kubelet_address(api, node_name).await?;
 
-    let mut query: Vec<String> = PASSED_ON
-        .iter()
-        .filter_map(|key| params.get(key).filter(|value| !value.is_empty()).map(|value| format!("{key}={}", encode(value))))
-        .collect();
+    let flags = PASSED_ON_FLAGS.iter().filter(|key| params.get(key).is_some()).map(|key| format!("{key}={}", params.flag(key)));
+    let numbers = PASSED_ON_NUMBERS.iter().filter_map(|key| params.get(key).filter(|value| !value.is_empty()).map(|value| format!("{key}={}", encode(value))));
+    let mut query: Vec<String> = flags.chain(numbers).collect();
     if let Some(since) = params.get("sinceTime").filter(|since| !since.is_empty()) {
         query.push(format!("sinceTime={}", encode(since)));
     }

@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod discovery;
 mod errors;
+pub mod json;
 mod meta;
 mod metrics;
 mod node_authorizer;

@@ -2,9 +2,12 @@
 //! the dispatch of each verb to `read` (get, list, watch) or `write` (create, update, patch,
 //! delete, binding, scale).
 
+mod body;
 mod kubernetes_service;
 mod logs;
 mod read;
+
+pub use body::{content_type, json_body, parse_json};
 
 pub use kubernetes_service::{INTERVAL as KUBERNETES_SERVICE_INTERVAL, Reconciler as KubernetesServiceReconciler};
 pub use logs::kubelet_address;
@@ -26,7 +29,6 @@ use serde_json::Value;
 
 use crate::errors::ApiError;
 use crate::metrics::Metrics;
-use crate::protobuf;
 use crate::request::{self, Parsed, RequestInfo};
 use crate::resources::{self, ResourceType};
 use crate::storage::Store;
@@ -107,76 +109,6 @@ fn path_segment_problem(segment: &str) -> String {
         return format!("may not be '{segment}'");
     }
     ['/', '%'].iter().filter(|bad| segment.contains(**bad)).map(|bad| format!("may not contain '{bad}'")).collect::<Vec<_>>().join(";")
-}
-
-/// Parses a request body into the object's JSON: JSON as most clients send it, or Kubernetes'
-/// protobuf as kubectl's typed commands (`create namespace`, `create configmap`, ...) send it;
-/// with the errors Kubernetes gives for the wrong media type or malformed content.
-pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
-    const ACCEPTED: &[&str] = &["application/json", "application/yaml", protobuf::CONTENT_TYPE];
-    let content_type = content_type(headers);
-    match content_type.as_str() {
-        "" | "application/json" | "*/*" => parse_json(body),
-        "application/yaml" => parse_yaml(body),
-        protobuf::CONTENT_TYPE => protobuf::decode(body).map_err(|err| match err {
-            protobuf::ProtobufError::UnsupportedKind { .. } | protobuf::ProtobufError::UnsupportedContentEncoding(_) => {
-                ApiError::unsupported_media_type(&content_type, &ACCEPTED[..1])
-            }
-            other => ApiError::bad_request(format!("the object provided is unrecognized or couldn't be decoded: {other}")),
-        }),
-        _ => Err(ApiError::unsupported_media_type(&content_type, ACCEPTED)),
-    }
-}
-
-pub fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
-    if body.is_empty() {
-        return Err(ApiError::bad_request("the request body is empty: an object is required"));
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(other) => Err(ApiError::bad_request(format!(
-            "the object provided is unrecognized or couldn't be decoded: expected a JSON object, got {}",
-            json_type(&other)
-        ))),
-        Err(err) => Err(ApiError::bad_request(format!(
-            "the object provided is unrecognized or couldn't be decoded: {err}"
-        ))),
-    }
-}
-
-/// One YAML document as the object's JSON, as kube-apiserver accepts `application/yaml` bodies.
-fn parse_yaml(body: &Bytes) -> Result<Value, ApiError> {
-    match serde_yaml_ng::from_slice::<Value>(body) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(other) => Err(ApiError::bad_request(format!(
-            "the object provided is unrecognized or couldn't be decoded: expected a YAML mapping, got {}",
-            json_type(&other)
-        ))),
-        Err(err) => Err(ApiError::bad_request(format!(
-            "the object provided is unrecognized or couldn't be decoded: error converting YAML to JSON: {err}"
-        ))),
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// The media type of the body, lower-cased, without parameters.
-pub fn content_type(headers: &HeaderMap) -> String {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(|value| value.trim().to_ascii_lowercase())
-        .unwrap_or_default()
 }
 
 pub fn json_response(status: StatusCode, value: &Value) -> Response {

@@ -5,11 +5,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
+use super::body;
 use super::read::{self, fetch};
 use super::{Api, Params, Target, content_type, json_body, json_response, parse_json};
 use crate::admission::{self, FieldValidation};
 use crate::allocators;
 use crate::errors::{ApiError, Cause};
+use crate::json;
 use crate::meta;
 use crate::patch::{self, PatchType};
 use crate::resources::{self, ResourceType};
@@ -119,7 +121,14 @@ async fn check_service_account(api: &Api, target: &Target, pod: &Value) -> Resul
 }
 
 /// Serializes an object for storage: everything but its resourceVersion, which is the store's.
+///
+/// Every write of an object goes through here (create, update, patch, status, scale, binding,
+/// finalize, a delete that marks the object), dry runs included, so this is where the one depth
+/// limit is enforced that the read path ([`crate::storage::KeyValue::decode_object`]) reads
+/// with: whatever the body's format, and whatever a patch built, nothing is stored that cannot
+/// be read back.
 fn to_stored(object: &Value) -> Result<Vec<u8>, ApiError> {
+    json::check_depth(object).map_err(|err| ApiError::bad_request(format!("the object cannot be stored: {err}")))?;
     let mut stored = object.clone();
     meta::remove(&mut stored, "resourceVersion");
     serde_json::to_vec(&stored).map_err(|err| ApiError::internal(format!("serializing: {err}")))
@@ -147,8 +156,11 @@ pub async fn create(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let resource = target.resource;
-    let mut object = json_body(headers, body)?;
+    let validation = field_validation(params)?;
+    let body::Body { mut object, duplicates } = body::decode(headers, body)?;
     check_type_meta(resource, &mut object)?;
+    admission::check_metadata(resource, &object)?;
+    let mut warnings = admission::duplicate_fields(resource, &duplicates, validation)?;
     reconcile_namespace(target, &mut object)?;
     if meta::string(&object, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
         return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
@@ -173,7 +185,8 @@ pub async fn create(
     if resource.tracks_generation {
         meta::set(&mut object, "generation", json!(1));
     }
-    let admitted = admission::admit_create(resource, object, field_validation(params)?)?;
+    let admitted = admission::admit_create(resource, object, validation)?;
+    warnings.extend(admitted.warnings);
     let mut object = admitted.object;
     if resource.kind == "Pod" {
         check_service_account(api, target, &object).await?;
@@ -188,10 +201,17 @@ pub async fn create(
     let mut attempts = 0;
     let revision = loop {
         let name = meta::name(&object).unwrap_or_default().to_string();
+        let stored = match to_stored(&object) {
+            Ok(stored) => stored,
+            Err(err) => {
+                allocated.release(api).await;
+                return Err(err);
+            }
+        };
         if dry_run {
             break 0;
         }
-        match api.store.create(&target.key(&name), to_stored(&object)?).await {
+        match api.store.create(&target.key(&name), stored).await {
             Ok(revision) => break revision,
             // A generated name that happens to be taken: draw another, as Kubernetes' client
             // would have to otherwise.
@@ -212,7 +232,7 @@ pub async fn create(
     }
     let object = if dry_run { object } else { with_revision(object, revision) };
     let mut response = json_response(StatusCode::CREATED, &object);
-    warning_headers(&mut response, &admitted.warnings);
+    warning_headers(&mut response, &warnings);
     Ok(response)
 }
 
@@ -254,7 +274,10 @@ where
         }
         let result = match outcome {
             Change::Unchanged => return Ok((current, false)),
-            Change::Write(object) if dry_run => return Ok((with_revision(object, revision), false)),
+            Change::Write(object) if dry_run => {
+                to_stored(&object)?;
+                return Ok((with_revision(object, revision), false));
+            }
             Change::Remove if dry_run => return Ok((current, true)),
             Change::Write(mut object) => {
                 let service = resource.kind == "Service";
@@ -415,15 +438,18 @@ pub async fn update(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let mut body = json_body(headers, body)?;
+    let body::Body { object: mut body, duplicates } = body::decode(headers, body)?;
     check_type_meta(target.resource, &mut body)?;
+    admission::check_metadata(target.resource, &body)?;
     check_body_identity(target, target.name.as_deref().unwrap_or_default(), &body)?;
-    write_new_version(api, target, params, |_| Ok(body.clone())).await
+    let warnings = admission::duplicate_fields(target.resource, &duplicates, field_validation(params)?)?;
+    write_new_version(api, target, params, warnings, |_| Ok(body.clone())).await
 }
 
 /// Writes the object `new_version` makes of the stored one (the body of a PUT, or the stored
-/// object patched), with the body's resourceVersion as precondition, and answers with it.
-async fn write_new_version<F>(api: &Api, target: &Target, params: &Params, new_version: F) -> Result<Response, ApiError>
+/// object patched), with the body's resourceVersion as precondition, and answers with it and
+/// the body's `warnings` (its duplicate keys) with admission's.
+async fn write_new_version<F>(api: &Api, target: &Target, params: &Params, body_warnings: Vec<String>, new_version: F) -> Result<Response, ApiError>
 where
     F: Fn(&Value) -> Result<Value, ApiError>,
 {
@@ -432,6 +458,7 @@ where
     let mut warnings = Vec::new();
     let (object, _) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
         let body = new_version(current)?;
+        admission::check_metadata(target.resource, &body)?;
         check_body_identity(target, &name, &body)?;
         check_precondition(target, &name, &body, current, revision)?;
         let (change, found) = updated(target, &name, current, &body, validation)?;
@@ -440,7 +467,7 @@ where
     })
     .await?;
     let mut response = json_response(StatusCode::OK, &object);
-    warning_headers(&mut response, &warnings);
+    warning_headers(&mut response, &[body_warnings, warnings].concat());
     Ok(response)
 }
 
@@ -482,10 +509,7 @@ fn patch_error(resource: &ResourceType, current: &Value, err: &patch::PatchError
 }
 
 fn parse_patch_body(body: &Bytes) -> Result<Value, ApiError> {
-    if body.is_empty() {
-        return Err(ApiError::bad_request("the request body is empty: a patch is required"));
-    }
-    serde_json::from_slice(body).map_err(|err| ApiError::bad_request(format!("the patch is not valid JSON: {err}")))
+    body::parse_patch(body).map(|patch| patch.value)
 }
 
 pub async fn patch(
@@ -496,8 +520,11 @@ pub async fn patch(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let kind = patch_type(headers, target.resource)?;
-    let patch_body = parse_patch_body(body)?;
-    write_new_version(api, target, params, |current| apply_patch(kind, target.resource, current, &patch_body)).await
+    let json::Document { value: patch_body, duplicates } = body::parse_patch(body)?;
+    // A key repeated in a merge patch is one kube-apiserver's strict decoding of the patch
+    // reports too.
+    let warnings = admission::duplicate_fields(target.resource, &duplicates, field_validation(params)?)?;
+    write_new_version(api, target, params, warnings, |current| apply_patch(kind, target.resource, current, &patch_body)).await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -393,6 +393,11 @@ async fn metrics(State(api): State<Arc<Api>>) -> impl IntoResponse {
     text.push_str("# HELP apiserver_streams_open Exec, attach and port-forward connections being spliced to kubelets.\n");
     text.push_str("# TYPE apiserver_streams_open gauge\n");
     text.push_str(&format!("apiserver_streams_open {}\n", api.streams.get()));
+    text.push_str("# HELP apiserver_storage_decode_errors_total Stored objects the watch cache could not decode, each time it met one.\n");
+    text.push_str("# TYPE apiserver_storage_decode_errors_total counter\n");
+    for (resource, count) in api.cache.decode_errors() {
+        text.push_str(&format!("apiserver_storage_decode_errors_total{{resource={resource:?}}} {count}\n"));
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

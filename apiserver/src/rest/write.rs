@@ -83,7 +83,7 @@ async fn check_namespace_open(api: &Api, target: &Target) -> Result<(), ApiError
         .await
         .map_err(|err| ApiError::from_store(err, resources::namespaces(), namespace))?
         .ok_or_else(|| ApiError::not_found(resources::namespaces(), namespace))?;
-    let object: Value = stored.decode().map_err(|err| ApiError::internal(err.to_string()))?;
+    let object = stored.decode_object().map_err(|err| ApiError::from_store(err, resources::namespaces(), namespace))?;
     if meta::is_being_deleted(&object) {
         return Err(ApiError::forbidden(format!(
             "unable to create new content in namespace {namespace} because it is being terminated"
@@ -679,6 +679,9 @@ struct DeleteOptions {
     propagation: Option<String>,
     uid: Option<String>,
     resource_version: Option<String>,
+    /// `ignoreStoreReadErrorWithClusterBreakingPotential`: remove an object that cannot be read
+    /// (KEP-3926), bypassing finalizers and preconditions.
+    ignore_read_error: bool,
 }
 
 fn delete_options(params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<DeleteOptions, ApiError> {
@@ -706,11 +709,17 @@ fn delete_options(params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<
         return Err(ApiError::bad_request("DeleteOptions.gracePeriodSeconds: must be greater than or equal to 0"));
     }
     let precondition = |field: &str| body.pointer(&format!("/preconditions/{field}")).and_then(Value::as_str).map(str::to_string);
+    const IGNORE_READ_ERROR: &str = "ignoreStoreReadErrorWithClusterBreakingPotential";
+    let ignore_read_error = match params.get(IGNORE_READ_ERROR) {
+        Some(text) => text == "true",
+        None => body.get(IGNORE_READ_ERROR).and_then(Value::as_bool).unwrap_or(false),
+    };
     Ok(DeleteOptions {
         grace_period,
         propagation,
         uid: precondition("uid"),
         resource_version: precondition("resourceVersion"),
+        ignore_read_error,
     })
 }
 
@@ -822,6 +831,11 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let name = target.name.clone().unwrap_or_default();
     let options = delete_options(params, headers, body)?;
+    if options.ignore_read_error {
+        if let Some(response) = delete_unreadable(api, target, &name, params.dry_run()?).await? {
+            return Ok(response);
+        }
+    }
     let (object, removed) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
         deletion(target, &name, current, revision, &options)
     })
@@ -834,6 +848,71 @@ pub async fn delete(
         return Ok(json_response(StatusCode::OK, &success_status(target.resource, &object)));
     }
     Ok(json_response(StatusCode::OK, &object))
+}
+
+/// The unsafe delete of KEP-3926: when the stored object cannot be read (its bytes do not
+/// decode, or do not decrypt), it is removed as it is, without finalizers, preconditions or
+/// admission, which need the object; `None` when it reads fine, for the normal delete to go on,
+/// as kube-apiserver tries the normal deletion first.
+///
+/// kube-apiserver asks the authorizer for the verb `unsafe-delete-ignore-read-errors` on the
+/// object besides `delete`, and so does this.
+async fn delete_unreadable(api: &Api, target: &Target, name: &str, dry_run: bool) -> Result<Option<Response>, ApiError> {
+    let resource = target.resource;
+    let key = target.key(name);
+    for _ in 0..UPDATE_ATTEMPTS {
+        let revision = match api.store.get(&key).await {
+            Ok(None) => return Err(ApiError::not_found(resource, name)),
+            Ok(Some(kv)) => match kv.decode_object() {
+                Ok(_) => return Ok(None),
+                Err(err) => {
+                    tracing::warn!(key, error = %err, "deleting an object that cannot be decoded, as asked");
+                    kv.mod_revision
+                }
+            },
+            Err(StoreError::Untransformable { revision, message, .. }) => {
+                tracing::warn!(key, error = %message, "deleting an object that cannot be decrypted, as asked");
+                revision
+            }
+            Err(err) => return Err(ApiError::from_store(err, resource, name)),
+        };
+        check_unsafe_delete_allowed(target, name)?;
+        if !dry_run {
+            // Only the unreadable version that was looked at: one written since is left alone.
+            match api.store.delete(&key, Some(revision)).await {
+                Ok(_) => {}
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::NotFound { .. }) => return Err(ApiError::not_found(resource, name)),
+                Err(err) => return Err(ApiError::from_store(err, resource, name)),
+            }
+            tracing::info!(kind = resource.kind, namespace = ?target.namespace, name, "deleted an unreadable object");
+        }
+        // There is no object to answer with: a Status, as kube-apiserver answers.
+        let status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": resource.group, "kind": resource.plural},
+        });
+        return Ok(Some(json_response(StatusCode::OK, &status)));
+    }
+    Err(ApiError::modified(resource, name))
+}
+
+/// 403 unless the requester may also `unsafe-delete-ignore-read-errors` what it deletes.
+fn check_unsafe_delete_allowed(target: &Target, name: &str) -> Result<(), ApiError> {
+    let resource = target.resource;
+    let attributes = crate::rbac::Attributes {
+        verb: "unsafe-delete-ignore-read-errors".into(),
+        resource: Some(resource.plural.into()),
+        group: resource.group.into(),
+        version: resource.version.into(),
+        namespace: target.namespace.clone().unwrap_or_default(),
+        name: name.into(),
+        ..crate::rbac::Attributes::default()
+    };
+    crate::rbac::with_requester(|requester| requester.check_also(&attributes)).unwrap_or(Ok(()))
 }
 
 pub async fn delete_collection(

@@ -568,7 +568,9 @@ impl EncryptedStore {
 }
 
 fn opened(encryption: &Encryption, mut kv: KeyValue) -> Result<KeyValue> {
-    kv.value = encryption.open(&kv.key, std::mem::take(&mut kv.value)).map_err(|err| StoreError::Internal(format!("unable to transform key {:?}: {err}", kv.key)))?;
+    kv.value = encryption
+        .open(&kv.key, std::mem::take(&mut kv.value))
+        .map_err(|message| StoreError::Untransformable { key: kv.key.clone(), revision: kv.mod_revision, message })?;
     Ok(kv)
 }
 

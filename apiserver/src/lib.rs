@@ -17,6 +17,7 @@ mod node_authorizer;
 mod openapi;
 mod protobuf;
 mod rbac;
+mod repair;
 mod request;
 mod resource_metrics;
 mod resources;

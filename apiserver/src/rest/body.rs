@@ -143,6 +143,47 @@ mod tests {
         }
     }
 
+    /// One length-delimited protobuf field.
+    fn field(number: u64, bytes: &[u8]) -> Vec<u8> {
+        fn varint(mut value: u64, out: &mut Vec<u8>) {
+            while value >= 0x80 {
+                out.push((value as u8) | 0x80);
+                value >>= 7;
+            }
+            out.push(value as u8);
+        }
+        let mut out = Vec::new();
+        varint((number << 3) | 2, &mut out);
+        varint(bytes.len() as u64, &mut out);
+        out.extend_from_slice(bytes);
+        out
+    }
+
+    /// kubectl's protobuf ConfigMap whose `managedFields[0].fieldsV1` holds JSON nesting
+    /// `levels` deep: the whole object nests 4 more.
+    fn protobuf_configmap(levels: usize) -> Bytes {
+        let fields = format!("{}{{}}{}", "{\"f:a\":".repeat(levels - 1), "}".repeat(levels - 1));
+        let entry = [field(1, b"m"), field(7, &field(1, fields.as_bytes()))].concat();
+        let metadata = [field(1, b"deep"), field(17, &entry)].concat();
+        let type_meta = [field(1, b"v1"), field(2, b"ConfigMap")].concat();
+        let unknown = [field(1, &type_meta), field(2, &field(1, &metadata))].concat();
+        Bytes::from([b"k8s\0".as_slice(), &unknown].concat())
+    }
+
+    #[test]
+    fn protobuf_bodies_have_the_same_depth_limit() {
+        let headers = typed(protobuf::CONTENT_TYPE);
+        let decoded = decode(&headers, &protobuf_configmap(json::MAX_DEPTH - 4)).expect("at the limit");
+        assert_eq!(json::depth(&decoded.object), json::MAX_DEPTH);
+        assert_eq!(decoded.object["metadata"]["managedFields"][0]["manager"], "m");
+        // 126 levels in fieldsV1 is what the protobuf decoder's JSON parser let through before.
+        for levels in [json::MAX_DEPTH - 3, 126] {
+            let err = decode(&headers, &protobuf_configmap(levels)).unwrap_err();
+            assert_eq!(err.code, 400);
+            assert!(err.message.contains("nests deeper than 100 levels (at metadata.managedFields[0].fieldsV1.f:a"), "{}", err.message);
+        }
+    }
+
     #[test]
     fn yaml_alias_bombs_are_refused_with_400() {
         let scalar = "x".repeat(256 * 1024);

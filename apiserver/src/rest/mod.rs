@@ -181,7 +181,9 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
         return Err(ApiError::too_large(MAX_BODY));
     }
     let mut chunks = body.into_data_stream();
-    let mut buffer = Vec::new();
+    // The declared length up front: a body grown by doubling can hold twice its size at once
+    // while it is copied, which counts against a bounded request's memory.
+    let mut buffer = Vec::with_capacity(declared.map_or(0, |length| length as usize));
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|err| ApiError::bad_request(format!("cannot read the request body: {err}")))?;
         if buffer.len() + chunk.len() > MAX_BODY {

@@ -5,6 +5,9 @@
 //! `apiserver --delete-undecodable-objects` removes the rest, after which every resource lists and
 //! every object reads back. And the write path now refuses those objects in the first place.
 
+// A test that cannot set itself up fails on the spot, as the other integration tests do.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -281,7 +284,7 @@ async fn unreadable_objects_are_errors_until_deleted_or_repaired(storage: Storag
     assert_unreadable_list(&http.get("/api/v1/configmaps?limit=2").await, "configmaps", &keys, "LIST across namespaces, paged");
     let cached = http.get_until(&format!("{CONFIGMAPS}?resourceVersion=0"), |answer| named_keys(answer).len() == keys.len()).await;
     assert_unreadable_list(&cached, "configmaps", &keys, "LIST from the watch cache");
-    assert_unreadable_list(&http.get("/api/v1/pods").await, "pods", &[broken_pod.clone()], "LIST of pods");
+    assert_unreadable_list(&http.get("/api/v1/pods").await, "pods", std::slice::from_ref(&broken_pod), "LIST of pods");
     assert_eq!(http.get("/api/v1/namespaces/default/configmaps").await.code, 200, "other namespaces list");
 
     // DELETE: a plain one fails as the GET does (kube-apiserver's answer too); with

@@ -831,10 +831,10 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let name = target.name.clone().unwrap_or_default();
     let options = delete_options(params, headers, body)?;
-    if options.ignore_read_error {
-        if let Some(response) = delete_unreadable(api, target, &name, params.dry_run()?).await? {
-            return Ok(response);
-        }
+    if options.ignore_read_error
+        && let Some(response) = delete_unreadable(api, target, &name, params.dry_run()?).await?
+    {
+        return Ok(response);
     }
     let (object, removed) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
         deletion(target, &name, current, revision, &options)

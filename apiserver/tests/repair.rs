@@ -428,3 +428,61 @@ async fn the_write_path_refuses_what_the_read_path_cannot_read() {
     let renamed = http.send("PATCH", &format!("{CONFIGMAPS}/dup"), "application/merge-patch+json", name_patch.to_string().into_bytes()).await;
     assert_eq!(renamed.code, 400, "{}", renamed.body);
 }
+
+/// kube-apiserver authorises an unsafe delete twice: `delete`, and
+/// `unsafe-delete-ignore-read-errors` on the same object; a user allowed only the first gets
+/// 403 and the object stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unsafe_delete_needs_its_own_verb() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\njane-token,jane,2\n").unwrap();
+    let mut server = ApiServer::start_with_args(Storage::Embedded, &[&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC"]).unwrap();
+    let as_user = |token: &'static str| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        Http { base: server.url(), client: reqwest::Client::builder().default_headers(headers).build().unwrap() }
+    };
+    let (admin, jane) = (as_user("admin-token"), as_user("jane-token"));
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}});
+    assert_eq!(admin.json("POST", "/api/v1/namespaces", &namespace).await.code, 201);
+    let role = |verbs: &[&str]| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "cleaner", "namespace": NAMESPACE},
+        "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": verbs}]});
+    let roles = "/apis/rbac.authorization.k8s.io/v1/namespaces/repair/roles";
+    assert_eq!(admin.json("POST", roles, &role(&["get", "list", "delete"])).await.code, 201);
+    let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "cleaner", "namespace": NAMESPACE},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "cleaner"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "jane"}]});
+    assert_eq!(admin.json("POST", "/apis/rbac.authorization.k8s.io/v1/namespaces/repair/rolebindings", &binding).await.code, 201);
+    write_into_store(&mut server, Storage::Embedded, &[(configmap_key("garbage"), b"garbage".to_vec())]).await;
+
+    let unsafe_delete = format!("{CONFIGMAPS}/garbage?ignoreStoreReadErrorWithClusterBreakingPotential=true");
+    let refused = jane.json("DELETE", &unsafe_delete, &Value::Null).await;
+    assert_eq!(refused.code, 403, "{}", refused.body);
+    assert_eq!(
+        refused.body["message"],
+        "configmaps \"garbage\" is forbidden: User \"jane\" cannot unsafe-delete-ignore-read-errors resource \"configmaps\" in API group \"\" in the namespace \"repair\""
+    );
+    assert_eq!(admin.get(&format!("{CONFIGMAPS}/garbage")).await.code, 500, "still there");
+
+    let granted = role(&["get", "list", "delete", "unsafe-delete-ignore-read-errors"]);
+    assert_eq!(admin.json("PUT", &format!("{roles}/cleaner"), &granted).await.code, 200);
+    let deleted = jane.delete_once_allowed(&unsafe_delete).await;
+    assert_eq!(deleted.code, 200, "{}", deleted.body);
+    assert_eq!(admin.get(&format!("{CONFIGMAPS}/garbage")).await.code, 404);
+}
+
+impl Http {
+    /// DELETEs `path` until it is allowed (RBAC reads roles from the watch cache, which follows
+    /// the store a moment later), for up to 20 s; the last answer either way.
+    async fn delete_once_allowed(&self, path: &str) -> Answer {
+        let started = Instant::now();
+        loop {
+            let answer = self.json("DELETE", path, &Value::Null).await;
+            if answer.code != 403 || started.elapsed() > Duration::from_secs(20) {
+                return answer;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

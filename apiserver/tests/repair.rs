@@ -151,8 +151,15 @@ fn etcd_endpoint(server: &ApiServer) -> String {
 }
 
 /// Runs `apiserver --delete-undecodable-objects` on the server's store (the embedded one with
-/// the apiserver stopped) and returns its output.
+/// the apiserver stopped) and returns its output; it must succeed.
 fn repair(server: &mut ApiServer, storage: Storage) -> String {
+    let (succeeded, text) = run_repair(server, storage);
+    assert!(succeeded, "the repair failed:\n{text}");
+    text
+}
+
+/// The repair's exit status and output.
+fn run_repair(server: &mut ApiServer, storage: Storage) -> (bool, String) {
     let mut command = Command::new(workspace_binary("apiserver"));
     command.arg("--delete-undecodable-objects").env("RUST_LOG", "info");
     match storage {
@@ -167,11 +174,10 @@ fn repair(server: &mut ApiServer, storage: Storage) -> String {
     }
     let output = command.output().expect("run the repair");
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "the repair failed:\n{text}");
     if storage == Storage::Embedded {
         server.start_again().expect("the apiserver starts on the repaired store");
     }
-    text
+    (output.status.success(), text)
 }
 
 /// The keys a LIST's StorageReadError names, sorted.
@@ -285,6 +291,11 @@ async fn unreadable_objects_are_errors_until_deleted_or_repaired(storage: Storag
     let cached = http.get_until(&format!("{CONFIGMAPS}?resourceVersion=0"), |answer| named_keys(answer).len() == keys.len()).await;
     assert_unreadable_list(&cached, "configmaps", &keys, "LIST from the watch cache");
     assert_unreadable_list(&http.get("/api/v1/pods").await, "pods", std::slice::from_ref(&broken_pod), "LIST of pods");
+    let metrics = reqwest::get(format!("{}/metrics", server.url())).await.expect("metrics").text().await.unwrap_or_default();
+    assert!(
+        metrics.lines().any(|line| line.starts_with("apiserver_storage_decode_errors_total{resource=\"configmaps\"} ") && !line.ends_with(" 0")),
+        "the watch cache counts what it could not decode:\n{metrics}"
+    );
     assert_eq!(http.get("/api/v1/namespaces/default/configmaps").await.code, 200, "other namespaces list");
 
     // DELETE: a plain one fails as the GET does (kube-apiserver's answer too); with
@@ -485,4 +496,29 @@ impl Http {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// A value that does not decrypt (here: encrypted, and the repair given no encryption
+/// configuration) is never deleted: the repair names it, leaves it, removes the rest, and exits
+/// with an error so that the store is not taken for clean.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_repair_never_deletes_what_does_not_decrypt() {
+    let mut server = ApiServer::start(Storage::Embedded).unwrap();
+    let http = Http::new(&server);
+    let namespace = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}});
+    assert_eq!(http.json("POST", "/api/v1/namespaces", &namespace).await.code, 201);
+    let sealed = format!("/registry/core/secrets/{NAMESPACE}/sealed");
+    let values = vec![
+        (sealed.clone(), b"k8s:enc:aesgcm:v1:key1:\x8f\x02\x11 sealed bytes".to_vec()),
+        (configmap_key("garbage"), b"garbage".to_vec()),
+    ];
+    write_into_store(&mut server, Storage::Embedded, &values).await;
+    let (succeeded, output) = run_repair(&mut server, Storage::Embedded);
+    assert!(!succeeded, "values left in place fail the repair:\n{output}");
+    assert!(output.lines().any(|line| line.contains("left in place: the value does not decrypt") && line.contains(&sealed)), "{output}");
+    assert!(output.contains("1 undecodable objects deleted, 1 values that do not decrypt left in place"), "{output}");
+    assert!(output.contains("1 stored values do not decrypt with the encryption configuration given and were left in place"), "{output}");
+    assert_eq!(http.get(&format!("{CONFIGMAPS}/garbage")).await.code, 404);
+    let secret = http.get(&format!("/api/v1/namespaces/{NAMESPACE}/secrets/sealed")).await;
+    assert_eq!(secret.code, 500, "still stored: {}", secret.body);
 }

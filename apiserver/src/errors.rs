@@ -193,7 +193,7 @@ impl ApiError {
                 "Timeout",
                 format!("Too large resource version: {requested}, current: unknown"),
             ),
-            StoreError::Corrupt { .. } => Self::internal(err.to_string()),
+            StoreError::Corrupt { .. } | StoreError::Untransformable { .. } => Self::internal(err.to_string()),
             StoreError::Unavailable(message) => Self::unavailable(message),
             StoreError::Internal(message) => Self::internal(message),
         }

@@ -512,6 +512,13 @@ impl Requester {
         self.rbac && self.policy.allows(&self.user, attributes)
     }
 
+    /// A check kube-apiserver makes besides the request's own verb, for a request that asks for
+    /// more than the verb says (a delete that ignores store read errors needs
+    /// `unsafe-delete-ignore-read-errors` too): 403 unless RBAC grants `attributes`.
+    pub fn check_also(&self, attributes: &Attributes) -> Result<(), ApiError> {
+        if self.authorized(attributes) { Ok(()) } else { Err(attributes.forbidden(&self.user, "")) }
+    }
+
     /// `ConfirmNoEscalation`: whether the requester holds every rule of `servant` in
     /// `namespace` (cluster-wide only for ""), by RBAC; else why not, in Kubernetes' words.
     fn holds(&self, namespace: &str, servant: &[Rule]) -> Result<(), String> {

@@ -109,6 +109,12 @@ pub struct Config {
     /// The tolerationSeconds of the unreachable toleration every pod gets unless it has its own.
     #[arg(long, default_value_t = 300)]
     pub default_unreachable_toleration_seconds: i64,
+    /// Instead of serving: delete every object in the store (read with
+    /// --encryption-provider-config) that cannot be decoded, such as what older versions let in
+    /// nesting too deep, logging each key; values that do not decrypt are reported, never
+    /// deleted. Then exit (1 if some did not decrypt). The embedded store must not be in use.
+    #[arg(long)]
+    pub delete_undecodable_objects: bool,
 }
 
 fn parse_request_timeout(text: &str) -> Result<std::time::Duration, String> {
@@ -166,6 +172,8 @@ pub enum ServeError {
     Audit { path: PathBuf, source: std::io::Error },
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("{count} stored values do not decrypt with the encryption configuration given and were left in place")]
+    Undecryptable { count: usize },
 }
 
 impl Default for Security {
@@ -188,6 +196,9 @@ const DEFAULT_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 
 /// Opens the store, serves until SIGINT/SIGTERM, then returns.
 pub async fn run(config: Config) -> Result<(), ServeError> {
+    if config.delete_undecodable_objects {
+        return crate::repair::run(&config).await;
+    }
     crate::admission::set_default_tolerations(config.default_not_ready_toleration_seconds, config.default_unreachable_toleration_seconds);
     crate::admission::set_mount_service_account_tokens(config.service_account_signing_key_file.is_some());
     let store: Arc<dyn Store> = match config.storage {
@@ -398,6 +409,11 @@ async fn metrics(State(api): State<Arc<Api>>) -> impl IntoResponse {
     text.push_str("# HELP apiserver_streams_open Exec, attach and port-forward connections being spliced to kubelets.\n");
     text.push_str("# TYPE apiserver_streams_open gauge\n");
     text.push_str(&format!("apiserver_streams_open {}\n", api.streams.get()));
+    text.push_str("# HELP apiserver_storage_decode_errors_total Stored objects the watch cache could not decode, each time it met one.\n");
+    text.push_str("# TYPE apiserver_storage_decode_errors_total counter\n");
+    for (resource, count) in api.cache.decode_errors() {
+        text.push_str(&format!("apiserver_storage_decode_errors_total{{resource={resource:?}}} {count}\n"));
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 

@@ -6,8 +6,14 @@
 //! thousand watchers cost one storage watch. A resourceVersion older than the window falls back
 //! to a storage watch of its own (the store still has that history until compaction; after
 //! it, the client gets 410 Gone, as from kube-apiserver).
+//!
+//! An object the cache cannot decode is not dropped silently: it is logged at error level,
+//! counted (`apiserver_storage_decode_errors_total`), and its key kept, so that a list served
+//! from the cache fails naming it as a list from storage does, until the object is written
+//! again or deleted.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -143,6 +149,13 @@ impl WatchCache {
     pub fn of(&self, resource: &ResourceType) -> Option<&Arc<ResourceCache>> {
         self.caches.get(&resource.prefix())
     }
+
+    /// How many stored objects of each resource type the caches could not decode since start.
+    pub fn decode_errors(&self) -> Vec<(&'static str, u64)> {
+        let mut counts: Vec<(&'static str, u64)> = self.caches.values().map(|cache| (cache.resource.plural, cache.decode_errors.load(Ordering::Relaxed))).collect();
+        counts.sort_unstable();
+        counts
+    }
 }
 
 impl Drop for WatchCache {
@@ -155,10 +168,14 @@ pub struct ResourceCache {
     resource: &'static ResourceType,
     state: RwLock<State>,
     ready: watch::Sender<bool>,
+    /// Objects met that could not be decoded, counted each time one is met.
+    decode_errors: AtomicU64,
 }
 
 struct State {
     objects: BTreeMap<String, Arc<CachedObject>>,
+    /// The keys of stored objects that cannot be decoded, with why.
+    corrupt: BTreeMap<String, String>,
     history: VecDeque<Arc<CachedEvent>>,
     /// Every event after this revision is in `history` or still to come.
     horizon: Revision,
@@ -178,8 +195,8 @@ pub enum Start {
 impl ResourceCache {
     fn new(resource: &'static ResourceType) -> Self {
         let (live, _) = broadcast::channel(LIVE_BUFFER);
-        let state = State { objects: BTreeMap::new(), history: VecDeque::new(), horizon: 0, revision: 0, live };
-        Self { resource, state: RwLock::new(state), ready: watch::Sender::new(false) }
+        let state = State { objects: BTreeMap::new(), corrupt: BTreeMap::new(), history: VecDeque::new(), horizon: 0, revision: 0, live };
+        Self { resource, state: RwLock::new(state), ready: watch::Sender::new(false), decode_errors: AtomicU64::new(0) }
     }
 
     pub async fn wait_ready(&self) {
@@ -224,9 +241,22 @@ impl ResourceCache {
         Start::Resume { replay, live: state.live.subscribe() }
     }
 
-    fn reset(&self, objects: BTreeMap<String, Arc<CachedObject>>, revision: Revision) {
+    /// The keys under `prefix` of stored objects that cannot be decoded, with why.
+    pub fn corrupt_under(&self, prefix: &str) -> Vec<(String, String)> {
+        let state = self.read();
+        state.corrupt.range(prefix.to_string()..).take_while(|(key, _)| key.starts_with(prefix)).map(|(key, why)| (key.clone(), why.clone())).collect()
+    }
+
+    /// Logs and counts an object that cannot be decoded.
+    fn undecodable(&self, err: &StoreError) {
+        self.decode_errors.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(resource = self.resource.plural, error = %err, "a stored object cannot be decoded: lists of its resource fail until it is deleted (DELETE with ignoreStoreReadErrorWithClusterBreakingPotential, or the apiserver's --delete-undecodable-objects)");
+    }
+
+    fn reset(&self, objects: BTreeMap<String, Arc<CachedObject>>, corrupt: BTreeMap<String, String>, revision: Revision) {
         let mut state = self.write();
         state.objects = objects;
+        state.corrupt = corrupt;
         state.history.clear();
         state.horizon = revision;
         state.revision = revision;
@@ -241,6 +271,7 @@ impl ResourceCache {
     fn apply(&self, event: CachedEvent) {
         let event = Arc::new(event);
         let mut state = self.write();
+        state.corrupt.remove(&event.key);
         match event.kind {
             EventType::Deleted => state.objects.remove(&event.key),
             _ => state.objects.insert(event.key.clone(), event.object.clone()),
@@ -259,6 +290,33 @@ impl ResourceCache {
     /// The previous state of `key` as the cache knows it (for storage events without one).
     fn current(&self, key: &str) -> Option<Arc<CachedObject>> {
         self.read().objects.get(key).cloned()
+    }
+
+    /// Follows one storage event.
+    fn receive(&self, event: WatchEvent) {
+        let key = event.key().to_string();
+        let revision = event.revision();
+        let deleted = matches!(event, WatchEvent::Deleted { .. });
+        match convert(event, |key| self.current(key)) {
+            Ok(Some(event)) => self.apply(event),
+            Ok(None) => {
+                // The delete of an object the cache never had (it could not be decoded).
+                if deleted {
+                    let mut state = self.write();
+                    state.corrupt.remove(&key);
+                    state.revision = state.revision.max(revision);
+                }
+            }
+            Err(err) => {
+                self.undecodable(&err);
+                // Written over with what cannot be read: the old version is not served any
+                // more (watchers are told nothing, as there is nothing to tell them it became).
+                let mut state = self.write();
+                state.objects.remove(&key);
+                state.corrupt.insert(key, err.to_string());
+                state.revision = state.revision.max(revision);
+            }
+        }
     }
 }
 
@@ -282,11 +340,18 @@ async fn fill_and_follow(cache: &ResourceCache, store: &dyn Store) -> Result<(),
     let prefix = cache.resource.prefix();
     let mut options = ListOptions { limit: Some(LIST_PAGE), ..ListOptions::default() };
     let mut objects = BTreeMap::new();
+    let mut corrupt = BTreeMap::new();
     let revision = loop {
         let page = store.list(&prefix, options.clone()).await?;
         for kv in page.items {
-            if let Some(object) = decode(&kv) {
-                objects.insert(kv.key, Arc::new(CachedObject::new(&object)));
+            match decode(&kv) {
+                Ok(object) => {
+                    objects.insert(kv.key, Arc::new(CachedObject::new(&object)));
+                }
+                Err(err) => {
+                    cache.undecodable(&err);
+                    corrupt.insert(kv.key, err.to_string());
+                }
             }
         }
         match page.next_key {
@@ -298,51 +363,46 @@ async fn fill_and_follow(cache: &ResourceCache, store: &dyn Store) -> Result<(),
         }
     };
     let mut stream = store.watch(&prefix, revision + 1).await?;
-    cache.reset(objects, revision);
+    cache.reset(objects, corrupt, revision);
     tracing::debug!(resource = cache.resource.plural, revision, "watch cache filled");
     while let Some(event) = stream.next().await {
-        if let Some(event) = convert(event?, |key| cache.current(key)) {
-            cache.apply(event);
-        }
+        cache.receive(event?);
     }
     Err(StoreError::Unavailable("the storage watch ended".into()))
 }
 
-/// A storage event as a cached event; `None` for an object that cannot be decoded (logged).
-pub fn convert(event: WatchEvent, current: impl Fn(&str) -> Option<Arc<CachedObject>>) -> Option<CachedEvent> {
+/// A storage event as a cached event: an error when the object it writes cannot be decoded;
+/// `None` for the delete of an object whose last state is unknown (it could not be decoded).
+pub fn convert(event: WatchEvent, current: impl Fn(&str) -> Option<Arc<CachedObject>>) -> Result<Option<CachedEvent>, StoreError> {
     let revision = event.revision();
     let cached = |kv: &KeyValue| decode(kv).map(|object| Arc::new(CachedObject::new(&object)));
-    match event {
+    Ok(match event {
         WatchEvent::Created(kv) => {
             Some(CachedEvent { kind: EventType::Added, revision, object: cached(&kv)?, key: kv.key, previous: None })
         }
         WatchEvent::Updated { current: kv, previous } => {
-            let previous = previous.and_then(|previous| cached(&previous)).or_else(|| current(&kv.key));
+            let previous = previous.and_then(|previous| cached(&previous).ok()).or_else(|| current(&kv.key));
             Some(CachedEvent { kind: EventType::Modified, revision, object: cached(&kv)?, key: kv.key, previous })
         }
         WatchEvent::Deleted { key, revision, previous } => {
-            let last = previous.and_then(|previous| cached(&previous)).or_else(|| current(&key))?;
+            let Some(last) = previous.and_then(|previous| cached(&previous).ok()).or_else(|| current(&key)) else {
+                return Ok(None);
+            };
             // A deleted object is reported at the revision of its deletion, as Kubernetes does.
             let mut object = last.value();
             meta::set(&mut object, "resourceVersion", json!(revision.to_string()));
             let object = Arc::new(CachedObject::new(&object));
             Some(CachedEvent { kind: EventType::Deleted, revision, key, object, previous: Some(last) })
         }
-    }
+    })
 }
 
-/// The stored object with its `resourceVersion` filled in from the store revision.
-pub fn decode(kv: &KeyValue) -> Option<Value> {
-    match kv.decode::<Value>() {
-        Ok(mut object) => {
-            meta::set(&mut object, "resourceVersion", json!(kv.mod_revision.to_string()));
-            Some(object)
-        }
-        Err(err) => {
-            tracing::error!(key = %kv.key, error = %err, "skipping an object that cannot be decoded");
-            None
-        }
-    }
+/// The stored object with its `resourceVersion` filled in from the store revision, or why it
+/// cannot be read ([`KeyValue::decode_object`]).
+pub fn decode(kv: &KeyValue) -> Result<Value, StoreError> {
+    let mut object = kv.decode_object()?;
+    meta::set(&mut object, "resourceVersion", json!(kv.mod_revision.to_string()));
+    Ok(object)
 }
 
 #[cfg(test)]
@@ -362,7 +422,7 @@ mod tests {
     #[test]
     fn resumes_from_any_revision_in_its_window() {
         let cache = configmaps();
-        cache.reset(BTreeMap::new(), 10);
+        cache.reset(BTreeMap::new(), BTreeMap::new(), 10);
         for revision in 11..=20 {
             cache.apply(event(revision, &format!("cm-{revision}"), EventType::Added));
         }
@@ -379,7 +439,7 @@ mod tests {
     #[test]
     fn the_window_slides_and_deletes_leave_the_snapshot() {
         let cache = configmaps();
-        cache.reset(BTreeMap::new(), 0);
+        cache.reset(BTreeMap::new(), BTreeMap::new(), 0);
         let last = HISTORY as Revision + 5;
         for revision in 1..=last {
             cache.apply(event(revision, "same", EventType::Modified));
@@ -390,17 +450,48 @@ mod tests {
         assert!(cache.snapshot().0.is_empty());
     }
 
+    fn stored(name: &str, value: &[u8], revision: Revision) -> KeyValue {
+        KeyValue { key: format!("/registry/core/configmaps/ns/{name}"), value: value.to_vec(), create_revision: revision, mod_revision: revision }
+    }
+
+    #[test]
+    fn undecodable_objects_are_remembered_until_written_again_or_deleted() {
+        let cache = configmaps();
+        cache.reset(BTreeMap::new(), BTreeMap::new(), 1);
+        cache.receive(WatchEvent::Created(stored("good", br#"{"metadata":{"name":"good"}}"#, 2)));
+        cache.receive(WatchEvent::Created(stored("bad", b"\x00 not json", 3)));
+        let corrupt = cache.corrupt_under("/registry/core/configmaps/ns/");
+        assert_eq!(corrupt.iter().map(|(key, _)| key.as_str()).collect::<Vec<_>>(), vec!["/registry/core/configmaps/ns/bad"]);
+        assert!(corrupt[0].1.contains("corrupt object") && corrupt[0].1.contains("revision=3"), "{}", corrupt[0].1);
+        assert!(cache.corrupt_under("/registry/core/configmaps/other/").is_empty());
+        assert_eq!(cache.decode_errors.load(Ordering::Relaxed), 1);
+        assert_eq!(cache.revision(), 3);
+
+        // A good object overwritten with bytes that do not decode is not served any more.
+        let good = stored("good", br#"{"metadata":{"name":"good"}}"#, 2);
+        cache.receive(WatchEvent::Updated { current: stored("good", b"{", 4), previous: Some(good) });
+        assert!(cache.get("/registry/core/configmaps/ns/good").is_none());
+        assert_eq!(cache.corrupt_under("/registry/core/configmaps/").len(), 2);
+
+        // Written again, it is an object once more; deleted, it is gone from both.
+        cache.receive(WatchEvent::Updated { current: stored("good", br#"{"metadata":{"name":"good"}}"#, 5), previous: None });
+        assert!(cache.get("/registry/core/configmaps/ns/good").is_some());
+        cache.receive(WatchEvent::Deleted { key: "/registry/core/configmaps/ns/bad".into(), revision: 6, previous: Some(stored("bad", b"\x00 not json", 3)) });
+        assert!(cache.corrupt_under("/registry/core/configmaps/").is_empty());
+        assert_eq!(cache.revision(), 6);
+    }
+
     #[tokio::test]
     async fn live_events_follow_the_replay_without_a_gap() {
         let cache = configmaps();
-        cache.reset(BTreeMap::new(), 0);
+        cache.reset(BTreeMap::new(), BTreeMap::new(), 0);
         cache.apply(event(1, "a", EventType::Added));
         let Start::Resume { replay, mut live } = cache.start_after(0) else { panic!("in window") };
         cache.apply(event(2, "b", EventType::Added));
         assert_eq!(replay.iter().map(|event| event.revision).collect::<Vec<_>>(), vec![1]);
         assert_eq!(live.recv().await.expect("live event").revision, 2);
         // A reset (relist) closes the live feed so that watchers resume from their revision.
-        cache.reset(BTreeMap::new(), 2);
+        cache.reset(BTreeMap::new(), BTreeMap::new(), 2);
         assert!(live.recv().await.is_err());
     }
 }

@@ -64,6 +64,97 @@ pub(crate) fn decode<T: DeserializeOwned + Serialize>(
     Ok(Decoded { value, warnings, input: object })
 }
 
+/// The strict decoding error or warnings for keys a body repeated (`duplicate field "a.b"`, as
+/// kube-apiserver's decoder words them), per `?fieldValidation=`: under Strict a 400, under Warn
+/// one warning each, under Ignore nothing.
+pub(crate) fn duplicate_fields(resource: &ResourceType, duplicates: &[String], validation: FieldValidation) -> Result<Vec<String>, ApiError> {
+    let found: Vec<String> = duplicates.iter().map(|path| format!("duplicate field {path:?}")).collect();
+    match validation {
+        FieldValidation::Strict if !found.is_empty() => {
+            Err(ApiError::bad_request(format!("{}: strict decoding error: {}", cannot_handle(resource), found.join(", "))))
+        }
+        FieldValidation::Strict | FieldValidation::Ignore => Ok(Vec::new()),
+        FieldValidation::Warn => Ok(found),
+    }
+}
+
+/// What Go's JSON decoder says of a value of the wrong type for a field of `ObjectMeta`, which
+/// every kind has and kube-apiserver decodes first: `json: cannot unmarshal number into Go struct
+/// field ObjectMeta.metadata.name of type string` (400). Checked before anything reads the
+/// metadata, so that `name: 7` is a decoding error rather than a missing name (422), and a
+/// `generation` beyond int64 is refused rather than dropped.
+pub(crate) fn check_metadata(resource: &ResourceType, object: &Value) -> Result<(), ApiError> {
+    let fail = |message: String| Err(ApiError::bad_request(format!("{}: json: {message}", cannot_handle(resource))));
+    let metadata = match object.get("metadata") {
+        None | Some(Value::Null) => return Ok(()),
+        Some(Value::Object(metadata)) => metadata,
+        Some(other) => return fail(format!("cannot unmarshal {} into Go struct field {}.metadata of type v1.ObjectMeta", go_kind(other), resource.kind)),
+    };
+    let field_error = |field: &str, value: &Value, go_type: &str| {
+        fail(format!("cannot unmarshal {} into Go struct field ObjectMeta.metadata.{field} of type {go_type}", go_kind(value)))
+    };
+    for (field, value) in metadata {
+        if value.is_null() {
+            continue;
+        }
+        match field.as_str() {
+            "name" | "generateName" | "namespace" | "selfLink" | "uid" | "resourceVersion" if !value.is_string() => {
+                return field_error(field, value, if field == "uid" { "types.UID" } else { "string" });
+            }
+            "generation" | "deletionGracePeriodSeconds" if value.as_i64().is_none() => {
+                // Go names the number when it is one that does not fit (too large, a fraction).
+                let kind = if value.is_number() { format!("number {value}") } else { go_kind(value).to_string() };
+                return fail(format!("cannot unmarshal {kind} into Go struct field ObjectMeta.metadata.{field} of type int64"));
+            }
+            // metav1.Time reads itself: a string, or Go's error for decoding one.
+            "creationTimestamp" | "deletionTimestamp" if !value.is_string() => {
+                return fail(format!("cannot unmarshal {} into Go value of type string", go_kind(value)));
+            }
+            "labels" | "annotations" => match value {
+                Value::Object(entries) => {
+                    if let Some((key, entry)) = entries.iter().find(|(_, entry)| !entry.is_string() && !entry.is_null()) {
+                        return field_error(&format!("{field}.{key}"), entry, "string");
+                    }
+                }
+                _ => return field_error(field, value, "map[string]string"),
+            },
+            "finalizers" => match value {
+                Value::Array(items) => {
+                    if let Some(item) = items.iter().find(|item| !item.is_string() && !item.is_null()) {
+                        return field_error(field, item, "string");
+                    }
+                }
+                _ => return field_error(field, value, "[]string"),
+            },
+            "ownerReferences" | "managedFields" => {
+                let element = if field == "ownerReferences" { "v1.OwnerReference" } else { "v1.ManagedFieldsEntry" };
+                match value {
+                    Value::Array(items) => {
+                        if let Some(item) = items.iter().find(|item| !item.is_object() && !item.is_null()) {
+                            return field_error(field, item, element);
+                        }
+                    }
+                    _ => return field_error(field, value, &format!("[]{element}")),
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// How Go's decoder names the JSON value it met.
+fn go_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
 /// Decodes an object that was admitted before (the stored one an update replaces).
 pub(crate) fn decode_stored<T: DeserializeOwned>(resource: &ResourceType, object: &Value) -> Result<T, ApiError> {
     let mut object = object.clone();
@@ -325,6 +416,47 @@ mod tests {
             "spec": {"replicas": null, "selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": null}}});
         let decoded = decode::<Deployment>(deployments(), object, FieldValidation::Strict).expect("decodes");
         assert_eq!(decoded.value.spec.and_then(|spec| spec.replicas), None);
+    }
+
+    #[test]
+    fn metadata_of_the_wrong_type_is_refused_in_gos_words() {
+        let configmaps = find("", "v1", "configmaps").expect("served");
+        let prefix = "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: json: cannot unmarshal";
+        for (metadata, expected) in [
+            (json!({"name": 7}), "number into Go struct field ObjectMeta.metadata.name of type string"),
+            (json!({"generation": 9223372036854775808u64}), "number 9223372036854775808 into Go struct field ObjectMeta.metadata.generation of type int64"),
+            (json!({"generation": 1.5}), "number 1.5 into Go struct field ObjectMeta.metadata.generation of type int64"),
+            (json!({"generation": "1"}), "string into Go struct field ObjectMeta.metadata.generation of type int64"),
+            (json!({"uid": true}), "bool into Go struct field ObjectMeta.metadata.uid of type types.UID"),
+            (json!({"labels": ["a"]}), "array into Go struct field ObjectMeta.metadata.labels of type map[string]string"),
+            (json!({"labels": {"app": 1}}), "number into Go struct field ObjectMeta.metadata.labels.app of type string"),
+            (json!({"finalizers": "a"}), "string into Go struct field ObjectMeta.metadata.finalizers of type []string"),
+            (json!({"finalizers": [{}]}), "object into Go struct field ObjectMeta.metadata.finalizers of type string"),
+            (json!({"ownerReferences": [1]}), "number into Go struct field ObjectMeta.metadata.ownerReferences of type v1.OwnerReference"),
+            (json!({"creationTimestamp": 5}), "number into Go value of type string"),
+        ] {
+            let err = check_metadata(configmaps, &json!({"metadata": metadata})).expect_err("wrong type");
+            assert_eq!((err.code, err.message.clone()), (400, format!("{prefix} {expected}")), "{metadata}");
+        }
+        let err = check_metadata(configmaps, &json!({"metadata": "x"})).expect_err("wrong type");
+        assert_eq!(err.message, format!("{prefix} string into Go struct field ConfigMap.metadata of type v1.ObjectMeta"));
+        let fine = json!({"metadata": {"name": "a", "generation": 9223372036854775807i64, "labels": {"a": "b", "c": null}, "finalizers": null, "managedFields": [{}]}});
+        assert!(check_metadata(configmaps, &fine).is_ok());
+    }
+
+    #[test]
+    fn duplicate_fields_follow_field_validation() {
+        let configmaps = find("", "v1", "configmaps").expect("served");
+        let duplicates = vec!["data.x".to_string(), "metadata.name".to_string()];
+        let err = duplicate_fields(configmaps, &duplicates, FieldValidation::Strict).expect_err("strict");
+        assert_eq!(
+            (err.code, err.message),
+            (400, "ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: duplicate field \"data.x\", duplicate field \"metadata.name\"".to_string())
+        );
+        let warnings = duplicate_fields(configmaps, &duplicates, FieldValidation::Warn).expect("warn");
+        assert_eq!(warnings, vec!["duplicate field \"data.x\"", "duplicate field \"metadata.name\""]);
+        assert!(duplicate_fields(configmaps, &duplicates, FieldValidation::Ignore).expect("ignore").is_empty());
+        assert!(duplicate_fields(configmaps, &[], FieldValidation::Strict).expect("none").is_empty());
     }
 
     #[test]

@@ -143,6 +143,17 @@ enum Operation {
     StatusUpdate,
 }
 
+/// The checks of a body's decoding that come before anything reads it: `ObjectMeta`'s field
+/// types, in Go's words (400).
+pub fn check_metadata(resource: &ResourceType, object: &Value) -> Result<(), ApiError> {
+    decode::check_metadata(resource, object)
+}
+
+/// Keys a body repeated, per `?fieldValidation=`: 400 under Strict, warnings under Warn.
+pub fn duplicate_fields(resource: &ResourceType, duplicates: &[String], validation: FieldValidation) -> Result<Vec<String>, ApiError> {
+    decode::duplicate_fields(resource, duplicates, validation)
+}
+
 /// Delete: what depends on who asks (NodeRestriction), with the object as it is stored.
 pub fn admit_delete(resource: &ResourceType, current: &Value) -> Result<(), ApiError> {
     check_requester(resource, &node_restriction::Write::Delete(current))

@@ -2,9 +2,12 @@
 //! the dispatch of each verb to `read` (get, list, watch) or `write` (create, update, patch,
 //! delete, binding, scale).
 
+mod body;
 mod kubernetes_service;
 mod logs;
 mod read;
+
+pub use body::{content_type, json_body, parse_json};
 
 pub use kubernetes_service::{INTERVAL as KUBERNETES_SERVICE_INTERVAL, Reconciler as KubernetesServiceReconciler};
 pub use logs::kubelet_address;
@@ -27,7 +30,6 @@ use serde_json::Value;
 
 use crate::errors::ApiError;
 use crate::metrics::Metrics;
-use crate::protobuf;
 use crate::request::{self, Parsed, RequestInfo};
 use crate::resources::{self, ResourceType};
 use crate::storage::Store;
@@ -117,76 +119,6 @@ fn path_segment_problem(segment: &str) -> String {
     ['/', '%'].iter().filter(|bad| segment.contains(**bad)).map(|bad| format!("may not contain '{bad}'")).collect::<Vec<_>>().join(";")
 }
 
-/// Parses a request body into the object's JSON: JSON as most clients send it, or Kubernetes'
-/// protobuf as kubectl's typed commands (`create namespace`, `create configmap`, ...) send it;
-/// with the errors Kubernetes gives for the wrong media type or malformed content.
-pub fn json_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
-    const ACCEPTED: &[&str] = &["application/json", "application/yaml", protobuf::CONTENT_TYPE];
-    let content_type = content_type(headers);
-    match content_type.as_str() {
-        "" | "application/json" | "*/*" => parse_json(body),
-        "application/yaml" => parse_yaml(body),
-        protobuf::CONTENT_TYPE => protobuf::decode(body).map_err(|err| match err {
-            protobuf::ProtobufError::UnsupportedKind { .. } | protobuf::ProtobufError::UnsupportedContentEncoding(_) => {
-                ApiError::unsupported_media_type(&content_type, &ACCEPTED[..1])
-            }
-            other => ApiError::bad_request(format!("the object provided is unrecognized or couldn't be decoded: {other}")),
-        }),
-        _ => Err(ApiError::unsupported_media_type(&content_type, ACCEPTED)),
-    }
-}
-
-pub fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
-    if body.is_empty() {
-        return Err(ApiError::bad_request("the request body is empty: an object is required"));
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(other) => Err(ApiError::bad_request(format!(
-            "the object provided is unrecognized or couldn't be decoded: expected a JSON object, got {}",
-            json_type(&other)
-        ))),
-        Err(err) => Err(ApiError::bad_request(format!(
-            "the object provided is unrecognized or couldn't be decoded: {err}"
-        ))),
-    }
-}
-
-/// One YAML document as the object's JSON, as kube-apiserver accepts `application/yaml` bodies.
-fn parse_yaml(body: &Bytes) -> Result<Value, ApiError> {
-    match serde_yaml_ng::from_slice::<Value>(body) {
-        Ok(value @ Value::Object(_)) => Ok(value),
-        Ok(other) => Err(ApiError::bad_request(format!(
-            "the object provided is unrecognized or couldn't be decoded: expected a YAML mapping, got {}",
-            json_type(&other)
-        ))),
-        Err(err) => Err(ApiError::bad_request(format!(
-            "the object provided is unrecognized or couldn't be decoded: error converting YAML to JSON: {err}"
-        ))),
-    }
-}
-
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-/// The media type of the body, lower-cased, without parameters.
-pub fn content_type(headers: &HeaderMap) -> String {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split(';').next())
-        .map(|value| value.trim().to_ascii_lowercase())
-        .unwrap_or_default()
-}
-
 pub fn json_response(status: StatusCode, value: &Value) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response()
 }
@@ -242,7 +174,7 @@ fn request_timeout(api: &Api, params: &Params) -> Result<std::time::Duration, Ap
 
 /// The media types resource endpoints produce, as go-restful lists them for a route's
 /// `Produces` (CBOR off, as in Kubernetes 1.33).
-const PRODUCED: [&str; 5] = ["application/json", "application/yaml", protobuf::CONTENT_TYPE, "application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch"];
+const PRODUCED: [&str; 5] = ["application/json", "application/yaml", crate::protobuf::CONTENT_TYPE, "application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch"];
 
 /// 406 when the request's `Accept` names nothing an endpoint produces, as go-restful answers
 /// before any handler runs; logs (text) and streams have no such check here.
@@ -288,7 +220,9 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
         }
         return Err(ApiError::too_large(MAX_BODY));
     }
-    let mut buffer = Vec::new();
+    // The declared length up front (at most MAX_BODY, checked above): a body grown by doubling
+    // can hold twice its size at once while it is copied.
+    let mut buffer = Vec::with_capacity(declared.map_or(0, |length| length as usize));
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|err| ApiError::bad_request(format!("cannot read the request body: {err}")))?;
         if buffer.len() + chunk.len() > MAX_BODY {

@@ -44,7 +44,9 @@ fn accept(headers: &HeaderMap) -> &str {
     headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or_default()
 }
 
-/// The stored object with its resourceVersion; 404 when absent, 500 when undecodable.
+/// The stored object with its resourceVersion; 404 when absent, 500 InternalError naming the
+/// key and why when it cannot be read (undecodable or undecryptable), as kube-apiserver
+/// answers a corrupt object.
 pub async fn fetch(api: &Api, target: &Target, name: &str) -> Result<Value, ApiError> {
     let key = target.key(name);
     let kv = api
@@ -53,9 +55,27 @@ pub async fn fetch(api: &Api, target: &Target, name: &str) -> Result<Value, ApiE
         .await
         .map_err(|err| ApiError::from_store(err, target.resource, name))?
         .ok_or_else(|| ApiError::not_found(target.resource, name))?;
-    let mut object: Value = kv.decode().map_err(|err| ApiError::internal(err.to_string()))?;
-    meta::set(&mut object, "resourceVersion", json!(kv.mod_revision.to_string()));
-    Ok(object)
+    watch_cache::decode(&kv).map_err(|err| ApiError::from_store(err, target.resource, name))
+}
+
+/// How many unreadable objects a list names before it says there are more, as kube-apiserver.
+const MAX_REPORTED_UNREADABLE: usize = 100;
+
+/// The 500 a list answers when it meets objects that cannot be read, naming their keys rather
+/// than leaving them out: kube-apiserver's answer (KEP-3926) with the corrupt objects' keys as
+/// the causes' fields.
+fn unreadable_objects(resource: &ResourceType, unreadable: &[(String, String)]) -> ApiError {
+    let mut causes: Vec<Value> = unreadable
+        .iter()
+        .take(MAX_REPORTED_UNREADABLE)
+        .map(|(key, why)| json!({"reason": "UnexpectedServerResponse", "field": key, "message": why}))
+        .collect();
+    if unreadable.len() > MAX_REPORTED_UNREADABLE {
+        causes.push(json!({"reason": "TooMany", "message": "too many errors, the list is truncated"}));
+    }
+    let mut error = ApiError::new(500, "StorageReadError", format!("failed to read one or more {} from the storage", resource.qualified_plural()));
+    error.details = json!({"name": "list", "group": resource.group, "kind": resource.plural, "causes": causes});
+    error
 }
 
 /// Which objects a list or watch selects: namespace, label selector, field selector (and the
@@ -249,6 +269,10 @@ pub async fn list_objects(
     if resource_version == "0" && limit.is_none() && continue_token.is_none() {
         if let Some(cache) = api.cache.of(target.resource) {
             cache.wait_ready().await;
+            let unreadable = cache.corrupt_under(&prefix);
+            if !unreadable.is_empty() {
+                return Err(unreadable_objects(target.resource, &unreadable));
+            }
             let (objects, revision, _) = cache.snapshot();
             objects.iter().filter(|object| filter.matches_cached(object)).for_each(|object| sink(Item::Cached(object)));
             return Ok((revision, None));
@@ -270,6 +294,10 @@ pub async fn list_objects(
     let mut selected = 0;
     let wanted = limit.unwrap_or(usize::MAX);
     let label = |err: StoreError| ApiError::from_store(err, target.resource, "");
+    // Objects that cannot be read fail the list, all of them named (up to a bound), rather
+    // than being left out of it.
+    let mut unreadable = Vec::new();
+    let finish = |unreadable: &[(String, String)], result| if unreadable.is_empty() { Ok(result) } else { Err(unreadable_objects(target.resource, unreadable)) };
     loop {
         options.limit = Some(STORAGE_PAGE.min(wanted.saturating_sub(selected).max(1)));
         if limit.is_none() {
@@ -278,19 +306,26 @@ pub async fn list_objects(
         let page = api.store.list(&prefix, options.clone()).await.map_err(label)?;
         options.revision = Some(page.revision);
         for kv in &page.items {
-            let Some(object) = watch_cache::decode(kv) else { continue };
-            if filter.matches(&object) {
-                sink(Item::Parsed(&object));
-                selected += 1;
+            match watch_cache::decode(kv) {
+                Ok(object) if filter.matches(&object) => {
+                    sink(Item::Parsed(&object));
+                    selected += 1;
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::error!(key = %kv.key, error = %err, "a listed object cannot be decoded");
+                    unreadable.push((kv.key.clone(), err.to_string()));
+                }
             }
         }
         match page.next_key {
+            Some(_) if unreadable.len() > MAX_REPORTED_UNREADABLE => return finish(&unreadable, (page.revision, None)),
             Some(next) if selected >= wanted => {
                 let remaining = filter_is_trivial(params).then_some(page.remaining);
-                return Ok((page.revision, Some((encode_continue(page.revision, &next), remaining))));
+                return finish(&unreadable, (page.revision, Some((encode_continue(page.revision, &next), remaining))));
             }
             Some(next) => options.start_key = Some(next),
-            None => return Ok((page.revision, None)),
+            None => return finish(&unreadable, (page.revision, None)),
         }
     }
 }
@@ -518,7 +553,9 @@ async fn next_event(feed: &mut Feed) -> Result<Option<Arc<CachedEvent>>, ApiErro
                 }
                 Some(Err(_)) => return Ok(None),
                 Some(Ok(event)) => {
-                    if let Some(event) = watch_cache::convert(event, |_| None) {
+                    // An object that cannot be read ends the watch with an ERROR event naming
+                    // it, as kube-apiserver's storage watch reports a decoding failure.
+                    if let Some(event) = watch_cache::convert(event, |_| None).map_err(|err| ApiError::internal(err.to_string()))? {
                         return Ok(Some(Arc::new(event)));
                     }
                 }
@@ -544,5 +581,5 @@ pub async fn current(api: &Api, resource: &crate::resources::ResourceType, names
         return Ok(Some(cached.value()));
     }
     let stored = api.store.get(&key).await.map_err(|err| ApiError::from_store(err, resource, name))?;
-    stored.map(|kv| kv.decode::<Value>().map_err(|err| ApiError::internal(err.to_string()))).transpose()
+    stored.map(|kv| kv.decode_object().map_err(|err| ApiError::from_store(err, resource, name))).transpose()
 }

@@ -7,12 +7,14 @@ use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::core::v1::Binding;
 use serde_json::{Value, json};
 
+use super::body;
 use super::read::{self, fetch};
 use super::subresource;
 use super::{Api, Params, Target, content_type, json_body, json_response, parse_json};
 use crate::admission::{self, FieldValidation};
 use crate::allocators;
 use crate::errors::{ApiError, Cause};
+use crate::json;
 use crate::meta;
 use crate::patch::{self, PatchType};
 use crate::resources::{self, ResourceType};
@@ -84,7 +86,7 @@ async fn check_namespace_open(api: &Api, target: &Target) -> Result<(), ApiError
         .await
         .map_err(|err| ApiError::from_store(err, resources::namespaces(), namespace))?
         .ok_or_else(|| ApiError::not_found(resources::namespaces(), namespace))?;
-    let object: Value = stored.decode().map_err(|err| ApiError::internal(err.to_string()))?;
+    let object = stored.decode_object().map_err(|err| ApiError::from_store(err, resources::namespaces(), namespace))?;
     if meta::is_being_deleted(&object) {
         return Err(ApiError::forbidden(format!(
             "unable to create new content in namespace {namespace} because it is being terminated"
@@ -122,7 +124,14 @@ async fn check_service_account(api: &Api, target: &Target, pod: &Value) -> Resul
 }
 
 /// Serializes an object for storage: everything but its resourceVersion, which is the store's.
+///
+/// Every write of an object goes through here (create, update, patch, status, scale, binding,
+/// finalize, a delete that marks the object), dry runs included, so this is where the one depth
+/// limit is enforced that the read path ([`crate::storage::KeyValue::decode_object`]) reads
+/// with: whatever the body's format, and whatever a patch built, nothing is stored that cannot
+/// be read back.
 fn to_stored(object: &Value) -> Result<Vec<u8>, ApiError> {
+    json::check_depth(object).map_err(|err| ApiError::bad_request(format!("the object cannot be stored: {err}")))?;
     let mut stored = object.clone();
     meta::remove(&mut stored, "resourceVersion");
     serde_json::to_vec(&stored).map_err(|err| ApiError::internal(format!("serializing: {err}")))
@@ -150,8 +159,11 @@ pub async fn create(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let resource = target.resource;
-    let mut object = json_body(headers, body)?;
+    let validation = field_validation(params)?;
+    let body::Body { mut object, duplicates } = body::decode(headers, body)?;
     check_type_meta(resource, &mut object)?;
+    admission::check_metadata(resource, &object)?;
+    let mut warnings = admission::duplicate_fields(resource, &duplicates, validation)?;
     reconcile_namespace(target, &mut object)?;
     if meta::string(&object, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
         return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
@@ -176,7 +188,8 @@ pub async fn create(
     if resource.tracks_generation {
         meta::set(&mut object, "generation", json!(1));
     }
-    let admitted = admission::admit_create(resource, object, field_validation(params)?)?;
+    let admitted = admission::admit_create(resource, object, validation)?;
+    warnings.extend(admitted.warnings);
     let mut object = admitted.object;
     if resource.kind == "Pod" {
         check_service_account(api, target, &object).await?;
@@ -191,10 +204,17 @@ pub async fn create(
     let mut attempts = 0;
     let revision = loop {
         let name = meta::name(&object).unwrap_or_default().to_string();
+        let stored = match to_stored(&object) {
+            Ok(stored) => stored,
+            Err(err) => {
+                allocated.release(api).await;
+                return Err(err);
+            }
+        };
         if dry_run {
             break 0;
         }
-        match api.store.create(&target.key(&name), to_stored(&object)?).await {
+        match api.store.create(&target.key(&name), stored).await {
             Ok(revision) => break revision,
             // A generated name that happens to be taken: draw another, as Kubernetes' client
             // would have to otherwise.
@@ -215,7 +235,7 @@ pub async fn create(
     }
     let object = if dry_run { object } else { with_revision(object, revision) };
     let mut response = json_response(StatusCode::CREATED, &object);
-    warning_headers(&mut response, &admitted.warnings);
+    warning_headers(&mut response, &warnings);
     Ok(response)
 }
 
@@ -257,7 +277,10 @@ where
         }
         let result = match outcome {
             Change::Unchanged => return Ok((current, false)),
-            Change::Write(object) if dry_run => return Ok((with_revision(object, revision), false)),
+            Change::Write(object) if dry_run => {
+                to_stored(&object)?;
+                return Ok((with_revision(object, revision), false));
+            }
             Change::Remove if dry_run => return Ok((current, true)),
             Change::Write(mut object) => {
                 let service = resource.kind == "Service";
@@ -428,15 +451,18 @@ pub async fn update(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let mut body = json_body(headers, body)?;
+    let body::Body { object: mut body, duplicates } = body::decode(headers, body)?;
     check_type_meta(target.resource, &mut body)?;
+    admission::check_metadata(target.resource, &body)?;
     check_body_identity(target, target.name.as_deref().unwrap_or_default(), &body)?;
-    write_new_version(api, target, params, |_| Ok(body.clone())).await
+    let warnings = admission::duplicate_fields(target.resource, &duplicates, field_validation(params)?)?;
+    write_new_version(api, target, params, warnings, |_| Ok(body.clone())).await
 }
 
 /// Writes the object `new_version` makes of the stored one (the body of a PUT, or the stored
-/// object patched), with the body's resourceVersion as precondition, and answers with it.
-async fn write_new_version<F>(api: &Api, target: &Target, params: &Params, new_version: F) -> Result<Response, ApiError>
+/// object patched), with the body's resourceVersion as precondition, and answers with it and
+/// the body's `warnings` (its duplicate keys) with admission's.
+async fn write_new_version<F>(api: &Api, target: &Target, params: &Params, body_warnings: Vec<String>, new_version: F) -> Result<Response, ApiError>
 where
     F: Fn(&Value) -> Result<Value, ApiError>,
 {
@@ -445,6 +471,7 @@ where
     let mut warnings = Vec::new();
     let (object, _) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
         let body = new_version(current)?;
+        admission::check_metadata(target.resource, &body)?;
         check_body_identity(target, &name, &body)?;
         check_precondition(target, &name, &body, current, revision)?;
         let (change, found) = updated(target, &name, current, &body, validation)?;
@@ -453,7 +480,7 @@ where
     })
     .await?;
     let mut response = json_response(StatusCode::OK, &object);
-    warning_headers(&mut response, &warnings);
+    warning_headers(&mut response, &[body_warnings, warnings].concat());
     Ok(response)
 }
 
@@ -495,10 +522,7 @@ fn patch_error(resource: &ResourceType, current: &Value, err: &patch::PatchError
 }
 
 fn parse_patch_body(body: &Bytes) -> Result<Value, ApiError> {
-    if body.is_empty() {
-        return Err(ApiError::bad_request("the request body is empty: a patch is required"));
-    }
-    serde_json::from_slice(body).map_err(|err| ApiError::bad_request(format!("the patch is not valid JSON: {err}")))
+    body::parse_patch(body).map(|patch| patch.value)
 }
 
 pub async fn patch(
@@ -509,8 +533,11 @@ pub async fn patch(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let kind = patch_type(headers, target.resource)?;
-    let patch_body = parse_patch_body(body)?;
-    write_new_version(api, target, params, |current| apply_patch(kind, target.resource, current, &patch_body)).await
+    let json::Document { value: patch_body, duplicates } = body::parse_patch(body)?;
+    // A key repeated in a merge patch is one kube-apiserver's strict decoding of the patch
+    // reports too.
+    let warnings = admission::duplicate_fields(target.resource, &duplicates, field_validation(params)?)?;
+    write_new_version(api, target, params, warnings, |current| apply_patch(kind, target.resource, current, &patch_body)).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -665,6 +692,9 @@ struct DeleteOptions {
     propagation: Option<String>,
     uid: Option<String>,
     resource_version: Option<String>,
+    /// `ignoreStoreReadErrorWithClusterBreakingPotential`: remove an object that cannot be read
+    /// (KEP-3926), bypassing finalizers and preconditions.
+    ignore_read_error: bool,
 }
 
 fn delete_options(params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<DeleteOptions, ApiError> {
@@ -692,11 +722,17 @@ fn delete_options(params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<
         return Err(ApiError::bad_request("DeleteOptions.gracePeriodSeconds: must be greater than or equal to 0"));
     }
     let precondition = |field: &str| body.pointer(&format!("/preconditions/{field}")).and_then(Value::as_str).map(str::to_string);
+    const IGNORE_READ_ERROR: &str = "ignoreStoreReadErrorWithClusterBreakingPotential";
+    let ignore_read_error = match params.get(IGNORE_READ_ERROR) {
+        Some(text) => text == "true",
+        None => body.get(IGNORE_READ_ERROR).and_then(Value::as_bool).unwrap_or(false),
+    };
     Ok(DeleteOptions {
         grace_period,
         propagation,
         uid: precondition("uid"),
         resource_version: precondition("resourceVersion"),
+        ignore_read_error,
     })
 }
 
@@ -808,6 +844,11 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let name = target.name.clone().unwrap_or_default();
     let options = delete_options(params, headers, body)?;
+    if options.ignore_read_error
+        && let Some(response) = delete_unreadable(api, target, &name, params.dry_run()?).await?
+    {
+        return Ok(response);
+    }
     let (object, removed) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
         deletion(target, &name, current, revision, &options)
     })
@@ -820,6 +861,71 @@ pub async fn delete(
         return Ok(json_response(StatusCode::OK, &success_status(target.resource, &object)));
     }
     Ok(json_response(StatusCode::OK, &object))
+}
+
+/// The unsafe delete of KEP-3926: when the stored object cannot be read (its bytes do not
+/// decode, or do not decrypt), it is removed as it is, without finalizers, preconditions or
+/// admission, which need the object; `None` when it reads fine, for the normal delete to go on,
+/// as kube-apiserver tries the normal deletion first.
+///
+/// kube-apiserver asks the authorizer for the verb `unsafe-delete-ignore-read-errors` on the
+/// object besides `delete`, and so does this.
+async fn delete_unreadable(api: &Api, target: &Target, name: &str, dry_run: bool) -> Result<Option<Response>, ApiError> {
+    let resource = target.resource;
+    let key = target.key(name);
+    for _ in 0..UPDATE_ATTEMPTS {
+        let revision = match api.store.get(&key).await {
+            Ok(None) => return Err(ApiError::not_found(resource, name)),
+            Ok(Some(kv)) => match kv.decode_object() {
+                Ok(_) => return Ok(None),
+                Err(err) => {
+                    tracing::warn!(key, error = %err, "deleting an object that cannot be decoded, as asked");
+                    kv.mod_revision
+                }
+            },
+            Err(StoreError::Untransformable { revision, message, .. }) => {
+                tracing::warn!(key, error = %message, "deleting an object that cannot be decrypted, as asked");
+                revision
+            }
+            Err(err) => return Err(ApiError::from_store(err, resource, name)),
+        };
+        check_unsafe_delete_allowed(target, name)?;
+        if !dry_run {
+            // Only the unreadable version that was looked at: one written since is left alone.
+            match api.store.delete(&key, Some(revision)).await {
+                Ok(_) => {}
+                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::NotFound { .. }) => return Err(ApiError::not_found(resource, name)),
+                Err(err) => return Err(ApiError::from_store(err, resource, name)),
+            }
+            tracing::info!(kind = resource.kind, namespace = ?target.namespace, name, "deleted an unreadable object");
+        }
+        // There is no object to answer with: a Status, as kube-apiserver answers.
+        let status = json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Success",
+            "details": {"name": name, "group": resource.group, "kind": resource.plural},
+        });
+        return Ok(Some(json_response(StatusCode::OK, &status)));
+    }
+    Err(ApiError::modified(resource, name))
+}
+
+/// 403 unless the requester may also `unsafe-delete-ignore-read-errors` what it deletes.
+fn check_unsafe_delete_allowed(target: &Target, name: &str) -> Result<(), ApiError> {
+    let resource = target.resource;
+    let attributes = crate::rbac::Attributes {
+        verb: "unsafe-delete-ignore-read-errors".into(),
+        resource: Some(resource.plural.into()),
+        group: resource.group.into(),
+        version: resource.version.into(),
+        namespace: target.namespace.clone().unwrap_or_default(),
+        name: name.into(),
+        ..crate::rbac::Attributes::default()
+    };
+    crate::rbac::with_requester(|requester| requester.check_also(&attributes)).unwrap_or(Ok(()))
 }
 
 pub async fn delete_collection(

@@ -555,6 +555,12 @@ fn build_provider(provider: &ProviderConfiguration, at: &str) -> std::result::Re
     if errors.is_empty() { Ok(Provider::Encrypting { kind, keys }) } else { Err(errors) }
 }
 
+/// Whether a stored value is encrypted (has Kubernetes' `k8s:enc:` prefix), whatever the
+/// configuration.
+pub fn looks_encrypted(value: &[u8]) -> bool {
+    value.starts_with(ENCRYPTED)
+}
+
 /// A store whose values for the configured resources are encrypted.
 pub struct EncryptedStore {
     inner: Arc<dyn Store>,
@@ -568,7 +574,9 @@ impl EncryptedStore {
 }
 
 fn opened(encryption: &Encryption, mut kv: KeyValue) -> Result<KeyValue> {
-    kv.value = encryption.open(&kv.key, std::mem::take(&mut kv.value)).map_err(|err| StoreError::Internal(format!("unable to transform key {:?}: {err}", kv.key)))?;
+    kv.value = encryption
+        .open(&kv.key, std::mem::take(&mut kv.value))
+        .map_err(|message| StoreError::Untransformable { key: kv.key.clone(), revision: kv.mod_revision, message })?;
     Ok(kv)
 }
 

@@ -11,8 +11,9 @@
 //!   redb).
 //!
 //! Values are the objects' JSON. The store moves bytes and does not parse them on the way in;
-//! a value that is not JSON surfaces as [`StoreError::Corrupt`] naming the key the moment
-//! anybody decodes it ([`KeyValue::decode`]), never as a panic.
+//! a value that is not an object the server can read (not JSON, or nesting deeper than
+//! [`crate::json::MAX_DEPTH`]) surfaces as [`StoreError::Corrupt`] naming the key the moment
+//! anybody decodes it ([`KeyValue::decode_object`]), never as a panic.
 
 pub mod embedded;
 pub mod encryption;
@@ -21,6 +22,8 @@ pub mod etcd;
 use std::fmt;
 
 use async_trait::async_trait;
+
+use crate::json;
 use futures::stream::BoxStream;
 use serde::de::DeserializeOwned;
 
@@ -45,11 +48,22 @@ impl KeyValue {
     /// Parses the value as JSON into `T`. A value that is not valid JSON (or not a `T`) is a
     /// [`StoreError::Corrupt`] naming the key and revision.
     pub fn decode<T: DeserializeOwned>(&self) -> Result<T, StoreError> {
-        serde_json::from_slice(&self.value).map_err(|source| StoreError::Corrupt {
-            key: self.key.clone(),
-            revision: self.mod_revision,
-            source,
-        })
+        serde_json::from_slice(&self.value).map_err(|source| self.corrupt(json::DocumentError::Json(source)))
+    }
+
+    /// The stored object, read as every request body is ([`json::from_json`], with its depth
+    /// limit): what the write path lets in, the read path reads back, and a value it cannot
+    /// read is [`StoreError::Corrupt`].
+    pub fn decode_object(&self) -> Result<serde_json::Value, StoreError> {
+        match json::from_json(&self.value) {
+            Ok(json::Document { value: value @ serde_json::Value::Object(_), .. }) => Ok(value),
+            Ok(_) => Err(self.corrupt(json::DocumentError::NotAnObject)),
+            Err(err) => Err(self.corrupt(err)),
+        }
+    }
+
+    fn corrupt(&self, source: json::DocumentError) -> StoreError {
+        StoreError::Corrupt { key: self.key.clone(), revision: self.mod_revision, source }
     }
 }
 
@@ -148,8 +162,12 @@ pub enum StoreError {
     Compacted { requested: Revision, oldest: Option<Revision> },
     #[error("revision {requested} is in the future{}", current_note(*.current))]
     FutureRevision { requested: Revision, current: Option<Revision> },
-    #[error("value of key {key} at revision {revision} is not a valid object: {source}")]
-    Corrupt { key: String, revision: Revision, source: serde_json::Error },
+    /// A value that is not an object the server can read, in kube-apiserver's words for it.
+    #[error("StorageError: corrupt object, Code: 7, Key: {key}, ResourceVersion: 0, AdditionalErrorMsg: object not decodable revision={revision}: {source}")]
+    Corrupt { key: String, revision: Revision, source: json::DocumentError },
+    /// A value that the encryption configuration cannot decrypt (a key missing from it).
+    #[error("unable to transform key {key:?}: {message}")]
+    Untransformable { key: String, revision: Revision, message: String },
     #[error("storage is unavailable: {0}")]
     Unavailable(String),
     #[error("storage failed: {0}")]

@@ -88,6 +88,12 @@ pub fn from_json(bytes: &[u8]) -> Result<Document, DocumentError> {
 /// an alias bomb is refused at the cost of its source; the second builds the value.
 pub fn from_yaml(bytes: &[u8]) -> Result<Document, DocumentError> {
     let budget = expansion_budget(bytes.len());
+    // The YAML library copies each scalar as it scans it (a 1 MiB scalar costs several MiB
+    // before the first alias is replayed), so a document whose aliases plainly name more than
+    // the budget is refused from its text alone.
+    if aliases::estimated_expansion(bytes, budget) > budget {
+        return Err(DocumentError::ExcessiveAliasing { budget });
+    }
     let mut counting = State::new(Mode::Count, budget);
     if let Err(err) = (ValueSeed { state: &mut counting }).deserialize(serde_yaml_ng::Deserializer::from_slice(bytes)) {
         return Err(counting.failure.take().unwrap_or(DocumentError::Yaml(err)));
@@ -96,6 +102,175 @@ pub fn from_yaml(bytes: &[u8]) -> Result<Document, DocumentError> {
     match (ValueSeed { state: &mut state }).deserialize(serde_yaml_ng::Deserializer::from_slice(bytes)) {
         Ok(value) => Ok(Document { value, duplicates: state.duplicates }),
         Err(err) => Err(state.failure.take().unwrap_or(DocumentError::Yaml(err))),
+    }
+}
+
+/// A look at a YAML document's text, before any parser copies it, for what its aliases would
+/// add: each alias adds the size of the node its anchor names, counted as the anchor's text
+/// (from the anchor to the next line indented no deeper than the anchor's line), including
+/// what the aliases inside that text add in turn. Anchors and aliases count where a node can
+/// start, outside quoted scalars, block scalars and comments. It is an estimate that errs
+/// towards low: what it misses, the parser's exact count still refuses.
+mod aliases {
+    struct Anchor<'a> {
+        name: &'a [u8],
+        end: usize,
+        size: usize,
+    }
+
+    /// The document's size with its aliases expanded, as far as the text tells; stops counting
+    /// once past `limit`.
+    pub fn estimated_expansion(text: &[u8], limit: usize) -> usize {
+        let mut total = text.len();
+        if !text.contains(&b'*') {
+            return total;
+        }
+        let mut anchors: Vec<Anchor<'_>> = Vec::new();
+        // Bytes looked at to find anchors' ends; past a few times the text, the estimate stops.
+        let mut scanned = 0usize;
+        let mut at = 0;
+        let mut line_indent = 0;
+        let mut at_line_start = true;
+        let mut token_start = true;
+        let mut block_indent: Option<usize> = None;
+        while at < text.len() {
+            let byte = text[at];
+            if at_line_start {
+                let indent = text[at..].iter().take_while(|byte| **byte == b' ').count();
+                let rest = &text[at + indent..];
+                let blank = rest.first().is_none_or(|byte| *byte == b'\n' || *byte == b'\r');
+                if let Some(block) = block_indent {
+                    if blank || indent > block {
+                        at = next_line(text, at);
+                        continue;
+                    }
+                    block_indent = None;
+                }
+                line_indent = indent;
+                at += indent;
+                at_line_start = false;
+                token_start = true;
+                continue;
+            }
+            match byte {
+                b'\n' => {
+                    at += 1;
+                    at_line_start = true;
+                    continue;
+                }
+                b' ' | b'\t' | b'\r' => {}
+                b'#' if token_start || text.get(at.wrapping_sub(1)).is_some_and(|byte| *byte == b' ' || *byte == b'\t') => {
+                    at = next_line(text, at);
+                    continue;
+                }
+                b'\'' | b'"' if token_start => {
+                    at = quoted_end(text, at);
+                    token_start = false;
+                    continue;
+                }
+                b'|' | b'>' if token_start => {
+                    block_indent = Some(line_indent);
+                    at = next_line(text, at);
+                    continue;
+                }
+                b'&' | b'*' if token_start => {
+                    let name_end = text[at + 1..].iter().position(|byte| matches!(byte, b' ' | b'\t' | b'\r' | b'\n' | b',' | b'[' | b']' | b'{' | b'}')).map_or(text.len(), |end| at + 1 + end);
+                    let name = &text[at + 1..name_end];
+                    if byte == b'&' {
+                        let end = node_end(text, name_end, line_indent);
+                        scanned = scanned.saturating_add(end - at);
+                        if scanned > text.len().saturating_mul(4) {
+                            return total;
+                        }
+                        anchors.push(Anchor { name, end, size: end - at });
+                    } else if let Some(size) = anchors.iter().rev().find(|anchor| anchor.name == name).map(|anchor| anchor.size) {
+                        total = total.saturating_add(size);
+                        for open in anchors.iter_mut().filter(|anchor| anchor.end > at) {
+                            open.size = open.size.saturating_add(size);
+                        }
+                        if total > limit {
+                            return total;
+                        }
+                    }
+                    at = name_end;
+                    // An anchor is a property of the node that follows it.
+                    token_start = byte == b'&';
+                    continue;
+                }
+                b'[' | b'{' | b',' => token_start = true,
+                b':' | b'-' | b'?' => {
+                    // An indicator only when followed by a space or the line's end.
+                    token_start = text.get(at + 1).is_none_or(|next| matches!(next, b' ' | b'\t' | b'\r' | b'\n'));
+                }
+                _ => token_start = false,
+            }
+            at += 1;
+        }
+        total
+    }
+
+    fn next_line(text: &[u8], from: usize) -> usize {
+        text[from..].iter().position(|byte| *byte == b'\n').map_or(text.len(), |end| from + end + 1)
+    }
+
+    /// Past the quoted scalar starting at `from` (`''` and `\"` escape the quote).
+    fn quoted_end(text: &[u8], from: usize) -> usize {
+        let quote = text[from];
+        let mut at = from + 1;
+        while at < text.len() {
+            match text[at] {
+                b'\\' if quote == b'"' => at += 2,
+                byte if byte == quote && quote == b'\'' && text.get(at + 1) == Some(&b'\'') => at += 2,
+                byte if byte == quote => return at + 1,
+                _ => at += 1,
+            }
+        }
+        text.len()
+    }
+
+    /// Where the node anchored on a line indented `indent` ends: at the first later line that
+    /// is not blank and is indented no deeper.
+    fn node_end(text: &[u8], from: usize, indent: usize) -> usize {
+        let mut at = next_line(text, from);
+        while at < text.len() {
+            let line_indent = text[at..].iter().take_while(|byte| **byte == b' ').count();
+            let blank = text.get(at + line_indent).is_none_or(|byte| *byte == b'\n' || *byte == b'\r' || *byte == b'#');
+            if !blank && line_indent <= indent {
+                return at;
+            }
+            at = next_line(text, at);
+        }
+        text.len()
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::estimated_expansion;
+
+        #[test]
+        fn aliases_add_their_anchors_text() {
+            let plain = b"a: *not-an-alias-in-a-'quote'\nb: '*x'\nc: |\n  *x\n  &y\n# *x\n";
+            assert_eq!(estimated_expansion(plain, usize::MAX), plain.len());
+            let one = b"a: &x [1, 2]\nb: *x\n";
+            assert_eq!(estimated_expansion(one, usize::MAX), one.len() + "&x [1, 2]\n".len());
+            let block = b"a: &x\n  k: v\n  l: w\nb: *x\nc: *x\n";
+            assert_eq!(estimated_expansion(block, usize::MAX), block.len() + 2 * "&x\n  k: v\n  l: w\n".len());
+            // Nested: y holds two x's, so each y adds its text and two x's more.
+            let nested = b"x: &x abc\ny: &y\n  - *x\n  - *x\nz: [*y, *y]\n";
+            let x = "&x abc\n".len();
+            let y = "&y\n  - *x\n  - *x\n".len() + 2 * x;
+            assert_eq!(estimated_expansion(nested, usize::MAX), nested.len() + 2 * x + 2 * y);
+        }
+
+        #[test]
+        fn a_large_anchor_named_often_is_past_the_limit_at_once() {
+            let mut bomb = format!("data:\n  a: &x \"{}\"\n", "a".repeat(1 << 20));
+            for i in 0..400 {
+                bomb.push_str(&format!("  b{i}: *x\n"));
+            }
+            let limit = 3 * bomb.len();
+            assert!(estimated_expansion(bomb.as_bytes(), limit) > limit);
+        }
     }
 }
 

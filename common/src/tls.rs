@@ -142,11 +142,11 @@ pub fn server_config(cert: &Path, key: &Path, clients: ClientAuth) -> Result<Arc
     Ok(Arc::new(config))
 }
 
-/// Go's `http.DefaultMaxHeaderBytes` (1 MiB), plus the 4096 bytes of slack its server adds for
-/// the request line, as kube-apiserver and the kubelet accept request heads.
-const MAX_HEAD_BYTES: usize = (1 << 20) + 4096;
-/// Go's server has no bound on the number of header fields within those bytes; hyper needs one
-/// (it sizes a table for each request by it), so this is generous: ten times hyper's default.
+/// Go's server has no bound on the number of header fields, only on their bytes; hyper needs
+/// one (it sizes a table for each request by it), so this is generous: ten times hyper's
+/// default. The bytes of a request head are bounded by hyper's read buffer (about 400 KiB),
+/// under Go's 1 MiB: a larger buffer would also hold more of every request body at once
+/// (hyper reads bodies through it), and no client sends heads of that size.
 const MAX_HEADERS: usize = 1024;
 
 /// Serves `app` over TLS until `shutdown` completes.
@@ -213,7 +213,7 @@ where
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_buf_size(MAX_HEAD_BYTES).max_header_size(MAX_HEAD_BYTES).max_headers(MAX_HEADERS);
+    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT).max_headers(MAX_HEADERS);
     if let Err(err) = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service)).with_upgrades().await {
         tracing::debug!(%peer, error = %err, "connection ended");
     }

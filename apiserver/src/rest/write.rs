@@ -707,7 +707,7 @@ fn delete_options(params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<
         .get("propagationPolicy")
         .map(str::to_string)
         .or_else(|| body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string));
-    let orphan = params.get("orphanDependents").map(|value| value == "true").or_else(|| body.get("orphanDependents").and_then(Value::as_bool));
+    let orphan = params.get("orphanDependents").map(|_| params.flag("orphanDependents")).or_else(|| body.get("orphanDependents").and_then(Value::as_bool));
     if orphan == Some(true) && propagation.is_none() {
         propagation = Some("Orphan".into());
     }

@@ -27,6 +27,12 @@ use serde_json::{Map, Number, Value};
 /// deep as the fields it records.
 pub const MAX_DEPTH: usize = 100;
 
+/// How deeply a stored object may nest and still be read back: the most serde_json reads (its
+/// recursion limit is 128), which is what this server read before [`MAX_DEPTH`] bounded writes.
+/// Objects between the two were let in by older versions and stay readable, so the repair path
+/// (`--delete-undecodable-objects`) removes only what no version could read.
+pub const MAX_STORED_DEPTH: usize = 127;
+
 /// How many duplicate keys are reported; kube-apiserver's decoder stops collecting strict
 /// errors at 100 too.
 const MAX_REPORTED_DUPLICATES: usize = 100;
@@ -49,8 +55,8 @@ pub enum DocumentError {
     Json(#[source] serde_json::Error),
     #[error("{0}")]
     Yaml(#[source] serde_yaml_ng::Error),
-    #[error("the object nests deeper than {MAX_DEPTH} levels (at {path})")]
-    TooDeep { path: String },
+    #[error("the object nests deeper than {limit} levels (at {path})")]
+    TooDeep { limit: usize, path: String },
     #[error("the value is not a JSON object")]
     NotAnObject,
     /// go-yaml's words for the same refusal, then the budget that was crossed.
@@ -72,7 +78,17 @@ pub fn expansion_budget(source_len: usize) -> usize {
 
 /// Parses one JSON document.
 pub fn from_json(bytes: &[u8]) -> Result<Document, DocumentError> {
+    json_within(bytes, MAX_DEPTH)
+}
+
+/// Parses a stored object's JSON, up to [`MAX_STORED_DEPTH`].
+pub fn from_stored_json(bytes: &[u8]) -> Result<Document, DocumentError> {
+    json_within(bytes, MAX_STORED_DEPTH)
+}
+
+fn json_within(bytes: &[u8], max_depth: usize) -> Result<Document, DocumentError> {
     let mut state = State::new(Mode::Build, usize::MAX);
+    state.max_depth = max_depth;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = ValueSeed { state: &mut state }.deserialize(&mut deserializer).and_then(|value| deserializer.end().map(|()| value));
     match parsed {
@@ -315,7 +331,7 @@ pub fn check_depth(value: &Value) -> Result<(), DocumentError> {
         path.push(segment);
         current = child;
     }
-    Err(DocumentError::TooDeep { path: render(&path) })
+    Err(DocumentError::TooDeep { limit: MAX_DEPTH, path: render(&path) })
 }
 
 /// One step of a path: an object key or an array index.
@@ -357,6 +373,7 @@ enum Mode {
 struct State {
     mode: Mode,
     depth: usize,
+    max_depth: usize,
     /// Units of [`expansion_budget`] still allowed.
     budget: usize,
     initial_budget: usize,
@@ -369,7 +386,7 @@ struct State {
 
 impl State {
     fn new(mode: Mode, budget: usize) -> Self {
-        Self { mode, depth: 0, budget, initial_budget: budget, path: Vec::new(), duplicates: Vec::new(), failure: None }
+        Self { mode, depth: 0, max_depth: MAX_DEPTH, budget, initial_budget: budget, path: Vec::new(), duplicates: Vec::new(), failure: None }
     }
 
     fn fail<E: de::Error>(&mut self, failure: DocumentError) -> E {
@@ -392,9 +409,10 @@ impl State {
     fn enter<E: de::Error>(&mut self) -> Result<(), E> {
         self.charge(1)?;
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth > self.max_depth {
             let path = render(&self.path);
-            return Err(self.fail(DocumentError::TooDeep { path }));
+            let limit = self.max_depth;
+            return Err(self.fail(DocumentError::TooDeep { limit, path }));
         }
         Ok(())
     }
@@ -617,12 +635,12 @@ mod tests {
         assert_eq!(depth(&from_yaml(deepest.as_bytes()).expect("JSON is YAML").value), MAX_DEPTH);
         let too_deep = nested(MAX_DEPTH + 1);
         for err in [from_json(too_deep.as_bytes()).unwrap_err(), from_yaml(too_deep.as_bytes()).unwrap_err()] {
-            assert!(matches!(&err, DocumentError::TooDeep { path } if path.starts_with("a.a.a.a.a.a.a.a... (92 more levels)")), "{err}");
+            assert!(matches!(&err, DocumentError::TooDeep { path, .. } if path.starts_with("a.a.a.a.a.a.a.a... (92 more levels)")), "{err}");
         }
         // Arrays count as objects do, and the path names their indexes.
         let arrays = format!("{{\"x\": {}{}}}", "[0, ".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         let err = from_json(arrays.as_bytes()).unwrap_err();
-        assert!(matches!(&err, DocumentError::TooDeep { path } if path.starts_with("x[1][1][1]")), "{err}");
+        assert!(matches!(&err, DocumentError::TooDeep { path, .. } if path.starts_with("x[1][1][1]")), "{err}");
         // Far deeper than serde_json's own limit: still this error, not a recursion failure.
         let very_deep = "[".repeat(100_000);
         assert!(matches!(from_json(very_deep.as_bytes()), Err(DocumentError::TooDeep { .. })));
@@ -651,7 +669,7 @@ mod tests {
         assert_eq!(depth(&json!({"a": [1, {"b": []}], "c": {}})), 4);
         let deep = serde_json::from_str::<Value>(&nested(MAX_DEPTH + 3)).expect("under serde_json's limit");
         let err = check_depth(&json!({"spec": 1, "metadata": {"fields": deep}})).unwrap_err();
-        assert!(matches!(&err, DocumentError::TooDeep { path } if path.starts_with("metadata.fields.a.a.a.a.a.a...")), "{err}");
+        assert!(matches!(&err, DocumentError::TooDeep { path, .. } if path.starts_with("metadata.fields.a.a.a.a.a.a...")), "{err}");
         assert!(check_depth(&serde_json::from_str(&nested(MAX_DEPTH)).expect("parses")).is_ok());
     }
 

@@ -12,7 +12,7 @@
 //!
 //! Values are the objects' JSON. The store moves bytes and does not parse them on the way in;
 //! a value that is not an object the server can read (not JSON, or nesting deeper than
-//! [`crate::json::MAX_DEPTH`]) surfaces as [`StoreError::Corrupt`] naming the key the moment
+//! [`crate::json::MAX_STORED_DEPTH`]) surfaces as [`StoreError::Corrupt`] naming the key the moment
 //! anybody decodes it ([`KeyValue::decode_object`]), never as a panic.
 
 pub mod embedded;
@@ -51,11 +51,12 @@ impl KeyValue {
         serde_json::from_slice(&self.value).map_err(|source| self.corrupt(json::DocumentError::Json(source)))
     }
 
-    /// The stored object, read as every request body is ([`json::from_json`], with its depth
-    /// limit): what the write path lets in, the read path reads back, and a value it cannot
-    /// read is [`StoreError::Corrupt`].
+    /// The stored object, read by the decoder every request body goes through, with the depth
+    /// limit of stored objects ([`json::MAX_STORED_DEPTH`], above the write path's): what the
+    /// write path lets in, the read path reads back, and a value it cannot read is
+    /// [`StoreError::Corrupt`].
     pub fn decode_object(&self) -> Result<serde_json::Value, StoreError> {
-        match json::from_json(&self.value) {
+        match json::from_stored_json(&self.value) {
             Ok(json::Document { value: value @ serde_json::Value::Object(_), .. }) => Ok(value),
             Ok(_) => Err(self.corrupt(json::DocumentError::NotAnObject)),
             Err(err) => Err(self.corrupt(err)),

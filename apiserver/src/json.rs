@@ -336,16 +336,25 @@ pub fn check_depth(value: &Value) -> Result<(), DocumentError> {
 
 /// One step of a path: an object key or an array index.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Segment {
+pub(crate) enum Segment {
     Key(String),
     Index(usize),
 }
 
 /// `metadata.labels.app`, `spec.containers[0].name`, as kube-apiserver's strict errors write paths.
+pub(crate) fn render_path(path: &[Segment]) -> String {
+    render_at_most(path, usize::MAX)
+}
+
+/// The path's first [`SHOWN_PATH_SEGMENTS`] segments, then how many more levels there are.
 fn render(path: &[Segment]) -> String {
+    render_at_most(path, SHOWN_PATH_SEGMENTS)
+}
+
+fn render_at_most(path: &[Segment], shown: usize) -> String {
     let mut text = String::new();
     for (position, segment) in path.iter().enumerate() {
-        if position == SHOWN_PATH_SEGMENTS && path.len() > SHOWN_PATH_SEGMENTS + 1 {
+        if position == shown && path.len() > shown.saturating_add(1) {
             text.push_str(&format!("... ({} more levels)", path.len() - position));
             break;
         }
@@ -424,7 +433,7 @@ impl State {
     fn duplicate(&mut self, key: &str) {
         if self.duplicates.len() < MAX_REPORTED_DUPLICATES {
             self.path.push(Segment::Key(key.to_string()));
-            let path = render(&self.path);
+            let path = render_path(&self.path);
             self.path.pop();
             if !self.duplicates.contains(&path) {
                 self.duplicates.push(path);

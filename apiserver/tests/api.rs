@@ -10,28 +10,7 @@ use common::testing::{ApiServer, Storage};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-macro_rules! on_both_stores {
-    ($($test:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(common::testing::Storage::Embedded).await;
-                }
-            )*
-        }
-        mod etcd {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(common::testing::Storage::Etcd).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(
+common::on_both_stores!(
     kubectl_applies_gets_and_deletes_the_demo_app,
     python_client_creates_lists_watches_and_deletes_configmaps,
     restart_loses_nothing_and_watches_resume,

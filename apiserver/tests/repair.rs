@@ -15,28 +15,7 @@ use apiserver::storage::{EmbeddedStore, EtcdStore, Store};
 use common::testing::{ApiServer, Storage, workspace_binary};
 use serde_json::{Value, json};
 
-macro_rules! on_both_stores {
-    ($($test:ident),* $(,)?) => {
-        mod embedded {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(common::testing::Storage::Embedded).await;
-                }
-            )*
-        }
-        mod etcd {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test(common::testing::Storage::Etcd).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both_stores!(unreadable_objects_are_errors_until_deleted_or_repaired);
+common::on_both_stores!(unreadable_objects_are_errors_until_deleted_or_repaired);
 
 const NAMESPACE: &str = "repair";
 const CONFIGMAPS: &str = "/api/v1/namespaces/repair/configmaps";

@@ -232,6 +232,30 @@ fn own_etcd(storage: Storage) -> Result<Option<EtcdServer>, HarnessError> {
     })
 }
 
+/// Runs each named `async fn(Storage)` of the calling test file as two tests, `embedded::name`
+/// and `etcd::name`, one on each store.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($test:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::testing::Storage::Embedded).await;
+                }
+            )*
+        }
+        mod etcd {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::testing::Storage::Etcd).await;
+                }
+            )*
+        }
+    };
+}
+
 /// Which store an [`ApiServer`] runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Storage {

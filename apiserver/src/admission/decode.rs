@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::json::{Segment, render_path as render};
 use super::FieldValidation;
 use crate::errors::ApiError;
 use crate::resources::ResourceType;
@@ -178,27 +179,6 @@ fn strip_nulls(value: &mut Value) {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Segment {
-    Key(String),
-    Index(usize),
-}
-
-fn render(path: &[Segment]) -> String {
-    let mut text = String::new();
-    for segment in path {
-        match segment {
-            Segment::Key(key) => {
-                if !text.is_empty() {
-                    text.push('.');
-                }
-                text.push_str(key);
-            }
-            Segment::Index(index) => text.push_str(&format!("[{index}]")),
-        }
-    }
-    text
-}
 
 /// A decoding failure: what serde said, and where.
 #[derive(Debug)]

@@ -1110,6 +1110,39 @@ async fn smaller_departures_are_answered_as_kube_apiserver_answers_them() {
     assert_no_mismatches(&failures, rows.len() + 1);
 }
 
+/// What the read path could not read back is refused on the way in, in every body format: a
+/// ConfigMap whose `managedFields[0].fieldsV1` nests 123 levels as YAML or 120 as JSON (which
+/// older versions stored, 201, and then answered 500 on every read) is 400 and leaves nothing
+/// behind; and a `generateName` of 70 characters is cut to 58 before its 5-character suffix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_could_not_be_read_back_is_refused_on_the_way_in() {
+    let mut server = Server::start().await;
+    let deep = |name: &str, levels: usize| {
+        let fields = format!("{}{{}}{}", "{\"f:x\":".repeat(levels), "}".repeat(levels));
+        format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"{name}","managedFields":[{{"manager":"m","operation":"Apply","apiVersion":"v1","fieldsType":"FieldsV1","fieldsV1":{fields}}}]}},"data":{{"a":"b"}}}}"#)
+    };
+    let mut failures = Vec::new();
+    // YAML flow mappings are JSON: the same text, sent as YAML.
+    for (case, name, content_type, body) in [("as YAML, 123 levels", "deep-yaml", "application/yaml", deep("deep-yaml", 123)), ("as JSON, 120 levels", "deep-json", "application/json", deep("deep-json", 120))] {
+        let reply = server.ask(with_body(Method::POST, "/api/v1/namespaces/default/configmaps", ADMIN_TOKEN, content_type, body)).await;
+        failures.extend(mismatch(&reply, &refused_saying(400, "BadRequest", "nests deeper than 100 levels")).map(|why| format!("a deep ConfigMap {case}: {why}")));
+        let after = server.ask(get_as(ADMIN_TOKEN, &format!("/api/v1/namespaces/default/configmaps/{name}"))).await;
+        failures.extend(mismatch(&after, &refused(404, "NotFound")).map(|why| format!("GET {name} after its refusal: {why}")));
+    }
+    let prefix = "g".repeat(70);
+    let body = format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"generateName":"{prefix}"}}}}"#);
+    let reply = server.ask(with_body(Method::POST, "/api/v1/namespaces/default/configmaps", ADMIN_TOKEN, "application/json", body)).await;
+    let name = match &reply {
+        Reply::Whole { status: 201, body, .. } => serde_json::from_slice::<Value>(body).unwrap_or_default()["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+        _ => String::new(),
+    };
+    if name.len() != 63 || !name.starts_with(&prefix[..58]) {
+        failures.push(format!("a generateName of 70 characters: expected 201 and a name of the first 58 and 5 more, got {reply:?}"));
+    }
+    server.assert_unharmed().await;
+    assert_no_mismatches(&failures, 5);
+}
+
 /// A Scale is decoded into its type, with Kubernetes' errors: a `replicas` that is not an int32
 /// is 400 by PUT (the body decoder) and 422 by merge or JSON patch (kube-apiserver's
 /// `jsonPatcher.applyPatchToCurrentObject` answers an undecodable patched object with

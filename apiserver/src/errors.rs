@@ -228,7 +228,12 @@ struct StatusBody<'a> {
     reason: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<DetailsBody<'a>>,
+    #[serde(skip_serializing_if = "is_zero")]
     code: u16,
+}
+
+fn is_zero(code: &u16) -> bool {
+    *code == 0
 }
 
 #[derive(serde::Serialize)]
@@ -265,34 +270,39 @@ impl ApiError {
     /// The Status as kube-apiserver writes it: its field order, empty fields omitted, and a
     /// newline.
     pub fn status_text(&self) -> String {
-        fn text(value: &Value) -> &str {
-            value.as_str().unwrap_or_default()
-        }
-        let details = &self.details;
-        let causes = details["causes"].as_array().map(|causes| {
-            causes.iter().map(|cause| CauseBody { reason: text(&cause["reason"]), message: text(&cause["message"]), field: text(&cause["field"]) }).collect()
-        });
-        let body = StatusBody {
-            kind: "Status",
-            api_version: "v1",
-            metadata: Empty {},
-            status: "Failure",
-            message: &self.message,
-            reason: self.reason,
-            details: details.as_object().is_some_and(|fields| !fields.is_empty()).then(|| DetailsBody {
-                name: text(&details["name"]),
-                group: text(&details["group"]),
-                kind: text(&details["kind"]),
-                uid: text(&details["uid"]),
-                causes: causes.unwrap_or_default(),
-                retry_after_seconds: details["retryAfterSeconds"].as_i64(),
-            }),
-            code: self.code,
-        };
-        let mut out = serde_json::to_string(&body).unwrap_or_else(|_| self.status().to_string());
-        out.push('\n');
-        out
+        status_text("Failure", &self.message, self.reason, &self.details, self.code)
     }
+}
+
+/// A `metav1.Status` (`Failure` or `Success`) as kube-apiserver writes one: its field order,
+/// empty fields omitted (a code of 0 too, as a delete's Success has none), and a newline.
+pub fn status_text(status: &'static str, message: &str, reason: &str, details: &Value, code: u16) -> String {
+    fn text(value: &Value) -> &str {
+        value.as_str().unwrap_or_default()
+    }
+    let causes = details["causes"].as_array().map(|causes| {
+        causes.iter().map(|cause| CauseBody { reason: text(&cause["reason"]), message: text(&cause["message"]), field: text(&cause["field"]) }).collect()
+    });
+    let body = StatusBody {
+        kind: "Status",
+        api_version: "v1",
+        metadata: Empty {},
+        status,
+        message,
+        reason,
+        details: details.as_object().is_some_and(|fields| !fields.is_empty()).then(|| DetailsBody {
+            name: text(&details["name"]),
+            group: text(&details["group"]),
+            kind: text(&details["kind"]),
+            uid: text(&details["uid"]),
+            causes: causes.unwrap_or_default(),
+            retry_after_seconds: details["retryAfterSeconds"].as_i64(),
+        }),
+        code,
+    };
+    let mut out = serde_json::to_string(&body).unwrap_or_default();
+    out.push('\n');
+    out
 }
 
 impl IntoResponse for ApiError {

@@ -18,6 +18,10 @@ pub struct ResourceType {
     /// Whether `metadata.generation` is kept (bumped on spec changes), as Kubernetes does for
     /// the kinds whose spec a controller acts on.
     pub tracks_generation: bool,
+    /// Whether a DELETE that removes the object answers with the object rather than a Status,
+    /// as the kinds' storage in kube-apiserver says (`ReturnDeletedObject`: pods, services,
+    /// service accounts).
+    pub returns_deleted_object: bool,
 }
 
 const ALL: &[&str] = &["all"];
@@ -34,6 +38,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &["status", "finalize"],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "",
@@ -46,6 +51,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: ALL,
         subresources: &["status", "binding", "log", "exec", "attach", "portforward"],
         tracks_generation: true,
+        returns_deleted_object: true,
     },
     ResourceType {
         group: "",
@@ -58,6 +64,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: ALL,
         subresources: &["status"],
         tracks_generation: false,
+        returns_deleted_object: true,
     },
     ResourceType {
         group: "",
@@ -70,6 +77,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &[],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "",
@@ -82,6 +90,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &["token"],
         tracks_generation: false,
+        returns_deleted_object: true,
     },
     ResourceType {
         group: "",
@@ -94,6 +103,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &[],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "",
@@ -106,6 +116,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &[],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "",
@@ -118,6 +129,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &["status"],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "",
@@ -130,6 +142,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &[],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "apps",
@@ -142,6 +155,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: ALL,
         subresources: &["status", "scale"],
         tracks_generation: true,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "apps",
@@ -154,6 +168,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: ALL,
         subresources: &["status", "scale"],
         tracks_generation: true,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "rbac.authorization.k8s.io",
@@ -166,6 +181,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &[],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "rbac.authorization.k8s.io",
@@ -178,6 +194,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &[],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "rbac.authorization.k8s.io",
@@ -190,6 +207,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &[],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "rbac.authorization.k8s.io",
@@ -202,6 +220,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &[],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
     ResourceType {
         group: "coordination.k8s.io",
@@ -214,6 +233,7 @@ pub static RESOURCES: &[ResourceType] = &[
         categories: &[],
         subresources: &[],
         tracks_generation: false,
+        returns_deleted_object: false,
     },
 ];
 

@@ -43,6 +43,7 @@ pub(crate) fn decode<T: DeserializeOwned + Serialize>(
     // body's already, and a patch result keeps the stored object's.
     fields.insert("apiVersion".into(), Value::String(resource.api_version()));
     fields.insert("kind".into(), Value::String(resource.kind.to_string()));
+    strip_base64_line_breaks(resource, &mut object);
     let input = object.clone();
     strip_nulls(&mut object);
     let value = deserialize::<T>(&object)
@@ -63,6 +64,26 @@ pub(crate) fn decode<T: DeserializeOwned + Serialize>(
         FieldValidation::Warn => unknown,
     };
     Ok(Decoded { value, warnings, input: object })
+}
+
+/// The maps of `[]byte` values among the served kinds' fields, as (kind, field): Go's JSON
+/// decoder reads a `[]byte` as base64 skipping `\r` and `\n` (so a Secret's data may come
+/// wrapped, as `base64` writes it), where k8s-openapi's `ByteString` refuses them.
+const BASE64_MAPS: &[(&str, &str)] = &[("Secret", "data"), ("ConfigMap", "binaryData")];
+
+/// Removes the line breaks Go's base64 decoding skips from the kind's `[]byte` values; they
+/// are stored and served without them, as Kubernetes re-encodes them.
+fn strip_base64_line_breaks(resource: &ResourceType, object: &mut Value) {
+    for (_, field) in BASE64_MAPS.iter().filter(|(kind, _)| *kind == resource.kind) {
+        let Some(values) = object.get_mut(*field).and_then(Value::as_object_mut) else { continue };
+        for value in values.values_mut() {
+            if let Value::String(text) = value
+                && text.contains(['\r', '\n'])
+            {
+                text.retain(|character| character != '\r' && character != '\n');
+            }
+        }
+    }
 }
 
 /// The strict decoding error or warnings for keys a body repeated (`duplicate field "a.b"`, as

@@ -356,6 +356,7 @@ mod tests {
             categories: &[],
             subresources: &[],
             tracks_generation: false,
+            returns_deleted_object: false,
         };
         let object = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"anything": 1}});
         let admitted = admit_create(&other, object.clone(), FieldValidation::Strict).expect("admitted");

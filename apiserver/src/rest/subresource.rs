@@ -25,6 +25,7 @@ const fn body_type(group: &'static str, version: &'static str, kind: &'static st
         categories: &[],
         subresources: &[],
         tracks_generation: false,
+        returns_deleted_object: false,
     }
 }
 

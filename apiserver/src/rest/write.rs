@@ -168,7 +168,12 @@ pub async fn create(
     if meta::string(&object, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
         return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
     }
-    let generate = meta::string(&object, "generateName").filter(|prefix| !prefix.is_empty()).map(str::to_string);
+    // A name given wins over generateName, as in Kubernetes: only a generated name is drawn
+    // again when it is taken, a given one that is taken is AlreadyExists.
+    let generate = match meta::name(&object) {
+        Some(_) => None,
+        None => meta::string(&object, "generateName").filter(|prefix| !prefix.is_empty()).map(str::to_string),
+    };
     if meta::name(&object).is_none() {
         match &generate {
             Some(prefix) => meta::set(&mut object, "name", json!(meta::generate_name(prefix))),
@@ -820,19 +825,12 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
     if changed == stored { Ok(Change::Unchanged) } else { Ok(Change::Write(object)) }
 }
 
-fn success_status(resource: &ResourceType, object: &Value) -> Value {
-    json!({
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success",
-        "details": {
-            "name": meta::name(object).unwrap_or_default(),
-            "group": resource.group,
-            "kind": resource.plural,
-            "uid": meta::string(object, "uid").unwrap_or_default(),
-        },
-    })
+/// The Status a DELETE that removed the object answers, for kinds whose storage does not
+/// return the object, in kube-apiserver's field order (no uid when the object could not be read).
+fn success_status(resource: &ResourceType, name: &str, uid: &str) -> Response {
+    let details = json!({"name": name, "group": resource.group, "kind": resource.plural, "uid": uid});
+    let text = crate::errors::status_text("Success", "", "", &details, 0);
+    axum::response::IntoResponse::into_response((StatusCode::OK, [(axum::http::header::CONTENT_TYPE, "application/json")], text))
 }
 
 pub async fn delete(
@@ -855,10 +853,10 @@ pub async fn delete(
     .await?;
     if removed {
         tracing::info!(kind = target.resource.kind, namespace = ?target.namespace, name, "deleted");
-        if target.resource.kind == "Pod" {
+        if target.resource.returns_deleted_object {
             return Ok(json_response(StatusCode::OK, &object));
         }
-        return Ok(json_response(StatusCode::OK, &success_status(target.resource, &object)));
+        return Ok(success_status(target.resource, &name, meta::string(&object, "uid").unwrap_or_default()));
     }
     Ok(json_response(StatusCode::OK, &object))
 }
@@ -901,14 +899,7 @@ async fn delete_unreadable(api: &Api, target: &Target, name: &str, dry_run: bool
             tracing::info!(kind = resource.kind, namespace = ?target.namespace, name, "deleted an unreadable object");
         }
         // There is no object to answer with: a Status, as kube-apiserver answers.
-        let status = json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Success",
-            "details": {"name": name, "group": resource.group, "kind": resource.plural},
-        });
-        return Ok(Some(json_response(StatusCode::OK, &status)));
+        return Ok(Some(success_status(resource, name, "")));
     }
     Err(ApiError::modified(resource, name))
 }
@@ -989,8 +980,8 @@ pub async fn bind(
         bound(target, &name, current, &binding).map(Change::Write)
     })
     .await?;
-    let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
-    let mut response = json_response(StatusCode::CREATED, &status);
+    let status = crate::errors::status_text("Success", "", "", &json!({}), 201);
+    let mut response = axum::response::IntoResponse::into_response((StatusCode::CREATED, [(axum::http::header::CONTENT_TYPE, "application/json")], status));
     warning_headers(&mut response, &warnings);
     Ok(response)
 }

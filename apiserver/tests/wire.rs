@@ -1,0 +1,72 @@
+//! The real apiserver's wire behaviour where clients depend on kube-apiserver's details:
+//! discovery in every form it is served (with and without a trailing slash, the same bytes),
+//! bodies decoded as Go decodes them, and answers written as kube-apiserver writes them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use common::testing::{ApiServer, Storage};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_answers_with_and_without_a_trailing_slash() {
+    let server = tokio::task::block_in_place(|| ApiServer::start(Storage::Embedded)).expect("apiserver");
+    let client = reqwest::Client::new();
+    let get = |path: String| {
+        let client = client.clone();
+        let url = format!("{}{path}", server.url());
+        async move {
+            let response = client.get(&url).send().await.expect("request");
+            (response.status().as_u16(), response.text().await.unwrap_or_default())
+        }
+    };
+    let mut mismatches = Vec::new();
+    for path in ["/version", "/api", "/api/v1", "/apis", "/apis/apps", "/apis/apps/v1"] {
+        let (plain, plain_body) = get(path.to_string()).await;
+        let (slashed, slashed_body) = get(format!("{path}/")).await;
+        if plain != 200 || slashed != 200 || plain_body != slashed_body {
+            mismatches.push(format!("{path}: {plain} without the slash, {slashed} with it ({})", if plain_body == slashed_body { "same body" } else { "different bodies" }));
+        }
+    }
+    assert!(mismatches.is_empty(), "discovery must answer the same with a trailing slash:\n{}", mismatches.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_read_and_answers_written_as_kube_apiserver_does() {
+    let server = tokio::task::block_in_place(|| ApiServer::start(Storage::Embedded)).expect("apiserver");
+    let client = reqwest::Client::new();
+    let base = format!("{}/api/v1/namespaces/default", server.url());
+    let send = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {
+        let mut request = client.request(method, format!("{base}{path}"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.expect("request");
+            (response.status().as_u16(), response.text().await.unwrap_or_default())
+        }
+    };
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
+
+    // A name given wins over generateName: taken, it is AlreadyExists, not a generated name.
+    assert_eq!(send(reqwest::Method::POST, "/configmaps", Some(serde_json::json!({"metadata": {"name": "taken"}}))).await.0, 201);
+    let (code, body) = send(reqwest::Method::POST, "/configmaps", Some(serde_json::json!({"metadata": {"name": "taken", "generateName": "gen-"}}))).await;
+    assert_eq!((code, json(&body)["reason"].as_str()), (409, Some("AlreadyExists")), "{body}");
+    // Status bodies in kube-apiserver's field order, empty fields left out, and a newline.
+    assert_eq!(
+        body,
+        "{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Failure\",\"message\":\"configmaps \\\"taken\\\" already exists\",\"reason\":\"AlreadyExists\",\"details\":{\"name\":\"taken\",\"kind\":\"configmaps\"},\"code\":409}\n"
+    );
+
+    // A Secret's data as base64 wrapped over lines, as Go's decoder skips \r and \n.
+    let (code, body) = send(reqwest::Method::POST, "/secrets", Some(serde_json::json!({"metadata": {"name": "wrapped"}, "data": {"a": "aGVs\nbG8=\r\n"}}))).await;
+    assert_eq!((code, json(&body)["data"]["a"].as_str()), (201, Some("aGVsbG8=")), "{body}");
+
+    // DELETE answers with the object where kube-apiserver's storage for the kind does
+    // (ReturnDeletedObject: services, pods, service accounts), else with a Success Status.
+    let service = serde_json::json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}});
+    assert_eq!(send(reqwest::Method::POST, "/services", Some(service)).await.0, 201);
+    let (code, body) = send(reqwest::Method::DELETE, "/services/web", None).await;
+    assert_eq!((code, json(&body)["kind"].as_str()), (200, Some("Service")), "{body}");
+    let (code, body) = send(reqwest::Method::DELETE, "/configmaps/taken", None).await;
+    assert_eq!(code, 200);
+    assert!(body.starts_with("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\",\"details\":{\"name\":\"taken\",\"kind\":\"configmaps\",\"uid\":"), "{body}");
+}

@@ -8,14 +8,6 @@ use serde_json::{Value, json};
 use crate::meta;
 use crate::resources::ResourceType;
 
-/// Whether the client asked for a Table.
-pub fn wants_table(accept: &str) -> bool {
-    accept.split(',').any(|choice| {
-        let parts: Vec<&str> = choice.split(';').map(str::trim).collect();
-        parts.contains(&"as=Table") && parts.contains(&"g=meta.k8s.io") && (parts.contains(&"v=v1") || parts.contains(&"v=v1beta1"))
-    })
-}
-
 struct Column {
     name: &'static str,
     kind: &'static str,
@@ -355,13 +347,6 @@ mod tests {
         assert_eq!(endpoints_cell(&endpoints), "10.0.0.1:80,10.0.0.2:80,[fd00::3]:80 + 3 more...");
         assert_eq!(endpoints_cell(&json!({"subsets": [{"notReadyAddresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]})), "");
         assert_eq!(endpoints_cell(&json!({})), "<none>");
-    }
-
-    #[test]
-    fn accept_headers() {
-        assert!(wants_table("application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"));
-        assert!(!wants_table("application/json"));
-        assert!(!wants_table(""));
     }
 
     #[test]

@@ -70,3 +70,35 @@ async fn bodies_are_read_and_answers_written_as_kube_apiserver_does() {
     assert_eq!(code, 200);
     assert!(body.starts_with("{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"metadata\":{},\"status\":\"Success\",\"details\":{\"name\":\"taken\",\"kind\":\"configmaps\",\"uid\":"), "{body}");
 }
+
+/// client-go's metadata informers: lists, gets and watches as `PartialObjectMetadata`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_are_served_as_partial_object_metadata_when_asked() {
+    let server = tokio::task::block_in_place(|| ApiServer::start(Storage::Embedded)).expect("apiserver");
+    let client = reqwest::Client::new();
+    let base = format!("{}/api/v1/namespaces/default/configmaps", server.url());
+    let created = client.post(&base).json(&serde_json::json!({"metadata": {"name": "meta", "labels": {"a": "b"}}, "data": {"secret-ish": "x"}})).send().await.expect("create");
+    assert_eq!(created.status().as_u16(), 201);
+    let ask = |url: String, accept: &'static str| {
+        let client = client.clone();
+        async move {
+            let response = client.get(url).header("accept", accept).send().await.expect("request");
+            (response.status().as_u16(), response.text().await.unwrap_or_default())
+        }
+    };
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap_or_default();
+    let (code, body) = ask(base.clone(), "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json").await;
+    let list = json(&body);
+    assert_eq!((code, list["kind"].as_str(), list["apiVersion"].as_str()), (200, Some("PartialObjectMetadataList"), Some("meta.k8s.io/v1")), "{body}");
+    assert!(list["metadata"]["resourceVersion"].is_string(), "{body}");
+    let item = &list["items"][0];
+    assert_eq!((item["kind"].as_str(), item["metadata"]["labels"]["a"].as_str(), item.get("data")), (Some("PartialObjectMetadata"), Some("b"), None), "{body}");
+    let (code, body) = ask(format!("{base}/meta"), "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1").await;
+    let object = json(&body);
+    assert_eq!((code, object["apiVersion"].as_str(), object["metadata"]["name"].as_str(), object.get("data")), (200, Some("meta.k8s.io/v1beta1"), Some("meta"), None), "{body}");
+    let (code, body) = ask(format!("{base}?watch=1&timeoutSeconds=1"), "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1").await;
+    let event = json(body.lines().next().unwrap_or_default());
+    assert_eq!((code, event["type"].as_str(), event["object"]["kind"].as_str(), event["object"].get("data")), (200, Some("ADDED"), Some("PartialObjectMetadata"), None), "{body}");
+    let (code, body) = ask(base, "application/json;as=Widget;g=example.com;v=v1").await;
+    assert_eq!((code, json(&body)["reason"].as_str()), (406, Some("NotAcceptable")), "{body}");
+}

@@ -31,17 +31,70 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn get(api: &Api, target: &Target, headers: &HeaderMap) -> Result<Response, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
+    let representation = if target.subresource.is_none() { Representation::of(headers, false)? } else { Representation::Object };
     let object = fetch(api, target, name).await?;
-    if target.subresource.is_none() && table::wants_table(accept(headers)) {
-        let resource_version = meta::string(&object, "resourceVersion").unwrap_or_default().to_string();
-        let table = table::table(target.resource, &[object], json!({"resourceVersion": resource_version}));
-        return Ok(json_response(StatusCode::OK, &table));
+    match representation {
+        Representation::Object => Ok(json_response(StatusCode::OK, &object)),
+        Representation::Table => {
+            let resource_version = meta::string(&object, "resourceVersion").unwrap_or_default().to_string();
+            let table = table::table(target.resource, &[object], json!({"resourceVersion": resource_version}));
+            Ok(json_response(StatusCode::OK, &table))
+        }
+        Representation::Metadata(version) => Ok(json_response(StatusCode::OK, &partial_metadata(version, &object))),
     }
-    Ok(json_response(StatusCode::OK, &object))
 }
 
-fn accept(headers: &HeaderMap) -> &str {
-    headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or_default()
+/// What an `Accept` header asks objects to be served as: themselves, a server-side Table, or
+/// only their metadata (`PartialObjectMetadata`, which client-go's metadata informers ask for),
+/// in `meta.k8s.io` `v1` or `v1beta1`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Representation {
+    Object,
+    Table,
+    Metadata(&'static str),
+}
+
+impl Representation {
+    /// The first of the Accept header's choices this server can give, as kube-apiserver
+    /// negotiates: a choice without `as=` is the object itself; `as=Table` a Table;
+    /// `as=PartialObjectMetadata` (`...List` for a list) the metadata. A header whose every
+    /// choice asks for something else is 406.
+    fn of(headers: &HeaderMap, list: bool) -> Result<Self, ApiError> {
+        let accept = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or_default();
+        let metadata_kind = if list { "PartialObjectMetadataList" } else { "PartialObjectMetadata" };
+        let mut asked_for_other = false;
+        for choice in accept.split(',').filter(|choice| !choice.trim().is_empty()) {
+            let mut parts = choice.split(';').map(str::trim);
+            let media_type = parts.next().unwrap_or_default().to_ascii_lowercase();
+            if !matches!(media_type.as_str(), "application/json" | "*/*" | "application/*" | "application/yaml" | "application/vnd.kubernetes.protobuf") {
+                continue;
+            }
+            let parameters: Vec<(&str, &str)> = parts.filter_map(|part| part.split_once('=')).collect();
+            let parameter = |name: &str| parameters.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| *value);
+            let version = match parameter("v") {
+                Some("v1") => Some("v1"),
+                Some("v1beta1") => Some("v1beta1"),
+                _ => None,
+            };
+            match (parameter("as"), parameter("g"), version) {
+                (None, _, _) => return Ok(Self::Object),
+                (Some("Table"), Some("meta.k8s.io"), Some(_)) => return Ok(Self::Table),
+                (Some(kind), Some("meta.k8s.io"), Some(version)) if kind == metadata_kind => return Ok(Self::Metadata(version)),
+                _ => asked_for_other = true,
+            }
+        }
+        if asked_for_other {
+            return Err(ApiError::new(406, "NotAcceptable", format!(
+                "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf, application/json;as=Table;v=v1;g=meta.k8s.io, application/json;as={metadata_kind};v=v1;g=meta.k8s.io"
+            )));
+        }
+        Ok(Self::Object)
+    }
+}
+
+/// An object's `PartialObjectMetadata`: its metadata alone.
+fn partial_metadata(version: &str, object: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": format!("meta.k8s.io/{version}"), "metadata": object.get("metadata").cloned().unwrap_or_else(|| json!({}))})
 }
 
 /// The stored object with its resourceVersion; 404 when absent, 500 InternalError naming the
@@ -181,11 +234,20 @@ pub async fn list(api: &Api, target: &Target, params: &Params, headers: &HeaderM
         }
         metadata
     };
-    if table::wants_table(accept(headers)) {
-        let mut items = Vec::new();
-        let (revision, next) = list_objects(api, target, params, &filter, &mut |object| items.push(object.to_value())).await?;
-        let table = table::table(target.resource, &items, list_metadata(revision, next));
-        return Ok(json_response(StatusCode::OK, &table));
+    match Representation::of(headers, true)? {
+        Representation::Object => {}
+        Representation::Table => {
+            let mut items = Vec::new();
+            let (revision, next) = list_objects(api, target, params, &filter, &mut |object| items.push(object.to_value())).await?;
+            let table = table::table(target.resource, &items, list_metadata(revision, next));
+            return Ok(json_response(StatusCode::OK, &table));
+        }
+        Representation::Metadata(version) => {
+            let mut items = Vec::new();
+            let (revision, next) = list_objects(api, target, params, &filter, &mut |object| items.push(partial_metadata(version, &object.to_value()))).await?;
+            let list = json!({"kind": "PartialObjectMetadataList", "apiVersion": format!("meta.k8s.io/{version}"), "metadata": list_metadata(revision, next), "items": items});
+            return Ok(json_response(StatusCode::OK, &list));
+        }
     }
     // The list is written out object by object as it is read, rather than built as one JSON
     // tree first: a list of many objects then costs its text, not several times that.
@@ -348,6 +410,7 @@ enum Feed {
 enum Encoding {
     Json,
     Table(&'static ResourceType),
+    Metadata(&'static str),
 }
 
 struct WatchState {
@@ -367,7 +430,11 @@ struct WatchState {
 
 pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &HeaderMap) -> Result<Response, ApiError> {
     let filter = Filter::new(target, params)?;
-    let encoding = if table::wants_table(accept(headers)) { Encoding::Table(target.resource) } else { Encoding::Json };
+    let encoding = match Representation::of(headers, false)? {
+        Representation::Object => Encoding::Json,
+        Representation::Table => Encoding::Table(target.resource),
+        Representation::Metadata(version) => Encoding::Metadata(version),
+    };
     let timeout = params
         .number("timeoutSeconds")?
         .filter(|seconds| *seconds > 0)
@@ -463,6 +530,7 @@ fn event_line(kind: EventType, object: &CachedObject, encoding: Encoding) -> Str
             let metadata = json!({"resourceVersion": meta::string(&object, "resourceVersion").unwrap_or_default()});
             format!("{}\n", json!({"type": kind.as_str(), "object": table::table(resource, &[object], metadata)}))
         }
+        Encoding::Metadata(version) => format!("{}\n", json!({"type": kind.as_str(), "object": partial_metadata(version, &object.value())})),
     }
 }
 
@@ -582,4 +650,37 @@ pub async fn current(api: &Api, resource: &crate::resources::ResourceType, names
     }
     let stored = api.store.get(&key).await.map_err(|err| ApiError::from_store(err, resource, name))?;
     stored.map(|kv| kv.decode_object().map_err(|err| ApiError::from_store(err, resource, name))).transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each row: an Accept header, whether for a list, and what it is served as (None: 406).
+    #[test]
+    fn accept_headers_choose_the_representation_as_kube_apiserver_negotiates() {
+        let table = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json";
+        let metadata_list = "application/vnd.kubernetes.protobuf;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+        let rows: [(&str, bool, Option<Representation>); 9] = [
+            ("", false, Some(Representation::Object)),
+            ("application/json", true, Some(Representation::Object)),
+            (table, true, Some(Representation::Table)),
+            (metadata_list, true, Some(Representation::Metadata("v1"))),
+            ("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1", false, Some(Representation::Metadata("v1beta1"))),
+            // A list asks for the List kind; the single kind then is an unknown choice.
+            ("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json", true, Some(Representation::Object)),
+            ("application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1", true, None),
+            ("application/json;as=Widget;g=example.com;v=v1", false, None),
+            ("text/html,application/json;as=Table;g=meta.k8s.io;v=v1", false, Some(Representation::Table)),
+        ];
+        for (accept, list, expected) in rows {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, accept.parse().unwrap());
+            let got = Representation::of(&headers, list);
+            match expected {
+                Some(expected) => assert_eq!(got.ok(), Some(expected), "{accept:?} (list: {list})"),
+                None => assert_eq!(got.err().map(|err| err.code), Some(406), "{accept:?} (list: {list})"),
+            }
+        }
+    }
 }

@@ -120,7 +120,7 @@ pub async fn version() -> Response {
     ok(json!({
         "major": "1",
         "minor": "33",
-        "gitVersion": concat!("v1.33.0+cluster-", env!("CARGO_PKG_VERSION")),
+        "gitVersion": common::KUBERNETES_VERSION,
         "gitCommit": "",
         "gitTreeState": "clean",
         "buildDate": "",

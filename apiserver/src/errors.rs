@@ -120,6 +120,16 @@ impl ApiError {
     }
 
     pub fn invalid(resource: &ResourceType, name: &str, causes: Vec<Cause>) -> Self {
+        Self::invalid_as(resource.kind, resource.group, resource.kind, name, causes)
+    }
+
+    /// 422 for options rather than an object (`ListOptions.meta.k8s.io "" is invalid: ...`),
+    /// named by group and kind as kube-apiserver's `NewInvalid` names them.
+    pub fn invalid_options(group: &str, kind: &str, causes: Vec<Cause>) -> Self {
+        Self::invalid_as(&format!("{kind}.{group}"), group, kind, "", causes)
+    }
+
+    fn invalid_as(label: &str, group: &str, kind: &str, name: &str, causes: Vec<Cause>) -> Self {
         let rendered: Vec<String> = causes.iter().map(Cause::rendered).collect();
         let summary = match rendered.as_slice() {
             [one] => one.clone(),
@@ -129,8 +139,8 @@ impl ApiError {
             .iter()
             .map(|cause| json!({"reason": cause.reason, "message": cause.message, "field": cause.field}))
             .collect();
-        let mut error = Self::new(422, "Invalid", format!("{} {name:?} is invalid: {summary}", resource.kind));
-        error.details = json!({"name": name, "group": resource.group, "kind": resource.kind, "causes": causes});
+        let mut error = Self::new(422, "Invalid", format!("{label} {name:?} is invalid: {summary}"));
+        error.details = json!({"name": name, "group": group, "kind": kind, "causes": causes});
         error
     }
 

@@ -1,6 +1,7 @@
 //! kube-rs, the client every other component of this project uses, against the real apiserver
 //! binary on both stores: typed create, list with a selector, strategic and merge patches,
-//! delete, and the runtime's watcher (list, then watch from the list's resourceVersion).
+//! delete, and the runtime's watcher (list, then watch from the list's resourceVersion; and
+//! WatchList's streaming list).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -82,6 +83,22 @@ async fn typed_client_and_watcher(storage: Storage) {
         }
     }
     assert_eq!(seen, ["apply after v", "apply after patched", "apply before v", "delete after"]);
+
+    // The same through WatchList (`sendInitialEvents=true`): the initial state ends at the
+    // bookmark the apiserver marks as the end of the initial events.
+    let mut streamed = watcher::watcher(configmaps.clone(), watcher::Config::default().labels("app=rs").streaming_lists()).boxed();
+    assert!(matches!(next(&mut streamed).await, Event::Init));
+    match next(&mut streamed).await {
+        Event::InitApply(object) => assert_eq!(object.metadata.name.as_deref(), Some("before")),
+        other => panic!("expected the streamed object, got {other:?}"),
+    }
+    assert!(matches!(next(&mut streamed).await, Event::InitDone), "the initial events end at the bookmark");
+    configmaps.create(&PostParams::default(), &configmap("streamed", "rs")).await.unwrap();
+    match next(&mut streamed).await {
+        Event::Apply(object) => assert_eq!(object.metadata.name.as_deref(), Some("streamed")),
+        other => panic!("expected the object created after, got {other:?}"),
+    }
+    configmaps.delete("streamed", &DeleteParams::default()).await.unwrap();
 
     let selected = configmaps.list(&ListParams::default().labels("app=rs")).await.unwrap();
     let names: Vec<String> = selected.items.into_iter().filter_map(|item| item.metadata.name).collect();

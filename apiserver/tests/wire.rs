@@ -102,3 +102,23 @@ async fn objects_are_served_as_partial_object_metadata_when_asked() {
     let (code, body) = ask(base, "application/json;as=Widget;g=example.com;v=v1").await;
     assert_eq!((code, json(&body)["reason"].as_str()), (406, Some("NotAcceptable")), "{body}");
 }
+
+/// WatchList's options, validated as kube-apiserver's `validateWatchOptions` does; the
+/// streaming itself is in tests/kube_rs.rs (kube-rs' StreamingList).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_list_options_are_validated_as_kube_apiserver_does() {
+    let server = tokio::task::block_in_place(|| ApiServer::start(Storage::Embedded)).expect("apiserver");
+    let base = format!("{}/api/v1/namespaces/default/configmaps?watch=1", server.url());
+    let rows = [
+        ("&sendInitialEvents=true", "ListOptions.meta.k8s.io \"\" is invalid: resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"),
+        ("&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true", "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"),
+        ("&sendInitialEvents=true&resourceVersionMatch=NotOlderThan", "allowWatchBookmarks: Forbidden: allowWatchBookmarks must be set to true when resourceVersionMatch is provided"),
+    ];
+    for (query, message) in rows {
+        let response = reqwest::get(format!("{base}{query}")).await.expect("request");
+        let code = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        assert_eq!((code, body["reason"].as_str()), (422, Some("Invalid")), "{query}: {body}");
+        assert!(body["message"].as_str().unwrap_or_default().contains(message), "{query}: {body}");
+    }
+}

@@ -22,6 +22,10 @@ pub mod tls;
 #[cfg(feature = "upgrade")]
 pub mod upgrade;
 
+/// The Kubernetes release the cluster speaks (its API and behaviour are 1.33's), as `/version`'s
+/// `gitVersion` and each Node's `kubeletVersion` report it: tools and charts compare the two.
+pub const KUBERNETES_VERSION: &str = concat!("v1.33.0+cluster-", env!("CARGO_PKG_VERSION"));
+
 /// How often kubelets sample containers' CPU and memory, and so the window over which the
 /// resource metrics API reports CPU usage.
 pub const RESOURCE_USAGE_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);

@@ -311,7 +311,7 @@ async fn node_status(kubelet: &Kubelet, runtime_info: &str, previous: Option<&No
             container_runtime_version: runtime_info.to_string(),
             kernel_version: read("/proc/sys/kernel/osrelease"),
             kube_proxy_version: String::new(),
-            kubelet_version: concat!("v", env!("CARGO_PKG_VERSION")).into(),
+            kubelet_version: common::KUBERNETES_VERSION.into(),
             machine_id: read("/etc/machine-id"),
             operating_system: "linux".into(),
             os_image,

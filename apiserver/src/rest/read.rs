@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::{Api, Params, Target, json_response};
-use crate::errors::ApiError;
+use crate::errors::{ApiError, Cause};
 use crate::meta;
 use crate::resources::ResourceType;
 use crate::table;
@@ -447,17 +447,42 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
 
     let requested = meta::parse_resource_version(params.get("resourceVersion").unwrap_or_default())
         .map_err(ApiError::bad_request)?;
+    let initial_events = send_initial_events(params)?;
     let mut pending = std::collections::VecDeque::new();
-    let (feed, delivered) = match requested {
+    let (feed, delivered) = match (requested, initial_events) {
+        // WatchList (`sendInitialEvents=true`): the state at least as new as the
+        // resourceVersion asked for as ADDED events, then a bookmark marking their end, then
+        // the changes, as client-go's streaming informers and kube-rs' StreamingList expect.
+        (_, Some(true)) => {
+            let (objects, revision, live) = cache.snapshot();
+            for object in objects.iter().filter(|object| filter.matches_cached(object)) {
+                pending.push_back(event_line(EventType::Added, object, encoding));
+            }
+            let end = json!({
+                "type": "BOOKMARK",
+                "object": {
+                    "kind": target.resource.kind,
+                    "apiVersion": target.resource.api_version(),
+                    "metadata": {"resourceVersion": revision.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}},
+                },
+            });
+            pending.push_back(format!("{end}\n"));
+            (Feed::Cache(live), revision)
+        }
+        // `sendInitialEvents=false`: the changes from now on alone.
+        (None | Some(0), Some(false)) => {
+            let (_, revision, live) = cache.snapshot();
+            (Feed::Cache(live), revision)
+        }
         // No resourceVersion, or 0: the current state as ADDED events, then the changes.
-        None | Some(0) => {
+        (None | Some(0), None) => {
             let (objects, revision, live) = cache.snapshot();
             for object in objects.iter().filter(|object| filter.matches_cached(object)) {
                 pending.push_back(event_line(EventType::Added, object, encoding));
             }
             (Feed::Cache(live), revision)
         }
-        Some(revision) => match cache.start_after(revision) {
+        (Some(revision), _) => match cache.start_after(revision) {
             Start::Resume { replay, live } => {
                 for event in replay {
                     if let Some(line) = filtered(&filter, &event, encoding) {
@@ -494,6 +519,30 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from_stream(body))
         .unwrap_or_else(|_| ApiError::internal("building the watch response").into_response_body()))
+}
+
+/// `sendInitialEvents`, checked as kube-apiserver's `validateWatchOptions` checks it: it needs
+/// `resourceVersionMatch=NotOlderThan`, which in turn needs it and `allowWatchBookmarks`.
+fn send_initial_events(params: &Params) -> Result<Option<bool>, ApiError> {
+    const NOT_OLDER_THAN: &str = "NotOlderThan";
+    let send = params.get("sendInitialEvents").map(|_| params.flag("sendInitialEvents"));
+    let matching = params.get("resourceVersionMatch").filter(|matching| !matching.is_empty());
+    let mut causes = Vec::new();
+    if send.is_some() && matching != Some(NOT_OLDER_THAN) {
+        causes.push(Cause::forbidden("resourceVersionMatch", &format!("sendInitialEvents requires setting resourceVersionMatch to {NOT_OLDER_THAN}")));
+    }
+    if let Some(matching) = matching {
+        if send.is_none() {
+            causes.push(Cause::forbidden("resourceVersionMatch", "resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"));
+        }
+        if matching != NOT_OLDER_THAN {
+            causes.push(Cause::not_supported("resourceVersionMatch", &json!(matching), &[NOT_OLDER_THAN]));
+        }
+        if !params.flag("allowWatchBookmarks") {
+            causes.push(Cause::forbidden("allowWatchBookmarks", "allowWatchBookmarks must be set to true when resourceVersionMatch is provided"));
+        }
+    }
+    if causes.is_empty() { Ok(send) } else { Err(ApiError::invalid_options("meta.k8s.io", "ListOptions", causes)) }
 }
 
 trait IntoResponseBody {

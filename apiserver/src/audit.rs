@@ -65,10 +65,8 @@ fn source_ips(headers: &HeaderMap, peer: Option<String>) -> Vec<String> {
 /// The event's request part: what is known before the handler runs.
 fn received(request: &Request, id: &str, at: &str) -> Value {
     let uri = request.uri();
-    let asked = match Parsed::from_extensions(request) {
-        Ok(parsed) => Attributes::of_request(&parsed.info),
-        Err(_) => Attributes { verb: request.method().as_str().to_ascii_lowercase(), path: uri.path().to_string(), ..Attributes::default() },
-    };
+    // A path that cannot be parsed was answered 400 before this layer.
+    let asked = Parsed::from_extensions(request).map(|parsed| Attributes::of_request(&parsed.info)).unwrap_or_default();
     let peer = request.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip().to_string());
     let user = request.extensions().get::<User>().cloned().unwrap_or_else(User::unauthenticated_admin);
     let mut event = json!({

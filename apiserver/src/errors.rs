@@ -208,19 +208,6 @@ impl ApiError {
             StoreError::Internal(message) => Self::internal(message),
         }
     }
-
-    pub fn status(&self) -> Value {
-        json!({
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "details": self.details,
-            "code": self.code,
-        })
-    }
 }
 
 /// A `metav1.Status` in the order kube-apiserver's encoder writes its fields, empty ones left
@@ -338,7 +325,7 @@ mod tests {
         assert_eq!(ApiError::already_exists(deployments, "web").message, "deployments.apps \"web\" already exists");
         let invalid = ApiError::invalid(deployments, "web", vec![Cause::required("spec.selector", "")]);
         assert_eq!(invalid.message, "Deployment \"web\" is invalid: spec.selector: Required value");
-        assert_eq!(invalid.status()["details"]["causes"][0]["field"], "spec.selector");
+        assert_eq!(serde_json::from_str::<Value>(&invalid.status_text()).unwrap()["details"]["causes"][0]["field"], "spec.selector");
         let two = ApiError::invalid(pods, "x", vec![Cause::required("a", ""), Cause::required("b", "")]);
         assert_eq!(two.message, "Pod \"x\" is invalid: [a: Required value, b: Required value]");
     }

@@ -94,6 +94,8 @@ pub struct RequestInfo {
 const API_PREFIXES: [&str; 2] = ["api", "apis"];
 /// Path segments that are verbs rather than resources (`/api/v1/watch/pods`).
 const SPECIAL_VERBS: [&str; 2] = ["proxy", "watch"];
+/// The segment that scopes a path to a namespace, and the namespaces' own resource.
+const NAMESPACES: &str = "namespaces";
 /// A namespace's own subresources: `/api/v1/namespaces/{name}/status` is not a resource in it.
 const NAMESPACE_SUBRESOURCES: [&str; 2] = ["status", "finalize"];
 
@@ -156,7 +158,7 @@ impl RequestInfo {
                 .to_string();
             }
         }
-        if rest.first() == Some(&"namespaces")
+        if rest.first() == Some(&NAMESPACES)
             && let Some(namespace) = rest.get(1)
         {
             info.namespace = (*namespace).to_string();
@@ -185,6 +187,18 @@ impl RequestInfo {
             info.verb = "deletecollection".into();
         }
         Ok(info)
+    }
+
+    /// Whether the path names a namespace by name (`.../namespaces/{name}...` with the
+    /// namespaces as the resource), in whatever form.
+    pub fn names_a_namespace(&self) -> bool {
+        self.parts.len() >= 2 && self.parts[0] == NAMESPACES
+    }
+
+    /// Whether the path is `/api/v1/namespaces/{name}[/{subresource}]`, the namespace itself,
+    /// which the parse names as its own namespace.
+    pub fn is_namespace_itself(&self) -> bool {
+        self.names_a_namespace() && self.parts[1] == self.namespace
     }
 
     /// Whether the answer goes on as long as the client wants it (the request timeout does not

@@ -238,6 +238,25 @@ pub static RESOURCES: &[ResourceType] = &[
 ];
 
 impl ResourceType {
+    /// A type that is only ever a request body (a Scale, a Binding), or a kind served by no
+    /// declaration here (in tests): its group, version and kind alone, for decoding and its
+    /// messages.
+    pub const fn body_type(group: &'static str, version: &'static str, kind: &'static str) -> Self {
+        Self {
+            group,
+            version,
+            kind,
+            plural: "",
+            singular: "",
+            namespaced: true,
+            short_names: &[],
+            categories: &[],
+            subresources: &[],
+            tracks_generation: false,
+            returns_deleted_object: false,
+        }
+    }
+
     /// `v1` or `apps/v1`.
     pub fn api_version(&self) -> String {
         if self.group.is_empty() {

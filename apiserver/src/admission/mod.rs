@@ -345,19 +345,7 @@ mod tests {
 
     #[test]
     fn a_kind_not_handled_here_passes_unchanged() {
-        let other = ResourceType {
-            group: "example.com",
-            version: "v1",
-            kind: "Widget",
-            plural: "widgets",
-            singular: "widget",
-            namespaced: true,
-            short_names: &[],
-            categories: &[],
-            subresources: &[],
-            tracks_generation: false,
-            returns_deleted_object: false,
-        };
+        let other = ResourceType::body_type("example.com", "v1", "Widget");
         let object = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"anything": 1}});
         let admitted = admit_create(&other, object.clone(), FieldValidation::Strict).expect("admitted");
         assert_eq!(admitted.object, object);

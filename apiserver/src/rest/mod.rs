@@ -91,10 +91,15 @@ impl Target {
             (true, namespace) => Some(namespace.to_string()),
             // A namespace by name is only ever `/api/v1/namespaces/{name}`, whose parse names it
             // as its own namespace.
-            (false, "") if resource.plural == "namespaces" && name.is_some() => return Err(ApiError::path_not_found()),
+            // `/api/v1/namespaces/{name}` is the namespace itself, not a resource in it; a
+            // namespace by name in any other form names nothing.
+            (false, _) if info.names_a_namespace() => {
+                if !info.is_namespace_itself() {
+                    return Err(ApiError::path_not_found());
+                }
+                None
+            }
             (false, "") => None,
-            // `/api/v1/namespaces/{name}` is the namespace itself, not a resource in it.
-            (false, namespace) if resource.plural == "namespaces" && name.as_deref() == Some(namespace) => None,
             (false, _) => return Err(ApiError::path_not_found()),
         };
         if let Some(namespace) = namespace.as_deref().filter(|namespace| !request::valid_path_segment(namespace)) {
@@ -182,21 +187,46 @@ fn check_acceptable(info: &RequestInfo, headers: &HeaderMap) -> Result<(), ApiEr
     if matches!(info.subresource.as_str(), "log" | "exec" | "attach" | "portforward" | "proxy") {
         return Ok(());
     }
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).filter(|accept| !accept.trim().is_empty()) else { return Ok(()) };
-    let ranges = accept.split(',').map(|range| range.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
-    let acceptable = ranges.into_iter().any(|range| {
-        range == "*/*" || range == "application/*" || PRODUCED.iter().any(|produced| produced.split(';').next() == Some(range.as_str()))
-    });
-    if acceptable {
+    let mut choices = media_ranges(headers).peekable();
+    if choices.peek().is_none() || choices.any(|choice| choice.is_produced()) {
         return Ok(());
     }
     Err(ApiError::new(406, "NotAcceptable", format!("406: Not Acceptable\n\nAvailable representations: {}", PRODUCED.join(", "))))
 }
 
-/// exec, attach and port-forward on a pod (GET or POST, as clients send either).
+/// One choice of an `Accept` header: its media type, lower-cased, and its parameters.
+pub(crate) struct MediaRange<'a> {
+    pub media_type: String,
+    parameters: Vec<(&'a str, &'a str)>,
+}
+
+impl MediaRange<'_> {
+    /// A parameter's value (`as`, `g`, `v`), its name in any case.
+    pub fn parameter(&self, name: &str) -> Option<&str> {
+        self.parameters.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| *value)
+    }
+
+    /// Whether resource endpoints produce this media type (or a wildcard covering one).
+    pub fn is_produced(&self) -> bool {
+        self.media_type == "*/*" || self.media_type == "application/*" || PRODUCED.iter().any(|produced| produced.split(';').next() == Some(self.media_type.as_str()))
+    }
+}
+
+/// The request's `Accept` choices, in the order given.
+pub(crate) fn media_ranges(headers: &HeaderMap) -> impl Iterator<Item = MediaRange<'_>> {
+    let accept = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or_default();
+    accept.split(',').filter(|choice| !choice.trim().is_empty()).map(|choice| {
+        let mut parts = choice.split(';').map(str::trim);
+        let media_type = parts.next().unwrap_or_default().to_ascii_lowercase();
+        MediaRange { media_type, parameters: parts.filter_map(|part| part.split_once('=')).collect() }
+    })
+}
+
+/// exec, attach and port-forward (GET or POST, as clients send either), on the kinds whose
+/// declaration has them (pods): [`Target::of`] refuses them on any other.
 fn is_stream(info: &RequestInfo, target: &Target) -> bool {
     let subresource = target.subresource.as_deref().unwrap_or_default();
-    target.resource.kind == "Pod" && target.name.is_some() && stream::SUBRESOURCES.contains(&subresource) && matches!(info.verb.as_str(), "get" | "create")
+    target.name.is_some() && stream::SUBRESOURCES.contains(&subresource) && matches!(info.verb.as_str(), "get" | "create")
 }
 
 /// The verb as kube-apiserver's metrics name it.
@@ -277,7 +307,7 @@ impl Operation {
             ("list", false, None) => Self::List,
             ("get", true, None | Some("status")) => Self::Get,
             ("get", true, Some("scale")) => Self::GetScale,
-            ("get", true, Some("log")) if target.resource.kind == "Pod" => Self::Log,
+            ("get", true, Some("log")) => Self::Log,
             ("create", false, None) => Self::Create,
             ("create", true, Some("binding")) => Self::Bind,
             ("create", true, Some("token")) => Self::Token,
@@ -450,7 +480,7 @@ mod tests {
             assert_eq!(attributes.resource.as_deref(), Some(target.resource.plural), "{case}");
             assert_eq!((attributes.group.as_str(), attributes.version.as_str()), (target.resource.group, target.resource.version), "{case}");
             assert_eq!(attributes.subresource, target.subresource.clone().unwrap_or_default(), "{case}");
-            let namespace = if target.resource.plural == "namespaces" { target.name.clone() } else { target.namespace.clone() };
+            let namespace = if info.is_namespace_itself() { target.name.clone() } else { target.namespace.clone() };
             assert_eq!(attributes.namespace, namespace.unwrap_or_default(), "{case}");
             match &target.name {
                 Some(name) => assert_eq!(&attributes.name, name, "{case}"),

@@ -60,23 +60,15 @@ impl Representation {
     /// `as=PartialObjectMetadata` (`...List` for a list) the metadata. A header whose every
     /// choice asks for something else is 406.
     fn of(headers: &HeaderMap, list: bool) -> Result<Self, ApiError> {
-        let accept = headers.get(header::ACCEPT).and_then(|value| value.to_str().ok()).unwrap_or_default();
         let metadata_kind = if list { "PartialObjectMetadataList" } else { "PartialObjectMetadata" };
         let mut asked_for_other = false;
-        for choice in accept.split(',').filter(|choice| !choice.trim().is_empty()) {
-            let mut parts = choice.split(';').map(str::trim);
-            let media_type = parts.next().unwrap_or_default().to_ascii_lowercase();
-            if !matches!(media_type.as_str(), "application/json" | "*/*" | "application/*" | "application/yaml" | "application/vnd.kubernetes.protobuf") {
-                continue;
-            }
-            let parameters: Vec<(&str, &str)> = parts.filter_map(|part| part.split_once('=')).collect();
-            let parameter = |name: &str| parameters.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| *value);
-            let version = match parameter("v") {
+        for choice in super::media_ranges(headers).filter(super::MediaRange::is_produced) {
+            let version = match choice.parameter("v") {
                 Some("v1") => Some("v1"),
                 Some("v1beta1") => Some("v1beta1"),
                 _ => None,
             };
-            match (parameter("as"), parameter("g"), version) {
+            match (choice.parameter("as"), choice.parameter("g"), version) {
                 (None, _, _) => return Ok(Self::Object),
                 (Some("Table"), Some("meta.k8s.io"), Some(_)) => return Ok(Self::Table),
                 (Some(kind), Some("meta.k8s.io"), Some(version)) if kind == metadata_kind => return Ok(Self::Metadata(version)),
@@ -558,7 +550,7 @@ impl IntoResponseBody for ApiError {
 /// A watch answered with one ERROR event, as kube-apiserver reports a watch it cannot start
 /// (e.g. 410 Expired for a compacted resourceVersion).
 fn single_error(err: ApiError) -> Response {
-    let line = format!("{}\n", json!({"type": "ERROR", "object": err.status()}));
+    let line = error_event(&err);
     json_response_text(line)
 }
 
@@ -568,6 +560,11 @@ fn json_response_text(text: String) -> Response {
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(text))
         .unwrap_or_default()
+}
+
+/// An ERROR watch event carrying the Status, as the error's own answer writes it.
+fn error_event(err: &ApiError) -> String {
+    format!("{{\"type\":\"ERROR\",\"object\":{}}}\n", err.status_text().trim_end())
 }
 
 /// One watch event as a line of the response, the cached JSON text written in as it is.
@@ -645,7 +642,7 @@ async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
             // response; the client resumes from the last resourceVersion it saw.
             Ok(None) => state.done = true,
             Err(err) => {
-                state.pending.push_back(format!("{}\n", json!({"type": "ERROR", "object": err.status()})));
+                state.pending.push_back(error_event(&err));
                 state.done = true;
             }
         }

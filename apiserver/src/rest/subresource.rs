@@ -11,31 +11,13 @@ use crate::admission::{self, FieldValidation};
 use crate::errors::{ApiError, Cause};
 use crate::resources::ResourceType;
 
-/// The type of a subresource's body. Only its group, version and kind are read (by decoding
-/// and its messages): it is not served on its own.
-const fn body_type(group: &'static str, version: &'static str, kind: &'static str) -> ResourceType {
-    ResourceType {
-        group,
-        version,
-        kind,
-        plural: "",
-        singular: "",
-        namespaced: true,
-        short_names: &[],
-        categories: &[],
-        subresources: &[],
-        tracks_generation: false,
-        returns_deleted_object: false,
-    }
-}
-
-pub(super) static SCALE: ResourceType = body_type("autoscaling", "v1", "Scale");
-pub(super) static BINDING: ResourceType = body_type("", "v1", "Binding");
-pub(super) static TOKEN_REQUEST: ResourceType = body_type("authentication.k8s.io", "v1", "TokenRequest");
+pub(super) static SCALE: ResourceType = ResourceType::body_type("autoscaling", "v1", "Scale");
+pub(super) static BINDING: ResourceType = ResourceType::body_type("", "v1", "Binding");
+pub(super) static TOKEN_REQUEST: ResourceType = ResourceType::body_type("authentication.k8s.io", "v1", "TokenRequest");
 
 /// kube-apiserver's patch handler reports an undecodable result against no kind and no name
 /// (`errors.NewInvalid(schema.GroupKind{}, "", ...)`), so its message starts ` "" is invalid`.
-static NO_KIND: ResourceType = body_type("", "", "");
+static NO_KIND: ResourceType = ResourceType::body_type("", "", "");
 
 /// Decodes a request body as `kind`, after checking the apiVersion and kind it names (each
 /// defaults to the endpoint's when missing, as the decoder defaults them from the path).

@@ -85,6 +85,8 @@ pub struct CreateOptions {
     /// Run a local registry on the cluster's network, published on this host port; pods pull
     /// `localhost:<port>/...` images from it.
     pub registry: Option<u16>,
+    /// Registries whose images the nodes pull from the local registry instead.
+    pub mirrors: Vec<String>,
 }
 
 /// Flags added to the components' command lines, as kind's config patches do.
@@ -219,7 +221,10 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
             "--entrypoint", "/usr/bin/docker-registry", tag, "serve", "/etc/docker/registry/config.yml",
         ];
         docker::run(&args).await?;
-        mirror = Some(format!("REGISTRY_MIRROR=localhost:{port}=http://{registry}:5000"));
+        // The node's own localhost has no registry: `localhost:PORT/...` is pulled from the
+        // registry's container, and so is every registry named by --mirror.
+        let hosts = std::iter::once(format!("localhost:{port}")).chain(options.mirrors.iter().cloned()).collect::<Vec<_>>();
+        mirror = Some([format!("REGISTRY_MIRROR=http://{registry}:5000"), format!("REGISTRY_MIRROR_FOR={}", hosts.join(" "))]);
         step(started, &format!("Starting the local registry (localhost:{port})"));
     }
     let control_planes = options.storage.control_planes();
@@ -243,7 +248,9 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
             args.extend(["-p", &publish]);
         }
         if let Some(mirror) = &mirror {
-            args.extend(["-e", mirror]);
+            for variable in mirror {
+                args.extend(["-e", variable]);
+            }
         }
         args.push(tag);
         docker::run(&args).await?;

@@ -24,12 +24,18 @@ fn build_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("node-image").join("build.sh")
 }
 
-/// A hash of the binaries and the build script; SipHash with fixed keys, so it is the same from
-/// run to run of one toolchain.
+/// A hash of the binaries and of every file in `node-image/` (the build script and what it copies
+/// in, the entrypoint among them); SipHash with fixed keys, so it is the same from run to run of
+/// one toolchain.
 fn input_hash(binaries: &Path) -> Result<String, ImageError> {
     let mut hasher = std::hash::DefaultHasher::new();
     let mut inputs: Vec<PathBuf> = BINARIES.iter().map(|name| binaries.join(name)).collect();
-    inputs.push(build_script());
+    let mut node_image: Vec<PathBuf> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("node-image"))
+        .map_err(|source| ImageError::Binary { path: "node-image".into(), source })?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    node_image.sort();
+    inputs.extend(node_image);
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     inputs.push(workspace.join("scripts/build-test-images.sh"));
     inputs.push(workspace.join("scripts/images/pause.c"));

@@ -42,6 +42,11 @@ pub enum Command {
         /// 127.0.0.1:PORT; pods pull `localhost:PORT/...` images from it.
         #[arg(long, value_name = "PORT", num_args = 0..=1, default_missing_value = "5001")]
         registry: Option<u16>,
+        /// Pull this registry's images (e.g. `docker.io`, `gcr.io`) from the local registry
+        /// instead, as a pull-through mirror would serve them: `busybox` comes from
+        /// `localhost:PORT/library/busybox`. Needs `--registry`; may be given more than once.
+        #[arg(long, value_name = "REGISTRY", requires = "registry")]
+        mirror: Vec<String>,
         /// How long to wait for the nodes to be Ready, in seconds.
         #[arg(long, default_value_t = 120)]
         wait: u64,
@@ -96,14 +101,14 @@ pub enum Export {
 
 pub async fn run(config: Config) -> Result<(), cluster::ClusterError> {
     match config.command {
-        Command::Create { name, nodes, config, storage, kubeconfig, binaries, registry, wait } => {
+        Command::Create { name, nodes, config, storage, kubeconfig, binaries, registry, mirror, wait } => {
             let (configured_nodes, extra_args) = match &config {
                 Some(path) => cluster::read_config(path)?,
                 None => (None, cluster::ExtraArgs::default()),
             };
             let nodes = configured_nodes.unwrap_or(nodes);
             let binaries = binaries.unwrap_or_else(|| std::env::current_exe().ok().and_then(|exe| exe.parent().map(PathBuf::from)).unwrap_or_default());
-            let options = cluster::CreateOptions { name, nodes, storage, binaries, kubeconfig, wait: Duration::from_secs(wait), extra_args, registry };
+            let options = cluster::CreateOptions { name, nodes, storage, binaries, kubeconfig, wait: Duration::from_secs(wait), extra_args, registry, mirrors: mirror };
             let created = cluster::create(&options).await?;
             println!("Set kubectl context to {:?} ({}):", created.context, created.kubeconfig.display());
             println!("  kubectl cluster-info --context {}", created.context);

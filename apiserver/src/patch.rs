@@ -627,7 +627,8 @@ const POD_STATUS: &[Field] = &[
 
 const POD_TEMPLATE_SPEC: &[Field] = &[Field::object("metadata", OBJECT_META), Field::object("spec", POD_SPEC)];
 
-/// The status of Deployment and ReplicaSet (and of Service and Namespace: conditions by type).
+/// The status of Deployment, ReplicaSet and ReplicationController (and of Service and Namespace:
+/// conditions by type).
 const CONDITIONS_STATUS: &[Field] = &[Field::merge_by("conditions", "type", &[])];
 
 const METADATA_ONLY: &[Field] = &[Field::object("metadata", OBJECT_META)];
@@ -635,7 +636,7 @@ const METADATA_ONLY: &[Field] = &[Field::object("metadata", OBJECT_META)];
 const POD: &[Field] =
     &[Field::object("metadata", OBJECT_META), Field::object("spec", POD_SPEC), Field::object("status", POD_STATUS)];
 
-/// Deployment and ReplicaSet: the pod template at spec.template.
+/// Deployment, ReplicaSet and ReplicationController: the pod template at spec.template.
 const POD_CONTROLLER: &[Field] = &[
     Field::object("metadata", OBJECT_META),
     Field::object("spec", &[Field::object("template", POD_TEMPLATE_SPEC)]),
@@ -664,7 +665,7 @@ const SERVICE_ACCOUNT: &[Field] = &[Field::merge_by("secrets", "name", &[])];
 fn kind_schema(kind: &str) -> Option<&'static [Field]> {
     match kind {
         "Pod" => Some(POD),
-        "Deployment" | "ReplicaSet" => Some(POD_CONTROLLER),
+        "Deployment" | "ReplicaSet" | "ReplicationController" => Some(POD_CONTROLLER),
         "Service" => Some(SERVICE),
         "Namespace" => Some(NAMESPACE),
         "Node" => Some(NODE),
@@ -2292,6 +2293,18 @@ mod tests {
                 vec![("/spec/template/spec/containers", json!([{"name": "a", "env": [{"name": "X", "value": "2"}]}]))],
             ),
             (
+                "ReplicationController",
+                json!({"spec": {"selector": {"app": "a"}, "template": {"spec": {"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]}}},
+                       "status": {"conditions": [{"type": "ReplicaFailure", "status": "True"}]}}),
+                json!({"spec": {"selector": {"tier": "b"}, "template": {"spec": {"containers": [{"name": "b", "image": "z"}]}}},
+                       "status": {"conditions": [{"type": "Other", "status": "False"}]}}),
+                vec![
+                    ("/spec/selector", json!({"app": "a", "tier": "b"})),
+                    ("/spec/template/spec/containers", json!([{"name": "a", "image": "x"}, {"name": "b", "image": "z"}])),
+                    ("/status/conditions", json!([{"type": "Other", "status": "False"}, {"type": "ReplicaFailure", "status": "True"}])),
+                ],
+            ),
+            (
                 "Service",
                 json!({"spec": {"ports": [{"port": 80, "targetPort": 8080}, {"port": 443}]}}),
                 json!({"spec": {"ports": [{"port": 80, "targetPort": 9090}]}}),
@@ -2361,6 +2374,7 @@ mod tests {
             "Pod",
             "Deployment",
             "ReplicaSet",
+            "ReplicationController",
             "Service",
             "Endpoints",
             "ConfigMap",

@@ -742,9 +742,15 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}, "subjects": subjects})
     };
-    let core_read = ["pods", "pods/log", "pods/status", "configmaps", "endpoints", "services", "services/status", "serviceaccounts", "events", "namespaces", "namespaces/status"];
+    let core_read = [
+        "pods", "pods/log", "pods/status", "replicationcontrollers", "replicationcontrollers/scale", "replicationcontrollers/status",
+        "configmaps", "endpoints", "services", "services/status", "serviceaccounts", "events", "namespaces", "namespaces/status",
+    ];
     let apps_read = ["deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status"];
-    let core_write = ["pods", "pods/exec", "pods/attach", "pods/portforward", "configmaps", "endpoints", "secrets", "services", "serviceaccounts"];
+    let core_write = [
+        "pods", "pods/exec", "pods/attach", "pods/portforward", "replicationcontrollers", "replicationcontrollers/scale",
+        "configmaps", "endpoints", "secrets", "services", "serviceaccounts",
+    ];
     let apps_write = ["deployments", "deployments/scale", "replicasets", "replicasets/scale"];
     let labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
     // `eventsRule()`: what components that record events need.
@@ -793,7 +799,7 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
             {"apiGroups": [""], "resources": ["pods/binding", "bindings"], "verbs": ["create"]},
             {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch", "update"]},
             // What selects pods, and namespaces for affinity's namespace selectors.
-            {"apiGroups": [""], "resources": ["services", "namespaces"], "verbs": read},
+            {"apiGroups": [""], "resources": ["services", "replicationcontrollers", "namespaces"], "verbs": read},
             {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": read},
             {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
         // Broader than Kubernetes' role of the same name: kube-controller-manager runs each
@@ -802,8 +808,9 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         // namespace controller read, patch and delete objects of every kind (and the
         // namespace controller finalizes namespaces), node lifecycle writes node status and
         // taints and deletes pods, node IPAM patches nodes; the deployment, ReplicaSet,
-        // endpoints and service account controllers create what they own (the latter also each
-        // namespace's kube-root-ca.crt ConfigMap).
+        // ReplicationController, endpoints and service account controllers create what they own
+        // (the latter also each namespace's kube-root-ca.crt ConfigMap) and write their objects'
+        // status (`*` covers the status subresources).
         ("clusterroles", role("system:kube-controller-manager", labels.clone(), json!([
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "update", "patch", "delete", "deletecollection"]},
             {"apiGroups": [""], "resources": ["pods", "endpoints", "serviceaccounts", "serviceaccounts/token", "configmaps"], "verbs": ["create"]},
@@ -1037,6 +1044,30 @@ mod tests {
         assert!(!can(&manager, "POST", "/api/v1/namespaces/demo/secrets"));
         let kubelet = user("system:node:n1", &["system:nodes", "system:authenticated"]);
         assert!(can(&kubelet, "GET", "/api/v1/endpoints") && can(&kubelet, "GET", "/api/v1/nodes") && !can(&kubelet, "GET", "/api/v1/secrets"), "kubelets proxy services");
+
+        // The user-facing roles cover ReplicationControllers as Kubernetes' bootstrap policy
+        // does: view reads them, their scale and status; edit and admin also write them and
+        // their scale (not their status).
+        for role in ["view", "edit", "admin"] {
+            policy.cluster_bindings.push(Arc::new(json!({"metadata": {"name": role}, "roleRef": {"kind": "ClusterRole", "name": role}, "subjects": [{"kind": "User", "name": role}]})));
+        }
+        policy.index = std::sync::OnceLock::new();
+        let can = |who: &User, method: &str, path: &str| {
+            let attributes = Attributes::of(method, path, false);
+            policy.rules(who, &attributes.namespace).iter().any(|rule| rule.allows(&attributes))
+        };
+        let controllers = "/api/v1/namespaces/demo/replicationcontrollers";
+        for role in ["view", "edit", "admin"] {
+            let who = user(role, &["system:authenticated"]);
+            for path in [controllers.to_string(), format!("{controllers}/web"), format!("{controllers}/web/scale"), format!("{controllers}/web/status")] {
+                assert!(can(&who, "GET", &path), "{role}: GET {path}");
+            }
+            let writes = role != "view";
+            for (method, path) in [("POST", controllers.to_string()), ("PUT", format!("{controllers}/web/scale")), ("PATCH", format!("{controllers}/web")), ("DELETE", format!("{controllers}/web"))] {
+                assert_eq!(can(&who, method, &path), writes, "{role}: {method} {path}");
+            }
+            assert!(!can(&who, "PUT", &format!("{controllers}/web/status")), "{role}: PUT status");
+        }
     }
 
 }

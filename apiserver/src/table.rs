@@ -54,6 +54,17 @@ fn columns(kind: &str) -> Vec<Column> {
             column("Images", "string", 1, "Images referenced by each container in the template."),
             column("Selector", "string", 1, "Label selector for pods."),
         ],
+        // printReplicationController's columns, described by the fields' API documentation.
+        "ReplicationController" => vec![
+            name,
+            column("Desired", "integer", 0, "Replicas is the number of desired replicas. This is a pointer to distinguish between explicit zero and unspecified. Defaults to 1. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller"),
+            column("Current", "integer", 0, "Replicas is the most recently observed number of replicas. More info: https://kubernetes.io/docs/concepts/workloads/controllers/replicationcontroller#what-is-a-replicationcontroller"),
+            column("Ready", "integer", 0, "The number of ready replicas for this replication controller."),
+            age,
+            column("Containers", "string", 1, "Names of each container in the template."),
+            column("Images", "string", 1, "Images referenced by each container in the template."),
+            column("Selector", "string", 1, "Selector is a label query over pods that should match the Replicas count. If Selector is empty, it is defaulted to the labels present on the Pod template. Label keys and values that must match in order to be controlled by this replication controller, if empty defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"),
+        ],
         "Service" => vec![
             name,
             column("Type", "string", 0, "The type of service."),
@@ -160,11 +171,16 @@ fn cells(kind: &str, object: &Value) -> Vec<Value> {
                 json!("<none>"),
             ]
         }
-        "Deployment" | "ReplicaSet" => {
+        "Deployment" | "ReplicaSet" | "ReplicationController" => {
             let containers = list(object, "/spec/template/spec/containers");
             let names: Vec<&str> = containers.iter().map(|c| c.get("name").and_then(Value::as_str).unwrap_or_default()).collect();
             let images: Vec<&str> = containers.iter().map(|c| c.get("image").and_then(Value::as_str).unwrap_or_default()).collect();
-            let selector = selector_text(object.pointer("/spec/selector"));
+            // A ReplicationController's selector is a plain label map (`labels.FormatLabels`).
+            let selector = if kind == "ReplicationController" {
+                or_none(label_map_text(object.pointer("/spec/selector")))
+            } else {
+                selector_text(object.pointer("/spec/selector"))
+            };
             let desired = number(object, "/spec/replicas");
             let mut row = if kind == "Deployment" {
                 vec![
@@ -202,11 +218,7 @@ fn cells(kind: &str, object: &Value) -> Vec<Value> {
                 "LoadBalancer" => "<pending>".to_string(),
                 _ => "<none>".to_string(),
             };
-            let selector = object
-                .pointer("/spec/selector")
-                .and_then(Value::as_object)
-                .map(|labels| labels.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
-                .unwrap_or_default();
+            let selector = label_map_text(object.pointer("/spec/selector"));
             vec![
                 name,
                 json!(service_type),
@@ -287,6 +299,17 @@ fn map_len(object: &Value, pointer: &str) -> usize {
     object.pointer(pointer).and_then(Value::as_object).map_or(0, serde_json::Map::len)
 }
 
+/// A label map as `k=v,k2=v2`, keys sorted; empty when there is none.
+fn label_map_text(labels: Option<&Value>) -> String {
+    let labels: std::collections::BTreeMap<&str, &str> = labels
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| (key.as_str(), value.as_str().unwrap_or_default()))
+        .collect();
+    labels.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",")
+}
+
 fn selector_text(selector: Option<&Value>) -> String {
     let Some(selector) = selector else { return "<none>".to_string() };
     let mut parts: Vec<String> = selector
@@ -358,5 +381,17 @@ mod tests {
         let row = cells("Deployment", &deployment);
         assert_eq!(row[1], json!("2/3"));
         assert_eq!(row[7], json!("app=web"));
+    }
+
+    #[test]
+    fn rows_of_a_replication_controller() {
+        let controller = json!({"metadata": {"name": "web"}, "spec": {"replicas": 3, "selector": {"tier": "front", "app": "web"},
+            "template": {"spec": {"containers": [{"name": "a", "image": "busybox"}, {"name": "b", "image": "nginx"}]}}}, "status": {"replicas": 2, "readyReplicas": 1}});
+        let row = cells("ReplicationController", &controller);
+        assert_eq!(row.len(), columns("ReplicationController").len());
+        assert_eq!(row[..4], [json!("web"), json!(3), json!(2), json!(1)]);
+        assert_eq!(row[5..], [json!("a,b"), json!("busybox,nginx"), json!("app=web,tier=front")]);
+        let no_selector = json!({"metadata": {"name": "web"}, "spec": {}});
+        assert_eq!(cells("ReplicationController", &no_selector)[7], json!("<none>"));
     }
 }

@@ -25,6 +25,8 @@ common::on_both_stores!(
     deletion_follows_grace_periods_and_propagation_policies,
     a_malformed_or_misaddressed_scale_changes_nothing,
     generated_names_keep_58_characters_of_their_prefix,
+    replication_controllers_are_served_as_kube_apiserver_serves_them,
+    python_client_creates_scales_and_deletes_replication_controllers,
 );
 
 async fn deletion_follows_grace_periods_and_propagation_policies(storage: Storage) {
@@ -785,4 +787,150 @@ async fn generated_names_keep_58_characters_of_their_prefix(storage: Storage) {
     assert!(name.starts_with(&prefix[..58]) && !name.starts_with(&prefix[..59]), "{name}");
     assert_eq!(created["metadata"]["generateName"], prefix.as_str());
     assert_eq!(client.get(&format!("/api/v1/namespaces/default/configmaps/{name}")).await.0, 200);
+}
+
+async fn replication_controllers_are_served_as_kube_apiserver_serves_them(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = Client::new(&server);
+    assert_eq!(client.json("POST", "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "rc"}})).await.0, 201);
+
+    // Discovery lists the kind with its short name, category, verbs and subresources.
+    let (code, core) = client.get("/api/v1").await;
+    assert_eq!(code, 200, "{core}");
+    let entry = |name: &str| core["resources"].as_array().into_iter().flatten().find(|entry| entry["name"] == name).cloned().unwrap_or_else(|| panic!("{name} is not in {core}"));
+    let controllers = entry("replicationcontrollers");
+    assert_eq!(
+        (controllers["kind"].clone(), controllers["singularName"].clone(), controllers["namespaced"].clone(), controllers["shortNames"].clone(), controllers["categories"].clone()),
+        (json!("ReplicationController"), json!("replicationcontroller"), json!(true), json!(["rc"]), json!(["all"]))
+    );
+    assert_eq!(controllers["verbs"], json!(["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]));
+    let scale = entry("replicationcontrollers/scale");
+    assert_eq!((scale["group"].clone(), scale["version"].clone(), scale["kind"].clone(), scale["verbs"].clone()), (json!("autoscaling"), json!("v1"), json!("Scale"), json!(["get", "patch", "update"])));
+    assert_eq!(entry("replicationcontrollers/status")["kind"], "ReplicationController");
+
+    // Created with only the template's labels: selector, labels and replicas are defaulted.
+    let collection = "/api/v1/namespaces/rc/replicationcontrollers";
+    let template = json!({"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}});
+    let body = json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "x"}, "spec": {"template": template}});
+    let (code, created) = client.json("POST", collection, &body).await;
+    assert_eq!(code, 201, "{created}");
+    assert_eq!(
+        (created["spec"]["selector"].clone(), created["metadata"]["labels"].clone(), created["spec"]["replicas"].clone()),
+        (json!({"app": "x"}), json!({"app": "x"}), json!(1)),
+        "{created}"
+    );
+    assert_eq!((created["metadata"]["generation"].clone(), created["status"].clone()), (json!(1), json!({"replicas": 0})), "{created}");
+
+    // A selector that does not match the template is refused as kube-apiserver refuses it.
+    let mut bad = body.clone();
+    bad["metadata"]["name"] = json!("bad");
+    bad["spec"]["selector"] = json!({"app": "y"});
+    let (code, status) = client.json("POST", collection, &bad).await;
+    assert_eq!((code, status["reason"].as_str()), (422, Some("Invalid")), "{status}");
+    assert_eq!(status["message"], "ReplicationController \"bad\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`");
+    assert_eq!(status["details"]["kind"], "ReplicationController");
+    assert_eq!(status["details"]["causes"], json!([{"reason": "FieldValueInvalid", "message": "Invalid value: map[string]string{\"app\":\"x\"}: `selector` does not match template `labels`", "field": "spec.template.metadata.labels"}]));
+    assert_eq!(client.get(&format!("{collection}/bad")).await.0, 404);
+
+    // The scale subresource reads and writes spec.replicas; its selector is the label map's.
+    let (code, scale) = client.get(&format!("{collection}/x/scale")).await;
+    assert_eq!(code, 200, "{scale}");
+    assert_eq!((scale["kind"].clone(), scale["apiVersion"].clone()), (json!("Scale"), json!("autoscaling/v1")));
+    assert_eq!((scale["spec"]["replicas"].clone(), scale["status"]["selector"].clone()), (json!(1), json!("app=x")), "{scale}");
+    let mut put = scale.clone();
+    put["spec"]["replicas"] = json!(3);
+    let (code, scaled) = client.json("PUT", &format!("{collection}/x/scale"), &put).await;
+    assert_eq!((code, scaled["spec"]["replicas"].clone(), scaled["status"]["selector"].clone()), (200, json!(3), json!("app=x")), "{scaled}");
+    let (_, object) = client.get(&format!("{collection}/x")).await;
+    assert_eq!((object["spec"]["replicas"].clone(), object["metadata"]["generation"].clone()), (json!(3), json!(2)), "{object}");
+    let scaled = kubectl_binary_ok("kubectl", &server, &["-n", "rc", "scale", "rc", "x", "--replicas=2"]);
+    assert_eq!(scaled.trim(), "replicationcontroller/x scaled");
+    assert_eq!(client.get(&format!("{collection}/x")).await.1["spec"]["replicas"], 2);
+
+    // The status subresource takes the controller's counts; a field selector reads them.
+    let counts = json!({"status": {"replicas": 2, "fullyLabeledReplicas": 2, "readyReplicas": 1, "availableReplicas": 1, "observedGeneration": 3}});
+    let (code, written) = client.send("PATCH", &format!("{collection}/x/status"), "application/merge-patch+json", counts.to_string().into_bytes()).await;
+    assert_eq!((code, written["status"]["readyReplicas"].clone()), (200, json!(1)), "{written}");
+    let names = |list: &Value| list["items"].as_array().into_iter().flatten().map(|item| item["metadata"]["name"].clone()).collect::<Vec<_>>();
+    assert_eq!(names(&client.get(&format!("{collection}?fieldSelector=status.replicas%3D2")).await.1), [json!("x")]);
+    assert!(names(&client.get(&format!("{collection}?fieldSelector=status.replicas%3D0")).await.1).is_empty());
+
+    // The Table kubectl asks for, with kube-apiserver's columns.
+    let response = client
+        .http
+        .get(format!("{}{collection}", client.base))
+        .header("accept", "application/json;as=Table;v=v1;g=meta.k8s.io")
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("GET the Table: {err}"));
+    let table: Value = response.json().await.unwrap_or_else(|err| panic!("the Table: {err}"));
+    let columns: Vec<(Value, Value)> = table["columnDefinitions"].as_array().into_iter().flatten().map(|column| (column["name"].clone(), column["priority"].clone())).collect();
+    let expected: Vec<(Value, Value)> =
+        [("Name", 0), ("Desired", 0), ("Current", 0), ("Ready", 0), ("Age", 0), ("Containers", 1), ("Images", 1), ("Selector", 1)].iter().map(|(name, priority)| (json!(name), json!(priority))).collect();
+    assert_eq!(columns, expected, "{table}");
+    let cells = table["rows"][0]["cells"].as_array().cloned().unwrap_or_default();
+    assert_eq!((cells.get(..4), cells.get(5..)), (Some(&[json!("x"), json!(2), json!(2), json!(1)][..]), Some(&[json!("c"), json!("busybox:1"), json!("app=x")][..])), "{table}");
+    let wide = kubectl_binary_ok("kubectl", &server, &["-n", "rc", "get", "rc", "-o", "wide"]);
+    let header: Vec<&str> = wide.lines().next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "DESIRED", "CURRENT", "READY", "AGE", "CONTAINERS", "IMAGES", "SELECTOR"], "{wide}");
+
+    // A DELETE answers with a Success Status, not the object.
+    let (code, deleted) = client.send("DELETE", &format!("{collection}/x"), "", Vec::new()).await;
+    assert_eq!(code, 200, "{deleted}");
+    assert_eq!((deleted["kind"].clone(), deleted["status"].clone()), (json!("Status"), json!("Success")), "{deleted}");
+    assert_eq!((deleted["details"]["name"].clone(), deleted["details"]["kind"].clone()), (json!("x"), json!("replicationcontrollers")), "{deleted}");
+    assert_eq!(client.get(&format!("{collection}/x")).await.0, 404);
+}
+
+/// What the Python `kubernetes` client's e2e tests do with ReplicationControllers
+/// (`test_replication_controller_apis`, and `create_from_yaml` with
+/// `multi-resource-replication-controller.yaml`), plus its scale calls.
+async fn python_client_creates_scales_and_deletes_replication_controllers(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let manifests = tempfile::tempdir().unwrap_or_else(|err| panic!("a temporary directory: {err}"));
+    let yaml = manifests.path().join("multi-resource-replication-controller.yaml");
+    let manifest = "apiVersion: v1\nkind: ReplicationController\nmetadata:\n  name: mock\nspec:\n  replicas: 1\n  selector:\n    app: mock\n  template:\n    metadata:\n      labels:\n        app: mock\n    spec:\n      containers:\n      - name: mock-container\n        image: k8s.gcr.io/pause:2.0\n        ports:\n        - containerPort: 9949\n          protocol: TCP\n";
+    std::fs::write(&yaml, manifest).unwrap_or_else(|err| panic!("writing {}: {err}", yaml.display()));
+    let script = r#"
+import sys
+from kubernetes import client, config, utils
+config.load_kube_config(config_file=sys.argv[1])
+api_client = client.ApiClient()
+api = client.CoreV1Api(api_client)
+name = "frontend-1"
+rc_manifest = {
+    "apiVersion": "v1", "kind": "ReplicationController",
+    "metadata": {"labels": {"name": name}, "name": name},
+    "spec": {"replicas": 2, "selector": {"name": name},
+             "template": {"metadata": {"labels": {"name": name}},
+                          "spec": {"containers": [{"image": "nginx", "name": "nginx", "ports": [{"containerPort": 80, "protocol": "TCP"}]}]}}}}
+resp = api.create_namespaced_replication_controller(body=rc_manifest, namespace="default")
+assert resp.metadata.name == name and resp.spec.replicas == 2, resp
+resp = api.read_namespaced_replication_controller(name=name, namespace="default")
+assert resp.metadata.name == name and resp.spec.replicas == 2, resp
+scale = api.read_namespaced_replication_controller_scale(name=name, namespace="default")
+assert scale.spec.replicas == 2 and scale.status.selector == "name=" + name, scale
+scale = api.patch_namespaced_replication_controller_scale(name=name, namespace="default", body={"spec": {"replicas": 4}})
+assert scale.spec.replicas == 4, scale
+listed = api.list_namespaced_replication_controller("default")
+assert [(item.metadata.name, item.spec.replicas) for item in listed.items] == [(name, 4)], listed.items
+status = api.delete_namespaced_replication_controller(name=name, namespace="default", propagation_policy="Background")
+# This client version types a DELETE's answer as a plain object: the Status as a dict.
+assert status["kind"] == "Status" and status["status"] == "Success", status
+
+utils.create_from_yaml(api_client, sys.argv[2])
+ctr = api.read_namespaced_replication_controller(name="mock", namespace="default")
+assert ctr.spec.selector == {"app": "mock"} and ctr.spec.replicas == 1, ctr
+api.delete_namespaced_replication_controller(name="mock", namespace="default", propagation_policy="Background")
+assert api.list_namespaced_replication_controller("default").items == []
+print("python client OK")
+"#;
+    let output = Command::new("python3").arg("-c").arg(script).arg(server.kubeconfig()).arg(&yaml).output().unwrap_or_else(|err| panic!("running python3: {err}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("python client OK"),
+        "python client failed:\n{stdout}\n{}\n--- apiserver log:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        log_tail(&server)
+    );
 }

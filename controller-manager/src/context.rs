@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, ReplicationController, Service, ServiceAccount};
 use kube::api::Api;
 
 use crate::informer::Informer;
@@ -34,6 +34,7 @@ pub struct Context {
     pub identity: String,
     pub pods: Informer<Pod>,
     pub replicasets: Informer<ReplicaSet>,
+    pub replication_controllers: Informer<ReplicationController>,
     pub deployments: Informer<Deployment>,
     pub services: Informer<Service>,
     pub endpoints: Informer<Endpoints>,
@@ -50,6 +51,7 @@ impl Context {
         let context = Self {
             pods: Informer::start(Api::all(client.clone()), "pods"),
             replicasets: Informer::start(Api::all(client.clone()), "replicasets"),
+            replication_controllers: Informer::start(Api::all(client.clone()), "replicationcontrollers"),
             deployments: Informer::start(Api::all(client.clone()), "deployments"),
             services: Informer::start(Api::all(client.clone()), "services"),
             endpoints: Informer::start(Api::all(client.clone()), "endpoints"),
@@ -64,6 +66,7 @@ impl Context {
         };
         context.pods.ready().await;
         context.replicasets.ready().await;
+        context.replication_controllers.ready().await;
         context.deployments.ready().await;
         context.services.ready().await;
         context.endpoints.ready().await;

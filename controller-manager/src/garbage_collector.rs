@@ -8,12 +8,13 @@
 //! - An owner deleted with the `orphan` finalizer has its references removed from every
 //!   dependent, then loses the finalizer.
 //!
-//! It collects pods, replicasets, deployments, services, endpoints, nodes and namespaces (the
-//! shared informers) and configmaps and secrets (informers of its own), one `framework::run` per
-//! kind. Each object is looked at when it changes, when an owner of it goes or starts a
-//! foreground deletion, and when a dependent of it goes. The caches decide when all is well;
-//! anything that would delete or detach is first checked with live reads, so an owner that a
-//! cache has not seen yet is never taken for gone (Kubernetes' collector reads owners live too).
+//! It collects pods, replicasets, replicationcontrollers, deployments, services, endpoints, nodes
+//! and namespaces (the shared informers) and configmaps and secrets (informers of its own), one
+//! `framework::run` per kind. Each object is looked at when it changes, when an owner of it goes
+//! or starts a foreground deletion, and when a dependent of it goes. The caches decide when all
+//! is well; anything that would delete or detach is first checked with live reads, so an owner
+//! that a cache has not seen yet is never taken for gone (Kubernetes' collector reads owners live
+//! too).
 //! Owners of other kinds (a Lease) are read live, found through discovery; no change of theirs
 //! arrives, so their dependents look again every half minute. Objects of other kinds are not
 //! collected (Kubernetes' collector covers every kind through metadata-only informers, which
@@ -239,6 +240,7 @@ pub async fn run(context: Arc<Context>) {
     let kinds = vec![
         Watched::of("garbagecollector-pods", true, &context.pods),
         Watched::of("garbagecollector-replicasets", true, &context.replicasets),
+        Watched::of("garbagecollector-replicationcontrollers", true, &context.replication_controllers),
         Watched::of("garbagecollector-deployments", true, &context.deployments),
         Watched::of("garbagecollector-services", true, &context.services),
         Watched::of("garbagecollector-endpoints", true, &context.endpoints),
@@ -254,13 +256,14 @@ pub async fn run(context: Arc<Context>) {
     futures::join!(
         collect(collector.clone(), metrics.clone(), concurrency, 0, context.pods.store()),
         collect(collector.clone(), metrics.clone(), concurrency, 1, context.replicasets.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 2, context.deployments.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 3, context.services.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 4, context.endpoints.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 5, configmaps.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 6, secrets.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 7, context.nodes.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 8, context.namespaces.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 2, context.replication_controllers.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 3, context.deployments.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 4, context.services.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 5, context.endpoints.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 6, configmaps.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 7, secrets.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 8, context.nodes.store()),
+        collect(collector.clone(), metrics.clone(), concurrency, 9, context.namespaces.store()),
     );
 }
 

@@ -1,8 +1,9 @@
 //! The controller-manager: reconciling controllers that drive the actual state toward the
-//! desired state, each a module of its own (`replicaset`, `deployment`, `endpoints`, `namespace`,
-//! `garbage_collector`, `node_lifecycle`, `node_ipam`) run by `framework` over the shared
-//! informers of `context`. Level-triggered and idempotent: a reconcile on an unchanged world
-//! changes nothing. Several replicas elect one leader on a Lease.
+//! desired state, each a module of its own (`replicaset`, which runs over ReplicationControllers
+//! too with `replicationcontroller`, `deployment`, `endpoints`, `namespace`, `garbage_collector`,
+//! `node_lifecycle`, `node_ipam`) run by `framework` over the shared informers of `context`.
+//! Level-triggered and idempotent: a reconcile on an unchanged world changes nothing. Several
+//! replicas elect one leader on a Lease.
 
 mod context;
 mod deployment;
@@ -15,6 +16,7 @@ mod namespace;
 mod node_ipam;
 mod node_lifecycle;
 mod replicaset;
+mod replicationcontroller;
 mod serviceaccount;
 
 use std::net::SocketAddr;
@@ -22,10 +24,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::ReplicationController;
+
 use crate::context::{Context, Settings};
 
 /// Every controller, by the name `--controllers` takes.
-const CONTROLLERS: [&str; 8] = ["deployment", "replicaset", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam", "serviceaccount"];
+const CONTROLLERS: [&str; 9] = ["deployment", "replicaset", "replicationcontroller", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam", "serviceaccount"];
 
 #[derive(Clone, Debug, clap::Parser)]
 #[command(name = "controller-manager", about = "The controller-manager: reconciling controllers that drive actual state toward desired state", version)]
@@ -38,8 +43,8 @@ pub struct Config {
     #[arg(long, default_value = "kube-controller-manager")]
     pub leader_elect_resource_name: String,
     /// Which controllers run: `*` for all, names to add, `-name` to leave one out
-    /// (deployment, replicaset, endpoints, namespace, garbagecollector, nodelifecycle, nodeipam,
-    /// serviceaccount, which also publishes `kube-root-ca.crt`).
+    /// (deployment, replicaset, replicationcontroller, endpoints, namespace, garbagecollector,
+    /// nodelifecycle, nodeipam, serviceaccount, which also publishes `kube-root-ca.crt`).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
     /// How long a node's Lease may go unrenewed before the node is marked `Ready=Unknown`.
@@ -131,7 +136,8 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
                 }
             };
             use futures::FutureExt;
-            start(&mut controllers, "replicaset", replicaset::run(context.clone()).boxed());
+            start(&mut controllers, "replicaset", replicaset::run::<ReplicaSet>(context.clone()).boxed());
+            start(&mut controllers, "replicationcontroller", replicaset::run::<ReplicationController>(context.clone()).boxed());
             start(&mut controllers, "deployment", deployment::run(context.clone()).boxed());
             start(&mut controllers, "endpoints", endpoints::run(context.clone()).boxed());
             start(&mut controllers, "namespace", namespace::run(context.clone()).boxed());

@@ -43,6 +43,7 @@ pub async fn run(context: Arc<Context>) {
         own,
         content_changes(context.pods.changes(), store.clone()),
         content_changes(context.replicasets.changes(), store.clone()),
+        content_changes(context.replication_controllers.changes(), store.clone()),
         content_changes(context.deployments.changes(), store.clone()),
         content_changes(context.services.changes(), store.clone()),
         content_changes(context.endpoints.changes(), store.clone()),

@@ -2,6 +2,10 @@
 //! (adopting orphans its selector matches and releasing pods it no longer matches), and reports
 //! how many are ready and available.
 //!
+//! It runs over ReplicationControllers too: Kubernetes' replication manager is this controller
+//! run over a kind whose selector is a plain label map. What the two kinds differ in (where their
+//! fields are, their status type, their names) is [`PodSet`]; the logic here is shared.
+//!
 //! Pods are created with generated names, so a create cannot be made idempotent by its name:
 //! like Kubernetes' controller, it remembers what it created and deleted ("expectations") and does
 //! not act again for a set until the informer has seen all of it, so that a set is never
@@ -14,22 +18,99 @@ use std::time::{Duration, Instant};
 
 use common::selector::LabelSelector;
 use futures::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::framework::{self, ReconcileError};
+use crate::informer::Informer;
 
-const COMPONENT: &str = "replicaset-controller";
 /// Expectations older than this are given up on, as Kubernetes does, in case a watch event was
 /// lost for good.
 const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(300);
 /// Pods created or deleted at once for one set.
 const BURST: usize = 64;
+
+/// A kind this controller keeps pods for: what it reads of an object and how it writes status.
+pub trait PodSet: Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + std::fmt::Debug + Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The controller's name in `--controllers`, logs and metrics.
+    const CONTROLLER: &'static str;
+    /// Who its events say they come from (Kubernetes' event source component).
+    const COMPONENT: &'static str;
+    type Status: PartialEq + Serialize + Send + Sync;
+
+    /// The shared informer of the kind.
+    fn informer(context: &Context) -> &Informer<Self>;
+    /// The pods it selects; None when the selector cannot be read, which selects nothing.
+    fn selector(&self) -> Option<LabelSelector>;
+    /// `spec.replicas`, defaulted to 1 by the apiserver.
+    fn replicas(&self) -> Option<i32>;
+    fn min_ready_seconds(&self) -> Option<i32>;
+    fn template(&self) -> Option<&PodTemplateSpec>;
+    fn status(&self) -> Option<&Self::Status>;
+    /// The status that reports `counts`, keeping what the controller does not compute
+    /// (conditions) as the object has it.
+    fn counted(&self, counts: &Counts) -> Self::Status;
+}
+
+/// What the controller counts of the pods it owns, for the status.
+pub struct Counts {
+    pub replicas: i32,
+    pub fully_labeled: i32,
+    pub ready: i32,
+    pub available: i32,
+    pub observed_generation: Option<i64>,
+}
+
+impl PodSet for ReplicaSet {
+    const CONTROLLER: &'static str = "replicaset";
+    const COMPONENT: &'static str = "replicaset-controller";
+    type Status = ReplicaSetStatus;
+
+    fn informer(context: &Context) -> &Informer<Self> {
+        &context.replicasets
+    }
+
+    fn selector(&self) -> Option<LabelSelector> {
+        LabelSelector::from_optional_k8s(self.spec.as_ref().map(|spec| &spec.selector)).ok()
+    }
+
+    fn replicas(&self) -> Option<i32> {
+        self.spec.as_ref().and_then(|spec| spec.replicas)
+    }
+
+    fn min_ready_seconds(&self) -> Option<i32> {
+        self.spec.as_ref().and_then(|spec| spec.min_ready_seconds)
+    }
+
+    fn template(&self) -> Option<&PodTemplateSpec> {
+        self.spec.as_ref().and_then(|spec| spec.template.as_ref())
+    }
+
+    fn status(&self) -> Option<&ReplicaSetStatus> {
+        self.status.as_ref()
+    }
+
+    fn counted(&self, counts: &Counts) -> ReplicaSetStatus {
+        ReplicaSetStatus {
+            replicas: counts.replicas,
+            fully_labeled_replicas: Some(counts.fully_labeled),
+            ready_replicas: Some(counts.ready),
+            available_replicas: Some(counts.available),
+            observed_generation: counts.observed_generation,
+            conditions: self.status.as_ref().and_then(|status| status.conditions.clone()),
+            terminating_replicas: None,
+        }
+    }
+}
 
 #[derive(Default)]
 struct Expected {
@@ -41,25 +122,27 @@ struct Expected {
 struct Controller {
     context: Arc<Context>,
     recorder: common::events::Recorder,
-    /// By ReplicaSet uid.
+    /// By the uid of the set (or ReplicationController).
     expectations: Mutex<HashMap<String, Expected>>,
 }
 
-pub async fn run(context: Arc<Context>) {
-    let controller = Arc::new(Controller { recorder: context.recorder(COMPONENT), context: context.clone(), expectations: Mutex::default() });
-    let sets = context.replicasets.store();
-    let own = context.replicasets.changes().map(|set| ObjectRef::from_obj(&*set)).boxed();
+/// Runs the controller over the objects of kind `K`.
+pub async fn run<K: PodSet>(context: Arc<Context>) {
+    let controller = Arc::new(Controller { recorder: context.recorder(K::COMPONENT), context: context.clone(), expectations: Mutex::default() });
+    let informer = K::informer(&context);
+    let sets = informer.store();
+    let own = informer.changes().map(|set| ObjectRef::from_obj(&*set)).boxed();
     let pods = context.pods.changes().flat_map({
         let sets = sets.clone();
         move |pod| futures::stream::iter(sets_for_pod(&sets, &pod))
     });
-    framework::run("replicaset", context.metrics.clone(), controller, sets, vec![own, pods.boxed()], context.settings.concurrent_syncs, reconcile).await;
+    framework::run(K::CONTROLLER, context.metrics.clone(), controller, sets, vec![own, pods.boxed()], context.settings.concurrent_syncs, reconcile::<K>).await;
 }
 
 /// The set that controls the pod, or, for an orphan, every set in its namespace that would adopt it.
-fn sets_for_pod(sets: &kube::runtime::reflector::Store<ReplicaSet>, pod: &Pod) -> Vec<ObjectRef<ReplicaSet>> {
+fn sets_for_pod<K: PodSet>(sets: &kube::runtime::reflector::Store<K>, pod: &Pod) -> Vec<ObjectRef<K>> {
     if let Some(owner) = pod.metadata.owner_references.iter().flatten().find(|owner| owner.controller == Some(true)) {
-        if owner.kind != "ReplicaSet" {
+        if owner.kind != K::kind(&()) {
             return Vec::new();
         }
         let mut reference = ObjectRef::new(&owner.name);
@@ -71,14 +154,10 @@ fn sets_for_pod(sets: &kube::runtime::reflector::Store<ReplicaSet>, pod: &Pod) -
     let labels = pod.metadata.labels.clone().unwrap_or_default();
     sets.state()
         .iter()
-        .filter(|set| set.metadata.namespace == pod.metadata.namespace)
-        .filter(|set| selector_of(set).is_some_and(|selector| !selector.is_empty() && selector.matches(&labels)))
+        .filter(|set| set.meta().namespace == pod.metadata.namespace)
+        .filter(|set| set.selector().is_some_and(|selector| !selector.is_empty() && selector.matches(&labels)))
         .map(|set| ObjectRef::from_obj(&**set))
         .collect()
-}
-
-fn selector_of(set: &ReplicaSet) -> Option<LabelSelector> {
-    LabelSelector::from_optional_k8s(set.spec.as_ref().map(|spec| &spec.selector)).ok()
 }
 
 pub fn is_active(pod: &Pod) -> bool {
@@ -122,16 +201,16 @@ fn deletion_rank(pod: &Pod) -> Rank {
     (assigned, phase, ready.is_some(), Reverse(ready), Reverse(restarts), Reverse(created))
 }
 
-async fn reconcile(set: Arc<ReplicaSet>, controller: Arc<Controller>) -> Result<Action, ReconcileError> {
+async fn reconcile<K: PodSet>(set: Arc<K>, controller: Arc<Controller>) -> Result<Action, ReconcileError> {
     let context = &controller.context;
-    let namespace = set.metadata.namespace.clone().unwrap_or_default();
-    let name = set.metadata.name.clone().unwrap_or_default();
-    let uid = set.metadata.uid.clone().unwrap_or_default();
+    let namespace = set.meta().namespace.clone().unwrap_or_default();
+    let name = set.meta().name.clone().unwrap_or_default();
+    let uid = set.meta().uid.clone().unwrap_or_default();
     let pods_api: Api<Pod> = Api::namespaced(context.client.clone(), &namespace);
-    let Some(selector) = selector_of(&set) else {
+    let Some(selector) = set.selector() else {
         return Ok(Action::requeue(framework::RESYNC));
     };
-    let deleting = set.metadata.deletion_timestamp.is_some();
+    let deleting = set.meta().deletion_timestamp.is_some();
 
     // Claim: adopt matching orphans, release owned pods that no longer match.
     let mut owned: Vec<Arc<Pod>> = Vec::new();
@@ -174,35 +253,34 @@ async fn reconcile(set: Arc<ReplicaSet>, controller: Arc<Controller>) -> Result<
 
     let satisfied = controller.expectations_met(&uid, &owned);
     if satisfied && !deleting {
-        let wanted = usize::try_from(set.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1)).unwrap_or(0);
+        let wanted = usize::try_from(set.replicas().unwrap_or(1)).unwrap_or(0);
         if active.len() < wanted {
-            controller.create_pods(&set, &pods_api, wanted - active.len()).await?;
+            controller.create_pods(&*set, &pods_api, wanted - active.len()).await?;
         } else if active.len() > wanted {
             let mut victims = active.clone();
             victims.sort_by_key(|pod| deletion_rank(pod));
             victims.truncate(active.len() - wanted);
-            controller.delete_pods(&set, &pods_api, &victims).await?;
+            controller.delete_pods(&*set, &pods_api, &victims).await?;
         }
     }
 
-    let min_ready = Duration::from_secs(u64::try_from(set.spec.as_ref().and_then(|spec| spec.min_ready_seconds).unwrap_or(0)).unwrap_or(0));
+    let min_ready = Duration::from_secs(u64::try_from(set.min_ready_seconds().unwrap_or(0)).unwrap_or(0));
     let now = jiff::Timestamp::now();
-    let template_labels = set.spec.as_ref().and_then(|spec| spec.template.as_ref()).and_then(|template| template.metadata.as_ref()).and_then(|meta| meta.labels.clone()).unwrap_or_default();
+    let template_labels = set.template().and_then(|template| template.metadata.as_ref()).and_then(|meta| meta.labels.clone()).unwrap_or_default();
     let count = |filter: &dyn Fn(&Pod) -> bool| i32::try_from(active.iter().filter(|pod| filter(pod)).count()).unwrap_or(i32::MAX);
-    let status = ReplicaSetStatus {
+    let counts = Counts {
         replicas: count(&|_| true),
-        fully_labeled_replicas: Some(count(&|pod: &Pod| {
+        fully_labeled: count(&|pod: &Pod| {
             let labels = pod.metadata.labels.clone().unwrap_or_default();
             template_labels.iter().all(|(key, value)| labels.get(key) == Some(value))
-        })),
-        ready_replicas: Some(count(&|pod: &Pod| ready_since(pod).is_some())),
-        available_replicas: Some(count(&|pod: &Pod| is_available(pod, min_ready, now))),
-        observed_generation: set.metadata.generation,
-        conditions: set.status.as_ref().and_then(|status| status.conditions.clone()),
-        terminating_replicas: None,
+        }),
+        ready: count(&|pod: &Pod| ready_since(pod).is_some()),
+        available: count(&|pod: &Pod| is_available(pod, min_ready, now)),
+        observed_generation: set.meta().generation,
     };
-    if set.status.as_ref() != Some(&status) {
-        let sets: Api<ReplicaSet> = Api::namespaced(context.client.clone(), &namespace);
+    let status = set.counted(&counts);
+    if set.status() != Some(&status) {
+        let sets: Api<K> = Api::namespaced(context.client.clone(), &namespace);
         let patch = serde_json::json!({"status": status});
         match sets.patch_status(&name, &PatchParams::default(), &Patch::Merge(patch)).await {
             Err(err) if !framework::answered(&err, &[404]) => return Err(err.into()),
@@ -210,7 +288,7 @@ async fn reconcile(set: Arc<ReplicaSet>, controller: Arc<Controller>) -> Result<
         }
     }
     // Pods that will turn available once minReadySeconds have passed need a look then.
-    let waiting_available = status.ready_replicas.unwrap_or(0) > status.available_replicas.unwrap_or(0);
+    let waiting_available = counts.ready > counts.available;
     if waiting_available && !min_ready.is_zero() {
         return Ok(Action::requeue(min_ready.min(Duration::from_secs(30)).max(Duration::from_secs(1))));
     }
@@ -257,15 +335,15 @@ impl Controller {
         }
     }
 
-    async fn create_pods(&self, set: &ReplicaSet, pods: &Api<Pod>, count: usize) -> Result<(), ReconcileError> {
-        let uid = set.metadata.uid.clone().unwrap_or_default();
-        let name = set.metadata.name.clone().unwrap_or_default();
-        let template = set.spec.as_ref().and_then(|spec| spec.template.clone()).unwrap_or_default();
+    async fn create_pods<K: PodSet>(&self, set: &K, pods: &Api<Pod>, count: usize) -> Result<(), ReconcileError> {
+        let uid = set.meta().uid.clone().unwrap_or_default();
+        let name = set.meta().name.clone().unwrap_or_default();
+        let template = set.template().cloned().unwrap_or_default();
         let template_meta = template.metadata.unwrap_or_default();
         let pod = Pod {
             metadata: ObjectMeta {
                 generate_name: Some(format!("{name}-")),
-                namespace: set.metadata.namespace.clone(),
+                namespace: set.meta().namespace.clone(),
                 labels: template_meta.labels,
                 annotations: template_meta.annotations,
                 finalizers: template_meta.finalizers,
@@ -298,8 +376,8 @@ impl Controller {
         first_error.map_or(Ok(()), |err| Err(err.into()))
     }
 
-    async fn delete_pods(&self, set: &ReplicaSet, pods: &Api<Pod>, victims: &[Arc<Pod>]) -> Result<(), ReconcileError> {
-        let uid = set.metadata.uid.clone().unwrap_or_default();
+    async fn delete_pods<K: PodSet>(&self, set: &K, pods: &Api<Pod>, victims: &[Arc<Pod>]) -> Result<(), ReconcileError> {
+        let uid = set.meta().uid.clone().unwrap_or_default();
         for victim in victims {
             self.expect(&uid, None, victim.metadata.name.clone());
         }
@@ -336,9 +414,9 @@ impl Controller {
         first_error.map_or(Ok(()), |err| Err(err.into()))
     }
 
-    async fn event(&self, set: &ReplicaSet, kind: &str, reason: &str, message: &str) {
+    async fn event<K: PodSet>(&self, set: &K, kind: &str, reason: &str, message: &str) {
         if let Err(err) = self.recorder.record(&common::events::reference(set), kind, reason, "Reconcile", message).await {
-            tracing::debug!(namespace = ?set.metadata.namespace, name = ?set.metadata.name, error = %err, "cannot record event");
+            tracing::debug!(namespace = ?set.meta().namespace, name = ?set.meta().name, error = %err, "cannot record event");
         }
     }
 }

@@ -1,5 +1,5 @@
-//! The ReplicaSet and Deployment controllers, in the real controller-manager binary against the
-//! real apiserver. No kubelet or scheduler runs: a task in the test plays both, binding each new
+//! The ReplicaSet, ReplicationController and Deployment controllers, in the real
+//! controller-manager binary against the real apiserver. No kubelet or scheduler runs: a task in the test plays both, binding each new
 //! pod, making it Running and Ready, and finishing the deletion of pods marked for deletion.
 
 mod support;
@@ -189,6 +189,113 @@ async fn replica_sets_scale_adopt_and_release() {
     let events = cluster.items(&format!("/api/v1/namespaces/{NS}/events")).await;
     let reasons: BTreeSet<&str> = events.iter().filter_map(|event| event["reason"].as_str()).collect();
     assert!(reasons.contains("SuccessfulCreate") && reasons.contains("SuccessfulDelete"), "{reasons:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replication_controllers_keep_their_pods_and_take_them_along_when_deleted() {
+    let cluster = Arc::new(Cluster::start());
+    let _manager = cluster.controller_manager(&["--controllers=replicationcontroller,garbagecollector"]);
+    cluster.namespace(NS).await;
+    let _node = FakeNode::start(&cluster);
+    let controllers = format!("/api/v1/namespaces/{NS}/replicationcontrollers");
+    // An orphan the selector matches is adopted rather than one pod more created.
+    let orphan = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "orphan", "labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "busybox:local"}]}});
+    cluster.create(&format!("/api/v1/namespaces/{NS}/pods"), &orphan).await;
+    let controller = json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "web"},
+        "spec": {"replicas": 3, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "busybox:local"}]}}}});
+    let created = cluster.create(&controllers, &controller).await;
+    let uid = created["metadata"]["uid"].clone();
+    let expected_owner = json!([{"apiVersion": "v1", "kind": "ReplicationController", "name": "web", "uid": uid, "controller": true, "blockOwnerDeletion": true}]);
+    let owned = |count: usize| {
+        let (cluster, expected_owner) = (cluster.clone(), expected_owner.clone());
+        async move {
+            cluster
+                .wait_for(&format!("{count} pods owned by the replication controller"), Duration::from_secs(20), || async {
+                    let pods = cluster.items(&format!("/api/v1/namespaces/{NS}/pods")).await;
+                    let live: Vec<&Value> = pods.iter().filter(|pod| pod["metadata"]["deletionTimestamp"].is_null()).collect();
+                    let all_owned = live.iter().all(|pod| pod["metadata"]["ownerReferences"] == expected_owner);
+                    let names: Vec<String> = live.iter().map(|pod| pod["metadata"]["name"].as_str().unwrap_or_default().to_string()).collect();
+                    if live.len() == count && all_owned { Ok(names) } else { Err(format!("{pods:?}")) }
+                })
+                .await
+        }
+    };
+    let status_reaches = |replicas: i64| {
+        let cluster = cluster.clone();
+        let path = format!("{controllers}/web");
+        async move {
+            cluster
+                .wait_for(&format!("status of {replicas} ready replicas"), Duration::from_secs(20), || async {
+                    let controller = cluster.get(&path).await;
+                    let status = &controller["status"];
+                    let counted = ["replicas", "fullyLabeledReplicas", "readyReplicas", "availableReplicas"].iter().all(|field| status[field] == replicas);
+                    if counted && status["observedGeneration"] == controller["metadata"]["generation"] { Ok(()) } else { Err(controller.to_string()) }
+                })
+                .await
+        }
+    };
+    let three = owned(3).await;
+    assert!(three.contains(&"orphan".to_string()), "the orphan was not adopted: {three:?}");
+    assert_eq!(three.iter().filter(|name| name.starts_with("web-")).count(), 2, "{three:?}");
+    status_reaches(3).await;
+
+    // Scaled through its scale subresource, as `kubectl scale` and the HPA do: two pods go.
+    let scale = cluster.merge_patch(&format!("{controllers}/web/scale"), &json!({"spec": {"replicas": 1}})).await;
+    assert_eq!(scale["status"]["selector"], "app=web", "{scale}");
+    let one = owned(1).await;
+    assert!(three.contains(&one[0]), "a pod was replaced rather than kept: {three:?} then {one:?}");
+    status_reaches(1).await;
+    let events = cluster.items(&format!("/api/v1/namespaces/{NS}/events")).await;
+    let reasons: BTreeSet<&str> = events.iter().filter(|event| event["involvedObject"]["kind"] == "ReplicationController").filter_map(|event| event["reason"].as_str()).collect();
+    assert!(reasons.contains("SuccessfulCreate") && reasons.contains("SuccessfulDelete"), "{reasons:?}");
+
+    // Deleted in the background, it goes at once and the garbage collector takes its pods.
+    let (code, deleted) = cluster.delete(&format!("{controllers}/web"), &json!({"propagationPolicy": "Background"})).await;
+    assert_eq!(code, 200, "{deleted}");
+    cluster
+        .wait_for("the replication controller and its pods to be gone", Duration::from_secs(30), || async {
+            let left = cluster.get_opt(&format!("{controllers}/web")).await;
+            let pods = cluster.items(&format!("/api/v1/namespaces/{NS}/pods")).await;
+            if left.is_none() && pods.is_empty() { Ok(()) } else { Err(format!("{left:?} {pods:?}")) }
+        })
+        .await;
+
+    // In the foreground the pods go first; orphaned, they stay without an owner.
+    for (name, policy) in [("front", "Foreground"), ("kept", "Orphan")] {
+        let mut body = controller.clone();
+        body["metadata"]["name"] = json!(name);
+        body["spec"]["replicas"] = json!(2);
+        body["spec"]["template"]["metadata"]["labels"] = json!({"app": name});
+        let uid = cluster.create(&controllers, &body).await["metadata"]["uid"].clone();
+        let pods_of = |owned_by: Option<Value>| {
+            let cluster = cluster.clone();
+            async move {
+                let pods = cluster.items(&format!("/api/v1/namespaces/{NS}/pods?labelSelector=app%3D{name}")).await;
+                let live = pods.iter().filter(|pod| pod["metadata"]["deletionTimestamp"].is_null());
+                let owners_match = |pod: &&Value| match &owned_by {
+                    Some(uid) => pod["metadata"]["ownerReferences"][0]["uid"] == *uid,
+                    None => pod["metadata"]["ownerReferences"].as_array().is_none_or(Vec::is_empty),
+                };
+                (live.clone().count(), live.filter(owners_match).count(), pods.len())
+            }
+        };
+        cluster
+            .wait_for(&format!("2 pods of {name}"), Duration::from_secs(20), || async {
+                let (live, owned, _) = pods_of(Some(uid.clone())).await;
+                if (live, owned) == (2, 2) { Ok(()) } else { Err(format!("{live} live, {owned} owned")) }
+            })
+            .await;
+        let (code, answer) = cluster.delete(&format!("{controllers}/{name}"), &json!({"propagationPolicy": policy})).await;
+        assert_eq!(code, 200, "{policy}: {answer}");
+        let expected_pods = if policy == "Orphan" { 2 } else { 0 };
+        cluster
+            .wait_for(&format!("{name}, deleted with {policy}, gone and {expected_pods} pods left without an owner"), Duration::from_secs(30), || async {
+                let left = cluster.get_opt(&format!("{controllers}/{name}")).await;
+                let (live, unowned, all) = pods_of(None).await;
+                if left.is_none() && (live, unowned, all) == (expected_pods, expected_pods, expected_pods) { Ok(()) } else { Err(format!("{left:?}: {live} live, {unowned} without owner, {all} in all")) }
+            })
+            .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

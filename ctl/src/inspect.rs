@@ -215,12 +215,14 @@ pub async fn logs(config: &Config, args: &LogsArgs) -> Result<(), CtlError> {
 /// chooses: among the pods its selector matches, one not being deleted, running and ready if
 /// any, the newest; with kubectl's notice when there was a choice.
 async fn pod_of(client: &kube::Client, namespace: &str, kind: &str, name: &str) -> Result<String, CtlError> {
-    // Workloads select with a LabelSelector's matchLabels, Services with a plain map.
+    // The apps workloads select with a LabelSelector's matchLabels, ReplicationControllers and
+    // Services with a plain map.
     let (path, pointer) = match kind {
         "deployment" | "deployments" | "deploy" => (format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}"), "/spec/selector/matchLabels"),
         "replicaset" | "replicasets" | "rs" => (format!("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}"), "/spec/selector/matchLabels"),
+        "replicationcontroller" | "replicationcontrollers" | "rc" => (format!("/api/v1/namespaces/{namespace}/replicationcontrollers/{name}"), "/spec/selector"),
         "service" | "services" | "svc" => (format!("/api/v1/namespaces/{namespace}/services/{name}"), "/spec/selector"),
-        other => return Err(CtlError::Usage(format!("cannot get the logs of a {other}: name a pod, deployment, replicaset or service"))),
+        other => return Err(CtlError::Usage(format!("cannot get the logs of a {other}: name a pod, deployment, replicaset, replicationcontroller or service"))),
     };
     let object = get_json(client, &path, "application/json").await?;
     let labels = object.pointer(pointer).and_then(Value::as_object);

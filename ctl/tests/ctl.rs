@@ -605,4 +605,15 @@ fn logs_come_from_the_pods_kubelet_with_the_flags_passed_on() {
     let gone = ctl(&server, &["logs", "gone"]);
     assert!(!gone.status.success());
     assert_eq!(String::from_utf8_lossy(&gone.stderr), "Error from server (NotFound): pods \"gone\" not found\n");
+
+    // A ReplicationController's pod, found through its label-map selector, as kubectl finds it.
+    let selected = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"selected","namespace":"default","labels":{"app":"logs"}},
+        "spec":{"nodeName":"node-1","containers":[{"name":"app","image":"busybox:local"}]}}"#;
+    kubectl_stdin(&server, &["create", "-f", "-"], selected);
+    let controller = r#"{"apiVersion":"v1","kind":"ReplicationController","metadata":{"name":"logs","namespace":"default"},
+        "spec":{"replicas":0,"selector":{"app":"logs"},"template":{"metadata":{"labels":{"app":"logs"}},"spec":{"containers":[{"name":"app","image":"busybox:local"}]}}}}"#;
+    kubectl_stdin(&server, &["create", "-f", "-"], controller);
+    let out = stdout_ok(ctl(&server, &["logs", "rc/logs"]));
+    assert_eq!(out, "asked /containerLogs/default/selected/app?\nsecond line\n");
+    assert_eq!(out, stdout_ok(run("kubectl", &server, &["logs", "rc/logs"])), "kubectl reads the same");
 }

@@ -188,14 +188,15 @@ pub(crate) fn validate_selector_and_template(
                     "`selector` does not match template `labels`",
                 );
             }
-            validate_template(template, &template_path, causes);
+            validate_template(template, &template_path, "ReplicaSet", causes);
         }
     }
 }
 
 /// `ValidatePodTemplateSpec` plus what a controller's template must be: `restartPolicy: Always`
-/// and no `activeDeadlineSeconds`.
-fn validate_template(template: &PodTemplateSpec, path: &Path, causes: &mut Causes) {
+/// and no `activeDeadlineSeconds` (whose message names `controller`, the kind whose validation
+/// it is: `ReplicaSet` for the apps kinds, `ReplicationController`).
+pub(crate) fn validate_template(template: &PodTemplateSpec, path: &Path, controller: &str, causes: &mut Causes) {
     let metadata = template.metadata.clone().unwrap_or_default();
     metadata::validate_labels(metadata.labels.as_ref(), &path.child("labels"), causes);
     metadata::validate_annotations(metadata.annotations.as_ref(), &path.child("annotations"), causes);
@@ -210,7 +211,7 @@ fn validate_template(template: &PodTemplateSpec, path: &Path, causes: &mut Cause
         causes.not_supported(&spec_path.child("restartPolicy"), restart_policy, &["Always"]);
     }
     if spec.active_deadline_seconds.is_some() {
-        causes.forbidden(&spec_path.child("activeDeadlineSeconds"), "activeDeadlineSeconds in ReplicaSet is not Supported");
+        causes.forbidden(&spec_path.child("activeDeadlineSeconds"), &format!("activeDeadlineSeconds in {controller} is not Supported"));
     }
 }
 

@@ -2,6 +2,7 @@
 //! words them: `spec.containers[0].image`, `data[my key]`, `Required value`, `Invalid value: "x":
 //! detail`, `Unsupported value: "x": supported values: "a", "b"`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde_json::Value;
@@ -75,6 +76,12 @@ impl Causes {
         self.push(Cause::invalid(path.to_string(), &value.into(), detail));
     }
 
+    /// `Invalid value` with the value already written as Kubernetes shows it (see
+    /// [`go_string_map`]).
+    pub(crate) fn invalid_shown(&mut self, path: &Path, shown: &str, detail: &str) {
+        self.push(Cause { reason: "FieldValueInvalid", field: path.to_string(), message: format!("Invalid value: {shown}: {detail}") });
+    }
+
     /// One `Invalid value` per message, as Kubernetes loops over the messages of its `Is*`
     /// format checks.
     pub(crate) fn invalid_each(&mut self, path: &Path, value: &str, messages: Vec<String>) {
@@ -124,6 +131,15 @@ pub(crate) fn json_of<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// A `map[string]string` as a cause shows it: `field.Invalid` prints values of no simpler type
+/// with Go's `%#v`, which writes a map's keys sorted (`map[string]string{"a":"1", "b":"2"}`) and
+/// a nil map as `map[string]string(nil)`.
+pub(crate) fn go_string_map(map: Option<&BTreeMap<String, String>>) -> String {
+    let Some(map) = map else { return "map[string]string(nil)".to_string() };
+    let entries: Vec<String> = map.iter().map(|(key, value)| format!("{key:?}:{value:?}")).collect();
+    format!("map[string]string{{{}}}", entries.join(", "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,5 +166,13 @@ mod tests {
         assert_eq!(causes[0].reason, "FieldValueNotFound");
         assert_eq!(causes[1].message, "Too long: may not be more than 1048576 bytes");
         assert_eq!(causes[2].message, "Invalid value: \"b\": field is immutable");
+    }
+
+    #[test]
+    fn string_maps_print_as_go_prints_them() {
+        let map = BTreeMap::from([("tier".to_string(), "x".to_string()), ("app".to_string(), "a \"b\"".to_string())]);
+        assert_eq!(go_string_map(Some(&map)), r#"map[string]string{"app":"a \"b\"", "tier":"x"}"#);
+        assert_eq!(go_string_map(Some(&BTreeMap::new())), "map[string]string{}");
+        assert_eq!(go_string_map(None), "map[string]string(nil)");
     }
 }

@@ -35,13 +35,14 @@ mod node_restriction;
 mod pod;
 mod pod_spec;
 mod replica_set;
+mod replication_controller;
 mod secret;
 mod service;
 mod service_account;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, Secret, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, ReplicationController, Secret, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -198,6 +199,7 @@ fn dispatch(
         ("", "Node") => admit::<Node>(resource, object, old, operation, validation),
         ("", "Endpoints") => admit::<Endpoints>(resource, object, old, operation, validation),
         ("", "Event") => admit::<Event>(resource, object, old, operation, validation),
+        ("", "ReplicationController") => admit::<ReplicationController>(resource, object, old, operation, validation),
         ("apps", "Deployment") => admit::<Deployment>(resource, object, old, operation, validation),
         ("apps", "ReplicaSet") => admit::<ReplicaSet>(resource, object, old, operation, validation),
         ("coordination.k8s.io", "Lease") => admit::<Lease>(resource, object, old, operation, validation),

@@ -1,6 +1,6 @@
-//! The pod spec as Pods, Deployments and ReplicaSets carry it: its defaults
-//! (`pkg/apis/core/v1/defaults.go`) and its validation (`ValidatePodSpec` and the container,
-//! volume, probe and resource checks under it, in `pkg/apis/core/validation`).
+//! The pod spec as Pods, and the templates of Deployments, ReplicaSets and ReplicationControllers,
+//! carry it: its defaults (`pkg/apis/core/v1/defaults.go`) and its validation (`ValidatePodSpec`
+//! and the container, volume, probe and resource checks under it, in `pkg/apis/core/validation`).
 
 use std::collections::{BTreeMap, BTreeSet};
 

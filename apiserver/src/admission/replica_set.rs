@@ -48,29 +48,47 @@ impl Kind for ReplicaSet {
 
     fn validate_status_update(&self, _old: &Self, _context: &Context, causes: &mut Causes) {
         let status = self.status.clone().unwrap_or_default();
-        let path = Path::new("status");
-        let replicas = status.replicas;
-        let fully_labeled = status.fully_labeled_replicas.unwrap_or(0);
-        let ready = status.ready_replicas.unwrap_or(0);
-        let available = status.available_replicas.unwrap_or(0);
-        for (field, value) in [
-            ("replicas", replicas),
-            ("fullyLabeledReplicas", fully_labeled),
-            ("readyReplicas", ready),
-            ("availableReplicas", available),
-        ] {
-            non_negative(&path.child(field), value.into(), causes);
+        let counts = Counts {
+            replicas: status.replicas,
+            fully_labeled: status.fully_labeled_replicas.unwrap_or(0),
+            ready: status.ready_replicas.unwrap_or(0),
+            available: status.available_replicas.unwrap_or(0),
+            observed_generation: status.observed_generation.unwrap_or(0),
+        };
+        validate_counts(&counts, causes);
+    }
+}
+
+/// The counts of a ReplicaSet's or ReplicationController's status, which Kubernetes validates
+/// alike (`ValidateReplicaSetStatus`, `ValidateReplicationControllerStatus`).
+pub(crate) struct Counts {
+    pub(crate) replicas: i32,
+    pub(crate) fully_labeled: i32,
+    pub(crate) ready: i32,
+    pub(crate) available: i32,
+    pub(crate) observed_generation: i64,
+}
+
+pub(crate) fn validate_counts(counts: &Counts, causes: &mut Causes) {
+    let path = Path::new("status");
+    let Counts { replicas, fully_labeled, ready, available, observed_generation } = *counts;
+    for (field, value) in [
+        ("replicas", replicas),
+        ("fullyLabeledReplicas", fully_labeled),
+        ("readyReplicas", ready),
+        ("availableReplicas", available),
+    ] {
+        non_negative(&path.child(field), value.into(), causes);
+    }
+    non_negative(&path.child("observedGeneration"), observed_generation, causes);
+    let message = "cannot be greater than status.replicas";
+    for (field, value) in [("fullyLabeledReplicas", fully_labeled), ("readyReplicas", ready), ("availableReplicas", available)] {
+        if value > replicas {
+            causes.invalid(&path.child(field), value, message);
         }
-        non_negative(&path.child("observedGeneration"), status.observed_generation.unwrap_or(0), causes);
-        let message = "cannot be greater than status.replicas";
-        for (field, value) in [("fullyLabeledReplicas", fully_labeled), ("readyReplicas", ready), ("availableReplicas", available)] {
-            if value > replicas {
-                causes.invalid(&path.child(field), value, message);
-            }
-        }
-        if available > ready {
-            causes.invalid(&path.child("availableReplicas"), available, "cannot be greater than readyReplicas");
-        }
+    }
+    if available > ready {
+        causes.invalid(&path.child("availableReplicas"), available, "cannot be greater than readyReplicas");
     }
 }
 

@@ -32,6 +32,12 @@ pub(crate) fn replica_set(name: &str) -> Value {
     object
 }
 
+pub(crate) fn replication_controller(name: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": name, "namespace": "demo"},
+        "spec": {"selector": {"app": name},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "web", "image": "nginx:1.25"}]}}}})
+}
+
 pub(crate) fn service(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": "demo"},
         "spec": {"selector": {"app": name}, "ports": [{"port": 80}]}})

@@ -185,7 +185,7 @@ fn supported_field(resource: &ResourceType, field: &str) -> bool {
             "Event" => field.starts_with("involvedObject.") || matches!(field, "reason" | "type" | "source"),
             "Node" => field == "spec.unschedulable",
             "Namespace" => field == "status.phase",
-            "ReplicaSet" => field == "status.replicas",
+            "ReplicaSet" | "ReplicationController" => field == "status.replicas",
             _ => false,
         }
 }

@@ -1061,14 +1061,20 @@ fn set_condition(object: &mut Value, condition: Value) {
 // ---------------------------------------------------------------------------------------------
 // scale
 
-fn scale_of(object: &Value) -> Value {
-    let selector = object
-        .pointer("/spec/selector/matchLabels")
+/// The Scale of `object`, an object of `resource`. Its `status.selector` is the object's selector
+/// as a label selector string; a ReplicationController's selector is the label map itself
+/// (`labels.SelectorFromSet(rc.Spec.Selector).String()`, keys sorted), the apps kinds' the
+/// `matchLabels` of a LabelSelector.
+fn scale_of(resource: &ResourceType, object: &Value) -> Value {
+    let labels_at = if resource.kind == "ReplicationController" { "/spec/selector" } else { "/spec/selector/matchLabels" };
+    let labels: std::collections::BTreeMap<&str, &str> = object
+        .pointer(labels_at)
         .and_then(Value::as_object)
-        .map(|labels| {
-            labels.iter().map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")
-        })
-        .unwrap_or_default();
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| (key.as_str(), value.as_str().unwrap_or_default()))
+        .collect();
+    let selector = labels.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",");
     let metadata = meta::metadata(object).cloned().unwrap_or_default();
     let pick = |field: &str| metadata.get(field).cloned().unwrap_or(Value::Null);
     json!({
@@ -1092,7 +1098,7 @@ fn scale_of(object: &Value) -> Value {
 pub async fn get_scale(api: &Api, target: &Target) -> Result<Response, ApiError> {
     let name = target.name.clone().unwrap_or_default();
     let object = fetch(api, target, &name).await?;
-    Ok(json_response(StatusCode::OK, &scale_of(&object)))
+    Ok(json_response(StatusCode::OK, &scale_of(target.resource, &object)))
 }
 
 /// Where a new Scale comes from: the body of a PUT (decoded, with its warnings), or a patch of
@@ -1172,13 +1178,13 @@ async fn rescale(api: &Api, target: &Target, params: &Params, change: ScaleChang
     let validation = field_validation(params)?;
     let mut warnings = Vec::new();
     let (object, _) = guaranteed_update(api, &object_target, &name, params.dry_run()?, |current, revision| {
-        let (scale, found) = change.apply(target.resource, &scale_of(current), validation)?;
+        let (scale, found) = change.apply(target.resource, &scale_of(target.resource, current), validation)?;
         warnings = found;
         let object = scaled(target, &name, current, revision, &scale)?;
         updated(&object_target, &name, current, &object, validation).map(|(change, _)| change)
     })
     .await?;
-    let mut response = json_response(StatusCode::OK, &scale_of(&object));
+    let mut response = json_response(StatusCode::OK, &scale_of(target.resource, &object));
     warning_headers(&mut response, &warnings);
     Ok(response)
 }
@@ -1216,7 +1222,7 @@ mod tests {
     use super::*;
 
     fn target(plural: &str, subresource: &str) -> Target {
-        let group = if plural == "pods" { "" } else { "apps" };
+        let group = if matches!(plural, "pods" | "replicationcontrollers") { "" } else { "apps" };
         let resource = resources::find(group, "v1", plural).unwrap_or_else(|| panic!("{plural} is served"));
         Target { resource, namespace: Some("demo".into()), name: Some("web".into()), subresource: Some(subresource.into()) }
     }
@@ -1249,7 +1255,7 @@ mod tests {
             Input::Patch(kind, patch) => ScaleChange::Patch(kind, patch),
         };
         let current = deployment();
-        let (scale, _) = change.apply(target.resource, &scale_of(&current), FieldValidation::Strict).map_err(refused)?;
+        let (scale, _) = change.apply(target.resource, &scale_of(target.resource, &current), FieldValidation::Strict).map_err(refused)?;
         let object = scaled(&target, "web", &current, 7, &scale).map_err(refused)?;
         Ok(object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(-1))
     }
@@ -1354,6 +1360,24 @@ mod tests {
                 (got, Outcome::BadPatch(why)) => panic!("{row}: {got:?}, not a patch refused for {why}"),
             }
         }
+    }
+
+    #[test]
+    fn the_scale_of_a_replication_controller_selects_with_its_label_map() {
+        let target = target("replicationcontrollers", "scale");
+        let controller = json!({
+            "apiVersion": "v1", "kind": "ReplicationController",
+            "metadata": {"name": "web", "namespace": "demo", "uid": "u-1", "resourceVersion": "7", "creationTimestamp": "2025-01-01T00:00:00Z"},
+            "spec": {"replicas": 2, "selector": {"tier": "front", "app": "web"}},
+            "status": {"replicas": 1},
+        });
+        let scale = scale_of(target.resource, &controller);
+        assert_eq!(scale["spec"], json!({"replicas": 2}));
+        assert_eq!(scale["status"], json!({"replicas": 1, "selector": "app=web,tier=front"}));
+        assert_eq!(scale["metadata"]["uid"], "u-1");
+        let put: Scale = serde_json::from_value(json!({"metadata": {"name": "web", "resourceVersion": "7"}, "spec": {"replicas": 5}})).unwrap_or_default();
+        let scaled = scaled(&target, "web", &controller, 7, &put).map_err(|err| err.message);
+        assert_eq!(scaled.map(|object| object["spec"].clone()), Ok(json!({"replicas": 5, "selector": {"tier": "front", "app": "web"}})));
     }
 
     fn binding(metadata: Value, target: Value) -> Binding {

@@ -138,6 +138,11 @@ impl Session {
         // A normal close, which kubectl needs to read the exit code rather than report a broken
         // connection.
         socket.send(Message::Close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }))).await?;
+        // And the end of the stream at once, as kube's streaming server closes the connection:
+        // a client that polls its socket before reading frames (the Python client does) may hold
+        // the status and the close in one TLS record, and sees neither until more bytes or the
+        // end arrive.
+        let _ = tokio::io::AsyncWriteExt::shutdown(socket.get_mut()).await;
         // The client answers the close; wait briefly for it so the close handshake completes.
         let _ = tokio::time::timeout(Duration::from_secs(5), async { while let Some(Ok(_)) = socket.next().await {} }).await;
         Ok(())

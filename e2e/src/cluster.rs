@@ -298,7 +298,7 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
         if index < control_planes {
             encryption::write(node, std::slice::from_ref(&key)).await?;
         }
-        let control_plane = (index < control_planes).then(|| ControlPlane { storage: options.storage, members: &nodes[..control_planes] });
+        let control_plane = (index < control_planes).then(|| ControlPlane { storage: options.storage, members: &nodes[..control_planes], tainted: nodes.len() > control_planes });
         let script = run_script(&options.name, node, control_plane.as_ref(), &options.extra_args);
         write_file(node, "/etc/cluster/run.tmp", script.as_bytes()).await?;
         // The entrypoint waits for this file; the rename hands it over whole.
@@ -471,6 +471,9 @@ struct ControlPlane<'a> {
     storage: Storage,
     /// Every control-plane node, this one among them.
     members: &'a [String],
+    /// Whether the cluster has workers: only then are control planes tainted, as kind leaves a
+    /// cluster of control planes alone open to every pod.
+    tainted: bool,
 }
 
 impl ControlPlane<'_> {
@@ -534,7 +537,7 @@ fn run_script(cluster: &str, node: &str, control_plane: Option<&ControlPlane<'_>
          --cni-conf-dir /etc/cni/net.d --pod-routes --proxy --cluster-dns {DNS_SERVICE_IP} --eviction-hard 'memory.available<100Mi,nodefs.available<1%'",
         pki = pki::DIR
     );
-    if control_plane.is_some() {
+    if control_plane.is_some_and(|control_plane| control_plane.tainted) {
         // The role label is the administrator's to set (NodeRestriction refuses it from a
         // kubelet, as on Kubernetes): `create` adds it once the node is there, as kubeadm does.
         kubelet.push_str(" --register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'");
@@ -739,13 +742,17 @@ mod tests {
         let (nodes, extra) = read_config(&path).unwrap();
         assert_eq!(nodes, Some(2));
         let members = ["c-control-plane".to_string()];
-        let script = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members }), &extra);
+        let script = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members, tainted: true }), &extra);
         assert!(script.contains("--kubelet-certificate-authority /etc/cluster/pki/ca.crt '--x=it'\\''s' &"), "{script}");
         assert!(script.contains("kubelet --kubeconfig /etc/cluster/pki/kubelet.kubeconfig --tls-cert-file /etc/cluster/pki/kubelet.crt --tls-private-key-file /etc/cluster/pki/kubelet.key --client-ca-file /etc/cluster/pki/ca.crt --authorization-mode Webhook"), "{script}");
         assert!(script.contains("--tls-cert-file /etc/cluster/pki/apiserver.crt --tls-private-key-file /etc/cluster/pki/apiserver.key --client-ca-file /etc/cluster/pki/ca.crt"), "{script}");
         assert!(script.contains("controller-manager --kubeconfig /etc/cluster/pki/controller-manager.kubeconfig --root-ca-file /etc/cluster/pki/ca.crt '--node-monitor-grace-period=10' &"), "{script}");
+        let taint = "--register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'";
+        assert!(script.contains(taint), "a control plane beside workers is kept for the system: {script}");
+        let alone = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members, tainted: false }), &extra);
+        assert!(!alone.contains(taint), "a cluster of control planes alone runs every pod: {alone}");
         let ha = ["h-control-plane".to_string(), "h-control-plane2".to_string(), "h-control-plane3".to_string()];
-        let second = run_script("h", "h-control-plane2", Some(&ControlPlane { storage: Storage::EtcdHa, members: &ha }), &ExtraArgs::default());
+        let second = run_script("h", "h-control-plane2", Some(&ControlPlane { storage: Storage::EtcdHa, members: &ha, tainted: true }), &ExtraArgs::default());
         assert!(second.contains("--initial-cluster h-control-plane=http://h-control-plane:2380,h-control-plane2=http://h-control-plane2:2380,h-control-plane3=http://h-control-plane3:2380"), "{second}");
         assert!(second.contains("--listen-client-urls http://0.0.0.0:2379 --advertise-client-urls http://h-control-plane2:2379"), "{second}");
         assert!(second.contains("--etcd-servers http://127.0.0.1:2379"));

@@ -131,16 +131,10 @@ fn demo_scenario(cluster: &Cluster, client: &str) {
 }
 
 /// The test images (`localhost/busybox:local`, `localhost/pause:local`) in the local Docker engine.
-fn load_test_images_into_docker(cluster: &Cluster) {
-    let images = cluster.dir.path().join("images");
-    ok(std::process::Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/build-test-images.sh")).arg(&images).output().unwrap());
-    ok(cluster.docker(&["load", "-i", &images.join("images.tar").display().to_string()]));
-}
-
 /// A second image version for rolling updates: the test busybox image under another name, loaded
 /// from the local Docker engine into every node, as `kind load docker-image` does.
 fn load_second_version(cluster: &Cluster) {
-    load_test_images_into_docker(cluster);
+    cluster.load_test_images_into_docker();
     ok(cluster.docker(&["tag", "localhost/busybox:local", "localhost/demo:v2"]));
     ok(cluster.tool(&["load-image", "localhost/demo:v2", "--name", &cluster.name]));
 }
@@ -245,7 +239,7 @@ fn the_tool_serves_a_local_registry_refuses_a_taken_name_and_leaves_nothing_behi
 
     // An image pushed to the local registry from the host is pulled by a pod through the
     // kubelet's normal pull path.
-    load_test_images_into_docker(&cluster);
+    cluster.load_test_images_into_docker();
     let image = format!("localhost:{port}/hello:1");
     ok(cluster.docker(&["tag", "localhost/busybox:local", &image]));
     ok(cluster.docker(&["push", &image]));

@@ -70,6 +70,14 @@ impl Cluster {
         cluster
     }
 
+    /// Builds the test images (`localhost/busybox:local`, `localhost/pause:local`) into the
+    /// host's Docker engine, from which tests tag, push or load them.
+    pub fn load_test_images_into_docker(&self) {
+        let images = self.dir.path().join("images");
+        ok(Command::new("bash").arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/build-test-images.sh")).arg(&images).output().unwrap());
+        ok(self.docker(&["load", "-i", &images.join("images.tar").display().to_string()]));
+    }
+
     pub fn kubeconfig(&self) -> PathBuf {
         self.dir.path().join("kubeconfig")
     }

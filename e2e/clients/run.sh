@@ -28,7 +28,9 @@ PYTHON_CLIENT_SHA256=1b2d5fd5b1eaa85b329c6307ec18456652fb357ff28cb09ed3226e3680f
 KR8S_VERSION=0.20.15
 # The test tools, pinned too: a new pytest must not change what passes.
 TOOLS=(pytest==9.2.0 pytest-timeout==2.4.0)
-KR8S_TOOLS=(pytest-asyncio==1.5.0 trio==0.32.0)
+# kr8s' tests use trio, and convert objects to and from these clients when they are there.
+KR8S_TOOLS=(pytest-asyncio==1.5.0 trio==0.32.0 lightkube==1.0.1 kubernetes==37.0.3 kubernetes_asyncio==36.1.0
+    pykube-ng==23.6.0 kubernetes-validate==1.37.0)
 
 log() { printf 'client suites: %s\n' "$*" >&2; }
 
@@ -86,9 +88,10 @@ for suite in "${suites[@]}"; do
     kr8s)
         venv "$cache/venv-kr8s" "kr8s==$KR8S_VERSION" "${TOOLS[@]}" "${KR8S_TOOLS[@]}"
         site="$("$cache/venv-kr8s/bin/python" -c 'import kr8s, os; print(os.path.dirname(os.path.dirname(kr8s.__file__)))')"
-        # kr8s' own pytest settings (its pyproject.toml, not in the wheel): asyncio tests in auto mode.
+        # kr8s' pytest settings (its pyproject.toml, not in the wheel): asyncio tests in auto
+        # mode, each test and its fixtures in a loop of their own.
         results+=("$(run_pytest kr8s "$cache/venv-kr8s/bin/python" "$site" -o asyncio_mode=auto \
-            -o asyncio_default_fixture_loop_scope=session kr8s/tests)") || failed=1
+            -o asyncio_default_fixture_loop_scope=function -o asyncio_default_test_loop_scope=function kr8s/tests)") || failed=1
         ;;
     *)
         log "unknown suite $suite (python, kr8s)"

@@ -116,17 +116,70 @@ impl Authenticator {
     }
 
     async fn token_user(&self, token: &str) -> Result<Option<User>, ()> {
-        if let Some(user) = self.tokens.get(token) {
-            return Ok(Some(user.clone()));
+        match self.authenticate_token(token, &[]).await {
+            Ok(authenticated) => Ok(Some(authenticated.user)),
+            Err(err) => {
+                tracing::debug!(error = %err, "bearer token refused");
+                Err(())
+            }
         }
-        let Some((signer, api)) = &self.service_accounts else { return Err(()) };
-        let claims = signer.verify(token, crate::service_account_token::unix_now()).map_err(|err| tracing::debug!(error = %err, "service account token refused"))?;
-        if !crate::rest::still_bound(api, &claims).await {
-            tracing::debug!(subject = claims.sub, "service account token refused: its service account or pod is gone");
-            return Err(());
-        }
-        Ok(Some(claims.user()))
     }
+
+    /// The audiences a token must be meant for when none are asked (kube-apiserver's
+    /// `--api-audiences`, which default to the issuer): those of the service account signer;
+    /// none without one, which leaves static tokens audience-agnostic as Kubernetes has them.
+    pub fn api_audiences(&self) -> &[String] {
+        self.service_accounts.as_ref().map_or(&[], |(signer, _)| signer.audiences.as_slice())
+    }
+
+    /// Who a bearer token names, for one of `audiences` (this apiserver's when empty), and the
+    /// audiences it was found valid for: what requests are authenticated with, and what a
+    /// TokenReview answers.
+    pub async fn authenticate_token(&self, token: &str, audiences: &[String]) -> Result<Authenticated, TokenRefused> {
+        let wanted = if audiences.is_empty() { self.api_audiences() } else { audiences };
+        if let Some(user) = self.tokens.get(token) {
+            // Static tokens are meant for no audience in particular: as Kubernetes'
+            // `WrapAudienceAgnosticToken`, they hold for the apiserver's own audiences only.
+            let implicit = self.api_audiences();
+            if implicit.is_empty() {
+                return Ok(Authenticated { user: user.clone(), audiences: Vec::new() });
+            }
+            let valid: Vec<String> = wanted.iter().filter(|audience| implicit.contains(audience)).cloned().collect();
+            if valid.is_empty() {
+                return Err(TokenRefused::Audience);
+            }
+            return Ok(Authenticated { user: user.clone(), audiences: valid });
+        }
+        let Some((signer, api)) = &self.service_accounts else { return Err(TokenRefused::Unknown) };
+        let claims = signer.verify_for(token, crate::service_account_token::unix_now(), wanted)?;
+        if !crate::rest::still_bound(api, &claims).await {
+            return Err(TokenRefused::Invalidated);
+        }
+        let valid = wanted.iter().filter(|audience| claims.aud.contains(audience)).cloned().collect();
+        Ok(Authenticated { user: claims.user(), audiences: valid })
+    }
+}
+
+/// A bearer token that holds: its user, and the audiences it was checked against and is
+/// meant for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Authenticated {
+    pub user: User,
+    pub audiences: Vec<String>,
+}
+
+/// Why a bearer token does not authenticate.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRefused {
+    #[error("no authenticator knows this token")]
+    Unknown,
+    #[error("token audiences are invalid for the target audiences")]
+    Audience,
+    #[error(transparent)]
+    ServiceAccount(#[from] crate::service_account_token::TokenError),
+    /// Kubernetes' words for a token whose ServiceAccount, Pod or Secret is gone or replaced.
+    #[error("service account token has been invalidated")]
+    Invalidated,
 }
 
 impl Authenticator {
@@ -221,5 +274,13 @@ mod tests {
         assert_eq!(authenticator.authenticate(&with("Bearer bad")).await, Err(()));
         assert_eq!(authenticator.authenticate(&with("Basic Zm9vOmJhcg==")).await, Err(()));
         assert_eq!(authenticator.authenticate(&Request::new(axum::body::Body::empty())).await, Ok(None));
+    }
+
+    #[tokio::test]
+    async fn static_tokens_are_audience_agnostic_without_api_audiences() {
+        let authenticator = Authenticator { tokens: HashMap::from([("good".to_string(), User::unauthenticated_admin())]), ..Authenticator::default() };
+        let authenticated = authenticator.authenticate_token("good", &["vault".to_string()]).await;
+        assert_eq!(authenticated, Ok(Authenticated { user: User::unauthenticated_admin(), audiences: Vec::new() }));
+        assert_eq!(authenticator.authenticate_token("bad", &[]).await, Err(TokenRefused::Unknown));
     }
 }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::authentication_reviews;
 use crate::errors::ApiError;
 use crate::resource_metrics;
 use crate::resources::{self, RESOURCES, ResourceType};
@@ -25,6 +26,7 @@ pub async fn api_versions() -> Response {
 fn group_versions() -> Vec<(&'static str, &'static str)> {
     let mut all = resources::group_versions();
     all.push(("authorization.k8s.io", "v1"));
+    all.push((authentication_reviews::GROUP, authentication_reviews::VERSION));
     all.push((resource_metrics::GROUP, resource_metrics::VERSION));
     all
 }
@@ -69,6 +71,9 @@ fn resource_list(group: &str, version: &str) -> Response {
     }
     if (group, version) == ("authorization.k8s.io", "v1") {
         return ok(crate::rbac::review_resources());
+    }
+    if (group, version) == (authentication_reviews::GROUP, authentication_reviews::VERSION) {
+        return ok(authentication_reviews::resources());
     }
     let served: Vec<&ResourceType> =
         RESOURCES.iter().filter(|resource| resource.group == group && resource.version == version).collect();

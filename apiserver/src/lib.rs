@@ -8,6 +8,7 @@ pub mod storage;
 mod allocators;
 mod audit;
 mod auth;
+mod authentication_reviews;
 mod discovery;
 mod errors;
 pub mod json;

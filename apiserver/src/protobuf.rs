@@ -1182,6 +1182,8 @@ mod schema {
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &CLUSTER_ROLE_BINDING),
         ("autoscaling/v1", "Scale", &SCALE),
         ("authentication.k8s.io/v1", "TokenRequest", &TOKEN_REQUEST),
+        ("authentication.k8s.io/v1", "TokenReview", &TOKEN_REVIEW),
+        ("authentication.k8s.io/v1", "SelfSubjectReview", &SELF_SUBJECT_REVIEW),
     ];
 
     /// The message of an object of `kind` in `api_version`, if it has a table here.
@@ -3202,6 +3204,10 @@ mod schema {
         "TokenRequestSpec",
         &[list(1, "audiences", Str), field(3, "boundObjectRef", Msg(&BOUND_OBJECT_REFERENCE)), keep(4, "expirationSeconds", I64)],
     );
+    // k8s.io.api.authentication.v1.TokenReview and SelfSubjectReview (the requests: no status)
+    static TOKEN_REVIEW: Message = message("TokenReview", &[field(1, "metadata", Msg(&OBJECT_META)), field(2, "spec", Msg(&TOKEN_REVIEW_SPEC))]);
+    static TOKEN_REVIEW_SPEC: Message = message("TokenReviewSpec", &[field(1, "token", Str), list(2, "audiences", Str)]);
+    static SELF_SUBJECT_REVIEW: Message = message("SelfSubjectReview", &[field(1, "metadata", Msg(&OBJECT_META))]);
     static BOUND_OBJECT_REFERENCE: Message =
         message("BoundObjectReference", &[field(1, "kind", Str), field(2, "apiVersion", Str), field(3, "name", Str), field(4, "uid", Str)]);
     static SERVICE_ACCOUNT: Message = message(

@@ -774,7 +774,13 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
             {"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]))),
         ("clusterroles", role("system:basic-user", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]}]))),
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]},
+            {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]}]))),
+        // What a server that delegates authentication and authorization to this one needs
+        // (bound by aggregated apiservers, webhooks and kr8s' `whoami`).
+        ("clusterroles", role("system:auth-delegator", labels.clone(), json!([
+            {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
         ("clusterroles", role("system:discovery", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
             {"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))),
         ("clusterroles", role("system:public-info-viewer", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([

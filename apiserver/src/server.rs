@@ -13,7 +13,7 @@ use axum::routing::{any, get};
 use crate::audit::{self, AuditLog};
 use crate::auth::{self, Authenticator};
 use crate::rbac::{self, Authorizer};
-use crate::{discovery, openapi, request, resource_metrics};
+use crate::{authentication_reviews, discovery, openapi, request, resource_metrics};
 use crate::errors::ApiError;
 use crate::rest::{self, Api};
 use crate::metrics::Metrics;
@@ -362,7 +362,7 @@ pub async fn serve(
         .route("/openapi/v3/api/{version}", get(openapi::core_document))
         .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document))
         // Every resource request, routed by its one parse rather than by the raw path.
-        .fallback(any(resource_request).with_state((api, authorizer.clone())))
+        .fallback(any(resource_request).with_state((api, authorizer.clone(), authenticator.clone())))
         .layer(axum::middleware::from_fn_with_state(authorizer, rbac::middleware))
         .layer(axum::middleware::from_fn_with_state(audit, audit::middleware))
         .layer(axum::middleware::from_fn_with_state(authenticator, auth::middleware))
@@ -433,8 +433,12 @@ async fn ready(State((store, bootstrapped)): State<(Arc<dyn Store>, Arc<std::syn
     }
 }
 
+/// What resource requests are served with: the API, and the authorizer and authenticator the
+/// reviews answer with.
+type ResourceState = (Arc<Api>, Option<Authorizer>, Option<Arc<Authenticator>>);
+
 /// Serves what the request's one parse names: a resource of a served group, or 404.
-async fn resource_request(State((api, authorizer)): State<(Arc<Api>, Option<Authorizer>)>, request: axum::extract::Request) -> axum::response::Response {
+async fn resource_request(State((api, authorizer, authenticator)): State<ResourceState>, request: axum::extract::Request) -> axum::response::Response {
     let (info, params) = match request::Parsed::from_extensions(&request) {
         Ok(parsed) => (parsed.info, parsed.params),
         Err(err) => return ApiError::bad_request(err.to_string()).into_response(),
@@ -445,6 +449,9 @@ async fn resource_request(State((api, authorizer)): State<(Arc<Api>, Option<Auth
     match (info.api_prefix.as_str(), info.api_group.as_str(), info.api_version.as_str()) {
         ("apis", resource_metrics::GROUP, resource_metrics::VERSION) => rest::within_deadline(&api, &info, &params, resource_metrics::handle(&api, &info, request)).await,
         ("apis", rbac::REVIEW_GROUP, "v1") => rest::within_deadline(&api, &info, &params, rbac::review_handler(authorizer.as_ref(), &info, request)).await,
+        ("apis", authentication_reviews::GROUP, authentication_reviews::VERSION) => {
+            rest::within_deadline(&api, &info, &params, authentication_reviews::handler(authenticator.as_deref(), &info, request)).await
+        }
         _ => rest::handle(State(api), request).await,
     }
 }

@@ -153,6 +153,12 @@ impl Signer {
     /// The claims of a token this cluster signed, for this apiserver's audiences, valid at `now`
     /// (seconds since the epoch). Whether its objects still exist is the caller's to check.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, TokenError> {
+        self.verify_for(token, now, &self.audiences)
+    }
+
+    /// As [`Signer::verify`], for a token meant for one of `audiences` (a TokenReview's
+    /// `spec.audiences`) rather than for this apiserver.
+    pub fn verify_for(&self, token: &str, now: i64, audiences: &[String]) -> Result<Claims, TokenError> {
         let mut parts = token.split('.');
         let (Some(header), Some(claims), Some(signature), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
             return Err(TokenError::Malformed);
@@ -170,7 +176,7 @@ impl Signer {
         if claims.iss != self.issuer {
             return Err(TokenError::Issuer(claims.iss));
         }
-        if !claims.aud.iter().any(|audience| self.audiences.contains(audience)) {
+        if !claims.aud.iter().any(|audience| audiences.contains(audience)) {
             return Err(TokenError::Audience);
         }
         if claims.exp + LEEWAY_SECONDS < now {

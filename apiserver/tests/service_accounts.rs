@@ -52,6 +52,17 @@ impl Server {
         (code.parse().unwrap_or(0), body.to_string())
     }
 
+    /// The status code and JSON body of a POST of `body` with `token`.
+    fn post(&self, path: &str, token: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        let mut command = Command::new("curl");
+        command.arg("-s").arg("--cacert").arg(self.apiserver.certificate_authority().unwrap());
+        command.args(["-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json", "-d", &body.to_string()]);
+        command.args(["-H", &format!("Authorization: Bearer {token}"), &format!("{}{path}", self.apiserver.url())]);
+        let output = String::from_utf8_lossy(&command.output().unwrap().stdout).into_owned();
+        let (body, code) = output.rsplit_once('\n').unwrap_or_default();
+        (code.parse().unwrap_or(0), serde_json::from_str(body).unwrap_or_else(|_| body.into()))
+    }
+
     fn kubectl(&self, args: &[&str]) -> Output {
         Command::new("kubectl").arg(format!("--kubeconfig={}", self.admin.display())).args(args).output().unwrap()
     }
@@ -177,6 +188,71 @@ fn tokens_of_another_cluster_are_refused_and_the_kubernetes_service_points_here(
         assert!(std::time::Instant::now() < deadline, "the kubernetes Endpoints did not come back");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// TokenReview with a ServiceAccount's own token, as kr8s' `whoami` sends it once the account
+/// is bound to `system:auth-delegator`; SelfSubjectReview as `kubectl auth whoami` sends it;
+/// both in discovery.
+#[test]
+fn token_reviews_and_self_subject_reviews_say_who_a_token_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &signing_key(dir.path(), "sa.key"));
+    let kubectl = |args: &[&str]| server.kubectl(args);
+    ok(kubectl(&["create", "namespace", "demo"]));
+    ok(kubectl(&["create", "serviceaccount", "robot"]));
+    let token = ok(kubectl(&["create", "token", "robot"]));
+    let issuer = "https://kubernetes.default.svc.cluster.local";
+    let review = |spec: serde_json::Value| serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview", "spec": spec});
+    let reviews = "/apis/authentication.k8s.io/v1/tokenreviews";
+
+    // Not before a binding allows it.
+    let (code, body) = server.post(reviews, &token, &review(serde_json::json!({"token": token})));
+    assert_eq!(code, 403, "{body}");
+    assert!(body["message"].as_str().unwrap_or_default().contains("cannot create resource \"tokenreviews\" in API group \"authentication.k8s.io\""), "{body}");
+    ok(kubectl(&["create", "clusterrolebinding", "robot-delegator", "--clusterrole=system:auth-delegator", "--serviceaccount=demo:robot"]));
+
+    let (code, body) = server.post(reviews, &token, &review(serde_json::json!({"token": token})));
+    assert_eq!(code, 201, "{body}");
+    assert_eq!((body["kind"].as_str(), body["apiVersion"].as_str()), (Some("TokenReview"), Some("authentication.k8s.io/v1")));
+    assert!(body["metadata"]["creationTimestamp"].is_null() && body["metadata"].get("creationTimestamp").is_some(), "{body}");
+    let status = &body["status"];
+    assert_eq!(status["authenticated"], true, "{body}");
+    assert_eq!(status["user"]["username"], "system:serviceaccount:demo:robot");
+    assert!(!status["user"]["uid"].as_str().unwrap_or_default().is_empty(), "{body}");
+    assert_eq!(status["user"]["groups"], serde_json::json!(["system:serviceaccounts", "system:serviceaccounts:demo", "system:authenticated"]));
+    assert_eq!(status["audiences"], serde_json::json!([issuer]), "the apiserver's audiences when none are asked");
+
+    // Audiences asked: the token must be meant for one of them; the status lists those it is.
+    let (code, body) = server.post(reviews, &token, &review(serde_json::json!({"token": token, "audiences": ["vault", issuer]})));
+    assert_eq!((code, &body["status"]["authenticated"], &body["status"]["audiences"]), (201, &serde_json::json!(true), &serde_json::json!([issuer])), "{body}");
+    let (code, body) = server.post(reviews, &token, &review(serde_json::json!({"token": token, "audiences": ["vault"]})));
+    assert_eq!(code, 201, "{body}");
+    assert_ne!(body["status"]["authenticated"], true, "{body}");
+    assert!(body["status"]["error"].as_str().unwrap_or_default().contains("invalid bearer token"), "{body}");
+
+    // A token that is no one's, and none at all.
+    let (code, body) = server.post(reviews, &token, &review(serde_json::json!({"token": "garbage"})));
+    assert_eq!(code, 201, "{body}");
+    assert_ne!(body["status"]["authenticated"], true, "{body}");
+    assert!(body["status"]["error"].as_str().unwrap_or_default().starts_with("[invalid bearer token, "), "{body}");
+    assert_eq!(server.post(reviews, &token, &review(serde_json::json!({}))).0, 400);
+    // The administrator's static token holds for the apiserver's audiences too.
+    let (_, body) = server.post(reviews, &token, &review(serde_json::json!({"token": "admin-token"})));
+    assert_eq!((&body["status"]["authenticated"], &body["status"]["user"]["username"]), (&serde_json::json!(true), &serde_json::json!("admin")), "{body}");
+
+    // Who am I: the administrator through kubectl, the ServiceAccount (system:basic-user) by hand.
+    let whoami: serde_json::Value = serde_json::from_str(&ok(kubectl(&["auth", "whoami", "-o", "json"]))).unwrap();
+    assert_eq!((whoami["kind"].as_str(), whoami["apiVersion"].as_str()), (Some("SelfSubjectReview"), Some("authentication.k8s.io/v1")));
+    assert_eq!(whoami["status"]["userInfo"], serde_json::json!({"username": "admin", "uid": "1", "groups": ["system:masters", "system:authenticated"]}));
+    let (code, body) = server.post("/apis/authentication.k8s.io/v1/selfsubjectreviews", &token, &serde_json::json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}));
+    assert_eq!((code, &body["status"]["userInfo"]["username"]), (201, &serde_json::json!("system:serviceaccount:demo:robot")), "{body}");
+    assert_eq!(server.get("/apis/authentication.k8s.io/v1/tokenreviews", Some("admin-token")).0, 405);
+
+    // Discovery.
+    let resources = ok(kubectl(&["api-resources", "--api-group=authentication.k8s.io", "-o", "name"]));
+    assert_eq!(resources.lines().collect::<Vec<_>>(), ["selfsubjectreviews.authentication.k8s.io", "tokenreviews.authentication.k8s.io"], "{resources}");
+    let (code, groups) = server.get("/apis", Some("admin-token"));
+    assert!(code == 200 && groups.contains("\"groupVersion\":\"authentication.k8s.io/v1\""), "{groups}");
 }
 
 /// Three apiservers on one etcd, as an HA control plane: the `kubernetes` Endpoints list the

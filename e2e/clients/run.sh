@@ -28,8 +28,9 @@ PYTHON_CLIENT_SHA256=1b2d5fd5b1eaa85b329c6307ec18456652fb357ff28cb09ed3226e3680f
 KR8S_VERSION=0.20.15
 # The test tools, pinned too: a new pytest must not change what passes.
 TOOLS=(pytest==9.2.0 pytest-timeout==2.4.0)
-# kr8s' tests use trio, and convert objects to and from these clients when they are there.
-KR8S_TOOLS=(pytest-asyncio==1.5.0 trio==0.32.0 lightkube==1.0.1 kubernetes==37.0.3 kubernetes_asyncio==36.1.0
+# kr8s' tests use trio, and convert objects to and from these clients when they are there (the
+# Python client 36, as 37's lazily loaded models lack the module attribute kr8s' test reads).
+KR8S_TOOLS=(pytest-asyncio==1.5.0 trio==0.32.0 lightkube==1.0.1 kubernetes==36.0.3 kubernetes_asyncio==36.1.0
     pykube-ng==23.6.0 kubernetes-validate==1.37.0)
 
 log() { printf 'client suites: %s\n' "$*" >&2; }

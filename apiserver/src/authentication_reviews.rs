@@ -37,13 +37,7 @@ pub async fn handler(authenticator: Option<&Authenticator>, info: &RequestInfo, 
         return ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({})", request.method())).into_response();
     }
     let user = request.extensions().get::<User>().cloned().unwrap_or_else(User::unauthenticated_admin);
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, rest::MAX_BODY).await {
-        Ok(body) => body,
-        Err(err) => return ApiError::bad_request(format!("cannot read the request body: {err}")).into_response(),
-    };
-    // JSON, or protobuf as kubectl sends it.
-    let review = match rest::json_body(&parts.headers, &body) {
+    let review = match rest::review_body(request).await {
         Ok(review) => review,
         Err(err) => return err.into_response(),
     };

@@ -662,13 +662,7 @@ pub async fn review_handler(authorizer: Option<&Authorizer>, info: &RequestInfo,
 }
 
 async fn review(authorizer: Option<&Authorizer>, user: &User, resource: &str, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, rest::MAX_BODY).await {
-        Ok(body) => body,
-        Err(err) => return ApiError::bad_request(format!("cannot read the request body: {err}")).into_response(),
-    };
-    // JSON, or protobuf as kubectl sends it.
-    let mut review = match rest::json_body(&parts.headers, &body) {
+    let mut review = match rest::review_body(request).await {
         Ok(review) => review,
         Err(err) => return err.into_response(),
     };

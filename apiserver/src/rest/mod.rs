@@ -237,6 +237,15 @@ fn metrics_verb(info: &RequestInfo, method: &Method) -> String {
     }
 }
 
+/// The object a create-only review sends (access and token reviews, never stored): its body
+/// read with the bounds of every write's ([`read_body`]) and decoded as one (JSON, YAML, or
+/// protobuf as kubectl sends it).
+pub async fn review_body(request: Request) -> Result<Value, ApiError> {
+    let (parts, body) = request.into_parts();
+    let body = read_body(&parts.headers, body).await?;
+    json_body(&parts.headers, &body)
+}
+
 /// The body, refused with 413 beyond [`MAX_BODY`], decided from `Content-Length` when it says
 /// so: nothing of such a body is kept, and one too large even to drain (see [`drain`]) is not
 /// read at all.

@@ -22,6 +22,19 @@ pub struct ResourceType {
     /// as the kinds' storage in kube-apiserver says (`ReturnDeletedObject`: pods, services,
     /// service accounts).
     pub returns_deleted_object: bool,
+    /// How `spec.selector` selects the pods the kind manages, for its Scale and its table.
+    pub pod_selector: PodSelector,
+}
+
+/// The shape of a kind's `spec.selector` over its pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PodSelector {
+    /// The kind manages no pods.
+    None,
+    /// A `LabelSelector` (`matchLabels`, `matchExpressions`): the apps kinds.
+    LabelSelector,
+    /// A plain label map: ReplicationController.
+    LabelMap,
 }
 
 const ALL: &[&str] = &["all"];
@@ -39,6 +52,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &["status", "finalize"],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "",
@@ -52,6 +66,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &["status", "binding", "log", "exec", "attach", "portforward"],
         tracks_generation: true,
         returns_deleted_object: true,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "",
@@ -65,6 +80,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &["status"],
         tracks_generation: false,
         returns_deleted_object: true,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "",
@@ -78,6 +94,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &[],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "",
@@ -91,6 +108,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &["token"],
         tracks_generation: false,
         returns_deleted_object: true,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "",
@@ -104,6 +122,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &[],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "",
@@ -117,6 +136,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &[],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "",
@@ -130,6 +150,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &["status"],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "",
@@ -143,6 +164,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &[],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "",
@@ -156,6 +178,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &["status", "scale"],
         tracks_generation: true,
         returns_deleted_object: false,
+        pod_selector: PodSelector::LabelMap,
     },
     ResourceType {
         group: "apps",
@@ -169,6 +192,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &["status", "scale"],
         tracks_generation: true,
         returns_deleted_object: false,
+        pod_selector: PodSelector::LabelSelector,
     },
     ResourceType {
         group: "apps",
@@ -182,6 +206,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &["status", "scale"],
         tracks_generation: true,
         returns_deleted_object: false,
+        pod_selector: PodSelector::LabelSelector,
     },
     ResourceType {
         group: "rbac.authorization.k8s.io",
@@ -195,6 +220,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &[],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "rbac.authorization.k8s.io",
@@ -208,6 +234,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &[],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "rbac.authorization.k8s.io",
@@ -221,6 +248,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &[],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "rbac.authorization.k8s.io",
@@ -234,6 +262,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &[],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
     ResourceType {
         group: "coordination.k8s.io",
@@ -247,6 +276,7 @@ pub static RESOURCES: &[ResourceType] = &[
         subresources: &[],
         tracks_generation: false,
         returns_deleted_object: false,
+        pod_selector: PodSelector::None,
     },
 ];
 
@@ -267,6 +297,7 @@ impl ResourceType {
             subresources: &[],
             tracks_generation: false,
             returns_deleted_object: false,
+            pod_selector: PodSelector::None,
         }
     }
 

@@ -6,7 +6,7 @@ use common::durations::age;
 use serde_json::{Value, json};
 
 use crate::meta;
-use crate::resources::ResourceType;
+use crate::resources::{PodSelector, ResourceType};
 
 struct Column {
     name: &'static str,
@@ -118,7 +118,7 @@ pub fn table(resource: &ResourceType, objects: &[Value], list_metadata: Value) -
             json!({"name": column.name, "type": column.kind, "format": format, "description": column.description, "priority": column.priority})
         })
         .collect();
-    let rows: Vec<Value> = objects.iter().map(|object| json!({"cells": cells(resource.kind, object), "object": object})).collect();
+    let rows: Vec<Value> = objects.iter().map(|object| json!({"cells": cells(resource, object), "object": object})).collect();
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_metadata, "columnDefinitions": definitions, "rows": rows})
 }
 
@@ -138,7 +138,8 @@ fn or_none(text: String) -> String {
     if text.is_empty() { "<none>".to_string() } else { text }
 }
 
-fn cells(kind: &str, object: &Value) -> Vec<Value> {
+fn cells(resource: &ResourceType, object: &Value) -> Vec<Value> {
+    let kind = resource.kind;
     let name = json!(meta::name(object).unwrap_or_default());
     let age_cell = json!(age(meta::string(object, "creationTimestamp")));
     match kind {
@@ -175,11 +176,10 @@ fn cells(kind: &str, object: &Value) -> Vec<Value> {
             let containers = list(object, "/spec/template/spec/containers");
             let names: Vec<&str> = containers.iter().map(|c| c.get("name").and_then(Value::as_str).unwrap_or_default()).collect();
             let images: Vec<&str> = containers.iter().map(|c| c.get("image").and_then(Value::as_str).unwrap_or_default()).collect();
-            // A ReplicationController's selector is a plain label map (`labels.FormatLabels`).
-            let selector = if kind == "ReplicationController" {
-                or_none(label_map_text(object.pointer("/spec/selector")))
-            } else {
-                selector_text(object.pointer("/spec/selector"))
+            let selector = match resource.pod_selector {
+                // A plain label map, as `labels.FormatLabels` prints it.
+                PodSelector::LabelMap => or_none(label_map_text(object.pointer("/spec/selector"))),
+                PodSelector::LabelSelector | PodSelector::None => selector_text(object.pointer("/spec/selector")),
             };
             let desired = number(object, "/spec/replicas");
             let mut row = if kind == "Deployment" {
@@ -299,8 +299,9 @@ fn map_len(object: &Value, pointer: &str) -> usize {
     object.pointer(pointer).and_then(Value::as_object).map_or(0, serde_json::Map::len)
 }
 
-/// A label map as `k=v,k2=v2`, keys sorted; empty when there is none.
-fn label_map_text(labels: Option<&Value>) -> String {
+/// A label map as `k=v,k2=v2`, keys sorted; empty when there is none (`labels.FormatLabels`
+/// without its `<none>`).
+pub(crate) fn label_map_text(labels: Option<&Value>) -> String {
     let labels: std::collections::BTreeMap<&str, &str> = labels
         .and_then(Value::as_object)
         .into_iter()
@@ -364,6 +365,12 @@ fn endpoints_cell(object: &Value) -> String {
 mod tests {
     use super::*;
 
+    /// The row of `object`, a `kind` as declared.
+    fn row_of(kind: &str, object: &Value) -> Vec<Value> {
+        let resource = crate::resources::RESOURCES.iter().find(|resource| resource.kind == kind).unwrap_or_else(|| panic!("{kind} is served"));
+        cells(resource, object)
+    }
+
     #[test]
     fn endpoints_show_three_then_how_many_more() {
         let endpoints = json!({"subsets": [{"addresses": [{"ip": "10.0.0.1"}, {"ip": "10.0.0.2"}, {"ip": "fd00::3"}], "ports": [{"port": 80}, {"port": 443}]}]});
@@ -375,10 +382,10 @@ mod tests {
     #[test]
     fn rows_of_a_service_and_a_deployment() {
         let service = json!({"metadata": {"name": "web"}, "spec": {"type": "NodePort", "clusterIP": "10.96.1.2", "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}], "selector": {"app": "web"}}});
-        let row = cells("Service", &service);
+        let row = row_of("Service", &service);
         assert_eq!(row[1..5], [json!("NodePort"), json!("10.96.1.2"), json!("<none>"), json!("80:30080/TCP")]);
         let deployment = json!({"metadata": {"name": "web"}, "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}}, "template": {"spec": {"containers": [{"name": "c", "image": "busybox"}]}}}, "status": {"readyReplicas": 2, "updatedReplicas": 3, "availableReplicas": 2}});
-        let row = cells("Deployment", &deployment);
+        let row = row_of("Deployment", &deployment);
         assert_eq!(row[1], json!("2/3"));
         assert_eq!(row[7], json!("app=web"));
     }
@@ -387,11 +394,11 @@ mod tests {
     fn rows_of_a_replication_controller() {
         let controller = json!({"metadata": {"name": "web"}, "spec": {"replicas": 3, "selector": {"tier": "front", "app": "web"},
             "template": {"spec": {"containers": [{"name": "a", "image": "busybox"}, {"name": "b", "image": "nginx"}]}}}, "status": {"replicas": 2, "readyReplicas": 1}});
-        let row = cells("ReplicationController", &controller);
+        let row = row_of("ReplicationController", &controller);
         assert_eq!(row.len(), columns("ReplicationController").len());
         assert_eq!(row[..4], [json!("web"), json!(3), json!(2), json!(1)]);
         assert_eq!(row[5..], [json!("a,b"), json!("busybox,nginx"), json!("app=web,tier=front")]);
         let no_selector = json!({"metadata": {"name": "web"}, "spec": {}});
-        assert_eq!(cells("ReplicationController", &no_selector)[7], json!("<none>"));
+        assert_eq!(row_of("ReplicationController", &no_selector)[7], json!("<none>"));
     }
 }

@@ -17,7 +17,7 @@ use crate::errors::{ApiError, Cause};
 use crate::json;
 use crate::meta;
 use crate::patch::{self, PatchType};
-use crate::resources::{self, ResourceType};
+use crate::resources::{self, PodSelector, ResourceType};
 use crate::storage::{Revision, StoreError};
 
 /// How often an unconditional write retries after losing a compare-and-swap race.
@@ -1066,15 +1066,11 @@ fn set_condition(object: &mut Value, condition: Value) {
 /// (`labels.SelectorFromSet(rc.Spec.Selector).String()`, keys sorted), the apps kinds' the
 /// `matchLabels` of a LabelSelector.
 fn scale_of(resource: &ResourceType, object: &Value) -> Value {
-    let labels_at = if resource.kind == "ReplicationController" { "/spec/selector" } else { "/spec/selector/matchLabels" };
-    let labels: std::collections::BTreeMap<&str, &str> = object
-        .pointer(labels_at)
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(key, value)| (key.as_str(), value.as_str().unwrap_or_default()))
-        .collect();
-    let selector = labels.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",");
+    let labels_at = match resource.pod_selector {
+        PodSelector::LabelMap => "/spec/selector",
+        PodSelector::LabelSelector | PodSelector::None => "/spec/selector/matchLabels",
+    };
+    let selector = crate::table::label_map_text(object.pointer(labels_at));
     let metadata = meta::metadata(object).cloned().unwrap_or_default();
     let pick = |field: &str| metadata.get(field).cloned().unwrap_or(Value::Null);
     json!({

@@ -70,7 +70,7 @@ fn resource_list(group: &str, version: &str) -> Response {
         return ok(resource_metrics::resource_list());
     }
     if (group, version) == ("authorization.k8s.io", "v1") {
-        return ok(crate::rbac::review_resources());
+        return ok(crate::authorization_reviews::review_resources());
     }
     if (group, version) == (authentication_reviews::GROUP, authentication_reviews::VERSION) {
         return ok(authentication_reviews::resources());

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use crate::errors::ApiError;
 use crate::request::{Parsed, RequestInfo};
 use crate::resources;
-use crate::rest::{self, Api, Params, Target};
+use crate::rest::{self, Params, Target};
+use crate::state::Api;
 
 pub const GROUP: &str = "metrics.k8s.io";
 pub const VERSION: &str = "v1beta1";

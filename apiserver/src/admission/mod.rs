@@ -165,7 +165,7 @@ pub fn admit_delete(resource: &ResourceType, current: &Value) -> Result<(), ApiE
 /// object as it would be stored, as here). The server's own writes have no requester and pass.
 fn check_requester(resource: &ResourceType, write: &node_restriction::Write<'_>) -> Result<(), ApiError> {
     use node_restriction::Write;
-    crate::rbac::with_requester(|requester| {
+    crate::authz::with_requester(|requester| {
         node_restriction::admit(&requester.user, resource, write)?;
         match write {
             Write::Create(object) => requester.check_escalation(resource, object, None),

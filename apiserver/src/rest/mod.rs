@@ -17,7 +17,7 @@ mod subresource;
 mod token;
 mod write;
 
-pub use token::still_bound;
+pub use crate::state::Api;
 pub use crate::request::Params;
 
 use std::sync::Arc;
@@ -29,32 +29,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::errors::ApiError;
-use crate::metrics::Metrics;
 use crate::request::{self, Parsed, RequestInfo};
 use crate::resources::{self, ResourceType};
-use crate::storage::Store;
-use crate::watch_cache::WatchCache;
 
 /// Request bodies above this are refused with 413, as kube-apiserver refuses them.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 /// How much of a too-large body is read and discarded before the 413 goes out.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
-/// What the REST handlers share.
-pub struct Api {
-    pub store: Arc<dyn Store>,
-    pub cache: WatchCache,
-    pub metrics: Metrics,
-    /// How the requests proxied to nodes' kubelets connect (TLS with the apiserver's client
-    /// certificate, when configured).
-    pub kubelet: common::upgrade::Connector,
-    /// The exec, attach and port-forward connections being spliced to kubelets.
-    pub streams: common::upgrade::Gauge,
-    /// Signs service account tokens (TokenRequest), when a signing key is configured.
-    pub tokens: Option<Arc<crate::service_account_token::Signer>>,
-    /// How long a request that is not long-running may take (`--request-timeout`).
-    pub request_timeout: std::time::Duration,
-}
 
 /// What a request path names.
 #[derive(Clone, Debug)]
@@ -480,7 +462,7 @@ mod tests {
             let method: Method = generator.pick(METHODS).parse().unwrap();
             let params = Params::parse(Some(query));
             let Ok(info) = RequestInfo::new(&method, &path, &params) else { continue };
-            let attributes = crate::rbac::Attributes::of_request(&info);
+            let attributes = crate::request::Attributes::of_request(&info);
             let Ok(target) = Target::of(&info) else { continue };
             let Some(operation) = Operation::of(&info, &method, &target) else { continue };
             served += 1;

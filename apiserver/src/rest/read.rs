@@ -687,16 +687,6 @@ pub async fn all_selected(api: &Api, target: &Target, params: &Params) -> Result
     Ok(items)
 }
 
-/// The object stored under `resource`/`namespace`/`name`: from the watch cache when it has it,
-/// else from storage, so that an object created a moment ago is found and a deleted one is not.
-pub async fn current(api: &Api, resource: &crate::resources::ResourceType, namespace: Option<&str>, name: &str) -> Result<Option<Value>, ApiError> {
-    let key = resource.key(namespace, name);
-    if let Some(cached) = api.cache.of(resource).and_then(|cache| cache.get(&key)) {
-        return Ok(Some(cached.value()));
-    }
-    let stored = api.store.get(&key).await.map_err(|err| ApiError::from_store(err, resource, name))?;
-    stored.map(|kv| kv.decode_object().map_err(|err| ApiError::from_store(err, resource, name))).transpose()
-}
 
 #[cfg(test)]
 mod tests {

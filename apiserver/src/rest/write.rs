@@ -113,7 +113,7 @@ async fn check_service_account(api: &Api, target: &Target, pod: &Value) -> Resul
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(150)).await;
         }
-        if read::current(api, accounts, Some(namespace), name).await?.is_some() {
+        if crate::state::current(api, accounts, Some(namespace), name).await?.is_some() {
             return Ok(());
         }
     }
@@ -907,16 +907,16 @@ async fn delete_unreadable(api: &Api, target: &Target, name: &str, dry_run: bool
 /// 403 unless the requester may also `unsafe-delete-ignore-read-errors` what it deletes.
 fn check_unsafe_delete_allowed(target: &Target, name: &str) -> Result<(), ApiError> {
     let resource = target.resource;
-    let attributes = crate::rbac::Attributes {
+    let attributes = crate::request::Attributes {
         verb: "unsafe-delete-ignore-read-errors".into(),
         resource: Some(resource.plural.into()),
         group: resource.group.into(),
         version: resource.version.into(),
         namespace: target.namespace.clone().unwrap_or_default(),
         name: name.into(),
-        ..crate::rbac::Attributes::default()
+        ..crate::request::Attributes::default()
     };
-    crate::rbac::with_requester(|requester| requester.check_also(&attributes)).unwrap_or(Ok(()))
+    crate::authz::with_requester(|requester| requester.check_also(&attributes)).unwrap_or(Ok(()))
 }
 
 pub async fn delete_collection(

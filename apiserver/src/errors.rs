@@ -120,7 +120,7 @@ impl ApiError {
     }
 
     pub fn invalid(resource: &ResourceType, name: &str, causes: Vec<Cause>) -> Self {
-        Self::invalid_as(resource.kind, resource.group, resource.kind, name, causes)
+        Self::invalid_as(&resource.kind, &resource.group, &resource.kind, name, causes)
     }
 
     /// 422 for options rather than an object (`ListOptions.meta.k8s.io "" is invalid: ...`),

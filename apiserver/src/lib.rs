@@ -19,6 +19,7 @@ mod meta;
 mod metrics;
 mod openapi;
 mod protobuf;
+mod registry;
 mod repair;
 mod request;
 mod resource_metrics;

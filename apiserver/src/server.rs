@@ -17,6 +17,7 @@ use crate::{authentication_reviews, authorization_reviews, discovery, openapi, r
 use crate::errors::ApiError;
 use crate::rest::{self, Api};
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use crate::storage::encryption::{EncryptedStore, Encryption};
 use crate::storage::{EmbeddedStore, EtcdStore, Revision, Store, StoreError};
 use crate::watch_cache::WatchCache;
@@ -152,10 +153,11 @@ pub async fn serve(
     compaction_interval: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let cache = WatchCache::start(store.clone());
+    let registry = Registry::builtin();
+    let cache = WatchCache::start(store.clone(), registry.snapshot().kinds());
     let kubelet = security.kubelet.clone();
     let tokens = security.service_accounts.clone();
-    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default(), tokens, request_timeout: security.request_timeout });
+    let api = Arc::new(Api { registry, store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default(), tokens, request_timeout: security.request_timeout });
     let bootstrapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let rbac = security.authorization.contains(&AuthorizationMode::Rbac);
     let authorizer = Authorizer::new(api.clone(), &security.authorization);
@@ -216,14 +218,14 @@ pub async fn serve(
         .route("/metrics", get(metrics).with_state(api.clone()))
         .route("/api", get(discovery::api_versions))
         .route("/api/", get(discovery::api_versions))
-        .route("/api/v1", get(discovery::core_resources))
-        .route("/api/v1/", get(discovery::core_resources))
-        .route("/apis", get(discovery::api_groups))
-        .route("/apis/", get(discovery::api_groups))
-        .route("/apis/{group}", get(discovery::api_group))
-        .route("/apis/{group}/", get(discovery::api_group))
-        .route("/apis/{group}/{version}", get(discovery::group_resources))
-        .route("/apis/{group}/{version}/", get(discovery::group_resources))
+        .route("/api/v1", get(discovery::core_resources).with_state(api.clone()))
+        .route("/api/v1/", get(discovery::core_resources).with_state(api.clone()))
+        .route("/apis", get(discovery::api_groups).with_state(api.clone()))
+        .route("/apis/", get(discovery::api_groups).with_state(api.clone()))
+        .route("/apis/{group}", get(discovery::api_group).with_state(api.clone()))
+        .route("/apis/{group}/", get(discovery::api_group).with_state(api.clone()))
+        .route("/apis/{group}/{version}", get(discovery::group_resources).with_state(api.clone()))
+        .route("/apis/{group}/{version}/", get(discovery::group_resources).with_state(api.clone()))
         .route("/openapi/v3", get(openapi::root))
         .route("/openapi/v3/api/{version}", get(openapi::core_document))
         .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document))

@@ -8,12 +8,15 @@ use serde_json::Value;
 
 use crate::errors::ApiError;
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use crate::resources::ResourceType;
 use crate::storage::Store;
 use crate::watch_cache::WatchCache;
 
 /// What the REST handlers and the policy layer share.
 pub struct Api {
+    /// The served kinds.
+    pub registry: Registry,
     pub store: Arc<dyn Store>,
     pub cache: WatchCache,
     pub metrics: Metrics,

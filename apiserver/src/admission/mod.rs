@@ -189,7 +189,7 @@ fn dispatch(
         _ => node_restriction::Write::Create(&object),
     };
     check_requester(resource, &write)?;
-    match (resource.group, resource.kind) {
+    match (&*resource.group, &*resource.kind) {
         ("", "Pod") => admit::<Pod>(resource, object, old, operation, validation),
         ("", "Service") => admit::<Service>(resource, object, old, operation, validation),
         ("", "ConfigMap") => admit::<ConfigMap>(resource, object, old, operation, validation),

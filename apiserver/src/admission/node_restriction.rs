@@ -47,7 +47,7 @@ pub(crate) fn admit(user: &User, resource: &ResourceType, write: &Write<'_>) -> 
     if node.is_empty() {
         return Err(forbidden(format!("could not determine node from user {:?}", user.name)));
     }
-    match (resource.group, resource.plural) {
+    match (&*resource.group, &*resource.plural) {
         ("", "pods") => admit_pod(node, write).map_err(forbidden),
         ("", "nodes") => admit_node(node, name, write).map_err(forbidden),
         ("coordination.k8s.io", "leases") => admit_lease(node, name, write).map_err(forbidden),

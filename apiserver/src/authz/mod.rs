@@ -359,13 +359,13 @@ impl Requester {
         let name = meta::name(object).unwrap_or_default();
         let namespace = if resource.namespaced { meta::namespace(object).unwrap_or_default() } else { "" };
         let forbidden = |why: String| object_forbidden(resource, name, &why);
-        match resource.plural {
+        match &*resource.plural {
             "roles" | "clusterroles" => {
                 // As RequestInfo has it: a create's path names no object, so `escalate` limited
                 // to names never covers one.
                 let escalate = Attributes {
                     verb: "escalate".into(),
-                    resource: Some(resource.plural.into()),
+                    resource: Some(resource.plural.to_string()),
                     group: RBAC_GROUP.into(),
                     namespace: namespace.into(),
                     name: if old.is_some() { name.into() } else { String::new() },

@@ -228,7 +228,7 @@ impl NodeAuthorizer {
         };
         pods.wait_ready().await;
         let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-        index.refresh(pods);
+        index.refresh(&pods);
         decide(node, attributes, &self.rules, &index.graph)
     }
 }

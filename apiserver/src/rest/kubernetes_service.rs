@@ -142,16 +142,16 @@ impl Reconciler {
     /// Sets the Endpoints' addresses to `desired(current addresses)`, creating them when absent;
     /// writes nothing when they already match.
     async fn write_endpoints(&self, api: &Api, desired: impl Fn(&[String]) -> Vec<String>) {
-        let Some(resource) = resources::find("", "v1", "endpoints") else { return };
+        let Some(resource) = api.registry.find("", "v1", "endpoints") else { return };
         let ports = json!([{"name": "https", "port": self.port, "protocol": "TCP"}]);
         let subsets = |addresses: Vec<String>| match addresses.is_empty() {
             true => json!([]),
             false => json!([{"addresses": addresses.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>(), "ports": ports}]),
         };
-        let target = Target { resource, namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None };
+        let target = Target { resource: resource.clone(), namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None };
         // A conflict means another apiserver wrote them meanwhile: read them again.
         for _ in 0..5 {
-            let current = match crate::state::current(api, resource, Some("default"), "kubernetes").await {
+            let current = match crate::state::current(api, &resource, Some("default"), "kubernetes").await {
                 Ok(current) => current,
                 Err(err) => {
                     tracing::warn!(error = %err.message, "cannot read the kubernetes Endpoints");

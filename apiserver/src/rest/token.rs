@@ -37,14 +37,14 @@ pub async fn request(api: &Api, target: &Target, params: &Params, headers: &Head
     // NodeRestriction: a node asks only for tokens bound to pods on it.
     let node = crate::authz::with_requester(|requester| crate::authz::node::node_identity(&requester.user).map(str::to_string)).flatten();
     if node.is_some() {
-        let forbidden = |why: String| crate::authz::object_forbidden(target.resource, &name, &why);
+        let forbidden = |why: String| crate::authz::object_forbidden(&target.resource, &name, &why);
         match bound.map(|reference| reference.kind.as_deref().unwrap_or_default()) {
             None => return Err(forbidden("node requested token not bound to a pod".into())),
             Some("Pod") => {}
             Some(other) => return Err(forbidden(format!("node requested token bound to a {other}"))),
         }
     }
-    let account = current(api, target.resource, Some(&namespace), &name).await?.ok_or_else(|| ApiError::not_found(target.resource, &name))?;
+    let account = current(api, &target.resource, Some(&namespace), &name).await?.ok_or_else(|| ApiError::not_found(&target.resource, &name))?;
     let mut binding = Binding { namespace: namespace.clone(), serviceaccount: Reference { name: name.clone(), uid: uid(&account) }, pod: None, node: None, secret: None };
     if let Some(bound) = bound {
         let kind = bound.kind.as_deref().unwrap_or_default();
@@ -64,7 +64,7 @@ pub async fn request(api: &Api, target: &Target, params: &Params, headers: &Head
         if let Some(node) = &node
             && object["spec"]["nodeName"].as_str() != Some(node.as_str())
         {
-            return Err(crate::authz::object_forbidden(target.resource, &name, "node requested token bound to a pod scheduled on a different node"));
+            return Err(crate::authz::object_forbidden(&target.resource, &name, "node requested token bound to a pod scheduled on a different node"));
         }
         if kind == "Pod" {
             // The pod's node goes in too, as Kubernetes 1.30 adds it: the node authoriser reads it.

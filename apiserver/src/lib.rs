@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod authz;
 mod config;
+mod custom_resources;
 mod authentication_reviews;
 mod authorization_reviews;
 mod discovery;

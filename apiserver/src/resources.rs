@@ -2,6 +2,9 @@
 //! reports them and as the REST paths and storage keys use them.
 
 use std::borrow::Cow;
+use std::sync::Arc;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
 
 /// A name in a declaration: borrowed for the built-in kinds, owned for the kinds
 /// CustomResourceDefinitions declare at run time.
@@ -43,7 +46,7 @@ impl Names {
 }
 
 /// One served resource type, e.g. `apps/v1` `deployments`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ResourceType {
     /// `""` for the core group.
     pub group: Name,
@@ -65,6 +68,49 @@ pub struct ResourceType {
     pub returns_deleted_object: bool,
     /// How `spec.selector` selects the pods the kind manages, for its Scale and its table.
     pub pod_selector: PodSelector,
+    /// What a CustomResourceDefinition declares for a custom kind; `None` for built-in kinds.
+    pub custom: Option<Arc<CustomKind>>,
+    /// A finalizer the server adds when a deletion starts, so that the kind's own controller
+    /// cleans up before the object goes (as kube-apiserver's CRD storage adds
+    /// `customresourcecleanup.apiextensions.k8s.io`).
+    pub deletion_finalizer: Option<&'static str>,
+}
+
+/// What a CustomResourceDefinition declares of one served version beyond its names.
+#[derive(Debug, PartialEq)]
+pub struct CustomKind {
+    /// The definition's name (`widgets.example.com`).
+    pub definition: String,
+    /// The version objects are stored as.
+    pub storage_version: String,
+    /// The version's `openAPIV3Schema`.
+    pub schema: Option<JSONSchemaProps>,
+    /// `additionalPrinterColumns`, for server-side tables.
+    pub printer_columns: Vec<PrinterColumn>,
+    /// The `scale` subresource's paths, when it is declared.
+    pub scale: Option<ScalePaths>,
+    /// `selectableFields` beyond `metadata.name` and `metadata.namespace`, as dotted paths.
+    pub selectable_fields: Vec<String>,
+    /// The definition is being deleted: its objects are read and deleted, not created.
+    pub terminating: bool,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct PrinterColumn {
+    pub name: String,
+    pub type_: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i32,
+    pub json_path: String,
+}
+
+/// Where a custom kind keeps what its Scale reads and writes (JSON paths such as `.spec.replicas`).
+#[derive(Debug, PartialEq)]
+pub struct ScalePaths {
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    pub label_selector: Option<String>,
 }
 
 /// The shape of a kind's `spec.selector` over its pods.
@@ -80,6 +126,9 @@ pub enum PodSelector {
 
 const ALL: &[&str] = &["all"];
 
+/// The finalizer that keeps a CustomResourceDefinition until its objects are deleted.
+pub const CUSTOM_RESOURCE_CLEANUP: &str = "customresourcecleanup.apiextensions.k8s.io";
+
 pub static RESOURCES: &[ResourceType] = &[
     ResourceType {
         group: Name::Borrowed(""),
@@ -94,6 +143,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed(""),
@@ -108,6 +159,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: true,
         returns_deleted_object: true,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed(""),
@@ -122,6 +175,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: true,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed(""),
@@ -136,6 +191,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed(""),
@@ -150,6 +207,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: true,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed(""),
@@ -164,6 +223,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed(""),
@@ -178,6 +239,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed(""),
@@ -192,6 +255,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed(""),
@@ -206,6 +271,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed(""),
@@ -220,6 +287,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: true,
         returns_deleted_object: false,
         pod_selector: PodSelector::LabelMap,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed("apps"),
@@ -234,6 +303,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: true,
         returns_deleted_object: false,
         pod_selector: PodSelector::LabelSelector,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed("apps"),
@@ -248,6 +319,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: true,
         returns_deleted_object: false,
         pod_selector: PodSelector::LabelSelector,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed("rbac.authorization.k8s.io"),
@@ -262,6 +335,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed("rbac.authorization.k8s.io"),
@@ -276,6 +351,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed("rbac.authorization.k8s.io"),
@@ -290,6 +367,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed("rbac.authorization.k8s.io"),
@@ -304,6 +383,8 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
         group: Name::Borrowed("coordination.k8s.io"),
@@ -318,6 +399,24 @@ pub static RESOURCES: &[ResourceType] = &[
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
+    },
+    ResourceType {
+        group: Name::Borrowed("apiextensions.k8s.io"),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("CustomResourceDefinition"),
+        plural: Name::Borrowed("customresourcedefinitions"),
+        singular: Name::Borrowed("customresourcedefinition"),
+        namespaced: false,
+        short_names: Names::Static(&["crd", "crds"]),
+        categories: Names::Static(&["api-extensions"]),
+        subresources: Names::Static(&["status"]),
+        tracks_generation: true,
+        returns_deleted_object: false,
+        pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: Some(CUSTOM_RESOURCE_CLEANUP),
     },
 ];
 
@@ -339,6 +438,8 @@ impl ResourceType {
             tracks_generation: false,
             returns_deleted_object: false,
             pod_selector: PodSelector::None,
+            custom: None,
+            deletion_finalizer: None,
         }
     }
 
@@ -424,6 +525,6 @@ mod tests {
     fn lookups() {
         assert_eq!(find("apps", "v1", "deployments").unwrap().kind, "Deployment");
         assert!(find("", "v1", "deployments").is_none());
-        assert_eq!(group_versions(), vec![("", "v1"), ("apps", "v1"), ("rbac.authorization.k8s.io", "v1"), ("coordination.k8s.io", "v1")]);
+        assert_eq!(group_versions(), vec![("", "v1"), ("apps", "v1"), ("rbac.authorization.k8s.io", "v1"), ("coordination.k8s.io", "v1"), ("apiextensions.k8s.io", "v1")]);
     }
 }

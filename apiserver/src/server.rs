@@ -172,6 +172,7 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping.send(true);
     };
+    let definitions = tokio::spawn(crate::custom_resources::run(api.clone(), stopped.clone()));
     let mut bootstrap = tokio::spawn({
         let (api, bootstrapped) = (api.clone(), bootstrapped.clone());
         async move {
@@ -245,7 +246,7 @@ pub async fn serve(
     if advertise.is_some() {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut bootstrap).await;
     }
-    for task in [Some(bootstrap.abort_handle()), compactor.map(|task| task.abort_handle()), health.map(|task| task.abort_handle())].into_iter().flatten() {
+    for task in [Some(bootstrap.abort_handle()), Some(definitions.abort_handle()), compactor.map(|task| task.abort_handle()), health.map(|task| task.abort_handle())].into_iter().flatten() {
         task.abort();
     }
     served

@@ -150,24 +150,22 @@ impl WatchCache {
         cache
     }
 
-    /// Starts the cache of `resource` unless it has one.
+    /// Starts the cache of `resource`'s storage prefix unless it has one. The versions of one
+    /// custom kind share their objects, and so one cache.
     pub fn ensure(&self, resource: &Arc<ResourceType>) {
         let mut caches = self.caches.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if caches.get(&resource.prefix()).is_some_and(|feeding| feeding.cache.resource == *resource) {
-            return;
-        }
-        let cache = Arc::new(ResourceCache::new(resource.clone()));
-        let task = tokio::spawn(feed(cache.clone(), self.store.clone())).abort_handle();
-        if let Some(replaced) = caches.insert(resource.prefix(), Feeding { cache, task }) {
-            replaced.task.abort();
-        }
+        caches.entry(resource.prefix()).or_insert_with(|| {
+            let cache = Arc::new(ResourceCache::new(resource.clone()));
+            let task = tokio::spawn(feed(cache.clone(), self.store.clone())).abort_handle();
+            Feeding { cache, task }
+        });
     }
 
-    /// Stops the caches of the resource types `keep` refuses.
-    pub fn retain(&self, mut keep: impl FnMut(&ResourceType) -> bool) {
+    /// Stops the caches of the storage prefixes `keep` refuses.
+    pub fn retain(&self, mut keep: impl FnMut(&str) -> bool) {
         let mut caches = self.caches.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        caches.retain(|_, feeding| {
-            let kept = keep(&feeding.cache.resource);
+        caches.retain(|prefix, feeding| {
+            let kept = keep(prefix);
             if !kept {
                 feeding.task.abort();
             }

@@ -12,6 +12,20 @@ pub use body::{content_type, json_body, parse_json};
 pub use kubernetes_service::{INTERVAL as KUBERNETES_SERVICE_INTERVAL, Reconciler as KubernetesServiceReconciler};
 pub use logs::kubelet_address;
 pub use read::all_selected;
+
+/// A JSON merge patch of the object (or subresource) `target` names, as the server's own
+/// controllers write: no field manager, no dry run.
+pub async fn merge_patch(api: &Api, target: &Target, patch: &Value) -> Result<(), ApiError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/merge-patch+json"));
+    write::patch(api, target, &Params::default(), &headers, &Bytes::from(patch.to_string())).await.map(drop)
+}
+
+/// Deletes the object `target` names with the default options, as the server's own
+/// controllers delete.
+pub async fn delete_object(api: &Api, target: &Target) -> Result<(), ApiError> {
+    write::delete(api, target, &Params::default(), &HeaderMap::new(), &Bytes::new()).await.map(drop)
+}
 mod stream;
 mod subresource;
 mod token;

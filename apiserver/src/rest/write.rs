@@ -791,6 +791,11 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
     } else {
         None
     };
+    // Added once, when the deletion starts: the kind's controller removes it when done.
+    if let Some(finalizer) = resource.deletion_finalizer.filter(|finalizer| !meta::is_being_deleted(current) && !finalizers.iter().any(|present| present == finalizer)) {
+        finalizers.push(finalizer.to_string());
+        meta::set(&mut object, "finalizers", json!(finalizers));
+    }
     let namespace_finalizers = resource.kind == "Namespace"
         && object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|list| !list.is_empty());
     let graceful = pod_grace.is_some_and(|grace| grace > 0);

@@ -158,3 +158,6 @@ fn key(path: &str, name: &str) -> String {
 fn index(path: &str, at: usize) -> String {
     format!("{path}[{at}]")
 }
+
+#[cfg(test)]
+mod tests;

@@ -156,7 +156,7 @@ fn isbn10(text: &str) -> bool {
         let value = if *byte == b'X' { 10 } else { u32::from(byte - b'0') };
         (at as u32 + 1) * value
     }).sum();
-    sum % 11 == 0
+    sum.is_multiple_of(11)
 }
 
 /// govalidator's `IsISBN13`: thirteen digits with the alternating 1/3 checksum.
@@ -185,7 +185,7 @@ fn credit_card(text: &str) -> bool {
             *digit
         }
     }).sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// RFC 3339's full-date, a real calendar day (Go's `time.Parse("2006-01-02")`).

@@ -105,6 +105,8 @@ fn node(schema: &Structural, value: &Value, path: &str, depth: usize, out: &mut 
 
 /// kube-openapi's `typeValidator`, quirks and all: a string or array under a format passes
 /// for any non-numeric type, and an integral float passes as an integer.
+// The conditions are kept in kube-openapi's shape, to be read against it.
+#[allow(clippy::nonminimal_bool)]
 fn type_check(types: &[&str], format: &str, value: &Value, path: &str, out: &mut Vec<Cause>) {
     let (kind, implied_format) = kind_of(value);
     let contains = |name: &str| types.contains(&name);

@@ -343,8 +343,6 @@ fn deep_schemas_are_refused_not_overflowed() {
     let text = format!("{}{{\"type\":\"string\"}}{}", "{\"type\":\"array\",\"items\":".repeat(depth), "}".repeat(depth));
     let decoded = serde_json::from_str::<JSONSchemaProps>(&text);
     assert!(decoded.is_err_and(|error| error.to_string().contains("recursion limit exceeded")));
-    let yaml = format!("{}type: string{}", "items:\n  ".repeat(200).replace("\n  ", "\n"), "");
-    let _ = serde_yaml_ng::from_str::<JSONSchemaProps>(&yaml);
 
     let mut schema = JSONSchemaProps { type_: Some("string".into()), ..JSONSchemaProps::default() };
     for _ in 0..depth {

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
-    CustomResourceDefinition, CustomResourceDefinitionCondition, CustomResourceDefinitionNames,
+    CustomResourceDefinition, CustomResourceDefinitionCondition, CustomResourceDefinitionNames, JSONSchemaProps,
 };
 use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
@@ -20,6 +20,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::meta;
 use crate::resources::{self, CUSTOM_RESOURCE_CLEANUP, CustomKind, Name, Names, PodSelector, PrinterColumn, ResourceType, ScalePaths};
 use crate::rest::{self, Params, Target};
+use crate::schema::Structural;
 use crate::state::Api;
 
 const GROUP: &str = "apiextensions.k8s.io";
@@ -251,6 +252,7 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Resour
                     definition: definition.metadata.name.clone().unwrap_or_default(),
                     storage_version: storage_version.clone(),
                     schema: version.schema.as_ref().and_then(|schema| schema.open_api_v3_schema.clone()),
+                    structural: version.schema.as_ref().and_then(|schema| schema.open_api_v3_schema.as_ref()).and_then(|schema| structural(definition, schema)),
                     printer_columns,
                     scale,
                     selectable_fields: version.selectable_fields.iter().flatten().map(|field| field.json_path.trim_start_matches('.').to_string()).collect(),
@@ -260,6 +262,21 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Resour
             }
         })
         .collect()
+}
+
+/// A stored definition's schema as a structural one; validation admitted it, so a failure here
+/// means it was stored by something else, and its objects are then served unchecked.
+fn structural(definition: &CustomResourceDefinition, schema: &JSONSchemaProps) -> Option<Arc<Structural>> {
+    match crate::schema::structural(schema, "openAPIV3Schema") {
+        Ok(mut structural) => {
+            crate::schema::prune_defaults(&mut structural);
+            Some(Arc::new(structural))
+        }
+        Err(causes) => {
+            tracing::error!(name = ?definition.metadata.name, causes = ?causes, "a stored definition's schema is not structural");
+            None
+        }
+    }
 }
 
 async fn write_status(api: &Api, definition: &CustomResourceDefinition) {

@@ -130,7 +130,9 @@ impl ApiError {
     }
 
     pub fn invalid(resource: &ResourceType, name: &str, causes: Vec<Cause>) -> Self {
-        Self::invalid_as(&resource.kind, &resource.group, &resource.kind, name, causes)
+        // kube names the kind with its group (`Deployment.apps`), as `GroupKind.String()` does.
+        let label = if resource.group.is_empty() { resource.kind.to_string() } else { format!("{}.{}", resource.kind, resource.group) };
+        Self::invalid_as(&label, &resource.group, &resource.kind, name, causes)
     }
 
     /// 422 for options rather than an object (`ListOptions.meta.k8s.io "" is invalid: ...`),
@@ -334,7 +336,7 @@ mod tests {
         assert_eq!(ApiError::not_found(pods, "web").message, "pods \"web\" not found");
         assert_eq!(ApiError::already_exists(deployments, "web").message, "deployments.apps \"web\" already exists");
         let invalid = ApiError::invalid(deployments, "web", vec![Cause::required("spec.selector", "")]);
-        assert_eq!(invalid.message, "Deployment \"web\" is invalid: spec.selector: Required value");
+        assert_eq!(invalid.message, "Deployment.apps \"web\" is invalid: spec.selector: Required value");
         assert_eq!(serde_json::from_str::<Value>(&invalid.status_text()).unwrap()["details"]["causes"][0]["field"], "spec.selector");
         let two = ApiError::invalid(pods, "x", vec![Cause::required("a", ""), Cause::required("b", "")]);
         assert_eq!(two.message, "Pod \"x\" is invalid: [a: Required value, b: Required value]");

@@ -16,6 +16,7 @@ mod authorization_reviews;
 mod discovery;
 mod errors;
 pub mod json;
+mod jsonpath;
 mod meta;
 mod metrics;
 mod openapi;
@@ -26,8 +27,6 @@ mod request;
 mod resource_metrics;
 mod resources;
 mod rest;
-// Until CRD serving calls it (being built alongside), only the tests do: nothing is used yet.
-#[allow(dead_code, unused_imports)]
 mod schema;
 mod server;
 mod service_account_token;

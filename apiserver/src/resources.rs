@@ -83,8 +83,11 @@ pub struct CustomKind {
     pub definition: String,
     /// The version objects are stored as.
     pub storage_version: String,
-    /// The version's `openAPIV3Schema`.
+    /// The version's `openAPIV3Schema`, as declared (for OpenAPI documents).
     pub schema: Option<JSONSchemaProps>,
+    /// The same as a structural schema with pruned defaults, for pruning, defaulting and
+    /// validating objects.
+    pub structural: Option<Arc<crate::schema::Structural>>,
     /// `additionalPrinterColumns`, for server-side tables.
     pub printer_columns: Vec<PrinterColumn>,
     /// The `scale` subresource's paths, when it is declared.
@@ -468,6 +471,11 @@ impl ResourceType {
 
     pub fn key(&self, namespace: Option<&str>, name: &str) -> String {
         format!("{}{name}", self.namespace_prefix(namespace))
+    }
+
+    /// Whether this is the built-in kind `kind` of `group` (a custom kind may share its name).
+    pub fn is(&self, group: &str, kind: &str) -> bool {
+        self.custom.is_none() && self.group == group && self.kind == kind
     }
 
     pub fn has_subresource(&self, name: &str) -> bool {

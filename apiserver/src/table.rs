@@ -6,7 +6,7 @@ use common::durations::age;
 use serde_json::{Value, json};
 
 use crate::meta;
-use crate::resources::{PodSelector, ResourceType};
+use crate::resources::{CustomKind, PodSelector, PrinterColumn, ResourceType};
 
 struct Column {
     name: &'static str,
@@ -111,6 +111,9 @@ fn columns(kind: &str) -> Vec<Column> {
 /// The Table of `objects`, each row carrying the object itself so that clients can print it
 /// in any other form too.
 pub fn table(resource: &ResourceType, objects: &[Value], list_metadata: Value) -> Value {
+    if let Some(custom) = resource.custom.as_deref() {
+        return custom_table(custom, objects, list_metadata);
+    }
     let definitions: Vec<Value> = columns(&resource.kind)
         .iter()
         .map(|column| {
@@ -120,6 +123,44 @@ pub fn table(resource: &ResourceType, objects: &[Value], list_metadata: Value) -
         .collect();
     let rows: Vec<Value> = objects.iter().map(|object| json!({"cells": cells(resource, object), "object": object})).collect();
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_metadata, "columnDefinitions": definitions, "rows": rows})
+}
+
+/// A custom kind's Table: Name and the definition's `additionalPrinterColumns`, or Name and
+/// Age when it declares none, as kube-apiserver's custom resource table convertor prints them.
+fn custom_table(custom: &CustomKind, objects: &[Value], list_metadata: Value) -> Value {
+    let age = PrinterColumn {
+        name: "Age".into(),
+        type_: "date".into(),
+        format: String::new(),
+        description: String::new(),
+        priority: 0,
+        json_path: ".metadata.creationTimestamp".into(),
+    };
+    let declared: Vec<&PrinterColumn> = if custom.printer_columns.is_empty() { vec![&age] } else { custom.printer_columns.iter().collect() };
+    let mut definitions = vec![json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names", "priority": 0})];
+    definitions.extend(declared.iter().map(|column| json!({"name": column.name, "type": column.type_, "format": column.format, "description": column.description, "priority": column.priority})));
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|object| {
+            let mut cells = vec![json!(meta::name(object).unwrap_or_default())];
+            cells.extend(declared.iter().map(|column| custom_cell(column, object)));
+            json!({"cells": cells, "object": object})
+        })
+        .collect();
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_metadata, "columnDefinitions": definitions, "rows": rows})
+}
+
+/// One cell: the first value the column's path finds, as its type prints it (`null` when none,
+/// which kubectl shows as `<none>`).
+fn custom_cell(column: &PrinterColumn, object: &Value) -> Value {
+    let Some(value) = crate::jsonpath::find(object, &column.json_path).ok().and_then(|found| found.first().copied()) else { return Value::Null };
+    match (column.type_.as_str(), value) {
+        ("date", Value::String(time)) => json!(age(Some(time))),
+        ("integer", Value::Number(number)) => number.as_i64().map_or_else(|| json!(number.as_f64().map(|float| float as i64)), |integer| json!(integer)),
+        ("string", Value::String(text)) => json!(text),
+        ("string", other) => json!(other.to_string()),
+        (_, other) => other.clone(),
+    }
 }
 
 fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {

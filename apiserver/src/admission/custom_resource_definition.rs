@@ -186,8 +186,15 @@ fn validate_versions(versions: &[CustomResourceDefinitionVersion], path: &Path, 
         }
         seen.insert(version.name.as_str());
         let schema = version.schema.as_ref().and_then(|schema| schema.open_api_v3_schema.as_ref());
-        if schema.is_none() {
-            causes.required(&version_path.child("schema").child("openAPIV3Schema"), "schemas are required");
+        match schema {
+            None => causes.required(&version_path.child("schema").child("openAPIV3Schema"), "schemas are required"),
+            Some(schema) => {
+                if let Err(found) = crate::schema::check(schema, &format!("spec.versions[{index}].schema.openAPIV3Schema")) {
+                    for cause in found {
+                        causes.push(cause);
+                    }
+                }
+            }
         }
         for (column_index, column) in version.additional_printer_columns.iter().flatten().enumerate() {
             let column_path = version_path.child("additionalPrinterColumns").index(column_index);

@@ -22,6 +22,7 @@
 //! Kubernetes does.
 
 mod config_map;
+mod custom_resource;
 mod custom_resource_definition;
 mod decode;
 mod deployment;
@@ -206,8 +207,11 @@ fn dispatch(
         ("apps", "ReplicaSet") => admit::<ReplicaSet>(resource, object, old, operation, validation),
         ("coordination.k8s.io", "Lease") => admit::<Lease>(resource, object, old, operation, validation),
         ("apiextensions.k8s.io", "CustomResourceDefinition") => admit::<CustomResourceDefinition>(resource, object, old, operation, validation),
-        // A kind this module does not know yet is stored as given.
-        _ => Ok(Admitted { object, warnings: Vec::new() }),
+        _ => match resource.custom.as_deref() {
+            Some(custom) => custom_resource::admit(resource, custom, object, old, operation, validation),
+            // A kind this module does not know yet is stored as given.
+            None => Ok(Admitted { object, warnings: Vec::new() }),
+        },
     }
 }
 

@@ -159,6 +159,9 @@ pub async fn create(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let resource = &target.resource;
+    if resource.custom.as_ref().is_some_and(|custom| custom.terminating) {
+        return Err(ApiError::method_not_allowed("create not allowed while custom resource definition is terminating"));
+    }
     let validation = field_validation(params)?;
     let body::Body { mut object, duplicates } = body::decode(headers, body)?;
     check_type_meta(resource, &mut object)?;
@@ -196,11 +199,11 @@ pub async fn create(
     let admitted = admission::admit_create(resource, object, validation)?;
     warnings.extend(admitted.warnings);
     let mut object = admitted.object;
-    if resource.kind == "Pod" {
+    if resource.is("", "Pod") {
         check_service_account(api, target, &object).await?;
     }
     let dry_run = params.dry_run()?;
-    let allocated = if resource.kind == "Service" && !dry_run {
+    let allocated = if resource.is("", "Service") && !dry_run {
         allocate_service(api, target, &Value::Null, &mut object).await?
     } else {
         Allocated::default()
@@ -288,7 +291,7 @@ where
             }
             Change::Remove if dry_run => return Ok((current, true)),
             Change::Write(mut object) => {
-                let service = resource.kind == "Service";
+                let service = resource.is("", "Service");
                 let fresh = if service { allocate_service(api, target, &current, &mut object).await? } else { Allocated::default() };
                 match api.store.update(&key, to_stored(&object)?, revision).await {
                     Ok(new) => {
@@ -305,7 +308,7 @@ where
             }
             Change::Remove => {
                 let removed = api.store.delete(&key, Some(revision)).await;
-                if removed.is_ok() && resource.kind == "Service" {
+                if removed.is_ok() && resource.is("", "Service") {
                     Allocated::of(&current).release(api).await;
                 }
                 removed.map(|_| (current, true))
@@ -495,7 +498,8 @@ const PATCH_TYPES: &[&str] =
 fn patch_type(headers: &HeaderMap, resource: &ResourceType) -> Result<PatchType, ApiError> {
     let content_type = content_type(headers);
     match PatchType::from_content_type(&content_type) {
-        Some(PatchType::StrategicMerge) if !patch::supports_strategic_merge(&resource.kind) => {
+        // Custom kinds have no patch strategies: kube refuses strategic merge for them too.
+        Some(PatchType::StrategicMerge) if resource.custom.is_some() || !patch::supports_strategic_merge(&resource.kind) => {
             Err(ApiError::unsupported_media_type(&content_type, &PATCH_TYPES[..2]))
         }
         Some(kind) => Ok(kind),
@@ -747,7 +751,7 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
     let resource = &target.resource;
     admission::admit_delete(resource, current)?;
     // As kube-apiserver's namespace lifecycle admission: the cluster's own namespaces stay.
-    if resource.kind == "Namespace" && ["default", "kube-system", "kube-public"].contains(&name) {
+    if resource.is("", "Namespace") && ["default", "kube-system", "kube-public"].contains(&name) {
         return Err(ApiError::forbidden(format!("namespaces {name:?} is forbidden: this namespace may not be deleted")));
     }
     if let Some(uid) = &options.uid {
@@ -785,7 +789,7 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
     // pod with grace 0. A pod never bound to a node, or finished, has nothing to stop.
     let finished = matches!(object.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
     let bound = object.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|node| !node.is_empty());
-    let pod_grace = if resource.kind == "Pod" && bound && !finished {
+    let pod_grace = if resource.is("", "Pod") && bound && !finished {
         let spec_grace = object.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
         Some(options.grace_period.unwrap_or(spec_grace))
     } else {
@@ -796,7 +800,7 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
         finalizers.push(finalizer.to_string());
         meta::set(&mut object, "finalizers", json!(finalizers));
     }
-    let namespace_finalizers = resource.kind == "Namespace"
+    let namespace_finalizers = resource.is("", "Namespace")
         && object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|list| !list.is_empty());
     let graceful = pod_grace.is_some_and(|grace| grace > 0);
     if finalizers.is_empty() && !graceful && !namespace_finalizers {
@@ -814,7 +818,7 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
             meta::set(&mut object, "deletionGracePeriodSeconds", json!(grace));
         }
     }
-    if resource.kind == "Namespace" {
+    if resource.is("", "Namespace") {
         if let Some(status) = object.as_object_mut() {
             status.insert("status".into(), json!({"phase": "Terminating"}));
         }
@@ -1071,11 +1075,18 @@ fn set_condition(object: &mut Value, condition: Value) {
 /// (`labels.SelectorFromSet(rc.Spec.Selector).String()`, keys sorted), the apps kinds' the
 /// `matchLabels` of a LabelSelector.
 fn scale_of(resource: &ResourceType, object: &Value) -> Value {
-    let labels_at = match resource.pod_selector {
-        PodSelector::LabelMap => "/spec/selector",
-        PodSelector::LabelSelector | PodSelector::None => "/spec/selector/matchLabels",
+    let paths = ScaleAt::of(resource);
+    let selector = match resource.custom.as_ref().and_then(|custom| custom.scale.as_ref()) {
+        // A custom kind's selector is a string its controller writes (`labelSelectorPath`).
+        Some(declared) => declared.label_selector.as_deref().and_then(|path| object.pointer(&json_pointer(path))).and_then(Value::as_str).unwrap_or_default().to_string(),
+        None => {
+            let labels_at = match resource.pod_selector {
+                PodSelector::LabelMap => "/spec/selector",
+                PodSelector::LabelSelector | PodSelector::None => "/spec/selector/matchLabels",
+            };
+            crate::table::label_map_text(object.pointer(labels_at))
+        }
     };
-    let selector = crate::table::label_map_text(object.pointer(labels_at));
     let metadata = meta::metadata(object).cloned().unwrap_or_default();
     let pick = |field: &str| metadata.get(field).cloned().unwrap_or(Value::Null);
     json!({
@@ -1088,12 +1099,47 @@ fn scale_of(resource: &ResourceType, object: &Value) -> Value {
             "resourceVersion": pick("resourceVersion"),
             "creationTimestamp": pick("creationTimestamp"),
         },
-        "spec": {"replicas": object.pointer("/spec/replicas").cloned().unwrap_or(json!(0))},
+        "spec": {"replicas": object.pointer(&paths.spec).cloned().unwrap_or(json!(0))},
         "status": {
-            "replicas": object.pointer("/status/replicas").cloned().unwrap_or(json!(0)),
+            "replicas": object.pointer(&paths.status).cloned().unwrap_or(json!(0)),
             "selector": selector,
         },
     })
+}
+
+/// Where a kind keeps the replicas its Scale reads and writes, as JSON pointers.
+struct ScaleAt {
+    spec: String,
+    status: String,
+}
+
+impl ScaleAt {
+    fn of(resource: &ResourceType) -> Self {
+        match resource.custom.as_ref().and_then(|custom| custom.scale.as_ref()) {
+            Some(declared) => Self { spec: json_pointer(&declared.spec_replicas), status: json_pointer(&declared.status_replicas) },
+            None => Self { spec: "/spec/replicas".into(), status: "/status/replicas".into() },
+        }
+    }
+}
+
+/// `.spec.replicas` as the JSON pointer `/spec/replicas` (CRDs' scale paths are dotted paths).
+fn json_pointer(path: &str) -> String {
+    path.split('.').filter(|part| !part.is_empty()).fold(String::new(), |pointer, part| format!("{pointer}/{}", part.replace('~', "~0").replace('/', "~1")))
+}
+
+/// Sets the value at `pointer`, creating the objects on the way (a custom kind's
+/// `spec.replicas` may not be there yet).
+fn set_at(object: &mut Value, pointer: &str, value: Value) {
+    let mut current = object;
+    let parts: Vec<String> = pointer.split('/').skip(1).map(|part| part.replace("~1", "/").replace("~0", "~")).collect();
+    let Some((last, parents)) = parts.split_last() else { return };
+    for part in parents {
+        let Some(fields) = current.as_object_mut() else { return };
+        current = fields.entry(part.clone()).or_insert_with(|| json!({}));
+    }
+    if let Some(fields) = current.as_object_mut() {
+        fields.insert(last.clone(), value);
+    }
 }
 
 pub async fn get_scale(api: &Api, target: &Target) -> Result<Response, ApiError> {
@@ -1167,8 +1213,9 @@ fn scaled(target: &Target, name: &str, current: &Value, revision: Revision, scal
         return Err(ApiError::invalid(&subresource::SCALE, name, causes));
     }
     let mut object = current.clone();
-    if let Some(spec) = object.get_mut("spec").and_then(Value::as_object_mut) {
-        spec.insert("replicas".into(), json!(replicas));
+    let paths = ScaleAt::of(&target.resource);
+    if target.resource.custom.is_some() || object.get("spec").is_some_and(Value::is_object) {
+        set_at(&mut object, &paths.spec, json!(replicas));
     }
     Ok(object)
 }

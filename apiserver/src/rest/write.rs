@@ -1344,7 +1344,7 @@ mod tests {
             (
                 "PUT -1",
                 put(json!(-1)),
-                Outcome::Refused(422, "Invalid", "Scale \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0".into()),
+                Outcome::Refused(422, "Invalid", "Scale.autoscaling \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0".into()),
             ),
             ("PUT naming another object", Input::Put(json!({"metadata": {"name": "other"}, "spec": {"replicas": 3}})), bad_request(other_name.into())),
             ("PUT naming no object", Input::Put(json!({"spec": {"replicas": 3}})), bad_request(no_name.into())),

@@ -358,9 +358,10 @@ pub async fn serve(
         .route("/apis/{group}/", get(discovery::api_group))
         .route("/apis/{group}/{version}", get(discovery::group_resources))
         .route("/apis/{group}/{version}/", get(discovery::group_resources))
-        .route("/openapi/v3", get(openapi::root))
-        .route("/openapi/v3/api/{version}", get(openapi::core_document))
-        .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document))
+        .route("/openapi/v2", get(openapi::v2).with_state(OPENAPI_SOURCE))
+        .route("/openapi/v3", get(openapi::root).with_state(OPENAPI_SOURCE))
+        .route("/openapi/v3/api/{version}", get(openapi::core_document).with_state(OPENAPI_SOURCE))
+        .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document).with_state(OPENAPI_SOURCE))
         // Every resource request, routed by its one parse rather than by the raw path.
         .fallback(any(resource_request).with_state((api, authorizer.clone(), authenticator.clone())))
         .layer(axum::middleware::from_fn_with_state(authorizer, rbac::middleware))
@@ -382,6 +383,9 @@ pub async fn serve(
     }
     served
 }
+
+/// OpenAPI describes what discovery lists.
+const OPENAPI_SOURCE: openapi::Source = openapi::Source { group_versions: discovery::group_versions, resource_list: discovery::resource_list_document };
 
 /// Compacts storage history as kube-apiserver does: every interval, up to the revision that was
 /// current one interval earlier, so that watches may resume from any revision of the last

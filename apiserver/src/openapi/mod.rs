@@ -9,6 +9,7 @@
 //! built in (`schemas`) or supplied at run time, each time it is asked for: nothing is kept but
 //! the built-in schema texts in the binary.
 
+mod protobuf;
 mod schemas;
 
 use std::collections::BTreeSet;
@@ -338,15 +339,20 @@ pub fn group_version_document(group: &str, version: &str, resources: &Value, ext
     Ok(Some(Document::new(body)))
 }
 
-/// The Swagger 2.0 document of every served group version at once, as `/openapi/v2` is.
-pub fn v2_document(source: &Source, extra: &Extra) -> Result<Document, OpenApiError> {
+/// The paths of every served group version in the Swagger 2.0 form, and the definitions they need.
+fn v2_parts(source: &Source, extra: &Extra) -> (Map<String, Value>, BTreeSet<String>) {
     let mut roots = BTreeSet::new();
     let mut all_paths = Map::new();
     for (group, version) in (source.group_versions)() {
         let Some(list) = (source.resource_list)(group, version) else { continue };
         all_paths.extend(paths(Form::V2, group, version, &served(&list, group, version), extra, &mut roots));
     }
-    let names = schemas::closure(roots, extra);
+    (all_paths, schemas::closure(roots, extra))
+}
+
+/// The Swagger 2.0 document of every served group version at once, as `/openapi/v2` is.
+pub fn v2_document(source: &Source, extra: &Extra) -> Result<Document, OpenApiError> {
+    let (all_paths, names) = v2_parts(source, extra);
     let mut body = Vec::with_capacity(1024 * 1024);
     body.extend_from_slice(br#"{"swagger":"2.0","info":{"title":"Kubernetes","version":""#);
     body.extend_from_slice(INFO_VERSION.as_bytes());
@@ -356,6 +362,21 @@ pub fn v2_document(source: &Source, extra: &Extra) -> Result<Document, OpenApiEr
     schemas::write_v2(&mut body, &names, extra)?;
     body.extend_from_slice(br#"},"securityDefinitions":{"BearerToken":{"description":"Bearer Token authentication","in":"header","name":"authorization","type":"apiKey"}},"security":[{"BearerToken":[]}]}"#);
     Ok(Document::new(body))
+}
+
+/// The same document as gnostic's `openapi.v2.Document` protobuf message, which client-go reads.
+pub fn v2_protobuf_document(source: &Source, extra: &Extra) -> Result<Document, OpenApiError> {
+    let (all_paths, names) = v2_parts(source, extra);
+    let mut document = protobuf::Message::default();
+    document.string(1, "2.0");
+    document.message(2, protobuf::info("Kubernetes", INFO_VERSION));
+    document.message(8, protobuf::paths(&all_paths));
+    let mut definitions = protobuf::Message::default();
+    for name in &names {
+        definitions.message(1, protobuf::named_schema(name, &schemas::v2_schema(name, extra)?));
+    }
+    document.message(9, definitions);
+    Ok(Document::new(document.into_bytes()))
 }
 
 fn documents(source: &Source, extra: &Extra) -> Result<Vec<(String, Document)>, OpenApiError> {
@@ -412,28 +433,59 @@ async fn serve_group_version(source: Source, group: String, version: String, que
             let location = format!("/openapi/v3/{}?hash={}", document_path(&group, &version), document.hash);
             return (StatusCode::MOVED_PERMANENTLY, [(header::LOCATION, location)]).into_response();
         }
-        return respond(document, &headers, true);
+        return respond(document, "application/json", &headers, true);
     }
-    respond(document, &headers, false)
+    respond(document, "application/json", &headers, false)
 }
 
-/// `/openapi/v2`, as JSON.
+const V2_PROTOBUF: &str = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf";
+/// What kube-openapi answers protobuf with: the same type with `.` for the `@` that Go's
+/// mime.ParseMediaType (and so client-go) refuses in a Content-Type.
+const V2_PROTOBUF_CONTENT_TYPE: &str = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf";
+
+/// What an `Accept` header asks `/openapi/v2` for.
+#[derive(Debug, PartialEq, Eq)]
+enum V2Format {
+    Json,
+    Protobuf,
+}
+
+/// The first media type of `accept` that `/openapi/v2` is served as, as kube-openapi
+/// negotiates it: JSON, or gnostic's protobuf (also under its older `.v1.0` name). `None` when
+/// the client accepts neither: 406, which client-go takes as a server too old for the endpoint.
+fn v2_format(accept: Option<&str>) -> Option<V2Format> {
+    let Some(accept) = accept.filter(|accept| !accept.trim().is_empty()) else { return Some(V2Format::Json) };
+    accept.split(',').find_map(|media| match media.split(';').next().unwrap_or_default().trim() {
+        "application/json" | "application/*" | "*/*" => Some(V2Format::Json),
+        V2_PROTOBUF | V2_PROTOBUF_CONTENT_TYPE => Some(V2Format::Protobuf),
+        _ => None,
+    })
+}
+
+/// `/openapi/v2`, as JSON or protobuf.
 pub async fn v2(State(source): State<Source>, headers: HeaderMap) -> Response {
+    let Some(format) = v2_format(headers.get(header::ACCEPT).and_then(|value| value.to_str().ok())) else {
+        return ApiError::new(406, "NotAcceptable", format!("only application/json and {V2_PROTOBUF} are served")).into_response();
+    };
     let extra = source.extra();
-    match tokio::task::spawn_blocking(move || v2_document(&source, &extra)).await {
-        Ok(Ok(document)) => respond(document, &headers, false),
+    let written = tokio::task::spawn_blocking(move || match format {
+        V2Format::Json => v2_document(&source, &extra).map(|document| (document, "application/json")),
+        V2Format::Protobuf => v2_protobuf_document(&source, &extra).map(|document| (document, V2_PROTOBUF_CONTENT_TYPE)),
+    });
+    match written.await {
+        Ok(Ok((document, content_type))) => respond(document, content_type, &headers, false),
         Ok(Err(err)) => ApiError::internal(err.to_string()).into_response(),
         Err(err) => ApiError::internal(err.to_string()).into_response(),
     }
 }
 
 /// The document with its ETag; `304 Not Modified` when the client has it already.
-fn respond(document: Document, headers: &HeaderMap, immutable: bool) -> Response {
+fn respond(document: Document, content_type: &'static str, headers: &HeaderMap, immutable: bool) -> Response {
     let etag = format!("\"{}\"", document.hash);
     let mut response = if headers.get(header::IF_NONE_MATCH).and_then(|value| value.to_str().ok()) == Some(etag.as_str()) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, "application/json")], document.body).into_response()
+        ([(header::CONTENT_TYPE, content_type)], document.body).into_response()
     };
     let response_headers = response.headers_mut();
     if let Ok(etag) = HeaderValue::from_str(&etag) {
@@ -528,6 +580,15 @@ mod tests {
         }
         let documents = std::fs::read_dir(&dir).expect("vendored dir").filter(|entry| entry.as_ref().is_ok_and(|entry| entry.file_name().to_string_lossy().ends_with(".json"))).count();
         assert_eq!(checked, documents, "every vendored document has its sum");
+    }
+
+    #[test]
+    fn v2_is_negotiated_as_kube_openapi_does() {
+        assert_eq!(v2_format(None), Some(V2Format::Json));
+        assert_eq!(v2_format(Some("application/json, */*")), Some(V2Format::Json));
+        assert_eq!(v2_format(Some(V2_PROTOBUF)), Some(V2Format::Protobuf));
+        assert_eq!(v2_format(Some("application/com.github.proto-openapi.spec.v2@v1.0+protobuf;q=0.9, application/json")), Some(V2Format::Protobuf));
+        assert_eq!(v2_format(Some("application/vnd.kubernetes.protobuf")), None);
     }
 
     #[test]

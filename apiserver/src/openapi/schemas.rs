@@ -111,13 +111,18 @@ pub(crate) fn write_v2(out: &mut Vec<u8>, names: &BTreeSet<String>, extra: &Extr
         }
         serde_json::to_writer(&mut *out, name)?;
         out.push(b':');
-        let schema = match extra.get(name) {
-            Some(schema) => schema.clone(),
-            None => serde_json::from_str(builtin(name).map_or("{}", |definition| definition.schema))?,
-        };
-        serde_json::to_writer(&mut *out, &to_v2(schema))?;
+        serde_json::to_writer(&mut *out, &v2_schema(name, extra)?)?;
     }
     Ok(())
+}
+
+/// One definition in the Swagger 2.0 form.
+pub(crate) fn v2_schema(name: &str, extra: &Extra) -> Result<Value, serde_json::Error> {
+    let schema = match extra.get(name) {
+        Some(schema) => schema.clone(),
+        None => serde_json::from_str(builtin(name).map_or("{}", |definition| definition.schema))?,
+    };
+    Ok(to_v2(schema))
 }
 
 /// A v3 schema in the Swagger 2.0 form kube-apiserver serves at /openapi/v2: references point

@@ -14,8 +14,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use crate::auth::User;
-use crate::rbac::Attributes;
+use crate::request::User;
+use crate::request::Attributes;
 use crate::request::Parsed;
 
 /// Where events go: a thread appends them to the file, so that requests never wait on the disk.

@@ -15,23 +15,11 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::errors::ApiError;
-use crate::rest::Api;
-use crate::service_account_token::Signer;
-
-/// The identity a request acts as.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct User {
-    pub name: String,
-    pub uid: String,
-    pub groups: Vec<String>,
-}
-
-impl User {
-    /// Who requests act as when no authenticator is configured.
-    pub fn unauthenticated_admin() -> Self {
-        Self { name: "system:admin".into(), uid: String::new(), groups: vec!["system:masters".into(), "system:authenticated".into()] }
-    }
-}
+use crate::request::User;
+use crate::resources;
+use crate::service_account_token::{Claims, Signer};
+use crate::state::{self, Api};
+use crate::meta;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthFileError {
@@ -94,7 +82,8 @@ impl Authenticator {
 
     /// The user a request's credentials name: None without credentials, an error for ones that
     /// do not hold.
-    #[cfg(test)]
+    
+#[cfg(test)]
     async fn authenticate(&self, request: &Request) -> Result<Option<User>, ()> {
         let credentials = self.credentials(request)?;
         self.user_of(credentials).await
@@ -152,7 +141,7 @@ impl Authenticator {
         }
         let Some((signer, api)) = &self.service_accounts else { return Err(TokenRefused::Unknown) };
         let claims = signer.verify_for(token, crate::service_account_token::unix_now(), wanted)?;
-        if !crate::rest::still_bound(api, &claims).await {
+        if !still_bound(api, &claims).await {
             return Err(TokenRefused::Invalidated);
         }
         let valid = wanted.iter().filter(|audience| claims.aud.contains(audience)).cloned().collect();
@@ -246,6 +235,24 @@ pub async fn middleware(State(authenticator): State<Option<Arc<Authenticator>>>,
     };
     request.extensions_mut().insert(user);
     next.run(request).await
+}
+
+/// Whether the objects a verified token names still exist with the UIDs they had when it was
+/// made: a token dies with its ServiceAccount and with the Pod or Secret it is bound to.
+async fn still_bound(api: &Api, claims: &Claims) -> bool {
+    let binding = &claims.kubernetes;
+    let namespace = Some(binding.namespace.as_str());
+    let mut references = vec![("serviceaccounts", &binding.serviceaccount)];
+    references.extend(binding.pod.as_ref().map(|pod| ("pods", pod)));
+    references.extend(binding.secret.as_ref().map(|secret| ("secrets", secret)));
+    for (plural, reference) in references {
+        let Some(resource) = resources::find("", "v1", plural) else { return false };
+        match state::current(api, resource, namespace, &reference.name).await {
+            Ok(Some(object)) if meta::string(&object, "uid") == Some(reference.uid.as_str()) => {}
+            _ => return false,
+        }
+    }
+    true
 }
 
 #[cfg(test)]

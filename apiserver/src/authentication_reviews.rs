@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::auth::{Authenticator, User};
+use crate::auth::Authenticator;
+use crate::request::User;
 use crate::errors::ApiError;
 use crate::request::RequestInfo;
 use crate::rest;

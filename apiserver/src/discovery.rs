@@ -2,7 +2,9 @@
 //! group version, and `/version`. These are the legacy (unaggregated) documents; clients that
 //! ask for aggregated discovery fall back to them when the answer is plain `application/json`.
 
-use axum::extract::Path;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -10,7 +12,9 @@ use serde_json::{Value, json};
 use crate::authentication_reviews;
 use crate::errors::ApiError;
 use crate::resource_metrics;
-use crate::resources::{self, RESOURCES, ResourceType};
+use crate::registry::Snapshot;
+use crate::resources::ResourceType;
+use crate::state::Api;
 
 const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
@@ -23,16 +27,17 @@ pub async fn api_versions() -> Response {
 }
 
 /// Every group version served: the stored resources', and the resource metrics.
-pub(crate) fn group_versions() -> Vec<(&'static str, &'static str)> {
-    let mut all = resources::group_versions();
+pub(crate) fn group_versions(snapshot: &Snapshot) -> Vec<(&str, &str)> {
+    let mut all = snapshot.group_versions();
     all.push(("authorization.k8s.io", "v1"));
     all.push((authentication_reviews::GROUP, authentication_reviews::VERSION));
     all.push((resource_metrics::GROUP, resource_metrics::VERSION));
     all
 }
 
-pub async fn api_groups() -> Response {
-    let groups: Vec<Value> = group_versions()
+pub async fn api_groups(State(api): State<Arc<Api>>) -> Response {
+    let snapshot = api.registry.snapshot();
+    let groups: Vec<Value> = group_versions(&snapshot)
         .into_iter()
         .filter(|(group, _)| !group.is_empty())
         .map(|(group, version)| group_json(group, version))
@@ -45,8 +50,9 @@ fn group_json(group: &str, version: &str) -> Value {
     json!({"name": group, "versions": [group_version], "preferredVersion": group_version})
 }
 
-pub async fn api_group(Path(group): Path<String>) -> Response {
-    match group_versions().into_iter().find(|(name, _)| *name == group) {
+pub async fn api_group(State(api): State<Arc<Api>>, Path(group): Path<String>) -> Response {
+    let snapshot = api.registry.snapshot();
+    match group_versions(&snapshot).into_iter().find(|(name, _)| *name == group) {
         Some((group, version)) => {
             let mut document = group_json(group, version);
             document["kind"] = json!("APIGroup");
@@ -57,16 +63,16 @@ pub async fn api_group(Path(group): Path<String>) -> Response {
     }
 }
 
-pub async fn core_resources() -> Response {
-    resource_list("", "v1")
+pub async fn core_resources(State(api): State<Arc<Api>>) -> Response {
+    resource_list(&api.registry.snapshot(), "", "v1")
 }
 
-pub async fn group_resources(Path((group, version)): Path<(String, String)>) -> Response {
-    resource_list(&group, &version)
+pub async fn group_resources(State(api): State<Arc<Api>>, Path((group, version)): Path<(String, String)>) -> Response {
+    resource_list(&api.registry.snapshot(), &group, &version)
 }
 
-fn resource_list(group: &str, version: &str) -> Response {
-    match resource_list_document(group, version) {
+fn resource_list(snapshot: &Snapshot, group: &str, version: &str) -> Response {
+    match resource_list_document(snapshot, group, version) {
         Some(document) => ok(document),
         None => ApiError::path_not_found().into_response(),
     }
@@ -74,18 +80,17 @@ fn resource_list(group: &str, version: &str) -> Response {
 
 /// The `APIResourceList` of one group version, or `None` when it is not served. OpenAPI
 /// documents are written from it too, so that both always name the same resources.
-pub(crate) fn resource_list_document(group: &str, version: &str) -> Option<Value> {
+pub(crate) fn resource_list_document(snapshot: &Snapshot, group: &str, version: &str) -> Option<Value> {
     if (group, version) == (resource_metrics::GROUP, resource_metrics::VERSION) {
         return Some(resource_metrics::resource_list());
     }
     if (group, version) == ("authorization.k8s.io", "v1") {
-        return Some(crate::rbac::review_resources());
+        return Some(crate::authorization_reviews::review_resources());
     }
     if (group, version) == (authentication_reviews::GROUP, authentication_reviews::VERSION) {
         return Some(authentication_reviews::resources());
     }
-    let served: Vec<&ResourceType> =
-        RESOURCES.iter().filter(|resource| resource.group == group && resource.version == version).collect();
+    let served: Vec<&Arc<ResourceType>> = snapshot.of_group_version(group, version).collect();
     if served.is_empty() {
         return None;
     }
@@ -97,10 +102,10 @@ pub(crate) fn resource_list_document(group: &str, version: &str) -> Option<Value
             "namespaced": resource.namespaced,
             "kind": resource.kind,
             "verbs": VERBS,
-            "shortNames": resource.short_names,
-            "categories": resource.categories,
+            "shortNames": resource.short_names.iter().collect::<Vec<_>>(),
+            "categories": resource.categories.iter().collect::<Vec<_>>(),
         }));
-        for subresource in resource.subresources {
+        for subresource in resource.subresources.iter() {
             entries.push(subresource_json(resource, subresource));
         }
     }
@@ -111,16 +116,16 @@ pub(crate) fn resource_list_document(group: &str, version: &str) -> Option<Value
 fn subresource_json(resource: &ResourceType, subresource: &str) -> Value {
     let name = format!("{}/{subresource}", resource.plural);
     let (kind, verbs, group_version): (&str, &[&str], Option<(&str, &str)>) = match subresource {
-        "status" => (resource.kind, &["get", "patch", "update"], None),
+        "status" => (&resource.kind, &["get", "patch", "update"], None),
         "scale" => ("Scale", &["get", "patch", "update"], Some(("autoscaling", "v1"))),
         "binding" => ("Binding", &["create"], None),
         "log" => ("Pod", &["get"], None),
         "exec" => ("PodExecOptions", &["create", "get"], None),
         "attach" => ("PodAttachOptions", &["create", "get"], None),
         "portforward" => ("PodPortForwardOptions", &["create", "get"], None),
-        "finalize" => (resource.kind, &["update"], None),
+        "finalize" => (&resource.kind, &["update"], None),
         "token" => ("TokenRequest", &["create"], Some(("authentication.k8s.io", "v1"))),
-        _ => (resource.kind, &["get"], None),
+        _ => (&resource.kind, &["get"], None),
     };
     let mut entry = json!({"name": name, "singularName": "", "namespaced": resource.namespaced, "kind": kind, "verbs": verbs});
     if let Some((group, version)) = group_version {

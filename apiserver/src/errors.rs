@@ -53,6 +53,16 @@ impl Cause {
         Self { reason: "FieldValueDuplicate", field: field.into(), message: format!("Duplicate value: {value}") }
     }
 
+    /// `field.TooLong`: kube words it in bytes whatever was counted.
+    pub fn too_long(field: impl Into<String>, max: i64) -> Self {
+        Self { reason: "FieldValueTooLong", field: field.into(), message: format!("Too long: may not be more than {max} bytes") }
+    }
+
+    /// `field.TooMany`.
+    pub fn too_many(field: impl Into<String>, actual: usize, max: i64) -> Self {
+        Self { reason: "FieldValueTooMany", field: field.into(), message: format!("Too many: {actual}: must have at most {max} items") }
+    }
+
     pub fn immutable(field: impl Into<String>) -> Self {
         Self {
             reason: "FieldValueInvalid",
@@ -120,7 +130,7 @@ impl ApiError {
     }
 
     pub fn invalid(resource: &ResourceType, name: &str, causes: Vec<Cause>) -> Self {
-        Self::invalid_as(resource.kind, resource.group, resource.kind, name, causes)
+        Self::invalid_as(&resource.kind, &resource.group, &resource.kind, name, causes)
     }
 
     /// 422 for options rather than an object (`ListOptions.meta.k8s.io "" is invalid: ...`),

@@ -12,7 +12,7 @@
 
 use std::sync::Arc;
 
-use crate::server::{Config, ServeError, StorageKind};
+use crate::config::{Config, ServeError, StorageKind};
 use crate::storage::encryption::{self, Encryption};
 use crate::storage::{EmbeddedStore, EtcdStore, KeyValue, ListOptions, Store, StoreError};
 

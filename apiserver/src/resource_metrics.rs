@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use crate::errors::ApiError;
 use crate::request::{Parsed, RequestInfo};
-use crate::resources;
-use crate::rest::{self, Api, Params, Target};
+use crate::rest::{self, Params, Target};
+use crate::state::Api;
 
 pub const GROUP: &str = "metrics.k8s.io";
 pub const VERSION: &str = "v1beta1";
@@ -51,7 +51,7 @@ pub async fn handle(api: &Api, info: &RequestInfo, request: Request) -> Response
 
 /// The objects of `plural` (core v1) that the request's selectors pick, in `namespace`.
 async fn selected(api: &Api, plural: &str, namespace: Option<&str>, params: &Params) -> Result<Vec<Value>, ApiError> {
-    let resource = resources::find("", "v1", plural).ok_or_else(|| ApiError::internal(format!("{plural} are not served")))?;
+    let resource = api.registry.find("", "v1", plural).ok_or_else(|| ApiError::internal(format!("{plural} are not served")))?;
     let target = Target { resource, namespace: namespace.map(str::to_string), name: None, subresource: None };
     rest::all_selected(api, &target, params).await
 }

@@ -1,20 +1,64 @@
 //! The resource types this server serves: their group, version, names and scope, as discovery
 //! reports them and as the REST paths and storage keys use them.
 
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::JSONSchemaProps;
+
+/// A name in a declaration: borrowed for the built-in kinds, owned for the kinds
+/// CustomResourceDefinitions declare at run time.
+pub type Name = Cow<'static, str>;
+
+/// A list of names in a declaration (short names, categories, subresources).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Names {
+    Static(&'static [&'static str]),
+    Owned(Vec<String>),
+}
+
+impl Names {
+    pub fn len(&self) -> usize {
+        match self {
+            Names::Static(names) => names.len(),
+            Names::Owned(names) => names.len(),
+        }
+    }
+
+    fn get(&self, index: usize) -> &str {
+        match self {
+            Names::Static(names) => names[index],
+            Names::Owned(names) => &names[index],
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(move |index| self.get(index))
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.iter().any(|candidate| candidate == name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// One served resource type, e.g. `apps/v1` `deployments`.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ResourceType {
     /// `""` for the core group.
-    pub group: &'static str,
-    pub version: &'static str,
-    pub kind: &'static str,
-    pub plural: &'static str,
-    pub singular: &'static str,
+    pub group: Name,
+    pub version: Name,
+    pub kind: Name,
+    pub plural: Name,
+    pub singular: Name,
     pub namespaced: bool,
-    pub short_names: &'static [&'static str],
-    pub categories: &'static [&'static str],
+    pub short_names: Names,
+    pub categories: Names,
     /// Subresources beside the object itself: `status`, `scale`, `binding`, `log`, `finalize`.
-    pub subresources: &'static [&'static str],
+    pub subresources: Names,
     /// Whether `metadata.generation` is kept (bumped on spec changes), as Kubernetes does for
     /// the kinds whose spec a controller acts on.
     pub tracks_generation: bool,
@@ -24,6 +68,49 @@ pub struct ResourceType {
     pub returns_deleted_object: bool,
     /// How `spec.selector` selects the pods the kind manages, for its Scale and its table.
     pub pod_selector: PodSelector,
+    /// What a CustomResourceDefinition declares for a custom kind; `None` for built-in kinds.
+    pub custom: Option<Arc<CustomKind>>,
+    /// A finalizer the server adds when a deletion starts, so that the kind's own controller
+    /// cleans up before the object goes (as kube-apiserver's CRD storage adds
+    /// `customresourcecleanup.apiextensions.k8s.io`).
+    pub deletion_finalizer: Option<&'static str>,
+}
+
+/// What a CustomResourceDefinition declares of one served version beyond its names.
+#[derive(Debug, PartialEq)]
+pub struct CustomKind {
+    /// The definition's name (`widgets.example.com`).
+    pub definition: String,
+    /// The version objects are stored as.
+    pub storage_version: String,
+    /// The version's `openAPIV3Schema`.
+    pub schema: Option<JSONSchemaProps>,
+    /// `additionalPrinterColumns`, for server-side tables.
+    pub printer_columns: Vec<PrinterColumn>,
+    /// The `scale` subresource's paths, when it is declared.
+    pub scale: Option<ScalePaths>,
+    /// `selectableFields` beyond `metadata.name` and `metadata.namespace`, as dotted paths.
+    pub selectable_fields: Vec<String>,
+    /// The definition is being deleted: its objects are read and deleted, not created.
+    pub terminating: bool,
+}
+
+#[derive(Debug, PartialEq)]
+pub struct PrinterColumn {
+    pub name: String,
+    pub type_: String,
+    pub format: String,
+    pub description: String,
+    pub priority: i32,
+    pub json_path: String,
+}
+
+/// Where a custom kind keeps what its Scale reads and writes (JSON paths such as `.spec.replicas`).
+#[derive(Debug, PartialEq)]
+pub struct ScalePaths {
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    pub label_selector: Option<String>,
 }
 
 /// The shape of a kind's `spec.selector` over its pods.
@@ -39,244 +126,297 @@ pub enum PodSelector {
 
 const ALL: &[&str] = &["all"];
 
+/// The finalizer that keeps a CustomResourceDefinition until its objects are deleted.
+pub const CUSTOM_RESOURCE_CLEANUP: &str = "customresourcecleanup.apiextensions.k8s.io";
+
 pub static RESOURCES: &[ResourceType] = &[
     ResourceType {
-        group: "",
-        version: "v1",
-        kind: "Namespace",
-        plural: "namespaces",
-        singular: "namespace",
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Namespace"),
+        plural: Name::Borrowed("namespaces"),
+        singular: Name::Borrowed("namespace"),
         namespaced: false,
-        short_names: &["ns"],
-        categories: &[],
-        subresources: &["status", "finalize"],
+        short_names: Names::Static(&["ns"]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&["status", "finalize"]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "",
-        version: "v1",
-        kind: "Pod",
-        plural: "pods",
-        singular: "pod",
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Pod"),
+        plural: Name::Borrowed("pods"),
+        singular: Name::Borrowed("pod"),
         namespaced: true,
-        short_names: &["po"],
-        categories: ALL,
-        subresources: &["status", "binding", "log", "exec", "attach", "portforward"],
+        short_names: Names::Static(&["po"]),
+        categories: Names::Static(ALL),
+        subresources: Names::Static(&["status", "binding", "log", "exec", "attach", "portforward"]),
         tracks_generation: true,
         returns_deleted_object: true,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "",
-        version: "v1",
-        kind: "Service",
-        plural: "services",
-        singular: "service",
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Service"),
+        plural: Name::Borrowed("services"),
+        singular: Name::Borrowed("service"),
         namespaced: true,
-        short_names: &["svc"],
-        categories: ALL,
-        subresources: &["status"],
+        short_names: Names::Static(&["svc"]),
+        categories: Names::Static(ALL),
+        subresources: Names::Static(&["status"]),
         tracks_generation: false,
         returns_deleted_object: true,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "",
-        version: "v1",
-        kind: "Endpoints",
-        plural: "endpoints",
-        singular: "endpoints",
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Endpoints"),
+        plural: Name::Borrowed("endpoints"),
+        singular: Name::Borrowed("endpoints"),
         namespaced: true,
-        short_names: &["ep"],
-        categories: &[],
-        subresources: &[],
+        short_names: Names::Static(&["ep"]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "",
-        version: "v1",
-        kind: "ServiceAccount",
-        plural: "serviceaccounts",
-        singular: "serviceaccount",
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("ServiceAccount"),
+        plural: Name::Borrowed("serviceaccounts"),
+        singular: Name::Borrowed("serviceaccount"),
         namespaced: true,
-        short_names: &["sa"],
-        categories: &[],
-        subresources: &["token"],
+        short_names: Names::Static(&["sa"]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&["token"]),
         tracks_generation: false,
         returns_deleted_object: true,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "",
-        version: "v1",
-        kind: "ConfigMap",
-        plural: "configmaps",
-        singular: "configmap",
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("ConfigMap"),
+        plural: Name::Borrowed("configmaps"),
+        singular: Name::Borrowed("configmap"),
         namespaced: true,
-        short_names: &["cm"],
-        categories: &[],
-        subresources: &[],
+        short_names: Names::Static(&["cm"]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "",
-        version: "v1",
-        kind: "Secret",
-        plural: "secrets",
-        singular: "secret",
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Secret"),
+        plural: Name::Borrowed("secrets"),
+        singular: Name::Borrowed("secret"),
         namespaced: true,
-        short_names: &[],
-        categories: &[],
-        subresources: &[],
+        short_names: Names::Static(&[]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "",
-        version: "v1",
-        kind: "Node",
-        plural: "nodes",
-        singular: "node",
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Node"),
+        plural: Name::Borrowed("nodes"),
+        singular: Name::Borrowed("node"),
         namespaced: false,
-        short_names: &["no"],
-        categories: &[],
-        subresources: &["status"],
+        short_names: Names::Static(&["no"]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&["status"]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "",
-        version: "v1",
-        kind: "Event",
-        plural: "events",
-        singular: "event",
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Event"),
+        plural: Name::Borrowed("events"),
+        singular: Name::Borrowed("event"),
         namespaced: true,
-        short_names: &["ev"],
-        categories: &[],
-        subresources: &[],
+        short_names: Names::Static(&["ev"]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "",
-        version: "v1",
-        kind: "ReplicationController",
-        plural: "replicationcontrollers",
-        singular: "replicationcontroller",
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("ReplicationController"),
+        plural: Name::Borrowed("replicationcontrollers"),
+        singular: Name::Borrowed("replicationcontroller"),
         namespaced: true,
-        short_names: &["rc"],
-        categories: ALL,
-        subresources: &["status", "scale"],
+        short_names: Names::Static(&["rc"]),
+        categories: Names::Static(ALL),
+        subresources: Names::Static(&["status", "scale"]),
         tracks_generation: true,
         returns_deleted_object: false,
         pod_selector: PodSelector::LabelMap,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "apps",
-        version: "v1",
-        kind: "Deployment",
-        plural: "deployments",
-        singular: "deployment",
+        group: Name::Borrowed("apps"),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Deployment"),
+        plural: Name::Borrowed("deployments"),
+        singular: Name::Borrowed("deployment"),
         namespaced: true,
-        short_names: &["deploy"],
-        categories: ALL,
-        subresources: &["status", "scale"],
+        short_names: Names::Static(&["deploy"]),
+        categories: Names::Static(ALL),
+        subresources: Names::Static(&["status", "scale"]),
         tracks_generation: true,
         returns_deleted_object: false,
         pod_selector: PodSelector::LabelSelector,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "apps",
-        version: "v1",
-        kind: "ReplicaSet",
-        plural: "replicasets",
-        singular: "replicaset",
+        group: Name::Borrowed("apps"),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("ReplicaSet"),
+        plural: Name::Borrowed("replicasets"),
+        singular: Name::Borrowed("replicaset"),
         namespaced: true,
-        short_names: &["rs"],
-        categories: ALL,
-        subresources: &["status", "scale"],
+        short_names: Names::Static(&["rs"]),
+        categories: Names::Static(ALL),
+        subresources: Names::Static(&["status", "scale"]),
         tracks_generation: true,
         returns_deleted_object: false,
         pod_selector: PodSelector::LabelSelector,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "rbac.authorization.k8s.io",
-        version: "v1",
-        kind: "Role",
-        plural: "roles",
-        singular: "role",
+        group: Name::Borrowed("rbac.authorization.k8s.io"),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Role"),
+        plural: Name::Borrowed("roles"),
+        singular: Name::Borrowed("role"),
         namespaced: true,
-        short_names: &[],
-        categories: &[],
-        subresources: &[],
+        short_names: Names::Static(&[]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "rbac.authorization.k8s.io",
-        version: "v1",
-        kind: "ClusterRole",
-        plural: "clusterroles",
-        singular: "clusterrole",
+        group: Name::Borrowed("rbac.authorization.k8s.io"),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("ClusterRole"),
+        plural: Name::Borrowed("clusterroles"),
+        singular: Name::Borrowed("clusterrole"),
         namespaced: false,
-        short_names: &[],
-        categories: &[],
-        subresources: &[],
+        short_names: Names::Static(&[]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "rbac.authorization.k8s.io",
-        version: "v1",
-        kind: "RoleBinding",
-        plural: "rolebindings",
-        singular: "rolebinding",
+        group: Name::Borrowed("rbac.authorization.k8s.io"),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("RoleBinding"),
+        plural: Name::Borrowed("rolebindings"),
+        singular: Name::Borrowed("rolebinding"),
         namespaced: true,
-        short_names: &[],
-        categories: &[],
-        subresources: &[],
+        short_names: Names::Static(&[]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "rbac.authorization.k8s.io",
-        version: "v1",
-        kind: "ClusterRoleBinding",
-        plural: "clusterrolebindings",
-        singular: "clusterrolebinding",
+        group: Name::Borrowed("rbac.authorization.k8s.io"),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("ClusterRoleBinding"),
+        plural: Name::Borrowed("clusterrolebindings"),
+        singular: Name::Borrowed("clusterrolebinding"),
         namespaced: false,
-        short_names: &[],
-        categories: &[],
-        subresources: &[],
+        short_names: Names::Static(&[]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
     },
     ResourceType {
-        group: "coordination.k8s.io",
-        version: "v1",
-        kind: "Lease",
-        plural: "leases",
-        singular: "lease",
+        group: Name::Borrowed("coordination.k8s.io"),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Lease"),
+        plural: Name::Borrowed("leases"),
+        singular: Name::Borrowed("lease"),
         namespaced: true,
-        short_names: &[],
-        categories: &[],
-        subresources: &[],
+        short_names: Names::Static(&[]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
+    },
+    ResourceType {
+        group: Name::Borrowed("apiextensions.k8s.io"),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("CustomResourceDefinition"),
+        plural: Name::Borrowed("customresourcedefinitions"),
+        singular: Name::Borrowed("customresourcedefinition"),
+        namespaced: false,
+        short_names: Names::Static(&["crd", "crds"]),
+        categories: Names::Static(&["api-extensions"]),
+        subresources: Names::Static(&["status"]),
+        tracks_generation: true,
+        returns_deleted_object: false,
+        pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: Some(CUSTOM_RESOURCE_CLEANUP),
     },
 ];
 
@@ -286,18 +426,20 @@ impl ResourceType {
     /// messages.
     pub const fn body_type(group: &'static str, version: &'static str, kind: &'static str) -> Self {
         Self {
-            group,
-            version,
-            kind,
-            plural: "",
-            singular: "",
+            group: Name::Borrowed(group),
+            version: Name::Borrowed(version),
+            kind: Name::Borrowed(kind),
+            plural: Name::Borrowed(""),
+            singular: Name::Borrowed(""),
             namespaced: true,
-            short_names: &[],
-            categories: &[],
-            subresources: &[],
+            short_names: Names::Static(&[]),
+            categories: Names::Static(&[]),
+            subresources: Names::Static(&[]),
             tracks_generation: false,
             returns_deleted_object: false,
             pod_selector: PodSelector::None,
+            custom: None,
+            deletion_finalizer: None,
         }
     }
 
@@ -312,7 +454,7 @@ impl ResourceType {
 
     /// The storage prefix of every object of this type.
     pub fn prefix(&self) -> String {
-        let group = if self.group.is_empty() { "core" } else { self.group };
+        let group = if self.group.is_empty() { "core" } else { &self.group };
         format!("/registry/{group}/{}/", self.plural)
     }
 
@@ -329,7 +471,7 @@ impl ResourceType {
     }
 
     pub fn has_subresource(&self, name: &str) -> bool {
-        self.subresources.contains(&name)
+        self.subresources.contains(name)
     }
 
     /// `deployments.apps`, or `pods` for the core group, as Status details and messages name it.
@@ -352,8 +494,9 @@ pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resourc
 pub fn group_versions() -> Vec<(&'static str, &'static str)> {
     let mut seen = Vec::new();
     for resource in RESOURCES {
-        if !seen.contains(&(resource.group, resource.version)) {
-            seen.push((resource.group, resource.version));
+        let group_version = (&*resource.group, &*resource.version);
+        if !seen.contains(&group_version) {
+            seen.push(group_version);
         }
     }
     seen
@@ -382,6 +525,6 @@ mod tests {
     fn lookups() {
         assert_eq!(find("apps", "v1", "deployments").unwrap().kind, "Deployment");
         assert!(find("", "v1", "deployments").is_none());
-        assert_eq!(group_versions(), vec![("", "v1"), ("apps", "v1"), ("rbac.authorization.k8s.io", "v1"), ("coordination.k8s.io", "v1")]);
+        assert_eq!(group_versions(), vec![("", "v1"), ("apps", "v1"), ("rbac.authorization.k8s.io", "v1"), ("coordination.k8s.io", "v1"), ("apiextensions.k8s.io", "v1")]);
     }
 }

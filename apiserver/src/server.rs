@@ -1,7 +1,6 @@
 //! The HTTP server: health endpoints, discovery and the REST API, over the configured store.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -12,124 +11,16 @@ use axum::routing::{any, get};
 
 use crate::audit::{self, AuditLog};
 use crate::auth::{self, Authenticator};
-use crate::rbac::{self, Authorizer};
-use crate::{authentication_reviews, discovery, openapi, request, resource_metrics};
+use crate::config::{Config, ServeError, StorageKind};
+use crate::authz::{self, AuthorizationMode, Authorizer};
+use crate::{authentication_reviews, authorization_reviews, discovery, openapi, request, resource_metrics};
 use crate::errors::ApiError;
 use crate::rest::{self, Api};
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use crate::storage::encryption::{EncryptedStore, Encryption};
 use crate::storage::{EmbeddedStore, EtcdStore, Revision, Store, StoreError};
 use crate::watch_cache::WatchCache;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum StorageKind {
-    /// One file under --data-dir (one-machine clusters).
-    Embedded,
-    /// An etcd cluster at --etcd-servers.
-    Etcd,
-}
-
-#[derive(Clone, Debug, clap::Parser)]
-#[command(name = "apiserver", about = "The cluster's API server", version)]
-pub struct Config {
-    /// Address to serve HTTP on.
-    #[arg(long, default_value = "127.0.0.1:6443")]
-    pub bind_address: SocketAddr,
-    #[arg(long, value_enum, default_value = "embedded")]
-    pub storage: StorageKind,
-    /// Where the embedded store keeps its file.
-    #[arg(long, default_value = "/var/lib/cluster")]
-    pub data_dir: PathBuf,
-    /// etcd client URLs, comma-separated (with --storage etcd).
-    #[arg(long, value_delimiter = ',', default_value = "http://127.0.0.1:2379")]
-    pub etcd_servers: Vec<String>,
-    /// How often storage history is compacted, in seconds (0: never). Watches can resume from
-    /// any revision of the last interval.
-    #[arg(long, default_value_t = 300)]
-    pub compaction_interval_seconds: u64,
-    /// An `EncryptionConfiguration` file: which resources are encrypted at rest, with which
-    /// providers and keys (aesgcm, identity). Without it everything is stored as it is.
-    #[arg(long)]
-    pub encryption_provider_config: Option<PathBuf>,
-    /// Where to write the audit log (JSON lines, Metadata level); `-` is stdout. No audit log
-    /// without it.
-    #[arg(long)]
-    pub audit_log_path: Option<PathBuf>,
-    /// Serve HTTPS with this certificate (PEM, the chain) and --tls-private-key-file's key.
-    #[arg(long, requires = "tls_private_key_file")]
-    pub tls_cert_file: Option<PathBuf>,
-    #[arg(long, requires = "tls_cert_file")]
-    pub tls_private_key_file: Option<PathBuf>,
-    /// Authenticate clients by certificates these authorities signed (CN the user, O the
-    /// groups), as kube-apiserver does; needs HTTPS.
-    #[arg(long, requires = "tls_cert_file")]
-    pub client_ca_file: Option<PathBuf>,
-    /// A static token file (CSV: `token,user,uid,"group1,group2"`). With it, requests without
-    /// a valid bearer token get 401 (but for health and version).
-    #[arg(long)]
-    pub token_auth_file: Option<PathBuf>,
-    /// How requests are authorised, comma-separated modes asked in turn as kube-apiserver asks
-    /// them: AlwaysAllow, Node (kubelets, by their pods), RBAC (roles and bindings).
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "AlwaysAllow")]
-    pub authorization_mode: Vec<AuthorizationMode>,
-    /// Signs service account tokens with this key (PEM, PKCS#8 ECDSA P-256), and accepts
-    /// the tokens it signed as credentials; serves `serviceaccounts/token` (TokenRequest).
-    #[arg(long)]
-    pub service_account_signing_key_file: Option<PathBuf>,
-    /// The `iss` of the tokens this apiserver signs and accepts.
-    #[arg(long, default_value = "https://kubernetes.default.svc.cluster.local")]
-    pub service_account_issuer: String,
-    /// What service account tokens must be meant for (`aud`); the issuer when not given.
-    #[arg(long, value_delimiter = ',')]
-    pub api_audiences: Vec<String>,
-    /// The address other nodes' pods reach this apiserver at: with it, the Service `kubernetes`
-    /// in `default` points here.
-    #[arg(long)]
-    pub advertise_address: Option<std::net::IpAddr>,
-    /// The client certificate (PEM) the apiserver presents to kubelets; with it, and
-    /// --kubelet-client-key and --kubelet-certificate-authority, kubelets are called over HTTPS.
-    #[arg(long, requires_all = ["kubelet_client_key", "kubelet_certificate_authority"])]
-    pub kubelet_client_certificate: Option<PathBuf>,
-    #[arg(long, requires = "kubelet_client_certificate")]
-    pub kubelet_client_key: Option<PathBuf>,
-    /// The authority kubelets' serving certificates are checked against.
-    #[arg(long, requires = "kubelet_client_certificate")]
-    pub kubelet_certificate_authority: Option<PathBuf>,
-    /// Also serve /healthz, /livez and /readyz over plain HTTP on this loopback address, for
-    /// local probes (busybox's wget cannot answer the client-certificate request of HTTPS).
-    #[arg(long)]
-    pub health_bind_address: Option<SocketAddr>,
-    /// How long a request that is not long-running (watch, exec, attach, port-forward, logs)
-    /// may take before it is answered 504, as a Go duration (`60s`, `2m`).
-    #[arg(long, default_value = "60s", value_parser = parse_request_timeout)]
-    pub request_timeout: std::time::Duration,
-    /// The tolerationSeconds of the not-ready toleration every pod gets unless it has its own.
-    #[arg(long, default_value_t = 300)]
-    pub default_not_ready_toleration_seconds: i64,
-    /// The tolerationSeconds of the unreachable toleration every pod gets unless it has its own.
-    #[arg(long, default_value_t = 300)]
-    pub default_unreachable_toleration_seconds: i64,
-    /// Instead of serving: delete every object in the store (read with
-    /// --encryption-provider-config) that cannot be decoded, such as what older versions let in
-    /// nesting too deep, logging each key; values that do not decrypt are reported, never
-    /// deleted. Then exit (1 if some did not decrypt). The embedded store must not be in use.
-    #[arg(long)]
-    pub delete_undecodable_objects: bool,
-}
-
-fn parse_request_timeout(text: &str) -> Result<std::time::Duration, String> {
-    crate::request::go_duration(text).filter(|timeout| !timeout.is_zero()).ok_or_else(|| format!("{text:?} is not a positive duration such as 60s"))
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum AuthorizationMode {
-    #[value(name = "AlwaysAllow", alias = "always-allow")]
-    AlwaysAllow,
-    #[value(name = "RBAC", alias = "rbac")]
-    Rbac,
-    #[value(name = "Node", alias = "node")]
-    Node,
-}
 
 /// Who may do what.
 #[derive(Clone, Debug)]
@@ -150,30 +41,6 @@ pub struct Security {
     pub kubelet: common::upgrade::Connector,
     /// How long a request that is not long-running may take.
     pub request_timeout: std::time::Duration,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    #[error("cannot create data dir {path}: {source}")]
-    DataDir { path: PathBuf, source: std::io::Error },
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("error while parsing file: {0}")]
-    Encryption(#[from] crate::storage::encryption::ConfigError),
-    #[error("cannot listen on {address}: {source}")]
-    Listen { address: SocketAddr, source: std::io::Error },
-    #[error(transparent)]
-    Tokens(#[from] crate::auth::AuthFileError),
-    #[error(transparent)]
-    Tls(#[from] common::tls::TlsError),
-    #[error(transparent)]
-    ServiceAccountKey(#[from] crate::service_account_token::KeyError),
-    #[error("cannot open the audit log {path}: {source}")]
-    Audit { path: PathBuf, source: std::io::Error },
-    #[error("server failed: {0}")]
-    Serve(std::io::Error),
-    #[error("{count} stored values do not decrypt with the encryption configuration given and were left in place")]
-    Undecryptable { count: usize },
 }
 
 impl Default for Security {
@@ -286,10 +153,11 @@ pub async fn serve(
     compaction_interval: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let cache = WatchCache::start(store.clone());
+    let registry = Registry::builtin();
+    let cache = WatchCache::start(store.clone(), registry.snapshot().kinds());
     let kubelet = security.kubelet.clone();
     let tokens = security.service_accounts.clone();
-    let api = Arc::new(Api { store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default(), tokens, request_timeout: security.request_timeout });
+    let api = Arc::new(Api { registry, store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default(), tokens, request_timeout: security.request_timeout });
     let bootstrapped = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let rbac = security.authorization.contains(&AuthorizationMode::Rbac);
     let authorizer = Authorizer::new(api.clone(), &security.authorization);
@@ -304,12 +172,13 @@ pub async fn serve(
         shutdown.await;
         let _ = stopping.send(true);
     };
+    let definitions = tokio::spawn(crate::custom_resources::run(api.clone(), stopped.clone()));
     let mut bootstrap = tokio::spawn({
         let (api, bootstrapped) = (api.clone(), bootstrapped.clone());
         async move {
             rest::ensure_system_namespaces(&api).await;
             if rbac {
-                rest::ensure_defaults(&api, crate::rbac::defaults()).await;
+                rest::ensure_defaults(&api, crate::authz::defaults()).await;
             }
             bootstrapped.store(true, std::sync::atomic::Ordering::Release);
             let Some(advertise) = advertise else { return };
@@ -350,21 +219,21 @@ pub async fn serve(
         .route("/metrics", get(metrics).with_state(api.clone()))
         .route("/api", get(discovery::api_versions))
         .route("/api/", get(discovery::api_versions))
-        .route("/api/v1", get(discovery::core_resources))
-        .route("/api/v1/", get(discovery::core_resources))
-        .route("/apis", get(discovery::api_groups))
-        .route("/apis/", get(discovery::api_groups))
-        .route("/apis/{group}", get(discovery::api_group))
-        .route("/apis/{group}/", get(discovery::api_group))
-        .route("/apis/{group}/{version}", get(discovery::group_resources))
-        .route("/apis/{group}/{version}/", get(discovery::group_resources))
-        .route("/openapi/v2", get(openapi::v2).with_state(OPENAPI_SOURCE))
-        .route("/openapi/v3", get(openapi::root).with_state(OPENAPI_SOURCE))
-        .route("/openapi/v3/api/{version}", get(openapi::core_document).with_state(OPENAPI_SOURCE))
-        .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document).with_state(OPENAPI_SOURCE))
+        .route("/api/v1", get(discovery::core_resources).with_state(api.clone()))
+        .route("/api/v1/", get(discovery::core_resources).with_state(api.clone()))
+        .route("/apis", get(discovery::api_groups).with_state(api.clone()))
+        .route("/apis/", get(discovery::api_groups).with_state(api.clone()))
+        .route("/apis/{group}", get(discovery::api_group).with_state(api.clone()))
+        .route("/apis/{group}/", get(discovery::api_group).with_state(api.clone()))
+        .route("/apis/{group}/{version}", get(discovery::group_resources).with_state(api.clone()))
+        .route("/apis/{group}/{version}/", get(discovery::group_resources).with_state(api.clone()))
+        .route("/openapi/v2", get(openapi::v2).with_state(api.clone()))
+        .route("/openapi/v3", get(openapi::root).with_state(api.clone()))
+        .route("/openapi/v3/api/{version}", get(openapi::core_document).with_state(api.clone()))
+        .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document).with_state(api.clone()))
         // Every resource request, routed by its one parse rather than by the raw path.
         .fallback(any(resource_request).with_state((api, authorizer.clone(), authenticator.clone())))
-        .layer(axum::middleware::from_fn_with_state(authorizer, rbac::middleware))
+        .layer(axum::middleware::from_fn_with_state(authorizer, authz::middleware))
         .layer(axum::middleware::from_fn_with_state(audit, audit::middleware))
         .layer(axum::middleware::from_fn_with_state(authenticator, auth::middleware))
         .layer(axum::middleware::from_fn(request::middleware))
@@ -378,14 +247,11 @@ pub async fn serve(
     if advertise.is_some() {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(2), &mut bootstrap).await;
     }
-    for task in [Some(bootstrap.abort_handle()), compactor.map(|task| task.abort_handle()), health.map(|task| task.abort_handle())].into_iter().flatten() {
+    for task in [Some(bootstrap.abort_handle()), Some(definitions.abort_handle()), compactor.map(|task| task.abort_handle()), health.map(|task| task.abort_handle())].into_iter().flatten() {
         task.abort();
     }
     served
 }
-
-/// OpenAPI describes what discovery lists.
-const OPENAPI_SOURCE: openapi::Source = openapi::Source { group_versions: discovery::group_versions, resource_list: discovery::resource_list_document };
 
 /// Compacts storage history as kube-apiserver does: every interval, up to the revision that was
 /// current one interval earlier, so that watches may resume from any revision of the last
@@ -452,7 +318,7 @@ async fn resource_request(State((api, authorizer, authenticator)): State<Resourc
     }
     match (info.api_prefix.as_str(), info.api_group.as_str(), info.api_version.as_str()) {
         ("apis", resource_metrics::GROUP, resource_metrics::VERSION) => rest::within_deadline(&api, &info, &params, resource_metrics::handle(&api, &info, request)).await,
-        ("apis", rbac::REVIEW_GROUP, "v1") => rest::within_deadline(&api, &info, &params, rbac::review_handler(authorizer.as_ref(), &info, request)).await,
+        ("apis", authorization_reviews::REVIEW_GROUP, "v1") => rest::within_deadline(&api, &info, &params, authorization_reviews::review_handler(authorizer.as_ref(), &info, request)).await,
         ("apis", authentication_reviews::GROUP, authentication_reviews::VERSION) => {
             rest::within_deadline(&api, &info, &params, authentication_reviews::handler(authenticator.as_deref(), &info, request)).await
         }

@@ -82,9 +82,9 @@ pub struct Claims {
 
 impl Claims {
     /// The user a token of this ServiceAccount acts as, with Kubernetes' groups.
-    pub fn user(&self) -> crate::auth::User {
+    pub fn user(&self) -> crate::request::User {
         let namespace = &self.kubernetes.namespace;
-        crate::auth::User {
+        crate::request::User {
             name: format!("system:serviceaccount:{namespace}:{}", self.kubernetes.serviceaccount.name),
             uid: self.kubernetes.serviceaccount.uid.clone(),
             groups: vec!["system:serviceaccounts".into(), format!("system:serviceaccounts:{namespace}"), "system:authenticated".into()],

@@ -111,7 +111,7 @@ fn columns(kind: &str) -> Vec<Column> {
 /// The Table of `objects`, each row carrying the object itself so that clients can print it
 /// in any other form too.
 pub fn table(resource: &ResourceType, objects: &[Value], list_metadata: Value) -> Value {
-    let definitions: Vec<Value> = columns(resource.kind)
+    let definitions: Vec<Value> = columns(&resource.kind)
         .iter()
         .map(|column| {
             let format = if column.name == "Name" { "name" } else { "" };
@@ -139,7 +139,7 @@ fn or_none(text: String) -> String {
 }
 
 fn cells(resource: &ResourceType, object: &Value) -> Vec<Value> {
-    let kind = resource.kind;
+    let kind: &str = &resource.kind;
     let name = json!(meta::name(object).unwrap_or_default());
     let age_cell = json!(age(meta::string(object, "creationTimestamp")));
     match kind {

@@ -20,10 +20,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
-use tokio::task::JoinSet;
 
 use crate::meta;
-use crate::resources::{RESOURCES, ResourceType};
+use crate::resources::ResourceType;
 use crate::storage::{KeyValue, ListOptions, Revision, Store, StoreError, WatchEvent};
 
 /// Events kept per resource type for watches that resume from a recent resourceVersion.
@@ -127,32 +126,62 @@ pub struct CachedEvent {
     pub previous: Option<Arc<CachedObject>>,
 }
 
-/// The watch caches of every served resource type, and the tasks that feed them.
+/// The watch caches of every served resource type, and the tasks that feed them. Built-in
+/// kinds get theirs at start; kinds that CustomResourceDefinitions declare get theirs when the
+/// registry learns of them, and lose them when their definition goes.
 pub struct WatchCache {
-    caches: HashMap<String, Arc<ResourceCache>>,
-    tasks: JoinSet<()>,
+    store: Arc<dyn Store>,
+    caches: RwLock<HashMap<String, Feeding>>,
+}
+
+/// One resource type's cache and the task that feeds it.
+struct Feeding {
+    cache: Arc<ResourceCache>,
+    task: tokio::task::AbortHandle,
 }
 
 impl WatchCache {
     /// Starts one feeding task per resource type; they run until the cache is dropped.
-    pub fn start(store: Arc<dyn Store>) -> Self {
-        let mut caches = HashMap::new();
-        let mut tasks = JoinSet::new();
-        for resource in RESOURCES {
-            let cache = Arc::new(ResourceCache::new(resource));
-            caches.insert(resource.prefix(), cache.clone());
-            tasks.spawn(feed(cache, store.clone()));
+    pub fn start<'a>(store: Arc<dyn Store>, resources: impl IntoIterator<Item = &'a Arc<ResourceType>>) -> Self {
+        let cache = Self { store, caches: RwLock::new(HashMap::new()) };
+        for resource in resources {
+            cache.ensure(resource);
         }
-        Self { caches, tasks }
+        cache
     }
 
-    pub fn of(&self, resource: &ResourceType) -> Option<&Arc<ResourceCache>> {
-        self.caches.get(&resource.prefix())
+    /// Starts the cache of `resource`'s storage prefix unless it has one. The versions of one
+    /// custom kind share their objects, and so one cache.
+    pub fn ensure(&self, resource: &Arc<ResourceType>) {
+        let mut caches = self.caches.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        caches.entry(resource.prefix()).or_insert_with(|| {
+            let cache = Arc::new(ResourceCache::new(resource.clone()));
+            let task = tokio::spawn(feed(cache.clone(), self.store.clone())).abort_handle();
+            Feeding { cache, task }
+        });
+    }
+
+    /// Stops the caches of the storage prefixes `keep` refuses.
+    pub fn retain(&self, mut keep: impl FnMut(&str) -> bool) {
+        let mut caches = self.caches.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        caches.retain(|prefix, feeding| {
+            let kept = keep(prefix);
+            if !kept {
+                feeding.task.abort();
+            }
+            kept
+        });
+    }
+
+    pub fn of(&self, resource: &ResourceType) -> Option<Arc<ResourceCache>> {
+        let caches = self.caches.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        caches.get(&resource.prefix()).map(|feeding| feeding.cache.clone())
     }
 
     /// How many stored objects of each resource type the caches could not decode since start.
-    pub fn decode_errors(&self) -> Vec<(&'static str, u64)> {
-        let mut counts: Vec<(&'static str, u64)> = self.caches.values().map(|cache| (cache.resource.plural, cache.decode_errors.load(Ordering::Relaxed))).collect();
+    pub fn decode_errors(&self) -> Vec<(String, u64)> {
+        let caches = self.caches.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counts: Vec<(String, u64)> = caches.values().map(|feeding| (feeding.cache.resource.plural.to_string(), feeding.cache.decode_errors.load(Ordering::Relaxed))).collect();
         counts.sort_unstable();
         counts
     }
@@ -160,12 +189,15 @@ impl WatchCache {
 
 impl Drop for WatchCache {
     fn drop(&mut self) {
-        self.tasks.abort_all();
+        let caches = self.caches.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for feeding in caches.values() {
+            feeding.task.abort();
+        }
     }
 }
 
 pub struct ResourceCache {
-    resource: &'static ResourceType,
+    resource: Arc<ResourceType>,
     state: RwLock<State>,
     ready: watch::Sender<bool>,
     /// Objects met that could not be decoded, counted each time one is met.
@@ -193,7 +225,7 @@ pub enum Start {
 }
 
 impl ResourceCache {
-    fn new(resource: &'static ResourceType) -> Self {
+    fn new(resource: Arc<ResourceType>) -> Self {
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         let state = State { objects: BTreeMap::new(), corrupt: BTreeMap::new(), history: VecDeque::new(), horizon: 0, revision: 0, live };
         Self { resource, state: RwLock::new(state), ready: watch::Sender::new(false), decode_errors: AtomicU64::new(0) }
@@ -250,7 +282,7 @@ impl ResourceCache {
     /// Logs and counts an object that cannot be decoded.
     fn undecodable(&self, err: &StoreError) {
         self.decode_errors.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(resource = self.resource.plural, error = %err, "a stored object cannot be decoded: lists of its resource fail until it is deleted (DELETE with ignoreStoreReadErrorWithClusterBreakingPotential, or the apiserver's --delete-undecodable-objects)");
+        tracing::error!(resource = %self.resource.plural, error = %err, "a stored object cannot be decoded: lists of its resource fail until it is deleted (DELETE with ignoreStoreReadErrorWithClusterBreakingPotential, or the apiserver's --delete-undecodable-objects)");
     }
 
     fn reset(&self, objects: BTreeMap<String, Arc<CachedObject>>, corrupt: BTreeMap<String, String>, revision: Revision) {
@@ -323,11 +355,11 @@ impl ResourceCache {
 async fn feed(cache: Arc<ResourceCache>, store: Arc<dyn Store>) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let resource = cache.resource.plural;
+        let resource = cache.resource.plural.clone();
         match fill_and_follow(&cache, store.as_ref()).await {
             Ok(()) => backoff = Duration::from_millis(100),
             Err(err) => {
-                tracing::warn!(resource, error = %err, retry_in = ?backoff, "watch cache lost its storage watch");
+                tracing::warn!(resource = %resource, error = %err, retry_in = ?backoff, "watch cache lost its storage watch");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
@@ -364,7 +396,7 @@ async fn fill_and_follow(cache: &ResourceCache, store: &dyn Store) -> Result<(),
     };
     let mut stream = store.watch(&prefix, revision + 1).await?;
     cache.reset(objects, corrupt, revision);
-    tracing::debug!(resource = cache.resource.plural, revision, "watch cache filled");
+    tracing::debug!(resource = %cache.resource.plural, revision, "watch cache filled");
     while let Some(event) = stream.next().await {
         cache.receive(event?);
     }
@@ -416,7 +448,7 @@ mod tests {
     }
 
     fn configmaps() -> ResourceCache {
-        ResourceCache::new(resources::find("", "v1", "configmaps").expect("served"))
+        ResourceCache::new(Arc::new(resources::find("", "v1", "configmaps").expect("served").clone()))
     }
 
     #[test]

@@ -173,7 +173,7 @@ pub async fn delete(config: &Config, args: &DeleteArgs) -> Result<(), CtlError> 
         }
         let mut path = resource.path(Some(&namespace), None);
         if let Some(selector) = &args.selector {
-            path.push_str(&format!("?labelSelector={}", crate::get::encode(selector)));
+            path.push_str(&format!("?labelSelector={}", crate::discovery::encode(selector)));
         }
         let list = get_json(&client, &path, "application/json").await?;
         for item in list["items"].as_array().into_iter().flatten() {
@@ -260,7 +260,7 @@ pub async fn api_resources(config: &Config) -> Result<(), CtlError> {
             resource.kind.clone(),
         ]);
     }
-    print!("{}", crate::get::columns(&rows));
+    print!("{}", crate::print::columns(&rows));
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! The server's discovery documents: which resource types it serves, by every name kubectl
-//! accepts for them, and where their objects live.
+//! accepts for them, and where their objects live (paths, with query values encoded).
 
 use http::header::ACCEPT;
 use serde_json::Value;
@@ -118,3 +118,37 @@ pub fn api_version(resource: &Resource) -> String {
     if resource.group.is_empty() { resource.version.clone() } else { format!("{}/{}", resource.group, resource.version) }
 }
 
+/// Percent-encodes a query parameter value.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve_like_kubectl() {
+        let deployments = Resource {
+            group: "apps".into(),
+            version: "v1".into(),
+            plural: "deployments".into(),
+            singular: "deployment".into(),
+            kind: "Deployment".into(),
+            namespaced: true,
+            short_names: vec!["deploy".into()],
+        };
+        for name in ["deployments", "deployment", "Deployment", "deploy", "deployments.apps"] {
+            assert!(deployments.matches(name), "{name}");
+        }
+        assert!(!deployments.matches("deployments.extensions"));
+        assert_eq!(deployments.path(Some("demo"), Some("web")), "/apis/apps/v1/namespaces/demo/deployments/web");
+        assert_eq!(encode("app in (a,b)"), "app%20in%20%28a%2Cb%29");
+    }
+}

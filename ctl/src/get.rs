@@ -4,8 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::discovery::{Resource, api_version, discover, get_json, get_typed};
+use crate::discovery::{Resource, api_version, discover, encode, get_json, get_typed};
 use crate::kubeconfig::client_and_namespace;
+use crate::print::columns;
 use crate::{Config, CtlError};
 
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
@@ -247,17 +248,6 @@ async fn watch(client: &kube::Client, path: &str, resource: &Resource, wide: boo
     Ok(())
 }
 
-/// Percent-encodes a query parameter value.
-pub fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
 /// A server Table as kubectl prints it: upper-case headers, `-o wide` adding priority-1 columns,
 /// `NAMESPACE` first across namespaces, `kind/name` names when several types are listed.
 fn render_table(table: &Table, resource: &Resource, wide: bool, several: bool, namespaces: bool) -> Option<String> {
@@ -293,64 +283,4 @@ fn render_table(table: &Table, resource: &Resource, wide: bool, several: bool, n
         lines.push(line);
     }
     Some(columns(&lines))
-}
-
-/// Left-aligned columns three spaces apart, the last one unpadded, as kubectl aligns them.
-pub fn columns(rows: &[Vec<String>]) -> String {
-    aligned(rows, "", "   ")
-}
-
-/// Left-aligned columns `gap` apart, each line after `indent`, the last column unpadded:
-/// kubectl's tables use three spaces, `describe`'s sections an indent and two.
-pub fn aligned(rows: &[Vec<String>], indent: &str, gap: &str) -> String {
-    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..count).map(|column| rows.iter().filter_map(|row| row.get(column)).map(|cell| cell.chars().count()).max().unwrap_or(0)).collect();
-    let mut out = String::new();
-    for row in rows {
-        let mut line = String::from(indent);
-        for (column, cell) in row.iter().enumerate() {
-            if column + 1 == row.len() {
-                line.push_str(cell);
-            } else {
-                line.push_str(&format!("{cell:<width$}{gap}", width = widths[column]));
-            }
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn columns_are_aligned_as_kubectl_aligns_them() {
-        let rows = vec![
-            vec!["NAME".to_string(), "DATA".to_string(), "AGE".to_string()],
-            vec!["example-config".to_string(), "2".to_string(), "5s".to_string()],
-        ];
-        assert_eq!(columns(&rows), "NAME             DATA   AGE\nexample-config   2      5s\n");
-    }
-
-    #[test]
-    fn names_resolve_like_kubectl() {
-        let deployments = Resource {
-            group: "apps".into(),
-            version: "v1".into(),
-            plural: "deployments".into(),
-            singular: "deployment".into(),
-            kind: "Deployment".into(),
-            namespaced: true,
-            short_names: vec!["deploy".into()],
-        };
-        for name in ["deployments", "deployment", "Deployment", "deploy", "deployments.apps"] {
-            assert!(deployments.matches(name), "{name}");
-        }
-        assert!(!deployments.matches("deployments.extensions"));
-        assert_eq!(deployments.path(Some("demo"), Some("web")), "/apis/apps/v1/namespaces/demo/deployments/web");
-        assert_eq!(encode("app in (a,b)"), "app%20in%20%28a%2Cb%29");
-    }
 }

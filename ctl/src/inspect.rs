@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 use futures::{AsyncBufReadExt, StreamExt};
 use serde_json::{Value, json};
 
-use crate::discovery::{Resource, discover, get_json, send};
-use crate::get::{aligned, columns, encode};
+use crate::discovery::{Resource, discover, encode, get_json, send};
 use crate::kubeconfig::client_and_namespace;
+use crate::print::{aligned, columns};
 use crate::{Config, CtlError};
 
 #[derive(Clone, Debug, clap::Args)]

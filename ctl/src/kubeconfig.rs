@@ -120,7 +120,7 @@ pub fn run(config: &Config, command: &ConfigCommand) -> Result<(), CtlError> {
                     context.namespace.unwrap_or_default(),
                 ]);
             }
-            print!("{}", crate::get::columns(&rows));
+            print!("{}", crate::print::columns(&rows));
         }
         ConfigCommand::View => {
             let mut document = serde_json::to_value(&kubeconfig).map_err(|err| CtlError::Usage(err.to_string()))?;

@@ -11,6 +11,7 @@ mod discovery;
 mod get;
 mod inspect;
 mod kubeconfig;
+mod print;
 mod replace;
 mod stream;
 mod top;

@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use crate::discovery::get_json;
-use crate::get::columns;
 use crate::kubeconfig::client_and_namespace;
+use crate::print::columns;
 use crate::{Config, CtlError};
 
 #[derive(Clone, Debug, clap::Subcommand)]

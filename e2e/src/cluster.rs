@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 
-use crate::docker::{self, DockerError};
+use crate::docker;
 use crate::encryption;
+use crate::error::ClusterError;
 use crate::image;
 use crate::pki;
 
@@ -29,28 +30,6 @@ const HEALTH_PORT: u16 = 6080;
 /// A shell test, on a control plane, that its apiserver is ready.
 pub(crate) fn ready_check() -> String {
     format!("wget -q -O /dev/null http://127.0.0.1:{HEALTH_PORT}/readyz")
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error(transparent)]
-    Docker(#[from] DockerError),
-    #[error("a cluster named {0:?} already exists (`cluster delete --name {0}` removes it)")]
-    Exists(String),
-    #[error("no cluster named {0:?}")]
-    Missing(String),
-    #[error("cluster name {0:?}: {1}")]
-    Name(String, String),
-    #[error("{0}")]
-    Image(#[from] image::ImageError),
-    #[error("{0}")]
-    NotReady(String),
-    #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
-    #[error("the cluster config {path}: {message}")]
-    Config { path: String, message: String },
-    #[error("the kubeconfig {path}: {message}")]
-    Kubeconfig { path: String, message: String },
 }
 
 /// Where the apiserver keeps the cluster's objects.

@@ -4,11 +4,15 @@
 pub mod cluster;
 mod docker;
 mod encryption;
+mod error;
 mod image;
+mod key_rotation;
 mod pki;
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+pub use error::ClusterError;
 
 #[derive(Clone, Debug, clap::Parser)]
 #[command(name = "cluster", about = "Local clusters whose nodes are Docker containers, as kind makes them", version)]
@@ -99,7 +103,7 @@ pub enum Export {
     },
 }
 
-pub async fn run(config: Config) -> Result<(), cluster::ClusterError> {
+pub async fn run(config: Config) -> Result<(), ClusterError> {
     match config.command {
         Command::Create { name, nodes, config, storage, kubeconfig, binaries, registry, mirror, wait } => {
             let (configured_nodes, extra_args) = match &config {
@@ -134,7 +138,7 @@ pub async fn run(config: Config) -> Result<(), cluster::ClusterError> {
         }
         Command::LoadImage { images, name } => cluster::load_images(&name, &images).await?,
         Command::RotateEncryptionKey { name } => {
-            let key = encryption::rotate(&name).await?;
+            let key = key_rotation::rotate(&name).await?;
             println!("Secrets of cluster {name:?} are now encrypted under {}", key.name);
         }
         Command::Export { what: Export::Logs { dir, name } } => {

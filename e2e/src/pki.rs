@@ -7,7 +7,7 @@
 use base64::Engine;
 use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose};
 
-use crate::cluster::ClusterError;
+use crate::error::ClusterError;
 
 /// Where the nodes keep the certificates and keys.
 pub const DIR: &str = "/etc/cluster/pki";

@@ -11,6 +11,7 @@ mod cni;
 pub mod cri;
 mod dns;
 mod env;
+mod http;
 mod logs;
 mod node;
 mod pods;

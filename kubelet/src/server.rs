@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 
 use crate::Kubelet;
+use crate::http::refuse;
 use crate::logs::{self, Options, Renderer};
 use crate::spec;
 use crate::stream;
@@ -47,16 +48,6 @@ async fn metrics(State(kubelet): State<Arc<Kubelet>>) -> Response {
         kubelet.streams.get()
     );
     (StatusCode::OK, [("content-type", "text/plain; version=0.0.4")], text).into_response()
-}
-
-/// A refusal as Kubernetes writes it, so that the apiserver can pass its message on.
-pub(crate) fn refuse(code: StatusCode, message: String) -> Response {
-    let reason = if code == StatusCode::NOT_FOUND { "NotFound" } else { "BadRequest" };
-    let body = serde_json::json!({
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": message, "reason": reason, "code": code.as_u16(),
-    });
-    (code, [("content-type", "application/json")], body.to_string()).into_response()
 }
 
 fn flag(query: &HashMap<String, String>, name: &str) -> bool {

@@ -22,6 +22,7 @@
 //! Kubernetes does.
 
 mod config_map;
+mod custom_resource_definition;
 mod decode;
 mod deployment;
 mod endpoints;
@@ -41,6 +42,7 @@ mod service;
 mod service_account;
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, ReplicationController, Secret, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -165,7 +167,7 @@ pub fn admit_delete(resource: &ResourceType, current: &Value) -> Result<(), ApiE
 /// object as it would be stored, as here). The server's own writes have no requester and pass.
 fn check_requester(resource: &ResourceType, write: &node_restriction::Write<'_>) -> Result<(), ApiError> {
     use node_restriction::Write;
-    crate::rbac::with_requester(|requester| {
+    crate::authz::with_requester(|requester| {
         node_restriction::admit(&requester.user, resource, write)?;
         match write {
             Write::Create(object) => requester.check_escalation(resource, object, None),
@@ -189,7 +191,7 @@ fn dispatch(
         _ => node_restriction::Write::Create(&object),
     };
     check_requester(resource, &write)?;
-    match (resource.group, resource.kind) {
+    match (&*resource.group, &*resource.kind) {
         ("", "Pod") => admit::<Pod>(resource, object, old, operation, validation),
         ("", "Service") => admit::<Service>(resource, object, old, operation, validation),
         ("", "ConfigMap") => admit::<ConfigMap>(resource, object, old, operation, validation),
@@ -203,6 +205,7 @@ fn dispatch(
         ("apps", "Deployment") => admit::<Deployment>(resource, object, old, operation, validation),
         ("apps", "ReplicaSet") => admit::<ReplicaSet>(resource, object, old, operation, validation),
         ("coordination.k8s.io", "Lease") => admit::<Lease>(resource, object, old, operation, validation),
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => admit::<CustomResourceDefinition>(resource, object, old, operation, validation),
         // A kind this module does not know yet is stored as given.
         _ => Ok(Admitted { object, warnings: Vec::new() }),
     }

@@ -8,10 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::auth::User;
+use crate::request::User;
 use crate::errors::ApiError;
 use crate::meta;
-use crate::node_authorizer::{NODE_LEASE_NAMESPACE, node_identity};
+use crate::authz::node::{NODE_LEASE_NAMESPACE, node_identity};
 use crate::resources::ResourceType;
 
 /// A write, with the object as it would be stored and the one it replaces.
@@ -43,11 +43,11 @@ impl Write<'_> {
 pub(crate) fn admit(user: &User, resource: &ResourceType, write: &Write<'_>) -> Result<(), ApiError> {
     let Some(node) = node_identity(user) else { return Ok(()) };
     let name = meta::name(write.object()).unwrap_or_default();
-    let forbidden = |why: String| crate::rbac::object_forbidden(resource, name, &why);
+    let forbidden = |why: String| crate::authz::object_forbidden(resource, name, &why);
     if node.is_empty() {
         return Err(forbidden(format!("could not determine node from user {:?}", user.name)));
     }
-    match (resource.group, resource.plural) {
+    match (&*resource.group, &*resource.plural) {
         ("", "pods") => admit_pod(node, write).map_err(forbidden),
         ("", "nodes") => admit_node(node, name, write).map_err(forbidden),
         ("coordination.k8s.io", "leases") => admit_lease(node, name, write).map_err(forbidden),

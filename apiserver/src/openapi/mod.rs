@@ -14,32 +14,38 @@ mod schemas;
 
 use std::collections::BTreeSet;
 
+use std::sync::Arc;
+
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use crate::discovery;
 use crate::errors::ApiError;
+use crate::state::Api;
 
 pub use schemas::Extra;
 
 /// The version the documents' `info` names.
 const INFO_VERSION: &str = "v1.33.0";
 
-/// What the documents describe: the served resources, as discovery lists them.
-#[derive(Clone, Copy)]
-pub struct Source {
-    /// Every served group version, `("", "v1")` for the core group.
-    pub group_versions: fn() -> Vec<(&'static str, &'static str)>,
-    /// The `APIResourceList` of one group version, `None` when it is not served.
-    pub resource_list: fn(&str, &str) -> Option<Value>,
+/// One served group version and its `APIResourceList`, as discovery has it now.
+type ResourceList = (String, String, Value);
+
+/// What the documents describe: every served group version's resources, from the registry's
+/// current snapshot, so that kinds added at run time appear with their next request.
+fn resource_lists(api: &Api) -> Vec<ResourceList> {
+    let snapshot = api.registry.snapshot();
+    discovery::group_versions(&snapshot)
+        .into_iter()
+        .filter_map(|(group, version)| discovery::resource_list_document(&snapshot, group, version).map(|list| (group.to_string(), version.to_string(), list)))
+        .collect()
 }
 
-impl Source {
-    /// Schemas supplied at run time. None yet: CRDs will add theirs here.
-    fn extra(&self) -> Extra {
-        Extra::new()
-    }
+/// Schemas supplied at run time. None yet: the registry's CRDs will add theirs here.
+fn extra(_api: &Api) -> Extra {
+    Extra::new()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -340,19 +346,18 @@ pub fn group_version_document(group: &str, version: &str, resources: &Value, ext
 }
 
 /// The paths of every served group version in the Swagger 2.0 form, and the definitions they need.
-fn v2_parts(source: &Source, extra: &Extra) -> (Map<String, Value>, BTreeSet<String>) {
+fn v2_parts(lists: &[ResourceList], extra: &Extra) -> (Map<String, Value>, BTreeSet<String>) {
     let mut roots = BTreeSet::new();
     let mut all_paths = Map::new();
-    for (group, version) in (source.group_versions)() {
-        let Some(list) = (source.resource_list)(group, version) else { continue };
-        all_paths.extend(paths(Form::V2, group, version, &served(&list, group, version), extra, &mut roots));
+    for (group, version, list) in lists {
+        all_paths.extend(paths(Form::V2, group, version, &served(list, group, version), extra, &mut roots));
     }
     (all_paths, schemas::closure(roots, extra))
 }
 
 /// The Swagger 2.0 document of every served group version at once, as `/openapi/v2` is.
-pub fn v2_document(source: &Source, extra: &Extra) -> Result<Document, OpenApiError> {
-    let (all_paths, names) = v2_parts(source, extra);
+pub fn v2_document(lists: &[ResourceList], extra: &Extra) -> Result<Document, OpenApiError> {
+    let (all_paths, names) = v2_parts(lists, extra);
     let mut body = Vec::with_capacity(1024 * 1024);
     body.extend_from_slice(br#"{"swagger":"2.0","info":{"title":"Kubernetes","version":""#);
     body.extend_from_slice(INFO_VERSION.as_bytes());
@@ -365,8 +370,8 @@ pub fn v2_document(source: &Source, extra: &Extra) -> Result<Document, OpenApiEr
 }
 
 /// The same document as gnostic's `openapi.v2.Document` protobuf message, which client-go reads.
-pub fn v2_protobuf_document(source: &Source, extra: &Extra) -> Result<Document, OpenApiError> {
-    let (all_paths, names) = v2_parts(source, extra);
+pub fn v2_protobuf_document(lists: &[ResourceList], extra: &Extra) -> Result<Document, OpenApiError> {
+    let (all_paths, names) = v2_parts(lists, extra);
     let mut document = protobuf::Message::default();
     document.string(1, "2.0");
     document.message(2, protobuf::info("Kubernetes", INFO_VERSION));
@@ -379,11 +384,10 @@ pub fn v2_protobuf_document(source: &Source, extra: &Extra) -> Result<Document, 
     Ok(Document::new(document.into_bytes()))
 }
 
-fn documents(source: &Source, extra: &Extra) -> Result<Vec<(String, Document)>, OpenApiError> {
+fn documents(lists: &[ResourceList], extra: &Extra) -> Result<Vec<(String, Document)>, OpenApiError> {
     let mut documents = Vec::new();
-    for (group, version) in (source.group_versions)() {
-        let Some(list) = (source.resource_list)(group, version) else { continue };
-        if let Some(document) = group_version_document(group, version, &list, extra)? {
+    for (group, version, list) in lists {
+        if let Some(document) = group_version_document(group, version, list, extra)? {
             documents.push((document_path(group, version), document));
         }
     }
@@ -391,9 +395,9 @@ fn documents(source: &Source, extra: &Extra) -> Result<Vec<(String, Document)>, 
 }
 
 /// `/openapi/v3`: where each group version's document is, under its current hash.
-pub async fn root(State(source): State<Source>) -> Response {
-    let extra = source.extra();
-    let documents = match tokio::task::spawn_blocking(move || documents(&source, &extra)).await {
+pub async fn root(State(api): State<Arc<Api>>) -> Response {
+    let (lists, extra) = (resource_lists(&api), extra(&api));
+    let documents = match tokio::task::spawn_blocking(move || documents(&lists, &extra)).await {
         Ok(Ok(documents)) => documents,
         Ok(Err(err)) => return ApiError::internal(err.to_string()).into_response(),
         Err(err) => return ApiError::internal(err.to_string()).into_response(),
@@ -405,19 +409,19 @@ pub async fn root(State(source): State<Source>) -> Response {
     axum::Json(json!({"paths": paths})).into_response()
 }
 
-pub async fn core_document(State(source): State<Source>, Path(version): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    serve_group_version(source, String::new(), version, query, headers).await
+pub async fn core_document(State(api): State<Arc<Api>>, Path(version): Path<String>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    serve_group_version(&api, String::new(), version, query, headers).await
 }
 
-pub async fn group_document(State(source): State<Source>, Path((group, version)): Path<(String, String)>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
-    serve_group_version(source, group, version, query, headers).await
+pub async fn group_document(State(api): State<Arc<Api>>, Path((group, version)): Path<(String, String)>, RawQuery(query): RawQuery, headers: HeaderMap) -> Response {
+    serve_group_version(&api, group, version, query, headers).await
 }
 
-async fn serve_group_version(source: Source, group: String, version: String, query: Option<String>, headers: HeaderMap) -> Response {
-    let Some(list) = (source.resource_list)(&group, &version) else {
+async fn serve_group_version(api: &Api, group: String, version: String, query: Option<String>, headers: HeaderMap) -> Response {
+    let Some(list) = discovery::resource_list_document(&api.registry.snapshot(), &group, &version) else {
         return ApiError::path_not_found().into_response();
     };
-    let extra = source.extra();
+    let extra = extra(api);
     let document = match tokio::task::spawn_blocking(move || group_version_document(&group, &version, &list, &extra).map(|document| document.map(|document| (document, group, version)))).await {
         Ok(Ok(Some(document))) => document,
         Ok(Ok(None)) => return ApiError::path_not_found().into_response(),
@@ -463,14 +467,14 @@ fn v2_format(accept: Option<&str>) -> Option<V2Format> {
 }
 
 /// `/openapi/v2`, as JSON or protobuf.
-pub async fn v2(State(source): State<Source>, headers: HeaderMap) -> Response {
+pub async fn v2(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
     let Some(format) = v2_format(headers.get(header::ACCEPT).and_then(|value| value.to_str().ok())) else {
         return ApiError::new(406, "NotAcceptable", format!("only application/json and {V2_PROTOBUF} are served")).into_response();
     };
-    let extra = source.extra();
+    let (lists, extra) = (resource_lists(&api), extra(&api));
     let written = tokio::task::spawn_blocking(move || match format {
-        V2Format::Json => v2_document(&source, &extra).map(|document| (document, "application/json")),
-        V2Format::Protobuf => v2_protobuf_document(&source, &extra).map(|document| (document, V2_PROTOBUF_CONTENT_TYPE)),
+        V2Format::Json => v2_document(&lists, &extra).map(|document| (document, "application/json")),
+        V2Format::Protobuf => v2_protobuf_document(&lists, &extra).map(|document| (document, V2_PROTOBUF_CONTENT_TYPE)),
     });
     match written.await {
         Ok(Ok((document, content_type))) => respond(document, content_type, &headers, false),
@@ -560,7 +564,7 @@ mod tests {
     fn every_served_kind_has_a_built_in_schema() {
         for resource in crate::resources::RESOURCES {
             for kind in [resource.kind.to_string(), format!("{}List", resource.kind)] {
-                assert!(schemas::for_kind(&Extra::new(), resource.group, resource.version, &kind).is_some(), "{} {kind}: add it to openapi/roots", resource.api_version());
+                assert!(schemas::for_kind(&Extra::new(), &resource.group, &resource.version, &kind).is_some(), "{} {kind}: add it to openapi/roots", resource.api_version());
             }
         }
     }

@@ -12,7 +12,7 @@ use axum::body::Bytes;
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
-use super::{Api, Params, Target, ensure_defaults, read, write};
+use super::{Api, Params, Target, ensure_defaults, write};
 use crate::resources;
 use crate::storage::{ListOptions, Revision, StoreError};
 
@@ -127,7 +127,7 @@ impl Reconciler {
         let Some(services) = resources::find("", "v1", "services") else { return };
         // Looked up in the watch cache first, so that the steady state writes nothing: a create
         // of the existing Service would even find its ClusterIP taken.
-        if !matches!(read::current(api, services, Some("default"), "kubernetes").await, Ok(None)) {
+        if !matches!(crate::state::current(api, services, Some("default"), "kubernetes").await, Ok(None)) {
             return;
         }
         let service = json!({
@@ -142,16 +142,16 @@ impl Reconciler {
     /// Sets the Endpoints' addresses to `desired(current addresses)`, creating them when absent;
     /// writes nothing when they already match.
     async fn write_endpoints(&self, api: &Api, desired: impl Fn(&[String]) -> Vec<String>) {
-        let Some(resource) = resources::find("", "v1", "endpoints") else { return };
+        let Some(resource) = api.registry.find("", "v1", "endpoints") else { return };
         let ports = json!([{"name": "https", "port": self.port, "protocol": "TCP"}]);
         let subsets = |addresses: Vec<String>| match addresses.is_empty() {
             true => json!([]),
             false => json!([{"addresses": addresses.iter().map(|ip| json!({"ip": ip})).collect::<Vec<_>>(), "ports": ports}]),
         };
-        let target = Target { resource, namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None };
+        let target = Target { resource: resource.clone(), namespace: Some("default".into()), name: Some("kubernetes".into()), subresource: None };
         // A conflict means another apiserver wrote them meanwhile: read them again.
         for _ in 0..5 {
-            let current = match read::current(api, resource, Some("default"), "kubernetes").await {
+            let current = match crate::state::current(api, &resource, Some("default"), "kubernetes").await {
                 Ok(current) => current,
                 Err(err) => {
                     tracing::warn!(error = %err.message, "cannot read the kubernetes Endpoints");

@@ -10,7 +10,6 @@ use common::upgrade;
 
 use super::{Api, Params, Target, read};
 use crate::errors::ApiError;
-use crate::resources;
 
 /// The kubelet's port when its Node does not say (`status.daemonEndpoints.kubeletEndpoint`).
 const DEFAULT_KUBELET_PORT: u64 = 10250;
@@ -95,7 +94,7 @@ pub(super) fn container(pod: &Value, pod_name: &str, asked: Option<&str>) -> Res
 /// Where a node's kubelet listens (`host:port`): its InternalIP (else its Hostname) and its
 /// reported port.
 pub async fn kubelet_address(api: &Api, node_name: &str) -> Result<String, ApiError> {
-    let nodes = resources::find("", "v1", "nodes").ok_or_else(|| ApiError::internal("nodes are not served"))?;
+    let nodes = api.registry.find("", "v1", "nodes").ok_or_else(|| ApiError::internal("nodes are not served"))?;
     let target = Target { resource: nodes, namespace: None, name: None, subresource: None };
     let node = read::fetch(api, &target, node_name).await?;
     let addresses = node["status"]["addresses"].as_array().cloned().unwrap_or_default();

@@ -12,12 +12,26 @@ pub use body::{content_type, json_body, parse_json};
 pub use kubernetes_service::{INTERVAL as KUBERNETES_SERVICE_INTERVAL, Reconciler as KubernetesServiceReconciler};
 pub use logs::kubelet_address;
 pub use read::all_selected;
+
+/// A JSON merge patch of the object (or subresource) `target` names, as the server's own
+/// controllers write: no field manager, no dry run.
+pub async fn merge_patch(api: &Api, target: &Target, patch: &Value) -> Result<(), ApiError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/merge-patch+json"));
+    write::patch(api, target, &Params::default(), &headers, &Bytes::from(patch.to_string())).await.map(drop)
+}
+
+/// Deletes the object `target` names with the default options, as the server's own
+/// controllers delete.
+pub async fn delete_object(api: &Api, target: &Target) -> Result<(), ApiError> {
+    write::delete(api, target, &Params::default(), &HeaderMap::new(), &Bytes::new()).await.map(drop)
+}
 mod stream;
 mod subresource;
 mod token;
 mod write;
 
-pub use token::still_bound;
+pub use crate::state::Api;
 pub use crate::request::Params;
 
 use std::sync::Arc;
@@ -29,37 +43,20 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use crate::errors::ApiError;
-use crate::metrics::Metrics;
 use crate::request::{self, Parsed, RequestInfo};
-use crate::resources::{self, ResourceType};
-use crate::storage::Store;
-use crate::watch_cache::WatchCache;
+use crate::registry::Registry;
+use crate::resources::ResourceType;
 
 /// Request bodies above this are refused with 413, as kube-apiserver refuses them.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
 /// How much of a too-large body is read and discarded before the 413 goes out.
 const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
-/// What the REST handlers share.
-pub struct Api {
-    pub store: Arc<dyn Store>,
-    pub cache: WatchCache,
-    pub metrics: Metrics,
-    /// How the requests proxied to nodes' kubelets connect (TLS with the apiserver's client
-    /// certificate, when configured).
-    pub kubelet: common::upgrade::Connector,
-    /// The exec, attach and port-forward connections being spliced to kubelets.
-    pub streams: common::upgrade::Gauge,
-    /// Signs service account tokens (TokenRequest), when a signing key is configured.
-    pub tokens: Option<Arc<crate::service_account_token::Signer>>,
-    /// How long a request that is not long-running may take (`--request-timeout`).
-    pub request_timeout: std::time::Duration,
-}
 
 /// What a request path names.
 #[derive(Clone, Debug)]
 pub struct Target {
-    pub resource: &'static ResourceType,
+    pub resource: Arc<ResourceType>,
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub subresource: Option<String>,
@@ -74,7 +71,7 @@ impl Target {
     /// serves (an empty version, resource, name or subresource, a group under `/api` or none under `/apis`, more
     /// segments than resource/name/subresource), 400 for a name or namespace that cannot be a
     /// path segment, as kube-apiserver's key functions answer.
-    pub fn of(info: &RequestInfo) -> Result<Self, ApiError> {
+    pub fn of(registry: &Registry, info: &RequestInfo) -> Result<Self, ApiError> {
         // An empty namespace segment (`/api/v1/namespaces//pods`) is no namespace, as
         // kube-apiserver's router takes it (authorization too saw the cluster scope); empty
         // segments anywhere else name nothing.
@@ -83,7 +80,7 @@ impl Target {
         if !info.is_resource_request || has_empty_segment || grouped == info.api_group.is_empty() || info.verb == "proxy" || info.parts.is_empty() || info.parts.len() > 3 {
             return Err(ApiError::path_not_found());
         }
-        let resource = resources::find(&info.api_group, &info.api_version, &info.resource).ok_or_else(ApiError::path_not_found)?;
+        let resource = registry.find(&info.api_group, &info.api_version, &info.resource).ok_or_else(ApiError::path_not_found)?;
         let name = info.parts.get(1).cloned();
         let namespace = match (resource.namespaced, info.namespace.as_str()) {
             (true, "") if name.is_some() => return Err(ApiError::path_not_found()),
@@ -137,12 +134,13 @@ pub async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
     };
     let (info, params) = (&*parsed.info, &*parsed.params);
     let (mut parts, body) = request.into_parts();
-    let target = Target::of(info);
-    let resource = target.as_ref().map_or("", |target| target.resource.plural);
+    let target = Target::of(&api.registry, info);
+    // The metrics' resource label, kept apart from the target, which the handler consumes.
+    let resource = target.as_ref().map_or(crate::resources::Name::Borrowed(""), |target| target.resource.plural.clone());
     if let Some(target) = target.as_ref().ok().filter(|target| is_stream(info, target)) {
         // The body is the stream itself: the connection is handed on, not read here.
         let response = stream::connect(&api, target, params, &mut parts).await.unwrap_or_else(IntoResponse::into_response);
-        api.metrics.record("CONNECT", resource, response.status().as_u16(), started.elapsed());
+        api.metrics.record("CONNECT", &resource, response.status().as_u16(), started.elapsed());
         return response;
     }
     let served = async {
@@ -153,7 +151,7 @@ pub async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
         dispatch(&api, info, &parts.method, &parts.headers, target, params, &body).await
     };
     let response = within_deadline(&api, info, params, async { served.await.unwrap_or_else(IntoResponse::into_response) }).await;
-    api.metrics.record(&metrics_verb(info, &parts.method), resource, response.status().as_u16(), started.elapsed());
+    api.metrics.record(&metrics_verb(info, &parts.method), &resource, response.status().as_u16(), started.elapsed());
     response
 }
 
@@ -382,22 +380,22 @@ pub async fn ensure_defaults(api: &Api, objects: Vec<(&str, Value)>) {
             Some((group, version)) => (group.to_string(), version.to_string()),
             None => (String::new(), object["apiVersion"].as_str().unwrap_or_default().to_string()),
         };
-        let Some(resource) = resources::find(&group, &version, plural) else { continue };
+        let Some(resource) = api.registry.find(&group, &version, plural) else { continue };
         let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
         let namespace = object["metadata"]["namespace"].as_str().map(str::to_string);
-        let target = Target { resource, namespace, name: None, subresource: None };
+        let target = Target { resource: resource.clone(), namespace, name: None, subresource: None };
         loop {
             let body = Bytes::from(object.to_string());
             match write::create(api, &target, &Params::default(), &HeaderMap::new(), &body).await {
-                Ok(_) => tracing::info!(kind = resource.kind, name, "created default object"),
+                Ok(_) => tracing::info!(kind = %resource.kind, name, "created default object"),
                 Err(err) if err.reason == "AlreadyExists" => {}
                 Err(err) if err.code >= 500 => {
-                    tracing::warn!(kind = resource.kind, name, error = %err.message, "storage unavailable, retrying a default object");
+                    tracing::warn!(kind = %resource.kind, name, error = %err.message, "storage unavailable, retrying a default object");
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(std::time::Duration::from_secs(5));
                     continue;
                 }
-                Err(err) => tracing::error!(kind = resource.kind, name, error = %err.message, "cannot create a default object"),
+                Err(err) => tracing::error!(kind = %resource.kind, name, error = %err.message, "cannot create a default object"),
             }
             break;
         }
@@ -410,7 +408,7 @@ mod tests {
 
     fn parse_path(path: &str) -> Result<Target, ApiError> {
         let info = RequestInfo::new(&Method::GET, path, &Params::default()).map_err(|err| ApiError::bad_request(err.to_string()))?;
-        Target::of(&info)
+        Target::of(&Registry::builtin(), &info)
     }
 
     /// A small deterministic generator (xorshift64*), so that a failure reproduces.
@@ -443,6 +441,7 @@ mod tests {
             "fieldSelector=metadata.name%3Dx", "fieldSelector=metadata.name%3D%3Dy&watch=true", "fieldSelector=metadata.name!%3Dx", "limit=1&watch",
         ];
         const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
+        let registry = Registry::builtin();
         let mut generator = Generator(0x9e37_79b9_7f4a_7c15);
         let mut served = 0;
         for _ in 0..100_000 {
@@ -480,14 +479,14 @@ mod tests {
             let method: Method = generator.pick(METHODS).parse().unwrap();
             let params = Params::parse(Some(query));
             let Ok(info) = RequestInfo::new(&method, &path, &params) else { continue };
-            let attributes = crate::rbac::Attributes::of_request(&info);
-            let Ok(target) = Target::of(&info) else { continue };
+            let attributes = crate::request::Attributes::of_request(&info);
+            let Ok(target) = Target::of(&registry, &info) else { continue };
             let Some(operation) = Operation::of(&info, &method, &target) else { continue };
             served += 1;
             let case = format!("{method} {path}?{query}: {info:?}");
             assert!(info.is_resource_request, "{case}");
-            assert_eq!(attributes.resource.as_deref(), Some(target.resource.plural), "{case}");
-            assert_eq!((attributes.group.as_str(), attributes.version.as_str()), (target.resource.group, target.resource.version), "{case}");
+            assert_eq!(attributes.resource.as_deref(), Some(&*target.resource.plural), "{case}");
+            assert_eq!((attributes.group.as_str(), attributes.version.as_str()), (&*target.resource.group, &*target.resource.version), "{case}");
             assert_eq!(attributes.subresource, target.subresource.clone().unwrap_or_default(), "{case}");
             let namespace = if info.is_namespace_itself() { target.name.clone() } else { target.namespace.clone() };
             assert_eq!(attributes.namespace, namespace.unwrap_or_default(), "{case}");
@@ -521,13 +520,13 @@ mod tests {
             (Some("demo"), Some("web"), Some("status"))
         );
         let namespace = parse_path("/api/v1/namespaces/demo").unwrap();
-        assert_eq!((namespace.resource.plural, namespace.name.as_deref()), ("namespaces", Some("demo")));
+        assert_eq!((&*namespace.resource.plural, namespace.name.as_deref()), ("namespaces", Some("demo")));
         let finalize = parse_path("/api/v1/namespaces/demo/finalize").unwrap();
         assert_eq!(finalize.subresource.as_deref(), Some("finalize"));
         let all = parse_path("/apis/apps/v1/deployments").unwrap();
-        assert_eq!((all.resource.plural, all.namespace), ("deployments", None));
+        assert_eq!((&*all.resource.plural, all.namespace), ("deployments", None));
         let watch = parse_path("/api/v1/watch/namespaces/demo/configmaps").unwrap();
-        assert_eq!((watch.resource.plural, watch.namespace.as_deref()), ("configmaps", Some("demo")));
+        assert_eq!((&*watch.resource.plural, watch.namespace.as_deref()), ("configmaps", Some("demo")));
         let node = parse_path("/api/v1/nodes/n1/status").unwrap();
         assert_eq!(node.name.as_deref(), Some("n1"));
         for bad in ["/api/v1/widgets", "/api/v2/pods", "/apis/apps/v1/pods", "/api/v1/pods/web", "/api/v1/namespaces/demo/configmaps/x/status", "/apis", "/apis//v1/secrets", "/api/apps/v1/deployments", "/api/v1/namespaces/demo/nodes", "/api/v1/namespaces/demo//pods", "/api/v1/namespaces/demo/pods//status", "/api/v1/namespaces/demo/pods/web/exec/extra", "/api/v1/proxy/nodes/n1"] {

@@ -37,7 +37,7 @@ pub async fn get(api: &Api, target: &Target, headers: &HeaderMap) -> Result<Resp
         Representation::Object => Ok(json_response(StatusCode::OK, &object)),
         Representation::Table => {
             let resource_version = meta::string(&object, "resourceVersion").unwrap_or_default().to_string();
-            let table = table::table(target.resource, &[object], json!({"resourceVersion": resource_version}));
+            let table = table::table(&target.resource, &[object], json!({"resourceVersion": resource_version}));
             Ok(json_response(StatusCode::OK, &table))
         }
         Representation::Metadata(version) => Ok(json_response(StatusCode::OK, &partial_metadata(version, &object))),
@@ -98,9 +98,9 @@ pub async fn fetch(api: &Api, target: &Target, name: &str) -> Result<Value, ApiE
         .store
         .get(&key)
         .await
-        .map_err(|err| ApiError::from_store(err, target.resource, name))?
-        .ok_or_else(|| ApiError::not_found(target.resource, name))?;
-    watch_cache::decode(&kv).map_err(|err| ApiError::from_store(err, target.resource, name))
+        .map_err(|err| ApiError::from_store(err, &target.resource, name))?
+        .ok_or_else(|| ApiError::not_found(&target.resource, name))?;
+    watch_cache::decode(&kv).map_err(|err| ApiError::from_store(err, &target.resource, name))
 }
 
 /// How many unreadable objects a list names before it says there are more, as kube-apiserver.
@@ -130,7 +130,7 @@ pub struct Filter {
     name: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
-    resource: &'static ResourceType,
+    resource: Arc<ResourceType>,
 }
 
 impl Filter {
@@ -140,14 +140,14 @@ impl Filter {
         let fields = FieldSelector::parse(params.get("fieldSelector").unwrap_or_default())
             .map_err(|err| ApiError::bad_request(err.to_string()))?;
         for requirement in fields.requirements() {
-            if !supported_field(target.resource, requirement.field()) {
+            if !supported_field(&target.resource, requirement.field()) {
                 return Err(ApiError::bad_request(format!(
                     "field label not supported: {}",
                     requirement.field()
                 )));
             }
         }
-        Ok(Self { namespace: target.namespace.clone(), name: target.name.clone(), labels, fields, resource: target.resource })
+        Ok(Self { namespace: target.namespace.clone(), name: target.name.clone(), labels, fields, resource: target.resource.clone() })
     }
 
     pub fn matches(&self, object: &Value) -> bool {
@@ -179,7 +179,7 @@ impl Filter {
 /// The field selectors Kubernetes supports on every kind, plus the per-kind ones clients use.
 fn supported_field(resource: &ResourceType, field: &str) -> bool {
     matches!(field, "metadata.name" | "metadata.namespace")
-        || match resource.kind {
+        || match &*resource.kind {
             "Pod" => matches!(field, "spec.nodeName" | "status.phase" | "spec.schedulerName" | "spec.restartPolicy" | "status.podIP"),
             "Secret" => field == "type",
             "Event" => field.starts_with("involvedObject.") || matches!(field, "reason" | "type" | "source"),
@@ -231,7 +231,7 @@ pub async fn list(api: &Api, target: &Target, params: &Params, headers: &HeaderM
         Representation::Table => {
             let mut items = Vec::new();
             let (revision, next) = list_objects(api, target, params, &filter, &mut |object| items.push(object.to_value())).await?;
-            let table = table::table(target.resource, &items, list_metadata(revision, next));
+            let table = table::table(&target.resource, &items, list_metadata(revision, next));
             return Ok(json_response(StatusCode::OK, &table));
         }
         Representation::Metadata(version) => {
@@ -321,11 +321,11 @@ pub async fn list_objects(
 
     // resourceVersion=0 means "any version is fine": serve it from the watch cache.
     if resource_version == "0" && limit.is_none() && continue_token.is_none() {
-        if let Some(cache) = api.cache.of(target.resource) {
+        if let Some(cache) = api.cache.of(&target.resource) {
             cache.wait_ready().await;
             let unreadable = cache.corrupt_under(&prefix);
             if !unreadable.is_empty() {
-                return Err(unreadable_objects(target.resource, &unreadable));
+                return Err(unreadable_objects(&target.resource, &unreadable));
             }
             let (objects, revision, _) = cache.snapshot();
             objects.iter().filter(|object| filter.matches_cached(object)).for_each(|object| sink(Item::Cached(object)));
@@ -347,11 +347,11 @@ pub async fn list_objects(
     }
     let mut selected = 0;
     let wanted = limit.unwrap_or(usize::MAX);
-    let label = |err: StoreError| ApiError::from_store(err, target.resource, "");
+    let label = |err: StoreError| ApiError::from_store(err, &target.resource, "");
     // Objects that cannot be read fail the list, all of them named (up to a bound), rather
     // than being left out of it.
     let mut unreadable = Vec::new();
-    let finish = |unreadable: &[(String, String)], result| if unreadable.is_empty() { Ok(result) } else { Err(unreadable_objects(target.resource, unreadable)) };
+    let finish = |unreadable: &[(String, String)], result| if unreadable.is_empty() { Ok(result) } else { Err(unreadable_objects(&target.resource, unreadable)) };
     loop {
         options.limit = Some(STORAGE_PAGE.min(wanted.saturating_sub(selected).max(1)));
         if limit.is_none() {
@@ -398,15 +398,15 @@ enum Feed {
 }
 
 /// How watch events carry their objects: as they are, or as one-row Tables (`kubectl get -w`).
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Encoding {
     Json,
-    Table(&'static ResourceType),
+    Table(Arc<ResourceType>),
     Metadata(&'static str),
 }
 
 struct WatchState {
-    resource: &'static ResourceType,
+    resource: Arc<ResourceType>,
     filter: Filter,
     encoding: Encoding,
     /// Lines to send, each one event.
@@ -424,7 +424,7 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
     let filter = Filter::new(target, params)?;
     let encoding = match Representation::of(headers, false)? {
         Representation::Object => Encoding::Json,
-        Representation::Table => Encoding::Table(target.resource),
+        Representation::Table => Encoding::Table(target.resource.clone()),
         Representation::Metadata(version) => Encoding::Metadata(version),
     };
     let timeout = params
@@ -433,7 +433,7 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
         .map_or(DEFAULT_WATCH_TIMEOUT, |seconds| Duration::from_secs(seconds.unsigned_abs()).min(MAX_WATCH_TIMEOUT));
     let cache = api
         .cache
-        .of(target.resource)
+        .of(&target.resource)
         .ok_or_else(|| ApiError::internal(format!("no watch cache for {}", target.resource.plural)))?;
     cache.wait_ready().await;
 
@@ -448,7 +448,7 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
         (_, Some(true)) => {
             let (objects, revision, live) = cache.snapshot();
             for object in objects.iter().filter(|object| filter.matches_cached(object)) {
-                pending.push_back(event_line(EventType::Added, object, encoding));
+                pending.push_back(event_line(EventType::Added, object, &encoding));
             }
             let end = json!({
                 "type": "BOOKMARK",
@@ -470,14 +470,14 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
         (None | Some(0), None) => {
             let (objects, revision, live) = cache.snapshot();
             for object in objects.iter().filter(|object| filter.matches_cached(object)) {
-                pending.push_back(event_line(EventType::Added, object, encoding));
+                pending.push_back(event_line(EventType::Added, object, &encoding));
             }
             (Feed::Cache(live), revision)
         }
         (Some(revision), _) => match cache.start_after(revision) {
             Start::Resume { replay, live } => {
                 for event in replay {
-                    if let Some(line) = filtered(&filter, &event, encoding) {
+                    if let Some(line) = filtered(&filter, &event, &encoding) {
                         pending.push_back(line);
                     }
                 }
@@ -487,14 +487,14 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
                 let prefix = target.resource.namespace_prefix(target.namespace.as_deref());
                 match api.store.watch(&prefix, revision + 1).await {
                     Ok(stream) => (Feed::Store(stream), revision),
-                    Err(err) => return Ok(single_error(ApiError::from_store(err, target.resource, ""))),
+                    Err(err) => return Ok(single_error(ApiError::from_store(err, &target.resource, ""))),
                 }
             }
         },
     };
     let now = tokio::time::Instant::now();
     let state = WatchState {
-        resource: target.resource,
+        resource: target.resource.clone(),
         filter,
         encoding,
         pending,
@@ -568,7 +568,7 @@ fn error_event(err: &ApiError) -> String {
 }
 
 /// One watch event as a line of the response, the cached JSON text written in as it is.
-fn event_line(kind: EventType, object: &CachedObject, encoding: Encoding) -> String {
+fn event_line(kind: EventType, object: &CachedObject, encoding: &Encoding) -> String {
     match encoding {
         Encoding::Json => format!("{{\"type\":\"{}\",\"object\":{}}}\n", kind.as_str(), object.json),
         Encoding::Table(resource) => {
@@ -582,7 +582,7 @@ fn event_line(kind: EventType, object: &CachedObject, encoding: Encoding) -> Str
 
 /// The event as this watcher sees it: objects moving into the selection are ADDED, out of it
 /// DELETED, as kube-apiserver reports selector transitions.
-fn filtered(filter: &Filter, event: &CachedEvent, encoding: Encoding) -> Option<String> {
+fn filtered(filter: &Filter, event: &CachedEvent, encoding: &Encoding) -> Option<String> {
     let now = filter.matches_cached(&event.object);
     let before = event.previous.as_deref().map(|previous| filter.matches_cached(previous));
     let kind = match (event.kind, now, before) {
@@ -634,7 +634,7 @@ async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
                     continue;
                 }
                 state.delivered = event.revision;
-                if let Some(line) = filtered(&state.filter, &event, state.encoding) {
+                if let Some(line) = filtered(&state.filter, &event, &state.encoding) {
                     state.pending.push_back(line);
                 }
             }
@@ -687,16 +687,6 @@ pub async fn all_selected(api: &Api, target: &Target, params: &Params) -> Result
     Ok(items)
 }
 
-/// The object stored under `resource`/`namespace`/`name`: from the watch cache when it has it,
-/// else from storage, so that an object created a moment ago is found and a deleted one is not.
-pub async fn current(api: &Api, resource: &crate::resources::ResourceType, namespace: Option<&str>, name: &str) -> Result<Option<Value>, ApiError> {
-    let key = resource.key(namespace, name);
-    if let Some(cached) = api.cache.of(resource).and_then(|cache| cache.get(&key)) {
-        return Ok(Some(cached.value()));
-    }
-    let stored = api.store.get(&key).await.map_err(|err| ApiError::from_store(err, resource, name))?;
-    stored.map(|kv| kv.decode_object().map_err(|err| ApiError::from_store(err, resource, name))).transpose()
-}
 
 #[cfg(test)]
 mod tests {

@@ -56,7 +56,7 @@ fn check_type(kind: &ResourceType, body: &Value) -> Result<(), ApiError> {
         ))),
     };
     let api_version = field("apiVersion", &expected_version)?;
-    let body_kind = field("kind", kind.kind)?;
+    let body_kind = field("kind", &kind.kind)?;
     if api_version == expected_version && body_kind == kind.kind {
         return Ok(());
     }

@@ -7,7 +7,7 @@ use axum::response::Response;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use serde_json::{Value, json};
 
-use super::read::current;
+use crate::state::current;
 use super::{Api, Params, Target, json_body, json_response, subresource};
 use crate::admission::FieldValidation;
 use crate::errors::ApiError;
@@ -35,16 +35,16 @@ pub async fn request(api: &Api, target: &Target, params: &Params, headers: &Head
     let bound = spec.bound_object_ref.as_ref();
 
     // NodeRestriction: a node asks only for tokens bound to pods on it.
-    let node = crate::rbac::with_requester(|requester| crate::node_authorizer::node_identity(&requester.user).map(str::to_string)).flatten();
+    let node = crate::authz::with_requester(|requester| crate::authz::node::node_identity(&requester.user).map(str::to_string)).flatten();
     if node.is_some() {
-        let forbidden = |why: String| crate::rbac::object_forbidden(target.resource, &name, &why);
+        let forbidden = |why: String| crate::authz::object_forbidden(&target.resource, &name, &why);
         match bound.map(|reference| reference.kind.as_deref().unwrap_or_default()) {
             None => return Err(forbidden("node requested token not bound to a pod".into())),
             Some("Pod") => {}
             Some(other) => return Err(forbidden(format!("node requested token bound to a {other}"))),
         }
     }
-    let account = current(api, target.resource, Some(&namespace), &name).await?.ok_or_else(|| ApiError::not_found(target.resource, &name))?;
+    let account = current(api, &target.resource, Some(&namespace), &name).await?.ok_or_else(|| ApiError::not_found(&target.resource, &name))?;
     let mut binding = Binding { namespace: namespace.clone(), serviceaccount: Reference { name: name.clone(), uid: uid(&account) }, pod: None, node: None, secret: None };
     if let Some(bound) = bound {
         let kind = bound.kind.as_deref().unwrap_or_default();
@@ -64,7 +64,7 @@ pub async fn request(api: &Api, target: &Target, params: &Params, headers: &Head
         if let Some(node) = &node
             && object["spec"]["nodeName"].as_str() != Some(node.as_str())
         {
-            return Err(crate::rbac::object_forbidden(target.resource, &name, "node requested token bound to a pod scheduled on a different node"));
+            return Err(crate::authz::object_forbidden(&target.resource, &name, "node requested token bound to a pod scheduled on a different node"));
         }
         if kind == "Pod" {
             // The pod's node goes in too, as Kubernetes 1.30 adds it: the node authoriser reads it.
@@ -141,22 +141,6 @@ fn checked<'a>(request: &'a TokenRequest, namespace: &str, name: &str) -> Result
     Ok(spec)
 }
 
-/// Whether the objects a verified token names still exist with the UIDs they had when it was
-/// made: a token dies with its ServiceAccount and with the Pod or Secret it is bound to.
-pub async fn still_bound(api: &Api, claims: &Claims) -> bool {
-    let binding = &claims.kubernetes;
-    let namespace = Some(binding.namespace.as_str());
-    let mut references = vec![(core("serviceaccounts"), &binding.serviceaccount)];
-    references.extend(binding.pod.as_ref().map(|pod| (core("pods"), pod)));
-    references.extend(binding.secret.as_ref().map(|secret| (core("secrets"), secret)));
-    for (resource, reference) in references {
-        match current(api, resource, namespace, &reference.name).await {
-            Ok(Some(object)) if uid(&object) == reference.uid => {}
-            _ => return false,
-        }
-    }
-    true
-}
 
 #[cfg(test)]
 mod tests {

@@ -113,7 +113,7 @@ async fn check_service_account(api: &Api, target: &Target, pod: &Value) -> Resul
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(150)).await;
         }
-        if read::current(api, accounts, Some(namespace), name).await?.is_some() {
+        if crate::state::current(api, accounts, Some(namespace), name).await?.is_some() {
             return Ok(());
         }
     }
@@ -158,7 +158,7 @@ pub async fn create(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let resource = target.resource;
+    let resource = &target.resource;
     let validation = field_validation(params)?;
     let body::Body { mut object, duplicates } = body::decode(headers, body)?;
     check_type_meta(resource, &mut object)?;
@@ -236,7 +236,7 @@ pub async fn create(
     };
     let name = meta::name(&object).unwrap_or_default().to_string();
     if !dry_run {
-        tracing::info!(kind = resource.kind, namespace = ?target.namespace, name, revision, "created");
+        tracing::info!(kind = %resource.kind, namespace = ?target.namespace, name, revision, "created");
     }
     let object = if dry_run { object } else { with_revision(object, revision) };
     let mut response = json_response(StatusCode::CREATED, &object);
@@ -267,7 +267,7 @@ async fn guaranteed_update<F>(
 where
     F: FnMut(&Value, Revision) -> Result<Change, ApiError>,
 {
-    let resource = target.resource;
+    let resource = &target.resource;
     let key = target.key(name);
     for _ in 0..UPDATE_ATTEMPTS {
         let current = fetch(api, target, name).await?;
@@ -325,14 +325,14 @@ fn check_precondition(target: &Target, name: &str, body: &Value, current: &Value
     // A uid in the body is a precondition too: the object must be that one, not a namesake.
     if let (Some(wanted), Some(actual)) = (meta::string(body, "uid").filter(|uid| !uid.is_empty()), meta::string(current, "uid")) {
         if wanted != actual {
-            return Err(ApiError::conflict(target.resource, name, &format!("Precondition failed: UID in precondition: {wanted}, UID in object meta: {actual}")));
+            return Err(ApiError::conflict(&target.resource, name, &format!("Precondition failed: UID in precondition: {wanted}, UID in object meta: {actual}")));
         }
     }
     match meta::string(body, "resourceVersion").filter(|rv| !rv.is_empty()) {
         None => Ok(()),
         Some(rv) => {
             let expected = meta::parse_resource_version(rv).map_err(ApiError::bad_request)?;
-            if expected == Some(revision) { Ok(()) } else { Err(ApiError::modified(target.resource, name)) }
+            if expected == Some(revision) { Ok(()) } else { Err(ApiError::modified(&target.resource, name)) }
         }
     }
 }
@@ -340,7 +340,7 @@ fn check_precondition(target: &Target, name: &str, body: &Value, current: &Value
 /// The new object an update of `target` (the object, its status, or a namespace's finalize)
 /// makes from `body`, admitted, or `Unchanged`/`Remove`.
 fn updated(target: &Target, name: &str, current: &Value, body: &Value, validation: FieldValidation) -> Result<(Change, Vec<String>), ApiError> {
-    let resource = target.resource;
+    let resource = &target.resource;
     let subresource = target.subresource.as_deref();
     let mut candidate = match subresource {
         None => {
@@ -457,10 +457,10 @@ pub async fn update(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let body::Body { object: mut body, duplicates } = body::decode(headers, body)?;
-    check_type_meta(target.resource, &mut body)?;
-    admission::check_metadata(target.resource, &body)?;
+    check_type_meta(&target.resource, &mut body)?;
+    admission::check_metadata(&target.resource, &body)?;
     check_body_identity(target, target.name.as_deref().unwrap_or_default(), &body)?;
-    let warnings = admission::duplicate_fields(target.resource, &duplicates, field_validation(params)?)?;
+    let warnings = admission::duplicate_fields(&target.resource, &duplicates, field_validation(params)?)?;
     write_new_version(api, target, params, warnings, |_| Ok(body.clone())).await
 }
 
@@ -476,7 +476,7 @@ where
     let mut warnings = Vec::new();
     let (object, _) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
         let body = new_version(current)?;
-        admission::check_metadata(target.resource, &body)?;
+        admission::check_metadata(&target.resource, &body)?;
         check_body_identity(target, &name, &body)?;
         check_precondition(target, &name, &body, current, revision)?;
         let (change, found) = updated(target, &name, current, &body, validation)?;
@@ -495,7 +495,7 @@ const PATCH_TYPES: &[&str] =
 fn patch_type(headers: &HeaderMap, resource: &ResourceType) -> Result<PatchType, ApiError> {
     let content_type = content_type(headers);
     match PatchType::from_content_type(&content_type) {
-        Some(PatchType::StrategicMerge) if !patch::supports_strategic_merge(resource.kind) => {
+        Some(PatchType::StrategicMerge) if !patch::supports_strategic_merge(&resource.kind) => {
             Err(ApiError::unsupported_media_type(&content_type, &PATCH_TYPES[..2]))
         }
         Some(kind) => Ok(kind),
@@ -507,7 +507,7 @@ fn apply_patch(kind: PatchType, resource: &ResourceType, current: &Value, patch_
     let result = match kind {
         PatchType::Json => patch::json_patch(current, patch_body),
         PatchType::Merge => patch::json_merge_patch(current, patch_body),
-        PatchType::StrategicMerge => patch::strategic_merge_patch(resource.kind, current, patch_body),
+        PatchType::StrategicMerge => patch::strategic_merge_patch(&resource.kind, current, patch_body),
     };
     result.map_err(|err| patch_error(resource, current, &err))
 }
@@ -537,12 +537,12 @@ pub async fn patch(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
-    let kind = patch_type(headers, target.resource)?;
+    let kind = patch_type(headers, &target.resource)?;
     let json::Document { value: patch_body, duplicates } = body::parse_patch(body)?;
     // A key repeated in a merge patch is one kube-apiserver's strict decoding of the patch
     // reports too.
-    let warnings = admission::duplicate_fields(target.resource, &duplicates, field_validation(params)?)?;
-    write_new_version(api, target, params, warnings, |current| apply_patch(kind, target.resource, current, &patch_body)).await
+    let warnings = admission::duplicate_fields(&target.resource, &duplicates, field_validation(params)?)?;
+    write_new_version(api, target, params, warnings, |current| apply_patch(kind, &target.resource, current, &patch_body)).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -619,11 +619,11 @@ async fn allocate_service_into(
     let owner = format!("{}/{name}", target.namespace.as_deref().unwrap_or_default());
     let invalid = |field: String, value: Value, err: allocators::AllocationError| {
         let detail = format!("failed to allocate: {err}");
-        ApiError::invalid(target.resource, &name, vec![Cause::invalid(field, &value, &detail)])
+        ApiError::invalid(&target.resource, &name, vec![Cause::invalid(field, &value, &detail)])
     };
     let kind = service.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
     let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
-        return Err(ApiError::invalid(target.resource, &name, vec![Cause::required("spec", "")]));
+        return Err(ApiError::invalid(&target.resource, &name, vec![Cause::required("spec", "")]));
     };
     if kind != "ExternalName" {
         let requested = spec.get("clusterIP").and_then(Value::as_str).unwrap_or_default().to_string();
@@ -640,7 +640,7 @@ async fn allocate_service_into(
             text => {
                 let ip: std::net::Ipv4Addr = text.parse().map_err(|_| {
                     let detail = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
-                    ApiError::invalid(target.resource, &name, vec![Cause::invalid("spec.clusterIP", &json!(text), detail)])
+                    ApiError::invalid(&target.resource, &name, vec![Cause::invalid("spec.clusterIP", &json!(text), detail)])
                 })?;
                 allocators::reserve_ip(store, ip, &owner)
                     .await
@@ -744,7 +744,7 @@ fn delete_options(params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<
 /// What deleting `current` does: remove it now, or mark it (deletionTimestamp, finalizers)
 /// for the component that finishes the job.
 fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, options: &DeleteOptions) -> Result<Change, ApiError> {
-    let resource = target.resource;
+    let resource = &target.resource;
     admission::admit_delete(resource, current)?;
     // As kube-apiserver's namespace lifecycle admission: the cluster's own namespaces stay.
     if resource.kind == "Namespace" && ["default", "kube-system", "kube-public"].contains(&name) {
@@ -791,6 +791,11 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
     } else {
         None
     };
+    // Added once, when the deletion starts: the kind's controller removes it when done.
+    if let Some(finalizer) = resource.deletion_finalizer.filter(|finalizer| !meta::is_being_deleted(current) && !finalizers.iter().any(|present| present == finalizer)) {
+        finalizers.push(finalizer.to_string());
+        meta::set(&mut object, "finalizers", json!(finalizers));
+    }
     let namespace_finalizers = resource.kind == "Namespace"
         && object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|list| !list.is_empty());
     let graceful = pod_grace.is_some_and(|grace| grace > 0);
@@ -852,11 +857,11 @@ pub async fn delete(
     })
     .await?;
     if removed {
-        tracing::info!(kind = target.resource.kind, namespace = ?target.namespace, name, "deleted");
+        tracing::info!(kind = %target.resource.kind, namespace = ?target.namespace, name, "deleted");
         if target.resource.returns_deleted_object {
             return Ok(json_response(StatusCode::OK, &object));
         }
-        return Ok(success_status(target.resource, &name, meta::string(&object, "uid").unwrap_or_default()));
+        return Ok(success_status(&target.resource, &name, meta::string(&object, "uid").unwrap_or_default()));
     }
     Ok(json_response(StatusCode::OK, &object))
 }
@@ -869,7 +874,7 @@ pub async fn delete(
 /// kube-apiserver asks the authorizer for the verb `unsafe-delete-ignore-read-errors` on the
 /// object besides `delete`, and so does this.
 async fn delete_unreadable(api: &Api, target: &Target, name: &str, dry_run: bool) -> Result<Option<Response>, ApiError> {
-    let resource = target.resource;
+    let resource = &target.resource;
     let key = target.key(name);
     for _ in 0..UPDATE_ATTEMPTS {
         let revision = match api.store.get(&key).await {
@@ -896,7 +901,7 @@ async fn delete_unreadable(api: &Api, target: &Target, name: &str, dry_run: bool
                 Err(StoreError::NotFound { .. }) => return Err(ApiError::not_found(resource, name)),
                 Err(err) => return Err(ApiError::from_store(err, resource, name)),
             }
-            tracing::info!(kind = resource.kind, namespace = ?target.namespace, name, "deleted an unreadable object");
+            tracing::info!(kind = %resource.kind, namespace = ?target.namespace, name, "deleted an unreadable object");
         }
         // There is no object to answer with: a Status, as kube-apiserver answers.
         return Ok(Some(success_status(resource, name, "")));
@@ -906,17 +911,17 @@ async fn delete_unreadable(api: &Api, target: &Target, name: &str, dry_run: bool
 
 /// 403 unless the requester may also `unsafe-delete-ignore-read-errors` what it deletes.
 fn check_unsafe_delete_allowed(target: &Target, name: &str) -> Result<(), ApiError> {
-    let resource = target.resource;
-    let attributes = crate::rbac::Attributes {
+    let resource = &target.resource;
+    let attributes = crate::request::Attributes {
         verb: "unsafe-delete-ignore-read-errors".into(),
-        resource: Some(resource.plural.into()),
-        group: resource.group.into(),
-        version: resource.version.into(),
+        resource: Some(resource.plural.to_string()),
+        group: resource.group.to_string(),
+        version: resource.version.to_string(),
         namespace: target.namespace.clone().unwrap_or_default(),
         name: name.into(),
-        ..crate::rbac::Attributes::default()
+        ..crate::request::Attributes::default()
     };
-    crate::rbac::with_requester(|requester| requester.check_also(&attributes)).unwrap_or(Ok(()))
+    crate::authz::with_requester(|requester| requester.check_also(&attributes)).unwrap_or(Ok(()))
 }
 
 pub async fn delete_collection(
@@ -932,7 +937,7 @@ pub async fn delete_collection(
     for object in read::all_selected(api, target, params).await? {
         let name = meta::name(&object).unwrap_or_default().to_string();
         let item_target = Target {
-            resource: target.resource,
+            resource: target.resource.clone(),
             namespace: meta::namespace(&object).map(str::to_string).or_else(|| target.namespace.clone()),
             name: Some(name.clone()),
             subresource: None,
@@ -1010,13 +1015,13 @@ fn check_binding(target: &Target, name: &str, binding: &Binding) -> Result<(), A
 /// deleted, not bound yet and not gated; the binding's annotations are added to the pod's.
 fn bound(target: &Target, name: &str, current: &Value, binding: &Binding) -> Result<Value, ApiError> {
     if meta::is_being_deleted(current) {
-        return Err(ApiError::conflict(target.resource, name, "pod is being deleted, cannot be assigned to a host"));
+        return Err(ApiError::conflict(&target.resource, name, "pod is being deleted, cannot be assigned to a host"));
     }
     if let Some(existing) = current.pointer("/spec/nodeName").and_then(Value::as_str).filter(|node| !node.is_empty()) {
-        return Err(ApiError::conflict(target.resource, name, &format!("pod {name} is already assigned to node {existing:?}")));
+        return Err(ApiError::conflict(&target.resource, name, &format!("pod {name} is already assigned to node {existing:?}")));
     }
     if current.pointer("/spec/schedulingGates").and_then(Value::as_array).is_some_and(|gates| !gates.is_empty()) {
-        return Err(ApiError::conflict(target.resource, name, &format!("pod {name} has non-empty .spec.schedulingGates")));
+        return Err(ApiError::conflict(&target.resource, name, &format!("pod {name} has non-empty .spec.schedulingGates")));
     }
     let mut pod = current.clone();
     if let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) {
@@ -1037,7 +1042,7 @@ fn bound(target: &Target, name: &str, current: &Value, binding: &Binding) -> Res
 
 fn clone_target(target: &Target) -> Target {
     Target {
-        resource: target.resource,
+        resource: target.resource.clone(),
         namespace: target.namespace.clone(),
         name: target.name.clone(),
         subresource: target.subresource.clone(),
@@ -1094,7 +1099,7 @@ fn scale_of(resource: &ResourceType, object: &Value) -> Value {
 pub async fn get_scale(api: &Api, target: &Target) -> Result<Response, ApiError> {
     let name = target.name.clone().unwrap_or_default();
     let object = fetch(api, target, &name).await?;
-    Ok(json_response(StatusCode::OK, &scale_of(target.resource, &object)))
+    Ok(json_response(StatusCode::OK, &scale_of(&target.resource, &object)))
 }
 
 /// Where a new Scale comes from: the body of a PUT (decoded, with its warnings), or a patch of
@@ -1174,13 +1179,13 @@ async fn rescale(api: &Api, target: &Target, params: &Params, change: ScaleChang
     let validation = field_validation(params)?;
     let mut warnings = Vec::new();
     let (object, _) = guaranteed_update(api, &object_target, &name, params.dry_run()?, |current, revision| {
-        let (scale, found) = change.apply(target.resource, &scale_of(target.resource, current), validation)?;
+        let (scale, found) = change.apply(&target.resource, &scale_of(&target.resource, current), validation)?;
         warnings = found;
         let object = scaled(target, &name, current, revision, &scale)?;
         updated(&object_target, &name, current, &object, validation).map(|(change, _)| change)
     })
     .await?;
-    let mut response = json_response(StatusCode::OK, &scale_of(target.resource, &object));
+    let mut response = json_response(StatusCode::OK, &scale_of(&target.resource, &object));
     warning_headers(&mut response, &warnings);
     Ok(response)
 }
@@ -1220,7 +1225,7 @@ mod tests {
     fn target(plural: &str, subresource: &str) -> Target {
         let group = if matches!(plural, "pods" | "replicationcontrollers") { "" } else { "apps" };
         let resource = resources::find(group, "v1", plural).unwrap_or_else(|| panic!("{plural} is served"));
-        Target { resource, namespace: Some("demo".into()), name: Some("web".into()), subresource: Some(subresource.into()) }
+        Target { resource: std::sync::Arc::new(resource.clone()), namespace: Some("demo".into()), name: Some("web".into()), subresource: Some(subresource.into()) }
     }
 
     fn deployment() -> Value {
@@ -1251,7 +1256,7 @@ mod tests {
             Input::Patch(kind, patch) => ScaleChange::Patch(kind, patch),
         };
         let current = deployment();
-        let (scale, _) = change.apply(target.resource, &scale_of(target.resource, &current), FieldValidation::Strict).map_err(refused)?;
+        let (scale, _) = change.apply(&target.resource, &scale_of(&target.resource, &current), FieldValidation::Strict).map_err(refused)?;
         let object = scaled(&target, "web", &current, 7, &scale).map_err(refused)?;
         Ok(object.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(-1))
     }
@@ -1367,7 +1372,7 @@ mod tests {
             "spec": {"replicas": 2, "selector": {"tier": "front", "app": "web"}},
             "status": {"replicas": 1},
         });
-        let scale = scale_of(target.resource, &controller);
+        let scale = scale_of(&target.resource, &controller);
         assert_eq!(scale["spec"], json!({"replicas": 2}));
         assert_eq!(scale["status"], json!({"replicas": 1, "selector": "app=web,tier=front"}));
         assert_eq!(scale["metadata"]["uid"], "u-1");

@@ -23,7 +23,7 @@ use hyper::upgrade::OnUpgrade;
 
 use crate::Kubelet;
 use crate::cri::api;
-use crate::server::refuse;
+use crate::http::refuse;
 use crate::spec;
 
 /// What an exec or attach session carries.

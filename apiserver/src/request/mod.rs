@@ -14,6 +14,12 @@ use axum::response::{IntoResponse, Response};
 
 use crate::errors::ApiError;
 
+mod attributes;
+mod user;
+
+pub use attributes::Attributes;
+pub use user::User;
+
 /// The query parameters, decoded once, in order.
 #[derive(Clone, Debug, Default)]
 pub struct Params(Vec<(String, String)>);

@@ -15,10 +15,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use serde_json::{Value, json};
 use tokio::sync::broadcast::{self, error::TryRecvError};
 
-use crate::auth::User;
-use crate::rbac::{Attributes, Decision, Rule};
+use crate::request::User;
+use super::{Decision, Rule};
+use crate::request::Attributes;
 use crate::resources;
-use crate::rest::Api;
+use crate::state::Api;
 use crate::watch_cache::{CachedEvent, EventType, ResourceCache};
 
 /// The group every kubelet's credentials carry.
@@ -227,7 +228,7 @@ impl NodeAuthorizer {
         };
         pods.wait_ready().await;
         let mut index = self.index.lock().unwrap_or_else(PoisonError::into_inner);
-        index.refresh(pods);
+        index.refresh(&pods);
         decide(node, attributes, &self.rules, &index.graph)
     }
 }

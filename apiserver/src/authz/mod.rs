@@ -3,7 +3,7 @@
 //! a request when a ClusterRoleBinding, or a RoleBinding in its namespace, binds its user (or one
 //! of its groups) to a role with a rule that covers it. ClusterRoles with an aggregation rule
 //! hold the rules of the ClusterRoles their selectors pick. The Node mode is
-//! [`crate::node_authorizer`]. The default roles (`cluster-admin`, `admin`, `edit`, `view`, the
+//! [`crate::authz::node`]. The default roles (`cluster-admin`, `admin`, `edit`, `view`, the
 //! components' and those discovery needs) are created at start. Self and subject access reviews
 //! answer `kubectl auth can-i`.
 //!
@@ -11,7 +11,7 @@
 //! ClusterRole may only be written by someone who holds every rule it grants (or may `escalate`
 //! roles), a binding only by someone who holds every rule of its role (or may `bind` it).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
@@ -19,216 +19,22 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::auth::User;
+use crate::request::User;
 use crate::errors::ApiError;
+
+mod bootstrap;
+pub mod node;
+mod rule;
+
+pub use bootstrap::defaults;
+use node::NodeAuthorizer;
+pub use rule::{Decision, Rule, strings};
+use rule::{go_quoted, uncovered};
 use crate::meta;
-use crate::node_authorizer::{self, NodeAuthorizer};
-use crate::request::RequestInfo;
+use crate::request::Attributes;
 use crate::resources::{self, ResourceType};
-use crate::rest::{self, Api};
-use crate::server::AuthorizationMode;
+use crate::state::Api;
 use crate::watch_cache::CachedObject;
-
-/// What a request asks to do, as Kubernetes' RequestInfo describes it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Attributes {
-    pub verb: String,
-    /// Resource requests: the group, resource, subresource, namespace and name.
-    pub resource: Option<String>,
-    pub group: String,
-    pub version: String,
-    pub subresource: String,
-    pub namespace: String,
-    pub name: String,
-    /// Non-resource requests: the path.
-    pub path: String,
-}
-
-impl Attributes {
-    /// What the request's one parse says it asks.
-    pub fn of_request(info: &RequestInfo) -> Self {
-        if !info.is_resource_request {
-            return Self { verb: info.verb.clone(), path: info.path.clone(), ..Self::default() };
-        }
-        Self {
-            verb: info.verb.clone(),
-            resource: Some(info.resource.clone()),
-            group: info.api_group.clone(),
-            version: info.api_version.clone(),
-            subresource: info.subresource.clone(),
-            namespace: info.namespace.clone(),
-            name: info.name.clone(),
-            path: info.path.clone(),
-        }
-    }
-
-    /// The attributes of a method and path (with `watch` as a query parameter), for tests.
-    #[cfg(test)]
-    pub fn of(method: &str, path: &str, watch: bool) -> Self {
-        let params = crate::request::Params::parse(watch.then_some("watch=1"));
-        let info = RequestInfo::new(&method.parse().unwrap_or(axum::http::Method::GET), path, &params).unwrap_or_default();
-        Self::of_request(&info)
-    }
-
-    fn resource_path(&self) -> Option<String> {
-        let resource = self.resource.as_ref()?;
-        Some(if self.subresource.is_empty() { resource.clone() } else { format!("{resource}/{}", self.subresource) })
-    }
-
-    /// kube-apiserver's 403 message, with the modes' reasons (the Node authorizer's) after it.
-    fn forbidden(&self, user: &User, reason: &str) -> ApiError {
-        let reason = if reason.is_empty() { String::new() } else { format!(": {reason}") };
-        let Some(resource) = self.resource_path() else {
-            return ApiError::forbidden(format!("forbidden: User {:?} cannot {} path {:?}{reason}", user.name, self.verb, self.path));
-        };
-        let plural = self.resource.clone().unwrap_or_default();
-        let qualified = if self.group.is_empty() { plural } else { format!("{plural}.{}", self.group) };
-        let subject = if self.name.is_empty() { qualified } else { format!("{qualified} {:?}", self.name) };
-        let scope = if self.namespace.is_empty() { "at the cluster scope".to_string() } else { format!("in the namespace {:?}", self.namespace) };
-        ApiError::forbidden(format!("{subject} is forbidden: User {:?} cannot {} resource {resource:?} in API group {:?} {scope}{reason}", user.name, self.verb, self.group))
-    }
-}
-
-/// One RBAC rule, as stored.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Rule {
-    pub verbs: Vec<String>,
-    pub api_groups: Vec<String>,
-    pub resources: Vec<String>,
-    pub resource_names: Vec<String>,
-    pub non_resource_urls: Vec<String>,
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
-}
-
-impl Rule {
-    pub fn parse(value: &Value) -> Self {
-        Self {
-            verbs: strings(&value["verbs"]),
-            api_groups: strings(&value["apiGroups"]),
-            resources: strings(&value["resources"]),
-            resource_names: strings(&value["resourceNames"]),
-            non_resource_urls: strings(&value["nonResourceURLs"]),
-        }
-    }
-
-    fn to_json(&self) -> Value {
-        let mut rule = json!({"verbs": self.verbs});
-        for (key, list) in [("apiGroups", &self.api_groups), ("resources", &self.resources), ("resourceNames", &self.resource_names), ("nonResourceURLs", &self.non_resource_urls)] {
-            if !list.is_empty() {
-                rule[key] = json!(list);
-            }
-        }
-        rule
-    }
-
-    /// Whether the rule covers the request, as RBAC's `RuleAllows` decides.
-    pub fn allows(&self, attributes: &Attributes) -> bool {
-        let any = |list: &[String], wanted: &str| list.iter().any(|item| item == "*" || item == wanted);
-        if !any(&self.verbs, &attributes.verb) {
-            return false;
-        }
-        match attributes.resource_path() {
-            Some(resource) => {
-                let resources_match = self.resources.iter().any(|item| {
-                    item == "*" || *item == resource || (!attributes.subresource.is_empty() && *item == format!("*/{}", attributes.subresource))
-                });
-                any(&self.api_groups, &attributes.group)
-                    && resources_match
-                    && (self.resource_names.is_empty() || (!attributes.name.is_empty() && self.resource_names.contains(&attributes.name)))
-            }
-            None => self.non_resource_urls.iter().any(|url| url == "*" || *url == attributes.path || url.strip_suffix('*').is_some_and(|prefix| attributes.path.starts_with(prefix))),
-        }
-    }
-
-    /// The rule as rules of one verb and one group, resource and name (or one URL), as
-    /// Kubernetes' `breakdownRule` splits it before comparing.
-    fn atoms(&self) -> Vec<Rule> {
-        let mut atoms = Vec::new();
-        for group in &self.api_groups {
-            for resource in &self.resources {
-                for verb in &self.verbs {
-                    let atom = |names: Vec<String>| Rule { verbs: vec![verb.clone()], api_groups: vec![group.clone()], resources: vec![resource.clone()], resource_names: names, non_resource_urls: Vec::new() };
-                    if self.resource_names.is_empty() {
-                        atoms.push(atom(Vec::new()));
-                    } else {
-                        atoms.extend(self.resource_names.iter().map(|name| atom(vec![name.clone()])));
-                    }
-                }
-            }
-        }
-        for url in &self.non_resource_urls {
-            for verb in &self.verbs {
-                atoms.push(Rule { verbs: vec![verb.clone()], non_resource_urls: vec![url.clone()], ..Rule::default() });
-            }
-        }
-        atoms
-    }
-
-    /// Whether this rule grants all that `atom` (one of [`Rule::atoms`]) does, as `ruleCovers`
-    /// decides: `*` covers anything, `*/status` any status subresource, `/apis/*` any path
-    /// under it, and a rule without names every name.
-    fn covers(&self, atom: &Rule) -> bool {
-        let all = |owned: &[String], wanted: &[String]| owned.iter().any(|item| item == "*") || wanted.iter().all(|item| owned.contains(item));
-        let resources = self.resources.iter().any(|item| item == "*")
-            || atom.resources.iter().all(|wanted| {
-                self.resources.contains(wanted) || wanted.split_once('/').is_some_and(|(_, subresource)| self.resources.contains(&format!("*/{subresource}")))
-            });
-        let urls = atom.non_resource_urls.iter().all(|wanted| {
-            self.non_resource_urls.iter().any(|owned| owned == wanted || (owned.ends_with('*') && wanted.starts_with(owned.trim_end_matches('*'))))
-        });
-        let names = if atom.resource_names.is_empty() {
-            self.resource_names.is_empty()
-        } else {
-            self.resource_names.is_empty() || atom.resource_names.iter().all(|name| self.resource_names.contains(name))
-        };
-        all(&self.verbs, &atom.verbs) && all(&self.api_groups, &atom.api_groups) && resources && urls && names
-    }
-
-    /// The rule as escalation errors show it (`CompactString`: Go's `%q` of each list).
-    fn compact_string(&self) -> String {
-        let parts: Vec<String> = [
-            ("APIGroups", &self.api_groups),
-            ("Resources", &self.resources),
-            ("NonResourceURLs", &self.non_resource_urls),
-            ("ResourceNames", &self.resource_names),
-            ("Verbs", &self.verbs),
-        ]
-        .into_iter()
-        .filter(|(_, list)| !list.is_empty())
-        .map(|(field, list)| format!("{field}:{}", go_quoted(list)))
-        .collect();
-        format!("{{{}}}", parts.join(", "))
-    }
-}
-
-/// A list of strings as Go's `%q` prints it: `["a" "b"]`.
-fn go_quoted(list: &[String]) -> String {
-    let items: Vec<String> = list.iter().map(|item| format!("{item:?}")).collect();
-    format!("[{}]", items.join(" "))
-}
-
-/// The rules of `servant` that `owner` does not cover, compacted and worded as Kubernetes'
-/// escalation error lists them: one line per rule, sorted, rules of one group and resource that
-/// differ only by verb made one.
-fn uncovered(owner: &[Rule], servant: &[Rule]) -> Vec<String> {
-    let missing = servant.iter().flat_map(Rule::atoms).filter(|atom| !owner.iter().any(|rule| rule.covers(atom)));
-    let mut compacted: Vec<Rule> = Vec::new();
-    let mut simple: Vec<Rule> = Vec::new();
-    for atom in missing {
-        if !atom.resource_names.is_empty() || !atom.non_resource_urls.is_empty() {
-            compacted.push(atom);
-        } else if let Some(same) = simple.iter_mut().find(|rule| rule.api_groups == atom.api_groups && rule.resources == atom.resources) {
-            same.verbs.extend(atom.verbs);
-        } else {
-            simple.push(atom);
-        }
-    }
-    compacted.extend(simple);
-    compacted.iter().map(Rule::compact_string).collect::<BTreeSet<_>>().into_iter().collect()
-}
 
 /// The RBAC objects at one moment.
 #[derive(Default)]
@@ -394,22 +200,19 @@ impl Policy {
     }
 }
 
-/// What one mode, or the chain of them, says of a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decision {
-    Allow,
-    /// Not allowed by this mode; the reason (often empty) goes into the 403 message.
-    NoOpinion { reason: String },
-}
-
-impl Decision {
-    pub fn no_opinion(reason: impl Into<String>) -> Self {
-        Self::NoOpinion { reason: reason.into() }
-    }
-}
-
 /// The authorizer: the configured modes, asked in turn. The RBAC objects are parsed again only
 /// when one of their caches has moved.
+/// An `--authorization-mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthorizationMode {
+    #[value(name = "AlwaysAllow", alias = "always-allow")]
+    AlwaysAllow,
+    #[value(name = "RBAC", alias = "rbac")]
+    Rbac,
+    #[value(name = "Node", alias = "node")]
+    Node,
+}
+
 #[derive(Clone)]
 pub struct Authorizer {
     api: Arc<Api>,
@@ -434,6 +237,15 @@ impl Authorizer {
 
     fn rbac(&self) -> bool {
         self.modes.contains(&AuthorizationMode::Rbac)
+    }
+
+    /// The RBAC rules that apply to `user` in `namespace` (SelfSubjectRulesReview).
+    pub async fn rules(&self, user: &User, namespace: &str) -> Vec<Rule> {
+        self.policy().await.rules(user, namespace)
+    }
+
+    pub fn has_mode(&self, mode: AuthorizationMode) -> bool {
+        self.modes.contains(&mode)
     }
 
     async fn policy(&self) -> Arc<Policy> {
@@ -547,13 +359,13 @@ impl Requester {
         let name = meta::name(object).unwrap_or_default();
         let namespace = if resource.namespaced { meta::namespace(object).unwrap_or_default() } else { "" };
         let forbidden = |why: String| object_forbidden(resource, name, &why);
-        match resource.plural {
+        match &*resource.plural {
             "roles" | "clusterroles" => {
                 // As RequestInfo has it: a create's path names no object, so `escalate` limited
                 // to names never covers one.
                 let escalate = Attributes {
                     verb: "escalate".into(),
-                    resource: Some(resource.plural.into()),
+                    resource: Some(resource.plural.to_string()),
                     group: RBAC_GROUP.into(),
                     namespace: namespace.into(),
                     name: if old.is_some() { name.into() } else { String::new() },
@@ -634,200 +446,6 @@ pub async fn middleware(State(authorizer): State<Option<Authorizer>>, request: R
     }
     let requester = Requester { user, policy: authorizer.policy().await, rbac: authorizer.rbac() };
     REQUESTER.scope(requester, next.run(request)).await
-}
-
-/// The review resources of `authorization.k8s.io/v1`, for discovery.
-pub fn review_resources() -> Value {
-    let entry = |name: &str, kind: &str, namespaced: bool| json!({"name": name, "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": ["create"]});
-    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": "authorization.k8s.io/v1", "resources": [
-        entry("selfsubjectaccessreviews", "SelfSubjectAccessReview", false),
-        entry("selfsubjectrulesreviews", "SelfSubjectRulesReview", false),
-        entry("subjectaccessreviews", "SubjectAccessReview", false),
-    ]})
-}
-
-pub const REVIEW_GROUP: &str = "authorization.k8s.io";
-
-/// SelfSubjectAccessReview, SubjectAccessReview and SelfSubjectRulesReview, as the request's
-/// one parse names them. Without an authorizer every request is allowed, and so is every review.
-pub async fn review_handler(authorizer: Option<&Authorizer>, info: &RequestInfo, request: Request) -> Response {
-    if info.parts.len() != 1 || !info.namespace.is_empty() {
-        return ApiError::path_not_found().into_response();
-    }
-    if info.verb != "create" {
-        return ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({})", request.method())).into_response();
-    }
-    let user = request.extensions().get::<User>().cloned().unwrap_or_else(User::unauthenticated_admin);
-    review(authorizer, &user, &info.resource, request).await
-}
-
-async fn review(authorizer: Option<&Authorizer>, user: &User, resource: &str, request: Request) -> Response {
-    let mut review = match rest::review_body(request).await {
-        Ok(review) => review,
-        Err(err) => return err.into_response(),
-    };
-    let spec = review["spec"].clone();
-    let subject = match resource {
-        "subjectaccessreviews" => User {
-            name: spec["user"].as_str().unwrap_or_default().to_string(),
-            uid: spec["uid"].as_str().unwrap_or_default().to_string(),
-            groups: strings(&spec["groups"]),
-        },
-        "selfsubjectaccessreviews" | "selfsubjectrulesreviews" => user.clone(),
-        _ => return ApiError::path_not_found().into_response(),
-    };
-    if resource == "selfsubjectrulesreviews" {
-        let namespace = spec["namespace"].as_str().unwrap_or_default();
-        let rules = match authorizer {
-            Some(authorizer) => authorizer.policy().await.rules(&subject, namespace),
-            None => vec![Rule { verbs: vec!["*".into()], api_groups: vec!["*".into()], resources: vec!["*".into()], ..Rule::default() }, Rule { verbs: vec!["*".into()], non_resource_urls: vec!["*".into()], ..Rule::default() }],
-        };
-        // The Node authorizer's grants depend on the node's pods and are not listed, as
-        // Kubernetes marks such a list incomplete.
-        let incomplete = authorizer.is_some_and(|authorizer| authorizer.modes.contains(&AuthorizationMode::Node)) && node_authorizer::node_identity(&subject).is_some();
-        let (resource_rules, other): (Vec<&Rule>, Vec<&Rule>) = rules.iter().partition(|rule| rule.non_resource_urls.is_empty());
-        review["status"] = json!({
-            "resourceRules": resource_rules.iter().map(|rule| rule.to_json()).collect::<Vec<_>>(),
-            "nonResourceRules": other.iter().map(|rule| json!({"verbs": rule.verbs, "nonResourceURLs": rule.non_resource_urls})).collect::<Vec<_>>(),
-            "incomplete": incomplete,
-        });
-    } else {
-        let attributes = match (spec.get("resourceAttributes"), spec.get("nonResourceAttributes")) {
-            (Some(asked), _) => Attributes {
-                verb: asked["verb"].as_str().unwrap_or_default().to_string(),
-                resource: Some(asked["resource"].as_str().unwrap_or_default().to_string()),
-                group: asked["group"].as_str().unwrap_or_default().to_string(),
-                version: asked["version"].as_str().unwrap_or_default().to_string(),
-                subresource: asked["subresource"].as_str().unwrap_or_default().to_string(),
-                namespace: asked["namespace"].as_str().unwrap_or_default().to_string(),
-                name: asked["name"].as_str().unwrap_or_default().to_string(),
-                path: String::new(),
-            },
-            (None, Some(asked)) => Attributes { verb: asked["verb"].as_str().unwrap_or_default().to_string(), path: asked["path"].as_str().unwrap_or_default().to_string(), ..Attributes::default() },
-            (None, None) => return ApiError::bad_request("exactly one of nonResourceAttributes or resourceAttributes must be specified").into_response(),
-        };
-        let decision = match authorizer {
-            Some(authorizer) => authorizer.authorize(&subject, &attributes).await,
-            None => Decision::Allow,
-        };
-        review["status"] = match decision {
-            Decision::Allow => json!({"allowed": true, "reason": "RBAC: allowed"}),
-            Decision::NoOpinion { reason } if reason.is_empty() => json!({"allowed": false}),
-            Decision::NoOpinion { reason } => json!({"allowed": false, "reason": reason}),
-        };
-    }
-    rest::json_response(axum::http::StatusCode::CREATED, &review)
-}
-
-/// The default ClusterRoles and ClusterRoleBindings, as kube-apiserver's RBAC bootstrap makes
-/// them (abridged to the resources this server serves).
-pub fn defaults() -> Vec<(&'static str, Value)> {
-    let read = ["get", "list", "watch"];
-    let write = ["create", "delete", "deletecollection", "patch", "update"];
-    let aggregate = |to: &[&str]| -> Value { to.iter().map(|role| (format!("rbac.authorization.k8s.io/aggregate-to-{role}"), json!("true"))).collect::<serde_json::Map<_, _>>().into() };
-    let role = |name: &str, labels: Value, rules: Value| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": labels}, "rules": rules});
-    let aggregated = |name: &str| {
-        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
-               "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {format!("rbac.authorization.k8s.io/aggregate-to-{name}"): "true"}}]}, "rules": []})
-    };
-    // Subjects as (kind, name): `User` or `Group`.
-    let binding = |name: &str, role: &str, subjects: &[(&str, &str)]| {
-        let subjects: Vec<Value> = subjects.iter().map(|(kind, name)| json!({"kind": kind, "apiGroup": "rbac.authorization.k8s.io", "name": name})).collect();
-        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
-               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}, "subjects": subjects})
-    };
-    let core_read = [
-        "pods", "pods/log", "pods/status", "replicationcontrollers", "replicationcontrollers/scale", "replicationcontrollers/status",
-        "configmaps", "endpoints", "services", "services/status", "serviceaccounts", "events", "namespaces", "namespaces/status",
-    ];
-    let apps_read = ["deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status"];
-    let core_write = [
-        "pods", "pods/exec", "pods/attach", "pods/portforward", "replicationcontrollers", "replicationcontrollers/scale",
-        "configmaps", "endpoints", "secrets", "services", "serviceaccounts",
-    ];
-    let apps_write = ["deployments", "deployments/scale", "replicasets", "replicasets/scale"];
-    let labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
-    // `eventsRule()`: what components that record events need.
-    let events = json!({"apiGroups": [""], "resources": ["events"], "verbs": ["create", "update", "patch"]});
-    let events_v1 = json!({"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "update", "patch"]});
-    vec![
-        ("clusterroles", role("cluster-admin", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
-            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]))),
-        ("clusterroles", aggregated("admin")),
-        ("clusterroles", aggregated("edit")),
-        ("clusterroles", aggregated("view")),
-        ("clusterroles", role("system:aggregate-to-view", aggregate(&["admin", "edit", "view"]), json!([
-            {"apiGroups": [""], "resources": core_read, "verbs": read},
-            {"apiGroups": ["apps"], "resources": apps_read, "verbs": read},
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": read}]))),
-        ("clusterroles", role("system:aggregate-to-edit", aggregate(&["admin", "edit"]), json!([
-            {"apiGroups": [""], "resources": core_write, "verbs": write},
-            {"apiGroups": [""], "resources": ["secrets", "pods/attach", "pods/exec", "pods/portforward"], "verbs": read},
-            {"apiGroups": ["apps"], "resources": apps_write, "verbs": write}]))),
-        ("clusterroles", role("system:aggregate-to-admin", aggregate(&["admin"]), json!([
-            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]))),
-        ("clusterroles", role("system:basic-user", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]},
-            {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]}]))),
-        // What a server that delegates authentication and authorization to this one needs
-        // (bound by aggregated apiservers, webhooks and kr8s' `whoami`).
-        ("clusterroles", role("system:auth-delegator", labels.clone(), json!([
-            {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
-        ("clusterroles", role("system:discovery", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
-            {"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))),
-        ("clusterroles", role("system:public-info-viewer", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
-            {"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))),
-        ("clusterroles", role("system:node", labels.clone(), node_authorizer::node_rules())),
-        // What a client of the kubelets' API needs (their authorizer asks about nodes' subresources).
-        ("clusterroles", role("system:kubelet-api-admin", labels.clone(), json!([
-            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch", "proxy"]},
-            {"apiGroups": [""], "resources": ["nodes/log", "nodes/metrics", "nodes/proxy", "nodes/stats"], "verbs": ["*"]}]))),
-        ("clusterroles", role("system:node-proxier", labels.clone(), json!([
-            {"apiGroups": [""], "resources": ["services", "endpoints"], "verbs": ["list", "watch"]},
-            {"apiGroups": [""], "resources": ["nodes"], "verbs": read},
-            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
-            events.clone(), events_v1.clone()]))),
-        ("clusterroles", role("system:kube-scheduler", labels.clone(), json!([
-            events.clone(), events_v1.clone(),
-            // Leader election, in --leader-elect-resource-namespace (kube-system).
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["kube-scheduler"], "verbs": ["get", "update"]},
-            {"apiGroups": [""], "resources": ["nodes"], "verbs": read},
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
-            {"apiGroups": [""], "resources": ["pods/binding", "bindings"], "verbs": ["create"]},
-            {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch", "update"]},
-            // What selects pods, and namespaces for affinity's namespace selectors.
-            {"apiGroups": [""], "resources": ["services", "replicationcontrollers", "namespaces"], "verbs": read},
-            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": read},
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
-        // Broader than Kubernetes' role of the same name: kube-controller-manager runs each
-        // controller with a service account of its own, bound to a role for that controller,
-        // while this controller-manager runs them all as itself. The garbage collector and the
-        // namespace controller read, patch and delete objects of every kind (and the
-        // namespace controller finalizes namespaces), node lifecycle writes node status and
-        // taints and deletes pods, node IPAM patches nodes; the deployment, ReplicaSet,
-        // ReplicationController, endpoints and service account controllers create what they own
-        // (the latter also each namespace's kube-root-ca.crt ConfigMap) and write their objects'
-        // status (`*` covers the status subresources).
-        ("clusterroles", role("system:kube-controller-manager", labels.clone(), json!([
-            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "update", "patch", "delete", "deletecollection"]},
-            {"apiGroups": [""], "resources": ["pods", "endpoints", "serviceaccounts", "serviceaccounts/token", "configmaps"], "verbs": ["create"]},
-            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["create"]},
-            // Leader election, in --leader-elect-resource-namespace (kube-system).
-            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
-            events, events_v1,
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
-        ("clusterrolebindings", binding("cluster-admin", "cluster-admin", &[("Group", "system:masters")])),
-        ("clusterrolebindings", binding("system:basic-user", "system:basic-user", &[("Group", "system:authenticated")])),
-        ("clusterrolebindings", binding("system:discovery", "system:discovery", &[("Group", "system:authenticated")])),
-        ("clusterrolebindings", binding("system:public-info-viewer", "system:public-info-viewer", &[("Group", "system:authenticated"), ("Group", "system:unauthenticated")])),
-        // Kubernetes binds it to kube-proxy alone; here every kubelet runs a service proxy too.
-        ("clusterrolebindings", binding("system:node-proxier", "system:node-proxier", &[("User", "system:kube-proxy"), ("Group", node_authorizer::NODES_GROUP)])),
-        ("clusterrolebindings", binding("system:kube-scheduler", "system:kube-scheduler", &[("User", "system:kube-scheduler")])),
-        ("clusterrolebindings", binding("system:kube-controller-manager", "system:kube-controller-manager", &[("User", "system:kube-controller-manager")])),
-    ]
 }
 
 #[cfg(test)]

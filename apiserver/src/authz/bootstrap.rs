@@ -1,0 +1,114 @@
+//! The default ClusterRoles and ClusterRoleBindings created at start.
+
+use serde_json::{Value, json};
+
+/// The default ClusterRoles and ClusterRoleBindings, as kube-apiserver's RBAC bootstrap makes
+/// them (abridged to the resources this server serves).
+pub fn defaults() -> Vec<(&'static str, Value)> {
+    let read = ["get", "list", "watch"];
+    let write = ["create", "delete", "deletecollection", "patch", "update"];
+    let aggregate = |to: &[&str]| -> Value { to.iter().map(|role| (format!("rbac.authorization.k8s.io/aggregate-to-{role}"), json!("true"))).collect::<serde_json::Map<_, _>>().into() };
+    let role = |name: &str, labels: Value, rules: Value| json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": labels}, "rules": rules});
+    let aggregated = |name: &str| {
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+               "aggregationRule": {"clusterRoleSelectors": [{"matchLabels": {format!("rbac.authorization.k8s.io/aggregate-to-{name}"): "true"}}]}, "rules": []})
+    };
+    // Subjects as (kind, name): `User` or `Group`.
+    let binding = |name: &str, role: &str, subjects: &[(&str, &str)]| {
+        let subjects: Vec<Value> = subjects.iter().map(|(kind, name)| json!({"kind": kind, "apiGroup": "rbac.authorization.k8s.io", "name": name})).collect();
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": name, "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+               "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role}, "subjects": subjects})
+    };
+    let core_read = [
+        "pods", "pods/log", "pods/status", "replicationcontrollers", "replicationcontrollers/scale", "replicationcontrollers/status",
+        "configmaps", "endpoints", "services", "services/status", "serviceaccounts", "events", "namespaces", "namespaces/status",
+    ];
+    let apps_read = ["deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status"];
+    let core_write = [
+        "pods", "pods/exec", "pods/attach", "pods/portforward", "replicationcontrollers", "replicationcontrollers/scale",
+        "configmaps", "endpoints", "secrets", "services", "serviceaccounts",
+    ];
+    let apps_write = ["deployments", "deployments/scale", "replicasets", "replicasets/scale"];
+    let labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
+    // `eventsRule()`: what components that record events need.
+    let events = json!({"apiGroups": [""], "resources": ["events"], "verbs": ["create", "update", "patch"]});
+    let events_v1 = json!({"apiGroups": ["events.k8s.io"], "resources": ["events"], "verbs": ["create", "update", "patch"]});
+    vec![
+        ("clusterroles", role("cluster-admin", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]))),
+        ("clusterroles", aggregated("admin")),
+        ("clusterroles", aggregated("edit")),
+        ("clusterroles", aggregated("view")),
+        ("clusterroles", role("system:aggregate-to-view", aggregate(&["admin", "edit", "view"]), json!([
+            {"apiGroups": [""], "resources": core_read, "verbs": read},
+            {"apiGroups": ["apps"], "resources": apps_read, "verbs": read},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": read}]))),
+        ("clusterroles", role("system:aggregate-to-edit", aggregate(&["admin", "edit"]), json!([
+            {"apiGroups": [""], "resources": core_write, "verbs": write},
+            {"apiGroups": [""], "resources": ["secrets", "pods/attach", "pods/exec", "pods/portforward"], "verbs": read},
+            {"apiGroups": ["apps"], "resources": apps_write, "verbs": write}]))),
+        ("clusterroles", role("system:aggregate-to-admin", aggregate(&["admin"]), json!([
+            {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]))),
+        ("clusterroles", role("system:basic-user", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]},
+            {"apiGroups": ["authentication.k8s.io"], "resources": ["selfsubjectreviews"], "verbs": ["create"]}]))),
+        // What a server that delegates authentication and authorization to this one needs
+        // (bound by aggregated apiservers, webhooks and kr8s' `whoami`).
+        ("clusterroles", role("system:auth-delegator", labels.clone(), json!([
+            {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]},
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
+        ("clusterroles", role("system:discovery", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
+            {"nonResourceURLs": ["/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi", "/openapi/*", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))),
+        ("clusterroles", role("system:public-info-viewer", json!({"kubernetes.io/bootstrapping": "rbac-defaults"}), json!([
+            {"nonResourceURLs": ["/healthz", "/livez", "/readyz", "/version", "/version/"], "verbs": ["get"]}]))),
+        ("clusterroles", role("system:node", labels.clone(), super::node::node_rules())),
+        // What a client of the kubelets' API needs (their authorizer asks about nodes' subresources).
+        ("clusterroles", role("system:kubelet-api-admin", labels.clone(), json!([
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch", "proxy"]},
+            {"apiGroups": [""], "resources": ["nodes/log", "nodes/metrics", "nodes/proxy", "nodes/stats"], "verbs": ["*"]}]))),
+        ("clusterroles", role("system:node-proxier", labels.clone(), json!([
+            {"apiGroups": [""], "resources": ["services", "endpoints"], "verbs": ["list", "watch"]},
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": read},
+            {"apiGroups": ["discovery.k8s.io"], "resources": ["endpointslices"], "verbs": ["list", "watch"]},
+            events.clone(), events_v1.clone()]))),
+        ("clusterroles", role("system:kube-scheduler", labels.clone(), json!([
+            events.clone(), events_v1.clone(),
+            // Leader election, in --leader-elect-resource-namespace (kube-system).
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "resourceNames": ["kube-scheduler"], "verbs": ["get", "update"]},
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": read},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
+            {"apiGroups": [""], "resources": ["pods/binding", "bindings"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch", "update"]},
+            // What selects pods, and namespaces for affinity's namespace selectors.
+            {"apiGroups": [""], "resources": ["services", "replicationcontrollers", "namespaces"], "verbs": read},
+            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": read},
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
+        // Broader than Kubernetes' role of the same name: kube-controller-manager runs each
+        // controller with a service account of its own, bound to a role for that controller,
+        // while this controller-manager runs them all as itself. The garbage collector and the
+        // namespace controller read, patch and delete objects of every kind (and the
+        // namespace controller finalizes namespaces), node lifecycle writes node status and
+        // taints and deletes pods, node IPAM patches nodes; the deployment, ReplicaSet,
+        // ReplicationController, endpoints and service account controllers create what they own
+        // (the latter also each namespace's kube-root-ca.crt ConfigMap) and write their objects'
+        // status (`*` covers the status subresources).
+        ("clusterroles", role("system:kube-controller-manager", labels.clone(), json!([
+            {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "update", "patch", "delete", "deletecollection"]},
+            {"apiGroups": [""], "resources": ["pods", "endpoints", "serviceaccounts", "serviceaccounts/token", "configmaps"], "verbs": ["create"]},
+            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["create"]},
+            // Leader election, in --leader-elect-resource-namespace (kube-system).
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
+            events, events_v1,
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
+        ("clusterrolebindings", binding("cluster-admin", "cluster-admin", &[("Group", "system:masters")])),
+        ("clusterrolebindings", binding("system:basic-user", "system:basic-user", &[("Group", "system:authenticated")])),
+        ("clusterrolebindings", binding("system:discovery", "system:discovery", &[("Group", "system:authenticated")])),
+        ("clusterrolebindings", binding("system:public-info-viewer", "system:public-info-viewer", &[("Group", "system:authenticated"), ("Group", "system:unauthenticated")])),
+        // Kubernetes binds it to kube-proxy alone; here every kubelet runs a service proxy too.
+        ("clusterrolebindings", binding("system:node-proxier", "system:node-proxier", &[("User", "system:kube-proxy"), ("Group", super::node::NODES_GROUP)])),
+        ("clusterrolebindings", binding("system:kube-scheduler", "system:kube-scheduler", &[("User", "system:kube-scheduler")])),
+        ("clusterrolebindings", binding("system:kube-controller-manager", "system:kube-controller-manager", &[("User", "system:kube-controller-manager")])),
+    ]
+}

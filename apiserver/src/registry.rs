@@ -1,0 +1,84 @@
+//! The registry of served kinds: the built-in declarations, and the kinds that
+//! CustomResourceDefinitions declare at run time. Handlers read one consistent snapshot per
+//! request; a change swaps the snapshot and bumps its generation, which discovery and OpenAPI
+//! documents carry so that clients refresh their cached copies.
+
+use std::sync::{Arc, RwLock};
+
+use crate::resources::{RESOURCES, ResourceType};
+
+/// The kinds served at one moment.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Bumped on every change of the served kinds.
+    pub generation: u64,
+    kinds: Vec<Arc<ResourceType>>,
+}
+
+impl Snapshot {
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<&Arc<ResourceType>> {
+        self.kinds.iter().find(|kind| kind.group == group && kind.version == version && kind.plural == plural)
+    }
+
+    pub fn kinds(&self) -> &[Arc<ResourceType>] {
+        &self.kinds
+    }
+
+    /// The kinds of one group version, in declaration order.
+    pub fn of_group_version<'a>(&'a self, group: &'a str, version: &'a str) -> impl Iterator<Item = &'a Arc<ResourceType>> + 'a {
+        self.kinds.iter().filter(move |kind| kind.group == group && kind.version == version)
+    }
+
+    /// The served group versions, core first, in discovery order.
+    pub fn group_versions(&self) -> Vec<(&str, &str)> {
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        for kind in &self.kinds {
+            let group_version = (&*kind.group, &*kind.version);
+            if !seen.contains(&group_version) {
+                seen.push(group_version);
+            }
+        }
+        seen
+    }
+}
+
+/// The served kinds, shared by every request of one apiserver.
+#[derive(Debug)]
+pub struct Registry {
+    builtin: Vec<Arc<ResourceType>>,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+impl Registry {
+    /// The built-in kinds alone.
+    pub fn builtin() -> Self {
+        let builtin: Vec<Arc<ResourceType>> = RESOURCES.iter().cloned().map(Arc::new).collect();
+        let current = RwLock::new(Arc::new(Snapshot { generation: 1, kinds: builtin.clone() }));
+        Self { builtin, current }
+    }
+
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub fn find(&self, group: &str, version: &str, plural: &str) -> Option<Arc<ResourceType>> {
+        self.snapshot().find(group, version, plural).cloned()
+    }
+
+    /// Serves the built-in kinds and `custom` (what the established CustomResourceDefinitions
+    /// declare); a kind equal to one already served keeps its `Arc`, so that caches keyed by
+    /// it go on. Returns the new snapshot, unchanged when nothing changed.
+    pub fn set_custom(&self, custom: Vec<ResourceType>) -> Arc<Snapshot> {
+        let mut current = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut kinds = self.builtin.clone();
+        for kind in custom {
+            let existing = current.kinds.iter().find(|served| ***served == kind).cloned();
+            kinds.push(existing.unwrap_or_else(|| Arc::new(kind)));
+        }
+        let unchanged = kinds.len() == current.kinds.len() && kinds.iter().zip(&current.kinds).all(|(new, old)| Arc::ptr_eq(new, old));
+        if !unchanged {
+            *current = Arc::new(Snapshot { generation: current.generation + 1, kinds });
+        }
+        current.clone()
+    }
+}

@@ -1,0 +1,43 @@
+//! Text as kubectl prints it: left-aligned columns for tables (`get`, `top`, `api-resources`,
+//! `config get-contexts`) and for `describe`'s sections.
+
+/// Left-aligned columns three spaces apart, the last one unpadded, as kubectl aligns them.
+pub fn columns(rows: &[Vec<String>]) -> String {
+    aligned(rows, "", "   ")
+}
+
+/// Left-aligned columns `gap` apart, each line after `indent`, the last column unpadded:
+/// kubectl's tables use three spaces, `describe`'s sections an indent and two.
+pub fn aligned(rows: &[Vec<String>], indent: &str, gap: &str) -> String {
+    let count = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..count).map(|column| rows.iter().filter_map(|row| row.get(column)).map(|cell| cell.chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::from(indent);
+        for (column, cell) in row.iter().enumerate() {
+            if column + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}{gap}", width = widths[column]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_aligned_as_kubectl_aligns_them() {
+        let rows = vec![
+            vec!["NAME".to_string(), "DATA".to_string(), "AGE".to_string()],
+            vec!["example-config".to_string(), "2".to_string(), "5s".to_string()],
+        ];
+        assert_eq!(columns(&rows), "NAME             DATA   AGE\nexample-config   2      5s\n");
+    }
+}

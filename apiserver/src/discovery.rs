@@ -27,7 +27,7 @@ pub async fn api_versions() -> Response {
 }
 
 /// Every group version served: the stored resources', and the resource metrics.
-fn group_versions(snapshot: &Snapshot) -> Vec<(&str, &str)> {
+pub(crate) fn group_versions(snapshot: &Snapshot) -> Vec<(&str, &str)> {
     let mut all = snapshot.group_versions();
     all.push(("authorization.k8s.io", "v1"));
     all.push((authentication_reviews::GROUP, authentication_reviews::VERSION));
@@ -72,18 +72,27 @@ pub async fn group_resources(State(api): State<Arc<Api>>, Path((group, version))
 }
 
 fn resource_list(snapshot: &Snapshot, group: &str, version: &str) -> Response {
+    match resource_list_document(snapshot, group, version) {
+        Some(document) => ok(document),
+        None => ApiError::path_not_found().into_response(),
+    }
+}
+
+/// The `APIResourceList` of one group version, or `None` when it is not served. OpenAPI
+/// documents are written from it too, so that both always name the same resources.
+pub(crate) fn resource_list_document(snapshot: &Snapshot, group: &str, version: &str) -> Option<Value> {
     if (group, version) == (resource_metrics::GROUP, resource_metrics::VERSION) {
-        return ok(resource_metrics::resource_list());
+        return Some(resource_metrics::resource_list());
     }
     if (group, version) == ("authorization.k8s.io", "v1") {
-        return ok(crate::authorization_reviews::review_resources());
+        return Some(crate::authorization_reviews::review_resources());
     }
     if (group, version) == (authentication_reviews::GROUP, authentication_reviews::VERSION) {
-        return ok(authentication_reviews::resources());
+        return Some(authentication_reviews::resources());
     }
     let served: Vec<&Arc<ResourceType>> = snapshot.of_group_version(group, version).collect();
     if served.is_empty() {
-        return ApiError::path_not_found().into_response();
+        return None;
     }
     let mut entries = Vec::new();
     for resource in served {
@@ -101,7 +110,7 @@ fn resource_list(snapshot: &Snapshot, group: &str, version: &str) -> Response {
         }
     }
     let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-    ok(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}))
+    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": entries}))
 }
 
 fn subresource_json(resource: &ResourceType, subresource: &str) -> Value {

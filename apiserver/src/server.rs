@@ -227,9 +227,10 @@ pub async fn serve(
         .route("/apis/{group}/", get(discovery::api_group).with_state(api.clone()))
         .route("/apis/{group}/{version}", get(discovery::group_resources).with_state(api.clone()))
         .route("/apis/{group}/{version}/", get(discovery::group_resources).with_state(api.clone()))
-        .route("/openapi/v3", get(openapi::root))
-        .route("/openapi/v3/api/{version}", get(openapi::core_document))
-        .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document))
+        .route("/openapi/v2", get(openapi::v2).with_state(api.clone()))
+        .route("/openapi/v3", get(openapi::root).with_state(api.clone()))
+        .route("/openapi/v3/api/{version}", get(openapi::core_document).with_state(api.clone()))
+        .route("/openapi/v3/apis/{group}/{version}", get(openapi::group_document).with_state(api.clone()))
         // Every resource request, routed by its one parse rather than by the raw path.
         .fallback(any(resource_request).with_state((api, authorizer.clone(), authenticator.clone())))
         .layer(axum::middleware::from_fn_with_state(authorizer, authz::middleware))

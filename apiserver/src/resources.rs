@@ -498,17 +498,6 @@ pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resourc
         .find(|resource| resource.group == group && resource.version == version && resource.plural == plural)
 }
 
-/// The served group versions, core first, in discovery order.
-pub fn group_versions() -> Vec<(&'static str, &'static str)> {
-    let mut seen = Vec::new();
-    for resource in RESOURCES {
-        let group_version = (&*resource.group, &*resource.version);
-        if !seen.contains(&group_version) {
-            seen.push(group_version);
-        }
-    }
-    seen
-}
 
 pub fn namespaces() -> &'static ResourceType {
     &RESOURCES[0]
@@ -533,6 +522,5 @@ mod tests {
     fn lookups() {
         assert_eq!(find("apps", "v1", "deployments").unwrap().kind, "Deployment");
         assert!(find("", "v1", "deployments").is_none());
-        assert_eq!(group_versions(), vec![("", "v1"), ("apps", "v1"), ("rbac.authorization.k8s.io", "v1"), ("coordination.k8s.io", "v1"), ("apiextensions.k8s.io", "v1")]);
     }
 }

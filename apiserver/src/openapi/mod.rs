@@ -43,9 +43,52 @@ fn resource_lists(api: &Api) -> Vec<ResourceList> {
         .collect()
 }
 
-/// Schemas supplied at run time. None yet: the registry's CRDs will add theirs here.
-fn extra(_api: &Api) -> Extra {
-    Extra::new()
+/// Schemas supplied at run time: those of the served custom kinds and their lists, named and
+/// shaped as kube-apiserver's CRD OpenAPI builder names and shapes them (`com.example.v1.Widget`,
+/// `metadata` a reference to ObjectMeta, `apiVersion` and `kind` added).
+fn extra(api: &Api) -> Extra {
+    let mut extra = Extra::new();
+    for kind in api.registry.snapshot().kinds() {
+        let Some(schema) = kind.custom.as_ref().and_then(|custom| custom.schema.as_ref()) else { continue };
+        let Ok(mut schema) = serde_json::to_value(schema) else { continue };
+        let name = custom_definition_name(&kind.group, &kind.version, &kind.kind);
+        let reference = |target: &str| json!({"allOf": [{"$ref": format!("#/components/schemas/{target}")}]});
+        let type_meta = |properties: &mut Map<String, Value>| {
+            properties.insert("apiVersion".into(), json!({"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources"}));
+            properties.insert("kind".into(), json!({"type": "string", "description": "Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds"}));
+        };
+        if let Some(fields) = schema.as_object_mut() {
+            let properties = fields.entry("properties").or_insert_with(|| json!({}));
+            if let Some(properties) = properties.as_object_mut() {
+                type_meta(properties);
+                let mut metadata = reference("io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta");
+                metadata["description"] = json!("Standard object's metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata");
+                properties.insert("metadata".into(), metadata);
+            }
+            fields.insert("x-kubernetes-group-version-kind".into(), json!([{"group": kind.group, "version": kind.version, "kind": kind.kind}]));
+        }
+        let mut list_properties = Map::new();
+        type_meta(&mut list_properties);
+        list_properties.insert("items".into(), json!({"type": "array", "description": format!("List of {}. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md", kind.plural), "items": reference(&name)}));
+        list_properties.insert("metadata".into(), reference("io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta"));
+        let list = json!({
+            "type": "object",
+            "description": format!("{}List is a list of {}", kind.kind, kind.kind),
+            "required": ["items"],
+            "properties": list_properties,
+            "x-kubernetes-group-version-kind": [{"group": kind.group, "version": kind.version, "kind": format!("{}List", kind.kind)}],
+        });
+        extra.insert(format!("{name}List"), list);
+        extra.insert(name, schema);
+    }
+    extra
+}
+
+/// `com.example.v1.Widget` for `example.com/v1` `Widget`: the group's labels reversed, as
+/// kube's builder names a CRD's definition.
+fn custom_definition_name(group: &str, version: &str, kind: &str) -> String {
+    let reversed: Vec<&str> = group.split('.').rev().collect();
+    format!("{}.{version}.{kind}", reversed.join("."))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -353,10 +353,11 @@ fn blank_block_comments(text: &str) -> String {
             out.push(c);
             if c == end {
                 copying_until = None;
-            } else if c == '\\' && end == '"' {
-                if let Some(escaped) = chars.next() {
-                    out.push(escaped);
-                }
+            } else if c == '\\'
+                && end == '"'
+                && let Some(escaped) = chars.next()
+            {
+                out.push(escaped);
             }
             continue;
         }

@@ -397,6 +397,8 @@ pub fn patch(
             &mut Vec::new(),
         )?;
     }
+    // Indexing `tables` below cannot panic: `patch_entries` inserts every struct it visits, each
+    // kind's and every nested one, and `order` lists exactly those.
     let mut out = String::new();
     for id in &order {
         let entries = &tables[id];
@@ -531,6 +533,7 @@ fn patch_entries(
             }
         } else if let Shape::Struct(inner) = shape {
             patch_entries(universe, &inner, tables, order, stack)?;
+            // Present: the call above inserted it (or found it there).
             if !tables[&inner].is_empty() {
                 entries.push(PatchEntry {
                     name,

@@ -1,150 +1,307 @@
-//! Builds the OpenAPI schemas of the built-in kinds into the apiserver. Kubernetes' own v3
-//! documents are vendored under `openapi/v1.33/`; this keeps the definitions `openapi/roots`
-//! names and everything they reference (the paths, and the kinds nothing here serves, are
-//! dropped), and writes them to `$OUT_DIR/openapi_definitions.rs` as one table of compact JSON
-//! texts. The server then parses nothing at start-up: a document is written from these texts
-//! when a client asks for it.
+//! Generates the protobuf field tables and the strategic-merge and list metadata of the served
+//! kinds from the Go types of Kubernetes 1.33 vendored in `kubernetes-1.33/` (see its README):
+//! `$OUT_DIR/protobuf_tables.rs`, included by `src/protobuf.rs`, and `$OUT_DIR/patch_tables.rs`,
+//! included by `src/patch.rs`. Only the struct tags and markers of `types.go` hold all of it
+//! (protobuf numbers, JSON names, `omitempty`, pointers, inline embedding, patch strategies and
+//! list types); generating them keeps the tables at one pinned version instead of copied by hand.
+//! It also builds the OpenAPI definitions of the built-in kinds (`build/openapi.rs`).
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::error::Error;
-use std::fmt::Write as _;
-use std::path::Path;
+#[path = "build/go.rs"]
+mod go;
+#[path = "build/openapi.rs"]
+mod openapi;
+#[path = "build/tables.rs"]
+mod tables;
 
-use serde_json::Value;
+use std::path::{Path, PathBuf};
 
-const SCHEMA_REF_PREFIX: &str = "#/components/schemas/";
+use tables::{PatchKind, Root};
 
-fn main() -> Result<(), Box<dyn Error>> {
-    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR")?;
-    let openapi = Path::new(&manifest_dir).join("openapi");
-    println!("cargo:rerun-if-changed=openapi");
-    let definitions = read_definitions(&openapi.join("v1.33"))?;
-    let roots = std::fs::read_to_string(openapi.join("roots"))?;
-    let kept = closure(&definitions, &root_names(&definitions, &roots)?)?;
-    let out = Path::new(&std::env::var("OUT_DIR")?).join("openapi_definitions.rs");
-    std::fs::write(out, render(&definitions, &kept)?)?;
-    Ok(())
+const VENDORED: &str = "kubernetes-1.33";
+
+const CORE: &str = "k8s.io/api/core/v1";
+const APPS: &str = "k8s.io/api/apps/v1";
+const RBAC: &str = "k8s.io/api/rbac/v1";
+const COORDINATION: &str = "k8s.io/api/coordination/v1";
+const AUTHENTICATION: &str = "k8s.io/api/authentication/v1";
+const AUTHORIZATION: &str = "k8s.io/api/authorization/v1";
+const AUTOSCALING: &str = "k8s.io/api/autoscaling/v1";
+
+/// The bodies that may arrive as protobuf: the stored kinds, and the bodies of the binding,
+/// scale and token subresources and of the reviews.
+const PROTOBUF_ROOTS: &[Root] = &[
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "Namespace",
+    },
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "ConfigMap",
+    },
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "Secret",
+    },
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "Service",
+    },
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "ServiceAccount",
+    },
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "Pod",
+    },
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "Endpoints",
+    },
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "Node",
+    },
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "Event",
+    },
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "ReplicationController",
+    },
+    Root {
+        api_version: "v1",
+        package: CORE,
+        kind: "Binding",
+    },
+    Root {
+        api_version: "apps/v1",
+        package: APPS,
+        kind: "Deployment",
+    },
+    Root {
+        api_version: "apps/v1",
+        package: APPS,
+        kind: "ReplicaSet",
+    },
+    Root {
+        api_version: "coordination.k8s.io/v1",
+        package: COORDINATION,
+        kind: "Lease",
+    },
+    Root {
+        api_version: "authorization.k8s.io/v1",
+        package: AUTHORIZATION,
+        kind: "SelfSubjectAccessReview",
+    },
+    Root {
+        api_version: "authorization.k8s.io/v1",
+        package: AUTHORIZATION,
+        kind: "SubjectAccessReview",
+    },
+    Root {
+        api_version: "authorization.k8s.io/v1",
+        package: AUTHORIZATION,
+        kind: "SelfSubjectRulesReview",
+    },
+    Root {
+        api_version: "rbac.authorization.k8s.io/v1",
+        package: RBAC,
+        kind: "Role",
+    },
+    Root {
+        api_version: "rbac.authorization.k8s.io/v1",
+        package: RBAC,
+        kind: "ClusterRole",
+    },
+    Root {
+        api_version: "rbac.authorization.k8s.io/v1",
+        package: RBAC,
+        kind: "RoleBinding",
+    },
+    Root {
+        api_version: "rbac.authorization.k8s.io/v1",
+        package: RBAC,
+        kind: "ClusterRoleBinding",
+    },
+    Root {
+        api_version: "autoscaling/v1",
+        package: AUTOSCALING,
+        kind: "Scale",
+    },
+    Root {
+        api_version: "authentication.k8s.io/v1",
+        package: AUTHENTICATION,
+        kind: "TokenRequest",
+    },
+    Root {
+        api_version: "authentication.k8s.io/v1",
+        package: AUTHENTICATION,
+        kind: "TokenReview",
+    },
+    Root {
+        api_version: "authentication.k8s.io/v1",
+        package: AUTHENTICATION,
+        kind: "SelfSubjectReview",
+    },
+];
+
+/// The kinds that accept a strategic merge patch, by kind name as `patch::supports_strategic_merge`
+/// is asked. (events.k8s.io/v1 Event has no patch metadata outside its metadata either, so the
+/// core Event's table serves both.)
+const PATCH_KINDS: &[PatchKind] = &[
+    PatchKind {
+        kind: "Pod",
+        package: CORE,
+    },
+    PatchKind {
+        kind: "Deployment",
+        package: APPS,
+    },
+    PatchKind {
+        kind: "ReplicaSet",
+        package: APPS,
+    },
+    PatchKind {
+        kind: "ReplicationController",
+        package: CORE,
+    },
+    PatchKind {
+        kind: "Service",
+        package: CORE,
+    },
+    PatchKind {
+        kind: "Namespace",
+        package: CORE,
+    },
+    PatchKind {
+        kind: "Node",
+        package: CORE,
+    },
+    PatchKind {
+        kind: "ServiceAccount",
+        package: CORE,
+    },
+    PatchKind {
+        kind: "Endpoints",
+        package: CORE,
+    },
+    PatchKind {
+        kind: "ConfigMap",
+        package: CORE,
+    },
+    PatchKind {
+        kind: "Secret",
+        package: CORE,
+    },
+    PatchKind {
+        kind: "Event",
+        package: CORE,
+    },
+    PatchKind {
+        kind: "Lease",
+        package: COORDINATION,
+    },
+    PatchKind {
+        kind: "Role",
+        package: RBAC,
+    },
+    PatchKind {
+        kind: "ClusterRole",
+        package: RBAC,
+    },
+    PatchKind {
+        kind: "RoleBinding",
+        package: RBAC,
+    },
+    PatchKind {
+        kind: "ClusterRoleBinding",
+        package: RBAC,
+    },
+];
+
+fn main() {
+    if let Err(error) = generate() {
+        // A build script fails by exiting non-zero; cargo shows what it printed.
+        eprintln!("error: generating the Kubernetes tables from {VENDORED}: {error}");
+        std::process::exit(1);
+    }
+    if let Err(error) = openapi::generate() {
+        eprintln!("error: generating the OpenAPI definitions from openapi/: {error}");
+        std::process::exit(1);
+    }
 }
 
-/// Every definition of every vendored document, by name. The documents share definitions (each
-/// carries ObjectMeta, say); they must agree, since one release generated them all.
-fn read_definitions(dir: &Path) -> Result<BTreeMap<String, Value>, Box<dyn Error>> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)?
+fn generate() -> Result<(), String> {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=build");
+    println!("cargo:rerun-if-changed={VENDORED}");
+    let root = PathBuf::from(env("CARGO_MANIFEST_DIR")?).join(VENDORED);
+    let mut universe = go::Universe::default();
+    read_packages(&root, &root, &mut universe)?;
+    let (protobuf, reached) = tables::protobuf(&universe, PROTOBUF_ROOTS)?;
+    let patch = tables::patch(&universe, PATCH_KINDS, &reached)?;
+    let version = std::fs::read_to_string(root.join("VERSION"))
+        .map_err(|error| format!("VERSION: {error}"))?;
+    let header = format!(
+        "// Generated by build.rs from {VENDORED}/ at\n{}// Do not edit: change the vendored sources or the generator.\n\n",
+        version
+            .lines()
+            .map(|line| format!("//   {line}\n"))
+            .collect::<String>()
+    );
+    let out = PathBuf::from(env("OUT_DIR")?);
+    write(
+        &out.join("protobuf_tables.rs"),
+        &format!("{header}{protobuf}"),
+    )?;
+    write(&out.join("patch_tables.rs"), &format!("{header}{patch}"))
+}
+
+fn env(name: &str) -> Result<String, String> {
+    std::env::var(name).map_err(|error| format!("${name}: {error}"))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|error| format!("{}: {error}", path.display()))
+}
+
+/// Reads every `.go` file under `dir`; the package's import path is its directory under `root`.
+fn read_packages(root: &Path, dir: &Path, universe: &mut go::Universe) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|error| format!("{}: {error}", dir.display()))?;
+    let mut paths: Vec<PathBuf> = entries
         .map(|entry| entry.map(|entry| entry.path()))
-        .collect::<Result<_, _>>()?;
-    files.retain(|path| path.to_string_lossy().ends_with("_openapi.json"));
-    files.sort();
-    let mut definitions = BTreeMap::new();
-    for path in files {
-        let document: Value = serde_json::from_slice(&std::fs::read(&path)?)?;
-        let Some(schemas) = document.pointer("/components/schemas").and_then(Value::as_object) else {
-            return Err(format!("{} has no components.schemas", path.display()).into());
-        };
-        for (name, schema) in schemas {
-            match definitions.get(name) {
-                Some(existing) if existing != schema => {
-                    return Err(format!("{name} in {} differs from its copy in an earlier document", path.display()).into());
-                }
-                Some(_) => {}
-                None => {
-                    definitions.insert(name.clone(), schema.clone());
-                }
-            }
+        .collect::<Result<_, _>>()
+        .map_err(|error| format!("{}: {error}", dir.display()))?;
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            read_packages(root, &path, universe)?;
+        } else if path.extension().is_some_and(|extension| extension == "go") {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|error| format!("{}: {error}", path.display()))?;
+            let package =
+                go::parse_file(&text).map_err(|error| format!("{}: {error}", path.display()))?;
+            let import_path = dir
+                .strip_prefix(root)
+                .map_err(|error| format!("{}: {error}", dir.display()))?
+                .to_string_lossy()
+                .replace('\\', "/");
+            let merged = universe.packages.entry(import_path).or_default();
+            merged.imports.extend(package.imports);
+            merged.types.extend(package.types);
         }
     }
-    Ok(definitions)
-}
-
-fn group_version_kinds(schema: &Value) -> Vec<(String, String, String)> {
-    let field = |gvk: &Value, name: &str| gvk.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
-    schema
-        .get("x-kubernetes-group-version-kind")
-        .and_then(Value::as_array)
-        .map(|gvks| gvks.iter().map(|gvk| (field(gvk, "group"), field(gvk, "version"), field(gvk, "kind"))).collect())
-        .unwrap_or_default()
-}
-
-/// The definitions `roots` names, one a line: `group/version Kind` (`v1 Kind` for the core
-/// group) with its `KindList`, or a definition's full name.
-fn root_names(definitions: &BTreeMap<String, Value>, roots: &str) -> Result<Vec<String>, Box<dyn Error>> {
-    let mut by_kind: BTreeMap<(String, String, String), &str> = BTreeMap::new();
-    for (name, schema) in definitions {
-        for gvk in group_version_kinds(schema) {
-            // One release names each kind once; two claims would make the lookup a guess.
-            if let Some(other) = by_kind.insert(gvk.clone(), name) {
-                return Err(format!("{other} and {name} both claim {gvk:?}").into());
-            }
-        }
-    }
-    let mut names = Vec::new();
-    for line in roots.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with('#')) {
-        let Some((group_version, kind)) = line.split_once(' ') else {
-            if !definitions.contains_key(line) {
-                return Err(format!("openapi/roots names {line}, which no vendored document defines").into());
-            }
-            names.push(line.to_string());
-            continue;
-        };
-        let (group, version) = group_version.split_once('/').unwrap_or(("", group_version));
-        let key = |kind: &str| (group.to_string(), version.to_string(), kind.to_string());
-        let Some(name) = by_kind.get(&key(kind)) else {
-            return Err(format!("openapi/roots names {line}, which no vendored document defines").into());
-        };
-        names.push((*name).to_string());
-        if let Some(list) = by_kind.get(&key(&format!("{kind}List"))) {
-            names.push((*list).to_string());
-        }
-    }
-    Ok(names)
-}
-
-fn references(value: &Value, found: &mut BTreeSet<String>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(target) = map.get("$ref").and_then(Value::as_str).and_then(|target| target.strip_prefix(SCHEMA_REF_PREFIX)) {
-                found.insert(target.to_string());
-            }
-            map.values().for_each(|value| references(value, found));
-        }
-        Value::Array(items) => items.iter().for_each(|value| references(value, found)),
-        _ => {}
-    }
-}
-
-fn closure(definitions: &BTreeMap<String, Value>, roots: &[String]) -> Result<BTreeSet<String>, Box<dyn Error>> {
-    let mut kept = BTreeSet::new();
-    let mut pending: Vec<String> = roots.to_vec();
-    while let Some(name) = pending.pop() {
-        if !kept.insert(name.clone()) {
-            continue;
-        }
-        let Some(schema) = definitions.get(&name) else {
-            return Err(format!("{name} is referenced but defined in no vendored document").into());
-        };
-        let mut found = BTreeSet::new();
-        references(schema, &mut found);
-        pending.extend(found.into_iter().filter(|target| !kept.contains(target)));
-    }
-    Ok(kept)
-}
-
-fn render(definitions: &BTreeMap<String, Value>, kept: &BTreeSet<String>) -> Result<String, Box<dyn Error>> {
-    let index: BTreeMap<&str, usize> = kept.iter().enumerate().map(|(position, name)| (name.as_str(), position)).collect();
-    let mut out = String::from("// Generated by build.rs from openapi/v1.33 and openapi/roots.\n\npub(crate) static DEFINITIONS: &[Definition] = &[\n");
-    for name in kept {
-        let schema = &definitions[name];
-        let mut found = BTreeSet::new();
-        references(schema, &mut found);
-        let refs: Vec<String> = found.iter().map(|target| index[target.as_str()].to_string()).collect();
-        let kinds: Vec<String> = group_version_kinds(schema).iter().map(|(group, version, kind)| format!("({group:?}, {version:?}, {kind:?})")).collect();
-        writeln!(
-            out,
-            "    Definition {{ name: {name:?}, kinds: &[{}], references: &[{}], schema: {:?} }},",
-            kinds.join(", "),
-            refs.join(", "),
-            serde_json::to_string(schema)?,
-        )?;
-    }
-    out.push_str("];\n");
-    Ok(out)
+    Ok(())
 }

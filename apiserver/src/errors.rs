@@ -181,14 +181,12 @@ impl ApiError {
         Self::new(413, "RequestEntityTooLarge", message)
     }
 
-    pub fn unsupported_media_type(content_type: &str, accepted: &[&str]) -> Self {
+    /// kube's `errUnsupportedMediaType`, which names what is accepted, not what was sent.
+    pub fn unsupported_media_type(accepted: &[&str]) -> Self {
         Self::new(
             415,
             "UnsupportedMediaType",
-            format!(
-                "the body of the request was in an unknown format ({content_type:?}) - accepted media types include: {}",
-                accepted.join(", ")
-            ),
+            format!("the body of the request was in an unknown format - accepted media types include: {}", accepted.join(", ")),
         )
     }
 

@@ -35,7 +35,7 @@ pub fn decode(headers: &HeaderMap, body: &Bytes) -> Result<Body, ApiError> {
         protobuf::CONTENT_TYPE => {
             let object = protobuf::decode(body).map_err(|err| match err {
                 protobuf::ProtobufError::UnsupportedKind { .. } | protobuf::ProtobufError::UnsupportedContentEncoding(_) => {
-                    ApiError::unsupported_media_type(&content_type, &ACCEPTED[..1])
+                    ApiError::unsupported_media_type(&ACCEPTED[..1])
                 }
                 other => ApiError::bad_request(format!("{UNDECODABLE}: {other}")),
             })?;
@@ -45,7 +45,7 @@ pub fn decode(headers: &HeaderMap, body: &Bytes) -> Result<Body, ApiError> {
             // Protobuf has no duplicate keys: a repeated field is a list, a message repeated merges.
             Ok(Body { object, duplicates: Vec::new() })
         }
-        _ => Err(ApiError::unsupported_media_type(&content_type, ACCEPTED)),
+        _ => Err(ApiError::unsupported_media_type(ACCEPTED)),
     }
 }
 

@@ -500,10 +500,10 @@ fn patch_type(headers: &HeaderMap, resource: &ResourceType) -> Result<PatchType,
     match PatchType::from_content_type(&content_type) {
         // Custom kinds have no patch strategies: kube refuses strategic merge for them too.
         Some(PatchType::StrategicMerge) if resource.custom.is_some() || !patch::supports_strategic_merge(&resource.kind) => {
-            Err(ApiError::unsupported_media_type(&content_type, &PATCH_TYPES[..2]))
+            Err(ApiError::unsupported_media_type(&PATCH_TYPES[..2]))
         }
         Some(kind) => Ok(kind),
-        None => Err(ApiError::unsupported_media_type(&content_type, PATCH_TYPES)),
+        None => Err(ApiError::unsupported_media_type(PATCH_TYPES)),
     }
 }
 
@@ -1259,7 +1259,7 @@ pub async fn patch_scale(
 ) -> Result<Response, ApiError> {
     let content_type = content_type(headers);
     let Some(kind) = PatchType::from_content_type(&content_type) else {
-        return Err(ApiError::unsupported_media_type(&content_type, PATCH_TYPES));
+        return Err(ApiError::unsupported_media_type(PATCH_TYPES));
     };
     let patch_body = parse_json(body).or_else(|_| parse_patch_body(body))?;
     rescale(api, target, params, ScaleChange::Patch(kind, patch_body)).await

@@ -1,0 +1,818 @@
+//! CustomResourceDefinitions on the real `apiserver` binary, driven by the clients people use
+//! with them: the real `kubectl`, the Python `kubernetes` client's `CustomObjectsApi`, and
+//! kube-rs (a `#[derive(CustomResource)]` kind, a `Controller`, the streaming-list watcher);
+//! two apiservers on one etcd; and bad definitions and objects, each answered with
+//! kube-apiserver's status code and message.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime};
+
+use common::testing::{ApiServer, Storage};
+use futures::StreamExt;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::{CustomResource, CustomResourceExt};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::{conditions, wait::await_condition};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+common::on_both_stores!(
+    kubectl_creates_serves_scales_and_deletes_a_custom_resource,
+    python_custom_objects_api_works_on_a_custom_resource,
+    kube_rs_controller_reconciles_custom_objects,
+    kube_rs_streaming_list_watcher_sees_custom_objects,
+    bad_definitions_and_objects_get_kubes_status,
+    a_custom_kind_named_as_a_builtin_one_leaves_the_builtin_alone,
+);
+
+/// A namespaced kind with everything kubectl shows of one: a schema with required fields, an
+/// enum, a minimum and defaults; printer columns of each kind of cell; short names and
+/// categories; status and scale subresources.
+const WIDGETS: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.stable.example.com
+spec:
+  group: stable.example.com
+  scope: Namespaced
+  names:
+    plural: widgets
+    singular: widget
+    kind: Widget
+    listKind: WidgetList
+    shortNames: [wd]
+    categories: [all, gadgets]
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale:
+        specReplicasPath: .spec.replicas
+        statusReplicasPath: .status.replicas
+        labelSelectorPath: .status.selector
+    additionalPrinterColumns:
+    - name: Size
+      type: integer
+      jsonPath: .spec.size
+    - name: Color
+      type: string
+      jsonPath: .spec.color
+    - name: Since
+      type: date
+      jsonPath: .spec.since
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            required: [color, size]
+            properties:
+              color:
+                type: string
+                enum: [red, blue]
+              size:
+                type: integer
+                minimum: 1
+              since:
+                type: string
+                format: date-time
+              replicas:
+                type: integer
+                default: 1
+              shape:
+                type: string
+                default: round
+              note:
+                type: string
+          status:
+            type: object
+            properties:
+              replicas:
+                type: integer
+              selector:
+                type: string
+              phase:
+                type: string
+"#;
+
+const WIDGETS_NAME: &str = "widgets.stable.example.com";
+const WIDGETS_PATH: &str = "/apis/stable.example.com/v1/namespaces/default/widgets";
+
+/// The date every widget's `Since` column shows, far enough back that kube prints whole years.
+const SINCE: &str = "2000-01-01T00:00:00Z";
+const SINCE_UNIX: u64 = 946_684_800;
+
+/// The `Since` cell as kube renders a date column (`duration.HumanDuration`: whole years past
+/// eight years).
+fn since_cell() -> String {
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|since| since.as_secs()).unwrap_or_default();
+    let hours = (now - SINCE_UNIX) / 3600;
+    format!("{}y", hours / 24 / 365)
+}
+
+fn widget(name: &str, spec: Value) -> Value {
+    json!({"apiVersion": "stable.example.com/v1", "kind": "Widget", "metadata": {"name": name}, "spec": spec})
+}
+
+/// kubectl against one apiserver, with a discovery cache of its own (so that no test sees
+/// another's, nor one from before a definition was created or deleted).
+struct Kubectl {
+    kubeconfig: PathBuf,
+    cache: tempfile::TempDir,
+    log: PathBuf,
+}
+
+impl Kubectl {
+    fn new(server: &ApiServer) -> Self {
+        let cache = tempfile::Builder::new().prefix("kubectl-cache-").tempdir().unwrap_or_else(|err| panic!("a cache directory: {err}"));
+        Self { kubeconfig: server.kubeconfig(), cache, log: server.log_path() }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new("kubectl");
+        command.arg(format!("--kubeconfig={}", self.kubeconfig.display())).arg(format!("--cache-dir={}", self.cache.path().display())).args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap_or_else(|err| panic!("running kubectl {args:?}: {err}"))
+    }
+
+    fn run_with_input(&self, args: &[&str], input: &str) -> Output {
+        common::testing::output_with_input(&mut self.command(args), input.as_bytes()).unwrap_or_else(|err| panic!("running kubectl {args:?}: {err}"))
+    }
+
+    /// Its stdout; the test fails with its stderr and the apiserver's log if it fails.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        self.expect_success(args, output)
+    }
+
+    fn ok_with_input(&self, args: &[&str], input: &str) -> String {
+        let output = self.run_with_input(args, input);
+        self.expect_success(args, output)
+    }
+
+    fn expect_success(&self, args: &[&str], output: Output) -> String {
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(output.status.success(), "kubectl {args:?} failed:\n{stdout}\n{}\n--- apiserver log:\n{}", String::from_utf8_lossy(&output.stderr), log_tail(&self.log));
+        stdout
+    }
+
+    /// Its stderr, asserting that it failed.
+    fn fails(&self, args: &[&str], input: Option<&str>) -> String {
+        let output = match input {
+            Some(input) => self.run_with_input(args, input),
+            None => self.run(args),
+        };
+        assert!(!output.status.success(), "kubectl {args:?} succeeded:\n{}", String::from_utf8_lossy(&output.stdout));
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut args = args.to_vec();
+        args.extend(["-o", "json"]);
+        let text = self.ok(&args);
+        serde_json::from_str(&text).unwrap_or_else(|err| panic!("kubectl {args:?} printed no JSON ({err}): {text}"))
+    }
+
+    /// Creates the widgets' definition and waits until it is Established.
+    fn create_widgets(&self) {
+        let created = self.ok_with_input(&["create", "-f", "-"], WIDGETS);
+        assert_eq!(created.trim(), "customresourcedefinition.apiextensions.k8s.io/widgets.stable.example.com created");
+        let waited = self.ok(&["wait", "--for=condition=Established", "--timeout=30s", &format!("crd/{WIDGETS_NAME}")]);
+        assert_eq!(waited.trim(), "customresourcedefinition.apiextensions.k8s.io/widgets.stable.example.com condition met");
+    }
+}
+
+fn log_tail(log: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().rev().take(30).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+/// A long-running child (`kubectl get -w`) whose stdout lines arrive on a channel; killed on drop.
+struct Streaming {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Streaming {
+    fn start(mut command: Command) -> Self {
+        let mut child = command.stdout(Stdio::piped()).stderr(Stdio::null()).stdin(Stdio::null()).spawn().unwrap_or_else(|err| panic!("starting {command:?}: {err}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("{command:?} has no stdout pipe"));
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { child, lines }
+    }
+
+    /// Waits (30 s at most) for a line whose whitespace-separated fields are `fields`; returns
+    /// the lines that came before it.
+    fn wait_for(&self, fields: &[&str]) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.split_whitespace().eq(fields.iter().copied()) => return seen,
+                Ok(line) => seen.push(line),
+                Err(err) => panic!("no line {fields:?} ({err}); printed so far: {seen:#?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Client {
+    fn new(server: &ApiServer) -> Self {
+        Self { http: reqwest::Client::new(), base: server.url() }
+    }
+
+    async fn send(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|err| panic!("method {method}: {err}"));
+        let mut request = self.http.request(method, format!("{}{path}", self.base)).body(body);
+        if !content_type.is_empty() {
+            request = request.header("content-type", content_type);
+        }
+        let response = request.send().await.unwrap_or_else(|err| panic!("{path}: {err}"));
+        let code = response.status().as_u16();
+        let text = response.text().await.unwrap_or_default();
+        (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn json(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
+        self.send(method, path, "application/json", body.to_string().into_bytes()).await
+    }
+
+    async fn get(&self, path: &str) -> (u16, Value) {
+        self.send("GET", path, "", Vec::new()).await
+    }
+
+    /// Creates a definition and waits (30 s at most) until it is Established and its objects
+    /// can be listed at `objects`.
+    async fn create_definition(&self, definition: &Value, objects: &str) {
+        let (code, created) = self.json("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition).await;
+        assert_eq!(code, 201, "{created}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.get(objects).await.0 != 200 {
+            assert!(Instant::now() < deadline, "{objects} is not served 30 s after its definition was created");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn widgets_definition() -> Value {
+    serde_yaml_ng::from_str(WIDGETS).unwrap_or_else(|err| panic!("the widgets' definition: {err}"))
+}
+
+/// What a user of a custom resource does with kubectl, and what kubectl prints back.
+async fn kubectl_creates_serves_scales_and_deletes_a_custom_resource(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let kubectl = Kubectl::new(&server);
+    let client = Client::new(&server);
+    kubectl.create_widgets();
+
+    let resources = kubectl.ok(&["api-resources", "--api-group=stable.example.com"]);
+    let rows: Vec<Vec<&str>> = resources.lines().map(|line| line.split_whitespace().collect()).collect();
+    assert_eq!(rows, [vec!["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"], vec!["widgets", "wd", "stable.example.com/v1", "true", "Widget"]], "{resources}");
+    let in_category = kubectl.ok(&["api-resources", "--categories=gadgets", "-o", "name"]);
+    assert_eq!(in_category.trim(), "widgets.stable.example.com");
+
+    let first = widget("w1", json!({"color": "red", "size": 3, "since": SINCE, "replicas": 2}));
+    assert_eq!(kubectl.ok_with_input(&["create", "-f", "-"], &first.to_string()).trim(), "widget.stable.example.com/w1 created");
+    let second = widget("w2", json!({"color": "blue", "size": 12, "since": SINCE}));
+    assert_eq!(kubectl.ok_with_input(&["create", "-f", "-"], &second.to_string()).trim(), "widget.stable.example.com/w2 created");
+
+    // The schema's defaults are applied to what was left out.
+    let defaulted = kubectl.json(&["get", "widget", "w2"]);
+    assert_eq!(defaulted["spec"], json!({"color": "blue", "size": 12, "since": SINCE, "replicas": 1, "shape": "round"}), "{defaulted}");
+
+    // The printer columns, by plural, short name and category.
+    let since = since_cell();
+    let expected = format!("NAME   SIZE   COLOR   SINCE\nw1     3      red     {since}\nw2     12     blue    {since}\n");
+    assert_eq!(kubectl.ok(&["get", "widgets"]), expected);
+    assert_eq!(kubectl.ok(&["get", "wd"]), expected);
+    // One type in the category: kubectl shows no kind before the names, as for `get widgets`.
+    assert_eq!(kubectl.ok(&["get", "gadgets"]), expected);
+
+    // A watch shows a change made while it runs.
+    let watching = Streaming::start(kubectl.command(&["get", "widgets", "-w"]));
+    watching.wait_for(&["w2", "12", "blue", &since]);
+    let patched = kubectl.ok(&["patch", "widget", "w1", "--type=merge", "-p", r#"{"spec":{"size":4}}"#]);
+    assert_eq!(patched.trim(), "widget.stable.example.com/w1 patched");
+    watching.wait_for(&["w1", "4", "red", &since]);
+    drop(watching);
+
+    // The status subresource changes status only; the main resource everything but status.
+    let status = r#"{"status":{"phase":"Ready","replicas":2,"selector":"app=w1"},"spec":{"size":9}}"#;
+    kubectl.ok(&["patch", "widget", "w1", "--subresource=status", "--type=merge", "-p", status]);
+    let object = kubectl.json(&["get", "widget", "w1"]);
+    assert_eq!((&object["spec"]["size"], &object["status"], &object["metadata"]["generation"]), (&json!(4), &json!({"phase": "Ready", "replicas": 2, "selector": "app=w1"}), &json!(2)), "{object}");
+    kubectl.ok(&["patch", "widget", "w1", "--type=merge", "-p", r#"{"spec":{"size":5},"status":{"phase":"Broken"}}"#]);
+    let object = kubectl.json(&["get", "widget", "w1"]);
+    assert_eq!((&object["spec"]["size"], &object["status"]["phase"], &object["metadata"]["generation"]), (&json!(5), &json!("Ready"), &json!(3)), "{object}");
+
+    // The scale subresource reads and writes the declared paths.
+    assert_eq!(kubectl.ok(&["scale", "widget", "w1", "--replicas=5"]).trim(), "widget.stable.example.com/w1 scaled");
+    let scale = kubectl.json(&["get", "widget", "w1", "--subresource=scale"]);
+    assert_eq!(
+        (&scale["apiVersion"], &scale["kind"], &scale["spec"], &scale["status"]),
+        (&json!("autoscaling/v1"), &json!("Scale"), &json!({"replicas": 5}), &json!({"replicas": 2, "selector": "app=w1"})),
+        "{scale}"
+    );
+    assert_eq!(kubectl.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.replicas}"]), "5");
+
+    // An invalid object, as kubectl prints kube-apiserver's answer.
+    let bad = widget("bad", json!({"color": "green", "size": 0}));
+    let refused = kubectl.fails(&["create", "-f", "-"], Some(&bad.to_string()));
+    assert_eq!(
+        refused,
+        "The Widget \"bad\" is invalid: \n* spec.color: Unsupported value: \"green\": supported values: \"red\", \"blue\"\n* spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1\n"
+    );
+    let (code, status) = client.json("POST", WIDGETS_PATH, &bad).await;
+    assert_eq!((code, &status["reason"]), (422, &json!("Invalid")), "{status}");
+    assert_eq!(
+        status["message"],
+        "Widget.stable.example.com \"bad\" is invalid: [spec.color: Unsupported value: \"green\": supported values: \"red\", \"blue\", spec.size: Invalid value: 0: spec.size in body should be greater than or equal to 1]"
+    );
+    assert_eq!((&status["details"]["group"], &status["details"]["kind"], &status["details"]["name"]), (&json!("stable.example.com"), &json!("Widget"), &json!("bad")), "{status}");
+
+    // An unknown field is an error when asked to be; kube words it as any decoding error
+    // (`transformDecodeError`).
+    let extra = widget("extra", json!({"color": "red", "size": 1, "extra": true}));
+    let refused = kubectl.fails(&["create", "--validate=strict", "-f", "-"], Some(&extra.to_string()));
+    assert_eq!(refused, "Error from server (BadRequest): error when creating \"STDIN\": Widget in version \"v1\" cannot be handled as a Widget: strict decoding error: unknown field \"spec.extra\"\n");
+    let (code, status) = client.json("POST", &format!("{WIDGETS_PATH}?fieldValidation=Strict"), &extra).await;
+    assert_eq!((code, &status["reason"], &status["message"]), (400, &json!("BadRequest"), &json!("Widget in version \"v1\" cannot be handled as a Widget: strict decoding error: unknown field \"spec.extra\"")), "{status}");
+    assert_eq!(client.get(&format!("{WIDGETS_PATH}/extra")).await.0, 404);
+
+    // Strategic merge patch has no meaning without Go types: 415.
+    // (kubectl's wording of it is compared at the end, so that a difference hides nothing else.)
+    let strategic_refused = kubectl.fails(&["patch", "widget", "w1", "--type=strategic", "-p", r#"{"spec":{"size":6}}"#], None);
+    let (code, status) = client.send("PATCH", &format!("{WIDGETS_PATH}/w1"), "application/strategic-merge-patch+json", br#"{"spec":{"size":6}}"#.to_vec()).await;
+    assert_eq!((code, &status["reason"]), (415, &json!("UnsupportedMediaType")), "{status}");
+    assert_eq!(kubectl.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.size}"]), "5");
+
+    // Deleting the definition deletes its objects, and the resource is no longer served.
+    let deleted = kubectl.ok(&["delete", "crd", WIDGETS_NAME]);
+    assert_eq!(deleted.trim(), "customresourcedefinition.apiextensions.k8s.io \"widgets.stable.example.com\" deleted");
+    // kubectl that still has the resource in its discovery cache lists it and is told 404; one
+    // that asks discovery anew no longer knows it.
+    assert_eq!(
+        kubectl.fails(&["get", "widgets"], None),
+        "Error from server (NotFound): Unable to list \"stable.example.com/v1, Resource=widgets\": the server could not find the requested resource\n"
+    );
+    let kubectl = Kubectl::new(&server);
+    assert_eq!(kubectl.fails(&["get", "widgets"], None), "error: the server doesn't have a resource type \"widgets\"\n");
+    assert_eq!(client.get(WIDGETS_PATH).await.0, 404);
+    kubectl.create_widgets();
+    let output = kubectl.run(&["get", "widgets"]);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!((String::from_utf8_lossy(&output.stdout).as_ref(), String::from_utf8_lossy(&output.stderr).as_ref()), ("", "No resources found in default namespace.\n"), "the old objects are back");
+
+    // kube-apiserver's `negotiation.NewUnsupportedMediaTypeError`, as kubectl's patch wraps it.
+    assert_eq!(
+        strategic_refused,
+        "error: application/strategic-merge-patch+json is not supported by stable.example.com/v1, Kind=Widget: the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml\n"
+    );
+}
+
+/// The Python client's `CustomObjectsApi`, as its own e2e tests use it.
+async fn python_custom_objects_api_works_on_a_custom_resource(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let script = r#"
+import json, sys, time
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+config.load_kube_config(config_file=sys.argv[1])
+extensions = client.ApiextensionsV1Api()
+created = extensions.create_custom_resource_definition(json.loads(sys.argv[2]))
+assert created.metadata.name == "widgets.stable.example.com", created.metadata
+deadline = time.monotonic() + 30
+while True:
+    definition = extensions.read_custom_resource_definition("widgets.stable.example.com")
+    conditions = definition.status.conditions or []
+    if any(c.type == "Established" and c.status == "True" for c in conditions):
+        break
+    assert time.monotonic() < deadline, definition.status
+    time.sleep(0.05)
+
+api = client.CustomObjectsApi()
+where = ("stable.example.com", "v1", "default", "widgets")
+body = {"apiVersion": "stable.example.com/v1", "kind": "Widget",
+        "metadata": {"name": "py", "labels": {"app": "py"}}, "spec": {"color": "red", "size": 2, "replicas": 2}}
+created = api.create_namespaced_custom_object(*where, body)
+assert created["spec"] == {"color": "red", "size": 2, "replicas": 2, "shape": "round"}, created
+got = api.get_namespaced_custom_object(*where, "py")
+assert got["metadata"]["uid"] == created["metadata"]["uid"], got
+listed = api.list_namespaced_custom_object(*where, label_selector="app=py")
+assert listed["kind"] == "WidgetList" and [item["metadata"]["name"] for item in listed["items"]] == ["py"], listed
+assert api.list_namespaced_custom_object(*where, label_selector="app=other")["items"] == []
+
+patched = api.patch_namespaced_custom_object(*where, "py", {"spec": {"size": 3}})
+assert patched["spec"]["size"] == 3 and patched["metadata"]["generation"] == 2, patched
+status = api.patch_namespaced_custom_object_status(*where, "py", {"status": {"replicas": 2, "selector": "app=py", "phase": "Ready"}, "spec": {"size": 99}})
+assert status["status"] == {"replicas": 2, "selector": "app=py", "phase": "Ready"} and status["spec"]["size"] == 3, status
+
+scale = api.get_namespaced_custom_object_scale(*where, "py")
+assert scale["kind"] == "Scale" and scale["spec"] == {"replicas": 2} and scale["status"] == {"replicas": 2, "selector": "app=py"}, scale
+scale = api.patch_namespaced_custom_object_scale(*where, "py", {"spec": {"replicas": 4}})
+assert scale["spec"] == {"replicas": 4}, scale
+assert api.get_namespaced_custom_object(*where, "py")["spec"]["replicas"] == 4
+
+bad = {"apiVersion": "stable.example.com/v1", "kind": "Widget", "metadata": {"name": "bad"}, "spec": {"color": "green", "size": 0}}
+try:
+    api.create_namespaced_custom_object(*where, bad)
+    raise AssertionError("an invalid widget was created")
+except ApiException as error:
+    assert error.status == 422, (error.status, error.body)
+    refusal = json.loads(error.body)
+    assert refusal["reason"] == "Invalid", refusal
+    assert refusal["details"]["causes"] == [
+        {"reason": "FieldValueNotSupported", "message": "Unsupported value: \"green\": supported values: \"red\", \"blue\"", "field": "spec.color"},
+        {"reason": "FieldValueInvalid", "message": "Invalid value: 0: spec.size in body should be greater than or equal to 1", "field": "spec.size"},
+    ], refusal["details"]
+
+api.delete_namespaced_custom_object(*where, "py")
+try:
+    api.get_namespaced_custom_object(*where, "py")
+    raise AssertionError("the widget is still there")
+except ApiException as error:
+    assert error.status == 404, (error.status, error.body)
+assert api.list_namespaced_custom_object(*where)["items"] == []
+print("python client OK")
+"#;
+    let definition = widgets_definition().to_string();
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(server.kubeconfig())
+        .arg(&definition)
+        .output()
+        .unwrap_or_else(|err| panic!("running python3: {err}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("python client OK"),
+        "python client failed:\n{stdout}\n{}\n--- apiserver log:\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        log_tail(&server.log_path())
+    );
+}
+
+/// A definition created through one apiserver is served by another on the same etcd within
+/// a second of the create's answer, as every kube-apiserver runs the same controllers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_definition_created_through_one_apiserver_is_served_by_another_within_a_second() {
+    let first = ApiServer::start(Storage::Etcd).unwrap_or_else(|err| panic!("starting the first apiserver: {err}"));
+    // The harness starts a second apiserver on a first one's etcd on HTTPS; kube-rs speaks it.
+    let second = first.start_https_beside(&[]).unwrap_or_else(|err| panic!("starting the second apiserver: {err}"));
+    let second_client = kube_client_from(&second.kubeconfig()).await;
+    let first_client = Client::new(&first);
+    let widgets_resource = kube::api::ApiResource::from_gvk_with_plural(&kube::api::GroupVersionKind::gvk("stable.example.com", "v1", "Widget"), "widgets");
+    let widgets: Api<kube::api::DynamicObject> = Api::namespaced_with(second_client.clone(), "default", &widgets_resource);
+    // The second serves nothing of the group before.
+    let before = second_client.list_api_group_resources("stable.example.com/v1").await;
+    assert!(matches!(before, Err(kube::Error::Api(ref status)) if status.code == 404), "{before:?}");
+
+    let (code, created) = first_client.json("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", &widgets_definition()).await;
+    let answered = Instant::now();
+    assert_eq!(code, 201, "{created}");
+    let deadline = answered + Duration::from_secs(1);
+    let mut listed = false;
+    let mut discovered = false;
+    while !(listed && discovered) {
+        if !discovered {
+            let answer = second_client.list_api_group_resources("stable.example.com/v1").await;
+            discovered = answer.is_ok_and(|list| list.resources.iter().any(|resource| resource.name == "widgets"));
+        }
+        if !listed {
+            listed = widgets.list(&Default::default()).await.is_ok();
+        }
+        assert!(Instant::now() < deadline, "not served by the second apiserver 1 s after the create's answer (discovered: {discovered}, listed: {listed})\n--- its log:\n{}", log_tail(&second.log_path()));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("served by the second apiserver {:?} after the create's answer", answered.elapsed());
+
+    // And what is created through the second is read through the first.
+    let object: kube::api::DynamicObject = serde_json::from_value(widget("beside", json!({"color": "blue", "size": 1}))).unwrap_or_else(|err| panic!("a widget: {err}"));
+    widgets.create(&PostParams::default(), &object).await.unwrap_or_else(|err| panic!("creating through the second: {err}"));
+    let (code, read) = first_client.get(&format!("{WIDGETS_PATH}/beside")).await;
+    assert_eq!((code, &read["spec"]["shape"]), (200, &json!("round")), "{read}");
+}
+
+async fn kube_client_from(kubeconfig: &std::path::Path) -> kube::Client {
+    let kubeconfig = kube::config::Kubeconfig::read_from(kubeconfig).unwrap_or_else(|err| panic!("reading {}: {err}", kubeconfig.display()));
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default()).await.unwrap_or_else(|err| panic!("a client configuration: {err}"));
+    kube::Client::try_from(config).unwrap_or_else(|err| panic!("a client: {err}"))
+}
+
+fn kube_client(server: &ApiServer) -> kube::Client {
+    let url = server.url().parse().unwrap_or_else(|err| panic!("the apiserver's URL: {err}"));
+    kube::Client::try_from(kube::Config::new(url)).unwrap_or_else(|err| panic!("a client: {err}"))
+}
+
+/// A kind defined in Rust, its definition generated by kube-rs.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
+#[kube(group = "rs.example.com", version = "v1", kind = "Counter", namespaced, status = "CounterStatus", shortname = "ctr")]
+struct CounterSpec {
+    value: i64,
+}
+
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
+struct CounterStatus {
+    doubled: i64,
+}
+
+fn counter(name: &str, value: i64) -> Counter {
+    let mut counter = Counter::new(name, CounterSpec { value });
+    counter.metadata.namespace = Some("default".into());
+    counter
+}
+
+/// Installs Counter's definition through `Api<CustomResourceDefinition>` and waits until it is
+/// Established (30 s at most).
+async fn install_counters(client: &kube::Client) -> Api<Counter> {
+    let definitions: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let definition = Counter::crd();
+    let name = definition.metadata.name.clone().unwrap_or_default();
+    assert_eq!(name, "counters.rs.example.com");
+    definitions.create(&PostParams::default(), &definition).await.unwrap_or_else(|err| panic!("creating {name}: {err}"));
+    tokio::time::timeout(Duration::from_secs(30), await_condition(definitions, &name, conditions::is_crd_established()))
+        .await
+        .unwrap_or_else(|_| panic!("{name} not Established within 30 s"))
+        .unwrap_or_else(|err| panic!("waiting for {name}: {err}"));
+    Api::namespaced(client.clone(), "default")
+}
+
+/// Waits (30 s at most) until the counter's status is `doubled`.
+async fn await_doubled(counters: &Api<Counter>, name: &str, doubled: i64) {
+    let reconciled = move |object: Option<&Counter>| object.and_then(|counter| counter.status.as_ref()).is_some_and(|status| status.doubled == doubled);
+    tokio::time::timeout(Duration::from_secs(30), await_condition(counters.clone(), name, reconciled))
+        .await
+        .unwrap_or_else(|_| panic!("{name}'s status never became doubled: {doubled}"))
+        .unwrap_or_else(|err| panic!("waiting for {name}: {err}"));
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("writing {name}'s status: {source}")]
+struct ReconcileError {
+    name: String,
+    source: kube::Error,
+}
+
+async fn reconcile_counter(counter: Arc<Counter>, counters: Arc<Api<Counter>>) -> Result<Action, ReconcileError> {
+    let name = counter.metadata.name.clone().unwrap_or_default();
+    let doubled = counter.spec.value * 2;
+    if counter.status.as_ref().map(|status| status.doubled) != Some(doubled) {
+        let patch = json!({"status": {"doubled": doubled}});
+        counters.patch_status(&name, &PatchParams::default(), &Patch::Merge(patch)).await.map_err(|source| ReconcileError { name, source })?;
+    }
+    Ok(Action::await_change())
+}
+
+/// Aborts the controller's task when the test ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn kube_rs_controller_reconciles_custom_objects(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = kube_client(&server);
+    let counters = install_counters(&client).await;
+    let before = counters.create(&PostParams::default(), &counter("before", 1)).await.unwrap_or_else(|err| panic!("creating a counter: {err}"));
+    assert_eq!(before.status, None, "a create through the main resource writes no status");
+
+    let controller = Controller::new(counters.clone(), watcher::Config::default())
+        .run(reconcile_counter, |_, _: &ReconcileError, _| Action::requeue(Duration::from_millis(100)), Arc::new(counters.clone()))
+        .for_each(|_| std::future::ready(()));
+    let _controller = AbortOnDrop(tokio::spawn(controller));
+
+    for (name, value) in [("a", 2), ("b", 3), ("c", 4), ("d", 5)] {
+        counters.create(&PostParams::default(), &counter(name, value)).await.unwrap_or_else(|err| panic!("creating counter {name}: {err}"));
+    }
+    for (name, value) in [("before", 1), ("a", 2), ("b", 3), ("c", 4), ("d", 5)] {
+        await_doubled(&counters, name, value * 2).await;
+    }
+    // A change to the spec is reconciled again.
+    counters.patch("b", &PatchParams::default(), &Patch::Merge(json!({"spec": {"value": 21}}))).await.unwrap_or_else(|err| panic!("patching b: {err}"));
+    await_doubled(&counters, "b", 42).await;
+    let listed = counters.list(&Default::default()).await.unwrap_or_else(|err| panic!("listing counters: {err}"));
+    let statuses: BTreeMap<String, Option<CounterStatus>> = listed.items.into_iter().map(|counter| (counter.metadata.name.unwrap_or_default(), counter.status)).collect();
+    let expected: BTreeMap<String, Option<CounterStatus>> =
+        [("a", 4), ("b", 42), ("before", 2), ("c", 8), ("d", 10)].into_iter().map(|(name, doubled)| (name.to_string(), Some(CounterStatus { doubled }))).collect();
+    assert_eq!(statuses, expected);
+}
+
+type CounterEvents = futures::stream::BoxStream<'static, Result<Event<Counter>, watcher::Error>>;
+
+async fn next_event(events: &mut CounterEvents) -> Event<Counter> {
+    tokio::time::timeout(Duration::from_secs(30), events.next())
+        .await
+        .unwrap_or_else(|_| panic!("the watcher stalled"))
+        .unwrap_or_else(|| panic!("the watcher ended"))
+        .unwrap_or_else(|err| panic!("the watcher failed: {err}"))
+}
+
+/// The streaming list (`sendInitialEvents`) on a custom resource: the stored objects, InitDone,
+/// then what changes.
+async fn kube_rs_streaming_list_watcher_sees_custom_objects(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = kube_client(&server);
+    let counters = install_counters(&client).await;
+    for (name, value) in [("one", 1), ("two", 2), ("three", 3)] {
+        counters.create(&PostParams::default(), &counter(name, value)).await.unwrap_or_else(|err| panic!("creating counter {name}: {err}"));
+    }
+    let mut events: CounterEvents = watcher::watcher(counters.clone(), watcher::Config::default().streaming_lists()).boxed();
+    assert!(matches!(next_event(&mut events).await, Event::Init));
+    let mut initial = BTreeMap::new();
+    loop {
+        match next_event(&mut events).await {
+            Event::InitApply(object) => {
+                initial.insert(object.metadata.name.clone().unwrap_or_default(), object.spec.value);
+            }
+            Event::InitDone => break,
+            other => panic!("expected the initial objects, then InitDone; got {other:?}"),
+        }
+    }
+    assert_eq!(initial, BTreeMap::from([("one".to_string(), 1), ("three".to_string(), 3), ("two".to_string(), 2)]));
+
+    counters.patch("two", &PatchParams::default(), &Patch::Merge(json!({"spec": {"value": 20}}))).await.unwrap_or_else(|err| panic!("patching two: {err}"));
+    match next_event(&mut events).await {
+        Event::Apply(object) => assert_eq!((object.metadata.name.as_deref(), object.spec.value), (Some("two"), 20)),
+        other => panic!("expected the change, got {other:?}"),
+    }
+    counters.delete("one", &Default::default()).await.unwrap_or_else(|err| panic!("deleting one: {err}"));
+    match next_event(&mut events).await {
+        Event::Delete(object) => assert_eq!(object.metadata.name.as_deref(), Some("one")),
+        other => panic!("expected the deletion, got {other:?}"),
+    }
+}
+
+/// Bad definitions and objects: kube-apiserver's status code and message for each, and what
+/// was stored before still there after.
+async fn bad_definitions_and_objects_get_kubes_status(storage: Storage) {
+    let mut server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = Client::new(&server);
+    let definitions = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions";
+    client.create_definition(&widgets_definition(), WIDGETS_PATH).await;
+    let (code, kept) = client.json("POST", WIDGETS_PATH, &widget("kept", json!({"color": "red", "size": 1}))).await;
+    assert_eq!(code, 201, "{kept}");
+
+    // A definition of `things` in `group`, with `schema` as its only version's schema.
+    let things = |group: &str, schema: Value| {
+        json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": format!("things.{group}")},
+            "spec": {"group": group, "scope": "Namespaced", "names": {"plural": "things", "singular": "thing", "kind": "Thing"},
+                     "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": schema}}]}
+        })
+    };
+    let object_schema = json!({"type": "object"});
+    let mut misnamed = things("misnamed.example.com", object_schema.clone());
+    misnamed["metadata"]["name"] = json!("widgets.misnamed.example.com");
+    let rows: Vec<(&str, Value, &str)> = vec![
+        (
+            "a property without a type",
+            things("untyped.example.com", json!({"type": "object", "properties": {"spec": {"properties": {"size": {"type": "integer"}}}}})),
+            "CustomResourceDefinition.apiextensions.k8s.io \"things.untyped.example.com\" is invalid: spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields",
+        ),
+        (
+            "a built-in group",
+            things("apps", object_schema.clone()),
+            "CustomResourceDefinition.apiextensions.k8s.io \"things.apps\" is invalid: spec.group: Invalid value: \"apps\": should be a domain with at least one dot",
+        ),
+        (
+            "a protected group without the approval annotation",
+            things("rbac.authorization.k8s.io", object_schema.clone()),
+            "CustomResourceDefinition.apiextensions.k8s.io \"things.rbac.authorization.k8s.io\" is invalid: metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval annotation \"api-approved.kubernetes.io\", see https://github.com/kubernetes/enhancements/pull/1111",
+        ),
+        (
+            "a name other than <plural>.<group>",
+            misnamed,
+            "CustomResourceDefinition.apiextensions.k8s.io \"widgets.misnamed.example.com\" is invalid: metadata.name: Invalid value: \"widgets.misnamed.example.com\": must be spec.names.plural+\".\"+spec.group",
+        ),
+    ];
+    for (case, definition, message) in rows {
+        let (code, status) = client.json("POST", definitions, &definition).await;
+        assert_eq!((code, &status["reason"]), (422, &json!("Invalid")), "{case}: {status}");
+        assert_eq!(status["message"], message, "{case}");
+        let name = definition["metadata"]["name"].as_str().unwrap_or_default();
+        assert_eq!(client.get(&format!("{definitions}/{name}")).await.0, 404, "{case}: it was stored");
+    }
+
+    // A stored version must stay in spec.versions.
+    let (_, mut stored) = client.get(&format!("{definitions}/{WIDGETS_NAME}")).await;
+    assert_eq!(stored["status"]["storedVersions"], json!(["v1"]), "{stored}");
+    let mut version = stored["spec"]["versions"][0].clone();
+    version["name"] = json!("v2");
+    stored["spec"]["versions"] = json!([version]);
+    let (code, status) = client.json("PUT", &format!("{definitions}/{WIDGETS_NAME}"), &stored).await;
+    assert_eq!((code, &status["reason"]), (422, &json!("Invalid")), "{status}");
+    assert_eq!(
+        status["message"],
+        "CustomResourceDefinition.apiextensions.k8s.io \"widgets.stable.example.com\" is invalid: status.storedVersions[0]: Invalid value: \"v1\": missing from spec.versions; v1 was previously a storage version, and must remain in spec.versions until a storage migration ensures no data remains persisted in v1 and removes v1 from status.storedVersions"
+    );
+
+    // An object over kube-apiserver's 3 MiB request limit.
+    let huge = widget("huge", json!({"color": "red", "size": 1, "note": "x".repeat(3 * 1024 * 1024 + 1)}));
+    let (code, status) = client.json("POST", WIDGETS_PATH, &huge).await;
+    assert_eq!((code, &status["reason"]), (413, &json!("RequestEntityTooLarge")), "{status}");
+    assert_eq!(status["message"], "Request entity too large: limit is 3145728", "{status}");
+    assert_eq!(client.get(&format!("{WIDGETS_PATH}/huge")).await.0, 404);
+
+    // A schema 10,000 levels deep: refused, and the server still answers.
+    let deep_text = deep_definition_text(10_000);
+    let (code, status) = client.send("POST", definitions, "application/json", deep_text.into_bytes()).await;
+    assert!((400..500).contains(&code), "a schema 10,000 levels deep: {code} {status}");
+    eprintln!("a schema 10,000 levels deep: {code} {}", status["message"]);
+    assert!(server.is_running(), "the apiserver died on a deep schema\n{}", log_tail(&server.log_path()));
+    assert_eq!(client.get(&format!("{definitions}/things.deep.example.com")).await.0, 404);
+
+    // What was stored is still there and still served.
+    let (code, read) = client.get(&format!("{WIDGETS_PATH}/kept")).await;
+    assert_eq!((code, &read["spec"]), (200, &json!({"color": "red", "size": 1, "replicas": 1, "shape": "round"})), "{read}");
+    let (code, read) = client.get(&format!("{definitions}/{WIDGETS_NAME}")).await;
+    assert_eq!((code, &read["spec"]["versions"][0]["name"]), (200, &json!("v1")), "{read}");
+    let (code, created) = client.json("POST", WIDGETS_PATH, &widget("after", json!({"color": "blue", "size": 2}))).await;
+    assert_eq!(code, 201, "{created}");
+}
+
+/// The `things.deep.example.com` definition with a schema `levels` objects deep, written as text
+/// (a `serde_json::Value` that deep would overflow the test thread's stack being dropped).
+fn deep_definition_text(levels: usize) -> String {
+    let inner = format!("{}{}{}", r#"{"type":"object","properties":{"a":"#.repeat(levels), r#"{"type":"string"}"#, "}}".repeat(levels));
+    format!(
+        r#"{{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{{"name":"things.deep.example.com"}},"spec":{{"group":"deep.example.com","scope":"Namespaced","names":{{"plural":"things","singular":"thing","kind":"Thing"}},"versions":[{{"name":"v1","served":true,"storage":true,"schema":{{"openAPIV3Schema":{inner}}}}}]}}}}"#
+    )
+}
+
+/// A definition whose kind is `Pod` (in its own group) serves its own objects and leaves the
+/// core group's pods as they were, for kubectl as for the API.
+async fn a_custom_kind_named_as_a_builtin_one_leaves_the_builtin_alone(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = Client::new(&server);
+    let kubectl = Kubectl::new(&server);
+    let real = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "real"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    assert_eq!(client.json("POST", "/api/v1/namespaces/default/pods", &real).await.0, 201);
+
+    let definition = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "pods.example.com"},
+        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": "pods", "singular": "pod", "kind": "Pod"},
+                 "versions": [{"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                     "type": "object", "properties": {"spec": {"type": "object", "properties": {"flavour": {"type": "string"}}}}}}}]}
+    });
+    let custom_pods = "/apis/example.com/v1/namespaces/default/pods";
+    client.create_definition(&definition, custom_pods).await;
+    let custom = json!({"apiVersion": "example.com/v1", "kind": "Pod", "metadata": {"name": "custom"}, "spec": {"flavour": "mint"}});
+    let (code, created) = client.json("POST", custom_pods, &custom).await;
+    assert_eq!((code, &created["spec"]), (201, &json!({"flavour": "mint"})), "{created}");
+
+    let names = |list: &Value| list["items"].as_array().into_iter().flatten().map(|item| item["metadata"]["name"].clone()).collect::<Vec<_>>();
+    let (code, core) = client.get("/api/v1/namespaces/default/pods").await;
+    assert_eq!((code, names(&core)), (200, vec![json!("real")]), "{core}");
+    let (_, real_read) = client.get("/api/v1/namespaces/default/pods/real").await;
+    assert_eq!((&real_read["apiVersion"], &real_read["spec"]["containers"][0]["image"]), (&json!("v1"), &json!("busybox")), "{real_read}");
+    assert_eq!(names(&client.get(custom_pods).await.1), vec![json!("custom")]);
+
+    // kubectl's `pods` is still the core group's; the custom kind is reached by its full name.
+    assert_eq!(kubectl.ok(&["get", "pods", "-o", "name"]), "pod/real\n");
+    assert_eq!(kubectl.ok(&["get", "pods.example.com", "-o", "name"]), "pod.example.com/custom\n");
+    // A new real pod is a real pod, validated as one.
+    let invalid = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "empty"}, "spec": {"flavour": "mint"}});
+    let (code, status) = client.json("POST", "/api/v1/namespaces/default/pods", &invalid).await;
+    assert_eq!((code, &status["reason"]), (422, &json!("Invalid")), "{status}");
+    assert_eq!(kubectl.ok(&["delete", "pods.example.com", "custom"]).trim(), "pod.example.com \"custom\" deleted");
+    assert_eq!(names(&client.get("/api/v1/namespaces/default/pods").await.1), vec![json!("real")]);
+}

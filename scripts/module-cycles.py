@@ -4,8 +4,8 @@
 Per crate (every `<crate>/src` with a lib.rs or main.rs): each file is a module (`a/b.rs` and
 `a/b/mod.rs` are `a::b`; lib.rs/main.rs the root). Edges come from `use crate::..`, `use super::..`,
 `use self::..` trees (braces expanded), inline `crate::a::b` / `super::x` paths, and paths through a
-module's own children (`mod read;` then `read::get(..)`). Comments, strings and `#[cfg(test)]`
-items are ignored. A target resolves to the deepest existing module on its path.
+module's own children (`mod read;` then `read::get(..)`). Comments, strings, `#[cfg(test)]`
+items and the files of `#[cfg(test)] mod x;` modules are ignored. A target resolves to the deepest existing module on its path.
 
 Rule: under every module, its children (each standing for its subtree) must form a DAG; edges
 between a module and its own ancestors are ignored (a child may use its parent's items, and a
@@ -104,6 +104,14 @@ def graph(src):
                 if name == 'main.rs' and root == src and os.path.exists(os.path.join(src, 'lib.rs')):
                     continue   # a binary beside a library is its own crate
                 files[module_of(src, path)] = path
+    # A module declared under #[cfg(test)] (`#[cfg(test)] mod test_support;`) is test code in
+    # its own file: skipped with its subtree, as #[cfg(test)] items are.
+    test_only = set()
+    for module, path in files.items():
+        text = strip(open(path, encoding='utf-8').read())
+        for name in re.findall(r'#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*;', text):
+            test_only.add(module + (name,))
+    files = {module: path for module, path in files.items() if not any(module[:len(t)] == t for t in test_only)}
     modules, edges = set(files), defaultdict(set)
     for module, path in files.items():
         text = drop_cfg_test(strip(open(path, encoding='utf-8').read()))

@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 
 use crate::errors::ApiError;
 use crate::request::User;
-use crate::resources;
 use crate::service_account_token::{Claims, Signer};
 use crate::state::{self, Api};
 use crate::meta;
@@ -246,8 +245,8 @@ async fn still_bound(api: &Api, claims: &Claims) -> bool {
     references.extend(binding.pod.as_ref().map(|pod| ("pods", pod)));
     references.extend(binding.secret.as_ref().map(|secret| ("secrets", secret)));
     for (plural, reference) in references {
-        let Some(resource) = resources::find("", "v1", plural) else { return false };
-        match state::current(api, resource, namespace, &reference.name).await {
+        let Some(resource) = api.registry.find("", "v1", plural) else { return false };
+        match state::current(api, &resource, namespace, &reference.name).await {
             Ok(Some(object)) if meta::string(&object, "uid") == Some(reference.uid.as_str()) => {}
             _ => return false,
         }

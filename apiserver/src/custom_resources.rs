@@ -18,7 +18,8 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::meta;
-use crate::resources::{self, CUSTOM_RESOURCE_CLEANUP, CustomKind, Name, Names, PodSelector, PrinterColumn, ResourceType, ScalePaths};
+use crate::resources::{CUSTOM_RESOURCE_CLEANUP, CustomKind, Name, Names, PodSelector, PrinterColumn, ResourceType, ScalePaths};
+use crate::registry::Kind;
 use crate::rest::{self, Params, Target};
 use crate::schema::Structural;
 use crate::state::Api;
@@ -27,8 +28,8 @@ const GROUP: &str = "apiextensions.k8s.io";
 
 /// Follows the stored definitions until `stopped` turns true.
 pub async fn run(api: Arc<Api>, mut stopped: tokio::sync::watch::Receiver<bool>) {
-    let Some(definitions) = resources::find(GROUP, "v1", "customresourcedefinitions") else { return };
-    let Some(cache) = api.cache.of(definitions) else { return };
+    let Some(definitions) = api.registry.find(GROUP, "v1", "customresourcedefinitions") else { return };
+    let Some(cache) = api.cache.of(&definitions) else { return };
     cache.wait_ready().await;
     loop {
         let (objects, _, mut events) = cache.snapshot();
@@ -200,7 +201,7 @@ fn established(definition: &CustomResourceDefinition) -> bool {
 
 /// The served versions of an established definition as kinds of the registry, named by the
 /// names it was accepted with.
-fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<ResourceType> {
+fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Kind> {
     let spec = &definition.spec;
     let Some(names) = definition.status.as_ref().and_then(|status| status.accepted_names.clone()) else { return Vec::new() };
     let storage_version = spec.versions.iter().find(|version| version.storage).map(|version| version.name.clone()).unwrap_or_default();
@@ -235,7 +236,7 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Resour
                     json_path: column.json_path.clone(),
                 })
                 .collect();
-            ResourceType {
+            let resource = ResourceType {
                 group: Name::Owned(spec.group.clone()),
                 version: Name::Owned(version.name.clone()),
                 kind: Name::Owned(names.kind.clone()),
@@ -259,7 +260,8 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Resour
                     terminating,
                 })),
                 deletion_finalizer: None,
-            }
+            };
+            Kind { resource, strategy: &crate::admission::CUSTOM }
         })
         .collect()
 }
@@ -292,7 +294,7 @@ async fn write_status(api: &Api, definition: &CustomResourceDefinition) {
 }
 
 /// Deletes the objects of a definition being deleted, then its finalizer; whether it is done.
-async fn finalize(api: &Api, definition: &CustomResourceDefinition, served: &[ResourceType]) -> bool {
+async fn finalize(api: &Api, definition: &CustomResourceDefinition, served: &[Kind]) -> bool {
     let name = definition.metadata.name.clone().unwrap_or_default();
     if !definition.metadata.finalizers.iter().flatten().any(|finalizer| finalizer == CUSTOM_RESOURCE_CLEANUP) {
         return true;

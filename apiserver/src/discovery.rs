@@ -90,7 +90,7 @@ pub(crate) fn resource_list_document(snapshot: &Snapshot, group: &str, version: 
     if (group, version) == (authentication_reviews::GROUP, authentication_reviews::VERSION) {
         return Some(authentication_reviews::resources());
     }
-    let served: Vec<&Arc<ResourceType>> = snapshot.of_group_version(group, version).collect();
+    let served: Vec<&Arc<crate::registry::Kind>> = snapshot.of_group_version(group, version).collect();
     if served.is_empty() {
         return None;
     }

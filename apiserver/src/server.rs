@@ -153,8 +153,8 @@ pub async fn serve(
     compaction_interval: std::time::Duration,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let registry = Registry::builtin();
-    let cache = WatchCache::start(store.clone(), registry.snapshot().kinds());
+    let registry = Registry::new(crate::kinds::BUILTIN);
+    let cache = WatchCache::start(store.clone(), registry.snapshot().kinds().iter().map(|kind| &kind.resource));
     let kubelet = security.kubelet.clone();
     let tokens = security.service_accounts.clone();
     let api = Arc::new(Api { registry, store: store.clone(), cache, metrics: Metrics::default(), kubelet, streams: common::upgrade::Gauge::default(), tokens, request_timeout: security.request_timeout });

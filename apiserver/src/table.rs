@@ -408,8 +408,8 @@ mod tests {
 
     /// The row of `object`, a `kind` as declared.
     fn row_of(kind: &str, object: &Value) -> Vec<Value> {
-        let resource = crate::resources::RESOURCES.iter().find(|resource| resource.kind == kind).unwrap_or_else(|| panic!("{kind} is served"));
-        cells(resource, object)
+        let resource = crate::kinds::BUILTIN.iter().find(|resource| resource.kind == kind).unwrap_or_else(|| panic!("{kind} is served"));
+        cells(&resource.resource, object)
     }
 
     #[test]

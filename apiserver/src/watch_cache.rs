@@ -142,7 +142,7 @@ struct Feeding {
 
 impl WatchCache {
     /// Starts one feeding task per resource type; they run until the cache is dropped.
-    pub fn start<'a>(store: Arc<dyn Store>, resources: impl IntoIterator<Item = &'a Arc<ResourceType>>) -> Self {
+    pub fn start<'a>(store: Arc<dyn Store>, resources: impl IntoIterator<Item = &'a ResourceType>) -> Self {
         let cache = Self { store, caches: RwLock::new(HashMap::new()) };
         for resource in resources {
             cache.ensure(resource);
@@ -152,10 +152,10 @@ impl WatchCache {
 
     /// Starts the cache of `resource`'s storage prefix unless it has one. The versions of one
     /// custom kind share their objects, and so one cache.
-    pub fn ensure(&self, resource: &Arc<ResourceType>) {
+    pub fn ensure(&self, resource: &ResourceType) {
         let mut caches = self.caches.write().unwrap_or_else(std::sync::PoisonError::into_inner);
         caches.entry(resource.prefix()).or_insert_with(|| {
-            let cache = Arc::new(ResourceCache::new(resource.clone()));
+            let cache = Arc::new(ResourceCache::new(Arc::new(resource.clone())));
             let task = tokio::spawn(feed(cache.clone(), self.store.clone())).abort_handle();
             Feeding { cache, task }
         });
@@ -225,6 +225,11 @@ pub enum Start {
 }
 
 impl ResourceCache {
+    /// The resource type whose objects this cache holds.
+    pub fn resource(&self) -> &ResourceType {
+        &self.resource
+    }
+
     fn new(resource: Arc<ResourceType>) -> Self {
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         let state = State { objects: BTreeMap::new(), corrupt: BTreeMap::new(), history: VecDeque::new(), horizon: 0, revision: 0, live };
@@ -440,7 +445,6 @@ pub fn decode(kv: &KeyValue) -> Result<Value, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resources;
 
     fn event(revision: Revision, name: &str, kind: EventType) -> CachedEvent {
         let object = json!({"metadata": {"name": name, "resourceVersion": revision.to_string()}});
@@ -448,7 +452,7 @@ mod tests {
     }
 
     fn configmaps() -> ResourceCache {
-        ResourceCache::new(Arc::new(resources::find("", "v1", "configmaps").expect("served").clone()))
+        ResourceCache::new(Arc::new(crate::kinds::find("", "v1", "configmaps").expect("served").resource.clone()))
     }
 
     #[test]

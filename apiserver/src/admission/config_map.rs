@@ -5,12 +5,12 @@ use k8s_openapi::api::core::v1::ConfigMap;
 
 use super::field::{Causes, Path};
 use super::names;
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
 /// `core.MaxSecretSize`, which ConfigMaps share.
 pub(crate) const MAX_SIZE: usize = 1024 * 1024;
 
-impl Kind for ConfigMap {
+impl TypedKind for ConfigMap {
     fn validate(&self, _context: &Context, causes: &mut Causes) {
         let data_path = Path::new("data");
         let binary_path = Path::new("binaryData");

@@ -12,8 +12,23 @@ use super::{Admitted, FieldValidation, NameFormat, Operation, metadata};
 use crate::errors::ApiError;
 use crate::resources::{CustomKind, ResourceType};
 use crate::schema;
+use crate::strategy::Strategy;
 
-pub(super) fn admit(resource: &ResourceType, custom: &CustomKind, mut object: Value, old: Option<&Value>, operation: Operation, validation: FieldValidation) -> Result<Admitted, ApiError> {
+/// The strategy of every custom kind: its definition's schema, read from the kind.
+pub(crate) struct Custom;
+
+pub(crate) static CUSTOM: Custom = Custom;
+
+impl Strategy for Custom {
+    fn admit(&self, resource: &ResourceType, object: Value, old: Option<&Value>, operation: Operation, validation: FieldValidation) -> Result<Admitted, ApiError> {
+        match resource.custom.as_deref() {
+            Some(custom) => admit(resource, custom, object, old, operation, validation),
+            None => Err(ApiError::internal(format!("{} is served as a custom kind without a definition", resource.qualified_plural()))),
+        }
+    }
+}
+
+fn admit(resource: &ResourceType, custom: &CustomKind, mut object: Value, old: Option<&Value>, operation: Operation, validation: FieldValidation) -> Result<Admitted, ApiError> {
     let Some(fields) = object.as_object_mut() else {
         return Err(ApiError::bad_request(format!("{}: the object must be a JSON object", cannot_handle(resource))));
     };

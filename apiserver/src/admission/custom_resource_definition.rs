@@ -11,7 +11,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 };
 
 use super::field::{Causes, Path};
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 use common::names::NameFormat;
 
 /// Groups whose CRDs need kube's API review (`api-approved.kubernetes.io`).
@@ -29,7 +29,7 @@ fn is_protected(group: &str) -> bool {
     PROTECTED_GROUP_SUFFIXES.iter().any(|suffix| group == *suffix || group.ends_with(&format!(".{suffix}")))
 }
 
-impl Kind for CustomResourceDefinition {
+impl TypedKind for CustomResourceDefinition {
     fn apply_defaults(&mut self) {
         let names = &mut self.spec.names;
         if names.singular.as_deref().unwrap_or_default().is_empty() {

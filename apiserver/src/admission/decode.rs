@@ -339,10 +339,10 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::resources::find;
+    use crate::kinds::find;
 
     fn deployments() -> &'static ResourceType {
-        find("apps", "v1", "deployments").expect("served")
+        &find("apps", "v1", "deployments").expect("served").resource
     }
 
     #[test]

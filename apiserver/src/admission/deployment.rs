@@ -16,13 +16,13 @@ use super::metadata;
 use super::names;
 use super::pod_spec;
 use super::quantity::QuantityError;
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
 fn spec_of(deployment: &Deployment) -> DeploymentSpec {
     deployment.spec.clone().unwrap_or_default()
 }
 
-impl Kind for Deployment {
+impl TypedKind for Deployment {
     fn check_quantities(&self) -> Result<(), QuantityError> {
         template_quantities(self.spec.as_ref().map(|spec| &spec.template))
     }

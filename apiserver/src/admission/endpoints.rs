@@ -6,11 +6,11 @@ use k8s_openapi::api::core::v1::{EndpointAddress, Endpoints};
 use super::field::{Causes, Path};
 use super::names;
 use super::service::validate_non_special_ip;
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
 
-impl Kind for Endpoints {
+impl TypedKind for Endpoints {
     fn apply_defaults(&mut self) {
         for subset in self.subsets.iter_mut().flatten() {
             for port in subset.ports.iter_mut().flatten() {

@@ -6,14 +6,14 @@ use k8s_openapi::api::core::v1::Event;
 
 use super::field::{Causes, Path};
 use super::names;
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
 /// `ReportingInstanceLengthLimit`, `ActionLengthLimit`, `ReasonLengthLimit`.
 const SHORT_LIMIT: usize = 128;
 /// `NoteLengthLimit`.
 const MESSAGE_LIMIT: usize = 1024;
 
-impl Kind for Event {
+impl TypedKind for Event {
     fn validate(&self, _context: &Context, causes: &mut Causes) {
         let namespace = self.metadata.namespace.as_deref().unwrap_or_default();
         let involved_namespace = self.involved_object.namespace.as_deref().unwrap_or_default();

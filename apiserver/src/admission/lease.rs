@@ -4,9 +4,9 @@
 use k8s_openapi::api::coordination::v1::Lease;
 
 use super::field::{Causes, Path};
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
-impl Kind for Lease {
+impl TypedKind for Lease {
     fn validate(&self, _context: &Context, causes: &mut Causes) {
         let Some(spec) = self.spec.as_ref() else { return };
         let path = Path::new("spec");

@@ -42,52 +42,20 @@ mod secret;
 mod service;
 mod service_account;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{ConfigMap, Endpoints, Event, Namespace, Node, Pod, ReplicationController, Secret, Service, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::errors::ApiError;
+use crate::registry::Kind;
 use crate::resources::ResourceType;
+use crate::strategy::Strategy;
 use field::Causes;
 use common::names::{self, NameFormat};
 use common::quantity::{self, QuantityError};
 
-/// The `?fieldValidation=` query parameter: what to do with fields the kind does not have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldValidation {
-    /// Drop them silently.
-    Ignore,
-    /// Drop them and answer with a `Warning` header for each (kube-apiserver's default).
-    Warn,
-    /// Reject the request (400), as `kubectl` asks by default.
-    Strict,
-}
-
-impl FieldValidation {
-    /// Parses the query parameter; absent or empty means `Warn`, as in kube-apiserver.
-    pub fn parse(value: Option<&str>) -> Result<Self, ApiError> {
-        match value {
-            None | Some("") | Some("Warn") => Ok(Self::Warn),
-            Some("Ignore") => Ok(Self::Ignore),
-            Some("Strict") => Ok(Self::Strict),
-            Some(other) => Err(ApiError::bad_request(format!(
-                "fieldValidation: Unsupported value: {other:?}: supported values: \"\", \"Ignore\", \"Strict\", \"Warn\""
-            ))),
-        }
-    }
-}
-
-/// An object that passed admission: the object to store and the warnings for the client.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Admitted {
-    pub object: Value,
-    pub warnings: Vec<String>,
-}
+pub use crate::strategy::{Admitted, FieldValidation, Operation};
 
 /// Create: decode the object as its kind's typed struct, apply Kubernetes' defaults, validate.
 /// The DefaultTolerationSeconds plugin's two flags (not-ready, unreachable), set once at start;
@@ -104,14 +72,14 @@ fn default_tolerations() -> (i64, i64) {
     DEFAULT_TOLERATIONS.get().copied().unwrap_or((300, 300))
 }
 
-pub fn admit_create(resource: &ResourceType, object: Value, validation: FieldValidation) -> Result<Admitted, ApiError> {
+pub fn admit_create(resource: &Kind, object: Value, validation: FieldValidation) -> Result<Admitted, ApiError> {
     dispatch(resource, object, None, Operation::Create, validation)
 }
 
 /// Update (PUT or the result of a PATCH) of the object itself (not a subresource): as create,
 /// plus the update rules (immutable fields) against `old`.
 pub fn admit_update(
-    resource: &ResourceType,
+    resource: &Kind,
     object: Value,
     old: &Value,
     validation: FieldValidation,
@@ -122,7 +90,7 @@ pub fn admit_update(
 /// Update of the status subresource: validate the status part only (e.g. pod phase values,
 /// conditions' types/status) against old.
 pub fn admit_status_update(
-    resource: &ResourceType,
+    resource: &Kind,
     object: Value,
     old: &Value,
     validation: FieldValidation,
@@ -140,12 +108,6 @@ pub(crate) fn decode_body<T: DeserializeOwned + Serialize>(kind: &ResourceType, 
 
 pub(crate) use decode::cannot_handle;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Operation {
-    Create,
-    Update,
-    StatusUpdate,
-}
 
 /// The checks of a body's decoding that come before anything reads it: `ObjectMeta`'s field
 /// types, in Go's words (400).
@@ -179,8 +141,9 @@ fn check_requester(resource: &ResourceType, write: &node_restriction::Write<'_>)
     .unwrap_or(Ok(()))
 }
 
+/// The plugins that judge who asks, then the kind's own strategy.
 fn dispatch(
-    resource: &ResourceType,
+    kind: &Kind,
     object: Value,
     old: Option<&Value>,
     operation: Operation,
@@ -191,29 +154,27 @@ fn dispatch(
         (Operation::StatusUpdate, Some(old)) => node_restriction::Write::StatusUpdate { object: &object, old },
         _ => node_restriction::Write::Create(&object),
     };
-    check_requester(resource, &write)?;
-    match (&*resource.group, &*resource.kind) {
-        ("", "Pod") => admit::<Pod>(resource, object, old, operation, validation),
-        ("", "Service") => admit::<Service>(resource, object, old, operation, validation),
-        ("", "ConfigMap") => admit::<ConfigMap>(resource, object, old, operation, validation),
-        ("", "Secret") => admit::<Secret>(resource, object, old, operation, validation),
-        ("", "ServiceAccount") => admit::<ServiceAccount>(resource, object, old, operation, validation),
-        ("", "Namespace") => admit::<Namespace>(resource, object, old, operation, validation),
-        ("", "Node") => admit::<Node>(resource, object, old, operation, validation),
-        ("", "Endpoints") => admit::<Endpoints>(resource, object, old, operation, validation),
-        ("", "Event") => admit::<Event>(resource, object, old, operation, validation),
-        ("", "ReplicationController") => admit::<ReplicationController>(resource, object, old, operation, validation),
-        ("apps", "Deployment") => admit::<Deployment>(resource, object, old, operation, validation),
-        ("apps", "ReplicaSet") => admit::<ReplicaSet>(resource, object, old, operation, validation),
-        ("coordination.k8s.io", "Lease") => admit::<Lease>(resource, object, old, operation, validation),
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => admit::<CustomResourceDefinition>(resource, object, old, operation, validation),
-        _ => match resource.custom.as_deref() {
-            Some(custom) => custom_resource::admit(resource, custom, object, old, operation, validation),
-            // A kind this module does not know yet is stored as given.
-            None => Ok(Admitted { object, warnings: Vec::new() }),
-        },
+    check_requester(kind, &write)?;
+    kind.strategy.admit(kind, object, old, operation, validation)
+}
+
+/// The strategy of a kind served as its typed k8s-openapi struct: decoded, defaulted, prepared
+/// and validated as [`TypedKind`] says.
+pub(crate) struct Typed<T>(std::marker::PhantomData<fn() -> T>);
+
+impl<T> Typed<T> {
+    pub(crate) const fn new() -> Self {
+        Self(std::marker::PhantomData)
     }
 }
+
+impl<T: TypedKind + 'static> Strategy for Typed<T> {
+    fn admit(&self, resource: &ResourceType, object: Value, old: Option<&Value>, operation: Operation, validation: FieldValidation) -> Result<Admitted, ApiError> {
+        admit::<T>(resource, object, old, operation, validation)
+    }
+}
+
+pub(crate) use custom_resource::CUSTOM;
 
 /// What validation may need besides the object.
 pub(crate) struct Context {
@@ -231,7 +192,7 @@ impl Context {
 
 /// One served kind: its defaults, its strategy's preparation and its validation, each named
 /// after the Kubernetes function it follows.
-pub(crate) trait Kind:
+pub(crate) trait TypedKind:
     DeserializeOwned + Serialize + Clone + k8s_openapi::Metadata<Ty = ObjectMeta>
 {
     /// How `metadata.name` is checked.
@@ -266,7 +227,7 @@ pub(crate) trait Kind:
     fn validate_status_update(&self, _old: &Self, _context: &Context, _causes: &mut Causes) {}
 }
 
-fn admit<T: Kind>(
+fn admit<T: TypedKind>(
     resource: &ResourceType,
     object: Value,
     old: Option<&Value>,
@@ -354,7 +315,7 @@ mod tests {
 
     #[test]
     fn a_kind_not_handled_here_passes_unchanged() {
-        let other = ResourceType::body_type("example.com", "v1", "Widget");
+        let other = Kind { resource: ResourceType::body_type("example.com", "v1", "Widget"), strategy: &crate::strategy::AsGiven };
         let object = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"anything": 1}});
         let admitted = admit_create(&other, object.clone(), FieldValidation::Strict).expect("admitted");
         assert_eq!(admitted.object, object);

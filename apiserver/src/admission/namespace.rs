@@ -9,12 +9,12 @@ use k8s_openapi::api::core::v1::{Namespace, NamespaceStatus};
 use super::field::{Causes, Path};
 use super::metadata;
 use super::names::NameFormat;
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
 /// `v1.LabelMetadataName`.
 const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-impl Kind for Namespace {
+impl TypedKind for Namespace {
     const NAME_FORMAT: NameFormat = NameFormat::Dns1123Label;
 
     fn apply_defaults(&mut self) {

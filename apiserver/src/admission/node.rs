@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{Node, NodeSpec, Taint};
 use super::field::{Causes, Path, json_of};
 use super::names;
 use super::quantity::{self, QuantityError};
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 use crate::errors::Cause;
 
 const EFFECTS: &[&str] = &["NoSchedule", "PreferNoSchedule", "NoExecute"];
@@ -18,7 +18,7 @@ fn pod_cidrs(spec: &NodeSpec) -> &[String] {
     spec.pod_cidrs.as_deref().unwrap_or_default()
 }
 
-impl Kind for Node {
+impl TypedKind for Node {
     fn check_quantities(&self) -> Result<(), QuantityError> {
         let status = self.status.as_ref();
         let lists = status.into_iter().flat_map(|status| [status.capacity.as_ref(), status.allocatable.as_ref()]).flatten();

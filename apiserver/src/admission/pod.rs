@@ -11,7 +11,7 @@ use super::field::{Causes, Path, json_of};
 use super::names;
 use super::pod_spec;
 use super::quantity::{self, Quantity, QuantityError};
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
 const MAX_INT32: i64 = i32::MAX as i64;
 
@@ -24,7 +24,7 @@ fn spec_of(pod: &Pod) -> PodSpec {
     pod.spec.clone().unwrap_or_default()
 }
 
-impl Kind for Pod {
+impl TypedKind for Pod {
     fn check_quantities(&self) -> Result<(), QuantityError> {
         self.spec.as_ref().map_or(Ok(()), pod_spec::check_quantities)
     }

@@ -6,7 +6,7 @@ use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
 use super::deployment::{non_negative, selectors_equal, template_defaults, template_quantities, validate_selector_and_template};
 use super::field::{Causes, Path, json_of};
 use super::quantity::QuantityError;
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
 fn spec_of(replica_set: &ReplicaSet) -> ReplicaSetSpec {
     replica_set.spec.clone().unwrap_or_default()
@@ -19,7 +19,7 @@ fn validate_spec(spec: &ReplicaSetSpec, context: &Context, causes: &mut Causes) 
     validate_selector_and_template(&spec.selector, &spec.template.clone().unwrap_or_default(), context, causes);
 }
 
-impl Kind for ReplicaSet {
+impl TypedKind for ReplicaSet {
     fn check_quantities(&self) -> Result<(), QuantityError> {
         template_quantities(self.spec.as_ref().and_then(|spec| spec.template.as_ref()))
     }

@@ -12,7 +12,7 @@ use super::deployment::{non_negative, template_defaults, template_quantities, va
 use super::field::{Causes, Path, go_string_map};
 use super::quantity::QuantityError;
 use super::replica_set::{Counts, validate_counts};
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
 fn spec_of(controller: &ReplicationController) -> ReplicationControllerSpec {
     controller.spec.clone().unwrap_or_default()
@@ -48,7 +48,7 @@ fn validate_spec(spec: &ReplicationControllerSpec, causes: &mut Causes) {
     validate_template(template, &template_path, "ReplicationController", causes);
 }
 
-impl Kind for ReplicationController {
+impl TypedKind for ReplicationController {
     fn check_quantities(&self) -> Result<(), QuantityError> {
         template_quantities(self.spec.as_ref().and_then(|spec| spec.template.as_ref()))
     }

@@ -10,9 +10,9 @@ use k8s_openapi::api::core::v1::Secret;
 use super::config_map::{MAX_SIZE, same_map};
 use super::field::{Causes, Path, json_of};
 use super::names;
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
-impl Kind for Secret {
+impl TypedKind for Secret {
     fn apply_defaults(&mut self) {
         // Convert_v1_Secret_To_core_Secret: stringData wins over data, then is gone.
         if let Some(string_data) = self.string_data.take() {

@@ -18,7 +18,7 @@ use super::field::{Causes, Path, json_of};
 use super::metadata;
 use super::names::{self, NameFormat};
 use super::pod_spec::validate_port_number_or_name;
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
 const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 const PROTOCOLS: &[&str] = &["SCTP", "TCP", "UDP"];
@@ -91,7 +91,7 @@ fn spec_of(service: &Service) -> ServiceSpec {
     service.spec.clone().unwrap_or_default()
 }
 
-impl Kind for Service {
+impl TypedKind for Service {
     const NAME_FORMAT: NameFormat = NameFormat::Dns1035Label;
 
     fn apply_defaults(&mut self) {

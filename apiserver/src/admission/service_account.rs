@@ -8,9 +8,9 @@ use k8s_openapi::api::core::v1::{
 
 use super::field::{Causes, Path};
 use super::names;
-use super::{Context, Kind};
+use super::{Context, TypedKind};
 
-impl Kind for ServiceAccount {
+impl TypedKind for ServiceAccount {
     fn validate(&self, _context: &Context, causes: &mut Causes) {
         for (index, secret) in self.secrets.iter().flatten().enumerate() {
             if let Some(name) = &secret.name {

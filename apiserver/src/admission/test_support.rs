@@ -6,12 +6,13 @@ use serde_json::{Value, json};
 
 use super::{Admitted, FieldValidation, admit_create, admit_update};
 use crate::errors::ApiError;
-use crate::resources::{RESOURCES, ResourceType};
+use crate::registry::Kind;
 
-pub(crate) fn resource(plural: &str) -> &'static ResourceType {
-    RESOURCES
+pub(crate) fn resource(plural: &str) -> &'static Kind {
+    crate::kinds::BUILTIN
         .iter()
-        .find(|resource| resource.plural == plural)
+        .copied()
+        .find(|kind| kind.plural == plural)
         .unwrap_or_else(|| panic!("{plural} is not served"))
 }
 
@@ -183,7 +184,7 @@ pub(crate) fn run_update(plural: &str, old: &Value, rows: Vec<(&str, Value, Outc
 }
 
 /// What admission makes of `object` on create (panics if it is rejected).
-pub(crate) fn admitted(resource: &ResourceType, object: Value) -> Value {
+pub(crate) fn admitted(resource: &Kind, object: Value) -> Value {
     match admit_create(resource, object, FieldValidation::Strict) {
         Ok(admitted) => admitted.object,
         Err(err) => panic!("{}", err.message),

@@ -32,7 +32,7 @@ pub use rule::{Decision, Rule, strings};
 use rule::{go_quoted, uncovered};
 use crate::meta;
 use crate::request::Attributes;
-use crate::resources::{self, ResourceType};
+use crate::resources::{Name, ResourceType};
 use crate::state::Api;
 use crate::watch_cache::CachedObject;
 
@@ -82,7 +82,7 @@ const KINDS: [&str; 4] = ["clusterroles", "roles", "clusterrolebindings", "roleb
 async fn caches(api: &Api) -> Vec<Arc<crate::watch_cache::ResourceCache>> {
     let mut caches = Vec::new();
     for plural in KINDS {
-        if let Some(cache) = resources::find("rbac.authorization.k8s.io", "v1", plural).and_then(|resource| api.cache.of(resource)) {
+        if let Some(cache) = api.registry.find("rbac.authorization.k8s.io", "v1", plural).and_then(|resource| api.cache.of(&resource)) {
             cache.wait_ready().await;
             caches.push(cache.clone());
         }
@@ -407,9 +407,12 @@ impl Requester {
                 if self.authorized(&bind) {
                     return Ok(());
                 }
-                let rules = self.policy.role_ref_rules(kind, role, namespace).ok_or_else(|| match resources::find(RBAC_GROUP, "v1", role_resource) {
-                    Some(role_resource) => ApiError::not_found(role_resource, role),
-                    None => ApiError::internal(format!("{role_resource} are not served")),
+                let rules = self.policy.role_ref_rules(kind, role, namespace).ok_or_else(|| {
+                    // Named as the role's kind is served: `clusterroles.rbac.authorization.k8s.io "x" not found`.
+                    let mut named = ResourceType::body_type(RBAC_GROUP, "v1", "");
+                    named.kind = Name::Owned(kind.to_string());
+                    named.plural = Name::Owned(role_resource.to_string());
+                    ApiError::not_found(&named, role)
                 })?;
                 self.holds(namespace, rules).map_err(forbidden)
             }
@@ -544,7 +547,7 @@ mod tests {
     }
 
     fn rbac(plural: &str) -> &'static ResourceType {
-        resources::find(RBAC_GROUP, "v1", plural).unwrap()
+        &crate::kinds::find(RBAC_GROUP, "v1", plural).unwrap().resource
     }
 
     fn role_binding(namespace: &str, name: &str, kind: &str, role: &str) -> Value {

@@ -18,7 +18,6 @@ use tokio::sync::broadcast::{self, error::TryRecvError};
 use crate::request::User;
 use super::{Decision, Rule};
 use crate::request::Attributes;
-use crate::resources;
 use crate::state::Api;
 use crate::watch_cache::{CachedEvent, EventType, ResourceCache};
 
@@ -189,13 +188,11 @@ impl Index {
         }
         let (objects, _, feed) = pods.snapshot();
         let mut graph = Graph::default();
-        if let Some(resource) = resources::find("", "v1", "pods") {
-            for object in objects {
-                let pod = object.value();
-                // The key the feed's events carry for this pod.
-                let key = resource.key(pod["metadata"]["namespace"].as_str(), pod["metadata"]["name"].as_str().unwrap_or_default());
-                graph.set(&key, Some(&pod));
-            }
+        for object in objects {
+            let pod = object.value();
+            // The key the feed's events carry for this pod.
+            let key = pods.resource().key(pod["metadata"]["namespace"].as_str(), pod["metadata"]["name"].as_str().unwrap_or_default());
+            graph.set(&key, Some(&pod));
         }
         *self = Self { graph, feed: Some(feed) };
     }
@@ -223,7 +220,7 @@ impl NodeAuthorizer {
         if !uses_graph(attributes) {
             return decide(node, attributes, &self.rules, &Graph::default());
         }
-        let Some(pods) = resources::find("", "v1", "pods").and_then(|resource| self.api.cache.of(resource)) else {
+        let Some(pods) = self.api.registry.find("", "v1", "pods").and_then(|resource| self.api.cache.of(&resource)) else {
             return Decision::no_opinion("no pods cache to relate objects to nodes");
         };
         pods.wait_ready().await;

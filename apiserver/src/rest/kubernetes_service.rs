@@ -13,7 +13,6 @@ use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::{Api, Params, Target, ensure_defaults, write};
-use crate::resources;
 use crate::storage::{ListOptions, Revision, StoreError};
 
 /// The port the `kubernetes` Service offers the apiserver on, as in every Kubernetes cluster.
@@ -124,10 +123,10 @@ impl Reconciler {
     }
 
     async fn ensure_service(&self, api: &Api) {
-        let Some(services) = resources::find("", "v1", "services") else { return };
+        let Some(services) = api.registry.find("", "v1", "services") else { return };
         // Looked up in the watch cache first, so that the steady state writes nothing: a create
         // of the existing Service would even find its ClusterIP taken.
-        if !matches!(crate::state::current(api, services, Some("default"), "kubernetes").await, Ok(None)) {
+        if !matches!(crate::state::current(api, &services, Some("default"), "kubernetes").await, Ok(None)) {
             return;
         }
         let service = json!({

@@ -44,8 +44,7 @@ use serde_json::Value;
 
 use crate::errors::ApiError;
 use crate::request::{self, Parsed, RequestInfo};
-use crate::registry::Registry;
-use crate::resources::ResourceType;
+use crate::registry::{Kind, Registry};
 
 /// Request bodies above this are refused with 413, as kube-apiserver refuses them.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -56,7 +55,7 @@ const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 /// What a request path names.
 #[derive(Clone, Debug)]
 pub struct Target {
-    pub resource: Arc<ResourceType>,
+    pub resource: Arc<Kind>,
     pub namespace: Option<String>,
     pub name: Option<String>,
     pub subresource: Option<String>,
@@ -408,7 +407,7 @@ mod tests {
 
     fn parse_path(path: &str) -> Result<Target, ApiError> {
         let info = RequestInfo::new(&Method::GET, path, &Params::default()).map_err(|err| ApiError::bad_request(err.to_string()))?;
-        Target::of(&Registry::builtin(), &info)
+        Target::of(&Registry::new(crate::kinds::BUILTIN), &info)
     }
 
     /// A small deterministic generator (xorshift64*), so that a failure reproduces.
@@ -441,7 +440,7 @@ mod tests {
             "fieldSelector=metadata.name%3Dx", "fieldSelector=metadata.name%3D%3Dy&watch=true", "fieldSelector=metadata.name!%3Dx", "limit=1&watch",
         ];
         const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"];
-        let registry = Registry::builtin();
+        let registry = Registry::new(crate::kinds::BUILTIN);
         let mut generator = Generator(0x9e37_79b9_7f4a_7c15);
         let mut served = 0;
         for _ in 0..100_000 {

@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 use super::{Api, Params, Target, json_response};
 use crate::errors::{ApiError, Cause};
 use crate::meta;
+use crate::registry::Kind;
 use crate::resources::ResourceType;
 use crate::table;
 use crate::storage::{ListOptions, Revision, StoreError};
@@ -130,7 +131,7 @@ pub struct Filter {
     name: Option<String>,
     labels: LabelSelector,
     fields: FieldSelector,
-    resource: Arc<ResourceType>,
+    resource: Arc<Kind>,
 }
 
 impl Filter {
@@ -401,12 +402,12 @@ enum Feed {
 #[derive(Clone)]
 enum Encoding {
     Json,
-    Table(Arc<ResourceType>),
+    Table(Arc<Kind>),
     Metadata(&'static str),
 }
 
 struct WatchState {
-    resource: Arc<ResourceType>,
+    resource: Arc<Kind>,
     filter: Filter,
     encoding: Encoding,
     /// Lines to send, each one event.

@@ -11,16 +11,15 @@ use crate::state::current;
 use super::{Api, Params, Target, json_body, json_response, subresource};
 use crate::admission::FieldValidation;
 use crate::errors::ApiError;
-use crate::resources;
 use crate::service_account_token::{self as tokens, Binding, Claims, Reference};
 
 fn uid(object: &Value) -> String {
     object["metadata"]["uid"].as_str().unwrap_or_default().to_string()
 }
 
-fn core(plural: &str) -> &'static resources::ResourceType {
-    // Served kinds of the core group: `find` knows them.
-    resources::find("", "v1", plural).unwrap_or_else(resources::namespaces)
+/// A served kind of the core group.
+fn core(api: &Api, plural: &str) -> Result<std::sync::Arc<crate::registry::Kind>, ApiError> {
+    api.registry.find("", "v1", plural).ok_or_else(|| ApiError::internal(format!("{plural} are not served")))
 }
 
 pub async fn request(api: &Api, target: &Target, params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<Response, ApiError> {
@@ -54,11 +53,11 @@ pub async fn request(api: &Api, target: &Target, params: &Params, headers: &Head
             other => return Err(invalid(&name, "spec.boundObjectRef.kind", &json!(other), "supported values: \"Pod\", \"Secret\"")),
         };
         let bound_name = bound.name.as_deref().unwrap_or_default();
-        let resource = core(plural);
-        let object = current(api, resource, Some(&namespace), bound_name).await?.ok_or_else(|| ApiError::not_found(resource, bound_name))?;
+        let resource = core(api, plural)?;
+        let object = current(api, &resource, Some(&namespace), bound_name).await?.ok_or_else(|| ApiError::not_found(&resource, bound_name))?;
         let wanted = bound.uid.as_deref().unwrap_or_default();
         if !wanted.is_empty() && wanted != uid(&object) {
-            return Err(ApiError::conflict(resource, bound_name, &format!("the UID in the bound object reference ({wanted}) does not match the UID in record. The object might have been deleted and then recreated")));
+            return Err(ApiError::conflict(&resource, bound_name, &format!("the UID in the bound object reference ({wanted}) does not match the UID in record. The object might have been deleted and then recreated")));
         }
         let reference = Reference { name: bound_name.to_string(), uid: uid(&object) };
         if let Some(node) = &node
@@ -69,7 +68,8 @@ pub async fn request(api: &Api, target: &Target, params: &Params, headers: &Head
         if kind == "Pod" {
             // The pod's node goes in too, as Kubernetes 1.30 adds it: the node authoriser reads it.
             if let Some(node) = object["spec"]["nodeName"].as_str().filter(|node| !node.is_empty()) {
-                let node_uid = current(api, core("nodes"), None, node).await?.map(|node| uid(&node)).unwrap_or_default();
+                let nodes = core(api, "nodes")?;
+                let node_uid = current(api, &nodes, None, node).await?.map(|node| uid(&node)).unwrap_or_default();
                 binding.node = Some(Reference { name: node.to_string(), uid: node_uid });
             }
             binding.pod = Some(reference);

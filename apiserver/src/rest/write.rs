@@ -17,7 +17,7 @@ use crate::errors::{ApiError, Cause};
 use crate::json;
 use crate::meta;
 use crate::patch::{self, PatchType};
-use crate::resources::{self, PodSelector, ResourceType};
+use crate::resources::{PodSelector, ResourceType};
 use crate::storage::{Revision, StoreError};
 
 /// How often an unconditional write retries after losing a compare-and-swap race.
@@ -79,14 +79,15 @@ async fn check_namespace_open(api: &Api, target: &Target) -> Result<(), ApiError
     let Some(namespace) = target.namespace.as_deref().filter(|_| target.resource.namespaced) else {
         return Ok(());
     };
-    let key = resources::namespaces().key(None, namespace);
+    let namespaces = api.registry.find("", "v1", "namespaces").ok_or_else(|| ApiError::internal("namespaces are not served"))?;
+    let key = namespaces.key(None, namespace);
     let stored = api
         .store
         .get(&key)
         .await
-        .map_err(|err| ApiError::from_store(err, resources::namespaces(), namespace))?
-        .ok_or_else(|| ApiError::not_found(resources::namespaces(), namespace))?;
-    let object = stored.decode_object().map_err(|err| ApiError::from_store(err, resources::namespaces(), namespace))?;
+        .map_err(|err| ApiError::from_store(err, &namespaces, namespace))?
+        .ok_or_else(|| ApiError::not_found(&namespaces, namespace))?;
+    let object = stored.decode_object().map_err(|err| ApiError::from_store(err, &namespaces, namespace))?;
     if meta::is_being_deleted(&object) {
         return Err(ApiError::forbidden(format!(
             "unable to create new content in namespace {namespace} because it is being terminated"
@@ -107,13 +108,13 @@ async fn check_service_account(api: &Api, target: &Target, pod: &Value) -> Resul
     let (Some(namespace), Some(name)) = (target.namespace.as_deref(), pod["spec"]["serviceAccountName"].as_str()) else {
         return Ok(());
     };
-    let accounts = resources::find("", "v1", "serviceaccounts").ok_or_else(|| ApiError::internal("no serviceaccounts resource"))?;
+    let accounts = api.registry.find("", "v1", "serviceaccounts").ok_or_else(|| ApiError::internal("no serviceaccounts resource"))?;
     let attempts = if name == "default" { 20 } else { 1 };
     for attempt in 0..attempts {
         if attempt > 0 {
             tokio::time::sleep(std::time::Duration::from_millis(150)).await;
         }
-        if crate::state::current(api, accounts, Some(namespace), name).await?.is_some() {
+        if crate::state::current(api, &accounts, Some(namespace), name).await?.is_some() {
             return Ok(());
         }
     }
@@ -1271,7 +1272,7 @@ mod tests {
 
     fn target(plural: &str, subresource: &str) -> Target {
         let group = if matches!(plural, "pods" | "replicationcontrollers") { "" } else { "apps" };
-        let resource = resources::find(group, "v1", plural).unwrap_or_else(|| panic!("{plural} is served"));
+        let resource = crate::kinds::find(group, "v1", plural).unwrap_or_else(|| panic!("{plural} is served"));
         Target { resource: std::sync::Arc::new(resource.clone()), namespace: Some("demo".into()), name: Some("web".into()), subresource: Some(subresource.into()) }
     }
 

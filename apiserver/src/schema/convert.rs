@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::render::{invalid, not_supported};
 use super::{AdditionalProperties, MAX_DEPTH, Pattern, Rule, Structural, ValueValidation, child, index, key};
-use crate::errors::Cause;
+use crate::cause::Cause;
 
 /// The formats kube-apiserver 1.33 checks (apiextensions' `supportedVersionedFormats`,
 /// dashes removed as go-openapi normalises names); any other format, `int32` and `int64`

@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::prune::prune_value;
 use super::validate::{embedded_at, openapi};
 use super::{MAX_DEPTH, Structural, child, key};
-use crate::errors::Cause;
+use crate::cause::Cause;
 use crate::schema::render::invalid;
 
 /// Applies `schema`'s defaults to `value`: a property that is absent, or `null` where the

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::errors::Cause;
+use crate::cause::Cause;
 
 /// `field.Invalid(path, value, detail)`.
 pub(super) fn invalid(field: impl Into<String>, value: &Value, detail: &str) -> Cause {

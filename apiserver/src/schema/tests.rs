@@ -7,7 +7,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{JSONSch
 use serde_json::{Value, json};
 
 use super::*;
-use crate::errors::Cause;
+use crate::cause::Cause;
 
 const ROOT: &str = "spec.validation.openAPIV3Schema";
 

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::formats::format_valid;
 use super::render::{duplicate, go_float, go_quote, invalid, not_supported, type_invalid};
 use super::{AdditionalProperties, MAX_DEPTH, Structural, child, index, key};
-use crate::errors::Cause;
+use crate::cause::Cause;
 
 /// Every cause `object` breaks `schema` by, with kube's field paths and wording.
 pub fn validate(schema: &Structural, object: &Value) -> Vec<Cause> {

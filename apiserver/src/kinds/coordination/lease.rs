@@ -1,0 +1,29 @@
+//! `Lease`: its declaration; its strategy is the typed one (`admission::lease`).
+
+use k8s_openapi::api::coordination::v1::Lease;
+
+use crate::admission::Typed;
+use crate::registry::Kind;
+use crate::resources::{Name, Names, PodSelector, ResourceType};
+
+static STRATEGY: Typed<Lease> = Typed::new();
+
+pub static KIND: Kind = Kind {
+    resource: ResourceType {
+        group: Name::Borrowed("coordination.k8s.io"),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Lease"),
+        plural: Name::Borrowed("leases"),
+        singular: Name::Borrowed("lease"),
+        namespaced: true,
+        short_names: Names::Static(&[]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
+        tracks_generation: false,
+        returns_deleted_object: false,
+        pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
+    },
+    strategy: &STRATEGY,
+};

@@ -1,0 +1,29 @@
+//! `ConfigMap`: its declaration; its strategy is the typed one (`admission::config_map`).
+
+use k8s_openapi::api::core::v1::ConfigMap;
+
+use crate::admission::Typed;
+use crate::registry::Kind;
+use crate::resources::{Name, Names, PodSelector, ResourceType};
+
+static STRATEGY: Typed<ConfigMap> = Typed::new();
+
+pub static KIND: Kind = Kind {
+    resource: ResourceType {
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("ConfigMap"),
+        plural: Name::Borrowed("configmaps"),
+        singular: Name::Borrowed("configmap"),
+        namespaced: true,
+        short_names: Names::Static(&["cm"]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
+        tracks_generation: false,
+        returns_deleted_object: false,
+        pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
+    },
+    strategy: &STRATEGY,
+};

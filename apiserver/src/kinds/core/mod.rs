@@ -1,0 +1,10 @@
+pub mod namespace;
+pub mod pod;
+pub mod service;
+pub mod endpoints;
+pub mod service_account;
+pub mod config_map;
+pub mod secret;
+pub mod node;
+pub mod event;
+pub mod replication_controller;

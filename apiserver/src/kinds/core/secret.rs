@@ -1,0 +1,29 @@
+//! `Secret`: its declaration; its strategy is the typed one (`admission::secret`).
+
+use k8s_openapi::api::core::v1::Secret;
+
+use crate::admission::Typed;
+use crate::registry::Kind;
+use crate::resources::{Name, Names, PodSelector, ResourceType};
+
+static STRATEGY: Typed<Secret> = Typed::new();
+
+pub static KIND: Kind = Kind {
+    resource: ResourceType {
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("Secret"),
+        plural: Name::Borrowed("secrets"),
+        singular: Name::Borrowed("secret"),
+        namespaced: true,
+        short_names: Names::Static(&[]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&[]),
+        tracks_generation: false,
+        returns_deleted_object: false,
+        pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
+    },
+    strategy: &STRATEGY,
+};

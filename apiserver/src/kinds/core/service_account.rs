@@ -1,0 +1,29 @@
+//! `ServiceAccount`: its declaration; its strategy is the typed one (`admission::service_account`).
+
+use k8s_openapi::api::core::v1::ServiceAccount;
+
+use crate::admission::Typed;
+use crate::registry::Kind;
+use crate::resources::{Name, Names, PodSelector, ResourceType};
+
+static STRATEGY: Typed<ServiceAccount> = Typed::new();
+
+pub static KIND: Kind = Kind {
+    resource: ResourceType {
+        group: Name::Borrowed(""),
+        version: Name::Borrowed("v1"),
+        kind: Name::Borrowed("ServiceAccount"),
+        plural: Name::Borrowed("serviceaccounts"),
+        singular: Name::Borrowed("serviceaccount"),
+        namespaced: true,
+        short_names: Names::Static(&["sa"]),
+        categories: Names::Static(&[]),
+        subresources: Names::Static(&["token"]),
+        tracks_generation: false,
+        returns_deleted_object: true,
+        pod_selector: PodSelector::None,
+        custom: None,
+        deletion_finalizer: None,
+    },
+    strategy: &STRATEGY,
+};

@@ -1,0 +1,41 @@
+//! The built-in kinds, one declaration per file (`kinds/<group>/<kind>.rs`): names, scope,
+//! subresources and strategy. Adding a kind is adding its file and its line in [`BUILTIN`].
+
+use crate::registry::Kind;
+
+mod core;
+mod apps;
+mod rbac;
+mod coordination;
+mod apiextensions;
+
+/// The kinds `all` names in `kubectl get all`.
+pub(crate) const ALL: &[&str] = &["all"];
+
+/// Every built-in kind, in discovery order (core first).
+pub static BUILTIN: &[&Kind] = &[
+    &core::namespace::KIND,
+    &core::pod::KIND,
+    &core::service::KIND,
+    &core::endpoints::KIND,
+    &core::service_account::KIND,
+    &core::config_map::KIND,
+    &core::secret::KIND,
+    &core::node::KIND,
+    &core::event::KIND,
+    &core::replication_controller::KIND,
+    &apps::deployment::KIND,
+    &apps::replica_set::KIND,
+    &rbac::role::KIND,
+    &rbac::cluster_role::KIND,
+    &rbac::role_binding::KIND,
+    &rbac::cluster_role_binding::KIND,
+    &coordination::lease::KIND,
+    &apiextensions::custom_resource_definition::KIND,
+];
+
+/// The built-in kind of `group`/`version` named `plural`, for tests.
+#[cfg(test)]
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Kind> {
+    BUILTIN.iter().copied().find(|kind| kind.group == group && kind.version == version && kind.plural == plural)
+}

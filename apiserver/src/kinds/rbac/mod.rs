@@ -1,0 +1,4 @@
+pub mod role;
+pub mod cluster_role;
+pub mod role_binding;
+pub mod cluster_role_binding;

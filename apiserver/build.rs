@@ -20,216 +20,61 @@ use tables::{PatchKind, Root};
 const VENDORED: &str = "kubernetes-1.33";
 
 const CORE: &str = "k8s.io/api/core/v1";
-const APPS: &str = "k8s.io/api/apps/v1";
-const RBAC: &str = "k8s.io/api/rbac/v1";
-const COORDINATION: &str = "k8s.io/api/coordination/v1";
 const AUTHENTICATION: &str = "k8s.io/api/authentication/v1";
 const AUTHORIZATION: &str = "k8s.io/api/authorization/v1";
 const AUTOSCALING: &str = "k8s.io/api/autoscaling/v1";
 
-/// The bodies that may arrive as protobuf: the stored kinds, and the bodies of the binding,
+/// The bodies that may arrive as protobuf besides the served kinds' own: those of the binding,
 /// scale and token subresources and of the reviews.
-const PROTOBUF_ROOTS: &[Root] = &[
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "Namespace",
-    },
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "ConfigMap",
-    },
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "Secret",
-    },
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "Service",
-    },
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "ServiceAccount",
-    },
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "Pod",
-    },
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "Endpoints",
-    },
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "Node",
-    },
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "Event",
-    },
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "ReplicationController",
-    },
-    Root {
-        api_version: "v1",
-        package: CORE,
-        kind: "Binding",
-    },
-    Root {
-        api_version: "apps/v1",
-        package: APPS,
-        kind: "Deployment",
-    },
-    Root {
-        api_version: "apps/v1",
-        package: APPS,
-        kind: "ReplicaSet",
-    },
-    Root {
-        api_version: "coordination.k8s.io/v1",
-        package: COORDINATION,
-        kind: "Lease",
-    },
-    Root {
-        api_version: "authorization.k8s.io/v1",
-        package: AUTHORIZATION,
-        kind: "SelfSubjectAccessReview",
-    },
-    Root {
-        api_version: "authorization.k8s.io/v1",
-        package: AUTHORIZATION,
-        kind: "SubjectAccessReview",
-    },
-    Root {
-        api_version: "authorization.k8s.io/v1",
-        package: AUTHORIZATION,
-        kind: "SelfSubjectRulesReview",
-    },
-    Root {
-        api_version: "rbac.authorization.k8s.io/v1",
-        package: RBAC,
-        kind: "Role",
-    },
-    Root {
-        api_version: "rbac.authorization.k8s.io/v1",
-        package: RBAC,
-        kind: "ClusterRole",
-    },
-    Root {
-        api_version: "rbac.authorization.k8s.io/v1",
-        package: RBAC,
-        kind: "RoleBinding",
-    },
-    Root {
-        api_version: "rbac.authorization.k8s.io/v1",
-        package: RBAC,
-        kind: "ClusterRoleBinding",
-    },
-    Root {
-        api_version: "autoscaling/v1",
-        package: AUTOSCALING,
-        kind: "Scale",
-    },
-    Root {
-        api_version: "authentication.k8s.io/v1",
-        package: AUTHENTICATION,
-        kind: "TokenRequest",
-    },
-    Root {
-        api_version: "authentication.k8s.io/v1",
-        package: AUTHENTICATION,
-        kind: "TokenReview",
-    },
-    Root {
-        api_version: "authentication.k8s.io/v1",
-        package: AUTHENTICATION,
-        kind: "SelfSubjectReview",
-    },
+const BODY_ROOTS: &[Root] = &[
+    Root { api_version: "v1", package: CORE, kind: "Binding" },
+    Root { api_version: "autoscaling/v1", package: AUTOSCALING, kind: "Scale" },
+    Root { api_version: "authentication.k8s.io/v1", package: AUTHENTICATION, kind: "TokenRequest" },
+    Root { api_version: "authentication.k8s.io/v1", package: AUTHENTICATION, kind: "TokenReview" },
+    Root { api_version: "authentication.k8s.io/v1", package: AUTHENTICATION, kind: "SelfSubjectReview" },
+    Root { api_version: "authorization.k8s.io/v1", package: AUTHORIZATION, kind: "SelfSubjectAccessReview" },
+    Root { api_version: "authorization.k8s.io/v1", package: AUTHORIZATION, kind: "SubjectAccessReview" },
+    Root { api_version: "authorization.k8s.io/v1", package: AUTHORIZATION, kind: "SelfSubjectRulesReview" },
 ];
 
-/// The kinds that accept a strategic merge patch, by kind name as `patch::supports_strategic_merge`
-/// is asked. (events.k8s.io/v1 Event has no patch metadata outside its metadata either, so the
-/// core Event's table serves both.)
-const PATCH_KINDS: &[PatchKind] = &[
-    PatchKind {
-        kind: "Pod",
-        package: CORE,
-    },
-    PatchKind {
-        kind: "Deployment",
-        package: APPS,
-    },
-    PatchKind {
-        kind: "ReplicaSet",
-        package: APPS,
-    },
-    PatchKind {
-        kind: "ReplicationController",
-        package: CORE,
-    },
-    PatchKind {
-        kind: "Service",
-        package: CORE,
-    },
-    PatchKind {
-        kind: "Namespace",
-        package: CORE,
-    },
-    PatchKind {
-        kind: "Node",
-        package: CORE,
-    },
-    PatchKind {
-        kind: "ServiceAccount",
-        package: CORE,
-    },
-    PatchKind {
-        kind: "Endpoints",
-        package: CORE,
-    },
-    PatchKind {
-        kind: "ConfigMap",
-        package: CORE,
-    },
-    PatchKind {
-        kind: "Secret",
-        package: CORE,
-    },
-    PatchKind {
-        kind: "Event",
-        package: CORE,
-    },
-    PatchKind {
-        kind: "Lease",
-        package: COORDINATION,
-    },
-    PatchKind {
-        kind: "Role",
-        package: RBAC,
-    },
-    PatchKind {
-        kind: "ClusterRole",
-        package: RBAC,
-    },
-    PatchKind {
-        kind: "RoleBinding",
-        package: RBAC,
-    },
-    PatchKind {
-        kind: "ClusterRoleBinding",
-        package: RBAC,
-    },
-];
+/// Where the kinds are declared, one file each: the served ones are roots of both tables.
+const KINDS_DIR: &str = "src/kinds";
+
+/// The group, version and kind of every built-in kind declared under `src/kinds/`, read from
+/// the declarations' `group:`, `version:` and `kind:` lines, so that declaring a kind is all it
+/// takes for its protobuf and patch tables to be generated.
+fn declared_kinds(dir: &Path, found: &mut Vec<(String, String, String)>) -> Result<(), String> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|error| format!("{}: {error}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            declared_kinds(&path, found)?;
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|line| line.trim().strip_prefix(&format!("{name}: Name::Borrowed(\"")))
+                .and_then(|rest| rest.split('"').next())
+                .map(str::to_string)
+        };
+        if let (Some(group), Some(version), Some(kind)) = (field("group"), field("version"), field("kind")) {
+            found.push((group, version, kind));
+        }
+    }
+    Ok(())
+}
+
+/// The vendored Go package of a group version (`k8s.io/api/apps/v1`), if it is vendored.
+fn package_of(root: &Path, group: &str, version: &str) -> Option<&'static str> {
+    let short = if group.is_empty() { "core" } else { group.split('.').next().unwrap_or(group) };
+    let package = format!("k8s.io/api/{short}/{version}");
+    // A build script runs once; the few leaked strings give the tables their 'static names.
+    root.join(&package).join("types.go").is_file().then(|| &*Box::leak(package.into_boxed_str()))
+}
 
 fn main() {
     if let Err(error) = generate() {
@@ -247,11 +92,26 @@ fn generate() -> Result<(), String> {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=build");
     println!("cargo:rerun-if-changed={VENDORED}");
+    println!("cargo:rerun-if-changed={KINDS_DIR}");
     let root = PathBuf::from(env("CARGO_MANIFEST_DIR")?).join(VENDORED);
     let mut universe = go::Universe::default();
     read_packages(&root, &root, &mut universe)?;
-    let (protobuf, reached) = tables::protobuf(&universe, PROTOBUF_ROOTS)?;
-    let patch = tables::patch(&universe, PATCH_KINDS, &reached)?;
+    let manifest = PathBuf::from(env("CARGO_MANIFEST_DIR")?);
+    let mut declared = Vec::new();
+    declared_kinds(&manifest.join(KINDS_DIR), &mut declared)?;
+    let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+    let mut protobuf_roots: Vec<Root> = BODY_ROOTS.to_vec();
+    let mut patch_kinds = Vec::new();
+    for (group, version, kind) in &declared {
+        // A kind whose Go types are not vendored (apiextensions') has no tables: a protobuf
+        // or strategic merge body for it is refused with 415.
+        let Some(package) = package_of(&root, group, version) else { continue };
+        let api_version = if group.is_empty() { version.clone() } else { format!("{group}/{version}") };
+        protobuf_roots.push(Root { api_version: leak(api_version), package, kind: leak(kind.clone()) });
+        patch_kinds.push(PatchKind { kind: leak(kind.clone()), package });
+    }
+    let (protobuf, reached) = tables::protobuf(&universe, &protobuf_roots)?;
+    let patch = tables::patch(&universe, &patch_kinds, &reached)?;
     let version = std::fs::read_to_string(root.join("VERSION"))
         .map_err(|error| format!("VERSION: {error}"))?;
     let header = format!(

@@ -189,6 +189,7 @@ fn is_type_meta(universe: &Universe, package: &str, field: &Field) -> bool {
 }
 
 /// A protobuf root: the object of `kind` in `api_version` is the Go type `package.kind`.
+#[derive(Clone)]
 pub struct Root {
     pub api_version: &'static str,
     pub package: &'static str,

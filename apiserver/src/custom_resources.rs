@@ -261,7 +261,7 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Kind> 
                 })),
                 deletion_finalizer: None,
             };
-            Kind { resource, strategy: &crate::admission::CUSTOM }
+            Kind { resource, strategy: &crate::admission::CUSTOM, printer: None }
         })
         .collect()
 }

@@ -7,8 +7,7 @@
 //! - [`strategic_merge_patch`]: `application/strategic-merge-patch+json`, what `kubectl apply`
 //!   (client-side), `kubectl edit` and `kubectl patch` send. Lists merge by the patch metadata
 //!   (`patchStrategy`, `patchMergeKey`) of the k8s.io/api types of Kubernetes 1.33, generated at
-//!   build time from the vendored `types.go` for the kinds this server serves
-//!   ([`supports_strategic_merge`]).
+//!   build time from the vendored `types.go` for the built-in kinds this server serves.
 //!
 //! All three take the stored object and the decoded request body and return the patched object,
 //! or a [`PatchError`] whose [`PatchError::status_code`] is the HTTP status kube-apiserver answers
@@ -640,14 +639,16 @@ fn kind_schema(kind: &str) -> Option<&'static [Field]> {
     generated::KINDS.iter().find(|(name, _)| *name == kind).map(|(_, fields)| *fields)
 }
 
-/// Whether this module knows the patch metadata of `kind`. For other kinds
-/// [`strategic_merge_patch`] still applies, treating every list as replaced (maps still merge and
-/// directives still work), which is what the merge strategy of an untagged field is. kube-apiserver
-/// instead refuses strategic merge for kinds without Go types (custom resources) with 415
-/// UnsupportedMediaType; a caller that wants that asks here first.
-pub fn supports_strategic_merge(kind: &str) -> bool {
-    kind_schema(kind).is_some()
+/// The patch metadata of a built-in kind: its generated table, or for a kind whose Go types
+/// are not vendored (CustomResourceDefinition, whose types carry no patch strategies outside
+/// ObjectMeta) the metadata every kind has, which is ConfigMap's whole table.
+fn builtin_schema(kind: &str) -> &'static [Field] {
+    kind_schema(kind).or_else(|| kind_schema(METADATA_ONLY_KIND)).unwrap_or(&[])
 }
+
+/// A kind with no patch metadata outside its `metadata` (a test keeps it so).
+const METADATA_ONLY_KIND: &str = "ConfigMap";
+
 
 fn field_in(schema: &'static [Field], name: &str) -> Option<&'static Field> {
     schema.iter().find(|field| field.name == name)
@@ -700,7 +701,7 @@ pub fn strategic_merge_patch(kind: &str, target: &Value, patch: &Value) -> Resul
             reason: format!("the object is {}, not a JSON object", describe(target)),
         });
     };
-    let schema = kind_schema(kind).unwrap_or(&[]);
+    let schema = builtin_schema(kind);
     merge_map(current.clone(), patch_members, schema, &Path::root()).map(Value::Object)
 }
 
@@ -2347,10 +2348,12 @@ mod tests {
                 vec![("/metadata/finalizers", json!(["y", "x"])), ("/data", json!({"b": "2", "c": "3"}))],
             ),
             (
-                "Widget",
-                json!({"metadata": {"finalizers": ["x"]}, "spec": {"containers": [{"name": "a"}]}}),
-                json!({"metadata": {"finalizers": ["y"]}, "spec": {"containers": [{"name": "b"}]}}),
-                vec![("/metadata/finalizers", json!(["y"])), ("/spec/containers", json!([{"name": "b"}]))],
+                // A built-in kind without generated tables: its ObjectMeta merges as every
+                // kind's, its own lists are replaced.
+                "CustomResourceDefinition",
+                json!({"metadata": {"finalizers": ["x"]}, "spec": {"versions": [{"name": "v1"}]}}),
+                json!({"metadata": {"finalizers": ["y"]}, "spec": {"versions": [{"name": "v2"}]}}),
+                vec![("/metadata/finalizers", json!(["y", "x"])), ("/spec/versions", json!([{"name": "v2"}]))],
             ),
         ];
         for (kind, object, patch, checks) in cases {
@@ -2362,26 +2365,16 @@ mod tests {
     }
 
     #[test]
-    fn strategic_merge_is_known_for_the_served_kinds_only() {
-        for kind in [
-            "Pod",
-            "Deployment",
-            "ReplicaSet",
-            "ReplicationController",
-            "Service",
-            "Endpoints",
-            "ConfigMap",
-            "Secret",
-            "Namespace",
-            "Node",
-            "Event",
-            "Lease",
-        ] {
-            assert!(supports_strategic_merge(kind), "{kind}");
+    fn patch_tables_are_generated_for_the_kinds_with_go_types() {
+        for kind in ["Pod", "Deployment", "ReplicaSet", "ReplicationController", "Service", "Endpoints", "ConfigMap", "Secret", "Namespace", "Node", "Event", "Lease", "Job", "Role", "ClusterRoleBinding"] {
+            assert!(kind_schema(kind).is_some(), "{kind}");
         }
         for kind in ["Widget", "pod", "", "CustomResourceDefinition"] {
-            assert!(!supports_strategic_merge(kind), "{kind}");
+            assert!(kind_schema(kind).is_none(), "{kind}");
         }
+        // What stands in for the kinds without tables must carry only ObjectMeta's metadata.
+        let fallback: Vec<&str> = builtin_schema("CustomResourceDefinition").iter().map(|field| field.name).collect();
+        assert_eq!(fallback, vec!["metadata"]);
     }
 
     /// Strategic merge patches that are refused: (name, object, patch, status, message).

@@ -2311,10 +2311,10 @@ mod tests {
             ),
             (
                 "unknown kind",
-                envelope("batch/v1", "Job", Pb::new()),
+                envelope("example.com/v1", "Widget", Pb::new()),
                 ProtobufError::UnsupportedKind {
-                    api_version: "batch/v1".into(),
-                    kind: "Job".into(),
+                    api_version: "example.com/v1".into(),
+                    kind: "Widget".into(),
                 },
             ),
             (
@@ -2704,10 +2704,10 @@ mod tests {
              (at spec.template.spec.containers[0].image): \
              wire type 0 (varint) where the schema expects 2 (length-delimited)"
         );
-        let unsupported = decode(&envelope("batch/v1", "Job", Pb::new())).unwrap_err();
+        let unsupported = decode(&envelope("example.com/v1", "Widget", Pb::new())).unwrap_err();
         assert_eq!(
             unsupported.to_string(),
-            "cannot decode protobuf for kind \"Job\" of apiVersion \"batch/v1\"; \
+            "cannot decode protobuf for kind \"Widget\" of apiVersion \"example.com/v1\"; \
              send it as application/json"
         );
     }

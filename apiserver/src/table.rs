@@ -6,17 +6,11 @@ use common::durations::age;
 use serde_json::{Value, json};
 
 use crate::meta;
+use crate::registry::{Column, Kind};
 use crate::resources::{CustomKind, PodSelector, PrinterColumn, ResourceType};
 
-struct Column {
-    name: &'static str,
-    kind: &'static str,
-    priority: u8,
-    description: &'static str,
-}
-
-const fn column(name: &'static str, kind: &'static str, priority: u8, description: &'static str) -> Column {
-    Column { name, kind, priority, description }
+const fn column(name: &'static str, type_: &'static str, priority: u8, description: &'static str) -> Column {
+    Column { name, type_, priority, description }
 }
 
 fn columns(kind: &str) -> Vec<Column> {
@@ -110,18 +104,27 @@ fn columns(kind: &str) -> Vec<Column> {
 
 /// The Table of `objects`, each row carrying the object itself so that clients can print it
 /// in any other form too.
-pub fn table(resource: &ResourceType, objects: &[Value], list_metadata: Value) -> Value {
-    if let Some(custom) = resource.custom.as_deref() {
+pub fn table(kind: &Kind, objects: &[Value], list_metadata: Value) -> Value {
+    if let Some(custom) = kind.custom.as_deref() {
         return custom_table(custom, objects, list_metadata);
     }
-    let definitions: Vec<Value> = columns(&resource.kind)
+    if let Some(printer) = kind.printer {
+        return render(printer.columns, objects, printer.cells, list_metadata);
+    }
+    let resource = &kind.resource;
+    render(&columns(&resource.kind), objects, |object| cells(resource, object), list_metadata)
+}
+
+/// The Table of `objects` with these columns, `cells` giving each row's.
+fn render(columns: &[Column], objects: &[Value], cells: impl Fn(&Value) -> Vec<Value>, list_metadata: Value) -> Value {
+    let definitions: Vec<Value> = columns
         .iter()
         .map(|column| {
             let format = if column.name == "Name" { "name" } else { "" };
-            json!({"name": column.name, "type": column.kind, "format": format, "description": column.description, "priority": column.priority})
+            json!({"name": column.name, "type": column.type_, "format": format, "description": column.description, "priority": column.priority})
         })
         .collect();
-    let rows: Vec<Value> = objects.iter().map(|object| json!({"cells": cells(resource, object), "object": object})).collect();
+    let rows: Vec<Value> = objects.iter().map(|object| json!({"cells": cells(object), "object": object})).collect();
     json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": list_metadata, "columnDefinitions": definitions, "rows": rows})
 }
 
@@ -352,7 +355,8 @@ pub(crate) fn label_map_text(labels: Option<&Value>) -> String {
     labels.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join(",")
 }
 
-fn selector_text(selector: Option<&Value>) -> String {
+/// A LabelSelector as `metav1.FormatLabelSelector` prints it (`<none>` when absent).
+pub(crate) fn selector_text(selector: Option<&Value>) -> String {
     let Some(selector) = selector else { return "<none>".to_string() };
     let mut parts: Vec<String> = selector
         .get("matchLabels")

@@ -27,7 +27,45 @@ common::on_both_stores!(
     generated_names_keep_58_characters_of_their_prefix,
     replication_controllers_are_served_as_kube_apiserver_serves_them,
     python_client_creates_scales_and_deletes_replication_controllers,
+    jobs_are_served_from_their_declaration,
 );
+
+/// Jobs, the first kind added as a declaration alone (`kinds/batch/job.rs`): discovery, the
+/// defaults and generated selector of kube's Job strategy, its validation, its printer, its
+/// protobuf body (kubectl create sends one) and its OpenAPI schema.
+async fn jobs_are_served_from_their_declaration(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap();
+    let kubectl = |args: &[&str]| kubectl_binary_ok("kubectl", &server, args);
+    let resources = kubectl(&["api-resources", "--api-group=batch", "--no-headers"]);
+    assert_eq!(resources.split_whitespace().collect::<Vec<_>>(), ["jobs", "batch/v1", "true", "Job"], "{resources}");
+    assert_eq!(kubectl(&["create", "job", "hello", "--image=busybox", "--", "echo", "hi"]).trim(), "job.batch/hello created");
+    let job: Value = serde_json::from_str(&kubectl(&["get", "job", "hello", "-o", "json"])).expect("a Job");
+    let uid = job["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+    assert_eq!(job["spec"]["selector"], json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}), "{job}");
+    for (label, value) in [("batch.kubernetes.io/controller-uid", &uid), ("batch.kubernetes.io/job-name", &"hello".to_string()), ("controller-uid", &uid), ("job-name", &"hello".to_string())] {
+        assert_eq!(job["spec"]["template"]["metadata"]["labels"][label], json!(value), "{label}: {job}");
+    }
+    for (field, value) in [("backoffLimit", json!(6)), ("completions", json!(1)), ("parallelism", json!(1)), ("completionMode", json!("NonIndexed")), ("suspend", json!(false)), ("podReplacementPolicy", json!("TerminatingOrFailed"))] {
+        assert_eq!(job["spec"][field], value, "{field}: {job}");
+    }
+    let table = kubectl(&["get", "jobs"]);
+    let header: Vec<&str> = table.lines().next().unwrap_or_default().split_whitespace().collect();
+    assert_eq!(header, ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"], "{table}");
+    assert!(table.lines().nth(1).is_some_and(|row| row.split_whitespace().take(3).collect::<Vec<_>>() == ["hello", "Running", "0/1"]), "{table}");
+    // A Job's pods may not restart in place: kube's message, for kubectl.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("job.yaml");
+    std::fs::write(&manifest, "apiVersion: batch/v1\nkind: Job\nmetadata: {name: forever}\nspec:\n  template:\n    spec:\n      restartPolicy: Always\n      containers: [{name: c, image: busybox}]\n").unwrap();
+    let refused = kubectl_binary("kubectl", &server, &["apply", "-f", &manifest.display().to_string()]);
+    assert!(!refused.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        format!("The Job \"forever\" is invalid: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"\n")
+    );
+    let explained = kubectl(&["explain", "jobs.spec.backoffLimit"]);
+    assert!(explained.contains("FIELD: backoffLimit <integer>"), "{explained}");
+    assert_eq!(kubectl(&["delete", "job", "hello"]).trim(), "job.batch \"hello\" deleted");
+}
 
 async fn deletion_follows_grace_periods_and_propagation_policies(storage: Storage) {
     let server = ApiServer::start(storage).unwrap();

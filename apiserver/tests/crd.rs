@@ -305,6 +305,16 @@ async fn kubectl_creates_serves_scales_and_deletes_a_custom_resource(storage: St
     let in_category = kubectl.ok(&["api-resources", "--categories=gadgets", "-o", "name"]);
     assert_eq!(in_category.trim(), "widgets.stable.example.com");
 
+    // kubectl explain reads the custom kind's schema from /openapi/v3.
+    let explained = kubectl.ok(&["explain", "widgets.spec"]);
+    for expected in ["GROUP:      stable.example.com", "KIND:       Widget", "FIELD: spec <Object>", "color\t<string> -required-", "enum: red, blue", "size\t<integer> -required-", "replicas\t<integer>"] {
+        assert!(explained.contains(expected), "{expected:?} in:\n{explained}");
+    }
+    let recursive = kubectl.ok(&["explain", "widgets", "--recursive"]);
+    for expected in ["metadata\t<ObjectMeta>", "spec\t<Object>", "status\t<Object>", "phase\t<string>"] {
+        assert!(recursive.contains(expected), "{expected:?} in:\n{recursive}");
+    }
+
     let first = widget("w1", json!({"color": "red", "size": 3, "since": SINCE, "replicas": 2}));
     assert_eq!(kubectl.ok_with_input(&["create", "-f", "-"], &first.to_string()).trim(), "widget.stable.example.com/w1 created");
     let second = widget("w2", json!({"color": "blue", "size": 12, "since": SINCE}));

@@ -25,17 +25,17 @@ mod config_map;
 mod custom_resource;
 mod custom_resource_definition;
 mod decode;
-mod deployment;
+pub(crate) mod deployment;
 mod endpoints;
 mod event;
-mod field;
+pub(crate) mod field;
 mod lease;
-mod metadata;
+pub(crate) mod metadata;
 mod namespace;
 mod node;
 mod node_restriction;
 mod pod;
-mod pod_spec;
+pub(crate) mod pod_spec;
 mod replica_set;
 mod replication_controller;
 mod secret;
@@ -315,7 +315,7 @@ mod tests {
 
     #[test]
     fn a_kind_not_handled_here_passes_unchanged() {
-        let other = Kind { resource: ResourceType::body_type("example.com", "v1", "Widget"), strategy: &crate::strategy::AsGiven };
+        let other = Kind { resource: ResourceType::body_type("example.com", "v1", "Widget"), strategy: &crate::strategy::AsGiven, printer: None };
         let object = json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"anything": 1}});
         let admitted = admit_create(&other, object.clone(), FieldValidation::Strict).expect("admitted");
         assert_eq!(admitted.object, object);

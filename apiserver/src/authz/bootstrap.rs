@@ -42,11 +42,13 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         ("clusterroles", role("system:aggregate-to-view", aggregate(&["admin", "edit", "view"]), json!([
             {"apiGroups": [""], "resources": core_read, "verbs": read},
             {"apiGroups": ["apps"], "resources": apps_read, "verbs": read},
+            {"apiGroups": ["batch"], "resources": ["jobs", "jobs/status"], "verbs": read},
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": read}]))),
         ("clusterroles", role("system:aggregate-to-edit", aggregate(&["admin", "edit"]), json!([
             {"apiGroups": [""], "resources": core_write, "verbs": write},
             {"apiGroups": [""], "resources": ["secrets", "pods/attach", "pods/exec", "pods/portforward"], "verbs": read},
-            {"apiGroups": ["apps"], "resources": apps_write, "verbs": write}]))),
+            {"apiGroups": ["apps"], "resources": apps_write, "verbs": write},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": write}]))),
         ("clusterroles", role("system:aggregate-to-admin", aggregate(&["admin"]), json!([
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
             {"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]))),

@@ -5,6 +5,7 @@ use crate::registry::Kind;
 
 mod core;
 mod apps;
+mod batch;
 mod rbac;
 mod coordination;
 mod apiextensions;
@@ -26,6 +27,7 @@ pub static BUILTIN: &[&Kind] = &[
     &core::replication_controller::KIND,
     &apps::deployment::KIND,
     &apps::replica_set::KIND,
+    &batch::job::KIND,
     &rbac::role::KIND,
     &rbac::cluster_role::KIND,
     &rbac::role_binding::KIND,

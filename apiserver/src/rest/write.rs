@@ -499,8 +499,9 @@ const PATCH_TYPES: &[&str] =
 fn patch_type(headers: &HeaderMap, resource: &ResourceType) -> Result<PatchType, ApiError> {
     let content_type = content_type(headers);
     match PatchType::from_content_type(&content_type) {
-        // Custom kinds have no patch strategies: kube refuses strategic merge for them too.
-        Some(PatchType::StrategicMerge) if resource.custom.is_some() || !patch::supports_strategic_merge(&resource.kind) => {
+        // Custom kinds have no Go types to take patch strategies from: kube refuses strategic
+        // merge for them.
+        Some(PatchType::StrategicMerge) if resource.custom.is_some() => {
             Err(ApiError::unsupported_media_type(&PATCH_TYPES[..2]))
         }
         Some(kind) => Ok(kind),

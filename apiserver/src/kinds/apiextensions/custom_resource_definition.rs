@@ -26,4 +26,5 @@ pub static KIND: Kind = Kind {
         deletion_finalizer: Some(CUSTOM_RESOURCE_CLEANUP),
     },
     strategy: &STRATEGY,
+    printer: None,
 };

@@ -27,4 +27,5 @@ pub static KIND: Kind = Kind {
         deletion_finalizer: None,
     },
     strategy: &STRATEGY,
+    printer: None,
 };

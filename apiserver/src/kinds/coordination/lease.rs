@@ -26,4 +26,5 @@ pub static KIND: Kind = Kind {
         deletion_finalizer: None,
     },
     strategy: &STRATEGY,
+    printer: None,
 };

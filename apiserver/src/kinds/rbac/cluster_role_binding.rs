@@ -22,4 +22,5 @@ pub static KIND: Kind = Kind {
         deletion_finalizer: None,
     },
     strategy: &AsGiven,
+    printer: None,
 };

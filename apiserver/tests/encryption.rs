@@ -87,8 +87,8 @@ fn secrets_are_ciphertext_in_etcd_and_survive_key_rotation() {
     restart_with(&mut server, &path, &config(&[("key2", KEY2), ("key1", KEY1)], true));
     assert_eq!((read(&server, "default", "s1"), read(&server, "kube-system", "s2")), before);
     let all = ok(kubectl(&server, &["get", "secrets", "-A", "-o", "json"], None));
-    // kubectl validates a List against /openapi/v2, which is not served yet.
-    ok(kubectl(&server, &["replace", "--validate=false", "-f", "-"], Some(&all)));
+    // kubectl validates the List against /openapi/v2 first.
+    ok(kubectl(&server, &["replace", "-f", "-"], Some(&all)));
     for key in ["/registry/core/secrets/default/s1", "/registry/core/secrets/kube-system/s2"] {
         assert!(etcd_value(&server, key).starts_with(b"k8s:enc:aesgcm:v1:key2:"), "{key} is under the new key");
     }
@@ -175,7 +175,7 @@ fn aescbc_and_secretbox_store_ciphertext_and_aescbc_rotates_to_secretbox() {
     assert_stored_under(&server, &keys, "k8s:enc:aescbc:v1:cbc1:", &plain);
     // Replacing every Secret unchanged rewrites each under secretbox.
     let all = ok(kubectl(&server, &["get", "secrets", "-A", "-o", "json"], None));
-    ok(kubectl(&server, &["replace", "--validate=false", "-f", "-"], Some(&all)));
+    ok(kubectl(&server, &["replace", "-f", "-"], Some(&all)));
     assert_stored_under(&server, &keys, "k8s:enc:secretbox:v1:box1:", &plain);
 
     // aescbc dropped: everything still reads, from secretbox alone.

@@ -418,8 +418,7 @@ fn replace_puts_each_object_in_place_as_kubectl_does() {
     assert_eq!((data("by-ctl", "a"), data("by-ctl", "b")), ("listed".to_string(), "listed".to_string()));
 
     // The same List again carries the resourceVersions it was read at, now stale: a Conflict per
-    // item, nothing changed, and a failed exit, as kubectl (which needs --validate=false to read
-    // a List without /openapi/v2) reports it.
+    // item, nothing changed, and a failed exit, as kubectl reports it.
     let conflict = |name: &str| {
         format!(
             "Error from server (Conflict): error when replacing \"STDIN\": Operation cannot be fulfilled on configmaps \"{name}\": \
@@ -430,7 +429,7 @@ fn replace_puts_each_object_in_place_as_kubectl_does() {
     assert!(!stale.status.success(), "{stale:?}");
     assert_eq!(text(&stale.stdout), "");
     assert_eq!(text(&stale.stderr), conflict("a") + &conflict("b"));
-    let theirs = run_stdin("kubectl", &server, &["replace", "--validate=false", "-f", "-"], &list.replace("\"listed\"", "\"stale\""));
+    let theirs = run_stdin("kubectl", &server, &["replace", "-f", "-"], &list.replace("\"listed\"", "\"stale\""));
     assert_eq!((stale.status.code(), stale.stderr), (theirs.status.code(), theirs.stderr), "kubectl does the same");
     assert_eq!((data("by-ctl", "a"), data("by-ctl", "b")), ("listed".to_string(), "listed".to_string()));
 

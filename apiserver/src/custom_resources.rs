@@ -65,27 +65,21 @@ async fn reconcile(api: &Api, stored: &[Value]) -> bool {
         .collect();
     // The older definition keeps a contested name, whichever apiserver decides.
     definitions.sort_by(|a, b| (&a.metadata.creation_timestamp, &a.metadata.name).cmp(&(&b.metadata.creation_timestamp, &b.metadata.name)));
-    let mut settled = true;
+    // Names and conditions first, then serving, then the status writes: a client that sees
+    // Established finds the kind served here (kube's establishing controller likewise sets it
+    // once the handler serves the kind).
+    let mut changed = Vec::new();
     let mut served = Vec::new();
     for index in 0..definitions.len() {
         let (names, conditions) = naming(&definitions, index);
         let definition = &mut definitions[index];
-        let name = definition.metadata.name.clone().unwrap_or_default();
         let status = definition.status.get_or_insert_with(Default::default);
-        let changed = status.accepted_names.as_ref() != Some(&names) || !same_conditions(status.conditions.as_deref().unwrap_or_default(), &conditions);
+        changed.push(status.accepted_names.as_ref() != Some(&names) || !same_conditions(status.conditions.as_deref().unwrap_or_default(), &conditions));
         status.accepted_names = Some(names);
         status.conditions = Some(conditions);
-        if changed {
-            write_status(api, definition).await;
-        }
-        let terminating = definition.metadata.deletion_timestamp.is_some();
         if established(definition) {
-            served.extend(kinds(definition, terminating));
+            served.extend(kinds(definition, definition.metadata.deletion_timestamp.is_some()));
         }
-        if terminating && !finalize(api, definition, &served).await {
-            settled = false;
-        }
-        tracing::trace!(name, "definition reconciled");
     }
     let snapshot = api.registry.set_custom(served);
     for kind in snapshot.kinds() {
@@ -93,6 +87,15 @@ async fn reconcile(api: &Api, stored: &[Value]) -> bool {
     }
     let prefixes: BTreeSet<String> = snapshot.kinds().iter().map(|kind| kind.prefix()).collect();
     api.cache.retain(|prefix| prefixes.contains(prefix));
+    let mut settled = true;
+    for (definition, changed) in definitions.iter().zip(changed) {
+        if changed {
+            write_status(api, definition).await;
+        }
+        if definition.metadata.deletion_timestamp.is_some() && !finalize(api, definition, snapshot.kinds()).await {
+            settled = false;
+        }
+    }
     settled
 }
 
@@ -249,6 +252,7 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Kind> 
                 tracks_generation: true,
                 returns_deleted_object: false,
                 pod_selector: PodSelector::None,
+                selectable_fields: Names::Owned(version.selectable_fields.iter().flatten().map(|field| field.json_path.trim_start_matches('.').to_string()).collect()),
                 custom: Some(Arc::new(CustomKind {
                     definition: definition.metadata.name.clone().unwrap_or_default(),
                     storage_version: storage_version.clone(),
@@ -256,7 +260,6 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Kind> 
                     structural: version.schema.as_ref().and_then(|schema| schema.open_api_v3_schema.as_ref()).and_then(|schema| structural(definition, schema)),
                     printer_columns,
                     scale,
-                    selectable_fields: version.selectable_fields.iter().flatten().map(|field| field.json_path.trim_start_matches('.').to_string()).collect(),
                     terminating,
                 })),
                 deletion_finalizer: None,
@@ -294,7 +297,7 @@ async fn write_status(api: &Api, definition: &CustomResourceDefinition) {
 }
 
 /// Deletes the objects of a definition being deleted, then its finalizer; whether it is done.
-async fn finalize(api: &Api, definition: &CustomResourceDefinition, served: &[Kind]) -> bool {
+async fn finalize(api: &Api, definition: &CustomResourceDefinition, served: &[Arc<Kind>]) -> bool {
     let name = definition.metadata.name.clone().unwrap_or_default();
     if !definition.metadata.finalizers.iter().flatten().any(|finalizer| finalizer == CUSTOM_RESOURCE_CLEANUP) {
         return true;
@@ -302,7 +305,7 @@ async fn finalize(api: &Api, definition: &CustomResourceDefinition, served: &[Ki
     let mut left = 0;
     // Every version stores under one prefix: one kind suffices to find and delete them all.
     if let Some(kind) = served.iter().find(|kind| kind.custom.as_ref().is_some_and(|custom| custom.definition == name)) {
-        let resource = api.registry.find(&kind.group, &kind.version, &kind.plural).unwrap_or_else(|| Arc::new(kind.clone()));
+        let resource = kind.clone();
         let all = Target { resource: resource.clone(), namespace: None, name: None, subresource: None };
         match rest::all_selected(api, &all, &Params::default()).await {
             Ok(objects) => {

@@ -32,6 +32,14 @@ impl Names {
         }
     }
 
+    /// The name at `index`, borrowed for the built-in kinds' static lists.
+    pub fn get_cow(&self, index: usize) -> Cow<'static, str> {
+        match self {
+            Names::Static(names) => Cow::Borrowed(names[index]),
+            Names::Owned(names) => Cow::Owned(names[index].clone()),
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         (0..self.len()).map(move |index| self.get(index))
     }
@@ -68,6 +76,9 @@ pub struct ResourceType {
     pub returns_deleted_object: bool,
     /// How `spec.selector` selects the pods the kind manages, for its Scale and its table.
     pub pod_selector: PodSelector,
+    /// The fields a field selector may name besides `metadata.name` and `metadata.namespace`
+    /// (kube's `GetAttrs`), as dotted paths into the object.
+    pub selectable_fields: Names,
     /// What a CustomResourceDefinition declares for a custom kind; `None` for built-in kinds.
     pub custom: Option<Arc<CustomKind>>,
     /// A finalizer the server adds when a deletion starts, so that the kind's own controller
@@ -92,8 +103,6 @@ pub struct CustomKind {
     pub printer_columns: Vec<PrinterColumn>,
     /// The `scale` subresource's paths, when it is declared.
     pub scale: Option<ScalePaths>,
-    /// `selectableFields` beyond `metadata.name` and `metadata.namespace`, as dotted paths.
-    pub selectable_fields: Vec<String>,
     /// The definition is being deleted: its objects are read and deleted, not created.
     pub terminating: bool,
 }
@@ -149,6 +158,7 @@ impl ResourceType {
             tracks_generation: false,
             returns_deleted_object: false,
             pod_selector: PodSelector::None,
+            selectable_fields: Names::Static(&[]),
             custom: None,
             deletion_finalizer: None,
         }

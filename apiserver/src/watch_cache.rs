@@ -12,6 +12,7 @@
 //! from the cache fails naming it as a list from storage does, until the object is written
 //! again or deleted.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 use tokio::sync::{broadcast, watch};
 
 use crate::meta;
-use crate::resources::ResourceType;
+use crate::resources::{Names, ResourceType};
 use crate::storage::{KeyValue, ListOptions, Revision, Store, StoreError, WatchEvent};
 
 /// Events kept per resource type for watches that resume from a recent resourceVersion.
@@ -48,30 +49,6 @@ impl EventType {
     }
 }
 
-/// The field paths selectors may name (see `rest::read`); their values are kept with each
-/// cached object so that filtering never parses it again.
-const SELECTABLE_FIELDS: &[&str] = &[
-    "metadata.name",
-    "metadata.namespace",
-    "spec.nodeName",
-    "spec.schedulerName",
-    "spec.restartPolicy",
-    "spec.unschedulable",
-    "status.phase",
-    "status.podIP",
-    "status.replicas",
-    "type",
-    "reason",
-    "source",
-    "involvedObject.kind",
-    "involvedObject.namespace",
-    "involvedObject.name",
-    "involvedObject.uid",
-    "involvedObject.apiVersion",
-    "involvedObject.resourceVersion",
-    "involvedObject.fieldPath",
-];
-
 /// An object as the cache keeps it: its JSON text (with its resourceVersion) and what label and
 /// field selectors read. A parsed JSON tree costs several times the text, so the cache keeps the
 /// text and parses only where a whole object is needed (Tables, deletecollection).
@@ -79,12 +56,24 @@ const SELECTABLE_FIELDS: &[&str] = &[
 pub struct CachedObject {
     pub json: Box<str>,
     pub labels: BTreeMap<String, String>,
-    fields: Vec<(&'static str, String)>,
+    /// The values of `metadata.name`, `metadata.namespace` and the kind's selectable fields.
+    fields: Vec<(Cow<'static, str>, String)>,
 }
 
 impl CachedObject {
-    pub fn new(object: &Value) -> Self {
-        let fields = SELECTABLE_FIELDS.iter().filter_map(|field| Some((*field, field_value(object, field)?))).collect();
+    /// The object, with the values of the fields selectors may name for its kind (`selectable`,
+    /// besides name and namespace) kept beside it.
+    pub fn new(object: &Value, selectable: &Names) -> Self {
+        let mut fields = Vec::new();
+        for field in ["metadata.name", "metadata.namespace"] {
+            fields.extend(field_value(object, field).map(|value| (Cow::Borrowed(field), value)));
+        }
+        for index in 0..selectable.len() {
+            let field = selectable.get_cow(index);
+            if let Some(value) = field_value(object, &field) {
+                fields.push((field, value));
+            }
+        }
         Self { json: object.to_string().into_boxed_str(), labels: meta::labels(object), fields }
     }
 
@@ -93,7 +82,7 @@ impl CachedObject {
     }
 
     pub fn field(&self, name: &str) -> Option<&str> {
-        self.fields.iter().find(|(field, _)| *field == name).map(|(_, value)| value.as_str())
+        self.fields.iter().find(|(field, _)| field == name).map(|(_, value)| value.as_str())
     }
 
     /// The object parsed again; the text was serialized from a `Value`, so it parses.
@@ -334,7 +323,7 @@ impl ResourceCache {
         let key = event.key().to_string();
         let revision = event.revision();
         let deleted = matches!(event, WatchEvent::Deleted { .. });
-        match convert(event, |key| self.current(key)) {
+        match convert(event, &self.resource.selectable_fields, |key| self.current(key)) {
             Ok(Some(event)) => self.apply(event),
             Ok(None) => {
                 // The delete of an object the cache never had (it could not be decoded).
@@ -383,7 +372,7 @@ async fn fill_and_follow(cache: &ResourceCache, store: &dyn Store) -> Result<(),
         for kv in page.items {
             match decode(&kv) {
                 Ok(object) => {
-                    objects.insert(kv.key, Arc::new(CachedObject::new(&object)));
+                    objects.insert(kv.key, Arc::new(CachedObject::new(&object, &cache.resource.selectable_fields)));
                 }
                 Err(err) => {
                     cache.undecodable(&err);
@@ -410,9 +399,9 @@ async fn fill_and_follow(cache: &ResourceCache, store: &dyn Store) -> Result<(),
 
 /// A storage event as a cached event: an error when the object it writes cannot be decoded;
 /// `None` for the delete of an object whose last state is unknown (it could not be decoded).
-pub fn convert(event: WatchEvent, current: impl Fn(&str) -> Option<Arc<CachedObject>>) -> Result<Option<CachedEvent>, StoreError> {
+pub fn convert(event: WatchEvent, selectable: &Names, current: impl Fn(&str) -> Option<Arc<CachedObject>>) -> Result<Option<CachedEvent>, StoreError> {
     let revision = event.revision();
-    let cached = |kv: &KeyValue| decode(kv).map(|object| Arc::new(CachedObject::new(&object)));
+    let cached = |kv: &KeyValue| decode(kv).map(|object| Arc::new(CachedObject::new(&object, selectable)));
     Ok(match event {
         WatchEvent::Created(kv) => {
             Some(CachedEvent { kind: EventType::Added, revision, object: cached(&kv)?, key: kv.key, previous: None })
@@ -428,7 +417,7 @@ pub fn convert(event: WatchEvent, current: impl Fn(&str) -> Option<Arc<CachedObj
             // A deleted object is reported at the revision of its deletion, as Kubernetes does.
             let mut object = last.value();
             meta::set(&mut object, "resourceVersion", json!(revision.to_string()));
-            let object = Arc::new(CachedObject::new(&object));
+            let object = Arc::new(CachedObject::new(&object, selectable));
             Some(CachedEvent { kind: EventType::Deleted, revision, key, object, previous: Some(last) })
         }
     })
@@ -448,7 +437,7 @@ mod tests {
 
     fn event(revision: Revision, name: &str, kind: EventType) -> CachedEvent {
         let object = json!({"metadata": {"name": name, "resourceVersion": revision.to_string()}});
-        CachedEvent { kind, revision, key: format!("/registry/core/configmaps/ns/{name}"), object: Arc::new(CachedObject::new(&object)), previous: None }
+        CachedEvent { kind, revision, key: format!("/registry/core/configmaps/ns/{name}"), object: Arc::new(CachedObject::new(&object, &Names::Static(&[]))), previous: None }
     }
 
     fn configmaps() -> ResourceCache {

@@ -53,6 +53,8 @@ spec:
   - name: v1
     served: true
     storage: true
+    selectableFields:
+    - jsonPath: .spec.color
     subresources:
       status: {}
       scale:
@@ -331,6 +333,12 @@ async fn kubectl_creates_serves_scales_and_deletes_a_custom_resource(storage: St
     assert_eq!(kubectl.ok(&["get", "wd"]), expected);
     // One type in the category: kubectl shows no kind before the names, as for `get widgets`.
     assert_eq!(kubectl.ok(&["get", "gadgets"]), expected);
+
+    // Field selectors: name and namespace, and the definition's selectableFields.
+    assert_eq!(kubectl.ok(&["get", "widgets", "--field-selector", "spec.color=blue", "-o", "name"]).trim(), "widget.stable.example.com/w2");
+    assert_eq!(kubectl.ok(&["get", "widgets", "--field-selector", "metadata.name=w1", "-o", "name"]).trim(), "widget.stable.example.com/w1");
+    let unselectable = kubectl.fails(&["get", "widgets", "--field-selector", "spec.size=3"], None);
+    assert_eq!(unselectable, "Error from server (BadRequest): Unable to find \"stable.example.com/v1, Resource=widgets\" that match label selector \"\", field selector \"spec.size=3\": field label not supported: spec.size\n");
 
     // A watch shows a change made while it runs.
     let watching = Streaming::start(kubectl.command(&["get", "widgets", "-w"]));

@@ -177,20 +177,10 @@ impl Filter {
     }
 }
 
-/// The field selectors Kubernetes supports on every kind, plus the per-kind ones clients use.
+/// The field selectors Kubernetes supports on every kind, plus those the kind declares.
 fn supported_field(resource: &ResourceType, field: &str) -> bool {
-    matches!(field, "metadata.name" | "metadata.namespace")
-        || match &*resource.kind {
-            "Pod" => matches!(field, "spec.nodeName" | "status.phase" | "spec.schedulerName" | "spec.restartPolicy" | "status.podIP"),
-            "Secret" => field == "type",
-            "Event" => field.starts_with("involvedObject.") || matches!(field, "reason" | "type" | "source"),
-            "Node" => field == "spec.unschedulable",
-            "Namespace" => field == "status.phase",
-            "ReplicaSet" | "ReplicationController" => field == "status.replicas",
-            _ => false,
-        }
+    matches!(field, "metadata.name" | "metadata.namespace") || resource.selectable_fields.contains(field)
 }
-
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct ContinueToken {
@@ -446,11 +436,34 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
         // WatchList (`sendInitialEvents=true`): the state at least as new as the
         // resourceVersion asked for as ADDED events, then a bookmark marking their end, then
         // the changes, as client-go's streaming informers and kube-rs' StreamingList expect.
-        (_, Some(true)) => {
-            let (objects, revision, live) = cache.snapshot();
-            for object in objects.iter().filter(|object| filter.matches_cached(object)) {
-                pending.push_back(event_line(EventType::Added, object, &encoding));
-            }
+        (requested, Some(true)) => {
+            let (objects, cached_revision, live) = cache.snapshot();
+            // The cache may lag storage by the events in flight. When it is behind storage's
+            // revision, the initial objects are read from storage (kube's WatchList likewise
+            // waits for its cache to reach etcd's revision), and the feed, taken before the
+            // read, skips what the read already holds. Clients ask `resourceVersion=0` (kube-rs)
+            // or none (client-go) and expect what they wrote before to be there.
+            let behind = match requested {
+                None | Some(0) => api.store.current_revision().await.ok().is_none_or(|current| current > cached_revision),
+                Some(_) => false,
+            };
+            let revision = if behind {
+                let selectable = &target.resource.selectable_fields;
+                let (revision, _) = list_objects(api, target, &Params::default(), &filter, &mut |item| {
+                    let line = match item {
+                        Item::Cached(object) => event_line(EventType::Added, object, &encoding),
+                        Item::Parsed(object) => event_line(EventType::Added, &CachedObject::new(object, selectable), &encoding),
+                    };
+                    pending.push_back(line);
+                })
+                .await?;
+                revision
+            } else {
+                for object in objects.iter().filter(|object| filter.matches_cached(object)) {
+                    pending.push_back(event_line(EventType::Added, object, &encoding));
+                }
+                cached_revision
+            };
             let end = json!({
                 "type": "BOOKMARK",
                 "object": {
@@ -609,7 +622,7 @@ async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
         let deadline = state.deadline;
         let wake = if state.bookmarks { state.next_bookmark.min(deadline) } else { deadline };
         let next = tokio::select! {
-            next = next_event(&mut state.feed) => next,
+            next = next_event(&mut state.feed, &state.resource.selectable_fields) => next,
             () = tokio::time::sleep_until(wake) => {
                 if tokio::time::Instant::now() >= deadline {
                     state.done = true;
@@ -650,7 +663,7 @@ async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
     }
 }
 
-async fn next_event(feed: &mut Feed) -> Result<Option<Arc<CachedEvent>>, ApiError> {
+async fn next_event(feed: &mut Feed, selectable: &crate::resources::Names) -> Result<Option<Arc<CachedEvent>>, ApiError> {
     match feed {
         Feed::Cache(live) => match live.recv().await {
             Ok(event) => Ok(Some(event)),
@@ -670,7 +683,7 @@ async fn next_event(feed: &mut Feed) -> Result<Option<Arc<CachedEvent>>, ApiErro
                 Some(Ok(event)) => {
                     // An object that cannot be read ends the watch with an ERROR event naming
                     // it, as kube-apiserver's storage watch reports a decoding failure.
-                    if let Some(event) = watch_cache::convert(event, |_| None).map_err(|err| ApiError::internal(err.to_string()))? {
+                    if let Some(event) = watch_cache::convert(event, selectable, |_| None).map_err(|err| ApiError::internal(err.to_string()))? {
                         return Ok(Some(Arc::new(event)));
                     }
                 }

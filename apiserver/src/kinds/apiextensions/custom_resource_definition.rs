@@ -22,6 +22,7 @@ pub static KIND: Kind = Kind {
         tracks_generation: true,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        selectable_fields: Names::Static(&[]),
         custom: None,
         deletion_finalizer: Some(CUSTOM_RESOURCE_CLEANUP),
     },

@@ -23,6 +23,7 @@ pub static KIND: Kind = Kind {
         tracks_generation: true,
         returns_deleted_object: false,
         pod_selector: PodSelector::LabelSelector,
+        selectable_fields: Names::Static(&[]),
         custom: None,
         deletion_finalizer: None,
     },

@@ -23,6 +23,7 @@ pub static KIND: Kind = Kind {
         tracks_generation: true,
         returns_deleted_object: true,
         pod_selector: PodSelector::None,
+        selectable_fields: Names::Static(&["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName"]),
         custom: None,
         deletion_finalizer: None,
     },

@@ -18,6 +18,7 @@ pub static KIND: Kind = Kind {
         tracks_generation: false,
         returns_deleted_object: false,
         pod_selector: PodSelector::None,
+        selectable_fields: Names::Static(&[]),
         custom: None,
         deletion_finalizer: None,
     },

@@ -209,6 +209,7 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Kind> 
     let Some(names) = definition.status.as_ref().and_then(|status| status.accepted_names.clone()) else { return Vec::new() };
     let storage_version = spec.versions.iter().find(|version| version.storage).map(|version| version.name.clone()).unwrap_or_default();
     let owned = |list: &Option<Vec<String>>| Names::Owned(list.clone().unwrap_or_default());
+    let several_versions = spec.versions.iter().filter(|version| version.served).count() > 1;
     spec.versions
         .iter()
         .filter(|version| version.served)
@@ -256,6 +257,7 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Kind> 
                 custom: Some(Arc::new(CustomKind {
                     definition: definition.metadata.name.clone().unwrap_or_default(),
                     storage_version: storage_version.clone(),
+                    several_versions,
                     schema: version.schema.as_ref().and_then(|schema| schema.open_api_v3_schema.clone()),
                     structural: version.schema.as_ref().and_then(|schema| schema.open_api_v3_schema.as_ref()).and_then(|schema| structural(definition, schema)),
                     printer_columns,

@@ -37,24 +37,58 @@ pub(crate) fn group_versions(snapshot: &Snapshot) -> Vec<(&str, &str)> {
 
 pub async fn api_groups(State(api): State<Arc<Api>>) -> Response {
     let snapshot = api.registry.snapshot();
-    let groups: Vec<Value> = group_versions(&snapshot)
-        .into_iter()
-        .filter(|(group, _)| !group.is_empty())
-        .map(|(group, version)| group_json(group, version))
-        .collect();
+    let groups: Vec<Value> = groups(&snapshot).into_iter().map(|(group, versions)| group_json(group, &versions)).collect();
     ok(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
 }
 
-fn group_json(group: &str, version: &str) -> Value {
-    let group_version = json!({"groupVersion": format!("{group}/{version}"), "version": version});
-    json!({"name": group, "versions": [group_version], "preferredVersion": group_version})
+/// The named groups and their served versions, the preferred first: by Kubernetes' version
+/// priority (GA, then beta, then alpha, each newest first), as kube-apiserver orders a group's
+/// versions (a CRD's several versions among them).
+fn groups(snapshot: &Snapshot) -> Vec<(&str, Vec<&str>)> {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (group, version) in group_versions(snapshot).into_iter().filter(|(group, _)| !group.is_empty()) {
+        match groups.iter_mut().find(|(name, _)| *name == group) {
+            Some((_, versions)) => versions.push(version),
+            None => groups.push((group, vec![version])),
+        }
+    }
+    for (_, versions) in &mut groups {
+        versions.sort_by_key(|version| std::cmp::Reverse(version_priority(version)));
+    }
+    groups
+}
+
+/// `version.CompareKubeAwareVersionStrings`: `v2` > `v1` > `v1beta2` > `v1beta1` > `v1alpha1`
+/// > anything else (which sorts by name, last).
+fn version_priority(version: &str) -> (u8, u64, u64, std::cmp::Reverse<String>) {
+    let parse = |text: &str| text.parse::<u64>().ok();
+    let Some(rest) = version.strip_prefix('v') else { return (0, 0, 0, std::cmp::Reverse(version.to_string())) };
+    let split = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
+    let Some(major) = parse(&rest[..split]) else { return (0, 0, 0, std::cmp::Reverse(version.to_string())) };
+    let tail = &rest[split..];
+    let none = std::cmp::Reverse(String::new());
+    if tail.is_empty() {
+        (3, major, 0, none)
+    } else if let Some(minor) = tail.strip_prefix("beta").and_then(parse) {
+        (2, major, minor, none)
+    } else if let Some(minor) = tail.strip_prefix("alpha").and_then(parse) {
+        (1, major, minor, none)
+    } else {
+        (0, 0, 0, std::cmp::Reverse(version.to_string()))
+    }
+}
+
+fn group_json(group: &str, versions: &[&str]) -> Value {
+    let entries: Vec<Value> = versions.iter().map(|version| json!({"groupVersion": format!("{group}/{version}"), "version": version})).collect();
+    let preferred = entries.first().cloned().unwrap_or(Value::Null);
+    json!({"name": group, "versions": entries, "preferredVersion": preferred})
 }
 
 pub async fn api_group(State(api): State<Arc<Api>>, Path(group): Path<String>) -> Response {
     let snapshot = api.registry.snapshot();
-    match group_versions(&snapshot).into_iter().find(|(name, _)| *name == group) {
-        Some((group, version)) => {
-            let mut document = group_json(group, version);
+    match groups(&snapshot).into_iter().find(|(name, _)| *name == group) {
+        Some((group, versions)) => {
+            let mut document = group_json(group, &versions);
             document["kind"] = json!("APIGroup");
             document["apiVersion"] = json!("v1");
             ok(document)
@@ -151,4 +185,16 @@ pub async fn version() -> Response {
 
 fn ok(document: Value) -> Response {
     (StatusCode::OK, axum::Json(document)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_ordered_as_kubernetes_orders_them() {
+        let mut versions = vec!["v1alpha1", "v1beta1", "foo", "v1", "v2beta3", "v10", "v2", "v1beta2", "v12alpha1", "bar"];
+        versions.sort_by_key(|version| std::cmp::Reverse(version_priority(version)));
+        assert_eq!(versions, ["v10", "v2", "v1", "v2beta3", "v1beta2", "v1beta1", "v12alpha1", "v1alpha1", "bar", "foo"]);
+    }
 }

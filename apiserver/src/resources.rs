@@ -94,6 +94,9 @@ pub struct CustomKind {
     pub definition: String,
     /// The version objects are stored as.
     pub storage_version: String,
+    /// Whether the definition serves more than one version, whose objects then need their
+    /// apiVersion rewritten to the version asked for.
+    pub several_versions: bool,
     /// The version's `openAPIV3Schema`, as declared (for OpenAPI documents).
     pub schema: Option<JSONSchemaProps>,
     /// The same as a structural schema with pruned defaults, for pruning, defaulting and

@@ -30,7 +30,48 @@ common::on_both_stores!(
     kube_rs_streaming_list_watcher_sees_custom_objects,
     bad_definitions_and_objects_get_kubes_status,
     a_custom_kind_named_as_a_builtin_one_leaves_the_builtin_alone,
+    the_versions_of_a_custom_kind_serve_the_same_objects,
 );
+
+/// Two served versions with `conversion: None`: discovery prefers the newer, and an object
+/// written through either is read through both, each answer naming the version asked for.
+async fn the_versions_of_a_custom_kind_serve_the_same_objects(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = Client::new(&server);
+    let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {"size": {"type": "integer"}}}}});
+    let version = |name: &str, storage: bool| json!({"name": name, "served": true, "storage": storage, "schema": {"openAPIV3Schema": schema}});
+    let definition = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gears.versions.example.com"},
+        "spec": {"group": "versions.example.com", "scope": "Namespaced",
+                 "names": {"plural": "gears", "singular": "gear", "kind": "Gear"},
+                 "versions": [version("v1beta1", false), version("v1", true)]},
+    });
+    let (beta, ga) = ("/apis/versions.example.com/v1beta1/namespaces/default/gears", "/apis/versions.example.com/v1/namespaces/default/gears");
+    client.create_definition(&definition, beta).await;
+    client.served(ga).await;
+    let (code, group) = client.get("/apis/versions.example.com").await;
+    assert_eq!(code, 200, "{group}");
+    assert_eq!(group["preferredVersion"]["version"], "v1", "{group}");
+    assert_eq!(group["versions"].as_array().map(Vec::len), Some(2), "{group}");
+    let (_, groups) = client.get("/apis").await;
+    let named = groups["groups"].as_array().into_iter().flatten().filter(|entry| entry["name"] == "versions.example.com").count();
+    assert_eq!(named, 1, "one entry per group: {groups}");
+
+    let gear = json!({"apiVersion": "versions.example.com/v1beta1", "kind": "Gear", "metadata": {"name": "g1"}, "spec": {"size": 3}});
+    let (code, created) = client.json("POST", beta, &gear).await;
+    assert_eq!((code, created["apiVersion"].as_str()), (201, Some("versions.example.com/v1beta1")), "{created}");
+    for (path, api_version) in [(beta, "versions.example.com/v1beta1"), (ga, "versions.example.com/v1")] {
+        let (code, got) = client.get(&format!("{path}/g1")).await;
+        assert_eq!((code, got["apiVersion"].as_str(), got["spec"]["size"].as_i64()), (200, Some(api_version), Some(3)), "{got}");
+        let (code, list) = client.get(path).await;
+        assert_eq!((code, list["items"][0]["apiVersion"].as_str()), (200, Some(api_version)), "{list}");
+    }
+    let (code, patched) = client.send("PATCH", &format!("{ga}/g1"), "application/merge-patch+json", br#"{"spec":{"size":4}}"#.to_vec()).await;
+    assert_eq!((code, patched["apiVersion"].as_str(), patched["spec"]["size"].as_i64()), (200, Some("versions.example.com/v1"), Some(4)), "{patched}");
+    let (_, through_beta) = client.get(&format!("{beta}/g1")).await;
+    assert_eq!((through_beta["apiVersion"].as_str(), through_beta["spec"]["size"].as_i64()), (Some("versions.example.com/v1beta1"), Some(4)), "{through_beta}");
+}
 
 /// A namespaced kind with everything kubectl shows of one: a schema with required fields, an
 /// enum, a minimum and defaults; printer columns of each kind of cell; short names and
@@ -277,16 +318,21 @@ impl Client {
         self.send("GET", path, "", Vec::new()).await
     }
 
-    /// Creates a definition and waits (30 s at most) until it is Established and its objects
-    /// can be listed at `objects`.
-    async fn create_definition(&self, definition: &Value, objects: &str) {
-        let (code, created) = self.json("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition).await;
-        assert_eq!(code, 201, "{created}");
+    /// Waits (30 s at most) until the objects at `objects` can be listed.
+    async fn served(&self, objects: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.get(objects).await.0 != 200 {
             assert!(Instant::now() < deadline, "{objects} is not served 30 s after its definition was created");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Creates a definition and waits (30 s at most) until it is Established and its objects
+    /// can be listed at `objects`.
+    async fn create_definition(&self, definition: &Value, objects: &str) {
+        let (code, created) = self.json("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", definition).await;
+        assert_eq!(code, 201, "{created}");
+        self.served(objects).await;
     }
 }
 

@@ -13,6 +13,36 @@ pub use kubernetes_service::{INTERVAL as KUBERNETES_SERVICE_INTERVAL, Reconciler
 pub use logs::kubelet_address;
 pub use read::all_selected;
 
+/// An object of `kind` as the version asked for serves it. The served versions of a custom kind
+/// share their stored objects (conversion `None`), each carrying the version it was written in;
+/// kube's `None` converter rewrites apiVersion alone, and so does this.
+pub(crate) fn serve_as(kind: &ResourceType, object: &mut Value) {
+    if !kind.custom.as_ref().is_some_and(|custom| custom.several_versions) {
+        return;
+    }
+    let wanted = kind.api_version();
+    if let Some(fields) = object.as_object_mut()
+        && fields.get("apiVersion").and_then(Value::as_str) != Some(wanted.as_str())
+    {
+        fields.insert("apiVersion".into(), Value::String(wanted));
+    }
+}
+
+/// [`serve_as`] for an object's JSON text, as the watch cache keeps it: borrowed unless it has
+/// to change.
+pub(crate) fn serve_text_as<'a>(kind: &ResourceType, text: &'a str) -> std::borrow::Cow<'a, str> {
+    if !kind.custom.as_ref().is_some_and(|custom| custom.several_versions) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut object) => {
+            serve_as(kind, &mut object);
+            std::borrow::Cow::Owned(object.to_string())
+        }
+        Err(_) => std::borrow::Cow::Borrowed(text),
+    }
+}
+
 /// A JSON merge patch of the object (or subresource) `target` names, as the server's own
 /// controllers write: no field manager, no dry run.
 pub async fn merge_patch(api: &Api, target: &Target, patch: &Value) -> Result<(), ApiError> {
@@ -45,6 +75,7 @@ use serde_json::Value;
 use crate::errors::ApiError;
 use crate::request::{self, Parsed, RequestInfo};
 use crate::registry::{Kind, Registry};
+use crate::resources::ResourceType;
 
 /// Request bodies above this are refused with 413, as kube-apiserver refuses them.
 pub const MAX_BODY: usize = 3 * 1024 * 1024;

@@ -33,7 +33,8 @@ const BOOKMARK_EVERY: Duration = Duration::from_secs(30);
 pub async fn get(api: &Api, target: &Target, headers: &HeaderMap) -> Result<Response, ApiError> {
     let name = target.name.as_deref().unwrap_or_default();
     let representation = if target.subresource.is_none() { Representation::of(headers, false)? } else { Representation::Object };
-    let object = fetch(api, target, name).await?;
+    let mut object = fetch(api, target, name).await?;
+    super::serve_as(&target.resource, &mut object);
     match representation {
         Representation::Object => Ok(json_response(StatusCode::OK, &object)),
         Representation::Table => {
@@ -221,7 +222,12 @@ pub async fn list(api: &Api, target: &Target, params: &Params, headers: &HeaderM
         Representation::Object => {}
         Representation::Table => {
             let mut items = Vec::new();
-            let (revision, next) = list_objects(api, target, params, &filter, &mut |object| items.push(object.to_value())).await?;
+            let (revision, next) = list_objects(api, target, params, &filter, &mut |object| {
+                let mut object = object.to_value();
+                super::serve_as(&target.resource, &mut object);
+                items.push(object);
+            })
+            .await?;
             let table = table::table(&target.resource, &items, list_metadata(revision, next));
             return Ok(json_response(StatusCode::OK, &table));
         }
@@ -245,7 +251,7 @@ pub async fn list(api: &Api, target: &Target, params: &Params, headers: &HeaderM
             body.push(b',');
         }
         first = false;
-        if let Err(err) = object.write_json(&mut body) {
+        if let Err(err) = object.write_json(&mut body, &target.resource) {
             failed.get_or_insert(err);
         }
     })
@@ -277,11 +283,16 @@ impl Item<'_> {
         }
     }
 
-    fn write_json(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    /// The object's JSON as `kind` serves it.
+    fn write_json(&self, out: &mut Vec<u8>, kind: &ResourceType) -> Result<(), serde_json::Error> {
         match self {
-            Item::Parsed(object) => serde_json::to_writer(out, object),
+            Item::Parsed(object) => {
+                let mut object = (*object).clone();
+                super::serve_as(kind, &mut object);
+                serde_json::to_writer(out, &object)
+            }
             Item::Cached(object) => {
-                out.extend_from_slice(object.json.as_bytes());
+                out.extend_from_slice(super::serve_text_as(kind, &object.json).as_bytes());
                 Ok(())
             }
         }
@@ -391,7 +402,8 @@ enum Feed {
 /// How watch events carry their objects: as they are, or as one-row Tables (`kubectl get -w`).
 #[derive(Clone)]
 enum Encoding {
-    Json,
+    /// The objects as the kind's requested version serves them.
+    Json(Arc<Kind>),
     Table(Arc<Kind>),
     Metadata(&'static str),
 }
@@ -414,7 +426,7 @@ struct WatchState {
 pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &HeaderMap) -> Result<Response, ApiError> {
     let filter = Filter::new(target, params)?;
     let encoding = match Representation::of(headers, false)? {
-        Representation::Object => Encoding::Json,
+        Representation::Object => Encoding::Json(target.resource.clone()),
         Representation::Table => Encoding::Table(target.resource.clone()),
         Representation::Metadata(version) => Encoding::Metadata(version),
     };
@@ -584,9 +596,10 @@ fn error_event(err: &ApiError) -> String {
 /// One watch event as a line of the response, the cached JSON text written in as it is.
 fn event_line(kind: EventType, object: &CachedObject, encoding: &Encoding) -> String {
     match encoding {
-        Encoding::Json => format!("{{\"type\":\"{}\",\"object\":{}}}\n", kind.as_str(), object.json),
+        Encoding::Json(resource) => format!("{{\"type\":\"{}\",\"object\":{}}}\n", kind.as_str(), super::serve_text_as(resource, &object.json)),
         Encoding::Table(resource) => {
-            let object = object.value();
+            let mut object = object.value();
+            super::serve_as(resource, &mut object);
             let metadata = json!({"resourceVersion": meta::string(&object, "resourceVersion").unwrap_or_default()});
             format!("{}\n", json!({"type": kind.as_str(), "object": table::table(resource, &[object], metadata)}))
         }

@@ -242,7 +242,8 @@ pub async fn create(
     if !dry_run {
         tracing::info!(kind = %resource.kind, namespace = ?target.namespace, name, revision, "created");
     }
-    let object = if dry_run { object } else { with_revision(object, revision) };
+    let mut object = if dry_run { object } else { with_revision(object, revision) };
+    super::serve_as(&target.resource, &mut object);
     let mut response = json_response(StatusCode::CREATED, &object);
     warning_headers(&mut response, &warnings);
     Ok(response)
@@ -478,7 +479,7 @@ where
     let name = target.name.clone().unwrap_or_default();
     let validation = field_validation(params)?;
     let mut warnings = Vec::new();
-    let (object, _) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
+    let (mut object, _) = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
         let body = new_version(current)?;
         admission::check_metadata(&target.resource, &body)?;
         check_body_identity(target, &name, &body)?;
@@ -488,6 +489,7 @@ where
         Ok(change)
     })
     .await?;
+    super::serve_as(&target.resource, &mut object);
     let mut response = json_response(StatusCode::OK, &object);
     warning_headers(&mut response, &[body_warnings, warnings].concat());
     Ok(response)

@@ -13,11 +13,17 @@ pub use kubernetes_service::{INTERVAL as KUBERNETES_SERVICE_INTERVAL, Reconciler
 pub use logs::kubelet_address;
 pub use read::all_selected;
 
+/// Whether objects of `kind` may carry another served version than the one asked for: only a
+/// custom kind with several served versions.
+pub(crate) fn rewrites_versions(kind: &ResourceType) -> bool {
+    kind.custom.as_ref().is_some_and(|custom| custom.several_versions)
+}
+
 /// An object of `kind` as the version asked for serves it. The served versions of a custom kind
 /// share their stored objects (conversion `None`), each carrying the version it was written in;
 /// kube's `None` converter rewrites apiVersion alone, and so does this.
 pub(crate) fn serve_as(kind: &ResourceType, object: &mut Value) {
-    if !kind.custom.as_ref().is_some_and(|custom| custom.several_versions) {
+    if !rewrites_versions(kind) {
         return;
     }
     let wanted = kind.api_version();
@@ -31,7 +37,7 @@ pub(crate) fn serve_as(kind: &ResourceType, object: &mut Value) {
 /// [`serve_as`] for an object's JSON text, as the watch cache keeps it: borrowed unless it has
 /// to change.
 pub(crate) fn serve_text_as<'a>(kind: &ResourceType, text: &'a str) -> std::borrow::Cow<'a, str> {
-    if !kind.custom.as_ref().is_some_and(|custom| custom.several_versions) {
+    if !rewrites_versions(kind) {
         return std::borrow::Cow::Borrowed(text);
     }
     match serde_json::from_str::<Value>(text) {

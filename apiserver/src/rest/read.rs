@@ -286,11 +286,13 @@ impl Item<'_> {
     /// The object's JSON as `kind` serves it.
     fn write_json(&self, out: &mut Vec<u8>, kind: &ResourceType) -> Result<(), serde_json::Error> {
         match self {
-            Item::Parsed(object) => {
+            // Copied only when its apiVersion may have to change: lists are a hot path.
+            Item::Parsed(object) if super::rewrites_versions(kind) => {
                 let mut object = (*object).clone();
                 super::serve_as(kind, &mut object);
                 serde_json::to_writer(out, &object)
             }
+            Item::Parsed(object) => serde_json::to_writer(out, object),
             Item::Cached(object) => {
                 out.extend_from_slice(super::serve_text_as(kind, &object.json).as_bytes());
                 Ok(())

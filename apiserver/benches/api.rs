@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::testing::{ApiServer, Stats, Storage, measure, peak_rss_kib};
+use common::testing::{ApiServer, Stats, Storage, cpu_time, measure, peak_rss_kib};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -20,6 +20,27 @@ fn print(stats: &Stats, operation: &str, backend: &str) {
         stats.p50.as_secs_f64() * 1e3,
         stats.p99.as_secs_f64() * 1e3
     );
+}
+
+/// The apiserver's CPU time per operation over a phase: a figure that other load on the machine
+/// hardly moves, unlike throughput.
+struct Cpu {
+    pid: Option<u32>,
+    before: Option<Duration>,
+}
+
+impl Cpu {
+    fn start(server: &ApiServer) -> Self {
+        let pid = server.pid();
+        Self { pid, before: pid.and_then(cpu_time) }
+    }
+
+    fn print(self, operations: usize, operation: &str, backend: &str) {
+        if let (Some(before), Some(after)) = (self.before, self.pid.and_then(cpu_time)) {
+            let per_operation = after.saturating_sub(before).as_secs_f64() * 1e6 / operations as f64;
+            println!("{:<34} {backend:<9} {per_operation:>10.1} µs of apiserver CPU each", format!("{operation} CPU"));
+        }
+    }
 }
 
 fn configmap(name: &str) -> serde_json::Value {
@@ -39,6 +60,7 @@ async fn bench_server(backend: &str, server: &ApiServer, objects: usize, watcher
     let collection = format!("{base}/api/v1/namespaces/bench/configmaps");
 
     let (client, url) = (http.clone(), collection.clone());
+    let cpu = Cpu::start(server);
     let creates = measure(objects, CONCURRENCY, move |i| {
         let (client, url) = (client.clone(), url.clone());
         async move {
@@ -48,8 +70,10 @@ async fn bench_server(backend: &str, server: &ApiServer, objects: usize, watcher
     })
     .await;
     print(&creates, &format!("create ({CONCURRENCY} clients)"), backend);
+    cpu.print(objects, "create", backend);
 
     let (client, url) = (http.clone(), collection.clone());
+    let cpu = Cpu::start(server);
     let gets = measure(objects, CONCURRENCY, move |i| {
         let (client, url) = (client.clone(), url.clone());
         async move {
@@ -59,6 +83,7 @@ async fn bench_server(backend: &str, server: &ApiServer, objects: usize, watcher
     })
     .await;
     print(&gets, &format!("get ({CONCURRENCY} clients)"), backend);
+    cpu.print(objects, "get", backend);
 
     let (client, url) = (http.clone(), collection.clone());
     let lists = measure(10, 1, move |_| {

@@ -507,6 +507,19 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The CPU time (user and system, every thread) a running process has used so far, from
+/// `/proc/<pid>/stat`. Its clock ticks are `USER_HZ`, which Linux fixes at 100 for user space.
+/// Benchmarks print it per operation: unlike throughput, it hardly moves when other work
+/// shares the machine.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses; the fields after its last `)` are fixed.
+    let fields: Vec<&str> = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name and state.
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
 /// What one run of a command cost: its wall time and the peak RSS the kernel counted for it.
 pub struct Measured {
     pub elapsed: Duration,

@@ -35,6 +35,33 @@ pub enum AllocationError {
     Store(#[from] StoreError),
 }
 
+/// Entries of the pools an object holds: a ClusterIP and NodePorts.
+#[derive(Debug, Default)]
+pub struct Held {
+    pub ip: Option<String>,
+    pub ports: Vec<u16>,
+}
+
+impl Held {
+    /// What `self` holds that `kept` does not.
+    pub fn without(self, kept: &Held) -> Self {
+        Self {
+            ip: self.ip.filter(|ip| kept.ip.as_ref() != Some(ip)),
+            ports: self.ports.into_iter().filter(|port| !kept.ports.contains(port)).collect(),
+        }
+    }
+
+    /// Gives the entries back to their pools.
+    pub async fn release(&self, store: &dyn Store) {
+        if let Some(ip) = &self.ip {
+            release_ip(store, ip).await;
+        }
+        for port in &self.ports {
+            release_port(store, *port).await;
+        }
+    }
+}
+
 /// The Service network's first address, which the `kubernetes` Service takes.
 pub fn first_cluster_ip() -> Ipv4Addr {
     Ipv4Addr::from(SERVICE_NETWORK + 1)

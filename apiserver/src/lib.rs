@@ -22,6 +22,7 @@ mod kinds;
 mod meta;
 mod metrics;
 mod openapi;
+mod printers;
 mod protobuf;
 mod registry;
 mod repair;

@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, RwLock};
 
+use crate::printers::Printer;
 use crate::resources::ResourceType;
 use crate::strategy::Strategy;
 
@@ -14,24 +15,9 @@ use crate::strategy::Strategy;
 pub struct Kind {
     pub resource: ResourceType,
     pub strategy: &'static dyn Strategy,
-    /// Its server-side Table; `None` prints what `table.rs` knows of the kind (Name and Age for
-    /// a kind it does not know).
+    /// Its server-side Table, as kube's printer for the kind prints it; `None` prints Name and
+    /// Age, as kube's default table convertor does.
     pub printer: Option<&'static Printer>,
-}
-
-/// How a kind prints as a `meta.k8s.io/v1` Table, as kube-apiserver's printers do: the column
-/// definitions (priority 1 ones are `-o wide`'s) and each object's cells, in the same order.
-pub struct Printer {
-    pub columns: &'static [Column],
-    pub cells: fn(&serde_json::Value) -> Vec<serde_json::Value>,
-}
-
-pub struct Column {
-    pub name: &'static str,
-    /// `string`, `integer`, `date`, ...
-    pub type_: &'static str,
-    pub priority: u8,
-    pub description: &'static str,
 }
 
 impl std::ops::Deref for Kind {

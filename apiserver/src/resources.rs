@@ -194,11 +194,6 @@ impl ResourceType {
         format!("{}{name}", self.namespace_prefix(namespace))
     }
 
-    /// Whether this is the built-in kind `kind` of `group` (a custom kind may share its name).
-    pub fn is(&self, group: &str, kind: &str) -> bool {
-        self.custom.is_none() && self.group == group && self.kind == kind
-    }
-
     pub fn has_subresource(&self, name: &str) -> bool {
         self.subresources.contains(name)
     }

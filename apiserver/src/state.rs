@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::resources::ResourceType;
 use crate::storage::Store;
+use crate::strategy::Cluster;
 use crate::watch_cache::WatchCache;
 
 /// What the REST handlers and the policy layer share.
@@ -40,4 +41,15 @@ pub async fn current(api: &Api, resource: &ResourceType, namespace: Option<&str>
     }
     let stored = api.store.get(&key).await.map_err(|err| ApiError::from_store(err, resource, name))?;
     stored.map(|kv| kv.decode_object().map_err(|err| ApiError::from_store(err, resource, name))).transpose()
+}
+
+/// What kinds' strategies see of the cluster: objects as [`current`] reads them.
+#[async_trait::async_trait]
+impl Cluster for Api {
+    async fn current(&self, group: &str, version: &str, plural: &str, namespace: Option<&str>, name: &str) -> Result<Option<Value>, ApiError> {
+        let Some(kind) = self.registry.find(group, version, plural) else {
+            return Err(ApiError::internal(format!("{plural}.{group}/{version} is not served")));
+        };
+        current(self, &kind, namespace, name).await
+    }
 }

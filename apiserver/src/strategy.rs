@@ -1,13 +1,18 @@
 //! What a kind does with the objects written to it, as kube-apiserver's registry strategies
 //! do: how a create, an update or a status update is decoded, defaulted, prepared and
-//! validated. Each built-in kind declares its strategy beside its names (`kinds/`), a custom
-//! kind gets the one its definition's schema drives; the handlers call it and never ask which
-//! kind it is.
+//! validated; what it takes from the cluster's shared pools (a Service's addresses) and checks
+//! against other objects (a Pod's service account); how its deletion goes (a Pod's grace
+//! period, a Namespace's lifecycle). Each built-in kind declares its strategy beside its names
+//! (`kinds/`), a custom kind gets the one its definition's schema drives; the handlers call it
+//! and never ask which kind it is.
 
+use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::allocators::Held;
 use crate::errors::ApiError;
 use crate::resources::ResourceType;
+use crate::storage::Store;
 
 /// The `?fieldValidation=` query parameter: what to do with fields the kind does not have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,9 +54,58 @@ pub enum Operation {
     StatusUpdate,
 }
 
+/// What a kind's hooks see of the cluster beside the object written: the objects of other
+/// kinds as they are now.
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// The object of the kind served as `group`/`version`/`plural` under `namespace`/`name`.
+    async fn current(&self, group: &str, version: &str, plural: &str, namespace: Option<&str>, name: &str) -> Result<Option<Value>, ApiError>;
+}
+
+/// A kind's behaviour on writes. Only `admit` is needed; the other hooks do nothing unless a
+/// kind declares them.
+#[async_trait]
 pub trait Strategy: Send + Sync + 'static {
     /// The object to store for this write (`old` is the stored one, for updates), or why not.
     fn admit(&self, resource: &ResourceType, object: Value, old: Option<&Value>, operation: Operation, validation: FieldValidation) -> Result<Admitted, ApiError>;
+
+    /// Checks a create against other objects before it is stored, as kube's admission plugins
+    /// that read them do.
+    async fn check_create(&self, _cluster: &dyn Cluster, _namespace: Option<&str>, _object: &Value) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// What `object` holds of the cluster's shared pools (ClusterIPs, NodePorts).
+    fn held(&self, _object: &Value) -> Held {
+        Held::default()
+    }
+
+    /// Takes from the shared pools what `object` needs and `previous` (its stored version, or
+    /// null) does not hold yet, writing it into the object; returns what was newly taken, for
+    /// the caller to give back if the write fails. Nothing is left taken when this fails.
+    async fn allocate(&self, _store: &dyn Store, _resource: &ResourceType, _namespace: Option<&str>, _previous: &Value, _object: &mut Value) -> Result<Held, ApiError> {
+        Ok(Held::default())
+    }
+
+    /// Refuses deleting the object named `name` outright (kube's NamespaceLifecycle keeps the
+    /// cluster's own namespaces).
+    fn check_delete(&self, _name: &str) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// How long `object` takes to go, when its deletion is graceful (a Pod on a node, whose
+    /// kubelet stops it first): `requested` is the delete's `gracePeriodSeconds`. `None`: it
+    /// goes at once, unless finalizers keep it.
+    fn grace_period(&self, _object: &Value, _requested: Option<i64>) -> Option<i64> {
+        None
+    }
+
+    /// Marks `object` as being deleted beyond its deletionTimestamp (a Namespace's phase) and
+    /// says whether something other than its finalizers keeps it until then (a Namespace's
+    /// `spec.finalizers`).
+    fn deleting(&self, _object: &mut Value) -> bool {
+        false
+    }
 }
 
 /// Objects stored as they are given: the kinds whose decoding and validation are still to

@@ -1,5 +1,7 @@
 //! The built-in kinds, one declaration per file (`kinds/<group>/<kind>.rs`): names, scope,
-//! subresources and strategy. Adding a kind is adding its file and its line in [`BUILTIN`].
+//! subresources, strategy (admission, and the hooks a few kinds have: a Service's addresses, a
+//! Pod's service account and graceful deletion, a Namespace's lifecycle) and printer. Adding a
+//! kind is adding its file and its line in [`BUILTIN`].
 
 use crate::registry::Kind;
 

@@ -12,7 +12,7 @@ use super::read::{self, fetch};
 use super::subresource;
 use super::{Api, Params, Target, content_type, json_body, json_response, parse_json};
 use crate::admission::{self, FieldValidation};
-use crate::allocators;
+use crate::allocators::Held;
 use crate::errors::{ApiError, Cause};
 use crate::json;
 use crate::meta;
@@ -96,34 +96,6 @@ async fn check_namespace_open(api: &Api, target: &Target) -> Result<(), ApiError
     Ok(())
 }
 
-/// The ServiceAccount admission plugin's other half: a pod runs as a ServiceAccount that
-/// exists. The `default` one is made by a controller when the namespace is, so it is looked for
-/// a while longer (kube-apiserver tries ten times, 100 to 200 ms apart; this waits up to 3 s, as
-/// a loaded node may be slower). On when this apiserver issues tokens, as kube-apiserver always
-/// does; mirror pods, which may not name one, are left to validation.
-async fn check_service_account(api: &Api, target: &Target, pod: &Value) -> Result<(), ApiError> {
-    if !admission::service_account_admission() || pod["metadata"]["annotations"].get("kubernetes.io/config.mirror").is_some() {
-        return Ok(());
-    }
-    let (Some(namespace), Some(name)) = (target.namespace.as_deref(), pod["spec"]["serviceAccountName"].as_str()) else {
-        return Ok(());
-    };
-    let accounts = api.registry.find("", "v1", "serviceaccounts").ok_or_else(|| ApiError::internal("no serviceaccounts resource"))?;
-    let attempts = if name == "default" { 20 } else { 1 };
-    for attempt in 0..attempts {
-        if attempt > 0 {
-            tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-        }
-        if crate::state::current(api, &accounts, Some(namespace), name).await?.is_some() {
-            return Ok(());
-        }
-    }
-    let pod_name = meta::name(pod).unwrap_or_default();
-    Err(ApiError::forbidden(format!(
-        "pods \"{pod_name}\" is forbidden: error looking up service account {namespace}/{name}: serviceaccount \"{name}\" not found"
-    )))
-}
-
 /// Serializes an object for storage: everything but its resourceVersion, which is the store's.
 ///
 /// Every write of an object goes through here (create, update, patch, status, scale, binding,
@@ -200,14 +172,12 @@ pub async fn create(
     let admitted = admission::admit_create(resource, object, validation)?;
     warnings.extend(admitted.warnings);
     let mut object = admitted.object;
-    if resource.is("", "Pod") {
-        check_service_account(api, target, &object).await?;
-    }
+    resource.strategy.check_create(api, target.namespace.as_deref(), &object).await?;
     let dry_run = params.dry_run()?;
-    let allocated = if resource.is("", "Service") && !dry_run {
-        allocate_service(api, target, &Value::Null, &mut object).await?
+    let allocated = if dry_run {
+        Held::default()
     } else {
-        Allocated::default()
+        resource.strategy.allocate(api.store.as_ref(), resource, target.namespace.as_deref(), &Value::Null, &mut object).await?
     };
 
     let mut attempts = 0;
@@ -216,7 +186,7 @@ pub async fn create(
         let stored = match to_stored(&object) {
             Ok(stored) => stored,
             Err(err) => {
-                allocated.release(api).await;
+                allocated.release(api.store.as_ref()).await;
                 return Err(err);
             }
         };
@@ -233,7 +203,7 @@ pub async fn create(
                 meta::set(&mut object, "name", json!(meta::generate_name(prefix)));
             }
             Err(err) => {
-                allocated.release(api).await;
+                allocated.release(api.store.as_ref()).await;
                 return Err(ApiError::from_store(err, resource, &name));
             }
         }
@@ -293,25 +263,23 @@ where
             }
             Change::Remove if dry_run => return Ok((current, true)),
             Change::Write(mut object) => {
-                let service = resource.is("", "Service");
-                let fresh = if service { allocate_service(api, target, &current, &mut object).await? } else { Allocated::default() };
+                let strategy = resource.strategy;
+                let fresh = strategy.allocate(api.store.as_ref(), resource, target.namespace.as_deref(), &current, &mut object).await?;
                 match api.store.update(&key, to_stored(&object)?, revision).await {
                     Ok(new) => {
-                        if service {
-                            Allocated::of(&current).without(&Allocated::of(&object)).release(api).await;
-                        }
+                        strategy.held(&current).without(&strategy.held(&object)).release(api.store.as_ref()).await;
                         Ok((with_revision(object, new), false))
                     }
                     Err(err) => {
-                        fresh.release(api).await;
+                        fresh.release(api.store.as_ref()).await;
                         Err(err)
                     }
                 }
             }
             Change::Remove => {
                 let removed = api.store.delete(&key, Some(revision)).await;
-                if removed.is_ok() && resource.is("", "Service") {
-                    Allocated::of(&current).release(api).await;
+                if removed.is_ok() {
+                    resource.strategy.held(&current).release(api.store.as_ref()).await;
                 }
                 removed.map(|_| (current, true))
             }
@@ -554,150 +522,6 @@ pub async fn patch(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Service addresses
-
-/// The ClusterIP and NodePorts a Service holds.
-#[derive(Default)]
-struct Allocated {
-    ip: Option<String>,
-    ports: Vec<u16>,
-}
-
-impl Allocated {
-    fn of(service: &Value) -> Self {
-        let ip = service
-            .pointer("/spec/clusterIP")
-            .and_then(Value::as_str)
-            .filter(|ip| !ip.is_empty() && *ip != "None")
-            .map(str::to_string);
-        let ports = service
-            .pointer("/spec/ports")
-            .and_then(Value::as_array)
-            .map(|ports| {
-                ports
-                    .iter()
-                    .filter_map(|port| port.get("nodePort").and_then(Value::as_u64))
-                    .filter_map(|port| u16::try_from(port).ok())
-                    .collect()
-            })
-            .unwrap_or_default();
-        Self { ip, ports }
-    }
-
-    /// What `self` holds that `kept` does not.
-    fn without(self, kept: &Allocated) -> Self {
-        Self {
-            ip: self.ip.filter(|ip| kept.ip.as_ref() != Some(ip)),
-            ports: self.ports.into_iter().filter(|port| !kept.ports.contains(port)).collect(),
-        }
-    }
-
-    async fn release(&self, api: &Api) {
-        if let Some(ip) = &self.ip {
-            allocators::release_ip(api.store.as_ref(), ip).await;
-        }
-        for port in &self.ports {
-            allocators::release_port(api.store.as_ref(), *port).await;
-        }
-    }
-}
-
-/// Gives a Service the ClusterIP (unless headless or ExternalName) and NodePorts (for NodePort
-/// and LoadBalancer types) it needs and `previous` (its stored version, or null) does not hold
-/// yet, taking the ones it names or free ones. Returns what was newly allocated.
-async fn allocate_service(api: &Api, target: &Target, previous: &Value, service: &mut Value) -> Result<Allocated, ApiError> {
-    let mut allocated = Allocated::default();
-    let held = Allocated::of(previous);
-    let result = allocate_service_into(api, target, &held, service, &mut allocated).await;
-    if result.is_err() {
-        allocated.release(api).await;
-    }
-    result.map(|()| allocated)
-}
-
-async fn allocate_service_into(
-    api: &Api,
-    target: &Target,
-    held: &Allocated,
-    service: &mut Value,
-    allocated: &mut Allocated,
-) -> Result<(), ApiError> {
-    let store = api.store.as_ref();
-    let name = meta::name(service).unwrap_or_default().to_string();
-    let owner = format!("{}/{name}", target.namespace.as_deref().unwrap_or_default());
-    let invalid = |field: String, value: Value, err: allocators::AllocationError| {
-        let detail = format!("failed to allocate: {err}");
-        ApiError::invalid(&target.resource, &name, vec![Cause::invalid(field, &value, &detail)])
-    };
-    let kind = service.pointer("/spec/type").and_then(Value::as_str).unwrap_or("ClusterIP").to_string();
-    let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
-        return Err(ApiError::invalid(&target.resource, &name, vec![Cause::required("spec", "")]));
-    };
-    if kind != "ExternalName" {
-        let requested = spec.get("clusterIP").and_then(Value::as_str).unwrap_or_default().to_string();
-        let ip = match requested.as_str() {
-            "None" => "None".to_string(),
-            ip if held.ip.as_deref() == Some(ip) => ip.to_string(),
-            "" => {
-                let ip = allocators::allocate_ip(store, &owner)
-                    .await
-                    .map_err(|err| invalid("spec.clusterIP".into(), json!(requested), err))?;
-                allocated.ip = Some(ip.to_string());
-                ip.to_string()
-            }
-            text => {
-                let ip: std::net::Ipv4Addr = text.parse().map_err(|_| {
-                    let detail = "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)";
-                    ApiError::invalid(&target.resource, &name, vec![Cause::invalid("spec.clusterIP", &json!(text), detail)])
-                })?;
-                allocators::reserve_ip(store, ip, &owner)
-                    .await
-                    .map_err(|err| invalid("spec.clusterIP".into(), json!(text), err))?;
-                allocated.ip = Some(ip.to_string());
-                ip.to_string()
-            }
-        };
-        spec.insert("clusterIP".into(), json!(ip));
-        spec.insert("clusterIPs".into(), json!([ip]));
-        if ip != "None" || spec.contains_key("selector") {
-            spec.entry("ipFamilies").or_insert_with(|| json!(["IPv4"]));
-            spec.entry("ipFamilyPolicy").or_insert_with(|| json!("SingleStack"));
-        }
-    }
-    if kind == "NodePort" || kind == "LoadBalancer" {
-        let ports = spec.get_mut("ports").and_then(Value::as_array_mut).map(std::mem::take).unwrap_or_default();
-        let mut assigned = Vec::with_capacity(ports.len());
-        for (index, mut port) in ports.into_iter().enumerate() {
-            let field = format!("spec.ports[{index}].nodePort");
-            match port.get("nodePort").and_then(Value::as_u64) {
-                Some(requested) if u16::try_from(requested).is_ok_and(|number| held.ports.contains(&number)) => {}
-                Some(requested) if requested > 0 => {
-                    let number = u16::try_from(requested).map_err(|_| {
-                        invalid(field.clone(), json!(requested), allocators::AllocationError::PortOutOfRange)
-                    })?;
-                    allocators::reserve_port(store, number, &owner)
-                        .await
-                        .map_err(|err| invalid(field.clone(), json!(requested), err))?;
-                    allocated.ports.push(number);
-                }
-                _ => {
-                    let number = allocators::allocate_port(store, &owner)
-                        .await
-                        .map_err(|err| invalid(field.clone(), json!(0), err))?;
-                    allocated.ports.push(number);
-                    if let Some(port) = port.as_object_mut() {
-                        port.insert("nodePort".into(), json!(number));
-                    }
-                }
-            }
-            assigned.push(port);
-        }
-        spec.insert("ports".into(), json!(assigned));
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
 // Delete
 
 struct DeleteOptions {
@@ -754,10 +578,7 @@ fn delete_options(params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<
 fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, options: &DeleteOptions) -> Result<Change, ApiError> {
     let resource = &target.resource;
     admission::admit_delete(resource, current)?;
-    // As kube-apiserver's namespace lifecycle admission: the cluster's own namespaces stay.
-    if resource.is("", "Namespace") && ["default", "kube-system", "kube-public"].contains(&name) {
-        return Err(ApiError::forbidden(format!("namespaces {name:?} is forbidden: this namespace may not be deleted")));
-    }
+    resource.strategy.check_delete(name)?;
     if let Some(uid) = &options.uid {
         let actual = meta::string(current, "uid").unwrap_or_default();
         if uid != actual {
@@ -789,30 +610,20 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
             meta::set(&mut object, "finalizers", json!(finalizers));
         }
     }
-    // Pods on a node stop gracefully: the kubelet kills the containers and then deletes the
-    // pod with grace 0. A pod never bound to a node, or finished, has nothing to stop.
-    let finished = matches!(object.pointer("/status/phase").and_then(Value::as_str), Some("Succeeded" | "Failed"));
-    let bound = object.pointer("/spec/nodeName").and_then(Value::as_str).is_some_and(|node| !node.is_empty());
-    let pod_grace = if resource.is("", "Pod") && bound && !finished {
-        let spec_grace = object.pointer("/spec/terminationGracePeriodSeconds").and_then(Value::as_i64).unwrap_or(30);
-        Some(options.grace_period.unwrap_or(spec_grace))
-    } else {
-        None
-    };
+    let grace_period = resource.strategy.grace_period(&object, options.grace_period);
     // Added once, when the deletion starts: the kind's controller removes it when done.
     if let Some(finalizer) = resource.deletion_finalizer.filter(|finalizer| !meta::is_being_deleted(current) && !finalizers.iter().any(|present| present == finalizer)) {
         finalizers.push(finalizer.to_string());
         meta::set(&mut object, "finalizers", json!(finalizers));
     }
-    let namespace_finalizers = resource.is("", "Namespace")
-        && object.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|list| !list.is_empty());
-    let graceful = pod_grace.is_some_and(|grace| grace > 0);
-    if finalizers.is_empty() && !graceful && !namespace_finalizers {
+    let kept = resource.strategy.deleting(&mut object);
+    let graceful = grace_period.is_some_and(|grace| grace > 0);
+    if finalizers.is_empty() && !graceful && !kept {
         return Ok(Change::Remove);
     }
     let already = meta::is_being_deleted(&object);
     if !already || graceful {
-        let grace = pod_grace.unwrap_or(0);
+        let grace = grace_period.unwrap_or(0);
         let shorter = meta::metadata(&object)
             .and_then(|metadata| metadata.get("deletionGracePeriodSeconds"))
             .and_then(Value::as_i64)
@@ -820,11 +631,6 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
         if !already || shorter {
             meta::set(&mut object, "deletionTimestamp", json!(meta::seconds_from_now(grace)));
             meta::set(&mut object, "deletionGracePeriodSeconds", json!(grace));
-        }
-    }
-    if resource.is("", "Namespace") {
-        if let Some(status) = object.as_object_mut() {
-            status.insert("status".into(), json!({"phase": "Terminating"}));
         }
     }
     if resource.tracks_generation && !already {
@@ -1088,7 +894,7 @@ fn scale_of(resource: &ResourceType, object: &Value) -> Value {
                 PodSelector::LabelMap => "/spec/selector",
                 PodSelector::LabelSelector | PodSelector::None => "/spec/selector/matchLabels",
             };
-            crate::table::label_map_text(object.pointer(labels_at))
+            crate::printers::label_map_text(object.pointer(labels_at))
         }
     };
     let metadata = meta::metadata(object).cloned().unwrap_or_default();

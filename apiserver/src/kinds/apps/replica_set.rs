@@ -1,11 +1,13 @@
 //! `ReplicaSet`: its declaration; its strategy is the typed one (`admission::replica_set`).
 
+use serde_json::{Value, json};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 
 use crate::admission::Typed;
 use crate::registry::Kind;
 use crate::resources::{Name, Names, PodSelector, ResourceType};
 use crate::kinds::ALL;
+use crate::printers::{self, NAME, AGE, CONTAINERS, IMAGES, Column, Printer, number, selector_text};
 
 static STRATEGY: Typed<ReplicaSet> = Typed::new();
 
@@ -28,5 +30,34 @@ pub static KIND: Kind = Kind {
         deletion_finalizer: None,
     },
     strategy: &STRATEGY,
-    printer: None,
+    printer: Some(&PRINTER),
 };
+
+static PRINTER: Printer = Printer {
+    columns: &[
+        NAME,
+        Column::new("Desired", "integer", 0, "Number of desired pods."),
+        Column::new("Current", "integer", 0, "Number of actual replicas."),
+        Column::new("Ready", "integer", 0, "The number of ready replicas for this replica set."),
+        AGE,
+        CONTAINERS,
+        IMAGES,
+        Column::new("Selector", "string", 1, "Label selector for pods."),
+    ],
+    cells,
+};
+
+/// `printReplicaSet`'s row.
+fn cells(replica_set: &Value) -> Vec<Value> {
+    let [containers, images] = printers::template_containers(replica_set);
+    vec![
+        printers::name(replica_set),
+        json!(number(replica_set, "/spec/replicas")),
+        json!(number(replica_set, "/status/replicas")),
+        json!(number(replica_set, "/status/readyReplicas")),
+        printers::age_of(replica_set),
+        containers,
+        images,
+        json!(selector_text(replica_set.pointer("/spec/selector"))),
+    ]
+}

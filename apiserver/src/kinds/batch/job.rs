@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use crate::admission::deployment::{non_negative, selectors_equal, template_defaults, template_quantities, validate_label_selector};
 use crate::admission::field::{Causes, Path, json_of};
 use crate::admission::{Context, Typed, TypedKind, metadata, pod_spec};
-use crate::registry::{Column, Kind, Printer};
+use crate::printers::{Column, Printer, selector_text};
+use crate::registry::Kind;
 use crate::resources::{Name, Names, PodSelector, ResourceType};
 use crate::kinds::ALL;
 
@@ -225,7 +226,7 @@ fn cells(job: &Value) -> Vec<Value> {
         json!(age(job.pointer("/metadata/creationTimestamp").and_then(Value::as_str))),
         json!(field_of("name")),
         json!(field_of("image")),
-        json!(crate::table::selector_text(job.pointer("/spec/selector"))),
+        json!(selector_text(job.pointer("/spec/selector"))),
     ]
 }
 

@@ -1,10 +1,12 @@
 //! `Lease`: its declaration; its strategy is the typed one (`admission::lease`).
 
+use serde_json::json;
 use k8s_openapi::api::coordination::v1::Lease;
 
 use crate::admission::Typed;
 use crate::registry::Kind;
 use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::printers::{self, NAME, AGE, Column, Printer, text};
 
 static STRATEGY: Typed<Lease> = Typed::new();
 
@@ -27,5 +29,10 @@ pub static KIND: Kind = Kind {
         deletion_finalizer: None,
     },
     strategy: &STRATEGY,
-    printer: None,
+    printer: Some(&PRINTER),
+};
+
+static PRINTER: Printer = Printer {
+    columns: &[NAME, Column::new("Holder", "string", 0, "The holder of the lease."), AGE],
+    cells: |lease| vec![printers::name(lease), json!(text(lease, "/spec/holderIdentity")), printers::age_of(lease)],
 };

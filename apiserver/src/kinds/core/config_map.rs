@@ -1,10 +1,12 @@
 //! `ConfigMap`: its declaration; its strategy is the typed one (`admission::config_map`).
 
+use serde_json::json;
 use k8s_openapi::api::core::v1::ConfigMap;
 
 use crate::admission::Typed;
 use crate::registry::Kind;
 use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::printers::{self, NAME, AGE, Column, Printer, map_len};
 
 static STRATEGY: Typed<ConfigMap> = Typed::new();
 
@@ -27,5 +29,10 @@ pub static KIND: Kind = Kind {
         deletion_finalizer: None,
     },
     strategy: &STRATEGY,
-    printer: None,
+    printer: Some(&PRINTER),
+};
+
+static PRINTER: Printer = Printer {
+    columns: &[NAME, Column::new("Data", "integer", 0, "Number of data keys."), AGE],
+    cells: |config_map| vec![printers::name(config_map), json!(map_len(config_map, "/data") + map_len(config_map, "/binaryData")), printers::age_of(config_map)],
 };

@@ -17,11 +17,16 @@
 //! All writes go through one writer thread that commits whatever requests are waiting as one
 //! transaction (group commit), so concurrent writers share an fsync; each write still gets its
 //! own revision and its own compare-and-swap outcome.
+//!
+//! The writer also keeps the changes of the last commits in memory ([`Recent`]), so that the
+//! watches (one per watch cache, so one per served kind) read a new change from there rather
+//! than each opening a read transaction and decoding the log entry again; a watch that falls
+//! behind what memory keeps, or starts from an older revision, reads the log.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -43,6 +48,10 @@ const META_OLDEST: &str = "oldest";
 const INITIAL_REVISION: Revision = 1;
 /// Most writes committed in one transaction, and most log entries one watch read fetches.
 const BATCH: usize = 1024;
+/// How many of the newest changes, and how many bytes of their values, memory keeps for
+/// watches: enough for watches woken at each commit to keep up, small beside the watch caches.
+const RECENT_CHANGES: usize = 1024;
+const RECENT_BYTES: usize = 4 << 20;
 
 pub struct EmbeddedStore {
     shared: Arc<Shared>,
@@ -55,6 +64,66 @@ pub struct EmbeddedStore {
 struct Shared {
     db: Database,
     path: PathBuf,
+    recent: RwLock<Recent>,
+}
+
+/// The newest changes, in revision order: every log entry from `covered_from` on is here.
+struct Recent {
+    changes: VecDeque<WatchEvent>,
+    covered_from: Revision,
+    bytes: usize,
+}
+
+impl Recent {
+    fn new(current: Revision) -> Self {
+        Self { changes: VecDeque::new(), covered_from: current + 1, bytes: 0 }
+    }
+
+    fn size(change: &WatchEvent) -> usize {
+        let value = |kv: &KeyValue| kv.key.len() + kv.value.len();
+        match change {
+            WatchEvent::Created(kv) => value(kv),
+            WatchEvent::Updated { current, previous } => value(current) + previous.as_ref().map_or(0, value),
+            WatchEvent::Deleted { key, previous, .. } => key.len() + previous.as_ref().map_or(0, value),
+        }
+    }
+
+    /// Keeps the changes of a commit, and forgets the oldest beyond the bounds and those a
+    /// compaction (to `compacted`) removed from the log, so that a watch from before them reads
+    /// the log and is told what the log tells.
+    fn committed(&mut self, changes: Vec<WatchEvent>, compacted: Option<Revision>) {
+        for change in changes {
+            self.bytes += Self::size(&change);
+            self.changes.push_back(change);
+        }
+        let floor = compacted.unwrap_or(0).max(self.covered_from);
+        while let Some(oldest) = self.changes.front() {
+            if self.changes.len() <= RECENT_CHANGES && self.bytes <= RECENT_BYTES && oldest.revision() >= floor {
+                break;
+            }
+            self.covered_from = oldest.revision() + 1;
+            self.bytes -= Self::size(oldest);
+            self.changes.pop_front();
+        }
+        self.covered_from = self.covered_from.max(floor);
+    }
+
+    /// The changes under `prefix` from `next` to `latest`, and the revision to go on from;
+    /// `None` when memory no longer has all of them.
+    fn since(&self, prefix: &str, next: Revision, latest: Revision) -> Option<(Vec<WatchEvent>, Revision)> {
+        if next < self.covered_from {
+            return None;
+        }
+        let start = self.changes.partition_point(|change| change.revision() < next);
+        let events = self
+            .changes
+            .range(start..)
+            .take_while(|change| change.revision() <= latest)
+            .filter(|change| change.key().starts_with(prefix))
+            .cloned()
+            .collect();
+        Some((events, latest + 1))
+    }
 }
 
 impl EmbeddedStore {
@@ -204,7 +273,7 @@ fn open_file(path: PathBuf) -> Result<(Shared, Revision)> {
         }
     };
     txn.commit().map_err(internal)?;
-    Ok((Shared { db, path }, current))
+    Ok((Shared { db, path, recent: RwLock::new(Recent::new(current)) }, current))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,7 +317,9 @@ fn run_writer(
         }
         let ops: Vec<&WriteOp> = batch.iter().map(|request| &request.op).collect();
         match commit_batch(&shared.db, &ops) {
-            Ok((outcomes, revision)) => {
+            Ok(Committed { outcomes, revision, changes, compacted }) => {
+                // Kept before the new revision is announced, so that a watch it wakes finds them.
+                shared.recent.write().unwrap_or_else(std::sync::PoisonError::into_inner).committed(changes, compacted);
                 revisions.send_if_modified(|current| {
                     let changed = *current != revision;
                     *current = revision;
@@ -271,15 +342,23 @@ fn run_writer(
     }
 }
 
+/// What a committed batch did: each op's outcome, the revision after it, the changes it made
+/// (as watches see them) and the revision it compacted to, if it did.
+struct Committed {
+    outcomes: Vec<Result<WriteOutcome>>,
+    revision: Revision,
+    changes: Vec<WatchEvent>,
+    compacted: Option<Revision>,
+}
+
 /// Applies `ops` in order in one transaction. An op whose precondition fails gets its error and
 /// consumes no revision; the others see the effects of those before them. Only a failure of the
 /// transaction itself (I/O) fails the whole batch, and then none of it is applied.
-fn commit_batch(
-    db: &Database,
-    ops: &[&WriteOp],
-) -> std::result::Result<(Vec<Result<WriteOutcome>>, Revision), redb::Error> {
+fn commit_batch(db: &Database, ops: &[&WriteOp]) -> std::result::Result<Committed, redb::Error> {
     let txn = db.begin_write()?;
     let mut outcomes = Vec::with_capacity(ops.len());
+    let mut changes = Vec::new();
+    let mut compacted = None;
     let revision;
     {
         let mut keys = txn.open_table(KEYS)?;
@@ -302,7 +381,9 @@ fn commit_batch(
                             mod_revision: current,
                         };
                         keys.insert(key.as_str(), encode_current(&kv).as_slice())?;
-                        log.insert(current, encode_change(&Change::Put { kv, previous: None }).as_slice())?;
+                        let change = Change::Put { kv, previous: None };
+                        log.insert(current, encode_change(&change).as_slice())?;
+                        changes.push(change.into_event(current));
                         Ok(WriteOutcome::Written(current))
                     }
                 }
@@ -329,6 +410,7 @@ fn commit_batch(
                             keys.insert(key.as_str(), encode_current(&kv).as_slice())?;
                             let change = Change::Put { kv, previous: Some(previous) };
                             log.insert(current, encode_change(&change).as_slice())?;
+                            changes.push(change.into_event(current));
                             Ok(WriteOutcome::Written(current))
                         }
                     }
@@ -352,6 +434,7 @@ fn commit_batch(
                             keys.remove(key.as_str())?;
                             let change = Change::Delete { key: key.clone(), previous: previous.clone() };
                             log.insert(current, encode_change(&change).as_slice())?;
+                            changes.push(change.into_event(current));
                             Ok(WriteOutcome::Deleted(Deleted { previous, revision: current }))
                         }
                     }
@@ -365,6 +448,7 @@ fn commit_batch(
                         log.retain_in(..*revision, |_, _| false)?;
                         oldest = *revision;
                         meta.insert(META_OLDEST, oldest)?;
+                        compacted = Some(oldest);
                         Ok(WriteOutcome::Compacted)
                     }
                 }
@@ -375,7 +459,7 @@ fn commit_batch(
         revision = current;
     }
     txn.commit()?;
-    Ok((outcomes, revision))
+    Ok(Committed { outcomes, revision, changes, compacted })
 }
 
 /// The current value of `key` in a write transaction: `None` when absent, an error inside when
@@ -492,6 +576,12 @@ impl WatchCursor {
             // the read still wakes `changed()` below: no change is missed between the two.
             let latest = *self.changes.borrow_and_update();
             if latest >= self.next {
+                let recent = self.shared.recent.read().unwrap_or_else(std::sync::PoisonError::into_inner).since(&self.prefix, self.next, latest);
+                if let Some((events, next)) = recent {
+                    self.pending.extend(events);
+                    self.next = next;
+                    continue;
+                }
                 let shared = self.shared.clone();
                 let (prefix, next) = (self.prefix.clone(), self.next);
                 let read = tokio::task::spawn_blocking(move || read_log(&shared, &prefix, next, latest))
@@ -721,5 +811,48 @@ mod tests {
             assert!(decode_change(2, &record[..cut]).is_err(), "cut at {cut}");
         }
         assert!(decode_current("/a", &[1, 2, 3]).is_err());
+    }
+
+    async fn next_revisions(stream: &mut WatchStream, count: usize) -> Vec<Revision> {
+        let mut revisions = Vec::with_capacity(count);
+        while revisions.len() < count {
+            let event = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next()).await;
+            match event {
+                Ok(Some(Ok(event))) => revisions.push(event.revision()),
+                other => panic!("after {} events: {other:?}", revisions.len()),
+            }
+        }
+        revisions
+    }
+
+    /// A watch from further back than memory keeps reads the log, then goes on from memory,
+    /// and misses nothing between the two; one from before a compaction is told so.
+    #[tokio::test]
+    async fn watches_read_the_log_where_memory_no_longer_has_the_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path().join("store")).await.unwrap();
+        let writes = RECENT_CHANGES + 50;
+        for index in 0..writes {
+            let key = if index % 2 == 0 { format!("/a/{index}") } else { format!("/b/{index}") };
+            store.create(&key, b"{}".to_vec()).await.unwrap();
+        }
+        let covered_from = store.shared.recent.read().unwrap().covered_from;
+        assert!(covered_from > INITIAL_REVISION + 1, "memory keeps at most {RECENT_CHANGES} changes");
+
+        let mut all = store.watch("/a/", 0).await.unwrap();
+        let mut from_start = store.watch("/a/", INITIAL_REVISION + 1).await.unwrap();
+        let expected: Vec<Revision> = (0..writes).filter(|index| index % 2 == 0).map(|index| INITIAL_REVISION + 1 + index as Revision).collect();
+        assert_eq!(next_revisions(&mut from_start, expected.len()).await, expected);
+        store.create("/a/late", b"{}".to_vec()).await.unwrap();
+        let late = INITIAL_REVISION + 1 + writes as Revision;
+        assert_eq!(next_revisions(&mut from_start, 1).await, [late]);
+        assert_eq!(next_revisions(&mut all, 1).await, [late]);
+
+        store.compact(late).await.unwrap();
+        let mut compacted = store.watch("/a/", late - 1).await.unwrap();
+        let refused = tokio::time::timeout(std::time::Duration::from_secs(10), compacted.next()).await.unwrap();
+        assert!(matches!(refused, Some(Err(StoreError::Compacted { .. }))), "{refused:?}");
+        let mut kept = store.watch("/a/", late).await.unwrap();
+        assert_eq!(next_revisions(&mut kept, 1).await, [late]);
     }
 }

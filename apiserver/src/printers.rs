@@ -79,6 +79,23 @@ pub fn template_containers(object: &Value) -> [Value; 2] {
     [json!(field("name")), json!(field("image"))]
 }
 
+/// The row of a kind that keeps replicas of a pod template (`printReplicaSet`,
+/// `printReplicationController`): desired, current and ready counts, then the template's
+/// containers and images and `selector` as the kind prints its selector.
+pub fn replicas_row(object: &Value, selector: String) -> Vec<Value> {
+    let [containers, images] = template_containers(object);
+    vec![
+        name(object),
+        json!(number(object, "/spec/replicas")),
+        json!(number(object, "/status/replicas")),
+        json!(number(object, "/status/readyReplicas")),
+        age_of(object),
+        containers,
+        images,
+        json!(selector),
+    ]
+}
+
 /// A label map as `k=v,k2=v2`, keys sorted; empty when there is none (`labels.FormatLabels`
 /// without its `<none>`).
 pub fn label_map_text(labels: Option<&Value>) -> String {

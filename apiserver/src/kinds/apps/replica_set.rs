@@ -1,13 +1,12 @@
 //! `ReplicaSet`: its declaration; its strategy is the typed one (`admission::replica_set`).
 
-use serde_json::{Value, json};
 use k8s_openapi::api::apps::v1::ReplicaSet;
 
 use crate::admission::Typed;
 use crate::registry::Kind;
 use crate::resources::{Name, Names, PodSelector, ResourceType};
 use crate::kinds::ALL;
-use crate::printers::{self, NAME, AGE, CONTAINERS, IMAGES, Column, Printer, number, selector_text};
+use crate::printers::{self, NAME, AGE, CONTAINERS, IMAGES, Column, Printer, selector_text};
 
 static STRATEGY: Typed<ReplicaSet> = Typed::new();
 
@@ -44,20 +43,5 @@ static PRINTER: Printer = Printer {
         IMAGES,
         Column::new("Selector", "string", 1, "Label selector for pods."),
     ],
-    cells,
+    cells: |replica_set| printers::replicas_row(replica_set, selector_text(replica_set.pointer("/spec/selector"))),
 };
-
-/// `printReplicaSet`'s row.
-fn cells(replica_set: &Value) -> Vec<Value> {
-    let [containers, images] = printers::template_containers(replica_set);
-    vec![
-        printers::name(replica_set),
-        json!(number(replica_set, "/spec/replicas")),
-        json!(number(replica_set, "/status/replicas")),
-        json!(number(replica_set, "/status/readyReplicas")),
-        printers::age_of(replica_set),
-        containers,
-        images,
-        json!(selector_text(replica_set.pointer("/spec/selector"))),
-    ]
-}

@@ -1,13 +1,12 @@
 //! `ReplicationController`: its declaration; its strategy is the typed one (`admission::replication_controller`).
 
-use serde_json::{Value, json};
 use k8s_openapi::api::core::v1::ReplicationController;
 
 use crate::admission::Typed;
 use crate::registry::Kind;
 use crate::resources::{Name, Names, PodSelector, ResourceType};
 use crate::kinds::ALL;
-use crate::printers::{self, NAME, AGE, CONTAINERS, IMAGES, Column, Printer, or_none, number, label_map_text};
+use crate::printers::{self, NAME, AGE, CONTAINERS, IMAGES, Column, Printer, or_none, label_map_text};
 
 static STRATEGY: Typed<ReplicationController> = Typed::new();
 
@@ -45,27 +44,13 @@ static PRINTER: Printer = Printer {
         IMAGES,
         Column::new("Selector", "string", 1, "Selector is a label query over pods that should match the Replicas count. If Selector is empty, it is defaulted to the labels present on the Pod template. Label keys and values that must match in order to be controlled by this replication controller, if empty defaulted to labels on Pod template. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors"),
     ],
-    cells,
+    cells: |controller| printers::replicas_row(controller, or_none(label_map_text(controller.pointer("/spec/selector")))),
 };
-
-/// `printReplicationController`'s row; its selector is a plain label map, printed as
-/// `labels.FormatLabels` prints one.
-fn cells(controller: &Value) -> Vec<Value> {
-    let [containers, images] = printers::template_containers(controller);
-    vec![
-        printers::name(controller),
-        json!(number(controller, "/spec/replicas")),
-        json!(number(controller, "/status/replicas")),
-        json!(number(controller, "/status/readyReplicas")),
-        printers::age_of(controller),
-        containers,
-        images,
-        json!(or_none(label_map_text(controller.pointer("/spec/selector")))),
-    ]
-}
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

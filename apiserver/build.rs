@@ -41,8 +41,8 @@ const BODY_ROOTS: &[Root] = &[
 const KINDS_DIR: &str = "src/kinds";
 
 /// The group, version and kind of every built-in kind declared under `src/kinds/`, read from
-/// the declarations' `group:`, `version:` and `kind:` lines, so that declaring a kind is all it
-/// takes for its protobuf and patch tables to be generated.
+/// the declarations' `ResourceType::builtin("group", "version", "Kind", ...)` calls, so that
+/// declaring a kind is all it takes for its protobuf and patch tables to be generated.
 fn declared_kinds(dir: &Path, found: &mut Vec<(String, String, String)>) -> Result<(), String> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|error| format!("{}: {error}", dir.display()))?
@@ -55,14 +55,14 @@ fn declared_kinds(dir: &Path, found: &mut Vec<(String, String, String)>) -> Resu
             continue;
         }
         let text = std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))?;
-        let field = |name: &str| {
-            text.lines()
-                .find_map(|line| line.trim().strip_prefix(&format!("{name}: Name::Borrowed(\"")))
-                .and_then(|rest| rest.split('"').next())
-                .map(str::to_string)
+        let Some(arguments) = text.split_once("ResourceType::builtin(").and_then(|(_, rest)| rest.split_once(')')).map(|(arguments, _)| arguments) else {
+            continue;
         };
-        if let (Some(group), Some(version), Some(kind)) = (field("group"), field("version"), field("kind")) {
-            found.push((group, version, kind));
+        // Quoted strings alternate with what separates them: the odd pieces are the strings.
+        let strings: Vec<&str> = arguments.split('"').skip(1).step_by(2).collect();
+        match strings.as_slice() {
+            [group, version, kind, ..] => found.push((group.to_string(), version.to_string(), kind.to_string())),
+            _ => return Err(format!("{}: a ResourceType::builtin call without group, version and kind", path.display())),
         }
     }
     Ok(())

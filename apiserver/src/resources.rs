@@ -87,6 +87,84 @@ pub struct ResourceType {
     pub deletion_finalizer: Option<&'static str>,
 }
 
+/// Built-in declarations: `ResourceType::builtin(group, version, kind, plural, singular)` with
+/// the defaults most kinds keep (cluster-scoped, no short names, categories, subresources or
+/// selectable fields, no generation, a Status for a delete), then what the kind differs in.
+/// `build.rs` reads the group, version and kind of each from its `builtin(...)` call.
+impl ResourceType {
+    pub const fn builtin(group: &'static str, version: &'static str, kind: &'static str, plural: &'static str, singular: &'static str) -> Self {
+        Self {
+            group: Name::Borrowed(group),
+            version: Name::Borrowed(version),
+            kind: Name::Borrowed(kind),
+            plural: Name::Borrowed(plural),
+            singular: Name::Borrowed(singular),
+            namespaced: false,
+            short_names: Names::Static(&[]),
+            categories: Names::Static(&[]),
+            subresources: Names::Static(&[]),
+            tracks_generation: false,
+            returns_deleted_object: false,
+            pod_selector: PodSelector::None,
+            selectable_fields: Names::Static(&[]),
+            custom: None,
+            deletion_finalizer: None,
+        }
+    }
+
+    pub const fn namespaced(mut self) -> Self {
+        self.namespaced = true;
+        self
+    }
+
+    pub const fn short_names(mut self, names: &'static [&'static str]) -> Self {
+        set_names(&mut self.short_names, names);
+        self
+    }
+
+    pub const fn categories(mut self, names: &'static [&'static str]) -> Self {
+        set_names(&mut self.categories, names);
+        self
+    }
+
+    pub const fn subresources(mut self, names: &'static [&'static str]) -> Self {
+        set_names(&mut self.subresources, names);
+        self
+    }
+
+    pub const fn selectable_fields(mut self, names: &'static [&'static str]) -> Self {
+        set_names(&mut self.selectable_fields, names);
+        self
+    }
+
+    pub const fn tracks_generation(mut self) -> Self {
+        self.tracks_generation = true;
+        self
+    }
+
+    pub const fn returns_deleted_object(mut self) -> Self {
+        self.returns_deleted_object = true;
+        self
+    }
+
+    pub const fn pod_selector(mut self, selector: PodSelector) -> Self {
+        self.pod_selector = selector;
+        self
+    }
+
+    pub const fn deletion_finalizer(mut self, finalizer: &'static str) -> Self {
+        self.deletion_finalizer = Some(finalizer);
+        self
+    }
+}
+
+/// Sets a declaration's names. A plain assignment would drop the old value, which const
+/// evaluation refuses for a type with drop glue; the old value is always `Names::Static`
+/// there, so forgetting it leaks nothing.
+const fn set_names(field: &mut Names, names: &'static [&'static str]) {
+    std::mem::forget(std::mem::replace(field, Names::Static(names)));
+}
+
 /// What a CustomResourceDefinition declares of one served version beyond its names.
 #[derive(Debug, PartialEq)]
 pub struct CustomKind {

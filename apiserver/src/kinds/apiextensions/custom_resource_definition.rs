@@ -4,28 +4,17 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 
 use crate::admission::Typed;
 use crate::registry::Kind;
-use crate::resources::{CUSTOM_RESOURCE_CLEANUP, Name, Names, PodSelector, ResourceType};
+use crate::resources::{CUSTOM_RESOURCE_CLEANUP, ResourceType};
 
 static STRATEGY: Typed<CustomResourceDefinition> = Typed::new();
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed("apiextensions.k8s.io"),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("CustomResourceDefinition"),
-        plural: Name::Borrowed("customresourcedefinitions"),
-        singular: Name::Borrowed("customresourcedefinition"),
-        namespaced: false,
-        short_names: Names::Static(&["crd", "crds"]),
-        categories: Names::Static(&["api-extensions"]),
-        subresources: Names::Static(&["status"]),
-        tracks_generation: true,
-        returns_deleted_object: false,
-        pod_selector: PodSelector::None,
-        selectable_fields: Names::Static(&[]),
-        custom: None,
-        deletion_finalizer: Some(CUSTOM_RESOURCE_CLEANUP),
-    },
+    resource: ResourceType::builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", "customresourcedefinition")
+        .short_names(&["crd", "crds"])
+        .categories(&["api-extensions"])
+        .subresources(&["status"])
+        .tracks_generation()
+        .deletion_finalizer(CUSTOM_RESOURCE_CLEANUP),
     strategy: &STRATEGY,
     printer: None,
 };

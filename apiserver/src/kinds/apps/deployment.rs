@@ -5,30 +5,20 @@ use k8s_openapi::api::apps::v1::Deployment;
 
 use crate::admission::Typed;
 use crate::registry::Kind;
-use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::resources::{PodSelector, ResourceType};
 use crate::kinds::ALL;
 use crate::printers::{self, NAME, AGE, CONTAINERS, IMAGES, Column, Printer, number, selector_text};
 
 static STRATEGY: Typed<Deployment> = Typed::new();
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed("apps"),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("Deployment"),
-        plural: Name::Borrowed("deployments"),
-        singular: Name::Borrowed("deployment"),
-        namespaced: true,
-        short_names: Names::Static(&["deploy"]),
-        categories: Names::Static(ALL),
-        subresources: Names::Static(&["status", "scale"]),
-        tracks_generation: true,
-        returns_deleted_object: false,
-        pod_selector: PodSelector::LabelSelector,
-        selectable_fields: Names::Static(&[]),
-        custom: None,
-        deletion_finalizer: None,
-    },
+    resource: ResourceType::builtin("apps", "v1", "Deployment", "deployments", "deployment")
+        .namespaced()
+        .short_names(&["deploy"])
+        .categories(ALL)
+        .subresources(&["status", "scale"])
+        .tracks_generation()
+        .pod_selector(PodSelector::LabelSelector),
     strategy: &STRATEGY,
     printer: Some(&PRINTER),
 };

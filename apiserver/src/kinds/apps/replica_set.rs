@@ -4,30 +4,21 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 
 use crate::admission::Typed;
 use crate::registry::Kind;
-use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::resources::{PodSelector, ResourceType};
 use crate::kinds::ALL;
 use crate::printers::{self, NAME, AGE, CONTAINERS, IMAGES, Column, Printer, selector_text};
 
 static STRATEGY: Typed<ReplicaSet> = Typed::new();
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed("apps"),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("ReplicaSet"),
-        plural: Name::Borrowed("replicasets"),
-        singular: Name::Borrowed("replicaset"),
-        namespaced: true,
-        short_names: Names::Static(&["rs"]),
-        categories: Names::Static(ALL),
-        subresources: Names::Static(&["status", "scale"]),
-        tracks_generation: true,
-        returns_deleted_object: false,
-        pod_selector: PodSelector::LabelSelector,
-        selectable_fields: Names::Static(&["status.replicas"]),
-        custom: None,
-        deletion_finalizer: None,
-    },
+    resource: ResourceType::builtin("apps", "v1", "ReplicaSet", "replicasets", "replicaset")
+        .namespaced()
+        .short_names(&["rs"])
+        .categories(ALL)
+        .subresources(&["status", "scale"])
+        .selectable_fields(&["status.replicas"])
+        .tracks_generation()
+        .pod_selector(PodSelector::LabelSelector),
     strategy: &STRATEGY,
     printer: Some(&PRINTER),
 };

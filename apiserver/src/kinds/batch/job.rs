@@ -15,27 +15,16 @@ use crate::admission::field::{Causes, Path, json_of};
 use crate::admission::{Context, Typed, TypedKind, metadata, pod_spec};
 use crate::printers::{Column, Printer, selector_text};
 use crate::registry::Kind;
-use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::resources::{PodSelector, ResourceType};
 use crate::kinds::ALL;
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed("batch"),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("Job"),
-        plural: Name::Borrowed("jobs"),
-        singular: Name::Borrowed("job"),
-        namespaced: true,
-        short_names: Names::Static(&[]),
-        categories: Names::Static(ALL),
-        subresources: Names::Static(&["status"]),
-        tracks_generation: true,
-        returns_deleted_object: false,
-        pod_selector: PodSelector::LabelSelector,
-        selectable_fields: Names::Static(&[]),
-        custom: None,
-        deletion_finalizer: None,
-    },
+    resource: ResourceType::builtin("batch", "v1", "Job", "jobs", "job")
+        .namespaced()
+        .categories(ALL)
+        .subresources(&["status"])
+        .tracks_generation()
+        .pod_selector(PodSelector::LabelSelector),
     strategy: &STRATEGY,
     printer: Some(&PRINTER),
 };

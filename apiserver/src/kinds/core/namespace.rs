@@ -8,7 +8,7 @@ use crate::admission::Typed;
 use crate::errors::ApiError;
 use crate::registry::Kind;
 use crate::strategy::{Admitted, FieldValidation, Operation, Strategy};
-use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::resources::ResourceType;
 use crate::printers::{self, NAME, AGE, Column, Printer, text};
 
 static STRATEGY: NamespaceStrategy = NamespaceStrategy(Typed::new());
@@ -40,23 +40,10 @@ impl Strategy for NamespaceStrategy {
 }
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed(""),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("Namespace"),
-        plural: Name::Borrowed("namespaces"),
-        singular: Name::Borrowed("namespace"),
-        namespaced: false,
-        short_names: Names::Static(&["ns"]),
-        categories: Names::Static(&[]),
-        subresources: Names::Static(&["status", "finalize"]),
-        tracks_generation: false,
-        returns_deleted_object: false,
-        pod_selector: PodSelector::None,
-        selectable_fields: Names::Static(&["status.phase"]),
-        custom: None,
-        deletion_finalizer: None,
-    },
+    resource: ResourceType::builtin("", "v1", "Namespace", "namespaces", "namespace")
+        .short_names(&["ns"])
+        .subresources(&["status", "finalize"])
+        .selectable_fields(&["status.phase"]),
     strategy: &STRATEGY,
     printer: Some(&PRINTER),
 };

@@ -9,7 +9,7 @@ use crate::admission::{self, Typed};
 use crate::errors::ApiError;
 use crate::registry::Kind;
 use crate::strategy::{Admitted, Cluster, FieldValidation, Operation, Strategy};
-use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::resources::ResourceType;
 use crate::kinds::ALL;
 use crate::printers::{self, NAME, AGE, Column, Printer, list, or_none, text};
 
@@ -61,23 +61,14 @@ impl Strategy for PodStrategy {
 }
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed(""),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("Pod"),
-        plural: Name::Borrowed("pods"),
-        singular: Name::Borrowed("pod"),
-        namespaced: true,
-        short_names: Names::Static(&["po"]),
-        categories: Names::Static(ALL),
-        subresources: Names::Static(&["status", "binding", "log", "exec", "attach", "portforward"]),
-        tracks_generation: true,
-        returns_deleted_object: true,
-        pod_selector: PodSelector::None,
-        selectable_fields: Names::Static(&["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName"]),
-        custom: None,
-        deletion_finalizer: None,
-    },
+    resource: ResourceType::builtin("", "v1", "Pod", "pods", "pod")
+        .namespaced()
+        .short_names(&["po"])
+        .categories(ALL)
+        .subresources(&["status", "binding", "log", "exec", "attach", "portforward"])
+        .selectable_fields(&["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName"])
+        .tracks_generation()
+        .returns_deleted_object(),
     strategy: &STRATEGY,
     printer: Some(&PRINTER),
 };

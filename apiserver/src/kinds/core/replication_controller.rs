@@ -4,30 +4,21 @@ use k8s_openapi::api::core::v1::ReplicationController;
 
 use crate::admission::Typed;
 use crate::registry::Kind;
-use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::resources::{PodSelector, ResourceType};
 use crate::kinds::ALL;
 use crate::printers::{self, NAME, AGE, CONTAINERS, IMAGES, Column, Printer, or_none, label_map_text};
 
 static STRATEGY: Typed<ReplicationController> = Typed::new();
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed(""),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("ReplicationController"),
-        plural: Name::Borrowed("replicationcontrollers"),
-        singular: Name::Borrowed("replicationcontroller"),
-        namespaced: true,
-        short_names: Names::Static(&["rc"]),
-        categories: Names::Static(ALL),
-        subresources: Names::Static(&["status", "scale"]),
-        tracks_generation: true,
-        returns_deleted_object: false,
-        pod_selector: PodSelector::LabelMap,
-        selectable_fields: Names::Static(&["status.replicas"]),
-        custom: None,
-        deletion_finalizer: None,
-    },
+    resource: ResourceType::builtin("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller")
+        .namespaced()
+        .short_names(&["rc"])
+        .categories(ALL)
+        .subresources(&["status", "scale"])
+        .selectable_fields(&["status.replicas"])
+        .tracks_generation()
+        .pod_selector(PodSelector::LabelMap),
     strategy: &STRATEGY,
     printer: Some(&PRINTER),
 };

@@ -5,29 +5,15 @@ use k8s_openapi::api::core::v1::Secret;
 
 use crate::admission::Typed;
 use crate::registry::Kind;
-use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::resources::ResourceType;
 use crate::printers::{self, NAME, AGE, Column, Printer, text, map_len};
 
 static STRATEGY: Typed<Secret> = Typed::new();
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed(""),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("Secret"),
-        plural: Name::Borrowed("secrets"),
-        singular: Name::Borrowed("secret"),
-        namespaced: true,
-        short_names: Names::Static(&[]),
-        categories: Names::Static(&[]),
-        subresources: Names::Static(&[]),
-        tracks_generation: false,
-        returns_deleted_object: false,
-        pod_selector: PodSelector::None,
-        selectable_fields: Names::Static(&["type"]),
-        custom: None,
-        deletion_finalizer: None,
-    },
+    resource: ResourceType::builtin("", "v1", "Secret", "secrets", "secret")
+        .namespaced()
+        .selectable_fields(&["type"]),
     strategy: &STRATEGY,
     printer: Some(&PRINTER),
 };

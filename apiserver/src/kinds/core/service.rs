@@ -10,7 +10,7 @@ use crate::admission::Typed;
 use crate::allocators::{self, AllocationError, Held};
 use crate::errors::{ApiError, Cause};
 use crate::registry::Kind;
-use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::resources::ResourceType;
 use crate::kinds::ALL;
 use crate::printers::{self, NAME, AGE, Column, Printer, list, or_none, text, label_map_text};
 use crate::storage::Store;
@@ -54,23 +54,12 @@ impl Strategy for ServiceStrategy {
 }
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed(""),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("Service"),
-        plural: Name::Borrowed("services"),
-        singular: Name::Borrowed("service"),
-        namespaced: true,
-        short_names: Names::Static(&["svc"]),
-        categories: Names::Static(ALL),
-        subresources: Names::Static(&["status"]),
-        tracks_generation: false,
-        returns_deleted_object: true,
-        pod_selector: PodSelector::None,
-        selectable_fields: Names::Static(&[]),
-        custom: None,
-        deletion_finalizer: None,
-    },
+    resource: ResourceType::builtin("", "v1", "Service", "services", "service")
+        .namespaced()
+        .short_names(&["svc"])
+        .categories(ALL)
+        .subresources(&["status"])
+        .returns_deleted_object(),
     strategy: &STRATEGY,
     printer: Some(&PRINTER),
 };

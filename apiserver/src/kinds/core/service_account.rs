@@ -5,29 +5,17 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 
 use crate::admission::Typed;
 use crate::registry::Kind;
-use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::resources::ResourceType;
 use crate::printers::{self, NAME, AGE, Column, Printer, list};
 
 static STRATEGY: Typed<ServiceAccount> = Typed::new();
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed(""),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("ServiceAccount"),
-        plural: Name::Borrowed("serviceaccounts"),
-        singular: Name::Borrowed("serviceaccount"),
-        namespaced: true,
-        short_names: Names::Static(&["sa"]),
-        categories: Names::Static(&[]),
-        subresources: Names::Static(&["token"]),
-        tracks_generation: false,
-        returns_deleted_object: true,
-        pod_selector: PodSelector::None,
-        selectable_fields: Names::Static(&[]),
-        custom: None,
-        deletion_finalizer: None,
-    },
+    resource: ResourceType::builtin("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount")
+        .namespaced()
+        .short_names(&["sa"])
+        .subresources(&["token"])
+        .returns_deleted_object(),
     strategy: &STRATEGY,
     printer: Some(&PRINTER),
 };

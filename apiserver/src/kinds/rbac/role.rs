@@ -1,27 +1,12 @@
 //! `Role`: its declaration; its objects are stored as given until its validation comes.
 
 use crate::registry::Kind;
-use crate::resources::{Name, Names, PodSelector, ResourceType};
+use crate::resources::ResourceType;
 use crate::strategy::AsGiven;
 
 pub static KIND: Kind = Kind {
-    resource: ResourceType {
-        group: Name::Borrowed("rbac.authorization.k8s.io"),
-        version: Name::Borrowed("v1"),
-        kind: Name::Borrowed("Role"),
-        plural: Name::Borrowed("roles"),
-        singular: Name::Borrowed("role"),
-        namespaced: true,
-        short_names: Names::Static(&[]),
-        categories: Names::Static(&[]),
-        subresources: Names::Static(&[]),
-        tracks_generation: false,
-        returns_deleted_object: false,
-        pod_selector: PodSelector::None,
-        selectable_fields: Names::Static(&[]),
-        custom: None,
-        deletion_finalizer: None,
-    },
+    resource: ResourceType::builtin("rbac.authorization.k8s.io", "v1", "Role", "roles", "role")
+        .namespaced(),
     strategy: &AsGiven,
     printer: None,
 };

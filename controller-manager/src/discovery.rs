@@ -1,0 +1,151 @@
+//! Which resource types the apiserver serves: every group at its preferred version, read from
+//! discovery as kube-controller-manager's `ServerPreferredResources` reads it. The namespace
+//! controller empties a namespace of every namespaced deletable type found here, and the garbage
+//! collector collects every type that can be deleted, listed and watched.
+
+use std::collections::HashSet;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList;
+use kube::api::ApiResource;
+
+/// A top-level resource type (not a subresource) the apiserver serves.
+#[derive(Clone, Debug)]
+pub struct Served {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+    pub verbs: Vec<String>,
+}
+
+impl Served {
+    pub fn allows(&self, verb: &str) -> bool {
+        self.verbs.iter().any(|served| served == verb)
+    }
+
+    /// As Kubernetes' `GroupResource.String()` prints it: `pods.` for the core group.
+    pub fn group_resource(&self) -> String {
+        format!("{}.{}", self.resource.plural, self.resource.group)
+    }
+}
+
+/// What discovery found, and where it failed.
+#[derive(Debug, Default)]
+pub struct Discovered {
+    pub served: Vec<Served>,
+    /// What failed, one message each (`discovery of apps/v1: ...`).
+    pub failures: Vec<String>,
+    /// The groups whose resources are unknown because of a failure (`""` for the core group).
+    pub failed_groups: HashSet<String>,
+    /// The list of named groups itself failed: no named group is known.
+    pub groups_unknown: bool,
+}
+
+impl Discovered {
+    /// Whether this discovery says what `group` serves (its failure says nothing about it).
+    pub fn knows(&self, group: &str) -> bool {
+        !self.failed_groups.contains(group) && (group.is_empty() || !self.groups_unknown)
+    }
+}
+
+/// Every group's top-level resource types at its preferred version, and the groups discovery
+/// failed for.
+pub async fn discover(client: &kube::Client) -> Discovered {
+    let mut lists: Vec<APIResourceList> = Vec::new();
+    let mut discovered = Discovered::default();
+    match client.list_core_api_versions().await {
+        Ok(core) => {
+            for version in core.versions {
+                match client.list_core_api_resources(&version).await {
+                    Ok(list) => lists.push(list),
+                    Err(err) => discovered.fail("", format!("discovery of {version}: {err}")),
+                }
+            }
+        }
+        Err(err) => discovered.fail("", format!("discovery of /api: {err}")),
+    }
+    match client.list_api_groups().await {
+        Ok(groups) => {
+            for group in groups.groups {
+                let preferred = group.preferred_version.as_ref().or_else(|| group.versions.first());
+                let Some(version) = preferred else { continue };
+                match client.list_api_group_resources(&version.group_version).await {
+                    Ok(list) => lists.push(list),
+                    Err(err) => discovered.fail(&group.name, format!("discovery of {}: {err}", version.group_version)),
+                }
+            }
+        }
+        Err(err) => {
+            discovered.groups_unknown = true;
+            discovered.failures.push(format!("discovery of /apis: {err}"));
+        }
+    }
+    discovered.served = lists.iter().flat_map(top_level).collect();
+    discovered
+}
+
+impl Discovered {
+    fn fail(&mut self, group: &str, message: String) {
+        self.failed_groups.insert(group.to_string());
+        self.failures.push(message);
+    }
+}
+
+/// The list's resource types, subresources (`pods/status`) left out.
+fn top_level(list: &APIResourceList) -> Vec<Served> {
+    let (group, version) = match list.group_version.split_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", list.group_version.as_str()),
+    };
+    list.resources
+        .iter()
+        .filter(|resource| !resource.name.contains('/'))
+        .map(|resource| Served {
+            resource: ApiResource {
+                group: group.to_string(),
+                version: version.to_string(),
+                api_version: list.group_version.clone(),
+                kind: resource.kind.clone(),
+                plural: resource.name.clone(),
+            },
+            namespaced: resource.namespaced,
+            verbs: resource.verbs.clone(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResource;
+
+    use super::*;
+
+    #[test]
+    fn resource_lists_give_their_top_level_types_with_group_and_version() {
+        let resource = |name: &str, namespaced: bool, verbs: &[&str]| APIResource {
+            name: name.into(),
+            namespaced,
+            kind: "Kind".into(),
+            verbs: verbs.iter().map(|verb| verb.to_string()).collect(),
+            ..APIResource::default()
+        };
+        let list = APIResourceList {
+            group_version: "apps/v1".into(),
+            resources: vec![resource("deployments", true, &["delete", "deletecollection", "list"]), resource("deployments/status", true, &["get", "patch"]), resource("nodes", false, &["delete"])],
+        };
+        let found = top_level(&list);
+        let names: Vec<String> = found.iter().map(Served::group_resource).collect();
+        assert_eq!(names, ["deployments.apps", "nodes.apps"]);
+        assert_eq!((found[0].resource.api_version.as_str(), found[0].resource.version.as_str(), found[0].namespaced), ("apps/v1", "v1", true));
+        assert!(found[0].allows("deletecollection") && !found[1].allows("list"));
+        let core = APIResourceList { group_version: "v1".into(), resources: vec![resource("pods", true, &["delete"])] };
+        assert_eq!(top_level(&core)[0].group_resource(), "pods.");
+    }
+
+    #[test]
+    fn a_failed_group_is_not_known() {
+        let mut discovered = Discovered::default();
+        discovered.fail("apps", "boom".into());
+        assert!(!discovered.knows("apps") && discovered.knows("batch") && discovered.knows(""));
+        discovered.groups_unknown = true;
+        assert!(!discovered.knows("batch") && discovered.knows(""));
+    }
+}

@@ -322,3 +322,35 @@ async fn kubectl_reads_aggregated_discovery_and_prints_what_legacy_discovery_giv
     }
     serving.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_rs_finds_the_same_resources_through_aggregated_and_legacy_discovery() {
+    let server = start();
+    let definition: Value = serde_json::from_str(GADGETS).expect("definition");
+    let created = reqwest::Client::new().post(format!("{}/apis/apiextensions.k8s.io/v1/customresourcedefinitions", server.url())).json(&definition).send().await.expect("create");
+    assert_eq!(created.status().as_u16(), 201);
+    until_apis(&server, "the custom group appears", |document| find_resource(document, "discovery.example.com", "v1", "gadgets").is_some()).await;
+    let config = kube::Config::new(server.url().parse().expect("url"));
+    let client = kube::Client::try_from(config).expect("client");
+    // kube-rs names a subresource of the aggregated document with its parent's group and
+    // version (`parse_v2_subresource`) and one of the legacy list with its own group: subresources
+    // are compared by name, kind and verbs.
+    let described = |discovery: &kube::Discovery| -> Vec<String> {
+        let mut all: Vec<String> = discovery
+            .groups()
+            .flat_map(|group| group.versions().flat_map(|version| group.versioned_resources(version)).collect::<Vec<_>>())
+            .map(|(resource, capabilities)| {
+                let subresources: Vec<String> =
+                    capabilities.subresources.iter().map(|(sub, caps)| format!("{}/{} {:?}", sub.plural, sub.kind, caps.operations)).collect();
+                format!("{resource:?} {:?} {:?} {subresources:?}", capabilities.scope, capabilities.operations)
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    let aggregated = kube::Discovery::new(client.clone()).run_aggregated().await.expect("aggregated discovery");
+    let legacy = kube::Discovery::new(client).run().await.expect("legacy discovery");
+    let (aggregated, legacy) = (described(&aggregated), described(&legacy));
+    assert!(aggregated.iter().any(|entry| entry.contains("plural: \"gadgets\"") && entry.contains("version: \"v1beta1\"")), "{aggregated:#?}");
+    assert_eq!(aggregated, legacy);
+}

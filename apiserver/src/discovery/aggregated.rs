@@ -365,6 +365,23 @@ mod tests {
     }
 
     #[test]
+    fn protobuf_is_the_kubernetes_envelope_around_the_generated_proto_fields() {
+        let version = VersionDiscovery { version: "v1".into(), resources: Vec::new(), freshness: "Current" };
+        let document = list(vec![GroupDiscovery { metadata: GroupMeta { name: "g".into(), creation_timestamp: None }, versions: vec![version] }]);
+        let mut expected = b"k8s\0".to_vec();
+        // runtime.Unknown: typeMeta (1) {apiVersion (1), kind (2)}, raw (2).
+        expected.extend([0x0a, 47, 0x0a, 22]);
+        expected.extend(b"apidiscovery.k8s.io/v2");
+        expected.extend([0x12, 21]);
+        expected.extend(b"APIGroupDiscoveryList");
+        // APIGroupDiscoveryList: metadata (1), items (2) {metadata (1) {name (1)}, versions (2)
+        // {version (1), freshness (3)}}.
+        expected.extend([0x12, 24, 0x0a, 0, 0x12, 20, 0x0a, 3, 0x0a, 1, b'g', 0x12, 13, 0x0a, 2, b'v', b'1', 0x1a, 7]);
+        expected.extend(b"Current");
+        assert_eq!(encode_protobuf(&document), expected);
+    }
+
+    #[test]
     fn legacy_entries_become_resources_with_their_subresources() {
         let document = serde_json::json!({"resources": [
             {"name": "deployments", "singularName": "deployment", "namespaced": true, "kind": "Deployment", "verbs": ["get", "list"], "shortNames": ["deploy"], "categories": ["all"]},

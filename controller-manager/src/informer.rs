@@ -147,14 +147,17 @@ impl Resource for Metadata {
 impl Informer<Metadata> {
     /// The metadata of every object of `resource`, listed and watched metadata-only
     /// (`as=PartialObjectMetadataList`), which costs the apiserver and this process a fraction
-    /// of whole objects.
+    /// of whole objects. managedFields are dropped, as kube-controller-manager's informers drop
+    /// them (`TransformStripManagedFields`): often the larger part of the metadata, and no
+    /// controller reads them.
     pub fn metadata(client: kube::Client, resource: &ApiResource, what: Arc<str>) -> Self {
         let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, resource);
-        let events = watcher(api, watcher::Config::default()).map_ok(|event| match event {
-            watcher::Event::Apply(object) => watcher::Event::Apply(Metadata { metadata: object.metadata }),
-            watcher::Event::Delete(object) => watcher::Event::Delete(Metadata { metadata: object.metadata }),
+        let kept = |object: PartialObjectMeta<DynamicObject>| Metadata { metadata: ObjectMeta { managed_fields: None, ..object.metadata } };
+        let events = watcher(api, watcher::Config::default()).map_ok(move |event| match event {
+            watcher::Event::Apply(object) => watcher::Event::Apply(kept(object)),
+            watcher::Event::Delete(object) => watcher::Event::Delete(kept(object)),
             watcher::Event::Init => watcher::Event::Init,
-            watcher::Event::InitApply(object) => watcher::Event::InitApply(Metadata { metadata: object.metadata }),
+            watcher::Event::InitApply(object) => watcher::Event::InitApply(kept(object)),
             watcher::Event::InitDone => watcher::Event::InitDone,
         });
         Self::from_events(events, what)

@@ -348,19 +348,22 @@ async fn define_gizmos(cluster: &Cluster) {
 const DISCOVERY_WAIT: Duration = Duration::from_secs(90);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_custom_object_goes_with_the_configmap_that_owns_it() {
+async fn a_custom_object_and_a_lease_go_with_the_configmap_that_owns_them() {
     let cluster = Cluster::start();
     define_gizmos(&cluster).await;
     let _controllers = cluster.controller_manager(&["--controllers=garbagecollector"]);
     cluster.namespace("custom").await;
     let owner = cluster.create("/api/v1/namespaces/custom/configmaps", &configmap("owner")).await;
     cluster.create("/apis/gc.example.com/v1/namespaces/custom/gizmos", &owned(gizmo("owned"), vec![reference(&owner, false, false)])).await;
+    // A built-in kind no shared informer holds is collected the same way.
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "owned-lease"}, "spec": {"holderIdentity": "x"}});
+    cluster.create("/apis/coordination.k8s.io/v1/namespaces/custom/leases", &owned(lease, vec![reference(&owner, false, false)])).await;
     let keeper = cluster.create("/api/v1/namespaces/custom/configmaps", &configmap("keeper")).await;
     cluster.create("/apis/gc.example.com/v1/namespaces/custom/gizmos", &owned(gizmo("kept"), vec![reference(&keeper, false, false)])).await;
 
     let (code, answer) = cluster.delete("/api/v1/namespaces/custom/configmaps/owner", &json!({"propagationPolicy": "Background"})).await;
     assert_eq!(code, 200, "{answer}");
-    wait_gone(&cluster, &[gizmo_path("custom", "owned")]).await;
+    wait_gone(&cluster, &[gizmo_path("custom", "owned"), "/apis/coordination.k8s.io/v1/namespaces/custom/leases/owned-lease".into()]).await;
     assert!(exists(&cluster, &gizmo_path("custom", "kept")).await, "a gizmo whose owner is there stays");
 }
 

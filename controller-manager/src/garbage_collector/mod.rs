@@ -18,10 +18,8 @@
 //! discovery; no change of theirs arrives, so their dependents look again every half minute.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-
-use std::sync::RwLock;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, Preconditions, PropagationPolicy};
@@ -32,11 +30,10 @@ use kube::Resource;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use crate::context::Context;
-use crate::framework::{RESYNC, ReconcileError};
-
 mod kinds;
 
+use crate::context::Context;
+use crate::framework::{RESYNC, ReconcileError};
 use kinds::Watched;
 
 /// `metav1.FinalizerDeleteDependents`: the owner goes once its blocking dependents are gone.

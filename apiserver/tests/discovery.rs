@@ -180,6 +180,15 @@ async fn until_apis(server: &ApiServer, what: &str, done: impl Fn(&Value) -> boo
     }
 }
 
+/// Creates the Gadget definition and waits until aggregated discovery lists it; returns that
+/// answer.
+async fn define_gadgets(server: &ApiServer) -> Answer {
+    let definition: Value = serde_json::from_str(GADGETS).expect("definition");
+    let created = reqwest::Client::new().post(format!("{}/apis/apiextensions.k8s.io/v1/customresourcedefinitions", server.url())).json(&definition).send().await.expect("create");
+    assert_eq!(created.status().as_u16(), 201);
+    until_apis(server, "the custom group appears", |document| find_resource(document, "discovery.example.com", "v1", "gadgets").is_some()).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_custom_kind_comes_and_goes_with_its_definition_and_the_etag_follows() {
     let server = start();
@@ -191,10 +200,7 @@ async fn a_custom_kind_comes_and_goes_with_its_definition_and_the_etag_follows()
     let other = get(&server, "/apis", &[("accept", V2), ("if-none-match", "\"something else\"")]).await;
     assert_eq!(other.status, 200);
 
-    let definition: Value = serde_json::from_str(GADGETS).expect("definition");
-    let created = reqwest::Client::new().post(format!("{}/apis/apiextensions.k8s.io/v1/customresourcedefinitions", server.url())).json(&definition).send().await.expect("create");
-    assert_eq!(created.status().as_u16(), 201);
-    let with = until_apis(&server, "the custom group appears", |document| find_resource(document, "discovery.example.com", "v1", "gadgets").is_some()).await;
+    let with = define_gadgets(&server).await;
     let document = with.json();
     let group = document["items"].as_array().into_iter().flatten().find(|item| item["metadata"]["name"] == "discovery.example.com").expect("group");
     let versions: Vec<&str> = group["versions"].as_array().into_iter().flatten().filter_map(|version| version["version"].as_str()).collect();
@@ -282,10 +288,7 @@ fn kubeconfig_for(path: std::path::PathBuf, server: &str) -> std::path::PathBuf 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_reads_aggregated_discovery_and_prints_what_legacy_discovery_gives() {
     let server = start();
-    let definition: Value = serde_json::from_str(GADGETS).expect("definition");
-    let created = reqwest::Client::new().post(format!("{}/apis/apiextensions.k8s.io/v1/customresourcedefinitions", server.url())).json(&definition).send().await.expect("create");
-    assert_eq!(created.status().as_u16(), 201);
-    until_apis(&server, "the custom group appears", |document| find_resource(document, "discovery.example.com", "v1", "gadgets").is_some()).await;
+    define_gadgets(&server).await;
     let gadget = json!({"apiVersion": "discovery.example.com/v1", "kind": "Gadget", "metadata": {"name": "g1", "namespace": "default"}});
     let made = reqwest::Client::new().post(format!("{}/apis/discovery.example.com/v1/namespaces/default/gadgets", server.url())).json(&gadget).send().await.expect("create gadget");
     assert_eq!(made.status().as_u16(), 201);
@@ -326,10 +329,7 @@ async fn kubectl_reads_aggregated_discovery_and_prints_what_legacy_discovery_giv
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_rs_finds_the_same_resources_through_aggregated_and_legacy_discovery() {
     let server = start();
-    let definition: Value = serde_json::from_str(GADGETS).expect("definition");
-    let created = reqwest::Client::new().post(format!("{}/apis/apiextensions.k8s.io/v1/customresourcedefinitions", server.url())).json(&definition).send().await.expect("create");
-    assert_eq!(created.status().as_u16(), 201);
-    until_apis(&server, "the custom group appears", |document| find_resource(document, "discovery.example.com", "v1", "gadgets").is_some()).await;
+    define_gadgets(&server).await;
     let config = kube::Config::new(server.url().parse().expect("url"));
     let client = kube::Client::try_from(config).expect("client");
     // kube-rs names a subresource of the aggregated document with its parent's group and

@@ -399,9 +399,9 @@ async fn a_custom_owner_deleted_in_the_foreground_waits_for_its_blocking_depende
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kind_defined_after_the_collector_started_is_collected() {
+async fn a_kind_defined_after_the_collector_started_is_collected_until_its_definition_goes() {
     let cluster = Cluster::start();
-    let _controllers = cluster.controller_manager(&["--controllers=garbagecollector"]);
+    let controllers = cluster.controller_manager(&["--controllers=garbagecollector"]);
     cluster.namespace("later").await;
     // The collector has started (it collects configmaps at once).
     let probe_owner = cluster.create("/api/v1/namespaces/later/configmaps", &configmap("probe-owner")).await;
@@ -417,6 +417,17 @@ async fn a_kind_defined_after_the_collector_started_is_collected() {
     cluster
         .wait_for("the gizmo collected once discovery finds its kind", DISCOVERY_WAIT, || async {
             if exists(&cluster, &gizmo_path("later", "owned")).await { Err("still there".to_string()) } else { Ok(()) }
+        })
+        .await;
+
+    // The definition goes: so does the collector's watch of its kind, at its next discovery.
+    let (code, answer) = cluster.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.gc.example.com", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    cluster
+        .wait_for("the collector to stop collecting gizmos", DISCOVERY_WAIT, || async {
+            let log = controllers.log();
+            let stopped = log.lines().any(|line| line.contains("no longer collecting") && line.contains("gizmos.gc.example.com"));
+            if stopped { Ok(()) } else { Err(log.lines().filter(|line| line.contains("gizmos")).collect::<Vec<_>>().join("\n")) }
         })
         .await;
 }

@@ -160,7 +160,7 @@ async fn refresh(collector: &Arc<Collector>, context: &Arc<Context>, running: &m
             task.abort();
         }
         collector.forget(&key);
-        tracing::info!(resource = %key, "garbage collector: no longer collecting a resource discovery no longer lists (or lists at another version)");
+        tracing::info!(resource = %key.trim_end_matches('.'), "garbage collector: no longer collecting a resource discovery no longer lists (or lists at another version)");
     }
     for (key, served) in wanted {
         if running.shared.contains(&key) || running.own.contains_key(&key) {
@@ -168,7 +168,7 @@ async fn refresh(collector: &Arc<Collector>, context: &Arc<Context>, running: &m
         }
         let informer = Informer::metadata(context.client.clone(), &served.resource, key.clone());
         let task = start_kind(collector, context, &mut running.tasks, served.resource.clone(), served.namespaced, informer);
-        tracing::info!(resource = %key, version = %served.resource.version, "garbage collector: collecting a resource found through discovery");
+        tracing::info!(resource = %key.trim_end_matches('.'), version = %served.resource.version, "garbage collector: collecting a resource found through discovery");
         running.own.insert(key, (task, served.resource.version.clone()));
     }
 }

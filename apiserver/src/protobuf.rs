@@ -5,7 +5,8 @@
 //! `create secret`, `create deployment`, `create service`, `create serviceaccount`) as protobuf.
 //! Objects here are stored and answered as JSON, so the body is turned into the `Value` a JSON
 //! client would have sent; clients accept the JSON answer because their Accept header lists
-//! `application/json` too. Encoding responses as protobuf is not done.
+//! `application/json` too. Objects are not encoded as protobuf; [`Writer`] writes the few
+//! documents served in protobuf (OpenAPI v2, aggregated discovery).
 //!
 //! The wire format is that of k8s.io/apimachinery/pkg/runtime/serializer/protobuf: the 4-byte
 //! prefix `k8s\0`, then a `runtime.Unknown` message whose `typeMeta` names the apiVersion and kind
@@ -1191,6 +1192,70 @@ mod generated {
             .iter()
             .find(|(version, name, _)| *version == api_version && *name == kind)
             .map(|(_, _, message)| *message)
+    }
+}
+
+// Writing, for the documents served as protobuf (`/openapi/v2`, aggregated discovery).
+
+/// A protobuf message being written: fields appended as tag, then value.
+#[derive(Default)]
+pub(crate) struct Writer(Vec<u8>);
+
+impl Writer {
+    pub(crate) fn varint(&mut self, mut value: u64) {
+        while value >= 0x80 {
+            self.0.push((value as u8 & 0x7f) | 0x80);
+            value >>= 7;
+        }
+        self.0.push(value as u8);
+    }
+
+    pub(crate) fn tag(&mut self, field: u32, wire_type: u8) {
+        self.varint((u64::from(field) << 3) | u64::from(wire_type));
+    }
+
+    pub(crate) fn bytes(&mut self, field: u32, bytes: &[u8]) {
+        self.tag(field, 2);
+        self.varint(bytes.len() as u64);
+        self.0.extend_from_slice(bytes);
+    }
+
+    /// proto3 leaves empty strings out.
+    pub(crate) fn string(&mut self, field: u32, text: &str) {
+        if !text.is_empty() {
+            self.bytes(field, text.as_bytes());
+        }
+    }
+
+    pub(crate) fn boolean(&mut self, field: u32, value: bool) {
+        if value {
+            self.tag(field, 0);
+            self.varint(1);
+        }
+    }
+
+    pub(crate) fn int64(&mut self, field: u32, value: i64) {
+        if value != 0 {
+            self.tag(field, 0);
+            // Two's complement, as protobuf writes negative int64s.
+            self.varint(value as u64);
+        }
+    }
+
+    pub(crate) fn double(&mut self, field: u32, value: f64) {
+        if value != 0.0 {
+            self.tag(field, 1);
+            self.0.extend_from_slice(&value.to_le_bytes());
+        }
+    }
+
+    /// A nested message, written even when empty: presence is what a oneof says.
+    pub(crate) fn message(&mut self, field: u32, message: Writer) {
+        self.bytes(field, &message.0);
+    }
+
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.0
     }
 }
 

@@ -34,7 +34,7 @@ pub type Triggers<K> = Vec<BoxStream<'static, ObjectRef<K>>>;
 
 /// Reconciles the objects of `store` on `triggers` (plus all of them once at the start) until
 /// the triggers end.
-pub async fn run<K, C, F, Fut>(name: &'static str, metrics: Arc<Metrics>, context: Arc<C>, store: Store<K>, triggers: Triggers<K>, concurrency: u16, reconcile: F)
+pub async fn run<K, C, F, Fut>(name: impl Into<Arc<str>>, metrics: Arc<Metrics>, context: Arc<C>, store: Store<K>, triggers: Triggers<K>, concurrency: u16, reconcile: F)
 where
     K: Resource<DynamicType = ()> + Clone + Debug + Send + Sync + 'static,
     ObjectRef<K>: Hash + Eq,
@@ -42,7 +42,8 @@ where
     F: Fn(Arc<K>, Arc<C>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<Action, ReconcileError>> + Send + 'static,
 {
-    let pending = metrics.queue(name);
+    let name: Arc<str> = name.into();
+    let pending = metrics.queue(&name);
     let everything = futures::stream::iter(store.state().into_iter().map(|object| ObjectRef::from_obj(&*object)));
     let requests = futures::stream::select_all(std::iter::once(everything.boxed()).chain(triggers)).map({
         let pending = pending.clone();
@@ -54,16 +55,16 @@ where
     let failures: Arc<Mutex<HashMap<ObjectRef<K>, u32>>> = Arc::default();
     let reconcile = Arc::new(reconcile);
     let reconciler = {
-        let (metrics, pending, failures) = (metrics.clone(), pending.clone(), failures.clone());
+        let (metrics, pending, failures, name) = (metrics.clone(), pending.clone(), failures.clone(), name.clone());
         move |object: Arc<K>, context: Arc<C>| {
             let key = ObjectRef::from_obj(&*object);
             pending.taken(&queue_key(&key));
-            let (metrics, failures, reconcile) = (metrics.clone(), failures.clone(), reconcile.clone());
+            let (metrics, failures, reconcile, name) = (metrics.clone(), failures.clone(), reconcile.clone(), name.clone());
             async move {
-                let span = tracing::debug_span!("reconcile", controller = name, namespace = ?key.namespace, name = %key.name);
+                let span = tracing::debug_span!("reconcile", controller = %name, namespace = ?key.namespace, name = %key.name);
                 let started = Instant::now();
                 let outcome = tracing::Instrument::instrument(reconcile(object, context), span).await;
-                metrics.reconciled(name, started.elapsed(), outcome.is_ok());
+                metrics.reconciled(&name, started.elapsed(), outcome.is_ok());
                 if let Ok(mut failures) = failures.lock() {
                     match &outcome {
                         Ok(_) => drop(failures.remove(&key)),
@@ -75,16 +76,19 @@ where
             .boxed()
         }
     };
-    let error_policy = move |object: Arc<K>, error: &ReconcileError, _: Arc<C>| {
+    let error_policy = {
+        let name = name.clone();
+        move |object: Arc<K>, error: &ReconcileError, _: Arc<C>| {
         let key = ObjectRef::from_obj(&*object);
         let attempts = failures.lock().ok().and_then(|failures| failures.get(&key).copied()).unwrap_or(1);
         let delay = (Duration::from_secs(1) * 2u32.pow(attempts.saturating_sub(1).min(6))).min(Duration::from_secs(60));
-        tracing::warn!(controller = name, namespace = ?key.namespace, name = %key.name, error = %error, retry_in = ?delay, "reconcile failed");
+        tracing::warn!(controller = %name, namespace = ?key.namespace, name = %key.name, error = %error, retry_in = ?delay, "reconcile failed");
         Action::requeue(delay)
+        }
     };
     let results = applier(reconciler, error_policy, context, store, requests, ApplierConfig::default().concurrency(concurrency));
     results.for_each(|_| async {}).await;
-    tracing::info!(controller = name, "controller stopped");
+    tracing::info!(controller = %name, "controller stopped");
 }
 
 /// Whether the apiserver answered with one of `codes` (404 for gone, 409 for a conflict), the

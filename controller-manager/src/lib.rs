@@ -7,6 +7,7 @@
 
 mod context;
 mod deployment;
+mod discovery;
 mod endpoints;
 mod framework;
 mod garbage_collector;

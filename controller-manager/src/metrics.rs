@@ -41,19 +41,19 @@ impl Pending {
 
 #[derive(Default)]
 pub struct Metrics {
-    reconciles: Mutex<BTreeMap<&'static str, Reconciles>>,
-    queues: Mutex<BTreeMap<&'static str, Arc<Pending>>>,
+    reconciles: Mutex<BTreeMap<String, Reconciles>>,
+    queues: Mutex<BTreeMap<String, Arc<Pending>>>,
 }
 
 impl Metrics {
-    pub fn queue(&self, controller: &'static str) -> Arc<Pending> {
+    pub fn queue(&self, controller: &str) -> Arc<Pending> {
         let mut queues = self.queues.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        queues.entry(controller).or_default().clone()
+        queues.entry(controller.to_string()).or_default().clone()
     }
 
-    pub fn reconciled(&self, controller: &'static str, took: Duration, ok: bool) {
+    pub fn reconciled(&self, controller: &str, took: Duration, ok: bool) {
         let mut reconciles = self.reconciles.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = reconciles.entry(controller).or_default();
+        let entry = reconciles.entry(controller.to_string()).or_default();
         if ok {
             entry.succeeded += 1;
         } else {

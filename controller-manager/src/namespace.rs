@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, NamespaceCondition};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIResourceList, Time};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 
 use crate::context::Context;
+use crate::discovery::{self, Served};
 use crate::framework::{self, ReconcileError, Triggers};
 
 /// The finalizer this controller owns in `spec.finalizers` (`v1.FinalizerKubernetes`).
@@ -136,24 +137,6 @@ async fn finalize(namespaces: &Api<Namespace>, live: &Namespace) -> Result<(), R
     }
 }
 
-/// A namespaced resource type the apiserver serves and lets delete.
-#[derive(Debug)]
-struct Served {
-    resource: ApiResource,
-    verbs: Vec<String>,
-}
-
-impl Served {
-    fn allows(&self, verb: &str) -> bool {
-        self.verbs.iter().any(|served| served == verb)
-    }
-
-    /// As Kubernetes' `GroupResource.String()` prints it: `pods.` for the core group.
-    fn group_resource(&self) -> String {
-        format!("{}.{}", self.resource.plural, self.resource.group)
-    }
-}
-
 /// What deleting a namespace's content found.
 #[derive(Debug, Default)]
 struct Content {
@@ -168,56 +151,11 @@ struct Content {
 }
 
 /// The namespaced, deletable resource types of every group (each at its preferred version),
-/// and the groups discovery failed for.
+/// and what discovery failed for.
 async fn discover(client: &kube::Client) -> (Vec<Served>, Vec<String>) {
-    let mut lists: Vec<APIResourceList> = Vec::new();
-    let mut failures = Vec::new();
-    match client.list_core_api_versions().await {
-        Ok(core) => {
-            for version in core.versions {
-                match client.list_core_api_resources(&version).await {
-                    Ok(list) => lists.push(list),
-                    Err(err) => failures.push(format!("discovery of {version}: {err}")),
-                }
-            }
-        }
-        Err(err) => failures.push(format!("discovery of /api: {err}")),
-    }
-    match client.list_api_groups().await {
-        Ok(groups) => {
-            for group in groups.groups {
-                let preferred = group.preferred_version.as_ref().or_else(|| group.versions.first());
-                let Some(version) = preferred else { continue };
-                match client.list_api_group_resources(&version.group_version).await {
-                    Ok(list) => lists.push(list),
-                    Err(err) => failures.push(format!("discovery of {}: {err}", version.group_version)),
-                }
-            }
-        }
-        Err(err) => failures.push(format!("discovery of /apis: {err}")),
-    }
-    (lists.iter().flat_map(deletable).collect(), failures)
-}
-
-fn deletable(list: &APIResourceList) -> Vec<Served> {
-    let (group, version) = match list.group_version.split_once('/') {
-        Some((group, version)) => (group, version),
-        None => ("", list.group_version.as_str()),
-    };
-    list.resources
-        .iter()
-        .filter(|resource| resource.namespaced && !resource.name.contains('/') && resource.verbs.iter().any(|verb| verb == "delete"))
-        .map(|resource| Served {
-            resource: ApiResource {
-                group: group.to_string(),
-                version: version.to_string(),
-                api_version: list.group_version.clone(),
-                kind: resource.kind.clone(),
-                plural: resource.name.clone(),
-            },
-            verbs: resource.verbs.clone(),
-        })
-        .collect()
+    let discovered = discovery::discover(client).await;
+    let deletable = discovered.served.into_iter().filter(|served| served.namespaced && served.allows("delete")).collect();
+    (deletable, discovered.failures)
 }
 
 /// Deletes everything in `namespace` and counts what is left, type by type; a failure with one
@@ -365,14 +303,15 @@ fn condition_for(condition_type: &str, content: &Content, now: jiff::Timestamp) 
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::core::v1::NamespaceStatus;
-    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{APIResource, ObjectMeta};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
     use super::*;
 
     fn served(group: &str, plural: &str) -> Served {
         let api_version = if group.is_empty() { "v1".to_string() } else { format!("{group}/v1") };
         Served {
-            resource: ApiResource { group: group.into(), version: "v1".into(), api_version, kind: "Thing".into(), plural: plural.into() },
+            resource: kube::api::ApiResource { group: group.into(), version: "v1".into(), api_version, kind: "Thing".into(), plural: plural.into() },
+            namespaced: true,
             verbs: vec!["delete".into(), "deletecollection".into(), "list".into()],
         }
     }
@@ -382,33 +321,6 @@ mod tests {
         object.metadata.finalizers = Some(finalizers.iter().map(|finalizer| finalizer.to_string()).collect());
         object.metadata.deletion_timestamp = deletion.map(Time);
         object
-    }
-
-    #[test]
-    fn only_namespaced_deletable_top_level_resources_are_emptied() {
-        let resource = |name: &str, namespaced: bool, verbs: &[&str]| APIResource {
-            name: name.into(),
-            namespaced,
-            kind: "Kind".into(),
-            verbs: verbs.iter().map(|verb| verb.to_string()).collect(),
-            ..APIResource::default()
-        };
-        let list = APIResourceList {
-            group_version: "apps/v1".into(),
-            resources: vec![
-                resource("deployments", true, &["delete", "deletecollection", "list"]),
-                resource("deployments/status", true, &["get", "patch"]),
-                resource("nodes", false, &["delete"]),
-                resource("readonly", true, &["get", "list"]),
-            ],
-        };
-        let found = deletable(&list);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].resource.api_version, "apps/v1");
-        assert_eq!(found[0].resource.group, "apps");
-        assert_eq!(found[0].group_resource(), "deployments.apps");
-        let core = APIResourceList { group_version: "v1".into(), resources: vec![resource("pods", true, &["delete"])] };
-        assert_eq!(deletable(&core)[0].group_resource(), "pods.");
     }
 
     #[test]

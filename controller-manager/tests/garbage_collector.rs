@@ -315,3 +315,119 @@ async fn kubectl_delete_cascades_as_asked() {
     let background: Vec<String> = pods["background"].iter().map(|name| pod_path("cascade", name)).collect();
     wait_gone(&cluster, &background).await;
 }
+
+/// A namespaced custom kind, `Gizmo` in `gc.example.com`.
+fn gizmos_definition() -> Value {
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "gizmos.gc.example.com"},
+           "spec": {"group": "gc.example.com", "scope": "Namespaced", "names": {"plural": "gizmos", "singular": "gizmo", "kind": "Gizmo"},
+                    "versions": [{"name": "v1", "served": true, "storage": true,
+                                  "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}})
+}
+
+fn gizmo(name: &str) -> Value {
+    json!({"apiVersion": "gc.example.com/v1", "kind": "Gizmo", "metadata": {"name": name}, "spec": {"size": 1}})
+}
+
+fn gizmo_path(namespace: &str, name: &str) -> String {
+    format!("/apis/gc.example.com/v1/namespaces/{namespace}/gizmos/{name}")
+}
+
+/// Creates the Gizmo definition and waits until its objects can be listed.
+async fn define_gizmos(cluster: &Cluster) {
+    cluster.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", &gizmos_definition()).await;
+    cluster
+        .wait_for("gizmos served", WAIT, || async {
+            let (code, answer) = cluster.send(reqwest::Method::GET, "/apis/gc.example.com/v1/gizmos", "", None).await;
+            if code == 200 { Ok(()) } else { Err(format!("{code} {answer}")) }
+        })
+        .await;
+}
+
+/// How long a kind a definition adds may take to be collected: the collector reads discovery
+/// again every 30 s, as kube-controller-manager's does.
+const DISCOVERY_WAIT: Duration = Duration::from_secs(90);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_object_and_a_lease_go_with_the_configmap_that_owns_them() {
+    let cluster = Cluster::start();
+    define_gizmos(&cluster).await;
+    let _controllers = cluster.controller_manager(&["--controllers=garbagecollector"]);
+    cluster.namespace("custom").await;
+    let owner = cluster.create("/api/v1/namespaces/custom/configmaps", &configmap("owner")).await;
+    cluster.create("/apis/gc.example.com/v1/namespaces/custom/gizmos", &owned(gizmo("owned"), vec![reference(&owner, false, false)])).await;
+    // A built-in kind no shared informer holds is collected the same way.
+    let lease = json!({"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "owned-lease"}, "spec": {"holderIdentity": "x"}});
+    cluster.create("/apis/coordination.k8s.io/v1/namespaces/custom/leases", &owned(lease, vec![reference(&owner, false, false)])).await;
+    let keeper = cluster.create("/api/v1/namespaces/custom/configmaps", &configmap("keeper")).await;
+    cluster.create("/apis/gc.example.com/v1/namespaces/custom/gizmos", &owned(gizmo("kept"), vec![reference(&keeper, false, false)])).await;
+
+    let (code, answer) = cluster.delete("/api/v1/namespaces/custom/configmaps/owner", &json!({"propagationPolicy": "Background"})).await;
+    assert_eq!(code, 200, "{answer}");
+    wait_gone(&cluster, &[gizmo_path("custom", "owned"), "/apis/coordination.k8s.io/v1/namespaces/custom/leases/owned-lease".into()]).await;
+    assert!(exists(&cluster, &gizmo_path("custom", "kept")).await, "a gizmo whose owner is there stays");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_custom_owner_deleted_in_the_foreground_waits_for_its_blocking_dependents() {
+    let cluster = Cluster::start();
+    define_gizmos(&cluster).await;
+    let _controllers = cluster.controller_manager(&["--controllers=garbagecollector"]);
+    cluster.namespace("customfg").await;
+    let owner = cluster.create("/apis/gc.example.com/v1/namespaces/customfg/gizmos", &gizmo("owner")).await;
+    // A finalizer of the test's holds the dependent, and so the owner, until the test lets go.
+    let mut blocking = owned(configmap("blocking"), vec![reference(&owner, true, true)]);
+    blocking["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    cluster.create("/api/v1/namespaces/customfg/configmaps", &blocking).await;
+    let loose = owned(configmap("loose"), vec![reference(&owner, false, false)]);
+    cluster.create("/api/v1/namespaces/customfg/configmaps", &loose).await;
+
+    let (code, answer) = cluster.delete(&format!("{}?propagationPolicy=Foreground", gizmo_path("customfg", "owner")), &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(finalizers(&answer), ["foregroundDeletion"], "{answer}");
+    wait_gone(&cluster, &["/api/v1/namespaces/customfg/configmaps/loose".into()]).await;
+    cluster
+        .wait_for("the blocking configmap being deleted", WAIT, || async {
+            let blocking = cluster.get("/api/v1/namespaces/customfg/configmaps/blocking").await;
+            if blocking["metadata"]["deletionTimestamp"].is_string() { Ok(()) } else { Err(blocking.to_string()) }
+        })
+        .await;
+    let waiting = cluster.get(&gizmo_path("customfg", "owner")).await;
+    assert_eq!(finalizers(&waiting), ["foregroundDeletion"], "the owner waits for its blocking dependent: {waiting}");
+
+    cluster.merge_patch("/api/v1/namespaces/customfg/configmaps/blocking", &json!({"metadata": {"finalizers": null}})).await;
+    wait_gone(&cluster, &["/api/v1/namespaces/customfg/configmaps/blocking".into(), gizmo_path("customfg", "owner")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kind_defined_after_the_collector_started_is_collected_until_its_definition_goes() {
+    let cluster = Cluster::start();
+    let controllers = cluster.controller_manager(&["--controllers=garbagecollector"]);
+    cluster.namespace("later").await;
+    // The collector has started (it collects configmaps at once).
+    let probe_owner = cluster.create("/api/v1/namespaces/later/configmaps", &configmap("probe-owner")).await;
+    cluster.create("/api/v1/namespaces/later/configmaps", &owned(configmap("probe"), vec![reference(&probe_owner, false, false)])).await;
+    cluster.delete("/api/v1/namespaces/later/configmaps/probe-owner", &json!({})).await;
+    wait_gone(&cluster, &["/api/v1/namespaces/later/configmaps/probe".into()]).await;
+
+    define_gizmos(&cluster).await;
+    let owner = cluster.create("/api/v1/namespaces/later/configmaps", &configmap("owner")).await;
+    cluster.create("/apis/gc.example.com/v1/namespaces/later/gizmos", &owned(gizmo("owned"), vec![reference(&owner, false, false)])).await;
+    let (code, answer) = cluster.delete("/api/v1/namespaces/later/configmaps/owner", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    cluster
+        .wait_for("the gizmo collected once discovery finds its kind", DISCOVERY_WAIT, || async {
+            if exists(&cluster, &gizmo_path("later", "owned")).await { Err("still there".to_string()) } else { Ok(()) }
+        })
+        .await;
+
+    // The definition goes: so does the collector's watch of its kind, at its next discovery.
+    let (code, answer) = cluster.delete("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gizmos.gc.example.com", &json!({})).await;
+    assert_eq!(code, 200, "{answer}");
+    cluster
+        .wait_for("the collector to stop collecting gizmos", DISCOVERY_WAIT, || async {
+            let log = controllers.log();
+            let stopped = log.lines().any(|line| line.contains("no longer collecting") && line.contains("gizmos.gc.example.com"));
+            if stopped { Ok(()) } else { Err(log.lines().filter(|line| line.contains("gizmos")).collect::<Vec<_>>().join("\n")) }
+        })
+        .await;
+}

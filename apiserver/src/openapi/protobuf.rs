@@ -7,67 +7,7 @@
 
 use serde_json::{Map, Value};
 
-/// A protobuf message being written: fields appended as tag, then value.
-#[derive(Default)]
-pub(crate) struct Message(Vec<u8>);
-
-impl Message {
-    fn varint(&mut self, mut value: u64) {
-        while value >= 0x80 {
-            self.0.push((value as u8 & 0x7f) | 0x80);
-            value >>= 7;
-        }
-        self.0.push(value as u8);
-    }
-
-    fn tag(&mut self, field: u32, wire_type: u8) {
-        self.varint((u64::from(field) << 3) | u64::from(wire_type));
-    }
-
-    fn bytes(&mut self, field: u32, bytes: &[u8]) {
-        self.tag(field, 2);
-        self.varint(bytes.len() as u64);
-        self.0.extend_from_slice(bytes);
-    }
-
-    /// proto3 leaves empty strings out.
-    pub(crate) fn string(&mut self, field: u32, text: &str) {
-        if !text.is_empty() {
-            self.bytes(field, text.as_bytes());
-        }
-    }
-
-    pub(crate) fn boolean(&mut self, field: u32, value: bool) {
-        if value {
-            self.tag(field, 0);
-            self.varint(1);
-        }
-    }
-
-    fn int64(&mut self, field: u32, value: i64) {
-        if value != 0 {
-            self.tag(field, 0);
-            // Two's complement, as protobuf writes negative int64s.
-            self.varint(value as u64);
-        }
-    }
-
-    fn double(&mut self, field: u32, value: f64) {
-        if value != 0.0 {
-            self.tag(field, 1);
-            self.0.extend_from_slice(&value.to_le_bytes());
-        }
-    }
-
-    /// A nested message, written even when empty: presence is what a oneof says.
-    pub(crate) fn message(&mut self, field: u32, message: Message) {
-        self.bytes(field, &message.0);
-    }
-
-    pub(crate) fn into_bytes(self) -> Vec<u8> {
-        self.0
-    }
-}
+pub(crate) use crate::protobuf::Writer as Message;
 
 fn text(value: &Value) -> &str {
     value.as_str().unwrap_or_default()

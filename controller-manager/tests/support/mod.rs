@@ -74,12 +74,17 @@ impl Cluster {
     }
 
     /// Plays the kubelet's part for a pod: bound to `node`, Running, with the Ready condition
-    /// `ready` and an IP.
+    /// `ready` and an IP. A pod deleted meanwhile (a controller scaling down between a fake
+    /// kubelet's list and this) is left alone, as a kubelet would.
     pub async fn run_pod(&self, namespace: &str, name: &str, node: &str, ip: &str, ready: bool) {
         let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}, "target": {"apiVersion": "v1", "kind": "Node", "name": node}});
-        let pod = self.get(&format!("/api/v1/namespaces/{namespace}/pods/{name}")).await;
+        let Some(pod) = self.get_opt(&format!("/api/v1/namespaces/{namespace}/pods/{name}")).await else { return };
         if pod["spec"]["nodeName"].is_null() {
-            self.create(&format!("/api/v1/namespaces/{namespace}/pods/{name}/binding"), &binding).await;
+            let (code, answer) = self.send(reqwest::Method::POST, &format!("/api/v1/namespaces/{namespace}/pods/{name}/binding"), "application/json", Some(&binding)).await;
+            if code == 404 {
+                return;
+            }
+            assert_eq!(code, 201, "binding {namespace}/{name}: {answer}");
         }
         self.set_pod_status(namespace, name, ip, ready).await;
     }

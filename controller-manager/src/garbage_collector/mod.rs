@@ -8,38 +8,33 @@
 //! - An owner deleted with the `orphan` finalizer has its references removed from every
 //!   dependent, then loses the finalizer.
 //!
-//! It collects pods, replicasets, replicationcontrollers, deployments, services, endpoints, nodes
-//! and namespaces (the shared informers) and configmaps and secrets (informers of its own), one
-//! `framework::run` per kind. Each object is looked at when it changes, when an owner of it goes
-//! or starts a foreground deletion, and when a dependent of it goes. The caches decide when all
-//! is well; anything that would delete or detach is first checked with live reads, so an owner
-//! that a cache has not seen yet is never taken for gone (Kubernetes' collector reads owners live
-//! too).
-//! Owners of other kinds (a Lease) are read live, found through discovery; no change of theirs
-//! arrives, so their dependents look again every half minute. Objects of other kinds are not
-//! collected (Kubernetes' collector covers every kind through metadata-only informers, which
-//! this apiserver does not serve).
+//! It collects every kind that can be deleted, listed and watched, custom kinds included, as
+//! [`kinds`] finds them through discovery; one `framework::run` per kind. Each object is looked
+//! at when it changes, when an owner of it goes or starts a foreground deletion, and when a
+//! dependent of it goes. The caches decide when all is well; anything that would delete or detach
+//! is first checked with live (metadata-only) reads, so an owner that a cache has not seen yet is
+//! never taken for gone (Kubernetes' collector reads owners live too).
+//! Owners of kinds not collected (served without watch, say) are read live, found through
+//! discovery; no change of theirs arrives, so their dependents look again every half minute.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use futures::stream::BoxStream;
-use futures::{Stream, StreamExt};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, Preconditions, PropagationPolicy};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, Preconditions, PropagationPolicy};
 use kube::core::discovery::Scope;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::Resource;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+mod kinds;
 
 use crate::context::Context;
-use crate::framework::{self, RESYNC, ReconcileError};
-use crate::informer::Informer;
-use crate::metrics::Metrics;
+use crate::framework::{RESYNC, ReconcileError};
+use kinds::Watched;
 
 /// `metav1.FinalizerDeleteDependents`: the owner goes once its blocking dependents are gone.
 const FOREGROUND: &str = "foregroundDeletion";
@@ -51,33 +46,16 @@ const ABSENT_REMEMBERED: usize = 4096;
 /// How soon an owner in foreground deletion looks again at dependents that block it, in case
 /// the change that releases it (a reference edited away) names no owner any more.
 const BLOCKED_RECHECK: Duration = Duration::from_secs(5);
-/// How often a dependent with an owner of a kind no informer keeps (a Lease, say) looks again.
+/// How often a dependent with an owner of a kind not collected looks again.
 const UNCACHED_OWNER_RECHECK: Duration = Duration::from_secs(30);
 /// Attempts at a read-modify-write of an object's metadata before the framework's backoff.
 const WRITE_ATTEMPTS: usize = 3;
 
-/// A kind's informer store, seen as metadata.
-trait Objects: Send + Sync {
-    fn find(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta>;
-}
-
-impl<K> Objects for Store<K>
-where
-    K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
-{
-    fn find(&self, namespace: Option<&str>, name: &str) -> Option<ObjectMeta> {
-        let mut reference = ObjectRef::<K>::new(name);
-        if let Some(namespace) = namespace {
-            reference = reference.within(namespace);
-        }
-        self.get(&reference).map(|object| object.meta().clone())
-    }
-}
-
 /// A change of a watched object, as the collector needs it to find who should look again.
 #[derive(Debug)]
 struct Changed {
-    kind: usize,
+    /// The key of its kind (`Watched::key`).
+    kind: Arc<str>,
     namespace: Option<String>,
     name: String,
     uid: String,
@@ -86,70 +64,6 @@ struct Changed {
     gone: bool,
     /// Being deleted in the foreground: its dependents are to go first.
     cascading: bool,
-}
-
-/// A new subscription to a kind's changes, given the kind's index.
-type ChangeSource = Box<dyn Fn(usize) -> BoxStream<'static, Changed> + Send + Sync>;
-
-/// One kind the collector collects, from an informer: its objects are reconciled by a
-/// `framework::run` of its own, and its cache finds owners and dependents without reads.
-struct Watched {
-    /// The name its `framework::run` reports under.
-    controller: &'static str,
-    resource: ApiResource,
-    namespaced: bool,
-    objects: Box<dyn Objects>,
-    changes: ChangeSource,
-}
-
-impl Watched {
-    /// A kind the collector follows through one of the shared informers.
-    fn of<K>(controller: &'static str, namespaced: bool, informer: &Informer<K>) -> Self
-    where
-        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-    {
-        let changes = informer.clone();
-        Self::new(controller, namespaced, informer.store(), move || changes.changes())
-    }
-
-    fn new<K, S>(controller: &'static str, namespaced: bool, store: Store<K>, subscribe: impl Fn() -> S + Send + Sync + 'static) -> Self
-    where
-        K: Resource<DynamicType = ()> + Clone + Send + Sync + 'static,
-        S: Stream<Item = Arc<K>> + Send + 'static,
-    {
-        let objects = store.clone();
-        let changes: ChangeSource = Box::new(move |kind| {
-            let store = store.clone();
-            subscribe().map(move |object| changed(kind, &*object, &store)).boxed()
-        });
-        Self { controller, resource: ApiResource::erase::<K>(&()), namespaced, objects: Box::new(objects), changes }
-    }
-
-    /// Whether `owner` names an object of this kind (any version of its group).
-    fn is(&self, owner: &OwnerReference) -> bool {
-        owner.kind == self.resource.kind && group_of(&owner.api_version) == self.resource.group
-    }
-}
-
-fn changed<K: Resource<DynamicType = ()> + Clone>(kind: usize, object: &K, store: &Store<K>) -> Changed {
-    let meta = object.meta();
-    let uid = meta.uid.clone().unwrap_or_default();
-    // The reflector updates the store before it passes the change on, so the store already
-    // says whether this was a deletion.
-    let gone = store.get(&ObjectRef::from_obj(object)).is_none_or(|now| now.meta().uid.as_deref() != Some(uid.as_str()));
-    Changed {
-        kind,
-        namespace: meta.namespace.clone(),
-        name: meta.name.clone().unwrap_or_default(),
-        uid,
-        owners: meta.owner_references.clone().unwrap_or_default(),
-        gone,
-        cascading: meta.deletion_timestamp.is_some() && has_finalizer(meta, FOREGROUND),
-    }
-}
-
-fn group_of(api_version: &str) -> &str {
-    api_version.split_once('/').map_or("", |(group, _)| group)
 }
 
 fn has_finalizer(meta: &ObjectMeta, finalizer: &str) -> bool {
@@ -220,11 +134,17 @@ impl From<CollectorError> for ReconcileError {
     }
 }
 
+/// How many changes of every kind the collector's kinds may fall behind on before they look at
+/// all of their objects instead; the hub keeps this many changes alive, a bound on its memory.
+const HUB_BACKLOG: usize = 8_192;
+
 pub struct Collector {
     client: kube::Client,
-    /// The kinds collected, by index.
-    kinds: Vec<Watched>,
-    /// Owner kinds no informer keeps, as discovery resolved them: (apiVersion, kind) → the
+    /// The kinds collected now.
+    kinds: RwLock<Vec<Arc<Watched>>>,
+    /// Every kind's changes, for every kind's reconciles to find what to look at.
+    changes: broadcast::Sender<Arc<Changed>>,
+    /// Owner kinds not collected, as discovery resolved them: (apiVersion, kind) → the
     /// resource and whether it is namespaced.
     discovered: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
     /// Uids of owners a live read found gone.
@@ -232,62 +152,9 @@ pub struct Collector {
 }
 
 pub async fn run(context: Arc<Context>) {
-    let configmaps = Informer::<ConfigMap>::start(Api::all(context.client.clone()), "configmaps");
-    let secrets = Informer::<Secret>::start(Api::all(context.client.clone()), "secrets");
-    configmaps.ready().await;
-    secrets.ready().await;
-    // In the order of the indices `collect` is given below.
-    let kinds = vec![
-        Watched::of("garbagecollector-pods", true, &context.pods),
-        Watched::of("garbagecollector-replicasets", true, &context.replicasets),
-        Watched::of("garbagecollector-replicationcontrollers", true, &context.replication_controllers),
-        Watched::of("garbagecollector-deployments", true, &context.deployments),
-        Watched::of("garbagecollector-services", true, &context.services),
-        Watched::of("garbagecollector-endpoints", true, &context.endpoints),
-        Watched::of("garbagecollector-configmaps", true, &configmaps),
-        Watched::of("garbagecollector-secrets", true, &secrets),
-        // Cluster-scoped owners: nodes own their mirror pods, and a node or a namespace deleted
-        // with `orphan` or `foregroundDeletion` waits for the collector like any owner.
-        Watched::of("garbagecollector-nodes", false, &context.nodes),
-        Watched::of("garbagecollector-namespaces", false, &context.namespaces),
-    ];
-    let collector = Arc::new(Collector { client: context.client.clone(), kinds, discovered: Mutex::default(), absent: Mutex::default() });
-    let (metrics, concurrency) = (context.metrics.clone(), context.settings.concurrent_syncs);
-    futures::join!(
-        collect(collector.clone(), metrics.clone(), concurrency, 0, context.pods.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 1, context.replicasets.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 2, context.replication_controllers.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 3, context.deployments.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 4, context.services.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 5, context.endpoints.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 6, configmaps.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 7, secrets.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 8, context.nodes.store()),
-        collect(collector.clone(), metrics.clone(), concurrency, 9, context.namespaces.store()),
-    );
-}
-
-/// Runs the collector over the objects of one kind, woken by changes of every kind.
-async fn collect<K>(collector: Arc<Collector>, metrics: Arc<Metrics>, concurrency: u16, kind: usize, store: Store<K>)
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
-{
-    let Some(watched) = collector.kinds.get(kind).filter(|watched| watched.resource == ApiResource::erase::<K>(&())) else {
-        tracing::error!(kind, "garbage collector misconfigured: the kind index does not name this kind");
-        return;
-    };
-    let name = watched.controller;
-    let changes = futures::stream::select_all(collector.kinds.iter().enumerate().map(|(index, watched)| (watched.changes)(index)));
-    let requests = changes
-        .flat_map({
-            let (collector, store) = (collector.clone(), store.clone());
-            move |changed| futures::stream::iter(collector.requests(kind, &store, &changed))
-        })
-        .boxed();
-    framework::run(name, metrics, collector.clone(), store, vec![requests], concurrency, move |object: Arc<K>, collector: Arc<Collector>| async move {
-        collector.sync(kind, object.meta()).await.map_err(ReconcileError::from)
-    })
-    .await;
+    let (changes, _) = broadcast::channel(HUB_BACKLOG);
+    let collector = Arc::new(Collector { client: context.client.clone(), kinds: RwLock::default(), changes, discovered: Mutex::default(), absent: Mutex::default() });
+    kinds::maintain(collector, context).await;
 }
 
 fn field(value: Option<&str>) -> &str {
@@ -295,18 +162,36 @@ fn field(value: Option<&str>) -> &str {
 }
 
 impl Collector {
-    fn resource(&self, kind: usize) -> Option<&ApiResource> {
-        self.kinds.get(kind).map(|watched| &watched.resource)
+    fn add(&self, watched: Arc<Watched>) {
+        if let Ok(mut kinds) = self.kinds.write() {
+            kinds.retain(|kind| kind.key != watched.key);
+            kinds.push(watched);
+        }
     }
 
-    /// The objects of kind `kind` that should look again after `changed`: the object itself,
+    fn forget(&self, key: &str) {
+        if let Ok(mut kinds) = self.kinds.write() {
+            kinds.retain(|kind| &*kind.key != key);
+        }
+    }
+
+    /// The kinds collected now.
+    fn kinds(&self) -> Vec<Arc<Watched>> {
+        self.kinds.read().map(|kinds| kinds.clone()).unwrap_or_default()
+    }
+
+    /// The collected kind `reference` names, if any.
+    fn watched(&self, reference: &OwnerReference) -> Option<Arc<Watched>> {
+        self.kinds.read().ok()?.iter().find(|watched| watched.is(reference)).cloned()
+    }
+
+    /// The objects of kind `watched` that should look again after `changed`: the object itself,
     /// its owners of this kind (one in foreground deletion may be waiting for it to go), and,
     /// when it went or is cascading, its dependents of this kind.
-    fn requests<K>(&self, kind: usize, store: &Store<K>, changed: &Changed) -> Vec<ObjectRef<K>>
+    fn requests<K>(&self, watched: &Watched, store: &Store<K>, changed: &Changed) -> Vec<ObjectRef<K>>
     where
         K: Resource<DynamicType = ()> + Clone,
     {
-        let Some(watched) = self.kinds.get(kind) else { return Vec::new() };
         let at = |name: &str| {
             let reference = ObjectRef::<K>::new(name);
             match &changed.namespace {
@@ -315,7 +200,7 @@ impl Collector {
             }
         };
         let mut requests = Vec::new();
-        if changed.kind == kind && !changed.gone {
+        if changed.kind == watched.key && !changed.gone {
             requests.push(at(&changed.name));
         }
         requests.extend(changed.owners.iter().filter(|owner| watched.is(owner)).map(|owner| at(&owner.name)));
@@ -330,22 +215,23 @@ impl Collector {
         requests
     }
 
-    async fn sync(&self, kind: usize, object: &ObjectMeta) -> Result<Action, CollectorError> {
+    async fn sync(&self, watched: &Watched, object: &ObjectMeta) -> Result<Action, CollectorError> {
         if object.deletion_timestamp.is_some() {
             if has_finalizer(object, ORPHAN) {
-                self.orphan_dependents(kind, object).await?;
+                self.orphan_dependents(watched, object).await?;
                 return Ok(Action::requeue(RESYNC));
             }
             if has_finalizer(object, FOREGROUND) {
-                return self.delete_dependents(kind, object).await;
+                return self.delete_dependents(watched, object).await;
             }
             // Going anyway; its dependents are looked at once it has gone.
             return Ok(Action::requeue(RESYNC));
         }
-        self.collect_if_orphaned(kind, object).await?;
+        self.collect_if_orphaned(watched, object).await?;
         let references = object.owner_references.as_deref().unwrap_or_default();
-        // No change of an owner no informer keeps wakes its dependents: they look again sooner.
-        let uncached = references.iter().any(|reference| !self.kinds.iter().any(|watched| watched.is(reference)));
+        // No change of an owner of a kind not collected wakes its dependents: they look again
+        // sooner.
+        let uncached = references.iter().any(|reference| self.watched(reference).is_none());
         Ok(Action::requeue(if uncached { UNCACHED_OWNER_RECHECK } else { RESYNC }))
     }
 
@@ -356,37 +242,42 @@ impl Collector {
         }
     }
 
-
-    /// Every collected object that `owner` owns, read from the API rather than the caches.
-    async fn live_dependents(&self, owner: &ObjectMeta) -> Result<Vec<(usize, ObjectMeta)>, CollectorError> {
+    /// Every collected object that `owner` owns, read from the API (metadata only) rather than
+    /// the caches.
+    async fn live_dependents(&self, owner: &ObjectMeta) -> Result<Vec<(Arc<Watched>, ObjectMeta)>, CollectorError> {
         let uid = field(owner.uid.as_deref());
         let mut found = Vec::new();
-        for (kind, watched) in self.kinds.iter().enumerate() {
+        for watched in self.kinds() {
             let namespace = owner.namespace.as_deref().filter(|_| watched.namespaced);
             if owner.namespace.is_some() && !watched.namespaced {
                 // A namespaced owner cannot own cluster-scoped objects.
                 continue;
             }
-            let list = self.api(&watched.resource, namespace).list(&kube::api::ListParams::default()).await.map_err(|source| CollectorError::api(owner, source))?;
-            found.extend(list.items.into_iter().filter(|item| refers_to(&item.metadata, uid)).map(|item| (kind, item.metadata)));
+            let list = match self.api(&watched.resource, namespace).list_metadata(&ListParams::default()).await {
+                Ok(list) => list,
+                // A kind that went away since discovery last looked has no dependents left.
+                Err(kube::Error::Api(status)) if status.is_not_found() => continue,
+                Err(source) => return Err(CollectorError::api(owner, source)),
+            };
+            found.extend(list.items.into_iter().filter(|item| refers_to(&item.metadata, uid)).map(|item| (watched.clone(), item.metadata)));
         }
         Ok(found)
     }
 
     /// Deletes `object` if its owners are all gone, or drops the references to the gone ones
     /// if some owner is still there (`attemptToDeleteItem`).
-    async fn collect_if_orphaned(&self, kind: usize, object: &ObjectMeta) -> Result<(), CollectorError> {
+    async fn collect_if_orphaned(&self, watched: &Watched, object: &ObjectMeta) -> Result<(), CollectorError> {
         let references = object.owner_references.as_deref().unwrap_or_default();
         // The common case, answered from the caches alone: every owner is there.
         if references.iter().all(|reference| self.owner_from_cache(object.namespace.as_deref(), reference) == Some(Owner::Live)) {
             return Ok(());
         }
-        let Some(resource) = self.resource(kind) else { return Ok(()) };
+        let resource = &watched.resource;
         let namespace = object.namespace.as_deref();
         let name = field(object.name.as_deref());
         let api = self.api(resource, namespace);
         // Decide on the object as it is now, as Kubernetes does: its references may have changed.
-        let live = api.get_opt(name).await.map_err(|source| CollectorError::api(object, source))?;
+        let live = api.get_metadata_opt(name).await.map_err(|source| CollectorError::api(object, source))?;
         let Some(live) = live.filter(|live| live.metadata.uid == object.uid && live.metadata.deletion_timestamp.is_none()) else {
             return Ok(());
         };
@@ -438,7 +329,7 @@ impl Collector {
         if self.absent.lock().is_ok_and(|absent| absent.contains(&reference.uid)) {
             return Some(Owner::Gone);
         }
-        let watched = self.kinds.iter().find(|watched| watched.is(reference))?;
+        let watched = self.watched(reference)?;
         let found = watched.objects.find(namespace.filter(|_| watched.namespaced), &reference.name)?;
         (found.uid.as_deref() == Some(reference.uid.as_str())).then(|| state_of(&found))
     }
@@ -452,7 +343,7 @@ impl Collector {
         }
         let (resource, namespaced) = self.resolve(dependent, reference).await?;
         let api = self.api(&resource, namespace.filter(|_| namespaced));
-        let found = api.get_opt(&reference.name).await.map_err(|source| CollectorError::api(dependent, source))?;
+        let found = api.get_metadata_opt(&reference.name).await.map_err(|source| CollectorError::api(dependent, source))?;
         match found {
             Some(owner) if owner.metadata.uid.as_deref() == Some(reference.uid.as_str()) => Ok(state_of(&owner.metadata)),
             _ => {
@@ -467,10 +358,10 @@ impl Collector {
         }
     }
 
-    /// How to read an owner of the kind `reference` names: a watched kind, or one discovery
-    /// finds (a Lease, a Namespace, ...).
+    /// How to read an owner of the kind `reference` names: a collected kind, or one discovery
+    /// finds.
     async fn resolve(&self, dependent: &ObjectMeta, reference: &OwnerReference) -> Result<(ApiResource, bool), CollectorError> {
-        if let Some(watched) = self.kinds.iter().find(|watched| watched.is(reference)) {
+        if let Some(watched) = self.watched(reference) {
             return Ok((watched.resource.clone(), watched.namespaced));
         }
         let key = (reference.api_version.clone(), reference.kind.clone());
@@ -518,7 +409,7 @@ impl Collector {
     async fn change_metadata(&self, api: &Api<DynamicObject>, object: &ObjectMeta, change: impl Fn(&ObjectMeta) -> Option<Value>) -> Result<(), CollectorError> {
         let name = field(object.name.as_deref());
         for _ in 0..WRITE_ATTEMPTS {
-            let Some(live) = api.get_opt(name).await.map_err(|source| CollectorError::api(object, source))? else { return Ok(()) };
+            let Some(live) = api.get_metadata_opt(name).await.map_err(|source| CollectorError::api(object, source))? else { return Ok(()) };
             if live.metadata.uid != object.uid {
                 return Ok(());
             }
@@ -561,9 +452,8 @@ impl Collector {
         .await
     }
 
-    async fn remove_finalizer(&self, kind: usize, object: &ObjectMeta, finalizer: &str) -> Result<(), CollectorError> {
-        let Some(resource) = self.resource(kind) else { return Ok(()) };
-        let api = self.api(resource, object.namespace.as_deref());
+    async fn remove_finalizer(&self, watched: &Watched, object: &ObjectMeta, finalizer: &str) -> Result<(), CollectorError> {
+        let api = self.api(&watched.resource, object.namespace.as_deref());
         self.change_metadata(&api, object, |live| {
             let finalizers = live.finalizers.clone().unwrap_or_default();
             let kept: Vec<&String> = finalizers.iter().filter(|have| *have != finalizer).collect();
@@ -580,23 +470,22 @@ impl Collector {
     /// loses the finalizer (`attemptToOrphan`). The dependents are listed live, not from the
     /// caches: one created just before the delete and not cached yet would otherwise keep its
     /// reference, and be collected as soon as the owner is gone.
-    async fn orphan_dependents(&self, kind: usize, owner: &ObjectMeta) -> Result<(), CollectorError> {
+    async fn orphan_dependents(&self, watched: &Watched, owner: &ObjectMeta) -> Result<(), CollectorError> {
         let uid: HashSet<String> = owner.uid.iter().cloned().collect();
         let dependents = self.live_dependents(owner).await?;
         for (dependent_kind, dependent) in &dependents {
-            let Some(resource) = self.resource(*dependent_kind) else { continue };
-            let api = self.api(resource, dependent.namespace.as_deref());
+            let api = self.api(&dependent_kind.resource, dependent.namespace.as_deref());
             self.remove_owner_references(&api, dependent, &uid).await?;
         }
         let (namespace, name) = (field(owner.namespace.as_deref()), field(owner.name.as_deref()));
         tracing::info!(namespace, name, dependents = dependents.len(), "dependents orphaned; releasing the owner");
-        self.remove_finalizer(kind, owner, ORPHAN).await
+        self.remove_finalizer(watched, owner, ORPHAN).await
     }
 
     /// An owner deleted in the foreground: its dependents go (each deletes itself when it sees
     /// its owner waiting for it), and it loses the finalizer once none that blocks it is left
     /// (`processDeletingDependentsItem`).
-    async fn delete_dependents(&self, kind: usize, owner: &ObjectMeta) -> Result<Action, CollectorError> {
+    async fn delete_dependents(&self, watched: &Watched, owner: &ObjectMeta) -> Result<Action, CollectorError> {
         let uid = field(owner.uid.as_deref());
         let (namespace, name) = (field(owner.namespace.as_deref()), field(owner.name.as_deref()));
         // Read live, as for orphaning: a dependent created just before the delete may not be
@@ -615,7 +504,7 @@ impl Collector {
             return Ok(Action::requeue(BLOCKED_RECHECK));
         }
         tracing::info!(namespace, name, "dependents gone; releasing the owner");
-        self.remove_finalizer(kind, owner, FOREGROUND).await?;
+        self.remove_finalizer(watched, owner, FOREGROUND).await?;
         Ok(Action::requeue(RESYNC))
     }
 }
@@ -627,8 +516,6 @@ fn state_of(owner: &ObjectMeta) -> Owner {
 #[cfg(test)]
 mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-
-    use k8s_openapi::api::apps::v1::ReplicaSet;
 
     use super::*;
 
@@ -644,18 +531,6 @@ mod tests {
         assert_eq!(verdict(&partly), Verdict::Detach(["b".to_string(), "c".to_string()].into_iter().collect()));
         assert_eq!(verdict(&[(reference("a"), Owner::Gone), (reference("b"), Owner::Gone)]), Verdict::Delete);
         assert_eq!(verdict(&[(reference("a"), Owner::Gone), (reference("b"), Owner::Waiting)]), Verdict::DeleteForWaitingOwner);
-    }
-
-    #[test]
-    fn owners_are_matched_by_group_and_kind() {
-        let store: Store<ReplicaSet> = kube::runtime::reflector::store().0;
-        let watched = Watched::new("test", true, store, futures::stream::empty::<Arc<ReplicaSet>>);
-        assert!(watched.is(&reference("a")));
-        let other_version = OwnerReference { api_version: "apps/v1beta2".into(), ..reference("a") };
-        assert!(watched.is(&other_version));
-        let other_group = OwnerReference { api_version: "extensions/v1beta1".into(), ..reference("a") };
-        assert!(!watched.is(&other_group));
-        assert_eq!(group_of("v1"), "");
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! API discovery as kubectl and client-go read it: `/api`, `/apis`, the resource list of each
-//! group version, and `/version`. These are the legacy (unaggregated) documents; clients that
-//! ask for aggregated discovery fall back to them when the answer is plain `application/json`.
+//! group version, and `/version`: the legacy (unaggregated) documents here, and `/api` and
+//! `/apis` as one aggregated document each in [`aggregated`], for the clients that ask for it
+//! (kubectl and client-go first of all).
+
+mod aggregated;
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
@@ -18,7 +21,12 @@ use crate::state::Api;
 
 const VERBS: &[&str] = &["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"];
 
-pub async fn api_versions() -> Response {
+pub async fn api_versions(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
+    match aggregated::negotiate(&headers) {
+        aggregated::Answer::Aggregated(format) => return aggregated::core(&api.registry.snapshot(), format, &headers),
+        aggregated::Answer::NotAcceptable => return aggregated::not_acceptable(),
+        aggregated::Answer::Legacy => {}
+    }
     ok(json!({
         "kind": "APIVersions",
         "versions": ["v1"],
@@ -35,8 +43,13 @@ pub(crate) fn group_versions(snapshot: &Snapshot) -> Vec<(&str, &str)> {
     all
 }
 
-pub async fn api_groups(State(api): State<Arc<Api>>) -> Response {
+pub async fn api_groups(State(api): State<Arc<Api>>, headers: HeaderMap) -> Response {
     let snapshot = api.registry.snapshot();
+    match aggregated::negotiate(&headers) {
+        aggregated::Answer::Aggregated(format) => return aggregated::named(&snapshot, format, &headers),
+        aggregated::Answer::NotAcceptable => return aggregated::not_acceptable(),
+        aggregated::Answer::Legacy => {}
+    }
     let groups: Vec<Value> = groups(&snapshot).into_iter().map(|(group, versions)| group_json(group, &versions)).collect();
     ok(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}))
 }

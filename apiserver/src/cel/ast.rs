@@ -59,18 +59,6 @@ pub enum MacroKind {
     Filter,
 }
 
-impl MacroKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            MacroKind::All => "all",
-            MacroKind::Exists => "exists",
-            MacroKind::ExistsOne => "exists_one",
-            MacroKind::Map => "map",
-            MacroKind::Filter => "filter",
-        }
-    }
-}
-
 impl Expr {
     pub fn new(kind: ExprKind, offset: usize) -> Self {
         Self { kind, offset }

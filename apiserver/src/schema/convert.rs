@@ -51,7 +51,20 @@ pub fn check(schema: &JSONSchemaProps, path: &str) -> Result<Structural, Vec<Cau
         Ok(structural) if analysis.structural.is_empty() => super::validate_defaults(structural, path),
         _ => Vec::new(),
     };
-    finish(analysis, defaults)
+    // kube compiles rules only where the schema is otherwise sound, and lists their causes
+    // after every other.
+    let rules = match &analysis.converted {
+        Ok(structural) if analysis.structural.is_empty() && analysis.schema.is_empty() && defaults.is_empty() => super::rules::check_rules(structural, path),
+        _ => Vec::new(),
+    };
+    let mut result = finish(analysis, defaults);
+    if !rules.is_empty() {
+        match &mut result {
+            Ok(_) => result = Err(rules),
+            Err(causes) => causes.extend(rules),
+        }
+    }
+    result
 }
 
 /// What kube finds of a schema, kept apart to be put in its order.

@@ -7,8 +7,6 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::library::network::Cidr;
-use super::library::url::Url;
 use super::time;
 use super::types::{ListKind, Type};
 
@@ -37,6 +35,22 @@ pub enum Value {
     Quantity(common::quantity::Quantity, Option<Arc<str>>),
     Ip(std::net::IpAddr),
     Cidr(Cidr),
+}
+
+/// A URL as Kubernetes' URL library holds it (parsed in `library::url`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Url {
+    pub scheme: String,
+    pub host: String,
+    pub path: String,
+    pub query: String,
+}
+
+/// A CIDR as Kubernetes' CIDR library holds it (parsed in `library::network`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub address: std::net::IpAddr,
+    pub prefix: u8,
 }
 
 #[derive(Clone, Debug, Default)]

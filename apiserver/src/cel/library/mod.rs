@@ -205,7 +205,7 @@ fn to_string(value: &Value) -> Outcome {
     }))
 }
 
-fn url_text(url: &url::Url) -> String {
+fn url_text(url: &super::value::Url) -> String {
     let mut out = String::new();
     if !url.scheme.is_empty() {
         out.push_str(&url.scheme);

@@ -3,13 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::cel::value::Value;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    pub address: IpAddr,
-    pub prefix: u8,
-}
+use crate::cel::value::{Cidr, Value};
 
 pub fn parse_ip(text: &str) -> Result<IpAddr, String> {
     let address: IpAddr = text.parse().map_err(|_| format!("IP Address {text:?} parse error during conversion from string: ParseAddr({text:?}): unable to parse IP"))?;

@@ -4,15 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::cel::value::{Key, Value};
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Url {
-    pub scheme: String,
-    pub host: String,
-    pub path: String,
-    pub query: String,
-}
+use crate::cel::value::{Key, Url, Value};
 
 /// `url.ParseRequestURI` as far as rules use it.
 pub fn parse(text: &str) -> Result<Url, String> {

@@ -55,7 +55,7 @@ impl Checker {
             ExprKind::Bytes(_) => Some(Type::Bytes),
             ExprKind::Ident(name) => match self.lookup(name) {
                 Some(found) => Some(found.clone()),
-                None if TYPE_NAMES.contains(&name.as_str()) => Some(Type::Type),
+                None if TYPE_NAMES.contains(&name.as_str()) => Some(Type::Metatype),
                 None => {
                     let message = format!("undeclared reference to '{name}' (in container '')");
                     self.fail(offset, message)

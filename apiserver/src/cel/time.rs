@@ -79,8 +79,7 @@ pub fn in_range(timestamp: Timestamp) -> Result<Timestamp, String> {
 
 /// RFC 3339 with as many fractional digits as needed, `Z` for UTC, as Go's `RFC3339Nano`.
 pub fn format_timestamp(timestamp: Timestamp) -> String {
-    let text = timestamp.to_string();
-    text
+    timestamp.to_string()
 }
 
 pub fn add(timestamp: Timestamp, nanos: i64) -> Result<Timestamp, String> {

@@ -20,8 +20,8 @@ pub enum Type {
     List(Arc<ListType>),
     Map(Arc<Type>, Arc<Type>),
     Object(Arc<ObjectType>),
-    /// The type of a type value (`type(x)`, `int`).
-    Type,
+    /// The type of a type value (`type(x)`, `int`), `type` in CEL.
+    Metatype,
     Optional(Arc<Type>),
     /// A library's own type: `kubernetes.URL`, `kubernetes.Quantity`, `net.IP`, `net.CIDR`.
     Opaque(&'static str),
@@ -110,7 +110,7 @@ impl fmt::Display for Type {
             Type::List(list) => write!(formatter, "list({})", list.element),
             Type::Map(key, value) => write!(formatter, "map({key}, {value})"),
             Type::Object(object) => write!(formatter, "{}", object.name),
-            Type::Type => write!(formatter, "type"),
+            Type::Metatype => write!(formatter, "type"),
             Type::Optional(inner) => write!(formatter, "optional_type({inner})"),
             Type::Opaque(name) => write!(formatter, "{name}"),
             Type::Param(name) => write!(formatter, "{name}"),

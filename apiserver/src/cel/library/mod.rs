@@ -138,7 +138,7 @@ fn to_int(value: &Value) -> Outcome {
                 Ok(Value::Int(*number as i64))
             }
         }
-        Value::String(text) => text.parse().map(Value::Int).or_else(|_| fail(format!("type conversion error from 'string' to 'int'"))),
+        Value::String(text) => text.parse().map(Value::Int).or_else(|_| fail("type conversion error from 'string' to 'int'")),
         Value::Timestamp(at) => Ok(Value::Int(at.as_second())),
         _ => Err(EvalError::no_overload()),
     }
@@ -200,7 +200,7 @@ fn to_string(value: &Value) -> Outcome {
         Value::Timestamp(at) => time::format_timestamp(*at),
         Value::Ip(address) => address.to_string(),
         Value::Cidr(cidr) => network::cidr_string(*cidr),
-        Value::Url(url) => format!("{}", url_text(url)),
+        Value::Url(url) => url_text(url),
         _ => return Err(EvalError::no_overload()),
     }))
 }
@@ -229,7 +229,7 @@ fn to_bool(value: &Value) -> Outcome {
         Value::String(text) => match text.as_ref() {
             "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(Value::Bool(true)),
             "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(Value::Bool(false)),
-            _ => fail(format!("type conversion error from 'string' to 'bool'")),
+            _ => fail("type conversion error from 'string' to 'bool'"),
         },
         _ => Err(EvalError::no_overload()),
     }

@@ -237,7 +237,7 @@ fn pattern(text: &str) -> Type {
         "null" => Type::Null,
         "duration" => Type::Duration,
         "timestamp" => Type::Timestamp,
-        "type" => Type::Type,
+        "type" => Type::Metatype,
         "URL" => Type::Opaque("kubernetes.URL"),
         "Quantity" => Type::Opaque("kubernetes.Quantity"),
         "IP" => Type::Opaque("net.IP"),

@@ -64,7 +64,9 @@ fn admit(resource: &ResourceType, custom: &CustomKind, mut object: Value, old: O
     if let Some(structural) = custom.structural.as_deref() {
         let found = schema::validate(structural, &object);
         // kube runs the rules only when nothing more basic is wrong (`hasBlockingErr`).
-        let rules = if schema::blocking(&found) || schema::blocking(causes.as_slice()) {
+        let rules = if !schema::has_rules(structural) {
+            schema::RuleResults::default()
+        } else if schema::blocking(&found) || schema::blocking(causes.as_slice()) {
             schema::RuleResults { causes: vec![schema::blocked()], warnings: Vec::new() }
         } else {
             schema::validate_rules(structural, &object, old)

@@ -7,6 +7,10 @@ use super::error::EvalError;
 /// kube's `celconfig.PerCallLimit`.
 pub const PER_CALL_LIMIT: u64 = 1_000_000;
 
+/// kube's `StaticEstimatedCostLimit`: the most a rule's estimate (times the number of
+/// places it runs) may be.
+pub const ESTIMATED_LIMIT: f64 = 10_000_000.0;
+
 /// kube's `celconfig.RuntimeCELCostBudget`.
 pub const PER_OBJECT_BUDGET: u64 = 10_000_000;
 

@@ -6,13 +6,14 @@
 //! Kube's environment is declared in [`library`]: the standard functions, the strings
 //! extension, optional values, and Kubernetes' lists, regex, URL, quantity, IP and CIDR
 //! libraries. Not here: message construction (`Msg{...}`), protobuf types, two-variable
-//! comprehensions, `format()`, the `authz` and `semver` libraries, and kube's compile-time
-//! cost estimate (the caller bounds rules at run time instead).
+//! comprehensions, `format()`, the `authz` and `semver` libraries. kube's compile-time cost
+//! estimate is approximated ([`Program::estimate`]), kube's runtime cost limit kept.
 
 mod ast;
 mod checker;
 pub mod cost;
 mod error;
+mod estimate;
 mod eval;
 mod lexer;
 mod library;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 pub use cost::Cost;
 pub use error::{EvalError, Issue, Issues};
+pub use estimate::{UNBOUNDED_LIST, UNBOUNDED_MAP};
 pub use types::{Field, ListKind, ListType, ObjectType, Type, escape};
 pub use value::{Value, from_json};
 
@@ -108,6 +110,12 @@ impl Program {
     /// rule).
     pub fn references(&self, name: &str) -> bool {
         self.expr.references(name)
+    }
+
+    /// The worst-case cost of one evaluation with `variables` (name, type, the schema's bound
+    /// on its size) bound.
+    pub fn estimate(&self, variables: &[(String, Type, Option<u64>)]) -> f64 {
+        estimate::estimate(&self.expr, variables)
     }
 
     /// The value of the expression with `variables` bound, charging `cost`.

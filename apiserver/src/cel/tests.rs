@@ -9,7 +9,7 @@ use serde_json::json;
 use super::*;
 
 fn object_type() -> Type {
-    let field = |name: &str, type_: Type| (escape(name).unwrap_or_default(), Field { json_name: name.to_string(), type_ });
+    let field = |name: &str, type_: Type| (escape(name).unwrap_or_default(), Field { json_name: name.to_string(), type_, max_size: None });
     let fields: BTreeMap<String, Field> = [
         field("name", Type::String),
         field("replicas", Type::Int),

@@ -45,6 +45,8 @@ pub struct ListType {
     pub kind: ListKind,
     /// `maxItems`, where the schema bounds the list (for the cost estimate).
     pub max_items: Option<u64>,
+    /// The items' own bound (`maxLength`, `maxItems`, `maxProperties`), if any.
+    pub element_max_size: Option<u64>,
 }
 
 /// An object with declared fields (a schema with `properties`), escaped names as keys.
@@ -59,11 +61,13 @@ pub struct Field {
     /// The property's name in JSON, before escaping.
     pub json_name: String,
     pub type_: Type,
+    /// The value's bound (`maxLength`, `maxItems`, `maxProperties`), for the cost estimate.
+    pub max_size: Option<u64>,
 }
 
 impl Type {
     pub fn list(element: Type) -> Type {
-        Type::List(Arc::new(ListType { element, kind: ListKind::Atomic, max_items: None }))
+        Type::List(Arc::new(ListType { element, kind: ListKind::Atomic, max_items: None, element_max_size: None }))
     }
 
     pub fn map(key: Type, value: Type) -> Type {

@@ -30,7 +30,7 @@ use serde_json::Value;
 pub use convert::{check, structural};
 pub use default::{default, prune_defaults, validate_defaults};
 pub use prune::prune;
-pub use rule_validation::{RuleResults, blocked, blocking, validate_rules};
+pub use rule_validation::{RuleResults, blocked, blocking, has_rules, validate_rules};
 pub use validate::validate;
 
 /// How deep a schema may nest (properties, items, additionalProperties and the junctors

@@ -30,6 +30,19 @@ pub fn blocked() -> Cause {
     invalid("<nil>", &Value::Null, "some validation rules were not checked because the object was invalid; correct the existing errors to complete validation")
 }
 
+/// Whether any node of `schema` has rules (kube has no rule validator otherwise, so nothing
+/// of rules shows in its answers).
+pub fn has_rules(schema: &Structural) -> bool {
+    fn any(schema: &Structural, depth: usize) -> bool {
+        depth <= MAX_DEPTH
+            && (!schema.validations.is_empty()
+                || schema.properties.values().any(|property| any(property, depth + 1))
+                || schema.items.as_deref().is_some_and(|items| any(items, depth + 1))
+                || matches!(&schema.additional_properties, Some(AdditionalProperties::Schema(values)) if any(values, depth + 1)))
+    }
+    any(schema, 0)
+}
+
 /// Whether `causes` hold an error kube lets no rule run after.
 pub fn blocking(causes: &[Cause]) -> bool {
     causes.iter().any(|cause| matches!(cause.reason, "FieldValueNotSupported" | "FieldValueRequired" | "FieldValueTooLong" | "FieldValueTooMany" | "FieldValueTypeInvalid"))

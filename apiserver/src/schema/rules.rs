@@ -85,7 +85,7 @@ pub fn declared_type(schema: &Structural, resource_root: bool, depth: usize) -> 
                 _ => ListKind::Atomic,
             };
             let max_items = schema.value.max_items.and_then(|max| u64::try_from(max).ok());
-            Some(Type::List(Arc::new(ListType { element, kind, max_items })))
+            Some(Type::List(Arc::new(ListType { element, kind, max_items, element_max_size: max_size(items) })))
         }
         "object" => {
             if let Some(AdditionalProperties::Schema(values)) = &schema.additional_properties {
@@ -95,17 +95,17 @@ pub fn declared_type(schema: &Structural, resource_root: bool, depth: usize) -> 
             let mut fields = BTreeMap::new();
             for (name, property) in &schema.properties {
                 if let (Some(type_), Some(escaped)) = (declared_type(property, property.embedded_resource, depth + 1), cel::escape(name)) {
-                    fields.insert(escaped, Field { json_name: name.clone(), type_ });
+                    fields.insert(escaped, Field { json_name: name.clone(), type_, max_size: max_size(property) });
                 }
             }
             if resource_root {
                 // kube's `WithTypeAndObjectMeta`: always readable at a resource's root.
                 for name in ["apiVersion", "kind"] {
-                    fields.insert(name.to_string(), Field { json_name: name.to_string(), type_: Type::String });
+                    fields.insert(name.to_string(), Field { json_name: name.to_string(), type_: Type::String, max_size: None });
                 }
-                let meta: BTreeMap<String, Field> = ["name", "generateName"].iter().map(|name| (name.to_string(), Field { json_name: name.to_string(), type_: Type::String })).collect();
+                let meta: BTreeMap<String, Field> = ["name", "generateName"].iter().map(|name| (name.to_string(), Field { json_name: name.to_string(), type_: Type::String, max_size: None })).collect();
                 let meta = Type::Object(Arc::new(ObjectType { name: "object".into(), fields: meta }));
-                fields.insert("metadata".to_string(), Field { json_name: "metadata".to_string(), type_: meta });
+                fields.insert("metadata".to_string(), Field { json_name: "metadata".to_string(), type_: meta, max_size: None });
             }
             Some(Type::Object(Arc::new(ObjectType { name: "object".into(), fields })))
         }
@@ -122,22 +122,50 @@ pub fn declared_type(schema: &Structural, resource_root: bool, depth: usize) -> 
     }
 }
 
+/// The bound a schema puts on its values' size: characters, items or properties.
+pub fn max_size(schema: &Structural) -> Option<u64> {
+    let bound = match schema.type_.as_str() {
+        "string" => schema.value.max_length,
+        "array" => schema.value.max_items,
+        "object" => schema.value.max_properties,
+        _ => None,
+    };
+    bound.map(|bound| u64::try_from(bound).unwrap_or(0))
+}
+
 /// kube's CEL checks of a CRD's schema at `path`: every rule and `messageExpression`
 /// compiles, `oldSelf` only where old values can be correlated, `optionalOldSelf` only with
 /// `oldSelf`.
 pub fn check_rules(schema: &Structural, path: &str) -> Vec<Cause> {
     let mut out = Vec::new();
-    walk(schema, path, true, None, 0, &mut out);
+    walk(schema, path, true, None, 1.0, 0, &mut out);
     out
 }
 
-fn walk(schema: &Structural, path: &str, root: bool, uncorrelatable: Option<&str>, depth: usize, out: &mut Vec<Cause>) {
+/// Where a walk of the schema is: the path of the highest node below which old values
+/// cannot be correlated, and how many values of the node an object can hold.
+fn walk(schema: &Structural, path: &str, root: bool, uncorrelatable: Option<&str>, cardinality: f64, depth: usize, out: &mut Vec<Cause>) {
     if depth > MAX_DEPTH {
         return;
     }
     if !schema.validations.is_empty() {
+        let self_type = declared_type(schema, root || schema.embedded_resource, 0).unwrap_or(Type::Dyn);
+        let bound = max_size(schema);
+        let variables = [("self".to_string(), self_type.clone(), bound), ("oldSelf".to_string(), self_type, bound)];
         for (at, (rule, compiled)) in schema.validations.iter().zip(compiled(schema, root)).enumerate() {
             let rule_path = index(&child(path, "x-kubernetes-validations"), at);
+            if let Ok(program) = &compiled.rule {
+                let estimated = program.estimate(&variables) * cardinality;
+                if estimated > cel::cost::ESTIMATED_LIMIT {
+                    out.push(Cause::forbidden(child(&rule_path, "rule"), &over_budget("estimated rule cost", estimated, cel::cost::ESTIMATED_LIMIT)));
+                }
+            }
+            if let Some(Ok(program)) = &compiled.message {
+                let estimated = program.estimate(&variables) * cardinality;
+                if estimated > cel::cost::ESTIMATED_LIMIT {
+                    out.push(Cause::forbidden(child(&rule_path, "messageExpression"), &over_budget("estimated messageExpression cost", estimated, cel::cost::ESTIMATED_LIMIT)));
+                }
+            }
             if let Err(detail) = &compiled.rule {
                 out.push(Cause { reason: "FieldValueInvalid", field: child(&rule_path, "rule"), message: format!("Invalid value: {}: {detail}", go_rule(rule)) });
             }
@@ -157,16 +185,31 @@ fn walk(schema: &Structural, path: &str, root: bool, uncorrelatable: Option<&str
     let correlatable_map = matches!(schema.map_type.as_deref(), None | Some("granular" | "atomic"));
     let properties_uncorrelatable = if correlatable_map { uncorrelatable } else { uncorrelatable.or(Some(path)) };
     for (name, property) in &schema.properties {
-        walk(property, &format!("{path}.properties[{name}]"), false, properties_uncorrelatable, depth + 1, out);
+        walk(property, &format!("{path}.properties[{name}]"), false, properties_uncorrelatable, cardinality, depth + 1, out);
     }
     if let Some(AdditionalProperties::Schema(values)) = &schema.additional_properties {
-        walk(values, &child(path, "additionalProperties"), false, uncorrelatable, depth + 1, out);
+        let entries = max_size(schema).map_or(cel::UNBOUNDED_MAP, |bound| bound as f64);
+        walk(values, &child(path, "additionalProperties"), false, uncorrelatable, cardinality * entries, depth + 1, out);
     }
     if let Some(items) = &schema.items {
         // Only items of map lists are correlated with their old selves.
         let items_uncorrelatable = if schema.list_type.as_deref() == Some("map") { uncorrelatable } else { uncorrelatable.or(Some(path)) };
-        walk(items, &child(path, "items"), false, items_uncorrelatable, depth + 1, out);
+        let count = max_size(schema).map_or(cel::UNBOUNDED_LIST, |bound| bound as f64);
+        walk(items, &child(path, "items"), false, items_uncorrelatable, cardinality * count, depth + 1, out);
     }
+}
+
+/// kube's `getCostErrorMessage`, its factor printed as Go's `%f`, `%.1f` or in words.
+fn over_budget(name: &str, cost: f64, limit: f64) -> String {
+    let factor = cost / limit;
+    let shown = if factor > 100.0 {
+        "more than 100x".to_string()
+    } else if factor < 1.5 {
+        format!("{factor:.6}x")
+    } else {
+        format!("{factor:.1}x")
+    };
+    format!("{name} exceeds budget by factor of {shown} (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)")
 }
 
 /// Go's `%#v` of an `apiextensions.ValidationRule`, as kube's causes print the rule. Go

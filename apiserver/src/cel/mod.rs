@@ -37,6 +37,22 @@ use ast::{Expr, ExprKind};
 /// The largest compiled program a regular expression may become, as for CRD `pattern`s.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// The stack [`with_stack`] gives: room for the deepest expression the parser accepts to be
+/// parsed, checked and evaluated in a debug build, with a wide margin.
+const STACK_BYTES: usize = 64 << 20;
+
+/// Runs `work` (compiling or evaluating expressions) on a thread with a stack deep enough
+/// for any expression within the parser's limits: the recursive walks of a 250-level tree
+/// need more than a 2 MiB async worker's stack. The stack is reserved, not committed, so
+/// only what is used costs memory. `None` if no thread could be had or `work` panicked (a
+/// bug, kept from taking the caller down).
+pub fn with_stack<T: Send>(work: impl FnOnce() -> T + Send) -> Option<T> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new().name("cel".into()).stack_size(STACK_BYTES).spawn_scoped(scope, work).ok()?;
+        handle.join().ok()
+    })
+}
+
 /// A checked expression, ready to evaluate.
 #[derive(Debug)]
 pub struct Program {

@@ -183,3 +183,25 @@ fn hostile_expressions_are_bounded() {
     // The regex crate runs in linear time: a pattern that backtracks elsewhere is quick here.
     assert_eq!(run("'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!'.matches('^(a+)+$')"), "false");
 }
+
+/// Expressions nested just within the parser's limit compile and evaluate through
+/// [`with_stack`] from a thread with the 2 MiB stack tokio's workers have, in a debug build.
+#[test]
+fn deepest_accepted_expressions_fit_a_worker_stack() {
+    let worker = std::thread::Builder::new().stack_size(2 << 20).spawn(|| {
+        let depth = parser::MAX_DEPTH - 5;
+        let cases = [
+            format!("{}1{} == 1", "(".repeat(depth), ")".repeat(depth)),
+            format!("{}true", "!".repeat(depth - 1)),
+            format!("size({}1{}) == 1", "[".repeat(depth - 2), "]".repeat(depth - 2)),
+            format!("{}1 == {}", "-".repeat(depth - 1), if (depth - 1) % 2 == 0 { "1" } else { "-1" }),
+            format!("1{} > 0", " + 1".repeat(depth - 2)),
+            (0..depth / 3).fold("true".to_string(), |inner, level| format!("[{level}].all(x{level}, {inner})")),
+        ];
+        cases.iter().map(|source| with_stack(|| run(source)).unwrap_or_default()).collect::<Vec<_>>()
+    });
+    let outcomes = worker.unwrap_or_else(|error| panic!("spawning: {error}")).join().unwrap_or_else(|_| panic!("the evaluation overflowed or panicked"));
+    for outcome in outcomes {
+        assert!(outcome == "true" || outcome.contains("max recursion depth exceeded"), "{outcome}");
+    }
+}

@@ -97,6 +97,11 @@ fn objects_are_refused_by_their_rules_with_kubes_words() {
     // An unchanged value that breaks a rule is only warned about (ratcheting).
     let (causes, warnings) = results(&schema, json!({"spec": {"a": 11}}), Some(json!({"spec": {"a": 11}})));
     assert_eq!((causes, warnings), (vec![], vec!["spec: Invalid value: \"object\": failed rule: self.a < 10".to_string()]));
+    // Items of an atomic list have no old selves: an unchanged list ratchets them.
+    let (causes, warnings) = results(&schema, json!({"spec": {"a": 1, "items": [{"k": "bad"}]}}), Some(json!({"spec": {"a": 1, "items": [{"k": "bad"}]}})));
+    assert_eq!((causes, warnings), (vec![], vec!["spec.items[0]: Invalid value: \"object\": k must not be bad".to_string()]));
+    let (causes, _) = results(&schema, json!({"spec": {"a": 1, "items": [{"k": "bad"}]}}), Some(json!({"spec": {"a": 1, "items": []}})));
+    assert_eq!(causes, vec!["spec.items[0]: Invalid value: \"object\": k must not be bad"]);
     let runtime = checked(with_rules(json!([{"rule": "self.a / (self.a - self.a) == 1"}]))).unwrap_or_else(|causes| panic!("{causes:?}"));
     assert_eq!(results(&runtime, json!({"spec": {"a": 1}}), None).0, vec!["spec: Invalid value: \"object\": division by zero evaluating rule: self.a / (self.a - self.a) == 1"]);
     let missing = checked(with_rules(json!([{"rule": "self.name == 'x'"}]))).unwrap_or_else(|causes| panic!("{causes:?}"));

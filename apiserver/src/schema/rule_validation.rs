@@ -11,7 +11,7 @@ use crate::cause::Cause;
 use crate::cel::{self, Cost, EvalError, Value as CelValue};
 
 use super::render::invalid;
-use super::rules::{Compiled, compiled, declared_type};
+use super::rules::{Compiled, compiled};
 use super::{AdditionalProperties, MAX_DEPTH, Rule, Structural, child, index, key};
 
 /// kube's `MaxEvaluatedMessageExpressionSizeBytes`.
@@ -33,14 +33,15 @@ pub fn blocked() -> Cause {
 /// Whether any node of `schema` has rules (kube has no rule validator otherwise, so nothing
 /// of rules shows in its answers).
 pub fn has_rules(schema: &Structural) -> bool {
-    fn any(schema: &Structural, depth: usize) -> bool {
+    *schema.rule_cache.any.get_or_init(|| any(schema, 0))
+}
+
+fn any(schema: &Structural, depth: usize) -> bool {
         depth <= MAX_DEPTH
             && (!schema.validations.is_empty()
                 || schema.properties.values().any(|property| any(property, depth + 1))
                 || schema.items.as_deref().is_some_and(|items| any(items, depth + 1))
                 || matches!(&schema.additional_properties, Some(AdditionalProperties::Schema(values)) if any(values, depth + 1)))
-    }
-    any(schema, 0)
 }
 
 /// Whether `causes` hold an error kube lets no rule run after.
@@ -49,9 +50,12 @@ pub fn blocking(causes: &[Cause]) -> bool {
 }
 
 pub fn validate_rules(schema: &Structural, object: &Value, old: Option<&Value>) -> RuleResults {
-    let mut walk = Walk { budget: cel::cost::PER_OBJECT_BUDGET, stopped: false, out: RuleResults::default() };
-    walk.node(schema, object, old, "", true, 0);
-    walk.out
+    let validated = cel::with_stack(|| {
+        let mut walk = Walk { budget: cel::cost::PER_OBJECT_BUDGET, stopped: false, out: RuleResults::default() };
+        walk.node(schema, object, old, "", true, false, 0);
+        walk.out
+    });
+    validated.unwrap_or_else(|| RuleResults { causes: vec![Cause { reason: "InternalError", field: "<nil>".into(), message: "Internal error: the rules could not be evaluated".into() }], warnings: Vec::new() })
 }
 
 struct Walk {
@@ -63,22 +67,27 @@ struct Walk {
 }
 
 impl Walk {
-    fn node(&mut self, schema: &Structural, value: &Value, old: Option<&Value>, path: &str, root: bool, depth: usize) {
+    /// One node; `parent_unchanged` says whether the nearest node with an old value to
+    /// compare is unchanged, which is what ratchets a node without one (kube's
+    /// `nearestParentCorrelation`).
+    #[allow(clippy::too_many_arguments)]
+    fn node(&mut self, schema: &Structural, value: &Value, old: Option<&Value>, path: &str, root: bool, parent_unchanged: bool, depth: usize) {
         if depth > MAX_DEPTH || self.stopped || value.is_null() {
             return;
         }
         let old = old.filter(|old| !old.is_null());
+        let unchanged = old.map_or(parent_unchanged, |old| old == value);
         if !schema.validations.is_empty() {
-            self.rules(schema, value, old, path, root);
+            self.rules(schema, value, old, path, root, unchanged);
         }
         match value {
-            Value::Object(fields) => self.object(schema, fields, old.and_then(Value::as_object), path, depth),
+            Value::Object(fields) => self.object(schema, fields, old.and_then(Value::as_object), path, unchanged, depth),
             Value::Array(items) => {
                 if let Some(item_schema) = &schema.items {
                     let old_items = old.and_then(Value::as_array);
                     for (at, item) in items.iter().enumerate() {
                         let old_item = old_items.and_then(|old_items| correlated_item(schema, item, old_items));
-                        self.node(item_schema, item, old_item, &index(path, at), false, depth + 1);
+                        self.node(item_schema, item, old_item, &index(path, at), false, unchanged, depth + 1);
                     }
                 }
             }
@@ -86,28 +95,27 @@ impl Walk {
         }
     }
 
-    fn object(&mut self, schema: &Structural, fields: &Map<String, Value>, old: Option<&Map<String, Value>>, path: &str, depth: usize) {
+    fn object(&mut self, schema: &Structural, fields: &Map<String, Value>, old: Option<&Map<String, Value>>, path: &str, unchanged: bool, depth: usize) {
         let correlatable = matches!(schema.map_type.as_deref(), None | Some("granular" | "atomic"));
         let old_of = |name: &str| old.filter(|_| correlatable).and_then(|old| old.get(name));
         if let Some(AdditionalProperties::Schema(values)) = &schema.additional_properties {
             for (name, value) in fields {
-                self.node(values, value, old_of(name), &key(path, name), false, depth + 1);
+                self.node(values, value, old_of(name), &key(path, name), false, unchanged, depth + 1);
             }
         }
         for (name, value) in fields {
             if let Some(property) = schema.properties.get(name) {
-                self.node(property, value, old_of(name), &child(path, name), false, depth + 1);
+                self.node(property, value, old_of(name), &child(path, name), false, unchanged, depth + 1);
             }
         }
     }
 
-    fn rules(&mut self, schema: &Structural, value: &Value, old: Option<&Value>, path: &str, root: bool) {
+    fn rules(&mut self, schema: &Structural, value: &Value, old: Option<&Value>, path: &str, root: bool, unchanged: bool) {
         let type_name = schema.type_.clone();
-        let value_type = declared_type(schema, root || schema.embedded_resource, 0).unwrap_or(cel::Type::Dyn);
-        let self_value = cel::from_json(value, &value_type);
-        let old_value = old.map(|old| cel::from_json(old, &value_type));
-        let unchanged = old.is_some_and(|old| old == value);
-        for (rule, program) in schema.validations.iter().zip(compiled(schema, root)) {
+        let node = compiled(schema, root);
+        let self_value = cel::from_json(value, &node.self_type);
+        let old_value = old.map(|old| cel::from_json(old, &node.self_type));
+        for (rule, program) in schema.validations.iter().zip(&node.rules) {
             if self.budget == 0 {
                 self.fail(path, &type_name, "validation failed due to running out of cost budget, no further validation rules will be run");
                 self.stopped = true;

@@ -14,9 +14,19 @@ use crate::cel::{self, Field, ListKind, ListType, ObjectType, Program, Type};
 use super::render::{go_quote, invalid};
 use super::{AdditionalProperties, MAX_DEPTH, Rule, Structural, child, index};
 
-/// The compiled rules of one node, made the first time an object reaches it.
+/// The compiled rules of one node, made the first time an object reaches it, and (kept at
+/// the root) whether the schema has rules anywhere.
 #[derive(Clone, Default)]
-pub struct RuleCache(Arc<OnceLock<Vec<Compiled>>>);
+pub struct RuleCache {
+    rules: Arc<OnceLock<NodeRules>>,
+    pub(super) any: Arc<OnceLock<bool>>,
+}
+
+/// A node's type for rules and its rules compiled with it.
+pub struct NodeRules {
+    pub self_type: Type,
+    pub rules: Vec<Compiled>,
+}
 
 impl std::fmt::Debug for RuleCache {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -40,10 +50,11 @@ pub struct Compiled {
 
 /// The rules of `schema`, compiled with the node's type (`resource_root` for the root of an
 /// object, whose `apiVersion`, `kind` and `metadata.name` rules may read).
-pub fn compiled(schema: &Structural, resource_root: bool) -> &[Compiled] {
-    schema.rule_cache.0.get_or_init(|| {
+pub fn compiled(schema: &Structural, resource_root: bool) -> &NodeRules {
+    schema.rule_cache.rules.get_or_init(|| {
         let self_type = declared_type(schema, resource_root || schema.embedded_resource, 0).unwrap_or(Type::Dyn);
-        schema.validations.iter().map(|rule| compile_rule(rule, &self_type)).collect()
+        let rules = schema.validations.iter().map(|rule| compile_rule(rule, &self_type)).collect();
+        NodeRules { self_type, rules }
     })
 }
 
@@ -137,9 +148,12 @@ pub fn max_size(schema: &Structural) -> Option<u64> {
 /// compiles, `oldSelf` only where old values can be correlated, `optionalOldSelf` only with
 /// `oldSelf`.
 pub fn check_rules(schema: &Structural, path: &str) -> Vec<Cause> {
-    let mut out = Vec::new();
-    walk(schema, path, true, None, 1.0, 0, &mut out);
-    out
+    let checked = cel::with_stack(|| {
+        let mut out = Vec::new();
+        walk(schema, path, true, None, 1.0, 0, &mut out);
+        out
+    });
+    checked.unwrap_or_else(|| vec![Cause { reason: "InternalError", field: child(path, "x-kubernetes-validations"), message: "Internal error: the rules could not be compiled".into() }])
 }
 
 /// Where a walk of the schema is: the path of the highest node below which old values
@@ -149,10 +163,10 @@ fn walk(schema: &Structural, path: &str, root: bool, uncorrelatable: Option<&str
         return;
     }
     if !schema.validations.is_empty() {
-        let self_type = declared_type(schema, root || schema.embedded_resource, 0).unwrap_or(Type::Dyn);
+        let node = compiled(schema, root);
         let bound = max_size(schema);
-        let variables = [("self".to_string(), self_type.clone(), bound), ("oldSelf".to_string(), self_type, bound)];
-        for (at, (rule, compiled)) in schema.validations.iter().zip(compiled(schema, root)).enumerate() {
+        let variables = [("self".to_string(), node.self_type.clone(), bound), ("oldSelf".to_string(), node.self_type.clone(), bound)];
+        for (at, (rule, compiled)) in schema.validations.iter().zip(&node.rules).enumerate() {
             let rule_path = index(&child(path, "x-kubernetes-validations"), at);
             if let Ok(program) = &compiled.rule {
                 let estimated = program.estimate(&variables) * cardinality;

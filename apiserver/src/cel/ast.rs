@@ -2,7 +2,7 @@
 //! (`_+_`, `!_`, `_[_]`, `@in`...), so that type errors read as cel-go's; the macros kube
 //! enables are kept as comprehensions of their own kind.
 
-use std::sync::Arc;
+use super::value::Value;
 
 #[derive(Clone, Debug)]
 pub struct Expr {
@@ -13,13 +13,8 @@ pub struct Expr {
 
 #[derive(Clone, Debug)]
 pub enum ExprKind {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Uint(u64),
-    Double(f64),
-    String(Arc<str>),
-    Bytes(Arc<[u8]>),
+    /// A literal: null, a bool, a number, a string or bytes.
+    Literal(Value),
     Ident(String),
     /// `operand.field`; `presence` for `has(operand.field)`, `optional` for `operand.?field`.
     Select { operand: Box<Expr>, field: String, presence: bool, optional: bool },

@@ -10,6 +10,7 @@ use super::ast::{Expr, ExprKind, MacroKind};
 use super::error::Issue;
 use super::library::signatures::{Overload, overloads};
 use super::types::Type;
+use super::value::Value;
 
 /// The names types go by as values (`type(x) == int`).
 pub const TYPE_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn"];
@@ -46,13 +47,7 @@ impl Checker {
     fn expr(&mut self, expr: &mut Expr) -> Option<Type> {
         let offset = expr.offset;
         match &mut expr.kind {
-            ExprKind::Null => Some(Type::Null),
-            ExprKind::Bool(_) => Some(Type::Bool),
-            ExprKind::Int(_) => Some(Type::Int),
-            ExprKind::Uint(_) => Some(Type::Uint),
-            ExprKind::Double(_) => Some(Type::Double),
-            ExprKind::String(_) => Some(Type::String),
-            ExprKind::Bytes(_) => Some(Type::Bytes),
+            ExprKind::Literal(value) => Some(literal_type(value)),
             ExprKind::Ident(name) => match self.lookup(name) {
                 Some(found) => Some(found.clone()),
                 None if TYPE_NAMES.contains(&name.as_str()) => Some(Type::Metatype),
@@ -191,6 +186,18 @@ impl Checker {
             return self.fail(offset, format!("found no matching overload for '{function}' applied to '{applied}'"));
         }
         Some(join(&results))
+    }
+}
+
+fn literal_type(value: &Value) -> Type {
+    match value {
+        Value::Bool(_) => Type::Bool,
+        Value::Int(_) => Type::Int,
+        Value::Uint(_) => Type::Uint,
+        Value::Double(_) => Type::Double,
+        Value::String(_) => Type::String,
+        Value::Bytes(_) => Type::Bytes,
+        _ => Type::Null,
     }
 }
 

@@ -7,6 +7,7 @@
 
 use super::ast::{Expr, ExprKind, MacroKind};
 use super::types::Type;
+use super::value::Value;
 
 /// kube's `maxRequestSizeBytes`.
 const MAX_REQUEST_BYTES: f64 = 3_145_728.0;
@@ -79,11 +80,9 @@ struct Estimator {
 impl Estimator {
     fn cost(&mut self, expr: &Expr) -> (f64, Shape) {
         match &expr.kind {
-            ExprKind::Null => (0.0, Shape::scalar(Type::Null)),
-            ExprKind::Bool(_) => (0.0, Shape::scalar(Type::Bool)),
-            ExprKind::Int(_) | ExprKind::Uint(_) | ExprKind::Double(_) => (0.0, Shape::scalar(Type::Int)),
-            ExprKind::String(text) => (0.0, Shape { type_: Type::String, size: text.len() as f64 }),
-            ExprKind::Bytes(bytes) => (0.0, Shape { type_: Type::Bytes, size: bytes.len() as f64 }),
+            ExprKind::Literal(Value::String(text)) => (0.0, Shape { type_: Type::String, size: text.len() as f64 }),
+            ExprKind::Literal(Value::Bytes(bytes)) => (0.0, Shape { type_: Type::Bytes, size: bytes.len() as f64 }),
+            ExprKind::Literal(_) => (0.0, Shape::scalar(Type::Int)),
             ExprKind::Ident(name) => {
                 let shape = self.scopes.iter().rev().find(|(bound, _)| bound == name).map_or_else(|| Shape::scalar(Type::Dyn), |(_, shape)| shape.clone());
                 (1.0, shape)

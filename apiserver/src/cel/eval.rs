@@ -33,13 +33,7 @@ impl Evaluator<'_> {
     pub fn eval(&mut self, expr: &Expr) -> Outcome {
         self.cost.charge(1)?;
         match &expr.kind {
-            ExprKind::Null => Ok(Value::Null),
-            ExprKind::Bool(flag) => Ok(Value::Bool(*flag)),
-            ExprKind::Int(number) => Ok(Value::Int(*number)),
-            ExprKind::Uint(number) => Ok(Value::Uint(*number)),
-            ExprKind::Double(number) => Ok(Value::Double(*number)),
-            ExprKind::String(text) => Ok(Value::String(text.clone())),
-            ExprKind::Bytes(bytes) => Ok(Value::Bytes(bytes.clone())),
+            ExprKind::Literal(value) => Ok(value.clone()),
             ExprKind::Ident(name) => match self.scopes.iter().rev().find(|(bound, _)| bound == name) {
                 Some((_, value)) => Ok(value.clone()),
                 None if TYPE_NAMES.contains(&name.as_str()) => Ok(Value::Type(Arc::from(name.as_str()))),

@@ -89,7 +89,7 @@ fn literal_patterns(expr: &Expr, out: &mut HashMap<String, Arc<regex::Regex>>, i
                 ("matches" | "find" | "findAll", true, [pattern, ..]) | ("matches", false, [_, pattern]) => Some(pattern),
                 _ => None,
             };
-            if let Some(Expr { kind: ExprKind::String(text), offset }) = pattern {
+            if let Some(Expr { kind: ExprKind::Literal(Value::String(text)), offset }) = pattern {
                 match compile_regex(text) {
                     Ok(compiled) => {
                         out.insert(text.to_string(), Arc::new(compiled));

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::ast::{Comprehension, Expr, ExprKind, MacroKind, MapEntry};
 use super::error::{Issue, Issues};
 use super::lexer::{Token, Tokens, tokens};
+use super::value::Value;
 
 /// cel-go's default `maxRecursionDepth`.
 pub const MAX_DEPTH: usize = 250;
@@ -172,11 +173,11 @@ impl Parser<'_> {
                 Token::Int(value) if !self.postfix_follows() => {
                     self.advance();
                     let negative = 0i64.checked_sub_unsigned(value).ok_or_else(|| Issue::syntax(offset, "invalid int literal".into()))?;
-                    return Ok(Expr::new(ExprKind::Int(negative), offset));
+                    return Ok(Expr::new(ExprKind::Literal(Value::Int(negative)), offset));
                 }
                 Token::Double(value) if !self.postfix_follows() => {
                     self.advance();
-                    return Ok(Expr::new(ExprKind::Double(-value), offset));
+                    return Ok(Expr::new(ExprKind::Literal(Value::Double(-value)), offset));
                 }
                 _ => {}
             }
@@ -232,37 +233,37 @@ impl Parser<'_> {
 
     fn primary(&mut self) -> Parsed {
         let offset = self.offset();
-        let literal = |kind| Ok(Expr::new(kind, offset));
+        let literal = |value| Ok(Expr::new(ExprKind::Literal(value), offset));
         match self.peek().clone() {
             Token::Int(value) => {
                 self.advance();
                 let value = i64::try_from(value).map_err(|_| Issue::syntax(offset, "invalid int literal".into()))?;
-                literal(ExprKind::Int(value))
+                literal(Value::Int(value))
             }
             Token::Uint(value) => {
                 self.advance();
-                literal(ExprKind::Uint(value))
+                literal(Value::Uint(value))
             }
             Token::Double(value) => {
                 self.advance();
-                literal(ExprKind::Double(value))
+                literal(Value::Double(value))
             }
             Token::String(text) => {
                 self.advance();
-                literal(ExprKind::String(Arc::from(text)))
+                literal(Value::String(Arc::from(text)))
             }
             Token::Bytes(bytes) => {
                 self.advance();
-                literal(ExprKind::Bytes(Arc::from(bytes)))
+                literal(Value::Bytes(Arc::from(bytes)))
             }
             Token::Symbol("true") | Token::Symbol("false") => {
                 let value = self.is("true");
                 self.advance();
-                literal(ExprKind::Bool(value))
+                literal(Value::Bool(value))
             }
             Token::Symbol("null") => {
                 self.advance();
-                literal(ExprKind::Null)
+                literal(Value::Null)
             }
             Token::Symbol("(") => {
                 self.advance();
@@ -391,7 +392,7 @@ impl Parser<'_> {
             ExprKind::Ident(variable) => variable.clone(),
             _ => return Err(Issue::new(args[0].offset, "argument must be a simple name")),
         };
-        let body = args.pop().unwrap_or_else(|| Expr::new(ExprKind::Null, open));
+        let body = args.pop().unwrap_or_else(|| Expr::new(ExprKind::Literal(Value::Null), open));
         // Only the three-argument `map` has a predicate left before its body.
         let filter = if args.len() == 2 { args.pop() } else { None };
         Ok(Expr::new(ExprKind::Comprehension(Box::new(Comprehension { kind, variable, range: target, filter, body })), open))

@@ -754,5 +754,12 @@ fn rule_checks(schema: &JSONSchemaProps, path: &str, out: &mut Vec<Cause>) {
         if has_newlines(field_path) {
             out.push(invalid(child(&rule_path, "fieldPath"), &field_path.into(), "fieldPath must not contain line breaks"));
         }
+        // kube's `pathValid`: checked against the node's own structural schema, if it has one.
+        if !field_path.is_empty()
+            && let Ok(node) = convert(schema)
+            && super::rules::valid_field_path(field_path, &node).is_none()
+        {
+            out.push(invalid(child(&rule_path, "fieldPath"), &field_path.into(), "fieldPath must be a valid path"));
+        }
     }
 }

@@ -41,6 +41,10 @@ fn rules_that_do_not_compile_refuse_the_definition() {
             "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].optionalOldSelf: Invalid value: true: may not be set if oldSelf is not used in rule",
         ]),
         (json!([{"rule": "self.x__dash__prop == 'a' && self.a > 0 && self.name.size() < 5"}]), vec![]),
+        (json!([{"rule": "true", "fieldPath": ".nosuch"}]), vec![
+            "spec.versions[0].schema.openAPIV3Schema.properties[spec].x-kubernetes-validations[0].fieldPath: Invalid value: \".nosuch\": fieldPath must be a valid path",
+        ]),
+        (json!([{"rule": "true", "fieldPath": ".name"}, {"rule": "true", "fieldPath": "['x-prop']"}]), vec![]),
     ];
     for (rules, expected) in rows {
         let found = checked(with_rules(rules.clone())).err().unwrap_or_default();

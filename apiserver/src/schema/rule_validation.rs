@@ -145,8 +145,8 @@ impl Walk {
             match result {
                 Ok(CelValue::Bool(true)) => {}
                 Ok(_) => {
-                    let at = match rule.field_path.as_deref().map(str::trim).filter(|field_path| !field_path.is_empty()) {
-                        Some(field_path) => child(path, field_path.trim_start_matches('.')),
+                    let at = match &program.field_path {
+                        Some(field_path) => child(path, field_path),
                         None => path.to_string(),
                     };
                     let message = self.message(program, variables).unwrap_or_else(|| default_message(rule));

@@ -46,6 +46,8 @@ pub struct Compiled {
     pub rule: Result<Program, String>,
     pub message: Option<Result<Program, String>>,
     pub uses_old_self: bool,
+    /// `fieldPath` as kube normalises it (`.a['b.c']` is `a[b.c]`), to place causes at.
+    pub field_path: Option<String>,
 }
 
 /// The rules of `schema`, compiled with the node's type (`resource_root` for the root of an
@@ -53,12 +55,12 @@ pub struct Compiled {
 pub fn compiled(schema: &Structural, resource_root: bool) -> &NodeRules {
     schema.rule_cache.rules.get_or_init(|| {
         let self_type = declared_type(schema, resource_root || schema.embedded_resource, 0).unwrap_or(Type::Dyn);
-        let rules = schema.validations.iter().map(|rule| compile_rule(rule, &self_type)).collect();
+        let rules = schema.validations.iter().map(|rule| compile_rule(rule, &self_type, schema)).collect();
         NodeRules { self_type, rules }
     })
 }
 
-fn compile_rule(rule: &Rule, self_type: &Type) -> Compiled {
+fn compile_rule(rule: &Rule, self_type: &Type, schema: &Structural) -> Compiled {
     let optional_old_self = rule.optional_old_self == Some(true);
     let old_self_type = if optional_old_self { Type::optional(self_type.clone()) } else { self_type.clone() };
     let variables = vec![("self".to_string(), self_type.clone()), ("oldSelf".to_string(), old_self_type)];
@@ -74,7 +76,45 @@ fn compile_rule(rule: &Rule, self_type: &Type) -> Compiled {
         Ok(_) => Err("messageExpression must evaluate to a string".to_string()),
         Err(issues) => Err(format!("messageExpression compilation failed: {issues}")),
     });
-    Compiled { rule: rule_result, message, uses_old_self }
+    let field_path = rule.field_path.as_deref().filter(|path| !path.trim().is_empty()).and_then(|path| valid_field_path(path, schema));
+    Compiled { rule: rule_result, message, uses_old_self, field_path }
+}
+
+/// kube's `ValidFieldPath`: `.name` and `['name']` steps through properties (or map keys),
+/// the path they make as `field.Path` prints it, or `None` where the path names no field.
+pub fn valid_field_path(path: &str, schema: &Structural) -> Option<String> {
+    let mut schema = schema;
+    let mut out = String::new();
+    let mut rest = path;
+    let mut steps = 0;
+    while !rest.is_empty() {
+        steps += 1;
+        if steps > MAX_DEPTH {
+            return None;
+        }
+        let name = if let Some(after) = rest.strip_prefix("['") {
+            let end = after.char_indices().find(|(at, character)| *character == '\'' && !after[..*at].ends_with('\\')).map(|(at, _)| at)?;
+            let name = after[..end].replace("\\'", "'").replace("\\\\", "\\");
+            rest = after[end + 1..].strip_prefix(']')?;
+            name
+        } else if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[', ']']).unwrap_or(after.len());
+            rest = &after[end..];
+            after[..end].to_string()
+        } else {
+            return None;
+        };
+        if !schema.properties.is_empty() {
+            schema = schema.properties.get(&name)?;
+            out = child(&out, &name);
+        } else if let Some(AdditionalProperties::Schema(values)) = &schema.additional_properties {
+            schema = values;
+            out = format!("{out}[{name}]");
+        } else {
+            return None;
+        }
+    }
+    Some(out)
 }
 
 /// kube's `SchemaDeclType`: the CEL type of values of `schema`, or `None` where the schema

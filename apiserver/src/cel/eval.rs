@@ -12,6 +12,7 @@ use super::cost::Cost;
 use super::error::EvalError;
 use super::library::{self, Context};
 use super::operators::{arithmetic, index, membership, negate, no_such_key, relation};
+use super::types::ListKind;
 use super::value::{Key, List, Value, equal};
 
 type Outcome = Result<Value, EvalError>;
@@ -92,15 +93,19 @@ impl Evaluator<'_> {
         match (function, values.as_slice()) {
             ("!_", [value]) => as_bool(Ok(value.clone())).map(|flag| Value::Bool(!flag)),
             ("-_", [value]) => negate(value),
-            ("_==_", [left, right]) => Ok(Value::Bool(equal(left, right))),
-            ("_!=_", [left, right]) => Ok(Value::Bool(!equal(left, right))),
+            ("_==_" | "_!=_", [left, right]) => {
+                self.cost.traverse(equality_work(left, right))?;
+                Ok(Value::Bool(equal(left, right) == (function == "_==_")))
+            }
             ("_<_" | "_<=_" | "_>_" | "_>=_", [left, right]) => relation(function, left, right),
             ("_+_" | "_-_" | "_*_" | "_/_" | "_%_", [left, right]) => {
                 if let (Value::String(a), Value::String(b)) = (left, right) {
                     self.cost.traverse(a.len() + b.len())?;
                 }
                 if let (Value::List(a), Value::List(b)) = (left, right) {
-                    self.cost.traverse(a.items.len() + b.items.len())?;
+                    // A set's union compares every pair.
+                    let work = if a.kind == ListKind::Set { a.items.len().saturating_mul(b.items.len()) } else { 0 };
+                    self.cost.traverse(a.items.len() + b.items.len() + work)?;
                 }
                 arithmetic(function, left, right)
             }
@@ -192,6 +197,19 @@ impl Evaluator<'_> {
             return Ok(None);
         }
         self.eval(&comprehension.body).map(Some)
+    }
+}
+
+/// What comparing two values costs, at their top level: every pair of items for two
+/// unordered (`set`, `map`) lists, else every item or character.
+fn equality_work(left: &Value, right: &Value) -> usize {
+    match (left, right) {
+        (Value::List(a), Value::List(b)) if a.items.len() == b.items.len() && a.kind != ListKind::Atomic => a.items.len().saturating_mul(b.items.len()),
+        (Value::List(a), Value::List(b)) => a.items.len().min(b.items.len()),
+        (Value::Map(a), Value::Map(b)) => a.len().min(b.len()),
+        (Value::String(a), Value::String(b)) => a.len().min(b.len()),
+        (Value::Bytes(a), Value::Bytes(b)) => a.len().min(b.len()),
+        _ => 0,
     }
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::error::EvalError;
 use super::time;
+use super::types::ListKind;
 use super::value::{List, Value, compare, equal};
 
 type Outcome = Result<Value, EvalError>;
@@ -32,6 +33,16 @@ pub fn arithmetic(operator: &str, left: &Value, right: &Value) -> Outcome {
         })),
         (Value::String(a), Value::String(b)) if operator == "_+_" => Ok(Value::String(Arc::from(format!("{a}{b}")))),
         (Value::Bytes(a), Value::Bytes(b)) if operator == "_+_" => Ok(Value::Bytes(a.iter().chain(b.iter()).copied().collect())),
+        // kube: `set` lists concatenate as a union, the left side's order kept.
+        (Value::List(a), Value::List(b)) if operator == "_+_" && a.kind == ListKind::Set => {
+            let mut items = a.items.clone();
+            for item in &b.items {
+                if !items.iter().any(|kept| equal(kept, item)) {
+                    items.push(item.clone());
+                }
+            }
+            Ok(Value::List(Arc::new(List { items, kind: a.kind })))
+        }
         (Value::List(a), Value::List(b)) if operator == "_+_" => Ok(Value::List(Arc::new(List { items: a.items.iter().chain(&b.items).cloned().collect(), kind: a.kind }))),
         (Value::Duration(a), Value::Duration(b)) => match operator {
             "_+_" => a.checked_add(*b).map(Value::Duration).ok_or_else(|| EvalError::message("duration overflow")),

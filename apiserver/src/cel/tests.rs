@@ -18,6 +18,7 @@ fn object_type() -> Type {
         field("tags", Type::list(Type::String)),
         field("labels", Type::map(Type::String, Type::String)),
         field("timeout", Type::Duration),
+        field("setlist", Type::List(Arc::new(ListType { element: Type::String, kind: ListKind::Set, max_items: None, element_max_size: None }))),
     ]
     .into_iter()
     .collect();
@@ -25,7 +26,7 @@ fn object_type() -> Type {
 }
 
 fn self_value() -> serde_json::Value {
-    json!({"name": "web", "replicas": 3, "x-prop": 1, "namespace": "ns", "tags": ["a", "b"], "labels": {"app": "web"}, "timeout": "1m30s"})
+    json!({"name": "web", "replicas": 3, "x-prop": 1, "namespace": "ns", "tags": ["a", "b"], "labels": {"app": "web"}, "timeout": "1m30s", "setlist": ["a", "b"]})
 }
 
 /// The outcome of `source` with `self` bound to the test object, as text.
@@ -149,6 +150,8 @@ fn expressions_give_cels_values() {
         ("let", "compile: ERROR: <input>:1:1: Syntax error: reserved identifier: let\n | let\n | ^"),
         ("'a' # 'b'", "compile: ERROR: <input>:1:5: Syntax error: token recognition error at: '#'\n | 'a' # 'b'\n | ....^"),
         ("sets.contains([1, 2], [2])", "true"),
+        ("self.setlist == ['b', 'a'] && self.setlist + ['c', 'a'] == ['a', 'b', 'c']", "true"),
+        ("self.tags == ['b', 'a']", "false"),
         ("strings.quote('a\"b')", "\"\\\"a\\\\\\\"b\\\"\""),
     ];
     let mut failures = Vec::new();

@@ -152,7 +152,8 @@ pub fn equal(left: &Value, right: &Value) -> bool {
             if a.items.len() != b.items.len() {
                 return false;
             }
-            if a.kind != ListKind::Atomic && b.kind != ListKind::Atomic {
+            // The left side's kind decides, as kube's list values implement `Equal`.
+            if a.kind != ListKind::Atomic {
                 // Unordered: every item of one has an equal in the other, counted once.
                 let mut used = vec![false; b.items.len()];
                 return a.items.iter().all(|item| {

@@ -95,6 +95,9 @@ impl Parser<'_> {
             let offset = self.offset();
             self.advance();
             Ok(offset)
+        } else if matches!(self.peek(), Token::Eof) {
+            // ANTLR recovers by inserting the token and says so.
+            Err(Issue::syntax(self.offset(), format!("Syntax error: missing '{symbol}' at '<EOF>'")))
         } else {
             Err(self.mismatched(&format!("'{symbol}'")))
         }

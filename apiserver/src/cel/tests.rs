@@ -150,6 +150,8 @@ fn expressions_give_cels_values() {
         ("let", "compile: ERROR: <input>:1:1: Syntax error: reserved identifier: let\n | let\n | ^"),
         ("'a' # 'b'", "compile: ERROR: <input>:1:5: Syntax error: token recognition error at: '#'\n | 'a' # 'b'\n | ....^"),
         ("sets.contains([1, 2], [2])", "true"),
+        ("(1 + 2", "compile: ERROR: <input>:1:7: Syntax error: missing ')' at '<EOF>'\n | (1 + 2\n | ......^"),
+        ("1 2", "compile: ERROR: <input>:1:3: Syntax error: mismatched input '2' expecting <EOF>\n | 1 2\n | ..^"),
         ("self.setlist == ['b', 'a'] && self.setlist + ['c', 'a'] == ['a', 'b', 'c']", "true"),
         ("self.tags == ['b', 'a']", "false"),
         ("strings.quote('a\"b')", "\"\\\"a\\\\\\\"b\\\"\""),

@@ -205,7 +205,7 @@ fn deepest_accepted_expressions_fit_a_worker_stack() {
             format!("{}1{} == 1", "(".repeat(depth), ")".repeat(depth)),
             format!("{}true", "!".repeat(depth - 1)),
             format!("size({}1{}) == 1", "[".repeat(depth - 2), "]".repeat(depth - 2)),
-            format!("{}1 == {}", "-".repeat(depth - 1), if (depth - 1) % 2 == 0 { "1" } else { "-1" }),
+            format!("{}1 == {}", "-".repeat(depth - 1), if (depth - 1).is_multiple_of(2) { "1" } else { "-1" }),
             format!("1{} > 0", " + 1".repeat(depth - 2)),
             (0..depth / 3).fold("true".to_string(), |inner, level| format!("[{level}].all(x{level}, {inner})")),
         ];

@@ -13,7 +13,28 @@ use super::types::Type;
 use super::value::Value;
 
 /// The names types go by as values (`type(x) == int`).
-pub const TYPE_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn"];
+pub const TYPE_NAMES: &[&str] = &[
+    "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn", "optional_type",
+    "google.protobuf.Duration", "google.protobuf.Timestamp", "net.IP", "net.CIDR", "kubernetes.URL", "kubernetes.Quantity",
+];
+
+/// The dotted name `expr` spells (`net.IP`), when it is identifiers and fields only.
+pub fn qualified_name(expr: &Expr) -> Option<String> {
+    match &expr.kind {
+        ExprKind::Ident(name) => Some(name.clone()),
+        ExprKind::Select { operand, field, presence: false, optional: false } => qualified_name(operand).map(|prefix| format!("{prefix}.{field}")),
+        _ => None,
+    }
+}
+
+/// The outermost identifier of a dotted name.
+fn root_ident(expr: &Expr) -> Option<&str> {
+    match &expr.kind {
+        ExprKind::Ident(name) => Some(name),
+        ExprKind::Select { operand, .. } => root_ident(operand),
+        _ => None,
+    }
+}
 
 /// The type of `expr` with `variables` in scope, or the issues that make it ill-typed.
 pub fn check(expr: &mut Expr, variables: &[(String, Type)]) -> Result<Type, Vec<Issue>> {
@@ -46,6 +67,13 @@ impl Checker {
     /// The expression's type; `None` once an issue is recorded (its parents stay quiet).
     fn expr(&mut self, expr: &mut Expr) -> Option<Type> {
         let offset = expr.offset;
+        // A dotted type name (`net.IP`) whose first part is no variable.
+        if let ExprKind::Select { operand, .. } = &expr.kind
+            && root_ident(operand).is_some_and(|root| self.lookup(root).is_none())
+            && qualified_name(expr).is_some_and(|name| TYPE_NAMES.contains(&name.as_str()))
+        {
+            return Some(Type::Metatype);
+        }
         match &mut expr.kind {
             ExprKind::Literal(value) => Some(literal_type(value)),
             ExprKind::Ident(name) => match self.lookup(name) {
@@ -74,10 +102,12 @@ impl Checker {
                 let mut types = Vec::new();
                 for (at, element) in elements.iter_mut().enumerate() {
                     let found = self.expr(element)?;
-                    types.push(match found {
+                    let found = match found {
                         Type::Optional(inner) if optional.contains(&at) => (*inner).clone(),
                         other => other,
-                    });
+                    };
+                    self.homogeneous(types.first(), &found, element.offset)?;
+                    types.push(found);
                 }
                 Some(Type::list(join(&types)))
             }
@@ -85,12 +115,16 @@ impl Checker {
                 let mut keys = Vec::new();
                 let mut values = Vec::new();
                 for entry in entries.iter_mut() {
-                    keys.push(self.expr(&mut entry.key)?);
+                    let key = self.expr(&mut entry.key)?;
+                    self.homogeneous(keys.first(), &key, entry.key.offset)?;
+                    keys.push(key);
                     let value = self.expr(&mut entry.value)?;
-                    values.push(match value {
+                    let value = match value {
                         Type::Optional(inner) if entry.optional => (*inner).clone(),
                         other => other,
-                    });
+                    };
+                    self.homogeneous(values.first(), &value, entry.value.offset)?;
+                    values.push(value);
                 }
                 Some(Type::map(join(&keys), join(&values)))
             }
@@ -120,6 +154,17 @@ impl Checker {
                     MacroKind::Filter => self.expect_bool(body_offset, body).map(|()| Type::list(variable_type)),
                 }
             }
+        }
+    }
+
+    /// kube enables cel-go's homogeneous aggregate literals: every element of a list literal
+    /// (every key, every value of a map literal) of the first one's type, `dyn` aside.
+    fn homogeneous(&mut self, first: Option<&Type>, found: &Type, offset: usize) -> Option<()> {
+        match first {
+            Some(first) if !first.is_dyn() && !found.is_dyn() && !(first.compatible(found) && std::mem::discriminant(first) == std::mem::discriminant(found)) => {
+                self.fail(offset, format!("expected type '{first}' but found '{found}'")).map(|_| ())
+            }
+            _ => Some(()),
         }
     }
 

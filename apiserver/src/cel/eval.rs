@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::ast::{Comprehension, Expr, ExprKind, MacroKind};
-use super::checker::TYPE_NAMES;
+use super::checker::{TYPE_NAMES, qualified_name};
 use super::cost::Cost;
 use super::error::EvalError;
 use super::library::{self, Context};
@@ -41,6 +41,12 @@ impl Evaluator<'_> {
                 None => Err(EvalError::message(format!("no such attribute(s): {name}"))),
             },
             ExprKind::Select { operand, field, presence, optional } => {
+                // A dotted type name (`net.IP`), which the checker let through.
+                if let Some(name) = qualified_name(expr).filter(|name| TYPE_NAMES.contains(&name.as_str()))
+                    && name.split('.').next().is_some_and(|root| !self.scopes.iter().any(|(bound, _)| bound == root))
+                {
+                    return Ok(Value::Type(Arc::from(name.as_str())));
+                }
                 let operand = self.eval(operand)?;
                 select(&operand, field, *presence, *optional)
             }

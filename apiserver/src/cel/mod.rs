@@ -81,7 +81,8 @@ fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
 }
 
 /// Compiles each literal pattern of a regex function, as kube's regex optimisation does at
-/// compile time (so a bad literal pattern fails the rule, not each evaluation).
+/// compile time (so a bad literal pattern fails the rule, not each evaluation), and checks
+/// literal durations and timestamps, as cel-go's literal validators do.
 fn literal_patterns(expr: &Expr, out: &mut HashMap<String, Arc<regex::Regex>>, issues: &mut Vec<Issue>) {
     match &expr.kind {
         ExprKind::Call { function, target, args } => {
@@ -96,6 +97,23 @@ fn literal_patterns(expr: &Expr, out: &mut HashMap<String, Arc<regex::Regex>>, i
                     }
                     Err(error) => issues.push(Issue::new(*offset, error)),
                 }
+            }
+            // cel-go checks literal durations and timestamps when it compiles.
+            match (function.as_str(), target.is_none(), args.as_slice()) {
+                ("duration", true, [Expr { kind: ExprKind::Literal(Value::String(text)), offset }]) if time::parse_duration(text).is_err() => {
+                    issues.push(Issue::new(*offset, "invalid duration argument"));
+                }
+                ("timestamp", true, [Expr { kind: ExprKind::Literal(literal), offset }]) => {
+                    let valid = match literal {
+                        Value::String(text) => time::parse_timestamp(text).is_ok(),
+                        Value::Int(seconds) => jiff::Timestamp::from_second(*seconds).ok().and_then(|at| time::in_range(at).ok()).is_some(),
+                        _ => true,
+                    };
+                    if !valid {
+                        issues.push(Issue::new(*offset, "invalid timestamp"));
+                    }
+                }
+                _ => {}
             }
             if let Some(target) = target {
                 literal_patterns(target, out, issues);

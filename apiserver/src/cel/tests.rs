@@ -150,6 +150,16 @@ fn expressions_give_cels_values() {
         ("let", "compile: ERROR: <input>:1:1: Syntax error: reserved identifier: let\n | let\n | ^"),
         ("'a' # 'b'", "compile: ERROR: <input>:1:5: Syntax error: token recognition error at: '#'\n | 'a' # 'b'\n | ....^"),
         ("sets.contains([1, 2], [2])", "true"),
+        ("[1, 'two']", "compile: ERROR: <input>:1:5: expected type 'int' but found 'string'\n | [1, 'two']\n | ....^"),
+        ("{'a': 1, 'b': true}", "compile: ERROR: <input>:1:15: expected type 'int' but found 'bool'\n | {'a': 1, 'b': true}\n | ..............^"),
+        ("[1, dyn('two')].size()", "2"),
+        ("duration('1d') > duration('1h')", "compile: ERROR: <input>:1:10: invalid duration argument\n | duration('1d') > duration('1h')\n | .........^"),
+        ("timestamp('2024-13-01T00:00:00Z')", "compile: ERROR: <input>:1:11: invalid timestamp\n | timestamp('2024-13-01T00:00:00Z')\n | ..........^"),
+        ("['a'].sum()", "compile: ERROR: <input>:1:10: found no matching overload for 'sum' applied to 'list(string).()'\n | ['a'].sum()\n | .........^"),
+        ("type(ip('10.0.0.1')) == net.IP && type(duration('1s')) == google.protobuf.Duration", "true"),
+        ("url('https://example.com/with space/').getEscapedPath()", "\"/with%20space/\""),
+        ("isURL('https://a:b:c/')", "false"),
+        ("optional.ofNonZeroValue(timestamp('0001-01-01T00:00:00Z')).hasValue()", "false"),
         ("(1 + 2", "compile: ERROR: <input>:1:7: Syntax error: missing ')' at '<EOF>'\n | (1 + 2\n | ......^"),
         ("1 2", "compile: ERROR: <input>:1:3: Syntax error: mismatched input '2' expecting <EOF>\n | 1 2\n | ..^"),
         ("self.setlist == ['b', 'a'] && self.setlist + ['c', 'a'] == ['a', 'b', 'c']", "true"),
@@ -216,3 +226,4 @@ fn deepest_accepted_expressions_fit_a_worker_stack() {
         assert!(outcome == "true" || outcome.contains("max recursion depth exceeded"), "{outcome}");
     }
 }
+

@@ -120,6 +120,8 @@ fn is_zero(value: &Value) -> bool {
         Value::String(text) => text.is_empty(),
         Value::Bytes(bytes) => bytes.is_empty(),
         Value::Duration(nanos) => *nanos == 0,
+        // Go's zero time.Time.
+        Value::Timestamp(at) => at.as_second() == -62_135_596_800 && at.subsec_nanosecond() == 0,
         Value::List(list) => list.items.is_empty(),
         Value::Map(map) => map.is_empty(),
         Value::Object(fields) => fields.is_empty(),

@@ -109,10 +109,6 @@ const ROWS: &[Row] = &[
     ("join", "list(string)", &[], "string"),
     ("join", "list(string)", &["string"], "string"),
     ("strings.quote", "-", &["string"], "string"),
-    ("isSorted", "list(A)", &[], "bool"),
-    ("sum", "list(A)", &[], "A"),
-    ("min", "list(A)", &[], "A"),
-    ("max", "list(A)", &[], "A"),
     ("indexOf", "list(A)", &["A"], "int"),
     ("lastIndexOf", "list(A)", &["A"], "int"),
     ("find", "string", &["string"], "string"),
@@ -201,6 +197,17 @@ pub fn overloads() -> &'static HashMap<String, Vec<Overload>> {
         }
         for kind in ["int", "uint"] {
             add("_%_", "-", &[kind, kind], kind);
+        }
+        // Kubernetes' list library: sums of numbers and durations, orders of what compares.
+        for kind in ["int", "uint", "double", "duration"] {
+            let list = format!("list({kind})");
+            add("sum", &list, &[], kind);
+        }
+        for kind in ["int", "uint", "double", "bool", "string", "bytes", "duration", "timestamp"] {
+            let list = format!("list({kind})");
+            add("min", &list, &[], kind);
+            add("max", &list, &[], kind);
+            add("isSorted", &list, &[], "bool");
         }
         for accessor in ACCESSORS {
             add(accessor, "timestamp", &[], "int");

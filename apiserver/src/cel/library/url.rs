@@ -1,5 +1,6 @@
 //! Kubernetes' URL library (`url()`, `isURL()`, `getScheme()`...), which parses as Go's
-//! `url.ParseRequestURI`: an absolute URI or an absolute path, no fragment.
+//! `url.ParseRequestURI`: an absolute URI or an absolute path (a `#` is no fragment there,
+//! only more of the path or query), a port all digits.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use crate::cel::value::{Key, Url, Value};
 /// `url.ParseRequestURI` as far as rules use it.
 pub fn parse(text: &str) -> Result<Url, String> {
     let invalid = || format!("URL parse error during conversion from string: parse {:?}: invalid URI for request", text);
-    if text.is_empty() || text.contains(' ') || text.contains('#') {
+    if text.is_empty() || text.chars().any(char::is_control) {
         return Err(invalid());
     }
     let (rest, query) = text.split_once('?').unwrap_or((text, ""));
@@ -31,6 +32,10 @@ pub fn parse(text: &str) -> Result<Url, String> {
         None => (authority_and_path, ""),
     };
     let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let port = if host.starts_with('[') { host.rsplit_once("]:").map(|(_, port)| port) } else { host.split_once(':').map(|(_, port)| port) };
+    if port.is_some_and(|port| !port.chars().all(|character| character.is_ascii_digit())) || host.contains(' ') {
+        return Err(invalid());
+    }
     Ok(Url { scheme: scheme.to_string(), host: host.to_string(), path: path.to_string(), query: query.to_string() })
 }
 
@@ -52,11 +57,21 @@ impl Url {
     /// `getQuery()`: each key with its values, decoded.
     fn query_map(&self) -> Value {
         let mut out: BTreeMap<Key, Vec<Value>> = BTreeMap::new();
+        // Go's `Query()` decodes `+` and `%XX` and keeps a space as it is.
         for (name, value) in form_urlencoded::parse(self.query.as_bytes()) {
             out.entry(Key::String(Arc::from(name.as_ref()))).or_default().push(Value::string(value.as_ref()));
         }
         Value::Map(Arc::new(out.into_iter().map(|(key, values)| (key, Value::list(values))).collect()))
     }
+}
+
+/// Go's `EscapedPath` of an unescaped path: characters a path may not hold as they are
+/// (spaces, quotes...) percent-encoded, `%` sequences kept.
+fn escaped_path(path: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'/').remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'!').remove(b'$').remove(b'&').remove(b'\'')
+        .remove(b'(').remove(b')').remove(b'*').remove(b'+').remove(b',').remove(b';').remove(b'=').remove(b':').remove(b'@').remove(b'%');
+    percent_encoding::utf8_percent_encode(path, KEEP).to_string()
 }
 
 /// The URL methods: `Some` when `name` is one.
@@ -66,7 +81,7 @@ pub fn method(name: &str, url: &Url) -> Option<Value> {
         "getHost" => Value::string(url.host.as_str()),
         "getHostname" => Value::string(url.hostname()),
         "getPort" => Value::string(url.port()),
-        "getEscapedPath" => Value::string(url.path.as_str()),
+        "getEscapedPath" => Value::string(escaped_path(&url.path)),
         "getQuery" => url.query_map(),
         _ => return None,
     })
@@ -82,7 +97,8 @@ mod tests {
         assert_eq!((url.scheme.as_str(), url.hostname(), url.port(), url.path.as_str()), ("https", "example.com", "8080", "/a/b"));
         assert!(parse("/absolute/path").is_ok());
         assert!(parse("relative/path").is_err());
-        assert!(parse("https://example.com/#fragment").is_err());
+        assert!(parse("https://a:b:c/").is_err());
+        assert_eq!(escaped_path("/with space/"), "/with%20space/");
         let ipv6 = parse("http://[::1]:80/").unwrap_or_else(|error| panic!("{error}"));
         assert_eq!((ipv6.hostname(), ipv6.port()), ("::1", "80"));
     }

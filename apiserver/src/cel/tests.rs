@@ -227,3 +227,45 @@ fn deepest_accepted_expressions_fit_a_worker_stack() {
     }
 }
 
+
+/// Random token soup: every expression compiles or is refused, and evaluates or fails,
+/// without a panic.
+#[test]
+fn random_expressions_never_panic() {
+    const PIECES: &[&str] = &[
+        "self", ".", "name", "tags", "labels", "replicas", "(", ")", "[", "]", "{", "}", ",", ":", "?", "!", "-", "+", "*", "/", "%", "==", "!=", "<", ">=",
+        "&&", "||", "in", "1", "0", "-9223372036854775808", "9223372036854775807", "1u", "2.5", "'a'", "\"\\u00e9\"", "b'\\xff'", "r'\\d'", "'''x'''",
+        "true", "null", "has(", "size(", ".all(x, ", ".exists_one(x, ", ".map(x, ", ".filter(x, ", "x", ".matches('", "a+", "')", ".?", "[?", ".orValue(",
+        "int(", "string(", "duration('1s')", "timestamp('2024-01-01T00:00:00Z')", "quantity('1Gi')", "url('http://a/')", "ip('::1')", "cidr('10.0.0.0/8')",
+        ".split(','", ".join(", ".substring(", ".charAt(", ".indexOf(", "optional.of(", "dyn(", "type(", "\\", "#", "é", " ", "'", "\"", "1.2.3",
+    ];
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |bound: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        usize::try_from(state % u64::try_from(bound).unwrap_or(1)).unwrap_or(0)
+    };
+    let outcome = with_stack(move || {
+        for _ in 0..4000 {
+            let length = 1 + next(24);
+            let source: String = (0..length).map(|_| PIECES[next(PIECES.len())]).collect();
+            let _ = run(&source);
+        }
+        // Valid rules with a piece spliced in somewhere, at a character boundary.
+        const RULES: &[&str] = &[
+            "self.name.substring(1, 2) == 'e' && self.tags.all(t, t.charAt(0) != '')",
+            "self.labels.exists(k, k.split('/').size() < 3) ? self.replicas * 2 > 1 : size(self.tags) == 0",
+            "'héllo wörld'.indexOf('ö', 3) + 'abc'.lastIndexOf('c', 1) == 7 || [1, 2, 3].map(x, x > 1, x * x).sum() > 0",
+            "self.?labels.orValue({'a': 'b'}).all(k, k.matches('^[a-z]+$')) && quantity('1Gi').isGreaterThan(quantity('1G'))",
+        ];
+        for _ in 0..4000 {
+            let rule = RULES[next(RULES.len())];
+            let boundaries: Vec<usize> = rule.char_indices().map(|(at, _)| at).chain([rule.len()]).collect();
+            let at = boundaries[next(boundaries.len())];
+            let source = format!("{}{}{}", &rule[..at], PIECES[next(PIECES.len())], &rule[at..]);
+            let _ = run(&source);
+        }
+    });
+    assert!(outcome.is_some(), "a random expression panicked");
+}

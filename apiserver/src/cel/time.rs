@@ -42,6 +42,9 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
         };
         rest = &rest[unit_end..];
         let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+        if !fraction.bytes().all(|byte| byte.is_ascii_digit()) {
+            return Err(invalid());
+        }
         let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| invalid())? };
         let mut nanos = whole.checked_mul(unit).ok_or_else(invalid)?;
         let mut scale = unit;
@@ -161,6 +164,7 @@ mod tests {
         assert_eq!(parse_duration("0"), Ok(0));
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("1d").is_err());
+        assert!(parse_duration("1.2.3s").is_err());
         assert!(parse_duration("99999999999999h").is_err());
         assert_eq!(format_duration(1_500_000_000), "1.5s");
         assert_eq!(format_duration(3_600_000_000_000), "3600s");

@@ -161,7 +161,7 @@ impl Checker {
     /// (every key, every value of a map literal) of the first one's type, `dyn` aside.
     fn homogeneous(&mut self, first: Option<&Type>, found: &Type, offset: usize) -> Option<()> {
         match first {
-            Some(first) if !first.is_dyn() && !found.is_dyn() && !(first.compatible(found) && std::mem::discriminant(first) == std::mem::discriminant(found)) => {
+            Some(first) if !(first.is_dyn() || found.is_dyn() || same_kind(first, found)) => {
                 self.fail(offset, format!("expected type '{first}' but found '{found}'")).map(|_| ())
             }
             _ => Some(()),
@@ -301,11 +301,16 @@ fn substitute(pattern: &Type, bindings: &Bindings) -> Type {
     }
 }
 
+/// Whether two types are the same kind of type and may hold the same values.
+fn same_kind(first: &Type, other: &Type) -> bool {
+    first.compatible(other) && std::mem::discriminant(first) == std::mem::discriminant(other)
+}
+
 /// The one type all of `types` are, or `dyn` when they differ (or there are none).
 fn join(types: &[Type]) -> Type {
     let Some(first) = types.first() else { return Type::Dyn };
     let concrete = types.iter().find(|found| !found.is_dyn() && !matches!(found, Type::Null)).unwrap_or(first);
-    if types.iter().all(|found| concrete.compatible(found) && std::mem::discriminant(found) == std::mem::discriminant(concrete)) {
+    if types.iter().all(|found| same_kind(concrete, found)) {
         concrete.clone()
     } else {
         Type::Dyn

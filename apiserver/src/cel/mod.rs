@@ -4,10 +4,12 @@
 //! error texts), evaluate ([`eval`]) with cel-go's runtime cost bounded per call.
 //!
 //! Kube's environment is declared in [`library`]: the standard functions, the strings
-//! extension, optional values, and Kubernetes' lists, regex, URL, quantity, IP and CIDR
-//! libraries. Not here: message construction (`Msg{...}`), protobuf types, two-variable
-//! comprehensions, `format()`, the `authz` and `semver` libraries. kube's compile-time cost
-//! estimate is approximated ([`Program::estimate`]), kube's runtime cost limit kept.
+//! extension, optional values, `sets`, and Kubernetes' lists, regex, URL, quantity, IP and
+//! CIDR libraries. Not here: message construction (`Msg{...}`) and protobuf types,
+//! two-variable comprehensions, `optMap`/`optFlatMap`, the strings extension's `format()`,
+//! Kubernetes' `format`, `authz` and `semver` libraries, and the merge of `map` lists by
+//! `+`. kube's compile-time cost estimate is approximated ([`Program::estimate`]); its
+//! runtime cost limit is kept. Every caller runs the language through [`with_stack`].
 
 mod ast;
 mod checker;

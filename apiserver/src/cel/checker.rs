@@ -38,7 +38,7 @@ fn root_ident(expr: &Expr) -> Option<&str> {
 
 /// The type of `expr` with `variables` in scope, or the issues that make it ill-typed.
 pub fn check(expr: &mut Expr, variables: &[(String, Type)]) -> Result<Type, Vec<Issue>> {
-    let mut checker = Checker { scopes: variables.to_vec(), issues: Vec::new() };
+    let mut checker = Checker { scopes: variables.to_vec(), issues: Vec::new(), heterogeneous: false };
     let found = checker.expr(expr);
     match found {
         Some(found) if checker.issues.is_empty() => Ok(found),
@@ -49,6 +49,8 @@ pub fn check(expr: &mut Expr, variables: &[(String, Type)]) -> Result<Type, Vec<
 struct Checker {
     scopes: Vec<(String, Type)>,
     issues: Vec<Issue>,
+    /// Set while the list literal argument of `format` is checked: its items may differ.
+    heterogeneous: bool,
 }
 
 /// Bound type parameters while one overload is tried.
@@ -67,6 +69,10 @@ impl Checker {
     /// The expression's type; `None` once an issue is recorded (its parents stay quiet).
     fn expr(&mut self, expr: &mut Expr) -> Option<Type> {
         let offset = expr.offset;
+        // Only a list literal given straight to `format` is exempt from homogeneity.
+        if !matches!(expr.kind, ExprKind::List { .. }) {
+            self.heterogeneous = false;
+        }
         // A dotted type name (`net.IP`) whose first part is no variable.
         if let ExprKind::Select { operand, .. } = &expr.kind
             && root_ident(operand).is_some_and(|root| self.lookup(root).is_none())
@@ -99,6 +105,7 @@ impl Checker {
             ExprKind::Call { .. } => self.call(expr),
             ExprKind::List { elements, optional } => {
                 let optional = optional.clone();
+                let heterogeneous = std::mem::replace(&mut self.heterogeneous, false);
                 let mut types = Vec::new();
                 for (at, element) in elements.iter_mut().enumerate() {
                     let found = self.expr(element)?;
@@ -106,7 +113,9 @@ impl Checker {
                         Type::Optional(inner) if optional.contains(&at) => (*inner).clone(),
                         other => other,
                     };
-                    self.homogeneous(types.first(), &found, element.offset)?;
+                    if !heterogeneous {
+                        self.homogeneous(types.first(), &found, element.offset)?;
+                    }
                     types.push(found);
                 }
                 Some(Type::list(join(&types)))
@@ -206,10 +215,15 @@ impl Checker {
             Some(target) => Some(self.expr(target)?),
             None => None,
         };
+        // cel-go exempts `format`'s list of arguments from homogeneous literals.
+        let exempt = function == "format";
         let mut arg_types = Vec::with_capacity(args.len());
         let mut failed = false;
         for arg in args.iter_mut() {
-            match self.expr(arg) {
+            let was = std::mem::replace(&mut self.heterogeneous, exempt);
+            let checked = self.expr(arg);
+            self.heterogeneous = was;
+            match checked {
                 Some(found) => arg_types.push(found),
                 None => failed = true,
             }

@@ -4,11 +4,10 @@
 //! error texts), evaluate ([`eval`]) with cel-go's runtime cost bounded per call.
 //!
 //! Kube's environment is declared in [`library`]: the standard functions, the strings
-//! extension, optional values, `sets`, and Kubernetes' lists, regex, URL, quantity, IP and
-//! CIDR libraries. Not here: message construction (`Msg{...}`) and protobuf types,
-//! two-variable comprehensions, `optMap`/`optFlatMap`, the strings extension's `format()`,
-//! Kubernetes' `format`, `authz` and `semver` libraries, and the merge of `map` lists by
-//! `+`. kube's compile-time cost estimate is approximated ([`Program::estimate`]); its
+//! extension (with `format()`), optional values, `sets`, and Kubernetes' lists, regex, URL,
+//! quantity, IP and CIDR libraries. Not here: message construction (`Msg{...}`) and
+//! protobuf types, two-variable comprehensions, `optMap`/`optFlatMap`, Kubernetes' `format`,
+//! `authz` and `semver` libraries, and the merge of `map` lists by `+`. kube's compile-time cost estimate is approximated ([`Program::estimate`]); its
 //! runtime cost limit is kept. Every caller runs the language through [`with_stack`].
 
 mod ast;

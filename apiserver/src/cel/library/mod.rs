@@ -3,6 +3,7 @@
 //! and Kubernetes' libraries (lists, regex, URLs, quantities, IPs and CIDRs). `signatures`
 //! types them for the checker; [`call`] runs them on values.
 
+mod format;
 pub mod network;
 pub mod signatures;
 mod strings;
@@ -57,6 +58,9 @@ fn size_of(value: &Value) -> Outcome {
 fn standard(context: &mut Context<'_>, name: &str, target: Option<&Value>, args: &[Value]) -> Option<Outcome> {
     Some(match (name, target, args) {
         ("size", None, [value]) | ("size", Some(value), []) => size_of(value),
+        ("format", Some(Value::String(template)), [Value::List(list)]) => {
+            traverse(context, template.len().saturating_add(list.items.len())).and_then(|()| format::format(template, &list.items))
+        }
         ("contains", Some(Value::String(text)), [Value::String(part)]) => {
             traverse(context, text.len()).map(|()| Value::Bool(text.contains(part.as_ref())))
         }

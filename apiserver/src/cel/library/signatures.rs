@@ -109,6 +109,7 @@ const ROWS: &[Row] = &[
     ("join", "list(string)", &[], "string"),
     ("join", "list(string)", &["string"], "string"),
     ("strings.quote", "-", &["string"], "string"),
+    ("format", "string", &["list(dyn)"], "string"),
     ("indexOf", "list(A)", &["A"], "int"),
     ("lastIndexOf", "list(A)", &["A"], "int"),
     ("find", "string", &["string"], "string"),

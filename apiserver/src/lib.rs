@@ -10,6 +10,7 @@ mod audit;
 mod auth;
 mod authz;
 mod cause;
+mod cel;
 mod config;
 mod custom_resources;
 mod authentication_reviews;

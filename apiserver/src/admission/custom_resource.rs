@@ -1,7 +1,7 @@
 //! Custom objects, as kube-apiserver's custom resource handler admits them: `metadata` decoded
 //! and checked as every kind's, then the definition's structural schema: fields it does not
 //! specify pruned (and reported per `?fieldValidation=`), its defaults applied, the object
-//! validated against it.
+//! validated against it and its `x-kubernetes-validations` rules.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::Value;
@@ -60,10 +60,21 @@ fn admit(resource: &ResourceType, custom: &CustomKind, mut object: Value, old: O
     if operation != Operation::StatusUpdate {
         metadata::validate(&meta, resource.namespaced, NameFormat::Dns1123Subdomain, &mut causes);
     }
+    let mut warnings = warnings;
     if let Some(structural) = custom.structural.as_deref() {
-        for cause in schema::validate(structural, &object) {
+        let found = schema::validate(structural, &object);
+        // kube runs the rules only when nothing more basic is wrong (`hasBlockingErr`).
+        let rules = if !schema::has_rules(structural) {
+            schema::RuleResults::default()
+        } else if schema::blocking(&found) || schema::blocking(causes.as_slice()) {
+            schema::RuleResults { causes: vec![schema::blocked()], warnings: Vec::new() }
+        } else {
+            schema::validate_rules(structural, &object, old)
+        };
+        for cause in found.into_iter().chain(rules.causes) {
             causes.push(cause);
         }
+        warnings.extend(rules.warnings);
     }
     if !causes.is_empty() {
         return Err(ApiError::invalid(resource, meta.name.as_deref().unwrap_or_default(), causes.into_vec()));

@@ -57,6 +57,10 @@ impl Causes {
         self.0.is_empty()
     }
 
+    pub(crate) fn as_slice(&self) -> &[Cause] {
+        &self.0
+    }
+
     pub(crate) fn into_vec(self) -> Vec<Cause> {
         self.0
     }

@@ -51,7 +51,20 @@ pub fn check(schema: &JSONSchemaProps, path: &str) -> Result<Structural, Vec<Cau
         Ok(structural) if analysis.structural.is_empty() => super::validate_defaults(structural, path),
         _ => Vec::new(),
     };
-    finish(analysis, defaults)
+    // kube compiles rules only where the schema is otherwise sound, and lists their causes
+    // after every other.
+    let rules = match &analysis.converted {
+        Ok(structural) if analysis.structural.is_empty() && analysis.schema.is_empty() && defaults.is_empty() => super::rules::check_rules(structural, path),
+        _ => Vec::new(),
+    };
+    let mut result = finish(analysis, defaults);
+    if !rules.is_empty() {
+        match &mut result {
+            Ok(_) => result = Err(rules),
+            Err(causes) => causes.extend(rules),
+        }
+    }
+    result
 }
 
 /// What kube finds of a schema, kept apart to be put in its order.
@@ -740,6 +753,13 @@ fn rule_checks(schema: &JSONSchemaProps, path: &str, out: &mut Vec<Cause>) {
         }
         if has_newlines(field_path) {
             out.push(invalid(child(&rule_path, "fieldPath"), &field_path.into(), "fieldPath must not contain line breaks"));
+        }
+        // kube's `pathValid`: checked against the node's own structural schema, if it has one.
+        if !field_path.is_empty()
+            && let Ok(node) = convert(schema)
+            && super::rules::valid_field_path(field_path, &node).is_none()
+        {
+            out.push(invalid(child(&rule_path, "fieldPath"), &field_path.into(), "fieldPath must be a valid path"));
         }
     }
 }

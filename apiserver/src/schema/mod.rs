@@ -8,15 +8,19 @@
 //! The order kube applies them in on a write: [`prune`], then [`default`], then [`validate`]
 //! (the caller validates the object's own `metadata`).
 //!
-//! `x-kubernetes-validations` (CEL) rules are kept on each node ([`Structural::validations`])
-//! and checked for shape at CRD validation, but not compiled nor evaluated: no CEL crate
-//! here is lean enough (see `Rule`).
+//! `x-kubernetes-validations` (CEL) rules are kept on each node ([`Structural::validations`]),
+//! compiled with the crate's own CEL implementation (`crate::cel`) at CRD validation
+//! ([`check`] refuses rules that do not compile, as kube does) and evaluated on every write
+//! of a custom object ([`validate_rules`], after [`validate`]), transition rules against the
+//! stored object.
 
 mod convert;
 mod default;
 mod formats;
 mod prune;
 mod render;
+mod rule_validation;
+mod rules;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -26,6 +30,7 @@ use serde_json::Value;
 pub use convert::{check, structural};
 pub use default::{default, prune_defaults, validate_defaults};
 pub use prune::prune;
+pub use rule_validation::{RuleResults, blocked, blocking, has_rules, validate_rules};
 pub use validate::validate;
 
 /// How deep a schema may nest (properties, items, additionalProperties and the junctors
@@ -56,8 +61,10 @@ pub struct Structural {
     pub list_map_keys: Vec<String>,
     /// `x-kubernetes-map-type`: `atomic` or `granular`.
     pub map_type: Option<String>,
-    /// `x-kubernetes-validations`, kept for a CEL evaluator to come.
+    /// `x-kubernetes-validations`.
     pub validations: Vec<Rule>,
+    /// The rules compiled, once, when first needed.
+    pub rule_cache: rules::RuleCache,
     pub value: ValueValidation,
 }
 
@@ -135,7 +142,7 @@ fn compile_pattern(source: &str) -> Result<regex::Regex, String> {
     regex::RegexBuilder::new(source).size_limit(1 << 20).build().map_err(|error| error.to_string())
 }
 
-/// One `x-kubernetes-validations` rule as written: the seam for CEL.
+/// One `x-kubernetes-validations` rule as written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Rule {
     pub rule: String,
@@ -161,3 +168,5 @@ fn index(path: &str, at: usize) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod rule_tests;

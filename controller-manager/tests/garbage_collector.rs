@@ -191,6 +191,31 @@ async fn owners_are_told_apart_by_uid_and_read_live_before_anything_goes() {
         .await;
 }
 
+/// An owner a reference cannot reach from one namespace is gone for that reference alone: a
+/// ConfigMap elsewhere that copies the owner's uid (and so names no object in its own
+/// namespace) is collected, and the owner's real dependents stay. Kubernetes keys what it
+/// remembers of absent owners by namespace and coordinates, not by uid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_missing_in_one_namespace_is_not_gone_in_its_own() {
+    let cluster = Cluster::start();
+    let _controllers = cluster.controller_manager(&["--controllers=garbagecollector"]);
+    cluster.namespace("home").await;
+    cluster.namespace("elsewhere").await;
+    let owner = cluster.create("/api/v1/namespaces/home/configmaps", &configmap("owner")).await;
+    cluster.create("/api/v1/namespaces/elsewhere/configmaps", &owned(configmap("impostor"), vec![reference(&owner, false, false)])).await;
+    wait_gone(&cluster, &["/api/v1/namespaces/elsewhere/configmaps/impostor".to_string()]).await;
+
+    cluster.create("/api/v1/namespaces/home/configmaps", &owned(configmap("dependent"), vec![reference(&owner, false, false)])).await;
+    // A dependent whose owner is really gone, created after: once it is collected, the
+    // collector has looked at the one before it too.
+    let mut gone_owner = reference(&owner, false, false);
+    gone_owner["name"] = json!("never-was");
+    gone_owner["uid"] = json!("00000000-0000-0000-0000-000000000003");
+    cluster.create("/api/v1/namespaces/home/configmaps", &owned(configmap("sentinel"), vec![gone_owner])).await;
+    wait_gone(&cluster, &["/api/v1/namespaces/home/configmaps/sentinel".to_string()]).await;
+    assert!(exists(&cluster, "/api/v1/namespaces/home/configmaps/dependent").await, "a dependent went though its owner is there");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreground_deletion_keeps_the_owner_until_its_blocking_dependents_are_gone() {
     let cluster = Cluster::start();

@@ -131,9 +131,19 @@ pub(super) async fn maintain(collector: Arc<Collector>, context: Arc<Context>) {
     ];
     running.shared.extend(shared);
     loop {
-        refresh(&collector, &context, &mut running).await;
-        // A kind's task ends only when aborted, or if its framework stops: reap what ended.
+        // A kind's task ends only when aborted, or if its framework stops: reap what ended, and
+        // forget a kind of the collector's own whose task ended by itself, so that this refresh
+        // starts it again.
         while running.tasks.try_join_next().is_some() {}
+        running.own.retain(|key, (task, _)| {
+            let alive = !task.is_finished();
+            if !alive {
+                collector.forget(key);
+                tracing::warn!(resource = %key.trim_end_matches('.'), "garbage collector: a resource's task ended; starting it again");
+            }
+            alive
+        });
+        refresh(&collector, &context, &mut running).await;
         tokio::time::sleep(DISCOVERY_PERIOD).await;
     }
 }

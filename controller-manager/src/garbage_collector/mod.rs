@@ -147,8 +147,32 @@ pub struct Collector {
     /// Owner kinds not collected, as discovery resolved them: (apiVersion, kind) → the
     /// resource and whether it is namespaced.
     discovered: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
-    /// Uids of owners a live read found gone.
-    absent: Mutex<HashSet<String>>,
+    /// Owners a live read found gone, by their coordinates as the dependent names them and
+    /// the dependent's namespace (kube's `absentOwnerCache` keys since 1.20): a uid alone is
+    /// not enough, as any object may copy another's uid into a reference that cannot resolve
+    /// in its own namespace.
+    absent: Mutex<HashSet<AbsentOwner>>,
+}
+
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct AbsentOwner {
+    api_version: String,
+    kind: String,
+    namespace: Option<String>,
+    name: String,
+    uid: String,
+}
+
+impl AbsentOwner {
+    fn of(namespace: Option<&str>, reference: &OwnerReference) -> Self {
+        Self {
+            api_version: reference.api_version.clone(),
+            kind: reference.kind.clone(),
+            namespace: namespace.map(str::to_string),
+            name: reference.name.clone(),
+            uid: reference.uid.clone(),
+        }
+    }
 }
 
 pub async fn run(context: Arc<Context>) {
@@ -326,7 +350,7 @@ impl Collector {
     /// the same uid, or one a live read found gone. Absence from a cache proves nothing (it may
     /// not have caught up yet).
     fn owner_from_cache(&self, namespace: Option<&str>, reference: &OwnerReference) -> Option<Owner> {
-        if self.absent.lock().is_ok_and(|absent| absent.contains(&reference.uid)) {
+        if self.absent.lock().is_ok_and(|absent| absent.contains(&AbsentOwner::of(namespace, reference))) {
             return Some(Owner::Gone);
         }
         let watched = self.watched(reference)?;
@@ -342,6 +366,13 @@ impl Collector {
             return Ok(state);
         }
         let (resource, namespaced) = self.resolve(dependent, reference).await?;
+        if namespaced && namespace.is_none() {
+            // A cluster-scoped object cannot be owned by a namespaced one: the reference is
+            // invalid, not dangling. Kubernetes' collector leaves such a dependent alone rather
+            // than deleting it, and so does this (as if that owner were there).
+            tracing::warn!(dependent = field(dependent.name.as_deref()), owner = reference.name, kind = reference.kind, "a cluster-scoped object names a namespaced owner; the reference is ignored");
+            return Ok(Owner::Live);
+        }
         let api = self.api(&resource, namespace.filter(|_| namespaced));
         let found = api.get_metadata_opt(&reference.name).await.map_err(|source| CollectorError::api(dependent, source))?;
         match found {
@@ -351,7 +382,7 @@ impl Collector {
                     if absent.len() >= ABSENT_REMEMBERED {
                         absent.clear();
                     }
-                    absent.insert(reference.uid.clone());
+                    absent.insert(AbsentOwner::of(namespace, reference));
                 }
                 Ok(Owner::Gone)
             }

@@ -105,13 +105,19 @@ impl Evaluator<'_> {
             }
             ("_<_" | "_<=_" | "_>_" | "_>=_", [left, right]) => relation(function, left, right),
             ("_+_" | "_-_" | "_*_" | "_/_" | "_%_", [left, right]) => {
-                if let (Value::String(a), Value::String(b)) = (left, right) {
-                    self.cost.traverse(a.len() + b.len())?;
-                }
-                if let (Value::List(a), Value::List(b)) = (left, right) {
-                    // A set's union compares every pair.
-                    let work = if a.kind == ListKind::Set { a.items.len().saturating_mul(b.items.len()) } else { 0 };
-                    self.cost.traverse(a.items.len() + b.items.len() + work)?;
+                // Concatenations build a value as long as both sides: charge for it, bounded,
+                // before building it (the sides may be shared parts of one big value).
+                match (left, right) {
+                    (Value::String(a), Value::String(b)) => self.cost.output(a.len().checked_add(b.len()))?,
+                    (Value::Bytes(a), Value::Bytes(b)) => self.cost.output(a.len().checked_add(b.len()))?,
+                    (Value::List(a), Value::List(b)) => {
+                        self.cost.output(a.items.len().checked_add(b.items.len()))?;
+                        // A set's union compares every pair.
+                        if a.kind == ListKind::Set {
+                            self.cost.traverse(a.items.len().saturating_mul(b.items.len()))?;
+                        }
+                    }
+                    _ => {}
                 }
                 arithmetic(function, left, right)
             }

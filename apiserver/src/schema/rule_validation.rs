@@ -51,7 +51,8 @@ pub fn blocking(causes: &[Cause]) -> bool {
 
 pub fn validate_rules(schema: &Structural, object: &Value, old: Option<&Value>) -> RuleResults {
     let validated = cel::with_stack(|| {
-        let mut walk = Walk { budget: cel::cost::PER_OBJECT_BUDGET, stopped: false, out: RuleResults::default() };
+        let deadline = std::time::Instant::now() + cel::cost::OBJECT_TIME_LIMIT;
+        let mut walk = Walk { budget: cel::cost::PER_OBJECT_BUDGET, deadline, stopped: false, out: RuleResults::default() };
         walk.node(schema, object, old, "", true, false, 0);
         walk.out
     });
@@ -61,6 +62,8 @@ pub fn validate_rules(schema: &Structural, object: &Value, old: Option<&Value>) 
 struct Walk {
     /// What is left of the object's cost budget.
     budget: u64,
+    /// When the object's rules must stop, however much budget is left.
+    deadline: std::time::Instant,
     /// Set once kube would run no further rule.
     stopped: bool,
     out: RuleResults,
@@ -138,7 +141,7 @@ impl Walk {
                 (None, false) => None,
             };
             variables.extend(old_binding.map(|old| ("oldSelf".to_string(), old)));
-            let mut cost = Cost::new(cel::cost::PER_CALL_LIMIT.min(self.budget));
+            let mut cost = Cost::with_deadline(cel::cost::PER_CALL_LIMIT.min(self.budget), self.deadline);
             let result = rule_program.evaluate(variables.clone(), &mut cost);
             self.budget = self.budget.saturating_sub(cost.used);
             let shown = rule_text(rule);
@@ -180,7 +183,7 @@ impl Walk {
     /// does when the expression fails or gives no usable text.
     fn message(&mut self, program: &Compiled, variables: Vec<(String, CelValue)>) -> Option<String> {
         let Some(Ok(message_program)) = &program.message else { return None };
-        let mut cost = Cost::new(cel::cost::PER_CALL_LIMIT.min(self.budget));
+        let mut cost = Cost::with_deadline(cel::cost::PER_CALL_LIMIT.min(self.budget), self.deadline);
         let result = message_program.evaluate(variables, &mut cost);
         self.budget = self.budget.saturating_sub(cost.used);
         match result {

@@ -59,7 +59,7 @@ fn standard(context: &mut Context<'_>, name: &str, target: Option<&Value>, args:
     Some(match (name, target, args) {
         ("size", None, [value]) | ("size", Some(value), []) => size_of(value),
         ("format", Some(Value::String(template)), [Value::List(list)]) => {
-            traverse(context, template.len().saturating_add(list.items.len())).and_then(|()| format::format(template, &list.items))
+            traverse(context, template.len().saturating_add(list.items.len())).and_then(|()| format::format(template, &list.items, context.cost))
         }
         ("contains", Some(Value::String(text)), [Value::String(part)]) => {
             traverse(context, text.len()).map(|()| Value::Bool(text.contains(part.as_ref())))
@@ -74,11 +74,13 @@ fn standard(context: &mut Context<'_>, name: &str, target: Option<&Value>, args:
         ("int", None, [value]) => to_int(value),
         ("uint", None, [value]) => to_uint(value),
         ("double", None, [value]) => to_double(value),
+        // Only bytes convert to a string as long as themselves; charge for the copy first.
+        ("string", None, [value @ Value::Bytes(bytes)]) => context.cost.output(Some(bytes.len())).and_then(|()| to_string(value)),
         ("string", None, [value]) => to_string(value),
         ("bool", None, [value]) => to_bool(value),
         ("bytes", None, [value]) => match value {
             Value::Bytes(_) => Ok(value.clone()),
-            Value::String(text) => Ok(Value::Bytes(Arc::from(text.as_bytes()))),
+            Value::String(text) => context.cost.output(Some(text.len())).map(|()| Value::Bytes(Arc::from(text.as_bytes()))),
             _ => Err(EvalError::no_overload()),
         },
         ("duration", None, [value]) => match value {

@@ -182,7 +182,8 @@ impl Estimator {
             "matches" | "find" | "findAll" => {
                 // The text and the pattern come first and second, as receiver or argument.
                 let (text, pattern) = (first, second);
-                (TRAVERSAL * text * (REGEX_LENGTH * pattern).max(1.0), if function == "findAll" { Shape { type_: Type::list(Type::String), size: text } } else { string_result(text) })
+                // The pattern is charged on each call too, whatever the text (see the library).
+                (TRAVERSAL * text * (REGEX_LENGTH * pattern).max(1.0) + REGEX_LENGTH * pattern, if function == "findAll" { Shape { type_: Type::list(Type::String), size: text } } else { string_result(text) })
             }
             "_+_" => match shapes.first().map(|shape| &shape.type_) {
                 Some(Type::List(_)) => (first + second, Shape { type_: shapes[0].type_.clone(), size: first + second }),

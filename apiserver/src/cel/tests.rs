@@ -338,3 +338,34 @@ fn joins_and_formats_are_estimated_by_their_result() {
     let program = compile("l.join(',')", &variables).unwrap_or_else(|issues| panic!("{issues}"));
     assert!(program.estimate(&small) < 1_000.0);
 }
+
+/// `source` with `l` a list of `items` integers and `p` the pattern `pattern`.
+fn run_pattern(source: &str, items: usize, pattern: &str) -> (String, u64) {
+    let variables = vec![("l".to_string(), Type::list(Type::Int)), ("p".to_string(), Type::String)];
+    let program = match compile(source, &variables) {
+        Ok(program) => program,
+        Err(issues) => return (format!("compile: {issues}"), 0),
+    };
+    let values = vec![("l".to_string(), Value::list((0..items).map(|at| Value::Int(at as i64)).collect())), ("p".to_string(), Value::string(pattern))];
+    let mut cost = Cost::new(cost::PER_CALL_LIMIT);
+    let shown = match program.evaluate(values, &mut cost) {
+        Ok(value) => shown(&value),
+        Err(error) => format!("error: {error}"),
+    };
+    (shown, cost.used)
+}
+
+/// A pattern is charged for its length on every call, even on empty text, so a long pattern
+/// used per item stops at the cost limit; a short dynamic one still works on every item.
+#[test]
+fn regex_calls_are_charged_for_their_pattern() {
+    // Extended mode ignores the spaces: a 1 MB pattern that compiles to almost nothing.
+    let long = format!("(?x){}a", " ".repeat(1_000_000));
+    for source in ["l.all(x, !''.matches(p))", "l.all(x, ''.find(p) == '')", "l.all(x, ''.findAll(p).size() == 0)"] {
+        assert_eq!(run_pattern(source, 100, &long).0, "error: operation cancelled: actual cost limit exceeded", "{source}");
+    }
+    let (result, used) = run_pattern("l.all(x, !''.matches(p))", 3, &long);
+    assert_eq!(result, "true");
+    assert!(used >= 3 * 250_000, "{used}");
+    assert_eq!(run_pattern("l.filter(x, string(x).matches(p)).size()", 20, "^1").0, "11");
+}

@@ -68,6 +68,7 @@ fn standard(context: &mut Context<'_>, name: &str, target: Option<&Value>, args:
         ("endsWith", Some(Value::String(text)), [Value::String(part)]) => traverse(context, part.len()).map(|()| Value::Bool(text.ends_with(part.as_ref()))),
         ("matches", Some(Value::String(text)), [Value::String(pattern)]) | ("matches", None, [Value::String(text), Value::String(pattern)]) => {
             traverse(context, text.len().saturating_mul(pattern.len().max(1)) / 10)
+                .and_then(|()| regex_compile_cost(context, pattern))
                 .and_then(|()| (context.regexes)(pattern))
                 .map(|regex| Value::Bool(regex.is_match(text)))
         }
@@ -109,6 +110,13 @@ fn standard(context: &mut Context<'_>, name: &str, target: Option<&Value>, args:
         ("or", Some(Value::Optional(inner)), [other @ Value::Optional(_)]) => Ok(if inner.is_some() { Value::Optional(inner.clone()) } else { other.clone() }),
         _ => return None,
     })
+}
+
+/// What a regex function is charged for its pattern on every call, compiled or cached:
+/// kube's regex library charges a quarter of a unit per character of the pattern, so that a
+/// long pattern used per item costs in proportion.
+fn regex_compile_cost(context: &mut Context<'_>, pattern: &str) -> Result<(), EvalError> {
+    context.cost.charge(u64::try_from(pattern.len() / 4).unwrap_or(u64::MAX))
 }
 
 fn traverse(context: &mut Context<'_>, size: usize) -> Result<(), EvalError> {
@@ -264,7 +272,7 @@ fn kubernetes(context: &mut Context<'_>, name: &str, target: Option<&Value>, arg
             Value::Int(found.map_or(-1, |at| i64::try_from(at).unwrap_or(i64::MAX)))
         }),
         ("find", Some(Value::String(text)), [Value::String(pattern)]) => {
-            traverse(context, text.len()).and_then(|()| (context.regexes)(pattern)).map(|regex| Value::string(regex.find(text).map_or("", |found| found.as_str())))
+            traverse(context, text.len()).and_then(|()| regex_compile_cost(context, pattern)).and_then(|()| (context.regexes)(pattern)).map(|regex| Value::string(regex.find(text).map_or("", |found| found.as_str())))
         }
         ("findAll", Some(Value::String(text)), [Value::String(pattern), rest @ ..]) if rest.len() <= 1 => {
             let limit = match rest.first() {
@@ -273,6 +281,7 @@ fn kubernetes(context: &mut Context<'_>, name: &str, target: Option<&Value>, arg
                 Some(_) => return Some(Err(EvalError::no_overload())),
             };
             traverse(context, text.len())
+                .and_then(|()| regex_compile_cost(context, pattern))
                 .and_then(|()| (context.regexes)(pattern))
                 .map(|regex| Value::list(regex.find_iter(text).take(limit).map(|found| Value::string(found.as_str())).collect()))
         }

@@ -20,6 +20,7 @@ mod lexer;
 mod library;
 mod operators;
 mod parser;
+pub mod permit;
 mod time;
 mod types;
 mod value;

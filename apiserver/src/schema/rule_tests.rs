@@ -77,7 +77,7 @@ fn rules_estimated_too_expensive_refuse_the_definition() {
 }
 
 fn results(schema: &Structural, object: Value, old: Option<Value>) -> (Vec<String>, Vec<String>) {
-    let found = validate_rules(schema, &object, old.as_ref());
+    let Ok(found) = validate_rules(schema, &object, old.as_ref()) else { panic!("no evaluation permit") };
     (found.causes.iter().map(|cause| format!("{}: {}", cause.field, cause.message)).collect(), found.warnings)
 }
 

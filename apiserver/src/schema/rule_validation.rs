@@ -49,14 +49,21 @@ pub fn blocking(causes: &[Cause]) -> bool {
     causes.iter().any(|cause| matches!(cause.reason, "FieldValueNotSupported" | "FieldValueRequired" | "FieldValueTooLong" | "FieldValueTooMany" | "FieldValueTypeInvalid"))
 }
 
-pub fn validate_rules(schema: &Structural, object: &Value, old: Option<&Value>) -> RuleResults {
+/// How long a write waits for one of the process's evaluation permits ([`cel::permit`])
+/// before it is refused as too many requests: short, since it waits on a tokio worker.
+const PERMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The results of `object`'s rules, or [`Busy`](cel::permit::Busy) when too many objects'
+/// rules are being evaluated already.
+pub fn validate_rules(schema: &Structural, object: &Value, old: Option<&Value>) -> Result<RuleResults, cel::permit::Busy> {
+    let _permit = cel::permit::acquire(PERMIT_WAIT)?;
     let validated = cel::with_stack(|| {
         let deadline = std::time::Instant::now() + cel::cost::OBJECT_TIME_LIMIT;
         let mut walk = Walk { budget: cel::cost::PER_OBJECT_BUDGET, deadline, stopped: false, out: RuleResults::default() };
         walk.node(schema, object, old, "", true, false, 0);
         walk.out
     });
-    validated.unwrap_or_else(|| RuleResults { causes: vec![Cause { reason: "InternalError", field: "<nil>".into(), message: "Internal error: the rules could not be evaluated".into() }], warnings: Vec::new() })
+    Ok(validated.unwrap_or_else(|| RuleResults { causes: vec![Cause { reason: "InternalError", field: "<nil>".into(), message: "Internal error: the rules could not be evaluated".into() }], warnings: Vec::new() }))
 }
 
 struct Walk {

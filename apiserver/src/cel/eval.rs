@@ -13,7 +13,7 @@ use super::error::EvalError;
 use super::library::{self, Context};
 use super::operators::{arithmetic, index, membership, negate, no_such_key, relation};
 use super::types::ListKind;
-use super::value::{Key, List, Value, equal};
+use super::value::{Key, List, Value, equal_counted};
 
 type Outcome = Result<Value, EvalError>;
 
@@ -100,8 +100,22 @@ impl Evaluator<'_> {
             ("!_", [value]) => as_bool(Ok(value.clone())).map(|flag| Value::Bool(!flag)),
             ("-_", [value]) => negate(value),
             ("_==_" | "_!=_", [left, right]) => {
-                self.cost.traverse(equality_work(left, right))?;
-                Ok(Value::Bool(equal(left, right) == (function == "_==_")))
+                // Charged for every node and character compared, as it goes (nested lists
+                // of big strings cost what comparing them costs), in batches of a tenth of a
+                // unit each, so that the charge itself stays cheap.
+                let mut pending = 0usize;
+                let cost = &mut *self.cost;
+                let mut work = |units: usize| {
+                    pending = pending.saturating_add(units);
+                    if pending < EQUALITY_BATCH {
+                        return Ok(());
+                    }
+                    let batch = std::mem::take(&mut pending);
+                    cost.traverse(batch)
+                };
+                let same = equal_counted(left, right, &mut work)?;
+                self.cost.traverse(pending)?;
+                Ok(Value::Bool(same == (function == "_==_")))
             }
             ("_<_" | "_<=_" | "_>_" | "_>=_", [left, right]) => relation(function, left, right),
             ("_+_" | "_-_" | "_*_" | "_/_" | "_%_", [left, right]) => {
@@ -212,18 +226,8 @@ impl Evaluator<'_> {
     }
 }
 
-/// What comparing two values costs, at their top level: every pair of items for two
-/// unordered (`set`, `map`) lists, else every item or character.
-fn equality_work(left: &Value, right: &Value) -> usize {
-    match (left, right) {
-        (Value::List(a), Value::List(b)) if a.items.len() == b.items.len() && a.kind != ListKind::Atomic => a.items.len().saturating_mul(b.items.len()),
-        (Value::List(a), Value::List(b)) => a.items.len().min(b.items.len()),
-        (Value::Map(a), Value::Map(b)) => a.len().min(b.len()),
-        (Value::String(a), Value::String(b)) => a.len().min(b.len()),
-        (Value::Bytes(a), Value::Bytes(b)) => a.len().min(b.len()),
-        _ => 0,
-    }
-}
+/// How many compared nodes and characters [`equal_counted`] reports before they are charged.
+const EQUALITY_BATCH: usize = 10_000;
 
 fn shown_key(key: &Value) -> String {
     match key {

@@ -369,3 +369,26 @@ fn regex_calls_are_charged_for_their_pattern() {
     assert!(used >= 3 * 250_000, "{used}");
     assert_eq!(run_pattern("l.filter(x, string(x).matches(p)).size()", 20, "^1").0, "11");
 }
+
+/// Comparing is charged for every item and character it compares, nested too, not only for
+/// the top level's items: two lists of 200 distinct 100 kB strings are 20 M characters.
+#[test]
+fn equality_is_charged_for_what_it_compares() {
+    let variables = vec![("a".to_string(), Type::list(Type::String)), ("b".to_string(), Type::list(Type::String))];
+    let strings = || Value::list((0..200).map(|_| Value::string("x".repeat(100_000))).collect());
+    let evaluate = |source: &str| {
+        let program = compile(source, &variables).unwrap_or_else(|issues| panic!("{issues}"));
+        let mut cost = Cost::new(cost::PER_CALL_LIMIT);
+        let result = program.evaluate(vec![("a".to_string(), strings()), ("b".to_string(), strings())], &mut cost);
+        (result.map(|value| shown(&value)).unwrap_or_else(|error| format!("error: {error}")), cost.used)
+    };
+    let exceeded = "error: operation cancelled: actual cost limit exceeded";
+    assert_eq!(evaluate("a == b").0, exceeded);
+    assert_eq!(evaluate("[a] == [b]").0, exceeded);
+    assert_eq!(evaluate("{'k': a} != {'k': b}").0, exceeded);
+    // The same shared value compares at once; a short comparison costs little.
+    let (same, used) = evaluate("a == a");
+    assert_eq!(same, "true");
+    assert!(used < 1_000, "{used}");
+    assert_eq!(evaluate("a[0] == b[0]").0, "true");
+}

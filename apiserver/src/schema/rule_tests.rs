@@ -125,3 +125,18 @@ fn expensive_rules_stop_at_the_cost_limit() {
     let (causes, _) = results(&schema, json!({"list": list}), None);
     assert_eq!(causes, vec!["list: Invalid value: \"array\": 'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: self.all(a, self.all(b, self.all(c, a + b + c >= 0)))"]);
 }
+
+/// Items of a map list correlate with the old item of the same keys wherever it stands, so
+/// transition rules see it; an item with new keys has no old value and its transition rule
+/// does not run.
+#[test]
+fn map_list_items_correlate_by_their_keys() {
+    let schema = checked(json!({"type": "object", "properties": {"list": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name", "port"],
+        "items": {"type": "object", "required": ["name", "port"], "properties": {"name": {"type": "string"}, "port": {"type": "integer"}, "value": {"type": "integer"}},
+                  "x-kubernetes-validations": [{"rule": "self.value >= oldSelf.value", "message": "value may not decrease"}]}}}}))
+    .unwrap_or_else(|causes| panic!("{causes:?}"));
+    let old = json!({"list": [{"name": "a", "port": 1, "value": 5}, {"name": "a", "port": 2, "value": 5}, {"name": "b", "port": 1, "value": 5}]});
+    let new = json!({"list": [{"name": "b", "port": 1, "value": 4}, {"name": "c", "port": 1, "value": 0}, {"name": "a", "port": 2, "value": 6}, {"name": "a", "port": 1, "value": 1}]});
+    let (causes, _) = results(&schema, new, Some(old));
+    assert_eq!(causes, vec!["list[0]: Invalid value: \"object\": value may not decrease", "list[3]: Invalid value: \"object\": value may not decrease"]);
+}

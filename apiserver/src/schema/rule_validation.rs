@@ -5,6 +5,8 @@
 //! bounded by kube's runtime cost budget. Rules that do not use `oldSelf` and fail on a value
 //! the update left unchanged are reported as warnings (kube's validation ratcheting).
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::cause::Cause;
@@ -94,9 +96,9 @@ impl Walk {
             Value::Object(fields) => self.object(schema, fields, old.and_then(Value::as_object), path, unchanged, depth),
             Value::Array(items) => {
                 if let Some(item_schema) = &schema.items {
-                    let old_items = old.and_then(Value::as_array);
+                    let old_items = old.and_then(Value::as_array).and_then(|old_items| OldItems::index(schema, old_items));
                     for (at, item) in items.iter().enumerate() {
-                        let old_item = old_items.and_then(|old_items| correlated_item(schema, item, old_items));
+                        let old_item = old_items.as_ref().and_then(|old_items| old_items.correlated(schema, item));
                         self.node(item_schema, item, old_item, &index(path, at), false, unchanged, depth + 1);
                     }
                 }
@@ -212,14 +214,35 @@ fn shown_path(path: &str) -> String {
     if path.is_empty() { "<nil>".to_string() } else { path.to_string() }
 }
 
-/// The old item a new item of a map list correlates with: the one with the same keys.
-fn correlated_item<'a>(schema: &Structural, item: &Value, old_items: &'a [Value]) -> Option<&'a Value> {
-    if schema.list_type.as_deref() != Some("map") || schema.list_map_keys.is_empty() {
-        return None;
+/// The old items of a map list by their keys, built once per list so that correlating every
+/// new item is a lookup, not a search of the old list (quadratic for lists of 100k items).
+struct OldItems<'a> {
+    by_keys: HashMap<Vec<Option<String>>, &'a Value>,
+}
+
+impl<'a> OldItems<'a> {
+    /// `None` where the list is not a map list, whose items correlate with nothing.
+    fn index(schema: &Structural, old_items: &'a [Value]) -> Option<Self> {
+        if schema.list_type.as_deref() != Some("map") || schema.list_map_keys.is_empty() {
+            return None;
+        }
+        let mut by_keys = HashMap::with_capacity(old_items.len());
+        for old in old_items {
+            // The first item with given keys wins, as a search from the front would find it.
+            by_keys.entry(keys_of(schema, old)).or_insert(old);
+        }
+        Some(Self { by_keys })
     }
-    let keys_of = |value: &Value| schema.list_map_keys.iter().map(|name| value.get(name).cloned()).collect::<Vec<_>>();
-    let wanted = keys_of(item);
-    old_items.iter().find(|old| keys_of(old) == wanted)
+
+    /// The old item a new item correlates with: the one with the same keys.
+    fn correlated(&self, schema: &Structural, item: &Value) -> Option<&'a Value> {
+        self.by_keys.get(&keys_of(schema, item)).copied()
+    }
+}
+
+/// An item's map-list keys, as JSON text (a missing key apart from a `null` one).
+fn keys_of(schema: &Structural, item: &Value) -> Vec<Option<String>> {
+    schema.list_map_keys.iter().map(|name| item.get(name).map(Value::to_string)).collect()
 }
 
 /// kube's `ruleErrorString`: the message if there is one, else the rule.

@@ -10,6 +10,10 @@
 use std::time::{Duration, Instant};
 
 use super::error::EvalError;
+use super::value::{Value, equal_counted};
+
+/// How many compared nodes and characters [`Cost::equal`] counts before charging for them.
+const EQUALITY_BATCH: usize = 10_000;
 
 /// kube's `celconfig.PerCallLimit`.
 pub const PER_CALL_LIMIT: u64 = 1_000_000;
@@ -48,6 +52,8 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// A cost with no deadline: for evaluations outside an object's validation (tests).
+    #[cfg(test)]
     pub fn new(limit: u64) -> Self {
         Self { used: 0, limit, deadline: None, since_clock: 0 }
     }
@@ -73,6 +79,24 @@ impl Cost {
             }
         }
         Ok(())
+    }
+
+    /// CEL equality of `left` and `right`, charged for every node and character compared as
+    /// it goes (nested lists of big strings cost what comparing them costs), in batches of a
+    /// tenth of a unit each, so that the charge itself stays cheap.
+    pub fn equal(&mut self, left: &Value, right: &Value) -> Result<bool, EvalError> {
+        let mut pending = 0usize;
+        let mut work = |units: usize| {
+            pending = pending.saturating_add(units);
+            if pending < EQUALITY_BATCH {
+                return Ok(());
+            }
+            let batch = std::mem::take(&mut pending);
+            self.traverse(batch)
+        };
+        let same = equal_counted(left, right, &mut work)?;
+        self.traverse(pending)?;
+        Ok(same)
     }
 
     /// The cost of traversing `size` characters or items: a tenth of a unit each.

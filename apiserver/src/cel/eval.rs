@@ -13,7 +13,7 @@ use super::error::EvalError;
 use super::library::{self, Context};
 use super::operators::{arithmetic, index, membership, negate, no_such_key, relation};
 use super::types::ListKind;
-use super::value::{Key, List, Value, equal_counted};
+use super::value::{Key, List, Value};
 
 type Outcome = Result<Value, EvalError>;
 
@@ -100,21 +100,7 @@ impl Evaluator<'_> {
             ("!_", [value]) => as_bool(Ok(value.clone())).map(|flag| Value::Bool(!flag)),
             ("-_", [value]) => negate(value),
             ("_==_" | "_!=_", [left, right]) => {
-                // Charged for every node and character compared, as it goes (nested lists
-                // of big strings cost what comparing them costs), in batches of a tenth of a
-                // unit each, so that the charge itself stays cheap.
-                let mut pending = 0usize;
-                let cost = &mut *self.cost;
-                let mut work = |units: usize| {
-                    pending = pending.saturating_add(units);
-                    if pending < EQUALITY_BATCH {
-                        return Ok(());
-                    }
-                    let batch = std::mem::take(&mut pending);
-                    cost.traverse(batch)
-                };
-                let same = equal_counted(left, right, &mut work)?;
-                self.cost.traverse(pending)?;
+                let same = self.cost.equal(left, right)?;
                 Ok(Value::Bool(same == (function == "_==_")))
             }
             ("_<_" | "_<=_" | "_>_" | "_>=_", [left, right]) => relation(function, left, right),
@@ -137,7 +123,14 @@ impl Evaluator<'_> {
             }
             ("@in", [element, container]) => {
                 if let Value::List(list) = container {
+                    // Each item compared is charged for what comparing it costs.
                     self.cost.traverse(list.items.len())?;
+                    for item in &list.items {
+                        if self.cost.equal(item, element)? {
+                            return Ok(Value::Bool(true));
+                        }
+                    }
+                    return Ok(Value::Bool(false));
                 }
                 membership(element, container)
             }
@@ -225,9 +218,6 @@ impl Evaluator<'_> {
         self.eval(&comprehension.body).map(Some)
     }
 }
-
-/// How many compared nodes and characters [`equal_counted`] reports before they are charged.
-const EQUALITY_BATCH: usize = 10_000;
 
 fn shown_key(key: &Value) -> String {
     match key {

@@ -386,6 +386,11 @@ fn equality_is_charged_for_what_it_compares() {
     assert_eq!(evaluate("a == b").0, exceeded);
     assert_eq!(evaluate("[a] == [b]").0, exceeded);
     assert_eq!(evaluate("{'k': a} != {'k': b}").0, exceeded);
+    // Membership and the list and set functions compare the same way.
+    assert_eq!(evaluate("a in [b]").0, exceeded);
+    assert_eq!(evaluate("[b].indexOf(a)").0, exceeded);
+    assert_eq!(evaluate("sets.contains([a], [b])").0, exceeded);
+    assert_eq!(evaluate("b[0] in a").0, "true");
     // The same shared value compares at once; a short comparison costs little.
     let (same, used) = evaluate("a == a");
     assert_eq!(same, "true");

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::cost::Cost;
 use super::error::EvalError;
 use super::time;
-use super::value::{List, Value, compare, equal};
+use super::value::{List, Value, compare};
 
 /// What a call needs beyond its arguments.
 pub struct Context<'a> {
@@ -267,9 +267,17 @@ fn kubernetes(context: &mut Context<'_>, name: &str, target: Option<&Value>, arg
         }),
         ("sum", Some(Value::List(list)), []) => traverse(context, list.items.len()).and_then(|()| sum(&list.items)),
         ("min" | "max", Some(Value::List(list)), []) => traverse(context, list.items.len()).and_then(|()| extreme(&list.items, name == "max")),
-        ("indexOf" | "lastIndexOf", Some(Value::List(list)), [wanted]) => traverse(context, list.items.len()).map(|()| {
-            let found = if name == "indexOf" { list.items.iter().position(|item| equal(item, wanted)) } else { list.items.iter().rposition(|item| equal(item, wanted)) };
-            Value::Int(found.map_or(-1, |at| i64::try_from(at).unwrap_or(i64::MAX)))
+        ("indexOf" | "lastIndexOf", Some(Value::List(list)), [wanted]) => traverse(context, list.items.len()).and_then(|()| {
+            // Each comparison charged for what it compares (the items may be deep).
+            let mut found = None;
+            let mut positions: Box<dyn Iterator<Item = usize>> = if name == "indexOf" { Box::new(0..list.items.len()) } else { Box::new((0..list.items.len()).rev()) };
+            for at in &mut positions {
+                if context.cost.equal(&list.items[at], wanted)? {
+                    found = Some(at);
+                    break;
+                }
+            }
+            Ok(Value::Int(found.map_or(-1, |at| i64::try_from(at).unwrap_or(i64::MAX))))
         }),
         ("find", Some(Value::String(text)), [Value::String(pattern)]) => {
             traverse(context, text.len()).and_then(|()| regex_compile_cost(context, pattern)).and_then(|()| (context.regexes)(pattern)).map(|regex| Value::string(regex.find(text).map_or("", |found| found.as_str())))
@@ -312,13 +320,39 @@ fn kubernetes(context: &mut Context<'_>, name: &str, target: Option<&Value>, arg
         }
         (method, Some(Value::Cidr(cidr)), []) => return network::cidr_method(method, *cidr).map(Ok),
         ("sets.contains" | "sets.intersects" | "sets.equivalent", None, [Value::List(left), Value::List(right)]) => {
-            traverse(context, left.items.len().saturating_mul(right.items.len())).map(|()| {
-                let within = |a: &List, b: &List| a.items.iter().all(|item| b.items.iter().any(|other| equal(item, other)));
-                Value::Bool(match name {
-                    "sets.contains" => within(right, left),
-                    "sets.intersects" => left.items.iter().any(|item| right.items.iter().any(|other| equal(item, other))),
-                    _ => within(left, right) && within(right, left),
-                })
+            traverse(context, left.items.len().saturating_mul(right.items.len())).and_then(|()| {
+                // Each comparison charged for what it compares (the items may be deep).
+                let cost = &mut *context.cost;
+                let mut contains = |list: &List, wanted: &Value| -> Result<bool, EvalError> {
+                    for item in &list.items {
+                        if cost.equal(wanted, item)? {
+                            return Ok(true);
+                        }
+                    }
+                    Ok(false)
+                };
+                let mut within = |a: &List, b: &List| -> Result<bool, EvalError> {
+                    for item in &a.items {
+                        if !contains(b, item)? {
+                            return Ok(false);
+                        }
+                    }
+                    Ok(true)
+                };
+                Ok(Value::Bool(match name {
+                    "sets.contains" => within(right, left)?,
+                    "sets.intersects" => {
+                        let mut any = false;
+                        for item in &left.items {
+                            if contains(right, item)? {
+                                any = true;
+                                break;
+                            }
+                        }
+                        any
+                    }
+                    _ => within(left, right)? && within(right, left)?,
+                }))
             })
         }
         _ => return None,

@@ -129,6 +129,13 @@ impl ApiError {
         Self::new(500, "InternalError", format!("Internal error occurred: {}", message.into()))
     }
 
+    /// 429, with kube's hint to retry after a second.
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        let mut error = Self::new(429, "TooManyRequests", message);
+        error.details = json!({"retryAfterSeconds": 1});
+        error
+    }
+
     pub fn unavailable(message: impl Into<String>) -> Self {
         Self::new(503, "ServiceUnavailable", message)
     }

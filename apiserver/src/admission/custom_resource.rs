@@ -69,7 +69,13 @@ fn admit(resource: &ResourceType, custom: &CustomKind, mut object: Value, old: O
         } else if schema::blocking(&found) || schema::blocking(causes.as_slice()) {
             schema::RuleResults { causes: vec![schema::blocked()], warnings: Vec::new() }
         } else {
-            schema::validate_rules(structural, &object, old)
+            // Rule evaluation is CPU-bound and may take up to a second: on a multi-threaded
+            // runtime, tell tokio so that this worker's other tasks move to another thread
+            // while it runs (a current-thread runtime, as in some tests, cannot do that).
+            let evaluate = || schema::validate_rules(structural, &object, old);
+            let multi_threaded = tokio::runtime::Handle::try_current().is_ok_and(|runtime| runtime.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+            let evaluated = if multi_threaded { tokio::task::block_in_place(evaluate) } else { evaluate() };
+            evaluated.map_err(|busy| ApiError::too_many_requests(busy.to_string()))?
         };
         for cause in found.into_iter().chain(rules.causes) {
             causes.push(cause);

@@ -55,6 +55,21 @@ impl Shape {
         Shape { type_: type_.clone(), size }
     }
 
+    /// The most characters the value can show as text (`format`'s `%s`): a list or map all
+    /// its items at their largest, a scalar a number's or timestamp's width.
+    fn text_size(&self, depth: usize) -> f64 {
+        // Types nest no deeper than schemas do; past that, take the size as it stands.
+        if depth > 32 {
+            return self.size;
+        }
+        match &self.type_ {
+            Type::String | Type::Bytes | Type::Dyn => self.size,
+            Type::List(_) => self.size * (self.element().text_size(depth + 1) + 2.0),
+            Type::Map(_, value) => self.size * (Shape::of(value, None).text_size(depth + 1) + 4.0),
+            _ => 32.0,
+        }
+    }
+
     /// The shape of one item (of a list) or key (of a map).
     fn element(&self) -> Shape {
         match &self.type_ {
@@ -167,7 +182,8 @@ impl Estimator {
             "matches" | "find" | "findAll" => {
                 // The text and the pattern come first and second, as receiver or argument.
                 let (text, pattern) = (first, second);
-                (TRAVERSAL * text * (REGEX_LENGTH * pattern).max(1.0), if function == "findAll" { Shape { type_: Type::list(Type::String), size: text } } else { string_result(text) })
+                // The pattern is charged on each call too, whatever the text (see the library).
+                (TRAVERSAL * text * (REGEX_LENGTH * pattern).max(1.0) + REGEX_LENGTH * pattern, if function == "findAll" { Shape { type_: Type::list(Type::String), size: text } } else { string_result(text) })
             }
             "_+_" => match shapes.first().map(|shape| &shape.type_) {
                 Some(Type::List(_)) => (first + second, Shape { type_: shapes[0].type_.clone(), size: first + second }),
@@ -178,7 +194,19 @@ impl Estimator {
             "contains" | "startsWith" | "endsWith" | "indexOf" | "lastIndexOf" | "charAt" | "isURL" | "url" | "isQuantity" | "quantity" | "isIP" | "ip" | "isCIDR" | "cidr" | "sum" | "min" | "max" | "isSorted" => {
                 (TRAVERSAL * first, Shape::scalar(Type::Dyn))
             }
-            "lowerAscii" | "upperAscii" | "trim" | "substring" | "replace" | "reverse" | "string" | "join" => (TRAVERSAL * first, string_result(first)),
+            // A joined list is as long as all its items (and separators) together, not as
+            // the list has items.
+            "join" => {
+                let item = shapes.first().map_or(0.0, |list| list.element().size);
+                let size = first * (item + second);
+                (TRAVERSAL * size, string_result(size))
+            }
+            // `format`'s list argument may be shown whole (`%s`), every item at its largest.
+            "format" => {
+                let size = first + shapes.get(1).map_or(0.0, |list| list.text_size(0));
+                (TRAVERSAL * size, string_result(size))
+            }
+            "lowerAscii" | "upperAscii" | "trim" | "substring" | "replace" | "reverse" | "string" => (TRAVERSAL * first, string_result(first)),
             "split" => (TRAVERSAL * first, Shape { type_: Type::list(Type::String), size: first }),
             "size" => (0.0, Shape::scalar(Type::Int)),
             "sets.contains" | "sets.intersects" | "sets.equivalent" => (first * second, Shape::scalar(Type::Bool)),

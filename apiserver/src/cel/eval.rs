@@ -13,7 +13,7 @@ use super::error::EvalError;
 use super::library::{self, Context};
 use super::operators::{arithmetic, index, membership, negate, no_such_key, relation};
 use super::types::ListKind;
-use super::value::{Key, List, Value, equal};
+use super::value::{Key, List, Value};
 
 type Outcome = Result<Value, EvalError>;
 
@@ -100,24 +100,37 @@ impl Evaluator<'_> {
             ("!_", [value]) => as_bool(Ok(value.clone())).map(|flag| Value::Bool(!flag)),
             ("-_", [value]) => negate(value),
             ("_==_" | "_!=_", [left, right]) => {
-                self.cost.traverse(equality_work(left, right))?;
-                Ok(Value::Bool(equal(left, right) == (function == "_==_")))
+                let same = self.cost.equal(left, right)?;
+                Ok(Value::Bool(same == (function == "_==_")))
             }
             ("_<_" | "_<=_" | "_>_" | "_>=_", [left, right]) => relation(function, left, right),
             ("_+_" | "_-_" | "_*_" | "_/_" | "_%_", [left, right]) => {
-                if let (Value::String(a), Value::String(b)) = (left, right) {
-                    self.cost.traverse(a.len() + b.len())?;
-                }
-                if let (Value::List(a), Value::List(b)) = (left, right) {
-                    // A set's union compares every pair.
-                    let work = if a.kind == ListKind::Set { a.items.len().saturating_mul(b.items.len()) } else { 0 };
-                    self.cost.traverse(a.items.len() + b.items.len() + work)?;
+                // Concatenations build a value as long as both sides: charge for it, bounded,
+                // before building it (the sides may be shared parts of one big value).
+                match (left, right) {
+                    (Value::String(a), Value::String(b)) => self.cost.output(a.len().checked_add(b.len()))?,
+                    (Value::Bytes(a), Value::Bytes(b)) => self.cost.output(a.len().checked_add(b.len()))?,
+                    (Value::List(a), Value::List(b)) => {
+                        self.cost.output(a.items.len().checked_add(b.items.len()))?;
+                        // A set's union compares every pair.
+                        if a.kind == ListKind::Set {
+                            self.cost.traverse(a.items.len().saturating_mul(b.items.len()))?;
+                        }
+                    }
+                    _ => {}
                 }
                 arithmetic(function, left, right)
             }
             ("@in", [element, container]) => {
                 if let Value::List(list) = container {
+                    // Each item compared is charged for what comparing it costs.
                     self.cost.traverse(list.items.len())?;
+                    for item in &list.items {
+                        if self.cost.equal(item, element)? {
+                            return Ok(Value::Bool(true));
+                        }
+                    }
+                    return Ok(Value::Bool(false));
                 }
                 membership(element, container)
             }
@@ -203,19 +216,6 @@ impl Evaluator<'_> {
             return Ok(None);
         }
         self.eval(&comprehension.body).map(Some)
-    }
-}
-
-/// What comparing two values costs, at their top level: every pair of items for two
-/// unordered (`set`, `map`) lists, else every item or character.
-fn equality_work(left: &Value, right: &Value) -> usize {
-    match (left, right) {
-        (Value::List(a), Value::List(b)) if a.items.len() == b.items.len() && a.kind != ListKind::Atomic => a.items.len().saturating_mul(b.items.len()),
-        (Value::List(a), Value::List(b)) => a.items.len().min(b.items.len()),
-        (Value::Map(a), Value::Map(b)) => a.len().min(b.len()),
-        (Value::String(a), Value::String(b)) => a.len().min(b.len()),
-        (Value::Bytes(a), Value::Bytes(b)) => a.len().min(b.len()),
-        _ => 0,
     }
 }
 

@@ -20,10 +20,12 @@ mod lexer;
 mod library;
 mod operators;
 mod parser;
+pub mod permit;
 mod time;
 mod types;
 mod value;
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,8 +37,14 @@ pub use value::{Value, from_json};
 
 use ast::{Expr, ExprKind};
 
-/// The largest compiled program a regular expression may become, as for CRD `pattern`s.
+/// The largest compiled program a regular expression may become: CEL's regexes and CRD
+/// `pattern`s alike. It keeps a hostile pattern from costing more memory than a rule is worth.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// The most patterns built while a rule runs that one evaluation keeps compiled: enough for
+/// a rule's few dynamic patterns, few enough that a rule making a new pattern per item holds
+/// no more than this many at once (each is charged by its length anyway).
+const DYNAMIC_REGEX_CACHE: usize = 64;
 
 /// The stack [`with_stack`] gives: room for the deepest expression the parser accepts to be
 /// parsed, checked and evaluated in a debug build, with a wide margin.
@@ -77,8 +85,15 @@ pub fn compile(source: &str, variables: &[(String, Type)]) -> Result<Program, Is
     Ok(Program { expr, regexes, output })
 }
 
-fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build().map_err(|error| format!("error parsing regexp: {error}"))
+/// Compiles a regular expression as Go's `regexp.Compile` would (RE2 syntax, unanchored),
+/// within [`REGEX_SIZE_LIMIT`].
+pub fn compile_regex(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    regex::RegexBuilder::new(pattern).size_limit(REGEX_SIZE_LIMIT).build()
+}
+
+/// [`compile_regex`] with cel-go's wording of an error.
+fn compile_cel_regex(pattern: &str) -> Result<regex::Regex, String> {
+    compile_regex(pattern).map_err(|error| format!("error parsing regexp: {error}"))
 }
 
 /// Compiles each literal pattern of a regex function, as kube's regex optimisation does at
@@ -92,7 +107,7 @@ fn literal_patterns(expr: &Expr, out: &mut HashMap<String, Arc<regex::Regex>>, i
                 _ => None,
             };
             if let Some(Expr { kind: ExprKind::Literal(Value::String(text)), offset }) = pattern {
-                match compile_regex(text) {
+                match compile_cel_regex(text) {
                     Ok(compiled) => {
                         out.insert(text.to_string(), Arc::new(compiled));
                     }
@@ -155,11 +170,20 @@ impl Program {
 
     /// The value of the expression with `variables` bound, charging `cost`.
     pub fn evaluate(&self, variables: Vec<(String, Value)>, cost: &mut Cost) -> Result<Value, EvalError> {
+        // Patterns the rule builds as it runs (`''.matches(self.p)` in a loop) are compiled
+        // once per evaluation, not once per call: the call is charged for the pattern's
+        // length each time, the compile happens once.
+        let dynamic: RefCell<HashMap<String, Arc<regex::Regex>>> = RefCell::new(HashMap::new());
         let regexes = |pattern: &str| -> Result<Arc<regex::Regex>, EvalError> {
-            if let Some(compiled) = self.regexes.get(pattern) {
+            if let Some(compiled) = self.regexes.get(pattern).or(dynamic.borrow().get(pattern)) {
                 return Ok(compiled.clone());
             }
-            compile_regex(pattern).map(Arc::new).map_err(EvalError::Message)
+            let compiled = compile_cel_regex(pattern).map(Arc::new).map_err(EvalError::Message)?;
+            let mut dynamic = dynamic.borrow_mut();
+            if dynamic.len() < DYNAMIC_REGEX_CACHE {
+                dynamic.insert(pattern.to_string(), compiled.clone());
+            }
+            Ok(compiled)
         };
         let mut evaluator = eval::Evaluator { scopes: variables, cost, regexes: &regexes };
         evaluator.eval(&self.expr)

@@ -273,3 +273,127 @@ fn random_expressions_never_panic() {
     });
     assert!(outcome.is_some(), "a random expression panicked");
 }
+
+/// `source` with `l` a list of `items` integers and `s` one string of `length` characters
+/// (shared, as a rule's `self.l.map(x, self.s)` shares it), on the deep stack.
+fn run_shared(source: &str, items: usize, length: usize) -> String {
+    let variables = vec![("l".to_string(), Type::list(Type::Int)), ("s".to_string(), Type::String)];
+    let program = match compile(source, &variables) {
+        Ok(program) => program,
+        Err(issues) => return format!("compile: {issues}"),
+    };
+    let values = vec![("l".to_string(), Value::list((0..items).map(|at| Value::Int(at as i64)).collect())), ("s".to_string(), Value::string("a".repeat(length)))];
+    let mut cost = Cost::new(cost::PER_CALL_LIMIT);
+    with_stack(|| match program.evaluate(values, &mut cost) {
+        Ok(value) => shown(&value).chars().take(40).collect(),
+        Err(error) => format!("error: {error}"),
+    })
+    .unwrap_or_else(|| "no thread".into())
+}
+
+/// Rules whose results would be far larger than their inputs are charged for the result
+/// before it is built, and stop at the cost limit instead of asking for the memory.
+#[test]
+fn results_are_charged_before_they_are_built() {
+    let exceeded = "error: operation cancelled: actual cost limit exceeded";
+    let items = 100_000;
+    let length = 2_500_000;
+    let too_long = "error: error during formatting: result too long";
+    for (source, expected) in [
+        ("l.map(x, s).join('')", exceeded),
+        ("l.map(x, s).join(s)", exceeded),
+        ("l.map(x, 'a').join(s)", exceeded),
+        // `format` stops at its own bound on the result (1 MiB) before the cost limit.
+        ("'%s'.format([l.map(x, s)])", too_long),
+        ("'%s'.format([l.map(x, {'k': s})])", too_long),
+        ("'%x'.format([s + s + s + s + s])", exceeded),
+        ("s + s + s + s + s + s + s + s + s", exceeded),
+        ("bytes(s) + bytes(s) + bytes(s) + bytes(s) + bytes(s) + bytes(s) + bytes(s)", exceeded),
+        ("string(bytes(s + s + s + s))", exceeded),
+        ("s.replace('a', s)", exceeded),
+        ("s.replace('', s)", exceeded),
+        ("strings.quote(s + s + s + s)", exceeded),
+        ("l.map(x, l).map(y, y + y + y).size() > 0", exceeded),
+    ] {
+        assert_eq!(run_shared(source, items, length), expected, "{source}");
+    }
+    // Within the limit, the same functions still work.
+    assert_eq!(run_shared("l.map(x, s).join('-')", 3, 2), "\"aa-aa-aa\"");
+    assert_eq!(run_shared("'%s'.format([l.map(x, s)])", 2, 1), "\"[a, a]\"");
+    assert_eq!(run_shared("s.split('').size()", 0, 5), "5");
+}
+
+/// The estimate sizes a joined or formatted list by its items times their size, so a rule
+/// that would build gigabytes is refused when its CRD is written.
+#[test]
+fn joins_and_formats_are_estimated_by_their_result() {
+    let variables = vec![("l".to_string(), Type::list(Type::String)), ("s".to_string(), Type::String)];
+    let bounds = vec![("l".to_string(), Type::list(Type::String), Some(100_000)), ("s".to_string(), Type::String, Some(2_500_000))];
+    for source in ["l.map(x, s).join('')", "l.join('')", "'%s'.format([l])"] {
+        let program = compile(source, &variables).unwrap_or_else(|issues| panic!("{issues}"));
+        assert!(program.estimate(&bounds) > cost::ESTIMATED_LIMIT, "{source}: {}", program.estimate(&bounds));
+    }
+    let bounded = Type::List(Arc::new(ListType { element: Type::String, kind: ListKind::default(), max_items: Some(10), element_max_size: Some(10) }));
+    let small = vec![("l".to_string(), bounded, Some(10)), ("s".to_string(), Type::String, Some(10))];
+    let program = compile("l.join(',')", &variables).unwrap_or_else(|issues| panic!("{issues}"));
+    assert!(program.estimate(&small) < 1_000.0);
+}
+
+/// `source` with `l` a list of `items` integers and `p` the pattern `pattern`.
+fn run_pattern(source: &str, items: usize, pattern: &str) -> (String, u64) {
+    let variables = vec![("l".to_string(), Type::list(Type::Int)), ("p".to_string(), Type::String)];
+    let program = match compile(source, &variables) {
+        Ok(program) => program,
+        Err(issues) => return (format!("compile: {issues}"), 0),
+    };
+    let values = vec![("l".to_string(), Value::list((0..items).map(|at| Value::Int(at as i64)).collect())), ("p".to_string(), Value::string(pattern))];
+    let mut cost = Cost::new(cost::PER_CALL_LIMIT);
+    let shown = match program.evaluate(values, &mut cost) {
+        Ok(value) => shown(&value),
+        Err(error) => format!("error: {error}"),
+    };
+    (shown, cost.used)
+}
+
+/// A pattern is charged for its length on every call, even on empty text, so a long pattern
+/// used per item stops at the cost limit; a short dynamic one still works on every item.
+#[test]
+fn regex_calls_are_charged_for_their_pattern() {
+    // Extended mode ignores the spaces: a 1 MB pattern that compiles to almost nothing.
+    let long = format!("(?x){}a", " ".repeat(1_000_000));
+    for source in ["l.all(x, !''.matches(p))", "l.all(x, ''.find(p) == '')", "l.all(x, ''.findAll(p).size() == 0)"] {
+        assert_eq!(run_pattern(source, 100, &long).0, "error: operation cancelled: actual cost limit exceeded", "{source}");
+    }
+    let (result, used) = run_pattern("l.all(x, !''.matches(p))", 3, &long);
+    assert_eq!(result, "true");
+    assert!(used >= 3 * 250_000, "{used}");
+    assert_eq!(run_pattern("l.filter(x, string(x).matches(p)).size()", 20, "^1").0, "11");
+}
+
+/// Comparing is charged for every item and character it compares, nested too, not only for
+/// the top level's items: two lists of 200 distinct 100 kB strings are 20 M characters.
+#[test]
+fn equality_is_charged_for_what_it_compares() {
+    let variables = vec![("a".to_string(), Type::list(Type::String)), ("b".to_string(), Type::list(Type::String))];
+    let strings = || Value::list((0..200).map(|_| Value::string("x".repeat(100_000))).collect());
+    let evaluate = |source: &str| {
+        let program = compile(source, &variables).unwrap_or_else(|issues| panic!("{issues}"));
+        let mut cost = Cost::new(cost::PER_CALL_LIMIT);
+        let result = program.evaluate(vec![("a".to_string(), strings()), ("b".to_string(), strings())], &mut cost);
+        (result.map(|value| shown(&value)).unwrap_or_else(|error| format!("error: {error}")), cost.used)
+    };
+    let exceeded = "error: operation cancelled: actual cost limit exceeded";
+    assert_eq!(evaluate("a == b").0, exceeded);
+    assert_eq!(evaluate("[a] == [b]").0, exceeded);
+    assert_eq!(evaluate("{'k': a} != {'k': b}").0, exceeded);
+    // Membership and the list and set functions compare the same way.
+    assert_eq!(evaluate("a in [b]").0, exceeded);
+    assert_eq!(evaluate("[b].indexOf(a)").0, exceeded);
+    assert_eq!(evaluate("sets.contains([a], [b])").0, exceeded);
+    assert_eq!(evaluate("b[0] in a").0, "true");
+    // The same shared value compares at once; a short comparison costs little.
+    let (same, used) = evaluate("a == a");
+    assert_eq!(same, "true");
+    assert!(used < 1_000, "{used}");
+    assert_eq!(evaluate("a[0] == b[0]").0, "true");
+}

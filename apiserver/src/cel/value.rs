@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use super::error::EvalError;
 use super::time;
 use super::types::{ListKind, Type};
 
@@ -137,37 +138,94 @@ impl Value {
 /// CEL equality: numbers by value across types, lists in order (but kube's `set` and `map`
 /// lists regardless of it), maps and objects by their entries; values of other types differ.
 pub fn equal(left: &Value, right: &Value) -> bool {
+    equal_counted(left, right, &mut |_| Ok(())).unwrap_or(false)
+}
+
+/// [`equal`], reporting to `work` each node it visits (one) and each string or bytes it
+/// compares (their length) as it goes, so that a caller can charge for a deep or wide
+/// comparison and stop it midway. Identical shared strings and bytes compare at once.
+pub fn equal_counted(left: &Value, right: &Value, work: &mut dyn FnMut(usize) -> Result<(), EvalError>) -> Result<bool, EvalError> {
+    work(1)?;
     if let (Some(ordering), true) = (numeric_order(left, right), is_number(left) && is_number(right)) {
-        return ordering == Ordering::Equal;
+        return Ok(ordering == Ordering::Equal);
     }
-    match (left, right) {
+    Ok(match (left, right) {
         (Value::Null, Value::Null) => true,
         (Value::Bool(a), Value::Bool(b)) => a == b,
-        (Value::String(a), Value::String(b)) => a == b,
-        (Value::Bytes(a), Value::Bytes(b)) => a == b,
+        (Value::String(a), Value::String(b)) => {
+            if Arc::ptr_eq(a, b) {
+                return Ok(true);
+            }
+            work(a.len().min(b.len()))?;
+            a == b
+        }
+        (Value::Bytes(a), Value::Bytes(b)) => {
+            if Arc::ptr_eq(a, b) {
+                return Ok(true);
+            }
+            work(a.len().min(b.len()))?;
+            a == b
+        }
         (Value::Duration(a), Value::Duration(b)) => a == b,
         (Value::Timestamp(a), Value::Timestamp(b)) => a == b,
         (Value::Type(a), Value::Type(b)) => a == b,
         (Value::List(a), Value::List(b)) => {
             if a.items.len() != b.items.len() {
-                return false;
+                return Ok(false);
             }
             // The left side's kind decides, as kube's list values implement `Equal`.
             if a.kind != ListKind::Atomic {
                 // Unordered: every item of one has an equal in the other, counted once.
                 let mut used = vec![false; b.items.len()];
-                return a.items.iter().all(|item| {
-                    let found = b.items.iter().enumerate().find(|(at, other)| !used[*at] && equal(item, other));
-                    found.map(|(at, _)| used[at] = true).is_some()
-                });
+                for item in &a.items {
+                    let mut found = false;
+                    for (at, other) in b.items.iter().enumerate() {
+                        if !used[at] && equal_counted(item, other, work)? {
+                            used[at] = true;
+                            found = true;
+                            break;
+                        }
+                    }
+                    if !found {
+                        return Ok(false);
+                    }
+                }
+                return Ok(true);
             }
-            a.items.iter().zip(&b.items).all(|(x, y)| equal(x, y))
+            for (x, y) in a.items.iter().zip(&b.items) {
+                if !equal_counted(x, y, work)? {
+                    return Ok(false);
+                }
+            }
+            true
         }
-        (Value::Map(a), Value::Map(b)) => a.len() == b.len() && a.iter().all(|(key, value)| Value::map_get(b, &key.to_value()).is_some_and(|other| equal(value, other))),
-        (Value::Object(a), Value::Object(b)) => a.len() == b.len() && a.iter().all(|(name, value)| b.get(name).is_some_and(|other| equal(value, other))),
+        (Value::Map(a), Value::Map(b)) => {
+            if a.len() != b.len() {
+                return Ok(false);
+            }
+            for (key, value) in a.iter() {
+                match Value::map_get(b, &key.to_value()) {
+                    Some(other) if equal_counted(value, other, work)? => {}
+                    _ => return Ok(false),
+                }
+            }
+            true
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            if a.len() != b.len() {
+                return Ok(false);
+            }
+            for (name, value) in a.iter() {
+                match b.get(name) {
+                    Some(other) if equal_counted(value, other, work)? => {}
+                    _ => return Ok(false),
+                }
+            }
+            true
+        }
         (Value::Optional(a), Value::Optional(b)) => match (a, b) {
             (None, None) => true,
-            (Some(a), Some(b)) => equal(a, b),
+            (Some(a), Some(b)) => equal_counted(a, b, work)?,
             _ => false,
         },
         (Value::Url(a), Value::Url(b)) => a == b,
@@ -175,7 +233,7 @@ pub fn equal(left: &Value, right: &Value) -> bool {
         (Value::Ip(a), Value::Ip(b)) => a == b,
         (Value::Cidr(a), Value::Cidr(b)) => a == b,
         _ => false,
-    }
+    })
 }
 
 fn is_number(value: &Value) -> bool {

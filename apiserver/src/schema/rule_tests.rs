@@ -65,8 +65,11 @@ fn rules_estimated_too_expensive_refuse_the_definition() {
         }
         json!({"type": "object", "properties": {"list": list}})
     };
+    // As kube: the rule's own estimate, its part in the schema's total, and the total.
     assert_eq!(checked(list(json!({}))).err().unwrap_or_default(), vec![
         "spec.versions[0].schema.openAPIV3Schema.properties[list].x-kubernetes-validations[0].rule: Forbidden: estimated rule cost exceeds budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)",
+        "spec.versions[0].schema.openAPIV3Schema.properties[list].x-kubernetes-validations[0].rule: Forbidden: contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema",
+        "spec.versions[0].schema.openAPIV3Schema: Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds budget by factor of more than 100x (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)",
     ]);
     let bounded = list(json!({"maxItems": 10, "items": {"type": "string", "maxLength": 64}}));
     assert!(checked(bounded).is_ok());
@@ -77,7 +80,7 @@ fn rules_estimated_too_expensive_refuse_the_definition() {
 }
 
 fn results(schema: &Structural, object: Value, old: Option<Value>) -> (Vec<String>, Vec<String>) {
-    let found = validate_rules(schema, &object, old.as_ref());
+    let Ok(found) = validate_rules(schema, &object, old.as_ref()) else { panic!("no evaluation permit") };
     (found.causes.iter().map(|cause| format!("{}: {}", cause.field, cause.message)).collect(), found.warnings)
 }
 
@@ -124,4 +127,41 @@ fn expensive_rules_stop_at_the_cost_limit() {
     let list: Vec<i64> = (0..200).collect();
     let (causes, _) = results(&schema, json!({"list": list}), None);
     assert_eq!(causes, vec!["list: Invalid value: \"array\": 'operation cancelled: actual cost limit exceeded': no further validation rules will be run due to call cost exceeds limit for rule: self.all(a, self.all(b, self.all(c, a + b + c >= 0)))"]);
+}
+
+/// Items of a map list correlate with the old item of the same keys wherever it stands, so
+/// transition rules see it; an item with new keys has no old value and its transition rule
+/// does not run.
+#[test]
+fn map_list_items_correlate_by_their_keys() {
+    let schema = checked(json!({"type": "object", "properties": {"list": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name", "port"],
+        "items": {"type": "object", "required": ["name", "port"], "properties": {"name": {"type": "string"}, "port": {"type": "integer"}, "value": {"type": "integer"}},
+                  "x-kubernetes-validations": [{"rule": "self.value >= oldSelf.value", "message": "value may not decrease"}]}}}}))
+    .unwrap_or_else(|causes| panic!("{causes:?}"));
+    let old = json!({"list": [{"name": "a", "port": 1, "value": 5}, {"name": "a", "port": 2, "value": 5}, {"name": "b", "port": 1, "value": 5}]});
+    let new = json!({"list": [{"name": "b", "port": 1, "value": 4}, {"name": "c", "port": 1, "value": 0}, {"name": "a", "port": 2, "value": 6}, {"name": "a", "port": 1, "value": 1}]});
+    let (causes, _) = results(&schema, new, Some(old));
+    assert_eq!(causes, vec!["list[0]: Invalid value: \"object\": value may not decrease", "list[3]: Invalid value: \"object\": value may not decrease"]);
+}
+
+/// Rules each within their own budget are refused together when their estimates add up past
+/// the schema's (kube's `StaticEstimatedCRDCostLimit`): the four most expensive are named,
+/// then the total.
+#[test]
+fn rules_estimated_too_expensive_together_refuse_the_definition() {
+    let schema = |rules: usize| {
+        let rule = json!({"rule": "self.all(x, x.contains('a'))"});
+        json!({"type": "object", "properties": {"list": {"type": "array", "maxItems": 1000, "items": {"type": "string", "maxLength": 5000},
+            "x-kubernetes-validations": vec![rule; rules]}}})
+    };
+    assert!(checked(schema(10)).is_ok());
+    let causes = checked(schema(60)).err().unwrap_or_default();
+    let path = "spec.versions[0].schema.openAPIV3Schema";
+    let mut expected: Vec<String> = (0..4)
+        .map(|at| format!("{path}.properties[list].x-kubernetes-validations[{at}].rule: Forbidden: contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema"))
+        .collect();
+    expected.push(format!("{path}: Forbidden: x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema exceeds budget by factor of "));
+    assert_eq!(causes.len(), 5, "{causes:?}");
+    assert_eq!(causes[..4], expected[..4]);
+    assert!(causes[4].starts_with(&expected[4]), "{}", causes[4]);
 }

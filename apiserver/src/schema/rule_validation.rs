@@ -5,6 +5,8 @@
 //! bounded by kube's runtime cost budget. Rules that do not use `oldSelf` and fail on a value
 //! the update left unchanged are reported as warnings (kube's validation ratcheting).
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 
 use crate::cause::Cause;
@@ -49,18 +51,28 @@ pub fn blocking(causes: &[Cause]) -> bool {
     causes.iter().any(|cause| matches!(cause.reason, "FieldValueNotSupported" | "FieldValueRequired" | "FieldValueTooLong" | "FieldValueTooMany" | "FieldValueTypeInvalid"))
 }
 
-pub fn validate_rules(schema: &Structural, object: &Value, old: Option<&Value>) -> RuleResults {
+/// How long a write waits for one of the process's evaluation permits ([`cel::permit`])
+/// before it is refused as too many requests: short, since it waits on a tokio worker.
+const PERMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// The results of `object`'s rules, or [`Busy`](cel::permit::Busy) when too many objects'
+/// rules are being evaluated already.
+pub fn validate_rules(schema: &Structural, object: &Value, old: Option<&Value>) -> Result<RuleResults, cel::permit::Busy> {
+    let _permit = cel::permit::acquire(PERMIT_WAIT)?;
     let validated = cel::with_stack(|| {
-        let mut walk = Walk { budget: cel::cost::PER_OBJECT_BUDGET, stopped: false, out: RuleResults::default() };
+        let deadline = std::time::Instant::now() + cel::cost::OBJECT_TIME_LIMIT;
+        let mut walk = Walk { budget: cel::cost::PER_OBJECT_BUDGET, deadline, stopped: false, out: RuleResults::default() };
         walk.node(schema, object, old, "", true, false, 0);
         walk.out
     });
-    validated.unwrap_or_else(|| RuleResults { causes: vec![Cause { reason: "InternalError", field: "<nil>".into(), message: "Internal error: the rules could not be evaluated".into() }], warnings: Vec::new() })
+    Ok(validated.unwrap_or_else(|| RuleResults { causes: vec![Cause { reason: "InternalError", field: "<nil>".into(), message: "Internal error: the rules could not be evaluated".into() }], warnings: Vec::new() }))
 }
 
 struct Walk {
     /// What is left of the object's cost budget.
     budget: u64,
+    /// When the object's rules must stop, however much budget is left.
+    deadline: std::time::Instant,
     /// Set once kube would run no further rule.
     stopped: bool,
     out: RuleResults,
@@ -84,9 +96,9 @@ impl Walk {
             Value::Object(fields) => self.object(schema, fields, old.and_then(Value::as_object), path, unchanged, depth),
             Value::Array(items) => {
                 if let Some(item_schema) = &schema.items {
-                    let old_items = old.and_then(Value::as_array);
+                    let old_items = old.and_then(Value::as_array).and_then(|old_items| OldItems::index(schema, old_items));
                     for (at, item) in items.iter().enumerate() {
-                        let old_item = old_items.and_then(|old_items| correlated_item(schema, item, old_items));
+                        let old_item = old_items.as_ref().and_then(|old_items| old_items.correlated(schema, item));
                         self.node(item_schema, item, old_item, &index(path, at), false, unchanged, depth + 1);
                     }
                 }
@@ -138,7 +150,7 @@ impl Walk {
                 (None, false) => None,
             };
             variables.extend(old_binding.map(|old| ("oldSelf".to_string(), old)));
-            let mut cost = Cost::new(cel::cost::PER_CALL_LIMIT.min(self.budget));
+            let mut cost = Cost::with_deadline(cel::cost::PER_CALL_LIMIT.min(self.budget), self.deadline);
             let result = rule_program.evaluate(variables.clone(), &mut cost);
             self.budget = self.budget.saturating_sub(cost.used);
             let shown = rule_text(rule);
@@ -180,7 +192,7 @@ impl Walk {
     /// does when the expression fails or gives no usable text.
     fn message(&mut self, program: &Compiled, variables: Vec<(String, CelValue)>) -> Option<String> {
         let Some(Ok(message_program)) = &program.message else { return None };
-        let mut cost = Cost::new(cel::cost::PER_CALL_LIMIT.min(self.budget));
+        let mut cost = Cost::with_deadline(cel::cost::PER_CALL_LIMIT.min(self.budget), self.deadline);
         let result = message_program.evaluate(variables, &mut cost);
         self.budget = self.budget.saturating_sub(cost.used);
         match result {
@@ -202,14 +214,35 @@ fn shown_path(path: &str) -> String {
     if path.is_empty() { "<nil>".to_string() } else { path.to_string() }
 }
 
-/// The old item a new item of a map list correlates with: the one with the same keys.
-fn correlated_item<'a>(schema: &Structural, item: &Value, old_items: &'a [Value]) -> Option<&'a Value> {
-    if schema.list_type.as_deref() != Some("map") || schema.list_map_keys.is_empty() {
-        return None;
+/// The old items of a map list by their keys, built once per list so that correlating every
+/// new item is a lookup, not a search of the old list (quadratic for lists of 100k items).
+struct OldItems<'a> {
+    by_keys: HashMap<Vec<Option<String>>, &'a Value>,
+}
+
+impl<'a> OldItems<'a> {
+    /// `None` where the list is not a map list, whose items correlate with nothing.
+    fn index(schema: &Structural, old_items: &'a [Value]) -> Option<Self> {
+        if schema.list_type.as_deref() != Some("map") || schema.list_map_keys.is_empty() {
+            return None;
+        }
+        let mut by_keys = HashMap::with_capacity(old_items.len());
+        for old in old_items {
+            // The first item with given keys wins, as a search from the front would find it.
+            by_keys.entry(keys_of(schema, old)).or_insert(old);
+        }
+        Some(Self { by_keys })
     }
-    let keys_of = |value: &Value| schema.list_map_keys.iter().map(|name| value.get(name).cloned()).collect::<Vec<_>>();
-    let wanted = keys_of(item);
-    old_items.iter().find(|old| keys_of(old) == wanted)
+
+    /// The old item a new item correlates with: the one with the same keys.
+    fn correlated(&self, schema: &Structural, item: &Value) -> Option<&'a Value> {
+        self.by_keys.get(&keys_of(schema, item)).copied()
+    }
+}
+
+/// An item's map-list keys, as JSON text (a missing key apart from a `null` one).
+fn keys_of(schema: &Structural, item: &Value) -> Vec<Option<String>> {
+    schema.list_map_keys.iter().map(|name| item.get(name).map(Value::to_string)).collect()
 }
 
 /// kube's `ruleErrorString`: the message if there is one, else the rule.

@@ -190,15 +190,48 @@ pub fn max_size(schema: &Structural) -> Option<u64> {
 pub fn check_rules(schema: &Structural, path: &str) -> Vec<Cause> {
     let checked = cel::with_stack(|| {
         let mut out = Vec::new();
-        walk(schema, path, true, None, 1.0, 0, &mut out);
+        let mut total = TotalCost::default();
+        walk(schema, path, true, None, 1.0, 0, &mut total, &mut out);
+        // kube's check of the whole schema's estimated cost, reported after every other
+        // cause: the most expensive expressions, then the total.
+        if total.total > cel::cost::ESTIMATED_CRD_LIMIT {
+            for (expensive, _) in &total.most_expensive {
+                out.push(Cause::forbidden(expensive.clone(), "contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema"));
+            }
+            let detail = over_budget("x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema", total.total, cel::cost::ESTIMATED_CRD_LIMIT);
+            out.push(Cause::forbidden(path.to_string(), &detail));
+        }
         out
     });
     checked.unwrap_or_else(|| vec![Cause { reason: "InternalError", field: child(path, "x-kubernetes-validations"), message: "Internal error: the rules could not be compiled".into() }])
 }
 
+/// kube's `TotalCost`: the estimated cost of all of a schema's expressions together, and the
+/// (at most four) most expensive of those that make up at least 1% of its limit.
+#[derive(Default)]
+struct TotalCost {
+    total: f64,
+    most_expensive: Vec<(String, f64)>,
+}
+
+impl TotalCost {
+    fn observe(&mut self, path: String, cost: f64) {
+        self.total += cost;
+        if cost < cel::cost::ESTIMATED_CRD_LIMIT / 100.0 {
+            return;
+        }
+        self.most_expensive.push((path, cost));
+        // Most expensive first; equal costs in the order seen (kube's `sort.Slice` leaves
+        // their order unspecified).
+        self.most_expensive.sort_by(|a, b| b.1.total_cmp(&a.1));
+        self.most_expensive.truncate(4);
+    }
+}
+
 /// Where a walk of the schema is: the path of the highest node below which old values
 /// cannot be correlated, and how many values of the node an object can hold.
-fn walk(schema: &Structural, path: &str, root: bool, uncorrelatable: Option<&str>, cardinality: f64, depth: usize, out: &mut Vec<Cause>) {
+#[allow(clippy::too_many_arguments)]
+fn walk(schema: &Structural, path: &str, root: bool, uncorrelatable: Option<&str>, cardinality: f64, depth: usize, total: &mut TotalCost, out: &mut Vec<Cause>) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -213,12 +246,14 @@ fn walk(schema: &Structural, path: &str, root: bool, uncorrelatable: Option<&str
                 if estimated > cel::cost::ESTIMATED_LIMIT {
                     out.push(Cause::forbidden(child(&rule_path, "rule"), &over_budget("estimated rule cost", estimated, cel::cost::ESTIMATED_LIMIT)));
                 }
+                total.observe(child(&rule_path, "rule"), estimated);
             }
             if let Some(Ok(program)) = &compiled.message {
                 let estimated = program.estimate(&variables) * cardinality;
                 if estimated > cel::cost::ESTIMATED_LIMIT {
                     out.push(Cause::forbidden(child(&rule_path, "messageExpression"), &over_budget("estimated messageExpression cost", estimated, cel::cost::ESTIMATED_LIMIT)));
                 }
+                total.observe(child(&rule_path, "messageExpression"), estimated);
             }
             if let Err(detail) = &compiled.rule {
                 out.push(Cause { reason: "FieldValueInvalid", field: child(&rule_path, "rule"), message: format!("Invalid value: {}: {detail}", go_rule(rule)) });
@@ -239,17 +274,17 @@ fn walk(schema: &Structural, path: &str, root: bool, uncorrelatable: Option<&str
     let correlatable_map = matches!(schema.map_type.as_deref(), None | Some("granular" | "atomic"));
     let properties_uncorrelatable = if correlatable_map { uncorrelatable } else { uncorrelatable.or(Some(path)) };
     for (name, property) in &schema.properties {
-        walk(property, &format!("{path}.properties[{name}]"), false, properties_uncorrelatable, cardinality, depth + 1, out);
+        walk(property, &format!("{path}.properties[{name}]"), false, properties_uncorrelatable, cardinality, depth + 1, total, out);
     }
     if let Some(AdditionalProperties::Schema(values)) = &schema.additional_properties {
         let entries = max_size(schema).map_or(cel::UNBOUNDED_MAP, |bound| bound as f64);
-        walk(values, &child(path, "additionalProperties"), false, uncorrelatable, cardinality * entries, depth + 1, out);
+        walk(values, &child(path, "additionalProperties"), false, uncorrelatable, cardinality * entries, depth + 1, total, out);
     }
     if let Some(items) = &schema.items {
         // Only items of map lists are correlated with their old selves.
         let items_uncorrelatable = if schema.list_type.as_deref() == Some("map") { uncorrelatable } else { uncorrelatable.or(Some(path)) };
         let count = max_size(schema).map_or(cel::UNBOUNDED_LIST, |bound| bound as f64);
-        walk(items, &child(path, "items"), false, items_uncorrelatable, cardinality * count, depth + 1, out);
+        walk(items, &child(path, "items"), false, items_uncorrelatable, cardinality * count, depth + 1, total, out);
     }
 }
 

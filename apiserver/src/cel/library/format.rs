@@ -3,6 +3,7 @@
 //! precision, `%x`, `%X`, `%o`, `%b`, and `%%`.
 
 use super::{Outcome, format_double};
+use crate::cel::cost::Cost;
 use crate::cel::error::EvalError;
 use crate::cel::time;
 use crate::cel::value::Value;
@@ -10,11 +11,22 @@ use crate::cel::value::Value;
 /// The most characters a result may hold: the cost limit bounds the work, this the memory.
 const MAX_OUTPUT: usize = 1 << 20;
 
+/// Appends `piece` to `out`, charging for it first and refusing a result past [`MAX_OUTPUT`]:
+/// a `%s` of a list of shared strings can describe far more text than it took to build.
+fn push(out: &mut String, piece: &str, cost: &mut Cost) -> Result<(), EvalError> {
+    cost.output(Some(piece.len()))?;
+    if out.len().saturating_add(piece.len()) > MAX_OUTPUT {
+        return Err(error("result too long"));
+    }
+    out.push_str(piece);
+    Ok(())
+}
+
 fn error(message: impl std::fmt::Display) -> EvalError {
     EvalError::message(format!("error during formatting: {message}"))
 }
 
-pub(super) fn format(template: &str, args: &[Value]) -> Outcome {
+pub(super) fn format(template: &str, args: &[Value], cost: &mut Cost) -> Outcome {
     let mut out = String::new();
     let mut chars = template.chars().peekable();
     let mut next_arg = args.iter();
@@ -43,7 +55,10 @@ pub(super) fn format(template: &str, args: &[Value]) -> Outcome {
         }
         let Some(arg) = next_arg.next() else { return Err(error(format!("index {} out of range", args.len()))) };
         let piece = match verb {
-            's' => shown(arg)?,
+            's' => {
+                shown(arg, &mut out, cost)?;
+                continue;
+            }
             'd' => match arg {
                 Value::Int(number) => number.to_string(),
                 Value::Uint(number) => number.to_string(),
@@ -52,6 +67,13 @@ pub(super) fn format(template: &str, args: &[Value]) -> Outcome {
             'f' => fixed(arg, precision.unwrap_or(6))?,
             'e' => scientific(arg, precision.unwrap_or(6))?,
             'x' | 'X' => {
+                // Two characters for each byte of a string or bytes, built whole: charge first.
+                if let Value::String(text) = arg {
+                    cost.output(text.len().checked_mul(2))?;
+                }
+                if let Value::Bytes(bytes) = arg {
+                    cost.output(bytes.len().checked_mul(2))?;
+                }
                 let hex = hexadecimal(arg)?;
                 if verb == 'X' { hex.to_uppercase() } else { hex }
             }
@@ -59,7 +81,7 @@ pub(super) fn format(template: &str, args: &[Value]) -> Outcome {
             'b' => radix(arg, 2)?,
             other => return Err(error(format!("unrecognized formatting clause \"{other}\""))),
         };
-        out.push_str(&piece);
+        push(&mut out, &piece, cost)?;
     }
     Ok(Value::string(out))
 }
@@ -117,30 +139,46 @@ fn radix(arg: &Value, base: u32) -> Result<String, EvalError> {
     Ok(if negative { format!("-{digits}") } else { digits })
 }
 
-/// `%s`: a value as text, lists and maps with their items so.
-fn shown(arg: &Value) -> Result<String, EvalError> {
-    Ok(match arg {
-        Value::String(text) => text.to_string(),
+/// `%s`: a value as text, lists and maps with their items so, appended to `out` piece by
+/// piece, each charged and bounded as [`push`] does, so that no large text is built whole.
+fn shown(arg: &Value, out: &mut String, cost: &mut Cost) -> Result<(), EvalError> {
+    let piece = match arg {
+        Value::String(text) => return push(out, text, cost),
         Value::Null => "null".into(),
         Value::Bool(flag) => flag.to_string(),
         Value::Int(number) => number.to_string(),
         Value::Uint(number) => number.to_string(),
         Value::Double(number) => format_double(*number),
-        Value::Bytes(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Value::Bytes(bytes) => {
+            cost.output(Some(bytes.len()))?;
+            String::from_utf8_lossy(bytes).into_owned()
+        }
         Value::Duration(nanos) => time::format_duration(*nanos),
         Value::Timestamp(at) => time::format_timestamp(*at),
         Value::Type(name) => name.to_string(),
         Value::List(list) => {
-            let items: Result<Vec<String>, EvalError> = list.items.iter().map(shown).collect();
-            format!("[{}]", items?.join(", "))
+            push(out, "[", cost)?;
+            for (at, item) in list.items.iter().enumerate() {
+                if at > 0 {
+                    push(out, ", ", cost)?;
+                }
+                shown(item, out, cost)?;
+            }
+            return push(out, "]", cost);
         }
         Value::Map(map) => {
-            let mut entries = Vec::new();
-            for (key, value) in map.iter() {
-                entries.push(format!("{}: {}", shown(&key.to_value())?, shown(value)?));
+            push(out, "{", cost)?;
+            for (at, (key, value)) in map.iter().enumerate() {
+                if at > 0 {
+                    push(out, ", ", cost)?;
+                }
+                shown(&key.to_value(), out, cost)?;
+                push(out, ": ", cost)?;
+                shown(value, out, cost)?;
             }
-            format!("{{{}}}", entries.join(", "))
+            return push(out, "}", cost);
         }
         other => return Err(error(format!("string clause can only be used on strings, bools, bytes, ints, doubles, maps, lists, types, durations, and timestamps, was given {}", other.type_name()))),
-    })
+    };
+    push(out, &piece, cost)
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use super::cost::Cost;
 use super::error::EvalError;
 use super::time;
-use super::value::{List, Value, compare, equal};
+use super::value::{List, Value, compare};
 
 /// What a call needs beyond its arguments.
 pub struct Context<'a> {
@@ -59,7 +59,7 @@ fn standard(context: &mut Context<'_>, name: &str, target: Option<&Value>, args:
     Some(match (name, target, args) {
         ("size", None, [value]) | ("size", Some(value), []) => size_of(value),
         ("format", Some(Value::String(template)), [Value::List(list)]) => {
-            traverse(context, template.len().saturating_add(list.items.len())).and_then(|()| format::format(template, &list.items))
+            traverse(context, template.len().saturating_add(list.items.len())).and_then(|()| format::format(template, &list.items, context.cost))
         }
         ("contains", Some(Value::String(text)), [Value::String(part)]) => {
             traverse(context, text.len()).map(|()| Value::Bool(text.contains(part.as_ref())))
@@ -68,17 +68,20 @@ fn standard(context: &mut Context<'_>, name: &str, target: Option<&Value>, args:
         ("endsWith", Some(Value::String(text)), [Value::String(part)]) => traverse(context, part.len()).map(|()| Value::Bool(text.ends_with(part.as_ref()))),
         ("matches", Some(Value::String(text)), [Value::String(pattern)]) | ("matches", None, [Value::String(text), Value::String(pattern)]) => {
             traverse(context, text.len().saturating_mul(pattern.len().max(1)) / 10)
+                .and_then(|()| regex_compile_cost(context, pattern))
                 .and_then(|()| (context.regexes)(pattern))
                 .map(|regex| Value::Bool(regex.is_match(text)))
         }
         ("int", None, [value]) => to_int(value),
         ("uint", None, [value]) => to_uint(value),
         ("double", None, [value]) => to_double(value),
+        // Only bytes convert to a string as long as themselves; charge for the copy first.
+        ("string", None, [value @ Value::Bytes(bytes)]) => context.cost.output(Some(bytes.len())).and_then(|()| to_string(value)),
         ("string", None, [value]) => to_string(value),
         ("bool", None, [value]) => to_bool(value),
         ("bytes", None, [value]) => match value {
             Value::Bytes(_) => Ok(value.clone()),
-            Value::String(text) => Ok(Value::Bytes(Arc::from(text.as_bytes()))),
+            Value::String(text) => context.cost.output(Some(text.len())).map(|()| Value::Bytes(Arc::from(text.as_bytes()))),
             _ => Err(EvalError::no_overload()),
         },
         ("duration", None, [value]) => match value {
@@ -107,6 +110,13 @@ fn standard(context: &mut Context<'_>, name: &str, target: Option<&Value>, args:
         ("or", Some(Value::Optional(inner)), [other @ Value::Optional(_)]) => Ok(if inner.is_some() { Value::Optional(inner.clone()) } else { other.clone() }),
         _ => return None,
     })
+}
+
+/// What a regex function is charged for its pattern on every call, compiled or cached:
+/// kube's regex library charges a quarter of a unit per character of the pattern, so that a
+/// long pattern used per item costs in proportion.
+fn regex_compile_cost(context: &mut Context<'_>, pattern: &str) -> Result<(), EvalError> {
+    context.cost.charge(u64::try_from(pattern.len() / 4).unwrap_or(u64::MAX))
 }
 
 fn traverse(context: &mut Context<'_>, size: usize) -> Result<(), EvalError> {
@@ -257,12 +267,20 @@ fn kubernetes(context: &mut Context<'_>, name: &str, target: Option<&Value>, arg
         }),
         ("sum", Some(Value::List(list)), []) => traverse(context, list.items.len()).and_then(|()| sum(&list.items)),
         ("min" | "max", Some(Value::List(list)), []) => traverse(context, list.items.len()).and_then(|()| extreme(&list.items, name == "max")),
-        ("indexOf" | "lastIndexOf", Some(Value::List(list)), [wanted]) => traverse(context, list.items.len()).map(|()| {
-            let found = if name == "indexOf" { list.items.iter().position(|item| equal(item, wanted)) } else { list.items.iter().rposition(|item| equal(item, wanted)) };
-            Value::Int(found.map_or(-1, |at| i64::try_from(at).unwrap_or(i64::MAX)))
+        ("indexOf" | "lastIndexOf", Some(Value::List(list)), [wanted]) => traverse(context, list.items.len()).and_then(|()| {
+            // Each comparison charged for what it compares (the items may be deep).
+            let mut found = None;
+            let mut positions: Box<dyn Iterator<Item = usize>> = if name == "indexOf" { Box::new(0..list.items.len()) } else { Box::new((0..list.items.len()).rev()) };
+            for at in &mut positions {
+                if context.cost.equal(&list.items[at], wanted)? {
+                    found = Some(at);
+                    break;
+                }
+            }
+            Ok(Value::Int(found.map_or(-1, |at| i64::try_from(at).unwrap_or(i64::MAX))))
         }),
         ("find", Some(Value::String(text)), [Value::String(pattern)]) => {
-            traverse(context, text.len()).and_then(|()| (context.regexes)(pattern)).map(|regex| Value::string(regex.find(text).map_or("", |found| found.as_str())))
+            traverse(context, text.len()).and_then(|()| regex_compile_cost(context, pattern)).and_then(|()| (context.regexes)(pattern)).map(|regex| Value::string(regex.find(text).map_or("", |found| found.as_str())))
         }
         ("findAll", Some(Value::String(text)), [Value::String(pattern), rest @ ..]) if rest.len() <= 1 => {
             let limit = match rest.first() {
@@ -271,6 +289,7 @@ fn kubernetes(context: &mut Context<'_>, name: &str, target: Option<&Value>, arg
                 Some(_) => return Some(Err(EvalError::no_overload())),
             };
             traverse(context, text.len())
+                .and_then(|()| regex_compile_cost(context, pattern))
                 .and_then(|()| (context.regexes)(pattern))
                 .map(|regex| Value::list(regex.find_iter(text).take(limit).map(|found| Value::string(found.as_str())).collect()))
         }
@@ -301,13 +320,39 @@ fn kubernetes(context: &mut Context<'_>, name: &str, target: Option<&Value>, arg
         }
         (method, Some(Value::Cidr(cidr)), []) => return network::cidr_method(method, *cidr).map(Ok),
         ("sets.contains" | "sets.intersects" | "sets.equivalent", None, [Value::List(left), Value::List(right)]) => {
-            traverse(context, left.items.len().saturating_mul(right.items.len())).map(|()| {
-                let within = |a: &List, b: &List| a.items.iter().all(|item| b.items.iter().any(|other| equal(item, other)));
-                Value::Bool(match name {
-                    "sets.contains" => within(right, left),
-                    "sets.intersects" => left.items.iter().any(|item| right.items.iter().any(|other| equal(item, other))),
-                    _ => within(left, right) && within(right, left),
-                })
+            traverse(context, left.items.len().saturating_mul(right.items.len())).and_then(|()| {
+                // Each comparison charged for what it compares (the items may be deep).
+                let cost = &mut *context.cost;
+                let mut contains = |list: &List, wanted: &Value| -> Result<bool, EvalError> {
+                    for item in &list.items {
+                        if cost.equal(wanted, item)? {
+                            return Ok(true);
+                        }
+                    }
+                    Ok(false)
+                };
+                let mut within = |a: &List, b: &List| -> Result<bool, EvalError> {
+                    for item in &a.items {
+                        if !contains(b, item)? {
+                            return Ok(false);
+                        }
+                    }
+                    Ok(true)
+                };
+                Ok(Value::Bool(match name {
+                    "sets.contains" => within(right, left)?,
+                    "sets.intersects" => {
+                        let mut any = false;
+                        for item in &left.items {
+                            if contains(right, item)? {
+                                any = true;
+                                break;
+                            }
+                        }
+                        any
+                    }
+                    _ => within(left, right)? && within(right, left)?,
+                }))
             })
         }
         _ => return None,

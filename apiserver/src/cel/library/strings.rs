@@ -23,7 +23,7 @@ fn position(found: Option<usize>, text: &str) -> Value {
 
 pub(super) fn call(context: &mut Context<'_>, name: &str, target: Option<&Value>, args: &[Value]) -> Option<Outcome> {
     let Some(Value::String(text)) = target else {
-        return join(context, name, target, args).or_else(|| quote(name, target, args));
+        return join(context, name, target, args).or_else(|| quote(context, name, target, args));
     };
     if !matches!(name, "charAt" | "indexOf" | "lastIndexOf" | "lowerAscii" | "upperAscii" | "replace" | "split" | "substring" | "trim" | "reverse") {
         return None;
@@ -45,8 +45,10 @@ pub(super) fn call(context: &mut Context<'_>, name: &str, target: Option<&Value>
         ("upperAscii", []) => Ok(Value::string(text.to_ascii_uppercase())),
         ("replace", [Value::String(from), Value::String(to)]) => replace(context, text, from, to, -1),
         ("replace", [Value::String(from), Value::String(to), Value::Int(limit)]) => replace(context, text, from, to, *limit),
-        ("split", [Value::String(separator)]) => Ok(split(text, separator, -1)),
-        ("split", [Value::String(separator), Value::Int(limit)]) => Ok(split(text, separator, *limit)),
+        // Each part is a new string and a list item: charge for the items too (the
+        // characters were charged as traversed above).
+        ("split", [Value::String(separator)]) => split_charged(context, text, separator, -1),
+        ("split", [Value::String(separator), Value::Int(limit)]) => split_charged(context, text, separator, *limit),
         ("substring", [Value::Int(start)]) => byte_at(text, *start, "index").map(|at| Value::string(&text[at..])),
         ("substring", [Value::Int(start), Value::Int(end)]) => {
             if end < start {
@@ -63,11 +65,19 @@ pub(super) fn call(context: &mut Context<'_>, name: &str, target: Option<&Value>
 }
 
 fn replace(context: &mut Context<'_>, text: &str, from: &str, to: &str, limit: i64) -> Outcome {
-    // The result can grow by |to| for each match: bound it by the cost limit first.
-    let matches = if from.is_empty() { text.chars().count() + 1 } else { text.matches(from).count() };
-    context.cost.traverse(matches.saturating_mul(to.len()))?;
+    // The result can grow by |to| for each match: size it, and charge for it, first.
     let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let matches = if from.is_empty() { text.chars().count() + 1 } else { text.matches(from).count() }.min(limit);
+    let size = matches.checked_mul(to.len()).and_then(|added| added.checked_add(text.len()));
+    context.cost.output(size)?;
     Ok(Value::string(text.replacen(from, to, limit)))
+}
+
+fn split_charged(context: &mut Context<'_>, text: &str, separator: &str, limit: i64) -> Outcome {
+    let parts = if separator.is_empty() { text.chars().count() } else { text.matches(separator).count() + 1 };
+    let parts = if limit > 0 { parts.min(usize::try_from(limit).unwrap_or(usize::MAX)) } else { parts };
+    context.cost.output(Some(parts))?;
+    Ok(split(text, separator, limit))
 }
 
 fn split(text: &str, separator: &str, limit: i64) -> Value {
@@ -105,20 +115,32 @@ fn join(context: &mut Context<'_>, name: &str, target: Option<&Value>, args: &[V
         _ => return None,
     };
     let mut parts = Vec::with_capacity(list.items.len());
+    // The items may all be one shared string: size the result, and charge for it, before
+    // building it.
+    let mut size = Some(separator.len().saturating_mul(list.items.len().saturating_sub(1)));
     for item in &list.items {
         match item {
-            Value::String(text) => parts.push(text.as_ref()),
+            Value::String(text) => {
+                size = size.and_then(|size| size.checked_add(text.len()));
+                parts.push(text.as_ref());
+            }
             _ => return Some(Err(EvalError::no_overload())),
         }
     }
-    let joined = parts.join(separator);
-    Some(context.cost.traverse(joined.len()).map(|()| Value::String(Arc::from(joined))))
+    if let Err(error) = context.cost.output(size) {
+        return Some(Err(error));
+    }
+    Some(Ok(Value::String(Arc::from(parts.join(separator)))))
 }
 
 /// `strings.quote(text)`: the text in double quotes, escaped as CEL reads it back.
-fn quote(name: &str, target: Option<&Value>, args: &[Value]) -> Option<Outcome> {
+fn quote(context: &mut Context<'_>, name: &str, target: Option<&Value>, args: &[Value]) -> Option<Outcome> {
     match (name, target, args) {
         ("strings.quote", None, [Value::String(text)]) => {
+            // At most two characters out for each in, and the quotes.
+            if let Err(error) = context.cost.output(text.len().checked_mul(2).and_then(|size| size.checked_add(2))) {
+                return Some(Err(error));
+            }
             let mut out = String::from("\"");
             for character in text.chars() {
                 match character {

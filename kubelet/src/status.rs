@@ -321,9 +321,13 @@ mod tests {
         }
     }
 
+    /// One start time for every status a test computes: `now()` twice may fall in two
+    /// seconds, and a pod's start time never changes once set.
+    static START: std::sync::LazyLock<Time> = std::sync::LazyLock::new(now);
+
     fn status(pod: &Pod, instances: &[Instance], waiting: &HashMap<String, (String, String)>) -> PodStatus {
         let probes = HashMap::new();
-        pod_status(&Inputs { pod, instances, sandbox_ready: true, pod_ip: Some("10.0.0.2".into()), host_ip: "127.0.0.1".into(), waiting, probes: &probes, start_time: now() })
+        pod_status(&Inputs { pod, instances, sandbox_ready: true, pod_ip: Some("10.0.0.2".into()), host_ip: "127.0.0.1".into(), waiting, probes: &probes, start_time: START.clone() })
     }
 
     #[test]

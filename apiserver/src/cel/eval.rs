@@ -11,7 +11,7 @@ use super::checker::{TYPE_NAMES, qualified_name};
 use super::cost::Cost;
 use super::error::EvalError;
 use super::library::{self, Context};
-use super::operators::{arithmetic, index, membership, negate, no_such_key, relation};
+use super::operators::{arithmetic, index, membership, negate, no_such_key, relation, shown_key};
 use super::types::ListKind;
 use super::value::{Key, List, Value};
 
@@ -216,16 +216,6 @@ impl Evaluator<'_> {
             return Ok(None);
         }
         self.eval(&comprehension.body).map(Some)
-    }
-}
-
-fn shown_key(key: &Value) -> String {
-    match key {
-        Value::String(text) => text.to_string(),
-        Value::Int(number) => number.to_string(),
-        Value::Uint(number) => number.to_string(),
-        Value::Bool(flag) => flag.to_string(),
-        other => other.type_name().to_string(),
     }
 }
 

@@ -149,12 +149,16 @@ pub fn index(container: &Value, index: &Value, optional: bool) -> Outcome {
 }
 
 pub fn no_such_key(key: &Value) -> EvalError {
-    let shown = match key {
+    EvalError::message(format!("no such key: {}", shown_key(key)))
+}
+
+/// A map key as cel-go's errors print it: the value of a string, number or bool, else its type.
+pub fn shown_key(key: &Value) -> String {
+    match key {
         Value::String(text) => text.to_string(),
         Value::Int(number) => number.to_string(),
         Value::Uint(number) => number.to_string(),
         Value::Bool(flag) => flag.to_string(),
         other => other.type_name().to_string(),
-    };
-    EvalError::message(format!("no such key: {shown}"))
+    }
 }

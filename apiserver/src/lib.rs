@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod patch;
+mod managed_fields;
 pub mod storage;
 
 mod allocators;

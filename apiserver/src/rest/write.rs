@@ -1,7 +1,9 @@
 //! create, update, patch, delete, deletecollection, pods/binding and the scale subresource.
 
 use axum::body::Bytes;
-use axum::http::{HeaderMap, StatusCode};
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::core::v1::Binding;
@@ -15,6 +17,7 @@ use crate::admission::{self, FieldValidation};
 use crate::allocators::Held;
 use crate::errors::{ApiError, Cause};
 use crate::json;
+use crate::managed_fields::{self, PathElement, Scope, Writer};
 use crate::meta;
 use crate::patch::{self, PatchType};
 use crate::resources::{PodSelector, ResourceType};
@@ -29,6 +32,58 @@ const SERVER_METADATA: &[&str] =
 
 fn field_validation(params: &Params) -> Result<FieldValidation, ApiError> {
     FieldValidation::parse(params.get("fieldValidation"))
+}
+
+/// Who a write is by and what part of the object it writes: what its managedFields record.
+struct Authorship {
+    schema: Arc<managed_fields::Schema>,
+    manager: String,
+    api_version: String,
+    subresource: String,
+    scope: Scope,
+}
+
+impl Authorship {
+    /// The author of a write to `target`: `fieldManager`, or else the product of the client's
+    /// user agent, as kube-apiserver names it. `options` is the kind of options kube validates
+    /// `fieldManager` as part of (`CreateOptions`, `UpdateOptions`, `PatchOptions`).
+    fn of(target: &Target, params: &Params, headers: &HeaderMap, options: &str) -> Result<Self, ApiError> {
+        let given = params.get("fieldManager").unwrap_or_default();
+        check_field_manager(given, options)?;
+        let manager = if given.is_empty() {
+            managed_fields::manager_from_user_agent(headers.get(header::USER_AGENT).and_then(|agent| agent.to_str().ok()).unwrap_or_default())
+        } else {
+            given.to_string()
+        };
+        let subresource = target.subresource.clone().unwrap_or_default();
+        let scope = match subresource.as_str() {
+            "status" => Scope::Within(vec![PathElement::Field("status".into())]),
+            "scale" => Scope::Within(ScaleAt::of(&target.resource).spec_path()),
+            _ if target.resource.has_subresource("status") => Scope::WithoutStatus,
+            _ => Scope::Whole,
+        };
+        let schema = managed_fields::schema::of(&target.resource);
+        Ok(Self { schema, manager, api_version: target.resource.api_version(), subresource, scope })
+    }
+
+    fn writer(&self) -> Writer<'_> {
+        Writer { schema: &self.schema, manager: &self.manager, api_version: &self.api_version, subresource: &self.subresource, scope: self.scope.clone() }
+    }
+}
+
+/// kube's `ValidateFieldManager`: at most 128 bytes, printable characters only.
+fn check_field_manager(manager: &str, options: &str) -> Result<(), ApiError> {
+    let mut causes = Vec::new();
+    if manager.len() > managed_fields::MAX_MANAGER_LENGTH {
+        causes.push(Cause::too_long("fieldManager", managed_fields::MAX_MANAGER_LENGTH as i64));
+    }
+    for (position, character) in manager.char_indices() {
+        if character.is_control() || (character.is_whitespace() && character != ' ') {
+            let detail = format!("invalid character U+{:04X} (at position {position})", u32::from(character));
+            causes.push(Cause::invalid("fieldManager", &json!(manager), &detail));
+        }
+    }
+    if causes.is_empty() { Ok(()) } else { Err(ApiError::invalid_options("meta.k8s.io", options, causes)) }
 }
 
 /// The body's apiVersion and kind must be the endpoint's; missing ones default to it, as
@@ -132,14 +187,23 @@ pub async fn create(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let resource = &target.resource;
+    let validation = field_validation(params)?;
+    let authorship = Authorship::of(target, params, headers, "CreateOptions")?;
+    let body::Body { object, duplicates } = body::decode(headers, body)?;
+    let warnings = admission::duplicate_fields(resource, &duplicates, validation)?;
+    create_object(api, target, params, object, warnings, Some(&authorship)).await
+}
+
+/// Creates `object`, the body of a create or what an apply to an absent object made: with
+/// its managed fields recorded as `authorship`'s update, or as they are (an apply's).
+async fn create_object(api: &Api, target: &Target, params: &Params, mut object: Value, mut warnings: Vec<String>, authorship: Option<&Authorship>) -> Result<Response, ApiError> {
+    let resource = &target.resource;
     if resource.custom.as_ref().is_some_and(|custom| custom.terminating) {
         return Err(ApiError::method_not_allowed("create not allowed while custom resource definition is terminating"));
     }
     let validation = field_validation(params)?;
-    let body::Body { mut object, duplicates } = body::decode(headers, body)?;
     check_type_meta(resource, &mut object)?;
     admission::check_metadata(resource, &object)?;
-    let mut warnings = admission::duplicate_fields(resource, &duplicates, validation)?;
     reconcile_namespace(target, &mut object)?;
     if meta::string(&object, "resourceVersion").is_some_and(|rv| !rv.is_empty()) {
         return Err(ApiError::bad_request("resourceVersion should not be set on objects to be created"));
@@ -172,6 +236,9 @@ pub async fn create(
     let admitted = admission::admit_create(resource, object, validation)?;
     warnings.extend(admitted.warnings);
     let mut object = admitted.object;
+    if let Some(authorship) = authorship {
+        authorship.writer().update(&json!({}), &mut object);
+    }
     resource.strategy.check_create(api, target.namespace.as_deref(), &object).await?;
     let dry_run = params.dry_run()?;
     let allocated = if dry_run {
@@ -312,7 +379,9 @@ fn check_precondition(target: &Target, name: &str, body: &Value, current: &Value
 
 /// The new object an update of `target` (the object, its status, or a namespace's finalize)
 /// makes from `body`, admitted, or `Unchanged`/`Remove`.
-fn updated(target: &Target, name: &str, current: &Value, body: &Value, validation: FieldValidation) -> Result<(Change, Vec<String>), ApiError> {
+/// `authorship` records the write in the managed fields; `None` for an apply, whose merge
+/// recorded it already.
+fn updated(target: &Target, name: &str, current: &Value, body: &Value, validation: FieldValidation, authorship: Option<&Authorship>) -> Result<(Change, Vec<String>), ApiError> {
     let resource = &target.resource;
     let subresource = target.subresource.as_deref();
     let mut candidate = match subresource {
@@ -360,6 +429,9 @@ fn updated(target: &Target, name: &str, current: &Value, body: &Value, validatio
     if resource.tracks_generation && object.get("spec") != current.get("spec") {
         let generation = meta::metadata(current).and_then(|m| m.get("generation")).and_then(Value::as_i64).unwrap_or(0);
         meta::set(&mut object, "generation", json!(generation + 1));
+    }
+    if let Some(authorship) = authorship {
+        authorship.writer().update(current, &mut object);
     }
     if finalized(&object) {
         return Ok((Change::Remove, admitted.warnings));
@@ -434,13 +506,14 @@ pub async fn update(
     admission::check_metadata(&target.resource, &body)?;
     check_body_identity(target, target.name.as_deref().unwrap_or_default(), &body)?;
     let warnings = admission::duplicate_fields(&target.resource, &duplicates, field_validation(params)?)?;
-    write_new_version(api, target, params, warnings, |_| Ok(body.clone())).await
+    let authorship = Authorship::of(target, params, headers, "UpdateOptions")?;
+    write_new_version(api, target, params, warnings, Some(&authorship), |_| Ok(body.clone())).await
 }
 
 /// Writes the object `new_version` makes of the stored one (the body of a PUT, or the stored
 /// object patched), with the body's resourceVersion as precondition, and answers with it and
 /// the body's `warnings` (its duplicate keys) with admission's.
-async fn write_new_version<F>(api: &Api, target: &Target, params: &Params, body_warnings: Vec<String>, new_version: F) -> Result<Response, ApiError>
+async fn write_new_version<F>(api: &Api, target: &Target, params: &Params, body_warnings: Vec<String>, authorship: Option<&Authorship>, new_version: F) -> Result<Response, ApiError>
 where
     F: Fn(&Value) -> Result<Value, ApiError>,
 {
@@ -452,7 +525,7 @@ where
         admission::check_metadata(&target.resource, &body)?;
         check_body_identity(target, &name, &body)?;
         check_precondition(target, &name, &body, current, revision)?;
-        let (change, found) = updated(target, &name, current, &body, validation)?;
+        let (change, found) = updated(target, &name, current, &body, validation, authorship)?;
         warnings = found;
         Ok(change)
     })
@@ -463,20 +536,33 @@ where
     Ok(response)
 }
 
+const APPLY_PATCH: &str = "application/apply-patch+yaml";
+
 const PATCH_TYPES: &[&str] =
-    &["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json"];
+    &["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", APPLY_PATCH];
+
+/// Custom kinds have no Go types to take patch strategies from: kube refuses strategic merge
+/// for them.
+const CUSTOM_PATCH_TYPES: &[&str] = &["application/json-patch+json", "application/merge-patch+json", APPLY_PATCH];
 
 fn patch_type(headers: &HeaderMap, resource: &ResourceType) -> Result<PatchType, ApiError> {
     let content_type = content_type(headers);
     match PatchType::from_content_type(&content_type) {
-        // Custom kinds have no Go types to take patch strategies from: kube refuses strategic
-        // merge for them.
-        Some(PatchType::StrategicMerge) if resource.custom.is_some() => {
-            Err(ApiError::unsupported_media_type(&PATCH_TYPES[..2]))
-        }
+        Some(PatchType::StrategicMerge) if resource.custom.is_some() => Err(ApiError::unsupported_media_type(CUSTOM_PATCH_TYPES)),
         Some(kind) => Ok(kind),
+        None if resource.custom.is_some() => Err(ApiError::unsupported_media_type(CUSTOM_PATCH_TYPES)),
         None => Err(ApiError::unsupported_media_type(PATCH_TYPES)),
     }
+}
+
+/// kube's `ValidatePatchOptions`: `force` is for applies, which must name their manager.
+fn check_patch_options(params: &Params, apply: bool) -> Result<(), ApiError> {
+    let cause = match (apply, params.get("force").is_some(), params.get("fieldManager").unwrap_or_default().is_empty()) {
+        (false, true, _) => Cause::forbidden("force", "may not be specified for non-apply patch"),
+        (true, _, true) => Cause::required("fieldManager", "is required for apply patch"),
+        _ => return Ok(()),
+    };
+    Err(ApiError::invalid_options("meta.k8s.io", "PatchOptions", vec![cause]))
 }
 
 fn apply_patch(kind: PatchType, resource: &ResourceType, current: &Value, patch_body: &Value) -> Result<Value, ApiError> {
@@ -513,12 +599,117 @@ pub async fn patch(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<Response, ApiError> {
+    if content_type(headers) == APPLY_PATCH {
+        return apply(api, target, params, headers, body).await;
+    }
     let kind = patch_type(headers, &target.resource)?;
+    check_patch_options(params, false)?;
+    let authorship = Authorship::of(target, params, headers, "PatchOptions")?;
     let json::Document { value: patch_body, duplicates } = body::parse_patch(body)?;
     // A key repeated in a merge patch is one kube-apiserver's strict decoding of the patch
     // reports too.
     let warnings = admission::duplicate_fields(&target.resource, &duplicates, field_validation(params)?)?;
-    write_new_version(api, target, params, warnings, |current| apply_patch(kind, &target.resource, current, &patch_body)).await
+    write_new_version(api, target, params, warnings, Some(&authorship), |current| apply_patch(kind, &target.resource, current, &patch_body)).await
+}
+
+/// The configuration of a server-side apply: YAML (or JSON, which is YAML), one object for
+/// this object (`Incorrect version`, `managedFields must be nil`, the name on the URL), with
+/// kube-apiserver's errors.
+fn apply_configuration(target: &Target, api_version: &str, kind: &str, body: &Bytes, validation: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+    if body.is_empty() {
+        return Err(ApiError::bad_request("the request body is empty: a patch is required"));
+    }
+    let json::Document { value: config, duplicates } = json::from_yaml(body).map_err(|error| ApiError::bad_request(format!("error decoding YAML: {error}")))?;
+    if !config.is_object() {
+        return Err(ApiError::bad_request(format!("error decoding YAML: the apply configuration must be an object, got {config}")));
+    }
+    let warnings = admission::duplicate_fields(&target.resource, &duplicates, validation)?;
+    let given_version = config.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    if given_version != api_version {
+        return Err(ApiError::bad_request(format!("Incorrect version specified in apply patch. Specified patch version: {given_version}, expected: {api_version}")));
+    }
+    let given_kind = config.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if given_kind != kind {
+        return Err(ApiError::bad_request(format!("Incorrect kind specified in apply patch. Specified patch kind: {given_kind}, expected: {kind}")));
+    }
+    if meta::metadata(&config).and_then(|metadata| metadata.get("managedFields")).is_some_and(|fields| !fields.is_null()) {
+        return Err(ApiError::bad_request("metadata.managedFields must be nil"));
+    }
+    check_identity(target, target.name.as_deref().unwrap_or_default(), meta::namespace(&config), meta::string(&config, "name").unwrap_or_default())?;
+    Ok((config, warnings))
+}
+
+/// Server-side apply (`application/apply-patch+yaml`): the configuration merged into the
+/// object by the field manager, or the object created from it when there is none yet.
+async fn apply(api: &Api, target: &Target, params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<Response, ApiError> {
+    check_patch_options(params, true)?;
+    let authorship = Authorship::of(target, params, headers, "PatchOptions")?;
+    let validation = field_validation(params)?;
+    let force = params.flag("force");
+    let resource = &target.resource;
+    if target.subresource.as_deref() == Some("scale") {
+        return apply_scale(api, target, params, &authorship, body, force).await;
+    }
+    let (config, warnings) = apply_configuration(target, &resource.api_version(), &resource.kind, body, validation)?;
+    let name = target.name.clone().unwrap_or_default();
+    // A create that loses a race with another becomes an update of what that one created.
+    for _ in 0..UPDATE_ATTEMPTS {
+        let mut admission_warnings = Vec::new();
+        let outcome = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
+            check_precondition(target, &name, &config, current, revision)?;
+            let Some(merged) = authorship.writer().apply(current, &config, force)? else { return Ok(Change::Unchanged) };
+            let (change, found) = updated(target, &name, current, &merged, validation, None)?;
+            admission_warnings = found;
+            Ok(change)
+        })
+        .await;
+        match outcome {
+            Ok((mut object, _)) => {
+                super::serve_as(resource, &mut object);
+                let mut response = json_response(StatusCode::OK, &object);
+                warning_headers(&mut response, &[warnings, admission_warnings].concat());
+                return Ok(response);
+            }
+            Err(error) if error.code == 404 && target.subresource.is_none() && error.reason == "NotFound" => {
+                let Some(object) = authorship.writer().apply(&json!({}), &config, force)? else {
+                    return Err(error);
+                };
+                match create_object(api, target, params, object, warnings.clone(), None).await {
+                    Err(error) if error.reason == "AlreadyExists" => continue,
+                    created => return created,
+                }
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Err(ApiError::modified(resource, &name))
+}
+
+/// An apply to the scale subresource: a Scale configuration that sets the replicas of the
+/// object, owned by the manager with subresource `scale`, as kube's scale handler records it.
+async fn apply_scale(api: &Api, target: &Target, params: &Params, authorship: &Authorship, body: &Bytes, force: bool) -> Result<Response, ApiError> {
+    let validation = field_validation(params)?;
+    let (scale_config, warnings) = apply_configuration(target, "autoscaling/v1", "Scale", body, validation)?;
+    let name = target.name.clone().unwrap_or_default();
+    let object_target = Target { subresource: None, ..clone_target(target) };
+    let resource = &target.resource;
+    let mut config = json!({"apiVersion": resource.api_version(), "kind": resource.kind, "metadata": {"name": name}});
+    if let Some(replicas) = scale_config.pointer("/spec/replicas") {
+        if replicas.as_i64().is_none_or(|replicas| replicas < 0) {
+            let causes = vec![Cause::invalid("spec.replicas", replicas, "must be greater than or equal to 0")];
+            return Err(ApiError::invalid(&subresource::SCALE, &name, causes));
+        }
+        set_at(&mut config, &ScaleAt::of(resource).spec, replicas.clone());
+    }
+    let (object, _) = guaranteed_update(api, &object_target, &name, params.dry_run()?, |current, revision| {
+        check_precondition(target, &name, &scale_config, current, revision)?;
+        let Some(merged) = authorship.writer().apply(current, &config, force)? else { return Ok(Change::Unchanged) };
+        updated(&object_target, &name, current, &merged, validation, None).map(|(change, _)| change)
+    })
+    .await?;
+    let mut response = json_response(StatusCode::OK, &scale_of(resource, &object));
+    warning_headers(&mut response, &warnings);
+    Ok(response)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -924,6 +1115,11 @@ struct ScaleAt {
 }
 
 impl ScaleAt {
+    /// The replicas field the Scale sets, as a field path.
+    fn spec_path(&self) -> Vec<PathElement> {
+        self.spec.split('/').skip(1).map(|part| PathElement::Field(part.replace("~1", "/").replace("~0", "~"))).collect()
+    }
+
     fn of(resource: &ResourceType) -> Self {
         match resource.custom.as_ref().and_then(|custom| custom.scale.as_ref()) {
             Some(declared) => Self { spec: json_pointer(&declared.spec_replicas), status: json_pointer(&declared.status_replicas) },
@@ -1030,7 +1226,7 @@ fn scaled(target: &Target, name: &str, current: &Value, revision: Revision, scal
     Ok(object)
 }
 
-async fn rescale(api: &Api, target: &Target, params: &Params, change: ScaleChange) -> Result<Response, ApiError> {
+async fn rescale(api: &Api, target: &Target, params: &Params, authorship: &Authorship, change: ScaleChange) -> Result<Response, ApiError> {
     let name = target.name.clone().unwrap_or_default();
     let object_target = Target { subresource: None, ..clone_target(target) };
     let validation = field_validation(params)?;
@@ -1039,7 +1235,7 @@ async fn rescale(api: &Api, target: &Target, params: &Params, change: ScaleChang
         let (scale, found) = change.apply(&target.resource, &scale_of(&target.resource, current), validation)?;
         warnings = found;
         let object = scaled(target, &name, current, revision, &scale)?;
-        updated(&object_target, &name, current, &object, validation).map(|(change, _)| change)
+        updated(&object_target, &name, current, &object, validation, Some(authorship)).map(|(change, _)| change)
     })
     .await?;
     let mut response = json_response(StatusCode::OK, &scale_of(&target.resource, &object));
@@ -1057,7 +1253,8 @@ pub async fn update_scale(
     let (scale, warnings) = subresource::decode::<Scale>(&subresource::SCALE, json_body(headers, body)?, field_validation(params)?)?;
     // Checked before the object is read, as kube-apiserver's update handler checks it.
     check_scale_identity(target, target.name.as_deref().unwrap_or_default(), &scale)?;
-    rescale(api, target, params, ScaleChange::Replace(Box::new(scale), warnings)).await
+    let authorship = Authorship::of(target, params, headers, "UpdateOptions")?;
+    rescale(api, target, params, &authorship, ScaleChange::Replace(Box::new(scale), warnings)).await
 }
 
 pub async fn patch_scale(
@@ -1068,11 +1265,16 @@ pub async fn patch_scale(
     body: &Bytes,
 ) -> Result<Response, ApiError> {
     let content_type = content_type(headers);
+    if content_type == APPLY_PATCH {
+        return apply(api, target, params, headers, body).await;
+    }
     let Some(kind) = PatchType::from_content_type(&content_type) else {
         return Err(ApiError::unsupported_media_type(PATCH_TYPES));
     };
+    check_patch_options(params, false)?;
+    let authorship = Authorship::of(target, params, headers, "PatchOptions")?;
     let patch_body = parse_json(body).or_else(|_| parse_patch_body(body))?;
-    rescale(api, target, params, ScaleChange::Patch(kind, patch_body)).await
+    rescale(api, target, params, &authorship, ScaleChange::Patch(kind, patch_body)).await
 }
 
 #[cfg(test)]

@@ -28,6 +28,37 @@ pub struct FileArgs {
     pub dry_run: String,
 }
 
+#[derive(Clone, Debug, clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Have the server merge each manifest (server-side apply), keeping which manager set which
+    /// field, instead of patching from the last-applied annotation.
+    #[arg(long)]
+    pub server_side: bool,
+    /// With --server-side: take over fields other managers set rather than fail.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// The manager the applied fields are recorded for; `ctl` by default.
+    #[arg(long, default_value = FIELD_MANAGER)]
+    pub field_manager: String,
+}
+
+const FIELD_MANAGER: &str = "ctl";
+
+/// kubectl's hint after a server-side apply conflict.
+const CONFLICT_HINT: &str = "Please review the fields above--they currently have other managers. Here
+are the ways you can resolve this warning:
+* If you intend to manage all of these fields, please re-run the apply
+  command with the `--force-conflicts` flag.
+* If you do not intend to manage all of the fields, please edit your
+  manifest to remove references to the fields that should keep their
+  current managers.
+* You may co-own fields by updating your manifest to match the existing
+  value; in this case, you'll become the manager if the other manager(s)
+  stop managing the field (remove it from their configuration).
+See https://kubernetes.io/docs/reference/using-api/server-side-apply/#conflicts";
+
 /// One manifest with where its object lives.
 pub struct Target {
     pub manifest: Manifest,
@@ -120,7 +151,14 @@ fn three_way_patch(previous: &Value, applied: &Value) -> Value {
     }
 }
 
-pub async fn apply(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
+pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
+    if args.force_conflicts && !args.server_side {
+        return Err(CtlError::Usage("--force-conflicts only works with --server-side".into()));
+    }
+    if args.server_side {
+        return apply_server_side(config, args).await;
+    }
+    let args = &args.files;
     let (client, targets) = resolve(config, args, "apply").await?;
     let dry_run = args.dry_run == "server";
     let suffix = if dry_run { " (server dry run)" } else { "" };
@@ -153,6 +191,31 @@ pub async fn apply(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
                     || (dry_run && patched != current);
                 println!("{label} {}{suffix}", if changed { "configured" } else { "unchanged" });
             }
+        }
+    }
+    Ok(())
+}
+
+/// `apply --server-side`: each manifest sent whole as an apply patch, which creates what is
+/// missing; kubectl's output (`serverside-applied`) and its hint on a conflict.
+async fn apply_server_side(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
+    let (client, targets) = resolve(config, &args.files, "apply").await?;
+    let dry_run = args.files.dry_run == "server";
+    let suffix = if dry_run { " (server dry run)" } else { "" };
+    let manager: String = form_urlencoded::byte_serialize(args.field_manager.as_bytes()).collect();
+    let query = format!("?fieldManager={manager}&force={}{}", args.force_conflicts, if dry_run { "&dryRun=All" } else { "" });
+    for target in &targets {
+        let mut object = target.manifest.object.clone();
+        if let (Some(namespace), Some(metadata)) = (&target.namespace, object.get_mut("metadata").and_then(Value::as_object_mut)) {
+            metadata.insert("namespace".into(), json!(namespace));
+        }
+        let item_path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
+        match send(&client, "PATCH", &format!("{item_path}{query}"), "application/apply-patch+yaml", &object).await {
+            Ok(_) => println!("{}/{} serverside-applied{suffix}", target.resource.kind_prefix(), target.name),
+            Err(CtlError::Server { reason, message }) if reason == "Conflict" && message.starts_with("Apply failed") => {
+                return Err(CtlError::Usage(format!("{message}\n{CONFLICT_HINT}")));
+            }
+            Err(err) => return Err(err),
         }
     }
     Ok(())

@@ -44,7 +44,7 @@ pub enum Command {
     /// List objects, or show one, as a table or in full.
     Get(get::GetArgs),
     /// Create or update the objects of manifests.
-    Apply(apply::FileArgs),
+    Apply(apply::ApplyArgs),
     /// Replace objects with the manifests' versions of them (PUT); each must exist.
     Replace(apply::FileArgs),
     /// Delete objects: by manifest (-f), by name, by label (-l) or all of a kind (--all).

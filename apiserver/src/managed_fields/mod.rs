@@ -304,6 +304,12 @@ impl Writer<'_> {
             None => Managed::decode(live).unwrap_or_default(),
         };
         meta::remove(new, "managedFields");
+        if managed.0.is_empty() && meta::metadata(live).is_some_and(|metadata| metadata.contains_key("uid")) {
+            // An object whose fields no one manages (reset with `[{}]`, or written before
+            // fields were tracked) is not tracked by updates until an apply starts it again
+            // (kube's `skipNonAppliedManager`, which tracks every create).
+            return;
+        }
         let typed = Typed::new(self.schema);
         let comparison = typed.compare(live, new);
         let changed = self.scope.restrict(&comparison.added.union(&comparison.modified));

@@ -283,11 +283,12 @@ impl<'s> Typed<'s> {
         };
         match self.shape(ty, config) {
             Shape::Leaf => Some(config.clone()),
+            // A null map or list in a configuration merges nothing in: only the prune that
+            // follows removes what the applier no longer sets.
+            Shape::Map { .. } | Shape::List { .. } if config.is_null() => Some(if live.is_null() { Value::Null } else { live.clone() }),
             Shape::Map { fields, element } => {
                 let Some(config_map) = config.as_object() else {
-                    if !config.is_null() {
-                        errors.push(TypeError { path: Path(path.clone()), message: format!("expected map, got {}", kind_of(config)) });
-                    }
+                    errors.push(TypeError { path: Path(path.clone()), message: format!("expected map, got {}", kind_of(config)) });
                     return Some(config.clone());
                 };
                 let mut out = live.as_object().cloned().unwrap_or_default();
@@ -307,9 +308,7 @@ impl<'s> Typed<'s> {
             }
             Shape::List { element, kind } => {
                 let Some(config_list) = config.as_array() else {
-                    if !config.is_null() {
-                        errors.push(TypeError { path: Path(path.clone()), message: format!("expected list, got {}", kind_of(config)) });
-                    }
+                    errors.push(TypeError { path: Path(path.clone()), message: format!("expected list, got {}", kind_of(config)) });
                     return Some(config.clone());
                 };
                 let live_list = live.as_array().map(Vec::as_slice).unwrap_or(&[]);

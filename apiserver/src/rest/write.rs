@@ -624,13 +624,12 @@ fn apply_configuration(target: &Target, api_version: &str, kind: &str, body: &By
         return Err(ApiError::bad_request(format!("error decoding YAML: the apply configuration must be an object, got {config}")));
     }
     let warnings = admission::duplicate_fields(&target.resource, &duplicates, validation)?;
+    // kube's `versionCheckManager`, with Go's `GroupVersionKind.String()`.
     let given_version = config.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
-    if given_version != api_version {
-        return Err(ApiError::bad_request(format!("Incorrect version specified in apply patch. Specified patch version: {given_version}, expected: {api_version}")));
-    }
     let given_kind = config.get("kind").and_then(Value::as_str).unwrap_or_default();
-    if given_kind != kind {
-        return Err(ApiError::bad_request(format!("Incorrect kind specified in apply patch. Specified patch kind: {given_kind}, expected: {kind}")));
+    if given_version != api_version || given_kind != kind {
+        let (group, version) = given_version.split_once('/').unwrap_or(("", given_version));
+        return Err(ApiError::bad_request(format!("invalid object type: {group}/{version}, Kind={given_kind}")));
     }
     if meta::metadata(&config).and_then(|metadata| metadata.get("managedFields")).is_some_and(|fields| !fields.is_null()) {
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
@@ -671,6 +670,10 @@ async fn apply(api: &Api, target: &Target, params: &Params, headers: &HeaderMap,
                 return Ok(response);
             }
             Err(error) if error.code == 404 && target.subresource.is_none() && error.reason == "NotFound" => {
+                if let Some(uid) = meta::string(&config, "uid").filter(|uid| !uid.is_empty()) {
+                    let why = format!("uid mismatch: the provided object specified uid {uid}, and no existing object was found");
+                    return Err(ApiError::conflict(resource, &name, &why));
+                }
                 let Some(object) = authorship.writer().apply(&json!({}), &config, force)? else {
                     return Err(error);
                 };

@@ -341,7 +341,7 @@ impl Writer<'_> {
             // An object no one manages (written before fields were tracked, or reset) is first
             // owned whole by `before-first-apply`, so that an apply that changes it conflicts.
             let before = Writer { schema: self.schema, manager: BEFORE_FIRST_APPLY, api_version: self.api_version, subresource: "", scope: self.scope.clone() };
-            before.update(&json!({}), &mut live);
+            before.update(&self.schema.zero, &mut live);
             managed = Managed::decode(&live).map_err(decode_error)?;
         }
         let config_set = typed.field_set(config).map_err(|errors| self.typed_patch_error(config, &errors))?;

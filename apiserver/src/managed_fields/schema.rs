@@ -53,6 +53,11 @@ pub enum Atom {
 pub struct Schema {
     atoms: Vec<Atom>,
     pub root: TypeRef,
+    /// The new object a create is compared with: what Go's zero value of the kind serializes
+    /// as, the structs that are not pointers as `{}` and the required fields as null, so that
+    /// a create's entry owns `spec.template` but not the `spec` every object has, as kube's
+    /// does. `{}` for custom kinds, which are unstructured in kube too.
+    pub zero: Value,
 }
 
 impl Schema {
@@ -89,7 +94,7 @@ impl Builder {
     }
 
     fn finish(self, root: TypeRef) -> Schema {
-        Schema { atoms: self.atoms, root }
+        Schema { atoms: self.atoms, root, zero: Value::Object(serde_json::Map::new()) }
     }
 
     /// A built-in definition by name, built once per schema (definitions refer to each other
@@ -250,6 +255,25 @@ fn list_kind(schema: &Value) -> ListKind {
     }
 }
 
+/// The zero value of a built-in definition as Go serializes it: properties defaulted to `{}`
+/// (structs that are not pointers) hold their own zero values, required ones are null. Go
+/// structs cannot hold themselves by value, so this ends; `depth` bounds it anyway.
+fn zero_of(schema: &Value, depth: usize) -> Value {
+    let resolved = Builder::reference(schema).and_then(openapi::definition_schema);
+    let schema = resolved.as_ref().unwrap_or(schema);
+    let mut zero = serde_json::Map::new();
+    let required: Vec<&str> = schema.get("required").and_then(Value::as_array).map(|names| names.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    for (name, property) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
+        let is_struct = property.get("default").is_some_and(|default| default.as_object().is_some_and(serde_json::Map::is_empty));
+        if is_struct && depth < 32 {
+            zero.insert(name.clone(), zero_of(property, depth + 1));
+        } else if required.contains(&name.as_str()) {
+            zero.insert(name.clone(), Value::Null);
+        }
+    }
+    Value::Object(zero)
+}
+
 /// The merge schema of a built-in kind's definition, built once per definition.
 pub fn builtin(definition: &str) -> Arc<Schema> {
     static CACHE: OnceLock<Mutex<HashMap<String, Arc<Schema>>>> = OnceLock::new();
@@ -259,7 +283,11 @@ pub fn builtin(definition: &str) -> Arc<Schema> {
     }
     let mut builder = Builder::new();
     let root = builder.definition(definition);
-    let schema = Arc::new(builder.finish(root));
+    let mut schema = builder.finish(root);
+    if let Some(definition) = openapi::definition_schema(definition) {
+        schema.zero = zero_of(&definition, 0);
+    }
+    let schema = Arc::new(schema);
     cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(definition.to_string(), schema.clone());
     schema
 }
@@ -333,5 +361,9 @@ mod tests {
         assert!(matches!(schema.atom(finalizers), Atom::List { kind: ListKind::Set, .. }));
         let labels = field(&schema, metadata, "labels");
         assert!(matches!(schema.atom(labels), Atom::Map { atomic: false, element: Some(_), .. }));
+        assert_eq!(
+            schema.zero,
+            serde_json::json!({"metadata": {}, "spec": {"selector": null, "strategy": {}, "template": {"metadata": {}, "spec": {"containers": null}}}, "status": {}})
+        );
     }
 }

@@ -202,7 +202,7 @@ impl<'s> Typed<'s> {
         comparison
     }
 
-    fn compare_at(&self, ty: TypeRef, old: Option<&Value>, new: Option<&Value>, path: &mut Vec<PathElement>, out: &mut Comparison) {
+    fn compare_at<'v>(&self, ty: TypeRef, old: Option<&'v Value>, new: Option<&'v Value>, path: &mut Vec<PathElement>, out: &mut Comparison) {
         let shape_of = new.or(old).map(|value| self.shape(ty, value));
         let (Some(shape), false) = (shape_of, old.is_none() && new.is_none()) else { return };
         let old_shape_differs = matches!((old, new), (Some(old), Some(new)) if std::mem::discriminant(old) != std::mem::discriminant(new) && !old.is_null() && !new.is_null());
@@ -230,16 +230,16 @@ impl<'s> Typed<'s> {
                 }
             }
             Shape::List { element, kind } if !old_shape_differs => {
-                let list = |value: Option<&'_ Value>| -> Vec<(PathElement, Value)> {
+                let items_of = |value: Option<&'v Value>, path: &[PathElement]| -> Vec<(PathElement, &'v Value)> {
                     let items = value.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
-                    self.items(element, kind, items, path, true).map(|items| items.into_iter().map(|(e, v)| (e, v.clone())).collect()).unwrap_or_default()
+                    self.items(element, kind, items, path, true).unwrap_or_default()
                 };
-                let old_items = list(old);
-                let new_items: BTreeMap<PathElement, Value> = list(new).into_iter().collect();
+                let old_items = items_of(old, path);
+                let new_items: BTreeMap<PathElement, &Value> = items_of(new, path).into_iter().collect();
                 let old_keys: std::collections::BTreeSet<&PathElement> = old_items.iter().map(|(element, _)| element).collect();
                 for (item_element, old_item) in &old_items {
                     path.push(item_element.clone());
-                    self.compare_at(element, Some(old_item), new_items.get(item_element), path, out);
+                    self.compare_at(element, Some(old_item), new_items.get(item_element).copied(), path, out);
                     path.pop();
                 }
                 for (item_element, new_item) in &new_items {

@@ -237,7 +237,7 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
     warnings.extend(admitted.warnings);
     let mut object = admitted.object;
     if let Some(authorship) = authorship {
-        authorship.writer().update(&json!({}), &mut object);
+        authorship.writer().update(&authorship.schema.zero, &mut object);
     }
     resource.strategy.check_create(api, target.namespace.as_deref(), &object).await?;
     let dry_run = params.dry_run()?;

@@ -13,8 +13,11 @@ pub enum ClientError {
     Build(#[from] kube::Error),
 }
 
-pub async fn from_kubeconfig(path: Option<&Path>) -> Result<kube::Client, ClientError> {
-    let config = match path {
+/// A client for the component `agent` (`kube-controller-manager`, `kubelet`, ...), which it
+/// sends as its user agent, as Kubernetes' components do: the apiserver names the fields a
+/// write sets after it (`metadata.managedFields[].manager`) when the write names no manager.
+pub async fn from_kubeconfig(path: Option<&Path>, agent: &str) -> Result<kube::Client, ClientError> {
+    let mut config = match path {
         Some(path) => {
             let kubeconfig = kube::config::Kubeconfig::read_from(path)
                 .map_err(|source| ClientError::Kubeconfig { path: path.display().to_string(), source })?;
@@ -24,5 +27,9 @@ pub async fn from_kubeconfig(path: Option<&Path>) -> Result<kube::Client, Client
         }
         None => kube::Config::infer().await?,
     };
+    let user_agent = format!("{agent}/v{} ({}/{})", env!("CARGO_PKG_VERSION"), std::env::consts::OS, std::env::consts::ARCH);
+    if let Ok(value) = http::HeaderValue::from_str(&user_agent) {
+        config.headers.push((http::header::USER_AGENT, value));
+    }
     Ok(kube::Client::try_from(config)?)
 }

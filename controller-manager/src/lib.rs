@@ -111,7 +111,7 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|err| ControllerManagerError::Config(format!("--root-ca-file {}: {err}", path.display())))?),
         None => None,
     };
-    let client = common::client::from_kubeconfig(config.kubeconfig.as_deref()).await?;
+    let client = common::client::from_kubeconfig(config.kubeconfig.as_deref(), "kube-controller-manager").await?;
     let lease = config.leader_election.lease(&config.leader_elect_resource_name).map_err(ControllerManagerError::Config)?;
     let metrics = Arc::new(metrics::Metrics::default());
     let listener_address = config.metrics_bind_address;

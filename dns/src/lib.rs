@@ -105,7 +105,7 @@ pub async fn run(config: Config) -> Result<(), DnsError> {
     if upstreams.is_empty() {
         tracing::warn!("no upstream resolvers: names outside {domain} will answer SERVFAIL");
     }
-    let client = common::client::from_kubeconfig(config.kubeconfig.as_deref()).await?;
+    let client = common::client::from_kubeconfig(config.kubeconfig.as_deref(), "coredns").await?;
 
     let metrics = Arc::new(metrics::Metrics::default());
     let zone = Arc::new(server::Zone::new(Index::empty(&domain, config.ttl)));

@@ -152,7 +152,7 @@ pub(crate) struct Kubelet {
 }
 
 pub async fn run(config: Config) -> Result<(), KubeletError> {
-    let client = common::client::from_kubeconfig(config.kubeconfig.as_deref()).await?;
+    let client = common::client::from_kubeconfig(config.kubeconfig.as_deref(), "kubelet").await?;
     let socket = config.container_runtime_endpoint.trim_start_matches("unix://").to_string();
     let runtime = cri::Runtime::connect(std::path::Path::new(&socket))
         .map_err(|err| KubeletError::Endpoint(config.container_runtime_endpoint.clone(), err))?;

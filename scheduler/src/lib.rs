@@ -39,7 +39,7 @@ pub enum SchedulerError {
 }
 
 pub async fn run(config: Config) -> Result<(), SchedulerError> {
-    let client = common::client::from_kubeconfig(config.kubeconfig.as_deref()).await?;
+    let client = common::client::from_kubeconfig(config.kubeconfig.as_deref(), "kube-scheduler").await?;
     let election = &config.leader_election;
     let lease = election.lease(&config.leader_elect_resource_name).map_err(SchedulerError::Config)?;
     let work = scheduling::run(client.clone(), config.clone(), lease.identity.clone());

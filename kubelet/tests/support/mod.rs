@@ -46,7 +46,7 @@ impl Node {
             "--cluster-dns=10.96.0.10".to_string(),
         ];
         let kubelet = Component::start("kubelet", &args).expect("kubelet");
-        let client = common::client::from_kubeconfig(Some(&server.kubeconfig())).await.expect("client");
+        let client = common::client::from_kubeconfig(Some(&server.kubeconfig()), "kubelet").await.expect("client");
         let node = Self { kubelet, containerd, server, client, name, port, dirs };
         node.wait_node_ready().await;
         node

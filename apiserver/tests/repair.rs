@@ -330,7 +330,8 @@ async fn the_write_path_refuses_what_the_read_path_cannot_read() {
     let deep_json = |levels: usize| {
         let mut object = configmap("deep");
         let fields: Value = serde_json::from_str(&nested_fields(levels)).expect("under serde_json's limit");
-        object["metadata"]["managedFields"] = json!([{"manager": "m", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": fields}]);
+        // A whole entry, which the field manager keeps as sent (one it cannot read it replaces).
+        object["metadata"]["managedFields"] = json!([{"manager": "m", "operation": "Update", "apiVersion": "v1", "fieldsType": "FieldsV1", "fieldsV1": fields}]);
         object.to_string().into_bytes()
     };
     let deep_yaml = |levels: usize| {

@@ -322,13 +322,12 @@ pub fn use_widgets(kubectl: &Kubectl) {
     assert_eq!(refused, "Error from server (BadRequest): error when creating \"STDIN\": Widget in version \"v1\" cannot be handled as a Widget: strict decoding error: unknown field \"spec.extra\"\n");
 
     // Strategic merge patch has no meaning without Go types: kube-apiserver's
-    // `negotiation.NewUnsupportedMediaTypeError`, as kubectl's patch wraps it. kube also lists
-    // application/apply-patch+yaml, which this server accepts only once it serves server-side
-    // apply (#22); until then it does not claim to.
+    // `negotiation.NewUnsupportedMediaTypeError`, as kubectl's patch wraps it, listing what a
+    // custom kind takes.
     let strategic_refused = kubectl.fails(&["patch", "widget", "w1", "--type=strategic", "-p", r#"{"spec":{"size":6}}"#], None);
     assert_eq!(
         strategic_refused,
-        "error: application/strategic-merge-patch+json is not supported by stable.example.com/v1, Kind=Widget: the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json\n"
+        "error: application/strategic-merge-patch+json is not supported by stable.example.com/v1, Kind=Widget: the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml\n"
     );
     assert_eq!(kubectl.ok(&["get", "widget", "w1", "-o", "jsonpath={.spec.size}"]), "5");
 }

@@ -179,22 +179,25 @@ impl Managed {
             if count <= MAX_UPDATE_MANAGERS {
                 break;
             }
-            let Some(entry) = self.0.get(&id).cloned() else { continue };
-            let bucket = Id { manager: ANCIENT_CHANGES.into(), operation: Operation::Update, api_version: entry.api_version.clone(), subresource: String::new() };
-            match first_of_version.get(&entry.api_version) {
+            let Some(api_version) = self.0.get(&id).map(|entry| entry.api_version.clone()) else { continue };
+            let bucket = Id { manager: ANCIENT_CHANGES.into(), operation: Operation::Update, api_version: api_version.clone(), subresource: String::new() };
+            match first_of_version.get(&api_version) {
                 Some(first) => {
                     if !self.0.contains_key(&bucket)
                         && let Some(first_entry) = self.0.remove(first)
                     {
                         self.0.insert(bucket.clone(), first_entry);
                     }
-                    let merged = self.0.get(&bucket).map(|existing| existing.set.union(&entry.set)).unwrap_or_else(|| entry.set.clone());
-                    self.0.remove(&id);
-                    self.0.insert(bucket, Entry { set: merged, api_version: entry.api_version.clone(), time: entry.time.clone() });
+                    let Some(entry) = self.0.remove(&id) else { continue };
+                    // Folded in place: a bucket that grows by thousands of entries is not
+                    // copied once per entry.
+                    let folded = self.0.entry(bucket).or_insert_with(|| Entry { set: Set::default(), api_version: api_version.clone(), time: None });
+                    folded.set.union_with(&entry.set);
+                    folded.time = entry.time;
                     count -= 1;
                 }
                 None => {
-                    first_of_version.insert(entry.api_version.clone(), id);
+                    first_of_version.insert(api_version, id);
                 }
             }
         }
@@ -271,12 +274,13 @@ fn decode_error(error: String) -> ApiError {
     ApiError::internal(format!("failed to decode managed fields: {error}"))
 }
 
-/// `[{}]`: a client asking for the managed fields to be reset.
+/// `[]` or `[{}]`: a client asking for the managed fields to be reset (kube's
+/// `isResetManagedFields`; an absent or null list keeps them).
 fn is_reset(object: &Value) -> bool {
     meta::metadata(object)
         .and_then(|metadata| metadata.get("managedFields"))
         .and_then(Value::as_array)
-        .is_some_and(|entries| matches!(entries.as_slice(), [only] if only.as_object().is_some_and(Map::is_empty)))
+        .is_some_and(|entries| matches!(entries.as_slice(), [] | [Value::Object(_)] if entries.first().is_none_or(|only| only.as_object().is_some_and(Map::is_empty))))
 }
 
 impl Writer<'_> {
@@ -366,7 +370,9 @@ impl Writer<'_> {
     #[allow(clippy::too_many_arguments)]
     fn apply_with(&self, typed: &Typed<'_>, live: &Value, config: &Value, config_set: &Set, merged: Value, mut managed: Managed, id: &Id, force: bool) -> Result<Value, Conflicts> {
         let last = managed.0.get(id).map(|entry| entry.set.clone());
-        let set = self.scope.restrict(config_set).difference(&server_owned());
+        // The server's fields are stripped from the entries only after the prune (`tidy`): while
+        // it runs, the applier still owns `metadata.name`, which keeps `metadata` in place.
+        let set = self.scope.restrict(config_set);
         let previous_time = managed.0.get(id).and_then(|entry| entry.time.clone());
         managed.0.insert(id.clone(), Entry { set, api_version: self.api_version.to_string(), time: previous_time });
         let mut merged = match &last {
@@ -429,11 +435,8 @@ impl Writer<'_> {
             Some((group, version)) => (group, version),
             None => ("", self.api_version),
         };
-        let name = meta::name(config).unwrap_or_default();
-        let object = match meta::namespace(config) {
-            Some(namespace) => format!("{namespace}/{name}"),
-            None => name.to_string(),
-        };
+        // kube's `objectGVKNN` prints `namespace/name`, the namespace empty for cluster-scoped kinds.
+        let object = format!("{}/{}", meta::namespace(config).unwrap_or_default(), meta::name(config).unwrap_or_default());
         ApiError::bad_request(format!("failed to create typed patch object ({object}; {group}/{version}, Kind={kind}): {}", typed::render(errors)))
     }
 }

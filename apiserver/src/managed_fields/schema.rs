@@ -28,9 +28,48 @@ pub enum ListKind {
     Map(Vec<String>),
 }
 
+/// What a scalar must be, as structured-merge-diff checks an applied configuration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar {
+    String,
+    /// An integer or a number: structured-merge-diff does not tell them apart.
+    Numeric,
+    Boolean,
+}
+
+impl Scalar {
+    fn of(openapi_type: &str) -> Option<Self> {
+        match openapi_type {
+            "string" => Some(Self::String),
+            "integer" | "number" => Some(Self::Numeric),
+            "boolean" => Some(Self::Boolean),
+            _ => None,
+        }
+    }
+
+    /// Why `value` cannot be this scalar, in structured-merge-diff's words (`validateScalar`);
+    /// null always can.
+    pub fn refuses(self, value: &Value) -> Option<String> {
+        let go_type = match value {
+            Value::Null => return None,
+            Value::Bool(_) => "bool",
+            Value::Number(_) => "float64",
+            Value::String(_) => "string",
+            Value::Array(_) => "[]interface {}",
+            Value::Object(_) => "map[string]interface {}",
+        };
+        match (self, value) {
+            (Self::String, Value::String(_)) | (Self::Numeric, Value::Number(_)) | (Self::Boolean, Value::Bool(_)) => None,
+            (Self::String, other) => Some(format!("expected string, got {other}")),
+            (Self::Numeric, _) => Some(format!("expected numeric (int or float), got {go_type}")),
+            (Self::Boolean, other) => Some(format!("expected boolean, got {other}")),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Atom {
-    Scalar,
+    Scalar(Scalar),
     List { element: TypeRef, kind: ListKind },
     Map {
         fields: BTreeMap<String, TypeRef>,
@@ -73,7 +112,22 @@ impl Schema {
 
 const DEDUCED: TypeRef = 0;
 const UNTYPED: TypeRef = 1;
-const SCALAR: TypeRef = 2;
+const STRING: TypeRef = 2;
+const NUMERIC: TypeRef = 3;
+const BOOLEAN: TypeRef = 4;
+
+fn scalar_type(openapi_type: &str) -> TypeRef {
+    match Scalar::of(openapi_type) {
+        Some(Scalar::String) => STRING,
+        Some(Scalar::Numeric) => NUMERIC,
+        Some(Scalar::Boolean) => BOOLEAN,
+        None => UNTYPED,
+    }
+}
+
+/// A quantity is a string in OpenAPI and a number or a string in manifests (`cpu: 1`):
+/// kube-openapi's `schemaconv` takes it untyped.
+const QUANTITY: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
 
 const OBJECT_META: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta";
 const REF_PREFIX: &str = "#/components/schemas/";
@@ -85,7 +139,8 @@ struct Builder {
 
 impl Builder {
     fn new() -> Self {
-        Self { atoms: vec![Atom::Deduced, Atom::Untyped, Atom::Scalar], named: HashMap::new() }
+        let atoms = vec![Atom::Deduced, Atom::Untyped, Atom::Scalar(Scalar::String), Atom::Scalar(Scalar::Numeric), Atom::Scalar(Scalar::Boolean)];
+        Self { atoms, named: HashMap::new() }
     }
 
     fn push(&mut self, atom: Atom) -> TypeRef {
@@ -102,6 +157,9 @@ impl Builder {
     fn definition(&mut self, name: &str) -> TypeRef {
         if let Some(found) = self.named.get(name) {
             return *found;
+        }
+        if name == QUANTITY {
+            return UNTYPED;
         }
         let Some(schema) = openapi::definition_schema(name) else {
             return UNTYPED;
@@ -134,7 +192,7 @@ impl Builder {
                 let atom = self.openapi_atom(schema);
                 self.push(atom)
             }
-            Some(_) => SCALAR,
+            Some(other) => scalar_type(other),
             None => UNTYPED,
         }
     }
@@ -166,7 +224,7 @@ impl Builder {
                 let atomic = schema.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic");
                 Atom::Map { fields, defaults, element, atomic }
             }
-            Some(_) => Atom::Scalar,
+            Some(other) => Scalar::of(other).map_or(Atom::Untyped, Atom::Scalar),
             None => Atom::Untyped,
         }
     }
@@ -174,7 +232,11 @@ impl Builder {
     fn structural_type(&mut self, node: &Structural, resource_root: bool) -> TypeRef {
         let atom = self.structural_atom(node, resource_root);
         match atom {
-            Atom::Scalar => SCALAR,
+            Atom::Scalar(scalar) => match scalar {
+                Scalar::String => STRING,
+                Scalar::Numeric => NUMERIC,
+                Scalar::Boolean => BOOLEAN,
+            },
             Atom::Untyped => UNTYPED,
             Atom::Deduced => DEDUCED,
             atom => self.push(atom),
@@ -208,8 +270,8 @@ impl Builder {
                     }
                 }
                 if resource_root {
-                    fields.insert("apiVersion".into(), SCALAR);
-                    fields.insert("kind".into(), SCALAR);
+                    fields.insert("apiVersion".into(), STRING);
+                    fields.insert("kind".into(), STRING);
                     let meta = self.definition(OBJECT_META);
                     fields.insert("metadata".into(), meta);
                 }
@@ -224,7 +286,7 @@ impl Builder {
             }
             "" if node.int_or_string => Atom::Untyped,
             "" => Atom::Untyped,
-            _ => Atom::Scalar,
+            other => Scalar::of(other).map_or(Atom::Untyped, Atom::Scalar),
         }
     }
 }
@@ -300,7 +362,7 @@ pub fn custom(structural: Option<&Structural>) -> Schema {
         Some(node) => builder.structural_type(node, true),
         None => {
             let meta = builder.definition(OBJECT_META);
-            let fields = BTreeMap::from([("apiVersion".to_string(), SCALAR), ("kind".to_string(), SCALAR), ("metadata".to_string(), meta)]);
+            let fields = BTreeMap::from([("apiVersion".to_string(), STRING), ("kind".to_string(), STRING), ("metadata".to_string(), meta)]);
             builder.push(Atom::Map { fields, defaults: BTreeMap::new(), element: Some(DEDUCED), atomic: false })
         }
     };

@@ -68,7 +68,7 @@ impl<'s> Typed<'s> {
 
     fn shape(&self, ty: TypeRef, value: &Value) -> Shape<'s> {
         match self.schema.atom(ty) {
-            Atom::Map { atomic: true, .. } | Atom::List { kind: ListKind::Atomic, .. } | Atom::Scalar | Atom::Untyped => Shape::Leaf,
+            Atom::Map { atomic: true, .. } | Atom::List { kind: ListKind::Atomic, .. } | Atom::Scalar(_) | Atom::Untyped => Shape::Leaf,
             Atom::Map { fields, element, .. } => Shape::Map { fields: Some(fields), element: *element },
             Atom::List { element, kind } => Shape::List { element: *element, kind },
             Atom::Deduced if value.is_object() => Shape::Map { fields: None, element: Some(self.schema.deduced()) },
@@ -149,7 +149,14 @@ impl<'s> Typed<'s> {
 
     fn collect_fields(&self, ty: TypeRef, value: &Value, path: &mut Vec<PathElement>, set: &mut Set, errors: &mut Vec<TypeError>) {
         match self.shape(ty, value) {
-            Shape::Leaf => set.insert(path),
+            Shape::Leaf => {
+                if let Atom::Scalar(scalar) = self.schema.atom(ty)
+                    && let Some(message) = scalar.refuses(value)
+                {
+                    errors.push(TypeError { path: Path(path.clone()), message });
+                }
+                set.insert(path);
+            }
             Shape::Map { fields, element } => {
                 let Some(map) = value.as_object() else {
                     if !value.is_null() {

@@ -395,6 +395,15 @@ fn updated(target: &Target, name: &str, current: &Value, body: &Value, validatio
         Some("status") => {
             let mut candidate = current.clone();
             set_field(&mut candidate, "status", body.get("status").cloned());
+            if authorship.is_none() {
+                // An apply's merge recorded its entry in the body's managed fields.
+                match meta::metadata(body).and_then(|metadata| metadata.get("managedFields")) {
+                    Some(fields) => meta::set(&mut candidate, "managedFields", fields.clone()),
+                    None => {
+                        meta::remove(&mut candidate, "managedFields");
+                    }
+                }
+            }
             candidate
         }
         Some("finalize") => {
@@ -634,7 +643,10 @@ fn apply_configuration(target: &Target, api_version: &str, kind: &str, body: &By
     if meta::metadata(&config).and_then(|metadata| metadata.get("managedFields")).is_some_and(|fields| !fields.is_null()) {
         return Err(ApiError::bad_request("metadata.managedFields must be nil"));
     }
-    check_identity(target, target.name.as_deref().unwrap_or_default(), meta::namespace(&config), meta::string(&config, "name").unwrap_or_default())?;
+    // A configuration without a name takes the stored object's in the merge (kube checks the
+    // name of the merged object); a create needs one (see `apply`).
+    let name = target.name.as_deref().unwrap_or_default();
+    check_identity(target, name, meta::namespace(&config), meta::name(&config).unwrap_or(name))?;
     Ok((config, warnings))
 }
 
@@ -670,6 +682,9 @@ async fn apply(api: &Api, target: &Target, params: &Params, headers: &HeaderMap,
                 return Ok(response);
             }
             Err(error) if error.code == 404 && target.subresource.is_none() && error.reason == "NotFound" => {
+                if meta::name(&config).is_none() {
+                    return Err(ApiError::bad_request(format!("the name of the object ({name} based on URL) was undeterminable: name must be provided")));
+                }
                 if let Some(uid) = meta::string(&config, "uid").filter(|uid| !uid.is_empty()) {
                     let why = format!("uid mismatch: the provided object specified uid {uid}, and no existing object was found");
                     return Err(ApiError::conflict(resource, &name, &why));

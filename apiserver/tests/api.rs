@@ -6,9 +6,13 @@ use std::process::{Command, Output};
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Client;
 use common::testing::{ApiServer, Storage};
 use futures::StreamExt;
 use serde_json::{Value, json};
+
+#[path = "support/http.rs"]
+mod http;
 
 common::on_both_stores!(
     kubectl_applies_gets_and_deletes_the_demo_app,
@@ -301,37 +305,6 @@ print("python client OK")
         String::from_utf8_lossy(&output.stderr),
         log_tail(&server)
     );
-}
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
-impl Client {
-    fn new(server: &ApiServer) -> Self {
-        Self { http: reqwest::Client::new(), base: server.url() }
-    }
-
-    async fn send(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).body(body);
-        if !content_type.is_empty() {
-            request = request.header("content-type", content_type);
-        }
-        let response = request.send().await.expect("request");
-        let code = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn json(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
-        self.send(method, path, "application/json", body.to_string().into_bytes()).await
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send("GET", path, "", Vec::new()).await
-    }
 }
 
 fn configmap(name: &str, data: &str) -> Value {

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use http::Client;
 use common::testing::{ApiServer, Storage};
 use widgets::{Kubectl, WIDGETS, WIDGETS_NAME, WIDGETS_PATH, log_tail, widget};
 use futures::StreamExt;
@@ -20,6 +21,8 @@ use kube::runtime::{conditions, wait::await_condition};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/widgets.rs"]
 mod widgets;
 
@@ -73,37 +76,7 @@ async fn the_versions_of_a_custom_kind_serve_the_same_objects(storage: Storage) 
     assert_eq!((through_beta["apiVersion"].as_str(), through_beta["spec"]["size"].as_i64()), (Some("versions.example.com/v1beta1"), Some(4)), "{through_beta}");
 }
 
-
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
-
 impl Client {
-    fn new(server: &ApiServer) -> Self {
-        Self { http: reqwest::Client::new(), base: server.url() }
-    }
-
-    async fn send(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|err| panic!("method {method}: {err}"));
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).body(body);
-        if !content_type.is_empty() {
-            request = request.header("content-type", content_type);
-        }
-        let response = request.send().await.unwrap_or_else(|err| panic!("{path}: {err}"));
-        let code = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn json(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
-        self.send(method, path, "application/json", body.to_string().into_bytes()).await
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send("GET", path, "", Vec::new()).await
-    }
-
     /// Waits (30 s at most) until the objects at `objects` can be listed.
     async fn served(&self, objects: &str) {
         let deadline = Instant::now() + Duration::from_secs(30);

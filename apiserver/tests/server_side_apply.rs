@@ -7,6 +7,7 @@
 
 use std::process::Command;
 
+use http::Client;
 use common::testing::{ApiServer, Storage};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -14,6 +15,8 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 use widgets::{Kubectl, WIDGETS_PATH, log_tail, widget};
 
+#[path = "support/http.rs"]
+mod http;
 #[path = "support/widgets.rs"]
 mod widgets;
 
@@ -40,41 +43,13 @@ fn kubectl(server: &ApiServer) -> Kubectl {
 }
 
 /// Raw HTTP, for what a client library would not send and for status codes.
-struct Client {
-    http: reqwest::Client,
-    base: String,
-}
 
 impl Client {
-    fn new(server: &ApiServer) -> Self {
-        Self { http: reqwest::Client::new(), base: server.url() }
-    }
-
-    async fn send(&self, method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_else(|err| panic!("method {method}: {err}"));
-        let mut request = self.http.request(method, format!("{}{path}", self.base)).body(body);
-        if !content_type.is_empty() {
-            request = request.header("content-type", content_type);
-        }
-        let response = request.send().await.unwrap_or_else(|err| panic!("{path}: {err}"));
-        let code = response.status().as_u16();
-        let text = response.text().await.unwrap_or_default();
-        (code, serde_json::from_str(&text).unwrap_or(Value::String(text)))
-    }
-
-    async fn get(&self, path: &str) -> (u16, Value) {
-        self.send("GET", path, "", Vec::new()).await
-    }
-
     /// The stored object at `path`; the test fails if there is none.
     async fn object(&self, path: &str) -> Value {
         let (code, object) = self.get(path).await;
         assert_eq!(code, 200, "GET {path}: {object}");
         object
-    }
-
-    async fn json(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
-        self.send(method, path, "application/json", body.to_string().into_bytes()).await
     }
 
     /// A server-side apply of `config` (JSON is YAML) to `path` by `manager`.

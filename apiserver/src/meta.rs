@@ -86,6 +86,24 @@ pub fn parse_resource_version(text: &str) -> Result<Option<Revision>, String> {
         .ok_or_else(|| format!("invalid resource version {text:?}: must be a non-negative integer"))
 }
 
+/// Whether two objects are equal but for the named `metadata` fields, compared in place (the
+/// objects of a write are large; copying them to drop a field costs more than the write).
+pub fn equal_except(a: &Value, b: &Value, ignored: &[&str]) -> bool {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else { return a == b };
+    a.len() == b.len()
+        && a.iter().all(|(key, value)| match b.get(key) {
+            Some(other) if key == "metadata" => match (value.as_object(), other.as_object()) {
+                (Some(value), Some(other)) => {
+                    let kept = |map: &'_ Map<String, Value>| map.iter().filter(|(field, _)| !ignored.contains(&field.as_str())).count();
+                    kept(value) == kept(other) && value.iter().filter(|(field, _)| !ignored.contains(&field.as_str())).all(|(field, inner)| other.get(field) == Some(inner))
+                }
+                _ => value == other,
+            },
+            Some(other) => value == other,
+            None => false,
+        })
+}
+
 pub fn now() -> String {
     // Kubernetes timestamps are RFC 3339 in UTC at second precision.
     jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()

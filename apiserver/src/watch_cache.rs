@@ -26,8 +26,12 @@ use crate::meta;
 use crate::resources::{Names, ResourceType};
 use crate::storage::{KeyValue, ListOptions, Revision, Store, StoreError, WatchEvent};
 
-/// Events kept per resource type for watches that resume from a recent resourceVersion.
+/// Events kept per resource type for watches that resume from a recent resourceVersion, at
+/// most this many and at most `HISTORY_BYTES` of objects: ten thousand writes of a large
+/// object (a Deployment of fifty containers, 300 KiB with its managed fields) would otherwise
+/// hold gigabytes. A watch from before the window lists again (410 Gone), as from kube.
 const HISTORY: usize = 10_000;
+const HISTORY_BYTES: usize = 64 * 1024 * 1024;
 /// Events buffered per live watcher before it is cut off as too slow (it then resumes).
 const LIVE_BUFFER: usize = 4_096;
 const LIST_PAGE: usize = 1_000;
@@ -198,6 +202,8 @@ struct State {
     /// The keys of stored objects that cannot be decoded, with why.
     corrupt: BTreeMap<String, String>,
     history: VecDeque<Arc<CachedEvent>>,
+    /// The bytes of the objects of `history`.
+    history_bytes: usize,
     /// Every event after this revision is in `history` or still to come.
     horizon: Revision,
     /// The newest revision the cache has seen (a list's or an event's).
@@ -221,7 +227,7 @@ impl ResourceCache {
 
     fn new(resource: Arc<ResourceType>) -> Self {
         let (live, _) = broadcast::channel(LIVE_BUFFER);
-        let state = State { objects: BTreeMap::new(), corrupt: BTreeMap::new(), history: VecDeque::new(), horizon: 0, revision: 0, live };
+        let state = State { objects: BTreeMap::new(), corrupt: BTreeMap::new(), history: VecDeque::new(), history_bytes: 0, horizon: 0, revision: 0, live };
         Self { resource, state: RwLock::new(state), ready: watch::Sender::new(false), decode_errors: AtomicU64::new(0) }
     }
 
@@ -284,6 +290,7 @@ impl ResourceCache {
         state.objects = objects;
         state.corrupt = corrupt;
         state.history.clear();
+        state.history_bytes = 0;
         state.horizon = revision;
         state.revision = revision;
         // Watchers of the previous incarnation may have missed events: close their feed so
@@ -303,10 +310,12 @@ impl ResourceCache {
             _ => state.objects.insert(event.key.clone(), event.object.clone()),
         };
         state.revision = state.revision.max(event.revision);
+        state.history_bytes += event.object.json.len();
         state.history.push_back(event.clone());
-        while state.history.len() > HISTORY {
+        while state.history.len() > HISTORY || (state.history_bytes > HISTORY_BYTES && state.history.len() > 1) {
             if let Some(dropped) = state.history.pop_front() {
                 state.horizon = dropped.revision;
+                state.history_bytes -= dropped.object.json.len();
             }
         }
         // No receivers is fine: nobody is watching.
@@ -473,6 +482,22 @@ mod tests {
         assert!(matches!(cache.start_after(5), Start::Resume { .. }));
         cache.apply(event(last + 1, "same", EventType::Deleted));
         assert!(cache.snapshot().0.is_empty());
+    }
+
+    #[test]
+    fn the_window_holds_a_bounded_number_of_bytes() {
+        let cache = configmaps();
+        cache.reset(BTreeMap::new(), BTreeMap::new(), 0);
+        let big = "x".repeat(1024 * 1024);
+        for revision in 1..=100 {
+            let object = json!({"metadata": {"name": "big", "resourceVersion": revision.to_string()}, "data": {"a": big}});
+            let cached = Arc::new(CachedObject::new(&object, &Names::Static(&[])));
+            cache.apply(CachedEvent { kind: EventType::Modified, revision, key: "/registry/core/configmaps/ns/big".into(), object: cached, previous: None });
+        }
+        // 100 MiB of events were written: the window keeps the newest 64 MiB of them.
+        assert!(cache.read().history_bytes <= HISTORY_BYTES);
+        assert!(matches!(cache.start_after(30), Start::TooOld));
+        assert!(matches!(cache.start_after(40), Start::Resume { .. }));
     }
 
     fn stored(name: &str, value: &[u8], revision: Revision) -> KeyValue {

@@ -16,6 +16,7 @@ pub mod schema;
 mod set;
 mod typed;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
@@ -157,7 +158,7 @@ impl Managed {
     fn tidy(&mut self) {
         let server_owned = server_owned();
         for entry in self.0.values_mut() {
-            entry.set = entry.set.difference(&server_owned);
+            entry.set.subtract(&server_owned);
         }
         self.0.retain(|_, entry| !entry.set.is_empty());
     }
@@ -319,13 +320,16 @@ impl Writer<'_> {
         let changed = self.scope.restrict(&comparison.added.union(&comparison.modified));
         let removed = self.scope.restrict(&comparison.removed);
         for entry in managed.0.values_mut() {
-            entry.set = entry.set.difference(&changed).difference(&removed);
+            entry.set.subtract(&changed);
+            entry.set.subtract(&removed);
         }
         let id = self.id(Operation::Update);
         let changed = changed.difference(&server_owned());
         if !changed.is_empty() {
-            let previous = managed.0.get(&id).map(|entry| entry.set.clone()).unwrap_or_default();
-            managed.0.insert(id, Entry { set: changed.union(&previous), api_version: self.api_version.to_string(), time: Some(meta::now()) });
+            let entry = managed.0.entry(id).or_insert_with(|| Entry { set: Set::default(), api_version: String::new(), time: None });
+            entry.set.union_with(&changed);
+            entry.api_version = self.api_version.to_string();
+            entry.time = Some(meta::now());
         }
         managed.tidy();
         managed.cap();
@@ -340,43 +344,49 @@ impl Writer<'_> {
         let typed = Typed::new(self.schema);
         let stored = live;
         let mut managed = Managed::decode(stored).map_err(decode_error)?;
-        let mut live = stored.clone();
-        if managed.0.is_empty() && meta::metadata(&live).is_some_and(|metadata| metadata.contains_key("uid")) {
+        let mut live = Cow::Borrowed(stored);
+        if managed.0.is_empty() && meta::metadata(stored).is_some_and(|metadata| metadata.contains_key("uid")) {
             // An object no one manages (written before fields were tracked, or reset) is first
             // owned whole by `before-first-apply`, so that an apply that changes it conflicts.
             let before = Writer { schema: self.schema, manager: BEFORE_FIRST_APPLY, api_version: self.api_version, subresource: "", scope: self.scope.clone() };
-            before.update(&self.schema.zero, &mut live);
+            before.update(&self.schema.zero, live.to_mut());
             managed = Managed::decode(&live).map_err(decode_error)?;
         }
+        let live = live.as_ref();
         let config_set = typed.field_set(config).map_err(|errors| self.typed_patch_error(config, &errors))?;
-        let merged = typed.merge(&live, config).map_err(|errors| self.typed_patch_error(config, &errors))?;
+        let merged = typed.merge(live, config).map_err(|errors| self.typed_patch_error(config, &errors))?;
         let id = self.id(Operation::Apply);
-        let result = match self.apply_with(&typed, &live, config, &config_set, merged.clone(), managed.clone(), &id, force) {
-            Err(Conflicts(conflicts)) if !force && self.manager == KUBECTL && self.subresource.is_empty() => {
+        // Only kubectl's applies may be tried again (below): only they keep copies for it.
+        let retry = (!force && self.manager == KUBECTL && self.subresource.is_empty()).then(|| (merged.clone(), managed.clone()));
+        let result = match (self.apply_with(&typed, live, config, &config_set, merged, managed, &id, force), retry) {
+            (Err(Conflicts(conflicts)), Some((merged, managed))) => {
                 // kubectl's first server-side apply after client-side ones: the fields its
                 // last-applied annotation set, and that still hold those values, are its own.
-                let allowed = self.last_applied_fields(&typed, &live);
+                let allowed = self.last_applied_fields(&typed, live);
                 let remaining: Vec<Conflict> = conflicts.into_iter().filter(|conflict| !allowed.has(&conflict.path.0)).collect();
                 if !remaining.is_empty() {
                     return Err(conflict_error(&remaining));
                 }
-                self.apply_with(&typed, &live, config, &config_set, merged, managed, &id, true).map_err(|Conflicts(conflicts)| conflict_error(&conflicts))?
+                self.apply_with(&typed, live, config, &config_set, merged, managed, &id, true).map_err(|Conflicts(conflicts)| conflict_error(&conflicts))?
             }
-            result => result.map_err(|Conflicts(conflicts)| conflict_error(&conflicts))?,
+            (result, _) => result.map_err(|Conflicts(conflicts)| conflict_error(&conflicts))?,
         };
         Ok((result != *stored).then_some(result))
     }
 
     #[allow(clippy::too_many_arguments)]
     fn apply_with(&self, typed: &Typed<'_>, live: &Value, config: &Value, config_set: &Set, merged: Value, mut managed: Managed, id: &Id, force: bool) -> Result<Value, Conflicts> {
-        let last = managed.0.get(id).map(|entry| entry.set.clone());
+        let previous = managed.0.remove(id);
         // The server's fields are stripped from the entries only after the prune (`tidy`): while
         // it runs, the applier still owns `metadata.name`, which keeps `metadata` in place.
         let set = self.scope.restrict(config_set);
-        let previous_time = managed.0.get(id).and_then(|entry| entry.time.clone());
-        managed.0.insert(id.clone(), Entry { set, api_version: self.api_version.to_string(), time: previous_time });
-        let mut merged = match &last {
-            Some(last) if !last.is_empty() => prune(typed, merged, &managed, last),
+        // Nothing is pruned when the applier still applies all it did (every apply after the
+        // first of an unchanged manifest): what it owned, it owns.
+        let prunes = previous.as_ref().is_some_and(|previous| !previous.set.is_subset(&set));
+        let time = previous.as_ref().and_then(|previous| previous.time.clone());
+        managed.0.insert(id.clone(), Entry { set, api_version: self.api_version.to_string(), time });
+        let mut merged = match &previous {
+            Some(previous) if prunes => prune(typed, merged, &managed, &previous.set),
             _ => merged,
         };
         let comparison = typed.compare(live, &merged);
@@ -396,14 +406,11 @@ impl Writer<'_> {
         }
         for (other, entry) in managed.0.iter_mut() {
             if other != id {
-                entry.set = entry.set.difference(&changed).difference(&removed);
+                entry.set.subtract(&changed);
+                entry.set.subtract(&removed);
             }
         }
-        let mut unchanged_live = live.clone();
-        meta::remove(&mut unchanged_live, "managedFields");
-        let mut compared = merged.clone();
-        meta::remove(&mut compared, "managedFields");
-        let changes_object = compared != unchanged_live;
+        let changes_object = !meta::equal_except(&merged, live, &["managedFields"]);
         if changes_object && let Some(entry) = managed.0.get_mut(id) {
             entry.time = Some(meta::now());
         }
@@ -447,7 +454,10 @@ fn prune(typed: &Typed<'_>, merged: Value, managed: &Managed, last: &Set) -> Val
     let named = |set: &Set| typed.with_named_fields(set);
     let field_set = |value: &Value| typed.stored_field_set(value);
     let pruned = typed.remove(&merged, &named(last));
-    let owned = managed.0.values().fold(Set::default(), |all, entry| all.union(&entry.set));
+    let owned = managed.0.values().fold(Set::default(), |mut all, entry| {
+        all.union_with(&entry.set);
+        all
+    });
     let merged_set = named(&field_set(&merged));
     let pruned = typed.remove(&merged, &merged_set.difference(&named(&field_set(&pruned)).union(&named(&owned))));
     typed.remove(&merged, &merged_set.difference(&named(&field_set(&pruned))).intersection(&named(last)))

@@ -111,9 +111,16 @@ impl Set {
         match path {
             [] => {}
             [last] => {
-                self.members.insert(last.clone());
+                if !self.members.contains(last) {
+                    self.members.insert(last.clone());
+                }
             }
-            [first, rest @ ..] => self.children.entry(first.clone()).or_default().insert(rest),
+            // The element is cloned only when its subtree is new: most inserts walk down
+            // subtrees that are there already.
+            [first, rest @ ..] => match self.children.get_mut(first) {
+                Some(child) => child.insert(rest),
+                None => self.children.entry(first.clone()).or_default().insert(rest),
+            },
         }
     }
 
@@ -150,30 +157,46 @@ impl Set {
         }
     }
 
+    /// The members of both. Walks the smaller side at each level, so that a small set of
+    /// changes meets a manager's large set in time proportional to the changes.
     pub fn intersection(&self, other: &Set) -> Set {
-        let members = self.members.intersection(&other.members).cloned().collect();
-        let children = self
+        let (small, large) = if self.members.len() + self.children.len() <= other.members.len() + other.children.len() { (self, other) } else { (other, self) };
+        let members = small.members.iter().filter(|member| large.members.contains(*member)).cloned().collect();
+        let children = small
             .children
             .iter()
-            .filter_map(|(element, child)| other.children.get(element).map(|theirs| (element.clone(), child.intersection(theirs))))
+            .filter_map(|(element, child)| large.children.get(element).map(|theirs| (element.clone(), child.intersection(theirs))))
             .filter(|(_, child)| !child.is_empty())
             .collect();
         Set { members, children }
     }
 
+    /// Removes `other`'s members from this set, in place, in time proportional to `other`.
+    pub fn subtract(&mut self, other: &Set) {
+        for member in &other.members {
+            self.members.remove(member);
+        }
+        for (element, theirs) in &other.children {
+            if let Some(mine) = self.children.get_mut(element) {
+                mine.subtract(theirs);
+                if mine.is_empty() {
+                    self.children.remove(element);
+                }
+            }
+        }
+    }
+
+    /// Whether every member of this set is one of `other`'s.
+    pub fn is_subset(&self, other: &Set) -> bool {
+        self.members.iter().all(|member| other.members.contains(member))
+            && self.children.iter().all(|(element, child)| other.children.get(element).is_some_and(|theirs| child.is_subset(theirs)))
+    }
+
     /// The members of this set that are not members of `other`, path by path.
     pub fn difference(&self, other: &Set) -> Set {
-        let members = self.members.difference(&other.members).cloned().collect();
-        let children = self
-            .children
-            .iter()
-            .map(|(element, child)| match other.children.get(element) {
-                Some(theirs) => (element.clone(), child.difference(theirs)),
-                None => (element.clone(), child.clone()),
-            })
-            .filter(|(_, child)| !child.is_empty())
-            .collect();
-        Set { members, children }
+        let mut out = self.clone();
+        out.subtract(other);
+        out
     }
 
     /// The members of this set that are not at or below a member of `other`: a member of

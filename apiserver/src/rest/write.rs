@@ -381,12 +381,12 @@ fn check_precondition(target: &Target, name: &str, body: &Value, current: &Value
 /// makes from `body`, admitted, or `Unchanged`/`Remove`.
 /// `authorship` records the write in the managed fields; `None` for an apply, whose merge
 /// recorded it already.
-fn updated(target: &Target, name: &str, current: &Value, body: &Value, validation: FieldValidation, authorship: Option<&Authorship>) -> Result<(Change, Vec<String>), ApiError> {
+fn updated(target: &Target, name: &str, current: &Value, body: Value, validation: FieldValidation, authorship: Option<&Authorship>) -> Result<(Change, Vec<String>), ApiError> {
     let resource = &target.resource;
     let subresource = target.subresource.as_deref();
     let mut candidate = match subresource {
         None => {
-            let mut candidate = body.clone();
+            let mut candidate = body;
             if resource.has_subresource("status") {
                 set_field(&mut candidate, "status", current.get("status").cloned());
             }
@@ -397,7 +397,7 @@ fn updated(target: &Target, name: &str, current: &Value, body: &Value, validatio
             set_field(&mut candidate, "status", body.get("status").cloned());
             if authorship.is_none() {
                 // An apply's merge recorded its entry in the body's managed fields.
-                match meta::metadata(body).and_then(|metadata| metadata.get("managedFields")) {
+                match meta::metadata(&body).and_then(|metadata| metadata.get("managedFields")) {
                     Some(fields) => meta::set(&mut candidate, "managedFields", fields.clone()),
                     None => {
                         meta::remove(&mut candidate, "managedFields");
@@ -445,11 +445,7 @@ fn updated(target: &Target, name: &str, current: &Value, body: &Value, validatio
     if finalized(&object) {
         return Ok((Change::Remove, admitted.warnings));
     }
-    let mut comparable = object.clone();
-    meta::remove(&mut comparable, "resourceVersion");
-    let mut stored = current.clone();
-    meta::remove(&mut stored, "resourceVersion");
-    let change = if comparable == stored { Change::Unchanged } else { Change::Write(object) };
+    let change = if meta::equal_except(&object, current, &["resourceVersion"]) { Change::Unchanged } else { Change::Write(object) };
     Ok((change, admitted.warnings))
 }
 
@@ -534,7 +530,7 @@ where
         admission::check_metadata(&target.resource, &body)?;
         check_body_identity(target, &name, &body)?;
         check_precondition(target, &name, &body, current, revision)?;
-        let (change, found) = updated(target, &name, current, &body, validation, authorship)?;
+        let (change, found) = updated(target, &name, current, body, validation, authorship)?;
         warnings = found;
         Ok(change)
     })
@@ -669,7 +665,7 @@ async fn apply(api: &Api, target: &Target, params: &Params, headers: &HeaderMap,
         let outcome = guaranteed_update(api, target, &name, params.dry_run()?, |current, revision| {
             check_precondition(target, &name, &config, current, revision)?;
             let Some(merged) = authorship.writer().apply(current, &config, force)? else { return Ok(Change::Unchanged) };
-            let (change, found) = updated(target, &name, current, &merged, validation, None)?;
+            let (change, found) = updated(target, &name, current, merged, validation, None)?;
             admission_warnings = found;
             Ok(change)
         })
@@ -722,7 +718,7 @@ async fn apply_scale(api: &Api, target: &Target, params: &Params, authorship: &A
     let (object, _) = guaranteed_update(api, &object_target, &name, params.dry_run()?, |current, revision| {
         check_precondition(target, &name, &scale_config, current, revision)?;
         let Some(merged) = authorship.writer().apply(current, &config, force)? else { return Ok(Change::Unchanged) };
-        updated(&object_target, &name, current, &merged, validation, None).map(|(change, _)| change)
+        updated(&object_target, &name, current, merged, validation, None).map(|(change, _)| change)
     })
     .await?;
     let mut response = json_response(StatusCode::OK, &scale_of(resource, &object));
@@ -1253,7 +1249,7 @@ async fn rescale(api: &Api, target: &Target, params: &Params, authorship: &Autho
         let (scale, found) = change.apply(&target.resource, &scale_of(&target.resource, current), validation)?;
         warnings = found;
         let object = scaled(target, &name, current, revision, &scale)?;
-        updated(&object_target, &name, current, &object, validation, Some(authorship)).map(|(change, _)| change)
+        updated(&object_target, &name, current, object, validation, Some(authorship)).map(|(change, _)| change)
     })
     .await?;
     let mut response = json_response(StatusCode::OK, &scale_of(&target.resource, &object));

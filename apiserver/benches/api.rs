@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use common::testing::{ApiServer, Stats, Storage, cpu_time, measure, peak_rss_kib};
+use common::testing::{ApiServer, CpuMeter, Stats, Storage, measure, peak_rss_kib};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -24,20 +24,15 @@ fn print(stats: &Stats, operation: &str, backend: &str) {
 
 /// The apiserver's CPU time per operation over a phase: a figure that other load on the machine
 /// hardly moves, unlike throughput.
-struct Cpu {
-    pid: Option<u32>,
-    before: Option<Duration>,
-}
+struct Cpu(CpuMeter);
 
 impl Cpu {
     fn start(server: &ApiServer) -> Self {
-        let pid = server.pid();
-        Self { pid, before: pid.and_then(cpu_time) }
+        Self(CpuMeter::start(server.pid()))
     }
 
     fn print(self, operations: usize, operation: &str, backend: &str) {
-        if let (Some(before), Some(after)) = (self.before, self.pid.and_then(cpu_time)) {
-            let per_operation = after.saturating_sub(before).as_secs_f64() * 1e6 / operations as f64;
+        if let Some(per_operation) = self.0.per_operation(operations) {
             println!("{:<34} {backend:<9} {per_operation:>10.1} µs of apiserver CPU each", format!("{operation} CPU"));
         }
     }

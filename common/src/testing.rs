@@ -520,6 +520,26 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// A process's CPU time over one phase of a benchmark: started before it, read per operation
+/// after it.
+pub struct CpuMeter {
+    pid: Option<u32>,
+    before: Option<Duration>,
+}
+
+impl CpuMeter {
+    pub fn start(pid: Option<u32>) -> Self {
+        Self { pid, before: pid.and_then(cpu_time) }
+    }
+
+    /// The microseconds of CPU the process used per operation since `start`, when `/proc` has
+    /// them.
+    pub fn per_operation(self, operations: usize) -> Option<f64> {
+        let (before, after) = (self.before?, self.pid.and_then(cpu_time)?);
+        Some(after.saturating_sub(before).as_secs_f64() * 1e6 / operations.max(1) as f64)
+    }
+}
+
 /// What one run of a command cost: its wall time and the peak RSS the kernel counted for it.
 pub struct Measured {
     pub elapsed: Duration,

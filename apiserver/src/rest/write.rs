@@ -617,9 +617,9 @@ pub async fn patch(
     write_new_version(api, target, params, warnings, Some(&authorship), |current| apply_patch(kind, &target.resource, current, &patch_body)).await
 }
 
-/// The configuration of a server-side apply: YAML (or JSON, which is YAML), one object for
-/// this object (`Incorrect version`, `managedFields must be nil`, the name on the URL), with
-/// kube-apiserver's errors.
+/// The configuration of a server-side apply: YAML (or JSON, which is YAML), one object of this
+/// kind and version, without managed fields, for the object the URL names; each refused with
+/// kube-apiserver's error.
 fn apply_configuration(target: &Target, api_version: &str, kind: &str, body: &Bytes, validation: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
     if body.is_empty() {
         return Err(ApiError::bad_request("the request body is empty: a patch is required"));

@@ -616,3 +616,49 @@ fn logs_come_from_the_pods_kubelet_with_the_flags_passed_on() {
     assert_eq!(out, "asked /containerLogs/default/selected/app?\nsecond line\n");
     assert_eq!(out, stdout_ok(run("kubectl", &server, &["logs", "rc/logs"])), "kubectl reads the same");
 }
+
+/// `ctl apply --server-side` prints what `kubectl apply --server-side` prints, records its
+/// fields under its manager, fails on another manager's field with kubectl's message and hint,
+/// takes it with `--force-conflicts`, and refuses `--force-conflicts` without `--server-side`.
+#[test]
+fn server_side_apply_prints_and_conflicts_as_kubectl_does() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/demo/app.yaml");
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "by-ctl"]));
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "by-kubectl"]));
+    let ours = stdout_ok(ctl(&server, &["apply", "--server-side", "-n", "by-ctl", "-f", demo]));
+    let theirs = stdout_ok(run("kubectl", &server, &["apply", "--server-side", "-n", "by-kubectl", "-f", demo]));
+    assert_eq!(ours, theirs);
+    assert!(ours.contains("deployment.apps/example serverside-applied"), "{ours}");
+    let dry = stdout_ok(ctl(&server, &["apply", "--server-side", "--dry-run=server", "-n", "by-ctl", "-f", demo]));
+    assert!(dry.contains("deployment.apps/example serverside-applied (server dry run)"), "{dry}");
+
+    let managers = stdout_ok(run("kubectl", &server, &["get", "deploy", "example", "-n", "by-ctl", "-o", "jsonpath={.metadata.managedFields[*].manager}/{.metadata.managedFields[*].operation}"]));
+    assert_eq!(managers, "ctl/Apply");
+
+    // kubectl changes the replicas ctl applied: a conflict, with kubectl's own words.
+    let dir = tempfile::tempdir().unwrap();
+    let changed = std::fs::read_to_string(demo).unwrap().replace("replicas: 2", "replicas: 3");
+    let changed_path = dir.path().join("app.yaml");
+    std::fs::write(&changed_path, changed).unwrap();
+    let changed_path = changed_path.to_str().unwrap();
+    let refused = run("kubectl", &server, &["apply", "--server-side", "-n", "by-ctl", "-f", changed_path]);
+    assert!(!refused.status.success());
+    let kubectl_message = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(kubectl_message.contains("Apply failed with 1 conflict: conflict with \"ctl\": .spec.replicas"), "{kubectl_message}");
+    stdout_ok(run("kubectl", &server, &["apply", "--server-side", "--field-manager=other", "-n", "by-kubectl", "-f", demo]));
+    let refused = ctl(&server, &["apply", "--server-side", "--field-manager=other", "-n", "by-kubectl", "-f", changed_path]);
+    assert!(!refused.status.success());
+    let ctl_message = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(ctl_message.starts_with("error: Apply failed with 1 conflict: conflict with \"kubectl\": .spec.replicas\nPlease review the fields above"), "{ctl_message}");
+    assert!(ctl_message.contains("--force-conflicts"), "{ctl_message}");
+
+    let forced = stdout_ok(ctl(&server, &["apply", "--server-side", "--force-conflicts", "--field-manager=other", "-n", "by-kubectl", "-f", changed_path]));
+    assert!(forced.contains("deployment.apps/example serverside-applied"), "{forced}");
+    let replicas = stdout_ok(run("kubectl", &server, &["get", "deploy", "example", "-n", "by-kubectl", "-o", "jsonpath={.spec.replicas}"]));
+    assert_eq!(replicas, "3");
+
+    let misuse = ctl(&server, &["apply", "--force-conflicts", "-n", "by-ctl", "-f", demo]);
+    assert!(!misuse.status.success());
+    assert_eq!(String::from_utf8_lossy(&misuse.stderr), "error: --force-conflicts only works with --server-side\n");
+}

@@ -14,6 +14,7 @@ mod cause;
 mod cel;
 mod config;
 mod custom_resources;
+mod definitions;
 mod authentication_reviews;
 mod authorization_reviews;
 mod discovery;

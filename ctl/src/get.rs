@@ -108,6 +108,9 @@ pub struct GetArgs {
     /// After listing, keep printing changes.
     #[arg(short = 'w', long)]
     pub watch: bool,
+    /// Keep `metadata.managedFields` in JSON and YAML output, which kubectl leaves out.
+    #[arg(long)]
+    pub show_managed_fields: bool,
 }
 
 pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
@@ -184,6 +187,13 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
         }
     }
     if matches!(output, "json" | "yaml") {
+        if !args.show_managed_fields {
+            for object in &mut listed {
+                if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+                    metadata.remove("managedFields");
+                }
+            }
+        }
         let document = if args.name.is_some() {
             listed.pop().unwrap_or(Value::Null)
         } else {

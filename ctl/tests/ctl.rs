@@ -635,6 +635,11 @@ fn server_side_apply_prints_and_conflicts_as_kubectl_does() {
 
     let managers = stdout_ok(run("kubectl", &server, &["get", "deploy", "example", "-n", "by-ctl", "-o", "jsonpath={.metadata.managedFields[*].manager}/{.metadata.managedFields[*].operation}"]));
     assert_eq!(managers, "ctl/Apply");
+    // Left out of JSON and YAML unless asked for, as kubectl leaves them out.
+    let yaml = stdout_ok(ctl(&server, &["get", "deploy", "example", "-n", "by-ctl", "-o", "yaml"]));
+    assert!(!yaml.contains("managedFields"), "{yaml}");
+    let shown = stdout_ok(ctl(&server, &["get", "deploy", "example", "-n", "by-ctl", "-o", "yaml", "--show-managed-fields"]));
+    assert!(shown.contains("managedFields:") && shown.contains("manager: ctl"), "{shown}");
 
     // kubectl changes the replicas ctl applied: a conflict, with kubectl's own words.
     let dir = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use serde_json::Value;
 
-use crate::openapi;
+use crate::definitions;
 use crate::resources::ResourceType;
 use crate::schema::{AdditionalProperties, Structural};
 
@@ -161,7 +161,7 @@ impl Builder {
         if name == QUANTITY {
             return UNTYPED;
         }
-        let Some(schema) = openapi::definition_schema(name) else {
+        let Some(schema) = definitions::schema(name) else {
             return UNTYPED;
         };
         // Reserved before the walk, so that a reference back to it finds it.
@@ -321,7 +321,7 @@ fn list_kind(schema: &Value) -> ListKind {
 /// (structs that are not pointers) hold their own zero values, required ones are null. Go
 /// structs cannot hold themselves by value, so this ends; `depth` bounds it anyway.
 fn zero_of(schema: &Value, depth: usize) -> Value {
-    let resolved = Builder::reference(schema).and_then(openapi::definition_schema);
+    let resolved = Builder::reference(schema).and_then(definitions::schema);
     let schema = resolved.as_ref().unwrap_or(schema);
     let mut zero = serde_json::Map::new();
     let required: Vec<&str> = schema.get("required").and_then(Value::as_array).map(|names| names.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
@@ -346,7 +346,7 @@ pub fn builtin(definition: &str) -> Arc<Schema> {
     let mut builder = Builder::new();
     let root = builder.definition(definition);
     let mut schema = builder.finish(root);
-    if let Some(definition) = openapi::definition_schema(definition) {
+    if let Some(definition) = definitions::schema(definition) {
         schema.zero = zero_of(&definition, 0);
     }
     let schema = Arc::new(schema);
@@ -375,7 +375,7 @@ pub fn of(resource: &ResourceType) -> Arc<Schema> {
     type Cache = Mutex<Vec<(Weak<Structural>, Arc<Schema>)>>;
     static CUSTOM: OnceLock<Cache> = OnceLock::new();
     match resource.custom.as_ref() {
-        None => match openapi::builtin_definition(&resource.group, &resource.version, &resource.kind) {
+        None => match definitions::of_builtin_kind(&resource.group, &resource.version, &resource.kind) {
             Some(definition) => builtin(&definition),
             None => Arc::new(custom(None)),
         },

@@ -10,7 +10,6 @@
 //! the built-in schema texts in the binary.
 
 mod protobuf;
-mod schemas;
 
 use std::collections::BTreeSet;
 
@@ -25,18 +24,8 @@ use crate::discovery;
 use crate::errors::ApiError;
 use crate::state::Api;
 
-pub use schemas::Extra;
-
-/// A built-in definition's schema (`io.k8s.api.apps.v1.Deployment`), parsed; references are in
-/// the v3 form (`#/components/schemas/...`).
-pub(crate) fn definition_schema(name: &str) -> Option<Value> {
-    schemas::builtin(name).and_then(|definition| serde_json::from_str(definition.schema).ok())
-}
-
-/// The name of the built-in definition of a kind, if Kubernetes 1.33 defines it.
-pub(crate) fn builtin_definition(group: &str, version: &str, kind: &str) -> Option<String> {
-    schemas::for_kind(&Extra::new(), group, version, kind)
-}
+use crate::definitions as schemas;
+pub use crate::definitions::Extra;
 
 /// The version the documents' `info` names.
 const INFO_VERSION: &str = "v1.33.0";

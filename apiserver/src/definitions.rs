@@ -1,5 +1,7 @@
-//! The schemas of the built-in kinds, as build.rs keeps them from Kubernetes' own v1.33
-//! documents: one compact JSON text per definition, read only when a document is written.
+//! The OpenAPI definitions of the built-in kinds, as build.rs keeps them from Kubernetes' own
+//! v1.33 documents: one compact JSON text per definition, read when an OpenAPI document is
+//! written (`openapi`) and when a kind's merge schema is built (`managed_fields`). A leaf: it
+//! knows nothing of the server.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -37,6 +39,17 @@ fn carries_kind(schema: &Value, group: &str, version: &str, kind: &str) -> bool 
         .get("x-kubernetes-group-version-kind")
         .and_then(Value::as_array)
         .is_some_and(|gvks| gvks.iter().any(|gvk| field(gvk, "group") == group && field(gvk, "version") == version && field(gvk, "kind") == kind))
+}
+
+/// A built-in definition's schema (`io.k8s.api.apps.v1.Deployment`), parsed; references are in
+/// the v3 form (`#/components/schemas/...`).
+pub(crate) fn schema(name: &str) -> Option<Value> {
+    builtin(name).and_then(|definition| serde_json::from_str(definition.schema).ok())
+}
+
+/// The name of the built-in definition of a kind, if Kubernetes 1.33 defines it.
+pub(crate) fn of_builtin_kind(group: &str, version: &str, kind: &str) -> Option<String> {
+    for_kind(&Extra::new(), group, version, kind)
 }
 
 /// The name of the definition of a kind: a run-time schema first (a CRD may not shadow a

@@ -37,6 +37,8 @@ const BEFORE_FIRST_APPLY: &str = "before-first-apply";
 /// The manager whose applies keep client-side apply's annotation in step.
 const KUBECTL: &str = "kubectl";
 pub const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// kube's `TotalAnnotationSizeLimitB`.
+const MAX_ANNOTATIONS_BYTES: usize = 256 * 1024;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Operation {
@@ -78,7 +80,7 @@ struct Managed(BTreeMap<Id, Entry>);
 impl Managed {
     /// `metadata.managedFields` as kube's `DecodeManagedFields` reads it.
     fn decode(object: &Value) -> Result<Self, String> {
-        let Some(entries) = meta::metadata(object).and_then(|metadata| metadata.get("managedFields")) else {
+        let Some(entries) = meta::metadata(object).and_then(|metadata| metadata.get("managedFields")).filter(|entries| !entries.is_null()) else {
             return Ok(Self::default());
         };
         let Some(entries) = entries.as_array() else {
@@ -296,14 +298,15 @@ impl Writer<'_> {
 
     /// Records an update (a create, a PUT, a non-apply PATCH) of `live` into `new` in `new`'s
     /// managed fields: the fields it added or changed become the manager's, and no one else's.
-    /// `live` is `{}` for a create. The managed fields come from `new` when the client sent
-    /// some that decode (so that clients may edit them, and `[{}]` resets them), from `live`
-    /// otherwise and always for a subresource.
+    /// `live` is the kind's zero value (`Schema::zero`) for a create. The managed fields come
+    /// from `new` when the client sent some that decode (so that clients may edit them, and
+    /// `[{}]` resets them), from `live` otherwise and always for a subresource.
     pub fn update(&self, live: &Value, new: &mut Value) {
-        let sent = if self.subresource.is_empty() && !is_reset(new) { Managed::decode(new).ok().filter(|sent| !sent.0.is_empty()) } else { None };
+        let reset = self.subresource.is_empty() && is_reset(new);
+        let sent = if self.subresource.is_empty() && !reset { Managed::decode(new).ok().filter(|sent| !sent.0.is_empty()) } else { None };
         let mut managed = match sent {
             Some(sent) => sent,
-            None if is_reset(new) && self.subresource.is_empty() => Managed::default(),
+            None if reset => Managed::default(),
             // Entries the server cannot read are not carried on: they would fail every later
             // write as well (kube's `UpdateNoErrors` drops them).
             None => Managed::decode(live).unwrap_or_default(),
@@ -348,7 +351,7 @@ impl Writer<'_> {
         if managed.0.is_empty() && meta::metadata(stored).is_some_and(|metadata| metadata.contains_key("uid")) {
             // An object no one manages (written before fields were tracked, or reset) is first
             // owned whole by `before-first-apply`, so that an apply that changes it conflicts.
-            let before = Writer { schema: self.schema, manager: BEFORE_FIRST_APPLY, api_version: self.api_version, subresource: "", scope: self.scope.clone() };
+            let before = Writer { schema: self.schema, manager: BEFORE_FIRST_APPLY, api_version: self.api_version, subresource: self.subresource, scope: self.scope.clone() };
             before.update(&self.schema.zero, live.to_mut());
             managed = Managed::decode(&live).map_err(decode_error)?;
         }
@@ -466,7 +469,11 @@ fn prune(typed: &Typed<'_>, merged: Value, managed: &Managed, last: &Set) -> Val
 /// kubectl's server-side applies keep client-side apply's annotation, where there is one,
 /// equal to what was applied (kube's `lastAppliedUpdater`).
 fn keep_last_applied(merged: &mut Value, config: &Value) {
-    let has = meta::metadata(merged).and_then(|metadata| metadata.get("annotations")).and_then(|annotations| annotations.get(LAST_APPLIED)).is_some();
+    let has = meta::metadata(merged)
+        .and_then(|metadata| metadata.get("annotations"))
+        .and_then(|annotations| annotations.get(LAST_APPLIED))
+        .and_then(Value::as_str)
+        .is_some_and(|text| !text.is_empty());
     if !has {
         return;
     }
@@ -477,6 +484,12 @@ fn keep_last_applied(merged: &mut Value, config: &Value) {
     let text = format!("{}\n", applied);
     if let Some(annotations) = merged.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
         annotations.insert(LAST_APPLIED.into(), Value::String(text));
+        // Too large for the annotations' limit, it goes rather than fail the apply (kube's
+        // `SetLastApplied`).
+        let size: usize = annotations.iter().map(|(key, value)| key.len() + value.as_str().map_or(0, str::len)).sum();
+        if size > MAX_ANNOTATIONS_BYTES {
+            annotations.remove(LAST_APPLIED);
+        }
     }
 }
 
@@ -510,13 +523,13 @@ fn conflict_error(conflicts: &[Conflict]) -> ApiError {
     let message = match conflicts {
         [one] => format!("Apply failed with 1 conflict: conflict with {}: {}", shown_manager(one), one.path),
         many => {
-            let mut by_manager: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            let mut by_manager: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
             for conflict in many {
-                by_manager.entry(manager_key(conflict)).or_default().push(format!("- {}", conflict.path));
+                let (_, paths) = by_manager.entry(manager_key(conflict)).or_insert_with(|| (shown_manager(conflict), Vec::new()));
+                paths.push(format!("- {}", conflict.path));
             }
             let mut lines = Vec::new();
-            for (key, paths) in by_manager {
-                let shown = many.iter().find(|conflict| manager_key(conflict) == key).map(shown_manager).unwrap_or_default();
+            for (shown, paths) in by_manager.into_values() {
                 lines.push(format!("conflicts with {shown}:"));
                 lines.extend(paths);
             }
@@ -542,7 +555,8 @@ fn manager_key(conflict: &Conflict) -> String {
 }
 
 /// The manager of a write that names none: the client's user agent up to its first `/`,
-/// printable characters only, at most 128 bytes (kube's `prefixFromUserAgent`).
+/// printable characters only, at most 128 bytes (kube's `prefixFromUserAgent`), or `unknown`
+/// without one (`buildManagerInfo`).
 pub fn manager_from_user_agent(user_agent: &str) -> String {
     let prefix = user_agent.split('/').next().unwrap_or_default();
     let mut out = String::new();
@@ -552,7 +566,7 @@ pub fn manager_from_user_agent(user_agent: &str) -> String {
         }
         out.push(c);
     }
-    out
+    if out.is_empty() { "unknown".to_string() } else { out }
 }
 
 #[cfg(test)]

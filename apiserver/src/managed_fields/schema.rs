@@ -257,10 +257,11 @@ impl Builder {
                 };
                 Atom::List { element, kind }
             }
+            // Without a type, a node that keeps unknown fields holds anything: a scalar, a list
+            // or a map (structured-merge-diff's deduced type), unless it is the object itself.
+            "" if node.int_or_string => Atom::Untyped,
+            "" if node.preserve_unknown_fields && !resource_root && node.properties.is_empty() => Atom::Deduced,
             "object" | "" if resource_root || node.type_ == "object" || node.preserve_unknown_fields => {
-                if node.type_.is_empty() && node.int_or_string {
-                    return Atom::Untyped;
-                }
                 let mut fields = BTreeMap::new();
                 let mut defaults = BTreeMap::new();
                 for (name, property) in &node.properties {

@@ -96,7 +96,8 @@ fn widget_schema() -> Structural {
                     "type": "object", "required": ["name"],
                     "properties": {"name": {"type": "string"}, "port": {"type": "integer"}}}},
                 "config": {"type": "object", "x-kubernetes-map-type": "atomic", "additionalProperties": {"type": "string"}},
-                "labels": {"type": "object", "additionalProperties": {"type": "string"}}
+                "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                "free": {"x-kubernetes-preserve-unknown-fields": true}
             }},
             "status": {"type": "object", "properties": {"ready": {"type": "integer"}}}
         }
@@ -1660,3 +1661,61 @@ fn configurations_that_do_not_fit_the_kind_are_refused_with_the_typed_patch_erro
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+
+/// A field that keeps unknown fields and says nothing of its type holds a scalar, a list or a
+/// map (structured-merge-diff's deduced type): a scalar and a list are owned whole, a map key
+/// by key.
+#[test]
+fn a_field_without_a_type_that_keeps_unknown_fields_takes_anything() {
+    run(
+        "untyped free field",
+        Kind::Widget,
+        Scope::Whole,
+        json!({}),
+        vec![
+            apply("m1", json!({"spec": {"free": "text"}}), written(vec![("/spec/free", Some(json!("text")))], vec![applier("m1", json!({"f:spec": {"f:free": {}}}))])),
+            apply("m1", json!({"spec": {"free": [1, 2]}}), written(vec![("/spec/free", Some(json!([1, 2])))], vec![applier("m1", json!({"f:spec": {"f:free": {}}}))])),
+            apply(
+                "m1",
+                json!({"spec": {"free": {"x": 1, "y": {"z": true}}}}),
+                // Every key of a deduced map is a key, not a declared field: a member, with `.`.
+                written(vec![("/spec/free/y/z", Some(json!(true)))], vec![applier("m1", json!({"f:spec": {"f:free": {"f:x": {}, "f:y": {".": {}, "f:z": {}}}}}))]),
+            ),
+        ],
+    );
+}
+
+/// A key a stored list holds twice (nothing refuses duplicate env names) is left as it is by an
+/// apply that does not name it: structured-merge-diff copies such items over.
+#[test]
+fn an_apply_keeps_the_items_a_stored_list_holds_twice() {
+    let live = json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "pod", "namespace": "default", "uid": "uid-1"},
+        "spec": {"containers": [{"name": "app", "image": "i", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "x"}, {"name": "A", "value": "2"}]}]},
+    });
+    run(
+        "duplicates kept",
+        Kind::Pod,
+        Scope::WithoutStatus,
+        live,
+        vec![force_apply(
+            "m1",
+            json!({"spec": {"containers": [{"name": "app", "env": [{"name": "C", "value": "3"}]}]}}),
+            written(
+                vec![(
+                    "/spec/containers/0/env",
+                    Some(json!([{"name": "A", "value": "1"}, {"name": "B", "value": "x"}, {"name": "A", "value": "2"}, {"name": "C", "value": "3"}])),
+                )],
+                vec![
+                    applier("m1", json!({"f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {".": {}, "f:env": {"k:{\"name\":\"C\"}": {".": {}, "f:name": {}, "f:value": {}}}, "f:name": {}}}}})),
+                    // A key held twice is compared, and so owned, as one whole item.
+                    updater(
+                        "before-first-apply",
+                        json!({"f:spec": {"f:containers": {"k:{\"name\":\"app\"}": {".": {}, "f:env": {".": {}, "k:{\"name\":\"A\"}": {}, "k:{\"name\":\"B\"}": {".": {}, "f:name": {}, "f:value": {}}}, "f:image": {}, "f:name": {}}}}}),
+                    ),
+                ],
+            ),
+        )],
+    );
+}

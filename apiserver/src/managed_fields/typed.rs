@@ -112,17 +112,14 @@ impl<'s> Typed<'s> {
         }
     }
 
-    /// The items of an associative list by path element, in order; duplicates are an error
-    /// unless `allow_duplicates` (a live object may hold them; an applied one may not).
+    /// The items of an associative list by path element, in order, one per item; duplicates are
+    /// an error unless `allow_duplicates` (a live object may hold them; an applied one may not).
     fn items<'v>(&self, element: TypeRef, kind: &ListKind, list: &'v [Value], path: &[PathElement], allow_duplicates: bool) -> Result<Vec<(PathElement, &'v Value)>, TypeError> {
         let mut out: Vec<(PathElement, &Value)> = Vec::with_capacity(list.len());
         let mut seen = std::collections::BTreeSet::new();
         for (index, item) in list.iter().enumerate() {
             let element = self.item_element(element, kind, item, index).map_err(|message| TypeError { path: Path(path.to_vec()), message })?;
-            if !seen.insert(element.clone()) {
-                if allow_duplicates {
-                    continue;
-                }
+            if !allow_duplicates && !seen.insert(element.clone()) {
                 return Err(TypeError { path: Path(path.to_vec()), message: format!("duplicate entries for key {element}") });
             }
             out.push((element, item));
@@ -135,7 +132,7 @@ impl<'s> Typed<'s> {
     pub fn field_set(&self, value: &Value) -> Result<Set, Vec<TypeError>> {
         let mut set = Set::default();
         let mut errors = Vec::new();
-        self.collect_fields(self.root(), value, &mut Vec::new(), &mut set, &mut errors);
+        self.collect_fields(self.root(), value, false, &mut Vec::new(), &mut set, &mut errors);
         if errors.is_empty() { Ok(set) } else { Err(errors) }
     }
 
@@ -143,11 +140,11 @@ impl<'s> Typed<'s> {
     /// stored before a CRD's schema changed): those are left out.
     pub fn stored_field_set(&self, value: &Value) -> Set {
         let mut set = Set::default();
-        self.collect_fields(self.root(), value, &mut Vec::new(), &mut set, &mut Vec::new());
+        self.collect_fields(self.root(), value, true, &mut Vec::new(), &mut set, &mut Vec::new());
         set
     }
 
-    fn collect_fields(&self, ty: TypeRef, value: &Value, path: &mut Vec<PathElement>, set: &mut Set, errors: &mut Vec<TypeError>) {
+    fn collect_fields(&self, ty: TypeRef, value: &Value, stored: bool, path: &mut Vec<PathElement>, set: &mut Set, errors: &mut Vec<TypeError>) {
         match self.shape(ty, value) {
             Shape::Leaf => {
                 if let Atom::Scalar(scalar) = self.schema.atom(ty)
@@ -169,7 +166,7 @@ impl<'s> Typed<'s> {
                     match Self::field_type(fields, element, name) {
                         None => errors.push(TypeError { path: Path(path.clone()), message: "field not declared in schema".into() }),
                         Some((child_type, declared)) => {
-                            self.collect_fields(child_type, child, path, set, errors);
+                            self.collect_fields(child_type, child, stored, path, set, errors);
                             let empty = child.is_null() || child.as_object().is_some_and(Map::is_empty);
                             if empty || !declared {
                                 set.insert(path);
@@ -186,12 +183,12 @@ impl<'s> Typed<'s> {
                     }
                     return;
                 };
-                match self.items(element, kind, list, path, false) {
+                match self.items(element, kind, list, path, stored) {
                     Err(error) => errors.push(error),
                     Ok(items) => {
                         for (item_element, item) in items {
                             path.push(item_element);
-                            self.collect_fields(element, item, path, set, errors);
+                            self.collect_fields(element, item, stored, path, set, errors);
                             set.insert(path);
                             path.pop();
                         }
@@ -241,20 +238,25 @@ impl<'s> Typed<'s> {
                     let items = value.and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
                     self.items(element, kind, items, path, true).unwrap_or_default()
                 };
-                let old_items = items_of(old, path);
-                let new_items: BTreeMap<PathElement, &Value> = items_of(new, path).into_iter().collect();
-                let old_keys: std::collections::BTreeSet<&PathElement> = old_items.iter().map(|(element, _)| element).collect();
-                for (item_element, old_item) in &old_items {
-                    path.push(item_element.clone());
-                    self.compare_at(element, Some(old_item), new_items.get(item_element).copied(), path, out);
-                    path.pop();
+                // Items by key, each key with every item that has it: a key held twice is
+                // compared as one whole, as structured-merge-diff compares duplicates.
+                let mut by_key: BTreeMap<PathElement, (Vec<&Value>, Vec<&Value>)> = BTreeMap::new();
+                for (item_element, item) in items_of(old, path) {
+                    by_key.entry(item_element).or_default().0.push(item);
                 }
-                for (item_element, new_item) in &new_items {
-                    if !old_keys.contains(item_element) {
-                        path.push(item_element.clone());
-                        self.compare_at(element, None, Some(new_item), path, out);
-                        path.pop();
+                for (item_element, item) in items_of(new, path) {
+                    by_key.entry(item_element).or_default().1.push(item);
+                }
+                for (item_element, (old_items, new_items)) in by_key {
+                    path.push(item_element);
+                    match (old_items.as_slice(), new_items.as_slice()) {
+                        ([] | [_], [] | [_]) => self.compare_at(element, old_items.first().copied(), new_items.first().copied(), path, out),
+                        ([], _) => out.added.insert(path),
+                        (_, []) => out.removed.insert(path),
+                        _ if old_items != new_items => out.modified.insert(path),
+                        _ => {}
                     }
+                    path.pop();
                 }
             }
             _ => {
@@ -278,33 +280,36 @@ impl<'s> Typed<'s> {
     /// key by key, associative lists item by item, keeping both orders where they agree.
     pub fn merge(&self, live: &Value, config: &Value) -> Result<Value, Vec<TypeError>> {
         let mut errors = Vec::new();
-        let merged = self.merge_at(self.root(), Some(live), Some(config), &mut Vec::new(), &mut errors);
+        let merged = self.merge_at(self.root(), Some(live.clone()), Some(config), &mut Vec::new(), &mut errors);
         if errors.is_empty() { Ok(merged.unwrap_or(Value::Null)) } else { Err(errors) }
     }
 
-    fn merge_at(&self, ty: TypeRef, live: Option<&Value>, config: Option<&Value>, path: &mut Vec<PathElement>, errors: &mut Vec<TypeError>) -> Option<Value> {
-        let (live, config) = match (live, config) {
-            (live, None) => return live.cloned(),
-            (None, Some(config)) => (&Value::Null, config),
-            (Some(live), Some(config)) => (live, config),
-        };
+    /// Takes `live` by value: each level moves its children down rather than copying the
+    /// subtree, so a merge costs the object's size, not its size times its depth.
+    fn merge_at(&self, ty: TypeRef, live: Option<Value>, config: Option<&Value>, path: &mut Vec<PathElement>, errors: &mut Vec<TypeError>) -> Option<Value> {
+        let Some(config) = config else { return live };
+        let live = live.unwrap_or(Value::Null);
         match self.shape(ty, config) {
             Shape::Leaf => Some(config.clone()),
             // A null map or list in a configuration merges nothing in: only the prune that
             // follows removes what the applier no longer sets.
-            Shape::Map { .. } | Shape::List { .. } if config.is_null() => Some(if live.is_null() { Value::Null } else { live.clone() }),
+            Shape::Map { .. } | Shape::List { .. } if config.is_null() => Some(live),
             Shape::Map { fields, element } => {
                 let Some(config_map) = config.as_object() else {
                     errors.push(TypeError { path: Path(path.clone()), message: format!("expected map, got {}", kind_of(config)) });
                     return Some(config.clone());
                 };
-                let mut out = live.as_object().cloned().unwrap_or_default();
+                let mut out = match live {
+                    Value::Object(map) => map,
+                    _ => Map::new(),
+                };
                 for (name, config_child) in config_map {
                     path.push(PathElement::Field(name.clone()));
                     match Self::field_type(fields, element, name) {
                         None => errors.push(TypeError { path: Path(path.clone()), message: "field not declared in schema".into() }),
                         Some((child_type, _)) => {
-                            if let Some(merged) = self.merge_at(child_type, out.get(name), Some(config_child), path, errors) {
+                            let live_child = out.remove(name);
+                            if let Some(merged) = self.merge_at(child_type, live_child, Some(config_child), path, errors) {
                                 out.insert(name.clone(), merged);
                             }
                         }
@@ -318,7 +323,6 @@ impl<'s> Typed<'s> {
                     errors.push(TypeError { path: Path(path.clone()), message: format!("expected list, got {}", kind_of(config)) });
                     return Some(config.clone());
                 };
-                let live_list = live.as_array().map(Vec::as_slice).unwrap_or(&[]);
                 let config_items = match self.items(element, kind, config_list, path, false) {
                     Ok(items) => items,
                     Err(error) => {
@@ -326,14 +330,21 @@ impl<'s> Typed<'s> {
                         return Some(config.clone());
                     }
                 };
-                let live_items = match self.items(element, kind, live_list, path, true) {
-                    Ok(items) => items,
+                let mut live_list = match live {
+                    Value::Array(items) => items,
+                    _ => Vec::new(),
+                };
+                // One element per item, duplicates too (kube does not refuse every duplicate
+                // key on a write, and a merge must not lose what it does not touch).
+                let live_elements: Vec<PathElement> = match self.items(element, kind, &live_list, path, true) {
+                    Ok(items) => items.into_iter().map(|(item_element, _)| item_element).collect(),
                     Err(error) => {
                         errors.push(error);
                         return Some(config.clone());
                     }
                 };
-                let merged = self.merge_items(element, &live_items, &config_items, path, errors);
+                let live_items: Vec<(PathElement, Option<Value>)> = live_elements.into_iter().zip(live_list.iter_mut().map(|item| Some(std::mem::take(item)))).collect();
+                let merged = self.merge_items(element, live_items, &config_items, path, errors);
                 Some(Value::Array(merged))
             }
         }
@@ -341,15 +352,20 @@ impl<'s> Typed<'s> {
 
     /// structured-merge-diff's ordering of a merged associative list: live's items stay in
     /// their order, config's new items go where config puts them, and the items both have
-    /// follow config's order among themselves.
-    fn merge_items(&self, element: TypeRef, live: &[(PathElement, &Value)], config: &[(PathElement, &Value)], path: &mut Vec<PathElement>, errors: &mut Vec<TypeError>) -> Vec<Value> {
-        let live_by: BTreeMap<&PathElement, &Value> = live.iter().map(|(e, v)| (e, *v)).collect();
+    /// follow config's order among themselves. A key live holds twice is kept twice unless
+    /// config names it, which makes it one item.
+    fn merge_items(&self, element: TypeRef, mut live: Vec<(PathElement, Option<Value>)>, config: &[(PathElement, &Value)], path: &mut Vec<PathElement>, errors: &mut Vec<TypeError>) -> Vec<Value> {
+        let mut first: BTreeMap<PathElement, usize> = BTreeMap::new();
+        for (index, (item_element, _)) in live.iter().enumerate() {
+            first.entry(item_element.clone()).or_insert(index);
+        }
         let config_by: BTreeMap<&PathElement, &Value> = config.iter().map(|(e, v)| (e, *v)).collect();
-        let mut shared = config.iter().map(|(e, _)| e).filter(|e| live_by.contains_key(e));
+        let shared: Vec<PathElement> = config.iter().map(|(e, _)| e).filter(|e| first.contains_key(*e)).cloned().collect();
+        let mut shared = shared.into_iter();
         let mut next_shared = shared.next();
         let mut merged_config = std::collections::BTreeSet::new();
         let mut out = Vec::with_capacity(live.len() + config.len());
-        let merge_one = |item_element: &PathElement, live_item: Option<&Value>, config_item: Option<&Value>, path: &mut Vec<PathElement>, errors: &mut Vec<TypeError>| {
+        let merge_one = |item_element: &PathElement, live_item: Option<Value>, config_item: Option<&Value>, path: &mut Vec<PathElement>, errors: &mut Vec<TypeError>| {
             path.push(item_element.clone());
             let merged = self.merge_at(element, live_item, config_item, path, errors);
             path.pop();
@@ -358,28 +374,30 @@ impl<'s> Typed<'s> {
         let (mut l, mut r) = (0, 0);
         while l < live.len() || r < config.len() {
             if l < live.len() && r < config.len() {
-                let item_element = &live[l].0;
-                if *item_element == config[r].0 {
+                if live[l].0 == config[r].0 {
+                    let item_element = config[r].0.clone();
                     merged_config.insert(item_element.clone());
-                    out.extend(merge_one(item_element, Some(live[l].1), config_by.get(item_element).copied(), path, errors));
+                    let live_item = live[l].1.take();
+                    out.extend(merge_one(&item_element, live_item, Some(config[r].1), path, errors));
                     l += 1;
                     r += 1;
                     next_shared = shared.next();
                     continue;
                 }
-                if config_by.contains_key(item_element) && next_shared.is_some_and(|next| next != item_element) {
+                if config_by.contains_key(&live[l].0) && next_shared.as_ref().is_some_and(|next| *next != live[l].0) {
                     l += 1;
                     continue;
                 }
             }
             if l < live.len() {
-                let item_element = &live[l].0;
-                if !config_by.contains_key(item_element) {
-                    out.extend(merge_one(item_element, Some(live[l].1), None, path, errors));
+                if !config_by.contains_key(&live[l].0) {
+                    let item_element = live[l].0.clone();
+                    let live_item = live[l].1.take();
+                    out.extend(merge_one(&item_element, live_item, None, path, errors));
                     l += 1;
                     continue;
                 }
-                if merged_config.contains(item_element) {
+                if merged_config.contains(&live[l].0) {
                     l += 1;
                     continue;
                 }
@@ -387,9 +405,10 @@ impl<'s> Typed<'s> {
             if r < config.len() {
                 let item_element = &config[r].0;
                 merged_config.insert(item_element.clone());
-                out.extend(merge_one(item_element, live_by.get(item_element).copied(), Some(config[r].1), path, errors));
+                let live_item = first.get(item_element).and_then(|&index| live[index].1.take());
+                out.extend(merge_one(item_element, live_item, Some(config[r].1), path, errors));
                 r += 1;
-                if next_shared == Some(item_element) {
+                if next_shared.as_ref() == Some(item_element) {
                     next_shared = shared.next();
                 }
             }

@@ -9,7 +9,6 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
 use super::{Api, Params, Target, ensure_defaults, write};
@@ -166,7 +165,7 @@ impl Reconciler {
                 Some(_) if listed == addresses && (addresses.is_empty() || port == Some(u64::from(self.port))) => return,
                 Some(mut current) => {
                     current["subsets"] = subsets(addresses);
-                    write::update(api, &target, &Params::default(), &HeaderMap::new(), &Bytes::from(current.to_string())).await
+                    write::update(api, &target, &Params::default(), &super::own_headers(), &Bytes::from(current.to_string())).await
                 }
                 None => {
                     let endpoints = json!({
@@ -175,7 +174,7 @@ impl Reconciler {
                         "subsets": subsets(addresses),
                     });
                     let target = Target { name: None, ..target.clone() };
-                    write::create(api, &target, &Params::default(), &HeaderMap::new(), &Bytes::from(endpoints.to_string())).await
+                    write::create(api, &target, &Params::default(), &super::own_headers(), &Bytes::from(endpoints.to_string())).await
                 }
             };
             match result {

@@ -49,10 +49,18 @@ pub(crate) fn serve_text_as<'a>(kind: &ResourceType, text: &'a str) -> std::borr
     }
 }
 
+/// The headers of the server's own writes: its user agent, which names the managedFields
+/// entries they make `kube-apiserver`, as kube-apiserver's loopback client names its own.
+pub(crate) fn own_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::USER_AGENT, axum::http::HeaderValue::from_static(concat!("kube-apiserver/v", env!("CARGO_PKG_VERSION"))));
+    headers
+}
+
 /// A JSON merge patch of the object (or subresource) `target` names, as the server's own
 /// controllers write: no field manager, no dry run.
 pub async fn merge_patch(api: &Api, target: &Target, patch: &Value) -> Result<(), ApiError> {
-    let mut headers = HeaderMap::new();
+    let mut headers = own_headers();
     headers.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/merge-patch+json"));
     write::patch(api, target, &Params::default(), &headers, &Bytes::from(patch.to_string())).await.map(drop)
 }
@@ -422,7 +430,7 @@ pub async fn ensure_defaults(api: &Api, objects: Vec<(&str, Value)>) {
         let target = Target { resource: resource.clone(), namespace, name: None, subresource: None };
         loop {
             let body = Bytes::from(object.to_string());
-            match write::create(api, &target, &Params::default(), &HeaderMap::new(), &body).await {
+            match write::create(api, &target, &Params::default(), &own_headers(), &body).await {
                 Ok(_) => tracing::info!(kind = %resource.kind, name, "created default object"),
                 Err(err) if err.reason == "AlreadyExists" => {}
                 Err(err) if err.code >= 500 => {

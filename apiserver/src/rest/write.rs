@@ -50,10 +50,9 @@ impl Authorship {
     fn of(target: &Target, params: &Params, headers: &HeaderMap, options: &str) -> Result<Self, ApiError> {
         let given = params.get("fieldManager").unwrap_or_default();
         check_field_manager(given, options)?;
-        let manager = if given.is_empty() {
-            managed_fields::manager_from_user_agent(headers.get(header::USER_AGENT).and_then(|agent| agent.to_str().ok()).unwrap_or_default())
-        } else {
-            given.to_string()
+        let manager = match given {
+            "" => managed_fields::manager_from_user_agent(headers.get(header::USER_AGENT).and_then(|agent| agent.to_str().ok()).unwrap_or_default()),
+            given => given.to_string(),
         };
         let subresource = target.subresource.clone().unwrap_or_default();
         let scope = match subresource.as_str() {

@@ -158,9 +158,8 @@ impl Managed {
 
     /// Entries whose sets became empty are dropped, and no entry keeps a field the server owns.
     fn tidy(&mut self) {
-        let server_owned = server_owned();
         for entry in self.0.values_mut() {
-            entry.set.subtract(&server_owned);
+            entry.set.subtract(server_owned());
         }
         self.0.retain(|_, entry| !entry.set.is_empty());
     }
@@ -207,17 +206,21 @@ impl Managed {
     }
 }
 
-/// The fields of every object that the server sets (`stripmeta`): no manager owns them.
-fn server_owned() -> Set {
-    let mut set = Set::default();
-    let field = |name: &str| PathElement::Field(name.into());
-    for top in ["apiVersion", "kind", "metadata"] {
-        set.insert(&[field(top)]);
-    }
-    for name in ["name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName", "generation", "managedFields", "resourceVersion"] {
-        set.insert(&[field("metadata"), field(name)]);
-    }
-    set
+/// The fields of every object that the server sets (`stripmeta`): no manager owns them. Built
+/// once; every write subtracts it.
+fn server_owned() -> &'static Set {
+    static SET: std::sync::OnceLock<Set> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let mut set = Set::default();
+        let field = |name: &str| PathElement::Field(name.into());
+        for top in ["apiVersion", "kind", "metadata"] {
+            set.insert(&[field(top)]);
+        }
+        for name in ["name", "namespace", "creationTimestamp", "selfLink", "uid", "clusterName", "generation", "managedFields", "resourceVersion"] {
+            set.insert(&[field("metadata"), field(name)]);
+        }
+        set
+    })
 }
 
 /// Which part of an object a write may set, and so what its entries may own.
@@ -327,7 +330,7 @@ impl Writer<'_> {
             entry.set.subtract(&removed);
         }
         let id = self.id(Operation::Update);
-        let changed = changed.difference(&server_owned());
+        let changed = changed.difference(server_owned());
         if !changed.is_empty() {
             let entry = managed.0.entry(id).or_insert_with(|| Entry { set: Set::default(), api_version: String::new(), time: None });
             entry.set.union_with(&changed);

@@ -290,3 +290,72 @@ async fn a_finished_job_goes_after_its_ttl_and_pods_of_a_deleted_job_are_release
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_job_starts_jobs_on_schedule_and_keeps_its_history_limits() {
+    const NS: &str = "cron";
+    let cluster = Arc::new(Cluster::start());
+    let _manager = cluster.controller_manager(&["--controllers=job,cronjob"]);
+    cluster.namespace(NS).await;
+    let _kubelet = FakeKubelet::start(&cluster, NS, |_| Some(0));
+    let cron_job = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick"},
+        "spec": {"schedule": "* * * * *", "successfulJobsHistoryLimit": 1, "concurrencyPolicy": "Forbid",
+                 "jobTemplate": {"metadata": {"labels": {"from": "tick"}}, "spec": {"template": {"spec": {"restartPolicy": "OnFailure",
+                     "containers": [{"name": "c", "image": "busybox:local"}]}}}}}});
+    let created = cluster.create(&format!("/apis/batch/v1/namespaces/{NS}/cronjobs"), &cron_job).await;
+    let uid = created["metadata"]["uid"].clone();
+
+    // Finished Jobs of earlier runs, made by hand: all but the newest successful one go.
+    for (minute, condition) in [(1, "Complete"), (2, "Complete"), (3, "Failed")] {
+        let old = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": format!("tick-{minute}"), "labels": {"from": "tick"},
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "tick", "uid": uid, "controller": true}]},
+            "spec": {"suspend": true, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:local"}]}}}});
+        cluster.create(&format!("/apis/batch/v1/namespaces/{NS}/jobs"), &old).await;
+        let now = jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let mut status = json!({"conditions": [{"type": condition, "status": "True", "lastTransitionTime": now}]});
+        if condition == "Complete" {
+            status["completionTime"] = json!(now);
+            status["startTime"] = json!(format!("2026-01-01T00:0{minute}:00Z"));
+        }
+        cluster.merge_patch(&format!("/apis/batch/v1/namespaces/{NS}/jobs/tick-{minute}/status"), &json!({"status": status})).await;
+    }
+    cluster
+        .wait_for("the history cut to its limits", Duration::from_secs(20), || async {
+            let names: BTreeSet<String> = cluster.items(&format!("/apis/batch/v1/namespaces/{NS}/jobs")).await.iter()
+                .filter(|job| job["metadata"]["deletionTimestamp"].is_null())
+                .filter_map(|job| job["metadata"]["name"].as_str().map(String::from)).collect();
+            if names.contains("tick-2") && names.contains("tick-3") && !names.contains("tick-1") { Ok(()) } else { Err(format!("{names:?}")) }
+        })
+        .await;
+
+    // Within 75 s the schedule names a minute, and the Job for it comes, named for it.
+    let job = cluster
+        .wait_for("a scheduled job", Duration::from_secs(75), || async {
+            let jobs = cluster.items(&format!("/apis/batch/v1/namespaces/{NS}/jobs")).await;
+            jobs.into_iter().find(|job| job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"].is_string()).ok_or_else(|| "none yet".to_string())
+        })
+        .await;
+    let scheduled: jiff::Timestamp = job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"].as_str().unwrap().parse().unwrap();
+    assert_eq!(job["metadata"]["name"], format!("tick-{}", scheduled.as_second() / 60));
+    assert_eq!(job["metadata"]["labels"]["from"], "tick");
+    assert_eq!(job["metadata"]["ownerReferences"][0]["uid"], uid);
+    let cron = cluster
+        .wait_for("the last schedule time and the last success", Duration::from_secs(30), || async {
+            let cron = cluster.get(&format!("/apis/batch/v1/namespaces/{NS}/cronjobs/tick")).await;
+            let status = &cron["status"];
+            let done = status["lastScheduleTime"].as_str().and_then(|text| text.parse::<jiff::Timestamp>().ok()) == Some(scheduled) && status["active"].is_null()
+                && status["lastSuccessfulTime"].is_string();
+            if done { Ok(cron) } else { Err(status.to_string()) }
+        })
+        .await;
+    assert!(cron["status"]["lastSuccessfulTime"].is_string());
+    // Its success took the one place the history keeps: tick-2 went.
+    cluster
+        .wait_for("tick-2 deleted", Duration::from_secs(20), || async {
+            let names: BTreeSet<String> = cluster.items(&format!("/apis/batch/v1/namespaces/{NS}/jobs")).await.iter()
+                .filter(|job| job["metadata"]["deletionTimestamp"].is_null())
+                .filter_map(|job| job["metadata"]["name"].as_str().map(String::from)).collect();
+            if !names.contains("tick-2") && names.contains("tick-3") { Ok(()) } else { Err(format!("{names:?}")) }
+        })
+        .await;
+}

@@ -94,6 +94,9 @@ spec:
   template:
     metadata: {labels: {app: agent}}
     spec:
+      # As node agents do (kube-proxy, CNI plugins): on every node, control planes included.
+      tolerations: [{operator: Exists}]
+      terminationGracePeriodSeconds: 1
       containers: [{name: agent, image: localhost/busybox:local, imagePullPolicy: IfNotPresent, command: [sh, -c, "sleep 100000"]}]
 "#;
 
@@ -177,10 +180,13 @@ fn jobs_cron_jobs_daemon_sets_and_stateful_sets_run_as_kubernetes_runs_them() {
         all
     };
     assert_eq!(nodes(&cluster), all_nodes);
-    // A node that joins gets its pod: a Node registered with no kubelet behind it (the pod is
-    // bound to it and stays Pending, as on a node whose kubelet has not started yet).
+    // A node that joins gets its pod: a Node registered and reported Ready with no kubelet
+    // behind it afterwards (the pod is bound to it and stays Pending there).
     let joined = r#"{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "joined", "labels": {"kubernetes.io/hostname": "joined"}}}"#;
     ok(cluster.kubectl_stdin(&["create", "-f", "-"], joined));
+    let ready = r#"{"status": {"capacity": {"cpu": "2", "memory": "4Gi", "pods": "110"}, "allocatable": {"cpu": "2", "memory": "4Gi", "pods": "110"},
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status"}]}}"#;
+    ok(cluster.kubectl(&["patch", "node", "joined", "--subresource=status", "--type=merge", "-p", ready]));
     let on_joined = || text(&cluster.kubectl(&["get", "pods", "-n", NS, "-l", "app=agent", "--field-selector=spec.nodeName=joined", "-o", "name"])).lines().count() == 1;
     cluster.wait("a daemon pod bound to the joined node", 60, on_joined, || describe(&cluster, "pods"));
     ok(cluster.kubectl(&["delete", "node", "joined"]));

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, ReplicationController, Service, ServiceAccount};
 use kube::api::Api;
@@ -36,6 +37,11 @@ pub struct Context {
     pub replicasets: Informer<ReplicaSet>,
     pub replication_controllers: Informer<ReplicationController>,
     pub deployments: Informer<Deployment>,
+    pub jobs: Informer<Job>,
+    pub cron_jobs: Informer<CronJob>,
+    pub daemon_sets: Informer<DaemonSet>,
+    pub stateful_sets: Informer<StatefulSet>,
+    pub controller_revisions: Informer<ControllerRevision>,
     pub services: Informer<Service>,
     pub endpoints: Informer<Endpoints>,
     pub nodes: Informer<Node>,
@@ -53,6 +59,11 @@ impl Context {
             replicasets: Informer::start(Api::all(client.clone()), "replicasets"),
             replication_controllers: Informer::start(Api::all(client.clone()), "replicationcontrollers"),
             deployments: Informer::start(Api::all(client.clone()), "deployments"),
+            jobs: Informer::start(Api::all(client.clone()), "jobs"),
+            cron_jobs: Informer::start(Api::all(client.clone()), "cron jobs"),
+            daemon_sets: Informer::start(Api::all(client.clone()), "daemon sets"),
+            stateful_sets: Informer::start(Api::all(client.clone()), "stateful sets"),
+            controller_revisions: Informer::start(Api::all(client.clone()), "controller revisions"),
             services: Informer::start(Api::all(client.clone()), "services"),
             endpoints: Informer::start(Api::all(client.clone()), "endpoints"),
             nodes: Informer::start(Api::all(client.clone()), "nodes"),
@@ -68,6 +79,11 @@ impl Context {
         context.replicasets.ready().await;
         context.replication_controllers.ready().await;
         context.deployments.ready().await;
+        context.jobs.ready().await;
+        context.cron_jobs.ready().await;
+        context.daemon_sets.ready().await;
+        context.stateful_sets.ready().await;
+        context.controller_revisions.ready().await;
         context.services.ready().await;
         context.endpoints.ready().await;
         context.nodes.ready().await;

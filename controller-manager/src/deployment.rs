@@ -20,6 +20,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::context::Context;
+use crate::history;
 use crate::framework::{self, ReconcileError};
 use crate::replicaset::is_active;
 
@@ -55,60 +56,17 @@ pub async fn run(context: Arc<Context>) {
 }
 
 /// The template without the hash label, as a canonical string: what "same template" means.
-/// Empty maps and lists count as absent, as in Kubernetes' semantic equality: kubectl's
-/// `rollout undo` sends `resources: {}` where the stored template has nothing.
 fn template_key(template: &PodTemplateSpec) -> String {
     let mut template = template.clone();
     if let Some(labels) = template.metadata.as_mut().and_then(|meta| meta.labels.as_mut()) {
         labels.remove(HASH_LABEL);
     }
-    let mut value = serde_json::to_value(&template).unwrap_or_default();
-    prune_empty(&mut value);
-    // serde_json writes maps in key order, so equal templates give equal text.
-    value.to_string()
+    history::canonical(&serde_json::to_value(&template).unwrap_or_default())
 }
 
-fn prune_empty(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for child in map.values_mut() {
-                prune_empty(child);
-            }
-            map.retain(|_, child| !is_empty(child));
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(prune_empty),
-        _ => {}
-    }
-}
-
-fn is_empty(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::Null => true,
-        serde_json::Value::Object(map) => map.is_empty(),
-        serde_json::Value::Array(items) => items.is_empty(),
-        _ => false,
-    }
-}
-
-/// A short name-safe hash of the template (and the collision count), in the alphabet Kubernetes
-/// uses for pod-template-hash so that it never spells words or looks like a number.
+/// The pod-template-hash of the template (and the collision count).
 fn template_hash(template: &PodTemplateSpec, collisions: i32) -> String {
-    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in template_key(template).bytes().chain(collisions.to_le_bytes()) {
-        hash ^= u32::from(byte);
-        hash = hash.wrapping_mul(0x0100_0193);
-    }
-    let mut text = String::new();
-    let mut rest = hash;
-    for _ in 0..10 {
-        text.push(char::from(ALPHABET[(rest % 27) as usize]));
-        rest /= 27;
-        if rest == 0 {
-            break;
-        }
-    }
-    text
+    history::short_hash(&template_key(template), collisions)
 }
 
 fn revision_of(set: &ReplicaSet) -> i64 {

@@ -1,17 +1,22 @@
 //! The controller-manager: reconciling controllers that drive the actual state toward the
 //! desired state, each a module of its own (`replicaset`, which runs over ReplicationControllers
-//! too with `replicationcontroller`, `deployment`, `endpoints`, `namespace`, `garbage_collector`,
+//! too with `replicationcontroller`, `deployment`, `job`, `cronjob`, `daemonset`, `statefulset`
+//! with their revisions in `history`, `endpoints`, `namespace`, `garbage_collector`,
 //! `node_lifecycle`, `node_ipam`) run by `framework` over the shared informers of `context`.
 //! Level-triggered and idempotent: a reconcile on an unchanged world changes nothing. Several
 //! replicas elect one leader on a Lease.
 
 mod context;
+mod cronjob;
+mod daemonset;
 mod deployment;
 mod discovery;
 mod endpoints;
 mod framework;
 mod garbage_collector;
+mod history;
 mod informer;
+mod job;
 mod metrics;
 mod namespace;
 mod node_ipam;
@@ -19,6 +24,7 @@ mod node_lifecycle;
 mod replicaset;
 mod replicationcontroller;
 mod serviceaccount;
+mod statefulset;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,7 +37,9 @@ use k8s_openapi::api::core::v1::ReplicationController;
 use crate::context::{Context, Settings};
 
 /// Every controller, by the name `--controllers` takes.
-const CONTROLLERS: [&str; 9] = ["deployment", "replicaset", "replicationcontroller", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam", "serviceaccount"];
+const CONTROLLERS: [&str; 13] = [
+    "deployment", "replicaset", "replicationcontroller", "job", "cronjob", "daemonset", "statefulset", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam", "serviceaccount",
+];
 
 #[derive(Clone, Debug, clap::Parser)]
 #[command(name = "controller-manager", about = "The controller-manager: reconciling controllers that drive actual state toward desired state", version)]
@@ -44,8 +52,9 @@ pub struct Config {
     #[arg(long, default_value = "kube-controller-manager")]
     pub leader_elect_resource_name: String,
     /// Which controllers run: `*` for all, names to add, `-name` to leave one out
-    /// (deployment, replicaset, replicationcontroller, endpoints, namespace, garbagecollector,
-    /// nodelifecycle, nodeipam, serviceaccount, which also publishes `kube-root-ca.crt`).
+    /// (deployment, replicaset, replicationcontroller, job, cronjob, daemonset, statefulset,
+    /// endpoints, namespace, garbagecollector, nodelifecycle, nodeipam, serviceaccount, which also
+    /// publishes `kube-root-ca.crt`).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
     /// How long a node's Lease may go unrenewed before the node is marked `Ready=Unknown`.
@@ -140,6 +149,10 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
             start(&mut controllers, "replicaset", replicaset::run::<ReplicaSet>(context.clone()).boxed());
             start(&mut controllers, "replicationcontroller", replicaset::run::<ReplicationController>(context.clone()).boxed());
             start(&mut controllers, "deployment", deployment::run(context.clone()).boxed());
+            start(&mut controllers, "job", job::run(context.clone()).boxed());
+            start(&mut controllers, "cronjob", cronjob::run(context.clone()).boxed());
+            start(&mut controllers, "daemonset", daemonset::run(context.clone()).boxed());
+            start(&mut controllers, "statefulset", statefulset::run(context.clone()).boxed());
             start(&mut controllers, "endpoints", endpoints::run(context.clone()).boxed());
             start(&mut controllers, "namespace", namespace::run(context.clone()).boxed());
             start(&mut controllers, "garbagecollector", garbage_collector::run(context.clone()).boxed());

@@ -1,0 +1,7 @@
+//! Placeholder: the daemonset controller is being written.
+
+use std::sync::Arc;
+
+use crate::context::Context;
+
+pub async fn run(_context: Arc<Context>) {}

@@ -70,6 +70,24 @@ pub fn finalizers(object: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Leaves out the metadata lists and maps that are empty, as kube-apiserver's Go types do
+/// (`omitempty`): a patch that deletes the last finalizer leaves no `finalizers: []` behind.
+pub fn drop_empty(object: &mut Value) {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in ["finalizers", "ownerReferences", "labels", "annotations"] {
+            let empty = metadata.get(field).is_some_and(|value| match value {
+                Value::Array(items) => items.is_empty(),
+                Value::Object(map) => map.is_empty(),
+                Value::Null => true,
+                _ => false,
+            });
+            if empty {
+                metadata.remove(field);
+            }
+        }
+    }
+}
+
 pub fn is_being_deleted(object: &Value) -> bool {
     string(object, "deletionTimestamp").is_some()
 }
@@ -148,6 +166,13 @@ pub fn generate_name(prefix: &str) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn empty_metadata_lists_and_maps_are_left_out_as_go_leaves_them() {
+        let mut object = json!({"metadata": {"name": "x", "finalizers": [], "labels": {}, "annotations": {"a": "b"}, "ownerReferences": null}});
+        drop_empty(&mut object);
+        assert_eq!(object, json!({"metadata": {"name": "x", "annotations": {"a": "b"}}}));
+    }
 
     #[test]
     fn metadata_helpers_tolerate_odd_shapes() {

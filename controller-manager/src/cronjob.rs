@@ -173,8 +173,17 @@ async fn reconcile(cron_job: Arc<CronJob>, controller: Arc<Controller>) -> Resul
     let outcome = controller.schedule(&cron_job, &jobs_api, &owned, &mut status).await;
     if status != old_status {
         let cron_jobs: Api<CronJob> = Api::namespaced(context.client.clone(), &namespace);
-        let patch = serde_json::json!({"status": {
-            "active": status.active, "lastScheduleTime": status.last_schedule_time, "lastSuccessfulTime": status.last_successful_time}});
+        // The times only move forward: a sync from a stale copy leaves out what it did not see
+        // rather than clearing it (null deletes in a merge patch).
+        let mut fields = serde_json::Map::new();
+        fields.insert("active".into(), serde_json::to_value(&status.active).unwrap_or_default());
+        if let Some(time) = &status.last_schedule_time {
+            fields.insert("lastScheduleTime".into(), serde_json::to_value(time).unwrap_or_default());
+        }
+        if let Some(time) = &status.last_successful_time {
+            fields.insert("lastSuccessfulTime".into(), serde_json::to_value(time).unwrap_or_default());
+        }
+        let patch = serde_json::json!({"status": fields});
         match cron_jobs.patch_status(&name, &PatchParams::default(), &Patch::Merge(patch)).await {
             Err(err) if !framework::answered(&err, &[404]) => return Err(err.into()),
             _ => {}

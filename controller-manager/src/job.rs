@@ -324,6 +324,12 @@ fn target_of(status: &JobStatus) -> Option<Target> {
     })
 }
 
+/// The uncounted list as Kubernetes writes it: empty lists left out (`uncountedTerminatedPods: {}`).
+fn uncounted_of(succeeded: &BTreeSet<String>, failed: &BTreeSet<String>) -> UncountedTerminatedPods {
+    let list = |uids: &BTreeSet<String>| (!uids.is_empty()).then(|| uids.iter().cloned().collect());
+    UncountedTerminatedPods { succeeded: list(succeeded), failed: list(failed) }
+}
+
 fn count(value: usize) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
@@ -423,10 +429,7 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
     if spec.backoff_limit_per_index.is_some() {
         status.failed_indexes = Some(format_indexes(&failed_indexes));
     }
-    status.uncounted_terminated_pods = Some(UncountedTerminatedPods {
-        succeeded: Some(uncounted_succeeded.iter().cloned().collect()),
-        failed: Some(uncounted_failed.iter().cloned().collect()),
-    });
+    status.uncounted_terminated_pods = Some(uncounted_of(&uncounted_succeeded, &uncounted_failed));
     let mut current = job.clone();
     let mut written_status = old_status.clone();
     if status != written_status {
@@ -453,7 +456,7 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
     if indexed {
         status.succeeded = Some(count(completed_indexes.len()));
     }
-    status.uncounted_terminated_pods = Some(UncountedTerminatedPods { succeeded: Some(Vec::new()), failed: Some(Vec::new()) });
+    status.uncounted_terminated_pods = Some(UncountedTerminatedPods::default());
 
     let succeeded = status.succeeded.unwrap_or(0);
     let failed = status.failed.unwrap_or(0);
@@ -659,7 +662,7 @@ fn backoff_remaining(context: &Context, job: &Job, spec: &JobSpec, now: jiff::Ti
     };
     let exponent = u32::try_from(failures.len() - 1).unwrap_or(u32::MAX).min(16);
     let delay = BACKOFF_BASE.saturating_mul(1 << exponent).min(BACKOFF_MAX);
-    let elapsed = Duration::from_millis(u64::try_from((now - *last).get_milliseconds()).unwrap_or(0));
+    let elapsed = Duration::from_millis(u64::try_from(now.duration_since(*last).as_millis()).unwrap_or(0));
     delay.saturating_sub(elapsed)
 }
 

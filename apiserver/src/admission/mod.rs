@@ -155,7 +155,9 @@ fn dispatch(
         _ => node_restriction::Write::Create(&object),
     };
     check_requester(kind, &write)?;
-    kind.strategy.admit(kind, object, old, operation, validation)
+    let mut admitted = kind.strategy.admit(kind, object, old, operation, validation)?;
+    crate::meta::drop_empty(&mut admitted.object);
+    Ok(admitted)
 }
 
 /// The strategy of a kind served as its typed k8s-openapi struct: decoded, defaulted, prepared

@@ -165,7 +165,10 @@ async fn set_image(cluster: &Cluster, name: &str, image: &str) {
 
 fn kubectl(cluster: &Cluster, args: &[&str]) -> std::process::Output {
     let kubeconfig = format!("--kubeconfig={}", cluster.server.kubeconfig().display());
-    std::process::Command::new("kubectl").arg(&kubeconfig).args(["-n", NS]).args(args).output().unwrap()
+    match std::process::Command::new("kubectl").arg(&kubeconfig).args(["-n", NS]).args(args).output() {
+        Ok(output) => output,
+        Err(err) => panic!("cannot run kubectl: {err}"),
+    }
 }
 
 async fn events(cluster: &Cluster) -> Vec<(String, String)> {
@@ -324,6 +327,18 @@ async fn a_rolling_update_replaces_one_node_at_a_time_and_undo_renumbers_the_old
         .wait_for("history trimmed to one old revision", Duration::from_secs(20), || async {
             let numbered: BTreeMap<String, i64> = revisions(&cluster).await.values().map(|(revision, hash, _)| (hash.clone(), *revision)).collect();
             if numbered == BTreeMap::from([(first_hash.clone(), 3), (third_hash.clone(), 4)]) { Ok(()) } else { Err(format!("{numbered:?}")) }
+        })
+        .await;
+
+    // kubectl's own undo goes back to the previous revision the same way.
+    let undo = kubectl(&cluster, &["rollout", "undo", "daemonset/agent"]);
+    assert!(undo.status.success(), "{undo:?}");
+    let back = wait_rolled_out(&cluster, "agent", &nodes, "busybox:1").await;
+    assert!(back.values().all(|pod| pod.hash == first_hash), "{back:?}");
+    cluster
+        .wait_for("the undone revision renumbered", Duration::from_secs(20), || async {
+            let numbered: BTreeMap<String, i64> = revisions(&cluster).await.values().map(|(revision, hash, _)| (hash.clone(), *revision)).collect();
+            if numbered == BTreeMap::from([(first_hash.clone(), 5), (third_hash.clone(), 4)]) { Ok(()) } else { Err(format!("{numbered:?}")) }
         })
         .await;
 }

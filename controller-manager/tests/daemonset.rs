@@ -6,7 +6,7 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -16,17 +16,20 @@ use support::Cluster;
 const NS: &str = "infra";
 const HASH: &str = "controller-revision-hash";
 
-/// Plays scheduler and kubelet for the namespace until dropped. Pods that have a phase are left
-/// as they are (a test may fail one); pods pinned to a node that does not exist stay pending.
+/// Plays scheduler and kubelet for the namespace until dropped. Pods that have failed or
+/// succeeded are left as they are (a test may fail one); pods pinned to a node that does not
+/// exist stay pending; pods of a held image run but do not turn ready until released.
 struct FakeNodes {
     stop: Arc<AtomicBool>,
+    held: Arc<Mutex<BTreeSet<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl FakeNodes {
     fn start(cluster: &Arc<Cluster>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        let (cluster, flag) = (cluster.clone(), stop.clone());
+        let held: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let (cluster, flag, holding) = (cluster.clone(), stop.clone(), held.clone());
         let task = tokio::spawn(async move {
             let mut next_ip = 10u32;
             while !flag.load(Ordering::Relaxed) {
@@ -36,20 +39,34 @@ impl FakeNodes {
                         cluster.delete(&format!("/api/v1/namespaces/{NS}/pods/{name}"), &json!({"gracePeriodSeconds": 0})).await;
                         continue;
                     }
-                    if !(pod["status"]["phase"].is_null() || pod["status"]["phase"] == "Pending") {
-                        continue;
-                    }
+                    let image = pod["spec"]["containers"][0]["image"].as_str().unwrap_or_default();
+                    let ready = !holding.lock().unwrap().contains(image);
+                    let is_ready = pod["status"]["conditions"].as_array().is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
+                    let phase = pod["status"]["phase"].as_str().unwrap_or("Pending");
                     let Some(node) = target_node(&pod) else { continue };
-                    if cluster.get_opt(&format!("/api/v1/nodes/{node}")).await.is_none() {
-                        continue;
+                    let ip = pod["status"]["podIP"].as_str().map(str::to_string).unwrap_or_else(|| {
+                        next_ip += 1;
+                        format!("10.244.0.{}", next_ip % 250 + 2)
+                    });
+                    match phase {
+                        "Pending" if cluster.get_opt(&format!("/api/v1/nodes/{node}")).await.is_some() => cluster.run_pod(NS, &name, &node, &ip, ready).await,
+                        "Running" if ready && !is_ready => cluster.set_pod_status(NS, &name, &ip, true).await,
+                        _ => {}
                     }
-                    next_ip += 1;
-                    cluster.run_pod(NS, &name, &node, &format!("10.244.0.{}", next_ip % 250 + 2), true).await;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         });
-        Self { stop, task }
+        Self { stop, held, task }
+    }
+
+    /// Pods of `image` stay not ready until released.
+    fn hold(&self, image: &str) {
+        self.held.lock().unwrap().insert(image.to_string());
+    }
+
+    fn release(&self, image: &str) {
+        self.held.lock().unwrap().remove(image);
     }
 }
 
@@ -84,7 +101,7 @@ fn daemon_set(name: &str, image: &str, strategy: Value) -> Value {
 }
 
 /// A daemon pod as the tests look at it.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 struct DaemonPod {
     name: String,
     node: String,
@@ -92,6 +109,13 @@ struct DaemonPod {
     image: String,
     ready: bool,
     body: Value,
+}
+
+/// Without the body, which would drown a failure message.
+impl std::fmt::Debug for DaemonPod {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "{} on {} ({} {}{})", self.name, self.node, self.image, self.hash, if self.ready { ", ready" } else { "" })
+    }
 }
 
 /// The pods of `set` not being deleted.
@@ -277,14 +301,32 @@ async fn a_rolling_update_replaces_one_node_at_a_time_and_undo_renumbers_the_old
     for name in nodes {
         node(&cluster, name, json!([])).await;
     }
-    let _nodes = FakeNodes::start(&cluster);
+    let fake_nodes = FakeNodes::start(&cluster);
     let mut body = daemon_set("agent", "busybox:1", json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}));
     body["spec"]["revisionHistoryLimit"] = json!(1);
     cluster.create(&format!("/apis/apps/v1/namespaces/{NS}/daemonsets"), &body).await;
     let first = wait_rolled_out(&cluster, "agent", &nodes, "busybox:1").await;
     let first_hash = first["n1"].hash.clone();
 
+    // While the first new pod is not ready, the other nodes keep their old pods.
+    fake_nodes.hold("busybox:2");
     set_image(&cluster, "agent", "busybox:2").await;
+    cluster
+        .wait_for("one node replaced, waiting for its new pod", Duration::from_secs(20), || async {
+            let pods = live_pods(&cluster, "agent").await;
+            let object = cluster.get(&set_path("agent")).await;
+            let status = &object["status"];
+            let new: Vec<&DaemonPod> = pods.iter().filter(|pod| pod.image == "busybox:2").collect();
+            let old_ready = pods.iter().filter(|pod| pod.image == "busybox:1" && pod.ready).count();
+            let counted = status["observedGeneration"] == object["metadata"]["generation"] && status["updatedNumberScheduled"] == 1 && status["numberUnavailable"] == 1;
+            assert!(old_ready >= 2, "more than maxUnavailable nodes without a ready pod: {pods:?}");
+            match new.as_slice() {
+                [only] if !only.ready && pods.len() == 3 && old_ready == 2 && counted => Ok(()),
+                _ => Err(format!("{pods:?} {status}")),
+            }
+        })
+        .await;
+    fake_nodes.release("busybox:2");
     // Every step: one pod a node at most, and never more than one node without a ready pod.
     cluster
         .wait_for("the rollout to busybox:2", Duration::from_secs(30), || {
@@ -398,4 +440,96 @@ async fn on_delete_replaces_only_the_pods_deleted() {
     assert_eq!((on_n2[0].name.as_str(), on_n2[0].image.as_str()), (first["n2"].name.as_str(), "busybox:1"));
     let status = kubectl(&cluster, &["rollout", "status", "daemonset/agent", "--timeout=5s"]);
     assert!(String::from_utf8_lossy(&status.stderr).contains("rollout status is only available for RollingUpdate strategy type"), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_max_surge_the_new_pod_is_available_before_the_old_one_goes() {
+    let cluster = Arc::new(Cluster::start());
+    let _manager = cluster.controller_manager(&["--controllers=daemonset"]);
+    cluster.namespace(NS).await;
+    let nodes = ["n1", "n2", "n3"];
+    for name in nodes {
+        node(&cluster, name, json!([])).await;
+    }
+    let fake_nodes = FakeNodes::start(&cluster);
+    let strategy = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}});
+    cluster.create(&format!("/apis/apps/v1/namespaces/{NS}/daemonsets"), &daemon_set("agent", "busybox:1", strategy)).await;
+    wait_rolled_out(&cluster, "agent", &nodes, "busybox:1").await;
+
+    // The new pod starts beside the old one, which stays while the new one is not ready.
+    fake_nodes.hold("busybox:2");
+    set_image(&cluster, "agent", "busybox:2").await;
+    let surged = cluster
+        .wait_for("one new pod beside an old one", Duration::from_secs(20), || async {
+            let pods = live_pods(&cluster, "agent").await;
+            let object = cluster.get(&set_path("agent")).await;
+            let status = &object["status"];
+            let new: Vec<&DaemonPod> = pods.iter().filter(|pod| pod.image == "busybox:2").collect();
+            // (The status counts the oldest pod of each node: which of the two that is depends on
+            // names when both were made in the same second, as in Kubernetes.)
+            let counted = status["observedGeneration"] == object["metadata"]["generation"] && status["currentNumberScheduled"] == 3 && status["desiredNumberScheduled"] == 3;
+            match new.as_slice() {
+                [only] if !only.ready && pods.len() == 4 && counted => Ok(only.node.clone()),
+                _ => Err(format!("{pods:?} {status}")),
+            }
+        })
+        .await;
+    let pods = live_pods(&cluster, "agent").await;
+    assert!(pods.iter().any(|pod| pod.node == surged && pod.image == "busybox:1" && pod.ready), "the old pod stays while the new one is not ready: {pods:?}");
+
+    fake_nodes.release("busybox:2");
+    // Every step: every node keeps a ready pod, and at most one node has two.
+    cluster
+        .wait_for("the surging rollout to busybox:2", Duration::from_secs(30), || {
+            let cluster = cluster.clone();
+            async move {
+                let pods = live_pods(&cluster, "agent").await;
+                let mut per_node: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+                for pod in &pods {
+                    let entry = per_node.entry(pod.node.as_str()).or_default();
+                    entry.0 += 1;
+                    entry.1 += usize::from(pod.ready);
+                }
+                assert!(nodes.iter().all(|node| per_node.get(node).is_some_and(|(_, ready)| *ready >= 1)), "a node without a ready pod: {pods:?}");
+                assert!(per_node.values().filter(|(count, _)| *count > 1).count() <= 1, "more than maxSurge nodes with two pods: {pods:?}");
+                if pods.len() == 3 && pods.iter().all(|pod| pod.image == "busybox:2" && pod.ready) { Ok(()) } else { Err(format!("{pods:?}")) }
+            }
+        })
+        .await;
+    wait_rolled_out(&cluster, "agent", &nodes, "busybox:2").await;
+    let status = kubectl(&cluster, &["rollout", "status", "daemonset/agent", "--timeout=20s"]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("successfully rolled out"), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_manager_restarted_mid_rollout_converges_to_the_same_end() {
+    let cluster = Arc::new(Cluster::start());
+    let mut manager = cluster.controller_manager(&["--controllers=daemonset"]);
+    cluster.namespace(NS).await;
+    let nodes = ["n1", "n2", "n3"];
+    for name in nodes {
+        node(&cluster, name, json!([])).await;
+    }
+    let fake_nodes = FakeNodes::start(&cluster);
+    cluster.create(&format!("/apis/apps/v1/namespaces/{NS}/daemonsets"), &daemon_set("agent", "busybox:1", json!({"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}}))).await;
+    wait_rolled_out(&cluster, "agent", &nodes, "busybox:1").await;
+
+    fake_nodes.hold("busybox:2");
+    set_image(&cluster, "agent", "busybox:2").await;
+    cluster
+        .wait_for("the rollout to have started", Duration::from_secs(20), || async {
+            let pods = live_pods(&cluster, "agent").await;
+            if pods.iter().any(|pod| pod.image == "busybox:2") { Ok(()) } else { Err(format!("{pods:?}")) }
+        })
+        .await;
+    manager.kill();
+    fake_nodes.release("busybox:2");
+    manager.start_again().unwrap();
+    wait_rolled_out(&cluster, "agent", &nodes, "busybox:2").await;
+
+    // The same end as an uninterrupted rollout: three new pods, two revisions, nothing extra.
+    let pods = cluster.items(&format!("/api/v1/namespaces/{NS}/pods")).await;
+    assert_eq!(pods.len(), 3, "{:?}", live_pods(&cluster, "agent").await);
+    let numbered: BTreeSet<i64> = revisions(&cluster).await.values().map(|(revision, _, _)| *revision).collect();
+    assert_eq!(numbered, BTreeSet::from([1, 2]));
 }

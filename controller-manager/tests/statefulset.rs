@@ -81,6 +81,14 @@ async fn bring_up(cluster: &Cluster, pod: &Value, ip: &str, ready: bool) {
     cluster.send(reqwest::Method::PATCH, &format!("{PODS}/{name}/status"), "application/merge-patch+json", Some(&patch)).await;
 }
 
+/// A sync that fails is retried, so a test could pass over one: none should have failed (a
+/// repeated create, a stale cache or a conflict are all answers the controller expects).
+fn no_failed_syncs(manager: &common::testing::Component) {
+    let log = manager.log();
+    let failed: Vec<&str> = log.lines().filter(|line| line.contains("reconcile failed")).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
 fn is_ready(pod: &Value) -> bool {
     pod["status"]["conditions"].as_array().is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
 }
@@ -156,7 +164,7 @@ async fn events(cluster: &Cluster, set: &str, reason: &str) -> Vec<(String, Stri
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ordered_ready_creates_in_order_replaces_a_deleted_pod_and_scales_down_from_the_top() {
     let cluster = Arc::new(Cluster::start());
-    let _manager = cluster.controller_manager(&["--controllers=statefulset"]);
+    let manager = cluster.controller_manager(&["--controllers=statefulset"]);
     cluster.namespace(NS).await;
     let _node = FakeNode::start(&cluster, Duration::from_millis(800));
     let created = cluster.create(SETS, &statefulset("web", 3, "busybox:1", json!({}))).await;
@@ -240,6 +248,7 @@ async fn ordered_ready_creates_in_order_replaces_a_deleted_pod_and_scales_down_f
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = cluster.get(&format!("{SETS}/web")).await["metadata"]["resourceVersion"].clone();
     assert_eq!(before, after);
+    no_failed_syncs(&manager);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -273,7 +282,7 @@ async fn parallel_creates_and_deletes_all_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_update_goes_from_the_top_stops_at_the_partition_and_completes() {
     let cluster = Arc::new(Cluster::start());
-    let _manager = cluster.controller_manager(&["--controllers=statefulset"]);
+    let manager = cluster.controller_manager(&["--controllers=statefulset"]);
     cluster.namespace(NS).await;
     let _node = FakeNode::start(&cluster, Duration::from_millis(500));
     cluster.create(SETS, &statefulset("db", 3, "busybox:1", json!({}))).await;
@@ -342,12 +351,13 @@ async fn a_rolling_update_goes_from_the_top_stops_at_the_partition_and_completes
     let kubeconfig = format!("--kubeconfig={}", cluster.server.kubeconfig().display());
     let rollout = std::process::Command::new("kubectl").args([&kubeconfig, "-n", NS, "rollout", "status", "statefulset/db", "--timeout=20s"]).output().unwrap();
     assert!(rollout.status.success() && String::from_utf8_lossy(&rollout.stdout).contains("roll out complete"), "{rollout:?}");
+    no_failed_syncs(&manager);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_delete_waits_for_pods_to_be_deleted() {
     let cluster = Arc::new(Cluster::start());
-    let _manager = cluster.controller_manager(&["--controllers=statefulset"]);
+    let manager = cluster.controller_manager(&["--controllers=statefulset"]);
     cluster.namespace(NS).await;
     let _node = FakeNode::start(&cluster, Duration::from_millis(300));
     cluster.create(SETS, &statefulset("kv", 2, "busybox:1", json!({"updateStrategy": {"type": "OnDelete"}}))).await;
@@ -402,6 +412,7 @@ async fn on_delete_waits_for_pods_to_be_deleted() {
         .await;
     let deleted = events(&cluster, "kv", "SuccessfulDelete").await;
     assert_eq!(deleted, [("delete Pod kv-0 in StatefulSet kv successful".to_string(), "Normal".to_string())]);
+    no_failed_syncs(&manager);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2492,7 +2492,8 @@ mod tests {
             }
         }
         // Pod → spec → volumes → (volume source) → ephemeral → volumeClaimTemplate → spec →
-        // selector → matchExpressions; a Deployment adds spec → template.
+        // selector → matchExpressions; a Deployment adds spec → template, a CronJob
+        // spec → jobTemplate → spec → template.
         assert_eq!(
             schema_depth(generated::root("v1", "Pod").unwrap(), &mut Vec::new()),
             9
@@ -2501,7 +2502,7 @@ mod tests {
             .iter()
             .map(|(_, _, root)| schema_depth(root, &mut Vec::new()))
             .max();
-        assert_eq!(deepest, Some(11));
+        assert_eq!(deepest, Some(13));
     }
 
     #[test]

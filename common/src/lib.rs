@@ -1,10 +1,11 @@
 //! Code that two or more components of the cluster need: Kubernetes' name formats, quantities,
-//! label and field selectors, tracing setup, and, behind the `testing` feature, the harness that
-//! runs real processes (etcd, the apiserver) for tests and benchmarks.
+//! label and field selectors, cron schedules, tracing setup, and, behind the `testing` feature,
+//! the harness that runs real processes (etcd, the apiserver) for tests and benchmarks.
 
 pub mod cgroups;
 #[cfg(feature = "client")]
 pub mod client;
+pub mod cron;
 pub mod durations;
 #[cfg(feature = "client")]
 pub mod events;

@@ -252,7 +252,7 @@ fn validate_strategy(strategy: &DeploymentStrategy, path: &Path, causes: &mut Ca
 }
 
 /// The value of an int-or-percent, as `getIntOrPercentValue` reads it (a bad string is 0).
-fn int_or_percent_value(value: &IntOrString) -> i64 {
+pub(crate) fn int_or_percent_value(value: &IntOrString) -> i64 {
     match value {
         IntOrString::Int(number) => (*number).into(),
         IntOrString::String(text) => match text.strip_suffix('%') {
@@ -262,7 +262,8 @@ fn int_or_percent_value(value: &IntOrString) -> i64 {
     }
 }
 
-fn validate_int_or_percent(value: &IntOrString, path: &Path, causes: &mut Causes) {
+/// `ValidatePositiveIntOrPercent`: a non-negative integer or a well-formed percentage.
+pub(crate) fn validate_int_or_percent(value: &IntOrString, path: &Path, causes: &mut Causes) {
     match value {
         IntOrString::String(text) => {
             for message in names::percent(text) {
@@ -282,10 +283,15 @@ fn validate_rolling_update(rolling_update: &RollingUpdateDeployment, path: &Path
     if int_or_percent_value(max_unavailable) == 0 && int_or_percent_value(max_surge) == 0 {
         causes.invalid(&path.child("maxUnavailable"), json_of(max_unavailable), "may not be 0 when `maxSurge` is 0");
     }
-    if let IntOrString::String(text) = max_unavailable
-        && names::percent(text).is_empty() && int_or_percent_value(max_unavailable) > 100
+    not_more_than_100_percent(max_unavailable, &path.child("maxUnavailable"), causes);
+}
+
+/// `IsNotMoreThan100Percent`: a percentage (an integer is not one) of at most 100.
+pub(crate) fn not_more_than_100_percent(value: &IntOrString, path: &Path, causes: &mut Causes) {
+    if let IntOrString::String(text) = value
+        && names::percent(text).is_empty() && int_or_percent_value(value) > 100
     {
-        causes.invalid(&path.child("maxUnavailable"), text.as_str(), "must not be greater than 100%");
+        causes.invalid(path, text.as_str(), "must not be greater than 100%");
     }
 }
 

@@ -277,7 +277,7 @@ fn admit<T: TypedKind>(
 }
 
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 #[cfg(test)]
 mod tests {

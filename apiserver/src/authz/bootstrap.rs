@@ -23,12 +23,18 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         "pods", "pods/log", "pods/status", "replicationcontrollers", "replicationcontrollers/scale", "replicationcontrollers/status",
         "configmaps", "endpoints", "services", "services/status", "serviceaccounts", "events", "namespaces", "namespaces/status",
     ];
-    let apps_read = ["deployments", "deployments/scale", "deployments/status", "replicasets", "replicasets/scale", "replicasets/status"];
+    let apps_read = [
+        "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
+        "replicasets", "replicasets/scale", "replicasets/status", "statefulsets", "statefulsets/scale", "statefulsets/status",
+    ];
+    let batch_read = ["cronjobs", "cronjobs/status", "jobs", "jobs/status"];
     let core_write = [
         "pods", "pods/exec", "pods/attach", "pods/portforward", "replicationcontrollers", "replicationcontrollers/scale",
         "configmaps", "endpoints", "secrets", "services", "serviceaccounts",
     ];
-    let apps_write = ["deployments", "deployments/scale", "replicasets", "replicasets/scale"];
+    // As kube's edit role: the workloads and their scale, not their status; ControllerRevisions
+    // are their controllers' to write.
+    let apps_write = ["daemonsets", "deployments", "deployments/scale", "replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale"];
     let labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
     // `eventsRule()`: what components that record events need.
     let events = json!({"apiGroups": [""], "resources": ["events"], "verbs": ["create", "update", "patch"]});
@@ -42,13 +48,13 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         ("clusterroles", role("system:aggregate-to-view", aggregate(&["admin", "edit", "view"]), json!([
             {"apiGroups": [""], "resources": core_read, "verbs": read},
             {"apiGroups": ["apps"], "resources": apps_read, "verbs": read},
-            {"apiGroups": ["batch"], "resources": ["jobs", "jobs/status"], "verbs": read},
+            {"apiGroups": ["batch"], "resources": batch_read, "verbs": read},
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": read}]))),
         ("clusterroles", role("system:aggregate-to-edit", aggregate(&["admin", "edit"]), json!([
             {"apiGroups": [""], "resources": core_write, "verbs": write},
             {"apiGroups": [""], "resources": ["secrets", "pods/attach", "pods/exec", "pods/portforward"], "verbs": read},
             {"apiGroups": ["apps"], "resources": apps_write, "verbs": write},
-            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": write}]))),
+            {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": write}]))),
         ("clusterroles", role("system:aggregate-to-admin", aggregate(&["admin"]), json!([
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
             {"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]))),
@@ -85,21 +91,25 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
             {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["patch", "update"]},
             // What selects pods, and namespaces for affinity's namespace selectors.
             {"apiGroups": [""], "resources": ["services", "replicationcontrollers", "namespaces"], "verbs": read},
-            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": read},
+            {"apiGroups": ["apps"], "resources": ["replicasets", "statefulsets"], "verbs": read},
             {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
         // Broader than Kubernetes' role of the same name: kube-controller-manager runs each
         // controller with a service account of its own, bound to a role for that controller,
         // while this controller-manager runs them all as itself. The garbage collector and the
         // namespace controller read, patch and delete objects of every kind (and the
         // namespace controller finalizes namespaces), node lifecycle writes node status and
-        // taints and deletes pods, node IPAM patches nodes; the deployment, ReplicaSet,
-        // ReplicationController, endpoints and service account controllers create what they own
-        // (the latter also each namespace's kube-root-ca.crt ConfigMap) and write their objects'
-        // status (`*` covers the status subresources).
+        // taints and deletes pods, node IPAM patches nodes; the workload controllers
+        // (Deployment, ReplicaSet, ReplicationController, Job, CronJob, DaemonSet, StatefulSet),
+        // endpoints and service account controllers create what they own (pods, ReplicaSets,
+        // Jobs, ControllerRevisions, a StatefulSet's claims; the latter each namespace's
+        // kube-root-ca.crt ConfigMap) and write their objects' status (`*` covers the status
+        // subresources).
         ("clusterroles", role("system:kube-controller-manager", labels.clone(), json!([
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "update", "patch", "delete", "deletecollection"]},
             {"apiGroups": [""], "resources": ["pods", "endpoints", "serviceaccounts", "serviceaccounts/token", "configmaps"], "verbs": ["create"]},
-            {"apiGroups": ["apps"], "resources": ["replicasets"], "verbs": ["create"]},
+            {"apiGroups": ["apps"], "resources": ["replicasets", "controllerrevisions"], "verbs": ["create"]},
+            {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["create"]},
             // Leader election, in --leader-elect-resource-namespace (kube-system).
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
             events, events_v1,

@@ -662,6 +662,13 @@ mod tests {
                                ("POST", "/api/v1/namespaces/demo/endpoints"), ("POST", "/api/v1/namespaces/demo/serviceaccounts"), ("POST", "/api/v1/namespaces/demo/configmaps"), ("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")] {
             assert!(can(&manager, method, path), "controller-manager: {method} {path}");
         }
+        for path in ["/apis/batch/v1/namespaces/demo/jobs", "/apis/apps/v1/namespaces/demo/controllerrevisions", "/api/v1/namespaces/demo/persistentvolumeclaims"] {
+            assert!(can(&manager, "POST", path), "controller-manager: POST {path}");
+        }
+        for path in ["/apis/batch/v1/namespaces/demo/cronjobs/hello/status", "/apis/apps/v1/namespaces/demo/daemonsets/agent/status", "/apis/apps/v1/namespaces/demo/statefulsets/db/status"] {
+            assert!(can(&manager, "PUT", path), "controller-manager: PUT {path}");
+        }
+        assert!(can(&scheduler, "GET", "/apis/apps/v1/statefulsets"), "the scheduler reads what selects pods");
         assert!(!can(&manager, "POST", "/api/v1/namespaces/demo/secrets"));
         let kubelet = user("system:node:n1", &["system:nodes", "system:authenticated"]);
         assert!(can(&kubelet, "GET", "/api/v1/endpoints") && can(&kubelet, "GET", "/api/v1/nodes") && !can(&kubelet, "GET", "/api/v1/secrets"), "kubelets proxy services");
@@ -688,6 +695,26 @@ mod tests {
                 assert_eq!(can(&who, method, &path), writes, "{role}: {method} {path}");
             }
             assert!(!can(&who, "PUT", &format!("{controllers}/web/status")), "{role}: PUT status");
+        }
+        // And the workload kinds as kube's do: view reads them (and ControllerRevisions), edit
+        // and admin also write them and the StatefulSet's scale, never a status or a revision.
+        let apps = "/apis/apps/v1/namespaces/demo";
+        let batch = "/apis/batch/v1/namespaces/demo";
+        for role in ["view", "edit", "admin"] {
+            let who = user(role, &["system:authenticated"]);
+            let writes = role != "view";
+            for collection in [format!("{batch}/cronjobs"), format!("{apps}/daemonsets"), format!("{apps}/statefulsets")] {
+                for path in [collection.clone(), format!("{collection}/x"), format!("{collection}/x/status")] {
+                    assert!(can(&who, "GET", &path), "{role}: GET {path}");
+                }
+                assert_eq!(can(&who, "POST", &collection), writes, "{role}: POST {collection}");
+                assert_eq!(can(&who, "DELETE", &format!("{collection}/x")), writes, "{role}: DELETE {collection}/x");
+                assert!(!can(&who, "PUT", &format!("{collection}/x/status")), "{role}: PUT {collection}/x/status");
+            }
+            assert!(can(&who, "GET", &format!("{apps}/statefulsets/x/scale")), "{role}: GET scale");
+            assert_eq!(can(&who, "PATCH", &format!("{apps}/statefulsets/x/scale")), writes, "{role}: PATCH scale");
+            assert!(can(&who, "GET", &format!("{apps}/controllerrevisions/x")) && can(&who, "GET", &format!("{apps}/controllerrevisions")), "{role}: read revisions");
+            assert!(!can(&who, "POST", &format!("{apps}/controllerrevisions")), "{role}: POST revisions");
         }
     }
 

@@ -15,7 +15,8 @@ mod apiextensions;
 /// The kinds `all` names in `kubectl get all`.
 pub(crate) const ALL: &[&str] = &["all"];
 
-/// Every built-in kind, in discovery order (core first).
+/// Every built-in kind, in discovery order (core first; within a group by resource name, as
+/// kube-apiserver lists them).
 pub static BUILTIN: &[&Kind] = &[
     &core::namespace::KIND,
     &core::pod::KIND,
@@ -27,8 +28,12 @@ pub static BUILTIN: &[&Kind] = &[
     &core::node::KIND,
     &core::event::KIND,
     &core::replication_controller::KIND,
+    &apps::controller_revision::KIND,
+    &apps::daemon_set::KIND,
     &apps::deployment::KIND,
     &apps::replica_set::KIND,
+    &apps::stateful_set::KIND,
+    &batch::cron_job::KIND,
     &batch::job::KIND,
     &rbac::role::KIND,
     &rbac::cluster_role::KIND,

@@ -93,7 +93,10 @@ impl TypedKind for Job {
     }
 
     fn validate(&self, _context: &Context, causes: &mut Causes) {
-        validate_spec(&spec_of(self), causes);
+        let spec = spec_of(self);
+        let path = Path::new("spec");
+        validate_spec(&spec, &path, causes);
+        validate_selector(&spec, &path, causes);
     }
 
     fn validate_update(&self, old: &Self, context: &Context, causes: &mut Causes) {
@@ -122,9 +125,9 @@ impl TypedKind for Job {
     }
 }
 
-/// `validateJobSpec`.
-fn validate_spec(spec: &JobSpec, causes: &mut Causes) {
-    let path = Path::new("spec");
+/// `validateJobSpec`: what a Job's spec and a CronJob's job template (`spec` at `path`) must
+/// both be; the selector, which a Job has and a template leaves to the Job it makes, is not here.
+pub(crate) fn validate_spec(spec: &JobSpec, path: &Path, causes: &mut Causes) {
     for (field, value) in [
         ("parallelism", spec.parallelism.map(i64::from)),
         ("completions", spec.completions.map(i64::from)),
@@ -149,19 +152,6 @@ fn validate_spec(spec: &JobSpec, causes: &mut Causes) {
     }
     let template = &spec.template;
     let template_path = path.child("template");
-    match &spec.selector {
-        None => causes.required(&path.child("selector"), ""),
-        Some(selector) => {
-            validate_label_selector(selector, &path.child("selector"), causes);
-            let empty = BTreeMap::new();
-            let labels = template.metadata.as_ref().and_then(|metadata| metadata.labels.as_ref()).unwrap_or(&empty);
-            match Selector::from_k8s(selector) {
-                Ok(parsed) if !parsed.is_empty() && parsed.matches(labels) => {}
-                Ok(_) => causes.invalid(&template_path.child("metadata").child("labels"), json_of(labels), "`selector` does not match template `labels`"),
-                Err(_) => causes.invalid(&path.child("selector"), json_of(selector), "invalid label selector"),
-            }
-        }
-    }
     let metadata_of = template.metadata.clone().unwrap_or_default();
     metadata::validate_labels(metadata_of.labels.as_ref(), &template_path.child("labels"), causes);
     metadata::validate_annotations(metadata_of.annotations.as_ref(), &template_path.child("annotations"), causes);
@@ -171,6 +161,24 @@ fn validate_spec(spec: &JobSpec, causes: &mut Causes) {
     let restart_policy = pod.restart_policy.as_deref().unwrap_or_default();
     if !matches!(restart_policy, "OnFailure" | "Never") {
         causes.not_supported(&pod_path.child("restartPolicy"), restart_policy, &["OnFailure", "Never"]);
+    }
+}
+
+/// The selector rules `ValidateJobSpec` adds for a Job: there is one, and it selects the
+/// template's pods.
+fn validate_selector(spec: &JobSpec, path: &Path, causes: &mut Causes) {
+    match &spec.selector {
+        None => causes.required(&path.child("selector"), ""),
+        Some(selector) => {
+            validate_label_selector(selector, &path.child("selector"), causes);
+            let empty = BTreeMap::new();
+            let labels = spec.template.metadata.as_ref().and_then(|metadata| metadata.labels.as_ref()).unwrap_or(&empty);
+            match Selector::from_k8s(selector) {
+                Ok(parsed) if !parsed.is_empty() && parsed.matches(labels) => {}
+                Ok(_) => causes.invalid(&path.child("template").child("metadata").child("labels"), json_of(labels), "`selector` does not match template `labels`"),
+                Err(_) => causes.invalid(&path.child("selector"), json_of(selector), "invalid label selector"),
+            }
+        }
     }
 }
 

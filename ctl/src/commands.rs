@@ -1,44 +1,14 @@
-//! The smaller commands: `create namespace|configmap|secret generic`, `delete` by name, label or
-//! `--all`, `scale`, `api-resources` and shell completions.
+//! The smaller commands: `delete` by name, label or `--all`, `scale`, `api-resources` and shell
+//! completions.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::discovery::{Resource, api_version, discover, get_json, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::{Config, CtlError};
-
-#[derive(Clone, Debug, clap::Subcommand)]
-pub enum CreateCommand {
-    /// Create a namespace.
-    Namespace { name: String },
-    /// Create a ConfigMap from literal values and files.
-    Configmap(DataArgs),
-    /// Create a Secret.
-    #[command(subcommand)]
-    Secret(SecretCommand),
-}
-
-#[derive(Clone, Debug, clap::Subcommand)]
-pub enum SecretCommand {
-    /// A generic (Opaque) Secret from literal values and files.
-    Generic(DataArgs),
-}
-
-#[derive(Clone, Debug, clap::Args)]
-pub struct DataArgs {
-    pub name: String,
-    /// key=value, repeatable.
-    #[arg(long = "from-literal")]
-    pub literals: Vec<String>,
-    /// A file (its name is the key), or key=path; repeatable.
-    #[arg(long = "from-file")]
-    pub files: Vec<String>,
-}
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct DeleteArgs {
@@ -74,72 +44,11 @@ pub struct ScaleArgs {
     pub replicas: i64,
 }
 
-fn find<'a>(served: &'a [Resource], word: &str) -> Result<&'a Resource, CtlError> {
+pub fn find<'a>(served: &'a [Resource], word: &str) -> Result<&'a Resource, CtlError> {
     served
         .iter()
         .find(|resource| resource.matches(word))
         .ok_or_else(|| CtlError::Usage(format!("the server doesn't have a resource type {word:?}")))
-}
-
-/// The data of `--from-literal` and `--from-file`, as kubectl reads them.
-fn data(args: &DataArgs) -> Result<BTreeMap<String, Vec<u8>>, CtlError> {
-    let mut data = BTreeMap::new();
-    for literal in &args.literals {
-        let (key, value) = literal
-            .split_once('=')
-            .ok_or_else(|| CtlError::Usage(format!("invalid literal source {literal}, expected key=value")))?;
-        data.insert(key.to_string(), value.as_bytes().to_vec());
-    }
-    for source in &args.files {
-        let (key, path) = match source.split_once('=') {
-            Some((key, path)) => (key.to_string(), PathBuf::from(path)),
-            None => {
-                let path = PathBuf::from(source);
-                let key = path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default();
-                (key, path)
-            }
-        };
-        let bytes = std::fs::read(&path).map_err(|err| CtlError::Usage(format!("error reading {}: {err}", path.display())))?;
-        data.insert(key, bytes);
-    }
-    Ok(data)
-}
-
-pub async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlError> {
-    let (client, namespace) = client_and_namespace(config).await?;
-    let (path, object, label) = match command {
-        CreateCommand::Namespace { name } => (
-            "/api/v1/namespaces".to_string(),
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
-            format!("namespace/{name}"),
-        ),
-        CreateCommand::Configmap(args) => {
-            let mut text = serde_json::Map::new();
-            let mut binary = serde_json::Map::new();
-            for (key, bytes) in data(args)? {
-                match String::from_utf8(bytes) {
-                    Ok(value) => text.insert(key, json!(value)),
-                    Err(err) => binary.insert(key, json!(base64::engine::general_purpose::STANDARD.encode(err.into_bytes()))),
-                };
-            }
-            let mut object = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": args.name}, "data": text});
-            if !binary.is_empty() {
-                object["binaryData"] = Value::Object(binary);
-            }
-            (format!("/api/v1/namespaces/{namespace}/configmaps"), object, format!("configmap/{}", args.name))
-        }
-        CreateCommand::Secret(SecretCommand::Generic(args)) => {
-            let encoded: serde_json::Map<String, Value> = data(args)?
-                .into_iter()
-                .map(|(key, bytes)| (key, json!(base64::engine::general_purpose::STANDARD.encode(bytes))))
-                .collect();
-            let object = json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque", "metadata": {"name": args.name}, "data": encoded});
-            (format!("/api/v1/namespaces/{namespace}/secrets"), object, format!("secret/{}", args.name))
-        }
-    };
-    send(&client, "POST", &format!("{path}?fieldManager=ctl-create"), "application/json", &object).await?;
-    println!("{label} created");
-    Ok(())
 }
 
 pub async fn delete(config: &Config, args: &DeleteArgs) -> Result<(), CtlError> {

@@ -1,20 +1,22 @@
-//! Commands that look at objects over time or in depth: `describe`, `logs`, `get -w` (in
-//! `get.rs`) and `rollout status|history|undo|restart` for Deployments.
+//! Commands that look at objects in depth: `describe`, and `logs` of a pod or of a workload's
+//! pod (`get -w` is in `get.rs`, `rollout` in `rollout.rs`).
 
+use std::cmp::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::{AsyncBufReadExt, StreamExt};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::discovery::{Resource, discover, encode, get_json, send};
+use crate::discovery::{Resource, discover, encode, get_json};
 use crate::kubeconfig::client_and_namespace;
-use crate::print::{aligned, columns};
+use crate::print::aligned;
 use crate::{Config, CtlError};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct DescribeArgs {
+    /// KIND, or KIND/NAME.
     pub kind: String,
-    pub name: String,
+    pub name: Option<String>,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -32,27 +34,9 @@ pub struct LogsArgs {
     /// The previous run of the container.
     #[arg(short = 'p', long)]
     pub previous: bool,
-}
-
-#[derive(Clone, Debug, clap::Subcommand)]
-pub enum RolloutCommand {
-    /// Wait until a Deployment's rollout is complete.
-    Status {
-        target: String,
-        /// How long to wait, as kubectl takes it (`90s`, `5m`, `1m30s`); 0 waits for ever.
-        #[arg(long, default_value = "0s", value_parser = parse_duration)]
-        timeout: Duration,
-    },
-    /// List a Deployment's revisions.
-    History { target: String },
-    /// Go back to the previous (or a given) revision.
-    Undo {
-        target: String,
-        #[arg(long)]
-        to_revision: Option<i64>,
-    },
-    /// Restart a Deployment's pods by changing its template.
-    Restart { target: String },
+    /// How long to wait for a first pod of a workload (`20s`, `1m`).
+    #[arg(long, default_value = "20s", value_parser = crate::rollout::parse_duration)]
+    pub pod_running_timeout: Duration,
 }
 
 fn find(served: &[Resource], word: &str) -> Result<Resource, CtlError> {
@@ -70,7 +54,10 @@ pub async fn describe(config: &Config, args: &DescribeArgs) -> Result<(), CtlErr
     let served = discover(&client).await?;
     let (kind, name) = match args.kind.split_once('/') {
         Some((kind, name)) => (kind.to_string(), name.to_string()),
-        None => (args.kind.clone(), args.name.clone()),
+        None => match &args.name {
+            Some(name) => (args.kind.clone(), name.clone()),
+            None => return Err(CtlError::Usage("give KIND/NAME or KIND NAME".into())),
+        },
     };
     let resource = find(&served, &kind)?;
     let object = get_json(&client, &resource.path(Some(&namespace), Some(&name)), "application/json").await?;
@@ -177,7 +164,7 @@ pub async fn logs(config: &Config, args: &LogsArgs) -> Result<(), CtlError> {
     let pod = match args.pod.split_once('/') {
         None => args.pod.clone(),
         Some(("pod" | "pods" | "po", name)) => name.to_string(),
-        Some((kind, name)) => pod_of(&client, &namespace, kind, name).await?,
+        Some((kind, name)) => pod_of(&client, &namespace, kind, name, args.pod_running_timeout).await?,
     };
     let pod = pod.as_str();
     let object = get_json(&client, &format!("/api/v1/namespaces/{namespace}/pods/{pod}"), "application/json").await?;
@@ -211,35 +198,140 @@ pub async fn logs(config: &Config, args: &LogsArgs) -> Result<(), CtlError> {
     Ok(())
 }
 
-/// The pod whose logs `logs TYPE/NAME` shows for a workload or Service, chosen as kubectl
-/// chooses: among the pods its selector matches, one not being deleted, running and ready if
-/// any, the newest; with kubectl's notice when there was a choice.
-async fn pod_of(client: &kube::Client, namespace: &str, kind: &str, name: &str) -> Result<String, CtlError> {
-    // The apps workloads select with a LabelSelector's matchLabels, ReplicationControllers and
-    // Services with a plain map.
-    let (path, pointer) = match kind {
-        "deployment" | "deployments" | "deploy" => (format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}"), "/spec/selector/matchLabels"),
-        "replicaset" | "replicasets" | "rs" => (format!("/apis/apps/v1/namespaces/{namespace}/replicasets/{name}"), "/spec/selector/matchLabels"),
-        "replicationcontroller" | "replicationcontrollers" | "rc" => (format!("/api/v1/namespaces/{namespace}/replicationcontrollers/{name}"), "/spec/selector"),
-        "service" | "services" | "svc" => (format!("/api/v1/namespaces/{namespace}/services/{name}"), "/spec/selector"),
-        other => return Err(CtlError::Usage(format!("cannot get the logs of a {other}: name a pod, deployment, replicaset, replicationcontroller or service"))),
-    };
-    let object = get_json(client, &path, "application/json").await?;
-    let labels = object.pointer(pointer).and_then(Value::as_object);
-    let selector: Vec<String> = labels.into_iter().flatten().filter_map(|(key, value)| value.as_str().map(|value| format!("{key}={value}"))).collect();
-    if selector.is_empty() {
-        return Err(CtlError::Usage(format!("{kind}/{name} selects no pods")));
+/// The pod whose logs `logs TYPE/NAME` shows for a workload or Service, chosen as kubectl's
+/// `LogsForObject` chooses: the first of the pods its selector matches in `ByLogging` order,
+/// with kubectl's notice when there was a choice; while there are none, it waits for one.
+async fn pod_of(client: &kube::Client, namespace: &str, kind: &str, name: &str, timeout: Duration) -> Result<String, CtlError> {
+    let served = discover(client).await?;
+    let resource = find(&served, kind)?;
+    if resource.group.is_empty() && resource.kind == "Pod" {
+        return Ok(name.to_string());
     }
-    let list = get_json(client, &format!("/api/v1/namespaces/{namespace}/pods?labelSelector={}", encode(&selector.join(","))), "application/json").await?;
-    let mut pods: Vec<&Value> = list["items"].as_array().into_iter().flatten().collect();
-    let ready = |pod: &Value| pod["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True");
-    let rank = |pod: &Value| (pod["metadata"]["deletionTimestamp"].is_null(), pod["status"]["phase"] == "Running", ready(pod), pod["metadata"]["creationTimestamp"].as_str().unwrap_or_default().to_string());
-    pods.sort_by_key(|pod| std::cmp::Reverse(rank(pod)));
-    let chosen = pods.first().and_then(|pod| pod["metadata"]["name"].as_str()).ok_or_else(|| CtlError::Usage(format!("no pods found for {kind}/{name}")))?;
+    let object = get_json(client, &resource.path(Some(namespace), Some(name)), "application/json").await?;
+    let go_type = format!("*{}.{}", resource.version, resource.kind);
+    let selector = log_selector(&resource, &object, &go_type).map_err(|reason| CtlError::Usage(format!("cannot get the logs from {go_type}: {reason}")))?;
+    let path = format!("/api/v1/namespaces/{namespace}/pods?labelSelector={}", encode(&selector));
+    // kubectl watches for a first pod for --pod-running-timeout; a poll does the same here.
+    let deadline = Instant::now() + timeout;
+    let mut pods = loop {
+        let list = get_json(client, &path, "application/json").await?;
+        let pods: Vec<Value> = list["items"].as_array().cloned().unwrap_or_default();
+        if !pods.is_empty() {
+            break pods;
+        }
+        if Instant::now() >= deadline {
+            return Err(CtlError::Usage("timed out waiting for the condition".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    pods.sort_by(logging_order);
+    let chosen = pods.first().and_then(|pod| pod["metadata"]["name"].as_str()).unwrap_or_default().to_string();
     if pods.len() > 1 {
         eprintln!("Found {} pods, using pod/{chosen}", pods.len());
     }
-    Ok(chosen.to_string())
+    Ok(chosen)
+}
+
+/// The pod selector of an object, as kubectl's `SelectorsForObject` reads it: the workloads'
+/// `LabelSelector`, the plain label map of ReplicationControllers and Services.
+fn log_selector(resource: &Resource, object: &Value, go_type: &str) -> Result<String, String> {
+    let selector = &object["spec"]["selector"];
+    let label_map = |selector: &Value| -> String {
+        selector.as_object().into_iter().flatten().map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default())).collect::<Vec<_>>().join(",")
+    };
+    match (resource.group.as_str(), resource.kind.as_str()) {
+        ("", "ReplicationController") => Ok(label_map(selector)),
+        ("", "Service") => {
+            if selector.as_object().is_none_or(serde_json::Map::is_empty) {
+                return Err(format!("invalid service '{}': Service is defined without a selector", object["metadata"]["name"].as_str().unwrap_or_default()));
+            }
+            Ok(label_map(selector))
+        }
+        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") | ("batch", "Job") => {
+            // An absent selector selects nothing in Kubernetes, but its string form is empty, and
+            // kubectl lists with that string.
+            if !selector.is_object() {
+                return Ok(String::new());
+            }
+            let parsed: k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector =
+                serde_json::from_value(selector.clone()).map_err(|err| format!("invalid label selector: {err}"))?;
+            let parsed = common::selector::LabelSelector::from_k8s(&parsed).map_err(|err| format!("invalid label selector: {err}"))?;
+            Ok(parsed.to_string())
+        }
+        _ => Err(format!("selector for {go_type} not implemented")),
+    }
+}
+
+/// kubectl's `podutils.ByLogging`: the pod whose logs are most worth reading first. Assigned to a
+/// node; Running before Unknown before Pending (other phases rank as Running, as kubectl's map
+/// lookup has them); ready; ready for longer; more restarts; older.
+fn logging_order(a: &Value, b: &Value) -> Ordering {
+    let node = |pod: &Value| pod["spec"]["nodeName"].as_str().unwrap_or_default().to_string();
+    let (node_a, node_b) = (node(a), node(b));
+    if node_a != node_b && (node_a.is_empty() || node_b.is_empty()) {
+        return if node_a.is_empty() { Ordering::Greater } else { Ordering::Less };
+    }
+    let phase = |pod: &Value| match pod["status"]["phase"].as_str() {
+        Some("Unknown") => 1,
+        Some("Pending") => 2,
+        _ => 0,
+    };
+    if phase(a) != phase(b) {
+        return phase(a).cmp(&phase(b));
+    }
+    let ready_since = |pod: &Value| {
+        pod["status"]["conditions"].as_array().into_iter().flatten().find(|c| c["type"] == "Ready" && c["status"] == "True").map(|c| timestamp(&c["lastTransitionTime"]))
+    };
+    let (ready_a, ready_b) = (ready_since(a), ready_since(b));
+    if ready_a.is_some() != ready_b.is_some() {
+        return if ready_a.is_some() { Ordering::Less } else { Ordering::Greater };
+    }
+    if let (Some(since_a), Some(since_b)) = (ready_a, ready_b)
+        && since_a != since_b
+    {
+        return earlier_first(since_a, since_b);
+    }
+    let (restarts_a, restarts_b) = (restarts(a), restarts(b));
+    if restarts_a != restarts_b {
+        return restarts_b.cmp(&restarts_a);
+    }
+    let (created_a, created_b) = (timestamp(&a["metadata"]["creationTimestamp"]), timestamp(&b["metadata"]["creationTimestamp"]));
+    if created_a != created_b {
+        return earlier_first(created_a, created_b);
+    }
+    Ordering::Equal
+}
+
+/// A time as kubectl compares them; None is Go's zero time, which comes after every other.
+fn timestamp(value: &Value) -> Option<jiff::Timestamp> {
+    value.as_str().and_then(|text| text.parse().ok())
+}
+
+fn earlier_first(a: Option<jiff::Timestamp>, b: Option<jiff::Timestamp>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    }
+}
+
+/// The most restarts of a regular container, then of a sidecar (an init container that restarts
+/// always), as kubectl's `maxContainerRestarts` counts them.
+fn restarts(pod: &Value) -> (i64, i64) {
+    let most = |statuses: &Value, counted: &dyn Fn(&Value) -> bool| {
+        statuses.as_array().into_iter().flatten().filter(|status| counted(status)).filter_map(|status| status["restartCount"].as_i64()).max().unwrap_or(0)
+    };
+    let sidecars: Vec<&str> = pod["spec"]["initContainers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|container| container["restartPolicy"] == "Always")
+        .filter_map(|container| container["name"].as_str())
+        .collect();
+    let regular = most(&pod["status"]["containerStatuses"], &|_| true);
+    let sidecar = most(&pod["status"]["initContainerStatuses"], &|status| status["name"].as_str().is_some_and(|name| sidecars.contains(&name)));
+    (regular, sidecar)
 }
 
 /// The container kubectl picks when none is named: the pod's default-container annotation, else
@@ -270,151 +362,6 @@ fn pod_containers(pod: &Value) -> Vec<String> {
     ["containers", "initContainers", "ephemeralContainers"].iter().flat_map(|field| container_names(pod, field)).collect()
 }
 
-fn deployment_name(target: &str) -> Result<&str, CtlError> {
-    match target.split_once('/') {
-        Some(("deployment" | "deployments" | "deploy" | "deployment.apps" | "deployments.apps", name)) => Ok(name),
-        Some((kind, _)) => Err(CtlError::Usage(format!("no rollouts for {kind:?}: only Deployments are supported"))),
-        None => Err(CtlError::Usage(format!("give the target as deployment/NAME, not {target:?}"))),
-    }
-}
-
-/// The ReplicaSets a Deployment owns, with their revision numbers, oldest first.
-async fn revisions(client: &kube::Client, namespace: &str, deployment: &Value) -> Result<Vec<(i64, Value)>, CtlError> {
-    let uid = deployment["metadata"]["uid"].as_str().unwrap_or_default().to_string();
-    let sets = get_json(client, &format!("/apis/apps/v1/namespaces/{namespace}/replicasets"), "application/json").await?;
-    let mut owned: Vec<(i64, Value)> = sets["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|set| set["metadata"]["ownerReferences"].as_array().into_iter().flatten().any(|owner| owner["uid"] == json!(uid)))
-        .map(|set| {
-            let revision = set["metadata"]["annotations"]["deployment.kubernetes.io/revision"].as_str().and_then(|r| r.parse().ok()).unwrap_or(0);
-            (revision, set.clone())
-        })
-        .collect();
-    owned.sort_by_key(|(revision, _)| *revision);
-    Ok(owned)
-}
-
-pub async fn rollout(config: &Config, command: &RolloutCommand) -> Result<(), CtlError> {
-    let (client, namespace) = client_and_namespace(config).await?;
-    let path = |name: &str| format!("/apis/apps/v1/namespaces/{namespace}/deployments/{name}");
-    match command {
-        RolloutCommand::Restart { target } => {
-            let name = deployment_name(target)?;
-            let now = jiff_now();
-            let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
-            send(&client, "PATCH", &path(name), "application/merge-patch+json", &patch).await?;
-            println!("deployment.apps/{name} restarted");
-        }
-        RolloutCommand::Status { target, timeout } => {
-            let name = deployment_name(target)?;
-            let deadline = (!timeout.is_zero()).then(|| Instant::now() + *timeout);
-            let mut last = String::new();
-            loop {
-                let deployment = get_json(&client, &path(name), "application/json").await?;
-                let (done, message) = rollout_progress(&deployment, name);
-                if message != last {
-                    println!("{message}");
-                    last = message;
-                }
-                if done {
-                    return Ok(());
-                }
-                if deadline.is_some_and(|deadline| Instant::now() > deadline) {
-                    return Err(CtlError::Usage(format!("timed out waiting for the rollout of deployment {name:?}")));
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }
-        RolloutCommand::History { target } => {
-            let name = deployment_name(target)?;
-            let deployment = get_json(&client, &path(name), "application/json").await?;
-            let mut rows = vec![vec!["REVISION".to_string(), "CHANGE-CAUSE".to_string()]];
-            for (revision, set) in revisions(&client, &namespace, &deployment).await? {
-                let cause = set["metadata"]["annotations"]["kubernetes.io/change-cause"].as_str().unwrap_or("<none>");
-                rows.push(vec![revision.to_string(), cause.to_string()]);
-            }
-            println!("deployment.apps/{name}");
-            print!("{}", columns(&rows));
-        }
-        RolloutCommand::Undo { target, to_revision } => {
-            let name = deployment_name(target)?;
-            let deployment = get_json(&client, &path(name), "application/json").await?;
-            let history = revisions(&client, &namespace, &deployment).await?;
-            let wanted = match to_revision {
-                Some(revision) => history.iter().find(|(number, _)| number == revision),
-                // The newest revision is the current one; undo goes to the one before it.
-                None => history.iter().rev().nth(1),
-            };
-            let Some((_, set)) = wanted else {
-                return Err(CtlError::Usage(format!("no rollout history found for deployment {name:?}")));
-            };
-            let mut template = set["spec"]["template"].clone();
-            if let Some(labels) = template["metadata"]["labels"].as_object_mut() {
-                labels.remove("pod-template-hash");
-            }
-            let patch = json!({"spec": {"template": template}});
-            send(&client, "PATCH", &path(name), "application/merge-patch+json", &patch).await?;
-            println!("deployment.apps/{name} rolled back");
-        }
-    }
-    Ok(())
-}
-
-/// kubectl's rollout status messages, from the Deployment's status.
-fn rollout_progress(deployment: &Value, name: &str) -> (bool, String) {
-    let number = |pointer: &str| deployment.pointer(pointer).and_then(Value::as_i64).unwrap_or(0);
-    let generation = number("/metadata/generation");
-    let observed = number("/status/observedGeneration");
-    if observed < generation {
-        return (false, "Waiting for deployment spec update to be observed...".into());
-    }
-    let desired = number("/spec/replicas");
-    let updated = number("/status/updatedReplicas");
-    let total = number("/status/replicas");
-    let available = number("/status/availableReplicas");
-    if updated < desired {
-        return (false, format!("Waiting for deployment {name:?} rollout to finish: {updated} out of {desired} new replicas have been updated..."));
-    }
-    if total > updated {
-        return (false, format!("Waiting for deployment {name:?} rollout to finish: {} old replicas are pending termination...", total - updated));
-    }
-    if available < updated {
-        return (false, format!("Waiting for deployment {name:?} rollout to finish: {available} of {updated} updated replicas are available..."));
-    }
-    (true, format!("deployment {name:?} successfully rolled out"))
-}
-
-/// A duration as Go writes it, which is what kubectl's flags take: `0`, `500ms`, `30s`, `1h5m`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    if text == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let invalid = || format!("invalid duration {text:?}: give it as 30s, 5m or 1m30s");
-    let mut total = Duration::ZERO;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(invalid)?;
-        let number: u64 = rest[..digits].parse().map_err(|_| invalid())?;
-        rest = &rest[digits..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ms" => Duration::from_millis(1),
-            "s" => Duration::from_secs(1),
-            "m" => Duration::from_secs(60),
-            "h" => Duration::from_secs(3600),
-            _ => return Err(invalid()),
-        };
-        total += unit * u32::try_from(number).map_err(|_| invalid())?;
-        rest = &rest[unit_len..];
-    }
-    if text.is_empty() {
-        return Err(invalid());
-    }
-    Ok(total)
-}
-
 /// kubectl's events table under `describe`: oldest last-seen first, an age with the repeat count
 /// (`10s (x3 over 2m)`), two-space gaps and a dashed rule under the header.
 fn event_rows(events: &mut [Value]) -> String {
@@ -438,31 +385,67 @@ fn event_rows(events: &mut [Value]) -> String {
     aligned(&rows, "  ", "  ")
 }
 
-fn jiff_now() -> String {
-    jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
+    fn pod(name: &str, node: &str, phase: &str, ready_since: Option<&str>, restarts: i64, created: &str) -> Value {
+        let mut pod = json!({"metadata": {"name": name, "creationTimestamp": created}, "spec": {"nodeName": node},
+            "status": {"phase": phase, "containerStatuses": [{"name": "c", "restartCount": restarts}]}});
+        if let Some(since) = ready_since {
+            pod["status"]["conditions"] = json!([{"type": "Ready", "status": "True", "lastTransitionTime": since}]);
+        }
+        pod
+    }
+
+    fn first(mut pods: Vec<Value>) -> String {
+        pods.sort_by(logging_order);
+        pods[0]["metadata"]["name"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// Each pair: the pod kubectl's `ByLogging` puts first, and the one it puts after it.
     #[test]
-    fn durations_read_as_kubectl_reads_them() {
-        assert_eq!(parse_duration("0"), Ok(Duration::ZERO));
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        for bad in ["", "30", "s", "3x", "1.5s", "-1s"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
+    fn the_pod_to_read_is_the_one_kubectl_picks() {
+        let t1 = "2026-01-01T00:00:00Z";
+        let t2 = "2026-01-01T00:05:00Z";
+        for (better, worse) in [
+            (pod("assigned", "n1", "Pending", None, 0, t2), pod("unassigned", "", "Running", Some(t1), 0, t1)),
+            (pod("running", "n1", "Running", None, 0, t2), pod("pending", "n1", "Pending", None, 0, t1)),
+            (pod("succeeded", "n1", "Succeeded", None, 0, t1), pod("unknown", "n1", "Unknown", None, 0, t1)),
+            (pod("ready", "n1", "Running", Some(t2), 0, t2), pod("not-ready", "n1", "Running", None, 0, t1)),
+            (pod("ready-longer", "n1", "Running", Some(t1), 0, t2), pod("ready-later", "n1", "Running", Some(t2), 0, t1)),
+            (pod("restarted", "n1", "Running", Some(t1), 3, t2), pod("steady", "n1", "Running", Some(t1), 0, t1)),
+            (pod("older", "n1", "Running", None, 0, t1), pod("newer", "n1", "Running", None, 0, t2)),
+        ] {
+            let expected = better["metadata"]["name"].as_str().unwrap_or_default().to_string();
+            assert_eq!(first(vec![worse.clone(), better.clone()]), expected);
+            assert_eq!(first(vec![better, worse]), expected);
         }
     }
 
     #[test]
-    fn rollout_messages() {
-        let deployment = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3}, "status": {"observedGeneration": 2, "updatedReplicas": 1, "replicas": 3, "availableReplicas": 2}});
-        assert_eq!(rollout_progress(&deployment, "web").1, "Waiting for deployment \"web\" rollout to finish: 1 out of 3 new replicas have been updated...");
-        let done = json!({"metadata": {"generation": 2}, "spec": {"replicas": 3}, "status": {"observedGeneration": 2, "updatedReplicas": 3, "replicas": 3, "availableReplicas": 3}});
-        assert_eq!(rollout_progress(&done, "web"), (true, "deployment \"web\" successfully rolled out".to_string()));
+    fn selectors_of_the_kinds_with_pods() {
+        let resource = |group: &str, kind: &str| Resource {
+            group: group.into(),
+            version: "v1".into(),
+            plural: String::new(),
+            singular: String::new(),
+            kind: kind.into(),
+            namespaced: true,
+            short_names: Vec::new(),
+        };
+        let job = json!({"spec": {"selector": {"matchLabels": {"b": "2", "a": "1"}, "matchExpressions": [{"key": "c", "operator": "In", "values": ["y", "x"]}]}}});
+        assert_eq!(log_selector(&resource("batch", "Job"), &job, "*v1.Job"), Ok("a=1,b=2,c in (x,y)".to_string()));
+        let service = json!({"metadata": {"name": "svc"}, "spec": {}});
+        assert_eq!(
+            log_selector(&resource("", "Service"), &service, "*v1.Service"),
+            Err("invalid service 'svc': Service is defined without a selector".to_string())
+        );
+        let controller = json!({"spec": {"selector": {"app": "web"}}});
+        assert_eq!(log_selector(&resource("", "ReplicationController"), &controller, "*v1.ReplicationController"), Ok("app=web".to_string()));
+        assert_eq!(log_selector(&resource("", "ConfigMap"), &json!({}), "*v1.ConfigMap"), Err("selector for *v1.ConfigMap not implemented".to_string()));
     }
 }

@@ -1,18 +1,21 @@
 //! ctl: the command-line client for the cluster, after kubectl's conventions: `version`,
 //! `config`, `get`, `apply`, `replace`, `delete`, `create`, `scale`, `describe`, `logs`,
-//! `rollout`, `api-resources`, `completion`, and the interactive `exec`, `attach`,
-//! `port-forward`, `cp` and `top`.
+//! `rollout` (Deployments, DaemonSets, StatefulSets), `api-resources`, `completion`, and the
+//! interactive `exec`, `attach`, `port-forward`, `cp` and `top`.
 
 pub mod manifest;
 
 mod apply;
 mod commands;
+mod create;
 mod discovery;
 mod get;
 mod inspect;
 mod kubeconfig;
+mod pod_template;
 mod print;
 mod replace;
+mod rollout;
 mod stream;
 mod top;
 
@@ -49,10 +52,10 @@ pub enum Command {
     Replace(apply::FileArgs),
     /// Delete objects: by manifest (-f), by name, by label (-l) or all of a kind (--all).
     Delete(commands::DeleteArgs),
-    /// Create a namespace, ConfigMap or Secret from the command line.
+    /// Create a namespace, ConfigMap, Secret, Job or CronJob from the command line.
     #[command(subcommand)]
-    Create(commands::CreateCommand),
-    /// Set the replicas of a Deployment or ReplicaSet.
+    Create(create::CreateCommand),
+    /// Set the replicas of a Deployment, ReplicaSet, StatefulSet or ReplicationController.
     Scale(commands::ScaleArgs),
     /// List the resource types the server serves.
     ApiResources,
@@ -60,9 +63,9 @@ pub enum Command {
     Describe(inspect::DescribeArgs),
     /// Print a pod's container log.
     Logs(inspect::LogsArgs),
-    /// Manage a Deployment's rollout.
+    /// Manage the rollout of a Deployment, DaemonSet or StatefulSet.
     #[command(subcommand)]
-    Rollout(inspect::RolloutCommand),
+    Rollout(rollout::RolloutCommand),
     /// Run a command in a container.
     Exec(stream::ExecArgs),
     /// Attach to a container's main process.
@@ -125,12 +128,12 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Apply(args) => apply::apply(&config, args).await,
         Command::Replace(args) => replace::replace(&config, args).await,
         Command::Delete(args) => commands::delete(&config, args).await,
-        Command::Create(command) => commands::create(&config, command).await,
+        Command::Create(command) => create::create(&config, command).await,
         Command::Scale(args) => commands::scale(&config, args).await,
         Command::ApiResources => commands::api_resources(&config).await,
         Command::Describe(args) => inspect::describe(&config, args).await,
         Command::Logs(args) => inspect::logs(&config, args).await,
-        Command::Rollout(command) => inspect::rollout(&config, command).await,
+        Command::Rollout(command) => rollout::rollout(&config, command).await,
         Command::Exec(args) => stream::exec(&config, args).await,
         Command::Attach(args) => stream::attach(&config, args).await,
         Command::PortForward(args) => stream::port_forward(&config, args).await,

@@ -272,8 +272,10 @@ fn describe_rollout_logs_and_watch() {
     assert_eq!(stdout_ok(ctl(&server, &["rollout", "restart", "deployment/example", "-n", "demo"])).trim(), "deployment.apps/example restarted");
     let template = stdout_ok(run("kubectl", &server, &["get", "deploy", "example", "-n", "demo", "-o", "jsonpath={.spec.template.metadata.annotations}"]));
     assert!(template.contains("kubectl.kubernetes.io/restartedAt"), "{template}");
+    // kubectl prints its history as the "operation" after the name: a space before the break.
     let history = stdout_ok(ctl(&server, &["rollout", "history", "deployment/example", "-n", "demo"]));
-    assert_eq!(history, "deployment.apps/example\nREVISION   CHANGE-CAUSE\n");
+    assert_eq!(history, "deployment.apps/example \nNo rollout history found.\n");
+    assert_eq!(history, stdout_ok(run("kubectl", &server, &["rollout", "history", "deployment/example", "-n", "demo"])));
 
     let logs = ctl(&server, &["logs", "some-pod", "-n", "demo"]);
     assert!(!logs.status.success());
@@ -338,11 +340,13 @@ fn rollout_status_and_undo_read_the_deployment_and_its_replicasets() {
     let status = stdout_ok(ctl(&server, &["rollout", "status", "deployment/example", "-n", "demo"]));
     assert_eq!(status, "deployment \"example\" successfully rolled out\n");
 
-    // Two revisions as the Deployment controller leaves them: ReplicaSets owned by the Deployment.
+    // Two revisions as the Deployment controller leaves them: ReplicaSets owned by the Deployment,
+    // labelled as their pods (kubectl lists them by the Deployment's selector).
     let uid = get("{.metadata.uid}");
     for (revision, image) in [(1, "busybox:old"), (2, "busybox:local")] {
         let set = format!(
             r#"{{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{{"name":"example-{revision}","namespace":"demo",
+              "labels":{{"app":"example","pod-template-hash":"h{revision}"}},
               "annotations":{{"deployment.kubernetes.io/revision":"{revision}","kubernetes.io/change-cause":"step {revision}"}},
               "ownerReferences":[{{"apiVersion":"apps/v1","kind":"Deployment","name":"example","uid":"{uid}","controller":true}}]}},
               "spec":{{"replicas":0,"selector":{{"matchLabels":{{"app":"example","pod-template-hash":"h{revision}"}}}},
@@ -352,7 +356,10 @@ fn rollout_status_and_undo_read_the_deployment_and_its_replicasets() {
         kubectl_stdin(&server, &["create", "-f", "-"], &set);
     }
     let history = stdout_ok(ctl(&server, &["rollout", "history", "deployment/example", "-n", "demo"]));
-    assert_eq!(history, "deployment.apps/example\nREVISION   CHANGE-CAUSE\n1          step 1\n2          step 2\n");
+    assert_eq!(history, "deployment.apps/example \nREVISION  CHANGE-CAUSE\n1         step 1\n2         step 2\n\n");
+    assert_eq!(history, stdout_ok(run("kubectl", &server, &["rollout", "history", "deployment/example", "-n", "demo"])));
+    let revision = ["rollout", "history", "deployment/example", "-n", "demo", "--revision=1"];
+    assert_eq!(stdout_ok(ctl(&server, &revision)), stdout_ok(run("kubectl", &server, &revision)), "a revision's template as kubectl describes it");
 
     assert_eq!(stdout_ok(ctl(&server, &["rollout", "undo", "deployment/example", "-n", "demo"])), "deployment.apps/example rolled back\n");
     assert_eq!(get("{.spec.template.spec.containers[0].image}"), "busybox:old");

@@ -25,32 +25,46 @@ fn stdout_ok(output: Output) -> String {
 /// (an age one character longer also widens its column, so the cells are compared, not the
 /// padding; `columns_are_aligned_as_kubectl_aligns_them` checks the padding).
 fn without_ages(table: &str) -> String {
-    // Cells are split at runs of two or more spaces; a leading run is an empty first cell.
-    let cells = |line: &str| -> Vec<String> {
-        let mut cells: Vec<String> = line.split("  ").map(str::trim).filter(|cell| !cell.is_empty()).map(str::to_string).collect();
-        if line.starts_with("  ") {
-            cells.insert(0, String::new());
-        }
-        cells
-    };
-    // Several kinds print several tables, each after a blank line with a header of its own.
-    let mut age: Option<Option<usize>> = None;
+    // Each table (several kinds print several, each after a blank line) is cut where its header's
+    // columns start: every cell of an aligned table starts there, empty cells (a Job's DURATION
+    // before it started) included. A header name may hold one space (`LAST SCHEDULE`), never two.
+    let mut starts: Option<Vec<usize>> = None;
+    let mut age = None;
     let mut out = Vec::new();
     for line in table.lines() {
-        let mut row = cells(line);
-        match age {
-            _ if row.is_empty() => age = None,
-            None => age = Some(row.iter().position(|cell| cell == "AGE")),
-            Some(Some(index)) => {
-                if let Some(cell) = row.get_mut(index) {
-                    *cell = "AGE".into();
-                }
-            }
-            Some(None) => {}
+        let chars: Vec<char> = line.chars().collect();
+        if chars.is_empty() {
+            starts = None;
+            out.push(String::new());
+            continue;
         }
-        out.push(row.join(" | "));
+        let Some(columns) = &starts else {
+            let columns: Vec<usize> = (0..chars.len()).filter(|&at| chars[at] != ' ' && (at == 0 || (at >= 2 && chars[at - 1] == ' ' && chars[at - 2] == ' '))).collect();
+            let cells = cut(&chars, &columns);
+            age = cells.iter().position(|cell| cell == "AGE");
+            out.push(cells.join(" | "));
+            starts = Some(columns);
+            continue;
+        };
+        let mut cells = cut(&chars, columns);
+        if let Some(cell) = age.and_then(|index| cells.get_mut(index)) {
+            *cell = "AGE".into();
+        }
+        out.push(cells.join(" | "));
     }
     out.join("\n")
+}
+
+/// The cells of a table row, cut at the column starts.
+fn cut(chars: &[char], starts: &[usize]) -> Vec<String> {
+    starts
+        .iter()
+        .enumerate()
+        .map(|(index, &start)| {
+            let end = starts.get(index + 1).copied().unwrap_or(chars.len()).min(chars.len());
+            chars.get(start.min(end)..end).map(|cell| cell.iter().collect::<String>().trim().to_string()).unwrap_or_default()
+        })
+        .collect()
 }
 
 #[test]
@@ -673,4 +687,195 @@ fn server_side_apply_prints_and_conflicts_as_kubectl_does() {
     let misuse = ctl(&server, &["apply", "--force-conflicts", "-n", "by-ctl", "-f", demo]);
     assert!(!misuse.status.success());
     assert_eq!(String::from_utf8_lossy(&misuse.stderr), "error: --force-conflicts only works with --server-side\n");
+}
+
+/// `value` without nulls and empty maps and lists: what Go's encoder writes (`resources: {}`,
+/// `creationTimestamp: null`) and ours leaves out mean the same object.
+fn pruned(value: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), pruned(value)))
+                .filter(|(_, value)| !value.is_null() && value.as_object().is_none_or(|map| !map.is_empty()) && value.as_array().is_none_or(|items| !items.is_empty()))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(pruned).collect()),
+        other => other.clone(),
+    }
+}
+
+fn object(server: &ApiServer, namespace: &str, kind_name: &str) -> serde_json::Value {
+    serde_json::from_str(&stdout_ok(run("kubectl", server, &["get", kind_name, "-n", namespace, "-o", "json"]))).unwrap()
+}
+
+/// `ctl create cronjob` and `ctl create job --from=cronjob/X` make what kubectl makes (the Job
+/// marked as made by hand and controlled by the CronJob), `get` prints kubectl's columns for
+/// them, and a failure reads as kubectl's.
+#[test]
+fn cron_jobs_and_jobs_are_created_as_kubectl_creates_them() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    stdout_ok(ctl(&server, &["create", "namespace", "work"]));
+    let out = stdout_ok(ctl(&server, &["create", "cronjob", "tick", "-n", "work", "--image=busybox:local", "--schedule=*/1 * * * *", "--", "sh", "-c", "echo hi"]));
+    assert_eq!(out, "cronjob.batch/tick created\n");
+    let out = stdout_ok(run("kubectl", &server, &["create", "cronjob", "tock", "-n", "work", "--image=busybox:local", "--schedule=*/1 * * * *", "--", "sh", "-c", "echo hi"]));
+    assert_eq!(out, "cronjob.batch/tock created\n");
+    let spec = |name: &str| pruned(&object(&server, "work", &format!("cronjob/{name}"))["spec"]).to_string().replace(name, "NAME");
+    assert_eq!(spec("tick"), spec("tock"), "ctl and kubectl made different CronJobs");
+
+    assert_eq!(stdout_ok(ctl(&server, &["create", "job", "by-ctl", "-n", "work", "--from=cronjob/tick"])), "job.batch/by-ctl created\n");
+    assert_eq!(stdout_ok(run("kubectl", &server, &["create", "job", "by-kubectl", "-n", "work", "--from=cronjob/tick"])), "job.batch/by-kubectl created\n");
+    let cron_job_uid = object(&server, "work", "cronjob/tick")["metadata"]["uid"].clone();
+    let job = object(&server, "work", "job/by-ctl");
+    assert_eq!(job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"], "manual");
+    assert_eq!(
+        job["metadata"]["ownerReferences"],
+        serde_json::json!([{"apiVersion": "batch/v1", "kind": "CronJob", "name": "tick", "uid": cron_job_uid, "controller": true}])
+    );
+    // The rest as kubectl's, but for what the server generates from each Job's uid.
+    let comparable = |name: &str| {
+        let mut job = object(&server, "work", &format!("job/{name}"));
+        for pointer in ["/metadata/labels", "/spec/selector", "/spec/template/metadata/labels"] {
+            if let Some(value) = job.pointer_mut(pointer) {
+                *value = serde_json::Value::Null;
+            }
+        }
+        (pruned(&job["metadata"]["annotations"]), pruned(&job["metadata"]["ownerReferences"]), pruned(&job["spec"]))
+    };
+    assert_eq!(comparable("by-ctl"), comparable("by-kubectl"));
+
+    let once = stdout_ok(ctl(&server, &["create", "job", "once", "-n", "work", "--image=busybox:local", "--", "echo", "hi"]));
+    assert_eq!(once, "job.batch/once created\n");
+    let container = &object(&server, "work", "job/once")["spec"]["template"]["spec"];
+    assert_eq!((container["restartPolicy"].as_str(), container["containers"][0]["command"].clone()), (Some("Never"), serde_json::json!(["echo", "hi"])));
+
+    for args in [&["get", "cj,jobs", "-n", "work"][..], &["get", "cronjobs", "-n", "work", "-o", "wide"][..], &["get", "jobs", "-A"][..]] {
+        let ours = stdout_ok(ctl(&server, args));
+        let theirs = stdout_ok(run("kubectl", &server, args));
+        assert_eq!(without_ages(&ours), without_ages(&theirs), "ctl {args:?} differs from kubectl");
+    }
+    let described = stdout_ok(ctl(&server, &["describe", "cj/tick", "-n", "work"]));
+    assert!(described.contains("Schedule:  */1 * * * *"), "{described}");
+
+    // Failures print what kubectl prints.
+    for args in [
+        &["create", "job", "once", "-n", "work", "--image=busybox:local"][..],
+        &["create", "job", "x", "-n", "work"][..],
+        &["create", "job", "x", "-n", "work", "--from=cronjob/tick", "--", "sh"][..],
+        &["create", "job", "x", "-n", "work", "--from=cm/missing"][..],
+        &["create", "cronjob", "bad", "-n", "work", "--image=busybox:local", "--schedule=never"][..],
+    ] {
+        let ours = ctl(&server, args);
+        let theirs = run("kubectl", &server, args);
+        assert!(!ours.status.success(), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&ours.stderr), String::from_utf8_lossy(&theirs.stderr), "ctl {args:?} differs from kubectl");
+    }
+}
+
+/// Without a controller-manager the test writes a DaemonSet's and a StatefulSet's history and
+/// status itself; `ctl rollout` reads them as kubectl does, and undo's strategic merge patch of
+/// a revision's data puts the template back on the real apiserver.
+#[test]
+fn daemon_set_and_stateful_set_rollouts_read_controller_revisions_as_kubectl_does() {
+    use serde_json::json;
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    stdout_ok(ctl(&server, &["create", "namespace", "work"]));
+    let daemon_set = r#"{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"agent","namespace":"work"},
+        "spec":{"selector":{"matchLabels":{"app":"agent"}},
+        "template":{"metadata":{"labels":{"app":"agent"}},"spec":{"containers":[{"name":"agent","image":"busybox:2"}]}}}}"#;
+    kubectl_stdin(&server, &["create", "-f", "-"], daemon_set);
+    let stored = object(&server, "work", "ds/agent");
+    // Revisions as the DaemonSet controller writes them: the whole template under a replace
+    // directive, labelled for the DaemonSet's selector, controlled by it.
+    for (revision, image, cause) in [(1, "busybox:1", Some("first")), (2, "busybox:2", None)] {
+        let mut template = stored["spec"]["template"].clone();
+        template["spec"]["containers"][0]["image"] = json!(image);
+        template["$patch"] = json!("replace");
+        let mut controller_revision = json!({
+            "apiVersion": "apps/v1", "kind": "ControllerRevision",
+            "metadata": {"name": format!("agent-{revision}"), "namespace": "work", "labels": {"app": "agent", "controller-revision-hash": format!("h{revision}")},
+                "ownerReferences": [{"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "agent", "uid": stored["metadata"]["uid"], "controller": true}]},
+            "revision": revision,
+            "data": {"spec": {"template": template}}
+        });
+        if let Some(cause) = cause {
+            controller_revision["metadata"]["annotations"] = json!({"kubernetes.io/change-cause": cause});
+        }
+        kubectl_stdin(&server, &["create", "-f", "-"], &controller_revision.to_string());
+    }
+    // Another owner's revision is not this history.
+    kubectl_stdin(&server, &["create", "-f", "-"], r#"{"apiVersion":"apps/v1","kind":"ControllerRevision","metadata":{"name":"stray","namespace":"work","labels":{"app":"agent"}},"revision":7,"data":{}}"#);
+
+    let same = |args: &[&str]| {
+        let ours = ctl(&server, args);
+        let theirs = run("kubectl", &server, args);
+        assert_eq!(
+            (ours.status.success(), String::from_utf8_lossy(&ours.stdout), String::from_utf8_lossy(&ours.stderr)),
+            (theirs.status.success(), String::from_utf8_lossy(&theirs.stdout), String::from_utf8_lossy(&theirs.stderr)),
+            "ctl {args:?} differs from kubectl"
+        );
+        String::from_utf8_lossy(&ours.stdout).into_owned()
+    };
+    let history = same(&["rollout", "history", "ds/agent", "-n", "work"]);
+    assert_eq!(history, "daemonset.apps/agent \nREVISION  CHANGE-CAUSE\n1         first\n2         <none>\n\n");
+    let revision = same(&["rollout", "history", "daemonset", "agent", "-n", "work", "--revision=1"]);
+    assert!(revision.starts_with("daemonset.apps/agent with revision #1\nPod Template:\n  Labels:\tapp=agent\n") && revision.contains("    Image:\tbusybox:1\n"), "{revision}");
+    same(&["rollout", "history", "ds/agent", "-n", "work", "--revision=5"]);
+    same(&["rollout", "undo", "ds/agent", "-n", "work", "--to-revision=5"]);
+    same(&["get", "controllerrevisions", "-n", "work", "-o", "name"]);
+
+    // Undo goes to revision 1 through the revision's data; the template is revision 1's whole.
+    assert_eq!(stdout_ok(ctl(&server, &["rollout", "undo", "ds/agent", "-n", "work"])), "daemonset.apps/agent rolled back\n");
+    let template = object(&server, "work", "ds/agent")["spec"]["template"].clone();
+    assert_eq!(template["spec"]["containers"][0]["image"], "busybox:1");
+    assert_eq!(template["metadata"]["labels"], json!({"app": "agent"}));
+    assert!(template.get("$patch").is_none(), "the directive is not stored");
+    // Now the template is revision 1's: undo to it again changes nothing. (kubectl compares the
+    // bytes of its own encoding with what our store returns, which differ, and patches anyway.)
+    let skipped = stdout_ok(ctl(&server, &["rollout", "undo", "ds/agent", "-n", "work", "--to-revision=1"]));
+    assert_eq!(skipped, "daemonset.apps/agent skipped rollback (current template already matches revision 1)\n");
+    assert_eq!(stdout_ok(ctl(&server, &["rollout", "undo", "ds/agent", "-n", "work", "--to-revision=2"])), "daemonset.apps/agent rolled back\n");
+    assert_eq!(object(&server, "work", "ds/agent")["spec"]["template"]["spec"]["containers"][0]["image"], "busybox:2");
+
+    // Status as kubectl's DaemonSetStatusViewer words it, one look each (--watch=false).
+    let set_status = |kind_name: &str, status: serde_json::Value| {
+        stdout_ok(run("kubectl", &server, &["patch", kind_name, "-n", "work", "--subresource=status", "--type=merge", "-p", &json!({"status": status}).to_string()]));
+    };
+    let generation = object(&server, "work", "ds/agent")["metadata"]["generation"].clone();
+    for (status, expected) in [
+        (json!({"observedGeneration": 0}), "Waiting for daemon set spec update to be observed...\n"),
+        (json!({"observedGeneration": generation, "desiredNumberScheduled": 3, "updatedNumberScheduled": 1}), "Waiting for daemon set \"agent\" rollout to finish: 1 out of 3 new pods have been updated...\n"),
+        (json!({"updatedNumberScheduled": 3, "numberAvailable": 2}), "Waiting for daemon set \"agent\" rollout to finish: 2 of 3 updated pods are available...\n"),
+        (json!({"numberAvailable": 3}), "daemon set \"agent\" successfully rolled out\n"),
+    ] {
+        set_status("ds/agent", status);
+        assert_eq!(same(&["rollout", "status", "ds/agent", "-n", "work", "--watch=false"]), expected);
+    }
+    assert_eq!(stdout_ok(ctl(&server, &["rollout", "status", "ds/agent", "-n", "work", "--timeout=10s"])), "daemon set \"agent\" successfully rolled out\n");
+    assert_eq!(stdout_ok(ctl(&server, &["rollout", "restart", "ds/agent", "-n", "work"])), "daemonset.apps/agent restarted\n");
+    assert!(object(&server, "work", "ds/agent")["spec"]["template"]["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].is_string());
+    stdout_ok(run("kubectl", &server, &["patch", "ds/agent", "-n", "work", "--type=json", "-p", r#"[{"op":"replace","path":"/spec/updateStrategy","value":{"type":"OnDelete"}}]"#]));
+    same(&["rollout", "status", "ds/agent", "-n", "work"]);
+    same(&["rollout", "pause", "ds/agent", "-n", "work"]);
+
+    // A StatefulSet: kubectl's StatefulSetStatusViewer, scale, and no history yet.
+    let stateful_set = r#"{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"db","namespace":"work"},
+        "spec":{"replicas":3,"serviceName":"db","selector":{"matchLabels":{"app":"db"}},
+        "template":{"metadata":{"labels":{"app":"db"}},"spec":{"containers":[{"name":"db","image":"busybox:local"}]}}}}"#;
+    kubectl_stdin(&server, &["create", "-f", "-"], stateful_set);
+    assert_eq!(same(&["rollout", "status", "sts/db", "-n", "work", "--watch=false"]), "Waiting for statefulset spec update to be observed...\n");
+    for (status, expected) in [
+        (json!({"observedGeneration": 1, "replicas": 3, "readyReplicas": 1}), "Waiting for 2 pods to be ready...\n"),
+        (json!({"readyReplicas": 3, "updatedReplicas": 3}), "partitioned roll out complete: 3 new pods have been updated...\n"),
+    ] {
+        set_status("sts/db", status);
+        assert_eq!(same(&["rollout", "status", "statefulset/db", "-n", "work", "--watch=false"]), expected);
+    }
+    assert_eq!(same(&["rollout", "history", "sts/db", "-n", "work"]), "statefulset.apps/db \nNo rollout history found.\n");
+    same(&["rollout", "undo", "sts/db", "-n", "work"]);
+    assert_eq!(stdout_ok(ctl(&server, &["scale", "sts/db", "-n", "work", "--replicas=5"])), "statefulset.apps/db scaled\n");
+    assert_eq!(object(&server, "work", "sts/db")["spec"]["replicas"], 5);
+    for args in [&["get", "ds,sts", "-n", "work"][..], &["get", "controllerrevisions", "-n", "work"][..]] {
+        assert_eq!(without_ages(&stdout_ok(ctl(&server, args))), without_ages(&stdout_ok(run("kubectl", &server, args))), "ctl {args:?} differs from kubectl");
+    }
 }

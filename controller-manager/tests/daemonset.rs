@@ -40,7 +40,7 @@ impl FakeNodes {
                         continue;
                     }
                     let image = pod["spec"]["containers"][0]["image"].as_str().unwrap_or_default();
-                    let ready = !holding.lock().unwrap().contains(image);
+                    let ready = holding.lock().is_ok_and(|held| !held.contains(image));
                     let is_ready = pod["status"]["conditions"].as_array().is_some_and(|conditions| conditions.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"));
                     let phase = pod["status"]["phase"].as_str().unwrap_or("Pending");
                     let Some(node) = target_node(&pod) else { continue };
@@ -62,11 +62,15 @@ impl FakeNodes {
 
     /// Pods of `image` stay not ready until released.
     fn hold(&self, image: &str) {
-        self.held.lock().unwrap().insert(image.to_string());
+        if let Ok(mut held) = self.held.lock() {
+            held.insert(image.to_string());
+        }
     }
 
     fn release(&self, image: &str) {
-        self.held.lock().unwrap().remove(image);
+        if let Ok(mut held) = self.held.lock() {
+            held.remove(image);
+        }
     }
 }
 

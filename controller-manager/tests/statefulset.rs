@@ -351,6 +351,18 @@ async fn a_rolling_update_goes_from_the_top_stops_at_the_partition_and_completes
     let kubeconfig = format!("--kubeconfig={}", cluster.server.kubeconfig().display());
     let rollout = std::process::Command::new("kubectl").args([&kubeconfig, "-n", NS, "rollout", "status", "statefulset/db", "--timeout=20s"]).output().unwrap();
     assert!(rollout.status.success() && String::from_utf8_lossy(&rollout.stdout).contains("roll out complete"), "{rollout:?}");
+
+    // kubectl finds the history, and undo puts the first template back: its revision becomes the
+    // newest (3) and the pods roll back to it.
+    let history = std::process::Command::new("kubectl").args([&kubeconfig, "-n", NS, "rollout", "history", "statefulset/db"]).output().unwrap();
+    let listed: Vec<String> = String::from_utf8_lossy(&history.stdout).lines().filter_map(|line| line.split_whitespace().next().map(str::to_string)).collect();
+    assert!(history.status.success() && listed.ends_with(&["1".to_string(), "2".to_string()]), "{history:?}");
+    let undo = std::process::Command::new("kubectl").args([&kubeconfig, "-n", NS, "rollout", "undo", "statefulset/db"]).output().unwrap();
+    assert!(undo.status.success(), "{undo:?}");
+    let (_, status) = wait_rolled_out(&cluster, "db", 3, "busybox:1").await;
+    assert_eq!(status["currentRevision"], first_revision.as_str(), "the first revision is reused: {status}");
+    let renumbered = cluster.get(&format!("/apis/apps/v1/namespaces/{NS}/controllerrevisions/{first_revision}")).await;
+    assert_eq!(renumbered["revision"], 3, "{renumbered}");
     no_failed_syncs(&manager);
 }
 

@@ -417,7 +417,7 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
             }
             Verdict::Count => {
                 if let (Some(limit), Some(index)) = (spec.backoff_limit_per_index, index_of(pod)) {
-                    if index_failures(pod) >= limit {
+                    if index_failures(pod) > limit {
                         failed_indexes.insert(index);
                     }
                 }

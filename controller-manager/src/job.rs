@@ -96,7 +96,16 @@ async fn sweep_orphans(controller: Arc<Controller>) {
     loop {
         let pods: Vec<Arc<Pod>> = tokio::select! {
             Some(pod) = changes.next() => vec![pod],
-            _ = every.tick() => context.pods.store().state(),
+            _ = every.tick() => {
+                let pods = context.pods.store().state();
+                // Released pods deleted before the informer showed them without the finalizer
+                // are remembered no longer.
+                let present: HashSet<&str> = pods.iter().filter_map(|pod| pod.metadata.uid.as_deref()).collect();
+                if let Ok(mut released) = controller.released.lock() {
+                    released.retain(|uid| present.contains(uid.as_str()));
+                }
+                pods
+            }
             else => return,
         };
         for pod in pods {
@@ -364,6 +373,11 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
     let pods = controller.pods_of(&job, &spec);
     // A Job being deleted or finished only lets its pods go.
     if job.metadata.deletion_timestamp.is_some() || is_finished(&status) {
+        // Nothing more to write: the copy kept of the last write can go (a stale informer copy
+        // would at worst make one write fail with a conflict and be retried).
+        if let Ok(mut written) = controller.written.lock() {
+            written.remove(&uid);
+        }
         let finalized: Vec<Arc<Pod>> = pods.with_finalizer.values().cloned().collect();
         controller.release(&finalized).await?;
         if let Some(action) = controller.expire(&job, &spec, &status, now).await? {

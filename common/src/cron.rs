@@ -234,10 +234,10 @@ fn descriptor(spec: &str) -> Result<Rule, CronError> {
             let Some(duration) = spec.strip_prefix("@every ") else {
                 return Err(CronError::UnrecognizedDescriptor(spec.to_string()));
             };
-            let nanoseconds = go_duration(duration)
-                .map_err(|reason| CronError::BadDuration { descriptor: spec.to_string(), reason })?;
+            let nanoseconds = crate::durations::parse_go_duration(duration)
+                .map_err(|reason| CronError::BadDuration { descriptor: spec.to_string(), reason: reason.to_string() })?;
             // `cron.Every`: at least a second, whole seconds.
-            let seconds = i64::try_from(nanoseconds / 1_000_000_000).unwrap_or(i64::MAX).max(1);
+            let seconds = (nanoseconds / 1_000_000_000).max(1);
             return Ok(Rule::Every(seconds));
         }
     };
@@ -340,83 +340,6 @@ fn go_atoi(text: &str) -> Result<i64, String> {
 /// The bits `start`, `start + step`, ... up to `end` (all within 0..=63).
 fn bits(start: u64, end: u64, step: u64) -> u64 {
     (start..=end).step_by(usize::try_from(step).unwrap_or(usize::MAX)).fold(0, |bits, value| bits | (1u64 << value))
-}
-
-/// Go's `time.ParseDuration`, in nanoseconds, with its error text: a sequence of decimal
-/// numbers with optional fractions, each with a unit (`ns`, `us`/`µs`/`μs`, `ms`, `s`, `m`,
-/// `h`), optionally signed; `0` alone needs no unit.
-fn go_duration(text: &str) -> Result<i128, String> {
-    let invalid = || format!("time: invalid duration {text:?}");
-    let (negative, mut rest) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    const LIMIT: i128 = 1 << 63;
-    let mut total: i128 = 0;
-    while !rest.is_empty() {
-        if !rest.starts_with(|character: char| character == '.' || character.is_ascii_digit()) {
-            return Err(invalid());
-        }
-        let integer_length = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let integer: i128 = if integer_length == 0 { 0 } else { rest[..integer_length].parse().map_err(|_| invalid())? };
-        if integer >= LIMIT {
-            return Err(invalid());
-        }
-        rest = &rest[integer_length..];
-        let mut fraction = (0i128, 1i128);
-        let mut fraction_length = 0;
-        if let Some(after_point) = rest.strip_prefix('.') {
-            fraction_length = after_point.bytes().take_while(u8::is_ascii_digit).count();
-            for digit in after_point[..fraction_length].bytes() {
-                // Go stops taking digits once more would overflow; so does this.
-                if fraction.1 < 1_000_000_000_000_000_000 {
-                    fraction = (fraction.0 * 10 + i128::from(digit - b'0'), fraction.1 * 10);
-                }
-            }
-            rest = after_point;
-            rest = &rest[fraction_length..];
-        }
-        if integer_length == 0 && fraction_length == 0 {
-            return Err(invalid());
-        }
-        let unit_length = rest.find(|character: char| character == '.' || character.is_ascii_digit()).unwrap_or(rest.len());
-        if unit_length == 0 {
-            return Err(format!("time: missing unit in duration {text:?}"));
-        }
-        let unit_name = &rest[..unit_length];
-        rest = &rest[unit_length..];
-        let unit: i128 = match unit_name {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => return Err(format!("time: unknown unit {unit_name:?} in duration {text:?}")),
-        };
-        let value = integer * unit + fraction.0 * unit / fraction.1;
-        if value > LIMIT {
-            return Err(invalid());
-        }
-        total += value;
-        if total > LIMIT {
-            return Err(invalid());
-        }
-    }
-    if negative {
-        return Ok(-total);
-    }
-    if total > LIMIT - 1 {
-        return Err(invalid());
-    }
-    Ok(total)
 }
 
 impl Fields {
@@ -681,18 +604,5 @@ mod tests {
         assert_eq!(load_location("europe/berlin"), Err(UnknownTimeZone("europe/berlin".into())));
         assert_eq!(load_location("Europe/../Berlin"), Err(UnknownTimeZone("Europe/../Berlin".into())));
         assert_eq!(load_location("Mars/Olympus").map_err(|err| err.to_string()), Err("unknown time zone Mars/Olympus".to_string()));
-    }
-
-    #[test]
-    fn go_durations_parse_as_go_parses_them() {
-        assert_eq!(go_duration("1h30m"), Ok(5_400_000_000_000));
-        assert_eq!(go_duration("1.5h"), Ok(5_400_000_000_000));
-        assert_eq!(go_duration(".5s"), Ok(500_000_000));
-        assert_eq!(go_duration("-2s"), Ok(-2_000_000_000));
-        assert_eq!(go_duration("0"), Ok(0));
-        assert_eq!(go_duration("1µs"), Ok(1_000));
-        assert_eq!(go_duration("."), Err("time: invalid duration \".\"".to_string()));
-        assert_eq!(go_duration("1h 30m"), Err("time: unknown unit \"h \" in duration \"1h 30m\"".to_string()));
-        assert_eq!(go_duration("9999999999999999999h"), Err("time: invalid duration \"9999999999999999999h\"".to_string()));
     }
 }

@@ -116,7 +116,7 @@ fn literal_patterns(expr: &Expr, out: &mut HashMap<String, Arc<regex::Regex>>, i
             }
             // cel-go checks literal durations and timestamps when it compiles.
             match (function.as_str(), target.is_none(), args.as_slice()) {
-                ("duration", true, [Expr { kind: ExprKind::Literal(Value::String(text)), offset }]) if time::parse_duration(text).is_err() => {
+                ("duration", true, [Expr { kind: ExprKind::Literal(Value::String(text)), offset }]) if common::durations::parse_go_duration(text).is_err() => {
                     issues.push(Issue::new(*offset, "invalid duration argument"));
                 }
                 ("timestamp", true, [Expr { kind: ExprKind::Literal(literal), offset }]) => {

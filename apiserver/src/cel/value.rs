@@ -322,7 +322,7 @@ pub fn from_json(json: &serde_json::Value, type_: &Type) -> Value {
         }
         (Type::List(list), Json::Array(items)) => Value::List(Arc::new(List { items: items.iter().map(|item| from_json(item, &list.element)).collect(), kind: list.kind })),
         (Type::Double, Json::Number(number)) => Value::Double(number.as_f64().unwrap_or_default()),
-        (Type::Duration, Json::String(text)) => time::parse_duration(text).map_or_else(|_| Value::string(text.as_str()), Value::Duration),
+        (Type::Duration, Json::String(text)) => common::durations::parse_go_duration(text).map_or_else(|_| Value::string(text.as_str()), Value::Duration),
         (Type::Timestamp, Json::String(text)) => time::parse_timestamp(text).or_else(|_| time::parse_date(text)).map_or_else(|_| Value::string(text.as_str()), Value::Timestamp),
         (Type::Bytes, Json::String(text)) => {
             use base64::Engine;

@@ -86,7 +86,7 @@ fn standard(context: &mut Context<'_>, name: &str, target: Option<&Value>, args:
         },
         ("duration", None, [value]) => match value {
             Value::Duration(_) => Ok(value.clone()),
-            Value::String(text) => time::parse_duration(text).map(Value::Duration).map_err(EvalError::Message),
+            Value::String(text) => common::durations::parse_go_duration(text).map(Value::Duration).map_err(|error| EvalError::Message(error.to_string())),
             _ => Err(EvalError::no_overload()),
         },
         ("timestamp", None, [value]) => match value {

@@ -1,5 +1,6 @@
 //! Code that two or more components of the cluster need: Kubernetes' name formats, quantities,
-//! label and field selectors, cron schedules, tracing setup, and, behind the `testing` feature,
+//! label and field selectors, cron schedules, Go durations, taint and node affinity matching,
+//! tracing setup, and, behind the `testing` feature,
 //! the harness that runs real processes (etcd, the apiserver) for tests and benchmarks.
 
 pub mod cgroups;
@@ -13,6 +14,7 @@ pub mod events;
 pub mod leader;
 pub mod names;
 pub mod quantity;
+pub mod scheduling;
 pub mod selector;
 #[cfg(feature = "signals")]
 pub mod signals;

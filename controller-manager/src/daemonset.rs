@@ -26,11 +26,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::scheduling::{required_node_affinity_matches, tolerations_tolerate};
 use common::selector::LabelSelector;
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, PodTemplateSpec, Taint, Toleration,
+    Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, PodTemplateSpec, Toleration,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -101,79 +102,6 @@ fn add_daemon_tolerations(spec: &mut PodSpec) {
     }
 }
 
-/// Whether `toleration` tolerates `taint` (`Toleration.ToleratesTaint`): an empty effect or key
-/// matches any, `Exists` ignores the value, an empty operator is `Equal`.
-fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or_default() {
-        "" | "Equal" => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
-        "Exists" => true,
-        _ => false,
-    }
-}
-
-/// A node selector requirement on a value that may be absent (`nodeSelectorRequirementsAsSelector`).
-/// A malformed requirement (In without values, Gt with a non-number, an unknown operator) matches
-/// nothing, as Kubernetes drops a term it cannot parse.
-fn requirement_matches(requirement: &NodeSelectorRequirement, value: Option<&str>) -> bool {
-    let values = requirement.values.as_deref().unwrap_or_default();
-    let bound = || match values {
-        [only] => only.parse::<i64>().ok(),
-        _ => None,
-    };
-    let number = || value.and_then(|value| value.parse::<i64>().ok());
-    match requirement.operator.as_str() {
-        "In" => !values.is_empty() && value.is_some_and(|value| values.iter().any(|wanted| wanted == value)),
-        "NotIn" => !values.is_empty() && value.is_none_or(|value| !values.iter().any(|wanted| wanted == value)),
-        "Exists" => values.is_empty() && value.is_some(),
-        "DoesNotExist" => values.is_empty() && value.is_none(),
-        "Gt" => matches!((number(), bound()), (Some(have), Some(bound)) if have > bound),
-        "Lt" => matches!((number(), bound()), (Some(have), Some(bound)) if have < bound),
-        _ => false,
-    }
-}
-
-/// A node selector term: every label expression and every field requirement holds. Fields are
-/// `metadata.name` with In or NotIn and exactly one value (`nodeSelectorRequirementsAsFieldSelector`);
-/// a term with neither matches nothing.
-fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
-    let expressions = term.match_expressions.as_deref().unwrap_or_default();
-    let fields = term.match_fields.as_deref().unwrap_or_default();
-    if expressions.is_empty() && fields.is_empty() {
-        return false;
-    }
-    let labels = node.metadata.labels.as_ref();
-    let name = node.metadata.name.as_deref().unwrap_or_default();
-    expressions.iter().all(|requirement| requirement_matches(requirement, labels.and_then(|labels| labels.get(&requirement.key)).map(String::as_str)))
-        && fields.iter().all(|requirement| {
-            requirement.key == "metadata.name"
-                && matches!(requirement.operator.as_str(), "In" | "NotIn")
-                && requirement.values.as_ref().is_some_and(|values| values.len() == 1)
-                && requirement_matches(requirement, Some(name))
-        })
-}
-
-/// The pod's `nodeSelector` and required node affinity both match the node
-/// (`nodeaffinity.GetRequiredNodeAffinity(pod).Match(node)`).
-fn node_affinity_matches(spec: &PodSpec, node: &Node) -> bool {
-    let labels = node.metadata.labels.as_ref();
-    let selector_fits =
-        spec.node_selector.iter().flatten().all(|(key, value)| labels.and_then(|labels| labels.get(key)) == Some(value));
-    let required = spec
-        .affinity
-        .as_ref()
-        .and_then(|affinity| affinity.node_affinity.as_ref())
-        .and_then(|affinity| affinity.required_during_scheduling_ignored_during_execution.as_ref());
-    selector_fits && required.is_none_or(|selector| selector.node_selector_terms.iter().any(|term| term_matches(term, node)))
-}
-
 /// Whether a node should run a daemon pod (`run`), and whether a daemon pod already there may
 /// stay (`keep`): a node with untolerated NoSchedule taints only keeps what it has.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -197,13 +125,14 @@ impl Eligibility {
     /// `NodeShouldRunDaemonPod`.
     fn on(&self, node: &Node) -> Placement {
         let name = node.metadata.name.as_deref().unwrap_or_default();
-        if self.spec.node_name.as_deref().is_some_and(|wanted| !wanted.is_empty() && wanted != name) || !node_affinity_matches(&self.spec, node) {
+        let no_labels = BTreeMap::new();
+        let labels = node.metadata.labels.as_ref().unwrap_or(&no_labels);
+        if self.spec.node_name.as_deref().is_some_and(|wanted| !wanted.is_empty() && wanted != name) || !required_node_affinity_matches(&self.spec, labels, name) {
             return Placement::default();
         }
         let taints = node.spec.as_ref().and_then(|spec| spec.taints.as_deref()).unwrap_or_default();
         let tolerations = self.spec.tolerations.as_deref().unwrap_or_default();
-        let untolerated =
-            |effects: &[&str]| taints.iter().filter(|taint| effects.contains(&taint.effect.as_str())).any(|taint| !tolerations.iter().any(|toleration| tolerates(toleration, taint)));
+        let untolerated = |effects: &[&str]| taints.iter().filter(|taint| effects.contains(&taint.effect.as_str())).any(|taint| !tolerations_tolerate(tolerations, taint));
         if untolerated(&[NO_SCHEDULE, NO_EXECUTE]) {
             return Placement { run: false, keep: !untolerated(&[NO_EXECUTE]) };
         }
@@ -1178,24 +1107,6 @@ mod tests {
         let mut host: PodSpec = serde_json::from_value(json!({"containers": [], "hostNetwork": true})).unwrap();
         add_daemon_tolerations(&mut host);
         assert!(host.tolerations.unwrap().iter().any(|toleration| toleration.key.as_deref() == Some("node.kubernetes.io/network-unavailable") && toleration.effect.as_deref() == Some("NoSchedule")));
-    }
-
-    #[test]
-    fn tolerations_match_as_kubernetes_matches_them() {
-        let taint = Taint { key: "gpu".into(), value: Some("a100".into()), effect: "NoSchedule".into(), time_added: None };
-        let toleration = |value: Value| -> Toleration { serde_json::from_value(value).unwrap() };
-        for (case, expected) in [
-            (json!({"key": "gpu", "operator": "Exists"}), true),
-            (json!({"key": "gpu", "value": "a100"}), true),
-            (json!({"key": "gpu", "operator": "Equal", "value": "a100", "effect": "NoSchedule"}), true),
-            (json!({"operator": "Exists"}), true),
-            (json!({"key": "gpu", "value": "h100"}), false),
-            (json!({"key": "gpu", "operator": "Exists", "effect": "NoExecute"}), false),
-            (json!({"key": "cpu", "operator": "Exists"}), false),
-            (json!({"key": "gpu", "operator": "Bogus"}), false),
-        ] {
-            assert_eq!(tolerates(&toleration(case.clone()), &taint), expected, "{case}");
-        }
     }
 
     #[test]

@@ -644,23 +644,6 @@ fn with_default_tolerations(tolerations: &[Toleration], default: std::time::Dura
     all
 }
 
-/// `Toleration.ToleratesTaint`.
-fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    if !key.is_empty() && key != taint.key {
-        return false;
-    }
-    match toleration.operator.as_deref().unwrap_or_default() {
-        "" | "Equal" => toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
-        "Exists" => true,
-        _ => false,
-    }
-}
-
 #[derive(Debug, PartialEq, Eq)]
 enum Eviction {
     Never,
@@ -675,7 +658,7 @@ enum Eviction {
 fn eviction_time(tolerations: &[Toleration], taints: &[(Taint, Timestamp)]) -> Eviction {
     let mut earliest: Option<Timestamp> = None;
     for (taint, added) in taints {
-        let Some(toleration) = tolerations.iter().find(|toleration| tolerates(toleration, taint)) else {
+        let Some(toleration) = tolerations.iter().find(|toleration| common::scheduling::tolerates(toleration, taint)) else {
             return Eviction::Now;
         };
         let Some(seconds) = toleration.toleration_seconds else { continue };
@@ -768,24 +751,6 @@ mod tests {
         assert_eq!(keys(&desired_taints(&tainted, NoExecute::RemoveAll, now)), ["node.kubernetes.io/unreachable:NoSchedule"]);
         let registering = node(json!({"metadata": {"name": "n"}, "spec": {"taints": [{"key": NOT_READY, "effect": "NoExecute"}]}}));
         assert_eq!(keys(&desired_taints(&registering, NoExecute::Follow, now)), ["node.kubernetes.io/not-ready:NoExecute"], "no Ready condition: left alone");
-    }
-
-    #[test]
-    fn tolerations_match_as_kubernetes_matches_them() {
-        let unreachable = Taint { key: UNREACHABLE.into(), effect: NO_EXECUTE.into(), value: None, time_added: None };
-        let valued = Taint { key: "k".into(), effect: NO_EXECUTE.into(), value: Some("v".into()), time_added: None };
-        let rows = [
-            (json!({"operator": "Exists"}), &unreachable, true),
-            (json!({"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}), &unreachable, true),
-            (json!({"key": UNREACHABLE, "operator": "Exists", "effect": "NoSchedule"}), &unreachable, false),
-            (json!({"key": "k", "value": "v"}), &valued, true),
-            (json!({"key": "k", "operator": "Equal", "value": "w"}), &valued, false),
-            (json!({"key": "k", "operator": "Exists"}), &valued, true),
-            (json!({"key": "other", "operator": "Exists"}), &valued, false),
-        ];
-        for (row, taint, expected) in rows {
-            assert_eq!(tolerates(&toleration(row.clone()), taint), expected, "{row}");
-        }
     }
 
     #[test]

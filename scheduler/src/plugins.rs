@@ -2,7 +2,8 @@
 //! a pod, in kube-scheduler's words (they end up in the pod's `FailedScheduling` message); a score
 //! ranks the nodes that can, 0 to 100, normalised over the candidates and weighted.
 
-use k8s_openapi::api::core::v1::{NodeSelectorRequirement, NodeSelectorTerm, Taint, Toleration};
+use common::scheduling::{node_selector_term_matches, required_node_affinity_matches, tolerations_tolerate};
+use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 use crate::cache::{NodeInfo, PodInfo};
 
@@ -27,7 +28,7 @@ fn node_unschedulable(pod: &PodInfo, node: &NodeInfo) -> Result<(), Vec<String>>
         return Ok(());
     }
     let taint = Taint { key: UNSCHEDULABLE_TAINT.into(), effect: "NoSchedule".into(), ..Taint::default() };
-    if tolerations(pod).iter().any(|toleration| tolerates(toleration, &taint)) {
+    if tolerations_tolerate(tolerations(pod), &taint) {
         return Ok(());
     }
     Err(vec!["node(s) were unschedulable".into()])
@@ -40,70 +41,21 @@ fn node_name(pod: &PodInfo, node: &NodeInfo) -> Result<(), Vec<String>> {
     }
 }
 
-/// Whether a toleration covers a taint, as `Toleration.ToleratesTaint`.
-fn tolerates(toleration: &Toleration, taint: &Taint) -> bool {
-    let effect = toleration.effect.as_deref().unwrap_or_default();
-    if !effect.is_empty() && effect != taint.effect {
-        return false;
-    }
-    let key = toleration.key.as_deref().unwrap_or_default();
-    match toleration.operator.as_deref().unwrap_or("Equal") {
-        // An empty key with Exists tolerates everything.
-        "Exists" => key.is_empty() || key == taint.key,
-        "Equal" => key == taint.key && toleration.value.as_deref().unwrap_or_default() == taint.value.as_deref().unwrap_or_default(),
-        _ => false,
-    }
-}
-
 fn taint_toleration(pod: &PodInfo, node: &NodeInfo) -> Result<(), Vec<String>> {
     let untolerated = node
         .taints
         .iter()
         .filter(|taint| taint.effect == "NoSchedule" || taint.effect == "NoExecute")
-        .find(|taint| !tolerations(pod).iter().any(|toleration| tolerates(toleration, taint)));
+        .find(|taint| !tolerations_tolerate(tolerations(pod), taint));
     match untolerated {
         Some(taint) => Err(vec![format!("node(s) had untolerated taint {{{}: {}}}", taint.key, taint.value.as_deref().unwrap_or_default())]),
         None => Ok(()),
     }
 }
 
-fn requirement_matches(requirement: &NodeSelectorRequirement, value: Option<&str>) -> bool {
-    let values = requirement.values.as_deref().unwrap_or_default();
-    let number = |text: &str| text.parse::<i64>().ok();
-    match requirement.operator.as_str() {
-        "In" => value.is_some_and(|value| values.iter().any(|wanted| wanted == value)),
-        "NotIn" => value.is_none_or(|value| !values.iter().any(|wanted| wanted == value)),
-        "Exists" => value.is_some(),
-        "DoesNotExist" => value.is_none(),
-        "Gt" => matches!((value.and_then(number), values.first().and_then(|v| number(v))), (Some(have), Some(bound)) if have > bound),
-        "Lt" => matches!((value.and_then(number), values.first().and_then(|v| number(v))), (Some(have), Some(bound)) if have < bound),
-        _ => false,
-    }
-}
-
-/// A node selector term: all its expressions on labels and its fields (only `metadata.name`)
-/// hold. A term with neither matches nothing, as in Kubernetes.
-fn term_matches(term: &NodeSelectorTerm, node: &NodeInfo) -> bool {
-    let expressions = term.match_expressions.as_deref().unwrap_or_default();
-    let fields = term.match_fields.as_deref().unwrap_or_default();
-    if expressions.is_empty() && fields.is_empty() {
-        return false;
-    }
-    expressions.iter().all(|requirement| requirement_matches(requirement, node.labels.get(&requirement.key).map(String::as_str)))
-        && fields.iter().all(|requirement| requirement.key == "metadata.name" && requirement_matches(requirement, Some(node.name())))
-}
-
 fn node_affinity(pod: &PodInfo, node: &NodeInfo) -> Result<(), Vec<String>> {
-    let spec = pod.pod.spec.as_ref();
-    let selector_fits = spec
-        .and_then(|spec| spec.node_selector.as_ref())
-        .is_none_or(|selector| selector.iter().all(|(key, value)| node.labels.get(key) == Some(value)));
-    let required = spec
-        .and_then(|spec| spec.affinity.as_ref())
-        .and_then(|affinity| affinity.node_affinity.as_ref())
-        .and_then(|affinity| affinity.required_during_scheduling_ignored_during_execution.as_ref());
-    let affinity_fits = required.is_none_or(|selector| selector.node_selector_terms.iter().any(|term| term_matches(term, node)));
-    if selector_fits && affinity_fits { Ok(()) } else { Err(vec!["node(s) didn't match Pod's node affinity/selector".into()]) }
+    let fits = pod.pod.spec.as_ref().is_none_or(|spec| required_node_affinity_matches(spec, &node.labels, node.name()));
+    if fits { Ok(()) } else { Err(vec!["node(s) didn't match Pod's node affinity/selector".into()]) }
 }
 
 fn node_ports(pod: &PodInfo, node: &NodeInfo) -> Result<(), Vec<String>> {
@@ -186,7 +138,7 @@ fn preferred_affinity(pod: &PodInfo, node: &NodeInfo) -> i64 {
         .and_then(|spec| spec.affinity.as_ref())
         .and_then(|affinity| affinity.node_affinity.as_ref())
         .and_then(|affinity| affinity.preferred_during_scheduling_ignored_during_execution.as_ref())
-        .map_or(0, |terms| terms.iter().filter(|term| term_matches(&term.preference, node)).map(|term| i64::from(term.weight)).sum())
+        .map_or(0, |terms| terms.iter().filter(|term| node_selector_term_matches(&term.preference, &node.labels, node.name())).map(|term| i64::from(term.weight)).sum())
 }
 
 fn prefer_no_schedule_taints(pod: &PodInfo, node: &NodeInfo) -> i64 {
@@ -194,7 +146,7 @@ fn prefer_no_schedule_taints(pod: &PodInfo, node: &NodeInfo) -> i64 {
         .taints
         .iter()
         .filter(|taint| taint.effect == "PreferNoSchedule")
-        .filter(|taint| !tolerations(pod).iter().any(|toleration| tolerates(toleration, taint)))
+        .filter(|taint| !tolerations_tolerate(tolerations(pod), taint))
         .count();
     i64::try_from(count).unwrap_or(i64::MAX)
 }

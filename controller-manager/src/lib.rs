@@ -2,7 +2,7 @@
 //! desired state, each a module of its own (`replicaset`, which runs over ReplicationControllers
 //! too with `replicationcontroller`, `deployment`, `job`, `cronjob`, `daemonset`, `statefulset`
 //! with their revisions in `history`, `endpoints`, `namespace`, `garbage_collector`,
-//! `node_lifecycle`, `node_ipam`) run by `framework` over the shared informers of `context`.
+//! `node_lifecycle`, `node_ipam`, `podgc`) run by `framework` over the shared informers of `context`.
 //! Level-triggered and idempotent: a reconcile on an unchanged world changes nothing. Several
 //! replicas elect one leader on a Lease.
 
@@ -12,6 +12,7 @@ mod daemonset;
 mod deployment;
 mod discovery;
 mod endpoints;
+mod expectations;
 mod framework;
 mod garbage_collector;
 mod history;
@@ -21,6 +22,7 @@ mod metrics;
 mod namespace;
 mod node_ipam;
 mod node_lifecycle;
+mod podgc;
 mod replicaset;
 mod replicationcontroller;
 mod serviceaccount;
@@ -37,8 +39,8 @@ use k8s_openapi::api::core::v1::ReplicationController;
 use crate::context::{Context, Settings};
 
 /// Every controller, by the name `--controllers` takes.
-const CONTROLLERS: [&str; 13] = [
-    "deployment", "replicaset", "replicationcontroller", "job", "cronjob", "daemonset", "statefulset", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam", "serviceaccount",
+const CONTROLLERS: [&str; 14] = [
+    "deployment", "replicaset", "replicationcontroller", "job", "cronjob", "daemonset", "statefulset", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam", "serviceaccount", "podgc",
 ];
 
 #[derive(Clone, Debug, clap::Parser)]
@@ -54,7 +56,7 @@ pub struct Config {
     /// Which controllers run: `*` for all, names to add, `-name` to leave one out
     /// (deployment, replicaset, replicationcontroller, job, cronjob, daemonset, statefulset,
     /// endpoints, namespace, garbagecollector, nodelifecycle, nodeipam, serviceaccount, which also
-    /// publishes `kube-root-ca.crt`).
+    /// publishes `kube-root-ca.crt`, and podgc, which deletes the pods of nodes that are gone).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
     /// How long a node's Lease may go unrenewed before the node is marked `Ready=Unknown`.
@@ -159,6 +161,7 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
             start(&mut controllers, "nodelifecycle", node_lifecycle::run(context.clone()).boxed());
             start(&mut controllers, "nodeipam", node_ipam::run(context.clone()).boxed());
             start(&mut controllers, "serviceaccount", serviceaccount::run(context.clone()).boxed());
+            start(&mut controllers, "podgc", podgc::run(context.clone()).boxed());
             while controllers.join_next().await.is_some() {}
         }
     };

@@ -53,12 +53,7 @@ impl TypedKind for Deployment {
     }
 
     fn validate_update(&self, old: &Self, context: &Context, causes: &mut Causes) {
-        let spec = spec_of(self);
-        validate_spec(&spec, context, causes);
-        // apps/v1 made the selector immutable.
-        if !selectors_equal(&spec.selector, &spec_of(old).selector) {
-            causes.immutable(&Path::new("spec").child("selector"), json_of(&spec.selector));
-        }
+        validate_update_keeping_selector(&spec_of(self), &spec_of(old), |spec| &spec.selector, validate_spec, context, causes);
     }
 
     fn validate_status_update(&self, old: &Self, _context: &Context, causes: &mut Causes) {
@@ -112,6 +107,22 @@ pub(crate) fn template_quantities(template: Option<&PodTemplateSpec>) -> Result<
 /// A template's spec gets the pod spec defaults (not those only Pods get).
 pub(crate) fn template_defaults(template: &mut PodTemplateSpec) {
     pod_spec::apply_defaults(template.spec.get_or_insert_with(Default::default));
+}
+
+/// The update of an apps/v1 kind (Deployment, ReplicaSet, DaemonSet): its spec validated as on
+/// create, and its selector, which apps/v1 made immutable, unchanged.
+pub(crate) fn validate_update_keeping_selector<Spec>(
+    spec: &Spec,
+    old: &Spec,
+    selector: impl Fn(&Spec) -> &LabelSelector,
+    validate_spec: impl FnOnce(&Spec, &Context, &mut Causes),
+    context: &Context,
+    causes: &mut Causes,
+) {
+    validate_spec(spec, context, causes);
+    if !selectors_equal(selector(spec), selector(old)) {
+        causes.immutable(&Path::new("spec").child("selector"), json_of(selector(spec)));
+    }
 }
 
 /// Kubernetes compares selectors semantically: an empty map or list equals an absent one.

@@ -3,8 +3,8 @@
 
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetSpec, ReplicaSetStatus};
 
-use super::deployment::{non_negative, selectors_equal, template_defaults, template_quantities, validate_selector_and_template};
-use super::field::{Causes, Path, json_of};
+use super::deployment::{non_negative, template_defaults, template_quantities, validate_selector_and_template, validate_update_keeping_selector};
+use super::field::{Causes, Path};
 use super::quantity::QuantityError;
 use super::{Context, TypedKind};
 
@@ -39,11 +39,7 @@ impl TypedKind for ReplicaSet {
     }
 
     fn validate_update(&self, old: &Self, context: &Context, causes: &mut Causes) {
-        let spec = spec_of(self);
-        validate_spec(&spec, context, causes);
-        if !selectors_equal(&spec.selector, &spec_of(old).selector) {
-            causes.immutable(&Path::new("spec").child("selector"), json_of(&spec.selector));
-        }
+        validate_update_keeping_selector(&spec_of(self), &spec_of(old), |spec| &spec.selector, validate_spec, context, causes);
     }
 
     fn validate_status_update(&self, _old: &Self, _context: &Context, causes: &mut Causes) {

@@ -13,8 +13,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
 use crate::admission::deployment::{
-    int_or_percent_value, non_negative, not_more_than_100_percent, selectors_equal, template_defaults, template_quantities,
-    validate_int_or_percent, validate_label_selector, validate_template,
+    int_or_percent_value, non_negative, not_more_than_100_percent, template_defaults, template_quantities, validate_int_or_percent,
+    validate_label_selector, validate_template, validate_update_keeping_selector,
 };
 use crate::admission::field::{Causes, Path, go_string_map, json_of};
 use crate::admission::{Context, Typed, TypedKind};
@@ -77,13 +77,9 @@ impl TypedKind for DaemonSet {
         validate_spec(&spec_of(self), context, causes);
     }
 
+    /// The DaemonSet strategy's `ValidateUpdate`.
     fn validate_update(&self, old: &Self, context: &Context, causes: &mut Causes) {
-        let spec = spec_of(self);
-        validate_spec(&spec, context, causes);
-        // apps/v1 made the selector immutable (the DaemonSet strategy's ValidateUpdate).
-        if !selectors_equal(&spec.selector, &spec_of(old).selector) {
-            causes.immutable(&Path::new("spec").child("selector"), json_of(&spec.selector));
-        }
+        validate_update_keeping_selector(&spec_of(self), &spec_of(old), |spec| &spec.selector, validate_spec, context, causes);
     }
 
     /// `ValidateDaemonSetStatusUpdate`.

@@ -64,7 +64,7 @@ async fn jobs_are_served_from_their_declaration(storage: Storage) {
     assert!(!refused.status.success());
     assert_eq!(
         String::from_utf8_lossy(&refused.stderr),
-        format!("The Job \"forever\" is invalid: spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"\n")
+        format!("The Job \"forever\" is invalid: spec.template.spec.restartPolicy: Required value: valid values: \"OnFailure\", \"Never\"\n")
     );
     let explained = kubectl(&["explain", "jobs.spec.backoffLimit"]);
     assert!(explained.contains("FIELD: backoffLimit <integer>"), "{explained}");

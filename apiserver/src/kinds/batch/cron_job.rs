@@ -259,7 +259,7 @@ mod tests {
             ("policy", with(cron_job("hello"), "/spec/concurrencyPolicy", json!("Sometimes")), invalid(&["spec.concurrencyPolicy"], "Unsupported value: \"Sometimes\": supported values: \"Allow\", \"Forbid\", \"Replace\"")),
             ("negative deadline", with(cron_job("hello"), "/spec/startingDeadlineSeconds", json!(-1)), invalid(&["spec.startingDeadlineSeconds"], "must be greater than or equal to 0")),
             ("negative history", with(cron_job("hello"), "/spec/failedJobsHistoryLimit", json!(-1)), invalid(&["spec.failedJobsHistoryLimit"], "must be greater than or equal to 0")),
-            ("restart always", with(cron_job("hello"), "/spec/jobTemplate/spec/template/spec/restartPolicy", json!("Always")), invalid(&["spec.jobTemplate.spec.template.spec.restartPolicy"], "Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\"")),
+            ("restart always", with(cron_job("hello"), "/spec/jobTemplate/spec/template/spec/restartPolicy", json!("Always")), invalid(&["spec.jobTemplate.spec.template.spec.restartPolicy"], "Required value: valid values: \"OnFailure\", \"Never\"")),
             ("negative parallelism", with(cron_job("hello"), "/spec/jobTemplate/spec/parallelism", json!(-2)), invalid(&["spec.jobTemplate.spec.parallelism"], "must be greater than or equal to 0")),
             ("selector", with(cron_job("hello"), "/spec/jobTemplate/spec/selector", json!({"matchLabels": {"a": "b"}})), invalid(&["spec.jobTemplate.spec.selector"], "`selector` will be auto-generated")),
             ("manual selector", with(cron_job("hello"), "/spec/jobTemplate/spec/manualSelector", json!(true)), invalid(&["spec.jobTemplate.spec.manualSelector"], "Unsupported value: true: supported values: \"nil\", \"false\"")),

@@ -127,28 +127,61 @@ impl TypedKind for Job {
 
 /// `validateJobSpec`: what a Job's spec and a CronJob's job template (`spec` at `path`) must
 /// both be; the selector, which a Job has and a template leaves to the Job it makes, is not here.
+/// The most parallelism and failed indexes an Indexed Job may have (kube's
+/// `maxParallelismForIndexedJob`, `maxFailedIndexesForIndexedJob`).
+const MAX_INDEXED: i32 = 100_000;
+
 pub(crate) fn validate_spec(spec: &JobSpec, path: &Path, causes: &mut Causes) {
     for (field, value) in [
         ("parallelism", spec.parallelism.map(i64::from)),
         ("completions", spec.completions.map(i64::from)),
         ("activeDeadlineSeconds", spec.active_deadline_seconds),
         ("backoffLimit", spec.backoff_limit.map(i64::from)),
-        ("backoffLimitPerIndex", spec.backoff_limit_per_index.map(i64::from)),
         ("ttlSecondsAfterFinished", spec.ttl_seconds_after_finished.map(i64::from)),
+        ("backoffLimitPerIndex", spec.backoff_limit_per_index.map(i64::from)),
+        ("maxFailedIndexes", spec.max_failed_indexes.map(i64::from)),
     ] {
         if let Some(value) = value {
             non_negative(&path.child(field), value, causes);
         }
     }
+    if spec.max_failed_indexes.is_some() && spec.backoff_limit_per_index.is_none() {
+        causes.required(&path.child("backoffLimitPerIndex"), "when maxFailedIndexes is specified");
+    }
     let mode = spec.completion_mode.as_deref().unwrap_or("NonIndexed");
     if !matches!(mode, "NonIndexed" | "Indexed") {
         causes.not_supported(&path.child("completionMode"), mode, &["NonIndexed", "Indexed"]);
     }
-    if mode == "Indexed" && spec.completions.is_none() {
-        causes.required(&path.child("completions"), "when completion mode is Indexed");
+    if mode == "Indexed" {
+        if spec.completions.is_none() {
+            causes.required(&path.child("completions"), "when completion mode is Indexed");
+        }
+        // Caps that bound the length of completedIndexes and failedIndexes.
+        if let Some(parallelism) = spec.parallelism.filter(|parallelism| *parallelism > MAX_INDEXED) {
+            causes.invalid(&path.child("parallelism"), parallelism, &format!("must be less than or equal to {MAX_INDEXED} when completion mode is Indexed"));
+        }
+        if let Some(max_failed) = spec.max_failed_indexes {
+            if spec.completions.is_some_and(|completions| max_failed > completions) {
+                causes.invalid(&path.child("maxFailedIndexes"), max_failed, "must be less than or equal to completions");
+            }
+            if max_failed > MAX_INDEXED {
+                causes.invalid(&path.child("maxFailedIndexes"), max_failed, &format!("must be less than or equal to {MAX_INDEXED}"));
+            }
+        }
+    } else {
+        if let Some(limit) = spec.backoff_limit_per_index {
+            causes.invalid(&path.child("backoffLimitPerIndex"), limit, "requires indexed completion mode");
+        }
+        if let Some(max_failed) = spec.max_failed_indexes {
+            causes.invalid(&path.child("maxFailedIndexes"), max_failed, "requires indexed completion mode");
+        }
     }
-    if spec.backoff_limit_per_index.is_some() && mode != "Indexed" {
-        causes.forbidden(&path.child("backoffLimitPerIndex"), "requires indexed completion mode");
+    if let Some(policy) = spec.pod_replacement_policy.as_deref() {
+        if spec.pod_failure_policy.is_some() && policy != "Failed" {
+            causes.not_supported(&path.child("podReplacementPolicy"), policy, &["Failed"]);
+        } else if !matches!(policy, "Failed" | "TerminatingOrFailed") {
+            causes.not_supported(&path.child("podReplacementPolicy"), policy, &["Failed", "TerminatingOrFailed"]);
+        }
     }
     let template = &spec.template;
     let template_path = path.child("template");
@@ -158,9 +191,15 @@ pub(crate) fn validate_spec(spec: &JobSpec, path: &Path, causes: &mut Causes) {
     let pod = template.spec.clone().unwrap_or_default();
     let pod_path = template_path.child("spec");
     pod_spec::validate(&pod, &pod_path, false, causes);
-    let restart_policy = pod.restart_policy.as_deref().unwrap_or_default();
-    if !matches!(restart_policy, "OnFailure" | "Never") {
-        causes.not_supported(&pod_path.child("restartPolicy"), restart_policy, &["OnFailure", "Never"]);
+    // An unset restart policy defaults to Always in a pod template: both are "required".
+    match pod.restart_policy.as_deref().unwrap_or_default() {
+        "" | "Always" => causes.required(&pod_path.child("restartPolicy"), "valid values: \"OnFailure\", \"Never\""),
+        "Never" => {}
+        "OnFailure" if spec.pod_failure_policy.is_some() => {
+            causes.invalid(&pod_path.child("restartPolicy"), "OnFailure", "only \"Never\" is supported when podFailurePolicy is specified");
+        }
+        "OnFailure" => {}
+        other => causes.not_supported(&pod_path.child("restartPolicy"), other, &["OnFailure", "Never"]),
     }
 }
 

@@ -41,6 +41,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::json;
 
 use crate::context::Context;
+use crate::expectations::Expectations;
 use crate::framework::{self, ReconcileError};
 use crate::history::{self, HASH_LABEL, Recorded};
 
@@ -51,8 +52,6 @@ const GENERATION_LABEL: &str = "pod-template-generation";
 const GENERATION_ANNOTATION: &str = "deprecated.daemonset.template.generation";
 /// Pods created or deleted at once for one set (Kubernetes' `BurstReplicas`).
 const BURST: usize = 250;
-/// Expectations older than this are given up on, in case a watch event was lost for good.
-const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(300);
 /// The backoff between deleting failed pods on one node (kube-controller-manager's
 /// `flowcontrol.NewBackOff(1s, 15m)` for the DaemonSet controller).
 const BACKOFF_INITIAL: Duration = Duration::from_secs(1);
@@ -526,18 +525,11 @@ impl Backoff {
 
 // The controller
 
-#[derive(Default)]
-struct Expected {
-    created: HashSet<String>,
-    deleted: HashSet<String>,
-    since: Option<Instant>,
-}
-
 struct Controller {
     context: Arc<Context>,
     recorder: common::events::Recorder,
     /// By the set's uid.
-    expectations: Mutex<HashMap<String, Expected>>,
+    expectations: Expectations,
     backoff: Mutex<Backoff>,
     /// What of each node decides where daemon pods go (labels, taints), to look again only when
     /// that changes, as Kubernetes ignores heartbeat-only node updates.
@@ -548,7 +540,7 @@ pub async fn run(context: Arc<Context>) {
     let controller = Arc::new(Controller {
         recorder: context.recorder(COMPONENT),
         context: context.clone(),
-        expectations: Mutex::default(),
+        expectations: Expectations::default(),
         backoff: Mutex::default(),
         nodes_seen: Mutex::default(),
     });
@@ -681,7 +673,7 @@ async fn reconcile(set: Arc<DaemonSet>, controller: Arc<Controller>) -> Result<A
     let view = View { hash, generation: annotated_generation(&set), surge, min_ready, now: jiff::Timestamp::now() };
 
     let pods = controller.claim(&set, &selector).await?;
-    if !controller.expectations_met(&uid, &pods) {
+    if !controller.expectations.met(&uid, &pods) {
         // Only the counts: this generation has not been acted on yet.
         return controller.update_status(&set, &selector, &placements, &view, false, None).await;
     }
@@ -886,7 +878,7 @@ impl Controller {
                     Ok(created) => {
                         let name = name_of(&created);
                         tracing::info!(namespace = %namespace, pod = %name, node = %node, "created daemon pod");
-                        self.expect(&uid, Some(name.clone()), None);
+                        self.expectations.created(&uid, name.clone());
                         asked = true;
                         events.push(("Normal", "SuccessfulCreate", format!("Created pod: {name}")));
                     }
@@ -906,7 +898,7 @@ impl Controller {
         }
 
         for victim in victims {
-            self.expect(&uid, None, victim.metadata.name.clone());
+            self.expectations.deleting(&uid, victim.metadata.name.clone());
         }
         let results = futures::future::join_all(victims.iter().map(|victim| {
             let pods_api = &pods_api;
@@ -922,7 +914,7 @@ impl Controller {
                 }
                 Err(err) => {
                     // Not deleted (or already gone): nothing to wait for.
-                    self.unexpect_deletion(&uid, &name);
+                    self.expectations.not_deleted(&uid, &name);
                     if !framework::answered(&err, &[404]) {
                         events.push(("Warning", "FailedDelete", format!("Error deleting: {err}")));
                         first_error.get_or_insert(err);
@@ -1020,45 +1012,6 @@ impl Controller {
             requeue = requeue.min(delay);
         }
         Ok(Action::requeue(requeue.max(Duration::from_secs(1))))
-    }
-
-    /// Whether every pod this set was last seen creating has appeared, and every pod it deleted
-    /// has gone (or is going); clears what has been seen.
-    fn expectations_met(&self, uid: &str, owned: &[Arc<Pod>]) -> bool {
-        let Ok(mut expectations) = self.expectations.lock() else {
-            return true;
-        };
-        let Some(expected) = expectations.get_mut(uid) else {
-            return true;
-        };
-        let present: HashMap<&str, &Pod> = owned.iter().filter_map(|pod| Some((pod.metadata.name.as_deref()?, &**pod))).collect();
-        expected.created.retain(|name| !present.contains_key(name.as_str()));
-        expected.deleted.retain(|name| present.get(name.as_str()).is_some_and(|pod| pod.metadata.deletion_timestamp.is_none()));
-        let timed_out = expected.since.is_some_and(|since| since.elapsed() > EXPECTATIONS_TIMEOUT);
-        if (expected.created.is_empty() && expected.deleted.is_empty()) || timed_out {
-            expectations.remove(uid);
-            return true;
-        }
-        false
-    }
-
-    fn expect(&self, uid: &str, created: Option<String>, deleted: Option<String>) {
-        if let Ok(mut expectations) = self.expectations.lock() {
-            // Sets deleted meanwhile leave theirs behind: forget those that timed out.
-            expectations.retain(|_, expected| expected.since.is_none_or(|since| since.elapsed() <= EXPECTATIONS_TIMEOUT));
-            let expected = expectations.entry(uid.to_string()).or_default();
-            expected.since = Some(Instant::now());
-            expected.created.extend(created);
-            expected.deleted.extend(deleted);
-        }
-    }
-
-    fn unexpect_deletion(&self, uid: &str, name: &str) {
-        if let Ok(mut expectations) = self.expectations.lock()
-            && let Some(expected) = expectations.get_mut(uid)
-        {
-            expected.deleted.remove(name);
-        }
     }
 
     async fn event(&self, set: &DaemonSet, kind: &str, reason: &str, message: &str) {

@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus, PodFailurePolicyRule, UncountedTerminatedPods};
@@ -28,6 +28,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::context::Context;
+use crate::expectations::Expectations;
 use crate::framework::{self, ReconcileError};
 
 /// The finalizer that keeps a Job's pod until the controller has counted it.
@@ -43,22 +44,13 @@ const BACKOFF_BASE: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(360);
 /// Pods created or deleted at once for one Job.
 const BURST: usize = 64;
-/// Expected creations not seen by then are given up on, in case a watch event was lost for good.
-const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(300);
 const COMPONENT: &str = "job-controller";
-
-#[derive(Default)]
-struct Expected {
-    /// Pods created, by name, not yet in the informer.
-    created: HashSet<String>,
-    since: Option<Instant>,
-}
 
 struct Controller {
     context: Arc<Context>,
     recorder: common::events::Recorder,
-    /// By Job uid.
-    expectations: Mutex<HashMap<String, Expected>>,
+    /// Pods created, by Job uid.
+    expectations: Expectations,
     /// Pods (by uid) whose finalizer this controller removed and counted, until the informer
     /// shows them without it: a stale copy must not be counted again.
     released: Mutex<HashSet<String>>,
@@ -71,7 +63,7 @@ pub async fn run(context: Arc<Context>) {
     let controller = Arc::new(Controller {
         recorder: context.recorder(COMPONENT),
         context: context.clone(),
-        expectations: Mutex::default(),
+        expectations: Expectations::default(),
         released: Mutex::default(),
         written: Mutex::default(),
     });
@@ -547,7 +539,7 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
         } else {
             requeue = requeue.min(Duration::from_secs(1));
         }
-    } else if controller.expectations_met(&uid) {
+    } else if controller.expectations.met(&uid, &owned_pods(context, &job)) {
         let replacing = if spec.pod_replacement_policy.as_deref() == Some("Failed") { pods.terminating } else { 0 };
         let running = active + replacing;
         let parallelism = usize::try_from(spec.parallelism.unwrap_or(1)).unwrap_or(0);
@@ -803,24 +795,6 @@ impl Controller {
         }
     }
 
-    /// Whether every pod this Job was seen creating has appeared in the informer.
-    fn expectations_met(&self, uid: &str) -> bool {
-        let Ok(mut expectations) = self.expectations.lock() else {
-            return true;
-        };
-        let Some(expected) = expectations.get_mut(uid) else {
-            return true;
-        };
-        let present: HashSet<String> = owned_pods_names(&self.context, uid);
-        expected.created.retain(|name| !present.contains(name));
-        let timed_out = expected.since.is_some_and(|since| since.elapsed() > EXPECTATIONS_TIMEOUT);
-        if expected.created.is_empty() || timed_out {
-            expectations.remove(uid);
-            return true;
-        }
-        false
-    }
-
     /// Creates one pod per entry: `Some((index, failures so far))` for an Indexed Job.
     async fn create_pods(&self, job: &Job, spec: &JobSpec, wanted: Vec<Option<(i32, i32)>>) -> Result<(), ReconcileError> {
         if wanted.is_empty() {
@@ -844,11 +818,7 @@ impl Controller {
             match result {
                 Ok(created) => {
                     let name = created.metadata.name.clone().unwrap_or_default();
-                    if let Ok(mut expectations) = self.expectations.lock() {
-                        let expected = expectations.entry(uid.clone()).or_default();
-                        expected.since = Some(Instant::now());
-                        expected.created.insert(name.clone());
-                    }
+                    self.expectations.created(&uid, name.clone());
                     events.push(("Normal", "SuccessfulCreate", format!("Created pod: {name}")));
                 }
                 Err(err) => {
@@ -894,17 +864,6 @@ impl Controller {
             tracing::debug!(namespace = ?job.metadata.namespace, name = ?job.metadata.name, error = %err, "cannot record event");
         }
     }
-}
-
-fn owned_pods_names(context: &Context, uid: &str) -> HashSet<String> {
-    context
-        .pods
-        .store()
-        .state()
-        .into_iter()
-        .filter(|pod| pod.metadata.owner_references.iter().flatten().any(|owner| owner.controller == Some(true) && owner.uid == uid))
-        .filter_map(|pod| pod.metadata.name.clone())
-        .collect()
 }
 
 /// The pod the Job's template makes (`index`: an Indexed Job's index and how often it failed).

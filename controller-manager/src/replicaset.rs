@@ -12,9 +12,8 @@
 //! reconciled against a store that lags its own writes.
 
 use std::cmp::Reverse;
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use common::selector::LabelSelector;
 use futures::StreamExt;
@@ -30,12 +29,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::Context;
+use crate::expectations::Expectations;
 use crate::framework::{self, ReconcileError};
 use crate::informer::Informer;
 
-/// Expectations older than this are given up on, as Kubernetes does, in case a watch event was
-/// lost for good.
-const EXPECTATIONS_TIMEOUT: Duration = Duration::from_secs(300);
 /// Pods created or deleted at once for one set.
 const BURST: usize = 64;
 
@@ -112,23 +109,16 @@ impl PodSet for ReplicaSet {
     }
 }
 
-#[derive(Default)]
-struct Expected {
-    created: HashSet<String>,
-    deleted: HashSet<String>,
-    since: Option<Instant>,
-}
-
 struct Controller {
     context: Arc<Context>,
     recorder: common::events::Recorder,
     /// By the uid of the set (or ReplicationController).
-    expectations: Mutex<HashMap<String, Expected>>,
+    expectations: Expectations,
 }
 
 /// Runs the controller over the objects of kind `K`.
 pub async fn run<K: PodSet>(context: Arc<Context>) {
-    let controller = Arc::new(Controller { recorder: context.recorder(K::COMPONENT), context: context.clone(), expectations: Mutex::default() });
+    let controller = Arc::new(Controller { recorder: context.recorder(K::COMPONENT), context: context.clone(), expectations: Expectations::default() });
     let informer = K::informer(&context);
     let sets = informer.store();
     let own = informer.changes().map(|set| ObjectRef::from_obj(&*set)).boxed();
@@ -251,7 +241,7 @@ async fn reconcile<K: PodSet>(set: Arc<K>, controller: Arc<Controller>) -> Resul
     }
     let active: Vec<Arc<Pod>> = owned.iter().filter(|pod| is_active(pod)).cloned().collect();
 
-    let satisfied = controller.expectations_met(&uid, &owned);
+    let satisfied = controller.expectations.met(&uid, &owned);
     if satisfied && !deleting {
         let wanted = usize::try_from(set.replicas().unwrap_or(1)).unwrap_or(0);
         if active.len() < wanted {
@@ -306,35 +296,6 @@ async fn release(pods: &Api<Pod>, pod: &Pod, uid: &str) -> Result<(), ReconcileE
 }
 
 impl Controller {
-    /// Whether every pod this set was last seen creating has appeared, and every pod it deleted
-    /// has gone (or is going); clears what has been seen.
-    fn expectations_met(&self, uid: &str, owned: &[Arc<Pod>]) -> bool {
-        let Ok(mut expectations) = self.expectations.lock() else {
-            return true;
-        };
-        let Some(expected) = expectations.get_mut(uid) else {
-            return true;
-        };
-        let present: HashMap<&str, &Pod> = owned.iter().filter_map(|pod| Some((pod.metadata.name.as_deref()?, &**pod))).collect();
-        expected.created.retain(|name| !present.contains_key(name.as_str()));
-        expected.deleted.retain(|name| present.get(name.as_str()).is_some_and(|pod| pod.metadata.deletion_timestamp.is_none()));
-        let timed_out = expected.since.is_some_and(|since| since.elapsed() > EXPECTATIONS_TIMEOUT);
-        if (expected.created.is_empty() && expected.deleted.is_empty()) || timed_out {
-            expectations.remove(uid);
-            return true;
-        }
-        false
-    }
-
-    fn expect(&self, uid: &str, created: Option<String>, deleted: Option<String>) {
-        if let Ok(mut expectations) = self.expectations.lock() {
-            let expected = expectations.entry(uid.to_string()).or_default();
-            expected.since = Some(Instant::now());
-            expected.created.extend(created);
-            expected.deleted.extend(deleted);
-        }
-    }
-
     async fn create_pods<K: PodSet>(&self, set: &K, pods: &Api<Pod>, count: usize) -> Result<(), ReconcileError> {
         let uid = set.meta().uid.clone().unwrap_or_default();
         let name = set.meta().name.clone().unwrap_or_default();
@@ -362,7 +323,7 @@ impl Controller {
             match result {
                 Ok(created) => {
                     let pod_name = created.metadata.name.clone().unwrap_or_default();
-                    self.expect(&uid, Some(pod_name.clone()), None);
+                    self.expectations.created(&uid, pod_name.clone());
                     events.push(("Normal", "SuccessfulCreate", format!("Created pod: {pod_name}")));
                 }
                 Err(err) => {
@@ -379,7 +340,7 @@ impl Controller {
     async fn delete_pods<K: PodSet>(&self, set: &K, pods: &Api<Pod>, victims: &[Arc<Pod>]) -> Result<(), ReconcileError> {
         let uid = set.meta().uid.clone().unwrap_or_default();
         for victim in victims {
-            self.expect(&uid, None, victim.metadata.name.clone());
+            self.expectations.deleting(&uid, victim.metadata.name.clone());
         }
         let results: Vec<(String, Result<(), kube::Error>)> = futures::stream::iter(victims.iter().cloned())
             .map(|victim| async move {
@@ -400,11 +361,7 @@ impl Controller {
                 Ok(()) => events.push(("Normal", "SuccessfulDelete", format!("Deleted pod: {pod_name}"))),
                 Err(err) => {
                     // Not deleted: nothing to wait for.
-                    if let Ok(mut expectations) = self.expectations.lock() {
-                        if let Some(expected) = expectations.get_mut(&uid) {
-                            expected.deleted.remove(&pod_name);
-                        }
-                    }
+                    self.expectations.not_deleted(&uid, &pod_name);
                     events.push(("Warning", "FailedDelete", format!("Error deleting: {err}")));
                     first_error.get_or_insert(err);
                 }

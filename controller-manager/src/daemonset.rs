@@ -33,7 +33,7 @@ use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetSpec};
 use k8s_openapi::api::core::v1::{
     Affinity, Node, NodeAffinity, NodeSelector, NodeSelectorRequirement, NodeSelectorTerm, Pod, PodSpec, PodTemplateSpec, Toleration,
 };
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -603,30 +603,19 @@ fn annotated_generation(set: &DaemonSet) -> Option<i64> {
 /// A daemon pod of the set's template for `node` (`CreatePodTemplate` and the affinity pin).
 fn new_pod(set: &DaemonSet, hash: &str, node: &str) -> Pod {
     let template = set.spec.as_ref().map(|spec| spec.template.clone()).unwrap_or_default();
-    let meta = template.metadata.unwrap_or_default();
-    let mut labels = meta.labels.unwrap_or_default();
+    let mut pod = framework::pod_from_template(set, &template);
+    let labels = pod.metadata.labels.get_or_insert_with(BTreeMap::new);
     if let Some(generation) = labelled_generation(set) {
         labels.insert(GENERATION_LABEL.into(), generation.to_string());
     }
     if !hash.is_empty() {
         labels.insert(HASH_LABEL.into(), hash.into());
     }
-    let mut spec = template.spec.unwrap_or_default();
+    let mut spec = pod.spec.take().unwrap_or_default();
     add_daemon_tolerations(&mut spec);
     spec.affinity = Some(pinned_to(spec.affinity.take(), node));
-    Pod {
-        metadata: ObjectMeta {
-            generate_name: Some(format!("{}-", set.metadata.name.as_deref().unwrap_or_default())),
-            namespace: set.metadata.namespace.clone(),
-            labels: Some(labels),
-            annotations: meta.annotations,
-            finalizers: meta.finalizers,
-            owner_references: Some(vec![framework::controller_reference(set)]),
-            ..ObjectMeta::default()
-        },
-        spec: Some(spec),
-        status: None,
-    }
+    pod.spec = Some(spec);
+    pod
 }
 
 /// A pod create refused because its namespace is going away: nothing to retry.

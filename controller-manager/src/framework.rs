@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Resource;
 use kube::runtime::controller::{Action, Config as ApplierConfig, applier};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -111,6 +113,27 @@ pub fn controller_reference<K: Resource<DynamicType = ()>>(owner: &K) -> k8s_ope
         uid: owner.meta().uid.clone().unwrap_or_default(),
         controller: Some(true),
         block_owner_deletion: Some(true),
+    }
+}
+
+/// A pod of `owner`'s `template`, as Kubernetes' `GetPodFromTemplate`: the template's labels,
+/// annotations, finalizers and spec, in the owner's namespace with the owner as its controller,
+/// its name generated from `<owner>-`. Each controller then adds its own (labels, a fixed name,
+/// a hostname, environment...).
+pub fn pod_from_template<K: Resource<DynamicType = ()>>(owner: &K, template: &PodTemplateSpec) -> Pod {
+    let template_meta = template.metadata.clone().unwrap_or_default();
+    Pod {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}-", owner.meta().name.as_deref().unwrap_or_default())),
+            namespace: owner.meta().namespace.clone(),
+            labels: template_meta.labels,
+            annotations: template_meta.annotations,
+            finalizers: template_meta.finalizers,
+            owner_references: Some(vec![controller_reference(owner)]),
+            ..ObjectMeta::default()
+        },
+        spec: template.spec.clone(),
+        status: None,
     }
 }
 

@@ -22,7 +22,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobSpec, JobStatus, PodFailurePolicyRule, UncountedTerminatedPods};
 use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, Preconditions, PropagationPolicy};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
@@ -869,13 +869,12 @@ impl Controller {
 /// The pod the Job's template makes (`index`: an Indexed Job's index and how often it failed).
 fn pod_for(job: &Job, spec: &JobSpec, index: Option<(i32, i32)>) -> Pod {
     let name = job.metadata.name.clone().unwrap_or_default();
-    let template = spec.template.clone();
-    let template_meta = template.metadata.unwrap_or_default();
-    let mut labels = template_meta.labels.unwrap_or_default();
-    let mut annotations = template_meta.annotations.unwrap_or_default();
-    let mut finalizers = template_meta.finalizers.unwrap_or_default();
+    let mut pod = framework::pod_from_template(job, &spec.template);
+    let mut labels = pod.metadata.labels.take().unwrap_or_default();
+    let mut annotations = pod.metadata.annotations.take().unwrap_or_default();
+    let mut finalizers = pod.metadata.finalizers.take().unwrap_or_default();
     finalizers.push(TRACKING_FINALIZER.into());
-    let mut pod_spec = template.spec.unwrap_or_default();
+    let mut pod_spec = pod.spec.take().unwrap_or_default();
     let mut generate_name = format!("{name}-");
     if let Some((index, failures)) = index {
         annotations.insert(COMPLETION_INDEX.into(), index.to_string());
@@ -903,19 +902,12 @@ fn pod_for(job: &Job, spec: &JobSpec, index: Option<(i32, i32)>) -> Pod {
             }
         }
     }
-    Pod {
-        metadata: ObjectMeta {
-            generate_name: Some(generate_name),
-            namespace: job.metadata.namespace.clone(),
-            labels: Some(labels),
-            annotations: (!annotations.is_empty()).then_some(annotations),
-            finalizers: Some(finalizers),
-            owner_references: Some(vec![framework::controller_reference(job)]),
-            ..ObjectMeta::default()
-        },
-        spec: Some(pod_spec),
-        status: None,
-    }
+    pod.metadata.generate_name = Some(generate_name);
+    pod.metadata.labels = Some(labels);
+    pod.metadata.annotations = (!annotations.is_empty()).then_some(annotations);
+    pod.metadata.finalizers = Some(finalizers);
+    pod.spec = Some(pod_spec);
+    pod
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ use futures::StreamExt;
 use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{ReplicaSet, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
@@ -298,22 +298,7 @@ async fn release(pods: &Api<Pod>, pod: &Pod, uid: &str) -> Result<(), ReconcileE
 impl Controller {
     async fn create_pods<K: PodSet>(&self, set: &K, pods: &Api<Pod>, count: usize) -> Result<(), ReconcileError> {
         let uid = set.meta().uid.clone().unwrap_or_default();
-        let name = set.meta().name.clone().unwrap_or_default();
-        let template = set.template().cloned().unwrap_or_default();
-        let template_meta = template.metadata.unwrap_or_default();
-        let pod = Pod {
-            metadata: ObjectMeta {
-                generate_name: Some(format!("{name}-")),
-                namespace: set.meta().namespace.clone(),
-                labels: template_meta.labels,
-                annotations: template_meta.annotations,
-                finalizers: template_meta.finalizers,
-                owner_references: Some(vec![framework::controller_reference(set)]),
-                ..ObjectMeta::default()
-            },
-            spec: template.spec,
-            status: None,
-        };
+        let pod = framework::pod_from_template(set, &set.template().cloned().unwrap_or_default());
         let params = PostParams::default();
         let results: Vec<Result<Pod, kube::Error>> =
             futures::stream::iter(0..count).map(|_| pods.create(&params, &pod)).buffer_unordered(BURST).collect().await;

@@ -542,12 +542,15 @@ fn claim_is_stale(rules: &Rules, claim: &PersistentVolumeClaim, pod_name: &str, 
 /// persistentVolumeClaim volume per claim template (replacing a template volume of that name).
 fn new_pod(rules: &Rules, set: &StatefulSet, template: &PodTemplateSpec, revision: &str, ordinal: i64) -> Pod {
     let name = rules.pod_name(ordinal);
-    let meta = template.metadata.clone().unwrap_or_default();
-    let mut labels = meta.labels.unwrap_or_default();
+    let mut pod = framework::pod_from_template(set, template);
+    pod.metadata.generate_name = None;
+    pod.metadata.name = Some(name.clone());
+    pod.metadata.namespace = Some(rules.namespace.clone());
+    let labels = pod.metadata.labels.get_or_insert_with(BTreeMap::new);
     labels.insert(HASH_LABEL.into(), revision.into());
     labels.insert(POD_NAME_LABEL.into(), name.clone());
     labels.insert(POD_INDEX_LABEL.into(), ordinal.to_string());
-    let mut spec = template.spec.clone().unwrap_or_default();
+    let mut spec = pod.spec.take().unwrap_or_default();
     spec.hostname = Some(name.clone());
     spec.subdomain = set.spec.as_ref().and_then(|spec| spec.service_name.clone()).filter(|service| !service.is_empty());
     if !rules.claim_templates.is_empty() {
@@ -564,19 +567,8 @@ fn new_pod(rules: &Rules, set: &StatefulSet, template: &PodTemplateSpec, revisio
         volumes.extend(spec.volumes.take().unwrap_or_default().into_iter().filter(|volume| !claimed.contains(volume.name.as_str())));
         spec.volumes = Some(volumes);
     }
-    Pod {
-        metadata: ObjectMeta {
-            name: Some(name),
-            namespace: Some(rules.namespace.clone()),
-            labels: Some(labels),
-            annotations: meta.annotations,
-            finalizers: meta.finalizers,
-            owner_references: Some(vec![framework::controller_reference(set)]),
-            ..ObjectMeta::default()
-        },
-        spec: Some(spec),
-        status: None,
-    }
+    pod.spec = Some(spec);
+    pod
 }
 
 /// The message of an apiserver answer, as client-go prints an error.

@@ -1,6 +1,6 @@
 //! Code that two or more components of the cluster need: Kubernetes' name formats, quantities,
 //! label and field selectors, cron schedules, Go durations, taint and node affinity matching,
-//! tracing setup, and, behind the `testing` feature,
+//! JSON compared as Kubernetes' semantic equality compares it, tracing setup, and, behind the `testing` feature,
 //! the harness that runs real processes (etcd, the apiserver) for tests and benchmarks.
 
 pub mod cgroups;
@@ -16,6 +16,7 @@ pub mod names;
 pub mod quantity;
 pub mod scheduling;
 pub mod selector;
+pub mod semantic;
 #[cfg(feature = "signals")]
 pub mod signals;
 #[cfg(feature = "testing")]

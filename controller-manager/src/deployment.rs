@@ -61,7 +61,7 @@ fn template_key(template: &PodTemplateSpec) -> String {
     if let Some(labels) = template.metadata.as_mut().and_then(|meta| meta.labels.as_mut()) {
         labels.remove(HASH_LABEL);
     }
-    history::canonical(&serde_json::to_value(&template).unwrap_or_default())
+    common::semantic::canonical(&serde_json::to_value(&template).unwrap_or_default())
 }
 
 /// The pod-template-hash of the template (and the collision count).

@@ -16,6 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use kube::Resource;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use common::semantic::canonical;
 use serde_json::{Value, json};
 
 use crate::context::Context;
@@ -23,37 +24,6 @@ use crate::framework::{self, ReconcileError};
 
 /// The label revisions (and the pods made from them) carry: the hash of the revision.
 pub const HASH_LABEL: &str = "controller-revision-hash";
-
-/// The value as a canonical string, empty maps, lists and nulls left out as Kubernetes' semantic
-/// equality leaves them out (kubectl's `rollout undo` sends `resources: {}` where the stored
-/// template has nothing). serde_json writes maps in key order, so equal values give equal text.
-pub fn canonical(value: &Value) -> String {
-    let mut value = value.clone();
-    prune_empty(&mut value);
-    value.to_string()
-}
-
-fn prune_empty(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for child in map.values_mut() {
-                prune_empty(child);
-            }
-            map.retain(|_, child| !is_empty(child));
-        }
-        Value::Array(items) => items.iter_mut().for_each(prune_empty),
-        _ => {}
-    }
-}
-
-fn is_empty(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Object(map) => map.is_empty(),
-        Value::Array(items) => items.is_empty(),
-        _ => false,
-    }
-}
 
 /// A short name-safe hash of `text` and the collision count, in the alphabet Kubernetes uses for
 /// its hashes (`rand.SafeEncodeString`) so that it never spells words or looks like a number.

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use common::semantic::pruned;
 use serde_json::{Value, json};
 
 use crate::discovery::{Resource, discover, encode, get_json, send};
@@ -533,22 +534,6 @@ fn revision_not_found(revision: i64) -> String {
 
 fn skipped(revision: i64) -> Rollback {
     Rollback::Skip(format!("skipped rollback (current template already matches revision {revision})"))
-}
-
-/// A value with nulls and empty maps and lists left out, so that two encodings of one template
-/// compare equal (Kubernetes' semantic equality; Go writes `creationTimestamp: null` and
-/// `resources: {}` where other encoders write nothing).
-fn pruned(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, value)| (key.clone(), pruned(value)))
-                .filter(|(_, value)| !matches!(value, Value::Null) && value.as_object().is_none_or(|map| !map.is_empty()) && value.as_array().is_none_or(|items| !items.is_empty()))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(pruned).collect()),
-        other => other.clone(),
-    }
 }
 
 /// The annotations a Deployment keeps on rollback instead of taking the ReplicaSet's (kubectl's

@@ -238,13 +238,12 @@ impl Controller {
         if missed > TOO_MANY_MISSED {
             self.event(cron_job, "Warning", "TooManyMissedTimes", &format!("too many missed start times: {missed}. Set or decrease .spec.startingDeadlineSeconds or check clock skew")).await;
         }
-        if let Some(deadline) = spec.starting_deadline_seconds {
-            if scheduled.timestamp().as_second().saturating_add(deadline) < now.timestamp().as_second() {
+        if let Some(deadline) = spec.starting_deadline_seconds
+            && scheduled.timestamp().as_second().saturating_add(deadline) < now.timestamp().as_second() {
                 let when = scheduled.timestamp().to_zoned(TimeZone::UTC).strftime("%a, %d %b %Y %H:%M:%S %z");
                 self.event(cron_job, "Warning", "MissSchedule", &format!("Missed scheduled time to start a job: {when}")).await;
                 return Ok(until_next);
             }
-        }
         let job_name = job_name(&name, &scheduled);
         let already = owned.iter().any(|job| job.metadata.name.as_deref() == Some(job_name.as_str()))
             || status.active.iter().flatten().any(|reference| reference.name.as_deref() == Some(job_name.as_str()));

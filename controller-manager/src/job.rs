@@ -422,11 +422,10 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
                 }
             }
             Verdict::Count => {
-                if let (Some(limit), Some(index)) = (spec.backoff_limit_per_index, index_of(pod)) {
-                    if index_failures(pod) > limit {
+                if let (Some(limit), Some(index)) = (spec.backoff_limit_per_index, index_of(pod))
+                    && index_failures(pod) > limit {
                         failed_indexes.insert(index);
                     }
-                }
             }
         }
         uncounted_failed.insert(pod_uid);

@@ -171,11 +171,10 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
         work.await;
         Ok(())
     };
-    if served.is_finished() {
-        if let Ok(Err(source)) = served.await {
+    if served.is_finished()
+        && let Ok(Err(source)) = served.await {
             return Err(ControllerManagerError::Metrics { address: listener_address, source });
         }
-    }
     outcome
 }
 

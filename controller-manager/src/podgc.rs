@@ -39,11 +39,10 @@ pub async fn run(context: Arc<Context>) {
         }
         for pod in bound_to_missing {
             let node = pod.spec.as_ref().and_then(|spec| spec.node_name.clone()).unwrap_or_default();
-            if missing_since.get(&node).is_some_and(|since| now.duration_since(*since) >= QUARANTINE) {
-                if let Err(err) = collect(&context, &pod).await {
+            if missing_since.get(&node).is_some_and(|since| now.duration_since(*since) >= QUARANTINE)
+                && let Err(err) = collect(&context, &pod).await {
                     tracing::warn!(namespace = ?pod.metadata.namespace, name = ?pod.metadata.name, node = %node, error = %err, "cannot delete an orphaned pod");
                 }
-            }
         }
     }
 }

@@ -139,7 +139,12 @@ async fn reconcile(cron_job: Arc<CronJob>, controller: Arc<Controller>) -> Resul
     let mut active: Vec<ObjectReference> = Vec::new();
     for job in &owned {
         match finished(job) {
-            None if job.metadata.deletion_timestamp.is_none() => active.push(reference(job)),
+            // The reference taken when the Job was started is kept, as Kubernetes keeps it: a
+            // fresh one would carry each new resourceVersion and rewrite the status every time
+            // the Job changes.
+            None if job.metadata.deletion_timestamp.is_none() => active.push(
+                status.active.iter().flatten().find(|known| known.uid == job.metadata.uid).cloned().unwrap_or_else(|| reference(job)),
+            ),
             None => {}
             Some(condition) => {
                 let was_active = status.active.iter().flatten().any(|reference| reference.uid == job.metadata.uid);
@@ -222,8 +227,8 @@ impl Controller {
         let now = jiff::Timestamp::now().to_zoned(zone.clone());
         let created = cron_job.metadata.creation_timestamp.as_ref().map_or(now.timestamp(), |time| time.0);
         let mut earliest = status.last_schedule_time.as_ref().map_or(created, |time| time.0);
-        if let Some(deadline) = spec.starting_deadline_seconds {
-            let cutoff = now.timestamp().checked_sub(jiff::SignedDuration::from_secs(deadline)).unwrap_or(now.timestamp());
+        // A deadline reaching past the earliest time there is cuts nothing.
+        if let Some(Ok(cutoff)) = spec.starting_deadline_seconds.map(|deadline| now.timestamp().checked_sub(jiff::SignedDuration::from_secs(deadline))) {
             earliest = earliest.max(cutoff);
         }
         let (due, missed) = most_recent(&schedule, &earliest.to_zoned(zone.clone()), &now);

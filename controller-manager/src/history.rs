@@ -117,7 +117,7 @@ where
         }
         // An older template back (an undo): it becomes the newest revision again.
         let name = latest.metadata.name.clone().unwrap_or_default();
-        let patch = json!({"revision": newest + 1, "metadata": {"resourceVersion": latest.metadata.resource_version}});
+        let patch = json!({"revision": newest.saturating_add(1), "metadata": {"resourceVersion": latest.metadata.resource_version}});
         let renumbered = api.patch(&name, &PatchParams::default(), &Patch::Merge(patch)).await?;
         return Ok(Recorded::Revision(Arc::new(renumbered)));
     }
@@ -135,7 +135,7 @@ where
             ..ObjectMeta::default()
         },
         data: Some(RawExtension(data)),
-        revision: newest + 1,
+        revision: newest.saturating_add(1),
     };
     match api.create(&PostParams::default(), &revision).await {
         Ok(created) => Ok(Recorded::Revision(Arc::new(created))),

@@ -44,6 +44,9 @@ const BACKOFF_BASE: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(360);
 /// Pods created or deleted at once for one Job.
 const BURST: usize = 64;
+/// Pods created for one Job in one sync, as kube's `MaxPodCreateDeletePerSync`: a Job asking
+/// for millions of pods gets them over many syncs, not one allocation.
+const MAX_CREATES_PER_SYNC: usize = 500;
 const COMPONENT: &str = "job-controller";
 
 struct Controller {
@@ -95,6 +98,11 @@ async fn sweep_orphans(controller: Arc<Controller>) {
                 let present: HashSet<&str> = pods.iter().filter_map(|pod| pod.metadata.uid.as_deref()).collect();
                 if let Ok(mut released) = controller.released.lock() {
                     released.retain(|uid| present.contains(uid.as_str()));
+                }
+                // Copies of Jobs that are gone are kept no longer.
+                let jobs: HashSet<String> = context.jobs.store().state().iter().filter_map(|job| job.metadata.uid.clone()).collect();
+                if let Ok(mut written) = controller.written.lock() {
+                    written.retain(|uid, _| jobs.contains(uid));
                 }
                 pods
             }
@@ -181,6 +189,9 @@ fn finished_at(pod: &Pod, now: jiff::Timestamp) -> jiff::Timestamp {
         .unwrap_or(now)
 }
 
+/// The most indexes read from one text.
+const MAX_INDEXES: usize = 1_000_000;
+
 /// Indexes as Kubernetes writes them in `completedIndexes`: ascending, runs as `a-b`.
 pub fn format_indexes(indexes: &BTreeSet<i32>) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -211,7 +222,9 @@ pub fn parse_indexes(text: Option<&str>, limit: i32) -> BTreeSet<i32> {
             None => (part.parse::<i32>(), part.parse::<i32>()),
         };
         if let (Ok(first), Ok(last)) = (first, last) {
-            indexes.extend((first.max(0)..=last.min(limit.saturating_sub(1))).take(1_000_000));
+            // A bound on the work any text can ask for (status and policies are user input).
+            let room = MAX_INDEXES.saturating_sub(indexes.len());
+            indexes.extend((first.max(0)..=last.min(limit.saturating_sub(1))).take(room));
         }
     }
     indexes
@@ -365,11 +378,6 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
     let pods = controller.pods_of(&job, &spec);
     // A Job being deleted or finished only lets its pods go.
     if job.metadata.deletion_timestamp.is_some() || is_finished(&status) {
-        // Nothing more to write: the copy kept of the last write can go (a stale informer copy
-        // would at worst make one write fail with a conflict and be retried).
-        if let Ok(mut written) = controller.written.lock() {
-            written.remove(&uid);
-        }
         let finalized: Vec<Arc<Pod>> = pods.with_finalizer.values().cloned().collect();
         controller.release(&finalized).await?;
         if let Some(action) = controller.expire(&job, &spec, &status, now).await? {
@@ -430,6 +438,19 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
         }
         uncounted_failed.insert(pod_uid);
     }
+    // A failure decided by one pod (a FailJob rule, OnFailure restarts past the limit) is
+    // written with the uids, before any finalizer goes: once that pod is counted it is not
+    // judged again, so the decision would be lost with a failed write or a restart.
+    if target_of(&status).is_none() {
+        let decided = match fail_job.take() {
+            Some(message) => Some(("PodFailurePolicy", message)),
+            None => past_backoff_limit_on_failure(&spec, &pods.active).then(|| ("BackoffLimitExceeded", "Job has reached the specified backoff limit".to_string())),
+        };
+        if let Some((reason, message)) = decided {
+            set_condition(&mut status, condition("FailureTarget", "True", reason, &message, &now_time));
+            controller.event(&job, "Warning", reason, &message).await;
+        }
+    }
     status.completed_indexes = Some(format_indexes(&completed_indexes)).filter(|text| indexed && !text.is_empty());
     if spec.backoff_limit_per_index.is_some() {
         status.failed_indexes = Some(format_indexes(&failed_indexes));
@@ -456,8 +477,8 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
     // 3. Pods without the finalizer leave the uncounted list for the counts.
     let succeeded_now = uncounted_succeeded.len();
     let failed_now = uncounted_failed.len();
-    status.succeeded = Some(status.succeeded.unwrap_or(0) + count(succeeded_now));
-    status.failed = Some(status.failed.unwrap_or(0) + count(failed_now));
+    status.succeeded = Some(status.succeeded.unwrap_or(0).saturating_add(count(succeeded_now)));
+    status.failed = Some(status.failed.unwrap_or(0).saturating_add(count(failed_now)));
     if indexed {
         status.succeeded = Some(count(completed_indexes.len()));
     }
@@ -491,17 +512,14 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
     let mut target = target_of(&status);
     if target.is_none() {
         let failure = |reason: &str, message: &str| Some(Target { success: false, reason: reason.into(), message: message.into() });
-        let restarts_exceeded = past_backoff_limit_on_failure(&spec, &pods.active);
         let deadline = spec.active_deadline_seconds.zip(status.start_time.as_ref()).map(|(seconds, start)| start.0.as_second().saturating_add(seconds));
-        target = if let Some(message) = fail_job {
-            failure("PodFailurePolicy", &message)
-        } else if spec.backoff_limit_per_index.is_none() && (failed > spec.backoff_limit.unwrap_or(6) || restarts_exceeded) {
+        target = if spec.backoff_limit_per_index.is_none() && failed > spec.backoff_limit.unwrap_or(6) {
             failure("BackoffLimitExceeded", "Job has reached the specified backoff limit")
         } else if !suspended && deadline.is_some_and(|deadline| now.as_second() >= deadline) {
             failure("DeadlineExceeded", "Job was active longer than specified deadline")
         } else if spec.max_failed_indexes.is_some_and(|limit| count(failed_indexes.len()) > limit) {
             failure("MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes")
-        } else if let Some(message) = success_policy_met(&spec, &completed_indexes) {
+        } else if let Some(message) = success_policy_met(&spec, &completed_indexes).filter(|_| indexed) {
             Some(Target { success: true, reason: "SuccessPolicy".into(), message })
         } else if completions_reached(&spec, indexed, succeeded, &completed_indexes, active) {
             Some(Target { success: true, reason: "CompletionsReached".into(), message: "Reached expected number of succeeded pods".into() })
@@ -523,8 +541,14 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
     }
 
     // 6. Pods: none left once the criteria are met or while suspended; else as many as wanted.
+    // A failed delete is returned after the status is written, so that what this sync learnt
+    // is kept.
+    let mut failure = None;
     if target.is_some() || suspended {
-        controller.delete_pods(&job, &pods.active).await?;
+        if let Err(err) = controller.delete_pods(&job, &pods.active).await {
+            failure = Some(err);
+        }
+        let targeted = target.is_some();
         if let Some(target) = target.filter(|_| pods.active.is_empty() && pods.terminating == 0 && still_tracked == 0) {
             if target.success {
                 set_condition(&mut status, condition("Complete", "True", &target.reason, &target.message, &now_time));
@@ -535,7 +559,8 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
             }
             status.ready = Some(0);
             status.active = Some(0);
-        } else {
+        } else if targeted || !pods.active.is_empty() || pods.terminating > 0 {
+            // Pods still going: their events bring the next sync, this is a backstop.
             requeue = requeue.min(Duration::from_secs(1));
         }
     } else if controller.expectations.met(&uid, &owned_pods(context, &job)) {
@@ -549,7 +574,7 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
             let busy: BTreeSet<i32> = pods.active.iter().filter_map(|pod| index_of(pod)).collect();
             let wanted: Vec<i32> = (0..completions.unwrap_or(0))
                 .filter(|index| !completed_indexes.contains(index) && !failed_indexes.contains(index) && !busy.contains(index))
-                .take(parallelism.saturating_sub(running))
+                .take(parallelism.saturating_sub(running).min(MAX_CREATES_PER_SYNC))
                 .collect();
             let failures = index_failure_counts(&job, &controller.context);
             controller.create_pods(&job, &spec, wanted.into_iter().map(|index| Some((index, failures.get(&index).copied().unwrap_or(0)))).collect()).await?;
@@ -560,7 +585,7 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
                 None if succeeded > 0 => 0,
                 None => parallelism,
             };
-            let wanted = remaining.min(parallelism).saturating_sub(running);
+            let wanted = remaining.min(parallelism).saturating_sub(running).min(MAX_CREATES_PER_SYNC);
             controller.create_pods(&job, &spec, vec![None; wanted]).await?;
         }
     }
@@ -572,6 +597,9 @@ async fn reconcile(job: Arc<Job>, controller: Arc<Controller>) -> Result<Action,
         if let Some(action) = controller.expire(&written, &spec, &status, now).await? {
             return Ok(action);
         }
+    }
+    if let Some(err) = failure {
+        return Err(err);
     }
     Ok(Action::requeue(requeue))
 }
@@ -623,7 +651,7 @@ fn success_policy_met(spec: &JobSpec, completed: &BTreeSet<i32>) -> Option<Strin
 
 fn index_failures(pod: &Pod) -> i32 {
     let earlier = pod.metadata.annotations.as_ref().and_then(|annotations| annotations.get(INDEX_FAILURE_COUNT)).and_then(|text| text.parse::<i32>().ok()).unwrap_or(0);
-    earlier + 1
+    earlier.saturating_add(1)
 }
 
 /// How often each index has failed, from the failed pods still present.

@@ -37,6 +37,8 @@ use crate::framework::{self, ReconcileError};
 use crate::history::{self, HASH_LABEL};
 use crate::replicaset::{is_available, ready_since};
 
+/// Pods planned for creation in one sync.
+const MAX_CREATES_PER_SYNC: usize = 500;
 const COMPONENT: &str = "statefulset-controller";
 /// The label that names a pod's own identity, which a per-pod Service can select.
 const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
@@ -262,6 +264,7 @@ fn plan(rules: &Rules, members: &[Member], update_revision: &str, stale_claims: 
         if replicas_healthy { condemned.iter().rev().find(|member| !member.healthy()).map(|member| member.name.as_str()) } else { None };
 
     let mut steps = Vec::new();
+    let mut created = 0;
     for index in 0..rules.replicas {
         let ordinal = rules.start + index;
         let Some(member) = slot(index) else {
@@ -275,7 +278,10 @@ fn plan(rules: &Rules, members: &[Member], update_revision: &str, stale_claims: 
             }
             let at_update = rules.partition.is_none_or(|partition| index >= partition);
             steps.push(Step::Create { ordinal, at_update });
-            if rules.monotonic {
+            created += 1;
+            // At most so many pods a sync, as kube's MaxPodCreateDeletePerSync: a set of
+            // millions of replicas is made over many syncs, not planned in one.
+            if rules.monotonic || created >= MAX_CREATES_PER_SYNC {
                 phases.push(steps);
                 return phases;
             }
@@ -747,7 +753,7 @@ async fn reconcile(set: Arc<StatefulSet>, controller: Arc<Controller>) -> Result
     outcome?;
 
     // Pods that turn available once minReadySeconds have passed need a look then.
-    if !sync.rules.min_ready.is_zero() && i64::from(counts.available) != sync.rules.replicas {
+    if !sync.rules.min_ready.is_zero() && counts.ready > counts.available {
         return Ok(Action::requeue(sync.rules.min_ready.max(Duration::from_secs(1))));
     }
     Ok(Action::requeue(framework::RESYNC))

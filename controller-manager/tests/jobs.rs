@@ -360,3 +360,22 @@ async fn a_cron_job_starts_jobs_on_schedule_and_keeps_its_history_limits() {
         })
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fail_job_rule_fails_the_job_at_the_first_matching_exit_code() {
+    const NS: &str = "policy";
+    let cluster = Arc::new(Cluster::start());
+    let _manager = cluster.controller_manager(&["--controllers=job"]);
+    cluster.namespace(NS).await;
+    let _kubelet = FakeKubelet::start(&cluster, NS, |_| Some(42));
+    let policy = json!({"backoffLimit": 6, "podFailurePolicy": {"rules": [{"action": "FailJob", "onExitCodes": {"containerName": "c", "operator": "In", "values": [42]}}]}});
+    cluster.create(&format!("/apis/batch/v1/namespaces/{NS}/jobs"), &job("fatal", policy)).await;
+    let job = wait_condition(&cluster, NS, "fatal", "Failed", Duration::from_secs(30)).await;
+    let failed = condition(&job, "Failed").unwrap();
+    assert_eq!(failed["reason"], "PodFailurePolicy");
+    let pod = job_pods(&cluster, NS, "fatal").await;
+    assert_eq!(pod.len(), 1, "no second pod after a FailJob rule: {pod:?}");
+    let name = pod[0]["metadata"]["name"].as_str().unwrap_or_default();
+    assert_eq!(failed["message"], format!("Container c for pod {NS}/{name} failed with exit code 42 matching FailJob rule at index 0"));
+    assert_eq!(job["status"]["failed"], 1);
+}

@@ -828,7 +828,8 @@ impl Controller {
             }
         }
         // Pods for nodes that are gone. Kubernetes deletes the unscheduled ones here and leaves
-        // bound ones to its pod garbage collector, which this cluster does not run.
+        // bound ones to its pod garbage collector; this deletes both, and the pod garbage
+        // collector (podgc) finishes those no kubelet is left to finish.
         for (node, node_pods) in &pods_by_node {
             if !placements.contains_key(node) {
                 delete.extend(node_pods.iter().filter(|pod| pod.metadata.deletion_timestamp.is_none()).cloned());

@@ -15,7 +15,7 @@ use jiff::tz::TimeZone;
 use k8s_openapi::api::batch::v1::{CronJob, CronJobStatus, Job};
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams, PropagationPolicy};
+use kube::api::{Api, DeleteParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
 
@@ -178,18 +178,18 @@ async fn reconcile(cron_job: Arc<CronJob>, controller: Arc<Controller>) -> Resul
     let outcome = controller.schedule(&cron_job, &jobs_api, &owned, &mut status).await;
     if status != old_status {
         let cron_jobs: Api<CronJob> = Api::namespaced(context.client.clone(), &namespace);
-        // The times only move forward: a sync from a stale copy leaves out what it did not see
-        // rather than clearing it (null deletes in a merge patch).
-        let mut fields = serde_json::Map::new();
-        fields.insert("active".into(), serde_json::to_value(&status.active).unwrap_or_default());
-        if let Some(time) = &status.last_schedule_time {
-            fields.insert("lastScheduleTime".into(), serde_json::to_value(time).unwrap_or_default());
-        }
-        if let Some(time) = &status.last_successful_time {
-            fields.insert("lastSuccessfulTime".into(), serde_json::to_value(time).unwrap_or_default());
-        }
-        let patch = serde_json::json!({"status": fields});
-        match cron_jobs.patch_status(&name, &PatchParams::default(), &Patch::Merge(patch)).await {
+        // Written with the copy's resourceVersion as precondition, as Kubernetes' UpdateStatus
+        // does: a sync that started from a copy older than this controller's last write (the
+        // informer lags it) would otherwise put back the older lastScheduleTime, and the time
+        // it overwrote is never recorded again since its Job exists. The 409 reruns the sync.
+        let mut updated = (*cron_job).clone();
+        updated.status = Some(status);
+        updated.metadata.managed_fields = None;
+        match cron_jobs.replace_status(&name, &PostParams::default(), &updated).await {
+            Err(err) if framework::answered(&err, &[409]) => {
+                tracing::debug!(namespace = %namespace, name = %name, "status written from an old copy; syncing again");
+                return Ok(Action::requeue(Duration::from_millis(200)));
+            }
             Err(err) if !framework::answered(&err, &[404]) => return Err(err.into()),
             _ => {}
         }
@@ -253,6 +253,11 @@ impl Controller {
         let already = owned.iter().any(|job| job.metadata.name.as_deref() == Some(job_name.as_str()))
             || status.active.iter().flatten().any(|reference| reference.name.as_deref() == Some(job_name.as_str()));
         if already {
+            // Its Job was made (a write of the time lost, or a copy from before it): the time
+            // is recorded all the same, so the next sync starts from it.
+            if status.last_schedule_time.as_ref().is_none_or(|last| last.0 < scheduled.timestamp()) {
+                status.last_schedule_time = Some(Time(scheduled.timestamp()));
+            }
             return Ok(until_next);
         }
         let running: Vec<ObjectReference> = status.active.clone().unwrap_or_default();

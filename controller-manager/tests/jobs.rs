@@ -379,3 +379,41 @@ async fn a_fail_job_rule_fails_the_job_at_the_first_matching_exit_code() {
     assert_eq!(failed["message"], format!("Container c for pod {NS}/{name} failed with exit code 42 matching FailJob rule at index 0"));
     assert_eq!(job["status"]["failed"], 1);
 }
+
+/// The time a Job was made for is recorded even when the write saying so was lost: a sync that
+/// finds the Job for the due time already there (made before a crash, or seen from an older copy
+/// of the CronJob) records that time as the last schedule instead of leaving the older one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cron_job_records_a_scheduled_time_whose_job_exists() {
+    const NS: &str = "cron-lost";
+    let cluster = Arc::new(Cluster::start());
+    let _manager = cluster.controller_manager(&["--controllers=cronjob"]);
+    cluster.namespace(NS).await;
+    // Yearly, at the start of the year in UTC: the due time is this year's, last year's is known.
+    let year = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).year();
+    let due: jiff::Timestamp = format!("{year}-01-01T00:00:00Z").parse().unwrap();
+    let cron_job = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "yearly"},
+        "spec": {"schedule": "0 0 1 1 *", "timeZone": "UTC", "suspend": true,
+                 "jobTemplate": {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:local"}]}}}}}});
+    let created = cluster.create(&format!("/apis/batch/v1/namespaces/{NS}/cronjobs"), &cron_job).await;
+    let uid = created["metadata"]["uid"].clone();
+    let path = format!("/apis/batch/v1/namespaces/{NS}/cronjobs/yearly");
+    cluster.merge_patch(&format!("{path}/status"), &json!({"status": {"lastScheduleTime": format!("{}-01-01T00:00:00Z", year - 1)}})).await;
+    let job_name = format!("yearly-{}", due.as_second() / 60);
+    let made = json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": job_name,
+            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob", "name": "yearly", "uid": uid, "controller": true}]},
+        "spec": {"suspend": true, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:local"}]}}}});
+    let job_uid = cluster.create(&format!("/apis/batch/v1/namespaces/{NS}/jobs"), &made).await["metadata"]["uid"].clone();
+    cluster.merge_patch(&path, &json!({"spec": {"suspend": false}})).await;
+
+    cluster
+        .wait_for("this year's time recorded", Duration::from_secs(30), || async {
+            let status = cluster.get(&path).await["status"].clone();
+            let recorded = status["lastScheduleTime"].as_str().and_then(|text| text.parse::<jiff::Timestamp>().ok());
+            let active = status["active"].as_array().is_some_and(|active| active.len() == 1 && active[0]["uid"] == job_uid);
+            if recorded == Some(due) && active { Ok(()) } else { Err(status.to_string()) }
+        })
+        .await;
+    let jobs = cluster.items(&format!("/apis/batch/v1/namespaces/{NS}/jobs")).await;
+    assert_eq!(jobs.len(), 1, "no second Job for the same time: {jobs:?}");
+}

@@ -19,6 +19,7 @@ pub mod selector;
 pub mod semantic;
 #[cfg(feature = "signals")]
 pub mod signals;
+pub mod storage;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "tls")]

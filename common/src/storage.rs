@@ -133,9 +133,11 @@ pub fn volume_satisfies_claim(volume: &PersistentVolume, claim: &PersistentVolum
     if requested_bytes(claim).unwrap_or(0) > capacity_bytes(volume).unwrap_or(0) {
         return false;
     }
-    match LabelSelector::from_optional_k8s(claim_spec.selector.as_ref()) {
-        Ok(selector) => selector.matches(&volume.metadata.labels.clone().unwrap_or_default()),
-        Err(_) => false,
+    // A claim without a selector takes any volume (unlike a workload's absent selector).
+    match claim_spec.selector.as_ref().map(LabelSelector::from_k8s) {
+        None => true,
+        Some(Ok(selector)) => selector.matches(&volume.metadata.labels.clone().unwrap_or_default()),
+        Some(Err(_)) => false,
     }
 }
 

@@ -7,11 +7,13 @@
 //! workers whose containers changed, as the kubelet's PLEG does.
 
 mod authz;
+mod claims;
 mod cni;
 pub mod cri;
 mod dns;
 mod env;
 mod http;
+mod local_path;
 mod logs;
 mod node;
 mod pods;
@@ -115,6 +117,10 @@ pub struct Config {
     /// The bridge that the CNI config names (at most 15 characters).
     #[arg(long, default_value = "cni0")]
     pub cni_bridge: String,
+    /// Where the local-path provisioner's volumes of this node are: the kubelet removes the
+    /// directory of a deleted one, and never anything outside this root.
+    #[arg(long, default_value = common::storage::LOCAL_PATH_ROOT)]
+    pub local_path_root: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +182,9 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     if common::names::parse_cidr(&config.cluster_cidr).is_none() {
         return Err(KubeletError::Config(format!("--cluster-cidr {:?} is not a CIDR", config.cluster_cidr)));
     }
+    if !config.local_path_root.is_absolute() || config.local_path_root.parent().is_none() {
+        return Err(KubeletError::Config(format!("--local-path-root {:?} must be an absolute path below /", config.local_path_root)));
+    }
     for dir in [&config.root_dir, &config.pod_logs_dir] {
         std::fs::create_dir_all(dir).map_err(|source| KubeletError::Io { path: dir.clone(), source })?;
     }
@@ -196,6 +205,7 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     let kubelet = Arc::new(Kubelet { client, runtime, node_name, node_ip, config, recorder, streams: common::upgrade::Gauge::default(), stats: stats::Stats::default(), tokens: tokens::Tokens::default() });
     let runtime_info = format!("{}://{}", version.runtime_name, version.runtime_version);
     tokio::spawn(stats::run(kubelet.clone()));
+    tokio::spawn(local_path::run(kubelet.clone()));
     if kubelet.config.pod_routes {
         tokio::spawn(routes::run(kubelet.clone()));
     }

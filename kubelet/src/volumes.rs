@@ -18,12 +18,27 @@ pub enum VolumeError {
     Source { volume: String, source: ConfigError },
     #[error("MountVolume.SetUp failed for volume \"{volume}\" : {message}")]
     SetUp { volume: String, message: String },
+    #[error(transparent)]
+    Claim(crate::claims::ClaimError),
+    /// Volumes that cannot be processed yet (claims not Bound...), as the kubelet's volume
+    /// manager words it: Go's `%v` of sorted name lists, then the errors joined by "; ".
+    #[error("Unable to attach or mount volumes: unmounted volumes=[{}], unattached volumes=[], failed to process volumes=[{}]: {message}", unmounted.join(" "), failed.join(" "))]
+    Unready { unmounted: Vec<String>, failed: Vec<String>, message: String },
 }
 
-/// A prepared volume: where it is on the node, and whether containers only ever read it.
+/// A prepared volume: where it is on the node, whether containers only ever read it, and
+/// whether its content is the kubelet's own (written atomically; nothing is made inside it).
+#[derive(Clone, Debug)]
 pub struct Prepared {
     path: PathBuf,
     read_only: bool,
+    written: bool,
+}
+
+impl Prepared {
+    pub fn new(path: PathBuf, read_only: bool, written: bool) -> Self {
+        Self { path, read_only, written }
+    }
 }
 
 pub fn pod_dir(root: &Path, uid: &str) -> PathBuf {
@@ -31,24 +46,48 @@ pub fn pod_dir(root: &Path, uid: &str) -> PathBuf {
 }
 
 /// Makes every volume of the pod ready on the node (and brings written ones up to date).
-pub async fn prepare(root: &Path, pod: &Pod, sources: &mut Sources<'_>, host: &Host<'_>) -> Result<HashMap<String, Prepared>, VolumeError> {
+/// Claims resolved once stay in `claims` for the pod's life: as in Kubernetes, a running pod
+/// keeps its volume even if its claim is later being deleted.
+pub async fn prepare(root: &Path, pod: &Pod, sources: &mut Sources<'_>, host: &Host<'_>, client: &kube::Client, claims: &mut HashMap<String, Prepared>) -> Result<HashMap<String, Prepared>, VolumeError> {
     let uid = pod.metadata.uid.as_deref().unwrap_or_default();
     let base = pod_dir(root, uid).join("volumes");
     let mut prepared = HashMap::new();
+    // Claims not usable yet: the others are still set up, and all of them are named at once.
+    let mut unready: Vec<(String, String)> = Vec::new();
     for volume in pod.spec.as_ref().and_then(|spec| spec.volumes.as_ref()).into_iter().flatten() {
         let set_up = |message: String| VolumeError::SetUp { volume: volume.name.clone(), message };
         let from_source = |source| VolumeError::Source { volume: volume.name.clone(), source };
         let volume_dir = |plugin: &str| base.join(plugin).join(&volume.name);
-        let entry = if let Some(source) = &volume.empty_dir {
+        let entry = if volume.persistent_volume_claim.is_some() || volume.ephemeral.is_some() {
+            if let Some(known) = claims.get(&volume.name) {
+                known.clone()
+            } else if !crate::claims::used_by_containers(pod, &volume.name) {
+                continue;
+            } else {
+                match crate::claims::resolve(client, pod, volume).await {
+                    Ok(Some(entry)) => {
+                        tracing::info!(volume = %volume.name, path = %entry.path.display(), "claim's volume ready");
+                        claims.insert(volume.name.clone(), entry.clone());
+                        entry
+                    }
+                    Ok(None) => continue,
+                    Err(crate::claims::ClaimError::Process(message)) => {
+                        unready.push((volume.name.clone(), message));
+                        continue;
+                    }
+                    Err(err) => return Err(VolumeError::Claim(err)),
+                }
+            }
+        } else if let Some(source) = &volume.empty_dir {
             let dir = volume_dir("kubernetes.io~empty-dir");
             // A Memory medium would be a tmpfs; it is kept on disk here, which only differs in speed
             // and in counting against the node's disk.
             let _ = source.medium;
             create_dir(&dir, 0o777).map_err(|err| set_up(err.to_string()))?;
-            Prepared { path: dir, read_only: false }
+            Prepared { path: dir, read_only: false, written: false }
         } else if let Some(source) = &volume.host_path {
-            host_path(&source.path, source.type_.as_deref().unwrap_or_default()).map_err(set_up)?;
-            Prepared { path: PathBuf::from(&source.path), read_only: false }
+            check_host_path(&source.path, source.type_.as_deref().unwrap_or_default()).map_err(set_up)?;
+            Prepared { path: PathBuf::from(&source.path), read_only: false, written: false }
         } else if let Some(source) = &volume.config_map {
             let dir = volume_dir("kubernetes.io~configmap");
             let files = match sources.required(SourceKind::ConfigMap, &source.name, source.optional.unwrap_or(false)).await.map_err(from_source)? {
@@ -56,7 +95,7 @@ pub async fn prepare(root: &Path, pod: &Pod, sources: &mut Sources<'_>, host: &H
                 None => BTreeMap::new(),
             };
             write_atomically(&dir, &files).map_err(|err| set_up(err.to_string()))?;
-            Prepared { path: dir, read_only: true }
+            Prepared { path: dir, read_only: true, written: true }
         } else if let Some(source) = &volume.secret {
             let dir = volume_dir("kubernetes.io~secret");
             let name = source.secret_name.clone().unwrap_or_default();
@@ -65,12 +104,12 @@ pub async fn prepare(root: &Path, pod: &Pod, sources: &mut Sources<'_>, host: &H
                 None => BTreeMap::new(),
             };
             write_atomically(&dir, &files).map_err(|err| set_up(err.to_string()))?;
-            Prepared { path: dir, read_only: true }
+            Prepared { path: dir, read_only: true, written: true }
         } else if let Some(source) = &volume.downward_api {
             let dir = volume_dir("kubernetes.io~downward-api");
             let files = downward(pod, host, source.items.as_deref().unwrap_or_default(), source.default_mode).map_err(from_source)?;
             write_atomically(&dir, &files).map_err(|err| set_up(err.to_string()))?;
-            Prepared { path: dir, read_only: true }
+            Prepared { path: dir, read_only: true, written: true }
         } else if let Some(source) = &volume.projected {
             let dir = volume_dir("kubernetes.io~projected");
             let mut files = BTreeMap::new();
@@ -102,29 +141,36 @@ pub async fn prepare(root: &Path, pod: &Pod, sources: &mut Sources<'_>, host: &H
                 }
             }
             write_atomically(&dir, &files).map_err(|err| set_up(err.to_string()))?;
-            Prepared { path: dir, read_only: true }
+            Prepared { path: dir, read_only: true, written: true }
         } else {
             return Err(set_up(format!("volume type of {:?} is not supported by this kubelet", volume.name)));
         };
         prepared.insert(volume.name.clone(), entry);
     }
+    if !unready.is_empty() {
+        unready.sort();
+        let names: Vec<String> = unready.iter().map(|(name, _)| name.clone()).collect();
+        let message = unready.into_iter().map(|(_, message)| message).collect::<Vec<_>>().join("; ");
+        return Err(VolumeError::Unready { unmounted: names.clone(), failed: names, message });
+    }
     Ok(prepared)
 }
 
-/// The container's volume mounts as the runtime takes them.
-pub fn mounts(container: &Container, volumes: &HashMap<String, Prepared>) -> Result<Vec<api::Mount>, String> {
+/// The container's volume mounts as the runtime takes them; `env` is the container's
+/// environment, which `subPathExpr` is expanded against.
+pub fn mounts(container: &Container, volumes: &HashMap<String, Prepared>, env: &[(String, String)]) -> Result<Vec<api::Mount>, String> {
     let mut mounts = Vec::new();
     for mount in container.volume_mounts.iter().flatten() {
         let Some(volume) = volumes.get(&mount.name) else {
             return Err(format!("volume {:?} of mount {:?} is not in the pod", mount.name, mount.mount_path));
         };
         let mut host_path = volume.path.clone();
-        if let Some(sub_path) = mount.sub_path.as_deref().filter(|path| !path.is_empty()) {
-            let relative = safe_relative(sub_path).ok_or_else(|| format!("subPath {sub_path:?} must be a relative path without '..'"))?;
-            host_path = host_path.join(relative);
-            if !volume.read_only && std::fs::symlink_metadata(&host_path).is_err() {
-                create_dir(&host_path, 0o755).map_err(|err| format!("cannot create subPath {sub_path:?}: {err}"))?;
-            }
+        let sub_path = match mount.sub_path_expr.as_deref().filter(|expression| !expression.is_empty()) {
+            Some(expression) => crate::env::expand(expression, env),
+            None => mount.sub_path.clone().unwrap_or_default(),
+        };
+        if !sub_path.is_empty() {
+            host_path = sub_path_on_host(volume, &sub_path, &mount.name, &container.name)?;
         }
         let propagation = match mount.mount_propagation.as_deref() {
             Some("HostToContainer") => api::MountPropagation::PropagationHostToContainer,
@@ -142,6 +188,98 @@ pub fn mounts(container: &Container, volumes: &HashMap<String, Prepared>) -> Res
     Ok(mounts)
 }
 
+/// Where a mount's `subPath` is on the node, with the kubelet's messages (makeMounts): the
+/// details of a refused path are logged, not shown, as they tell of the host's filesystem.
+fn sub_path_on_host(volume: &Prepared, sub_path: &str, mount: &str, container: &str) -> Result<PathBuf, String> {
+    let relative = Path::new(sub_path);
+    if relative.is_absolute() {
+        return Err(format!("error SubPath `{sub_path}` must not be an absolute path"));
+    }
+    if relative.components().any(|part| matches!(part, Component::ParentDir)) {
+        return Err(format!("unable to provision SubPath `{sub_path}`: must not contain '..'"));
+    }
+    match resolve_sub_path(&volume.path, relative, !volume.written) {
+        Ok(path) => Ok(path),
+        Err(SubPathError::Create(err)) => {
+            tracing::warn!(%mount, %container, "cannot create subPath {sub_path:?} in {}: {err}", volume.path.display());
+            Err(format!("failed to create subPath directory for volumeMount \"{mount}\" of container \"{container}\""))
+        }
+        Err(err) => {
+            tracing::warn!(%mount, %container, "subPath {sub_path:?} in {}: {err}", volume.path.display());
+            Err(format!("failed to prepare subPath for volumeMount \"{mount}\" of container \"{container}\""))
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum SubPathError {
+    #[error("{0} leads outside the volume")]
+    Escapes(PathBuf),
+    #[error("{0} is not a directory")]
+    NotADirectory(PathBuf),
+    #[error("{0} does not exist")]
+    Missing(PathBuf),
+    #[error("cannot create it: {0}")]
+    Create(std::io::Error),
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+}
+
+/// `relative` inside the volume at `base`, walked one component at a time so that no symbolic
+/// link takes it outside; missing directories are made (with the volume's own mode) when
+/// `create`. The answer has no links left in it, so the runtime's bind mount follows none.
+///
+/// Kubernetes also opens each component with `O_NOFOLLOW` and mounts the file descriptor, which
+/// closes the window between this check and the runtime's mount; here a container that swaps a
+/// directory of a shared volume for a link in that window could still win it.
+fn resolve_sub_path(base: &Path, relative: &Path, create: bool) -> Result<PathBuf, SubPathError> {
+    // The volume itself may be reached through links (a hostPath): its real place is the bound.
+    let base = std::fs::canonicalize(base).map_err(|err| SubPathError::Io(base.to_path_buf(), err))?;
+    let parts: Vec<&std::ffi::OsStr> = relative
+        .components()
+        .filter(|part| !matches!(part, Component::CurDir))
+        .map(|part| match part {
+            Component::Normal(name) => Ok(name),
+            _ => Err(SubPathError::Escapes(relative.to_path_buf())),
+        })
+        .collect::<Result<_, _>>()?;
+    let mode = std::fs::metadata(&base).map(|metadata| metadata.permissions().mode() & 0o7777).unwrap_or(0o755);
+    let mut current = base.clone();
+    for (index, part) in parts.iter().enumerate() {
+        let last = index + 1 == parts.len();
+        let next = current.join(part);
+        match std::fs::symlink_metadata(&next) {
+            Ok(metadata) if metadata.file_type().is_symlink() => {
+                let target = std::fs::canonicalize(&next).map_err(|err| SubPathError::Io(next.clone(), err))?;
+                if !target.starts_with(&base) {
+                    return Err(SubPathError::Escapes(next));
+                }
+                if !last && !target.is_dir() {
+                    return Err(SubPathError::NotADirectory(next));
+                }
+                current = target;
+            }
+            Ok(metadata) => {
+                if !last && !metadata.is_dir() {
+                    return Err(SubPathError::NotADirectory(next));
+                }
+                current = next;
+            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                if !create {
+                    return Err(SubPathError::Missing(next));
+                }
+                // One directory at a time, never through a link (create_dir fails on any entry).
+                std::fs::create_dir(&next).map_err(SubPathError::Create)?;
+                std::fs::set_permissions(&next, std::fs::Permissions::from_mode(mode)).map_err(SubPathError::Create)?;
+                current = next;
+            }
+            Err(err) => return Err(SubPathError::Io(next, err)),
+        }
+    }
+    Ok(current)
+}
+
 /// Removes what the kubelet wrote for the pod (host paths are the node's and stay).
 pub fn remove(root: &Path, uid: &str) -> std::io::Result<()> {
     match std::fs::remove_dir_all(pod_dir(root, uid)) {
@@ -150,7 +288,8 @@ pub fn remove(root: &Path, uid: &str) -> std::io::Result<()> {
     }
 }
 
-fn host_path(path: &str, kind: &str) -> Result<(), String> {
+/// A hostPath's type check, creating what `DirectoryOrCreate` and `FileOrCreate` ask for.
+pub fn check_host_path(path: &str, kind: &str) -> Result<(), String> {
     let metadata = std::fs::metadata(path);
     let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(format!("hostPath type check failed: {path} is not a {what}")) };
     match kind {
@@ -334,6 +473,64 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.path().join("a")).unwrap(), "changed");
         assert!(std::fs::symlink_metadata(dir.path().join("sub")).is_err(), "a removed key's link goes");
         assert!(!dir.path().join(first).exists(), "the old generation goes");
+    }
+
+    fn volume(path: &Path, written: bool) -> Prepared {
+        Prepared::new(path.to_path_buf(), false, written)
+    }
+
+    #[test]
+    fn sub_paths_are_made_inside_the_volume() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("volume");
+        std::fs::create_dir(&base).unwrap();
+        std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let made = sub_path_on_host(&volume(&base, false), "a/b", "data", "main").unwrap();
+        assert_eq!(made, std::fs::canonicalize(&base).unwrap().join("a/b"));
+        assert!(made.is_dir());
+        assert_eq!(std::fs::metadata(&made).unwrap().permissions().mode() & 0o777, 0o777, "the volume's mode, as the kubelet's SafeMakeDir");
+        assert_eq!(sub_path_on_host(&volume(&base, false), "./a/b", "data", "main").unwrap(), made, "the same place again");
+        std::fs::write(base.join("file"), "x").unwrap();
+        assert_eq!(sub_path_on_host(&volume(&base, false), "file", "data", "main").unwrap(), std::fs::canonicalize(base.join("file")).unwrap(), "a file may be mounted");
+        assert!(sub_path_on_host(&volume(&base, false), "file/below", "data", "main").is_err());
+        // A link that stays inside is followed, and the answer holds no link.
+        std::os::unix::fs::symlink("a", base.join("inside")).unwrap();
+        assert_eq!(sub_path_on_host(&volume(&base, false), "inside/b", "data", "main").unwrap(), made);
+        // Nothing is made in what the kubelet writes.
+        assert!(sub_path_on_host(&volume(&base, true), "absent", "data", "main").is_err());
+        assert!(!base.join("absent").exists());
+    }
+
+    #[test]
+    fn sub_paths_never_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("volume");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir(&base).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        let refused = |sub: &str| sub_path_on_host(&volume(&base, false), sub, "data", "main").unwrap_err();
+        assert_eq!(refused("/etc"), "error SubPath `/etc` must not be an absolute path");
+        assert_eq!(refused("../outside"), "unable to provision SubPath `../outside`: must not contain '..'");
+        assert_eq!(refused("a/../../outside"), "unable to provision SubPath `a/../../outside`: must not contain '..'");
+        std::os::unix::fs::symlink(&outside, base.join("absolute-link")).unwrap();
+        std::os::unix::fs::symlink("../outside", base.join("relative-link")).unwrap();
+        std::os::unix::fs::symlink("/nonexistent-target", base.join("dangling")).unwrap();
+        for sub in ["absolute-link", "absolute-link/new", "relative-link", "relative-link/new", "dangling", "dangling/new"] {
+            assert_eq!(refused(sub), "failed to prepare subPath for volumeMount \"data\" of container \"main\"", "{sub}");
+        }
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing was made outside");
+        assert!(!Path::new("/nonexistent-target").exists());
+    }
+
+    #[test]
+    fn sub_path_expressions_expand_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let container: Container = serde_json::from_value(serde_json::json!({"name": "main",
+            "volumeMounts": [{"name": "data", "mountPath": "/data", "subPathExpr": "$(POD)/logs", "readOnly": true}]})).unwrap();
+        let volumes = HashMap::from([("data".to_string(), volume(dir.path(), false))]);
+        let mounts = mounts(&container, &volumes, &[("POD".to_string(), "web-0".to_string())]).unwrap();
+        assert_eq!(mounts[0].host_path, std::fs::canonicalize(dir.path()).unwrap().join("web-0/logs").to_string_lossy());
+        assert!(mounts[0].readonly, "the mount's readOnly holds");
     }
 
     #[test]

@@ -97,6 +97,9 @@ struct Worker {
     /// Probes per container id.
     probers: HashMap<String, (String, Probers)>,
     start_time: Option<Time>,
+    /// The pod's claim-backed volumes once resolved: kept for the pod's life, as the volume
+    /// manager keeps a mounted volume whatever later happens to its claim.
+    claims: HashMap<String, crate::volumes::Prepared>,
     /// Everything is stopped and removed; only the deletion of the pod object may be left.
     finished: bool,
 }
@@ -131,6 +134,7 @@ impl Worker {
             waiting: HashMap::new(),
             probers: HashMap::new(),
             start_time: pod.status.as_ref().and_then(|status| status.start_time.clone()),
+            claims: HashMap::new(),
             finished: false,
         }
     }
@@ -289,7 +293,7 @@ impl Worker {
         // Its own handle: the sources borrow from it while the worker changes itself.
         let kubelet = self.kubelet.clone();
         let mut sources = Sources::new(&kubelet.client, &kubelet.tokens, pod.metadata.namespace.as_deref().unwrap_or("default"));
-        let volumes = match crate::volumes::prepare(&self.kubelet.config.root_dir, pod, &mut sources, &host).await {
+        let volumes = match crate::volumes::prepare(&kubelet.config.root_dir, pod, &mut sources, &host, &kubelet.client, &mut self.claims).await {
             Ok(volumes) => volumes,
             Err(err) => {
                 let message = err.to_string();
@@ -442,7 +446,7 @@ impl Worker {
                 return Err(config_error(err.to_string()));
             }
         };
-        let mut mounts = crate::volumes::mounts(container, context.volumes).map_err(config_error)?;
+        let mut mounts = crate::volumes::mounts(container, context.volumes, &env).map_err(config_error)?;
         if let Some(hosts) = context.hosts.filter(|_| !mounts.iter().any(|mount| mount.container_path == "/etc/hosts")) {
             mounts.push(api::Mount { container_path: "/etc/hosts".into(), host_path: hosts.to_string_lossy().into_owned(), ..Default::default() });
         }

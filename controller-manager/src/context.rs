@@ -5,7 +5,8 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, Pod, ReplicationController, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service, ServiceAccount};
+use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::Api;
 
 use crate::informer::Informer;
@@ -49,6 +50,12 @@ pub struct Context {
     pub service_accounts: Informer<ServiceAccount>,
     /// Node heartbeats, in `kube-node-lease`.
     pub node_leases: Informer<Lease>,
+    /// Storage: not waited for by [`Context::start`], so that the other controllers run against
+    /// an apiserver that does not serve them; the storage controllers wait with
+    /// [`Context::storage_ready`].
+    pub persistent_volumes: Informer<PersistentVolume>,
+    pub persistent_volume_claims: Informer<PersistentVolumeClaim>,
+    pub storage_classes: Informer<StorageClass>,
 }
 
 impl Context {
@@ -70,6 +77,9 @@ impl Context {
             namespaces: Informer::start(Api::all(client.clone()), "namespaces"),
             service_accounts: Informer::start(Api::all(client.clone()), "service accounts"),
             node_leases: Informer::start(Api::namespaced(client.clone(), "kube-node-lease"), "node leases"),
+            persistent_volumes: Informer::start(Api::all(client.clone()), "persistent volumes"),
+            persistent_volume_claims: Informer::start(Api::all(client.clone()), "persistent volume claims"),
+            storage_classes: Informer::start(Api::all(client.clone()), "storage classes"),
             client,
             settings,
             metrics,
@@ -91,6 +101,13 @@ impl Context {
         context.service_accounts.ready().await;
         context.node_leases.ready().await;
         Arc::new(context)
+    }
+
+    /// Waits until the volume, claim and class informers have listed.
+    pub async fn storage_ready(&self) {
+        self.persistent_volumes.ready().await;
+        self.persistent_volume_claims.ready().await;
+        self.storage_classes.ready().await;
     }
 
     /// An event recorder that signs as `component` (`deployment-controller`, ...).

@@ -150,3 +150,29 @@ where
     }
     Some(reference)
 }
+
+/// Writes `object` without `finalizer`, with the copy's resourceVersion as precondition (an
+/// Update, as Kubernetes' protection controllers do): a copy older than the stored object is
+/// refused with 409, so a finalizer someone else added meanwhile is never dropped.
+pub async fn remove_finalizer<K>(api: &kube::Api<K>, object: &K, finalizer: &str) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + Debug,
+{
+    let mut updated = object.clone();
+    updated.meta_mut().finalizers.get_or_insert_default().retain(|name| name != finalizer);
+    updated.meta_mut().managed_fields = None;
+    api.replace(object.meta().name.as_deref().unwrap_or_default(), &kube::api::PostParams::default(), &updated).await?;
+    Ok(())
+}
+
+/// Writes `object` with `finalizer` added, with the copy's resourceVersion as precondition.
+pub async fn add_finalizer<K>(api: &kube::Api<K>, object: &K, finalizer: &str) -> Result<(), kube::Error>
+where
+    K: Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + Debug,
+{
+    let mut updated = object.clone();
+    updated.meta_mut().finalizers.get_or_insert_default().push(finalizer.to_string());
+    updated.meta_mut().managed_fields = None;
+    api.replace(object.meta().name.as_deref().unwrap_or_default(), &kube::api::PostParams::default(), &updated).await?;
+    Ok(())
+}

@@ -2,7 +2,8 @@
 //! desired state, each a module of its own (`replicaset`, which runs over ReplicationControllers
 //! too with `replicationcontroller`, `deployment`, `job`, `cronjob`, `daemonset`, `statefulset`
 //! with their revisions in `history`, `endpoints`, `namespace`, `garbage_collector`,
-//! `node_lifecycle`, `node_ipam`, `podgc`) run by `framework` over the shared informers of `context`.
+//! `node_lifecycle`, `node_ipam`, `podgc`, and for storage `persistentvolume` (the binder),
+//! `local_path` (the built-in provisioner), `pvc_protection`, `pv_protection`, `ephemeral`) run by `framework` over the shared informers of `context`.
 //! Level-triggered and idempotent: a reconcile on an unchanged world changes nothing. Several
 //! replicas elect one leader on a Lease.
 
@@ -12,17 +13,22 @@ mod daemonset;
 mod deployment;
 mod discovery;
 mod endpoints;
+mod ephemeral;
 mod expectations;
 mod framework;
 mod garbage_collector;
 mod history;
 mod informer;
 mod job;
+mod local_path;
 mod metrics;
 mod namespace;
 mod node_ipam;
 mod node_lifecycle;
+mod persistentvolume;
 mod podgc;
+mod pv_protection;
+mod pvc_protection;
 mod replicaset;
 mod replicationcontroller;
 mod serviceaccount;
@@ -39,8 +45,9 @@ use k8s_openapi::api::core::v1::ReplicationController;
 use crate::context::{Context, Settings};
 
 /// Every controller, by the name `--controllers` takes.
-const CONTROLLERS: [&str; 14] = [
+const CONTROLLERS: [&str; 19] = [
     "deployment", "replicaset", "replicationcontroller", "job", "cronjob", "daemonset", "statefulset", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam", "serviceaccount", "podgc",
+    "persistentvolume-binder", "pvc-protection", "pv-protection", "ephemeral-volume", "local-path",
 ];
 
 #[derive(Clone, Debug, clap::Parser)]
@@ -56,7 +63,9 @@ pub struct Config {
     /// Which controllers run: `*` for all, names to add, `-name` to leave one out
     /// (deployment, replicaset, replicationcontroller, job, cronjob, daemonset, statefulset,
     /// endpoints, namespace, garbagecollector, nodelifecycle, nodeipam, serviceaccount, which also
-    /// publishes `kube-root-ca.crt`, and podgc, which deletes the pods of nodes that are gone).
+    /// publishes `kube-root-ca.crt`, podgc, which deletes the pods of nodes that are gone,
+    /// persistentvolume-binder, pvc-protection, pv-protection, ephemeral-volume, and local-path,
+    /// the built-in provisioner, which also creates the default StorageClass `standard`).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
     /// How long a node's Lease may go unrenewed before the node is marked `Ready=Unknown`.
@@ -162,6 +171,11 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
             start(&mut controllers, "nodeipam", node_ipam::run(context.clone()).boxed());
             start(&mut controllers, "serviceaccount", serviceaccount::run(context.clone()).boxed());
             start(&mut controllers, "podgc", podgc::run(context.clone()).boxed());
+            start(&mut controllers, "persistentvolume-binder", persistentvolume::run(context.clone()).boxed());
+            start(&mut controllers, "pvc-protection", pvc_protection::run(context.clone()).boxed());
+            start(&mut controllers, "pv-protection", pv_protection::run(context.clone()).boxed());
+            start(&mut controllers, "ephemeral-volume", ephemeral::run(context.clone()).boxed());
+            start(&mut controllers, "local-path", local_path::run(context.clone()).boxed());
             while controllers.join_next().await.is_some() {}
         }
     };

@@ -10,6 +10,7 @@ mod apps;
 mod batch;
 mod rbac;
 mod coordination;
+mod storage;
 mod apiextensions;
 
 /// The kinds `all` names in `kubectl get all`.
@@ -28,6 +29,8 @@ pub static BUILTIN: &[&Kind] = &[
     &core::node::KIND,
     &core::event::KIND,
     &core::replication_controller::KIND,
+    &core::persistent_volume_claim::KIND,
+    &core::persistent_volume::KIND,
     &apps::controller_revision::KIND,
     &apps::daemon_set::KIND,
     &apps::deployment::KIND,
@@ -39,6 +42,10 @@ pub static BUILTIN: &[&Kind] = &[
     &rbac::cluster_role::KIND,
     &rbac::role_binding::KIND,
     &rbac::cluster_role_binding::KIND,
+    &storage::csi_driver::KIND,
+    &storage::csi_node::KIND,
+    &storage::storage_class::KIND,
+    &storage::volume_attachment::KIND,
     &coordination::lease::KIND,
     &apiextensions::custom_resource_definition::KIND,
 ];

@@ -8,3 +8,5 @@ pub mod secret;
 pub mod node;
 pub mod event;
 pub mod replication_controller;
+pub mod persistent_volume;
+pub mod persistent_volume_claim;

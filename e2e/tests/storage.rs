@@ -166,7 +166,7 @@ fn exists_on_node(cluster: &Cluster, node: &str, path: &str) -> bool {
 /// The live (not terminating) pods of the StatefulSet, sorted.
 fn live_pods(cluster: &Cluster) -> Vec<String> {
     let out = get(cluster, &["pods", "-l", "app=x"], "{range .items[*]}{.metadata.name} {.metadata.deletionTimestamp}{\"\\n\"}{end}");
-    let mut pods: Vec<String> = out.lines().filter_map(|line| (line.split_whitespace().count() == 1).then(|| line.trim().to_string())).collect();
+    let mut pods: Vec<String> = out.lines().filter(|line| line.split_whitespace().count() == 1).map(|line| line.trim().to_string()).collect();
     pods.sort();
     pods
 }

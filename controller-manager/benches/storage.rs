@@ -206,7 +206,7 @@ fn main() -> anyhow::Result<()> {
         }
         anyhow::ensure!(made == count && on_nodes.len() == NODES, "{made} provisioned volumes found on {} nodes, not {count} on {NODES}", on_nodes.len());
 
-        println!("{:<58} {:>10}  {}", "phase", "figure", "");
+        println!("{:<58} {:>10}  note", "phase", "figure");
         println!("{}", "-".repeat(100));
         for row in rows {
             println!("{:<58} {:>10}  {}", row.what, row.figure, row.note);

@@ -23,6 +23,11 @@ pub struct Node {
 
 impl Node {
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// A node whose kubelet gets `extra` flags after the usual ones.
+    pub async fn start_with(extra: &[String]) -> Self {
         let server = ApiServer::start(Storage::Embedded).expect("apiserver");
         let containerd = Containerd::start().expect("containerd");
         let dirs = tempfile::Builder::new().prefix("kubelet-test-").tempdir().expect("temp dir");
@@ -45,6 +50,7 @@ impl Node {
             "--eviction-hard=memory.available<1Mi,nodefs.available<1%".to_string(),
             "--cluster-dns=10.96.0.10".to_string(),
         ];
+        let args: Vec<String> = args.into_iter().chain(extra.iter().cloned()).collect();
         let kubelet = Component::start("kubelet", &args).expect("kubelet");
         let client = common::client::from_kubeconfig(Some(&server.kubeconfig()), "kubelet").await.expect("client");
         let node = Self { kubelet, containerd, server, client, name, port, dirs };

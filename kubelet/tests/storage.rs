@@ -1,0 +1,146 @@
+//! The kubelet's storage against a real apiserver and containerd: claim-backed volumes wait for
+//! their claim, then mount with subPath and readOnly; deleted local-path volumes of the node are
+//! reclaimed (directory, then finalizer) and nothing else is.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+use support::{Node, phase};
+
+const PV_DELETION: &str = "external-provisioner.volume.kubernetes.io/finalizer";
+
+async fn eventually(what: &str, seconds: u64, node: &Node, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !check().await {
+        assert!(Instant::now() < deadline, "not {what} within {seconds} s; kubelet log:\n{}", node.log_tail());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_claims_volume_waits_for_binding_then_mounts_with_sub_path_and_read_only() {
+    let node = Node::start().await;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(node.client.clone(), "default");
+    let volumes: Api<PersistentVolume> = Api::all(node.client.clone());
+    let data = node.dirs.path().join("pv-data");
+    let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+        "metadata": {"name": "data"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": "pv-kubelet-test",
+                 "resources": {"requests": {"storage": "1Gi"}}},
+    }))
+    .unwrap();
+    let claim = claims.create(&PostParams::default(), &claim).await.expect("create claim");
+    let mut manifest = support::busybox("claimant", "echo hello > /data/out; touch /ro/x 2>/dev/null || echo read-only; ls /ro/app; sleep 3600");
+    manifest["spec"]["volumes"] = json!([{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}]);
+    manifest["spec"]["containers"][0]["volumeMounts"] = json!([
+        {"name": "data", "mountPath": "/data", "subPath": "app/logs"},
+        {"name": "data", "mountPath": "/ro", "readOnly": true},
+    ]);
+    node.run_pod(manifest).await;
+
+    // Not Bound: the containers wait, and the kubelet says why as Kubernetes does.
+    let expected = "Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[], failed to process volumes=[data]: error processing PVC default/data: PVC is not bound";
+    eventually("a FailedMount event", 30, &node, async || {
+        node.events("claimant").await.iter().any(|event| event.reason.as_deref() == Some("FailedMount") && event.message.as_deref() == Some(expected))
+    })
+    .await;
+    let pod = node.pods().get("claimant").await.unwrap();
+    assert_eq!(phase(Some(&pod)), "Pending");
+    assert!(support::container(Some(&pod)).and_then(|c| c.state?.running).is_none(), "no container runs before the claim is bound");
+
+    // Bound to a hostPath volume whose directory is made (DirectoryOrCreate).
+    let volume: PersistentVolume = serde_json::from_value(json!({
+        "metadata": {"name": "pv-kubelet-test"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                 "hostPath": {"path": data.to_string_lossy(), "type": "DirectoryOrCreate"},
+                 "claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": "default", "name": "data", "uid": claim.metadata.uid}},
+    }))
+    .unwrap();
+    volumes.create(&PostParams::default(), &volume).await.expect("create volume");
+    claims.patch_status("data", &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "1Gi"}}}))).await.expect("bind claim");
+    node.wait_pod("claimant", "Running", 60, |pod| phase(pod) == "Running").await;
+    let out = data.join("app/logs/out");
+    eventually("the file written through the subPath", 20, &node, async || std::fs::read_to_string(&out).is_ok_and(|text| text == "hello\n")).await;
+    eventually("the container's report", 20, &node, async || {
+        String::from_utf8_lossy(&node.kubectl(&["logs", "claimant"]).stdout) == "read-only\nlogs\n"
+    })
+    .await;
+    assert!(!data.join("x").exists(), "the readOnly mount was not written");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sub_path_leading_out_of_the_volume_is_refused() {
+    let node = Node::start().await;
+    let volume = node.dirs.path().join("shared");
+    let outside = node.dirs.path().join("outside");
+    std::fs::create_dir_all(&volume).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::os::unix::fs::symlink(&outside, volume.join("escape")).unwrap();
+    let mut manifest = support::busybox("escaper", "echo pwned > /data/x; sleep 3600");
+    manifest["spec"]["volumes"] = json!([{"name": "data", "hostPath": {"path": volume.to_string_lossy(), "type": "Directory"}}]);
+    manifest["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "data", "mountPath": "/data", "subPath": "escape"}]);
+    node.run_pod(manifest).await;
+    let pod = node.wait_pod("escaper", "refused", 60, |pod| support::waiting_reason(pod).as_deref() == Some("CreateContainerConfigError")).await;
+    let message = support::container(pod.as_ref()).and_then(|c| c.state?.waiting?.message).unwrap_or_default();
+    assert_eq!(message, "failed to prepare subPath for volumeMount \"data\" of container \"main\"");
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0, "nothing written outside the volume");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleted_local_path_volumes_of_the_node_are_reclaimed_and_nothing_else() {
+    let roots = tempfile::Builder::new().prefix("local-path-").tempdir().unwrap();
+    let root = roots.path().join("root");
+    let node = Node::start_with(&[format!("--local-path-root={}", root.display())]).await;
+    let volumes: Api<PersistentVolume> = Api::all(node.client.clone());
+    let make = |name: &str, host: &str, path: &std::path::Path, policy: &str| -> PersistentVolume {
+        serde_json::from_value(json!({
+            "metadata": {"name": name, "finalizers": [PV_DELETION], "annotations": {"pv.kubernetes.io/provisioned-by": "cluster.local/local-path"}},
+            "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
+                     "persistentVolumeReclaimPolicy": policy,
+                     "hostPath": {"path": path.to_string_lossy(), "type": "DirectoryOrCreate"},
+                     "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [host]}]}]}}},
+        }))
+        .unwrap()
+    };
+    let mine = root.join("pvc-mine_default_data");
+    let kept = root.join("pvc-kept_default_data");
+    let other = root.join("pvc-other_default_data");
+    let outside = roots.path().join("outside");
+    for dir in [&mine, &kept, &other, &outside] {
+        std::fs::create_dir_all(dir.join("nested")).unwrap();
+        std::fs::write(dir.join("nested/file"), "data").unwrap();
+    }
+    std::os::unix::fs::symlink(&outside, mine.join("link")).unwrap();
+    let cases = [
+        ("pvc-mine", node.name.clone(), mine.clone(), "Delete"),
+        ("pvc-kept", node.name.clone(), kept.clone(), "Retain"),
+        ("pvc-other", "another-node".to_string(), other.clone(), "Delete"),
+        ("pvc-outside", node.name.clone(), outside.clone(), "Delete"),
+    ];
+    for (name, host, path, policy) in &cases {
+        volumes.create(&PostParams::default(), &make(name, host, path, policy)).await.expect("create volume");
+        volumes.delete(name, &DeleteParams::default()).await.expect("delete volume");
+        // Only the provisioner's finalizer is left (no pv-protection controller runs here).
+        volumes.patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": [PV_DELETION]}}))).await.expect("leave the finalizer");
+    }
+    for name in ["pvc-mine", "pvc-kept"] {
+        eventually(&format!("{name} gone"), 30, &node, async || volumes.get_opt(name).await.unwrap().is_none()).await;
+    }
+    assert!(!mine.exists(), "the deleted volume's directory is removed");
+    assert!(kept.join("nested/file").exists(), "Retain keeps the data");
+    assert!(outside.join("nested/file").exists(), "a link inside the volume is not followed");
+    // Others' volumes, and volumes outside the root, are not this kubelet's to reclaim.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for name in ["pvc-other", "pvc-outside"] {
+        let volume = volumes.get_opt(name).await.unwrap().expect("still there");
+        assert_eq!(volume.metadata.finalizers.as_deref(), Some(&[PV_DELETION.to_string()][..]), "{name}");
+    }
+    assert!(other.join("nested/file").exists());
+    for name in ["pvc-other", "pvc-outside"] {
+        volumes.patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.expect("release");
+    }
+}

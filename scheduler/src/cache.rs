@@ -208,12 +208,12 @@ impl NodeInfo {
                 self.ports.swap_remove(index);
             }
         }
-        if let Some(owner) = &pod.owner {
-            if let Some(count) = self.owners.get_mut(owner) {
-                *count -= 1;
-                if *count == 0 {
-                    self.owners.remove(owner);
-                }
+        if let Some(owner) = &pod.owner
+            && let Some(count) = self.owners.get_mut(owner)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.owners.remove(owner);
             }
         }
     }
@@ -257,7 +257,6 @@ impl Cache {
         self.names.get(index).and_then(|name| self.nodes.get(name))
     }
 
-    #[cfg(test)]
     pub fn node(&self, name: &str) -> Option<&NodeInfo> {
         self.nodes.get(name).filter(|info| info.node.is_some())
     }
@@ -305,11 +304,12 @@ impl Cache {
             return;
         };
         let usage = info.usage();
-        if let Some(placed) = self.pods.get_mut(&info.uid) {
-            if placed.node == node && placed.usage == usage {
-                placed.assumed = false;
-                return;
-            }
+        if let Some(placed) = self.pods.get_mut(&info.uid)
+            && placed.node == node
+            && placed.usage == usage
+        {
+            placed.assumed = false;
+            return;
         }
         self.remove_pod(&info.uid);
         self.nodes.entry(node.clone()).or_default().add_pod(&usage);

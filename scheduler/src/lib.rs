@@ -1,12 +1,15 @@
 //! The scheduler: watches pods that no node runs yet and binds each to a node through the
 //! `pods/binding` subresource, choosing with filter and score plugins after kube-scheduler's
 //! (`plugins.rs`) over a watch-fed cache of nodes and their pods (`cache.rs`), pods taken from a
-//! queue with backoff (`queue.rs`). Several replicas elect one leader on a Lease.
+//! queue with backoff (`queue.rs`). Pods with PersistentVolumeClaims go where their volumes can
+//! be, and are bound only once their claims are (`volume_binding.rs`). Several replicas elect one
+//! leader on a Lease.
 
 mod cache;
 mod plugins;
 mod queue;
 mod scheduling;
+mod volume_binding;
 
 use std::path::PathBuf;
 

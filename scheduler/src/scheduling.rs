@@ -1,16 +1,19 @@
 //! The scheduling loop: one task owns the cache and the queue, takes in watch events and binding
 //! outcomes, and schedules pods in between. Bindings are written by spawned tasks (a bounded
 //! number at a time), events and status conditions by a reporter task, so that the loop never
-//! waits on the apiserver.
+//! waits on the apiserver. A pod whose claims still need binding waits (in `waiting`, bounded to
+//! `BIND_TIMEOUT`) after PreBind's writes until the watches show every claim bound; the loop
+//! goes on scheduling other pods meanwhile.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::events::{Recorder, reference};
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -20,32 +23,63 @@ use crate::Config;
 use crate::cache::{Cache, NodeInfo, PodInfo};
 use crate::plugins;
 use crate::queue::Queue;
+use crate::volume_binding::{Plan, PreFilter, Volumes, key_of, volume_bound_to_claim};
 
 const COMPONENT: &str = "default-scheduler";
 /// Pods scheduled between two looks at the inputs, so that watch events and binding outcomes
 /// are taken in promptly while a long queue drains.
 const BATCH: usize = 32;
+/// How long a pod waits in PreBind for its claims to be bound (kube's `bindTimeoutSeconds`).
+const BIND_TIMEOUT: Duration = Duration::from_secs(600);
+const PRE_BIND: &str = "running PreBind plugin \"VolumeBinding\"";
 
 enum Input {
-    Nodes(watcher::Event<Node>),
-    Pods(watcher::Event<Pod>),
+    Nodes(Box<watcher::Event<Node>>),
+    Pods(Box<watcher::Event<Pod>>),
     Bound { info: Arc<PodInfo>, node: String, outcome: Result<(), kube::Error> },
+    // Watch events are boxed: objects are large beside the other inputs.
+    Claims(Box<watcher::Event<PersistentVolumeClaim>>),
+    Volumes(Box<watcher::Event<PersistentVolume>>),
+    Classes(Box<watcher::Event<StorageClass>>),
+    /// PreBind's writes are done: the resourceVersions they returned (by volume name and claim
+    /// key), or kube's words for what failed.
+    PreBound { uid: String, outcome: Result<HashMap<String, String>, String> },
 }
 
 enum Report {
     /// Only the reference: the pod object is not kept alive while events queue up.
     Scheduled { pod: ObjectReference, node: String },
-    Unschedulable { info: Arc<PodInfo>, message: String },
+    /// `reason` is the PodScheduled condition's: `Unschedulable` when no node fits,
+    /// `SchedulerError` when binding failed.
+    Unschedulable { info: Arc<PodInfo>, message: String, reason: &'static str },
+}
+
+/// A pod in PreBind: its node is assumed and its volumes' bindings are being written or waited
+/// for.
+struct Waiting {
+    info: Arc<PodInfo>,
+    node: String,
+    plan: Plan,
+    /// What the writes returned; None while they are in flight.
+    written: Option<HashMap<String, String>>,
+    deadline: Instant,
 }
 
 pub async fn run(client: kube::Client, config: Config, identity: String) {
     let (inputs, mut received) = mpsc::channel(8192);
     let nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default()).default_backoff();
-    tokio::spawn(forward(nodes, inputs.clone(), Input::Nodes, "nodes"));
+    tokio::spawn(forward(nodes, inputs.clone(), |event| Input::Nodes(Box::new(event)), "nodes"));
     // Finished pods take nothing from their node; the apiserver leaves them out of the watch.
     let pods_config = watcher::Config::default().fields("status.phase!=Succeeded,status.phase!=Failed");
     let pods = watcher(Api::<Pod>::all(client.clone()), pods_config).default_backoff();
-    tokio::spawn(forward(pods, inputs.clone(), Input::Pods, "pods"));
+    tokio::spawn(forward(pods, inputs.clone(), |event| Input::Pods(Box::new(event)), "pods"));
+    // The VolumeBinding plugin's inputs: pods wait on them and are tried again when they change.
+    let claims = watcher(Api::<PersistentVolumeClaim>::all(client.clone()), watcher::Config::default()).default_backoff();
+    tokio::spawn(forward(claims, inputs.clone(), |event| Input::Claims(Box::new(event)), "persistentvolumeclaims"));
+    let volumes = watcher(Api::<PersistentVolume>::all(client.clone()), watcher::Config::default()).default_backoff();
+    tokio::spawn(forward(volumes, inputs.clone(), |event| Input::Volumes(Box::new(event)), "persistentvolumes"));
+    let classes = watcher(Api::<StorageClass>::all(client.clone()), watcher::Config::default()).default_backoff();
+    tokio::spawn(forward(classes, inputs.clone(), |event| Input::Classes(Box::new(event)), "storageclasses"));
     let (reports, report_queue) = mpsc::channel(16_384);
     tokio::spawn(report(client.clone(), identity, report_queue));
 
@@ -61,13 +95,17 @@ pub async fn run(client: kube::Client, config: Config, identity: String) {
         random: seed(),
         nodes_seen: None,
         pods_seen: None,
+        volumes: Volumes::default(),
+        waiting: HashMap::new(),
+        storage_changed: false,
     };
     tracing::info!("scheduler started");
     loop {
         let wait = if state.queue.has_active() {
             Duration::ZERO
         } else {
-            state.queue.next_deadline().map_or(Duration::from_secs(1), |deadline| deadline.saturating_duration_since(Instant::now()))
+            let deadline = state.queue.next_deadline().into_iter().chain(state.next_bind_deadline()).min();
+            deadline.map_or(Duration::from_secs(1), |deadline| deadline.saturating_duration_since(Instant::now()))
         };
         tokio::select! {
             input = received.recv() => match input {
@@ -80,6 +118,10 @@ pub async fn run(client: kube::Client, config: Config, identity: String) {
             state.handle(input);
         }
         let now = Instant::now();
+        if state.storage_changed || state.next_bind_deadline().is_some_and(|deadline| deadline <= now) {
+            state.storage_changed = false;
+            state.check_waiting(now);
+        }
         for _ in 0..BATCH {
             let Some(info) = state.queue.pop(now) else {
                 break;
@@ -121,13 +163,19 @@ struct State {
     /// While a watch re-lists: what it has listed so far, to drop what is gone after.
     nodes_seen: Option<HashSet<String>>,
     pods_seen: Option<HashSet<String>>,
+    /// Claims, volumes and classes, and what pods in PreBind assume of them.
+    volumes: Volumes,
+    /// Pods in PreBind, by uid.
+    waiting: HashMap<String, Waiting>,
+    /// A claim or volume changed since the waiting pods were last looked at.
+    storage_changed: bool,
 }
 
 impl State {
     fn handle(&mut self, input: Input) {
         let now = Instant::now();
         match input {
-            Input::Nodes(event) => match event {
+            Input::Nodes(event) => match *event {
                 watcher::Event::Init => self.nodes_seen = Some(HashSet::new()),
                 watcher::Event::InitApply(node) | watcher::Event::Apply(node) => {
                     if let (Some(seen), Some(name)) = (self.nodes_seen.as_mut(), node.metadata.name.as_ref()) {
@@ -153,7 +201,7 @@ impl State {
                     }
                 }
             },
-            Input::Pods(event) => match event {
+            Input::Pods(event) => match *event {
                 watcher::Event::Init => self.pods_seen = Some(HashSet::new()),
                 watcher::Event::InitApply(pod) | watcher::Event::Apply(pod) => {
                     if let (Some(seen), Some(uid)) = (self.pods_seen.as_mut(), pod.metadata.uid.as_ref()) {
@@ -194,6 +242,28 @@ impl State {
                     self.queue.move_unschedulable(now);
                 }
             },
+            Input::Claims(event) => {
+                let changed = self.volumes.claims.apply(*event);
+                self.storage_event(changed, now);
+            }
+            Input::Volumes(event) => {
+                let changed = self.volumes.volumes.apply(*event);
+                self.storage_event(changed, now);
+            }
+            Input::Classes(event) => {
+                let changed = self.volumes.classes.apply(*event);
+                self.storage_event(changed, now);
+            }
+            Input::PreBound { uid, outcome } => match outcome {
+                Ok(written) => {
+                    if let Some(waiting) = self.waiting.get_mut(&uid) {
+                        waiting.written = Some(written);
+                        // The watches may have shown the bindings already.
+                        self.storage_changed = true;
+                    }
+                }
+                Err(message) => self.binding_failed(&uid, format!("{PRE_BIND}: {message}"), now),
+            },
         }
     }
 
@@ -207,6 +277,10 @@ impl State {
         }
         let info = Arc::new(PodInfo::new(Arc::new(pod)));
         if info.node_name().is_some() {
+            // Bound by someone else while in PreBind: nothing left to wait for.
+            if let Some(waiting) = self.waiting.remove(&info.uid) {
+                self.volumes.forget(&waiting.plan);
+            }
             self.queue.remove(&info.uid);
             self.cache.set_pod(info);
             return;
@@ -223,6 +297,9 @@ impl State {
 
     fn pod_gone(&mut self, uid: &str, now: Instant) {
         self.queue.remove(uid);
+        if let Some(waiting) = self.waiting.remove(uid) {
+            self.volumes.forget(&waiting.plan);
+        }
         if self.cache.remove_pod(uid) {
             // What it took is free again.
             self.queue.move_unschedulable(now);
@@ -237,9 +314,24 @@ impl State {
             self.unschedulable(info, "no nodes available to schedule pods".into());
             return;
         }
+        let claims = match self.volumes.pre_filter(&info.pod) {
+            PreFilter::NoClaims => None,
+            PreFilter::NotReady => {
+                // kube-scheduler waits for its informers to sync before it schedules at all.
+                self.queue.retry_later(&info.uid, Instant::now());
+                return;
+            }
+            // A pre-filter's verdict holds for every node: kube prints it once, uncounted.
+            PreFilter::Rejected(message) => {
+                self.unschedulable(info, format!("0/{count} nodes are available: {message}."));
+                return;
+            }
+            PreFilter::Claims(claims) => Some(claims),
+        };
         let wanted = feasible_to_find(count);
         let start = self.next_start % count;
         let mut feasible: Vec<&NodeInfo> = Vec::with_capacity(wanted);
+        let mut plans: Vec<Option<Plan>> = Vec::with_capacity(wanted);
         let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
         let mut examined = 0;
         for offset in 0..count {
@@ -247,8 +339,13 @@ impl State {
                 continue;
             };
             examined += 1;
-            match plugins::filter(&info, node) {
-                Ok(()) => feasible.push(node),
+            // VolumeBinding comes after the other filters, as in kube-scheduler's default profile.
+            let verdict = plugins::filter(&info, node).and_then(|()| claims.as_ref().map(|claims| self.volumes.filter(claims, node)).transpose());
+            match verdict {
+                Ok(plan) => {
+                    feasible.push(node);
+                    plans.push(plan);
+                }
                 Err(why) => {
                     for reason in why {
                         *reasons.entry(reason).or_default() += 1;
@@ -267,8 +364,16 @@ impl State {
         let scores = plugins::score(&info, &feasible);
         let best = pick_best(&scores, &mut self.random);
         let node = feasible[best].name().to_string();
+        let plan = plans.swap_remove(best);
         tracing::debug!(%node, candidates = feasible.len(), "chose node");
         self.cache.assume(&info, &node);
+        match plan.filter(|plan| !plan.all_bound()) {
+            None => self.spawn_bind(info, node),
+            Some(plan) => self.pre_bind(info, node, plan),
+        }
+    }
+
+    fn spawn_bind(&self, info: Arc<PodInfo>, node: String) {
         let (client, inputs, bindings) = (self.client.clone(), self.inputs.clone(), self.bindings.clone());
         tokio::spawn(async move {
             let _permit = bindings.acquire_owned().await;
@@ -277,11 +382,117 @@ impl State {
         });
     }
 
+    /// Reserve and PreBind: the volumes are assumed taken, the writes go out, and the pod waits
+    /// until the watches show every claim bound.
+    fn pre_bind(&mut self, info: Arc<PodInfo>, node: String, plan: Plan) {
+        tracing::info!(namespace = %info.namespace, pod = %info.name, %node, volumes = plan.static_bindings.len(), provisions = plan.provisions.len(), "binding volumes");
+        self.volumes.assume(&plan, &node);
+        let (client, inputs, bindings) = (self.client.clone(), self.inputs.clone(), self.bindings.clone());
+        let (uid, writes, target) = (info.uid.clone(), plan.clone(), node.clone());
+        self.waiting.insert(uid.clone(), Waiting { info, node, plan, written: None, deadline: Instant::now() + BIND_TIMEOUT });
+        tokio::spawn(async move {
+            let _permit = bindings.acquire_owned().await;
+            let outcome = write_bindings(&client, &writes, &target).await;
+            let _ = inputs.send(Input::PreBound { uid, outcome }).await;
+        });
+    }
+
+    /// A claim, volume or class came, changed or went: pods that waited for one may fit now
+    /// (kube's VolumeBinding registers for these events), and pods in PreBind may be done.
+    fn storage_event(&mut self, changed: bool, now: Instant) {
+        if changed {
+            self.queue.move_unschedulable(now);
+            self.storage_changed = true;
+        }
+    }
+
+    fn next_bind_deadline(&self) -> Option<Instant> {
+        self.waiting.values().map(|waiting| waiting.deadline).min()
+    }
+
+    /// Looks at every pod in PreBind: bound claims let the pod be bound, failures and timeouts
+    /// send it back to the queue.
+    fn check_waiting(&mut self, now: Instant) {
+        let mut ready = Vec::new();
+        let mut failed = Vec::new();
+        for (uid, waiting) in &self.waiting {
+            let verdict = match (&waiting.written, self.cache.node(&waiting.node)) {
+                (None, _) => Ok(false),
+                (Some(_), None) => Err(format!("failed to get node \"{0}\": node \"{0}\" not found", waiting.node)),
+                (Some(written), Some(node)) => self.volumes.check_bindings(&waiting.plan, node, written),
+            };
+            match verdict {
+                Ok(true) => ready.push(uid.clone()),
+                Ok(false) if now >= waiting.deadline => failed.push((uid.clone(), "context deadline exceeded".to_string())),
+                Ok(false) => {}
+                Err(message) => failed.push((uid.clone(), message)),
+            }
+        }
+        for uid in ready {
+            if let Some(waiting) = self.waiting.remove(&uid) {
+                tracing::debug!(namespace = %waiting.info.namespace, pod = %waiting.info.name, node = %waiting.node, "volumes bound");
+                self.volumes.forget(&waiting.plan);
+                self.spawn_bind(waiting.info, waiting.node);
+            }
+        }
+        for (uid, message) in failed {
+            self.binding_failed(&uid, format!("{PRE_BIND}: binding volumes: {message}"), now);
+        }
+    }
+
+    /// PreBind failed: the assumptions go, and the pod is tried again after its backoff, with a
+    /// `FailedScheduling` event saying why (kube's `handleBindingCycleError`).
+    fn binding_failed(&mut self, uid: &str, message: String, now: Instant) {
+        let Some(waiting) = self.waiting.remove(uid) else {
+            return;
+        };
+        tracing::warn!(namespace = %waiting.info.namespace, pod = %waiting.info.name, node = %waiting.node, %message, "binding volumes failed, will retry");
+        self.volumes.forget(&waiting.plan);
+        self.cache.forget(uid);
+        self.queue.retry_later(uid, now);
+        self.queue.move_unschedulable(now);
+        let _ = self.reports.try_send(Report::Unschedulable { info: waiting.info, message, reason: "SchedulerError" });
+    }
+
     fn unschedulable(&mut self, info: Arc<PodInfo>, message: String) {
         tracing::debug!(namespace = %info.namespace, pod = %info.name, %message, "unschedulable");
         self.queue.unschedulable(&info.uid, Instant::now());
-        let _ = self.reports.try_send(Report::Unschedulable { info, message });
+        let _ = self.reports.try_send(Report::Unschedulable { info, message, reason: "Unschedulable" });
     }
+}
+
+/// PreBind's writes (`bindAPIUpdate`): each matched static volume pre-bound to its claim (an
+/// update, so that a volume changed meanwhile is not overwritten), each claim to provision
+/// annotated with the node. Returns the resourceVersions written.
+async fn write_bindings(client: &kube::Client, plan: &Plan, node: &str) -> Result<HashMap<String, String>, String> {
+    let message = |err: kube::Error| match err {
+        kube::Error::Api(status) => status.message,
+        other => other.to_string(),
+    };
+    let mut written = HashMap::new();
+    let volumes: Api<PersistentVolume> = Api::all(client.clone());
+    for (volume, claim) in &plan.static_bindings {
+        let Some(updated) = volume_bound_to_claim(volume, claim) else {
+            continue;
+        };
+        let name = volume.metadata.name.clone().unwrap_or_default();
+        let stored = volumes.replace(&name, &PostParams::default(), &updated).await.map_err(message)?;
+        tracing::info!(volume = %name, namespace = ?claim.metadata.namespace, claim = ?claim.metadata.name, "pre-bound volume to claim");
+        written.insert(name, stored.metadata.resource_version.unwrap_or_default());
+    }
+    for claim in &plan.provisions {
+        let (namespace, name) = (claim.metadata.namespace.as_deref().unwrap_or_default(), claim.metadata.name.as_deref().unwrap_or_default());
+        let selected = claim.metadata.annotations.as_ref().and_then(|annotations| annotations.get(common::storage::SELECTED_NODE));
+        if selected.is_some_and(|selected| selected == node) {
+            continue;
+        }
+        let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
+        let patch = serde_json::json!({"metadata": {"annotations": {common::storage::SELECTED_NODE: node}}});
+        let stored = claims.patch(name, &PatchParams::default(), &Patch::Merge(patch)).await.map_err(message)?;
+        tracing::info!(%namespace, claim = %name, %node, "selected node for claim");
+        written.insert(key_of(namespace, name), stored.metadata.resource_version.unwrap_or_default());
+    }
+    Ok(written)
 }
 
 /// kube-scheduler's adaptive search: in big clusters, stop after enough feasible nodes (all of
@@ -312,7 +523,7 @@ fn pick_best(scores: &[i64], random: &mut u64) -> usize {
             ties = 1;
         } else if *score == scores[best] {
             ties += 1;
-            if next_random(random) % ties == 0 {
+            if next_random(random).is_multiple_of(ties) {
                 best = index;
             }
         }
@@ -365,8 +576,8 @@ async fn report(client: kube::Client, identity: String, queue: mpsc::Receiver<Re
                         );
                         (pod, "Normal", "Scheduled", "Binding", message)
                     }
-                    Report::Unschedulable { info, message } => {
-                        if let Err(err) = set_unschedulable_condition(&client, &info, &message).await {
+                    Report::Unschedulable { info, message, reason } => {
+                        if let Err(err) = set_unschedulable_condition(&client, &info, &message, reason).await {
                             tracing::warn!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot set the PodScheduled condition");
                         }
                         (reference(&*info.pod), "Warning", "FailedScheduling", "Scheduling", message)
@@ -384,17 +595,17 @@ fn tokio_stream_of<T>(mut receiver: mpsc::Receiver<T>) -> impl futures::Stream<I
     futures::stream::poll_fn(move |context| receiver.poll_recv(context))
 }
 
-async fn set_unschedulable_condition(client: &kube::Client, info: &PodInfo, message: &str) -> Result<(), kube::Error> {
+async fn set_unschedulable_condition(client: &kube::Client, info: &PodInfo, message: &str, reason: &str) -> Result<(), kube::Error> {
     let current = info.pod.status.as_ref().and_then(|status| status.conditions.as_ref()).and_then(|conditions| {
         conditions.iter().find(|condition| condition.type_ == "PodScheduled")
     });
-    if current.is_some_and(|condition| condition.status == "False" && condition.message.as_deref() == Some(message)) {
+    if current.is_some_and(|condition| condition.status == "False" && condition.message.as_deref() == Some(message) && condition.reason.as_deref() == Some(reason)) {
         return Ok(());
     }
     let patch = serde_json::json!({"status": {"conditions": [{
         "type": "PodScheduled",
         "status": "False",
-        "reason": "Unschedulable",
+        "reason": reason,
         "message": message,
         "lastProbeTime": null,
         "lastTransitionTime": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),

@@ -144,3 +144,42 @@ async fn deleted_local_path_volumes_of_the_node_are_reclaimed_and_nothing_else()
         volumes.patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.expect("release");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ephemeral_volume_uses_only_the_claim_its_pod_owns() {
+    let node = Node::start().await;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(node.client.clone(), "default");
+    let volumes: Api<PersistentVolume> = Api::all(node.client.clone());
+    let mut manifest = support::busybox("eph", "echo scratch > /scratch/out; sleep 3600");
+    manifest["spec"]["volumes"] = json!([{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}}}]);
+    manifest["spec"]["containers"][0]["volumeMounts"] = json!([{"name": "scratch", "mountPath": "/scratch"}]);
+    let pod = node.run_pod(manifest).await;
+    // A same-named claim someone else made, bound, is still not the pod's.
+    let claim: PersistentVolumeClaim = serde_json::from_value(json!({
+        "metadata": {"name": "eph-scratch"},
+        "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "", "volumeName": "pv-eph", "resources": {"requests": {"storage": "1Gi"}}},
+    }))
+    .unwrap();
+    let claim = claims.create(&PostParams::default(), &claim).await.expect("create claim");
+    let data = node.dirs.path().join("eph-data");
+    let volume: PersistentVolume = serde_json::from_value(json!({
+        "metadata": {"name": "pv-eph"},
+        "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
+                 "hostPath": {"path": data.to_string_lossy(), "type": "DirectoryOrCreate"},
+                 "claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": "default", "name": "eph-scratch", "uid": claim.metadata.uid}},
+    }))
+    .unwrap();
+    volumes.create(&PostParams::default(), &volume).await.expect("create volume");
+    claims.patch_status("eph-scratch", &PatchParams::default(), &Patch::Merge(json!({"status": {"phase": "Bound"}}))).await.expect("bind claim");
+    let expected = "Unable to attach or mount volumes: unmounted volumes=[scratch], unattached volumes=[], failed to process volumes=[scratch]: PVC default/eph-scratch was not created for pod default/eph (pod is not owner)";
+    eventually("a FailedMount event", 30, &node, async || {
+        node.events("eph").await.iter().any(|event| event.reason.as_deref() == Some("FailedMount") && event.message.as_deref() == Some(expected))
+    })
+    .await;
+    assert!(!data.exists(), "the volume was not set up");
+    // Owned by the pod (as the ephemeral controller makes it): used.
+    let owner = json!([{"apiVersion": "v1", "kind": "Pod", "name": "eph", "uid": pod.metadata.uid, "controller": true, "blockOwnerDeletion": true}]);
+    claims.patch("eph-scratch", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"ownerReferences": owner}}))).await.expect("own claim");
+    node.wait_pod("eph", "Running", 60, |pod| phase(pod) == "Running").await;
+    eventually("the file written to the claim's volume", 20, &node, async || std::fs::read_to_string(data.join("out")).is_ok_and(|text| text == "scratch\n")).await;
+}

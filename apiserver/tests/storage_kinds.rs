@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 #[path = "support/http.rs"]
 mod http;
 
-common::on_both_stores!(kubectl_lists_creates_and_prints_the_storage_kinds);
+common::on_both_stores!(kubectl_lists_creates_and_prints_the_storage_kinds, bad_storage_objects_get_kube_apiservers_422);
 
 fn kubectl(server: &ApiServer, args: &[&str]) -> Output {
     Command::new("kubectl").arg(format!("--kubeconfig={}", server.kubeconfig().display())).args(args).output().unwrap_or_else(|err| panic!("running kubectl: {err}"))
@@ -118,4 +118,110 @@ fn with(mut object: Value, pointer: &str, value: Value) -> Value {
         _ => panic!("nothing at {parent}"),
     }
     object
+}
+
+const CLAIMS: &str = "/api/v1/namespaces/default/persistentvolumeclaims";
+const VOLUMES: &str = "/api/v1/persistentvolumes";
+const CLASSES: &str = "/apis/storage.k8s.io/v1/storageclasses";
+
+fn affinity(terms: Value) -> Value {
+    json!({"required": {"nodeSelectorTerms": terms}})
+}
+
+fn without(mut object: Value, pointer: &str) -> Value {
+    let (parent, key) = pointer.rsplit_once('/').unwrap_or_else(|| panic!("{pointer} is no pointer"));
+    if let Some(Value::Object(fields)) = object.pointer_mut(parent) {
+        fields.remove(key);
+    }
+    object
+}
+
+async fn bad_storage_objects_get_kube_apiservers_422(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = Client::new(&server);
+    let standard = with(class("standard"), "/metadata/annotations", json!({}));
+    for (collection, object) in [(VOLUMES.to_string(), volume("pv1")), (CLAIMS.to_string(), claim("data")), (CLASSES.to_string(), standard)] {
+        let (code, created) = client.json("POST", &collection, &object).await;
+        assert_eq!(code, 201, "{created}");
+    }
+    let pv = client.get(&format!("{VOLUMES}/pv1")).await.1;
+    let pvc = client.get(&format!("{CLAIMS}/data")).await.1;
+    let sc = client.get(&format!("{CLASSES}/standard")).await.1;
+    let local = with(without(volume("local"), "/spec/hostPath"), "/spec/local", json!({"path": "/mnt/../etc"}));
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "spec": {"volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data"}}],
+        "containers": [{"name": "c", "image": "busybox:1", "volumeMounts": [{"name": "data", "mountPath": "/data", "subPath": "a/../../b"}]}]}});
+    // (what, method, path, body, the message's start, the cause's field and message)
+    let rows: Vec<(&str, &str, String, Value, &str, &str, String)> = vec![
+        ("a claim without access modes", "POST", CLAIMS.into(), without(claim("bad"), "/spec/accessModes"),
+         "PersistentVolumeClaim \"bad\" is invalid: ", "spec.accessModes", "Required value: at least 1 access mode is required".into()),
+        ("a claim without a storage request", "POST", CLAIMS.into(), without(claim("bad"), "/spec/resources/requests"),
+         "PersistentVolumeClaim \"bad\" is invalid: ", "spec.resources[storage]", "Required value".into()),
+        ("a negative request", "POST", CLAIMS.into(), with(claim("bad"), "/spec/resources/requests/storage", json!("-1Gi")),
+         "PersistentVolumeClaim \"bad\" is invalid: ", "spec.resources[storage]", "Invalid value: \"-1Gi\": must be greater than zero".into()),
+        ("an unknown access mode", "POST", CLAIMS.into(), with(claim("bad"), "/spec/accessModes", json!(["ReadSometimes"])),
+         "PersistentVolumeClaim \"bad\" is invalid: ", "spec.accessModes",
+         "Unsupported value: \"ReadSometimes\": supported values: \"ReadOnlyMany\", \"ReadWriteMany\", \"ReadWriteOnce\", \"ReadWriteOncePod\"".into()),
+        ("ReadWriteOncePod with another mode", "POST", CLAIMS.into(), with(claim("bad"), "/spec/accessModes", json!(["ReadWriteOncePod", "ReadWriteOnce"])),
+         "PersistentVolumeClaim \"bad\" is invalid: ", "spec.accessModes", "Forbidden: may not use ReadWriteOncePod with other access modes".into()),
+        ("an unknown volume mode", "POST", CLAIMS.into(), with(claim("bad"), "/spec/volumeMode", json!("Raw")),
+         "PersistentVolumeClaim \"bad\" is invalid: ", "spec.volumeMode", "Unsupported value: \"Raw\": supported values: \"Block\", \"Filesystem\"".into()),
+        ("a claim's new class", "PUT", format!("{CLAIMS}/data"), with(pvc.clone(), "/spec/storageClassName", json!("other")),
+         "PersistentVolumeClaim \"data\" is invalid: ", "spec",
+         "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims\n  core.PersistentVolumeClaimSpec{\n- \tstorageClassName: \"manual\",\n+ \tstorageClassName: \"other\",\n  }".into()),
+        ("a volume without capacity", "POST", VOLUMES.into(), without(volume("bad"), "/spec/capacity"),
+         "PersistentVolume \"bad\" is invalid: ", "spec.capacity", "Required value".into()),
+        ("a volume without a source", "POST", VOLUMES.into(), without(volume("bad"), "/spec/hostPath"),
+         "PersistentVolume \"bad\" is invalid: ", "spec", "Required value: must specify a volume type".into()),
+        ("a volume with two sources", "POST", VOLUMES.into(), with(volume("bad"), "/spec/nfs", json!({"server": "nfs.example", "path": "/export"})),
+         "PersistentVolume \"bad\" is invalid: ", "spec.nfs", "Forbidden: may not specify more than 1 volume type".into()),
+        ("an unknown reclaim policy", "POST", VOLUMES.into(), with(volume("bad"), "/spec/persistentVolumeReclaimPolicy", json!("Keep")),
+         "PersistentVolume \"bad\" is invalid: ", "spec.persistentVolumeReclaimPolicy", "Unsupported value: \"Keep\": supported values: \"Delete\", \"Recycle\", \"Retain\"".into()),
+        ("a node affinity without terms", "POST", VOLUMES.into(), with(volume("bad"), "/spec/nodeAffinity", affinity(json!([]))),
+         "PersistentVolume \"bad\" is invalid: ", "spec.nodeAffinity.required.nodeSelectorTerms", "Required value: must have at least one node selector term".into()),
+        ("a host path going up", "POST", VOLUMES.into(), with(volume("bad"), "/spec/hostPath/path", json!("/data/../etc")),
+         "PersistentVolume \"bad\" is invalid: ", "spec.hostPath.path", "Invalid value: \"/data/../etc\": must not contain '..'".into()),
+        ("a local volume without node affinity, going up", "POST", VOLUMES.into(), local,
+         "PersistentVolume \"local\" is invalid: ", "spec.local.path", "Invalid value: \"/mnt/../etc\": must not contain '..'".into()),
+        ("a volume's new source", "PUT", format!("{VOLUMES}/pv1"), with(pv.clone(), "/spec/hostPath/path", json!("/data/other")),
+         "PersistentVolume \"pv1\" is invalid: ", "spec.persistentvolumesource",
+         "Forbidden: spec.persistentvolumesource is immutable after creation\n  core.PersistentVolumeSource{\n- \thostPath: {\"path\":\"/data/pv1\",\"type\":\"\"},\n+ \thostPath: {\"path\":\"/data/other\",\"type\":\"\"},\n  }".into()),
+        ("a class without provisioner", "POST", CLASSES.into(), with(class("bad"), "/provisioner", json!("")),
+         "StorageClass.storage.k8s.io \"bad\" is invalid: ", "provisioner", "Required value".into()),
+        ("an unknown binding mode", "POST", CLASSES.into(), with(class("bad"), "/volumeBindingMode", json!("Later")),
+         "StorageClass.storage.k8s.io \"bad\" is invalid: ", "volumeBindingMode", "Unsupported value: \"Later\": supported values: \"Immediate\", \"WaitForFirstConsumer\"".into()),
+        ("a class's reclaim policy Recycle", "POST", CLASSES.into(), with(class("bad"), "/reclaimPolicy", json!("Recycle")),
+         "StorageClass.storage.k8s.io \"bad\" is invalid: ", "reclaimPolicy", "Unsupported value: \"Recycle\": supported values: \"Delete\", \"Retain\"".into()),
+        ("a class's new parameters", "PUT", format!("{CLASSES}/standard"), with(sc.clone(), "/parameters", json!({"type": "ssd"})),
+         "StorageClass.storage.k8s.io \"standard\" is invalid: ", "parameters", "Forbidden: updates to parameters are forbidden.".into()),
+        ("a class's new provisioner", "PUT", format!("{CLASSES}/standard"), with(sc.clone(), "/provisioner", json!("example.com/other")),
+         "StorageClass.storage.k8s.io \"standard\" is invalid: ", "provisioner", "Forbidden: updates to provisioner are forbidden.".into()),
+        ("a class's new reclaim policy", "PUT", format!("{CLASSES}/standard"), with(sc.clone(), "/reclaimPolicy", json!("Retain")),
+         "StorageClass.storage.k8s.io \"standard\" is invalid: ", "reclaimPolicy", "Forbidden: updates to reclaimPolicy are forbidden.".into()),
+        ("a class's new binding mode", "PUT", format!("{CLASSES}/standard"), with(sc.clone(), "/volumeBindingMode", json!("Immediate")),
+         "StorageClass.storage.k8s.io \"standard\" is invalid: ", "volumeBindingMode", "Invalid value: \"Immediate\": field is immutable".into()),
+        ("a sub-path going up", "POST", "/api/v1/namespaces/default/pods".into(), pod,
+         "Pod \"web\" is invalid: ", "spec.containers[0].volumeMounts.subPath", "Invalid value: \"a/../../b\": must not contain '..'".into()),
+    ];
+    for (what, method, path, body, start, field, message) in rows {
+        let (code, status) = client.json(method, &path, &body).await;
+        assert_eq!((code, status["reason"].as_str()), (422, Some("Invalid")), "{what}: {status}");
+        let causes: Vec<(&str, &str)> = status["details"]["causes"].as_array().into_iter().flatten()
+            .map(|cause| (cause["field"].as_str().unwrap_or_default(), cause["message"].as_str().unwrap_or_default()))
+            .collect();
+        assert!(causes.contains(&(field, message.as_str())), "{what}: {causes:?}");
+        let text = status["message"].as_str().unwrap_or_default();
+        assert!(text.starts_with(start), "{what}: {text}");
+    }
+    // What may change: a claim's volume name once, a class where there was none, labels.
+    let (code, named) = client.json("PUT", &format!("{CLAIMS}/data"), &with(pvc.clone(), "/spec/volumeName", json!("pv1"))).await;
+    assert_eq!(code, 200, "{named}");
+    let (code, renamed) = client.json("PUT", &format!("{CLAIMS}/data"), &with(named.clone(), "/spec/volumeName", json!("pv2"))).await;
+    assert_eq!(code, 422, "the volume name is set once: {renamed}");
+    let classless = with(without(claim("classless"), "/spec/storageClassName"), "/metadata/annotations", json!({}));
+    let (code, classless) = client.json("POST", CLAIMS, &with(classless, "/spec/storageClassName", Value::Null)).await;
+    assert_eq!(code, 201, "{classless}");
+    let (code, classed) = client.json("PUT", &format!("{CLAIMS}/classless"), &with(classless.clone(), "/spec/storageClassName", json!("manual"))).await;
+    assert_eq!(code, 200, "a class where there was none: {classed}");
+    let (code, relabelled) = client.json("PUT", &format!("{CLASSES}/standard"), &with(sc.clone(), "/allowVolumeExpansion", json!(true))).await;
+    assert_eq!(code, 200, "{relabelled}");
 }

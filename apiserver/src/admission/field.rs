@@ -135,6 +135,32 @@ pub(crate) fn json_of<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// The changed fields of two objects, one `-` line for the old value and one `+` line for the
+/// new, in the shape of the `cmp.Diff` kube appends to some immutability causes (which go-cmp
+/// deliberately words unstably, so clients cannot depend on it byte for byte).
+pub(crate) fn diff_lines(type_name: &str, old: &Value, new: &Value) -> String {
+    let empty = serde_json::Map::new();
+    let (old, new) = (old.as_object().unwrap_or(&empty), new.as_object().unwrap_or(&empty));
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let mut lines = vec![format!("  {type_name}{{")];
+    for key in keys {
+        let (before, after) = (old.get(key), new.get(key));
+        if before == after {
+            continue;
+        }
+        if let Some(before) = before {
+            lines.push(format!("- \t{key}: {before},"));
+        }
+        if let Some(after) = after {
+            lines.push(format!("+ \t{key}: {after},"));
+        }
+    }
+    lines.push("  }".to_string());
+    lines.join("\n")
+}
+
 /// A `map[string]string` as a cause shows it: `field.Invalid` prints values of no simpler type
 /// with Go's `%#v`, which writes a map's keys sorted (`map[string]string{"a":"1", "b":"2"}`) and
 /// a nil map as `map[string]string(nil)`.

@@ -3,10 +3,10 @@
 //! on create, the phase transition time the status strategy keeps), its validation
 //! (`ValidatePersistentVolume`) and its printer (`printPersistentVolume`).
 
-use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeStatus};
+use k8s_openapi::api::core::v1::{NodeSelector, PersistentVolume, PersistentVolumeSpec, PersistentVolumeStatus, VolumeNodeAffinity};
 use serde_json::{Value, json};
 
-use crate::admission::field::Causes;
+use crate::admission::field::{Causes, Path};
 use crate::admission::{Context, Typed, TypedKind};
 use crate::printers::{self, AGE, NAME, Column, Printer, text};
 use crate::registry::Kind;
@@ -38,6 +38,10 @@ impl TypedKind for PersistentVolume {
 
     fn apply_defaults(&mut self) {
         let spec = self.spec.get_or_insert_with(Default::default);
+        // SetDefaults_HostPathVolumeSource: no type is the empty one.
+        if let Some(host_path) = spec.host_path.as_mut() {
+            host_path.type_.get_or_insert_with(String::new);
+        }
         if spec.persistent_volume_reclaim_policy.as_deref().unwrap_or_default().is_empty() {
             spec.persistent_volume_reclaim_policy = Some("Retain".into());
         }
@@ -55,6 +59,11 @@ impl TypedKind for PersistentVolume {
         self.status = Some(PersistentVolumeStatus { phase: Some("Pending".into()), last_phase_transition_time: Some(now()), ..Default::default() });
     }
 
+    /// The status is written through its subresource only.
+    fn prepare_for_update(&mut self, old: &Self) {
+        self.status.clone_from(&old.status);
+    }
+
     /// A phase change the writer did not time is timed now; an unchanged phase keeps its time.
     fn prepare_for_status_update(&mut self, old: &Self) {
         let old_status = old.status.clone().unwrap_or_default();
@@ -68,7 +77,295 @@ impl TypedKind for PersistentVolume {
         }
     }
 
-    fn validate(&self, _context: &Context, _causes: &mut Causes) {}
+    /// `ValidatePersistentVolume`.
+    fn validate(&self, _context: &Context, causes: &mut Causes) {
+        validate_spec(&self.spec.clone().unwrap_or_default(), &Path::new("spec"), causes);
+    }
+
+    /// `ValidatePersistentVolumeUpdate`: the source, the volume mode and a node affinity once
+    /// set stay as created.
+    fn validate_update(&self, old: &Self, context: &Context, causes: &mut Causes) {
+        self.validate(context, causes);
+        let (spec, old_spec) = (self.spec.clone().unwrap_or_default(), old.spec.clone().unwrap_or_default());
+        let (source, old_source) = (volume_source(&spec), volume_source(&old_spec));
+        if source != old_source {
+            let diff = crate::admission::field::diff_lines("core.PersistentVolumeSource", &old_source, &source);
+            causes.forbidden(&Path::new("spec").child("persistentvolumesource"), &format!("spec.persistentvolumesource is immutable after creation\n{diff}"));
+        }
+        if spec.volume_mode != old_spec.volume_mode {
+            causes.immutable(&Path::new("volumeMode"), spec.volume_mode.clone().map_or(Value::Null, Value::from));
+        }
+        if old_spec.node_affinity.is_some() && spec.node_affinity != old_spec.node_affinity {
+            causes.invalid_shown(&Path::new("nodeAffinity"), &go_node_affinity(spec.node_affinity.as_ref()), "field is immutable, except for updating from beta label to GA");
+        }
+    }
+}
+
+/// The access modes kube knows, as `sets.List` orders them for its messages.
+pub(crate) const ACCESS_MODES: &[&str] = &["ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce", "ReadWriteOncePod"];
+pub(crate) const VOLUME_MODES: &[&str] = &["Block", "Filesystem"];
+const RECLAIM_POLICIES: &[&str] = &["Delete", "Recycle", "Retain"];
+const HOST_PATH_TYPES: &[&str] = &["", "BlockDevice", "CharDevice", "Directory", "DirectoryOrCreate", "File", "FileOrCreate", "Socket"];
+
+/// The access modes' checks a volume and a claim share: known modes, ReadWriteOncePod alone.
+pub(crate) fn validate_access_modes(modes: &[String], path: &Path, causes: &mut Causes) {
+    let (mut once_pod, mut other) = (false, false);
+    for mode in modes {
+        if !ACCESS_MODES.contains(&mode.as_str()) {
+            causes.not_supported(path, mode.as_str(), ACCESS_MODES);
+        } else if mode == "ReadWriteOncePod" {
+            once_pod = true;
+        } else {
+            other = true;
+        }
+    }
+    if once_pod && other {
+        causes.forbidden(path, "may not use ReadWriteOncePod with other access modes");
+    }
+}
+
+/// `validatePathNoBacksteps`: one cause however many `..` there are.
+pub(crate) fn validate_no_backsteps(value: &str, path: &Path, causes: &mut Causes) {
+    if value.split(['/', '\\']).any(|part| part == "..") {
+        causes.invalid(path, value, "must not contain '..'");
+    }
+}
+
+/// The volume sources a PersistentVolume may name, in the order `ValidatePersistentVolumeSpec`
+/// looks at them, with the field name its "more than 1" cause uses.
+fn sources(spec: &PersistentVolumeSpec) -> [(&'static str, bool); 22] {
+    [
+        ("hostPath", spec.host_path.is_some()),
+        ("gcePersistentDisk", spec.gce_persistent_disk.is_some()),
+        ("awsElasticBlockStore", spec.aws_elastic_block_store.is_some()),
+        ("glusterfs", spec.glusterfs.is_some()),
+        ("flocker", spec.flocker.is_some()),
+        ("nfs", spec.nfs.is_some()),
+        ("rbd", spec.rbd.is_some()),
+        ("quobyte", spec.quobyte.is_some()),
+        ("cephFS", spec.cephfs.is_some()),
+        ("iscsi", spec.iscsi.is_some()),
+        ("cinder", spec.cinder.is_some()),
+        ("fc", spec.fc.is_some()),
+        ("flexVolume", spec.flex_volume.is_some()),
+        ("azureFile", spec.azure_file.is_some()),
+        ("vsphereVolume", spec.vsphere_volume.is_some()),
+        ("photonPersistentDisk", spec.photon_persistent_disk.is_some()),
+        ("portworxVolume", spec.portworx_volume.is_some()),
+        ("azureDisk", spec.azure_disk.is_some()),
+        ("scaleIO", spec.scale_io.is_some()),
+        ("local", spec.local.is_some()),
+        ("storageos", spec.storageos.is_some()),
+        ("csi", spec.csi.is_some()),
+    ]
+}
+
+/// The `PersistentVolumeSource` part of a spec, as JSON, for the immutability check.
+fn volume_source(spec: &PersistentVolumeSpec) -> Value {
+    let mut whole = crate::admission::field::json_of(spec);
+    if let Some(fields) = whole.as_object_mut() {
+        let kept: Vec<String> = fields.keys().filter(|key| {
+            !matches!(key.as_str(), "accessModes" | "capacity" | "claimRef" | "mountOptions" | "nodeAffinity" | "persistentVolumeReclaimPolicy" | "storageClassName" | "volumeAttributesClassName" | "volumeMode")
+        }).cloned().collect();
+        fields.retain(|key, _| kept.contains(key));
+    }
+    whole
+}
+
+/// `ValidatePersistentVolumeSpec` for a volume of its own (not an inline one).
+fn validate_spec(spec: &PersistentVolumeSpec, path: &Path, causes: &mut Causes) {
+    let modes = spec.access_modes.as_deref().unwrap_or_default();
+    if modes.is_empty() {
+        causes.required(&path.child("accessModes"), "");
+    }
+    validate_access_modes(modes, &path.child("accessModes"), causes);
+
+    let capacity_path = path.child("capacity");
+    let capacity = spec.capacity.as_ref().filter(|capacity| !capacity.is_empty());
+    if capacity.is_none() {
+        causes.required(&capacity_path, "");
+    }
+    if capacity.is_none_or(|capacity| !capacity.contains_key("storage") || capacity.len() > 1) {
+        let shown = capacity.map_or(Value::Null, |capacity| json!(capacity.iter().map(|(name, value)| (name.clone(), json!(value.0))).collect::<serde_json::Map<_, _>>()));
+        causes.not_supported(&capacity_path, shown, &["storage"]);
+    }
+    for (name, value) in capacity.into_iter().flatten() {
+        let Ok(parsed) = common::quantity::parse(&value.0) else { continue };
+        if parsed.is_negative() {
+            causes.invalid(&capacity_path.key(name), parsed.value(), "must be a valid resource quantity");
+        }
+        if !parsed.is_positive() {
+            causes.invalid(&capacity_path.key(name), value.0.as_str(), "must be greater than zero");
+        }
+    }
+
+    let policy = spec.persistent_volume_reclaim_policy.as_deref().unwrap_or_default();
+    if !policy.is_empty() && !RECLAIM_POLICIES.contains(&policy) {
+        causes.not_supported(&path.child("persistentVolumeReclaimPolicy"), policy, RECLAIM_POLICIES);
+    }
+
+    let affinity = spec.node_affinity.as_ref();
+    if let Some(affinity) = affinity {
+        match affinity.required.as_ref() {
+            Some(required) => validate_node_selector(required, &path.child("nodeAffinity").child("required"), causes),
+            None => causes.required(&path.child("nodeAffinity").child("required"), "must specify required node constraints"),
+        }
+    }
+
+    let mut count = 0;
+    for (field, set) in sources(spec) {
+        if !set {
+            continue;
+        }
+        // A flexVolume counts without being refused, as in kube.
+        if count > 0 && field != "flexVolume" {
+            causes.forbidden(&path.child(field), "may not specify more than 1 volume type");
+            continue;
+        }
+        count += 1;
+        match field {
+            "hostPath" => {
+                if let Some(host_path) = spec.host_path.as_ref() {
+                    let source_path = path.child("hostPath");
+                    if host_path.path.is_empty() {
+                        causes.required(&source_path.child("path"), "");
+                    } else {
+                        validate_no_backsteps(&host_path.path, &source_path.child("path"), causes);
+                        let kind = host_path.type_.as_deref().unwrap_or_default();
+                        if !HOST_PATH_TYPES.contains(&kind) {
+                            causes.not_supported(&source_path.child("type"), kind, HOST_PATH_TYPES);
+                        }
+                    }
+                }
+            }
+            "local" => {
+                if let Some(local) = spec.local.as_ref() {
+                    if local.path.is_empty() {
+                        causes.required(&path.child("local").child("path"), "");
+                    } else {
+                        validate_no_backsteps(&local.path, &path.child("local").child("path"), causes);
+                    }
+                    if affinity.is_none() {
+                        causes.required(&path.child("nodeAffinity"), "Local volume requires node affinity");
+                    }
+                }
+            }
+            "nfs" => {
+                if let Some(nfs) = spec.nfs.as_ref() {
+                    let source_path = path.child("nfs");
+                    if nfs.server.is_empty() {
+                        causes.required(&source_path.child("server"), "");
+                    }
+                    if nfs.path.is_empty() {
+                        causes.required(&source_path.child("path"), "");
+                    } else if !nfs.path.starts_with('/') {
+                        causes.invalid(&source_path.child("path"), nfs.path.as_str(), "must be an absolute path");
+                    }
+                }
+            }
+            "csi" => {
+                if let Some(csi) = spec.csi.as_ref() {
+                    let source_path = path.child("csi");
+                    if csi.driver.is_empty() {
+                        causes.required(&source_path.child("driver"), "");
+                    }
+                    if csi.volume_handle.is_empty() {
+                        causes.required(&source_path.child("volumeHandle"), "");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if count == 0 {
+        causes.required(path, "must specify a volume type");
+    }
+
+    if let Some(host_path) = spec.host_path.as_ref()
+        && clean_is_root(&host_path.path)
+        && policy == "Recycle"
+    {
+        causes.forbidden(&path.child("persistentVolumeReclaimPolicy"), "may not be 'recycle' for a hostPath mount of '/'");
+    }
+    let class = spec.storage_class_name.as_deref().unwrap_or_default();
+    if !class.is_empty() {
+        causes.invalid_each(&path.child("storageClassName"), class, common::names::dns1123_subdomain(class));
+    }
+    if let Some(mode) = spec.volume_mode.as_deref()
+        && !VOLUME_MODES.contains(&mode)
+    {
+        causes.not_supported(&path.child("volumeMode"), mode, VOLUME_MODES);
+    }
+}
+
+/// Whether Go's `path.Clean` makes this `/`.
+fn clean_is_root(value: &str) -> bool {
+    value.starts_with('/') && value.split('/').all(|part| part.is_empty() || part == "." || part == "..")
+}
+
+/// `ValidateNodeSelector` (required node affinity: label values checked).
+pub(crate) fn validate_node_selector(selector: &NodeSelector, path: &Path, causes: &mut Causes) {
+    let terms_path = path.child("nodeSelectorTerms");
+    if selector.node_selector_terms.is_empty() {
+        causes.required(&terms_path, "must have at least one node selector term");
+        return;
+    }
+    for (index, term) in selector.node_selector_terms.iter().enumerate() {
+        let term_path = terms_path.index(index);
+        for (position, requirement) in term.match_expressions.iter().flatten().enumerate() {
+            let requirement_path = term_path.child("matchExpressions").index(position);
+            let values = requirement.values.as_deref().unwrap_or_default();
+            validate_operator(&requirement.operator, values.len(), &requirement_path, causes);
+            causes.invalid_each(&requirement_path.child("key"), &requirement.key, common::names::qualified_name(&requirement.key));
+            for (value_index, value) in values.iter().enumerate() {
+                causes.invalid_each(&requirement_path.child("values").index(value_index), value, common::names::label_value(value));
+            }
+        }
+        for (position, requirement) in term.match_fields.iter().flatten().enumerate() {
+            let requirement_path = term_path.child("matchFields").index(position);
+            let values = requirement.values.as_deref().unwrap_or_default();
+            match requirement.operator.as_str() {
+                "In" | "NotIn" => {
+                    if values.len() != 1 {
+                        causes.required(&requirement_path.child("values"), "must be only one value when `operator` is 'In' or 'NotIn' for node field selector");
+                    }
+                }
+                other => causes.invalid(&requirement_path.child("operator"), other, "not a valid selector operator"),
+            }
+            if requirement.key != "metadata.name" {
+                causes.invalid(&requirement_path.child("key"), requirement.key.as_str(), "not a valid field selector key");
+            }
+        }
+    }
+}
+
+/// `ValidateNodeSelectorRequirement`'s operator rules.
+fn validate_operator(operator: &str, values: usize, path: &Path, causes: &mut Causes) {
+    match operator {
+        "In" | "NotIn" if values == 0 => causes.required(&path.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"),
+        "Exists" | "DoesNotExist" if values > 0 => causes.forbidden(&path.child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"),
+        "Gt" | "Lt" if values != 1 => causes.required(&path.child("values"), "must be specified single value when `operator` is 'Lt' or 'Gt'"),
+        "In" | "NotIn" | "Exists" | "DoesNotExist" | "Gt" | "Lt" => {}
+        other => causes.invalid(&path.child("operator"), other, "not a valid selector operator"),
+    }
+}
+
+/// A volume node affinity as a cause shows it: Go's JSON of the internal type, whose fields
+/// have no JSON names (`{"Required":{"NodeSelectorTerms":[...]}}`).
+fn go_node_affinity(affinity: Option<&VolumeNodeAffinity>) -> String {
+    let Some(affinity) = affinity else { return "null".to_string() };
+    let requirement = |key: &str, operator: &str, values: &Option<Vec<String>>| json!({"Key": key, "Operator": operator, "Values": values});
+    let required = affinity.required.as_ref().map(|required| {
+        let terms: Vec<Value> = required.node_selector_terms.iter().map(|term| {
+            let expressions = term.match_expressions.as_ref().map(|list| list.iter().map(|r| requirement(&r.key, &r.operator, &r.values)).collect::<Vec<_>>());
+            let fields = term.match_fields.as_ref().map(|list| list.iter().map(|r| requirement(&r.key, &r.operator, &r.values)).collect::<Vec<_>>());
+            json!({"MatchExpressions": expressions, "MatchFields": fields})
+        }).collect();
+        json!({"NodeSelectorTerms": terms})
+    });
+    // serde_json writes object keys sorted, as Go writes struct fields in declaration order:
+    // the two agree for these types.
+    json!({"Required": required}).to_string()
 }
 
 static PRINTER: Printer = Printer {

@@ -3,11 +3,11 @@
 //! create), its validation (`ValidatePersistentVolumeClaim`, `ValidatePersistentVolumeClaimUpdate`)
 //! and its printer (`printPersistentVolumeClaim`).
 
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimStatus};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, PersistentVolumeClaimSpec, PersistentVolumeClaimStatus};
 use serde_json::{Value, json};
 
-use super::persistent_volume::{access_modes_text, class_text, or_unset, phase_text};
-use crate::admission::field::Causes;
+use super::persistent_volume::{VOLUME_MODES, access_modes_text, class_text, or_unset, phase_text, validate_access_modes};
+use crate::admission::field::{Causes, Path, diff_lines, json_of};
 use crate::admission::{Context, Typed, TypedKind};
 use crate::printers::{self, AGE, NAME, Column, Printer, text};
 use crate::registry::Kind;
@@ -51,7 +51,141 @@ impl TypedKind for PersistentVolumeClaim {
         self.status = Some(PersistentVolumeClaimStatus { phase: Some("Pending".into()), ..Default::default() });
     }
 
-    fn validate(&self, _context: &Context, _causes: &mut Causes) {}
+    /// The status is written through its subresource only.
+    fn prepare_for_update(&mut self, old: &Self) {
+        self.status.clone_from(&old.status);
+    }
+
+    /// `ValidatePersistentVolumeClaim`.
+    fn validate(&self, _context: &Context, causes: &mut Causes) {
+        validate_spec(&self.spec.clone().unwrap_or_default(), &Path::new("spec"), causes);
+    }
+
+    /// `ValidatePersistentVolumeClaimUpdate`: the spec stays as created, but for the volume
+    /// name set once (by the binder), a class set where there was none (by the default class),
+    /// and the storage request of a bound claim (an expansion, never below the capacity).
+    fn validate_update(&self, old: &Self, context: &Context, causes: &mut Causes) {
+        self.validate(context, causes);
+        let (spec, old_spec) = (self.spec.clone().unwrap_or_default(), old.spec.clone().unwrap_or_default());
+        let (mut new_clone, mut old_clone) = (spec.clone(), old_spec.clone());
+        if old_spec.volume_name.as_deref().unwrap_or_default().is_empty() {
+            old_clone.volume_name.clone_from(&new_clone.volume_name);
+        }
+        let annotation = |claim: &Self| claim.metadata.annotations.as_ref().and_then(|annotations| annotations.get(BETA_CLASS)).cloned();
+        let (old_annotation, new_annotation) = (annotation(old), annotation(self));
+        let from_annotation = old_annotation.is_some()
+            && old_spec.storage_class_name.is_none()
+            && spec.storage_class_name.is_some()
+            && spec.storage_class_name == old_annotation
+            && (new_annotation.is_none() || new_annotation == old_annotation);
+        if from_annotation {
+            new_clone.storage_class_name = None;
+        } else {
+            if new_annotation != old_annotation {
+                let shown = new_annotation.clone().unwrap_or_default();
+                causes.invalid(&Path::new("metadata").child("annotations").key(BETA_CLASS), shown, "field is immutable");
+            }
+            let from_nil = spec.storage_class_name.is_some()
+                && old_spec.storage_class_name.is_none()
+                && (old_annotation.is_none() || spec.storage_class_name == old_annotation);
+            if from_nil {
+                new_clone.storage_class_name.clone_from(&old_clone.storage_class_name);
+            }
+        }
+        let bound = self.status.as_ref().and_then(|status| status.phase.as_deref()) == Some("Bound");
+        if bound && let Some(requests) = new_clone.resources.as_mut().and_then(|resources| resources.requests.as_mut()) {
+            match storage_of(&old_spec) {
+                Some(old_request) => requests.insert("storage".into(), old_request.clone()),
+                None => requests.remove("storage"),
+            };
+        }
+        new_clone.volume_attributes_class_name.clone_from(&old_clone.volume_attributes_class_name);
+        let (new_json, old_json) = (json_of(&new_clone), json_of(&old_clone));
+        if new_json != old_json {
+            let diff = diff_lines("core.PersistentVolumeClaimSpec", &old_json, &new_json);
+            causes.forbidden(&Path::new("spec"), &format!("spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims\n{diff}"));
+        }
+        let parse = |quantity: Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity>| quantity.and_then(|quantity| common::quantity::parse(&quantity.0).ok());
+        let capacity = parse(old.status.as_ref().and_then(|status| status.capacity.as_ref()).and_then(|capacity| capacity.get("storage")));
+        // RecoverVolumeExpansionFailure (on in 1.33): a request may come down, not to the capacity.
+        let shrunk = match (parse(storage_of(&spec)), parse(storage_of(&old_spec))) {
+            (Some(new_size), Some(old_size)) => new_size.compare(&old_size).is_lt() && capacity.map_or(!new_size.is_positive(), |capacity| new_size.compare(&capacity).is_le()),
+            _ => false,
+        };
+        if shrunk {
+            causes.forbidden(&Path::new("spec").child("resources").child("requests").child("storage"), "field can not be less than status.capacity");
+        }
+        if spec.volume_mode != old_spec.volume_mode {
+            causes.immutable(&Path::new("volumeMode"), spec.volume_mode.clone().map_or(Value::Null, Value::from));
+        }
+    }
+}
+
+const BETA_CLASS: &str = "volume.beta.kubernetes.io/storage-class";
+
+fn storage_of(spec: &PersistentVolumeClaimSpec) -> Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity> {
+    spec.resources.as_ref().and_then(|resources| resources.requests.as_ref()).and_then(|requests| requests.get("storage"))
+}
+
+/// `ValidatePersistentVolumeClaimSpec`.
+pub(crate) fn validate_spec(spec: &PersistentVolumeClaimSpec, path: &Path, causes: &mut Causes) {
+    let modes = spec.access_modes.as_deref().unwrap_or_default();
+    if modes.is_empty() {
+        causes.required(&path.child("accessModes"), "at least 1 access mode is required");
+    }
+    if let Some(selector) = spec.selector.as_ref() {
+        crate::admission::deployment::validate_label_selector(selector, &path.child("selector"), causes);
+    }
+    validate_access_modes(modes, &path.child("accessModes"), causes);
+    let storage_path = path.child("resources").key("storage");
+    match storage_of(spec) {
+        None => causes.required(&storage_path, ""),
+        Some(request) => {
+            if let Ok(parsed) = common::quantity::parse(&request.0)
+                && !parsed.is_positive()
+            {
+                causes.invalid(&storage_path, request.0.as_str(), "must be greater than zero");
+            }
+        }
+    }
+    let class = spec.storage_class_name.as_deref().unwrap_or_default();
+    if !class.is_empty() {
+        causes.invalid_each(&path.child("storageClassName"), class, common::names::dns1123_subdomain(class));
+    }
+    if let Some(mode) = spec.volume_mode.as_deref()
+        && !VOLUME_MODES.contains(&mode)
+    {
+        causes.not_supported(&path.child("volumeMode"), mode, VOLUME_MODES);
+    }
+    let source = spec.data_source.as_ref().map(|source| (source.api_group.as_deref(), source.kind.as_str(), source.name.as_str()));
+    let reference = spec.data_source_ref.as_ref().map(|source| (source.api_group.as_deref(), source.kind.as_str(), source.name.as_str()));
+    for (field, given) in [("dataSource", source), ("dataSourceRef", reference)] {
+        let Some((group, kind, name)) = given else { continue };
+        let source_path = path.child(field);
+        if name.is_empty() {
+            causes.required(&source_path.child("name"), "");
+        }
+        if kind.is_empty() {
+            causes.required(&source_path.child("kind"), "");
+        }
+        let group = group.unwrap_or_default();
+        if group.is_empty() && kind != "PersistentVolumeClaim" {
+            causes.invalid(&source_path, kind, "must be 'PersistentVolumeClaim' when referencing the default apiGroup");
+        }
+        if !group.is_empty() {
+            causes.invalid_each(&source_path.child("apiGroup"), group, common::names::dns1123_subdomain(group));
+        }
+    }
+    let namespaced_reference = spec.data_source_ref.as_ref().and_then(|reference| reference.namespace.as_deref()).is_some_and(|namespace| !namespace.is_empty());
+    if namespaced_reference {
+        if spec.data_source.is_some() {
+            causes.invalid(path, path.child("dataSource").to_string(), "may not be specified when dataSourceRef.namespace is specified");
+        }
+    } else if let (Some(source), Some(reference)) = (source, reference)
+        && source != reference
+    {
+        causes.invalid(path, path.child("dataSource").to_string(), "must match dataSourceRef");
+    }
 }
 
 static PRINTER: Printer = Printer {

@@ -5,7 +5,7 @@
 use k8s_openapi::api::storage::v1::StorageClass;
 use serde_json::{Value, json};
 
-use crate::admission::field::Causes;
+use crate::admission::field::{Causes, Path};
 use crate::admission::{Context, Typed, TypedKind};
 use crate::printers::{self, AGE, NAME, Column, Printer, text};
 use crate::registry::Kind;
@@ -29,8 +29,64 @@ impl TypedKind for StorageClass {
         }
     }
 
-    fn validate(&self, _context: &Context, _causes: &mut Causes) {}
+    /// `ValidateStorageClass`.
+    fn validate(&self, _context: &Context, causes: &mut Causes) {
+        let provisioner_path = Path::new("provisioner");
+        if self.provisioner.is_empty() {
+            causes.required(&provisioner_path, "");
+        } else {
+            let lower = self.provisioner.to_lowercase();
+            causes.invalid_each(&provisioner_path, &lower, common::names::qualified_name(&lower));
+        }
+        let parameters = self.parameters.as_ref();
+        let parameters_path = Path::new("parameters");
+        if parameters.is_some_and(|parameters| parameters.len() > MAX_PARAMETERS) {
+            causes.too_long(&parameters_path, MAX_PARAMETERS);
+        } else {
+            let mut size = 0;
+            for (key, value) in parameters.into_iter().flatten() {
+                if key.is_empty() {
+                    causes.invalid(&parameters_path, key.as_str(), "field can not be empty.");
+                }
+                size += key.len() + value.len();
+            }
+            if size > MAX_PARAMETERS_SIZE {
+                causes.too_long(&parameters_path, MAX_PARAMETERS_SIZE);
+            }
+        }
+        let policy = self.reclaim_policy.as_deref().unwrap_or_default();
+        if !policy.is_empty() && !["Delete", "Retain"].contains(&policy) {
+            causes.not_supported(&Path::new("reclaimPolicy"), policy, &["Delete", "Retain"]);
+        }
+        match self.volume_binding_mode.as_deref() {
+            None => causes.required(&Path::new("volumeBindingMode"), ""),
+            Some(mode) if !BINDING_MODES.contains(&mode) => causes.not_supported(&Path::new("volumeBindingMode"), mode, BINDING_MODES),
+            Some(_) => {}
+        }
+    }
+
+    /// `ValidateStorageClassUpdate`: only the metadata and volume expansion may change.
+    fn validate_update(&self, old: &Self, context: &Context, causes: &mut Causes) {
+        self.validate(context, causes);
+        let empty_as_none = |parameters: &Option<std::collections::BTreeMap<String, String>>| parameters.clone().filter(|parameters| !parameters.is_empty());
+        if empty_as_none(&self.parameters) != empty_as_none(&old.parameters) {
+            causes.forbidden(&Path::new("parameters"), "updates to parameters are forbidden.");
+        }
+        if self.provisioner != old.provisioner {
+            causes.forbidden(&Path::new("provisioner"), "updates to provisioner are forbidden.");
+        }
+        if self.reclaim_policy != old.reclaim_policy {
+            causes.forbidden(&Path::new("reclaimPolicy"), "updates to reclaimPolicy are forbidden.");
+        }
+        if self.volume_binding_mode != old.volume_binding_mode {
+            causes.immutable(&Path::new("volumeBindingMode"), self.volume_binding_mode.clone().map_or(Value::Null, Value::from));
+        }
+    }
 }
+
+const MAX_PARAMETERS: usize = 512;
+const MAX_PARAMETERS_SIZE: usize = 256 * (1 << 10);
+const BINDING_MODES: &[&str] = &["Immediate", "WaitForFirstConsumer"];
 
 static PRINTER: Printer = Printer {
     columns: &[

@@ -52,4 +52,12 @@ impl Cluster for Api {
         };
         current(self, &kind, namespace, name).await
     }
+
+    async fn list(&self, group: &str, version: &str, plural: &str, namespace: Option<&str>) -> Result<Vec<Value>, ApiError> {
+        let Some(kind) = self.registry.find(group, version, plural) else {
+            return Err(ApiError::internal(format!("{plural}.{group}/{version} is not served")));
+        };
+        let page = self.store.list(&kind.namespace_prefix(namespace), crate::storage::ListOptions::default()).await.map_err(|err| ApiError::from_store(err, &kind, ""))?;
+        page.items.iter().map(|kv| kv.decode_object().map_err(|err| ApiError::from_store(err, &kind, ""))).collect()
+    }
 }

@@ -60,6 +60,10 @@ pub enum Operation {
 pub trait Cluster: Send + Sync {
     /// The object of the kind served as `group`/`version`/`plural` under `namespace`/`name`.
     async fn current(&self, group: &str, version: &str, plural: &str, namespace: Option<&str>, name: &str) -> Result<Option<Value>, ApiError>;
+
+    /// Every object of the kind served as `group`/`version`/`plural` (under `namespace`, for a
+    /// namespaced kind given one), as stored now.
+    async fn list(&self, group: &str, version: &str, plural: &str, namespace: Option<&str>) -> Result<Vec<Value>, ApiError>;
 }
 
 /// A kind's behaviour on writes. Only `admit` is needed; the other hooks do nothing unless a
@@ -68,6 +72,13 @@ pub trait Cluster: Send + Sync {
 pub trait Strategy: Send + Sync + 'static {
     /// The object to store for this write (`old` is the stored one, for updates), or why not.
     fn admit(&self, resource: &ResourceType, object: Value, old: Option<&Value>, operation: Operation, validation: FieldValidation) -> Result<Admitted, ApiError>;
+
+    /// Changes a create from what other objects say, as kube's mutating admission plugins that
+    /// read them do (DefaultStorageClass); after validation, as those plugins' changes need
+    /// none, and before [`Strategy::check_create`].
+    async fn mutate_create(&self, _cluster: &dyn Cluster, _namespace: Option<&str>, _object: &mut Value) -> Result<(), ApiError> {
+        Ok(())
+    }
 
     /// Checks a create against other objects before it is stored, as kube's admission plugins
     /// that read them do.

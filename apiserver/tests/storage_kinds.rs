@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 #[path = "support/http.rs"]
 mod http;
 
-common::on_both_stores!(kubectl_lists_creates_and_prints_the_storage_kinds, bad_storage_objects_get_kube_apiservers_422);
+common::on_both_stores!(kubectl_lists_creates_and_prints_the_storage_kinds, bad_storage_objects_get_kube_apiservers_422, claims_get_the_default_class_and_both_kinds_their_protection);
 
 fn kubectl(server: &ApiServer, args: &[&str]) -> Output {
     Command::new("kubectl").arg(format!("--kubeconfig={}", server.kubeconfig().display())).args(args).output().unwrap_or_else(|err| panic!("running kubectl: {err}"))
@@ -224,4 +224,43 @@ async fn bad_storage_objects_get_kube_apiservers_422(storage: Storage) {
     assert_eq!(code, 200, "a class where there was none: {classed}");
     let (code, relabelled) = client.json("PUT", &format!("{CLASSES}/standard"), &with(sc.clone(), "/allowVolumeExpansion", json!(true))).await;
     assert_eq!(code, 200, "{relabelled}");
+}
+
+async fn claims_get_the_default_class_and_both_kinds_their_protection(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = Client::new(&server);
+    let classless = |name: &str| without(claim(name), "/spec/storageClassName");
+    // No default class: the claim stays without one.
+    let (code, lone) = client.json("POST", CLAIMS, &classless("lone")).await;
+    assert_eq!((code, lone["spec"].get("storageClassName")), (201, None), "{lone}");
+    assert_eq!(lone["metadata"]["finalizers"], json!(["kubernetes.io/pvc-protection"]), "{lone}");
+    let (code, pv) = client.json("POST", VOLUMES, &volume("pv1")).await;
+    assert_eq!((code, &pv["metadata"]["finalizers"]), (201, &json!(["kubernetes.io/pv-protection"])), "{pv}");
+
+    // Two default classes: the newer wins, though its name sorts after the other's.
+    for name in ["a-first", "b-second"] {
+        let (code, created) = client.json("POST", CLASSES, &class(name)).await;
+        assert_eq!(code, 201, "{created}");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let (code, defaulted) = client.json("POST", CLAIMS, &classless("defaulted")).await;
+    assert_eq!((code, defaulted["spec"]["storageClassName"].as_str()), (201, Some("b-second")), "{defaulted}");
+    // An empty class is a choice (no class), as is a named one and the beta annotation.
+    let (code, none) = client.json("POST", CLAIMS, &with(claim("none"), "/spec/storageClassName", json!(""))).await;
+    assert_eq!((code, none["spec"]["storageClassName"].as_str()), (201, Some("")), "{none}");
+    let (code, named) = client.json("POST", CLAIMS, &claim("named")).await;
+    assert_eq!((code, named["spec"]["storageClassName"].as_str()), (201, Some("manual")), "{named}");
+    let beta = with(classless("beta"), "/metadata/annotations", json!({"volume.beta.kubernetes.io/storage-class": "a-first"}));
+    let (code, beta) = client.json("POST", CLAIMS, &beta).await;
+    assert_eq!((code, beta["spec"].get("storageClassName")), (201, None), "{beta}");
+    // A finalizer the client gave is kept, and not doubled.
+    let given = with(classless("given"), "/metadata/finalizers", json!(["example.com/keep", "kubernetes.io/pvc-protection"]));
+    let (code, given) = client.json("POST", CLAIMS, &given).await;
+    assert_eq!((code, &given["metadata"]["finalizers"]), (201, &json!(["example.com/keep", "kubernetes.io/pvc-protection"])), "{given}");
+
+    // Deleting a protected claim leaves it Terminating until the finalizer goes.
+    let (code, deleting) = client.json("DELETE", &format!("{CLAIMS}/lone"), &json!({})).await;
+    assert_eq!(code, 200, "{deleting}");
+    let (code, kept) = client.get(&format!("{CLAIMS}/lone")).await;
+    assert!(code == 200 && kept["metadata"]["deletionTimestamp"].is_string(), "{kept}");
 }

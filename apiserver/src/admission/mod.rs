@@ -41,6 +41,7 @@ mod replication_controller;
 mod secret;
 mod service;
 mod service_account;
+pub(crate) mod storage;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;

@@ -10,7 +10,7 @@ mod apps;
 mod batch;
 mod rbac;
 mod coordination;
-mod storage;
+pub(crate) mod storage;
 mod apiextensions;
 
 /// The kinds `all` names in `kubectl get all`.

@@ -238,6 +238,7 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
     if let Some(authorship) = authorship {
         authorship.writer().update(&authorship.schema.zero, &mut object);
     }
+    resource.strategy.mutate_create(api, target.namespace.as_deref(), &mut object).await?;
     resource.strategy.check_create(api, target.namespace.as_deref(), &object).await?;
     let dry_run = params.dry_run()?;
     let allocated = if dry_run {

@@ -54,8 +54,10 @@ impl TypedKind for PersistentVolume {
         }
     }
 
-    /// The status is the binder's: a new volume is Pending, since now.
+    /// The status is the binder's: a new volume is Pending, since now. StorageObjectInUseProtection
+    /// keeps it while it is bound.
     fn prepare_for_create(&mut self) {
+        crate::admission::storage::protect(&mut self.metadata.finalizers, common::storage::PV_PROTECTION);
         self.status = Some(PersistentVolumeStatus { phase: Some("Pending".into()), last_phase_transition_time: Some(now()), ..Default::default() });
     }
 

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use super::persistent_volume::{VOLUME_MODES, access_modes_text, class_text, or_unset, phase_text, validate_access_modes};
 use crate::admission::field::{Causes, Path, diff_lines, json_of};
 use crate::admission::{Context, Typed, TypedKind};
+use crate::errors::ApiError;
+use crate::strategy::{Admitted, Cluster, FieldValidation, Operation, Strategy};
 use crate::printers::{self, AGE, NAME, Column, Printer, text};
 use crate::registry::Kind;
 use crate::resources::ResourceType;
@@ -22,7 +24,21 @@ pub static KIND: Kind = Kind {
     printer: Some(&PRINTER),
 };
 
-static STRATEGY: Typed<PersistentVolumeClaim> = Typed::new();
+static STRATEGY: ClaimStrategy = ClaimStrategy(Typed::new());
+
+struct ClaimStrategy(Typed<PersistentVolumeClaim>);
+
+#[async_trait::async_trait]
+impl Strategy for ClaimStrategy {
+    fn admit(&self, resource: &ResourceType, object: Value, old: Option<&Value>, operation: Operation, validation: FieldValidation) -> Result<Admitted, ApiError> {
+        self.0.admit(resource, object, old, operation, validation)
+    }
+
+    /// The DefaultStorageClass admission plugin.
+    async fn mutate_create(&self, cluster: &dyn Cluster, _namespace: Option<&str>, claim: &mut Value) -> Result<(), ApiError> {
+        crate::admission::storage::default_storage_class(cluster, claim).await
+    }
+}
 
 impl TypedKind for PersistentVolumeClaim {
     fn check_quantities(&self) -> Result<(), common::quantity::QuantityError> {
@@ -46,8 +62,10 @@ impl TypedKind for PersistentVolumeClaim {
         }
     }
 
-    /// The status is the binder's: a new claim is Pending.
+    /// The status is the binder's: a new claim is Pending. StorageObjectInUseProtection
+    /// keeps it while pods use it.
     fn prepare_for_create(&mut self) {
+        crate::admission::storage::protect(&mut self.metadata.finalizers, common::storage::PVC_PROTECTION);
         self.status = Some(PersistentVolumeClaimStatus { phase: Some("Pending".into()), ..Default::default() });
     }
 

@@ -1,4 +1,4 @@
-pub mod storage_class;
+pub(crate) mod storage_class;
 pub mod csi_driver;
 pub mod csi_node;
 pub mod volume_attachment;

@@ -15,13 +15,13 @@ struct Cluster {
 
 impl Cluster {
     fn start() -> Self {
-        Self { server: ApiServer::start(Storage::Embedded).unwrap(), http: reqwest::Client::new() }
+        Self { server: ApiServer::start(Storage::Embedded).unwrap_or_else(|err| panic!("apiserver: {err}")), http: reqwest::Client::new() }
     }
 
     fn scheduler(&self, extra: &[&str]) -> Component {
         let mut args = vec![format!("--kubeconfig={}", self.server.kubeconfig().display())];
         args.extend(extra.iter().map(|arg| arg.to_string()));
-        Component::start("scheduler", &args).unwrap()
+        Component::start("scheduler", &args).unwrap_or_else(|err| panic!("scheduler: {err}"))
     }
 
     async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> (u16, Value) {

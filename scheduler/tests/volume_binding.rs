@@ -215,6 +215,27 @@ async fn a_static_volume_is_pre_bound_to_the_waiting_claim_on_a_node_it_fits() {
     cluster.merge(&format!("{path}/status"), json!({"status": {"phase": "Bound"}})).await;
     assert_eq!(cluster.bound_node("user").await, "node-3");
 
+    // The provisioner gives up (it takes the selected node away): the pod is not bound, it is
+    // tried again with a FailedScheduling event, and its claim is given a node once more.
+    cluster.class("local", "cluster.local/local-path", "WaitForFirstConsumer").await;
+    cluster.claim("flaky", "local").await;
+    cluster.pod("retried", "flaky").await;
+    let path = "/api/v1/namespaces/default/persistentvolumeclaims/flaky";
+    let selected = |claim: &Value| claim["metadata"]["annotations"]["volume.kubernetes.io/selected-node"].as_str().map(str::to_string);
+    cluster.wait(path, selected).await;
+    cluster.merge(path, json!({"metadata": {"annotations": {"volume.kubernetes.io/selected-node": null}}})).await;
+    let expected = "running PreBind plugin \"VolumeBinding\": binding volumes: selectedNode annotation reset for PVC \"flaky\"".to_string();
+    let started = Instant::now();
+    while !cluster.failed_scheduling("retried").await.contains(&expected) {
+        assert!(started.elapsed() < WITHIN, "no FailedScheduling event: {:?}", cluster.failed_scheduling("retried").await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let node = cluster.wait(path, selected).await;
+    assert!(cluster.get("/api/v1/namespaces/default/pods/retried").await["spec"]["nodeName"].is_null());
+    let uid = cluster.get(path).await["metadata"]["uid"].as_str().unwrap().to_string();
+    cluster.bind_claim("flaky", &format!("pvc-{uid}"), &node, "local").await;
+    assert_eq!(cluster.bound_node("retried").await, node);
+
     // No other volume of the class: a second claim has nowhere to go.
     cluster.claim("disk-2", "local-static").await;
     cluster.pod("second", "disk-2").await;

@@ -354,3 +354,47 @@ fn nodes_reach_what_their_pods_use_and_write_only_their_own() {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
+
+#[test]
+fn kubelets_reach_their_pods_claims_and_finalize_only_their_volumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Authority::new("cluster-ca").unwrap();
+    let ca_path = dir.path().join("client-ca.crt");
+    ca.write(&ca_path).unwrap();
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\nscheduler-token,system:kube-scheduler,2\n").unwrap();
+    let server = start(&[&format!("--client-ca-file={}", ca_path.display()), &format!("--token-auth-file={}", tokens.display()), "--authorization-mode=Node,RBAC"]);
+    let admin = kubeconfig("admin", &server, "admin-token");
+    let scheduler = kubeconfig("scheduler", &server, "scheduler-token");
+    let n1_credentials = client_certificate(dir.path(), "n1", &ca, "system:node:n1", &["system:nodes"], false);
+    let n1 = certificate_kubeconfig("n1", &server, &n1_credentials);
+    assert_ok(&kubectl(&admin, &["create", "namespace", "demo"], None));
+    let claim = |name: &str| format!(r#"{{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{{"name":"{name}","namespace":"demo"}},"spec":{{"accessModes":["ReadWriteOnce"],"resources":{{"requests":{{"storage":"1Gi"}}}}}}}}"#);
+    let volume = |name: &str, node: &str| format!(
+        r#"{{"apiVersion":"v1","kind":"PersistentVolume","metadata":{{"name":"{name}","finalizers":["external-provisioner.volume.kubernetes.io/finalizer"]}},"spec":{{"capacity":{{"storage":"1Gi"}},"accessModes":["ReadWriteOnce"],
+            "hostPath":{{"path":"/var/local-path-provisioner/{name}"}},"nodeAffinity":{{"required":{{"nodeSelectorTerms":[{{"matchExpressions":[{{"key":"kubernetes.io/hostname","operator":"In","values":["{node}"]}}]}}]}}}}}}}}"#);
+    let pod = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"demo"},"spec":{"nodeName":"n1","serviceAccountName":"default","containers":[{"name":"c","image":"busybox"}],
+        "volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"data"}},{"name":"scratch","ephemeral":{"volumeClaimTemplate":{"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}}}]}}"#;
+    assert_ok(&kubectl(&admin, &["create", "serviceaccount", "default", "-n", "demo"], None));
+    admin_applies(&admin, &[&claim("data"), &claim("web-scratch"), &claim("other"), &volume("pv-mine", "n1"), &volume("pv-theirs", "n2"), pod]);
+
+    // The claims its pods name (and their ephemeral volumes' claims), no other.
+    assert_ok(&eventually(&n1, &["get", "pvc", "data", "-n", "demo"], None));
+    assert_ok(&kubectl(&n1, &["get", "pvc", "web-scratch", "-n", "demo"], None));
+    assert_forbidden(&kubectl(&n1, &["get", "pvc", "other", "-n", "demo"], None), "no relationship found between node 'n1' and this object");
+    assert_forbidden(&kubectl(&n1, &["get", "pvc", "-n", "demo"], None), "can only get individual resources of this type");
+    // Every volume, to watch; only the finalizers of those pinned to it, to write.
+    assert_ok(&kubectl(&n1, &["get", "pv"], None));
+    assert_eq!(patch_as(&server, &n1_credentials, "/api/v1/persistentvolumes/pv-mine", r#"{"metadata":{"finalizers":null}}"#).0, 200);
+    let (code, message) = patch_as(&server, &n1_credentials, "/api/v1/persistentvolumes/pv-theirs", r#"{"metadata":{"finalizers":null}}"#);
+    assert!(code == 403 && message.contains("node \"n1\" is not allowed to modify persistentvolume \"pv-theirs\""), "{code} {message}");
+    let (code, message) = patch_as(&server, &n1_credentials, "/api/v1/persistentvolumes/pv-mine", r#"{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}"#);
+    assert!(code == 403 && message.contains("other than metadata.finalizers"), "{code} {message}");
+    assert_forbidden(&kubectl(&n1, &["delete", "pv", "pv-mine", "--wait=false"], None), "cannot delete resource \"persistentvolumes\"");
+
+    // The scheduler reads and binds claims and volumes, and reads classes.
+    assert_ok(&kubectl(&scheduler, &["get", "pvc", "-A"], None));
+    assert_ok(&kubectl(&scheduler, &["get", "pv,sc,csinodes,csidrivers"], None));
+    assert_ok(&kubectl(&scheduler, &["annotate", "pvc", "data", "-n", "demo", "volume.kubernetes.io/selected-node=n1"], None));
+    assert_forbidden(&kubectl(&scheduler, &["delete", "pvc", "data", "-n", "demo", "--wait=false"], None), "cannot delete resource \"persistentvolumeclaims\"");
+}

@@ -2,7 +2,10 @@
 //! kubelet write Nodes, pod statuses and Leases; this plugin keeps each to its own. A node may
 //! create and change only its own Node (not its taints, and not labels a kubelet may not set,
 //! which would let it steer workloads to itself), write the status of and delete only the pods
-//! bound to it, and use only its own Lease in `kube-node-lease`. Requests from anyone else pass.
+//! bound to it, and use only its own Lease in `kube-node-lease`; of a claim's status it may write
+//! the capacity and conditions only. This server's kubelets also remove the finalizer of the
+//! local-path volumes they clean up: a node may change nothing of a PersistentVolume but its
+//! finalizers, and only on volumes whose node affinity names it. Requests from anyone else pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -51,6 +54,8 @@ pub(crate) fn admit(user: &User, resource: &ResourceType, write: &Write<'_>) -> 
         ("", "pods") => admit_pod(node, write).map_err(forbidden),
         ("", "nodes") => admit_node(node, name, write).map_err(forbidden),
         ("coordination.k8s.io", "leases") => admit_lease(node, name, write).map_err(forbidden),
+        ("", "persistentvolumes") => admit_volume(node, name, write).map_err(forbidden),
+        ("", "persistentvolumeclaims") => admit_claim_status(node, write).map_err(forbidden),
         _ => Ok(()),
     }
 }
@@ -81,6 +86,61 @@ fn admit_pod(node: &str, write: &Write<'_>) -> Result<(), String> {
         Write::Delete(_) => Ok(()),
         Write::Update { .. } => Err(format!("unexpected operation {:?}, node {node:?} can only create and delete mirror pods", write.operation())),
     }
+}
+
+/// The object without what a write may leave out or the server sets (its resourceVersion and
+/// managed fields) and without the fields named by these JSON pointers.
+fn without(object: &Value, pointers: &[&str]) -> Value {
+    let mut object = object.clone();
+    for pointer in ["/metadata/resourceVersion", "/metadata/managedFields"].iter().chain(pointers) {
+        if let Some((parent, key)) = pointer.rsplit_once('/')
+            && let Some(Value::Object(fields)) = object.pointer_mut(parent)
+        {
+            fields.remove(key);
+        }
+    }
+    crate::meta::drop_empty(&mut object);
+    if object.get("status").is_some_and(|status| status.as_object().is_some_and(serde_json::Map::is_empty)) {
+        object.as_object_mut().map(|fields| fields.remove("status"));
+    }
+    object
+}
+
+/// Whether a volume's required node affinity names `node` (`kubernetes.io/hostname In [node]`
+/// in one of its terms), as the local-path provisioner pins its volumes.
+fn affinity_names(volume: &Value, node: &str) -> bool {
+    let terms = volume.pointer("/spec/nodeAffinity/required/nodeSelectorTerms").and_then(Value::as_array).into_iter().flatten();
+    terms.flat_map(|term| term.get("matchExpressions").and_then(Value::as_array).into_iter().flatten()).any(|expression| {
+        expression.get("key").and_then(Value::as_str) == Some(common::storage::HOSTNAME_LABEL)
+            && expression.get("operator").and_then(Value::as_str) == Some("In")
+            && expression.get("values").and_then(Value::as_array).is_some_and(|values| values.iter().any(|value| value.as_str() == Some(node)))
+    })
+}
+
+fn admit_volume(node: &str, name: &str, write: &Write<'_>) -> Result<(), String> {
+    match write {
+        Write::Update { object, old } => {
+            if !affinity_names(old, node) {
+                return Err(format!("node {node:?} is not allowed to modify persistentvolume {name:?}: its node affinity does not name the node"));
+            }
+            if without(object, &["/metadata/finalizers"]) != without(old, &["/metadata/finalizers"]) {
+                return Err(format!("node {node:?} is not allowed to update fields of persistentvolumes other than metadata.finalizers"));
+            }
+            Ok(())
+        }
+        _ => Err(format!("unexpected operation {:?}, node {node:?} can only update the finalizers of persistentvolumes", write.operation())),
+    }
+}
+
+/// `admitPVCStatus`: a node may write a claim's status capacity and conditions (and, with
+/// RecoverVolumeExpansionFailure, its allocated resources), nothing else of the claim.
+fn admit_claim_status(node: &str, write: &Write<'_>) -> Result<(), String> {
+    let Write::StatusUpdate { object, old } = write else { return Ok(()) };
+    let allowed = ["/status/capacity", "/status/conditions", "/status/allocatedResources", "/status/allocatedResourceStatuses"];
+    if without(object, &allowed) != without(old, &allowed) {
+        return Err(format!("node {node:?} is not allowed to update fields other than status.capacity and status.conditions"));
+    }
+    Ok(())
 }
 
 /// What marks a mirror pod, the API's copy of a kubelet's static pod.
@@ -247,5 +307,49 @@ mod tests {
         assert!(admit(&admin, resource("nodes"), &Write::Delete(&node("n2", json!({}), json!([])))).is_ok());
         let nameless = admit(&node_user(""), resource("configmaps"), &Write::Create(&lease("demo", "x"))).unwrap_err();
         assert_eq!(nameless.message, "configmaps \"x\" is forbidden: could not determine node from user \"system:node:\"");
+    }
+
+    fn volume(name: &str, node: &str, finalizers: Value) -> Value {
+        json!({"metadata": {"name": name, "resourceVersion": "7", "finalizers": finalizers},
+            "spec": {"hostPath": {"path": format!("/var/local-path-provisioner/{name}")}, "nodeAffinity": {"required": {"nodeSelectorTerms": [
+                {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}},
+            "status": {"phase": "Released"}})
+    }
+
+    #[test]
+    fn nodes_only_remove_finalizers_of_volumes_pinned_to_them() {
+        let n1 = node_user("n1");
+        let finalizer = json!(["external-provisioner.volume.kubernetes.io/finalizer"]);
+        let (mine, cleaned) = (volume("pv-a", "n1", finalizer.clone()), volume("pv-a", "n1", json!([])));
+        let (theirs, theirs_cleaned) = (volume("pv-b", "n2", finalizer.clone()), volume("pv-b", "n2", json!([])));
+        let mut unconditional = cleaned.clone();
+        unconditional["metadata"].as_object_mut().map(|metadata| metadata.remove("resourceVersion"));
+        let mut moved = cleaned.clone();
+        moved["spec"]["hostPath"]["path"] = json!("/etc");
+        let mut relabelled = mine.clone();
+        relabelled["metadata"]["labels"] = json!({"a": "b"});
+        let rows: Vec<(Write<'_>, Option<&str>)> = vec![
+            (Write::Update { object: &cleaned, old: &mine }, None),
+            (Write::Update { object: &unconditional, old: &mine }, None),
+            (Write::Update { object: &theirs_cleaned, old: &theirs }, Some("persistentvolumes \"pv-b\" is forbidden: node \"n1\" is not allowed to modify persistentvolume \"pv-b\": its node affinity does not name the node")),
+            (Write::Update { object: &moved, old: &mine }, Some("persistentvolumes \"pv-a\" is forbidden: node \"n1\" is not allowed to update fields of persistentvolumes other than metadata.finalizers")),
+            (Write::Update { object: &relabelled, old: &mine }, Some("persistentvolumes \"pv-a\" is forbidden: node \"n1\" is not allowed to update fields of persistentvolumes other than metadata.finalizers")),
+            (Write::StatusUpdate { object: &cleaned, old: &mine }, Some("persistentvolumes \"pv-a\" is forbidden: unexpected operation \"UPDATE\", node \"n1\" can only update the finalizers of persistentvolumes")),
+            (Write::Create(&mine), Some("persistentvolumes \"pv-a\" is forbidden: unexpected operation \"CREATE\", node \"n1\" can only update the finalizers of persistentvolumes")),
+            (Write::Delete(&mine), Some("persistentvolumes \"pv-a\" is forbidden: unexpected operation \"DELETE\", node \"n1\" can only update the finalizers of persistentvolumes")),
+        ];
+        for (write, expected) in rows {
+            let result = admit(&n1, resource("persistentvolumes"), &write);
+            assert_eq!(result.as_ref().err().map(|err| err.message.as_str()), expected, "{}", write.operation());
+        }
+        // Of a claim's status, a node writes the capacity and conditions only.
+        let claim = json!({"metadata": {"name": "data", "namespace": "demo"}, "spec": {"volumeName": "pv-a"}, "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}});
+        let mut grown = claim.clone();
+        grown["status"]["capacity"]["storage"] = json!("2Gi");
+        let mut lost = claim.clone();
+        lost["status"]["phase"] = json!("Lost");
+        assert!(admit(&n1, resource("persistentvolumeclaims"), &Write::StatusUpdate { object: &grown, old: &claim }).is_ok());
+        let refused = admit(&n1, resource("persistentvolumeclaims"), &Write::StatusUpdate { object: &lost, old: &claim }).unwrap_err();
+        assert_eq!(refused.message, "persistentvolumeclaims \"data\" is forbidden: node \"n1\" is not allowed to update fields other than status.capacity and status.conditions");
     }
 }

@@ -22,6 +22,7 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
     let core_read = [
         "pods", "pods/log", "pods/status", "replicationcontrollers", "replicationcontrollers/scale", "replicationcontrollers/status",
         "configmaps", "endpoints", "services", "services/status", "serviceaccounts", "events", "namespaces", "namespaces/status",
+        "persistentvolumeclaims", "persistentvolumeclaims/status",
     ];
     let apps_read = [
         "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
@@ -30,7 +31,7 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
     let batch_read = ["cronjobs", "cronjobs/status", "jobs", "jobs/status"];
     let core_write = [
         "pods", "pods/exec", "pods/attach", "pods/portforward", "replicationcontrollers", "replicationcontrollers/scale",
-        "configmaps", "endpoints", "secrets", "services", "serviceaccounts",
+        "configmaps", "endpoints", "secrets", "services", "serviceaccounts", "persistentvolumeclaims",
     ];
     // As kube's edit role: the workloads and their scale, not their status; ControllerRevisions
     // are their controllers' to write.
@@ -92,6 +93,11 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
             // What selects pods, and namespaces for affinity's namespace selectors.
             {"apiGroups": [""], "resources": ["services", "replicationcontrollers", "namespaces"], "verbs": read},
             {"apiGroups": ["apps"], "resources": ["replicasets", "statefulsets"], "verbs": read},
+            // VolumeBinding: it reads claims, volumes and what provisions them, and binds
+            // (a volume's claimRef, a claim's selected-node annotation) before the pod.
+            {"apiGroups": [""], "resources": ["persistentvolumeclaims", "persistentvolumes"], "verbs": read},
+            {"apiGroups": [""], "resources": ["persistentvolumeclaims", "persistentvolumes"], "verbs": ["update", "patch"]},
+            {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses", "csinodes", "csidrivers"], "verbs": read},
             {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
         // Broader than Kubernetes' role of the same name: kube-controller-manager runs each
         // controller with a service account of its own, bound to a role for that controller,
@@ -103,13 +109,15 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         // endpoints and service account controllers create what they own (pods, ReplicaSets,
         // Jobs, ControllerRevisions, a StatefulSet's claims; the latter each namespace's
         // kube-root-ca.crt ConfigMap) and write their objects' status (`*` covers the status
-        // subresources).
+        // subresources). The storage controllers create volumes (the local-path provisioner),
+        // claims (ephemeral volumes, StatefulSets) and the default StorageClass.
         ("clusterroles", role("system:kube-controller-manager", labels.clone(), json!([
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "update", "patch", "delete", "deletecollection"]},
             {"apiGroups": [""], "resources": ["pods", "endpoints", "serviceaccounts", "serviceaccounts/token", "configmaps"], "verbs": ["create"]},
             {"apiGroups": ["apps"], "resources": ["replicasets", "controllerrevisions"], "verbs": ["create"]},
             {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create"]},
-            {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["persistentvolumeclaims", "persistentvolumes"], "verbs": ["create"]},
+            {"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["create"]},
             // Leader election, in --leader-elect-resource-namespace (kube-system).
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
             events, events_v1,

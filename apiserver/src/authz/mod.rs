@@ -669,6 +669,20 @@ mod tests {
             assert!(can(&manager, "PUT", path), "controller-manager: PUT {path}");
         }
         assert!(can(&scheduler, "GET", "/apis/apps/v1/statefulsets"), "the scheduler reads what selects pods");
+        // Storage: the scheduler reads claims, volumes and what provisions them, and binds the
+        // two; the controller-manager binds, provisions, protects and makes the default class.
+        for (method, path) in [("GET", "/api/v1/persistentvolumeclaims"), ("GET", "/api/v1/namespaces/demo/persistentvolumeclaims/data"), ("GET", "/api/v1/persistentvolumes"),
+                               ("PATCH", "/api/v1/namespaces/demo/persistentvolumeclaims/data"), ("PUT", "/api/v1/persistentvolumes/pv1"), ("PATCH", "/api/v1/persistentvolumes/pv1"),
+                               ("GET", "/apis/storage.k8s.io/v1/storageclasses"), ("GET", "/apis/storage.k8s.io/v1/csinodes/n1"), ("GET", "/apis/storage.k8s.io/v1/csidrivers")] {
+            assert!(can(&scheduler, method, path), "scheduler: {method} {path}");
+        }
+        assert!(!can(&scheduler, "DELETE", "/api/v1/persistentvolumes/pv1") && !can(&scheduler, "POST", "/api/v1/persistentvolumes"), "the scheduler neither makes nor deletes volumes");
+        for (method, path) in [("POST", "/api/v1/persistentvolumes"), ("DELETE", "/api/v1/persistentvolumes/pv1"), ("PUT", "/api/v1/persistentvolumes/pv1/status"),
+                               ("PATCH", "/api/v1/namespaces/demo/persistentvolumeclaims/data"), ("PUT", "/api/v1/namespaces/demo/persistentvolumeclaims/data/status"),
+                               ("DELETE", "/api/v1/namespaces/demo/persistentvolumeclaims/data"), ("GET", "/api/v1/persistentvolumeclaims"),
+                               ("POST", "/apis/storage.k8s.io/v1/storageclasses"), ("GET", "/apis/storage.k8s.io/v1/storageclasses"), ("GET", "/apis/storage.k8s.io/v1/storageclasses?watch=true")] {
+            assert!(can(&manager, method, path), "controller-manager: {method} {path}");
+        }
         assert!(!can(&manager, "POST", "/api/v1/namespaces/demo/secrets"));
         let kubelet = user("system:node:n1", &["system:nodes", "system:authenticated"]);
         assert!(can(&kubelet, "GET", "/api/v1/endpoints") && can(&kubelet, "GET", "/api/v1/nodes") && !can(&kubelet, "GET", "/api/v1/secrets"), "kubelets proxy services");

@@ -58,6 +58,15 @@ pub fn node_rules() -> Value {
         {"apiGroups": [""], "resources": ["endpoints"], "verbs": ["get"]},
         {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update", "patch", "delete"]},
         {"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]},
+        // Persistent volumes: the claims of its pods (narrowed by this authorizer), and the
+        // volumes. Kubernetes lets a kubelet get only the volumes of its pods' claims; this one
+        // also watches them all, to clean up the local-path volumes of its node once deleted,
+        // and removes their finalizer, which NodeRestriction keeps it to, on volumes of its node.
+        {"apiGroups": [""], "resources": ["persistentvolumeclaims"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["persistentvolumeclaims/status"], "verbs": ["update", "patch"]},
+        {"apiGroups": [""], "resources": ["persistentvolumes"], "verbs": ["get", "list", "watch", "update", "patch"]},
+        {"apiGroups": ["storage.k8s.io"], "resources": ["volumeattachments"], "verbs": ["get"]},
+        {"apiGroups": ["storage.k8s.io"], "resources": ["csidrivers"], "verbs": ["get", "list", "watch"]},
     ])
 }
 
@@ -68,6 +77,7 @@ pub enum Kind {
     Secret,
     ConfigMap,
     ServiceAccount,
+    PersistentVolumeClaim,
 }
 
 /// One relation: `node` runs a pod that is, or uses, the object `kind` `namespace`/`name`.
@@ -148,6 +158,13 @@ fn edges(pod: &Value) -> Vec<Edge> {
     for volume in spec["volumes"].as_array().into_iter().flatten() {
         add(Kind::Secret, &volume["secret"]["secretName"]);
         add(Kind::ConfigMap, &volume["configMap"]["name"]);
+        add(Kind::PersistentVolumeClaim, &volume["persistentVolumeClaim"]["claimName"]);
+        // An ephemeral volume's claim is named after the pod and the volume.
+        if volume["ephemeral"].is_object()
+            && let (Some(pod), Some(volume)) = (pod["metadata"]["name"].as_str(), volume["name"].as_str())
+        {
+            add(Kind::PersistentVolumeClaim, &json!(format!("{pod}-{volume}")));
+        }
         for source in volume["projected"]["sources"].as_array().into_iter().flatten() {
             add(Kind::Secret, &source["secret"]["name"]);
             add(Kind::ConfigMap, &source["configMap"]["name"]);
@@ -235,7 +252,7 @@ fn uses_graph(attributes: &Attributes) -> bool {
     let pod_get = attributes.verb == "get" && attributes.subresource.is_empty();
     attributes.group.is_empty()
         && match attributes.resource.as_deref() {
-            Some("secrets" | "configmaps" | "serviceaccounts") => true,
+            Some("secrets" | "configmaps" | "serviceaccounts" | "persistentvolumeclaims") => true,
             Some("pods") => pod_get,
             _ => false,
         }
@@ -267,6 +284,22 @@ fn decide(node: &str, attributes: &Attributes, rules: &[Rule], graph: &Graph) ->
                 return Decision::no_opinion("can only read namespaced object of this type");
             }
             related(if resource == "secrets" { Kind::Secret } else { Kind::ConfigMap })
+        }
+        // `authorizeGet`, and `authorizeStatusUpdate` for the status (volume expansion).
+        ("", Some("persistentvolumeclaims")) => {
+            if subresource == "status" {
+                if !matches!(verb, "update" | "patch") {
+                    return Decision::no_opinion("can only get/update/patch this type");
+                }
+                return related(Kind::PersistentVolumeClaim);
+            }
+            if verb != "get" {
+                return Decision::no_opinion("can only get individual resources of this type");
+            }
+            if !subresource.is_empty() {
+                return Decision::no_opinion("cannot get subresource");
+            }
+            related(Kind::PersistentVolumeClaim)
         }
         ("", Some("serviceaccounts")) => {
             if verb != "create" || attributes.name.is_empty() {
@@ -363,7 +396,9 @@ mod tests {
     fn requests_are_decided_as_the_node_authorizer_decides_them() {
         let rules: Vec<Rule> = node_rules().as_array().into_iter().flatten().map(Rule::parse).collect();
         let mut graph = Graph::default();
-        graph.set("/pods/demo/web", Some(&pod("demo", "web", "n1", json!({"volumes": [{"secret": {"secretName": "mine"}}]}))));
+        let volumes = json!({"volumes": [{"name": "s", "secret": {"secretName": "mine"}}, {"name": "d", "persistentVolumeClaim": {"claimName": "data"}},
+            {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}]});
+        graph.set("/pods/demo/web", Some(&pod("demo", "web", "n1", volumes)));
         let decide = |method: &str, path: &str| decide("n1", &Attributes::of(method, path, false), &rules, &graph);
         let allowed = [
             ("GET", "/api/v1/namespaces/demo/secrets/mine"),
@@ -380,6 +415,13 @@ mod tests {
             ("POST", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases"),
             ("PUT", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/n1"),
             ("POST", "/api/v1/namespaces/demo/serviceaccounts/default/token"),
+            ("GET", "/api/v1/namespaces/demo/persistentvolumeclaims/data"),
+            ("GET", "/api/v1/namespaces/demo/persistentvolumeclaims/web-scratch"),
+            ("PATCH", "/api/v1/namespaces/demo/persistentvolumeclaims/data/status"),
+            ("GET", "/api/v1/persistentvolumes/pv1"),
+            ("GET", "/api/v1/persistentvolumes"),
+            ("PATCH", "/api/v1/persistentvolumes/pv1"),
+            ("PUT", "/api/v1/persistentvolumes/pv1"),
         ];
         for (method, path) in allowed {
             assert_eq!(decide(method, path), Decision::Allow, "{method} {path}");
@@ -395,6 +437,14 @@ mod tests {
             ("POST", "/api/v1/namespaces/demo/serviceaccounts/builder/token", "no relationship found between node 'n1' and this object"),
             ("DELETE", "/api/v1/nodes/n1", ""),
             ("GET", "/apis/apps/v1/deployments", ""),
+            ("GET", "/api/v1/namespaces/demo/persistentvolumeclaims/other", "no relationship found between node 'n1' and this object"),
+            ("GET", "/api/v1/namespaces/demo/persistentvolumeclaims/web-other", "no relationship found between node 'n1' and this object"),
+            ("GET", "/api/v1/namespaces/demo/persistentvolumeclaims", "can only get individual resources of this type"),
+            ("DELETE", "/api/v1/namespaces/demo/persistentvolumeclaims/data", "can only get individual resources of this type"),
+            ("GET", "/api/v1/namespaces/demo/persistentvolumeclaims/data/status", "can only get/update/patch this type"),
+            ("DELETE", "/api/v1/persistentvolumes/pv1", ""),
+            ("POST", "/api/v1/persistentvolumes", ""),
+            ("PUT", "/api/v1/persistentvolumes/pv1/status", ""),
         ];
         for (method, path, reason) in refused {
             assert_eq!(decide(method, path), Decision::no_opinion(reason), "{method} {path}");

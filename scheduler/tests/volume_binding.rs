@@ -240,4 +240,23 @@ async fn a_static_volume_is_pre_bound_to_the_waiting_claim_on_a_node_it_fits() {
     cluster.claim("disk-2", "local-static").await;
     cluster.pod("second", "disk-2").await;
     assert_eq!(cluster.unschedulable_message("second").await, "0/3 nodes are available: 3 node(s) didn't find available persistent volumes to bind.");
+
+    // A generic ephemeral volume's claim is `<pod>-<volume>`, and must be the pod's own.
+    let template = json!({"spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local", "resources": {"requests": {"storage": "1Gi"}}}});
+    cluster
+        .create("/api/v1/namespaces/default/pods", json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "eph", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "busybox:local"}], "volumes": [{"name": "scratch", "ephemeral": {"volumeClaimTemplate": template}}]}}))
+        .await;
+    assert_eq!(
+        cluster.unschedulable_message("eph").await,
+        "0/3 nodes are available: waiting for ephemeral volume controller to create the persistentvolumeclaim \"eph-scratch\"."
+    );
+    cluster.claim("eph-scratch", "local").await;
+    let message = cluster
+        .wait("/api/v1/namespaces/default/pods/eph", |pod| {
+            let message = pod["status"]["conditions"].as_array()?.iter().find(|condition| condition["type"] == "PodScheduled")?["message"].as_str()?.to_string();
+            message.contains("owner").then_some(message)
+        })
+        .await;
+    assert_eq!(message, "0/3 nodes are available: PVC default/eph-scratch was not created for pod default/eph (pod is not owner).");
 }

@@ -56,6 +56,7 @@ pub struct Context {
     pub persistent_volumes: Informer<PersistentVolume>,
     pub persistent_volume_claims: Informer<PersistentVolumeClaim>,
     pub storage_classes: Informer<StorageClass>,
+    storage_listed: tokio::sync::OnceCell<()>,
 }
 
 impl Context {
@@ -80,6 +81,7 @@ impl Context {
             persistent_volumes: Informer::start(Api::all(client.clone()), "persistent volumes"),
             persistent_volume_claims: Informer::start(Api::all(client.clone()), "persistent volume claims"),
             storage_classes: Informer::start(Api::all(client.clone()), "storage classes"),
+            storage_listed: tokio::sync::OnceCell::new(),
             client,
             settings,
             metrics,
@@ -103,11 +105,18 @@ impl Context {
         Arc::new(context)
     }
 
-    /// Waits until the volume, claim and class informers have listed.
+    /// Waits until the volume, claim and class informers have listed. One caller waits on the
+    /// stores and the others on it: kube-runtime's readiness wakes only the last of several
+    /// tasks waiting on one store at once (a oneshot receiver keeps one waker), so the storage
+    /// controllers starting together must not each wait on the stores.
     pub async fn storage_ready(&self) {
-        self.persistent_volumes.ready().await;
-        self.persistent_volume_claims.ready().await;
-        self.storage_classes.ready().await;
+        self.storage_listed
+            .get_or_init(|| async {
+                self.persistent_volumes.ready().await;
+                self.persistent_volume_claims.ready().await;
+                self.storage_classes.ready().await;
+            })
+            .await;
     }
 
     /// An event recorder that signs as `component` (`deployment-controller`, ...).

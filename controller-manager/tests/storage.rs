@@ -1,0 +1,344 @@
+//! The storage controllers (persistentvolume-binder, local-path, pvc-protection, pv-protection,
+//! ephemeral-volume) in the real controller-manager binary against the real apiserver. No
+//! scheduler or kubelet runs: the tests write the selected-node annotation as the scheduler
+//! does, and remove a deleted volume's finalizer as the node's kubelet does.
+
+mod support;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use support::Cluster;
+
+const WITHIN: Duration = Duration::from_secs(30);
+const STORAGE_CONTROLLERS: &str = "--controllers=persistentvolume-binder,local-path,pvc-protection,pv-protection,ephemeral-volume";
+
+/// The controller-manager, whose log is printed when the test fails.
+struct Manager(common::testing::Component);
+
+impl Drop for Manager {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("controller-manager log:\n{}", self.0.log());
+        }
+    }
+}
+
+fn start(cluster: &Cluster) -> Manager {
+    Manager(cluster.controller_manager(&[STORAGE_CONTROLLERS]))
+}
+
+fn volume(name: &str, size: &str, modes: Value, class: &str, extra: Value) -> Value {
+    let mut volume = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+        "spec": {"capacity": {"storage": size}, "accessModes": modes, "storageClassName": class,
+                 "persistentVolumeReclaimPolicy": "Retain", "hostPath": {"path": format!("/tmp/{name}")}}});
+    merge(&mut volume, extra);
+    volume
+}
+
+fn claim(name: &str, size: &str, modes: Value, class: &str, extra: Value) -> Value {
+    let mut claim = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": name},
+        "spec": {"accessModes": modes, "storageClassName": class, "resources": {"requests": {"storage": size}}}});
+    merge(&mut claim, extra);
+    claim
+}
+
+fn merge(target: &mut Value, extra: Value) {
+    match (target, extra) {
+        (Value::Object(target), Value::Object(extra)) => {
+            for (key, value) in extra {
+                merge(target.entry(key).or_insert(Value::Null), value);
+            }
+        }
+        (target, extra) => *target = extra,
+    }
+}
+
+fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
+    object["metadata"]["annotations"][key].as_str()
+}
+
+/// Waits until the claim is Bound and returns it with its volume.
+async fn bound(cluster: &Cluster, namespace: &str, name: &str) -> (Value, Value) {
+    cluster
+        .wait_for(&format!("claim {namespace}/{name} and its volume Bound"), WITHIN, || async {
+            let claim = cluster.get(&format!("/api/v1/namespaces/{namespace}/persistentvolumeclaims/{name}")).await;
+            let volume_name = claim["spec"]["volumeName"].as_str().unwrap_or_default().to_string();
+            if claim["status"]["phase"] != "Bound" || volume_name.is_empty() {
+                return Err(claim.to_string());
+            }
+            let volume = cluster.get(&format!("/api/v1/persistentvolumes/{volume_name}")).await;
+            if volume["status"]["phase"] != "Bound" {
+                return Err(volume.to_string());
+            }
+            Ok((claim, volume))
+        })
+        .await
+}
+
+/// Waits for an event with `reason` about the object `name` in `namespace`, returns its message.
+async fn event(cluster: &Cluster, namespace: &str, name: &str, reason: &str) -> String {
+    cluster
+        .wait_for(&format!("event {reason} about {namespace}/{name}"), WITHIN, || async {
+            let events = cluster.items(&format!("/api/v1/namespaces/{namespace}/events")).await;
+            events
+                .iter()
+                .find(|event| event["involvedObject"]["name"] == name && event["reason"] == reason)
+                .map(|event| event["message"].as_str().unwrap_or_default().to_string())
+                .ok_or_else(|| events.iter().map(|event| format!("{} {}: {}", event["involvedObject"]["name"], event["reason"], event["message"])).collect::<Vec<_>>().join("; "))
+        })
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_volumes_bind_by_class_capacity_access_modes_selector_and_name() {
+    let cluster = Cluster::start();
+    let _manager = start(&cluster);
+    cluster.namespace("static").await;
+    let rwo = json!(["ReadWriteOnce"]);
+    for body in [
+        volume("pv-small", "1Gi", rwo.clone(), "manual", json!({})),
+        volume("pv-big", "5Gi", rwo.clone(), "manual", json!({})),
+        volume("pv-rox", "2Gi", json!(["ReadOnlyMany"]), "manual", json!({})),
+        volume("pv-gold", "3Gi", rwo.clone(), "manual", json!({"metadata": {"labels": {"tier": "gold"}}})),
+        volume("pv-named", "10Gi", rwo.clone(), "manual", json!({})),
+        volume("pv-other-class", "2Gi", rwo.clone(), "slow", json!({})),
+    ] {
+        cluster.create("/api/v1/persistentvolumes", &body).await;
+    }
+    let claims = "/api/v1/namespaces/static/persistentvolumeclaims";
+
+    // A selector: only the labelled volume, though it is not the smallest.
+    cluster.create(claims, &claim("gold", "1Gi", rwo.clone(), "manual", json!({"spec": {"selector": {"matchLabels": {"tier": "gold"}}}}))).await;
+    let (gold, gold_volume) = bound(&cluster, "static", "gold").await;
+    assert_eq!(gold["spec"]["volumeName"], "pv-gold");
+    assert_eq!(annotation(&gold, "pv.kubernetes.io/bind-completed"), Some("yes"));
+    assert_eq!(annotation(&gold, "pv.kubernetes.io/bound-by-controller"), Some("yes"));
+    assert_eq!(gold["status"]["capacity"]["storage"], "3Gi", "the claim's capacity is the volume's");
+    assert_eq!(gold["status"]["accessModes"], rwo);
+    assert_eq!(gold_volume["spec"]["claimRef"]["uid"], gold["metadata"]["uid"]);
+    assert_eq!(gold_volume["spec"]["claimRef"]["kind"], "PersistentVolumeClaim");
+    assert_eq!(annotation(&gold_volume, "pv.kubernetes.io/bound-by-controller"), Some("yes"));
+
+    // Capacity: the smallest that is big enough (pv-small is too small, pv-gold is taken).
+    cluster.create(claims, &claim("two", "2Gi", rwo.clone(), "manual", json!({}))).await;
+    assert_eq!(bound(&cluster, "static", "two").await.0["spec"]["volumeName"], "pv-big");
+
+    // Access modes: only the ReadOnlyMany volume offers them.
+    cluster.create(claims, &claim("shared", "1Gi", json!(["ReadOnlyMany"]), "manual", json!({}))).await;
+    assert_eq!(bound(&cluster, "static", "shared").await.0["spec"]["volumeName"], "pv-rox");
+
+    // Class: the volume of class "slow", though bigger ones of "manual" are free.
+    cluster.create(claims, &claim("slow", "1Gi", rwo.clone(), "slow", json!({}))).await;
+    assert_eq!(bound(&cluster, "static", "slow").await.0["spec"]["volumeName"], "pv-other-class");
+
+    // By name: the named volume, not the free smaller one; the user chose, so the claim has no
+    // bound-by-controller annotation.
+    cluster.create(claims, &claim("named", "1Gi", rwo.clone(), "manual", json!({"spec": {"volumeName": "pv-named"}}))).await;
+    let (named, _) = bound(&cluster, "static", "named").await;
+    assert_eq!(named["spec"]["volumeName"], "pv-named");
+    assert_eq!(annotation(&named, "pv.kubernetes.io/bound-by-controller"), None);
+
+    // Nothing left of class "manual" that is big enough, and no such StorageClass.
+    cluster.create(claims, &claim("huge", "50Gi", rwo.clone(), "manual", json!({}))).await;
+    let message = event(&cluster, "static", "huge", "ProvisioningFailed").await;
+    assert_eq!(message, "storageclass.storage.k8s.io \"manual\" not found");
+    // No class at all.
+    cluster.create(claims, &claim("classless", "50Gi", rwo.clone(), "", json!({}))).await;
+    let message = event(&cluster, "static", "classless", "FailedBinding").await;
+    assert_eq!(message, "no persistent volumes available for this claim and no storage class is set");
+    let huge = cluster.get(&format!("{claims}/huge")).await;
+    assert_eq!(huge["status"]["phase"], "Pending");
+    let small = cluster.get("/api/v1/persistentvolumes/pv-small").await;
+    assert_eq!(small["status"]["phase"], "Available");
+
+    // Half bound, as a controller-manager killed between the volume's write and the claim's
+    // leaves it: the next one finishes the binding.
+    let half = cluster.create(claims, &claim("half", "1Gi", rwo.clone(), "half", json!({"spec": {"volumeName": ""}}))).await;
+    let reserved = volume("pv-half", "1Gi", rwo.clone(), "half", json!({"metadata": {"annotations": {"pv.kubernetes.io/bound-by-controller": "yes"}},
+        "spec": {"claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": "static", "name": "half", "uid": half["metadata"]["uid"]}}}));
+    cluster.create("/api/v1/persistentvolumes", &reserved).await;
+    assert_eq!(bound(&cluster, "static", "half").await.0["spec"]["volumeName"], "pv-half");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_binding_claim_gets_a_local_volume_on_the_chosen_node_and_delete_removes_it() {
+    let cluster = Cluster::start();
+    let _manager = start(&cluster);
+    cluster.namespace("late").await;
+    cluster.node("node-1").await;
+    cluster.node("node-2").await;
+
+    // The default class.
+    let class = cluster
+        .wait_for("the default StorageClass", WITHIN, || async {
+            cluster.get_opt("/apis/storage.k8s.io/v1/storageclasses/standard").await.ok_or_else(|| "absent".to_string())
+        })
+        .await;
+    assert_eq!(annotation(&class, "storageclass.kubernetes.io/is-default-class"), Some("true"));
+    assert_eq!(class["provisioner"], "cluster.local/local-path");
+    assert_eq!(class["reclaimPolicy"], "Delete");
+    assert_eq!(class["volumeBindingMode"], "WaitForFirstConsumer");
+
+    let path = "/api/v1/namespaces/late/persistentvolumeclaims/data";
+    let created = cluster.create("/api/v1/namespaces/late/persistentvolumeclaims", &claim("data", "1Gi", json!(["ReadWriteOnce"]), "standard", json!({}))).await;
+    let uid = created["metadata"]["uid"].as_str().unwrap().to_string();
+    let message = event(&cluster, "late", "data", "WaitForFirstConsumer").await;
+    assert_eq!(message, "waiting for first consumer to be created before binding");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let waiting = cluster.get(path).await;
+    assert_eq!(waiting["status"]["phase"], "Pending");
+    assert!(cluster.get_opt(&format!("/api/v1/persistentvolumes/pvc-{uid}")).await.is_none(), "no volume before a node is chosen");
+
+    // The scheduler's choice.
+    cluster.merge_patch(path, &json!({"metadata": {"annotations": {"volume.kubernetes.io/selected-node": "node-2"}}})).await;
+    let (data, volume) = bound(&cluster, "late", "data").await;
+    assert_eq!(data["spec"]["volumeName"], format!("pvc-{uid}"));
+    assert_eq!(annotation(&data, "volume.kubernetes.io/storage-provisioner"), Some("cluster.local/local-path"));
+    assert_eq!(annotation(&data, "volume.beta.kubernetes.io/storage-provisioner"), Some("cluster.local/local-path"));
+    assert_eq!(volume["spec"]["hostPath"]["path"], format!("/var/local-path-provisioner/pvc-{uid}_late_data"));
+    assert_eq!(volume["spec"]["hostPath"]["type"], "DirectoryOrCreate");
+    assert_eq!(volume["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0],
+        json!({"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-2"]}));
+    assert_eq!(volume["spec"]["persistentVolumeReclaimPolicy"], "Delete");
+    assert_eq!(volume["spec"]["capacity"]["storage"], "1Gi");
+    assert_eq!(annotation(&volume, "pv.kubernetes.io/provisioned-by"), Some("cluster.local/local-path"));
+    assert!(volume["metadata"]["finalizers"].as_array().unwrap().iter().any(|finalizer| finalizer == "external-provisioner.volume.kubernetes.io/finalizer"));
+    assert!(event(&cluster, "late", "data", "ExternalProvisioning").await.contains("'cluster.local/local-path'"));
+    assert_eq!(event(&cluster, "late", "data", "Provisioning").await, "External provisioner is provisioning volume for claim \"late/data\"");
+    assert_eq!(event(&cluster, "late", "data", "ProvisioningSucceeded").await, format!("Successfully provisioned volume pvc-{uid}"));
+
+    // Delete: the claim goes, the volume is released and deleted, and stays until the node's
+    // kubelet (played here) has removed the directory and the finalizer.
+    cluster.delete(path, &json!({})).await;
+    let volume_path = format!("/api/v1/persistentvolumes/pvc-{uid}");
+    let deleting = cluster
+        .wait_for("the released volume being deleted", WITHIN, || async {
+            let volume = cluster.get_opt(&volume_path).await.ok_or_else(|| "gone already".to_string())?;
+            let finalizers: Vec<Value> = volume["metadata"]["finalizers"].as_array().cloned().unwrap_or_default();
+            // pv-protection's finalizer goes as the volume is no longer bound.
+            if volume["metadata"]["deletionTimestamp"].is_string() && finalizers == [json!("external-provisioner.volume.kubernetes.io/finalizer")] {
+                Ok(volume)
+            } else {
+                Err(volume.to_string())
+            }
+        })
+        .await;
+    assert_eq!(deleting["status"]["phase"], "Released");
+    cluster.merge_patch(&volume_path, &json!({"metadata": {"finalizers": null}})).await;
+    cluster
+        .wait_for("the volume gone", WITHIN, || async { cluster.get_opt(&volume_path).await.map_or(Ok(()), |volume| Err(volume.to_string())) })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retain_keeps_a_released_volume_and_an_unknown_class_fails_to_provision() {
+    let cluster = Cluster::start();
+    let _manager = start(&cluster);
+    cluster.namespace("keep").await;
+    cluster.create("/api/v1/persistentvolumes", &volume("kept", "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
+    let claims = "/api/v1/namespaces/keep/persistentvolumeclaims";
+    cluster.create(claims, &claim("data", "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
+    bound(&cluster, "keep", "data").await;
+    cluster.delete(&format!("{claims}/data"), &json!({})).await;
+    cluster
+        .wait_for("the volume Released", WITHIN, || async {
+            let volume = cluster.get("/api/v1/persistentvolumes/kept").await;
+            if volume["status"]["phase"] == "Released" { Ok(()) } else { Err(volume.to_string()) }
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let volume = cluster.get("/api/v1/persistentvolumes/kept").await;
+    assert_eq!(volume["status"]["phase"], "Released", "Retain keeps the volume: {volume}");
+    assert!(volume["metadata"]["deletionTimestamp"].is_null());
+    assert_eq!(volume["spec"]["claimRef"]["name"], "data", "a retained volume keeps its claimRef");
+
+    cluster.create(claims, &claim("nowhere", "1Gi", json!(["ReadWriteOnce"]), "no-such-class", json!({}))).await;
+    assert_eq!(event(&cluster, "keep", "nowhere", "ProvisioningFailed").await, "storageclass.storage.k8s.io \"no-such-class\" not found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_a_running_pod_uses_stays_until_the_pod_goes() {
+    let cluster = Cluster::start();
+    let _manager = start(&cluster);
+    cluster.namespace("held").await;
+    cluster.node("node-1").await;
+    cluster.create("/api/v1/persistentvolumes", &volume("disk", "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
+    let claim_path = "/api/v1/namespaces/held/persistentvolumeclaims/data";
+    cluster.create("/api/v1/namespaces/held/persistentvolumeclaims", &claim("data", "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
+    bound(&cluster, "held", "data").await;
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "user"},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "busybox:local"}],
+                 "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}}]}});
+    cluster.create("/api/v1/namespaces/held/pods", &pod).await;
+    cluster.set_pod_status("held", "user", "10.244.0.5", true).await;
+    cluster
+        .wait_for("the claim's protection finalizer", WITHIN, || async {
+            let claim = cluster.get(claim_path).await;
+            let protected = claim["metadata"]["finalizers"].as_array().is_some_and(|list| list.iter().any(|finalizer| finalizer == "kubernetes.io/pvc-protection"));
+            if protected { Ok(()) } else { Err(claim.to_string()) }
+        })
+        .await;
+
+    cluster.delete(claim_path, &json!({})).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let claim = cluster.get_opt(claim_path).await.expect("a claim in use stays");
+    assert!(claim["metadata"]["deletionTimestamp"].is_string());
+    assert_eq!(claim["status"]["phase"], "Bound");
+
+    cluster.delete("/api/v1/namespaces/held/pods/user", &json!({"gracePeriodSeconds": 0})).await;
+    cluster
+        .wait_for("the claim gone with its pod", WITHIN, || async { cluster.get_opt(claim_path).await.map_or(Ok(()), |claim| Err(claim.to_string())) })
+        .await;
+    // The volume it held is released, and its own protection lets it go when deleted.
+    cluster
+        .wait_for("the volume Released", WITHIN, || async {
+            let volume = cluster.get("/api/v1/persistentvolumes/disk").await;
+            if volume["status"]["phase"] == "Released" { Ok(()) } else { Err(volume.to_string()) }
+        })
+        .await;
+    cluster.delete("/api/v1/persistentvolumes/disk", &json!({})).await;
+    cluster
+        .wait_for("the released volume gone", WITHIN, || async {
+            cluster.get_opt("/api/v1/persistentvolumes/disk").await.map_or(Ok(()), |volume| Err(volume.to_string()))
+        })
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ephemeral_volume_gets_a_claim_its_pod_owns() {
+    let cluster = Cluster::start();
+    let _manager = start(&cluster);
+    cluster.namespace("eph").await;
+    let pod = |name: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "busybox:local"}],
+                     "volumes": [{"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"metadata": {"labels": {"kind": "scratch"}},
+                         "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "standard", "resources": {"requests": {"storage": "1Gi"}}}}}}]}})
+    };
+    let created = cluster.create("/api/v1/namespaces/eph/pods", &pod("worker")).await;
+    let claim = cluster
+        .wait_for("the ephemeral claim", WITHIN, || async {
+            cluster.get_opt("/api/v1/namespaces/eph/persistentvolumeclaims/worker-scratch").await.ok_or_else(|| "absent".to_string())
+        })
+        .await;
+    let owner = &claim["metadata"]["ownerReferences"][0];
+    assert_eq!(owner["kind"], "Pod");
+    assert_eq!(owner["uid"], created["metadata"]["uid"]);
+    assert_eq!(owner["controller"], true);
+    assert_eq!(owner["blockOwnerDeletion"], true);
+    assert_eq!(claim["metadata"]["labels"]["kind"], "scratch");
+    assert_eq!(claim["spec"]["resources"]["requests"]["storage"], "1Gi");
+
+    // A claim of the name that the pod does not own is left alone, and the pod is told.
+    cluster.create("/api/v1/namespaces/eph/persistentvolumeclaims", &claim_named("squatter-scratch")).await;
+    cluster.create("/api/v1/namespaces/eph/pods", &pod("squatter")).await;
+    let message = event(&cluster, "eph", "squatter", "FailedBinding").await;
+    assert_eq!(message, "PVC eph/squatter-scratch was not created for pod eph/squatter (pod is not owner)");
+    let squatted = cluster.get("/api/v1/namespaces/eph/persistentvolumeclaims/squatter-scratch").await;
+    assert!(squatted["metadata"]["ownerReferences"].is_null());
+}
+
+fn claim_named(name: &str) -> Value {
+    claim(name, "1Gi", json!(["ReadWriteOnce"]), "standard", json!({}))
+}

@@ -342,3 +342,60 @@ async fn an_ephemeral_volume_gets_a_claim_its_pod_owns() {
 fn claim_named(name: &str) -> Value {
     claim(name, "1Gi", json!(["ReadWriteOnce"]), "standard", json!({}))
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_manager_killed_while_binding_converges_when_started_again() {
+    let cluster = Cluster::start();
+    let mut manager = start(&cluster);
+    cluster.namespace("crash").await;
+    const COUNT: usize = 20;
+    for index in 0..COUNT {
+        cluster.create("/api/v1/persistentvolumes", &volume(&format!("crash-{index}"), "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
+    }
+    for index in 0..COUNT {
+        cluster.create("/api/v1/namespaces/crash/persistentvolumeclaims", &claim(&format!("c-{index}"), "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
+    }
+    // Killed once binding has begun (some claims, or one side of a pair, written).
+    cluster
+        .wait_for("binding under way", WITHIN, || async {
+            let volumes = cluster.items("/api/v1/persistentvolumes").await;
+            if volumes.iter().any(|volume| volume["spec"]["claimRef"].is_object()) { Ok(()) } else { Err("no claimRef yet".to_string()) }
+        })
+        .await;
+    manager.0.kill();
+    manager.0.start_again().unwrap();
+    let mut volumes_of_claims = std::collections::BTreeMap::new();
+    for index in 0..COUNT {
+        let (claim, volume) = bound(&cluster, "crash", &format!("c-{index}")).await;
+        assert_eq!(volume["spec"]["claimRef"]["uid"], claim["metadata"]["uid"], "the volume points back at its claim");
+        volumes_of_claims.insert(volume["metadata"]["name"].as_str().unwrap().to_string(), index);
+    }
+    assert_eq!(volumes_of_claims.len(), COUNT, "one volume per claim");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_local_volume_whose_node_is_gone_loses_its_provisioner_finalizer() {
+    let cluster = Cluster::start();
+    let _manager = start(&cluster);
+    cluster.namespace("orphan").await;
+    cluster.node("node-3").await;
+    let path = "/api/v1/namespaces/orphan/persistentvolumeclaims/data";
+    let body = claim("data", "1Gi", json!(["ReadWriteOnce"]), "standard", json!({"metadata": {"annotations": {"volume.kubernetes.io/selected-node": "node-3"}}}));
+    cluster
+        .wait_for("the default StorageClass", WITHIN, || async {
+            cluster.get_opt("/apis/storage.k8s.io/v1/storageclasses/standard").await.map(drop).ok_or_else(|| "absent".to_string())
+        })
+        .await;
+    cluster.create("/api/v1/namespaces/orphan/persistentvolumeclaims", &body).await;
+    let (_, volume) = bound(&cluster, "orphan", "data").await;
+    let volume_path = format!("/api/v1/persistentvolumes/{}", volume["metadata"]["name"].as_str().unwrap());
+    cluster.delete("/api/v1/nodes/node-3", &json!({})).await;
+    cluster.delete(path, &json!({})).await;
+    cluster
+        .wait_for("the volume gone without its node's kubelet", WITHIN, || async {
+            cluster.get_opt(&volume_path).await.map_or(Ok(()), |volume| Err(volume.to_string()))
+        })
+        .await;
+    let message = event(&cluster, "default", volume["metadata"]["name"].as_str().unwrap(), "NodeNotFound").await;
+    assert!(message.contains("node-3"), "{message}");
+}

@@ -474,4 +474,33 @@ mod tests {
         let going = with(bound, "/metadata/deletionTimestamp", json!("2026-01-01T00:00:00Z"));
         assert_eq!(printers::row_of("PersistentVolume", &going)[4], json!("Terminating"));
     }
+
+    #[test]
+    fn volume_validation() {
+        let pinned = with(volume("pv1"), "/spec/nodeAffinity", json!({"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["n1"]}]}]}}));
+        let local = with(without(pinned.clone(), "/spec/hostPath"), "/spec/local", json!({"path": "/mnt/disk"}));
+        let rows: Vec<(&str, Value, Outcome)> = vec![
+            ("valid", pinned.clone(), Outcome::Admitted),
+            ("local, pinned", local.clone(), Outcome::Admitted),
+            ("local, not pinned", without(local, "/spec/nodeAffinity"), invalid(&["spec.nodeAffinity"], "spec.nodeAffinity: Required value: Local volume requires node affinity")),
+            ("no modes", without(volume("pv1"), "/spec/accessModes"), invalid(&["spec.accessModes"], "spec.accessModes: Required value")),
+            ("two resources", with(volume("pv1"), "/spec/capacity/cpu", json!("1")), invalid(&["spec.capacity"], "Unsupported value: {\"cpu\":\"1\",\"storage\":\"1Gi\"}: supported values: \"storage\"")),
+            ("zero capacity", with(volume("pv1"), "/spec/capacity/storage", json!("0")), invalid(&["spec.capacity[storage]"], "Invalid value: \"0\": must be greater than zero")),
+            ("no affinity required", with(volume("pv1"), "/spec/nodeAffinity", json!({})), invalid(&["spec.nodeAffinity.required"], "Required value: must specify required node constraints")),
+            ("an unknown operator", with(pinned.clone(), "/spec/nodeAffinity/required/nodeSelectorTerms/0/matchExpressions/0/operator", json!("Near")),
+             invalid(&["spec.nodeAffinity.required.nodeSelectorTerms[0].matchExpressions[0].operator"], "Invalid value: \"Near\": not a valid selector operator")),
+            ("an unknown host path type", with(volume("pv1"), "/spec/hostPath/type", json!("Dir")), invalid(&["spec.hostPath.type"], "supported values: \"\", \"BlockDevice\"")),
+            ("recycling /", with(with(volume("pv1"), "/spec/hostPath/path", json!("/")), "/spec/persistentVolumeReclaimPolicy", json!("Recycle")),
+             invalid(&["spec.persistentVolumeReclaimPolicy"], "Forbidden: may not be 'recycle' for a hostPath mount of '/'")),
+        ];
+        run_create("persistentvolumes", rows);
+        let old = admitted(resource("persistentvolumes"), pinned.clone());
+        let moved = with(old.clone(), "/spec/nodeAffinity/required/nodeSelectorTerms/0/matchExpressions/0/values", json!(["n2"]));
+        let rows: Vec<(&str, Value, Outcome)> = vec![
+            ("bound", with(old.clone(), "/spec/claimRef", json!({"namespace": "demo", "name": "data", "uid": "1"})), Outcome::Admitted),
+            ("moved", moved, invalid(&["nodeAffinity"], "nodeAffinity: Invalid value: {\"Required\":{\"NodeSelectorTerms\":[{\"MatchExpressions\":[{\"Key\":\"kubernetes.io/hostname\",\"Operator\":\"In\",\"Values\":[\"n2\"]}],\"MatchFields\":null}]}}: field is immutable, except for updating from beta label to GA")),
+            ("block mode", with(old.clone(), "/spec/volumeMode", json!("Block")), invalid(&["volumeMode"], "volumeMode: Invalid value: \"Block\": field is immutable")),
+        ];
+        run_update("persistentvolumes", &old, rows);
+    }
 }

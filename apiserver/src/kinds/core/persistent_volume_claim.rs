@@ -99,9 +99,10 @@ impl TypedKind for PersistentVolumeClaim {
         if from_annotation {
             new_clone.storage_class_name = None;
         } else {
-            if new_annotation != old_annotation {
-                let shown = new_annotation.clone().unwrap_or_default();
-                causes.invalid(&Path::new("metadata").child("annotations").key(BETA_CLASS), shown, "field is immutable");
+            // `ValidateImmutableAnnotation`: absent is "", and the path joins the key with a dot.
+            let (shown, was) = (new_annotation.clone().unwrap_or_default(), old_annotation.clone().unwrap_or_default());
+            if shown != was {
+                causes.invalid(&Path::new("metadata").child("annotations").child(BETA_CLASS), shown, "field is immutable");
             }
             let from_nil = spec.storage_class_name.is_some()
                 && old_spec.storage_class_name.is_none()
@@ -270,5 +271,34 @@ mod tests {
         let row = printers::row_of("PersistentVolumeClaim", &bound);
         assert_eq!(row[1..5], [json!("Bound"), json!("pv1"), json!("2Gi"), json!("ROX,RWOP")]);
         assert_eq!(row[8], json!("<unset>"));
+    }
+
+    #[test]
+    fn a_claim_changes_only_as_kube_lets_it() {
+        let bound = with(with(admitted(resource("persistentvolumeclaims"), claim("data")), "/spec/volumeName", json!("pv1")),
+            "/status", json!({"phase": "Bound", "capacity": {"storage": "1Gi"}}));
+        let immutable = "spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims";
+        let rows: Vec<(&str, Value, Outcome)> = vec![
+            ("grown", with(bound.clone(), "/spec/resources/requests/storage", json!("2Gi")), Outcome::Admitted),
+            ("a class where there was none", with(bound.clone(), "/spec/storageClassName", json!("standard")), Outcome::Admitted),
+            ("labelled", with(bound.clone(), "/metadata/labels", json!({"a": "b"})), Outcome::Admitted),
+            ("shrunk to the capacity", with(bound.clone(), "/spec/resources/requests/storage", json!("512Mi")),
+             invalid(&["spec.resources.requests.storage"], "Forbidden: field can not be less than status.capacity")),
+            ("another volume", with(bound.clone(), "/spec/volumeName", json!("pv2")), invalid(&["spec"], immutable)),
+            ("other modes", with(bound.clone(), "/spec/accessModes", json!(["ReadWriteMany"])), invalid(&["spec"], immutable)),
+            ("block mode", with(bound.clone(), "/spec/volumeMode", json!("Block")), invalid(&["spec", "volumeMode"], "volumeMode: Invalid value: \"Block\": field is immutable")),
+            ("a beta class annotation", with(bound.clone(), "/metadata/annotations", json!({"volume.beta.kubernetes.io/storage-class": "x"})),
+             invalid(&["metadata.annotations.volume.beta.kubernetes.io/storage-class"], "Invalid value: \"x\": field is immutable")),
+        ];
+        // The stored claim is bound: its status is what the update is judged with.
+        let old = with(bound.clone(), "/spec/volumeName", json!("pv1"));
+        run_update("persistentvolumeclaims", &old, rows);
+        // An unbound claim's request is part of its immutable spec.
+        let pending = admitted(resource("persistentvolumeclaims"), claim("data"));
+        let rows: Vec<(&str, Value, Outcome)> = vec![
+            ("its volume, once", with(pending.clone(), "/spec/volumeName", json!("pv1")), Outcome::Admitted),
+            ("grown while pending", with(pending.clone(), "/spec/resources/requests/storage", json!("2Gi")), invalid(&["spec"], immutable)),
+        ];
+        run_update("persistentvolumeclaims", &pending, rows);
     }
 }

@@ -35,9 +35,10 @@ impl TypedKind for CSIDriver {
 
     fn validate(&self, _context: &Context, causes: &mut Causes) {
         let path = Path::new("spec");
-        for (index, mode) in self.spec.volume_lifecycle_modes.iter().flatten().enumerate() {
+        // `validateVolumeLifecycleModes`: the list's path, kube's order of the modes.
+        for mode in self.spec.volume_lifecycle_modes.iter().flatten() {
             if mode != "Persistent" && mode != "Ephemeral" {
-                causes.not_supported(&path.child("volumeLifecycleModes").index(index), mode.as_str(), &["Ephemeral", "Persistent"]);
+                causes.not_supported(&path.child("volumeLifecycleModes"), mode.as_str(), &["Persistent", "Ephemeral"]);
             }
         }
         if let Some(policy) = self.spec.fs_group_policy.as_deref()

@@ -91,6 +91,14 @@ async fn kubectl_lists_creates_and_prints_the_storage_kinds(storage: Storage) {
     assert_eq!(wide.lines().next().map(columns), Some(vec!["NAME", "STATUS", "VOLUME", "CAPACITY", "ACCESS", "MODES", "STORAGECLASS", "VOLUMEATTRIBUTESCLASS", "AGE", "VOLUMEMODE"]), "{wide}");
     assert_eq!(wide.lines().nth(1).map(columns).and_then(|row| row.last().map(|mode| mode.to_string())).as_deref(), Some("Filesystem"), "{wide}");
 
+    // kubectl finds the kinds' schemas, and describes them.
+    let explained = kubectl_ok(&server, &["explain", "storageclass.volumeBindingMode"]);
+    assert!(explained.contains("GROUP:      storage.k8s.io") && explained.contains("volumeBindingMode"), "{explained}");
+    let described = kubectl_ok(&server, &["describe", "pvc", "data"]);
+    assert!(described.lines().any(|line| columns(line) == ["StorageClass:", "manual"]), "{described}");
+    let described = kubectl_ok(&server, &["describe", "pv", "pv1"]);
+    assert!(described.lines().any(|line| columns(line) == ["Finalizers:", "[kubernetes.io/pv-protection]"]), "{described}");
+
     // The status subresources: the binder's writes, and nothing else, change the phase.
     let client = Client::new(&server);
     let (_, pv) = client.get("/api/v1/persistentvolumes/pv1").await;

@@ -74,6 +74,19 @@ impl TypedKind for PersistentVolumeClaim {
         self.status.clone_from(&old.status);
     }
 
+    /// `ValidatePersistentVolumeClaimStatusUpdate`: the capacity the binder reports is a
+    /// quantity of storage.
+    fn validate_status_update(&self, _old: &Self, _context: &Context, causes: &mut Causes) {
+        let capacity = self.status.as_ref().and_then(|status| status.capacity.as_ref());
+        for (name, value) in capacity.into_iter().flatten() {
+            if let Ok(parsed) = common::quantity::parse(&value.0)
+                && parsed.is_negative()
+            {
+                causes.invalid(&Path::new("status").child("capacity").key(name), parsed.value(), "must be a valid resource quantity");
+            }
+        }
+    }
+
     /// `ValidatePersistentVolumeClaim`.
     fn validate(&self, _context: &Context, causes: &mut Causes) {
         validate_spec(&self.spec.clone().unwrap_or_default(), &Path::new("spec"), causes);
@@ -300,5 +313,10 @@ mod tests {
             ("grown while pending", with(pending.clone(), "/spec/resources/requests/storage", json!("2Gi")), invalid(&["spec"], immutable)),
         ];
         run_update("persistentvolumeclaims", &pending, rows);
+        let status = |capacity: &str| crate::admission::admit_status_update(resource("persistentvolumeclaims"),
+            with(pending.clone(), "/status", json!({"phase": "Bound", "capacity": {"storage": capacity}})), &pending, crate::strategy::FieldValidation::Strict);
+        assert!(status("1Gi").is_ok_and(|admitted| admitted.object["status"]["phase"] == "Bound"));
+        let refused = status("-1Gi").expect_err("a negative capacity");
+        assert!(refused.message.ends_with("status.capacity[storage]: Invalid value: -1073741824: must be a valid resource quantity"), "{}", refused.message);
     }
 }

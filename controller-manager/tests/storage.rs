@@ -399,3 +399,32 @@ async fn a_deleted_local_volume_whose_node_is_gone_loses_its_provisioner_finaliz
     let message = event(&cluster, "default", volume["metadata"]["name"].as_str().unwrap(), "NodeNotFound").await;
     assert!(message.contains("node-3"), "{message}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_immediate_local_class_picks_the_emptiest_ready_node_and_refuses_what_a_directory_cannot_be() {
+    let cluster = Cluster::start();
+    let _manager = start(&cluster);
+    cluster.namespace("now").await;
+    cluster.node("node-b").await;
+    cluster.node("node-a").await;
+    let class = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local-now"},
+        "provisioner": "cluster.local/local-path", "reclaimPolicy": "Retain", "volumeBindingMode": "Immediate"});
+    cluster.create("/apis/storage.k8s.io/v1/storageclasses", &class).await;
+    let claims = "/api/v1/namespaces/now/persistentvolumeclaims";
+    cluster.create(claims, &claim("first", "1Gi", json!(["ReadWriteOnce"]), "local-now", json!({}))).await;
+    let (_, first) = bound(&cluster, "now", "first").await;
+    let node_of = |volume: &Value| volume["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"][0].as_str().unwrap_or_default().to_string();
+    assert_eq!(node_of(&first), "node-a", "ties go by name");
+    assert_eq!(first["spec"]["persistentVolumeReclaimPolicy"], "Retain", "the class's policy");
+    cluster.create(claims, &claim("second", "1Gi", json!(["ReadWriteOnce"]), "local-now", json!({}))).await;
+    let (_, second) = bound(&cluster, "now", "second").await;
+    assert_eq!(node_of(&second), "node-b", "the node with fewer volumes");
+
+    cluster.create(claims, &claim("picky", "1Gi", json!(["ReadWriteOnce"]), "local-now", json!({"spec": {"selector": {"matchLabels": {"a": "b"}}}}))).await;
+    assert!(event(&cluster, "now", "picky", "ProvisioningFailed").await.contains("claim.Spec.Selector is not supported for dynamic provisioning"));
+    cluster.create(claims, &claim("shared", "1Gi", json!(["ReadWriteMany"]), "local-now", json!({}))).await;
+    assert!(event(&cluster, "now", "shared", "ProvisioningFailed").await.contains("access modes"));
+    for name in ["picky", "shared"] {
+        assert_eq!(cluster.get(&format!("{claims}/{name}")).await["status"]["phase"], "Pending", "{name}");
+    }
+}

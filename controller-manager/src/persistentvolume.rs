@@ -31,6 +31,8 @@ const COMPONENT: &str = "persistentvolume-controller";
 const WAIT: Duration = Duration::from_secs(15);
 /// How soon a sync that met a newer object (409) runs again.
 const CONFLICT_RETRY: Duration = Duration::from_millis(200);
+/// Past this many remembered writes, those of claims that are gone are dropped.
+const REMEMBERED_WRITES: usize = 1_024;
 
 struct Binder {
     context: Arc<Context>,
@@ -227,6 +229,12 @@ impl Binder {
             && let Ok(mut written) = self.written.lock()
         {
             written.insert(uid, version);
+            // Claims deleted before the informer showed the write are forgotten now and then.
+            if written.len() > REMEMBERED_WRITES {
+                let present: std::collections::HashSet<String> =
+                    self.context.persistent_volume_claims.store().state().iter().filter_map(|claim| claim.metadata.uid.clone()).collect();
+                written.retain(|uid, _| present.contains(uid));
+            }
         }
     }
 

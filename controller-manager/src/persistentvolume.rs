@@ -13,10 +13,13 @@
 //! the node's kubelet removes the directory and the volume's finalizer).
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::storage::{self, BETA_STORAGE_PROVISIONER, BIND_COMPLETED, BOUND_BY_CONTROLLER, LOCAL_PATH_PROVISIONER, PROVISIONED_BY, SELECTED_NODE, STORAGE_PROVISIONER};
+use common::storage::{
+    self, BETA_STORAGE_CLASS, BETA_STORAGE_PROVISIONER, BIND_COMPLETED, BOUND_BY_CONTROLLER, LOCAL_PATH_PROVISIONER, LOCAL_PATH_ROOT, PROVISIONED_BY, SELECTED_NODE, STORAGE_PROVISIONER,
+};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolume, PersistentVolumeClaim, PersistentVolumeClaimStatus, PersistentVolumeStatus};
 use kube::api::{Api, DeleteParams, PostParams, Preconditions};
@@ -61,15 +64,23 @@ async fn run_claims(binder: Arc<Binder>) {
             Some(ObjectRef::<PersistentVolumeClaim>::new(reference.name.as_deref()?).within(reference.namespace.as_deref()?))
         })
         .boxed();
-    // A class appearing or changing concerns the claims that ask for it.
+    // A class appearing or changing concerns the claims that ask for it; a default class, also
+    // the unbound claims that ask for none (they get it: RetroactiveDefaultStorageClass).
     let claims_store = context.persistent_volume_claims.store();
     let classes = context
         .storage_classes
         .changes()
         .flat_map(move |class| {
             let name = class.metadata.name.clone().unwrap_or_default();
-            let asking: Vec<ObjectRef<PersistentVolumeClaim>> =
-                claims_store.state().iter().filter(|claim| storage::claim_class(claim) == name).map(|claim| ObjectRef::from_obj(&**claim)).collect();
+            let default = storage::is_default_class(&class);
+            let asking: Vec<ObjectRef<PersistentVolumeClaim>> = claims_store
+                .state()
+                .iter()
+                .filter(|claim| {
+                    (has_class(claim) && storage::claim_class(claim) == name) || (default && !has_class(claim) && annotation(&claim.metadata, BIND_COMPLETED).is_none())
+                })
+                .map(|claim| ObjectRef::from_obj(&**claim))
+                .collect();
             futures::stream::iter(asking)
         })
         .boxed();
@@ -128,6 +139,13 @@ fn annotation<'a>(metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::
     metadata.annotations.as_ref()?.get(key).map(String::as_str)
 }
 
+/// Whether the claim names a class at all (kube's `PersistentVolumeClaimHasClass`): the beta
+/// annotation or `spec.storageClassName`, even "". A claim that names none gets the default
+/// class once there is one.
+fn has_class(claim: &PersistentVolumeClaim) -> bool {
+    annotation(&claim.metadata, BETA_STORAGE_CLASS).is_some() || claim.spec.as_ref().is_some_and(|spec| spec.storage_class_name.is_some())
+}
+
 fn claim_key(claim: &PersistentVolumeClaim) -> String {
     format!("{}/{}", claim.metadata.namespace.as_deref().unwrap_or_default(), claim.metadata.name.as_deref().unwrap_or_default())
 }
@@ -146,15 +164,6 @@ fn volume_phase(volume: &PersistentVolume) -> &str {
 
 fn reclaim_policy(volume: &PersistentVolume) -> &str {
     volume.spec.as_ref().and_then(|spec| spec.persistent_volume_reclaim_policy.as_deref()).unwrap_or("Retain")
-}
-
-/// kube's `IsVolumeBoundToClaim`: the claimRef names the claim, with its uid or none yet.
-fn bound_to(volume: &PersistentVolume, claim: &PersistentVolumeClaim) -> bool {
-    claim_ref(volume).is_some_and(|reference| {
-        reference.name == claim.metadata.name
-            && reference.namespace == claim.metadata.namespace
-            && reference.uid.as_deref().is_none_or(|uid| uid.is_empty() || Some(uid) == claim.metadata.uid.as_deref())
-    })
 }
 
 /// Why a volume cannot hold a claim that names it, in kube's words (`checkVolumeSatisfyClaim`).
@@ -246,7 +255,11 @@ impl Binder {
         match volume.and_then(|volume| volume.spec.as_ref()) {
             Some(spec) => {
                 status.access_modes = spec.access_modes.clone();
-                status.capacity = spec.capacity.clone();
+                // Only as the claim becomes Bound (kube's `updateClaimStatus`): afterwards the
+                // capacity may differ on purpose (the kubelet reports the filesystem's size).
+                if old.phase.as_deref() != Some(phase) {
+                    status.capacity = spec.capacity.clone();
+                }
             }
             None => {
                 status.access_modes = None;
@@ -289,7 +302,7 @@ impl Binder {
         let reference_right = claim_ref(&volume).is_some_and(|reference| {
             reference.name == claim.metadata.name && reference.namespace == claim.metadata.namespace && reference.uid == claim.metadata.uid
         });
-        let set_bound_by_controller = !bound_to(&volume, claim) && annotation(&volume.metadata, BOUND_BY_CONTROLLER).is_none();
+        let set_bound_by_controller = !storage::is_bound_to_claim(&volume, claim) && annotation(&volume.metadata, BOUND_BY_CONTROLLER).is_none();
         if !reference_right || set_bound_by_controller {
             let mut updated = volume.clone();
             if let Some(spec) = updated.spec.as_mut() {
@@ -325,6 +338,28 @@ impl Binder {
         }
         self.set_claim_phase(&claim, "Bound", Some(&volume)).await?;
         Ok(Action::await_change())
+    }
+
+    /// A claim that names no class gets the newest default one, if any (kube's
+    /// `assignDefaultStorageClass`, RetroactiveDefaultStorageClass): a claim made before the
+    /// default class existed would otherwise never be provisioned. The update carries the
+    /// copy's resourceVersion, so a newer claim is not overwritten. True when written.
+    async fn assign_default_class(&self, claim: &PersistentVolumeClaim) -> Result<bool, kube::Error> {
+        if has_class(claim) {
+            return Ok(false);
+        }
+        let classes = self.context.storage_classes.store().state();
+        let Some(class) = storage::newest_default_class(classes.iter().map(|class| &**class)).and_then(|class| class.metadata.name.clone()) else {
+            return Ok(false);
+        };
+        let mut updated = claim.clone();
+        updated.spec.get_or_insert_default().storage_class_name = Some(class.clone());
+        updated.metadata.managed_fields = None;
+        let name = claim.metadata.name.clone().unwrap_or_default();
+        let written = self.claims_api(claim).replace(&name, &PostParams::default(), &updated).await?;
+        self.remember_write(&written);
+        tracing::info!(namespace = ?claim.metadata.namespace, name = %name, class = %class, "the default storage class assigned to a claim that named none");
+        Ok(true)
     }
 
     /// No volume for the claim: wait for the first consumer, ask the class's provisioner, or
@@ -406,7 +441,13 @@ async fn sync_unbound_claim(claim: &PersistentVolumeClaim, binder: &Binder) -> R
             Some(volume) => binder.bind(volume, claim).await,
             // A claim being deleted gets no volume, and none is made for it.
             None if claim.metadata.deletion_timestamp.is_some() => Ok(Action::await_change()),
-            None => binder.wait_or_provision(claim, delay_binding).await,
+            None => {
+                if binder.assign_default_class(claim).await? {
+                    // The informer's copy of the write syncs the claim again, with its class.
+                    return Ok(Action::await_change());
+                }
+                binder.wait_or_provision(claim, delay_binding).await
+            }
         };
     };
     // The user asked for a volume by name.
@@ -423,7 +464,7 @@ async fn sync_unbound_claim(claim: &PersistentVolumeClaim, binder: &Binder) -> R
         }
         return binder.bind(&volume, claim).await;
     }
-    if bound_to(&volume, claim) {
+    if storage::is_bound_to_claim(&volume, claim) {
         return binder.bind(&volume, claim).await;
     }
     if annotation(&claim.metadata, BOUND_BY_CONTROLLER).is_some() {
@@ -543,6 +584,16 @@ async fn reclaim(volume: &PersistentVolume, binder: &Binder) -> Result<Action, R
         }
         "Delete" if volume.metadata.deletion_timestamp.is_some() => Ok(Action::await_change()),
         "Delete" => match annotation(&volume.metadata, PROVISIONED_BY) {
+            // Only a volume whose path is its own directory (`<root>/<its name>_<ns>_<claim>`):
+            // a copy of another volume's manifest names that volume's directory, and deleting
+            // it would have the node's kubelet remove live data.
+            Some(LOCAL_PATH_PROVISIONER) if !storage::local_path_owns(Path::new(LOCAL_PATH_ROOT), volume) => {
+                let path = volume.spec.as_ref().and_then(|spec| spec.host_path.as_ref()).map(|source| source.path.clone()).unwrap_or_default();
+                let message = format!("the volume's path {path:?} is not its own local-path directory: not deleted");
+                binder.volume_event(volume, "Warning", "VolumeFailedDelete", &message).await;
+                binder.set_volume_phase(volume, "Failed", Some(&message)).await?;
+                Ok(Action::await_change())
+            }
             Some(LOCAL_PATH_PROVISIONER) => {
                 // The object goes; its PV_DELETION finalizer keeps it until the node's kubelet
                 // has removed the directory. Only the copy seen Released is deleted.
@@ -605,15 +656,9 @@ mod tests {
     }
 
     #[test]
-    fn bound_to_accepts_a_reservation_without_uid() {
-        let want = claim(json!({"metadata": {"name": "c", "namespace": "ns", "uid": "u"}, "spec": {}}));
-        let reserved = volume(json!({"metadata": {"name": "v"}, "spec": {"claimRef": {"name": "c", "namespace": "ns"}}}));
-        assert!(bound_to(&reserved, &want));
-        let ours = volume(json!({"metadata": {"name": "v"}, "spec": {"claimRef": {"name": "c", "namespace": "ns", "uid": "u"}}}));
-        assert!(bound_to(&ours, &want));
-        let earlier = volume(json!({"metadata": {"name": "v"}, "spec": {"claimRef": {"name": "c", "namespace": "ns", "uid": "old"}}}));
-        assert!(!bound_to(&earlier, &want));
-        let other = volume(json!({"metadata": {"name": "v"}, "spec": {"claimRef": {"name": "d", "namespace": "ns"}}}));
-        assert!(!bound_to(&other, &want));
+    fn a_claim_names_a_class_with_the_field_or_the_beta_annotation() {
+        assert!(!has_class(&claim(json!({"metadata": {"name": "c"}, "spec": {}}))));
+        assert!(has_class(&claim(json!({"metadata": {"name": "c"}, "spec": {"storageClassName": ""}}))), "\"\" asks for no class");
+        assert!(has_class(&claim(json!({"metadata": {"name": "c", "annotations": {BETA_STORAGE_CLASS: "slow"}}, "spec": {}}))));
     }
 }

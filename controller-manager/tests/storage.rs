@@ -428,3 +428,28 @@ async fn an_immediate_local_class_picks_the_emptiest_ready_node_and_refuses_what
         assert_eq!(cluster.get(&format!("{claims}/{name}")).await["status"]["phase"], "Pending", "{name}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_made_before_the_default_class_existed_gets_it() {
+    let cluster = Cluster::start();
+    cluster.namespace("early").await;
+    let claims = "/api/v1/namespaces/early/persistentvolumeclaims";
+    // Made before any controller-manager ran: no default class yet, so the admission leaves
+    // the class unset.
+    let mut body = claim("data", "1Gi", json!(["ReadWriteOnce"]), "", json!({}));
+    body["spec"].as_object_mut().unwrap().remove("storageClassName");
+    let created = cluster.create(claims, &body).await;
+    assert!(created["spec"]["storageClassName"].is_null(), "no default class to set: {created}");
+    // "" asks for no class: it keeps none.
+    cluster.create(claims, &claim("classless", "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
+
+    let _manager = start(&cluster);
+    // The manager makes `standard`; the claim gets it (RetroactiveDefaultStorageClass) and then
+    // waits for its first consumer as any claim of that class.
+    assert_eq!(event(&cluster, "early", "data", "WaitForFirstConsumer").await, "waiting for first consumer to be created before binding");
+    let data = cluster.get(&format!("{claims}/data")).await;
+    assert_eq!(data["spec"]["storageClassName"], "standard");
+    assert_eq!(event(&cluster, "early", "classless", "FailedBinding").await, "no persistent volumes available for this claim and no storage class is set");
+    let classless = cluster.get(&format!("{claims}/classless")).await;
+    assert_eq!(classless["spec"]["storageClassName"], "");
+}

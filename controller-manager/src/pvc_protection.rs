@@ -1,15 +1,16 @@
 //! The PVC protection controller (kube-controller-manager's `pvc-protection`): a claim being
-//! deleted keeps its `kubernetes.io/pvc-protection` finalizer while a pod that is scheduled and
-//! not finished (Succeeded and Failed are finished) uses it, through a `persistentVolumeClaim`
-//! volume or the claim of an `ephemeral` one; then the finalizer goes and so does the claim.
-//! The informer is asked first and, when it shows no user, a live list of the namespace's pods,
-//! as kube does: a pod made moments ago must not lose its claim. A claim without the finalizer
-//! (made before the admission added it) gets it.
+//! deleted keeps its `kubernetes.io/pvc-protection` finalizer while a scheduled pod uses it
+//! (kube's `podUsesPVC`): through a `persistentVolumeClaim` volume whatever the pod's phase (a
+//! finished pod still names its data until it is deleted), or as the claim of an `ephemeral`
+//! volume that the pod controls, until the pod is shut down (deleted with grace 0). Then the
+//! finalizer goes and so does the claim. The informer is asked first and, when it shows no
+//! user, a live list of the namespace's pods, as kube does: a pod made moments ago must not
+//! lose its claim. A claim without the finalizer (made before the admission added it) gets it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::storage::PVC_PROTECTION;
+use common::storage::{self, PVC_PROTECTION};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
 use kube::api::{Api, ListParams};
@@ -36,29 +37,46 @@ pub async fn run(context: Arc<Context>) {
     framework::run("pvc-protection", context.metrics.clone(), context.clone(), store, vec![own, pods], context.settings.concurrent_syncs, reconcile).await;
 }
 
-/// The names of the claims a pod's volumes use.
+/// The names of the claims a pod's volumes name (an ephemeral volume's claim may be someone
+/// else's: [`pod_uses`] checks).
 pub fn claims_of(pod: &Pod) -> Vec<String> {
     let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
-    let volumes = pod.spec.as_ref().map(|spec| spec.volumes.clone().unwrap_or_default()).unwrap_or_default();
+    let volumes = pod.spec.as_ref().and_then(|spec| spec.volumes.as_deref()).unwrap_or_default();
     volumes
         .iter()
         .filter_map(|volume| match (&volume.persistent_volume_claim, &volume.ephemeral) {
             (Some(claim), _) => Some(claim.claim_name.clone()),
-            (None, Some(_)) => Some(format!("{pod_name}-{}", volume.name)),
+            (None, Some(_)) => Some(storage::ephemeral_claim_name(pod_name, &volume.name)),
             (None, None) => None,
         })
         .collect()
 }
 
-/// Whether the pod holds the claim: scheduled (a kubelet refuses to start a pod whose claim is
-/// being deleted, so an unscheduled one never will), not finished, and using it.
+/// kube's `podIsShutDown`: deleted with a grace period of 0 (the kubelet is done with it, or it
+/// was force-deleted); its ephemeral claims are free, which also breaks a cycle between a pod
+/// finalizer and the claim's.
+fn shut_down(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_some() && pod.metadata.deletion_grace_period_seconds == Some(0)
+}
+
+/// Whether the pod holds the claim (kube's `podUsesPVC`): scheduled (a kubelet refuses to start
+/// a pod whose claim is being deleted, so an unscheduled one never will), in the claim's
+/// namespace, and naming it in a `persistentVolumeClaim` volume, or, not shut down, in an
+/// `ephemeral` volume whose claim it controls.
 pub fn pod_uses(pod: &Pod, claim: &PersistentVolumeClaim) -> bool {
     let scheduled = pod.spec.as_ref().and_then(|spec| spec.node_name.as_deref()).is_some_and(|node| !node.is_empty());
-    let finished = matches!(pod.status.as_ref().and_then(|status| status.phase.as_deref()), Some("Succeeded" | "Failed"));
-    scheduled
-        && !finished
-        && pod.metadata.namespace == claim.metadata.namespace
-        && claim.metadata.name.as_ref().is_some_and(|name| claims_of(pod).contains(name))
+    if !scheduled || pod.metadata.namespace != claim.metadata.namespace {
+        return false;
+    }
+    let Some(name) = claim.metadata.name.as_deref() else {
+        return false;
+    };
+    let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
+    let volumes = pod.spec.as_ref().and_then(|spec| spec.volumes.as_deref()).unwrap_or_default();
+    volumes.iter().any(|volume| {
+        volume.persistent_volume_claim.as_ref().is_some_and(|source| source.claim_name == name)
+            || (volume.ephemeral.is_some() && !shut_down(pod) && storage::ephemeral_claim_name(pod_name, &volume.name) == name && storage::claim_is_for_pod(claim, pod))
+    })
 }
 
 async fn reconcile(claim: Arc<PersistentVolumeClaim>, context: Arc<Context>) -> Result<Action, ReconcileError> {
@@ -101,21 +119,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_scheduled_unfinished_pod_holds_its_claims() {
-        let claim: PersistentVolumeClaim = serde_json::from_value(json!({"metadata": {"name": "data", "namespace": "ns"}})).unwrap();
-        let ephemeral: PersistentVolumeClaim = serde_json::from_value(json!({"metadata": {"name": "p-scratch", "namespace": "ns"}})).unwrap();
-        let pod = |node: Option<&str>, phase: &str| -> Pod {
-            serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "ns"},
+    fn a_scheduled_pod_holds_what_it_names_and_the_ephemeral_claims_it_controls_until_shut_down() {
+        let claim = |name: &str, owner: Option<&str>| -> PersistentVolumeClaim {
+            let owners = owner.map(|uid| json!([{"apiVersion": "v1", "kind": "Pod", "name": "p", "uid": uid, "controller": true}]));
+            serde_json::from_value(json!({"metadata": {"name": name, "namespace": "ns", "ownerReferences": owners}})).unwrap()
+        };
+        let pod = |node: Option<&str>, phase: &str, deleted_with_grace: Option<i64>| -> Pod {
+            let deletion = deleted_with_grace.map(|_| "2026-01-01T00:00:00Z");
+            serde_json::from_value(json!({"metadata": {"name": "p", "namespace": "ns", "uid": "pod-uid", "deletionTimestamp": deletion, "deletionGracePeriodSeconds": deleted_with_grace},
                 "spec": {"nodeName": node, "containers": [], "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data"}},
                     {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {}}}}]},
                 "status": {"phase": phase}}))
             .unwrap()
         };
-        assert!(pod_uses(&pod(Some("n"), "Running"), &claim));
-        assert!(pod_uses(&pod(Some("n"), "Pending"), &ephemeral));
-        assert!(!pod_uses(&pod(None, "Pending"), &claim));
-        assert!(!pod_uses(&pod(Some("n"), "Succeeded"), &claim));
-        assert!(!pod_uses(&pod(Some("n"), "Failed"), &claim));
-        assert_eq!(claims_of(&pod(None, "Pending")), vec!["data".to_string(), "p-scratch".to_string()]);
+        let (data, scratch) = (claim("data", None), claim("p-scratch", Some("pod-uid")));
+        assert!(pod_uses(&pod(Some("n"), "Running", None), &data));
+        assert!(pod_uses(&pod(Some("n"), "Pending", None), &scratch));
+        assert!(!pod_uses(&pod(None, "Pending", None), &data), "not scheduled");
+        // Finished pods still hold what they name (kube: whatever the phase).
+        assert!(pod_uses(&pod(Some("n"), "Succeeded", None), &data));
+        assert!(pod_uses(&pod(Some("n"), "Failed", None), &scratch));
+        // Shut down: its ephemeral claims are free, a named claim is not.
+        assert!(!pod_uses(&pod(Some("n"), "Running", Some(0)), &scratch));
+        assert!(pod_uses(&pod(Some("n"), "Running", Some(30)), &scratch), "still terminating");
+        assert!(pod_uses(&pod(Some("n"), "Running", Some(0)), &data));
+        // A claim of the ephemeral name that the pod does not control is not its.
+        assert!(!pod_uses(&pod(Some("n"), "Running", None), &claim("p-scratch", None)));
+        assert!(!pod_uses(&pod(Some("n"), "Running", None), &claim("p-scratch", Some("other-uid"))));
+        let elsewhere: PersistentVolumeClaim = serde_json::from_value(json!({"metadata": {"name": "data", "namespace": "other"}})).unwrap();
+        assert!(!pod_uses(&pod(Some("n"), "Running", None), &elsewhere));
+        assert_eq!(claims_of(&pod(None, "Pending", None)), vec!["data".to_string(), "p-scratch".to_string()]);
     }
 }

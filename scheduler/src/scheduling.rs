@@ -461,9 +461,9 @@ impl State {
     }
 }
 
-/// PreBind's writes (`bindAPIUpdate`): each matched static volume pre-bound to its claim (an
-/// update, so that a volume changed meanwhile is not overwritten), each claim to provision
-/// annotated with the node. Returns the resourceVersions written.
+/// PreBind's writes (`bindAPIUpdate`): each matched static volume pre-bound to its claim, each
+/// claim to provision annotated with the node, both as updates of the cached objects, so that
+/// one changed meanwhile is not overwritten. Returns the resourceVersions written.
 async fn write_bindings(client: &kube::Client, plan: &Plan, node: &str) -> Result<HashMap<String, String>, String> {
     let message = |err: kube::Error| match err {
         kube::Error::Api(status) => status.message,
@@ -487,8 +487,12 @@ async fn write_bindings(client: &kube::Client, plan: &Plan, node: &str) -> Resul
             continue;
         }
         let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), namespace);
-        let patch = serde_json::json!({"metadata": {"annotations": {common::storage::SELECTED_NODE: node}}});
-        let stored = claims.patch(name, &PatchParams::default(), &Patch::Merge(patch)).await.map_err(message)?;
+        // An update of the claim as filtered (kube's `bindAPIUpdate`): its resourceVersion is the
+        // precondition, so a claim changed, or deleted and made again under the name, since
+        // the node was chosen for it is not given that node; the conflict retries the pod.
+        let mut annotated = PersistentVolumeClaim::clone(claim);
+        annotated.metadata.annotations.get_or_insert_default().insert(common::storage::SELECTED_NODE.to_string(), node.to_string());
+        let stored = claims.replace(name, &PostParams::default(), &annotated).await.map_err(message)?;
         tracing::info!(%namespace, claim = %name, %node, "selected node for claim");
         written.insert(key_of(namespace, name), stored.metadata.resource_version.unwrap_or_default());
     }

@@ -11,7 +11,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use common::storage::{BIND_COMPLETED, BOUND_BY_CONTROLLER, SELECTED_NODE, claim_class, find_matching_volume, requested_bytes, volume_fits_node};
+use common::storage::{
+    BOUND_BY_CONTROLLER, SELECTED_NODE, claim_class, claim_fully_bound, claim_is_for_pod, ephemeral_claim_name, find_matching_volume, is_bound_to_claim, requested_bytes,
+    volume_fits_node,
+};
 use k8s_openapi::api::core::v1::{ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::runtime::watcher;
@@ -150,18 +153,10 @@ pub fn pod_claim_names(pod: &Pod) -> Vec<(String, bool)> {
             if let Some(source) = &volume.persistent_volume_claim {
                 Some((source.claim_name.clone(), false))
             } else {
-                volume.ephemeral.as_ref().map(|_| (format!("{pod_name}-{}", volume.name), true))
+                volume.ephemeral.as_ref().map(|_| (ephemeral_claim_name(pod_name, &volume.name), true))
             }
         })
         .collect()
-}
-
-/// A claim is fully bound once it names its volume and the binder said it is done
-/// (`isPVCFullyBound`).
-fn fully_bound(claim: &PersistentVolumeClaim) -> bool {
-    let volume = claim.spec.as_ref().and_then(|spec| spec.volume_name.as_deref()).unwrap_or_default();
-    let completed = claim.metadata.annotations.as_ref().is_some_and(|annotations| annotations.contains_key(BIND_COMPLETED));
-    !volume.is_empty() && completed
 }
 
 fn annotation<'a>(claim: &'a PersistentVolumeClaim, key: &str) -> Option<&'a str> {
@@ -239,7 +234,7 @@ impl Volumes {
             if claim.metadata.deletion_timestamp.is_some() {
                 return PreFilter::Rejected(format!("persistentvolumeclaim \"{name}\" is being deleted"));
             }
-            if *ephemeral && !owned_by(claim, pod) {
+            if *ephemeral && !claim_is_for_pod(claim, pod) {
                 let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
                 return PreFilter::Rejected(format!("PVC {namespace}/{name} was not created for pod {namespace}/{pod_name} (pod is not owner)"));
             }
@@ -247,7 +242,7 @@ impl Volumes {
         }
         let mut found = PodClaims::default();
         for claim in claims {
-            if fully_bound(&claim) {
+            if claim_fully_bound(&claim) {
                 found.bound.push(claim);
             } else if self.delays_binding(&claim) && claim.spec.as_ref().and_then(|spec| spec.volume_name.as_deref()).unwrap_or_default().is_empty() {
                 found.delayed.push(claim);
@@ -389,8 +384,16 @@ impl Volumes {
             if claim_ref_uid.is_empty() {
                 return Err(format!("ClaimRef got reset for pv \"{volume_name}\""));
             }
-            if !fully_bound(claim) {
+            if !claim_fully_bound(claim) {
                 return Ok(false);
+            }
+            // Bound, but to another volume than the one pre-bound for this node (a volume
+            // pre-bound to the claim by an earlier attempt, on another node, won the binder's
+            // choice): the pod must not follow this plan; it is scheduled again and goes where
+            // the claim's volume is.
+            let bound_to = claim.spec.as_ref().and_then(|spec| spec.volume_name.as_deref()).unwrap_or_default();
+            if bound_to != volume_name {
+                return Err(format!("PVC \"{}\" is bound to pv \"{bound_to}\", not to the pre-bound pv \"{volume_name}\"", claim_key(claim)));
             }
         }
         for wanted in &plan.provisions {
@@ -420,7 +423,7 @@ impl Volumes {
                     return Err(format!("pv \"{volume_name}\" node affinity doesn't match node \"{name}\": no matching NodeSelectorTerms"));
                 }
             }
-            if !fully_bound(claim) {
+            if !claim_fully_bound(claim) {
                 return Ok(false);
             }
         }
@@ -440,14 +443,6 @@ fn sorted_reasons(mut reasons: Vec<String>) -> Vec<String> {
     reasons.sort_by_key(rank);
     reasons.dedup();
     reasons
-}
-
-/// An ephemeral volume's claim belongs to the pod only when the pod controls it
-/// (`ephemeral.VolumeIsForPod`).
-fn owned_by(claim: &PersistentVolumeClaim, pod: &Pod) -> bool {
-    claim.metadata.namespace == pod.metadata.namespace
-        && pod.metadata.uid.is_some()
-        && claim.metadata.owner_references.iter().flatten().any(|owner| owner.controller == Some(true) && Some(&owner.uid) == pod.metadata.uid.as_ref())
 }
 
 /// A class's `allowedTopologies` admit the node's labels: no terms admit all; else some term
@@ -481,8 +476,10 @@ pub fn volume_bound_to_claim(volume: &PersistentVolume, claim: &PersistentVolume
         return None;
     }
     let mut updated = volume.clone();
-    if current.is_none() {
-        updated.metadata.annotations.get_or_insert_default().insert(BOUND_BY_CONTROLLER.into(), "yes".into());
+    // A volume an admin pre-bound to this claim stays marked as the admin's.
+    if !is_bound_to_claim(volume, claim) {
+        let annotations = updated.metadata.annotations.get_or_insert_default();
+        annotations.entry(BOUND_BY_CONTROLLER.into()).or_insert_with(|| "yes".into());
     }
     updated.spec.get_or_insert_default().claim_ref = Some(reference);
     Some(updated)
@@ -491,6 +488,8 @@ pub fn volume_bound_to_claim(volume: &PersistentVolume, claim: &PersistentVolume
 #[cfg(test)]
 mod tests {
     use serde_json::{Value, json};
+
+    use common::storage::BIND_COMPLETED;
 
     use super::*;
     use crate::cache::Cache;
@@ -509,7 +508,8 @@ mod tests {
 
     fn volume(name: &str, class: &str, node: Option<&str>, extra: Value) -> PersistentVolume {
         let mut value = json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name, "resourceVersion": "5"},
-            "spec": {"capacity": {"storage": "2Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": class, "hostPath": {"path": "/tmp"}}});
+            "spec": {"capacity": {"storage": "2Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": class, "hostPath": {"path": "/tmp"}},
+            "status": {"phase": "Available"}});
         if let Some(node) = node {
             value["spec"]["nodeAffinity"] = json!({"required": {"nodeSelectorTerms": [{"matchExpressions": [
                 {"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}});
@@ -735,6 +735,36 @@ mod tests {
         reset.spec.as_mut().unwrap().claim_ref = None;
         volumes.volumes.insert(reset);
         assert_eq!(volumes.check_bindings(&plan, node_1, &written), Err("ClaimRef got reset for pv \"pv-1\"".to_string()));
+    }
+
+    #[test]
+    fn a_volume_pre_bound_elsewhere_keeps_the_claim_off_other_nodes() {
+        // An earlier attempt pre-bound pv-1 (node-1) to the claim, then failed; pv-2 (node-2) is
+        // free. The claim can only ever have pv-1, so node-2 must not be offered pv-2.
+        let mut volumes = synced();
+        let cache = nodes();
+        let (node_1, node_2) = (cache.node("node-1").unwrap(), cache.node("node-2").unwrap());
+        volumes.claims.insert(claim("data", "static-only", json!({})));
+        volumes.volumes.insert(volume("pv-1", "static-only", Some("node-1"), json!({"spec": {"claimRef": {"name": "data", "namespace": "ns", "uid": "uid-data"}}})));
+        volumes.volumes.insert(volume("pv-2", "static-only", Some("node-2"), json!({})));
+        let claims = claims(&volumes, &pod(uses("data")));
+        assert_eq!(volumes.filter(&claims, node_2).unwrap_err(), [REASON_BIND_CONFLICT]);
+        let plan = volumes.filter(&claims, node_1).unwrap();
+        assert_eq!(plan.static_bindings[0].0.metadata.name.as_deref(), Some("pv-1"));
+
+        // Had pv-2 been pre-bound too, a claim the binder bound to pv-1 fails the wait for the
+        // plan of node-2 instead of letting the pod go there.
+        volumes.volumes.insert(volume("pv-1", "static-only", Some("node-1"), json!({"spec": {"claimRef": {"name": "other", "namespace": "ns"}}})));
+        let plan = volumes.filter(&claims, node_2).unwrap();
+        assert_eq!(plan.static_bindings[0].0.metadata.name.as_deref(), Some("pv-2"));
+        volumes.volumes.insert(volume("pv-2", "static-only", Some("node-2"), json!({"spec": {"claimRef": {"name": "data", "namespace": "ns", "uid": "uid-data"}}})));
+        volumes.claims.insert(claim("data", "static-only", json!({"metadata": {"annotations": {BIND_COMPLETED: "yes"}}, "spec": {"volumeName": "pv-1"}})));
+        assert_eq!(
+            volumes.check_bindings(&plan, node_2, &HashMap::new()),
+            Err("PVC \"ns/data\" is bound to pv \"pv-1\", not to the pre-bound pv \"pv-2\"".to_string())
+        );
+        volumes.claims.insert(claim("data", "static-only", json!({"metadata": {"annotations": {BIND_COMPLETED: "yes"}}, "spec": {"volumeName": "pv-2"}})));
+        assert_eq!(volumes.check_bindings(&plan, node_2, &HashMap::new()), Ok(true));
     }
 
     #[test]

@@ -143,14 +143,11 @@ async fn claims_decide_where_pods_go_and_are_given_their_node_before_the_pod_is_
     let claim_path = "/api/v1/namespaces/default/persistentvolumeclaims/scratch";
     let selected = cluster.wait(claim_path, |claim| claim["metadata"]["annotations"]["volume.kubernetes.io/selected-node"].as_str().map(str::to_string)).await;
     assert!(["node-1", "node-2", "node-3"].contains(&selected.as_str()), "{selected}");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let pod = cluster.get("/api/v1/namespaces/default/pods/first-consumer").await;
-    assert!(pod["spec"]["nodeName"].is_null(), "the pod waits for its claim: {pod}");
-    let uid = cluster.get(claim_path).await["metadata"]["uid"].as_str().unwrap().to_string();
-    cluster.bind_claim("scratch", &format!("pvc-{uid}"), &selected, "local").await;
-    assert_eq!(cluster.bound_node("first-consumer").await, selected, "the pod goes where its volume was made");
 
-    // A claim bound to a volume on node-2 takes its pod there, whatever the other nodes offer.
+    // Meanwhile, a claim bound to a volume on node-2 takes its pod there, whatever the other
+    // nodes offer. These pods are also the sign that the scheduler has seen the annotated
+    // claim (the claim watch brings `pinned` after it) and so had every chance to bind
+    // `first-consumer` wrongly before the check below.
     cluster.claim("pinned", "manual").await;
     cluster.bind_claim("pinned", "pv-node-2", "node-2", "manual").await;
     for index in 0..3 {
@@ -158,6 +155,11 @@ async fn claims_decide_where_pods_go_and_are_given_their_node_before_the_pod_is_
         cluster.pod(&name, "pinned").await;
         assert_eq!(cluster.bound_node(&name).await, "node-2");
     }
+    let pod = cluster.get("/api/v1/namespaces/default/pods/first-consumer").await;
+    assert!(pod["spec"]["nodeName"].is_null(), "the pod waits for its claim: {pod}");
+    let uid = cluster.get(claim_path).await["metadata"]["uid"].as_str().unwrap().to_string();
+    cluster.bind_claim("scratch", &format!("pvc-{uid}"), &selected, "local").await;
+    assert_eq!(cluster.bound_node("first-consumer").await, selected, "the pod goes where its volume was made");
 
     // A volume no node can reach.
     cluster.claim("nowhere", "manual").await;
@@ -202,6 +204,8 @@ async fn a_static_volume_is_pre_bound_to_the_waiting_claim_on_a_node_it_fits() {
             "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "local-static", "local": {"path": "/mnt/disk"},
                 "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["node-3"]}]}]}}}}))
         .await;
+    // Only an Available volume is offered (the binding controller makes a new one so).
+    cluster.merge("/api/v1/persistentvolumes/disk-on-3/status", json!({"status": {"phase": "Available"}})).await;
     let claim = cluster.claim("disk", "local-static").await;
     cluster.pod("user", "disk").await;
     // The scheduler writes the volume's claimRef; the binding controller finishes the binding.
@@ -259,4 +263,34 @@ async fn a_static_volume_is_pre_bound_to_the_waiting_claim_on_a_node_it_fits() {
         })
         .await;
     assert_eq!(message, "0/3 nodes are available: PVC default/eph-scratch was not created for pod default/eph (pod is not owner).");
+
+    // A volume pre-bound to a claim (here by an admin, with no uid) is the only one the claim
+    // may have: it is on a node that does not exist, so no node is suitable, and the free
+    // volume of the class on node-2 is not pre-bound in its stead.
+    let local_volume = |name: &str, node: &str, claim_ref: Value| {
+        json!({"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": name},
+            "spec": {"capacity": {"storage": "5Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "pinned-static", "local": {"path": "/mnt/disk"}, "claimRef": claim_ref,
+                "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}}})
+    };
+    cluster.class("pinned-static", "kubernetes.io/no-provisioner", "WaitForFirstConsumer").await;
+    cluster.create("/api/v1/persistentvolumes", local_volume("free-on-2", "node-2", Value::Null)).await;
+    cluster.merge("/api/v1/persistentvolumes/free-on-2/status", json!({"status": {"phase": "Available"}})).await;
+    cluster.create("/api/v1/persistentvolumes", local_volume("held-on-9", "node-9", json!({"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": "default", "name": "held"}))).await;
+    // The scheduler has seen both volumes once it places a pod whose volume was made after them.
+    cluster.claim("marker", "manual").await;
+    cluster.bind_claim("marker", "pv-marker", "node-3", "manual").await;
+    cluster.pod("marker", "marker").await;
+    assert_eq!(cluster.bound_node("marker").await, "node-3");
+    cluster.claim("held", "pinned-static").await;
+    cluster.pod("holder", "held").await;
+    let message = cluster
+        .wait("/api/v1/namespaces/default/pods/holder", |pod| {
+            let message = pod["status"]["conditions"].as_array()?.iter().find(|condition| condition["type"] == "PodScheduled")?["message"].as_str()?.to_string();
+            message.contains("persistent volumes").then_some(message)
+        })
+        .await;
+    assert_eq!(message, "0/3 nodes are available: 3 node(s) didn't find available persistent volumes to bind.");
+    let free = cluster.get("/api/v1/persistentvolumes/free-on-2").await;
+    assert!(free["spec"]["claimRef"].is_null(), "{free}");
+    assert!(cluster.get("/api/v1/namespaces/default/pods/holder").await["spec"]["nodeName"].is_null());
 }

@@ -102,6 +102,7 @@ async fn deleted_local_path_volumes_of_the_node_are_reclaimed_and_nothing_else()
             "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "standard",
                      "persistentVolumeReclaimPolicy": policy,
                      "hostPath": {"path": path.to_string_lossy(), "type": "DirectoryOrCreate"},
+                     "claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": "default", "name": "data"},
                      "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [host]}]}]}}},
         }))
         .unwrap()
@@ -109,17 +110,22 @@ async fn deleted_local_path_volumes_of_the_node_are_reclaimed_and_nothing_else()
     let mine = root.join("pvc-mine_default_data");
     let kept = root.join("pvc-kept_default_data");
     let other = root.join("pvc-other_default_data");
+    // A live volume's directory, which a copied object (`kubectl get pv -o yaml`, renamed) names.
+    let live = root.join("pvc-live_default_data");
     let outside = roots.path().join("outside");
-    for dir in [&mine, &kept, &other, &outside] {
+    for dir in [&mine, &kept, &other, &live, &outside] {
         std::fs::create_dir_all(dir.join("nested")).unwrap();
         std::fs::write(dir.join("nested/file"), "data").unwrap();
     }
     std::os::unix::fs::symlink(&outside, mine.join("link")).unwrap();
+    // Created and deleted in this order: the kubelet's watch handles them in order, so the
+    // Warnings about the last two show that the first ones were looked at too.
     let cases = [
+        ("pvc-other", "another-node".to_string(), other.clone(), "Delete"),
         ("pvc-mine", node.name.clone(), mine.clone(), "Delete"),
         ("pvc-kept", node.name.clone(), kept.clone(), "Retain"),
-        ("pvc-other", "another-node".to_string(), other.clone(), "Delete"),
         ("pvc-outside", node.name.clone(), outside.clone(), "Delete"),
+        ("pvc-copy", node.name.clone(), live.clone(), "Delete"),
     ];
     for (name, host, path, policy) in &cases {
         volumes.create(&PostParams::default(), &make(name, host, path, policy)).await.expect("create volume");
@@ -133,14 +139,24 @@ async fn deleted_local_path_volumes_of_the_node_are_reclaimed_and_nothing_else()
     assert!(!mine.exists(), "the deleted volume's directory is removed");
     assert!(kept.join("nested/file").exists(), "Retain keeps the data");
     assert!(outside.join("nested/file").exists(), "a link inside the volume is not followed");
-    // Others' volumes, and volumes outside the root, are not this kubelet's to reclaim.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    for name in ["pvc-other", "pvc-outside"] {
+    // A volume whose path is not its own directory is not reclaimed, and the kubelet says so.
+    for (name, says) in [("pvc-outside", "is outside"), ("pvc-copy", "is not its own directory")] {
+        eventually(&format!("a VolumeFailedDelete event on {name}"), 30, &node, async || {
+            node.events(name).await.iter().any(|event| {
+                event.reason.as_deref() == Some("VolumeFailedDelete") && event.type_.as_deref() == Some("Warning") && event.message.as_deref().is_some_and(|message| message.contains(says))
+            })
+        })
+        .await;
+    }
+    // Others' volumes, and volumes whose path is not their own directory, keep their finalizer.
+    for name in ["pvc-other", "pvc-outside", "pvc-copy"] {
         let volume = volumes.get_opt(name).await.unwrap().expect("still there");
         assert_eq!(volume.metadata.finalizers.as_deref(), Some(&[PV_DELETION.to_string()][..]), "{name}");
     }
     assert!(other.join("nested/file").exists());
-    for name in ["pvc-other", "pvc-outside"] {
+    assert!(live.join("nested/file").exists(), "another volume's directory is never removed");
+    assert!(node.events("pvc-other").await.is_empty(), "another node's volume is not this kubelet's");
+    for name in ["pvc-other", "pvc-outside", "pvc-copy"] {
         volumes.patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.expect("release");
     }
 }

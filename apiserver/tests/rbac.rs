@@ -231,6 +231,11 @@ fn roles_and_bindings_grant_only_what_their_writer_holds() {
 /// reads the subresource first, which a node may not, on Kubernetes either): the HTTP status and
 /// the message of the Status that came back, if one did.
 fn patch_as(server: &ApiServer, client: &PemFiles, path: &str, patch: &str) -> (u16, String) {
+    request_as(server, client, "PATCH", "application/merge-patch+json", path, patch)
+}
+
+/// A request with a body as `client` sends it: the HTTP status and the Status's message, if any.
+fn request_as(server: &ApiServer, client: &PemFiles, method: &str, content_type: &str, path: &str, body: &str) -> (u16, String) {
     let output = Command::new("curl")
         .arg("-s")
         .arg("--cacert")
@@ -239,7 +244,7 @@ fn patch_as(server: &ApiServer, client: &PemFiles, path: &str, patch: &str) -> (
         .arg(&client.certificate)
         .arg("--key")
         .arg(&client.key)
-        .args(["-X", "PATCH", "-H", "Content-Type: application/merge-patch+json", "-d", patch, "-w", "\n%{http_code}", &format!("{}{path}", server.url())])
+        .args(["-X", method, "-H", &format!("Content-Type: {content_type}"), "-d", body, "-w", "\n%{http_code}", &format!("{}{path}", server.url())])
         .output()
         .expect("curl");
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -371,25 +376,47 @@ fn kubelets_reach_their_pods_claims_and_finalize_only_their_volumes() {
     assert_ok(&kubectl(&admin, &["create", "namespace", "demo"], None));
     let claim = |name: &str| format!(r#"{{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{{"name":"{name}","namespace":"demo"}},"spec":{{"accessModes":["ReadWriteOnce"],"resources":{{"requests":{{"storage":"1Gi"}}}}}}}}"#);
     let volume = |name: &str, node: &str| format!(
-        r#"{{"apiVersion":"v1","kind":"PersistentVolume","metadata":{{"name":"{name}","finalizers":["external-provisioner.volume.kubernetes.io/finalizer"]}},"spec":{{"capacity":{{"storage":"1Gi"}},"accessModes":["ReadWriteOnce"],
+        r#"{{"apiVersion":"v1","kind":"PersistentVolume","metadata":{{"name":"{name}","finalizers":["external-provisioner.volume.kubernetes.io/finalizer"],"annotations":{{"pv.kubernetes.io/provisioned-by":"cluster.local/local-path"}}}},"spec":{{"capacity":{{"storage":"1Gi"}},"accessModes":["ReadWriteOnce"],
             "hostPath":{{"path":"/var/local-path-provisioner/{name}"}},"nodeAffinity":{{"required":{{"nodeSelectorTerms":[{{"matchExpressions":[{{"key":"kubernetes.io/hostname","operator":"In","values":["{node}"]}}]}}]}}}}}}}}"#);
     let pod = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"demo"},"spec":{"nodeName":"n1","serviceAccountName":"default","containers":[{"name":"c","image":"busybox"}],
         "volumes":[{"name":"data","persistentVolumeClaim":{"claimName":"data"}},{"name":"scratch","ephemeral":{"volumeClaimTemplate":{"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}}}}]}}"#;
     assert_ok(&kubectl(&admin, &["create", "serviceaccount", "default", "-n", "demo"], None));
-    admin_applies(&admin, &[&claim("data"), &claim("web-scratch"), &claim("other"), &volume("pv-mine", "n1"), &volume("pv-theirs", "n2"), pod]);
+    admin_applies(&admin, &[&claim("data"), &claim("web-scratch"), &claim("other"), &volume("pv-mine", "n1"), &volume("pv-theirs", "n2"), &volume("pv-put", "n1"), pod]);
 
     // The claims its pods name (and their ephemeral volumes' claims), no other.
     assert_ok(&eventually(&n1, &["get", "pvc", "data", "-n", "demo"], None));
     assert_ok(&kubectl(&n1, &["get", "pvc", "web-scratch", "-n", "demo"], None));
     assert_forbidden(&kubectl(&n1, &["get", "pvc", "other", "-n", "demo"], None), "no relationship found between node 'n1' and this object");
     assert_forbidden(&kubectl(&n1, &["get", "pvc", "-n", "demo"], None), "can only get individual resources of this type");
-    // Every volume, to watch; only the finalizers of those pinned to it, to write.
+    // Every volume, to watch; of those pinned to it, being deleted, only the removal of the
+    // provisioner's finalizer (as its local-path cleanup sends it), to write.
     assert_ok(&kubectl(&n1, &["get", "pv"], None));
-    assert_eq!(patch_as(&server, &n1_credentials, "/api/v1/persistentvolumes/pv-mine", r#"{"metadata":{"finalizers":null}}"#).0, 200);
-    let (code, message) = patch_as(&server, &n1_credentials, "/api/v1/persistentvolumes/pv-theirs", r#"{"metadata":{"finalizers":null}}"#);
+    let (code, message) = patch_as(&server, &n1_credentials, "/api/v1/persistentvolumes/pv-mine", r#"{"metadata":{"finalizers":null}}"#);
+    assert!(code == 403 && message.ends_with("node \"n1\" is not allowed to modify persistentvolume \"pv-mine\": it is not being deleted"), "{code} {message}");
+    assert_ok(&kubectl(&admin, &["delete", "pv", "pv-mine", "pv-theirs", "pv-put", "--wait=false"], None));
+    let finalizers = |name: &str| out(&kubectl(&admin, &["get", "pv", name, "-o", "jsonpath={.metadata.finalizers}"], None));
+    assert_eq!(finalizers("pv-mine"), r#"["external-provisioner.volume.kubernetes.io/finalizer","kubernetes.io/pv-protection"]"#);
+    let json_patch = |name: &str, extra: &str| {
+        let patch = format!(
+            r#"[{{"op":"test","path":"/metadata/finalizers","value":["external-provisioner.volume.kubernetes.io/finalizer","kubernetes.io/pv-protection"]}},
+                {{"op":"replace","path":"/metadata/finalizers","value":["kubernetes.io/pv-protection"]}}{extra}]"#
+        );
+        request_as(&server, &n1_credentials, "PATCH", "application/json-patch+json", &format!("/api/v1/persistentvolumes/{name}"), &patch)
+    };
+    let (code, message) = patch_as(&server, &n1_credentials, "/api/v1/persistentvolumes/pv-mine", r#"{"metadata":{"finalizers":null}}"#);
+    assert!(code == 403 && message.ends_with("node \"n1\" is only allowed to remove the \"external-provisioner.volume.kubernetes.io/finalizer\" finalizer of persistentvolumes"), "{code} {message}");
+    let (code, message) = json_patch("pv-theirs", "");
     assert!(code == 403 && message.contains("node \"n1\" is not allowed to modify persistentvolume \"pv-theirs\""), "{code} {message}");
-    let (code, message) = patch_as(&server, &n1_credentials, "/api/v1/persistentvolumes/pv-mine", r#"{"spec":{"persistentVolumeReclaimPolicy":"Delete"}}"#);
+    let (code, message) = json_patch("pv-mine", r#",{"op":"replace","path":"/spec/persistentVolumeReclaimPolicy","value":"Delete"}"#);
     assert!(code == 403 && message.contains("other than metadata.finalizers"), "{code} {message}");
+    assert_eq!(json_patch("pv-mine", ""), (200, String::new()));
+    assert_eq!(finalizers("pv-mine"), r#"["kubernetes.io/pv-protection"]"#);
+    // The same removal as an update of the volume as read.
+    let mut read: serde_json::Value = serde_json::from_slice(&kubectl(&n1, &["get", "pv", "pv-put", "-o", "json"], None).stdout).unwrap();
+    read["metadata"]["finalizers"] = serde_json::json!(["kubernetes.io/pv-protection"]);
+    let (code, message) = request_as(&server, &n1_credentials, "PUT", "application/json", "/api/v1/persistentvolumes/pv-put", &read.to_string());
+    assert_eq!((code, message), (200, String::new()));
+    assert_eq!(finalizers("pv-put"), r#"["kubernetes.io/pv-protection"]"#);
     assert_forbidden(&kubectl(&n1, &["delete", "pv", "pv-mine", "--wait=false"], None), "cannot delete resource \"persistentvolumes\"");
 
     // The scheduler reads and binds claims and volumes, and reads classes.

@@ -4,11 +4,13 @@
 //! which would let it steer workloads to itself), write the status of and delete only the pods
 //! bound to it, and use only its own Lease in `kube-node-lease`; of a claim's status it may write
 //! the capacity and conditions only. This server's kubelets also remove the finalizer of the
-//! local-path volumes they clean up: a node may change nothing of a PersistentVolume but its
-//! finalizers, and only on volumes whose node affinity names it. Requests from anyone else pass.
+//! local-path volumes they clean up: of a PersistentVolume, a node may only remove the
+//! provisioner's finalizer, once the volume is being deleted, and only from local-path volumes
+//! whose node affinity names it. Requests from anyone else pass.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use k8s_openapi::api::core::v1::PersistentVolume;
 use serde_json::Value;
 
 use crate::request::User;
@@ -106,30 +108,43 @@ fn without(object: &Value, pointers: &[&str]) -> Value {
     object
 }
 
-/// Whether a volume's required node affinity names `node` (`kubernetes.io/hostname In [node]`
-/// in one of its terms), as the local-path provisioner pins its volumes.
+/// Whether a volume's required node affinity names `node` (`kubernetes.io/hostname In [.., node, ..]`
+/// in one of its terms, as the local-path provisioner pins its volumes): common's reading, the
+/// one the kubelets' reclaim and the provisioner's orphan release use, so that a node may write
+/// exactly the volumes it is asked to clean up. A volume that does not read as one names none.
 fn affinity_names(volume: &Value, node: &str) -> bool {
-    let terms = volume.pointer("/spec/nodeAffinity/required/nodeSelectorTerms").and_then(Value::as_array).into_iter().flatten();
-    terms.flat_map(|term| term.get("matchExpressions").and_then(Value::as_array).into_iter().flatten()).any(|expression| {
-        expression.get("key").and_then(Value::as_str) == Some(common::storage::HOSTNAME_LABEL)
-            && expression.get("operator").and_then(Value::as_str) == Some("In")
-            && expression.get("values").and_then(Value::as_array).is_some_and(|values| values.iter().any(|value| value.as_str() == Some(node)))
-    })
+    serde_json::from_value::<PersistentVolume>(volume.clone()).is_ok_and(|volume| common::storage::local_volume_nodes(&volume).contains(&node))
 }
 
+/// A kubelet's only write of a volume: once a local-path volume pinned to its node is being
+/// deleted and its directory is gone, the removal of the provisioner's finalizer, the rest of the
+/// list (in its order) and of the object as they were. Anything wider would let a node strip
+/// `pv-protection` from the bound volumes pinned to it, or add finalizers that never go.
 fn admit_volume(node: &str, name: &str, write: &Write<'_>) -> Result<(), String> {
-    match write {
-        Write::Update { object, old } => {
-            if !affinity_names(old, node) {
-                return Err(format!("node {node:?} is not allowed to modify persistentvolume {name:?}: its node affinity does not name the node"));
-            }
-            if without(object, &["/metadata/finalizers"]) != without(old, &["/metadata/finalizers"]) {
-                return Err(format!("node {node:?} is not allowed to update fields of persistentvolumes other than metadata.finalizers"));
-            }
-            Ok(())
-        }
-        _ => Err(format!("unexpected operation {:?}, node {node:?} can only update the finalizers of persistentvolumes", write.operation())),
+    let Write::Update { object, old } = write else {
+        return Err(format!("unexpected operation {:?}, node {node:?} can only update the finalizers of persistentvolumes", write.operation()));
+    };
+    if !affinity_names(old, node) {
+        return Err(format!("node {node:?} is not allowed to modify persistentvolume {name:?}: its node affinity does not name the node"));
     }
+    let provisioner = old.pointer("/metadata/annotations").and_then(|annotations| annotations.get(common::storage::PROVISIONED_BY)).and_then(Value::as_str);
+    if provisioner != Some(common::storage::LOCAL_PATH_PROVISIONER) {
+        return Err(format!("node {node:?} is not allowed to modify persistentvolume {name:?}: it was not provisioned by {:?}", common::storage::LOCAL_PATH_PROVISIONER));
+    }
+    if old.pointer("/metadata/deletionTimestamp").is_none_or(Value::is_null) {
+        return Err(format!("node {node:?} is not allowed to modify persistentvolume {name:?}: it is not being deleted"));
+    }
+    let finalizers = |volume: &Value| -> Vec<Value> { volume.pointer("/metadata/finalizers").and_then(Value::as_array).cloned().unwrap_or_default() };
+    let (old_finalizers, new_finalizers) = (finalizers(old), finalizers(object));
+    let is_deletion = |finalizer: &Value| finalizer.as_str() == Some(common::storage::PV_DELETION);
+    let kept: Vec<Value> = old_finalizers.iter().filter(|finalizer| !is_deletion(finalizer)).cloned().collect();
+    if !old_finalizers.iter().any(is_deletion) || new_finalizers != kept {
+        return Err(format!("node {node:?} is only allowed to remove the {:?} finalizer of persistentvolumes", common::storage::PV_DELETION));
+    }
+    if without(object, &["/metadata/finalizers"]) != without(old, &["/metadata/finalizers"]) {
+        return Err(format!("node {node:?} is not allowed to update fields of persistentvolumes other than metadata.finalizers"));
+    }
+    Ok(())
 }
 
 /// `admitPVCStatus`: a node may write a claim's status capacity and conditions (and, with
@@ -309,39 +324,81 @@ mod tests {
         assert_eq!(nameless.message, "configmaps \"x\" is forbidden: could not determine node from user \"system:node:\"");
     }
 
+    /// A local-path volume pinned to `node`, being deleted, with these finalizers.
     fn volume(name: &str, node: &str, finalizers: Value) -> Value {
-        json!({"metadata": {"name": name, "resourceVersion": "7", "finalizers": finalizers},
+        json!({"metadata": {"name": name, "resourceVersion": "7", "finalizers": finalizers, "deletionTimestamp": "2026-12-06T22:00:00Z",
+                "annotations": {"pv.kubernetes.io/provisioned-by": "cluster.local/local-path"}},
             "spec": {"hostPath": {"path": format!("/var/local-path-provisioner/{name}")}, "nodeAffinity": {"required": {"nodeSelectorTerms": [
                 {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": [node]}]}]}}},
             "status": {"phase": "Released"}})
     }
 
     #[test]
-    fn nodes_only_remove_finalizers_of_volumes_pinned_to_them() {
+    fn nodes_only_remove_the_provisioner_finalizer_of_their_deleted_local_volumes() {
+        const DELETION: &str = "external-provisioner.volume.kubernetes.io/finalizer";
         let n1 = node_user("n1");
-        let finalizer = json!(["external-provisioner.volume.kubernetes.io/finalizer"]);
-        let (mine, cleaned) = (volume("pv-a", "n1", finalizer.clone()), volume("pv-a", "n1", json!([])));
-        let (theirs, theirs_cleaned) = (volume("pv-b", "n2", finalizer.clone()), volume("pv-b", "n2", json!([])));
+        let (mine, cleaned) = (volume("pv-a", "n1", json!([DELETION])), volume("pv-a", "n1", json!([])));
+        let (theirs, theirs_cleaned) = (volume("pv-b", "n2", json!([DELETION])), volume("pv-b", "n2", json!([])));
         let mut unconditional = cleaned.clone();
         unconditional["metadata"].as_object_mut().map(|metadata| metadata.remove("resourceVersion"));
+        let (several, kept_in_order, reordered) =
+            (volume("pv-a", "n1", json!(["a.example/one", DELETION, "b.example/two"])), volume("pv-a", "n1", json!(["a.example/one", "b.example/two"])), volume("pv-a", "n1", json!(["b.example/two", "a.example/one"])));
+        let (added, swapped) = (volume("pv-a", "n1", json!([DELETION, "example.com/hold"])), volume("pv-a", "n1", json!(["example.com/hold"])));
+        let protected = volume("pv-a", "n1", json!(["kubernetes.io/pv-protection", DELETION]));
+        let unprotected = volume("pv-a", "n1", json!([DELETION]));
+        let without_deletion = volume("pv-a", "n1", json!(["kubernetes.io/pv-protection"]));
+        let mut live = mine.clone();
+        live["metadata"].as_object_mut().map(|metadata| metadata.remove("deletionTimestamp"));
+        let mut live_cleaned = cleaned.clone();
+        live_cleaned["metadata"].as_object_mut().map(|metadata| metadata.remove("deletionTimestamp"));
+        let mut foreign = mine.clone();
+        foreign["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"] = json!("example.com/nfs");
+        let mut foreign_cleaned = cleaned.clone();
+        foreign_cleaned["metadata"]["annotations"]["pv.kubernetes.io/provisioned-by"] = json!("example.com/nfs");
+        let mut shared = mine.clone();
+        shared["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"] = json!(["n2", "n1"]);
+        let mut shared_cleaned = shared.clone();
+        shared_cleaned["metadata"]["finalizers"] = json!([]);
         let mut moved = cleaned.clone();
         moved["spec"]["hostPath"]["path"] = json!("/etc");
-        let mut relabelled = mine.clone();
+        let mut relabelled = cleaned.clone();
         relabelled["metadata"]["labels"] = json!({"a": "b"});
-        let rows: Vec<(Write<'_>, Option<&str>)> = vec![
-            (Write::Update { object: &cleaned, old: &mine }, None),
-            (Write::Update { object: &unconditional, old: &mine }, None),
-            (Write::Update { object: &theirs_cleaned, old: &theirs }, Some("persistentvolumes \"pv-b\" is forbidden: node \"n1\" is not allowed to modify persistentvolume \"pv-b\": its node affinity does not name the node")),
-            (Write::Update { object: &moved, old: &mine }, Some("persistentvolumes \"pv-a\" is forbidden: node \"n1\" is not allowed to update fields of persistentvolumes other than metadata.finalizers")),
-            (Write::Update { object: &relabelled, old: &mine }, Some("persistentvolumes \"pv-a\" is forbidden: node \"n1\" is not allowed to update fields of persistentvolumes other than metadata.finalizers")),
-            (Write::StatusUpdate { object: &cleaned, old: &mine }, Some("persistentvolumes \"pv-a\" is forbidden: unexpected operation \"UPDATE\", node \"n1\" can only update the finalizers of persistentvolumes")),
-            (Write::Create(&mine), Some("persistentvolumes \"pv-a\" is forbidden: unexpected operation \"CREATE\", node \"n1\" can only update the finalizers of persistentvolumes")),
-            (Write::Delete(&mine), Some("persistentvolumes \"pv-a\" is forbidden: unexpected operation \"DELETE\", node \"n1\" can only update the finalizers of persistentvolumes")),
+        let only_removal = "persistentvolumes \"pv-a\" is forbidden: node \"n1\" is only allowed to remove the \"external-provisioner.volume.kubernetes.io/finalizer\" finalizer of persistentvolumes";
+        let rows: Vec<(&str, Write<'_>, Option<&str>)> = vec![
+            ("the allowed removal", Write::Update { object: &cleaned, old: &mine }, None),
+            ("the removal without a resourceVersion", Write::Update { object: &unconditional, old: &mine }, None),
+            ("the removal from a volume naming several nodes, the node among them", Write::Update { object: &shared_cleaned, old: &shared }, None),
+            ("the removal keeping the others in order", Write::Update { object: &kept_in_order, old: &several }, None),
+            ("the others reordered", Write::Update { object: &reordered, old: &several }, Some(only_removal)),
+            ("adds a finalizer", Write::Update { object: &added, old: &mine }, Some(only_removal)),
+            ("swaps the finalizer for another", Write::Update { object: &swapped, old: &mine }, Some(only_removal)),
+            ("removes pv-protection", Write::Update { object: &unprotected, old: &protected }, Some(only_removal)),
+            ("removes pv-protection too", Write::Update { object: &cleaned, old: &protected }, Some(only_removal)),
+            ("no provisioner finalizer to remove", Write::Update { object: &without_deletion, old: &without_deletion }, Some(only_removal)),
+            ("PV not being deleted", Write::Update { object: &live_cleaned, old: &live },
+             Some("persistentvolumes \"pv-a\" is forbidden: node \"n1\" is not allowed to modify persistentvolume \"pv-a\": it is not being deleted")),
+            ("another provisioner's PV", Write::Update { object: &foreign_cleaned, old: &foreign },
+             Some("persistentvolumes \"pv-a\" is forbidden: node \"n1\" is not allowed to modify persistentvolume \"pv-a\": it was not provisioned by \"cluster.local/local-path\"")),
+            ("another node's PV", Write::Update { object: &theirs_cleaned, old: &theirs },
+             Some("persistentvolumes \"pv-b\" is forbidden: node \"n1\" is not allowed to modify persistentvolume \"pv-b\": its node affinity does not name the node")),
+            ("moves the volume", Write::Update { object: &moved, old: &mine }, Some("persistentvolumes \"pv-a\" is forbidden: node \"n1\" is not allowed to update fields of persistentvolumes other than metadata.finalizers")),
+            ("relabels the volume", Write::Update { object: &relabelled, old: &mine }, Some("persistentvolumes \"pv-a\" is forbidden: node \"n1\" is not allowed to update fields of persistentvolumes other than metadata.finalizers")),
+            ("a status write", Write::StatusUpdate { object: &cleaned, old: &mine }, Some("persistentvolumes \"pv-a\" is forbidden: unexpected operation \"UPDATE\", node \"n1\" can only update the finalizers of persistentvolumes")),
+            ("a create", Write::Create(&mine), Some("persistentvolumes \"pv-a\" is forbidden: unexpected operation \"CREATE\", node \"n1\" can only update the finalizers of persistentvolumes")),
+            ("a delete", Write::Delete(&mine), Some("persistentvolumes \"pv-a\" is forbidden: unexpected operation \"DELETE\", node \"n1\" can only update the finalizers of persistentvolumes")),
         ];
-        for (write, expected) in rows {
+        for (case, write, expected) in rows {
             let result = admit(&n1, resource("persistentvolumes"), &write);
-            assert_eq!(result.as_ref().err().map(|err| err.message.as_str()), expected, "{}", write.operation());
+            assert_eq!(result.as_ref().err().map(|err| err.message.as_str()), expected, "{case}");
+            if let Err(err) = result {
+                assert_eq!(err.code, 403, "{case}");
+            }
         }
+    }
+
+    #[test]
+    fn nodes_write_only_the_capacity_and_conditions_of_a_claims_status() {
+        let n1 = node_user("n1");
         // Of a claim's status, a node writes the capacity and conditions only.
         let claim = json!({"metadata": {"name": "data", "namespace": "demo"}, "spec": {"volumeName": "pv-a"}, "status": {"phase": "Bound", "capacity": {"storage": "1Gi"}}});
         let mut grown = claim.clone();

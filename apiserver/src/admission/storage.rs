@@ -9,10 +9,10 @@
 //!   `kubernetes.io/pv-protection` one, which the protection controllers remove once nothing
 //!   uses them.
 
+use k8s_openapi::api::storage::v1::StorageClass;
 use serde_json::{Value, json};
 
 use crate::errors::ApiError;
-use crate::kinds::storage::storage_class::is_default;
 use crate::strategy::Cluster;
 
 /// StorageObjectInUseProtection's `Admit` on a create: the finalizer, once.
@@ -25,7 +25,7 @@ pub(crate) fn protect(finalizers: &mut Option<Vec<String>>, finalizer: &str) {
 
 /// DefaultStorageClass's `Admit` on a claim's create.
 pub(crate) async fn default_storage_class(cluster: &dyn Cluster, claim: &mut Value) -> Result<(), ApiError> {
-    let annotated = claim.pointer("/metadata/annotations").and_then(|annotations| annotations.get("volume.beta.kubernetes.io/storage-class")).is_some();
+    let annotated = claim.pointer("/metadata/annotations").and_then(|annotations| annotations.get(common::storage::BETA_STORAGE_CLASS)).is_some();
     let named = claim.pointer("/spec/storageClassName").is_some_and(|name| !name.is_null());
     if annotated || named {
         return Ok(());
@@ -40,17 +40,13 @@ pub(crate) async fn default_storage_class(cluster: &dyn Cluster, claim: &mut Val
     Ok(())
 }
 
-/// `util.GetDefaultClass`: of the classes annotated default, the newest, ties by name.
+/// `util.GetDefaultClass`: of the classes annotated default, the newest, ties by name
+/// (common's [`common::storage::newest_default_class`], which the binder's retroactive
+/// defaulting uses too, so both pick the same class). A class that does not read as a
+/// StorageClass is not a candidate.
 pub(crate) fn newest_default(classes: &[Value]) -> Option<String> {
-    let created = |class: &Value| {
-        crate::meta::string(class, "creationTimestamp").and_then(|time| time.parse::<jiff::Timestamp>().ok()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
-    };
-    let name = |class: &Value| crate::meta::name(class).unwrap_or_default().to_string();
-    classes
-        .iter()
-        .filter(|class| is_default(class))
-        .min_by(|left, right| created(right).cmp(&created(left)).then_with(|| name(left).cmp(&name(right))))
-        .map(name)
+    let classes: Vec<StorageClass> = classes.iter().filter_map(|class| serde_json::from_value(class.clone()).ok()).collect();
+    common::storage::newest_default_class(&classes).and_then(|class| class.metadata.name.clone())
 }
 
 #[cfg(test)]

@@ -159,11 +159,12 @@ fn edges(pod: &Value) -> Vec<Edge> {
         add(Kind::Secret, &volume["secret"]["secretName"]);
         add(Kind::ConfigMap, &volume["configMap"]["name"]);
         add(Kind::PersistentVolumeClaim, &volume["persistentVolumeClaim"]["claimName"]);
-        // An ephemeral volume's claim is named after the pod and the volume.
+        // An ephemeral volume's claim is named after the pod and the volume. Whether the pod
+        // owns it is not asked, as kube's graph does not: the node reads it to find out.
         if volume["ephemeral"].is_object()
             && let (Some(pod), Some(volume)) = (pod["metadata"]["name"].as_str(), volume["name"].as_str())
         {
-            add(Kind::PersistentVolumeClaim, &json!(format!("{pod}-{volume}")));
+            add(Kind::PersistentVolumeClaim, &json!(common::storage::ephemeral_claim_name(pod, volume)));
         }
         for source in volume["projected"]["sources"].as_array().into_iter().flatten() {
             add(Kind::Secret, &source["secret"]["name"]);

@@ -406,9 +406,11 @@ pub(crate) fn phase_text(object: &Value) -> String {
     text(object, "/status/phase").to_string()
 }
 
-/// The class a volume or claim names: the beta annotation first, as `GetPersistentVolumeClass`.
+/// The class a volume or claim names: the beta annotation first, as `GetPersistentVolumeClass`
+/// and `GetPersistentVolumeClaimClass` read it, and as common's `volume_class` and
+/// `claim_class` do, so that the class `kubectl get` shows is the one binding uses.
 pub(crate) fn class_text(object: &Value) -> String {
-    match object.pointer("/metadata/annotations/volume.beta.kubernetes.io~1storage-class").and_then(Value::as_str) {
+    match object.pointer("/metadata/annotations").and_then(|annotations| annotations.get(common::storage::BETA_STORAGE_CLASS)).and_then(Value::as_str) {
         Some(class) => class.to_string(),
         None => text(object, "/spec/storageClassName").to_string(),
     }
@@ -461,6 +463,34 @@ mod tests {
         assert_eq!(admitted["spec"]["volumeMode"], "Filesystem");
         assert_eq!(admitted["status"]["phase"], "Pending");
         assert!(admitted["status"]["lastPhaseTransitionTime"].is_string(), "{admitted}");
+    }
+
+    #[test]
+    fn the_printed_class_is_the_one_binding_reads() {
+        let (annotated, named) = (json!({"volume.beta.kubernetes.io/storage-class": "slow"}), json!("fast"));
+        let rows = [
+            ("both, the annotation first", Some(annotated.clone()), Some(named.clone()), "slow"),
+            ("the annotation only", Some(annotated), None, "slow"),
+            ("the field only", None, Some(named), "fast"),
+            ("an empty annotation over a field", Some(json!({"volume.beta.kubernetes.io/storage-class": ""})), Some(json!("fast")), ""),
+            ("neither", None, None, ""),
+        ];
+        for (case, annotations, class, expected) in rows {
+            let mut object = json!({"metadata": {"name": "x", "namespace": "demo"}, "spec": {}});
+            if let Some(annotations) = annotations {
+                object["metadata"]["annotations"] = annotations;
+            }
+            if let Some(class) = class {
+                object["spec"]["storageClassName"] = class;
+            }
+            assert_eq!(class_text(&object), expected, "{case}");
+            let volume: PersistentVolume = serde_json::from_value(object.clone()).unwrap();
+            assert_eq!(common::storage::volume_class(&volume), expected, "volume: {case}");
+            let claim: k8s_openapi::api::core::v1::PersistentVolumeClaim = serde_json::from_value(object.clone()).unwrap();
+            assert_eq!(common::storage::claim_class(&claim), expected, "claim: {case}");
+            assert_eq!(printers::row_of("PersistentVolume", &object)[6], json!(expected), "volume row: {case}");
+            assert_eq!(printers::row_of("PersistentVolumeClaim", &object)[5], json!(expected), "claim row: {case}");
+        }
     }
 
     #[test]

@@ -153,7 +153,7 @@ impl TypedKind for PersistentVolumeClaim {
     }
 }
 
-const BETA_CLASS: &str = "volume.beta.kubernetes.io/storage-class";
+const BETA_CLASS: &str = common::storage::BETA_STORAGE_CLASS;
 
 fn storage_of(spec: &PersistentVolumeClaimSpec) -> Option<&k8s_openapi::apimachinery::pkg::api::resource::Quantity> {
     spec.resources.as_ref().and_then(|resources| resources.requests.as_ref()).and_then(|requests| requests.get("storage"))

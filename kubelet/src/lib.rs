@@ -117,10 +117,6 @@ pub struct Config {
     /// The bridge that the CNI config names (at most 15 characters).
     #[arg(long, default_value = "cni0")]
     pub cni_bridge: String,
-    /// Where the local-path provisioner's volumes of this node are: the kubelet removes the
-    /// directory of a deleted one, and never anything outside this root.
-    #[arg(long, default_value = common::storage::LOCAL_PATH_ROOT)]
-    pub local_path_root: PathBuf,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,9 +177,6 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     node::taints(&config.register_with_taints).map_err(KubeletError::Config)?;
     if common::names::parse_cidr(&config.cluster_cidr).is_none() {
         return Err(KubeletError::Config(format!("--cluster-cidr {:?} is not a CIDR", config.cluster_cidr)));
-    }
-    if !config.local_path_root.is_absolute() || config.local_path_root.parent().is_none() {
-        return Err(KubeletError::Config(format!("--local-path-root {:?} must be an absolute path below /", config.local_path_root)));
     }
     for dir in [&config.root_dir, &config.pod_logs_dir] {
         std::fs::create_dir_all(dir).map_err(|source| KubeletError::Io { path: dir.clone(), source })?;

@@ -1,5 +1,5 @@
 //! The node's half of the built-in local-path provisioner: the controller-manager makes a
-//! PersistentVolume per claim (a directory under `--local-path-root` on one node) and deletes it
+//! PersistentVolume per claim (a directory under `LOCAL_PATH_ROOT` on one node) and deletes it
 //! when its claim goes; the directory can only be removed here, on that node. A deleted volume
 //! keeps the provisioner's finalizer (`external-provisioner.volume.kubernetes.io/finalizer`)
 //! until this kubelet has removed its directory, then the kubelet removes the finalizer.
@@ -18,7 +18,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::storage::{LOCAL_PATH_PROVISIONER, PROVISIONED_BY, PV_DELETION, PV_PROTECTION, local_path_dir, local_path_owns, local_volume_nodes, within_root};
+use common::storage::{LOCAL_PATH_PROVISIONER, LOCAL_PATH_ROOT, PROVISIONED_BY, PV_DELETION, PV_PROTECTION, local_path_dir, local_path_owns, local_volume_nodes, within_root};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::PersistentVolume;
 use kube::api::Api;
@@ -107,7 +107,9 @@ pub async fn run(kubelet: Arc<Kubelet>) {
 type Warned = HashMap<String, Instant>;
 
 async fn handle(kubelet: &Kubelet, volume: &PersistentVolume, warned: &mut Warned) {
-    let root = kubelet.config.local_path_root.clone();
+    // The provisioner writes every path under this constant; one root on both sides, so a
+    // volume is never left Terminating because the two disagree.
+    let root = PathBuf::from(LOCAL_PATH_ROOT);
     let Some(action) = action(volume, &kubelet.node_name, &root) else { return };
     let name = volume.metadata.name.clone().unwrap_or_default();
     let span = tracing::info_span!("local-path volume", name = %name, node = %kubelet.node_name);

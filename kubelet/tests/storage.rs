@@ -13,6 +13,17 @@ use support::{Node, phase};
 
 const PV_DELETION: &str = "external-provisioner.volume.kubernetes.io/finalizer";
 
+/// Directories a test made under the node's real local-path root, removed however it ends.
+struct RemoveOnDrop(Vec<std::path::PathBuf>);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 async fn eventually(what: &str, seconds: u64, node: &Node, mut check: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
     while !check().await {
@@ -92,10 +103,16 @@ async fn a_sub_path_leading_out_of_the_volume_is_refused() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn deleted_local_path_volumes_of_the_node_are_reclaimed_and_nothing_else() {
-    let roots = tempfile::Builder::new().prefix("local-path-").tempdir().unwrap();
-    let root = roots.path().join("root");
-    let node = Node::start_with(&[format!("--local-path-root={}", root.display())]).await;
+    // The kubelet reclaims only under the one root the provisioner writes to, so the test's
+    // directories are there, named for this test alone and removed by the guard whatever happens.
+    let node = Node::start().await;
+    let root = std::path::Path::new(common::storage::LOCAL_PATH_ROOT);
+    let unique = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let volumes: Api<PersistentVolume> = Api::all(node.client.clone());
+    let outside_dir = tempfile::Builder::new().prefix("local-path-outside-").tempdir().unwrap();
+    let name_of = |what: &str| format!("pvc-{unique}-{what}");
+    let dir_of = |what: &str| root.join(format!("{}_default_data", name_of(what)));
+    let _cleanup = RemoveOnDrop(["mine", "kept", "other", "live"].map(dir_of).to_vec());
     let make = |name: &str, host: &str, path: &std::path::Path, policy: &str| -> PersistentVolume {
         serde_json::from_value(json!({
             "metadata": {"name": name, "finalizers": [PV_DELETION], "annotations": {"pv.kubernetes.io/provisioned-by": "cluster.local/local-path"}},
@@ -107,12 +124,12 @@ async fn deleted_local_path_volumes_of_the_node_are_reclaimed_and_nothing_else()
         }))
         .unwrap()
     };
-    let mine = root.join("pvc-mine_default_data");
-    let kept = root.join("pvc-kept_default_data");
-    let other = root.join("pvc-other_default_data");
+    let mine = dir_of("mine");
+    let kept = dir_of("kept");
+    let other = dir_of("other");
     // A live volume's directory, which a copied object (`kubectl get pv -o yaml`, renamed) names.
-    let live = root.join("pvc-live_default_data");
-    let outside = roots.path().join("outside");
+    let live = dir_of("live");
+    let outside = outside_dir.path().join("outside");
     for dir in [&mine, &kept, &other, &live, &outside] {
         std::fs::create_dir_all(dir.join("nested")).unwrap();
         std::fs::write(dir.join("nested/file"), "data").unwrap();
@@ -121,11 +138,11 @@ async fn deleted_local_path_volumes_of_the_node_are_reclaimed_and_nothing_else()
     // Created and deleted in this order: the kubelet's watch handles them in order, so the
     // Warnings about the last two show that the first ones were looked at too.
     let cases = [
-        ("pvc-other", "another-node".to_string(), other.clone(), "Delete"),
-        ("pvc-mine", node.name.clone(), mine.clone(), "Delete"),
-        ("pvc-kept", node.name.clone(), kept.clone(), "Retain"),
-        ("pvc-outside", node.name.clone(), outside.clone(), "Delete"),
-        ("pvc-copy", node.name.clone(), live.clone(), "Delete"),
+        (name_of("other"), "another-node".to_string(), other.clone(), "Delete"),
+        (name_of("mine"), node.name.clone(), mine.clone(), "Delete"),
+        (name_of("kept"), node.name.clone(), kept.clone(), "Retain"),
+        (name_of("outside"), node.name.clone(), outside.clone(), "Delete"),
+        (name_of("copy"), node.name.clone(), live.clone(), "Delete"),
     ];
     for (name, host, path, policy) in &cases {
         volumes.create(&PostParams::default(), &make(name, host, path, policy)).await.expect("create volume");
@@ -133,30 +150,31 @@ async fn deleted_local_path_volumes_of_the_node_are_reclaimed_and_nothing_else()
         // Only the provisioner's finalizer is left (no pv-protection controller runs here).
         volumes.patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": [PV_DELETION]}}))).await.expect("leave the finalizer");
     }
-    for name in ["pvc-mine", "pvc-kept"] {
-        eventually(&format!("{name} gone"), 30, &node, async || volumes.get_opt(name).await.unwrap().is_none()).await;
+    for name in [name_of("mine"), name_of("kept")] {
+        eventually(&format!("{name} gone"), 30, &node, async || volumes.get_opt(&name).await.unwrap().is_none()).await;
     }
     assert!(!mine.exists(), "the deleted volume's directory is removed");
     assert!(kept.join("nested/file").exists(), "Retain keeps the data");
     assert!(outside.join("nested/file").exists(), "a link inside the volume is not followed");
     // A volume whose path is not its own directory is not reclaimed, and the kubelet says so.
-    for (name, says) in [("pvc-outside", "is outside"), ("pvc-copy", "is not its own directory")] {
+    for (name, says) in [(name_of("outside"), "is outside"), (name_of("copy"), "is not its own directory")] {
         eventually(&format!("a VolumeFailedDelete event on {name}"), 30, &node, async || {
-            node.events(name).await.iter().any(|event| {
+            node.events(&name).await.iter().any(|event| {
                 event.reason.as_deref() == Some("VolumeFailedDelete") && event.type_.as_deref() == Some("Warning") && event.message.as_deref().is_some_and(|message| message.contains(says))
             })
         })
         .await;
     }
     // Others' volumes, and volumes whose path is not their own directory, keep their finalizer.
-    for name in ["pvc-other", "pvc-outside", "pvc-copy"] {
+    let unreclaimed = [name_of("other"), name_of("outside"), name_of("copy")];
+    for name in &unreclaimed {
         let volume = volumes.get_opt(name).await.unwrap().expect("still there");
         assert_eq!(volume.metadata.finalizers.as_deref(), Some(&[PV_DELETION.to_string()][..]), "{name}");
     }
     assert!(other.join("nested/file").exists());
     assert!(live.join("nested/file").exists(), "another volume's directory is never removed");
-    assert!(node.events("pvc-other").await.is_empty(), "another node's volume is not this kubelet's");
-    for name in ["pvc-other", "pvc-outside", "pvc-copy"] {
+    assert!(node.events(&name_of("other")).await.is_empty(), "another node's volume is not this kubelet's");
+    for name in &unreclaimed {
         volumes.patch(name, &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": null}}))).await.expect("release");
     }
 }

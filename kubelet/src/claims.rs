@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+use common::storage::{LOCAL_PATH_PROVISIONER, PROVISIONED_BY};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Volume};
 use kube::api::Api;
 
@@ -73,7 +74,8 @@ pub async fn resolve(client: &kube::Client, pod: &Pod, volume: &Volume) -> Resul
     let read_only = volume.persistent_volume_claim.as_ref().and_then(|source| source.read_only).unwrap_or(false);
     let spec = persistent.spec.clone().unwrap_or_default();
     if let Some(host_path) = &spec.host_path {
-        crate::volumes::check_host_path(&host_path.path, host_path.type_.as_deref().unwrap_or_default()).map_err(|message| ClaimError::SetUp { volume: volume_name.clone(), message })?;
+        let dir_mode = if provisioned_by_local_path(&persistent) { crate::volumes::LOCAL_PATH_DIR_MODE } else { crate::volumes::HOST_PATH_DIR_MODE };
+        crate::volumes::check_host_path(&host_path.path, host_path.type_.as_deref().unwrap_or_default(), dir_mode).map_err(|message| ClaimError::SetUp { volume: volume_name.clone(), message })?;
         return Ok(Some(Prepared::new(PathBuf::from(&host_path.path), read_only, false)));
     }
     if let Some(local) = &spec.local {
@@ -84,6 +86,12 @@ pub async fn resolve(client: &kube::Client, pod: &Pod, volume: &Volume) -> Resul
         return Ok(Some(Prepared::new(PathBuf::from(&local.path), read_only, false)));
     }
     Err(ClaimError::SetUp { volume: volume_name, message: "the volume's source is not supported by this kubelet (hostPath and local are)".into() })
+}
+
+/// Whether the built-in local-path provisioner made the volume (its directory is then made
+/// world-writable, as kind's).
+fn provisioned_by_local_path(volume: &PersistentVolume) -> bool {
+    volume.metadata.annotations.as_ref().and_then(|annotations| annotations.get(PROVISIONED_BY)).map(String::as_str) == Some(LOCAL_PATH_PROVISIONER)
 }
 
 /// What the text of an apiserver error is (`persistentvolumeclaims "x" not found`).

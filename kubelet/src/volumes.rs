@@ -41,6 +41,12 @@ impl Prepared {
     }
 }
 
+/// The mode of a directory a hostPath volume's `DirectoryOrCreate` makes.
+pub const HOST_PATH_DIR_MODE: u32 = 0o755;
+/// The mode of a local-path volume's directory: kind's provisioner runs `mkdir -m 0777`, so that
+/// containers running as any user (a non-root database image) can write their data.
+pub const LOCAL_PATH_DIR_MODE: u32 = 0o777;
+
 pub fn pod_dir(root: &Path, uid: &str) -> PathBuf {
     root.join("pods").join(uid)
 }
@@ -86,7 +92,7 @@ pub async fn prepare(root: &Path, pod: &Pod, sources: &mut Sources<'_>, host: &H
             create_dir(&dir, 0o777).map_err(|err| set_up(err.to_string()))?;
             Prepared { path: dir, read_only: false, written: false }
         } else if let Some(source) = &volume.host_path {
-            check_host_path(&source.path, source.type_.as_deref().unwrap_or_default()).map_err(set_up)?;
+            check_host_path(&source.path, source.type_.as_deref().unwrap_or_default(), HOST_PATH_DIR_MODE).map_err(set_up)?;
             Prepared { path: PathBuf::from(&source.path), read_only: false, written: false }
         } else if let Some(source) = &volume.config_map {
             let dir = volume_dir("kubernetes.io~configmap");
@@ -288,15 +294,17 @@ pub fn remove(root: &Path, uid: &str) -> std::io::Result<()> {
     }
 }
 
-/// A hostPath's type check, creating what `DirectoryOrCreate` and `FileOrCreate` ask for.
-pub fn check_host_path(path: &str, kind: &str) -> Result<(), String> {
+/// A hostPath's type check, creating what `DirectoryOrCreate` and `FileOrCreate` ask for. A
+/// directory made here gets `dir_mode` set explicitly (not through the umask): `HOST_PATH_DIR_MODE`
+/// for a hostPath, `LOCAL_PATH_DIR_MODE` for the local-path provisioner's volumes.
+pub fn check_host_path(path: &str, kind: &str, dir_mode: u32) -> Result<(), String> {
     let metadata = std::fs::metadata(path);
     let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(format!("hostPath type check failed: {path} is not a {what}")) };
     match kind {
         "" => Ok(()),
         "DirectoryOrCreate" => match metadata {
             Ok(metadata) => check(metadata.is_dir(), "directory"),
-            Err(_) => create_dir(Path::new(path), 0o755).map_err(|err| format!("cannot create {path}: {err}")),
+            Err(_) => create_dir(Path::new(path), dir_mode).map_err(|err| format!("cannot create {path}: {err}")),
         },
         "FileOrCreate" => match metadata {
             Ok(metadata) => check(metadata.is_file(), "file"),
@@ -458,6 +466,22 @@ mod tests {
 
     fn files(pairs: &[(&str, &str)]) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
         pairs.iter().map(|(path, content)| (PathBuf::from(path), (content.as_bytes().to_vec(), 0o644))).collect()
+    }
+
+    #[test]
+    fn directories_made_for_a_host_path_get_their_mode_whatever_the_umask() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
+        let host = dir.path().join("host");
+        check_host_path(&host.to_string_lossy(), "DirectoryOrCreate", HOST_PATH_DIR_MODE).unwrap();
+        assert_eq!(mode(&host), 0o755);
+        let local = dir.path().join("local");
+        check_host_path(&local.to_string_lossy(), "DirectoryOrCreate", LOCAL_PATH_DIR_MODE).unwrap();
+        assert_eq!(mode(&local), 0o777, "set explicitly, not masked by the umask");
+        // An existing directory is left as it is.
+        std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o700)).unwrap();
+        check_host_path(&local.to_string_lossy(), "DirectoryOrCreate", LOCAL_PATH_DIR_MODE).unwrap();
+        assert_eq!(mode(&local), 0o700);
     }
 
     #[test]

@@ -81,6 +81,8 @@ async fn a_claims_volume_waits_for_binding_then_mounts_with_sub_path_and_read_on
     })
     .await;
     assert!(!data.join("x").exists(), "the readOnly mount was not written");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o7777, 0o755, "a plain hostPath directory is made 0755");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -196,8 +198,9 @@ async fn an_ephemeral_volume_uses_only_the_claim_its_pod_owns() {
     .unwrap();
     let claim = claims.create(&PostParams::default(), &claim).await.expect("create claim");
     let data = node.dirs.path().join("eph-data");
+    // Made by the local-path provisioner: its directory is world-writable, as kind's.
     let volume: PersistentVolume = serde_json::from_value(json!({
-        "metadata": {"name": "pv-eph"},
+        "metadata": {"name": "pv-eph", "annotations": {"pv.kubernetes.io/provisioned-by": "cluster.local/local-path"}},
         "spec": {"capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"], "storageClassName": "",
                  "hostPath": {"path": data.to_string_lossy(), "type": "DirectoryOrCreate"},
                  "claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": "default", "name": "eph-scratch", "uid": claim.metadata.uid}},
@@ -216,4 +219,6 @@ async fn an_ephemeral_volume_uses_only_the_claim_its_pod_owns() {
     claims.patch("eph-scratch", &PatchParams::default(), &Patch::Merge(json!({"metadata": {"ownerReferences": owner}}))).await.expect("own claim");
     node.wait_pod("eph", "Running", 60, |pod| phase(pod) == "Running").await;
     eventually("the file written to the claim's volume", 20, &node, async || std::fs::read_to_string(data.join("out")).is_ok_and(|text| text == "scratch\n")).await;
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o7777, 0o777, "a local-path directory is made 0777");
 }

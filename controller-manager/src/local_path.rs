@@ -105,15 +105,25 @@ async fn run_claims(provisioner: Arc<Provisioner>) {
 async fn run_volumes(provisioner: Arc<Provisioner>) {
     let context = provisioner.context.clone();
     let own = context.persistent_volumes.changes().map(|volume| ObjectRef::from_obj(&*volume)).boxed();
-    // A node going concerns the volumes on it.
+    // A node going (being deleted, or gone: the informer's store no longer holds it) concerns
+    // the volumes on it; its heartbeats do not.
     let volumes_store = context.persistent_volumes.store();
+    let nodes_store = context.nodes.store();
     let nodes = context
         .nodes
         .changes()
+        .filter(move |node| {
+            let present = nodes_store.get(&ObjectRef::from_obj(&**node)).is_some_and(|current| current.metadata.uid == node.metadata.uid);
+            futures::future::ready(node.metadata.deletion_timestamp.is_some() || !present)
+        })
         .flat_map(move |node| {
             let name = node.metadata.name.clone().unwrap_or_default();
-            let on_node: Vec<ObjectRef<PersistentVolume>> =
-                volumes_store.state().iter().filter(|volume| node_of(volume) == Some(name.as_str())).map(|volume| ObjectRef::from_obj(&**volume)).collect();
+            let on_node: Vec<ObjectRef<PersistentVolume>> = volumes_store
+                .state()
+                .iter()
+                .filter(|volume| ours(volume) && storage::local_volume_nodes(volume).contains(&name.as_str()))
+                .map(|volume| ObjectRef::from_obj(&**volume))
+                .collect();
             futures::stream::iter(on_node)
         })
         .boxed();
@@ -126,14 +136,6 @@ async fn run_volumes(provisioner: Arc<Provisioner>) {
 
 fn annotation<'a>(metadata: &'a ObjectMeta, key: &str) -> Option<&'a str> {
     metadata.annotations.as_ref()?.get(key).map(String::as_str)
-}
-
-/// The node a local-path volume's node affinity names (`kubernetes.io/hostname In [node]`).
-pub fn node_of(volume: &PersistentVolume) -> Option<&str> {
-    let terms = &volume.spec.as_ref()?.node_affinity.as_ref()?.required.as_ref()?.node_selector_terms;
-    terms.iter().flat_map(|term| term.match_expressions.iter().flatten()).find_map(|requirement| {
-        (requirement.key == HOSTNAME_LABEL && requirement.operator == "In").then(|| requirement.values.as_ref()?.first().map(String::as_str)).flatten()
-    })
 }
 
 fn ours(volume: &PersistentVolume) -> bool {
@@ -157,21 +159,26 @@ pub fn refusal(claim: &PersistentVolumeClaim) -> Option<&'static str> {
     None
 }
 
+/// Whether a volume made at once (before any pod) may go on the node: Ready, not cordoned, and
+/// without a NoSchedule or NoExecute taint, which would keep most pods (and so the volume's
+/// users) off it: a control-plane node is never chosen for them.
 fn ready_and_schedulable(node: &Node) -> bool {
     let ready = node.status.as_ref().and_then(|status| status.conditions.as_ref()).is_some_and(|conditions| {
         conditions.iter().any(|condition| condition.type_ == "Ready" && condition.status == "True")
     });
-    ready && node.spec.as_ref().and_then(|spec| spec.unschedulable) != Some(true)
+    let spec = node.spec.as_ref();
+    let repelling = spec.and_then(|spec| spec.taints.as_ref()).is_some_and(|taints| taints.iter().any(|taint| matches!(taint.effect.as_str(), "NoSchedule" | "NoExecute")));
+    ready && spec.and_then(|spec| spec.unschedulable) != Some(true) && !repelling
 }
 
-/// For a claim that binds at once: the Ready schedulable node with the fewest local-path
-/// volumes, ties by name.
+/// For a claim that binds at once: the Ready schedulable untainted node with the fewest
+/// local-path volumes, ties by name.
 pub fn pick_node(nodes: &[Arc<Node>], volumes: &[Arc<PersistentVolume>]) -> Option<String> {
     let mut candidates: Vec<(usize, String)> = nodes
         .iter()
         .filter(|node| ready_and_schedulable(node))
         .filter_map(|node| node.metadata.name.clone())
-        .map(|name| (volumes.iter().filter(|volume| ours(volume) && node_of(volume) == Some(name.as_str())).count(), name))
+        .map(|name| (volumes.iter().filter(|volume| ours(volume) && storage::local_volume_nodes(volume).contains(&name.as_str())).count(), name))
         .collect();
     candidates.sort();
     candidates.into_iter().next().map(|(_, name)| name)
@@ -318,13 +325,19 @@ async fn release_orphan(volume: &PersistentVolume, provisioner: &Provisioner) ->
     if volume.metadata.deletion_timestamp.is_none() || !has_finalizer || !ours(volume) {
         return Ok(Action::await_change());
     }
-    let Some(node) = node_of(volume) else {
-        return Ok(Action::await_change());
-    };
-    if provisioner.node_exists(node).await? {
-        // The node's kubelet removes the directory, then the finalizer.
+    // Any of the nodes the volume names may hold its directory, and the kubelet of each may
+    // reclaim it: the finalizer is removed here only once none of them is left.
+    let nodes = storage::local_volume_nodes(volume);
+    if nodes.is_empty() {
         return Ok(Action::await_change());
     }
+    for node in &nodes {
+        if provisioner.node_exists(node).await? {
+            // The node's kubelet removes the directory, then the finalizer.
+            return Ok(Action::await_change());
+        }
+    }
+    let node = nodes.iter().map(|node| format!("{node:?}")).collect::<Vec<_>>().join(", ");
     let name = volume.metadata.name.clone().unwrap_or_default();
     let volumes: Api<PersistentVolume> = Api::all(provisioner.context.client.clone());
     match framework::remove_finalizer(&volumes, volume, PV_DELETION).await {
@@ -334,7 +347,11 @@ async fn release_orphan(volume: &PersistentVolume, provisioner: &Provisioner) ->
         Err(err) => return Err(err.into()),
     }
     tracing::info!(name = %name, node = %node, "the volume's node is gone; its deletion finalizer is removed");
-    let message = format!("node {node:?} no longer exists: the volume's directory was not removed");
+    let message = if nodes.len() == 1 {
+        format!("node {node} no longer exists: the volume's directory was not removed")
+    } else {
+        format!("nodes {node} no longer exist: the volume's directory was not removed")
+    };
     if let Err(err) = provisioner.recorder.record(&common::events::reference(volume), "Warning", "NodeNotFound", "Deleting", &message).await {
         tracing::debug!(name = %name, error = %err, "cannot record event");
     }
@@ -377,7 +394,7 @@ mod tests {
         assert_eq!(value["spec"]["volumeMode"], "Filesystem");
         assert_eq!(value["spec"]["claimRef"]["uid"], "1234");
         assert_eq!(value["spec"]["claimRef"]["kind"], "PersistentVolumeClaim");
-        assert_eq!(node_of(&volume), Some("node-1"));
+        assert_eq!(storage::local_volume_nodes(&volume), ["node-1"]);
     }
 
     #[test]
@@ -397,5 +414,31 @@ mod tests {
         let on_a = Arc::new(volume_for(&want, &default_class(), "a").unwrap());
         assert_eq!(pick_node(&nodes, &[on_a]).as_deref(), Some("b"));
         assert_eq!(pick_node(&[node("c", false, false)], &[]), None);
+    }
+
+    #[test]
+    fn a_tainted_node_is_not_picked() {
+        let tainted = |name: &str, effect: &str| -> Arc<Node> {
+            Arc::new(
+                serde_json::from_value(json!({"metadata": {"name": name}, "spec": {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": effect}]},
+                    "status": {"conditions": [{"type": "Ready", "status": "True"}]}}))
+                .unwrap(),
+            )
+        };
+        // kind's control plane sorts first.
+        let nodes = [tainted("kind-control-plane", "NoSchedule"), tainted("kind-evicting", "NoExecute"), node("kind-worker", true, false)];
+        assert_eq!(pick_node(&nodes, &[]).as_deref(), Some("kind-worker"));
+        assert_eq!(pick_node(&[tainted("soft", "PreferNoSchedule")], &[]).as_deref(), Some("soft"), "a preference does not keep pods off");
+        assert_eq!(pick_node(&nodes[..2], &[]), None);
+    }
+
+    #[test]
+    fn a_volume_naming_several_nodes_counts_on_each() {
+        let mut volume = volume_for(&claim(json!({"metadata": {"name": "d", "namespace": "ns", "uid": "9"}, "spec": {"resources": {"requests": {"storage": "1Gi"}}}})), &default_class(), "a").unwrap();
+        if let Some(expression) = volume.spec.as_mut().and_then(|spec| spec.node_affinity.as_mut()).and_then(|affinity| affinity.required.as_mut()).and_then(|required| required.node_selector_terms[0].match_expressions.as_mut()) {
+            expression[0].values = Some(vec!["a".into(), "b".into()]);
+        }
+        let nodes = [node("a", true, false), node("b", true, false), node("c", true, false)];
+        assert_eq!(pick_node(&nodes, &[Arc::new(volume)]).as_deref(), Some("c"));
     }
 }

@@ -185,9 +185,15 @@ async fn a_late_binding_claim_gets_a_local_volume_on_the_chosen_node_and_delete_
     let uid = created["metadata"]["uid"].as_str().unwrap().to_string();
     let message = event(&cluster, "late", "data", "WaitForFirstConsumer").await;
     assert_eq!(message, "waiting for first consumer to be created before binding");
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let waiting = cluster.get(path).await;
-    assert_eq!(waiting["status"]["phase"], "Pending");
+    // The event is the binder's decision for this claim: the same sync would otherwise have
+    // handed it to the provisioner (the annotation), and the provisioner acts on nothing else.
+    let waiting = cluster
+        .wait_for("the claim Pending", WITHIN, || async {
+            let claim = cluster.get(path).await;
+            if claim["status"]["phase"] == "Pending" { Ok(claim) } else { Err(claim.to_string()) }
+        })
+        .await;
+    assert_eq!(annotation(&waiting, "volume.kubernetes.io/storage-provisioner"), None, "not handed to a provisioner: {waiting}");
     assert!(cluster.get_opt(&format!("/api/v1/persistentvolumes/pvc-{uid}")).await.is_none(), "no volume before a node is chosen");
 
     // The scheduler's choice.
@@ -240,6 +246,10 @@ async fn retain_keeps_a_released_volume_and_an_unknown_class_fails_to_provision(
     let claims = "/api/v1/namespaces/keep/persistentvolumeclaims";
     cluster.create(claims, &claim("data", "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
     bound(&cluster, "keep", "data").await;
+    // A second pair whose reclaim, later, shows that the binder has dealt with the first.
+    cluster.create("/api/v1/persistentvolumes", &volume("recycled", "1Gi", json!(["ReadWriteOnce"]), "recycling", json!({"spec": {"persistentVolumeReclaimPolicy": "Recycle"}}))).await;
+    cluster.create(claims, &claim("later", "1Gi", json!(["ReadWriteOnce"]), "recycling", json!({}))).await;
+    bound(&cluster, "keep", "later").await;
     cluster.delete(&format!("{claims}/data"), &json!({})).await;
     cluster
         .wait_for("the volume Released", WITHIN, || async {
@@ -247,7 +257,8 @@ async fn retain_keeps_a_released_volume_and_an_unknown_class_fails_to_provision(
             if volume["status"]["phase"] == "Released" { Ok(()) } else { Err(volume.to_string()) }
         })
         .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    cluster.delete(&format!("{claims}/later"), &json!({})).await;
+    assert_eq!(event(&cluster, "default", "recycled", "VolumeFailedRecycle").await, "No recycler plugin found for the volume!");
     let volume = cluster.get("/api/v1/persistentvolumes/kept").await;
     assert_eq!(volume["status"]["phase"], "Released", "Retain keeps the volume: {volume}");
     assert!(volume["metadata"]["deletionTimestamp"].is_null());
@@ -280,9 +291,26 @@ async fn a_claim_a_running_pod_uses_stays_until_the_pod_goes() {
         })
         .await;
 
+    // Finished, the pod still names the claim: it holds it until it is deleted (kube's
+    // podUsesPVC looks at no phase).
+    cluster.merge_patch("/api/v1/namespaces/held/pods/user/status", &json!({"status": {"phase": "Succeeded"}})).await;
+    // An unused claim deleted after it: once pvc-protection has let that one go, it has seen
+    // the first.
+    let free_path = "/api/v1/namespaces/held/persistentvolumeclaims/free";
+    cluster.create("/api/v1/namespaces/held/persistentvolumeclaims", &claim("free", "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
+    cluster
+        .wait_for("the unused claim protected", WITHIN, || async {
+            let claim = cluster.get(free_path).await;
+            let protected = claim["metadata"]["finalizers"].as_array().is_some_and(|list| list.iter().any(|finalizer| finalizer == "kubernetes.io/pvc-protection"));
+            if protected { Ok(()) } else { Err(claim.to_string()) }
+        })
+        .await;
     cluster.delete(claim_path, &json!({})).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let claim = cluster.get_opt(claim_path).await.expect("a claim in use stays");
+    cluster.delete(free_path, &json!({})).await;
+    cluster
+        .wait_for("the unused claim gone", WITHIN, || async { cluster.get_opt(free_path).await.map_or(Ok(()), |claim| Err(claim.to_string())) })
+        .await;
+    let claim = cluster.get_opt(claim_path).await.expect("a claim a finished pod names stays");
     assert!(claim["metadata"]["deletionTimestamp"].is_string());
     assert_eq!(claim["status"]["phase"], "Bound");
 
@@ -334,9 +362,20 @@ async fn an_ephemeral_volume_gets_a_claim_its_pod_owns() {
     cluster.create("/api/v1/namespaces/eph/persistentvolumeclaims", &claim_named("squatter-scratch")).await;
     cluster.create("/api/v1/namespaces/eph/pods", &pod("squatter")).await;
     let message = event(&cluster, "eph", "squatter", "FailedBinding").await;
-    assert_eq!(message, "PVC eph/squatter-scratch was not created for pod eph/squatter (pod is not owner)");
-    let squatted = cluster.get("/api/v1/namespaces/eph/persistentvolumeclaims/squatter-scratch").await;
+    assert_eq!(message, "ephemeral volume scratch: PVC eph/squatter-scratch was not created for pod eph/squatter (pod is not owner)");
+    let squatted_path = "/api/v1/namespaces/eph/persistentvolumeclaims/squatter-scratch";
+    let squatted = cluster.get(squatted_path).await;
     assert!(squatted["metadata"]["ownerReferences"].is_null());
+
+    // The foreign claim deleted: the pod gets its own.
+    let squatter = cluster.get("/api/v1/namespaces/eph/pods/squatter").await;
+    cluster.delete(squatted_path, &json!({})).await;
+    cluster
+        .wait_for("the pod's own claim in place of the foreign one", WITHIN, || async {
+            let claim = cluster.get_opt(squatted_path).await.ok_or_else(|| "absent".to_string())?;
+            if claim["metadata"]["ownerReferences"][0]["uid"] == squatter["metadata"]["uid"] { Ok(()) } else { Err(claim.to_string()) }
+        })
+        .await;
 }
 
 fn claim_named(name: &str) -> Value {
@@ -345,30 +384,40 @@ fn claim_named(name: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_controller_manager_killed_while_binding_converges_when_started_again() {
+    // What a controller-manager killed half-way through bindings leaves, written with none
+    // running: for some pairs only the volume's claimRef (the first write), for others also
+    // the claim's volumeName without bind-completed; the rest untouched.
     let cluster = Cluster::start();
-    let mut manager = start(&cluster);
     cluster.namespace("crash").await;
-    const COUNT: usize = 20;
+    const COUNT: usize = 21;
+    let rwo = json!(["ReadWriteOnce"]);
+    let mut uids = Vec::new();
     for index in 0..COUNT {
-        cluster.create("/api/v1/persistentvolumes", &volume(&format!("crash-{index}"), "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
+        let extra = if index % 3 == 1 { json!({"spec": {"volumeName": format!("crash-{index}")}}) } else { json!({}) };
+        let created = cluster.create("/api/v1/namespaces/crash/persistentvolumeclaims", &claim(&format!("c-{index}"), "1Gi", rwo.clone(), "", extra)).await;
+        uids.push(created["metadata"]["uid"].as_str().unwrap().to_string());
     }
-    for index in 0..COUNT {
-        cluster.create("/api/v1/namespaces/crash/persistentvolumeclaims", &claim(&format!("c-{index}"), "1Gi", json!(["ReadWriteOnce"]), "", json!({}))).await;
+    for (index, uid) in uids.iter().enumerate() {
+        let extra = if index % 3 == 2 {
+            json!({})
+        } else {
+            json!({"metadata": {"annotations": {"pv.kubernetes.io/bound-by-controller": "yes"}},
+                "spec": {"claimRef": {"kind": "PersistentVolumeClaim", "apiVersion": "v1", "namespace": "crash", "name": format!("c-{index}"), "uid": uid}}})
+        };
+        cluster.create("/api/v1/persistentvolumes", &volume(&format!("crash-{index}"), "1Gi", rwo.clone(), "", extra)).await;
     }
-    // Killed once binding has begun (some claims, or one side of a pair, written).
-    cluster
-        .wait_for("binding under way", WITHIN, || async {
-            let volumes = cluster.items("/api/v1/persistentvolumes").await;
-            if volumes.iter().any(|volume| volume["spec"]["claimRef"].is_object()) { Ok(()) } else { Err("no claimRef yet".to_string()) }
-        })
-        .await;
-    manager.0.kill();
-    manager.0.start_again().unwrap();
+
+    let _manager = start(&cluster);
     let mut volumes_of_claims = std::collections::BTreeMap::new();
     for index in 0..COUNT {
         let (claim, volume) = bound(&cluster, "crash", &format!("c-{index}")).await;
         assert_eq!(volume["spec"]["claimRef"]["uid"], claim["metadata"]["uid"], "the volume points back at its claim");
-        volumes_of_claims.insert(volume["metadata"]["name"].as_str().unwrap().to_string(), index);
+        let name = volume["metadata"]["name"].as_str().unwrap().to_string();
+        if index % 3 != 2 {
+            assert_eq!(name, format!("crash-{index}"), "a half-made binding is finished, not redone");
+            assert_eq!(annotation(&claim, "pv.kubernetes.io/bind-completed"), Some("yes"));
+        }
+        volumes_of_claims.insert(name, index);
     }
     assert_eq!(volumes_of_claims.len(), COUNT, "one volume per claim");
 }
@@ -407,6 +456,9 @@ async fn an_immediate_local_class_picks_the_emptiest_ready_node_and_refuses_what
     cluster.namespace("now").await;
     cluster.node("node-b").await;
     cluster.node("node-a").await;
+    // A control plane, first by name, that pods are kept off: never chosen.
+    cluster.node("control-plane").await;
+    cluster.merge_patch("/api/v1/nodes/control-plane", &json!({"spec": {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}})).await;
     let class = json!({"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "local-now"},
         "provisioner": "cluster.local/local-path", "reclaimPolicy": "Retain", "volumeBindingMode": "Immediate"});
     cluster.create("/apis/storage.k8s.io/v1/storageclasses", &class).await;

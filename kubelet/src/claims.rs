@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use common::storage::{LOCAL_PATH_PROVISIONER, PROVISIONED_BY};
+use common::storage::{LOCAL_PATH_PROVISIONER, PROVISIONED_BY, claim_is_for_pod, ephemeral_claim_name, is_bound_to_claim};
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Volume};
 use kube::api::Api;
 
@@ -31,8 +31,7 @@ pub fn claim_of(pod: &Pod, volume: &Volume) -> Option<(String, bool)> {
     if let Some(source) = &volume.persistent_volume_claim {
         return Some((source.claim_name.clone(), false));
     }
-    // Kubernetes' ephemeral.VolumeClaimName: `<pod name>-<volume name>`.
-    volume.ephemeral.as_ref().map(|_| (format!("{}-{}", pod.metadata.name.as_deref().unwrap_or_default(), volume.name), true))
+    volume.ephemeral.as_ref().map(|_| (ephemeral_claim_name(pod.metadata.name.as_deref().unwrap_or_default(), &volume.name), true))
 }
 
 /// Whether any container (init and ephemeral ones included) mounts or maps the volume: the
@@ -66,7 +65,7 @@ pub async fn resolve(client: &kube::Client, pod: &Pod, volume: &Volume) -> Resul
     let volume_name = claim.spec.as_ref().and_then(|spec| spec.volume_name.clone()).unwrap_or_default();
     let volumes: Api<PersistentVolume> = Api::all(client.clone());
     let persistent = volumes.get(&volume_name).await.map_err(|err| processing(format!("failed to fetch PV {volume_name} from API server: {}", api_message(&err))))?;
-    check_volume(&persistent, claim.metadata.uid.as_deref().unwrap_or_default()).map_err(processing)?;
+    check_volume(&persistent, &claim).map_err(processing)?;
     let mode = persistent.spec.as_ref().and_then(|spec| spec.volume_mode.as_deref()).unwrap_or("Filesystem");
     if mode != "Filesystem" && mounted_as_filesystem(pod, &volume.name) {
         return Err(ClaimError::Process(format!("volume {} has volumeMode {mode}, but is specified in volumeMounts", volume.name)));
@@ -119,8 +118,7 @@ fn check_claim(claim: &PersistentVolumeClaim) -> Result<(), &'static str> {
 /// Kubernetes' ephemeral.VolumeIsForPod: the claim is in the pod's namespace and the pod is its
 /// controller; a same-named claim someone else made is never used.
 fn owned_by_pod(claim: &PersistentVolumeClaim, pod: &Pod) -> Result<(), String> {
-    let controlled = claim.metadata.owner_references.iter().flatten().any(|owner| owner.controller == Some(true) && Some(owner.uid.as_str()) == pod.metadata.uid.as_deref());
-    if claim.metadata.namespace == pod.metadata.namespace && controlled {
+    if claim_is_for_pod(claim, pod) {
         return Ok(());
     }
     Err(format!(
@@ -133,13 +131,17 @@ fn owned_by_pod(claim: &PersistentVolumeClaim, pod: &Pod) -> Result<(), String> 
 }
 
 /// The volume is bound to this very claim (its uid), not to an older one of the same name.
-fn check_volume(volume: &PersistentVolume, claim_uid: &str) -> Result<(), String> {
+fn check_volume(volume: &PersistentVolume, claim: &PersistentVolumeClaim) -> Result<(), String> {
     let name = volume.metadata.name.as_deref().unwrap_or_default();
     let Some(reference) = volume.spec.as_ref().and_then(|spec| spec.claim_ref.as_ref()) else {
         return Err(format!("found PV object {name} but it has a nil pv.Spec.ClaimRef indicating it is not yet bound to the claim"));
     };
     let bound_uid = reference.uid.as_deref().unwrap_or_default();
-    if bound_uid != claim_uid {
+    let claim_uid = claim.metadata.uid.as_deref().unwrap_or_default();
+    // The kubelet's populator compares the uid exactly: by the time a claim is Bound the binder
+    // has written it into the claimRef, so an empty one (which IsVolumeBoundToClaim accepts
+    // for a pre-bound volume) is not accepted here.
+    if bound_uid.is_empty() || !is_bound_to_claim(volume, claim) {
         return Err(format!("found PV object {name} but its pv.Spec.ClaimRef.UID {bound_uid} does not point to claim.UID {claim_uid}"));
     }
     Ok(())
@@ -196,12 +198,15 @@ mod tests {
         assert_eq!(check_claim(&bound), Ok(()));
 
         let volume = |claim_ref: serde_json::Value| -> PersistentVolume { serde_json::from_value(json!({"metadata": {"name": "pv-1"}, "spec": {"claimRef": claim_ref}})).unwrap() };
-        assert!(check_volume(&volume(json!({"name": "data", "uid": "claim-uid"})), "claim-uid").is_ok());
+        let mine = claim(json!({"metadata": {"name": "data", "namespace": "default", "uid": "claim-uid"}}));
+        assert!(check_volume(&volume(json!({"name": "data", "namespace": "default", "uid": "claim-uid"})), &mine).is_ok());
         assert_eq!(
-            check_volume(&volume(json!({"name": "data", "uid": "older"})), "claim-uid").unwrap_err(),
+            check_volume(&volume(json!({"name": "data", "namespace": "default", "uid": "older"})), &mine).unwrap_err(),
             "found PV object pv-1 but its pv.Spec.ClaimRef.UID older does not point to claim.UID claim-uid"
         );
+        assert!(check_volume(&volume(json!({"name": "data", "namespace": "default"})), &mine).is_err(), "a Bound claim's volume carries its uid");
+        assert!(check_volume(&volume(json!({"name": "data", "namespace": "other", "uid": "claim-uid"})), &mine).is_err(), "another namespace's claim");
         let unbound: PersistentVolume = serde_json::from_value(json!({"metadata": {"name": "pv-1"}, "spec": {}})).unwrap();
-        assert!(check_volume(&unbound, "claim-uid").unwrap_err().contains("nil pv.Spec.ClaimRef"));
+        assert!(check_volume(&unbound, &mine).unwrap_err().contains("nil pv.Spec.ClaimRef"));
     }
 }

@@ -74,17 +74,26 @@ pub async fn resolve(client: &kube::Client, pod: &Pod, volume: &Volume) -> Resul
     let spec = persistent.spec.clone().unwrap_or_default();
     if let Some(host_path) = &spec.host_path {
         let dir_mode = if provisioned_by_local_path(&persistent) { crate::volumes::LOCAL_PATH_DIR_MODE } else { crate::volumes::HOST_PATH_DIR_MODE };
-        crate::volumes::check_host_path(&host_path.path, host_path.type_.as_deref().unwrap_or_default(), dir_mode).map_err(|message| ClaimError::SetUp { volume: volume_name.clone(), message })?;
+        let (path, kind) = (host_path.path.clone(), host_path.type_.clone().unwrap_or_default());
+        // Filesystem work (stat, mkdir) is blocking: off the async runtime.
+        blocking(move || crate::volumes::check_host_path(&path, &kind, dir_mode)).await.map_err(|message| ClaimError::SetUp { volume: volume_name.clone(), message })?;
         return Ok(Some(Prepared::new(PathBuf::from(&host_path.path), read_only, false)));
     }
     if let Some(local) = &spec.local {
         // A local volume is the administrator's: it must be there, it is never made.
-        if std::fs::symlink_metadata(&local.path).is_err() {
+        let path = local.path.clone();
+        let present = blocking(move || Ok(std::fs::symlink_metadata(&path).is_ok())).await.unwrap_or(false);
+        if !present {
             return Err(ClaimError::NewMounter { volume: volume_name, message: format!("path {:?} does not exist", local.path) });
         }
         return Ok(Some(Prepared::new(PathBuf::from(&local.path), read_only, false)));
     }
     Err(ClaimError::SetUp { volume: volume_name, message: "the volume's source is not supported by this kubelet (hostPath and local are)".into() })
+}
+
+/// Runs blocking filesystem work on tokio's blocking pool; a task that panicked is an error.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, String> + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|err| Err(format!("the filesystem check failed: {err}")))
 }
 
 /// Whether the built-in local-path provisioner made the volume (its directory is then made

@@ -446,7 +446,8 @@ impl Worker {
                 return Err(config_error(err.to_string()));
             }
         };
-        let mut mounts = crate::volumes::mounts(container, context.volumes, &env).map_err(config_error)?;
+        let sub_paths = crate::volumes::sub_paths_dir(&self.kubelet.config.root_dir, context.pod.metadata.uid.as_deref().unwrap_or_default());
+        let mut mounts = crate::volumes::mounts(container, context.volumes, &env, &sub_paths).map_err(config_error)?;
         if let Some(hosts) = context.hosts.filter(|_| !mounts.iter().any(|mount| mount.container_path == "/etc/hosts")) {
             mounts.push(api::Mount { container_path: "/etc/hosts".into(), host_path: hosts.to_string_lossy().into_owned(), ..Default::default() });
         }

@@ -83,6 +83,16 @@ async fn a_claims_volume_waits_for_binding_then_mounts_with_sub_path_and_read_on
     assert!(!data.join("x").exists(), "the readOnly mount was not written");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&data).unwrap().permissions().mode() & 0o7777, 0o755, "a plain hostPath directory is made 0755");
+
+    // The subPath was bind mounted under the pod's volume-subpaths; when the pod goes, the mount
+    // goes before the pod's directory, and the volume's data stays.
+    let uid = node.pods().get("claimant").await.unwrap().metadata.uid.unwrap();
+    let mounted = || std::fs::read_to_string("/proc/self/mountinfo").unwrap().lines().any(|line| line.contains(&format!("{uid}/volume-subpaths")));
+    assert!(mounted(), "the subPath is a bind mount of its own");
+    node.pods().delete("claimant", &DeleteParams { grace_period_seconds: Some(1), ..DeleteParams::default() }).await.expect("delete pod");
+    eventually("the pod gone", 60, &node, async || node.pods().get_opt("claimant").await.unwrap().is_none()).await;
+    eventually("the subPath unmounted", 20, &node, async || !mounted()).await;
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "hello\n", "the volume's data stays");
 }
 
 #[tokio::test(flavor = "multi_thread")]

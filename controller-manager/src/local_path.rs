@@ -87,14 +87,7 @@ async fn run_claims(provisioner: Arc<Provisioner>) {
     let context = provisioner.context.clone();
     let own = context.persistent_volume_claims.changes().map(|claim| ObjectRef::from_obj(&*claim)).boxed();
     // A volume of ours going (deleted before it was bound) concerns its claim again.
-    let volumes = context
-        .persistent_volumes
-        .changes()
-        .filter_map(|volume| async move {
-            let reference = volume.spec.as_ref()?.claim_ref.as_ref()?;
-            Some(ObjectRef::<PersistentVolumeClaim>::new(reference.name.as_deref()?).within(reference.namespace.as_deref()?))
-        })
-        .boxed();
+    let volumes = context.persistent_volumes.changes().filter_map(|volume| async move { crate::persistentvolume::claim_named_by(&volume) }).boxed();
     let store = context.persistent_volume_claims.store();
     framework::run("local-path-claims", context.metrics.clone(), provisioner, store, vec![own, volumes], context.settings.concurrent_syncs, |claim, provisioner| async move {
         provision(&claim, &provisioner).await

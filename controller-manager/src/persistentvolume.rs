@@ -56,14 +56,7 @@ async fn run_claims(binder: Arc<Binder>) {
     let context = binder.context.clone();
     let own = context.persistent_volume_claims.changes().map(|claim| ObjectRef::from_obj(&*claim)).boxed();
     // A volume's change concerns the claim it names.
-    let volumes = context
-        .persistent_volumes
-        .changes()
-        .filter_map(|volume| async move {
-            let reference = volume.spec.as_ref()?.claim_ref.as_ref()?;
-            Some(ObjectRef::<PersistentVolumeClaim>::new(reference.name.as_deref()?).within(reference.namespace.as_deref()?))
-        })
-        .boxed();
+    let volumes = context.persistent_volumes.changes().filter_map(|volume| async move { claim_named_by(&volume) }).boxed();
     // A class appearing or changing concerns the claims that ask for it; a default class, also
     // the unbound claims that ask for none (they get it: RetroactiveDefaultStorageClass).
     let claims_store = context.persistent_volume_claims.store();
@@ -152,6 +145,12 @@ fn claim_key(claim: &PersistentVolumeClaim) -> String {
 
 fn volume_name_of(claim: &PersistentVolumeClaim) -> Option<&str> {
     claim.spec.as_ref()?.volume_name.as_deref().filter(|name| !name.is_empty())
+}
+
+/// The claim a volume's claimRef names, as a queue key for the controllers that look at claims.
+pub(crate) fn claim_named_by(volume: &PersistentVolume) -> Option<ObjectRef<PersistentVolumeClaim>> {
+    let reference = volume.spec.as_ref()?.claim_ref.as_ref()?;
+    Some(ObjectRef::new(reference.name.as_deref()?).within(reference.namespace.as_deref()?))
 }
 
 fn claim_ref(volume: &PersistentVolume) -> Option<&ObjectReference> {

@@ -122,7 +122,9 @@ const BAD: &[(&str, &str, &str)] = &[
         r#"{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "escape"},
             "spec": {"containers": [{"name": "c", "image": "localhost/busybox:local", "volumeMounts": [{"name": "v", "mountPath": "/v", "subPath": ".."}]}],
                      "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "unused"}}]}}"#,
-        r#"The Pod "escape" is invalid: spec.containers[0].volumeMounts[0].subPath: Invalid value: "..": must not contain '..'"#,
+        // kube-apiserver names the list, not the mount, here (ValidateVolumeMounts passes
+        // fldPath, not idxPath, to validateLocalDescendingPath).
+        r#"The Pod "escape" is invalid: spec.containers[0].volumeMounts.subPath: Invalid value: "..": must not contain '..'"#,
     ),
 ];
 

@@ -10,7 +10,7 @@ use common::storage::{LOCAL_PATH_PROVISIONER, PROVISIONED_BY, claim_is_for_pod, 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim, Pod, Volume};
 use kube::api::Api;
 
-use crate::volumes::Prepared;
+use crate::host_path::{HOST_PATH_DIR_MODE, LOCAL_PATH_DIR_MODE, check_host_path};
 
 /// Why a claim's volume cannot be mounted yet.
 #[derive(Debug, thiserror::Error)]
@@ -50,9 +50,15 @@ fn mounted_as_filesystem(pod: &Pod, name: &str) -> bool {
     spec.containers.iter().chain(spec.init_containers.iter().flatten()).any(|c| c.volume_mounts.iter().flatten().any(|mount| mount.name == name))
 }
 
+/// Where a claim's volume is on this node, and whether the pod only reads it.
+pub struct ClaimVolume {
+    pub path: PathBuf,
+    pub read_only: bool,
+}
+
 /// The claim's volume on this node, as the volume manager resolves it: claim -> Bound ->
 /// PersistentVolume pointing back at the claim -> its source.
-pub async fn resolve(client: &kube::Client, pod: &Pod, volume: &Volume) -> Result<Option<Prepared>, ClaimError> {
+pub async fn resolve(client: &kube::Client, pod: &Pod, volume: &Volume) -> Result<Option<ClaimVolume>, ClaimError> {
     let Some((claim_name, must_own)) = claim_of(pod, volume) else { return Ok(None) };
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let processing = |message: String| ClaimError::Process(format!("error processing PVC {namespace}/{claim_name}: {message}"));
@@ -73,11 +79,11 @@ pub async fn resolve(client: &kube::Client, pod: &Pod, volume: &Volume) -> Resul
     let read_only = volume.persistent_volume_claim.as_ref().and_then(|source| source.read_only).unwrap_or(false);
     let spec = persistent.spec.clone().unwrap_or_default();
     if let Some(host_path) = &spec.host_path {
-        let dir_mode = if provisioned_by_local_path(&persistent) { crate::volumes::LOCAL_PATH_DIR_MODE } else { crate::volumes::HOST_PATH_DIR_MODE };
+        let dir_mode = if provisioned_by_local_path(&persistent) { LOCAL_PATH_DIR_MODE } else { HOST_PATH_DIR_MODE };
         let (path, kind) = (host_path.path.clone(), host_path.type_.clone().unwrap_or_default());
         // Filesystem work (stat, mkdir) is blocking: off the async runtime.
-        blocking(move || crate::volumes::check_host_path(&path, &kind, dir_mode)).await.map_err(|message| ClaimError::SetUp { volume: volume_name.clone(), message })?;
-        return Ok(Some(Prepared::new(PathBuf::from(&host_path.path), read_only, false)));
+        blocking(move || check_host_path(&path, &kind, dir_mode)).await.map_err(|message| ClaimError::SetUp { volume: volume_name.clone(), message })?;
+        return Ok(Some(ClaimVolume { path: PathBuf::from(&host_path.path), read_only }));
     }
     if let Some(local) = &spec.local {
         // A local volume is the administrator's: it must be there, it is never made.
@@ -86,7 +92,7 @@ pub async fn resolve(client: &kube::Client, pod: &Pod, volume: &Volume) -> Resul
         if !present {
             return Err(ClaimError::NewMounter { volume: volume_name, message: format!("path {:?} does not exist", local.path) });
         }
-        return Ok(Some(Prepared::new(PathBuf::from(&local.path), read_only, false)));
+        return Ok(Some(ClaimVolume { path: PathBuf::from(&local.path), read_only }));
     }
     Err(ClaimError::SetUp { volume: volume_name, message: "the volume's source is not supported by this kubelet (hostPath and local are)".into() })
 }

@@ -12,6 +12,7 @@ mod cni;
 pub mod cri;
 mod dns;
 mod env;
+mod host_path;
 mod http;
 mod local_path;
 mod logs;

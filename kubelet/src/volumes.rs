@@ -15,6 +15,7 @@ use k8s_openapi::api::core::v1::{Container, DownwardAPIVolumeFile, KeyToPath, Po
 use rustix::fs::OFlags;
 
 use crate::cri::api;
+use crate::host_path::{HOST_PATH_DIR_MODE, check_host_path, create_dir};
 use crate::env::{ConfigError, Host, SourceKind, Sources};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,12 +47,6 @@ impl Prepared {
     }
 }
 
-/// The mode of a directory a hostPath volume's `DirectoryOrCreate` makes.
-pub const HOST_PATH_DIR_MODE: u32 = 0o755;
-/// The mode of a local-path volume's directory: kind's provisioner runs `mkdir -m 0777`, so that
-/// containers running as any user (a non-root database image) can write their data.
-pub const LOCAL_PATH_DIR_MODE: u32 = 0o777;
-
 pub fn pod_dir(root: &Path, uid: &str) -> PathBuf {
     root.join("pods").join(uid)
 }
@@ -75,7 +70,7 @@ pub async fn prepare(root: &Path, pod: &Pod, sources: &mut Sources<'_>, host: &H
             } else if !crate::claims::used_by_containers(pod, &volume.name) {
                 continue;
             } else {
-                match crate::claims::resolve(client, pod, volume).await {
+                match crate::claims::resolve(client, pod, volume).await.map(|found| found.map(|found| Prepared::new(found.path, found.read_only, false))) {
                     Ok(Some(entry)) => {
                         tracing::info!(volume = %volume.name, path = %entry.path.display(), "claim's volume ready");
                         claims.insert(volume.name.clone(), entry.clone());
@@ -414,43 +409,6 @@ pub fn remove(root: &Path, uid: &str) -> std::io::Result<()> {
     }
 }
 
-/// A hostPath's type check, creating what `DirectoryOrCreate` and `FileOrCreate` ask for. A
-/// directory made here gets `dir_mode` set explicitly (not through the umask): `HOST_PATH_DIR_MODE`
-/// for a hostPath, `LOCAL_PATH_DIR_MODE` for the local-path provisioner's volumes.
-pub fn check_host_path(path: &str, kind: &str, dir_mode: u32) -> Result<(), String> {
-    let metadata = std::fs::metadata(path);
-    let check = |ok: bool, what: &str| if ok { Ok(()) } else { Err(format!("hostPath type check failed: {path} is not a {what}")) };
-    match kind {
-        "" => Ok(()),
-        "DirectoryOrCreate" => match metadata {
-            Ok(metadata) => check(metadata.is_dir(), "directory"),
-            Err(_) => create_dir(Path::new(path), dir_mode).map_err(|err| format!("cannot create {path}: {err}")),
-        },
-        "FileOrCreate" => match metadata {
-            Ok(metadata) => check(metadata.is_file(), "file"),
-            Err(_) => {
-                if let Some(parent) = Path::new(path).parent() {
-                    std::fs::create_dir_all(parent).map_err(|err| format!("cannot create {}: {err}", parent.display()))?;
-                }
-                std::fs::OpenOptions::new().create(true).append(true).open(path).map(drop).map_err(|err| format!("cannot create {path}: {err}"))
-            }
-        },
-        "Directory" => check(metadata.as_ref().is_ok_and(std::fs::Metadata::is_dir), "directory"),
-        "File" => check(metadata.as_ref().is_ok_and(std::fs::Metadata::is_file), "file"),
-        "Socket" | "CharDevice" | "BlockDevice" => {
-            use std::os::unix::fs::FileTypeExt;
-            let file_type = metadata.as_ref().map(std::fs::Metadata::file_type);
-            let ok = match kind {
-                "Socket" => file_type.is_ok_and(|t| t.is_socket()),
-                "CharDevice" => file_type.is_ok_and(|t| t.is_char_device()),
-                _ => file_type.is_ok_and(|t| t.is_block_device()),
-            };
-            check(ok, kind)
-        }
-        other => Err(format!("unknown hostPath type {other:?}")),
-    }
-}
-
 /// Keys (or the listed items) of a ConfigMap or Secret as files.
 fn project(data: &BTreeMap<String, Vec<u8>>, items: Option<&[KeyToPath]>, default_mode: Option<i32>, kind: SourceKind, name: &str, optional: bool) -> Result<BTreeMap<PathBuf, (Vec<u8>, u32)>, String> {
     let mode = |item_mode: Option<i32>| u32::try_from(item_mode.or(default_mode).unwrap_or(0o644)).unwrap_or(0o644) & 0o777;
@@ -504,11 +462,6 @@ fn safe_relative(path: &str) -> Option<PathBuf> {
     let path = Path::new(path);
     let ok = !path.as_os_str().is_empty() && path.components().all(|component| matches!(component, Component::Normal(_)));
     ok.then(|| path.to_path_buf())
-}
-
-fn create_dir(path: &Path, mode: u32) -> std::io::Result<()> {
-    std::fs::create_dir_all(path)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
 /// Writes `files` under `dir` behind the `..data` symlink; does nothing when they are already
@@ -586,22 +539,6 @@ mod tests {
 
     fn files(pairs: &[(&str, &str)]) -> BTreeMap<PathBuf, (Vec<u8>, u32)> {
         pairs.iter().map(|(path, content)| (PathBuf::from(path), (content.as_bytes().to_vec(), 0o644))).collect()
-    }
-
-    #[test]
-    fn directories_made_for_a_host_path_get_their_mode_whatever_the_umask() {
-        let dir = tempfile::tempdir().unwrap();
-        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o7777;
-        let host = dir.path().join("host");
-        check_host_path(&host.to_string_lossy(), "DirectoryOrCreate", HOST_PATH_DIR_MODE).unwrap();
-        assert_eq!(mode(&host), 0o755);
-        let local = dir.path().join("local");
-        check_host_path(&local.to_string_lossy(), "DirectoryOrCreate", LOCAL_PATH_DIR_MODE).unwrap();
-        assert_eq!(mode(&local), 0o777, "set explicitly, not masked by the umask");
-        // An existing directory is left as it is.
-        std::fs::set_permissions(&local, std::fs::Permissions::from_mode(0o700)).unwrap();
-        check_host_path(&local.to_string_lossy(), "DirectoryOrCreate", LOCAL_PATH_DIR_MODE).unwrap();
-        assert_eq!(mode(&local), 0o700);
     }
 
     #[test]

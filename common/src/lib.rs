@@ -14,6 +14,7 @@ pub mod events;
 pub mod leader;
 pub mod names;
 pub mod quantity;
+pub mod quota;
 pub mod scheduling;
 pub mod selector;
 pub mod semantic;

@@ -1,6 +1,7 @@
 //! Resource quantities (`100m`, `1.5Gi`, `2e3`) parsed as `k8s.io/apimachinery/pkg/api/resource`
-//! parses them, exactly enough to check that they parse, compare them (requests against limits)
-//! and add them (the pod's QoS class).
+//! parses them, exactly enough to check that they parse, compare them (requests against limits),
+//! add and subtract them (the pod's QoS class, quota usage) and write them back in Kubernetes'
+//! canonical form (`Display`: `1500m`, `1536Mi`, `1k`), keeping the format they were written in.
 //!
 //! A value is kept as `mantissa × 10^exponent` with an `i128` mantissa; binary suffixes multiply
 //! the mantissa. Numbers too large for that saturate, which only matters far beyond the 2^63
@@ -21,6 +22,18 @@ pub enum QuantityError {
 pub struct Quantity {
     mantissa: i128,
     exponent: i32,
+    format: Format,
+}
+
+/// How a quantity is written back, from the suffix it was parsed with (`resource.Format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `1e3`, `5E-3`.
+    DecimalExponent,
+    /// `1Ki`, `1.5Gi`.
+    BinarySI,
+    /// `100m`, `1k`, plain numbers.
+    DecimalSI,
 }
 
 /// The parts of a quantity's text, split as `parseQuantityString` splits them.
@@ -136,7 +149,12 @@ pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
     if !parts.positive {
         mantissa = -mantissa;
     }
-    Ok(Quantity { mantissa, exponent })
+    let format = match (base, parts.suffix.as_bytes().first()) {
+        (2, _) => Format::BinarySI,
+        (_, Some(b'e' | b'E')) => Format::DecimalExponent,
+        _ => Format::DecimalSI,
+    };
+    Ok(Quantity { mantissa, exponent, format })
 }
 
 fn pow10(power: u32) -> Option<i128> {
@@ -144,6 +162,24 @@ fn pow10(power: u32) -> Option<i128> {
 }
 
 impl Quantity {
+    /// A whole number in `format`, as `resource.NewQuantity`.
+    pub fn new(value: i64, format: Format) -> Self {
+        Self { mantissa: i128::from(value), exponent: 0, format }
+    }
+
+    /// Thousandths, in `format`, as `resource.NewMilliQuantity`.
+    pub fn new_milli(value: i64, format: Format) -> Self {
+        Self { mantissa: i128::from(value), exponent: -3, format }
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.mantissa == 0
+    }
+
     pub fn is_negative(&self) -> bool {
         self.mantissa < 0
     }
@@ -212,11 +248,13 @@ impl Quantity {
         }
     }
 
+    /// The sum, in this quantity's format unless it is zero (then the other's), as `Add`.
     pub fn add(&self, other: &Self) -> Self {
-        match self.aligned(other) {
+        let format = if self.is_zero() { other.format } else { self.format };
+        let sum = match self.aligned(other) {
             Some((left, right, exponent)) => match left.checked_add(right) {
-                Some(mantissa) => Self { mantissa, exponent },
-                None => Self { mantissa: saturate(left > 0), exponent },
+                Some(mantissa) => Self { mantissa, exponent, format },
+                None => Self { mantissa: saturate(left > 0), exponent, format },
             },
             None => {
                 if self.approximate().abs() >= other.approximate().abs() {
@@ -225,7 +263,95 @@ impl Quantity {
                     *other
                 }
             }
+        };
+        Self { format, ..sum }
+    }
+
+    /// The difference, formatted as [`Quantity::add`] formats.
+    pub fn sub(&self, other: &Self) -> Self {
+        self.add(&other.negated())
+    }
+
+    pub fn negated(&self) -> Self {
+        Self { mantissa: self.mantissa.checked_neg().unwrap_or(i128::MAX), ..*self }
+    }
+
+    /// The mantissa and exponent with trailing zeros moved into the exponent, and anything
+    /// finer than nano rounded up to nano, as parsing rounds in Kubernetes.
+    fn normalized(&self) -> (i128, i32) {
+        let (mut mantissa, mut exponent) = (self.mantissa, self.exponent);
+        if mantissa == 0 {
+            return (0, 0);
         }
+        if exponent < -9 {
+            let value = Self { exponent: exponent + 9, ..*self }.scaled_ceiling(0);
+            mantissa = i128::from(value);
+            exponent = -9;
+        }
+        while mantissa != 0 && mantissa % 10 == 0 {
+            mantissa /= 10;
+            exponent += 1;
+        }
+        (mantissa, exponent)
+    }
+
+    /// The value as a whole number, when it is one and fits.
+    fn exact_integer(&self) -> Option<i128> {
+        let (mantissa, exponent) = self.normalized();
+        if exponent < 0 {
+            return None;
+        }
+        pow10(exponent.unsigned_abs()).and_then(|factor| mantissa.checked_mul(factor))
+    }
+}
+
+/// Kubernetes' canonical form (`Quantity.String`): a decimal value as an integer with the
+/// largest SI suffix that keeps it whole (`1500m`, `2`, `1k`), a binary one with the largest
+/// power-of-1024 suffix when it is a whole number of at least 1024 (`1536Mi`), else decimal.
+impl std::fmt::Display for Quantity {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.format == Format::BinarySI
+            && let Some(mut value) = self.exact_integer()
+            && value.abs() >= 1024
+        {
+            let mut power = 0;
+            while power < 6 && value % 1024 == 0 {
+                value /= 1024;
+                power += 1;
+            }
+            let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"][power];
+            return write!(formatter, "{value}{suffix}");
+        }
+        let (mut mantissa, mut exponent) = self.normalized();
+        if self.format == Format::DecimalExponent {
+            // Exponents stay multiples of 3 in this form too.
+            while exponent.rem_euclid(3) != 0 {
+                mantissa *= 10;
+                exponent -= 1;
+            }
+            return match exponent {
+                0 => write!(formatter, "{mantissa}"),
+                _ => write!(formatter, "{mantissa}e{exponent}"),
+            };
+        }
+        while exponent.rem_euclid(3) != 0 {
+            mantissa *= 10;
+            exponent -= 1;
+        }
+        let suffix = match exponent {
+            -9 => "n",
+            -6 => "u",
+            -3 => "m",
+            0 => "",
+            3 => "k",
+            6 => "M",
+            9 => "G",
+            12 => "T",
+            15 => "P",
+            18 => "E",
+            _ => return write!(formatter, "{mantissa}e{exponent}"),
+        };
+        write!(formatter, "{mantissa}{suffix}")
     }
 }
 
@@ -318,6 +444,36 @@ mod tests {
         assert!(q("1m").is_positive());
         assert!(!q("0").is_positive());
         assert!(q("0").compare(&q("-0")).is_eq());
+    }
+
+    #[test]
+    fn writes_the_canonical_form() {
+        for (text, canonical) in [
+            ("100m", "100m"),
+            ("1.5", "1500m"),
+            ("2000m", "2"),
+            ("1000", "1k"),
+            ("0", "0"),
+            ("1.5Gi", "1536Mi"),
+            ("1Gi", "1Gi"),
+            ("1000Mi", "1000Mi"),
+            ("512", "512"),
+            ("0.5Ki", "512"),
+            ("1e3", "1e3"),
+            ("1.5e3", "1500"),
+            ("1n", "1n"),
+            ("0.1n", "1n"),
+            ("-1.5", "-1500m"),
+            ("10Mi", "10Mi"),
+        ] {
+            assert_eq!(q(text).to_string(), canonical, "{text}");
+        }
+        assert_eq!(q("1Gi").add(&q("512Mi")).to_string(), "1536Mi");
+        assert_eq!(q("0").add(&q("1Gi")).to_string(), "1Gi", "zero takes the other's format");
+        assert_eq!(q("500m").sub(&q("200m")).to_string(), "300m");
+        assert_eq!(q("1").sub(&q("1")).to_string(), "0");
+        assert_eq!(Quantity::new(2, Format::DecimalSI).to_string(), "2");
+        assert_eq!(Quantity::new_milli(1500, Format::DecimalSI).to_string(), "1500m");
     }
 
     #[test]

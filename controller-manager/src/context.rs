@@ -3,9 +3,11 @@
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, PersistentVolume, PersistentVolumeClaim, Pod, ReplicationController, ResourceQuota, Service, ServiceAccount};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
 use kube::api::Api;
 
@@ -56,6 +58,12 @@ pub struct Context {
     pub persistent_volumes: Informer<PersistentVolume>,
     pub persistent_volume_claims: Informer<PersistentVolumeClaim>,
     pub storage_classes: Informer<StorageClass>,
+    /// Not waited for by [`Context::start`] either: each is waited for by its one controller
+    /// (`disruption`, `resourcequota`), so an apiserver without the kind stalls only that one.
+    pub pod_disruption_budgets: Informer<PodDisruptionBudget>,
+    pub resource_quotas: Informer<ResourceQuota>,
+    /// Waited for by `horizontalpodautoscaling` alone, as the two above.
+    pub horizontal_pod_autoscalers: Informer<HorizontalPodAutoscaler>,
     storage_listed: tokio::sync::OnceCell<()>,
 }
 
@@ -81,6 +89,9 @@ impl Context {
             persistent_volumes: Informer::start(Api::all(client.clone()), "persistent volumes"),
             persistent_volume_claims: Informer::start(Api::all(client.clone()), "persistent volume claims"),
             storage_classes: Informer::start(Api::all(client.clone()), "storage classes"),
+            pod_disruption_budgets: Informer::start(Api::all(client.clone()), "pod disruption budgets"),
+            resource_quotas: Informer::start(Api::all(client.clone()), "resource quotas"),
+            horizontal_pod_autoscalers: Informer::start(Api::all(client.clone()), "horizontal pod autoscalers"),
             storage_listed: tokio::sync::OnceCell::new(),
             client,
             settings,

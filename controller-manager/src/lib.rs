@@ -12,12 +12,14 @@ mod cronjob;
 mod daemonset;
 mod deployment;
 mod discovery;
+mod disruption;
 mod endpoints;
 mod ephemeral;
 mod expectations;
 mod framework;
 mod garbage_collector;
 mod history;
+mod horizontal;
 mod informer;
 mod job;
 mod local_path;
@@ -31,6 +33,7 @@ mod pv_protection;
 mod pvc_protection;
 mod replicaset;
 mod replicationcontroller;
+mod resourcequota;
 mod serviceaccount;
 mod statefulset;
 
@@ -45,9 +48,10 @@ use k8s_openapi::api::core::v1::ReplicationController;
 use crate::context::{Context, Settings};
 
 /// Every controller, by the name `--controllers` takes.
-const CONTROLLERS: [&str; 19] = [
+const CONTROLLERS: [&str; 22] = [
     "deployment", "replicaset", "replicationcontroller", "job", "cronjob", "daemonset", "statefulset", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam", "serviceaccount", "podgc",
-    "persistentvolume-binder", "pvc-protection", "pv-protection", "ephemeral-volume", "local-path",
+    "persistentvolume-binder", "pvc-protection", "pv-protection", "ephemeral-volume", "local-path", "disruption", "resourcequota",
+    "horizontalpodautoscaling",
 ];
 
 #[derive(Clone, Debug, clap::Parser)]
@@ -91,6 +95,8 @@ pub struct Config {
     /// Where `/metrics` and `/healthz` are served.
     #[arg(long, default_value = "127.0.0.1:10257")]
     pub metrics_bind_address: SocketAddr,
+    #[command(flatten)]
+    pub horizontal_pod_autoscaler: horizontal::Flags,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +182,9 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
             start(&mut controllers, "pv-protection", pv_protection::run(context.clone()).boxed());
             start(&mut controllers, "ephemeral-volume", ephemeral::run(context.clone()).boxed());
             start(&mut controllers, "local-path", local_path::run(context.clone()).boxed());
+            start(&mut controllers, "disruption", disruption::run(context.clone()).boxed());
+            start(&mut controllers, "resourcequota", resourcequota::run(context.clone()).boxed());
+            start(&mut controllers, "horizontalpodautoscaling", horizontal::run(context.clone(), config.horizontal_pod_autoscaler.clone()).boxed());
             while controllers.join_next().await.is_some() {}
         }
     };

@@ -17,13 +17,13 @@ pub struct Resources {
 }
 
 impl Resources {
-    fn add(&mut self, other: &Self) {
+    pub fn add(&mut self, other: &Self) {
         self.milli_cpu += other.milli_cpu;
         self.memory += other.memory;
         self.pods += other.pods;
     }
 
-    fn subtract(&mut self, other: &Self) {
+    pub fn subtract(&mut self, other: &Self) {
         self.milli_cpu -= other.milli_cpu;
         self.memory -= other.memory;
         self.pods -= other.pods;
@@ -65,6 +65,11 @@ pub struct PodInfo {
     pub owner: Option<String>,
     pub priority: i32,
 }
+
+/// `DisruptionTarget`, reason `PreemptionByScheduler`: what the scheduler sets on the pods it
+/// preempts (kube's `v1.DisruptionTarget`, `v1.PodReasonPreemptionByScheduler`).
+pub const DISRUPTION_TARGET: &str = "DisruptionTarget";
+pub const PREEMPTION_BY_SCHEDULER: &str = "PreemptionByScheduler";
 
 impl PodInfo {
     pub fn new(pod: Arc<Pod>) -> Self {
@@ -134,7 +139,38 @@ impl PodInfo {
     /// What the pod takes from its node: all the cache keeps of a placed pod, so that thousands
     /// of running pods cost a few hundred bytes each rather than their whole objects.
     pub fn usage(&self) -> Usage {
-        Usage { uid: self.uid.clone(), requests: self.requests, non_zero: self.non_zero, host_ports: self.host_ports.clone(), owner: self.owner.clone() }
+        let metadata = &self.pod.metadata;
+        let status = self.pod.status.as_ref();
+        // kube's podTerminatingByPreemption reads the condition; the deletion is checked apart.
+        let preempted = status.and_then(|status| status.conditions.as_ref()).is_some_and(|conditions| {
+            conditions.iter().any(|condition| {
+                condition.type_ == DISRUPTION_TARGET && condition.status == "True" && condition.reason.as_deref() == Some(PREEMPTION_BY_SCHEDULER)
+            })
+        });
+        Usage {
+            uid: self.uid.clone(),
+            requests: self.requests,
+            non_zero: self.non_zero,
+            host_ports: self.host_ports.clone(),
+            owner: self.owner.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+            priority: self.priority,
+            labels: metadata.labels.clone().unwrap_or_default(),
+            start_time: status.and_then(|status| status.start_time.as_ref()).map(|time| time.0.as_nanosecond()),
+            deleting: metadata.deletion_timestamp.is_some(),
+            preempted,
+        }
+    }
+
+    /// `spec.preemptionPolicy: Never`: the pod waits for room rather than make it.
+    pub fn never_preempts(&self) -> bool {
+        self.pod.spec.as_ref().and_then(|spec| spec.preemption_policy.as_deref()) == Some("Never")
+    }
+
+    /// `status.nominatedNodeName`, when set.
+    pub fn nominated_node(&self) -> Option<&str> {
+        self.pod.status.as_ref().and_then(|status| status.nominated_node_name.as_deref()).filter(|name| !name.is_empty())
     }
 
     pub fn node_name(&self) -> Option<&str> {
@@ -142,13 +178,25 @@ impl PodInfo {
     }
 }
 
+/// A placed pod as the cache keeps it: what it takes, and what preemption reads of it.
 #[derive(Debug, PartialEq)]
 pub struct Usage {
-    uid: String,
-    requests: Resources,
+    pub uid: String,
+    pub requests: Resources,
     non_zero: Resources,
-    host_ports: Vec<HostPort>,
+    pub host_ports: Vec<HostPort>,
     owner: Option<String>,
+    pub namespace: String,
+    pub name: String,
+    pub priority: i32,
+    /// For the disruption budgets that select it.
+    pub labels: BTreeMap<String, String>,
+    /// `status.startTime` in nanoseconds since the epoch; None before a kubelet started it.
+    pub start_time: Option<i128>,
+    /// Has a deletionTimestamp.
+    pub deleting: bool,
+    /// Carries `DisruptionTarget=True` with reason `PreemptionByScheduler`.
+    pub preempted: bool,
 }
 
 /// One node and the sums of what its pods take.
@@ -346,6 +394,11 @@ impl Cache {
             }
         }
         true
+    }
+
+    /// The pods placed on a node, assumed ones included, as kube's `NodeInfo.Pods`.
+    pub fn pods_on(&self, node: &str) -> impl Iterator<Item = &Usage> {
+        self.nodes.get(node).into_iter().flat_map(|info| info.pods.iter()).filter_map(|uid| self.pods.get(uid)).map(|placed| &placed.usage)
     }
 
     /// Uids of the pods known bound (not merely assumed), to drop those a re-list no longer has.

@@ -2,11 +2,13 @@
 //! `pods/binding` subresource, choosing with filter and score plugins after kube-scheduler's
 //! (`plugins.rs`) over a watch-fed cache of nodes and their pods (`cache.rs`), pods taken from a
 //! queue with backoff (`queue.rs`). Pods with PersistentVolumeClaims go where their volumes can
-//! be, and are bound only once their claims are (`volume_binding.rs`). Several replicas elect one
-//! leader on a Lease.
+//! be, and are bound only once their claims are (`volume_binding.rs`). A pod that fits nowhere
+//! may preempt pods of lower priority, budgets respected where possible (`preemption.rs`).
+//! Several replicas elect one leader on a Lease.
 
 mod cache;
 mod plugins;
+mod preemption;
 mod queue;
 mod scheduling;
 mod volume_binding;

@@ -5,18 +5,41 @@
 use common::scheduling::{node_selector_term_matches, required_node_affinity_matches, tolerations_tolerate};
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
-use crate::cache::{NodeInfo, PodInfo};
+use crate::cache::{HostPort, NodeInfo, PodInfo, Resources};
 
 const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
 
 /// Runs the filters in kube-scheduler's order; the first that fails gives the node's reasons.
 pub fn filter(pod: &PodInfo, node: &NodeInfo) -> Result<(), Vec<String>> {
+    filter_node(pod, node)?;
+    fits(pod, node, &node.requested, &node.ports)
+}
+
+/// The filters that read the node alone: no pod leaving or coming changes their verdict (kube's
+/// `UnschedulableAndUnresolvable`, where preemption cannot help).
+pub fn filter_node(pod: &PodInfo, node: &NodeInfo) -> Result<(), Vec<String>> {
     node_unschedulable(pod, node)?;
     node_name(pod, node)?;
     taint_toleration(pod, node)?;
-    node_affinity(pod, node)?;
-    node_ports(pod, node)?;
-    node_resources_fit(pod, node)
+    node_affinity(pod, node)
+}
+
+/// NodePorts and NodeResourcesFit against what the node's pods take: its own sums, or those with
+/// nominated pods added or preemption victims taken away.
+pub fn fits(pod: &PodInfo, node: &NodeInfo, requested: &Resources, ports: &[HostPort]) -> Result<(), Vec<String>> {
+    node_ports(pod, ports)?;
+    node_resources_fit(pod, node, requested)
+}
+
+/// Whether failing `fits` could be undone by removing pods: a port conflict can, and so can
+/// too little room, unless the pod asks more cpu or memory than the node has at all (kube's
+/// `InsufficientResource.Unresolvable`).
+pub fn resolvable(pod: &PodInfo, node: &NodeInfo, ports: &[HostPort]) -> bool {
+    if node_ports(pod, ports).is_err() {
+        return true;
+    }
+    let beyond = |wanted: i64, allocatable: i64| wanted > 0 && wanted > allocatable;
+    !(beyond(pod.requests.milli_cpu, node.allocatable.milli_cpu) || beyond(pod.requests.memory, node.allocatable.memory))
 }
 
 fn tolerations(pod: &PodInfo) -> &[Toleration] {
@@ -58,20 +81,20 @@ fn node_affinity(pod: &PodInfo, node: &NodeInfo) -> Result<(), Vec<String>> {
     if fits { Ok(()) } else { Err(vec!["node(s) didn't match Pod's node affinity/selector".into()]) }
 }
 
-fn node_ports(pod: &PodInfo, node: &NodeInfo) -> Result<(), Vec<String>> {
-    let taken = pod.host_ports.iter().any(|wanted| node.ports.iter().any(|used| used.conflicts(wanted)));
+fn node_ports(pod: &PodInfo, ports: &[HostPort]) -> Result<(), Vec<String>> {
+    let taken = pod.host_ports.iter().any(|wanted| ports.iter().any(|used| used.conflicts(wanted)));
     if taken { Err(vec!["node(s) didn't have free ports for the requested pod ports".into()]) } else { Ok(()) }
 }
 
-fn node_resources_fit(pod: &PodInfo, node: &NodeInfo) -> Result<(), Vec<String>> {
+fn node_resources_fit(pod: &PodInfo, node: &NodeInfo, requested: &Resources) -> Result<(), Vec<String>> {
     let mut reasons = Vec::new();
-    if node.requested.pods + 1 > node.allocatable.pods {
+    if requested.pods + 1 > node.allocatable.pods {
         reasons.push("Too many pods".to_string());
     }
-    if pod.requests.milli_cpu > 0 && pod.requests.milli_cpu > node.allocatable.milli_cpu - node.requested.milli_cpu {
+    if pod.requests.milli_cpu > 0 && pod.requests.milli_cpu > node.allocatable.milli_cpu - requested.milli_cpu {
         reasons.push("Insufficient cpu".to_string());
     }
-    if pod.requests.memory > 0 && pod.requests.memory > node.allocatable.memory - node.requested.memory {
+    if pod.requests.memory > 0 && pod.requests.memory > node.allocatable.memory - requested.memory {
         reasons.push("Insufficient memory".to_string());
     }
     if reasons.is_empty() { Ok(()) } else { Err(reasons) }

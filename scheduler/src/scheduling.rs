@@ -13,6 +13,7 @@ use common::events::{Recorder, reference};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Binding, Node, ObjectReference, PersistentVolume, PersistentVolumeClaim, Pod};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams, PostParams};
@@ -22,8 +23,9 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::Config;
 use crate::cache::{Cache, NodeInfo, PodInfo};
 use crate::plugins;
+use crate::preemption::{self, Budget, Nominator, Preemption, Verdict, Victim};
 use crate::queue::Queue;
-use crate::volume_binding::{Plan, PreFilter, Volumes, key_of, volume_bound_to_claim};
+use crate::volume_binding::{Plan, PodClaims, PreFilter, Store, Volumes, key_of, volume_bound_to_claim};
 
 const COMPONENT: &str = "default-scheduler";
 /// Pods scheduled between two looks at the inputs, so that watch events and binding outcomes
@@ -44,6 +46,20 @@ enum Input {
     /// PreBind's writes are done: the resourceVersions they returned (by volume name and claim
     /// key), or kube's words for what failed.
     PreBound { uid: String, outcome: Result<HashMap<String, String>, String> },
+    /// For preemption: which pods a budget protects.
+    Budgets(Box<watcher::Event<PodDisruptionBudget>>),
+    /// The victims of a preemption were given their condition and deleted, or kube's words for
+    /// what failed.
+    Preempted { info: Arc<PodInfo>, node: String, victims: Vec<String>, message: String, outcome: Result<(), String> },
+}
+
+/// What a FailedScheduling report does to the pod's `status.nominatedNodeName` (kube's
+/// `NominatingInfo`: no change, or overridden, empty to clear).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Nomination {
+    Keep,
+    Set(String),
+    Clear,
 }
 
 enum Report {
@@ -51,7 +67,9 @@ enum Report {
     Scheduled { pod: ObjectReference, node: String },
     /// `reason` is the PodScheduled condition's: `Unschedulable` when no node fits,
     /// `SchedulerError` when binding failed.
-    Unschedulable { info: Arc<PodInfo>, message: String, reason: &'static str },
+    Unschedulable { info: Arc<PodInfo>, message: String, reason: &'static str, nomination: Nomination },
+    /// A victim of preemption is being deleted (kube's `Preempted` event on it).
+    Preempted { victim: ObjectReference, message: String },
 }
 
 /// A pod in PreBind: its node is assumed and its volumes' bindings are being written or waited
@@ -80,6 +98,8 @@ pub async fn run(client: kube::Client, config: Config, identity: String) {
     tokio::spawn(forward(volumes, inputs.clone(), |event| Input::Volumes(Box::new(event)), "persistentvolumes"));
     let classes = watcher(Api::<StorageClass>::all(client.clone()), watcher::Config::default()).default_backoff();
     tokio::spawn(forward(classes, inputs.clone(), |event| Input::Classes(Box::new(event)), "storageclasses"));
+    let budgets = watcher(Api::<PodDisruptionBudget>::all(client.clone()), watcher::Config::default()).default_backoff();
+    tokio::spawn(forward(budgets, inputs.clone(), |event| Input::Budgets(Box::new(event)), "poddisruptionbudgets"));
     let (reports, report_queue) = mpsc::channel(16_384);
     tokio::spawn(report(client.clone(), identity, report_queue));
 
@@ -98,6 +118,9 @@ pub async fn run(client: kube::Client, config: Config, identity: String) {
         volumes: Volumes::default(),
         waiting: HashMap::new(),
         storage_changed: false,
+        nominator: Nominator::default(),
+        budgets: Store::default(),
+        preempting: HashSet::new(),
     };
     tracing::info!("scheduler started");
     loop {
@@ -169,6 +192,11 @@ struct State {
     waiting: HashMap<String, Waiting>,
     /// A claim or volume changed since the waiting pods were last looked at.
     storage_changed: bool,
+    /// Pods waiting for the room their preemption makes, by node.
+    nominator: Nominator,
+    budgets: Store<PodDisruptionBudget>,
+    /// Uids of victims whose deletion was asked for, until the watch shows them gone.
+    preempting: HashSet<String>,
 }
 
 impl State {
@@ -264,6 +292,10 @@ impl State {
                 }
                 Err(message) => self.binding_failed(&uid, format!("{PRE_BIND}: {message}"), now),
             },
+            Input::Budgets(event) => {
+                self.budgets.apply(*event);
+            }
+            Input::Preempted { info, node, victims, message, outcome } => self.preempted(info, node, victims, message, outcome, now),
         }
     }
 
@@ -282,6 +314,7 @@ impl State {
                 self.volumes.forget(&waiting.plan);
             }
             self.queue.remove(&info.uid);
+            self.nominator.remove(&info.uid);
             self.cache.set_pod(info);
             return;
         }
@@ -290,13 +323,17 @@ impl State {
         let deleting = info.pod.metadata.deletion_timestamp.is_some();
         if !ours || deleting {
             self.queue.remove(&info.uid);
+            self.nominator.remove(&info.uid);
         } else if !self.cache.is_assumed(&info.uid) {
+            self.nominator.observe(&info);
             self.queue.add_or_update(info);
         }
     }
 
     fn pod_gone(&mut self, uid: &str, now: Instant) {
         self.queue.remove(uid);
+        self.nominator.remove(uid);
+        self.preempting.remove(uid);
         if let Some(waiting) = self.waiting.remove(uid) {
             self.volumes.forget(&waiting.plan);
         }
@@ -311,7 +348,7 @@ impl State {
         let _entered = span.enter();
         let count = self.cache.node_count();
         if count == 0 {
-            self.unschedulable(info, "no nodes available to schedule pods".into());
+            self.unschedulable(info, "no nodes available to schedule pods".into(), Nomination::Keep);
             return;
         }
         let claims = match self.volumes.pre_filter(&info.pod) {
@@ -323,11 +360,24 @@ impl State {
             }
             // A pre-filter's verdict holds for every node: kube prints it once, uncounted.
             PreFilter::Rejected(message) => {
-                self.unschedulable(info, format!("0/{count} nodes are available: {message}."));
+                self.post_filter(info, format!("0/{count} nodes are available: {message}."), None, true);
                 return;
             }
             PreFilter::Claims(claims) => Some(claims),
         };
+        // A pod nominated by an earlier preemption tries that node first: likely the only one
+        // where it fits (kube's `evaluateNominatedNode`).
+        let nominated = self.nominator.node_of(&info.uid).or(info.nominated_node()).map(str::to_string);
+        if let Some(name) = nominated
+            && let Some(node) = self.cache.node(&name)
+        {
+            let verdict = self.nominator.filter(&info, node).and_then(|()| claims.as_ref().map(|claims| self.volumes.filter(claims, node)).transpose());
+            if let Ok(plan) = verdict {
+                tracing::debug!(node = %name, "the nominated node fits");
+                self.place(info, name, plan);
+                return;
+            }
+        }
         let wanted = feasible_to_find(count);
         let start = self.next_start % count;
         let mut feasible: Vec<&NodeInfo> = Vec::with_capacity(wanted);
@@ -340,7 +390,8 @@ impl State {
             };
             examined += 1;
             // VolumeBinding comes after the other filters, as in kube-scheduler's default profile.
-            let verdict = plugins::filter(&info, node).and_then(|()| claims.as_ref().map(|claims| self.volumes.filter(claims, node)).transpose());
+            // Pods nominated to the node count against it (kube's `addNominatedPods`).
+            let verdict = self.nominator.filter(&info, node).and_then(|()| claims.as_ref().map(|claims| self.volumes.filter(claims, node)).transpose());
             match verdict {
                 Ok(plan) => {
                     feasible.push(node);
@@ -358,7 +409,7 @@ impl State {
         }
         self.next_start = (start + examined) % count;
         if feasible.is_empty() {
-            self.unschedulable(info, unschedulable_message(count, &reasons));
+            self.post_filter(info, unschedulable_message(count, &reasons), claims.as_ref(), false);
             return;
         }
         let scores = plugins::score(&info, &feasible);
@@ -366,10 +417,89 @@ impl State {
         let node = feasible[best].name().to_string();
         let plan = plans.swap_remove(best);
         tracing::debug!(%node, candidates = feasible.len(), "chose node");
+        self.place(info, node, plan);
+    }
+
+    /// Assume and bind, through PreBind when volumes need binding first.
+    fn place(&mut self, info: Arc<PodInfo>, node: String, plan: Option<Plan>) {
+        // Placed: it holds room as an assumed pod now, no longer as a nominated one.
+        self.nominator.remove(&info.uid);
         self.cache.assume(&info, &node);
         match plan.filter(|plan| !plan.all_bound()) {
             None => self.spawn_bind(info, node),
             Some(plan) => self.pre_bind(info, node, plan),
+        }
+    }
+
+    /// kube's PostFilter, DefaultPreemption, for a pod no node takes: `message` is the filters'
+    /// verdict, to which what preemption did or why it could not is added, as kube-scheduler
+    /// writes it (`... preemption: 0/3 nodes are available: ...`). Victims are preempted off the
+    /// loop; the pod waits as unschedulable meanwhile, nominated to the node.
+    fn post_filter(&mut self, info: Arc<PodInfo>, message: String, claims: Option<&PodClaims>, rejected: bool) {
+        let budgets: Vec<Budget> = self.budgets.values().filter_map(|budget| Budget::new(budget)).collect();
+        let volumes = &self.volumes;
+        let later_filters = |node: &NodeInfo| match claims {
+            Some(claims) => volumes.filter(claims, node).map(|_| ()),
+            None => Ok(()),
+        };
+        let nominated = self.nominator.node_of(&info.uid).or(info.nominated_node()).map(str::to_string);
+        let offset = usize::try_from(next_random(&mut self.random) % (1 << 31)).unwrap_or(0);
+        let preemption = Preemption {
+            cache: &self.cache,
+            nominator: &self.nominator,
+            budgets: &budgets,
+            preempting: &self.preempting,
+            rejected,
+            later_filters: &later_filters,
+            now: jiff::Timestamp::now().as_nanosecond(),
+        };
+        match preemption.evaluate(&info, nominated.as_deref(), offset) {
+            Verdict::NotEligible(why) => self.unschedulable(info, format!("{message} preemption: {why}"), Nomination::Keep),
+            Verdict::NoCandidate(reasons) => {
+                let why = unschedulable_message(self.cache.node_count(), &reasons);
+                self.nominator.remove(&info.uid);
+                self.unschedulable(info, format!("{message} preemption: {why}"), Nomination::Clear);
+            }
+            Verdict::Preempt(candidate) => self.preempt(info, message, candidate.node, candidate.victims),
+        }
+    }
+
+    /// The pod is nominated to `node` at once, so that the room its victims leave is kept for
+    /// it; the victims' writes (kube's `prepareCandidate`) go out from a task, whose outcome
+    /// comes back as `Input::Preempted`.
+    fn preempt(&mut self, info: Arc<PodInfo>, message: String, node: String, victims: Vec<Victim>) {
+        tracing::info!(namespace = %info.namespace, pod = %info.name, %node, victims = victims.len(), "preempting");
+        self.nominator.nominate(&info, &node);
+        let lower = self.nominator.take_lower_priority(&node, info.priority);
+        let uids: Vec<String> = victims.iter().map(|victim| victim.uid.clone()).collect();
+        self.preempting.extend(uids.iter().cloned());
+        self.queue.unschedulable(&info.uid, Instant::now());
+        let (client, inputs, reports) = (self.client.clone(), self.inputs.clone(), self.reports.clone());
+        tokio::spawn(async move {
+            let outcome = preempt_victims(&client, &reports, &info, &node, &victims, &lower).await;
+            let _ = inputs.send(Input::Preempted { info, node, victims: uids, message, outcome }).await;
+        });
+    }
+
+    fn preempted(&mut self, info: Arc<PodInfo>, node: String, victims: Vec<String>, message: String, outcome: Result<(), String>, now: Instant) {
+        // Bound, gone or nominated elsewhere meanwhile: nothing left to say.
+        if self.nominator.node_of(&info.uid) != Some(node.as_str()) {
+            return;
+        }
+        match outcome {
+            Ok(()) => {
+                let _ = self.reports.try_send(Report::Unschedulable { info, message, reason: "Unschedulable", nomination: Nomination::Set(node) });
+            }
+            Err(why) => {
+                tracing::warn!(namespace = %info.namespace, pod = %info.name, %node, error = %why, "preemption failed, will retry");
+                for uid in &victims {
+                    self.preempting.remove(uid);
+                }
+                self.nominator.remove(&info.uid);
+                self.queue.retry_later(&info.uid, now);
+                let message = format!("{message} preemption: {why}");
+                let _ = self.reports.try_send(Report::Unschedulable { info, message, reason: "Unschedulable", nomination: Nomination::Keep });
+            }
         }
     }
 
@@ -451,14 +581,57 @@ impl State {
         self.cache.forget(uid);
         self.queue.retry_later(uid, now);
         self.queue.move_unschedulable(now);
-        let _ = self.reports.try_send(Report::Unschedulable { info: waiting.info, message, reason: "SchedulerError" });
+        let _ = self.reports.try_send(Report::Unschedulable { info: waiting.info, message, reason: "SchedulerError", nomination: Nomination::Keep });
     }
 
-    fn unschedulable(&mut self, info: Arc<PodInfo>, message: String) {
+    fn unschedulable(&mut self, info: Arc<PodInfo>, message: String, nomination: Nomination) {
         tracing::debug!(namespace = %info.namespace, pod = %info.name, %message, "unschedulable");
         self.queue.unschedulable(&info.uid, Instant::now());
-        let _ = self.reports.try_send(Report::Unschedulable { info, message, reason: "Unschedulable" });
+        let _ = self.reports.try_send(Report::Unschedulable { info, message, reason: "Unschedulable", nomination });
     }
+}
+
+/// Each victim not already going gets its condition and is deleted, then its `Preempted` event
+/// (kube 1.33's words); then the lower-priority pods nominated to the node lose their
+/// nomination. The first failure is the outcome, in the apiserver's words.
+async fn preempt_victims(
+    client: &kube::Client,
+    reports: &mpsc::Sender<Report>,
+    info: &PodInfo,
+    node: &str,
+    victims: &[Victim],
+    lower: &[(String, String)],
+) -> Result<(), String> {
+    let scheduler = info.pod.spec.as_ref().and_then(|spec| spec.scheduler_name.as_deref()).unwrap_or(COMPONENT);
+    let message = format!("Preempted by pod {} on node {node}", info.uid);
+    let writes = victims.iter().filter(|victim| !victim.deleting).map(|victim| async {
+        match preemption::preempt_victim(client, scheduler, victim).await {
+            Ok(deleted) => {
+                tracing::info!(namespace = %victim.namespace, pod = %victim.name, preemptor = %info.name, %node, "preempted");
+                if deleted {
+                    let reference = ObjectReference {
+                        api_version: Some("v1".into()),
+                        kind: Some("Pod".into()),
+                        namespace: Some(victim.namespace.clone()),
+                        name: Some(victim.name.clone()),
+                        uid: Some(victim.uid.clone()),
+                        ..ObjectReference::default()
+                    };
+                    let _ = reports.try_send(Report::Preempted { victim: reference, message: message.clone() });
+                }
+                Ok(())
+            }
+            Err(kube::Error::Api(status)) => Err(status.message),
+            Err(err) => Err(err.to_string()),
+        }
+    });
+    futures::future::join_all(writes).await.into_iter().collect::<Result<Vec<()>, String>>()?;
+    for (namespace, name) in lower {
+        if let Err(err) = preemption::clear_nomination(client, namespace, name).await {
+            tracing::warn!(%namespace, pod = %name, error = %err, "cannot clear the nominated node");
+        }
+    }
+    Ok(())
 }
 
 /// PreBind's writes (`bindAPIUpdate`): each matched static volume pre-bound to its claim, each
@@ -580,12 +753,13 @@ async fn report(client: kube::Client, identity: String, queue: mpsc::Receiver<Re
                         );
                         (pod, "Normal", "Scheduled", "Binding", message)
                     }
-                    Report::Unschedulable { info, message, reason } => {
-                        if let Err(err) = set_unschedulable_condition(&client, &info, &message, reason).await {
+                    Report::Unschedulable { info, message, reason, nomination } => {
+                        if let Err(err) = set_unschedulable_condition(&client, &info, &message, reason, &nomination).await {
                             tracing::warn!(namespace = %info.namespace, pod = %info.name, error = %err, "cannot set the PodScheduled condition");
                         }
                         (reference(&*info.pod), "Warning", "FailedScheduling", "Scheduling", message)
                     }
+                    Report::Preempted { victim, message } => (victim, "Normal", "Preempted", "Preempting", message),
                 };
                 if let Err(err) = recorder.record(&pod, kind, reason, action, &message).await {
                     tracing::debug!(namespace = ?pod.namespace, pod = ?pod.name, error = %err, "cannot record event");
@@ -599,14 +773,22 @@ fn tokio_stream_of<T>(mut receiver: mpsc::Receiver<T>) -> impl futures::Stream<I
     futures::stream::poll_fn(move |context| receiver.poll_recv(context))
 }
 
-async fn set_unschedulable_condition(client: &kube::Client, info: &PodInfo, message: &str, reason: &str) -> Result<(), kube::Error> {
+/// The PodScheduled=False condition and, in the same patch, the nominated node as kube's
+/// `updatePod` writes them; nothing when neither changes.
+async fn set_unschedulable_condition(client: &kube::Client, info: &PodInfo, message: &str, reason: &str, nomination: &Nomination) -> Result<(), kube::Error> {
     let current = info.pod.status.as_ref().and_then(|status| status.conditions.as_ref()).and_then(|conditions| {
         conditions.iter().find(|condition| condition.type_ == "PodScheduled")
     });
-    if current.is_some_and(|condition| condition.status == "False" && condition.message.as_deref() == Some(message) && condition.reason.as_deref() == Some(reason)) {
+    let nominated = match nomination {
+        Nomination::Set(node) if info.nominated_node() != Some(node.as_str()) => Some(serde_json::Value::from(node.as_str())),
+        Nomination::Clear if info.nominated_node().is_some() => Some(serde_json::Value::Null),
+        _ => None,
+    };
+    let same = current.is_some_and(|condition| condition.status == "False" && condition.message.as_deref() == Some(message) && condition.reason.as_deref() == Some(reason));
+    if same && nominated.is_none() {
         return Ok(());
     }
-    let patch = serde_json::json!({"status": {"conditions": [{
+    let mut patch = serde_json::json!({"status": {"conditions": [{
         "type": "PodScheduled",
         "status": "False",
         "reason": reason,
@@ -614,6 +796,9 @@ async fn set_unschedulable_condition(client: &kube::Client, info: &PodInfo, mess
         "lastProbeTime": null,
         "lastTransitionTime": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     }]}});
+    if let Some(nominated) = nominated {
+        patch["status"]["nominatedNodeName"] = nominated;
+    }
     let pods: Api<Pod> = Api::namespaced(client.clone(), &info.namespace);
     pods.patch_status(&info.name, &PatchParams::default(), &Patch::Strategic(patch)).await?;
     Ok(())

@@ -89,6 +89,10 @@ impl<K: kube::Resource> Store<K> {
         self.objects.get(key)
     }
 
+    pub fn values(&self) -> impl Iterator<Item = &Arc<K>> {
+        self.objects.values()
+    }
+
     #[cfg(test)]
     pub fn insert(&mut self, object: K) {
         if let Some(key) = Self::key(&object) {

@@ -136,7 +136,7 @@ async fn requests_decide_the_node_and_a_new_node_takes_a_pod_that_fit_nowhere() 
     // 2 of large's 4 cpus are taken: 3 fit nowhere.
     cluster.pod("three-cpus", Some("3"), json!({})).await;
     let message = cluster.unschedulable_message("three-cpus").await;
-    assert_eq!(message, "0/2 nodes are available: 2 Insufficient cpu.");
+    assert_eq!(message, "0/2 nodes are available: 2 Insufficient cpu. preemption: 0/2 nodes are available: 1 No preemption victims found for incoming pod, 1 Preemption is not helpful for scheduling.");
     assert_eq!(cluster.wait_event("three-cpus", "FailedScheduling").await, message);
 
     // Another node that does not help: the pod is tried again, and the same event counts up.
@@ -145,7 +145,7 @@ async fn requests_decide_the_node_and_a_new_node_takes_a_pod_that_fit_nowhere() 
     let repeated = loop {
         let list = cluster.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name=three-cpus,reason=FailedScheduling").await;
         let items = list["items"].as_array().cloned().unwrap_or_default();
-        if items.iter().any(|event| event["message"] == "0/3 nodes are available: 3 Insufficient cpu.") {
+        if items.iter().any(|event| event["message"] == "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling.") {
             break items;
         }
         assert!(started.elapsed() < Duration::from_secs(20), "{items:?}");
@@ -161,7 +161,7 @@ async fn requests_decide_the_node_and_a_new_node_takes_a_pod_that_fit_nowhere() 
     loop {
         let list = cluster.get("/api/v1/namespaces/default/events?fieldSelector=involvedObject.name=three-cpus,reason=FailedScheduling").await;
         let items = list["items"].as_array().cloned().unwrap_or_default();
-        if items.iter().any(|event| event["message"] == "0/3 nodes are available: 3 Insufficient cpu." && event["count"] == 2) {
+        if items.iter().any(|event| event["message"] == "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 1 No preemption victims found for incoming pod, 2 Preemption is not helpful for scheduling." && event["count"] == 2) {
             assert_eq!(items.len(), 2, "{items:?}");
             break;
         }
@@ -209,7 +209,7 @@ async fn selectors_affinity_taints_and_cordons() {
     cluster.pod("wants-gpu", None, json!({"nodeSelector": {"gpu": "true"}})).await;
     assert_eq!(
         cluster.unschedulable_message("wants-gpu").await,
-        "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector."
+        "0/3 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}, 2 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
     );
     cluster.pod("tolerates-gpu", None, json!({"nodeSelector": {"gpu": "true"}, "tolerations": [{"key": "dedicated", "operator": "Equal", "value": "gpu", "effect": "NoSchedule"}]})).await;
     assert_eq!(cluster.bound_node("tolerates-gpu").await, "gpu");
@@ -228,7 +228,7 @@ async fn selectors_affinity_taints_and_cordons() {
     cluster.pod("west-again", None, json!({"nodeSelector": {"zone": "west"}})).await;
     assert_eq!(
         cluster.unschedulable_message("west-again").await,
-        "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {dedicated: gpu}, 1 node(s) were unschedulable."
+        "0/3 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 1 node(s) had untolerated taint {dedicated: gpu}, 1 node(s) were unschedulable. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
     );
 }
 
@@ -249,7 +249,7 @@ async fn host_ports_and_pods_of_one_owner_spread_over_the_nodes() {
     nodes.sort();
     assert_eq!(nodes, ["n1", "n2", "n3"], "one pod with host port 8080 per node");
     cluster.pod("port-3", None, port).await;
-    assert_eq!(cluster.unschedulable_message("port-3").await, "0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports.");
+    assert_eq!(cluster.unschedulable_message("port-3").await, "0/3 nodes are available: 3 node(s) didn't have free ports for the requested pod ports. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.");
     // Another protocol on the same port is another port.
     cluster.pod("udp", None, json!({"containers": [{"name": "c", "image": "busybox:local", "ports": [{"containerPort": 80, "hostPort": 8080, "protocol": "UDP"}]}]})).await;
     cluster.bound_node("udp").await;
@@ -315,7 +315,7 @@ async fn five_hundred_pods_at_once_on_room_for_five_hundred_book_nothing_twice()
     assert_eq!(bound.values().sum::<usize>(), 500);
     assert!(bound.values().all(|count| *count == 50), "each node holds exactly its 50: {bound:?}");
     assert_eq!(waiting.len(), 10);
-    assert!(waiting.iter().all(|message| message == "0/10 nodes are available: 10 Too many pods."), "{waiting:?}");
+    assert!(waiting.iter().all(|message| message == "0/10 nodes are available: 10 Too many pods. preemption: 0/10 nodes are available: 10 No preemption victims found for incoming pod."), "{waiting:?}");
 }
 
 async fn lease_holder(cluster: &Cluster) -> Option<String> {

@@ -166,13 +166,13 @@ async fn claims_decide_where_pods_go_and_are_given_their_node_before_the_pod_is_
     cluster.bind_claim("nowhere", "pv-node-9", "node-9", "manual").await;
     cluster.pod("stranded", "nowhere").await;
     let message = cluster.unschedulable_message("stranded").await;
-    assert_eq!(message, "0/3 nodes are available: 3 node(s) had volume node affinity conflict.");
+    assert_eq!(message, "0/3 nodes are available: 3 node(s) had volume node affinity conflict. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.");
 
     // A missing claim: kube's pre-filter message, as the whole verdict; the claim's arrival
     // sends the pod round again.
     cluster.pod("early", "data").await;
     let message = cluster.unschedulable_message("early").await;
-    assert_eq!(message, "0/3 nodes are available: persistentvolumeclaim \"data\" not found.");
+    assert_eq!(message, "0/3 nodes are available: persistentvolumeclaim \"data\" not found. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.");
     let started = Instant::now();
     while !cluster.failed_scheduling("early").await.contains(&message) {
         assert!(started.elapsed() < WITHIN, "no FailedScheduling event: {:?}", cluster.failed_scheduling("early").await);
@@ -186,7 +186,7 @@ async fn claims_decide_where_pods_go_and_are_given_their_node_before_the_pod_is_
             message.contains("immediate").then_some(message)
         })
         .await;
-    assert_eq!(message, "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.");
+    assert_eq!(message, "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.");
     cluster.bind_claim("data", "pv-node-3", "node-3", "manual").await;
     assert_eq!(cluster.bound_node("early").await, "node-3");
 }
@@ -243,7 +243,7 @@ async fn a_static_volume_is_pre_bound_to_the_waiting_claim_on_a_node_it_fits() {
     // No other volume of the class: a second claim has nowhere to go.
     cluster.claim("disk-2", "local-static").await;
     cluster.pod("second", "disk-2").await;
-    assert_eq!(cluster.unschedulable_message("second").await, "0/3 nodes are available: 3 node(s) didn't find available persistent volumes to bind.");
+    assert_eq!(cluster.unschedulable_message("second").await, "0/3 nodes are available: 3 node(s) didn't find available persistent volumes to bind. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.");
 
     // A generic ephemeral volume's claim is `<pod>-<volume>`, and must be the pod's own.
     let template = json!({"spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local", "resources": {"requests": {"storage": "1Gi"}}}});
@@ -253,7 +253,7 @@ async fn a_static_volume_is_pre_bound_to_the_waiting_claim_on_a_node_it_fits() {
         .await;
     assert_eq!(
         cluster.unschedulable_message("eph").await,
-        "0/3 nodes are available: waiting for ephemeral volume controller to create the persistentvolumeclaim \"eph-scratch\"."
+        "0/3 nodes are available: waiting for ephemeral volume controller to create the persistentvolumeclaim \"eph-scratch\". preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling."
     );
     cluster.claim("eph-scratch", "local").await;
     let message = cluster
@@ -262,7 +262,7 @@ async fn a_static_volume_is_pre_bound_to_the_waiting_claim_on_a_node_it_fits() {
             message.contains("owner").then_some(message)
         })
         .await;
-    assert_eq!(message, "0/3 nodes are available: PVC default/eph-scratch was not created for pod default/eph (pod is not owner).");
+    assert_eq!(message, "0/3 nodes are available: PVC default/eph-scratch was not created for pod default/eph (pod is not owner). preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.");
 
     // A volume pre-bound to a claim (here by an admin, with no uid) is the only one the claim
     // may have: it is on a node that does not exist, so no node is suitable, and the free
@@ -289,7 +289,7 @@ async fn a_static_volume_is_pre_bound_to_the_waiting_claim_on_a_node_it_fits() {
             message.contains("persistent volumes").then_some(message)
         })
         .await;
-    assert_eq!(message, "0/3 nodes are available: 3 node(s) didn't find available persistent volumes to bind.");
+    assert_eq!(message, "0/3 nodes are available: 3 node(s) didn't find available persistent volumes to bind. preemption: 0/3 nodes are available: 3 Preemption is not helpful for scheduling.");
     let free = cluster.get("/api/v1/persistentvolumes/free-on-2").await;
     assert!(free["spec"]["claimRef"].is_null(), "{free}");
     assert!(cluster.get("/api/v1/namespaces/default/pods/holder").await["spec"]["nodeName"].is_null());

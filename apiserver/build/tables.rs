@@ -322,6 +322,7 @@ fn map_value(shape: &Shape, reach: &mut dyn FnMut(&TypeId)) -> Result<String, St
         Shape::Scalar("Str") => Ok("MapValue::Str".into()),
         Shape::Bytes => Ok("MapValue::Bytes".into()),
         Shape::Special("Quantity") => Ok("MapValue::Quantity".into()),
+        Shape::Special("Time") => Ok("MapValue::Time".into()),
         Shape::StringList => Ok("MapValue::StringList".into()),
         Shape::Struct(id) => {
             reach(id);

@@ -630,6 +630,7 @@ impl Decoder {
                         MapValue::Str => Ok(Value::String(lossy_string(bytes))),
                         MapValue::Bytes => Ok(base64_value(bytes)),
                         MapValue::Quantity => quantity(bytes, &mut self.unknown),
+                        MapValue::Time => time(bytes, &mut self.unknown),
                         MapValue::StringList => string_list(bytes, &mut self.unknown),
                         MapValue::Msg(inner) => {
                             let mut nested = Map::new();
@@ -645,6 +646,8 @@ impl Decoder {
         let value = value.unwrap_or_else(|| match value_kind {
             MapValue::Str | MapValue::Bytes => Value::String(String::new()),
             MapValue::Quantity => Value::String("0".to_owned()),
+            // Go's zero time, which `metav1.Time` writes as `null`.
+            MapValue::Time => Value::Null,
             // Go's JSON encoder writes a nil slice as `null`.
             MapValue::StringList => Value::Null,
             MapValue::Msg(_) => Value::Object(Map::new()),
@@ -1131,6 +1134,8 @@ enum MapValue {
     Str,
     Bytes,
     Quantity,
+    /// A `metav1.Time` (a PodDisruptionBudget's `disruptedPods`).
+    Time,
     /// A named `[]string` sent as `{repeated string items = 1}`: a JSON array of strings.
     StringList,
     /// No map of messages is reachable from the kinds served today.
@@ -1188,6 +1193,14 @@ mod generated {
 
     /// The message of an object of `kind` in `api_version`, if it has a table here.
     pub(super) fn root(api_version: &str, kind: &str) -> Option<&'static Message> {
+        // DeleteOptions is registered in every group version (`metav1.AddToGroupVersion`), so
+        // a DELETE's body names the resource's: one message serves them all. pods/eviction
+        // accepts a policy/v1beta1 Eviction, whose message is policy/v1's.
+        let api_version = match (kind, api_version) {
+            ("DeleteOptions", _) => "meta.k8s.io/v1",
+            ("Eviction", "policy/v1beta1") => "policy/v1",
+            _ => api_version,
+        };
         ROOTS
             .iter()
             .find(|(version, name, _)| *version == api_version && *name == kind)

@@ -177,6 +177,8 @@ pub async fn serve(
         let (api, bootstrapped) = (api.clone(), bootstrapped.clone());
         async move {
             rest::ensure_system_namespaces(&api).await;
+            // kube-apiserver's `scheduling/bootstrap-system-priority-classes` hook.
+            rest::ensure_defaults(&api, crate::kinds::scheduling::priority_class::system_classes()).await;
             if rbac {
                 rest::ensure_defaults(&api, crate::authz::defaults()).await;
             }

@@ -36,6 +36,7 @@ mod node;
 mod node_restriction;
 mod pod;
 pub(crate) mod pod_spec;
+pub(crate) mod priority;
 mod replica_set;
 mod replication_controller;
 mod secret;

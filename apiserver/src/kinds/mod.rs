@@ -12,6 +12,9 @@ mod rbac;
 mod coordination;
 pub(crate) mod storage;
 mod apiextensions;
+mod autoscaling;
+mod policy;
+pub(crate) mod scheduling;
 
 /// The kinds `all` names in `kubectl get all`.
 pub(crate) const ALL: &[&str] = &["all"];
@@ -31,13 +34,17 @@ pub static BUILTIN: &[&Kind] = &[
     &core::replication_controller::KIND,
     &core::persistent_volume_claim::KIND,
     &core::persistent_volume::KIND,
+    &core::resource_quota::KIND,
+    &core::limit_range::KIND,
     &apps::controller_revision::KIND,
     &apps::daemon_set::KIND,
     &apps::deployment::KIND,
     &apps::replica_set::KIND,
     &apps::stateful_set::KIND,
+    &autoscaling::horizontal_pod_autoscaler::KIND,
     &batch::cron_job::KIND,
     &batch::job::KIND,
+    &policy::pod_disruption_budget::KIND,
     &rbac::role::KIND,
     &rbac::cluster_role::KIND,
     &rbac::role_binding::KIND,
@@ -47,6 +54,7 @@ pub static BUILTIN: &[&Kind] = &[
     &storage::storage_class::KIND,
     &storage::volume_attachment::KIND,
     &coordination::lease::KIND,
+    &scheduling::priority_class::KIND,
     &apiextensions::custom_resource_definition::KIND,
 ];
 

@@ -86,6 +86,14 @@ pub trait Strategy: Send + Sync + 'static {
         Ok(())
     }
 
+    /// How ResourceQuota measures what an object of this kind uses (kube's quota evaluator
+    /// registry: pods, claims and services have their own). `None`: the object only counts as
+    /// one (`count/<resource>`, and the legacy name of a core kind), which quota admission
+    /// counts for every kind.
+    fn usage(&self) -> Option<&'static dyn common::quota::Evaluator> {
+        None
+    }
+
     /// What `object` holds of the cluster's shared pools (ClusterIPs, NodePorts).
     fn held(&self, _object: &Value) -> Held {
         Held::default()

@@ -160,19 +160,18 @@ pub fn is_standard_quota_resource_name(name: &str) -> bool {
         || name.starts_with(REQUESTS_HUGE_PAGES_PREFIX)
 }
 
-/// `helper.IsNativeResource`: unqualified, or qualified in `kubernetes.io`.
+/// `helper.IsNativeResource`: unqualified, or naming `kubernetes.io/`.
 pub fn is_native_resource(name: &str) -> bool {
-    !name.contains('/') || name.split('/').next().is_some_and(|prefix| prefix == "kubernetes.io" || prefix.ends_with(".kubernetes.io"))
+    !name.contains('/') || name.contains("kubernetes.io/")
 }
 
-/// `helper.IsExtendedResourceName`: qualified outside `kubernetes.io`, not `requests.`-prefixed.
+/// `helper.IsExtendedResourceName`: not native, not `requests.`-prefixed, and still a
+/// qualified name with `requests.` in front (as quota names it).
 pub fn is_extended_resource_name(name: &str) -> bool {
     if is_native_resource(name) || name.starts_with(REQUESTS_PREFIX) {
         return false;
     }
-    // The name with `requests.` in front must still be a qualified name; a prefix-less slash or
-    // an empty part is not.
-    name.split_once('/').is_some_and(|(prefix, rest)| !prefix.is_empty() && !rest.is_empty())
+    crate::names::qualified_name(&format!("{REQUESTS_PREFIX}{name}")).is_empty()
 }
 
 /// `helper.IsIntegerResourceName`.
@@ -531,6 +530,24 @@ fn is_restartable_init_container(container: &Container) -> bool {
 /// sidecars summed, at least the largest init container's need (with the sidecars started
 /// before it), plus the pod's overhead (for limits, only where the pod has a limit).
 pub fn pod_requests_or_limits(pod: &Pod, limits: bool) -> ResourceList {
+    let mut total = containers_requests_or_limits(pod, limits);
+    let overhead = parse_optional_list(pod.spec.as_ref().and_then(|spec| spec.overhead.as_ref()));
+    if limits {
+        for (name, value) in &overhead {
+            if let Some(current) = total.get(name) {
+                let sum = current.add(value);
+                total.insert(name.clone(), sum);
+            }
+        }
+        total
+    } else {
+        add(&total, &overhead)
+    }
+}
+
+/// [`pod_requests_or_limits`] without the overhead (`ExcludeOverhead`), as LimitRanger's
+/// Pod limits see a pod.
+pub fn containers_requests_or_limits(pod: &Pod, limits: bool) -> ResourceList {
     let Some(spec) = pod.spec.as_ref() else { return ResourceList::new() };
     let of = |container: &Container| if limits { container_limits(container) } else { container_requests(container) };
     let mut total = ResourceList::new();
@@ -551,17 +568,6 @@ pub fn pod_requests_or_limits(pod: &Pod, limits: bool) -> ResourceList {
         max_into(&mut init_need, &need);
     }
     max_into(&mut total, &init_need);
-    let overhead = parse_optional_list(spec.overhead.as_ref());
-    if limits {
-        for (name, value) in &overhead {
-            if let Some(current) = total.get(name) {
-                let sum = current.add(value);
-                total.insert(name.clone(), sum);
-            }
-        }
-    } else {
-        total = add(&total, &overhead);
-    }
     total
 }
 

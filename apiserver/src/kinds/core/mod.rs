@@ -10,3 +10,5 @@ pub mod event;
 pub mod replication_controller;
 pub mod persistent_volume;
 pub mod persistent_volume_claim;
+pub mod resource_quota;
+pub mod limit_range;

@@ -38,6 +38,11 @@ impl Strategy for ClaimStrategy {
     async fn mutate_create(&self, cluster: &dyn Cluster, _namespace: Option<&str>, claim: &mut Value) -> Result<(), ApiError> {
         crate::admission::storage::default_storage_class(cluster, claim).await
     }
+
+    /// Claims count, with their storage, per class too (kube's claim evaluator).
+    fn usage(&self) -> Option<&'static dyn common::quota::Evaluator> {
+        Some(&common::quota::ClaimEvaluator)
+    }
 }
 
 impl TypedKind for PersistentVolumeClaim {

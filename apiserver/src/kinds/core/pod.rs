@@ -23,6 +23,11 @@ impl Strategy for PodStrategy {
         self.0.admit(resource, object, old, operation, validation)
     }
 
+    /// Pods count with their requests and limits, by scope (kube's pod evaluator).
+    fn usage(&self) -> Option<&'static dyn common::quota::Evaluator> {
+        Some(&common::quota::PodEvaluator)
+    }
+
     /// The ServiceAccount admission plugin's other half: a pod runs as a ServiceAccount that
     /// exists. The `default` one is made by a controller when the namespace is, so it is looked
     /// for a while longer (kube-apiserver tries ten times, 100 to 200 ms apart; this waits up to
@@ -65,7 +70,7 @@ pub static KIND: Kind = Kind {
         .namespaced()
         .short_names(&["po"])
         .categories(ALL)
-        .subresources(&["status", "binding", "log", "exec", "attach", "portforward"])
+        .subresources(&["status", "binding", "eviction", "log", "exec", "attach", "portforward"])
         .selectable_fields(&["spec.nodeName", "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName", "status.phase", "status.podIP", "status.nominatedNodeName"])
         .tracks_generation()
         .returns_deleted_object(),

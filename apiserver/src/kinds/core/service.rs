@@ -26,6 +26,11 @@ impl Strategy for ServiceStrategy {
         self.0.admit(resource, object, old, operation, validation)
     }
 
+    /// Services count, and their node ports and load balancers (kube's service evaluator).
+    fn usage(&self) -> Option<&'static dyn common::quota::Evaluator> {
+        Some(&common::quota::ServiceEvaluator)
+    }
+
     fn held(&self, service: &Value) -> Held {
         let ip = service
             .pointer("/spec/clusterIP")

@@ -22,7 +22,7 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
     let core_read = [
         "pods", "pods/log", "pods/status", "replicationcontrollers", "replicationcontrollers/scale", "replicationcontrollers/status",
         "configmaps", "endpoints", "services", "services/status", "serviceaccounts", "events", "namespaces", "namespaces/status",
-        "persistentvolumeclaims", "persistentvolumeclaims/status",
+        "persistentvolumeclaims", "persistentvolumeclaims/status", "limitranges", "resourcequotas", "resourcequotas/status",
     ];
     let apps_read = [
         "controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
@@ -49,13 +49,19 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         ("clusterroles", role("system:aggregate-to-view", aggregate(&["admin", "edit", "view"]), json!([
             {"apiGroups": [""], "resources": core_read, "verbs": read},
             {"apiGroups": ["apps"], "resources": apps_read, "verbs": read},
+            {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers", "horizontalpodautoscalers/status"], "verbs": read},
             {"apiGroups": ["batch"], "resources": batch_read, "verbs": read},
+            {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": read},
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": read}]))),
         ("clusterroles", role("system:aggregate-to-edit", aggregate(&["admin", "edit"]), json!([
             {"apiGroups": [""], "resources": core_write, "verbs": write},
             {"apiGroups": [""], "resources": ["secrets", "pods/attach", "pods/exec", "pods/portforward"], "verbs": read},
+            // As kube's edit role: a pod may be evicted (which honours its disruption budgets).
+            {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]},
             {"apiGroups": ["apps"], "resources": apps_write, "verbs": write},
-            {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": write}]))),
+            {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": write},
+            {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": write},
+            {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": write}]))),
         ("clusterroles", role("system:aggregate-to-admin", aggregate(&["admin"]), json!([
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
             {"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]))),
@@ -93,6 +99,10 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
             // What selects pods, and namespaces for affinity's namespace selectors.
             {"apiGroups": [""], "resources": ["services", "replicationcontrollers", "namespaces"], "verbs": read},
             {"apiGroups": ["apps"], "resources": ["replicasets", "statefulsets"], "verbs": read},
+            // Preemption: victims are chosen violating as few disruption budgets as may be, and
+            // by their priority.
+            {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": read},
+            {"apiGroups": ["scheduling.k8s.io"], "resources": ["priorityclasses"], "verbs": read},
             // VolumeBinding: it reads claims, volumes and what provisions them, and binds
             // (a volume's claimRef, a claim's selected-node annotation) before the pod.
             {"apiGroups": [""], "resources": ["persistentvolumeclaims", "persistentvolumes"], "verbs": read},
@@ -111,6 +121,9 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         // kube-root-ca.crt ConfigMap) and write their objects' status (`*` covers the status
         // subresources). The storage controllers create volumes (the local-path provisioner),
         // claims (ephemeral volumes, StatefulSets) and the default StorageClass.
+        // The horizontal pod autoscaler reads metrics.k8s.io and scales and writes scales, the
+        // disruption and resource quota controllers write their objects' status: the first
+        // rule covers them.
         ("clusterroles", role("system:kube-controller-manager", labels.clone(), json!([
             {"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list", "watch", "update", "patch", "delete", "deletecollection"]},
             {"apiGroups": [""], "resources": ["pods", "endpoints", "serviceaccounts", "serviceaccounts/token", "configmaps"], "verbs": ["create"]},

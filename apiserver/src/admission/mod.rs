@@ -37,6 +37,7 @@ mod node_restriction;
 mod pod;
 pub(crate) mod pod_spec;
 pub(crate) mod priority;
+pub(crate) mod quota;
 mod replica_set;
 mod replication_controller;
 mod secret;

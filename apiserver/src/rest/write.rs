@@ -241,6 +241,7 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
     resource.strategy.mutate_create(api, target.namespace.as_deref(), &mut object).await?;
     resource.strategy.check_create(api, target.namespace.as_deref(), &object).await?;
     let dry_run = params.dry_run()?;
+    charge_quota(api, target, &object, None, dry_run).await?;
     let allocated = if dry_run {
         Held::default()
     } else {
@@ -286,6 +287,22 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
     Ok(response)
 }
 
+/// ResourceQuota admission (the last plugin): `object`'s usage, less `old`'s for an update,
+/// checked against the namespace's quotas and charged to them unless this is a dry run.
+async fn charge_quota(api: &Api, target: &Target, object: &Value, old: Option<&Value>, dry_run: bool) -> Result<(), ApiError> {
+    let Some(quotas) = api.registry.find("", "v1", "resourcequotas") else { return Ok(()) };
+    let resource = &target.resource;
+    let write = admission::quota::Write {
+        resource,
+        evaluator: resource.strategy.usage(),
+        namespace: target.namespace.as_deref(),
+        object,
+        old,
+        dry_run,
+    };
+    admission::quota::admit(api.store.as_ref(), &quotas, write).await
+}
+
 /// What an update does to the stored object.
 enum Change {
     /// Write this object.
@@ -321,6 +338,14 @@ where
             // Stored under an old encryption key (or unencrypted): written again, as
             // kube-apiserver does, so that rewriting every object moves them to the current key.
             outcome = Change::Write(current.clone());
+        }
+        // An update that changes what the object uses (a claim's size, a service's type) is
+        // charged the difference; marking an object deleted or finishing it changes nothing.
+        if let Change::Write(object) = &outcome
+            && target.subresource.is_none()
+            && !meta::is_being_deleted(object)
+        {
+            charge_quota(api, target, object, Some(&current), dry_run).await?;
         }
         let result = match outcome {
             Change::Unchanged => return Ok((current, false)),

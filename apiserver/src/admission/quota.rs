@@ -1,0 +1,324 @@
+//! The ResourceQuota admission plugin (`k8s.io/apiserver/pkg/admission/plugin/resourcequota`),
+//! for every kind: before an object is stored, what it adds to the usage of each quota of its
+//! namespace that tracks it is checked against the quota's `status.hard` (403 `exceeded quota:
+//! q, requested: pods=1, used: pods=2, limited: pods=2`) and then charged to the quota's
+//! `status.used` with a compare-and-swap, as kube-apiserver charges it; the resourcequota
+//! controller recomputes the usage later (a deleted object gives its share back only then).
+//!
+//! As in kube, a quota counts only once its `status.hard` is written (by the controller): a
+//! quota just created limits nothing until then, and a quota whose `status.used` lacks a
+//! resource its `status.hard` names refuses with `status unknown for quota`.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::ResourceQuota;
+use serde_json::{Value, json};
+
+use common::quota::{self, Evaluator, ObjectCountEvaluator, ResourceList};
+use crate::errors::ApiError;
+use crate::resources::ResourceType;
+use crate::storage::{ListOptions, Revision, Store, StoreError};
+
+/// How many times the charge is tried again after losing a race for a quota's status (kube's
+/// `checkQuotas` retries three times).
+const CHARGE_ATTEMPTS: usize = 4;
+
+/// One write that quota admission judges.
+pub(crate) struct Write<'a> {
+    /// The kind written.
+    pub resource: &'a ResourceType,
+    /// How that kind's usage is measured (its `Strategy::usage`); `None`: it only counts.
+    pub evaluator: Option<&'static dyn Evaluator>,
+    pub namespace: Option<&'a str>,
+    pub object: &'a Value,
+    /// The stored object, for an update: only the difference is charged.
+    pub old: Option<&'a Value>,
+    pub dry_run: bool,
+}
+
+/// kube's `admission.NewForbidden` for `object` of `resource`: `pods "x" is forbidden: why`.
+pub(crate) fn forbidden(resource: &ResourceType, object: &Value, why: &str) -> ApiError {
+    let name = crate::meta::name(object).unwrap_or_default();
+    let qualified = resource.qualified_plural();
+    let message = if name.is_empty() {
+        format!("{qualified} is forbidden: {why}")
+    } else {
+        format!("{qualified} {name:?} is forbidden: {why}")
+    };
+    let mut error = ApiError::forbidden(message);
+    error.details = json!({"name": name, "group": resource.group, "kind": resource.plural});
+    error
+}
+
+/// A quota as stored: where, at which revision, and as JSON and typed.
+struct Stored {
+    key: String,
+    revision: Revision,
+    value: Value,
+    quota: ResourceQuota,
+}
+
+/// Checks `write` against the quotas of its namespace and charges them (not on a dry run).
+pub(crate) async fn admit(store: &dyn Store, quotas: &ResourceType, write: Write<'_>) -> Result<(), ApiError> {
+    let Some(namespace) = write.namespace.filter(|namespace| !namespace.is_empty()) else { return Ok(()) };
+    let resource = write.resource;
+    if !resource.namespaced || quota::IGNORED_RESOURCES.contains(&(&*resource.group, &*resource.plural)) {
+        return Ok(());
+    }
+    let counted;
+    let evaluator: &dyn Evaluator = match write.evaluator {
+        Some(evaluator) => evaluator,
+        None => {
+            counted = ObjectCountEvaluator::new(&resource.group, &resource.plural);
+            &counted
+        }
+    };
+    if write.old.is_some() && !evaluator.charges_updates() {
+        return Ok(());
+    }
+    // Only the quotas whose charge lost a race are looked at again (kube's `checkQuotas`): the
+    // others are charged already.
+    let mut only: Option<BTreeSet<String>> = None;
+    for _ in 0..CHARGE_ATTEMPTS {
+        let mut stored = list(store, quotas, namespace).await?;
+        if let Some(names) = &only {
+            stored.retain(|entry| entry.quota.metadata.name.as_ref().is_some_and(|name| names.contains(name)));
+        }
+        if stored.is_empty() {
+            return Ok(());
+        }
+        let typed: Vec<ResourceQuota> = stored.iter().map(|entry| entry.quota.clone()).collect();
+        let charges = check(&typed, evaluator, write.object, write.old, Timestamp::now())
+            .map_err(|refusal| match refusal {
+                Refusal::Forbidden(why) => forbidden(resource, write.object, &why),
+                Refusal::Internal(why) => ApiError::internal(why),
+            })?;
+        if write.dry_run {
+            return Ok(());
+        }
+        let mut lost = BTreeSet::new();
+        for (entry, used) in stored.into_iter().zip(charges) {
+            let Some(used) = used else { continue };
+            let name = entry.quota.metadata.name.clone().unwrap_or_default();
+            match charge(store, entry, &used).await {
+                Ok(()) => tracing::debug!(namespace, quota = name, used = quota::pretty_print(&used), "quota charged"),
+                Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
+                    lost.insert(name);
+                }
+                Err(err) => return Err(ApiError::from_store(err, quotas, &name)),
+            }
+        }
+        if lost.is_empty() {
+            return Ok(());
+        }
+        only = Some(lost);
+    }
+    Err(ApiError::internal(format!("resource quota of namespace {namespace} changed too often to charge {}", resource.plural)))
+}
+
+async fn list(store: &dyn Store, quotas: &ResourceType, namespace: &str) -> Result<Vec<Stored>, ApiError> {
+    let page = store.list(&quotas.namespace_prefix(Some(namespace)), ListOptions::default()).await.map_err(|err| ApiError::from_store(err, quotas, ""))?;
+    let mut stored = Vec::with_capacity(page.items.len());
+    for item in page.items {
+        let value = item.decode_object().map_err(|err| ApiError::from_store(err, quotas, ""))?;
+        let quota: ResourceQuota = serde_json::from_value(value.clone())
+            .map_err(|err| ApiError::internal(format!("decoding resource quota {}: {err}", item.key)))?;
+        stored.push(Stored { key: item.key, revision: item.mod_revision, value, quota });
+    }
+    Ok(stored)
+}
+
+/// Writes `used` into the quota's status, if it is still the version read.
+async fn charge(store: &dyn Store, entry: Stored, used: &ResourceList) -> Result<(), StoreError> {
+    let mut value = entry.value;
+    if !value.get("status").is_some_and(Value::is_object) {
+        value["status"] = json!({});
+    }
+    value["status"]["used"] = quota::to_json(used);
+    crate::meta::remove(&mut value, "resourceVersion");
+    let bytes = serde_json::to_vec(&value).map_err(|err| StoreError::Unavailable(format!("encoding resource quota: {err}")))?;
+    store.update(&entry.key, bytes, entry.revision).await.map(|_| ())
+}
+
+/// Why a write is refused.
+#[derive(Debug, PartialEq)]
+enum Refusal {
+    /// 403, with kube's wording after `... is forbidden: `.
+    Forbidden(String),
+    /// The object could not be measured.
+    Internal(String),
+}
+
+/// kube's `CheckRequest` over the namespace's quotas: for each quota, the `status.used` to
+/// write (`None`: unchanged), or why the write is refused.
+fn check(quotas: &[ResourceQuota], evaluator: &dyn Evaluator, object: &Value, old: Option<&Value>, now: Timestamp) -> Result<Vec<Option<ResourceList>>, Refusal> {
+    let internal = |err: quota::QuotaError| Refusal::Internal(err.to_string());
+    let mut interesting = Vec::new();
+    for (index, resource_quota) in quotas.iter().enumerate() {
+        if !evaluator.matches(resource_quota, object).map_err(internal)? {
+            continue;
+        }
+        let name = resource_quota.metadata.name.as_deref().unwrap_or_default();
+        let restricted = evaluator.matching_resources(&quota::hard_names(resource_quota));
+        evaluator.constraints(&restricted, object).map_err(|why| Refusal::Forbidden(format!("failed quota: {name}: {why}")))?;
+        let status = resource_quota.status.as_ref();
+        let used = quota::parse_optional_list(status.and_then(|status| status.used.as_ref()));
+        if restricted.iter().any(|resource| !used.contains_key(resource)) {
+            let names = quota::pretty_print_names(restricted.iter().map(String::as_str));
+            return Err(Refusal::Forbidden(format!("status unknown for quota: {name}, resources: {names}")));
+        }
+        interesting.push(index);
+    }
+    let mut result = vec![None; quotas.len()];
+    if interesting.is_empty() {
+        return Ok(result);
+    }
+    let input = evaluator.usage(object, now).map_err(internal)?;
+    let negative = quota::negative_names(&input);
+    if !negative.is_empty() {
+        let names = quota::pretty_print_names(negative.iter().map(String::as_str));
+        return Err(Refusal::Forbidden(format!("quota usage is negative for resource(s): {names}")));
+    }
+    // An update is charged the difference, for the quotas that counted the old object too.
+    let previous = match old {
+        Some(old) => Some((old, quota::subtract_non_negative(&input, &evaluator.usage(old, now).map_err(internal)?))),
+        None => None,
+    };
+    for index in interesting {
+        let resource_quota = &quotas[index];
+        let delta = match &previous {
+            Some((old, delta)) if evaluator.matches(resource_quota, old).map_err(internal)? => delta.clone(),
+            _ => input.clone(),
+        };
+        let delta = quota::remove_zeros(&delta);
+        if delta.is_empty() {
+            continue;
+        }
+        let status = resource_quota.status.as_ref();
+        let hard = quota::parse_optional_list(status.and_then(|status| status.hard.as_ref()));
+        let used = quota::parse_optional_list(status.and_then(|status| status.used.as_ref()));
+        let requested = quota::mask(&delta, hard.keys().map(String::as_str));
+        let new_used = quota::add(&used, &requested);
+        let masked = quota::mask(&new_used, requested.keys().map(String::as_str));
+        let (allowed, exceeded) = quota::less_than_or_equal(&masked, &hard);
+        if !allowed {
+            let names = || exceeded.iter().map(String::as_str);
+            return Err(Refusal::Forbidden(format!(
+                "exceeded quota: {}, requested: {}, used: {}, limited: {}",
+                resource_quota.metadata.name.as_deref().unwrap_or_default(),
+                quota::pretty_print(&quota::mask(&requested, names())),
+                quota::pretty_print(&quota::mask(&used, names())),
+                quota::pretty_print(&quota::mask(&hard, names())),
+            )));
+        }
+        if !quota::equals(&new_used, &used) {
+            result[index] = Some(new_used);
+        }
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use common::quota::{ClaimEvaluator, PodEvaluator};
+
+    fn quota_of(name: &str, spec: Value, status: Value) -> ResourceQuota {
+        serde_json::from_value(json!({"metadata": {"name": name, "namespace": "demo"}, "spec": spec, "status": status})).unwrap()
+    }
+
+    fn pod(requests: Value) -> Value {
+        json!({"metadata": {"name": "c", "namespace": "demo"}, "spec": {"containers": [{"name": "a", "image": "x", "resources": {"requests": requests}}]}})
+    }
+
+    fn printed(result: &[Option<ResourceList>]) -> Vec<Option<String>> {
+        result.iter().map(|used| used.as_ref().map(quota::pretty_print)).collect()
+    }
+
+    #[test]
+    fn a_pod_over_the_count_is_refused_with_kubes_message() {
+        let quotas = [quota_of("q", json!({"hard": {"pods": "2"}}), json!({"hard": {"pods": "2"}, "used": {"pods": "2"}}))];
+        assert_eq!(
+            check(&quotas, &PodEvaluator, &pod(json!({})), None, Timestamp::UNIX_EPOCH),
+            Err(Refusal::Forbidden("exceeded quota: q, requested: pods=1, used: pods=2, limited: pods=2".into()))
+        );
+        let quotas = [quota_of("q", json!({}), json!({"hard": {"pods": "2"}, "used": {"pods": "1"}}))];
+        assert_eq!(printed(&check(&quotas, &PodEvaluator, &pod(json!({})), None, Timestamp::UNIX_EPOCH).unwrap()), vec![Some("pods=2".into())]);
+    }
+
+    #[test]
+    fn compute_resources_are_charged_and_named_when_exceeded() {
+        let quotas = [quota_of(
+            "compute",
+            json!({}),
+            json!({"hard": {"requests.cpu": "1", "requests.memory": "1Gi", "pods": "10"}, "used": {"requests.cpu": "800m", "requests.memory": "0", "pods": "3"}}),
+        )];
+        assert_eq!(
+            check(&quotas, &PodEvaluator, &pod(json!({"cpu": "300m", "memory": "100Mi"})), None, Timestamp::UNIX_EPOCH),
+            Err(Refusal::Forbidden("exceeded quota: compute, requested: requests.cpu=300m, used: requests.cpu=800m, limited: requests.cpu=1".into()))
+        );
+        let charged = check(&quotas, &PodEvaluator, &pod(json!({"cpu": "200m", "memory": "100Mi"})), None, Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(printed(&charged), vec![Some("pods=4,requests.cpu=1,requests.memory=100Mi".into())]);
+    }
+
+    #[test]
+    fn unknown_usage_and_missing_requests_refuse() {
+        let quotas = [quota_of("q", json!({}), json!({"hard": {"pods": "2", "requests.cpu": "1"}, "used": {"pods": "0"}}))];
+        assert_eq!(
+            check(&quotas, &PodEvaluator, &pod(json!({"cpu": "1"})), None, Timestamp::UNIX_EPOCH),
+            Err(Refusal::Forbidden("status unknown for quota: q, resources: pods,requests.cpu".into()))
+        );
+        let quotas = [quota_of("q", json!({}), json!({"hard": {"requests.cpu": "1"}, "used": {"requests.cpu": "0"}}))];
+        assert_eq!(
+            check(&quotas, &PodEvaluator, &pod(json!({})), None, Timestamp::UNIX_EPOCH),
+            Err(Refusal::Forbidden("failed quota: q: must specify requests.cpu for: a".into()))
+        );
+    }
+
+    #[test]
+    fn quotas_without_status_or_out_of_scope_limit_nothing() {
+        let fresh = quota_of("fresh", json!({"hard": {"pods": "0"}}), json!({}));
+        let best_effort_only = quota_of("be", json!({"hard": {"pods": "1"}, "scopes": ["BestEffort"]}), json!({"hard": {"pods": "1"}, "used": {"pods": "1"}}));
+        let result = check(&[fresh, best_effort_only], &PodEvaluator, &pod(json!({"cpu": "1"})), None, Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(printed(&result), vec![None, None]);
+    }
+
+    #[test]
+    fn object_counts_of_any_kind() {
+        let quotas = [quota_of("q", json!({}), json!({"hard": {"count/deployments.apps": "1"}, "used": {"count/deployments.apps": "1"}}))];
+        let evaluator = ObjectCountEvaluator::new("apps", "deployments");
+        assert_eq!(
+            check(&quotas, &evaluator, &json!({"metadata": {"name": "d"}}), None, Timestamp::UNIX_EPOCH),
+            Err(Refusal::Forbidden("exceeded quota: q, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1".into()))
+        );
+        let configmaps = ObjectCountEvaluator::new("", "configmaps");
+        let quotas = [quota_of("q", json!({}), json!({"hard": {"configmaps": "5"}, "used": {"configmaps": "1"}}))];
+        let result = check(&quotas, &configmaps, &json!({"metadata": {"name": "c"}}), None, Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(printed(&result), vec![Some("configmaps=2".into())]);
+    }
+
+    #[test]
+    fn a_claim_resize_is_charged_the_difference() {
+        let claim = |size: &str| json!({"metadata": {"name": "data", "namespace": "demo", "resourceVersion": "5"}, "spec": {"resources": {"requests": {"storage": size}}}});
+        let quotas = [quota_of("q", json!({}), json!({"hard": {"requests.storage": "10Gi", "persistentvolumeclaims": "5"}, "used": {"requests.storage": "4Gi", "persistentvolumeclaims": "1"}}))];
+        let result = check(&quotas, &ClaimEvaluator, &claim("6Gi"), Some(&claim("4Gi")), Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(printed(&result), vec![Some("persistentvolumeclaims=1,requests.storage=6Gi".into())]);
+        assert_eq!(
+            check(&quotas, &ClaimEvaluator, &claim("20Gi"), Some(&claim("4Gi")), Timestamp::UNIX_EPOCH),
+            Err(Refusal::Forbidden("exceeded quota: q, requested: requests.storage=16Gi, used: requests.storage=4Gi, limited: requests.storage=10Gi".into()))
+        );
+        let unchanged = check(&quotas, &ClaimEvaluator, &claim("4Gi"), Some(&claim("4Gi")), Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(printed(&unchanged), vec![None]);
+    }
+
+    #[test]
+    fn forbidden_names_the_object_as_kube_does() {
+        let error = forbidden(&crate::kinds::find("", "v1", "pods").unwrap().resource, &json!({"metadata": {"name": "c"}}), "exceeded quota: q");
+        assert_eq!(error.code, 403);
+        assert_eq!(error.message, "pods \"c\" is forbidden: exceeded quota: q");
+        assert_eq!(error.details, json!({"name": "c", "group": "", "kind": "pods"}));
+        let error = forbidden(&crate::kinds::find("apps", "v1", "deployments").unwrap().resource, &json!({"metadata": {"name": "d"}}), "x");
+        assert_eq!(error.message, "deployments.apps \"d\" is forbidden: x");
+    }
+}

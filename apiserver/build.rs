@@ -23,6 +23,8 @@ const CORE: &str = "k8s.io/api/core/v1";
 const AUTHENTICATION: &str = "k8s.io/api/authentication/v1";
 const AUTHORIZATION: &str = "k8s.io/api/authorization/v1";
 const AUTOSCALING: &str = "k8s.io/api/autoscaling/v1";
+const POLICY: &str = "k8s.io/api/policy/v1";
+const META: &str = "k8s.io/apimachinery/pkg/apis/meta/v1";
 
 /// The bodies that may arrive as protobuf besides the served kinds' own: those of the binding,
 /// scale and token subresources and of the reviews.
@@ -35,6 +37,11 @@ const BODY_ROOTS: &[Root] = &[
     Root { api_version: "authorization.k8s.io/v1", package: AUTHORIZATION, kind: "SelfSubjectAccessReview" },
     Root { api_version: "authorization.k8s.io/v1", package: AUTHORIZATION, kind: "SubjectAccessReview" },
     Root { api_version: "authorization.k8s.io/v1", package: AUTHORIZATION, kind: "SelfSubjectRulesReview" },
+    // pods/eviction's body; `protobuf::generated::root` finds it for policy/v1beta1 too.
+    Root { api_version: "policy/v1", package: POLICY, kind: "Eviction" },
+    // A DELETE's body (kubectl drain sends one as protobuf), registered in every group version;
+    // `protobuf::generated::root` finds this one for any of them.
+    Root { api_version: "meta.k8s.io/v1", package: META, kind: "DeleteOptions" },
 ];
 
 /// Where the kinds are declared, one file each: the served ones are roots of both tables.

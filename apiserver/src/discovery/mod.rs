@@ -166,6 +166,7 @@ fn subresource_json(resource: &ResourceType, subresource: &str) -> Value {
         "status" => (&resource.kind, &["get", "patch", "update"], None),
         "scale" => ("Scale", &["get", "patch", "update"], Some(("autoscaling", "v1"))),
         "binding" => ("Binding", &["create"], None),
+        "eviction" => ("Eviction", &["create"], Some(("policy", "v1"))),
         "log" => ("Pod", &["get"], None),
         "exec" => ("PodExecOptions", &["create", "get"], None),
         "attach" => ("PodAttachOptions", &["create", "get"], None),

@@ -3,6 +3,7 @@
 //! delete, binding, scale).
 
 mod body;
+mod eviction;
 mod kubernetes_service;
 mod logs;
 mod read;
@@ -337,6 +338,7 @@ enum Operation {
     Log,
     Create,
     Bind,
+    Evict,
     Token,
     Update,
     UpdateScale,
@@ -361,6 +363,7 @@ impl Operation {
             ("get", true, Some("log")) => Self::Log,
             ("create", false, None) => Self::Create,
             ("create", true, Some("binding")) => Self::Bind,
+            ("create", true, Some("eviction")) => Self::Evict,
             ("create", true, Some("token")) => Self::Token,
             ("update", true, None | Some("status") | Some("finalize")) => Self::Update,
             ("update", true, Some("scale")) => Self::UpdateScale,
@@ -393,6 +396,7 @@ async fn dispatch(api: &Api, info: &RequestInfo, method: &Method, headers: &Head
         Operation::Log => logs::get(api, &target, params).await,
         Operation::Create => write::create(api, &target, params, headers, body).await,
         Operation::Bind => write::bind(api, &target, params, headers, body).await,
+        Operation::Evict => eviction::create(api, &target, params, headers, body).await,
         Operation::Token => token::request(api, &target, params, headers, body).await,
         Operation::Update => write::update(api, &target, params, headers, body).await,
         Operation::UpdateScale => write::update_scale(api, &target, params, headers, body).await,
@@ -508,7 +512,7 @@ mod tests {
             if generator.one_in(2) {
                 segments.push(generator.pick(&["x", "n1", "default", "..", ".", "", "a%2Fb", "%2E"]));
                 if generator.one_in(2) {
-                    segments.push(generator.pick(&["status", "scale", "finalize", "exec", "log", "binding", "token", "", "x"]));
+                    segments.push(generator.pick(&["status", "scale", "finalize", "exec", "log", "binding", "eviction", "token", "", "x"]));
                 }
             }
             if generator.one_in(4) {
@@ -543,7 +547,7 @@ mod tests {
                 Operation::Watch => "watch",
                 Operation::List => "list",
                 Operation::Get | Operation::GetScale | Operation::Log => "get",
-                Operation::Create | Operation::Bind | Operation::Token => "create",
+                Operation::Create | Operation::Bind | Operation::Evict | Operation::Token => "create",
                 Operation::Update | Operation::UpdateScale => "update",
                 Operation::Patch | Operation::PatchScale => "patch",
                 Operation::Delete => "delete",

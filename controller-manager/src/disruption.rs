@@ -457,8 +457,8 @@ impl Controller {
     }
 
     async fn event<K: Resource<DynamicType = ()>>(&self, object: &K, kind: &str, reason: &str, message: &str) {
-        if let Err(err) = self.recorder.record(&common::events::reference(object), kind, reason, "", message).await {
-            tracing::debug!(name = ?object.meta().name, reason, error = %err, "cannot record event");
+        if let Err(err) = self.recorder.record(&common::events::reference(object), kind, reason, "Reconcile", message).await {
+            tracing::debug!(namespace = ?object.meta().namespace, name = ?object.meta().name, reason, error = %err, "cannot record event");
         }
     }
 

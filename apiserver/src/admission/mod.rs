@@ -30,6 +30,7 @@ mod endpoints;
 mod event;
 pub(crate) mod field;
 mod lease;
+pub(crate) mod limit_ranger;
 pub(crate) mod metadata;
 mod namespace;
 mod node;

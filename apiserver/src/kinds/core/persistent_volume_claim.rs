@@ -34,9 +34,10 @@ impl Strategy for ClaimStrategy {
         self.0.admit(resource, object, old, operation, validation)
     }
 
-    /// The DefaultStorageClass admission plugin.
-    async fn mutate_create(&self, cluster: &dyn Cluster, _namespace: Option<&str>, claim: &mut Value) -> Result<(), ApiError> {
-        crate::admission::storage::default_storage_class(cluster, claim).await
+    /// The DefaultStorageClass admission plugin, then LimitRanger's storage bounds.
+    async fn mutate_create(&self, cluster: &dyn Cluster, namespace: Option<&str>, claim: &mut Value) -> Result<(), ApiError> {
+        crate::admission::storage::default_storage_class(cluster, claim).await?;
+        crate::admission::limit_ranger::admit_claim(cluster, &KIND.resource, namespace, claim).await
     }
 
     /// Claims count, with their storage, per class too (kube's claim evaluator).

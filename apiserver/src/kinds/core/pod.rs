@@ -23,6 +23,14 @@ impl Strategy for PodStrategy {
         self.0.admit(resource, object, old, operation, validation)
     }
 
+    /// The admission plugins that change a new pod from other objects, in kube's order:
+    /// LimitRanger (the namespace's LimitRanges' defaults, then their bounds), then Priority
+    /// (`spec.priority` from the PriorityClass).
+    async fn mutate_create(&self, cluster: &dyn Cluster, namespace: Option<&str>, pod: &mut Value) -> Result<(), ApiError> {
+        admission::limit_ranger::admit_pod(cluster, &KIND.resource, namespace, pod).await?;
+        admission::priority::admit_pod(cluster, pod).await
+    }
+
     /// Pods count with their requests and limits, by scope (kube's pod evaluator).
     fn usage(&self) -> Option<&'static dyn common::quota::Evaluator> {
         Some(&common::quota::PodEvaluator)

@@ -211,7 +211,7 @@ impl Controller {
     }
 
     async fn event(&self, hpa: &HorizontalPodAutoscaler, kind: &str, reason: &str, message: &str) {
-        if let Err(err) = self.recorder.record(&common::events::reference(hpa), kind, reason, "", message).await {
+        if let Err(err) = self.recorder.record(&common::events::reference(hpa), kind, reason, "Reconcile", message).await {
             tracing::debug!(namespace = ?hpa.metadata.namespace, name = ?hpa.metadata.name, error = %err, "cannot record event");
         }
     }

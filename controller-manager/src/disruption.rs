@@ -354,10 +354,10 @@ impl Controller {
     /// when the controller is not found (or is another object of that name).
     async fn controller_scale(&self, reference: &OwnerReference, namespace: &str) -> Result<Option<(String, i32)>, String> {
         let context = &self.context;
-        if is_kind(reference, "ReplicationController", &[""])? {
-            if let Some(found) = cached(&context.replication_controllers.store(), namespace, &reference.name, &reference.uid) {
-                return Ok(Some((reference.uid.clone(), found.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1))));
-            }
+        if is_kind(reference, "ReplicationController", &[""])?
+            && let Some(found) = cached(&context.replication_controllers.store(), namespace, &reference.name, &reference.uid)
+        {
+            return Ok(Some((reference.uid.clone(), found.spec.as_ref().and_then(|spec| spec.replicas).unwrap_or(1))));
         }
         if is_kind(reference, "ReplicaSet", &["apps", "extensions"])?
             && let Some(set) = cached(&context.replicasets.store(), namespace, &reference.name, &reference.uid)

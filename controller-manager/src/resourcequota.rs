@@ -172,10 +172,8 @@ fn deleted<K: Resource<DynamicType = ()> + Clone>(store: &Store<K>, object: &K) 
 
 /// A quota service type (`GetQuotaServiceType`): what a service's usage depends on.
 fn quota_service_type(service: &Service) -> &str {
-    match service.spec.as_ref().and_then(|spec| spec.type_.as_deref()) {
-        Some(kind @ ("NodePort" | "LoadBalancer")) => kind,
-        _ => "",
-    }
+    let kind = service.spec.as_ref().and_then(|spec| spec.type_.as_deref());
+    kind.filter(|kind| matches!(*kind, "NodePort" | "LoadBalancer")).unwrap_or_default()
 }
 
 /// A resource counted by number, watched metadata-only.
@@ -496,7 +494,7 @@ mod tests {
         assert_eq!(quota::pretty_print(&used), "count/pods=3,limits.memory=0,pods=2,requests.cpu=400m");
         // A scope: only the pods with a deadline.
         let terminating = ScopedResourceSelectorRequirement { scope_name: "Terminating".into(), operator: "Exists".into(), values: None };
-        let used = usage_stats(&pods, &tracked, &[terminating.clone()], quota::pod_matches_scope, |pod| quota::pod_usage_at(pod, now));
+        let used = usage_stats(&pods, &tracked, std::slice::from_ref(&terminating), quota::pod_matches_scope, |pod| quota::pod_usage_at(pod, now));
         assert_eq!(quota::pretty_print(&quota::mask(&used, tracked.iter().map(String::as_str))), "count/pods=1,limits.memory=0,pods=1,requests.cpu=300m");
         // Kinds without scopes count nothing under a scoped quota.
         let objects = [(), ()];

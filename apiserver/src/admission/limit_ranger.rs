@@ -54,6 +54,10 @@ pub(crate) async fn admit_pod(cluster: &dyn Cluster, resource: &ResourceType, na
     let typed: Pod = serde_json::from_value(pod.clone()).map_err(|err| ApiError::internal(format!("decoding the pod: {err}")))?;
     if changed {
         revalidate(resource, &typed)?;
+        // kube computes the QoS class after mutating admission: the defaults count.
+        if let (Some(spec), Some(status)) = (typed.spec.as_ref(), pod.get_mut("status").and_then(Value::as_object_mut)) {
+            status.insert("qosClass".into(), json!(super::pod::qos_class(spec)));
+        }
     }
     for limit_range in &ranges {
         let errors = pod_violations(limit_range, &typed);

@@ -265,6 +265,7 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Kind> 
                     terminating,
                 })),
                 deletion_finalizer: None,
+                conversion: None,
             };
             Kind { resource, strategy: &crate::admission::CUSTOM, printer: None }
         })

@@ -85,6 +85,34 @@ pub struct ResourceType {
     /// cleans up before the object goes (as kube-apiserver's CRD storage adds
     /// `customresourcecleanup.apiextensions.k8s.io`).
     pub deletion_finalizer: Option<&'static str>,
+    /// How a built-in kind served in another version than the one its objects are stored in
+    /// converts them (autoscaling/v1 HorizontalPodAutoscalers, stored as autoscaling/v2).
+    pub conversion: Option<&'static Conversion>,
+}
+
+/// A built-in kind's conversion between the version it serves and the one its objects are
+/// stored in (kube's conversion functions between a version and the internal type).
+pub struct Conversion {
+    /// The apiVersion of stored objects (`autoscaling/v2`).
+    pub stored_version: &'static str,
+    /// A stored object as this version serves it.
+    pub to_served: fn(&mut serde_json::Value),
+    /// An object of this version as it is to be stored; `stored` is the object it replaces,
+    /// whose fields this version cannot express are kept.
+    pub to_stored: fn(&mut serde_json::Value, Option<&serde_json::Value>),
+}
+
+impl std::fmt::Debug for Conversion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conversion").field("stored_version", &self.stored_version).finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Conversion {
+    /// Each conversion is one static: the same one is the same address.
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self, other)
+    }
 }
 
 /// Built-in declarations: `ResourceType::builtin(group, version, kind, plural, singular)` with
@@ -109,6 +137,7 @@ impl ResourceType {
             selectable_fields: Names::Static(&[]),
             custom: None,
             deletion_finalizer: None,
+            conversion: None,
         }
     }
 
@@ -154,6 +183,11 @@ impl ResourceType {
 
     pub const fn deletion_finalizer(mut self, finalizer: &'static str) -> Self {
         self.deletion_finalizer = Some(finalizer);
+        self
+    }
+
+    pub const fn conversion(mut self, conversion: &'static Conversion) -> Self {
+        self.conversion = Some(conversion);
         self
     }
 }
@@ -242,6 +276,7 @@ impl ResourceType {
             selectable_fields: Names::Static(&[]),
             custom: None,
             deletion_finalizer: None,
+            conversion: None,
         }
     }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 #[path = "support/http.rs"]
 mod http;
 
-common::on_both_stores!(kubectl_creates_and_prints_the_autoscaling_kinds, bad_autoscaling_objects_get_kube_apiservers_status, budgets_keep_their_generation_and_status, pods_get_their_priority_from_their_class);
+common::on_both_stores!(kubectl_creates_and_prints_the_autoscaling_kinds, bad_autoscaling_objects_get_kube_apiservers_status, budgets_keep_their_generation_and_status, pods_get_their_priority_from_their_class, autoscalers_are_served_as_v1_too);
 
 fn kubectl(server: &ApiServer, args: &[&str]) -> Output {
     Command::new("kubectl").arg(format!("--kubeconfig={}", server.kubeconfig().display())).args(args).output().unwrap_or_else(|err| panic!("running kubectl: {err}"))
@@ -234,4 +234,46 @@ fn with_status(mut object: Value, status: Value) -> Value {
 fn with_label(mut object: Value) -> Value {
     object["metadata"]["labels"] = json!({"tier": "web"});
     object
+}
+
+/// autoscaling/v1 serves the objects stored as autoscaling/v2: the cpu target is
+/// `targetCPUUtilizationPercentage`, and a write through v1 keeps what v1 cannot say.
+async fn autoscalers_are_served_as_v1_too(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = Client::new(&server);
+    const V1: &str = "/apis/autoscaling/v1/namespaces/default/horizontalpodautoscalers";
+    let v1 = json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "web"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"}, "maxReplicas": 4, "targetCPUUtilizationPercentage": 60}});
+    let (code, created) = client.json("POST", V1, &v1).await;
+    assert_eq!((code, created["apiVersion"].as_str(), created["spec"]["minReplicas"].as_i64(), created["spec"]["targetCPUUtilizationPercentage"].as_i64()), (201, Some("autoscaling/v1"), Some(1), Some(60)), "{created}");
+    let (_, as_v2) = client.get(&format!("{AUTOSCALERS}/web")).await;
+    assert_eq!(as_v2["spec"]["metrics"], cpu(json!({"type": "Utilization", "averageUtilization": 60})), "{as_v2}");
+
+    // A memory metric and a behavior written through v2 survive a v1 update of the cpu target.
+    let mut richer = as_v2.clone();
+    richer["spec"]["metrics"] = json!([{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}},
+        {"type": "Resource", "resource": {"name": "memory", "target": {"type": "AverageValue", "averageValue": "100Mi"}}}]);
+    richer["spec"]["behavior"] = json!({"scaleDown": {"stabilizationWindowSeconds": 30}});
+    let (code, richer) = client.json("PUT", &format!("{AUTOSCALERS}/web"), &richer).await;
+    assert_eq!(code, 200, "{richer}");
+    let (_, read) = client.get(&format!("{V1}/web")).await;
+    assert_eq!((read["apiVersion"].as_str(), read["spec"].get("metrics")), (Some("autoscaling/v1"), None), "{read}");
+    let mut changed = read.clone();
+    changed["spec"]["targetCPUUtilizationPercentage"] = json!(70);
+    let (code, updated) = client.json("PUT", &format!("{V1}/web"), &changed).await;
+    assert_eq!((code, updated["spec"]["targetCPUUtilizationPercentage"].as_i64()), (200, Some(70)), "{updated}");
+    let (_, as_v2) = client.get(&format!("{AUTOSCALERS}/web")).await;
+    assert_eq!(as_v2["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 70, "{as_v2}");
+    assert_eq!(as_v2["spec"]["metrics"][1], richer["spec"]["metrics"][1], "{as_v2}");
+    assert_eq!(as_v2["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"], 30, "{as_v2}");
+    let (code, patched) = client.send("PATCH", &format!("{V1}/web"), "application/merge-patch+json", br#"{"spec":{"maxReplicas":6}}"#.to_vec()).await;
+    assert_eq!((code, patched["spec"]["maxReplicas"].as_i64(), patched["apiVersion"].as_str()), (200, Some(6), Some("autoscaling/v1")), "{patched}");
+
+    // Lists, kubectl and bad input in v1.
+    let (_, list) = client.get(V1).await;
+    assert_eq!(list["items"][0]["spec"]["targetCPUUtilizationPercentage"], 70, "{list}");
+    let table = kubectl_ok(&server, &["get", "hpa.v1.autoscaling", "web", "--no-headers"]);
+    assert_eq!(columns(&table)[..6], ["web", "Deployment/web", "cpu:", "<unknown>/70%,", "memory:", "<unknown>/100Mi"], "{table}");
+    let (code, status) = client.json("POST", V1, &{ let mut bad = v1.clone(); bad["metadata"]["name"] = json!("bad"); bad["spec"]["minReplicas"] = json!(5); bad }).await;
+    assert_eq!((code, status["message"].as_str()), (422, Some("HorizontalPodAutoscaler.autoscaling \"bad\" is invalid: spec.maxReplicas: Invalid value: 4: must be greater than or equal to `minReplicas`")), "{status}");
 }

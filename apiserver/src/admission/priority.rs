@@ -6,7 +6,6 @@
 use serde_json::{Value, json};
 
 use crate::errors::ApiError;
-use crate::kinds::scheduling::priority_class::default_class;
 use crate::strategy::Cluster;
 
 /// `scheduling.DefaultPriorityWhenNoDefaultClassExists`.
@@ -61,6 +60,15 @@ pub(crate) async fn admit_pod(cluster: &dyn Cluster, pod: &mut Value) -> Result<
         spec.insert("preemptionPolicy".into(), json!(policy));
     }
     Ok(())
+}
+
+/// The global default class (`getDefaultPriorityClass`): should a race have made several, the
+/// one of lowest value.
+pub(crate) fn default_class(classes: &[Value]) -> Option<&Value> {
+    classes
+        .iter()
+        .filter(|class| class.get("globalDefault").and_then(Value::as_bool) == Some(true))
+        .min_by_key(|class| class.get("value").and_then(Value::as_i64).unwrap_or(0))
 }
 
 fn value_of(class: &Value) -> i64 {

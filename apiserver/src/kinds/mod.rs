@@ -42,6 +42,7 @@ pub static BUILTIN: &[&Kind] = &[
     &apps::replica_set::KIND,
     &apps::stateful_set::KIND,
     &autoscaling::horizontal_pod_autoscaler::KIND,
+    &autoscaling::horizontal_pod_autoscaler_v1::KIND,
     &batch::cron_job::KIND,
     &batch::job::KIND,
     &policy::pod_disruption_budget::KIND,

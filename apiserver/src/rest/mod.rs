@@ -14,10 +14,21 @@ pub use kubernetes_service::{INTERVAL as KUBERNETES_SERVICE_INTERVAL, Reconciler
 pub use logs::kubelet_address;
 pub use read::all_selected;
 
-/// Whether objects of `kind` may carry another served version than the one asked for: only a
-/// custom kind with several served versions.
+/// Whether objects of `kind` may carry another served version than the one asked for: a
+/// custom kind with several served versions, or a built-in kind served in another version than
+/// it is stored in.
 pub(crate) fn rewrites_versions(kind: &ResourceType) -> bool {
-    kind.custom.as_ref().is_some_and(|custom| custom.several_versions)
+    kind.conversion.is_some() || kind.custom.as_ref().is_some_and(|custom| custom.several_versions)
+}
+
+/// An object of `kind`, in the version it serves, as it is to be stored (`stored`: the object
+/// it replaces, if any). Nothing changes but for a kind with a conversion.
+pub(crate) fn store_as(kind: &ResourceType, object: &mut Value, stored: Option<&Value>) {
+    if let Some(conversion) = kind.conversion
+        && object.get("apiVersion").and_then(Value::as_str) != Some(conversion.stored_version)
+    {
+        (conversion.to_stored)(object, stored);
+    }
 }
 
 /// An object of `kind` as the version asked for serves it. The served versions of a custom kind
@@ -28,6 +39,12 @@ pub(crate) fn serve_as(kind: &ResourceType, object: &mut Value) {
         return;
     }
     let wanted = kind.api_version();
+    if let Some(conversion) = kind.conversion {
+        if object.get("apiVersion").and_then(Value::as_str) == Some(conversion.stored_version) {
+            (conversion.to_served)(object);
+        }
+        return;
+    }
     if let Some(fields) = object.as_object_mut()
         && fields.get("apiVersion").and_then(Value::as_str) != Some(wanted.as_str())
     {

@@ -240,6 +240,7 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
     }
     resource.strategy.mutate_create(api, target.namespace.as_deref(), &mut object).await?;
     resource.strategy.check_create(api, target.namespace.as_deref(), &object).await?;
+    super::store_as(resource, &mut object, None);
     let dry_run = params.dry_run()?;
     charge_quota(api, target, &object, None, dry_run).await?;
     let allocated = if dry_run {
@@ -329,7 +330,14 @@ where
     let resource = &target.resource;
     let key = target.key(name);
     for _ in 0..UPDATE_ATTEMPTS {
-        let current = fetch(api, target, name).await?;
+        let mut current = fetch(api, target, name).await?;
+        // A kind served in another version than it is stored in changes its served version;
+        // the stored object keeps what that version cannot express.
+        let stored = resource.conversion.map(|_| {
+            let stored = current.clone();
+            super::serve_as(resource, &mut current);
+            stored
+        });
         let revision = meta::string(&current, "resourceVersion")
             .and_then(|rv| rv.parse::<Revision>().ok())
             .unwrap_or_default();
@@ -349,12 +357,14 @@ where
         }
         let result = match outcome {
             Change::Unchanged => return Ok((current, false)),
-            Change::Write(object) if dry_run => {
+            Change::Write(mut object) if dry_run => {
+                super::store_as(resource, &mut object, stored.as_ref());
                 to_stored(&object)?;
                 return Ok((with_revision(object, revision), false));
             }
             Change::Remove if dry_run => return Ok((current, true)),
             Change::Write(mut object) => {
+                super::store_as(resource, &mut object, stored.as_ref());
                 let strategy = resource.strategy;
                 let fresh = strategy.allocate(api.store.as_ref(), resource, target.namespace.as_deref(), &current, &mut object).await?;
                 match api.store.update(&key, to_stored(&object)?, revision).await {

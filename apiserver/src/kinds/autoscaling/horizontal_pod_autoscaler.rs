@@ -406,7 +406,7 @@ fn validate_rules(rules: Option<&HPAScalingRules>, path: &Path, causes: &mut Cau
     }
 }
 
-static PRINTER: Printer = Printer {
+pub(super) static PRINTER: Printer = Printer {
     columns: &[
         NAME,
         Column::new("Reference", "string", 0, "scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count."),

@@ -9,6 +9,7 @@ use k8s_openapi::api::scheduling::v1::PriorityClass;
 use serde_json::{Value, json};
 
 use crate::admission::field::{Causes, Path};
+use crate::admission::priority::default_class;
 use crate::admission::{Context, Typed, TypedKind};
 use crate::errors::ApiError;
 use crate::printers::{self, AGE, NAME, Column, Printer, number, text};
@@ -92,15 +93,6 @@ impl Strategy for PriorityClassStrategy {
         }
         Ok(())
     }
-}
-
-/// The global default class (`getDefaultPriorityClass`): should a race have made several, the
-/// one of lowest value.
-pub(crate) fn default_class(classes: &[Value]) -> Option<&Value> {
-    classes
-        .iter()
-        .filter(|class| class.get("globalDefault").and_then(Value::as_bool) == Some(true))
-        .min_by_key(|class| class.get("value").and_then(Value::as_i64).unwrap_or(0))
 }
 
 impl TypedKind for PriorityClass {

@@ -107,15 +107,38 @@ fn next_status(resource_quota: &ResourceQuota, computed: &ResourceList) -> Optio
     dirty.then(|| ResourceQuotaStatus { hard: list(&hard), used: list(&used) })
 }
 
-/// Whether a quota's declared limits are not yet in its status (kube's `addQuota` priority and
-/// `updateQuota` filter): a new or changed `spec.hard`, or a hard name without usage. Status
-/// writes, admission's charges above all, do not ask for a recomputation.
-fn needs_usage(resource_quota: &ResourceQuota) -> bool {
-    let hard = quota::parse_optional_list(resource_quota.spec.as_ref().and_then(|spec| spec.hard.as_ref()));
-    let status = resource_quota.status.as_ref();
-    let stored_hard = quota::parse_optional_list(status.and_then(|status| status.hard.as_ref()));
-    let used = status.and_then(|status| status.used.as_ref());
-    !quota::equals(&hard, &stored_hard) || hard.keys().any(|name| resource_of(name).is_some() && !used.is_some_and(|used| used.contains_key(name)))
+/// kube's quota event filter: a quota is recomputed when it is created and when its
+/// `spec.hard` changes, never for a status write (admission's charges above all, which a
+/// recomputation from caches a moment behind could undo).
+struct HardLimits {
+    /// Each quota's `spec.hard` as last seen, by uid.
+    seen: Mutex<HashMap<String, ResourceList>>,
+}
+
+impl HardLimits {
+    /// Knowing the quotas there are already (the first sync computes them all).
+    fn new(quotas: &[Arc<ResourceQuota>]) -> Self {
+        let seen = quotas.iter().map(|resource_quota| (resource_quota.metadata.uid.clone().unwrap_or_default(), spec_hard(resource_quota))).collect();
+        Self { seen: Mutex::new(seen) }
+    }
+
+    /// Whether this change of a quota asks for its recomputation; `None` for a deleted one.
+    fn changed(&self, uid: &str, hard: Option<ResourceList>) -> bool {
+        let Ok(mut seen) = self.seen.lock() else {
+            return true;
+        };
+        match hard {
+            None => {
+                seen.remove(uid);
+                false
+            }
+            Some(hard) => seen.insert(uid.to_string(), hard.clone()).is_none_or(|before| !quota::equals(&before, &hard)),
+        }
+    }
+}
+
+fn spec_hard(resource_quota: &ResourceQuota) -> ResourceList {
+    quota::parse_optional_list(resource_quota.spec.as_ref().and_then(|spec| spec.hard.as_ref()))
 }
 
 /// The quotas of `namespace` tracking any name `matching` picks from their `status.hard`
@@ -205,18 +228,19 @@ pub async fn run(context: Arc<Context>) {
         forwarders: Mutex::new(tokio::task::JoinSet::new()),
         requests,
     });
-    // A quota whose limits are not in its status yet; a quota gone gives back its count.
-    let own = context
-        .resource_quotas
-        .changes()
+    // A quota created or whose limits changed; a quota gone gives back its count.
+    let quota_changes = context.resource_quotas.changes();
+    let own = quota_changes
         .flat_map({
-            let quotas = quotas.clone();
+            let (quotas, limits) = (quotas.clone(), HardLimits::new(&quotas.state()));
             move |changed| {
                 let mut requests = Vec::new();
+                let uid = changed.metadata.uid.clone().unwrap_or_default();
                 if deleted(&quotas, &*changed) {
+                    limits.changed(&uid, None);
                     let counting = ObjectCountEvaluator::new("", "resourcequotas");
                     requests = quotas_tracking(&quotas, changed.metadata.namespace.as_deref(), |names| counting.matching_resources(names));
-                } else if needs_usage(&changed) {
+                } else if limits.changed(&uid, Some(spec_hard(&changed))) {
                     requests.push(ObjectRef::from_obj(&*changed));
                 }
                 futures::stream::iter(requests)
@@ -529,14 +553,19 @@ mod tests {
     }
 
     #[test]
-    fn only_limits_missing_from_the_status_ask_for_a_recomputation() {
-        assert!(needs_usage(&resource_quota(json!({"hard": {"pods": "2"}}), json!(null))));
-        assert!(needs_usage(&resource_quota(json!({"hard": {"pods": "3"}}), json!({"hard": {"pods": "2"}, "used": {"pods": "1"}}))));
-        assert!(needs_usage(&resource_quota(json!({"hard": {"pods": "2", "secrets": "1"}}), json!({"hard": {"pods": "2", "secrets": "1"}, "used": {"pods": "1"}}))));
-        // Admission's charge changes only used.
-        assert!(!needs_usage(&resource_quota(json!({"hard": {"pods": "2"}}), json!({"hard": {"pods": "2"}, "used": {"pods": "2"}}))));
-        // A name nothing computes is not waited for.
-        assert!(!needs_usage(&resource_quota(json!({"hard": {"nvidia.com/gpu": "2"}}), json!({"hard": {"nvidia.com/gpu": "2"}}))));
+    fn a_quota_is_recomputed_when_created_or_its_limits_change_not_for_its_status() {
+        let existing = Arc::new(resource_quota(json!({"hard": {"pods": "2"}}), json!({"hard": {"pods": "2"}, "used": {"pods": "1"}})));
+        let limits = HardLimits::new(&[existing]);
+        let hard = |pods: &str| Some(list(&[("pods", pods)]));
+        // The quotas there were at the start: their status changing (admission's charge) is not
+        // a reason; "1000m" pods is the same limit as "1".
+        assert!(!limits.changed("", hard("2")));
+        assert!(!limits.changed("", hard("2000m")));
+        assert!(limits.changed("", hard("3")), "its limits changed");
+        assert!(!limits.changed("", hard("3")));
+        assert!(limits.changed("new", hard("1")), "created");
+        assert!(!limits.changed("new", None), "deleted: nothing to compute");
+        assert!(limits.changed("new", hard("1")), "created again");
     }
 
     #[test]

@@ -288,3 +288,70 @@ async fn quota_usage_follows_pods_and_counted_objects() {
     cluster.delete("/api/v1/namespaces/team/secrets/s", &json!({})).await;
     quota_used(&cluster, "team", "compute", json!({"count/configmaps": "1", "secrets": "0"})).await;
 }
+
+fn crd(plural: &str, kind: &str, scale: bool) -> Value {
+    let mut version = json!({"name": "v1", "served": true, "storage": true,
+        "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+            "spec": {"type": "object", "properties": {"replicas": {"type": "integer"}}},
+            "status": {"type": "object", "properties": {"replicas": {"type": "integer"}}}}}}});
+    if scale {
+        version["subresources"] = json!({"status": {}, "scale": {"specReplicasPath": ".spec.replicas", "statusReplicasPath": ".status.replicas"}});
+    }
+    json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": format!("{plural}.example.com")},
+        "spec": {"group": "example.com", "scope": "Namespaced", "names": {"plural": plural, "singular": kind.to_lowercase(), "kind": kind}, "versions": [version]}})
+}
+
+/// A custom object of `kind` and two Ready pods it controls, labelled `app: <name>`.
+async fn custom_controller_with_pods(cluster: &Cluster, plural: &str, kind: &str, name: &str, replicas: i64) {
+    let objects = format!("/apis/example.com/v1/namespaces/custom/{plural}");
+    cluster
+        .wait_for(&format!("{plural} served"), WITHIN, || async {
+            let (code, answer) = cluster.send(reqwest::Method::GET, &objects, "application/json", None).await;
+            if code == 200 { Ok(()) } else { Err(answer.to_string()) }
+        })
+        .await;
+    let object = cluster.create(&objects, &json!({"apiVersion": "example.com/v1", "kind": kind, "metadata": {"name": name}, "spec": {"replicas": replicas}})).await;
+    let uid = object["metadata"]["uid"].clone();
+    for index in 0..2 {
+        let pod = format!("{name}-{index}");
+        cluster
+            .create("/api/v1/namespaces/custom/pods", &json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": pod, "labels": {"app": name},
+                             "ownerReferences": [{"apiVersion": "example.com/v1", "kind": kind, "name": name, "uid": uid, "controller": true}]},
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+            .await;
+        cluster.run_pod("custom", &pod, "node-1", &format!("10.244.2.{}", index + 10), true).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_over_custom_resources_reads_their_scale_subresource() {
+    let cluster = Cluster::start();
+    let _manager = Manager(cluster.controller_manager(&["--controllers=disruption"]));
+    cluster.node("node-1").await;
+    cluster.namespace("custom").await;
+    let budgets = "/apis/policy/v1/namespaces/custom/poddisruptionbudgets";
+    cluster.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", &crd("widgets", "Widget", true)).await;
+    cluster.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", &crd("gadgets", "Gadget", false)).await;
+
+    // The expected count is the widget's spec.replicas, read through its scale subresource.
+    custom_controller_with_pods(&cluster, "widgets", "Widget", "w", 4).await;
+    cluster.create(budgets, &budget("w", "w", json!({"minAvailable": "50%"}))).await;
+    budget_status(&cluster, "custom", "w", json!({"currentHealthy": 2, "desiredHealthy": 2, "expectedPods": 4, "disruptionsAllowed": 0})).await;
+    // Scaled down (no watch on custom kinds, as kube: a pod's change brings the budget back).
+    cluster.merge_patch("/apis/example.com/v1/namespaces/custom/widgets/w/scale", &json!({"spec": {"replicas": 2}})).await;
+    cluster.merge_patch("/api/v1/namespaces/custom/pods/w-0", &json!({"metadata": {"annotations": {"touched": "yes"}}})).await;
+    budget_status(&cluster, "custom", "w", json!({"currentHealthy": 2, "desiredHealthy": 1, "expectedPods": 2, "disruptionsAllowed": 1})).await;
+
+    // A kind without the subresource: kube's message, and nothing allowed.
+    custom_controller_with_pods(&cluster, "gadgets", "Gadget", "g", 2).await;
+    cluster.create(budgets, &budget("g", "g", json!({"maxUnavailable": 1}))).await;
+    let gadgets = cluster
+        .wait_for("budget g failed safe", WITHIN, || async {
+            let budget = cluster.get(&pdb_path("custom", "g")).await;
+            if condition(&budget, "DisruptionAllowed")["reason"] == "SyncFailed" { Ok(budget) } else { Err(budget["status"].to_string()) }
+        })
+        .await;
+    assert_eq!(condition(&gadgets, "DisruptionAllowed")["message"], "gadgets.example.com does not implement the scale subresource");
+    assert_eq!(gadgets["status"]["disruptionsAllowed"], 0);
+}

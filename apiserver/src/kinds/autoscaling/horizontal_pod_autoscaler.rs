@@ -582,9 +582,9 @@ mod tests {
         let cpu = resource_metric("cpu", json!({"type": "Utilization", "averageUtilization": 50}));
         let memory = resource_metric("memory", json!({"type": "AverageValue", "averageValue": "100Mi"}));
         let pods = json!({"type": "Pods", "pods": {"metric": {"name": "qps"}, "target": {"type": "AverageValue", "averageValue": "1"}}});
-        assert_eq!(metrics_text(&[cpu.clone()], &[]), "cpu: <unknown>/50%");
+        assert_eq!(metrics_text(std::slice::from_ref(&cpu), &[]), "cpu: <unknown>/50%");
         let current = json!({"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 80, "averageValue": "400m"}}});
-        assert_eq!(metrics_text(&[cpu.clone()], &[current.clone()]), "cpu: 80%/50%");
+        assert_eq!(metrics_text(std::slice::from_ref(&cpu), std::slice::from_ref(&current)), "cpu: 80%/50%");
         let memory_now = json!({"type": "Resource", "resource": {"name": "memory", "current": {"averageValue": "10240Ki"}}});
         assert_eq!(metrics_text(&[cpu.clone(), memory.clone()], &[current, memory_now]), "cpu: 80%/50%, memory: 10Mi/100Mi");
         assert_eq!(metrics_text(&[cpu, memory, pods], &[]), "cpu: <unknown>/50%, memory: <unknown>/100Mi + 1 more...");

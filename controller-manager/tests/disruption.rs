@@ -244,9 +244,9 @@ async fn quota_usage_follows_pods_and_counted_objects() {
     cluster.namespace("team").await;
     cluster.node("node-1").await;
     let quota = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "compute"},
-        "spec": {"hard": {"pods": "3", "requests.cpu": "1", "count/configmaps": "5", "secrets": "4"}}});
+        "spec": {"hard": {"pods": "3", "requests.cpu": "1", "count/configmaps": "5", "secrets": "4", "count/deployments.apps": "3"}}});
     cluster.create("/api/v1/namespaces/team/resourcequotas", &quota).await;
-    quota_used(&cluster, "team", "compute", json!({"pods": "0", "requests.cpu": "0", "count/configmaps": "0", "secrets": "0"})).await;
+    quota_used(&cluster, "team", "compute", json!({"pods": "0", "requests.cpu": "0", "count/configmaps": "0", "secrets": "0", "count/deployments.apps": "0"})).await;
 
     // A second quota, scoped to pods with a deadline.
     let terminating = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "terminating"},
@@ -263,11 +263,14 @@ async fn quota_usage_follows_pods_and_counted_objects() {
         cluster.create("/api/v1/namespaces/team/configmaps", &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}})).await;
     }
     cluster.create("/api/v1/namespaces/team/secrets", &json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}})).await;
+    for name in ["d1", "d2"] {
+        cluster.create("/apis/apps/v1/namespaces/team/deployments", &deployment(name, 0)).await;
+    }
     // A changed spec.hard is recomputed from what is there (whatever admission charged).
     cluster.merge_patch(&quota_path("team", "compute"), &json!({"spec": {"hard": {"pods": "4"}}})).await;
-    let compute = quota_used(&cluster, "team", "compute", json!({"pods": "3", "requests.cpu": "600m", "count/configmaps": "2", "secrets": "1"})).await;
+    let compute = quota_used(&cluster, "team", "compute", json!({"pods": "3", "requests.cpu": "600m", "count/configmaps": "2", "secrets": "1", "count/deployments.apps": "2"})).await;
     assert_eq!(compute["status"]["hard"]["pods"], "4");
-    assert_eq!(compute["status"]["used"].as_object().map(|used| used.len()), Some(4), "used has the hard names only: {compute}");
+    assert_eq!(compute["status"]["used"].as_object().map(|used| used.len()), Some(5), "used has the hard names only: {compute}");
     cluster.merge_patch(&quota_path("team", "terminating"), &json!({"spec": {"hard": {"pods": "3"}}})).await;
     quota_used(&cluster, "team", "terminating", json!({"pods": "1"})).await;
 
@@ -286,7 +289,8 @@ async fn quota_usage_follows_pods_and_counted_objects() {
     // Objects counted by number, watched metadata-only: a deletion counts down.
     cluster.delete("/api/v1/namespaces/team/configmaps/x", &json!({})).await;
     cluster.delete("/api/v1/namespaces/team/secrets/s", &json!({})).await;
-    quota_used(&cluster, "team", "compute", json!({"count/configmaps": "1", "secrets": "0"})).await;
+    cluster.delete("/apis/apps/v1/namespaces/team/deployments/d1", &json!({})).await;
+    quota_used(&cluster, "team", "compute", json!({"count/configmaps": "1", "secrets": "0", "count/deployments.apps": "1"})).await;
 }
 
 fn crd(plural: &str, kind: &str, scale: bool) -> Value {

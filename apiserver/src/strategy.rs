@@ -94,6 +94,13 @@ pub trait Strategy: Send + Sync + 'static {
         None
     }
 
+    /// Checks an update of the object itself (not a subresource) against other objects
+    /// before it is stored, as kube's validating admission plugins that read them do; `old` is
+    /// the stored object.
+    async fn check_update(&self, _cluster: &dyn Cluster, _namespace: Option<&str>, _object: &Value, _old: &Value) -> Result<(), ApiError> {
+        Ok(())
+    }
+
     /// What `object` holds of the cluster's shared pools (ClusterIPs, NodePorts).
     fn held(&self, _object: &Value) -> Held {
         Held::default()

@@ -76,6 +76,10 @@ async fn kubectl_creates_and_prints_the_autoscaling_kinds(storage: Storage) {
     assert_eq!(created.trim(), "priorityclass.scheduling.k8s.io/high created");
     let refused = kubectl_fails(&server, &["create", "priorityclass", "other", "--value=10", "--global-default=true"]);
     assert_eq!(refused, "error: failed to create priorityclass: priorityclasses.scheduling.k8s.io \"other\" is forbidden: PriorityClass high is already marked as default. Only one default can exist");
+    kubectl_ok(&server, &["create", "priorityclass", "low", "--value=1"]);
+    let refused = kubectl_fails(&server, &["patch", "pc", "low", "-p", r#"{"globalDefault":true}"#]);
+    assert_eq!(refused, "Error from server (Forbidden): priorityclasses.scheduling.k8s.io \"low\" is forbidden: PriorityClass high is already marked as default. Only one default can exist");
+    kubectl_ok(&server, &["label", "pc", "high", "tier=web"]);
     let high = rows(&kubectl_ok(&server, &["get", "pc", "high", "--no-headers"]))[0].clone().into_iter().map(str::to_string).collect::<Vec<_>>();
     assert_eq!([&high[..3], &high[4..]].concat(), ["high", "1000", "true", "Never"]);
 

@@ -355,6 +355,11 @@ where
         {
             charge_quota(api, target, object, Some(&current), dry_run).await?;
         }
+        if let Change::Write(object) = &outcome
+            && target.subresource.is_none()
+        {
+            resource.strategy.check_update(api, target.namespace.as_deref(), object, &current).await?;
+        }
         let result = match outcome {
             Change::Unchanged => return Ok((current, false)),
             Change::Write(mut object) if dry_run => {

@@ -86,6 +86,21 @@ impl Strategy for PriorityClassStrategy {
         }
     }
 
+    /// The same on update: a class may become the default only while no other is.
+    async fn check_update(&self, cluster: &dyn Cluster, _namespace: Option<&str>, class: &Value, _old: &Value) -> Result<(), ApiError> {
+        if class.get("globalDefault").and_then(Value::as_bool) != Some(true) {
+            return Ok(());
+        }
+        let classes = cluster.list("scheduling.k8s.io", "v1", "priorityclasses", None).await?;
+        let name = crate::meta::name(class).unwrap_or_default();
+        match default_class(&classes).and_then(crate::meta::name) {
+            Some(default_name) if default_name != name => {
+                Err(forbidden(name, &format!("PriorityClass {default_name} is already marked as default. Only one default can exist")))
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// kube's priority class storage keeps the system classes.
     fn check_delete(&self, name: &str) -> Result<(), ApiError> {
         if SYSTEM_CLASSES.iter().any(|(system, _, _)| *system == name) {
@@ -213,6 +228,34 @@ mod tests {
         let refused = STRATEGY.check_delete("system-node-critical").expect_err("a system class");
         assert_eq!((refused.code, refused.message.as_str()), (403, "priorityclasses.scheduling.k8s.io \"system-node-critical\" is forbidden: this is a system priority class and cannot be deleted"));
         assert!(STRATEGY.check_delete("high").is_ok());
+    }
+
+    /// The classes a test's cluster holds.
+    struct Classes(Vec<Value>);
+
+    #[async_trait::async_trait]
+    impl Cluster for Classes {
+        async fn current(&self, _group: &str, _version: &str, _plural: &str, _namespace: Option<&str>, name: &str) -> Result<Option<Value>, ApiError> {
+            Ok(self.0.iter().find(|class| crate::meta::name(class) == Some(name)).cloned())
+        }
+
+        async fn list(&self, _group: &str, _version: &str, _plural: &str, _namespace: Option<&str>) -> Result<Vec<Value>, ApiError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn one_class_at_most_is_the_global_default() {
+        let default = with(class("high", 1000), "/globalDefault", json!(true));
+        let cluster = Classes(vec![default.clone(), class("low", 1)]);
+        let wanting = with(class("low", 1), "/globalDefault", json!(true));
+        let message = "priorityclasses.scheduling.k8s.io \"low\" is forbidden: PriorityClass high is already marked as default. Only one default can exist";
+        let refused = STRATEGY.check_create(&cluster, None, &wanting).await.expect_err("a second default");
+        assert_eq!((refused.code, refused.message.as_str()), (403, message));
+        let refused = STRATEGY.check_update(&cluster, None, &wanting, &class("low", 1)).await.expect_err("a second default");
+        assert_eq!(refused.message, message);
+        assert!(STRATEGY.check_update(&cluster, None, &default, &default).await.is_ok(), "the default itself");
+        assert!(STRATEGY.check_create(&Classes(vec![class("low", 1)]), None, &wanting).await.is_ok());
     }
 
     #[test]

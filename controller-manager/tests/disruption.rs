@@ -359,3 +359,34 @@ async fn a_budget_over_custom_resources_reads_their_scale_subresource() {
     assert_eq!(condition(&gadgets, "DisruptionAllowed")["message"], "gadgets.example.com does not implement the scale subresource");
     assert_eq!(gadgets["status"]["disruptionsAllowed"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_disruption_target_on_a_pod_not_deleted_is_reset() {
+    let cluster = Cluster::start();
+    let _manager = Manager(cluster.controller_manager(&["--controllers=disruption"]));
+    cluster.node("node-1").await;
+    cluster.namespace("stale").await;
+    for name in ["stale", "recent"] {
+        cluster.create("/api/v1/namespaces/stale/pods", &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}})).await;
+        cluster.run_pod("stale", name, "node-1", "10.244.3.10", true).await;
+    }
+    // An eviction or preemption marked them and did not delete them: 3 minutes ago, and now.
+    for (name, since) in [("stale", ago(180)), ("recent", ago(0))] {
+        let condition = json!({"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting", "lastTransitionTime": since});
+        let pod = cluster.get(&format!("/api/v1/namespaces/stale/pods/{name}")).await;
+        let mut conditions = pod["status"]["conditions"].as_array().cloned().unwrap_or_default();
+        conditions.push(condition);
+        cluster.merge_patch(&format!("/api/v1/namespaces/stale/pods/{name}/status"), &json!({"status": {"conditions": conditions}})).await;
+    }
+    let target = |pod: &Value| pod["status"]["conditions"].as_array().and_then(|conditions| conditions.iter().find(|condition| condition["type"] == "DisruptionTarget").cloned()).unwrap_or_default();
+    let reset = cluster
+        .wait_for("the stale DisruptionTarget False", WITHIN, || async {
+            let pod = cluster.get("/api/v1/namespaces/stale/pods/stale").await;
+            let condition = target(&pod);
+            if condition["status"] == "False" { Ok(condition) } else { Err(pod["status"].to_string()) }
+        })
+        .await;
+    // As kube's UpdatePodCondition with a bare condition: reason and message go.
+    assert!(reset["reason"].is_null() && reset["message"].is_null(), "{reset}");
+    assert_eq!(target(&cluster.get("/api/v1/namespaces/stale/pods/recent").await)["status"], "True", "not stale for another 2 minutes");
+}

@@ -101,6 +101,11 @@ async fn kubectl_creates_and_prints_the_autoscaling_kinds(storage: Storage) {
     assert_eq!(budgets[0], ["NAME", "MIN", "AVAILABLE", "MAX", "UNAVAILABLE", "ALLOWED", "DISRUPTIONS", "AGE"], "{table}");
     assert_eq!(budgets[1][..4], ["half", "N/A", "50%", "0"], "{table}");
     assert_eq!(budgets[2][..4], ["web", "2", "N/A", "0"], "{table}");
+    let described = kubectl_ok(&server, &["describe", "pdb", "web"]);
+    assert!(described.lines().any(|line| columns(line) == ["Min", "available:", "2"]), "{described}");
+    let described = kubectl_ok(&server, &["describe", "hpa", "web"]);
+    assert!(described.lines().any(|line| columns(line) == ["Reference:", "Deployment/web"]), "{described}");
+    assert!(described.lines().any(|line| columns(line) == ["Min", "replicas:", "2"]), "{described}");
     let explained = kubectl_ok(&server, &["explain", "pdb.spec.unhealthyPodEvictionPolicy"]);
     assert!(explained.contains("GROUP:      policy"), "{explained}");
 }

@@ -205,6 +205,23 @@ async fn limit_ranges_default_and_bound_pods_and_claims(storage: Storage) {
     );
     let (code, created) = client.json("POST", &format!("/api/v1/namespaces/{NS}/persistentvolumeclaims"), &claim("fits", "2Gi")).await;
     assert_eq!(code, 201, "{created}");
+    // A bound claim may grow, within the bounds only.
+    let path = format!("/api/v1/namespaces/{NS}/persistentvolumeclaims/fits");
+    let mut bound = created.clone();
+    bound["status"] = json!({"phase": "Bound", "accessModes": ["ReadWriteOnce"], "capacity": {"storage": "2Gi"}});
+    let (code, bound) = client.json("PUT", &format!("{path}/status"), &bound).await;
+    assert_eq!(code, 200, "{bound}");
+    let mut grown = bound.clone();
+    grown["spec"]["resources"]["requests"]["storage"] = json!("8Gi");
+    let (code, status) = client.json("PUT", &path, &grown).await;
+    assert_eq!(
+        (code, status["message"].as_str()),
+        (403, Some("persistentvolumeclaims \"fits\" is forbidden: maximum storage usage per PersistentVolumeClaim is 5Gi, but request is 8Gi")),
+        "{status}"
+    );
+    grown["spec"]["resources"]["requests"]["storage"] = json!("4Gi");
+    let (code, resized) = client.json("PUT", &path, &grown).await;
+    assert_eq!((code, resized["spec"]["resources"]["requests"]["storage"].as_str()), (200, Some("4Gi")), "{resized}");
 }
 
 /// The controller-manager, whose log is printed when the test fails.

@@ -347,18 +347,19 @@ where
             // kube-apiserver does, so that rewriting every object moves them to the current key.
             outcome = Change::Write(current.clone());
         }
-        // An update that changes what the object uses (a claim's size, a service's type) is
-        // charged the difference; marking an object deleted or finishing it changes nothing.
+        if let Change::Write(object) = &outcome
+            && target.subresource.is_none()
+        {
+            resource.strategy.check_update(api, target.namespace.as_deref(), object, &current).await?;
+        }
+        // ResourceQuota last, as kube orders its plugins: an update that changes what the object
+        // uses (a claim's size, a service's type) is charged the difference; marking an object
+        // deleted or finishing it changes nothing.
         if let Change::Write(object) = &outcome
             && target.subresource.is_none()
             && !meta::is_being_deleted(object)
         {
             charge_quota(api, target, object, Some(&current), dry_run).await?;
-        }
-        if let Change::Write(object) = &outcome
-            && target.subresource.is_none()
-        {
-            resource.strategy.check_update(api, target.namespace.as_deref(), object, &current).await?;
         }
         let result = match outcome {
             Change::Unchanged => return Ok((current, false)),

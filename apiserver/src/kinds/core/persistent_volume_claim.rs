@@ -40,6 +40,15 @@ impl Strategy for ClaimStrategy {
         crate::admission::limit_ranger::admit_claim(cluster, &KIND.resource, namespace, claim).await
     }
 
+    /// LimitRanger's storage bounds hold for an update (a resize) too; a claim being deleted
+    /// is left alone, as kube's plugin leaves it.
+    async fn check_update(&self, cluster: &dyn Cluster, namespace: Option<&str>, claim: &Value, old: &Value) -> Result<(), ApiError> {
+        if crate::meta::is_being_deleted(old) {
+            return Ok(());
+        }
+        crate::admission::limit_ranger::admit_claim(cluster, &KIND.resource, namespace, claim).await
+    }
+
     /// Claims count, with their storage, per class too (kube's claim evaluator).
     fn usage(&self) -> Option<&'static dyn common::quota::Evaluator> {
         Some(&common::quota::ClaimEvaluator)

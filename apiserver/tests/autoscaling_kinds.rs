@@ -90,6 +90,8 @@ async fn kubectl_creates_and_prints_the_autoscaling_kinds(storage: Storage) {
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(columns(lines[0]), ["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS", "REPLICAS", "AGE"], "{table}");
     assert_eq!(columns(lines[1])[..7], ["web", "Deployment/web", "cpu:", "<unknown>/50%", "2", "5", "0"], "{table}");
+    let all = kubectl_ok(&server, &["get", "all", "-o", "name"]);
+    assert_eq!(all.lines().filter(|line| *line == "horizontalpodautoscaler.autoscaling/web").count(), 1, "{all}");
     let explained = kubectl_ok(&server, &["explain", "hpa.spec"]);
     assert!(explained.contains("GROUP:      autoscaling") && explained.contains("VERSION:    v2") && explained.contains("maxReplicas"), "{explained}");
 

@@ -1,8 +1,8 @@
 //! Preemption by the real scheduler binary against the real apiserver, Node objects created
 //! directly (no kubelet). Victims are deleted gracefully, so without a kubelet they stay
 //! terminating: the test finishes their deletion (grace period 0) as a kubelet would once their
-//! containers stopped. Priorities come from PriorityClasses when the apiserver serves them, else
-//! are written in the pod spec.
+//! containers stopped. Priorities come from PriorityClasses when the apiserver's admission
+//! resolves them, else are written in the pod spec.
 
 use std::time::{Duration, Instant};
 

@@ -177,6 +177,10 @@ async fn limit_ranges_default_and_bound_pods_and_claims(storage: Storage) {
     assert_eq!(created["spec"]["limits"][0]["defaultRequest"], json!({"cpu": "100m", "memory": "128Mi"}), "{created}");
     let listed = kubectl_ok(&server, &["get", "limits", "-n", NS]);
     assert_eq!(listed.lines().next().map(columns), Some(vec!["NAME", "CREATED", "AT"]), "{listed}");
+    let described = kubectl_ok(&server, &["describe", "limits", "limits", "-n", NS]);
+    // Type, Resource, Min, Max, Default Request, Default Limit, Max Limit/Request Ratio.
+    assert!(described.lines().any(|line| columns(line) == ["Container", "cpu", "50m", "-", "100m", "500m", "-"]), "{described}");
+    assert!(described.lines().any(|line| columns(line) == ["PersistentVolumeClaim", "storage", "1Gi", "5Gi", "-", "-", "-"]), "{described}");
 
     // A pod stating nothing gets the defaults, noted as kube notes them.
     assert_eq!(kubectl_ok(&server, &["run", "plain", "--image=busybox", "--restart=Never", "-n", NS]).trim(), "pod/plain created");

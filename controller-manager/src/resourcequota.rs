@@ -13,7 +13,8 @@
 //! Resources counted by number alone are watched metadata-only, each from the first quota
 //! that names it on.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -158,11 +159,27 @@ fn quotas_tracking(quotas: &Store<ResourceQuota>, namespace: Option<&str>, match
 struct Replenishment<F> {
     /// The filter's view of each object seen, by uid.
     seen: Mutex<HashMap<String, F>>,
+    observed: AtomicUsize,
 }
+
+/// How often (in changes observed) the objects gone without their deletion seen (missed while
+/// the controller fell behind the watch) are forgotten.
+const FORGET_EVERY: usize = 8192;
 
 impl<F: Clone + PartialEq> Replenishment<F> {
     fn new() -> Self {
-        Self { seen: Mutex::new(HashMap::new()) }
+        Self { seen: Mutex::new(HashMap::new()), observed: AtomicUsize::new(0) }
+    }
+
+    /// Now and then, forgets the objects no longer in `store`.
+    fn forget_gone<K: Resource<DynamicType = ()> + Clone>(&self, store: &Store<K>) {
+        if self.observed.fetch_add(1, Ordering::Relaxed) % FORGET_EVERY != FORGET_EVERY - 1 {
+            return;
+        }
+        let alive: HashSet<String> = store.state().iter().filter_map(|object| object.meta().uid.clone()).collect();
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.retain(|uid, _| alive.contains(uid));
+        }
     }
 
     /// Whether this change gives usage back: `current` is `None` for a deleted object;
@@ -256,6 +273,7 @@ pub async fn run(context: Arc<Context>) {
                 // kube's filter: the pod stopped counting for compute (finished, or its grace
                 // period over).
                 let current = (!deleted(&store, &*pod)).then(|| quota::pod_counts_for_compute(&pod, jiff::Timestamp::now()));
+                replenishment.forget_gone(&store);
                 let gives_back = replenishment.observe(pod.metadata.uid.as_deref().unwrap_or_default(), current, |before, now| *before && !*now);
                 let requests = if gives_back { quotas_tracking(&quotas, pod.metadata.namespace.as_deref(), quota::pod_matching_resources) } else { Vec::new() };
                 futures::stream::iter(requests)
@@ -269,6 +287,7 @@ pub async fn run(context: Arc<Context>) {
             .changes()
             .flat_map(move |service| {
                 let current = (!deleted(&store, &*service)).then(|| quota_service_type(&service).to_string());
+                replenishment.forget_gone(&store);
                 let gives_back = replenishment.observe(service.metadata.uid.as_deref().unwrap_or_default(), current, |before, now| before != now);
                 let requests = if gives_back { quotas_tracking(&quotas, service.metadata.namespace.as_deref(), quota::service_matching_resources) } else { Vec::new() };
                 futures::stream::iter(requests)
@@ -284,6 +303,7 @@ pub async fn run(context: Arc<Context>) {
                 // kube's `RequiresQuotaReplenish` passes every update of a claim (it compares
                 // two pointers); an unchanged resourceVersion is a relist, not an update.
                 let current = (!deleted(&store, &*claim)).then(|| claim.metadata.resource_version.clone());
+                replenishment.forget_gone(&store);
                 let gives_back = replenishment.observe(claim.metadata.uid.as_deref().unwrap_or_default(), current, |before, now| before != now);
                 let requests = if gives_back { quotas_tracking(&quotas, claim.metadata.namespace.as_deref(), quota::claim_matching_resources) } else { Vec::new() };
                 futures::stream::iter(requests)
@@ -579,6 +599,22 @@ mod tests {
         assert!(pods.observe("a", None, went_terminal), "deleted");
         assert!(pods.observe("b", None, went_terminal), "deleted, never seen");
         assert!(!pods.observe("c", Some(false), went_terminal), "created finished");
+    }
+
+    #[test]
+    fn objects_gone_without_their_deletion_seen_are_forgotten() {
+        let (store, mut writer) = kube::runtime::reflector::store::<Pod>();
+        let alive: Pod = serde_json::from_value(json!({"metadata": {"name": "a", "namespace": "ns", "uid": "a"}})).unwrap();
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(alive));
+        let pods: Replenishment<bool> = Replenishment::new();
+        pods.observe("a", Some(true), |_, _| false);
+        pods.observe("missed", Some(true), |_, _| false);
+        for _ in 0..FORGET_EVERY {
+            pods.forget_gone(&store);
+        }
+        let mut remembered: Vec<String> = pods.seen.lock().unwrap().keys().cloned().collect();
+        remembered.sort();
+        assert_eq!(remembered, ["a"]);
     }
 
     #[test]

@@ -47,6 +47,26 @@ impl TypedKind for PodDisruptionBudget {
         validate_spec(&self.spec.clone().unwrap_or_default(), &Path::new("spec"), causes);
     }
 
+    /// `ValidatePodDisruptionBudget` again, with `AllowInvalidLabelValueInSelector` when the
+    /// stored budget's selector already has an expression value that is no label value (one
+    /// from before kube validated them), so that such a budget can still be changed.
+    fn validate_update(&self, old: &Self, context: &Context, causes: &mut Causes) {
+        let expressions = old.spec.as_ref().and_then(|spec| spec.selector.as_ref()).and_then(|selector| selector.match_expressions.as_ref());
+        let mut values = expressions.into_iter().flatten().flat_map(|requirement| requirement.values.iter().flatten());
+        let allow_invalid_values = values.any(|value| !common::names::label_value(value).is_empty());
+        if !allow_invalid_values {
+            return self.validate(context, causes);
+        }
+        let mut found = Causes::new();
+        self.validate(context, &mut found);
+        let value_cause = |field: &str| field.starts_with("spec.selector.matchExpressions[") && field.contains("].values[");
+        for cause in found.into_vec() {
+            if !(cause.reason == "FieldValueInvalid" && value_cause(&cause.field)) {
+                causes.push(cause);
+            }
+        }
+    }
+
     /// `ValidatePodDisruptionBudgetStatusUpdate` (policy/v1: the counts are never negative).
     fn validate_status_update(&self, _old: &Self, _context: &Context, causes: &mut Causes) {
         let status = self.status.clone().unwrap_or_default();
@@ -218,6 +238,20 @@ mod tests {
         let refused = status(json!({"disruptionsAllowed": -1, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0,
             "conditions": [with(condition.clone(), "/reason", json!("1bad")), with(condition, "/status", json!("Maybe"))]})).expect_err("negative");
         assert_eq!(cause_fields(&refused), ["status.conditions[0].reason", "status.conditions[1].type", "status.conditions[1].status", "status.disruptionsAllowed"]);
+    }
+
+    #[test]
+    fn a_budget_with_an_old_invalid_selector_value_may_still_change() {
+        let invalid = json!({"matchExpressions": [{"key": "app", "operator": "In", "values": ["not valid!"]}]});
+        let refused = crate::admission::admit_create(resource("poddisruptionbudgets"), with(budget("web"), "/spec/selector", invalid.clone()), crate::strategy::FieldValidation::Strict).expect_err("an invalid value");
+        assert_eq!(cause_fields(&refused), ["spec.selector.matchExpressions[0].values[0]"]);
+        // As stored before kube checked the values.
+        let stored = with(with(budget("web"), "/spec/selector", invalid), "/status", json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0}));
+        let changed = with(stored.clone(), "/spec/minAvailable", json!(1));
+        assert!(crate::admission::admit_update(resource("poddisruptionbudgets"), changed, &stored, crate::strategy::FieldValidation::Strict).is_ok());
+        let fine = with(budget("web"), "/status", stored["status"].clone());
+        let refused = crate::admission::admit_update(resource("poddisruptionbudgets"), with(stored.clone(), "/spec/selector/matchExpressions/0/values/0", json!("x y")), &fine, crate::strategy::FieldValidation::Strict);
+        assert!(refused.is_err(), "a valid stored selector keeps the check");
     }
 
     #[test]

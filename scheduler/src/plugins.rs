@@ -31,17 +31,6 @@ pub fn fits(pod: &PodInfo, node: &NodeInfo, requested: &Resources, ports: &[Host
     node_resources_fit(pod, node, requested)
 }
 
-/// Whether failing `fits` could be undone by removing pods: a port conflict can, and so can
-/// too little room, unless the pod asks more cpu or memory than the node has at all (kube's
-/// `InsufficientResource.Unresolvable`).
-pub fn resolvable(pod: &PodInfo, node: &NodeInfo, ports: &[HostPort]) -> bool {
-    if node_ports(pod, ports).is_err() {
-        return true;
-    }
-    let beyond = |wanted: i64, allocatable: i64| wanted > 0 && wanted > allocatable;
-    !(beyond(pod.requests.milli_cpu, node.allocatable.milli_cpu) || beyond(pod.requests.memory, node.allocatable.memory))
-}
-
 fn tolerations(pod: &PodInfo) -> &[Toleration] {
     pod.pod.spec.as_ref().and_then(|spec| spec.tolerations.as_deref()).unwrap_or_default()
 }

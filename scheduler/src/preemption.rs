@@ -298,17 +298,16 @@ impl Preemption<'_> {
     }
 
     /// Whether the node failed only filters that removing pods can satisfy (kube's nodes with
-    /// status `Unschedulable`, not `UnschedulableAndUnresolvable`).
+    /// status `Unschedulable`, not `UnschedulableAndUnresolvable`). In kube 1.33 NodePorts and
+    /// NodeResourcesFit always say `Unschedulable`, even for a pod larger than the node (1.34
+    /// made that unresolvable): such a node is tried, and its reasons reported.
     fn might_help(&self, pod: &PodInfo, node: &NodeInfo) -> bool {
         if plugins::filter_node(pod, node).is_err() {
             return false;
         }
         let (requested, ports) = self.nominator.occupied(pod, node);
-        match plugins::fits(pod, node, &requested, &ports) {
-            Err(_) => plugins::resolvable(pod, node, &ports),
-            // It fits as far as its pods go: a later filter turned it away.
-            Ok(()) => false,
-        }
+        // Fitting as far as its pods go: a later filter (VolumeBinding) turned it away.
+        plugins::fits(pod, node, &requested, &ports).is_err()
     }
 
     /// kube's `SelectVictimsOnNode`.
@@ -545,9 +544,20 @@ mod tests {
         let cache = cluster(&[("n1", "1"), ("small", "1")], &[("n1", pod("low", 0, "1", json!({}))), ("small", pod("low2", 0, "1", json!({})))]);
         let never = pod("never", 10, "1", json!({"preemptionPolicy": "Never"}));
         assert!(matches!(evaluate(&cache, &[], &never), Verdict::NotEligible(POLICY_NEVER)));
-        // Asking more than a node has at all, or a node the pod does not select: no help there.
+        // Asking more than a node has at all: kube 1.33 still tries, and reports why it failed.
         let huge = pod("huge", 10, "2", json!({}));
-        assert!(matches!(&evaluate(&cache, &[], &huge), Verdict::NoCandidate(reasons) if reasons == &BTreeMap::from([(NOT_HELPFUL.to_string(), 2)])));
+        assert!(matches!(&evaluate(&cache, &[], &huge), Verdict::NoCandidate(reasons) if reasons == &BTreeMap::from([("Insufficient cpu".to_string(), 2)])));
+        let (nominator, preempting) = (Nominator::default(), HashSet::new());
+        let no_claims_fit = |_: &NodeInfo| Err(vec!["node(s) had volume node affinity conflict".to_string()]);
+        let preemption = Preemption { cache: &cache, nominator: &nominator, budgets: &[], preempting: &preempting, rejected: false, later_filters: &no_claims_fit, now: 0 };
+        let small = pod("small", 10, "1", json!({"nodeName": "small"}));
+        assert!(
+            matches!(&preemption.evaluate(&pod("elsewhere", 10, "0", json!({"nodeName": "small"})), None, 0), Verdict::NoCandidate(reasons) if reasons == &BTreeMap::from([(NOT_HELPFUL.to_string(), 2)])),
+            "a node the pod does not name, and one only a later filter turned away"
+        );
+        // Victims removed, a later filter still refuses: that filter's reasons.
+        assert!(matches!(&preemption.evaluate(&small, None, 0), Verdict::NoCandidate(reasons)
+            if reasons == &BTreeMap::from([(NOT_HELPFUL.to_string(), 1), ("node(s) had volume node affinity conflict".to_string(), 1)])));
         let selecting = pod("selecting", 10, "1", json!({"nodeName": "small"}));
         assert_eq!(victims(&evaluate(&cache, &[], &selecting)), ("small".to_string(), vec!["low2".to_string()]));
     }

@@ -283,6 +283,11 @@ async fn autoscalers_are_served_as_v1_too(storage: Storage) {
     // Lists, kubectl and bad input in v1.
     let (_, list) = client.get(V1).await;
     assert_eq!(list["items"][0]["spec"]["targetCPUUtilizationPercentage"], 70, "{list}");
+    let (code, events) = client.get(&format!("{V1}?watch=1&timeoutSeconds=1")).await;
+    let text = events.as_str().map_or_else(|| events.to_string(), str::to_string);
+    let first: Value = text.lines().next().and_then(|line| serde_json::from_str(line).ok()).unwrap_or_default();
+    assert_eq!((code, first["type"].as_str(), first["object"]["apiVersion"].as_str(), first["object"]["spec"]["targetCPUUtilizationPercentage"].as_i64()),
+        (200, Some("ADDED"), Some("autoscaling/v1"), Some(70)), "{text}");
     let table = kubectl_ok(&server, &["get", "hpa.v1.autoscaling", "web", "--no-headers"]);
     assert_eq!(columns(&table)[..6], ["web", "Deployment/web", "cpu:", "<unknown>/70%,", "memory:", "<unknown>/100Mi"], "{table}");
     let (code, status) = client.json("POST", V1, &{ let mut bad = v1.clone(); bad["metadata"]["name"] = json!("bad"); bad["spec"]["minReplicas"] = json!(5); bad }).await;

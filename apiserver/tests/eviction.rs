@@ -297,4 +297,63 @@ async fn kubectl_drain_stops_at_a_budget_and_passes_once_it_allows() {
     assert_eq!(client.get("/api/v1/namespaces/default/pods/elsewhere").await.0, 200, "a pod on another node stays");
     let (_, budget) = client.get("/apis/policy/v1/namespaces/default/poddisruptionbudgets/db").await;
     assert_eq!(budget["status"]["disruptionsAllowed"], 0, "{budget}");
+
+    // Without evictions kubectl deletes, its DeleteOptions in protobuf (the 415 of before),
+    // and budgets do not stop it.
+    let (succeeded, output) = Drain::start(&server, &["other", "--ignore-daemonsets", "--disable-eviction", "--timeout=10s"]).finish().await;
+    assert!(succeeded && output.contains("pod/elsewhere deleted") && output.contains("node/other drained"), "{output}\n{}", log_tail(&server));
+    assert_eq!(client.get("/api/v1/namespaces/default/pods/elsewhere").await.0, 404);
+}
+
+/// A POST with a bearer token over HTTPS (curl: the test's reqwest has no TLS): the status code
+/// and the body.
+fn post_as(server: &ApiServer, token: &str, path: &str, body: &Value) -> (u16, Value) {
+    let output = Command::new("curl")
+        .arg("-s")
+        .arg("--cacert")
+        .arg(server.certificate_authority().unwrap_or_else(|| panic!("HTTPS")))
+        .args(["-H", &format!("Authorization: Bearer {token}"), "-H", "Content-Type: application/json", "-d", &body.to_string()])
+        .args(["-w", "\n%{http_code}", &format!("{}{path}", server.url())])
+        .output()
+        .unwrap_or_else(|err| panic!("curl: {err}"));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (answer, code) = text.rsplit_once('\n').unwrap_or_default();
+    (code.trim().parse().unwrap_or(0), serde_json::from_str(answer).unwrap_or(Value::String(answer.to_string())))
+}
+
+/// RBAC sees an eviction as kube's authorizer does (verb create, resource pods, subresource
+/// eviction): `edit` may evict, `view` may not, with kube-apiserver's 403.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rbac_authorizes_evictions_as_create_on_pods_eviction() {
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\njane-token,jane,2\njoe-token,joe,3\n").unwrap_or_else(|err| panic!("{err}"));
+    let server = ApiServer::start_https(Storage::Embedded, &[&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC"])
+        .unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let admin = |path: &str, body: Value| post_as(&server, "admin-token", path, &body);
+    assert_eq!(admin("/api/v1/namespaces", json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})).0, 201);
+    for (user, role) in [("jane", "view"), ("joe", "edit")] {
+        let binding = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": user},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}]});
+        assert_eq!(admin("/apis/rbac.authorization.k8s.io/v1/namespaces/demo/rolebindings", binding).0, 201);
+    }
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    let (code, answer) = admin("/api/v1/namespaces/demo/pods", pod);
+    assert_eq!(code, 201, "{answer}");
+
+    let path = "/api/v1/namespaces/demo/pods/web/eviction";
+    let (code, answer) = post_as(&server, "jane-token", path, &eviction("web"));
+    assert_eq!(code, 403, "{answer}");
+    assert_eq!(answer["message"], "pods \"web\" is forbidden: User \"jane\" cannot create resource \"pods/eviction\" in API group \"\" in the namespace \"demo\"");
+    // A grant takes a moment to reach the authorizer's caches.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, answer) = post_as(&server, "joe-token", path, &eviction("web"));
+        if code == 201 {
+            break;
+        }
+        assert!(code == 403 && Instant::now() < deadline, "{code} {answer}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -293,6 +293,16 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
 async fn charge_quota(api: &Api, target: &Target, object: &Value, old: Option<&Value>, dry_run: bool) -> Result<(), ApiError> {
     let Some(quotas) = api.registry.find("", "v1", "resourcequotas") else { return Ok(()) };
     let resource = &target.resource;
+    // Most namespaces have no quota: the watch cache says so without a read of storage. A
+    // quota limits nothing until the controller has written its status, by which time the
+    // cache has long had it; where there are quotas, admission reads them from storage, fresh
+    // for its compare-and-swap.
+    if let (Some(namespace), Some(cache)) = (target.namespace.as_deref(), api.cache.of(&quotas))
+        && cache.revision() > 0
+        && !cache.snapshot().0.iter().any(|quota| quota.namespace() == Some(namespace))
+    {
+        return Ok(());
+    }
     let write = admission::quota::Write {
         resource,
         evaluator: resource.strategy.usage(),

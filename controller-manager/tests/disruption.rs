@@ -390,3 +390,48 @@ async fn a_stale_disruption_target_on_a_pod_not_deleted_is_reset() {
     assert!(reset["reason"].is_null() && reset["message"].is_null(), "{reset}");
     assert_eq!(target(&cluster.get("/api/v1/namespaces/stale/pods/recent").await)["status"], "True", "not stale for another 2 minutes");
 }
+
+/// Evicts a pod through the eviction subresource: the status code and the answer.
+async fn evict(cluster: &Cluster, namespace: &str, name: &str) -> (u16, Value) {
+    let eviction = json!({"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}});
+    cluster.send(reqwest::Method::POST, &format!("/api/v1/namespaces/{namespace}/pods/{name}/eviction"), "application/json", Some(&eviction)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evictions_spend_the_budget_and_the_controller_gives_it_back_as_pods_become_ready() {
+    let cluster = Cluster::start();
+    let _manager = Manager(cluster.controller_manager(&["--controllers=deployment,replicaset,disruption"]));
+    cluster.node("node-1").await;
+    cluster.namespace("drain").await;
+    cluster.create("/apis/apps/v1/namespaces/drain/deployments", &deployment("web", 3)).await;
+    cluster.create("/apis/policy/v1/namespaces/drain/poddisruptionbudgets", &budget("web", "web", json!({"minAvailable": 2}))).await;
+    let pods = pods_of(&cluster, "drain", "web", 3).await;
+    for (index, pod) in pods.iter().enumerate() {
+        cluster.run_pod("drain", pod, "node-1", &format!("10.244.4.{}", index + 10), true).await;
+    }
+    budget_status(&cluster, "drain", "web", json!({"currentHealthy": 3, "disruptionsAllowed": 1})).await;
+
+    // One eviction allowed; the next refused until a replacement is Ready.
+    let (code, answer) = evict(&cluster, "drain", &pods[0]).await;
+    assert_eq!(code, 201, "{answer}");
+    let (code, answer) = evict(&cluster, "drain", &pods[1]).await;
+    assert_eq!(code, 429, "{answer}");
+    // The evicted pod is terminating (no kubelet finishes it): not healthy, not listed.
+    budget_status(&cluster, "drain", "web", json!({"currentHealthy": 2, "desiredHealthy": 2, "disruptionsAllowed": 0})).await;
+    let replacement = cluster
+        .wait_for("a replacement pod", WITHIN, || async {
+            let listed = cluster.items("/api/v1/namespaces/drain/pods?labelSelector=app%3Dweb").await;
+            listed
+                .iter()
+                .filter(|pod| pod["metadata"]["deletionTimestamp"].is_null())
+                .map(|pod| pod["metadata"]["name"].as_str().unwrap_or_default().to_string())
+                .find(|name| !pods.contains(name))
+                .ok_or_else(|| format!("{} pods", listed.len()))
+        })
+        .await;
+    cluster.run_pod("drain", &replacement, "node-1", "10.244.4.20", true).await;
+    let budget = budget_status(&cluster, "drain", "web", json!({"currentHealthy": 3, "disruptionsAllowed": 1})).await;
+    assert!(budget["status"]["disruptedPods"].as_object().is_none_or(|pods| pods.is_empty()), "{budget}");
+    let (code, answer) = evict(&cluster, "drain", &pods[1]).await;
+    assert_eq!(code, 201, "{answer}");
+}

@@ -111,7 +111,7 @@ async fn bench_server(backend: &str, server: &ApiServer, pods: usize) -> anyhow:
             "currentHealthy": per_budget, "desiredHealthy": 0, "expectedPods": per_budget}});
         bench.merge_patch(&format!("/apis/policy/v1/namespaces/bench/poddisruptionbudgets/{name}/status"), &status).await?;
     }
-    let setup = per_client(&bench, pods * 2, 16, |bench, index| async move {
+    let setup = per_client(&bench, pods * 2, 16, move |bench, index| async move {
         let (prefix, number) = if index < pods { ("evict", index) } else { ("delete", index - pods) };
         bench.running_pod(&format!("{prefix}-{number:04}"), number % BUDGETS).await
     })

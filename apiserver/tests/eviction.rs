@@ -131,10 +131,10 @@ async fn evictions_honour_budgets_as_kube_apiserver_does(storage: Storage) {
     }
     client.budget("default", "web", json!({"app": "web"})).await;
     client.allow("default", "web", 0, 3).await;
-    let response = client.http.post(format!("{}/api/v1/namespaces/default/pods/web-0/eviction", client.base)).json(&eviction("web-0")).send().await.expect("eviction");
+    let response = client.http.post(format!("{}/api/v1/namespaces/default/pods/web-0/eviction", client.base)).json(&eviction("web-0")).send().await.unwrap_or_else(|err| panic!("eviction: {err}"));
     assert_eq!(response.status().as_u16(), 429);
     assert!(response.headers().get("retry-after").is_none(), "a budget that allows nothing names no retry time");
-    let answer: Value = response.json().await.expect("a Status");
+    let answer: Value = response.json().await.unwrap_or_else(|err| panic!("a Status: {err}"));
     assert_eq!(answer, json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": BUDGET_MESSAGE, "reason": "TooManyRequests",
         "details": {"causes": [{"reason": "DisruptionBudget", "message": "The disruption budget web needs 3 healthy pods and has 3 currently"}]}, "code": 429}));
     assert!(client.get("/api/v1/namespaces/default/pods/web-0").await.1["metadata"]["deletionTimestamp"].is_null());
@@ -175,9 +175,9 @@ async fn evictions_honour_budgets_as_kube_apiserver_does(storage: Storage) {
     // A budget status behind its spec: 429, come back in 10 s.
     let (code, answer) = client.send("PATCH", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/web", "application/merge-patch+json", br#"{"spec":{"minAvailable":2}}"#.to_vec()).await;
     assert_eq!(code, 200, "{answer}");
-    let response = client.http.post(format!("{}/api/v1/namespaces/default/pods/web-1/eviction", client.base)).json(&eviction("web-1")).send().await.expect("eviction");
+    let response = client.http.post(format!("{}/api/v1/namespaces/default/pods/web-1/eviction", client.base)).json(&eviction("web-1")).send().await.unwrap_or_else(|err| panic!("eviction: {err}"));
     assert_eq!((response.status().as_u16(), response.headers().get("retry-after").and_then(|value| value.to_str().ok())), (429, Some("10")));
-    let answer: Value = response.json().await.expect("a Status");
+    let answer: Value = response.json().await.unwrap_or_else(|err| panic!("a Status: {err}"));
     assert_eq!(answer["details"], json!({"causes": [{"reason": "DisruptionBudget", "message": "The disruption budget web is still being processed by the server."}], "retryAfterSeconds": 10}));
 
     // Two budgets over one pod: kube's 500.

@@ -29,6 +29,11 @@ impl TypedKind for Pod {
         self.spec.as_ref().map_or(Ok(()), pod_spec::check_quantities)
     }
 
+    /// The Priority admission plugin's update half.
+    fn prepare_for_update(&mut self, old: &Self) {
+        super::priority::keep_on_update(self, old);
+    }
+
     fn apply_defaults(&mut self) {
         let spec = self.spec.get_or_insert_with(Default::default);
         pod_spec::apply_defaults(spec);

@@ -3,6 +3,7 @@
 //! class gets the global default class (or priority 0 and `PreemptLowerPriority`). The
 //! PriorityClass half (one global default) is the kind's `check_create`.
 
+use k8s_openapi::api::core::v1::Pod;
 use serde_json::{Value, json};
 
 use crate::errors::ApiError;
@@ -60,6 +61,18 @@ pub(crate) async fn admit_pod(cluster: &dyn Cluster, pod: &mut Value) -> Result<
         spec.insert("preemptionPolicy".into(), json!(policy));
     }
     Ok(())
+}
+
+/// `admitPod` on update: the priority and preemption policy resolved on create stay when an
+/// update leaves them out (validation refuses any other change of them).
+pub(crate) fn keep_on_update(pod: &mut Pod, old: &Pod) {
+    let (Some(spec), Some(old_spec)) = (pod.spec.as_mut(), old.spec.as_ref()) else { return };
+    if spec.priority.is_none() {
+        spec.priority = old_spec.priority;
+    }
+    if spec.preemption_policy.is_none() {
+        spec.preemption_policy.clone_from(&old_spec.preemption_policy);
+    }
 }
 
 /// The global default class (`getDefaultPriorityClass`): should a race have made several, the
@@ -134,6 +147,24 @@ mod tests {
     fn with_default(mut class: Value) -> Value {
         class["globalDefault"] = json!(true);
         class
+    }
+
+    #[test]
+    fn an_update_leaving_out_the_priority_keeps_it() {
+        let stored = crate::admission::test_support::admitted(crate::admission::test_support::resource("pods"), with_priority(crate::admission::test_support::pod("web")));
+        let mut replaced = stored.clone();
+        if let Some(spec) = replaced["spec"].as_object_mut() {
+            spec.remove("priority");
+            spec.remove("preemptionPolicy");
+        }
+        let updated = crate::admission::admit_update(crate::admission::test_support::resource("pods"), replaced, &stored, crate::strategy::FieldValidation::Strict).expect("kept");
+        assert_eq!((updated.object["spec"]["priority"].clone(), updated.object["spec"]["preemptionPolicy"].clone()), (json!(1000), json!("Never")));
+    }
+
+    fn with_priority(mut pod: Value) -> Value {
+        pod["spec"]["priority"] = json!(1000);
+        pod["spec"]["preemptionPolicy"] = json!("Never");
+        pod
     }
 
     #[tokio::test]

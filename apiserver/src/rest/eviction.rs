@@ -639,6 +639,39 @@ mod tests {
         assert!(propagate_dry_run(options(json!({"dryRun": ["All"]})), &dry).unwrap().dry_run());
     }
 
+    /// One length-delimited protobuf field.
+    fn field(number: u8, bytes: &[u8]) -> Vec<u8> {
+        let length = u8::try_from(bytes.len()).expect("short");
+        [&[(number << 3) | 2, length][..], bytes].concat()
+    }
+
+    fn envelope(api_version: &str, kind: &str, message: &[u8]) -> Vec<u8> {
+        let type_meta = [field(1, api_version.as_bytes()), field(2, kind.as_bytes())].concat();
+        [b"k8s\0".as_slice(), &field(1, &type_meta), &field(2, message)].concat()
+    }
+
+    /// client-go's protobuf bodies: an Eviction of either version, and DeleteOptions under any
+    /// group version (kubectl drain's DELETE sends `v1`; other clients their resource's).
+    #[test]
+    fn protobuf_evictions_and_delete_options_decode() {
+        // deleteOptions: gracePeriodSeconds = 1 (varint 0), preconditions = 2 {uid = 1}.
+        let options = [vec![1 << 3, 0], field(2, &field(1, b"u1"))].concat();
+        let eviction = [field(1, &[field(1, b"web"), field(3, b"demo")].concat()), field(2, &options)].concat();
+        for api_version in ["policy/v1", "policy/v1beta1"] {
+            let object = crate::protobuf::decode(&envelope(api_version, "Eviction", &eviction)).expect("decodes");
+            assert_eq!(object["metadata"], json!({"name": "web", "namespace": "demo"}), "{api_version}");
+            assert_eq!(object["deleteOptions"]["gracePeriodSeconds"], 0, "{api_version}: {object}");
+            assert_eq!(object["deleteOptions"]["preconditions"]["uid"], "u1", "{api_version}: {object}");
+            let (decoded, options) = decode(object, FieldValidation::Strict).expect("an Eviction");
+            assert_eq!(decoded.metadata.name.as_deref(), Some("web"));
+            assert_eq!(options.uid(), Some("u1"));
+        }
+        for api_version in ["v1", "apps/v1", "meta.k8s.io/v1"] {
+            let object = crate::protobuf::decode(&envelope(api_version, "DeleteOptions", &options)).expect("decodes");
+            assert_eq!(object["preconditions"]["uid"], "u1", "{api_version}: {object}");
+        }
+    }
+
     #[test]
     fn the_disruption_target_condition_is_added_once() {
         let pod = json!({"metadata": {"name": "p"}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}});

@@ -330,10 +330,10 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     Ok(Created { server, kubeconfig: path, context, nodes })
 }
 
-/// The cluster DNS as kubeadm installs CoreDNS: a Deployment of 2 in `kube-system` behind the
-/// Service `kube-dns` at 10.96.0.10, running as the ServiceAccount `cluster-dns`, which may read
-/// what it serves (kubeadm's `system:coredns` role) and reaches the API from its pods as any
-/// in-cluster client does.
+/// The cluster DNS as kubeadm installs CoreDNS: a Deployment of 2 in `kube-system`, of the
+/// `system-cluster-critical` priority, behind the Service `kube-dns` at 10.96.0.10, running as
+/// the ServiceAccount `cluster-dns`, which may read what it serves (kubeadm's `system:coredns`
+/// role) and reaches the API from its pods as any in-cluster client does.
 async fn install_dns(client: &kube::Client) -> Result<(), ClusterError> {
     let labels = serde_json::json!({"k8s-app": "kube-dns"});
     let objects = [
@@ -366,6 +366,9 @@ async fn install_dns(client: &kube::Client) -> Result<(), ClusterError> {
                 // Not itself: it forwards to what the node uses.
                 "dnsPolicy": "Default",
                 "serviceAccountName": "cluster-dns",
+                // As kubeadm's CoreDNS: kept running under pressure, preempting ordinary pods
+                // (the apiserver creates the class at start).
+                "priorityClassName": "system-cluster-critical",
                 "tolerations": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}, {"key": "CriticalAddonsOnly", "operator": "Exists"}],
                 "containers": [{
                     "name": "dns", "image": "localhost/cluster-dns:local", "imagePullPolicy": "IfNotPresent",

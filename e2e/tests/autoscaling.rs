@@ -223,9 +223,10 @@ fn bad_input(cluster: &Cluster) -> Vec<String> {
     if !(said.contains(start) && said.trim_end().ends_with(end)) {
         wrong.push(format!("a PDB with minAvailable and maxUnavailable: expected {start:?}...{end:?}, got {said:?}"));
     }
-    // pkg/apis/core/validation: ValidateResourceQuotaResourceName after validateResourceName.
+    // pkg/apis/core/validation: ValidateResourceQuotaResourceName after validateResourceName
+    // (kubectl's `create quota` words it "error: failed to create quota: ResourceQuota ...").
     let quota = cluster.kubectl(&["create", "quota", "unknown", "-n", BAD_NS, "--hard=foo=1"]);
-    let expected = r#"The ResourceQuota "unknown" is invalid: [spec.hard[foo]: Invalid value: "foo": must be a standard resource type or fully qualified, spec.hard[foo]: Invalid value: "foo": must be a standard resource for quota]"#;
+    let expected = r#"ResourceQuota "unknown" is invalid: [spec.hard[foo]: Invalid value: "foo": must be a standard resource type or fully qualified, spec.hard[foo]: Invalid value: "foo": must be a standard resource for quota]"#;
     wrong.extend(mismatch("a quota of an unknown resource", &quota, expected));
     let run = cluster.kubectl(&["run", "nope", "-n", BAD_NS, "--image=localhost/busybox:local", r#"--overrides={"apiVersion": "v1", "spec": {"priorityClassName": "nope"}}"#, "--", "sleep", "100000"]);
     let expected = r#"Error from server (Forbidden): pods "nope" is forbidden: no PriorityClass with name nope was found"#;
@@ -284,6 +285,7 @@ fn resource_quota(cluster: &Cluster) -> Vec<String> {
     assert!(!third.status.success(), "the third pod was admitted: {said}");
     let expected = r#"Error from server (Forbidden): pods "p3" is forbidden: exceeded quota: two, requested: pods=1, used: pods=2, limited: pods=2"#;
     assert!(said.contains(expected), "expected {expected:?}, got {said:?}");
+    eprintln!("{}", said.trim_end());
     assert_eq!(get(cluster, QUOTA_NS, &["quota", "two"], "{.status.used.pods}"), "2");
     let table = ok(cluster.kubectl(&["get", "quota", "-n", QUOTA_NS]));
     let header: Vec<&str> = table.lines().next().unwrap_or_default().split_whitespace().collect();
@@ -346,7 +348,13 @@ fn horizontal_pod_autoscaler(cluster: &Cluster) -> Vec<String> {
     cluster.wait("burn scaled to 3 replicas", 120u64.saturating_sub(began.elapsed().as_secs()), at_three, || text(&cluster.kubectl(&["describe", "hpa", "burn", "-n", HPA_NS])) + &describe(cluster, HPA_NS));
     eprintln!("autoscaling e2e: 1 → 3 replicas {:.0} s after kubectl autoscale", began.elapsed().as_secs_f64());
     let table = || text(&cluster.kubectl(&["get", "hpa", "burn", "-n", HPA_NS]));
-    cluster.wait("kubectl get hpa showing the cpu above 50%", 60, || shown_utilization(&table()).is_some_and(|percent| percent > 50), table);
+    // The status the scale was written with still counts the replicas before it; the next sync
+    // (15 s) counts 3.
+    let shows_three = || {
+        let shown = table();
+        shown_utilization(&shown).is_some_and(|percent| percent > 50) && shown.lines().nth(1).is_some_and(|row| row.split_whitespace().nth(6) == Some("3"))
+    };
+    cluster.wait("kubectl get hpa showing the cpu above 50% and 3 replicas", 60, shows_three, table);
     let shown = table();
     eprintln!("{shown}");
     let header: Vec<&str> = shown.lines().next().unwrap_or_default().split_whitespace().collect();
@@ -496,6 +504,7 @@ fn preemption(cluster: &Cluster) -> Vec<String> {
     let (victim, survivor) = if victims[0] == "low-1" { ("low-1", "low-2") } else { ("low-2", "low-1") };
     let gone = || text(&cluster.kubectl(&["get", "pod", victim, "-n", PREEMPTION_NS, "--ignore-not-found", "-o", "name"])).trim().is_empty();
     cluster.wait("the victim gone", 60, gone, || describe(cluster, PREEMPTION_NS));
+    eprintln!("{victim}: {preempted}");
     assert!(pod_is_running_on(cluster, PREEMPTION_NS, survivor, &node), "{}", describe(cluster, PREEMPTION_NS));
     let scheduled = events_of(cluster, PREEMPTION_NS, "high");
     assert!(scheduled.lines().any(|line| line.starts_with("Normal Scheduled ") && line.ends_with(&format!(" to {node}"))), "{scheduled}");

@@ -4,7 +4,8 @@
 //! with their revisions in `history`, `endpoints`, `namespace`, `garbage_collector`,
 //! `node_lifecycle`, `node_ipam`, `podgc`, and for storage `persistentvolume` (the binder),
 //! `local_path` (the built-in provisioner), `pvc_protection`, `pv_protection`, `ephemeral`; `disruption` for PodDisruptionBudgets,
-//! `resourcequota`) run by `framework` over the shared informers of `context`.
+//! `resourcequota`; `horizontal` for HorizontalPodAutoscalers) run by `framework` over the shared
+//! informers of `context`.
 //! Level-triggered and idempotent: a reconcile on an unchanged world changes nothing. Several
 //! replicas elect one leader on a Lease.
 
@@ -71,8 +72,8 @@ pub struct Config {
     /// publishes `kube-root-ca.crt`, podgc, which deletes the pods of nodes that are gone,
     /// persistentvolume-binder, pvc-protection, pv-protection, ephemeral-volume, local-path,
     /// the built-in provisioner, which also creates the default StorageClass `standard`,
-    /// disruption, which keeps PodDisruptionBudgets' status, and resourcequota, which keeps
-    /// ResourceQuotas' usage).
+    /// disruption, which keeps PodDisruptionBudgets' status, resourcequota, which keeps
+    /// ResourceQuotas' usage, and horizontalpodautoscaling, which scales HPAs' targets).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
     /// How long a node's Lease may go unrenewed before the node is marked `Ready=Unknown`.

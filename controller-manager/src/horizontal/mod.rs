@@ -466,6 +466,13 @@ impl Controller {
     fn ambiguous(&self, key: &str, namespace: &str, selector: &LabelSelector, pods: &[Arc<Pod>]) -> Option<Vec<String>> {
         let mut selectors = self.selectors.lock().ok()?;
         selectors.insert(key.to_string(), (namespace.to_string(), selector.clone()));
+        // An HPA whose deletion this controller missed (a lagging watch) is not held against
+        // the others.
+        let store = self.context.horizontal_pod_autoscalers.store();
+        selectors.retain(|other, _| {
+            let (other_namespace, name) = other.split_once('/').unwrap_or_default();
+            other == key || other_namespace != namespace || store.get(&ObjectRef::new(name).within(other_namespace)).is_some()
+        });
         let empty = Default::default();
         let mut involved: BTreeSet<String> = selectors
             .iter()

@@ -90,6 +90,11 @@ type Part = fn(&Cluster) -> Vec<String>;
 fn autoscaling_disruption_budgets_quotas_and_priorities_as_kubernetes_has_them() {
     let cluster = Cluster::create(3, None);
     let started = Instant::now();
+    // /usr/bin/kubectl picks the release of the server's version (1.33) among those installed.
+    let version: Value = serde_json::from_str(&ok(cluster.kubectl(&["version", "-o", "json"]))).unwrap();
+    let client = version["clientVersion"]["gitVersion"].as_str().unwrap_or_default().to_string();
+    assert!(client.starts_with("v1.33."), "kubectl {client}");
+    eprintln!("autoscaling e2e: kubectl {client}");
     let parts: [(&str, &str, Part); 6] = [
         ("system priority classes", "", system_priority_classes),
         ("bad input", BAD_NS, bad_input),

@@ -280,6 +280,15 @@ async fn metrics_it_cannot_read_leave_scaling_inactive_with_kubes_reasons() {
     cluster.create("/apis/autoscaling/v2/namespaces/quiet/horizontalpodautoscalers", &unknown).await;
     let unknown = wait_for_hpa(&cluster, "quiet", "unknown", "AbleToScale=False", |hpa| condition_of(hpa, "AbleToScale").0 == "False").await;
     assert_eq!(condition_of(&unknown, "AbleToScale").2, "the HPA controller was unable to get the target's current scale: no matches for kind \"Widget\" in group \"example.com\"");
+
+    // A second HPA over the same pods: neither scales them.
+    cluster.create("/apis/autoscaling/v2/namespaces/quiet/horizontalpodautoscalers", &hpa("twin", "idle", 1, 5, cpu_utilization(50), Value::Null)).await;
+    let message = "pods by selector app=idle are controlled by multiple HPAs: [quiet/custom quiet/twin]";
+    for name in ["custom", "twin"] {
+        let ambiguous = wait_for_hpa(&cluster, "quiet", name, "AmbiguousSelector", |hpa| condition_of(hpa, "ScalingActive").1 == "AmbiguousSelector").await;
+        assert_eq!(condition_of(&ambiguous, "ScalingActive"), ("False".into(), "AmbiguousSelector".into(), message.into()));
+        wait_for_event(&cluster, "quiet", name, "AmbiguousSelector", message).await;
+    }
 }
 
 /// A custom resource with a scale subresource is scaled through it, and the minimum holds

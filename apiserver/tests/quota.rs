@@ -93,6 +93,10 @@ async fn kubectl_sees_the_third_pod_refused_and_the_quota_charged(storage: Stora
     let dry = kubectl_ok(&server, &["run", "p1", "--image=busybox", "--restart=Never", "-n", NS, "--dry-run=server"]);
     assert_eq!(dry.trim(), "pod/p1 created (server dry run)");
     assert_eq!(used(&client, "q").await, json!({"pods": "1"}));
+    // A create that is charged and then not stored (the name is taken) gives its charge back.
+    let taken = kubectl_fails(&server, &["run", "p0", "--image=busybox", "--restart=Never", "-n", NS]);
+    assert_eq!(taken.trim(), "Error from server (AlreadyExists): pods \"p0\" already exists");
+    assert_eq!(used(&client, "q").await, json!({"pods": "1"}), "a create that failed keeps no charge");
     // A real create is charged before it is stored.
     assert_eq!(kubectl_ok(&server, &["run", "p1", "--image=busybox", "--restart=Never", "-n", NS]).trim(), "pod/p1 created");
     assert_eq!(used(&client, "q").await, json!({"pods": "2"}));

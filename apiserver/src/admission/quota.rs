@@ -59,12 +59,80 @@ struct Stored {
     quota: ResourceQuota,
 }
 
+/// What a write was charged, quota by quota, so that a write that fails afterwards (a name
+/// already taken, a refused allocation, a storage error, a lost compare-and-swap) can give it
+/// back. Empty for a dry run or a write no quota counted.
+#[derive(Debug, Default)]
+#[must_use = "a write that fails after its charge gives it back with `give_back`"]
+pub(crate) struct Charged {
+    charges: Vec<Charge>,
+}
+
+/// The amount added to one quota's `status.used`.
+#[derive(Debug)]
+struct Charge {
+    key: String,
+    /// The quota charged: a quota deleted and created again under its name is not refunded.
+    uid: Option<String>,
+    requested: ResourceList,
+}
+
+impl Charged {
+    /// Takes the charge off each quota again, with the same compare-and-swap as the charge
+    /// (kube never does: it leaves the leak to the controller's next recompute, which here
+    /// comes only with a spec change, a replenishment or the resync). Each resource goes down
+    /// by what was charged and never below zero: the controller may have recomputed the usage
+    /// in between, without the object that was never stored. Failures are logged only: the
+    /// write's own error is what the client needs, and the controller corrects the usage later.
+    pub(crate) async fn give_back(self, store: &dyn Store) {
+        'charges: for charge in self.charges {
+            for _ in 0..CHARGE_ATTEMPTS {
+                match refund(store, &charge).await {
+                    Ok(()) => {
+                        let requested = quota::pretty_print(&charge.requested);
+                        tracing::debug!(quota = charge.key, requested, "quota charge of a failed write given back");
+                        continue 'charges;
+                    }
+                    Err(StoreError::Conflict { .. }) => continue,
+                    Err(err) => {
+                        tracing::warn!(quota = charge.key, error = %err, "quota charge of a failed write not given back");
+                        continue 'charges;
+                    }
+                }
+            }
+            tracing::warn!(quota = charge.key, "quota charge of a failed write not given back: the quota changed too often");
+        }
+    }
+}
+
+/// Takes `charge` off its quota's `status.used` if the quota is still the one charged. A quota
+/// gone, or created again since, has nothing to give back.
+async fn refund(store: &dyn Store, charge: &Charge) -> Result<(), StoreError> {
+    let Some(item) = store.get(&charge.key).await? else { return Ok(()) };
+    let mut value = item.decode_object()?;
+    if crate::meta::string(&value, "uid") != charge.uid.as_deref() {
+        return Ok(());
+    }
+    let mut used = quota::from_json(&value["status"]["used"]);
+    let present = quota::mask(&charge.requested, used.keys().map(String::as_str));
+    if present.is_empty() {
+        return Ok(());
+    }
+    let lowered = quota::subtract_non_negative(&quota::mask(&used, present.keys().map(String::as_str)), &present);
+    used.extend(lowered);
+    value["status"]["used"] = quota::to_json(&used);
+    crate::meta::remove(&mut value, "resourceVersion");
+    let bytes = serde_json::to_vec(&value).map_err(|err| StoreError::Unavailable(format!("encoding resource quota: {err}")))?;
+    store.update(&charge.key, bytes, item.mod_revision).await.map(|_| ())
+}
+
 /// Checks `write` against the quotas of its namespace and charges them (not on a dry run).
-pub(crate) async fn admit(store: &dyn Store, quotas: &ResourceType, write: Write<'_>) -> Result<(), ApiError> {
-    let Some(namespace) = write.namespace.filter(|namespace| !namespace.is_empty()) else { return Ok(()) };
+/// Returns what was charged, for a write that fails afterwards to give back.
+pub(crate) async fn admit(store: &dyn Store, quotas: &ResourceType, write: Write<'_>) -> Result<Charged, ApiError> {
+    let Some(namespace) = write.namespace.filter(|namespace| !namespace.is_empty()) else { return Ok(Charged::default()) };
     let resource = write.resource;
     if !resource.namespaced || quota::IGNORED_RESOURCES.contains(&(&*resource.group, &*resource.plural)) {
-        return Ok(());
+        return Ok(Charged::default());
     }
     let counted;
     let evaluator: &dyn Evaluator = match write.evaluator {
@@ -75,8 +143,9 @@ pub(crate) async fn admit(store: &dyn Store, quotas: &ResourceType, write: Write
         }
     };
     if write.old.is_some() && !evaluator.charges_updates() {
-        return Ok(());
+        return Ok(Charged::default());
     }
+    let mut charged = Charged::default();
     // Only the quotas whose charge lost a race are looked at again (kube's `checkQuotas`): the
     // others are charged already.
     let mut only: Option<BTreeSet<String>> = None;
@@ -86,7 +155,7 @@ pub(crate) async fn admit(store: &dyn Store, quotas: &ResourceType, write: Write
             stored.retain(|entry| entry.quota.metadata.name.as_ref().is_some_and(|name| names.contains(name)));
         }
         if stored.is_empty() {
-            return Ok(());
+            return Ok(charged);
         }
         let typed: Vec<ResourceQuota> = stored.iter().map(|entry| entry.quota.clone()).collect();
         let charges = check(&typed, evaluator, write.object, write.old, Timestamp::now())
@@ -95,14 +164,19 @@ pub(crate) async fn admit(store: &dyn Store, quotas: &ResourceType, write: Write
                 Refusal::Internal(why) => ApiError::internal(why),
             })?;
         if write.dry_run {
-            return Ok(());
+            return Ok(charged);
         }
         let mut lost = BTreeSet::new();
-        for (entry, used) in stored.into_iter().zip(charges) {
-            let Some(used) = used else { continue };
+        for (entry, change) in stored.into_iter().zip(charges) {
+            let Some(change) = change else { continue };
             let name = entry.quota.metadata.name.clone().unwrap_or_default();
-            match charge(store, entry, &used).await {
-                Ok(()) => tracing::debug!(namespace, quota = name, used = quota::pretty_print(&used), "quota charged"),
+            let key = entry.key.clone();
+            let uid = entry.quota.metadata.uid.clone();
+            match charge(store, entry, &change.used).await {
+                Ok(()) => {
+                    tracing::debug!(namespace, quota = name, used = quota::pretty_print(&change.used), "quota charged");
+                    charged.charges.push(Charge { key, uid, requested: change.requested });
+                }
                 Err(StoreError::Conflict { .. } | StoreError::NotFound { .. }) => {
                     lost.insert(name);
                 }
@@ -110,7 +184,7 @@ pub(crate) async fn admit(store: &dyn Store, quotas: &ResourceType, write: Write
             }
         }
         if lost.is_empty() {
-            return Ok(());
+            return Ok(charged);
         }
         only = Some(lost);
     }
@@ -150,9 +224,16 @@ enum Refusal {
     Internal(String),
 }
 
-/// kube's `CheckRequest` over the namespace's quotas: for each quota, the `status.used` to
-/// write (`None`: unchanged), or why the write is refused.
-fn check(quotas: &[ResourceQuota], evaluator: &dyn Evaluator, object: &Value, old: Option<&Value>, now: Timestamp) -> Result<Vec<Option<ResourceList>>, Refusal> {
+/// What one quota is charged: the `status.used` to write, and the amount added to it.
+#[derive(Clone, Debug, PartialEq)]
+struct Change {
+    used: ResourceList,
+    requested: ResourceList,
+}
+
+/// kube's `CheckRequest` over the namespace's quotas: for each quota, what it is charged
+/// (`None`: nothing), or why the write is refused.
+fn check(quotas: &[ResourceQuota], evaluator: &dyn Evaluator, object: &Value, old: Option<&Value>, now: Timestamp) -> Result<Vec<Option<Change>>, Refusal> {
     let internal = |err: quota::QuotaError| Refusal::Internal(err.to_string());
     let mut interesting = Vec::new();
     for (index, resource_quota) in quotas.iter().enumerate() {
@@ -213,7 +294,7 @@ fn check(quotas: &[ResourceQuota], evaluator: &dyn Evaluator, object: &Value, ol
             )));
         }
         if !quota::equals(&new_used, &used) {
-            result[index] = Some(new_used);
+            result[index] = Some(Change { used: new_used, requested });
         }
     }
     Ok(result)
@@ -232,8 +313,8 @@ mod tests {
         json!({"metadata": {"name": "c", "namespace": "demo"}, "spec": {"containers": [{"name": "a", "image": "x", "resources": {"requests": requests}}]}})
     }
 
-    fn printed(result: &[Option<ResourceList>]) -> Vec<Option<String>> {
-        result.iter().map(|used| used.as_ref().map(quota::pretty_print)).collect()
+    fn printed(result: &[Option<Change>]) -> Vec<Option<String>> {
+        result.iter().map(|change| change.as_ref().map(|change| quota::pretty_print(&change.used))).collect()
     }
 
     #[test]
@@ -310,6 +391,36 @@ mod tests {
         );
         let unchanged = check(&quotas, &ClaimEvaluator, &claim("4Gi"), Some(&claim("4Gi")), Timestamp::UNIX_EPOCH).unwrap();
         assert_eq!(printed(&unchanged), vec![None]);
+    }
+
+    #[tokio::test]
+    async fn a_charge_is_given_back_down_to_zero_and_only_to_the_quota_charged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::storage::EmbeddedStore::open(dir.path().join("store")).await.unwrap();
+        let key = "/registry/core/resourcequotas/demo/q";
+        let stored = |used: Value| {
+            let quota = json!({"metadata": {"name": "q", "namespace": "demo", "uid": "u1"}, "status": {"hard": {"pods": "5", "services": "5"}, "used": used}});
+            serde_json::to_vec(&quota).unwrap()
+        };
+        store.create(key, stored(json!({"pods": "3", "services": "1"}))).await.unwrap();
+        async fn used(store: &dyn Store, key: &str) -> Value {
+            store.get(key).await.unwrap().unwrap().decode_object().unwrap()["status"]["used"].clone()
+        }
+        let charged = |uid: &str, requested: Value| Charged {
+            charges: vec![Charge { key: key.to_owned(), uid: Some(uid.to_owned()), requested: quota::from_json(&requested) }],
+        };
+
+        charged("u1", json!({"pods": "1"})).give_back(&store).await;
+        assert_eq!(used(&store, key).await, json!({"pods": "2", "services": "1"}));
+        // A quota recomputed in between (without the object never stored) stops at zero.
+        charged("u1", json!({"pods": "1", "services": "4"})).give_back(&store).await;
+        assert_eq!(used(&store, key).await, json!({"pods": "1", "services": "0"}));
+        // A namesake created since is not the quota charged; a quota gone has nothing to give.
+        charged("u2", json!({"pods": "1"})).give_back(&store).await;
+        assert_eq!(used(&store, key).await, json!({"pods": "1", "services": "0"}));
+        store.delete(key, None).await.unwrap();
+        charged("u1", json!({"pods": "1"})).give_back(&store).await;
+        assert!(store.get(key).await.unwrap().is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::body;
 use super::read::{self, fetch};
 use super::subresource;
 use super::{Api, Params, Target, content_type, json_body, json_response, parse_json};
+use crate::admission::quota::Charged;
 use crate::admission::{self, FieldValidation};
 use crate::allocators::Held;
 use crate::errors::{ApiError, Cause};
@@ -242,39 +243,49 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
     resource.strategy.check_create(api, target.namespace.as_deref(), &object).await?;
     super::store_as(resource, &mut object, None);
     let dry_run = params.dry_run()?;
-    charge_quota(api, target, &object, None, dry_run).await?;
-    let allocated = if dry_run {
-        Held::default()
-    } else {
-        resource.strategy.allocate(api.store.as_ref(), resource, target.namespace.as_deref(), &Value::Null, &mut object).await?
-    };
-
-    let mut attempts = 0;
-    let revision = loop {
-        let name = meta::name(&object).unwrap_or_default().to_string();
-        let stored = match to_stored(&object) {
-            Ok(stored) => stored,
-            Err(err) => {
-                allocated.release(api.store.as_ref()).await;
-                return Err(err);
-            }
+    let charged = charge_quota(api, target, &object, None, dry_run).await?;
+    let written = async {
+        let allocated = if dry_run {
+            Held::default()
+        } else {
+            resource.strategy.allocate(api.store.as_ref(), resource, target.namespace.as_deref(), &Value::Null, &mut object).await?
         };
-        if dry_run {
-            break 0;
+        let mut attempts = 0;
+        loop {
+            let name = meta::name(&object).unwrap_or_default().to_string();
+            let stored = match to_stored(&object) {
+                Ok(stored) => stored,
+                Err(err) => {
+                    allocated.release(api.store.as_ref()).await;
+                    return Err(err);
+                }
+            };
+            if dry_run {
+                return Ok(0);
+            }
+            match api.store.create(&target.key(&name), stored).await {
+                Ok(revision) => return Ok(revision),
+                // A generated name that happens to be taken: draw another, as Kubernetes' client
+                // would have to otherwise.
+                Err(StoreError::AlreadyExists { .. }) if generate.is_some() && attempts < 8 => {
+                    attempts += 1;
+                    let prefix = generate.as_deref().unwrap_or_default();
+                    meta::set(&mut object, "name", json!(meta::generate_name(prefix)));
+                }
+                Err(err) => {
+                    allocated.release(api.store.as_ref()).await;
+                    return Err(ApiError::from_store(err, resource, &name));
+                }
+            }
         }
-        match api.store.create(&target.key(&name), stored).await {
-            Ok(revision) => break revision,
-            // A generated name that happens to be taken: draw another, as Kubernetes' client
-            // would have to otherwise.
-            Err(StoreError::AlreadyExists { .. }) if generate.is_some() && attempts < 8 => {
-                attempts += 1;
-                let prefix = generate.as_deref().unwrap_or_default();
-                meta::set(&mut object, "name", json!(meta::generate_name(prefix)));
-            }
-            Err(err) => {
-                allocated.release(api.store.as_ref()).await;
-                return Err(ApiError::from_store(err, resource, &name));
-            }
+    };
+    // An object not stored (its name taken, an allocation refused, a storage error) uses
+    // nothing: what quota admission charged for it is given back at once.
+    let revision: Revision = match written.await {
+        Ok(revision) => revision,
+        Err(err) => {
+            charged.give_back(api.store.as_ref()).await;
+            return Err(err);
         }
     };
     let name = meta::name(&object).unwrap_or_default().to_string();
@@ -290,8 +301,9 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
 
 /// ResourceQuota admission (the last plugin): `object`'s usage, less `old`'s for an update,
 /// checked against the namespace's quotas and charged to them unless this is a dry run.
-async fn charge_quota(api: &Api, target: &Target, object: &Value, old: Option<&Value>, dry_run: bool) -> Result<(), ApiError> {
-    let Some(quotas) = api.registry.find("", "v1", "resourcequotas") else { return Ok(()) };
+/// Returns the charge, for the caller to give back if its write then fails.
+async fn charge_quota(api: &Api, target: &Target, object: &Value, old: Option<&Value>, dry_run: bool) -> Result<Charged, ApiError> {
+    let Some(quotas) = api.registry.find("", "v1", "resourcequotas") else { return Ok(Charged::default()) };
     let resource = &target.resource;
     // Most namespaces have no quota: the watch cache says so without a read of storage. A
     // quota limits nothing until the controller has written its status, by which time the
@@ -301,7 +313,7 @@ async fn charge_quota(api: &Api, target: &Target, object: &Value, old: Option<&V
         && cache.revision() > 0
         && !cache.snapshot().0.iter().any(|quota| quota.namespace() == Some(namespace))
     {
-        return Ok(());
+        return Ok(Charged::default());
     }
     let write = admission::quota::Write {
         resource,
@@ -365,12 +377,12 @@ where
         // ResourceQuota last, as kube orders its plugins: an update that changes what the object
         // uses (a claim's size, a service's type) is charged the difference; marking an object
         // deleted or finishing it changes nothing.
-        if let Change::Write(object) = &outcome
-            && target.subresource.is_none()
-            && !meta::is_being_deleted(object)
-        {
-            charge_quota(api, target, object, Some(&current), dry_run).await?;
-        }
+        let charged = match &outcome {
+            Change::Write(object) if target.subresource.is_none() && !meta::is_being_deleted(object) => {
+                charge_quota(api, target, object, Some(&current), dry_run).await?
+            }
+            _ => Charged::default(),
+        };
         let result = match outcome {
             Change::Unchanged => return Ok((current, false)),
             Change::Write(mut object) if dry_run => {
@@ -382,14 +394,31 @@ where
             Change::Write(mut object) => {
                 super::store_as(resource, &mut object, stored.as_ref());
                 let strategy = resource.strategy;
-                let fresh = strategy.allocate(api.store.as_ref(), resource, target.namespace.as_deref(), &current, &mut object).await?;
-                match api.store.update(&key, to_stored(&object)?, revision).await {
+                let fresh = match strategy.allocate(api.store.as_ref(), resource, target.namespace.as_deref(), &current, &mut object).await {
+                    Ok(fresh) => fresh,
+                    Err(err) => {
+                        charged.give_back(api.store.as_ref()).await;
+                        return Err(err);
+                    }
+                };
+                let bytes = match to_stored(&object) {
+                    Ok(bytes) => bytes,
+                    Err(err) => {
+                        fresh.release(api.store.as_ref()).await;
+                        charged.give_back(api.store.as_ref()).await;
+                        return Err(err);
+                    }
+                };
+                match api.store.update(&key, bytes, revision).await {
                     Ok(new) => {
                         strategy.held(&current).without(&strategy.held(&object)).release(api.store.as_ref()).await;
                         Ok((with_revision(object, new), false))
                     }
+                    // A lost race gives the charge back before the retry charges again (kube
+                    // re-runs admission on a conflict too, but so charges a lost race twice).
                     Err(err) => {
                         fresh.release(api.store.as_ref()).await;
+                        charged.give_back(api.store.as_ref()).await;
                         Err(err)
                     }
                 }

@@ -263,6 +263,13 @@ impl ResourceCache {
         (state.objects.values().cloned().collect(), state.revision, state.live.subscribe())
     }
 
+    /// Whether the cache holds an object under `prefix` (a namespace's, say): one ordered
+    /// lookup under the read lock, nothing cloned and no feed subscribed.
+    pub fn has_under(&self, prefix: &str) -> bool {
+        let state = self.read();
+        state.objects.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded)).next().is_some_and(|(key, _)| key.starts_with(prefix))
+    }
+
     /// The events after `revision` and the live feed after them.
     pub fn start_after(&self, revision: Revision) -> Start {
         let state = self.read();
@@ -482,6 +489,20 @@ mod tests {
         assert!(matches!(cache.start_after(5), Start::Resume { .. }));
         cache.apply(event(last + 1, "same", EventType::Deleted));
         assert!(cache.snapshot().0.is_empty());
+    }
+
+    #[test]
+    fn has_under_looks_only_below_the_prefix() {
+        let cache = configmaps();
+        cache.reset(BTreeMap::new(), BTreeMap::new(), 0);
+        assert!(!cache.has_under("/registry/core/configmaps/ns/"));
+        cache.apply(event(1, "a", EventType::Added));
+        assert!(cache.has_under("/registry/core/configmaps/ns/"));
+        // A namespace whose name extends another's, before and after it in key order.
+        assert!(!cache.has_under("/registry/core/configmaps/n/"));
+        assert!(!cache.has_under("/registry/core/configmaps/ns2/"));
+        cache.apply(event(2, "a", EventType::Deleted));
+        assert!(!cache.has_under("/registry/core/configmaps/ns/"));
     }
 
     #[test]

@@ -59,6 +59,20 @@ struct Stored {
     quota: ResourceQuota,
 }
 
+/// Whether quota admission judges a write of `resource` in `namespace` at all: never a
+/// cluster-scoped kind or one kube ignores (events), and an update only of a kind whose usage an
+/// update can change (claims, services). Cheap: no storage, no cache, no decoding.
+pub(crate) fn judges(resource: &ResourceType, evaluator: Option<&dyn Evaluator>, namespace: Option<&str>, update: bool) -> bool {
+    if !namespace.is_some_and(|namespace| !namespace.is_empty()) || !resource.namespaced {
+        return false;
+    }
+    if quota::IGNORED_RESOURCES.contains(&(&*resource.group, &*resource.plural)) {
+        return false;
+    }
+    // An object counted as one (no evaluator of its own) is charged on create only.
+    !update || evaluator.is_some_and(|evaluator| evaluator.charges_updates())
+}
+
 /// What a write was charged, quota by quota, so that a write that fails afterwards (a name
 /// already taken, a refused allocation, a storage error, a lost compare-and-swap) can give it
 /// back. Empty for a dry run or a write no quota counted.
@@ -129,11 +143,11 @@ async fn refund(store: &dyn Store, charge: &Charge) -> Result<(), StoreError> {
 /// Checks `write` against the quotas of its namespace and charges them (not on a dry run).
 /// Returns what was charged, for a write that fails afterwards to give back.
 pub(crate) async fn admit(store: &dyn Store, quotas: &ResourceType, write: Write<'_>) -> Result<Charged, ApiError> {
-    let Some(namespace) = write.namespace.filter(|namespace| !namespace.is_empty()) else { return Ok(Charged::default()) };
     let resource = write.resource;
-    if !resource.namespaced || quota::IGNORED_RESOURCES.contains(&(&*resource.group, &*resource.plural)) {
+    if !judges(resource, write.evaluator, write.namespace, write.old.is_some()) {
         return Ok(Charged::default());
     }
+    let namespace = write.namespace.unwrap_or_default();
     let counted;
     let evaluator: &dyn Evaluator = match write.evaluator {
         Some(evaluator) => evaluator,
@@ -142,9 +156,6 @@ pub(crate) async fn admit(store: &dyn Store, quotas: &ResourceType, write: Write
             &counted
         }
     };
-    if write.old.is_some() && !evaluator.charges_updates() {
-        return Ok(Charged::default());
-    }
     let mut charged = Charged::default();
     // Only the quotas whose charge lost a race are looked at again (kube's `checkQuotas`): the
     // others are charged already.

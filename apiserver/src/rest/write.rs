@@ -303,26 +303,25 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
 /// checked against the namespace's quotas and charged to them unless this is a dry run.
 /// Returns the charge, for the caller to give back if its write then fails.
 async fn charge_quota(api: &Api, target: &Target, object: &Value, old: Option<&Value>, dry_run: bool) -> Result<Charged, ApiError> {
-    let Some(quotas) = api.registry.find("", "v1", "resourcequotas") else { return Ok(Charged::default()) };
     let resource = &target.resource;
+    let evaluator = resource.strategy.usage();
+    // Most writes are nothing quota judges (cluster-scoped kinds, updates of all but claims and
+    // services): they are let through before the cache or storage is looked at.
+    if !admission::quota::judges(resource, evaluator, target.namespace.as_deref(), old.is_some()) {
+        return Ok(Charged::default());
+    }
+    let Some(quotas) = api.registry.find("", "v1", "resourcequotas") else { return Ok(Charged::default()) };
     // Most namespaces have no quota: the watch cache says so without a read of storage. A
     // quota limits nothing until the controller has written its status, by which time the
     // cache has long had it; where there are quotas, admission reads them from storage, fresh
     // for its compare-and-swap.
     if let (Some(namespace), Some(cache)) = (target.namespace.as_deref(), api.cache.of(&quotas))
         && cache.revision() > 0
-        && !cache.snapshot().0.iter().any(|quota| quota.namespace() == Some(namespace))
+        && !cache.has_under(&quotas.namespace_prefix(Some(namespace)))
     {
         return Ok(Charged::default());
     }
-    let write = admission::quota::Write {
-        resource,
-        evaluator: resource.strategy.usage(),
-        namespace: target.namespace.as_deref(),
-        object,
-        old,
-        dry_run,
-    };
+    let write = admission::quota::Write { resource, evaluator, namespace: target.namespace.as_deref(), object, old, dry_run };
     admission::quota::admit(api.store.as_ref(), &quotas, write).await
 }
 

@@ -158,7 +158,9 @@ pub(crate) async fn admit(store: &dyn Store, quotas: &ResourceType, write: Write
     };
     let mut charged = Charged::default();
     // Only the quotas whose charge lost a race are looked at again (kube's `checkQuotas`): the
-    // others are charged already.
+    // others are charged already. As in kube, a retry that then refuses (or runs out of
+    // attempts) leaves the quotas charged on an earlier pass charged until the resourcequota
+    // controller recomputes the usage.
     let mut only: Option<BTreeSet<String>> = None;
     for _ in 0..CHARGE_ATTEMPTS {
         let mut stored = list(store, quotas, namespace).await?;

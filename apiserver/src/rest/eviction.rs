@@ -206,24 +206,32 @@ async fn evict(api: &Api, pods: &Target, name: &str, namespace: &str, options: D
         }
     };
 
-    let budgets = matching_budgets(api, namespace, &pod).await?;
-    if budgets.len() > 1 {
-        // kube returns this as a failed Status rather than an error: no reason, code 500.
-        return Err(ApiError::new(500, "", SEVERAL_BUDGETS));
-    }
-    let mut budget_name = None;
-    let mut pin_pod_version = false;
-    if let Some(budget) = budgets.into_iter().next() {
+    // A lost race for the budget's status matches the budgets again, not only re-reads the one
+    // (kube re-reads it by name): a selector edited meanwhile may no longer take the pod, or
+    // may now share it with another budget.
+    let mut attempt = 0;
+    let (budget_name, pin_pod_version) = loop {
+        attempt += 1;
+        let budgets = matching_budgets(api, namespace, &pod).await?;
+        if budgets.len() > 1 {
+            // kube returns this as a failed Status rather than an error: no reason, code 500.
+            return Err(ApiError::new(500, "", SEVERAL_BUDGETS));
+        }
+        let Some(budget) = budgets.into_iter().next() else { break (None, false) };
         let name_of_budget = meta::name(&budget).unwrap_or_default().to_string();
         if !is_ready(&pod) && unready_pod_may_go(&budget) {
             // An unready pod is not counted healthy: deleting it takes nothing from the budget,
             // as long as it is still unready when deleted (hence its version pinned).
-            pin_pod_version = true;
-        } else {
-            take_from_budget(api, namespace, name, budget, dry_run).await?;
+            break (Some(name_of_budget), true);
         }
-        budget_name = Some(name_of_budget);
-    }
+        match take_from_budget(api, namespace, name, &budget, dry_run).await {
+            Ok(()) => break (Some(name_of_budget), false),
+            Err(err) if err.code == 409 && err.reason == "Conflict" && attempt < RETRY_STEPS => {
+                tokio::time::sleep(retry_delay()).await;
+            }
+            Err(err) => return Err(err),
+        }
+    };
 
     let delete_options = if pin_pod_version { options.with_resource_version(&resource_version(&pod)) } else { options.clone() };
     match add_condition_and_delete(api, pods, name, delete_options).await {
@@ -282,31 +290,19 @@ fn selects(budget: &Value, labels: &std::collections::BTreeMap<String, String>) 
     }
 }
 
-/// Takes one disruption from the budget (kube's verify-and-decrement, retried on conflict with a
-/// fresh read of the budget): refused with 429 when it allows none or its status is behind
-/// its spec.
-async fn take_from_budget(api: &Api, namespace: &str, pod_name: &str, mut budget: Value, dry_run: bool) -> Result<(), ApiError> {
-    let budget_name = meta::name(&budget).unwrap_or_default().to_string();
+/// Takes one disruption from the budget (kube's verify-and-decrement) with a compare-and-swap
+/// on its status: refused with 429 when it allows none or its status is behind its spec, 409
+/// when the budget changed since it was read (the caller matches the budgets again).
+async fn take_from_budget(api: &Api, namespace: &str, pod_name: &str, budget: &Value, dry_run: bool) -> Result<(), ApiError> {
+    let budget_name = meta::name(budget).unwrap_or_default().to_string();
     let kind = api.registry.find("policy", "v1", "poddisruptionbudgets").ok_or_else(|| ApiError::internal("poddisruptionbudgets are not served"))?;
-    let status_target = Target { resource: kind.clone(), namespace: Some(namespace.to_string()), name: Some(budget_name.clone()), subresource: Some("status".into()) };
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let Some(updated) = decremented(&budget, pod_name, dry_run)? else { return Ok(()) };
-        let mut headers = own_headers();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        match write::update(api, &status_target, &Params::default(), &headers, &Bytes::from(updated.to_string())).await {
-            Ok(_) => {
-                tracing::info!(namespace, pod = pod_name, budget = budget_name, "eviction took a disruption from the budget");
-                return Ok(());
-            }
-            Err(err) if err.code == 409 && err.reason == "Conflict" && attempt < RETRY_STEPS => {
-                tokio::time::sleep(retry_delay()).await;
-                budget = fetch(api, &Target { subresource: None, ..status_target.clone() }, &budget_name).await?;
-            }
-            Err(err) => return Err(err),
-        }
-    }
+    let status_target = Target { resource: kind, namespace: Some(namespace.to_string()), name: Some(budget_name.clone()), subresource: Some("status".into()) };
+    let Some(updated) = decremented(budget, pod_name, dry_run)? else { return Ok(()) };
+    let mut headers = own_headers();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    write::update(api, &status_target, &Params::default(), &headers, &Bytes::from(updated.to_string())).await?;
+    tracing::info!(namespace, pod = pod_name, budget = budget_name, "eviction took a disruption from the budget");
+    Ok(())
 }
 
 /// kube's `checkAndDecrement` on one version of the budget: the status to write (`None` in a

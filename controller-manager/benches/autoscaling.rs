@@ -264,30 +264,34 @@ fn main() -> anyhow::Result<()> {
         manager.kill();
         manager.start_again()?;
         wait_until("the restarted controller-manager's metrics", Instant::now(), async || Ok(http.get(&metrics_url).send().await.is_ok_and(|answer| answer.status().is_success()))).await?;
+        println!(
+            "first round: {count} HPAs created and synced in {:.2} s ({:.0} HPAs/s created by {CLIENTS} clients)",
+            first_round.as_secs_f64(),
+            count as f64 / created.as_secs_f64()
+        );
+        println!("controller-manager RSS with {count} Deployments and pods cached and no HPA (baseline): {}", mib(baseline_rss));
+        // Round k is the k-th block of `count` syncs: its wall time is from the sync that ends
+        // round k-1 to the one that ends it (the sync period when the work fits in it), beside
+        // the summed time of its syncs and the process's cpu.
         let mut rounds = Vec::new();
-        let mut last_count = 0;
-        let mut quiet_since = Instant::now() - Duration::from_secs(10);
-        let deadline = Instant::now() + Duration::from_secs(60 + 20 * ROUNDS as u64);
-        let mut burst: Option<(Instant, u64, f64, Duration)> = None;
+        let deadline = Instant::now() + Duration::from_secs(60 + 30 * ROUNDS as u64);
+        let (mut mark_time, mut mark_seconds, mut mark_cpu) = (Instant::now(), 0.0, manager.pid().and_then(cpu_time).unwrap_or_default());
         while rounds.len() < ROUNDS + 1 {
             anyhow::ensure!(Instant::now() < deadline, "only {} rounds seen", rounds.len());
             let (now_count, seconds) = reconciles(&http, &metrics_url).await?;
-            let now = Instant::now();
-            match &burst {
-                None if now_count > last_count && quiet_since.elapsed() > Duration::from_secs(2) => {
-                    let cpu = manager.pid().and_then(cpu_time).unwrap_or_default();
-                    burst = Some((now, last_count, seconds, cpu));
-                }
-                Some((began, from, seconds_before, cpu_before)) if now_count >= from + count as u64 => {
-                    let cpu = manager.pid().and_then(cpu_time).unwrap_or_default();
-                    rounds.push(Round { wall: now - *began, sync_seconds: seconds - seconds_before, cpu: cpu.saturating_sub(*cpu_before) });
-                    burst = None;
-                }
-                _ => {}
-            }
-            if now_count != last_count {
-                quiet_since = now;
-                last_count = now_count;
+            if now_count >= (rounds.len() as u64 + 1) * count as u64 {
+                let (now, cpu) = (Instant::now(), manager.pid().and_then(cpu_time).unwrap_or_default());
+                let round = Round { wall: now - mark_time, sync_seconds: seconds - mark_seconds, cpu: cpu.saturating_sub(mark_cpu) };
+                println!(
+                    "round {} ({count} syncs): {:.2} s wall, summed sync time {:.2} s ({:.2} ms per HPA), controller-manager cpu {:.2} s",
+                    rounds.len(),
+                    round.wall.as_secs_f64(),
+                    round.sync_seconds,
+                    round.sync_seconds * 1e3 / count as f64,
+                    round.cpu.as_secs_f64()
+                );
+                rounds.push(round);
+                (mark_time, mark_seconds, mark_cpu) = (now, seconds, cpu);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -5,6 +5,9 @@
 //! where the apiserver's `metrics.k8s.io` reads the pods' cpu samples, so the controller sees
 //! exactly the usage the test sets.
 
+// Helpers of a test may unwrap: a failure is the test failing.
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
 mod support;
 
 use std::collections::HashMap;

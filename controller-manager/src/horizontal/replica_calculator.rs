@@ -147,6 +147,7 @@ impl Calculator {
     }
 
     /// kube's `GetResourceReplicas` after the metrics are fetched.
+    #[allow(clippy::too_many_arguments)] // kube's own argument list
     pub fn resource_replicas(&self, current: i32, target_utilization: i32, resource: &str, container: &str, pods: &[&Pod], mut metrics: PodMetrics, now: jiff::Timestamp) -> Result<Utilization, String> {
         if pods.is_empty() {
             return Err("no pods returned by selector while calculating replica count".into());

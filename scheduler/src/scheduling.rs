@@ -488,7 +488,9 @@ impl State {
         }
         match outcome {
             Ok(()) => {
-                let _ = self.reports.try_send(Report::Unschedulable { info, message, reason: "Unschedulable", nomination: Nomination::Set(node) });
+                // kube writes the nomination synchronously: it is the only record of it that
+                // outlives this process, so it waits for room rather than being dropped.
+                send_without_loss(&self.reports, Report::Unschedulable { info, message, reason: "Unschedulable", nomination: Nomination::Set(node) });
             }
             Err(why) => {
                 tracing::warn!(namespace = %info.namespace, pod = %info.name, %node, error = %why, "preemption failed, will retry");
@@ -498,7 +500,7 @@ impl State {
                 self.nominator.remove(&info.uid);
                 self.queue.retry_later(&info.uid, now);
                 let message = format!("{message} preemption: {why}");
-                let _ = self.reports.try_send(Report::Unschedulable { info, message, reason: "Unschedulable", nomination: Nomination::Keep });
+                send_without_loss(&self.reports, Report::Unschedulable { info, message, reason: "Unschedulable", nomination: Nomination::Keep });
             }
         }
     }
@@ -804,9 +806,32 @@ async fn set_unschedulable_condition(client: &kube::Client, info: &PodInfo, mess
     Ok(())
 }
 
+/// Queues `item` without blocking the scheduling loop and without dropping it: when the
+/// channel is full, a task waits for room (tokio's channel hands freed room to waiting senders
+/// first, so later `try_send`s do not overtake it). Nothing is sent once the receiver is gone.
+fn send_without_loss<T: Send + 'static>(sender: &mpsc::Sender<T>, item: T) {
+    if let Err(mpsc::error::TrySendError::Full(item)) = sender.try_send(item) {
+        let sender = sender.clone();
+        tokio::spawn(async move {
+            let _ = sender.send(item).await;
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_report_sent_without_loss_waits_for_room_in_a_full_channel() {
+        let (sender, mut receiver) = mpsc::channel(1);
+        send_without_loss(&sender, 1);
+        send_without_loss(&sender, 2);
+        assert_eq!(receiver.recv().await, Some(1));
+        assert_eq!(receiver.recv().await, Some(2));
+        drop(receiver);
+        send_without_loss(&sender, 3);
+    }
 
     #[test]
     fn the_search_stops_early_only_in_big_clusters() {

@@ -142,11 +142,10 @@ impl PodInfo {
         let metadata = &self.pod.metadata;
         let status = self.pod.status.as_ref();
         // kube's podTerminatingByPreemption reads the condition; the deletion is checked apart.
-        let preempted = status.and_then(|status| status.conditions.as_ref()).is_some_and(|conditions| {
-            conditions.iter().any(|condition| {
-                condition.type_ == DISRUPTION_TARGET && condition.status == "True" && condition.reason.as_deref() == Some(PREEMPTION_BY_SCHEDULER)
-            })
-        });
+        let disruption_target = status
+            .and_then(|status| status.conditions.as_ref())
+            .and_then(|conditions| conditions.iter().find(|condition| condition.type_ == DISRUPTION_TARGET && condition.status == "True"));
+        let preempted = disruption_target.is_some_and(|condition| condition.reason.as_deref() == Some(PREEMPTION_BY_SCHEDULER));
         Usage {
             uid: self.uid.clone(),
             requests: self.requests,
@@ -160,6 +159,7 @@ impl PodInfo {
             start_time: status.and_then(|status| status.start_time.as_ref()).map(|time| time.0.as_nanosecond()),
             deleting: metadata.deletion_timestamp.is_some(),
             preempted,
+            disruption_target: disruption_target.is_some(),
         }
     }
 
@@ -197,6 +197,8 @@ pub struct Usage {
     pub deleting: bool,
     /// Carries `DisruptionTarget=True` with reason `PreemptionByScheduler`.
     pub preempted: bool,
+    /// Carries `DisruptionTarget=True` for any reason (an eviction whose delete failed, say).
+    pub disruption_target: bool,
 }
 
 /// One node and the sums of what its pods take.

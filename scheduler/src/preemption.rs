@@ -184,8 +184,10 @@ pub struct Victim {
     pub start_time: Option<i128>,
     /// Already being deleted: kube makes no call for it.
     pub deleting: bool,
-    /// Already carries the DisruptionTarget condition.
+    /// Already carries the DisruptionTarget condition, from this scheduler's preemption.
     pub preempted: bool,
+    /// Already carries `DisruptionTarget=True`, for any reason.
+    pub disruption_target: bool,
 }
 
 impl From<&Usage> for Victim {
@@ -198,6 +200,7 @@ impl From<&Usage> for Victim {
             start_time: pod.start_time,
             deleting: pod.deleting,
             preempted: pod.preempted,
+            disruption_target: pod.disruption_target,
         }
     }
 }
@@ -429,14 +432,7 @@ pub async fn preempt_victim(client: &kube::Client, scheduler: &str, victim: &Vic
     let pods: Api<Pod> = Api::namespaced(client.clone(), &victim.namespace);
     let gone = |err: &kube::Error| matches!(err, kube::Error::Api(status) if status.code == 404);
     if !victim.preempted {
-        let patch = serde_json::json!({"status": {"conditions": [{
-            "type": DISRUPTION_TARGET,
-            "status": "True",
-            "reason": PREEMPTION_BY_SCHEDULER,
-            "message": format!("{scheduler}: preempting to accommodate a higher priority pod"),
-            "lastProbeTime": null,
-            "lastTransitionTime": jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        }]}});
+        let patch = disruption_target_patch(scheduler, victim, jiff::Timestamp::now());
         match pods.patch_status(&victim.name, &PatchParams::default(), &Patch::Strategic(patch)).await {
             Ok(_) => {}
             Err(err) if gone(&err) => return Ok(false),
@@ -450,6 +446,24 @@ pub async fn preempt_victim(client: &kube::Client, scheduler: &str, victim: &Vic
         Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(false),
         Err(err) => Err(err),
     }
+}
+
+/// The strategic-merge patch (merged by condition type) that gives `victim` the
+/// DisruptionTarget condition. A victim that already has the condition True (from an eviction
+/// whose delete failed, say) gets the new reason and message but keeps its
+/// lastTransitionTime, as kube's `UpdatePodCondition` keeps it when the status is unchanged.
+fn disruption_target_patch(scheduler: &str, victim: &Victim, now: jiff::Timestamp) -> serde_json::Value {
+    let mut condition = serde_json::json!({
+        "type": DISRUPTION_TARGET,
+        "status": "True",
+        "reason": PREEMPTION_BY_SCHEDULER,
+        "message": format!("{scheduler}: preempting to accommodate a higher priority pod"),
+        "lastProbeTime": null,
+    });
+    if !victim.disruption_target {
+        condition["lastTransitionTime"] = serde_json::json!(now.strftime("%Y-%m-%dT%H:%M:%SZ").to_string());
+    }
+    serde_json::json!({"status": {"conditions": [condition]}})
 }
 
 /// Clears `status.nominatedNodeName` of a pod whose room another took (kube's
@@ -600,6 +614,7 @@ mod tests {
             start_time: start,
             deleting: false,
             preempted: false,
+            disruption_target: false,
         };
         let candidate = |node: &str, violations: usize, victims: Vec<Victim>| Candidate { node: node.into(), victims, pdb_violations: violations };
         let pick = |candidates: Vec<Candidate>| candidates[pick_one(&candidates, 1_000)].node.clone();
@@ -609,6 +624,33 @@ mod tests {
         assert_eq!(pick(vec![candidate("a", 0, vec![victim("x", -5, None), victim("w", -5, None)]), candidate("b", 0, vec![victim("y", -5, None)])]), "b", "negative priorities: fewer");
         assert_eq!(pick(vec![candidate("a", 0, vec![victim("x", 5, Some(10))]), candidate("b", 0, vec![victim("y", 5, Some(500))])]), "b", "latest start");
         assert_eq!(pick(vec![candidate("a", 0, vec![victim("x", 5, None)]), candidate("b", 0, vec![victim("y", 5, None)])]), "a", "the first of ties");
+    }
+
+    #[test]
+    fn a_disruption_target_already_true_keeps_its_transition_time() {
+        let mut victim = Victim {
+            uid: "u".into(),
+            namespace: "default".into(),
+            name: "v".into(),
+            priority: 0,
+            start_time: None,
+            deleting: false,
+            preempted: false,
+            disruption_target: false,
+        };
+        let now = "2026-01-02T03:04:05Z".parse().unwrap();
+        let condition = |victim: &Victim| disruption_target_patch("default-scheduler", victim, now)["status"]["conditions"][0].clone();
+        assert_eq!(
+            condition(&victim),
+            json!({"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                "message": "default-scheduler: preempting to accommodate a higher priority pod", "lastProbeTime": null,
+                "lastTransitionTime": "2026-01-02T03:04:05Z"})
+        );
+        // True already (an eviction whose delete failed): the reason and message change, the
+        // time does not (the patch merges by condition type, so an absent field is kept).
+        victim.disruption_target = true;
+        assert_eq!(condition(&victim).get("lastTransitionTime"), None);
+        assert_eq!(condition(&victim)["reason"], "PreemptionByScheduler");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use common::selector::LabelSelector;
 use futures::StreamExt;
 use k8s_openapi::api::autoscaling::v1::Scale;
 use k8s_openapi::api::autoscaling::v2::{
-    ContainerResourceMetricStatus, HorizontalPodAutoscaler, HorizontalPodAutoscalerStatus, MetricSpec, MetricStatus, MetricTarget, MetricValueStatus,
+    ContainerResourceMetricStatus, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, HorizontalPodAutoscalerStatus, MetricSpec, MetricStatus, MetricTarget, MetricValueStatus,
     ResourceMetricStatus,
 };
 use k8s_openapi::api::core::v1::Pod;
@@ -104,9 +104,11 @@ pub async fn run(context: Arc<Context>, flags: Flags) {
         discovered: tokio::sync::Mutex::new(None),
     });
     let store = context.horizontal_pod_autoscalers.store();
-    // A change of spec (generation) syncs at once; the controller's own status writes do not,
-    // or every status write would be another sync. A deleted HPA's memory goes.
-    let generations: Mutex<HashMap<String, Option<i64>>> = Mutex::default();
+    // A change of spec syncs at once; the controller's own status writes do not, or every
+    // status write would be another sync. HPAs carry no `metadata.generation` (kube's
+    // autoscalerStrategy does not track it), so the spec itself is remembered per HPA and
+    // compared. A deleted HPA's memory goes.
+    let specs: Mutex<HashMap<String, Option<HorizontalPodAutoscalerSpec>>> = Mutex::default();
     let own = context
         .horizontal_pod_autoscalers
         .changes()
@@ -117,13 +119,12 @@ pub async fn run(context: Arc<Context>, flags: Flags) {
                 let key = key_of(&hpa);
                 let wanted = if store.get(&reference).is_none() {
                     controller.forget(&key);
-                    if let Ok(mut generations) = generations.lock() {
-                        generations.remove(&key);
+                    if let Ok(mut specs) = specs.lock() {
+                        specs.remove(&key);
                     }
                     None
                 } else {
-                    let previous = generations.lock().ok().and_then(|mut generations| generations.insert(key, hpa.metadata.generation));
-                    (previous != Some(hpa.metadata.generation)).then_some(reference)
+                    spec_changed(&specs, key, &hpa.spec).then_some(reference)
                 };
                 async move { wanted }
             }
@@ -131,6 +132,22 @@ pub async fn run(context: Arc<Context>, flags: Flags) {
         .boxed();
     let concurrency = controller.context.settings.concurrent_syncs;
     framework::run("horizontalpodautoscaling", context.metrics.clone(), controller, store, vec![own], concurrency, reconcile).await;
+}
+
+/// Whether `spec` differs from the one last seen for `key` (a first sight counts as a change),
+/// remembering it.
+fn spec_changed(specs: &Mutex<HashMap<String, Option<HorizontalPodAutoscalerSpec>>>, key: String, spec: &Option<HorizontalPodAutoscalerSpec>) -> bool {
+    let Ok(mut specs) = specs.lock() else {
+        // A poisoned map: sync rather than miss a change.
+        return true;
+    };
+    match specs.get(&key) {
+        Some(seen) if seen == spec => false,
+        _ => {
+            specs.insert(key, spec.clone());
+            true
+        }
+    }
 }
 
 fn key_of(hpa: &HorizontalPodAutoscaler) -> String {
@@ -688,6 +705,17 @@ mod tests {
         let flags = Command::parse_from(["x", "--horizontal-pod-autoscaler-sync-period=1s", "--horizontal-pod-autoscaler-downscale-stabilization=1m30s"]).flags;
         assert_eq!((flags.sync_period, flags.downscale_stabilization), (Duration::from_secs(1), Duration::from_secs(90)));
         assert!(Command::try_parse_from(["x", "--horizontal-pod-autoscaler-sync-period=soon"]).is_err());
+    }
+
+    #[test]
+    fn only_a_spec_change_syncs_at_once() {
+        let specs = Mutex::default();
+        let spec = |max| Some(HorizontalPodAutoscalerSpec { max_replicas: max, ..Default::default() });
+        assert!(spec_changed(&specs, "ns/a".into(), &spec(3)), "first sight");
+        assert!(!spec_changed(&specs, "ns/a".into(), &spec(3)), "a status write keeps the spec");
+        assert!(spec_changed(&specs, "ns/a".into(), &spec(5)), "maxReplicas patched");
+        assert!(spec_changed(&specs, "ns/b".into(), &spec(5)), "another HPA");
+        assert!(!spec_changed(&specs, "ns/a".into(), &spec(5)));
     }
 
     #[test]

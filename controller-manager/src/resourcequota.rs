@@ -37,6 +37,8 @@ use crate::informer::{Informer, Metadata};
 /// How long a discovery of the served resources is trusted before a name it lacks is looked
 /// up again (kube's quota controller rediscovers every 30 s).
 const DISCOVERY_FRESH: Duration = Duration::from_secs(30);
+/// How long a discovery may take before the sync that asked for it goes on without it.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a reconcile waits for a newly watched resource to be listed.
 const LIST_WAIT: Duration = Duration::from_secs(10);
 /// How many quota requests from the metadata watches may wait for the controller.
@@ -225,7 +227,7 @@ struct Counted {
 pub struct Controller {
     context: Arc<Context>,
     /// The resources discovery last found, and when.
-    discovered: tokio::sync::Mutex<Option<(Instant, Vec<Served>)>>,
+    discovered: Mutex<Option<(Instant, Arc<Vec<Served>>)>>,
     /// The metadata watches of resources counted by number, by resource.
     counted: tokio::sync::Mutex<HashMap<GroupResource, Arc<Counted>>>,
     /// Each metadata watch's task turning deletions into quota requests.
@@ -240,7 +242,7 @@ pub async fn run(context: Arc<Context>) {
     let (requests, received) = mpsc::channel(CHANGES_BACKLOG);
     let controller = Arc::new(Controller {
         context: context.clone(),
-        discovered: tokio::sync::Mutex::new(None),
+        discovered: Mutex::new(None),
         counted: tokio::sync::Mutex::new(HashMap::new()),
         forwarders: Mutex::new(tokio::task::JoinSet::new()),
         requests,
@@ -321,23 +323,37 @@ pub async fn run(context: Arc<Context>) {
 impl Controller {
     /// The served resource `(group, plural)` if it can be counted (namespaced; create, list,
     /// watch and delete, as kube's quotable resources), from a discovery at most
-    /// [`DISCOVERY_FRESH`] old when it is not found.
+    /// [`DISCOVERY_FRESH`] old when it is not found. No lock is held while discovery runs, and it
+    /// is given [`DISCOVERY_TIMEOUT`], so that a slow apiserver holds up only the quotas naming
+    /// a resource not yet known.
     async fn served(&self, resource: &GroupResource) -> Option<Served> {
-        let mut discovered = self.discovered.lock().await;
         let find = |served: &[Served]| served.iter().find(|served| served.resource.group == resource.0 && served.resource.plural == resource.1).cloned();
-        if let Some((_, served)) = discovered.as_ref()
-            && let Some(found) = find(served)
-        {
-            return Some(found).filter(quotable);
-        }
-        if discovered.as_ref().is_none_or(|(at, _)| at.elapsed() > DISCOVERY_FRESH) {
-            let found = discovery::discover(&self.context.client).await;
-            for failure in &found.failures {
-                tracing::debug!(failure = %failure, "discovery for quota");
+        let cached = self.discovered.lock().ok().and_then(|discovered| discovered.clone());
+        if let Some((at, served)) = &cached {
+            let found = find(served);
+            if found.is_some() || at.elapsed() <= DISCOVERY_FRESH {
+                return found.filter(quotable);
             }
-            *discovered = Some((Instant::now(), found.served));
         }
-        discovered.as_ref().and_then(|(_, served)| find(served)).filter(quotable)
+        let fresh = match tokio::time::timeout(DISCOVERY_TIMEOUT, discovery::discover(&self.context.client)).await {
+            Ok(found) => {
+                for failure in &found.failures {
+                    tracing::debug!(failure = %failure, "discovery for quota");
+                }
+                Arc::new(found.served)
+            }
+            Err(_) => {
+                tracing::info!(resource = %format!("{}.{}", resource.1, resource.0), timeout = ?DISCOVERY_TIMEOUT, "discovery for quota did not answer in time");
+                // Remembered as an attempt with what was known, so that the next syncs wait for
+                // DISCOVERY_FRESH rather than each waiting on the apiserver again.
+                cached.map(|(_, served)| served).unwrap_or_default()
+            }
+        };
+        let found = find(&fresh);
+        if let Ok(mut discovered) = self.discovered.lock() {
+            *discovered = Some((Instant::now(), fresh));
+        }
+        found.filter(quotable)
     }
 
     /// The listed objects of a resource counted by number, its watch started by the first

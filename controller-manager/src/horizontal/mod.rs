@@ -44,6 +44,8 @@ const COMPONENT: &str = "horizontal-pod-autoscaler";
 /// How long a discovery answer is trusted before a target kind it does not know makes the
 /// controller ask again (kube resets its deferred REST mapper every 30 s).
 const REDISCOVERY: Duration = Duration::from_secs(10);
+/// How long a discovery may take before the sync that asked for it goes on without it.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// A status write refused for an old resourceVersion is retried this soon.
 const CONFLICT_RETRY: Duration = Duration::from_secs(1);
 
@@ -84,7 +86,7 @@ struct Controller {
     /// pod is under two HPAs.
     selectors: Mutex<HashMap<String, (String, LabelSelector)>>,
     /// The served resource types, and when they were read.
-    discovered: tokio::sync::Mutex<Option<(Instant, Vec<discovery::Served>)>>,
+    discovered: Mutex<Option<(Instant, Arc<Vec<discovery::Served>>)>>,
 }
 
 pub async fn run(context: Arc<Context>, flags: Flags) {
@@ -101,7 +103,7 @@ pub async fn run(context: Arc<Context>, flags: Flags) {
         calculator,
         histories: Mutex::default(),
         selectors: Mutex::default(),
-        discovered: tokio::sync::Mutex::new(None),
+        discovered: Mutex::default(),
     });
     let store = context.horizontal_pod_autoscalers.store();
     // A change of spec syncs at once; the controller's own status writes do not, or every
@@ -234,23 +236,34 @@ impl Controller {
     }
 
     /// The resource types serving `kind` in `group` (kube's RESTMappings), from discovery read
-    /// again when a kind is not found and the answer is older than [`REDISCOVERY`].
+    /// again when a kind is not found and the answer is older than [`REDISCOVERY`]. No lock is
+    /// held while discovery runs, and it is given [`DISCOVERY_TIMEOUT`], so that a slow or hanging
+    /// apiserver holds up only the syncs that need a kind not yet known.
     async fn mappings(&self, group: &str, kind: &str) -> Vec<ApiResource> {
         let find = |served: &[discovery::Served]| -> Vec<ApiResource> {
             served.iter().filter(|served| served.resource.group == group && served.resource.kind == kind).map(|served| served.resource.clone()).collect()
         };
-        let mut discovered = self.discovered.lock().await;
-        if let Some((_, served)) = discovered.as_ref() {
+        let cached = self.discovered.lock().ok().and_then(|discovered| discovered.clone());
+        if let Some((at, served)) = &cached {
             let found = find(served);
-            if !found.is_empty() {
+            if !found.is_empty() || at.elapsed() < REDISCOVERY {
                 return found;
             }
         }
-        if discovered.as_ref().is_none_or(|(at, _)| at.elapsed() >= REDISCOVERY) {
-            let fresh = discovery::discover(&self.context.client).await;
-            *discovered = Some((Instant::now(), fresh.served));
+        let fresh = match tokio::time::timeout(DISCOVERY_TIMEOUT, discovery::discover(&self.context.client)).await {
+            Ok(fresh) => Arc::new(fresh.served),
+            Err(_) => {
+                tracing::info!(group, kind, timeout = ?DISCOVERY_TIMEOUT, "discovery did not answer in time");
+                // The attempt is remembered with what was known, so that the next syncs wait for
+                // REDISCOVERY rather than each waiting on the apiserver again.
+                cached.map(|(_, served)| served).unwrap_or_default()
+            }
+        };
+        let found = find(&fresh);
+        if let Ok(mut discovered) = self.discovered.lock() {
+            *discovered = Some((Instant::now(), fresh));
         }
-        discovered.as_ref().map(|(_, served)| find(served)).unwrap_or_default()
+        found
     }
 
     /// kube's `scaleForResourceMappings`: the first mapping whose scale answers; else the first

@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Pod, PodCondition};
@@ -41,13 +41,25 @@ const DISRUPTION_TARGET: &str = "DisruptionTarget";
 /// pod or budget event; a controller that a cache had not seen yet, or a custom kind that
 /// discovery did not know yet, is better found without that.
 const FAILED_RECHECK: Duration = Duration::from_secs(30);
+/// How long a kind discovery did not know is answered from memory (as the HPA controller's
+/// `REDISCOVERY`), so that a burst of pod events asks discovery once.
+const MISS_FRESH: Duration = Duration::from_secs(10);
+/// How long the lookup of a controller's kind may take before the budget's sync fails.
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Controller {
     context: Arc<Context>,
     recorder: common::events::Recorder,
     /// Kinds of pod controllers other than the built-in ones, as discovery resolved them:
-    /// (apiVersion, kind) → the resource and whether it has a `scale` subresource.
-    scale_kinds: Mutex<HashMap<(String, String), (ApiResource, bool)>>,
+    /// (apiVersion, kind) → the resource and whether it has a `scale` subresource, or when it
+    /// was last not found and why.
+    scale_kinds: Mutex<HashMap<(String, String), Resolved>>,
+}
+
+/// What discovery said of a pod controller's kind.
+enum Resolved {
+    Found(ApiResource, bool),
+    Missed(Instant, String),
 }
 
 pub async fn run(context: Arc<Context>) {
@@ -405,27 +417,40 @@ impl Controller {
         }
     }
 
-    /// The resource of a kind and whether it has a `scale` subresource, remembered once found
-    /// (a miss is asked again, as kube's deferred REST mapper resets on a miss).
+    /// The resource of a kind and whether it has a `scale` subresource, remembered once found.
+    /// A miss is remembered for [`MISS_FRESH`] only (kube's deferred REST mapper resets on a
+    /// miss), so that every pod event of a budget over an unknown kind does not ask discovery
+    /// again, and the lookup is given [`DISCOVERY_TIMEOUT`].
     async fn resolve(&self, group: &str, version: &str, kind: &str) -> Result<(ApiResource, bool), String> {
         let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
         let key = (api_version.clone(), kind.to_string());
-        if let Some(found) = self.scale_kinds.lock().ok().and_then(|kinds| kinds.get(&key).cloned()) {
-            return Ok(found);
+        if let Ok(kinds) = self.scale_kinds.lock() {
+            match kinds.get(&key) {
+                Some(Resolved::Found(resource, has_scale)) => return Ok((resource.clone(), *has_scale)),
+                Some(Resolved::Missed(at, error)) if at.elapsed() < MISS_FRESH => return Err(error.clone()),
+                _ => {}
+            }
         }
         let kind_ref = GroupVersionKind::gvk(group, version, kind);
-        let (resource, capabilities) = kube::discovery::pinned_kind(&self.context.client, &kind_ref)
-            .await
-            .map_err(|err| match err {
-                kube::Error::Discovery(_) => format!("no matches for kind {kind:?} in version {api_version:?}"),
-                err if framework::answered(&err, &[404]) => format!("no matches for kind {kind:?} in version {api_version:?}"),
-                err => api_message(&err),
-            })?;
-        let has_scale = capabilities.subresources.iter().any(|(subresource, _)| subresource.plural == "scale" || subresource.plural.ends_with("/scale"));
+        let lookup = tokio::time::timeout(DISCOVERY_TIMEOUT, kube::discovery::pinned_kind(&self.context.client, &kind_ref)).await;
+        let resolved = match lookup {
+            Err(_) => Err(format!("discovery of {kind:?} in version {api_version:?} did not answer within {DISCOVERY_TIMEOUT:?}")),
+            Ok(Err(kube::Error::Discovery(_))) => Err(format!("no matches for kind {kind:?} in version {api_version:?}")),
+            Ok(Err(err)) if framework::answered(&err, &[404]) => Err(format!("no matches for kind {kind:?} in version {api_version:?}")),
+            Ok(Err(err)) => Err(api_message(&err)),
+            Ok(Ok((resource, capabilities))) => {
+                let has_scale = capabilities.subresources.iter().any(|(subresource, _)| subresource.plural == "scale" || subresource.plural.ends_with("/scale"));
+                Ok((resource, has_scale))
+            }
+        };
         if let Ok(mut kinds) = self.scale_kinds.lock() {
-            kinds.insert(key, (resource.clone(), has_scale));
+            let remembered = match &resolved {
+                Ok((resource, has_scale)) => Resolved::Found(resource.clone(), *has_scale),
+                Err(error) => Resolved::Missed(Instant::now(), error.clone()),
+            };
+            kinds.insert(key, remembered);
         }
-        Ok((resource, has_scale))
+        resolved
     }
 
     /// kube's `getExpectedScale`: the summed scale of the pods' controllers (each once), and the

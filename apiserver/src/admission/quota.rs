@@ -63,7 +63,7 @@ struct Stored {
 /// cluster-scoped kind or one kube ignores (events), and an update only of a kind whose usage an
 /// update can change (claims, services). Cheap: no storage, no cache, no decoding.
 pub(crate) fn judges(resource: &ResourceType, evaluator: Option<&dyn Evaluator>, namespace: Option<&str>, update: bool) -> bool {
-    if !namespace.is_some_and(|namespace| !namespace.is_empty()) || !resource.namespaced {
+    if namespace.is_none_or(str::is_empty) || !resource.namespaced {
         return false;
     }
     if quota::IGNORED_RESOURCES.contains(&(&*resource.group, &*resource.plural)) {

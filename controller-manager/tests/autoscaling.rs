@@ -193,7 +193,9 @@ async fn scales_up_on_load_and_down_after_the_stabilization_window() {
 
     // 200m of a 100m request: 200 % against 50 % asks for 4, held to maxReplicas 3.
     usage.set_per_pod(200_000_000);
-    let behavior = json!({"scaleDown": {"stabilizationWindowSeconds": 3}});
+    // A 12 s scale-down window: long enough that a poll on a loaded machine still sees the
+    // stabilized state (a 3 s one could be missed), short enough for a test.
+    let behavior = json!({"scaleDown": {"stabilizationWindowSeconds": 12}});
     cluster.create("/apis/autoscaling/v2/namespaces/web/horizontalpodautoscalers", &hpa("web", "web", 1, 3, cpu_utilization(50), behavior)).await;
     wait_for_replicas(&cluster, "web", "web", 3).await;
     wait_for_event(&cluster, "web", "web", "SuccessfulRescale", "New size: 3; reason: cpu resource utilization (percentage of request) above target").await;
@@ -217,7 +219,7 @@ async fn scales_up_on_load_and_down_after_the_stabilization_window() {
     );
     assert_eq!(condition_of(&scaled, "AbleToScale").0, "True");
 
-    // The load stops: 10 % asks for 1, held at 3 for the 3 s window, then 1.
+    // The load stops: 10 % asks for 1, held at 3 for the 12 s window, then 1.
     usage.set_per_pod(10_000_000);
     let held = wait_for_hpa(&cluster, "web", "web", "scale-down stabilized", |hpa| condition_of(hpa, "AbleToScale").1 == "ScaleDownStabilized").await;
     assert_eq!(

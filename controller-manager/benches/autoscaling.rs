@@ -12,9 +12,10 @@
 //!   HPA.
 //! - First round: from the first HPA create until all 1,000 report their current metrics.
 //! - Rounds: the controller-manager is restarted so that every HPA comes due at once (its first
-//!   sync of all of them), then every default 15 s sync period; each round's wall time from the
-//!   first sync to the 1,000th (read from the controller's `/metrics` every 50 ms), the summed
-//!   sync time and the controller-manager's cpu per round.
+//!   sync of all of them), then every default 15 s sync period. A round is each block of 1,000
+//!   syncs counted from the controller's `/metrics` (read every 50 ms), however long it takes;
+//!   its wall time (round 0 from the restart), the summed sync time and the controller-manager's
+//!   cpu. Only a controller that syncs nothing for 2 minutes fails the run.
 //! - RSS (VmRSS, and the peak VmHWM) after the rounds, beside the baseline.
 //!
 //! Run: `cargo bench -p controller-manager --bench autoscaling` (`-- --quick` for 100 HPAs).
@@ -30,6 +31,9 @@ const CLIENTS: usize = 32;
 const NODES: usize = 10;
 const ROUNDS: usize = 3;
 const TIMEOUT: Duration = Duration::from_secs(600);
+/// How long the rounds may see no sync at all before the controller is taken as stuck (more
+/// than the 15 s sync period, with room for a slow machine).
+const STALLED: Duration = Duration::from_secs(120);
 const NAMESPACE: &str = "bench";
 
 /// The pods each fake kubelet runs: uid -> name.
@@ -262,6 +266,7 @@ fn main() -> anyhow::Result<()> {
         // controller-manager syncs them all at once and then every sync period, so that a round
         // is a burst of syncs whose length is the controller's work, not the create rate.
         manager.kill();
+        let restarted = Instant::now();
         manager.start_again()?;
         wait_until("the restarted controller-manager's metrics", Instant::now(), async || Ok(http.get(&metrics_url).send().await.is_ok_and(|answer| answer.status().is_success()))).await?;
         println!(
@@ -273,12 +278,25 @@ fn main() -> anyhow::Result<()> {
         // Round k is the k-th block of `count` syncs: its wall time is from the sync that ends
         // round k-1 to the one that ends it (the sync period when the work fits in it), beside
         // the summed time of its syncs and the process's cpu.
+        // No fixed deadline for all rounds: on a contended machine a round may take longer than
+        // the sync period, and that is a figure to print, not a failure. Only a controller that
+        // stops syncing altogether (no new sync for STALLED) ends the benchmark.
         let mut rounds = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(60 + 30 * ROUNDS as u64);
-        let (mut mark_time, mut mark_seconds, mut mark_cpu) = (Instant::now(), 0.0, manager.pid().and_then(cpu_time).unwrap_or_default());
+        let (mut last_count, mut last_progress) = (0, Instant::now());
+        // Round 0 is measured from the restart (the new process's start, its caches' list and
+        // every HPA's sync), its cpu from the new process's zero.
+        let (mut mark_time, mut mark_seconds, mut mark_cpu) = (restarted, 0.0, Duration::ZERO);
         while rounds.len() < ROUNDS + 1 {
-            anyhow::ensure!(Instant::now() < deadline, "only {} rounds seen", rounds.len());
             let (now_count, seconds) = reconciles(&http, &metrics_url).await?;
+            if now_count != last_count {
+                (last_count, last_progress) = (now_count, Instant::now());
+            }
+            anyhow::ensure!(
+                last_progress.elapsed() < STALLED,
+                "no HPA synced for {STALLED:?}: {} rounds seen, {now_count} syncs of the {} the rounds need",
+                rounds.len(),
+                (ROUNDS as u64 + 1) * count as u64
+            );
             if now_count >= (rounds.len() as u64 + 1) * count as u64 {
                 let (now, cpu) = (Instant::now(), manager.pid().and_then(cpu_time).unwrap_or_default());
                 let round = Round { wall: now - mark_time, sync_seconds: seconds - mark_seconds, cpu: cpu.saturating_sub(mark_cpu) };
@@ -302,7 +320,7 @@ fn main() -> anyhow::Result<()> {
         println!("{}", "-".repeat(110));
         println!("{:<62} {:>12}  {:.0} HPAs/s created by {CLIENTS} clients", format!("first round: {count} HPAs created and synced"), format!("{:.2} s", first_round.as_secs_f64()), count as f64 / created.as_secs_f64());
         for (index, round) in rounds.iter().enumerate() {
-            let what = if index == 0 { format!("restart: every HPA synced at once ({count} syncs)") } else { format!("steady round {index} ({count} syncs, 15 s period)") };
+            let what = if index == 0 { format!("restart: start, caches, every HPA synced ({count} syncs)") } else { format!("steady round {index} ({count} syncs, 15 s period)") };
             println!(
                 "{:<62} {:>12}  summed sync time {:.2} s ({:.2} ms per HPA), controller-manager cpu {:.2} s",
                 what,

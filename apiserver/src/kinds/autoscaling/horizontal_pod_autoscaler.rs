@@ -440,6 +440,12 @@ fn quantity_text(value: Option<&Value>) -> String {
     common::quantity::parse(given).map_or_else(|_| given.to_string(), |quantity| quantity.to_string())
 }
 
+/// `ContainerResource` -> `containerResource`.
+fn lower_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
 /// `formatHPAMetrics`: each metric as `current/target` (`<unknown>` until the controller
 /// measured it), two at most and `+ N more...`.
 fn metrics_text(specs: &[Value], statuses: &[Value]) -> String {
@@ -452,9 +458,12 @@ fn metrics_text(specs: &[Value], statuses: &[Value]) -> String {
     for (index, spec) in specs.iter().enumerate() {
         let status = statuses.get(index);
         let field = |name: &str| (spec.get(name), status.and_then(|status| status.get(name)).filter(|value| !value.is_null()));
-        let line = match spec.get("type").and_then(Value::as_str).unwrap_or_default() {
-            kind @ ("External" | "Object") => {
-                let (source, current) = field(if kind == "External" { "external" } else { "object" });
+        let metric_type = spec.get("type").and_then(Value::as_str).unwrap_or_default();
+        // Each metric's source sits under its type's name with a lower-case first letter
+        // (`ContainerResource` -> `containerResource`), in the spec and in the status.
+        let (source, current) = field(&lower_first(metric_type));
+        let line = match metric_type {
+            "External" | "Object" => {
                 let target = source.and_then(|source| source.get("target"));
                 match target.and_then(|target| target.get("averageValue")) {
                     Some(average) => {
@@ -468,12 +477,10 @@ fn metrics_text(specs: &[Value], statuses: &[Value]) -> String {
                 }
             }
             "Pods" => {
-                let (source, current) = field("pods");
                 let current = current.map_or_else(unknown, |current| quantity_text(current.pointer("/current/averageValue")));
                 format!("{current}/{}", quantity_text(source.and_then(|source| source.pointer("/target/averageValue"))))
             }
-            kind @ ("Resource" | "ContainerResource") => {
-                let (source, current) = field(if kind == "Resource" { "resource" } else { "containerResource" });
+            "Resource" | "ContainerResource" => {
                 let name = source.and_then(|source| source.get("name")).and_then(Value::as_str).unwrap_or_default();
                 let target = source.and_then(|source| source.get("target"));
                 match target.and_then(|target| target.get("averageValue")) {
@@ -589,6 +596,12 @@ mod tests {
         assert_eq!(metrics_text(&[cpu.clone(), memory.clone()], &[current, memory_now]), "cpu: 80%/50%, memory: 10Mi/100Mi");
         assert_eq!(metrics_text(&[cpu, memory, pods], &[]), "cpu: <unknown>/50%, memory: <unknown>/100Mi + 1 more...");
         assert_eq!(metrics_text(&[], &[]), "<none>");
+        let container = json!({"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app", "target": {"type": "Utilization", "averageUtilization": 60}}});
+        let container_now = json!({"type": "ContainerResource", "containerResource": {"name": "cpu", "container": "app", "current": {"averageUtilization": 30}}});
+        assert_eq!(metrics_text(&[container], &[container_now]), "cpu: 30%/60%");
+        let external = json!({"type": "External", "external": {"metric": {"name": "queue"}, "target": {"type": "AverageValue", "averageValue": "30"}}});
+        let external_now = json!({"type": "External", "external": {"metric": {"name": "queue"}, "current": {"averageValue": "12"}}});
+        assert_eq!(metrics_text(&[external], &[external_now]), "12/30 (avg)");
         let row = printers::row_of("HorizontalPodAutoscaler", &admitted(resource("horizontalpodautoscalers"), autoscaler("web")));
         assert_eq!(row[..6], [json!("web"), json!("Deployment/web"), json!("cpu: <unknown>/80%"), json!("1"), json!(5), json!(0)]);
     }

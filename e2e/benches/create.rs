@@ -53,7 +53,7 @@ fn main() -> anyhow::Result<()> {
     let quick = std::env::args().any(|arg| arg == "--quick");
     let runs = if quick { 1 } else { 3 };
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    run(Command::new(cargo).args(["build", "--release", "--locked", "--bins", "-p", "apiserver", "-p", "scheduler", "-p", "controller-manager", "-p", "kubelet", "-p", "dns", "-p", "ctl", "-p", "e2e"]))?;
+    run(Command::new(cargo).args(["build", "--release", "--locked", "--bins", "-p", "apiserver", "-p", "scheduler", "-p", "controller-manager", "-p", "kubelet", "-p", "dns", "-p", "loadbalancer", "-p", "ctl", "-p", "e2e"]))?;
     let dir = tempfile::tempdir()?;
     let tool = Tool { binary: release_dir()?.join("cluster"), kubeconfig: dir.path().join("kubeconfig") };
     let name = format!("bench-{}", std::process::id());

@@ -23,7 +23,7 @@ export LC_ALL=C
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-components=(apiserver scheduler controller-manager kubelet dns)
+components=(apiserver scheduler controller-manager kubelet dns loadbalancer)
 label=node-image.inputs
 
 # The hash of every input. The whole dpkg list stands for the host files copied in: cheaper than

@@ -208,110 +208,43 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     }
     let control_planes = options.storage.control_planes();
     let nodes = node_names(&options.name, options.nodes, control_planes);
+    let env: Vec<String> = mirror.into_iter().flatten().collect();
+    // Chosen once: the kubeconfig keeps naming it across restarts of the nodes and of Docker.
+    let port = free_port()?;
+    let balanced = control_planes > 1;
     for (index, node) in nodes.iter().enumerate() {
-        let role = if index < control_planes { "control-plane" } else { "worker" };
-        let role_label = format!("{ROLE_LABEL}={role}");
-        let publish = format!("127.0.0.1::{API_PORT}");
-        let mut args = vec!["run", "-d", "--name", node, "--hostname", node, "--network", &options.name, "--label", &label, "--label", &role_label];
-        // The flags ARCHITECTURE.md records as what works here: all capabilities but
-        // CAP_SYS_RESOURCE (outside the bounding set), the host's cgroups (v1, shared, so each
-        // node keeps its pods under a cgroup root of its own), and containerd's state on a volume
-        // (overlay snapshots on the container's overlay root fail).
-        args.extend([
-            "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
-            "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined", "--security-opt", "systempaths=unconfined",
-            "--device-cgroup-rule", "a *:* rwm", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-            "-v", "/var/lib/containerd",
-        ]);
-        if index == 0 {
-            args.extend(["-p", &publish]);
-        }
-        if let Some(mirror) = &mirror {
-            for variable in mirror {
-                args.extend(["-e", variable]);
-            }
-        }
-        args.push(tag);
-        docker::run(&args).await?;
+        let role = if index < control_planes { Role::ControlPlane } else { Role::Worker };
+        // With a load balancer the host reaches the apiservers through it alone.
+        let publish = (index == 0 && !balanced).then_some(port);
+        run_node(&options.name, node, role, tag, &env, publish).await?;
     }
     step(started, "Preparing nodes");
 
-    let control_plane = &nodes[0];
     let key = encryption::Key::generate()?;
     let authority = pki::Authority::generate(&options.name)?;
     let ca = authority.cert_pem();
-    let service_account_key = pki::service_account_key()?;
+    let secrets = Secrets { authority: &authority, service_account_key: pki::service_account_key()?, encryption: vec![key] };
     let admin = authority.client("kubernetes-admin", &["system:masters"])?;
-    for (index, node) in nodes.iter().enumerate() {
-        // Kubelets reach the first control plane by name; control-plane components their own
-        // apiserver, as kubeadm's static pods do.
-        let kubelet = authority.client(&format!("system:node:{node}"), &["system:nodes"])?;
-        let ip = docker::run(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", node]).await?;
-        // The apiserver dials kubelets at their InternalIP.
-        let kubelet_serving = authority.server(node, &[node.clone(), ip.trim().to_string()])?;
-        let mut files = vec![
-            ("ca.crt".to_string(), ca.clone()),
-            ("kubelet.kubeconfig".to_string(), pki::kubeconfig(&format!("https://{control_plane}:{API_PORT}"), &ca, &kubelet, "kubelet")),
-            ("kubelet.crt".to_string(), kubelet_serving.cert),
-            ("kubelet.key".to_string(), kubelet_serving.key),
-        ];
-        if index < control_planes {
-            let serving = authority.apiserver(node, ip.trim())?;
-            let kubelet_client = authority.client("kube-apiserver-kubelet-client", &["system:masters"])?;
-            let local = format!("https://127.0.0.1:{API_PORT}");
-            files.extend([
-                ("ca.key".to_string(), authority.key_pem()),
-                ("apiserver.crt".to_string(), serving.cert),
-                ("apiserver.key".to_string(), serving.key),
-                ("sa.key".to_string(), service_account_key.clone()),
-                ("apiserver-kubelet-client.crt".to_string(), kubelet_client.cert),
-                ("apiserver-kubelet-client.key".to_string(), kubelet_client.key),
-                ("admin.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &admin, "admin")),
-                ("scheduler.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &authority.client("system:kube-scheduler", &[])?, "scheduler")),
-                ("controller-manager.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &authority.client("system:kube-controller-manager", &[])?, "controller-manager")),
-            ]);
-        }
-        for (file, content) in &files {
-            write_file(node, &format!("{}/{file}", pki::DIR), content.as_bytes()).await?;
-        }
-        if index < control_planes {
-            encryption::write(node, std::slice::from_ref(&key)).await?;
-        }
-        let control_plane = (index < control_planes).then(|| ControlPlane { storage: options.storage, members: &nodes[..control_planes], tainted: nodes.len() > control_planes });
-        let script = run_script(&options.name, node, control_plane.as_ref(), &options.extra_args);
-        write_file(node, "/etc/cluster/run.tmp", script.as_bytes()).await?;
-        // The entrypoint waits for this file; the rename hands it over whole.
-        docker::run(&["exec", node, "mv", "/etc/cluster/run.tmp", "/etc/cluster/run"]).await?;
+    if balanced {
+        run_load_balancer(&options.name, tag, &ca, port).await?;
+        step(started, &format!("Starting the load balancer ({})", load_balancer_name(&options.name)));
     }
-    let server = server_url(control_plane).await?;
+    let layout = Layout { cluster: options.name.clone(), storage: options.storage, extra: options.extra_args.clone(), env, balanced };
+    for (index, node) in nodes.iter().enumerate() {
+        let control_plane = (index < control_planes).then(|| ControlPlane { storage: options.storage, members: &nodes[..control_planes], tainted: nodes.len() > control_planes, joining: None });
+        start_node(&layout, &secrets, node, &nodes[0], control_plane.as_ref()).await?;
+    }
+    let server = server_url(&options.name).await?;
     let client = client(&server, &ca, &admin).await?;
     let deadline = Instant::now() + options.wait;
-    while request(&client, http::Method::GET, "/readyz", None).await.is_err() {
-        if Instant::now() > deadline {
-            return Err(ClusterError::NotReady(format!("the apiserver at {server} did not become ready within {:?}", options.wait)));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_apiserver(&client, &server, options.wait, deadline).await?;
     step(started, "Starting control plane");
 
-    loop {
-        let ready = ready_nodes(&client).await;
-        if nodes.iter().all(|node| ready.contains(node)) {
-            break;
-        }
-        if Instant::now() > deadline {
-            let missing: Vec<&String> = nodes.iter().filter(|node| !ready.contains(node)).collect();
-            return Err(ClusterError::NotReady(format!("nodes {missing:?} not Ready within {:?}", options.wait)));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_nodes(&client, &nodes, options.wait, deadline).await?;
     step(started, &format!("Waiting for {} node{} Ready", nodes.len(), if nodes.len() == 1 { "" } else { "s" }));
 
     for node in &nodes[..control_planes] {
-        let label = serde_json::json!({"metadata": {"labels": {"node-role.kubernetes.io/control-plane": ""}}});
-        request_as(&client, http::Method::PATCH, &format!("/api/v1/nodes/{node}"), Some(&label), "application/merge-patch+json")
-            .await
-            .map_err(|err| ClusterError::NotReady(format!("labelling {node} as a control plane: {err}")))?;
+        label_control_plane(&client, node).await?;
     }
 
     install_dns(&client).await?;
@@ -328,6 +261,244 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     };
     write_kubeconfig(&default_kubeconfig(), &context, &server, &credentials, true)?;
     Ok(Created { server, kubeconfig: path, context, nodes })
+}
+
+/// What a node container is for, as its role label says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    ControlPlane,
+    Worker,
+}
+
+impl Role {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Self::ControlPlane => "control-plane",
+            Self::Worker => "worker",
+        }
+    }
+}
+
+/// A free port on the host's loopback, for the apiserver's published address.
+fn free_port() -> Result<u16, ClusterError> {
+    let io = |source| ClusterError::Io { what: "choosing a free port on 127.0.0.1".into(), source };
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).map(|address| address.port()).map_err(io)
+}
+
+/// The container in front of the apiservers of a cluster of several control planes, as kind
+/// names it.
+pub(crate) fn load_balancer_name(cluster: &str) -> String {
+    format!("{cluster}-external-load-balancer")
+}
+
+/// The name every control plane answers to on the cluster's network: Docker's DNS gives the
+/// addresses of all that run, which is how the load balancer finds its backends, also those
+/// added later.
+fn control_planes_alias(cluster: &str) -> String {
+    format!("{cluster}-control-planes")
+}
+
+/// Where the nodes' components reach the API: the load balancer when there is one, else the
+/// (only) control plane.
+fn api_endpoint(cluster: &str, balanced: bool, first_control_plane: &str) -> String {
+    let host = if balanced { load_balancer_name(cluster) } else { first_control_plane.to_string() };
+    format!("https://{host}:{API_PORT}")
+}
+
+/// Starts the container of a node, which waits for `start_node` to say what it runs.
+pub(crate) async fn run_node(cluster: &str, node: &str, role: Role, tag: &str, env: &[String], publish: Option<u16>) -> Result<(), ClusterError> {
+    let label = format!("{CLUSTER_LABEL}={cluster}");
+    let role_label = format!("{ROLE_LABEL}={}", role.label());
+    let mut args = vec!["run", "-d", "--name", node, "--hostname", node, "--network", cluster, "--label", &label, "--label", &role_label];
+    let alias = control_planes_alias(cluster);
+    if role == Role::ControlPlane {
+        args.extend(["--network-alias", &alias]);
+    }
+    // The flags ARCHITECTURE.md records as what works here: all capabilities but
+    // CAP_SYS_RESOURCE (outside the bounding set), the host's cgroups (v1, shared, so each
+    // node keeps its pods under a cgroup root of its own), and containerd's state on a volume
+    // (overlay snapshots on the container's overlay root fail).
+    args.extend([
+        "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
+        "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined", "--security-opt", "systempaths=unconfined",
+        "--device-cgroup-rule", "a *:* rwm", "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "-v", "/var/lib/containerd",
+    ]);
+    let publish = publish.map(|port| format!("127.0.0.1:{port}:{API_PORT}"));
+    if let Some(publish) = &publish {
+        args.extend(["-p", publish]);
+    }
+    for variable in env {
+        args.extend(["-e", variable]);
+    }
+    args.push(tag);
+    docker::run(&args).await?;
+    Ok(())
+}
+
+/// Where the load balancer's container keeps the CA it checks the apiservers' certificates
+/// against (a directory the image has, so that `docker cp` can put it there before start).
+const LOAD_BALANCER_CA: &str = "/etc/cluster-ca.crt";
+
+/// The load balancer in front of the apiservers (our `loadbalancer`, from the node image),
+/// published on `port`. It restarts by itself: with it down, no client reaches the cluster.
+async fn run_load_balancer(cluster: &str, tag: &str, ca: &str, port: u16) -> Result<(), ClusterError> {
+    let name = load_balancer_name(cluster);
+    let label = format!("{CLUSTER_LABEL}={cluster}");
+    let role_label = format!("{ROLE_LABEL}=external-load-balancer");
+    let publish = format!("127.0.0.1:{port}:{API_PORT}");
+    let listen = format!("0.0.0.0:{API_PORT}");
+    let backends = format!("{}:{API_PORT}", control_planes_alias(cluster));
+    let args = [
+        "create", "--name", &name, "--hostname", &name, "--network", cluster, "--label", &label, "--label", &role_label, "--restart", "unless-stopped",
+        "-p", &publish, "--entrypoint", "/usr/local/bin/loadbalancer", tag,
+        "--listen", &listen, "--backends", &backends, "--ca-file", LOAD_BALANCER_CA, "--server-name", "kubernetes",
+    ];
+    docker::run(&args).await?;
+    let dir = tempfile::tempdir().map_err(|source| ClusterError::Io { what: "a temporary directory".into(), source })?;
+    let file = dir.path().join("ca.crt");
+    std::fs::write(&file, ca).map_err(|source| ClusterError::Io { what: format!("writing {}", file.display()), source })?;
+    docker::run(&["cp", &file.display().to_string(), &format!("{name}:{LOAD_BALANCER_CA}")]).await?;
+    docker::run(&["start", &name]).await?;
+    Ok(())
+}
+
+/// The cluster's keys, which every control plane holds.
+pub(crate) struct Secrets<'a> {
+    pub authority: &'a pki::Authority,
+    pub service_account_key: String,
+    pub encryption: Vec<encryption::Key>,
+}
+
+/// How every node of a cluster is made, kept on each node (`/etc/cluster/cluster.json`) so that
+/// `add-node` makes new ones the same way.
+pub(crate) struct Layout {
+    pub cluster: String,
+    pub storage: Storage,
+    pub extra: ExtraArgs,
+    /// The node containers' environment (the local registry's mirror settings).
+    pub env: Vec<String>,
+    /// Whether a load balancer stands in front of the apiservers.
+    pub balanced: bool,
+}
+
+pub(crate) const LAYOUT_PATH: &str = "/etc/cluster/cluster.json";
+
+impl Layout {
+    fn to_json(&self) -> serde_json::Value {
+        let storage = match self.storage {
+            Storage::Embedded => "embedded",
+            Storage::Etcd => "etcd",
+            Storage::EtcdHa => "etcd-ha",
+        };
+        serde_json::json!({
+            "storage": storage, "balanced": self.balanced, "env": self.env,
+            "apiserver": self.extra.apiserver, "scheduler": self.extra.scheduler,
+            "controllerManager": self.extra.controller_manager, "kubelet": self.extra.kubelet,
+        })
+    }
+
+    pub(crate) fn parse(cluster: &str, text: &str) -> Result<Self, ClusterError> {
+        let bad = |message: String| ClusterError::Config { path: LAYOUT_PATH.into(), message };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|err| bad(err.to_string()))?;
+        let strings = |key: &str| -> Vec<String> { value[key].as_array().into_iter().flatten().filter_map(|item| item.as_str().map(str::to_string)).collect() };
+        let storage = match value["storage"].as_str() {
+            Some("embedded") => Storage::Embedded,
+            Some("etcd") => Storage::Etcd,
+            Some("etcd-ha") => Storage::EtcdHa,
+            other => return Err(bad(format!("unknown storage {other:?}"))),
+        };
+        let extra = ExtraArgs { apiserver: strings("apiserver"), scheduler: strings("scheduler"), controller_manager: strings("controllerManager"), kubelet: strings("kubelet") };
+        Ok(Self { cluster: cluster.to_string(), storage, extra, env: strings("env"), balanced: value["balanced"].as_bool().unwrap_or(false) })
+    }
+}
+
+/// Gives `node` its certificates, kubeconfigs and keys, and the script of what it runs, which
+/// its entrypoint then starts.
+pub(crate) async fn start_node(layout: &Layout, secrets: &Secrets<'_>, node: &str, first_control_plane: &str, control_plane: Option<&ControlPlane<'_>>) -> Result<(), ClusterError> {
+    let authority = secrets.authority;
+    let ca = authority.cert_pem();
+    // Kubelets reach the apiservers through the load balancer (or the one control plane); a
+    // control plane's scheduler and controller-manager too when there is a load balancer, so
+    // that they keep their leases when their own apiserver is gone, else their own apiserver,
+    // as kubeadm's static pods do.
+    let endpoint = api_endpoint(&layout.cluster, layout.balanced, first_control_plane);
+    let kubelet = authority.client(&format!("system:node:{node}"), &["system:nodes"])?;
+    let ip = docker::run(&["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", node]).await?;
+    // The apiserver dials kubelets at their InternalIP.
+    let kubelet_serving = authority.server(node, &[node.to_string(), ip.trim().to_string()])?;
+    let mut files = vec![
+        ("ca.crt".to_string(), ca.clone()),
+        ("kubelet.kubeconfig".to_string(), pki::kubeconfig(&endpoint, &ca, &kubelet, "kubelet")),
+        ("kubelet.crt".to_string(), kubelet_serving.cert),
+        ("kubelet.key".to_string(), kubelet_serving.key),
+    ];
+    if control_plane.is_some() {
+        let serving = authority.apiserver(node, ip.trim(), &[load_balancer_name(&layout.cluster)])?;
+        let kubelet_client = authority.client("kube-apiserver-kubelet-client", &["system:masters"])?;
+        let local = format!("https://127.0.0.1:{API_PORT}");
+        let components = if layout.balanced { endpoint.clone() } else { local.clone() };
+        let admin = authority.client("kubernetes-admin", &["system:masters"])?;
+        files.extend([
+            ("ca.key".to_string(), authority.key_pem()),
+            ("apiserver.crt".to_string(), serving.cert),
+            ("apiserver.key".to_string(), serving.key),
+            ("sa.key".to_string(), secrets.service_account_key.clone()),
+            ("apiserver-kubelet-client.crt".to_string(), kubelet_client.cert),
+            ("apiserver-kubelet-client.key".to_string(), kubelet_client.key),
+            ("admin.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &admin, "admin")),
+            ("scheduler.kubeconfig".to_string(), pki::kubeconfig(&components, &ca, &authority.client("system:kube-scheduler", &[])?, "scheduler")),
+            ("controller-manager.kubeconfig".to_string(), pki::kubeconfig(&components, &ca, &authority.client("system:kube-controller-manager", &[])?, "controller-manager")),
+        ]);
+    }
+    for (file, content) in &files {
+        write_file(node, &format!("{}/{file}", pki::DIR), content.as_bytes()).await?;
+    }
+    write_file(node, LAYOUT_PATH, layout.to_json().to_string().as_bytes()).await?;
+    if control_plane.is_some() {
+        encryption::write(node, &secrets.encryption).await?;
+    }
+    let script = run_script(&layout.cluster, node, control_plane, &layout.extra);
+    write_file(node, "/etc/cluster/run.tmp", script.as_bytes()).await?;
+    // The entrypoint waits for this file; the rename hands it over whole.
+    docker::run(&["exec", node, "mv", "/etc/cluster/run.tmp", "/etc/cluster/run"]).await?;
+    Ok(())
+}
+
+/// Waits until the apiserver behind `client` (at `server`) is ready.
+pub(crate) async fn wait_apiserver(client: &kube::Client, server: &str, wait: Duration, deadline: Instant) -> Result<(), ClusterError> {
+    while request(client, http::Method::GET, "/readyz", None).await.is_err() {
+        if Instant::now() > deadline {
+            return Err(ClusterError::NotReady(format!("the apiserver at {server} did not become ready within {wait:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}
+
+/// Waits until every one of `nodes` is Ready.
+pub(crate) async fn wait_nodes(client: &kube::Client, nodes: &[String], wait: Duration, deadline: Instant) -> Result<(), ClusterError> {
+    loop {
+        let ready = ready_nodes(client).await;
+        if nodes.iter().all(|node| ready.contains(node)) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let missing: Vec<&String> = nodes.iter().filter(|node| !ready.contains(node)).collect();
+            return Err(ClusterError::NotReady(format!("nodes {missing:?} not Ready within {wait:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The role label is the administrator's to set (NodeRestriction refuses it from a kubelet):
+/// set once the node is there, as kubeadm does.
+pub(crate) async fn label_control_plane(client: &kube::Client, node: &str) -> Result<(), ClusterError> {
+    let label = serde_json::json!({"metadata": {"labels": {"node-role.kubernetes.io/control-plane": ""}}});
+    request_as(client, http::Method::PATCH, &format!("/api/v1/nodes/{node}"), Some(&label), "application/merge-patch+json")
+        .await
+        .map_err(|err| ClusterError::NotReady(format!("labelling {node} as a control plane: {err}")))?;
+    Ok(())
 }
 
 /// The cluster DNS as kubeadm installs CoreDNS: a Deployment of 2 in `kube-system`, of the
@@ -401,12 +572,12 @@ pub(crate) async fn client(server: &str, ca: &str, user: &pki::Issued) -> Result
 /// A client of cluster `name` as its administrator, through the address published on the host
 /// (the control planes keep the administrator's kubeconfig, as kubeadm's `admin.conf`).
 pub(crate) async fn admin_client(name: &str) -> Result<kube::Client, ClusterError> {
-    let control_planes = control_planes(name).await?;
+    let control_planes = running_control_planes(name).await?;
     let first = control_planes.first().ok_or_else(|| ClusterError::Missing(name.to_string()))?;
     let text = docker::run(&["exec", first, "cat", &format!("{}/admin.kubeconfig", pki::DIR)]).await?;
     let failed = |err: String| ClusterError::Kubeconfig { path: format!("{first}:{}/admin.kubeconfig", pki::DIR), message: err };
     let mut kubeconfig = kube::config::Kubeconfig::from_yaml(&text).map_err(|err| failed(err.to_string()))?;
-    let server = server_url(first).await?;
+    let server = server_url(name).await?;
     for cluster in &mut kubeconfig.clusters {
         if let Some(cluster) = cluster.cluster.as_mut() {
             cluster.server = Some(server.clone());
@@ -449,13 +620,16 @@ async fn write_file(node: &str, path: &str, content: &[u8]) -> Result<(), Cluste
 }
 
 /// What a control-plane node needs to know to run its part.
-struct ControlPlane<'a> {
-    storage: Storage,
+pub(crate) struct ControlPlane<'a> {
+    pub storage: Storage,
     /// Every control-plane node, this one among them.
-    members: &'a [String],
+    pub members: &'a [String],
     /// Whether the cluster has workers: only then are control planes tainted, as kind leaves a
     /// cluster of control planes alone open to every pod.
-    tainted: bool,
+    pub tainted: bool,
+    /// For a member joining a running etcd cluster (`add-node`): the `--initial-cluster` that
+    /// `etcdctl member add` answered, the existing members and this one.
+    pub joining: Option<String>,
 }
 
 impl ControlPlane<'_> {
@@ -474,8 +648,13 @@ impl ControlPlane<'_> {
                 (Some(etcd), "--storage etcd --etcd-servers http://127.0.0.1:2379".into())
             }
             Storage::EtcdHa => {
-                let peers: Vec<String> = self.members.iter().map(|member| format!("{member}=http://{member}:2380")).collect();
-                let etcd = format!("{} --initial-cluster {} --initial-cluster-state new --initial-cluster-token cluster", member("0.0.0.0", node), peers.join(","));
+                let etcd = match &self.joining {
+                    Some(initial) => format!("{} --initial-cluster {initial} --initial-cluster-state existing", member("0.0.0.0", node)),
+                    None => {
+                        let peers: Vec<String> = self.members.iter().map(|member| format!("{member}=http://{member}:2380")).collect();
+                        format!("{} --initial-cluster {} --initial-cluster-state new --initial-cluster-token cluster", member("0.0.0.0", node), peers.join(","))
+                    }
+                };
                 // Each apiserver talks to its own member, as kubeadm's stacked etcd does: a lost
                 // control plane takes one apiserver and one member, and the others keep quorum.
                 (Some(etcd), "--storage etcd --etcd-servers http://127.0.0.1:2379".into())
@@ -627,23 +806,40 @@ pub async fn delete(name: &str) -> Result<(), ClusterError> {
     Ok(())
 }
 
-/// The apiserver's address as published on the host by the first control plane.
-pub(crate) async fn server_url(control_plane: &str) -> Result<String, ClusterError> {
-    let mapped = docker::run(&["port", control_plane, &format!("{API_PORT}/tcp")]).await?;
+/// The apiserver's address as published on the host: by the load balancer when the cluster
+/// has one, else by its control plane.
+pub(crate) async fn server_url(name: &str) -> Result<String, ClusterError> {
+    let balancer = docker::containers_with_all(&[format!("{CLUSTER_LABEL}={name}"), format!("{ROLE_LABEL}=external-load-balancer")]).await?;
+    let publisher = match balancer.first() {
+        Some(balancer) => balancer.clone(),
+        None => control_planes(name).await?.swap_remove(0),
+    };
+    let mapped = docker::run(&["port", &publisher, &format!("{API_PORT}/tcp")]).await?;
     let address = mapped.lines().find(|line| line.starts_with("127.0.0.1:")).unwrap_or(mapped.as_str()).trim().to_string();
     Ok(format!("https://{address}"))
 }
 
-/// The cluster's control-plane nodes, the one publishing the apiserver first.
+/// The cluster's control-plane nodes, running or not, in name order.
 pub(crate) async fn control_planes(name: &str) -> Result<Vec<String>, ClusterError> {
     docker::check().await?;
     let filters = [format!("{CLUSTER_LABEL}={name}"), format!("{ROLE_LABEL}=control-plane")];
-    let mut nodes = docker::containers_with_all(&filters).await?;
+    let nodes = docker::containers_with_all(&filters).await?;
     if nodes.is_empty() {
         return Err(ClusterError::Missing(name.to_string()));
     }
-    nodes.sort();
     Ok(nodes)
+}
+
+/// The control planes that run now (one stopped for a while has no apiserver to ask).
+pub(crate) async fn running_control_planes(name: &str) -> Result<Vec<String>, ClusterError> {
+    let all = control_planes(name).await?;
+    let running = docker::run(&["ps", "--filter", &format!("label={CLUSTER_LABEL}={name}"), "--filter", "status=running", "--format", "{{.Names}}"]).await?;
+    let running: Vec<&str> = running.lines().map(str::trim).collect();
+    let live: Vec<String> = all.into_iter().filter(|node| running.contains(&node.as_str())).collect();
+    if live.is_empty() {
+        return Err(ClusterError::NotReady(format!("no control plane of cluster {name:?} is running")));
+    }
+    Ok(live)
 }
 
 pub async fn clusters() -> Result<Vec<String>, ClusterError> {
@@ -724,17 +920,17 @@ mod tests {
         let (nodes, extra) = read_config(&path).unwrap();
         assert_eq!(nodes, Some(2));
         let members = ["c-control-plane".to_string()];
-        let script = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members, tainted: true }), &extra);
+        let script = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members, tainted: true, joining: None }), &extra);
         assert!(script.contains("--kubelet-certificate-authority /etc/cluster/pki/ca.crt '--x=it'\\''s' &"), "{script}");
         assert!(script.contains("kubelet --kubeconfig /etc/cluster/pki/kubelet.kubeconfig --tls-cert-file /etc/cluster/pki/kubelet.crt --tls-private-key-file /etc/cluster/pki/kubelet.key --client-ca-file /etc/cluster/pki/ca.crt --authorization-mode Webhook"), "{script}");
         assert!(script.contains("--tls-cert-file /etc/cluster/pki/apiserver.crt --tls-private-key-file /etc/cluster/pki/apiserver.key --client-ca-file /etc/cluster/pki/ca.crt"), "{script}");
         assert!(script.contains("controller-manager --kubeconfig /etc/cluster/pki/controller-manager.kubeconfig --root-ca-file /etc/cluster/pki/ca.crt '--node-monitor-grace-period=10' &"), "{script}");
         let taint = "--register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'";
         assert!(script.contains(taint), "a control plane beside workers is kept for the system: {script}");
-        let alone = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members, tainted: false }), &extra);
+        let alone = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members, tainted: false, joining: None }), &extra);
         assert!(!alone.contains(taint), "a cluster of control planes alone runs every pod: {alone}");
         let ha = ["h-control-plane".to_string(), "h-control-plane2".to_string(), "h-control-plane3".to_string()];
-        let second = run_script("h", "h-control-plane2", Some(&ControlPlane { storage: Storage::EtcdHa, members: &ha, tainted: true }), &ExtraArgs::default());
+        let second = run_script("h", "h-control-plane2", Some(&ControlPlane { storage: Storage::EtcdHa, members: &ha, tainted: true, joining: None }), &ExtraArgs::default());
         assert!(second.contains("--initial-cluster h-control-plane=http://h-control-plane:2380,h-control-plane2=http://h-control-plane2:2380,h-control-plane3=http://h-control-plane3:2380"), "{second}");
         assert!(second.contains("--listen-client-urls http://0.0.0.0:2379 --advertise-client-urls http://h-control-plane2:2379"), "{second}");
         assert!(second.contains("--etcd-servers http://127.0.0.1:2379"));

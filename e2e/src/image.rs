@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::docker;
 
 /// The components a node runs (the DNS server as pods, from an image built beside).
-pub const BINARIES: [&str; 5] = ["apiserver", "scheduler", "controller-manager", "kubelet", "dns"];
+pub const BINARIES: [&str; 6] = ["apiserver", "scheduler", "controller-manager", "kubelet", "dns", "loadbalancer"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {

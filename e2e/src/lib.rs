@@ -1,6 +1,7 @@
 //! `cluster`, the kind-style local cluster tool: nodes are Docker containers on a network of
 //! their own, built from this workspace's binaries. The end-to-end tests drive it (`tests/`).
 
+mod add_node;
 pub mod cluster;
 mod docker;
 mod encryption;
@@ -52,6 +53,19 @@ pub enum Command {
         #[arg(long, value_name = "REGISTRY", requires = "registry")]
         mirror: Vec<String>,
         /// How long to wait for the nodes to be Ready, in seconds.
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
+    },
+    /// Adds a node to a running cluster and waits until it is Ready: a worker, or with
+    /// `--control-plane` a control plane (an apiserver, scheduler, controller-manager and etcd
+    /// member; `--storage etcd-ha` clusters only), which the load balancer then sends clients to.
+    /// Members of control planes whose containers were removed leave etcd first.
+    AddNode {
+        #[arg(long, default_value = "kind")]
+        name: String,
+        #[arg(long)]
+        control_plane: bool,
+        /// How long to wait for the node to be Ready, in seconds.
         #[arg(long, default_value_t = 120)]
         wait: u64,
     },
@@ -117,6 +131,11 @@ pub async fn run(config: Config) -> Result<(), ClusterError> {
             println!("Set kubectl context to {:?} ({}):", created.context, created.kubeconfig.display());
             println!("  kubectl cluster-info --context {}", created.context);
             println!("  kubectl get nodes --context {}", created.context);
+        }
+        Command::AddNode { name, control_plane, wait } => {
+            let role = if control_plane { cluster::Role::ControlPlane } else { cluster::Role::Worker };
+            let node = add_node::add_node(&name, role, Duration::from_secs(wait)).await?;
+            println!("{node}");
         }
         Command::Delete { name } => {
             cluster::delete(&name).await?;

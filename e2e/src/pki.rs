@@ -25,6 +25,9 @@ pub struct Issued {
 pub struct Authority {
     cert: rcgen::Certificate,
     key: KeyPair,
+    /// The CA certificate as the nodes have it (a loaded authority re-signs its own
+    /// certificate, whose bytes differ; what it issues verifies against this one).
+    pem: String,
 }
 
 fn failed(what: &str) -> impl Fn(rcgen::Error) -> ClusterError + '_ {
@@ -42,18 +45,32 @@ fn validity(params: &mut CertificateParams, years: i32) {
 
 impl Authority {
     pub fn generate(cluster: &str) -> Result<Self, ClusterError> {
+        let key = KeyPair::generate().map_err(failed("the cluster CA's key"))?;
+        let cert = Self::ca_params(cluster)?.self_signed(&key).map_err(failed("the cluster CA"))?;
+        Ok(Self { pem: cert.pem(), cert, key })
+    }
+
+    /// The authority a cluster was made with, from its certificate and key as a control plane
+    /// keeps them (`add-node` issues the new node's certificates with it). rcgen parses no
+    /// certificates here, so the CA is made again from the same subject and key: what it signs
+    /// names the same issuer and verifies under the same public key.
+    pub fn load(cluster: &str, cert_pem: &str, key_pem: &str) -> Result<Self, ClusterError> {
+        let key = KeyPair::from_pem(key_pem).map_err(failed("the cluster CA's key"))?;
+        let cert = Self::ca_params(cluster)?.self_signed(&key).map_err(failed("the cluster CA"))?;
+        Ok(Self { pem: cert_pem.to_string(), cert, key })
+    }
+
+    fn ca_params(cluster: &str) -> Result<CertificateParams, ClusterError> {
         let mut params = CertificateParams::new(Vec::<String>::new()).map_err(failed("the cluster CA"))?;
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, format!("{cluster}-ca"));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         validity(&mut params, 10);
-        let key = KeyPair::generate().map_err(failed("the cluster CA's key"))?;
-        let cert = params.self_signed(&key).map_err(failed("the cluster CA"))?;
-        Ok(Self { cert, key })
+        Ok(params)
     }
 
     pub fn cert_pem(&self) -> String {
-        self.cert.pem()
+        self.pem.clone()
     }
 
     pub fn key_pem(&self) -> String {
@@ -70,8 +87,9 @@ impl Authority {
         self.issue(common_name, &[], names, &[ExtendedKeyUsagePurpose::ServerAuth])
     }
 
-    /// The apiserver's serving certificate on `node` at `ip`: every name clients dial it by.
-    pub fn apiserver(&self, node: &str, ip: &str) -> Result<Issued, ClusterError> {
+    /// The apiserver's serving certificate on `node` at `ip`: every name clients dial it by,
+    /// `also` among them (the load balancer in front of the apiservers).
+    pub fn apiserver(&self, node: &str, ip: &str, also: &[String]) -> Result<Issued, ClusterError> {
         let mut names: Vec<String> = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", "localhost", "127.0.0.1", KUBERNETES_SERVICE_IP]
             .iter()
             .map(|name| name.to_string())
@@ -80,6 +98,7 @@ impl Authority {
         if !ip.is_empty() {
             names.push(ip.to_string());
         }
+        names.extend(also.iter().cloned());
         self.server("kube-apiserver", &names)
     }
 
@@ -130,7 +149,7 @@ mod tests {
         let node = ca.client("system:node:demo-worker", &["system:nodes"]).unwrap();
         assert!(node.cert.starts_with("-----BEGIN CERTIFICATE-----"));
         assert!(node.key.contains("PRIVATE KEY"));
-        let server = ca.apiserver("demo-control-plane", "172.18.0.2").unwrap();
+        let server = ca.apiserver("demo-control-plane", "172.18.0.2", &[]).unwrap();
         assert_ne!(server.cert, node.cert);
         let config = kubeconfig("https://demo-control-plane:6443", &ca.cert_pem(), &node, "node");
         let parsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(&config).unwrap();

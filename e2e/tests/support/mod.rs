@@ -22,7 +22,7 @@ fn build_release() -> &'static Path {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "--release", "--locked", "--bins"])
-            .args(["-p", "apiserver", "-p", "scheduler", "-p", "controller-manager", "-p", "kubelet", "-p", "dns", "-p", "ctl", "-p", "e2e"])
+            .args(["-p", "apiserver", "-p", "scheduler", "-p", "controller-manager", "-p", "kubelet", "-p", "dns", "-p", "loadbalancer", "-p", "ctl", "-p", "e2e"])
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .status()
             .expect("cargo");

@@ -118,6 +118,15 @@ pub async fn run(kubelet: Arc<Kubelet>, runtime_info: String) {
             let ready = last_posted.as_ref().and_then(|(status, _)| status.conditions.as_ref()?.iter().find(|c| c.type_ == "Ready").map(|c| c.status == "True"));
             Ok::<_, kube::Error>(ready.unwrap_or(false))
         };
+        // A request that hangs (a peer gone without a word) must not keep the Lease from being
+        // renewed: the next try opens a new connection, through the load balancer to a live
+        // apiserver.
+        let step = async {
+            match tokio::time::timeout(HEARTBEAT, step).await {
+                Ok(result) => result.map_err(Heartbeat::Failed),
+                Err(_) => Err(Heartbeat::TimedOut),
+            }
+        };
         match step.await {
             Ok(ready) => {
                 backoff = Duration::from_millis(500);
@@ -128,7 +137,7 @@ pub async fn run(kubelet: Arc<Kubelet>, runtime_info: String) {
             }
             Err(err) => {
                 tracing::warn!(node = %kubelet.node_name, "node heartbeat failed, retrying in {backoff:?}: {err}");
-                if matches!(&err, kube::Error::Api(status) if status.code == 404) {
+                if matches!(&err, Heartbeat::Failed(kube::Error::Api(status)) if status.code == 404) {
                     node_uid = None; // deleted under us: register again, as the kubelet does
                 }
                 tokio::time::sleep(backoff).await;
@@ -136,6 +145,15 @@ pub async fn run(kubelet: Arc<Kubelet>, runtime_info: String) {
             }
         }
     }
+}
+
+/// Why a heartbeat did not go through.
+#[derive(Debug, thiserror::Error)]
+enum Heartbeat {
+    #[error(transparent)]
+    Failed(kube::Error),
+    #[error("no answer within {HEARTBEAT:?}")]
+    TimedOut,
 }
 
 /// Creates the Node, or takes over the one already there (a restarted kubelet), adding its labels.

@@ -898,6 +898,13 @@ pub async fn export_logs(name: &str, dir: &Path) -> Result<(), ClusterError> {
         let inspect = docker::run(&["inspect", node]).await.unwrap_or_default();
         let _ = std::fs::write(target.join("inspect.json"), inspect);
     }
+    // The load balancer logs to its container's output: which backends it saw come and go.
+    let balancer = load_balancer_name(name);
+    if let Ok(logs) = docker::logs(&balancer).await {
+        let target = dir.join(&balancer);
+        std::fs::create_dir_all(&target).map_err(|source| ClusterError::Io { what: format!("creating {}", target.display()), source })?;
+        let _ = std::fs::write(target.join("loadbalancer.log"), logs);
+    }
     Ok(())
 }
 

@@ -44,6 +44,15 @@ pub async fn run_with_input(args: &[&str], input: Option<&[u8]>) -> Result<Strin
     }
 }
 
+/// What a container wrote, its stdout and stderr as `docker logs` passes them on.
+pub async fn logs(container: &str) -> Result<String, DockerError> {
+    let output = Command::new("docker").args(["logs", container]).stdin(Stdio::null()).output().await.map_err(|err| DockerError::Unavailable(format!("cannot run docker: {err}")))?;
+    if !output.status.success() {
+        return Err(DockerError::Failed { command: format!("logs {container}"), message: String::from_utf8_lossy(&output.stderr).trim().to_string() });
+    }
+    Ok(format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr)))
+}
+
 /// Whether a Docker engine answers.
 pub async fn check() -> Result<(), DockerError> {
     match run(&["info", "--format", "{{.ServerVersion}}"]).await {

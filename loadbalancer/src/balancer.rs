@@ -168,10 +168,12 @@ async fn check_forever(backends: Arc<Mutex<Backends>>, names: Vec<String>, mut a
     }
 }
 
-/// The addresses of all `names`, remembering each name's in `answers`. A name that does not
-/// resolve has none: Docker's DNS drops a stopped container's address from its alias at once,
-/// and answers NXDOMAIN when none is left. A lookup that does not end within `timeout` keeps
-/// the name's last answer: a slow resolver says nothing about the apiservers.
+/// The addresses of all `names`, remembering each name's in `answers`. Docker's DNS drops a
+/// stopped container's address from its alias at once, so an answer is taken as it is. A
+/// lookup that fails or does not end within `timeout` keeps the name's last answer: a resolver
+/// that stumbles says nothing about the apiservers, and cutting every connection on its word
+/// would do the harm the balancer is there to prevent (the health checks still take out the
+/// addresses that stopped answering, the last one too when the alias has none left).
 async fn resolve(names: &[String], answers: &mut HashMap<String, BTreeSet<SocketAddr>>, timeout: Duration) -> BTreeSet<SocketAddr> {
     let mut lookups = JoinSet::new();
     for name in names {
@@ -187,10 +189,7 @@ async fn resolve(names: &[String], answers: &mut HashMap<String, BTreeSet<Socket
             Ok(Ok(addresses)) => {
                 answers.insert(name, addresses.collect());
             }
-            Ok(Err(error)) => {
-                tracing::debug!(%name, %error, "backends do not resolve");
-                answers.insert(name, BTreeSet::new());
-            }
+            Ok(Err(error)) => tracing::debug!(%name, %error, "the backends do not resolve; keeping the last answer"),
             Err(_) => tracing::debug!(%name, ?timeout, "resolving the backends timed out; keeping the last answer"),
         }
     }

@@ -946,6 +946,17 @@ mod tests {
     }
 
     #[test]
+    fn the_layout_a_node_keeps_reads_back_as_written() {
+        let extra = ExtraArgs { apiserver: vec!["--x=it's".into()], controller_manager: vec!["--node-monitor-grace-period=10".into()], ..ExtraArgs::default() };
+        let layout = Layout { cluster: "ha".into(), storage: Storage::EtcdHa, extra: extra.clone(), env: vec!["REGISTRY_MIRROR=http://ha-registry:5000".into()], balanced: true };
+        let back = Layout::parse("ha", &layout.to_json().to_string()).unwrap();
+        assert_eq!((back.storage, back.extra, back.env, back.balanced), (Storage::EtcdHa, extra, layout.env.clone(), true));
+        assert!(Layout::parse("ha", "{\"storage\": \"tape\"}").is_err(), "an unknown storage is refused");
+        assert_eq!(api_endpoint("ha", true, "ha-control-plane"), "https://ha-external-load-balancer:6443");
+        assert_eq!(api_endpoint("one", false, "one-control-plane"), "https://one-control-plane:6443");
+    }
+
+    #[test]
     fn kubeconfig_entries_are_merged_and_forgotten() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");

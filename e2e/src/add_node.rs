@@ -88,7 +88,7 @@ async fn join_etcd(source: &str, control_planes: &[String], node: &str) -> Resul
         command.extend(args);
         command.iter().map(|word| word.to_string()).collect::<Vec<_>>()
     };
-    let run = |args: Vec<String>| async move { docker::run(&args.iter().map(String::as_str).collect::<Vec<_>>()).await };
+    let run = |args: Vec<String>| async move { reconfigure(&args).await };
     let list = run(etcdctl(&["member", "list"])).await?;
     for member in members(&list) {
         if !control_planes.contains(&member.name) {
@@ -99,6 +99,30 @@ async fn join_etcd(source: &str, control_planes: &[String], node: &str) -> Resul
     let peer = format!("--peer-urls=http://{node}:2380");
     let added = run(etcdctl(&["member", "add", node, &peer])).await?;
     initial_cluster(&added).ok_or_else(|| ClusterError::NotReady(format!("`etcdctl member add {node}` answered no ETCD_INITIAL_CLUSTER: {added}")))
+}
+
+/// How long a membership change may wait for etcd to allow it.
+const RECONFIGURE_WAIT: Duration = Duration::from_secs(60);
+
+/// Runs an etcdctl command through `docker exec`, again while etcd refuses it for a while:
+/// it changes membership only once every member has been connected for a few seconds
+/// ("unhealthy cluster", as after a member's restart) and a leader is elected.
+async fn reconfigure(args: &[String]) -> Result<String, ClusterError> {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let deadline = Instant::now() + RECONFIGURE_WAIT;
+    loop {
+        match docker::run(&args).await {
+            Err(docker::DockerError::Failed { message, .. }) if Instant::now() < deadline && transient(&message) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            answer => return Ok(answer?),
+        }
+    }
+}
+
+/// Whether etcd's refusal passes by itself.
+fn transient(message: &str) -> bool {
+    ["unhealthy cluster", "leader changed", "no leader", "timed out", "context deadline exceeded", "too many requests"].iter().any(|sign| message.contains(sign))
 }
 
 #[derive(Debug, PartialEq)]
@@ -152,5 +176,7 @@ mod tests {
                       ETCD_INITIAL_CLUSTER=\"ha-control-plane2=http://ha-control-plane2:2380,ha-control-plane4=http://ha-control-plane4:2380\"\n\
                       ETCD_INITIAL_CLUSTER_STATE=\"existing\"\n";
         assert_eq!(initial_cluster(answer).as_deref(), Some("ha-control-plane2=http://ha-control-plane2:2380,ha-control-plane4=http://ha-control-plane4:2380"));
+        assert!(transient("Error: etcdserver: unhealthy cluster"));
+        assert!(!transient("Error: etcdserver: Peer URLs already exists"));
     }
 }

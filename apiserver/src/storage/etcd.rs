@@ -23,6 +23,8 @@ use super::{
 /// How long one etcd request may take before it fails as unavailable.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a read waits for etcd to elect a leader (elections take about a second here).
+const ELECTION_WAIT: Duration = Duration::from_secs(3);
 
 #[derive(Clone)]
 pub struct EtcdStore {
@@ -48,6 +50,28 @@ impl EtcdStore {
 
     fn kv(&self) -> KvClient {
         self.client.kv_client()
+    }
+
+    /// A read, tried again while etcd elects a leader: a member that lost its leader refuses
+    /// linearizable reads ("leader changed", "no leader") for the second or two an election
+    /// takes, and etcd's own Go client retries reads through it, so kube-apiserver's lists and
+    /// readiness ride it out. Writes are not retried: one refused may still have been applied.
+    async fn read<T, F, Fut>(&self, mut attempt: F) -> std::result::Result<T, etcd_client::Error>
+    where
+        F: FnMut(KvClient) -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, etcd_client::Error>>,
+    {
+        let deadline = tokio::time::Instant::now() + ELECTION_WAIT;
+        let mut pause = Duration::from_millis(50);
+        loop {
+            match attempt(self.kv()).await {
+                Err(err) if electing(&err) && tokio::time::Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(400));
+                }
+                answer => return answer,
+            }
+        }
     }
 
     fn error(&self, err: etcd_client::Error) -> StoreError {
@@ -82,7 +106,7 @@ enum TxnOutcome {
 #[async_trait]
 impl Store for EtcdStore {
     async fn get(&self, key: &str) -> Result<Option<KeyValue>> {
-        let mut response = self.kv().get(key, None).await.map_err(|err| self.error(err))?;
+        let mut response = self.read(|mut kv| async move { kv.get(key, None).await }).await.map_err(|err| self.error(err))?;
         Ok(response.take_kvs().into_iter().next().map(convert_kv))
     }
 
@@ -96,8 +120,10 @@ impl Store for EtcdStore {
             get = get.with_revision(revision);
         }
         let mut response = self
-            .kv()
-            .get(start, Some(get))
+            .read(|mut kv| {
+                let (start, get) = (start.clone(), get.clone());
+                async move { kv.get(start, Some(get)).await }
+            })
             .await
             .map_err(|err| self.error(err))
             .map_err(|err| with_requested_revision(err, options.revision.unwrap_or(0)))?;
@@ -203,8 +229,7 @@ impl Store for EtcdStore {
 
     async fn current_revision(&self) -> Result<Revision> {
         let response = self
-            .kv()
-            .get("\0", Some(GetOptions::new().with_count_only()))
+            .read(|mut kv| async move { kv.get("\0", Some(GetOptions::new().with_count_only())).await })
             .await
             .map_err(|err| self.error(err))?;
         Ok(response.header().map_or(0, |header| header.revision()))
@@ -318,6 +343,11 @@ fn map_error(endpoints: &str, err: etcd_client::Error) -> StoreError {
         E::IoError(err) => StoreError::Unavailable(format!("cannot reach etcd at {endpoints}: {err}")),
         other => StoreError::Internal(format!("etcd at {endpoints}: {other}")),
     }
+}
+
+/// Whether etcd refused a request because its members are electing a leader.
+fn electing(err: &etcd_client::Error) -> bool {
+    matches!(err, etcd_client::Error::GRpcStatus(status) if ["leader changed", "no leader"].iter().any(|sign| status.message().contains(sign)))
 }
 
 fn with_requested_revision(err: StoreError, requested: Revision) -> StoreError {

@@ -10,6 +10,10 @@
 //! Run: `cargo bench -p e2e --bench availability` (needs Docker and the host's Python
 //! `kubernetes` client for the in-cluster image, as `scripts/setup.sh` installs).
 
+mod support;
+
+use support::{release_dir, run};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -50,16 +54,6 @@ while True:
     time.sleep(max(0.0, began + 0.1 - time.time()))
 "#;
 
-fn release_dir() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    Ok(exe.parent().and_then(Path::parent).ok_or_else(|| anyhow::anyhow!("no target dir"))?.to_path_buf())
-}
-
-fn run(command: &mut Command) -> anyhow::Result<String> {
-    let output = command.output()?;
-    anyhow::ensure!(output.status.success(), "{command:?} failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
 
 fn now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |since| since.as_secs_f64())

@@ -4,20 +4,14 @@
 //!
 //! Run: `cargo bench -p e2e --bench create` (`-- --quick` for one run each).
 
-use std::path::{Path, PathBuf};
+mod support;
+
+use support::{release_dir, run};
+
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn release_dir() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    Ok(exe.parent().and_then(Path::parent).ok_or_else(|| anyhow::anyhow!("no target dir"))?.to_path_buf())
-}
-
-fn run(command: &mut Command) -> anyhow::Result<String> {
-    let output = command.output()?;
-    anyhow::ensure!(output.status.success(), "{command:?} failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
 
 struct Tool {
     binary: PathBuf,

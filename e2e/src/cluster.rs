@@ -635,10 +635,13 @@ pub(crate) struct ControlPlane<'a> {
 impl ControlPlane<'_> {
     /// The etcd member (if any) and the apiserver's storage flags.
     fn storage_commands(&self, node: &str) -> (Option<String>, String) {
+        // `--pre-vote` (the default from etcd 3.5; Debian ships 3.4): a member that comes back
+        // behind the others campaigns without raising the term first, so it cannot depose a
+        // healthy leader and stall every apiserver's reads while the others elect a new one.
         let member = |listen: &str, advertise: &str| {
             format!(
                 "supervise etcd etcd --name {node} --data-dir /var/lib/cluster/etcd --listen-client-urls http://{listen}:2379 --advertise-client-urls http://{advertise}:2379 \
-                 --listen-peer-urls http://{listen}:2380 --initial-advertise-peer-urls http://{advertise}:2380"
+                 --listen-peer-urls http://{listen}:2380 --initial-advertise-peer-urls http://{advertise}:2380 --pre-vote"
             )
         };
         match self.storage {

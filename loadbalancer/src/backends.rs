@@ -12,17 +12,23 @@ use tokio::sync::watch;
 
 use crate::health::CheckError;
 
-/// Consecutive failed checks that take a healthy backend out. One failure is not enough: a
-/// check that times out once on a busy machine should not cut every connection to a live
-/// apiserver.
-const FALL: u32 = 2;
+/// Consecutive failed checks that take a healthy backend out. One or two are not enough: a check
+/// that times out once on a busy machine, or while etcd elects a leader (every apiserver's
+/// /readyz waits on the store then), should not cut every connection to a live apiserver.
+const FALL: u32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Health {
     /// Resolved but not checked yet: only used while no backend is healthy (at startup).
     Unknown,
     Healthy,
-    Unhealthy,
+    /// Fails its checks but still accepts connections: slow, not ready or shutting down. Only
+    /// chosen when no backend is healthy or unchecked: when every apiserver fails at once the
+    /// cause is shared (the store has no leader for a moment), and a client waiting on one gets
+    /// its answer when the store is back, where a closed connection gets an error.
+    Unready,
+    /// Refused or unreachable at its last check or connect: its process or container is gone.
+    Gone,
 }
 
 #[derive(Debug)]
@@ -115,15 +121,17 @@ impl Backends {
             Err(error) => error,
         };
         backend.failures = backend.failures.saturating_add(1);
+        let gone = error.is_definitive();
         let falls = match backend.health {
-            Health::Unhealthy => false,
+            Health::Gone => false,
+            Health::Unready => gone,
             Health::Unknown => true,
-            Health::Healthy => error.is_definitive() || backend.failures >= FALL,
+            Health::Healthy => gone || backend.failures >= FALL,
         };
         if falls {
             let connections = backend.active.load(Ordering::Relaxed);
             tracing::info!(%address, %error, connections, "backend is unhealthy; aborting its connections");
-            backend.health = Health::Unhealthy;
+            backend.health = if gone { Health::Gone } else { Health::Unready };
             backend.abort_connections();
         } else {
             tracing::debug!(%address, %error, failures = backend.failures, "health check failed");
@@ -132,15 +140,17 @@ impl Backends {
 
     /// The backend for a new connection, among those not `tried` yet: a healthy one with the
     /// fewest active connections, ties taking turns; when no healthy one is left to try, an
-    /// unchecked one (at startup, before the first checks end). Never one known unhealthy: a
-    /// client is better served by a closed connection than by an apiserver that is going away.
+    /// unchecked one (at startup, before the first checks end); when none of those either, one
+    /// that fails its checks but accepts connections. Never one that is gone.
     pub fn pick(&mut self, tried: &[SocketAddr]) -> Option<Lease> {
         let untried = |health: Health| -> Vec<(&SocketAddr, &Backend)> {
             self.backends.iter().filter(|(address, backend)| backend.health == health && !tried.contains(address)).collect()
         };
         let mut candidates = untried(Health::Healthy);
-        if candidates.is_empty() {
-            candidates = untried(Health::Unknown);
+        for fallback in [Health::Unknown, Health::Unready] {
+            if candidates.is_empty() {
+                candidates = untried(fallback);
+            }
         }
         let fewest = candidates.iter().map(|(_, backend)| backend.active.load(Ordering::Relaxed)).min()?;
         candidates.retain(|(_, backend)| backend.active.load(Ordering::Relaxed) == fewest);
@@ -175,18 +185,22 @@ mod tests {
     }
 
     #[test]
-    fn health_rises_after_one_success_and_falls_after_two_failures() {
+    fn health_rises_after_one_success_and_falls_after_three_failures() {
         let mut backends = table(&[1]);
         assert_eq!(backends.health(address(1)), Some(Health::Unknown));
         backends.record(address(1), Ok(()));
         assert_eq!(backends.health(address(1)), Some(Health::Healthy));
         backends.record(address(1), failure());
-        assert_eq!(backends.health(address(1)), Some(Health::Healthy), "one failure is tolerated");
+        backends.record(address(1), failure());
+        assert_eq!(backends.health(address(1)), Some(Health::Healthy), "two failures are tolerated");
         backends.record(address(1), Ok(()));
+        backends.record(address(1), failure());
         backends.record(address(1), failure());
         assert_eq!(backends.health(address(1)), Some(Health::Healthy), "a success resets the count");
         backends.record(address(1), failure());
-        assert_eq!(backends.health(address(1)), Some(Health::Unhealthy));
+        assert_eq!(backends.health(address(1)), Some(Health::Unready));
+        backends.record(address(1), refused());
+        assert_eq!(backends.health(address(1)), Some(Health::Gone), "an unready backend that stops listening is gone");
         backends.record(address(1), Ok(()));
         assert_eq!(backends.health(address(1)), Some(Health::Healthy));
     }
@@ -196,9 +210,9 @@ mod tests {
         let mut backends = table(&[1, 2]);
         backends.record(address(1), Ok(()));
         backends.record(address(1), refused());
-        assert_eq!(backends.health(address(1)), Some(Health::Unhealthy));
+        assert_eq!(backends.health(address(1)), Some(Health::Gone));
         backends.record(address(2), failure());
-        assert_eq!(backends.health(address(2)), Some(Health::Unhealthy));
+        assert_eq!(backends.health(address(2)), Some(Health::Unready));
     }
 
     #[test]
@@ -242,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn unchecked_backends_only_while_none_is_healthy_never_unhealthy_ones() {
+    fn unchecked_then_unready_backends_only_while_none_is_healthy_never_gone_ones() {
         let mut backends = table(&[1, 2, 3]);
         let tried: Vec<SocketAddr> = std::iter::from_fn(|| backends.pick(&[]).map(|lease| lease.address)).take(3).collect();
         assert_eq!(tried.len(), 3, "at startup every resolved backend may be tried");
@@ -255,9 +269,24 @@ mod tests {
         backends.record(address(2), Ok(()));
         assert_eq!(backends.pick(&[]).unwrap().address, address(2));
         assert!(backends.pick(&[address(2)]).is_some_and(|lease| lease.address == address(3)), "the unchecked one after the healthy ones");
-        backends.record(address(3), failure());
-        assert!(backends.pick(&[address(2)]).is_none());
+        backends.record(address(3), refused());
+        assert!(backends.pick(&[address(2)]).is_some_and(|lease| lease.address == address(1)), "the unready one last");
+        assert!(backends.pick(&[address(2), address(1)]).is_none(), "never the gone one");
         backends.record(address(2), refused());
-        assert!(backends.pick(&[]).is_none(), "no healthy backend: no connection");
+        backends.record(address(1), refused());
+        assert!(backends.pick(&[]).is_none(), "every backend gone: no connection");
+    }
+
+    #[test]
+    fn when_every_backend_fails_its_checks_at_once_connections_still_go_through() {
+        let mut backends = table(&[1, 2]);
+        for _ in 0..FALL {
+            backends.record(address(1), Err(CheckError::Timeout(std::time::Duration::from_millis(800))));
+            backends.record(address(2), failure());
+        }
+        assert_eq!(backends.health(address(1)), Some(Health::Unready));
+        assert_eq!(backends.health(address(2)), Some(Health::Unready));
+        let first = backends.pick(&[]).unwrap();
+        assert!(backends.pick(&[first.address]).is_some(), "the other is tried next");
     }
 }

@@ -363,17 +363,24 @@ async fn a_stopped_backend_loses_its_connections_and_rejoins_when_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_a_healthy_backend_client_connections_are_closed() {
+async fn without_a_healthy_backend_an_unready_one_serves_and_a_dead_one_never() {
     let pki = pki();
-    let unready = FakeApiserver::start("unready", &pki).await;
+    let (unready, ready) = (FakeApiserver::start("unready", &pki).await, FakeApiserver::start("ready", &pki).await);
     unready.set_ready(false);
-    let balancer = RunningBalancer::start(&pki, vec![unready.backend(), dead_address().await], 4096).await;
-    // Before the first checks end, the unready backend may still be tried.
-    eventually("connections are closed", async || Client::connect(balancer.address, &pki).await.is_none()).await;
-    assert_eq!(backends_of(balancer.address, &pki, 5).await, vec![None; 5]);
+    let balancer = RunningBalancer::start(&pki, vec![unready.backend(), ready.backend(), dead_address().await], 4096).await;
+    // Once checked, only the ready backend is chosen while it is ready.
+    eventually("only the ready backend is chosen", async || backends_of(balancer.address, &pki, 4).await.iter().all(|backend| backend.as_deref() == Some("ready"))).await;
 
-    unready.set_ready(true);
-    connection_to(balancer.address, &pki, "unready").await;
+    // When every backend fails its checks (as every apiserver does while etcd elects a leader),
+    // a client still reaches one that accepts connections rather than being closed on.
+    ready.set_ready(false);
+    eventually("the unready backends serve", async || {
+        let reached = backends_of(balancer.address, &pki, 6).await;
+        reached.iter().all(Option::is_some) && reached.iter().any(|backend| backend.as_deref() == Some("unready"))
+    })
+    .await;
+    ready.set_ready(true);
+    eventually("the ready backend alone again", async || backends_of(balancer.address, &pki, 4).await.iter().all(|backend| backend.as_deref() == Some("ready"))).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

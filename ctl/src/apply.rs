@@ -12,6 +12,7 @@ use crate::discovery::{Resource, api_version, discover, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::manifest::{self, Manifest};
 use crate::{Config, CtlError};
+use crate::output::outln;
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -178,7 +179,7 @@ pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
             None => {
                 let collection = target.resource.path(target.namespace.as_deref(), None);
                 send(&client, "POST", &format!("{collection}{query}"), "application/json", &desired).await?;
-                println!("{label} created{suffix}");
+                outln!("{label} created{suffix}")?;
             }
             Some(current) => {
                 let previous = current["metadata"]["annotations"][LAST_APPLIED]
@@ -189,7 +190,7 @@ pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
                 let patched = send(&client, "PATCH", &format!("{item_path}{query}"), "application/merge-patch+json", &patch).await?;
                 let changed = patched["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"]
                     || (dry_run && patched != current);
-                println!("{label} {}{suffix}", if changed { "configured" } else { "unchanged" });
+                outln!("{label} {}{suffix}", if changed { "configured" } else { "unchanged" })?;
             }
         }
     }
@@ -211,7 +212,7 @@ async fn apply_server_side(config: &Config, args: &ApplyArgs) -> Result<(), CtlE
         }
         let item_path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
         match send(&client, "PATCH", &format!("{item_path}{query}"), "application/apply-patch+yaml", &object).await {
-            Ok(_) => println!("{}/{} serverside-applied{suffix}", target.resource.kind_prefix(), target.name),
+            Ok(_) => outln!("{}/{} serverside-applied{suffix}", target.resource.kind_prefix(), target.name)?,
             Err(CtlError::Server { reason, message }) if reason == "Conflict" && message.starts_with("Apply failed") => {
                 return Err(CtlError::Usage(format!("{message}\n{CONFLICT_HINT}")));
             }
@@ -229,7 +230,7 @@ pub async fn delete(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
     for target in &targets {
         let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
         match send(&client, "DELETE", &format!("{path}{query}"), "application/json", &options).await {
-            Ok(_) => println!("{} {:?} deleted", target.resource.kind_prefix(), target.name),
+            Ok(_) => outln!("{} {:?} deleted", target.resource.kind_prefix(), target.name)?,
             // As kubectl: report each failure and go on with the rest.
             Err(err) => {
                 eprintln!("{err}");

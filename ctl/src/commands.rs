@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::discovery::{Resource, api_version, discover, get_json, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::{Config, CtlError};
+use crate::output::{out, outln};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct DeleteArgs {
@@ -103,7 +104,7 @@ pub async fn delete(config: &Config, args: &DeleteArgs) -> Result<(), CtlError> 
         let path = resource.path(Some(&namespace), Some(name));
         match send(&client, "DELETE", &path, "application/json", &options).await {
             Ok(_) => {
-                println!("{} {name:?} deleted", resource.kind_prefix());
+                outln!("{} {name:?} deleted", resource.kind_prefix())?;
                 deleted.push(path);
             }
             Err(err) => {
@@ -151,7 +152,7 @@ pub async fn scale(config: &Config, args: &ScaleArgs) -> Result<(), CtlError> {
     let path = format!("{}/scale", resource.path(Some(&namespace), Some(&name)));
     let patch = json!({"spec": {"replicas": args.replicas}});
     send(&client, "PATCH", &path, "application/merge-patch+json", &patch).await?;
-    println!("{}/{name} scaled", resource.kind_prefix());
+    outln!("{}/{name} scaled", resource.kind_prefix())?;
     Ok(())
 }
 
@@ -169,11 +170,13 @@ pub async fn api_resources(config: &Config) -> Result<(), CtlError> {
             resource.kind.clone(),
         ]);
     }
-    print!("{}", crate::print::columns(&rows));
+    out!("{}", crate::print::columns(&rows))?;
     Ok(())
 }
 
-pub fn completion(shell: clap_complete::Shell) {
+pub fn completion(shell: clap_complete::Shell) -> Result<(), CtlError> {
     let mut command = <crate::Config as clap::CommandFactory>::command();
-    clap_complete::generate(shell, &mut command, "ctl", &mut std::io::stdout());
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "ctl", &mut script);
+    crate::output::write_bytes(&script)
 }

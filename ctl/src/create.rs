@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use crate::discovery::{discover, get_json, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::{Config, CtlError};
+use crate::output::outln;
 
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum CreateCommand {
@@ -157,7 +158,7 @@ pub async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlE
         (Err(CtlError::Server { message, .. }), Some(failure)) => return Err(CtlError::Usage(format!("{failure}: {message}"))),
         (sent, _) => sent?,
     };
-    println!("{label} created");
+    outln!("{label} created")?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ use crate::discovery::{Resource, api_version, discover, encode, get_json, get_ty
 use crate::kubeconfig::client_and_namespace;
 use crate::print::columns;
 use crate::{Config, CtlError};
+use crate::output::{out, outln};
 
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 /// Rows asked for per request, as kubectl's `--chunk-size` default: big lists come in pages, and
@@ -160,9 +161,9 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
                 let text = render_table(&table, resource, output == "wide", several, namespaces);
                 if let Some(text) = text {
                     if printed_any {
-                        println!();
+                        outln!()?;
                     }
-                    print!("{text}");
+                    out!("{text}")?;
                     printed_any = true;
                 }
             }
@@ -181,7 +182,7 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
         }
         if output == "name" {
             for object in listed.drain(..) {
-                println!("{}/{}", resource.kind_prefix(), object["metadata"]["name"].as_str().unwrap_or_default());
+                outln!("{}/{}", resource.kind_prefix(), object["metadata"]["name"].as_str().unwrap_or_default())?;
                 printed_any = true;
             }
         }
@@ -204,7 +205,7 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
         } else {
             serde_yaml_ng::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?
         };
-        print!("{text}");
+        out!("{text}")?;
         return Ok(());
     }
     if args.watch {
@@ -252,7 +253,7 @@ async fn watch(client: &kube::Client, path: &str, resource: &Resource, wide: boo
         if let Some(text) = render_table(&table, resource, wide, false, namespaces) {
             let rows: Vec<&str> = text.lines().skip(usize::from(!header)).collect();
             header = false;
-            println!("{}", rows.join("\n"));
+            outln!("{}", rows.join("\n"))?;
         }
     }
     Ok(())

@@ -11,6 +11,7 @@ use crate::discovery::{Resource, discover, encode, get_json};
 use crate::kubeconfig::client_and_namespace;
 use crate::print::aligned;
 use crate::{Config, CtlError};
+use crate::output::{out, outln};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct DescribeArgs {
@@ -97,7 +98,7 @@ pub async fn describe(config: &Config, args: &DescribeArgs) -> Result<(), CtlErr
         out.push_str("Events:\n");
         out.push_str(&event_rows(&mut items));
     }
-    print!("{out}");
+    out!("{out}")?;
     Ok(())
 }
 
@@ -193,7 +194,7 @@ pub async fn logs(config: &Config, args: &LogsArgs) -> Result<(), CtlError> {
     let stream = client.request_stream(request).await.map_err(CtlError::from_kube)?;
     let mut lines = stream.lines();
     while let Some(line) = lines.next().await {
-        println!("{}", line?);
+        outln!("{}", line?)?;
     }
     Ok(())
 }

@@ -7,6 +7,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use serde_json::Value;
 
 use crate::{Config, CtlError};
+use crate::output::{out, outln};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KubeconfigError {
@@ -95,7 +96,7 @@ pub fn run(config: &Config, command: &ConfigCommand) -> Result<(), CtlError> {
     match command {
         ConfigCommand::CurrentContext => {
             let current = kubeconfig.current_context.ok_or(KubeconfigError::NoCurrentContext)?;
-            println!("{current}");
+            outln!("{current}")?;
         }
         ConfigCommand::UseContext { name } => {
             if !kubeconfig.contexts.iter().any(|context| &context.name == name) {
@@ -105,7 +106,7 @@ pub fn run(config: &Config, command: &ConfigCommand) -> Result<(), CtlError> {
             let write_error = |message: String| KubeconfigError::Write { path: path.display().to_string(), message };
             let text = serde_yaml_ng::to_string(&kubeconfig).map_err(|err| write_error(err.to_string()))?;
             std::fs::write(&path, text).map_err(|err| write_error(err.to_string()))?;
-            println!("Switched to context {name:?}.");
+            outln!("Switched to context {name:?}.")?;
         }
         ConfigCommand::GetContexts => {
             let mut rows = vec![["CURRENT", "NAME", "CLUSTER", "AUTHINFO", "NAMESPACE"].map(String::from).to_vec()];
@@ -120,13 +121,13 @@ pub fn run(config: &Config, command: &ConfigCommand) -> Result<(), CtlError> {
                     context.namespace.unwrap_or_default(),
                 ]);
             }
-            print!("{}", crate::print::columns(&rows));
+            out!("{}", crate::print::columns(&rows))?;
         }
         ConfigCommand::View => {
             let mut document = serde_json::to_value(&kubeconfig).map_err(|err| CtlError::Usage(err.to_string()))?;
             redact(&mut document);
             let text = serde_yaml_ng::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?;
-            print!("{text}");
+            out!("{text}")?;
         }
     }
     Ok(())

@@ -12,6 +12,7 @@ mod discovery;
 mod get;
 mod inspect;
 mod kubeconfig;
+pub mod output;
 mod pod_template;
 mod print;
 mod replace;
@@ -20,6 +21,8 @@ mod stream;
 mod top;
 
 use std::path::PathBuf;
+
+use crate::output::outln;
 
 #[derive(Clone, Debug, clap::Parser)]
 #[command(name = "ctl", about = "ctl: the command-line client for the cluster", version)]
@@ -120,8 +123,8 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Version => {
             let client = kubeconfig::client(&config).await?;
             let server = client.apiserver_version().await.map_err(CtlError::from_kube)?;
-            println!("Client Version: v{}", env!("CARGO_PKG_VERSION"));
-            println!("Server Version: {}", server.git_version);
+            outln!("Client Version: v{}", env!("CARGO_PKG_VERSION"))?;
+            outln!("Server Version: {}", server.git_version)?;
             Ok(())
         }
         Command::Get(args) => get::run(&config, args).await,
@@ -139,9 +142,6 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::PortForward(args) => stream::port_forward(&config, args).await,
         Command::Cp(args) => stream::cp(&config, args).await,
         Command::Top(command) => top::run(&config, command).await,
-        Command::Completion { shell } => {
-            commands::completion(*shell);
-            Ok(())
-        }
+        Command::Completion { shell } => commands::completion(*shell),
     }
 }

@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 use crate::apply::{FileArgs, Target, resolve};
 use crate::discovery::send;
 use crate::{Config, CtlError};
+use crate::output::outln;
 
 /// The field manager kubectl's replace names itself with, after ctl's own name.
 const FIELD_MANAGER: &str = "ctl-replace";
@@ -25,7 +26,7 @@ pub async fn replace(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
     let mut failed = 0;
     for target in &targets {
         match replace_one(&client, target, &query).await {
-            Ok(()) => println!("{}/{} replaced{suffix}", target.resource.kind_prefix(), target.name),
+            Ok(()) => outln!("{}/{} replaced{suffix}", target.resource.kind_prefix(), target.name)?,
             // As kubectl: report each failure, naming its file, and go on with the rest.
             Err(err) => {
                 match with_source(err, &target.manifest.source) {

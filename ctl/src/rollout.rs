@@ -14,6 +14,7 @@ use crate::discovery::{Resource, discover, encode, get_json, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::print::aligned;
 use crate::{Config, CtlError};
+use crate::output::outln;
 
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum RolloutCommand {
@@ -170,7 +171,7 @@ pub async fn rollout(config: &Config, command: &RolloutCommand) -> Result<(), Ct
             loop {
                 let (message, done) = status(kind, &object, *revision).map_err(CtlError::Usage)?;
                 if message != last {
-                    println!("{message}");
+                    outln!("{message}")?;
                     last = message;
                 }
                 if done || !watch {
@@ -202,11 +203,11 @@ pub async fn rollout(config: &Config, command: &RolloutCommand) -> Result<(), Ct
                     let entry = history.get(revision).ok_or_else(|| CtlError::Usage("unable to find the specified revision".into()))?;
                     crate::pod_template::describe(&entry.template)
                 };
-                println!("{label} with revision #{revision}\n{text}");
+                outln!("{label} with revision #{revision}\n{text}")?;
             } else {
                 // kubectl prints the table as the "operation" after the name: hence the space
                 // before the line break, and the blank line after the table.
-                println!("{label} \n{}", history_table(&history));
+                outln!("{label} \n{}", history_table(&history))?;
             }
         }
         RolloutCommand::Undo { to_revision, .. } => {
@@ -223,10 +224,10 @@ pub async fn rollout(config: &Config, command: &RolloutCommand) -> Result<(), Ct
             }
             .map_err(CtlError::Usage)?;
             match outcome {
-                Rollback::Skip(message) => println!("{label} {message}"),
+                Rollback::Skip(message) => outln!("{label} {message}")?,
                 Rollback::Patch { content_type, patch } => {
                     send(&client, "PATCH", &path, content_type, &patch).await.map_err(|err| failed(&format!("failed restoring revision {to_revision}"), err))?;
-                    println!("{label} rolled back");
+                    outln!("{label} rolled back")?;
                 }
             }
         }
@@ -247,7 +248,7 @@ pub async fn rollout(config: &Config, command: &RolloutCommand) -> Result<(), Ct
             }
             let patch = json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}});
             send(&client, "PATCH", &path, "application/merge-patch+json", &patch).await.map_err(|err| failed("failed to patch", err))?;
-            println!("{label} restarted");
+            outln!("{label} restarted")?;
         }
         RolloutCommand::Pause { .. } | RolloutCommand::Resume { .. } => {
             let pause = matches!(command, RolloutCommand::Pause { .. });
@@ -265,7 +266,7 @@ pub async fn rollout(config: &Config, command: &RolloutCommand) -> Result<(), Ct
             // false` out: resuming removes the field rather than setting it false.
             let patch = json!({"spec": {"paused": if pause { json!(true) } else { Value::Null }}});
             send(&client, "PATCH", &path, "application/merge-patch+json", &patch).await.map_err(|err| failed("failed to patch", err))?;
-            println!("{label} {}", if pause { "paused" } else { "resumed" });
+            outln!("{label} {}", if pause { "paused" } else { "resumed" })?;
         }
     }
     Ok(())

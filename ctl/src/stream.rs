@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::kubeconfig::client_and_namespace;
 use crate::{Config, CtlError};
+use crate::output::outln;
 
 /// What exec and attach share: the pod, the container and the streams.
 #[derive(Clone, Debug, clap::Args)]
@@ -264,7 +265,7 @@ pub async fn port_forward(config: &Config, args: &PortForwardArgs) -> Result<(),
             let bound = listener.local_addr().map_err(CtlError::Output)?;
             port = bound.port();
             let shown = if bound.is_ipv6() { format!("[{}]:{}", bound.ip(), bound.port()) } else { bound.to_string() };
-            println!("Forwarding from {shown} -> {remote}");
+            outln!("Forwarding from {shown} -> {remote}")?;
             tasks.push(tokio::spawn(accept(listener, pods.clone(), name.clone(), remote)));
         }
     }
@@ -278,7 +279,8 @@ async fn accept(listener: tokio::net::TcpListener, pods: Api<Pod>, name: String,
     while let Ok((mut local, _)) = listener.accept().await {
         let (pods, name) = (pods.clone(), name.clone());
         tokio::spawn(async move {
-            println!("Handling connection for {remote}");
+            // A closed stdout must not stop the forwarding it reports on.
+            let _ = outln!("Handling connection for {remote}");
             let mut forwarder = match pods.portforward(&name, &[remote]).await {
                 Ok(forwarder) => forwarder,
                 Err(err) => {

@@ -6,6 +6,7 @@ use crate::discovery::get_json;
 use crate::kubeconfig::client_and_namespace;
 use crate::print::columns;
 use crate::{Config, CtlError};
+use crate::output::out;
 
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum TopCommand {
@@ -161,7 +162,7 @@ pub async fn run(config: &Config, command: &TopCommand) -> Result<(), CtlError> 
             }
         }
     }
-    print!("{}", columns(&rows));
+    out!("{}", columns(&rows))?;
     Ok(())
 }
 

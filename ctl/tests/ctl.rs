@@ -1,71 +1,11 @@
 //! `ctl` as a process against the real apiserver, beside the real kubectl on the same objects.
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::Command;
 
 use common::testing::{ApiServer, Storage};
-
-fn run(binary: &str, server: &ApiServer, args: &[&str]) -> Output {
-    Command::new(binary)
-        .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
-        .args(args)
-        .output()
-        .unwrap_or_else(|err| panic!("cannot run {binary}: {err}"))
-}
-
-fn ctl(server: &ApiServer, args: &[&str]) -> Output {
-    run(env!("CARGO_BIN_EXE_ctl"), server, args)
-}
-
-fn stdout_ok(output: Output) -> String {
-    assert!(output.status.success(), "failed: {}\n{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// Tables as cells with the AGE column blanked, so that two runs a second apart compare equal
-/// (an age one character longer also widens its column, so the cells are compared, not the
-/// padding; `columns_are_aligned_as_kubectl_aligns_them` checks the padding).
-fn without_ages(table: &str) -> String {
-    // Each table (several kinds print several, each after a blank line) is cut where its header's
-    // columns start: every cell of an aligned table starts there, empty cells (a Job's DURATION
-    // before it started) included. A header name may hold one space (`LAST SCHEDULE`), never two.
-    let mut starts: Option<Vec<usize>> = None;
-    let mut age = None;
-    let mut out = Vec::new();
-    for line in table.lines() {
-        let chars: Vec<char> = line.chars().collect();
-        if chars.is_empty() {
-            starts = None;
-            out.push(String::new());
-            continue;
-        }
-        let Some(columns) = &starts else {
-            let columns: Vec<usize> = (0..chars.len()).filter(|&at| chars[at] != ' ' && (at == 0 || (at >= 2 && chars[at - 1] == ' ' && chars[at - 2] == ' '))).collect();
-            let cells = cut(&chars, &columns);
-            age = cells.iter().position(|cell| cell == "AGE");
-            out.push(cells.join(" | "));
-            starts = Some(columns);
-            continue;
-        };
-        let mut cells = cut(&chars, columns);
-        if let Some(cell) = age.and_then(|index| cells.get_mut(index)) {
-            *cell = "AGE".into();
-        }
-        out.push(cells.join(" | "));
-    }
-    out.join("\n")
-}
-
-/// The cells of a table row, cut at the column starts.
-fn cut(chars: &[char], starts: &[usize]) -> Vec<String> {
-    starts
-        .iter()
-        .enumerate()
-        .map(|(index, &start)| {
-            let end = starts.get(index + 1).copied().unwrap_or(chars.len()).min(chars.len());
-            chars.get(start.min(end)..end).map(|cell| cell.iter().collect::<String>().trim().to_string()).unwrap_or_default()
-        })
-        .collect()
-}
+use support::*;
 
 #[test]
 fn get_prints_what_kubectl_prints() {
@@ -311,18 +251,6 @@ fn describe_rollout_logs_and_watch() {
     assert!(row.starts_with("watched "), "{row}");
     let _ = watcher.kill();
     let _ = watcher.wait();
-}
-
-/// Runs `binary` (ctl or kubectl) with `input` on stdin.
-fn run_stdin(binary: &str, server: &ApiServer, args: &[&str], input: &str) -> Output {
-    let mut command = Command::new(binary);
-    command.arg(format!("--kubeconfig={}", server.kubeconfig().display())).args(args);
-    common::testing::output_with_input(&mut command, input.as_bytes()).unwrap_or_else(|err| panic!("cannot run {binary}: {err}"))
-}
-
-/// Runs `kubectl` with a manifest on stdin.
-fn kubectl_stdin(server: &ApiServer, args: &[&str], input: &str) -> String {
-    stdout_ok(run_stdin("kubectl", server, args, input))
 }
 
 #[test]
@@ -689,26 +617,6 @@ fn server_side_apply_prints_and_conflicts_as_kubectl_does() {
     assert_eq!(String::from_utf8_lossy(&misuse.stderr), "error: --force-conflicts only works with --server-side\n");
 }
 
-/// `value` without nulls and empty maps and lists: what Go's encoder writes (`resources: {}`,
-/// `creationTimestamp: null`) and ours leaves out mean the same object.
-fn pruned(value: &serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, value)| (key.clone(), pruned(value)))
-                .filter(|(_, value)| !value.is_null() && value.as_object().is_none_or(|map| !map.is_empty()) && value.as_array().is_none_or(|items| !items.is_empty()))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(pruned).collect()),
-        other => other.clone(),
-    }
-}
-
-fn object(server: &ApiServer, namespace: &str, kind_name: &str) -> serde_json::Value {
-    serde_json::from_str(&stdout_ok(run("kubectl", server, &["get", kind_name, "-n", namespace, "-o", "json"]))).unwrap()
-}
-
 /// `ctl create cronjob` and `ctl create job --from=cronjob/X` make what kubectl makes (the Job
 /// marked as made by hand and controlled by the CronJob), `get` prints kubectl's columns for
 /// them, and a failure reads as kubectl's.
@@ -877,5 +785,43 @@ fn daemon_set_and_stateful_set_rollouts_read_controller_revisions_as_kubectl_doe
     assert_eq!(object(&server, "work", "sts/db")["spec"]["replicas"], 5);
     for args in [&["get", "ds,sts", "-n", "work"][..], &["get", "controllerrevisions", "-n", "work"][..]] {
         assert_eq!(without_ages(&stdout_ok(ctl(&server, args))), without_ages(&stdout_ok(run("kubectl", &server, args))), "ctl {args:?} differs from kubectl");
+    }
+}
+
+/// `ctl get … | head -1`: a reader that goes away ends ctl quietly with the status a shell gives
+/// kubectl killed by SIGPIPE (141), never with a panic (101) or a message on stderr.
+#[test]
+fn a_closed_pipe_ends_ctl_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    // Far more than a pipe holds (64 KiB), so that ctl is still writing when the reader leaves.
+    let value = "x".repeat(4096);
+    let items: Vec<serde_json::Value> = (0..100)
+        .map(|index| serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": format!("big-{index}"), "namespace": "default"}, "data": {"value": value}}))
+        .collect();
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}).to_string();
+    kubectl_stdin(&server, &["apply", "-f", "-"], &list);
+    for args in [&["get", "configmaps", "-o", "yaml"][..], &["get", "configmaps", "-o", "json"], &["completion", "bash"]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ctl"))
+            .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        assert!(!first.is_empty(), "ctl {args:?} printed nothing");
+        // The reader is dropped here: every later write of ctl's meets a closed pipe.
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if args[0] == "completion" {
+            // The script may fit in the pipe before the reader leaves; either way, no panic.
+            assert!(matches!(output.status.code(), Some(0 | 141)) && stderr.is_empty(), "ctl {args:?}: {:?} {stderr}", output.status);
+        } else {
+            assert_eq!(output.status.code(), Some(141), "ctl {args:?}: {stderr}");
+            assert!(stderr.is_empty(), "ctl {args:?} wrote to stderr: {stderr}");
+        }
     }
 }

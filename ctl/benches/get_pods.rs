@@ -5,9 +5,11 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+
+mod support;
 
 use common::testing::{ApiServer, Measured, Storage, measure, run_measured};
+use support::summary;
 use serde_json::json;
 
 const PODS: usize = 5_000;
@@ -83,19 +85,6 @@ fn get_pods(binary: &str, kubeconfig: &Path) -> anyhow::Result<Measured> {
     let rows = measured.stdout.iter().filter(|&&byte| byte == b'\n').count();
     anyhow::ensure!(rows == PODS + 1, "{binary} printed {rows} lines, not a header and {PODS} rows");
     Ok(measured)
-}
-
-fn summary(tool: &str, runs: &[Measured]) -> (f64, f64) {
-    let mut times: Vec<Duration> = runs.iter().map(|run| run.elapsed).collect();
-    times.sort_unstable();
-    let median = times[times.len() / 2].as_secs_f64() * 1e3;
-    let peak = runs.iter().map(|run| run.peak_rss_kib).max().unwrap_or(0) as f64 / 1024.0;
-    println!(
-        "{tool:<14} wall median {median:>7.1} ms  (min {:>7.1}, max {:>7.1})  peak RSS {peak:>6.1} MiB",
-        times[0].as_secs_f64() * 1e3,
-        times[times.len() - 1].as_secs_f64() * 1e3
-    );
-    (median, peak)
 }
 
 fn main() -> anyhow::Result<()> {

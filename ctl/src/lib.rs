@@ -52,12 +52,11 @@ pub enum Command {
     /// Create or update the objects of manifests.
     Apply(apply::ApplyArgs),
     /// Replace objects with the manifests' versions of them (PUT); each must exist.
-    Replace(apply::FileArgs),
+    Replace(replace::ReplaceArgs),
     /// Delete objects: by manifest (-f), by name, by label (-l) or all of a kind (--all).
     Delete(commands::DeleteArgs),
-    /// Create a namespace, ConfigMap, Secret, Job or CronJob from the command line.
-    #[command(subcommand)]
-    Create(create::CreateCommand),
+    /// Create the objects of manifests (-f), or a namespace, ConfigMap, Secret, Job or CronJob from the command line.
+    Create(create::CreateArgs),
     /// Set the replicas of a Deployment, ReplicaSet, StatefulSet or ReplicationController.
     Scale(commands::ScaleArgs),
     /// List the resource types the server serves.
@@ -131,7 +130,7 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Apply(args) => apply::apply(&config, args).await,
         Command::Replace(args) => replace::replace(&config, args).await,
         Command::Delete(args) => commands::delete(&config, args).await,
-        Command::Create(command) => create::create(&config, command).await,
+        Command::Create(args) => create::run(&config, args).await,
         Command::Scale(args) => commands::scale(&config, args).await,
         Command::ApiResources => commands::api_resources(&config).await,
         Command::Describe(args) => inspect::describe(&config, args).await,

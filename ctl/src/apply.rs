@@ -107,6 +107,7 @@ pub fn report(errors: Vec<CtlError>) -> Result<(), CtlError> {
         count => {
             for err in errors {
                 match err {
+                    CtlError::Reported(_) => {}
                     err @ CtlError::Server { .. } => eprintln!("{err}"),
                     err => eprintln!("error: {err}"),
                 }

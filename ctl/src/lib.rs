@@ -12,7 +12,9 @@ mod discovery;
 mod get;
 mod inspect;
 mod kubeconfig;
+mod label;
 pub mod output;
+mod patch;
 mod pod_template;
 mod print;
 mod replace;
@@ -81,6 +83,12 @@ pub enum Command {
     Top(top::TopCommand),
     /// Print a shell completion script (bash or zsh).
     Completion { shell: clap_complete::Shell },
+    /// Change fields of objects with a strategic merge, merge or JSON patch.
+    Patch(patch::PatchArgs),
+    /// Set or remove the labels of objects.
+    Label(label::LabelArgs),
+    /// Set or remove the annotations of objects.
+    Annotate(label::LabelArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,5 +150,8 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Cp(args) => stream::cp(&config, args).await,
         Command::Top(command) => top::run(&config, command).await,
         Command::Completion { shell } => commands::completion(*shell),
+        Command::Patch(args) => patch::patch(&config, args).await,
+        Command::Label(args) => label::run(&config, args, label::Field::Labels).await,
+        Command::Annotate(args) => label::run(&config, args, label::Field::Annotations).await,
     }
 }

@@ -176,7 +176,7 @@ async fn change_one(client: &kube::Client, args: &LabelArgs, field: Field, chang
     let label = format!("{}/{}", kind_prefix_of(&object, &target.resource), target.name);
     if args.list {
         if !only {
-            eprintln!("Listing {}s for {}.{}/{}:", field.noun(), target.resource.kind, target.resource.group, target.name);
+            outln!("Listing {}s for {}.{}/{}:", field.noun(), target.resource.kind, target.resource.group, target.name)?;
         }
         let indent = if only { "" } else { " " };
         // kubectl prints in Go's map order, which varies; sorted is one of its orders.

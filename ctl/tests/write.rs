@@ -221,3 +221,138 @@ fn create_from_files_as_kubectl() {
     assert_eq!(stdout_ok(ctl(&server, &["create", "namespace", "fresh"])), "namespace/fresh created\n");
     same(&server, dir, &["create"]);
 }
+
+/// Runs each command with kubectl in one namespace and with ctl in another set up the same way,
+/// asserting that each shows the same; then the two namespaces' objects are compared.
+fn same_sequence(server: &ApiServer, dir: &Path, setup: &[&[&str]], commands: &[&[&str]], compared: &[&str]) {
+    let mut shown_by = Vec::new();
+    for (binary, namespace) in [("kubectl", "by-kubectl"), (env!("CARGO_BIN_EXE_ctl"), "by-ctl")] {
+        stdout_ok(run("kubectl", server, &["create", "namespace", namespace]));
+        for args in setup {
+            stdout_ok(run_in("kubectl", server, dir, &[args, &["-n", namespace][..]].concat()));
+        }
+        let each: Vec<_> = commands
+            .iter()
+            .map(|args| {
+                let (mut stdout, stderr, code) = shown(&run_in(binary, server, dir, &[args, &["-n", namespace][..]].concat()));
+                if args.contains(&"--list") {
+                    // kubectl lists in Go's map order, which varies from run to run.
+                    let mut lines: Vec<&str> = stdout.lines().collect();
+                    lines.sort();
+                    stdout = lines.join("\n");
+                }
+                (stdout, stderr, code)
+            })
+            .collect();
+        shown_by.push(each);
+    }
+    for (index, args) in commands.iter().enumerate() {
+        assert_eq!(shown_by[1][index], shown_by[0][index], "ctl {args:?} differs from kubectl");
+    }
+    for kind_name in compared {
+        assert_eq!(stored(server, "by-ctl", kind_name), stored(server, "by-kubectl", kind_name), "{kind_name}");
+    }
+}
+
+const SETUP: &[&[&str]] = &[
+    &["create", "configmap", "l1", "--from-literal=k=v"],
+    &["create", "configmap", "l2"],
+    &["label", "configmap", "l1", "keep=1"],
+    &["apply", "-f", "good.yaml"],
+];
+
+#[test]
+fn label_and_annotate_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.yaml"), MISSPELLED.replace("comand", "command")).unwrap();
+    std::fs::write(dir.path().join("two.yaml"), TWO_CONFIG_MAPS.replace("  namespace: other\n", "")).unwrap();
+    let commands: &[&[&str]] = &[
+        &["label", "cm", "l1", "a=b"],
+        &["label", "cm", "l1", "a=c"],
+        &["label", "cm", "l1", "a=c", "--overwrite"],
+        &["label", "cm", "l1", "a=c", "--overwrite"],
+        &["label", "cm", "l1", "a=c"],
+        &["label", "cm", "l1", "a-"],
+        &["label", "cm", "l1", "a-"],
+        &["label", "cm", "l2", "a-"],
+        &["label", "cm", "l2", "a-"],
+        &["label", "cm", "l1", "keep-", "--overwrite"],
+        &["label", "cm", "l1", "x=1", "y=2"],
+        &["label", "cm", "l1", "--list"],
+        &["label", "cm", "l1", "l2", "--list"],
+        &["label", "cm", "--all", "z=9"],
+        &["label", "cm", "-l", "z=9", "w=1"],
+        &["label", "cm", "-l", "nothing=here", "w=1"],
+        &["label", "cm/l1", "deploy/bf", "q=1"],
+        &["label", "cm", "l1", "l2", "r=1"],
+        &["label", "cm", "l1", "x=2", "--dry-run=server", "--overwrite"],
+        &["label", "cm", "l1", "x=3", "-o", "name", "--overwrite"],
+        &["label", "cm", "nosuch", "l1", "n=1"],
+        &["label", "cm", "l1"],
+        &["label", "cm", "l1", "x"],
+        &["label", "x=1"],
+        &["label", "cm", "l1", "a=b", "a-"],
+        &["label", "cm", "l1", "a=b", "c"],
+        &["label", "cm", "l1", "a=b=c"],
+        &["label", "cm", "l1", "a=-x"],
+        &["label", "cm", "-l", "z=9", "--all", "m=1"],
+        &["label", "cm", "--list", "-o", "name", "l1"],
+        &["label", "widgets", "x", "a=b"],
+        &["label", "cm", "l1", "x=4"],
+        &["label", "-f", "two.yaml", "t=1"],
+        &["annotate", "cm", "l1", "note=hi"],
+        &["annotate", "cm", "l1", "note=ho"],
+        &["annotate", "cm", "l1", "note=hi"],
+        &["annotate", "cm", "l1", "note=ho", "--overwrite"],
+        &["annotate", "cm", "l1", "note-"],
+        &["annotate", "cm", "l1", "note-"],
+        &["annotate", "cm", "l1", "a=1 2"],
+        &["annotate", "cm", "l1", "--list"],
+        &["annotate", "cm", "l1", "a=1", "a-"],
+        &["annotate", "cm", "l1"],
+        &["annotate", "deploy/bf", "b=x", "--dry-run=server"],
+        &["annotate", "cm", "--all", "c=1"],
+        &["annotate", "-f", "two.yaml", "t=1"],
+    ];
+    let setup = [SETUP, &[&["create", "-f", "two.yaml"][..]]].concat();
+    same_sequence(&server, dir.path(), &setup, commands, &["configmap/l1", "configmap/l2", "deployment/bf", "configmap/one", "configmap/two"]);
+}
+
+#[test]
+fn patch_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("good.yaml"), MISSPELLED.replace("comand", "command")).unwrap();
+    std::fs::write(dir.path().join("patch.yaml"), "data:\n  f: \"1\"\n").unwrap();
+    let commands: &[&[&str]] = &[
+        &["patch", "cm", "l1", "-p", r#"{"data":{"k":"v"}}"#],
+        &["patch", "cm", "l1", "-p", r#"{"data":{"k":"v2"}}"#],
+        &["patch", "cm/l1", "--type", "merge", "-p", r#"{"data":{"k":"w"}}"#],
+        &["patch", "cm", "l1", "--type=json", "-p", r#"[{"op":"remove","path":"/data/k"}]"#],
+        &["patch", "cm", "l1", "--type=JSON", "-p", "[]"],
+        &["patch", "deploy", "bf", "-p", r#"{"spec":{"replicas":2}}"#, "--subresource=scale"],
+        &["patch", "deploy", "bf", "-p", r#"{"spec":{"replicas":2}}"#, "--subresource", "scale"],
+        &["patch", "deploy", "bf", "--type=merge", "-p", r#"{"status":{"replicas":2}}"#, "--subresource=status"],
+        &["patch", "deploy", "bf", "-p", r#"{"spec":{"comand":2}}"#],
+        &["patch", "deploy", "bf", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"nginx"}]}}}}"#],
+        &["patch", "cm", "l1", "-p", "notjson"],
+        &["patch", "cm", "l1"],
+        &["patch", "cm", "l1", "-p", ""],
+        &["patch", "cm", "nosuch", "-p", "{}"],
+        &["patch", "cm", "l1", "-p", r#"{"data":{"k":"v3"}}"#, "--dry-run=server"],
+        &["patch", "cm", "l1", "--type", "foo", "-p", "{}"],
+        &["patch", "cm", "l1", "--type", "foo"],
+        &["patch", "cm", "l1", "--patch-file", "patch.yaml"],
+        &["patch", "cm", "l1", "--patch-file", "nosuch.json"],
+        &["patch", "-f", "good.yaml", "-p", r#"{"metadata":{"labels":{"z":"1"}}}"#],
+        &["patch", "cm", "-p", "{}"],
+        &["patch", "-p", "{}"],
+        &["patch", "cm", "l1", "l2", "-p", "{}"],
+        &["patch", "cm", "nosuch", "l1", "-p", r#"{"data":{"n":"1"}}"#],
+        &["patch", "cm", "l1", "-p", r#"{"data":{"o":"1"}}"#, "-o", "name"],
+        // Not `y:`, which kubectl's YAML 1.1 reads as `true:` and ctl's YAML 1.2 as `y:`.
+        &["patch", "cm", "l1", "-p", "data: {yy: \"2\"}"],
+    ];
+    same_sequence(&server, dir.path(), SETUP, commands, &["configmap/l1", "configmap/l2", "deployment/bf"]);
+}

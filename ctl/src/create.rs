@@ -8,9 +8,10 @@ use std::path::PathBuf;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use crate::apply::{FileArgs, ValidateArgs, query, report, resolve, with_source};
+use crate::apply::{ValidateArgs, query, report, resolve, with_source};
 use crate::discovery::{discover, get_json, send};
 use crate::kubeconfig::client_and_namespace;
+use crate::patch::FileOptions;
 use crate::{Config, CtlError};
 use crate::output::outln;
 
@@ -19,15 +20,8 @@ use crate::output::outln;
 pub struct CreateArgs {
     #[command(subcommand)]
     pub command: Option<CreateCommand>,
-    /// Manifest files or directories, or - for standard input.
-    #[arg(short = 'f', long = "filename")]
-    pub files: Vec<PathBuf>,
-    /// Read directories recursively.
-    #[arg(short = 'R', long)]
-    pub recursive: bool,
-    /// `server` to have the server check everything without storing it.
-    #[arg(long, value_parser = ["none", "server"], default_value = "none")]
-    pub dry_run: String,
+    #[command(flatten)]
+    pub files: FileOptions,
     #[command(flatten)]
     pub validate: ValidateArgs,
 }
@@ -126,7 +120,7 @@ const FIELD_MANAGER: &str = "ctl-create";
 pub async fn run(config: &Config, args: &CreateArgs) -> Result<(), CtlError> {
     match &args.command {
         Some(command) => create(config, command).await,
-        None if args.files.is_empty() => Err(CtlError::Usage("must specify one of -f and -k".into())),
+        None if args.files.files.is_empty() => Err(CtlError::Usage("must specify one of -f and -k".into())),
         None => create_files(config, args).await,
     }
 }
@@ -135,9 +129,8 @@ pub async fn run(config: &Config, args: &CreateArgs) -> Result<(), CtlError> {
 /// failures, named with their file, are reported after the rest were created.
 async fn create_files(config: &Config, args: &CreateArgs) -> Result<(), CtlError> {
     let validation = args.validate.field_validation()?;
-    let files = FileArgs { files: args.files.clone(), recursive: args.recursive, dry_run: args.dry_run.clone() };
-    let (client, targets) = resolve(config, &files, "create").await?;
-    let dry_run = args.dry_run == "server";
+    let (client, targets) = resolve(config, &args.files.file_args(), "create").await?;
+    let dry_run = args.files.dry_run();
     let suffix = if dry_run { " (server dry run)" } else { "" };
     let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)]);
     let mut errors = Vec::new();

@@ -2,13 +2,11 @@
 //! only with `--overwrite`; each object gets a merge patch of its labels or annotations, and the
 //! words kubectl prints for what happened (`labeled`, `not labeled`, `unlabeled`, `annotated`).
 
-use std::path::PathBuf;
-
 use serde_json::{Map, Value, json};
 
 use crate::apply::{query, report};
 use crate::output::outln;
-use crate::patch::{Named, Selection, kind_prefix_of, objects};
+use crate::patch::{FileOptions, Named, Selection, kind_prefix_of, objects};
 use crate::{Config, CtlError};
 
 #[derive(Clone, Debug, clap::Args)]
@@ -27,14 +25,8 @@ pub struct LabelArgs {
     /// Print each object's keys and values instead of changing them.
     #[arg(long)]
     pub list: bool,
-    /// Manifests naming the objects.
-    #[arg(short = 'f', long = "filename")]
-    pub files: Vec<PathBuf>,
-    #[arg(short = 'R', long)]
-    pub recursive: bool,
-    /// `server` to have the server check the change without storing it.
-    #[arg(long, value_parser = ["none", "server"], default_value = "none")]
-    pub dry_run: String,
+    #[command(flatten)]
+    pub files: FileOptions,
     /// `name` to print only KIND/NAME.
     #[arg(short = 'o', long, value_parser = ["name"])]
     pub output: Option<String>,
@@ -138,7 +130,7 @@ pub async fn run(config: &Config, args: &LabelArgs, field: Field) -> Result<(), 
     if args.all && args.selector.is_some() {
         return Err(CtlError::Usage("cannot set --all and --selector at the same time".into()));
     }
-    if words.is_empty() && args.files.is_empty() {
+    if words.is_empty() && args.files.files.is_empty() {
         return Err(CtlError::Usage("one or more resources must be specified as <resource> <name> or <resource>/<name>".into()));
     }
     if changes.set.is_empty() && changes.remove.is_empty() && !args.list {
@@ -147,7 +139,7 @@ pub async fn run(config: &Config, args: &LabelArgs, field: Field) -> Result<(), 
     if args.list && args.output.is_some() {
         return Err(CtlError::Usage("--list and --output may not be specified together".into()));
     }
-    let selection = Selection { words: &words, files: &args.files, recursive: args.recursive, selector: args.selector.as_deref(), all: args.all };
+    let selection = Selection { words: &words, files: &args.files, selector: args.selector.as_deref(), all: args.all };
     let verb = field.noun();
     let (client, targets) = objects(config, &selection, verb).await?;
     let mut errors = Vec::new();
@@ -195,7 +187,7 @@ async fn change_one(client: &kube::Client, args: &LabelArgs, field: Field, chang
     let mut changed = object.clone();
     changed["metadata"][field.key()] = Value::Object(wanted.clone());
     let patch = json!({"metadata": {field.key(): merge_patch(current, &wanted)}});
-    let dry_run = args.dry_run == "server";
+    let dry_run = args.files.dry_run();
     let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", field.field_manager())]);
     crate::discovery::send(client, "PATCH", &format!("{path}{query}"), "application/merge-patch+json", &patch).await?;
     let suffix = if dry_run { " (server dry run)" } else { "" };

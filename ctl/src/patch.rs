@@ -29,17 +29,35 @@ pub struct PatchArgs {
     /// Patch this subresource (status, scale) rather than the object.
     #[arg(long)]
     pub subresource: Option<String>,
-    /// Manifests naming the objects to patch.
-    #[arg(short = 'f', long = "filename")]
-    pub files: Vec<PathBuf>,
-    #[arg(short = 'R', long)]
-    pub recursive: bool,
-    /// `server` to have the server check the patch without storing it.
-    #[arg(long, value_parser = ["none", "server"], default_value = "none")]
-    pub dry_run: String,
+    #[command(flatten)]
+    pub files: FileOptions,
     /// `name` to print only KIND/NAME.
     #[arg(short = 'o', long, value_parser = ["name"])]
     pub output: Option<String>,
+}
+
+/// `-f`, `-R` and `--dry-run` of the verbs that can also name their objects in other ways.
+#[derive(Clone, Debug, clap::Args)]
+pub struct FileOptions {
+    /// Manifest files or directories, or - for standard input, naming the objects.
+    #[arg(short = 'f', long = "filename")]
+    pub files: Vec<PathBuf>,
+    /// Read directories recursively.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+    /// `server` to have the server check everything without storing it.
+    #[arg(long, value_parser = ["none", "server"], default_value = "none")]
+    pub dry_run: String,
+}
+
+impl FileOptions {
+    pub fn file_args(&self) -> FileArgs {
+        FileArgs { files: self.files.clone(), recursive: self.recursive, dry_run: self.dry_run.clone() }
+    }
+
+    pub fn dry_run(&self) -> bool {
+        self.dry_run == "server"
+    }
 }
 
 /// An object named on the command line or in a manifest.
@@ -53,8 +71,7 @@ pub struct Named {
 /// How a verb was told which objects to act on.
 pub struct Selection<'a> {
     pub words: &'a [String],
-    pub files: &'a [PathBuf],
-    pub recursive: bool,
+    pub files: &'a FileOptions,
     pub selector: Option<&'a str>,
     pub all: bool,
 }
@@ -63,9 +80,8 @@ pub struct Selection<'a> {
 /// `TYPE/NAME` words, from a type (or several, comma-separated) and names, or from a type with
 /// `-l` or `--all` (listed now). `verb` names the command in errors.
 pub async fn objects(config: &Config, selection: &Selection<'_>, verb: &str) -> Result<(kube::Client, Vec<Named>), CtlError> {
-    if !selection.files.is_empty() {
-        let files = FileArgs { files: selection.files.to_vec(), recursive: selection.recursive, dry_run: "none".into() };
-        let (client, targets) = resolve(config, &files, verb).await?;
+    if !selection.files.files.is_empty() {
+        let (client, targets) = resolve(config, &selection.files.file_args(), verb).await?;
         let named = targets.into_iter().map(|target| Named { resource: target.resource, namespace: target.namespace, name: target.name }).collect();
         return Ok((client, named));
     }
@@ -155,10 +171,9 @@ pub async fn patch(config: &Config, args: &PatchArgs) -> Result<(), CtlError> {
         _ => return Err(CtlError::Usage(format!("--type must be one of [json merge strategic], not {:?}", args.patch_type))),
     };
     let body = patch_body(args)?;
-    let selection = Selection { words: &args.objects, files: &args.files, recursive: args.recursive, selector: None, all: false };
+    let selection = Selection { words: &args.objects, files: &args.files, selector: None, all: false };
     let (client, targets) = objects(config, &selection, "patch").await?;
-    let dry_run = args.dry_run == "server";
-    let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER)]);
+    let query = query(&[("dryRun", if args.files.dry_run() { "All" } else { "" }), ("fieldManager", FIELD_MANAGER)]);
     let mut errors = Vec::new();
     for target in &targets {
         let mut path = target.resource.path(target.namespace.as_deref(), Some(&target.name));

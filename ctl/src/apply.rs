@@ -6,13 +6,16 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
 
 use crate::discovery::{Resource, api_version, discover, encode, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::manifest::{self, Manifest};
 use crate::{Config, CtlError};
 use crate::output::outln;
+use crate::strategic::{Schema, go_json, three_way_json_merge, three_way_strategic};
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -199,29 +202,8 @@ fn last_applied(target: &Target) -> (Value, String) {
             map.remove(LAST_APPLIED);
         }
     }
-    let text = format!("{object}\n");
+    let text = format!("{}\n", go_json(&object));
     (object, text)
-}
-
-/// A merge patch that makes `current` what `applied` says, and removes what `previous` (the
-/// last applied manifest) had and `applied` no longer has.
-fn three_way_patch(previous: &Value, applied: &Value) -> Value {
-    match (previous, applied) {
-        (Value::Object(previous), Value::Object(applied)) => {
-            let mut patch = Map::new();
-            for (key, value) in applied {
-                let before = previous.get(key).unwrap_or(&Value::Null);
-                patch.insert(key.clone(), if value.is_object() { three_way_patch(before, value) } else { value.clone() });
-            }
-            for key in previous.keys() {
-                if !applied.contains_key(key) {
-                    patch.insert(key.clone(), Value::Null);
-                }
-            }
-            Value::Object(patch)
-        }
-        (_, applied) => applied.clone(),
-    }
 }
 
 pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
@@ -237,8 +219,9 @@ pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
     let suffix = if dry_run { " (server dry run)" } else { "" };
     let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)]);
     let mut errors = Vec::new();
+    let mut openapi = HashMap::new();
     for target in &targets {
-        match apply_one(&client, target, &query, dry_run).await {
+        match apply_one(&client, target, &query, dry_run, &mut openapi).await {
             Ok(done) => outln!("{}/{} {done}{suffix}", target.resource.kind_prefix(), target.name)?,
             // As kubectl: go on with the rest, and report the failures at the end.
             Err(err) => errors.push(err),
@@ -247,8 +230,9 @@ pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
     report(errors)
 }
 
-/// Creates or patches one object; what was done, in kubectl's word.
-async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run: bool) -> Result<&'static str, CtlError> {
+/// Creates or patches one object; what was done, in kubectl's word. `openapi` keeps the
+/// group-versions' OpenAPI documents read so far (`Null` where there is none).
+async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run: bool, openapi: &mut HashMap<String, Value>) -> Result<&'static str, CtlError> {
     let (object, annotation) = last_applied(target);
     let mut desired = object.clone();
     desired["metadata"]["annotations"][LAST_APPLIED] = json!(annotation);
@@ -268,10 +252,31 @@ async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run:
         .as_str()
         .and_then(|text| serde_json::from_str::<Value>(text).ok())
         .unwrap_or_else(|| json!({}));
-    let patch = three_way_patch(&previous, &desired);
-    let patched = send(client, "PATCH", &format!("{item_path}{query}"), "application/merge-patch+json", &patch)
-        .await
-        .map_err(|err| patch_error(err, &patch, target))?;
+    let resource = &target.resource;
+    let document_path = if resource.group.is_empty() { format!("/openapi/v3/api/{}", resource.version) } else { format!("/openapi/v3/apis/{}/{}", resource.group, resource.version) };
+    if !openapi.contains_key(&document_path) {
+        // Without a document, kubectl falls back to a JSON merge patch too.
+        let document = crate::discovery::get_json(client, &document_path, "application/json").await.unwrap_or(Value::Null);
+        openapi.insert(document_path.clone(), document);
+    }
+    let schema = openapi.get(&document_path).and_then(|document| Schema::for_kind(document, &resource.group, &resource.version, &resource.kind));
+    let (patch, content_type) = match schema {
+        Some(schema) => (three_way_strategic(&previous, &desired, &current, schema), "application/strategic-merge-patch+json"),
+        None => (three_way_json_merge(&previous, &desired, &current), "application/merge-patch+json"),
+    };
+    // As kubectl: an empty patch is not sent.
+    if patch == json!({}) {
+        return Ok("unchanged");
+    }
+    let patched = match send(client, "PATCH", &format!("{item_path}{query}"), content_type, &patch).await {
+        // A server that lists strategic merge patches for a kind it cannot patch so (custom
+        // resources, on this project's apiserver) gets the JSON merge patch it takes.
+        Err(CtlError::Server { reason, .. }) if reason == "UnsupportedMediaType" && schema.is_some() => {
+            let patch = three_way_json_merge(&previous, &desired, &current);
+            send(client, "PATCH", &format!("{item_path}{query}"), "application/merge-patch+json", &patch).await.map_err(|err| patch_error(err, &patch, target))?
+        }
+        sent => sent.map_err(|err| patch_error(err, &patch, target))?,
+    };
     let changed = patched["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"]
         || (dry_run && patched != current);
     Ok(if changed { "configured" } else { "unchanged" })
@@ -283,6 +288,7 @@ fn patch_error(err: CtlError, patch: &Value, target: &Target) -> CtlError {
     let source = source_name(&target.manifest.source);
     let context = format!(
         "error when applying patch:\n{patch}\nto:\nResource: \"{group}/{version}, Resource={plural}\", GroupVersionKind: \"{group}/{version}, Kind={kind}\"\nName: {name:?}, Namespace: {namespace:?}\nfor: {source:?}: error when patching {source:?}",
+        patch = go_json(patch),
         group = resource.group,
         version = resource.version,
         plural = resource.plural,
@@ -344,17 +350,4 @@ pub async fn delete(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
         }
     }
     if failed > 0 { Err(CtlError::Reported(failed)) } else { Ok(()) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn removed_fields_are_deleted_and_new_ones_set() {
-        let previous = json!({"data": {"a": "1", "b": "2"}, "metadata": {"labels": {"x": "y"}}});
-        let applied = json!({"data": {"a": "1", "c": "3"}, "metadata": {}});
-        let patch = three_way_patch(&previous, &applied);
-        assert_eq!(patch, json!({"data": {"a": "1", "b": null, "c": "3"}, "metadata": {"labels": null}}));
-    }
 }

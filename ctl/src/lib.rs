@@ -19,6 +19,7 @@ mod pod_template;
 mod print;
 mod replace;
 mod rollout;
+mod strategic;
 mod stream;
 mod top;
 

@@ -10,6 +10,12 @@ use crate::patch::{FileOptions, Named, Selection, kind_prefix_of, objects};
 use crate::{Config, CtlError};
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ctl label pods web-0 tier=frontend
+  ctl label pod/web-0 tier=backend --overwrite
+  ctl label pods --all tier-
+  ctl annotate deployment web -l app=web owner=team-a
+  ctl annotate cm settings --list")]
 pub struct LabelArgs {
     /// TYPE NAME… or TYPE/NAME…, then KEY=VALUE… and KEY-…
     pub args: Vec<String>,

@@ -14,6 +14,12 @@ use crate::output::outln;
 use crate::{Config, CtlError};
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ctl patch deployment web -p '{\"spec\":{\"replicas\":3}}'
+  ctl patch cm/settings --type merge -p '{\"data\":{\"mode\":\"fast\"}}'
+  ctl patch pod web-0 --type json -p '[{\"op\":\"remove\",\"path\":\"/metadata/labels/debug\"}]'
+  ctl patch deployment web --subresource scale -p '{\"spec\":{\"replicas\":0}}'
+  ctl patch -f web.yaml --patch-file change.yaml")]
 pub struct PatchArgs {
     /// TYPE NAME…, or TYPE/NAME…
     pub objects: Vec<String>,

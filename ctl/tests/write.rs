@@ -395,3 +395,70 @@ fn apply_patches_existing_objects_as_kubectl_does() {
     let names: Vec<&Value> = stored["spec"]["template"]["spec"]["containers"].as_array().unwrap().iter().map(|container| &container["name"]).collect();
     assert!(names.contains(&&Value::from("sidecar")) && names.contains(&&Value::from("c")), "{names:?}");
 }
+
+const WIDGETS: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names: {plural: widgets, singular: widget, kind: Widget}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+";
+
+#[test]
+fn custom_resources_are_validated_as_kubectl_validates_them() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("crd.yaml"), WIDGETS).unwrap();
+    let widget = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 2\n  colour: red\n";
+    std::fs::write(dir.path().join("w.yaml"), widget).unwrap();
+    std::fs::write(dir.path().join("good.yaml"), widget.replace("  colour: red\n", "")).unwrap();
+    let dir = dir.path();
+    stdout_ok(run_in("kubectl", &server, dir, &["apply", "-f", "crd.yaml"]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !run("kubectl", &server, &["get", "widgets"]).status.success() {
+        assert!(std::time::Instant::now() < deadline, "widgets never served");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+
+    for args in [
+        &["apply", "-f", "w.yaml"][..],
+        &["apply", "-f", "w.yaml", "--dry-run=server"][..],
+        &["create", "-f", "w.yaml"][..],
+        &["apply", "--server-side", "-f", "w.yaml"][..],
+    ] {
+        let (_, stderr, code) = same(&server, dir, args);
+        assert_eq!(code, Some(1), "{args:?}: {stderr}");
+    }
+    let (_, stderr, _) = same(&server, dir, &["apply", "-f", "w.yaml", "--validate=warn", "--dry-run=server"]);
+    assert_eq!(stderr, "Warning: unknown field \"spec.colour\"\n");
+
+    stdout_ok(run_in("kubectl", &server, dir, &["create", "-f", "good.yaml"]));
+    for args in [&["replace", "-f", "w.yaml"][..], &["apply", "--server-side", "-f", "w.yaml"][..], &["replace", "-f", "w.yaml", "--validate=ignore", "--dry-run=server"][..]] {
+        same(&server, dir, args);
+    }
+}
+
+#[test]
+fn the_repositorys_manifests_pass_strict_validation_through_both_tools() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/demo");
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "demo"]));
+    for args in [&["apply", "-n", "demo", "-f", demo, "--dry-run=server"][..], &["create", "-n", "demo", "-f", demo, "--dry-run=server"][..]] {
+        let (_, stderr, code) = same(&server, Path::new(demo), args);
+        assert_eq!((stderr.as_str(), code), ("", Some(0)), "{args:?}");
+    }
+}

@@ -214,6 +214,41 @@ fn keys_of<'v>(list: &'v [Value], merge_key: &str) -> Vec<&'v Value> {
     list.iter().map(|element| &element[merge_key]).collect()
 }
 
+/// One step of walking two lists sorted by the same text.
+enum Step {
+    Both(usize, usize),
+    OnlyModified(usize),
+    OnlyOriginal(usize),
+}
+
+/// Walks two sorted lists as apimachinery's list diffs do: equal texts pair up, and the smaller
+/// text is the one only its list has.
+fn walk(original: &[String], modified: &[String]) -> Vec<Step> {
+    let (mut steps, mut at_original, mut at_modified) = (Vec::new(), 0, 0);
+    while at_original < original.len() || at_modified < modified.len() {
+        match (original.get(at_original), modified.get(at_modified)) {
+            (Some(left), Some(right)) if left == right => {
+                steps.push(Step::Both(at_original, at_modified));
+                at_original += 1;
+                at_modified += 1;
+            }
+            (None, Some(_)) => {
+                steps.push(Step::OnlyModified(at_modified));
+                at_modified += 1;
+            }
+            (Some(left), Some(right)) if left > right => {
+                steps.push(Step::OnlyModified(at_modified));
+                at_modified += 1;
+            }
+            _ => {
+                steps.push(Step::OnlyOriginal(at_original));
+                at_original += 1;
+            }
+        }
+    }
+    steps
+}
+
 /// `diffListsOfMaps`: both lists walked in merge-key order; a changed element becomes its diff
 /// with its key, an added one is sent whole, a removed one becomes a `$patch: delete` directive.
 fn diff_map_lists(original: &[Value], modified: &[Value], schema: Schema<'_>, merge_key: &str, options: Options) -> (Vec<Value>, Vec<Value>) {
@@ -223,46 +258,23 @@ fn diff_map_lists(original: &[Value], modified: &[Value], schema: Schema<'_>, me
         list
     };
     let (original, modified) = (sorted(original), sorted(modified));
+    let keys = |list: &[Value]| list.iter().map(|element| go_text(&element[merge_key])).collect::<Vec<_>>();
     let (mut patch, mut deletions) = (Vec::new(), Vec::new());
-    let (mut at_original, mut at_modified) = (0, 0);
     let empty = Map::new();
-    while at_original < original.len() || at_modified < modified.len() {
-        let original_key = original.get(at_original).map(|element| go_text(&element[merge_key]));
-        let modified_key = modified.get(at_modified).map(|element| go_text(&element[merge_key]));
-        match (original_key, modified_key) {
-            (Some(left), Some(right)) if left == right => {
-                let inner = diff_maps(
-                    original[at_original].as_object().unwrap_or(&empty),
-                    modified[at_modified].as_object().unwrap_or(&empty),
-                    schema,
-                    options,
-                );
+    for step in walk(&keys(&original), &keys(&modified)) {
+        match step {
+            Step::Both(left, right) => {
+                let mut inner = diff_maps(original[left].as_object().unwrap_or(&empty), modified[right].as_object().unwrap_or(&empty), schema, options);
                 if !inner.is_empty() {
-                    let mut inner = inner;
-                    inner.insert(merge_key.to_string(), modified[at_modified][merge_key].clone());
+                    inner.insert(merge_key.to_string(), modified[right][merge_key].clone());
                     patch.push(Value::Object(inner));
                 }
-                at_original += 1;
-                at_modified += 1;
             }
-            (None, Some(_)) => {
-                if !options.ignore_changes_and_additions {
-                    patch.push(modified[at_modified].clone());
-                }
-                at_modified += 1;
+            Step::OnlyModified(right) if !options.ignore_changes_and_additions => patch.push(modified[right].clone()),
+            Step::OnlyOriginal(left) if !options.ignore_deletions => {
+                deletions.push(serde_json::json!({"$patch": "delete", merge_key: original[left][merge_key]}));
             }
-            (Some(left), Some(right)) if left > right => {
-                if !options.ignore_changes_and_additions {
-                    patch.push(modified[at_modified].clone());
-                }
-                at_modified += 1;
-            }
-            _ => {
-                if !options.ignore_deletions {
-                    deletions.push(serde_json::json!({"$patch": "delete", merge_key: original[at_original][merge_key]}));
-                }
-                at_original += 1;
-            }
+            _ => {}
         }
     }
     (patch, deletions)
@@ -274,34 +286,13 @@ fn diff_scalar_lists(original: &[Value], modified: &[Value], options: Options) -
     let (mut original, mut modified) = (original.to_vec(), modified.to_vec());
     sort_scalars(&mut original);
     sort_scalars(&mut modified);
+    let texts = |list: &[Value]| list.iter().map(go_text).collect::<Vec<_>>();
     let (mut add, mut delete) = (Vec::new(), Vec::new());
-    let (mut at_original, mut at_modified) = (0, 0);
-    while at_original < original.len() || at_modified < modified.len() {
-        let left = original.get(at_original).map(go_text);
-        let right = modified.get(at_modified).map(go_text);
-        match (left, right) {
-            (Some(left), Some(right)) if left == right => {
-                at_original += 1;
-                at_modified += 1;
-            }
-            (None, Some(_)) => {
-                if !options.ignore_changes_and_additions {
-                    add.push(modified[at_modified].clone());
-                }
-                at_modified += 1;
-            }
-            (Some(left), Some(right)) if left > right => {
-                if !options.ignore_changes_and_additions {
-                    add.push(modified[at_modified].clone());
-                }
-                at_modified += 1;
-            }
-            _ => {
-                if !options.ignore_deletions && !delete.contains(&original[at_original]) {
-                    delete.push(original[at_original].clone());
-                }
-                at_original += 1;
-            }
+    for step in walk(&texts(&original), &texts(&modified)) {
+        match step {
+            Step::OnlyModified(right) if !options.ignore_changes_and_additions => add.push(modified[right].clone()),
+            Step::OnlyOriginal(left) if !options.ignore_deletions && !delete.contains(&original[left]) => delete.push(original[left].clone()),
+            _ => {}
         }
     }
     (add, delete)

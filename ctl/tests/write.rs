@@ -352,20 +352,13 @@ fn patch_as_kubectl() {
 /// The demo manifest's Deployment, changed: another image, an environment, a port and a strategy.
 const CHANGED: &str = "apiVersion: apps/v1
 kind: Deployment
-metadata:
-  name: bf
-  labels: {app: bf, tier: web}
-  annotations: {note: <web&>}
+metadata: {name: bf, labels: {app: bf, tier: web}, annotations: {note: <web&>}}
 spec:
   replicas: 2
   strategy: {type: Recreate}
-  selector:
-    matchLabels:
-      app: bf
+  selector: {matchLabels: {app: bf}}
   template:
-    metadata:
-      labels:
-        app: bf
+    metadata: {labels: {app: bf}}
     spec:
       containers:
       - name: c

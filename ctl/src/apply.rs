@@ -6,13 +6,16 @@
 
 use std::path::PathBuf;
 
-use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 
-use crate::discovery::{Resource, api_version, discover, send};
+use serde_json::{Value, json};
+
+use crate::discovery::{Resource, api_version, discover, encode, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::manifest::{self, Manifest};
 use crate::{Config, CtlError};
 use crate::output::outln;
+use crate::strategic::{Schema, go_json, three_way_json_merge, three_way_strategic};
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -43,6 +46,78 @@ pub struct ApplyArgs {
     /// The manager the applied fields are recorded for; `ctl` by default.
     #[arg(long, default_value = FIELD_MANAGER)]
     pub field_manager: String,
+    #[command(flatten)]
+    pub validate: ValidateArgs,
+}
+
+/// kubectl's `--validate`: what the server does with fields the object's kind does not have.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// strict (or true): the server refuses an object with unknown or duplicate fields; warn: it
+    /// drops them and warns; ignore (or false): it drops them silently.
+    #[arg(long, default_value = "strict", num_args = 0..=1, require_equals = true, default_missing_value = "strict")]
+    pub validate: String,
+}
+
+impl ValidateArgs {
+    /// The `fieldValidation` query value, read as kubectl reads the flag (any of Go's booleans,
+    /// or a mode in any case).
+    pub fn field_validation(&self) -> Result<&'static str, CtlError> {
+        match self.validate.as_str() {
+            "1" | "t" | "T" | "true" | "TRUE" | "True" => return Ok("Strict"),
+            "0" | "f" | "F" | "false" | "FALSE" | "False" => return Ok("Ignore"),
+            _ => {}
+        }
+        match self.validate.to_ascii_lowercase().as_str() {
+            "strict" => Ok("Strict"),
+            "warn" => Ok("Warn"),
+            "ignore" => Ok("Ignore"),
+            _ => Err(CtlError::Usage(format!(
+                "invalid - validate option {:?}; must be one of: strict (or true), warn, ignore (or false)",
+                self.validate
+            ))),
+        }
+    }
+}
+
+/// A query string of the non-empty values, each percent-encoded.
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    let pairs: Vec<String> = pairs.iter().filter(|(_, value)| !value.is_empty()).map(|(key, value)| format!("{key}={}", encode(value))).collect();
+    if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
+}
+
+/// Names the manifest's file in an error, as kubectl's `AddSourceToErr(verb, ...)` does: inside
+/// the server's message for server errors, so they still print as `Error from server`.
+pub fn with_source(err: CtlError, verb: &str, source: &str) -> CtlError {
+    let source = source_name(source);
+    match err {
+        CtlError::Server { reason, message } => CtlError::Server { reason, message: format!("error when {verb} {source:?}: {message}") },
+        other => CtlError::Usage(format!("error when {verb} {source:?}: {other}")),
+    }
+}
+
+/// kubectl calls standard input STDIN in its messages.
+fn source_name(source: &str) -> &str {
+    if source == "-" { "STDIN" } else { source }
+}
+
+/// Prints each failure as `main` would print it, after everything else was done, as kubectl
+/// reports the errors of several objects; ctl then fails.
+pub fn report(errors: Vec<CtlError>) -> Result<(), CtlError> {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.into_iter().next().unwrap_or(CtlError::Reported(1))),
+        count => {
+            for err in errors {
+                match err {
+                    CtlError::Reported(_) => {}
+                    err @ CtlError::Server { .. } => eprintln!("{err}"),
+                    err => eprintln!("error: {err}"),
+                }
+            }
+            Err(CtlError::Reported(count))
+        }
+    }
 }
 
 const FIELD_MANAGER: &str = "ctl";
@@ -127,84 +202,120 @@ fn last_applied(target: &Target) -> (Value, String) {
             map.remove(LAST_APPLIED);
         }
     }
-    let text = format!("{object}\n");
+    let text = format!("{}\n", go_json(&object));
     (object, text)
-}
-
-/// A merge patch that makes `current` what `applied` says, and removes what `previous` (the
-/// last applied manifest) had and `applied` no longer has.
-fn three_way_patch(previous: &Value, applied: &Value) -> Value {
-    match (previous, applied) {
-        (Value::Object(previous), Value::Object(applied)) => {
-            let mut patch = Map::new();
-            for (key, value) in applied {
-                let before = previous.get(key).unwrap_or(&Value::Null);
-                patch.insert(key.clone(), if value.is_object() { three_way_patch(before, value) } else { value.clone() });
-            }
-            for key in previous.keys() {
-                if !applied.contains_key(key) {
-                    patch.insert(key.clone(), Value::Null);
-                }
-            }
-            Value::Object(patch)
-        }
-        (_, applied) => applied.clone(),
-    }
 }
 
 pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
     if args.force_conflicts && !args.server_side {
         return Err(CtlError::Usage("--force-conflicts only works with --server-side".into()));
     }
+    let validation = args.validate.field_validation()?;
     if args.server_side {
-        return apply_server_side(config, args).await;
+        return apply_server_side(config, args, validation).await;
     }
-    let args = &args.files;
-    let (client, targets) = resolve(config, args, "apply").await?;
-    let dry_run = args.dry_run == "server";
+    let (client, targets) = resolve(config, &args.files, "apply").await?;
+    let dry_run = args.files.dry_run == "server";
     let suffix = if dry_run { " (server dry run)" } else { "" };
-    let query = if dry_run { "?dryRun=All&fieldManager=ctl" } else { "?fieldManager=ctl" };
+    let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)]);
+    let mut errors = Vec::new();
+    let mut openapi = HashMap::new();
     for target in &targets {
-        let (object, annotation) = last_applied(target);
-        let mut desired = object.clone();
-        desired["metadata"]["annotations"][LAST_APPLIED] = json!(annotation);
-        let label = format!("{}/{}", target.resource.kind_prefix(), target.name);
-        let item_path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
-        let current = match send(&client, "GET", &item_path, "application/json", &Value::Null).await {
-            Ok(current) => Some(current),
-            Err(CtlError::Server { reason, .. }) if reason == "NotFound" => None,
-            Err(err) => return Err(err),
-        };
-        match current {
-            None => {
-                let collection = target.resource.path(target.namespace.as_deref(), None);
-                send(&client, "POST", &format!("{collection}{query}"), "application/json", &desired).await?;
-                outln!("{label} created{suffix}")?;
-            }
-            Some(current) => {
-                let previous = current["metadata"]["annotations"][LAST_APPLIED]
-                    .as_str()
-                    .and_then(|text| serde_json::from_str::<Value>(text).ok())
-                    .unwrap_or_else(|| json!({}));
-                let patch = three_way_patch(&previous, &desired);
-                let patched = send(&client, "PATCH", &format!("{item_path}{query}"), "application/merge-patch+json", &patch).await?;
-                let changed = patched["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"]
-                    || (dry_run && patched != current);
-                outln!("{label} {}{suffix}", if changed { "configured" } else { "unchanged" })?;
-            }
+        match apply_one(&client, target, &query, dry_run, &mut openapi).await {
+            Ok(done) => outln!("{}/{} {done}{suffix}", target.resource.kind_prefix(), target.name)?,
+            // As kubectl: go on with the rest, and report the failures at the end.
+            Err(err) => errors.push(err),
         }
     }
-    Ok(())
+    report(errors)
+}
+
+/// Creates or patches one object; what was done, in kubectl's word. `openapi` keeps the
+/// group-versions' OpenAPI documents read so far (`Null` where there is none).
+async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run: bool, openapi: &mut HashMap<String, Value>) -> Result<&'static str, CtlError> {
+    let (object, annotation) = last_applied(target);
+    let mut desired = object.clone();
+    desired["metadata"]["annotations"][LAST_APPLIED] = json!(annotation);
+    let item_path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
+    let current = match send(client, "GET", &item_path, "application/json", &Value::Null).await {
+        Ok(current) => current,
+        Err(CtlError::Server { reason, .. }) if reason == "NotFound" => {
+            let collection = target.resource.path(target.namespace.as_deref(), None);
+            send(client, "POST", &format!("{collection}{query}"), "application/json", &desired)
+                .await
+                .map_err(|err| with_source(err, "creating", &target.manifest.source))?;
+            return Ok("created");
+        }
+        Err(err) => return Err(err),
+    };
+    let previous = current["metadata"]["annotations"][LAST_APPLIED]
+        .as_str()
+        .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        .unwrap_or_else(|| json!({}));
+    let resource = &target.resource;
+    let document_path = if resource.group.is_empty() { format!("/openapi/v3/api/{}", resource.version) } else { format!("/openapi/v3/apis/{}/{}", resource.group, resource.version) };
+    if !openapi.contains_key(&document_path) {
+        // Without a document, kubectl falls back to a JSON merge patch too.
+        let document = crate::discovery::get_json(client, &document_path, "application/json").await.unwrap_or(Value::Null);
+        openapi.insert(document_path.clone(), document);
+    }
+    let schema = openapi.get(&document_path).and_then(|document| Schema::for_kind(document, &resource.group, &resource.version, &resource.kind));
+    let (patch, content_type) = match schema {
+        Some(schema) => (three_way_strategic(&previous, &desired, &current, schema), "application/strategic-merge-patch+json"),
+        None => (three_way_json_merge(&previous, &desired, &current), "application/merge-patch+json"),
+    };
+    // As kubectl: an empty patch is not sent.
+    if patch == json!({}) {
+        return Ok("unchanged");
+    }
+    let patched = match send(client, "PATCH", &format!("{item_path}{query}"), content_type, &patch).await {
+        // A server that lists strategic merge patches for a kind it cannot patch so (custom
+        // resources, on this project's apiserver) gets the JSON merge patch it takes.
+        Err(CtlError::Server { reason, .. }) if reason == "UnsupportedMediaType" && schema.is_some() => {
+            let patch = three_way_json_merge(&previous, &desired, &current);
+            send(client, "PATCH", &format!("{item_path}{query}"), "application/merge-patch+json", &patch).await.map_err(|err| patch_error(err, &patch, target))?
+        }
+        sent => sent.map_err(|err| patch_error(err, &patch, target))?,
+    };
+    let changed = patched["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"]
+        || (dry_run && patched != current);
+    Ok(if changed { "configured" } else { "unchanged" })
+}
+
+/// kubectl's words for a failed apply patch: the patch, the object it was for, and the file.
+fn patch_error(err: CtlError, patch: &Value, target: &Target) -> CtlError {
+    let resource = &target.resource;
+    let source = source_name(&target.manifest.source);
+    let context = format!(
+        "error when applying patch:\n{patch}\nto:\nResource: \"{group}/{version}, Resource={plural}\", GroupVersionKind: \"{group}/{version}, Kind={kind}\"\nName: {name:?}, Namespace: {namespace:?}\nfor: {source:?}: error when patching {source:?}",
+        patch = go_json(patch),
+        group = resource.group,
+        version = resource.version,
+        plural = resource.plural,
+        kind = resource.kind,
+        name = target.name,
+        namespace = target.namespace.as_deref().unwrap_or_default(),
+    );
+    match err {
+        CtlError::Server { reason, message } => CtlError::Server { reason, message: format!("{context}: {message}") },
+        other => CtlError::Usage(format!("{context}: {other}")),
+    }
 }
 
 /// `apply --server-side`: each manifest sent whole as an apply patch, which creates what is
 /// missing; kubectl's output (`serverside-applied`) and its hint on a conflict.
-async fn apply_server_side(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
+async fn apply_server_side(config: &Config, args: &ApplyArgs, validation: &str) -> Result<(), CtlError> {
     let (client, targets) = resolve(config, &args.files, "apply").await?;
     let dry_run = args.files.dry_run == "server";
     let suffix = if dry_run { " (server dry run)" } else { "" };
-    let manager: String = form_urlencoded::byte_serialize(args.field_manager.as_bytes()).collect();
-    let query = format!("?fieldManager={manager}&force={}{}", args.force_conflicts, if dry_run { "&dryRun=All" } else { "" });
+    let force = args.force_conflicts.to_string();
+    let query = query(&[
+        ("dryRun", if dry_run { "All" } else { "" }),
+        ("fieldManager", &args.field_manager),
+        ("fieldValidation", validation),
+        ("force", &force),
+    ]);
+    let mut errors = Vec::new();
     for target in &targets {
         let mut object = target.manifest.object.clone();
         if let (Some(namespace), Some(metadata)) = (&target.namespace, object.get_mut("metadata").and_then(Value::as_object_mut)) {
@@ -214,12 +325,12 @@ async fn apply_server_side(config: &Config, args: &ApplyArgs) -> Result<(), CtlE
         match send(&client, "PATCH", &format!("{item_path}{query}"), "application/apply-patch+yaml", &object).await {
             Ok(_) => outln!("{}/{} serverside-applied{suffix}", target.resource.kind_prefix(), target.name)?,
             Err(CtlError::Server { reason, message }) if reason == "Conflict" && message.starts_with("Apply failed") => {
-                return Err(CtlError::Usage(format!("{message}\n{CONFLICT_HINT}")));
+                errors.push(CtlError::Usage(format!("{message}\n{CONFLICT_HINT}")));
             }
-            Err(err) => return Err(err),
+            Err(err) => errors.push(err),
         }
     }
-    Ok(())
+    report(errors)
 }
 
 pub async fn delete(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
@@ -239,17 +350,4 @@ pub async fn delete(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
         }
     }
     if failed > 0 { Err(CtlError::Reported(failed)) } else { Ok(()) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn removed_fields_are_deleted_and_new_ones_set() {
-        let previous = json!({"data": {"a": "1", "b": "2"}, "metadata": {"labels": {"x": "y"}}});
-        let applied = json!({"data": {"a": "1", "c": "3"}, "metadata": {}});
-        let patch = three_way_patch(&previous, &applied);
-        assert_eq!(patch, json!({"data": {"a": "1", "b": null, "c": "3"}, "metadata": {"labels": null}}));
-    }
 }

@@ -1,3 +1,4 @@
+//! `create -f FILE`: each object of the manifests POSTed, as `kubectl create -f` does; and
 //! `create namespace|configmap|secret generic|job|cronjob`: objects built from flags, as
 //! kubectl's `create` subcommands build them, then POSTed.
 
@@ -7,10 +8,23 @@ use std::path::PathBuf;
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
+use crate::apply::{ValidateArgs, query, report, resolve, with_source};
 use crate::discovery::{discover, get_json, send};
 use crate::kubeconfig::client_and_namespace;
+use crate::patch::FileOptions;
 use crate::{Config, CtlError};
 use crate::output::outln;
+
+#[derive(Clone, Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CreateArgs {
+    #[command(subcommand)]
+    pub command: Option<CreateCommand>,
+    #[command(flatten)]
+    pub files: FileOptions,
+    #[command(flatten)]
+    pub validate: ValidateArgs,
+}
 
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum CreateCommand {
@@ -100,7 +114,42 @@ fn data(args: &DataArgs) -> Result<BTreeMap<String, Vec<u8>>, CtlError> {
     Ok(data)
 }
 
-pub async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlError> {
+/// The field manager kubectl's create names itself with, after ctl's own name.
+const FIELD_MANAGER: &str = "ctl-create";
+
+pub async fn run(config: &Config, args: &CreateArgs) -> Result<(), CtlError> {
+    match &args.command {
+        Some(command) => create(config, command).await,
+        None if args.files.files.is_empty() => Err(CtlError::Usage("must specify one of -f and -k".into())),
+        None => create_files(config, args).await,
+    }
+}
+
+/// `create -f`: every manifest resolved first (a bad file creates nothing), then each POSTed;
+/// failures, named with their file, are reported after the rest were created.
+async fn create_files(config: &Config, args: &CreateArgs) -> Result<(), CtlError> {
+    let validation = args.validate.field_validation()?;
+    let (client, targets) = resolve(config, &args.files.file_args(), "create").await?;
+    let dry_run = args.files.dry_run();
+    let suffix = if dry_run { " (server dry run)" } else { "" };
+    let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)]);
+    let mut errors = Vec::new();
+    for target in &targets {
+        let mut object = target.manifest.object.clone();
+        if let Some(namespace) = &target.namespace {
+            object["metadata"]["namespace"] = json!(namespace);
+        }
+        let collection = target.resource.path(target.namespace.as_deref(), None);
+        match send(&client, "POST", &format!("{collection}{query}"), "application/json", &object).await {
+            // The server's name, for a manifest that has only a generateName.
+            Ok(created) => outln!("{}/{} created{suffix}", target.resource.kind_prefix(), created["metadata"]["name"].as_str().unwrap_or(&target.name))?,
+            Err(err) => errors.push(with_source(err, "creating", &target.manifest.source)),
+        }
+    }
+    report(errors)
+}
+
+async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlError> {
     let (client, namespace) = client_and_namespace(config).await?;
     // kubectl wraps the server's refusal of a Job or CronJob in words of its own.
     let mut failure = None;
@@ -153,7 +202,7 @@ pub async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlE
             (format!("/apis/batch/v1/namespaces/{namespace}/cronjobs"), object, format!("cronjob.batch/{}", args.name))
         }
     };
-    let sent = send(&client, "POST", &format!("{path}?fieldManager=ctl-create"), "application/json", &object).await;
+    let sent = send(&client, "POST", &format!("{path}?fieldManager={FIELD_MANAGER}&fieldValidation=Strict"), "application/json", &object).await;
     match (sent, failure) {
         (Err(CtlError::Server { message, .. }), Some(failure)) => return Err(CtlError::Usage(format!("{failure}: {message}"))),
         (sent, _) => sent?,

@@ -55,7 +55,8 @@ pub async fn get_json(client: &kube::Client, path: &str, accept: &str) -> Result
     get_typed(client, path, accept).await
 }
 
-/// Sends `body` (none when null) with `method` and reads the JSON answer.
+/// Sends `body` (none when null) with `method` and reads the JSON answer. The server's warnings
+/// are printed on stderr as kubectl prints them.
 pub async fn send(client: &kube::Client, method: &str, path: &str, content_type: &str, body: &Value) -> Result<Value, CtlError> {
     let request = http::Request::builder()
         .method(method)
@@ -64,8 +65,8 @@ pub async fn send(client: &kube::Client, method: &str, path: &str, content_type:
         .header(ACCEPT, "application/json")
         .body(if body.is_null() { Vec::new() } else { body.to_string().into_bytes() })
         .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
-    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
-    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON: {err}")))
+    let bytes = request_bytes(client, request).await?;
+    serde_json::from_slice(&bytes).map_err(|err| CtlError::Usage(format!("the server sent something that is not JSON: {err}")))
 }
 
 /// GETs `path` and reads the JSON answer as `T`.
@@ -74,8 +75,58 @@ pub async fn get_typed<T: serde::de::DeserializeOwned>(client: &kube::Client, pa
         .header(ACCEPT, accept)
         .body(Vec::new())
         .map_err(|err| CtlError::Usage(format!("bad request path {path}: {err}")))?;
-    let text = client.request_text(request).await.map_err(CtlError::from_kube)?;
-    serde_json::from_str(&text).map_err(|err| CtlError::Usage(format!("the server sent something unexpected for {path}: {err}")))
+    let bytes = request_bytes(client, request).await?;
+    serde_json::from_slice(&bytes).map_err(|err| CtlError::Usage(format!("the server sent something unexpected for {path}: {err}")))
+}
+
+/// Sends a request and returns the body of a successful answer; an unsuccessful one becomes the
+/// server's Status as an error, as kube's `request_text` makes it. Unlike `request_text`, this
+/// sees the headers, so the server's warnings reach the user.
+async fn request_bytes(client: &kube::Client, request: http::Request<Vec<u8>>) -> Result<Vec<u8>, CtlError> {
+    let response = client.send(request.map(kube::client::Body::from)).await.map_err(CtlError::from_kube)?;
+    for header in response.headers().get_all(http::header::WARNING) {
+        if let Some(text) = header.to_str().ok().and_then(warning_text) {
+            print_warning(&text);
+        }
+    }
+    let status = response.status();
+    let bytes = response.into_body().collect_bytes().await.map_err(CtlError::from_kube)?.to_vec();
+    if status.is_client_error() || status.is_server_error() {
+        let text = String::from_utf8_lossy(&bytes);
+        let status = serde_json::from_str::<kube::core::Status>(&text)
+            .unwrap_or_else(|_| kube::core::Status::failure(text.trim(), "Failed to parse error data").with_code(status.as_u16()));
+        return Err(CtlError::from_kube(kube::Error::Api(status.boxed())));
+    }
+    Ok(bytes)
+}
+
+/// The text of a `Warning` header as the API server writes it (`299 - "text"`, RFC 7234 with a
+/// quoted string); other codes are not the server's warnings and are skipped, as client-go does.
+fn warning_text(header: &str) -> Option<String> {
+    let rest = header.strip_prefix("299 ")?;
+    let (_agent, quoted) = rest.split_once(' ')?;
+    let quoted = quoted.strip_prefix('"')?;
+    let mut text = String::new();
+    let mut chars = quoted.chars();
+    while let Some(char) = chars.next() {
+        match char {
+            '\\' => text.push(chars.next()?),
+            '"' => return Some(text),
+            other => text.push(other),
+        }
+    }
+    None
+}
+
+/// Prints a warning once per run, as kubectl's deduplicating warning writer does.
+fn print_warning(text: &str) {
+    static PRINTED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    // A poisoned lock only means another thread panicked while printing; the list is still good.
+    let mut printed = PRINTED.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !printed.iter().any(|seen| seen == text) {
+        eprintln!("Warning: {text}");
+        printed.push(text.to_string());
+    }
 }
 
 /// Every resource type the server serves (subresources left out).
@@ -150,5 +201,18 @@ mod tests {
         assert!(!deployments.matches("deployments.extensions"));
         assert_eq!(deployments.path(Some("demo"), Some("web")), "/apis/apps/v1/namespaces/demo/deployments/web");
         assert_eq!(encode("app in (a,b)"), "app%20in%20%28a%2Cb%29");
+    }
+
+    #[test]
+    fn warning_headers_read_as_client_go_reads_them() {
+        let cases = [
+            (r#"299 - "unknown field \"spec.x\"""#, Some(r#"unknown field "spec.x""#)),
+            (r#"299 - "a \\ b" "Mon, 07 Dec 2026 06:00:00 GMT""#, Some(r"a \ b")),
+            (r#"199 - "not the server's""#, None),
+            (r#"299 - "unterminated"#, None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(warning_text(header).as_deref(), expected, "{header}");
+        }
     }
 }

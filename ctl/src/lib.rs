@@ -12,11 +12,14 @@ mod discovery;
 mod get;
 mod inspect;
 mod kubeconfig;
+mod label;
 pub mod output;
+mod patch;
 mod pod_template;
 mod print;
 mod replace;
 mod rollout;
+mod strategic;
 mod stream;
 mod top;
 
@@ -52,12 +55,11 @@ pub enum Command {
     /// Create or update the objects of manifests.
     Apply(apply::ApplyArgs),
     /// Replace objects with the manifests' versions of them (PUT); each must exist.
-    Replace(apply::FileArgs),
+    Replace(replace::ReplaceArgs),
     /// Delete objects: by manifest (-f), by name, by label (-l) or all of a kind (--all).
     Delete(commands::DeleteArgs),
-    /// Create a namespace, ConfigMap, Secret, Job or CronJob from the command line.
-    #[command(subcommand)]
-    Create(create::CreateCommand),
+    /// Create the objects of manifests (-f), or a namespace, ConfigMap, Secret, Job or CronJob from the command line.
+    Create(create::CreateArgs),
     /// Set the replicas of a Deployment, ReplicaSet, StatefulSet or ReplicationController.
     Scale(commands::ScaleArgs),
     /// List the resource types the server serves.
@@ -82,6 +84,12 @@ pub enum Command {
     Top(top::TopCommand),
     /// Print a shell completion script (bash or zsh).
     Completion { shell: clap_complete::Shell },
+    /// Change fields of objects with a strategic merge, merge or JSON patch.
+    Patch(patch::PatchArgs),
+    /// Set or remove the labels of objects.
+    Label(label::LabelArgs),
+    /// Set or remove the annotations of objects.
+    Annotate(label::LabelArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,7 +139,7 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Apply(args) => apply::apply(&config, args).await,
         Command::Replace(args) => replace::replace(&config, args).await,
         Command::Delete(args) => commands::delete(&config, args).await,
-        Command::Create(command) => create::create(&config, command).await,
+        Command::Create(args) => create::run(&config, args).await,
         Command::Scale(args) => commands::scale(&config, args).await,
         Command::ApiResources => commands::api_resources(&config).await,
         Command::Describe(args) => inspect::describe(&config, args).await,
@@ -143,5 +151,8 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Cp(args) => stream::cp(&config, args).await,
         Command::Top(command) => top::run(&config, command).await,
         Command::Completion { shell } => commands::completion(*shell),
+        Command::Patch(args) => patch::patch(&config, args).await,
+        Command::Label(args) => label::run(&config, args, label::Field::Labels).await,
+        Command::Annotate(args) => label::run(&config, args, label::Field::Annotations).await,
     }
 }

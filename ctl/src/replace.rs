@@ -10,7 +10,7 @@
 
 use serde_json::{Value, json};
 
-use crate::apply::{FileArgs, Target, resolve};
+use crate::apply::{FileArgs, Target, ValidateArgs, query, report, resolve, with_source};
 use crate::discovery::send;
 use crate::{Config, CtlError};
 use crate::output::outln;
@@ -18,26 +18,29 @@ use crate::output::outln;
 /// The field manager kubectl's replace names itself with, after ctl's own name.
 const FIELD_MANAGER: &str = "ctl-replace";
 
-pub async fn replace(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
-    let (client, targets) = resolve(config, args, "replace").await?;
-    let dry_run = args.dry_run == "server";
+#[derive(Clone, Debug, clap::Args)]
+pub struct ReplaceArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    #[command(flatten)]
+    pub validate: ValidateArgs,
+}
+
+pub async fn replace(config: &Config, args: &ReplaceArgs) -> Result<(), CtlError> {
+    let validation = args.validate.field_validation()?;
+    let (client, targets) = resolve(config, &args.files, "replace").await?;
+    let dry_run = args.files.dry_run == "server";
     let suffix = if dry_run { " (server dry run)" } else { "" };
-    let query = if dry_run { format!("?dryRun=All&fieldManager={FIELD_MANAGER}") } else { format!("?fieldManager={FIELD_MANAGER}") };
-    let mut failed = 0;
+    let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)]);
+    let mut errors = Vec::new();
     for target in &targets {
         match replace_one(&client, target, &query).await {
             Ok(()) => outln!("{}/{} replaced{suffix}", target.resource.kind_prefix(), target.name)?,
-            // As kubectl: report each failure, naming its file, and go on with the rest.
-            Err(err) => {
-                match with_source(err, &target.manifest.source) {
-                    err @ CtlError::Server { .. } => eprintln!("{err}"),
-                    err => eprintln!("error: {err}"),
-                }
-                failed += 1;
-            }
+            // As kubectl: go on with the rest, and report each failure, naming its file, at the end.
+            Err(err) => errors.push(with_source(err, "replacing", &target.manifest.source)),
         }
     }
-    if failed > 0 { Err(CtlError::Reported(failed)) } else { Ok(()) }
+    report(errors)
 }
 
 async fn replace_one(client: &kube::Client, target: &Target, query: &str) -> Result<(), CtlError> {
@@ -65,17 +68,6 @@ async fn replace_one(client: &kube::Client, target: &Target, query: &str) -> Res
     Ok(())
 }
 
-/// Names the manifest's file in an error, as kubectl's `AddSourceToErr("replacing", ...)` does:
-/// inside the server's message for server errors, so they still print as `Error from server`.
-fn with_source(err: CtlError, source: &str) -> CtlError {
-    // kubectl calls standard input STDIN in its messages.
-    let source = if source == "-" { "STDIN" } else { source };
-    match err {
-        CtlError::Server { reason, message } => CtlError::Server { reason, message: format!("error when replacing {source:?}: {message}") },
-        other => CtlError::Usage(format!("error when replacing {source:?}: {other}")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,7 +81,7 @@ mod tests {
             (CtlError::Usage("resource name may not be empty".into()), "dir/x.json", "error when replacing \"dir/x.json\": resource name may not be empty"),
         ];
         for (err, source, expected) in cases {
-            assert_eq!(with_source(err, source).to_string(), expected, "{source}");
+            assert_eq!(with_source(err, "replacing", source).to_string(), expected, "{source}");
         }
     }
 }

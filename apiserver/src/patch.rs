@@ -48,6 +48,13 @@ pub const MAX_JSON_PATCH_OPERATIONS: usize = 10_000;
 /// the object each time and a small request exhausts memory.
 pub const MAX_JSON_PATCH_COPY_BYTES: usize = 3 * 1024 * 1024;
 
+/// The media types a PATCH takes on built-in kinds, as kube-apiserver lists them in a 415 answer
+/// and in OpenAPI (where kubectl looks to choose its apply patch).
+pub const MEDIA_TYPES: &[&str] = &["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"];
+
+/// On custom kinds: no strategic merge, since there are no Go types to take patch strategies from.
+pub const CUSTOM_MEDIA_TYPES: &[&str] = &["application/json-patch+json", "application/merge-patch+json", "application/apply-patch+yaml"];
+
 /// A PATCH body's format, from its Content-Type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PatchType {

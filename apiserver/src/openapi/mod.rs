@@ -219,7 +219,6 @@ fn reference(form: Form, name: &str) -> Value {
 const STATUS: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Status";
 const DELETE_OPTIONS: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions";
 const PATCH: &str = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch";
-const PATCH_TYPES: &[&str] = &["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", "application/apply-patch+yaml"];
 
 /// One operation: its ID, kube's `x-kubernetes-action` and `x-kubernetes-group-version-kind`
 /// (kubectl finds a kind's PATCH by these and looks for `fieldValidation` among its parameters),
@@ -230,6 +229,8 @@ struct Operation<'a> {
     gvk: Value,
     body: Option<&'a str>,
     answer: Option<String>,
+    /// What a PATCH takes: kubectl sends a strategic merge patch where this lists one.
+    patch_types: &'static [&'static str],
 }
 
 impl Operation<'_> {
@@ -239,7 +240,7 @@ impl Operation<'_> {
         operation.insert("operationId".into(), json!(self.id));
         operation.insert("x-kubernetes-action".into(), json!(self.action));
         operation.insert("x-kubernetes-group-version-kind".into(), self.gvk.clone());
-        let content_types: &[&str] = if self.action == "patch" { PATCH_TYPES } else { &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"] };
+        let content_types: &[&str] = if self.action == "patch" { self.patch_types } else { &["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"] };
         if let Some(body) = self.body {
             match form {
                 Form::V3 => {
@@ -290,8 +291,11 @@ fn paths(form: Form, group: &str, version: &str, resources: &[Served], extra: &E
         let namespaced = if resource.namespaced { "Namespaced" } else { "" };
         let suffix = subresource.map(capitalized).unwrap_or_default();
         let id = |action: &str| format!("{action}{group_version}{namespaced}{}{suffix}", resource.parent_kind);
+        // A custom kind's paths, its scale subresource's too, take no strategic merge patch.
+        let custom = extra.contains_key(&custom_definition_name(group, version, &resource.parent_kind));
+        let patch_types = if custom { crate::patch::CUSTOM_MEDIA_TYPES } else { crate::patch::MEDIA_TYPES };
         let operation = |id: String, action: &'static str, body: Option<&str>, answer: Option<&str>| {
-            let operation = Operation { id, action, gvk: gvk.clone(), body, answer: answer.map(str::to_string) };
+            let operation = Operation { id, action, gvk: gvk.clone(), body, answer: answer.map(str::to_string), patch_types };
             operation.render(form)
         };
         let has = |verb: &str| resource.verbs.iter().any(|served| served == verb);

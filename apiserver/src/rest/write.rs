@@ -622,20 +622,13 @@ where
 
 const APPLY_PATCH: &str = "application/apply-patch+yaml";
 
-const PATCH_TYPES: &[&str] =
-    &["application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json", APPLY_PATCH];
-
-/// Custom kinds have no Go types to take patch strategies from: kube refuses strategic merge
-/// for them.
-const CUSTOM_PATCH_TYPES: &[&str] = &["application/json-patch+json", "application/merge-patch+json", APPLY_PATCH];
-
 fn patch_type(headers: &HeaderMap, resource: &ResourceType) -> Result<PatchType, ApiError> {
     let content_type = content_type(headers);
     match PatchType::from_content_type(&content_type) {
-        Some(PatchType::StrategicMerge) if resource.custom.is_some() => Err(ApiError::unsupported_media_type(CUSTOM_PATCH_TYPES)),
+        Some(PatchType::StrategicMerge) if resource.custom.is_some() => Err(ApiError::unsupported_media_type(crate::patch::CUSTOM_MEDIA_TYPES)),
         Some(kind) => Ok(kind),
-        None if resource.custom.is_some() => Err(ApiError::unsupported_media_type(CUSTOM_PATCH_TYPES)),
-        None => Err(ApiError::unsupported_media_type(PATCH_TYPES)),
+        None if resource.custom.is_some() => Err(ApiError::unsupported_media_type(crate::patch::CUSTOM_MEDIA_TYPES)),
+        None => Err(ApiError::unsupported_media_type(crate::patch::MEDIA_TYPES)),
     }
 }
 
@@ -1362,7 +1355,7 @@ pub async fn patch_scale(
         return apply(api, target, params, headers, body).await;
     }
     let Some(kind) = PatchType::from_content_type(&content_type) else {
-        return Err(ApiError::unsupported_media_type(PATCH_TYPES));
+        return Err(ApiError::unsupported_media_type(crate::patch::MEDIA_TYPES));
     };
     check_patch_options(params, false)?;
     let authorship = Authorship::of(target, params, headers, "PatchOptions")?;

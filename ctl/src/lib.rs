@@ -6,12 +6,15 @@
 pub mod manifest;
 
 mod apply;
+mod auth;
 mod commands;
 mod create;
 mod discovery;
 mod get;
+mod info;
 mod inspect;
 mod kubeconfig;
+mod nodes;
 pub mod output;
 mod pod_template;
 mod print;
@@ -82,6 +85,19 @@ pub enum Command {
     Top(top::TopCommand),
     /// Print a shell completion script (bash or zsh).
     Completion { shell: clap_complete::Shell },
+    /// Print the group/versions the server serves.
+    ApiVersions,
+    /// Print the control plane's address and the cluster's Services.
+    ClusterInfo,
+    /// Ask the server what you may do (can-i) and who you are (whoami).
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+    /// Mark nodes unschedulable.
+    Cordon(nodes::CordonArgs),
+    /// Mark nodes schedulable.
+    Uncordon(nodes::CordonArgs),
+    /// Add, replace or remove node taints.
+    Taint(nodes::TaintArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -143,5 +159,11 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Cp(args) => stream::cp(&config, args).await,
         Command::Top(command) => top::run(&config, command).await,
         Command::Completion { shell } => commands::completion(*shell),
+        Command::ApiVersions => info::api_versions(&config).await,
+        Command::ClusterInfo => info::cluster_info(&config).await,
+        Command::Auth(command) => auth::run(&config, command).await,
+        Command::Cordon(args) => nodes::cordon(&config, args, true).await,
+        Command::Uncordon(args) => nodes::cordon(&config, args, false).await,
+        Command::Taint(args) => nodes::taint(&config, args).await,
     }
 }

@@ -1,0 +1,210 @@
+//! The cluster verbs (`cordon`, `uncordon`, `taint`, `auth`, `api-versions`, `cluster-info`,
+//! `events`, `wait`) beside kubectl on the same apiserver, with the same arguments.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::testing::{ApiServer, Credentials, Storage};
+use support::*;
+
+/// Runs ctl or kubectl with this kubeconfig.
+fn run_as(binary: &str, kubeconfig: &Path, args: &[&str]) -> Output {
+    Command::new(binary)
+        .arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {binary}: {err}"))
+}
+
+/// What a run printed, with kubectl's name for itself read as ctl's.
+fn printed(output: &Output) -> (String, String, Option<i32>) {
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace("'kubectl ", "'ctl ");
+    (text(&output.stdout), text(&output.stderr), output.status.code())
+}
+
+/// Runs both tools with the same arguments and asserts the same stdout, stderr and status.
+fn same(kubeconfig: &Path, args: &[&str]) -> String {
+    let ours = printed(&run_as(env!("CARGO_BIN_EXE_ctl"), kubeconfig, args));
+    let theirs = printed(&run_as("kubectl", kubeconfig, args));
+    assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
+    ours.0
+}
+
+fn node(name: &str, role: &str) -> String {
+    format!("apiVersion: v1\nkind: Node\nmetadata:\n  name: {name}\n  labels:\n    role: {role}\n")
+}
+
+/// Each step runs kubectl on the nodes node-k1 and node-k2 (labelled role=k) and ctl on node-c1
+/// and node-c2 (role=c), which start equal; their output and the nodes' specs must stay equal.
+#[test]
+fn cordon_uncordon_and_taint_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let manifests = [node("node-k1", "k"), node("node-k2", "k"), node("node-c1", "c"), node("node-c2", "c")].join("---\n");
+    kubectl_stdin(&server, &["apply", "-f", "-"], &manifests);
+    let steps: &[&[&str]] = &[
+        &["cordon", "node-X1"],
+        &["cordon", "node-X1"],
+        &["uncordon", "node-X1"],
+        &["uncordon", "node-X1"],
+        &["cordon", "node-X1", "node-X2"],
+        &["uncordon", "-l", "role=X"],
+        &["cordon", "nosuch"],
+        &["cordon"],
+        &["taint", "nodes", "node-X1", "a=b:NoSchedule"],
+        &["taint", "nodes", "node-X1", "a=b:NoSchedule"],
+        &["taint", "nodes", "node-X1", "a=c:NoSchedule"],
+        &["taint", "nodes", "node-X1", "a=c:NoSchedule", "--overwrite"],
+        &["taint", "nodes", "node-X1", "a:NoSchedule-"],
+        &["taint", "nodes", "node-X1", "a:NoSchedule-"],
+        &["taint", "nodes", "node-X1", "a-"],
+        &["taint", "nodes", "node-X1", "x=y:Bad"],
+        &["taint", "nodes", "node-X1", "a=b=c:NoSchedule"],
+        &["taint", "node", "node-X1", "node-X2", "k=v:NoExecute"],
+        &["taint", "nodes", "node-X1"],
+        &["taint", "nodes", "node-X1", "a=b:NoSchedule", "b=c:PreferNoSchedule"],
+        &["taint", "nodes", "node-X1", "a=b:NoSchedule", "a-"],
+        &["taint", "nodes", "node-X1", "a-", "b-"],
+        &["taint", "node/node-X2", "z=1:NoExecute"],
+        &["taint", "nodes", "-l", "role=X", "q:NoSchedule"],
+        &["taint", "nodes", "-l", "role=X", "q:NoSchedule-", "k:NoExecute-"],
+        &["taint", "node-X1", "a=b:NoSchedule"],
+        &["taint", "nodes", "nosuch", "a=b:NoSchedule"],
+        &["taint", "nodes", "node-X2", "z=1:NoExecute"],
+    ];
+    for step in steps {
+        let with = |side: &str| -> Vec<String> { step.iter().map(|arg| arg.replace("X", side)).collect() };
+        let (kubectl_args, ctl_args) = (with("k"), with("c"));
+        let theirs = printed(&run("kubectl", &server, &kubectl_args.iter().map(String::as_str).collect::<Vec<_>>()));
+        let ours = printed(&ctl(&server, &ctl_args.iter().map(String::as_str).collect::<Vec<_>>()));
+        let theirs = (theirs.0.replace("node-k", "node-c"), theirs.1.replace("node-k", "node-c"), theirs.2);
+        assert_eq!(ours, theirs, "ctl {ctl_args:?} differs from kubectl {kubectl_args:?}");
+        for number in ["1", "2"] {
+            let spec = |side: &str| object(&server, "default", &format!("node/node-{side}{number}"))["spec"].clone();
+            assert_eq!(spec("c"), spec("k"), "node {number} after {ctl_args:?}");
+        }
+    }
+    let tainted = object(&server, "default", "node/node-c2");
+    assert_eq!(tainted["spec"]["taints"], serde_json::json!([{"key": "z", "value": "1", "effect": "NoExecute"}]), "{tainted}");
+}
+
+#[test]
+fn auth_can_i_and_whoami_as_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\nbob-token,bob,2,\"devs\"\n").unwrap();
+    let server = ApiServer::start_https(Storage::Embedded, &[&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC"]).unwrap();
+    let admin = server.kubeconfig_as("admin", "default", Credentials::Token("admin-token")).unwrap();
+    let bob = server.kubeconfig_as("bob", "default", Credentials::Token("bob-token")).unwrap();
+    for args in [
+        &["create", "namespace", "dev"][..],
+        &["create", "role", "pods", "--verb=get,list", "--resource=pods,configmaps", "-n", "dev"][..],
+        &["create", "rolebinding", "bob", "--role=pods", "--user=bob", "-n", "dev"][..],
+        &["create", "clusterrole", "nodes", "--verb=get", "--resource=nodes", "--resource-name=n1"][..],
+        &["create", "clusterrolebinding", "devs", "--clusterrole=nodes", "--group=devs"][..],
+    ] {
+        stdout_ok(run_as("kubectl", &admin, args));
+    }
+    for args in [
+        &["get", "pods"][..],
+        &["get", "pods", "-n", "dev"][..],
+        &["list", "configmaps", "-n", "dev"][..],
+        &["get", "pods", "-A"][..],
+        &["create", "pods", "-n", "dev"][..],
+        &["get", "pods/log", "-n", "dev"][..],
+        &["get", "pods", "--subresource=log", "-n", "dev"][..],
+        &["get", "nodes/n1"][..],
+        &["get", "nodes/n2"][..],
+        &["get", "nodes", "-A"][..],
+        &["get", "deployments.apps", "-n", "dev"][..],
+        &["get", "foo"][..],
+        &["get", "foo.bar"][..],
+        &["get", "users"][..],
+        &["frob", "pods", "-n", "dev"][..],
+        &["get", "*", "-n", "dev"][..],
+        &["get", "/healthz"][..],
+        &["frob", "/healthz"][..],
+        &["get", "pods", "-q", "-n", "dev"][..],
+        &["get", "pods", "x", "-n", "dev"][..],
+        &["get"][..],
+        &["get", "pods", "--no-headers"][..],
+        &["--list"][..],
+        &["--list", "-n", "dev"][..],
+        &["--list", "--no-headers", "-n", "dev"][..],
+        &["--list", "-A"][..],
+        &["--list", "pods"][..],
+    ] {
+        let args: Vec<&str> = ["auth", "can-i"].into_iter().chain(args.iter().copied()).collect();
+        same(&bob, &args);
+        same(&admin, &args);
+    }
+    assert_eq!(same(&bob, &["auth", "can-i", "get", "pods", "-n", "dev"]), "yes\n");
+    assert_eq!(same(&bob, &["auth", "can-i", "create", "pods", "-n", "dev"]), "no\n");
+    assert!(same(&bob, &["auth", "can-i", "--list", "-n", "dev"]).contains("\npods                                            []                  []               [get list]\n"));
+    // The server does not impersonate; both tools must still accept the flag and send it.
+    same(&admin, &["auth", "can-i", "get", "pods", "--as=bob"]);
+
+    assert_eq!(same(&bob, &["auth", "whoami"]), "ATTRIBUTE   VALUE\nUsername    bob\nUID         2\nGroups      [devs system:authenticated]\n");
+    same(&admin, &["auth", "whoami"]);
+    same(&bob, &["auth", "whoami", "-o", "json"]);
+    let yaml = |binary: &str| -> serde_json::Value { serde_yaml_ng::from_str(&stdout_ok(run_as(binary, &bob, &["auth", "whoami", "-o", "yaml"]))).unwrap() };
+    assert_eq!(yaml(env!("CARGO_BIN_EXE_ctl")), yaml("kubectl"));
+}
+
+#[test]
+fn api_versions_and_cluster_info_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let kubeconfig = server.kubeconfig();
+    let versions = same(&kubeconfig, &["api-versions"]);
+    assert!(versions.contains("\nautoscaling/v1\nautoscaling/v2\n") && versions.ends_with("\nv1\n"), "{versions}");
+    same(&kubeconfig, &["cluster-info"]);
+    // ctl has no `cluster-info dump`, so it points at kubectl's, word for word.
+    assert_eq!(
+        stdout_ok(ctl(&server, &["cluster-info"])),
+        format!("Kubernetes control plane is running at {}\n\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.\n", server.url())
+    );
+    let services = "apiVersion: v1
+kind: Service
+metadata:
+  name: kube-dns
+  namespace: kube-system
+  labels: {kubernetes.io/cluster-service: \"true\", kubernetes.io/name: CoreDNS}
+spec:
+  ports: [{name: dns, port: 53, protocol: UDP}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: dashboard
+  namespace: kube-system
+  labels: {kubernetes.io/cluster-service: \"true\"}
+spec:
+  ports: [{port: 443}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: plain
+  namespace: kube-system
+  labels: {kubernetes.io/cluster-service: \"true\"}
+spec:
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: balanced
+  namespace: kube-system
+  labels: {kubernetes.io/cluster-service: \"true\"}
+spec:
+  type: LoadBalancer
+  ports: [{name: a, port: 80}, {name: b, port: 81}]
+";
+    kubectl_stdin(&server, &["apply", "-f", "-"], services);
+    let status = r#"{"status":{"loadBalancer":{"ingress":[{"ip":"10.0.0.9"}]}}}"#;
+    stdout_ok(run("kubectl", &server, &["patch", "service", "balanced", "-n", "kube-system", "--subresource=status", "--type=merge", "-p", status]));
+    let info = same(&kubeconfig, &["cluster-info"]);
+    assert!(info.contains("CoreDNS is running at ") && info.contains("balanced is running at http://10.0.0.9:80 http://10.0.0.9:81 \n"), "{info}");
+    same(&kubeconfig, &["cluster-info", "-n", "default"]);
+}

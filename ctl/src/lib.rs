@@ -10,6 +10,7 @@ mod auth;
 mod commands;
 mod create;
 mod discovery;
+mod events;
 mod get;
 mod info;
 mod inspect;
@@ -98,6 +99,8 @@ pub enum Command {
     Uncordon(nodes::CordonArgs),
     /// Add, replace or remove node taints.
     Taint(nodes::TaintArgs),
+    /// List events, oldest first.
+    Events(events::EventsArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,5 +168,6 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Cordon(args) => nodes::cordon(&config, args, true).await,
         Command::Uncordon(args) => nodes::cordon(&config, args, false).await,
         Command::Taint(args) => nodes::taint(&config, args).await,
+        Command::Events(args) => events::run(&config, args).await,
     }
 }

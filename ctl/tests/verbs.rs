@@ -208,3 +208,61 @@ spec:
     assert!(info.contains("CoreDNS is running at ") && info.contains("balanced is running at http://10.0.0.9:80 http://10.0.0.9:81 \n"), "{info}");
     same(&kubeconfig, &["cluster-info", "-n", "default"]);
 }
+
+/// An event `seconds_ago` old (its last time), half a minute off a minute's edge so that ages in
+/// whole minutes read the same in both tools' runs.
+fn event(name: &str, namespace: &str, object: &str, kind: &str, reason: &str, last: i64, first: i64, count: i64) -> String {
+    let time = |minutes: i64| (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(minutes * 60 + 30)).strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let (object_kind, object_name) = object.split_once('/').unwrap();
+    format!(
+        "apiVersion: v1\nkind: Event\nmetadata: {{name: {name}, namespace: {namespace}}}\ninvolvedObject: {{kind: {object_kind}, name: {object_name}, namespace: {namespace}, apiVersion: v1}}\nreason: {reason}\nmessage: \"{reason} of {object}  \"\ntype: {kind}\nfirstTimestamp: \"{}\"\nlastTimestamp: \"{}\"\ncount: {count}\n",
+        time(first),
+        time(last)
+    )
+}
+
+#[test]
+fn events_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let kubeconfig = server.kubeconfig();
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "dev"]));
+    let events = [
+        event("scheduled", "dev", "Pod/web", "Normal", "Scheduled", 51, 51, 1),
+        event("backoff", "dev", "Pod/web", "Warning", "BackOff", 46, 50, 5),
+        event("other", "dev", "ConfigMap/settings", "Normal", "Seen", 70, 70, 1),
+        event("here", "default", "Pod/app", "Warning", "Failed", 48, 48, 1),
+    ];
+    kubectl_stdin(&server, &["apply", "-f", "-"], &events.join("---\n"));
+    let deployment_event = "apiVersion: v1
+kind: Event
+metadata: {name: scaled, namespace: default}
+involvedObject: {kind: Deployment, name: app, namespace: default, apiVersion: apps/v1}
+reason: ScalingReplicaSet
+message: Scaled up replica set app-1 to 1
+type: Normal
+eventTime: \"2020-01-01T00:00:00.000000Z\"
+reportingComponent: deployment-controller
+reportingInstance: x
+action: Scale
+";
+    kubectl_stdin(&server, &["apply", "-f", "-"], deployment_event);
+    for args in [
+        &["events", "-n", "dev"][..],
+        &["events"][..],
+        &["events", "-A"][..],
+        &["events", "-n", "dev", "--for", "pod/web"][..],
+        &["events", "-n", "dev", "--for=Pod/web", "--types=Warning"][..],
+        &["events", "-A", "--types=warning,Normal"][..],
+        &["events", "-A", "--types=Warning", "--no-headers"][..],
+        &["events", "--for", "deployment/app"][..],
+        &["events", "-n", "dev", "--for", "pod/nothing"][..],
+        &["events", "-n", "empty"][..],
+        &["events", "-n", "dev", "--types=Bad"][..],
+        &["events", "-n", "dev", "--for=widget/x"][..],
+        &["events", "-n", "dev", "--for=web"][..],
+    ] {
+        same(&kubeconfig, args);
+    }
+    let table = same(&kubeconfig, &["events", "-n", "dev"]);
+    assert_eq!(table.lines().nth(3).unwrap(), "46m (x5 over 50m)   Warning   BackOff     Pod/web              BackOff of Pod/web", "{table}");
+}

@@ -23,6 +23,7 @@ mod replace;
 mod rollout;
 mod stream;
 mod top;
+mod wait;
 
 use std::path::PathBuf;
 
@@ -101,6 +102,8 @@ pub enum Command {
     Taint(nodes::TaintArgs),
     /// List events, oldest first.
     Events(events::EventsArgs),
+    /// Wait until objects are deleted, created, have a condition or a field's value.
+    Wait(wait::WaitArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,5 +172,6 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Uncordon(args) => nodes::cordon(&config, args, false).await,
         Command::Taint(args) => nodes::taint(&config, args).await,
         Command::Events(args) => events::run(&config, args).await,
+        Command::Wait(args) => wait::run(&config, args).await,
     }
 }

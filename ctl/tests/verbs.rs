@@ -18,10 +18,16 @@ fn run_as(binary: &str, kubeconfig: &Path, args: &[&str]) -> Output {
         .unwrap_or_else(|err| panic!("cannot run {binary}: {err}"))
 }
 
-/// What a run printed, with kubectl's name for itself read as ctl's.
+/// What a run printed, with kubectl's name for itself read as ctl's, and without client-go's
+/// log lines (`I1207 07:01:41.886897 23227 reflector.go:556] ...`), which come and go with timing.
 fn printed(output: &Output) -> (String, String, Option<i32>) {
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace("'kubectl ", "'ctl ");
-    (text(&output.stdout), text(&output.stderr), output.status.code())
+    let klog = |line: &str| {
+        let bytes = line.as_bytes();
+        bytes.len() > 5 && b"IWE".contains(&bytes[0]) && bytes[1..5].iter().all(u8::is_ascii_digit) && bytes[5] == b' '
+    };
+    let stderr: String = text(&output.stderr).split_inclusive('\n').filter(|line| !klog(line)).collect();
+    (text(&output.stdout), stderr, output.status.code())
 }
 
 /// Runs both tools with the same arguments and asserts the same stdout, stderr and status.
@@ -265,4 +271,86 @@ action: Scale
     }
     let table = same(&kubeconfig, &["events", "-n", "dev"]);
     assert_eq!(table.lines().nth(3).unwrap(), "46m (x5 over 50m)   Warning   BackOff     Pod/web              BackOff of Pod/web", "{table}");
+}
+
+/// Both tools' `wait` with these arguments, started side by side and left running.
+fn spawn_waits(server: &ApiServer, args: &[&str]) -> [std::process::Child; 2] {
+    [env!("CARGO_BIN_EXE_ctl"), "kubectl"].map(|binary| {
+        Command::new(binary)
+            .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    })
+}
+
+/// Each wait's output, ctl's first; both must agree.
+fn finished(children: [std::process::Child; 2]) -> String {
+    let [ours, theirs] = children.map(|child| printed(&child.wait_with_output().unwrap()));
+    assert_eq!(ours, theirs, "ctl wait differs from kubectl wait");
+    ours.0
+}
+
+/// How many GETs of `resource` the apiserver has answered with 200, from its metrics.
+fn gets(server: &ApiServer, resource: &str) -> u64 {
+    let metrics = stdout_ok(run("kubectl", server, &["get", "--raw", "/metrics"]));
+    let line = format!("apiserver_request_total{{code=\"200\",resource=\"{resource}\",verb=\"GET\"}} ");
+    metrics.lines().find_map(|text| text.strip_prefix(&line)).map_or(0, |count| count.parse().unwrap())
+}
+
+#[test]
+fn wait_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let kubeconfig = server.kubeconfig();
+    stdout_ok(run("kubectl", &server, &["create", "configmap", "settings", "--from-literal=mode=fast"]));
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  nodeName: node-1\n  containers:\n  - name: app\n    image: app:1\n";
+    kubectl_stdin(&server, &["apply", "-f", "-"], pod);
+    for args in [
+        &["wait", "pod/web", "--for=condition=Ready", "--timeout=1s"][..],
+        &["wait", "pod/web", "--for=delete", "--timeout=1s"][..],
+        &["wait", "pod/web", "--for=delete", "--timeout=0"][..],
+        &["wait", "cm/settings", "--for=jsonpath={.data.mode}=fast"][..],
+        &["wait", "configmap", "settings", "--for=jsonpath={.data.mode}=slow", "--timeout=1s"][..],
+        &["wait", "cm", "--all", "--for=jsonpath={.data.mode}"][..],
+        &["wait", "cm/settings", "pod/web", "--for=jsonpath={.metadata.namespace}=default"][..],
+        &["wait", "pod/web", "--for=jsonpath={.spec.containers[0].image}=app:1"][..],
+        &["wait", "pod/web", "--for=jsonpath={.spec}=x", "--timeout=1s"][..],
+        &["wait", "pod/web", "--for=create"][..],
+        &["wait", "cm/nothing", "--for=delete"][..],
+        &["wait", "cm/nothing", "--for=condition=Ready", "--timeout=1s"][..],
+        &["wait", "pod", "-l", "app=none", "--for=delete"][..],
+        &["wait", "pod", "-l", "app=none", "--for=condition=Ready"][..],
+        &["wait", "pod/web", "--for=bad"][..],
+        &["wait", "pod/web"][..],
+        &["wait", "pod/web", "--for=jsonpath={}"][..],
+        &["wait", "pod/web", "--for=delete", "--timeout=soon"][..],
+        &["wait", "pod", "--for=delete"][..],
+        &["wait", "--for=delete"][..],
+    ] {
+        same(&kubeconfig, args);
+    }
+
+    // Conditions met while both wait: the pod becomes Ready, then Running.
+    let waits = spawn_waits(&server, &["wait", "pod/web", "--for=condition=Ready"]);
+    let ready = r#"{"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#;
+    stdout_ok(run("kubectl", &server, &["patch", "pod", "web", "--subresource=status", "--type=merge", "-p", ready]));
+    assert_eq!(finished(waits), "pod/web condition met\n");
+    let waits = spawn_waits(&server, &["wait", "pod/web", "--for=jsonpath={.status.phase}=Running", "--timeout=1m"]);
+    stdout_ok(run("kubectl", &server, &["patch", "pod", "web", "--subresource=status", "--type=merge", "-p", r#"{"status":{"phase":"Running"}}"#]));
+    assert_eq!(finished(waits), "pod/web condition met\n");
+    same(&kubeconfig, &["wait", "pod/web", "--for=condition=ready=false", "--timeout=1s"]);
+
+    // A deletion while both wait: deleted only once both have read the object (counted in the
+    // server's metrics), since an object gone before the first read is waited for in silence.
+    stdout_ok(run("kubectl", &server, &["create", "secret", "generic", "doomed"]));
+    let before = gets(&server, "secrets");
+    let waits = spawn_waits(&server, &["wait", "secret/doomed", "--for=delete"]);
+    let started = std::time::Instant::now();
+    while gets(&server, "secrets") < before + 2 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "the waits never read the secret");
+    }
+    stdout_ok(run("kubectl", &server, &["delete", "secret", "doomed"]));
+    assert_eq!(finished(waits), "secret/doomed condition met\n");
 }

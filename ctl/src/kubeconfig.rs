@@ -14,7 +14,8 @@ use crate::{Config, CtlError};
 pub enum KubeconfigError {
     #[error("no kubeconfig found: pass --kubeconfig, set $KUBECONFIG, or create ~/.kube/config")]
     NotFound,
-    #[error("the kubeconfig {0} does not exist")]
+    /// As kubectl words a missing --kubeconfig file for commands that talk to the server.
+    #[error("stat {0}: no such file or directory")]
     Missing(String),
     #[error("cannot read the kubeconfig {path}: {source}")]
     Read { path: String, source: kube::config::KubeconfigError },
@@ -81,11 +82,12 @@ fn names(paths: &[PathBuf]) -> String {
 }
 
 /// Reads and merges the files: the first to set a value or a named cluster, user or context
-/// wins it whole (kube's `merge` does this). `resolve` makes relative file paths absolute
-/// against each file's directory, as a client needs them; `config view` shows them as written.
+/// wins it whole (kube's `merge` does this). For a client (`resolve`), relative file paths become
+/// absolute against each file's directory and a --kubeconfig file must exist; the `config`
+/// commands show paths as written and take a missing file as empty, as kubectl does.
 fn load(config: &Config, resolve: bool) -> Result<Loaded, KubeconfigError> {
     let paths = paths(config)?;
-    if let (Some(explicit), [path]) = (&config.kubeconfig, paths.as_slice()) {
+    if let (true, Some(explicit), [path]) = (resolve, &config.kubeconfig, paths.as_slice()) {
         if !path.exists() {
             return Err(KubeconfigError::Missing(explicit.display().to_string()));
         }

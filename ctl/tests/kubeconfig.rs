@@ -138,6 +138,15 @@ fn merged_files_read_as_kubectl_reads_them() {
         }
     }
     assert_eq!(same(dir.path(), &lists[0], &["config", "current-context"]), "ctx-b\n");
+    // --kubeconfig reads that file alone; the config commands take a missing one as empty, the
+    // others refuse it.
+    for file in ["--kubeconfig=sub/second.yaml", "--kubeconfig=missing.yaml"] {
+        for args in [&["config", "view", "--raw"][..], &["config", "current-context"][..], &["config", "get-contexts"][..]] {
+            let args: Vec<&str> = std::iter::once(file).chain(args.iter().copied()).collect();
+            same(dir.path(), &lists[0], &args);
+        }
+    }
+    same(dir.path(), &lists[0], &["--kubeconfig=missing.yaml", "get", "pods"]);
     let unset = run_env(env!("CARGO_BIN_EXE_ctl"), dir.path(), "first.yaml", &["config", "current-context"]);
     assert_eq!(String::from_utf8_lossy(&unset.stderr), "error: current-context is not set\n");
 }

@@ -135,16 +135,49 @@ pub async fn taint(config: &Config, args: &TaintArgs) -> Result<(), CtlError> {
         return Err(CtlError::Usage("at least one resource name must be specified since 'all' parameter is not set".into()));
     }
     let client = client(config).await?;
-    for node in nodes(&client, &names, args.selector.as_deref(), args.all).await? {
+    // kubectl goes on past a node it cannot find or change, and reports every failure at the end.
+    let mut errors = Vec::new();
+    let mut found = Vec::new();
+    if args.selector.is_some() || args.all {
+        found = nodes(&client, &[], args.selector.as_deref(), args.all).await?;
+    } else {
+        for name in &names {
+            match nodes(&client, std::slice::from_ref(name), None, false).await {
+                Ok(node) => found.extend(node),
+                Err(err) => errors.push(err),
+            }
+        }
+    }
+    for node in found {
         let name = node["metadata"]["name"].as_str().unwrap_or_default();
         let old: Vec<Taint> = node["spec"]["taints"].as_array().into_iter().flatten().map(Taint::from_node).collect();
-        let (operation, taints) = changed_taints(name, &old, &add, &remove, args.overwrite).map_err(CtlError::Usage)?;
+        let (operation, taints) = match changed_taints(name, &old, &add, &remove, args.overwrite) {
+            Ok(changed) => changed,
+            Err(message) => {
+                errors.push(CtlError::Usage(message));
+                continue;
+            }
+        };
         let taints: Vec<Value> = taints.iter().map(Taint::to_json).collect();
         let patch = json!({"spec": {"taints": if taints.is_empty() { Value::Null } else { json!(taints) }}});
-        send(&client, "PATCH", &format!("/api/v1/nodes/{}", encode(name)), "application/merge-patch+json", &patch).await?;
-        outln!("node/{name} {operation}")?;
+        match send(&client, "PATCH", &format!("/api/v1/nodes/{}", encode(name)), "application/merge-patch+json", &patch).await {
+            Ok(_) => outln!("node/{name} {operation}")?,
+            Err(err) => errors.push(err),
+        }
     }
-    Ok(())
+    report(errors)
+}
+
+/// Failures as kubectl reports several at once: one as it would alone, more one a line with no
+/// `error: ` prefix.
+fn report(mut errors: Vec<CtlError>) -> Result<(), CtlError> {
+    if errors.len() <= 1 {
+        return errors.pop().map_or(Ok(()), Err);
+    }
+    for error in &errors {
+        eprintln!("{error}");
+    }
+    Err(CtlError::Reported(errors.len()))
 }
 
 /// The node names of `node NAME...`; kubectl taints nodes only, and takes no `node/NAME`.
@@ -156,7 +189,7 @@ async fn node_names(config: &Config, resources: &[String]) -> Result<Vec<String>
     let served = discover(&client(config).await?).await?;
     match served.iter().find(|resource| resource.matches(kind)) {
         Some(resource) if resource.kind == "Node" => Ok(names),
-        Some(_) => Err(CtlError::Usage(format!("invalid resource type {kind}, only \"node, nodes\" are supported"))),
+        Some(_) => Err(CtlError::Usage(format!("invalid resource type {kind}, only node types are supported"))),
         None => {
             // kubectl prints this one without its `error: ` prefix.
             eprintln!("the server doesn't have a resource type {kind:?}");
@@ -180,7 +213,8 @@ fn parse_changes(changes: &[String]) -> Result<(Vec<Taint>, Vec<Taint>), String>
             return Err(format!("invalid taint spec: {change}"));
         }
         if add.iter().any(|other| other.key == taint.key && other.effect == taint.effect) {
-            return Err(format!("duplicated taints with the same key and effect: {}", taint.spec()));
+            // Go's `%v` of the Taint struct.
+            return Err(format!("duplicated taints with the same key and effect: {{{} {} {} <nil>}}", taint.key, taint.value, taint.effect));
         }
         add.push(taint);
     }
@@ -205,14 +239,54 @@ fn parse_taint(spec: &str) -> Result<Taint, String> {
         }
         _ => return Err(invalid()),
     };
-    let qualified = |key: &str| {
-        let name = key.rsplit('/').next().unwrap_or_default();
-        !name.is_empty() && name.len() <= 63 && key.split('/').count() <= 2 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    };
-    if !qualified(&key) {
-        return Err(invalid());
+    if let Some(problem) = qualified_name_problem(&key).or_else(|| label_value_problem(&value)) {
+        return Err(format!("{}, {problem}", invalid()));
     }
     Ok(Taint { key, value, effect })
+}
+
+/// What apimachinery's `IsQualifiedName` says of a taint key (`prefix/name`), if anything.
+fn qualified_name_problem(key: &str) -> Option<String> {
+    let (prefix, name) = match key.split('/').collect::<Vec<_>>().as_slice() {
+        [name] => (None, *name),
+        [prefix, name] => (Some(*prefix), *name),
+        _ => {
+            return Some(
+                "a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')".into(),
+            );
+        }
+    };
+    if prefix.is_some_and(str::is_empty) {
+        return Some("prefix part must be non-empty".into());
+    }
+    if name.is_empty() {
+        return Some("name part must be non-empty".into());
+    }
+    if name.len() > 63 {
+        return Some("name part must be no more than 63 characters".into());
+    }
+    if !alphanumeric_ends(name) {
+        return Some("name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')".into());
+    }
+    None
+}
+
+/// What apimachinery's `IsValidLabelValue` says of a taint value, if anything.
+fn label_value_problem(value: &str) -> Option<String> {
+    if value.len() > 63 {
+        return Some("must be no more than 63 characters".into());
+    }
+    if !value.is_empty() && !alphanumeric_ends(value) {
+        return Some("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')".into());
+    }
+    None
+}
+
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`
+fn alphanumeric_ends(text: &str) -> bool {
+    text.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && text.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && text.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 /// kubectl's `updateTaints` and `reorganizeTaints`: the new taints first, then the old ones they
@@ -283,5 +357,8 @@ mod tests {
         assert_eq!(changed_taints("n1", &old, &[], &[taint("a", "", "NoExecute")], false).unwrap_err(), "taint \"a:NoExecute\" not found");
         assert_eq!(parse_taint("x=y:Bad").unwrap_err(), "invalid taint effect: Bad, unsupported taint effect");
         assert_eq!(parse_taint("a=b=c:NoSchedule").unwrap_err(), "invalid taint spec: a=b=c:NoSchedule");
+        assert!(parse_taint("example.com/a_b=x.y:NoSchedule").is_ok());
+        assert!(parse_taint("k=v").unwrap_err().starts_with("invalid taint spec: k=v, name part must consist of"));
+        assert!(parse_taint("k=-v:NoSchedule").unwrap_err().starts_with("invalid taint spec: k=-v:NoSchedule, a valid label must be"));
     }
 }

@@ -77,6 +77,13 @@ fn cordon_uncordon_and_taint_as_kubectl() {
         &["taint", "nodes", "-l", "role=X", "q:NoSchedule-", "k:NoExecute-"],
         &["taint", "node-X1", "a=b:NoSchedule"],
         &["taint", "nodes", "nosuch", "a=b:NoSchedule"],
+        &["taint", "nodes", "nosuch", "node-X1", "m=v:NoSchedule"],
+        &["taint", "nodes", "node-X1", "node-X2", "m-", "none-"],
+        &["taint", "nodes", "node-X1", "k=v:NoSchedule", "k=w:NoSchedule"],
+        &["taint", "pods", "x", "k=v:NoSchedule"],
+        &["taint", "nodes", "node-X1", "k=v"],
+        &["taint", "nodes", "node-X1", "k=-v:NoSchedule"],
+        &["taint", "nodes", "node-X1", "a/b/c=v:NoSchedule"],
         &["taint", "nodes", "node-X2", "z=1:NoExecute"],
     ];
     for step in steps {

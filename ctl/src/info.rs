@@ -1,7 +1,5 @@
 //! `api-versions` and `cluster-info`: what the server serves and where, as kubectl prints them.
 
-use std::io::IsTerminal;
-
 use crate::discovery::{encode, get_json};
 use crate::kubeconfig::client_config;
 use crate::output::outln;
@@ -26,7 +24,9 @@ pub async fn api_versions(config: &Config) -> Result<(), CtlError> {
 }
 
 /// The control plane's address, then each Service of the namespace (kube-system unless -n)
-/// labelled `kubernetes.io/cluster-service=true`, with kubectl's colours on a terminal.
+/// labelled `kubernetes.io/cluster-service=true`. kubectl's source colours the names, but
+/// kubectl 1.33 prints no colour codes, on a terminal or not (tests/verbs.rs checks on a pty),
+/// and neither does ctl.
 pub async fn cluster_info(config: &Config) -> Result<(), CtlError> {
     let (client_config, _) = client_config(config).await?;
     let host = client_config.cluster_url.to_string().trim_end_matches('/').to_string();
@@ -34,12 +34,11 @@ pub async fn cluster_info(config: &Config) -> Result<(), CtlError> {
     let namespace = config.namespace.clone().unwrap_or_else(|| "kube-system".to_string());
     let path = format!("/api/v1/namespaces/{}/services?labelSelector={}", encode(&namespace), encode("kubernetes.io/cluster-service=true"));
     let services = get_json(&client, &path, "application/json").await?;
-    let colour = std::io::stdout().is_terminal();
-    print_service(colour, "Kubernetes control plane", &host)?;
+    outln!("Kubernetes control plane is running at {host}")?;
     for service in services["items"].as_array().into_iter().flatten() {
         let name = service["metadata"]["name"].as_str().unwrap_or_default();
         let label = service["metadata"]["labels"]["kubernetes.io/name"].as_str().filter(|label| !label.is_empty()).unwrap_or(name);
-        print_service(colour, label, &service_link(&host, service))?;
+        outln!("{label} is running at {}", service_link(&host, service))?;
     }
     outln!("\nTo further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.")?;
     Ok(())
@@ -65,15 +64,4 @@ fn service_link(host: &str, service: &serde_json::Value) -> String {
         };
     }
     format!("{host}/api/v1/namespaces/{namespace}/services/{name}/proxy")
-}
-
-fn print_service(colour: bool, name: &str, link: &str) -> Result<(), CtlError> {
-    const GREEN: &str = "\x1b[0;32m";
-    const YELLOW: &str = "\x1b[0;33m";
-    const RESET: &str = "\x1b[0m";
-    if colour {
-        outln!("{GREEN}{name}{RESET} is running at {YELLOW}{link}{RESET}")
-    } else {
-        outln!("{name} is running at {link}")
-    }
 }

@@ -220,6 +220,15 @@ spec:
     let info = same(&kubeconfig, &["cluster-info"]);
     assert!(info.contains("CoreDNS is running at ") && info.contains("balanced is running at http://10.0.0.9:80 http://10.0.0.9:81 \n"), "{info}");
     same(&kubeconfig, &["cluster-info", "-n", "default"]);
+    // On a terminal too (a pty from util-linux's `script`), the same bytes: no colour codes.
+    let on_terminal = |binary: &str| {
+        let command = format!("{binary} --kubeconfig={} cluster-info", kubeconfig.display());
+        let output = Command::new("script").args(["-qec", &command, "/dev/null"]).env("TERM", "xterm").output().unwrap();
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let ours = on_terminal(env!("CARGO_BIN_EXE_ctl"));
+    assert_eq!(ours, on_terminal("kubectl"));
+    assert!(ours.starts_with("Kubernetes control plane is running at "), "{ours:?}");
 }
 
 /// An event `seconds_ago` old (its last time), half a minute off a minute's edge so that ages in

@@ -87,8 +87,8 @@ fn names(paths: &[PathBuf]) -> String {
 /// commands show paths as written and take a missing file as empty, as kubectl does.
 fn load(config: &Config, resolve: bool) -> Result<Loaded, KubeconfigError> {
     let paths = paths(config)?;
-    if let (true, Some(explicit), [path]) = (resolve, &config.kubeconfig, paths.as_slice()) {
-        if !path.exists() {
+    if let (true, Some(explicit)) = (resolve, &config.kubeconfig) {
+        if !explicit.exists() {
             return Err(KubeconfigError::Missing(explicit.display().to_string()));
         }
     }
@@ -207,6 +207,13 @@ fn write_current_context(path: &Path, name: &str) -> Result<(), String> {
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => "apiVersion: v1\nkind: Config\n".to_string(),
         Err(err) => return Err(err.to_string()),
     };
+    // A kubeconfig may be JSON, which has no lines to edit.
+    if text.trim_start().starts_with('{') {
+        let mut document: Value = serde_json::from_str(&text).map_err(|err| err.to_string())?;
+        document["current-context"] = Value::from(name);
+        let text = serde_json::to_string_pretty(&document).map_err(|err| err.to_string())?;
+        return std::fs::write(path, text + "\n").map_err(|err| err.to_string());
+    }
     let value = serde_yaml_ng::to_string(name).map_err(|err| err.to_string())?;
     let line = format!("current-context: {}", value.trim_end());
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();

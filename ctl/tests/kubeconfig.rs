@@ -180,6 +180,18 @@ fn use_context_writes_the_file_kubectl_writes() {
         }
         assert_eq!(same(ours.path(), list, &["config", "current-context"]), stdout_ok(run_env("kubectl", theirs.path(), list, &["config", "current-context"])));
     }
+    // A kubeconfig in JSON gets its current context too.
+    let json = r#"{"apiVersion": "v1", "kind": "Config", "clusters": [{"name": "j", "cluster": {"server": "http://127.0.0.1:5"}}],
+        "contexts": [{"name": "ctx-j", "context": {"cluster": "j", "user": "alice"}}], "users": []}"#;
+    let [ours, theirs] = [(); 2].map(|_| tempfile::tempdir().unwrap());
+    for (dir, binary) in [(&ours, env!("CARGO_BIN_EXE_ctl")), (&theirs, "kubectl")] {
+        write_files(dir.path());
+        std::fs::write(dir.path().join("j.json"), json).unwrap();
+        stdout_ok(run_env(binary, dir.path(), "j.json:first.yaml", &["config", "use-context", "ctx-j"]));
+    }
+    let view = |dir: &Path| stdout_ok(run_env("kubectl", dir, "j.json", &["config", "view", "--raw"]));
+    assert_eq!(view(ours.path()), view(theirs.path()));
+    assert!(view(ours.path()).contains("current-context: ctx-j\n"));
 }
 
 #[test]

@@ -30,6 +30,7 @@ pub struct Impersonation {
 }
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl auth can-i create pods -n dev\n  ctl auth can-i get deployments.apps/web\n  ctl auth can-i get /healthz\n  ctl auth can-i list secrets -A --as=jane\n  ctl auth can-i --list -n dev")]
 pub struct CanIArgs {
     pub args: Vec<String>,
     /// Ask about every namespace.
@@ -52,6 +53,7 @@ pub struct CanIArgs {
 }
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl auth whoami\n  ctl auth whoami -o json")]
 pub struct WhoamiArgs {
     /// json or yaml; a table without it.
     #[arg(short = 'o', long)]

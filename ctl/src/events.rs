@@ -10,6 +10,7 @@ use crate::output::out;
 use crate::{Config, CtlError};
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl events -n dev\n  ctl events -A --types=Warning\n  ctl events --for pod/web")]
 pub struct EventsArgs {
     /// Events of every namespace.
     #[arg(short = 'A', long)]

@@ -5,6 +5,14 @@ use crate::kubeconfig::client_config;
 use crate::output::outln;
 use crate::{Config, CtlError};
 
+#[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl api-versions")]
+pub struct ApiVersionsArgs {}
+
+#[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl cluster-info")]
+pub struct ClusterInfoArgs {}
+
 /// Every group/version the server serves (not only the preferred ones), sorted as kubectl sorts.
 pub async fn api_versions(config: &Config) -> Result<(), CtlError> {
     let client = crate::kubeconfig::client(config).await?;

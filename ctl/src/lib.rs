@@ -88,9 +88,9 @@ pub enum Command {
     /// Print a shell completion script (bash or zsh).
     Completion { shell: clap_complete::Shell },
     /// Print the group/versions the server serves.
-    ApiVersions,
+    ApiVersions(info::ApiVersionsArgs),
     /// Print the control plane's address and the cluster's Services.
-    ClusterInfo,
+    ClusterInfo(info::ClusterInfoArgs),
     /// Ask the server what you may do (can-i) and who you are (whoami).
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -165,8 +165,8 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Cp(args) => stream::cp(&config, args).await,
         Command::Top(command) => top::run(&config, command).await,
         Command::Completion { shell } => commands::completion(*shell),
-        Command::ApiVersions => info::api_versions(&config).await,
-        Command::ClusterInfo => info::cluster_info(&config).await,
+        Command::ApiVersions(_) => info::api_versions(&config).await,
+        Command::ClusterInfo(_) => info::cluster_info(&config).await,
         Command::Auth(command) => auth::run(&config, command).await,
         Command::Cordon(args) => nodes::cordon(&config, args, true).await,
         Command::Uncordon(args) => nodes::cordon(&config, args, false).await,

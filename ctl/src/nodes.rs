@@ -9,6 +9,7 @@ use crate::output::outln;
 use crate::{Config, CtlError};
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl cordon node-1 node-2\n  ctl uncordon -l role=edge")]
 pub struct CordonArgs {
     /// The nodes.
     pub nodes: Vec<String>,
@@ -18,6 +19,7 @@ pub struct CordonArgs {
 }
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl taint nodes node-1 dedicated=gpu:NoSchedule\n  ctl taint nodes node-1 dedicated=db:NoSchedule --overwrite\n  ctl taint nodes node-1 dedicated:NoSchedule-\n  ctl taint nodes -l role=edge maintenance-")]
 pub struct TaintArgs {
     /// `node NAME...`, then the changes: KEY=VALUE:EFFECT or KEY:EFFECT adds a
     /// taint, KEY:EFFECT- or KEY- removes taints.

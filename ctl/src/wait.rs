@@ -12,6 +12,7 @@ use crate::output::outln;
 use crate::{Config, CtlError};
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl wait pod/web --for=condition=Ready\n  ctl wait pod/web --for=jsonpath='{.status.phase}'=Running --timeout=2m\n  ctl wait deployment -l app=web --for=condition=Available=true\n  ctl wait pod/web --for=delete --timeout=60s")]
 pub struct WaitArgs {
     /// TYPE/NAME..., or TYPE NAME..., or TYPE with -l or --all.
     pub targets: Vec<String>,

@@ -89,10 +89,11 @@ fn names(paths: &[PathBuf]) -> String {
 /// commands show paths as written and take a missing file as empty, as kubectl does.
 fn load(config: &Config, resolve: bool) -> Result<Loaded, KubeconfigError> {
     let paths = paths(config)?;
-    if let (true, Some(explicit)) = (resolve, &config.kubeconfig) {
-        if !explicit.exists() {
-            return Err(KubeconfigError::Missing(explicit.display().to_string()));
-        }
+    if resolve
+        && let Some(explicit) = &config.kubeconfig
+        && !explicit.exists()
+    {
+        return Err(KubeconfigError::Missing(explicit.display().to_string()));
     }
     let mut merged = Kubeconfig::default();
     for path in paths.iter().filter(|path| path.exists()) {

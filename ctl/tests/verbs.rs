@@ -231,10 +231,12 @@ spec:
     assert!(ours.starts_with("Kubernetes control plane is running at "), "{ours:?}");
 }
 
-/// An event `seconds_ago` old (its last time), half a minute off a minute's edge so that ages in
-/// whole minutes read the same in both tools' runs.
-fn event(name: &str, namespace: &str, object: &str, kind: &str, reason: &str, last: i64, first: i64, count: i64) -> String {
+/// The event `namespace/name` about `object`, last and first seen `[last, first]` minutes ago
+/// and half a minute more, off a minute's edge, so that ages in whole minutes read the same in
+/// both tools' runs.
+fn event(key: &str, object: &str, kind: &str, reason: &str, [last, first]: [i64; 2], count: i64) -> String {
     let time = |minutes: i64| (jiff::Timestamp::now() - jiff::SignedDuration::from_secs(minutes * 60 + 30)).strftime("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let (namespace, name) = key.split_once('/').unwrap();
     let (object_kind, object_name) = object.split_once('/').unwrap();
     format!(
         "apiVersion: v1\nkind: Event\nmetadata: {{name: {name}, namespace: {namespace}}}\ninvolvedObject: {{kind: {object_kind}, name: {object_name}, namespace: {namespace}, apiVersion: v1}}\nreason: {reason}\nmessage: \"{reason} of {object}  \"\ntype: {kind}\nfirstTimestamp: \"{}\"\nlastTimestamp: \"{}\"\ncount: {count}\n",
@@ -249,10 +251,10 @@ fn events_as_kubectl() {
     let kubeconfig = server.kubeconfig();
     stdout_ok(run("kubectl", &server, &["create", "namespace", "dev"]));
     let events = [
-        event("scheduled", "dev", "Pod/web", "Normal", "Scheduled", 51, 51, 1),
-        event("backoff", "dev", "Pod/web", "Warning", "BackOff", 46, 50, 5),
-        event("other", "dev", "ConfigMap/settings", "Normal", "Seen", 70, 70, 1),
-        event("here", "default", "Pod/app", "Warning", "Failed", 48, 48, 1),
+        event("dev/scheduled", "Pod/web", "Normal", "Scheduled", [51, 51], 1),
+        event("dev/backoff", "Pod/web", "Warning", "BackOff", [46, 50], 5),
+        event("dev/other", "ConfigMap/settings", "Normal", "Seen", [70, 70], 1),
+        event("default/here", "Pod/app", "Warning", "Failed", [48, 48], 1),
     ];
     kubectl_stdin(&server, &["apply", "-f", "-"], &events.join("---\n"));
     let deployment_event = "apiVersion: v1

@@ -1,6 +1,7 @@
 //! `events`: a namespace's events (or every namespace's), oldest first, as `kubectl events`
 //! prints them.
 
+use futures::{AsyncBufReadExt, StreamExt};
 use serde_json::Value;
 
 use crate::commands::find;
@@ -24,6 +25,9 @@ pub struct EventsArgs {
     /// Leave the header out.
     #[arg(long)]
     pub no_headers: bool,
+    /// After the list, print new events as they come.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
 }
 
 pub async fn run(config: &Config, args: &EventsArgs) -> Result<(), CtlError> {
@@ -35,13 +39,11 @@ pub async fn run(config: &Config, args: &EventsArgs) -> Result<(), CtlError> {
     if let Some(object) = &args.for_object {
         path.push_str(&format!("?fieldSelector={}", encode(&for_selector(&client, object).await?)));
     }
+    if args.watch {
+        return watch(&client, &path, args).await;
+    }
     let list = get_json(&client, &path, "application/json").await?;
-    let mut events: Vec<&Value> = list["items"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|event| args.types.is_empty() || args.types.iter().any(|kind| event["type"].as_str().is_some_and(|own| own.eq_ignore_ascii_case(kind))))
-        .collect();
+    let mut events: Vec<&Value> = list["items"].as_array().into_iter().flatten().filter(|event| wanted_type(args, event)).collect();
     if events.is_empty() {
         match args.all_namespaces {
             true => eprintln!("No events found."),
@@ -51,22 +53,84 @@ pub async fn run(config: &Config, args: &EventsArgs) -> Result<(), CtlError> {
     }
     // Go's zero time, for an event without one, comes first, as None does.
     events.sort_by_cached_key(|event| sort_time(event).as_str().and_then(|time| time.parse::<jiff::Timestamp>().ok()));
-    let mut rows = Vec::new();
-    if !args.no_headers {
-        let header = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"].map(String::from).to_vec();
-        rows.push(if args.all_namespaces { [vec!["NAMESPACE".to_string()], header].concat() } else { header });
-    }
-    for event in events {
-        let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
-        let object = format!("{}/{}", text(&event["involvedObject"]["kind"]), text(&event["involvedObject"]["name"]));
-        let mut row = vec![interval(event), text(&event["type"]), text(&event["reason"]), object, text(&event["message"]).trim().to_string()];
-        if args.all_namespaces {
-            row.insert(0, text(&event["metadata"]["namespace"]));
-        }
-        rows.push(row);
-    }
-    out!("{}", crate::print::columns(&rows))?;
+    let rows: Vec<Vec<String>> = header(args).into_iter().chain(events.iter().map(|event| row(event, args.all_namespaces))).collect();
+    out!("{}", Widths::default().table(&rows))?;
     Ok(())
+}
+
+fn header(args: &EventsArgs) -> Option<Vec<String>> {
+    (!args.no_headers).then(|| {
+        let header = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"].map(String::from).to_vec();
+        if args.all_namespaces { [vec!["NAMESPACE".to_string()], header].concat() } else { header }
+    })
+}
+
+/// `events -w` as kubectl runs it: a watch from no version, so the events there are come first
+/// as the server sends them (unsorted), each printed as a table of its own, the header with the
+/// first; deletions are left out, since events expire after an hour.
+async fn watch(client: &kube::Client, path: &str, args: &EventsArgs) -> Result<(), CtlError> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let request = http::Request::get(format!("{path}{separator}watch=true"))
+        .body(Vec::new())
+        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
+    let mut lines = client.request_stream(request).await.map_err(CtlError::from_kube)?.lines();
+    let mut header = header(args);
+    let mut widths = Widths::default();
+    while let Some(line) = lines.next().await {
+        let change: Value = serde_json::from_str(&line?).map_err(|err| CtlError::Usage(format!("bad watch event: {err}")))?;
+        if ["DELETED", "BOOKMARK", "ERROR"].contains(&change["type"].as_str().unwrap_or_default()) || !wanted_type(args, &change["object"]) {
+            continue;
+        }
+        out!("{}", widths.table(&header.take().into_iter().chain([row(&change["object"], args.all_namespaces)]).collect::<Vec<_>>()))?;
+    }
+    Ok(())
+}
+
+/// Column widths kept from one table to the next, as kubectl's tab writer keeps them for watches
+/// (cli-runtime's `RememberWidths`): later rows line up with earlier ones, and columns only grow.
+/// A column is at least three wide before its gap of three, the writer's minimum width of six.
+#[derive(Default)]
+struct Widths(Vec<usize>);
+
+impl Widths {
+    fn table(&mut self, rows: &[Vec<String>]) -> String {
+        for row in rows {
+            if self.0.len() < row.len() {
+                self.0.resize(row.len(), 3);
+            }
+            for (width, cell) in self.0.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let mut text = String::new();
+        for row in rows {
+            let mut line = String::new();
+            for (column, cell) in row.iter().enumerate() {
+                match column + 1 == row.len() {
+                    true => line.push_str(cell),
+                    false => line.push_str(&format!("{cell:<width$}   ", width = self.0[column])),
+                }
+            }
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        text
+    }
+}
+
+fn wanted_type(args: &EventsArgs, event: &Value) -> bool {
+    args.types.is_empty() || args.types.iter().any(|kind| event["type"].as_str().is_some_and(|own| own.eq_ignore_ascii_case(kind)))
+}
+
+/// An event's cells: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE, after NAMESPACE across namespaces.
+fn row(event: &Value, all_namespaces: bool) -> Vec<String> {
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+    let object = format!("{}/{}", text(&event["involvedObject"]["kind"]), text(&event["involvedObject"]["name"]));
+    let mut row = vec![interval(event), text(&event["type"]), text(&event["reason"]), object, text(&event["message"]).trim().to_string()];
+    if all_namespaces {
+        row.insert(0, text(&event["metadata"]["namespace"]));
+    }
+    row
 }
 
 /// kubectl's `--for` field selector: the object's kind, API version and name.

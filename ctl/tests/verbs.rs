@@ -291,8 +291,8 @@ action: Scale
     assert_eq!(table.lines().nth(3).unwrap(), "46m (x5 over 50m)   Warning   BackOff     Pod/web              BackOff of Pod/web", "{table}");
 }
 
-/// Both tools' `wait` with these arguments, started side by side and left running.
-fn spawn_waits(server: &ApiServer, args: &[&str]) -> [std::process::Child; 2] {
+/// Both tools with these arguments, started side by side and left running (ctl first).
+fn spawn_both(server: &ApiServer, args: &[&str]) -> [std::process::Child; 2] {
     [env!("CARGO_BIN_EXE_ctl"), "kubectl"].map(|binary| {
         Command::new(binary)
             .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
@@ -351,11 +351,11 @@ fn wait_as_kubectl() {
     }
 
     // Conditions met while both wait: the pod becomes Ready, then Running.
-    let waits = spawn_waits(&server, &["wait", "pod/web", "--for=condition=Ready"]);
+    let waits = spawn_both(&server, &["wait", "pod/web", "--for=condition=Ready"]);
     let ready = r#"{"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#;
     stdout_ok(run("kubectl", &server, &["patch", "pod", "web", "--subresource=status", "--type=merge", "-p", ready]));
     assert_eq!(finished(waits), "pod/web condition met\n");
-    let waits = spawn_waits(&server, &["wait", "pod/web", "--for=jsonpath={.status.phase}=Running", "--timeout=1m"]);
+    let waits = spawn_both(&server, &["wait", "pod/web", "--for=jsonpath={.status.phase}=Running", "--timeout=1m"]);
     stdout_ok(run("kubectl", &server, &["patch", "pod", "web", "--subresource=status", "--type=merge", "-p", r#"{"status":{"phase":"Running"}}"#]));
     assert_eq!(finished(waits), "pod/web condition met\n");
     same(&kubeconfig, &["wait", "pod/web", "--for=condition=ready=false", "--timeout=1s"]);
@@ -364,11 +364,52 @@ fn wait_as_kubectl() {
     // server's metrics), since an object gone before the first read is waited for in silence.
     stdout_ok(run("kubectl", &server, &["create", "secret", "generic", "doomed"]));
     let before = gets(&server, "secrets");
-    let waits = spawn_waits(&server, &["wait", "secret/doomed", "--for=delete"]);
+    let waits = spawn_both(&server, &["wait", "secret/doomed", "--for=delete"]);
     let started = std::time::Instant::now();
     while gets(&server, "secrets") < before + 2 {
         assert!(started.elapsed() < std::time::Duration::from_secs(30), "the waits never read the secret");
     }
     stdout_ok(run("kubectl", &server, &["delete", "secret", "doomed"]));
     assert_eq!(finished(waits), "secret/doomed condition met\n");
+}
+
+/// The lines a running command prints, as they come.
+fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}
+
+/// The next `count` lines, waiting up to half a minute for each.
+fn next_lines(lines: &std::sync::mpsc::Receiver<String>, count: usize) -> Vec<String> {
+    (0..count).map(|_| lines.recv_timeout(std::time::Duration::from_secs(30)).expect("no line within 30s")).collect()
+}
+
+#[test]
+fn events_watch_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "dev"]));
+    let events = [event("dev/a-scheduled", "Pod/web", "Normal", "Scheduled", [51, 51], 1), event("dev/b-backoff", "Pod/web", "Warning", "BackOff", [46, 50], 5)];
+    kubectl_stdin(&server, &["apply", "-f", "-"], &events.join("---\n"));
+    let mut children = spawn_both(&server, &["events", "-n", "dev", "-w"]);
+    let [ours, theirs] = children.each_mut().map(lines_of);
+    // The events there are first, header and all; then one made while both watch, whose
+    // longer reason widens its column from there on, as kubectl's tab writer does.
+    assert_eq!(next_lines(&ours, 3), next_lines(&theirs, 3));
+    kubectl_stdin(&server, &["apply", "-f", "-"], &event("dev/c-pulled", "Pod/web", "Normal", "SuccessfullyPulled", [48, 48], 1));
+    let ([later], [kubectl_later]) = (next_lines(&ours, 1).try_into().unwrap(), next_lines(&theirs, 1).try_into().unwrap());
+    for child in &mut children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    assert_eq!(later, kubectl_later);
+    assert_eq!(later, "48m                 Normal    SuccessfullyPulled   Pod/web   SuccessfullyPulled of Pod/web");
 }

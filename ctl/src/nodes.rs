@@ -16,6 +16,9 @@ pub struct CordonArgs {
     /// The nodes matching this label selector.
     #[arg(short = 'l', long)]
     pub selector: Option<String>,
+    /// none, client (print only) or server (the server checks the change and keeps nothing).
+    #[arg(long, default_value = "none", num_args = 0..=1, default_missing_value = "client")]
+    pub dry_run: String,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -34,6 +37,19 @@ pub struct TaintArgs {
     /// The nodes matching this label selector.
     #[arg(short = 'l', long)]
     pub selector: Option<String>,
+    /// none, client (print only) or server (the server checks the change and keeps nothing).
+    #[arg(long, default_value = "none", num_args = 0..=1, default_missing_value = "client")]
+    pub dry_run: String,
+}
+
+/// Where a change goes: nowhere (client), to the server's checks only (server), or for real.
+fn patch_query(dry_run: &str) -> Result<Option<&'static str>, CtlError> {
+    match dry_run {
+        "none" => Ok(Some("")),
+        "server" => Ok(Some("?dryRun=All")),
+        "client" => Ok(None),
+        other => Err(CtlError::Usage(format!("Invalid dry-run value ({other}). Must be \"none\", \"server\", or \"client\"."))),
+    }
 }
 
 /// A taint as kubectl parses it; an empty effect (removals only) means every effect.
@@ -73,6 +89,12 @@ impl Taint {
 
 pub async fn cordon(config: &Config, args: &CordonArgs, unschedulable: bool) -> Result<(), CtlError> {
     let verb = if unschedulable { "cordon" } else { "uncordon" };
+    let query = patch_query(&args.dry_run)?;
+    let suffix = match args.dry_run.as_str() {
+        "client" => " (dry run)",
+        "server" => " (server dry run)",
+        _ => "",
+    };
     if args.nodes.is_empty() && args.selector.is_none() {
         return Err(CtlError::Usage(format!("USAGE: {verb} NODE [flags]\nSee 'ctl {verb} -h' for help and examples")));
     }
@@ -80,13 +102,15 @@ pub async fn cordon(config: &Config, args: &CordonArgs, unschedulable: bool) -> 
     for node in nodes(&client, &args.nodes, args.selector.as_deref(), false).await? {
         let name = node["metadata"]["name"].as_str().unwrap_or_default();
         if node["spec"]["unschedulable"].as_bool().unwrap_or(false) == unschedulable {
-            outln!("node/{name} already {verb}ed")?;
+            outln!("node/{name} already {verb}ed{suffix}")?;
             continue;
         }
         // kubectl's patch leaves the field out rather than false when a node is uncordoned.
         let patch = json!({"spec": {"unschedulable": if unschedulable { json!(true) } else { Value::Null }}});
-        send(&client, "PATCH", &format!("/api/v1/nodes/{}", encode(name)), "application/merge-patch+json", &patch).await?;
-        outln!("node/{name} {verb}ed")?;
+        if let Some(query) = query {
+            send(&client, "PATCH", &format!("/api/v1/nodes/{}{query}", encode(name)), "application/merge-patch+json", &patch).await?;
+        }
+        outln!("node/{name} {verb}ed{suffix}")?;
     }
     Ok(())
 }
@@ -106,6 +130,7 @@ async fn nodes(client: &kube::Client, names: &[String], selector: Option<&str>, 
 }
 
 pub async fn taint(config: &Config, args: &TaintArgs) -> Result<(), CtlError> {
+    let query = patch_query(&args.dry_run)?;
     let usage = |message: String| CtlError::Usage(format!("{message}\nSee 'ctl taint -h' for help and examples"));
     // Resources first, then taint changes, as kubectl splits its arguments.
     let is_change = |word: &str| word.contains('=') || word.contains(':') || word.ends_with('-');
@@ -162,8 +187,13 @@ pub async fn taint(config: &Config, args: &TaintArgs) -> Result<(), CtlError> {
         };
         let taints: Vec<Value> = taints.iter().map(Taint::to_json).collect();
         let patch = json!({"spec": {"taints": if taints.is_empty() { Value::Null } else { json!(taints) }}});
-        match send(&client, "PATCH", &format!("/api/v1/nodes/{}", encode(name)), "application/merge-patch+json", &patch).await {
-            Ok(_) => outln!("node/{name} {operation}")?,
+        // kubectl's taint says nothing of a dry run.
+        let sent = match query {
+            Some(query) => send(&client, "PATCH", &format!("/api/v1/nodes/{}{query}", encode(name)), "application/merge-patch+json", &patch).await.map(drop),
+            None => Ok(()),
+        };
+        match sent {
+            Ok(()) => outln!("node/{name} {operation}")?,
             Err(err) => errors.push(err),
         }
     }

@@ -84,6 +84,13 @@ fn cordon_uncordon_and_taint_as_kubectl() {
         &["taint", "nodes", "node-X1", "k=v"],
         &["taint", "nodes", "node-X1", "k=-v:NoSchedule"],
         &["taint", "nodes", "node-X1", "a/b/c=v:NoSchedule"],
+        &["cordon", "node-X1", "--dry-run=client"],
+        &["cordon", "node-X1", "--dry-run=server"],
+        &["uncordon", "node-X1", "--dry-run=server"],
+        &["cordon", "node-X2", "--dry-run=bad"],
+        &["taint", "nodes", "node-X1", "dry=1:NoSchedule", "--dry-run=client"],
+        &["taint", "nodes", "node-X1", "dry=1:NoSchedule", "--dry-run=server"],
+        &["taint", "nodes", "node-X1", "dry=1:NoSchedule", "--dry-run=bad"],
         &["taint", "nodes", "node-X2", "z=1:NoExecute"],
     ];
     for step in steps {

@@ -237,6 +237,12 @@ fn view(kubeconfig: &Kubeconfig) -> Result<Value, CtlError> {
     let mut document = serde_json::to_value(&sorted).map_err(|err| CtlError::Usage(err.to_string()))?;
     document["apiVersion"] = Value::from("v1");
     document["kind"] = Value::from("Config");
+    // Go leaves false booleans out (`insecure-skip-tls-verify`, `disable-compression`).
+    for named in document["clusters"].as_array_mut().into_iter().flatten() {
+        if let Some(cluster) = named["cluster"].as_object_mut() {
+            cluster.retain(|_, value| *value != Value::Bool(false));
+        }
+    }
     for list in ["clusters", "users", "contexts"] {
         if document[list].as_array().is_some_and(Vec::is_empty) {
             document[list] = Value::Null;

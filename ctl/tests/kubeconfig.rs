@@ -81,6 +81,46 @@ users:
     token: ccc
 ";
 
+/// A kubeconfig as kind writes one, with credentials inline, and users of other kinds (exec,
+/// basic, token) and cluster fields (a false flag Go leaves out, a proxy).
+const KIND: &str = r#"apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUMvakNDQWVhZ0F3SUJBZ0lCQURBTkJna3Foa2lHOXcwQkFRc0ZBREFWTVJNd0VRWURWUVFERXdwcmRXSmwKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=
+    server: https://127.0.0.1:34567
+    insecure-skip-tls-verify: false
+    proxy-url: http://proxy:3128
+  name: kind-demo
+contexts:
+- context:
+    cluster: kind-demo
+    user: kind-demo
+  name: kind-demo
+current-context: kind-demo
+kind: Config
+preferences: {}
+users:
+- name: kind-demo
+  user:
+    client-certificate-data: Y2VydA==
+    client-key-data: a2V5
+- name: exec-user
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: aws
+      args: ["eks", "get-token"]
+      env:
+      - name: A
+        value: b
+      interactiveMode: Never
+- name: basic
+  user:
+    username: u
+    password: p
+    token: t
+"#;
+
 /// Runs ctl or kubectl in `dir` with `$KUBECONFIG` set and no --kubeconfig.
 fn run_env(binary: &str, dir: &Path, kubeconfig: &str, args: &[&str]) -> Output {
     Command::new(binary)
@@ -96,6 +136,7 @@ fn write_files(dir: &Path) {
     std::fs::write(dir.join("first.yaml"), FIRST).unwrap();
     std::fs::write(dir.join("sub/second.yaml"), SECOND).unwrap();
     std::fs::write(dir.join("third.yaml"), THIRD).unwrap();
+    std::fs::write(dir.join("kind.yaml"), KIND).unwrap();
 }
 
 /// Asserts that both tools print the same bytes and exit with the same status.
@@ -123,6 +164,8 @@ fn merged_files_read_as_kubectl_reads_them() {
         // three files
         "third.yaml:first.yaml:sub/second.yaml".to_string(),
         "first.yaml:third.yaml:sub/second.yaml".to_string(),
+        "kind.yaml".to_string(),
+        "first.yaml:kind.yaml:third.yaml".to_string(),
         // the empty current context alone, and no file at all
         "first.yaml".to_string(),
         missing.display().to_string(),

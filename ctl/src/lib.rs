@@ -1,18 +1,24 @@
 //! ctl: the command-line client for the cluster, after kubectl's conventions: `version`,
-//! `config`, `get`, `apply`, `replace`, `delete`, `create`, `scale`, `describe`, `logs`,
-//! `rollout` (Deployments, DaemonSets, StatefulSets), `api-resources`, `completion`, and the
-//! interactive `exec`, `attach`, `port-forward`, `cp` and `top`.
+//! `config`, `get`, `apply`, `replace`, `create`, `delete`, `patch`, `label`, `annotate`,
+//! `scale`, `describe`, `logs`, `rollout` (Deployments, DaemonSets, StatefulSets), `wait`,
+//! `events`, `cordon`, `uncordon`, `taint`, `auth`, `api-resources`, `api-versions`,
+//! `cluster-info`, `completion`, and the interactive `exec`, `attach`, `port-forward`, `cp`
+//! and `top`.
 
 pub mod manifest;
 
 mod apply;
+mod auth;
 mod commands;
 mod create;
 mod discovery;
+mod events;
 mod get;
+mod info;
 mod inspect;
 mod kubeconfig;
 mod label;
+mod nodes;
 pub mod output;
 mod patch;
 mod pod_template;
@@ -22,6 +28,7 @@ mod rollout;
 mod strategic;
 mod stream;
 mod top;
+mod wait;
 
 use std::path::PathBuf;
 
@@ -90,6 +97,23 @@ pub enum Command {
     Label(label::LabelArgs),
     /// Set or remove the annotations of objects.
     Annotate(label::LabelArgs),
+    /// Print the group/versions the server serves.
+    ApiVersions(info::ApiVersionsArgs),
+    /// Print the control plane's address and the cluster's Services.
+    ClusterInfo(info::ClusterInfoArgs),
+    /// Ask the server what you may do (can-i) and who you are (whoami).
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+    /// Mark nodes unschedulable.
+    Cordon(nodes::CordonArgs),
+    /// Mark nodes schedulable.
+    Uncordon(nodes::CordonArgs),
+    /// Add, replace or remove node taints.
+    Taint(nodes::TaintArgs),
+    /// List events, oldest first.
+    Events(events::EventsArgs),
+    /// Wait until objects are deleted, created, have a condition or a field's value.
+    Wait(wait::WaitArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,5 +178,13 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Patch(args) => patch::patch(&config, args).await,
         Command::Label(args) => label::run(&config, args, label::Field::Labels).await,
         Command::Annotate(args) => label::run(&config, args, label::Field::Annotations).await,
+        Command::ApiVersions(_) => info::api_versions(&config).await,
+        Command::ClusterInfo(_) => info::cluster_info(&config).await,
+        Command::Auth(command) => auth::run(&config, command).await,
+        Command::Cordon(args) => nodes::cordon(&config, args, true).await,
+        Command::Uncordon(args) => nodes::cordon(&config, args, false).await,
+        Command::Taint(args) => nodes::taint(&config, args).await,
+        Command::Events(args) => events::run(&config, args).await,
+        Command::Wait(args) => wait::run(&config, args).await,
     }
 }

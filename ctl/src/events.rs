@@ -1,0 +1,178 @@
+//! `events`: a namespace's events (or every namespace's), oldest first, as `kubectl events`
+//! prints them.
+
+use futures::{AsyncBufReadExt, StreamExt};
+use serde_json::Value;
+
+use crate::commands::find;
+use crate::discovery::{api_version, discover, encode, get_json};
+use crate::kubeconfig::client_and_namespace;
+use crate::output::out;
+use crate::{Config, CtlError};
+
+#[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl events -n dev\n  ctl events -A --types=Warning\n  ctl events --for pod/web")]
+pub struct EventsArgs {
+    /// Events of every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// Only the events of this object, TYPE/NAME.
+    #[arg(long = "for")]
+    pub for_object: Option<String>,
+    /// Only events of these types (Normal, Warning), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// Leave the header out.
+    #[arg(long)]
+    pub no_headers: bool,
+    /// After the list, print new events as they come.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+pub async fn run(config: &Config, args: &EventsArgs) -> Result<(), CtlError> {
+    if args.types.iter().any(|kind| !kind.eq_ignore_ascii_case("Normal") && !kind.eq_ignore_ascii_case("Warning")) {
+        return Err(CtlError::Usage("valid --types are Normal or Warning".into()));
+    }
+    let (client, namespace) = client_and_namespace(config).await?;
+    let mut path = if args.all_namespaces { "/api/v1/events".to_string() } else { format!("/api/v1/namespaces/{}/events", encode(&namespace)) };
+    if let Some(object) = &args.for_object {
+        path.push_str(&format!("?fieldSelector={}", encode(&for_selector(&client, object).await?)));
+    }
+    if args.watch {
+        return watch(&client, &path, args).await;
+    }
+    let list = get_json(&client, &path, "application/json").await?;
+    let mut events: Vec<&Value> = list["items"].as_array().into_iter().flatten().filter(|event| wanted_type(args, event)).collect();
+    if events.is_empty() {
+        match args.all_namespaces {
+            true => eprintln!("No events found."),
+            false => eprintln!("No events found in {namespace} namespace."),
+        }
+        return Ok(());
+    }
+    // Go's zero time, for an event without one, comes first, as None does.
+    events.sort_by_cached_key(|event| sort_time(event).as_str().and_then(|time| time.parse::<jiff::Timestamp>().ok()));
+    let rows: Vec<Vec<String>> = header(args).into_iter().chain(events.iter().map(|event| row(event, args.all_namespaces))).collect();
+    out!("{}", Widths::default().table(&rows))?;
+    Ok(())
+}
+
+fn header(args: &EventsArgs) -> Option<Vec<String>> {
+    (!args.no_headers).then(|| {
+        let header = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"].map(String::from).to_vec();
+        if args.all_namespaces { [vec!["NAMESPACE".to_string()], header].concat() } else { header }
+    })
+}
+
+/// `events -w` as kubectl runs it: a watch from no version, so the events there are come first
+/// as the server sends them (unsorted), each printed as a table of its own, the header with the
+/// first; deletions are left out, since events expire after an hour.
+async fn watch(client: &kube::Client, path: &str, args: &EventsArgs) -> Result<(), CtlError> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let request = http::Request::get(format!("{path}{separator}watch=true"))
+        .body(Vec::new())
+        .map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
+    let mut lines = client.request_stream(request).await.map_err(CtlError::from_kube)?.lines();
+    let mut header = header(args);
+    let mut widths = Widths::default();
+    while let Some(line) = lines.next().await {
+        let change: Value = serde_json::from_str(&line?).map_err(|err| CtlError::Usage(format!("bad watch event: {err}")))?;
+        if ["DELETED", "BOOKMARK", "ERROR"].contains(&change["type"].as_str().unwrap_or_default()) || !wanted_type(args, &change["object"]) {
+            continue;
+        }
+        out!("{}", widths.table(&header.take().into_iter().chain([row(&change["object"], args.all_namespaces)]).collect::<Vec<_>>()))?;
+    }
+    Ok(())
+}
+
+/// Column widths kept from one table to the next, as kubectl's tab writer keeps them for watches
+/// (cli-runtime's `RememberWidths`): later rows line up with earlier ones, and columns only grow.
+/// A column is at least three wide before its gap of three, the writer's minimum width of six.
+#[derive(Default)]
+struct Widths(Vec<usize>);
+
+impl Widths {
+    fn table(&mut self, rows: &[Vec<String>]) -> String {
+        for row in rows {
+            if self.0.len() < row.len() {
+                self.0.resize(row.len(), 3);
+            }
+            for (width, cell) in self.0.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let mut text = String::new();
+        for row in rows {
+            let mut line = String::new();
+            for (column, cell) in row.iter().enumerate() {
+                match column + 1 == row.len() {
+                    true => line.push_str(cell),
+                    false => line.push_str(&format!("{cell:<width$}   ", width = self.0[column])),
+                }
+            }
+            text.push_str(line.trim_end());
+            text.push('\n');
+        }
+        text
+    }
+}
+
+fn wanted_type(args: &EventsArgs, event: &Value) -> bool {
+    args.types.is_empty() || args.types.iter().any(|kind| event["type"].as_str().is_some_and(|own| own.eq_ignore_ascii_case(kind)))
+}
+
+/// An event's cells: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE, after NAMESPACE across namespaces.
+fn row(event: &Value, all_namespaces: bool) -> Vec<String> {
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+    let object = format!("{}/{}", text(&event["involvedObject"]["kind"]), text(&event["involvedObject"]["name"]));
+    let mut row = vec![interval(event), text(&event["type"]), text(&event["reason"]), object, text(&event["message"]).trim().to_string()];
+    if all_namespaces {
+        row.insert(0, text(&event["metadata"]["namespace"]));
+    }
+    row
+}
+
+/// kubectl's `--for` field selector: the object's kind, API version and name.
+async fn for_selector(client: &kube::Client, object: &str) -> Result<String, CtlError> {
+    let Some((kind, name)) = object.split_once('/') else {
+        return Err(CtlError::Usage("--for must be in resource/name form".into()));
+    };
+    let served = discover(client).await?;
+    let resource = match find(&served, kind) {
+        Ok(resource) => resource,
+        Err(_) => {
+            // kubectl prints this one without its `error: ` prefix.
+            eprintln!("the server doesn't have a resource type {kind:?}");
+            return Err(CtlError::Reported(1));
+        }
+    };
+    Ok(format!("involvedObject.kind={},involvedObject.apiVersion={},involvedObject.name={name}", resource.kind, api_version(resource)))
+}
+
+/// The time kubectl sorts events by: the series' last, else the last timestamp, else the event
+/// time.
+fn sort_time(event: &Value) -> &Value {
+    if event["series"].is_object() {
+        &event["series"]["lastObservedTime"]
+    } else if event["lastTimestamp"].is_string() {
+        &event["lastTimestamp"]
+    } else {
+        &event["eventTime"]
+    }
+}
+
+/// LAST SEEN: an age, with the count and the first time for repeats (`46m (x5 over 50m)`).
+fn interval(event: &Value) -> String {
+    let age = |value: &Value| common::durations::age(value.as_str());
+    let first = if event["eventTime"].is_string() { age(&event["eventTime"]) } else { age(&event["firstTimestamp"]) };
+    let count = event["count"].as_i64().unwrap_or(0);
+    if event["series"].is_object() {
+        let series = &event["series"];
+        format!("{} (x{} over {first})", age(&series["lastObservedTime"]), series["count"].as_i64().unwrap_or(0))
+    } else if count > 1 {
+        format!("{} (x{count} over {first})", age(&event["lastTimestamp"]))
+    } else {
+        first
+    }
+}

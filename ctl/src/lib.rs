@@ -11,12 +11,14 @@ mod create;
 mod discovery;
 mod get;
 mod inspect;
+mod jsonpath;
 mod kubeconfig;
 pub mod output;
 mod pod_template;
 mod print;
 mod replace;
 mod rollout;
+mod sort;
 mod stream;
 mod top;
 

@@ -1,17 +1,27 @@
 //! Text as kubectl prints it: left-aligned columns for tables (`get`, `top`, `api-resources`,
 //! `config get-contexts`) and for `describe`'s sections.
 
-/// Left-aligned columns three spaces apart, the last one unpadded, as kubectl aligns them.
+/// Left-aligned columns three spaces apart and at least six wide (kubectl's tabwriter: minimum
+/// width 6, padding 3), the last one unpadded.
 pub fn columns(rows: &[Vec<String>]) -> String {
-    aligned(rows, "", "   ")
+    aligned_at_least(rows, "", "   ", TABLE_MIN_WIDTH)
 }
+
+/// kubectl's tabwriter's smallest column, padding included.
+const TABLE_MIN_WIDTH: usize = 6;
 
 /// Left-aligned columns `gap` apart, each line after `indent`, the last column unpadded:
 /// kubectl's tables use three spaces, `describe`'s sections an indent and two.
 pub fn aligned(rows: &[Vec<String>], indent: &str, gap: &str) -> String {
+    aligned_at_least(rows, indent, gap, 0)
+}
+
+/// [`aligned`], with every padded column (gap included) at least `min_width` wide.
+fn aligned_at_least(rows: &[Vec<String>], indent: &str, gap: &str, min_width: usize) -> String {
+    let least = min_width.saturating_sub(gap.chars().count());
     let count = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> =
-        (0..count).map(|column| rows.iter().filter_map(|row| row.get(column)).map(|cell| cell.chars().count()).max().unwrap_or(0)).collect();
+        (0..count).map(|column| rows.iter().filter_map(|row| row.get(column)).map(|cell| cell.chars().count()).max().unwrap_or(0).max(least)).collect();
     let mut out = String::new();
     for row in rows {
         let mut line = String::from(indent);
@@ -39,5 +49,7 @@ mod tests {
             vec!["example-config".to_string(), "2".to_string(), "5s".to_string()],
         ];
         assert_eq!(columns(&rows), "NAME             DATA   AGE\nexample-config   2      5s\n");
+        let narrow = vec![vec!["0/1".to_string(), "0".to_string(), "0s".to_string()]];
+        assert_eq!(columns(&narrow), "0/1   0     0s\n");
     }
 }

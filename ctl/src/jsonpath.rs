@@ -732,3 +732,177 @@ fn is_alphanumeric(character: char) -> bool {
 fn go_rune(character: char) -> String {
     format!("U+{:04X} '{character}'", u32::from(character))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn render(template: &str, data: &Value) -> Result<String, JsonPathError> {
+        Template::parse(template)?.render(data)
+    }
+
+    /// Cases from client-go's `jsonpath_test.go`, with its data as JSON (its structs' fields by
+    /// their JSON names); every missing key is allowed, as kubectl allows them.
+    #[test]
+    fn client_go_cases() {
+        let types = json!({
+            "bools": [true, false, true, false],
+            "integers": [1, 2, 3, 4],
+            "floats": [1.0, 2.2, 3.3, 4.0],
+            "strings": ["one", "two", "three", "four"],
+            "interfaces": [true, "one", 1, 1.1],
+            "maps": [{"name": "one", "value": 1}, {"name": "two", "value": 2.02}, {"name": "three", "value": 3.03}, {"name": "four", "value": 4.04}],
+        });
+        let store = json!({
+            "Name": "jsonpath",
+            "Book": [
+                {"Category": "reference", "Author": "Nigel Rees", "Title": "Sayings of the Centurey", "Price": 8.95},
+                {"Category": "fiction", "Author": "Evelyn Waugh", "Title": "Sword of Honour", "Price": 12.99},
+                {"Category": "fiction", "Author": "Herman Melville", "Title": "Moby Dick", "Price": 8.99}
+            ],
+            "Bicycle": [{"Color": "red", "Price": 19.95, "IsNew": true}, {"Color": "green", "Price": 20.01, "IsNew": false}],
+            "Labels": {"engieer": 10, "web/html": 15, "k8s-app": 20},
+            "Employees": {"jason": "manager", "dan": "clerk"}
+        });
+        let nodes = json!({
+            "kind": "List",
+            "items": [
+                {"kind": "None", "metadata": {"name": "127.0.0.1", "labels": {"kubernetes.io/hostname": "127.0.0.1"}},
+                 "status": {"capacity": {"cpu": "4"}, "ready": true, "addresses": [{"type": "LegacyHostIP", "address": "127.0.0.1"}]}},
+                {"kind": "None", "metadata": {"name": "127.0.0.2", "labels": {"kubernetes.io/hostname": "127.0.0.2"}},
+                 "status": {"capacity": {"cpu": "8"}, "ready": false, "addresses": [
+                     {"type": "LegacyHostIP", "address": "127.0.0.2"}, {"type": "another", "address": "127.0.0.3"}]}}
+            ],
+            "users": [{"name": "myself", "user": {}}, {"name": "e2e", "user": {"username": "admin", "password": "secret"}}]
+        });
+        let points = json!([
+            {"id": "i1", "x": 4, "y": -5}, {"id": "i2", "x": -2, "y": -5, "z": 1}, {"id": "i3", "x": 8, "y": 3},
+            {"id": "i4", "x": -6, "y": -1}, {"id": "i5", "x": 0, "y": 2, "z": 1}, {"id": "i6", "x": 1, "y": 4}
+        ]);
+        let containers = json!({"spec": {"containers": (0..6).map(|index| json!({"name": format!("fake{index}")})).collect::<Vec<_>>()}});
+        let four = json!({"spec": {"containers": (0..4).map(|index| json!({"name": format!("fake{index}")})).collect::<Vec<_>>()}});
+        let cases: &[(&str, &Value, &str)] = &[
+            ("{ .bools }", &types, "[true,false,true,false]"),
+            ("{ .bools[-1] }", &types, "false"),
+            ("{ .bools[:4:2] }", &types, "true true"),
+            ("{ .integers[-2] }", &types, "3"),
+            ("{ .integers[0:2] }", &types, "1 2"),
+            ("{ .floats }", &types, "[1,2.2,3.3,4]"),
+            ("{ .floats[:4:2] }", &types, "1 3.3"),
+            ("{ .strings }", &types, r#"["one","two","three","four"]"#),
+            ("{ .strings[:2] }", &types, "one two"),
+            ("{ .interfaces }", &types, r#"[true,"one",1,1.1]"#),
+            ("{ .interfaces[:4:2] }", &types, "true 1"),
+            ("{ .maps[-2] }", &types, r#"{"name":"three","value":3.03}"#),
+            ("{ .maps[1::2] }", &types, r#"{"name":"two","value":2.02} {"name":"four","value":4.04}"#),
+            ("hello jsonpath", &Value::Null, "hello jsonpath"),
+            ("{..}", &json!([1, 2, 3]), "[1,2,3]"),
+            ("{[?(@<5)]}", &json!([2, 6, 3, 7]), "2 3"),
+            (r#"{"{"}"#, &Value::Null, "{"),
+            ("{[1,3,4]}", &json!([0, 1, 2, 3, 4]), "1 3 4"),
+            ("{[0:2]}", &json!(["Monday", "Tudesday"]), "Monday Tudesday"),
+            ("hello {.Name}", &store, "hello jsonpath"),
+            ("{$.Labels.web/html}", &store, "15"),
+            ("{$.Employees.jason}", &store, "manager"),
+            ("{.Labels.k8s-app}", &store, "20"),
+            ("{.Bicycle[*].Color}", &store, "red green"),
+            ("{.Book[*].Author}", &store, "Nigel Rees Evelyn Waugh Herman Melville"),
+            (r#"{range .Bicycle[*]}{ "{" }{ @.Color } { @.Price }{ "} " }{end}"#, &store, "{red 19.95} {green 20.01} "),
+            // client-go's store is a struct (fields in order); over a map Go's order is random,
+            // ours is the keys' order.
+            ("{..Price}", &store, "19.95 20.01 8.95 12.99 8.99"),
+            ("{...Price}", &store, "19.95 20.01 8.95 12.99 8.99"),
+            ("{.Book[-1:].Title}", &store, "Moby Dick"),
+            ("{..Book[2].Title}", &store, "Moby Dick"),
+            ("{.Bicycle[?(@.IsNew==true)].Color}", &store, "red"),
+            ("{.hello}", &store, ""),
+            ("before-{.hello}after", &store, "before-after"),
+            ("{[?(@.z)].id}", &points, "i2 i5"),
+            ("{[0]['id']}", &points, "i1"),
+            ("{[?(@.x>=1)].id}", &points, "i1 i3 i6"),
+            ("{range .items[*]}{.metadata.name}, {end}{.kind}", &nodes, "127.0.0.1, 127.0.0.2, List"),
+            (r#"{range .items[*]}{.metadata.name}{"\t"}{end}"#, &nodes, "127.0.0.1\t127.0.0.2\t"),
+            ("{.items[*].status.addresses[*].address}", &nodes, "127.0.0.1 127.0.0.2 127.0.0.3"),
+            ("{range .items[*]}{range .status.addresses[*]}{.address}, {end}{end}", &nodes, "127.0.0.1, 127.0.0.2, 127.0.0.3, "),
+            ("{.items[*]['metadata.name', 'status.capacity']}", &nodes, r#"127.0.0.1 127.0.0.2 {"cpu":"4"} {"cpu":"8"}"#),
+            ("{range .items[*]}[{.metadata.name}, {.status.capacity}] {end}", &nodes, r#"[127.0.0.1, {"cpu":"4"}] [127.0.0.2, {"cpu":"8"}] "#),
+            (r#"{.users[?(@.name=="e2e")].user.password}"#, &nodes, "secret"),
+            (r"{.items[0].metadata.labels.kubernetes\.io/hostname}", &nodes, "127.0.0.1"),
+            (r#"{.items[?(@.metadata.labels.kubernetes\.io/hostname=="127.0.0.1")].kind}"#, &nodes, "None"),
+            ("{.items[?(@..ready==true)].metadata.name}", &nodes, "127.0.0.1"),
+            ("{range .items[*]}{.metadata.name}{end}", &json!({"items": []}), ""),
+            (r#"{range .items[?(.status.phase=="Running")]}{.metadata.name}{" is Running\n"}{end}"#,
+             &json!({"items": [{"metadata": {"name": "pod1"}, "status": {"phase": "Running"}}, {"resourceVersion": ""}]}), "pod1 is Running\n"),
+            ("{.spec.containers[0:0].name}", &four, ""),
+            ("{.spec.containers[0:-1].name}", &four, "fake0 fake1 fake2"),
+            ("{.spec.containers[-1:].name}", &four, "fake3"),
+            ("{.spec.containers[-4].name}", &four, "fake0"),
+            ("{.spec.containers[5:5].name}", &four, ""),
+            ("{.spec.containers[-5:-5].name}", &four, ""),
+            ("{.spec.containers[0:6:].name}", &containers, "fake0 fake1 fake2 fake3 fake4 fake5"),
+            ("{.spec.containers[1:4:3].name}", &containers, "fake1"),
+            ("{.spec.containers[0:6:5].name}", &containers, "fake0 fake5"),
+            // Go's json.Marshal escapes HTML characters; null prints as Go prints nil.
+            ("{.a}", &json!({"a": {"b": "<&>"}}), r#"{"b":"\u003c\u0026\u003e"}"#),
+            ("{.a}", &json!({"a": null}), "<nil>"),
+        ];
+        for (template, data, expected) in cases {
+            assert_eq!(render(template, data).as_deref(), Ok(*expected), "{template}");
+        }
+        let nested = json!({"items": [
+            {"metadata": {"name": "pod1"}, "spec": {"containers": [
+                {"name": "foo", "another": [{"name": "value1"}, {"name": "value2"}]},
+                {"name": "bar", "another": [{"name": "value1"}, {"name": "value2"}]}]}},
+            {"metadata": {"name": "pod2"}, "spec": {"containers": [{"name": "baz", "another": [{"name": "value1"}, {"name": "value2"}]}]}}
+        ]});
+        let template = r##"{range .items[*]}{.metadata.name}{"~"}{range @.spec.containers[*]}{.name}{":"}{range @.another[*]}{.name}{","}{end}{"+"}{end}{"#"}{end}"##;
+        assert_eq!(render(template, &nested).unwrap(), "pod1~foo:value1,value2,+bar:value1,value2,+#pod2~baz:value1,value2,+#");
+        let template = r#"{range .items[*]}{.metadata.name}{"\t"}{range @.spec.containers[*]}{.name}{" "}{end}{"\t"}{range @.spec.containers[*]}{.name}{" "}{end}{"\n"}{end}"#;
+        assert_eq!(render(template, &nested).unwrap(), "pod1\tfoo bar \tfoo bar \npod2\tbaz \tbaz \n");
+    }
+
+    #[test]
+    fn client_go_errors() {
+        let store = json!({"Labels": {"a": 1}, "Book": [{"Price": 1}]});
+        let four = json!({"spec": {"containers": [1, 2, 3, 4]}});
+        let cases: &[(&str, &Value, &str)] = &[
+            ("{hello}", &store, "unrecognized identifier hello"),
+            ("{.Labels[0]}", &store, "map[string]interface {} is not array or slice"),
+            ("{.Book[?(@.Price<>10)]}", &store, "unrecognized filter operator <>"),
+            ("{range .Labels.*}{@}{end}{end}", &store, "not in range, nothing to end"),
+            ("{.Labels[?(@.a)]}", &store, "map[a:1] is not array or slice and cannot be filtered"),
+            ("{.spec.containers[-1:0]}", &four, "starting index 3 is greater than ending index 0"),
+            ("{.spec.containers[-5]}", &four, "array index out of bounds: index -1, length 4"),
+            ("{.spec.containers[4]}", &four, "array index out of bounds: index 4, length 4"),
+            ("{.spec.containers[3:1]}", &four, "starting index 3 is greater than ending index 1"),
+            ("{.spec.containers[0:4:0]}", &four, "step must be > 0"),
+            ("{.spec.containers[0:4:-1]}", &four, "step must be > 0"),
+            ("{............Price}", &store, "invalid multiple recursive descent"),
+            ("{.a", &store, "unclosed action"),
+            ("{.a[0}", &store, "unterminated array"),
+            ("{.a[x]}", &store, "invalid array index x"),
+            ("{.a[?(@.x==1}", &store, "unterminated filter"),
+            (r#"{"a}"#, &store, "unterminated quoted string"),
+            ("{#}", &store, "unrecognized character in action: U+0023 '#'"),
+        ];
+        for (template, data, expected) in cases {
+            assert_eq!(render(template, data).map_err(|err| err.to_string()), Err(expected.to_string()), "{template}");
+        }
+    }
+
+    #[test]
+    fn relaxed_paths_are_kubectl_s() {
+        for (path, expected) in [("a.b", "{.a.b}"), (".a.b", "{.a.b}"), ("{a.b}", "{.a.b}"), ("{.a.b}", "{.a.b}"), ("", "")] {
+            assert_eq!(relaxed(path).as_deref(), Ok(expected));
+        }
+        assert!(relaxed("{.a}{.b}").is_err());
+    }
+
+    #[test]
+    fn go_values_print_as_go_prints_them() {
+        let mut text = String::new();
+        go_value(&json!({"b": [1, "x", {"c": null}], "a": 1.5}), &mut text);
+        assert_eq!(text, "map[a:1.5 b:[1 x map[c:<nil>]]]");
+    }
+}

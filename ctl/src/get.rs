@@ -140,14 +140,14 @@ enum Format {
     Json,
     Yaml,
     Name,
-    JsonPath { template: Template, text: String },
+    JsonPath(Template),
     /// Headers, and each column's template. kubectl prints a file's headers even with `--no-headers`.
     CustomColumns { headers: Vec<String>, columns: Vec<Template>, from_file: bool },
 }
 
 pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
     let format = format(args)?;
-    let sort = args.sort_by.as_deref().map(sort_template).transpose()?;
+    let sort = args.sort_by.as_deref().map(column_template).transpose()?;
     let (client, namespace) = client_and_namespace(config).await?;
     let served = discover_with_categories(&client).await?;
     let targets = resolve(&served, &args.resources)?;
@@ -172,7 +172,7 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
     }
     let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
     let context = Context { client: &client, scope, query: &query, args, sort: sort.as_ref() };
-    let (printed_any, errors) = match &format {
+    let (printed, errors) = match &format {
         // Labels and sort keys come from each row's object; without them the rows' objects are
         // skipped unparsed.
         Format::Table { wide } if sort.is_some() || args.show_labels || !args.label_columns.is_empty() => {
@@ -189,12 +189,12 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
         return Err(CtlError::Reported(failed));
     }
     if args.watch {
-        if !printed_any.printed {
+        if !printed.printed {
             eprintln!("No resources found");
         }
         let target = &targets[0];
         let separator = if query.is_empty() { "?" } else { "&" };
-        let revision = printed_any.revision.unwrap_or_default();
+        let revision = printed.revision.unwrap_or_default();
         let path = format!("{}{query}{separator}watch=true&resourceVersion={revision}", target.resource.path(scope, target.name.as_deref()));
         let layout = Layout {
             wide: matches!(format, Format::Table { wide: true }),
@@ -204,9 +204,9 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
             label_columns: &args.label_columns,
             show_labels: args.show_labels,
         };
-        return watch(&client, &path, &target.resource, &layout, !printed_any.printed).await;
+        return watch(&client, &path, &target.resource, &layout, !printed.printed).await;
     }
-    if !printed_any.printed && matches!(format, Format::Table { .. }) {
+    if !printed.printed && matches!(format, Format::Table { .. }) {
         match scope {
             Some(namespace) if targets.iter().any(|target| target.resource.namespaced) => {
                 eprintln!("No resources found in {namespace} namespace.");
@@ -246,7 +246,7 @@ fn format(args: &GetArgs) -> Result<Format, CtlError> {
         "jsonpath" | "jsonpath-file" => {
             let text = if name == "jsonpath" { value()?.to_string() } else { read_template(value()?)? };
             let template = Template::parse(&text).map_err(|err| CtlError::Usage(format!("error parsing jsonpath {text}, {err}")))?;
-            Format::JsonPath { template, text }
+            Format::JsonPath(template)
         }
         "custom-columns" => {
             let mut headers = Vec::new();
@@ -289,10 +289,6 @@ fn read_template(path: &str) -> Result<String, CtlError> {
 fn column_template(path: &str) -> Result<Template, CtlError> {
     let expression = relaxed(path).map_err(|err| CtlError::Usage(err.to_string()))?;
     Template::parse(&expression).map_err(|err| CtlError::Usage(format!("error parsing jsonpath {expression}, {err}")))
-}
-
-fn sort_template(path: &str) -> Result<Template, CtlError> {
-    column_template(path)
 }
 
 /// The GETs that `TYPE[,TYPE] [NAME...]` or `TYPE/NAME...` ask for, in kubectl's order.
@@ -461,7 +457,8 @@ async fn print_objects(context: &Context<'_>, targets: &[Target], format: &Forma
     match format {
         Format::Json => out!("{}\n", serde_json::to_string_pretty(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?,
         Format::Yaml => out!("{}", serde_yaml_ng::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?,
-        Format::JsonPath { template, text } => {
+        Format::JsonPath(template) => {
+            let text = template.source();
             let rendered = template.render(&document).map_err(|err| {
                 let mut object = String::new();
                 crate::jsonpath::go_json(&document, &mut object);

@@ -223,7 +223,7 @@ fn apply<'a>(step: &Step, input: Vec<Cow<'a, Value>>) -> Result<Vec<Cow<'a, Valu
                     return Err(JsonPathError::Execute(format!("{text} is not array or slice and cannot be filtered")));
                 }
                 for item in children(value) {
-                    if passes(&item, left, operator, right)? {
+                    if passes(item.as_ref(), left, operator, right)? {
                         results.push(item);
                     }
                 }
@@ -287,13 +287,13 @@ fn slice_indexes(length: usize, start: Option<i64>, end: Option<i64>, derived_en
     Ok((usize::try_from(from).unwrap_or(0)..usize::try_from(to).unwrap_or(0)).step_by(step).collect())
 }
 
-fn passes(item: &Cow<'_, Value>, left: &[Step], operator: &str, right: &[Step]) -> Result<bool, JsonPathError> {
-    let lefts = evaluate(left, vec![item.clone()]);
+fn passes(item: &Value, left: &[Step], operator: &str, right: &[Step]) -> Result<bool, JsonPathError> {
+    let lefts = evaluate(left, vec![Cow::Borrowed(item)]);
     if operator == "exists" {
         return Ok(lefts.is_ok_and(|lefts| !lefts.is_empty()));
     }
     let lefts = lefts?;
-    let rights = evaluate(right, vec![item.clone()])?;
+    let rights = evaluate(right, vec![Cow::Borrowed(item)])?;
     if lefts.is_empty() || rights.is_empty() {
         return Ok(false);
     }

@@ -67,9 +67,27 @@ fn same(server: &ApiServer, args: &[&str]) {
     same_with(server, args, str::to_string);
 }
 
-/// Tables, cell by cell with ages blanked.
+/// Tables, cell by cell with ages blanked; without a header line to find the cells by, word by
+/// word with every age blanked.
 fn same_table(server: &ApiServer, args: &[&str]) {
-    same_with(server, args, without_ages);
+    if args.contains(&"--no-headers") {
+        same_with(server, args, words_without_ages);
+    } else {
+        same_with(server, args, without_ages);
+    }
+}
+
+fn words_without_ages(table: &str) -> String {
+    let is_age = |word: &str| {
+        word.starts_with(|character: char| character.is_ascii_digit())
+            && word.ends_with(['s', 'm', 'h', 'd', 'y'])
+            && word.chars().all(|character| character.is_ascii_digit() || "smhdy".contains(character))
+    };
+    table
+        .lines()
+        .map(|line| line.split_whitespace().map(|word| if is_age(word) { "AGE" } else { word }).collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]

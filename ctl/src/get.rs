@@ -294,12 +294,19 @@ fn column_template(path: &str) -> Result<Template, CtlError> {
 /// The GETs that `TYPE[,TYPE] [NAME...]` or `TYPE/NAME...` ask for, in kubectl's order.
 fn resolve(served: &[(Resource, Vec<String>)], words: &[String]) -> Result<Vec<Target>, CtlError> {
     let Some(first) = words.first() else {
-        return Err(CtlError::Usage("you must specify the type of resource to get".into()));
+        eprintln!("You must specify the type of resource to get. Use \"kubectl api-resources\" for a complete list of supported resources.\n");
+        return Err(CtlError::Usage(
+            "Required resource not specified.\nUse \"kubectl explain <resource>\" for a detailed description of that resource (e.g. kubectl explain pods).\nSee 'kubectl get -h' for help and examples".into(),
+        ));
     };
-    let lookup = |word: &str| -> Result<Vec<Resource>, CtlError> {
-        // A category (`all`) is expanded first, as kubectl's category expander does.
-        let category: Vec<Resource> =
-            served.iter().filter(|(_, categories)| categories.iter().any(|category| category == word)).map(|(resource, _)| resource.clone()).collect();
+    // A category (`all`) is expanded first, as kubectl's category expander does, but only in the
+    // `TYPE[,TYPE]` form.
+    let lookup = |word: &str, categories: bool| -> Result<Vec<Resource>, CtlError> {
+        let category: Vec<Resource> = served
+            .iter()
+            .filter(|(_, names)| categories && names.iter().any(|category| category == word))
+            .map(|(resource, _)| resource.clone())
+            .collect();
         if !category.is_empty() {
             return Ok(category);
         }
@@ -309,8 +316,14 @@ fn resolve(served: &[(Resource, Vec<String>)], words: &[String]) -> Result<Vec<T
             .map(|(resource, _)| vec![resource.clone()])
             .ok_or_else(|| CtlError::Usage(format!("the server doesn't have a resource type {word:?}")))
     };
+    let mut targets: Vec<Target> = Vec::new();
+    let mut add = |resource: Resource, name: Option<&str>| {
+        let seen = targets.iter().any(|target| same_type(&target.resource, &resource) && target.name.as_deref() == name);
+        if !seen {
+            targets.push(Target { resource, name: name.map(str::to_string) });
+        }
+    };
     if words.iter().any(|word| word.contains('/')) {
-        let mut targets = Vec::new();
         for word in words {
             let (kind, name) = word.split_once('/').ok_or_else(|| {
                 CtlError::Usage("there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'kubectl get resource/<resource_name>' instead of 'kubectl get resource resource/<resource_name>'".into())
@@ -318,20 +331,20 @@ fn resolve(served: &[(Resource, Vec<String>)], words: &[String]) -> Result<Vec<T
             if kind.is_empty() || name.is_empty() || name.contains('/') {
                 return Err(CtlError::Usage("arguments in resource/name form must have a single resource and name".into()));
             }
-            for resource in lookup(kind)? {
-                targets.push(Target { resource, name: Some(name.to_string()) });
+            for resource in lookup(kind, false)? {
+                add(resource, Some(name));
             }
         }
-        return Ok(targets);
-    }
-    let mut targets = Vec::new();
-    for word in first.split(',').filter(|word| !word.is_empty()) {
-        for resource in lookup(word)? {
-            for name in &words[1..] {
-                targets.push(Target { resource: resource.clone(), name: Some(name.clone()) });
-            }
-            if words.len() == 1 {
-                targets.push(Target { resource, name: None });
+    } else {
+        for word in first.split(',').filter(|word| !word.is_empty()) {
+            for resource in lookup(word, true)? {
+                if words.len() == 1 {
+                    add(resource, None);
+                } else {
+                    for name in &words[1..] {
+                        add(resource.clone(), Some(name));
+                    }
+                }
             }
         }
     }
@@ -339,6 +352,10 @@ fn resolve(served: &[(Resource, Vec<String>)], words: &[String]) -> Result<Vec<T
         return Err(CtlError::Usage("you must specify the type of resource to get".into()));
     }
     Ok(targets)
+}
+
+fn same_type(left: &Resource, right: &Resource) -> bool {
+    left.plural == right.plural && left.group == right.group
 }
 
 /// The tables, one per run of targets of the same type, as kubectl prints them. Objects not
@@ -366,7 +383,7 @@ async fn print_tables<O: RowSource>(context: &Context<'_>, targets: &[Target], w
         };
         printed.revision.clone_from(&table.metadata.resource_version);
         match tables.last_mut() {
-            Some((resource, last)) if resource.plural == target.resource.plural && resource.group == target.resource.group => last.rows.extend(table.rows),
+            Some((resource, last)) if same_type(resource, &target.resource) => last.rows.extend(table.rows),
             _ => tables.push((&target.resource, table)),
         }
     }

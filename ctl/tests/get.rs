@@ -207,6 +207,12 @@ fn names_and_types_as_kubectl() {
         &["get", "configmaps/conf", "-o", "name"],
         &["get", "pods,cm", "-l", "app=web", "-o", "name"],
         &["get", "pods", "-l", "app=none", "-o", "name"],
+        &["get"],
+        &["get", "foo"],
+        &["get", "pods,foo"],
+        &["get", "all/x"],
+        &["get", "pods,all"],
+        &["get", "pods", "-o", "name", "--sort-by=.metadata.name", "web-9", "db-1"],
     ] {
         same_table(&server, args);
     }

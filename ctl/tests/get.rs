@@ -182,6 +182,8 @@ fn label_columns_and_headers_as_kubectl() {
         &["get", "pods,cm", "--no-headers"],
         &["get", "pods", "web-9", "--show-labels", "-L", "app"],
         &["get", "cm", "--no-headers", "-A"],
+        &["get", "namespaces,pods", "-A", "--show-labels"],
+        &["get", "pods,namespaces", "-A", "-L", "kubernetes.io/metadata.name"],
     ] {
         same_table(&server, args);
     }

@@ -126,6 +126,9 @@ pub struct GetArgs {
     /// Sort by the value of this JSONPath over each object, e.g. .metadata.name
     #[arg(long)]
     pub sort_by: Option<String>,
+    /// Objects asked for by name that do not exist are no error, and an empty list no message.
+    #[arg(long)]
+    pub ignore_not_found: bool,
 }
 
 /// One GET to make: a whole list of a type, or one object by name.
@@ -181,6 +184,8 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
         Format::Table { wide } => print_tables::<RowObject>(&context, &targets, *wide).await?,
         other => print_objects(&context, &targets, other, single).await?,
     };
+    let errors: Vec<CtlError> =
+        errors.into_iter().filter(|error| !(args.ignore_not_found && matches!(error, CtlError::Server { reason, .. } if reason == "NotFound"))).collect();
     let failed = errors.len();
     for error in errors {
         eprintln!("{error}");
@@ -206,7 +211,7 @@ pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
         };
         return watch(&client, &path, &target.resource, &layout, !printed.printed).await;
     }
-    if !printed.printed && matches!(format, Format::Table { .. }) {
+    if !printed.printed && !args.ignore_not_found && matches!(format, Format::Table { .. }) {
         match scope {
             Some(namespace) if targets.iter().any(|target| target.resource.namespaced) => {
                 eprintln!("No resources found in {namespace} namespace.");

@@ -215,6 +215,11 @@ fn names_and_types_as_kubectl() {
         &["get", "all/x"],
         &["get", "pods,all"],
         &["get", "pods", "-o", "name", "--sort-by=.metadata.name", "web-9", "db-1"],
+        &["get", "pod", "nothere", "--ignore-not-found"],
+        &["get", "pods", "web-9", "nothere", "--ignore-not-found"],
+        &["get", "pod/nothere", "-o", "name", "--ignore-not-found"],
+        &["get", "pods", "-l", "app=none", "--ignore-not-found"],
+        &["get", "pod", "nothere", "-o", "json", "--ignore-not-found"],
     ] {
         same_table(&server, args);
     }

@@ -75,9 +75,13 @@ impl Template {
                 let steps = steps.into_iter().filter(|step| *step != Step::Identifier("range".into())).collect();
                 stack.push((steps, std::mem::take(&mut nodes)));
             } else if steps.iter().any(|step| *step == Step::Identifier("end".into())) {
-                let (steps, outer) = stack.pop().ok_or_else(|| JsonPathError::Execute("not in range, nothing to end".into()))?;
+                // An `{end}` outside a range fails when the template runs, as in client-go.
+                let Some((range, outer)) = stack.pop() else {
+                    nodes.push(Node::Action(steps));
+                    continue;
+                };
                 let body = std::mem::replace(&mut nodes, outer);
-                nodes.push(Node::Range(steps, body));
+                nodes.push(Node::Range(range, body));
             } else {
                 nodes.push(Node::Action(steps));
             }
@@ -239,6 +243,7 @@ fn apply<'a>(step: &Step, input: Vec<Cow<'a, Value>>) -> Result<Vec<Cow<'a, Valu
             let count = if literal.is_string() { 1 } else { input.len() };
             results.extend((0..count).map(|_| Cow::Owned(literal.clone())));
         }
+        Step::Identifier(name) if name == "end" => return Err(JsonPathError::Execute("not in range, nothing to end".into())),
         Step::Identifier(name) => return Err(JsonPathError::Execute(format!("unrecognized identifier {name}"))),
     }
     Ok(results)

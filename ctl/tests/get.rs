@@ -6,15 +6,6 @@ use support::*;
 
 use common::testing::{ApiServer, Storage};
 
-/// A server to try kubectl on by hand: `cargo test -p ctl --test get scratch -- --ignored`.
-#[test]
-#[ignore]
-fn scratch_server() {
-    let server = ApiServer::start(Storage::Embedded).unwrap();
-    std::fs::write("/tmp/getscratch/kubeconfig", std::fs::read(server.kubeconfig()).unwrap()).unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(6000));
-}
-
 const FIXTURE: &str = r#"
 apiVersion: v1
 kind: Pod

@@ -131,6 +131,11 @@ fn print_warning(text: &str) {
 
 /// Every resource type the server serves (subresources left out).
 pub async fn discover(client: &kube::Client) -> Result<Vec<Resource>, CtlError> {
+    Ok(discover_with_categories(client).await?.into_iter().map(|(resource, _)| resource).collect())
+}
+
+/// Every resource type the server serves, each with its categories (`all`, …).
+pub async fn discover_with_categories(client: &kube::Client) -> Result<Vec<(Resource, Vec<String>)>, CtlError> {
     let mut group_versions = vec![(String::new(), "v1".to_string())];
     let groups = get_json(client, "/apis", "application/json").await?;
     for group in groups["groups"].as_array().into_iter().flatten() {
@@ -151,7 +156,7 @@ pub async fn discover(client: &kube::Client) -> Result<Vec<Resource>, CtlError> 
             let strings = |field: &str| -> Vec<String> {
                 entry[field].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
             };
-            resources.push(Resource {
+            resources.push((Resource {
                 group: group.clone(),
                 version: version.clone(),
                 plural: plural.to_string(),
@@ -159,7 +164,7 @@ pub async fn discover(client: &kube::Client) -> Result<Vec<Resource>, CtlError> 
                 kind: entry["kind"].as_str().unwrap_or_default().to_string(),
                 namespaced: entry["namespaced"].as_bool().unwrap_or(false),
                 short_names: strings("shortNames"),
-            });
+            }, strings("categories")));
         }
     }
     Ok(resources)

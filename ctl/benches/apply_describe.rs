@@ -9,12 +9,10 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use common::testing::{ApiServer, Measured, Storage, run_measured};
+use common::testing::{Measured, run_measured};
 use serde_json::json;
-use support::summary;
 
 const MANIFESTS: usize = 100;
-const KUBECTL_1_32: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32";
 
 /// A third each of ConfigMaps, Deployments and Services, one manifest per file, as a chart or a
 /// kustomize build leaves them.
@@ -72,11 +70,7 @@ fn describe_target(kubectl: &str, kubeconfig: &Path) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let quick = std::env::args().any(|arg| arg == "--quick");
-    let runs = if quick { 3 } else { 10 };
-    let kubectl = if Path::new(KUBECTL_1_32).exists() { KUBECTL_1_32 } else { "kubectl" };
-    common::testing::build_release_binaries(&["apiserver"])?;
-    let server = ApiServer::start(Storage::Embedded)?;
+    let (runs, kubectl, server) = support::setup()?;
     let kubeconfig = server.kubeconfig();
     let ctl = env!("CARGO_BIN_EXE_ctl");
 
@@ -94,9 +88,7 @@ fn main() -> anyhow::Result<()> {
             runs.push(run(binary, &kubeconfig, &["apply", "-n", &namespace, "-f", &manifests], MANIFESTS)?);
         }
     }
-    let (ctl_time, ctl_peak) = summary("ctl", &ctl_runs);
-    let (kubectl_time, kubectl_peak) = summary("kubectl 1.32", &kubectl_runs);
-    println!("ctl over kubectl: wall time {:.2}x, peak RSS {:.2}x (below 1 means ctl is cheaper)", ctl_time / kubectl_time, ctl_peak / kubectl_peak);
+    support::compare(&ctl_runs, &kubectl_runs);
 
     describe_target(kubectl, &kubeconfig)?;
     let describe = ["describe", "pod", "web", "-n", "described"];
@@ -106,8 +98,6 @@ fn main() -> anyhow::Result<()> {
         ctl_runs.push(run(ctl, &kubeconfig, &describe, 10)?);
         kubectl_runs.push(run(kubectl, &kubeconfig, &describe, 10)?);
     }
-    let (ctl_time, ctl_peak) = summary("ctl", &ctl_runs);
-    let (kubectl_time, kubectl_peak) = summary("kubectl 1.32", &kubectl_runs);
-    println!("ctl over kubectl: wall time {:.2}x, peak RSS {:.2}x (below 1 means ctl is cheaper)", ctl_time / kubectl_time, ctl_peak / kubectl_peak);
+    support::compare(&ctl_runs, &kubectl_runs);
     Ok(())
 }

@@ -8,13 +8,11 @@ use std::process::Command;
 
 mod support;
 
-use common::testing::{ApiServer, Measured, Storage, measure, run_measured};
-use support::summary;
+use common::testing::{ApiServer, Measured, measure, run_measured};
 use serde_json::json;
 
 const PODS: usize = 5_000;
 const NAMESPACES: usize = 10;
-const KUBECTL_1_32: &str = "/usr/lib/google-cloud-sdk/bin/kubectl.1.32";
 
 fn pod(index: usize) -> (String, serde_json::Value, serde_json::Value) {
     let namespace = format!("team-{}", index % NAMESPACES);
@@ -88,11 +86,7 @@ fn get_pods(binary: &str, kubeconfig: &Path) -> anyhow::Result<Measured> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let quick = std::env::args().any(|arg| arg == "--quick");
-    let runs = if quick { 3 } else { 10 };
-    let kubectl = if Path::new(KUBECTL_1_32).exists() { KUBECTL_1_32 } else { "kubectl" };
-    common::testing::build_release_binaries(&["apiserver"])?;
-    let server = ApiServer::start(Storage::Embedded)?;
+    let (runs, kubectl, server) = support::setup()?;
     tokio::runtime::Runtime::new()?.block_on(fill(&server))?;
 
     let ctl = env!("CARGO_BIN_EXE_ctl");
@@ -108,8 +102,6 @@ fn main() -> anyhow::Result<()> {
         ctl_runs.push(get_pods(ctl, &server.kubeconfig())?);
         kubectl_runs.push(get_pods(kubectl, &server.kubeconfig())?);
     }
-    let (ctl_time, ctl_peak) = summary("ctl", &ctl_runs);
-    let (kubectl_time, kubectl_peak) = summary("kubectl 1.32", &kubectl_runs);
-    println!("ctl over kubectl: wall time {:.2}x, peak RSS {:.2}x (below 1 means ctl is cheaper)", ctl_time / kubectl_time, ctl_peak / kubectl_peak);
+    support::compare(&ctl_runs, &kubectl_runs);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `create -f FILE`: each object of the manifests POSTed, as `kubectl create -f` does; and
 //! `create namespace|configmap|secret generic|job|cronjob`: objects built from flags, as
-//! kubectl's `create` subcommands build them, then POSTed.
+//! kubectl's `create` subcommands build them, then POSTed; the other generators (deployment,
+//! service, role, …) are in `generators.rs`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use crate::commands::find;
 use crate::discovery::{discover, send};
-use crate::generate::{EmitArgs, Generated, container_name, emit, int_or_string, metadata};
+use crate::generate::{EmitArgs, Generated, container_name, emit, int_or_string, labels, metadata};
 use crate::kubeconfig::client_and_namespace;
 use crate::output::outln;
 use crate::{Config, CtlError};
@@ -38,6 +38,61 @@ pub enum GeneratorCommand {
     Ingress(IngressArgs),
     /// Request a token of a ServiceAccount and print it.
     Token(TokenArgs),
+    /// Create a ResourceQuota.
+    #[command(alias = "resourcequota")]
+    Quota(QuotaArgs),
+    /// Create a PodDisruptionBudget.
+    #[command(alias = "pdb")]
+    Poddisruptionbudget(DisruptionBudgetArgs),
+    /// Create a PriorityClass.
+    #[command(alias = "pc")]
+    Priorityclass(PriorityClassArgs),
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct QuotaArgs {
+    pub name: String,
+    /// RESOURCE=QUANTITY,… the hard limits.
+    #[arg(long)]
+    pub hard: Option<String>,
+    /// The quota's scopes, comma-separated (BestEffort, NotTerminating, …).
+    #[arg(long)]
+    pub scopes: Option<String>,
+    #[command(flatten)]
+    pub emit: EmitArgs,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct DisruptionBudgetArgs {
+    pub name: String,
+    /// KEY=VALUE,… the pods the budget covers.
+    #[arg(long)]
+    pub selector: Option<String>,
+    /// Pods (or a percentage) that must stay available.
+    #[arg(long)]
+    pub min_available: Option<String>,
+    /// Pods (or a percentage) that may be unavailable.
+    #[arg(long)]
+    pub max_unavailable: Option<String>,
+    #[command(flatten)]
+    pub emit: EmitArgs,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct PriorityClassArgs {
+    pub name: String,
+    #[arg(long, default_value_t = 0)]
+    pub value: i64,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// Make it the priority of pods that name none.
+    #[arg(long)]
+    pub global_default: bool,
+    /// PreemptLowerPriority or Never.
+    #[arg(long, default_value = "PreemptLowerPriority")]
+    pub preemption_policy: String,
+    #[command(flatten)]
+    pub emit: EmitArgs,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -190,6 +245,9 @@ pub async fn run(config: &Config, command: &GeneratorCommand) -> Result<(), CtlE
         GeneratorCommand::Clusterrolebinding(args) => (binding(config, None, args)?, &args.emit),
         GeneratorCommand::Ingress(args) => (ingress(config, &namespace, args)?, &args.emit),
         GeneratorCommand::Token(args) => return token(&client, &namespace, args).await,
+        GeneratorCommand::Quota(args) => (quota(config, &namespace, args)?, &args.emit),
+        GeneratorCommand::Poddisruptionbudget(args) => (disruption_budget(config, &namespace, args)?, &args.emit),
+        GeneratorCommand::Priorityclass(args) => (priority_class(config, args), &args.emit),
     };
     emit(&client, generated, args, FIELD_MANAGER, "created").await
 }
@@ -506,6 +564,55 @@ fn ingress_rules(rules: &[String]) -> Vec<Value> {
         built.push(built_rule);
     }
     built
+}
+
+/// kubectl's `create quota`: the hard limits and scopes as given.
+fn quota(config: &Config, namespace: &str, args: &QuotaArgs) -> Result<Generated, CtlError> {
+    let mut spec = json!({});
+    if let Some(hard) = args.hard.as_deref().filter(|hard| !hard.is_empty()) {
+        spec["hard"] = labels(hard)?;
+    }
+    if let Some(scopes) = args.scopes.as_deref().filter(|scopes| !scopes.is_empty()) {
+        spec["scopes"] = json!(scopes.split(',').collect::<Vec<_>>());
+    }
+    let object = json!({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": metadata(config, &args.name), "spec": spec, "status": {}});
+    let path = format!("/api/v1/namespaces/{namespace}/resourcequotas");
+    Ok(Generated { object, path, failure: Some("failed to create quota".into()) })
+}
+
+/// kubectl's `create poddisruptionbudget`, with the zeroed status Go writes.
+fn disruption_budget(config: &Config, namespace: &str, args: &DisruptionBudgetArgs) -> Result<Generated, CtlError> {
+    let selector = args.selector.as_deref().filter(|selector| !selector.is_empty()).ok_or_else(|| CtlError::Usage("a selector must be specified".into()))?;
+    let mut spec = json!({"selector": {"matchLabels": labels(&selector.replace("==", "="))?}});
+    match (&args.min_available, &args.max_unavailable) {
+        (Some(_), Some(_)) => return Err(CtlError::Usage("min-available and max-unavailable cannot be both specified".into())),
+        (Some(count), None) => spec["minAvailable"] = int_or_string(count),
+        (None, Some(count)) => spec["maxUnavailable"] = int_or_string(count),
+        (None, None) => return Err(CtlError::Usage("one of min-available or max-unavailable must be specified".into())),
+    }
+    let status = json!({"currentHealthy": 0, "desiredHealthy": 0, "disruptionsAllowed": 0, "expectedPods": 0});
+    let object = json!({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": metadata(config, &args.name), "spec": spec, "status": status});
+    let path = format!("/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets");
+    Ok(Generated { object, path, failure: Some("failed to create poddisruptionbudgets".into()) })
+}
+
+/// kubectl's `create priorityclass`.
+fn priority_class(config: &Config, args: &PriorityClassArgs) -> Generated {
+    let mut object = json!({
+        "apiVersion": "scheduling.k8s.io/v1",
+        "kind": "PriorityClass",
+        "metadata": metadata(config, &args.name),
+        "value": args.value,
+        "preemptionPolicy": args.preemption_policy
+    });
+    if !args.description.is_empty() {
+        object["description"] = json!(args.description);
+    }
+    if args.global_default {
+        object["globalDefault"] = json!(true);
+    }
+    let path = "/apis/scheduling.k8s.io/v1/priorityclasses".to_string();
+    Generated { object, path, failure: Some("failed to create priorityclass".into()) }
 }
 
 /// `create token`: a TokenRequest of the ServiceAccount, its token printed.

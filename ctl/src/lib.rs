@@ -72,7 +72,7 @@ pub enum Command {
     Replace(replace::ReplaceArgs),
     /// Delete objects: by manifest (-f), by name, by label (-l) or all of a kind (--all).
     Delete(commands::DeleteArgs),
-    /// Create the objects of manifests (-f), or a namespace, ConfigMap, Secret, Job or CronJob from the command line.
+    /// Create the objects of manifests (-f), or objects of many kinds (deployment, service, role, …) from the command line.
     Create(create::CreateArgs),
     /// Set the replicas of a Deployment, ReplicaSet, StatefulSet or ReplicationController.
     Scale(commands::ScaleArgs),

@@ -88,6 +88,12 @@ fn dry_run_client_prints_kubectls_objects_byte_for_byte() {
         &["create", "clusterrolebinding", "crb", "--clusterrole=view", "--user=alice", "--group=ops"],
         &["create", "ingress", "ing", "--rule=foo.com/bar*=svc:8080,tls=cert", "--rule=foo.com/baz=svc:http", "--rule=/path=other:80", "--class=nginx"],
         &["create", "ingress", "ing", "--rule=a.com/=svc:80,tls", "--rule=b.com/=svc:80,tls", "--annotation=x=y", "--default-backend=d:80"],
+        &["create", "quota", "q", "--hard=cpu=1,memory=1G,pods=2", "--scopes=BestEffort,NotTerminating"],
+        &["create", "quota", "q"],
+        &["create", "poddisruptionbudget", "pdb", "--selector=app=web", "--min-available=1"],
+        &["create", "pdb", "pdb", "--selector=app=web,x=y", "--max-unavailable=50%"],
+        &["create", "priorityclass", "high", "--value=1000", "--description=high", "--global-default", "--preemption-policy=Never"],
+        &["create", "priorityclass", "low", "--value=10"],
         &["run", "web", "--image=nginx"],
         &["run", "web", "--image=nginx", "--restart=Never", "--env=A=1", "--env=B=yes", "--labels=x=y,z=w", "--port=80", "--command", "--", "sh", "-c", "sleep 1"],
         &["run", "web", "--image=nginx", "--restart=OnFailure", "--", "arg1", "arg2"],
@@ -120,6 +126,9 @@ fn generators_refuse_bad_flags_as_kubectl() {
         &["create", "clusterrole", "reader", "--verb=fly", "--non-resource-url=/x"],
         &["create", "rolebinding", "rb", "--user=alice"],
         &["create", "ingress", "ing"],
+        &["create", "pdb", "pdb", "--selector=app=web"],
+        &["create", "pdb", "pdb", "--min-available=1"],
+        &["create", "pdb", "pdb", "--selector=a=b", "--min-available=1", "--max-unavailable=1"],
         &["create", "ingress", "ing", "--rule=foo.com=svc:80"],
     ];
     for case in cases {
@@ -141,6 +150,8 @@ fn created_objects_are_kubectls() {
         (&["create", "serviceaccount", "robot"], "serviceaccount/robot"),
         (&["create", "role", "reader", "--verb=get,list", "--resource=pods,deployments.apps,pods/log"], "role/reader"),
         (&["create", "rolebinding", "rb", "--role=reader", "--user=alice", "--serviceaccount=k:robot"], "rolebinding/rb"),
+        (&["create", "quota", "q", "--hard=cpu=1,memory=1G,pods=2"], "resourcequota/q"),
+        (&["create", "pdb", "pdb", "--selector=app=web", "--max-unavailable=1"], "poddisruptionbudget/pdb"),
         (&["run", "pod", "--image=nginx", "--env=A=1", "--labels=app=pod,tier=web", "--port=80"], "pod/pod"),
     ];
     for (args, kind_name) in cases {
@@ -159,6 +170,7 @@ fn created_objects_are_kubectls() {
     for (args, kind_name) in [
         (&["create", "clusterrole", "nodes", "--verb=get", "--resource=nodes,pods", "--non-resource-url=/logs"][..], "clusterrole/nodes"),
         (&["create", "clusterrolebinding", "crb", "--clusterrole=nodes", "--group=ops"], "clusterrolebinding/crb"),
+        (&["create", "priorityclass", "high", "--value=1000", "--description=high"], "priorityclass/high"),
     ] {
         let theirs = shown(&run("kubectl", &server, args));
         assert_eq!(theirs.2, Some(0), "{args:?}");

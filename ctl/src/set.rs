@@ -56,10 +56,10 @@ pub struct SetArgs {
 const FIELD_MANAGER: &str = "ctl-set";
 
 pub async fn run(config: &Config, command: &SetCommand) -> Result<(), CtlError> {
-    let (args, what) = match command {
-        SetCommand::Image(args) => (args, "image updated"),
-        SetCommand::Env(args) => (args, "env updated"),
-        SetCommand::Resources(args) => (args, "resource requirements updated"),
+    let (args, what, change_name) = match command {
+        SetCommand::Image(args) => (args, "image updated", "image"),
+        SetCommand::Env(args) => (args, "env updated", "env"),
+        SetCommand::Resources(args) => (args, "resource requirements updated", "resources"),
     };
     let (query, suffix) = match args.dry_run.as_str() {
         "none" => (Some(format!("?fieldManager={FIELD_MANAGER}")), ""),
@@ -78,7 +78,10 @@ pub async fn run(config: &Config, command: &SetCommand) -> Result<(), CtlError> 
     for target in &targets {
         let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
         let object = send(&client, "GET", &path, "application/json", &Value::Null).await?;
-        let spec_path = pod_spec_path(&target.resource.kind);
+        let Some(spec_path) = pod_spec_path(&target.resource.kind) else {
+            let kind = format!("*{}.{}", target.resource.version, target.resource.kind);
+            return Err(CtlError::Usage(format!("{}/{} the object is not a pod or does not have a pod template: {kind}", target.resource.plural, target.name)));
+        };
         let mut spec = spec_path.iter().fold(&object, |value, key| &value[key]).clone();
         if matches!(command, SetCommand::Env(_)) && !containers(&spec).any(|container| selected(container, &args.containers)) {
             eprintln!("Warning: {}/{} does not have any containers matching {:?}", target.resource.kind, target.name, args.containers);
@@ -102,19 +105,23 @@ pub async fn run(config: &Config, command: &SetCommand) -> Result<(), CtlError> 
         }
         let patch = spec_path.iter().rev().fold(patch, |inner, key| json!({ *key: inner }));
         if let Some(query) = &query {
-            send(&client, "PATCH", &format!("{path}{query}"), "application/merge-patch+json", &patch).await?;
+            match send(&client, "PATCH", &format!("{path}{query}"), "application/merge-patch+json", &patch).await {
+                Err(CtlError::Server { message, .. }) => return Err(CtlError::Usage(format!("failed to patch {change_name} update to pod template: {message}"))),
+                sent => sent?,
+            };
         }
         outln!("{}/{} {what}{suffix}", target.resource.kind_prefix(), target.name)?;
     }
     Ok(())
 }
 
-/// Where a kind keeps the spec of its pods.
-fn pod_spec_path(kind: &str) -> &'static [&'static str] {
+/// Where a kind keeps the spec of its pods, if it has pods.
+fn pod_spec_path(kind: &str) -> Option<&'static [&'static str]> {
     match kind {
-        "Pod" => &["spec"],
-        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
-        _ => &["spec", "template", "spec"],
+        "Pod" => Some(&["spec"]),
+        "CronJob" => Some(&["spec", "jobTemplate", "spec", "template", "spec"]),
+        "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet" | "ReplicationController" | "Job" => Some(&["spec", "template", "spec"]),
+        _ => None,
     }
 }
 

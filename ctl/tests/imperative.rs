@@ -223,6 +223,8 @@ fn set_changes_containers_as_kubectl() {
     for namespace in ["k", "c"] {
         stdout_ok(run("kubectl", &server, &["create", "deployment", "web", "--image=nginx", "--image=redis", "-n", namespace]));
         stdout_ok(run("kubectl", &server, &["run", "pod", "--image=nginx", "--env=A=1", "-n", namespace]));
+        stdout_ok(run("kubectl", &server, &["create", "job", "once", "--image=busybox", "-n", namespace]));
+        stdout_ok(run("kubectl", &server, &["create", "configmap", "settings", "-n", namespace]));
     }
     let cases: &[&[&str]] = &[
         &["set", "image", "deployment/web", "nginx=nginx:1.27"],
@@ -241,6 +243,9 @@ fn set_changes_containers_as_kubectl() {
         &["set", "resources", "deployment/web", "-c", "nope", "--limits=cpu=1"],
         &["set", "resources", "deployment/web"],
         &["set", "image", "deployment/nosuch", "a=b"],
+        &["set", "image", "configmap/settings", "a=b"],
+        &["set", "image", "pod/pod", "pod=nginx:1.28", "--dry-run=server"],
+        &["set", "image", "pod/pod", "pod=nginx:1.28", "--dry-run=client"],
     ];
     for args in cases {
         same_in_namespaces(&server, args);

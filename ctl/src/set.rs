@@ -69,6 +69,10 @@ pub async fn run(config: &Config, command: &SetCommand) -> Result<(), CtlError> 
     };
     // The changes are the words with `=` (or a trailing `-` for env); the rest name objects.
     let is_change = |word: &String| word.contains('=') || (matches!(command, SetCommand::Env(_)) && word.ends_with('-'));
+    let first_change = args.words.iter().position(is_change).unwrap_or(args.words.len());
+    if matches!(command, SetCommand::Env(_)) && args.words[first_change..].iter().any(|word| !is_change(word)) {
+        return Err(CtlError::Usage(format!("all resources must be specified before environment changes: {}", args.words.join(" "))));
+    }
     let names: Vec<String> = args.words.iter().filter(|word| !is_change(word)).cloned().collect();
     let changes: Vec<&String> = args.words.iter().filter(|word| is_change(word)).collect();
     let change = Change::parse(command, args, &changes)?;
@@ -131,10 +135,22 @@ fn list(target: &Named, spec: &Value, selector: &str) -> Result<(), CtlError> {
         outln!("# {} {}, container {}", target.resource.kind, target.name, container["name"].as_str().unwrap_or_default())?;
         for variable in container["env"].as_array().into_iter().flatten() {
             let name = variable["name"].as_str().unwrap_or_default();
-            match variable["value"].as_str() {
-                Some(value) => outln!("{name}={value}")?,
-                None if variable["valueFrom"].is_object() => outln!("# {name} from a source")?,
-                None => outln!("{name}=")?,
+            let from = &variable["valueFrom"];
+            let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+            let source = if from["fieldRef"].is_object() {
+                Some(format!("field path {}", text(&from["fieldRef"]["fieldPath"])))
+            } else if from["resourceFieldRef"].is_object() {
+                Some(format!("resource field {}", text(&from["resourceFieldRef"]["resource"])))
+            } else if from["configMapKeyRef"].is_object() {
+                Some(format!("configmap {}, key {}", text(&from["configMapKeyRef"]["name"]), text(&from["configMapKeyRef"]["key"])))
+            } else if from["secretKeyRef"].is_object() {
+                Some(format!("secret {}, key {}", text(&from["secretKeyRef"]["name"]), text(&from["secretKeyRef"]["key"])))
+            } else {
+                None
+            };
+            match source {
+                Some(source) => outln!("# {name} from {source}")?,
+                None => outln!("{name}={}", text(&variable["value"]))?,
             }
         }
     }
@@ -183,7 +199,15 @@ impl Change {
             }
             SetCommand::Env(_) => {
                 let set = pairs(&mut args.env.iter().chain(changes.iter().copied().filter(|word| word.contains('='))));
-                let removed: Vec<String> = changes.iter().filter(|word| !word.contains('=')).map(|word| word.trim_end_matches('-').to_string()).collect();
+                let removed: Vec<String> = changes.iter().filter(|word| !word.contains('=')).map(|word| word[..word.len() - 1].to_string()).collect();
+                if let Some((name, _)) = set.iter().find(|(name, _)| !is_env_name(name)) {
+                    return Err(CtlError::Usage(format!(
+                        "{name:?} is not a valid key name: a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')"
+                    )));
+                }
+                if removed.iter().any(|name| set.iter().any(|(key, _)| key == name)) {
+                    return Err(CtlError::Usage("can not both modify and remove the same environment variable in the same command".into()));
+                }
                 Ok(Change::Env(set, removed))
             }
             SetCommand::Resources(_) => {
@@ -243,6 +267,12 @@ impl Change {
         }
         Ok(())
     }
+}
+
+/// Kubernetes' `IsEnvVarName`: `[-._a-zA-Z][-._a-zA-Z0-9]*`.
+fn is_env_name(name: &str) -> bool {
+    let allowed = |char: char| char.is_ascii_alphanumeric() || "-._".contains(char);
+    name.chars().next().is_some_and(|first| allowed(first) && !first.is_ascii_digit()) && name.chars().all(allowed)
 }
 
 /// kubectl's `updateEnv`: removed names dropped, set ones replaced where they stand, new ones

@@ -217,6 +217,25 @@ fn expose_makes_kubectls_service() {
     }
 }
 
+/// A Pod whose variables come from everywhere `set env --list` names a source.
+const ENV_SOURCES: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: sources}
+spec:
+  containers:
+  - name: c
+    image: nginx
+    env:
+    - {name: A, value: \"multi\\nline\"}
+    - {name: B, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: C, valueFrom: {configMapKeyRef: {name: cm, key: k}}}
+    - {name: D, valueFrom: {secretKeyRef: {name: s, key: k}}}
+    - {name: E, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}
+    - {name: F}
+    envFrom:
+    - configMapRef: {name: cm}
+";
+
 #[test]
 fn set_changes_containers_as_kubectl() {
     let server = server_with_namespaces();
@@ -225,6 +244,7 @@ fn set_changes_containers_as_kubectl() {
         stdout_ok(run("kubectl", &server, &["run", "pod", "--image=nginx", "--env=A=1", "-n", namespace]));
         stdout_ok(run("kubectl", &server, &["create", "job", "once", "--image=busybox", "-n", namespace]));
         stdout_ok(run("kubectl", &server, &["create", "configmap", "settings", "-n", namespace]));
+        kubectl_stdin(&server, &["create", "-n", namespace, "-f", "-"], ENV_SOURCES);
     }
     let cases: &[&[&str]] = &[
         &["set", "image", "deployment/web", "nginx=nginx:1.27"],
@@ -236,6 +256,11 @@ fn set_changes_containers_as_kubectl() {
         &["set", "env", "deployment/web", "-c", "redis", "C=3", "A-"],
         &["set", "env", "deployment/web", "B=2"],
         &["set", "env", "deployment/web", "--list"],
+        &["set", "env", "deployment/web", "A=1", "A-"],
+        &["set", "env", "deployment/web", "1A=1"],
+        &["set", "env", "deployment/web", "A=1", "pod/pod"],
+        &["set", "env", "pod/pod", "--list"],
+        &["set", "env", "pod/sources", "--list"],
         &["set", "env", "deployment/web", "-c", "nope", "D=4"],
         &["set", "env", "deployment/web", "E=5", "--dry-run=client"],
         &["set", "resources", "deployment/web", "--limits=cpu=200m,memory=512Mi", "--requests=cpu=100m"],

@@ -17,7 +17,6 @@ const FIELD_MANAGER: &str = "ctl-expose";
   ctl expose pod/db --port=5432 --name=db-svc --type=NodePort")]
 pub struct ExposeArgs {
     /// TYPE NAME, or TYPE/NAME.
-    #[arg(required = true)]
     pub object: Vec<String>,
     /// The Service's port (default: the object's ports).
     #[arg(long)]

@@ -105,8 +105,8 @@ pub struct NameArgs {
 #[derive(Clone, Debug, clap::Args)]
 pub struct DeploymentArgs {
     pub name: String,
-    /// The images, one container each.
-    #[arg(long, required = true)]
+    /// The images, one container each (required; checked as kubectl checks it).
+    #[arg(long)]
     pub image: Vec<String>,
     #[arg(short = 'r', long, default_value_t = 1)]
     pub replicas: i64,
@@ -254,6 +254,9 @@ pub async fn run(config: &Config, command: &GeneratorCommand) -> Result<(), CtlE
 
 /// kubectl's `createDeployment`: labelled and selected by `app: NAME`, a container per image.
 fn deployment(config: &Config, namespace: &str, args: &DeploymentArgs) -> Result<Generated, CtlError> {
+    if args.image.is_empty() {
+        return Err(required_image());
+    }
     if args.image.len() > 1 && !args.command.is_empty() {
         return Err(CtlError::Usage("cannot specify multiple --image options and command".into()));
     }
@@ -283,6 +286,11 @@ fn deployment(config: &Config, namespace: &str, args: &DeploymentArgs) -> Result
     });
     let path = format!("/apis/apps/v1/namespaces/{namespace}/deployments");
     Ok(Generated { object, path, failure: Some("failed to create deployment".into()) })
+}
+
+/// kubectl's words (and exit code 1) for a missing `--image`, which clap would say otherwise.
+pub fn required_image() -> CtlError {
+    CtlError::Usage("required flag(s) \"image\" not set".into())
 }
 
 /// kubectl's `createService`: selected by `app: NAME`, a TCP port per `--tcp`, named after it.

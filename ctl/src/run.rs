@@ -17,9 +17,9 @@ const FIELD_MANAGER: &str = "ctl-run";
   ctl run web --image=nginx --dry-run=client -o yaml")]
 pub struct RunArgs {
     pub name: String,
-    /// The container's image.
-    #[arg(long, required = true)]
-    pub image: String,
+    /// The container's image (required; checked as kubectl checks it).
+    #[arg(long)]
+    pub image: Option<String>,
     /// Always, OnFailure or Never.
     #[arg(long, default_value = "Always")]
     pub restart: String,
@@ -60,13 +60,14 @@ pub async fn run(config: &Config, args: &RunArgs) -> Result<(), CtlError> {
 
 /// kubectl's `generate.RunPod`: one container named as the Pod, labelled run=NAME.
 fn pod(config: &Config, args: &RunArgs) -> Result<Value, CtlError> {
+    let image = args.image.as_deref().ok_or_else(crate::generators::required_image)?;
     if !["Always", "OnFailure", "Never"].contains(&args.restart.as_str()) {
         return Err(CtlError::Usage(format!("invalid restart policy: {}\nSee 'ctl run -h' for help and examples", args.restart)));
     }
     if args.command && args.args.is_empty() {
         return Err(CtlError::Usage("--command requires arguments after --".into()));
     }
-    let mut container = json!({"name": args.name, "image": args.image, "resources": {}});
+    let mut container = json!({"name": args.name, "image": image, "resources": {}});
     if !args.args.is_empty() {
         container[if args.command { "command" } else { "args" }] = json!(args.args);
     }

@@ -75,13 +75,17 @@ pub async fn run(config: &Config, command: &SetCommand) -> Result<(), CtlError> 
     }
     let names: Vec<String> = args.words.iter().filter(|word| !is_change(word)).cloned().collect();
     let changes: Vec<&String> = args.words.iter().filter(|word| is_change(word)).collect();
-    let change = Change::parse(command, args, &changes)?;
     let files = FileOptions { files: Vec::new(), recursive: false, dry_run: "none".into() };
     let selection = Selection { words: &names, files: &files, selector: args.selector.as_deref(), all: args.all };
     let (client, targets) = objects(config, &selection, "set").await?;
+    // As kubectl, the objects are read before the changes are checked.
+    let mut found = Vec::new();
     for target in &targets {
         let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
-        let object = send(&client, "GET", &path, "application/json", &Value::Null).await?;
+        found.push((target, send(&client, "GET", &path, "application/json", &Value::Null).await?, path));
+    }
+    let change = Change::parse(command, args, &changes)?;
+    for (target, object, path) in found {
         let Some(spec_path) = pod_spec_path(&target.resource.kind) else {
             let kind = format!("*{}.{}", target.resource.version, target.resource.kind);
             return Err(CtlError::Usage(format!("{}/{} the object is not a pod or does not have a pod template: {kind}", target.resource.plural, target.name)));

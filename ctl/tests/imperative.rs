@@ -16,9 +16,10 @@ fn shown(output: &Output) -> (String, String, Option<i32>) {
     (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned(), output.status.code())
 }
 
-/// Runs kubectl then ctl with `args` and asserts they show the same.
+/// Runs kubectl then ctl with `args` and asserts they show the same (ctl's hints name ctl).
 fn same(server: &ApiServer, args: &[&str]) -> (String, String, Option<i32>) {
-    let theirs = shown(&run("kubectl", server, args));
+    let (stdout, stderr, code) = shown(&run("kubectl", server, args));
+    let theirs = (stdout, stderr.replace("'kubectl ", "'ctl "), code);
     let ours = shown(&ctl(server, args));
     assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
     ours
@@ -117,6 +118,12 @@ fn generators_refuse_bad_flags_as_kubectl() {
     let server = ApiServer::start(Storage::Embedded).unwrap();
     let cases: &[&[&str]] = &[
         &["create", "deployment", "web", "--image=a", "--image=b", "--", "sh"],
+        &["create", "deployment", "web"],
+        &["run", "web"],
+        &["run", "web", "--image=nginx", "--restart=Sometimes"],
+        &["expose"],
+        &["expose", "deployment"],
+        &["set", "image", "deployment/web"],
         &["create", "service", "clusterip", "web"],
         &["create", "service", "externalname", "web", "--external-name=Not_A_Name"],
         &["create", "role", "reader", "--resource=pods"],

@@ -17,26 +17,29 @@ const RBAC: &str = "rbac.authorization.k8s.io";
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum GeneratorCommand {
     /// Create a Deployment of one or more images.
-    #[command(alias = "deploy")]
+    #[command(alias = "deploy", after_help = "Examples:\n  ctl create deployment web --image=nginx --replicas=3 --port=80\n  ctl create deployment job --image=busybox -- sleep 3600\n  ctl create deployment web --image=nginx --dry-run=client -o yaml")]
     Deployment(DeploymentArgs),
     /// Create a Service: clusterip, nodeport, loadbalancer or externalname.
-    #[command(subcommand, alias = "svc")]
+    #[command(subcommand, alias = "svc", after_help = "Examples:\n  ctl create service clusterip web --tcp=80:8080\n  ctl create service nodeport web --tcp=80:8080 --node-port=30080\n  ctl create service externalname db --external-name=db.example.com")]
     Service(ServiceCommand),
     /// Create a ServiceAccount.
     #[command(alias = "sa")]
     Serviceaccount(NameArgs),
     /// Create a Role of verbs on resources.
+    #[command(after_help = "Examples:\n  ctl create role reader --verb=get,list,watch --resource=pods,deployments.apps\n  ctl create role logs --verb=get --resource=pods/log --resource-name=web-0")]
     Role(RoleArgs),
     /// Create a ClusterRole of verbs on resources or non-resource URLs.
     Clusterrole(RoleArgs),
     /// Create a RoleBinding of a Role or ClusterRole to users, groups and service accounts.
+    #[command(after_help = "Examples:\n  ctl create rolebinding read --role=reader --user=alice --serviceaccount=default:robot\n  ctl create rolebinding view --clusterrole=view --group=devs")]
     Rolebinding(BindingArgs),
     /// Create a ClusterRoleBinding of a ClusterRole to users, groups and service accounts.
     Clusterrolebinding(BindingArgs),
     /// Create an Ingress from rules host/path=service:port[,tls[=secret]].
-    #[command(alias = "ing")]
+    #[command(alias = "ing", after_help = "Examples:\n  ctl create ingress web --class=nginx --rule='example.com/*=web:80,tls=web-cert'\n  ctl create ingress api --rule='/v1=api:http' --default-backend=fallback:80")]
     Ingress(IngressArgs),
     /// Request a token of a ServiceAccount and print it.
+    #[command(after_help = "Examples:\n  ctl create token robot --duration=1h --audience=api")]
     Token(TokenArgs),
     /// Create a ResourceQuota.
     #[command(alias = "resourcequota")]

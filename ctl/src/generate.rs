@@ -15,8 +15,8 @@ pub struct EmitArgs {
     /// none, client (print the object only) or server (the server checks it and keeps nothing).
     #[arg(long, default_value = "none", num_args = 0..=1, default_missing_value = "client")]
     pub dry_run: String,
-    /// yaml, json or name: print the object instead of a message.
-    #[arg(short = 'o', long, value_parser = ["yaml", "json", "name"])]
+    /// yaml, json, name or jsonpath=TEMPLATE: print the object instead of a message.
+    #[arg(short = 'o', long)]
     pub output: Option<String>,
     #[command(flatten)]
     pub validate: ValidateArgs,
@@ -42,6 +42,8 @@ pub fn metadata(config: &Config, name: &str) -> Value {
 
 /// Sends the object (unless `--dry-run=client`) and prints it, or `kind/name <verb>`.
 pub async fn emit(client: &kube::Client, generated: Generated, args: &EmitArgs, field_manager: &str, verb: &str) -> Result<(), CtlError> {
+    // As kubectl, a printer it has not is refused before anything is sent.
+    let output = Output::parse(args.output.as_deref())?;
     let (object, suffix) = match args.dry_run.as_str() {
         "client" => (generated.object, " (dry run)"),
         "none" | "server" => {
@@ -60,7 +62,33 @@ pub async fn emit(client: &kube::Client, generated: Generated, args: &EmitArgs, 
         }
         other => return Err(dry_run_error(other)),
     };
-    print(object, args.output.as_deref(), &format!("{verb}{suffix}"))
+    print(object, &output, &format!("{verb}{suffix}"))
+}
+
+/// What `-o` asks for.
+pub enum Output {
+    Message,
+    Yaml,
+    Json,
+    Name,
+    JsonPath(crate::jsonpath::Template),
+}
+
+impl Output {
+    pub fn parse(output: Option<&str>) -> Result<Output, CtlError> {
+        Ok(match output {
+            None | Some("") => Output::Message,
+            Some("yaml") => Output::Yaml,
+            Some("json") => Output::Json,
+            Some("name") => Output::Name,
+            Some(other) => match other.strip_prefix("jsonpath=") {
+                Some(text) => Output::JsonPath(crate::jsonpath::Template::parse(text).map_err(|err| CtlError::Usage(format!("error parsing jsonpath {text}, {err}")))?),
+                None => return Err(CtlError::Usage(format!(
+                    "unable to match a printer suitable for the output format {other:?}, allowed formats are: go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,templatefile,yaml"
+                ))),
+            },
+        })
+    }
 }
 
 pub fn dry_run_error(value: &str) -> CtlError {
@@ -79,14 +107,18 @@ pub fn kind_name(object: &Value) -> String {
 
 /// The object as `-o yaml|json|name` prints it (without managedFields, as kubectl's printers),
 /// or `kind/name <verb>`.
-pub fn print(mut object: Value, output: Option<&str>, verb: &str) -> Result<(), CtlError> {
+pub fn print(mut object: Value, output: &Output, verb: &str) -> Result<(), CtlError> {
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove("managedFields");
     }
     match output {
-        None => outln!("{} {verb}", kind_name(&object))?,
-        Some("name") => outln!("{}", kind_name(&object))?,
-        Some("json") => {
+        Output::Message => outln!("{} {verb}", kind_name(&object))?,
+        Output::Name => outln!("{}", kind_name(&object))?,
+        Output::JsonPath(template) => {
+            let text = template.render(&object).map_err(|err| CtlError::Usage(format!("error executing jsonpath {:?}: {err}", template.source())))?;
+            out!("{text}")?;
+        }
+        Output::Json => {
             // Go's MarshalIndent with kubectl's four spaces.
             let mut bytes = Vec::new();
             let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
@@ -94,7 +126,7 @@ pub fn print(mut object: Value, output: Option<&str>, verb: &str) -> Result<(), 
             serde::Serialize::serialize(&object, &mut serializer).map_err(|err| CtlError::Usage(err.to_string()))?;
             outln!("{}", String::from_utf8_lossy(&bytes))?;
         }
-        Some(_) => out!("{}", go_yaml(&object)?)?,
+        Output::Yaml => out!("{}", go_yaml(&object)?)?,
     }
     Ok(())
 }

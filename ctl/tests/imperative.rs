@@ -107,6 +107,9 @@ fn dry_run_client_prints_kubectls_objects_byte_for_byte() {
             assert_eq!(code, Some(0), "{args:?}");
         }
     }
+    for output in [&["-o", "wide"][..], &["-o", "jsonpath={.spec.template.spec.containers[0].name}"]] {
+        same(&server, &with_flags(&["create", "deployment", "web", "--image=nginx", "--dry-run=client"], output));
+    }
     // JSON: the same object (Go writes fields in its structs' order, serde in the keys').
     let args = ["create", "deployment", "web", "--image=nginx", "--dry-run=client", "-o", "json"];
     let json = |output: Output| serde_json::from_str::<Value>(&stdout_ok(output)).unwrap();

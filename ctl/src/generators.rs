@@ -123,16 +123,38 @@ pub struct DeploymentArgs {
     pub emit: EmitArgs,
 }
 
+/// Each type takes only its own flags, as in kubectl.
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum ServiceCommand {
     /// A ClusterIP Service (--clusterip=None for a headless one).
-    Clusterip(ServiceArgs),
+    Clusterip {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// The cluster IP, or None for a headless Service.
+        #[arg(long)]
+        clusterip: Option<String>,
+    },
     /// A NodePort Service.
-    Nodeport(ServiceArgs),
+    Nodeport {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// The node port of every port.
+        #[arg(long)]
+        node_port: Option<i64>,
+    },
     /// A LoadBalancer Service.
-    Loadbalancer(ServiceArgs),
-    /// An ExternalName Service (--external-name).
-    Externalname(ServiceArgs),
+    Loadbalancer {
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// An ExternalName Service.
+    Externalname {
+        #[command(flatten)]
+        service: ServiceArgs,
+        /// The DNS name the Service stands for (required; checked as kubectl checks it).
+        #[arg(long)]
+        external_name: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -141,17 +163,16 @@ pub struct ServiceArgs {
     /// PORT or PORT:TARGET_PORT, repeatable or comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub tcp: Vec<String>,
-    /// The cluster IP, or None for a headless Service (clusterip only).
-    #[arg(long)]
-    pub clusterip: Option<String>,
-    /// The node port of every port (nodeport only).
-    #[arg(long)]
-    pub node_port: Option<i64>,
-    /// The DNS name the Service stands for (externalname only).
-    #[arg(long)]
-    pub external_name: Option<String>,
     #[command(flatten)]
     pub emit: EmitArgs,
+}
+
+/// The flags of one Service type.
+struct ServiceType<'a> {
+    kind: &'a str,
+    cluster_ip: Option<&'a str>,
+    node_port: Option<i64>,
+    external_name: Option<&'a str>,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -229,13 +250,17 @@ pub async fn run(config: &Config, command: &GeneratorCommand) -> Result<(), CtlE
     let (generated, args) = match command {
         GeneratorCommand::Deployment(args) => (deployment(config, &namespace, args)?, &args.emit),
         GeneratorCommand::Service(command) => {
-            let (kind, args) = match command {
-                ServiceCommand::Clusterip(args) => ("ClusterIP", args),
-                ServiceCommand::Nodeport(args) => ("NodePort", args),
-                ServiceCommand::Loadbalancer(args) => ("LoadBalancer", args),
-                ServiceCommand::Externalname(args) => ("ExternalName", args),
+            let plain = |kind| ServiceType { kind, cluster_ip: None, node_port: None, external_name: None };
+            let (service_type, args) = match command {
+                ServiceCommand::Clusterip { service, clusterip } => (ServiceType { cluster_ip: clusterip.as_deref(), ..plain("ClusterIP") }, service),
+                ServiceCommand::Nodeport { service, node_port } => (ServiceType { node_port: *node_port, ..plain("NodePort") }, service),
+                ServiceCommand::Loadbalancer { service } => (plain("LoadBalancer"), service),
+                ServiceCommand::Externalname { service, external_name } => {
+                    let external_name = external_name.as_deref().ok_or_else(|| CtlError::Usage("required flag(s) \"external-name\" not set".into()))?;
+                    (ServiceType { external_name: Some(external_name), ..plain("ExternalName") }, service)
+                }
             };
-            (service(config, &namespace, kind, args)?, &args.emit)
+            (service(config, &namespace, &service_type, args)?, &args.emit)
         }
         GeneratorCommand::Serviceaccount(args) => {
             let object = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": metadata(config, &args.name)});
@@ -297,15 +322,16 @@ pub fn required_image() -> CtlError {
 }
 
 /// kubectl's `createService`: selected by `app: NAME`, a TCP port per `--tcp`, named after it.
-fn service(config: &Config, namespace: &str, kind: &str, args: &ServiceArgs) -> Result<Generated, CtlError> {
-    let headless = args.clusterip.as_deref() == Some("None");
+fn service(config: &Config, namespace: &str, service_type: &ServiceType<'_>, args: &ServiceArgs) -> Result<Generated, CtlError> {
+    let kind = service_type.kind;
+    let headless = service_type.cluster_ip == Some("None");
     if headless && kind != "ClusterIP" {
         return Err(CtlError::Usage("ClusterIP=None can only be used with ClusterIP service type".into()));
     }
     if !headless && args.tcp.is_empty() && kind != "ExternalName" {
         return Err(CtlError::Usage("at least one tcp port specifier must be provided".into()));
     }
-    let external_name = args.external_name.clone().unwrap_or_default();
+    let external_name = service_type.external_name.unwrap_or_default();
     if kind == "ExternalName" && !is_dns_subdomain(&external_name) {
         return Err(CtlError::Usage(format!("invalid service external name {external_name}")));
     }
@@ -314,7 +340,7 @@ fn service(config: &Config, namespace: &str, kind: &str, args: &ServiceArgs) -> 
         let (port, target) = tcp.split_once(':').unwrap_or((tcp, tcp));
         let port: i64 = port.parse().map_err(|_| CtlError::Usage(format!("strconv.Atoi: parsing {port:?}: invalid syntax")))?;
         let mut entry = json!({"name": tcp.replace(':', "-"), "port": port, "protocol": "TCP", "targetPort": int_or_string(target)});
-        if let Some(node_port) = args.node_port.filter(|port| *port != 0) {
+        if let Some(node_port) = service_type.node_port.filter(|port| *port != 0) {
             entry["nodePort"] = json!(node_port);
         }
         ports.push(entry);
@@ -326,7 +352,7 @@ fn service(config: &Config, namespace: &str, kind: &str, args: &ServiceArgs) -> 
     if !ports.is_empty() {
         spec["ports"] = json!(ports);
     }
-    if let Some(cluster_ip) = args.clusterip.as_deref().filter(|ip| !ip.is_empty()) {
+    if let Some(cluster_ip) = service_type.cluster_ip.filter(|ip| !ip.is_empty()) {
         spec["clusterIP"] = json!(cluster_ip);
     }
     if kind == "ExternalName" {

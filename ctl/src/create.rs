@@ -1,6 +1,7 @@
 //! `create -f FILE`: each object of the manifests POSTed, as `kubectl create -f` does; and
 //! `create namespace|configmap|secret generic|job|cronjob`: objects built from flags, as
-//! kubectl's `create` subcommands build them, then POSTed.
+//! kubectl's `create` subcommands build them, then POSTed; the other generators (deployment,
+//! service, role, …) are in `generators.rs`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ pub enum CreateCommand {
     /// Create a CronJob that runs an image and command on a schedule.
     #[command(alias = "cj")]
     Cronjob(CronJobArgs),
+    #[command(flatten)]
+    Generated(crate::generators::GeneratorCommand),
 }
 
 #[derive(Clone, Debug, clap::Subcommand)]
@@ -201,6 +204,7 @@ async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlError
             let object = cron_job(&args.name, &args.image, &args.schedule, &args.restart, &args.command);
             (format!("/apis/batch/v1/namespaces/{namespace}/cronjobs"), object, format!("cronjob.batch/{}", args.name))
         }
+        CreateCommand::Generated(command) => return crate::generators::run(config, command).await,
     };
     let sent = send(&client, "POST", &format!("{path}?fieldManager={FIELD_MANAGER}&fieldValidation=Strict"), "application/json", &object).await;
     match (sent, failure) {

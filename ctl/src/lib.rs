@@ -13,6 +13,9 @@ mod commands;
 mod create;
 mod discovery;
 mod events;
+mod expose;
+mod generate;
+mod generators;
 mod get;
 mod info;
 mod inspect;
@@ -26,6 +29,8 @@ mod pod_template;
 mod print;
 mod replace;
 mod rollout;
+mod run;
+mod set;
 mod sort;
 mod strategic;
 mod stream;
@@ -67,7 +72,7 @@ pub enum Command {
     Replace(replace::ReplaceArgs),
     /// Delete objects: by manifest (-f), by name, by label (-l) or all of a kind (--all).
     Delete(commands::DeleteArgs),
-    /// Create the objects of manifests (-f), or a namespace, ConfigMap, Secret, Job or CronJob from the command line.
+    /// Create the objects of manifests (-f), or objects of many kinds (deployment, service, role, …) from the command line.
     Create(create::CreateArgs),
     /// Set the replicas of a Deployment, ReplicaSet, StatefulSet or ReplicationController.
     Scale(commands::ScaleArgs),
@@ -116,6 +121,13 @@ pub enum Command {
     Events(events::EventsArgs),
     /// Wait until objects are deleted, created, have a condition or a field's value.
     Wait(wait::WaitArgs),
+    /// Run an image in a new Pod.
+    Run(run::RunArgs),
+    /// Make a Service for the pods of a Deployment, ReplicaSet, ReplicationController, Pod or Service.
+    Expose(expose::ExposeArgs),
+    /// Change the images, environment or resources of workloads' containers.
+    #[command(subcommand)]
+    Set(set::SetCommand),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,5 +200,8 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Taint(args) => nodes::taint(&config, args).await,
         Command::Events(args) => events::run(&config, args).await,
         Command::Wait(args) => wait::run(&config, args).await,
+        Command::Run(args) => run::run(&config, args).await,
+        Command::Expose(args) => expose::run(&config, args).await,
+        Command::Set(command) => set::run(&config, command).await,
     }
 }

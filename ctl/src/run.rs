@@ -1,0 +1,156 @@
+//! `ctl run NAME --image=I`: a Pod, as kubectl 1.33's `run` builds it from flags.
+
+use serde_json::{Value, json};
+
+use crate::generate::{EmitArgs, Generated, emit, labels, metadata};
+use crate::kubeconfig::client_and_namespace;
+use crate::{Config, CtlError};
+
+/// The field manager kubectl's run names itself with, after ctl's own name.
+const FIELD_MANAGER: &str = "ctl-run";
+
+#[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:
+  ctl run web --image=nginx --port=80
+  ctl run once --image=busybox --restart=Never --command -- sh -c 'echo hi'
+  ctl run web --image=nginx --env=MODE=fast --labels=app=web,tier=front
+  ctl run web --image=nginx --dry-run=client -o yaml")]
+pub struct RunArgs {
+    pub name: String,
+    /// The container's image (required; checked as kubectl checks it).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Always, OnFailure or Never.
+    #[arg(long, default_value = "Always")]
+    pub restart: String,
+    /// KEY=VALUE, repeatable.
+    #[arg(long)]
+    pub env: Vec<String>,
+    /// KEY=VALUE,… labels instead of run=NAME.
+    #[arg(short = 'l', long)]
+    pub labels: Option<String>,
+    /// KEY=VALUE annotations, repeatable.
+    #[arg(long)]
+    pub annotations: Vec<String>,
+    /// The port the container exposes.
+    #[arg(long)]
+    pub port: Option<String>,
+    /// Always, IfNotPresent or Never.
+    #[arg(long)]
+    pub image_pull_policy: Option<String>,
+    /// The words after `--` are the command, not arguments to the image's entrypoint.
+    #[arg(long)]
+    pub command: bool,
+    /// JSON merged into the generated Pod (strategic merge: containers by name).
+    #[arg(long)]
+    pub overrides: Option<String>,
+    /// The container's arguments (or command, with --command), after `--`.
+    #[arg(last = true)]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub emit: EmitArgs,
+}
+
+pub async fn run(config: &Config, args: &RunArgs) -> Result<(), CtlError> {
+    let object = pod(config, args)?;
+    let (client, namespace) = client_and_namespace(config).await?;
+    let generated = Generated { object, path: format!("/api/v1/namespaces/{namespace}/pods"), failure: None };
+    emit(&client, generated, &args.emit, FIELD_MANAGER, "created").await
+}
+
+/// kubectl's `generate.RunPod`: one container named as the Pod, labelled run=NAME.
+fn pod(config: &Config, args: &RunArgs) -> Result<Value, CtlError> {
+    let image = args.image.as_deref().ok_or_else(crate::generators::required_image)?;
+    if !["Always", "OnFailure", "Never"].contains(&args.restart.as_str()) {
+        return Err(CtlError::Usage(format!("invalid restart policy: {}\nSee 'ctl run -h' for help and examples", args.restart)));
+    }
+    if args.command && args.args.is_empty() {
+        return Err(CtlError::Usage("--command requires arguments after --".into()));
+    }
+    let mut container = json!({"name": args.name, "image": image, "resources": {}});
+    if !args.args.is_empty() {
+        container[if args.command { "command" } else { "args" }] = json!(args.args);
+    }
+    if !args.env.is_empty() {
+        let env = args
+            .env
+            .iter()
+            .map(|pair| pair.split_once('=').map(|(name, value)| json!({"name": name, "value": value})))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| CtlError::Usage("invalid env: each must be KEY=VALUE".into()))?;
+        container["env"] = json!(env);
+    }
+    if let Some(port) = &args.port {
+        let port: i64 = port.parse().map_err(|_| CtlError::Usage(format!("strconv.Atoi: parsing {port:?}: invalid syntax")))?;
+        container["ports"] = json!([{"containerPort": port}]);
+    }
+    if let Some(policy) = &args.image_pull_policy {
+        container["imagePullPolicy"] = json!(policy);
+    }
+    let mut metadata = metadata(config, &args.name);
+    metadata["labels"] = match &args.labels {
+        Some(text) => labels(text)?,
+        None => json!({"run": args.name}),
+    };
+    if !args.annotations.is_empty() {
+        let annotations: serde_json::Map<String, Value> = args
+            .annotations
+            .iter()
+            .map(|pair| pair.split_once('=').map(|(key, value)| (key.to_string(), json!(value))))
+            .collect::<Option<_>>()
+            .ok_or_else(|| CtlError::Usage("invalid annotation: each must be KEY=VALUE".into()))?;
+        metadata["annotations"] = Value::Object(annotations);
+    }
+    let mut object = json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {"containers": [container], "dnsPolicy": "ClusterFirst", "restartPolicy": args.restart},
+        "status": {}
+    });
+    if let Some(overrides) = &args.overrides {
+        let overrides: Value = serde_json::from_str(overrides).map_err(|err| CtlError::Usage(format!("error parsing --overrides: {err}")))?;
+        merge(&mut object, &overrides);
+    }
+    Ok(object)
+}
+
+/// A strategic merge of `patch` into `target` for what overrides carry: maps merged, null
+/// removes, lists of named objects (containers, env, volumes) merged by name, other lists replaced.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (Value::Array(target), Value::Array(patch)) if [&*target, patch].iter().all(|items| items.iter().all(|item| item["name"].is_string())) => {
+            for item in patch {
+                match target.iter_mut().find(|existing| existing["name"] == item["name"]) {
+                    Some(existing) => merge(existing, item),
+                    None => target.push(item.clone()),
+                }
+            }
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_merge_containers_by_name() {
+        let mut pod = json!({"spec": {"containers": [{"name": "web", "image": "nginx"}], "dnsPolicy": "ClusterFirst"}});
+        merge(&mut pod, &json!({"spec": {"containers": [{"name": "web", "stdin": true}, {"name": "side", "image": "b"}], "dnsPolicy": null, "nodeName": "n1"}}));
+        assert_eq!(
+            pod,
+            json!({"spec": {"containers": [{"name": "web", "image": "nginx", "stdin": true}, {"name": "side", "image": "b"}], "nodeName": "n1"}})
+        );
+    }
+}

@@ -542,7 +542,7 @@ pub(crate) fn topology_spread_constraints(out: &mut String, constraints: &Value)
 }
 
 /// `metav1.FormatLabelSelector`: the selector's string form, `<none>` when it is empty.
-fn format_label_selector(selector: &Value) -> String {
+pub(crate) fn format_label_selector(selector: &Value) -> String {
     let parsed = serde_json::from_value(selector.clone()).ok().and_then(|selector| common::selector::LabelSelector::from_k8s(&selector).ok());
     match parsed.map(|selector| selector.to_string()) {
         None => "<error>".into(),

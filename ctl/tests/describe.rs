@@ -75,6 +75,85 @@ metadata: {name: lock, namespace: shop, labels: {app: web}}
 spec: {holderIdentity: node-a, leaseDurationSeconds: 40}
 "#;
 
+const WORKLOADS: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: front, namespace: shop, labels: {app: front}, annotations: {deployment.kubernetes.io/revision: "2"}}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: front}}
+  strategy: {type: RollingUpdate, rollingUpdate: {maxUnavailable: 1, maxSurge: 25%}}
+  template:
+    metadata: {labels: {app: front}}
+    spec:
+      serviceAccountName: runner
+      containers: [{name: web, image: "nginx:1", ports: [{containerPort: 80}], env: [{name: A, value: b}]}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: store, namespace: shop}
+spec:
+  replicas: 2
+  serviceName: store
+  selector: {matchLabels: {app: store}}
+  updateStrategy: {type: RollingUpdate, rollingUpdate: {partition: 1}}
+  template:
+    metadata: {labels: {app: store}}
+    spec:
+      containers: [{name: db, image: postgres, volumeMounts: [{name: data, mountPath: /var/lib/db}]}]
+  volumeClaimTemplates:
+  - metadata: {name: data, labels: {kind: db}}
+    spec: {accessModes: [ReadWriteOnce], storageClassName: fast, resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent, namespace: shop, labels: {app: agent}}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      nodeSelector: {os: linux, disk: ssd}
+      tolerations: [{operator: Exists}]
+      containers: [{name: agent, image: busybox, resources: {limits: {cpu: 100m, memory: 50Mi}}}]
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data-store-0, namespace: shop, labels: {app: store}}
+spec: {accessModes: [ReadWriteOnce, ReadOnlyMany], storageClassName: fast, resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: store-user, namespace: shop}
+spec:
+  containers: [{name: db, image: postgres}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data-store-0}}]
+"#;
+
+/// A ReplicaSet of the `front` Deployment, as its controller would make it (none runs here).
+fn replica_set(name: &str, deployment_uid: &str, image: &str, replicas: u32, created: &str) -> String {
+    format!(
+        r#"
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: {name}
+  namespace: shop
+  labels: {{app: front, pod-template-hash: {name}}}
+  ownerReferences: [{{apiVersion: apps/v1, kind: Deployment, name: front, uid: "{deployment_uid}", controller: true}}]
+  annotations: {{created: "{created}"}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: front, pod-template-hash: {name}}}}}
+  template:
+    metadata: {{labels: {{app: front, pod-template-hash: {name}}}}}
+    spec:
+      serviceAccountName: runner
+      containers: [{{name: web, image: "{image}", ports: [{{containerPort: 80}}], env: [{{name: A, value: b}}]}}]
+"#
+    )
+}
+
 const STATUS: &str = r#"{"status": {
   "phase": "Running", "hostIP": "10.0.0.5", "podIP": "10.244.1.7", "podIPs": [{"ip": "10.244.1.7"}],
   "startTime": "2026-01-02T03:04:05Z",
@@ -122,6 +201,17 @@ count: 5
 "#
     );
     kubectl_stdin(&server, &["apply", "-f", "-"], &events);
+    kubectl_stdin(&server, &["apply", "-f", "-"], WORKLOADS);
+    let deployment_uid = stdout_ok(run("kubectl", &server, &["get", "deploy", "front", "-n", "shop", "-o", "jsonpath={.metadata.uid}"]));
+    kubectl_stdin(&server, &["apply", "-f", "-"], &replica_set("front-old", &deployment_uid, "nginx:0", 0, "1"));
+    kubectl_stdin(&server, &["apply", "-f", "-"], &replica_set("front-new", &deployment_uid, "nginx:1", 3, "2"));
+    let status = r#"{"status": {"replicas": 3, "updatedReplicas": 3, "readyReplicas": 2, "availableReplicas": 2, "unavailableReplicas": 1, "observedGeneration": 1,
+      "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "ok"}, {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable", "message": "ok"}]}}"#;
+    stdout_ok(run("kubectl", &server, &["patch", "deploy", "front", "-n", "shop", "--subresource=status", "--type=merge", "-p", status]));
+    let status = r#"{"status": {"replicas": 3, "readyReplicas": 2, "availableReplicas": 2, "fullyLabeledReplicas": 3, "observedGeneration": 1}}"#;
+    stdout_ok(run("kubectl", &server, &["patch", "rs", "front-new", "-n", "shop", "--subresource=status", "--type=merge", "-p", status]));
+    let status = r#"{"status": {"desiredNumberScheduled": 2, "currentNumberScheduled": 2, "updatedNumberScheduled": 1, "numberAvailable": 1, "numberMisscheduled": 0, "numberReady": 1}}"#;
+    stdout_ok(run("kubectl", &server, &["patch", "ds", "agent", "-n", "shop", "--subresource=status", "--type=merge", "-p", status]));
     server
 }
 
@@ -155,6 +245,11 @@ fn describe_as_kubectl_describes() {
         &["describe", "namespace", "shop"],
         &["describe", "lease", "lock", "-n", "shop"],
         &["describe", "leases", "-A", "-l", "app=web"],
+        &["describe", "deployment", "front", "-n", "shop"],
+        &["describe", "rs", "-n", "shop"],
+        &["describe", "statefulset/store", "-n", "shop"],
+        &["describe", "ds", "agent", "-n", "shop"],
+        &["describe", "pvc", "data-store-0", "-n", "shop"],
     ] {
         same(&server, args);
     }
@@ -177,8 +272,9 @@ fn describe_errors_as_kubectl() {
 #[ignore]
 fn show() {
     let server = server_with_fixture();
-    for args in [&["describe", "pod", "web-1", "-n", "shop"][..], &["describe", "pod", "web", "-n", "shop"], &["describe", "lease", "lock", "-n", "shop"], &["describe", "ns", "shop"], &["describe", "cm", "-n", "shop"]] {
-        let output = ctl(&server, args);
+    let wanted = std::env::var("DESCRIBE").unwrap_or_default();
+    for args in [wanted.split(' ').collect::<Vec<_>>()] {
+        let output = ctl(&server, &args);
         println!("{}\n---STDERR {}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     }
 }

@@ -4,7 +4,9 @@
 
 mod config;
 mod pod;
+mod storage;
 mod tabwriter;
+mod workloads;
 
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -149,6 +151,11 @@ async fn describe_one(client: &kube::Client, target: &Named, show_events: bool) 
         ("", "ConfigMap") => config::config_map(&context),
         ("", "Secret") => config::secret(&context),
         ("", "Namespace") => config::namespace(&context).await?,
+        ("", "PersistentVolumeClaim") => storage::claim(&context).await?,
+        ("apps", "Deployment") => workloads::deployment(&context).await?,
+        ("apps", "ReplicaSet") => workloads::replica_set(&context).await?,
+        ("apps", "StatefulSet") => workloads::stateful_set(&context).await?,
+        ("apps", "DaemonSet") => workloads::daemon_set(&context).await?,
         _ => generic(&context),
     };
     Ok(tabwriter::align(&text))

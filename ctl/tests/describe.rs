@@ -130,6 +130,51 @@ spec:
   volumes: [{name: data, persistentVolumeClaim: {claimName: data-store-0}}]
 "#;
 
+const NETWORK_AND_BATCH: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: front, namespace: shop, labels: {app: front}}
+spec:
+  selector: {app: front}
+  ports: [{name: http, port: 80, targetPort: 8080}, {name: dns, port: 53, protocol: UDP, targetPort: dns}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: edge, namespace: shop}
+spec:
+  type: NodePort
+  externalTrafficPolicy: Local
+  selector: {app: edge, tier: a}
+  ports: [{port: 443, targetPort: 8443, nodePort: 30443}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: report, namespace: shop, labels: {app: report}}
+spec:
+  backoffLimit: 2
+  completions: 3
+  parallelism: 1
+  completionMode: Indexed
+  activeDeadlineSeconds: 600
+  template:
+    spec:
+      restartPolicy: Never
+      containers: [{name: run, image: busybox, command: [sh, -c, "exit 0"]}]
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: nightly, namespace: shop}
+spec:
+  schedule: "0 3 * * *"
+  successfulJobsHistoryLimit: 5
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          containers: [{name: run, image: busybox}]
+"#;
+
 /// A ReplicaSet of the `front` Deployment, as its controller would make it (none runs here).
 fn replica_set(name: &str, deployment_uid: &str, image: &str, replicas: u32, created: &str) -> String {
     format!(
@@ -202,6 +247,10 @@ count: 5
     );
     kubectl_stdin(&server, &["apply", "-f", "-"], &events);
     kubectl_stdin(&server, &["apply", "-f", "-"], WORKLOADS);
+    kubectl_stdin(&server, &["apply", "-f", "-"], NETWORK_AND_BATCH);
+    let status = r#"{"status": {"startTime": "2026-01-02T03:00:00Z", "completionTime": "2026-01-02T03:02:05Z", "succeeded": 3, "ready": 0, "completedIndexes": "0-2",
+      "conditions": [{"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True"}]}}"#;
+    stdout_ok(run("kubectl", &server, &["patch", "job", "report", "-n", "shop", "--subresource=status", "--type=merge", "-p", status]));
     let deployment_uid = stdout_ok(run("kubectl", &server, &["get", "deploy", "front", "-n", "shop", "-o", "jsonpath={.metadata.uid}"]));
     kubectl_stdin(&server, &["apply", "-f", "-"], &replica_set("front-old", &deployment_uid, "nginx:0", 0, "1"));
     kubectl_stdin(&server, &["apply", "-f", "-"], &replica_set("front-new", &deployment_uid, "nginx:1", 3, "2"));
@@ -250,6 +299,9 @@ fn describe_as_kubectl_describes() {
         &["describe", "statefulset/store", "-n", "shop"],
         &["describe", "ds", "agent", "-n", "shop"],
         &["describe", "pvc", "data-store-0", "-n", "shop"],
+        &["describe", "services", "-n", "shop"],
+        &["describe", "job/report", "-n", "shop"],
+        &["describe", "cronjob", "nightly", "-n", "shop"],
     ] {
         same(&server, args);
     }

@@ -2,8 +2,10 @@
 //! text as kubectl's `PrefixWriter` does, which [`tabwriter::align`] lays out as kubectl's
 //! tabwriter; kinds without a describer get the generic one (every field, indented).
 
+mod batch;
 mod config;
 mod pod;
+mod service;
 mod storage;
 mod tabwriter;
 mod workloads;
@@ -151,6 +153,9 @@ async fn describe_one(client: &kube::Client, target: &Named, show_events: bool) 
         ("", "ConfigMap") => config::config_map(&context),
         ("", "Secret") => config::secret(&context),
         ("", "Namespace") => config::namespace(&context).await?,
+        ("", "Service") => service::service(&context).await,
+        ("batch", "Job") => batch::job(&context),
+        ("batch", "CronJob") => batch::cron_job(&context),
         ("", "PersistentVolumeClaim") => storage::claim(&context).await?,
         ("apps", "Deployment") => workloads::deployment(&context).await?,
         ("apps", "ReplicaSet") => workloads::replica_set(&context).await?,

@@ -1,0 +1,143 @@
+//! kubectl's describer of Services, with the endpoints of their EndpointSlices.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+use super::{Context, events_section, header};
+use crate::discovery::{encode, get_json};
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+fn joined(list: &Value) -> Option<String> {
+    let words: Vec<String> = list.as_array()?.iter().map(text).collect();
+    (!words.is_empty()).then(|| words.join(","))
+}
+
+/// `labels.FormatLabels`: sorted `k=v` pairs joined by commas, `<none>` for none.
+pub fn format_labels(labels: &Value) -> String {
+    let pairs: Vec<String> = labels.as_object().into_iter().flatten().map(|(key, value)| format!("{key}={}", text(value))).collect();
+    if pairs.is_empty() { "<none>".into() } else { pairs.join(",") }
+}
+
+pub async fn service(context: &Context<'_>) -> String {
+    let service = &context.object;
+    let (spec, status) = (&service["spec"], &service["status"]);
+    let namespace = text(&service["metadata"]["namespace"]);
+    let name = text(&service["metadata"]["name"]);
+    let selector = encode(&format!("kubernetes.io/service-name={name}"));
+    let slices = get_json(context.client, &format!("/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices?labelSelector={selector}"), "application/json").await;
+    let slices = slices.ok().and_then(|list| list["items"].as_array().cloned()).unwrap_or_default();
+    let mut out = String::new();
+    header(&mut out, service, true);
+    let _ = writeln!(out, "Selector:\t{}", format_labels(&spec["selector"]));
+    let _ = writeln!(out, "Type:\t{}", text(&spec["type"]));
+    if let Some(policy) = spec["ipFamilyPolicy"].as_str() {
+        let _ = writeln!(out, "IP Family Policy:\t{policy}");
+    }
+    let _ = writeln!(out, "IP Families:\t{}", joined(&spec["ipFamilies"]).unwrap_or_else(|| "<none>".into()));
+    let _ = writeln!(out, "IP:\t{}", text(&spec["clusterIP"]));
+    let _ = writeln!(out, "IPs:\t{}", joined(&spec["clusterIPs"]).unwrap_or_else(|| "<none>".into()));
+    if let Some(ips) = joined(&spec["externalIPs"]) {
+        let _ = writeln!(out, "External IPs:\t{ips}");
+    }
+    for (field, heading) in [("loadBalancerIP", "Desired LoadBalancer IP"), ("externalName", "External Name")] {
+        if let Some(value) = spec[field].as_str().filter(|value| !value.is_empty()) {
+            let _ = writeln!(out, "{heading}:\t{value}");
+        }
+    }
+    if let Some(ingress) = status["loadBalancer"]["ingress"].as_array().filter(|ingress| !ingress.is_empty()) {
+        let list: Vec<String> = ingress
+            .iter()
+            .map(|entry| match entry["ip"].as_str().filter(|ip| !ip.is_empty()) {
+                Some(ip) => entry["ipMode"].as_str().map_or(ip.to_string(), |mode| format!("{ip} ({mode})")),
+                None => text(&entry["hostname"]),
+            })
+            .collect();
+        let _ = writeln!(out, "LoadBalancer Ingress:\t{}", list.join(", "));
+    }
+    for port in spec["ports"].as_array().into_iter().flatten() {
+        let port_name = port["name"].as_str().unwrap_or_default();
+        let shown = if port_name.is_empty() { "<unset>" } else { port_name };
+        let protocol = text(&port["protocol"]);
+        let _ = writeln!(out, "Port:\t{shown}\t{}/{protocol}", text(&port["port"]));
+        let _ = writeln!(out, "TargetPort:\t{}/{protocol}", text(&port["targetPort"]));
+        if port["nodePort"].as_i64().is_some_and(|node_port| node_port != 0) {
+            let _ = writeln!(out, "NodePort:\t{shown}\t{}/{protocol}", text(&port["nodePort"]));
+        }
+        let _ = writeln!(out, "Endpoints:\t{}", endpoints(&slices, port_name));
+    }
+    let _ = writeln!(out, "Session Affinity:\t{}", text(&spec["sessionAffinity"]));
+    if let Some(policy) = spec["externalTrafficPolicy"].as_str().filter(|policy| !policy.is_empty()) {
+        let _ = writeln!(out, "External Traffic Policy:\t{policy}");
+    }
+    if let Some(policy) = spec["internalTrafficPolicy"].as_str() {
+        let _ = writeln!(out, "Internal Traffic Policy:\t{policy}");
+    }
+    if let Some(port) = spec["healthCheckNodePort"].as_i64().filter(|port| *port != 0) {
+        let _ = writeln!(out, "HealthCheck NodePort:\t{port}");
+    }
+    if let Some(ranges) = joined(&spec["loadBalancerSourceRanges"]) {
+        let _ = writeln!(out, "LoadBalancer Source Ranges:\t{ranges}");
+    }
+    events_section(&mut out, &context.events);
+    out
+}
+
+/// `formatEndpointSlices` for one port name: the ready endpoints' `address:port`, three at most
+/// and a count of the rest.
+fn endpoints(slices: &[Value], port_name: &str) -> String {
+    if slices.is_empty() {
+        return "<none>".into();
+    }
+    const MAX: usize = 3;
+    let mut list: Vec<String> = Vec::new();
+    let mut count = 0;
+    let mut more = false;
+    for slice in slices {
+        let ports = slice["ports"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let all: Vec<&Value> = slice["endpoints"].as_array().into_iter().flatten().collect();
+        // kubectl notes that the list is full before it skips an endpoint that is not ready.
+        let ready = |endpoint: &Value| endpoint["conditions"]["ready"] != false;
+        let address = |endpoint: &Value| text(&endpoint["addresses"][0]);
+        if ports.is_empty() {
+            for endpoint in &all {
+                more |= list.len() == MAX;
+                if !ready(endpoint) {
+                    continue;
+                }
+                if !more {
+                    list.push(address(endpoint));
+                }
+                count += 1;
+            }
+            continue;
+        }
+        for port in ports.iter().filter(|port| port["name"].as_str().unwrap_or_default() == port_name) {
+            for endpoint in &all {
+                more |= list.len() == MAX;
+                if !ready(endpoint) {
+                    continue;
+                }
+                if !more {
+                    let host = address(endpoint);
+                    let host = if host.contains(':') { format!("[{host}]") } else { host };
+                    list.push(format!("{host}:{}", text(&port["port"])));
+                }
+                count += 1;
+            }
+        }
+    }
+    let joined = list.join(",");
+    if more {
+        format!("{joined} + {} more...", count - MAX)
+    } else {
+        joined
+    }
+}

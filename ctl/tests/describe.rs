@@ -175,6 +175,26 @@ spec:
           containers: [{name: run, image: busybox}]
 "#;
 
+const NODE: &str = r#"
+apiVersion: v1
+kind: Node
+metadata: {name: node-a, labels: {node-role.kubernetes.io/control-plane: "", kubernetes.io/hostname: node-a}, annotations: {note: x}}
+spec:
+  podCIDR: 10.244.1.0/24
+  podCIDRs: [10.244.1.0/24]
+  taints: [{key: dedicated, value: db, effect: NoSchedule}, {key: slow, effect: PreferNoSchedule}]
+"#;
+
+const NODE_STATUS: &str = r#"{"status": {
+  "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110", "ephemeral-storage": "100Gi", "example.com/gpu": "2"},
+  "allocatable": {"cpu": "3800m", "memory": "7Gi", "pods": "110", "ephemeral-storage": "90Gi", "example.com/gpu": "2"},
+  "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+    "lastHeartbeatTime": "2026-01-02T03:04:05Z", "lastTransitionTime": "2026-01-01T00:00:00Z"}],
+  "addresses": [{"type": "InternalIP", "address": "10.0.0.5"}, {"type": "Hostname", "address": "node-a"}],
+  "nodeInfo": {"machineID": "m1", "systemUUID": "u1", "bootID": "b1", "kernelVersion": "6.1", "osImage": "Debian", "containerRuntimeVersion": "containerd://2.0",
+    "kubeletVersion": "v1.33.0", "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": "amd64"}
+}}"#;
+
 /// A ReplicaSet of the `front` Deployment, as its controller would make it (none runs here).
 fn replica_set(name: &str, deployment_uid: &str, image: &str, replicas: u32, created: &str) -> String {
     format!(
@@ -248,6 +268,8 @@ count: 5
     kubectl_stdin(&server, &["apply", "-f", "-"], &events);
     kubectl_stdin(&server, &["apply", "-f", "-"], WORKLOADS);
     kubectl_stdin(&server, &["apply", "-f", "-"], NETWORK_AND_BATCH);
+    kubectl_stdin(&server, &["apply", "-f", "-"], NODE);
+    stdout_ok(run("kubectl", &server, &["patch", "node", "node-a", "--subresource=status", "--type=merge", "-p", NODE_STATUS]));
     let status = r#"{"status": {"startTime": "2026-01-02T03:00:00Z", "completionTime": "2026-01-02T03:02:05Z", "succeeded": 3, "ready": 0, "completedIndexes": "0-2",
       "conditions": [{"type": "SuccessCriteriaMet", "status": "True"}, {"type": "Complete", "status": "True"}]}}"#;
     stdout_ok(run("kubectl", &server, &["patch", "job", "report", "-n", "shop", "--subresource=status", "--type=merge", "-p", status]));
@@ -267,10 +289,16 @@ count: 5
 /// Runs kubectl and ctl with the same arguments: the same status, stdout and stderr, compared
 /// line by line so that a failure names the first line that differs.
 fn same(server: &ApiServer, args: &[&str]) {
+    same_masked(server, args, str::to_string);
+}
+
+/// [`same`], with stdout passed through `mask` first.
+fn same_masked(server: &ApiServer, args: &[&str], mask: impl Fn(&str) -> String) {
     let theirs = run("kubectl", server, args);
     let ours = ctl(server, args);
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    let (ours_out, theirs_out) = (text(&ours.stdout), text(&theirs.stdout));
+    let (ours_out, theirs_out) = (mask(&text(&ours.stdout)), mask(&text(&theirs.stdout)));
+    assert!(!theirs_out.is_empty() || !theirs.stderr.is_empty(), "kubectl printed nothing for {args:?}");
     for (line, (mine, kubectl)) in ours_out.split('\n').zip(theirs_out.split('\n')).enumerate() {
         assert_eq!(mine, kubectl, "line {} of {args:?}; kubectl printed:\n{theirs_out}\nctl printed:\n{ours_out}", line + 1);
     }
@@ -305,6 +333,32 @@ fn describe_as_kubectl_describes() {
     ] {
         same(&server, args);
     }
+}
+
+/// The ages of the pods under a node's `Non-terminated Pods`, which are seconds old and may tick
+/// between the two runs (the last column, so no other cell moves).
+fn without_pod_ages(text: &str) -> String {
+    let mut in_pods = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if line.starts_with("Non-terminated Pods:") {
+            in_pods = true;
+        } else if line.starts_with("Allocated resources:") {
+            in_pods = false;
+        }
+        match line.rsplit_once(' ') {
+            Some((rest, _)) if in_pods && line.starts_with("  ") && !line.starts_with("  Namespace") && !line.starts_with("  ---") => out.push(format!("{rest} AGE")),
+            _ => out.push(line.to_string()),
+        }
+    }
+    out.join("\n")
+}
+
+#[test]
+fn describe_node_as_kubectl() {
+    let server = server_with_fixture();
+    same_masked(&server, &["describe", "node", "node-a"], without_pod_ages);
+    same_masked(&server, &["describe", "nodes"], without_pod_ages);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 
 mod batch;
 mod config;
+mod node;
 mod pod;
 mod service;
 mod storage;
@@ -146,13 +147,20 @@ async fn describe_one(client: &kube::Client, target: &Named, show_events: bool) 
     let object = get_json(client, &resource.path(target.namespace.as_deref(), Some(&target.name)), "application/json").await?;
     // kubectl leaves the kind out of a pod's event selector.
     let kind = if resource.group.is_empty() && resource.kind == "Pod" { None } else { Some(resource.kind.as_str()) };
-    let events = if show_events { Some(events(client, &object, kind).await) } else { None };
-    let context = Context { client, object, events };
+    let mut found = if show_events { Some(events(client, &object, kind).await) } else { None };
+    // The kubelet names a node's uid by the node's name in its events; kubectl asks for both.
+    if let (Some(found), true) = (&mut found, resource.group.is_empty() && resource.kind == "Node") {
+        let mut by_name = object.clone();
+        by_name["metadata"]["uid"] = object["metadata"]["name"].clone();
+        found.extend(events(client, &by_name, kind).await);
+    }
+    let context = Context { client, object, events: found };
     let text = match (resource.group.as_str(), resource.kind.as_str()) {
         ("", "Pod") => pod::describe(&context),
         ("", "ConfigMap") => config::config_map(&context),
         ("", "Secret") => config::secret(&context),
         ("", "Namespace") => config::namespace(&context).await?,
+        ("", "Node") => node::node(&context).await,
         ("", "Service") => service::service(&context).await,
         ("batch", "Job") => batch::job(&context),
         ("batch", "CronJob") => batch::cron_job(&context),

@@ -2,6 +2,7 @@
 //! text as kubectl's `PrefixWriter` does, which [`tabwriter::align`] lays out as kubectl's
 //! tabwriter; kinds without a describer get the generic one (every field, indented).
 
+mod autoscaling;
 mod batch;
 mod config;
 mod node;
@@ -161,6 +162,8 @@ async fn describe_one(client: &kube::Client, target: &Named, show_events: bool) 
         ("", "Secret") => config::secret(&context),
         ("", "Namespace") => config::namespace(&context).await?,
         ("", "Node") => node::node(&context).await,
+        ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::horizontal_pod_autoscaler(&context).await,
+        ("networking.k8s.io", "Ingress") => service::ingress(&context).await,
         ("", "Service") => service::service(&context).await,
         ("batch", "Job") => batch::job(&context),
         ("batch", "CronJob") => batch::cron_job(&context),

@@ -141,3 +141,100 @@ fn endpoints(slices: &[Value], port_name: &str) -> String {
         joined
     }
 }
+
+/// kubectl's `describeIngressV1`: address, class, default backend, TLS, the rules' paths with
+/// their backends' endpoints, then the annotations.
+pub async fn ingress(context: &Context<'_>) -> String {
+    let ingress = &context.object;
+    let (metadata, spec) = (&ingress["metadata"], &ingress["spec"]);
+    let namespace = text(&metadata["namespace"]);
+    let mut out = String::new();
+    let _ = writeln!(out, "Name:\t{}", text(&metadata["name"]));
+    crate::pod_template::multiline_labels(&mut out, "Labels", &metadata["labels"]);
+    let _ = writeln!(out, "Namespace:\t{namespace}");
+    let mut addresses: Vec<String> = ingress["status"]["loadBalancer"]["ingress"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry["ip"].as_str().filter(|ip| !ip.is_empty()).or_else(|| entry["hostname"].as_str().filter(|host| !host.is_empty())))
+        .map(str::to_string)
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    let _ = writeln!(out, "Address:\t{}", addresses.join(","));
+    let _ = writeln!(out, "Ingress Class:\t{}", spec["ingressClassName"].as_str().unwrap_or("<none>"));
+    let default = if spec["defaultBackend"].is_object() { backend(context, &namespace, &spec["defaultBackend"]).await } else { "<default>".into() };
+    let _ = writeln!(out, "Default backend:\t{default}");
+    if let Some(tls) = spec["tls"].as_array().filter(|tls| !tls.is_empty()) {
+        out.push_str("TLS:\n");
+        for entry in tls {
+            let hosts: Vec<String> = entry["hosts"].as_array().into_iter().flatten().map(text).collect();
+            match entry["secretName"].as_str().filter(|secret| !secret.is_empty()) {
+                None => {
+                    let _ = writeln!(out, "  SNI routes {}", hosts.join(","));
+                }
+                Some(secret) => {
+                    let _ = writeln!(out, "  {secret} terminates {}", hosts.join(","));
+                }
+            }
+        }
+    }
+    out.push_str("Rules:\n  Host\tPath\tBackends\n  ----\t----\t--------\n");
+    let mut count = 0;
+    for rule in spec["rules"].as_array().into_iter().flatten().filter(|rule| rule["http"].is_object()) {
+        count += 1;
+        let host = rule["host"].as_str().filter(|host| !host.is_empty()).unwrap_or("*");
+        let _ = writeln!(out, "  {host}\t");
+        for path in rule["http"]["paths"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "    \t{} \t{}", text(&path["path"]), backend(context, &namespace, &path["backend"]).await);
+        }
+    }
+    if count == 0 {
+        let _ = writeln!(out, "  *\t*\t{default}");
+    }
+    crate::pod_template::multiline_annotations(&mut out, "Annotations", &metadata["annotations"]);
+    events_section(&mut out, &context.events);
+    out
+}
+
+/// `describeBackendV1`: `service:port (endpoints)`, or the resource a backend names.
+async fn backend(context: &Context<'_>, namespace: &str, backend: &Value) -> String {
+    let service = &backend["service"];
+    if service.is_object() {
+        let name = text(&service["name"]);
+        let port_name = service["port"]["name"].as_str().unwrap_or_default();
+        let number = service["port"]["number"].as_i64().unwrap_or(0);
+        let shown = if port_name.is_empty() { format!("{name}:{number}") } else { format!("{name}:{port_name}") };
+        let selector = encode(&format!("kubernetes.io/service-name={name}"));
+        let slices = match get_json(context.client, &format!("/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices?labelSelector={selector}"), "application/json").await {
+            Ok(list) => list["items"].as_array().cloned().unwrap_or_default(),
+            Err(err) => return format!("{shown} (<error: {}>)", error_text(err)),
+        };
+        let object = match get_json(context.client, &format!("/api/v1/namespaces/{namespace}/services/{name}"), "application/json").await {
+            Ok(object) => object,
+            Err(err) => return format!("{shown} (<error: {}>)", error_text(err)),
+        };
+        let mut matched = "";
+        for port in object["spec"]["ports"].as_array().into_iter().flatten() {
+            let port_of = port["name"].as_str().unwrap_or_default();
+            if (number != 0 && port["port"].as_i64() == Some(number)) || (!port_name.is_empty() && port_name == port_of) {
+                matched = port_of;
+            }
+        }
+        return format!("{shown} ({})", endpoints(&slices, matched));
+    }
+    let resource = &backend["resource"];
+    if resource.is_object() {
+        let group = resource["apiGroup"].as_str().unwrap_or("<none>");
+        return format!("APIGroup: {group}, Kind: {}, Name: {}", text(&resource["kind"]), text(&resource["name"]));
+    }
+    String::new()
+}
+
+/// An error as Go's `err.Error()` reads: a server's message alone.
+fn error_text(err: crate::CtlError) -> String {
+    match err {
+        crate::CtlError::Server { message, .. } => message,
+        other => other.to_string(),
+    }
+}

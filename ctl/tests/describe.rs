@@ -391,6 +391,9 @@ fn describe_errors_as_kubectl() {
         &["describe", "pod/nosuch", "-n", "shop"],
         &["describe", "pods", "-n", "empty"],
         &["describe", "nosuchkind", "x"],
+        &["describe", "pod", "web-2", "nosuch", "-n", "shop"],
+        &["describe", "pods", "-l", "app=nosuch", "-n", "shop"],
+        &["describe"],
     ] {
         same(&server, args);
     }

@@ -51,9 +51,8 @@ pub struct DescribeArgs {
 
 pub async fn describe(config: &Config, args: &DescribeArgs) -> Result<(), CtlError> {
     if args.objects.is_empty() && args.files.is_empty() {
-        return Err(CtlError::Usage(
-            "You must specify the type of resource to describe. Use \"ctl api-resources\" for a complete list of supported resources.\n".into(),
-        ));
+        // kubectl's words, as `get` says them.
+        return Err(CtlError::Usage("You must specify the type of resource to describe. Use \"kubectl api-resources\" for a complete list of supported resources.".into()));
     }
     let (client, namespace) = client_and_namespace(config).await?;
     let (named, errors) = if args.all_namespaces && args.files.is_empty() && !args.objects[0].contains('/') {

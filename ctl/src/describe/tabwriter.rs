@@ -71,7 +71,7 @@ mod tests {
     #[test]
     fn columns_as_go_aligns_them() {
         let text = "Name:\tweb\nNamespace:\tdefault\nLabels:\ta=b\n\tc=d\nContainers:\n  web:\n    Image:\tnginx\n    Restart Count:\t0\n";
-        let expected = "Name:         web\nNamespace:    default\nLabels:       a=b\n              c=d\nContainers:\n  web:\n    Image:          nginx\n    Restart Count:  0\n";
+        let expected = "Name:       web\nNamespace:  default\nLabels:     a=b\n            c=d\nContainers:\n  web:\n    Image:          nginx\n    Restart Count:  0\n";
         assert_eq!(align(text), expected);
         assert_eq!(align("A:\tb\n\x0cEvents:\n  Type\tReason\n  ----\t------\n"), "A:  b\nEvents:\n  Type  Reason\n  ----  ------\n");
     }

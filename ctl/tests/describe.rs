@@ -376,6 +376,16 @@ fn without_pod_ages(text: &str) -> String {
     out.join("\n")
 }
 
+/// `-f`: the objects a manifest names.
+#[test]
+fn describe_from_a_manifest() {
+    let server = server_with_fixture();
+    let manifest = std::env::temp_dir().join(format!("describe-{}.yaml", std::process::id()));
+    std::fs::write(&manifest, "apiVersion: v1\nkind: Service\nmetadata: {name: edge, namespace: shop}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-2, namespace: shop}\n").unwrap();
+    same(&server, &["describe", "-f", manifest.to_str().unwrap()]);
+    std::fs::remove_file(&manifest).unwrap();
+}
+
 #[test]
 fn describe_node_as_kubectl() {
     let server = server_with_fixture();

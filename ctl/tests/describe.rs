@@ -70,6 +70,12 @@ metadata: {name: creds, namespace: shop}
 type: Opaque
 stringData: {password: hunter2}
 ---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: runner, namespace: shop}
+imagePullSecrets: [{name: creds}, {name: registry}]
+secrets: [{name: creds}]
+---
 apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata: {name: lock, namespace: shop, labels: {app: web}}
@@ -340,6 +346,7 @@ fn describe_as_kubectl_describes() {
         &["describe", "pod/web-2", "pod/db-1", "-n", "shop"],
         &["describe", "configmap", "settings", "-n", "shop"],
         &["describe", "secret/creds", "-n", "shop"],
+        &["describe", "serviceaccounts", "-n", "shop"],
         &["describe", "namespace", "shop"],
         &["describe", "lease", "lock", "-n", "shop"],
         &["describe", "leases", "-A", "-l", "app=web"],

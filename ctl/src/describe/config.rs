@@ -149,3 +149,42 @@ fn limit_ranges(out: &mut String, ranges: &[Value]) {
         }
     }
 }
+
+/// `describeServiceAccount`: its image pull, mountable and token secrets, each marked when it
+/// does not exist.
+pub async fn service_account(context: &Context<'_>) -> String {
+    let account = &context.object;
+    let metadata = &account["metadata"];
+    let path = format!("/api/v1/namespaces/{}/secrets", metadata["namespace"].as_str().unwrap_or_default());
+    // Errors are tolerated as in kubectl: the secrets are then shown without checking them.
+    let secrets = get_json(context.client, &path, "application/json").await.ok();
+    let existing: Option<Vec<&Value>> = secrets.as_ref().map(|list| list["items"].as_array().into_iter().flatten().collect());
+    let names = |field: &str| -> Vec<String> { account[field].as_array().into_iter().flatten().map(|entry| entry["name"].as_str().unwrap_or_default().to_string()).collect() };
+    let tokens: Vec<String> = existing
+        .iter()
+        .flatten()
+        .filter(|secret| {
+            let annotations = &secret["metadata"]["annotations"];
+            secret["type"] == "kubernetes.io/service-account-token"
+                && annotations["kubernetes.io/service-account.name"] == metadata["name"]
+                && annotations["kubernetes.io/service-account.uid"] == metadata["uid"]
+        })
+        .map(|secret| secret["metadata"]["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    let missing = |name: &str| existing.as_ref().is_some_and(|secrets| !secrets.iter().any(|secret| secret["metadata"]["name"] == name));
+    let mut out = String::new();
+    header(&mut out, account, true);
+    for (heading, list) in [("Image pull secrets:", names("imagePullSecrets")), ("Mountable secrets: ", names("secrets")), ("Tokens:            ", tokens)] {
+        if list.is_empty() {
+            let _ = writeln!(out, "{heading}\t<none>");
+            continue;
+        }
+        for (index, name) in list.iter().enumerate() {
+            let prefix = if index == 0 { heading } else { "                   " };
+            let note = if heading != "Tokens:            " && missing(name) { " (not found)" } else { "" };
+            let _ = writeln!(out, "{prefix}\t{name}{note}");
+        }
+    }
+    events_section(&mut out, &context.events);
+    out
+}

@@ -159,6 +159,7 @@ async fn describe_one(client: &kube::Client, target: &Named, show_events: bool) 
         ("", "Pod") => pod::describe(&context),
         ("", "ConfigMap") => config::config_map(&context),
         ("", "Secret") => config::secret(&context),
+        ("", "ServiceAccount") => config::service_account(&context).await,
         ("", "Namespace") => config::namespace(&context).await?,
         ("", "Node") => node::node(&context).await,
         ("autoscaling", "HorizontalPodAutoscaler") => autoscaling::horizontal_pod_autoscaler(&context).await,

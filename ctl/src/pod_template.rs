@@ -24,7 +24,7 @@ pub fn describe(template: &Value) -> String {
     }
     containers(&mut out, "  ", "Containers", &spec["containers"], None);
     volumes(&mut out, "  ", &spec["volumes"]);
-    topology_spread_constraints(&mut out, &spec["topologySpreadConstraints"]);
+    topology_spread_constraints(&mut out, "  ", &spec["topologySpreadConstraints"]);
     if let Some(class) = text(&spec["priorityClassName"]).filter(|class| !class.is_empty()) {
         let _ = writeln!(out, "  Priority Class Name:\t{class}");
     }
@@ -515,17 +515,18 @@ fn field_flag(map: &Map<String, Value>, field: &str) -> bool {
     map.get(field).and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// `describeTopologySpreadConstraints`, sorted by topology key.
-pub(crate) fn topology_spread_constraints(out: &mut String, constraints: &Value) {
+/// `describeTopologySpreadConstraints`, sorted by topology key, under a heading indented by
+/// `space`.
+pub(crate) fn topology_spread_constraints(out: &mut String, space: &str, constraints: &Value) {
     let mut constraints: Vec<&Value> = items(constraints).iter().collect();
     if constraints.is_empty() {
         return;
     }
     constraints.sort_by_key(|constraint| text(&constraint["topologyKey"]).unwrap_or_default().to_string());
-    out.push_str("  Topology Spread Constraints:\t");
+    let _ = write!(out, "{space}Topology Spread Constraints:\t");
     for (index, constraint) in constraints.iter().enumerate() {
         if index > 0 {
-            out.push_str("  \t");
+            let _ = write!(out, "{space}\t");
         }
         let _ = write!(
             out,

@@ -49,6 +49,9 @@ apiVersion: v1
 kind: Pod
 metadata: {name: web-2, namespace: shop, labels: {app: web}}
 spec:
+  topologySpreadConstraints:
+  - {maxSkew: 1, topologyKey: zone, whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: web}}}
+  - {maxSkew: 2, topologyKey: host, whenUnsatisfiable: ScheduleAnyway}
   containers: [{name: app, image: "nginx:2", resources: {requests: {cpu: 100m}}}]
 ---
 apiVersion: v1

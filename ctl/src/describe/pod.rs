@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde_json::Value;
 
 use super::{Context, events_section, header};
-use crate::pod_template::{containers, multiline_labels, rfc1123z, tolerations, volumes};
+use crate::pod_template::{containers, multiline_labels, rfc1123z, tolerations, topology_spread_constraints, volumes};
 
 pub fn describe(context: &Context) -> String {
     let pod = &context.object;
@@ -84,6 +84,7 @@ pub fn describe(context: &Context) -> String {
     let _ = writeln!(out, "QoS Class:\t{}", text(&status["qosClass"]).unwrap_or_else(|| qos_class(spec).to_string()));
     multiline_labels(&mut out, "Node-Selectors", &spec["nodeSelector"]);
     tolerations(&mut out, "Tolerations", &spec["tolerations"]);
+    topology_spread_constraints(&mut out, "", &spec["topologySpreadConstraints"]);
     events_section(&mut out, &context.events);
     out
 }

@@ -79,6 +79,26 @@ metadata: {name: runner, namespace: shop}
 imagePullSecrets: [{name: creds}, {name: registry}]
 secrets: [{name: creds}]
 ---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: fast, annotations: {storageclass.kubernetes.io/is-default-class: "true"}}
+provisioner: example.com/disk
+parameters: {type: ssd, zone: a}
+reclaimPolicy: Retain
+volumeBindingMode: WaitForFirstConsumer
+mountOptions: [discard]
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: important}
+value: 1000
+description: for the shop
+---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: web, namespace: shop}
+spec: {minAvailable: 1, selector: {matchLabels: {app: web}}}
+---
 apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata: {name: lock, namespace: shop, labels: {app: web}}
@@ -350,6 +370,9 @@ fn describe_as_kubectl_describes() {
         &["describe", "configmap", "settings", "-n", "shop"],
         &["describe", "secret/creds", "-n", "shop"],
         &["describe", "serviceaccounts", "-n", "shop"],
+        &["describe", "storageclass", "fast"],
+        &["describe", "priorityclass", "important"],
+        &["describe", "pdb", "web", "-n", "shop"],
         &["describe", "namespace", "shop"],
         &["describe", "lease", "lock", "-n", "shop"],
         &["describe", "leases", "-A", "-l", "app=web"],

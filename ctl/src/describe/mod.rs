@@ -7,6 +7,7 @@ mod batch;
 mod config;
 mod node;
 mod pod;
+mod policy;
 mod service;
 mod storage;
 mod tabwriter;
@@ -167,6 +168,9 @@ async fn describe_one(client: &kube::Client, target: &Named, show_events: bool) 
         ("", "Service") => service::service(&context).await,
         ("batch", "Job") => batch::job(&context),
         ("batch", "CronJob") => batch::cron_job(&context),
+        ("storage.k8s.io", "StorageClass") => storage::storage_class(&context),
+        ("scheduling.k8s.io", "PriorityClass") => policy::priority_class(&context),
+        ("policy", "PodDisruptionBudget") => policy::disruption_budget(&context),
         ("", "PersistentVolumeClaim") => storage::claim(&context).await?,
         ("apps", "Deployment") => workloads::deployment(&context).await?,
         ("apps", "ReplicaSet") => workloads::replica_set(&context).await?,

@@ -117,3 +117,38 @@ async fn used_by(out: &mut String, context: &Context<'_>) -> Result<(), CtlError
     }
     Ok(())
 }
+
+/// `describeStorageClass`.
+pub fn storage_class(context: &Context) -> String {
+    let class = &context.object;
+    let annotations = &class["metadata"]["annotations"];
+    let default = ["storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class"].iter().any(|key| annotations[*key] == "true");
+    let mut out = String::new();
+    let _ = writeln!(out, "Name:\t{}", text(&class["metadata"]["name"]));
+    let _ = writeln!(out, "IsDefaultClass:\t{}", if default { "Yes" } else { "No" });
+    let _ = writeln!(out, "Annotations:\t{}", super::service::format_labels(annotations));
+    let _ = writeln!(out, "Provisioner:\t{}", text(&class["provisioner"]));
+    let _ = writeln!(out, "Parameters:\t{}", super::service::format_labels(&class["parameters"]));
+    let expansion = match class["allowVolumeExpansion"].as_bool() {
+        None => "<unset>",
+        Some(true) => "True",
+        Some(false) => "False",
+    };
+    let _ = writeln!(out, "AllowVolumeExpansion:\t{expansion}");
+    match class["mountOptions"].as_array().filter(|options| !options.is_empty()) {
+        None => out.push_str("MountOptions:\t<none>\n"),
+        Some(options) => {
+            out.push_str("MountOptions:\n");
+            for option in options {
+                let _ = writeln!(out, "  {}", text(option));
+            }
+        }
+    }
+    for (field, heading) in [("reclaimPolicy", "ReclaimPolicy"), ("volumeBindingMode", "VolumeBindingMode")] {
+        if let Some(value) = class[field].as_str() {
+            let _ = writeln!(out, "{heading}:\t{value}");
+        }
+    }
+    events_section(&mut out, &context.events);
+    out
+}

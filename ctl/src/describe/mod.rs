@@ -343,10 +343,11 @@ fn camel_case_words(text: &str) -> Vec<String> {
         last = current;
     }
     for index in 0..runs.len().saturating_sub(1) {
-        if runs[index].first().is_some_and(|char| char.is_uppercase()) && runs[index + 1].first().is_some_and(|char| char.is_lowercase()) {
-            if let Some(moved) = runs[index].pop() {
-                runs[index + 1].insert(0, moved);
-            }
+        if runs[index].first().is_some_and(|char| char.is_uppercase())
+            && runs[index + 1].first().is_some_and(|char| char.is_lowercase())
+            && let Some(moved) = runs[index].pop()
+        {
+            runs[index + 1].insert(0, moved);
         }
     }
     runs.into_iter().filter(|run| !run.is_empty()).map(|run| run.into_iter().collect()).collect()

@@ -160,7 +160,7 @@ type Resources = BTreeMap<String, Quantity>;
 fn add_to(into: &mut Resources, list: &Value) {
     for (name, quantity) in list.as_object().into_iter().flatten() {
         if let Some(quantity) = quantity.as_str().and_then(|quantity| parse(quantity).ok()) {
-            let sum = into.get(name).map_or(quantity.clone(), |before| before.add(&quantity));
+            let sum = into.get(name).map_or(quantity, |before| before.add(&quantity));
             into.insert(name.clone(), sum);
         }
     }
@@ -240,7 +240,7 @@ fn pods_and_resources(out: &mut String, status: &Value, pods: &[Value]) {
         );
         for (total, list) in [(&mut requests, pod_requests), (&mut limits, pod_limits)] {
             for (name, quantity) in list {
-                let sum = total.get(&name).map_or(quantity.clone(), |before| before.add(&quantity));
+                let sum = total.get(&name).map_or(quantity, |before| before.add(&quantity));
                 total.insert(name, sum);
             }
         }

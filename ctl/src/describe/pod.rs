@@ -134,7 +134,7 @@ fn qos_class(spec: &Value) -> &'static str {
     let mut add = |resources: &Value| {
         for (into, list) in [(&mut requests, &resources["requests"]), (&mut limits, &resources["limits"])] {
             for (name, quantity) in positive(list) {
-                let sum = into.get(&name).map_or(quantity.clone(), |before| before.add(&quantity));
+                let sum = into.get(&name).map_or(quantity, |before| before.add(&quantity));
                 into.insert(name, sum);
             }
         }

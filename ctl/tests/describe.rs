@@ -99,6 +99,19 @@ kind: PodDisruptionBudget
 metadata: {name: web, namespace: shop}
 spec: {minAvailable: 1, selector: {matchLabels: {app: web}}}
 ---
+apiVersion: v1
+kind: LimitRange
+metadata: {name: limits, namespace: shop}
+spec:
+  limits: [{type: Container, max: {cpu: "2"}, min: {cpu: 100m}, default: {cpu: 500m}, defaultRequest: {cpu: 200m}, maxLimitRequestRatio: {cpu: "4"}}]
+---
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: quota, namespace: shop}
+spec:
+  hard: {pods: "10", requests.cpu: "4"}
+  scopes: [NotBestEffort, NotTerminating]
+---
 apiVersion: coordination.k8s.io/v1
 kind: Lease
 metadata: {name: lock, namespace: shop, labels: {app: web}}
@@ -321,6 +334,8 @@ count: 5
     let hpa_status = r#"{"status": {"currentReplicas": 3, "desiredReplicas": 4,
       "currentMetrics": [{"type": "Resource", "resource": {"name": "cpu", "current": {"averageUtilization": 75, "averageValue": "150m"}}}],
       "conditions": [{"type": "AbleToScale", "status": "True", "reason": "ReadyForNewScale", "message": "recommended size matches current size", "lastTransitionTime": "2026-01-02T03:04:05Z"}]}}"#;
+    let quota_status = r#"{"status": {"hard": {"pods": "10", "requests.cpu": "4"}, "used": {"pods": "3", "requests.cpu": "350m"}}}"#;
+    stdout_ok(run("kubectl", &server, &["patch", "quota", "quota", "-n", "shop", "--subresource=status", "--type=merge", "-p", quota_status]));
     stdout_ok(run("kubectl", &server, &["patch", "hpa", "front", "-n", "shop", "--subresource=status", "--type=merge", "-p", hpa_status]));
     stdout_ok(run("kubectl", &server, &["patch", "job", "report", "-n", "shop", "--subresource=status", "--type=merge", "-p", status]));
     let deployment_uid = stdout_ok(run("kubectl", &server, &["get", "deploy", "front", "-n", "shop", "-o", "jsonpath={.metadata.uid}"]));
@@ -373,6 +388,9 @@ fn describe_as_kubectl_describes() {
         &["describe", "storageclass", "fast"],
         &["describe", "priorityclass", "important"],
         &["describe", "pdb", "web", "-n", "shop"],
+        &["describe", "limitrange", "limits", "-n", "shop"],
+        &["describe", "quota", "-n", "shop"],
+        &["describe", "namespace", "shop"],
         &["describe", "namespace", "shop"],
         &["describe", "lease", "lock", "-n", "shop"],
         &["describe", "leases", "-A", "-l", "app=web"],

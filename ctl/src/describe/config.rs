@@ -115,10 +115,11 @@ fn resource_quotas(out: &mut String, quotas: &Value) {
     out.push_str("Resource Quotas\n");
     for quota in &quotas {
         let _ = writeln!(out, "  Name:\t{}", quota["metadata"]["name"].as_str().unwrap_or_default());
+        scopes(out, "  ", "", quota);
         out.push_str("  Resource\tUsed\tHard\n  --------\t---\t---\n");
         for (resource, hard) in quota["status"]["hard"].as_object().into_iter().flatten() {
-            let used = quota["status"]["used"][resource].as_str().unwrap_or("0");
-            let _ = writeln!(out, "  {resource}\t{used}\t{}", hard.as_str().unwrap_or_default());
+            let used = quota["status"]["used"].get(resource).map_or("0".to_string(), quantity);
+            let _ = writeln!(out, "  {resource}\t{used}\t{}", quantity(hard));
         }
     }
 }
@@ -128,26 +129,84 @@ fn limit_ranges(out: &mut String, ranges: &[Value]) {
     out.push_str("Resource Limits\n Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n");
     out.push_str(" ----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n");
     for range in ranges {
-        for limit in range["spec"]["limits"].as_array().into_iter().flatten() {
-            let fields = ["min", "max", "defaultRequest", "default", "maxLimitRequestRatio"];
-            let mut resources: Vec<&String> = fields.iter().flat_map(|field| limit[*field].as_object().into_iter().flatten().map(|(name, _)| name)).collect();
-            resources.sort();
-            resources.dedup();
-            for resource in resources {
-                let cell = |field: &str| limit[field][resource.as_str()].as_str().unwrap_or("-").to_string();
-                let _ = writeln!(
-                    out,
-                    " {}\t{resource}\t{}\t{}\t{}\t{}\t{}",
-                    limit["type"].as_str().unwrap_or_default(),
-                    cell("min"),
-                    cell("max"),
-                    cell("defaultRequest"),
-                    cell("default"),
-                    cell("maxLimitRequestRatio")
-                );
-            }
+        limit_rows(out, " ", range);
+    }
+}
+
+/// `describeLimitRangeSpec`: a row per limit type and resource (kubectl's order is a Go map's,
+/// so none in particular; sorted here), `-` where a value is not set.
+fn limit_rows(out: &mut String, prefix: &str, range: &Value) {
+    for limit in range["spec"]["limits"].as_array().into_iter().flatten() {
+        let fields = ["min", "max", "defaultRequest", "default", "maxLimitRequestRatio"];
+        let mut resources: Vec<&String> = fields.iter().flat_map(|field| limit[*field].as_object().into_iter().flatten().map(|(name, _)| name)).collect();
+        resources.sort();
+        resources.dedup();
+        for resource in resources {
+            let cell = |field: &str| limit[field].get(resource.as_str()).map_or("-".to_string(), quantity);
+            let _ = writeln!(
+                out,
+                "{prefix}{}\t{resource}\t{}\t{}\t{}\t{}\t{}",
+                limit["type"].as_str().unwrap_or_default(),
+                cell("min"),
+                cell("max"),
+                cell("defaultRequest"),
+                cell("default"),
+                cell("maxLimitRequestRatio")
+            );
         }
     }
+}
+
+/// A quantity as Go's `Quantity.String()` prints it (canonical).
+fn quantity(value: &Value) -> String {
+    let raw = value.as_str().unwrap_or_default();
+    common::quantity::parse(raw).map_or(raw.to_string(), |quantity| quantity.to_string())
+}
+
+/// `describeLimitRange`.
+pub fn limit_range(context: &Context) -> String {
+    let range = &context.object;
+    let mut out = String::new();
+    let _ = writeln!(out, "Name:\t{}\nNamespace:\t{}", range["metadata"]["name"].as_str().unwrap_or_default(), range["metadata"]["namespace"].as_str().unwrap_or_default());
+    out.push_str("Type\tResource\tMin\tMax\tDefault Request\tDefault Limit\tMax Limit/Request Ratio\n");
+    out.push_str("----\t--------\t---\t---\t---------------\t-------------\t-----------------------\n");
+    limit_rows(&mut out, "", range);
+    out
+}
+
+/// A quota's sorted scopes, each with kubectl's help text, after `indent`; `bullet` before `*`.
+fn scopes(out: &mut String, indent: &str, bullet: &str, quota: &Value) {
+    let mut scopes: Vec<&str> = quota["spec"]["scopes"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if scopes.is_empty() {
+        return;
+    }
+    scopes.sort_unstable();
+    let _ = writeln!(out, "{indent}Scopes:\t{}", scopes.join(", "));
+    for scope in scopes {
+        let help = match scope {
+            "Terminating" => "Matches all pods that have an active deadline. These pods have a limited lifespan on a node before being actively terminated by the system.",
+            "NotTerminating" => "Matches all pods that do not have an active deadline. These pods usually include long running pods whose container command is not expected to terminate.",
+            "BestEffort" => "Matches all pods that do not have resource requirements set. These pods have a best effort quality of service.",
+            "NotBestEffort" => "Matches all pods that have at least one resource requirement set. These pods have a burstable or guaranteed quality of service.",
+            _ => continue,
+        };
+        let _ = writeln!(out, "{indent}{bullet}* {help}");
+    }
+}
+
+/// `describeQuota`: the scopes with kubectl's help for each, then used and hard amounts.
+pub fn resource_quota(context: &Context) -> String {
+    let quota = &context.object;
+    let mut out = String::new();
+    let _ = writeln!(out, "Name:\t{}\nNamespace:\t{}", quota["metadata"]["name"].as_str().unwrap_or_default(), quota["metadata"]["namespace"].as_str().unwrap_or_default());
+    scopes(&mut out, "", " ", quota);
+    out.push_str("Resource\tUsed\tHard\n--------\t----\t----\n");
+    let status = &quota["status"];
+    for (resource, hard) in status["hard"].as_object().into_iter().flatten() {
+        let used = status["used"].get(resource).map_or("0".to_string(), quantity);
+        let _ = writeln!(out, "{resource}\t{used}\t{}", quantity(hard));
+    }
+    out
 }
 
 /// `describeServiceAccount`: its image pull, mountable and token secrets, each marked when it

@@ -100,6 +100,16 @@ metadata: {name: web, namespace: shop}
 spec: {minAvailable: 1, selector: {matchLabels: {app: web}}}
 ---
 apiVersion: v1
+kind: Endpoints
+metadata: {name: front, namespace: shop}
+subsets:
+- addresses: [{ip: 10.244.1.1}, {ip: 10.244.1.3}]
+  notReadyAddresses: [{ip: 10.244.1.2}]
+  ports: [{name: http, port: 8080, protocol: TCP}, {name: dns, port: 53, protocol: UDP}]
+- addresses: [{ip: 10.244.2.1}]
+  ports: [{port: 9000}]
+---
+apiVersion: v1
 kind: LimitRange
 metadata: {name: limits, namespace: shop}
 spec:
@@ -389,6 +399,7 @@ fn describe_as_kubectl_describes() {
         &["describe", "priorityclass", "important"],
         &["describe", "pdb", "web", "-n", "shop"],
         &["describe", "limitrange", "limits", "-n", "shop"],
+        &["describe", "endpoints", "front", "-n", "shop"],
         &["describe", "quota", "-n", "shop"],
         &["describe", "namespace", "shop"],
         &["describe", "namespace", "shop"],

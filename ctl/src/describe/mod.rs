@@ -160,6 +160,7 @@ async fn describe_one(client: &kube::Client, target: &Named, show_events: bool) 
         ("", "Pod") => pod::describe(&context),
         ("", "ConfigMap") => config::config_map(&context),
         ("", "Secret") => config::secret(&context),
+        ("", "Endpoints") => service::endpoints_object(&context),
         ("", "LimitRange") => config::limit_range(&context),
         ("", "ResourceQuota") => config::resource_quota(&context),
         ("", "ServiceAccount") => config::service_account(&context).await,

@@ -238,3 +238,27 @@ fn error_text(err: crate::CtlError) -> String {
         other => other.to_string(),
     }
 }
+
+/// `describeEndpoints`: each subset's ready and not-ready addresses and its ports.
+pub fn endpoints_object(context: &Context) -> String {
+    let object = &context.object;
+    let mut out = String::new();
+    header(&mut out, object, true);
+    out.push_str("Subsets:\n");
+    for subset in object["subsets"].as_array().into_iter().flatten() {
+        for (field, heading) in [("addresses", "Addresses"), ("notReadyAddresses", "NotReadyAddresses")] {
+            let ips = joined(&Value::Array(subset[field].as_array().into_iter().flatten().map(|address| address["ip"].clone()).collect())).unwrap_or_else(|| "<none>".into());
+            let _ = writeln!(out, "  {heading}:\t{ips}");
+        }
+        if let Some(ports) = subset["ports"].as_array().filter(|ports| !ports.is_empty()) {
+            out.push_str("  Ports:\n    Name\tPort\tProtocol\n    ----\t----\t--------\n");
+            for port in ports {
+                let name = port["name"].as_str().filter(|name| !name.is_empty()).unwrap_or("<unset>");
+                let _ = writeln!(out, "    {name}\t{}\t{}", text(&port["port"]), text(&port["protocol"]));
+            }
+        }
+        out.push('\n');
+    }
+    events_section(&mut out, &context.events);
+    out
+}

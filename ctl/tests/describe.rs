@@ -109,6 +109,18 @@ subsets:
 - addresses: [{ip: 10.244.2.1}]
   ports: [{port: 9000}]
 ---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: readers, namespace: shop, labels: {app: web}}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
+subjects: [{kind: ServiceAccount, name: runner, namespace: shop}, {kind: User, name: alice, apiGroup: rbac.authorization.k8s.io}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: shop-admins}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: admin}
+subjects: [{kind: Group, name: admins, apiGroup: rbac.authorization.k8s.io}]
+---
 apiVersion: v1
 kind: LimitRange
 metadata: {name: limits, namespace: shop}
@@ -399,6 +411,8 @@ fn describe_as_kubectl_describes() {
         &["describe", "priorityclass", "important"],
         &["describe", "pdb", "web", "-n", "shop"],
         &["describe", "limitrange", "limits", "-n", "shop"],
+        &["describe", "rolebinding", "readers", "-n", "shop"],
+        &["describe", "clusterrolebinding", "shop-admins"],
         &["describe", "endpoints", "front", "-n", "shop"],
         &["describe", "quota", "-n", "shop"],
         &["describe", "namespace", "shop"],

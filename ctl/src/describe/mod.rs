@@ -8,6 +8,7 @@ mod config;
 mod node;
 mod pod;
 mod policy;
+mod rbac;
 mod service;
 mod storage;
 mod tabwriter;
@@ -161,6 +162,7 @@ async fn describe_one(client: &kube::Client, target: &Named, show_events: bool) 
         ("", "ConfigMap") => config::config_map(&context),
         ("", "Secret") => config::secret(&context),
         ("", "Endpoints") => service::endpoints_object(&context),
+        ("rbac.authorization.k8s.io", "RoleBinding" | "ClusterRoleBinding") => rbac::binding(&context),
         ("", "LimitRange") => config::limit_range(&context),
         ("", "ResourceQuota") => config::resource_quota(&context),
         ("", "ServiceAccount") => config::service_account(&context).await,

@@ -1,5 +1,5 @@
-//! Commands that look at objects in depth: `describe`, and `logs` of a pod or of a workload's
-//! pod (`get -w` is in `get.rs`, `rollout` in `rollout.rs`).
+//! `logs` of a pod or of a workload's pod (`describe` is in `describe/`, `get -w` in `get.rs`,
+//! `rollout` in `rollout.rs`).
 
 use std::cmp::Ordering;
 use std::time::{Duration, Instant};
@@ -9,16 +9,8 @@ use serde_json::Value;
 
 use crate::discovery::{Resource, discover, encode, get_json};
 use crate::kubeconfig::client_and_namespace;
-use crate::print::aligned;
 use crate::{Config, CtlError};
-use crate::output::{out, outln};
-
-#[derive(Clone, Debug, clap::Args)]
-pub struct DescribeArgs {
-    /// KIND, or KIND/NAME.
-    pub kind: String,
-    pub name: Option<String>,
-}
+use crate::output::outln;
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct LogsArgs {
@@ -46,117 +38,6 @@ fn find(served: &[Resource], word: &str) -> Result<Resource, CtlError> {
         .find(|resource| resource.matches(word))
         .cloned()
         .ok_or_else(|| CtlError::Usage(format!("the server doesn't have a resource type {word:?}")))
-}
-
-/// `describe`: the object's metadata, then its spec and status as indented fields, then the
-/// events about it, as kubectl's generic describer lays them out.
-pub async fn describe(config: &Config, args: &DescribeArgs) -> Result<(), CtlError> {
-    let (client, namespace) = client_and_namespace(config).await?;
-    let served = discover(&client).await?;
-    let (kind, name) = match args.kind.split_once('/') {
-        Some((kind, name)) => (kind.to_string(), name.to_string()),
-        None => match &args.name {
-            Some(name) => (args.kind.clone(), name.clone()),
-            None => return Err(CtlError::Usage("give KIND/NAME or KIND NAME".into())),
-        },
-    };
-    let resource = find(&served, &kind)?;
-    let object = get_json(&client, &resource.path(Some(&namespace), Some(&name)), "application/json").await?;
-    let metadata = &object["metadata"];
-    let mut out = String::new();
-    out.push_str(&format!("Name:         {}\n", metadata["name"].as_str().unwrap_or_default()));
-    if resource.namespaced {
-        out.push_str(&format!("Namespace:    {}\n", metadata["namespace"].as_str().unwrap_or_default()));
-    }
-    out.push_str(&format!("Labels:       {}\n", pairs(&metadata["labels"], "              ")));
-    let mut annotations = metadata["annotations"].clone();
-    if let Some(map) = annotations.as_object_mut() {
-        map.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-    out.push_str(&format!("Annotations:  {}\n", pairs(&annotations, "              ")));
-    out.push_str(&format!("API Version:  {}\n", object["apiVersion"].as_str().unwrap_or_default()));
-    out.push_str(&format!("Kind:         {}\n", object["kind"].as_str().unwrap_or_default()));
-    for section in ["spec", "data", "status"] {
-        if let Some(value) = object.get(section).filter(|value| !value.is_null()) {
-            out.push_str(&format!("{}:\n", capitalize(section)));
-            fields(value, 1, &mut out);
-        }
-    }
-    // The uid too, as kubectl's describe: events of an earlier object of the same name are not
-    // this one's.
-    let selector = format!(
-        "involvedObject.name={name},involvedObject.namespace={},involvedObject.kind={},involvedObject.uid={}",
-        if resource.namespaced { namespace.as_str() } else { "" },
-        resource.kind,
-        object["metadata"]["uid"].as_str().unwrap_or_default()
-    );
-    let events = get_json(&client, &format!("/api/v1/namespaces/{namespace}/events?fieldSelector={}", encode(&selector)), "application/json").await;
-    let mut items = events.as_ref().ok().and_then(|events| events["items"].as_array()).cloned().unwrap_or_default();
-    if items.is_empty() {
-        out.push_str("Events:       <none>\n");
-    } else {
-        out.push_str("Events:\n");
-        out.push_str(&event_rows(&mut items));
-    }
-    out!("{out}")?;
-    Ok(())
-}
-
-fn capitalize(word: &str) -> String {
-    let mut chars = word.chars();
-    chars.next().map(|first| first.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
-}
-
-fn pairs(map: &Value, indent: &str) -> String {
-    match map.as_object().filter(|map| !map.is_empty()) {
-        None => "<none>".to_string(),
-        Some(map) => map
-            .iter()
-            .map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default()))
-            .collect::<Vec<_>>()
-            .join(&format!("\n{indent}")),
-    }
-}
-
-/// Nested fields, two spaces per level, with lists as `-` items.
-fn fields(value: &Value, depth: usize, out: &mut String) {
-    let indent = "  ".repeat(depth);
-    match value {
-        Value::Object(map) => {
-            for (key, value) in map {
-                match value {
-                    Value::Object(inner) if !inner.is_empty() => {
-                        out.push_str(&format!("{indent}{}:\n", capitalize(key)));
-                        fields(value, depth + 1, out);
-                    }
-                    Value::Array(items) if !items.is_empty() => {
-                        out.push_str(&format!("{indent}{}:\n", capitalize(key)));
-                        for item in items {
-                            match item {
-                                Value::Object(_) => {
-                                    out.push_str(&format!("{indent}  -\n"));
-                                    fields(item, depth + 2, out);
-                                }
-                                other => out.push_str(&format!("{indent}  {}\n", scalar(other))),
-                            }
-                        }
-                    }
-                    other => out.push_str(&format!("{indent}{}:  {}\n", capitalize(key), scalar(other))),
-                }
-            }
-        }
-        other => out.push_str(&format!("{indent}{}\n", scalar(other))),
-    }
-}
-
-fn scalar(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => "<none>".into(),
-        Value::Object(_) => "<none>".into(),
-        Value::Array(_) => "<none>".into(),
-        other => other.to_string(),
-    }
 }
 
 /// `logs`: the pod's log through the apiserver (which proxies it from the node's kubelet).
@@ -362,30 +243,6 @@ fn container_names(pod: &Value, field: &str) -> Vec<String> {
 fn pod_containers(pod: &Value) -> Vec<String> {
     ["containers", "initContainers", "ephemeralContainers"].iter().flat_map(|field| container_names(pod, field)).collect()
 }
-
-/// kubectl's events table under `describe`: oldest last-seen first, an age with the repeat count
-/// (`10s (x3 over 2m)`), two-space gaps and a dashed rule under the header.
-fn event_rows(events: &mut [Value]) -> String {
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
-    events.sort_by_key(|event| text(&event["lastTimestamp"]));
-    let mut rows = vec![
-        ["Type", "Reason", "Age", "From", "Message"].map(String::from).to_vec(),
-        ["----", "------", "----", "----", "-------"].map(String::from).to_vec(),
-    ];
-    for event in events.iter() {
-        let count = event["count"].as_i64().unwrap_or(0);
-        let first = event["firstTimestamp"].as_str().or_else(|| event["eventTime"].as_str());
-        let age = if count > 1 {
-            format!("{} (x{count} over {})", common::durations::age(event["lastTimestamp"].as_str()), common::durations::age(first))
-        } else {
-            common::durations::age(first)
-        };
-        let from = event["source"]["component"].as_str().filter(|from| !from.is_empty()).or_else(|| event["reportingComponent"].as_str());
-        rows.push(vec![text(&event["type"]), text(&event["reason"]), age, from.unwrap_or_default().to_string(), text(&event["message"])]);
-    }
-    aligned(&rows, "  ", "  ")
-}
-
 
 #[cfg(test)]
 mod tests {

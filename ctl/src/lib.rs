@@ -11,6 +11,7 @@ mod apply;
 mod auth;
 mod commands;
 mod create;
+mod describe;
 mod discovery;
 mod events;
 mod expose;
@@ -79,7 +80,7 @@ pub enum Command {
     /// List the resource types the server serves.
     ApiResources,
     /// Show an object in detail, with its events.
-    Describe(inspect::DescribeArgs),
+    Describe(describe::DescribeArgs),
     /// Print a pod's container log.
     Logs(inspect::LogsArgs),
     /// Manage the rollout of a Deployment, DaemonSet or StatefulSet.
@@ -180,7 +181,7 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Create(args) => create::run(&config, args).await,
         Command::Scale(args) => commands::scale(&config, args).await,
         Command::ApiResources => commands::api_resources(&config).await,
-        Command::Describe(args) => inspect::describe(&config, args).await,
+        Command::Describe(args) => describe::describe(&config, args).await,
         Command::Logs(args) => inspect::logs(&config, args).await,
         Command::Rollout(command) => rollout::rollout(&config, command).await,
         Command::Exec(args) => stream::exec(&config, args).await,

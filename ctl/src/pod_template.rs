@@ -20,11 +20,11 @@ pub fn describe(template: &Value) -> String {
         let _ = writeln!(out, "  Service Account:\t{account}");
     }
     if spec["initContainers"].as_array().is_some_and(|containers| !containers.is_empty()) {
-        containers(&mut out, "Init Containers", &spec["initContainers"]);
+        containers(&mut out, "  ", "Init Containers", &spec["initContainers"], None);
     }
-    containers(&mut out, "Containers", &spec["containers"]);
-    volumes(&mut out, &spec["volumes"]);
-    topology_spread_constraints(&mut out, &spec["topologySpreadConstraints"]);
+    containers(&mut out, "  ", "Containers", &spec["containers"], None);
+    volumes(&mut out, "  ", &spec["volumes"]);
+    topology_spread_constraints(&mut out, "  ", &spec["topologySpreadConstraints"]);
     if let Some(class) = text(&spec["priorityClassName"]).filter(|class| !class.is_empty()) {
         let _ = writeln!(out, "  Priority Class Name:\t{class}");
     }
@@ -51,7 +51,7 @@ fn flag(value: &Value) -> bool {
 }
 
 /// `printLabelsMultiline`: sorted `key=value` lines, later ones after a tab.
-fn multiline_labels(out: &mut String, title: &str, labels: &Value) {
+pub(crate) fn multiline_labels(out: &mut String, title: &str, labels: &Value) {
     let _ = write!(out, "{title}:\t");
     let Some(labels) = labels.as_object().filter(|labels| !labels.is_empty()) else {
         out.push_str("<none>\n");
@@ -71,7 +71,7 @@ const MAX_ANNOTATION_LENGTH: usize = 140;
 
 /// `printAnnotationsMultiline`: as the labels, without kubectl's own last-applied annotation;
 /// long or multi-line values on indented lines of their own.
-fn multiline_annotations(out: &mut String, title: &str, annotations: &Value) {
+pub(crate) fn multiline_annotations(out: &mut String, title: &str, annotations: &Value) {
     let _ = write!(out, "{title}:\t");
     let shown: Vec<(&String, &Value)> = annotations
         .as_object()
@@ -112,14 +112,24 @@ fn shorten(text: &str, max: usize) -> String {
     format!("{}...", &text[..end])
 }
 
-/// `describeContainers` without statuses (a template has none).
-fn containers(out: &mut String, label: &str, containers: &Value) {
+/// `describeContainers` under a heading indented by `space`: a template's containers have no
+/// statuses and no pod (`None`); a pod's show their statuses and resolve field references.
+pub(crate) fn containers(out: &mut String, space: &str, label: &str, containers: &Value, pod: Option<(&Value, &str)>) {
     let containers = items(containers);
     let none = if containers.is_empty() { " <none>" } else { "" };
-    let _ = writeln!(out, "  {label}:{none}");
+    let _ = writeln!(out, "{space}{label}:{none}");
+    let name_indent = if space.is_empty() { "" } else { " " };
     for container in containers {
-        let _ = writeln!(out, "   {}:", text(&container["name"]).unwrap_or_default());
+        let name = text(&container["name"]).unwrap_or_default();
+        let status = pod.and_then(|(pod, field)| items(&pod["status"][field]).iter().find(|status| status["name"] == name));
+        let _ = writeln!(out, "  {name_indent}{name}:");
+        if let Some(status) = status {
+            let _ = writeln!(out, "    Container ID:\t{}", text(&status["containerID"]).unwrap_or_default());
+        }
         let _ = writeln!(out, "    Image:\t{}", text(&container["image"]).unwrap_or_default());
+        if let Some(status) = status {
+            let _ = writeln!(out, "    Image ID:\t{}", text(&status["imageID"]).unwrap_or_default());
+        }
         let ports = items(&container["ports"]);
         let port_list = |field: &str| -> String {
             ports
@@ -155,6 +165,9 @@ fn containers(out: &mut String, label: &str, containers: &Value) {
                 }
             }
         }
+        if let Some(status) = status {
+            container_state(out, status);
+        }
         resources(out, &container["resources"]);
         for (field, heading) in [("livenessProbe", "Liveness"), ("readinessProbe", "Readiness"), ("startupProbe", "Startup")] {
             if container[field].is_object() {
@@ -162,7 +175,7 @@ fn containers(out: &mut String, label: &str, containers: &Value) {
             }
         }
         environment_from(out, &container["envFrom"]);
-        environment(out, container);
+        environment(out, container, pod.map(|(pod, _)| pod));
         mounts(out, container);
     }
 }
@@ -253,7 +266,7 @@ fn environment_from(out: &mut String, sources: &Value) {
 
 /// `describeContainerEnvVars` without a pod to resolve field references against (kubectl passes
 /// none for a template, so their values print empty).
-fn environment(out: &mut String, container: &Value) {
+fn environment(out: &mut String, container: &Value, pod: Option<&Value>) {
     let variables = items(&container["env"]);
     let none = if variables.is_empty() { "\t<none>" } else { "" };
     let _ = writeln!(out, "    Environment:{none}");
@@ -272,7 +285,9 @@ fn environment(out: &mut String, container: &Value) {
         }
         if from["fieldRef"].is_object() {
             let field = &from["fieldRef"];
-            let _ = writeln!(out, "      {name}:\t ({}:{})", text(&field["apiVersion"]).unwrap_or_default(), text(&field["fieldPath"]).unwrap_or_default());
+            let path = text(&field["fieldPath"]).unwrap_or_default();
+            let value = pod.map(|pod| field_value(pod, path)).unwrap_or_default();
+            let _ = writeln!(out, "      {name}:\t{value} ({}:{path})", text(&field["apiVersion"]).unwrap_or_default());
         } else if from["resourceFieldRef"].is_object() {
             let resource = text(&from["resourceFieldRef"]["resource"]).unwrap_or_default();
             let value = container_resource_value(container, &from["resourceFieldRef"]);
@@ -297,6 +312,73 @@ fn environment(out: &mut String, container: &Value) {
             );
         }
     }
+}
+
+/// kubectl's `EnvValueRetriever`: a downward-API field of the pod as text.
+fn field_value(pod: &Value, path: &str) -> String {
+    let keyed = |prefix: &str, map: &Value| path.strip_prefix(prefix).and_then(|rest| rest.strip_suffix("']")).map(|key| text(&map[key]).unwrap_or_default().to_string());
+    if let Some(value) = keyed("metadata.labels['", &pod["metadata"]["labels"]).or_else(|| keyed("metadata.annotations['", &pod["metadata"]["annotations"])) {
+        return value;
+    }
+    let value = match path {
+        "metadata.name" | "metadata.namespace" | "metadata.uid" => &pod["metadata"][&path["metadata.".len()..]],
+        "spec.nodeName" | "spec.serviceAccountName" => &pod["spec"][&path["spec.".len()..]],
+        "status.hostIP" | "status.podIP" => &pod["status"][&path["status.".len()..]],
+        "status.podIPs" | "status.hostIPs" => {
+            let ips: Vec<&str> = items(&pod["status"][&path["status.".len()..]]).iter().filter_map(|ip| text(&ip["ip"])).collect();
+            return ips.join(",");
+        }
+        _ => &Value::Null,
+    };
+    text(value).unwrap_or_default().to_string()
+}
+
+/// `describeContainerState`: the state, the last one when it ended, readiness and restarts.
+fn container_state(out: &mut String, status: &Value) {
+    state(out, "State", &status["state"]);
+    if status["lastState"]["terminated"].is_object() {
+        state(out, "Last State", &status["lastState"]);
+    }
+    let _ = writeln!(out, "    Ready:\t{}", if flag(&status["ready"]) { "True" } else { "False" });
+    let _ = writeln!(out, "    Restart Count:\t{}", number(&status["restartCount"]));
+}
+
+/// `describeStatus`.
+fn state(out: &mut String, heading: &str, state: &Value) {
+    let reason = |state: &Value, out: &mut String| {
+        if let Some(reason) = text(&state["reason"]).filter(|reason| !reason.is_empty()) {
+            let _ = writeln!(out, "      Reason:\t{reason}");
+        }
+    };
+    if state["running"].is_object() {
+        let _ = writeln!(out, "    {heading}:\tRunning\n      Started:\t{}", rfc1123z(&state["running"]["startedAt"]));
+    } else if state["waiting"].is_object() {
+        let _ = writeln!(out, "    {heading}:\tWaiting");
+        reason(&state["waiting"], out);
+    } else if state["terminated"].is_object() {
+        let terminated = &state["terminated"];
+        let _ = writeln!(out, "    {heading}:\tTerminated");
+        reason(terminated, out);
+        if let Some(message) = text(&terminated["message"]).filter(|message| !message.is_empty()) {
+            let _ = writeln!(out, "      Message:\t{message}");
+        }
+        let _ = writeln!(out, "      Exit Code:\t{}", number(&terminated["exitCode"]));
+        if number(&terminated["signal"]) > 0 {
+            let _ = writeln!(out, "      Signal:\t{}", number(&terminated["signal"]));
+        }
+        let _ = writeln!(out, "      Started:\t{}\n      Finished:\t{}", rfc1123z(&terminated["startedAt"]), rfc1123z(&terminated["finishedAt"]));
+    } else {
+        let _ = writeln!(out, "    {heading}:\tWaiting");
+    }
+}
+
+/// A time as Go's `time.RFC1123Z` in the local zone (`Mon, 07 Dec 2026 07:00:00 +0000`); Go's
+/// zero time for an absent one.
+pub(crate) fn rfc1123z(value: &Value) -> String {
+    let Some(time) = text(value).and_then(|time| time.parse::<jiff::Timestamp>().ok()) else {
+        return "Mon, 01 Jan 0001 00:00:00 +0000".into();
+    };
+    time.to_zoned(jiff::tz::TimeZone::system()).strftime("%a, %d %b %Y %H:%M:%S %z").to_string()
 }
 
 /// kubectl's `ExtractContainerResourceValue` for the container alone: the limit or request
@@ -341,16 +423,18 @@ fn mounts(out: &mut String, container: &Value) {
     }
 }
 
-/// `describeVolumes` for the volume types this cluster runs; others name their type only.
-fn volumes(out: &mut String, volumes: &Value) {
+/// `describeVolumes` for the volume types this cluster runs, under a heading indented by
+/// `space`; others name their type only.
+pub(crate) fn volumes(out: &mut String, space: &str, volumes: &Value) {
     let volumes = items(volumes);
     if volumes.is_empty() {
-        out.push_str("  Volumes:\t<none>\n");
+        let _ = writeln!(out, "{space}Volumes:\t<none>");
         return;
     }
-    out.push_str("  Volumes:\n");
+    let _ = writeln!(out, "{space}Volumes:");
+    let name_indent = if space.is_empty() { "" } else { " " };
     for volume in volumes {
-        let _ = writeln!(out, "   {}:", text(&volume["name"]).unwrap_or_default());
+        let _ = writeln!(out, "  {name_indent}{}:", text(&volume["name"]).unwrap_or_default());
         let source = |field: &str| volume[field].as_object();
         if let Some(host_path) = source("hostPath") {
             let _ = write!(
@@ -431,17 +515,18 @@ fn field_flag(map: &Map<String, Value>, field: &str) -> bool {
     map.get(field).and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// `describeTopologySpreadConstraints`, sorted by topology key.
-fn topology_spread_constraints(out: &mut String, constraints: &Value) {
+/// `describeTopologySpreadConstraints`, sorted by topology key, under a heading indented by
+/// `space`.
+pub(crate) fn topology_spread_constraints(out: &mut String, space: &str, constraints: &Value) {
     let mut constraints: Vec<&Value> = items(constraints).iter().collect();
     if constraints.is_empty() {
         return;
     }
     constraints.sort_by_key(|constraint| text(&constraint["topologyKey"]).unwrap_or_default().to_string());
-    out.push_str("  Topology Spread Constraints:\t");
+    let _ = write!(out, "{space}Topology Spread Constraints:\t");
     for (index, constraint) in constraints.iter().enumerate() {
         if index > 0 {
-            out.push_str("  \t");
+            let _ = write!(out, "{space}\t");
         }
         let _ = write!(
             out,
@@ -458,7 +543,7 @@ fn topology_spread_constraints(out: &mut String, constraints: &Value) {
 }
 
 /// `metav1.FormatLabelSelector`: the selector's string form, `<none>` when it is empty.
-fn format_label_selector(selector: &Value) -> String {
+pub(crate) fn format_label_selector(selector: &Value) -> String {
     let parsed = serde_json::from_value(selector.clone()).ok().and_then(|selector| common::selector::LabelSelector::from_k8s(&selector).ok());
     match parsed.map(|selector| selector.to_string()) {
         None => "<error>".into(),
@@ -469,7 +554,7 @@ fn format_label_selector(selector: &Value) -> String {
 
 /// `printTolerationsMultiline`: sorted by key, `key=value:Effect`, `op=Exists` for the operator
 /// that takes no value, and the toleration seconds.
-fn tolerations(out: &mut String, title: &str, tolerations: &Value) {
+pub(crate) fn tolerations(out: &mut String, title: &str, tolerations: &Value) {
     let _ = write!(out, "{title}:\t");
     let mut tolerations: Vec<&Value> = items(tolerations).iter().collect();
     if tolerations.is_empty() {

@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use crate::cluster::{self, ControlPlane, Layout, Role, Secrets};
+use crate::crashes;
 use crate::docker;
 use crate::encryption;
 use crate::error::ClusterError;
@@ -50,7 +51,8 @@ pub async fn add_node(name: &str, role: Role, wait: Duration) -> Result<String, 
         };
         cluster::start_node(&layout, &secrets, &node, &first, control_plane.as_ref()).await?;
         let client = cluster::admin_client(name).await?;
-        cluster::wait_nodes(&client, std::slice::from_ref(&node), wait, deadline).await?;
+        let joining = std::slice::from_ref(&node);
+        crashes::unless_crashed(joining, cluster::wait_nodes(&client, joining, None, wait, deadline)).await?;
         if role == Role::ControlPlane {
             cluster::label_control_plane(&client, &node).await?;
         }

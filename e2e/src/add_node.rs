@@ -11,6 +11,7 @@ use crate::crashes;
 use crate::docker;
 use crate::encryption;
 use crate::error::ClusterError;
+use crate::kubeconfig;
 use crate::pki;
 
 /// The etcd client on a control plane, against its own member.
@@ -36,6 +37,9 @@ pub async fn add_node(name: &str, role: Role, wait: Duration) -> Result<String, 
         authority: &authority,
         service_account_key: read(format!("{}/sa.key", pki::DIR)).await?,
         encryption: encryption::keys_of(&read(encryption::CONFIG_PATH.to_string()).await?)?,
+        admin: kubeconfig::admin_credentials(&read(format!("{}/admin.kubeconfig", pki::DIR)).await?)
+            .map_err(|message| ClusterError::Kubeconfig { path: format!("{source}:{}/admin.kubeconfig", pki::DIR), message })?
+            .1,
     };
     let tag = docker::run(&["inspect", "-f", "{{.Config.Image}}", &source]).await?;
     let nodes = cluster::nodes(name).await?;

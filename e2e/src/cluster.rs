@@ -244,8 +244,8 @@ async fn bring_up(options: &CreateOptions, tag: &str, steps: &mut Steps) -> Resu
     let key = encryption::Key::generate()?;
     let authority = pki::Authority::generate(&options.name)?;
     let ca = authority.cert_pem();
-    let secrets = Secrets { authority: &authority, service_account_key: pki::service_account_key()?, encryption: vec![key] };
     let admin = authority.client("kubernetes-admin", &["system:masters"])?;
+    let secrets = Secrets { authority: &authority, service_account_key: pki::service_account_key()?, encryption: vec![key], admin: admin.clone() };
     if balanced {
         run_load_balancer(&options.name, tag, &ca, port).await?;
         steps.done(&format!("Starting the load balancer ({})", load_balancer_name(&options.name)));
@@ -392,6 +392,9 @@ pub(crate) struct Secrets<'a> {
     pub authority: &'a pki::Authority,
     pub service_account_key: String,
     pub encryption: Vec<encryption::Key>,
+    /// The administrator's certificate, the user's and every control plane's alike, so that
+    /// `get kubeconfig` gives what `create` gave.
+    pub admin: pki::Issued,
 }
 
 /// How every node of a cluster is made, kept on each node (`/etc/cluster/cluster.json`) so that
@@ -462,7 +465,6 @@ pub(crate) async fn start_node(layout: &Layout, secrets: &Secrets<'_>, node: &st
         let kubelet_client = authority.client("kube-apiserver-kubelet-client", &["system:masters"])?;
         let local = format!("https://127.0.0.1:{API_PORT}");
         let components = if layout.balanced { endpoint.clone() } else { local.clone() };
-        let admin = authority.client("kubernetes-admin", &["system:masters"])?;
         files.extend([
             ("ca.key".to_string(), authority.key_pem()),
             ("apiserver.crt".to_string(), serving.cert),
@@ -470,7 +472,7 @@ pub(crate) async fn start_node(layout: &Layout, secrets: &Secrets<'_>, node: &st
             ("sa.key".to_string(), secrets.service_account_key.clone()),
             ("apiserver-kubelet-client.crt".to_string(), kubelet_client.cert),
             ("apiserver-kubelet-client.key".to_string(), kubelet_client.key),
-            ("admin.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &admin, "admin")),
+            ("admin.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &secrets.admin, "admin")),
             ("scheduler.kubeconfig".to_string(), pki::kubeconfig(&components, &ca, &authority.client("system:kube-scheduler", &[])?, "scheduler")),
             ("controller-manager.kubeconfig".to_string(), pki::kubeconfig(&components, &ca, &authority.client("system:kube-controller-manager", &[])?, "controller-manager")),
         ]);

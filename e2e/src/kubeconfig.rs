@@ -21,23 +21,27 @@ pub async fn for_cluster(name: &str, internal: bool) -> Result<String, ClusterEr
         let source = source.clone();
         async move { docker::run(&["exec", &source, "cat", &path]).await }
     };
-    let ca = read("ca.crt").await?;
-    let admin = admin_certificate(&read("admin.kubeconfig").await?).map_err(|message| ClusterError::Kubeconfig { path: format!("{source}:{}/admin.kubeconfig", pki::DIR), message })?;
+    let (ca, admin) = admin_credentials(&read("admin.kubeconfig").await?).map_err(|message| ClusterError::Kubeconfig { path: format!("{source}:{}/admin.kubeconfig", pki::DIR), message })?;
     let server = if internal { cluster::internal_server(name).await? } else { cluster::server_url(name).await? };
     let config = with_cluster(empty(), &cluster::context_name(name), &server, &Credentials { ca: &ca, client: &admin }).and_then(|config| serde_yaml_ng::to_string(&config).map_err(|err| err.to_string()));
     config.map_err(|message| ClusterError::Kubeconfig { path: "(printed)".into(), message })
 }
 
-/// The administrator's certificate and key in a kubeconfig the control planes keep.
-fn admin_certificate(text: &str) -> Result<pki::Issued, String> {
+/// The cluster CA and the administrator's certificate and key in the kubeconfig the control
+/// planes keep (the same certificate `create` gave the user).
+pub(crate) fn admin_credentials(text: &str) -> Result<(String, pki::Issued), String> {
     let config: Value = serde_yaml_ng::from_str(text).map_err(|err| err.to_string())?;
-    let user = &config["users"][0]["user"];
-    let decode = |field: &str| -> Result<String, String> {
-        let data = user[field].as_str().ok_or_else(|| format!("no users[0].user.{field}"))?;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|err| format!("{field}: {err}"))?;
-        String::from_utf8(bytes).map_err(|err| format!("{field}: {err}"))
+    let decode = |path: &str| -> Result<String, String> {
+        let value = path.split('.').fold(&config, |value, key| match key.parse::<usize>() {
+            Ok(index) => &value[index],
+            Err(_) => &value[key],
+        });
+        let data = value.as_str().ok_or_else(|| format!("no {path}"))?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim()).map_err(|err| format!("{path}: {err}"))?;
+        String::from_utf8(bytes).map_err(|err| format!("{path}: {err}"))
     };
-    Ok(pki::Issued { cert: decode("client-certificate-data")?, key: decode("client-key-data")? })
+    let ca = decode("clusters.0.cluster.certificate-authority-data")?;
+    Ok((ca, pki::Issued { cert: decode("users.0.user.client-certificate-data")?, key: decode("users.0.user.client-key-data")? }))
 }
 
 /// The file `create` merges the cluster into: the first of `$KUBECONFIG`, else ~/.kube/config.
@@ -171,10 +175,10 @@ mod tests {
         let ca = authority.cert_pem();
         write(&path, "cluster-a", "https://127.0.0.1:1234", &Credentials { ca: &ca, client: &admin }, false).unwrap();
         let on_node = pki::kubeconfig("https://127.0.0.1:6443", &ca, &admin, "admin");
-        let read = admin_certificate(&on_node).unwrap();
-        assert_eq!((read.cert.as_str(), read.key.as_str()), (admin.cert.as_str(), admin.key.as_str()));
+        let (read_ca, read) = admin_credentials(&on_node).unwrap();
+        assert_eq!((read_ca.as_str(), read.cert.as_str(), read.key.as_str()), (ca.as_str(), admin.cert.as_str(), admin.key.as_str()));
         let printed = serde_yaml_ng::to_string(&with_cluster(empty(), "cluster-a", "https://127.0.0.1:1234", &Credentials { ca: &ca, client: &read }).unwrap()).unwrap();
         assert_eq!(printed, std::fs::read_to_string(&path).unwrap());
-        assert!(admin_certificate("users: []").is_err());
+        assert!(admin_credentials("users: []").is_err());
     }
 }

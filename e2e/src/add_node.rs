@@ -7,9 +7,11 @@
 use std::time::{Duration, Instant};
 
 use crate::cluster::{self, ControlPlane, Layout, Role, Secrets};
+use crate::crashes;
 use crate::docker;
 use crate::encryption;
 use crate::error::ClusterError;
+use crate::kubeconfig;
 use crate::pki;
 
 /// The etcd client on a control plane, against its own member.
@@ -35,6 +37,9 @@ pub async fn add_node(name: &str, role: Role, wait: Duration) -> Result<String, 
         authority: &authority,
         service_account_key: read(format!("{}/sa.key", pki::DIR)).await?,
         encryption: encryption::keys_of(&read(encryption::CONFIG_PATH.to_string()).await?)?,
+        admin: kubeconfig::admin_credentials(&read(format!("{}/admin.kubeconfig", pki::DIR)).await?)
+            .map_err(|message| ClusterError::Kubeconfig { path: format!("{source}:{}/admin.kubeconfig", pki::DIR), message })?
+            .1,
     };
     let tag = docker::run(&["inspect", "-f", "{{.Config.Image}}", &source]).await?;
     let nodes = cluster::nodes(name).await?;
@@ -50,7 +55,8 @@ pub async fn add_node(name: &str, role: Role, wait: Duration) -> Result<String, 
         };
         cluster::start_node(&layout, &secrets, &node, &first, control_plane.as_ref()).await?;
         let client = cluster::admin_client(name).await?;
-        cluster::wait_nodes(&client, std::slice::from_ref(&node), wait, deadline).await?;
+        let joining = std::slice::from_ref(&node);
+        crashes::unless_crashed(joining, cluster::wait_nodes(&client, joining, None, wait, deadline)).await?;
         if role == Role::ControlPlane {
             cluster::label_control_plane(&client, &node).await?;
         }

@@ -5,17 +5,17 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-
+use crate::crashes;
 use crate::docker;
 use crate::encryption;
 use crate::error::ClusterError;
 use crate::image;
+use crate::kubeconfig;
 use crate::pki;
 
 /// The label every container and network of a cluster carries, with the cluster's name.
 pub const CLUSTER_LABEL: &str = "dev.cluster.name";
-const ROLE_LABEL: &str = "dev.cluster.role";
+pub(crate) const ROLE_LABEL: &str = "dev.cluster.role";
 /// The apiserver's port inside the control plane.
 pub(crate) const API_PORT: u16 = 6443;
 /// The cluster DNS Service's address, as kubeadm and kind give it.
@@ -148,8 +148,26 @@ pub fn context_name(cluster: &str) -> String {
     format!("cluster-{cluster}")
 }
 
-fn step(started: Instant, what: &str) {
-    println!(" ✓ {what} ({:.1}s)", started.elapsed().as_secs_f64());
+/// `create`'s progress: each step with its own duration, and the whole at the end.
+struct Steps {
+    started: Instant,
+    last: Instant,
+}
+
+impl Steps {
+    fn start() -> Self {
+        let now = Instant::now();
+        Self { started: now, last: now }
+    }
+
+    fn done(&mut self, what: &str) {
+        println!(" ✓ {what} ({:.1}s)", self.last.elapsed().as_secs_f64());
+        self.last = Instant::now();
+    }
+
+    fn total(&self, cluster: &str) {
+        println!("Created cluster {cluster:?} in {:.1}s", self.started.elapsed().as_secs_f64());
+    }
 }
 
 pub async fn create(options: &CreateOptions) -> Result<Created, ClusterError> {
@@ -170,11 +188,14 @@ pub async fn create(options: &CreateOptions) -> Result<Created, ClusterError> {
         return Err(ClusterError::Exists(options.name.clone()));
     }
     println!("Creating cluster {:?} ({} node{}) ...", options.name, options.nodes, if options.nodes == 1 { "" } else { "s" });
-    let started = Instant::now();
+    let mut steps = Steps::start();
     let tag = image::ensure(&options.binaries).await?;
-    step(started, &format!("Ensuring node image ({tag})"));
-    match bring_up(options, &tag, started).await {
-        Ok(created) => Ok(created),
+    steps.done(&format!("Ensuring node image ({tag})"));
+    match bring_up(options, &tag, &mut steps).await {
+        Ok(created) => {
+            steps.total(&options.name);
+            Ok(created)
+        }
         Err(err) => {
             // A failed create leaves nothing behind; keep the nodes' logs for a look first.
             let logs = std::env::temp_dir().join(format!("cluster-{}-failed-logs", options.name));
@@ -187,7 +208,7 @@ pub async fn create(options: &CreateOptions) -> Result<Created, ClusterError> {
     }
 }
 
-async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Result<Created, ClusterError> {
+async fn bring_up(options: &CreateOptions, tag: &str, steps: &mut Steps) -> Result<Created, ClusterError> {
     let label = format!("{CLUSTER_LABEL}={}", options.name);
     docker::run(&["network", "create", "--label", &label, &options.name]).await?;
     let mut mirror = None;
@@ -204,7 +225,7 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
         // registry's container, and so is every registry named by --mirror.
         let hosts = std::iter::once(format!("localhost:{port}")).chain(options.mirrors.iter().cloned()).collect::<Vec<_>>();
         mirror = Some([format!("REGISTRY_MIRROR=http://{registry}:5000"), format!("REGISTRY_MIRROR_FOR={}", hosts.join(" "))]);
-        step(started, &format!("Starting the local registry (localhost:{port})"));
+        steps.done(&format!("Starting the local registry (localhost:{port})"));
     }
     let control_planes = options.storage.control_planes();
     let nodes = node_names(&options.name, options.nodes, control_planes);
@@ -218,16 +239,16 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
         let publish = (index == 0 && !balanced).then_some(port);
         run_node(&options.name, node, role, tag, &env, publish).await?;
     }
-    step(started, "Preparing nodes");
+    steps.done("Preparing nodes");
 
     let key = encryption::Key::generate()?;
     let authority = pki::Authority::generate(&options.name)?;
     let ca = authority.cert_pem();
-    let secrets = Secrets { authority: &authority, service_account_key: pki::service_account_key()?, encryption: vec![key] };
     let admin = authority.client("kubernetes-admin", &["system:masters"])?;
+    let secrets = Secrets { authority: &authority, service_account_key: pki::service_account_key()?, encryption: vec![key], admin: admin.clone() };
     if balanced {
         run_load_balancer(&options.name, tag, &ca, port).await?;
-        step(started, &format!("Starting the load balancer ({})", load_balancer_name(&options.name)));
+        steps.done(&format!("Starting the load balancer ({})", load_balancer_name(&options.name)));
     }
     let layout = Layout { cluster: options.name.clone(), storage: options.storage, extra: options.extra_args.clone(), env, balanced };
     for (index, node) in nodes.iter().enumerate() {
@@ -237,29 +258,32 @@ async fn bring_up(options: &CreateOptions, tag: &str, started: Instant) -> Resul
     let server = server_url(&options.name).await?;
     let client = client(&server, &ca, &admin).await?;
     let deadline = Instant::now() + options.wait;
-    wait_apiserver(&client, &server, options.wait, deadline).await?;
-    step(started, "Starting control plane");
-
-    wait_nodes(&client, &nodes, options.wait, deadline).await?;
-    step(started, &format!("Waiting for {} node{} Ready", nodes.len(), if nodes.len() == 1 { "" } else { "s" }));
+    crashes::unless_crashed(&nodes, async {
+        wait_apiserver(&client, &server, options.wait, deadline).await?;
+        steps.done("Starting control plane");
+        wait_nodes(&client, &nodes, None, options.wait, deadline).await?;
+        steps.done(&format!("Waiting for {} node{} Ready", nodes.len(), if nodes.len() == 1 { "" } else { "s" }));
+        Ok(())
+    })
+    .await?;
 
     for node in &nodes[..control_planes] {
         label_control_plane(&client, node).await?;
     }
 
     install_dns(&client).await?;
-    step(started, "Installing cluster DNS");
+    steps.done("Installing cluster DNS");
 
     let context = context_name(&options.name);
-    let credentials = Credentials { ca: &ca, client: &admin };
+    let credentials = kubeconfig::Credentials { ca: &ca, client: &admin };
     let path = match &options.kubeconfig {
         Some(path) => {
-            write_kubeconfig(path, &context, &server, &credentials, false)?;
+            kubeconfig::write(path, &context, &server, &credentials, false)?;
             path.clone()
         }
-        None => default_kubeconfig(),
+        None => kubeconfig::default_path(),
     };
-    write_kubeconfig(&default_kubeconfig(), &context, &server, &credentials, true)?;
+    kubeconfig::write(&kubeconfig::default_path(), &context, &server, &credentials, true)?;
     Ok(Created { server, kubeconfig: path, context, nodes })
 }
 
@@ -368,6 +392,9 @@ pub(crate) struct Secrets<'a> {
     pub authority: &'a pki::Authority,
     pub service_account_key: String,
     pub encryption: Vec<encryption::Key>,
+    /// The administrator's certificate, the user's and every control plane's alike, so that
+    /// `get kubeconfig` gives what `create` gave.
+    pub admin: pki::Issued,
 }
 
 /// How every node of a cluster is made, kept on each node (`/etc/cluster/cluster.json`) so that
@@ -438,7 +465,6 @@ pub(crate) async fn start_node(layout: &Layout, secrets: &Secrets<'_>, node: &st
         let kubelet_client = authority.client("kube-apiserver-kubelet-client", &["system:masters"])?;
         let local = format!("https://127.0.0.1:{API_PORT}");
         let components = if layout.balanced { endpoint.clone() } else { local.clone() };
-        let admin = authority.client("kubernetes-admin", &["system:masters"])?;
         files.extend([
             ("ca.key".to_string(), authority.key_pem()),
             ("apiserver.crt".to_string(), serving.cert),
@@ -446,7 +472,7 @@ pub(crate) async fn start_node(layout: &Layout, secrets: &Secrets<'_>, node: &st
             ("sa.key".to_string(), secrets.service_account_key.clone()),
             ("apiserver-kubelet-client.crt".to_string(), kubelet_client.cert),
             ("apiserver-kubelet-client.key".to_string(), kubelet_client.key),
-            ("admin.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &admin, "admin")),
+            ("admin.kubeconfig".to_string(), pki::kubeconfig(&local, &ca, &secrets.admin, "admin")),
             ("scheduler.kubeconfig".to_string(), pki::kubeconfig(&components, &ca, &authority.client("system:kube-scheduler", &[])?, "scheduler")),
             ("controller-manager.kubeconfig".to_string(), pki::kubeconfig(&components, &ca, &authority.client("system:kube-controller-manager", &[])?, "controller-manager")),
         ]);
@@ -476,10 +502,11 @@ pub(crate) async fn wait_apiserver(client: &kube::Client, server: &str, wait: Du
     Ok(())
 }
 
-/// Waits until every one of `nodes` is Ready.
-pub(crate) async fn wait_nodes(client: &kube::Client, nodes: &[String], wait: Duration, deadline: Instant) -> Result<(), ClusterError> {
+/// Waits until every one of `nodes` is Ready, as its kubelet said after `since` when given (a
+/// restarted node's Ready of before is not yet its kubelet's word).
+pub(crate) async fn wait_nodes(client: &kube::Client, nodes: &[String], since: Option<jiff::Timestamp>, wait: Duration, deadline: Instant) -> Result<(), ClusterError> {
     loop {
-        let ready = ready_nodes(client).await;
+        let ready = ready_nodes(client, since).await;
         if nodes.iter().all(|node| ready.contains(node)) {
             return Ok(());
         }
@@ -600,13 +627,18 @@ async fn request_as(client: &kube::Client, method: http::Method, path: &str, bod
     Ok(serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
-async fn ready_nodes(client: &kube::Client) -> Vec<String> {
+async fn ready_nodes(client: &kube::Client, since: Option<jiff::Timestamp>) -> Vec<String> {
     let Ok(list) = request(client, http::Method::GET, "/api/v1/nodes", None).await else { return Vec::new() };
+    // The API's times are whole seconds.
+    let since = since.and_then(|since| since.round(jiff::TimestampRound::new().smallest(jiff::Unit::Second).mode(jiff::RoundMode::Floor)).ok());
+    let heard = |condition: &serde_json::Value| {
+        since.is_none_or(|since| condition["lastHeartbeatTime"].as_str().and_then(|time| time.parse::<jiff::Timestamp>().ok()).is_some_and(|time| time >= since))
+    };
     list["items"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|node| node["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+        .filter(|node| node["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Ready" && c["status"] == "True" && heard(c)))
         // Ready as the scheduler sees it too: the not-ready taint of its first moments gone.
         .filter(|node| !node["spec"]["taints"].as_array().into_iter().flatten().any(|t| t["key"] == "node.kubernetes.io/not-ready" || t["key"] == "node.kubernetes.io/unreachable"))
         .filter_map(|node| node["metadata"]["name"].as_str().map(str::to_string))
@@ -711,115 +743,54 @@ fn run_script(cluster: &str, node: &str, control_plane: Option<&ControlPlane<'_>
     script
 }
 
-pub fn default_kubeconfig() -> PathBuf {
-    if let Some(first) = std::env::var_os("KUBECONFIG").and_then(|value| std::env::split_paths(&value).next()) {
-        return first;
-    }
-    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/root"), PathBuf::from);
-    home.join(".kube").join("config")
-}
-
-/// Adds (or replaces) the cluster's cluster, user and context in the kubeconfig at `path`, kept
-/// otherwise as it is, and makes it current.
-/// What the kubeconfig's cluster and user carry: the CA to trust and the administrator's
-/// certificate.
-struct Credentials<'a> {
-    ca: &'a str,
-    client: &'a pki::Issued,
-}
-
-fn write_kubeconfig(path: &Path, context: &str, server: &str, credentials: &Credentials<'_>, merge: bool) -> Result<(), ClusterError> {
-    use serde_yaml_ng::Value;
-    let failed = |message: String| ClusterError::Kubeconfig { path: path.display().to_string(), message };
-    let mut config: Value = match std::fs::read_to_string(path) {
-        Ok(text) if merge && !text.trim().is_empty() => serde_yaml_ng::from_str(&text).map_err(|err| failed(err.to_string()))?,
-        _ => serde_yaml_ng::from_str("apiVersion: v1\nkind: Config\npreferences: {}\n").map_err(|err| failed(err.to_string()))?,
-    };
-    let Value::Mapping(map) = &mut config else { return Err(failed("is not a YAML mapping".into())) };
-    let entry = |key: &str, body: Value| -> Value {
-        let mut entry = serde_yaml_ng::Mapping::new();
-        entry.insert("name".into(), context.into());
-        entry.insert(key.into(), body);
-        Value::Mapping(entry)
-    };
-    let data = |pem: &str| Value::from(base64::engine::general_purpose::STANDARD.encode(pem));
-    let mut cluster = serde_yaml_ng::Mapping::new();
-    cluster.insert("server".into(), server.into());
-    cluster.insert("certificate-authority-data".into(), data(credentials.ca));
-    let mut user = serde_yaml_ng::Mapping::new();
-    user.insert("client-certificate-data".into(), data(&credentials.client.cert));
-    user.insert("client-key-data".into(), data(&credentials.client.key));
-    let (cluster, user) = (Value::Mapping(cluster), Value::Mapping(user));
-    let ctx: Value = serde_yaml_ng::from_str(&format!("cluster: {context}\nuser: {context}")).map_err(|err| failed(err.to_string()))?;
-    for (list, key, body) in [("clusters", "cluster", cluster), ("users", "user", user), ("contexts", "context", ctx)] {
-        let items = map.entry(list.into()).or_insert_with(|| Value::Sequence(Vec::new()));
-        if !items.is_sequence() {
-            *items = Value::Sequence(Vec::new());
-        }
-        if let Value::Sequence(items) = items {
-            items.retain(|item| item.get("name").and_then(Value::as_str) != Some(context));
-            items.push(entry(key, body));
-        }
-    }
-    map.insert("current-context".into(), context.into());
-    let text = serde_yaml_ng::to_string(&config).map_err(|err| failed(err.to_string()))?;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|err| failed(err.to_string()))?;
-    }
-    std::fs::write(path, text).map_err(|err| failed(err.to_string()))
-}
-
-/// Takes the cluster's entries out of the kubeconfig at `path` (if there).
-fn forget_kubeconfig(path: &Path, context: &str) -> Result<(), ClusterError> {
-    use serde_yaml_ng::Value;
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(()) };
-    let failed = |message: String| ClusterError::Kubeconfig { path: path.display().to_string(), message };
-    let mut config: Value = serde_yaml_ng::from_str(&text).map_err(|err| failed(err.to_string()))?;
-    let Value::Mapping(map) = &mut config else { return Ok(()) };
-    for list in ["clusters", "users", "contexts"] {
-        if let Some(Value::Sequence(items)) = map.get_mut(list) {
-            items.retain(|item| item.get("name").and_then(Value::as_str) != Some(context));
-        }
-    }
-    if map.get("current-context").and_then(Value::as_str) == Some(context) {
-        map.insert("current-context".into(), "".into());
-    }
-    let text = serde_yaml_ng::to_string(&config).map_err(|err| failed(err.to_string()))?;
-    std::fs::write(path, text).map_err(|err| failed(err.to_string()))
-}
-
 /// Removes the cluster's containers (with their volumes), its network, its nodes' pod cgroups
-/// and its kubeconfig entries. Deleting a cluster that is not there is not an error, as with kind.
+/// and its kubeconfig entries. Unlike kind, deleting a cluster that is not there is an error,
+/// so that a mistyped name is not taken for a deleted cluster.
 pub async fn delete(name: &str) -> Result<(), ClusterError> {
     docker::check().await?;
     let label = format!("{CLUSTER_LABEL}={name}");
     let containers = docker::containers_with(&label).await?;
+    let networks = docker::run(&["network", "ls", "-q", "--filter", &format!("label={label}")]).await?;
+    let networks: Vec<&str> = networks.lines().map(str::trim).filter(|line| !line.is_empty()).collect();
+    if containers.is_empty() && networks.is_empty() {
+        return Err(ClusterError::Missing(name.to_string()));
+    }
     if !containers.is_empty() {
         let mut args = vec!["rm", "-f", "-v"];
         args.extend(containers.iter().map(String::as_str));
         docker::run(&args).await?;
     }
-    let networks = docker::run(&["network", "ls", "-q", "--filter", &format!("label={label}")]).await?;
-    for network in networks.lines().filter(|line| !line.trim().is_empty()) {
-        docker::run(&["network", "rm", network.trim()]).await?;
+    for network in networks {
+        docker::run(&["network", "rm", network]).await?;
     }
     // The nodes kept their pods under `/cluster-<name>/<node>` in the shared kernel's cgroups.
     common::cgroups::remove_tree(&format!("cluster-{name}"));
-    forget_kubeconfig(&default_kubeconfig(), &context_name(name))?;
+    kubeconfig::forget(&kubeconfig::default_path(), &context_name(name))?;
     Ok(())
 }
 
 /// The apiserver's address as published on the host: by the load balancer when the cluster
 /// has one, else by its control plane.
 pub(crate) async fn server_url(name: &str) -> Result<String, ClusterError> {
-    let balancer = docker::containers_with_all(&[format!("{CLUSTER_LABEL}={name}"), format!("{ROLE_LABEL}=external-load-balancer")]).await?;
-    let publisher = match balancer.first() {
-        Some(balancer) => balancer.clone(),
+    let publisher = match load_balancer(name).await? {
+        Some(balancer) => balancer,
         None => control_planes(name).await?.swap_remove(0),
     };
     let mapped = docker::run(&["port", &publisher, &format!("{API_PORT}/tcp")]).await?;
     let address = mapped.lines().find(|line| line.starts_with("127.0.0.1:")).unwrap_or(mapped.as_str()).trim().to_string();
     Ok(format!("https://{address}"))
+}
+
+/// The apiserver's address on the cluster's network, where the nodes' components reach it.
+pub(crate) async fn internal_server(name: &str) -> Result<String, ClusterError> {
+    let balanced = load_balancer(name).await?.is_some();
+    Ok(api_endpoint(name, balanced, &control_planes(name).await?[0]))
+}
+
+/// The cluster's load balancer, if it has one.
+async fn load_balancer(name: &str) -> Result<Option<String>, ClusterError> {
+    let found = docker::containers_with_all(&[format!("{CLUSTER_LABEL}={name}"), format!("{ROLE_LABEL}=external-load-balancer")]).await?;
+    Ok(found.into_iter().next())
 }
 
 /// The cluster's control-plane nodes, running or not, in name order.
@@ -867,24 +838,6 @@ pub async fn nodes(name: &str) -> Result<Vec<String>, ClusterError> {
     }
     nodes.sort();
     Ok(nodes)
-}
-
-/// Copies images from the local Docker engine into every node's containerd (`k8s.io`
-/// namespace), as `kind load docker-image` does.
-pub async fn load_images(name: &str, images: &[String]) -> Result<(), ClusterError> {
-    let nodes = nodes(name).await?;
-    let dir = tempfile::tempdir().map_err(|source| ClusterError::Io { what: "a temporary directory".into(), source })?;
-    let archive = dir.path().join("images.tar");
-    let archive_text = archive.display().to_string();
-    let mut args = vec!["save", "-o", archive_text.as_str()];
-    args.extend(images.iter().map(String::as_str));
-    docker::run(&args).await?;
-    for node in &nodes {
-        let target = format!("{node}:/tmp/images.tar");
-        docker::run(&["cp", &archive_text, &target]).await?;
-        docker::run(&["exec", node, "sh", "-c", "ctr -n k8s.io images import --snapshotter overlayfs /tmp/images.tar && rm /tmp/images.tar"]).await?;
-    }
-    Ok(())
 }
 
 /// Every component's log from every node into `dir/<node>/`.
@@ -957,29 +910,5 @@ mod tests {
         assert!(Layout::parse("ha", "{\"storage\": \"tape\"}").is_err(), "an unknown storage is refused");
         assert_eq!(api_endpoint("ha", true, "ha-control-plane"), "https://ha-external-load-balancer:6443");
         assert_eq!(api_endpoint("one", false, "one-control-plane"), "https://one-control-plane:6443");
-    }
-
-    #[test]
-    fn kubeconfig_entries_are_merged_and_forgotten() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config");
-        std::fs::write(&path, "apiVersion: v1\nkind: Config\nclusters:\n- name: other\n  cluster:\n    server: https://elsewhere\ncontexts: []\nusers: []\ncurrent-context: other\n").unwrap();
-        let authority = pki::Authority::generate("a").unwrap();
-        let admin = authority.client("kubernetes-admin", &["system:masters"]).unwrap();
-        let credentials = Credentials { ca: &authority.cert_pem(), client: &admin };
-        write_kubeconfig(&path, "cluster-a", "https://127.0.0.1:1234", &credentials, true).unwrap();
-        write_kubeconfig(&path, "cluster-a", "https://127.0.0.1:5678", &credentials, true).unwrap();
-        let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let clusters = config["clusters"].as_sequence().unwrap();
-        assert_eq!(clusters.len(), 2, "the other cluster is kept and ours is there once");
-        assert_eq!(clusters[1]["cluster"]["server"].as_str(), Some("https://127.0.0.1:5678"));
-        assert!(clusters[1]["cluster"]["certificate-authority-data"].as_str().is_some_and(|data| !data.is_empty()));
-        let users = config["users"].as_sequence().unwrap();
-        assert!(users[0]["user"]["client-key-data"].as_str().is_some_and(|data| !data.is_empty()));
-        assert_eq!(config["current-context"].as_str(), Some("cluster-a"));
-        forget_kubeconfig(&path, "cluster-a").unwrap();
-        let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(config["clusters"].as_sequence().unwrap().len(), 1);
-        assert_eq!(config["contexts"].as_sequence().unwrap().len(), 0);
     }
 }

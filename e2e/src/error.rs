@@ -1,6 +1,7 @@
 //! What can go wrong in the cluster tool's commands, one type for all of them: the command line
 //! prints it and exits.
 
+use crate::crashes::Crash;
 use crate::docker::DockerError;
 use crate::image;
 
@@ -18,6 +19,10 @@ pub enum ClusterError {
     Image(#[from] image::ImageError),
     #[error("{0}")]
     NotReady(String),
+    #[error("{0}")]
+    Crashed(Box<Crash>),
+    #[error("image {0:?} not present locally")]
+    NoImage(String),
     #[error("{what}: {source}")]
     Io { what: String, source: std::io::Error },
     #[error("the cluster config {path}: {message}")]

@@ -3,12 +3,16 @@
 
 mod add_node;
 pub mod cluster;
+mod crashes;
 mod docker;
 mod encryption;
 mod error;
 mod image;
 mod key_rotation;
+mod kubeconfig;
+mod load_image;
 mod pki;
+mod start_stop;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -69,17 +73,32 @@ pub enum Command {
         #[arg(long, default_value_t = 120)]
         wait: u64,
     },
-    /// Deletes a cluster: its nodes, network and kubeconfig entries.
+    /// Deletes a cluster: its nodes, network and kubeconfig entries. Unlike kind, a cluster that
+    /// is not there is an error.
     Delete {
         #[arg(long, default_value = "kind")]
         name: String,
+    },
+    /// Stops a cluster's containers (the nodes, then its load balancer and registry), keeping
+    /// everything in them for `start`.
+    Stop {
+        #[arg(long, default_value = "kind")]
+        name: String,
+    },
+    /// Starts a stopped cluster's containers again and waits until every node is Ready.
+    Start {
+        #[arg(long, default_value = "kind")]
+        name: String,
+        /// How long to wait for the nodes to be Ready, in seconds.
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
     },
     /// Lists clusters or a cluster's nodes.
     Get {
         #[command(subcommand)]
         what: Get,
     },
-    /// Loads images from the local Docker engine into every node.
+    /// Loads images from the local Docker engine into the nodes that do not have them yet.
     LoadImage {
         #[arg(required = true)]
         images: Vec<String>,
@@ -105,6 +124,15 @@ pub enum Get {
     Nodes {
         #[arg(long, default_value = "kind")]
         name: String,
+    },
+    /// Prints the cluster's kubeconfig, as `create` merged it into the user's.
+    Kubeconfig {
+        #[arg(long, default_value = "kind")]
+        name: String,
+        /// The apiserver's address on the cluster's Docker network instead of the host's, for
+        /// clients in containers on that network.
+        #[arg(long)]
+        internal: bool,
     },
 }
 
@@ -155,7 +183,20 @@ pub async fn run(config: Config) -> Result<(), ClusterError> {
                 println!("{node}");
             }
         }
-        Command::LoadImage { images, name } => cluster::load_images(&name, &images).await?,
+        Command::Get { what: Get::Kubeconfig { name, internal } } => {
+            let text = kubeconfig::for_cluster(&name, internal).await?;
+            // Not print!, which panics when the reader has gone (`| head`).
+            std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()).map_err(|source| ClusterError::Io { what: "writing the kubeconfig".into(), source })?;
+        }
+        Command::Stop { name } => {
+            start_stop::stop(&name).await?;
+            println!("Stopped cluster {name:?}");
+        }
+        Command::Start { name, wait } => {
+            let nodes = start_stop::start(&name, Duration::from_secs(wait)).await?;
+            println!("Started cluster {name:?}: {} node{} Ready", nodes.len(), if nodes.len() == 1 { "" } else { "s" });
+        }
+        Command::LoadImage { images, name } => load_image::load_images(&name, &images).await?,
         Command::RotateEncryptionKey { name } => {
             let key = key_rotation::rotate(&name).await?;
             println!("Secrets of cluster {name:?} are now encrypted under {}", key.name);

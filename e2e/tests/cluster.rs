@@ -268,7 +268,7 @@ fn the_tool_serves_a_local_registry_refuses_a_taken_name_and_leaves_nothing_behi
     std::fs::write(&config, "kubelet: [\"--no-such-flag\"]\n").unwrap();
     let failed = cluster.tool(&["create", "--name", &broken, "--nodes", "2", "--wait", "15", "--config", &config.display().to_string()]);
     assert!(!failed.status.success());
-    assert!(String::from_utf8_lossy(&failed.stderr).contains("not Ready within"), "{}", String::from_utf8_lossy(&failed.stderr));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("kubelet on node"), "{}", String::from_utf8_lossy(&failed.stderr));
     for leftover in [cluster.docker(&["ps", "-a", "--filter", &format!("label=dev.cluster.name={broken}"), "-q"]), cluster.docker(&["network", "ls", "-q", "--filter", &format!("label=dev.cluster.name={broken}")])] {
         assert_eq!(text(&leftover).trim(), "", "nothing of the failed cluster is left");
     }

@@ -1,6 +1,7 @@
 //! Resource usage for `kubectl top`: every sampling period the kubelet reads each running
-//! container's CPU time and memory from its cgroup, and the node's from the kernel; CPU usage
-//! is the rate between the last two samples. Served as the kubelet's Summary API
+//! container's CPU time and memory from its cgroup, and the node's from the node's cgroups (or,
+//! on a whole machine, from the kernel's totals); CPU usage is the rate between the last two
+//! samples. Served as the kubelet's Summary API
 //! (`/stats/summary`, the subset metrics consumers read), from which the apiserver builds
 //! `metrics.k8s.io`.
 
@@ -78,7 +79,7 @@ pub async fn run(kubelet: Arc<Kubelet>) {
 
 async fn sample(kubelet: &Kubelet) {
     let at = Instant::now();
-    if let Some(node) = node_sample(at) {
+    if let Some(node) = node_sample(at, &kubelet.config.cgroup_root) {
         kubelet.stats.node.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(node);
     }
     let Ok(running) = kubelet.runtime.list_containers().await else { return };
@@ -102,28 +103,94 @@ const CGROUP_ROOT: &str = "/sys/fs/cgroup";
 /// A cgroup's cumulative CPU time and memory working set, from cgroup v1 (cpuacct and memory
 /// controllers) or v2 (the unified hierarchy), as cAdvisor reads them.
 fn cgroup_usage(root: &Path, cgroup: &str) -> Option<(u64, u64)> {
+    Some((cgroup_cpu(root, cgroup)?, cgroup_memory(root, cgroup)?))
+}
+
+fn read(path: PathBuf) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// A cgroup's cumulative CPU time in nanoseconds.
+fn cgroup_cpu(root: &Path, cgroup: &str) -> Option<u64> {
     let relative = cgroup.trim_start_matches('/');
-    let v1 = |controller: &str, file: &str| -> PathBuf { root.join(controller).join(relative).join(file) };
-    let read = |path: PathBuf| std::fs::read_to_string(path).ok();
-    if let Some(cpu) = read(v1("cpuacct", "cpuacct.usage")) {
-        let cpu_ns = cpu.trim().parse().ok()?;
-        let usage: u64 = read(v1("memory", "memory.usage_in_bytes"))?.trim().parse().ok()?;
-        let inactive = stat_field(&read(v1("memory", "memory.stat"))?, "total_inactive_file").unwrap_or(0);
-        return Some((cpu_ns, usage.saturating_sub(inactive)));
+    match read(root.join("cpuacct").join(relative).join("cpuacct.usage")) {
+        Some(cpu) => cpu.trim().parse().ok(),
+        None => Some(stat_field(&read(root.join(relative).join("cpu.stat"))?, "usage_usec")?.saturating_mul(1000)),
+    }
+}
+
+/// A cgroup's memory working set: what it uses less the file cache the kernel may take back.
+fn cgroup_memory(root: &Path, cgroup: &str) -> Option<u64> {
+    let relative = cgroup.trim_start_matches('/');
+    let v1 = root.join("memory").join(relative);
+    if let Some(usage) = read(v1.join("memory.usage_in_bytes")) {
+        let usage: u64 = usage.trim().parse().ok()?;
+        let inactive = stat_field(&read(v1.join("memory.stat"))?, "total_inactive_file").unwrap_or(0);
+        return Some(usage.saturating_sub(inactive));
     }
     let unified = root.join(relative);
-    let cpu_ns = stat_field(&read(unified.join("cpu.stat"))?, "usage_usec")?.saturating_mul(1000);
     let usage: u64 = read(unified.join("memory.current"))?.trim().parse().ok()?;
     let inactive = stat_field(&read(unified.join("memory.stat"))?, "inactive_file").unwrap_or(0);
-    Some((cpu_ns, usage.saturating_sub(inactive)))
+    Some(usage.saturating_sub(inactive))
+}
+
+/// The cgroups a node's own usage is the sum of: the kubelet's (its CPU and memory ones, from
+/// `/proc/self/cgroup`) and its pods' tree (`--cgroup-root`). On a node that is a container
+/// sharing the host's cgroups (the cluster tool's), the pods' tree lies outside the container's.
+#[derive(Debug, PartialEq)]
+struct NodeCgroups {
+    cpu: String,
+    memory: String,
+    /// None when it lies within the kubelet's own, which counts it already.
+    pods: Option<String>,
+}
+
+/// None when the kubelet runs in the root cgroup (of either controller): the node is the whole
+/// machine, whose totals `/proc` gives.
+fn node_cgroups(proc_self_cgroup: &str, pods: &str) -> Option<NodeCgroups> {
+    let (mut cpu, mut memory, mut unified) = (None, None, None);
+    // `hierarchy-id:controller,controller:path`; cgroup v2's single line has no controllers.
+    for line in proc_self_cgroup.lines() {
+        let mut fields = line.splitn(3, ':');
+        let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+        for controller in controllers.split(',') {
+            match controller {
+                "cpuacct" => cpu = Some(path),
+                "memory" => memory = Some(path),
+                "" => unified = Some(path),
+                _ => {}
+            }
+        }
+    }
+    let (cpu, memory) = (cpu.or(unified)?, memory.or(unified)?);
+    if cpu == "/" || memory == "/" {
+        return None;
+    }
+    let within = |own: &str| pods.strip_prefix(own).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+    let pods = (!within(cpu) && !within(memory)).then(|| pods.to_string());
+    Some(NodeCgroups { cpu: cpu.to_string(), memory: memory.to_string(), pods })
+}
+
+impl NodeCgroups {
+    /// The node's CPU time and working set: the kubelet's cgroups' and its pods' (none yet
+    /// before the first pod).
+    fn usage(&self, root: &Path) -> Option<(u64, u64)> {
+        let pods = self.pods.as_deref().and_then(|pods| cgroup_usage(root, pods)).unwrap_or((0, 0));
+        Some((cgroup_cpu(root, &self.cpu)?.saturating_add(pods.0), cgroup_memory(root, &self.memory)?.saturating_add(pods.1)))
+    }
 }
 
 fn stat_field(text: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// The node's CPU time (all CPUs, everything but idle and iowait) and memory in use.
-fn node_sample(at: Instant) -> Option<Sample> {
+/// The node's CPU time and memory in use: from its cgroups, or on a whole machine the kernel's
+/// totals (all CPUs, everything but idle and iowait).
+fn node_sample(at: Instant, pods: &str) -> Option<Sample> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok().and_then(|text| node_cgroups(&text, pods));
+    if let Some((cpu_ns, memory)) = own.and_then(|cgroups| cgroups.usage(Path::new(CGROUP_ROOT))) {
+        return Some(Sample { at, cpu_ns, memory });
+    }
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
     Some(Sample { at, cpu_ns: cpu_from_proc_stat(&stat)?, memory: memory_from_meminfo(&meminfo)? })
@@ -218,6 +285,48 @@ mod tests {
         std::fs::write(dir.join("memory.stat"), "anon 1\ninactive_file 9000\n").unwrap();
         assert_eq!(cgroup_usage(unified.path(), "pods/pod2/c2"), Some((2_500_000, 0)), "working set never goes below 0");
         assert_eq!(cgroup_usage(unified.path(), "pods/absent"), None);
+    }
+
+    /// A node's cgroups under `root`, cgroup v1: its container's and its pods' tree.
+    fn fake_node(root: &Path, container: &str, pods: &str, (cpu, memory): (u64, u64), (pods_cpu, pods_memory): (u64, u64)) {
+        for (cgroup, cpu, memory) in [(container, cpu, memory), (pods, pods_cpu, pods_memory)] {
+            let (cpuacct, memory_dir) = (root.join("cpuacct").join(cgroup), root.join("memory").join(cgroup));
+            std::fs::create_dir_all(&cpuacct).unwrap();
+            std::fs::create_dir_all(&memory_dir).unwrap();
+            std::fs::write(cpuacct.join("cpuacct.usage"), format!("{cpu}\n")).unwrap();
+            std::fs::write(memory_dir.join("memory.usage_in_bytes"), format!("{}\n", memory + 100)).unwrap();
+            std::fs::write(memory_dir.join("memory.stat"), "total_inactive_file 100\n").unwrap();
+        }
+    }
+
+    #[test]
+    fn each_node_is_its_container_and_its_pods() {
+        let root = tempfile::tempdir().unwrap();
+        fake_node(root.path(), "docker/aaa", "cluster-c/c-worker", (1_000, 50_000), (2_000, 70_000));
+        fake_node(root.path(), "docker/bbb", "cluster-c/c-worker2", (10, 500), (20, 700));
+        let proc_self = |id: &str| format!("12:pids:/docker/{id}\n4:memory:/docker/{id}\n3:cpu,cpuacct:/docker/{id}\n0::/system.slice/docker.service\n");
+
+        let worker = node_cgroups(&proc_self("aaa"), "/cluster-c/c-worker").unwrap();
+        assert_eq!(worker, NodeCgroups { cpu: "/docker/aaa".into(), memory: "/docker/aaa".into(), pods: Some("/cluster-c/c-worker".into()) });
+        assert_eq!(worker.usage(root.path()), Some((3_000, 120_000)));
+        let worker2 = node_cgroups(&proc_self("bbb"), "/cluster-c/c-worker2").unwrap();
+        assert_eq!(worker2.usage(root.path()), Some((30, 1_200)), "another node, its own usage");
+
+        let no_pods_yet = node_cgroups(&proc_self("aaa"), "/cluster-c/absent").unwrap();
+        assert_eq!(no_pods_yet.usage(root.path()), Some((1_000, 50_000)));
+        let gone = node_cgroups(&proc_self("ccc"), "/cluster-c/c-worker").unwrap();
+        assert_eq!(gone.usage(root.path()), None, "without its own cgroup the node falls back to /proc");
+        let inside = node_cgroups(&proc_self("aaa"), "/docker/aaa/kubepods").unwrap();
+        assert_eq!(inside.pods, None, "pods within the kubelet's cgroup are counted once");
+    }
+
+    #[test]
+    fn a_kubelet_in_the_root_cgroup_reads_the_machine() {
+        assert_eq!(node_cgroups("4:memory:/\n3:cpu,cpuacct:/\n0::/\n", "/kubepods"), None);
+        assert_eq!(node_cgroups("4:memory:/user.slice\n2:cpuacct:/\n", "/kubepods"), None, "either controller at the root");
+        assert_eq!(node_cgroups("0::/\n", "/kubepods"), None);
+        let unified = node_cgroups("0::/system.slice/kubelet.service\n", "/kubepods").unwrap();
+        assert_eq!((unified.cpu.as_str(), unified.memory.as_str(), unified.pods.as_deref()), ("/system.slice/kubelet.service", "/system.slice/kubelet.service", Some("/kubepods")));
     }
 
     #[test]

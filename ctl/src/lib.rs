@@ -13,6 +13,7 @@ mod commands;
 mod create;
 mod discovery;
 mod events;
+mod explain;
 mod get;
 mod info;
 mod inspect;
@@ -116,6 +117,8 @@ pub enum Command {
     Events(events::EventsArgs),
     /// Wait until objects are deleted, created, have a condition or a field's value.
     Wait(wait::WaitArgs),
+    /// Describe a type's fields, from the server's OpenAPI schema.
+    Explain(explain::ExplainArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -188,5 +191,6 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Taint(args) => nodes::taint(&config, args).await,
         Command::Events(args) => events::run(&config, args).await,
         Command::Wait(args) => wait::run(&config, args).await,
+        Command::Explain(args) => explain::run(&config, args).await,
     }
 }

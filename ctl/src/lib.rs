@@ -12,6 +12,7 @@ mod auth;
 mod commands;
 mod create;
 mod discovery;
+mod edit;
 mod events;
 mod explain;
 mod get;
@@ -119,6 +120,8 @@ pub enum Command {
     Wait(wait::WaitArgs),
     /// Describe a type's fields, from the server's OpenAPI schema.
     Explain(explain::ExplainArgs),
+    /// Edit an object in $KUBE_EDITOR, $EDITOR or vi and save the changes.
+    Edit(edit::EditArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -192,5 +195,6 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Events(args) => events::run(&config, args).await,
         Command::Wait(args) => wait::run(&config, args).await,
         Command::Explain(args) => explain::run(&config, args).await,
+        Command::Edit(args) => edit::run(&config, args).await,
     }
 }

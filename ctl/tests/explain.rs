@@ -127,3 +127,96 @@ fn explain_as_kubectl() {
     let (_, stderr, code) = same(&server, &["explain", "deployments", "--api-version=apps/v2"]);
     assert_eq!((stderr.as_str(), code), ("error: couldn't find resource for \"apps/v2, Resource=deployments\"\n", Some(1)));
 }
+
+/// Output with the editor's temporary file and the binary's name in kubectl's hints made alike:
+/// `/tmp/kubectl-edit-123.yaml` and `/tmp/ctl-edit-456.yaml` both read `/tmp/ctl-edit-N.yaml`.
+fn masked(text: &str) -> String {
+    let text = text.replace("kubectl-edit-", "ctl-edit-").replace("`kubectl replace", "`ctl replace");
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("ctl-edit-") {
+        out.push_str(&rest[..at + "ctl-edit-".len()]);
+        rest = rest[at + "ctl-edit-".len()..].trim_start_matches(|char: char| char.is_ascii_digit());
+        out.push('N');
+    }
+    out.push_str(rest);
+    out
+}
+
+/// An editor: a shell script that keeps the comment lines of each file it is given in `$LOG`,
+/// then runs `sed` with `expression` on the file.
+fn editor(dir: &Path, name: &str, expression: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\ngrep '^#' \"$1\" >> \"$LOG\"\necho --- >> \"$LOG\"\nsed -i '{expression}' \"$1\"\n")).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+const WEB: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: c, image: nginx}]
+";
+
+/// Runs `edit` through kubectl and then ctl with `editor` (each time from the same stored
+/// object, restored by `reset`), and asserts they print the same, leave the same object and
+/// showed the editor the same comments.
+fn edit_both(server: &ApiServer, dir: &Path, editor: &str, target: &str, reset: &[&str], field: &str) -> (String, String, Option<i32>) {
+    let mut results = Vec::new();
+    for binary in [KUBECTL, CTL] {
+        let log = dir.join(format!("{}.log", Path::new(binary).file_name().unwrap().to_string_lossy()));
+        let output = Command::new(binary)
+            .env("EDITOR", editor)
+            .env_remove("KUBE_EDITOR")
+            .env("LOG", &log)
+            .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+            .args(["edit", target])
+            .output()
+            .unwrap();
+        let (stdout, stderr, code) = shown(&output);
+        let stored = stdout_ok(run(KUBECTL, server, &["get", target, "-o", &format!("jsonpath={field}")]));
+        results.push(((masked(&stdout), masked(&stderr), code), stored, std::fs::read_to_string(&log).unwrap_or_default()));
+        stdout_ok(run(KUBECTL, server, reset));
+    }
+    assert_eq!(results[1], results[0], "ctl edit {target} with {editor} differs from kubectl");
+    results.swap_remove(0).0
+}
+
+#[test]
+fn edit_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    kubectl_stdin(&server, &["apply", "-f", "-"], WEB);
+    let reset = ["patch", "deploy/web", "-p", r#"{"spec":{"replicas":1}}"#];
+    let replicas = "{.spec.replicas}";
+
+    let unchanged = edit_both(&server, dir, &editor(dir, "same.sh", "s/^$//"), "deploy/web", &reset, replicas);
+    assert_eq!(unchanged, (String::new(), "Edit cancelled, no changes made.\n".into(), Some(0)));
+    let edited = edit_both(&server, dir, &editor(dir, "up.sh", "s/replicas: 1$/replicas: 2/"), "deployment/web", &reset, replicas);
+    assert_eq!(edited, ("deployment.apps/web edited\n".into(), String::new(), Some(0)));
+    // The server refuses the object: the file is reopened with the reasons as comments, and the
+    // same edit again ends it.
+    let invalid = edit_both(&server, dir, &editor(dir, "bad.sh", "s/replicas: [0-9]*$/replicas: -1/"), "deploy/web", &reset, replicas);
+    assert_eq!(invalid.2, Some(1));
+    assert!(invalid.1.starts_with("error: deployments.apps \"web\" is invalid\nA copy of your changes has been stored to "), "{}", invalid.1);
+    let log = std::fs::read_to_string(dir.join("ctl.log")).unwrap();
+    assert!(log.contains("# deployments.apps \"web\" was not valid:\n# * spec.replicas: "), "{log}");
+    // Strict field validation: an unknown field is not patched.
+    let unknown = edit_both(&server, dir, &editor(dir, "unknown.sh", "s/^  replicas: .*$/  replicas: 1\\n  bogus: 1/"), "deploy/web", &reset, replicas);
+    assert_eq!(unknown.2, Some(1));
+    assert!(unknown.1.contains("strict decoding error: unknown field \"spec.bogus\"\nYou can run `ctl replace -f "), "{}", unknown.1);
+
+    // A custom resource takes a JSON merge patch.
+    with_widgets(&server);
+    kubectl_stdin(&server, &["apply", "-f", "-"], "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 2}\n");
+    let reset = ["patch", "widget/w", "--type=merge", "-p", r#"{"spec":{"size":2}}"#];
+    let edited = edit_both(&server, dir, &editor(dir, "size.sh", "s/size: 2$/size: 5/"), "widget/w", &reset, "{.spec.size}");
+    assert_eq!(edited, ("widget.example.com/w edited\n".into(), String::new(), Some(0)));
+}

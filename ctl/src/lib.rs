@@ -11,6 +11,7 @@ mod apply;
 mod auth;
 mod commands;
 mod create;
+mod diff;
 mod discovery;
 mod edit;
 mod events;
@@ -122,6 +123,8 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Edit an object in $KUBE_EDITOR, $EDITOR or vi and save the changes.
     Edit(edit::EditArgs),
+    /// Show what applying manifests would change, as a diff of the live and merged objects.
+    Diff(diff::DiffArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -196,5 +199,6 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Wait(args) => wait::run(&config, args).await,
         Command::Explain(args) => explain::run(&config, args).await,
         Command::Edit(args) => edit::run(&config, args).await,
+        Command::Diff(args) => diff::run(&config, args).await,
     }
 }

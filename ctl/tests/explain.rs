@@ -220,3 +220,44 @@ fn edit_as_kubectl() {
     let edited = edit_both(&server, dir, &editor(dir, "size.sh", "s/size: 2$/size: 5/"), "widget/w", &reset, "{.spec.size}");
     assert_eq!(edited, ("widget.example.com/w edited\n".into(), String::new(), Some(0)));
 }
+
+/// The lines a unified diff adds or removes, without its file headers.
+fn changes(diff: &str) -> Vec<&str> {
+    diff.lines().filter(|line| (line.starts_with('+') || line.starts_with('-')) && !line.starts_with("+++") && !line.starts_with("---")).collect()
+}
+
+#[test]
+fn diff_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    std::fs::write(dir.join("web.yaml"), WEB).unwrap();
+    std::fs::write(dir.join("more.yaml"), WEB.replace("replicas: 1", "replicas: 3")).unwrap();
+    std::fs::write(dir.join("new.yaml"), WEB.replace("name: web}", "name: new}")).unwrap();
+    kubectl_stdin(&server, &["apply", "-f", "-"], WEB);
+
+    let (stdout, stderr, code) = same_with(&server, dir, &[], &["diff", "-f", "web.yaml"]);
+    assert_eq!((stdout.as_str(), stderr.as_str(), code), ("", "", Some(0)));
+    let both = |file: &str, env: &[(&str, &str)]| {
+        [KUBECTL, CTL].map(|binary| {
+            let output = Command::new(binary).current_dir(dir).envs(env.iter().copied()).arg(format!("--kubeconfig={}", server.kubeconfig().display())).args(["diff", "-f", file]).output().unwrap();
+            shown(&output)
+        })
+    };
+    let [theirs, ours] = both("more.yaml", &[]);
+    assert_eq!((ours.2, theirs.2), (Some(1), Some(1)));
+    assert_eq!(changes(&ours.0), changes(&theirs.0));
+    assert!(changes(&ours.0).contains(&"+  replicas: 3"), "{}", ours.0);
+    // A new object: all of it added (its time stamp and uid are the server's, quoting is YAML's).
+    let [theirs, ours] = both("new.yaml", &[]);
+    assert_eq!((ours.2, theirs.2), (Some(1), Some(1)));
+    assert_eq!(changes(&ours.0).len(), changes(&theirs.0).len(), "{}\n{}", ours.0, theirs.0);
+    // The external diff gets the two directories, named as kubectl names them.
+    let [theirs, ours] = both("more.yaml", &[("KUBECTL_EXTERNAL_DIFF", "ls")]);
+    let digitless = |text: &str| text.replace(|char: char| char.is_ascii_digit(), "");
+    assert_eq!((digitless(&ours.0), ours.2), (digitless(&theirs.0), theirs.2));
+    assert!(ours.0.contains("apps.v1.Deployment.default.web"), "{}", ours.0);
+    // Nothing was stored.
+    assert_eq!(stdout_ok(run(KUBECTL, &server, &["get", "deploy/web", "-o", "jsonpath={.spec.replicas}"])), "1");
+    assert!(!run(KUBECTL, &server, &["get", "deploy/new"]).status.success());
+}

@@ -1,5 +1,6 @@
 //! ctl: the command-line client for the cluster, after kubectl's conventions: `version`,
-//! `config`, `get`, `apply`, `replace`, `create`, `delete`, `patch`, `label`, `annotate`,
+//! `config`, `get`, `explain`, `apply`, `diff`, `edit`, `replace`, `create`, `run`, `expose`,
+//! `set`, `delete`, `patch`, `label`, `annotate`,
 //! `scale`, `describe`, `logs`, `rollout` (Deployments, DaemonSets, StatefulSets), `wait`,
 //! `events`, `cordon`, `uncordon`, `taint`, `auth`, `api-resources`, `api-versions`,
 //! `cluster-info`, `completion`, and the interactive `exec`, `attach`, `port-forward`, `cp`
@@ -12,9 +13,12 @@ mod auth;
 mod commands;
 mod create;
 mod describe;
+mod diff;
 mod discovery;
+mod edit;
 mod events;
 mod expose;
+mod explain;
 mod generate;
 mod generators;
 mod get;
@@ -129,6 +133,12 @@ pub enum Command {
     /// Change the images, environment or resources of workloads' containers.
     #[command(subcommand)]
     Set(set::SetCommand),
+    /// Describe a type's fields, from the server's OpenAPI schema.
+    Explain(explain::ExplainArgs),
+    /// Edit an object in $KUBE_EDITOR, $EDITOR or vi and save the changes.
+    Edit(edit::EditArgs),
+    /// Show what applying manifests would change, as a diff of the live and merged objects.
+    Diff(diff::DiffArgs),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,5 +214,8 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Run(args) => run::run(&config, args).await,
         Command::Expose(args) => expose::run(&config, args).await,
         Command::Set(command) => set::run(&config, command).await,
+        Command::Explain(args) => explain::run(&config, args).await,
+        Command::Edit(args) => edit::run(&config, args).await,
+        Command::Diff(args) => diff::run(&config, args).await,
     }
 }

@@ -912,3 +912,19 @@ mod tests {
         assert_eq!(api_endpoint("one", false, "one-control-plane"), "https://one-control-plane:6443");
     }
 }
+
+/// The cluster's kubeconfig as `create` writes it, for clients on the host, or with `internal`
+/// for those on the cluster's Docker network (the load balancer's or control plane's name), as
+/// `kind get kubeconfig` prints it.
+pub async fn kubeconfig(name: &str, internal: bool) -> Result<String, ClusterError> {
+    let source = running_control_planes(name).await?.swap_remove(0);
+    let read = |file: &str| {
+        let path = format!("{}/{file}", pki::DIR);
+        let source = source.clone();
+        async move { docker::run(&["exec", &source, "cat", &path]).await }
+    };
+    let (ca, admin) = kubeconfig::admin_credentials(&read("admin.kubeconfig").await?).map_err(|message| ClusterError::Kubeconfig { path: format!("{source}:{}/admin.kubeconfig", pki::DIR), message })?;
+    let server = if internal { internal_server(name).await? } else { server_url(name).await? };
+    let config = kubeconfig::with_cluster(kubeconfig::empty(), &context_name(name), &server, &kubeconfig::Credentials { ca: &ca, client: &admin }).and_then(|config| serde_yaml_ng::to_string(&config).map_err(|err| err.to_string()));
+    config.map_err(|message| ClusterError::Kubeconfig { path: "(printed)".into(), message })
+}

@@ -7,39 +7,13 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::docker;
-use crate::error::ClusterError;
-
-/// Where the run script sends each component's output.
-const LOG_DIR: &str = "/var/log/cluster";
+use crate::error::{ClusterError, Crash, LOG_DIR};
 
 /// How much of the log a crash shows: enough for a usage error and the lines before it.
 const TAIL_LINES: usize = 20;
 
 /// How often the nodes are asked: each look is a `docker exec` per node.
 const PERIOD: Duration = Duration::from_secs(1);
-
-/// A component that exited on a node.
-#[derive(Debug, PartialEq)]
-pub struct Crash {
-    pub node: String,
-    pub component: String,
-    /// Its exit status, as the run script wrote it.
-    pub status: String,
-    /// The last lines of its log.
-    pub tail: String,
-}
-
-impl Crash {
-    pub fn log_path(&self) -> String {
-        format!("{LOG_DIR}/{}.log", self.component)
-    }
-}
-
-impl std::fmt::Display for Crash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} on node {} exited ({}) while it started; the last lines of its log ({}):\n{}", self.component, self.node, self.status, self.log_path(), self.tail)
-    }
-}
 
 /// Runs `wait` to its end, unless a component on one of `nodes` crashes first, which fails it.
 pub async fn unless_crashed<T>(nodes: &[String], wait: impl Future<Output = Result<T, ClusterError>>) -> Result<T, ClusterError> {

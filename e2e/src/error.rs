@@ -1,7 +1,6 @@
 //! What can go wrong in the cluster tool's commands, one type for all of them: the command line
 //! prints it and exits.
 
-use crate::crashes::Crash;
 use crate::docker::DockerError;
 use crate::image;
 
@@ -29,4 +28,30 @@ pub enum ClusterError {
     Config { path: String, message: String },
     #[error("the kubeconfig {path}: {message}")]
     Kubeconfig { path: String, message: String },
+}
+
+/// Where the node run script writes each component's log.
+pub(crate) const LOG_DIR: &str = "/var/log/cluster";
+
+/// A component that exited on a node.
+#[derive(Debug, PartialEq)]
+pub struct Crash {
+    pub node: String,
+    pub component: String,
+    /// Its exit status, as the run script wrote it.
+    pub status: String,
+    /// The last lines of its log.
+    pub tail: String,
+}
+
+impl Crash {
+    pub fn log_path(&self) -> String {
+        format!("{LOG_DIR}/{}.log", self.component)
+    }
+}
+
+impl std::fmt::Display for Crash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on node {} exited ({}) while it started; the last lines of its log ({}):\n{}", self.component, self.node, self.status, self.log_path(), self.tail)
+    }
 }

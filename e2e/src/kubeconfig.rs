@@ -6,26 +6,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 use serde_yaml_ng::Value;
 
-use crate::cluster;
-use crate::docker;
 use crate::error::ClusterError;
 use crate::pki;
-
-/// The cluster's kubeconfig as `create` writes it, for clients on the host, or with `internal`
-/// for those on the cluster's Docker network (the load balancer's or control plane's name), as
-/// `kind get kubeconfig` prints it.
-pub async fn for_cluster(name: &str, internal: bool) -> Result<String, ClusterError> {
-    let source = cluster::running_control_planes(name).await?.swap_remove(0);
-    let read = |file: &str| {
-        let path = format!("{}/{file}", pki::DIR);
-        let source = source.clone();
-        async move { docker::run(&["exec", &source, "cat", &path]).await }
-    };
-    let (ca, admin) = admin_credentials(&read("admin.kubeconfig").await?).map_err(|message| ClusterError::Kubeconfig { path: format!("{source}:{}/admin.kubeconfig", pki::DIR), message })?;
-    let server = if internal { cluster::internal_server(name).await? } else { cluster::server_url(name).await? };
-    let config = with_cluster(empty(), &cluster::context_name(name), &server, &Credentials { ca: &ca, client: &admin }).and_then(|config| serde_yaml_ng::to_string(&config).map_err(|err| err.to_string()));
-    config.map_err(|message| ClusterError::Kubeconfig { path: "(printed)".into(), message })
-}
 
 /// The cluster CA and the administrator's certificate and key in the kubeconfig the control
 /// planes keep (the same certificate `create` gave the user).
@@ -76,7 +58,7 @@ pub(crate) fn write(path: &Path, context: &str, server: &str, credentials: &Cred
 }
 
 /// A kubeconfig with nothing in it yet.
-fn empty() -> Value {
+pub(crate) fn empty() -> Value {
     let mut map = serde_yaml_ng::Mapping::new();
     map.insert("apiVersion".into(), "v1".into());
     map.insert("kind".into(), "Config".into());
@@ -86,7 +68,7 @@ fn empty() -> Value {
 
 /// `config` with the cluster's cluster, user and context (named `context`) in place of any of
 /// that name, and that context current.
-fn with_cluster(mut config: Value, context: &str, server: &str, credentials: &Credentials<'_>) -> Result<Value, String> {
+pub(crate) fn with_cluster(mut config: Value, context: &str, server: &str, credentials: &Credentials<'_>) -> Result<Value, String> {
     let Value::Mapping(map) = &mut config else { return Err("is not a YAML mapping".into()) };
     let entry = |key: &str, body: Value| -> Value {
         let mut entry = serde_yaml_ng::Mapping::new();

@@ -184,7 +184,7 @@ pub async fn run(config: Config) -> Result<(), ClusterError> {
             }
         }
         Command::Get { what: Get::Kubeconfig { name, internal } } => {
-            let text = kubeconfig::for_cluster(&name, internal).await?;
+            let text = cluster::kubeconfig(&name, internal).await?;
             // Not print!, which panics when the reader has gone (`| head`).
             std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes()).map_err(|source| ClusterError::Io { what: "writing the kubeconfig".into(), source })?;
         }

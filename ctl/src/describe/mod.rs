@@ -203,6 +203,25 @@ async fn events(client: &kube::Client, object: &Value, kind: Option<&str>) -> Ve
     events.ok().and_then(|events| events["items"].as_array().cloned()).unwrap_or_default()
 }
 
+/// kubectl's table of a node's or a claim's conditions: they differ only in the first time
+/// (`header`, read from `field`), which kubectl underlines with the same dashes in both.
+pub fn conditions_table(out: &mut String, conditions: &[Value], header: &str, field: &str) {
+    let _ = write!(out, "Conditions:\n  Type\tStatus\t{header}\tLastTransitionTime\tReason\tMessage\n  ----\t------\t-----------------\t------------------\t------\t-------\n");
+    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
+    for condition in conditions {
+        let _ = writeln!(
+            out,
+            "  {} \t{} \t{} \t{} \t{} \t{}",
+            text(&condition["type"]),
+            text(&condition["status"]),
+            crate::pod_template::rfc1123z(&condition[field]),
+            crate::pod_template::rfc1123z(&condition["lastTransitionTime"]),
+            text(&condition["reason"]),
+            text(&condition["message"])
+        );
+    }
+}
+
 /// kubectl's `DescribeEvents`: `<none>`, or the table after a flush (a form feed here), oldest
 /// last-seen first.
 pub fn events_section(out: &mut String, events: &Option<Vec<Value>>) {

@@ -7,7 +7,7 @@ use std::fmt::Write;
 use common::quantity::{Quantity, parse};
 use serde_json::Value;
 
-use super::{Context, events_section, header};
+use super::{Context, conditions_table, events_section, header};
 use crate::discovery::{encode, get_json};
 use crate::pod_template::rfc1123z;
 
@@ -47,19 +47,7 @@ pub async fn node(context: &Context<'_>) -> String {
         }
     }
     if let Some(conditions) = status["conditions"].as_array().filter(|conditions| !conditions.is_empty()) {
-        out.push_str("Conditions:\n  Type\tStatus\tLastHeartbeatTime\tLastTransitionTime\tReason\tMessage\n  ----\t------\t-----------------\t------------------\t------\t-------\n");
-        for condition in conditions {
-            let _ = writeln!(
-                out,
-                "  {} \t{} \t{} \t{} \t{} \t{}",
-                text(&condition["type"]),
-                text(&condition["status"]),
-                rfc1123z(&condition["lastHeartbeatTime"]),
-                rfc1123z(&condition["lastTransitionTime"]),
-                text(&condition["reason"]),
-                text(&condition["message"])
-            );
-        }
+        conditions_table(&mut out, conditions, "LastHeartbeatTime", "lastHeartbeatTime");
     }
     out.push_str("Addresses:\n");
     for address in status["addresses"].as_array().into_iter().flatten() {

@@ -4,10 +4,10 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{Context, events_section};
+use super::{Context, conditions_table, events_section};
 use crate::CtlError;
 use crate::discovery::get_json;
-use crate::pod_template::{multiline_annotations, multiline_labels, rfc1123z};
+use crate::pod_template::{multiline_annotations, multiline_labels};
 
 fn text(value: &Value) -> String {
     value.as_str().unwrap_or_default().to_string()
@@ -71,19 +71,7 @@ pub async fn claim(context: &Context<'_>) -> Result<String, CtlError> {
     }
     used_by(&mut out, context).await?;
     if let Some(conditions) = status["conditions"].as_array().filter(|conditions| !conditions.is_empty()) {
-        out.push_str("Conditions:\n  Type\tStatus\tLastProbeTime\tLastTransitionTime\tReason\tMessage\n  ----\t------\t-----------------\t------------------\t------\t-------\n");
-        for condition in conditions {
-            let _ = writeln!(
-                out,
-                "  {} \t{} \t{} \t{} \t{} \t{}",
-                text(&condition["type"]),
-                text(&condition["status"]),
-                rfc1123z(&condition["lastProbeTime"]),
-                rfc1123z(&condition["lastTransitionTime"]),
-                text(&condition["reason"]),
-                text(&condition["message"])
-            );
-        }
+        conditions_table(&mut out, conditions, "LastProbeTime", "lastProbeTime");
     }
     events_section(&mut out, &context.events);
     Ok(out)

@@ -72,6 +72,7 @@ pub enum Output {
     Json,
     Name,
     JsonPath(crate::jsonpath::Template),
+    GoTemplate(crate::gotemplate::GoTemplate),
 }
 
 impl Output {
@@ -81,6 +82,10 @@ impl Output {
             Some("yaml") => Output::Yaml,
             Some("json") => Output::Json,
             Some("name") => Output::Name,
+            Some(other) if matches!(other.split_once('=').map(|(name, _)| name), Some("go-template" | "template" | "go-template-file" | "templatefile")) => {
+                let (name, value) = other.split_once('=').unwrap_or_default();
+                Output::GoTemplate(crate::get::go_template(name, value)?)
+            }
             Some(other) => match other.strip_prefix("jsonpath=") {
                 Some(text) => Output::JsonPath(crate::jsonpath::Template::parse(text).map_err(|err| CtlError::Usage(format!("error parsing jsonpath {text}, {err}")))?),
                 None => return Err(CtlError::Usage(format!(
@@ -118,6 +123,7 @@ pub fn print(mut object: Value, output: &Output, verb: &str) -> Result<(), CtlEr
             let text = template.render(&object).map_err(|err| CtlError::Usage(format!("error executing jsonpath {:?}: {err}", template.source())))?;
             out!("{text}")?;
         }
+        Output::GoTemplate(template) => crate::get::print_go_template(template, &object)?,
         Output::Json => {
             // Go's MarshalIndent with kubectl's four spaces.
             let mut bytes = Vec::new();

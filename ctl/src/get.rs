@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::discovery::{Resource, api_version, discover_with_categories, encode, get_json, get_typed};
+use crate::gotemplate::GoTemplate;
 use crate::jsonpath::{Template, go_value, relaxed};
 use crate::kubeconfig::client_and_namespace;
 use crate::output::{out, outln};
@@ -144,6 +145,7 @@ enum Format {
     Yaml,
     Name,
     JsonPath(Template),
+    GoTemplate(GoTemplate),
     /// Headers, and each column's template. kubectl prints a file's headers even with `--no-headers`.
     CustomColumns { headers: Vec<String>, columns: Vec<Template>, from_file: bool },
 }
@@ -253,6 +255,7 @@ fn format(args: &GetArgs) -> Result<Format, CtlError> {
             let template = Template::parse(&text).map_err(|err| CtlError::Usage(format!("error parsing jsonpath {text}, {err}")))?;
             Format::JsonPath(template)
         }
+        "go-template" | "template" | "go-template-file" | "templatefile" => Format::GoTemplate(go_template(name, value()?)?),
         "custom-columns" => {
             let mut headers = Vec::new();
             let mut columns = Vec::new();
@@ -289,6 +292,37 @@ fn read_template(path: &str) -> Result<String, CtlError> {
         let cause = if err.kind() == std::io::ErrorKind::NotFound { "no such file or directory".to_string() } else { err.to_string() };
         CtlError::Usage(format!("error reading template {path}, open {path}: {cause}"))
     })
+}
+
+/// `-o go-template=TEXT` or `-o go-template-file=FILE`, parsed as kubectl reports it.
+pub fn go_template(name: &str, value: &str) -> Result<GoTemplate, CtlError> {
+    let text = if name.ends_with("file") {
+        std::fs::read_to_string(value).map_err(|err| {
+            let cause = if err.kind() == std::io::ErrorKind::NotFound { "no such file or directory".to_string() } else { err.to_string() };
+            CtlError::Usage(format!("error reading --template {value}, open {value}: {cause}"))
+        })?
+    } else {
+        value.to_string()
+    };
+    GoTemplate::parse(&text).map_err(|err| CtlError::Usage(format!("error parsing template {text}, {err}")))
+}
+
+/// What the template printed; after a failure, kubectl's dump of the template and the object on
+/// stdout too.
+pub fn print_go_template(template: &GoTemplate, document: &Value) -> Result<(), CtlError> {
+    let (rendered, failure) = template.render(document);
+    out!("{rendered}")?;
+    if let Some(err) = failure {
+        let text = template.source();
+        let mut raw = String::new();
+        crate::jsonpath::go_json(document, &mut raw);
+        let object = crate::gotemplate::go_value(document);
+        out!(
+            "Error executing template: {err}. Printing more information for debugging the template:\n\ttemplate was:\n\t\t{text}\n\traw data was:\n\t\t{raw}\n\tobject given to template engine was:\n\t\t{object}\n\n"
+        )?;
+        return Err(CtlError::Usage(format!("error executing template {text:?}: {err}")));
+    }
+    Ok(())
 }
 
 fn column_template(path: &str) -> Result<Template, CtlError> {
@@ -490,6 +524,7 @@ async fn print_objects(context: &Context<'_>, targets: &[Target], format: &Forma
             })?;
             out!("{rendered}")?;
         }
+        Format::GoTemplate(template) => print_go_template(template, &document)?,
         Format::CustomColumns { headers, columns: templates, from_file } => {
             let objects = match document.get("items").and_then(Value::as_array) {
                 Some(items) if document["kind"] == "List" => items.iter().collect(),

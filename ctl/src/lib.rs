@@ -24,6 +24,7 @@ mod generators;
 mod get;
 mod info;
 mod inspect;
+mod gotemplate;
 mod jsonpath;
 mod kubeconfig;
 mod label;

@@ -132,7 +132,7 @@ fn lex(source: &str) -> Result<Positioned, (usize, String)> {
             tokens.push((Token::Text(text.to_string()), rest));
         }
         let mut trim_after = false;
-        let mut close;
+        let close;
         let (first, mut comment) = (tokens.len(), false);
         loop {
             while at < source.len() && bytes[at].is_ascii_whitespace() {

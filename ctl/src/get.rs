@@ -288,19 +288,21 @@ fn format(args: &GetArgs) -> Result<Format, CtlError> {
 }
 
 fn read_template(path: &str) -> Result<String, CtlError> {
+    read_file(path, "template")
+}
+
+/// A template file, or kubectl's `error reading WHAT PATH, open PATH: …`.
+fn read_file(path: &str, what: &str) -> Result<String, CtlError> {
     std::fs::read_to_string(path).map_err(|err| {
         let cause = if err.kind() == std::io::ErrorKind::NotFound { "no such file or directory".to_string() } else { err.to_string() };
-        CtlError::Usage(format!("error reading template {path}, open {path}: {cause}"))
+        CtlError::Usage(format!("error reading {what} {path}, open {path}: {cause}"))
     })
 }
 
 /// `-o go-template=TEXT` or `-o go-template-file=FILE`, parsed as kubectl reports it.
 pub fn go_template(name: &str, value: &str) -> Result<GoTemplate, CtlError> {
     let text = if name.ends_with("file") {
-        std::fs::read_to_string(value).map_err(|err| {
-            let cause = if err.kind() == std::io::ErrorKind::NotFound { "no such file or directory".to_string() } else { err.to_string() };
-            CtlError::Usage(format!("error reading --template {value}, open {value}: {cause}"))
-        })?
+        read_file(value, "--template")?
     } else {
         value.to_string()
     };

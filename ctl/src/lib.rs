@@ -146,7 +146,7 @@ pub enum Command {
 pub enum CtlError {
     #[error(transparent)]
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
-    #[error("cannot reach the cluster: {0}")]
+    #[error("{}", kubeconfig::unreachable(.0))]
     Client(#[from] kube::Error),
     /// As kubectl prints server errors: `Error from server (NotFound): ...`.
     #[error("Error from server ({reason}): {message}")]

@@ -15,7 +15,7 @@ async fn main() {
         match err {
             ctl::CtlError::Output(err) if ctl::output::is_broken_pipe(&err) => std::process::exit(ctl::output::BROKEN_PIPE_STATUS),
             ctl::CtlError::Reported(_) => {}
-            ctl::CtlError::Server { .. } => eprintln!("{err}"),
+            ctl::CtlError::Server { .. } | ctl::CtlError::Client(_) => eprintln!("{err}"),
             ctl::CtlError::Exit(code) => {
                 eprintln!("{err}");
                 std::process::exit(code);

@@ -85,3 +85,26 @@ fn go_templates_print_as_kubectl_prints_them() {
     same(&server, &["get", "configmaps", "-o", "go-template="]);
     same(&server, &["create", "deployment", "new", "--image=a", "--replicas=2", "--dry-run=client", "-o", "go-template={{.spec.replicas}} {{.metadata.name}} {{.spec.template.spec.containers}}"]);
 }
+
+/// A server that refuses the connection is named as kubectl names it (kubectl's klog lines
+/// before it aside).
+#[test]
+fn a_refused_connection_names_the_server() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let kubeconfig = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        kubeconfig.path(),
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: \"https://127.0.0.1:{port}\"}}}}]\ncontexts: [{{name: c, context: {{cluster: c, user: u}}}}]\nusers: [{{name: u, user: {{token: x}}}}]\ncurrent-context: c\n"
+        ),
+    )
+    .unwrap();
+    let run = |binary: &str| {
+        let output = std::process::Command::new(binary).arg(format!("--kubeconfig={}", kubeconfig.path().display())).args(["get", "pods"]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        (output.status.code(), stderr.lines().last().unwrap_or_default().to_string())
+    };
+    let theirs = run("kubectl");
+    assert_eq!(theirs.1, format!("The connection to the server 127.0.0.1:{port} was refused - did you specify the right host or port?"));
+    assert_eq!(run(env!("CARGO_BIN_EXE_ctl")), theirs);
+}

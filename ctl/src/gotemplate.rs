@@ -82,7 +82,7 @@ enum V {
     Float(f64),
 }
 
-const FUNCTIONS: &[&str] = &["and", "or", "not", "len", "index", "printf", "print", "println", "eq", "ne", "lt", "le", "gt", "ge", "base64decode"];
+const FUNCTIONS: &[&str] = &["and", "or", "not", "len", "index", "printf", "print", "println", "eq", "ne", "lt", "le", "gt", "ge", "base64decode", "exists"];
 
 impl GoTemplate {
     pub fn parse(source: &str) -> Result<GoTemplate, String> {
@@ -300,7 +300,7 @@ impl Parser<'_> {
                     self.at += 1;
                     nodes.push(self.control(&word)?);
                 }
-                _ => nodes.push(Node::Action(self.pipeline(true)?)),
+                _ => nodes.push(Node::Action(self.pipeline(true, "command")?)),
             }
         }
         Ok((nodes, None))
@@ -315,7 +315,7 @@ impl Parser<'_> {
 
     fn control(&mut self, word: &str) -> ParseResult<Node> {
         let depth = self.variables.len();
-        let pipeline = self.pipeline(true)?;
+        let pipeline = self.pipeline(true, word)?;
         let (body, end) = self.list()?;
         let otherwise = match end.as_deref() {
             Some("else") if matches!(self.peek(), Token::Word(ref next) if next == "if" || next == "with") => {
@@ -341,7 +341,7 @@ impl Parser<'_> {
     }
 
     /// A pipeline up to `}}` (or `)` when not `top`), with its leading declaration.
-    fn pipeline(&mut self, top: bool) -> ParseResult<Pipeline> {
+    fn pipeline(&mut self, top: bool, context: &str) -> ParseResult<Pipeline> {
         let mut declare = Vec::new();
         let mut assign = false;
         let start = self.at;
@@ -375,7 +375,7 @@ impl Parser<'_> {
             }
             let end = self.pos();
             if args.is_empty() {
-                return Err((pos, "missing value for command".into()));
+                return Err((pos, format!("missing value for {context}")));
             }
             commands.push(Command { args, pos, text: self.source[pos..end].trim().to_string() });
             if self.next() != Token::Pipe {
@@ -390,11 +390,25 @@ impl Parser<'_> {
         Ok(Pipeline { declare, assign, commands })
     }
 
+    /// The fields written right after the previous token: `.a.b` is one chain, `.a .b` two
+    /// operands.
     fn fields(&mut self) -> Vec<String> {
         let mut fields = Vec::new();
-        while let Token::Field(name) = self.peek() {
-            self.at += 1;
-            fields.push(name);
+        loop {
+            let Some((previous, start)) = self.at.checked_sub(1).and_then(|at| self.tokens.get(at)) else { break };
+            let length = match previous {
+                Token::Field(name) => name.len() + 1,
+                Token::Variable(name) => name.len(),
+                Token::Close => 1,
+                _ => break,
+            };
+            match self.tokens.get(self.at) {
+                Some((Token::Field(name), at)) if *at == start + length => {
+                    fields.push(name.clone());
+                    self.at += 1;
+                }
+                _ => break,
+            }
         }
         fields
     }
@@ -404,10 +418,12 @@ impl Parser<'_> {
         Ok(match self.next() {
             Token::Dot => Operand::Dot,
             Token::Field(name) => {
+                // Go places a chain of fields at its second one.
                 let chain_pos = self.pos();
                 let mut fields = vec![name];
                 fields.extend(self.fields());
-                Operand::Chain(None, fields, chain_pos)
+                let at = if fields.len() > 1 { chain_pos } else { pos };
+                Operand::Chain(None, fields, at)
             }
             Token::Variable(name) => {
                 if !self.variables.contains(&name) {
@@ -417,7 +433,7 @@ impl Parser<'_> {
                 Operand::Chain(Some(name), self.fields(), chain_pos)
             }
             Token::Open => {
-                let pipeline = self.pipeline(false)?;
+                let pipeline = self.pipeline(false, "command")?;
                 Operand::Pipe(Box::new(pipeline), self.fields())
             }
             Token::Str(text) => Operand::Str(text),
@@ -491,11 +507,18 @@ impl State<'_> {
                 keys.sort();
                 keys.into_iter().map(|key| (V::Json(Value::String(key.clone())), from_json(&map[key]))).collect()
             }
+            // Go ranges over an integer since 1.22 (kubectl's get hands it int64s).
             V::Int(count) => (0..*count).map(|index| (V::Int(index), V::Int(index))).collect(),
             other => {
                 let mut text = String::new();
                 print(other, &mut text);
-                return Err(self.error(pipeline.commands.first(), &format!("range can't iterate over {text}")));
+                let message = format!("range can't iterate over {text}");
+                return Err(match pipeline.commands.last().map(|command| (command, command.args.as_slice())) {
+                    Some((command, [Operand::Chain(None, fields, pos)])) if command.args.len() == 1 => {
+                        self.error_at(*pos, &fields.iter().map(|field| format!(".{field}")).collect::<String>(), &message)
+                    }
+                    other => self.error(other.map(|(command, _)| command), &message),
+                });
             }
         };
         if entries.is_empty() {
@@ -561,6 +584,9 @@ impl State<'_> {
             return self.operand(&command.args[0], dot, command);
         };
         if name == "and" || name == "or" {
+            if command.args.len() == 1 && piped.is_none() {
+                return Err(self.error(Some(command), &format!("wrong number of args for {name}: want at least 1 got 0")));
+            }
             let mut last = V::Missing;
             for arg in &command.args[1..] {
                 last = self.operand(arg, dot, command)?;
@@ -715,7 +741,7 @@ fn call(name: &str, args: &[V]) -> Result<V, String> {
                 V::Json(Value::String(text)) => text.len(),
                 V::Json(Value::Array(items)) => items.len(),
                 V::Json(Value::Object(map)) => map.len(),
-                V::Missing => return Err("len of nil pointer".into()),
+                V::Missing => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
                 other => return Err(format!("len of type {}", type_name(other))),
             } as i64)
         }
@@ -728,7 +754,7 @@ fn call(name: &str, args: &[V]) -> Result<V, String> {
                     (V::Json(Value::Object(_)), other) => return Err(format!("value has type {}; should be string", type_name(other))),
                     (V::Json(Value::Array(items)), V::Int(at)) => match usize::try_from(*at).ok().and_then(|at| items.get(at)) {
                         Some(item) => from_json(item),
-                        None => return Err(format!("error calling index: index out of range: {at}")),
+                        None => return Err(format!("index out of range: {at}")),
                     },
                     (V::Json(Value::Array(_)), other) => return Err(format!("cannot index slice/array with type {}", type_name(other))),
                     (V::Missing | V::Json(Value::Null), _) => return Err("index of untyped nil".into()),
@@ -744,7 +770,7 @@ fn call(name: &str, args: &[V]) -> Result<V, String> {
                 if index > 0 && (name == "println" || !(is_string(arg) || is_string(&args[index - 1]))) {
                     out.push(' ');
                 }
-                print(arg, &mut out);
+                print(&nil_for_missing(std::slice::from_ref(arg))[0], &mut out);
             }
             if name == "println" {
                 out.push('\n');
@@ -753,17 +779,46 @@ fn call(name: &str, args: &[V]) -> Result<V, String> {
         }
         "printf" => {
             let Some((V::Json(Value::String(format)), rest)) = args.split_first() else { return Err("wrong type for value; expected string".into()) };
-            V::Json(Value::String(printf(format, rest)))
+            V::Json(Value::String(printf(format, &nil_for_missing(rest))))
         }
         "eq" | "ne" | "lt" | "le" | "gt" | "ge" => V::Json(Value::Bool(compare(name, args)?)),
         "base64decode" => {
             want(1)?;
             let V::Json(Value::String(encoded)) = &args[0] else { return Err(format!("wrong type for value; expected string; got {}", type_name(&args[0]))) };
-            let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|err| format!("base64 decode failed: {err}"))?;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).map_err(|err| {
+                let at = match err {
+                    base64::DecodeError::InvalidByte(at, _) | base64::DecodeError::InvalidLastSymbol(at, _) => at,
+                    _ => encoded.len() / 4 * 4,
+                };
+                format!("base64 decode failed: illegal base64 data at input byte {at}")
+            })?;
             V::Json(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         }
+        "exists" => V::Json(Value::Bool(exists(args))),
         _ => return Err(format!("function {name:?} not defined")),
     })
+}
+
+/// kubectl's `exists ITEM KEY...`: whether `index` would find a non-nil value.
+fn exists(args: &[V]) -> bool {
+    let Some((first, keys)) = args.split_first() else { return false };
+    let mut value = first.clone();
+    for key in keys {
+        value = match (&value, key) {
+            (V::Json(Value::Object(map)), V::Json(Value::String(key))) => map.get(key).map_or(V::Missing, from_json),
+            (V::Json(Value::Array(items)), V::Int(at)) => match usize::try_from(*at).ok().and_then(|at| items.get(at)) {
+                Some(item) => from_json(item),
+                None => return false,
+            },
+            _ => return false,
+        };
+    }
+    !matches!(value, V::Missing | V::Json(Value::Null))
+}
+
+/// Go hands a missing value to a function's `interface{}` parameter as nil.
+fn nil_for_missing(args: &[V]) -> Vec<V> {
+    args.iter().map(|arg| if let V::Missing = arg { V::Json(Value::Null) } else { arg.clone() }).collect()
 }
 
 fn type_name(value: &V) -> &'static str {
@@ -791,7 +846,9 @@ fn compare(name: &str, args: &[V]) -> Result<bool, String> {
             (V::Float(a), V::Float(b)) => a.partial_cmp(b).ok_or_else(|| "incompatible types for comparison".into()),
             (V::Json(Value::String(a)), V::Json(Value::String(b))) => Ok(a.cmp(b)),
             (V::Json(Value::Bool(a)), V::Json(Value::Bool(b))) if name == "eq" || name == "ne" => Ok(a.cmp(b)),
-            (V::Missing, _) | (_, V::Missing) if name == "eq" || name == "ne" => Err("incompatible types for comparison".into()),
+            // Go's eq takes a nil or missing value as unequal to anything but another.
+            (V::Missing | V::Json(Value::Null), V::Missing | V::Json(Value::Null)) if name == "eq" || name == "ne" => Ok(std::cmp::Ordering::Equal),
+            (V::Missing | V::Json(Value::Null), _) | (_, V::Missing | V::Json(Value::Null)) if name == "eq" || name == "ne" => Ok(std::cmp::Ordering::Less),
             _ if name == "eq" || name == "ne" => Err("incompatible types for comparison".into()),
             _ => Err("invalid type for comparison".into()),
         }
@@ -851,7 +908,8 @@ fn printf(format: &str, args: &[V]) -> String {
             continue;
         };
         let formatted = match (verb, arg) {
-            ('s' | 'v', value) => text(value),
+            ('v', value) | ('s', value @ V::Json(Value::String(_) | Value::Array(_) | Value::Object(_))) => text(value),
+            (verb, V::Missing | V::Json(Value::Null)) => format!("%!{verb}(<nil>)"),
             ('d', V::Int(number)) => number.to_string(),
             ('q', V::Json(Value::String(text))) => serde_json::to_string(text).unwrap_or_default(),
             ('f', V::Float(number)) => format!("{:.*}", spec.split_once('.').and_then(|(_, digits)| digits.parse().ok()).unwrap_or(6), number),
@@ -860,13 +918,17 @@ fn printf(format: &str, args: &[V]) -> String {
             ('t', V::Json(Value::Bool(value))) => value.to_string(),
             (verb, other) => format!("%!{verb}({}={})", type_name(other), text(other)),
         };
+        let formatted = match (verb, spec.split_once('.').and_then(|(_, digits)| digits.parse::<usize>().ok())) {
+            ('s', Some(precision)) => formatted.chars().take(precision).collect(),
+            _ => formatted,
+        };
         let width: usize = spec.trim_start_matches(['-', '+']).split('.').next().and_then(|digits| digits.parse().ok()).unwrap_or(0);
         let padding = width.saturating_sub(formatted.chars().count());
         if spec.starts_with('-') {
             out.push_str(&formatted);
             out.extend(std::iter::repeat_n(' ', padding));
         } else {
-            out.extend(std::iter::repeat_n(' ', padding));
+            out.extend(std::iter::repeat_n(if spec.starts_with('0') && verb != 's' { '0' } else { ' ' }, padding));
             out.push_str(&formatted);
         }
     }

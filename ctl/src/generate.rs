@@ -15,7 +15,7 @@ pub struct EmitArgs {
     /// none, client (print the object only) or server (the server checks it and keeps nothing).
     #[arg(long, default_value = "none", num_args = 0..=1, default_missing_value = "client")]
     pub dry_run: String,
-    /// yaml, json, name or jsonpath=TEMPLATE: print the object instead of a message.
+    /// yaml, json, name, jsonpath=TEMPLATE or go-template=TEMPLATE: print the object instead of a message.
     #[arg(short = 'o', long)]
     pub output: Option<String>,
     #[command(flatten)]

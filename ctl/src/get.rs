@@ -96,7 +96,7 @@ pub struct GetArgs {
     /// TYPE[,TYPE...] [NAME...] or TYPE/NAME..., e.g. `pods`, `deploy,svc`, `pod/web`; `all` is
     /// the `all` category of discovery.
     pub resources: Vec<String>,
-    /// Output format: wide, json, yaml, name, jsonpath=TEMPLATE, jsonpath-file=FILE,
+    /// Output format: wide, json, yaml, name, jsonpath=TEMPLATE, jsonpath-file=FILE, go-template=TEMPLATE, go-template-file=FILE,
     /// custom-columns=HEADER:PATH,... or custom-columns-file=FILE.
     #[arg(short = 'o', long)]
     pub output: Option<String>,
@@ -281,7 +281,7 @@ fn format(args: &GetArgs) -> Result<Format, CtlError> {
         }
         _ => {
             return Err(CtlError::Usage(format!(
-                "unable to match a printer suitable for the output format {output:?}, allowed formats are: custom-columns,custom-columns-file,json,jsonpath,jsonpath-file,name,wide,yaml"
+                "unable to match a printer suitable for the output format {output:?}, allowed formats are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-file,name,template,templatefile,wide,yaml"
             )));
         }
     })

@@ -394,8 +394,7 @@ impl Parser<'_> {
     /// operands.
     fn fields(&mut self) -> Vec<String> {
         let mut fields = Vec::new();
-        loop {
-            let Some((previous, start)) = self.at.checked_sub(1).and_then(|at| self.tokens.get(at)) else { break };
+        while let Some((previous, start)) = self.at.checked_sub(1).and_then(|at| self.tokens.get(at)) {
             let length = match previous {
                 Token::Field(name) => name.len() + 1,
                 Token::Variable(name) => name.len(),

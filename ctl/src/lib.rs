@@ -15,6 +15,7 @@ mod create;
 mod describe;
 mod diff;
 mod discovery;
+mod drain;
 mod edit;
 mod events;
 mod expose;
@@ -121,6 +122,8 @@ pub enum Command {
     Cordon(nodes::CordonArgs),
     /// Mark nodes schedulable.
     Uncordon(nodes::CordonArgs),
+    /// Cordon a node and evict its pods.
+    Drain(drain::DrainArgs),
     /// Add, replace or remove node taints.
     Taint(nodes::TaintArgs),
     /// List events, oldest first.
@@ -209,6 +212,7 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::Auth(command) => auth::run(&config, command).await,
         Command::Cordon(args) => nodes::cordon(&config, args, true).await,
         Command::Uncordon(args) => nodes::cordon(&config, args, false).await,
+        Command::Drain(args) => drain::drain(&config, args).await,
         Command::Taint(args) => nodes::taint(&config, args).await,
         Command::Events(args) => events::run(&config, args).await,
         Command::Wait(args) => wait::run(&config, args).await,

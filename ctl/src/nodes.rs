@@ -116,7 +116,7 @@ pub async fn cordon(config: &Config, args: &CordonArgs, unschedulable: bool) -> 
 }
 
 /// The nodes named, or those the selector (or `all`) lists.
-async fn nodes(client: &kube::Client, names: &[String], selector: Option<&str>, all: bool) -> Result<Vec<Value>, CtlError> {
+pub async fn nodes(client: &kube::Client, names: &[String], selector: Option<&str>, all: bool) -> Result<Vec<Value>, CtlError> {
     if selector.is_some() || all {
         let query = selector.map(|selector| format!("?labelSelector={}", encode(selector))).unwrap_or_default();
         let list = get_json(client, &format!("/api/v1/nodes{query}"), "application/json").await?;

@@ -2,7 +2,7 @@
 //! `config`, `get`, `explain`, `apply`, `diff`, `edit`, `replace`, `create`, `run`, `expose`,
 //! `set`, `delete`, `patch`, `label`, `annotate`,
 //! `scale`, `describe`, `logs`, `rollout` (Deployments, DaemonSets, StatefulSets), `wait`,
-//! `events`, `cordon`, `uncordon`, `taint`, `auth`, `api-resources`, `api-versions`,
+//! `events`, `cordon`, `uncordon`, `drain`, `taint`, `auth`, `api-resources`, `api-versions`,
 //! `cluster-info`, `completion`, and the interactive `exec`, `attach`, `port-forward`, `cp`
 //! and `top`.
 

@@ -1,5 +1,4 @@
-//! The smaller commands: `delete` by name, label or `--all`, `scale`, `api-resources` and shell
-//! completions.
+//! The smaller commands: `delete` by name, label or `--all`, `scale` and `api-resources`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -172,11 +171,4 @@ pub async fn api_resources(config: &Config) -> Result<(), CtlError> {
     }
     out!("{}", crate::print::columns(&rows))?;
     Ok(())
-}
-
-pub fn completion(shell: clap_complete::Shell) -> Result<(), CtlError> {
-    let mut command = <crate::Config as clap::CommandFactory>::command();
-    let mut script = Vec::new();
-    clap_complete::generate(shell, &mut command, "ctl", &mut script);
-    crate::output::write_bytes(&script)
 }

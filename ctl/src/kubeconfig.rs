@@ -113,6 +113,21 @@ fn load(config: &Config, resolve: bool) -> Result<Loaded, KubeconfigError> {
     Ok(Loaded { paths, merged })
 }
 
+/// The names of the merged files' contexts, clusters and users, each sorted, for shell
+/// completion (client-go keeps them in maps, so kubectl's order is random).
+pub fn entry_names(config: &Config) -> Result<[Vec<String>; 3], CtlError> {
+    let merged = load(config, false)?.merged;
+    let sorted = |mut names: Vec<String>| {
+        names.sort();
+        names
+    };
+    Ok([
+        sorted(merged.contexts.iter().map(|entry| entry.name.clone()).collect()),
+        sorted(merged.clusters.iter().map(|entry| entry.name.clone()).collect()),
+        sorted(merged.auth_infos.iter().map(|entry| entry.name.clone()).collect()),
+    ])
+}
+
 /// The client configuration for the chosen context, and the namespace commands default to.
 pub async fn client_config(config: &Config) -> Result<(kube::Config, String), CtlError> {
     let Loaded { paths, merged } = load(config, true)?;

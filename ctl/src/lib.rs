@@ -11,6 +11,7 @@ pub mod manifest;
 mod apply;
 mod auth;
 mod commands;
+pub mod completion;
 mod create;
 mod describe;
 mod diff;
@@ -103,8 +104,8 @@ pub enum Command {
     /// Show the CPU and memory nodes and pods use.
     #[command(subcommand)]
     Top(top::TopCommand),
-    /// Print a shell completion script (bash or zsh).
-    Completion { shell: clap_complete::Shell },
+    /// Print a shell completion script (bash, zsh or fish) that completes commands, flags, resource types, object names, namespaces and contexts.
+    Completion { shell: completion::Shell },
     /// Change fields of objects with a strategic merge, merge or JSON patch.
     Patch(patch::PatchArgs),
     /// Set or remove the labels of objects.
@@ -203,7 +204,7 @@ pub async fn run(config: Config) -> Result<(), CtlError> {
         Command::PortForward(args) => stream::port_forward(&config, args).await,
         Command::Cp(args) => stream::cp(&config, args).await,
         Command::Top(command) => top::run(&config, command).await,
-        Command::Completion { shell } => commands::completion(*shell),
+        Command::Completion { shell } => completion::print_script(*shell),
         Command::Patch(args) => patch::patch(&config, args).await,
         Command::Label(args) => label::run(&config, args, label::Field::Labels).await,
         Command::Annotate(args) => label::run(&config, args, label::Field::Annotations).await,

@@ -8,6 +8,9 @@ async fn main() {
     // library's request logs are there for RUST_LOG=debug only.
     common::init_tracing("off");
     quiet_panics();
+    if ctl::completion::answer_if_asked().await {
+        return;
+    }
     let result = ctl::run(ctl::Config::parse()).await;
     let flushed = std::io::stdout().flush();
     if let Err(err) = flushed.map_err(ctl::CtlError::from).and(result) {

@@ -40,6 +40,7 @@ pub struct ScaleArgs {
     /// KIND/NAME, or KIND NAME.
     pub target: String,
     pub name: Option<String>,
+    /// How many replicas the object is to have.
     #[arg(long)]
     pub replicas: i64,
 }

@@ -33,6 +33,7 @@ pub struct FileArgs {
 }
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl apply -f web.yaml\n  ctl apply -R -f manifests/\n  cat web.yaml | ctl apply -f -\n  ctl apply -f web.yaml --server-side\n  ctl apply -f web.yaml --dry-run=server")]
 pub struct ApplyArgs {
     #[command(flatten)]
     pub files: FileArgs,

@@ -11,6 +11,7 @@ use crate::{Config, CtlError};
 use crate::output::{out, outln};
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl delete -f web.yaml\n  ctl delete pod web-0 web-1\n  ctl delete deployment/web service/web\n  ctl delete pods -l app=web\n  ctl delete configmaps --all -n dev\n  ctl delete pod web-0 --grace-period=0")]
 pub struct DeleteArgs {
     /// KIND, or KIND/NAME ...
     pub kind: Option<String>,
@@ -36,6 +37,7 @@ pub struct DeleteArgs {
 }
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl scale deployment/web --replicas=3\n  ctl scale statefulset db --replicas=0")]
 pub struct ScaleArgs {
     /// KIND/NAME, or KIND NAME.
     pub target: String,

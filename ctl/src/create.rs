@@ -17,7 +17,7 @@ use crate::{Config, CtlError};
 use crate::output::outln;
 
 #[derive(Clone, Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(args_conflicts_with_subcommands = true, after_help = "Examples:\n  ctl create -f web.yaml\n  cat web.yaml | ctl create -f -\n  ctl create namespace dev\n  ctl create deployment web --image=nginx")]
 pub struct CreateArgs {
     #[command(subcommand)]
     pub command: Option<CreateCommand>,
@@ -30,16 +30,19 @@ pub struct CreateArgs {
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum CreateCommand {
     /// Create a namespace.
+    #[command(after_help = "Examples:\n  ctl create namespace dev")]
     Namespace { name: String },
     /// Create a ConfigMap from literal values and files.
+    #[command(after_help = "Examples:\n  ctl create configmap settings --from-literal=mode=fast --from-literal=level=2\n  ctl create configmap nginx-conf --from-file=nginx.conf\n  ctl create configmap app --from-file=config=app.yaml")]
     Configmap(DataArgs),
     /// Create a Secret.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  ctl create secret generic db --from-literal=password=s3cret")]
     Secret(SecretCommand),
     /// Create a Job: of an image and command, or from a CronJob's job template (--from=cronjob/NAME).
+    #[command(after_help = "Examples:\n  ctl create job hello --image=busybox -- echo hello\n  ctl create job backup-now --from=cronjob/backup")]
     Job(JobArgs),
     /// Create a CronJob that runs an image and command on a schedule.
-    #[command(alias = "cj")]
+    #[command(alias = "cj", after_help = "Examples:\n  ctl create cronjob backup --image=busybox --schedule='0 3 * * *' -- sh -c 'echo backing up'\n  ctl create cj ping --image=busybox --schedule='*/5 * * * *' --restart=Never -- ping -c1 web")]
     Cronjob(CronJobArgs),
     #[command(flatten)]
     Generated(crate::generators::GeneratorCommand),
@@ -48,6 +51,7 @@ pub enum CreateCommand {
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum SecretCommand {
     /// A generic (Opaque) Secret from literal values and files.
+    #[command(after_help = "Examples:\n  ctl create secret generic db --from-literal=user=app --from-literal=password=s3cret\n  ctl create secret generic certs --from-file=tls.crt --from-file=tls.key")]
     Generic(DataArgs),
 }
 

@@ -23,17 +23,19 @@ pub enum GeneratorCommand {
     #[command(subcommand, alias = "svc", after_help = "Examples:\n  ctl create service clusterip web --tcp=80:8080\n  ctl create service nodeport web --tcp=80:8080 --node-port=30080\n  ctl create service externalname db --external-name=db.example.com")]
     Service(ServiceCommand),
     /// Create a ServiceAccount.
-    #[command(alias = "sa")]
+    #[command(alias = "sa", after_help = "Examples:\n  ctl create serviceaccount robot -n dev")]
     Serviceaccount(NameArgs),
     /// Create a Role of verbs on resources.
     #[command(after_help = "Examples:\n  ctl create role reader --verb=get,list,watch --resource=pods,deployments.apps\n  ctl create role logs --verb=get --resource=pods/log --resource-name=web-0")]
     Role(RoleArgs),
     /// Create a ClusterRole of verbs on resources or non-resource URLs.
+    #[command(after_help = "Examples:\n  ctl create clusterrole pod-reader --verb=get,list,watch --resource=pods\n  ctl create clusterrole metrics --verb=get --non-resource-url=/metrics")]
     Clusterrole(RoleArgs),
     /// Create a RoleBinding of a Role or ClusterRole to users, groups and service accounts.
     #[command(after_help = "Examples:\n  ctl create rolebinding read --role=reader --user=alice --serviceaccount=default:robot\n  ctl create rolebinding view --clusterrole=view --group=devs")]
     Rolebinding(BindingArgs),
     /// Create a ClusterRoleBinding of a ClusterRole to users, groups and service accounts.
+    #[command(after_help = "Examples:\n  ctl create clusterrolebinding read-pods --clusterrole=pod-reader --user=alice --serviceaccount=dev:robot")]
     Clusterrolebinding(BindingArgs),
     /// Create an Ingress from rules host/path=service:port[,tls[=secret]].
     #[command(alias = "ing", after_help = "Examples:\n  ctl create ingress web --class=nginx --rule='example.com/*=web:80,tls=web-cert'\n  ctl create ingress api --rule='/v1=api:http' --default-backend=fallback:80")]
@@ -42,13 +44,13 @@ pub enum GeneratorCommand {
     #[command(after_help = "Examples:\n  ctl create token robot --duration=1h --audience=api")]
     Token(TokenArgs),
     /// Create a ResourceQuota.
-    #[command(alias = "resourcequota")]
+    #[command(alias = "resourcequota", after_help = "Examples:\n  ctl create quota small --hard=pods=10,requests.cpu=2,requests.memory=4Gi\n  ctl create quota best-effort --hard=pods=5 --scopes=BestEffort")]
     Quota(QuotaArgs),
     /// Create a PodDisruptionBudget.
-    #[command(alias = "pdb")]
+    #[command(alias = "pdb", after_help = "Examples:\n  ctl create poddisruptionbudget web --selector=app=web --min-available=2\n  ctl create pdb db --selector=app=db --max-unavailable=1")]
     Poddisruptionbudget(DisruptionBudgetArgs),
     /// Create a PriorityClass.
-    #[command(alias = "pc")]
+    #[command(alias = "pc", after_help = "Examples:\n  ctl create priorityclass high --value=1000 --description='the front end'\n  ctl create priorityclass batch --value=10 --preemption-policy=Never")]
     Priorityclass(PriorityClassArgs),
 }
 
@@ -127,6 +129,7 @@ pub struct DeploymentArgs {
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum ServiceCommand {
     /// A ClusterIP Service (--clusterip=None for a headless one).
+    #[command(after_help = "Examples:\n  ctl create service clusterip web --tcp=80:8080\n  ctl create service clusterip db --clusterip=None --tcp=5432")]
     Clusterip {
         #[command(flatten)]
         service: ServiceArgs,
@@ -135,6 +138,7 @@ pub enum ServiceCommand {
         clusterip: Option<String>,
     },
     /// A NodePort Service.
+    #[command(after_help = "Examples:\n  ctl create service nodeport web --tcp=80:8080 --node-port=30080")]
     Nodeport {
         #[command(flatten)]
         service: ServiceArgs,
@@ -143,11 +147,13 @@ pub enum ServiceCommand {
         node_port: Option<i64>,
     },
     /// A LoadBalancer Service.
+    #[command(after_help = "Examples:\n  ctl create service loadbalancer web --tcp=443:8443")]
     Loadbalancer {
         #[command(flatten)]
         service: ServiceArgs,
     },
     /// An ExternalName Service.
+    #[command(after_help = "Examples:\n  ctl create service externalname db --external-name=db.example.com")]
     Externalname {
         #[command(flatten)]
         service: ServiceArgs,

@@ -92,6 +92,7 @@ async fn get_table<O: RowSource>(client: &kube::Client, path: &str, paged: bool)
 }
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl get pods\n  ctl get pods -o wide -A\n  ctl get deployment web -o yaml\n  ctl get pods,services -l app=web\n  ctl get pod/web-0 -o jsonpath='{.status.podIP}'\n  ctl get pods -w\n  ctl get nodes --sort-by=.metadata.name -L zone")]
 pub struct GetArgs {
     /// TYPE[,TYPE...] [NAME...] or TYPE/NAME..., e.g. `pods`, `deploy,svc`, `pod/web`; `all` is
     /// the `all` category of discovery.

@@ -13,6 +13,7 @@ use crate::{Config, CtlError};
 use crate::output::outln;
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl logs web-0\n  ctl logs web-0 -c sidecar\n  ctl logs -f deployment/web\n  ctl logs web-0 --tail=20\n  ctl logs web-0 --previous")]
 pub struct LogsArgs {
     pub pod: String,
     /// The container (default: the pod's only one).

@@ -35,11 +35,13 @@ pub enum KubeconfigError {
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum ConfigCommand {
     /// Print the current context.
+    #[command(after_help = "Examples:\n  ctl config current-context")]
     CurrentContext,
     /// Make a context the current one (in the first kubeconfig file that exists).
     #[command(after_help = "Examples:\n  ctl config use-context kind-demo\n  KUBECONFIG=~/.kube/config:~/work.yaml ctl config use-context work")]
     UseContext { name: String },
     /// List the contexts.
+    #[command(after_help = "Examples:\n  ctl config get-contexts\n  KUBECONFIG=a.yaml:b.yaml ctl config get-contexts")]
     GetContexts,
     /// Print the merged kubeconfig, with credentials left out unless --raw.
     #[command(after_help = "Examples:\n  ctl config view\n  KUBECONFIG=a.yaml:b.yaml ctl config view --raw")]

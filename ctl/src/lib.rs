@@ -68,9 +68,10 @@ pub struct Config {
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum Command {
     /// Print the client and server versions.
+    #[command(after_help = "Examples:\n  ctl version")]
     Version,
     /// Read and change kubeconfig files.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  ctl config get-contexts\n  ctl config use-context staging\n  ctl config view --raw")]
     Config(kubeconfig::ConfigCommand),
     /// List objects, or show one, as a table or in full.
     Get(get::GetArgs),
@@ -85,26 +86,29 @@ pub enum Command {
     /// Set the replicas of a Deployment, ReplicaSet, StatefulSet or ReplicationController.
     Scale(commands::ScaleArgs),
     /// List the resource types the server serves.
+    #[command(after_help = "Examples:\n  ctl api-resources\n  ctl api-resources | grep apps/v1")]
     ApiResources,
     /// Show an object in detail, with its events.
     Describe(describe::DescribeArgs),
     /// Print a pod's container log.
     Logs(inspect::LogsArgs),
     /// Manage the rollout of a Deployment, DaemonSet or StatefulSet.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  ctl rollout status deployment/web\n  ctl rollout history deployment/web\n  ctl rollout undo deployment/web --to-revision=2\n  ctl rollout restart daemonset/agent")]
     Rollout(rollout::RolloutCommand),
     /// Run a command in a container.
     Exec(stream::ExecArgs),
     /// Attach to a container's main process.
+    #[command(after_help = "Examples:\n  ctl attach web-0\n  ctl attach -it web-0 -c app")]
     Attach(stream::AttachArgs),
     /// Forward local ports to a pod's ports.
     PortForward(stream::PortForwardArgs),
     /// Copy files into and out of containers.
     Cp(stream::CpArgs),
     /// Show the CPU and memory nodes and pods use.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  ctl top nodes\n  ctl top pods -n kube-system --containers")]
     Top(top::TopCommand),
     /// Print a shell completion script (bash, zsh or fish) that completes commands, flags, resource types, object names, namespaces and contexts.
+    #[command(after_help = "Examples:\n  source <(ctl completion bash)\n  ctl completion zsh > \"${fpath[1]}/_ctl\"\n  ctl completion fish | source")]
     Completion { shell: completion::Shell },
     /// Change fields of objects with a strategic merge, merge or JSON patch.
     Patch(patch::PatchArgs),
@@ -117,7 +121,7 @@ pub enum Command {
     /// Print the control plane's address and the cluster's Services.
     ClusterInfo(info::ClusterInfoArgs),
     /// Ask the server what you may do (can-i) and who you are (whoami).
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  ctl auth can-i create deployments -n dev\n  ctl auth whoami")]
     Auth(auth::AuthCommand),
     /// Mark nodes unschedulable.
     Cordon(nodes::CordonArgs),
@@ -136,13 +140,16 @@ pub enum Command {
     /// Make a Service for the pods of a Deployment, ReplicaSet, ReplicationController, Pod or Service.
     Expose(expose::ExposeArgs),
     /// Change the images, environment or resources of workloads' containers.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  ctl set image deployment/web nginx=nginx:1.27\n  ctl set env deployment/web LOG_LEVEL=debug\n  ctl set resources deployment/web --limits=cpu=500m,memory=256Mi")]
     Set(set::SetCommand),
     /// Describe a type's fields, from the server's OpenAPI schema.
+    #[command(after_help = "Examples:\n  ctl explain pods\n  ctl explain deployments.spec.strategy\n  ctl explain pods --recursive\n  ctl explain cronjobs --api-version=batch/v1")]
     Explain(explain::ExplainArgs),
     /// Edit an object in $KUBE_EDITOR, $EDITOR or vi and save the changes.
+    #[command(after_help = "Examples:\n  ctl edit deployment/web\n  KUBE_EDITOR=nano ctl edit service web -n dev")]
     Edit(edit::EditArgs),
     /// Show what applying manifests would change, as a diff of the live and merged objects.
+    #[command(after_help = "Examples:\n  ctl diff -f web.yaml\n  ctl diff -R -f manifests/\n  cat web.yaml | ctl diff -f -")]
     Diff(diff::DiffArgs),
 }
 

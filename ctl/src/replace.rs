@@ -19,6 +19,7 @@ use crate::output::outln;
 const FIELD_MANAGER: &str = "ctl-replace";
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl replace -f web.yaml\n  ctl get configmap settings -o yaml | sed 's/debug/info/' | ctl replace -f -")]
 pub struct ReplaceArgs {
     #[command(flatten)]
     pub files: FileArgs,

@@ -19,6 +19,7 @@ use crate::output::outln;
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum RolloutCommand {
     /// Wait until a rollout is complete.
+    #[command(after_help = "Examples:\n  ctl rollout status deployment/web\n  ctl rollout status ds/agent --timeout=2m\n  ctl rollout status sts/db --watch=false")]
     Status {
         #[command(flatten)]
         target: Target,
@@ -33,6 +34,7 @@ pub enum RolloutCommand {
         revision: i64,
     },
     /// List the revisions, or show one revision's pod template.
+    #[command(after_help = "Examples:\n  ctl rollout history deployment/web\n  ctl rollout history deployment/web --revision=3")]
     History {
         #[command(flatten)]
         target: Target,
@@ -41,6 +43,7 @@ pub enum RolloutCommand {
         revision: i64,
     },
     /// Go back to the previous (or a given) revision.
+    #[command(after_help = "Examples:\n  ctl rollout undo deployment/web\n  ctl rollout undo deployment/web --to-revision=2")]
     Undo {
         #[command(flatten)]
         target: Target,
@@ -49,16 +52,19 @@ pub enum RolloutCommand {
         to_revision: i64,
     },
     /// Restart the pods by changing the pod template.
+    #[command(after_help = "Examples:\n  ctl rollout restart deployment/web\n  ctl rollout restart daemonset agent")]
     Restart {
         #[command(flatten)]
         target: Target,
     },
     /// Pause a Deployment: changes to its template no longer roll out.
+    #[command(after_help = "Examples:\n  ctl rollout pause deployment/web")]
     Pause {
         #[command(flatten)]
         target: Target,
     },
     /// Resume a paused Deployment.
+    #[command(after_help = "Examples:\n  ctl rollout resume deployment/web")]
     Resume {
         #[command(flatten)]
         target: Target,

@@ -34,6 +34,7 @@ pub struct AttachArgs {
 }
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl exec web-0 -- ls /\n  ctl exec -it web-0 -c app -- sh\n  ctl exec pod/web-0 -n dev -- env")]
 pub struct ExecArgs {
     #[command(flatten)]
     pub session: AttachArgs,
@@ -43,6 +44,7 @@ pub struct ExecArgs {
 }
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl port-forward web-0 8080:80\n  ctl port-forward pod/web-0 8080:80 9090\n  ctl port-forward web-0 :80 --address=0.0.0.0")]
 pub struct PortForwardArgs {
     /// POD or pod/POD.
     pub pod: String,
@@ -55,6 +57,7 @@ pub struct PortForwardArgs {
 }
 
 #[derive(Clone, Debug, clap::Args)]
+#[command(after_help = "Examples:\n  ctl cp web-0:/var/log/app.log app.log\n  ctl cp ./config web-0:/etc/app -c app\n  ctl cp dev/web-0:/tmp/dump.sql dump.sql")]
 pub struct CpArgs {
     /// A local path, or [NAMESPACE/]POD:PATH.
     pub source: String,

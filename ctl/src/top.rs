@@ -11,10 +11,10 @@ use crate::output::out;
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum TopCommand {
     /// CPU and memory of nodes.
-    #[command(alias = "node", alias = "no")]
+    #[command(alias = "node", alias = "no", after_help = "Examples:\n  ctl top nodes\n  ctl top nodes node-1\n  ctl top nodes -l role=worker --show-capacity")]
     Nodes(TopNodesArgs),
     /// CPU and memory of pods.
-    #[command(alias = "pod", alias = "po")]
+    #[command(alias = "pod", alias = "po", after_help = "Examples:\n  ctl top pods\n  ctl top pods web-0 --containers\n  ctl top pods -A -l app=web")]
     Pods(TopPodsArgs),
 }
 

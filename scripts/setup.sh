@@ -4,12 +4,12 @@
 set -euo pipefail
 
 # libprotobuf-dev carries the well-known .proto files that etcd-client's build needs beside protoc;
-# zsh is there so that the tests load ctl's zsh completion script in the shell it is for.
+# zsh and fish are there so that the tests run ctl's completion scripts in the shells they are for.
 # gcc and libc6-dev (static libc) build the test images' pause binary; iproute2 tears down test bridges;
 # dnsperf and dnsmasq-base are the DNS benchmark's load generator and reference server.
 PACKAGES=(etcd-server etcd-client containerd runc containernetworking-plugins docker.io
           docker-registry protobuf-compiler libprotobuf-dev iptables iproute2 busybox-static gcc libc6-dev
-          curl zsh dnsperf dnsmasq-base tmux)
+          curl zsh fish dnsperf dnsmasq-base tmux)
 
 log() { printf '%s\n' "setup: $*" >&2; }
 

@@ -251,3 +251,63 @@ fn the_bash_script_offers_what_ctl_answers() {
     // An error offers nothing.
     assert_eq!(bash_completes(&kubeconfig, &script, &["--context", "second", "get", "pods", ""]), "\n");
 }
+
+/// Runs the zsh function of `ctl completion zsh` on a command line, with zsh's completion
+/// builtins replaced by stand-ins that print what they were handed (they work only inside a
+/// completion widget, which a test cannot type TAB into).
+fn zsh_completes(kubeconfig: &str, script: &Path, words: &[&str]) -> String {
+    let quoted: Vec<String> = words.iter().map(|word| format!("'{word}'")).collect();
+    let program = format!(
+        r#"compdef() {{ : }}
+compset() {{ [[ $1 == -P ]] && PREFIX=${{PREFIX#*=}} }}
+_describe() {{ local name=$4; shift 4; print -r -- "${{(@P)name}}" "$*" }}
+_files() {{ print -r -- files "$*" }}
+source {}
+words=({CTL} {})
+CURRENT=${{#words}}
+PREFIX=${{words[CURRENT]}}
+_ctl
+"#,
+        script.display(),
+        quoted.join(" ")
+    );
+    let output = Command::new("zsh").arg("-f").arg("-c").arg(program).env("KUBECONFIG", kubeconfig).output().unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_zsh_script_offers_what_ctl_answers_with_descriptions() {
+    let (_server, dir, kubeconfig) = cluster();
+    let script = dir.path().join("_ctl");
+    std::fs::write(&script, stdout_ok(Command::new(CTL).args(["completion", "zsh"]).output().unwrap())).unwrap();
+    assert_eq!(zsh_completes(&kubeconfig, &script, &["get", "pods", ""]), "db-0 web-1 web-2 \n");
+    assert_eq!(zsh_completes(&kubeconfig, &script, &["get", "--namespace=t"]), "team-a \n");
+    // Descriptions follow a colon, and `TYPE/` words get no space after them.
+    assert_eq!(zsh_completes(&kubeconfig, &script, &["rollout", "pa"]), "pause:Pause a Deployment: changes to its template no longer roll out \n");
+    assert_eq!(zsh_completes(&kubeconfig, &script, &["taint", "node/node-1", ""]), "node/ -S \n");
+    // Nothing from ctl where files make sense: zsh completes file names.
+    assert_eq!(zsh_completes(&kubeconfig, &script, &["apply", "-f", ""]), "files \n");
+    assert_eq!(zsh_completes(&kubeconfig, &script, &["--context", "second", "get", "pods", ""]), "");
+}
+
+/// What fish offers for a command line (`complete -C`), with ctl found on $PATH as a user's.
+fn fish_completes(kubeconfig: &str, script: &Path, line: &str) -> String {
+    let directory = Path::new(CTL).parent().unwrap();
+    let path = std::env::join_paths(std::iter::once(directory.to_path_buf()).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()))).unwrap();
+    let program = format!("source {}; complete -C '{line}'", script.display());
+    let output = Command::new("fish").arg("-N").arg("-c").arg(program).env("KUBECONFIG", kubeconfig).env("PATH", path).output().unwrap_or_else(|err| panic!("fish is missing ({err}): scripts/setup.sh installs it"));
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn the_fish_script_offers_what_ctl_answers_with_descriptions() {
+    let (_server, dir, kubeconfig) = cluster();
+    let script = dir.path().join("ctl.fish");
+    std::fs::write(&script, stdout_ok(Command::new(CTL).args(["completion", "fish"]).output().unwrap())).unwrap();
+    assert_eq!(fish_completes(&kubeconfig, &script, "ctl get pods "), "db-0\nweb-1\nweb-2\n");
+    assert_eq!(fish_completes(&kubeconfig, &script, "ctl get --namespace=t"), "--namespace=team-a\n");
+    assert_eq!(fish_completes(&kubeconfig, &script, "ctl rollout pa"), "pause\tPause a Deployment: changes to its template no longer roll out\n");
+    assert_eq!(fish_completes(&kubeconfig, &script, "ctl exec web-1 -c s"), "sidecar\n");
+    assert_eq!(fish_completes(&kubeconfig, &script, "ctl --context second get pods "), "");
+}

@@ -232,12 +232,15 @@ impl<'a> Line<'a> {
             return Want::Words(Vec::new(), 0);
         }
         if self.positionals.is_empty() && self.command.get_subcommands().any(|command| !command.is_hide_set()) {
-            let subcommands = self
+            // As cobra: sorted by name, `help` only at the top.
+            let mut subcommands: Vec<Candidate> = self
                 .command
                 .get_subcommands()
                 .filter(|command| !command.is_hide_set() && command.get_name().starts_with(current))
+                .filter(|command| command.get_name() != "help" || self.path.is_empty())
                 .map(|command| Candidate { value: command.get_name().to_string(), description: summary(command.get_about()) })
                 .collect();
+            subcommands.sort_by(|a, b| a.value.cmp(&b.value));
             return Want::Words(subcommands, directive::NO_FILE_COMP);
         }
         // As cobra, an empty word also offers the required flags not yet given.

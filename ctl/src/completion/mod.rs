@@ -136,3 +136,16 @@ pub async fn complete(words: &[String]) -> Answer {
         Err(_) => Answer::error(format!("no answer from the server within {} s", TIMEOUT.as_secs())),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::directive;
+
+    #[test]
+    fn directives_are_named_as_cobra_names_them() {
+        assert_eq!(directive::names(0), "ShellCompDirectiveDefault");
+        assert_eq!(directive::names(directive::NO_FILE_COMP), "ShellCompDirectiveNoFileComp");
+        assert_eq!(directive::names(6), "ShellCompDirectiveNoSpace, ShellCompDirectiveNoFileComp");
+        assert_eq!(directive::names(directive::ERROR), "ShellCompDirectiveError");
+    }
+}

@@ -38,6 +38,12 @@ spec:
   containers: [{name: pg, image: postgres}]
 ---
 apiVersion: v1
+kind: Pod
+metadata: {name: d1-pod, labels: {app: d1}}
+spec:
+  containers: [{name: app, image: nginx, ports: [{containerPort: 8080}]}, {name: log, image: busybox}]
+---
+apiVersion: v1
 kind: Namespace
 metadata: {name: team-a}
 ---
@@ -153,6 +159,9 @@ fn types_names_namespaces_and_containers_complete_as_kubectl_completes_them() {
         // Containers.
         &["exec", "web-1", "-c", ""],
         &["exec", "web-1", "-c", "s"],
+        &["exec", "pod/web-1", "-c", ""],
+        &["exec", "deployment/d1", "-c", ""],
+        &["port-forward", "deployment/d1", ""],
         // Namespaces, and names in the namespace chosen.
         &["get", "-n", ""],
         &["get", "--namespace", "kube-"],
@@ -174,6 +183,11 @@ fn types_names_namespaces_and_containers_complete_as_kubectl_completes_them() {
     let ours = text(&complete_with(CTL, &kubeconfig, "__complete", &["logs", "web-1", "-c", ""]));
     assert_eq!(ours, theirs);
     assert_eq!(ours.0, "init\napp\nsidecar\n:4\n");
+    // A workload's containers are those of a pod its selector picks.
+    let ours = text(&complete_with(CTL, &kubeconfig, "__complete", &["exec", "deployment/d1", "-c", ""]));
+    assert_eq!(ours.0, "app\nlog\n:4\n");
+    let ours = text(&complete_with(CTL, &kubeconfig, "__complete", &["port-forward", "deployment/d1", ""]));
+    assert_eq!(ours.0, "8080:8080\n:4\n");
 }
 
 /// Contexts, as kubectl lists them: its order is a Go map's, so the lines are compared sorted.
@@ -240,7 +254,7 @@ fn the_bash_script_offers_what_ctl_answers() {
     let (_server, dir, kubeconfig) = cluster();
     let script = dir.path().join("ctl.bash");
     std::fs::write(&script, stdout_ok(Command::new(CTL).args(["completion", "bash"]).output().unwrap())).unwrap();
-    assert_eq!(bash_completes(&kubeconfig, &script, &["get", "pods", ""]), "db-0\nweb-1\nweb-2\n");
+    assert_eq!(bash_completes(&kubeconfig, &script, &["get", "pods", ""]), "d1-pod\ndb-0\nweb-1\nweb-2\n");
     assert_eq!(bash_completes(&kubeconfig, &script, &["logs", "w"]), "web-1\nweb-2\n");
     assert_eq!(bash_completes(&kubeconfig, &script, &["get", "pod/w"]), "pod/web-1\npod/web-2\n");
     // Bash splits `--namespace=t` at the `=`; the value completes what follows it.
@@ -280,7 +294,7 @@ fn the_zsh_script_offers_what_ctl_answers_with_descriptions() {
     let (_server, dir, kubeconfig) = cluster();
     let script = dir.path().join("_ctl");
     std::fs::write(&script, stdout_ok(Command::new(CTL).args(["completion", "zsh"]).output().unwrap())).unwrap();
-    assert_eq!(zsh_completes(&kubeconfig, &script, &["get", "pods", ""]), "db-0 web-1 web-2 \n");
+    assert_eq!(zsh_completes(&kubeconfig, &script, &["get", "pods", ""]), "d1-pod db-0 web-1 web-2 \n");
     assert_eq!(zsh_completes(&kubeconfig, &script, &["get", "--namespace=t"]), "team-a \n");
     // Descriptions follow a colon, and `TYPE/` words get no space after them.
     assert_eq!(zsh_completes(&kubeconfig, &script, &["rollout", "pa"]), "pause:Pause a Deployment: changes to its template no longer roll out \n");
@@ -305,7 +319,7 @@ fn the_fish_script_offers_what_ctl_answers_with_descriptions() {
     let (_server, dir, kubeconfig) = cluster();
     let script = dir.path().join("ctl.fish");
     std::fs::write(&script, stdout_ok(Command::new(CTL).args(["completion", "fish"]).output().unwrap())).unwrap();
-    assert_eq!(fish_completes(&kubeconfig, &script, "ctl get pods "), "db-0\nweb-1\nweb-2\n");
+    assert_eq!(fish_completes(&kubeconfig, &script, "ctl get pods "), "d1-pod\ndb-0\nweb-1\nweb-2\n");
     assert_eq!(fish_completes(&kubeconfig, &script, "ctl get --namespace=t"), "--namespace=team-a\n");
     assert_eq!(fish_completes(&kubeconfig, &script, "ctl rollout pa"), "pause\tPause a Deployment: changes to its template no longer roll out\n");
     assert_eq!(fish_completes(&kubeconfig, &script, "ctl exec web-1 -c s"), "sidecar\n");

@@ -84,19 +84,30 @@ impl Server {
         Ok(types.into_iter().filter(|name| name.starts_with(prefix)).map(|name| Candidate::plain(format!("{done}{name}"))).collect())
     }
 
+    /// The pod a `POD`, `pod/NAME` or `TYPE/NAME` word stands for: for a workload or a
+    /// Service, one of the pods its selector picks (they share their containers and ports).
     async fn pod(&self, word: &str) -> Result<Option<Value>, CtlError> {
-        // `pod/NAME` names a pod too; a workload's pod is not looked for.
-        let name = match word.split_once('/') {
-            None => word,
-            Some(("pod" | "pods" | "po", name)) => name,
-            Some(_) => return Ok(None),
-        };
-        let path = format!("/api/v1/namespaces/{}/pods/{name}", self.namespace);
-        match get_json(&self.client, &path, "application/json").await {
-            Ok(pod) => Ok(Some(pod)),
+        let found = |result: Result<Value, CtlError>| match result {
+            Ok(object) => Ok(Some(object)),
             Err(CtlError::Server { .. }) => Ok(None),
             Err(err) => Err(err),
+        };
+        let (kind, name) = word.split_once('/').unwrap_or(("pods", word));
+        let served = discover(&self.client).await?;
+        let Some(resource) = served.iter().find(|resource| resource.matches(kind)) else { return Ok(None) };
+        let Some(object) = found(get_json(&self.client, &resource.path(Some(&self.namespace), Some(name)), "application/json").await)? else {
+            return Ok(None);
+        };
+        if resource.group.is_empty() && resource.plural == "pods" {
+            return Ok(Some(object));
         }
+        // A Service's selector is a map; a workload's a LabelSelector's matchLabels.
+        let selector = object["spec"]["selector"]["matchLabels"].as_object().or_else(|| object["spec"]["selector"].as_object());
+        let Some(selector) = selector.filter(|labels| !labels.is_empty() && labels.values().all(Value::is_string)) else { return Ok(None) };
+        let selector: Vec<String> = selector.iter().map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default())).collect();
+        let path = format!("/api/v1/namespaces/{}/pods?labelSelector={}", self.namespace, crate::discovery::encode(&selector.join(",")));
+        let pods = get_json(&self.client, &path, "application/json").await?;
+        Ok(pods["items"].as_array().and_then(|items| items.first()).cloned())
     }
 }
 
@@ -214,6 +225,7 @@ async fn types(server: &Server, allowed: Option<&[&str]>, prefix: &str) -> Resul
 async fn ports(server: &Server, target: &str, prefix: &str) -> Result<Vec<String>, CtlError> {
     let mut remote = Vec::new();
     match target.split_once('/') {
+        // A Service forwards its own ports (kubectl maps them to its pods' when forwarding).
         Some(("svc" | "service" | "services", name)) => {
             let path = format!("/api/v1/namespaces/{}/services/{name}", server.namespace);
             if let Ok(service) = get_json(&server.client, &path, "application/json").await {

@@ -107,7 +107,7 @@ pub enum Command {
     /// Show the CPU and memory nodes and pods use.
     #[command(subcommand, after_help = "Examples:\n  ctl top nodes\n  ctl top pods -n kube-system --containers")]
     Top(top::TopCommand),
-    /// Print a shell completion script (bash, zsh or fish) that completes commands, flags, resource types, object names, namespaces and contexts.
+    /// Print a bash, zsh or fish completion script, which asks ctl what may come next at each TAB.
     #[command(after_help = "Examples:\n  source <(ctl completion bash)\n  ctl completion zsh > \"${fpath[1]}/_ctl\"\n  ctl completion fish | source")]
     Completion { shell: completion::Shell },
     /// Change fields of objects with a strategic merge, merge or JSON patch.

@@ -79,8 +79,11 @@ impl Answer {
         Self { candidates, directive, error: None }
     }
 
+    /// kubectl answers a failed lookup (server down, no answer in time) with no candidates and
+    /// the no-file directive, so that TAB offers nothing rather than the directory's files; the
+    /// reason goes to stderr, which the scripts discard.
     fn error(message: String) -> Self {
-        Self { candidates: Vec::new(), directive: directive::ERROR, error: Some(message) }
+        Self { candidates: Vec::new(), directive: directive::NO_FILE_COMP, error: Some(message) }
     }
 }
 

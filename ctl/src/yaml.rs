@@ -795,12 +795,12 @@ fn parses_as(text: &str, layout: &[Field]) -> bool {
                 None => return false,
             },
             Field::Hour => {
-                if !number(&mut rest).is_some_and(|hour| hour < 24) {
+                if number(&mut rest).is_none_or(|hour| hour >= 24) {
                     return false;
                 }
             }
             Field::Minute | Field::Second => {
-                if !number(&mut rest).is_some_and(|value| value < 60) {
+                if number(&mut rest).is_none_or(|value| value >= 60) {
                     return false;
                 }
             }
@@ -844,7 +844,7 @@ fn parses_as(text: &str, layout: &[Field]) -> bool {
 
 fn days_in(month: u32, year: u32) -> u32 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -853,23 +853,13 @@ fn days_in(month: u32, year: u32) -> u32 {
 
 /// Sorts keys as go-yaml's `keyList.Less` orders strings: at the first differing character, a
 /// letter sorts after a non-letter, two letters by code point, and otherwise the runs of digits
-/// there compare as numbers (`a9` < `a10`). That order is not always transitive, so the sort
-/// is one that cannot panic on it: Go's insertion sort for up to 12 keys (what its sort does
-/// with so few, so the order matches exactly), a merge sort above.
+/// there compare as numbers (`a9` < `a10`). That order is not always transitive (`a1b` < `a2` <
+/// `a10` < `a1b`); kubectl's order for such keys then changes from run to run with Go's map
+/// order, so any order is as right, and a merge sort, which cannot panic on it, gives one.
 fn sort_keys<T>(entries: &mut Vec<(Cow<'_, str>, T)>) {
     let keys: Vec<Vec<char>> = entries.iter().map(|(key, _)| key.chars().collect()).collect();
     let mut order: Vec<usize> = (0..entries.len()).collect();
-    if order.len() <= 12 {
-        for next in 1..order.len() {
-            let mut at = next;
-            while at > 0 && key_less(&keys[order[at]], &keys[order[at - 1]]) {
-                order.swap(at, at - 1);
-                at -= 1;
-            }
-        }
-    } else {
-        merge_sort(&mut order, &|a, b| key_less(&keys[a], &keys[b]));
-    }
+    merge_sort(&mut order, &|a, b| key_less(&keys[a], &keys[b]));
     let mut slots: Vec<Option<(Cow<'_, str>, T)>> = std::mem::take(entries).into_iter().map(Some).collect();
     entries.extend(order.into_iter().filter_map(|index| slots[index].take()));
 }
@@ -939,4 +929,266 @@ fn key_less(a: &[char], b: &[char]) -> bool {
         return x < y;
     }
     a.len() < b.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// (key, value, the key's lines under `data:`), each as kubectl 1.32 printed it for a
+    /// ConfigMap with that data (`kubectl get cm -o yaml`); ctl/tests/yaml.rs checks the same
+    /// strings against kubectl on a live server.
+    const STRINGS: &[(&str, &str, &str)] = &[
+        ("k000", "true", "  k000: \"true\"\n"),
+        ("k001", "yes", "  k001: \"yes\"\n"),
+        ("k002", "on", "  k002: \"on\"\n"),
+        ("k003", "NO", "  k003: \"NO\"\n"),
+        ("k004", "~", "  k004: \"~\"\n"),
+        ("k005", "null", "  k005: \"null\"\n"),
+        ("k006", "", "  k006: \"\"\n"),
+        ("k007", " lead", "  k007: ' lead'\n"),
+        ("k008", "trail ", "  k008: 'trail '\n"),
+        ("k009", "a: b", "  k009: 'a: b'\n"),
+        ("k010", "a #b", "  k010: 'a #b'\n"),
+        ("k011", "#x", "  k011: '#x'\n"),
+        ("k012", "- x", "  k012: '- x'\n"),
+        ("k013", "[x", "  k013: '[x'\n"),
+        ("k014", "{x", "  k014: '{x'\n"),
+        ("k015", "*x", "  k015: '*x'\n"),
+        ("k016", "&x", "  k016: '&x'\n"),
+        ("k017", "!x", "  k017: '!x'\n"),
+        ("k018", "|x", "  k018: '|x'\n"),
+        ("k019", ">x", "  k019: '>x'\n"),
+        ("k020", "%x", "  k020: '%x'\n"),
+        ("k021", "@x", "  k021: '@x'\n"),
+        ("k022", "`x", "  k022: '`x'\n"),
+        ("k023", "'q'", "  k023: '''q'''\n"),
+        ("k024", "\"dq\"", "  k024: '\"dq\"'\n"),
+        ("k025", "1", "  k025: \"1\"\n"),
+        ("k026", "1.5", "  k026: \"1.5\"\n"),
+        ("k027", "1e3", "  k027: \"1e3\"\n"),
+        ("k028", "0x1F", "  k028: \"0x1F\"\n"),
+        ("k029", "0o17", "  k029: \"0o17\"\n"),
+        ("k030", "017", "  k030: \"017\"\n"),
+        ("k031", ".inf", "  k031: \".inf\"\n"),
+        ("k032", "-.inf", "  k032: \"-.inf\"\n"),
+        ("k033", ".nan", "  k033: \".nan\"\n"),
+        ("k034", "2024-01-01", "  k034: \"2024-01-01\"\n"),
+        ("k035", "12:30", "  k035: \"12:30\"\n"),
+        ("k036", "1_000", "  k036: \"1_000\"\n"),
+        ("k037", "a\nb", "  k037: |-\n    a\n    b\n"),
+        ("k038", "a\nb\n", "  k038: |\n    a\n    b\n"),
+        ("k039", "a\nb\n\n", "  k039: |+\n    a\n    b\n\n"),
+        ("k040", "a  \nb", "  k040: \"a  \\nb\"\n"),
+        ("k041", "a\t\nb", "  k041: \"a\\t\\nb\"\n"),
+        ("k042", "a\n  b", "  k042: |-\n    a\n      b\n"),
+        ("k043", "\nlead", "  k043: |2-\n\n    lead\n"),
+        ("k044", "  \na", "  k044: \"  \\na\"\n"),
+        ("k045", "x\n ", "  k045: \"x\\n \"\n"),
+        ("k046", "é", "  k046: é\n"),
+        ("k047", "日本", "  k047: 日本\n"),
+        ("k048", "\u{1f600}", "  k048: \"\\U0001F600\"\n"),
+        ("k049", "\u{1}", "  k049: \"\\x01\"\n"),
+        ("k050", "\t", "  k050: \"\\t\"\n"),
+        ("k051", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "  k051: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"),
+        ("k052", "ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ", "  k052: 'ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab\n    ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab\n    ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab '\n"),
+        ("k053", "2024-01-01T10:00:00", "  k053: 2024-01-01T10:00:00\n"),
+        ("k054", "2024-01-01T10:00:00Z", "  k054: \"2024-01-01T10:00:00Z\"\n"),
+        ("k055", "2024-1-1", "  k055: \"2024-1-1\"\n"),
+        ("k056", "2024-02-30", "  k056: 2024-02-30\n"),
+        ("k057", "2024-02-29", "  k057: \"2024-02-29\"\n"),
+        ("k058", "2023-02-29", "  k058: 2023-02-29\n"),
+        ("k059", "2024-01-01 10:00:00", "  k059: \"2024-01-01 10:00:00\"\n"),
+        ("k060", "2024-01-01  10:00:00", "  k060: \"2024-01-01  10:00:00\"\n"),
+        ("k061", "2024-01-01t10:00:00.5+01:00", "  k061: \"2024-01-01t10:00:00.5+01:00\"\n"),
+        ("k062", "2024-01-01T10:00:00,5Z", "  k062: \"2024-01-01T10:00:00,5Z\"\n"),
+        ("k063", "2024-01-01T24:00:00Z", "  k063: 2024-01-01T24:00:00Z\n"),
+        ("k064", "2024-13-01", "  k064: 2024-13-01\n"),
+        ("k065", "08", "  k065: \"08\"\n"),
+        ("k066", "0b101", "  k066: \"0b101\"\n"),
+        ("k067", "0x", "  k067: 0x\n"),
+        ("k068", "0b", "  k068: 0b\n"),
+        ("k069", "+1", "  k069: \"+1\"\n"),
+        ("k070", "-1", "  k070: \"-1\"\n"),
+        ("k071", "+", "  k071: +\n"),
+        ("k072", "-", "  k072: '-'\n"),
+        ("k073", "-a", "  k073: -a\n"),
+        ("k074", "-_", "  k074: -_\n"),
+        ("k075", "1_", "  k075: \"1_\"\n"),
+        ("k076", "_1", "  k076: _1\n"),
+        ("k077", "1e400", "  k077: 1e400\n"),
+        ("k078", "1e-400", "  k078: \"1e-400\"\n"),
+        ("k079", ".5", "  k079: \".5\"\n"),
+        ("k080", ".5_5", "  k080: \".5_5\"\n"),
+        ("k081", "._5", "  k081: ._5\n"),
+        ("k082", "+.5", "  k082: \"+.5\"\n"),
+        ("k083", "1.", "  k083: \"1.\"\n"),
+        ("k084", "1.e5", "  k084: \"1.e5\"\n"),
+        ("k085", "0X1F", "  k085: \"0X1F\"\n"),
+        ("k086", "0O7", "  k086: \"0O7\"\n"),
+        ("k087", "1:2:3", "  k087: \"1:2:3\"\n"),
+        ("k088", "12:60", "  k088: 12:60\n"),
+        ("k089", "-12:30", "  k089: \"-12:30\"\n"),
+        ("k090", "12:5", "  k090: \"12:5\"\n"),
+        ("k091", "12:30.5", "  k091: \"12:30.5\"\n"),
+        ("k092", "1:1_0", "  k092: 1:1_0\n"),
+        ("k093", "---", "  k093: '---'\n"),
+        ("k094", "...", "  k094: '...'\n"),
+        ("k095", "---x", "  k095: '---x'\n"),
+        ("k096", "...x", "  k096: '...x'\n"),
+        ("k097", "--", "  k097: --\n"),
+        ("k098", "a:", "  k098: 'a:'\n"),
+        ("k099", "a:b", "  k099: a:b\n"),
+        ("k100", ":a", "  k100: :a\n"),
+        ("k101", ": a", "  k101: ': a'\n"),
+        ("k102", "?a", "  k102: ?a\n"),
+        ("k103", "? a", "  k103: '? a'\n"),
+        ("k104", "a?", "  k104: a?\n"),
+        ("k105", "a,b", "  k105: a,b\n"),
+        ("k106", "a]", "  k106: a]\n"),
+        ("k107", "a#b", "  k107: a#b\n"),
+        ("k108", "a #", "  k108: 'a #'\n"),
+        ("k109", "<<", "  k109: <<\n"),
+        ("k110", "=", "  k110: =\n"),
+        ("k111", "y", "  k111: \"y\"\n"),
+        ("k112", "Y", "  k112: \"Y\"\n"),
+        ("k113", "n", "  k113: \"n\"\n"),
+        ("k114", "N", "  k114: \"N\"\n"),
+        ("k115", "True", "  k115: \"True\"\n"),
+        ("k116", "oN", "  k116: oN\n"),
+        ("k117", "Off", "  k117: \"Off\"\n"),
+        ("k118", "OFF", "  k118: \"OFF\"\n"),
+        ("k119", "a'b", "  k119: a'b\n"),
+        ("k120", "it's", "  k120: it's\n"),
+        ("k121", "\\", "  k121: \\\n"),
+        ("k122", "a\\b", "  k122: a\\b\n"),
+        ("k123", "a\"b", "  k123: a\"b\n"),
+        ("k124", "\u{a0}", "  k124: \u{a0}\n"),
+        ("k125", "a\u{a0}", "  k125: a\u{a0}\n"),
+        ("k126", "\u{2028}", "  k126: '\u{2028}'\n"),
+        ("k127", "a\u{2029}b", "  k127: 'a\u{2029}    b'\n"),
+        ("k128", "\u{feff}x", "  k128: \"\\uFEFF\\x78\"\n"),
+        ("k129", "\u{feff}", "  k129: \"\\uFEFF\"\n"),
+        ("k130", "x\u{feff}", "  k130: \"x\\uFEFF\"\n"),
+        ("k131", "é́", "  k131: é́\n"),
+        ("k132", "\r", "  k132: \"\\r\"\n"),
+        ("k133", "a\rb", "  k133: \"a\\rb\"\n"),
+        ("k134", "a\r\nb", "  k134: \"a\\r\\nb\"\n"),
+        ("k135", "\u{1b}[0m", "  k135: \"\\e[0m\"\n"),
+        ("k136", "0", "  k136: \"0\"\n"),
+        ("k137", "-0", "  k137: \"-0\"\n"),
+        ("k138", "00", "  k138: \"00\"\n"),
+        ("k139", "0.0", "  k139: \"0.0\"\n"),
+        ("k140", "-0.0", "  k140: \"-0.0\"\n"),
+        ("k141", "1e", "  k141: 1e\n"),
+        ("k142", "e1", "  k142: e1\n"),
+        ("k143", "E1", "  k143: E1\n"),
+        ("k144", "0x1g", "  k144: 0x1g\n"),
+        ("k145", "9223372036854775807", "  k145: \"9223372036854775807\"\n"),
+        ("k146", "9223372036854775808", "  k146: \"9223372036854775808\"\n"),
+        ("k147", "18446744073709551615", "  k147: \"18446744073709551615\"\n"),
+        ("k148", "18446744073709551616", "  k148: \"18446744073709551616\"\n"),
+        ("k149", "-9223372036854775808", "  k149: \"-9223372036854775808\"\n"),
+        ("k150", "-9223372036854775809", "  k150: \"-9223372036854775809\"\n"),
+        ("k151", "# x", "  k151: '# x'\n"),
+        ("k152", "x #", "  k152: 'x #'\n"),
+        ("k153", "x # y", "  k153: 'x # y'\n"),
+        ("k154", "x#y", "  k154: x#y\n"),
+        ("k155", "-- x", "  k155: -- x\n"),
+        ("k156", "a\n#b", "  k156: |-\n    a\n    #b\n"),
+        ("k157", "a\n- b", "  k157: |-\n    a\n    - b\n"),
+        ("k158", "\ta", "  k158: \"\\ta\"\n"),
+        ("k159", "a\t", "  k159: \"a\\t\"\n"),
+        ("k160", "a b  c", "  k160: a b  c\n"),
+        ("bom", "\u{feff}ab", "  bom: \"\\uFEFF\\x61\\x62\"\n"),
+        ("dq", "\u{1} y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y ", "  dq: \"\\x01 y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y y\n    y y y y y y y y y y y y y y y y y y y y y y y y y \"\n"),
+        ("emoji", "\u{1f600}", "  emoji: \"\\U0001F600\"\n"),
+        ("kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", "v", "  ? kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk\n  : v\n"),
+        ("lit", "line1\nline2 with some words z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z z \n", "  lit: \"line1\\nline2 with some words z z z z z z z z z z z z z z z z z z z z z z z\n    z z z z z z z z z z z z z z z z z \\n\"\n"),
+        ("long1", "word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word word ", "  long1: 'word word word word word word word word word word word word word word word\n    word word word word word word word word word word word word word word word word\n    word word word word word word word word word '\n"),
+        ("long2", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "  long2: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"),
+        ("long3", "a ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba b#", "  long3: a ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba\n    ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba ba b#\n"),
+        ("long4", "éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé éééééééééé", "  long4: éééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééééé\n    éééééééééé\n"),
+        ("ls", "a\u{2028}b", "  ls: 'a\u{2028}    b'\n"),
+        ("nel", "a\u{85}b", "  nel: a b\n"),
+        ("tab", "a\tb", "  tab: \"a\\tb\"\n"),
+        ("trailtab", "a\t", "  trailtab: \"a\\t\"\n"),
+        ("v", "a \u{85}\u{85}  b", "  v: |-\n    a\n    b\n"),
+        ("v", "\u{85}x", "  v: ' x'\n"),
+    ];
+
+    #[test]
+    fn strings_as_kubectl_writes_them() {
+        for (key, value, expected) in STRINGS {
+            let yaml = to_string(&json!({"data": {*key: *value}})).unwrap();
+            assert_eq!(yaml, format!("data:\n{expected}"), "value {value:?}");
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused_as_kubectl_refuses_them() {
+        for value in ["a\u{7f}b", "a\u{80}b", "a\u{9f}", "a\u{fffe}b", "\u{ffff}"] {
+            let error = to_string(&json!({"data": {"v": value}})).unwrap_err();
+            assert_eq!(error.to_string(), "yaml: control characters are not allowed", "{value:?}");
+        }
+        assert!(to_string(&json!({"data": {"a\u{7f}": "v"}})).is_err());
+    }
+
+    /// kubectl's `get -o yaml` of a custom resource created from this JSON.
+    #[test]
+    fn numbers_and_collections_as_kubectl_writes_them() {
+        let object: Value = serde_json::from_str(NUMBERS).unwrap();
+        let expected = "x:\n  b: true\n  big: 9223372036854775807\n  big2: 9223372036854776000\n  big3: 1.8446744073709552e+19\n  big4: 1e+20\n  e: {}\n  f1: 1\n  f2: 1.5\n  f3: 1000\n  f4: 1.2345675e+06\n  f5: 1e-05\n  f6: 0.0001\n  f7: 1e+21\n  f8: 0\n  f9: 123456.5\n  f10: 1.5e+300\n  f11: 1.2345678901234568e+22\n  f12: 9300000000000000000\n  i: 1\n  l: []\n  ll:\n  - - 1\n    - []\n  - - {}\n  - a:\n    - b: 1\n      c:\n      - 2\n  \"n\": null\n  neg: -5\n";
+        assert_eq!(to_string(&json!({"x": object["x"]})).unwrap(), expected);
+    }
+    const NUMBERS: &str = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"nums"},"x":{"i":1,"neg":-5,"big":9223372036854775807,"big2":9223372036854775808,"big3":18446744073709551615,"big4":100000000000000000000,"f1":1.0,"f2":1.5,"f3":1e3,"f4":1234567.5,"f5":0.00001,"f6":0.0001,"f7":1e21,"f8":-0.0,"f9":123456.5,"f10":1.5e300,"f11":12345678901234567890123,"f12":9300000000000000000, "b":true,"n":null,"e":{},"l":[],"ll":[[1,[]],[{}],{"a":[{"b":1,"c":[2]}]}]}}"#;
+
+    #[test]
+    fn keys_in_go_yaml_order_and_quoting() {
+        let keys = [
+            "1", "true", "yes", "on", "---", "-a", ".a", "_a", "a.b", &"x".repeat(130), "A", "a", "B", "b", "a1", "a01", "a10", "a9",
+            "a-b", "ab", "a_b", "a.1", "10", "9", "a2", "0", "00", "k1", "k01", "k001", "a0", "a00", "a100", "a0100", "1.5", "0x1F",
+            "2024-01-01", "y", "n", "-", "_", "a..b", "Z", "z", "a-1", "a.2", "a_3",
+        ];
+        let data: Map<String, Value> = keys.iter().map(|key| (key.to_string(), json!("v"))).collect();
+        let expected = KEYS;
+        assert_eq!(to_string(&json!({"data": data})).unwrap(), format!("data:\n{expected}\n"));
+    }
+    const KEYS: &str = "  '-': v\n  '---': v\n  -a: v\n  .a: v\n  _: v\n  _a: v\n  \"0\": v\n  \"00\": v\n  \"0x1F\": v\n  \"1\": v\n  \"1.5\": v\n  \"9\": v\n  \"10\": v\n  \"2024-01-01\": v\n  A: v\n  B: v\n  Z: v\n  a: v\n  a-1: v\n  a-b: v\n  a..b: v\n  a.1: v\n  a.2: v\n  a.b: v\n  a_3: v\n  a_b: v\n  a0: v\n  a00: v\n  a1: v\n  a01: v\n  a2: v\n  a9: v\n  a10: v\n  a100: v\n  a0100: v\n  ab: v\n  b: v\n  k1: v\n  k01: v\n  k001: v\n  \"n\": v\n  \"on\": v\n  \"true\": v\n  ? xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n  : v\n  \"y\": v\n  \"yes\": v\n  z: v";
+
+    #[test]
+    fn keys_that_cannot_be_simple() {
+        let yaml = to_string(&json!({"a\nb": "v", "c": {"a\nb\n": {"n": 1}}, "": [1]})).unwrap();
+        assert_eq!(yaml, "\"\":\n- 1\n? |-\n  a\n  b\n: v\nc:\n  ? |\n    a\n    b\n  : \"n\": 1\n");
+    }
+
+    #[test]
+    fn roots_and_empty_collections() {
+        assert_eq!(to_string(&json!({})).unwrap(), "{}\n");
+        assert_eq!(to_string(&json!([])).unwrap(), "[]\n");
+        assert_eq!(to_string(&json!("x")).unwrap(), "x\n");
+        assert_eq!(to_string(&json!([{"a": []}, [], {}])).unwrap(), "- a: []\n- []\n- {}\n");
+        assert_eq!(to_string(&json!({"a": {"b": {}}})).unwrap(), "a:\n  b: {}\n");
+    }
+
+    #[test]
+    fn go_floats() {
+        for (float, expected) in [(1.0, "1"), (-2.0, "-2"), (0.5, "0.5"), (1e-7, "1e-07"), (123456.0, "123456"), (-1234567.5, "-1.2345675e+06"), (1e22, "1e+22"), (-0.0, "0")] {
+            assert_eq!(go_number(&Number::from_f64(float).unwrap()), expected, "{float}");
+        }
+        assert_eq!(go_number(&Number::from(u64::MAX)), "1.8446744073709552e+19");
+        assert_eq!(go_number(&Number::from(i64::MIN)), "-9223372036854775808");
+    }
+
+    #[test]
+    fn yaml_1_1_resolution() {
+        for plain in ["2024-01-01T10:00:00", "2024-02-30", "2024-13-01", "0x", "+", "_1", "1e400", "._5", "12:60", "<<", "oN", "yES"] {
+            assert!(reads_back_as_string(plain), "{plain}");
+        }
+        for quoted in ["2024-1-1", "2024-01-01 10:00:00", "2024-01-01t10:00:00.5+01:00", "08", "0b101", "1_", "+.5", "1.", "0O7", "1:2:3", "-12:30", ".5_5", "-9223372036854775808", "18446744073709551615", "18446744073709551616"] {
+            assert!(!reads_back_as_string(quoted), "{quoted}");
+        }
+    }
 }

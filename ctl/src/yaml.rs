@@ -23,18 +23,28 @@ const WIDTH: usize = 80;
 /// Keys longer than this (in bytes) are written in the explicit `? key` form.
 const SIMPLE_KEY_LIMIT: usize = 128;
 
+/// Where kubectl's JSON → YAML round trip fails, in its words; kubectl then prints nothing else.
+/// `line` is a line of kubectl's JSON text, whose only raw line breaks are NELs (U+0085).
 #[derive(Debug, thiserror::Error)]
 pub enum YamlError {
-    /// Go's YAML reader, reading kubectl's own JSON back, refuses DEL, C1 controls (other than
-    /// NEL) and U+FFFE/U+FFFF in a string; kubectl then prints this and nothing else.
+    /// Go's YAML reader refuses DEL, C1 controls (other than NEL) and U+FFFE/U+FFFF, which Go's
+    /// JSON encoder writes raw.
     #[error("yaml: control characters are not allowed")]
     ControlCharacters,
+    /// `---` or `...` at the start of a line (right after a NEL) inside a string.
+    #[error("yaml: line {line}: found unexpected document indicator")]
+    DocumentIndicator { line: usize },
+    /// A key that spans lines or is over 1022 characters as JSON: the reader gives up looking
+    /// for its `:`.
+    #[error("yaml: {}did not find expected ',' or '}}'", if *line == 0 { String::new() } else { format!("line {line}: ") })]
+    KeyTooLong { line: usize },
 }
 
 /// `value` as kubectl's `-o yaml` prints it, ending in a line break.
 pub fn to_string(value: &Value) -> Result<String, YamlError> {
+    read_back(value, &mut 0)?;
     let mut emitter = Emitter { out: String::new(), column: 0, whitespace: true, indention: true, indent: None };
-    emitter.node(value, Context::default())?;
+    emitter.node(value, Context::default());
     // The implicit document end: a line break unless the last line is already ended.
     emitter.write_indent();
     Ok(emitter.out)
@@ -71,40 +81,35 @@ struct Emitter {
 }
 
 impl Emitter {
-    fn node(&mut self, value: &Value, context: Context) -> Result<(), YamlError> {
+    fn node(&mut self, value: &Value, context: Context) {
         match value {
             Value::Null => self.scalar("null", Style::Plain, context),
             Value::Bool(true) => self.scalar("true", Style::Plain, context),
             Value::Bool(false) => self.scalar("false", Style::Plain, context),
             Value::Number(number) => self.scalar(&go_number(number), Style::Plain, context),
-            Value::String(text) => self.string(&as_go_reads(text)?, context),
+            Value::String(text) => self.string(&folded(text), context),
             // Go's encoder asks for block collections; libyaml writes empty ones in flow style.
             Value::Array(items) if items.is_empty() => self.empty_flow("[", "]"),
             Value::Object(map) if map.is_empty() => self.empty_flow("{", "}"),
-            Value::Array(items) => self.sequence(items, context)?,
-            Value::Object(map) => self.mapping(map)?,
+            Value::Array(items) => self.sequence(items, context),
+            Value::Object(map) => self.mapping(map),
         }
-        Ok(())
     }
 
-    fn sequence(&mut self, items: &[Value], context: Context) -> Result<(), YamlError> {
+    fn sequence(&mut self, items: &[Value], context: Context) {
         let outer = self.indent;
         // A list right after `key:` is not indented under it.
         self.increase_indent(false, context.mapping && !self.indention);
         for item in items {
             self.write_indent();
             self.write_indicator("-", true, false, true);
-            self.node(item, Context::default())?;
+            self.node(item, Context::default());
         }
         self.indent = outer;
-        Ok(())
     }
 
-    fn mapping(&mut self, map: &Map<String, Value>) -> Result<(), YamlError> {
-        let mut entries = Vec::with_capacity(map.len());
-        for (key, value) in map {
-            entries.push((as_go_reads(key)?, value));
-        }
+    fn mapping(&mut self, map: &Map<String, Value>) {
+        let mut entries: Vec<_> = map.iter().map(|(key, value)| (folded(key), value)).collect();
         sort_keys(&mut entries);
         let outer = self.indent;
         self.increase_indent(false, false);
@@ -119,10 +124,9 @@ impl Emitter {
                 self.write_indent();
                 self.write_indicator(":", true, false, true);
             }
-            self.node(value, Context { mapping: true, simple_key: false })?;
+            self.node(value, Context { mapping: true, simple_key: false });
         }
         self.indent = outer;
-        Ok(())
     }
 
     fn empty_flow(&mut self, open: &str, close: &str) {
@@ -476,18 +480,75 @@ fn is_break(character: char) -> bool {
     matches!(character, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-/// A string as kubectl has it after its JSON → YAML round trip. Go's JSON encoder escapes control
-/// characters below U+0020 and U+2028/U+2029 but writes the rest raw; the YAML reader then
-/// refuses some of those (DEL, C1 controls, U+FFFE, U+FFFF) and reads a raw NEL (U+0085) inside
-/// the double-quoted JSON string as a line break, which folds: one break with the spaces around
-/// it becomes a space, n breaks become n-1 line feeds.
-fn as_go_reads(text: &str) -> Result<Cow<'_, str>, YamlError> {
-    let refused = |character: char| matches!(u32::from(character), 0x7F..=0x84 | 0x86..=0x9F | 0xFFFE | 0xFFFF);
-    if text.chars().any(refused) {
+/// Characters Go's JSON encoder writes raw and Go's YAML reader refuses.
+fn is_refused(character: char) -> bool {
+    matches!(u32::from(character), 0x7F..=0x84 | 0x86..=0x9F | 0xFFFE | 0xFFFF)
+}
+
+/// Reads `value` as Go's YAML reader reads kubectl's JSON of it (keys sorted, as Go's encoder
+/// sorts them), failing where it fails; `line` counts the raw NELs, the text's line breaks. The
+/// first failure in the text is the one reported (Go's reader decodes up to 512 bytes ahead of
+/// its scanner, so kubectl may name a control character a little further on first).
+fn read_back(value: &Value, line: &mut usize) -> Result<(), YamlError> {
+    match value {
+        Value::String(text) => read_string(text, line),
+        Value::Array(items) => items.iter().try_for_each(|item| read_back(item, line)),
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            for key in keys {
+                let first_line = *line;
+                read_string(key, line)?;
+                if *line != first_line || json_length(key) > 1022 {
+                    return Err(YamlError::KeyTooLong { line: *line });
+                }
+                read_back(&map[key], line)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A JSON string's content as the reader scans it: `---` or `...` right after a raw NEL and
+/// before a raw blank is a document marker.
+fn read_string(text: &str, line: &mut usize) -> Result<(), YamlError> {
+    if text.chars().any(is_refused) {
         return Err(YamlError::ControlCharacters);
     }
+    let chars: Vec<char> = text.chars().collect();
+    for (at, &character) in chars.iter().enumerate() {
+        if character != '\u{85}' {
+            continue;
+        }
+        *line += 1;
+        let marker = chars.get(at + 1..at + 4).is_some_and(|marker| marker == ['-'; 3] || marker == ['.'; 3]);
+        if marker && matches!(chars.get(at + 4), Some(' ' | '\u{85}')) {
+            return Err(YamlError::DocumentIndicator { line: *line + 1 });
+        }
+    }
+    Ok(())
+}
+
+/// Characters in Go's JSON of `text`, without the quotes.
+fn json_length(text: &str) -> usize {
+    text.chars()
+        .map(|character| match character {
+            '"' | '\\' | '\n' | '\r' | '\t' | '\u{8}' | '\u{c}' => 2,
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => 6,
+            control if control < ' ' => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// A string as kubectl has it after its JSON → YAML round trip: Go's reader takes a raw NEL
+/// (U+0085, which Go's JSON encoder does not escape) inside the double-quoted JSON string for a
+/// line break, and folds it: one break with the spaces around it becomes a space, n breaks
+/// become n-1 line feeds.
+fn folded(text: &str) -> Cow<'_, str> {
     if !text.contains('\u{85}') {
-        return Ok(Cow::Borrowed(text));
+        return Cow::Borrowed(text);
     }
     let mut folded = String::with_capacity(text.len());
     let mut rest = text;
@@ -496,7 +557,7 @@ fn as_go_reads(text: &str) -> Result<Cow<'_, str>, YamlError> {
         folded.push_str(&rest[..content]);
         rest = &rest[content..];
         if rest.is_empty() {
-            return Ok(Cow::Owned(folded));
+            return Cow::Owned(folded);
         }
         let blanks = rest.find(|character| character != ' ' && character != '\u{85}').unwrap_or(rest.len());
         let run = &rest[..blanks];
@@ -1134,6 +1195,20 @@ mod tests {
             assert_eq!(error.to_string(), "yaml: control characters are not allowed", "{value:?}");
         }
         assert!(to_string(&json!({"data": {"a\u{7f}": "v"}})).is_err());
+    }
+
+    /// Each as kubectl 1.32 failed on a custom resource with that `spec`.
+    #[test]
+    fn keys_and_line_breaks_kubectl_cannot_read_back() {
+        let error = |spec: Value| to_string(&json!({"apiVersion": "example.com/v1", "spec": spec})).map(|_| ()).map_err(|error| error.to_string());
+        assert_eq!(error(json!({"k".repeat(1022): 1})), Ok(()));
+        assert_eq!(error(json!({"k".repeat(1023): 1})), Err("yaml: did not find expected ',' or '}'".into()));
+        // `<` is six characters in Go's JSON (`\u003c`).
+        assert_eq!(error(json!({format!("{}aa", "<".repeat(170)): 1})), Ok(()));
+        assert_eq!(error(json!({format!("{}aaa", "<".repeat(170)): 1})), Err("yaml: did not find expected ',' or '}'".into()));
+        assert_eq!(error(json!({"a": "x\u{85}y", "b\u{85}c": 1})), Err("yaml: line 2: did not find expected ',' or '}'".into()));
+        assert_eq!(error(json!({"a": "x\u{85}\u{85}y", "b": "\u{85}...\u{85}"})), Err("yaml: line 4: found unexpected document indicator".into()));
+        assert_eq!(error(json!({"a": "x\u{85} --- y", "b": "x\u{85}---"})), Ok(()));
     }
 
     /// kubectl's `get -o yaml` of a custom resource created from this JSON.

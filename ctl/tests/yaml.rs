@@ -282,6 +282,21 @@ fn numbers_keys_and_nesting_as_kubectl_writes_them() {
     let yaml = same(&server, &["get", "thing", "t", "-o", "yaml"]);
     assert!(yaml.contains("  f4: 1.2345675e+06\n"), "{yaml}");
     same(&server, &["get", "things", "-o", "yaml"]);
+
+    // What kubectl's YAML reader cannot read back from its own JSON: a key over 1022 JSON
+    // characters, a key over two lines (a raw NEL breaks a line), a document marker after one.
+    let specs = [
+        json!({"k".repeat(1022): 1}),
+        json!({"k".repeat(1023): 1}),
+        json!({"a": "x\u{85}y", "b\u{85}c": 1}),
+        json!({"a": "x\u{85}\u{85}y", "b": "\u{85}...\u{85}"}),
+        json!({"a": "x\u{85} --- y", "b": "x\u{85}---", "c": "a \u{85}\u{85}  b"}),
+    ];
+    for (index, spec) in specs.into_iter().enumerate() {
+        let name = format!("odd{index}");
+        create(&server, &json!({"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": name}, "spec": spec}));
+        same(&server, &["get", "thing", &name, "-o", "yaml"]);
+    }
 }
 
 const OBJECTS: &str = r#"apiVersion: v1

@@ -1188,6 +1188,20 @@ mod tests {
         }
     }
 
+    /// `ctl edit` and `ctl apply` read this YAML back (as YAML 1.2, with serde_yaml_ng).
+    #[test]
+    fn output_reads_back_as_written() {
+        for (key, value, _) in STRINGS {
+            let object = json!({"data": {*key: *value}});
+            let yaml = to_string(&object).unwrap();
+            let read: Value = serde_yaml_ng::from_str(&yaml).unwrap_or_else(|error| panic!("{value:?}: {error}\n{yaml}"));
+            assert_eq!(read, json!({"data": {*key: folded(value)}}), "{yaml}");
+        }
+        let keys = json!({"a\nb": "v", "c": {"a\nb\n": {"n": 1}}, "": [1], "x".repeat(200): {"yes": []}, "word ".repeat(30): 1.5});
+        let read: Value = serde_yaml_ng::from_str(&to_string(&keys).unwrap()).unwrap();
+        assert_eq!(read, keys);
+    }
+
     #[test]
     fn control_characters_are_refused_as_kubectl_refuses_them() {
         for value in ["a\u{7f}b", "a\u{80}b", "a\u{9f}", "a\u{fffe}b", "\u{ffff}"] {

@@ -336,7 +336,7 @@ async fn whoami(config: &Config, args: &WhoamiArgs) -> Result<(), CtlError> {
         Some("yaml") => {
             let info = serde_json::to_value(&info).map_err(|err| format_error(err.to_string()))?;
             let review = json!({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {"creationTimestamp": null}, "status": {"userInfo": info}});
-            out!("{}", serde_yaml_ng::to_string(&review).map_err(|err| format_error(err.to_string()))?)?;
+            out!("{}", crate::yaml::to_string(&review).map_err(|err| format_error(err.to_string()))?)?;
         }
         Some(other) => {
             return Err(CtlError::Usage(format!(

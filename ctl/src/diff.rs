@@ -75,7 +75,7 @@ fn write_yaml(path: &Path, mut object: Value) -> Result<(), CtlError> {
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove("managedFields");
     }
-    let text = serde_yaml_ng::to_string(&object).map_err(|err| CtlError::Usage(err.to_string()))?;
+    let text = crate::yaml::to_string(&object).map_err(|err| CtlError::Usage(err.to_string()))?;
     std::fs::write(path, text)?;
     Ok(())
 }

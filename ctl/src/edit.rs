@@ -174,7 +174,7 @@ pub async fn run(config: &Config, args: &EditArgs) -> Result<(), CtlError> {
     };
     let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
     let mut current = without_managed_fields(send(&client, "GET", &path, "application/json", &Value::Null).await?);
-    let yaml = serde_yaml_ng::to_string(&current).map_err(|err| CtlError::Usage(err.to_string()))?;
+    let yaml = crate::yaml::to_string(&current).map_err(|err| CtlError::Usage(err.to_string()))?;
     let original = format!("{HEADER}{yaml}");
     let mut text = original.clone();
     let mut previous: Option<(String, PathBuf)> = None;

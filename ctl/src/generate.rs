@@ -137,36 +137,9 @@ pub fn print(mut object: Value, output: &Output, verb: &str) -> Result<(), CtlEr
     Ok(())
 }
 
-/// YAML as Go's encoder writes it: a string that would read back as a number, boolean or null
-/// is double-quoted there (`"443"`, `""`, `"y"`), where serde's encoder single-quotes it; strings
-/// quoted for their punctuation are single-quoted by both.
+/// YAML as kubectl writes it (see `crate::yaml`).
 pub fn go_yaml(value: &Value) -> Result<String, CtlError> {
-    let text = serde_yaml_ng::to_string(value).map_err(|err| CtlError::Usage(err.to_string()))?;
-    let mut lines: Vec<String> = Vec::new();
-    for line in text.lines() {
-        lines.push(double_quoted(line));
-    }
-    Ok(lines.join("\n") + "\n")
-}
-
-/// The line with its single-quoted value (after `: ` or `- `) double-quoted when it is quoted
-/// only for its type: empty, or nothing but letters, digits and `.+-_`.
-fn double_quoted(line: &str) -> String {
-    // YAML 1.1's booleans, which serde's YAML 1.2 writes plain.
-    const BOOLEANS: &[&str] = &["y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"];
-    if let Some((before, word)) = line.rsplit_once(' ').filter(|(before, word)| BOOLEANS.contains(word) && (before.ends_with(':') || before.trim_start() == "-")) {
-        return format!("{before} \"{word}\"");
-    }
-    let Some(body) = line.strip_suffix('\'') else { return line.to_string() };
-    let Some(open) = body.rfind('\'') else { return line.to_string() };
-    let (content, before) = (&body[open + 1..], &body[..open]);
-    let Some(before) = before.strip_suffix(' ') else { return line.to_string() };
-    let plain = content.chars().all(|char| char.is_ascii_alphanumeric() || ".+-_".contains(char));
-    if plain && (before.ends_with(':') || before.trim_start() == "-" || before.ends_with(" -")) {
-        format!("{before} \"{content}\"")
-    } else {
-        line.to_string()
-    }
+    crate::yaml::to_string(value).map_err(|err| CtlError::Usage(err.to_string()))
 }
 
 /// A container name from an image, as kubectl's `create deployment` makes it: the last path
@@ -203,17 +176,6 @@ mod tests {
         assert_eq!(container_name("busybox:1.36"), "busybox");
         assert_eq!(container_name("registry.k8s.io/pause@sha256:abc"), "pause");
         assert_eq!(container_name("localhost:5000/my_app:v1"), "my-app");
-    }
-
-    #[test]
-    fn go_quotes() {
-        assert_eq!(double_quoted("  - name: '443'"), "  - name: \"443\"");
-        assert_eq!(double_quoted("  - ''"), "  - \"\"");
-        assert_eq!(double_quoted("    x: 'y'"), "    x: \"y\"");
-        assert_eq!(double_quoted("    x: y"), "    x: \"y\"");
-        assert_eq!(double_quoted("  - off"), "  - \"off\"");
-        assert_eq!(double_quoted("  a: 'b: c'"), "  a: 'b: c'");
-        assert_eq!(double_quoted("  a: 'it''s'"), "  a: 'it''s'");
     }
 
     #[test]

@@ -515,7 +515,7 @@ async fn print_objects(context: &Context<'_>, targets: &[Target], format: &Forma
     };
     match format {
         Format::Json => out!("{}\n", serde_json::to_string_pretty(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?,
-        Format::Yaml => out!("{}", serde_yaml_ng::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?,
+        Format::Yaml => out!("{}", crate::yaml::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?,
         Format::JsonPath(template) => {
             let text = template.source();
             let rendered = template.render(&document).map_err(|err| {

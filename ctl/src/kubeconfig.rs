@@ -221,9 +221,7 @@ pub fn run(config: &Config, command: &ConfigCommand) -> Result<(), CtlError> {
             if !raw {
                 redact(&mut document);
             }
-            let text = serde_yaml_ng::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?;
-            // Go's YAML writes an empty string as "", ours as ''.
-            out!("{}", text.replace("\ncurrent-context: ''\n", "\ncurrent-context: \"\"\n"))?;
+            out!("{}", crate::yaml::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?;
         }
     }
     Ok(())
@@ -251,8 +249,8 @@ fn write_current_context(path: &Path, name: &str) -> Result<(), String> {
         let text = serde_json::to_string_pretty(&document).map_err(|err| err.to_string())?;
         return std::fs::write(path, text + "\n").map_err(|err| err.to_string());
     }
-    let value = serde_yaml_ng::to_string(name).map_err(|err| err.to_string())?;
-    let line = format!("current-context: {}", value.trim_end());
+    let line = crate::yaml::to_string(&serde_json::json!({"current-context": name})).map_err(|err| err.to_string())?;
+    let line = line.trim_end().to_string();
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     match lines.iter_mut().find(|existing| existing.starts_with("current-context:")) {
         Some(existing) => *existing = line,

@@ -44,6 +44,7 @@ mod strategic;
 mod stream;
 mod top;
 mod wait;
+mod yaml;
 
 use std::path::PathBuf;
 

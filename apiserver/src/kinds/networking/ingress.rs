@@ -249,9 +249,6 @@ static PRINTER: Printer = Printer {
     cells,
 };
 
-/// How much of the Address cell a table shows (`loadBalancerWidth`).
-const ADDRESS_WIDTH: usize = 16;
-
 /// `printIngress`'s row.
 fn cells(ingress: &Value) -> Vec<Value> {
     let class = ingress.pointer("/spec/ingressClassName").and_then(Value::as_str).unwrap_or("<none>");
@@ -278,15 +275,16 @@ fn hosts(ingress: &Value) -> String {
     if more { format!("{} + {} more...", shown.join(","), rules.len() - 3) } else { shown.join(",") }
 }
 
-/// `ingressLoadBalancerStatusStringer` (not wide): the sorted distinct IPs or hostnames, clipped.
+/// `ingressLoadBalancerStatusStringer`: the sorted distinct IPs or hostnames. kube-apiserver
+/// prints tables as wide, so the cell is never clipped to 16 bytes as kubectl's own printer
+/// would clip it.
 fn address(ingress: &Value) -> String {
     let points = list(ingress, "/status/loadBalancer/ingress");
     let addresses: BTreeSet<&str> = points
         .iter()
         .filter_map(|point| [text(point, "/ip"), text(point, "/hostname")].into_iter().find(|value| !value.is_empty()))
         .collect();
-    let joined = addresses.into_iter().collect::<Vec<_>>().join(",");
-    if joined.len() > ADDRESS_WIDTH { format!("{}...", &joined[..ADDRESS_WIDTH - 3]) } else { joined }
+    addresses.into_iter().collect::<Vec<_>>().join(",")
 }
 
 #[cfg(test)]
@@ -347,6 +345,6 @@ mod tests {
             "rules": [{"host": "a.example.com"}, {}, {"host": "c.example.com"}, {"host": "d.example.com"}, {"host": "e.example.com"}]},
             "status": {"loadBalancer": {"ingress": [{"ip": "192.168.100.200"}, {"hostname": "lb.example.com"}, {"ip": "192.168.100.200"}]}}});
         let printed = printers::row_of("Ingress", &busy);
-        assert_eq!(printed[..5], [json!("busy"), json!("nginx"), json!("a.example.com,c.example.com,d.example.com + 2 more..."), json!("192.168.100.2..."), json!("80, 443")]);
+        assert_eq!(printed[..5], [json!("busy"), json!("nginx"), json!("a.example.com,c.example.com,d.example.com + 2 more..."), json!("192.168.100.200,lb.example.com"), json!("80, 443")]);
     }
 }

@@ -149,11 +149,15 @@ pub enum Command {
 pub enum CtlError {
     #[error(transparent)]
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
-    #[error("{}", kubeconfig::unreachable(.0))]
-    Client(#[from] kube::Error),
-    /// As kubectl prints server errors: `Error from server (NotFound): ...`.
-    #[error("Error from server ({reason}): {message}")]
-    Server { reason: String, message: String },
+    /// A request that got no answer; `server` is the kubeconfig's `host:port`, which [`run`]
+    /// fills in for kubectl's connection-refused message.
+    #[error("{}", kubeconfig::unreachable(.source, .server))]
+    Client { source: kube::Error, server: String },
+    /// As kubectl prints server errors: `Error from server (NotFound): ...`. The details
+    /// (kind, name, causes) are what kubectl prints of an Invalid refusal instead (see
+    /// [`CtlError::kubectl_text`]).
+    #[error("{}", server_text(.reason, .message))]
+    Server { reason: String, message: String, details: Option<Box<StatusDetails>> },
     #[error("{0}")]
     Usage(String),
     /// Some of several operations failed; each failure was printed as it happened.
@@ -168,17 +172,92 @@ pub enum CtlError {
     Exit(i32),
 }
 
+pub use kube::core::response::StatusDetails;
+
+impl From<kube::Error> for CtlError {
+    fn from(source: kube::Error) -> Self {
+        Self::Client { source, server: String::new() }
+    }
+}
+
+/// client-go's `StandardErrorMessage` for a Status: the reason in brackets, or kubectl's words
+/// for an Unauthorized one.
+fn server_text(reason: &str, message: &str) -> String {
+    match reason {
+        "Unauthorized" => format!("error: You must be logged in to the server ({message})"),
+        "" => format!("Error from server: {message}"),
+        _ => format!("Error from server ({reason}): {message}"),
+    }
+}
+
 impl CtlError {
     fn from_kube(err: kube::Error) -> Self {
         match err {
-            kube::Error::Api(status) => Self::Server { reason: status.reason.clone(), message: status.message.clone() },
-            other => Self::Client(other),
+            kube::Error::Api(status) => {
+                let status = *status;
+                Self::Server { reason: status.reason, message: status.message, details: status.details.map(Box::new) }
+            }
+            other => other.into(),
         }
+    }
+
+    /// The error as kubectl's `cmdutil.CheckErr` prints a command's one error, without the
+    /// final newline: an Invalid refusal as `The Kind "name" is invalid: ` and its causes (one
+    /// on the line, several each on a `* ` line after it); the rest as [`Display`] words them,
+    /// with `error: ` before what is not already a server's or client's message.
+    pub fn kubectl_text(&self) -> String {
+        match self {
+            Self::Server { reason, message, details } if reason == "Invalid" => invalid_text(message, details.as_deref()),
+            Self::Server { .. } | Self::Client { .. } | Self::Exit(_) => self.to_string(),
+            other => {
+                let text = other.to_string();
+                if text.starts_with("error: ") { text } else { format!("error: {text}") }
+            }
+        }
+    }
+}
+
+/// `checkErr`'s Invalid branch.
+fn invalid_text(message: &str, details: Option<&StatusDetails>) -> String {
+    let mut text = "The request is invalid".to_string();
+    let Some(details) = details else {
+        if !message.is_empty() {
+            text = format!("{text}: {message}");
+        }
+        return text;
+    };
+    if !details.kind.is_empty() || !details.name.is_empty() {
+        text = format!("The {} {:?} is invalid", details.kind, details.name);
+    } else if !message.is_empty() && details.causes.is_empty() {
+        text = format!("{text}: {message}");
+    }
+    // `statusCausesToAggrError`: `field: message` each, repeats dropped.
+    let mut causes: Vec<String> = Vec::new();
+    for cause in &details.causes {
+        let line = format!("{}: {}", cause.field, cause.message);
+        if !causes.contains(&line) {
+            causes.push(line);
+        }
+    }
+    match causes.as_slice() {
+        [] => text,
+        [one] => format!("{text}: {one}"),
+        several => format!("{text}: \n{}", several.iter().map(|cause| format!("* {cause}")).collect::<Vec<_>>().join("\n")),
     }
 }
 
 /// Runs one command; what it prints goes to stdout, messages about nothing found to stderr.
 pub async fn run(config: Config) -> Result<(), CtlError> {
+    match run_command(&config).await {
+        // Only an unreachable server's error needs its address, so it is looked up only then.
+        Err(CtlError::Client { source, server }) if server.is_empty() => {
+            Err(CtlError::Client { source, server: kubeconfig::server_address(&config).await.unwrap_or_default() })
+        }
+        other => other,
+    }
+}
+
+async fn run_command(config: &Config) -> Result<(), CtlError> {
     match &config.command {
         Command::Config(command) => kubeconfig::run(&config, command),
         Command::Version => {

@@ -40,9 +40,14 @@ const INVALID_PATH_SEQUENCES: &[&str] = &["//", "/./", "/../", "%2f", "%2F"];
 const INVALID_PATH_SUFFIXES: &[&str] = &["/..", "/."];
 
 impl TypedKind for Ingress {
+    /// Go's status and load balancer are structs, not pointers: kube writes them even empty.
+    fn apply_defaults(&mut self) {
+        self.status.get_or_insert_with(IngressStatus::default).load_balancer.get_or_insert_with(Default::default);
+    }
+
     /// The status is the ingress controller's.
     fn prepare_for_create(&mut self) {
-        self.status = Some(IngressStatus::default());
+        self.status = Some(IngressStatus { load_balancer: Some(Default::default()) });
     }
 
     /// The status is written through its subresource only.
@@ -328,7 +333,7 @@ mod tests {
     #[test]
     fn the_status_is_the_controllers() {
         let created = admitted(resource("ingresses"), with(ingress("web"), "/status/loadBalancer/ingress", json!([{"ip": "10.0.0.1"}])));
-        assert_eq!(created["status"], json!({}));
+        assert_eq!(created["status"], json!({"loadBalancer": {}}));
         let stored = with(created, "/status/loadBalancer/ingress", json!([{"ip": "10.0.0.1"}]));
         let status = |status: Value| crate::admission::admit_status_update(resource("ingresses"), with(stored.clone(), "/status", status), &stored, crate::strategy::FieldValidation::Strict);
         let written = status(json!({"loadBalancer": {"ingress": [{"hostname": "lb.example.com"}]}})).expect("a hostname");

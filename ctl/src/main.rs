@@ -32,11 +32,23 @@ async fn main() {
 /// has no words for keep clap's text and status.
 fn usage_error(err: &clap::Error) -> ! {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (path, rest) = command_path(&args);
     let text = |kind: ContextKind| match err.get(kind) {
         Some(ContextValue::String(value)) => Some(value.clone()),
         _ => None,
     };
+    // cobra finds the command with the unknown flag left out, and with it the word after it
+    // when nothing joins the flag to a value (`--foo get` reads `get` as --foo's value).
+    let bad_flag = text(ContextKind::InvalidArg).filter(|_| err.kind() == ErrorKind::UnknownArgument);
+    let typed = |flag: &str, arg: &str| {
+        let shorthands = !flag.starts_with("--") && !arg.starts_with("--") && arg.starts_with(flag);
+        arg == flag || arg.starts_with(&format!("{flag}=")) || shorthands
+    };
+    let mut words = args.clone();
+    if let Some(at) = bad_flag.and_then(|flag| args.iter().position(|arg| typed(&flag, arg))) {
+        let joined = args[at].contains('=') || (!args[at].starts_with("--") && args[at].len() > 2);
+        words.drain(at..(if joined { at + 1 } else { at + 2 }).min(args.len()));
+    }
+    let (path, rest) = command_path(&words);
     let see_help = format!("See '{} --help' for usage.", path.join(" "));
     let message = match err.kind() {
         ErrorKind::UnknownArgument => text(ContextKind::InvalidArg).and_then(|flag| unknown_flag(&flag, &args)).map(|message| format!("Error: {message}\n{see_help}")),

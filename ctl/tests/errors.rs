@@ -113,6 +113,10 @@ fn bad_flags_and_commands_read_as_kubectl_prints_them() {
         &["get", "pods", "--namespace"],
         &["get", "pods", "-n"],
         &["get", "pods", "-o"],
+        // Before the command: a flag without `=` takes the next word as its value.
+        &["--foo", "get"],
+        &["--foo=bar", "get"],
+        &["-zx", "get"],
         &["rollout", "status", "--foo"],
         &["create", "deployment", "web", "--bogus=1"],
         &["config", "view", "--foo"],

@@ -303,3 +303,52 @@ async fn run_command(config: &Config) -> Result<(), CtlError> {
         Command::Diff(args) => diff::run(config, args).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use kube::core::response::StatusCause;
+
+    use super::*;
+
+    fn cause(field: &str, message: &str) -> StatusCause {
+        StatusCause { field: field.into(), message: message.into(), reason: "FieldValueInvalid".into() }
+    }
+
+    fn details(kind: &str, name: &str, causes: Vec<StatusCause>) -> StatusDetails {
+        StatusDetails { name: name.into(), group: String::new(), kind: kind.into(), uid: String::new(), causes, retry_after_seconds: 0 }
+    }
+
+    fn invalid(message: &str, details: Option<StatusDetails>) -> String {
+        CtlError::Server { reason: "Invalid".into(), message: message.into(), details: details.map(Box::new) }.kubectl_text()
+    }
+
+    #[test]
+    fn invalid_refusals_read_as_kubectls_check_err_prints_them() {
+        let named = |causes: Vec<StatusCause>| details("Deployment", "web", causes);
+        let one = cause("spec.replicas", "Invalid value: -1: must be greater than or equal to 0");
+        let rows: Vec<(Option<StatusDetails>, &str)> = vec![
+            (None, "The request is invalid: the message"),
+            (Some(named(vec![])), "The Deployment \"web\" is invalid"),
+            (Some(named(vec![one.clone()])), "The Deployment \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
+            // A repeated cause is shown once.
+            (Some(named(vec![one.clone(), one.clone(), cause("spec.template", "Required value")])),
+             "The Deployment \"web\" is invalid: \n* spec.replicas: Invalid value: -1: must be greater than or equal to 0\n* spec.template: Required value"),
+            (Some(details("", "", vec![])), "The request is invalid: the message"),
+            (Some(details("", "", vec![one])), "The request is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
+        ];
+        for (details, expected) in rows {
+            assert_eq!(invalid("the message", details), expected);
+        }
+    }
+
+    #[test]
+    fn other_errors_read_as_kubectl_prints_them() {
+        let server = |reason: &str| CtlError::Server { reason: reason.into(), message: "the message".into(), details: None }.kubectl_text();
+        assert_eq!(server("NotFound"), "Error from server (NotFound): the message");
+        assert_eq!(server(""), "Error from server: the message");
+        assert_eq!(server("Unauthorized"), "error: You must be logged in to the server (the message)");
+        assert_eq!(CtlError::Usage("no objects passed to create".into()).kubectl_text(), "error: no objects passed to create");
+        assert_eq!(CtlError::Usage("error: already said".into()).kubectl_text(), "error: already said");
+        assert_eq!(CtlError::Exit(3).kubectl_text(), "command terminated with exit code 3");
+    }
+}

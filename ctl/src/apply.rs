@@ -92,7 +92,7 @@ pub fn query(pairs: &[(&str, &str)]) -> String {
 pub fn with_source(err: CtlError, verb: &str, source: &str) -> CtlError {
     let source = source_name(source);
     match err {
-        CtlError::Server { reason, message } => CtlError::Server { reason, message: format!("error when {verb} {source:?}: {message}") },
+        CtlError::Server { reason, message, details } => CtlError::Server { reason, message: format!("error when {verb} {source:?}: {message}"), details },
         other => CtlError::Usage(format!("error when {verb} {source:?}: {other}")),
     }
 }
@@ -298,7 +298,7 @@ fn patch_error(err: CtlError, patch: &Value, target: &Target) -> CtlError {
         namespace = target.namespace.as_deref().unwrap_or_default(),
     );
     match err {
-        CtlError::Server { reason, message } => CtlError::Server { reason, message: format!("{context}: {message}") },
+        CtlError::Server { reason, message, details } => CtlError::Server { reason, message: format!("{context}: {message}"), details },
         other => CtlError::Usage(format!("{context}: {other}")),
     }
 }
@@ -325,7 +325,7 @@ async fn apply_server_side(config: &Config, args: &ApplyArgs, validation: &str) 
         let item_path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
         match send(&client, "PATCH", &format!("{item_path}{query}"), "application/apply-patch+yaml", &object).await {
             Ok(_) => outln!("{}/{} serverside-applied{suffix}", target.resource.kind_prefix(), target.name)?,
-            Err(CtlError::Server { reason, message }) if reason == "Conflict" && message.starts_with("Apply failed") => {
+            Err(CtlError::Server { reason, message, .. }) if reason == "Conflict" && message.starts_with("Apply failed") => {
                 errors.push(CtlError::Usage(format!("{message}\n{CONFLICT_HINT}")));
             }
             Err(err) => errors.push(err),

@@ -167,6 +167,7 @@ async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlError
             format!("namespace/{name}"),
         ),
         CreateCommand::Configmap(args) => {
+            failure = Some("failed to create configmap: ");
             let mut text = serde_json::Map::new();
             let mut binary = serde_json::Map::new();
             for (key, bytes) in data(args)? {
@@ -182,6 +183,8 @@ async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlError
             (format!("/api/v1/namespaces/{namespace}/configmaps"), object, format!("configmap/{}", args.name))
         }
         CreateCommand::Secret(SecretCommand::Generic(args)) => {
+            // kubectl's words, without a colon.
+            failure = Some("failed to create secret ");
             let encoded: serde_json::Map<String, Value> = data(args)?
                 .into_iter()
                 .map(|(key, bytes)| (key, json!(base64::engine::general_purpose::STANDARD.encode(bytes))))
@@ -200,11 +203,11 @@ async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlError
                 }
                 _ => return Err(CtlError::Usage("either --image or --from must be specified".into())),
             };
-            failure = Some("failed to create job");
+            failure = Some("failed to create job: ");
             (format!("/apis/batch/v1/namespaces/{namespace}/jobs"), object, format!("job.batch/{}", args.name))
         }
         CreateCommand::Cronjob(args) => {
-            failure = Some("failed to create cronjob");
+            failure = Some("failed to create cronjob: ");
             let object = cron_job(&args.name, &args.image, &args.schedule, &args.restart, &args.command);
             (format!("/apis/batch/v1/namespaces/{namespace}/cronjobs"), object, format!("cronjob.batch/{}", args.name))
         }
@@ -212,7 +215,7 @@ async fn create(config: &Config, command: &CreateCommand) -> Result<(), CtlError
     };
     let sent = send(&client, "POST", &format!("{path}?fieldManager={FIELD_MANAGER}&fieldValidation=Strict"), "application/json", &object).await;
     match (sent, failure) {
-        (Err(CtlError::Server { message, .. }), Some(failure)) => return Err(CtlError::Usage(format!("{failure}: {message}"))),
+        (Err(CtlError::Server { message, .. }), Some(failure)) => return Err(CtlError::Usage(format!("{failure}{message}"))),
         (sent, _) => sent?,
     };
     outln!("{label} created")?;

@@ -245,7 +245,7 @@ async fn evict(client: &kube::Client, args: &DrainArgs, (namespace, name, uid): 
         match send(client, "POST", &path, "application/json", &body).await {
             Ok(_) => break,
             Err(CtlError::Server { reason, .. }) if reason == "NotFound" => return Ok(()),
-            Err(CtlError::Server { reason, message }) if reason == "TooManyRequests" => {
+            Err(CtlError::Server { reason, message, .. }) if reason == "TooManyRequests" => {
                 eprintln!("error when evicting pods/{name:?} -n {namespace:?} (will retry after 5s): {message}");
                 tokio::time::sleep(RETRY).await;
             }

@@ -256,7 +256,7 @@ async fn save(client: &kube::Client, target: &Named, current: &Value, edited: Va
             return Ok(Saved::Done);
         }
         Err(kube::Error::Api(status)) => status,
-        Err(other) => return Err(CtlError::Client(other)),
+        Err(other) => return Err(other.into()),
     };
     let named = if resource.group.is_empty() { resource.plural.clone() } else { format!("{}.{}", resource.plural, resource.group) };
     let name = &target.name;

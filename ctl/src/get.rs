@@ -669,6 +669,7 @@ async fn watch(client: &kube::Client, path: &str, resource: &Resource, layout: &
             return Err(CtlError::Server {
                 reason: status["reason"].as_str().unwrap_or_default().to_string(),
                 message: status["message"].as_str().unwrap_or_default().to_string(),
+                details: serde_json::from_value(status["details"].clone()).ok().map(Box::new),
             });
         }
         if event["type"] == "BOOKMARK" {

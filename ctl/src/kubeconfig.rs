@@ -148,20 +148,23 @@ pub async fn client_config(config: &Config) -> Result<(kube::Config, String), Ct
     // kubectl does not retry a 503 on its own; kube's default retry would hold `ctl logs` for
     // half a minute before saying that no kubelet answers.
     client_config.default_retry = false;
-    let _ = SERVER.set(client_config.cluster_url.authority().map(ToString::to_string).unwrap_or_default());
     let namespace = config.namespace.clone().or(context_namespace).unwrap_or_else(|| "default".to_string());
     Ok((client_config, namespace))
 }
 
-/// The server's `host:port` as the kubeconfig names it, for kubectl's connection errors.
-static SERVER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+/// The server's `host:port` as the chosen context's cluster names it, for kubectl's
+/// connection errors; `None` when the kubeconfig does not say.
+pub async fn server_address(config: &Config) -> Option<String> {
+    let (client_config, _) = client_config(config).await.ok()?;
+    client_config.cluster_url.authority().map(ToString::to_string)
+}
 
-/// kubectl's words for a request that found no server (client-go's `StandardErrorMessage`).
-pub fn unreachable(err: &kube::Error) -> String {
+/// kubectl's words for a request that found no server at `server` (client-go's
+/// `StandardErrorMessage`).
+pub fn unreachable(err: &kube::Error, server: &str) -> String {
     let mut cause: &dyn std::error::Error = err;
     while let Some(next) = cause.source() {
         if next.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused) {
-            let server = SERVER.get().map_or("", String::as_str);
             return format!("The connection to the server {server} was refused - did you specify the right host or port?");
         }
         cause = next;

@@ -158,11 +158,15 @@ pub enum Command {
 pub enum CtlError {
     #[error(transparent)]
     Kubeconfig(#[from] kubeconfig::KubeconfigError),
-    #[error("{}", kubeconfig::unreachable(.0))]
-    Client(#[from] kube::Error),
-    /// As kubectl prints server errors: `Error from server (NotFound): ...`.
-    #[error("Error from server ({reason}): {message}")]
-    Server { reason: String, message: String },
+    /// A request that got no answer; `server` is the kubeconfig's `host:port`, which [`run`]
+    /// fills in for kubectl's connection-refused message.
+    #[error("{}", kubeconfig::unreachable(.source, .server))]
+    Client { source: kube::Error, server: String },
+    /// As kubectl prints server errors: `Error from server (NotFound): ...`. The details
+    /// (kind, name, causes) are what kubectl prints of an Invalid refusal instead (see
+    /// [`CtlError::kubectl_text`]).
+    #[error("{}", server_text(.reason, .message))]
+    Server { reason: String, message: String, details: Option<Box<StatusDetails>> },
     #[error("{0}")]
     Usage(String),
     /// Some of several operations failed; each failure was printed as it happened.
@@ -177,59 +181,183 @@ pub enum CtlError {
     Exit(i32),
 }
 
+pub use kube::core::response::StatusDetails;
+
+impl From<kube::Error> for CtlError {
+    fn from(source: kube::Error) -> Self {
+        Self::Client { source, server: String::new() }
+    }
+}
+
+/// client-go's `StandardErrorMessage` for a Status: the reason in brackets, or kubectl's words
+/// for an Unauthorized one.
+fn server_text(reason: &str, message: &str) -> String {
+    match reason {
+        "Unauthorized" => format!("error: You must be logged in to the server ({message})"),
+        "" => format!("Error from server: {message}"),
+        _ => format!("Error from server ({reason}): {message}"),
+    }
+}
+
 impl CtlError {
     fn from_kube(err: kube::Error) -> Self {
         match err {
-            kube::Error::Api(status) => Self::Server { reason: status.reason.clone(), message: status.message.clone() },
-            other => Self::Client(other),
+            kube::Error::Api(status) => {
+                let status = *status;
+                Self::Server { reason: status.reason, message: status.message, details: status.details.map(Box::new) }
+            }
+            other => other.into(),
         }
+    }
+
+    /// The error as kubectl's `cmdutil.CheckErr` prints a command's one error, without the
+    /// final newline: an Invalid refusal as `The Kind "name" is invalid: ` and its causes (one
+    /// on the line, several each on a `* ` line after it); the rest as [`Display`] words them,
+    /// with `error: ` before what is not already a server's or client's message.
+    pub fn kubectl_text(&self) -> String {
+        match self {
+            Self::Server { reason, message, details } if reason == "Invalid" => invalid_text(message, details.as_deref()),
+            Self::Server { .. } | Self::Client { .. } | Self::Exit(_) => self.to_string(),
+            other => {
+                let text = other.to_string();
+                if text.starts_with("error: ") { text } else { format!("error: {text}") }
+            }
+        }
+    }
+}
+
+/// `checkErr`'s Invalid branch.
+fn invalid_text(message: &str, details: Option<&StatusDetails>) -> String {
+    let mut text = "The request is invalid".to_string();
+    let Some(details) = details else {
+        if !message.is_empty() {
+            text = format!("{text}: {message}");
+        }
+        return text;
+    };
+    if !details.kind.is_empty() || !details.name.is_empty() {
+        text = format!("The {} {:?} is invalid", details.kind, details.name);
+    } else if !message.is_empty() && details.causes.is_empty() {
+        text = format!("{text}: {message}");
+    }
+    // `statusCausesToAggrError`: `field: message` each, repeats dropped.
+    let mut causes: Vec<String> = Vec::new();
+    for cause in &details.causes {
+        let line = format!("{}: {}", cause.field, cause.message);
+        if !causes.contains(&line) {
+            causes.push(line);
+        }
+    }
+    match causes.as_slice() {
+        [] => text,
+        [one] => format!("{text}: {one}"),
+        several => format!("{text}: \n{}", several.iter().map(|cause| format!("* {cause}")).collect::<Vec<_>>().join("\n")),
     }
 }
 
 /// Runs one command; what it prints goes to stdout, messages about nothing found to stderr.
 pub async fn run(config: Config) -> Result<(), CtlError> {
+    match run_command(&config).await {
+        // Only an unreachable server's error needs its address, so it is looked up only then.
+        Err(CtlError::Client { source, server }) if server.is_empty() => {
+            Err(CtlError::Client { source, server: kubeconfig::server_address(&config).await.unwrap_or_default() })
+        }
+        other => other,
+    }
+}
+
+async fn run_command(config: &Config) -> Result<(), CtlError> {
     match &config.command {
-        Command::Config(command) => kubeconfig::run(&config, command),
+        Command::Config(command) => kubeconfig::run(config, command),
         Command::Version => {
-            let client = kubeconfig::client(&config).await?;
+            let client = kubeconfig::client(config).await?;
             let server = client.apiserver_version().await.map_err(CtlError::from_kube)?;
             outln!("Client Version: v{}", env!("CARGO_PKG_VERSION"))?;
             outln!("Server Version: {}", server.git_version)?;
             Ok(())
         }
-        Command::Get(args) => get::run(&config, args).await,
-        Command::Apply(args) => apply::apply(&config, args).await,
-        Command::Replace(args) => replace::replace(&config, args).await,
-        Command::Delete(args) => commands::delete(&config, args).await,
-        Command::Create(args) => create::run(&config, args).await,
-        Command::Scale(args) => commands::scale(&config, args).await,
-        Command::ApiResources => commands::api_resources(&config).await,
-        Command::Describe(args) => describe::describe(&config, args).await,
-        Command::Logs(args) => inspect::logs(&config, args).await,
-        Command::Rollout(command) => rollout::rollout(&config, command).await,
-        Command::Exec(args) => stream::exec(&config, args).await,
-        Command::Attach(args) => stream::attach(&config, args).await,
-        Command::PortForward(args) => stream::port_forward(&config, args).await,
-        Command::Cp(args) => stream::cp(&config, args).await,
-        Command::Top(command) => top::run(&config, command).await,
+        Command::Get(args) => get::run(config, args).await,
+        Command::Apply(args) => apply::apply(config, args).await,
+        Command::Replace(args) => replace::replace(config, args).await,
+        Command::Delete(args) => commands::delete(config, args).await,
+        Command::Create(args) => create::run(config, args).await,
+        Command::Scale(args) => commands::scale(config, args).await,
+        Command::ApiResources => commands::api_resources(config).await,
+        Command::Describe(args) => describe::describe(config, args).await,
+        Command::Logs(args) => inspect::logs(config, args).await,
+        Command::Rollout(command) => rollout::rollout(config, command).await,
+        Command::Exec(args) => stream::exec(config, args).await,
+        Command::Attach(args) => stream::attach(config, args).await,
+        Command::PortForward(args) => stream::port_forward(config, args).await,
+        Command::Cp(args) => stream::cp(config, args).await,
+        Command::Top(command) => top::run(config, command).await,
         Command::Completion { shell } => completion::print_script(*shell),
-        Command::Patch(args) => patch::patch(&config, args).await,
-        Command::Label(args) => label::run(&config, args, label::Field::Labels).await,
-        Command::Annotate(args) => label::run(&config, args, label::Field::Annotations).await,
-        Command::ApiVersions(_) => info::api_versions(&config).await,
-        Command::ClusterInfo(_) => info::cluster_info(&config).await,
-        Command::Auth(command) => auth::run(&config, command).await,
-        Command::Cordon(args) => nodes::cordon(&config, args, true).await,
-        Command::Uncordon(args) => nodes::cordon(&config, args, false).await,
-        Command::Drain(args) => drain::drain(&config, args).await,
-        Command::Taint(args) => nodes::taint(&config, args).await,
-        Command::Events(args) => events::run(&config, args).await,
-        Command::Wait(args) => wait::run(&config, args).await,
-        Command::Run(args) => run::run(&config, args).await,
-        Command::Expose(args) => expose::run(&config, args).await,
-        Command::Set(command) => set::run(&config, command).await,
-        Command::Explain(args) => explain::run(&config, args).await,
-        Command::Edit(args) => edit::run(&config, args).await,
-        Command::Diff(args) => diff::run(&config, args).await,
+        Command::Patch(args) => patch::patch(config, args).await,
+        Command::Label(args) => label::run(config, args, label::Field::Labels).await,
+        Command::Annotate(args) => label::run(config, args, label::Field::Annotations).await,
+        Command::ApiVersions(_) => info::api_versions(config).await,
+        Command::ClusterInfo(_) => info::cluster_info(config).await,
+        Command::Auth(command) => auth::run(config, command).await,
+        Command::Cordon(args) => nodes::cordon(config, args, true).await,
+        Command::Uncordon(args) => nodes::cordon(config, args, false).await,
+        Command::Drain(args) => drain::drain(config, args).await,
+        Command::Taint(args) => nodes::taint(config, args).await,
+        Command::Events(args) => events::run(config, args).await,
+        Command::Wait(args) => wait::run(config, args).await,
+        Command::Run(args) => run::run(config, args).await,
+        Command::Expose(args) => expose::run(config, args).await,
+        Command::Set(command) => set::run(config, command).await,
+        Command::Explain(args) => explain::run(config, args).await,
+        Command::Edit(args) => edit::run(config, args).await,
+        Command::Diff(args) => diff::run(config, args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use kube::core::response::StatusCause;
+
+    use super::*;
+
+    fn cause(field: &str, message: &str) -> StatusCause {
+        StatusCause { field: field.into(), message: message.into(), reason: "FieldValueInvalid".into() }
+    }
+
+    fn details(kind: &str, name: &str, causes: Vec<StatusCause>) -> StatusDetails {
+        StatusDetails { name: name.into(), group: String::new(), kind: kind.into(), uid: String::new(), causes, retry_after_seconds: 0 }
+    }
+
+    fn invalid(message: &str, details: Option<StatusDetails>) -> String {
+        CtlError::Server { reason: "Invalid".into(), message: message.into(), details: details.map(Box::new) }.kubectl_text()
+    }
+
+    #[test]
+    fn invalid_refusals_read_as_kubectls_check_err_prints_them() {
+        let named = |causes: Vec<StatusCause>| details("Deployment", "web", causes);
+        let one = cause("spec.replicas", "Invalid value: -1: must be greater than or equal to 0");
+        let rows: Vec<(Option<StatusDetails>, &str)> = vec![
+            (None, "The request is invalid: the message"),
+            (Some(named(vec![])), "The Deployment \"web\" is invalid"),
+            (Some(named(vec![one.clone()])), "The Deployment \"web\" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
+            // A repeated cause is shown once.
+            (Some(named(vec![one.clone(), one.clone(), cause("spec.template", "Required value")])),
+             "The Deployment \"web\" is invalid: \n* spec.replicas: Invalid value: -1: must be greater than or equal to 0\n* spec.template: Required value"),
+            (Some(details("", "", vec![])), "The request is invalid: the message"),
+            (Some(details("", "", vec![one])), "The request is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"),
+        ];
+        for (details, expected) in rows {
+            assert_eq!(invalid("the message", details), expected);
+        }
+    }
+
+    #[test]
+    fn other_errors_read_as_kubectl_prints_them() {
+        let server = |reason: &str| CtlError::Server { reason: reason.into(), message: "the message".into(), details: None }.kubectl_text();
+        assert_eq!(server("NotFound"), "Error from server (NotFound): the message");
+        assert_eq!(server(""), "Error from server: the message");
+        assert_eq!(server("Unauthorized"), "error: You must be logged in to the server (the message)");
+        assert_eq!(CtlError::Usage("no objects passed to create".into()).kubectl_text(), "error: no objects passed to create");
+        assert_eq!(CtlError::Usage("error: already said".into()).kubectl_text(), "error: already said");
+        assert_eq!(CtlError::Exit(3).kubectl_text(), "command terminated with exit code 3");
     }
 }

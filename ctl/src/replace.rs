@@ -75,7 +75,7 @@ mod tests {
 
     #[test]
     fn errors_name_their_source_as_kubectl_does() {
-        let not_found = || CtlError::Server { reason: "NotFound".into(), message: "configmaps \"a\" not found".into() };
+        let not_found = || CtlError::Server { reason: "NotFound".into(), message: "configmaps \"a\" not found".into(), details: None };
         let cases: Vec<(CtlError, &str, &str)> = vec![
             (not_found(), "cms.yaml", "Error from server (NotFound): error when replacing \"cms.yaml\": configmaps \"a\" not found"),
             (not_found(), "-", "Error from server (NotFound): error when replacing \"STDIN\": configmaps \"a\" not found"),

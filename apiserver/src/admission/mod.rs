@@ -42,7 +42,7 @@ pub(crate) mod quota;
 mod replica_set;
 mod replication_controller;
 mod secret;
-mod service;
+pub(crate) mod service;
 mod service_account;
 pub(crate) mod storage;
 

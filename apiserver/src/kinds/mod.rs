@@ -14,6 +14,8 @@ pub(crate) mod storage;
 mod apiextensions;
 mod autoscaling;
 mod policy;
+mod networking;
+mod discovery;
 pub(crate) mod scheduling;
 
 /// The kinds `all` names in `kubectl get all`.
@@ -45,6 +47,8 @@ pub static BUILTIN: &[&Kind] = &[
     &autoscaling::horizontal_pod_autoscaler_v1::KIND,
     &batch::cron_job::KIND,
     &batch::job::KIND,
+    &networking::ingress_class::KIND,
+    &networking::ingress::KIND,
     &policy::pod_disruption_budget::KIND,
     &rbac::role::KIND,
     &rbac::cluster_role::KIND,
@@ -55,6 +59,7 @@ pub static BUILTIN: &[&Kind] = &[
     &storage::storage_class::KIND,
     &storage::volume_attachment::KIND,
     &coordination::lease::KIND,
+    &discovery::endpoint_slice::KIND,
     &scheduling::priority_class::KIND,
     &apiextensions::custom_resource_definition::KIND,
 ];

@@ -78,9 +78,9 @@ pub async fn describe(config: &Config, args: &DescribeArgs) -> Result<(), CtlErr
             }
             // kubectl's `describe TYPE NAME` describes the objects whose names start with NAME
             // when none is called NAME.
-            Err(CtlError::Server { reason, message }) if reason == "NotFound" && args.objects.len() == 2 && !args.objects[0].contains('/') => {
+            Err(CtlError::Server { reason, message, details }) if reason == "NotFound" && args.objects.len() == 2 && !args.objects[0].contains('/') => {
                 if !by_prefix(&client, target, &namespace, args.show_events).await? {
-                    return Err(CtlError::Server { reason, message });
+                    return Err(CtlError::Server { reason, message, details });
                 }
                 first = false;
             }

@@ -109,39 +109,13 @@ impl CertificateRequest {
             })
         })
         .map_err(malformed)?;
-        let (key_algorithm, key_parameters, public_key) = yasna::parse_der(&spki, |reader| {
-            reader.read_sequence(|reader| {
-                let (algorithm, parameters) = reader.next().read_sequence(|reader| {
-                    let algorithm = reader.next().read_oid()?;
-                    // A named curve for EC keys, NULL for RSA, nothing for Ed25519.
-                    let parameters = reader.read_optional(|reader| reader.read_der())?;
-                    Ok((algorithm, parameters))
-                })?;
-                let (key, _) = reader.next().read_bitvec_bytes()?;
-                Ok((algorithm, parameters, key))
-            })
-        })
-        .map_err(malformed)?;
-        let key_parameters = key_parameters.and_then(|parameters| yasna::parse_der(&parameters, |reader| reader.read_oid()).ok());
+        let (key_algorithm, key_parameters, public_key) = public_key_info(&spki)?;
         Ok(Self { info, subject, key_algorithm, key_parameters, public_key, signature_algorithm, signature })
     }
 
     /// Checks the request's self-signature with its own key (Go's `CheckSignature`).
     pub fn check_signature(&self) -> Result<(), X509Error> {
-        use ring::signature as sig;
-        let curve = self.key_parameters.as_ref();
-        let (algorithm, name): (&dyn sig::VerificationAlgorithm, &'static str) = match self.signature_algorithm.components().as_slice() {
-            [1, 2, 840, 10045, 4, 3, 2] if curve == Some(&oid(P256)) => (&sig::ECDSA_P256_SHA256_ASN1, "ECDSA"),
-            [1, 2, 840, 10045, 4, 3, 2] if curve == Some(&oid(P384)) => (&sig::ECDSA_P384_SHA256_ASN1, "ECDSA"),
-            [1, 2, 840, 10045, 4, 3, 3] if curve == Some(&oid(P256)) => (&sig::ECDSA_P256_SHA384_ASN1, "ECDSA"),
-            [1, 2, 840, 10045, 4, 3, 3] if curve == Some(&oid(P384)) => (&sig::ECDSA_P384_SHA384_ASN1, "ECDSA"),
-            [1, 2, 840, 113549, 1, 1, 11] => (&sig::RSA_PKCS1_2048_8192_SHA256, "RSA"),
-            [1, 2, 840, 113549, 1, 1, 12] => (&sig::RSA_PKCS1_2048_8192_SHA384, "RSA"),
-            [1, 2, 840, 113549, 1, 1, 13] => (&sig::RSA_PKCS1_2048_8192_SHA512, "RSA"),
-            [1, 3, 101, 112] => (&sig::ED25519, "Ed25519"),
-            _ => return Err(X509Error::UnknownAlgorithm),
-        };
-        sig::UnparsedPublicKey::new(algorithm, &self.public_key).verify(&self.info, &self.signature).map_err(|_| X509Error::BadSignature(name))
+        verify(&self.signature_algorithm, self.key_parameters.as_ref(), &self.public_key, &self.info, &self.signature)
     }
 
     /// The subject's attributes, each as its OID and text (the CN, the O's, ...), in order.
@@ -161,6 +135,100 @@ impl CertificateRequest {
         };
         Ok(RequestKey { algorithm, bits: self.public_key.clone() })
     }
+}
+
+/// A `SubjectPublicKeyInfo`'s algorithm, its parameters when they are a named curve, and the
+/// key bits.
+fn public_key_info(spki: &[u8]) -> Result<(ObjectIdentifier, Option<ObjectIdentifier>, Vec<u8>), X509Error> {
+    let (algorithm, parameters, key) = yasna::parse_der(spki, |reader| {
+        reader.read_sequence(|reader| {
+            let (algorithm, parameters) = reader.next().read_sequence(|reader| {
+                let algorithm = reader.next().read_oid()?;
+                // A named curve for EC keys, NULL for RSA, nothing for Ed25519.
+                let parameters = reader.read_optional(|reader| reader.read_der())?;
+                Ok((algorithm, parameters))
+            })?;
+            let (key, _) = reader.next().read_bitvec_bytes()?;
+            Ok((algorithm, parameters, key))
+        })
+    })
+    .map_err(|err| X509Error::Malformed(err.to_string()))?;
+    let parameters = parameters.and_then(|parameters| yasna::parse_der(&parameters, |reader| reader.read_oid()).ok());
+    Ok((algorithm, parameters, key))
+}
+
+/// Checks `signature` over `message` with `key` (of the curve `curve`, for EC keys) under the
+/// signature algorithm `algorithm`, as Go's `CheckSignature` does for the algorithms ring has.
+fn verify(algorithm: &ObjectIdentifier, curve: Option<&ObjectIdentifier>, key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), X509Error> {
+    use ring::signature as sig;
+    let (algorithm, name): (&dyn sig::VerificationAlgorithm, &'static str) = match algorithm.components().as_slice() {
+        [1, 2, 840, 10045, 4, 3, 2] if curve == Some(&oid(P256)) => (&sig::ECDSA_P256_SHA256_ASN1, "ECDSA"),
+        [1, 2, 840, 10045, 4, 3, 2] if curve == Some(&oid(P384)) => (&sig::ECDSA_P384_SHA256_ASN1, "ECDSA"),
+        [1, 2, 840, 10045, 4, 3, 3] if curve == Some(&oid(P256)) => (&sig::ECDSA_P256_SHA384_ASN1, "ECDSA"),
+        [1, 2, 840, 10045, 4, 3, 3] if curve == Some(&oid(P384)) => (&sig::ECDSA_P384_SHA384_ASN1, "ECDSA"),
+        [1, 2, 840, 113549, 1, 1, 11] => (&sig::RSA_PKCS1_2048_8192_SHA256, "RSA"),
+        [1, 2, 840, 113549, 1, 1, 12] => (&sig::RSA_PKCS1_2048_8192_SHA384, "RSA"),
+        [1, 2, 840, 113549, 1, 1, 13] => (&sig::RSA_PKCS1_2048_8192_SHA512, "RSA"),
+        [1, 3, 101, 112] => (&sig::ED25519, "Ed25519"),
+        _ => return Err(X509Error::UnknownAlgorithm),
+    };
+    sig::UnparsedPublicKey::new(algorithm, key).verify(message, signature).map_err(|_| X509Error::BadSignature(name))
+}
+
+/// A certificate's signed part (raw), the elements of that part in order, its signature
+/// algorithm and its signature.
+struct ParsedCertificate {
+    signed: Vec<u8>,
+    elements: Vec<Vec<u8>>,
+    signature_algorithm: ObjectIdentifier,
+    signature: Vec<u8>,
+}
+
+impl ParsedCertificate {
+    fn from_der(der: &[u8]) -> Result<Self, X509Error> {
+        let (signed, signature_algorithm, signature) = yasna::parse_der(der, |reader| {
+            reader.read_sequence(|reader| {
+                let signed = reader.next().read_der()?;
+                let algorithm = reader.next().read_sequence(|reader| {
+                    let algorithm = reader.next().read_oid()?;
+                    reader.read_optional(|reader| reader.read_der())?;
+                    Ok(algorithm)
+                })?;
+                let (signature, _) = reader.next().read_bitvec_bytes()?;
+                Ok((signed, algorithm, signature))
+            })
+        })
+        .map_err(|err| X509Error::Malformed(err.to_string()))?;
+        let elements = yasna::parse_der(&signed, |reader| {
+            reader.read_sequence(|reader| {
+                let mut elements = Vec::new();
+                while let Some(element) = reader.read_optional(|reader| reader.read_der())? {
+                    elements.push(element);
+                }
+                Ok(elements)
+            })
+        })
+        .map_err(|err| X509Error::Malformed(err.to_string()))?;
+        Ok(Self { signed, elements, signature_algorithm, signature })
+    }
+
+    /// The element at `index` counted as in a v1 certificate (serial, signature, issuer,
+    /// validity, subject, key), past the explicit version a v3 certificate starts with.
+    fn element(&self, index: usize) -> Result<&[u8], X509Error> {
+        let offset = usize::from(self.elements.first().is_some_and(|first| first.first() == Some(&0xa0)));
+        self.elements.get(offset + index).map(Vec::as_slice).ok_or_else(|| X509Error::Malformed("a certificate too short".into()))
+    }
+}
+
+/// The subject of the PEM certificate `certificate` once its signature is checked against the
+/// PEM CA certificate `authority`'s key: what a client of a cluster trusting that CA would be.
+pub fn issued_subject(certificate: &[u8], authority: &[u8]) -> Result<Vec<(Vec<u64>, String)>, X509Error> {
+    let first = |pem: &[u8]| pem_blocks(pem).into_iter().find(|(label, _)| label == "CERTIFICATE").map(|(_, der)| der).ok_or(X509Error::MissingBlock("CERTIFICATE"));
+    let issued = ParsedCertificate::from_der(&first(certificate)?)?;
+    let ca = ParsedCertificate::from_der(&first(authority)?)?;
+    let (_, curve, key) = public_key_info(ca.element(5)?)?;
+    verify(&issued.signature_algorithm, curve.as_ref(), &key, &issued.signed, &issued.signature)?;
+    name_attributes(issued.element(4)?)
 }
 
 /// A `Name`'s attributes, read from its DER.
@@ -263,32 +331,7 @@ fn since_epoch(seconds: i64) -> Result<std::time::Duration, X509Error> {
 
 /// The subject `Name` (DER) of a certificate (DER).
 fn certificate_subject(der: &[u8]) -> Result<Vec<u8>, X509Error> {
-    yasna::parse_der(der, |reader| {
-        reader.read_sequence(|reader| {
-            let subject = reader.next().read_sequence(|reader| {
-                // version [0] EXPLICIT is optional; serial, signature, issuer, validity follow.
-                let mut elements = Vec::new();
-                for _ in 0..7 {
-                    match reader.read_optional(|reader| reader.read_der())? {
-                        Some(element) => elements.push(element),
-                        None => break,
-                    }
-                }
-                // The rest (unique ids, extensions) is not read.
-                while reader.read_optional(|reader| reader.read_der())?.is_some() {}
-                Ok(elements)
-            })?;
-            reader.next().read_der()?;
-            reader.next().read_der()?;
-            Ok(subject)
-        })
-    })
-    .map_err(|err| X509Error::Malformed(err.to_string()))
-    .and_then(|elements| {
-        // With the version: version, serial, signature, issuer, validity, subject.
-        let offset = if elements.first().is_some_and(|first| first.first() == Some(&0xa0)) { 5 } else { 4 };
-        elements.get(offset).cloned().ok_or_else(|| X509Error::Malformed("a certificate without a subject".into()))
-    })
+    ParsedCertificate::from_der(der)?.element(4).map(<[u8]>::to_vec)
 }
 
 fn distinguished_name(name: &[u8]) -> Result<rcgen::DistinguishedName, X509Error> {
@@ -337,8 +380,9 @@ mod tests {
         let authority = Authority::from_pem(ca.pem().as_bytes(), &ca_key.serialize_pem()).unwrap();
         let parsed = CertificateRequest::from_pem(request("bob", "ops").as_bytes()).unwrap();
         let issued = authority.issue(&parsed, &Issue { client_auth: true, server_auth: false, not_before: 1_700_000_000, not_after: 1_700_003_600 }).unwrap();
-        let der = pem_blocks(issued.as_bytes()).remove(0).1;
-        let subject = certificate_subject(&der).unwrap();
-        assert_eq!(name_attributes(&subject).unwrap(), vec![(vec![2, 5, 4, 3], "bob".to_string()), (vec![2, 5, 4, 10], "ops".to_string())]);
+        let subject = issued_subject(issued.as_bytes(), ca.pem().as_bytes()).unwrap();
+        assert_eq!(subject, vec![(vec![2, 5, 4, 3], "bob".to_string()), (vec![2, 5, 4, 10], "ops".to_string())]);
+        let stranger = rcgen::CertificateParams::default().self_signed(&rcgen::KeyPair::generate().unwrap()).unwrap();
+        assert_eq!(issued_subject(issued.as_bytes(), stranger.pem().as_bytes()), Err(X509Error::BadSignature("ECDSA")));
     }
 }

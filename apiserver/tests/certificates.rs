@@ -145,6 +145,8 @@ async fn bad_requests_get_kube_apiservers_422(storage: Storage) {
         ("/spec/request", json!(base64::engine::general_purpose::STANDARD.encode("hi")), "spec.request: Invalid value: []byte{0x68, 0x69}: PEM block type must be CERTIFICATE REQUEST"),
         ("/spec/signerName", json!(""), "spec.signerName: Required value"),
         ("/spec/signerName", json!("kubernetes.io"), "spec.signerName: Invalid value: \"kubernetes.io\": must be a fully qualified domain and path of the form 'example.com/signer-name'"),
+        ("/spec/signerName", json!("example.com/.."), "spec.signerName: Invalid value: \"..\": may not be '..'"),
+        ("/spec/signerName", json!("kubernetes.io/legacy-unknown"), "spec.signerName: Invalid value: \"kubernetes.io/legacy-unknown\": the legacy signerName is not allowed via this API version"),
         ("/spec/usages", json!([]), "spec.usages: Required value"),
         ("/spec/usages", json!(["client auth", "flying"]), "spec.usages[1]: Unsupported value: \"flying\": supported values: \"any\", \"cert sign\", \"client auth\", \"code signing\", \"content commitment\", \"crl sign\", \"data encipherment\", \"decipher only\", \"digital signature\", \"email protection\", \"encipher only\", \"ipsec end system\", \"ipsec tunnel\", \"ipsec user\", \"key agreement\", \"key encipherment\", \"microsoft sgc\", \"netscape sgc\", \"ocsp signing\", \"s/mime\", \"server auth\", \"signing\", \"timestamping\""),
         ("/spec/usages", json!(["client auth", "client auth"]), "spec.usages[1]: Duplicate value: \"client auth\""),

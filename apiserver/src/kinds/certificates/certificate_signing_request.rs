@@ -242,9 +242,14 @@ fn validate_signer_name(path: &Path, signer: &str, old: Option<&CertificateSigni
         return;
     };
     causes.invalid_each(path, domain, NameFormat::Dns1123Subdomain.check(domain, false));
-    if name.is_empty() {
-        causes.invalid(path, signer, "validating path segment: must not be empty");
-    }
+    // `IsValidPathSegmentName`: the name goes into URL paths.
+    let path_messages: Vec<String> = match *name {
+        "." => vec!["may not be '.'".into()],
+        ".." => vec!["may not be '..'".into()],
+        name if name.contains('%') => vec!["may not contain '%'".into()],
+        _ => Vec::new(),
+    };
+    causes.invalid_each(path, name, path_messages);
 }
 
 /// kube's `validateConditions`.

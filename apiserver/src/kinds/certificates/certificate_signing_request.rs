@@ -195,10 +195,11 @@ fn validate(csr: &CertificateSigningRequest, old: Option<&CertificateSigningRequ
     let certificate_path = Path::new("status").child("certificate");
     let untouched = old.is_some_and(|old| certificate(old) == certificate(csr));
     let old_was_invalid = old.is_some_and(|old| validate_certificate(certificate(old)).is_err());
-    if !untouched && !old_was_invalid {
-        if let Err(why) = validate_certificate(certificate(csr)) {
-            causes.invalid(&certificate_path, "<certificate data>", &why);
-        }
+    if !untouched
+        && !old_was_invalid
+        && let Err(why) = validate_certificate(certificate(csr))
+    {
+        causes.invalid(&certificate_path, "<certificate data>", &why);
     }
     let Some(old) = old else { return };
     let conditions_path = Path::new("status").child("conditions");

@@ -232,8 +232,8 @@ pub async fn middleware(State(authenticator): State<Option<Arc<Authenticator>>>,
             }
         }
     };
-    request.extensions_mut().insert(user);
-    next.run(request).await
+    request.extensions_mut().insert(user.clone());
+    crate::request::acting_as(user, next.run(request)).await
 }
 
 /// Whether the objects a verified token names still exist with the UIDs they had when it was

@@ -250,6 +250,7 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Kind> 
                 short_names: owned(&names.short_names),
                 categories: owned(&names.categories),
                 subresources: Names::Owned(declared),
+                status_subresources: &[],
                 tracks_generation: true,
                 returns_deleted_object: false,
                 pod_selector: PodSelector::None,

@@ -67,6 +67,10 @@ pub struct ResourceType {
     pub categories: Names,
     /// Subresources beside the object itself: `status`, `scale`, `binding`, `log`, `finalize`.
     pub subresources: Names,
+    /// Subresources besides `status` that write the object's status, each under the kind's own
+    /// rule for what of it they may change (a CertificateSigningRequest's `approval`, which
+    /// writes its Approved and Denied conditions). Each is among `subresources` too.
+    pub status_subresources: &'static [&'static str],
     /// Whether `metadata.generation` is kept (bumped on spec changes), as Kubernetes does for
     /// the kinds whose spec a controller acts on.
     pub tracks_generation: bool,
@@ -131,6 +135,7 @@ impl ResourceType {
             short_names: Names::Static(&[]),
             categories: Names::Static(&[]),
             subresources: Names::Static(&[]),
+            status_subresources: &[],
             tracks_generation: false,
             returns_deleted_object: false,
             pod_selector: PodSelector::None,
@@ -158,6 +163,11 @@ impl ResourceType {
 
     pub const fn subresources(mut self, names: &'static [&'static str]) -> Self {
         set_names(&mut self.subresources, names);
+        self
+    }
+
+    pub const fn status_subresources(mut self, names: &'static [&'static str]) -> Self {
+        self.status_subresources = names;
         self
     }
 
@@ -270,6 +280,7 @@ impl ResourceType {
             short_names: Names::Static(&[]),
             categories: Names::Static(&[]),
             subresources: Names::Static(&[]),
+            status_subresources: &[],
             tracks_generation: false,
             returns_deleted_object: false,
             pod_selector: PodSelector::None,
@@ -309,6 +320,15 @@ impl ResourceType {
 
     pub fn has_subresource(&self, name: &str) -> bool {
         self.subresources.contains(name)
+    }
+
+    /// The subresource named `name` when it writes the object's status (`status`, or one of
+    /// [`status_subresources`](Self::status_subresources)), as a static name for its strategy.
+    pub fn status_writer(&self, name: &str) -> Option<&'static str> {
+        if name == "status" && self.has_subresource("status") {
+            return Some("status");
+        }
+        self.status_subresources.iter().copied().find(|candidate| *candidate == name && self.has_subresource(name))
     }
 
     /// `deployments.apps`, or `pods` for the core group, as Status details and messages name it.

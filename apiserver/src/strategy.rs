@@ -52,6 +52,9 @@ pub enum Operation {
     Create,
     Update,
     StatusUpdate,
+    /// An update through one of the kind's other subresources that write its status
+    /// (`ResourceType::status_subresources`), named here.
+    SubresourceUpdate(&'static str),
 }
 
 /// What a kind's hooks see of the cluster beside the object written: the objects of other

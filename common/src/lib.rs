@@ -27,6 +27,8 @@ pub mod testing;
 pub mod tls;
 #[cfg(feature = "upgrade")]
 pub mod upgrade;
+#[cfg(feature = "x509")]
+pub mod x509;
 
 /// The Kubernetes release the cluster speaks (its API and behaviour are 1.33's), as `/version`'s
 /// `gitVersion` and each Node's `kubeletVersion` report it: tools and charts compare the two.

@@ -4,13 +4,15 @@
 //! with their revisions in `history`, `endpoints`, `namespace`, `garbage_collector`,
 //! `node_lifecycle`, `node_ipam`, `podgc`, and for storage `persistentvolume` (the binder),
 //! `local_path` (the built-in provisioner), `pvc_protection`, `pv_protection`, `ephemeral`; `disruption` for PodDisruptionBudgets,
-//! `resourcequota`; `horizontal` for HorizontalPodAutoscalers) run by `framework` over the shared
+//! `resourcequota`; `horizontal` for HorizontalPodAutoscalers; `csrsigning` for
+//! CertificateSigningRequests) run by `framework` over the shared
 //! informers of `context`.
 //! Level-triggered and idempotent: a reconcile on an unchanged world changes nothing. Several
 //! replicas elect one leader on a Lease.
 
 mod context;
 mod cronjob;
+mod csrsigning;
 mod daemonset;
 mod deployment;
 mod discovery;
@@ -50,10 +52,10 @@ use k8s_openapi::api::core::v1::ReplicationController;
 use crate::context::{Context, Settings};
 
 /// Every controller, by the name `--controllers` takes.
-const CONTROLLERS: [&str; 22] = [
+const CONTROLLERS: [&str; 23] = [
     "deployment", "replicaset", "replicationcontroller", "job", "cronjob", "daemonset", "statefulset", "endpoints", "namespace", "garbagecollector", "nodelifecycle", "nodeipam", "serviceaccount", "podgc",
     "persistentvolume-binder", "pvc-protection", "pv-protection", "ephemeral-volume", "local-path", "disruption", "resourcequota",
-    "horizontalpodautoscaling",
+    "horizontalpodautoscaling", "csrsigning",
 ];
 
 #[derive(Clone, Debug, clap::Parser)]
@@ -73,7 +75,8 @@ pub struct Config {
     /// persistentvolume-binder, pvc-protection, pv-protection, ephemeral-volume, local-path,
     /// the built-in provisioner, which also creates the default StorageClass `standard`,
     /// disruption, which keeps PodDisruptionBudgets' status, resourcequota, which keeps
-    /// ResourceQuotas' usage, and horizontalpodautoscaling, which scales HPAs' targets).
+    /// ResourceQuotas' usage, horizontalpodautoscaling, which scales HPAs' targets, and
+    /// csrsigning, which signs approved CertificateSigningRequests given a CA).
     #[arg(long, value_delimiter = ',', default_value = "*")]
     pub controllers: Vec<String>,
     /// How long a node's Lease may go unrenewed before the node is marked `Ready=Unknown`.
@@ -101,6 +104,8 @@ pub struct Config {
     pub metrics_bind_address: SocketAddr,
     #[command(flatten)]
     pub horizontal_pod_autoscaler: horizontal::Flags,
+    #[command(flatten)]
+    pub csr_signing: csrsigning::SigningFlags,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +146,7 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|err| ControllerManagerError::Config(format!("--root-ca-file {}: {err}", path.display())))?),
         None => None,
     };
+    let signer = config.csr_signing.signer().map_err(ControllerManagerError::Config)?.map(Arc::new);
     let client = common::client::from_kubeconfig(config.kubeconfig.as_deref(), "kube-controller-manager").await?;
     let lease = config.leader_election.lease(&config.leader_elect_resource_name).map_err(ControllerManagerError::Config)?;
     let metrics = Arc::new(metrics::Metrics::default());
@@ -189,6 +195,11 @@ pub async fn run(config: Config) -> Result<(), ControllerManagerError> {
             start(&mut controllers, "disruption", disruption::run(context.clone()).boxed());
             start(&mut controllers, "resourcequota", resourcequota::run(context.clone()).boxed());
             start(&mut controllers, "horizontalpodautoscaling", horizontal::run(context.clone(), config.horizontal_pod_autoscaler.clone()).boxed());
+            // As kube's: without a CA to sign with, the signer does not start.
+            match signer {
+                Some(signer) => start(&mut controllers, "csrsigning", csrsigning::run(context.clone(), signer).boxed()),
+                None => tracing::info!("not starting csrsigning: no --cluster-signing-cert-file and --cluster-signing-key-file"),
+            }
             while controllers.join_next().await.is_some() {}
         }
     };

@@ -2,7 +2,7 @@
 //! `config`, `get`, `explain`, `apply`, `diff`, `edit`, `replace`, `create`, `run`, `expose`,
 //! `set`, `delete`, `patch`, `label`, `annotate`,
 //! `scale`, `describe`, `logs`, `rollout` (Deployments, DaemonSets, StatefulSets), `wait`,
-//! `events`, `cordon`, `uncordon`, `drain`, `taint`, `auth`, `api-resources`, `api-versions`,
+//! `events`, `cordon`, `uncordon`, `drain`, `taint`, `certificate`, `auth`, `api-resources`, `api-versions`,
 //! `cluster-info`, `completion`, and the interactive `exec`, `attach`, `port-forward`, `cp`
 //! and `top`.
 
@@ -10,6 +10,7 @@ pub mod manifest;
 
 mod apply;
 mod auth;
+mod certificate;
 mod commands;
 pub mod completion;
 mod create;
@@ -132,6 +133,9 @@ pub enum Command {
     Drain(drain::DrainArgs),
     /// Add, replace or remove node taints.
     Taint(nodes::TaintArgs),
+    /// Approve or deny certificate signing requests.
+    #[command(subcommand)]
+    Certificate(certificate::CertificateCommand),
     /// List events, oldest first.
     Events(events::EventsArgs),
     /// Wait until objects are deleted, created, have a condition or a field's value.
@@ -302,6 +306,7 @@ async fn run_command(config: &Config) -> Result<(), CtlError> {
         Command::Uncordon(args) => nodes::cordon(config, args, false).await,
         Command::Drain(args) => drain::drain(config, args).await,
         Command::Taint(args) => nodes::taint(config, args).await,
+        Command::Certificate(command) => certificate::run(config, command).await,
         Command::Events(args) => events::run(config, args).await,
         Command::Wait(args) => wait::run(config, args).await,
         Command::Run(args) => run::run(config, args).await,

@@ -723,7 +723,7 @@ fn run_script(cluster: &str, node: &str, control_plane: Option<&ControlPlane<'_>
             encryption::CONFIG_PATH
         );
         let scheduler = format!("supervise scheduler scheduler --kubeconfig {pki}/scheduler.kubeconfig");
-        let manager = format!("supervise controller-manager controller-manager --kubeconfig {pki}/controller-manager.kubeconfig --root-ca-file {pki}/ca.crt");
+        let manager = format!("supervise controller-manager controller-manager --kubeconfig {pki}/controller-manager.kubeconfig --root-ca-file {pki}/ca.crt --cluster-signing-cert-file {pki}/ca.crt --cluster-signing-key-file {pki}/ca.key");
         script.push_str(&format!("{} &\nuntil {}; do sleep 0.1; done\n", with_extra(apiserver, &extra.apiserver), ready_check()));
         script.push_str(&format!("{} &\n", with_extra(scheduler, &extra.scheduler)));
         script.push_str(&format!("{} &\n", with_extra(manager, &extra.controller_manager)));
@@ -887,7 +887,7 @@ mod tests {
         assert!(script.contains("--kubelet-certificate-authority /etc/cluster/pki/ca.crt '--x=it'\\''s' &"), "{script}");
         assert!(script.contains("kubelet --kubeconfig /etc/cluster/pki/kubelet.kubeconfig --tls-cert-file /etc/cluster/pki/kubelet.crt --tls-private-key-file /etc/cluster/pki/kubelet.key --client-ca-file /etc/cluster/pki/ca.crt --authorization-mode Webhook"), "{script}");
         assert!(script.contains("--tls-cert-file /etc/cluster/pki/apiserver.crt --tls-private-key-file /etc/cluster/pki/apiserver.key --client-ca-file /etc/cluster/pki/ca.crt"), "{script}");
-        assert!(script.contains("controller-manager --kubeconfig /etc/cluster/pki/controller-manager.kubeconfig --root-ca-file /etc/cluster/pki/ca.crt '--node-monitor-grace-period=10' &"), "{script}");
+        assert!(script.contains("controller-manager --kubeconfig /etc/cluster/pki/controller-manager.kubeconfig --root-ca-file /etc/cluster/pki/ca.crt --cluster-signing-cert-file /etc/cluster/pki/ca.crt --cluster-signing-key-file /etc/cluster/pki/ca.key '--node-monitor-grace-period=10' &"), "{script}");
         let taint = "--register-with-taints 'node-role.kubernetes.io/control-plane=:NoSchedule'";
         assert!(script.contains(taint), "a control plane beside workers is kept for the system: {script}");
         let alone = run_script("c", "c-control-plane", Some(&ControlPlane { storage: Storage::Embedded, members: &members, tainted: false, joining: None }), &extra);

@@ -102,6 +102,20 @@ pub fn admit_status_update(
     dispatch(resource, object, Some(old), Operation::StatusUpdate, validation)
 }
 
+/// Update through `subresource`, one of the kind's subresources that write its status
+/// (`status` itself, or one of `ResourceType::status_subresources`): the kind's rule for that
+/// subresource says what of the body is taken and how it is validated.
+pub fn admit_subresource_update(
+    resource: &Kind,
+    subresource: &'static str,
+    object: Value,
+    old: &Value,
+    validation: FieldValidation,
+) -> Result<Admitted, ApiError> {
+    let operation = if subresource == "status" { Operation::StatusUpdate } else { Operation::SubresourceUpdate(subresource) };
+    dispatch(resource, object, Some(old), operation, validation)
+}
+
 /// A subresource's body (a Scale, a Binding, a TokenRequest) as its typed struct, decoded as
 /// every object is: a wrong type is a 400 naming the field, unknown fields are reported per
 /// `?fieldValidation=` (returned as warnings). `kind` names the body's type, not the resource's.
@@ -155,7 +169,7 @@ fn dispatch(
 ) -> Result<Admitted, ApiError> {
     let write = match (operation, old) {
         (Operation::Update, Some(old)) => node_restriction::Write::Update { object: &object, old },
-        (Operation::StatusUpdate, Some(old)) => node_restriction::Write::StatusUpdate { object: &object, old },
+        (Operation::StatusUpdate | Operation::SubresourceUpdate(_), Some(old)) => node_restriction::Write::StatusUpdate { object: &object, old },
         _ => node_restriction::Write::Create(&object),
     };
     check_requester(kind, &write)?;
@@ -231,6 +245,22 @@ pub(crate) trait TypedKind:
 
     /// The status subresource's validation (the `metadata` immutables are checked for every kind).
     fn validate_status_update(&self, _old: &Self, _context: &Context, _causes: &mut Causes) {}
+
+    /// The strategy's `PrepareForUpdate` for another subresource that writes the status (one
+    /// the kind declares in `status_subresources`); by default, the status subresource's.
+    fn prepare_for_subresource_update(&mut self, _subresource: &str, old: &Self) {
+        self.prepare_for_status_update(old);
+    }
+
+    /// That subresource's validation; by default, the status subresource's.
+    fn validate_subresource_update(&self, _subresource: &str, old: &Self, context: &Context, causes: &mut Causes) {
+        self.validate_status_update(old, context, causes);
+    }
+
+    /// The strategy's `PrepareForCreate` when it depends on who asks (a
+    /// CertificateSigningRequest records its requester); `user` is `None` for the server's own
+    /// writes.
+    fn prepare_for_create_by(&mut self, _user: Option<&crate::request::User>) {}
 }
 
 fn admit<T: TypedKind>(
@@ -259,6 +289,7 @@ fn admit<T: TypedKind>(
     match (operation, &old) {
         (Operation::Create, _) | (_, None) => {
             value.prepare_for_create();
+            value.prepare_for_create_by(crate::request::current_user().as_ref());
             metadata::validate(value.metadata(), resource.namespaced, T::NAME_FORMAT, &mut causes);
             value.validate(&context, &mut causes);
         }
@@ -272,6 +303,11 @@ fn admit<T: TypedKind>(
             value.prepare_for_status_update(old);
             metadata::validate_update(value.metadata(), old.metadata(), &mut causes);
             value.validate_status_update(old, &context, &mut causes);
+        }
+        (Operation::SubresourceUpdate(subresource), Some(old)) => {
+            value.prepare_for_subresource_update(subresource, old);
+            metadata::validate_update(value.metadata(), old.metadata(), &mut causes);
+            value.validate_subresource_update(subresource, old, &context, &mut causes);
         }
     }
     if !causes.is_empty() {

@@ -163,7 +163,7 @@ pub(crate) fn resource_list_document(snapshot: &Snapshot, group: &str, version: 
 fn subresource_json(resource: &ResourceType, subresource: &str) -> Value {
     let name = format!("{}/{subresource}", resource.plural);
     let (kind, verbs, group_version): (&str, &[&str], Option<(&str, &str)>) = match subresource {
-        "status" => (&resource.kind, &["get", "patch", "update"], None),
+        name if resource.status_writer(name).is_some() => (&resource.kind, &["get", "patch", "update"], None),
         "scale" => ("Scale", &["get", "patch", "update"], Some(("autoscaling", "v1"))),
         "binding" => ("Binding", &["create"], None),
         "eviction" => ("Eviction", &["create"], Some(("policy", "v1"))),

@@ -8,6 +8,7 @@ use crate::registry::Kind;
 mod core;
 mod apps;
 mod batch;
+mod certificates;
 mod rbac;
 mod coordination;
 pub(crate) mod storage;
@@ -47,6 +48,7 @@ pub static BUILTIN: &[&Kind] = &[
     &autoscaling::horizontal_pod_autoscaler_v1::KIND,
     &batch::cron_job::KIND,
     &batch::job::KIND,
+    &certificates::certificate_signing_request::KIND,
     &networking::ingress_class::KIND,
     &networking::ingress::KIND,
     &policy::pod_disruption_budget::KIND,

@@ -18,7 +18,7 @@ mod attributes;
 mod user;
 
 pub use attributes::Attributes;
-pub use user::User;
+pub use user::{User, acting_as, current_user};
 
 /// The query parameters, decoded once, in order.
 #[derive(Clone, Debug, Default)]

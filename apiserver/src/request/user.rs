@@ -14,3 +14,19 @@ impl User {
         Self { name: "system:admin".into(), uid: String::new(), groups: vec!["system:masters".into(), "system:authenticated".into()] }
     }
 }
+
+tokio::task_local! {
+    /// The user of the request being served, for what is written from it (a
+    /// CertificateSigningRequest's requester), as kube reads it from the request's context.
+    static CURRENT: User;
+}
+
+/// Runs `work` as a request of `user`.
+pub async fn acting_as<F: std::future::Future>(user: User, work: F) -> F::Output {
+    CURRENT.scope(user, work).await
+}
+
+/// The user of the request being served; `None` outside one (the server's own writes).
+pub fn current_user() -> Option<User> {
+    CURRENT.try_with(User::clone).ok()
+}

@@ -57,7 +57,7 @@ impl Authorship {
         };
         let subresource = target.subresource.clone().unwrap_or_default();
         let scope = match subresource.as_str() {
-            "status" => Scope::Within(vec![PathElement::Field("status".into())]),
+            name if target.resource.status_writer(name).is_some() => Scope::Within(vec![PathElement::Field("status".into())]),
             "scale" => Scope::Within(ScaleAt::of(&target.resource).spec_path()),
             _ if target.resource.has_subresource("status") => Scope::WithoutStatus,
             _ => Scope::Whole,
@@ -471,7 +471,7 @@ fn updated(target: &Target, name: &str, current: &Value, body: Value, validation
             }
             candidate
         }
-        Some("status") => {
+        Some(writer) if resource.status_writer(writer).is_some() => {
             let mut candidate = current.clone();
             set_field(&mut candidate, "status", body.get("status").cloned());
             if authorship.is_none() {
@@ -509,9 +509,9 @@ fn updated(target: &Target, name: &str, current: &Value, body: Value, validation
     if let Some(namespace) = &target.namespace {
         meta::set(&mut candidate, "namespace", json!(namespace));
     }
-    let admitted = match subresource {
-        Some("status") => admission::admit_status_update(resource, candidate, current, validation)?,
-        _ => admission::admit_update(resource, candidate, current, validation)?,
+    let admitted = match subresource.and_then(|name| resource.status_writer(name)) {
+        Some(writer) => admission::admit_subresource_update(resource, writer, candidate, current, validation)?,
+        None => admission::admit_update(resource, candidate, current, validation)?,
     };
     let mut object = admitted.object;
     if resource.tracks_generation && object.get("spec") != current.get("spec") {

@@ -1,0 +1,82 @@
+//! Flags of ctl's verbs beside kubectl's on the same apiserver: `wait -A` and `-f`, `events -o`,
+//! `get -o jsonpath-as-json`, `set env --from`, `expose -f`, `edit --output-patch`,
+//! `diff --server-side`, `run`'s refusals and `cluster-info dump`.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::testing::{ApiServer, Storage};
+use support::*;
+
+/// Runs ctl or kubectl with this kubeconfig, in `dir`.
+fn run_in(binary: &str, kubeconfig: &Path, dir: &Path, args: &[&str]) -> Output {
+    Command::new(binary)
+        .current_dir(dir)
+        .arg(format!("--kubeconfig={}", kubeconfig.display()))
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {binary}: {err}"))
+}
+
+/// What a run printed, with kubectl's name for itself read as ctl's, and without client-go's
+/// log lines (`E1207 07:01:41.886897 23227 reflector.go:200] ...`), which come and go with timing.
+fn printed(output: &Output) -> (String, String, Option<i32>) {
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).replace("'kubectl ", "'ctl ").replace("kubectl ", "ctl ");
+    let klog = |line: &str| {
+        let bytes = line.as_bytes();
+        bytes.len() > 5 && b"IWE".contains(&bytes[0]) && bytes[1..5].iter().all(u8::is_ascii_digit) && bytes[5] == b' '
+    };
+    let stderr: String = text(&output.stderr).split_inclusive('\n').filter(|line| !klog(line)).collect();
+    (text(&output.stdout), stderr, output.status.code())
+}
+
+/// Runs both tools in `dir` with the same arguments and asserts the same stdout, stderr and
+/// status; ctl's stdout.
+fn same_in(server: &ApiServer, dir: &Path, args: &[&str]) -> String {
+    let kubeconfig = server.kubeconfig();
+    let ours = printed(&run_in(env!("CARGO_BIN_EXE_ctl"), &kubeconfig, dir, args));
+    let theirs = printed(&run_in("kubectl", &kubeconfig, dir, args));
+    assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
+    ours.0
+}
+
+#[test]
+fn wait_across_namespaces_and_for_manifests_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "dev"]));
+    stdout_ok(run("kubectl", &server, &["create", "configmap", "a", "--from-literal=m=x"]));
+    stdout_ok(run("kubectl", &server, &["create", "configmap", "b", "-n", "dev", "--from-literal=m=y"]));
+    // `-l` with `-f` selects by the live object's labels, not the manifest's.
+    stdout_ok(run("kubectl", &server, &["label", "configmap", "b", "-n", "dev", "app=web"]));
+    let manifests = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, labels: {app: web}}\ndata: {m: x}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: dev}\n";
+    std::fs::write(dir.path().join("both.yaml"), manifests).unwrap();
+    std::fs::write(dir.path().join("widget.yaml"), "apiVersion: v1\nkind: Widget\nmetadata: {name: a}\n").unwrap();
+    std::fs::write(dir.path().join("empty.yaml"), "").unwrap();
+    for args in [
+        &["wait", "cm", "--all", "-A", "--for=jsonpath={.data.m}"][..],
+        &["wait", "cm", "-A", "-l", "app=none", "--for=jsonpath={.data.m}"][..],
+        &["wait", "cm", "-A", "-l", "app=none", "--for=delete"][..],
+        &["wait", "cm/a", "-A", "--for=jsonpath={.data.m}"][..],
+        &["wait", "cm", "a", "--all-namespaces", "--for=jsonpath={.data.m}"][..],
+        &["wait", "-f", "both.yaml", "--for=jsonpath={.data.m}", "--timeout=1s"][..],
+        &["wait", "-f", "both.yaml", "-l", "app=web", "--for=jsonpath={.data.m}=y"][..],
+        &["wait", "-f", "both.yaml", "-l", "app=none", "--for=jsonpath={.data.m}"][..],
+        &["wait", "-f", "both.yaml", "-A", "--for=jsonpath={.data.m}", "--timeout=1s"][..],
+        &["wait", "-f", "both.yaml", "cm/a", "--for=jsonpath={.data.m}"][..],
+        &["wait", "-f", "nothing.yaml", "--for=delete"][..],
+        &["wait", "-f", "both.yaml", "-n", "default", "--for=jsonpath={.data.m}", "--timeout=1s"][..],
+        &["wait", "-f", "both.yaml", "-n", "dev", "--for=jsonpath={.data.m}", "--timeout=1s"][..],
+        &["wait", "-f", "both.yaml", "-n", "kube-system", "--for=jsonpath={.data.m}=y", "--timeout=1s"][..],
+        &["wait", "-f", "widget.yaml", "--for=delete"][..],
+        &["wait", "-f", "empty.yaml", "--for=delete"][..],
+        // One timeout for all: `b` is not read once `a` used the second up.
+        &["wait", "-f", "both.yaml", "--for=jsonpath={.data.m}=y", "--timeout=1s"][..],
+    ] {
+        same_in(&server, dir.path(), args);
+    }
+    let met = same_in(&server, dir.path(), &["wait", "-f", "-", "--for=jsonpath={.data.m}", "-f", "both.yaml"]);
+    assert_eq!(met, "configmap/a condition met\nconfigmap/b condition met\n");
+}

@@ -439,7 +439,7 @@ pub fn go_json(value: &Value, out: &mut String) {
     }
 }
 
-fn go_string(text: &str, out: &mut String) {
+pub fn go_string(text: &str, out: &mut String) {
     out.push('"');
     for character in text.chars() {
         match character {

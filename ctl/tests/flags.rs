@@ -80,3 +80,64 @@ fn wait_across_namespaces_and_for_manifests_as_kubectl() {
     let met = same_in(&server, dir.path(), &["wait", "-f", "-", "--for=jsonpath={.data.m}", "-f", "both.yaml"]);
     assert_eq!(met, "configmap/a condition met\nconfigmap/b condition met\n");
 }
+
+#[test]
+fn events_as_json_and_yaml_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "dev"]));
+    let events = r#"apiVersion: v1
+kind: Event
+metadata: {name: old, namespace: dev}
+involvedObject: {kind: Pod, name: web, namespace: dev}
+reason: BackOff
+message: Back-off <restarting> & more
+type: Warning
+lastTimestamp: "2019-01-01T00:00:00Z"
+---
+apiVersion: v1
+kind: Event
+metadata:
+  name: scaled
+  namespace: dev
+  labels: {b: "1", a: "yes"}
+  ownerReferences: [{apiVersion: v1, kind: Pod, name: web, uid: u2}]
+involvedObject: {kind: Deployment, name: app, namespace: dev, apiVersion: apps/v1, uid: u1, fieldPath: spec}
+reason: ScalingReplicaSet
+message: Scaled up
+type: Normal
+eventTime: "2020-01-01T00:00:00.000000Z"
+reportingComponent: deployment-controller
+reportingInstance: x
+action: Scale
+series: {count: 3, lastObservedTime: "2020-01-01T00:01:00.000000Z"}
+related: {kind: Pod, name: web}
+source: {component: controller, host: node-1}
+count: 4
+firstTimestamp: "2018-01-01T00:00:00Z"
+---
+apiVersion: v1
+kind: Event
+metadata: {name: elsewhere, namespace: default}
+involvedObject: {kind: ConfigMap, name: settings, namespace: default}
+reason: Seen
+type: Normal
+lastTimestamp: "2021-01-01T00:00:00Z"
+"#;
+    kubectl_stdin(&server, &["apply", "-f", "-"], events);
+    for args in [
+        &["events", "-n", "dev", "-o", "json"][..],
+        &["events", "-n", "dev", "-o", "yaml"][..],
+        &["events", "-A", "-o", "json"][..],
+        &["events", "-A", "-o", "yaml", "--types=Normal"][..],
+        &["events", "-n", "dev", "--for=pod/web", "-o", "yaml"][..],
+        &["events", "-n", "empty", "-o", "json"][..],
+        &["events", "-n", "dev", "-o", "name"][..],
+        &["events", "-n", "dev", "-o", "wide"][..],
+    ] {
+        same_in(&server, dir.path(), args);
+    }
+    let list: serde_json::Value = serde_json::from_str(&same_in(&server, dir.path(), &["events", "-A", "-o", "json"])).unwrap();
+    let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|event| event["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!((list["kind"].as_str(), names), (Some("EventList"), vec!["old", "scaled", "elsewhere"]));
+}

@@ -336,30 +336,26 @@ fn plain(value: &Ordered) -> Value {
     }
 }
 
-/// Go's `json.MarshalIndent(value, "", "    ")`, at `indent`.
+/// Go's `json.MarshalIndent(value, "", "    ")`, at `indent`, fields in their order.
 fn pretty(value: &Ordered, indent: &str) -> String {
     let inner = format!("{indent}    ");
     let block = |open: char, close: char, parts: Vec<String>| {
-        if parts.is_empty() {
-            format!("{open}{close}")
-        } else {
-            format!("{open}\n{inner}{}\n{indent}{close}", parts.join(&format!(",\n{inner}")))
-        }
-    };
-    let key = |key: &str| {
-        let mut text = String::new();
-        crate::jsonpath::go_string(key, &mut text);
-        text
+        if parts.is_empty() { format!("{open}{close}") } else { format!("{open}\n{inner}{}\n{indent}{close}", parts.join(&format!(",\n{inner}"))) }
     };
     match value {
-        Ordered::Fields(fields) => block('{', '}', fields.iter().map(|(name, value)| format!("{}: {}", key(name), pretty(value, &inner))).collect()),
+        Ordered::Fields(fields) => block(
+            '{',
+            '}',
+            fields
+                .iter()
+                .map(|(name, value)| {
+                    let mut key = String::new();
+                    crate::jsonpath::go_string(name, &mut key);
+                    format!("{key}: {}", pretty(value, &inner))
+                })
+                .collect(),
+        ),
         Ordered::List(items) => block('[', ']', items.iter().map(|item| pretty(item, &inner)).collect()),
-        Ordered::Plain(Value::Object(map)) => block('{', '}', map.iter().map(|(name, value)| format!("{}: {}", key(name), pretty(&Ordered::Plain(value.clone()), &inner))).collect()),
-        Ordered::Plain(Value::Array(items)) => block('[', ']', items.iter().map(|item| pretty(&Ordered::Plain(item.clone()), &inner)).collect()),
-        Ordered::Plain(scalar) => {
-            let mut text = String::new();
-            crate::jsonpath::go_json(scalar, &mut text);
-            text
-        }
+        Ordered::Plain(value) => crate::jsonpath::go_json_indented(value, indent),
     }
 }

@@ -144,7 +144,8 @@ enum Format {
     Json,
     Yaml,
     Name,
-    JsonPath(Template),
+    /// `-o jsonpath=`, or with `as_json` `-o jsonpath-as-json=`: each action's results as a JSON list.
+    JsonPath { template: Template, as_json: bool },
     GoTemplate(GoTemplate),
     /// Headers, and each column's template. kubectl prints a file's headers even with `--no-headers`.
     CustomColumns { headers: Vec<String>, columns: Vec<Template>, from_file: bool },
@@ -250,10 +251,10 @@ fn format(args: &GetArgs) -> Result<Format, CtlError> {
         "json" => Format::Json,
         "yaml" => Format::Yaml,
         "name" => Format::Name,
-        "jsonpath" | "jsonpath-file" => {
-            let text = if name == "jsonpath" { value()?.to_string() } else { read_template(value()?)? };
+        "jsonpath" | "jsonpath-file" | "jsonpath-as-json" => {
+            let text = if name == "jsonpath-file" { read_template(value()?)? } else { value()?.to_string() };
             let template = Template::parse(&text).map_err(|err| CtlError::Usage(format!("error parsing jsonpath {text}, {err}")))?;
-            Format::JsonPath(template)
+            Format::JsonPath { template, as_json: name == "jsonpath-as-json" }
         }
         "go-template" | "template" | "go-template-file" | "templatefile" => Format::GoTemplate(go_template(name, value()?)?),
         "custom-columns" => {
@@ -281,7 +282,7 @@ fn format(args: &GetArgs) -> Result<Format, CtlError> {
         }
         _ => {
             return Err(CtlError::Usage(format!(
-                "unable to match a printer suitable for the output format {output:?}, allowed formats are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-file,name,template,templatefile,wide,yaml"
+                "unable to match a printer suitable for the output format {output:?}, allowed formats are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,templatefile,wide,yaml"
             )));
         }
     })
@@ -515,9 +516,10 @@ async fn print_objects(context: &Context<'_>, targets: &[Target], format: &Forma
     match format {
         Format::Json => out!("{}\n", serde_json::to_string_pretty(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?,
         Format::Yaml => out!("{}", serde_yaml_ng::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?,
-        Format::JsonPath(template) => {
+        Format::JsonPath { template, as_json } => {
             let text = template.source();
-            let rendered = template.render(&document).map_err(|err| {
+            let rendered = if *as_json { template.render_json(&document) } else { template.render(&document) };
+            let rendered = rendered.map_err(|err| {
                 let mut object = String::new();
                 crate::jsonpath::go_json(&document, &mut object);
                 CtlError::Usage(format!(

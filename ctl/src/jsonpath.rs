@@ -107,6 +107,18 @@ impl Template {
         Ok(out)
     }
 
+    /// The template over `data` as `-o jsonpath-as-json` prints it: each action's results (a text
+    /// counts as one) as an indented JSON list, one list a line.
+    pub fn render_json(&self, data: &Value) -> Result<String, JsonPathError> {
+        let mut out = String::new();
+        for values in self.results(data)? {
+            let list = Value::Array(values.into_iter().map(Cow::into_owned).collect());
+            out.push_str(&go_json_indented(&list, ""));
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
     /// The results of each action of the template, in order (custom-columns and `--sort-by`).
     pub fn results<'a>(&self, data: &'a Value) -> Result<Vec<Vec<Cow<'a, Value>>>, JsonPathError> {
         let mut all = Vec::new();
@@ -436,6 +448,32 @@ pub fn go_json(value: &Value, out: &mut String) {
         Value::String(text) => go_string(text, out),
         Value::Number(number) => go_number(number, out),
         other => out.push_str(&other.to_string()),
+    }
+}
+
+/// Go's `json.MarshalIndent(value, indent, "    ")` as kubectl's printers call it: four spaces a
+/// level, map keys sorted, `<`, `>` and `&` escaped; `indent` starts each line after the first.
+pub fn go_json_indented(value: &Value, indent: &str) -> String {
+    let inner = format!("{indent}    ");
+    let block = |open: char, close: char, parts: Vec<String>| {
+        if parts.is_empty() { format!("{open}{close}") } else { format!("{open}\n{inner}{}\n{indent}{close}", parts.join(&format!(",\n{inner}"))) }
+    };
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            block('{', '}', keys.into_iter().map(|key| {
+                let mut text = String::new();
+                go_string(key, &mut text);
+                format!("{text}: {}", go_json_indented(&map[key], &inner))
+            }).collect())
+        }
+        Value::Array(items) => block('[', ']', items.iter().map(|item| go_json_indented(item, &inner)).collect()),
+        scalar => {
+            let mut text = String::new();
+            go_json(scalar, &mut text);
+            text
+        }
     }
 }
 

@@ -141,3 +141,30 @@ lastTimestamp: "2021-01-01T00:00:00Z"
     let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|event| event["metadata"]["name"].as_str().unwrap()).collect();
     assert_eq!((list["kind"].as_str(), names), (Some("EventList"), vec!["old", "scaled", "elsewhere"]));
 }
+
+#[test]
+fn get_jsonpath_as_json_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "dev"]));
+    stdout_ok(run("kubectl", &server, &["create", "configmap", "a", "--from-literal=m=x", "--from-literal=n=<y>"]));
+    stdout_ok(run("kubectl", &server, &["create", "configmap", "b", "-n", "dev", "--from-literal=m=y"]));
+    for args in [
+        &["get", "cm", "-A", "-o", "jsonpath-as-json={.items[*].metadata.name}"][..],
+        &["get", "cm", "-A", "-o", "jsonpath-as-json={.items[*].metadata}"][..],
+        &["get", "cm", "a", "-o", "jsonpath-as-json={.data}"][..],
+        &["get", "cm", "a", "-o", "jsonpath-as-json={.metadata.name}{.data.m}"][..],
+        &["get", "cm", "a", "-o", "jsonpath-as-json={.nothing}"][..],
+        &["get", "cm", "a", "-o", "jsonpath-as-json={range .data}{@}{end}"][..],
+        &["get", "cm", "-o", "jsonpath-as-json={range .items[*]}{.metadata.name}{\"\\n\"}{end}"][..],
+        &["get", "cm", "a", "-o", "jsonpath-as-json=x{.data.n}{\"<&>\"}{.metadata.resourceVersion}{1.5}"][..],
+        &["get", "cm", "a", "-o", "jsonpath-as-json="][..],
+        &["get", "cm", "a", "-o", "jsonpath-as-json={.data.m"][..],
+        &["get", "cm", "a", "-o", "jsonpath-as-json={.items[0]}"][..],
+        &["get", "cm", "-o", "bogus"][..],
+    ] {
+        same_in(&server, dir.path(), args);
+    }
+    let names = same_in(&server, dir.path(), &["get", "cm", "-A", "-o", "jsonpath-as-json={.items[*].metadata.name}"]);
+    assert_eq!(names, "[\n    \"a\",\n    \"b\"\n]\n");
+}

@@ -168,3 +168,61 @@ fn get_jsonpath_as_json_as_kubectl() {
     let names = same_in(&server, dir.path(), &["get", "cm", "-A", "-o", "jsonpath-as-json={.items[*].metadata.name}"]);
     assert_eq!(names, "[\n    \"a\",\n    \"b\"\n]\n");
 }
+
+/// The environment of a Deployment's first container.
+fn env_of(server: &ApiServer, deployment: &str) -> serde_json::Value {
+    object(server, "default", &format!("deployment/{deployment}"))["spec"]["template"]["spec"]["containers"][0]["env"].clone()
+}
+
+#[test]
+fn set_env_from_configmaps_and_secrets_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    stdout_ok(run("kubectl", &server, &["create", "configmap", "one", "--from-literal=mode.x=fast"]));
+    stdout_ok(run("kubectl", &server, &["create", "configmap", "many", "--from-literal=Z=3", "--from-literal=a.key=1", "--from-literal=b-key=2"]));
+    stdout_ok(run("kubectl", &server, &["create", "secret", "generic", "sec", "--from-literal=pw=x", "--from-literal=user=y"]));
+    // Each tool changes a Deployment of its own; the outputs, named alike, and the results must agree.
+    for (round, args) in [
+        &["--from=configmap/one", "--prefix=P_"][..],
+        &["--from=secret/sec", "--keys=pw,nope"][..],
+        &["--from=secret/sec", "--keys=pw", "--prefix=Q_", "-e", "Z=2"][..],
+        &["--from=cm/one", "X=1"][..],
+        &["--from=configmap/one", "--list"][..],
+        &["--from=configmap/one", "MODE_X-"][..],
+        &["--from=configmap/many", "--keys=Z", "A-"][..],
+        &["--list", "C=1", "A-"][..],
+        &["--prefix=unused"][..],
+        &["--from=configmap/nothing"][..],
+        &["--from=bogus/x"][..],
+        &["--from=configmap"][..],
+        &["--from=deployment/web"][..],
+        &["--keys=a"][..],
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let [ours, theirs] = [("ctl", env!("CARGO_BIN_EXE_ctl")), ("kubectl", "kubectl")].map(|(tool, binary)| {
+            let name = format!("{tool}-{round}");
+            stdout_ok(run("kubectl", &server, &["create", "deployment", &name, "--image=nginx"]));
+            stdout_ok(run("kubectl", &server, &["set", "env", &format!("deployment/{name}"), "A=1", "B=2"]));
+            let target = format!("deployment/{name}");
+            let output = run(binary, &server, &[&["set", "env", target.as_str()][..], args].concat());
+            let printed = printed(&output);
+            let rename = |text: String| text.replace(&name, "NAME");
+            ((rename(printed.0), rename(printed.1), printed.2), env_of(&server, &name))
+        });
+        assert_eq!(ours, theirs, "ctl set env {args:?} differs from kubectl");
+    }
+    // Several keys: kubectl takes them in Go's random map order, ctl sorted; the same variables.
+    let [ours, theirs] = [("ctl", env!("CARGO_BIN_EXE_ctl")), ("kubectl", "kubectl")].map(|(tool, binary)| {
+        let name = format!("{tool}-many");
+        stdout_ok(run("kubectl", &server, &["create", "deployment", &name, "--image=nginx"]));
+        let output = run(binary, &server, &["set", "env", &format!("deployment/{name}"), "--from=configmap/many"]);
+        let mut warnings: Vec<String> = String::from_utf8_lossy(&output.stderr).lines().map(str::to_string).collect();
+        warnings.sort();
+        let mut env: Vec<String> = env_of(&server, &name).as_array().unwrap().iter().map(|variable| variable.to_string()).collect();
+        env.sort();
+        (stdout_ok(output).replace(&name, "NAME"), warnings, env)
+    });
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.1, ["Warning: key a.key transferred to A_KEY", "Warning: key b-key transferred to B_KEY"]);
+}

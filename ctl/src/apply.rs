@@ -120,6 +120,25 @@ pub fn report(errors: Vec<CtlError>) -> Result<(), CtlError> {
     }
 }
 
+/// The errors of a builder's visit as kubectl's `CheckErr` prints an aggregate: one as it is,
+/// several one message a line, without the `error: ` prefix and a server error without its
+/// `Error from server` one.
+pub fn report_aggregate(mut errors: Vec<CtlError>) -> Result<(), CtlError> {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        count => {
+            for err in errors {
+                match err {
+                    CtlError::Server { message, .. } => eprintln!("{message}"),
+                    other => eprintln!("{other}"),
+                }
+            }
+            Err(CtlError::Reported(count))
+        }
+    }
+}
+
 const FIELD_MANAGER: &str = "ctl";
 
 /// kubectl's hint after a server-side apply conflict.
@@ -142,6 +161,14 @@ pub struct Target {
     /// The manifest's namespace, else `-n`, else the context's; `None` for cluster-scoped kinds.
     pub namespace: Option<String>,
     pub name: String,
+}
+
+/// kubectl's refusal of a `-f` path that is not there, before anything is read.
+pub fn missing_path(files: &[PathBuf]) -> Result<(), CtlError> {
+    match files.iter().find(|path| path.as_os_str() != "-" && !path.exists()) {
+        Some(path) => Err(CtlError::Usage(format!("the path {:?} does not exist", path.display().to_string()))),
+        None => Ok(()),
+    }
 }
 
 /// Reads every `-f` manifest and finds its resource through discovery and its namespace, failing

@@ -102,21 +102,7 @@ pub async fn run(config: &Config, args: &WaitArgs) -> Result<(), CtlError> {
             Err(err) => errors.push(err),
         }
     }
-    match errors.len() {
-        0 => Ok(()),
-        1 => Err(errors.remove(0)),
-        // kubectl prints an aggregate of errors one message a line, without its `error: ` prefix
-        // and a server error without its `Error from server` one.
-        count => {
-            for err in errors {
-                match err {
-                    CtlError::Server { message, .. } => eprintln!("{message}"),
-                    other => eprintln!("{other}"),
-                }
-            }
-            Err(CtlError::Reported(count))
-        }
-    }
+    crate::apply::report_aggregate(errors)
 }
 
 /// The objects whose live labels match `selector` (all without one), as kubectl's builder
@@ -145,11 +131,7 @@ async fn selected(client: &kube::Client, targets: Vec<Target>, selector: Option<
 /// The objects of the `-f` manifests, and kubectl's errors for those that
 /// cannot be waited for: a kind the server lacks, a namespace other than `-n`'s, or none with -A.
 fn file_targets(config: &Config, served: &[Resource], namespace: &str, args: &WaitArgs) -> Result<(Vec<Target>, Vec<CtlError>), CtlError> {
-    for path in &args.files {
-        if path.as_os_str() != "-" && !path.exists() {
-            return Err(CtlError::Usage(format!("the path {:?} does not exist", path.display().to_string())));
-        }
-    }
+    crate::apply::missing_path(&args.files)?;
     let manifests = crate::manifest::read_paths(&args.files, args.recursive, &mut std::io::stdin())?;
     let mut targets = Vec::new();
     let mut errors = Vec::new();

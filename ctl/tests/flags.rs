@@ -226,3 +226,52 @@ fn set_env_from_configmaps_and_secrets_as_kubectl() {
     assert_eq!(ours, theirs);
     assert_eq!(ours.1, ["Warning: key a.key transferred to A_KEY", "Warning: key b-key transferred to B_KEY"]);
 }
+
+#[test]
+fn expose_manifests_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let deployment = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: filed, labels: {app: filed}}
+spec:
+  selector: {matchLabels: {app: filed}}
+  template:
+    metadata: {labels: {app: filed}}
+    spec: {containers: [{name: c, image: nginx, ports: [{containerPort: 80}]}]}
+";
+    let pod = "apiVersion: v1
+kind: Pod
+metadata: {name: single, labels: {run: single}}
+spec: {containers: [{name: c, image: nginx, ports: [{containerPort: 8080, protocol: UDP}]}]}
+";
+    let configmap = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n";
+    std::fs::write(dir.path().join("pod.yaml"), pod).unwrap();
+    // kubectl keeps the first object's selector, port and labels for the objects after it.
+    std::fs::write(dir.path().join("both.yaml"), format!("{deployment}---\n{pod}")).unwrap();
+    std::fs::write(dir.path().join("mixed.yaml"), format!("{configmap}---\n{deployment}---\n{configmap}")).unwrap();
+    for args in [
+        &["expose", "-f", "pod.yaml", "--dry-run=client", "-o", "yaml"][..],
+        &["expose", "-f", "both.yaml", "--dry-run=client", "-o", "yaml"][..],
+        &["expose", "-f", "both.yaml", "--port=90", "--name=one", "--dry-run=client", "-o", "yaml"][..],
+        &["expose", "-f", "both.yaml", "--dry-run=server"][..],
+        &["expose", "-f", "mixed.yaml", "--dry-run=client"][..],
+        &["expose", "-f", "pod.yaml", "pod/single"][..],
+        &["expose", "-f", "nothing.yaml"][..],
+    ] {
+        same_in(&server, dir.path(), args);
+    }
+    // Created for real: the same Services.
+    let services = |tool: &str| {
+        let binary = if tool == "ctl" { env!("CARGO_BIN_EXE_ctl") } else { "kubectl" };
+        let printed = stdout_ok(run_in(binary, &server.kubeconfig(), dir.path(), &["expose", "-f", "both.yaml"]));
+        let mut found = Vec::new();
+        for name in ["filed", "single"] {
+            let mut service = object(&server, "default", &format!("service/{name}"));
+            found.push((service["metadata"]["labels"].take(), service["spec"]["selector"].take(), service["spec"]["ports"].take()));
+        }
+        stdout_ok(run("kubectl", &server, &["delete", "service", "filed", "single"]));
+        (printed, found)
+    };
+    assert_eq!(services("ctl"), services("kubectl"));
+}

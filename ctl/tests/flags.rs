@@ -275,3 +275,82 @@ spec: {containers: [{name: c, image: nginx, ports: [{containerPort: 8080, protoc
     };
     assert_eq!(services("ctl"), services("kubectl"));
 }
+
+/// An editor script running `sed -i EXPRESSION` on the file.
+fn sed_editor(dir: &Path, name: &str, expression: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\nsed -i '{expression}' \"$1\"\n")).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn edit_output_patch_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    stdout_ok(run("kubectl", &server, &["create", "configmap", "settings", "--from-literal=k=v"]));
+    stdout_ok(run("kubectl", &server, &["create", "deployment", "web", "--image=nginx"]));
+    for (target, expression, reset) in [
+        ("cm/settings", "s/k: v$/k: w/", &["patch", "cm/settings", "-p", r#"{"data":{"k":"v"}}"#][..]),
+        ("deployment/web", "s/image: nginx$/image: nginx:2/", &["set", "image", "deployment/web", "nginx=nginx"][..]),
+        ("deployment/web", "s/^$//", &["get", "deployment/web"][..]),
+    ] {
+        let editor = sed_editor(dir.path(), "edit.sh", expression);
+        let [ours, theirs] = [env!("CARGO_BIN_EXE_ctl"), "kubectl"].map(|binary| {
+            let output = Command::new(binary)
+                .env("EDITOR", &editor)
+                .env_remove("KUBE_EDITOR")
+                .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+                .args(["edit", target, "--output-patch"])
+                .output()
+                .unwrap();
+            let stored = stdout_ok(run("kubectl", &server, &["get", target, "-o", "jsonpath={.data}{.spec.template.spec.containers[0].image}"]));
+            stdout_ok(run("kubectl", &server, reset));
+            (printed(&output), stored)
+        });
+        assert_eq!(ours, theirs, "ctl edit {target} --output-patch differs from kubectl");
+    }
+}
+
+#[test]
+fn diff_server_side_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {k: v}\n";
+    std::fs::write(dir.path().join("settings.yaml"), manifest).unwrap();
+    std::fs::write(dir.path().join("changed.yaml"), manifest.replace("k: v", "k: w")).unwrap();
+    // Differences, listed by `diff -r` without the directories' random names; where `exact` is
+    // false, only how many lines (a created object's uid and time are the server's).
+    let differences = |args: &[&str], exact: bool| {
+        let [ours, theirs] = [env!("CARGO_BIN_EXE_ctl"), "kubectl"].map(|binary| {
+            let output = Command::new(binary)
+                .current_dir(dir.path())
+                .env("KUBECTL_EXTERNAL_DIFF", "diff -r")
+                .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+                .args(args)
+                .output()
+                .unwrap();
+            let (stdout, stderr, code) = printed(&output);
+            let kept: Vec<String> = stdout.lines().filter(|line| !line.starts_with("diff -r")).map(str::to_string).collect();
+            (kept, stderr, code)
+        });
+        match exact {
+            true => assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl"),
+            false => assert_eq!((ours.0.len(), &ours.1, ours.2), (theirs.0.len(), &theirs.1, theirs.2), "ctl {args:?} differs from kubectl"),
+        }
+        ours
+    };
+    // A new object: the server's dry run of the apply creates it (uid and time are the server's).
+    let created = differences(&["diff", "-f", "settings.yaml", "--server-side", "--field-manager=kubectl"], false).0;
+    assert!(created.len() > 3 && created.iter().all(|line| line.starts_with('>') || line.starts_with("0a")), "{created:?}");
+    stdout_ok(run_in("kubectl", &server.kubeconfig(), dir.path(), &["apply", "-f", "settings.yaml", "--server-side"]));
+    assert_eq!(differences(&["diff", "-f", "settings.yaml", "--server-side", "--field-manager=kubectl"], true), (vec![], String::new(), Some(0)));
+    let changed = differences(&["diff", "-f", "changed.yaml", "--server-side", "--field-manager=kubectl"], true).0;
+    assert!(changed.contains(&"<   k: v".to_string()) && changed.contains(&">   k: w".to_string()), "{changed:?}");
+    // Another manager's change conflicts, unless forced.
+    differences(&["diff", "-f", "changed.yaml", "--server-side", "--field-manager=other"], true);
+    differences(&["diff", "-f", "changed.yaml", "--server-side", "--field-manager=other", "--force-conflicts"], true);
+    differences(&["diff", "-f", "changed.yaml", "--force-conflicts"], true);
+    differences(&["diff", "-f", "nothing.yaml"], true);
+    assert_eq!(object(&server, "default", "cm/settings")["data"]["k"], "v");
+}

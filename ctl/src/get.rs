@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::discovery::{Resource, api_version, discover_with_categories, encode, get_json, get_typed};
 use crate::gotemplate::GoTemplate;
-use crate::jsonpath::{Template, go_value, relaxed};
+use crate::jsonpath::{Template, go_number, go_value, relaxed};
 use crate::kubeconfig::client_and_namespace;
 use crate::output::{out, outln};
 use crate::print::columns;
@@ -557,7 +557,7 @@ fn custom_columns(headers: &[String], templates: &[Template], objects: &[&Value]
                 .flatten()
                 .map(|value| {
                     let mut text = String::new();
-                    go_value(value, &mut text);
+                    go_value(value, go_number, &mut text);
                     text
                 })
                 .collect();

@@ -354,3 +354,40 @@ fn diff_server_side_as_kubectl() {
     differences(&["diff", "-f", "nothing.yaml"], true);
     assert_eq!(object(&server, "default", "cm/settings")["data"]["k"], "v");
 }
+
+#[test]
+fn run_attached_refusals_and_timeouts_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Without a kubelet no Pod runs: the attached runs time out (and --rm deletes the Pod); the
+    // attach itself is left to the end-to-end tests.
+    for args in [
+        &["run", "x", "--image=i", "--rm"][..],
+        &["run", "x", "--image=i", "--rm", "--restart=Never"][..],
+        &["run", "x", "--image=i", "--rm", "--attach=false", "-i"][..],
+        &["run", "x", "--image=i", "-t"][..],
+        &["run", "x", "--image=i", "-i", "--dry-run=client"][..],
+        &["run", "x", "--image=i", "--attach", "--dry-run=server"][..],
+        &["run", "x", "--image=i", "--rm", "-i", "--restart=Never", "--dry-run=client"][..],
+        &["run", "x", "--image=i", "-i", "--pod-running-timeout=0s"][..],
+        &["run", "x", "--image=i", "-i", "--attach=false", "--dry-run=client", "-o", "yaml"][..],
+        &["run", "x", "--image=i", "-i", "-t", "--pod-running-timeout=1s"][..],
+        &["run", "x", "--image=i", "--rm", "-i", "--pod-running-timeout=1s", "--restart=Never"][..],
+        &["run", "x", "--image=i", "--attach", "--pod-running-timeout=1s", "-q"][..],
+        &["run", "x", "--image=i", "-i", "--leave-stdin-open", "--attach=false"][..],
+    ] {
+        let [ours, theirs] = [env!("CARGO_BIN_EXE_ctl"), "kubectl"].map(|binary| {
+            let output = Command::new(binary)
+                .current_dir(dir.path())
+                .stdin(std::process::Stdio::null())
+                .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+                .args(args)
+                .output()
+                .unwrap();
+            let pod = run("kubectl", &server, &["get", "pod", "x", "-o", "jsonpath={.spec.containers[0]}"]);
+            stdout_ok(run("kubectl", &server, &["delete", "pod", "x", "--ignore-not-found"]));
+            (printed(&output), printed(&pod))
+        });
+        assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
+    }
+}

@@ -391,3 +391,92 @@ fn run_attached_refusals_and_timeouts_as_kubectl() {
         assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
     }
 }
+
+/// A dump's parts: each JSON document (a list, without what Go's typed encoder adds and ctl
+/// leaves out: nulls, empty strings, maps and lists) and each line of log text.
+fn dump_parts(text: &str) -> Vec<serde_json::Value> {
+    fn bare(value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(key, value)| (key.clone(), bare(value)))
+                    .filter(|(_, value)| !value.is_null() && value != "" && value != &serde_json::json!({}) && value != &serde_json::json!([]))
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(bare).collect()),
+            other => other.clone(),
+        }
+    }
+    let mut parts = Vec::new();
+    let mut document: Option<String> = None;
+    for line in text.lines() {
+        match &mut document {
+            Some(lines) => {
+                lines.push_str(line);
+                lines.push('\n');
+                if line == "}" {
+                    parts.push(bare(&serde_json::from_str(lines).unwrap()));
+                    document = None;
+                }
+            }
+            None if line == "{" => document = Some("{\n".into()),
+            None => parts.push(serde_json::Value::String(line.into())),
+        }
+    }
+    assert!(document.is_none(), "unfinished JSON in {text}");
+    parts
+}
+
+#[test]
+fn cluster_info_dump_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    stdout_ok(run("kubectl", &server, &["create", "namespace", "dev"]));
+    stdout_ok(run("kubectl", &server, &["create", "deployment", "web", "--image=nginx", "--replicas=2"]));
+    stdout_ok(run("kubectl", &server, &["create", "service", "clusterip", "web", "--tcp=80:8080", "-n", "dev"]));
+    stdout_ok(run("kubectl", &server, &["run", "unplaced", "--image=i"]));
+    // A Pod on a node that is not there: its containers' log requests fail otherwise.
+    let placed = "apiVersion: v1\nkind: Pod\nmetadata: {name: placed, namespace: dev}\nspec:\n  nodeName: node-1\n  initContainers: [{name: init, image: i}]\n  containers: [{name: app, image: i}]\n";
+    let event = "apiVersion: v1\nkind: Event\nmetadata: {name: seen, namespace: dev}\ninvolvedObject: {kind: Pod, name: placed, namespace: dev}\nreason: Seen\ntype: Normal\n";
+    kubectl_stdin(&server, &["apply", "-f", "-"], &format!("{placed}---\n{event}"));
+    let both = |args: &[&str]| {
+        [env!("CARGO_BIN_EXE_ctl"), "kubectl"].map(|binary| {
+            let (stdout, stderr, code) = printed(&run_in(binary, &server.kubeconfig(), dir.path(), args));
+            (dump_parts(&stdout), stderr, code)
+        })
+    };
+    for args in [
+        &["cluster-info", "dump"][..],
+        &["cluster-info", "dump", "--namespaces", "default,dev"][..],
+        &["cluster-info", "dump", "-A"][..],
+        &["cluster-info", "dump", "-n", "dev", "--output-directory=-"][..],
+        &["cluster-info", "dump", "-o", "wide"][..],
+    ] {
+        let [ours, theirs] = both(args);
+        assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
+    }
+    let [ours, _] = both(&["cluster-info", "dump", "--namespaces", "dev"]);
+    assert!(ours.0.contains(&serde_json::json!("==== START logs for container init of pod dev/placed ====")), "{:?}", ours.0);
+    // To a directory: the same files, each as kubectl's.
+    let [ours, theirs] = ["ctl", "kubectl"].map(|tool| {
+        let binary = if tool == "ctl" { env!("CARGO_BIN_EXE_ctl") } else { "kubectl" };
+        let target = format!("{tool}-dump");
+        let stdout = stdout_ok(run_in(binary, &server.kubeconfig(), dir.path(), &["cluster-info", "dump", "--namespaces=default,dev", &format!("--output-directory={target}")]));
+        let root = dir.path().join(&target);
+        let mut files = Vec::new();
+        let mut pending = vec![root.clone()];
+        while let Some(path) = pending.pop() {
+            if path.is_dir() {
+                pending.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+            } else {
+                let name = path.strip_prefix(&root).unwrap().display().to_string();
+                files.push((name, dump_parts(&std::fs::read_to_string(&path).unwrap())));
+            }
+        }
+        files.sort_by(|left, right| left.0.cmp(&right.0));
+        (stdout.replace(&target, "DIR"), files)
+    });
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.1.len(), 17, "{:?}", ours.1.iter().map(|file| &file.0).collect::<Vec<_>>());
+}

@@ -175,10 +175,10 @@ pub async fn run(config: &Config, args: &EditArgs) -> Result<(), CtlError> {
     let mut previous: Option<(String, PathBuf)> = None;
     loop {
         let (edited, file) = launch(&text)?;
-        if let Some((before, _)) = &previous {
-            if stripped(before) == stripped(&edited) {
-                return Err(preserved(CtlError::Usage("Edit cancelled, no valid changes were saved.".into()), &file));
-            }
+        if let Some((before, _)) = &previous
+            && stripped(before) == stripped(&edited)
+        {
+            return Err(preserved(CtlError::Usage("Edit cancelled, no valid changes were saved.".into()), &file));
         }
         if let Some((_, old)) = previous.take() {
             let _ = std::fs::remove_file(old);

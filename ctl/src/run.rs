@@ -105,7 +105,13 @@ pub async fn run(config: &Config, args: &RunArgs) -> Result<(), CtlError> {
     let validation = args.emit.validate.field_validation()?;
     send(&client, "POST", &format!("{path}{}", query(&[("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)])), "application/json", &object).await?;
     let session = async {
-        wait_running(&client, &format!("{path}/{}", args.name), timeout).await?;
+        let pod_path = format!("{path}/{}", args.name);
+        if wait_running(&client, &pod_path, timeout).await? == Started::Completed {
+            // As kubectl: a Pod that ended before it could be attached to shows its log.
+            let request = http::Request::get(format!("{pod_path}/log")).body(Vec::new()).map_err(|err| CtlError::Usage(format!("bad request {pod_path}/log: {err}")))?;
+            let log = client.request_text(request).await.map_err(CtlError::from_kube)?;
+            return crate::output::out!("{log}");
+        }
         let attach_args = crate::stream::AttachArgs { pod: args.name.clone(), container: None, stdin: args.stdin, tty: args.tty, quiet: args.quiet };
         crate::stream::attach(config, &attach_args).await
     };
@@ -119,13 +125,23 @@ pub async fn run(config: &Config, args: &RunArgs) -> Result<(), CtlError> {
     ended
 }
 
-/// Reads the Pod until it runs or has ended, as kubectl waits before attaching.
-async fn wait_running(client: &kube::Client, path: &str, timeout: Duration) -> Result<(), CtlError> {
+/// How the Pod was found when it could be attached to.
+#[derive(PartialEq)]
+enum Started {
+    RunningAndReady,
+    Completed,
+}
+
+/// Reads the Pod until it runs and is ready, or has ended, as kubectl waits before attaching.
+async fn wait_running(client: &kube::Client, path: &str, timeout: Duration) -> Result<Started, CtlError> {
     let deadline = Instant::now() + timeout;
     loop {
         let pod = send(client, "GET", path, "application/json", &Value::Null).await?;
-        if matches!(pod["status"]["phase"].as_str(), Some("Running" | "Succeeded" | "Failed")) {
-            return Ok(());
+        let ready = pod["status"]["conditions"].as_array().into_iter().flatten().any(|condition| condition["type"] == "Ready" && condition["status"] == "True");
+        match pod["status"]["phase"].as_str() {
+            Some("Succeeded" | "Failed") => return Ok(Started::Completed),
+            Some("Running") if ready => return Ok(Started::RunningAndReady),
+            _ => {}
         }
         if Instant::now() >= deadline {
             return Err(CtlError::Usage("timed out waiting for the condition".into()));

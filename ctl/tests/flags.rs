@@ -392,6 +392,47 @@ fn run_attached_refusals_and_timeouts_as_kubectl() {
     }
 }
 
+/// Runs `args` with each tool; once the Pod `y` exists, its status becomes `status` (a kubelet's
+/// doing, elsewhere); each tool's output, and the Pod afterwards.
+fn run_while_status_changes(server: &ApiServer, args: &[&str], status: &str) -> [((String, String, Option<i32>), bool); 2] {
+    [env!("CARGO_BIN_EXE_ctl"), "kubectl"].map(|binary| {
+        let child = Command::new(binary)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+            .args(args)
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        while !run("kubectl", server, &["get", "pod", "y"]).status.success() {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "{binary} never made the Pod");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        stdout_ok(run("kubectl", server, &["patch", "pod", "y", "--subresource=status", "--type=merge", "-p", status]));
+        let output = child.wait_with_output().unwrap();
+        let left = run("kubectl", server, &["get", "pod", "y"]).status.success();
+        stdout_ok(run("kubectl", server, &["delete", "pod", "y", "--ignore-not-found"]));
+        (printed(&output), left)
+    })
+}
+
+#[test]
+fn run_attached_to_pods_that_end_or_never_get_ready_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    // Ended before the attach: kubectl shows the log instead (here the server's refusal, the Pod
+    // having no node), and --rm deletes the Pod.
+    let args = ["run", "y", "--image=i", "-i", "--restart=Never", "--rm", "--pod-running-timeout=20s"];
+    let [ours, theirs] = run_while_status_changes(&server, &args, r#"{"status":{"phase":"Succeeded"}}"#);
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.0.0, "pod \"y\" deleted\n");
+    // Running but not ready: no attach.
+    let args = ["run", "y", "--image=i", "-i", "--restart=Never", "--pod-running-timeout=2s"];
+    let [ours, theirs] = run_while_status_changes(&server, &args, r#"{"status":{"phase":"Running"}}"#);
+    assert_eq!(ours, theirs);
+    assert_eq!((ours.0.1.as_str(), ours.1), ("error: timed out waiting for the condition\n", true));
+}
+
 /// A dump's parts: each JSON document (a list, without what Go's typed encoder adds and ctl
 /// leaves out: nulls, empty strings, maps and lists) and each line of log text.
 fn dump_parts(text: &str) -> Vec<serde_json::Value> {

@@ -67,7 +67,7 @@ pub async fn run(config: &Config, args: &EventsArgs) -> Result<(), CtlError> {
         path.push_str(&format!("?fieldSelector={}", encode(&for_selector(&client, object).await?)));
     }
     if args.watch {
-        return watch(&client, &path, args).await;
+        return watch(&client, &path, args, &format).await;
     }
     let list = get_json(&client, &path, "application/json").await?;
     let mut events: Vec<&Value> = list["items"].as_array().into_iter().flatten().filter(|event| wanted_type(args, event)).collect();
@@ -83,8 +83,7 @@ pub async fn run(config: &Config, args: &EventsArgs) -> Result<(), CtlError> {
     match format {
         Format::Json => return out!("{}\n", pretty(&event_list(&events), "")),
         Format::Yaml => {
-            let yaml = crate::generate::go_yaml(&plain(&event_list(&events)))?;
-            return out!("{}", yaml.lines().map(|line| quoted_timestamp(line) + "\n").collect::<String>());
+            return out!("{}", yaml(&event_list(&events))?);
         }
         Format::Name => return Ok(()),
         Format::Table => {}
@@ -104,7 +103,7 @@ fn header(args: &EventsArgs) -> Option<Vec<String>> {
 /// `events -w` as kubectl runs it: a watch from no version, so the events there are come first
 /// as the server sends them (unsorted), each printed as a table of its own, the header with the
 /// first; deletions are left out, since events expire after an hour.
-async fn watch(client: &kube::Client, path: &str, args: &EventsArgs) -> Result<(), CtlError> {
+async fn watch(client: &kube::Client, path: &str, args: &EventsArgs, format: &Format) -> Result<(), CtlError> {
     let separator = if path.contains('?') { '&' } else { '?' };
     let request = http::Request::get(format!("{path}{separator}watch=true"))
         .body(Vec::new())
@@ -112,12 +111,24 @@ async fn watch(client: &kube::Client, path: &str, args: &EventsArgs) -> Result<(
     let mut lines = client.request_stream(request).await.map_err(CtlError::from_kube)?.lines();
     let mut header = header(args);
     let mut widths = Widths::default();
+    let mut printed = false;
     while let Some(line) = lines.next().await {
         let change: Value = serde_json::from_str(&line?).map_err(|err| CtlError::Usage(format!("bad watch event: {err}")))?;
         if ["DELETED", "BOOKMARK", "ERROR"].contains(&change["type"].as_str().unwrap_or_default()) || !wanted_type(args, &change["object"]) {
             continue;
         }
-        out!("{}", widths.table(&header.take().into_iter().chain([row(&change["object"], args.all_namespaces)]).collect::<Vec<_>>()))?;
+        let event = &change["object"];
+        match format {
+            Format::Table => out!("{}", widths.table(&header.take().into_iter().chain([row(event, args.all_namespaces)]).collect::<Vec<_>>()))?,
+            // Each event on its own, as kubectl prints watched objects, YAML's after a `---`.
+            Format::Json => out!("{}\n", pretty(&typed_event(event), ""))?,
+            Format::Yaml => {
+                let separator = if printed { "---\n" } else { "" };
+                out!("{separator}{}", yaml(&typed_event(event))?)?;
+            }
+            Format::Name => out!("event/{}\n", event["metadata"]["name"].as_str().unwrap_or_default())?,
+        }
+        printed = true;
     }
     Ok(())
 }
@@ -314,6 +325,12 @@ fn object_reference(reference: &Value) -> Ordered {
         reference,
         &[("kind", None), ("namespace", None), ("name", None), ("uid", None), ("apiVersion", None), ("resourceVersion", None), ("fieldPath", None)],
     ))
+}
+
+/// The document as Go's YAML encoder writes it (keys sorted, strings quoted as Go quotes them).
+fn yaml(document: &Ordered) -> Result<String, CtlError> {
+    let text = crate::generate::go_yaml(&plain(document))?;
+    Ok(text.lines().map(|line| quoted_timestamp(line) + "\n").collect())
 }
 
 /// The line with its timestamp value double-quoted, as Go's YAML encoder quotes a string that

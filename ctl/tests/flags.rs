@@ -137,6 +137,25 @@ lastTimestamp: "2021-01-01T00:00:00Z"
     ] {
         same_in(&server, dir.path(), args);
     }
+    // Watched, each event is printed on its own: the first `count` lines of each tool's output.
+    for (output, count) in [("json", 60), ("yaml", 50), ("name", 2)] {
+        let args = ["events", "-n", "dev", "-w", "-o", output];
+        let [ours, theirs] = [env!("CARGO_BIN_EXE_ctl"), "kubectl"].map(|binary| {
+            let mut child = Command::new(binary)
+                .arg(format!("--kubeconfig={}", server.kubeconfig().display()))
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let reader = std::io::BufReader::new(child.stdout.take().unwrap());
+            let lines: Vec<String> = std::io::BufRead::lines(reader).take(count).map(Result::unwrap).collect();
+            child.kill().unwrap();
+            child.wait().unwrap();
+            lines
+        });
+        assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
+    }
     let list: serde_json::Value = serde_json::from_str(&same_in(&server, dir.path(), &["events", "-A", "-o", "json"])).unwrap();
     let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|event| event["metadata"]["name"].as_str().unwrap()).collect();
     assert_eq!((list["kind"].as_str(), names), (Some("EventList"), vec!["old", "scaled", "elsewhere"]));

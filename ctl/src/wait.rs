@@ -128,8 +128,8 @@ async fn selected(client: &kube::Client, targets: Vec<Target>, selector: Option<
     Ok(kept)
 }
 
-/// The objects of the `-f` manifests, and kubectl's errors for those that
-/// cannot be waited for: a kind the server lacks, a namespace other than `-n`'s, or none with -A.
+/// The objects of the `-f` manifests, and kubectl's errors for those that cannot be waited for:
+/// a kind the server lacks, a namespace other than `-n`'s, or none with -A.
 fn file_targets(config: &Config, served: &[Resource], namespace: &str, args: &WaitArgs) -> Result<(Vec<Target>, Vec<CtlError>), CtlError> {
     crate::apply::missing_path(&args.files)?;
     let manifests = crate::manifest::read_paths(&args.files, args.recursive, &mut std::io::stdin())?;

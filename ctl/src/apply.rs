@@ -121,6 +121,25 @@ pub fn report(errors: Vec<CtlError>) -> Result<(), CtlError> {
     }
 }
 
+/// The errors of a builder's visit as kubectl's `CheckErr` prints an aggregate: one as it is,
+/// several one message a line, without the `error: ` prefix and a server error without its
+/// `Error from server` one.
+pub fn report_aggregate(mut errors: Vec<CtlError>) -> Result<(), CtlError> {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        count => {
+            for err in errors {
+                match err {
+                    CtlError::Server { message, .. } => eprintln!("{message}"),
+                    other => eprintln!("{other}"),
+                }
+            }
+            Err(CtlError::Reported(count))
+        }
+    }
+}
+
 const FIELD_MANAGER: &str = "ctl";
 
 /// kubectl's hint after a server-side apply conflict.
@@ -143,6 +162,14 @@ pub struct Target {
     /// The manifest's namespace, else `-n`, else the context's; `None` for cluster-scoped kinds.
     pub namespace: Option<String>,
     pub name: String,
+}
+
+/// kubectl's refusal of a `-f` path that is not there, before anything is read.
+pub fn missing_path(files: &[PathBuf]) -> Result<(), CtlError> {
+    match files.iter().find(|path| path.as_os_str() != "-" && !path.exists()) {
+        Some(path) => Err(CtlError::Usage(format!("the path {:?} does not exist", path.display().to_string()))),
+        None => Ok(()),
+    }
 }
 
 /// Reads every `-f` manifest and finds its resource through discovery and its namespace, failing
@@ -192,7 +219,7 @@ pub async fn resolve(config: &Config, args: &FileArgs, verb: &str) -> Result<(ku
 
 /// The manifest as kubectl records it in the last-applied annotation: namespace filled in, the
 /// annotation itself left out, keys sorted, compact, with a final newline.
-fn last_applied(target: &Target) -> (Value, String) {
+pub fn last_applied(target: &Target) -> (Value, String) {
     let mut object = target.manifest.object.clone();
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         if let Some(namespace) = &target.namespace {
@@ -205,6 +232,40 @@ fn last_applied(target: &Target) -> (Value, String) {
     }
     let text = format!("{}\n", go_json(&object));
     (object, text)
+}
+
+/// What the live object's last-applied annotation says was applied before (`{}` if nothing).
+pub fn previously_applied(current: &Value) -> Value {
+    current["metadata"]["annotations"][LAST_APPLIED].as_str().and_then(|text| serde_json::from_str::<Value>(text).ok()).unwrap_or_else(|| json!({}))
+}
+
+/// The group-versions' OpenAPI documents read so far (`Null` where the server has none), so
+/// that several objects of one group-version read it once.
+#[derive(Default)]
+pub struct OpenApi(HashMap<String, Value>);
+
+/// A patch as kubectl's apply, edit and diff compute it, and how to send it.
+pub struct PreparedPatch {
+    pub patch: Value,
+    pub content_type: &'static str,
+    /// Whether it is a strategic merge patch (else a JSON merge patch).
+    pub strategic: bool,
+}
+
+/// kubectl's three-way patch from `original` (what was applied before) to `modified` over
+/// `current`: a strategic merge patch where the kind's OpenAPI schema says how to merge its
+/// lists, else (as kubectl, for custom resources or without a document) a JSON merge patch.
+pub async fn prepare_patch(client: &kube::Client, resource: &Resource, original: &Value, modified: &Value, current: &Value, openapi: &mut OpenApi) -> PreparedPatch {
+    let document_path = if resource.group.is_empty() { format!("/openapi/v3/api/{}", resource.version) } else { format!("/openapi/v3/apis/{}/{}", resource.group, resource.version) };
+    if !openapi.0.contains_key(&document_path) {
+        let document = crate::discovery::get_json(client, &document_path, "application/json").await.unwrap_or(Value::Null);
+        openapi.0.insert(document_path.clone(), document);
+    }
+    let schema = openapi.0.get(&document_path).and_then(|document| Schema::for_kind(document, &resource.group, &resource.version, &resource.kind));
+    match schema {
+        Some(schema) => PreparedPatch { patch: three_way_strategic(original, modified, current, schema), content_type: "application/strategic-merge-patch+json", strategic: true },
+        None => PreparedPatch { patch: three_way_json_merge(original, modified, current), content_type: "application/merge-patch+json", strategic: false },
+    }
 }
 
 pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
@@ -220,7 +281,7 @@ pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
     let suffix = if dry_run { " (server dry run)" } else { "" };
     let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)]);
     let mut errors = Vec::new();
-    let mut openapi = HashMap::new();
+    let mut openapi = OpenApi::default();
     for target in &targets {
         match apply_one(&client, target, &query, dry_run, &mut openapi).await {
             Ok(done) => outln!("{}/{} {done}{suffix}", target.resource.kind_prefix(), target.name)?,
@@ -231,9 +292,8 @@ pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
     report(errors)
 }
 
-/// Creates or patches one object; what was done, in kubectl's word. `openapi` keeps the
-/// group-versions' OpenAPI documents read so far (`Null` where there is none).
-async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run: bool, openapi: &mut HashMap<String, Value>) -> Result<&'static str, CtlError> {
+/// Creates or patches one object; what was done, in kubectl's word.
+async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run: bool, openapi: &mut OpenApi) -> Result<&'static str, CtlError> {
     let (object, annotation) = last_applied(target);
     let mut desired = object.clone();
     desired["metadata"]["annotations"][LAST_APPLIED] = json!(annotation);
@@ -249,22 +309,8 @@ async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run:
         }
         Err(err) => return Err(err),
     };
-    let previous = current["metadata"]["annotations"][LAST_APPLIED]
-        .as_str()
-        .and_then(|text| serde_json::from_str::<Value>(text).ok())
-        .unwrap_or_else(|| json!({}));
-    let resource = &target.resource;
-    let document_path = if resource.group.is_empty() { format!("/openapi/v3/api/{}", resource.version) } else { format!("/openapi/v3/apis/{}/{}", resource.group, resource.version) };
-    if !openapi.contains_key(&document_path) {
-        // Without a document, kubectl falls back to a JSON merge patch too.
-        let document = crate::discovery::get_json(client, &document_path, "application/json").await.unwrap_or(Value::Null);
-        openapi.insert(document_path.clone(), document);
-    }
-    let schema = openapi.get(&document_path).and_then(|document| Schema::for_kind(document, &resource.group, &resource.version, &resource.kind));
-    let (patch, content_type) = match schema {
-        Some(schema) => (three_way_strategic(&previous, &desired, &current, schema), "application/strategic-merge-patch+json"),
-        None => (three_way_json_merge(&previous, &desired, &current), "application/merge-patch+json"),
-    };
+    let previous = previously_applied(&current);
+    let PreparedPatch { patch, content_type, strategic } = prepare_patch(client, &target.resource, &previous, &desired, &current, openapi).await;
     // As kubectl: an empty patch is not sent.
     if patch == json!({}) {
         return Ok("unchanged");
@@ -272,7 +318,7 @@ async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run:
     let patched = match send(client, "PATCH", &format!("{item_path}{query}"), content_type, &patch).await {
         // A server that lists strategic merge patches for a kind it cannot patch so (custom
         // resources, on this project's apiserver) gets the JSON merge patch it takes.
-        Err(CtlError::Server { reason, .. }) if reason == "UnsupportedMediaType" && schema.is_some() => {
+        Err(CtlError::Server { reason, .. }) if reason == "UnsupportedMediaType" && strategic => {
             let patch = three_way_json_merge(&previous, &desired, &current);
             send(client, "PATCH", &format!("{item_path}{query}"), "application/merge-patch+json", &patch).await.map_err(|err| patch_error(err, &patch, target))?
         }

@@ -2,17 +2,15 @@
 //! and as the server would store it after the apply (a server dry run of the same create or
 //! patch), written to LIVE-* and MERGED-* directories compared by `$KUBECTL_EXTERNAL_DIFF` or
 //! `diff -u -N`. The exit status is diff's: 0 when nothing would change, 1 when something would.
+//! With `--server-side`, the merged object is the server's dry run of a server-side apply.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::apply::{FileArgs, Target, ValidateArgs, query, resolve};
-use crate::discovery::{get_json, send};
-use crate::strategic::{Schema, three_way_json_merge, three_way_strategic};
+use crate::apply::{FileArgs, OpenApi, PreparedPatch, Target, ValidateArgs, last_applied, prepare_patch, previously_applied, query, resolve};
+use crate::discovery::send;
 use crate::{Config, CtlError};
-
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct DiffArgs {
@@ -24,27 +22,63 @@ pub struct DiffArgs {
     /// Read the directories of -f recursively.
     #[arg(short = 'R', long)]
     pub recursive: bool,
+    /// Compare with what a server-side apply would store (`apply --server-side`).
+    #[arg(long)]
+    pub server_side: bool,
+    /// With --server-side: take over fields other managers set rather than fail.
+    #[arg(long)]
+    pub force_conflicts: bool,
+    /// The manager the dry run's fields are recorded for.
+    #[arg(long, default_value = "ctl")]
+    pub field_manager: String,
 }
 
 pub async fn run(config: &Config, args: &DiffArgs) -> Result<(), CtlError> {
+    match compare(config, args).await {
+        Ok(()) => Ok(()),
+        Err(differ @ CtlError::Reported(1)) => Err(differ),
+        // kubectl diff's own failures exit with 2, as 1 means the objects differ; printed as
+        // ctl's `main` prints errors.
+        Err(err) => {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            match err {
+                CtlError::Server { .. } | CtlError::Client(_) => eprintln!("{err}"),
+                other => eprintln!("error: {other}"),
+            }
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn compare(config: &Config, args: &DiffArgs) -> Result<(), CtlError> {
     let validation = args.validate.field_validation()?;
+    if args.force_conflicts && !args.server_side {
+        return Err(CtlError::Usage("--force-conflicts only works with --server-side".into()));
+    }
+    crate::apply::missing_path(&args.files)?;
     let file_args = FileArgs { files: args.files.clone(), recursive: args.recursive, dry_run: "server".into() };
     let (client, targets) = resolve(config, &file_args, "diff").await?;
+    // Removed when dropped, whatever happens below.
     let live_dir = temp_dir("LIVE-")?;
     let merged_dir = temp_dir("MERGED-")?;
-    let query = query(&[("dryRun", "All"), ("fieldManager", "ctl"), ("fieldValidation", validation)]);
+    let force = if args.server_side { args.force_conflicts.to_string() } else { String::new() };
+    let query = query(&[("dryRun", "All"), ("fieldManager", &args.field_manager), ("fieldValidation", validation), ("force", &force)]);
+    let mut openapi = OpenApi::default();
     for target in &targets {
-        let (live, merged) = dry_run(&client, target, &query).await?;
+        let (live, merged) = match args.server_side {
+            true => server_side_dry_run(&client, target, &query).await?,
+            false => dry_run(&client, target, &query, &mut openapi).await?,
+        };
         let name = file_name(target);
-        if let Some(live) = live {
-            write_yaml(&live_dir.join(&name), live)?;
+        // As kubectl, an object to be created is compared with an empty live file.
+        match live {
+            Some(live) => write_yaml(&live_dir.path().join(&name), live)?,
+            None => std::fs::write(live_dir.path().join(&name), "")?,
         }
-        write_yaml(&merged_dir.join(&name), merged)?;
+        write_yaml(&merged_dir.path().join(&name), merged)?;
     }
-    let status = run_diff(&live_dir, &merged_dir);
-    let _ = std::fs::remove_dir_all(&live_dir);
-    let _ = std::fs::remove_dir_all(&merged_dir);
-    match status? {
+    match run_diff(live_dir.path(), merged_dir.path())? {
         0 => Ok(()),
         1 => Err(CtlError::Reported(1)),
         code => Err(CtlError::Usage(format!("exit status {code}"))),
@@ -58,17 +92,9 @@ fn file_name(target: &Target) -> String {
     format!("{group}{}.{}.{}.{}", resource.version, resource.kind, target.namespace.as_deref().unwrap_or_default(), target.name)
 }
 
-fn temp_dir(prefix: &str) -> Result<PathBuf, CtlError> {
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.subsec_nanos()).unwrap_or_default();
-    for attempt in 0..100u32 {
-        let path = std::env::temp_dir().join(format!("{prefix}{}", seed.wrapping_add(attempt.wrapping_mul(7919)) ^ std::process::id()));
-        match std::fs::create_dir(&path) {
-            Ok(()) => return Ok(path),
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(CtlError::Usage("cannot create a temporary directory".into()))
+/// A new directory `PREFIX…` in the temporary directory, as kubectl names them.
+fn temp_dir(prefix: &str) -> Result<tempfile::TempDir, CtlError> {
+    Ok(tempfile::Builder::new().prefix(prefix).tempdir()?)
 }
 
 fn write_yaml(path: &Path, mut object: Value) -> Result<(), CtlError> {
@@ -81,19 +107,9 @@ fn write_yaml(path: &Path, mut object: Value) -> Result<(), CtlError> {
 }
 
 /// The object live (if it exists) and as the server would store it after ctl's apply.
-async fn dry_run(client: &kube::Client, target: &Target, query: &str) -> Result<(Option<Value>, Value), CtlError> {
-    let mut object = target.manifest.object.clone();
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        if let Some(namespace) = &target.namespace {
-            metadata.insert("namespace".into(), json!(namespace));
-        }
-        // As kubectl's modified configuration: an `annotations` map, empty if need be.
-        if let Some(annotations) = metadata.entry("annotations").or_insert_with(|| json!({})).as_object_mut() {
-            annotations.remove(LAST_APPLIED);
-        }
-    }
+async fn dry_run(client: &kube::Client, target: &Target, query: &str, openapi: &mut OpenApi) -> Result<(Option<Value>, Value), CtlError> {
     // kubectl's diff patches toward the manifest without recording it as the last applied.
-    let desired = object;
+    let (desired, _) = last_applied(target);
     let resource = &target.resource;
     let item_path = resource.path(target.namespace.as_deref(), Some(&target.name));
     let live = match send(client, "GET", &item_path, "application/json", &Value::Null).await {
@@ -106,18 +122,30 @@ async fn dry_run(client: &kube::Client, target: &Target, query: &str) -> Result<
         }
         Err(err) => return Err(err),
     };
-    let previous = live["metadata"]["annotations"][LAST_APPLIED].as_str().and_then(|text| serde_json::from_str(text).ok()).unwrap_or_else(|| json!({}));
-    let document_path = if resource.group.is_empty() { format!("/openapi/v3/api/{}", resource.version) } else { format!("/openapi/v3/apis/{}/{}", resource.group, resource.version) };
-    let document = get_json(client, &document_path, "application/json").await.unwrap_or(Value::Null);
-    let (patch, content_type) = match Schema::for_kind(&document, &resource.group, &resource.version, &resource.kind) {
-        Some(schema) => (three_way_strategic(&previous, &desired, &live, schema), "application/strategic-merge-patch+json"),
-        None => (three_way_json_merge(&previous, &desired, &live), "application/merge-patch+json"),
-    };
+    let previous = previously_applied(&live);
+    let PreparedPatch { patch, content_type, .. } = prepare_patch(client, resource, &previous, &desired, &live, openapi).await;
     if patch == json!({}) {
         return Ok((Some(live.clone()), live));
     }
     let merged = send(client, "PATCH", &format!("{item_path}{query}"), content_type, &patch).await?;
     Ok((Some(live), merged))
+}
+
+/// The object live (if it exists) and as a server-side apply of the manifest would leave it: the
+/// server's dry run of the apply patch, which creates what is missing.
+async fn server_side_dry_run(client: &kube::Client, target: &Target, query: &str) -> Result<(Option<Value>, Value), CtlError> {
+    let item_path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
+    let live = match send(client, "GET", &item_path, "application/json", &Value::Null).await {
+        Ok(live) => Some(live),
+        Err(CtlError::Server { reason, .. }) if reason == "NotFound" => None,
+        Err(err) => return Err(err),
+    };
+    let mut object = target.manifest.object.clone();
+    if let (Some(namespace), Some(metadata)) = (&target.namespace, object.get_mut("metadata").and_then(Value::as_object_mut)) {
+        metadata.insert("namespace".into(), json!(namespace));
+    }
+    let merged = send(client, "PATCH", &format!("{item_path}{query}"), "application/apply-patch+yaml", &object).await?;
+    Ok((live, merged))
 }
 
 /// Runs `$KUBECTL_EXTERNAL_DIFF` (words split at spaces) or `diff -u -N` on the two

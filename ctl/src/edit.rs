@@ -7,11 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::apply::{ValidateArgs, query};
-use crate::discovery::{get_json, send};
+use crate::apply::{OpenApi, PreparedPatch, ValidateArgs, prepare_patch, query};
+use crate::discovery::send;
 use crate::output::outln;
 use crate::patch::{FileOptions, Named, Selection, kind_prefix_of, objects};
-use crate::strategic::{Schema, three_way_json_merge, three_way_strategic};
 use crate::{Config, CtlError};
 
 #[derive(Clone, Debug, clap::Args)]
@@ -21,6 +20,9 @@ pub struct EditArgs {
     pub objects: Vec<String>,
     #[command(flatten)]
     pub validate: ValidateArgs,
+    /// Print the patch sent (`Patch: {...}`) before the result.
+    #[arg(long)]
+    pub output_patch: bool,
 }
 
 const HEADER: &str = "# Please edit the object below. Lines beginning with a '#' will be ignored,
@@ -125,21 +127,14 @@ fn launch(text: &str) -> Result<(String, PathBuf), CtlError> {
     Ok((edited, file))
 }
 
+/// A new file `ctl-edit-….yaml` in the temporary directory holding `text`, kept after ctl ends
+/// (kubectl leaves the changes there when saving them fails).
 fn temp_file(text: &str) -> Result<PathBuf, CtlError> {
     use std::io::Write;
-    let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|time| time.subsec_nanos()).unwrap_or_default();
-    for attempt in 0..100u32 {
-        let path = std::env::temp_dir().join(format!("ctl-edit-{}.yaml", seed.wrapping_add(attempt.wrapping_mul(7919)) ^ std::process::id()));
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => {
-                file.write_all(text.as_bytes())?;
-                return Ok(path);
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Err(CtlError::Usage("cannot create a temporary file".into()))
+    let mut file = tempfile::Builder::new().prefix("ctl-edit-").suffix(".yaml").tempfile()?;
+    file.write_all(text.as_bytes())?;
+    let (_, path) = file.keep().map_err(|err| CtlError::Output(err.error))?;
+    Ok(path)
 }
 
 /// kubectl's note before an error that ends the edit with the user's changes kept.
@@ -180,10 +175,10 @@ pub async fn run(config: &Config, args: &EditArgs) -> Result<(), CtlError> {
     let mut previous: Option<(String, PathBuf)> = None;
     loop {
         let (edited, file) = launch(&text)?;
-        if let Some((before, _)) = &previous {
-            if stripped(before) == stripped(&edited) {
-                return Err(preserved(CtlError::Usage("Edit cancelled, no valid changes were saved.".into()), &file));
-            }
+        if let Some((before, _)) = &previous
+            && stripped(before) == stripped(&edited)
+        {
+            return Err(preserved(CtlError::Usage("Edit cancelled, no valid changes were saved.".into()), &file));
         }
         if let Some((_, old)) = previous.take() {
             let _ = std::fs::remove_file(old);
@@ -200,7 +195,7 @@ pub async fn run(config: &Config, args: &EditArgs) -> Result<(), CtlError> {
         }
         let reasons = match serde_yaml_ng::from_str::<Value>(&manual_strip(&edited)) {
             Err(err) => vec![Reason { head: format!("The edited file had a syntax error: {err}"), details: Vec::new() }],
-            Ok(object) => match save(&client, target, &current, object.clone(), validation, &file).await? {
+            Ok(object) => match save(&client, target, &current, object.clone(), validation, args.output_patch, &file).await? {
                 Saved::Done => {
                     let _ = std::fs::remove_file(&file);
                     return Ok(());
@@ -219,7 +214,7 @@ pub async fn run(config: &Config, args: &EditArgs) -> Result<(), CtlError> {
 
 /// Sends the change from `current` to `edited` and prints the result; an invalid object comes
 /// back as the reasons to reopen the file with.
-async fn save(client: &kube::Client, target: &Named, current: &Value, edited: Value, validation: &str, file: &Path) -> Result<Saved, CtlError> {
+async fn save(client: &kube::Client, target: &Named, current: &Value, edited: Value, validation: &str, output_patch: bool, file: &Path) -> Result<Saved, CtlError> {
     let resource = &target.resource;
     let label = format!("{}/{}", kind_prefix_of(current, resource), target.name);
     if let Some(namespace) = edited["metadata"]["namespace"].as_str().filter(|namespace| Some(*namespace) != target.namespace.as_deref()) {
@@ -236,13 +231,12 @@ async fn save(client: &kube::Client, target: &Named, current: &Value, edited: Va
     if ["apiVersion", "kind"].iter().any(|key| edited[key] != current[key]) || edited["metadata"]["name"] != current["metadata"]["name"] {
         return Err(preserved(CtlError::Usage("At least one of apiVersion, kind and name was changed".into()), file));
     }
-    let document_path = if resource.group.is_empty() { format!("/openapi/v3/api/{}", resource.version) } else { format!("/openapi/v3/apis/{}/{}", resource.group, resource.version) };
-    // Without a document, kubectl falls back to a JSON merge patch too.
-    let document = get_json(client, &document_path, "application/json").await.unwrap_or(Value::Null);
-    let (patch, content_type) = match Schema::for_kind(&document, &resource.group, &resource.version, &resource.kind) {
-        Some(schema) => (three_way_strategic(current, &edited, current, schema), "application/strategic-merge-patch+json"),
-        None => (three_way_json_merge(current, &edited, current), "application/merge-patch+json"),
-    };
+    // As kubectl's edit: the three-way patch of apply, with the object before the edit as the
+    // original.
+    let PreparedPatch { patch, content_type, .. } = prepare_patch(client, resource, current, &edited, current, &mut OpenApi::default()).await;
+    if output_patch {
+        outln!("Patch: {}", crate::strategic::go_json(&patch))?;
+    }
     let path = format!("{}{}", resource.path(target.namespace.as_deref(), Some(&target.name)), query(&[("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)]));
     let request = http::Request::patch(&path)
         .header(http::header::CONTENT_TYPE, content_type)

@@ -1,9 +1,14 @@
 //! `ctl expose TYPE NAME`: a Service selecting the pods of a Deployment, ReplicaSet,
-//! ReplicationController, Pod or Service, on its ports, as kubectl's expose generates it.
+//! ReplicationController, Pod or Service, on its ports, as kubectl's expose generates it; with
+//! `-f`, for each object of the manifests, as the files have them.
+
+use std::path::PathBuf;
 
 use serde_json::{Map, Value, json};
 
+use crate::apply::{FileArgs, resolve};
 use crate::discovery::get_json;
+use crate::output::out;
 use crate::generate::{EmitArgs, Generated, emit, int_or_string, labels};
 use crate::patch::{FileOptions, Selection, objects};
 use crate::{Config, CtlError};
@@ -18,6 +23,12 @@ const FIELD_MANAGER: &str = "ctl-expose";
 pub struct ExposeArgs {
     /// TYPE NAME, or TYPE/NAME.
     pub object: Vec<String>,
+    /// Manifest files or directories (or - for standard input) of the objects to expose.
+    #[arg(short = 'f', long = "filename")]
+    pub files: Vec<PathBuf>,
+    /// Read the directories of -f recursively.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
     /// The Service's port (default: the object's ports).
     #[arg(long)]
     pub port: Option<String>,
@@ -47,18 +58,65 @@ pub struct ExposeArgs {
 }
 
 pub async fn run(config: &Config, args: &ExposeArgs) -> Result<(), CtlError> {
-    let files = FileOptions { files: Vec::new(), recursive: false, dry_run: "none".into() };
-    let selection = Selection { words: &args.object, files: &files, selector: None, all: false };
-    let (client, targets) = objects(config, &selection, "expose").await?;
-    let Some(target) = targets.first() else { return Ok(()) };
-    let namespace = target.namespace.clone().unwrap_or_default();
-    let object = get_json(&client, &target.resource.path(target.namespace.as_deref(), Some(&target.name)), "application/json").await?;
-    let mut service = service(args, &target.resource.kind, &object)?;
-    if let Some(namespace) = &config.namespace {
-        service["metadata"]["namespace"] = json!(namespace);
+    let (client, exposed) = if args.files.is_empty() {
+        let files = FileOptions { files: Vec::new(), recursive: false, dry_run: "none".into() };
+        let selection = Selection { words: &args.object, files: &files, selector: None, all: false };
+        let (client, targets) = objects(config, &selection, "expose").await?;
+        let mut exposed = Vec::new();
+        for target in targets {
+            let object = get_json(&client, &target.resource.path(target.namespace.as_deref(), Some(&target.name)), "application/json").await?;
+            exposed.push((target.resource.kind, target.namespace, object));
+        }
+        (client, exposed)
+    } else {
+        if !args.object.is_empty() {
+            return Err(CtlError::Usage("resource/name arguments cannot be provided when a path is specified".into()));
+        }
+        crate::apply::missing_path(&args.files)?;
+        let file_args = FileArgs { files: args.files.clone(), recursive: args.recursive, dry_run: "none".into() };
+        // kubectl exposes the objects as the files have them, without reading them back.
+        let (client, targets) = resolve(config, &file_args, "expose").await?;
+        (client, targets.into_iter().map(|target| (target.resource.kind, target.namespace, target.manifest.object)).collect())
+    };
+    // kubectl's expose keeps the selector, single port and labels it found on the first object
+    // for the objects after it (it stores them in its flags); so does ctl.
+    let mut args = args.clone();
+    let yaml = args.emit.output.as_deref() == Some("yaml");
+    let mut errors = Vec::new();
+    let mut printed = 0;
+    for (kind, namespace, object) in exposed {
+        // As kubectl, an object that cannot be exposed is reported after the others.
+        let mut service = match service(&args, &kind, &object) {
+            Ok(service) => service,
+            Err(err) => {
+                errors.push(err);
+                continue;
+            }
+        };
+        args.selector = args.selector.or_else(|| pairs(&service["spec"]["selector"]));
+        args.labels = args.labels.or_else(|| pairs(&service["metadata"]["labels"]));
+        if let [only] = service["spec"]["ports"].as_array().map(Vec::as_slice).unwrap_or_default() {
+            args.port = args.port.or_else(|| Some(only["port"].to_string().trim_matches('"').to_string()));
+        }
+        if let Some(namespace) = &config.namespace {
+            service["metadata"]["namespace"] = json!(namespace);
+        }
+        if yaml && printed > 0 {
+            out!("---\n")?;
+        }
+        let path = format!("/api/v1/namespaces/{}/services", namespace.unwrap_or_default());
+        match emit(&client, Generated { object: service, path, failure: None }, &args.emit, FIELD_MANAGER, "exposed").await {
+            Ok(()) => printed += 1,
+            Err(err) => errors.push(err),
+        }
     }
-    let generated = Generated { object: service, path: format!("/api/v1/namespaces/{namespace}/services"), failure: None };
-    emit(&client, generated, &args.emit, FIELD_MANAGER, "exposed").await
+    crate::apply::report_aggregate(errors)
+}
+
+/// A map of labels as `--selector`/`--labels` text (`a=b,c=d`); None when there are none.
+fn pairs(map: &Value) -> Option<String> {
+    let map = map.as_object().filter(|map| !map.is_empty())?;
+    Some(map.iter().map(|(key, value)| format!("{key}={}", value.as_str().unwrap_or_default())).collect::<Vec<_>>().join(","))
 }
 
 /// kubectl's `ServiceGeneratorV2` fed with what it finds on the object.

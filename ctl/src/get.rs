@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::discovery::{Resource, api_version, discover_with_categories, encode, get_json, get_typed};
 use crate::gotemplate::GoTemplate;
-use crate::jsonpath::{Template, go_value, relaxed};
+use crate::jsonpath::{Template, go_number, go_value, relaxed};
 use crate::kubeconfig::client_and_namespace;
 use crate::output::{out, outln};
 use crate::print::columns;
@@ -145,7 +145,8 @@ enum Format {
     Json,
     Yaml,
     Name,
-    JsonPath(Template),
+    /// `-o jsonpath=`, or with `as_json` `-o jsonpath-as-json=`: each action's results as a JSON list.
+    JsonPath { template: Template, as_json: bool },
     GoTemplate(GoTemplate),
     /// Headers, and each column's template. kubectl prints a file's headers even with `--no-headers`.
     CustomColumns { headers: Vec<String>, columns: Vec<Template>, from_file: bool },
@@ -251,10 +252,10 @@ fn format(args: &GetArgs) -> Result<Format, CtlError> {
         "json" => Format::Json,
         "yaml" => Format::Yaml,
         "name" => Format::Name,
-        "jsonpath" | "jsonpath-file" => {
-            let text = if name == "jsonpath" { value()?.to_string() } else { read_template(value()?)? };
+        "jsonpath" | "jsonpath-file" | "jsonpath-as-json" => {
+            let text = if name == "jsonpath-file" { read_template(value()?)? } else { value()?.to_string() };
             let template = Template::parse(&text).map_err(|err| CtlError::Usage(format!("error parsing jsonpath {text}, {err}")))?;
-            Format::JsonPath(template)
+            Format::JsonPath { template, as_json: name == "jsonpath-as-json" }
         }
         "go-template" | "template" | "go-template-file" | "templatefile" => Format::GoTemplate(go_template(name, value()?)?),
         "custom-columns" => {
@@ -282,7 +283,7 @@ fn format(args: &GetArgs) -> Result<Format, CtlError> {
         }
         _ => {
             return Err(CtlError::Usage(format!(
-                "unable to match a printer suitable for the output format {output:?}, allowed formats are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-file,name,template,templatefile,wide,yaml"
+                "unable to match a printer suitable for the output format {output:?}, allowed formats are: custom-columns,custom-columns-file,go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,templatefile,wide,yaml"
             )));
         }
     })
@@ -516,9 +517,10 @@ async fn print_objects(context: &Context<'_>, targets: &[Target], format: &Forma
     match format {
         Format::Json => out!("{}\n", serde_json::to_string_pretty(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?,
         Format::Yaml => out!("{}", crate::yaml::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?,
-        Format::JsonPath(template) => {
+        Format::JsonPath { template, as_json } => {
             let text = template.source();
-            let rendered = template.render(&document).map_err(|err| {
+            let rendered = if *as_json { template.render_json(&document) } else { template.render(&document) };
+            let rendered = rendered.map_err(|err| {
                 let mut object = String::new();
                 crate::jsonpath::go_json(&document, &mut object);
                 CtlError::Usage(format!(
@@ -556,7 +558,7 @@ fn custom_columns(headers: &[String], templates: &[Template], objects: &[&Value]
                 .flatten()
                 .map(|value| {
                     let mut text = String::new();
-                    go_value(value, &mut text);
+                    go_value(value, go_number, &mut text);
                     text
                 })
                 .collect();

@@ -671,41 +671,13 @@ fn print(value: &V, out: &mut String) {
             let _ = write!(out, "{number}");
         }
         V::Float(number) => go_float(*number, out),
-        V::Json(Value::Number(_)) => {
-            if let V::Json(json) = value {
-                print(&from_json(json), out);
-            }
-        }
-        V::Json(Value::Null) => out.push_str("<nil>"),
-        V::Json(Value::Bool(value)) => {
-            let _ = write!(out, "{value}");
-        }
-        V::Json(Value::String(text)) => out.push_str(text),
-        V::Json(Value::Array(items)) => {
-            out.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(' ');
-                }
-                print(&from_json(item), out);
-            }
-            out.push(']');
-        }
-        V::Json(Value::Object(map)) => {
-            out.push_str("map[");
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            for (index, key) in keys.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(' ');
-                }
-                out.push_str(key);
-                out.push(':');
-                print(&from_json(&map[key]), out);
-            }
-            out.push(']');
-        }
+        V::Json(json) => crate::jsonpath::go_value(json, template_number, out),
     }
+}
+
+/// A JSON number as a template prints it: as the int64 or float64 it decodes into.
+fn template_number(number: &serde_json::Number, out: &mut String) {
+    print(&from_json(&Value::Number(number.clone())), out);
 }
 
 /// Go's `%v` of a float64: shortest digits, exponent form below 1e-4 and from 1e6.

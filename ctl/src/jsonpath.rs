@@ -107,6 +107,18 @@ impl Template {
         Ok(out)
     }
 
+    /// The template over `data` as `-o jsonpath-as-json` prints it: each action's results (a text
+    /// counts as one) as an indented JSON list, one list a line.
+    pub fn render_json(&self, data: &Value) -> Result<String, JsonPathError> {
+        let mut out = String::new();
+        for values in self.results(data)? {
+            let list = Value::Array(values.into_iter().map(Cow::into_owned).collect());
+            out.push_str(&go_json_indented(&list, ""));
+            out.push('\n');
+        }
+        Ok(out)
+    }
+
     /// The results of each action of the template, in order (custom-columns and `--sort-by`).
     pub fn results<'a>(&self, data: &'a Value) -> Result<Vec<Vec<Cow<'a, Value>>>, JsonPathError> {
         let mut all = Vec::new();
@@ -223,7 +235,7 @@ fn apply<'a>(step: &Step, input: Vec<Cow<'a, Value>>) -> Result<Vec<Cow<'a, Valu
             for value in &input {
                 if !value.is_array() {
                     let mut text = String::new();
-                    go_value(value, &mut text);
+                    go_value(value, go_number, &mut text);
                     return Err(JsonPathError::Execute(format!("{text} is not array or slice and cannot be filtered")));
                 }
                 for item in children(value) {
@@ -346,15 +358,25 @@ fn compare(left: &Value, operator: &str, right: &Value) -> Result<bool, JsonPath
 
 /// A value as Go's `fmt.Print` writes what client-go found: strings raw, `<nil>` for null.
 fn go_text(value: &Value, out: &mut String) {
+    go_scalar(value, go_number, out);
+}
+
+/// A scalar as Go's `%v` writes it, numbers by `number`.
+fn go_scalar(value: &Value, number: NumberPrinter, out: &mut String) {
     match value {
         Value::String(text) => out.push_str(text),
         Value::Null => out.push_str("<nil>"),
-        Value::Number(number) => go_number(number, out),
+        Value::Number(value) => number(value, out),
         other => go_json(other, out),
     }
 }
 
-fn go_number(number: &serde_json::Number, out: &mut String) {
+/// How a number is printed: client-go's JSONPath prints JSON's numbers as they are
+/// ([`go_number`]); Go templates print them as the Go types they decode into.
+pub type NumberPrinter = fn(&serde_json::Number, &mut String);
+
+/// A JSON number as client-go's JSONPath prints it.
+pub fn go_number(number: &serde_json::Number, out: &mut String) {
     if number.is_f64() {
         let _ = write!(out, "{}", number.as_f64().unwrap_or_default());
     } else {
@@ -362,8 +384,9 @@ fn go_number(number: &serde_json::Number, out: &mut String) {
     }
 }
 
-/// A value as Go's `%v` writes an unstructured object (custom-columns): `map[a:1 b:x]`, `[a b]`.
-pub fn go_value(value: &Value, out: &mut String) {
+/// A value as Go's `%v` writes an unstructured object (custom-columns, templates):
+/// `map[a:1 b:x]`, `[a b]`, `<nil>`, numbers by `number`.
+pub fn go_value(value: &Value, number: NumberPrinter, out: &mut String) {
     match value {
         Value::Object(map) => {
             out.push_str("map[");
@@ -375,7 +398,7 @@ pub fn go_value(value: &Value, out: &mut String) {
                 }
                 out.push_str(key);
                 out.push(':');
-                go_value(&map[key], out);
+                go_value(&map[key], number, out);
             }
             out.push(']');
         }
@@ -385,11 +408,11 @@ pub fn go_value(value: &Value, out: &mut String) {
                 if index > 0 {
                     out.push(' ');
                 }
-                go_value(item, out);
+                go_value(item, number, out);
             }
             out.push(']');
         }
-        other => go_text(other, out),
+        other => go_scalar(other, number, out),
     }
 }
 
@@ -439,7 +462,33 @@ pub fn go_json(value: &Value, out: &mut String) {
     }
 }
 
-fn go_string(text: &str, out: &mut String) {
+/// Go's `json.MarshalIndent(value, indent, "    ")` as kubectl's printers call it: four spaces a
+/// level, map keys sorted, `<`, `>` and `&` escaped; `indent` starts each line after the first.
+pub fn go_json_indented(value: &Value, indent: &str) -> String {
+    let inner = format!("{indent}    ");
+    let block = |open: char, close: char, parts: Vec<String>| {
+        if parts.is_empty() { format!("{open}{close}") } else { format!("{open}\n{inner}{}\n{indent}{close}", parts.join(&format!(",\n{inner}"))) }
+    };
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            block('{', '}', keys.into_iter().map(|key| {
+                let mut text = String::new();
+                go_string(key, &mut text);
+                format!("{text}: {}", go_json_indented(&map[key], &inner))
+            }).collect())
+        }
+        Value::Array(items) => block('[', ']', items.iter().map(|item| go_json_indented(item, &inner)).collect()),
+        scalar => {
+            let mut text = String::new();
+            go_json(scalar, &mut text);
+            text
+        }
+    }
+}
+
+pub fn go_string(text: &str, out: &mut String) {
     out.push('"');
     for character in text.chars() {
         match character {
@@ -907,7 +956,7 @@ mod tests {
     #[test]
     fn go_values_print_as_go_prints_them() {
         let mut text = String::new();
-        go_value(&json!({"b": [1, "x", {"c": null}], "a": 1.5}), &mut text);
+        go_value(&json!({"b": [1, "x", {"c": null}], "a": 1.5}), go_number, &mut text);
         assert_eq!(text, "map[a:1.5 b:[1 x map[c:<nil>]]]");
     }
 }

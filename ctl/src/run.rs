@@ -1,9 +1,16 @@
-//! `ctl run NAME --image=I`: a Pod, as kubectl 1.33's `run` builds it from flags.
+//! `ctl run NAME --image=I`: a Pod, as kubectl 1.33's `run` builds it from flags; with `-i` or
+//! `--attach`, ctl waits for it to run and attaches to it as `ctl attach` does, and with `--rm`
+//! deletes it after.
+
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::apply::query;
+use crate::discovery::send;
 use crate::generate::{EmitArgs, Generated, emit, labels, metadata};
 use crate::kubeconfig::client_and_namespace;
+use crate::output::outln;
 use crate::{Config, CtlError};
 
 /// The field manager kubectl's run names itself with, after ctl's own name.
@@ -44,6 +51,27 @@ pub struct RunArgs {
     /// JSON merged into the generated Pod (strategic merge: containers by name).
     #[arg(long)]
     pub overrides: Option<String>,
+    /// Keep stdin open for the container's process (attached, with -i).
+    #[arg(short = 'i', long)]
+    pub stdin: bool,
+    /// Allocate a TTY for the container (needs -i).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Wait for the Pod to run and attach to it (the default with -i).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub attach: Option<bool>,
+    /// Delete the Pod after the attached session ends.
+    #[arg(long)]
+    pub rm: bool,
+    /// Only print output from the attached session.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// With -i: leave the container's stdin open after the first attach ends.
+    #[arg(long)]
+    pub leave_stdin_open: bool,
+    /// How long to wait for the Pod to run (Go's form: 30s, 1m).
+    #[arg(long, default_value = "1m0s")]
+    pub pod_running_timeout: String,
     /// The container's arguments (or command, with --command), after `--`.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -52,10 +80,74 @@ pub struct RunArgs {
 }
 
 pub async fn run(config: &Config, args: &RunArgs) -> Result<(), CtlError> {
+    let usage = |message: &str| CtlError::Usage(format!("{message}\nSee 'ctl run -h' for help and examples"));
+    let timeout = match common::durations::parse_go_duration(&args.pod_running_timeout) {
+        Ok(nanos) if nanos > 0 => Duration::from_nanos(nanos.unsigned_abs()),
+        _ => return Err(usage("--pod-running-timeout must be higher than zero")),
+    };
+    let attach = args.attach.unwrap_or(args.stdin);
+    if args.tty && !args.stdin {
+        return Err(usage("-i/--stdin is required for containers with -t/--tty=true"));
+    }
+    if args.rm && !attach {
+        return Err(usage("--rm should only be used for attached containers"));
+    }
+    if attach && args.emit.dry_run != "none" {
+        return Err(usage("--dry-run=[server|client] can't be used with attached containers options (--attach, --stdin, or --tty)"));
+    }
     let object = pod(config, args)?;
     let (client, namespace) = client_and_namespace(config).await?;
-    let generated = Generated { object, path: format!("/api/v1/namespaces/{namespace}/pods"), failure: None };
-    emit(&client, generated, &args.emit, FIELD_MANAGER, "created").await
+    let path = format!("/api/v1/namespaces/{namespace}/pods");
+    if !attach {
+        return emit(&client, Generated { object, path, failure: None }, &args.emit, FIELD_MANAGER, "created").await;
+    }
+    // Attached, kubectl prints nothing of the creation.
+    let validation = args.emit.validate.field_validation()?;
+    send(&client, "POST", &format!("{path}{}", query(&[("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)])), "application/json", &object).await?;
+    let session = async {
+        let pod_path = format!("{path}/{}", args.name);
+        if wait_running(&client, &pod_path, timeout).await? == Started::Completed {
+            // As kubectl: a Pod that ended before it could be attached to shows its log.
+            let request = http::Request::get(format!("{pod_path}/log")).body(Vec::new()).map_err(|err| CtlError::Usage(format!("bad request {pod_path}/log: {err}")))?;
+            let log = client.request_text(request).await.map_err(CtlError::from_kube)?;
+            return crate::output::out!("{log}");
+        }
+        let attach_args = crate::stream::AttachArgs { pod: args.name.clone(), container: None, stdin: args.stdin, tty: args.tty, quiet: args.quiet };
+        crate::stream::attach(config, &attach_args).await
+    };
+    let ended = session.await;
+    // As kubectl, --rm deletes the Pod however the session ended, before its error is told.
+    if args.rm {
+        let options = json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"});
+        send(&client, "DELETE", &format!("{path}/{}", args.name), "application/json", &options).await?;
+        outln!("pod {:?} deleted", args.name)?;
+    }
+    ended
+}
+
+/// How the Pod was found when it could be attached to.
+#[derive(PartialEq)]
+enum Started {
+    RunningAndReady,
+    Completed,
+}
+
+/// Reads the Pod until it runs and is ready, or has ended, as kubectl waits before attaching.
+async fn wait_running(client: &kube::Client, path: &str, timeout: Duration) -> Result<Started, CtlError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let pod = send(client, "GET", path, "application/json", &Value::Null).await?;
+        let ready = pod["status"]["conditions"].as_array().into_iter().flatten().any(|condition| condition["type"] == "Ready" && condition["status"] == "True");
+        match pod["status"]["phase"].as_str() {
+            Some("Succeeded" | "Failed") => return Ok(Started::Completed),
+            Some("Running") if ready => return Ok(Started::RunningAndReady),
+            _ => {}
+        }
+        if Instant::now() >= deadline {
+            return Err(CtlError::Usage("timed out waiting for the condition".into()));
+        }
+        tokio::time::sleep(Duration::from_millis(250).min(deadline.saturating_duration_since(Instant::now()))).await;
+    }
 }
 
 /// kubectl's `generate.RunPod`: one container named as the Pod, labelled run=NAME.
@@ -68,6 +160,15 @@ fn pod(config: &Config, args: &RunArgs) -> Result<Value, CtlError> {
         return Err(CtlError::Usage("--command requires arguments after --".into()));
     }
     let mut container = json!({"name": args.name, "image": image, "resources": {}});
+    if args.stdin {
+        container["stdin"] = json!(true);
+        if !args.leave_stdin_open {
+            container["stdinOnce"] = json!(true);
+        }
+    }
+    if args.tty {
+        container["tty"] = json!(true);
+    }
     if !args.args.is_empty() {
         container[if args.command { "command" } else { "args" }] = json!(args.args);
     }

@@ -35,6 +35,15 @@ pub struct SetArgs {
     /// Print the environment instead of changing it (env).
     #[arg(long)]
     pub list: bool,
+    /// configmap/NAME or secret/NAME: a variable for each of its keys, taken from it (env).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// With --from: only these keys (env).
+    #[arg(long, value_delimiter = ',')]
+    pub keys: Vec<String>,
+    /// Put this before the names of the variables set (env).
+    #[arg(long)]
+    pub prefix: Option<String>,
     /// NAME=QUANTITY,… limits (resources).
     #[arg(long)]
     pub limits: Option<String>,
@@ -73,6 +82,9 @@ pub async fn run(config: &Config, command: &SetCommand) -> Result<(), CtlError> 
     if matches!(command, SetCommand::Env(_)) && args.words[first_change..].iter().any(|word| !is_change(word)) {
         return Err(CtlError::Usage(format!("all resources must be specified before environment changes: {}", args.words.join(" "))));
     }
+    if matches!(command, SetCommand::Env(_)) && !args.keys.is_empty() && args.from.is_none() {
+        return Err(CtlError::Usage("when specifying --keys, a configmap or secret must be provided with --from".into()));
+    }
     let names: Vec<String> = args.words.iter().filter(|word| !is_change(word)).cloned().collect();
     let changes: Vec<&String> = args.words.iter().filter(|word| is_change(word)).collect();
     let files = FileOptions { files: Vec::new(), recursive: false, dry_run: "none".into() };
@@ -84,7 +96,19 @@ pub async fn run(config: &Config, command: &SetCommand) -> Result<(), CtlError> 
         let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
         found.push((target, send(&client, "GET", &path, "application/json", &Value::Null).await?, path));
     }
-    let change = Change::parse(command, args, &changes)?;
+    let mut change = Change::parse(command, args, &changes)?;
+    if let (Change::Env(set, _), SetCommand::Env(_)) = (&mut change, command) {
+        if let Some(from) = &args.from {
+            let (_, namespace) = crate::kubeconfig::client_config(config).await?;
+            set.extend(from_variables(&client, &namespace, from, &args.keys).await?);
+        }
+        if let Some(prefix) = &args.prefix {
+            for variable in set.iter_mut() {
+                let name = format!("{prefix}{}", variable["name"].as_str().unwrap_or_default());
+                variable["name"] = json!(name);
+            }
+        }
+    }
     for (target, object, path) in found {
         let Some(spec_path) = pod_spec_path(&target.resource.kind) else {
             let kind = format!("*{}.{}", target.resource.version, target.resource.kind);
@@ -94,12 +118,13 @@ pub async fn run(config: &Config, command: &SetCommand) -> Result<(), CtlError> 
         if matches!(command, SetCommand::Env(_)) && !containers(&spec).any(|container| selected(container, &args.containers)) {
             eprintln!("Warning: {}/{} does not have any containers matching {:?}", target.resource.kind, target.name, args.containers);
         }
+        let before = spec.clone();
+        change.apply(&mut spec, &args.containers)?;
+        // As kubectl, the list shows the environment with the command's changes made.
         if args.list {
             list(target, &spec, &args.containers)?;
             continue;
         }
-        let before = spec.clone();
-        change.apply(&mut spec, &args.containers)?;
         // kubectl says nothing of an object the change leaves as it was.
         if spec == before {
             continue;
@@ -121,6 +146,41 @@ pub async fn run(config: &Config, command: &SetCommand) -> Result<(), CtlError> 
         outln!("{}/{} {what}{suffix}", target.resource.kind_prefix(), target.name)?;
     }
     Ok(())
+}
+
+/// `--from`: a variable for each key (of `keys`, when given) of the ConfigMaps or Secrets named,
+/// referring to it there; kubectl's warning for each key renamed to be a variable's name.
+async fn from_variables(client: &kube::Client, namespace: &str, from: &str, keys: &[String]) -> Result<Vec<Value>, CtlError> {
+    let served = crate::discovery::discover(client).await?;
+    let (kind, name) = from.split_once('/').map_or((from, None), |(kind, name)| (kind, Some(name)));
+    let resource = crate::commands::find(&served, kind)?;
+    let Some(name) = name else {
+        return Err(CtlError::Usage("resource(s) were provided, but no name was specified".into()));
+    };
+    let source = send(client, "GET", &resource.path(Some(namespace), Some(name)), "application/json", &Value::Null).await?;
+    let reference = match resource.kind.as_str() {
+        "ConfigMap" if resource.group.is_empty() => "configMapKeyRef",
+        "Secret" if resource.group.is_empty() => "secretKeyRef",
+        _ => return Err(CtlError::Usage("unsupported resource specified in --from".into())),
+    };
+    let mut variables = Vec::new();
+    // kubectl walks Go's map in its random order; ctl walks the keys sorted.
+    for key in source["data"].as_object().into_iter().flat_map(|data| data.keys()) {
+        if !keys.is_empty() && !keys.contains(key) {
+            continue;
+        }
+        let variable = env_name(key);
+        if variable != *key {
+            eprintln!("Warning: key {key} transferred to {variable}");
+        }
+        variables.push(json!({"name": variable, "valueFrom": {reference: {"key": key, "name": name}}}));
+    }
+    Ok(variables)
+}
+
+/// kubectl's `keyToEnvName`: upper case, with `_` for what a variable's name cannot hold.
+fn env_name(key: &str) -> String {
+    key.chars().map(|char| if char.is_ascii_alphanumeric() || char == '_' { char.to_ascii_uppercase() } else { '_' }).collect()
 }
 
 /// Where a kind keeps the spec of its pods, if it has pods.
@@ -184,8 +244,8 @@ fn selected(container: &Value, selector: &str) -> bool {
 enum Change {
     /// CONTAINER=IMAGE pairs.
     Image(Vec<(String, String)>),
-    /// Variables set, then names removed.
-    Env(Vec<(String, String)>, Vec<String>),
+    /// Variables set (whole EnvVars, by value or from a source), then names removed.
+    Env(Vec<Value>, Vec<String>),
     Resources { limits: Map<String, Value>, requests: Map<String, Value> },
 }
 
@@ -212,7 +272,7 @@ impl Change {
                 if removed.iter().any(|name| set.iter().any(|(key, _)| key == name)) {
                     return Err(CtlError::Usage("can not both modify and remove the same environment variable in the same command".into()));
                 }
-                Ok(Change::Env(set, removed))
+                Ok(Change::Env(set.into_iter().map(|(name, value)| json!({"name": name, "value": value})).collect(), removed))
             }
             SetCommand::Resources(_) => {
                 let quantities = |text: &Option<String>| -> Map<String, Value> {
@@ -281,26 +341,27 @@ fn is_env_name(name: &str) -> bool {
 
 /// kubectl's `updateEnv`: removed names dropped, set ones replaced where they stand, new ones
 /// appended in order.
-fn updated_env(existing: &[Value], set: &[(String, String)], removed: &[String]) -> Vec<Value> {
-    let mut covered: Vec<&str> = removed.iter().map(String::as_str).collect();
+fn updated_env(existing: &[Value], set: &[Value], removed: &[String]) -> Vec<Value> {
+    let name_of = |variable: &Value| variable["name"].as_str().unwrap_or_default().to_string();
+    let mut covered: Vec<String> = removed.to_vec();
     let mut out = Vec::new();
     for variable in existing {
-        let name = variable["name"].as_str().unwrap_or_default();
+        let name = name_of(variable);
         if covered.contains(&name) {
             continue;
         }
-        match set.iter().find(|(key, _)| key == name) {
-            Some((key, value)) => {
-                covered.push(key);
-                out.push(json!({"name": key, "value": value}));
+        match set.iter().find(|new| name_of(new) == name) {
+            Some(new) => {
+                covered.push(name);
+                out.push(new.clone());
             }
             None => out.push(variable.clone()),
         }
     }
-    for (key, value) in set {
-        if !covered.contains(&key.as_str()) {
-            covered.push(key);
-            out.push(json!({"name": key, "value": value}));
+    for new in set {
+        if !covered.contains(&name_of(new)) {
+            covered.push(name_of(new));
+            out.push(new.clone());
         }
     }
     out
@@ -313,7 +374,7 @@ mod tests {
     #[test]
     fn env_updates_as_kubectl() {
         let existing = vec![json!({"name": "A", "value": "1"}), json!({"name": "B", "value": "2"}), json!({"name": "C", "value": "3"})];
-        let set = vec![("B".to_string(), "20".to_string()), ("D".to_string(), "4".to_string())];
+        let set = vec![json!({"name": "B", "value": "20"}), json!({"name": "D", "value": "4"})];
         assert_eq!(
             updated_env(&existing, &set, &["A".to_string()]),
             vec![json!({"name": "B", "value": "20"}), json!({"name": "C", "value": "3"}), json!({"name": "D", "value": "4"})]

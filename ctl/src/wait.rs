@@ -1,12 +1,14 @@
 //! `wait`: until objects are deleted, exist, have a condition, or a field has a value, as
-//! `kubectl wait` does (by polling, within `--timeout`).
+//! `kubectl wait` does (by polling, within `--timeout`): named objects, a type's objects in one
+//! namespace or all (`-A`), or the objects of manifests (`-f`).
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::commands::find;
-use crate::discovery::{Resource, discover, encode, get_json};
+use crate::discovery::{Resource, api_version, discover, encode, get_json};
 use crate::kubeconfig::client_and_namespace;
 use crate::output::outln;
 use crate::{Config, CtlError};
@@ -29,6 +31,22 @@ pub struct WaitArgs {
     /// Every object of TYPE in the namespace.
     #[arg(long)]
     pub all: bool,
+    /// With TYPE and -l or --all: the objects of every namespace.
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
+    /// The objects of these manifest files or directories, or - for standard input.
+    #[arg(short = 'f', long = "filename")]
+    pub files: Vec<PathBuf>,
+    /// Read the directories of -f recursively.
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+}
+
+/// One object to wait for; `namespace` is None for cluster-scoped kinds.
+struct Target {
+    resource: Resource,
+    namespace: Option<String>,
+    name: String,
 }
 
 /// What `--for` asks for.
@@ -52,24 +70,104 @@ pub async fn run(config: &Config, args: &WaitArgs) -> Result<(), CtlError> {
         Ok(nanos) => Duration::from_nanos(nanos.unsigned_abs()),
         Err(err) => return Err(CtlError::Usage(format!("invalid argument {:?} for \"--timeout\" flag: {err}\nSee 'ctl wait --help' for usage.", args.timeout))),
     };
+    if !args.files.is_empty() && !args.targets.is_empty() {
+        return Err(CtlError::Usage("resource/name arguments cannot be provided when a path is specified".into()));
+    }
     let (client, namespace) = client_and_namespace(config).await?;
     let served = discover(&client).await?;
-    let targets = targets(&client, &served, &namespace, args).await?;
-    if targets.is_empty() && wanted != Wanted::Delete {
+    // As kubectl's builder (ContinueOnError): objects that cannot be resolved are reported after
+    // the others were waited for, the resolution's errors first.
+    let (targets, mut errors) = if args.files.is_empty() {
+        (targets(&client, &served, &namespace, args).await?, Vec::new())
+    } else {
+        let (targets, errors) = file_targets(config, &served, &namespace, args)?;
+        (selected(&client, targets, args.selector.as_deref()).await?, errors)
+    };
+    if targets.is_empty() && errors.is_empty() && wanted != Wanted::Delete {
         return Err(CtlError::Usage("no matching resources found".into()));
     }
-    for (resource, name) in targets {
-        let deadline = Instant::now() + timeout;
-        let path = resource.path(Some(&namespace), Some(&name));
-        match wait_for(&client, &path, &wanted, deadline).await? {
-            Outcome::Met => outln!("{}/{name} condition met", resource.kind_prefix())?,
-            Outcome::AlreadyGone => {}
+    // One timeout for all the objects, as kubectl's single context.
+    let deadline = Instant::now() + timeout;
+    for target in targets {
+        let Target { resource, namespace, name } = target;
+        let path = resource.path(namespace.as_deref(), Some(&name));
+        // Objects after the time ran out are not read: their wait times out at once.
+        let outcome = if !timeout.is_zero() && Instant::now() >= deadline { Ok(Outcome::TimedOut) } else { wait_for(&client, &path, &wanted, deadline).await };
+        match outcome {
+            Ok(Outcome::Met) => outln!("{}/{name} condition met", resource.kind_prefix())?,
+            Ok(Outcome::AlreadyGone) => {}
             // kubectl words a zero timeout's single look differently.
-            Outcome::TimedOut if timeout.is_zero() => return Err(CtlError::Usage(format!("condition not met for {}/{name}", resource.plural))),
-            Outcome::TimedOut => return Err(CtlError::Usage(format!("timed out waiting for the condition on {}/{name}", resource.plural))),
+            Ok(Outcome::TimedOut) if timeout.is_zero() => errors.push(CtlError::Usage(format!("condition not met for {}/{name}", resource.plural))),
+            Ok(Outcome::TimedOut) => errors.push(CtlError::Usage(format!("timed out waiting for the condition on {}/{name}", resource.plural))),
+            Err(err) => errors.push(err),
         }
     }
-    Ok(())
+    crate::apply::report_aggregate(errors)
+}
+
+/// The objects whose live labels match `selector` (all without one), as kubectl's builder
+/// filters the objects of manifests; one that does not exist matches nothing.
+async fn selected(client: &kube::Client, targets: Vec<Target>, selector: Option<&str>) -> Result<Vec<Target>, CtlError> {
+    let Some(text) = selector else {
+        return Ok(targets);
+    };
+    let selector = common::selector::LabelSelector::parse(text).map_err(|err| CtlError::Usage(err.to_string()))?;
+    let mut kept = Vec::new();
+    for target in targets {
+        let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
+        let live = match get_json(client, &path, "application/json").await {
+            Ok(live) => live,
+            Err(CtlError::Server { reason, .. }) if reason == "NotFound" => continue,
+            Err(err) => return Err(err),
+        };
+        let labels: std::collections::BTreeMap<String, String> = serde_json::from_value(live["metadata"]["labels"].clone()).unwrap_or_default();
+        if selector.matches(&labels) {
+            kept.push(target);
+        }
+    }
+    Ok(kept)
+}
+
+/// The objects of the `-f` manifests, and kubectl's errors for those that cannot be waited for:
+/// a kind the server lacks, a namespace other than `-n`'s, or none with -A.
+fn file_targets(config: &Config, served: &[Resource], namespace: &str, args: &WaitArgs) -> Result<(Vec<Target>, Vec<CtlError>), CtlError> {
+    crate::apply::missing_path(&args.files)?;
+    let manifests = crate::manifest::read_paths(&args.files, args.recursive, &mut std::io::stdin())?;
+    let mut targets = Vec::new();
+    let mut errors = Vec::new();
+    for manifest in manifests {
+        let object = &manifest.object;
+        let version = object["apiVersion"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default().to_string();
+        let own_namespace = object["metadata"]["namespace"].as_str().filter(|namespace| !namespace.is_empty());
+        let Some(resource) = served.iter().find(|resource| api_version(resource) == version && resource.kind == kind) else {
+            errors.push(CtlError::Usage(format!(
+                "resource mapping not found for name: {name:?} namespace: {:?} from {:?}: no matches for kind {kind:?} in version {version:?}\nensure CRDs are installed first",
+                own_namespace.unwrap_or_default(),
+                manifest.source
+            )));
+            continue;
+        };
+        let target_namespace = match (resource.namespaced, own_namespace, &config.namespace) {
+            (false, _, _) => None,
+            (true, Some(own), Some(flag)) if own != flag && !args.all_namespaces => {
+                errors.push(CtlError::Usage(format!(
+                    "the namespace from the provided object {own:?} does not match the namespace {flag:?}. You must pass '--namespace={own}' to perform this operation."
+                )));
+                continue;
+            }
+            (true, Some(own), _) => Some(own.to_string()),
+            (true, None, _) if args.all_namespaces => {
+                let group_version = if resource.group.is_empty() { format!("/{}", resource.version) } else { format!("{}/{}", resource.group, resource.version) };
+                errors.push(CtlError::Usage(format!("no namespace set on resource {group_version}, Resource={} {name:?}", resource.plural)));
+                continue;
+            }
+            (true, None, _) => Some(namespace.to_string()),
+        };
+        targets.push(Target { resource: resource.clone(), namespace: target_namespace, name });
+    }
+    Ok((targets, errors))
 }
 
 enum Outcome {
@@ -116,12 +214,22 @@ async fn wait_for(client: &kube::Client, path: &str, wanted: &Wanted, deadline: 
     }
 }
 
-/// The objects to wait for: `TYPE/NAME...`, `TYPE NAME...`, or a type's list (-l, --all).
-async fn targets(client: &kube::Client, served: &[Resource], namespace: &str, args: &WaitArgs) -> Result<Vec<(Resource, String)>, CtlError> {
+/// The objects to wait for: `TYPE/NAME...`, `TYPE NAME...`, or a type's list (-l, --all) in the
+/// namespace or, with -A, in all.
+async fn targets(client: &kube::Client, served: &[Resource], namespace: &str, args: &WaitArgs) -> Result<Vec<Target>, CtlError> {
     let Some(first) = args.targets.first() else {
         return Err(CtlError::Usage(
             "You must provide one or more resources by argument or filename.\nExample resource specifications include:\n   '-f rsrc.yaml'\n   '--filename=rsrc.json'\n   '<resource> <name>'\n   '<resource>'".into(),
         ));
+    };
+    let named = first.contains('/') || args.targets.len() > 1;
+    if named && args.all_namespaces {
+        return Err(CtlError::Usage("a resource cannot be retrieved by name across all namespaces".into()));
+    }
+    let target = |resource: &Resource, name: &str| Target {
+        resource: resource.clone(),
+        namespace: resource.namespaced.then(|| namespace.to_string()),
+        name: name.to_string(),
     };
     if first.contains('/') {
         return args
@@ -129,25 +237,29 @@ async fn targets(client: &kube::Client, served: &[Resource], namespace: &str, ar
             .iter()
             .map(|word| {
                 let (kind, name) = word.split_once('/').unwrap_or((word, ""));
-                Ok((find(served, kind)?.clone(), name.to_string()))
+                Ok(target(find(served, kind)?, name))
             })
             .collect();
     }
     let resource = find(served, first)?;
     if args.targets.len() > 1 {
-        return Ok(args.targets[1..].iter().map(|name| (resource.clone(), name.clone())).collect());
+        return Ok(args.targets[1..].iter().map(|name| target(resource, name)).collect());
     }
     if args.selector.is_none() && !args.all {
         return Err(CtlError::Usage("resource(s) were provided, but no name was specified".into()));
     }
     let query = args.selector.as_ref().map(|selector| format!("?labelSelector={}", encode(selector))).unwrap_or_default();
-    let list = get_json(client, &format!("{}{query}", resource.path(Some(namespace), None)), "application/json").await?;
+    let scope = (!args.all_namespaces).then_some(namespace);
+    let list = get_json(client, &format!("{}{query}", resource.path(scope, None)), "application/json").await?;
     Ok(list["items"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|item| item["metadata"]["name"].as_str())
-        .map(|name| (resource.clone(), name.to_string()))
+        .filter_map(|item| {
+            let name = item["metadata"]["name"].as_str()?;
+            let namespace = item["metadata"]["namespace"].as_str().map(str::to_string);
+            Some(Target { resource: resource.clone(), namespace, name: name.to_string() })
+        })
         .collect())
 }
 

@@ -136,7 +136,7 @@ fn masked(text: &str) -> String {
     let mut rest = text.as_str();
     while let Some(at) = rest.find("ctl-edit-") {
         out.push_str(&rest[..at + "ctl-edit-".len()]);
-        rest = rest[at + "ctl-edit-".len()..].trim_start_matches(|char: char| char.is_ascii_digit());
+        rest = rest[at + "ctl-edit-".len()..].trim_start_matches(|char: char| char.is_ascii_alphanumeric());
         out.push('N');
     }
     out.push_str(rest);
@@ -274,7 +274,21 @@ fn diff_as_kubectl() {
     assert_eq!(without_header(&ours.0), without_header(&theirs.0));
     // The external diff gets the two directories, named as kubectl names them.
     let [theirs, ours] = both("more.yaml", &[("KUBECTL_EXTERNAL_DIFF", "ls")]);
-    let digitless = |text: &str| text.replace(|char: char| char.is_ascii_digit(), "");
+    // kubectl's random part is digits, ctl's (tempfile's) letters and digits.
+    let digitless = |text: &str| {
+        text.split('\n')
+            .map(|line| match line.find("LIVE-").or_else(|| line.find("MERGED-")) {
+                Some(at) => {
+                    let (head, tail) = line.split_at(at);
+                    let dash = tail.find('-').unwrap_or(0) + 1;
+                    let rest = tail[dash..].trim_start_matches(|char: char| char.is_ascii_alphanumeric());
+                    format!("{head}{}{rest}", &tail[..dash])
+                }
+                None => line.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!((digitless(&ours.0), ours.2), (digitless(&theirs.0), theirs.2));
     assert!(ours.0.contains("apps.v1.Deployment.default.web"), "{}", ours.0);
     // Nothing was stored.

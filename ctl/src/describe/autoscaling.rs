@@ -4,17 +4,9 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{Context, events_section, header};
+use super::{Context, events_section, header, text};
 use crate::discovery::get_json;
 use crate::pod_template::rfc1123z;
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
 
 /// A quantity as Go's `Quantity.String()`: canonical, `0` when absent.
 fn quantity(value: &Value) -> String {

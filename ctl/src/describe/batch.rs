@@ -4,16 +4,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{Context, events_section, header};
+use super::{Context, events_section, header, text};
 use crate::pod_template::{self, format_label_selector, rfc1123z};
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
 
 /// A selector as `labels.Selector.String()` prints it: empty for none.
 fn selector(value: &Value) -> String {

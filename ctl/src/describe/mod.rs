@@ -203,11 +203,20 @@ async fn events(client: &kube::Client, object: &Value, kind: Option<&str>) -> Ve
     events.ok().and_then(|events| events["items"].as_array().cloned()).unwrap_or_default()
 }
 
+/// A field as the describers print it: a string as it is, nothing for a missing field, anything
+/// else (a number, a boolean) as JSON.
+pub fn text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 /// kubectl's table of a node's or a claim's conditions: they differ only in the first time
 /// (`header`, read from `field`), which kubectl underlines with the same dashes in both.
 pub fn conditions_table(out: &mut String, conditions: &[Value], header: &str, field: &str) {
     let _ = write!(out, "Conditions:\n  Type\tStatus\t{header}\tLastTransitionTime\tReason\tMessage\n  ----\t------\t-----------------\t------------------\t------\t-------\n");
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
     for condition in conditions {
         let _ = writeln!(
             out,
@@ -233,7 +242,6 @@ pub fn events_section(out: &mut String, events: &Option<Vec<Value>>) {
         return;
     }
     let mut events = events.clone();
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
     // A stable sort, as Go's sort.Sort is not, but equal times keep the server's order here.
     events.sort_by_key(|event| event["lastTimestamp"].as_str().and_then(|time| time.parse::<jiff::Timestamp>().ok()));
     out.push_str("\x0cEvents:\n  Type\tReason\tAge\tFrom\tMessage\n  ----\t------\t----\t----\t-------\n");

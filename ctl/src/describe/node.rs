@@ -7,17 +7,9 @@ use std::fmt::Write;
 use common::quantity::{Quantity, parse};
 use serde_json::Value;
 
-use super::{Context, conditions_table, events_section, header};
+use super::{Context, conditions_table, events_section, header, text};
 use crate::discovery::{encode, get_json};
 use crate::pod_template::rfc1123z;
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
 
 pub async fn node(context: &Context<'_>) -> String {
     let node = &context.object;

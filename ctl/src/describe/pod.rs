@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{Context, events_section, header};
+use super::{Context, events_section, header, text};
 use crate::pod_template::{containers, multiline_labels, rfc1123z, tolerations, topology_spread_constraints, volumes};
 
 pub fn describe(context: &Context) -> String {
@@ -100,7 +100,6 @@ pub fn controller(object: &Value) -> Option<String> {
 fn conditions(out: &mut String, pod: &Value) {
     let conditions = pod["status"]["conditions"].as_array().map(Vec::as_slice).unwrap_or_default();
     let gates = pod["spec"]["readinessGates"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let text = |value: &Value| value.as_str().unwrap_or_default().to_string();
     if !gates.is_empty() {
         out.push_str("Readiness Gates:\n  Type\tStatus\n");
         for gate in gates {

@@ -2,18 +2,9 @@
 
 use std::fmt::Write;
 
-use serde_json::Value;
 
-use super::{Context, events_section};
+use super::{Context, events_section, text};
 use crate::pod_template::format_label_selector;
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
 
 pub fn priority_class(context: &Context) -> String {
     let class = &context.object;

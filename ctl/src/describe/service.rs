@@ -4,16 +4,8 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{Context, events_section, header};
+use super::{Context, events_section, header, text};
 use crate::discovery::{encode, get_json};
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
 
 fn joined(list: &Value) -> Option<String> {
     let words: Vec<String> = list.as_array()?.iter().map(text).collect();

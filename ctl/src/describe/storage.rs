@@ -4,14 +4,10 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{Context, conditions_table, events_section};
+use super::{Context, conditions_table, events_section, text};
 use crate::CtlError;
 use crate::discovery::get_json;
 use crate::pod_template::{multiline_annotations, multiline_labels};
-
-fn text(value: &Value) -> String {
-    value.as_str().unwrap_or_default().to_string()
-}
 
 /// `GetPersistentVolumeClaimClass`: the beta annotation first, then the field.
 pub fn claim_class(claim: &Value) -> String {

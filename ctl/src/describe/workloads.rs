@@ -5,18 +5,10 @@ use std::fmt::Write;
 
 use serde_json::Value;
 
-use super::{Context, events_section, header};
+use super::{Context, events_section, header, text};
 use crate::CtlError;
 use crate::discovery::{encode, get_json};
 use crate::pod_template::{self, format_label_selector, rfc1123z};
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(text) => text.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
 
 fn number(value: &Value) -> i64 {
     value.as_i64().unwrap_or(0)

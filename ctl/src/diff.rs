@@ -42,10 +42,7 @@ pub async fn run(config: &Config, args: &DiffArgs) -> Result<(), CtlError> {
         Err(err) => {
             use std::io::Write;
             let _ = std::io::stdout().flush();
-            match err {
-                CtlError::Server { .. } | CtlError::Client(_) => eprintln!("{err}"),
-                other => eprintln!("error: {other}"),
-            }
+            eprintln!("{}", err.kubectl_text());
             std::process::exit(2);
         }
     }

@@ -134,7 +134,7 @@ pub enum Command {
     /// Add, replace or remove node taints.
     Taint(nodes::TaintArgs),
     /// Approve or deny certificate signing requests.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Examples:\n  ctl certificate approve csr-sqgzp\n  ctl certificate deny csr-sqgzp\n  ctl certificate approve -f csr.yaml")]
     Certificate(certificate::CertificateCommand),
     /// List events, oldest first.
     Events(events::EventsArgs),

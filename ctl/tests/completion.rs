@@ -84,10 +84,15 @@ fn cluster() -> (ApiServer, tempfile::TempDir, String) {
 }
 
 fn complete_with(binary: &str, kubeconfig: &str, verb: &str, words: &[&str]) -> Output {
+    // kubectl completes types from its discovery cache (`api-resources --cached`), which lives
+    // for hours under ~/.kube/cache keyed by host and port: an earlier apiserver on the same
+    // port would answer. A cache of its own starts empty.
+    let cache = tempfile::tempdir().unwrap();
     Command::new(binary)
         .arg(verb)
         .args(words)
         .env("KUBECONFIG", kubeconfig)
+        .env("KUBECACHEDIR", cache.path())
         .output()
         .unwrap_or_else(|err| panic!("cannot run {binary}: {err}"))
 }

@@ -181,13 +181,18 @@ async fn create_files(config: &Config, args: &CreateArgs) -> Result<(), CtlError
     let validation = args.validate.field_validation()?;
     let (client, targets) = resolve(config, &args.files.file_args(), "create").await?;
     let dry_run = args.files.dry_run();
-    let suffix = if dry_run { " (server dry run)" } else { "" };
+    let suffix = args.files.dry_run_suffix();
     let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)]);
     let mut errors = Vec::new();
     for target in &targets {
         let mut object = target.manifest.object.clone();
         if let Some(namespace) = &target.namespace {
             object["metadata"]["namespace"] = json!(namespace);
+        }
+        if args.files.dry_run == "client" {
+            // kubectl sends nothing, and names the object as the manifest does.
+            outln!("{}/{} created{suffix}", target.resource.kind_prefix(), target.name)?;
+            continue;
         }
         let collection = target.resource.path(target.namespace.as_deref(), None);
         match send(&client, "POST", &format!("{collection}{query}"), "application/json", &object).await {

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::apply::{query, report};
+use crate::generate::{Output, print};
 use crate::output::outln;
 use crate::patch::{FileOptions, Named, Selection, kind_prefix_of, objects};
 use crate::{Config, CtlError};
@@ -33,8 +34,8 @@ pub struct LabelArgs {
     pub list: bool,
     #[command(flatten)]
     pub files: FileOptions,
-    /// `name` to print only KIND/NAME.
-    #[arg(short = 'o', long, value_parser = ["name"])]
+    /// yaml, json, name, jsonpath=TEMPLATE or go-template=TEMPLATE: print each changed object.
+    #[arg(short = 'o', long)]
     pub output: Option<String>,
 }
 
@@ -145,19 +146,20 @@ pub async fn run(config: &Config, args: &LabelArgs, field: Field) -> Result<(), 
     if args.list && args.output.is_some() {
         return Err(CtlError::Usage("--list and --output may not be specified together".into()));
     }
+    let output = Output::parse(args.output.as_deref())?;
     let selection = Selection { words: &words, files: &args.files, selector: args.selector.as_deref(), all: args.all };
     let verb = field.noun();
     let (client, targets) = objects(config, &selection, verb).await?;
     let mut errors = Vec::new();
     for target in &targets {
-        if let Err(err) = change_one(&client, args, field, &changes, target, targets.len() == 1).await {
+        if let Err(err) = change_one(&client, args, &output, field, &changes, target, targets.len() == 1).await {
             errors.push(err);
         }
     }
     report(errors)
 }
 
-async fn change_one(client: &kube::Client, args: &LabelArgs, field: Field, changes: &Changes, target: &Named, only: bool) -> Result<(), CtlError> {
+async fn change_one(client: &kube::Client, args: &LabelArgs, output: &Output, field: Field, changes: &Changes, target: &Named, only: bool) -> Result<(), CtlError> {
     let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
     let object = crate::discovery::send(client, "GET", &path, "application/json", &Value::Null).await?;
     let current = object["metadata"][field.key()].as_object();
@@ -193,14 +195,25 @@ async fn change_one(client: &kube::Client, args: &LabelArgs, field: Field, chang
     let mut changed = object.clone();
     changed["metadata"][field.key()] = Value::Object(wanted.clone());
     let patch = json!({"metadata": {field.key(): merge_patch(current, &wanted)}});
-    let dry_run = args.files.dry_run();
-    let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", field.field_manager())]);
-    crate::discovery::send(client, "PATCH", &format!("{path}{query}"), "application/merge-patch+json", &patch).await?;
-    let suffix = if dry_run { " (server dry run)" } else { "" };
-    match (&args.output, field) {
-        (Some(_), _) => outln!("{label}")?,
-        (None, Field::Annotations) => outln!("{label} annotated{suffix}")?,
-        (None, Field::Labels) => outln!("{label} {}{suffix}", change_message(&object, &changed, args.overwrite))?,
+    let result = if args.files.dry_run == "client" {
+        // kubectl prints the object as it changed it, without sending anything; an emptied map
+        // is left out, as Go's `omitempty` leaves it.
+        let mut local = changed.clone();
+        if wanted.is_empty()
+            && let Some(metadata) = local["metadata"].as_object_mut()
+        {
+            metadata.remove(field.key());
+        }
+        local
+    } else {
+        let query = query(&[("dryRun", if args.files.dry_run() { "All" } else { "" }), ("fieldManager", field.field_manager())]);
+        crate::discovery::send(client, "PATCH", &format!("{path}{query}"), "application/merge-patch+json", &patch).await?
+    };
+    let suffix = args.files.dry_run_suffix();
+    match (output, field) {
+        (Output::Message, Field::Annotations) => outln!("{label} annotated{suffix}")?,
+        (Output::Message, Field::Labels) => outln!("{label} {}{suffix}", change_message(&object, &changed, args.overwrite))?,
+        (output, _) => print(result, output, "")?,
     }
     Ok(())
 }

@@ -146,26 +146,27 @@ pub async fn run(config: &Config, args: &LabelArgs, field: Field) -> Result<(), 
     if args.list && args.output.is_some() {
         return Err(CtlError::Usage("--list and --output may not be specified together".into()));
     }
-    let output = Output::parse(args.output.as_deref())?;
     let selection = Selection { words: &words, files: &args.files, selector: args.selector.as_deref(), all: args.all };
     let verb = field.noun();
     let (client, targets) = objects(config, &selection, verb).await?;
     let mut errors = Vec::new();
     for target in &targets {
-        if let Err(err) = change_one(&client, args, &output, field, &changes, target, targets.len() == 1).await {
+        if let Err(err) = change_one(&client, args, field, &changes, target, targets.len() == 1).await {
             errors.push(err);
         }
     }
     report(errors)
 }
 
-async fn change_one(client: &kube::Client, args: &LabelArgs, output: &Output, field: Field, changes: &Changes, target: &Named, only: bool) -> Result<(), CtlError> {
+async fn change_one(client: &kube::Client, args: &LabelArgs, field: Field, changes: &Changes, target: &Named, only: bool) -> Result<(), CtlError> {
     let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
     let object = crate::discovery::send(client, "GET", &path, "application/json", &Value::Null).await?;
     let current = object["metadata"][field.key()].as_object();
     if !args.overwrite {
         refuse_overwrites(current, changes, field)?;
     }
+    // kubectl looks for its printer only after reading the object and checking the changes.
+    let output = Output::parse(args.output.as_deref())?;
     let mut wanted = current.cloned().unwrap_or_default();
     for (key, value) in &changes.set {
         wanted.insert(key.clone(), json!(value));
@@ -195,22 +196,17 @@ async fn change_one(client: &kube::Client, args: &LabelArgs, output: &Output, fi
     let mut changed = object.clone();
     changed["metadata"][field.key()] = Value::Object(wanted.clone());
     let patch = json!({"metadata": {field.key(): merge_patch(current, &wanted)}});
+    // A dry run prints the object as kubectl changed it (a server's dry run sends the patch,
+    // but prints the same); a change, the server's answer.
     let result = if args.files.dry_run == "client" {
-        // kubectl prints the object as it changed it, without sending anything; an emptied map
-        // is left out, as Go's `omitempty` leaves it.
-        let mut local = changed.clone();
-        if wanted.is_empty()
-            && let Some(metadata) = local["metadata"].as_object_mut()
-        {
-            metadata.remove(field.key());
-        }
-        local
+        changed.clone()
     } else {
         let query = query(&[("dryRun", if args.files.dry_run() { "All" } else { "" }), ("fieldManager", field.field_manager())]);
-        crate::discovery::send(client, "PATCH", &format!("{path}{query}"), "application/merge-patch+json", &patch).await?
+        let answer = crate::discovery::send(client, "PATCH", &format!("{path}{query}"), "application/merge-patch+json", &patch).await?;
+        if args.files.dry_run() { changed.clone() } else { answer }
     };
     let suffix = args.files.dry_run_suffix();
-    match (output, field) {
+    match (&output, field) {
         (Output::Message, Field::Annotations) => outln!("{label} annotated{suffix}")?,
         (Output::Message, Field::Labels) => outln!("{label} {}{suffix}", change_message(&object, &changed, args.overwrite))?,
         (output, _) => print(result, output, "")?,

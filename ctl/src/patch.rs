@@ -197,7 +197,6 @@ pub async fn patch(config: &Config, args: &PatchArgs) -> Result<(), CtlError> {
     let local = client_dry_run && (args.patch_type.eq_ignore_ascii_case("merge") || (args.patch_type.eq_ignore_ascii_case("strategic") && !has_lists(&body)));
     let server_dry_run = args.files.dry_run() || (client_dry_run && !local);
     let query = query(&[("dryRun", if server_dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER)]);
-    let suffix = args.files.dry_run_suffix();
     let mut errors = Vec::new();
     for target in &targets {
         let mut path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
@@ -216,10 +215,10 @@ pub async fn patch(config: &Config, args: &PatchArgs) -> Result<(), CtlError> {
         match patched {
             Ok((before, after)) => {
                 let label = format!("{}/{}", kind_prefix_of(&after, &target.resource), target.name);
-                // kubectl's client dry run says "patched" without comparing.
-                match (&output, before == after && !client_dry_run) {
-                    (Output::Message, false) => outln!("{label} patched{suffix}")?,
-                    (Output::Message, true) => outln!("{label} patched (no change){suffix}")?,
+                // kubectl's patch says nothing of a dry run.
+                match (&output, before == after) {
+                    (Output::Message, false) => outln!("{label} patched")?,
+                    (Output::Message, true) => outln!("{label} patched (no change)")?,
                     (output, _) => print(after, output, "")?,
                 }
             }

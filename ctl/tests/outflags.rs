@@ -239,3 +239,103 @@ fn a_dry_run_configmap_piped_to_apply_as_kubectl() {
         same_objects(&server, "configmap/settings");
     }
 }
+
+/// A ConfigMap and a Deployment in both namespaces, made by kubectl.
+fn server_with_objects() -> ApiServer {
+    let server = server_with_namespaces();
+    for namespace in ["k", "c"] {
+        stdout_ok(run("kubectl", &server, &["create", "configmap", "settings", "--from-literal=a=b", "-n", namespace]));
+        stdout_ok(run("kubectl", &server, &["label", "configmap", "settings", "tier=web", "-n", namespace]));
+        stdout_ok(run("kubectl", &server, &["create", "deployment", "web", "--image=nginx", "-n", namespace]));
+    }
+    server
+}
+
+/// `-o` values whose output does not hold the server's changing fields (resourceVersion, time).
+const STABLE_OUTPUTS: &[&[&str]] = &[&["-o", "name"], &["-o", "jsonpath={.metadata.labels}|{.metadata.annotations}|{.data}"], &[]];
+
+/// An object printed as YAML, without the fields two writes differ in.
+fn printed_yaml(stdout: &str) -> Value {
+    let object: Value = serde_yaml_ng::from_str(stdout).unwrap();
+    let mut object: Value = serde_json::from_str(&object.to_string().replace(object["metadata"]["uid"].as_str().unwrap_or("-"), "_")).unwrap();
+    for field in ["resourceVersion", "creationTimestamp", "namespace", "uid", "generation"] {
+        object["metadata"].as_object_mut().unwrap().remove(field);
+    }
+    if let Some(status) = object.get_mut("status").and_then(Value::as_object_mut) {
+        status.remove("conditions");
+    }
+    object
+}
+
+/// kubectl in `k` and ctl in `c` print the same object as YAML (but for identity and time).
+fn same_yaml(server: &ApiServer, args: &[&str]) {
+    let theirs = run("kubectl", server, &with_flags(args, &["-n", "k", "-o", "yaml"]));
+    let ours = ctl(server, &with_flags(args, &["-n", "c", "-o", "yaml"]));
+    assert_eq!(ours.status.code(), theirs.status.code(), "{args:?}: {}", String::from_utf8_lossy(&ours.stderr));
+    assert_eq!(printed_yaml(&stdout_ok(ours)), printed_yaml(&stdout_ok(theirs)), "{args:?}");
+}
+
+#[test]
+fn label_and_annotate_print_and_dry_run_as_kubectl() {
+    let server = server_with_objects();
+    let cases: &[&[&str]] = &[
+        &["label", "configmap", "settings", "team=a"],
+        &["label", "configmap", "settings", "tier-"],
+        &["label", "configmap", "settings", "tier=db", "--overwrite"],
+        &["label", "deployment", "web", "team=a"],
+        &["annotate", "configmap", "settings", "owner=me"],
+        &["annotate", "configmap/settings", "note=x", "owner-"],
+    ];
+    for case in cases {
+        for dry_run in ["--dry-run=client", "--dry-run=server"] {
+            for output in STABLE_OUTPUTS {
+                let args = with_flags(case, &[&[dry_run], *output].concat());
+                same_in_namespaces(&server, &args);
+            }
+            same_yaml(&server, &with_flags(case, &[dry_run]));
+        }
+    }
+    // The dry runs changed nothing; the real changes, printed, are the same.
+    same_objects(&server, "configmap/settings");
+    for case in cases {
+        let overwrite: &[&str] = if case.contains(&"--overwrite") { &[] } else { &["--overwrite"] };
+        same_yaml(&server, &with_flags(case, overwrite));
+        same_objects(&server, "configmap/settings");
+        same_objects(&server, "deployment/web");
+    }
+    same_in_namespaces(&server, &["label", "configmap", "settings", "tier=x", "-o", "name"]);
+    same(&server, &["label", "configmap", "settings", "tier=x", "-n", "k", "-o", "table"]);
+    same_objects(&server, "configmap/settings");
+}
+
+#[test]
+fn patch_prints_and_dry_runs_as_kubectl() {
+    let server = server_with_objects();
+    let cases: &[&[&str]] = &[
+        &["patch", "configmap", "settings", "-p", r#"{"data":{"a":"c"}}"#],
+        &["patch", "configmap", "settings", "--type=merge", "-p", r#"{"data":{"a":null,"n":"1"}}"#],
+        &["patch", "configmap", "settings", "-p", r#"{"data":{"a":"b"}}"#],
+        &["patch", "deployment", "web", "-p", r#"{"spec":{"replicas":3}}"#],
+        &["patch", "configmap", "settings", "--type=json", "-p", r#"[{"op":"add","path":"/data/j","value":"v"}]"#],
+    ];
+    for case in cases {
+        for dry_run in ["--dry-run=client", "--dry-run=server"] {
+            for output in STABLE_OUTPUTS {
+                same_in_namespaces(&server, &with_flags(case, &[&[dry_run], *output].concat()));
+            }
+        }
+        same_yaml(&server, &with_flags(case, &["--dry-run=server"]));
+        if !case.contains(&"deployment") {
+            // A client dry run of a Deployment has no new generation; the server's has.
+            same_yaml(&server, &with_flags(case, &["--dry-run=client"]));
+        }
+    }
+    same_objects(&server, "configmap/settings");
+    same_objects(&server, "deployment/web");
+    for case in cases {
+        same_yaml(&server, case);
+        same_objects(&server, "configmap/settings");
+        same_objects(&server, "deployment/web");
+    }
+    same(&server, &["patch", "configmap", "settings", "-n", "k", "-p", "{}", "-o", "table"]);
+}

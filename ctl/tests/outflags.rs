@@ -339,3 +339,65 @@ fn patch_prints_and_dry_runs_as_kubectl() {
     }
     same(&server, &["patch", "configmap", "settings", "-n", "k", "-p", "{}", "-o", "table"]);
 }
+
+/// Runs kubectl in `k` and ctl in `c` with `manifest` on stdin; both show the same.
+fn same_stdin(server: &ApiServer, args: &[&str], manifest: &str) -> (String, String, Option<i32>) {
+    let theirs = shown(&run_stdin("kubectl", server, &with_flags(args, &["-n", "k"]), manifest));
+    let (stdout, stderr, code) = shown(&run_stdin(env!("CARGO_BIN_EXE_ctl"), server, &with_flags(args, &["-n", "c"]), manifest));
+    let ours = (stdout.replace("namespace: c\n", "namespace: k\n"), stderr, code);
+    assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
+    ours
+}
+
+const CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n";
+const CHANGED_CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: c\n";
+const NEW_CONFIG_MAP: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fresh\ndata:\n  a: b\n";
+
+#[test]
+fn apply_prints_objects_dry_runs_and_warns_as_kubectl() {
+    let server = server_with_objects();
+    // Made by `create`, so without the last-applied annotation: kubectl warns, and so does ctl.
+    for manifest in [CONFIG_MAP, CHANGED_CONFIG_MAP, NEW_CONFIG_MAP] {
+        for flags in [&["--dry-run=client"][..], &["--dry-run=server"], &["--dry-run=client", "-o", "name"], &["--dry-run=server", "-o", "name"]] {
+            same_stdin(&server, &[&["apply", "-f", "-"], flags].concat(), manifest);
+        }
+    }
+    absent(&server, "configmap/fresh");
+    same_objects(&server, "configmap/settings");
+    let (stdout, stderr, _) = same_stdin(&server, &["apply", "-f", "-"], CHANGED_CONFIG_MAP);
+    assert_eq!(stdout, "configmap/settings configured\n");
+    assert!(stderr.starts_with("Warning: resource configmaps/settings is missing the kubectl.kubernetes.io/last-applied-configuration annotation"), "{stderr}");
+    same_objects(&server, "configmap/settings");
+    // Now annotated: no warning; and -o prints the applied objects.
+    for manifest in [CONFIG_MAP, NEW_CONFIG_MAP, NEW_CONFIG_MAP] {
+        let theirs = run_stdin("kubectl", &server, &["apply", "-f", "-", "-n", "k", "-o", "yaml"], manifest);
+        let ours = run_stdin(env!("CARGO_BIN_EXE_ctl"), &server, &["apply", "-f", "-", "-n", "c", "-o", "yaml"], manifest);
+        assert_eq!(ours.stderr, theirs.stderr);
+        let ours = printed_yaml(&stdout_ok(ours));
+        let mut theirs = printed_yaml(&stdout_ok(theirs));
+        let annotation = &mut theirs["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"];
+        *annotation = Value::from(annotation.as_str().unwrap().replace("\"namespace\":\"k\"", "\"namespace\":\"c\""));
+        assert_eq!(ours, theirs);
+        same_objects(&server, "configmap/settings");
+        if manifest == NEW_CONFIG_MAP {
+            same_objects(&server, "configmap/fresh");
+        }
+    }
+    same_stdin(&server, &["apply", "-f", "-", "-o", "name"], CHANGED_CONFIG_MAP);
+    same_stdin(&server, &["apply", "-f", "-", "--server-side", "--dry-run=client"], CHANGED_CONFIG_MAP);
+    same_stdin(&server, &["apply", "-f", "-", "--server-side", "--force-conflicts", "-o", "name"], CONFIG_MAP);
+    same_objects(&server, "configmap/settings");
+}
+
+#[test]
+fn scale_prints_and_dry_runs_as_kubectl() {
+    let server = server_with_objects();
+    for flags in [&["--dry-run=client"][..], &["--dry-run=server"], &["--dry-run=client", "-o", "name"], &["-o", "name"], &["--dry-run=server", "-o", "jsonpath={.spec.replicas}"]] {
+        same_in_namespaces(&server, &[&["scale", "deployment/web", "--replicas=2"], flags].concat());
+        same_objects(&server, "deployment/web");
+    }
+    same_yaml(&server, &["scale", "deployment", "web", "--replicas=3"]);
+    same_objects(&server, "deployment/web");
+    same_yaml(&server, &["scale", "deployment", "web", "--replicas=1", "--dry-run=client"]);
+    same_objects(&server, "deployment/web");
+}

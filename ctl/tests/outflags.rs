@@ -401,3 +401,70 @@ fn scale_prints_and_dry_runs_as_kubectl() {
     same_yaml(&server, &["scale", "deployment", "web", "--replicas=1", "--dry-run=client"]);
     same_objects(&server, "deployment/web");
 }
+
+/// A kubeconfig of two contexts, one of whose cluster and user name certificate files.
+const KUBECONFIG: &str = "apiVersion: v1
+kind: Config
+clusters:
+- cluster:
+    server: https://a.example:6443
+    certificate-authority: ca.crt
+  name: a
+- cluster:
+    server: https://b.example:6443
+    certificate-authority-data: Q0E=
+  name: b
+contexts:
+- context: {cluster: a, user: ua, namespace: dev}
+  name: ca
+- context: {cluster: b, user: ub}
+  name: cb
+current-context: ca
+users:
+- name: ua
+  user:
+    client-certificate: c.crt
+    client-key: c.key
+- name: ub
+  user:
+    token: secret
+";
+
+#[test]
+fn config_view_minifies_flattens_and_prints_as_kubectl() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in [("config", KUBECONFIG), ("ca.crt", "CA"), ("c.crt", "CERT"), ("c.key", "KEY"), ("empty", "apiVersion: v1\nkind: Config\n")] {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let kubeconfig = format!("--kubeconfig={}", dir.path().join("config").display());
+    let empty = format!("--kubeconfig={}", dir.path().join("empty").display());
+    let run_in = |binary: &str, args: &[&str]| {
+        std::process::Command::new(binary).current_dir(dir.path()).args(args).output().unwrap()
+    };
+    let cases: &[&[&str]] = &[
+        &[&kubeconfig, "config", "view"],
+        &[&kubeconfig, "config", "view", "--minify"],
+        &[&kubeconfig, "config", "view", "--minify", "--context=cb"],
+        &[&kubeconfig, "config", "view", "--minify", "--raw", "--context=cb"],
+        &[&kubeconfig, "config", "view", "--minify", "--context=nope"],
+        &[&kubeconfig, "config", "view", "--flatten"],
+        &[&kubeconfig, "config", "view", "--minify", "--flatten"],
+        &[&kubeconfig, "config", "view", "-o", "yaml", "--raw"],
+        &[&kubeconfig, "config", "view", "-o", "jsonpath={.contexts[*].name}"],
+        &[&kubeconfig, "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"],
+        &[&kubeconfig, "config", "view", "-o", "jsonpath={.users[1].user}"],
+        &[&kubeconfig, "config", "view", "-o", "table"],
+        &[&empty, "config", "view", "--minify"],
+        &[&empty, "config", "view", "-o", "jsonpath={.current-context}"],
+    ];
+    for args in cases {
+        let ours = shown(&run_in(env!("CARGO_BIN_EXE_ctl"), args));
+        let theirs = shown(&run_in("kubectl", args));
+        assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
+    }
+    // JSON: the same document (Go writes fields in its structs' order, serde in the keys').
+    for args in [&[&kubeconfig, "config", "view", "-o", "json"][..], &[&kubeconfig, "config", "view", "--minify", "--flatten", "-o", "json"]] {
+        let json = |output: Output| serde_json::from_str::<Value>(&stdout_ok(output)).unwrap();
+        assert_eq!(json(run_in(env!("CARGO_BIN_EXE_ctl"), args)), json(run_in("kubectl", args)), "{args:?}");
+    }
+}

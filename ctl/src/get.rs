@@ -131,6 +131,20 @@ pub struct GetArgs {
     /// Objects asked for by name that do not exist are no error, and an empty list no message.
     #[arg(long)]
     pub ignore_not_found: bool,
+    /// GET this path of the server (e.g. /readyz, /api/v1/namespaces) and print its answer as it is.
+    #[arg(long)]
+    pub raw: Option<String>,
+}
+
+/// `get --raw PATH`: the server's bytes, unchanged, as kubectl prints them.
+async fn raw(config: &Config, args: &GetArgs, path: &str) -> Result<(), CtlError> {
+    if !args.resources.is_empty() {
+        return Err(CtlError::Usage("arguments may not be passed when --raw is specified".into()));
+    }
+    let (client, _) = client_and_namespace(config).await?;
+    let request = http::Request::get(path).body(Vec::new()).map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
+    let bytes = crate::discovery::request_bytes(&client, request).await?;
+    crate::output::write_bytes(&bytes)
 }
 
 /// One GET to make: a whole list of a type, or one object by name.
@@ -153,6 +167,9 @@ enum Format {
 }
 
 pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
+    if let Some(path) = &args.raw {
+        return raw(config, args, path).await;
+    }
     let format = format(args)?;
     let sort = args.sort_by.as_deref().map(column_template).transpose()?;
     let (client, namespace) = client_and_namespace(config).await?;

@@ -44,7 +44,7 @@ pub enum ConfigCommand {
     #[command(after_help = "Examples:\n  ctl config get-contexts\n  KUBECONFIG=a.yaml:b.yaml ctl config get-contexts")]
     GetContexts,
     /// Print the merged kubeconfig, with credentials left out unless --raw.
-    #[command(after_help = "Examples:\n  ctl config view\n  KUBECONFIG=a.yaml:b.yaml ctl config view --raw\n  ctl config view --minify --flatten > portable.yaml\n  ctl config view -o jsonpath='{.users[0].name}'")]
+    #[command(after_help = "Examples:\n  ctl config view\n  KUBECONFIG=a.yaml:b.yaml ctl config view --raw\n  ctl config view --minify --flatten\n  ctl config view -o jsonpath='{.users[0].name}'")]
     View {
         /// Print credentials too.
         #[arg(long)]

@@ -468,3 +468,33 @@ fn config_view_minifies_flattens_and_prints_as_kubectl() {
         assert_eq!(json(run_in(env!("CARGO_BIN_EXE_ctl"), args)), json(run_in("kubectl", args)), "{args:?}");
     }
 }
+
+#[test]
+fn get_raw_prints_the_servers_bytes_as_kubectl() {
+    let server = server_with_namespaces();
+    for path in ["/readyz", "/livez", "/version", "/api/v1/namespaces", "/api/v1/namespaces/k", "/api", "/apis/apps/v1", "/nonexistent", "/api/v1/namespaces/missing"] {
+        same(&server, &["get", "--raw", path]);
+    }
+    same(&server, &["get", "pods", "--raw", "/readyz"]);
+    // Counters change from one request to the next: the same metrics, each a line.
+    let names = |output: Output| {
+        let text = stdout_ok(output);
+        let mut names: Vec<String> = text.lines().filter(|line| line.starts_with("# TYPE ")).map(str::to_string).collect();
+        names.sort();
+        names
+    };
+    let ours = names(ctl(&server, &["get", "--raw", "/metrics"]));
+    assert!(!ours.is_empty());
+    assert_eq!(ours, names(run("kubectl", &server, &["get", "--raw", "/metrics"])));
+}
+
+#[test]
+fn top_names_its_subcommands_as_kubectl() {
+    let server = ApiServer::start(Storage::Embedded).unwrap();
+    for args in [&["top", "pod", "--bogus"][..], &["top", "pods", "--bogus"], &["top", "po", "--bogus"], &["top", "node", "--bogus"], &["top", "nodes", "--bogus"], &["top", "no", "--bogus"]] {
+        // The hint names the subcommand as kubectl does. (Run so, kubectl starts the error line
+        // with `error:` where ctl's main writes `Error:`; that line is main's, not top's.)
+        let hint = |output: Output| (shown(&output).1.lines().last().unwrap_or_default().replace("'kubectl ", "'ctl "), output.status.code());
+        assert_eq!(hint(ctl(&server, args)), hint(run("kubectl", &server, args)), "{args:?}");
+    }
+}

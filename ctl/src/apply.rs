@@ -14,7 +14,7 @@ use crate::discovery::{Resource, api_version, discover, encode, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::manifest::{self, Manifest};
 use crate::{Config, CtlError};
-use crate::generate::{Output, print};
+use crate::printer::{Output, print};
 use crate::output::outln;
 use crate::strategic::{Schema, go_json, three_way_json_merge, three_way_strategic};
 

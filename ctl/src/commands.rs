@@ -157,11 +157,11 @@ pub async fn scale(config: &Config, args: &ScaleArgs) -> Result<(), CtlError> {
     if args.replicas < 0 {
         return Err(CtlError::Usage("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0".into()));
     }
-    let output = crate::generate::Output::parse(args.output.as_deref())?;
+    let output = crate::printer::Output::parse(args.output.as_deref())?;
     let item_path = resource.path(Some(&namespace), Some(&name));
     // kubectl prints the object as it read it before scaling, and a client dry run only reads it.
     let object = match (&output, args.dry_run.as_str()) {
-        (crate::generate::Output::Message, "none" | "server") => Value::Null,
+        (crate::printer::Output::Message, "none" | "server") => Value::Null,
         _ => send(&client, "GET", &item_path, "application/json", &Value::Null).await?,
     };
     if args.dry_run != "client" {
@@ -175,8 +175,8 @@ pub async fn scale(config: &Config, args: &ScaleArgs) -> Result<(), CtlError> {
         _ => "",
     };
     match output {
-        crate::generate::Output::Message => outln!("{}/{name} scaled{suffix}", resource.kind_prefix())?,
-        output => crate::generate::print(object, &output, "")?,
+        crate::printer::Output::Message => outln!("{}/{name} scaled{suffix}", resource.kind_prefix())?,
+        output => crate::printer::print(object, &output, "")?,
     }
     Ok(())
 }

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::apply::{ValidateArgs, query};
 use crate::discovery::send;
-use crate::output::{out, outln};
 use crate::{Config, CtlError};
+pub use crate::printer::{Output, go_yaml, print};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct EmitArgs {
@@ -69,81 +69,8 @@ pub async fn emit(client: &kube::Client, generated: Generated, args: &EmitArgs, 
     print(object, &output, &format!("{verb}{suffix}"))
 }
 
-/// What `-o` asks for.
-pub enum Output {
-    Message,
-    Yaml,
-    Json,
-    Name,
-    JsonPath(crate::jsonpath::Template),
-    GoTemplate(crate::gotemplate::GoTemplate),
-}
-
-impl Output {
-    pub fn parse(output: Option<&str>) -> Result<Output, CtlError> {
-        Ok(match output {
-            None | Some("") => Output::Message,
-            Some("yaml") => Output::Yaml,
-            Some("json") => Output::Json,
-            Some("name") => Output::Name,
-            Some(other) if matches!(other.split_once('=').map(|(name, _)| name), Some("go-template" | "template" | "go-template-file" | "templatefile")) => {
-                let (name, value) = other.split_once('=').unwrap_or_default();
-                Output::GoTemplate(crate::get::go_template(name, value)?)
-            }
-            Some(other) => match other.strip_prefix("jsonpath=") {
-                Some(text) => Output::JsonPath(crate::jsonpath::Template::parse(text).map_err(|err| CtlError::Usage(format!("error parsing jsonpath {text}, {err}")))?),
-                None => return Err(CtlError::Usage(format!(
-                    "unable to match a printer suitable for the output format {other:?}, allowed formats are: go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,templatefile,yaml"
-                ))),
-            },
-        })
-    }
-}
-
 pub fn dry_run_error(value: &str) -> CtlError {
     CtlError::Usage(format!("Invalid dry-run value ({value}). Must be \"none\", \"server\", or \"client\"."))
-}
-
-/// `deployment.apps/web`: the kind and group of the object itself.
-pub fn kind_name(object: &Value) -> String {
-    let kind = object["kind"].as_str().unwrap_or_default().to_ascii_lowercase();
-    let name = object["metadata"]["name"].as_str().unwrap_or_default();
-    match object["apiVersion"].as_str().and_then(|version| version.split_once('/')) {
-        Some((group, _)) => format!("{kind}.{group}/{name}"),
-        None => format!("{kind}/{name}"),
-    }
-}
-
-/// The object as `-o yaml|json|name` prints it (without managedFields, as kubectl's printers),
-/// or `kind/name <verb>`.
-pub fn print(mut object: Value, output: &Output, verb: &str) -> Result<(), CtlError> {
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("managedFields");
-    }
-    match output {
-        Output::Message => outln!("{} {verb}", kind_name(&object))?,
-        Output::Name => outln!("{}", kind_name(&object))?,
-        Output::JsonPath(template) => {
-            let text = template.render(&object).map_err(|err| CtlError::Usage(format!("error executing jsonpath {:?}: {err}", template.source())))?;
-            out!("{text}")?;
-        }
-        Output::GoTemplate(template) => crate::get::print_go_template(template, &object)?,
-        Output::Json => {
-            // Go's MarshalIndent with kubectl's four spaces.
-            let mut bytes = Vec::new();
-            let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-            let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, formatter);
-            serde::Serialize::serialize(&object, &mut serializer).map_err(|err| CtlError::Usage(err.to_string()))?;
-            outln!("{}", String::from_utf8_lossy(&bytes))?;
-        }
-        Output::Yaml => out!("{}", go_yaml(&object)?)?,
-    }
-    Ok(())
-}
-
-/// YAML as kubectl writes it (see `crate::yaml`).
-pub fn go_yaml(value: &Value) -> Result<String, CtlError> {
-    crate::yaml::to_string(value).map_err(|err| CtlError::Usage(err.to_string()))
 }
 
 /// A container name from an image, as kubectl's `create deployment` makes it: the last path
@@ -232,11 +159,5 @@ mod tests {
         assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(sha256_hex(&[b'a'; 1000]), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
-    }
-
-    #[test]
-    fn kind_names() {
-        assert_eq!(kind_name(&json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"}})), "deployment.apps/w");
-        assert_eq!(kind_name(&json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}})), "service/s");
     }
 }

@@ -229,7 +229,7 @@ pub fn run(config: &Config, command: &ConfigCommand) -> Result<(), CtlError> {
             out!("{}", padded(&rows))?;
         }
         ConfigCommand::View { raw, minify, flatten, output } => {
-            let output = crate::generate::Output::parse(Some(output))?;
+            let output = crate::printer::Output::parse(Some(output))?;
             let mut document = view(kubeconfig)?;
             if *minify {
                 minified(&mut document, config.context.as_deref())?;
@@ -240,7 +240,7 @@ pub fn run(config: &Config, command: &ConfigCommand) -> Result<(), CtlError> {
             } else if !raw {
                 redact(&mut document);
             }
-            crate::generate::print(document, &output, "")?;
+            crate::printer::print(document, &output, "")?;
         }
     }
     Ok(())

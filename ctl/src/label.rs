@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::apply::{query, report};
-use crate::generate::{Output, print};
+use crate::printer::{Output, print};
 use crate::output::outln;
 use crate::patch::{FileOptions, Named, Selection, kind_prefix_of, objects};
 use crate::{Config, CtlError};

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::apply::{FileArgs, query, report, resolve};
 use crate::commands::find;
 use crate::discovery::{Resource, discover, encode, get_json, send};
-use crate::generate::{Output, print};
+use crate::printer::{Output, print};
 use crate::kubeconfig::client_and_namespace;
 use crate::output::outln;
 use crate::{Config, CtlError};

@@ -487,14 +487,3 @@ fn get_raw_prints_the_servers_bytes_as_kubectl() {
     assert!(!ours.is_empty());
     assert_eq!(ours, names(run("kubectl", &server, &["get", "--raw", "/metrics"])));
 }
-
-#[test]
-fn top_names_its_subcommands_as_kubectl() {
-    let server = ApiServer::start(Storage::Embedded).unwrap();
-    for args in [&["top", "pod", "--bogus"][..], &["top", "pods", "--bogus"], &["top", "po", "--bogus"], &["top", "node", "--bogus"], &["top", "nodes", "--bogus"], &["top", "no", "--bogus"]] {
-        // The hint names the subcommand as kubectl does. (Run so, kubectl starts the error line
-        // with `error:` where ctl's main writes `Error:`; that line is main's, not top's.)
-        let hint = |output: Output| (shown(&output).1.lines().last().unwrap_or_default().replace("'kubectl ", "'ctl "), output.status.code());
-        assert_eq!(hint(ctl(&server, args)), hint(run("kubectl", &server, args)), "{args:?}");
-    }
-}

@@ -26,6 +26,9 @@ pub struct CreateArgs {
     pub files: FileOptions,
     #[command(flatten)]
     pub validate: ValidateArgs,
+    /// yaml, json, name, jsonpath=TEMPLATE or go-template=TEMPLATE: print each created object.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
 }
 
 #[derive(Clone, Debug, clap::Subcommand)]
@@ -179,6 +182,7 @@ pub async fn run(config: &Config, args: &CreateArgs) -> Result<(), CtlError> {
 /// failures, named with their file, are reported after the rest were created.
 async fn create_files(config: &Config, args: &CreateArgs) -> Result<(), CtlError> {
     let validation = args.validate.field_validation()?;
+    let output = crate::printer::Output::parse(args.output.as_deref())?;
     let (client, targets) = resolve(config, &args.files.file_args(), "create").await?;
     let dry_run = args.files.dry_run();
     let suffix = args.files.dry_run_suffix();
@@ -191,11 +195,15 @@ async fn create_files(config: &Config, args: &CreateArgs) -> Result<(), CtlError
         }
         if args.files.dry_run == "client" {
             // kubectl sends nothing, and names the object as the manifest does.
-            outln!("{}/{} created{suffix}", target.resource.kind_prefix(), target.name)?;
+            match &output {
+                crate::printer::Output::Message => outln!("{}/{} created{suffix}", target.resource.kind_prefix(), target.name)?,
+                output => crate::printer::print(object, output, "")?,
+            }
             continue;
         }
         let collection = target.resource.path(target.namespace.as_deref(), None);
         match send(&client, "POST", &format!("{collection}{query}"), "application/json", &object).await {
+            Ok(created) if !matches!(output, crate::printer::Output::Message) => crate::printer::print(created, &output, "")?,
             // The server's name, for a manifest that has only a generateName.
             Ok(created) => outln!("{}/{} created{suffix}", target.resource.kind_prefix(), created["metadata"]["name"].as_str().unwrap_or(&target.name))?,
             Err(err) => errors.push(with_source(err, "creating", &target.manifest.source)),

@@ -487,3 +487,16 @@ fn get_raw_prints_the_servers_bytes_as_kubectl() {
     assert!(!ours.is_empty());
     assert_eq!(ours, names(run("kubectl", &server, &["get", "--raw", "/metrics"])));
 }
+
+#[test]
+fn create_from_files_prints_and_dry_runs_as_kubectl() {
+    let server = server_with_namespaces();
+    for flags in [&["--dry-run=client"][..], &["--dry-run=client", "-o", "yaml"], &["--dry-run=client", "-o", "name"], &["--dry-run=server"], &["--dry-run=server", "-o", "name"]] {
+        same_stdin(&server, &[&["create", "-f", "-"], flags].concat(), CONFIG_MAP);
+    }
+    absent(&server, "configmap/settings");
+    same_stdin(&server, &["create", "-f", "-", "-o", "jsonpath={.data}"], CONFIG_MAP);
+    same_objects(&server, "configmap/settings");
+    same_stdin(&server, &["create", "-f", "-", "-o", "name"], NEW_CONFIG_MAP);
+    same_objects(&server, "configmap/fresh");
+}

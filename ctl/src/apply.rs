@@ -14,6 +14,7 @@ use crate::discovery::{Resource, api_version, discover, encode, send};
 use crate::kubeconfig::client_and_namespace;
 use crate::manifest::{self, Manifest};
 use crate::{Config, CtlError};
+use crate::printer::{Output, print};
 use crate::output::outln;
 use crate::strategic::{Schema, go_json, three_way_json_merge, three_way_strategic};
 
@@ -27,9 +28,21 @@ pub struct FileArgs {
     /// Read directories recursively.
     #[arg(short = 'R', long)]
     pub recursive: bool,
-    /// `server` to have the server check everything without storing it.
-    #[arg(long, value_parser = ["none", "server"], default_value = "none")]
+    /// `server` to have the server check everything without storing it; `client` to only print
+    /// what would be sent.
+    #[arg(long, value_parser = ["none", "server", "client"], default_value = "none")]
     pub dry_run: String,
+}
+
+impl FileArgs {
+    /// What kubectl adds to its message for the dry run asked for.
+    pub fn dry_run_suffix(&self) -> &'static str {
+        match self.dry_run.as_str() {
+            "server" => " (server dry run)",
+            "client" => " (dry run)",
+            _ => "",
+        }
+    }
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -49,6 +62,10 @@ pub struct ApplyArgs {
     pub field_manager: String,
     #[command(flatten)]
     pub validate: ValidateArgs,
+    /// yaml, json, name, jsonpath=TEMPLATE or go-template=TEMPLATE: print each applied object
+    /// instead of what was done to it.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
 }
 
 /// kubectl's `--validate`: what the server does with fields the object's kind does not have.
@@ -273,18 +290,23 @@ pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
         return Err(CtlError::Usage("--force-conflicts only works with --server-side".into()));
     }
     let validation = args.validate.field_validation()?;
+    let output = Output::parse(args.output.as_deref())?;
     if args.server_side {
-        return apply_server_side(config, args, validation).await;
+        if args.files.dry_run == "client" {
+            return Err(CtlError::Usage("--dry-run=client doesn't work with --server-side (did you mean --dry-run=server instead?)".into()));
+        }
+        return apply_server_side(config, args, validation, &output).await;
     }
     let (client, targets) = resolve(config, &args.files, "apply").await?;
     let dry_run = args.files.dry_run == "server";
-    let suffix = if dry_run { " (server dry run)" } else { "" };
+    let suffix = args.files.dry_run_suffix();
     let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)]);
     let mut errors = Vec::new();
     let mut openapi = OpenApi::default();
     for target in &targets {
-        match apply_one(&client, target, &query, dry_run, &mut openapi).await {
-            Ok(done) => outln!("{}/{} {done}{suffix}", target.resource.kind_prefix(), target.name)?,
+        match apply_one(&client, target, &query, &args.files.dry_run, &mut openapi).await {
+            Ok((done, _)) if matches!(output, Output::Message) => outln!("{}/{} {done}{suffix}", target.resource.kind_prefix(), target.name)?,
+            Ok((_, object)) => print(object, &output, "")?,
             // As kubectl: go on with the rest, and report the failures at the end.
             Err(err) => errors.push(err),
         }
@@ -292,8 +314,9 @@ pub async fn apply(config: &Config, args: &ApplyArgs) -> Result<(), CtlError> {
     report(errors)
 }
 
-/// Creates or patches one object; what was done, in kubectl's word.
-async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run: bool, openapi: &mut OpenApi) -> Result<&'static str, CtlError> {
+/// Creates or patches one object (`dry_run` of `client`: neither, as kubectl); what was done, in
+/// kubectl's word, and the object as the server (or, in a client dry run, ctl) made it.
+async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run: &str, openapi: &mut OpenApi) -> Result<(&'static str, Value), CtlError> {
     let (object, annotation) = last_applied(target);
     let mut desired = object.clone();
     desired["metadata"]["annotations"][LAST_APPLIED] = json!(annotation);
@@ -301,20 +324,44 @@ async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run:
     let current = match send(client, "GET", &item_path, "application/json", &Value::Null).await {
         Ok(current) => current,
         Err(CtlError::Server { reason, .. }) if reason == "NotFound" => {
+            if dry_run == "client" {
+                return Ok(("created", desired));
+            }
             let collection = target.resource.path(target.namespace.as_deref(), None);
-            send(client, "POST", &format!("{collection}{query}"), "application/json", &desired)
+            let created = send(client, "POST", &format!("{collection}{query}"), "application/json", &desired)
                 .await
                 .map_err(|err| with_source(err, "creating", &target.manifest.source))?;
-            return Ok("created");
+            return Ok(("created", created));
         }
         Err(err) => return Err(err),
     };
+    if current["metadata"]["annotations"][LAST_APPLIED].is_null() && dry_run != "client" {
+        // kubectl's warning, word for word (but in a client dry run, which patches nothing); the
+        // annotation is added by the patch below.
+        let resource = match target.resource.group.as_str() {
+            "" => target.resource.plural.clone(),
+            group => format!("{}.{group}", target.resource.plural),
+        };
+        eprintln!(
+            "Warning: resource {resource}/{} is missing the {LAST_APPLIED} annotation which is required by kubectl apply. kubectl apply should only be used on resources created declaratively by either kubectl create --save-config or kubectl apply. The missing annotation will be patched automatically.",
+            target.name
+        );
+    }
     let previous = previously_applied(&current);
     let PreparedPatch { patch, content_type, strategic } = prepare_patch(client, &target.resource, &previous, &desired, &current, openapi).await;
     // As kubectl: an empty patch is not sent.
     if patch == json!({}) {
-        return Ok("unchanged");
+        return Ok(("unchanged", current));
     }
+    if dry_run == "client" {
+        // kubectl merges the patch itself; ctl has the server do it without storing, which
+        // prints the same object but for what the server would add (a new generation).
+        let query = query.replacen("?", "?dryRun=All&", 1);
+        let query = if query.is_empty() { "?dryRun=All".to_string() } else { query };
+        let patched = send(client, "PATCH", &format!("{item_path}{query}"), content_type, &patch).await.map_err(|err| patch_error(err, &patch, target))?;
+        return Ok(("configured", patched));
+    }
+    let dry_run = dry_run == "server";
     let patched = match send(client, "PATCH", &format!("{item_path}{query}"), content_type, &patch).await {
         // A server that lists strategic merge patches for a kind it cannot patch so (custom
         // resources, on this project's apiserver) gets the JSON merge patch it takes.
@@ -326,7 +373,7 @@ async fn apply_one(client: &kube::Client, target: &Target, query: &str, dry_run:
     };
     let changed = patched["metadata"]["resourceVersion"] != current["metadata"]["resourceVersion"]
         || (dry_run && patched != current);
-    Ok(if changed { "configured" } else { "unchanged" })
+    Ok((if changed { "configured" } else { "unchanged" }, patched))
 }
 
 /// kubectl's words for a failed apply patch: the patch, the object it was for, and the file.
@@ -351,7 +398,7 @@ fn patch_error(err: CtlError, patch: &Value, target: &Target) -> CtlError {
 
 /// `apply --server-side`: each manifest sent whole as an apply patch, which creates what is
 /// missing; kubectl's output (`serverside-applied`) and its hint on a conflict.
-async fn apply_server_side(config: &Config, args: &ApplyArgs, validation: &str) -> Result<(), CtlError> {
+async fn apply_server_side(config: &Config, args: &ApplyArgs, validation: &str, output: &Output) -> Result<(), CtlError> {
     let (client, targets) = resolve(config, &args.files, "apply").await?;
     let dry_run = args.files.dry_run == "server";
     let suffix = if dry_run { " (server dry run)" } else { "" };
@@ -369,8 +416,21 @@ async fn apply_server_side(config: &Config, args: &ApplyArgs, validation: &str) 
             metadata.insert("namespace".into(), json!(namespace));
         }
         let item_path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
+        // kubectl keeps an object's last-applied annotation (of client-side applies before) up
+        // to date: the manifest as sent, without annotations it did not have.
+        if let Ok(current) = send(&client, "GET", &item_path, "application/json", &Value::Null).await
+            && current["metadata"]["annotations"][LAST_APPLIED].is_string()
+        {
+            let mut recorded = object.clone();
+            if let Some(annotations) = recorded.get_mut("metadata").and_then(|metadata| metadata.get_mut("annotations")).and_then(Value::as_object_mut) {
+                annotations.remove(LAST_APPLIED);
+            }
+            let text = format!("{}\n", go_json(&recorded));
+            object["metadata"]["annotations"][LAST_APPLIED] = json!(text);
+        }
         match send(&client, "PATCH", &format!("{item_path}{query}"), "application/apply-patch+yaml", &object).await {
-            Ok(_) => outln!("{}/{} serverside-applied{suffix}", target.resource.kind_prefix(), target.name)?,
+            Ok(_) if matches!(output, Output::Message) => outln!("{}/{} serverside-applied{suffix}", target.resource.kind_prefix(), target.name)?,
+            Ok(applied) => print(applied, output, "")?,
             Err(CtlError::Server { reason, message, .. }) if reason == "Conflict" && message.starts_with("Apply failed") => {
                 errors.push(CtlError::Usage(format!("{message}\n{CONFLICT_HINT}")));
             }
@@ -387,8 +447,10 @@ pub async fn delete(config: &Config, args: &FileArgs) -> Result<(), CtlError> {
     let mut failed = 0;
     for target in &targets {
         let path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
-        match send(&client, "DELETE", &format!("{path}{query}"), "application/json", &options).await {
-            Ok(_) => outln!("{} {:?} deleted", target.resource.kind_prefix(), target.name)?,
+        // A client dry run deletes nothing: kubectl only reads the object.
+        let method = if args.dry_run == "client" { "GET" } else { "DELETE" };
+        match send(&client, method, &format!("{path}{query}"), "application/json", &options).await {
+            Ok(_) => outln!("{} {:?} deleted{}", target.resource.kind_prefix(), target.name, args.dry_run_suffix())?,
             // As kubectl: report each failure and go on with the rest.
             Err(err) => {
                 eprintln!("{err}");

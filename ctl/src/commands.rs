@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::discovery::{Resource, api_version, discover, get_json, send};
 use crate::kubeconfig::client_and_namespace;
@@ -45,6 +45,12 @@ pub struct ScaleArgs {
     /// How many replicas the object is to have.
     #[arg(long)]
     pub replicas: i64,
+    /// none, client (print only) or server (the server checks it and keeps nothing).
+    #[arg(long, value_parser = ["none", "server", "client"], default_value = "none")]
+    pub dry_run: String,
+    /// yaml, json, name, jsonpath=TEMPLATE or go-template=TEMPLATE: print the object.
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
 }
 
 pub fn find<'a>(served: &'a [Resource], word: &str) -> Result<&'a Resource, CtlError> {
@@ -151,10 +157,27 @@ pub async fn scale(config: &Config, args: &ScaleArgs) -> Result<(), CtlError> {
     if args.replicas < 0 {
         return Err(CtlError::Usage("The --replicas=COUNT flag is required, and COUNT must be greater than or equal to 0".into()));
     }
-    let path = format!("{}/scale", resource.path(Some(&namespace), Some(&name)));
-    let patch = json!({"spec": {"replicas": args.replicas}});
-    send(&client, "PATCH", &path, "application/merge-patch+json", &patch).await?;
-    outln!("{}/{name} scaled", resource.kind_prefix())?;
+    let output = crate::printer::Output::parse(args.output.as_deref())?;
+    let item_path = resource.path(Some(&namespace), Some(&name));
+    // kubectl prints the object as it read it before scaling, and a client dry run only reads it.
+    let object = match (&output, args.dry_run.as_str()) {
+        (crate::printer::Output::Message, "none" | "server") => Value::Null,
+        _ => send(&client, "GET", &item_path, "application/json", &Value::Null).await?,
+    };
+    if args.dry_run != "client" {
+        let query = if args.dry_run == "server" { "?dryRun=All" } else { "" };
+        let patch = json!({"spec": {"replicas": args.replicas}});
+        send(&client, "PATCH", &format!("{item_path}/scale{query}"), "application/merge-patch+json", &patch).await?;
+    }
+    let suffix = match args.dry_run.as_str() {
+        "server" => " (server dry run)",
+        "client" => " (dry run)",
+        _ => "",
+    };
+    match output {
+        crate::printer::Output::Message => outln!("{}/{name} scaled{suffix}", resource.kind_prefix())?,
+        output => crate::printer::print(object, &output, "")?,
+    }
     Ok(())
 }
 

@@ -82,7 +82,7 @@ pub async fn get_typed<T: serde::de::DeserializeOwned>(client: &kube::Client, pa
 /// Sends a request and returns the body of a successful answer; an unsuccessful one becomes the
 /// server's Status as an error, as kube's `request_text` makes it. Unlike `request_text`, this
 /// sees the headers, so the server's warnings reach the user.
-async fn request_bytes(client: &kube::Client, request: http::Request<Vec<u8>>) -> Result<Vec<u8>, CtlError> {
+pub async fn request_bytes(client: &kube::Client, request: http::Request<Vec<u8>>) -> Result<Vec<u8>, CtlError> {
     let response = client.send(request.map(kube::client::Body::from)).await.map_err(CtlError::from_kube)?;
     for header in response.headers().get_all(http::header::WARNING) {
         if let Some(text) = header.to_str().ok().and_then(warning_text) {

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::apply::{ValidateArgs, query};
 use crate::discovery::send;
-use crate::output::{out, outln};
 use crate::{Config, CtlError};
+pub use crate::printer::{Output, go_yaml, print};
 
 #[derive(Clone, Debug, clap::Args)]
 pub struct EmitArgs {
@@ -55,7 +55,11 @@ pub async fn emit(client: &kube::Client, generated: Generated, args: &EmitArgs, 
             ]);
             let sent = send(client, "POST", &format!("{}{query}", generated.path), "application/json", &generated.object).await;
             let created = match (sent, generated.failure) {
-                (Err(CtlError::Server { message, .. }), Some(failure)) => return Err(CtlError::Usage(format!("{failure}: {message}"))),
+                (Err(CtlError::Server { message, .. }), Some(failure)) => {
+                    // kubectl's words for a Secret end in a space, not a colon.
+                    let separator = if failure.ends_with(' ') { "" } else { ": " };
+                    return Err(CtlError::Usage(format!("{failure}{separator}{message}")));
+                }
                 (sent, _) => sent?,
             };
             (created, if server { " (server dry run)" } else { "" })
@@ -65,81 +69,8 @@ pub async fn emit(client: &kube::Client, generated: Generated, args: &EmitArgs, 
     print(object, &output, &format!("{verb}{suffix}"))
 }
 
-/// What `-o` asks for.
-pub enum Output {
-    Message,
-    Yaml,
-    Json,
-    Name,
-    JsonPath(crate::jsonpath::Template),
-    GoTemplate(crate::gotemplate::GoTemplate),
-}
-
-impl Output {
-    pub fn parse(output: Option<&str>) -> Result<Output, CtlError> {
-        Ok(match output {
-            None | Some("") => Output::Message,
-            Some("yaml") => Output::Yaml,
-            Some("json") => Output::Json,
-            Some("name") => Output::Name,
-            Some(other) if matches!(other.split_once('=').map(|(name, _)| name), Some("go-template" | "template" | "go-template-file" | "templatefile")) => {
-                let (name, value) = other.split_once('=').unwrap_or_default();
-                Output::GoTemplate(crate::get::go_template(name, value)?)
-            }
-            Some(other) => match other.strip_prefix("jsonpath=") {
-                Some(text) => Output::JsonPath(crate::jsonpath::Template::parse(text).map_err(|err| CtlError::Usage(format!("error parsing jsonpath {text}, {err}")))?),
-                None => return Err(CtlError::Usage(format!(
-                    "unable to match a printer suitable for the output format {other:?}, allowed formats are: go-template,go-template-file,json,jsonpath,jsonpath-as-json,jsonpath-file,name,template,templatefile,yaml"
-                ))),
-            },
-        })
-    }
-}
-
 pub fn dry_run_error(value: &str) -> CtlError {
     CtlError::Usage(format!("Invalid dry-run value ({value}). Must be \"none\", \"server\", or \"client\"."))
-}
-
-/// `deployment.apps/web`: the kind and group of the object itself.
-pub fn kind_name(object: &Value) -> String {
-    let kind = object["kind"].as_str().unwrap_or_default().to_ascii_lowercase();
-    let name = object["metadata"]["name"].as_str().unwrap_or_default();
-    match object["apiVersion"].as_str().and_then(|version| version.split_once('/')) {
-        Some((group, _)) => format!("{kind}.{group}/{name}"),
-        None => format!("{kind}/{name}"),
-    }
-}
-
-/// The object as `-o yaml|json|name` prints it (without managedFields, as kubectl's printers),
-/// or `kind/name <verb>`.
-pub fn print(mut object: Value, output: &Output, verb: &str) -> Result<(), CtlError> {
-    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("managedFields");
-    }
-    match output {
-        Output::Message => outln!("{} {verb}", kind_name(&object))?,
-        Output::Name => outln!("{}", kind_name(&object))?,
-        Output::JsonPath(template) => {
-            let text = template.render(&object).map_err(|err| CtlError::Usage(format!("error executing jsonpath {:?}: {err}", template.source())))?;
-            out!("{text}")?;
-        }
-        Output::GoTemplate(template) => crate::get::print_go_template(template, &object)?,
-        Output::Json => {
-            // Go's MarshalIndent with kubectl's four spaces.
-            let mut bytes = Vec::new();
-            let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-            let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, formatter);
-            serde::Serialize::serialize(&object, &mut serializer).map_err(|err| CtlError::Usage(err.to_string()))?;
-            outln!("{}", String::from_utf8_lossy(&bytes))?;
-        }
-        Output::Yaml => out!("{}", go_yaml(&object)?)?,
-    }
-    Ok(())
-}
-
-/// YAML as kubectl writes it (see `crate::yaml`).
-pub fn go_yaml(value: &Value) -> Result<String, CtlError> {
-    crate::yaml::to_string(value).map_err(|err| CtlError::Usage(err.to_string()))
 }
 
 /// A container name from an image, as kubectl's `create deployment` makes it: the last path
@@ -166,6 +97,51 @@ pub fn int_or_string(text: &str) -> Value {
     text.parse::<i64>().map(|number| json!(number)).unwrap_or_else(|_| json!(text))
 }
 
+/// SHA-256 in hex (FIPS 180-4), for the name suffixes of `--append-hash`; small enough to keep
+/// here rather than take a crate for it.
+pub fn sha256_hex(data: &[u8]) -> String {
+    const K: [u32; 64] = [
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+        0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+        0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+    ];
+    let mut state: [u32; 8] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+    let mut message = data.to_vec();
+    message.push(0x80);
+    while message.len() % 64 != 56 {
+        message.push(0);
+    }
+    message.extend_from_slice(&((data.len() as u64) * 8).to_be_bytes());
+    for block in message.chunks_exact(64) {
+        let mut words = [0u32; 64];
+        for (index, word) in block.chunks_exact(4).enumerate() {
+            words[index] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for index in 16..64 {
+            let s0 = words[index - 15].rotate_right(7) ^ words[index - 15].rotate_right(18) ^ (words[index - 15] >> 3);
+            let s1 = words[index - 2].rotate_right(17) ^ words[index - 2].rotate_right(19) ^ (words[index - 2] >> 10);
+            words[index] = words[index - 16].wrapping_add(s0).wrapping_add(words[index - 7]).wrapping_add(s1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e, mut f, mut g, mut h] = state;
+        for index in 0..64 {
+            let s1 = e.rotate_right(6) ^ e.rotate_right(11) ^ e.rotate_right(25);
+            let choice = (e & f) ^ (!e & g);
+            let temp1 = h.wrapping_add(s1).wrapping_add(choice).wrapping_add(K[index]).wrapping_add(words[index]);
+            let s0 = a.rotate_right(2) ^ a.rotate_right(13) ^ a.rotate_right(22);
+            let majority = (a & b) ^ (a & c) ^ (b & c);
+            let temp2 = s0.wrapping_add(majority);
+            (h, g, f, e, d, c, b, a) = (g, f, e, d.wrapping_add(temp1), c, b, a, temp1.wrapping_add(temp2));
+        }
+        for (slot, value) in state.iter_mut().zip([a, b, c, d, e, f, g, h]) {
+            *slot = slot.wrapping_add(value);
+        }
+    }
+    state.iter().map(|word| format!("{word:08x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,8 +155,9 @@ mod tests {
     }
 
     #[test]
-    fn kind_names() {
-        assert_eq!(kind_name(&json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w"}})), "deployment.apps/w");
-        assert_eq!(kind_name(&json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}})), "service/s");
+    fn sha256_of_known_texts() {
+        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(sha256_hex(&[b'a'; 1000]), "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
     }
 }

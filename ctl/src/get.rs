@@ -10,6 +10,8 @@ use crate::jsonpath::{Template, go_number, go_value, relaxed};
 use crate::kubeconfig::client_and_namespace;
 use crate::output::{out, outln};
 use crate::print::columns;
+use crate::printer::read_file;
+pub use crate::printer::{go_template, print_go_template};
 use crate::{Config, CtlError};
 
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
@@ -131,6 +133,20 @@ pub struct GetArgs {
     /// Objects asked for by name that do not exist are no error, and an empty list no message.
     #[arg(long)]
     pub ignore_not_found: bool,
+    /// GET this path of the server (e.g. /readyz, /api/v1/namespaces) and print its answer as it is.
+    #[arg(long)]
+    pub raw: Option<String>,
+}
+
+/// `get --raw PATH`: the server's bytes, unchanged, as kubectl prints them.
+async fn raw(config: &Config, args: &GetArgs, path: &str) -> Result<(), CtlError> {
+    if !args.resources.is_empty() {
+        return Err(CtlError::Usage("arguments may not be passed when --raw is specified".into()));
+    }
+    let (client, _) = client_and_namespace(config).await?;
+    let request = http::Request::get(path).body(Vec::new()).map_err(|err| CtlError::Usage(format!("bad request {path}: {err}")))?;
+    let bytes = crate::discovery::request_bytes(&client, request).await?;
+    crate::output::write_bytes(&bytes)
 }
 
 /// One GET to make: a whole list of a type, or one object by name.
@@ -153,6 +169,9 @@ enum Format {
 }
 
 pub async fn run(config: &Config, args: &GetArgs) -> Result<(), CtlError> {
+    if let Some(path) = &args.raw {
+        return raw(config, args, path).await;
+    }
     let format = format(args)?;
     let sort = args.sort_by.as_deref().map(column_template).transpose()?;
     let (client, namespace) = client_and_namespace(config).await?;
@@ -293,41 +312,6 @@ fn read_template(path: &str) -> Result<String, CtlError> {
     read_file(path, "template")
 }
 
-/// A template file, or kubectl's `error reading WHAT PATH, open PATH: …`.
-fn read_file(path: &str, what: &str) -> Result<String, CtlError> {
-    std::fs::read_to_string(path).map_err(|err| {
-        let cause = if err.kind() == std::io::ErrorKind::NotFound { "no such file or directory".to_string() } else { err.to_string() };
-        CtlError::Usage(format!("error reading {what} {path}, open {path}: {cause}"))
-    })
-}
-
-/// `-o go-template=TEXT` or `-o go-template-file=FILE`, parsed as kubectl reports it.
-pub fn go_template(name: &str, value: &str) -> Result<GoTemplate, CtlError> {
-    let text = if name.ends_with("file") {
-        read_file(value, "--template")?
-    } else {
-        value.to_string()
-    };
-    GoTemplate::parse(&text).map_err(|err| CtlError::Usage(format!("error parsing template {text}, {err}")))
-}
-
-/// What the template printed; after a failure, kubectl's dump of the template and the object on
-/// stdout too.
-pub fn print_go_template(template: &GoTemplate, document: &Value) -> Result<(), CtlError> {
-    let (rendered, failure) = template.render(document);
-    out!("{rendered}")?;
-    if let Some(err) = failure {
-        let text = template.source();
-        let mut raw = String::new();
-        crate::jsonpath::go_json(document, &mut raw);
-        let object = crate::gotemplate::go_value(document);
-        out!(
-            "Error executing template: {err}. Printing more information for debugging the template:\n\ttemplate was:\n\t\t{text}\n\traw data was:\n\t\t{raw}\n\tobject given to template engine was:\n\t\t{object}\n\n"
-        )?;
-        return Err(CtlError::Usage(format!("error executing template {text:?}: {err}")));
-    }
-    Ok(())
-}
 
 fn column_template(path: &str) -> Result<Template, CtlError> {
     let expression = relaxed(path).map_err(|err| CtlError::Usage(err.to_string()))?;

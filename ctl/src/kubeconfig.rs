@@ -44,11 +44,20 @@ pub enum ConfigCommand {
     #[command(after_help = "Examples:\n  ctl config get-contexts\n  KUBECONFIG=a.yaml:b.yaml ctl config get-contexts")]
     GetContexts,
     /// Print the merged kubeconfig, with credentials left out unless --raw.
-    #[command(after_help = "Examples:\n  ctl config view\n  KUBECONFIG=a.yaml:b.yaml ctl config view --raw")]
+    #[command(after_help = "Examples:\n  ctl config view\n  KUBECONFIG=a.yaml:b.yaml ctl config view --raw\n  ctl config view --minify --flatten\n  ctl config view -o jsonpath='{.users[0].name}'")]
     View {
         /// Print credentials too.
         #[arg(long)]
         raw: bool,
+        /// Only the current context (or --context), its cluster and its user.
+        #[arg(long)]
+        minify: bool,
+        /// Certificate and key files read into the config, for a config that stands alone.
+        #[arg(long)]
+        flatten: bool,
+        /// yaml (the default), json, jsonpath=TEMPLATE or go-template=TEMPLATE.
+        #[arg(short = 'o', long, default_value = "yaml")]
+        output: String,
     },
 }
 
@@ -219,12 +228,19 @@ pub fn run(config: &Config, command: &ConfigCommand) -> Result<(), CtlError> {
             }
             out!("{}", padded(&rows))?;
         }
-        ConfigCommand::View { raw } => {
+        ConfigCommand::View { raw, minify, flatten, output } => {
+            let output = crate::printer::Output::parse(Some(output))?;
             let mut document = view(kubeconfig)?;
-            if !raw {
+            if *minify {
+                minified(&mut document, config.context.as_deref())?;
+            }
+            // As kubectl: a flattened config keeps its credentials.
+            if *flatten {
+                flattened(&mut document, &loaded.paths)?;
+            } else if !raw {
                 redact(&mut document);
             }
-            out!("{}", crate::yaml::to_string(&document).map_err(|err| CtlError::Usage(err.to_string()))?)?;
+            crate::printer::print(document, &output, "")?;
         }
     }
     Ok(())
@@ -310,6 +326,44 @@ fn padded(rows: &[Vec<String>]) -> String {
     }
     text
 }
+/// client-go's `MinifyConfig`: the one context (`--context`, else the current one), and the
+/// cluster and user it names.
+fn minified(document: &mut Value, context: Option<&str>) -> Result<(), CtlError> {
+    if let Some(context) = context.filter(|name| !name.is_empty()) {
+        document["current-context"] = Value::from(context);
+    }
+    let current = document["current-context"].as_str().unwrap_or_default().to_string();
+    if current.is_empty() {
+        return Err(CtlError::Usage("current-context must exist in order to minify".into()));
+    }
+    let named = |list: &Value, name: &str| list.as_array().and_then(|items| items.iter().find(|item| item["name"] == name)).cloned();
+    let context = named(&document["contexts"], &current).ok_or_else(|| CtlError::Usage(format!("cannot locate context {current}")))?;
+    let only = |item: Option<Value>| item.map(|item| Value::Array(vec![item])).unwrap_or(Value::Null);
+    document["clusters"] = only(named(&document["clusters"], context["context"]["cluster"].as_str().unwrap_or_default()));
+    document["users"] = only(named(&document["users"], context["context"]["user"].as_str().unwrap_or_default()));
+    document["contexts"] = Value::Array(vec![context]);
+    Ok(())
+}
+
+/// client-go's `FlattenConfig`: each certificate, key and CA file read into its `-data` field.
+/// A relative path is taken from the directory of the first file read, where kubectl resolved it.
+fn flattened(document: &mut Value, paths: &[PathBuf]) -> Result<(), CtlError> {
+    use base64::Engine;
+    let base = paths.iter().find(|path| path.exists()).and_then(|path| path.parent()).map(Path::to_path_buf).unwrap_or_default();
+    let fields = [("clusters", "cluster", "certificate-authority"), ("users", "user", "client-certificate"), ("users", "user", "client-key")];
+    for (list, inner, field) in fields {
+        for item in document[list].as_array_mut().into_iter().flatten() {
+            let Some(entry) = item.get_mut(inner).and_then(Value::as_object_mut) else { continue };
+            let Some(path) = entry.get(field).and_then(Value::as_str).filter(|path| !path.is_empty()).map(str::to_string) else { continue };
+            let full = base.join(&path);
+            let bytes = std::fs::read(&full).map_err(|err| CtlError::Usage(format!("open {}: {err}", full.display())))?;
+            entry.remove(field);
+            entry.insert(format!("{field}-data"), Value::from(base64::engine::general_purpose::STANDARD.encode(bytes)));
+        }
+    }
+    Ok(())
+}
+
 /// Leaves credentials out of `config view`, as kubectl does without `--raw`.
 fn redact(document: &mut Value) {
     const OMITTED: &[(&str, &str)] = &[

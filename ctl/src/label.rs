@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::apply::{query, report};
+use crate::printer::{Output, print};
 use crate::output::outln;
 use crate::patch::{FileOptions, Named, Selection, kind_prefix_of, objects};
 use crate::{Config, CtlError};
@@ -33,8 +34,8 @@ pub struct LabelArgs {
     pub list: bool,
     #[command(flatten)]
     pub files: FileOptions,
-    /// `name` to print only KIND/NAME.
-    #[arg(short = 'o', long, value_parser = ["name"])]
+    /// yaml, json, name, jsonpath=TEMPLATE or go-template=TEMPLATE: print each changed object.
+    #[arg(short = 'o', long)]
     pub output: Option<String>,
 }
 
@@ -164,6 +165,8 @@ async fn change_one(client: &kube::Client, args: &LabelArgs, field: Field, chang
     if !args.overwrite {
         refuse_overwrites(current, changes, field)?;
     }
+    // kubectl looks for its printer only after reading the object and checking the changes.
+    let output = Output::parse(args.output.as_deref())?;
     let mut wanted = current.cloned().unwrap_or_default();
     for (key, value) in &changes.set {
         wanted.insert(key.clone(), json!(value));
@@ -193,14 +196,20 @@ async fn change_one(client: &kube::Client, args: &LabelArgs, field: Field, chang
     let mut changed = object.clone();
     changed["metadata"][field.key()] = Value::Object(wanted.clone());
     let patch = json!({"metadata": {field.key(): merge_patch(current, &wanted)}});
-    let dry_run = args.files.dry_run();
-    let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", field.field_manager())]);
-    crate::discovery::send(client, "PATCH", &format!("{path}{query}"), "application/merge-patch+json", &patch).await?;
-    let suffix = if dry_run { " (server dry run)" } else { "" };
-    match (&args.output, field) {
-        (Some(_), _) => outln!("{label}")?,
-        (None, Field::Annotations) => outln!("{label} annotated{suffix}")?,
-        (None, Field::Labels) => outln!("{label} {}{suffix}", change_message(&object, &changed, args.overwrite))?,
+    // A dry run prints the object as kubectl changed it (a server's dry run sends the patch,
+    // but prints the same); a change, the server's answer.
+    let result = if args.files.dry_run == "client" {
+        changed.clone()
+    } else {
+        let query = query(&[("dryRun", if args.files.dry_run() { "All" } else { "" }), ("fieldManager", field.field_manager())]);
+        let answer = crate::discovery::send(client, "PATCH", &format!("{path}{query}"), "application/merge-patch+json", &patch).await?;
+        if args.files.dry_run() { changed.clone() } else { answer }
+    };
+    let suffix = args.files.dry_run_suffix();
+    match (&output, field) {
+        (Output::Message, Field::Annotations) => outln!("{label} annotated{suffix}")?,
+        (Output::Message, Field::Labels) => outln!("{label} {}{suffix}", change_message(&object, &changed, args.overwrite))?,
+        (output, _) => print(result, output, "")?,
     }
     Ok(())
 }

@@ -36,6 +36,7 @@ pub mod output;
 mod patch;
 mod pod_template;
 mod print;
+mod printer;
 mod replace;
 mod rollout;
 mod run;

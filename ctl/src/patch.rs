@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::apply::{FileArgs, query, report, resolve};
 use crate::commands::find;
 use crate::discovery::{Resource, discover, encode, get_json, send};
+use crate::printer::{Output, print};
 use crate::kubeconfig::client_and_namespace;
 use crate::output::outln;
 use crate::{Config, CtlError};
@@ -37,8 +38,8 @@ pub struct PatchArgs {
     pub subresource: Option<String>,
     #[command(flatten)]
     pub files: FileOptions,
-    /// `name` to print only KIND/NAME.
-    #[arg(short = 'o', long, value_parser = ["name"])]
+    /// yaml, json, name, jsonpath=TEMPLATE or go-template=TEMPLATE: print each patched object.
+    #[arg(short = 'o', long)]
     pub output: Option<String>,
 }
 
@@ -51,12 +52,22 @@ pub struct FileOptions {
     /// Read directories recursively.
     #[arg(short = 'R', long)]
     pub recursive: bool,
-    /// `server` to have the server check everything without storing it.
-    #[arg(long, value_parser = ["none", "server"], default_value = "none")]
+    /// `server` to have the server check everything without storing it; `client` to only print
+    /// what would be sent.
+    #[arg(long, value_parser = ["none", "server", "client"], default_value = "none")]
     pub dry_run: String,
 }
 
 impl FileOptions {
+    /// What kubectl adds to its message for the dry run asked for.
+    pub fn dry_run_suffix(&self) -> &'static str {
+        match self.dry_run.as_str() {
+            "server" => " (server dry run)",
+            "client" => " (dry run)",
+            _ => "",
+        }
+    }
+
     pub fn file_args(&self) -> FileArgs {
         FileArgs { files: self.files.clone(), recursive: self.recursive, dry_run: self.dry_run.clone() }
     }
@@ -177,9 +188,15 @@ pub async fn patch(config: &Config, args: &PatchArgs) -> Result<(), CtlError> {
         _ => return Err(CtlError::Usage(format!("--type must be one of [json merge strategic], not {:?}", args.patch_type))),
     };
     let body = patch_body(args)?;
+    let output = Output::parse(args.output.as_deref())?;
     let selection = Selection { words: &args.objects, files: &args.files, selector: None, all: false };
     let (client, targets) = objects(config, &selection, "patch").await?;
-    let query = query(&[("dryRun", if args.files.dry_run() { "All" } else { "" }), ("fieldManager", FIELD_MANAGER)]);
+    let client_dry_run = args.files.dry_run == "client";
+    // A patch kubectl would apply on its own (`--dry-run=client`) but ctl cannot without the
+    // schema (a strategic patch of lists, a JSON patch) is applied by the server without storing.
+    let local = client_dry_run && (args.patch_type.eq_ignore_ascii_case("merge") || (args.patch_type.eq_ignore_ascii_case("strategic") && !has_lists(&body)));
+    let server_dry_run = args.files.dry_run() || (client_dry_run && !local);
+    let query = query(&[("dryRun", if server_dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER)]);
     let mut errors = Vec::new();
     for target in &targets {
         let mut path = target.resource.path(target.namespace.as_deref(), Some(&target.name));
@@ -188,22 +205,56 @@ pub async fn patch(config: &Config, args: &PatchArgs) -> Result<(), CtlError> {
         }
         // kubectl reads the object first and says "(no change)" when the patch left it as it was.
         let patched = match send(&client, "GET", &path, "application/json", &Value::Null).await {
+            Ok(before) if local => {
+                let after = merge_patch(before.clone(), &body);
+                Ok((before, after))
+            }
             Ok(before) => send(&client, "PATCH", &format!("{path}{query}"), content_type, &body).await.map(|after| (before, after)),
             Err(err) => Err(err),
         };
         match patched {
             Ok((before, after)) => {
                 let label = format!("{}/{}", kind_prefix_of(&after, &target.resource), target.name);
-                match (&args.output, before == after) {
-                    (Some(_), _) => outln!("{label}")?,
-                    (None, false) => outln!("{label} patched")?,
-                    (None, true) => outln!("{label} patched (no change)")?,
+                // kubectl's patch says nothing of a dry run.
+                match (&output, before == after) {
+                    (Output::Message, false) => outln!("{label} patched")?,
+                    (Output::Message, true) => outln!("{label} patched (no change)")?,
+                    (output, _) => print(after, output, "")?,
                 }
             }
             Err(err) => errors.push(err),
         }
     }
     report(errors)
+}
+
+/// Whether a patch holds a list anywhere: where strategic and JSON merge patches may differ.
+fn has_lists(patch: &Value) -> bool {
+    match patch {
+        Value::Array(_) => true,
+        Value::Object(map) => map.values().any(has_lists),
+        _ => false,
+    }
+}
+
+/// RFC 7386: the patch's fields replace the target's, a null removes one, maps merge.
+fn merge_patch(target: Value, patch: &Value) -> Value {
+    let Value::Object(patch) = patch else {
+        return patch.clone();
+    };
+    let mut target = match target {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(key);
+        } else {
+            let current = target.remove(key).unwrap_or(Value::Null);
+            target.insert(key.clone(), merge_patch(current, value));
+        }
+    }
+    Value::Object(target)
 }
 
 /// The field manager kubectl's patch names itself with, after ctl's own name.

@@ -31,10 +31,15 @@ pub async fn replace(config: &Config, args: &ReplaceArgs) -> Result<(), CtlError
     let validation = args.validate.field_validation()?;
     let (client, targets) = resolve(config, &args.files, "replace").await?;
     let dry_run = args.files.dry_run == "server";
-    let suffix = if dry_run { " (server dry run)" } else { "" };
+    let suffix = args.files.dry_run_suffix();
     let query = query(&[("dryRun", if dry_run { "All" } else { "" }), ("fieldManager", FIELD_MANAGER), ("fieldValidation", validation)]);
     let mut errors = Vec::new();
     for target in &targets {
+        // A client dry run (which `apply`'s flags allow) sends nothing.
+        if args.files.dry_run == "client" {
+            outln!("{}/{} replaced{suffix}", target.resource.kind_prefix(), target.name)?;
+            continue;
+        }
         match replace_one(&client, target, &query).await {
             Ok(()) => outln!("{}/{} replaced{suffix}", target.resource.kind_prefix(), target.name)?,
             // As kubectl: go on with the rest, and report each failure, naming its file, at the end.

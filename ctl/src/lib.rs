@@ -108,7 +108,7 @@ pub enum Command {
     /// Copy files into and out of containers.
     Cp(stream::CpArgs),
     /// Show the CPU and memory nodes and pods use.
-    #[command(subcommand, after_help = "Examples:\n  ctl top nodes\n  ctl top pods -n kube-system --containers")]
+    #[command(subcommand, after_help = "Examples:\n  ctl top node\n  ctl top pod -n kube-system --containers")]
     Top(top::TopCommand),
     /// Print a bash, zsh or fish completion script, which asks ctl what may come next at each TAB.
     #[command(after_help = "Examples:\n  source <(ctl completion bash)\n  ctl completion zsh > \"${fpath[1]}/_ctl\"\n  ctl completion fish | source")]

@@ -1,4 +1,4 @@
-//! `top nodes` and `top pods`: resource usage from `metrics.k8s.io`, in kubectl's tables.
+//! `top node` and `top pod`: resource usage from `metrics.k8s.io`, in kubectl's tables.
 
 use serde_json::Value;
 
@@ -11,10 +11,11 @@ use crate::output::out;
 #[derive(Clone, Debug, clap::Subcommand)]
 pub enum TopCommand {
     /// CPU and memory of nodes.
-    #[command(alias = "node", alias = "no", after_help = "Examples:\n  ctl top nodes\n  ctl top nodes node-1\n  ctl top nodes -l role=worker --show-capacity")]
+    // Named as kubectl names it (`ctl top node --help`), with its aliases.
+    #[command(name = "node", alias = "nodes", alias = "no", after_help = "Examples:\n  ctl top node\n  ctl top node node-1\n  ctl top node -l role=worker --show-capacity")]
     Nodes(TopNodesArgs),
     /// CPU and memory of pods.
-    #[command(alias = "pod", alias = "po", after_help = "Examples:\n  ctl top pods\n  ctl top pods web-0 --containers\n  ctl top pods -A -l app=web")]
+    #[command(name = "pod", alias = "pods", alias = "po", after_help = "Examples:\n  ctl top pod\n  ctl top pod web-0 --containers\n  ctl top pod -A -l app=web")]
     Pods(TopPodsArgs),
 }
 

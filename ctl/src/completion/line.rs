@@ -271,8 +271,8 @@ impl<'a> Line<'a> {
                 None => Want::PodOrType { prefix },
                 Some(target) => Want::Ports { target: target.clone(), prefix },
             },
-            "cordon" | "uncordon" | "drain" | "top nodes" => only_first(Want::Names { resource: "nodes", prefix }),
-            "top pods" => only_first(Want::Names { resource: "pods", prefix }),
+            "cordon" | "uncordon" | "drain" | "top node" => only_first(Want::Names { resource: "nodes", prefix }),
+            "top pod" => only_first(Want::Names { resource: "pods", prefix }),
             "config use-context" => only_first(Want::Contexts { prefix }),
             _ => {
                 // A positional argument with a fixed set of values (`completion SHELL`).

@@ -54,15 +54,15 @@ fn usage_error(err: &clap::Error) -> ! {
     let (path, rest) = command_path(&words);
     let see_help = format!("See '{} --help' for usage.", path.join(" "));
     let message = match err.kind() {
-        ErrorKind::UnknownArgument => text(ContextKind::InvalidArg).and_then(|flag| unknown_flag(&flag, &args)).map(|message| format!("Error: {message}\n{see_help}")),
+        ErrorKind::UnknownArgument => text(ContextKind::InvalidArg).and_then(|flag| unknown_flag(&flag, &args)).map(|message| format!("error: {message}\n{see_help}")),
         // clap names the flag by its long form whichever was typed; a flag left without its
         // value is the last argument.
         ErrorKind::InvalidValue if text(ContextKind::InvalidValue).is_some_and(|value| value.is_empty()) => {
-            args.last().filter(|last| last.starts_with('-')).map(|last| format!("Error: flag needs an argument: {}\n{see_help}", flag_name(last)))
+            args.last().filter(|last| last.starts_with('-')).map(|last| format!("error: flag needs an argument: {}\n{see_help}", flag_name(last)))
         }
         ErrorKind::InvalidSubcommand => text(ContextKind::InvalidSubcommand).map(|name| {
             if path.len() == 1 {
-                format!("Error: unknown command {name:?} for \"ctl\"{}", suggestions(&name))
+                format!("error: unknown command {name:?} for \"ctl\"{}", suggestions(&name))
             } else {
                 format!("error: unknown command {:?}\nSee '{} -h' for help and examples", rest.join(" "), path.join(" "))
             }
@@ -133,7 +133,7 @@ fn suggestions(typed: &str) -> String {
     if close.is_empty() {
         return String::new();
     }
-    format!("\n\nDid you mean this?\n{}", close.iter().map(|name| format!("\t{name}\n")).collect::<String>())
+    format!("\n\nDid you mean this?\n{}", close.iter().map(|name| format!("\t{name}")).collect::<Vec<_>>().join("\n"))
 }
 
 /// The Levenshtein distance of two words.

@@ -92,7 +92,8 @@ fn describe_as_kubectl_does() {
     let dir = tempfile::tempdir().unwrap();
     let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem"];
     let subject = "/CN=bob/serialNumber=42/O=devs/O=ops/OU=web/C=NL/L=Delft/ST=Zuid-Holland/street=Main 1/postalCode=2611";
-    let request = openssl_pem(dir.path(), &[&key[..], &["-new", "-subj", subject]].concat());
+    let names = "subjectAltName=DNS:bob.example.com,DNS:www.example.com,email:bob@example.com,URI:spiffe://example.com/bob,IP:10.0.0.1,IP:fd00::1,IP:::ffff:10.0.0.2";
+    let request = openssl_pem(dir.path(), &[&key[..], &["-new", "-subj", subject, "-addext", names]].concat());
     let manifest = format!("apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n  name: full\n  labels: {{team: a, tier: b}}\n  annotations: {{note: hi}}\nspec:\n  request: {request}\n  signerName: example.com/custom\n  usages: [client auth, digital signature]\n  expirationSeconds: 7200\n");
     kubectl_stdin(&server, &["apply", "-f", "-"], &manifest);
     stdout_ok(run("kubectl", &server, &["certificate", "approve", "a", "full"]));
@@ -118,6 +119,7 @@ fn describe_as_kubectl_does() {
     }
     let full = stdout_ok(ctl(&server, &["describe", "csr", "full"]));
     assert!(full.contains("Approved,Failed,Issued\n"), "{full}");
+    assert!(full.contains("Subject Alternative Names:\n"), "{full}");
     // Each organization on its own line, under the first.
     let lines: Vec<&str> = full.lines().map(str::trim).collect();
     assert!(lines.windows(2).any(|pair| pair[0].ends_with(" devs") && pair[0].starts_with("Organization:") && pair[1] == "ops"), "{full}");

@@ -1,6 +1,6 @@
 //! kubectl's describer of CertificateSigningRequests (`describeCertificateSigningRequest`): the
-//! request's metadata, signer and status, then the subject it asks for, read from the PKCS#10
-//! request itself as kubectl parses it.
+//! request's metadata, signer and status, then the subject and alternative names it asks for,
+//! read from the PKCS#10 request itself as kubectl parses it.
 
 use std::fmt::Write;
 
@@ -29,9 +29,8 @@ pub fn certificate_signing_request(context: &Context) -> Result<String, CtlError
     let (metadata, spec, status) = (&csr["metadata"], &csr["spec"], &csr["status"]);
     let pem = base64::engine::general_purpose::STANDARD.decode(spec["request"].as_str().unwrap_or_default()).unwrap_or_default();
     // kubectl refuses to describe a request it cannot parse, in these words.
-    let subject = CertificateRequest::from_pem(&pem)
-        .and_then(|request| request.subject_attributes())
-        .map_err(|err| CtlError::Usage(format!("Error parsing CSR: {err}")))?;
+    let parsed = CertificateRequest::from_pem(&pem).and_then(|request| Ok((request.subject_attributes()?, request.alternative_names()?)));
+    let (subject, names) = parsed.map_err(|err| CtlError::Usage(format!("Error parsing CSR: {err}")))?;
     let mut out = String::new();
     let _ = writeln!(out, "Name:\t{}", text(&metadata["name"]));
     let _ = writeln!(out, "Labels:\t{}", format_labels(&metadata["labels"]));
@@ -51,13 +50,26 @@ pub fn certificate_signing_request(context: &Context) -> Result<String, CtlError
     let _ = writeln!(out, "\tCommon Name:\t{}", last(COMMON_NAME));
     let _ = writeln!(out, "\tSerial Number:\t{}", last(SERIAL_NUMBER));
     for (oid, label) in LISTED {
-        let values: Vec<&str> = subject.iter().filter(|(id, _)| id == oid).map(|(_, value)| value.as_str()).collect();
-        if !values.is_empty() {
-            let _ = writeln!(out, "\t{label}:\t{}", values.join("\n\t\t"));
-        }
+        let values: Vec<String> = subject.iter().filter(|(id, _)| id == oid).map(|(_, value)| value.clone()).collect();
+        list(&mut out, label, &values);
+    }
+    let addresses: Vec<String> = names.ip_addresses.iter().map(ToString::to_string).collect();
+    if !(names.dns_names.is_empty() && names.email_addresses.is_empty() && names.uris.is_empty() && addresses.is_empty()) {
+        out.push_str("Subject Alternative Names:\n");
+        list(&mut out, "DNS Names", &names.dns_names);
+        list(&mut out, "Email Addresses", &names.email_addresses);
+        list(&mut out, "URIs", &names.uris);
+        list(&mut out, "IP Addresses", &addresses);
     }
     events_section(&mut out, &context.events);
     Ok(out)
+}
+
+/// kubectl's `printListHelper`: a label and its values, each under the first; nothing for none.
+fn list(out: &mut String, label: &str, values: &[String]) {
+    if !values.is_empty() {
+        let _ = writeln!(out, "\t{label}:\t{}", values.join("\n\t\t"));
+    }
 }
 
 /// `extractCSRStatus`: Denied over Approved over Pending, then Failed and Issued.

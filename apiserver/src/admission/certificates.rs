@@ -44,8 +44,10 @@ pub(crate) fn admit(resource: &ResourceType, operation: Operation, object: &Valu
             Err(forbidden(format!("user not permitted to approve requests with signerName {signer:?}")))
         }
         (Operation::StatusUpdate, Some(old)) => {
-            // Only issuing (or changing) the certificate is signing.
-            if certificate(object) == certificate(old) {
+            // Issuing the certificate, or saying how signing went (a Failed condition), is
+            // signing; a write that changes neither is not.
+            let signing_fields = |csr: &Value| (csr.pointer("/status/certificate").cloned(), csr.pointer("/status/conditions").cloned());
+            if signing_fields(object) == signing_fields(old) {
                 return Ok(());
             }
             let signer = signer_name(old);
@@ -60,10 +62,6 @@ pub(crate) fn admit(resource: &ResourceType, operation: Operation, object: &Valu
 
 fn signer_name(csr: &Value) -> String {
     csr.pointer("/spec/signerName").and_then(Value::as_str).unwrap_or_default().to_string()
-}
-
-fn certificate(csr: &Value) -> Option<&Value> {
-    csr.pointer("/status/certificate")
 }
 
 /// `IsAuthorizedForSignerName`: `verb` on the signer by its name, else on its domain's

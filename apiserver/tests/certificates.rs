@@ -4,6 +4,8 @@
 //! certificate admission plugins under RBAC (approving and signing need `approve` and `sign` on
 //! the signer; no `system:masters` certificates from the kube-apiserver client signer).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::Path;
 use std::process::{Command, Output};
 

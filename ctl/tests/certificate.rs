@@ -2,6 +2,8 @@
 //! own apiserver holding the same CertificateSigningRequests, and their output, exit codes and
 //! the requests' tables afterwards must agree byte for byte (cell by cell for tables).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 use support::*;
 

@@ -1,11 +1,16 @@
 //! CertificateSigningRequests (`kinds/certificates/certificate_signing_request.rs`) through the
 //! real binary: the requester recorded on create, the fields each write path may change (the
-//! object, `status`, `approval`), and kube-apiserver's 422s for what validation refuses.
+//! object, `status`, `approval`), kube-apiserver's 422s for what validation refuses, and its
+//! certificate admission plugins under RBAC (approving and signing need `approve` and `sign` on
+//! the signer; no `system:masters` certificates from the kube-apiserver client signer).
 
-use std::process::Command;
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
 
 use base64::Engine;
-use common::testing::{ApiServer, Storage};
+use common::testing::{ApiServer, Credentials, Storage};
 use http::Client;
 use serde_json::{Value, json};
 
@@ -196,4 +201,115 @@ async fn kubectl_finds_explains_and_prints_them(storage: Storage) {
     assert_eq!([lines[1][0], lines[1][2], lines[1][3], lines[1][4], lines[1][5]], ["carol", "kubernetes.io/kube-apiserver-client", "system:admin", "60m", "Pending"]);
     let selected = kubectl(&server, &["get", "csr", "--field-selector=spec.signerName=kubernetes.io/kube-apiserver-client", "-o", "name"]);
     assert_eq!(selected.trim(), "certificatesigningrequest.certificates.k8s.io/carol");
+}
+
+/// A request for `common_name` in `organization`, to `signer`, as `kubectl create -f` takes it.
+fn csr_in(name: &str, organization: &str, signer: &str) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name.push(rcgen::DnType::CommonName, name);
+    params.distinguished_name.push(rcgen::DnType::OrganizationName, organization);
+    let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+    json!({"apiVersion": "certificates.k8s.io/v1", "kind": "CertificateSigningRequest", "metadata": {"name": name},
+        "spec": {"request": base64::engine::general_purpose::STANDARD.encode(pem), "signerName": signer, "usages": ["client auth"]}})
+    .to_string()
+}
+
+fn kubectl_as(config: &Path, args: &[&str], input: Option<&str>) -> Output {
+    let mut command = Command::new("kubectl");
+    command.arg(format!("--kubeconfig={}", config.display())).args(args);
+    common::testing::output_with_input(&mut command, input.unwrap_or_default().as_bytes()).unwrap()
+}
+
+fn both(output: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+}
+
+/// Runs kubectl until it succeeds: a grant takes a moment to reach the authorizer's caches.
+fn eventually(config: &Path, args: &[&str], input: Option<&str>) -> Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let output = kubectl_as(config, args, input);
+        if output.status.success() || std::time::Instant::now() > deadline {
+            return output;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+fn succeeds(config: &Path, args: &[&str], input: Option<&str>) -> String {
+    let output = kubectl_as(config, args, input);
+    assert!(output.status.success(), "kubectl {args:?}: {}", both(&output));
+    both(&output)
+}
+
+/// kubectl's line for a 403 of the certificate plugins on the request `name`.
+fn refused(name: &str, why: &str) -> String {
+    format!("certificatesigningrequests.certificates.k8s.io {name:?} is forbidden: {why}")
+}
+
+#[test]
+fn approving_and_signing_need_the_signer_as_kube_apiservers_plugins_ask() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.csv");
+    std::fs::write(&tokens, "admin-token,admin,1,\"system:masters\"\njane-token,jane,2\nrobot-token,robot,3\n").unwrap();
+    let server = ApiServer::start_https(Storage::Embedded, &[&format!("--token-auth-file={}", tokens.display()), "--authorization-mode=RBAC"]).unwrap();
+    let config = |name: &str, token: &str| server.kubeconfig_as(name, "default", Credentials::Token(token)).unwrap();
+    let (admin, jane, robot) = (config("admin", "admin-token"), config("jane", "jane-token"), config("robot", "robot-token"));
+
+    // jane and robot may write requests and both their subresources, but hold no signer.
+    let writer = r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"csr-writer"},"rules":[
+        {"apiGroups":["certificates.k8s.io"],"resources":["certificatesigningrequests"],"verbs":["create","get","list","watch"]},
+        {"apiGroups":["certificates.k8s.io"],"resources":["certificatesigningrequests/approval","certificatesigningrequests/status"],"verbs":["get","update","patch"]}]}"#;
+    let writers = r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRoleBinding","metadata":{"name":"csr-writers"},
+        "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"ClusterRole","name":"csr-writer"},
+        "subjects":[{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"jane"},{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"robot"}]}"#;
+    succeeds(&admin, &["create", "-f", "-"], Some(writer));
+    succeeds(&admin, &["create", "-f", "-"], Some(writers));
+    let made = eventually(&jane, &["create", "-f", "-"], Some(&csr_in("jane", "devs", "kubernetes.io/kube-apiserver-client")));
+    assert!(made.status.success(), "{}", both(&made));
+
+    // CertificateApproval: writing `approval` is not approving.
+    let approve = kubectl_as(&jane, &["certificate", "approve", "jane"], None);
+    assert!(!approve.status.success());
+    assert!(both(&approve).contains(&refused("jane", "user not permitted to approve requests with signerName \"kubernetes.io/kube-apiserver-client\"")), "{}", both(&approve));
+    // CertificateSigning: writing `status` is not signing: neither the certificate nor a
+    // Failed condition may be written, and a write that changes neither passes.
+    let issued = certificate("jane");
+    let sign = |config: &Path, name: &str| kubectl_as(config, &["patch", "csr", name, "--subresource=status", "--type=merge", "-p", &json!({"status": {"certificate": issued}}).to_string()], None);
+    let not_signer = refused("jane", "user not permitted to sign requests with signerName \"kubernetes.io/kube-apiserver-client\"");
+    let signed = sign(&jane, "jane");
+    assert!(!signed.status.success());
+    assert!(both(&signed).contains(&not_signer), "{}", both(&signed));
+    let failed = kubectl_as(&jane, &["patch", "csr", "jane", "--subresource=status", "--type=merge", "-p", r#"{"status":{"conditions":[{"type":"Failed","status":"True","reason":"Test"}]}}"#], None);
+    assert!(both(&failed).contains(&not_signer), "{}", both(&failed));
+    succeeds(&jane, &["patch", "csr", "jane", "--subresource=status", "--type=merge", "-p", r#"{"status":{}}"#], None);
+
+    // Kube's approver role for the signer grants it; the administrator needs none.
+    succeeds(&admin, &["create", "clusterrolebinding", "jane-approves", "--clusterrole=system:certificates.k8s.io:kube-apiserver-client-approver", "--user=jane"], None);
+    let approve = eventually(&jane, &["certificate", "approve", "jane"], None);
+    assert!(approve.status.success(), "{}", both(&approve));
+    succeeds(&admin, &["create", "-f", "-"], Some(&csr_in("other", "devs", "kubernetes.io/kube-apiserver-client")));
+    succeeds(&admin, &["certificate", "deny", "other"], None);
+
+    // `sign` on a domain's wildcard covers each of its signers, and no other.
+    let signer = r#"{"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"example-signer"},"rules":[
+        {"apiGroups":["certificates.k8s.io"],"resources":["signers"],"resourceNames":["example.com/*"],"verbs":["sign"]}]}"#;
+    succeeds(&admin, &["create", "-f", "-"], Some(signer));
+    succeeds(&admin, &["create", "clusterrolebinding", "robot-signs", "--clusterrole=example-signer", "--user=robot"], None);
+    succeeds(&robot, &["create", "-f", "-"], Some(&csr_in("widget", "devs", "example.com/widgets")));
+    let signed = eventually(&robot, &["patch", "csr", "widget", "--subresource=status", "--type=merge", "-p", &json!({"status": {"certificate": issued}}).to_string()], None);
+    assert!(signed.status.success(), "{}", both(&signed));
+    let signed = sign(&robot, "jane");
+    assert!(both(&signed).contains(&refused("jane", "user not permitted to sign requests with signerName \"kubernetes.io/kube-apiserver-client\"")), "{}", both(&signed));
+
+    // CertificateSubjectRestriction: not even the administrator gets a system:masters request
+    // to the kube-apiserver client signer; another signer may take one.
+    let masters = kubectl_as(&admin, &["create", "-f", "-"], Some(&csr_in("root", "system:masters", "kubernetes.io/kube-apiserver-client")));
+    assert!(!masters.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&masters.stderr),
+        format!("Error from server (Forbidden): error when creating \"STDIN\": {}\n", refused("root", "use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed"))
+    );
+    succeeds(&admin, &["create", "-f", "-"], Some(&csr_in("root", "system:masters", "example.com/widgets")));
 }

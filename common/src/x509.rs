@@ -61,7 +61,23 @@ pub struct CertificateRequest {
     pub public_key: Vec<u8>,
     signature_algorithm: ObjectIdentifier,
     signature: Vec<u8>,
+    /// The `[0]` attributes (extension requests and the like), DER.
+    attributes: Vec<u8>,
 }
+
+/// The names of a request's subjectAltName extension, by kind, in their order, as Go's
+/// `x509.CertificateRequest` holds them (`DNSNames`, `EmailAddresses`, `URIs`, `IPAddresses`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlternativeNames {
+    pub dns_names: Vec<String>,
+    pub email_addresses: Vec<String>,
+    pub uris: Vec<String>,
+    pub ip_addresses: Vec<std::net::IpAddr>,
+}
+
+/// PKCS#9 `extensionRequest`, the attribute a request asks for extensions in.
+const EXTENSION_REQUEST: &[u64] = &[1, 2, 840, 113549, 1, 9, 14];
+const SUBJECT_ALTERNATIVE_NAME: &[u64] = &[2, 5, 29, 17];
 
 fn oid(components: &[u64]) -> ObjectIdentifier {
     ObjectIdentifier::from_slice(components)
@@ -98,19 +114,19 @@ impl CertificateRequest {
             })
         })
         .map_err(malformed)?;
-        let (subject, spki) = yasna::parse_ber(&info, |reader| {
+        let (subject, spki, attributes) = yasna::parse_ber(&info, |reader| {
             reader.read_sequence(|reader| {
                 reader.next().read_i64()?;
                 let subject = reader.next().read_der()?;
                 let spki = reader.next().read_der()?;
-                // The attributes ([0]: extension requests and the like) are not read.
-                reader.next().read_der()?;
-                Ok((subject, spki))
+                // The attributes ([0]), read when asked for.
+                let attributes = reader.next().read_der()?;
+                Ok((subject, spki, attributes))
             })
         })
         .map_err(malformed)?;
         let (key_algorithm, key_parameters, public_key) = public_key_info(&spki)?;
-        Ok(Self { info, subject, key_algorithm, key_parameters, public_key, signature_algorithm, signature })
+        Ok(Self { info, subject, key_algorithm, key_parameters, public_key, signature_algorithm, signature, attributes })
     }
 
     /// Checks the request's self-signature with its own key (Go's `CheckSignature`).
@@ -121,6 +137,62 @@ impl CertificateRequest {
     /// The subject's attributes, each as its OID and text (the CN, the O's, ...), in order.
     pub fn subject_attributes(&self) -> Result<Vec<(Vec<u64>, String)>, X509Error> {
         name_attributes(&self.subject)
+    }
+
+    /// The names the request's subjectAltName extension asks for (none without one).
+    pub fn alternative_names(&self) -> Result<AlternativeNames, X509Error> {
+        let malformed = |err: yasna::ASN1Error| X509Error::Malformed(err.to_string());
+        // [0] IMPLICIT SET OF Attribute, each its type and a SET OF values.
+        let attributes = yasna::parse_ber(&self.attributes, |reader| {
+            reader.read_tagged_implicit(yasna::Tag::context(0), |reader| {
+                reader.collect_set_of(|reader| {
+                    reader.read_sequence(|reader| {
+                        let kind = reader.next().read_oid()?;
+                        let values = reader.next().collect_set_of(|reader| reader.read_der())?;
+                        Ok((kind, values))
+                    })
+                })
+            })
+        })
+        .map_err(malformed)?;
+        let mut names = AlternativeNames::default();
+        for (_, values) in attributes.iter().filter(|(kind, _)| *kind == oid(EXTENSION_REQUEST)) {
+            for value in values {
+                let extensions = yasna::parse_ber(value, |reader| {
+                    reader.collect_sequence_of(|reader| {
+                        reader.read_sequence(|reader| {
+                            let id = reader.next().read_oid()?;
+                            reader.read_optional(|reader| reader.read_bool())?;
+                            Ok((id, reader.next().read_bytes()?))
+                        })
+                    })
+                })
+                .map_err(malformed)?;
+                for (_, value) in extensions.iter().filter(|(id, _)| *id == oid(SUBJECT_ALTERNATIVE_NAME)) {
+                    let general_names = yasna::parse_ber(value, |reader| {
+                        reader.collect_sequence_of(|reader| {
+                            let tagged = reader.read_tagged_der()?;
+                            Ok((tagged.tag(), tagged.value().to_vec()))
+                        })
+                    })
+                    .map_err(malformed)?;
+                    for (tag, value) in general_names {
+                        if tag.tag_class != yasna::TagClass::ContextSpecific {
+                            continue;
+                        }
+                        let text = || String::from_utf8_lossy(&value).into_owned();
+                        match tag.tag_number {
+                            1 => names.email_addresses.push(text()),
+                            2 => names.dns_names.push(text()),
+                            6 => names.uris.push(text()),
+                            7 => names.ip_addresses.push(ip_address(&value)?),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        Ok(names)
     }
 
     /// The key as rcgen writes it into a certificate: its algorithm (which names the key type
@@ -135,6 +207,17 @@ impl CertificateRequest {
         };
         Ok(RequestKey { algorithm, bits: self.public_key.clone() })
     }
+}
+
+/// An `iPAddress` name's 4 or 16 bytes; an IPv4-mapped IPv6 address is the IPv4 one, as Go
+/// prints it.
+fn ip_address(bytes: &[u8]) -> Result<std::net::IpAddr, X509Error> {
+    if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
+        return Ok(std::net::Ipv4Addr::from(v4).into());
+    }
+    let v6 = <[u8; 16]>::try_from(bytes).map_err(|_| X509Error::Malformed(format!("x509: cannot parse IP address of length {}", bytes.len())))?;
+    let v6 = std::net::Ipv6Addr::from(v6);
+    Ok(v6.to_ipv4_mapped().map_or(v6.into(), Into::into))
 }
 
 /// A `SubjectPublicKeyInfo`'s algorithm, its parameters when they are a named curve, and the
@@ -352,6 +435,23 @@ mod tests {
         params.distinguished_name.push(rcgen::DnType::CommonName, common_name);
         params.distinguished_name.push(rcgen::DnType::OrganizationName, organization);
         params.serialize_request(&key).unwrap().pem().unwrap()
+    }
+
+    #[test]
+    fn alternative_names_are_read_from_the_extension_request() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec!["web.example.com".to_string()]).unwrap();
+        params.subject_alt_names.push(rcgen::SanType::IpAddress("10.0.0.1".parse().unwrap()));
+        params.subject_alt_names.push(rcgen::SanType::Rfc822Name("ops@example.com".try_into().unwrap()));
+        let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+        let names = CertificateRequest::from_pem(pem.as_bytes()).unwrap().alternative_names().unwrap();
+        assert_eq!(names.dns_names, ["web.example.com"]);
+        assert_eq!(names.email_addresses, ["ops@example.com"]);
+        assert_eq!(names.ip_addresses, ["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
+        assert!(names.uris.is_empty());
+        // Without the extension, none.
+        let plain = CertificateRequest::from_pem(request("alice", "devs").as_bytes()).unwrap().alternative_names().unwrap();
+        assert_eq!(plain, AlternativeNames::default());
     }
 
     #[test]

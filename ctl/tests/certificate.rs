@@ -2,6 +2,8 @@
 //! own apiserver holding the same CertificateSigningRequests, and their output, exit codes and
 //! the requests' tables afterwards must agree byte for byte (cell by cell for tables).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 use support::*;
 
@@ -74,4 +76,53 @@ fn approve_and_deny_as_kubectl_does() {
         assert_eq!(conditions(&ctl_server, name), conditions(&kube_server, name), "{name}'s conditions");
     }
     assert_eq!(conditions(&ctl_server, "a"), [("Approved".to_string(), "KubectlApprove".to_string(), "This CSR was approved by kubectl certificate approve.".to_string())]);
+}
+
+/// `openssl req` run in `dir` with `args`, its PEM output in base64 as the API carries it.
+fn openssl_pem(dir: &std::path::Path, args: &[&str]) -> String {
+    use base64::Engine;
+    let output = std::process::Command::new("openssl").current_dir(dir).arg("req").args(args).output().unwrap();
+    assert!(output.status.success(), "openssl: {}", String::from_utf8_lossy(&output.stderr));
+    base64::engine::general_purpose::STANDARD.encode(&output.stdout)
+}
+
+#[test]
+fn describe_as_kubectl_does() {
+    let server = ApiServer::start(Storage::Embedded).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    scenario(&server);
+    // A subject with every attribute kubectl lists, some twice; and labels and annotations.
+    let dir = tempfile::tempdir().unwrap();
+    let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem"];
+    let subject = "/CN=bob/serialNumber=42/O=devs/O=ops/OU=web/C=NL/L=Delft/ST=Zuid-Holland/street=Main 1/postalCode=2611";
+    let names = "subjectAltName=DNS:bob.example.com,DNS:www.example.com,email:bob@example.com,URI:spiffe://example.com/bob,IP:10.0.0.1,IP:fd00::1,IP:::ffff:10.0.0.2";
+    let request = openssl_pem(dir.path(), &[&key[..], &["-new", "-subj", subject, "-addext", names]].concat());
+    let manifest = format!("apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n  name: full\n  labels: {{team: a, tier: b}}\n  annotations: {{note: hi}}\nspec:\n  request: {request}\n  signerName: example.com/custom\n  usages: [client auth, digital signature]\n  expirationSeconds: 7200\n");
+    kubectl_stdin(&server, &["apply", "-f", "-"], &manifest);
+    stdout_ok(run("kubectl", &server, &["certificate", "approve", "a", "full"]));
+    stdout_ok(run("kubectl", &server, &["certificate", "deny", "b"]));
+    // Issued, and Failed beside it.
+    let certificate = openssl_pem(dir.path(), &[&key[..], &["-x509", "-subj", "/CN=bob", "-days", "1"]].concat());
+    let status = serde_json::json!({"status": {"certificate": certificate, "conditions": [
+        {"type": "Approved", "status": "True", "reason": "KubectlApprove", "message": "This CSR was approved by kubectl certificate approve."},
+        {"type": "Failed", "status": "True", "reason": "Test"}]}});
+    stdout_ok(run("kubectl", &server, &["patch", "csr", "full", "--subresource=status", "--type=merge", "-p", &status.to_string()]));
+    for args in [
+        vec!["describe", "csr", "a"],
+        vec!["describe", "csr", "b"],
+        vec!["describe", "csr", "e"],
+        vec!["describe", "csr", "full"],
+        vec!["describe", "csr"],
+        vec!["describe", "certificatesigningrequest/c", "csr/full"],
+        vec!["describe", "csr", "a", "--show-events=false"],
+    ] {
+        let kubectl = run("kubectl", &server, &args);
+        assert!(String::from_utf8_lossy(&kubectl.stdout).contains("Common Name:"), "{args:?}: {kubectl:?}");
+        same(&args.join(" "), kubectl, ctl(&server, &args));
+    }
+    let full = stdout_ok(ctl(&server, &["describe", "csr", "full"]));
+    assert!(full.contains("Approved,Failed,Issued\n"), "{full}");
+    assert!(full.contains("Subject Alternative Names:\n"), "{full}");
+    // Each organization on its own line, under the first.
+    let lines: Vec<&str> = full.lines().map(str::trim).collect();
+    assert!(lines.windows(2).any(|pair| pair[0].ends_with(" devs") && pair[0].starts_with("Organization:") && pair[1] == "ops"), "{full}");
 }

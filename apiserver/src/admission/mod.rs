@@ -21,6 +21,7 @@
 //! update it keeps the allocated `clusterIP`/`clusterIPs` and NodePorts a PUT leaves out, as
 //! Kubernetes does.
 
+mod certificates;
 mod config_map;
 mod custom_resource;
 mod custom_resource_definition;
@@ -174,6 +175,8 @@ fn dispatch(
     };
     check_requester(kind, &write)?;
     let mut admitted = kind.strategy.admit(kind, object, old, operation, validation)?;
+    // Validating admission, which Kubernetes runs after the strategy has validated the object.
+    certificates::admit(kind, operation, &admitted.object, old)?;
     crate::meta::drop_empty(&mut admitted.object);
     Ok(admitted)
 }

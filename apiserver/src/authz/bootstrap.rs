@@ -134,7 +134,25 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
             // Leader election, in --leader-elect-resource-namespace (kube-system).
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create"]},
             events, events_v1,
-            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]}]))),
+            {"apiGroups": ["authorization.k8s.io"], "resources": ["subjectaccessreviews"], "verbs": ["create"]},
+            // As kube's certificate-controller: the csrsigning controller signs for kube's
+            // signers, which the CertificateSigning admission plugin asks of it.
+            {"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "resourceNames": ["kubernetes.io/kube-apiserver-client-kubelet"], "verbs": ["approve"]},
+            {"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "verbs": ["sign"], "resourceNames": [
+                "kubernetes.io/legacy-unknown", "kubernetes.io/kube-apiserver-client", "kubernetes.io/kube-apiserver-client-kubelet", "kubernetes.io/kubelet-serving"]}]))),
+        // Kube's roles for certificate requests, bound by whoever delegates them: creating a
+        // request (and, for a node's client certificate, having it approved automatically),
+        // and approving those of one signer (the CertificateApproval plugin asks for it).
+        ("clusterroles", role("system:node-bootstrapper", labels.clone(), json!([
+            {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"], "verbs": ["create", "get", "list", "watch"]}]))),
+        ("clusterroles", role("system:certificates.k8s.io:certificatesigningrequests:nodeclient", labels.clone(), json!([
+            {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests/nodeclient"], "verbs": ["create"]}]))),
+        ("clusterroles", role("system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", labels.clone(), json!([
+            {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests/selfnodeclient"], "verbs": ["create"]}]))),
+        ("clusterroles", signer_approver("legacy-unknown", &labels)),
+        ("clusterroles", signer_approver("kubelet-serving", &labels)),
+        ("clusterroles", signer_approver("kube-apiserver-client", &labels)),
+        ("clusterroles", signer_approver("kube-apiserver-client-kubelet", &labels)),
         ("clusterrolebindings", binding("cluster-admin", "cluster-admin", &[("Group", "system:masters")])),
         ("clusterrolebindings", binding("system:basic-user", "system:basic-user", &[("Group", "system:authenticated")])),
         ("clusterrolebindings", binding("system:discovery", "system:discovery", &[("Group", "system:authenticated")])),
@@ -144,4 +162,11 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
         ("clusterrolebindings", binding("system:kube-scheduler", "system:kube-scheduler", &[("User", "system:kube-scheduler")])),
         ("clusterrolebindings", binding("system:kube-controller-manager", "system:kube-controller-manager", &[("User", "system:kube-controller-manager")])),
     ]
+}
+
+/// `system:certificates.k8s.io:<signer>-approver`: `approve` on kube's signer of that name.
+fn signer_approver(signer: &str, labels: &Value) -> Value {
+    json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+           "metadata": {"name": format!("system:certificates.k8s.io:{signer}-approver"), "labels": labels},
+           "rules": [{"apiGroups": ["certificates.k8s.io"], "resources": ["signers"], "resourceNames": [format!("kubernetes.io/{signer}")], "verbs": ["approve"]}]})
 }

@@ -324,6 +324,12 @@ impl Requester {
         self.rbac && self.policy.allows(&self.user, attributes)
     }
 
+    /// Whether RBAC grants `attributes` to the requester, by the policy the request was
+    /// authorized against: what admission plugins ask (`approve` or `sign` on a CSR's signer).
+    pub fn allows(&self, attributes: &Attributes) -> bool {
+        self.authorized(attributes)
+    }
+
     /// A check kube-apiserver makes besides the request's own verb, for a request that asks for
     /// more than the verb says (a delete that ignores store read errors needs
     /// `unsafe-delete-ignore-read-errors` too): 403 unless RBAC grants `attributes`.

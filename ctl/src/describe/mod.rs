@@ -4,6 +4,7 @@
 
 mod autoscaling;
 mod batch;
+mod certificates;
 mod config;
 mod node;
 mod pod;
@@ -181,6 +182,7 @@ async fn describe_one(client: &kube::Client, target: &Named, show_events: bool) 
         ("apps", "ReplicaSet") => workloads::replica_set(&context).await?,
         ("apps", "StatefulSet") => workloads::stateful_set(&context).await?,
         ("apps", "DaemonSet") => workloads::daemon_set(&context).await?,
+        ("certificates.k8s.io", "CertificateSigningRequest") => certificates::certificate_signing_request(&context)?,
         _ => generic(&context),
     };
     Ok(tabwriter::align(&text))

@@ -3,7 +3,9 @@
 //! uses, each node's own memory in the metrics `kubectl top nodes` reads, `load-image` saying
 //! what it loads where (and a missing image in a sentence of its own), a component crashing in
 //! `create` failing it in seconds with the end of its log, and `stop` then `start` bringing the
-//! nodes back Ready at the addresses their certificates name.
+//! nodes back Ready at the addresses their certificates name. And a user's certificate by the
+//! certificates API: a request approved with kubectl, signed by the controller-manager with
+//! the cluster CA, and accepted by the apiserver as that user's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,6 +29,7 @@ fn the_cluster_tool_as_a_kind_user_expects_it() {
 
     unknown_clusters_are_errors(&cluster);
     kubeconfig_for_the_host_and_the_network(&cluster);
+    a_users_certificate_through_the_certificates_api(&cluster);
     each_node_reports_its_own_memory(&cluster, &nodes);
     images_load_where_they_are_missing(&cluster, &nodes);
     a_crashing_component_fails_create_in_seconds(&cluster);
@@ -56,6 +59,44 @@ fn kubeconfig_for_the_host_and_the_network(cluster: &Cluster) {
     let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&internal).unwrap();
     assert_eq!(config["clusters"][0]["cluster"]["server"].as_str(), Some(format!("https://{}:6443", cluster.node("control-plane")).as_str()), "{internal}");
     assert_eq!(internal.replace(config["clusters"][0]["cluster"]["server"].as_str().unwrap(), "SERVER"), printed.replace(&server(&printed), "SERVER"), "only the address differs");
+}
+
+/// openssl in the test's directory, which must succeed.
+fn openssl(cluster: &Cluster, args: &[&str]) {
+    ok(Command::new("openssl").current_dir(cluster.dir.path()).args(args).output().unwrap());
+}
+
+fn a_users_certificate_through_the_certificates_api(cluster: &Cluster) {
+    use base64::Engine;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    openssl(cluster, &["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "alice.key", "-subj", "/CN=alice/O=devs", "-out", "alice.csr"]);
+    let request = base64.encode(std::fs::read(cluster.dir.path().join("alice.csr")).unwrap());
+    let manifest = format!(
+        "apiVersion: certificates.k8s.io/v1\nkind: CertificateSigningRequest\nmetadata:\n  name: alice\nspec:\n  request: {request}\n  signerName: kubernetes.io/kube-apiserver-client\n  expirationSeconds: 3600\n  usages: [client auth]\n"
+    );
+    ok(cluster.kubectl_stdin(&["create", "-f", "-"], &manifest));
+    assert_eq!(ok(cluster.kubectl(&["certificate", "approve", "alice"])), "certificatesigningrequest.certificates.k8s.io/alice approved\n");
+    let issued = || !cluster.jsonpath(&["csr", "alice"], "{.status.certificate}").is_empty();
+    cluster.wait("alice's certificate issued", 60, issued, || text(&cluster.kubectl(&["get", "csr", "alice", "-o", "yaml"])));
+    let certificate = base64.decode(cluster.jsonpath(&["csr", "alice"], "{.status.certificate}").trim()).unwrap();
+    std::fs::write(cluster.dir.path().join("alice.crt"), certificate).unwrap();
+    let (crt, key) = (cluster.dir.path().join("alice.crt"), cluster.dir.path().join("alice.key"));
+    // kubectl refuses --client-certificate beside the kubeconfig's own certificate data, so
+    // alice's kubectl gets an empty kubeconfig and the server and CA as flags.
+    let url = ok(cluster.kubectl(&["config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}"]));
+    cluster.curl_credentials();
+    let empty = cluster.dir.path().join("empty.kubeconfig");
+    std::fs::write(&empty, "").unwrap();
+    let whoami = Command::new("kubectl")
+        .arg(format!("--kubeconfig={}", empty.display()))
+        .arg(format!("--server={url}"))
+        .arg(format!("--certificate-authority={}", cluster.dir.path().join("ca.crt").display()))
+        .arg(format!("--client-certificate={}", crt.display()))
+        .arg(format!("--client-key={}", key.display()))
+        .args(["auth", "whoami", "-o", "jsonpath={.status.userInfo.username} {.status.userInfo.groups}"])
+        .output()
+        .unwrap();
+    assert_eq!(ok(whoami), r#"alice ["devs","system:authenticated"]"#);
 }
 
 fn server(kubeconfig: &str) -> String {

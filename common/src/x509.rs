@@ -101,19 +101,7 @@ impl CertificateRequest {
 
     pub fn from_der(der: &[u8]) -> Result<Self, X509Error> {
         let malformed = |err: yasna::ASN1Error| X509Error::Malformed(err.to_string());
-        let (info, signature_algorithm, signature) = yasna::parse_ber(der, |reader| {
-            reader.read_sequence(|reader| {
-                let info = reader.next().read_der()?;
-                let algorithm = reader.next().read_sequence(|reader| {
-                    let algorithm = reader.next().read_oid()?;
-                    reader.read_optional(|reader| reader.read_der())?;
-                    Ok(algorithm)
-                })?;
-                let (signature, _) = reader.next().read_bitvec_bytes()?;
-                Ok((info, algorithm, signature))
-            })
-        })
-        .map_err(malformed)?;
+        let (info, signature_algorithm, signature) = yasna::parse_ber(der, signed_envelope).map_err(malformed)?;
         let (subject, spki, attributes) = yasna::parse_ber(&info, |reader| {
             reader.read_sequence(|reader| {
                 reader.next().read_i64()?;
@@ -258,6 +246,22 @@ fn verify(algorithm: &ObjectIdentifier, curve: Option<&ObjectIdentifier>, key: &
     sig::UnparsedPublicKey::new(algorithm, key).verify(message, signature).map_err(|_| X509Error::BadSignature(name))
 }
 
+/// The signed envelope a certification request and a certificate share: `SEQUENCE { signed
+/// part, AlgorithmIdentifier, BIT STRING signature }`, as the signed part's DER, the algorithm
+/// and the signature.
+fn signed_envelope(reader: yasna::BERReader<'_, '_>) -> yasna::ASN1Result<(Vec<u8>, ObjectIdentifier, Vec<u8>)> {
+    reader.read_sequence(|reader| {
+        let signed = reader.next().read_der()?;
+        let algorithm = reader.next().read_sequence(|reader| {
+            let algorithm = reader.next().read_oid()?;
+            reader.read_optional(|reader| reader.read_der())?;
+            Ok(algorithm)
+        })?;
+        let (signature, _) = reader.next().read_bitvec_bytes()?;
+        Ok((signed, algorithm, signature))
+    })
+}
+
 /// A certificate's signed part (raw), the elements of that part in order, its signature
 /// algorithm and its signature.
 struct ParsedCertificate {
@@ -269,19 +273,8 @@ struct ParsedCertificate {
 
 impl ParsedCertificate {
     fn from_der(der: &[u8]) -> Result<Self, X509Error> {
-        let (signed, signature_algorithm, signature) = yasna::parse_der(der, |reader| {
-            reader.read_sequence(|reader| {
-                let signed = reader.next().read_der()?;
-                let algorithm = reader.next().read_sequence(|reader| {
-                    let algorithm = reader.next().read_oid()?;
-                    reader.read_optional(|reader| reader.read_der())?;
-                    Ok(algorithm)
-                })?;
-                let (signature, _) = reader.next().read_bitvec_bytes()?;
-                Ok((signed, algorithm, signature))
-            })
-        })
-        .map_err(|err| X509Error::Malformed(err.to_string()))?;
+        let (signed, signature_algorithm, signature) =
+            yasna::parse_der(der, signed_envelope).map_err(|err| X509Error::Malformed(err.to_string()))?;
         let elements = yasna::parse_der(&signed, |reader| {
             reader.read_sequence(|reader| {
                 let mut elements = Vec::new();

@@ -12,36 +12,6 @@ use common::testing::{ApiServer, Storage};
 use serde_json::Value;
 use support::*;
 
-/// What a run shows a user: stdout, stderr and the exit code.
-fn shown(output: &Output) -> (String, String, Option<i32>) {
-    (String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned(), output.status.code())
-}
-
-/// Runs kubectl then ctl with `args` and asserts they show the same (ctl's hints name ctl).
-fn same(server: &ApiServer, args: &[&str]) -> (String, String, Option<i32>) {
-    let (stdout, stderr, code) = shown(&run("kubectl", server, args));
-    let theirs = (stdout, stderr.replace("'kubectl ", "'ctl "), code);
-    let ours = shown(&ctl(server, args));
-    assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
-    ours
-}
-
-/// `args` with `flags` added before a `--` (after which all is the container's command).
-fn with_flags<'a>(args: &[&'a str], flags: &[&'a str]) -> Vec<&'a str> {
-    let at = args.iter().position(|arg| *arg == "--").unwrap_or(args.len());
-    [&args[..at], flags, &args[at..]].concat()
-}
-
-/// Runs kubectl in namespace `k` and ctl in `c` and asserts they show the same but for the
-/// namespace's name.
-fn same_in_namespaces(server: &ApiServer, args: &[&str]) -> (String, String, Option<i32>) {
-    let theirs = shown(&run("kubectl", server, &with_flags(args, &["-n", "k"])));
-    let (stdout, stderr, code) = shown(&ctl(server, &with_flags(args, &["-n", "c"])));
-    let ours = (stdout.replace("namespace: c\n", "namespace: k\n").replace("\"namespace\": \"c\"", "\"namespace\": \"k\""), stderr, code);
-    assert_eq!(ours, theirs, "ctl {args:?} differs from kubectl");
-    ours
-}
-
 /// A stored object without what differs between two writes of the same object.
 fn stored(server: &ApiServer, namespace: &str, kind_name: &str) -> Value {
     let object = object(server, namespace, kind_name);

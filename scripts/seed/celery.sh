@@ -70,7 +70,7 @@ celery_node_ready() {
 cleanup_celery() {
     # A node the run stopped comes back, so that the cluster is whole for the next workload.
     [[ -n ${CELERY_STOPPED_NODE:-} ]] && docker start "$CELERY_STOPPED_NODE" >/dev/null 2>&1
-    seed_kubectl delete namespace "$CELERY_NS" --wait=false >/dev/null 2>&1
+    seed_kubectl delete namespace "$CELERY_NS" --timeout=120s >/dev/null 2>&1
     seed_kubectl label nodes --all seed-workloads/stable- >/dev/null 2>&1
     return 0
 }

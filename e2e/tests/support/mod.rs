@@ -16,7 +16,7 @@ fn release_dir() -> PathBuf {
 }
 
 /// Builds the release binaries the node image and the tests use, once per test process.
-fn build_release() -> &'static Path {
+pub fn build_release() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

@@ -3,7 +3,7 @@
 `seed_k8s` is what a user of apache-airflow-providers-cncf-kubernetes writes: a pod whose
 printed lines Airflow follows into the task log and whose /airflow/xcom/return.json Airflow
 reads through the XCom sidecar (over exec), a task that uses that value, and a Job that Airflow
-waits for, whose pod's log it fetches, and which the DAG deletes afterwards.
+waits for, whose pod's log and XCom it fetches, and which the DAG deletes afterwards.
 
 `seed_k8s_missing_image` is the mistake a user makes: an image nobody has. The task must fail
 fast with the pod's waiting reason and its events in the task log.
@@ -61,6 +61,13 @@ with DAG(
             raise ValueError(f"unexpected XCom value from the pod: {value!r}")
         return value["word"]
 
+    @task
+    def check_job(value: list) -> int:
+        print(f"seed-airflow job xcom value: {value}")
+        if value != [1, 2, 3]:
+            raise ValueError(f"unexpected XCom value from the Job's pod: {value!r}")
+        return sum(value)
+
     job = KubernetesJobOperator(
         task_id="job",
         name="seed-job",
@@ -68,13 +75,17 @@ with DAG(
         image=IMAGE,
         image_pull_policy="IfNotPresent",
         cmds=["sh", "-c"],
+        # The Job's pod has the XCom sidecar too: the Job completes only once Airflow, having read
+        # the value, has stopped the sidecar over exec.
         arguments=[
-            "for i in 1 2 3; do echo \"seed-airflow job line $i of 3\"; sleep 1; done"
+            "for i in 1 2 3; do echo \"seed-airflow job line $i of 3\"; sleep 1; done; "
+            "echo '[1, 2, 3]' > /airflow/xcom/return.json"
         ],
         backoff_limit=0,
         wait_until_job_complete=True,
         job_poll_interval=2,
         get_logs=True,
+        do_xcom_push=True,
         log_events_on_failure=True,
         on_finish_action="delete_pod",
     )
@@ -90,7 +101,8 @@ with DAG(
         poll_interval=1.0,
     )
 
-    check(produce.output) >> job >> delete_job
+    check(produce.output) >> job
+    check_job(job.output) >> delete_job
 
 
 with DAG(

@@ -73,8 +73,51 @@ run_kafka() {
     seed_job_wait 300 "$KAFKA_NS" consumer || return 1
     consumed=$(seed_kubectl logs -n "$KAFKA_NS" job/consumer | tail -1)
     seed_log "  $consumed"
-    SEED_DETAIL="20000 messages, broker pod deleted mid-stream; ${consumed%% in *}"
+    seed_step "a wrong broker address fails with the client's message"
+    kafka_wrong_address || return 1
+    local resent=${produced#*(}
+    SEED_DETAIL="20000 messages, broker pod deleted mid-stream, ${resent%% sent again*} refused during its shutdown and sent again; ${consumed%% (*}"
 }
+
+# A producer pointed at a broker that does not exist: its Job fails, and its log says why in
+# librdkafka's words, which is what its user reads.
+kafka_wrong_address() {
+    seed_kubectl apply -f - >/dev/null <<YAML || return 1
+apiVersion: batch/v1
+kind: Job
+metadata:
+  name: wrong-address
+  namespace: $KAFKA_NS
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: producer
+        image: localhost/seed-kafka:local
+        imagePullPolicy: IfNotPresent
+        command: ["python3", "/clients/produce.py"]
+        env:
+        - {name: BOOTSTRAP_SERVERS, value: "kafka-9.kafka.$KAFKA_NS.svc.cluster.local:9092"}
+        - {name: MESSAGES, value: "10"}
+        - {name: REQUEST_TIMEOUT, value: "5"}
+        - {name: MESSAGE_TIMEOUT_MS, value: "5000"}
+        volumeMounts:
+        - {name: clients, mountPath: /clients}
+      volumes:
+      - {name: clients, configMap: {name: kafka-clients}}
+YAML
+    seed_wait 120 "the wrong-address Job Failed" kafka_job_failed wrong-address || return 1
+    local log
+    log=$(seed_kubectl logs -n "$KAFKA_NS" job/wrong-address)
+    if [[ $log != *"Failed to resolve 'kafka-9.kafka.$KAFKA_NS.svc.cluster.local:9092'"* ]]; then
+        seed_log "the wrong-address producer's log does not name the address it could not resolve:"
+        printf '%s\n' "$log" | tail -5 >&2
+        return 1
+    fi
+}
+kafka_job_failed() { [[ $(seed_job_condition "$KAFKA_NS" "$1") == *Failed* ]]; }
 
 cleanup_kafka() {
     seed_kubectl delete namespace "$KAFKA_NS" --timeout=120s >/dev/null 2>&1

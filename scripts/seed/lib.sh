@@ -108,8 +108,7 @@ seed_wait() {
     done
 }
 
-# seed_job_done NAMESPACE JOB: succeeds once the Job is Complete, fails the wait loop's caller
-# fast (exit 2 through seed_job_wait) when it Failed.
+# seed_job_condition NAMESPACE JOB: the types of the Job's true conditions (Complete, Failed...).
 seed_job_condition() {
     seed_kubectl get job "$2" -n "$1" -o 'jsonpath={range .status.conditions[?(@.status=="True")]}{.type}{" "}{end}'
 }

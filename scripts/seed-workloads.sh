@@ -36,7 +36,10 @@ tool=$SEED_BINARIES/cluster
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/seed-workloads.XXXXXX")
 SEED_KUBECONFIG=$work/kubeconfig
+current=
 finish() {
+    # A run cut short (Ctrl-C) still removes what its workload made from a cluster it was given.
+    [[ -n $current ]] && "cleanup_$current"
     if [[ -z $cluster_given && -n $cluster ]]; then
         if ((keep)); then
             seed_log "kept cluster $cluster (KUBECONFIG=$SEED_KUBECONFIG)"
@@ -75,7 +78,7 @@ failed=0
 for workload in "${workloads[@]}"; do
     SEED_STEP="start" SEED_DETAIL=
     seed_log "$workload:"
-    begun=$SECONDS
+    begun=$SECONDS current=$workload
     if "run_$workload"; then
         line="$workload: passed in $((SECONDS - begun)) s"
         [[ -n $SEED_DETAIL ]] && line+=" ($SEED_DETAIL)"
@@ -84,6 +87,7 @@ for workload in "${workloads[@]}"; do
         failed=1
     fi
     "cleanup_$workload"
+    current=
     echo "$line"
 done
 echo "seed workloads: $([[ $failed == 0 ]] && echo passed || echo FAILED) in $((SECONDS - started)) s on cluster $cluster"

@@ -122,3 +122,52 @@ async fn watch_list_options_are_validated_as_kube_apiserver_does() {
         assert!(body["message"].as_str().unwrap_or_default().contains(message), "{query}: {body}");
     }
 }
+
+/// A watch over WebSocket, as fabric8 (Spark's client) opens every watch: 101, then each event
+/// as one text message holding the JSON line the chunked answer carries; a refused watch is
+/// answered with its Status before any upgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_are_served_over_websocket_as_kube_apiserver_serves_them() {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::{Error, Message};
+
+    let server = tokio::task::block_in_place(|| ApiServer::start(Storage::Embedded)).expect("apiserver");
+    let base = format!("{}/api/v1/namespaces/default/configmaps", server.url());
+    let client = reqwest::Client::new();
+    let create = |name: &str| client.post(&base).json(&serde_json::json!({"metadata": {"name": name}})).send();
+    assert_eq!(create("before").await.expect("create").status().as_u16(), 201);
+    let address = base.trim_start_matches("http://").split('/').next().unwrap_or_default().to_string();
+    let open = |query: &str| {
+        let (address, url) = (address.clone(), format!("{}?{query}", base.replacen("http://", "ws://", 1)));
+        async move {
+            let stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
+            tokio_tungstenite::client_async(url, stream).await
+        }
+    };
+
+    let (mut socket, response) = open("watch=true").await.expect("the handshake");
+    assert_eq!(response.status().as_u16(), 101);
+    let mut next = async || -> serde_json::Value {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next()).await.expect("an event within 10 s");
+        match message {
+            Some(Ok(Message::Text(text))) => {
+                assert!(text.ends_with('\n'), "one JSON line per message: {text:?}");
+                serde_json::from_str(&text).expect("JSON")
+            }
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    };
+    let event = next().await;
+    assert_eq!((event["type"].as_str(), event["object"]["metadata"]["name"].as_str()), (Some("ADDED"), Some("before")), "{event}");
+    assert_eq!(create("after").await.expect("create").status().as_u16(), 201);
+    let event = next().await;
+    assert_eq!((event["type"].as_str(), event["object"]["metadata"]["name"].as_str(), event["object"]["kind"].as_str()), (Some("ADDED"), Some("after"), Some("ConfigMap")), "{event}");
+
+    match open("watch=true&resourceVersionMatch=NotOlderThan").await {
+        Err(Error::Http(response)) => {
+            let body: serde_json::Value = serde_json::from_slice(response.body().as_deref().unwrap_or_default()).unwrap_or_default();
+            assert_eq!((response.status().as_u16(), body["reason"].as_str()), (422, Some("Invalid")), "{body}");
+        }
+        other => panic!("a refused watch must not be upgraded: {:?}", other.map(|(_, response)| response.status())),
+    }
+}

@@ -189,6 +189,11 @@ impl Drop for Held {
     }
 }
 
+/// The client's side of an upgrade this server answered with 101, once the client has it.
+pub async fn accepted(client: OnUpgrade) -> Result<Io, hyper::Error> {
+    client.await.map(TokioIo::new)
+}
+
 /// How long the server may go on answering after the client has stopped sending.
 const LINGER: Duration = Duration::from_secs(2);
 

@@ -52,6 +52,7 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
             {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers", "horizontalpodautoscalers/status"], "verbs": read},
             {"apiGroups": ["batch"], "resources": batch_read, "verbs": read},
             {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets", "poddisruptionbudgets/status"], "verbs": read},
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "ingresses/status", "networkpolicies"], "verbs": read},
             {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": read}]))),
         ("clusterroles", role("system:aggregate-to-edit", aggregate(&["admin", "edit"]), json!([
             {"apiGroups": [""], "resources": core_write, "verbs": write},
@@ -61,7 +62,9 @@ pub fn defaults() -> Vec<(&'static str, Value)> {
             {"apiGroups": ["apps"], "resources": apps_write, "verbs": write},
             {"apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": write},
             {"apiGroups": ["batch"], "resources": ["cronjobs", "jobs"], "verbs": write},
-            {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": write}]))),
+            {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": write},
+            // Spark's submission client writes a NetworkPolicy per application under edit.
+            {"apiGroups": ["networking.k8s.io"], "resources": ["ingresses", "networkpolicies"], "verbs": write}]))),
         ("clusterroles", role("system:aggregate-to-admin", aggregate(&["admin"]), json!([
             {"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["roles", "rolebindings"], "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]},
             {"apiGroups": ["authorization.k8s.io"], "resources": ["localsubjectaccessreviews"], "verbs": ["create"]}]))),

@@ -51,6 +51,7 @@ pub static BUILTIN: &[&Kind] = &[
     &certificates::certificate_signing_request::KIND,
     &networking::ingress_class::KIND,
     &networking::ingress::KIND,
+    &networking::network_policy::KIND,
     &policy::pod_disruption_budget::KIND,
     &rbac::role::KIND,
     &rbac::cluster_role::KIND,

@@ -91,6 +91,7 @@ pub async fn delete_object(api: &Api, target: &Target) -> Result<(), ApiError> {
 mod stream;
 mod subresource;
 mod token;
+mod websocket;
 mod write;
 
 pub use crate::state::Api;
@@ -213,6 +214,14 @@ pub async fn handle(State(api): State<Arc<Api>>, request: Request) -> Response {
         dispatch(&api, info, &parts.method, &parts.headers, target, params, &body).await
     };
     let response = within_deadline(&api, info, params, async { served.await.unwrap_or_else(IntoResponse::into_response) }).await;
+    // A watch asked over WebSocket: its events go as messages once the handshake is answered
+    // (an error is answered as it is, before any upgrade).
+    let response = match parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
+        Some(client) if info.verb == "watch" && response.status() == StatusCode::OK && websocket::asked(&parts.headers) => {
+            websocket::serve(client, &parts.headers, response)
+        }
+        _ => response,
+    };
     api.metrics.record(&metrics_verb(info, &parts.method), &resource, response.status().as_u16(), started.elapsed());
     response
 }

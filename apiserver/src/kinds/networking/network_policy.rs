@@ -57,22 +57,18 @@ impl TypedKind for NetworkPolicy {
         if let Some(selector) = &spec.pod_selector {
             validate_label_selector(selector, &path.child("podSelector"), causes);
         }
-        for (i, rule) in spec.ingress.iter().flatten().enumerate() {
-            let rule_path = path.child("ingress").index(i);
-            for (j, port) in rule.ports.iter().flatten().enumerate() {
-                validate_port(port, &rule_path.child("ports").index(j), causes);
-            }
-            for (j, peer) in rule.from.iter().flatten().enumerate() {
-                validate_peer(peer, &rule_path.child("from").index(j), causes);
-            }
-        }
-        for (i, rule) in spec.egress.iter().flatten().enumerate() {
-            let rule_path = path.child("egress").index(i);
-            for (j, port) in rule.ports.iter().flatten().enumerate() {
-                validate_port(port, &rule_path.child("ports").index(j), causes);
-            }
-            for (j, peer) in rule.to.iter().flatten().enumerate() {
-                validate_peer(peer, &rule_path.child("to").index(j), causes);
+        // Both directions' rules: their ports, and their peers (`from` and `to`).
+        let ingress: Vec<_> = spec.ingress.iter().flatten().map(|rule| (&rule.ports, &rule.from)).collect();
+        let egress: Vec<_> = spec.egress.iter().flatten().map(|rule| (&rule.ports, &rule.to)).collect();
+        for (direction, peers_field, rules) in [("ingress", "from", ingress), ("egress", "to", egress)] {
+            for (i, (ports, peers)) in rules.into_iter().enumerate() {
+                let rule_path = path.child(direction).index(i);
+                for (j, port) in ports.iter().flatten().enumerate() {
+                    validate_port(port, &rule_path.child("ports").index(j), causes);
+                }
+                for (j, peer) in peers.iter().flatten().enumerate() {
+                    validate_peer(peer, &rule_path.child(peers_field).index(j), causes);
+                }
             }
         }
         let types = spec.policy_types.unwrap_or_default();

@@ -498,7 +498,12 @@ impl Worker {
         let policy = policy.unwrap_or(if untagged_or_latest { "Always" } else { "IfNotPresent" });
         if policy != "Always" {
             match runtime.image_status(image).await {
-                Ok(Some(found)) => return Ok(found.id),
+                Ok(Some(found)) => {
+                    // kube's image manager says so on each start that needs no pull, under the
+                    // same reason as a pull, so that a client waiting for `Pulled` sees one.
+                    self.event("Normal", "Pulled", &format!("Container image \"{image}\" already present on machine")).await;
+                    return Ok(found.id);
+                }
                 Ok(None) if policy == "Never" => {
                     let message = format!("Container image \"{image}\" is not present with pull policy of Never");
                     self.event("Warning", "ErrImageNeverPull", &message).await;

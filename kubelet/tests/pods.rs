@@ -329,6 +329,10 @@ async fn http_and_tcp_probes_and_followed_logs() {
     node.wait_pod("counter", "started", 60, |pod| matches!(phase(pod), "Running" | "Succeeded")).await;
     let followed = node.kubectl(&["logs", "-f", "counter"]);
     assert_eq!(String::from_utf8_lossy(&followed.stdout), "line 1\nline 2\nline 3\n", "{}", String::from_utf8_lossy(&followed.stderr));
+    // The follow ends only once the pod's status says the container terminated, so a client
+    // reading the pod right after it (Airflow's pod operator) does not follow the log again.
+    let pod = node.pods().get("counter").await.unwrap();
+    assert!(container(Some(&pod)).and_then(|c| c.state?.terminated).is_some(), "still running after the follow ended: {:?}", pod.status);
     let tail = node.kubectl(&["logs", "counter", "--tail=1", "--timestamps"]);
     let tail = String::from_utf8_lossy(&tail.stdout).to_string();
     let (stamp, line) = tail.trim_end().split_once(' ').expect("timestamp and line");

@@ -266,6 +266,7 @@ fn kinds(definition: &CustomResourceDefinition, terminating: bool) -> Vec<Kind> 
                     terminating,
                 })),
                 deletion_finalizer: None,
+                default_propagation: crate::resources::DefaultPropagation::Background,
                 conversion: None,
             };
             Kind { resource, strategy: &crate::admission::CUSTOM, printer: None }

@@ -89,6 +89,9 @@ pub struct ResourceType {
     /// cleans up before the object goes (as kube-apiserver's CRD storage adds
     /// `customresourcecleanup.apiextensions.k8s.io`).
     pub deletion_finalizer: Option<&'static str>,
+    /// What a DELETE that names no propagation policy does with the object's dependents
+    /// (kube's `DefaultGarbageCollectionPolicy` of the kind's strategy).
+    pub default_propagation: DefaultPropagation,
     /// How a built-in kind served in another version than the one its objects are stored in
     /// converts them (autoscaling/v1 HorizontalPodAutoscalers, stored as autoscaling/v2).
     pub conversion: Option<&'static Conversion>,
@@ -142,6 +145,7 @@ impl ResourceType {
             selectable_fields: Names::Static(&[]),
             custom: None,
             deletion_finalizer: None,
+            default_propagation: DefaultPropagation::Background,
             conversion: None,
         }
     }
@@ -193,6 +197,12 @@ impl ResourceType {
 
     pub const fn deletion_finalizer(mut self, finalizer: &'static str) -> Self {
         self.deletion_finalizer = Some(finalizer);
+        self
+    }
+
+    /// A DELETE without a propagation policy orphans the dependents, and answers `warning`.
+    pub const fn orphans_dependents_by_default(mut self, warning: &'static str) -> Self {
+        self.default_propagation = DefaultPropagation::Orphan { warning };
         self
     }
 
@@ -250,6 +260,19 @@ pub struct ScalePaths {
     pub label_selector: Option<String>,
 }
 
+/// What a DELETE that names no propagation policy (nor `orphanDependents`) does with the
+/// object's dependents, when the object has no garbage-collector finalizer from an earlier
+/// delete (kube's `shouldOrphanDependents`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DefaultPropagation {
+    /// The garbage collector deletes them once the object is gone: most kinds.
+    Background,
+    /// The object gets the `orphan` finalizer and the collector removes the dependents'
+    /// references to it (batch/v1 Jobs, "for back compatibility"); the delete answers `warning`
+    /// so that a client relying on it learns of it.
+    Orphan { warning: &'static str },
+}
+
 /// The shape of a kind's `spec.selector` over its pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PodSelector {
@@ -287,6 +310,7 @@ impl ResourceType {
             selectable_fields: Names::Static(&[]),
             custom: None,
             deletion_finalizer: None,
+            default_propagation: DefaultPropagation::Background,
             conversion: None,
         }
     }

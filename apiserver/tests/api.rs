@@ -32,7 +32,58 @@ common::on_both_stores!(
     replication_controllers_are_served_as_kube_apiserver_serves_them,
     python_client_creates_scales_and_deletes_replication_controllers,
     jobs_are_served_from_their_declaration,
+    finished_pods_show_their_containers_reason,
+    a_job_deleted_without_a_policy_keeps_its_pods_and_says_so,
 );
+
+/// `kubectl get pods` shows what kube's `printPod` shows: a finished pod's STATUS is its
+/// container's terminated reason, not the phase.
+async fn finished_pods_show_their_containers_reason(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap();
+    let client = Client::new(&server);
+    let pods = "/api/v1/namespaces/default/pods";
+    for (name, phase, reason, exit_code) in [("done", "Succeeded", "Completed", 0), ("broken", "Failed", "Error", 1)] {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]}});
+        assert_eq!(client.json("POST", pods, &pod).await.0, 201);
+        let terminated = json!({"exitCode": exit_code, "reason": reason, "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:00:01Z", "containerID": "containerd://x"});
+        let status = json!({"status": {"phase": phase, "containerStatuses": [{"name": "main", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0, "started": false,
+            "state": {"terminated": terminated}}]}});
+        let (code, answer) = client.send("PATCH", &format!("{pods}/{name}/status"), "application/merge-patch+json", status.to_string().into_bytes()).await;
+        assert_eq!(code, 200, "{answer}");
+    }
+    let table = kubectl_binary_ok("kubectl", &server, &["get", "pods", "--no-headers"]);
+    let rows: Vec<Vec<&str>> = table.lines().map(|line| line.split_whitespace().take(4).collect()).collect();
+    assert_eq!(rows, [["broken", "0/1", "Error", "0"], ["done", "0/1", "Completed", "0"]], "{table}");
+}
+
+/// batch/v1 Jobs orphan their pods unless told otherwise (kube's Job strategy), and the
+/// delete says so in a warning, as kube's Job storage does; kubectl's Background cascades.
+async fn a_job_deleted_without_a_policy_keeps_its_pods_and_says_so(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap();
+    let client = Client::new(&server);
+    let jobs = "/apis/batch/v1/namespaces/default/jobs";
+    let job = |name: &str| json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}});
+    for name in ["plain", "background", "orphan"] {
+        assert_eq!(client.json("POST", jobs, &job(name)).await.0, 201);
+    }
+    let delete = |path: String, body: &'static str| {
+        let request = client.http.delete(format!("{}{path}", client.base)).header("content-type", "application/json").body(body);
+        async move {
+            let response = request.send().await.expect("an answer");
+            let warnings: Vec<String> = response.headers().get_all("warning").iter().map(|value| value.to_str().unwrap_or_default().to_string()).collect();
+            let object: Value = response.json().await.unwrap_or(Value::Null);
+            (warnings, object)
+        }
+    };
+    let (warnings, object) = delete(format!("{jobs}/plain"), "").await;
+    assert_eq!(object["metadata"]["finalizers"], json!(["orphan"]), "{object}");
+    assert_eq!(warnings, [r#"299 - "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning""#]);
+    let (warnings, object) = delete(format!("{jobs}/background"), r#"{"propagationPolicy": "Background"}"#).await;
+    assert_eq!((warnings.len(), object["kind"].as_str()), (0, Some("Status")), "removed at once: {object}");
+    let (warnings, object) = delete(format!("{jobs}/orphan?propagationPolicy=Orphan"), "").await;
+    assert_eq!((warnings.len(), &object["metadata"]["finalizers"]), (0, &json!(["orphan"])), "{object}");
+}
 
 /// Jobs, the first kind added as a declaration alone (`kinds/batch/job.rs`): discovery, the
 /// defaults and generated selector of kube's Job strategy, its validation, its printer, its

@@ -300,6 +300,61 @@ async fn orphan_deletion_leaves_dependents_without_the_reference() {
     assert!(mirror["metadata"]["ownerReferences"].is_null(), "{mirror}");
 }
 
+fn job(name: &str) -> Value {
+    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+           "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "work", "image": "busybox:local"}]}}}})
+}
+
+/// batch/v1 Jobs keep their original default: a DELETE naming no policy orphans the pods (kube's
+/// Job strategy `DefaultGarbageCollectionPolicy`, what Airflow's job operator relies on), while
+/// an explicit Background still cascades. No job controller runs: the pods are the test's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_deleted_without_a_policy_orphans_its_pods() {
+    let cluster = Cluster::start();
+    let _controllers = cluster.controller_manager(&["--controllers=garbagecollector"]);
+    cluster.namespace("jobs").await;
+    let jobs = "/apis/batch/v1/namespaces/jobs/jobs";
+    let kept = cluster.create(jobs, &job("kept")).await;
+    let kept_pods = create_pods(&cluster, "jobs", &kept, 1).await;
+
+    let (code, answer) = cluster.send(reqwest::Method::DELETE, &format!("{jobs}/kept"), "", None).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(finalizers(&answer), ["orphan"], "{answer}");
+    wait_gone(&cluster, &[format!("{jobs}/kept")]).await;
+    for name in &kept_pods {
+        cluster
+            .wait_for(&format!("{name} orphaned"), WAIT, || async {
+                match cluster.get_opt(&pod_path("jobs", name)).await {
+                    None => panic!("{name} was deleted with its Job"),
+                    Some(pod) if pod["metadata"]["ownerReferences"].is_null() => Ok(()),
+                    Some(pod) => Err(pod["metadata"].to_string()),
+                }
+            })
+            .await;
+    }
+
+    // An explicit policy overrides the default: the pods go with the Job.
+    let cascaded = cluster.create(jobs, &job("cascaded")).await;
+    let cascaded_pods: Vec<String> = create_pods(&cluster, "jobs", &cascaded, 1).await.iter().map(|name| pod_path("jobs", name)).collect();
+    let (code, answer) = cluster.delete(&format!("{jobs}/cascaded"), &json!({"propagationPolicy": "Background"})).await;
+    assert_eq!(code, 200, "{answer}");
+    wait_gone(&cluster, &cascaded_pods).await;
+
+    // `orphanDependents: false` is explicit too, and so is the default for a deletecollection.
+    // (A finalizer of the test's holds the Job, so that the answer shows what the delete did.)
+    let mut older = job("older");
+    older["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    cluster.create(jobs, &older).await;
+    let (code, answer) = cluster.delete(&format!("{jobs}/older"), &json!({"orphanDependents": false})).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(finalizers(&answer), ["example.com/hold"], "{answer}");
+    cluster.create(jobs, &job("listed")).await;
+    let (code, answer) = cluster.send(reqwest::Method::DELETE, jobs, "", None).await;
+    assert_eq!(code, 200, "{answer}");
+    let listed = answer["items"].as_array().into_iter().flatten().find(|item| item["metadata"]["name"] == "listed");
+    assert_eq!(listed.map(finalizers), Some(vec!["orphan".to_string()]), "{answer}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_delete_cascades_as_asked() {
     let cluster = Cluster::start();

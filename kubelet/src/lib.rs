@@ -12,6 +12,7 @@ mod cni;
 pub mod cri;
 mod dns;
 mod env;
+mod exits;
 mod host_path;
 mod http;
 mod local_path;
@@ -152,6 +153,8 @@ pub(crate) struct Kubelet {
     pub stats: stats::Stats,
     /// Service account tokens of projected volumes.
     pub tokens: tokens::Tokens,
+    /// Which container exits the pods' written statuses show, for log follows to end after.
+    pub exits: exits::ReportedExits,
 }
 
 pub async fn run(config: Config) -> Result<(), KubeletError> {
@@ -196,7 +199,7 @@ pub async fn run(config: Config) -> Result<(), KubeletError> {
     let listen = SocketAddr::new(config.address, config.port);
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|err| KubeletError::Listen(listen, err))?;
     let recorder = common::events::Recorder::new(client.clone(), "kubelet", &node_name);
-    let kubelet = Arc::new(Kubelet { client, runtime, node_name, node_ip, config, recorder, streams: common::upgrade::Gauge::default(), stats: stats::Stats::default(), tokens: tokens::Tokens::default() });
+    let kubelet = Arc::new(Kubelet { client, runtime, node_name, node_ip, config, recorder, streams: common::upgrade::Gauge::default(), stats: stats::Stats::default(), tokens: tokens::Tokens::default(), exits: exits::ReportedExits::default() });
     let runtime_info = format!("{}://{}", version.runtime_name, version.runtime_version);
     tokio::spawn(stats::run(kubelet.clone()));
     tokio::spawn(local_path::run(kubelet.clone()));

@@ -93,6 +93,7 @@ async fn container_logs(State(kubelet): State<Arc<Kubelet>>, Path((namespace, po
         return refuse(StatusCode::BAD_REQUEST, message);
     };
     let id = chosen.id.clone();
+    let pod_uid = chosen.labels.get(spec::POD_UID).cloned().unwrap_or_default();
     let status = match kubelet.runtime.container_status(&id).await {
         Ok(status) => status,
         Err(err) => return refuse(StatusCode::NOT_FOUND, format!("container \"{container}\" in pod \"{pod}\": {err}")),
@@ -132,7 +133,23 @@ async fn container_logs(State(kubelet): State<Arc<Kubelet>>, Path((namespace, po
             if !more.is_empty() && sender.send(more).await.is_err() {
                 return;
             }
-            if stopped || renderer.done() || sender.is_closed() {
+            if renderer.done() || sender.is_closed() {
+                return;
+            }
+            if stopped {
+                // The stream ends only once the pod's status says the container terminated, so
+                // that a client reading the pod after the log does not see it still running.
+                if !kubelet.exits.wait(&pod_uid, &id, crate::exits::REPORT_WAIT).await {
+                    tracing::debug!(container = %id, "ending a followed log before the container's exit was reported");
+                }
+                // Whatever the runtime wrote after the last read.
+                if let Ok((text, _)) = logs::read_from(&path, offset).await {
+                    let more = renderer.render_more(&text);
+                    if !more.is_empty() {
+                        // A client gone by now has all it asked for that it could take.
+                        let _ = sender.send(more).await;
+                    }
+                }
                 return;
             }
         }

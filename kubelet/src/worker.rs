@@ -498,7 +498,12 @@ impl Worker {
         let policy = policy.unwrap_or(if untagged_or_latest { "Always" } else { "IfNotPresent" });
         if policy != "Always" {
             match runtime.image_status(image).await {
-                Ok(Some(found)) => return Ok(found.id),
+                Ok(Some(found)) => {
+                    // kube's image manager says so on each start that needs no pull, under the
+                    // same reason as a pull, so that a client waiting for `Pulled` sees one.
+                    self.event("Normal", "Pulled", &format!("Container image \"{image}\" already present on machine")).await;
+                    return Ok(found.id);
+                }
                 Ok(None) if policy == "Never" => {
                     let message = format!("Container image \"{image}\" is not present with pull policy of Never");
                     self.event("Warning", "ErrImageNeverPull", &message).await;
@@ -583,13 +588,18 @@ impl Worker {
 
     async fn write_status(&self, pod: &Pod, new: &k8s_openapi::api::core::v1::PodStatus) {
         if !status::differs(pod.status.as_ref(), new) {
+            // What the apiserver has already: reported.
+            self.kubelet.exits.reported(spec::uid(pod), new);
             return;
         }
         let pods: Api<Pod> = Api::namespaced(self.kubelet.client.clone(), pod.metadata.namespace.as_deref().unwrap_or("default"));
         let patch = serde_json::json!({"metadata": {"uid": spec::uid(pod)}, "status": new});
         let name = pod.metadata.name.as_deref().unwrap_or_default();
         match pods.patch_status(name, &PatchParams::default(), &Patch::Merge(patch)).await {
-            Ok(_) => tracing::debug!(phase = ?new.phase, "status written"),
+            Ok(_) => {
+                tracing::debug!(phase = ?new.phase, "status written");
+                self.kubelet.exits.reported(spec::uid(pod), new);
+            }
             Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => tracing::debug!("pod gone before its status was written"),
             Err(err) => {
                 tracing::warn!("cannot write the pod's status: {err}");
@@ -652,6 +662,8 @@ impl Worker {
             }
             cleanup_pod_files(&self.kubelet, pod.metadata.namespace.as_deref().unwrap_or_default(), pod.metadata.name.as_deref().unwrap_or_default(), &uid);
             self.finished = true;
+            // Nothing of this pod is reported any more; a follow still open need not wait.
+            self.kubelet.exits.forget(&uid);
             tracing::info!("pod stopped");
         }
         if !gone {

@@ -251,6 +251,22 @@ async fn bad_pods_say_why_and_others_keep_running() {
     assert_eq!(message, "configmap \"absent\" not found");
 
     node.wait_running("healthy").await;
+    // An image already there is not pulled, and kube's kubelet says so under `Pulled` (clients
+    // such as Airflow's pod operator wait for that reason). The event is written before the
+    // container is created, so it is there once the pod runs; the loop only covers the
+    // recorder's write reaching the list.
+    let present = "Container image \"localhost/busybox:local\" already present on machine";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let events = loop {
+        let events = node.events("healthy").await;
+        if events.iter().any(|event| event.reason.as_deref() == Some("Pulled")) || Instant::now() > deadline {
+            break events;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let said: Vec<_> = events.iter().map(|event| (event.type_.clone(), event.reason.clone(), event.message.clone())).collect();
+    assert!(said.contains(&(Some("Normal".into()), Some("Pulled".into()), Some(present.into()))), "{said:?}");
+    assert!(!said.iter().any(|(_, reason, _)| reason.as_deref() == Some("Pulling")), "an image present is not pulled: {said:?}");
     // Fixing the cause lets the pod start without being recreated.
     let maps: kube::Api<ConfigMap> = kube::Api::namespaced(node.client.clone(), "default");
     maps.create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": "absent"}, "data": {"x": "1"}})).unwrap()).await.unwrap();
@@ -313,6 +329,10 @@ async fn http_and_tcp_probes_and_followed_logs() {
     node.wait_pod("counter", "started", 60, |pod| matches!(phase(pod), "Running" | "Succeeded")).await;
     let followed = node.kubectl(&["logs", "-f", "counter"]);
     assert_eq!(String::from_utf8_lossy(&followed.stdout), "line 1\nline 2\nline 3\n", "{}", String::from_utf8_lossy(&followed.stderr));
+    // The follow ends only once the pod's status says the container terminated, so a client
+    // reading the pod right after it (Airflow's pod operator) does not follow the log again.
+    let pod = node.pods().get("counter").await.unwrap();
+    assert!(container(Some(&pod)).and_then(|c| c.state?.terminated).is_some(), "still running after the follow ended: {:?}", pod.status);
     let tail = node.kubectl(&["logs", "counter", "--tail=1", "--timestamps"]);
     let tail = String::from_utf8_lossy(&tail.stdout).to_string();
     let (stamp, line) = tail.trim_end().split_once(' ').expect("timestamp and line");

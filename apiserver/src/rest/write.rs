@@ -21,7 +21,7 @@ use crate::json;
 use crate::managed_fields::{self, PathElement, Scope, Writer};
 use crate::meta;
 use crate::patch::{self, PatchType};
-use crate::resources::{PodSelector, ResourceType};
+use crate::resources::{DefaultPropagation, PodSelector, ResourceType};
 use crate::storage::{Revision, StoreError};
 
 /// How often an unconditional write retries after losing a compare-and-swap race.
@@ -822,8 +822,10 @@ fn delete_options(params: &Params, headers: &HeaderMap, body: &Bytes) -> Result<
         .map(str::to_string)
         .or_else(|| body.get("propagationPolicy").and_then(Value::as_str).map(str::to_string));
     let orphan = params.get("orphanDependents").map(|_| params.flag("orphanDependents")).or_else(|| body.get("orphanDependents").and_then(Value::as_bool));
-    if orphan == Some(true) && propagation.is_none() {
-        propagation = Some("Orphan".into());
+    // `orphanDependents` is the older spelling of the same choice: either value is explicit, and
+    // overrides the kind's default as a policy would (kube's `shouldOrphanDependents`).
+    if propagation.is_none() {
+        propagation = orphan.map(|orphan| if orphan { "Orphan" } else { "Background" }.to_string());
     }
     if let Some(policy) = &propagation {
         if !matches!(policy.as_str(), "Orphan" | "Background" | "Foreground") {
@@ -874,8 +876,14 @@ fn deletion(target: &Target, name: &str, current: &Value, revision: Revision, op
     let mut object = current.clone();
     let mut finalizers = meta::finalizers(&object);
     // A policy given replaces the one an earlier delete asked for, as Kubernetes swaps the
-    // garbage collector's finalizers; none given leaves them.
-    if let Some(policy) = options.propagation.as_deref() {
+    // garbage collector's finalizers; none given leaves them, or, when there are none, the kind's
+    // default applies (an orphaning one adds the `orphan` finalizer).
+    let asked_before = finalizers.iter().any(|finalizer| finalizer == "orphan" || finalizer == "foregroundDeletion");
+    let default_policy = match resource.default_propagation {
+        DefaultPropagation::Orphan { .. } if !asked_before => Some("Orphan"),
+        _ => None,
+    };
+    if let Some(policy) = options.propagation.as_deref().or(default_policy) {
         let before = finalizers.clone();
         finalizers.retain(|finalizer| finalizer != "orphan" && finalizer != "foregroundDeletion");
         match policy {
@@ -947,14 +955,27 @@ pub async fn delete(
         deletion(target, &name, current, revision, &options)
     })
     .await?;
-    if removed {
+    let mut response = if !removed {
+        json_response(StatusCode::OK, &object)
+    } else {
         tracing::info!(kind = %target.resource.kind, namespace = ?target.namespace, name, "deleted");
         if target.resource.returns_deleted_object {
-            return Ok(json_response(StatusCode::OK, &object));
+            json_response(StatusCode::OK, &object)
+        } else {
+            success_status(&target.resource, &name, meta::string(&object, "uid").unwrap_or_default())
         }
-        return Ok(success_status(&target.resource, &name, meta::string(&object, "uid").unwrap_or_default()));
+    };
+    warning_headers(&mut response, &default_propagation_warning(&target.resource, &options));
+    Ok(response)
+}
+
+/// The warning a delete relying on a kind's orphaning default answers (kube's Job storage
+/// adds it to delete and deletecollection when the options name no policy).
+fn default_propagation_warning(resource: &ResourceType, options: &DeleteOptions) -> Vec<String> {
+    match resource.default_propagation {
+        DefaultPropagation::Orphan { warning } if options.propagation.is_none() => vec![warning.to_string()],
+        _ => Vec::new(),
     }
-    Ok(json_response(StatusCode::OK, &object))
 }
 
 /// The unsafe delete of KEP-3926: when the stored object cannot be read (its bytes do not
@@ -1050,7 +1071,9 @@ pub async fn delete_collection(
         "metadata": {},
         "items": deleted,
     });
-    Ok(json_response(StatusCode::OK, &list))
+    let mut response = json_response(StatusCode::OK, &list);
+    warning_headers(&mut response, &default_propagation_warning(&target.resource, &options));
+    Ok(response)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,7 +24,12 @@ pub static KIND: Kind = Kind {
         .categories(ALL)
         .subresources(&["status"])
         .tracks_generation()
-        .pod_selector(PodSelector::LabelSelector),
+        .pod_selector(PodSelector::LabelSelector)
+        // kube's Job strategy keeps batch/v1's original default, orphaning the pods, and its
+        // storage warns a delete that relies on it (`deleteOptionWarnings`).
+        .orphans_dependents_by_default(
+            "child pods are preserved by default when jobs are deleted; set propagationPolicy=Background to remove them or set propagationPolicy=Orphan to suppress this warning",
+        ),
     strategy: &STRATEGY,
     printer: Some(&PRINTER),
 };

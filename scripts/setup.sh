@@ -9,7 +9,7 @@ set -euo pipefail
 # dnsperf and dnsmasq-base are the DNS benchmark's load generator and reference server.
 PACKAGES=(etcd-server etcd-client containerd runc containernetworking-plugins docker.io
           docker-registry protobuf-compiler libprotobuf-dev iptables iproute2 busybox-static gcc libc6-dev
-          curl zsh fish dnsperf dnsmasq-base tmux)
+          curl zsh fish dnsperf dnsmasq-base tmux openjdk-17-jre-headless)
 
 log() { printf '%s\n' "setup: $*" >&2; }
 

@@ -118,6 +118,8 @@ spark_pods() { seed_kubectl get pods -n "$SPARK_NS" -l "spark-app-selector=$SPAR
 spark_running_executors() { spark_pods spark-role=executor | grep -c ' Running$'; }
 spark_two_executors() { (($(spark_running_executors) >= 2)); }
 spark_driver() { seed_kubectl get pods -n "$SPARK_NS" -l "spark-app-name=$1,spark-role=driver" -o 'jsonpath={.items[0].metadata.name}'; }
+# Waiting for the driver pod ends early when spark-submit has given up.
+spark_driver_or_exit() { [[ -n $(spark_driver "$1") ]] || spark_submit_exited; }
 spark_app_id() { seed_kubectl get pod -n "$SPARK_NS" "$1" -o 'jsonpath={.metadata.labels.spark-app-selector}'; }
 spark_driver_ended() { [[ $(seed_kubectl get pod -n "$SPARK_NS" "$SPARK_DRIVER" -o 'jsonpath={.status.phase}') == @(Succeeded|Failed) ]]; }
 spark_driver_done() { [[ $(seed_kubectl get pod -n "$SPARK_NS" "$SPARK_DRIVER" -o 'jsonpath={.status.phase}') == Succeeded ]]; }
@@ -189,8 +191,16 @@ run_spark() {
     (spark_submit "$work/submitter.kubeconfig" "$name" "$SPARK_PARTITIONS" \
         --conf spark.kubernetes.executor.deleteOnTermination=false) >"$work/submit.log" 2>&1 &
     SPARK_SUBMIT_PID=$!
-    seed_wait 120 "the driver pod" spark_driver "$name" || { tail -20 "$work/submit.log" >&2; return 1; }
+    seed_wait 120 "the driver pod" spark_driver_or_exit "$name"
     SPARK_DRIVER=$(spark_driver "$name")
+    # spark-submit, waiting for the application, runs as long as the driver does; it also deletes
+    # the driver pod when one of the objects that go with it cannot be applied.
+    sleep 2
+    if [[ -z $SPARK_DRIVER ]] || spark_submit_exited; then
+        seed_log "spark-submit gave up; it says:"
+        grep -E '^(Exception|Caused by)|ERROR' "$work/submit.log" | head -3 >&2
+        return 1
+    fi
     SPARK_DRIVER_UID=$(seed_kubectl get pod -n "$SPARK_NS" "$SPARK_DRIVER" -o 'jsonpath={.metadata.uid}')
     SPARK_APP=$(spark_app_id "$SPARK_DRIVER")
     seed_step "the driver's ConfigMap and Service are server-side applied by fabric8"
@@ -231,7 +241,8 @@ run_spark() {
     }
     local pi
     pi=$(seed_kubectl logs -n "$SPARK_NS" "$SPARK_DRIVER" | grep -o 'Pi is roughly [0-9.]*')
-    [[ $pi == "Pi is roughly 3.14"* ]] || { seed_log "the driver's log has no pi: [$pi]"; seed_kubectl logs -n "$SPARK_NS" "$SPARK_DRIVER" --tail=30 >&2; return 1; }
+    # pi.py's estimate wanders by ±0.01 from run to run (3.1318 to 3.1500 seen here).
+    [[ $pi == "Pi is roughly 3.1"* ]] || { seed_log "the driver's log has no pi: [$pi]"; seed_kubectl logs -n "$SPARK_NS" "$SPARK_DRIVER" --tail=30 >&2; return 1; }
     # spark-submit (waitAppCompletion) watches the driver pod and exits 0 once it has succeeded;
     # checked after the steps below, so that a failure here still lets them run.
     local submit_rc=0

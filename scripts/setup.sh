@@ -7,11 +7,11 @@ set -euo pipefail
 # zsh and fish are there so that the tests run ctl's completion scripts in the shells they are for.
 # gcc and libc6-dev (static libc) build the test images' pause binary; iproute2 tears down test bridges;
 # dnsperf and dnsmasq-base are the DNS benchmark's load generator and reference server;
-# mmdebstrap builds the seed workloads' images (scripts/build-workload-images.sh) and python3-venv
-# Airflow's venv.
+# mmdebstrap builds the seed workloads' images (scripts/build-workload-images.sh), python3-venv
+# Airflow's venv, and OpenJDK 17 runs spark-submit on the host.
 PACKAGES=(etcd-server etcd-client containerd runc containernetworking-plugins docker.io
           docker-registry protobuf-compiler libprotobuf-dev iptables iproute2 busybox-static gcc libc6-dev
-          curl zsh fish dnsperf dnsmasq-base tmux mmdebstrap python3-venv)
+          curl zsh fish dnsperf dnsmasq-base tmux mmdebstrap python3-venv openjdk-17-jre-headless)
 
 log() { printf '%s\n' "setup: $*" >&2; }
 

@@ -212,6 +212,28 @@ pub fn decode(body: &[u8]) -> Result<Value, ProtobufError> {
     decode_detailed(body).map(|decoded| decoded.object)
 }
 
+/// The object a watch BOOKMARK carries for a built-in kind, as kube-apiserver writes the kind's
+/// zero value: metadata with the resourceVersion (and a null creationTimestamp, Go's zero
+/// `Time`), and `spec` and `status` as objects, which Go writes for every Kubernetes type since
+/// they are struct values. Java clients (fabric8, under Spark) read a Pod's status and spec in
+/// every event, bookmarks included. `None` for kinds not generated here (custom kinds, whose
+/// bookmarks kube writes without them).
+pub fn zero_object(api_version: &str, kind: &str, metadata: Map<String, Value>) -> Option<Value> {
+    let root = generated::root(api_version, kind)?;
+    let mut metadata = metadata;
+    metadata.insert("creationTimestamp".to_owned(), Value::Null);
+    let mut object = Map::new();
+    object.insert("kind".to_owned(), Value::String(kind.to_owned()));
+    object.insert("apiVersion".to_owned(), Value::String(api_version.to_owned()));
+    object.insert("metadata".to_owned(), Value::Object(metadata));
+    for field in root.fields {
+        if matches!(field.kind, Kind::Msg(_)) && matches!(field.name, "spec" | "status") {
+            object.insert(field.name.to_owned(), Value::Object(Map::new()));
+        }
+    }
+    Some(Value::Object(object))
+}
+
 /// Like [`decode`], and also says which fields were skipped as unknown.
 pub fn decode_detailed(body: &[u8]) -> Result<Decoded, ProtobufError> {
     decode_with_limit(body, MAX_DEPTH)

@@ -478,15 +478,7 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
                 }
                 cached_revision
             };
-            let end = json!({
-                "type": "BOOKMARK",
-                "object": {
-                    "kind": target.resource.kind,
-                    "apiVersion": target.resource.api_version(),
-                    "metadata": {"resourceVersion": revision.to_string(), "annotations": {"k8s.io/initial-events-end": "true"}},
-                },
-            });
-            pending.push_back(format!("{end}\n"));
+            pending.push_back(bookmark(&target.resource, revision, true));
             (Feed::Cache(live), revision)
         }
         // `sendInitialEvents=false`: the changes from now on alone.
@@ -644,15 +636,7 @@ async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
                 }
                 if state.bookmarks {
                     state.next_bookmark = tokio::time::Instant::now() + BOOKMARK_EVERY;
-                    let bookmark = json!({
-                        "type": "BOOKMARK",
-                        "object": {
-                            "kind": state.resource.kind,
-                            "apiVersion": state.resource.api_version(),
-                            "metadata": {"resourceVersion": state.delivered.to_string()},
-                        },
-                    });
-                    state.pending.push_back(format!("{bookmark}\n"));
+                    state.pending.push_back(bookmark(&state.resource, state.delivered, false));
                 }
                 continue;
             }
@@ -676,6 +660,20 @@ async fn next_line(mut state: WatchState) -> Option<(String, WatchState)> {
             }
         }
     }
+}
+
+/// A BOOKMARK event at `revision`; `initial_events_end` marks the end of WatchList's initial
+/// objects.
+fn bookmark(resource: &Kind, revision: Revision, initial_events_end: bool) -> String {
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("resourceVersion".into(), json!(revision.to_string()));
+    if initial_events_end {
+        metadata.insert("annotations".into(), json!({"k8s.io/initial-events-end": "true"}));
+    }
+    let api_version = resource.api_version();
+    let object = crate::protobuf::zero_object(&api_version, &resource.kind, metadata.clone())
+        .unwrap_or_else(|| json!({"kind": resource.kind, "apiVersion": api_version, "metadata": metadata}));
+    format!("{}\n", json!({"type": "BOOKMARK", "object": object}))
 }
 
 async fn next_event(feed: &mut Feed, selectable: &crate::resources::Names) -> Result<Option<Arc<CachedEvent>>, ApiError> {

@@ -24,7 +24,7 @@ AIRFLOW_IMAGE=localhost/busybox:local
 airflow_sidecar_recipe() { :; }
 image_airflow() {
     SEED_INPUTS=()
-    seed_image airflow airflow_sidecar_recipe '' procps
+    seed_image airflow airflow_sidecar_recipe '{}' procps
 }
 airflow_images=(airflow)
 AIRFLOW_SIDECAR_IMAGE=localhost/seed-airflow:local

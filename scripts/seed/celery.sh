@@ -7,7 +7,7 @@ CELERY_NS=seed-celery
 celery_recipe() { :; }
 image_celery() {
     SEED_INPUTS=()
-    seed_image celery celery_recipe 'ENTRYPOINT ["/usr/bin/tini", "--"]' \
+    seed_image celery celery_recipe '{"Entrypoint": ["/usr/bin/tini", "--"]}' \
         tini python3-celery python3-redis redis-server redis-tools
 }
 celery_images=(celery)

@@ -33,7 +33,7 @@ kafka_recipe() {
 image_kafka() {
     KAFKA_TANSU=$(kafka_tansu) || return 1
     SEED_INPUTS=("$KAFKA_TANSU")
-    seed_image kafka kafka_recipe 'ENTRYPOINT ["/usr/bin/tini", "--"]' tini python3
+    seed_image kafka kafka_recipe '{"Entrypoint": ["/usr/bin/tini", "--"]}' tini python3
 }
 kafka_images=(kafka)
 

@@ -19,13 +19,15 @@ SEED_PYTHON_TARGET=usr/local/lib/python3.11/dist-packages
 seed_log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 seed_die() { seed_log "error: $*"; exit 1; }
 
-# seed_image NAME RECIPE_FUNCTION DOCKER_CHANGES PACKAGES...: builds localhost/seed-NAME:local
-# when Docker lacks it or its inputs changed. RECIPE_FUNCTION ROOTFS adds the workload's own
-# files; its text (declare -f) is part of the inputs, as are the files in SEED_INPUTS (an array
-# the caller may set: wheels, binaries, entrypoints). DOCKER_CHANGES is a newline-separated list
-# of `docker import -c` instructions (ENTRYPOINT, CMD, WORKDIR...).
+# seed_image NAME RECIPE_FUNCTION CONFIG PACKAGES...: builds localhost/seed-NAME:local when
+# Docker lacks it or its inputs changed. RECIPE_FUNCTION ROOTFS adds the workload's own files;
+# its text (declare -f) is part of the inputs, as are the files in SEED_INPUTS (an array the
+# caller may set: wheels, binaries, entrypoints). CONFIG is a JSON object of the image config's
+# fields (Entrypoint, Cmd, WorkingDir, Env beside PATH). The image is written by
+# scripts/build-test-images.sh's reproducible archive writer (fixed times and owners) and loaded
+# with `docker load`, so that the same rootfs gives the same image ID.
 seed_image() {
-    local name=$1 recipe=$2 changes=$3
+    local name=$1 recipe=$2 config=$3
     shift 3
     local image=localhost/seed-$name:local packages
     packages=$(IFS=,; echo "$*")
@@ -33,7 +35,7 @@ seed_image() {
     inputs=$( {
         sha256sum "$SEED_DIR/lib.sh" | cut -d' ' -f1
         declare -f "$recipe"
-        printf '%s\n' "$changes" "$packages" "$SEED_EPOCH"
+        printf '%s\n' "$config" "$packages" "$SEED_EPOCH"
         local file
         for file in "${SEED_INPUTS[@]}"; do sha256sum "$file" | cut -d' ' -f1; done
     } | sha256sum | cut -d' ' -f1)
@@ -47,6 +49,8 @@ seed_image() {
     work=$(mktemp -d "$SEED_CACHE/build-$name.XXXXXX")
     # mmdebstrap's own temporary files go there too: /tmp may be small or cleaned under it.
     local rootfs=$work/rootfs log=$work/mmdebstrap.log
+    # Without man pages, locales and docs (but their copyrights); openjdk's postinst still needs
+    # the man1 directory.
     if ! TMPDIR=$work SOURCE_DATE_EPOCH=$SEED_EPOCH mmdebstrap --variant=essential --mode=root \
         --include="usr-is-merged,$packages" \
         --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -61,16 +65,18 @@ seed_image() {
         rm -rf "$work"
         seed_die "mmdebstrap for $image failed (the whole log was $log)"
     fi
-    # The openjdk postinst needs the man1 directory; nothing else uses /usr/share/man.
     "$recipe" "$rootfs" || { rm -rf "$work"; seed_die "the recipe $recipe for $image failed"; }
-    local args=(import -c "LABEL seed.inputs=$inputs" -c "ENV PATH=$SEED_PATH")
-    local change
-    while IFS= read -r change; do
-        [[ -n $change ]] && args+=(-c "$change")
-    done <<<"$changes"
-    tar --sort=name --mtime=@"$SEED_EPOCH" --owner=0 --group=0 --numeric-owner -C "$rootfs" -cf - . \
-        | docker "${args[@]}" - "$image" >/dev/null \
-        || { rm -rf "$work"; seed_die "docker import of $image failed"; }
+    # PATH first in Env, and the inputs as a label, which the next build compares.
+    config=$(python3 -c '
+import json, sys
+config = json.loads(sys.argv[1] or "{}")
+config["Env"] = ["PATH=" + sys.argv[2]] + config.get("Env", [])
+config["Labels"] = {"seed.inputs": sys.argv[3]}
+print(json.dumps(config, sort_keys=True, separators=(",", ":")))' "$config" "$SEED_PATH" "$inputs") \
+        || { rm -rf "$work"; seed_die "the image config of $image is no JSON object: $3"; }
+    bash "$SEED_ROOT/scripts/build-test-images.sh" "$work/archive" "$image" "$rootfs" "$config" >/dev/null \
+        && docker load -q -i "$work/archive/images.tar" >/dev/null \
+        || { rm -rf "$work"; seed_die "writing or loading $image failed"; }
     rm -rf "$work"
     seed_log "built image $image in $((SECONDS - started)) s: $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}')"
 }

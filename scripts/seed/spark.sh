@@ -49,11 +49,8 @@ spark_recipe() {
 image_spark() {
     SPARK_WHEEL=$(spark_wheel) || return 1
     SEED_INPUTS=("$SPARK_WHEEL" "$SEED_DIR/spark/entrypoint.sh")
-    seed_image spark spark_recipe "ENV JAVA_HOME=$SPARK_JAVA_HOME
-ENV SPARK_HOME=$SPARK_IMAGE_HOME
-ENV PYSPARK_PYTHON=python3
-WORKDIR /opt/spark/work-dir
-ENTRYPOINT [\"/opt/seed/spark-entrypoint.sh\"]" \
+    seed_image spark spark_recipe "{\"Env\": [\"JAVA_HOME=$SPARK_JAVA_HOME\", \"SPARK_HOME=$SPARK_IMAGE_HOME\", \"PYSPARK_PYTHON=python3\"],
+        \"WorkingDir\": \"/opt/spark/work-dir\", \"Entrypoint\": [\"/opt/seed/spark-entrypoint.sh\"]}" \
         openjdk-17-jre-headless python3 tini procps bash coreutils
 }
 spark_images=(spark)

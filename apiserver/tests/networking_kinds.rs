@@ -40,6 +40,7 @@ async fn kubectl_finds_the_networking_kinds(storage: Storage) {
     assert_eq!(columns(kubectl_ok(&server, &["api-resources", "--api-group=networking.k8s.io", "--no-headers"])), [
         vec!["ingressclasses", "networking.k8s.io/v1", "false", "IngressClass"],
         vec!["ingresses", "ing", "networking.k8s.io/v1", "true", "Ingress"],
+        vec!["networkpolicies", "netpol", "networking.k8s.io/v1", "true", "NetworkPolicy"],
     ]);
     assert_eq!(columns(kubectl_ok(&server, &["api-resources", "--api-group=discovery.k8s.io", "--no-headers"])), [
         vec!["endpointslices", "discovery.k8s.io/v1", "true", "EndpointSlice"],

@@ -2,7 +2,7 @@
 # building the seed workloads' images without a registry, and driving a cluster with kubectl.
 #
 # An image is a Debian rootfs made by mmdebstrap (plus what a workload's recipe adds: wheels from
-# PyPI, a binary from crates.io, our entrypoints), imported into the local Docker engine as
+# PyPI, a binary from crates.io, our entrypoints), loaded into the local Docker engine as
 # localhost/seed-NAME:local with its inputs' hash as a label. A build whose inputs match the
 # label of the image Docker already has does nothing, so only a changed recipe costs a rebuild.
 
@@ -119,7 +119,8 @@ seed_job_condition() {
     seed_kubectl get job "$2" -n "$1" -o 'jsonpath={range .status.conditions[?(@.status=="True")]}{.type}{" "}{end}'
 }
 
-# seed_job_wait SECONDS NAMESPACE JOB: waits until the Job completes; prints its log either way.
+# seed_job_wait SECONDS NAMESPACE JOB: waits until the Job completes; prints its log and state
+# when it failed or ran out of time.
 seed_job_wait() {
     local seconds=$1 namespace=$2 job=$3 deadline conditions
     deadline=$((SECONDS + seconds))

@@ -451,33 +451,10 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
         // resourceVersion asked for as ADDED events, then a bookmark marking their end, then
         // the changes, as client-go's streaming informers and kube-rs' StreamingList expect.
         (requested, Some(true)) => {
-            let (objects, cached_revision, live) = cache.snapshot();
-            // The cache may lag storage by the events in flight. When it is behind storage's
-            // revision, the initial objects are read from storage (kube's WatchList likewise
-            // waits for its cache to reach etcd's revision), and the feed, taken before the
-            // read, skips what the read already holds. Clients ask `resourceVersion=0` (kube-rs)
-            // or none (client-go) and expect what they wrote before to be there.
-            let behind = match requested {
-                None | Some(0) => api.store.current_revision().await.ok().is_none_or(|current| current > cached_revision),
-                Some(_) => false,
-            };
-            let revision = if behind {
-                let selectable = &target.resource.selectable_fields;
-                let (revision, _) = list_objects(api, target, &Params::default(), &filter, &mut |item| {
-                    let line = match item {
-                        Item::Cached(object) => event_line(EventType::Added, object, &encoding),
-                        Item::Parsed(object) => event_line(EventType::Added, &CachedObject::new(object, selectable), &encoding),
-                    };
-                    pending.push_back(line);
-                })
-                .await?;
-                revision
-            } else {
-                for object in objects.iter().filter(|object| filter.matches_cached(object)) {
-                    pending.push_back(event_line(EventType::Added, object, &encoding));
-                }
-                cached_revision
-            };
+            // kube-rs' StreamingList asks `resourceVersion=0` and, like client-go asking none,
+            // expects what it wrote before to be there.
+            let consistent = matches!(requested, None | Some(0));
+            let (revision, live) = initial_state(api, target, &filter, &encoding, &cache, consistent, &mut pending).await?;
             pending.push_back(bookmark(&target.resource, revision, true));
             (Feed::Cache(live), revision)
         }
@@ -486,12 +463,11 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
             let (_, revision, live) = cache.snapshot();
             (Feed::Cache(live), revision)
         }
-        // No resourceVersion, or 0: the current state as ADDED events, then the changes.
-        (None | Some(0), None) => {
-            let (objects, revision, live) = cache.snapshot();
-            for object in objects.iter().filter(|object| filter.matches_cached(object)) {
-                pending.push_back(event_line(EventType::Added, object, &encoding));
-            }
+        // No resourceVersion ("get state and start at most recent", which kube-apiserver serves
+        // from etcd rather than its cache), or 0 ("start at any", the cache's state will do): the
+        // state as ADDED events, then the changes.
+        (requested @ (None | Some(0)), None) => {
+            let (revision, live) = initial_state(api, target, &filter, &encoding, &cache, requested.is_none(), &mut pending).await?;
             (Feed::Cache(live), revision)
         }
         (Some(revision), _) => match cache.start_after(revision) {
@@ -531,6 +507,40 @@ pub async fn watch(api: &Api, target: &Target, params: &Params, headers: &Header
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from_stream(body))
         .unwrap_or_else(|_| ApiError::internal("building the watch response").into_response_body()))
+}
+
+/// The state a watch starts with, as ADDED lines, and the revision it is at with the feed of
+/// the changes after it. The cache may lag storage by the events in flight; when `consistent`
+/// and the cache is behind storage's revision, the objects are read from storage (kube's
+/// WatchList likewise waits for its cache to reach etcd's revision), and the feed, taken before
+/// the read, skips what the read already holds.
+async fn initial_state(
+    api: &Api,
+    target: &Target,
+    filter: &Filter,
+    encoding: &Encoding,
+    cache: &watch_cache::ResourceCache,
+    consistent: bool,
+    pending: &mut std::collections::VecDeque<String>,
+) -> Result<(Revision, broadcast::Receiver<Arc<CachedEvent>>), ApiError> {
+    let (objects, cached_revision, live) = cache.snapshot();
+    let behind = consistent && api.store.current_revision().await.ok().is_none_or(|current| current > cached_revision);
+    if !behind {
+        for object in objects.iter().filter(|object| filter.matches_cached(object)) {
+            pending.push_back(event_line(EventType::Added, object, encoding));
+        }
+        return Ok((cached_revision, live));
+    }
+    let selectable = &target.resource.selectable_fields;
+    let (revision, _) = list_objects(api, target, &Params::default(), filter, &mut |item| {
+        let line = match item {
+            Item::Cached(object) => event_line(EventType::Added, object, encoding),
+            Item::Parsed(object) => event_line(EventType::Added, &CachedObject::new(object, selectable), encoding),
+        };
+        pending.push_back(line);
+    })
+    .await?;
+    Ok((revision, live))
 }
 
 /// `sendInitialEvents`, checked as kube-apiserver's `validateWatchOptions` checks it: it needs

@@ -1,14 +1,16 @@
 //! The cluster DNS server: Services and pods by name under the cluster domain, as the Kubernetes
 //! DNS specification defines them, over UDP and TCP. Records come from watched Services and
-//! Endpoints (`watch`), held in an immutable index swapped whole on change (`index`); hickory's
-//! server parses and frames the messages (`server`); names outside the domain go to the upstream
-//! resolvers (`forward`). `/ready`, `/healthz` and `/metrics` are served over HTTP (`health`).
+//! Endpoints (`watch`), held in an immutable index swapped whole on change (`index`); the UDP
+//! listener replays answers the index has given (`udp`), and hickory parses and frames the rest
+//! and TCP's for the handler (`server`); names outside the domain go to the upstream resolvers
+//! (`forward`). `/ready`, `/healthz` and `/metrics` are served over HTTP (`health`).
 
 mod forward;
 mod health;
 mod index;
 mod metrics;
 mod server;
+mod udp;
 mod watch;
 
 use std::net::SocketAddr;
@@ -118,11 +120,20 @@ pub async fn run(config: Config) -> Result<(), DnsError> {
     tracing::info!(listen = %config.listen, health = %config.health_address, domain = %domain, upstreams = ?forwarder.upstreams(), "serving DNS");
 
     let handler = server::Handler { zone: zone.clone(), forwarder, metrics: metrics.clone() };
-    let mut dns = hickory_server::Server::new(handler);
-    dns.register_socket(udp);
+    let mut dns = hickory_server::Server::new(handler.clone());
     dns.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
 
     let mut tasks: JoinSet<Result<(), DnsError>> = JoinSet::new();
+    // One receiving loop per core on the one socket: a replayed answer is sent from the loop
+    // that received its query.
+    let (udp, handler) = (Arc::new(udp), Arc::new(handler));
+    for _ in 0..std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get) {
+        let (udp, zone, handler) = (udp.clone(), zone.clone(), handler.clone());
+        tasks.spawn(async move {
+            udp::serve(udp, zone, handler).await;
+            Ok(())
+        });
+    }
     let watch = watch::Watch { client, zone: zone.clone(), metrics: metrics.clone(), domain, ttl: config.ttl };
     tasks.spawn(async move {
         watch.run().await;

@@ -1,12 +1,15 @@
-//! The request handler behind hickory's UDP and TCP listeners: one query per message, answered
-//! from the current index or forwarded upstream. hickory parses and frames the messages (a packet
-//! it cannot read gets FORMERR or nothing); this handler never panics on what a client sends.
+//! The request handler behind the UDP listener (`udp`) and hickory's TCP one: one query per
+//! message, answered from the current index or forwarded upstream. hickory parses and frames the
+//! messages (a packet it cannot read gets FORMERR or nothing); this handler never panics on what a
+//! client sends. Answers from the index to plain UDP queries are kept for the UDP listener to
+//! replay.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use hickory_server::net::runtime::Time;
+use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Edns, Header, HeaderCounts, Message, Metadata, OpCode, ResponseCode};
 use hickory_server::proto::rr::{DNSClass, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -15,36 +18,51 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use crate::forward::Forwarder;
 use crate::index::{Answer, Index, Lookup};
 use crate::metrics::Metrics;
+use crate::udp::{self, Replays};
 
 /// The index in force; a rebuild swaps in a new one whole, so a query sees one consistent index.
 /// Ready once the first index built from the listed Services and Endpoints is in.
 pub struct Zone {
-    index: RwLock<Arc<Index>>,
+    index: RwLock<Arc<Served>>,
     ready: AtomicBool,
+}
+
+/// An index, and the answers given from it that the UDP listener replays: they go with it, so
+/// that no answer outlives the records it was made from.
+pub struct Served {
+    pub index: Index,
+    pub replays: Replays,
+}
+
+impl Served {
+    fn new(index: Index) -> Self {
+        Self { index, replays: Replays::default() }
+    }
 }
 
 impl Zone {
     /// A zone serving `index` (an empty one, before the first list), not ready yet.
     pub fn new(index: Index) -> Self {
-        Self { index: RwLock::new(Arc::new(index)), ready: AtomicBool::new(false) }
+        Self { index: RwLock::new(Arc::new(Served::new(index))), ready: AtomicBool::new(false) }
     }
 
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 
-    pub fn current(&self) -> Arc<Index> {
+    pub fn current(&self) -> Arc<Served> {
         // A panicking writer cannot leave a half-made index behind (the swap is one assignment).
         self.index.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
     }
 
     /// Puts a rebuilt index in force, and marks the zone ready.
     pub fn replace(&self, index: Index) {
-        *self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(index);
+        *self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Served::new(index));
         self.ready.store(true, Ordering::Release);
     }
 }
 
+#[derive(Clone)]
 pub struct Handler {
     pub zone: Arc<Zone>,
     pub forwarder: Arc<Forwarder>,
@@ -94,7 +112,7 @@ impl RequestHandler for Handler {
     async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response_handle: R) -> ResponseInfo {
         let started = Instant::now();
         let query_type = request.queries.queries().first().map(|query| query.query_type());
-        let reply = self.reply(request).await;
+        let (reply, replayable) = self.reply(request).await;
         // Clients that speak EDNS get answers up to the size they announce over UDP, not 512.
         let edns = request.edns.as_ref().map(|asked| {
             let mut ours = Edns::new();
@@ -106,14 +124,26 @@ impl RequestHandler for Handler {
         metadata.authoritative = reply.authoritative;
         metadata.truncation = reply.truncated;
         metadata.recursion_available = true;
-        let response = MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
-            metadata,
-            reply.answers.iter(),
-            reply.authorities.iter(),
-            std::iter::empty(),
-            reply.additionals.iter(),
-        );
-        let info = match response_handle.send_response(response).await {
+        let response = || {
+            MessageResponseBuilder::new(&request.queries, edns.as_ref()).build(
+                metadata,
+                reply.answers.iter(),
+                reply.authorities.iter(),
+                std::iter::empty(),
+                reply.additionals.iter(),
+            )
+        };
+        // Kept for the UDP listener when the answer is the index's alone (`Replays::store` checks
+        // the query); a truncated answer is not kept, so that the client's retry over TCP is what
+        // gets the records.
+        if let Some(served) = replayable
+            && request.protocol() == Protocol::Udp
+            && let (Some(query_type), Ok((info, bytes))) = (query_type, udp::encode(response()))
+            && !info.truncation
+        {
+            served.replays.store(request.as_slice(), &bytes, query_type, info.response_code);
+        }
+        let info = match response_handle.send_response(response()).await {
             Ok(info) => info,
             Err(err) => {
                 tracing::debug!(src = %request.src(), "cannot send the answer: {err}");
@@ -128,19 +158,22 @@ impl RequestHandler for Handler {
 }
 
 impl Handler {
-    async fn reply(&self, request: &Request) -> Reply {
+    /// The reply, and the index it came from when it came from the index alone.
+    async fn reply(&self, request: &Request) -> (Reply, Option<Arc<Served>>) {
         if request.metadata.op_code != OpCode::Query {
-            return Reply::error(ResponseCode::NotImp);
+            return (Reply::error(ResponseCode::NotImp), None);
         }
         // One question per message, as every resolver sends (RFC 9619).
-        let Ok(info) = request.request_info() else { return Reply::error(ResponseCode::FormErr) };
+        let Ok(info) = request.request_info() else { return (Reply::error(ResponseCode::FormErr), None) };
         let query = info.query;
+        let served = self.zone.current();
         let lookup = if query.query_class() == DNSClass::IN || query.query_class() == DNSClass::ANY {
-            self.zone.current().lookup(query.name(), query.query_type())
+            served.index.lookup(query.name(), query.query_type())
         } else {
             Lookup::Forward
         };
-        match lookup {
+        let reply = match lookup {
+            Lookup::Answer(answer) if answer.follow.is_none() => return (Reply::authoritative(answer), Some(served)),
             Lookup::Answer(answer) => {
                 let follow = answer.follow.clone();
                 let mut reply = Reply::authoritative(answer);
@@ -157,6 +190,7 @@ impl Handler {
                 Some(message) => Reply::forwarded(message),
                 None => Reply::error(ResponseCode::ServFail),
             },
-        }
+        };
+        (reply, None)
     }
 }

@@ -40,6 +40,15 @@ async fn answers_services_endpoints_and_pods_as_the_specification_says() {
     assert_eq!(web.answers[0].ttl, 7);
     let web_tcp = dns.tcp("Web.Default.svc.cluster.local.", RecordType::A).await;
     assert_eq!(answers(&web_tcp), [format!("A {web_ip}")], "{}", summary(&web_tcp));
+    // Asked again over UDP in other letters: the answer kept from the first query is given
+    // again, with this query's ID and its question as it was spelt; and counted as the first was.
+    let counted = || async { a_noerror_count(&dns.http_get("/metrics").await.1) };
+    let before = counted().await;
+    let shouted = dns.udp("WEB.default.SVC.cluster.local.", RecordType::A).await;
+    assert_eq!(answers(&shouted), [format!("A {web_ip}")], "{}", summary(&shouted));
+    assert_eq!(shouted.queries[0].name().to_ascii(), "WEB.default.SVC.cluster.local.", "{}", summary(&shouted));
+    assert_eq!((shouted.metadata.authoritative, shouted.answers[0].ttl), (true, 7));
+    assert_eq!(counted().await, before + 1);
 
     // Named ports only, protocol in lowercase.
     let srv = dns.udp("_http._tcp.web.default.svc.cluster.local.", RecordType::SRV).await;
@@ -121,6 +130,12 @@ async fn answers_services_endpoints_and_pods_as_the_specification_says() {
         assert!(metrics.contains(expected), "{expected} missing from /metrics:\n{metrics}");
     }
     assert_eq!(dns.http_get("/healthz").await.0, 200);
+}
+
+/// The count of A queries answered NOERROR, from the server's /metrics.
+fn a_noerror_count(metrics: &str) -> u64 {
+    let line = metrics.lines().find_map(|line| line.strip_prefix("dns_queries_total{type=\"A\",rcode=\"NOERROR\"} "));
+    line.and_then(|count| count.trim().parse().ok()).unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

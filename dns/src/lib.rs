@@ -1,7 +1,7 @@
 //! The cluster DNS server: Services and pods by name under the cluster domain, as the Kubernetes
 //! DNS specification defines them, over UDP and TCP. Records come from watched Services and
 //! Endpoints (`watch`), held in an immutable index swapped whole on change (`index`); the UDP
-//! listener replays answers the index has given (`udp`), and hickory parses and frames the rest
+//! listener replays answers the index has given (`udp`, `replay`), and hickory parses and frames the rest
 //! and TCP's for the handler (`server`); names outside the domain go to the upstream resolvers
 //! (`forward`). `/ready`, `/healthz` and `/metrics` are served over HTTP (`health`).
 
@@ -9,6 +9,7 @@ mod forward;
 mod health;
 mod index;
 mod metrics;
+mod replay;
 mod server;
 mod udp;
 mod watch;

@@ -18,7 +18,7 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 use crate::forward::Forwarder;
 use crate::index::{Answer, Index, Lookup};
 use crate::metrics::Metrics;
-use crate::udp::{self, Replays};
+use crate::replay::{self, Replays};
 
 /// The index in force; a rebuild swaps in a new one whole, so a query sees one consistent index.
 /// Ready once the first index built from the listed Services and Endpoints is in.
@@ -138,7 +138,7 @@ impl RequestHandler for Handler {
         // gets the records.
         if let Some(served) = replayable
             && request.protocol() == Protocol::Udp
-            && let (Some(query_type), Ok((info, bytes))) = (query_type, udp::encode(response()))
+            && let (Some(query_type), Ok((info, bytes))) = (query_type, replay::encode(response()))
             && !info.truncation
         {
             served.replays.store(request.as_slice(), &bytes, query_type, info.response_code);

@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -166,6 +166,13 @@ impl WatchCache {
         });
     }
 
+    /// Notes a write of an object of `resource` at `revision` (`ResourceCache::has_own_writes`).
+    pub fn wrote(&self, resource: &ResourceType, revision: Revision) {
+        if let Some(cache) = self.of(resource) {
+            cache.wrote(revision);
+        }
+    }
+
     pub fn of(&self, resource: &ResourceType) -> Option<Arc<ResourceCache>> {
         let caches = self.caches.read().unwrap_or_else(std::sync::PoisonError::into_inner);
         caches.get(&resource.prefix()).map(|feeding| feeding.cache.clone())
@@ -195,6 +202,8 @@ pub struct ResourceCache {
     ready: watch::Sender<bool>,
     /// Objects met that could not be decoded, counted each time one is met.
     decode_errors: AtomicU64,
+    /// The newest revision this apiserver wrote an object of the type at.
+    written: AtomicI64,
 }
 
 struct State {
@@ -228,7 +237,7 @@ impl ResourceCache {
     fn new(resource: Arc<ResourceType>) -> Self {
         let (live, _) = broadcast::channel(LIVE_BUFFER);
         let state = State { objects: BTreeMap::new(), corrupt: BTreeMap::new(), history: VecDeque::new(), history_bytes: 0, horizon: 0, revision: 0, live };
-        Self { resource, state: RwLock::new(state), ready: watch::Sender::new(false), decode_errors: AtomicU64::new(0) }
+        Self { resource, state: RwLock::new(state), ready: watch::Sender::new(false), decode_errors: AtomicU64::new(0), written: AtomicI64::new(0) }
     }
 
     pub async fn wait_ready(&self) {
@@ -249,6 +258,17 @@ impl ResourceCache {
     /// The newest revision the cache has seen: it moves whenever its objects change.
     pub fn revision(&self) -> Revision {
         self.read().revision
+    }
+
+    /// Notes a write of an object of the type, through this apiserver, at `revision`.
+    pub fn wrote(&self, revision: Revision) {
+        self.written.fetch_max(revision, Ordering::Relaxed);
+    }
+
+    /// Whether the cache has seen every write of the type this apiserver made: then what it
+    /// holds is at least what a client of this apiserver was told it wrote.
+    pub fn has_own_writes(&self) -> bool {
+        self.revision() >= self.written.load(Ordering::Relaxed)
     }
 
     /// The object stored under `key`, as far as the cache has seen.

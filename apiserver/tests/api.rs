@@ -24,6 +24,7 @@ common::on_both_stores!(
     watches_end_at_their_timeout_with_a_bookmark,
     service_addresses_are_unique_and_released,
     object_lifecycle_follows_kubernetes_semantics,
+    a_namespace_new_or_deleted_here_is_seen_at_once,
     system_namespaces_exist_from_the_start_and_stay,
     a_uid_in_the_body_must_be_the_objects,
     deletion_follows_grace_periods_and_propagation_policies,
@@ -756,6 +757,28 @@ async fn object_lifecycle_follows_kubernetes_semantics(storage: Storage) {
     let finalize = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "life"}, "spec": {"finalizers": []}});
     assert_eq!(client.json("PUT", "/api/v1/namespaces/life/finalize", &finalize).await.0, 200);
     assert_eq!(client.get("/api/v1/namespaces/life").await.0, 404);
+}
+
+/// The namespace check of a create reads the watch cache, yet a namespace created a moment ago
+/// takes objects, and one this apiserver has just marked terminating refuses them, every time:
+/// the cache is read only once it has seen this apiserver's own writes to namespaces, and
+/// storage when it does not hold the namespace.
+async fn a_namespace_new_or_deleted_here_is_seen_at_once(storage: Storage) {
+    let server = ApiServer::start(storage).unwrap_or_else(|err| panic!("starting the apiserver: {err}"));
+    let client = Client::new(&server);
+    let configmap = |name: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+    for round in 0..100 {
+        let namespace = format!("brief-{round}");
+        let (code, created) = client.json("POST", "/api/v1/namespaces", &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})).await;
+        assert_eq!(code, 201, "{created}");
+        let collection = format!("/api/v1/namespaces/{namespace}/configmaps");
+        let (code, first) = client.json("POST", &collection, &configmap("first")).await;
+        assert_eq!(code, 201, "round {round}: {first}");
+        assert_eq!(client.send("DELETE", &format!("/api/v1/namespaces/{namespace}"), "", Vec::new()).await.0, 200);
+        let (code, refused) = client.json("POST", &collection, &configmap("late")).await;
+        let expected = format!("unable to create new content in namespace {namespace} because it is being terminated");
+        assert_eq!((code, refused["message"].as_str()), (403, Some(expected.as_str())), "round {round}: {refused}");
+    }
 }
 
 /// A deployment or replica set named `name` with 2 replicas.

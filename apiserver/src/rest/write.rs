@@ -136,14 +136,27 @@ async fn check_namespace_open(api: &Api, target: &Target) -> Result<(), ApiError
     };
     let namespaces = api.registry.find("", "v1", "namespaces").ok_or_else(|| ApiError::internal("namespaces are not served"))?;
     let key = namespaces.key(None, namespace);
-    let stored = api
-        .store
-        .get(&key)
-        .await
-        .map_err(|err| ApiError::from_store(err, &namespaces, namespace))?
-        .ok_or_else(|| ApiError::not_found(&namespaces, namespace))?;
-    let object = stored.decode_object().map_err(|err| ApiError::from_store(err, &namespaces, namespace))?;
-    if meta::is_being_deleted(&object) {
+    // NamespaceLifecycle reads its informer, not storage, and so does this: the watch cache, once
+    // it has seen every write to namespaces made through this apiserver (a namespace deleted
+    // through it is seen terminating at once). Storage when the cache has not, or does not hold
+    // the namespace (one created a moment ago, or through another apiserver). As there, what
+    // counts is the phase, which a namespace's deletion sets to Terminating.
+    const TERMINATING: &str = "Terminating";
+    let cached = api.cache.of(&namespaces).filter(|cache| cache.has_own_writes()).and_then(|cache| cache.get(&key));
+    let terminating = match cached {
+        Some(cached) => cached.field("status.phase") == Some(TERMINATING),
+        None => {
+            let stored = api
+                .store
+                .get(&key)
+                .await
+                .map_err(|err| ApiError::from_store(err, &namespaces, namespace))?
+                .ok_or_else(|| ApiError::not_found(&namespaces, namespace))?;
+            let object = stored.decode_object().map_err(|err| ApiError::from_store(err, &namespaces, namespace))?;
+            object.pointer("/status/phase").and_then(Value::as_str) == Some(TERMINATING)
+        }
+    };
+    if terminating {
         return Err(ApiError::forbidden(format!(
             "unable to create new content in namespace {namespace} because it is being terminated"
         )));
@@ -264,7 +277,10 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
                 return Ok(0);
             }
             match api.store.create(&target.key(&name), stored).await {
-                Ok(revision) => return Ok(revision),
+                Ok(revision) => {
+                    api.cache.wrote(resource, revision);
+                    return Ok(revision);
+                }
                 // A generated name that happens to be taken: draw another, as Kubernetes' client
                 // would have to otherwise.
                 Err(StoreError::AlreadyExists { .. }) if generate.is_some() && attempts < 8 => {
@@ -410,6 +426,7 @@ where
                 };
                 match api.store.update(&key, bytes, revision).await {
                     Ok(new) => {
+                        api.cache.wrote(resource, new);
                         strategy.held(&current).without(&strategy.held(&object)).release(api.store.as_ref()).await;
                         Ok((with_revision(object, new), false))
                     }
@@ -424,7 +441,8 @@ where
             }
             Change::Remove => {
                 let removed = api.store.delete(&key, Some(revision)).await;
-                if removed.is_ok() {
+                if let Ok(deleted) = &removed {
+                    api.cache.wrote(resource, deleted.revision);
                     resource.strategy.held(&current).release(api.store.as_ref()).await;
                 }
                 removed.map(|_| (current, true))

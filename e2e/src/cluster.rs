@@ -572,7 +572,9 @@ async fn install_dns(client: &kube::Client) -> Result<(), ClusterError> {
                     "name": "dns", "image": "localhost/cluster-dns:local", "imagePullPolicy": "IfNotPresent",
                     "args": ["--listen=0.0.0.0:53", "--health-address=0.0.0.0:8080"],
                     "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"}, {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"}, {"name": "metrics", "containerPort": 8080, "protocol": "TCP"}],
-                    "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 2},
+                    // Probed each second: the first probe comes as the server starts, before it
+                    // has listed the Services, and the next one makes the cluster's DNS answer.
+                    "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 1},
                     "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10, "failureThreshold": 5},
                     "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
                 }],

@@ -102,6 +102,36 @@ impl Runtime {
         Ok(response.status.unwrap_or_default())
     }
 
+    /// The network namespace the sandbox's containers share, as a path to `setns` into; None
+    /// for a sandbox in the node's network (hostNetwork). Read from the runtime's verbose status
+    /// (the OCI spec containerd keeps for the sandbox), or else from its process.
+    pub async fn pod_sandbox_netns(&self, id: &str) -> Result<Option<std::path::PathBuf>> {
+        let message = api::PodSandboxStatusRequest { pod_sandbox_id: id.to_string(), verbose: true };
+        let response = answer("PodSandboxStatus", self.runtime.clone().pod_sandbox_status(request(message, CALL_TIMEOUT)).await)?;
+        let host_network = response
+            .status
+            .as_ref()
+            .and_then(|status| status.linux.as_ref()?.namespaces.as_ref()?.options.as_ref())
+            .is_some_and(|options| options.network == api::NamespaceMode::Node as i32);
+        if host_network {
+            return Ok(None);
+        }
+        let info: serde_json::Value = response.info.get("info").and_then(|text| serde_json::from_str(text).ok()).unwrap_or_default();
+        let from_spec = info
+            .pointer("/runtimeSpec/linux/namespaces")
+            .and_then(serde_json::Value::as_array)
+            .and_then(|namespaces| namespaces.iter().find(|namespace| namespace["type"] == "network"))
+            .and_then(|namespace| namespace["path"].as_str())
+            .filter(|path| !path.is_empty())
+            .map(std::path::PathBuf::from);
+        let from_process = || info["pid"].as_u64().filter(|pid| *pid > 0).map(|pid| std::path::PathBuf::from(format!("/proc/{pid}/ns/net")));
+        from_spec.or_else(from_process).map(Some).ok_or_else(|| CriError {
+            call: "PodSandboxStatus",
+            code: tonic::Code::NotFound,
+            message: format!("the runtime names no network namespace for sandbox {id}"),
+        })
+    }
+
     pub async fn list_pod_sandboxes(&self) -> Result<Vec<api::PodSandbox>> {
         let message = api::ListPodSandboxRequest { filter: None };
         Ok(answer("ListPodSandbox", self.runtime.clone().list_pod_sandbox(request(message, CALL_TIMEOUT)).await)?.items)

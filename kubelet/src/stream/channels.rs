@@ -261,7 +261,7 @@ impl Session {
                     }
                 }
                 Frame::Ping { id } => self.writer.write_all(&spdy::ping(id)).await?,
-                Frame::SynStream { stream } => self.writer.write_all(&spdy::reset(stream, spdy::REFUSED_STREAM)).await?,
+                Frame::SynStream { stream, .. } => self.writer.write_all(&spdy::reset(stream, spdy::REFUSED_STREAM)).await?,
                 Frame::GoAway => return Ok(false),
                 Frame::Ignored => {}
             }

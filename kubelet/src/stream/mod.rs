@@ -1,13 +1,16 @@
-//! exec, attach and port-forward, as the apiserver hands them on: the kubelet asks the runtime
-//! (CRI Exec, Attach, PortForward) for a single-use URL on containerd's streaming server and
-//! connects the client to it.
+//! exec, attach and port-forward, as the apiserver hands them on. For exec and attach the
+//! kubelet asks the runtime (CRI Exec, Attach) for a single-use URL on containerd's streaming
+//! server and connects the client to it: SPDY clients, and the WebSocket protocols containerd
+//! speaks itself, pass through as bytes; WebSocket `v5.channel.k8s.io` and `v4.channel.k8s.io`,
+//! which containerd (1.6) does not know, are translated to SPDY streams ([`channels`]).
 //!
-//! SPDY clients, and the WebSocket protocols containerd speaks itself, pass through as bytes.
-//! Two protocols containerd (1.6) does not know are served here: WebSocket `v5.channel.k8s.io`
-//! and `v4.channel.k8s.io` exec and attach, translated to SPDY streams ([`channels`]); and
-//! kubectl's SPDY-over-WebSocket port-forward tunnel, unwrapped ([`tunnel`]).
+//! Port-forward is served here, in the pod's network namespace ([`forward`]), for SPDY,
+//! kubectl's SPDY-over-WebSocket tunnel ([`tunnel`]) and the WebSocket channel protocol; other
+//! protocols go to the runtime's (CRI PortForward).
 
 mod channels;
+mod forward;
+mod headers;
 mod spdy;
 mod tunnel;
 mod websocket;
@@ -96,6 +99,19 @@ pub async fn port_forward(State(kubelet): State<Arc<Kubelet>>, Path((namespace, 
     let Some(sandbox) = sandbox else {
         return refuse(StatusCode::NOT_FOUND, format!("pod \"{pod}\" in namespace \"{namespace}\" is not running on this node"));
     };
+    if let Some(native) = forward::native(request.headers()) {
+        let netns = match kubelet.runtime.pod_sandbox_netns(&sandbox.id).await {
+            Ok(netns) => netns,
+            Err(err) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot find the network of pod \"{pod}\": {err}")),
+        };
+        let (mut parts, _) = request.into_parts();
+        let Some(client) = parts.extensions.remove::<OnUpgrade>() else {
+            return refuse(StatusCode::BAD_REQUEST, "the connection cannot be upgraded (HTTP/1.1 is required)".into());
+        };
+        let target = forward::Target { pod: format!("{namespace}/{pod}"), sandbox: sandbox.id, netns };
+        let ports = ports.into_iter().filter_map(|port| u16::try_from(port).ok()).collect();
+        return forward::serve(native, &parts.headers, client, target, ports, kubelet.streams.clone());
+    }
     match kubelet.runtime.port_forward(&sandbox.id, ports).await {
         Ok(url) => hand_on(request, &url, Session::PortForward, kubelet.streams.clone()).await,
         Err(err) => refuse(StatusCode::INTERNAL_SERVER_ERROR, format!("cannot forward ports of pod \"{pod}\": {err}")),
@@ -148,11 +164,8 @@ async fn hand_on(request: Request, url: &str, session: Session, gauge: Gauge) ->
                     return channels::serve(&parts.headers, client, &address, &path, streams, version, gauge).await;
                 }
             }
-            Session::PortForward => {
-                if offered.iter().any(|protocol| protocol == tunnel::PROTOCOL) {
-                    return tunnel::serve(&parts.headers, client, &address, &path, gauge).await;
-                }
-            }
+            // The port-forward protocols containerd does not speak are served in `forward`.
+            Session::PortForward => {}
         }
     }
     // Everything else is containerd's to speak: SPDY, and the WebSocket protocols it knows.

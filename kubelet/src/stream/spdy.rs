@@ -1,9 +1,11 @@
-//! As much of a SPDY/3.1 client as exec and attach need towards containerd's streaming server:
-//! open streams with headers, send data and half-closes, read data, answer pings.
+//! SPDY/3.1 frames: as much of a client as exec and attach need towards containerd's streaming
+//! server (open streams with headers, send data and half-closes, read data, answer pings), and
+//! of a server as port-forward needs (a client's streams with their headers, replies).
 //!
 //! Header blocks are zlib streams (one per direction per connection). Ours are written as
-//! stored blocks, which any inflater reads without the SPDY dictionary; the server's are never
-//! needed (streams are told apart by the ids this side chose), so they are skipped unread.
+//! stored blocks, which any inflater reads without the SPDY dictionary; a client's are read by
+//! [`super::headers`]; a server's are never needed (streams are told apart by the ids this side
+//! chose), so they are skipped unread.
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -36,8 +38,8 @@ pub enum SpdyError {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Frame {
     Data { stream: u32, fin: bool, data: Bytes },
-    /// The server opening a stream of its own (never wanted here).
-    SynStream { stream: u32 },
+    /// The peer opening a stream: its compressed header block.
+    SynStream { stream: u32, fin: bool, headers: Bytes },
     Reply { stream: u32, fin: bool },
     Reset { stream: u32, status: u32 },
     Ping { id: u32 },
@@ -77,7 +79,10 @@ pub fn next_frame(buffer: &mut BytesMut) -> Result<Option<Frame>, SpdyError> {
     let frame = match kind {
         SYN_STREAM => {
             need("SYN_STREAM", 10)?;
-            Frame::SynStream { stream: payload.get_u32() & 0x7fff_ffff }
+            let stream = payload.get_u32() & 0x7fff_ffff;
+            // The associated stream, the priority and the slot are of no use here.
+            payload.advance(6);
+            Frame::SynStream { stream, fin: flags & FLAG_FIN != 0, headers: payload }
         }
         SYN_REPLY | HEADERS => {
             need("SYN_REPLY", 4)?;
@@ -125,21 +130,22 @@ pub struct Encoder {
 impl Encoder {
     /// SYN_STREAM for `stream` (odd: client-initiated) with `headers`.
     pub fn open(&mut self, stream: u32, headers: &[(&str, &str)], fin: bool) -> Vec<u8> {
-        let mut block = Vec::new();
-        let count = u32::try_from(headers.len()).unwrap_or(0);
-        block.extend_from_slice(&count.to_be_bytes());
-        for (name, value) in headers {
-            for text in [name.to_ascii_lowercase().as_str(), value] {
-                block.extend_from_slice(&u32::try_from(text.len()).unwrap_or(0).to_be_bytes());
-                block.extend_from_slice(text.as_bytes());
-            }
-        }
+        let block = block(headers);
         let mut payload = Vec::with_capacity(10 + block.len() + 16);
         payload.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
         payload.extend_from_slice(&0u32.to_be_bytes()); // no associated stream
         payload.extend_from_slice(&[0, 0]); // priority 0, slot 0
         self.stored(&block, &mut payload);
         control(SYN_STREAM, if fin { FLAG_FIN } else { 0 }, &payload)
+    }
+
+    /// SYN_REPLY accepting the peer's `stream`, with `headers`.
+    pub fn reply(&mut self, stream: u32, headers: &[(&str, &str)]) -> Vec<u8> {
+        let block = block(headers);
+        let mut payload = Vec::with_capacity(4 + block.len() + 16);
+        payload.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
+        self.stored(&block, &mut payload);
+        control(SYN_REPLY, 0, &payload)
     }
 
     /// `block` as zlib stored (uncompressed) deflate blocks, continuing this direction's stream.
@@ -162,11 +168,30 @@ impl Encoder {
     }
 }
 
+/// An uncompressed SPDY/3 name/value block.
+fn block(headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut block = Vec::new();
+    let count = u32::try_from(headers.len()).unwrap_or(0);
+    block.extend_from_slice(&count.to_be_bytes());
+    for (name, value) in headers {
+        for text in [name.to_ascii_lowercase().as_str(), value] {
+            block.extend_from_slice(&u32::try_from(text.len()).unwrap_or(0).to_be_bytes());
+            block.extend_from_slice(text.as_bytes());
+        }
+    }
+    block
+}
+
+/// The 8 bytes in front of a DATA frame of `length` bytes.
+pub fn data_head(stream: u32, length: usize, fin: bool) -> [u8; 8] {
+    let id = (stream & 0x7fff_ffff).to_be_bytes();
+    let length = self::length(length);
+    [id[0], id[1], id[2], id[3], if fin { FLAG_FIN } else { 0 }, length[0], length[1], length[2]]
+}
+
 pub fn data(stream: u32, data: &[u8], fin: bool) -> Vec<u8> {
     let mut frame = Vec::with_capacity(8 + data.len());
-    frame.extend_from_slice(&(stream & 0x7fff_ffff).to_be_bytes());
-    frame.push(if fin { FLAG_FIN } else { 0 });
-    frame.extend_from_slice(&length(data.len()));
+    frame.extend_from_slice(&data_head(stream, data.len(), fin));
     frame.extend_from_slice(data);
     frame
 }

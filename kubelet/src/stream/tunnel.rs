@@ -1,29 +1,18 @@
-//! kubectl's port-forward over WebSocket: SPDY frames carried in binary WebSocket messages. The
-//! runtime speaks SPDY port-forward itself, so the frames are unwrapped and passed on as bytes,
-//! and its answers wrapped again.
+//! kubectl's port-forward over WebSocket: SPDY frames carried in binary WebSocket messages,
+//! unwrapped into a byte stream for the SPDY session and its answers wrapped again.
 
-use axum::http::HeaderMap;
-use axum::response::Response;
-use common::upgrade::{Gauge, Io};
 use futures::{SinkExt, StreamExt};
-use hyper::upgrade::OnUpgrade;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::websocket::Socket;
 
 /// The subprotocol kubectl 1.30+ offers for port-forward over WebSocket.
 pub const PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
-/// The SPDY protocol the runtime is asked for.
-const PORT_FORWARD: &str = "portforward.k8s.io";
 
-pub async fn serve(headers: &HeaderMap, client: OnUpgrade, address: &str, path: &str, gauge: Gauge) -> Response {
-    super::websocket_to_spdy(headers, client, (address, path), PROTOCOL, PORT_FORWARD, gauge, relay).await
-}
-
-/// Until either side ends: each binary message's bytes to the runtime, and what the runtime
-/// sends back as binary messages.
-async fn relay(socket: Socket, io: Io) {
+/// Until either side ends: each binary message's bytes to `io`, and what `io` gives back as
+/// binary messages.
+pub async fn relay(socket: Socket, io: impl AsyncRead + AsyncWrite) {
     let (mut to_client, mut from_client) = socket.split();
     let (mut from_runtime, mut to_runtime) = tokio::io::split(io);
     let upstream = async {
@@ -37,7 +26,7 @@ async fn relay(socket: Socket, io: Io) {
         let _ = to_runtime.shutdown().await;
     };
     let downstream = async {
-        let mut buffer = vec![0u8; 32 * 1024];
+        let mut buffer = vec![0u8; 128 * 1024];
         loop {
             match from_runtime.read(&mut buffer).await {
                 Ok(0) | Err(_) => break,

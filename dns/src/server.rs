@@ -4,9 +4,8 @@
 //! client sends. Answers from the index to plain UDP queries are kept for the UDP listener to
 //! replay.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
@@ -24,7 +23,7 @@ use crate::replay::{self, Replays};
 /// Ready once the first index built from the listed Services and Endpoints is in.
 pub struct Zone {
     index: RwLock<Arc<Served>>,
-    ready: AtomicBool,
+    ready: tokio::sync::watch::Sender<bool>,
 }
 
 /// An index, and the answers given from it that the UDP listener replays: they go with it, so
@@ -43,11 +42,17 @@ impl Served {
 impl Zone {
     /// A zone serving `index` (an empty one, before the first list), not ready yet.
     pub fn new(index: Index) -> Self {
-        Self { index: RwLock::new(Arc::new(Served::new(index))), ready: AtomicBool::new(false) }
+        Self { index: RwLock::new(Arc::new(Served::new(index))), ready: tokio::sync::watch::Sender::new(false) }
     }
 
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Acquire)
+        *self.ready.borrow()
+    }
+
+    /// Whether the zone is ready, or becomes so within `limit`.
+    pub async fn ready_within(&self, limit: Duration) -> bool {
+        let mut ready = self.ready.subscribe();
+        tokio::time::timeout(limit, ready.wait_for(|ready| *ready)).await.is_ok_and(|seen| seen.is_ok())
     }
 
     pub fn current(&self) -> Arc<Served> {
@@ -58,7 +63,7 @@ impl Zone {
     /// Puts a rebuilt index in force, and marks the zone ready.
     pub fn replace(&self, index: Index) {
         *self.index.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Served::new(index));
-        self.ready.store(true, Ordering::Release);
+        self.ready.send_if_modified(|ready| !std::mem::replace(ready, true));
     }
 }
 
@@ -192,5 +197,24 @@ impl Handler {
             },
         };
         (reply, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn readiness_can_be_waited_for() {
+        let domain = hickory_server::proto::rr::Name::from_ascii("cluster.local.").unwrap();
+        let zone = Arc::new(Zone::new(Index::empty(&domain, 30)));
+        assert!(!zone.ready_within(Duration::from_millis(10)).await, "nothing listed yet");
+        let waiting = tokio::spawn({
+            let zone = zone.clone();
+            async move { zone.ready_within(Duration::from_secs(60)).await }
+        });
+        zone.replace(Index::empty(&domain, 30));
+        assert!(waiting.await.unwrap(), "the wait ends with the first index");
+        assert!(zone.is_ready() && zone.ready_within(Duration::ZERO).await);
     }
 }

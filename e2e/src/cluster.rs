@@ -261,6 +261,9 @@ async fn bring_up(options: &CreateOptions, tag: &str, steps: &mut Steps) -> Resu
     crashes::unless_crashed(&nodes, async {
         wait_apiserver(&client, &server, options.wait, deadline).await?;
         steps.done("Starting control plane");
+        // Before the nodes are Ready, so that the DNS pods start on the first node that is.
+        install_dns(&client).await?;
+        steps.done("Installing cluster DNS");
         wait_nodes(&client, &nodes, None, options.wait, deadline).await?;
         steps.done(&format!("Waiting for {} node{} Ready", nodes.len(), if nodes.len() == 1 { "" } else { "s" }));
         Ok(())
@@ -270,9 +273,6 @@ async fn bring_up(options: &CreateOptions, tag: &str, steps: &mut Steps) -> Resu
     for node in &nodes[..control_planes] {
         label_control_plane(&client, node).await?;
     }
-
-    install_dns(&client).await?;
-    steps.done("Installing cluster DNS");
 
     let context = context_name(&options.name);
     let credentials = kubeconfig::Credentials { ca: &ca, client: &admin };
@@ -572,8 +572,8 @@ async fn install_dns(client: &kube::Client) -> Result<(), ClusterError> {
                     "name": "dns", "image": "localhost/cluster-dns:local", "imagePullPolicy": "IfNotPresent",
                     "args": ["--listen=0.0.0.0:53", "--health-address=0.0.0.0:8080"],
                     "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"}, {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"}, {"name": "metrics", "containerPort": 8080, "protocol": "TCP"}],
-                    // Probed each second: the first probe comes as the server starts, before it
-                    // has listed the Services, and the next one makes the cluster's DNS answer.
+                    // Probed each second. The first probe comes as the server starts; its
+                    // /ready waits (under the probe's timeout) for the first list of Services.
                     "readinessProbe": {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 1},
                     "livenessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 10, "failureThreshold": 5},
                     "resources": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},

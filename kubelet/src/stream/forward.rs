@@ -33,6 +33,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::{AbortHandle, JoinSet};
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
 use super::headers::{self, Inflater};
@@ -373,17 +374,20 @@ async fn forward_spdy(target: Arc<Target>, port: String, data: u32, error: u32, 
 // ---- WebSocket channels ----
 
 /// The URL's ports over one WebSocket: channel `2i` the data of port `i`, `2i + 1` its errors.
-async fn channel_session(socket: websocket::Socket, target: Arc<Target>, ports: Vec<u16>) {
+async fn channel_session<S>(socket: WebSocketStream<S>, target: Arc<Target>, ports: Vec<u16>)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let (mut sink, mut stream) = socket.split();
     let (messages, mut outgoing) = mpsc::channel::<Message>(64);
-    let writing = async move {
+    let writing = tokio::spawn(async move {
         while let Some(message) = outgoing.recv().await {
             if sink.send(message).await.is_err() {
                 return;
             }
         }
         let _ = sink.close().await;
-    };
+    });
     let mut to_pods = Vec::with_capacity(ports.len());
     let mut tasks = JoinSet::new();
     for (index, port) in ports.iter().copied().enumerate() {
@@ -418,7 +422,7 @@ async fn channel_session(socket: websocket::Socket, target: Arc<Target>, ports: 
         () = reading => {}
     }
     drop(tasks);
-    writing.await;
+    let _ = writing.await;
 }
 
 async fn forward_channel(target: Arc<Target>, port: u16, channel: u8, from_client: mpsc::Receiver<Bytes>, messages: mpsc::Sender<Message>) {
@@ -553,6 +557,55 @@ mod tests {
         let (error, fin) = frames_until_fin(&mut client, &mut buffer, 5).await;
         let error = String::from_utf8(error).unwrap();
         assert!(fin && error.contains(&format!("error forwarding port {closed} to pod sandbox")) && error.contains("refused"), "{error}");
+    }
+
+    /// A loopback server that sends `size` bytes to each connection and closes it.
+    async fn sender(size: usize) -> u16 {
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let block = vec![7u8; 64 * 1024];
+                    for _ in 0..size / block.len() {
+                        if socket.write_all(&block).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn websocket_channels_carry_more_than_the_queue_holds_and_close_at_the_pods_end() {
+        use tokio_tungstenite::tungstenite::protocol::Role;
+        let size = 32 << 20;
+        let port = sender(size).await;
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let server = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
+        tokio::spawn(channel_session(server, target(), vec![port]));
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let [low, high] = port.to_le_bytes();
+        let (mut data, mut firsts, mut closed) = (0usize, Vec::new(), false);
+        while let Some(message) = tokio::time::timeout(Duration::from_secs(30), client.next()).await.expect("a message or the end") {
+            match message.unwrap() {
+                Message::Binary(bytes) if bytes.len() == 3 && firsts.len() < 2 => firsts.push(bytes.to_vec()),
+                Message::Binary(bytes) => {
+                    assert_eq!(bytes[0], 0, "data on the data channel only");
+                    data += bytes.len() - 1;
+                }
+                Message::Close(_) => {
+                    closed = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(firsts, [vec![0, low, high], vec![1, low, high]], "each channel opens with the port");
+        assert_eq!(data, size);
+        assert!(closed, "the pod's end closes the socket");
     }
 
     #[tokio::test]

@@ -306,7 +306,9 @@ async fn create_object(api: &Api, target: &Target, params: &Params, mut object: 
     };
     let name = meta::name(&object).unwrap_or_default().to_string();
     if !dry_run {
-        tracing::info!(kind = %resource.kind, namespace = ?target.namespace, name, revision, "created");
+        // At debug, as kube-apiserver logs requests only when asked: a line per create cost
+        // every create its formatting and a write, and the audit log is the record of writes.
+        tracing::debug!(kind = %resource.kind, namespace = ?target.namespace, name, revision, "created");
     }
     let mut object = if dry_run { object } else { with_revision(object, revision) };
     super::serve_as(&target.resource, &mut object);
@@ -976,7 +978,7 @@ pub async fn delete(
     let mut response = if !removed {
         json_response(StatusCode::OK, &object)
     } else {
-        tracing::info!(kind = %target.resource.kind, namespace = ?target.namespace, name, "deleted");
+        tracing::debug!(kind = %target.resource.kind, namespace = ?target.namespace, name, "deleted");
         if target.resource.returns_deleted_object {
             json_response(StatusCode::OK, &object)
         } else {

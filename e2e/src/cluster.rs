@@ -233,15 +233,12 @@ async fn bring_up(options: &CreateOptions, tag: &str, steps: &mut Steps) -> Resu
     // Chosen once: the kubeconfig keeps naming it across restarts of the nodes and of Docker.
     let port = free_port()?;
     let balanced = control_planes > 1;
-    // The nodes' containers, and below their start, are made at once: each is a few Docker
-    // calls that wait on the daemon, and nothing in one waits for another.
-    let runs = nodes.iter().enumerate().map(|(index, node)| {
+    for (index, node) in nodes.iter().enumerate() {
         let role = if index < control_planes { Role::ControlPlane } else { Role::Worker };
         // With a load balancer the host reaches the apiservers through it alone.
         let publish = (index == 0 && !balanced).then_some(port);
-        run_node(&options.name, node, role, tag, &env, publish)
-    });
-    futures::future::try_join_all(runs).await?;
+        run_node(&options.name, node, role, tag, &env, publish).await?;
+    }
     steps.done("Preparing nodes");
 
     let key = encryption::Key::generate()?;
@@ -254,12 +251,10 @@ async fn bring_up(options: &CreateOptions, tag: &str, steps: &mut Steps) -> Resu
         steps.done(&format!("Starting the load balancer ({})", load_balancer_name(&options.name)));
     }
     let layout = Layout { cluster: options.name.clone(), storage: options.storage, extra: options.extra_args.clone(), env, balanced };
-    let starts = nodes.iter().enumerate().map(|(index, node)| {
+    for (index, node) in nodes.iter().enumerate() {
         let control_plane = (index < control_planes).then(|| ControlPlane { storage: options.storage, members: &nodes[..control_planes], tainted: nodes.len() > control_planes, joining: None });
-        let (layout, secrets, first) = (&layout, &secrets, &nodes[0]);
-        async move { start_node(layout, secrets, node, first, control_plane.as_ref()).await }
-    });
-    futures::future::try_join_all(starts).await?;
+        start_node(&layout, &secrets, node, &nodes[0], control_plane.as_ref()).await?;
+    }
     let server = server_url(&options.name).await?;
     let client = client(&server, &ca, &admin).await?;
     let deadline = Instant::now() + options.wait;

@@ -116,9 +116,12 @@ impl Inflater {
         let mut out = Vec::new();
         loop {
             let (status, read, written) = decompress(&mut self.state, input, &mut self.window, self.position, inflate_flags::TINFL_FLAG_HAS_MORE_INPUT);
-            out.extend_from_slice(&self.window[self.position..self.position + written]);
+            // Within the window and the input by the inflater's contract; checked all the same,
+            // as the bytes are a client's.
+            let produced = self.window.get(self.position..self.position + written).ok_or(HeaderError::Zlib("inflater overran its window"))?;
+            out.extend_from_slice(produced);
             self.position = (self.position + written) & (WINDOW - 1);
-            input = &input[read..];
+            input = input.get(read..).unwrap_or_default();
             if out.len() > MAX_BLOCK {
                 return Err(HeaderError::TooLarge);
             }
